@@ -1,0 +1,76 @@
+// The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
+import type { AuditEntry, Booking, ProcessedEvent, Slot, Trip, TripStatus } from './model';
+
+/** Take seats from a slot, guarded: the slot exists for that experience, is not blocked, has enough seats. */
+export interface SeatTake {
+  readonly kind: 'take';
+  readonly slotId: string;
+  readonly experienceId?: string;
+  readonly guests: number;
+}
+
+/**
+ * Give seats back, guarded so availability never exceeds capacity: the slot's capacity is still the one
+ * read (`capacity`) and it has at most `capacity - guests` seats free before the release.
+ */
+export interface SeatGive {
+  readonly kind: 'give';
+  readonly slotId: string;
+  readonly guests: number;
+  readonly capacity: number;
+}
+
+export type SeatChange = SeatTake | SeatGive;
+
+export interface TripTransition {
+  readonly tripId: string;
+  readonly from: readonly TripStatus[];
+  readonly to: TripStatus;
+  /** When set, the stored trip must belong to this user. */
+  readonly userId?: string;
+  readonly paymentId?: string;
+  readonly bookingReferences?: readonly string[];
+  readonly statusReason?: string;
+  readonly checkoutSessionId?: string;
+}
+
+export interface BookingCancellation {
+  readonly reference: string;
+  readonly reason: string;
+}
+
+/** Everything one atomic write may hold; each part carries the condition that protects it. */
+export interface AtomicWrite {
+  readonly seatChanges?: readonly SeatChange[];
+  readonly newBookings?: readonly Booking[];
+  readonly cancellations?: readonly BookingCancellation[];
+  readonly audits?: readonly AuditEntry[];
+  readonly tripTransition?: TripTransition;
+  readonly processedEvent?: ProcessedEvent;
+  readonly at: string;
+}
+
+/** Why an atomic write was refused: one entry per guard that failed, with the item as it was. */
+export interface WriteRejection {
+  readonly seatChanges: readonly { readonly change: SeatChange; readonly current?: Slot }[];
+  /** References of new bookings that already exist. */
+  readonly takenReferences: readonly string[];
+  /** References of cancellations whose booking was not confirmed any more (or missing). */
+  readonly bookingsNotConfirmed: readonly string[];
+  /** Present when the trip transition's guard failed; `current` is absent when the trip is missing. */
+  readonly trip?: { readonly current?: Trip };
+  readonly eventAlreadyProcessed: boolean;
+}
+
+export type AtomicWriteResult = { readonly committed: true } | { readonly committed: false; readonly rejection: WriteRejection };
+
+export interface BookingStore {
+  getTrip(tripId: string): Promise<Trip | undefined>;
+  /** Stores a new trip; false when a trip with that id exists already. */
+  createTrip(trip: Trip): Promise<boolean>;
+  getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>>;
+  getBookings(references: readonly string[]): Promise<Booking[]>;
+  getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined>;
+  /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
+  commit(write: AtomicWrite): Promise<AtomicWriteResult>;
+}

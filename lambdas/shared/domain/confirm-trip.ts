@@ -1,0 +1,250 @@
+// Use case: confirm a paid trip — take every slot's seats, create its bookings and audit entries, mark it booked — atomically.
+import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import { failure, StoreUnavailableError, type BookingFailure } from './errors';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
+import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
+import { checkTripSize, confirmTripInputSchema, parseInput, type ConfirmTripInput } from './trip-input';
+
+export interface ConfirmTripDeps {
+  readonly store: BookingStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+/** Recorded in the same transaction when the confirmation comes from a Stripe event. */
+export interface EventMarker {
+  readonly eventId: string;
+  readonly eventType: string;
+  /** Epoch seconds until which the event is remembered. */
+  readonly expiresAt: number;
+}
+
+export interface BookingSummary {
+  readonly id: string;
+  readonly reference: string;
+  readonly experienceId: string;
+  readonly slotId: string;
+  readonly status: BookingStatus;
+}
+
+export interface ConfirmTripSuccess {
+  readonly ok: true;
+  readonly tripId: string;
+  readonly paymentId: string;
+  readonly bookings: readonly BookingSummary[];
+  /** True when the trip had been confirmed already by this payment and its bookings are returned again. */
+  readonly replayed: boolean;
+}
+
+export type ConfirmTripResult = ConfirmTripSuccess | BookingFailure;
+
+/** A fresh reference colliding with an existing one is retried this many times before giving up. */
+const REFERENCE_ATTEMPTS = 3;
+
+/**
+ * Input: `{ paymentId, tripId, userId, items }` (validated here; the items must be the stored trip's).
+ * Output: the bookings, or a failure with an error code; business failures change nothing.
+ * Steps: validate → read the trip (replay if this payment booked it) → one transaction → decode refusals.
+ */
+export async function confirmTrip(
+  deps: ConfirmTripDeps,
+  rawInput: unknown,
+  marker?: EventMarker,
+): Promise<ConfirmTripResult> {
+  const parsed = parseInput(confirmTripInputSchema, rawInput);
+  if (!parsed.ok) return parsed;
+  const input = parsed.value;
+  const tooLarge = checkTripSize(input.items);
+  if (tooLarge) return tooLarge;
+  try {
+    return await confirmValidTrip(deps, input, marker);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    return answerAfterUnavailableStore(deps.store, input, error);
+  }
+}
+
+async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, marker?: EventMarker): Promise<ConfirmTripResult> {
+  const trip = await deps.store.getTrip(input.tripId);
+  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${input.tripId} does not exist.`);
+  const settled = await settledOutcome(deps.store, trip, input.paymentId);
+  if (settled) return settled;
+  const mismatch = findMismatch(trip, input);
+  if (mismatch) return failure('TRIP_MISMATCH', mismatch);
+
+  let bookings = newBookings(deps, input);
+  for (let attempt = 1; ; attempt++) {
+    const write = confirmationWrite(deps, input, bookings, marker);
+    const result = await deps.store.commit(write);
+    if (result.committed) return success(input, bookings, false);
+
+    const { rejection } = result;
+    if (rejection.trip || rejection.eventAlreadyProcessed) {
+      // Someone else moved the trip first (often a concurrent delivery of the same payment): answer from what it is now.
+      const current = rejection.trip ? rejection.trip.current : await deps.store.getTrip(input.tripId);
+      return (current && (await settledOutcome(deps.store, current, input.paymentId))) ?? notPending(input.tripId, current);
+    }
+    if (rejection.seatChanges.length > 0) return slotFailure(rejection);
+    if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
+      const taken = new Set(rejection.takenReferences);
+      bookings = bookings.map((booking) => (taken.has(booking.reference) ? { ...booking, reference: deps.ids.reference() } : booking));
+      continue;
+    }
+    return failure('TRANSACTION_FAILED', 'The confirmation was refused for a reason that was not a slot or the trip.', {
+      retryable: true,
+    });
+  }
+}
+
+/** The answer for a trip that is no longer waiting for a payment, or undefined when it still is. */
+async function settledOutcome(store: BookingStore, trip: Trip, paymentId: string): Promise<ConfirmTripResult | undefined> {
+  if (CONFIRMABLE_TRIP_STATUSES.includes(trip.status)) return undefined;
+  if (trip.status === 'booked' && trip.paymentId === paymentId) {
+    const bookings = await store.getBookings(trip.bookingReferences);
+    return { ok: true, tripId: trip.tripId, paymentId, bookings: bookings.map(summarise), replayed: true };
+  }
+  return notPending(trip.tripId, trip);
+}
+
+function notPending(tripId: string, trip: Trip | undefined): BookingFailure {
+  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${tripId} does not exist.`);
+  const by = trip.paymentId ? ` (payment ${trip.paymentId})` : '';
+  return failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${trip.status}${by}, not awaiting a payment.`);
+}
+
+function findMismatch(trip: Trip, input: ConfirmTripInput): string | undefined {
+  if (trip.userId !== input.userId) return `Trip ${trip.tripId} belongs to another user.`;
+  const canonical = (items: readonly TripItem[]): string =>
+    items
+      .map((item) => [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|'))
+      .sort()
+      .join('\n');
+  if (canonical(trip.items) !== canonical(input.items)) return `The items do not match those of trip ${trip.tripId}.`;
+  return undefined;
+}
+
+function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput): Booking[] {
+  const createdAt = deps.clock.now().toISOString();
+  return input.items.map((item) => ({
+    bookingId: deps.ids.uuid(),
+    reference: deps.ids.reference(),
+    tripId: input.tripId,
+    userId: input.userId,
+    paymentId: input.paymentId,
+    experienceId: item.experienceId,
+    slotId: item.slotId,
+    guestCount: item.guestCount,
+    date: item.date,
+    time: item.time,
+    status: 'confirmed',
+    createdAt,
+  }));
+}
+
+/** Items of one trip on the same slot become one decrement: a transaction may touch an item only once. */
+export function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): SeatTake[] {
+  const bySlot = new Map<string, SeatTake>();
+  for (const item of items) {
+    const previous = bySlot.get(item.slotId);
+    bySlot.set(item.slotId, {
+      kind: 'take',
+      slotId: item.slotId,
+      experienceId: item.experienceId,
+      guests: (previous?.guests ?? 0) + item.guestCount,
+    });
+  }
+  return [...bySlot.values()];
+}
+
+function confirmationWrite(deps: ConfirmTripDeps, input: ConfirmTripInput, bookings: Booking[], marker?: EventMarker): AtomicWrite {
+  const at = deps.clock.now().toISOString();
+  const references = bookings.map((booking) => booking.reference);
+  const audits: AuditEntry[] = bookings.map((booking) => ({
+    auditId: deps.ids.uuid(),
+    eventType: 'booking.confirmed',
+    entityType: 'booking',
+    entityId: booking.reference,
+    actorType: 'system',
+    occurredAt: at,
+    metadata: {
+      reference: booking.reference,
+      bookingId: booking.bookingId,
+      paymentId: input.paymentId,
+      tripId: input.tripId,
+      userId: input.userId,
+      experienceId: booking.experienceId,
+      slotId: booking.slotId,
+      guestCount: booking.guestCount,
+    },
+  }));
+  return {
+    at,
+    seatChanges: seatTakes(input.items),
+    newBookings: bookings,
+    audits,
+    tripTransition: {
+      tripId: input.tripId,
+      userId: input.userId,
+      from: CONFIRMABLE_TRIP_STATUSES,
+      to: 'booked',
+      paymentId: input.paymentId,
+      bookingReferences: references,
+    },
+    ...(marker && {
+      processedEvent: {
+        eventId: marker.eventId,
+        eventType: marker.eventType,
+        outcome: 'booked',
+        tripId: input.tripId,
+        references,
+        processedAt: at,
+        expiresAt: marker.expiresAt,
+      },
+    }),
+  };
+}
+
+function slotFailure(rejection: WriteRejection): BookingFailure {
+  return slotRefusalFailure(
+    rejection.seatChanges.map(({ change, current }) =>
+      classifySlotRefusal(change.slotId, change.guests, current, change.kind === 'take' ? change.experienceId : undefined),
+    ),
+  );
+}
+
+/**
+ * The store gave no definite answer. If the write may have landed, the trip is read back first:
+ * a confirmation that committed must never be reported as a failure.
+ */
+async function answerAfterUnavailableStore(
+  store: BookingStore,
+  input: ConfirmTripInput,
+  error: StoreUnavailableError,
+): Promise<ConfirmTripResult> {
+  if (error.maybeCommitted) {
+    try {
+      const trip = await store.getTrip(input.tripId);
+      if (trip?.status === 'booked' && trip.paymentId === input.paymentId) {
+        return (await settledOutcome(store, trip, input.paymentId)) as ConfirmTripSuccess;
+      }
+    } catch {
+      // Still unreachable: the caller retries the whole confirmation, which is idempotent.
+    }
+  }
+  return failure('TRANSACTION_FAILED', 'The booking store is unavailable; the confirmation can be retried.', { retryable: true });
+}
+
+function success(input: ConfirmTripInput, bookings: readonly Booking[], replayed: boolean): ConfirmTripSuccess {
+  return { ok: true, tripId: input.tripId, paymentId: input.paymentId, bookings: bookings.map(summarise), replayed };
+}
+
+function summarise(booking: Booking): BookingSummary {
+  return {
+    id: booking.bookingId,
+    reference: booking.reference,
+    experienceId: booking.experienceId,
+    slotId: booking.slotId,
+    status: booking.status,
+  };
+}

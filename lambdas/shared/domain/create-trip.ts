@@ -1,0 +1,96 @@
+// Use case: store the trip a checkout is about to charge for, priced from its slots, so an unbookable trip is refused before anyone pays.
+import type { BookingStore } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import { failure, type BookingFailure, type SlotFailure } from './errors';
+import type { Trip, TripItem } from './model';
+import { canSeat, classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
+import { checkTripSize, createTripInputSchema, parseInput } from './trip-input';
+
+export interface CreateTripDeps {
+  readonly store: BookingStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | BookingFailure;
+
+/**
+ * Input: `{ tripId?, userId, items: [{ experienceId, slotId, guestCount, date?, time? }] }`.
+ * Output: the stored trip (`pending_payment`, amount in minor units) or a failure; nothing is stored on failure.
+ * Steps: validate → read the slots → check each exists, is open and (advisory) has the seats → price → store.
+ * Seats are not held here: they are taken only by the confirmation, in one transaction.
+ */
+export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promise<CreateTripResult> {
+  const parsed = parseInput(createTripInputSchema, rawInput);
+  if (!parsed.ok) return parsed;
+  const input = parsed.value;
+  const tooLarge = checkTripSize(input.items);
+  if (tooLarge) return tooLarge;
+
+  const slots = await deps.store.getSlots(input.items.map((item) => item.slotId));
+  const requestedBySlot = new Map<string, number>();
+  for (const item of input.items) requestedBySlot.set(item.slotId, (requestedBySlot.get(item.slotId) ?? 0) + item.guestCount);
+
+  const refusals: SlotFailure[] = [];
+  const items: TripItem[] = [];
+  for (const [index, item] of input.items.entries()) {
+    const slot = slots.get(item.slotId);
+    const requested = requestedBySlot.get(item.slotId) ?? item.guestCount;
+    if (!canSeat(slot, requested, item.experienceId)) {
+      // Advisory: seats are only taken at confirmation, but a trip that cannot be booked now is not worth paying for.
+      if (!refusals.some((known) => known.slotId === item.slotId)) {
+        refusals.push(classifySlotRefusal(item.slotId, requested, slot, item.experienceId));
+      }
+      continue;
+    }
+    if (item.date !== undefined && item.date !== slot.date) {
+      return failure('VALIDATION_FAILED', `items.${index}.date ${item.date} is not the slot's date ${slot.date}`, { field: `items.${index}.date` });
+    }
+    if (item.time !== undefined && item.time !== slot.time) {
+      return failure('VALIDATION_FAILED', `items.${index}.time ${item.time} is not the slot's time ${slot.time}`, { field: `items.${index}.time` });
+    }
+    items.push({ experienceId: item.experienceId, slotId: item.slotId, guestCount: item.guestCount, date: slot.date, time: slot.time });
+  }
+  if (refusals.length > 0) return slotRefusalFailure(refusals);
+
+  const currencies = new Set(items.map((item) => slots.get(item.slotId)?.currency));
+  if (currencies.size !== 1) {
+    return failure('VALIDATION_FAILED', `items are priced in different currencies (${[...currencies].join(', ')}); one trip is paid in one`, {
+      field: 'items',
+    });
+  }
+  const amount = items.reduce((sum, item) => sum + (slots.get(item.slotId)?.priceAmount ?? 0) * item.guestCount, 0);
+  const now = deps.clock.now().toISOString();
+  const trip: Trip = {
+    tripId: input.tripId ?? deps.ids.uuid(),
+    userId: input.userId,
+    items,
+    amount,
+    currency: [...currencies][0] as string,
+    status: 'pending_payment',
+    bookingReferences: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+  if (!(await deps.store.createTrip(trip))) {
+    return failure('VALIDATION_FAILED', `tripId ${trip.tripId} is already taken`, { field: 'tripId' });
+  }
+  return { ok: true, trip };
+}
+
+/** Records the Stripe Checkout session that will pay for a pending trip. */
+export async function attachCheckoutSession(
+  deps: Pick<CreateTripDeps, 'store' | 'clock'>,
+  tripId: string,
+  checkoutSessionId: string,
+): Promise<{ ok: true } | BookingFailure> {
+  const result = await deps.store.commit({
+    at: deps.clock.now().toISOString(),
+    tripTransition: { tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId },
+  });
+  if (result.committed) return { ok: true };
+  const current = result.rejection.trip?.current;
+  return current
+    ? failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${current.status}; a checkout session can only be attached while it awaits payment.`)
+    : failure('TRIP_NOT_FOUND', `Trip ${tripId} does not exist.`);
+}

@@ -1,0 +1,59 @@
+// Business failure codes (returned, never thrown) and the exceptions for what is not a business outcome.
+
+export const BOOKING_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'TRIP_TOO_LARGE',
+  'TRIP_NOT_FOUND',
+  'TRIP_NOT_PENDING',
+  'TRIP_MISMATCH',
+  'SLOT_NOT_FOUND',
+  'SLOT_BLOCKED',
+  'INSUFFICIENT_AVAILABILITY',
+  'BOOKING_NOT_FOUND',
+  'CAPACITY_BELOW_BOOKED',
+  'TRANSACTION_FAILED',
+] as const;
+export type BookingErrorCode = (typeof BOOKING_ERROR_CODES)[number];
+
+/** Why one slot of a trip could not be booked, decoded from the transaction's cancellation reasons. */
+export interface SlotFailure {
+  readonly slotId: string;
+  readonly code: 'SLOT_NOT_FOUND' | 'SLOT_BLOCKED' | 'INSUFFICIENT_AVAILABILITY';
+  readonly requested: number;
+  /** Seats the slot had when the transaction was evaluated; absent when the slot does not exist. */
+  readonly available?: number;
+}
+
+export interface BookingFailure {
+  readonly ok: false;
+  readonly errorCode: BookingErrorCode;
+  readonly message: string;
+  /** Per-slot detail for the slot codes. */
+  readonly slots?: readonly SlotFailure[];
+  /** The offending field, for VALIDATION_FAILED. */
+  readonly field?: string;
+  /** True only when the same request may succeed later (TRANSACTION_FAILED). */
+  readonly retryable: boolean;
+}
+
+export function failure(
+  errorCode: BookingErrorCode,
+  message: string,
+  extra: Partial<Pick<BookingFailure, 'slots' | 'field' | 'retryable'>> = {},
+): BookingFailure {
+  return { ok: false, errorCode, message, retryable: false, ...extra };
+}
+
+/**
+ * The store could not give a definite answer (throttled, conflicting, unreachable) after its retries.
+ * `maybeCommitted` is true when a write may have been applied before the failure (a timeout after sending).
+ */
+export class StoreUnavailableError extends Error {
+  readonly maybeCommitted: boolean;
+
+  constructor(message: string, options: { cause?: unknown; maybeCommitted: boolean }) {
+    super(message, { cause: options.cause });
+    this.name = 'StoreUnavailableError';
+    this.maybeCommitted = options.maybeCommitted;
+  }
+}

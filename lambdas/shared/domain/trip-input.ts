@@ -1,0 +1,97 @@
+// Input schemas and limits for creating and confirming trips: the one place where a trip's shape is checked.
+import { z } from 'zod';
+import { failure, type BookingFailure } from './errors';
+
+/** Guests one trip item may bring to one slot. Larger groups are a sales conversation, not a checkout. */
+export const MAX_GUESTS_PER_ITEM = 50;
+
+/**
+ * DynamoDB's limit on one TransactWriteItems call. A confirmation writes, per item, one booking and one
+ * audit entry, plus one update per distinct slot, the trip, and the processed-event record.
+ */
+export const MAX_TRANSACTION_ITEMS = 100;
+const WRITES_PER_TRIP = 2; // the trip update and the processed-event record
+
+/** The largest trip that is guaranteed to confirm in one transaction (every item on its own slot). */
+export const MAX_TRIP_ITEMS = Math.floor((MAX_TRANSACTION_ITEMS - WRITES_PER_TRIP) / 3);
+
+/** Transaction items a confirmation of these items needs. */
+export function countConfirmationWrites(items: readonly { slotId: string }[]): number {
+  const distinctSlots = new Set(items.map((item) => item.slotId)).size;
+  return distinctSlots + 2 * items.length + WRITES_PER_TRIP;
+}
+
+/** Returns a TRIP_TOO_LARGE failure when the trip cannot be confirmed in one transaction. */
+export function checkTripSize(items: readonly { slotId: string }[]): BookingFailure | undefined {
+  if (items.length <= MAX_TRIP_ITEMS && countConfirmationWrites(items) <= MAX_TRANSACTION_ITEMS) return undefined;
+  return failure(
+    'TRIP_TOO_LARGE',
+    `A trip may hold at most ${MAX_TRIP_ITEMS} items so that it confirms in one transaction; this one has ${items.length}.`,
+  );
+}
+
+// Ids end up inside composite keys (`SLOT#<id>`), so the key delimiter and anything unprintable are refused.
+export const idSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", "." or ":"');
+
+export const dateSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((value) => {
+    const parsed = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(value);
+  }, 'must be a real calendar date');
+
+export const timeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (24-hour)');
+
+export const guestCountSchema = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`);
+
+export const tripItemSchema = z.strictObject({
+  experienceId: idSchema,
+  slotId: idSchema,
+  guestCount: guestCountSchema,
+  date: dateSchema,
+  time: timeSchema,
+});
+
+export const confirmTripInputSchema = z.strictObject({
+  paymentId: idSchema,
+  tripId: idSchema,
+  userId: idSchema,
+  items: z.array(tripItemSchema).min(1, 'must hold at least one item'),
+});
+export type ConfirmTripInput = z.infer<typeof confirmTripInputSchema>;
+
+/** What checkout sends: date and time are optional because the slot knows them. */
+export const createTripInputSchema = z.strictObject({
+  tripId: idSchema.optional(),
+  userId: idSchema,
+  items: z
+    .array(
+      z.strictObject({
+        experienceId: idSchema,
+        slotId: idSchema,
+        guestCount: guestCountSchema,
+        date: dateSchema.optional(),
+        time: timeSchema.optional(),
+      }),
+    )
+    .min(1, 'must hold at least one item'),
+});
+export type CreateTripInput = z.infer<typeof createTripInputSchema>;
+
+/** Parses `input` or returns VALIDATION_FAILED naming the first offending field. */
+export function parseInput<T>(schema: z.ZodType<T>, input: unknown): { ok: true; value: T } | BookingFailure {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(input)';
+  const detail =
+    issue?.code === 'unrecognized_keys' ? `has unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'is invalid');
+  return failure('VALIDATION_FAILED', `${field} ${detail}`, { field });
+}

@@ -1,0 +1,402 @@
+// The DynamoDB adapter of the booking store: the only place that knows expressions, keys and SDK types.
+import { createHash } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type QueryCommandInput,
+  type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type {
+  AtomicWrite,
+  AtomicWriteResult,
+  BookingCancellation,
+  BookingStore,
+  SeatChange,
+  TripTransition,
+  WriteRejection,
+} from '../domain/booking-store';
+import type { AuditEntry, Booking, ProcessedEvent, Slot, Trip } from '../domain/model';
+import { auditItem, bookingItem, fromItem, keys, processedEventItem, slotItem, tripItem, type Key } from './items';
+import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
+import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Values = Record<string, unknown>;
+
+/** Named guards; each line says what it protects. Joined with AND into one ConditionExpression. */
+const guard = {
+  /** The item is there at all (an Update would otherwise create it). */
+  exists: 'attribute_exists(pk)',
+  /** Nothing with this key exists yet: a reference, an audit entry or an event is written once. */
+  isNew: 'attribute_not_exists(pk)',
+  /** The slot is the one the trip was priced for, not another experience's slot with the same id. */
+  slotIsForExperience: 'experienceId = :experienceId',
+  /** Operators can close a slot; a closed slot sells nothing. */
+  slotNotBlocked: 'isBlocked <> :true',
+  /** The decrement never takes availability below zero: this is what stops overselling. */
+  enoughSeats: 'availableCount >= :guests',
+  /** A release is computed against the capacity it read; a concurrent capacity change makes it re-read. */
+  capacityUnchanged: 'capacity = :capacity',
+  /** After the release availability is still at most capacity. */
+  roomToGiveBack: 'availableCount <= :ceiling',
+  /** Only a confirmed booking can be cancelled, so seats come back once. */
+  bookingConfirmed: '#status = :confirmed',
+  /** The trip belongs to the paying user. */
+  tripOwnedBy: 'userId = :userId',
+} as const;
+
+function allOf(...fragments: string[]): string {
+  return fragments.join(' AND ');
+}
+
+/** One operation of the transaction and what its failure means. */
+type Tagged =
+  | { kind: 'seat'; change: SeatChange; item: TransactItem }
+  | { kind: 'new-booking'; reference: string; item: TransactItem }
+  | { kind: 'cancellation'; reference: string; item: TransactItem }
+  | { kind: 'trip'; item: TransactItem }
+  | { kind: 'event'; item: TransactItem }
+  | { kind: 'audit'; item: TransactItem };
+
+export interface DynamoDbBookingStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly retryPolicy?: RetryPolicy;
+  readonly retryObserver?: RetryObserver;
+}
+
+const BATCH_GET_LIMIT = 100;
+
+export class DynamoDbBookingStore implements BookingStore {
+  private readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly retryObserver: RetryObserver;
+
+  constructor(options: DynamoDbBookingStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.retryObserver = options.retryObserver ?? {};
+  }
+
+  private retrying<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return withTransientRetries(operation, call, this.retryPolicy, this.retryObserver);
+  }
+
+  private async getItem(key: Key, operation: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.retrying(operation, () =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    );
+    return result.Item;
+  }
+
+  async getTrip(tripId: string): Promise<Trip | undefined> {
+    const item = await this.getItem(keys.trip(tripId), 'GetItem trip');
+    return item && fromItem.trip(item);
+  }
+
+  async getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined> {
+    const item = await this.getItem(keys.processedEvent(eventId), 'GetItem processed event');
+    return item && fromItem.processedEvent(item);
+  }
+
+  async createTrip(trip: Trip): Promise<boolean> {
+    return this.putNew(tripItem(trip), 'PutItem trip');
+  }
+
+  async putSlot(slot: Slot): Promise<void> {
+    await this.retrying('PutItem slot', () => this.client.send(new PutCommand({ TableName: this.tableName, Item: slotItem(slot) })));
+  }
+
+  /**
+   * Puts an item that must not exist yet. A retry after a lost response finds our own item there, so an
+   * identical stored item counts as success rather than as a clash.
+   */
+  private async putNew(item: Record<string, unknown>, operation: string): Promise<boolean> {
+    try {
+      await this.retrying(operation, () =>
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: guard.isNew,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      const existing = (error as { Item?: Record<string, AttributeValue> }).Item;
+      return existing !== undefined && JSON.stringify(sortKeys(unmarshall(existing))) === JSON.stringify(sortKeys(item));
+    }
+  }
+
+  async getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>> {
+    const items = await this.batchGet([...new Set(slotIds)].map(keys.slot), 'BatchGetItem slots');
+    return new Map(items.map((item) => {
+      const slot = fromItem.slot(item);
+      return [slot.slotId, slot];
+    }));
+  }
+
+  async getBookings(references: readonly string[]): Promise<Booking[]> {
+    const items = await this.batchGet([...new Set(references)].map(keys.booking), 'BatchGetItem bookings');
+    const byReference = new Map(items.map((item) => [item.reference as string, fromItem.booking(item)]));
+    return references.flatMap((reference) => byReference.get(reference) ?? []);
+  }
+
+  private async batchGet(allKeys: Key[], operation: string): Promise<Record<string, unknown>[]> {
+    const found: Record<string, unknown>[] = [];
+    for (let start = 0; start < allKeys.length; start += BATCH_GET_LIMIT) {
+      let pending: Key[] = allKeys.slice(start, start + BATCH_GET_LIMIT);
+      // DynamoDB may return part of a batch under load; what it left out is asked for again.
+      for (let round = 0; pending.length > 0; round++) {
+        if (round >= this.retryPolicy.maxAttempts) throw new Error(`${operation}: keys left unprocessed after ${round} rounds`);
+        const request = { [this.tableName]: { Keys: pending, ConsistentRead: true } };
+        const result = await this.retrying(operation, () => this.client.send(new BatchGetCommand({ RequestItems: request })));
+        found.push(...(result.Responses?.[this.tableName] ?? []));
+        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+      }
+    }
+    return found;
+  }
+
+  /** Bookings of a trip by the index, so it also finds bookings the trip item does not list. */
+  async listBookingsOfTrip(tripId: string): Promise<Booking[]> {
+    const items = await this.queryIndex(GLOBAL_INDEXES.byParent, keys.tripBookingsPartition(tripId), 'BOOKING#');
+    return items.map(fromItem.booking);
+  }
+
+  async listBookingsOfSlot(slotId: string): Promise<Booking[]> {
+    return (await this.queryIndex(GLOBAL_INDEXES.bySlot, keys.slotBookingsPartition(slotId), 'BOOKING#')).map(fromItem.booking);
+  }
+
+  async listSlotsOfExperience(experienceId: string): Promise<Slot[]> {
+    return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.experiencePartition(experienceId), 'SLOT#')).map(fromItem.slot);
+  }
+
+  async listTripsOfUser(userId: string): Promise<Trip[]> {
+    return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.userTripsPartition(userId), 'TRIP#')).map(fromItem.trip);
+  }
+
+  /** The audit trail of one entity, oldest first. */
+  async listAudit(entityType: string, entityId: string): Promise<AuditEntry[]> {
+    const items = await this.queryAll('Query audit', {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.auditPartition(entityType, entityId) },
+      ConsistentRead: true,
+    });
+    return items.map(fromItem.audit);
+  }
+
+  private queryIndex(index: GlobalIndexDefinition, partition: string, sortPrefix: string): Promise<Record<string, unknown>[]> {
+    return this.queryAll(`Query ${index.indexName}`, {
+      TableName: this.tableName,
+      IndexName: index.indexName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+      ExpressionAttributeValues: { ':pk': partition, ':prefix': sortPrefix },
+    });
+  }
+
+  private async queryAll(operation: string, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.retrying(operation, () => this.client.send(new QueryCommand({ ...input, ExclusiveStartKey })));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+
+  async commit(write: AtomicWrite): Promise<AtomicWriteResult> {
+    const tagged = this.buildTransaction(write);
+    const transactItems = tagged.map((entry) => entry.item);
+    const input: TransactWriteCommandInput = {
+      TransactItems: transactItems,
+      // Same request, same token: a retry after a lost response is answered with the first outcome
+      // instead of being applied twice or refused by conditions the first attempt already changed.
+      ClientRequestToken: requestToken(transactItems),
+    };
+    try {
+      await this.retrying('TransactWriteItems', () => this.client.send(new TransactWriteCommand(input)));
+      return { committed: true };
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'TransactionCanceledException') throw error;
+      const reasons = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+      return { committed: false, rejection: decodeRejection(tagged, reasons) };
+    }
+  }
+
+  private buildTransaction(write: AtomicWrite): Tagged[] {
+    const table = this.tableName;
+    const at = write.at;
+    const tagged: Tagged[] = [];
+    for (const change of write.seatChanges ?? []) tagged.push({ kind: 'seat', change, item: seatChangeItem(table, change, at) });
+    for (const booking of write.newBookings ?? []) {
+      tagged.push({ kind: 'new-booking', reference: booking.reference, item: putNewItem(table, bookingItem(booking)) });
+    }
+    for (const cancellation of write.cancellations ?? []) {
+      tagged.push({ kind: 'cancellation', reference: cancellation.reference, item: cancellationItem(table, cancellation, at) });
+    }
+    for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
+    if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
+    if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
+    return tagged;
+  }
+}
+
+interface CancellationReason {
+  Code?: string;
+  Item?: Record<string, AttributeValue>;
+}
+
+function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): WriteRejection {
+  const rejection = {
+    seatChanges: [] as { change: SeatChange; current?: Slot }[],
+    takenReferences: [] as string[],
+    bookingsNotConfirmed: [] as string[],
+    trip: undefined as { current?: Trip } | undefined,
+    eventAlreadyProcessed: false,
+  };
+  tagged.forEach((entry, index) => {
+    const reason = reasons[index];
+    if (reason?.Code !== 'ConditionalCheckFailed') return;
+    const old = reason.Item ? unmarshall(reason.Item) : undefined;
+    switch (entry.kind) {
+      case 'seat':
+        rejection.seatChanges.push(old ? { change: entry.change, current: fromItem.slot(old) } : { change: entry.change });
+        break;
+      case 'new-booking':
+        rejection.takenReferences.push(entry.reference);
+        break;
+      case 'cancellation':
+        rejection.bookingsNotConfirmed.push(entry.reference);
+        break;
+      case 'trip':
+        rejection.trip = old ? { current: fromItem.trip(old) } : {};
+        break;
+      case 'event':
+        rejection.eventAlreadyProcessed = true;
+        break;
+      case 'audit':
+        // Audit ids are fresh UUIDs: a clash means a retried request, which the token already covers.
+        break;
+    }
+  });
+  return rejection;
+}
+
+function seatChangeItem(table: string, change: SeatChange, at: string): TransactItem {
+  if (change.kind === 'take') {
+    const conditions: string[] = [guard.exists, guard.slotNotBlocked, guard.enoughSeats];
+    const values: Values = { ':guests': change.guests, ':true': true, ':at': at };
+    if (change.experienceId !== undefined) {
+      conditions.splice(1, 0, guard.slotIsForExperience);
+      values[':experienceId'] = change.experienceId;
+    }
+    return {
+      Update: {
+        TableName: table,
+        Key: keys.slot(change.slotId),
+        UpdateExpression: 'SET availableCount = availableCount - :guests, updatedAt = :at',
+        ConditionExpression: allOf(...conditions),
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.slot(change.slotId),
+      UpdateExpression: 'SET availableCount = availableCount + :guests, updatedAt = :at',
+      ConditionExpression: allOf(guard.exists, guard.capacityUnchanged, guard.roomToGiveBack),
+      ExpressionAttributeValues: {
+        ':guests': change.guests,
+        ':capacity': change.capacity,
+        ':ceiling': change.capacity - change.guests,
+        ':at': at,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function putNewItem(table: string, item: Record<string, unknown>): TransactItem {
+  return { Put: { TableName: table, Item: item, ConditionExpression: guard.isNew } };
+}
+
+function cancellationItem(table: string, cancellation: BookingCancellation, at: string): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.booking(cancellation.reference),
+      UpdateExpression: 'SET #status = :cancelled, cancelledAt = :at, cancellationReason = :reason',
+      ConditionExpression: allOf(guard.exists, guard.bookingConfirmed),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':cancelled': 'cancelled', ':confirmed': 'confirmed', ':at': at, ':reason': cancellation.reason },
+    },
+  };
+}
+
+function tripTransitionItem(table: string, transition: TripTransition, at: string): TransactItem {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Values = { ':to': transition.to, ':at': at };
+  const fromPlaceholders = transition.from.map((status, index) => {
+    values[`:from${index}`] = status;
+    return `:from${index}`;
+  });
+  /** The trip is in a state this event may move it from; this is what makes a second confirmation impossible. */
+  const conditions = [guard.exists, `#status IN (${fromPlaceholders.join(', ')})`];
+  if (transition.userId !== undefined) {
+    conditions.push(guard.tripOwnedBy);
+    values[':userId'] = transition.userId;
+  }
+  const sets = ['#status = :to', 'updatedAt = :at'];
+  const optional: [keyof TripTransition, unknown][] = [
+    ['paymentId', transition.paymentId],
+    ['bookingReferences', transition.bookingReferences],
+    ['statusReason', transition.statusReason],
+    ['checkoutSessionId', transition.checkoutSessionId],
+  ];
+  for (const [name, value] of optional) {
+    if (value === undefined) continue;
+    sets.push(`${name} = :${name}`);
+    values[`:${name}`] = value;
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.trip(transition.tripId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: allOf(...conditions),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/** ClientRequestToken allows at most 36 characters: a hash of the request's content fits and is deterministic. */
+function requestToken(transactItems: TransactItem[]): string {
+  return createHash('sha256').update(JSON.stringify(transactItems)).digest('base64url').slice(0, 36);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, sortKeys(v)]));
+  }
+  return value;
+}

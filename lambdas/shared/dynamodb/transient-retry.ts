@@ -1,0 +1,99 @@
+// The one retry policy for DynamoDB calls: which failures are transient, and bounded jittered backoff for them.
+import { setTimeout as delay } from 'node:timers/promises';
+import { StoreUnavailableError } from '../domain/errors';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. @default 5 */
+  readonly maxAttempts: number;
+  /** Backoff before the second attempt; doubles each time, with full jitter. @default 25 */
+  readonly baseDelayMs: number;
+  /** Ceiling of one backoff. @default 1000 */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 25, maxDelayMs: 1_000 };
+
+/** Failures that say nothing about the data: the same request may succeed a moment later. */
+const TRANSIENT_ERROR_NAMES = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionInProgressException',
+  'TimeoutError',
+]);
+/** Cancellation reasons that are contention or load, not a failed condition. */
+const TRANSIENT_CANCELLATION_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+/** Connection failures that happen before a request is sent: nothing can have been written. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([...NOT_SENT_CODES, 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  CancellationReasons?: { Code?: string }[];
+}
+
+function asAwsError(error: unknown): AwsLikeError {
+  return typeof error === 'object' && error !== null ? (error as AwsLikeError) : {};
+}
+
+export function isTransient(error: unknown): boolean {
+  const e = asAwsError(error);
+  if (e.name === 'TransactionCanceledException') {
+    const codes = (e.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+    // A failed condition is a business answer even when another item conflicted: never retry it.
+    return !codes.includes('ConditionalCheckFailed') && codes.some((code) => TRANSIENT_CANCELLATION_CODES.has(code));
+  }
+  if (e.name && TRANSIENT_ERROR_NAMES.has(e.name)) return true;
+  if (e.code && NETWORK_CODES.has(e.code)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+/** Whether a write may have been applied although the call failed (the request may have reached the table). */
+function mayHaveReachedTable(error: unknown): boolean {
+  const e = asAwsError(error);
+  if (e.code && NOT_SENT_CODES.has(e.code)) return false;
+  if (e.name === 'TransactionCanceledException' || (e.name && e.name.includes('Throughput')) || e.name === 'ThrottlingException') {
+    return false;
+  }
+  return true;
+}
+
+function backoffMs(attempt: number, policy: RetryPolicy): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.random() * ceiling;
+}
+
+export interface RetryObserver {
+  onRetry?(attempt: number, error: unknown): void;
+}
+
+/**
+ * Runs `call` until it succeeds, fails for good, or runs out of attempts; then throws StoreUnavailableError.
+ * Only safe for idempotent calls: reads, and writes made idempotent by a ClientRequestToken or a condition.
+ */
+export async function withTransientRetries<T>(
+  operation: string,
+  call: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  observer: RetryObserver = {},
+): Promise<T> {
+  let maybeCommitted = false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      maybeCommitted ||= mayHaveReachedTable(error);
+      if (attempt >= policy.maxAttempts) {
+        throw new StoreUnavailableError(`${operation} failed after ${attempt} attempts`, { cause: error, maybeCommitted });
+      }
+      observer.onRetry?.(attempt, error);
+      await delay(backoffMs(attempt, policy));
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
+import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { Slot } from '../../lambdas/shared/domain/model';
+
+/** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
+export const FAST_RETRIES: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2, maxDelayMs: 20 };
+
+export function testDocumentClient(): DynamoDBDocumentClient {
+  return createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+}
+
+export function testStore(client: DynamoDBDocumentClient = testDocumentClient()): DynamoDbBookingStore {
+  return new DynamoDbBookingStore({ client, tableName: inject('tableName'), retryPolicy: FAST_RETRIES });
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+export function deps(store: DynamoDbBookingStore) {
+  return { store, clock: systemClock, ids: randomIds };
+}
+
+export interface SlotSeed {
+  capacity?: number;
+  availableCount?: number;
+  isBlocked?: boolean;
+  priceAmount?: number;
+  currency?: string;
+  experienceId?: string;
+  date?: string;
+  time?: string;
+}
+
+export async function seedSlot(store: DynamoDbBookingStore, seed: SlotSeed = {}): Promise<Slot> {
+  const capacity = seed.capacity ?? 10;
+  const slot: Slot = {
+    slotId: uniqueId('slot'),
+    experienceId: seed.experienceId ?? uniqueId('exp'),
+    date: seed.date ?? '2027-03-14',
+    time: seed.time ?? '09:30',
+    capacity,
+    availableCount: seed.availableCount ?? capacity,
+    isBlocked: seed.isBlocked ?? false,
+    priceAmount: seed.priceAmount ?? 4_500,
+    currency: seed.currency ?? 'eur',
+    updatedAt: new Date().toISOString(),
+  };
+  await store.putSlot(slot);
+  return slot;
+}
+
+export function itemFor(slot: Slot, guestCount: number) {
+  return { experienceId: slot.experienceId, slotId: slot.slotId, guestCount, date: slot.date, time: slot.time };
+}
+
+export async function readSlot(store: DynamoDbBookingStore, slotId: string): Promise<Slot | undefined> {
+  return (await store.getSlots([slotId])).get(slotId);
+}
+

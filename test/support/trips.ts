@@ -1,0 +1,22 @@
+// Test helpers for trips: created through the createTrip use case, exactly as checkout does.
+import { expect } from 'vitest';
+import { createTrip } from '../../lambdas/shared/domain/create-trip';
+import type { Slot, Trip } from '../../lambdas/shared/domain/model';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { deps, itemFor, uniqueId } from './store';
+
+export async function createPendingTrip(store: DynamoDbBookingStore, parts: readonly [Slot, number][], userId = uniqueId('user')): Promise<Trip> {
+  const result = await createTrip(deps(store), {
+    userId,
+    items: parts.map(([slot, guests]) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: guests })),
+  });
+  if (!result.ok) expect.fail(`createTrip failed: ${result.errorCode} ${result.message}`);
+  return result.trip;
+}
+
+/** The confirmTrip input a payment of `trip` produces. */
+export function confirmationOf(trip: Trip, paymentId = uniqueId('pi')) {
+  return { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items.map((item) => ({ ...item })) };
+}
+
+export { itemFor };

@@ -1,0 +1,15 @@
+// Test runner settings: one DynamoDB Local for the whole run, started and stopped by the global setup.
+import { defineConfig } from 'vitest/config';
+
+// The SDK's notice about Node 20 is noise here: the Lambda runtime is Node 22, only local tooling runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= '1';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    // Files run in parallel against one DynamoDB Local; every test uses ids of its own.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
