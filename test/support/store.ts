@@ -1,9 +1,10 @@
 // Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
@@ -64,3 +65,8 @@ export async function readSlot(store: DynamoDbBookingStore, slotId: string): Pro
   return (await store.getSlots([slotId])).get(slotId);
 }
 
+
+/** Removes a slot outright, as no use case does: to prove a missing slot is refused. */
+export async function deleteSlot(slotId: string): Promise<void> {
+  await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
+}

@@ -90,8 +90,11 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): { ok: true;
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0]].join('.');
+    return failure('VALIDATION_FAILED', `${field} is not an accepted field`, { field });
+  }
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(input)';
-  const detail =
-    issue?.code === 'unrecognized_keys' ? `has unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'is invalid');
+  const detail = issue?.message ?? 'is invalid';
   return failure('VALIDATION_FAILED', `${field} ${detail}`, { field });
 }

@@ -42,7 +42,7 @@ const guard = {
   /** The decrement never takes availability below zero: this is what stops overselling. */
   enoughSeats: 'availableCount >= :guests',
   /** A release is computed against the capacity it read; a concurrent capacity change makes it re-read. */
-  capacityUnchanged: 'capacity = :capacity',
+  capacityUnchanged: '#capacity = :capacity',
   /** After the release availability is still at most capacity. */
   roomToGiveBack: 'availableCount <= :ceiling',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
@@ -322,6 +322,7 @@ function seatChangeItem(table: string, change: SeatChange, at: string): Transact
       Key: keys.slot(change.slotId),
       UpdateExpression: 'SET availableCount = availableCount + :guests, updatedAt = :at',
       ConditionExpression: allOf(guard.exists, guard.capacityUnchanged, guard.roomToGiveBack),
+      ExpressionAttributeNames: { '#capacity': 'capacity' }, // a reserved word in expressions
       ExpressionAttributeValues: {
         ':guests': change.guests,
         ':capacity': change.capacity,

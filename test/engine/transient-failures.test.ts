@@ -1,0 +1,117 @@
+// Transient failures (throttling, conflicts, network) injected in front of DynamoDB Local: retried, never double-applied, never misreported.
+import { describe, expect, it } from 'vitest';
+import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
+import { injectFaults } from '../support/faults';
+import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore } from '../support/store';
+import { confirmationOf, createPendingTrip } from '../support/trips';
+
+const TRANSACT = 'TransactWriteItemsCommand';
+
+async function faultyStore() {
+  const client = testDocumentClient();
+  const faults = injectFaults(client);
+  return { store: testStore(client), faults };
+}
+
+describe('confirmTrip under transient failures', () => {
+  it.each([
+    { fault: 'throttle' as const, name: 'throttled' },
+    { fault: 'conflict' as const, name: 'cancelled by a TransactionConflict' },
+    { fault: 'network-before' as const, name: 'refused a connection' },
+  ])('books once when the transaction is $name twice and then goes through', async ({ fault }) => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 3 });
+    const trip = await createPendingTrip(store, [[slot, 2]]);
+    faults.queue(TRANSACT, fault, fault);
+
+    const result = await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect(result).toMatchObject({ ok: true, replayed: false });
+    expect(faults.injected).toBe(2);
+    expect(faults.calls.get(TRANSACT)).toBe(3);
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(1);
+    expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
+  });
+
+  it('answers TRANSACTION_FAILED, retryable, with nothing written when every attempt is throttled', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 3 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    faults.queue(TRANSACT, ...Array<'throttle'>(FAST_RETRIES.maxAttempts).fill('throttle'));
+
+    const result = await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect(result).toMatchObject({ ok: false, errorCode: 'TRANSACTION_FAILED', retryable: true });
+    expect(faults.calls.get(TRANSACT)).toBe(FAST_RETRIES.maxAttempts);
+    expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(3);
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+  });
+
+  it('reports a committed confirmation as booked when its response was lost, 20 times in a row, with one decrement each', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 20 });
+    for (let round = 0; round < 20; round++) {
+      const trip = await createPendingTrip(store, [[slot, 1]]);
+      faults.queue(TRANSACT, 'lost-response');
+
+      const result = await confirmTrip(deps(store), confirmationOf(trip));
+
+      // Not a replay: the retry carried the same ClientRequestToken and DynamoDB answered it as the commit it was.
+      expect(result).toMatchObject({ ok: true, replayed: false });
+      expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
+      expect((await store.getTrip(trip.tripId))?.status).toBe('booked');
+    }
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(0);
+    expect(await store.listBookingsOfSlot(slot.slotId)).toHaveLength(20);
+  });
+
+  it('reads the trip back and answers booked when every response is lost after the first attempt committed', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 2 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    const input = confirmationOf(trip);
+    faults.queue(TRANSACT, ...Array<'lost-response'>(FAST_RETRIES.maxAttempts).fill('lost-response'));
+
+    const result = await confirmTrip(deps(store), input);
+
+    expect(result).toMatchObject({ ok: true, paymentId: input.paymentId });
+    expect((await store.getTrip(trip.tripId))).toMatchObject({ status: 'booked', paymentId: input.paymentId });
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(1);
+  });
+
+  it('never retries a failed condition: one transaction call for a sold-out slot', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 1 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    await store.putSlot({ ...slot, availableCount: 0 });
+
+    const result = await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect(result).toMatchObject({ ok: false, errorCode: 'INSUFFICIENT_AVAILABILITY' });
+    expect(faults.calls.get(TRANSACT)).toBe(1);
+  });
+
+  it('retries a throttled read of the trip', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 2 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    faults.queue('GetItemCommand', 'throttle', 'throttle');
+
+    const result = await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect(result).toMatchObject({ ok: true });
+    expect(faults.calls.get('GetItemCommand')).toBe(3);
+  });
+
+  it('uses two DynamoDB requests on the happy path: one read of the trip, one transaction', async () => {
+    const { store, faults } = await faultyStore();
+    const slot = await seedSlot(store, { capacity: 2 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    faults.calls.clear();
+
+    await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect(Object.fromEntries(faults.calls)).toEqual({ GetItemCommand: 1, [TRANSACT]: 1 });
+  });
+});
