@@ -12,9 +12,9 @@ import {
 const items = (count: number, slots = count) => Array.from({ length: count }, (_, i) => ({ slotId: `s${i % slots}` }));
 
 describe('trip size', () => {
-  it('counts a slot update per distinct slot, a booking and an audit entry per item, the trip and the event record', () => {
-    expect(countConfirmationWrites(items(3))).toBe(3 + 6 + 2);
-    expect(countConfirmationWrites(items(4, 1))).toBe(1 + 8 + 2);
+  it('counts a slot update per distinct slot, a booking and an audit entry per item, the trip, the event record and the payment check', () => {
+    expect(countConfirmationWrites(items(3))).toBe(3 + 6 + 3);
+    expect(countConfirmationWrites(items(4, 1))).toBe(1 + 8 + 3);
   });
 
   it(`allows ${MAX_TRIP_ITEMS} items on distinct slots, the most that fit in ${MAX_TRANSACTION_ITEMS} transaction items`, () => {

@@ -1,5 +1,5 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
-import type { AuditEntry, Booking, ProcessedEvent, Slot, Trip, TripStatus } from './model';
+import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus } from './model';
 
 /** Take seats from a slot, guarded: the slot exists for that experience, is not blocked, has enough seats. */
 export interface SeatTake {
@@ -32,6 +32,14 @@ export interface TripTransition {
   readonly bookingReferences?: readonly string[];
   readonly statusReason?: string;
   readonly checkoutSessionId?: string;
+  readonly refundId?: string;
+}
+
+export interface PaymentRecordTransition {
+  readonly paymentId: string;
+  readonly from: PaymentRecord['status'];
+  readonly to: PaymentRecord['status'];
+  readonly refundId?: string;
 }
 
 export interface BookingCancellation {
@@ -46,6 +54,10 @@ export interface AtomicWrite {
   readonly cancellations?: readonly BookingCancellation[];
   readonly audits?: readonly AuditEntry[];
   readonly tripTransition?: TripTransition;
+  readonly newPaymentRecord?: PaymentRecord;
+  readonly paymentRecordTransition?: PaymentRecordTransition;
+  /** Guard only: no payment record exists for this payment (it was not refunded or flagged first). */
+  readonly paymentUnflagged?: string;
   readonly processedEvent?: ProcessedEvent;
   readonly at: string;
 }
@@ -59,6 +71,10 @@ export interface WriteRejection {
   readonly bookingsNotConfirmed: readonly string[];
   /** Present when the trip transition's guard failed; `current` is absent when the trip is missing. */
   readonly trip?: { readonly current?: Trip };
+  /** Present when a payment record could not be created or moved; `current` is the record as it is. */
+  readonly paymentRecord?: { readonly current?: PaymentRecord };
+  /** The payment had a record already, so it may not book. */
+  readonly paymentFlagged: boolean;
   readonly eventAlreadyProcessed: boolean;
 }
 
@@ -71,6 +87,9 @@ export interface BookingStore {
   getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>>;
   getBookings(references: readonly string[]): Promise<Booking[]>;
   getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined>;
+  getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined>;
+  /** The trip a payment booked or is being refunded for (by the payment index; eventually consistent). */
+  findTripByPayment(paymentId: string): Promise<Trip | undefined>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
   commit(write: AtomicWrite): Promise<AtomicWriteResult>;
 }

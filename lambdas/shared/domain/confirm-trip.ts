@@ -86,6 +86,9 @@ async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, 
       return (current && (await settledOutcome(deps.store, current, input.paymentId))) ?? notPending(input.tripId, current);
     }
     if (rejection.seatChanges.length > 0) return slotFailure(rejection);
+    if (rejection.paymentFlagged) {
+      return failure('PAYMENT_FLAGGED', `Payment ${input.paymentId} was refunded or set aside before this confirmation; it books nothing.`);
+    }
     if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
       const taken = new Set(rejection.takenReferences);
       bookings = bookings.map((booking) => (taken.has(booking.reference) ? { ...booking, reference: deps.ids.reference() } : booking));
@@ -183,6 +186,7 @@ function confirmationWrite(deps: ConfirmTripDeps, input: ConfirmTripInput, booki
     seatChanges: seatTakes(input.items),
     newBookings: bookings,
     audits,
+    paymentUnflagged: input.paymentId,
     tripTransition: {
       tripId: input.tripId,
       userId: input.userId,

@@ -60,8 +60,10 @@ export interface Trip {
   /** The payment (Stripe PaymentIntent id) that booked or is being refunded for this trip. */
   readonly paymentId?: string;
   readonly bookingReferences: readonly string[];
-  /** Why the trip is refund_pending/refunded, or why it was flagged. */
+  /** Why the trip is refund_pending or refunded. */
   readonly statusReason?: string;
+  /** The Stripe refund that returned the payment, once it exists. */
+  readonly refundId?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -97,6 +99,24 @@ export interface AuditEntry {
   readonly actorId?: string;
   readonly occurredAt: string;
   readonly metadata: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/**
+ * A payment held outside any trip's own state: one that could not be matched to a trip it may book
+ * (unknown trip, mismatching amount or user, a second payment for a booked trip), or one refunded before
+ * its confirmation arrived. Its existence is what stops a late confirmation from booking with it.
+ */
+export interface PaymentRecord {
+  readonly paymentId: string;
+  readonly tripId?: string;
+  readonly status: 'refund_pending' | 'refunded';
+  readonly reason: string;
+  /** Amount paid, in minor units, when known. */
+  readonly amount?: number;
+  readonly currency?: Currency;
+  readonly refundId?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
 }
 
 /** A Stripe event we have acted on, kept for the whole retry window so a late redelivery is recognised. */

@@ -7,10 +7,11 @@ export const MAX_GUESTS_PER_ITEM = 50;
 
 /**
  * DynamoDB's limit on one TransactWriteItems call. A confirmation writes, per item, one booking and one
- * audit entry, plus one update per distinct slot, the trip, and the processed-event record.
+ * audit entry, plus one update per distinct slot, the trip, the processed-event record, and a check that
+ * the payment was not refunded first.
  */
 export const MAX_TRANSACTION_ITEMS = 100;
-const WRITES_PER_TRIP = 2; // the trip update and the processed-event record
+const WRITES_PER_TRIP = 3;
 
 /** The largest trip that is guaranteed to confirm in one transaction (every item on its own slot). */
 export const MAX_TRIP_ITEMS = Math.floor((MAX_TRANSACTION_ITEMS - WRITES_PER_TRIP) / 3);

@@ -17,12 +17,13 @@ import type {
   AtomicWriteResult,
   BookingCancellation,
   BookingStore,
+  PaymentRecordTransition,
   SeatChange,
   TripTransition,
   WriteRejection,
 } from '../domain/booking-store';
-import type { AuditEntry, Booking, ProcessedEvent, Slot, Trip } from '../domain/model';
-import { auditItem, bookingItem, fromItem, keys, processedEventItem, slotItem, tripItem, type Key } from './items';
+import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip } from '../domain/model';
+import { auditItem, bookingItem, fromItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, type Key } from './items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
 
@@ -49,6 +50,8 @@ const guard = {
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
   tripOwnedBy: 'userId = :userId',
+  /** The payment record is in the state this step moves it from. */
+  paymentRecordIn: '#status = :from',
 } as const;
 
 function allOf(...fragments: string[]): string {
@@ -62,6 +65,8 @@ type Tagged =
   | { kind: 'cancellation'; reference: string; item: TransactItem }
   | { kind: 'trip'; item: TransactItem }
   | { kind: 'event'; item: TransactItem }
+  | { kind: 'payment-record'; item: TransactItem }
+  | { kind: 'payment-unflagged'; item: TransactItem }
   | { kind: 'audit'; item: TransactItem };
 
 export interface DynamoDbBookingStoreOptions {
@@ -105,6 +110,18 @@ export class DynamoDbBookingStore implements BookingStore {
   async getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined> {
     const item = await this.getItem(keys.processedEvent(eventId), 'GetItem processed event');
     return item && fromItem.processedEvent(item);
+  }
+
+  async getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined> {
+    const item = await this.getItem(keys.paymentRecord(paymentId), 'GetItem payment record');
+    return item && fromItem.paymentRecord(item);
+  }
+
+  async findTripByPayment(paymentId: string): Promise<Trip | undefined> {
+    const index = GLOBAL_INDEXES.bySlotOrPayment;
+    const [partition] = Object.values(keys.tripOfPayment(paymentId));
+    const items = await this.queryIndex(index, partition as string, 'TRIP');
+    return items[0] && fromItem.trip(items[0]);
   }
 
   async createTrip(trip: Trip): Promise<boolean> {
@@ -176,7 +193,7 @@ export class DynamoDbBookingStore implements BookingStore {
   }
 
   async listBookingsOfSlot(slotId: string): Promise<Booking[]> {
-    return (await this.queryIndex(GLOBAL_INDEXES.bySlot, keys.slotBookingsPartition(slotId), 'BOOKING#')).map(fromItem.booking);
+    return (await this.queryIndex(GLOBAL_INDEXES.bySlotOrPayment, keys.slotBookingsPartition(slotId), 'BOOKING#')).map(fromItem.booking);
   }
 
   async listSlotsOfExperience(experienceId: string): Promise<Slot[]> {
@@ -251,6 +268,18 @@ export class DynamoDbBookingStore implements BookingStore {
     }
     for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
     if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
+    if (write.newPaymentRecord) {
+      tagged.push({ kind: 'payment-record', item: putNewItem(table, paymentRecordItem(write.newPaymentRecord), true) });
+    }
+    if (write.paymentRecordTransition) {
+      tagged.push({ kind: 'payment-record', item: paymentRecordTransitionItem(table, write.paymentRecordTransition, at) });
+    }
+    if (write.paymentUnflagged !== undefined) {
+      tagged.push({
+        kind: 'payment-unflagged',
+        item: { ConditionCheck: { TableName: table, Key: keys.paymentRecord(write.paymentUnflagged), ConditionExpression: guard.isNew } },
+      });
+    }
     if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
     return tagged;
   }
@@ -267,6 +296,8 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
     takenReferences: [] as string[],
     bookingsNotConfirmed: [] as string[],
     trip: undefined as { current?: Trip } | undefined,
+    paymentRecord: undefined as { current?: PaymentRecord } | undefined,
+    paymentFlagged: false,
     eventAlreadyProcessed: false,
   };
   tagged.forEach((entry, index) => {
@@ -288,6 +319,12 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
         break;
       case 'event':
         rejection.eventAlreadyProcessed = true;
+        break;
+      case 'payment-record':
+        rejection.paymentRecord = old ? { current: fromItem.paymentRecord(old) } : {};
+        break;
+      case 'payment-unflagged':
+        rejection.paymentFlagged = true;
         break;
       case 'audit':
         // Audit ids are fresh UUIDs: a clash means a retried request, which the token already covers.
@@ -334,8 +371,35 @@ function seatChangeItem(table: string, change: SeatChange, at: string): Transact
   };
 }
 
-function putNewItem(table: string, item: Record<string, unknown>): TransactItem {
-  return { Put: { TableName: table, Item: item, ConditionExpression: guard.isNew } };
+function putNewItem(table: string, item: Record<string, unknown>, returnOld = false): TransactItem {
+  return {
+    Put: {
+      TableName: table,
+      Item: item,
+      ConditionExpression: guard.isNew,
+      ...(returnOld && { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const }),
+    },
+  };
+}
+
+function paymentRecordTransitionItem(table: string, transition: PaymentRecordTransition, at: string): TransactItem {
+  const values: Values = { ':from': transition.from, ':to': transition.to, ':at': at };
+  const sets = ['#status = :to', 'updatedAt = :at'];
+  if (transition.refundId !== undefined) {
+    sets.push('refundId = :refundId');
+    values[':refundId'] = transition.refundId;
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.paymentRecord(transition.paymentId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: allOf(guard.exists, guard.paymentRecordIn),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
 }
 
 function cancellationItem(table: string, cancellation: BookingCancellation, at: string): TransactItem {
@@ -370,11 +434,19 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     ['bookingReferences', transition.bookingReferences],
     ['statusReason', transition.statusReason],
     ['checkoutSessionId', transition.checkoutSessionId],
+    ['refundId', transition.refundId],
   ];
   for (const [name, value] of optional) {
     if (value === undefined) continue;
     sets.push(`${name} = :${name}`);
     values[`:${name}`] = value;
+  }
+  if (transition.paymentId !== undefined) {
+    // Indexed so that a refund event, which names only the payment, finds the trip.
+    for (const [attribute, value] of Object.entries(keys.tripOfPayment(transition.paymentId))) {
+      sets.push(`${attribute} = :${attribute}`);
+      values[`:${attribute}`] = value;
+    }
   }
   return {
     Update: {

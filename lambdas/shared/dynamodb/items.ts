@@ -1,5 +1,5 @@
 // How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
-import type { AuditEntry, Booking, ProcessedEvent, Slot, Trip } from '../domain/model';
+import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip } from '../domain/model';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
 type Item = Record<string, unknown>;
@@ -10,7 +10,7 @@ export interface Key {
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 const BY_PARENT = GLOBAL_INDEXES.byParent;
-const BY_SLOT = GLOBAL_INDEXES.bySlot;
+const BY_SLOT = GLOBAL_INDEXES.bySlotOrPayment;
 
 export const keys = {
   slot: (slotId: string): Key => ({ pk: `SLOT#${slotId}`, sk: 'SLOT' }),
@@ -18,6 +18,12 @@ export const keys = {
   // Keyed by reference so the table itself guarantees a reference is never issued twice.
   booking: (reference: string): Key => ({ pk: `BOOKING#${reference}`, sk: 'BOOKING' }),
   processedEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'STRIPE_EVENT' }),
+  paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
+  /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
+  tripOfPayment: (paymentId: string): Record<string, string> => ({
+    [BY_SLOT.partitionKey]: `PAYMENT#${paymentId}`,
+    [BY_SLOT.sortKey]: 'TRIP',
+  }),
   auditPartition: (entityType: string, entityId: string): string => `AUDIT#${entityType}#${entityId}`,
   experiencePartition: (experienceId: string): string => `EXPERIENCE#${experienceId}`,
   tripBookingsPartition: (tripId: string): string => `TRIP#${tripId}`,
@@ -50,6 +56,7 @@ export function tripItem(trip: Trip): Item {
     entity: 'trip',
     [BY_PARENT.partitionKey]: keys.userTripsPartition(trip.userId),
     [BY_PARENT.sortKey]: `TRIP#${trip.createdAt}#${trip.tripId}`,
+    ...(trip.paymentId !== undefined && keys.tripOfPayment(trip.paymentId)),
     ...trip,
   };
 }
@@ -76,6 +83,10 @@ export function auditItem(entry: AuditEntry): Item {
   };
 }
 
+export function paymentRecordItem(record: PaymentRecord): Item {
+  return { ...keys.paymentRecord(record.paymentId), entity: 'payment', ...record };
+}
+
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
 }
@@ -88,5 +99,6 @@ export const fromItem = {
   },
   booking: (item: Item): Booking => withoutStorageAttributes(item) as unknown as Booking,
   audit: (item: Item): AuditEntry => withoutStorageAttributes(item) as unknown as AuditEntry,
+  paymentRecord: (item: Item): PaymentRecord => withoutStorageAttributes(item) as unknown as PaymentRecord,
   processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
 };

@@ -18,12 +18,12 @@ export const GLOBAL_INDEXES = {
     sortKey: 'gsi1sk',
     purpose: 'slots of an experience, bookings of a trip, trips of a user',
   },
-  /** Bookings of a slot: the consistency check and `bookings list --slot`. */
-  bySlot: {
+  /** Bookings of a slot (the consistency check, `bookings list --slot`), and the trip a payment paid for. */
+  bySlotOrPayment: {
     indexName: 'gsi2',
     partitionKey: 'gsi2pk',
     sortKey: 'gsi2sk',
-    purpose: 'bookings of a slot',
+    purpose: 'bookings of a slot, the trip of a payment',
   },
 } as const satisfies Record<string, GlobalIndexDefinition>;
 

@@ -1,0 +1,62 @@
+// Configuration of the Lambda entry points, parsed from the environment once at cold start.
+import { z } from 'zod';
+import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from './stripe/webhook-signature';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const environmentSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  /** DynamoDB Local; absent in AWS. */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  /** In AWS: a Secrets Manager secret holding `{ apiKey, webhookSigningSecrets: [...] }`. */
+  STRIPE_SECRET_ARN: z.string().min(1).optional(),
+  /** Locally, instead of the secret: the API key and comma-separated signing secrets. */
+  STRIPE_API_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRETS: z.string().min(1).optional(),
+  /** A local fake of Stripe's API; Stripe's own when absent. */
+  STRIPE_API_BASE: z.url().optional(),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().default(DEFAULT_SIGNATURE_TOLERANCE_SECONDS),
+});
+
+export type StripeSecretSource =
+  | { readonly kind: 'secrets-manager'; readonly secretArn: string }
+  | { readonly kind: 'environment'; readonly apiKey: string; readonly webhookSigningSecrets: readonly string[] };
+
+export interface AppConfig {
+  readonly tableName: string;
+  readonly dynamoDbEndpoint?: string;
+  readonly stripeSecrets: StripeSecretSource;
+  readonly stripeApiBase?: string;
+  readonly signatureToleranceSeconds: number;
+}
+
+/** Parses the environment; a missing or malformed variable fails with its name. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Environment variable ${String(issue?.path[0])} ${issue?.code === 'invalid_type' ? 'is missing' : `is invalid: ${issue?.message}`}`);
+  }
+  const env = parsed.data;
+  let stripeSecrets: StripeSecretSource;
+  if (env.STRIPE_SECRET_ARN) {
+    stripeSecrets = { kind: 'secrets-manager', secretArn: env.STRIPE_SECRET_ARN };
+  } else if (env.STRIPE_API_KEY && env.STRIPE_WEBHOOK_SECRETS) {
+    const webhookSigningSecrets = env.STRIPE_WEBHOOK_SECRETS.split(',').map((secret) => secret.trim()).filter(Boolean);
+    stripeSecrets = { kind: 'environment', apiKey: env.STRIPE_API_KEY, webhookSigningSecrets };
+  } else {
+    throw new ConfigError('Environment variable STRIPE_SECRET_ARN is missing (or, locally, STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS)');
+  }
+  return {
+    tableName: env.TABLE_NAME,
+    stripeSecrets,
+    signatureToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    ...(env.DYNAMODB_ENDPOINT !== undefined && { dynamoDbEndpoint: env.DYNAMODB_ENDPOINT }),
+    ...(env.STRIPE_API_BASE !== undefined && { stripeApiBase: env.STRIPE_API_BASE }),
+  };
+}

@@ -1,0 +1,44 @@
+// Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { z } from 'zod';
+import type { StripeSecretSource } from '../config';
+
+export interface StripeSecrets {
+  readonly apiKey: string;
+  /** Every secret currently accepted: more than one while a signing secret is being rolled. */
+  readonly webhookSigningSecrets: readonly string[];
+}
+
+const secretValueSchema = z.object({
+  apiKey: z.string().min(1),
+  webhookSigningSecrets: z.array(z.string().min(1)).min(1),
+});
+
+/** A rolled secret reaches warm functions within this long; meanwhile nothing is fetched per request. */
+const SECRET_CACHE_SECONDS = 300;
+
+export class SecretUnavailableError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'SecretUnavailableError';
+  }
+}
+
+export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<StripeSecrets> {
+  if (source.kind === 'environment') {
+    const secrets = { apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets };
+    return () => Promise.resolve(secrets);
+  }
+  return async () => {
+    let value: unknown;
+    try {
+      value = await getSecret(source.secretArn, { maxAge: SECRET_CACHE_SECONDS, transform: 'json' });
+    } catch (error) {
+      throw new SecretUnavailableError('The Stripe secret could not be read', { cause: error });
+    }
+    const parsed = secretValueSchema.safeParse(value);
+    // Never echo the value: only which field is wrong.
+    if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`);
+    return parsed.data;
+  };
+}

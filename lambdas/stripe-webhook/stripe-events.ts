@@ -1,0 +1,126 @@
+// The Stripe events we act on, as zod schemas, and their translation into the domain's payment events.
+import { z } from 'zod';
+import type { PaymentEvent } from '../shared/domain/payment-events';
+import { idSchema } from '../shared/domain/trip-input';
+
+/** The event types this endpoint acts on; operators subscribe the endpoint to exactly these. */
+export const HANDLED_EVENT_TYPES = [
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+  'charge.refunded',
+] as const;
+export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
+
+const envelopeSchema = z.object({
+  // Ids become keys of the processed-event record, so they must be key-safe.
+  id: idSchema,
+  object: z.literal('event'),
+  type: z.string().min(1),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+
+const metadataSchema = z.record(z.string(), z.string()).nullish();
+const expandable = z.union([z.string(), z.object({ id: z.string() })]).nullish();
+
+const checkoutSessionSchema = z.object({
+  id: idSchema,
+  object: z.literal('checkout.session'),
+  client_reference_id: z.string().nullish(),
+  metadata: metadataSchema,
+  payment_intent: expandable,
+  payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
+  amount_total: z.number().int().nonnegative().nullable(),
+  currency: z.string().nullable(),
+});
+
+const chargeSchema = z.object({
+  id: z.string(),
+  object: z.literal('charge'),
+  payment_intent: expandable,
+  amount: z.number().int().nonnegative(),
+  amount_refunded: z.number().int().nonnegative(),
+  currency: z.string(),
+  metadata: metadataSchema,
+});
+
+export type ParsedEvent =
+  | { readonly handled: true; readonly event: PaymentEvent }
+  | { readonly handled: false; readonly type: string }
+  | { readonly invalid: true; readonly problem: string };
+
+function idOf(value: z.infer<typeof expandable>): string | undefined {
+  if (!value) return undefined;
+  return typeof value === 'string' ? value : value.id;
+}
+
+/**
+ * A trip id as the checkout side wrote it. One that is not key-safe names no trip we could have created:
+ * the payment is then handled as one for an unknown trip (set aside and refunded), never dropped.
+ */
+function tripIdOf(...candidates: (string | null | undefined)[]): string | undefined {
+  const candidate = candidates.find((value): value is string => typeof value === 'string' && value.length > 0);
+  return candidate !== undefined && idSchema.safeParse(candidate).success ? candidate : undefined;
+}
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
+}
+
+export function parseStripeEvent(json: unknown): ParsedEvent {
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return { invalid: true, problem: describe(envelope.error) };
+  const { id: eventId, type: eventType } = envelope.data;
+  if (!(HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return { handled: false, type: eventType };
+
+  if (eventType === 'charge.refunded') {
+    const charge = chargeSchema.safeParse(envelope.data.data.object);
+    if (!charge.success) return { invalid: true, problem: `data.object.${describe(charge.error)}` };
+    const paymentId = idOf(charge.data.payment_intent);
+    if (!paymentId) return { invalid: true, problem: 'data.object.payment_intent: a refunded charge must name its payment' };
+    const tripId = tripIdOf(charge.data.metadata?.tripId);
+    return {
+      handled: true,
+      event: {
+        kind: 'charge-refunded',
+        eventId,
+        eventType,
+        paymentId,
+        amount: charge.data.amount,
+        amountRefunded: charge.data.amount_refunded,
+        currency: charge.data.currency.toLowerCase(),
+        ...(tripId !== undefined && { tripId }),
+      },
+    };
+  }
+
+  const session = checkoutSessionSchema.safeParse(envelope.data.data.object);
+  if (!session.success) return { invalid: true, problem: `data.object.${describe(session.error)}` };
+  const tripId = tripIdOf(session.data.client_reference_id, session.data.metadata?.tripId);
+  const common = { eventId, eventType, sessionId: session.data.id, ...(tripId !== undefined && { tripId }) };
+  switch (eventType as Exclude<HandledEventType, 'charge.refunded'>) {
+    case 'checkout.session.async_payment_failed':
+      return { handled: true, event: { kind: 'checkout-ended', to: 'payment_failed', ...common } };
+    case 'checkout.session.expired':
+      return { handled: true, event: { kind: 'checkout-ended', to: 'expired', ...common } };
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded': {
+      const paymentId = idOf(session.data.payment_intent);
+      const userId = session.data.metadata?.userId;
+      return {
+        handled: true,
+        event: {
+          kind: 'checkout-completed',
+          paid: eventType === 'checkout.session.async_payment_succeeded' || session.data.payment_status !== 'unpaid',
+          amount: session.data.amount_total,
+          currency: session.data.currency,
+          ...common,
+          ...(paymentId !== undefined && { paymentId }),
+          ...(userId !== undefined && { userId }),
+        },
+      };
+    }
+  }
+}

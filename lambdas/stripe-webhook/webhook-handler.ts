@@ -1,0 +1,116 @@
+// The HTTP contract of POST /webhooks/stripe: raw body, signature, schema, one use case, one status code.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handlePaymentEvent, RetryLaterError, type PaymentEventDeps, type PaymentEventResult } from '../shared/domain/payment-events';
+import { internalError, jsonResponse } from '../shared/http';
+import { METRIC } from '../shared/observability';
+import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
+import { parseStripeEvent } from './stripe-events';
+
+/** Stripe's events are a few KB; anything this large is refused before its HMAC is computed. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface StripeWebhookDeps extends PaymentEventDeps {
+  /** The signing secrets accepted now (several while one is rolled). */
+  readonly signingSecrets: () => Promise<readonly string[]>;
+  readonly toleranceSeconds: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export type StripeWebhookHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The exact bytes Stripe signed: base64-decoded when API Gateway encoded them, undefined when too large. */
+function rawBody(event: APIGatewayProxyEventV2): Buffer | undefined {
+  const body = event.body ?? '';
+  // A base64 text is 4/3 of its bytes: measure before decoding anything.
+  const encodedLimit = event.isBase64Encoded ? Math.ceil(MAX_BODY_BYTES / 3) * 4 : MAX_BODY_BYTES;
+  if (body.length > encodedLimit) return undefined;
+  const bytes = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  return bytes.length > MAX_BODY_BYTES ? undefined : bytes;
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  // HTTP APIs lower-case header names; a local caller might not.
+  return event.headers?.[name] ?? Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
+}
+
+export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebhookHandler {
+  const { logger, metrics } = deps;
+
+  function recordOutcome(result: PaymentEventResult): void {
+    if (result.outcome === 'booked') metrics.addMetric(METRIC.confirmations, MetricUnit.Count, 1);
+    if (result.outcome === 'duplicate') metrics.addMetric(METRIC.duplicates, MetricUnit.Count, 1);
+    if (result.outcome === 'refunded') metrics.addMetric(METRIC.refunds, MetricUnit.Count, 1);
+    if (result.setAside) metrics.addMetric(METRIC.paymentsSetAside, MetricUnit.Count, 1);
+  }
+
+  async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const body = rawBody(event);
+    if (!body) {
+      logger.warn('Refused an oversized webhook body', { bytes: event.body?.length });
+      return jsonResponse(413, { received: false, error: 'PAYLOAD_TOO_LARGE', maxBytes: MAX_BODY_BYTES });
+    }
+    const secrets = await deps.signingSecrets();
+    const verdict = verifyStripeSignature(body, header(event, 'stripe-signature'), secrets, deps.toleranceSeconds, deps.clock.now().getTime());
+    if (!verdict.valid) {
+      metrics.addMetric(METRIC.signatureFailures, MetricUnit.Count, 1);
+      logger.warn('Refused a webhook with an invalid signature', { signatureProblem: verdict.reason });
+      return jsonResponse(400, { received: false, error: 'INVALID_SIGNATURE' });
+    }
+
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      return jsonResponse(400, { received: false, error: 'INVALID_JSON' });
+    }
+    const parsed = parseStripeEvent(json);
+    if ('invalid' in parsed) {
+      logger.warn('Refused a signed event of the wrong shape', { problem: parsed.problem });
+      return jsonResponse(400, { received: false, error: 'INVALID_EVENT', problem: parsed.problem });
+    }
+    if (!parsed.handled) return jsonResponse(200, { received: true, ignored: parsed.type });
+
+    const paymentEvent = parsed.event;
+    logger.appendKeys({ stripeEventId: paymentEvent.eventId, eventType: paymentEvent.eventType, tripId: paymentEvent.tripId });
+    const result = await handlePaymentEvent(deps, paymentEvent);
+    logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
+    recordOutcome(result);
+    logger.info('Processed a Stripe event', { ...(result.reason && { reason: result.reason }), references: result.references });
+    return jsonResponse(200, {
+      received: true,
+      outcome: result.outcome,
+      ...(result.tripId && { tripId: result.tripId }),
+      ...(result.references && { references: result.references }),
+      ...(result.reason && { reason: result.reason }),
+      ...(result.setAside && { setAside: true }),
+    });
+  }
+
+  return async (event) => {
+    try {
+      return await handle(event);
+    } catch (error) {
+      // Retryable or not, a 500 makes Stripe deliver again, and every step resumes from stored state.
+      if (error instanceof RetryLaterError) {
+        metrics.addMetric(METRIC.retryLater, MetricUnit.Count, 1);
+        logger.warn('Answering 500 so Stripe retries', { error: describe(error) });
+      } else {
+        logger.error('Unexpected failure handling a Stripe webhook', { error: describe(error) });
+      }
+      return internalError();
+    } finally {
+      logger.resetKeys();
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/** Names and messages only: stacks, bodies and secrets stay out of the logs. */
+function describe(error: unknown): { name: string; message: string; cause?: { name: string; message: string } } {
+  if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
+  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
+  return { name: error.name, message: error.message, ...(cause && { cause }) };
+}

@@ -1,0 +1,78 @@
+// Stripe event fixtures, signed with the stripe package's own test-header helper.
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import type { Trip } from '../../lambdas/shared/domain/model';
+import { apiGatewayEvent } from './api-gateway';
+
+export const SIGNING_SECRET = 'whsec_test_current_secret';
+
+let sequence = 0;
+const stripeId = (prefix: string): string => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 24)}${(sequence++).toString(36)}`;
+
+export interface SessionFacts {
+  readonly sessionId?: string;
+  readonly paymentIntent?: string | null;
+  readonly tripId?: string | null;
+  readonly userId?: string;
+  readonly amount?: number;
+  readonly currency?: string;
+  readonly paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required';
+}
+
+/** The Checkout Session the checkout side would have created for `trip`, with whatever is overridden. */
+export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
+  const tripId = facts.tripId === undefined ? trip.tripId : facts.tripId;
+  return {
+    id: facts.sessionId ?? trip.checkoutSessionId ?? stripeId('cs_test'),
+    object: 'checkout.session',
+    client_reference_id: tripId,
+    metadata: { ...(tripId && { tripId }), userId: facts.userId ?? trip.userId },
+    payment_intent: facts.paymentIntent === undefined ? stripeId('pi') : facts.paymentIntent,
+    payment_status: facts.paymentStatus ?? 'paid',
+    amount_total: facts.amount ?? trip.amount,
+    currency: facts.currency ?? trip.currency,
+    mode: 'payment',
+    status: 'complete',
+  };
+}
+
+export function stripeEvent(type: string, object: Record<string, unknown>, id = stripeId('evt')) {
+  return { id, object: 'event', api_version: '2025-01-27.acacia', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, type, data: { object } };
+}
+
+export function chargeRefunded(paymentIntent: string, amount: number, options: { refunded?: number; tripId?: string; currency?: string } = {}) {
+  return stripeEvent('charge.refunded', {
+    id: stripeId('ch'),
+    object: 'charge',
+    payment_intent: paymentIntent,
+    amount,
+    amount_refunded: options.refunded ?? amount,
+    refunded: (options.refunded ?? amount) >= amount,
+    currency: options.currency ?? 'eur',
+    metadata: options.tripId ? { tripId: options.tripId } : {},
+  });
+}
+
+export interface SignOptions {
+  readonly secret?: string;
+  /** Seconds since the epoch when Stripe signed it. @default now */
+  readonly timestamp?: number;
+}
+
+export function signatureHeader(payload: string, options: SignOptions = {}): string {
+  return Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: options.secret ?? SIGNING_SECRET,
+    ...(options.timestamp !== undefined && { timestamp: options.timestamp }),
+  });
+}
+
+/** An API Gateway event carrying `event` exactly as Stripe would send it, signed. */
+export function signedRequest(event: unknown, options: SignOptions & { base64?: boolean } = {}) {
+  const payload = JSON.stringify(event, null, 2);
+  return apiGatewayEvent({
+    body: options.base64 ? Buffer.from(payload).toString('base64') : payload,
+    isBase64Encoded: options.base64 ?? false,
+    headers: { 'stripe-signature': signatureHeader(payload, options) },
+  });
+}

@@ -1,0 +1,51 @@
+// Builds the real webhook handler over DynamoDB Local and the Stripe fake, and sends it API Gateway events.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
+import { SIGNING_SECRET } from './stripe-events';
+import type { StripeFake } from './stripe-fake';
+import { testStore } from './store';
+
+export interface WebhookResponse {
+  readonly status: number;
+  readonly body: Record<string, unknown> & { outcome?: string; references?: string[]; error?: string };
+}
+
+export interface HarnessOptions {
+  readonly store?: DynamoDbBookingStore;
+  readonly secrets?: readonly string[];
+  readonly clock?: Clock;
+  readonly logLevel?: 'SILENT' | 'DEBUG';
+}
+
+export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
+  const store = options.store ?? testStore();
+  let secretReads = 0;
+  const handler = createStripeWebhookHandler({
+    store,
+    gateway: new StripePaymentGateway(async () => fake.client()),
+    clock: options.clock ?? systemClock,
+    ids: randomIds,
+    signingSecrets: async () => {
+      secretReads++;
+      return options.secrets ?? [SIGNING_SECRET];
+    },
+    toleranceSeconds: 300,
+    logger: new Logger({ serviceName: 'test', logLevel: options.logLevel ?? 'SILENT' }),
+    metrics: new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false }),
+  });
+  return {
+    store,
+    get secretReads() {
+      return secretReads;
+    },
+    async send(event: APIGatewayProxyEventV2): Promise<WebhookResponse> {
+      const response = await handler(event);
+      return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? '{}') as WebhookResponse['body'] };
+    },
+  };
+}
