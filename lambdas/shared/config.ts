@@ -35,14 +35,22 @@ export interface AppConfig {
   readonly signatureToleranceSeconds: number;
 }
 
+function parseEnvironment<T extends z.ZodType>(schema: T, environment: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(environment);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigError(`Environment variable ${String(issue?.path[0])} ${issue?.code === 'invalid_type' ? 'is missing' : `is invalid: ${issue?.message}`}`);
+}
+
+/** The table alone, for entry points that never talk to Stripe. */
+export function loadTableConfig(environment: NodeJS.ProcessEnv = process.env): Pick<AppConfig, 'tableName' | 'dynamoDbEndpoint'> {
+  const env = parseEnvironment(environmentSchema.pick({ TABLE_NAME: true, DYNAMODB_ENDPOINT: true }), environment);
+  return { tableName: env.TABLE_NAME, ...(env.DYNAMODB_ENDPOINT !== undefined && { dynamoDbEndpoint: env.DYNAMODB_ENDPOINT }) };
+}
+
 /** Parses the environment; a missing or malformed variable fails with its name. */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = environmentSchema.safeParse(environment);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`Environment variable ${String(issue?.path[0])} ${issue?.code === 'invalid_type' ? 'is missing' : `is invalid: ${issue?.message}`}`);
-  }
-  const env = parsed.data;
+  const env = parseEnvironment(environmentSchema, environment);
   let stripeSecrets: StripeSecretSource;
   if (env.STRIPE_SECRET_ARN) {
     stripeSecrets = { kind: 'secrets-manager', secretArn: env.STRIPE_SECRET_ARN };

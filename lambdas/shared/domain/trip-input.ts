@@ -96,6 +96,7 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): { ok: true;
     return failure('VALIDATION_FAILED', `${field} is not an accepted field`, { field });
   }
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(input)';
-  const detail = issue?.message ?? 'is invalid';
+  const missing = issue?.code === 'invalid_type' && issue.message.endsWith('received undefined');
+  const detail = missing ? 'is required' : (issue?.message ?? 'is invalid');
   return failure('VALIDATION_FAILED', `${field} ${detail}`, { field });
 }

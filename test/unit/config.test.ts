@@ -1,0 +1,32 @@
+// Configuration is parsed once, and a missing variable fails with its name.
+import { describe, expect, it } from 'vitest';
+import { loadConfig, loadTableConfig } from '../../lambdas/shared/config';
+
+describe('loadConfig', () => {
+  it('reads the secret ARN in AWS and the tolerance default', () => {
+    expect(loadConfig({ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:s' })).toEqual({
+      tableName: 't',
+      stripeSecrets: { kind: 'secrets-manager', secretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:s' },
+      signatureToleranceSeconds: 300,
+    });
+  });
+
+  it('reads plain secrets locally, several signing secrets separated by commas', () => {
+    const config = loadConfig({ TABLE_NAME: 't', STRIPE_API_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRETS: 'whsec_a, whsec_b', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' });
+    expect(config.stripeSecrets).toEqual({ kind: 'environment', apiKey: 'sk_test_1', webhookSigningSecrets: ['whsec_a', 'whsec_b'] });
+    expect(config.dynamoDbEndpoint).toBe('http://127.0.0.1:8000');
+  });
+
+  it.each([
+    [{}, 'Environment variable TABLE_NAME is missing'],
+    [{ TABLE_NAME: 't' }, 'Environment variable STRIPE_SECRET_ARN is missing'],
+    [{ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'a', DYNAMODB_ENDPOINT: 'not a url' }, 'Environment variable DYNAMODB_ENDPOINT is invalid'],
+    [{ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'a', STRIPE_WEBHOOK_TOLERANCE_SECONDS: '-5' }, 'Environment variable STRIPE_WEBHOOK_TOLERANCE_SECONDS is invalid'],
+  ])('fails on %j naming the variable', (environment, message) => {
+    expect(() => loadConfig(environment)).toThrow(message);
+  });
+
+  it('needs only the table for entry points that never call Stripe', () => {
+    expect(loadTableConfig({ TABLE_NAME: 't' })).toEqual({ tableName: 't' });
+  });
+});
