@@ -1,6 +1,5 @@
 // Configuration of the Lambda entry points, parsed from the environment once at cold start.
 import { z } from 'zod';
-import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from './stripe/webhook-signature';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -8,6 +7,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** Stripe's own default: an event signed more than 5 minutes away from now is refused as a possible replay. */
+export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
 const environmentSchema = z.object({
   TABLE_NAME: z.string().min(1),

@@ -5,9 +5,6 @@ export type SignatureVerdict =
   | { readonly valid: true }
   | { readonly valid: false; readonly reason: 'missing' | 'mismatch' | 'expired' | 'future' };
 
-/** Stripe's own default: an event signed more than 5 minutes ago is refused as a possible replay. */
-export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
-
 const stripeSignature = requireSignatureVerifier();
 
 function requireSignatureVerifier(): NonNullable<typeof Stripe.webhooks.signature> {

@@ -1,0 +1,24 @@
+// The CDK app: reads and validates the settings, builds the booking stack, and checks it with cdk-nag.
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BookingStack } from '../lib/booking-stack';
+import { parseStackSettings, SETTING_KEYS, SettingsError } from '../lib/settings';
+
+const app = new App();
+try {
+  const context = Object.fromEntries(SETTING_KEYS.flatMap((key) => {
+    const value: unknown = app.node.tryGetContext(key);
+    return value === undefined ? [] : [[key, value]];
+  }));
+  const settings = parseStackSettings(context);
+  new BookingStack(app, `PulauBookings-${settings.stage}`, {
+    settings,
+    description: `Booking confirmation (${settings.stage}): Stripe webhook -> Lambda -> DynamoDB transaction`,
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+} catch (error) {
+  if (!(error instanceof SettingsError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}

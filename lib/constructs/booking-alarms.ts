@@ -1,0 +1,77 @@
+// Alarms on what needs a person: function errors and throttles, API 5xx, refunds and payments set aside, sent to one SNS topic.
+import { Duration } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+
+export interface BookingAlarmsProps {
+  readonly functions: Record<string, IFunction>;
+  readonly api: HttpApi;
+  /** Subscribed to the topic when given; more subscribers can be added to the topic later. */
+  readonly alarmEmail?: string;
+  /**
+   * Refunds of paid-but-unbookable trips in one hour that deserve a look (a sold-out storm, a blocked
+   * experience still on sale).
+   * @default 5
+   */
+  readonly refundsPerHourThreshold?: number;
+  /** @default 5 (percent of requests in 5 minutes) */
+  readonly api5xxPercentThreshold?: number;
+}
+
+export class BookingAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: BookingAlarmsProps) {
+    super(scope, id);
+    this.topic = new Topic(this, 'Topic', { displayName: 'Booking service alarms', enforceSSL: true });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const fiveMinutes = Duration.minutes(5);
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.alarmOn(`${name}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1, `${name} failed (an unhandled error, not a business refusal).`);
+      this.alarmOn(`${name}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, `${name} was throttled by Lambda.`);
+    }
+    const api5xxPercent = new MathExpression({
+      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+      usingMetrics: {
+        errors: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
+        requests: props.api.metricCount({ period: fiveMinutes, statistic: 'Sum' }),
+      },
+      label: 'Webhook 5xx %',
+      period: fiveMinutes,
+    });
+    this.alarmOn('Webhook5xxRate', api5xxPercent, props.api5xxPercentThreshold ?? 5, 'The webhook answers 5xx: Stripe is retrying; check DynamoDB, Stripe API reachability and the secret.');
+    this.alarmOn(
+      'Refunds',
+      serviceMetric(METRIC.refunds, Duration.hours(1)),
+      props.refundsPerHourThreshold ?? 5,
+      'Paid trips are being refunded because they could not be booked.',
+    );
+    this.alarmOn('PaymentsSetAside', serviceMetric(METRIC.paymentsSetAside, fiveMinutes), 1, 'A payment did not match its trip (or named none) and was refunded: look at the payment.set_aside audit entries.');
+  }
+
+  private alarmOn(id: string, metric: IMetric, threshold: number, description: string): void {
+    const alarm = new Alarm(this, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}
+
+/** A metric the functions publish in EMF, under the Powertools `service` dimension. */
+function serviceMetric(metricName: string, period: Duration): Metric {
+  return new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period });
+}

@@ -1,0 +1,70 @@
+// The public HTTP API: one route, POST /webhooks/stripe, throttled and access-logged.
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+
+export const WEBHOOK_PATH = '/webhooks/stripe';
+
+export interface WebhookApiProps {
+  readonly handler: IFunction;
+  /**
+   * Steady requests per second the route accepts; Stripe retries whatever is throttled (429).
+   * @default 50
+   */
+  readonly rateLimit?: number;
+  /** @default 100 */
+  readonly burstLimit?: number;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+export class WebhookApi extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly webhookUrl: string;
+
+  constructor(scope: Construct, id: string, props: WebhookApiProps) {
+    super(scope, id);
+    this.api = new HttpApi(this, 'Api', { description: 'Stripe webhooks of the booking service', createDefaultStage: false });
+    this.api.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('StripeWebhook', props.handler, { payloadFormatVersion: PayloadFormatVersion.VERSION_2_0 }),
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      // Stage-wide route settings: this API has the one route, so they are that route's limits.
+      throttle: { rateLimit: props.rateLimit ?? 50, burstLimit: props.burstLimit ?? 100 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            requestTime: '$context.requestTime',
+            sourceIp: '$context.identity.sourceIp',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    this.webhookUrl = `${this.stage.url.replace(/\/$/, '')}${WEBHOOK_PATH}`;
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'Stripe cannot present AWS credentials or tokens; every request is authenticated by its Stripe-Signature HMAC in the function before anything is read or written.',
+    });
+  }
+}

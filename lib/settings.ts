@@ -1,0 +1,48 @@
+// The stack's settings, read from CDK context (cdk.json or `-c key=value`) and validated before anything is built.
+import { z } from 'zod';
+
+/** CloudWatch Logs accepts only these retention periods. */
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+// `-c key=value` always passes strings: booleans and numbers are accepted in either form.
+const booleanSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+const positiveInteger = z.coerce.number().int().positive();
+
+export const stackSettingsSchema = z.strictObject({
+  stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter').default('dev'),
+  retainData: booleanSetting.default(true),
+  webhookRateLimit: positiveInteger.default(50),
+  webhookBurstLimit: positiveInteger.default(100),
+  logRetentionDays: z.coerce
+    .number()
+    .refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${RETENTION_DAYS.join(', ')}`)
+    .default(30),
+  alarmEmail: z.email().optional(),
+  createBookingInvokerRoleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN')
+    .optional(),
+});
+export type StackSettings = z.infer<typeof stackSettingsSchema>;
+
+/** The context keys the app reads; everything else in the context (CDK's own flags) is left alone. */
+export const SETTING_KEYS = Object.keys(stackSettingsSchema.shape) as (keyof StackSettings)[];
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Validates the settings found in `context`; an error names the key and the value received. */
+export function parseStackSettings(context: Record<string, unknown>): StackSettings {
+  const parsed = stackSettingsSchema.safeParse(context);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    throw new SettingsError(`Context setting "${issue.keys[0]}" is not a setting of this app (known: ${SETTING_KEYS.join(', ')})`);
+  }
+  const key = String(issue?.path[0] ?? '?');
+  throw new SettingsError(`Context setting "${key}" ${issue?.message ?? 'is invalid'} (received ${JSON.stringify(context[key])})`);
+}
