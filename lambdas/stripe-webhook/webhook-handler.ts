@@ -8,6 +8,9 @@ import { METRIC } from '../shared/observability';
 import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
 import { parseStripeEvent } from './stripe-events';
 
+/** The route Stripe is configured to call, in AWS and locally. */
+export const WEBHOOK_PATH = '/webhooks/stripe';
+
 /** Stripe's events are a few KB; anything this large is refused before its HMAC is computed. */
 export const MAX_BODY_BYTES = 256 * 1024;
 

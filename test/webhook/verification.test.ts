@@ -4,7 +4,7 @@ import { MAX_BODY_BYTES } from '../../lambdas/stripe-webhook/webhook-handler';
 import { apiGatewayEvent } from '../support/api-gateway';
 import { seedSlot, testStore } from '../support/store';
 import { checkoutSession, SIGNING_SECRET, signatureHeader, signedRequest, stripeEvent } from '../support/stripe-events';
-import { startStripeFake, type StripeFake } from '../support/stripe-fake';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 

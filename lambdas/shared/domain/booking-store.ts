@@ -42,6 +42,17 @@ export interface PaymentRecordTransition {
   readonly refundId?: string;
 }
 
+/** An operator's change to a slot, guarded so the seats already sold stay sold. */
+export interface SlotSettingsChange {
+  readonly slotId: string;
+  readonly isBlocked?: boolean;
+  /**
+   * Capacity from → to. Availability moves by the same delta, so `available + booked = capacity` still
+   * holds; refused when fewer seats are free than the capacity shrinks by.
+   */
+  readonly capacity?: { readonly from: number; readonly to: number };
+}
+
 export interface BookingCancellation {
   readonly reference: string;
   readonly reason: string;
@@ -50,6 +61,8 @@ export interface BookingCancellation {
 /** Everything one atomic write may hold; each part carries the condition that protects it. */
 export interface AtomicWrite {
   readonly seatChanges?: readonly SeatChange[];
+  readonly newSlot?: Slot;
+  readonly slotSettings?: SlotSettingsChange;
   readonly newBookings?: readonly Booking[];
   readonly cancellations?: readonly BookingCancellation[];
   readonly audits?: readonly AuditEntry[];
@@ -65,6 +78,8 @@ export interface AtomicWrite {
 /** Why an atomic write was refused: one entry per guard that failed, with the item as it was. */
 export interface WriteRejection {
   readonly seatChanges: readonly { readonly change: SeatChange; readonly current?: Slot }[];
+  /** Present when a new slot's id was taken or a settings change's guard failed; `current` is the slot as it is. */
+  readonly slot?: { readonly current?: Slot };
   /** References of new bookings that already exist. */
   readonly takenReferences: readonly string[];
   /** References of cancellations whose booking was not confirmed any more (or missing). */
@@ -85,6 +100,13 @@ export interface BookingStore {
   /** Stores a new trip; false when a trip with that id exists already. */
   createTrip(trip: Trip): Promise<boolean>;
   getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>>;
+  /** Every slot: operator listings and the consistency check, never a request path. */
+  listAllSlots(): Promise<Slot[]>;
+  listSlotsOfExperience(experienceId: string): Promise<Slot[]>;
+  listBookingsOfTrip(tripId: string): Promise<Booking[]>;
+  listBookingsOfSlot(slotId: string): Promise<Booking[]>;
+  listTripsOfUser(userId: string): Promise<Trip[]>;
+  listAudit(entityType: string, entityId: string): Promise<AuditEntry[]>;
   getBookings(references: readonly string[]): Promise<Booking[]>;
   getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined>;
   getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined>;

@@ -73,7 +73,7 @@ async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, 
   const mismatch = findMismatch(trip, input);
   if (mismatch) return failure('TRIP_MISMATCH', mismatch);
 
-  let bookings = newBookings(deps, input);
+  let bookings = newBookings(deps, input, trip);
   for (let attempt = 1; ; attempt++) {
     const write = confirmationWrite(deps, input, bookings, marker);
     const result = await deps.store.commit(write);
@@ -116,20 +116,30 @@ function notPending(tripId: string, trip: Trip | undefined): BookingFailure {
   return failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${trip.status}${by}, not awaiting a payment.`);
 }
 
+function itemKey(item: TripItem): string {
+  return [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|');
+}
+
 function findMismatch(trip: Trip, input: ConfirmTripInput): string | undefined {
   if (trip.userId !== input.userId) return `Trip ${trip.tripId} belongs to another user.`;
-  const canonical = (items: readonly TripItem[]): string =>
-    items
-      .map((item) => [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|'))
-      .sort()
-      .join('\n');
+  const canonical = (items: readonly TripItem[]): string => items.map(itemKey).sort().join('\n');
   if (canonical(trip.items) !== canonical(input.items)) return `The items do not match those of trip ${trip.tripId}.`;
   return undefined;
 }
 
-function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput): Booking[] {
+/** Each input item's price as the trip recorded it (the input may list the same items in another order). */
+function itemAmountsOf(trip: Trip, items: readonly TripItem[]): (number | undefined)[] {
+  const unused = trip.items.map((item, index) => ({ key: itemKey(item), amount: trip.itemAmounts?.[index] }));
+  return items.map((item) => {
+    const index = unused.findIndex((candidate) => candidate.key === itemKey(item));
+    return index < 0 ? undefined : unused.splice(index, 1)[0]?.amount;
+  });
+}
+
+function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip): Booking[] {
   const createdAt = deps.clock.now().toISOString();
-  return input.items.map((item) => ({
+  const amounts = itemAmountsOf(trip, input.items);
+  return input.items.map((item, index) => ({
     bookingId: deps.ids.uuid(),
     reference: deps.ids.reference(),
     tripId: input.tripId,
@@ -142,6 +152,7 @@ function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput): Booking[] 
     time: item.time,
     status: 'confirmed',
     createdAt,
+    ...(amounts[index] !== undefined && { amount: amounts[index], currency: trip.currency }),
   }));
 }
 

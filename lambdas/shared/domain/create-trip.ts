@@ -59,13 +59,15 @@ export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promi
       field: 'items',
     });
   }
-  const amount = items.reduce((sum, item) => sum + (slots.get(item.slotId)?.priceAmount ?? 0) * item.guestCount, 0);
+  const itemAmounts = items.map((item) => (slots.get(item.slotId)?.priceAmount ?? 0) * item.guestCount);
+  const amount = itemAmounts.reduce((sum, itemAmount) => sum + itemAmount, 0);
   const now = deps.clock.now().toISOString();
   const trip: Trip = {
     tripId: input.tripId ?? deps.ids.uuid(),
     userId: input.userId,
     items,
     amount,
+    itemAmounts,
     currency: [...currencies][0] as string,
     status: 'pending_payment',
     bookingReferences: [],

@@ -60,6 +60,8 @@ export interface Trip {
   /** The payment (Stripe PaymentIntent id) that booked or is being refunded for this trip. */
   readonly paymentId?: string;
   readonly bookingReferences: readonly string[];
+  /** What each item costs, in minor units, aligned with `items` (slot price × guests when the trip was created). */
+  readonly itemAmounts?: readonly number[];
   /** Why the trip is refund_pending or refunded. */
   readonly statusReason?: string;
   /** The Stripe refund that returned the payment, once it exists. */
@@ -79,6 +81,9 @@ export interface Booking {
   readonly experienceId: string;
   readonly slotId: string;
   readonly guestCount: number;
+  /** This booking's share of the payment, in minor units: what cancelling it alone refunds. */
+  readonly amount?: number;
+  readonly currency?: Currency;
   readonly date: string;
   readonly time: string;
   readonly status: BookingStatus;

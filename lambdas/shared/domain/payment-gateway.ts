@@ -7,10 +7,12 @@ export interface RefundRequest {
   readonly idempotencyKey: string;
   readonly reason: string;
   readonly tripId?: string;
+  /** Minor units to refund; the whole payment when absent. */
+  readonly amount?: number;
 }
 
 export interface PaymentGateway {
-  /** Refunds the payment in full; a payment that is already refunded counts as refunded. */
+  /** Refunds the payment (in full unless an amount is given); a payment already refunded counts as refunded. */
   refund(request: RefundRequest): Promise<{ readonly refundId: string }>;
 }
 

@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   type QueryCommandInput,
   type DynamoDBDocumentClient,
@@ -18,6 +19,7 @@ import type {
   BookingCancellation,
   BookingStore,
   PaymentRecordTransition,
+  SlotSettingsChange,
   SeatChange,
   TripTransition,
   WriteRejection,
@@ -46,6 +48,8 @@ const guard = {
   capacityUnchanged: '#capacity = :capacity',
   /** After the release availability is still at most capacity. */
   roomToGiveBack: 'availableCount <= :ceiling',
+  /** A capacity cut removes only free seats, never sold ones. */
+  seatsLeftToRemove: 'availableCount >= :mustBeFree',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
@@ -61,6 +65,7 @@ function allOf(...fragments: string[]): string {
 /** One operation of the transaction and what its failure means. */
 type Tagged =
   | { kind: 'seat'; change: SeatChange; item: TransactItem }
+  | { kind: 'slot'; item: TransactItem }
   | { kind: 'new-booking'; reference: string; item: TransactItem }
   | { kind: 'cancellation'; reference: string; item: TransactItem }
   | { kind: 'trip'; item: TransactItem }
@@ -196,6 +201,27 @@ export class DynamoDbBookingStore implements BookingStore {
     return (await this.queryIndex(GLOBAL_INDEXES.bySlotOrPayment, keys.slotBookingsPartition(slotId), 'BOOKING#')).map(fromItem.booking);
   }
 
+  async listAllSlots(): Promise<Slot[]> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.retrying('Scan slots', () =>
+        this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'entity = :slot',
+            ExpressionAttributeValues: { ':slot': 'slot' },
+            ConsistentRead: true,
+            ExclusiveStartKey,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items.map(fromItem.slot).sort((a, b) => `${a.date}T${a.time}${a.slotId}`.localeCompare(`${b.date}T${b.time}${b.slotId}`));
+  }
+
   async listSlotsOfExperience(experienceId: string): Promise<Slot[]> {
     return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.experiencePartition(experienceId), 'SLOT#')).map(fromItem.slot);
   }
@@ -259,6 +285,8 @@ export class DynamoDbBookingStore implements BookingStore {
     const table = this.tableName;
     const at = write.at;
     const tagged: Tagged[] = [];
+    if (write.newSlot) tagged.push({ kind: 'slot', item: putNewItem(table, slotItem(write.newSlot), true) });
+    if (write.slotSettings) tagged.push({ kind: 'slot', item: slotSettingsItem(table, write.slotSettings, at) });
     for (const change of write.seatChanges ?? []) tagged.push({ kind: 'seat', change, item: seatChangeItem(table, change, at) });
     for (const booking of write.newBookings ?? []) {
       tagged.push({ kind: 'new-booking', reference: booking.reference, item: putNewItem(table, bookingItem(booking)) });
@@ -293,6 +321,7 @@ interface CancellationReason {
 function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): WriteRejection {
   const rejection = {
     seatChanges: [] as { change: SeatChange; current?: Slot }[],
+    slot: undefined as { current?: Slot } | undefined,
     takenReferences: [] as string[],
     bookingsNotConfirmed: [] as string[],
     trip: undefined as { current?: Trip } | undefined,
@@ -307,6 +336,9 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
     switch (entry.kind) {
       case 'seat':
         rejection.seatChanges.push(old ? { change: entry.change, current: fromItem.slot(old) } : { change: entry.change });
+        break;
+      case 'slot':
+        rejection.slot = old ? { current: fromItem.slot(old) } : {};
         break;
       case 'new-booking':
         rejection.takenReferences.push(entry.reference);
@@ -366,6 +398,35 @@ function seatChangeItem(table: string, change: SeatChange, at: string): Transact
         ':ceiling': change.capacity - change.guests,
         ':at': at,
       },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function slotSettingsItem(table: string, change: SlotSettingsChange, at: string): TransactItem {
+  const names: Record<string, string> = {};
+  const values: Values = { ':at': at };
+  const sets = ['updatedAt = :at'];
+  const conditions: string[] = [guard.exists];
+  if (change.isBlocked !== undefined) {
+    sets.push('isBlocked = :blocked');
+    values[':blocked'] = change.isBlocked;
+  }
+  if (change.capacity) {
+    const delta = change.capacity.to - change.capacity.from;
+    names['#capacity'] = 'capacity';
+    sets.push('#capacity = :to', 'availableCount = availableCount + :delta');
+    conditions.push(guard.capacityUnchanged, guard.seatsLeftToRemove);
+    Object.assign(values, { ':capacity': change.capacity.from, ':to': change.capacity.to, ':delta': delta, ':mustBeFree': Math.max(0, -delta) });
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.slot(change.slotId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: allOf(...conditions),
+      ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: values,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

@@ -36,6 +36,7 @@ export class StripePaymentGateway implements PaymentGateway {
       const refund = await stripe.refunds.create(
         {
           payment_intent: request.paymentId,
+          ...(request.amount !== undefined && { amount: request.amount }),
           metadata: { reason: request.reason, ...(request.tripId !== undefined && { tripId: request.tripId }) },
         },
         { idempotencyKey: request.idempotencyKey },

@@ -1,4 +1,4 @@
-// A small local fake of Stripe's API (POST /v1/refunds only) that counts refunds and idempotency keys.
+// A small local stand-in for Stripe's API (POST /v1/refunds only) that counts refunds and idempotency keys: used by the tests and by `npm start` when no Stripe key is given.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';

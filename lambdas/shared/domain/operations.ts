@@ -1,0 +1,157 @@
+// Operator use cases: add, block and resize slots without breaking what is sold; cancel a booking with its refund; check for drift.
+import { z } from 'zod';
+import type { BookingStore } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import { failure, type BookingFailure } from './errors';
+import type { AuditEntry, Slot } from './model';
+import { refundIdempotencyKey, type PaymentGateway } from './payment-gateway';
+import { releaseBookings, type ReleasedBooking } from './release-bookings';
+import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
+
+export interface OperationsDeps {
+  readonly store: BookingStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+const CAPACITY_ATTEMPTS = 5;
+
+export const newSlotSchema = z.strictObject({
+  slotId: idSchema.optional(),
+  experienceId: idSchema,
+  date: dateSchema,
+  time: timeSchema,
+  capacity: z.number().int('must be a whole number').min(0, 'must not be negative').max(10_000, 'must be at most 10000'),
+  priceAmount: z.number().int('must be in minor units (cents)').min(0, 'must not be negative'),
+  currency: z.string().regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case'),
+});
+
+function operatorAudit(deps: OperationsDeps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
+  return {
+    auditId: deps.ids.uuid(),
+    eventType,
+    entityType: 'slot',
+    entityId: slotId,
+    actorType: 'operator',
+    ...(actorId !== undefined && { actorId }),
+    occurredAt: deps.clock.now().toISOString(),
+    metadata,
+  };
+}
+
+export async function addSlot(deps: OperationsDeps, rawInput: unknown, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
+  const parsed = parseInput(newSlotSchema, rawInput);
+  if (!parsed.ok) return parsed;
+  const { slotId, ...fields } = parsed.value;
+  const now = deps.clock.now().toISOString();
+  const slot: Slot = { slotId: slotId ?? deps.ids.uuid(), ...fields, availableCount: fields.capacity, isBlocked: false, updatedAt: now };
+  const result = await deps.store.commit({
+    at: now,
+    newSlot: slot,
+    audits: [operatorAudit(deps, 'slot.created', slot.slotId, actorId, { capacity: slot.capacity, priceAmount: slot.priceAmount, currency: slot.currency })],
+  });
+  if (!result.committed) return failure('VALIDATION_FAILED', `slotId ${slot.slotId} is already taken`, { field: 'slotId' });
+  return { ok: true, slot };
+}
+
+export async function setSlotBlocked(deps: OperationsDeps, slotId: string, isBlocked: boolean, actorId?: string): Promise<{ ok: true } | BookingFailure> {
+  const result = await deps.store.commit({
+    at: deps.clock.now().toISOString(),
+    slotSettings: { slotId, isBlocked },
+    audits: [operatorAudit(deps, isBlocked ? 'slot.blocked' : 'slot.unblocked', slotId, actorId, {})],
+  });
+  return result.committed ? { ok: true } : failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+}
+
+/**
+ * Changes a slot's capacity and its availability by the same amount, so seats already sold stay sold:
+ * a capacity below the seats booked is refused with CAPACITY_BELOW_BOOKED.
+ */
+export async function setSlotCapacity(
+  deps: OperationsDeps,
+  slotId: string,
+  capacity: number,
+  actorId?: string,
+): Promise<{ ok: true; slot: Slot } | BookingFailure> {
+  if (!Number.isInteger(capacity) || capacity < 0) {
+    return failure('VALIDATION_FAILED', 'capacity must be a whole number, 0 or more', { field: 'capacity' });
+  }
+  for (let attempt = 1; attempt <= CAPACITY_ATTEMPTS; attempt++) {
+    const slot = (await deps.store.getSlots([slotId])).get(slotId);
+    if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+    const booked = slot.capacity - slot.availableCount;
+    if (capacity < booked) {
+      return failure('CAPACITY_BELOW_BOOKED', `Slot ${slotId} has ${booked} seats booked; its capacity cannot go below that (asked for ${capacity}).`);
+    }
+    const result = await deps.store.commit({
+      at: deps.clock.now().toISOString(),
+      slotSettings: { slotId, capacity: { from: slot.capacity, to: capacity } },
+      audits: [operatorAudit(deps, 'slot.capacity_changed', slotId, actorId, { from: slot.capacity, to: capacity })],
+    });
+    if (result.committed) {
+      return { ok: true, slot: { ...slot, capacity, availableCount: slot.availableCount + capacity - slot.capacity } };
+    }
+    // Seats were sold or released meanwhile: read again.
+  }
+  return failure('TRANSACTION_FAILED', `Slot ${slotId} kept changing; try again.`, { retryable: true });
+}
+
+export interface CancelBookingResult {
+  readonly ok: true;
+  readonly released: readonly ReleasedBooking[];
+  readonly alreadyReleased: boolean;
+  /** The refund of this booking's share, when it was paid through Stripe. */
+  readonly refundId?: string;
+  readonly refundedAmount?: number;
+}
+
+/**
+ * Cancels one booking (seats back exactly once) and refunds its share of the payment. Running it again
+ * is safe: the release is not repeated and the refund is asked with the same idempotency key.
+ */
+export async function cancelBooking(
+  deps: OperationsDeps & { readonly gateway: PaymentGateway },
+  reference: string,
+  reason: string,
+  actorId?: string,
+): Promise<CancelBookingResult | BookingFailure> {
+  const released = await releaseBookings(deps, { reference }, { reason, actorType: 'operator', ...(actorId !== undefined && { actorId }) });
+  if (!released.ok) return released;
+  const [booking] = await deps.store.getBookings([reference]);
+  const result = { ok: true as const, released: released.released, alreadyReleased: released.alreadyReleased.length > 0 };
+  // Only Stripe PaymentIntents can be refunded here; a direct create-booking payment is settled by its caller.
+  if (!booking || !booking.paymentId.startsWith('pi_') || !booking.amount) return result;
+  const { refundId } = await deps.gateway.refund({
+    paymentId: booking.paymentId,
+    amount: booking.amount,
+    idempotencyKey: `${refundIdempotencyKey(booking.paymentId)}-${reference}`,
+    reason,
+    tripId: booking.tripId,
+  });
+  return { ...result, refundId, refundedAmount: booking.amount };
+}
+
+export interface SlotDrift {
+  readonly slotId: string;
+  readonly experienceId: string;
+  readonly capacity: number;
+  readonly availableCount: number;
+  readonly confirmedGuests: number;
+  /** availableCount − (capacity − confirmedGuests): 0 when the slot is consistent. */
+  readonly drift: number;
+}
+
+/** For every slot, compares capacity with availability plus the guests of its confirmed bookings. */
+export async function checkConsistency(store: BookingStore): Promise<{ slots: number; drifted: SlotDrift[] }> {
+  const slots = await store.listAllSlots();
+  const drifted: SlotDrift[] = [];
+  for (const slot of slots) {
+    const bookings = await store.listBookingsOfSlot(slot.slotId);
+    const confirmedGuests = bookings.filter((booking) => booking.status === 'confirmed').reduce((sum, booking) => sum + booking.guestCount, 0);
+    const drift = slot.availableCount - (slot.capacity - confirmedGuests);
+    if (drift !== 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
+      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests, drift });
+    }
+  }
+  return { slots: slots.length, drifted };
+}

@@ -1,0 +1,81 @@
+// Serves Lambda handlers on localhost the way API Gateway's HTTP API (payload format 2.0) would call them.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Content types API Gateway passes as text; every other body arrives base64-encoded. */
+const TEXT_CONTENT = /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript)|[^;]*\+(json|xml))/i;
+/** API Gateway's own limit on a request payload. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PAYLOAD_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const method = request.method ?? 'GET';
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const isText = TEXT_CONTENT.test(headers['content-type'] ?? '');
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: `${method} ${url.pathname}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: { method, path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${url.pathname}`,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64') }),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}
+
+function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const body = result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
+  response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined) });
+  response.end(body);
+}
+
+/** An HTTP server that routes `METHOD /path` to its handler, answering 404 like API Gateway for anything else. */
+export function serveRoutes(routes: Record<string, HttpHandler>, onRequest?: (routeKey: string, status: number, ms: number) => void): Server {
+  return createServer((request, response) => {
+    const started = Date.now();
+    void (async () => {
+      const body = await readBody(request);
+      const routeKey = `${request.method} ${new URL(request.url ?? '/', 'http://localhost').pathname}`;
+      let result: APIGatewayProxyStructuredResultV2;
+      if (!body) result = { statusCode: 413, body: JSON.stringify({ message: 'Request Entity Too Large' }) };
+      else {
+        const handler = routes[routeKey];
+        result = handler
+          ? await handler(toApiGatewayEvent(request, body)).catch(() => ({ statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) }))
+          : { statusCode: 404, body: JSON.stringify({ message: 'Not Found' }) };
+      }
+      send(response, result);
+      onRequest?.(routeKey, result.statusCode ?? 200, Date.now() - started);
+    })();
+  });
+}

@@ -1,0 +1,98 @@
+// The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same webhook handler behind a local API Gateway.
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
+import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeWebhookHandler, WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { serveRoutes } from './api-gateway-adapter';
+import { ensureBookingTable } from './create-table';
+import { seedDemoData } from './demo-data';
+import { startDynamoDbLocal } from './dynamodb-local';
+import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
+import { startStripeFake } from './stripe-fake';
+
+export interface LocalStackOptions extends LocalSettings {
+  /** Keep nothing on disk. @default false */
+  readonly inMemory?: boolean;
+  /** Delete the data kept by earlier runs first. @default false */
+  readonly reset?: boolean;
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  readonly onRequest?: (routeKey: string, status: number, ms: number) => void;
+}
+
+export interface LocalStack {
+  readonly webhookUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly dynamoPid: number;
+  readonly tableName: string;
+  readonly signingSecrets: readonly string[];
+  /** Where refunds go: Stripe itself (test key) or the local stand-in. */
+  readonly stripeApi: string;
+  readonly seededSlots: readonly string[];
+  readonly store: DynamoDbBookingStore;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  if (options.reset && !options.inMemory) rmSync(options.dataDir, { recursive: true, force: true });
+  const dynamo = await startDynamoDbLocal({ port: options.dynamoPort, ...(!options.inMemory && { dbPath: options.dataDir }) });
+  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop()];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const admin = createDynamoDbClient({ endpoint: dynamo.endpoint });
+    await ensureBookingTable(admin, options.tableName);
+    admin.destroy();
+    const store = new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: dynamo.endpoint }), tableName: options.tableName });
+    const seededSlots = await seedDemoData(store);
+
+    let stripeApi = 'https://api.stripe.com';
+    let stripeClient = (): ReturnType<typeof createStripeClient> => createStripeClient({ apiKey: options.stripeApiKey ?? '' });
+    if (!options.stripeApiKey) {
+      const fake = await startStripeFake();
+      cleanups.push(() => fake.close());
+      stripeApi = `${fake.url} (local stand-in: refunds are counted, not made)`;
+      stripeClient = () => fake.client();
+    }
+    const client = stripeClient();
+    const signingSecrets = [LOCAL_SIGNING_SECRET, ...options.extraSigningSecrets];
+    const webhook = createStripeWebhookHandler({
+      store,
+      gateway: new StripePaymentGateway(async () => client),
+      clock: systemClock,
+      ids: randomIds,
+      signingSecrets: async () => signingSecrets,
+      toleranceSeconds: DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+    });
+    const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: webhook }, options.onRequest);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, '127.0.0.1', resolve);
+    });
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    return {
+      webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+      dynamoEndpoint: dynamo.endpoint,
+      dynamoPid: dynamo.pid,
+      tableName: options.tableName,
+      signingSecrets,
+      stripeApi,
+      seededSlots,
+      store,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
