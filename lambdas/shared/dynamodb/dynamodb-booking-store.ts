@@ -96,6 +96,11 @@ export class DynamoDbBookingStore implements BookingStore {
     this.retryObserver = options.retryObserver ?? {};
   }
 
+  /** Closes the client's connections (command-line tools, so the process can exit). */
+  destroy(): void {
+    this.client.destroy();
+  }
+
   private retrying<T>(operation: string, call: () => Promise<T>): Promise<T> {
     return withTransientRetries(operation, call, this.retryPolicy, this.retryObserver);
   }

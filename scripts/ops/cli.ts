@@ -1,0 +1,256 @@
+// The operator CLI (`npm run ops -- …`): slots, trips, bookings, audit and a consistency check, on DynamoDB Local or in AWS.
+import { parseArgs } from 'node:util';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { BookingFailure } from '../../lambdas/shared/domain/errors';
+import { addSlot, cancelBooking, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { releaseBookings } from '../../lambdas/shared/domain/release-bookings';
+import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
+import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
+import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+
+export const USAGE = `Usage: npm run ops -- <command> [options]
+
+  slots add --experience ID --date YYYY-MM-DD --time HH:MM --capacity N --price CENTS --currency eur [--id ID]
+  slots list [--experience ID]
+  slots block ID | slots unblock ID
+  slots set-capacity ID N
+  trips show TRIP_ID
+  bookings list --trip ID | --slot ID | --user ID
+  bookings show REFERENCE
+  bookings cancel REFERENCE --reason TEXT [--no-refund]
+  audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment)
+  check                                capacity = available + confirmed guests, for every slot
+
+Options: --endpoint URL (DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT or :8000)
+         --region REGION (AWS, with your credentials) --table NAME (default $TABLE_NAME or ${DEFAULT_LOCAL_TABLE_NAME})
+         --json (machine-readable output) --actor NAME (recorded in the audit trail)
+Refunds (bookings cancel) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).`;
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  /** For tests: a gateway instead of one built from STRIPE_API_KEY. */
+  readonly gateway?: PaymentGateway;
+}
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+  table: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  actor: { type: 'string' },
+  experience: { type: 'string' },
+  date: { type: 'string' },
+  time: { type: 'string' },
+  capacity: { type: 'string' },
+  price: { type: 'string' },
+  currency: { type: 'string' },
+  id: { type: 'string' },
+  trip: { type: 'string' },
+  slot: { type: 'string' },
+  user: { type: 'string' },
+  reason: { type: 'string' },
+  'no-refund': { type: 'boolean', default: false },
+  entity: { type: 'string' },
+} as const;
+
+/** Columns padded to their widest cell, so a listing reads as a table. */
+export function formatTable(rows: readonly object[], columns: string[]): string[] {
+  const cell = (row: object, column: string): string => {
+    const value = (row as Record<string, unknown>)[column];
+    return value === undefined || value === null ? '' : String(value);
+  };
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row, column).length)));
+  const line = (cells: string[]): string => cells.map((text, index) => text.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+  return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((column) => cell(row, column))))];
+}
+
+/** parseArgs reads `-3` as an option; a negative number is a value here (and then refused with a clear message). */
+const NEGATIVE = '\u0000';
+const protectNegatives = (argv: string[]): string[] => argv.map((arg) => (/^-\d+$/.test(arg) ? `${NEGATIVE}${arg}` : arg));
+const restoreNegative = (value: string): string => (value.startsWith(NEGATIVE) ? value.slice(1) : value);
+
+function wholeNumber(value: string | undefined, name: string): number {
+  if (value === undefined) throw new UsageError(`--${name} is required`);
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** Runs one command; resolves to the process exit code (0 done, 1 refused or drift found, 2 bad usage). */
+export async function runOps(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: protectNegatives(argv), options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.err(`error: ${(error as Error).message}`);
+    io.err('Run `npm run ops -- help` for the commands.');
+    return 2;
+  }
+  const options = Object.fromEntries(
+    Object.entries(parsed.values).map(([key, value]) => [key, typeof value === 'string' ? restoreNegative(value) : value]),
+  ) as typeof parsed.values;
+  const positionals = parsed.positionals.map(restoreNegative);
+  const [noun, verb, ...rest] = positionals;
+  if (!noun || noun === 'help') {
+    io.out(USAGE);
+    return noun ? 0 : 2;
+  }
+  const endpoint = options.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (options.region ? undefined : `http://127.0.0.1:${io.env.DYNAMODB_PORT || 8000}`);
+  const store = new DynamoDbBookingStore({
+    client: createDocumentClient({ ...(endpoint && { endpoint }), ...(options.region && { region: options.region }) }),
+    tableName: options.table ?? io.env.TABLE_NAME ?? DEFAULT_LOCAL_TABLE_NAME,
+  });
+  const deps = { store, clock: systemClock, ids: randomIds };
+  const actor = options.actor ?? io.env.USER ?? 'operator';
+  const print = (value: unknown, rows?: readonly object[], columns?: string[]): void => {
+    if (options.json) io.out(JSON.stringify(value, null, 2));
+    else if (rows && columns) formatTable(rows, columns).forEach((line) => io.out(line));
+    else io.out(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  };
+  const refused = (failure: BookingFailure): number => {
+    if (options.json) io.out(JSON.stringify(failure, null, 2));
+    io.err(`error: ${failure.errorCode}: ${failure.message}`);
+    return 1;
+  };
+  const one = (what: string): string => {
+    const value = rest[0];
+    if (!value) throw new UsageError(`${noun} ${verb} needs ${what}`);
+    return value;
+  };
+  const slotColumns = ['slotId', 'experienceId', 'date', 'time', 'capacity', 'availableCount', 'isBlocked', 'price'];
+  const slotRow = (slot: { priceAmount: number; currency: string }) => ({ ...slot, price: `${(slot.priceAmount / 100).toFixed(2)} ${slot.currency}` });
+  const bookingColumns = ['reference', 'status', 'slotId', 'date', 'time', 'guestCount', 'tripId', 'userId'];
+
+  try {
+    switch (`${noun} ${verb ?? ''}`.trim()) {
+      case 'slots add': {
+        const result = await addSlot(
+          deps,
+          {
+            ...(options.id && { slotId: options.id }),
+            experienceId: options.experience,
+            date: options.date,
+            time: options.time,
+            capacity: wholeNumber(options.capacity, 'capacity'),
+            priceAmount: wholeNumber(options.price, 'price'),
+            currency: options.currency,
+          },
+          actor,
+        );
+        if (!result.ok) return refused(result);
+        print(result.slot, [slotRow(result.slot)], slotColumns);
+        return 0;
+      }
+      case 'slots list': {
+        const slots = options.experience ? await store.listSlotsOfExperience(options.experience) : await store.listAllSlots();
+        print(slots, slots.map(slotRow), slotColumns);
+        return 0;
+      }
+      case 'slots block':
+      case 'slots unblock': {
+        const slotId = one('a slot id');
+        const result = await setSlotBlocked(deps, slotId, verb === 'block', actor);
+        if (!result.ok) return refused(result);
+        print({ slotId, isBlocked: verb === 'block' }, [{ slotId, isBlocked: verb === 'block' }], ['slotId', 'isBlocked']);
+        return 0;
+      }
+      case 'slots set-capacity': {
+        const slotId = one('a slot id and a capacity');
+        const capacityText = rest[1];
+        if (capacityText === undefined || !/^-?\d+$/.test(capacityText)) throw new UsageError(`the capacity must be a whole number, got "${capacityText ?? ''}"`);
+        if (Number(capacityText) < 0) throw new UsageError(`the capacity must not be negative, got ${capacityText}`);
+        const result = await setSlotCapacity(deps, slotId, Number(capacityText), actor);
+        if (!result.ok) return refused(result);
+        print(result.slot, [slotRow(result.slot)], slotColumns);
+        return 0;
+      }
+      case 'trips show': {
+        const tripId = one('a trip id');
+        const trip = await store.getTrip(tripId);
+        if (!trip) return refused({ ok: false, errorCode: 'TRIP_NOT_FOUND', message: `Trip ${tripId} does not exist.`, retryable: false });
+        const bookings = await store.listBookingsOfTrip(tripId);
+        if (options.json) print({ trip, bookings });
+        else {
+          const { items, bookingReferences, itemAmounts: _amounts, ...fields } = trip;
+          for (const [key, value] of Object.entries(fields)) io.out(`${key.padEnd(18)} ${String(value)}`);
+          io.out(`${'items'.padEnd(18)} ${items.length}, bookings ${bookingReferences.length}`);
+          formatTable(bookings, bookingColumns).forEach((line) => io.out(line));
+        }
+        return 0;
+      }
+      case 'bookings list': {
+        const chosen = [options.trip, options.slot, options.user].filter(Boolean).length;
+        if (chosen !== 1) throw new UsageError('bookings list needs exactly one of --trip, --slot or --user');
+        const bookings = options.trip
+          ? await store.listBookingsOfTrip(options.trip)
+          : options.slot
+            ? await store.listBookingsOfSlot(options.slot)
+            : (await Promise.all((await store.listTripsOfUser(options.user as string)).map((trip) => store.listBookingsOfTrip(trip.tripId)))).flat();
+        print(bookings, bookings, bookingColumns);
+        return 0;
+      }
+      case 'bookings show': {
+        const reference = one('a booking reference');
+        const [booking] = await store.getBookings([reference]);
+        if (!booking) return refused({ ok: false, errorCode: 'BOOKING_NOT_FOUND', message: `Booking ${reference} does not exist.`, retryable: false });
+        if (options.json) print(booking);
+        else for (const [key, value] of Object.entries(booking)) io.out(`${key.padEnd(18)} ${String(value)}`);
+        return 0;
+      }
+      case 'bookings cancel': {
+        const reference = one('a booking reference');
+        if (!options.reason) throw new UsageError('bookings cancel needs --reason (it is kept in the audit trail)');
+        if (options['no-refund']) {
+          const result = await releaseBookings(deps, { reference }, { reason: options.reason, actorType: 'operator', actorId: actor });
+          if (!result.ok) return refused(result);
+          print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased.length > 0, refund: 'none (--no-refund)' }], ['reference', 'released', 'alreadyReleased', 'refund']);
+          return 0;
+        }
+        const gateway = io.gateway ?? (io.env.STRIPE_API_KEY ? new StripePaymentGateway(async () => createStripeClient({ apiKey: io.env.STRIPE_API_KEY as string, ...(io.env.STRIPE_API_BASE && { apiBase: io.env.STRIPE_API_BASE }) })) : undefined);
+        const [booking] = await store.getBookings([reference]);
+        if (booking?.paymentId.startsWith('pi_') && booking.amount && !gateway) {
+          throw new UsageError('this booking was paid through Stripe: set STRIPE_API_KEY to refund it, or pass --no-refund');
+        }
+        const result = await cancelBooking({ ...deps, gateway: gateway ?? { refund: () => Promise.reject(new Error('no payment gateway')) } }, reference, options.reason, actor);
+        if (!result.ok) return refused(result);
+        const refund = result.refundId ? `${result.refundId} (${result.refundedAmount} minor units)` : 'none (not a Stripe payment)';
+        print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund }], ['reference', 'released', 'alreadyReleased', 'refund']);
+        return 0;
+      }
+      case 'audit list': {
+        const match = /^(booking|trip|slot|payment):(.+)$/.exec(options.entity ?? '');
+        if (!match) throw new UsageError('audit list needs --entity TYPE:ID, TYPE one of booking, trip, slot, payment');
+        const entries = await store.listAudit(match[1] as string, match[2] as string);
+        print(entries, entries.map((entry) => ({ ...entry, metadata: JSON.stringify(entry.metadata) })), ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
+        return 0;
+      }
+      case 'check': {
+        const report = await checkConsistency(store);
+        if (options.json) print(report);
+        else if (report.drifted.length === 0) io.out(`${report.slots} slots checked: capacity = available + confirmed guests everywhere.`);
+        else {
+          formatTable([...report.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift']).forEach((line) => io.out(line));
+          io.err(`${report.drifted.length} of ${report.slots} slots drifted.`);
+        }
+        return report.drifted.length === 0 ? 0 : 1;
+      }
+      default:
+        throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}`);
+      return 2;
+    }
+    const name = (error as { name?: string }).name;
+    io.err(`error: ${name === 'StoreUnavailableError' || name === 'ResourceNotFoundException' ? `cannot use the table (${(error as Error).message}); check --endpoint, --region and --table` : (error as Error).message}`);
+    return 1;
+  } finally {
+    store.destroy();
+  }
+}

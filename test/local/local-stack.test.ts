@@ -1,0 +1,74 @@
+// `npm start`'s stack over real HTTP: the same webhook handler behind the local API Gateway adapter, seeded, and stopped cleanly.
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkoutSession, stripeEvent } from '../support/stripe-events';
+import { DEMO_SLOTS } from '../../scripts/local/demo-data';
+import { findFreePort } from '../../scripts/local/dynamodb-local';
+import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
+import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
+import { createTrip } from '../../lambdas/shared/domain/create-trip';
+import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+
+let stack: LocalStack;
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    dynamoPort: await findFreePort(),
+    tableName: 'local-stack-test',
+    dataDir: 'unused',
+    inMemory: true,
+    extraSigningSecrets: ['whsec_from_stripe_listen'],
+    logLevel: 'SILENT',
+  });
+});
+afterAll(() => stack?.stop());
+
+function post(body: string, headers: Record<string, string>) {
+  return fetch(stack.webhookUrl, { method: 'POST', body, headers });
+}
+
+describe('local stack', () => {
+  it('seeds the demo inventory consistently: one slot blocked, one with a single seat left', async () => {
+    expect([...stack.seededSlots].sort()).toEqual(Object.values(DEMO_SLOTS).map((slot) => slot.slotId).sort());
+    const slots = await stack.store.getSlots(Object.values(DEMO_SLOTS).map((slot) => slot.slotId));
+    expect(slots.get(DEMO_SLOTS.baturSunriseClosed.slotId)?.isBlocked).toBe(true);
+    expect(slots.get(DEMO_SLOTS.nusaSnorkel.slotId)?.availableCount).toBe(1);
+    expect((await checkConsistency(stack.store)).drifted).toEqual([]);
+  });
+
+  it('books a trip from a signed event POSTed over HTTP, with the local secret or the one `stripe listen` gave', async () => {
+    const deps = { store: stack.store, clock: systemClock, ids: randomIds };
+    for (const secret of [LOCAL_SIGNING_SECRET, 'whsec_from_stripe_listen']) {
+      const { riceTerraces } = DEMO_SLOTS;
+      const created = await createTrip(deps, { userId: 'user-http', items: [{ experienceId: riceTerraces.experienceId, slotId: riceTerraces.slotId, guestCount: 1 }] });
+      if (!created.ok) expect.fail(created.message);
+      const payload = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession(created.trip)));
+
+      const response = await post(payload, { 'content-type': 'application/json', 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) });
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ outcome: 'booked', tripId: created.trip.tripId });
+    }
+  });
+
+  it('passes a non-text body base64-encoded, as API Gateway does, and still verifies its exact bytes', async () => {
+    const payload = JSON.stringify(stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
+    const response = await post(payload, { 'content-type': 'application/octet-stream', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: LOCAL_SIGNING_SECRET }) });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: true, ignored: 'customer.created' });
+  });
+
+  it('answers 400 to an unsigned request and 404 to any other route, like API Gateway', async () => {
+    expect((await post('{}', { 'content-type': 'application/json' })).status).toBe(400);
+    const other = await fetch(stack.webhookUrl.replace('/webhooks/stripe', '/admin'), { method: 'GET' });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ message: 'Not Found' });
+  });
+
+  it('stops DynamoDB Local when it stops', async () => {
+    const pid = stack.dynamoPid;
+    await stack.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});

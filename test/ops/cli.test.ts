@@ -1,0 +1,141 @@
+// The operator CLI against DynamoDB Local: what it prints, what it changes, and its exit codes.
+import { inject, describe, expect, it } from 'vitest';
+import { runOps } from '../../scripts/ops/cli';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { confirmationOf, createPendingTrip } from '../support/trips';
+import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
+import { deps } from '../support/store';
+
+async function ops(argv: string[], gateway?: PaymentGateway) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    env: {},
+    ...(gateway && { gateway }),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('ops slots', () => {
+  it('adds a slot, lists it as an aligned table and as JSON, blocks and unblocks it, audited', async () => {
+    const experience = uniqueId('exp');
+    const added = await ops(['slots', 'add', '--experience', experience, '--date', '2027-08-01', '--time', '10:30', '--capacity', '6', '--price', '2500', '--currency', 'eur', '--actor', 'ana']);
+    expect(added.code).toBe(0);
+    const listed = await ops(['slots', 'list', '--experience', experience]);
+    expect(listed.out.split('\n')[0]).toMatch(/^slotId\s+experienceId\s+date\s+time\s+capacity\s+availableCount\s+isBlocked\s+price$/);
+    expect(listed.out).toContain('25.00 eur');
+    const [slot] = JSON.parse((await ops(['slots', 'list', '--experience', experience, '--json'])).out) as { slotId: string; capacity: number }[];
+    expect(slot).toMatchObject({ capacity: 6, availableCount: 6, isBlocked: false });
+
+    expect((await ops(['slots', 'block', slot!.slotId])).code).toBe(0);
+    expect((await readSlot(testStore(), slot!.slotId))?.isBlocked).toBe(true);
+    expect((await ops(['slots', 'unblock', slot!.slotId])).code).toBe(0);
+    const audit = JSON.parse((await ops(['audit', 'list', '--entity', `slot:${slot!.slotId}`, '--json'])).out) as { eventType: string; actorId: string }[];
+    expect(audit.map((entry) => entry.eventType)).toEqual(['slot.created', 'slot.blocked', 'slot.unblocked']);
+  });
+
+  it('changes capacity and availability together, and refuses to go below the seats booked', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 10 });
+    const trip = await createPendingTrip(store, [[slot, 4]]);
+    await confirmTrip(deps(store), confirmationOf(trip));
+
+    expect((await ops(['slots', 'set-capacity', slot.slotId, '12'])).code).toBe(0);
+    expect(await readSlot(store, slot.slotId)).toMatchObject({ capacity: 12, availableCount: 8 });
+
+    const below = await ops(['slots', 'set-capacity', slot.slotId, '3']);
+    expect(below).toMatchObject({ code: 1, err: expect.stringContaining('CAPACITY_BELOW_BOOKED') });
+    expect(below.err.split('\n')).toHaveLength(1);
+    expect(await readSlot(store, slot.slotId)).toMatchObject({ capacity: 12, availableCount: 8 });
+  });
+
+  it.each([
+    { argv: (id: string) => ['slots', 'set-capacity', id, '-5'], code: 2, message: 'must not be negative' },
+    { argv: (id: string) => ['slots', 'set-capacity', id, 'ten'], code: 2, message: 'whole number' },
+    { argv: () => ['slots', 'block', 'slot-that-does-not-exist'], code: 1, message: 'SLOT_NOT_FOUND' },
+    { argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-30', '--time', '10:00', '--capacity', '1', '--price', '1', '--currency', 'eur'], code: 1, message: 'VALIDATION_FAILED: date' },
+    { argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-03', '--time', '10:00', '--capacity', '-1', '--price', '1', '--currency', 'eur'], code: 1, message: 'capacity must not be negative' },
+    { argv: () => ['bookings', 'list'], code: 2, message: 'exactly one of --trip, --slot or --user' },
+    { argv: () => ['bookings', 'show', 'PL-NOTHERE'], code: 1, message: 'BOOKING_NOT_FOUND' },
+    { argv: () => ['audit', 'list', '--entity', 'nonsense'], code: 2, message: 'TYPE:ID' },
+    { argv: () => ['frobnicate'], code: 2, message: 'unknown command' },
+    { argv: () => ['slots', 'list', '--colour', 'red'], code: 2, message: "Unknown option '--colour'" },
+  ])('answers bad input with exit $code and one clear error ($message)', async ({ argv, code, message }) => {
+    const slot = await seedSlot(testStore(), { capacity: 2 });
+    const result = await ops(argv(slot.slotId));
+    expect(result.code).toBe(code);
+    expect(result.err).toContain(message);
+    expect(await readSlot(testStore(), slot.slotId)).toMatchObject({ capacity: 2, availableCount: 2 });
+  });
+});
+
+describe('ops bookings', () => {
+  async function bookedTrip() {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 5, priceAmount: 3_000 });
+    const trip = await createPendingTrip(store, [[slot, 2]]);
+    const result = await confirmTrip(deps(store), confirmationOf(trip, `pi_${uniqueId('cli').replace(/-/g, '')}`));
+    if (!result.ok) expect.fail(result.message);
+    return { store, slot, trip, reference: result.bookings[0]!.reference, paymentId: result.paymentId };
+  }
+
+  it('lists bookings by trip, slot and user, and shows one', async () => {
+    const { trip, slot, reference } = await bookedTrip();
+    for (const filter of [['--trip', trip.tripId], ['--slot', slot.slotId], ['--user', trip.userId]]) {
+      const listed = await ops(['bookings', 'list', ...filter]);
+      expect(listed.code).toBe(0);
+      expect(listed.out).toContain(reference);
+    }
+    const shown = await ops(['bookings', 'show', reference]);
+    expect(shown.out).toMatch(/status\s+confirmed/);
+    expect((await ops(['trips', 'show', trip.tripId])).out).toMatch(/status\s+booked/);
+  });
+
+  it('cancels a booking: seats back once, its share refunded once with one key, even when run twice', async () => {
+    const { store, slot, reference, paymentId } = await bookedTrip();
+    const refunds: { paymentId: string; amount?: number; idempotencyKey: string }[] = [];
+    const gateway: PaymentGateway = { refund: async (request) => (refunds.push(request), { refundId: `re_${refunds.length}` }) };
+
+    const first = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], gateway);
+    const second = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], gateway);
+
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(5);
+    expect(refunds.map((refund) => refund.amount)).toEqual([6_000, 6_000]);
+    expect(new Set(refunds.map((refund) => `${refund.paymentId} ${refund.idempotencyKey}`)).size).toBe(1);
+    expect(refunds[0]?.paymentId).toBe(paymentId);
+    expect((await store.listAudit('booking', reference)).map((entry) => entry.eventType)).toEqual(['booking.confirmed', 'booking.cancelled']);
+  });
+
+  it('refuses to cancel a Stripe-paid booking without a way to refund it, unless --no-refund', async () => {
+    const { store, slot, reference } = await bookedTrip();
+
+    const refused = await ops(['bookings', 'cancel', reference, '--reason', 'x']);
+    expect(refused).toMatchObject({ code: 2, err: expect.stringContaining('STRIPE_API_KEY') });
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(3);
+
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'x', '--no-refund'])).code).toBe(0);
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(5);
+  });
+});
+
+describe('ops check', () => {
+  it('lists a slot whose availability drifted from its bookings, with exit 1', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 4 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    await confirmTrip(deps(store), confirmationOf(trip));
+    await store.putSlot({ ...slot, availableCount: 4 }); // lost a decrement
+
+    const result = await ops(['check', '--json']);
+
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.out) as { drifted: { slotId: string; drift: number; confirmedGuests: number }[] };
+    expect(report.drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, drift: 1, confirmedGuests: 1 }));
+    await store.putSlot({ ...slot, availableCount: 3 }); // leave the shared table consistent for other runs of check
+  });
+});
