@@ -15,6 +15,8 @@ export type Fault =
 export interface FaultInjector {
   /** Fails the next calls of `command` (e.g. `TransactWriteItemsCommand`) with these faults, in order. */
   queue(command: string, ...faults: Fault[]): void;
+  /** Drops the faults still queued. */
+  clear(): void;
   /** Calls of each command seen, faulted or not. */
   readonly calls: Map<string, number>;
   readonly injected: number;
@@ -70,6 +72,9 @@ export function injectFaults(documentClient: DynamoDBDocumentClient): FaultInjec
   return {
     queue(command, ...faults) {
       pending.set(command, [...(pending.get(command) ?? []), ...faults]);
+    },
+    clear() {
+      pending.clear();
     },
     calls,
     get injected() {

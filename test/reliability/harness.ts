@@ -1,0 +1,117 @@
+// The reliability harness: a seeded random source, a barrier-started concurrent runner, and the invariants read back from the table.
+import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+import type { Slot, Trip } from '../../lambdas/shared/domain/model';
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
+export function seededRandom(seed: number) {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  return {
+    next,
+    int: (min: number, max: number): number => min + Math.floor(next() * (max - min + 1)),
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T,
+    chance: (probability: number): boolean => next() < probability,
+    shuffle: <T>(items: readonly T[]): T[] => {
+      const copy = [...items];
+      for (let i = copy.length - 1; i > 0; i--) {
+        const j = Math.floor(next() * (i + 1));
+        [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+      }
+      return copy;
+    },
+  };
+}
+
+/** The seed of a run: fixed by RELIABILITY_SEED to reproduce a failure, fresh otherwise. */
+export function runSeed(): number {
+  return process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : Math.floor(Math.random() * 2 ** 31);
+}
+
+/**
+ * Starts every task at once: each waits on one shared promise that is released after all have been
+ * created, so none gets a head start from being created first.
+ */
+export async function startTogether<T>(tasks: readonly (() => Promise<T>)[]): Promise<PromiseSettledResult<T>[]> {
+  let release!: () => void;
+  const barrier = new Promise<void>((resolve) => (release = resolve));
+  const running = tasks.map(async (task) => {
+    await barrier;
+    return task();
+  });
+  release();
+  return Promise.allSettled(running);
+}
+
+/** A paid event the endpoint acknowledged with 2xx: it must not be lost. */
+export interface AcknowledgedPayment {
+  readonly tripId: string;
+  readonly paymentId: string;
+}
+
+/**
+ * The invariants, read from the table once the load has stopped; returns every violation found.
+ * 1. every slot: 0 <= availableCount <= capacity and availableCount + confirmed guests = capacity;
+ * 2. every trip all or nothing: all its bookings (one per item) or none, each with its audit entry;
+ * 3. one booking set per payment, and every acknowledged payment ended booked, refunded or set aside;
+ * 4. seats back exactly once: cancelled bookings hold no seats (follows from 1).
+ */
+export async function findViolations(
+  store: BookingStore,
+  slots: readonly Slot[],
+  trips: readonly Trip[],
+  acknowledged: readonly AcknowledgedPayment[] = [],
+): Promise<string[]> {
+  const violations: string[] = [];
+  const current = await store.getSlots(slots.map((slot) => slot.slotId));
+  for (const slot of slots) {
+    const now = current.get(slot.slotId);
+    if (!now) {
+      violations.push(`slot ${slot.slotId} vanished`);
+      continue;
+    }
+    const confirmed = (await store.listBookingsOfSlot(slot.slotId)).filter((booking) => booking.status === 'confirmed');
+    const guests = confirmed.reduce((sum, booking) => sum + booking.guestCount, 0);
+    if (now.availableCount < 0 || now.availableCount > now.capacity) {
+      violations.push(`slot ${slot.slotId}: availableCount ${now.availableCount} outside 0..${now.capacity}`);
+    }
+    if (now.availableCount + guests !== now.capacity) {
+      violations.push(`slot ${slot.slotId}: available ${now.availableCount} + confirmed guests ${guests} != capacity ${now.capacity}`);
+    }
+  }
+  for (const trip of trips) {
+    const stored = await store.getTrip(trip.tripId);
+    const bookings = await store.listBookingsOfTrip(trip.tripId);
+    if (!stored) {
+      violations.push(`trip ${trip.tripId} vanished`);
+      continue;
+    }
+    if (bookings.length > 0) {
+      if (bookings.length !== trip.items.length) violations.push(`trip ${trip.tripId}: ${bookings.length} bookings for ${trip.items.length} items`);
+      const payments = new Set(bookings.map((booking) => booking.paymentId));
+      if (payments.size !== 1 || stored.paymentId !== [...payments][0]) violations.push(`trip ${trip.tripId}: bookings of ${[...payments].join(', ')} but trip paid by ${stored.paymentId}`);
+      if (stored.status === 'booked' && bookings.some((booking) => booking.status !== 'confirmed')) violations.push(`trip ${trip.tripId}: booked with cancelled bookings`);
+      if (stored.status !== 'booked' && stored.status !== 'refunded') violations.push(`trip ${trip.tripId}: ${stored.status} with bookings`);
+      if (stored.status === 'refunded' && bookings.some((booking) => booking.status !== 'cancelled')) violations.push(`trip ${trip.tripId}: refunded with confirmed bookings`);
+      for (const booking of bookings) {
+        const audit = await store.listAudit('booking', booking.reference);
+        if (!audit.some((entry) => entry.eventType === 'booking.confirmed')) violations.push(`booking ${booking.reference} has no booking.confirmed audit entry`);
+      }
+    } else if (stored.status === 'booked') {
+      violations.push(`trip ${trip.tripId}: booked without bookings`);
+    }
+  }
+  for (const { tripId, paymentId } of acknowledged) {
+    const trip = await store.getTrip(tripId);
+    const settledOnTrip = trip?.paymentId === paymentId && ['booked', 'refunded', 'refund_pending'].includes(trip.status);
+    if (!settledOnTrip && !(await store.getPaymentRecord(paymentId))) {
+      violations.push(`payment ${paymentId} for trip ${tripId} was acknowledged but is neither booked, refunded nor set aside (trip ${trip?.status})`);
+    }
+  }
+  return violations;
+}
