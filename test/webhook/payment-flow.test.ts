@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
-import { deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { injectFaults } from '../support/faults';
 import { chargeRefunded, checkoutSession, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
@@ -231,6 +232,26 @@ describe('paid but not bookable', () => {
     expect(fake.refundsOf(secondPayment)).toHaveLength(1);
     expect(fake.refundsOf(s.paymentIntent)).toEqual([]);
     expect(await s.available()).toEqual([2, 4]);
+  });
+});
+
+describe('cost per delivery', () => {
+  it('confirms with two DynamoDB requests (one read of the trip, one transaction) and answers a duplicate with one read', async () => {
+    const client = testDocumentClient();
+    const counter = injectFaults(client);
+    const store = testStore(client);
+    const slot = await seedSlot(store, { capacity: 3 });
+    const trip = await createPendingTrip(store, [[slot, 1]]);
+    const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: uniqueId('pi').replace(/-/g, '') }));
+    const webhook = webhookHarness(fake, { store });
+    counter.calls.clear();
+
+    expect((await webhook.send(signedRequest(event))).body.outcome).toBe('booked');
+    expect(Object.fromEntries(counter.calls)).toEqual({ GetItemCommand: 1, TransactWriteItemsCommand: 1 });
+
+    counter.calls.clear();
+    expect((await webhook.send(signedRequest(event))).body.outcome).toBe('duplicate');
+    expect(Object.fromEntries(counter.calls)).toEqual({ GetItemCommand: 1 });
   });
 });
 

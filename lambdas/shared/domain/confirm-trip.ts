@@ -47,27 +47,32 @@ const REFERENCE_ATTEMPTS = 3;
  * Output: the bookings, or a failure with an error code; business failures change nothing.
  * Steps: validate → read the trip (replay if this payment booked it) → one transaction → decode refusals.
  */
-export async function confirmTrip(
-  deps: ConfirmTripDeps,
-  rawInput: unknown,
-  marker?: EventMarker,
-): Promise<ConfirmTripResult> {
+export interface ConfirmOptions {
+  readonly marker?: EventMarker;
+  /**
+   * The trip as the caller has just read it (strongly consistent). Saves a second read on the happy path;
+   * the transaction's conditions still decide, so a trip that moved meanwhile is refused all the same.
+   */
+  readonly currentTrip?: Trip;
+}
+
+export async function confirmTrip(deps: ConfirmTripDeps, rawInput: unknown, options: ConfirmOptions = {}): Promise<ConfirmTripResult> {
   const parsed = parseInput(confirmTripInputSchema, rawInput);
   if (!parsed.ok) return parsed;
   const input = parsed.value;
   const tooLarge = checkTripSize(input.items);
   if (tooLarge) return tooLarge;
   try {
-    return await confirmValidTrip(deps, input, marker);
+    const trip = options.currentTrip?.tripId === input.tripId ? options.currentTrip : await deps.store.getTrip(input.tripId);
+    if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${input.tripId} does not exist.`);
+    return await confirmValidTrip(deps, input, trip, options.marker);
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     return answerAfterUnavailableStore(deps.store, input, error);
   }
 }
 
-async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, marker?: EventMarker): Promise<ConfirmTripResult> {
-  const trip = await deps.store.getTrip(input.tripId);
-  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${input.tripId} does not exist.`);
+async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, marker?: EventMarker): Promise<ConfirmTripResult> {
   const settled = await settledOutcome(deps.store, trip, input.paymentId);
   if (settled) return settled;
   const mismatch = findMismatch(trip, input);

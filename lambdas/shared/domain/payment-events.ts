@@ -159,7 +159,11 @@ async function onPaid(deps: PaymentEventDeps, event: CheckoutCompleted): Promise
   if (mismatch) return setPaymentAside(deps, event, paymentId, mismatch);
   if (!CONFIRMABLE_TRIP_STATUSES.includes(trip.status)) return setPaymentAside(deps, event, paymentId, `trip_${trip.status}`);
 
-  const result = await confirmTrip(deps, { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items }, markerOf(deps, event));
+  const result = await confirmTrip(
+    deps,
+    { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items },
+    { marker: markerOf(deps, event), currentTrip: trip },
+  );
   if (result.ok) {
     const references = result.bookings.map((booking) => booking.reference);
     return { outcome: result.replayed ? 'duplicate' : 'booked', tripId: trip.tripId, references };
