@@ -1,27 +1,24 @@
 // The stack's settings, read from CDK context (cdk.json or `-c key=value`) and validated before anything is built.
-import { z } from 'zod';
+import * as z from '../lambdas/shared/zod';
 
 /** CloudWatch Logs accepts only these retention periods. */
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 // `-c key=value` always passes strings: booleans and numbers are accepted in either form.
-const booleanSetting = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
-const positiveInteger = z.coerce.number().int().positive();
+const booleanSetting = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((value) => value === 'true'))]);
+const positiveInteger = z.coerce.number().check(z.refine((value) => Number.isInteger(value) && value > 0, 'must be a whole number above 0'));
 
 export const stackSettingsSchema = z.strictObject({
-  stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter').default('dev'),
-  retainData: booleanSetting.default(true),
-  webhookRateLimit: positiveInteger.default(50),
-  webhookBurstLimit: positiveInteger.default(100),
-  logRetentionDays: z.coerce
-    .number()
-    .refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${RETENTION_DAYS.join(', ')}`)
-    .default(30),
-  alarmEmail: z.email().optional(),
-  createBookingInvokerRoleArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN')
-    .optional(),
+  stage: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter')), 'dev'),
+  retainData: z._default(booleanSetting, true),
+  webhookRateLimit: z._default(positiveInteger, 50),
+  webhookBurstLimit: z._default(positiveInteger, 100),
+  logRetentionDays: z._default(
+    z.coerce.number().check(z.refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${RETENTION_DAYS.join(', ')}`)),
+    30,
+  ),
+  alarmEmail: z.optional(z.email()),
+  createBookingInvokerRoleArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN'))),
 });
 export type StackSettings = z.infer<typeof stackSettingsSchema>;
 

@@ -1,13 +1,13 @@
 // The service-to-service contract of create-booking (invoked with IAM, no public route), over the same confirmation core.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { confirmTrip, type ConfirmTripDeps } from '../shared/domain/confirm-trip';
 import type { BookingErrorCode } from '../shared/domain/errors';
 import { confirmTripInputSchema, parseInput, tripItemSchema } from '../shared/domain/trip-input';
 
 /** Exactly the original design's request; unknown fields are refused, as everywhere. */
-const createBookingRequestSchema = confirmTripInputSchema.omit({ items: true }).extend({
-  tripItems: z.array(tripItemSchema).min(1, 'must hold at least one item'),
+const createBookingRequestSchema = z.extend(z.omit(confirmTripInputSchema, { items: true }), {
+  tripItems: z.array(tripItemSchema).check(z.minLength(1, 'must hold at least one item')),
 });
 
 /** The original design's request: `tripItems` rather than `items`, otherwise the confirmation's input. */

@@ -1,5 +1,5 @@
 // Configuration of the Lambda entry points, parsed from the environment once at cold start.
-import { z } from 'zod';
+import * as z from './zod';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -11,18 +11,23 @@ export class ConfigError extends Error {
 /** Stripe's own default: an event signed more than 5 minutes away from now is refused as a possible replay. */
 export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const environmentSchema = z.object({
-  TABLE_NAME: z.string().min(1),
+  TABLE_NAME: nonEmpty,
   /** DynamoDB Local; absent in AWS. */
-  DYNAMODB_ENDPOINT: z.url().optional(),
+  DYNAMODB_ENDPOINT: z.optional(z.url()),
   /** In AWS: a Secrets Manager secret holding `{ apiKey, webhookSigningSecrets: [...] }`. */
-  STRIPE_SECRET_ARN: z.string().min(1).optional(),
+  STRIPE_SECRET_ARN: z.optional(nonEmpty),
   /** Locally, instead of the secret: the API key and comma-separated signing secrets. */
-  STRIPE_API_KEY: z.string().min(1).optional(),
-  STRIPE_WEBHOOK_SECRETS: z.string().min(1).optional(),
+  STRIPE_API_KEY: z.optional(nonEmpty),
+  STRIPE_WEBHOOK_SECRETS: z.optional(nonEmpty),
   /** A local fake of Stripe's API; Stripe's own when absent. */
-  STRIPE_API_BASE: z.url().optional(),
-  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().positive().default(DEFAULT_SIGNATURE_TOLERANCE_SECONDS),
+  STRIPE_API_BASE: z.optional(z.url()),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z._default(
+    z.coerce.number().check(z.refine((seconds) => Number.isInteger(seconds) && seconds > 0, 'must be a whole number of seconds above 0')),
+    DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+  ),
 });
 
 export type StripeSecretSource =
@@ -37,16 +42,17 @@ export interface AppConfig {
   readonly signatureToleranceSeconds: number;
 }
 
-function parseEnvironment<T extends z.ZodType>(schema: T, environment: NodeJS.ProcessEnv): z.infer<T> {
+function parseEnvironment<T extends z.ZodMiniType>(schema: T, environment: NodeJS.ProcessEnv): z.infer<T> {
   const parsed = schema.safeParse(environment);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new ConfigError(`Environment variable ${String(issue?.path[0])} ${issue?.code === 'invalid_type' ? 'is missing' : `is invalid: ${issue?.message}`}`);
+  const name = String(issue?.path[0]);
+  throw new ConfigError(`Environment variable ${name} ${environment[name] === undefined ? 'is missing' : `is invalid: ${issue?.message}`}`);
 }
 
 /** The table alone, for entry points that never talk to Stripe. */
 export function loadTableConfig(environment: NodeJS.ProcessEnv = process.env): Pick<AppConfig, 'tableName' | 'dynamoDbEndpoint'> {
-  const env = parseEnvironment(environmentSchema.pick({ TABLE_NAME: true, DYNAMODB_ENDPOINT: true }), environment);
+  const env = parseEnvironment(z.pick(environmentSchema, { TABLE_NAME: true, DYNAMODB_ENDPOINT: true }), environment);
   return { tableName: env.TABLE_NAME, ...(env.DYNAMODB_ENDPOINT !== undefined && { dynamoDbEndpoint: env.DYNAMODB_ENDPOINT }) };
 }
 

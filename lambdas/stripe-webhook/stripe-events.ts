@@ -1,5 +1,5 @@
 // The Stripe events we act on, as zod schemas, and their translation into the domain's payment events.
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
 
@@ -17,30 +17,32 @@ const envelopeSchema = z.object({
   // Ids become keys of the processed-event record, so they must be key-safe.
   id: idSchema,
   object: z.literal('event'),
-  type: z.string().min(1),
+  type: z.string().check(z.minLength(1)),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
-const metadataSchema = z.record(z.string(), z.string()).nullish();
-const expandable = z.union([z.string(), z.object({ id: z.string() })]).nullish();
+/** Amounts in the currency's minor unit: whole and never negative. */
+const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0));
+const metadataSchema = z.nullish(z.record(z.string(), z.string()));
+const expandable = z.nullish(z.union([z.string(), z.object({ id: z.string() })]));
 
 const checkoutSessionSchema = z.object({
   id: idSchema,
   object: z.literal('checkout.session'),
-  client_reference_id: z.string().nullish(),
+  client_reference_id: z.nullish(z.string()),
   metadata: metadataSchema,
   payment_intent: expandable,
   payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
-  amount_total: z.number().int().nonnegative().nullable(),
-  currency: z.string().nullable(),
+  amount_total: z.nullable(minorUnits),
+  currency: z.nullable(z.string()),
 });
 
 const chargeSchema = z.object({
   id: z.string(),
   object: z.literal('charge'),
   payment_intent: expandable,
-  amount: z.number().int().nonnegative(),
-  amount_refunded: z.number().int().nonnegative(),
+  amount: minorUnits,
+  amount_refunded: minorUnits,
   currency: z.string(),
   metadata: metadataSchema,
 });
@@ -64,7 +66,7 @@ function tripIdOf(...candidates: (string | null | undefined)[]): string | undefi
   return candidate !== undefined && idSchema.safeParse(candidate).success ? candidate : undefined;
 }
 
-function describe(error: z.ZodError): string {
+function describe(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
   const issue = error.issues[0];
   return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
 }

@@ -30,3 +30,11 @@ describe('loadConfig', () => {
     expect(loadTableConfig({ TABLE_NAME: 't' })).toEqual({ tableName: 't' });
   });
 });
+
+describe('loadConfig errors', () => {
+  it('says "invalid", not "missing", for a variable that is set to something unusable', () => {
+    expect(() => loadConfig({ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'a', STRIPE_WEBHOOK_TOLERANCE_SECONDS: 'soon' })).toThrow(
+      'Environment variable STRIPE_WEBHOOK_TOLERANCE_SECONDS is invalid',
+    );
+  });
+});

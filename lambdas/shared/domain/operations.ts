@@ -1,5 +1,5 @@
 // Operator use cases: add, block and resize slots without breaking what is sold; cancel a booking with its refund; check for drift.
-import { z } from 'zod';
+import * as z from '../zod';
 import type { BookingStore } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import { failure, type BookingFailure } from './errors';
@@ -17,13 +17,13 @@ export interface OperationsDeps {
 const CAPACITY_ATTEMPTS = 5;
 
 export const newSlotSchema = z.strictObject({
-  slotId: idSchema.optional(),
+  slotId: z.optional(idSchema),
   experienceId: idSchema,
   date: dateSchema,
   time: timeSchema,
-  capacity: z.number().int('must be a whole number').min(0, 'must not be negative').max(10_000, 'must be at most 10000'),
-  priceAmount: z.number().int('must be in minor units (cents)').min(0, 'must not be negative'),
-  currency: z.string().regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case'),
+  capacity: z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0, 'must not be negative'), z.maximum(10_000, 'must be at most 10000')),
+  priceAmount: z.number().check(z.refine(Number.isInteger, 'must be in minor units (cents)'), z.minimum(0, 'must not be negative')),
+  currency: z.string().check(z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case')),
 });
 
 function operatorAudit(deps: OperationsDeps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {

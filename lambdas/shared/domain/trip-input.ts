@@ -1,5 +1,5 @@
 // Input schemas and limits for creating and confirming trips: the one place where a trip's shape is checked.
-import { z } from 'zod';
+import * as z from '../zod';
 import { failure, type BookingFailure } from './errors';
 
 /** Guests one trip item may bring to one slot. Larger groups are a sales conversation, not a checkout. */
@@ -32,25 +32,23 @@ export function checkTripSize(items: readonly { slotId: string }[]): BookingFail
 }
 
 // Ids end up inside composite keys (`SLOT#<id>`), so the key delimiter and anything unprintable are refused.
-export const idSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", "." or ":"');
+export const idSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", "." or ":"'));
 
-export const dateSchema = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
-  .refine((value) => {
+export const dateSchema = z.string().check(
+  z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD'),
+  z.refine((value) => {
     const parsed = new Date(`${value}T00:00:00Z`);
     return !Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(value);
-  }, 'must be a real calendar date');
+  }, 'must be a real calendar date'),
+);
 
-export const timeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (24-hour)');
+export const timeSchema = z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (24-hour)'));
 
-export const guestCountSchema = z
-  .number({ error: 'must be a number' })
-  .int('must be a whole number')
-  .min(1, 'must be at least 1')
-  .max(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`);
+export const guestCountSchema = z.number({ error: 'must be a number' }).check(
+  z.refine(Number.isInteger, 'must be a whole number'),
+  z.minimum(1, 'must be at least 1'),
+  z.maximum(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`),
+);
 
 export const tripItemSchema = z.strictObject({
   experienceId: idSchema,
@@ -64,13 +62,13 @@ export const confirmTripInputSchema = z.strictObject({
   paymentId: idSchema,
   tripId: idSchema,
   userId: idSchema,
-  items: z.array(tripItemSchema).min(1, 'must hold at least one item'),
+  items: z.array(tripItemSchema).check(z.minLength(1, 'must hold at least one item')),
 });
 export type ConfirmTripInput = z.infer<typeof confirmTripInputSchema>;
 
 /** What checkout sends: date and time are optional because the slot knows them. */
 export const createTripInputSchema = z.strictObject({
-  tripId: idSchema.optional(),
+  tripId: z.optional(idSchema),
   userId: idSchema,
   items: z
     .array(
@@ -78,21 +76,21 @@ export const createTripInputSchema = z.strictObject({
         experienceId: idSchema,
         slotId: idSchema,
         guestCount: guestCountSchema,
-        date: dateSchema.optional(),
-        time: timeSchema.optional(),
+        date: z.optional(dateSchema),
+        time: z.optional(timeSchema),
       }),
     )
-    .min(1, 'must hold at least one item'),
+    .check(z.minLength(1, 'must hold at least one item')),
 });
 export type CreateTripInput = z.infer<typeof createTripInputSchema>;
 
 /** Parses `input` or returns VALIDATION_FAILED naming the first offending field. */
-export function parseInput<T>(schema: z.ZodType<T>, input: unknown): { ok: true; value: T } | BookingFailure {
+export function parseInput<T>(schema: z.ZodMiniType<T>, input: unknown): { ok: true; value: T } | BookingFailure {
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
   if (issue?.code === 'unrecognized_keys') {
-    const field = [...issue.path, issue.keys[0]].join('.');
+    const field = [...issue.path, issue.keys[0]].map(String).join('.');
     return failure('VALIDATION_FAILED', `${field} is not an accepted field`, { field });
   }
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(input)';

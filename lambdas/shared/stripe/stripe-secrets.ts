@@ -1,6 +1,6 @@
 // Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { z } from 'zod';
+import * as z from '../zod';
 import type { StripeSecretSource } from '../config';
 
 export interface StripeSecrets {
@@ -10,8 +10,8 @@ export interface StripeSecrets {
 }
 
 const secretValueSchema = z.object({
-  apiKey: z.string().min(1),
-  webhookSigningSecrets: z.array(z.string().min(1)).min(1),
+  apiKey: z.string().check(z.minLength(1)),
+  webhookSigningSecrets: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
 });
 
 /** A rolled secret reaches warm functions within this long; meanwhile nothing is fetched per request. */
