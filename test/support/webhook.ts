@@ -25,6 +25,7 @@ export interface HarnessOptions {
 export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
   const store = options.store ?? testStore();
   let secretReads = 0;
+  const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
   const handler = createStripeWebhookHandler({
     store,
     gateway: new StripePaymentGateway(async () => fake.client()),
@@ -36,10 +37,11 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
     },
     toleranceSeconds: 300,
     logger: new Logger({ serviceName: 'test', logLevel: options.logLevel ?? 'SILENT' }),
-    metrics: new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false }),
+    metrics,
   });
   return {
     store,
+    metrics,
     get secretReads() {
       return secretReads;
     },

@@ -1,5 +1,5 @@
 // Every transition of the trip's state machine through the real webhook handler: in order, out of order, and again.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
@@ -232,6 +232,22 @@ describe('paid but not bookable', () => {
     expect(fake.refundsOf(secondPayment)).toHaveLength(1);
     expect(fake.refundsOf(s.paymentIntent)).toEqual([]);
     expect(await s.available()).toEqual([2, 4]);
+  });
+});
+
+describe('metrics', () => {
+  it('counts confirmations, duplicates, refunds, payments set aside and signature failures', async () => {
+    const s = await scenario();
+    const added = vi.spyOn(s.webhook.metrics, 'addMetric');
+    const names = () => added.mock.calls.map(([name]) => name);
+    const event = stripeEvent('checkout.session.completed', s.session());
+
+    await s.webhook.send(signedRequest(event));
+    await s.webhook.send(signedRequest(event));
+    await s.send('checkout.session.completed', s.session({ paymentIntent: uniqueId('pi').replace(/-/g, ''), amount: 1 }));
+    await s.webhook.send(signedRequest(event, { secret: 'whsec_wrong' }));
+
+    expect(names()).toEqual(['Confirmations', 'DuplicateDeliveries', 'Refunds', 'PaymentsSetAside', 'SignatureFailures']);
   });
 });
 
