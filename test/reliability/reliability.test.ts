@@ -1,16 +1,10 @@
 // Reliability under faults and abuse, on the real DynamoDB Local: nothing oversold, lost or double-counted.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
-import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { ensureBookingTable } from '../../scripts/local/create-table';
-import { startDynamoDbLocal } from '../../scripts/local/dynamodb-local';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
 import { injectFaults, type Fault } from '../support/faults';
@@ -18,6 +12,7 @@ import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from 
 import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
+import { startDiskDynamo } from '../support/disk-dynamo';
 import { findViolations, runSeed, seededRandom, startTogether, type AcknowledgedPayment } from './harness';
 
 let fake: StripeFake;
@@ -189,13 +184,9 @@ describe('faults in front of DynamoDB Local', () => {
 
 describe('DynamoDB Local killed mid-burst', () => {
   it('200 deliveries, SIGKILL after 60 answers, restart, redeliver what was not acknowledged: every trip all or nothing', async () => {
-    const dbPath = mkdtempSync(join(tmpdir(), 'bookings-kill-'));
-    let dynamo = await startDynamoDbLocal({ dbPath });
+    const dynamo = await startDiskDynamo('kill');
     try {
-      const admin = createDynamoDbClient({ endpoint: dynamo.endpoint });
-      await ensureBookingTable(admin, 'kill');
-      admin.destroy();
-      const store = new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: dynamo.endpoint }), tableName: 'kill', retryPolicy: FAST_RETRIES });
+      const { store } = dynamo;
       const webhook = webhookHarness(fake, { store });
       const slots = await Promise.all(Array.from({ length: 10 }, () => seedSlot(store, { capacity: 15 })));
       const trips: Trip[] = [];
@@ -217,7 +208,7 @@ describe('DynamoDB Local killed mid-burst', () => {
       };
       await Promise.all(Array.from({ length: 16 }, worker));
       await killed;
-      dynamo = await startDynamoDbLocal({ dbPath, port: dynamo.port });
+      await dynamo.restart();
 
       // Right after the restart, before anything is redelivered: every trip is all or nothing and every slot adds up.
       expect(await findViolations(store, slots, trips)).toEqual([]);
@@ -237,8 +228,7 @@ describe('DynamoDB Local killed mid-burst', () => {
       expect([...statuses.values()].every((status) => status === 200)).toBe(true);
       expect(await findViolations(store, slots, trips, events.map(({ trip, paymentId }) => ({ tripId: trip.tripId, paymentId })))).toEqual([]);
     } finally {
-      await dynamo.stop();
-      rmSync(dbPath, { recursive: true, force: true });
+      await dynamo.dispose();
     }
   });
 });

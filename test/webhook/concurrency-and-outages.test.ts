@@ -1,18 +1,11 @@
 // The webhook under concurrent deliveries and outages of Stripe's API and of DynamoDB: nothing oversold, lost or refunded twice.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
-import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
-import { ensureBookingTable } from '../../scripts/local/create-table';
-import { startDynamoDbLocal } from '../../scripts/local/dynamodb-local';
-import { FAST_RETRIES, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
+import { startDiskDynamo } from '../support/disk-dynamo';
 
 let fake: StripeFake;
 beforeAll(async () => {
@@ -100,13 +93,9 @@ describe('Stripe API outage', () => {
 
 describe('DynamoDB outage', () => {
   it('answers 500 with nothing written while DynamoDB is down, and books once when the event is redelivered after it is back', async () => {
-    const dbPath = mkdtempSync(join(tmpdir(), 'bookings-outage-'));
-    let dynamo = await startDynamoDbLocal({ dbPath });
+    const dynamo = await startDiskDynamo('outage');
     try {
-      const raw = createDynamoDbClient({ endpoint: dynamo.endpoint });
-      await ensureBookingTable(raw, 'outage');
-      raw.destroy();
-      const store = new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: dynamo.endpoint }), tableName: 'outage', retryPolicy: FAST_RETRIES });
+      const { store } = dynamo;
       const slot = await seedSlot(store, { capacity: 3 });
       const trip = await createPendingTrip(store, [[slot, 2]]);
       const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentIntent() }));
@@ -116,7 +105,7 @@ describe('DynamoDB outage', () => {
       const whileDown = await webhook.send(signedRequest(event));
       expect(whileDown).toEqual({ status: 500, body: { received: false, error: 'INTERNAL_ERROR' } });
 
-      dynamo = await startDynamoDbLocal({ dbPath, port: dynamo.port });
+      await dynamo.restart();
       expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
       expect((await readSlot(store, slot.slotId))?.availableCount).toBe(3);
 
@@ -128,8 +117,7 @@ describe('DynamoDB outage', () => {
       expect((await readSlot(store, slot.slotId))?.availableCount).toBe(1);
       expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
     } finally {
-      await dynamo.stop();
-      rmSync(dbPath, { recursive: true, force: true });
+      await dynamo.dispose();
     }
   });
 });
