@@ -42,11 +42,6 @@ export type ConfirmTripResult = ConfirmTripSuccess | BookingFailure;
 /** A fresh reference colliding with an existing one is retried this many times before giving up. */
 const REFERENCE_ATTEMPTS = 3;
 
-/**
- * Input: `{ paymentId, tripId, userId, items }` (validated here; the items must be the stored trip's).
- * Output: the bookings, or a failure with an error code; business failures change nothing.
- * Steps: validate → read the trip (replay if this payment booked it) → one transaction → decode refusals.
- */
 export interface ConfirmOptions {
   readonly marker?: EventMarker;
   /**
@@ -56,6 +51,11 @@ export interface ConfirmOptions {
   readonly currentTrip?: Trip;
 }
 
+/**
+ * Input: `{ paymentId, tripId, userId, items }` (validated here; the items must be the stored trip's).
+ * Output: the bookings, or a failure with an error code; business failures change nothing.
+ * Steps: validate → read the trip (replay if this payment booked it) → one transaction → decode refusals.
+ */
 export async function confirmTrip(deps: ConfirmTripDeps, rawInput: unknown, options: ConfirmOptions = {}): Promise<ConfirmTripResult> {
   const parsed = parseInput(confirmTripInputSchema, rawInput);
   if (!parsed.ok) return parsed;
