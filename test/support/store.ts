@@ -57,10 +57,6 @@ export async function seedSlot(store: DynamoDbBookingStore, seed: SlotSeed = {})
   return slot;
 }
 
-export function itemFor(slot: Slot, guestCount: number) {
-  return { experienceId: slot.experienceId, slotId: slot.slotId, guestCount, date: slot.date, time: slot.time };
-}
-
 export async function readSlot(store: DynamoDbBookingStore, slotId: string): Promise<Slot | undefined> {
   return (await store.getSlots([slotId])).get(slotId);
 }

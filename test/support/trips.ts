@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { deps, itemFor, uniqueId } from './store';
+import { deps, uniqueId } from './store';
 
 export async function createPendingTrip(store: DynamoDbBookingStore, parts: readonly [Slot, number][], userId = uniqueId('user')): Promise<Trip> {
   const result = await createTrip(deps(store), {
@@ -19,4 +19,3 @@ export function confirmationOf(trip: Trip, paymentId = uniqueId('pi')) {
   return { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items.map((item) => ({ ...item })) };
 }
 
-export { itemFor };

@@ -162,7 +162,7 @@ function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip)
 }
 
 /** Items of one trip on the same slot become one decrement: a transaction may touch an item only once. */
-export function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): SeatTake[] {
+function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): SeatTake[] {
   const bySlot = new Map<string, SeatTake>();
   for (const item of items) {
     const previous = bySlot.get(item.slotId);
