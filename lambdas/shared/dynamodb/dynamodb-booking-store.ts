@@ -207,23 +207,17 @@ export class DynamoDbBookingStore implements BookingStore {
   }
 
   async listAllSlots(): Promise<Slot[]> {
-    const items: Record<string, unknown>[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.retrying('Scan slots', () =>
-        this.client.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            FilterExpression: 'entity = :slot',
-            ExpressionAttributeValues: { ':slot': 'slot' },
-            ConsistentRead: true,
-            ExclusiveStartKey,
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const items = await this.readAllPages('Scan slots', (ExclusiveStartKey) =>
+      this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'entity = :slot',
+          ExpressionAttributeValues: { ':slot': 'slot' },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      ),
+    );
     return items.map(fromItem.slot).sort((a, b) => `${a.date}T${a.time}${a.slotId}`.localeCompare(`${b.date}T${b.time}${b.slotId}`));
   }
 
@@ -256,14 +250,22 @@ export class DynamoDbBookingStore implements BookingStore {
     });
   }
 
-  private async queryAll(operation: string, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+  private queryAll(operation: string, input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    return this.readAllPages(operation, (ExclusiveStartKey) => this.client.send(new QueryCommand({ ...input, ExclusiveStartKey })));
+  }
+
+  /** Follows LastEvaluatedKey until the last page (Query and Scan page the same way), each page retried alone. */
+  private async readAllPages(
+    operation: string,
+    fetchPage: (start: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
+  ): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.retrying(operation, () => this.client.send(new QueryCommand({ ...input, ExclusiveStartKey })));
+      const page = await this.retrying(operation, () => fetchPage(start));
       items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+      start = page.LastEvaluatedKey;
+    } while (start);
     return items;
   }
 
