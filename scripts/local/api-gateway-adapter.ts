@@ -21,36 +21,63 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(request.url ?? '/', 'http://localhost');
-  const method = request.method ?? 'GET';
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
-  }
-  const isText = TEXT_CONTENT.test(headers['content-type'] ?? '');
+export interface ApiGatewayRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly rawQueryString?: string;
+  /** Header names as received; they are lower-cased, as HTTP APIs do. */
+  readonly headers: Record<string, string>;
+  /** The body as API Gateway hands it over: text, or base64 when `isBase64Encoded`. */
+  readonly body?: string;
+  readonly isBase64Encoded?: boolean;
+  readonly sourceIp?: string;
+  readonly protocol?: string;
+}
+
+/** The one builder of payload-format-2.0 events: the local server and the tests both use it. */
+export function buildApiGatewayEvent(request: ApiGatewayRequest): APIGatewayProxyEventV2 {
+  const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
+  const routeKey = `${request.method} ${request.path}`;
   const now = new Date();
   return {
     version: '2.0',
-    routeKey: `${method} ${url.pathname}`,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+    routeKey,
+    rawPath: request.path,
+    rawQueryString: request.rawQueryString ?? '',
     headers,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method, path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: { method: request.method, path: request.path, protocol: request.protocol ?? 'HTTP/1.1', sourceIp: request.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
       requestId: randomUUID(),
-      routeKey: `${method} ${url.pathname}`,
+      routeKey,
       stage: '$default',
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
-    ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64') }),
-    isBase64Encoded: body.length > 0 && !isText,
+    ...(request.body !== undefined && { body: request.body }),
+    isBase64Encoded: request.isBase64Encoded ?? false,
   };
+}
+
+export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const isText = TEXT_CONTENT.test(request.headers['content-type'] ?? '');
+  return buildApiGatewayEvent({
+    method: request.method ?? 'GET',
+    path: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !isText }),
+    sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+    protocol: `HTTP/${request.httpVersion}`,
+  });
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
