@@ -81,7 +81,7 @@ const client = createDocumentClient({ endpoint: dynamo.endpoint });
 const counter = injectFaults(client); // no faults queued: it only counts requests per command
 let retries = 0;
 const store = new DynamoDbBookingStore({ client, tableName: TABLE, retryObserver: { onRetry: () => void retries++ } });
-const fake = await startStripeFake();
+const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
 const deps = { store, clock: systemClock, ids: randomIds };
 const handler: StripeWebhookHandler = createStripeWebhookHandler({
   ...deps,

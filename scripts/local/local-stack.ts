@@ -56,7 +56,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let stripeApi = 'https://api.stripe.com';
     let stripeClient = (): ReturnType<typeof createStripeClient> => createStripeClient({ apiKey: options.stripeApiKey ?? '' });
     if (!options.stripeApiKey) {
-      const fake = await startStripeFake();
+      const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
       cleanups.push(() => fake.close());
       stripeApi = `${fake.url} (local stand-in: refunds are counted, not made)`;
       stripeClient = () => fake.client();
