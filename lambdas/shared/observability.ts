@@ -13,6 +13,7 @@ export const METRIC = {
   duplicates: 'DuplicateDeliveries',
   signatureFailures: 'SignatureFailures',
   retryLater: 'RetryLater',
+  paymentsNeedingAttention: 'PaymentsNeedingAttention',
 } as const;
 
 export function createLogger(): Logger {

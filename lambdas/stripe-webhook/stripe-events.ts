@@ -2,6 +2,7 @@
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
+import { REFUND_KEY_METADATA } from '../shared/stripe/stripe-gateway';
 
 /** The event types this endpoint acts on; operators subscribe the endpoint to exactly these. */
 export const HANDLED_EVENT_TYPES = [
@@ -10,6 +11,9 @@ export const HANDLED_EVENT_TYPES = [
   'checkout.session.async_payment_failed',
   'checkout.session.expired',
   'charge.refunded',
+  'refund.created',
+  'refund.updated',
+  'refund.failed',
 ] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
 
@@ -34,8 +38,33 @@ const checkoutSessionSchema = z.object({
   payment_intent: expandable,
   payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
   amount_total: z.nullable(minorUnits),
+  amount_subtotal: z.nullish(minorUnits),
+  total_details: z.nullish(z.object({ amount_discount: z.nullish(minorUnits) })),
   currency: z.nullable(z.string()),
 });
+
+const refundSchema = z.object({
+  id: z.string(),
+  object: z.literal('refund'),
+  payment_intent: expandable,
+  amount: minorUnits,
+  status: z.nullable(z.string()),
+  failure_reason: z.nullish(z.string()),
+  metadata: metadataSchema,
+});
+
+/** Stripe's refund states; one added in a later API version is treated as still under way. */
+function refundStatusOf(status: string | null): 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled' {
+  switch (status) {
+    case 'requires_action':
+    case 'succeeded':
+    case 'failed':
+    case 'canceled':
+      return status;
+    default:
+      return 'pending';
+  }
+}
 
 const chargeSchema = z.object({
   id: z.string(),
@@ -98,11 +127,34 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
     };
   }
 
+  if (eventType.startsWith('refund.')) {
+    const refund = refundSchema.safeParse(envelope.data.data.object);
+    if (!refund.success) return { invalid: true, problem: `data.object.${describe(refund.error)}` };
+    const paymentId = idOf(refund.data.payment_intent);
+    // A refund of a charge made without a PaymentIntent is not one of ours.
+    if (!paymentId) return { handled: false, type: eventType };
+    const refundKey = refund.data.metadata?.[REFUND_KEY_METADATA];
+    return {
+      handled: true,
+      event: {
+        kind: 'refund-changed',
+        eventId,
+        eventType,
+        refundId: refund.data.id,
+        paymentId,
+        amount: refund.data.amount,
+        status: refundStatusOf(refund.data.status),
+        ...(refundKey !== undefined && { refundKey }),
+        ...(refund.data.failure_reason && { failureReason: refund.data.failure_reason }),
+      },
+    };
+  }
+
   const session = checkoutSessionSchema.safeParse(envelope.data.data.object);
   if (!session.success) return { invalid: true, problem: `data.object.${describe(session.error)}` };
   const tripId = tripIdOf(session.data.client_reference_id, session.data.metadata?.tripId);
   const common = { eventId, eventType, sessionId: session.data.id, ...(tripId !== undefined && { tripId }) };
-  switch (eventType as Exclude<HandledEventType, 'charge.refunded'>) {
+  switch (eventType as Exclude<HandledEventType, 'charge.refunded' | `refund.${string}`>) {
     case 'checkout.session.async_payment_failed':
       return { handled: true, event: { kind: 'checkout-ended', to: 'payment_failed', ...common } };
     case 'checkout.session.expired':
@@ -117,6 +169,8 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
           kind: 'checkout-completed',
           paid: eventType === 'checkout.session.async_payment_succeeded' || session.data.payment_status !== 'unpaid',
           amount: session.data.amount_total,
+          amountSubtotal: session.data.amount_subtotal ?? null,
+          amountDiscount: session.data.total_details?.amount_discount ?? 0,
           currency: session.data.currency,
           ...common,
           ...(paymentId !== undefined && { paymentId }),

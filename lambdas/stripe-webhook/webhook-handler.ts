@@ -47,6 +47,7 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
     if (result.outcome === 'duplicate') metrics.addMetric(METRIC.duplicates, MetricUnit.Count, 1);
     if (result.outcome === 'refunded') metrics.addMetric(METRIC.refunds, MetricUnit.Count, 1);
     if (result.setAside) metrics.addMetric(METRIC.paymentsSetAside, MetricUnit.Count, 1);
+    if (result.outcome === 'needs_attention') metrics.addMetric(METRIC.paymentsNeedingAttention, MetricUnit.Count, 1);
   }
 
   async function handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
@@ -77,11 +78,12 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
     if (!parsed.handled) return jsonResponse(200, { received: true, ignored: parsed.type });
 
     const paymentEvent = parsed.event;
-    logger.appendKeys({ stripeEventId: paymentEvent.eventId, eventType: paymentEvent.eventType, tripId: paymentEvent.tripId });
+    logger.appendKeys({ stripeEventId: paymentEvent.eventId, eventType: paymentEvent.eventType, ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }) });
     const result = await handlePaymentEvent(deps, paymentEvent);
     logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
     recordOutcome(result);
-    logger.info('Processed a Stripe event', { ...(result.reason && { reason: result.reason }), references: result.references });
+    const log = result.outcome === 'needs_attention' ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log('Processed a Stripe event', { rule: result.rule, ...(result.reason && { reason: result.reason }), references: result.references });
     return jsonResponse(200, {
       received: true,
       outcome: result.outcome,

@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
-import { addSlot, cancelBooking, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
-import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
-import { releaseBookings } from '../../lambdas/shared/domain/release-bookings';
+import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
+import { addSlot, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking, checkPayments, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
@@ -19,14 +20,18 @@ export const USAGE = `Usage: npm run ops -- <command> [options]
   trips show TRIP_ID
   bookings list --trip ID | --slot ID | --user ID
   bookings show REFERENCE
-  bookings cancel REFERENCE --reason TEXT [--no-refund]
+  bookings cancel REFERENCE --reason TEXT [--no-refund]   seats back; the booking's share refunded once, ever
+  payments show PAYMENT_ID             the payment record, its refunds and audit trail
+  payments retry-refund PAYMENT_ID     ask Stripe again (refunds still requested, or refused/failed ones)
+  payments resolve PAYMENT_ID --note TEXT   close a payment that needs attention (audited)
+  attention list                       payments that need a person, oldest first
   audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment)
-  check                                capacity = available + confirmed guests, for every slot
+  check                                capacity = available + confirmed guests for every slot; refunds add up for every payment
 
 Options: --endpoint URL (DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT or :8000)
          --region REGION (AWS, with your credentials) --table NAME (default $TABLE_NAME or ${DEFAULT_LOCAL_TABLE_NAME})
          --json (machine-readable output) --actor NAME (recorded in the audit trail)
-Refunds (bookings cancel) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).`;
+Refunds (bookings cancel, payments retry-refund) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).`;
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -57,7 +62,15 @@ const OPTIONS = {
   reason: { type: 'string' },
   'no-refund': { type: 'boolean', default: false },
   entity: { type: 'string' },
+  note: { type: 'string' },
 } as const;
+
+const money = (amount: number, currency: string): string => `${(amount / 100).toFixed(2)} ${currency}`;
+
+function refundLine(entry: RefundEntry, currency: string): string {
+  const failure = entry.failureCode ? ` (${entry.failureCode})` : '';
+  return `${entry.status}${failure}: ${money(entry.amount, currency)}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}`;
+}
 
 /** Columns padded to their widest cell, so a listing reads as a table. */
 export function formatTable(rows: readonly object[], columns: string[]): string[] {
@@ -205,21 +218,62 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
       case 'bookings cancel': {
         const reference = one('a booking reference');
         if (!options.reason) throw new UsageError('bookings cancel needs --reason (it is kept in the audit trail)');
-        if (options['no-refund']) {
-          const result = await releaseBookings(deps, { reference }, { reason: options.reason, actorType: 'operator', actorId: actor });
-          if (!result.ok) return refused(result);
-          print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased.length > 0, refund: 'none (--no-refund)' }], ['reference', 'released', 'alreadyReleased', 'refund']);
-          return 0;
-        }
-        const gateway = io.gateway ?? (io.env.STRIPE_API_KEY ? new StripePaymentGateway(async () => createStripeClient({ apiKey: io.env.STRIPE_API_KEY as string, ...(io.env.STRIPE_API_BASE && { apiBase: io.env.STRIPE_API_BASE }) })) : undefined);
+        const refund = !options['no-refund'];
+        const gateway = stripeGateway(io);
         const [booking] = await store.getBookings([reference]);
-        if (booking?.paymentId.startsWith('pi_') && booking.amount && !gateway) {
+        if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !hasStripeKey(io)) {
           throw new UsageError('this booking was paid through Stripe: set STRIPE_API_KEY to refund it, or pass --no-refund');
         }
-        const result = await cancelBooking({ ...deps, gateway: gateway ?? { refund: () => Promise.reject(new Error('no payment gateway')) } }, reference, options.reason, actor);
+        const result = await cancelBooking({ ...deps, gateway }, { reference, reason: options.reason, actorId: actor, refund });
         if (!result.ok) return refused(result);
-        const refund = result.refundId ? `${result.refundId} (${result.refundedAmount} minor units)` : 'none (not a Stripe payment)';
-        print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund }], ['reference', 'released', 'alreadyReleased', 'refund']);
+        const refundText = result.refund ? refundLine(result.refund, booking?.currency ?? '') : refund ? 'none (nothing paid through Stripe)' : 'none (--no-refund)';
+        print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }], ['reference', 'released', 'alreadyReleased', 'refund', 'trip']);
+        return 0;
+      }
+      case 'payments show': {
+        const paymentId = one('a payment id');
+        const record = await store.getPaymentRecord(paymentId);
+        if (!record) return refused({ ok: false, errorCode: 'PAYMENT_NOT_FOUND', message: `No payment ${paymentId} is recorded.`, retryable: false });
+        const audit = await store.listAudit('payment', paymentId);
+        if (options.json) print({ payment: record, audit });
+        else {
+          showPayment(record, io.out);
+          formatTable(record.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, record.currency), bookings: entry.bookingReferences.join(' ') })), ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt']).forEach((line) => io.out(line));
+        }
+        return 0;
+      }
+      case 'payments retry-refund': {
+        const paymentId = one('a payment id');
+        if (!hasStripeKey(io)) throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in)');
+        const result = await retryRefund({ ...deps, gateway: stripeGateway(io) }, paymentId, actor);
+        if (!result.ok) return refused(result);
+        const asked = new Set(result.asked.map((entry) => entry.refundKey));
+        const rows = result.record.refunds.filter((entry) => asked.has(entry.refundKey)).map((entry) => ({ refundKey: entry.refundKey, refund: refundLine(entry, result.record.currency) }));
+        print(result, rows, ['refundKey', 'refund']);
+        io.out(`payment ${paymentId} is now ${result.record.status}`);
+        return result.record.status === 'needs_attention' ? 1 : 0;
+      }
+      case 'payments resolve': {
+        const paymentId = one('a payment id');
+        if (!options.note) throw new UsageError('payments resolve needs --note (what was done about it; kept in the audit trail)');
+        const result = await resolvePayment(deps, paymentId, options.note, actor);
+        if (!result.ok) return refused(result);
+        print(result.record, [{ paymentId, status: result.record.status, note: options.note }], ['paymentId', 'status', 'note']);
+        return 0;
+      }
+      case 'attention list': {
+        const records = await store.listPaymentsNeedingAttention();
+        const rows = records.map((record) => ({
+          since: record.attention?.since ?? record.updatedAt,
+          paymentId: record.paymentId,
+          tripId: record.tripId,
+          reason: record.attention?.reason,
+          code: record.attention?.code,
+          paid: money(record.amountPaid, record.currency),
+          refunded: money(record.amountRefunded, record.currency),
+        }));
+        if (!options.json && rows.length === 0) io.out('No payment needs attention.');
+        else print(records, rows, ['since', 'paymentId', 'tripId', 'reason', 'code', 'paid', 'refunded']);
         return 0;
       }
       case 'audit list': {
@@ -230,14 +284,22 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       case 'check': {
-        const report = await checkConsistency(store);
-        if (options.json) print(report);
-        else if (report.drifted.length === 0) io.out(`${report.slots} slots checked: capacity = available + confirmed guests everywhere.`);
+        const slots = await checkConsistency(store);
+        const payments = await checkPayments(store);
+        if (options.json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
         else {
-          formatTable([...report.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift']).forEach((line) => io.out(line));
-          io.err(`${report.drifted.length} of ${report.slots} slots drifted.`);
+          if (slots.drifted.length === 0) io.out(`${slots.slots} slots checked: capacity = available + confirmed guests everywhere.`);
+          else {
+            formatTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift']).forEach((line) => io.out(line));
+            io.err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
+          }
+          if (payments.problems.length === 0) io.out(`${payments.payments} payments checked: refunds add up everywhere.`);
+          else {
+            formatTable(payments.problems, ['paymentId', 'tripId', 'problem']).forEach((line) => io.out(line));
+            io.err(`${payments.problems.length} payment problems found.`);
+          }
         }
-        return report.drifted.length === 0 ? 0 : 1;
+        return slots.drifted.length === 0 && payments.problems.length === 0 ? 0 : 1;
       }
       default:
         throw new UsageError(`unknown command "${positionals.join(' ')}"`);
@@ -247,10 +309,43 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
       io.err(`error: ${error.message}`);
       return 2;
     }
+    if (error instanceof PaymentGatewayUnavailableError) {
+      io.err(`error: STRIPE_UNAVAILABLE: ${error.message}; what was decided is stored as requested: run the same command again, or payments retry-refund`);
+      return 1;
+    }
     const name = (error as { name?: string }).name;
     io.err(`error: ${name === 'StoreUnavailableError' || name === 'ResourceNotFoundException' ? `cannot use the table (${(error as Error).message}); check --endpoint, --region and --table` : (error as Error).message}`);
     return 1;
   } finally {
     store.destroy();
   }
+}
+
+function hasStripeKey(io: CliIo): boolean {
+  return io.gateway !== undefined || Boolean(io.env.STRIPE_API_KEY);
+}
+
+/** Stripe's refund API through STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in); a test's gateway when given. */
+function stripeGateway(io: CliIo): PaymentGateway {
+  if (io.gateway) return io.gateway;
+  return new StripePaymentGateway(async () => {
+    if (!io.env.STRIPE_API_KEY) throw new UsageError('set STRIPE_API_KEY to talk to Stripe');
+    return createStripeClient({ apiKey: io.env.STRIPE_API_KEY, ...(io.env.STRIPE_API_BASE && { apiBase: io.env.STRIPE_API_BASE }) });
+  });
+}
+
+function showPayment(record: PaymentRecord, out: (line: string) => void): void {
+  const fields: [string, unknown][] = [
+    ['paymentId', record.paymentId],
+    ['status', record.status],
+    ['tripId', record.tripId],
+    ['sessionId', record.sessionId],
+    ['setAside', record.setAside],
+    ['reason', record.reason],
+    ['paid', money(record.amountPaid, record.currency)],
+    ['refunded', money(record.amountRefunded, record.currency)],
+    ['attention', record.attention && `${record.attention.reason}${record.attention.code ? ` (${record.attention.code})` : ''} since ${record.attention.since}`],
+    ['updatedAt', record.updatedAt],
+  ];
+  for (const [key, value] of fields) if (value !== undefined) out(`${key.padEnd(18)} ${String(value)}`);
 }

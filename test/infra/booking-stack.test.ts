@@ -5,6 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/stripe-events';
 import { BookingStack, ITEM_ACTIONS } from '../../lib/booking-stack';
 import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
 import { parseStackSettings } from '../../lib/settings';
@@ -185,21 +186,44 @@ describe('webhook API', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 } });
   });
 
-  it('outputs the webhook URL, the table name, the secret ARN and the create-booking function ARN', () => {
+  it('outputs the webhook URL, the Stripe events, the table name, the secret ARN and the create-booking function ARN', () => {
     const outputs = main.template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['AlarmTopicArn', 'CreateBookingFunctionArn', 'StripeSecretArn', 'TableName', 'WebhookUrl']);
+    expect(Object.keys(outputs).sort()).toEqual(['AlarmTopicArn', 'CreateBookingFunctionArn', 'StripeEvents', 'StripeSecretArn', 'TableName', 'WebhookUrl']);
     expect(JSON.stringify(outputs.WebhookUrl)).toContain('/webhooks/stripe');
+  });
+
+  it('tells the operator to subscribe the endpoint to every event the webhook handles, refunds included', () => {
+    const outputs = main.template.findOutputs('*') as Record<string, { Value: unknown; Description?: string }>;
+    expect(HANDLED_EVENT_TYPES).toEqual(expect.arrayContaining(['charge.refunded', 'refund.created', 'refund.updated', 'refund.failed']));
+    expect(outputs.StripeEvents).toEqual({ Value: HANDLED_EVENT_TYPES.join(','), Description: 'Subscribe the Stripe webhook endpoint to exactly these events' });
+    for (const eventType of HANDLED_EVENT_TYPES) expect(outputs.WebhookUrl?.Description).toContain(eventType);
   });
 });
 
 describe('alarms', () => {
-  it('alarm on errors and throttles of both functions, the API’s 5xx rate, refunds and payments set aside, all to the SNS topic', () => {
+  it('alarm on errors and throttles of both functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(7);
+    expect(alarms).toHaveLength(8);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Refunds', Namespace: 'PulauBookings', Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }] });
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PaymentsSetAside', Threshold: 1 });
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' })]) });
     main.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  it('alarm on the first payment that needs a person, within 5 minutes, and say which commands to run', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'PaymentsNeedingAttention',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('npm run ops -- attention list.*payments show\\|retry-refund\\|resolve'),
+    });
   });
 });

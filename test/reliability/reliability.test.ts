@@ -21,7 +21,12 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-const pi = (): string => `pi_${uniqueId('r').replace(/-/g, '')}`;
+/** A payment Stripe knows (for up to 1 000.00): what these trips cost is well inside it. */
+const pi = (): string => {
+  const id = `pi_${uniqueId('r').replace(/-/g, '')}`;
+  fake.registerPayment(id, 100_000);
+  return id;
+};
 
 /** Delivers until Stripe would stop retrying: every non-2xx is sent again (bounded). */
 async function deliverUntilAcknowledged(send: (event: APIGatewayProxyEventV2) => Promise<{ status: number }>, event: unknown, attempts = 10): Promise<number> {

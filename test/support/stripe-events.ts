@@ -9,6 +9,9 @@ export const SIGNING_SECRET = 'whsec_test_current_secret';
 let sequence = 0;
 const stripeId = (prefix: string): string => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 24)}${(sequence++).toString(36)}`;
 
+/** A PaymentIntent id as Stripe spells them (`pi_…`), unique per call. */
+export const paymentIntentId = (): string => stripeId('pi');
+
 export interface SessionFacts {
   readonly sessionId?: string;
   readonly paymentIntent?: string | null;

@@ -1,7 +1,7 @@
 // The webhook under concurrent deliveries and outages of Stripe's API and of DynamoDB: nothing oversold, lost or refunded twice.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
-import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -13,7 +13,12 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-const paymentIntent = () => uniqueId('pi').replace(/-/g, '');
+/** A payment Stripe knows (for up to 1 000.00): what these trips cost is well inside it. */
+const paymentIntent = (): string => {
+  const id = paymentIntentId();
+  fake.registerPayment(id, 100_000);
+  return id;
+};
 
 describe('concurrent deliveries', () => {
   it('books once when the same event is delivered 10 times at once, answering every delivery with the same references', async () => {

@@ -4,7 +4,7 @@ import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { injectFaults } from '../support/faults';
-import { chargeRefunded, checkoutSession, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -26,7 +26,8 @@ async function scenario(capacities: [number, number] = [5, 5]) {
   const trip: Trip = { ...created, checkoutSessionId: sessionId };
   const webhook = webhookHarness(fake, { store });
   const session = (facts: SessionFacts = {}) => checkoutSession(trip, { paymentIntent: paymentIntent, ...facts });
-  const paymentIntent = uniqueId('pi').replace(/-/g, '');
+  const paymentIntent = paymentIntentId();
+  fake.registerPayment(paymentIntent, trip.amount);
   return {
     store,
     slots: [a, b] as [Slot, Slot],
@@ -201,9 +202,9 @@ describe('paid but not bookable', () => {
     expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason, setAside: true } });
     expect(await s.status()).toBe('pending_payment');
     expect(await s.available()).toEqual([5, 5]);
-    expect(await s.store.getPaymentRecord(s.paymentIntent)).toMatchObject({ status: 'refunded', reason, tripId: s.trip.tripId });
+    expect(await s.store.getPaymentRecord(s.paymentIntent)).toMatchObject({ status: 'refunded', setAside: true, reason, tripId: s.trip.tripId, amountRefunded: ('amount' in facts ? facts.amount : undefined) ?? s.trip.amount });
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
-    expect((await s.store.listAudit('payment', s.paymentIntent)).map((entry) => entry.eventType)).toEqual(['payment.set_aside', 'payment.refunded']);
+    expect((await s.store.listAudit('payment', s.paymentIntent)).map((entry) => entry.eventType)).toEqual(['payment.set_aside', 'payment.refund_succeeded']);
   });
 
   it.each([
@@ -223,7 +224,8 @@ describe('paid but not bookable', () => {
   it('refunds a second payment for a trip that is already booked, keeping the first payment’s bookings', async () => {
     const s = await scenario();
     const first = await s.send('checkout.session.completed', s.session());
-    const secondPayment = uniqueId('pi').replace(/-/g, '');
+    const secondPayment = paymentIntentId();
+    fake.registerPayment(secondPayment, s.trip.amount);
 
     const second = await s.send('checkout.session.completed', s.session({ paymentIntent: secondPayment }));
 
@@ -244,7 +246,9 @@ describe('metrics', () => {
 
     await s.webhook.send(signedRequest(event));
     await s.webhook.send(signedRequest(event));
-    await s.send('checkout.session.completed', s.session({ paymentIntent: uniqueId('pi').replace(/-/g, ''), amount: 1 }));
+    const strayPayment = paymentIntentId();
+    fake.registerPayment(strayPayment, 1);
+    await s.send('checkout.session.completed', s.session({ paymentIntent: strayPayment, amount: 1 }));
     await s.webhook.send(signedRequest(event, { secret: 'whsec_wrong' }));
 
     expect(names()).toEqual(['Confirmations', 'DuplicateDeliveries', 'Refunds', 'PaymentsSetAside', 'SignatureFailures']);
@@ -258,7 +262,7 @@ describe('cost per delivery', () => {
     const store = testStore(client);
     const slot = await seedSlot(store, { capacity: 3 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
-    const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: uniqueId('pi').replace(/-/g, '') }));
+    const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentIntentId() }));
     const webhook = webhookHarness(fake, { store });
     counter.calls.clear();
 

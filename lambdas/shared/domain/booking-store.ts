@@ -35,11 +35,11 @@ export interface TripTransition {
   readonly refundId?: string;
 }
 
-export interface PaymentRecordTransition {
-  readonly paymentId: string;
-  readonly from: PaymentRecord['status'];
-  readonly to: PaymentRecord['status'];
-  readonly refundId?: string;
+/** The payment record, written whole: new, or replacing exactly the version that was read. */
+export interface PaymentRecordWrite {
+  readonly record: PaymentRecord;
+  /** The version read; absent when no record may exist yet (the first path to touch a payment claims it). */
+  readonly expectedVersion?: number;
 }
 
 /** An operator's change to a slot, guarded so the seats already sold stay sold. */
@@ -67,10 +67,7 @@ export interface AtomicWrite {
   readonly cancellations?: readonly BookingCancellation[];
   readonly audits?: readonly AuditEntry[];
   readonly tripTransition?: TripTransition;
-  readonly newPaymentRecord?: PaymentRecord;
-  readonly paymentRecordTransition?: PaymentRecordTransition;
-  /** Guard only: no payment record exists for this payment (it was not refunded or flagged first). */
-  readonly paymentUnflagged?: string;
+  readonly paymentRecord?: PaymentRecordWrite;
   readonly processedEvent?: ProcessedEvent;
   readonly at: string;
 }
@@ -86,10 +83,8 @@ export interface WriteRejection {
   readonly bookingsNotConfirmed: readonly string[];
   /** Present when the trip transition's guard failed; `current` is absent when the trip is missing. */
   readonly trip?: { readonly current?: Trip };
-  /** Present when a payment record could not be created or moved; `current` is the record as it is. */
+  /** Present when the payment record was not as read (or existed already); `current` is the record as it is. */
   readonly paymentRecord?: { readonly current?: PaymentRecord };
-  /** The payment had a record already, so it may not book. */
-  readonly paymentFlagged: boolean;
   readonly eventAlreadyProcessed: boolean;
 }
 
@@ -110,8 +105,12 @@ export interface BookingStore {
   getBookings(references: readonly string[]): Promise<Booking[]>;
   getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined>;
   getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined>;
-  /** The trip a payment booked or is being refunded for (by the payment index; eventually consistent). */
+  /** The trip a payment booked, by the payment index (eventually consistent): only for trips booked before payment records. */
   findTripByPayment(paymentId: string): Promise<Trip | undefined>;
+  /** Payments in `needs_attention`, oldest first (a sparse index: only they are in it). */
+  listPaymentsNeedingAttention(): Promise<PaymentRecord[]>;
+  /** Every payment record: the consistency check, never a request path. */
+  listAllPaymentRecords(): Promise<PaymentRecord[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
   commit(write: AtomicWrite): Promise<AtomicWriteResult>;
 }

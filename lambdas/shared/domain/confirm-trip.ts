@@ -3,6 +3,7 @@ import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './book
 import type { Clock, IdSource } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
+import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { checkTripSize, confirmTripInputSchema, parseInput, type ConfirmTripInput } from './trip-input';
 
@@ -49,6 +50,10 @@ export interface ConfirmOptions {
    * the transaction's conditions still decide, so a trip that moved meanwhile is refused all the same.
    */
   readonly currentTrip?: Trip;
+  /** What the traveller actually paid (after discounts); the trip's price when absent. */
+  readonly amountPaid?: number;
+  /** The Checkout Session that paid, recorded on the payment record. */
+  readonly sessionId?: string;
 }
 
 /**
@@ -65,22 +70,23 @@ export async function confirmTrip(deps: ConfirmTripDeps, rawInput: unknown, opti
   try {
     const trip = options.currentTrip?.tripId === input.tripId ? options.currentTrip : await deps.store.getTrip(input.tripId);
     if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${input.tripId} does not exist.`);
-    return await confirmValidTrip(deps, input, trip, options.marker);
+    return await confirmValidTrip(deps, input, trip, options);
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     return answerAfterUnavailableStore(deps.store, input, error);
   }
 }
 
-async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, marker?: EventMarker): Promise<ConfirmTripResult> {
+async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, options: ConfirmOptions): Promise<ConfirmTripResult> {
   const settled = await settledOutcome(deps.store, trip, input.paymentId);
   if (settled) return settled;
   const mismatch = findMismatch(trip, input);
   if (mismatch) return failure('TRIP_MISMATCH', mismatch);
 
-  let bookings = newBookings(deps, input, trip);
+  const amountPaid = options.amountPaid ?? trip.amount;
+  let bookings = newBookings(deps, input, trip, amountPaid);
   for (let attempt = 1; ; attempt++) {
-    const write = confirmationWrite(deps, input, bookings, marker);
+    const write = confirmationWrite(deps, input, trip, bookings, { ...options, amountPaid });
     const result = await deps.store.commit(write);
     if (result.committed) return success(input, bookings, false);
 
@@ -91,7 +97,7 @@ async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, 
       return (current && (await settledOutcome(deps.store, current, input.paymentId))) ?? notPending(input.tripId, current);
     }
     if (rejection.seatChanges.length > 0) return slotFailure(rejection);
-    if (rejection.paymentFlagged) {
+    if (rejection.paymentRecord) {
       return failure('PAYMENT_FLAGGED', `Payment ${input.paymentId} was refunded or set aside before this confirmation; it books nothing.`);
     }
     if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
@@ -141,9 +147,30 @@ function itemAmountsOf(trip: Trip, items: readonly TripItem[]): (number | undefi
   });
 }
 
-function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip): Booking[] {
+/**
+ * What each booking's share of the payment is: its price, scaled to what was actually paid (a discount lowers
+ * every share alike), rounded so the shares add up to the payment exactly (largest remainder).
+ */
+export function paidShares(prices: readonly number[], amountPaid: number): number[] {
+  const total = prices.reduce((sum, price) => sum + price, 0);
+  if (total === 0) return prices.map(() => 0);
+  const exact = prices.map((price) => (price * amountPaid) / total);
+  const shares = exact.map(Math.floor);
+  let left = amountPaid - shares.reduce((sum, share) => sum + share, 0);
+  const byRemainder = exact.map((value, index) => ({ index, remainder: value - Math.floor(value) })).sort((a, b) => b.remainder - a.remainder);
+  for (const { index } of byRemainder) {
+    if (left <= 0) break;
+    shares[index] = (shares[index] ?? 0) + 1;
+    left--;
+  }
+  return shares;
+}
+
+function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, amountPaid: number): Booking[] {
   const createdAt = deps.clock.now().toISOString();
-  const amounts = itemAmountsOf(trip, input.items);
+  const prices = itemAmountsOf(trip, input.items);
+  const known = prices.every((price) => price !== undefined);
+  const amounts = known ? paidShares(prices as number[], amountPaid) : prices;
   return input.items.map((item, index) => ({
     bookingId: deps.ids.uuid(),
     reference: deps.ids.reference(),
@@ -176,7 +203,14 @@ function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'g
   return [...bySlot.values()];
 }
 
-function confirmationWrite(deps: ConfirmTripDeps, input: ConfirmTripInput, bookings: Booking[], marker?: EventMarker): AtomicWrite {
+function confirmationWrite(
+  deps: ConfirmTripDeps,
+  input: ConfirmTripInput,
+  trip: Trip,
+  bookings: Booking[],
+  options: ConfirmOptions & { readonly amountPaid: number },
+): AtomicWrite {
+  const { marker } = options;
   const at = deps.clock.now().toISOString();
   const references = bookings.map((booking) => booking.reference);
   const audits: AuditEntry[] = bookings.map((booking) => ({
@@ -202,7 +236,21 @@ function confirmationWrite(deps: ConfirmTripDeps, input: ConfirmTripInput, booki
     seatChanges: seatTakes(input.items),
     newBookings: bookings,
     audits,
-    paymentUnflagged: input.paymentId,
+    // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
+    paymentRecord: {
+      record: newPaymentRecord(
+        {
+          paymentId: input.paymentId,
+          status: 'booked',
+          tripId: input.tripId,
+          ...(options.sessionId !== undefined && { sessionId: options.sessionId }),
+          setAside: false,
+          amountPaid: options.amountPaid,
+          currency: trip.currency,
+        },
+        at,
+      ),
+    },
     tripTransition: {
       tripId: input.tripId,
       userId: input.userId,

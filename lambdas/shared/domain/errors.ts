@@ -10,6 +10,10 @@ export const BOOKING_ERROR_CODES = [
   'SLOT_BLOCKED',
   'INSUFFICIENT_AVAILABILITY',
   'PAYMENT_FLAGGED',
+  'PAYMENT_NOT_FOUND',
+  'PAYMENT_CHANGED',
+  'NOTHING_TO_RETRY',
+  'NOT_NEEDING_ATTENTION',
   'BOOKING_NOT_FOUND',
   'CAPACITY_BELOW_BOOKED',
   'TRANSACTION_FAILED',
@@ -56,5 +60,21 @@ export class StoreUnavailableError extends Error {
     super(message, { cause: options.cause });
     this.name = 'StoreUnavailableError';
     this.maybeCommitted = options.maybeCommitted;
+  }
+}
+
+/**
+ * A stored item does not have the shape the code relies on (a slot whose count is not a number, a trip that
+ * no longer parses). Never a reason to refund or to retry: the payment it concerns goes to a person.
+ */
+export class StoredDataError extends Error {
+  readonly entity: string;
+  readonly entityId: string;
+
+  constructor(entity: string, entityId: string, problem: string) {
+    super(`Stored ${entity} ${entityId} is unusable: ${problem}`);
+    this.name = 'StoredDataError';
+    this.entity = entity;
+    this.entityId = entityId;
   }
 }

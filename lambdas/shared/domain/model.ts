@@ -36,8 +36,10 @@ export const TRIP_STATUSES = [
   'booked',
   /** Paid but not bookable; a refund is owed and being issued. */
   'refund_pending',
-  /** The payment was refunded (before or instead of booking, or after a full refund of a booked trip). */
+  /** The payment went back in full (before or instead of booking, after a full refund, or after every booking was cancelled and refunded). */
   'refunded',
+  /** Every booking was cancelled, and not all of the money went back (a share was waived, or a refund is still under way). */
+  'cancelled',
   /** A delayed payment failed. */
   'payment_failed',
   /** The checkout session expired unpaid. */
@@ -106,20 +108,94 @@ export interface AuditEntry {
   readonly metadata: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+export const PAYMENT_STATUSES = [
+  /** Claimed by its trip's confirmation: the bookings it paid for exist (some may be cancelled since). */
+  'booked',
+  /** The money still held is owed back in full; a refund is requested or under way. */
+  'refund_pending',
+  /** Nothing more is owed: all of the money went back, or nothing was paid. */
+  'refunded',
+  /** Every booking it paid for was cancelled; what was not waived is refunded or being refunded. */
+  'cancelled',
+  /** A person must decide: Stripe refused a refund for good, a refund failed later, or stored data is unusable. */
+  'needs_attention',
+  /** A person looked at a payment that needed attention and closed it, with a note in its audit trail. */
+  'resolved',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+export const REFUND_STATUSES = [
+  /** Stored before Stripe is asked; a run that finds it here asks again with the same key. */
+  'requested',
+  /** Stripe's own refund states, kept current from its answers and its refund events. */
+  'pending',
+  'requires_action',
+  'succeeded',
+  'failed',
+  'canceled',
+  /** An operator cancelled without refunding (`--no-refund`): this share is never refunded. */
+  'waived',
+  /** Not needed any more: the charge was refunded in full by another refund. */
+  'superseded',
+] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+/** One refund of a payment, from the moment it is decided until Stripe's last word on it. */
+export interface RefundEntry {
+  /** Ours, unique per payment: the Stripe idempotency key and the `refund_key` in the refund's metadata. */
+  readonly refundKey: string;
+  readonly amount: number;
+  readonly status: RefundStatus;
+  /** Who decided it: the system (unbookable, set aside), an operator, or Stripe (a refund made outside this service). */
+  readonly requestedBy: AuditActorType;
+  readonly actorId?: string;
+  /** Why, in our words; never sent to Stripe, so a retry with other words cannot clash with the key. */
+  readonly reason: string;
+  /** The bookings whose shares it returns; empty for a whole payment. */
+  readonly bookingReferences: readonly string[];
+  readonly stripeRefundId?: string;
+  /** Stripe's error code or the refund's `failure_reason`, when it failed. */
+  readonly failureCode?: string;
+  /** The refund a person asked for again after this one failed. */
+  readonly retriedAs?: string;
+  readonly requestedAt: string;
+  readonly updatedAt: string;
+}
+
+/** Why a payment needs a person, and what it was doing when it did. */
+export interface PaymentAttention {
+  readonly reason: string;
+  /** Stripe's error code or failure reason, when Stripe said it. */
+  readonly code?: string;
+  readonly since: string;
+  /** The status to go back to when a person retries the refund. */
+  readonly previousStatus: PaymentStatus;
+}
+
 /**
- * A payment held outside any trip's own state: one that could not be matched to a trip it may book
- * (unknown trip, mismatching amount or user, a second payment for a booked trip), or one refunded before
- * its confirmation arrived. Its existence is what stops a late confirmation from booking with it.
+ * The one record of a payment (a Stripe PaymentIntent, or the Checkout Session when nothing was charged).
+ * Every path that moves its money (confirmation, refund events, our refunds, an operator's cancellation)
+ * writes it in the same transaction as the change it causes, guarded by `version`, so two deliveries
+ * about one payment always serialise on this item.
  */
 export interface PaymentRecord {
   readonly paymentId: string;
+  readonly status: PaymentStatus;
   readonly tripId?: string;
-  readonly status: 'refund_pending' | 'refunded';
-  readonly reason: string;
-  /** Amount paid, in minor units, when known. */
-  readonly amount?: number;
-  readonly currency?: Currency;
-  readonly refundId?: string;
+  readonly sessionId?: string;
+  /** True when the payment may not touch the trip it names (unknown, mismatching, for a trip no longer payable). */
+  readonly setAside: boolean;
+  /** Why it is not (or no longer) booked: a set-aside reason, a slot code, `refunded_before_confirmation`… */
+  readonly reason?: string;
+  /** What the traveller actually paid, in minor units (after discounts); 0 when nothing was charged. */
+  readonly amountPaid: number;
+  readonly currency: Currency;
+  /** What went back, as far as Stripe has told us (our succeeded refunds, or the charge's own total when higher). */
+  readonly amountRefunded: number;
+  readonly refunds: readonly RefundEntry[];
+  readonly attention?: PaymentAttention;
+  /** Increases with every write; each write is conditioned on the version it read. */
+  readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -134,13 +210,4 @@ export interface ProcessedEvent {
   readonly processedAt: string;
   /** Epoch seconds after which the record may be deleted. */
   readonly expiresAt: number;
-}
-
-/** The booking fields a caller gets back after a confirmation. */
-export interface ConfirmedBooking {
-  readonly id: string;
-  readonly reference: string;
-  readonly experienceId: string;
-  readonly slotId: string;
-  readonly status: 'confirmed';
 }

@@ -1,11 +1,9 @@
-// Operator use cases: add, block and resize slots without breaking what is sold; cancel a booking with its refund; check for drift.
+// Operator use cases: add, block and resize slots without breaking what is sold; check for drift.
 import * as z from '../zod';
 import type { BookingStore } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import { failure, type BookingFailure } from './errors';
 import type { AuditEntry, Slot } from './model';
-import { refundIdempotencyKey, type PaymentGateway } from './payment-gateway';
-import { releaseBookings, type ReleasedBooking } from './release-bookings';
 import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
 
 export interface OperationsDeps {
@@ -94,41 +92,6 @@ export async function setSlotCapacity(
     // Seats were sold or released meanwhile: read again.
   }
   return failure('TRANSACTION_FAILED', `Slot ${slotId} kept changing; try again.`, { retryable: true });
-}
-
-export interface CancelBookingResult {
-  readonly ok: true;
-  readonly released: readonly ReleasedBooking[];
-  readonly alreadyReleased: boolean;
-  /** The refund of this booking's share, when it was paid through Stripe. */
-  readonly refundId?: string;
-  readonly refundedAmount?: number;
-}
-
-/**
- * Cancels one booking (seats back exactly once) and refunds its share of the payment. Running it again
- * is safe: the release is not repeated and the refund is asked with the same idempotency key.
- */
-export async function cancelBooking(
-  deps: OperationsDeps & { readonly gateway: PaymentGateway },
-  reference: string,
-  reason: string,
-  actorId?: string,
-): Promise<CancelBookingResult | BookingFailure> {
-  const released = await releaseBookings(deps, { reference }, { reason, actorType: 'operator', ...(actorId !== undefined && { actorId }) });
-  if (!released.ok) return released;
-  const [booking] = await deps.store.getBookings([reference]);
-  const result = { ok: true as const, released: released.released, alreadyReleased: released.alreadyReleased.length > 0 };
-  // Only Stripe PaymentIntents can be refunded here; a direct create-booking payment is settled by its caller.
-  if (!booking || !booking.paymentId.startsWith('pi_') || !booking.amount) return result;
-  const { refundId } = await deps.gateway.refund({
-    paymentId: booking.paymentId,
-    amount: booking.amount,
-    idempotencyKey: `${refundIdempotencyKey(booking.paymentId)}-${reference}`,
-    reason,
-    tripId: booking.tripId,
-  });
-  return { ...result, refundId, refundedAmount: booking.amount };
 }
 
 export interface SlotDrift {

@@ -1,11 +1,27 @@
-// Use case: apply one payment event (checkout completed, failed, expired; charge refunded) to a trip, idempotently and in any order.
-import type { AtomicWrite, BookingStore } from './booking-store';
+// Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
+import type { AtomicWrite, BookingStore, TripTransition } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import { confirmTrip, type EventMarker } from './confirm-trip';
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
+import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type Trip } from './model';
-import { PaymentGatewayUnavailableError, refundIdempotencyKey, type PaymentGateway } from './payment-gateway';
+import {
+  amountPaidOf,
+  decide,
+  paymentIdOf,
+  type ChargeRefunded,
+  type CheckoutCompleted,
+  type PaymentEvent,
+  type PaymentOutcome,
+  type PaymentState,
+  type Plan,
+  type RefundChanged,
+} from './payment-decision';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
+import { chargeFullyRefunded, fullRefundEntries, moveRefund, newPaymentRecord, nextVersion, refundEntry, withAttention, withChargeTotal } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
+
+export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
 
 export interface PaymentEventDeps {
   readonly store: BookingStore;
@@ -14,64 +30,16 @@ export interface PaymentEventDeps {
   readonly ids: IdSource;
 }
 
-interface EventIdentity {
-  readonly eventId: string;
-  readonly eventType: string;
-}
-
-/** A checkout session finished: paid (confirm the trip) or not yet (a delayed payment method). */
-export interface CheckoutCompleted extends EventIdentity {
-  readonly kind: 'checkout-completed';
-  readonly paid: boolean;
-  readonly sessionId: string;
-  readonly tripId?: string;
-  readonly userId?: string;
-  /** The PaymentIntent; absent when nothing was charged. */
-  readonly paymentId?: string;
-  readonly amount: number | null;
-  readonly currency: string | null;
-}
-
-/** A checkout ended without money: its delayed payment failed, or it expired unpaid. */
-export interface CheckoutEnded extends EventIdentity {
-  readonly kind: 'checkout-ended';
-  readonly to: 'payment_failed' | 'expired';
-  readonly sessionId: string;
-  readonly tripId?: string;
-}
-
-export interface ChargeRefunded extends EventIdentity {
-  readonly kind: 'charge-refunded';
-  readonly paymentId: string;
-  readonly tripId?: string;
-  readonly amount: number;
-  readonly amountRefunded: number;
-  readonly currency: string;
-}
-
-export type PaymentEvent = CheckoutCompleted | CheckoutEnded | ChargeRefunded;
-
-export type PaymentOutcome =
-  | 'booked'
-  | 'duplicate'
-  | 'refunded'
-  | 'already_refunded'
-  | 'awaiting_payment'
-  | 'payment_failed'
-  | 'expired'
-  | 'released'
-  | 'refund_recorded'
-  | 'partial_refund_recorded'
-  | 'no_change';
-
 export interface PaymentEventResult {
   readonly outcome: PaymentOutcome;
   readonly tripId?: string;
   readonly references?: readonly string[];
-  /** Why the outcome is what it is (the refusal code of an unbookable trip, a mismatch…). */
+  /** Why the outcome is what it is (the refusal code of an unbookable trip, a mismatch, Stripe's error code…). */
   readonly reason?: string;
   /** True when the payment could not be matched to a trip it may book, and was set aside to be refunded. */
   readonly setAside?: boolean;
+  /** The decision row of `docs/payment-flow.md` that applied last. */
+  readonly rule?: string;
 }
 
 /** Not a business outcome: the same event must be delivered again later (Stripe retries on a 5xx). */
@@ -85,22 +53,27 @@ export class RetryLaterError extends Error {
 /** Events are remembered longer than Stripe retries (3 days), so a very late redelivery is still recognised. */
 export const PROCESSED_EVENT_RETENTION_DAYS = 35;
 
-/** A handler that finds the state moved under it reads it again, this many times at most. */
-const STATE_ATTEMPTS = 3;
+/** A step that finds the state moved under it reads it again and decides again, this many times at most. */
+const STATE_ATTEMPTS = 4;
+
+type StepResult = PaymentEventResult | 'state-changed';
 
 /**
  * Input: one verified payment event. Output: what it did, as an outcome every redelivery repeats.
- * The trip's stored state decides what an event may do, so duplicates and out-of-order events are
- * answered from it; every change is one transaction that also records the event.
+ * Steps: load the trip and the payment record once → `decide` (pure) → carry out the plan, one transaction
+ * per step, each guarded by the state it read → if the state moved, load and decide again.
  */
 export async function handlePaymentEvent(deps: PaymentEventDeps, event: PaymentEvent): Promise<PaymentEventResult> {
   try {
     for (let attempt = 1; attempt <= STATE_ATTEMPTS; attempt++) {
-      const result = await applyOnce(deps, event);
-      if (result !== 'state-changed') return result;
+      const state = await loadState(deps.store, event, attempt > 1);
+      const { rule, plan } = decide(state, event);
+      const result = await carryOut(deps, event, state, plan);
+      if (result !== 'state-changed') return { ...result, rule };
     }
-    throw new RetryLaterError(`The state of event ${event.eventId}'s trip kept changing`);
+    throw new RetryLaterError(`The state of event ${event.eventId}'s payment kept changing`);
   } catch (error) {
+    if (error instanceof StoredDataError) return putInFrontOfAPerson(deps, event, 'stored_data_unusable', error.message);
     if (error instanceof StoreUnavailableError || error instanceof PaymentGatewayUnavailableError) {
       throw new RetryLaterError(error.message, { cause: error });
     }
@@ -108,135 +81,209 @@ export async function handlePaymentEvent(deps: PaymentEventDeps, event: PaymentE
   }
 }
 
-type StepResult = PaymentEventResult | 'state-changed';
-
-function applyOnce(deps: PaymentEventDeps, event: PaymentEvent): Promise<StepResult> {
+function paymentOf(event: PaymentEvent): string | undefined {
   switch (event.kind) {
     case 'checkout-completed':
-      return event.paid ? onPaid(deps, event) : onAwaitingPayment(deps, event);
+      return event.paid ? paymentIdOf(event) : undefined;
     case 'checkout-ended':
-      return onCheckoutEnded(deps, event);
+      return undefined;
     case 'charge-refunded':
-      return onChargeRefunded(deps, event);
+    case 'refund-changed':
+      return event.paymentId;
   }
 }
 
-function markerOf(deps: PaymentEventDeps, event: EventIdentity): EventMarker {
+/**
+ * Both reads are strongly consistent; the trip of a refund is found through its payment record. A paid
+ * checkout whose trip still waits for a payment (or is booked by this one) skips reading the record on the
+ * first attempt: every step that follows writes the record under "must not exist", so a record that does exist
+ * refuses the step, and the next attempt reads it (`full`).
+ */
+async function loadState(store: BookingStore, event: PaymentEvent, full: boolean): Promise<PaymentState> {
+  const paymentId = paymentOf(event);
+  const eventTripId = 'tripId' in event ? event.tripId : undefined;
+  if (event.kind === 'checkout-completed' && paymentId !== undefined && !full && eventTripId !== undefined) {
+    const trip = await store.getTrip(eventTripId);
+    const waiting = trip !== undefined && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
+    if (waiting || (trip?.status === 'booked' && trip.paymentId === paymentId)) return { trip };
+  }
+  const record = paymentId === undefined ? undefined : await store.getPaymentRecord(paymentId);
+  const tripId = record?.tripId ?? eventTripId;
+  let trip = tripId === undefined ? undefined : await store.getTrip(tripId);
+  if (!record && event.kind === 'charge-refunded' && trip?.paymentId !== event.paymentId) {
+    // A trip booked before payment records existed is found by the payment index.
+    trip = (await store.findTripByPayment(event.paymentId)) ?? trip;
+  }
+  return { ...(trip && { trip }), ...(record && { record }) };
+}
+
+function markerOf(deps: PaymentEventDeps, event: PaymentEvent): EventMarker {
   const expiresAt = Math.floor(deps.clock.now().getTime() / 1000) + PROCESSED_EVENT_RETENTION_DAYS * 86_400;
   return { eventId: event.eventId, eventType: event.eventType, expiresAt };
 }
 
-function processedEvent(deps: PaymentEventDeps, event: EventIdentity, outcome: PaymentOutcome, tripId?: string, references: string[] = []) {
-  const marker = markerOf(deps, event);
-  return { ...marker, outcome, references, processedAt: deps.clock.now().toISOString(), ...(tripId !== undefined && { tripId }) };
+function processedEvent(deps: PaymentEventDeps, event: PaymentEvent, outcome: PaymentOutcome, tripId?: string, references: readonly string[] = []) {
+  return { ...markerOf(deps, event), outcome, references, processedAt: deps.clock.now().toISOString(), ...(tripId !== undefined && { tripId }) };
 }
 
 function audit(deps: PaymentEventDeps, entry: Pick<AuditEntry, 'eventType' | 'entityType' | 'entityId' | 'metadata'>): AuditEntry {
   return { ...entry, auditId: deps.ids.uuid(), actorType: 'stripe', occurredAt: deps.clock.now().toISOString() };
 }
 
-/** Why a paid session may not book the trip it names, or undefined when it matches. */
-function mismatchOf(trip: Trip, event: CheckoutCompleted): string | undefined {
-  if (event.userId !== trip.userId) return 'user_mismatch';
-  if (trip.checkoutSessionId !== undefined && trip.checkoutSessionId !== event.sessionId) return 'session_mismatch';
-  if (event.amount !== trip.amount) return 'amount_mismatch';
-  if (event.currency?.toLowerCase() !== trip.currency) return 'currency_mismatch';
-  return undefined;
+/** The answer a payment record gives about itself. */
+function fromRecord(record: PaymentRecord, outcome: PaymentOutcome): PaymentEventResult {
+  const reason = record.attention?.code ?? record.reason;
+  return {
+    outcome,
+    ...(record.tripId !== undefined && { tripId: record.tripId }),
+    ...(reason !== undefined && { reason }),
+    ...(record.setAside && { setAside: true }),
+  };
 }
 
-async function onPaid(deps: PaymentEventDeps, event: CheckoutCompleted): Promise<StepResult> {
-  const paymentId = event.paymentId ?? event.sessionId;
-  const trip = event.tripId === undefined ? undefined : await deps.store.getTrip(event.tripId);
-  if (!trip) return setPaymentAside(deps, event, paymentId, 'unknown_trip');
-
-  if (trip.paymentId === paymentId) {
-    // This payment already moved the trip: a redelivery, answered from the state it left.
-    if (trip.status === 'booked') return { outcome: 'duplicate', tripId: trip.tripId, references: trip.bookingReferences };
-    if (trip.status === 'refund_pending') return finishTripRefund(deps, trip, paymentId);
-    if (trip.status === 'refunded') return { outcome: 'refunded', tripId: trip.tripId, ...(trip.statusReason && { reason: trip.statusReason }) };
+function carryOut(deps: PaymentEventDeps, event: PaymentEvent, state: PaymentState, plan: Plan): Promise<StepResult> {
+  switch (plan.step) {
+    case 'answer':
+      return Promise.resolve(answerFromState(state, event, plan.outcome));
+    case 'confirm':
+      return confirm(deps, event as CheckoutCompleted, plan.trip, plan.amountPaid);
+    case 'set-aside':
+      return setPaymentAside(deps, event as CheckoutCompleted, plan.reason);
+    case 'attention':
+      return putInFrontOfAPerson(deps, event, plan.reason);
+    case 'issue-refunds':
+      return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded');
+    case 'close-trip':
+      return closeTripRefundedFirst(deps, event, plan.trip, state.record as PaymentRecord, plan.outcome);
+    case 'release':
+      return releaseRefundedTrip(deps, event as ChargeRefunded, state);
+    case 'settle-refunded':
+      return settleRefunded(deps, event as ChargeRefunded, state, plan.outcome);
+    case 'record-charge-total':
+      return recordChargeTotal(deps, event as ChargeRefunded, state.record as PaymentRecord, plan.outcome);
+    case 'record-early-refund':
+      return recordEarlyRefund(deps, event as ChargeRefunded, state.trip);
+    case 'audit-partial-refund':
+      return auditPartialRefund(deps, event as ChargeRefunded, state.trip?.tripId);
+    case 'move-refund':
+      return moveRefundFromEvent(deps, event as RefundChanged, state.record as PaymentRecord, state.trip);
+    case 'move-trip':
+      return moveTrip(deps, event, plan.trip, plan.to, plan.outcome);
   }
-  const mismatch = mismatchOf(trip, event);
-  if (mismatch) return setPaymentAside(deps, event, paymentId, mismatch);
-  if (!CONFIRMABLE_TRIP_STATUSES.includes(trip.status)) return setPaymentAside(deps, event, paymentId, `trip_${trip.status}`);
+}
 
+function answerFromState({ trip, record }: PaymentState, event: PaymentEvent, outcome: PaymentOutcome): PaymentEventResult {
+  if (record) {
+    const bookedHere = trip !== undefined && trip.paymentId === record.paymentId && trip.status === 'booked';
+    return { ...fromRecord(record, outcome), ...(bookedHere && outcome === 'duplicate' && { references: trip.bookingReferences }) };
+  }
+  if (trip && outcome === 'duplicate' && trip.paymentId === paymentOf(event)) return { outcome, tripId: trip.tripId, references: trip.bookingReferences };
+  return { outcome, ...(trip && { tripId: trip.tripId }) };
+}
+
+async function confirm(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
+  const paymentId = paymentIdOf(event);
   const result = await confirmTrip(
     deps,
     { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items },
-    { marker: markerOf(deps, event), currentTrip: trip },
+    { marker: markerOf(deps, event), currentTrip: trip, amountPaid, sessionId: event.sessionId },
   );
   if (result.ok) {
     const references = result.bookings.map((booking) => booking.reference);
     return { outcome: result.replayed ? 'duplicate' : 'booked', tripId: trip.tripId, references };
   }
-  switch (result.errorCode) {
+  return afterRefusedConfirmation(deps, event, trip, result.errorCode);
+}
+
+/** Every code the confirmation can answer, each with its meaning here: no code is refunded by default. */
+function afterRefusedConfirmation(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, code: BookingErrorCode): Promise<StepResult> | StepResult {
+  switch (code) {
     case 'TRANSACTION_FAILED':
-      throw new RetryLaterError(result.message);
+      throw new RetryLaterError('The confirmation could not be committed');
     case 'TRIP_NOT_PENDING':
     case 'TRIP_NOT_FOUND':
-      return 'state-changed';
     case 'PAYMENT_FLAGGED':
-      return onPaymentAlreadyRecorded(deps, paymentId, trip.tripId);
-    default:
-      // Sold out, blocked, missing slot…: the money must go back.
-      return startTripRefund(deps, event, trip, paymentId, result.errorCode);
+      // The trip or the payment record moved first (often another delivery): decide again from what they are now.
+      return 'state-changed';
+    case 'SLOT_NOT_FOUND':
+    case 'SLOT_BLOCKED':
+    case 'INSUFFICIENT_AVAILABILITY':
+      return refundUnbookableTrip(deps, event, trip, code);
+    case 'VALIDATION_FAILED':
+    case 'TRIP_TOO_LARGE':
+    case 'TRIP_MISMATCH':
+      // The stored trip itself cannot be confirmed: not the traveller's fault and not ours to guess at.
+      return putInFrontOfAPerson(deps, event, `trip_not_confirmable:${code}`);
+    case 'PAYMENT_NOT_FOUND':
+    case 'NOTHING_TO_RETRY':
+    case 'NOT_NEEDING_ATTENTION':
+    case 'BOOKING_NOT_FOUND':
+    case 'CAPACITY_BELOW_BOOKED':
+    case 'PAYMENT_CHANGED':
+      throw new Error(`The confirmation answered ${code}, which it never should`);
   }
+  return code satisfies never;
 }
 
-async function onPaymentAlreadyRecorded(deps: PaymentEventDeps, paymentId: string, tripId: string): Promise<StepResult> {
-  const record = await deps.store.getPaymentRecord(paymentId);
-  if (!record) return 'state-changed';
-  if (record.status === 'refund_pending') return finishPaymentRefund(deps, record);
-  return { outcome: 'already_refunded', tripId, reason: record.reason };
-}
-
-/** Paid but not bookable: the trip records why and moves to refund_pending before the refund is asked for. */
-async function startTripRefund(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, paymentId: string, reason: string): Promise<StepResult> {
+/** Paid but not bookable (sold out, blocked, missing slot): the trip records why and its refund is requested, in one transaction. */
+async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, reason: string): Promise<StepResult> {
+  const paymentId = paymentIdOf(event);
+  const amountPaid = amountPaidOf(event);
+  if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
+  const at = deps.clock.now().toISOString();
+  const record = newPaymentRecord(
+    {
+      paymentId,
+      status: 'refund_pending',
+      tripId: trip.tripId,
+      sessionId: event.sessionId,
+      setAside: false,
+      reason,
+      amountPaid,
+      currency: trip.currency,
+      refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
+    },
+    at,
+  );
   const result = await deps.store.commit({
-    at: deps.clock.now().toISOString(),
+    at,
     tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refund_pending', paymentId, statusReason: reason },
-    audits: [audit(deps, { eventType: 'trip.refund_pending', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } })],
+    paymentRecord: { record },
+    audits: [
+      audit(deps, { eventType: 'trip.refund_pending', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
+      audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: amountPaid, reason, tripId: trip.tripId } }),
+    ],
     processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return finishTripRefund(deps, { ...trip, status: 'refund_pending', statusReason: reason }, paymentId);
-}
-
-async function finishTripRefund(deps: PaymentEventDeps, trip: Trip, paymentId: string): Promise<StepResult> {
-  const { refundId } = await deps.gateway.refund({
-    paymentId,
-    idempotencyKey: refundIdempotencyKey(paymentId),
-    reason: trip.statusReason ?? 'not_bookable',
-    tripId: trip.tripId,
-  });
-  const result = await deps.store.commit({
-    at: deps.clock.now().toISOString(),
-    tripTransition: { tripId: trip.tripId, from: ['refund_pending'], to: 'refunded', refundId },
-    audits: [audit(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, refundId, reason: trip.statusReason ?? null } })],
-  });
-  // Not committed: a concurrent delivery finished the same refund first.
-  if (!result.committed && result.rejection.trip?.current?.status !== 'refunded') return 'state-changed';
-  return { outcome: 'refunded', tripId: trip.tripId, ...(trip.statusReason && { reason: trip.statusReason }) };
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
 }
 
 /**
  * A payment that may not touch the trip it names (unknown, mismatching, or for a trip that is no longer
- * payable) is set aside on a record of its own — the trip stays as it is — and refunded.
+ * payable) is set aside on its record — the trip stays as it is — and refunded in full.
  */
-async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted, paymentId: string, reason: string): Promise<StepResult> {
-  const now = deps.clock.now().toISOString();
-  const record: PaymentRecord = {
-    paymentId,
-    status: 'refund_pending',
-    reason,
-    ...(event.tripId !== undefined && { tripId: event.tripId }),
-    ...(event.amount !== null && { amount: event.amount }),
-    ...(event.currency !== null && { currency: event.currency.toLowerCase() }),
-    createdAt: now,
-    updatedAt: now,
-  };
+async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted, reason: string): Promise<StepResult> {
+  const paymentId = paymentIdOf(event);
+  const amountPaid = amountPaidOf(event);
+  const at = deps.clock.now().toISOString();
+  const record = newPaymentRecord(
+    {
+      paymentId,
+      status: 'refund_pending',
+      ...(event.tripId !== undefined && { tripId: event.tripId }),
+      sessionId: event.sessionId,
+      setAside: true,
+      reason,
+      amountPaid,
+      currency: event.currency?.toLowerCase() ?? '',
+      refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
+    },
+    at,
+  );
   const result = await deps.store.commit({
-    at: now,
-    newPaymentRecord: record,
+    at,
+    paymentRecord: { record },
     audits: [
       audit(deps, {
         eventType: 'payment.set_aside',
@@ -247,134 +294,141 @@ async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted,
     ],
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
-  if (result.committed) return finishPaymentRefund(deps, record);
-  const existing = result.rejection.paymentRecord?.current;
-  if (!existing) return 'state-changed';
-  if (existing.status === 'refund_pending') return finishPaymentRefund(deps, existing);
-  return { outcome: 'refunded', reason: existing.reason, setAside: true, ...(existing.tripId && { tripId: existing.tripId }) };
+  if (!result.committed) return 'state-changed';
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
 }
 
-async function finishPaymentRefund(deps: PaymentEventDeps, record: PaymentRecord): Promise<StepResult> {
-  // A session paid with nothing (a 100 % discount) has no PaymentIntent and nothing to give back.
-  const refundId =
-    record.amount === 0
-      ? 'nothing-to-refund'
-      : (
-          await deps.gateway.refund({
-            paymentId: record.paymentId,
-            idempotencyKey: refundIdempotencyKey(record.paymentId),
-            reason: record.reason,
-            ...(record.tripId !== undefined && { tripId: record.tripId }),
-          })
-        ).refundId;
+/** Asks for the record's requested refunds and answers from what the record says after. */
+async function issueAndAnswer(deps: PaymentEventDeps, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+  const issued = await issueRequestedRefunds(deps, record, 'stripe');
+  const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
+  return fromRecord(issued.record, settledOutcome);
+}
+
+/** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */
+async function closeTripRefundedFirst(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
-    paymentRecordTransition: { paymentId: record.paymentId, from: 'refund_pending', to: 'refunded', refundId },
-    audits: [audit(deps, { eventType: 'payment.refunded', entityType: 'payment', entityId: record.paymentId, metadata: { refundId, reason: record.reason } })],
-  });
-  if (!result.committed && result.rejection.paymentRecord?.current?.status !== 'refunded') return 'state-changed';
-  return { outcome: 'refunded', reason: record.reason, setAside: true, ...(record.tripId !== undefined && { tripId: record.tripId }) };
-}
-
-async function onAwaitingPayment(deps: PaymentEventDeps, event: CheckoutCompleted): Promise<StepResult> {
-  const trip = event.tripId === undefined ? undefined : await deps.store.getTrip(event.tripId);
-  if (!trip || trip.status !== 'pending_payment' || !sessionMayMove(trip, event.sessionId)) {
-    return { outcome: 'no_change', ...(trip && { tripId: trip.tripId }) };
-  }
-  return commitTripMove(deps, event, trip, { to: 'awaiting_payment', checkoutSessionId: event.sessionId }, 'awaiting_payment');
-}
-
-async function onCheckoutEnded(deps: PaymentEventDeps, event: CheckoutEnded): Promise<StepResult> {
-  const trip = event.tripId === undefined ? undefined : await deps.store.getTrip(event.tripId);
-  // Arriving after the trip was booked (or otherwise settled), an end of checkout changes nothing.
-  if (!trip || !CONFIRMABLE_TRIP_STATUSES.includes(trip.status) || !sessionMayMove(trip, event.sessionId)) {
-    return { outcome: 'no_change', ...(trip && { tripId: trip.tripId }) };
-  }
-  return commitTripMove(deps, event, trip, { to: event.to }, event.to);
-}
-
-/** A session other than the trip's recorded one (an old, abandoned checkout) may not move the trip. */
-function sessionMayMove(trip: Trip, sessionId: string): boolean {
-  return trip.checkoutSessionId === undefined || trip.checkoutSessionId === sessionId;
-}
-
-async function commitTripMove(
-  deps: PaymentEventDeps,
-  event: CheckoutCompleted | CheckoutEnded,
-  trip: Trip,
-  move: { to: Trip['status']; checkoutSessionId?: string },
-  outcome: PaymentOutcome,
-): Promise<StepResult> {
-  const result = await deps.store.commit({
-    at: deps.clock.now().toISOString(),
-    tripTransition: { tripId: trip.tripId, from: [trip.status], ...move },
-    audits: [audit(deps, { eventType: `trip.${move.to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: event.sessionId, eventId: event.eventId } })],
+    tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: record.paymentId, statusReason: 'refunded_before_confirmation' },
+    audits: [audit(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId: record.paymentId, reason: 'refunded_before_confirmation' } })],
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
   });
-  if (result.committed) return { outcome, tripId: trip.tripId };
-  return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
+  if (!result.committed && !result.rejection.eventAlreadyProcessed) return 'state-changed';
+  return fromRecord(record, outcome);
 }
 
-async function onChargeRefunded(deps: PaymentEventDeps, event: ChargeRefunded): Promise<StepResult> {
-  const tripFromEvent = event.tripId === undefined ? undefined : await deps.store.getTrip(event.tripId);
-  const trip = tripFromEvent?.paymentId === event.paymentId ? tripFromEvent : await deps.store.findTripByPayment(event.paymentId);
-
-  if (event.amountRefunded < event.amount) {
-    // A partial refund is a conversation between operator and traveller: recorded, not acted on.
-    return recordOnly(deps, event, 'partial_refund_recorded', trip?.tripId);
-  }
-  if (trip && trip.paymentId === event.paymentId) {
-    if (trip.status === 'booked') return releaseRefundedTrip(deps, event, trip);
-    if (trip.status === 'refund_pending') return finishTripRefund(deps, trip, event.paymentId);
-    return { outcome: 'duplicate', tripId: trip.tripId };
-  }
-  const record = await deps.store.getPaymentRecord(event.paymentId);
-  if (record) {
-    return record.status === 'refund_pending'
-      ? finishPaymentRefund(deps, record)
-      : { outcome: 'duplicate', ...(record.tripId !== undefined && { tripId: record.tripId }) };
-  }
-  // Refunded before its confirmation arrived (or never confirmed): the record stops a late confirmation from booking.
-  const now = deps.clock.now().toISOString();
-  const result = await deps.store.commit({
-    at: now,
-    newPaymentRecord: {
-      paymentId: event.paymentId,
-      status: 'refunded',
-      reason: 'refunded_before_confirmation',
-      amount: event.amount,
-      currency: event.currency,
-      ...(event.tripId !== undefined && { tripId: event.tripId }),
-      createdAt: now,
-      updatedAt: now,
-    },
-    audits: [audit(deps, { eventType: 'payment.refunded', entityType: 'payment', entityId: event.paymentId, metadata: { reason: 'refunded_before_confirmation', amount: event.amountRefunded, eventId: event.eventId } })],
-    processedEvent: processedEvent(deps, event, 'refund_recorded', event.tripId),
-  });
-  if (!result.committed) return 'state-changed';
-  return { outcome: 'refund_recorded', ...(event.tripId !== undefined && { tripId: event.tripId }) };
-}
-
-async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded, trip: Trip): Promise<StepResult> {
+/** A full refund of a booked trip: bookings cancelled, seats back, trip and payment `refunded`, in one transaction. */
+async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded, { trip, record }: PaymentState): Promise<StepResult> {
+  const tripId = record?.tripId ?? trip?.tripId;
+  if (tripId === undefined) return 'state-changed';
+  const at = deps.clock.now().toISOString();
+  const refunded: PaymentRecord = record
+    ? { ...chargeFullyRefunded(record, at, 'charge_refunded').record, status: 'refunded' }
+    : newPaymentRecord(
+        { paymentId: event.paymentId, status: 'refunded', tripId, setAside: false, reason: 'payment_refunded', amountPaid: event.amount, amountRefunded: event.amountRefunded, currency: event.currency },
+        at,
+      );
   const result = await releaseBookings(
     deps,
-    { tripId: trip.tripId },
+    { tripId },
     {
       reason: 'payment refunded',
       actorType: 'stripe',
       tripTransition: { from: ['booked'], to: 'refunded', statusReason: 'payment_refunded' },
       marker: markerOf(deps, event),
+      paymentRecord: record ? { record: nextVersion(refunded, at), expectedVersion: record.version } : { record: refunded },
+      audits: [audit(deps, { eventType: 'payment.fully_refunded', entityType: 'payment', entityId: event.paymentId, metadata: { amount: event.amountRefunded, eventId: event.eventId } })],
     },
   );
-  if (!result.ok) {
-    if (result.errorCode === 'TRANSACTION_FAILED') throw new RetryLaterError(result.message);
-    return 'state-changed';
-  }
-  return { outcome: 'released', tripId: trip.tripId, references: result.released.map((released) => released.reference) };
+  if (result.ok) return { outcome: 'released', tripId, references: result.released.map((released) => released.reference) };
+  if (result.errorCode === 'TRANSACTION_FAILED') throw new RetryLaterError(result.message);
+  return 'state-changed';
 }
 
-async function recordOnly(deps: PaymentEventDeps, event: ChargeRefunded, outcome: PaymentOutcome, tripId?: string): Promise<StepResult> {
+/** The whole charge went back while money was owed (our refund, or one made outside): the record and its trip settle. */
+async function settleRefunded(deps: PaymentEventDeps, event: ChargeRefunded, { trip, record }: PaymentState, outcome: PaymentOutcome): Promise<StepResult> {
+  const current = record as PaymentRecord;
+  const at = deps.clock.now().toISOString();
+  const settled = chargeFullyRefunded(current, at, 'charge_refunded').record;
+  const tripTransition = trip?.paymentId === current.paymentId ? tripRefundedBy(current, settled) : undefined;
+  return commitRecord(deps, event, current, settled, outcome, 'payment.fully_refunded', { amount: event.amountRefunded }, tripTransition);
+}
+
+async function recordChargeTotal(deps: PaymentEventDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+  const eventType = outcome === 'partial_refund_recorded' ? 'payment.partially_refunded' : 'payment.refund_recorded';
+  const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
+  return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded), outcome, eventType, metadata);
+}
+
+/** Writes the next version of a record with its audit entry and the event, guarded by the version read. */
+async function commitRecord(
+  deps: PaymentEventDeps,
+  event: PaymentEvent,
+  before: PaymentRecord,
+  after: PaymentRecord,
+  outcome: PaymentOutcome,
+  auditType: string,
+  metadata: AuditEntry['metadata'],
+  tripTransition?: TripTransition,
+): Promise<StepResult> {
+  const at = deps.clock.now().toISOString();
   const write: AtomicWrite = {
+    at,
+    paymentRecord: { record: nextVersion(after, at), expectedVersion: before.version },
+    audits: [audit(deps, { eventType: auditType, entityType: 'payment', entityId: before.paymentId, metadata: { ...metadata, eventId: event.eventId } })],
+    processedEvent: processedEvent(deps, event, outcome, before.tripId),
+    ...(tripTransition && { tripTransition }),
+  };
+  const result = await deps.store.commit(write);
+  if (result.committed) return fromRecord(after, outcome);
+  if (result.rejection.eventAlreadyProcessed) return fromRecord(after, 'duplicate');
+  return 'state-changed';
+}
+
+/**
+ * Refunded before its confirmation arrived (or never confirmed): the record it leaves stops a late confirmation
+ * from booking, and a trip still waiting for this payment ends `refunded`.
+ */
+async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, trip: Trip | undefined): Promise<StepResult> {
+  const at = deps.clock.now().toISOString();
+  const tripId = event.tripId ?? trip?.tripId;
+  const record = newPaymentRecord(
+    {
+      paymentId: event.paymentId,
+      status: 'refunded',
+      ...(tripId !== undefined && { tripId }),
+      setAside: false,
+      reason: 'refunded_before_confirmation',
+      amountPaid: event.amount,
+      amountRefunded: event.amountRefunded,
+      currency: event.currency,
+    },
+    at,
+  );
+  const closesTrip = trip !== undefined && trip.tripId === tripId && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
+  const result = await deps.store.commit({
+    at,
+    paymentRecord: { record },
+    ...(closesTrip && {
+      tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: event.paymentId, statusReason: 'refunded_before_confirmation' },
+    }),
+    audits: [
+      audit(deps, {
+        eventType: 'payment.refunded',
+        entityType: 'payment',
+        entityId: event.paymentId,
+        metadata: { reason: 'refunded_before_confirmation', amount: event.amountRefunded, eventId: event.eventId },
+      }),
+    ],
+    processedEvent: processedEvent(deps, event, 'refund_recorded', tripId),
+  });
+  if (!result.committed) return 'state-changed';
+  return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
+}
+
+async function auditPartialRefund(deps: PaymentEventDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
+  // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it.
+  const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
     audits: [
       audit(deps, {
@@ -384,8 +438,86 @@ async function recordOnly(deps: PaymentEventDeps, event: ChargeRefunded, outcome
         metadata: { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency, tripId: tripId ?? null, eventId: event.eventId },
       }),
     ],
-    processedEvent: processedEvent(deps, event, outcome, tripId),
-  };
-  const result = await deps.store.commit(write);
-  return { outcome: result.committed ? outcome : 'duplicate', ...(tripId !== undefined && { tripId }) };
+    processedEvent: processedEvent(deps, event, 'partial_refund_recorded', tripId),
+  });
+  return { outcome: result.committed ? 'partial_refund_recorded' : 'duplicate', ...(tripId !== undefined && { tripId }) };
+}
+
+/** Stripe's word on a refund: the refund moves forward; one made outside this service is recorded as Stripe's. */
+async function moveRefundFromEvent(deps: PaymentEventDeps, event: RefundChanged, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
+  const at = deps.clock.now().toISOString();
+  const known = record.refunds.find((entry) => entry.refundKey === event.refundKey || entry.stripeRefundId === event.refundId);
+  const withEntry: PaymentRecord = known
+    ? record
+    : {
+        ...record,
+        refunds: [
+          ...record.refunds,
+          refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at),
+        ],
+      };
+  const change = moveRefund(withEntry, known?.refundKey ?? `stripe-${event.refundId}`, event.status, at, {
+    stripeRefundId: event.refundId,
+    ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
+  });
+  const tripTransition = trip?.paymentId === record.paymentId ? tripRefundedBy(record, change.record) : undefined;
+  const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
+  return commitRecord(deps, event, record, change.record, change.attention ? 'needs_attention' : 'refund_updated', change.audit?.eventType ?? 'payment.refund_recorded', metadata, tripTransition);
+}
+
+async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, to: Trip['status'], outcome: PaymentOutcome): Promise<StepResult> {
+  const sessionId = 'sessionId' in event ? event.sessionId : undefined;
+  const result = await deps.store.commit({
+    at: deps.clock.now().toISOString(),
+    tripTransition: { tripId: trip.tripId, from: [trip.status], to, ...(to === 'awaiting_payment' && sessionId !== undefined && { checkoutSessionId: sessionId }) },
+    audits: [audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } })],
+    processedEvent: processedEvent(deps, event, outcome, trip.tripId),
+  });
+  if (result.committed) return { outcome, tripId: trip.tripId };
+  return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
+}
+
+/**
+ * Something a program should not decide: the payment's record moves to `needs_attention` (created if there is
+ * none), audited with the reason, and the event is acknowledged — never refunded by default, never retried forever.
+ */
+async function putInFrontOfAPerson(deps: PaymentEventDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
+  const paymentId = paymentOf(event);
+  const tripId = 'tripId' in event ? event.tripId : undefined;
+  if (paymentId === undefined) return { outcome: 'needs_attention', reason, ...(tripId !== undefined && { tripId }) };
+  for (let attempt = 1; attempt <= STATE_ATTEMPTS; attempt++) {
+    const at = deps.clock.now().toISOString();
+    const existing = await deps.store.getPaymentRecord(paymentId);
+    if (existing?.status === 'needs_attention') return fromRecord(existing, 'needs_attention');
+    const record = existing
+      ? nextVersion(withAttention(existing, reason, at), at)
+      : newPaymentRecord(
+          {
+            paymentId,
+            status: 'needs_attention',
+            ...(tripId !== undefined && { tripId }),
+            ...(event.kind === 'checkout-completed' && { sessionId: event.sessionId }),
+            setAside: false,
+            reason,
+            amountPaid: event.kind === 'checkout-completed' ? amountPaidOf(event) : 'amount' in event ? event.amount : 0,
+            currency: event.kind === 'checkout-completed' ? (event.currency?.toLowerCase() ?? '') : 'currency' in event ? event.currency : '',
+            attention: { reason, since: at, previousStatus: 'refund_pending' },
+          },
+          at,
+        );
+    const result = await deps.store.commit({
+      at,
+      paymentRecord: existing ? { record, expectedVersion: existing.version } : { record },
+      audits: [
+        audit(deps, {
+          eventType: 'payment.needs_attention',
+          entityType: 'payment',
+          entityId: paymentId,
+          metadata: { reason, detail: detail ?? null, eventId: event.eventId, eventType: event.eventType },
+        }),
+      ],
+    });
+    if (result.committed) return fromRecord(record, 'needs_attention');
+  }
+  throw new RetryLaterError(`The payment record ${paymentId} kept changing while it was put in front of a person`);
 }

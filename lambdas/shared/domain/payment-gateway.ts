@@ -1,30 +1,47 @@
-// The payment port of the booking domain: what the use cases ask of the payment provider (refunds).
+// The payment port of the booking domain: what the use cases ask of the payment provider (refunds), and its answers.
+
+/** Stripe's states of a refund it has created. */
+export type ProviderRefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
 
 export interface RefundRequest {
-  /** The payment to refund in full (a Stripe PaymentIntent id). */
+  /** The payment to refund (a Stripe PaymentIntent id: ask `refundable` first). */
   readonly paymentId: string;
-  /** Same payment, same key: a retried refund is answered with the first one instead of refunding twice. */
-  readonly idempotencyKey: string;
-  readonly reason: string;
+  /** Minor units, always explicit: a share or what is left, never "whatever Stripe thinks". */
+  readonly amount: number;
+  /** Same refund, same key: a retried refund is answered with the first one instead of refunding twice. */
+  readonly refundKey: string;
   readonly tripId?: string;
-  /** Minor units to refund; the whole payment when absent. */
-  readonly amount?: number;
+}
+
+export type RefundAnswer =
+  | { readonly kind: 'created'; readonly refundId: string; readonly status: ProviderRefundStatus }
+  /** The charge was refunded in full already (by another refund, ours or not). */
+  | { readonly kind: 'already_refunded' }
+  /** Refused for good: asking again will not help (`code` is the provider's error code). */
+  | { readonly kind: 'refused'; readonly code: string; readonly message: string };
+
+export interface FoundRefund {
+  readonly refundId: string;
+  readonly status: ProviderRefundStatus;
+  readonly amount: number;
 }
 
 export interface PaymentGateway {
-  /** Refunds the payment (in full unless an amount is given); a payment already refunded counts as refunded. */
-  refund(request: RefundRequest): Promise<{ readonly refundId: string }>;
+  /** Whether this payment id is one the provider can refund (a PaymentIntent, not a session). */
+  refundable(paymentId: string): boolean;
+  /** Asks for a refund. Throws PaymentGatewayUnavailableError when the answer may be different later. */
+  refund(request: RefundRequest): Promise<RefundAnswer>;
+  /**
+   * The refund made under `refundKey`, if the provider has one: asked before asking again for a refund that
+   * was requested but never answered, because the provider forgets idempotency keys after a day.
+   */
+  findRefund(paymentId: string, refundKey: string): Promise<FoundRefund | undefined>;
 }
 
-/** The provider could not be reached or did not answer; the same refund may be asked again later. */
+/** The provider could not be reached, or asked us to come back later; the same refund may be asked again. */
 export class PaymentGatewayUnavailableError extends Error {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PaymentGatewayUnavailableError';
   }
-}
-
-/** The one idempotency key a payment's refund is ever asked with. */
-export function refundIdempotencyKey(paymentId: string): string {
-  return `refund-${paymentId}`;
 }

@@ -1,5 +1,5 @@
 // Use cases: give seats back — cancel confirmed bookings (a trip's, or one by reference), and operators' single-slot adjustments.
-import type { AtomicWrite, BookingStore, SeatGive, TripTransition } from './booking-store';
+import type { AtomicWrite, BookingStore, PaymentRecordWrite, SeatGive, TripTransition } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import type { EventMarker } from './confirm-trip';
 import { failure, type BookingFailure } from './errors';
@@ -19,8 +19,17 @@ export interface ReleaseOptions {
   readonly actorType: AuditActorType;
   readonly actorId?: string;
   /** Moves the trip in the same transaction (a full refund moves a booked trip to `refunded`). */
+  /** Moves the bookings' trip in the same transaction (a full refund moves a booked trip to `refunded`). */
   readonly tripTransition?: { readonly from: readonly TripStatus[]; readonly to: TripStatus; readonly statusReason?: string };
   readonly marker?: EventMarker;
+  /**
+   * The payment record as this release leaves it, written in the same transaction. It was computed from what
+   * the caller read, so the release is tried once: if anything moved, it answers PAYMENT_CHANGED and the
+   * caller reads again and decides again.
+   */
+  readonly paymentRecord?: PaymentRecordWrite;
+  /** More audit entries for the same transaction (the payment's). */
+  readonly audits?: readonly AuditEntry[];
 }
 
 export interface ReleasedBooking {
@@ -50,24 +59,26 @@ export async function releaseBookings(
   target: ReleaseTarget,
   options: ReleaseOptions,
 ): Promise<ReleaseSuccess | BookingFailure> {
-  const tripId = 'tripId' in target ? target.tripId : undefined;
-  for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
+  const attempts = options.paymentRecord ? 1 : RELEASE_ATTEMPTS;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     const bookings = await loadTargetBookings(deps.store, target);
     if (!bookings.ok) return bookings;
+    const tripId = 'tripId' in target ? target.tripId : bookings.value[0]?.tripId;
     const confirmed = bookings.value.filter((booking) => booking.status === 'confirmed');
     const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
     const at = deps.clock.now().toISOString();
     const slots = await deps.store.getSlots(confirmed.map((booking) => booking.slotId));
     const tripTransition: TripTransition | undefined =
       tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
-    if (confirmed.length === 0 && !tripTransition && !options.marker) return { ok: true, released: [], alreadyReleased };
+    if (confirmed.length === 0 && !tripTransition && !options.marker && !options.paymentRecord) return { ok: true, released: [], alreadyReleased };
 
     const write: AtomicWrite = {
       at,
       seatChanges: seatGives(confirmed, slots),
       cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason })),
-      audits: confirmed.map((booking) => cancellationAudit(deps, booking, options, at)),
+      audits: [...confirmed.map((booking) => cancellationAudit(deps, booking, options, at)), ...(options.audits ?? [])],
       ...(tripTransition && { tripTransition }),
+      ...(options.paymentRecord && { paymentRecord: options.paymentRecord }),
       ...(options.marker && {
         processedEvent: {
           eventId: options.marker.eventId,
@@ -84,6 +95,9 @@ export async function releaseBookings(
     if (result.committed) {
       const released = confirmed.map(({ reference, slotId, guestCount }) => ({ reference, slotId, guestCount }));
       return { ok: true, released, alreadyReleased };
+    }
+    if (options.paymentRecord) {
+      return failure('PAYMENT_CHANGED', `The bookings, trip or payment record of ${tripId} changed while being released; read them again.`);
     }
     if (result.rejection.trip) {
       const status = result.rejection.trip.current?.status ?? 'missing';

@@ -18,7 +18,7 @@ import type {
   AtomicWriteResult,
   BookingCancellation,
   BookingStore,
-  PaymentRecordTransition,
+  PaymentRecordWrite,
   SlotSettingsChange,
   SeatChange,
   TripTransition,
@@ -54,8 +54,10 @@ const guard = {
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
   tripOwnedBy: 'userId = :userId',
-  /** The payment record is in the state this step moves it from. */
-  paymentRecordIn: '#status = :from',
+  /** The payment record is still the version this step read: no other path moved its money meanwhile. */
+  recordVersionIs: '#version = :version',
+  /** A record written before versions were kept, still as read. */
+  recordUnversioned: 'attribute_not_exists(#version)',
 } as const;
 
 function allOf(...fragments: string[]): string {
@@ -71,7 +73,6 @@ type Tagged =
   | { kind: 'trip'; item: TransactItem }
   | { kind: 'event'; item: TransactItem }
   | { kind: 'payment-record'; item: TransactItem }
-  | { kind: 'payment-unflagged'; item: TransactItem }
   | { kind: 'audit'; item: TransactItem };
 
 export interface DynamoDbBookingStoreOptions {
@@ -132,6 +133,26 @@ export class DynamoDbBookingStore implements BookingStore {
     const [partition] = Object.values(keys.tripOfPayment(paymentId));
     const items = await this.queryIndex(index, partition as string, 'TRIP');
     return items[0] && fromItem.trip(items[0]);
+  }
+
+  async listPaymentsNeedingAttention(): Promise<PaymentRecord[]> {
+    const index = GLOBAL_INDEXES.byParent;
+    return (await this.queryIndex(index, keys.attentionPartition)).map(fromItem.paymentRecord);
+  }
+
+  async listAllPaymentRecords(): Promise<PaymentRecord[]> {
+    const items = await this.readAllPages('Scan payment records', (ExclusiveStartKey) =>
+      this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'entity = :payment',
+          ExpressionAttributeValues: { ':payment': 'payment' },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      ),
+    );
+    return items.map(fromItem.paymentRecord);
   }
 
   async createTrip(trip: Trip): Promise<boolean> {
@@ -240,13 +261,13 @@ export class DynamoDbBookingStore implements BookingStore {
     return items.map(fromItem.audit);
   }
 
-  private queryIndex(index: GlobalIndexDefinition, partition: string, sortPrefix: string): Promise<Record<string, unknown>[]> {
+  private queryIndex(index: GlobalIndexDefinition, partition: string, sortPrefix?: string): Promise<Record<string, unknown>[]> {
     return this.queryAll(`Query ${index.indexName}`, {
       TableName: this.tableName,
       IndexName: index.indexName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
-      ExpressionAttributeValues: { ':pk': partition, ':prefix': sortPrefix },
+      KeyConditionExpression: sortPrefix === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': index.partitionKey, ...(sortPrefix !== undefined && { '#sk': index.sortKey }) },
+      ExpressionAttributeValues: { ':pk': partition, ...(sortPrefix !== undefined && { ':prefix': sortPrefix }) },
     });
   }
 
@@ -303,18 +324,7 @@ export class DynamoDbBookingStore implements BookingStore {
     }
     for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
     if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
-    if (write.newPaymentRecord) {
-      tagged.push({ kind: 'payment-record', item: putNewItem(table, paymentRecordItem(write.newPaymentRecord), true) });
-    }
-    if (write.paymentRecordTransition) {
-      tagged.push({ kind: 'payment-record', item: paymentRecordTransitionItem(table, write.paymentRecordTransition, at) });
-    }
-    if (write.paymentUnflagged !== undefined) {
-      tagged.push({
-        kind: 'payment-unflagged',
-        item: { ConditionCheck: { TableName: table, Key: keys.paymentRecord(write.paymentUnflagged), ConditionExpression: guard.isNew } },
-      });
-    }
+    if (write.paymentRecord) tagged.push({ kind: 'payment-record', item: paymentRecordPutItem(table, write.paymentRecord) });
     if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
     return tagged;
   }
@@ -333,7 +343,6 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
     bookingsNotConfirmed: [] as string[],
     trip: undefined as { current?: Trip } | undefined,
     paymentRecord: undefined as { current?: PaymentRecord } | undefined,
-    paymentFlagged: false,
     eventAlreadyProcessed: false,
   };
   tagged.forEach((entry, index) => {
@@ -361,9 +370,6 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
         break;
       case 'payment-record':
         rejection.paymentRecord = old ? { current: fromItem.paymentRecord(old) } : {};
-        break;
-      case 'payment-unflagged':
-        rejection.paymentFlagged = true;
         break;
       case 'audit':
         // Audit ids are fresh UUIDs: a clash means a retried request, which the token already covers.
@@ -450,21 +456,17 @@ function putNewItem(table: string, item: Record<string, unknown>, returnOld = fa
   };
 }
 
-function paymentRecordTransitionItem(table: string, transition: PaymentRecordTransition, at: string): TransactItem {
-  const values: Values = { ':from': transition.from, ':to': transition.to, ':at': at };
-  const sets = ['#status = :to', 'updatedAt = :at'];
-  if (transition.refundId !== undefined) {
-    sets.push('refundId = :refundId');
-    values[':refundId'] = transition.refundId;
-  }
+/** The whole record, new or replacing exactly the version read, so two paths about one payment never both write. */
+function paymentRecordPutItem(table: string, write: PaymentRecordWrite): TransactItem {
+  if (write.expectedVersion === undefined) return putNewItem(table, paymentRecordItem(write.record), true);
+  const versioned = write.expectedVersion > 0;
   return {
-    Update: {
+    Put: {
       TableName: table,
-      Key: keys.paymentRecord(transition.paymentId),
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: allOf(guard.exists, guard.paymentRecordIn),
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: values,
+      Item: paymentRecordItem(write.record),
+      ConditionExpression: allOf(guard.exists, versioned ? guard.recordVersionIs : guard.recordUnversioned),
+      ExpressionAttributeNames: { '#version': 'version' },
+      ...(versioned && { ExpressionAttributeValues: { ':version': write.expectedVersion } }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

@@ -1,5 +1,7 @@
 // How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
-import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip } from '../domain/model';
+import { StoredDataError } from '../domain/errors';
+import { PAYMENT_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip } from '../domain/model';
+import * as z from '../zod';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
 type Item = Record<string, unknown>;
@@ -29,6 +31,8 @@ export const keys = {
   tripBookingsPartition: (tripId: string): string => `TRIP#${tripId}`,
   userTripsPartition: (userId: string): string => `USER#${userId}`,
   slotBookingsPartition: (slotId: string): string => `SLOT#${slotId}`,
+  /** Index partition of the payments that need a person (sparse: only they carry it). */
+  attentionPartition: 'ATTENTION',
 };
 
 /** Attributes that exist only for the table's sake and are stripped on the way back. */
@@ -84,21 +88,86 @@ export function auditItem(entry: AuditEntry): Item {
 }
 
 export function paymentRecordItem(record: PaymentRecord): Item {
-  return { ...keys.paymentRecord(record.paymentId), entity: 'payment', ...record };
+  return {
+    ...keys.paymentRecord(record.paymentId),
+    entity: 'payment',
+    // Only a payment that needs a person is in the index, so listing them never reads the others.
+    ...(record.status === 'needs_attention' && {
+      [BY_PARENT.partitionKey]: keys.attentionPartition,
+      [BY_PARENT.sortKey]: `${record.attention?.since ?? record.updatedAt}#${record.paymentId}`,
+    }),
+    ...record,
+  };
 }
 
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
 }
 
+const wholeNumber = z.number().check(z.refine(Number.isInteger, 'must be a whole number'));
+
+/** What the code relies on in a stored slot; other attributes pass through. */
+const storedSlotSchema = z.looseObject({
+  slotId: z.string(),
+  experienceId: z.string(),
+  capacity: wholeNumber,
+  availableCount: wholeNumber,
+  isBlocked: z.boolean(),
+  priceAmount: wholeNumber,
+  currency: z.string(),
+});
+
+const storedTripSchema = z.looseObject({
+  tripId: z.string(),
+  userId: z.string(),
+  status: z.enum(TRIP_STATUSES),
+  amount: wholeNumber,
+  currency: z.string(),
+  items: z.array(z.looseObject({ slotId: z.string(), experienceId: z.string(), guestCount: wholeNumber })),
+});
+
+const storedPaymentSchema = z.looseObject({ paymentId: z.string(), status: z.string() });
+
+/** Reads a stored item through its schema: an item that fails it is reported, never guessed at. */
+function checked(schema: z.ZodMiniType, entity: string, item: Item, id: unknown): Item {
+  const result = schema.safeParse(item);
+  if (result.success) return item;
+  const issue = result.error.issues[0];
+  throw new StoredDataError(entity, String(id ?? item[PK]), issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid');
+}
+
+/**
+ * Payment records written before refunds were tracked held `amount` and `refund_pending`/`refunded` only;
+ * they read as records of version 0 with what they said.
+ */
+function paymentRecordOf(item: Item): PaymentRecord {
+  const stored = withoutStorageAttributes(checked(storedPaymentSchema, 'payment', item, item.paymentId));
+  if (typeof stored.version === 'number' && (PAYMENT_STATUSES as readonly unknown[]).includes(stored.status)) return stored as unknown as PaymentRecord;
+  const amount = typeof stored.amount === 'number' ? stored.amount : 0;
+  return {
+    paymentId: stored.paymentId as string,
+    status: stored.status === 'refunded' ? 'refunded' : 'refund_pending',
+    ...(typeof stored.tripId === 'string' && { tripId: stored.tripId }),
+    setAside: stored.reason !== 'refunded_before_confirmation',
+    ...(typeof stored.reason === 'string' && { reason: stored.reason }),
+    amountPaid: amount,
+    currency: typeof stored.currency === 'string' ? stored.currency : 'eur',
+    amountRefunded: stored.status === 'refunded' ? amount : 0,
+    refunds: [],
+    version: 0,
+    createdAt: String(stored.createdAt),
+    updatedAt: String(stored.updatedAt),
+  };
+}
+
 export const fromItem = {
-  slot: (item: Item): Slot => withoutStorageAttributes(item) as unknown as Slot,
+  slot: (item: Item): Slot => withoutStorageAttributes(checked(storedSlotSchema, 'slot', item, item.slotId)) as unknown as Slot,
   trip: (item: Item): Trip => {
-    const trip = withoutStorageAttributes(item) as unknown as Trip;
+    const trip = withoutStorageAttributes(checked(storedTripSchema, 'trip', item, item.tripId)) as unknown as Trip;
     return { ...trip, bookingReferences: trip.bookingReferences ?? [] };
   },
   booking: (item: Item): Booking => withoutStorageAttributes(item) as unknown as Booking,
   audit: (item: Item): AuditEntry => withoutStorageAttributes(item) as unknown as AuditEntry,
-  paymentRecord: (item: Item): PaymentRecord => withoutStorageAttributes(item) as unknown as PaymentRecord,
+  paymentRecord: paymentRecordOf,
   processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
 };

@@ -1,6 +1,13 @@
-// The Stripe adapter: the only place that calls Stripe's API (refunds) and knows its client and errors.
+// The Stripe adapter: the only place that calls Stripe's API (refunds), knows its client, its ids and its errors.
 import Stripe from 'stripe';
-import { PaymentGatewayUnavailableError, type PaymentGateway, type RefundRequest } from '../domain/payment-gateway';
+import {
+  PaymentGatewayUnavailableError,
+  type FoundRefund,
+  type PaymentGateway,
+  type ProviderRefundStatus,
+  type RefundAnswer,
+  type RefundRequest,
+} from '../domain/payment-gateway';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -12,6 +19,9 @@ export interface StripeClientOptions {
 
 /** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
 const STRIPE_TIMEOUT_MS = 8_000;
+
+/** The metadata key under which every refund carries our key, so it can be found again after Stripe forgot the idempotency key. */
+export const REFUND_KEY_METADATA = 'refund_key';
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
@@ -26,28 +36,86 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
   });
 }
 
+/** Error codes that mean "not now" although Stripe answers them with a 4xx. */
+const TRANSIENT_CODES = new Set(['lock_timeout', 'rate_limit', 'idempotency_key_in_use']);
+
+/**
+ * Stripe's errors, classified once. Transient: the connection failed, Stripe failed (5xx, 409), asked us to
+ * slow down (429, lock timeouts), or our key was refused (401/403: an operator fixes the secret, and Stripe's
+ * redeliveries then succeed). Everything else is Stripe's final word on this request.
+ */
+export function isTransientStripeError(error: InstanceType<typeof Stripe.errors.StripeError>): boolean {
+  if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError) return true;
+  if (error instanceof Stripe.errors.StripeRateLimitError) return true;
+  if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) return true;
+  if (error.code !== undefined && TRANSIENT_CODES.has(error.code)) return true;
+  return (error.statusCode ?? 0) >= 500;
+}
+
+function providerStatus(status: string | null | undefined): ProviderRefundStatus {
+  switch (status) {
+    case 'pending':
+    case 'requires_action':
+    case 'succeeded':
+    case 'failed':
+    case 'canceled':
+      return status;
+    default:
+      // A state added in a later API version: not final, so it is treated as still under way.
+      return 'pending';
+  }
+}
+
 export class StripePaymentGateway implements PaymentGateway {
-  /** `client` is asked for on each refund so the API key can come from a secret loaded lazily. */
+  /** `client` is asked for on each call so the API key can come from a secret loaded lazily. */
   constructor(private readonly client: () => Promise<Stripe>) {}
 
-  async refund(request: RefundRequest): Promise<{ refundId: string }> {
+  /** Only PaymentIntents are refunded: a Checkout Session id (a free or subscription checkout) never reaches Stripe's refund API. */
+  refundable(paymentId: string): boolean {
+    return /^pi_[A-Za-z0-9_]{1,250}$/.test(paymentId);
+  }
+
+  async refund(request: RefundRequest): Promise<RefundAnswer> {
+    if (!this.refundable(request.paymentId)) {
+      return { kind: 'refused', code: 'not_a_payment_intent', message: `${request.paymentId} is not a PaymentIntent` };
+    }
     try {
       const stripe = await this.client();
+      // Only what identifies the refund goes to Stripe: free text would make a retry clash with the key.
       const refund = await stripe.refunds.create(
         {
           payment_intent: request.paymentId,
-          ...(request.amount !== undefined && { amount: request.amount }),
-          metadata: { reason: request.reason, ...(request.tripId !== undefined && { tripId: request.tripId }) },
+          amount: request.amount,
+          metadata: { [REFUND_KEY_METADATA]: request.refundKey, ...(request.tripId !== undefined && { tripId: request.tripId }) },
         },
-        { idempotencyKey: request.idempotencyKey },
+        { idempotencyKey: request.refundKey },
       );
-      return { refundId: refund.id };
+      return { kind: 'created', refundId: refund.id, status: providerStatus(refund.status) };
     } catch (error) {
-      // Refunded already (by an operator in the dashboard, or a refund older than the idempotency window).
-      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'charge_already_refunded') {
-        return { refundId: 'already_refunded' };
+      if (!(error instanceof Stripe.errors.StripeError)) throw error;
+      if (isTransientStripeError(error)) {
+        throw new PaymentGatewayUnavailableError(`Stripe did not answer the refund of ${request.paymentId} (${error.type}${error.code ? `: ${error.code}` : ''})`, {
+          cause: error,
+        });
       }
-      throw new PaymentGatewayUnavailableError(`Stripe refused or did not answer the refund of ${request.paymentId}`, { cause: error });
+      if (error.code === 'charge_already_refunded') return { kind: 'already_refunded' };
+      return { kind: 'refused', code: error.code ?? error.type, message: error.message };
+    }
+  }
+
+  async findRefund(paymentId: string, refundKey: string): Promise<FoundRefund | undefined> {
+    if (!this.refundable(paymentId)) return undefined;
+    try {
+      const stripe = await this.client();
+      for await (const refund of stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) {
+        if (refund.metadata?.[REFUND_KEY_METADATA] === refundKey) {
+          return { refundId: refund.id, status: providerStatus(refund.status), amount: refund.amount };
+        }
+      }
+      return undefined;
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError && !isTransientStripeError(error)) return undefined;
+      throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId}`, { cause: error });
     }
   }
 }

@@ -1,0 +1,106 @@
+// Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
+import type { BookingStore, TripTransition } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
+import { applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
+import type { PaymentGateway, RefundAnswer } from './payment-gateway';
+
+export interface IssueRefundsDeps {
+  readonly store: BookingStore;
+  readonly gateway: PaymentGateway;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+export interface IssuedRefunds {
+  /** The record as committed after the answers. */
+  readonly record: PaymentRecord;
+  /** A refund was refused or failed: the payment now needs a person. */
+  readonly attention: boolean;
+}
+
+/**
+ * Stripe keeps an idempotency key for 24 hours. A refund requested longer ago than this may have been made
+ * under a key Stripe no longer remembers, so it is looked up by its key in the refund's metadata first.
+ */
+const KEY_MEMORY_MS = 23 * 3_600_000;
+
+/** The record moved under us (an event about the same payment): read it again, this many times at most. */
+const RECORD_ATTEMPTS = 5;
+
+/**
+ * Input: a payment record as just committed. Output: the record after the provider's answers.
+ * Steps: for each `requested` refund, ask (or find) it at the provider → one transaction that records every
+ * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
+ * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
+ * `requested`, and the next run asks again with the same keys.
+ */
+export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: PaymentRecord, actorType: AuditActorType): Promise<IssuedRefunds> {
+  const answers = new Map<string, RefundAnswer>();
+  let current = record;
+  for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
+    const requested = current.refunds.filter((entry) => entry.status === 'requested');
+    if (requested.length === 0) return { record: current, attention: false };
+    for (const entry of requested) {
+      if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
+    }
+    const at = deps.clock.now().toISOString();
+    let next = current;
+    const changes: RefundChange[] = [];
+    for (const entry of requested) {
+      const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
+      changes.push(change);
+      next = change.record;
+    }
+    const audits = changes.flatMap((change): AuditEntry[] =>
+      change.audit ? [{ auditId: deps.ids.uuid(), entityType: 'payment', entityId: current.paymentId, actorType, occurredAt: at, ...change.audit }] : [],
+    );
+    const tripTransition = tripRefundedBy(current, next);
+    const written = nextVersion(next, at);
+    const tripAudit: AuditEntry[] = tripTransition
+      ? [{ auditId: deps.ids.uuid(), eventType: 'trip.refunded', entityType: 'trip', entityId: tripTransition.tripId, actorType, occurredAt: at, metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null } }]
+      : [];
+    const result = await deps.store.commit({
+      at,
+      paymentRecord: { record: written, expectedVersion: current.version },
+      audits: [...audits, ...tripAudit],
+      ...(tripTransition && { tripTransition }),
+    });
+    if (result.committed) return { record: written, attention: changes.some((change) => change.attention) };
+    const moved = result.rejection.paymentRecord?.current;
+    if (moved) {
+      // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
+      current = moved;
+      continue;
+    }
+    // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
+    const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
+    if (withoutTrip.committed) return { record: written, attention: changes.some((change) => change.attention) };
+    current = withoutTrip.rejection.paymentRecord?.current ?? current;
+  }
+  throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
+}
+
+async function askProvider(deps: IssueRefundsDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer> {
+  if (!deps.gateway.refundable(record.paymentId)) {
+    return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
+  }
+  const age = deps.clock.now().getTime() - Date.parse(entry.requestedAt);
+  if (age > KEY_MEMORY_MS) {
+    const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
+    if (found) return { kind: 'created', refundId: found.refundId, status: found.status };
+  }
+  return deps.gateway.refund({
+    paymentId: record.paymentId,
+    amount: entry.amount,
+    refundKey: entry.refundKey,
+    ...(record.tripId !== undefined && { tripId: record.tripId }),
+  });
+}
+
+/** When the last money of a payment that owned its trip comes back, the trip says so. */
+export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): TripTransition | undefined {
+  if (after.status !== 'refunded' || before.status === 'refunded' || after.setAside || after.tripId === undefined) return undefined;
+  const refundId = [...after.refunds].reverse().find((entry) => entry.stripeRefundId !== undefined)?.stripeRefundId;
+  return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
+}

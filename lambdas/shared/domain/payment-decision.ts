@@ -1,0 +1,235 @@
+// The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
+import { refundMovesForward } from './payment-ledger';
+import { CONFIRMABLE_TRIP_STATUSES, type PaymentRecord, type RefundStatus, type Trip, type TripStatus } from './model';
+
+interface EventIdentity {
+  readonly eventId: string;
+  readonly eventType: string;
+}
+
+/** A checkout session finished: paid (confirm the trip) or not yet (a delayed payment method). */
+export interface CheckoutCompleted extends EventIdentity {
+  readonly kind: 'checkout-completed';
+  readonly paid: boolean;
+  readonly sessionId: string;
+  readonly tripId?: string;
+  readonly userId?: string;
+  /** The PaymentIntent; absent when nothing was charged through one (a free checkout). */
+  readonly paymentId?: string;
+  /** What was charged (`amount_total`), after discounts. */
+  readonly amount: number | null;
+  /** The price before discounts (`amount_subtotal`), which is what the trip was priced at. */
+  readonly amountSubtotal: number | null;
+  /** Stripe's discount (`total_details.amount_discount`). */
+  readonly amountDiscount: number;
+  readonly currency: string | null;
+}
+
+/** A checkout ended without money: its delayed payment failed, or it expired unpaid. */
+export interface CheckoutEnded extends EventIdentity {
+  readonly kind: 'checkout-ended';
+  readonly to: 'payment_failed' | 'expired';
+  readonly sessionId: string;
+  readonly tripId?: string;
+}
+
+export interface ChargeRefunded extends EventIdentity {
+  readonly kind: 'charge-refunded';
+  readonly paymentId: string;
+  readonly tripId?: string;
+  readonly amount: number;
+  readonly amountRefunded: number;
+  readonly currency: string;
+}
+
+/** A refund was created or changed state (`refund.created`, `refund.updated`, `refund.failed`). */
+export interface RefundChanged extends EventIdentity {
+  readonly kind: 'refund-changed';
+  readonly refundId: string;
+  readonly paymentId: string;
+  readonly amount: number;
+  readonly status: Exclude<RefundStatus, 'requested' | 'waived' | 'superseded'>;
+  /** Our key, from the refund's metadata, when we made it. */
+  readonly refundKey?: string;
+  readonly failureReason?: string;
+}
+
+export type PaymentEvent = CheckoutCompleted | CheckoutEnded | ChargeRefunded | RefundChanged;
+
+export type PaymentOutcome =
+  | 'booked'
+  | 'duplicate'
+  | 'refunded'
+  | 'already_refunded'
+  | 'nothing_to_refund'
+  | 'awaiting_payment'
+  | 'payment_failed'
+  | 'expired'
+  | 'released'
+  | 'refund_recorded'
+  | 'partial_refund_recorded'
+  | 'refund_updated'
+  | 'needs_attention'
+  | 'no_change';
+
+/** What is stored about the event's trip and payment, read once (strongly consistent) before deciding. */
+export interface PaymentState {
+  readonly trip?: Trip;
+  readonly record?: PaymentRecord;
+}
+
+/** One step to carry out; every step that writes is one transaction, and the state is read again if it moved. */
+export type Plan =
+  | { readonly step: 'answer'; readonly outcome: PaymentOutcome }
+  | { readonly step: 'confirm'; readonly trip: Trip; readonly amountPaid: number }
+  | { readonly step: 'set-aside'; readonly reason: string }
+  | { readonly step: 'attention'; readonly reason: string }
+  | { readonly step: 'issue-refunds' }
+  | { readonly step: 'close-trip'; readonly trip: Trip; readonly outcome: PaymentOutcome }
+  | { readonly step: 'release' }
+  | { readonly step: 'settle-refunded'; readonly outcome: PaymentOutcome }
+  | { readonly step: 'record-charge-total'; readonly outcome: PaymentOutcome }
+  | { readonly step: 'record-early-refund' }
+  | { readonly step: 'audit-partial-refund' }
+  | { readonly step: 'move-refund' }
+  | { readonly step: 'move-trip'; readonly trip: Trip; readonly to: TripStatus; readonly outcome: PaymentOutcome };
+
+/** A plan and the row of `docs/payment-flow.md` that says why. */
+export interface Decision {
+  readonly rule: string;
+  readonly plan: Plan;
+}
+
+const answer = (rule: string, outcome: PaymentOutcome): Decision => ({ rule, plan: { step: 'answer', outcome } });
+
+/** The PaymentIntent, or the session when nothing was charged through one: the key of the payment record. */
+export function paymentIdOf(event: CheckoutCompleted): string {
+  return event.paymentId ?? event.sessionId;
+}
+
+/** What the traveller paid; a session without a total paid nothing we can see. */
+export function amountPaidOf(event: CheckoutCompleted): number {
+  return event.amount ?? 0;
+}
+
+/** Why a paid session may not book the trip it names, or undefined when it matches. */
+export function mismatchOf(trip: Trip, event: CheckoutCompleted): string | undefined {
+  if (event.userId !== trip.userId) return 'user_mismatch';
+  if (trip.checkoutSessionId !== undefined && trip.checkoutSessionId !== event.sessionId) return 'session_mismatch';
+  // A discount lowers what is charged, not the price: the price before it must be the trip's, and the charge that price less the discount.
+  const price = event.amountSubtotal ?? event.amount;
+  if (price !== trip.amount) return 'amount_mismatch';
+  if (event.amount !== null && event.amount !== price - event.amountDiscount) return 'amount_mismatch';
+  if (event.currency?.toLowerCase() !== trip.currency) return 'currency_mismatch';
+  return undefined;
+}
+
+/** A session other than the trip's recorded one (an old, abandoned checkout) may not move the trip. */
+function sessionMayMove(trip: Trip, sessionId: string): boolean {
+  return trip.checkoutSessionId === undefined || trip.checkoutSessionId === sessionId;
+}
+
+function isConfirmable(trip: Trip): boolean {
+  return CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
+}
+
+/**
+ * The payment cannot book: it is set aside and refunded in full — unless nothing was paid (nothing to
+ * refund), or money was taken without a PaymentIntent (nothing we may refund: a person decides).
+ */
+function setAside(rule: string, event: CheckoutCompleted, reason: string): Decision {
+  if (amountPaidOf(event) > 0 && event.paymentId === undefined) return { rule: 'paid-no-payment-intent', plan: { step: 'attention', reason: 'no_payment_intent' } };
+  return { rule, plan: { step: 'set-aside', reason } };
+}
+
+export function decide(state: PaymentState, event: PaymentEvent): Decision {
+  switch (event.kind) {
+    case 'checkout-completed':
+      return event.paid ? decidePaid(state, event) : decideUnpaid(state, event);
+    case 'checkout-ended':
+      return decideEnded(state, event);
+    case 'charge-refunded':
+      return event.amountRefunded < event.amount ? decidePartialRefund(state) : decideFullRefund(state, event);
+    case 'refund-changed':
+      return decideRefundChanged(state, event);
+  }
+}
+
+function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): Decision {
+  const paymentId = paymentIdOf(event);
+  if (record) {
+    switch (record.status) {
+      case 'booked':
+        return answer('paid-record-booked', 'duplicate');
+      case 'refund_pending':
+        return { rule: 'paid-record-refund-pending', plan: { step: 'issue-refunds' } };
+      case 'refunded':
+        if (record.reason !== 'refunded_before_confirmation') return answer('paid-record-refunded', 'refunded');
+        if (trip && trip.tripId === record.tripId && isConfirmable(trip)) {
+          return { rule: 'paid-refunded-first-trip-waiting', plan: { step: 'close-trip', trip, outcome: 'already_refunded' } };
+        }
+        return answer('paid-refunded-first', 'already_refunded');
+      case 'needs_attention':
+        return answer('paid-record-needs-attention', 'needs_attention');
+      case 'cancelled':
+      case 'resolved':
+        return answer('paid-record-closed', 'no_change');
+    }
+  }
+  if (!trip) return setAside('paid-unknown-trip', event, 'unknown_trip');
+  // Booked by this payment before payment records existed: a redelivery.
+  if (trip.paymentId === paymentId && trip.status === 'booked') return answer('paid-record-booked', 'duplicate');
+  const mismatch = mismatchOf(trip, event);
+  if (mismatch) return setAside('paid-mismatch', event, mismatch);
+  if (!isConfirmable(trip)) return setAside('paid-trip-not-payable', event, `trip_${trip.status}`);
+  return { rule: 'paid-matching', plan: { step: 'confirm', trip, amountPaid: amountPaidOf(event) } };
+}
+
+function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decision {
+  if (trip && trip.status === 'pending_payment' && sessionMayMove(trip, event.sessionId)) {
+    return { rule: 'unpaid-pending', plan: { step: 'move-trip', trip, to: 'awaiting_payment', outcome: 'awaiting_payment' } };
+  }
+  return answer('checkout-end-late', 'no_change');
+}
+
+function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
+  // Arriving after the trip was booked (or otherwise settled), an end of checkout changes nothing.
+  if (trip && isConfirmable(trip) && sessionMayMove(trip, event.sessionId)) {
+    return { rule: 'checkout-ended-waiting', plan: { step: 'move-trip', trip, to: event.to, outcome: event.to } };
+  }
+  return answer('checkout-end-late', 'no_change');
+}
+
+function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded): Decision {
+  if (record) {
+    switch (record.status) {
+      case 'booked':
+        return { rule: 'full-refund-booked', plan: { step: 'release' } };
+      case 'cancelled':
+        return { rule: 'full-refund-cancelled', plan: { step: 'settle-refunded', outcome: 'refund_recorded' } };
+      case 'refund_pending':
+        return { rule: 'full-refund-refund-pending', plan: { step: 'settle-refunded', outcome: 'refunded' } };
+      case 'needs_attention':
+        return { rule: 'full-refund-needs-attention', plan: { step: 'record-charge-total', outcome: 'refund_recorded' } };
+      case 'refunded':
+      case 'resolved':
+        return answer('full-refund-settled', 'duplicate');
+    }
+  }
+  // Booked by this payment before payment records existed.
+  if (trip?.paymentId === event.paymentId && trip.status === 'booked') return { rule: 'full-refund-booked-unrecorded', plan: { step: 'release' } };
+  return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
+}
+
+function decidePartialRefund({ record }: PaymentState): Decision {
+  if (record) return { rule: 'partial-refund-recorded-payment', plan: { step: 'record-charge-total', outcome: 'partial_refund_recorded' } };
+  return { rule: 'partial-refund-unrecorded-payment', plan: { step: 'audit-partial-refund' } };
+}
+
+function decideRefundChanged({ record }: PaymentState, event: RefundChanged): Decision {
+  if (!record) return answer('refund-event-unknown-payment', 'no_change');
+  const entry = record.refunds.find((candidate) => candidate.refundKey === event.refundKey || candidate.stripeRefundId === event.refundId);
+  if (!entry) return { rule: 'refund-event-outside-refund', plan: { step: 'move-refund' } };
+  if (!refundMovesForward(entry.status, event.status)) return answer('refund-event-stale', 'duplicate');
+  return { rule: 'refund-event-moves-refund', plan: { step: 'move-refund' } };
+}

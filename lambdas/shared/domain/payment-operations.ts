@@ -1,0 +1,266 @@
+// Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
+import type { BookingStore, PaymentRecordWrite } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import { failure, type BookingFailure } from './errors';
+import { issueRequestedRefunds } from './issue-refunds';
+import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
+import type { PaymentGateway } from './payment-gateway';
+import { hasRequestedRefunds, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey } from './payment-ledger';
+import { releaseBookings, type ReleasedBooking } from './release-bookings';
+
+export interface PaymentOperationsDeps {
+  readonly store: BookingStore;
+  readonly gateway: PaymentGateway;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+/** A concurrent event about the same payment makes an operation read again, this many times at most. */
+const OPERATION_ATTEMPTS = 5;
+
+export interface CancelBookingInput {
+  readonly reference: string;
+  /** Kept in the audit trail and on the refund, never sent to Stripe. */
+  readonly reason: string;
+  readonly actorId?: string;
+  /** False for `--no-refund`: the booking's share is recorded as waived, and never refunded later. */
+  readonly refund: boolean;
+}
+
+export interface CancelBookingResult {
+  readonly ok: true;
+  readonly released: readonly ReleasedBooking[];
+  readonly alreadyReleased: boolean;
+  /** This booking's refund as the payment record holds it; absent when its payment has nothing to refund. */
+  readonly refund?: RefundEntry;
+  readonly tripStatus?: TripStatus;
+}
+
+function operatorAudit(deps: PaymentOperationsDeps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
+  return {
+    auditId: deps.ids.uuid(),
+    eventType,
+    entityType: 'payment',
+    entityId: paymentId,
+    actorType: 'operator',
+    ...(actorId !== undefined && { actorId }),
+    occurredAt: deps.clock.now().toISOString(),
+    metadata,
+  };
+}
+
+/** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
+function recordOfLegacyBooking(trip: Trip | undefined, booking: Booking, at: string): PaymentRecord {
+  return newPaymentRecord(
+    { paymentId: booking.paymentId, status: 'booked', tripId: booking.tripId, setAside: false, amountPaid: trip?.amount ?? 0, currency: trip?.currency ?? booking.currency ?? '' },
+    at,
+  );
+}
+
+/** The write that replaces `before` with `after`, or creates `after` when there was no record. */
+function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at: string): PaymentRecordWrite {
+  return before ? { record: nextVersion(after, at), expectedVersion: before.version } : { record: after };
+}
+
+/**
+ * Input: a booking reference, a reason, refund or not. Output: what was released and this booking's refund.
+ * Steps: read the booking, its trip and its payment record → one transaction: the booking cancelled, its
+ * seats back, its refund stored as `requested` (or `waived`) on the payment record, and the trip `cancelled`
+ * when it was its last booking → ask Stripe → record the answer. Run again, it resumes only a refund still
+ * `requested`; a share is refunded at most once, ever.
+ */
+export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
+  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
+    const [booking] = await deps.store.getBookings([input.reference]);
+    if (!booking) return failure('BOOKING_NOT_FOUND', `Booking ${input.reference} does not exist.`);
+    const trip = await deps.store.getTrip(booking.tripId);
+    const record = await deps.store.getPaymentRecord(booking.paymentId);
+    const refundKey = shareRefundKey(booking.paymentId, booking.reference);
+    const existing = record?.refunds.find((entry) => entry.refundKey === refundKey);
+
+    if (booking.status !== 'confirmed') {
+      if (record && existing?.status === 'requested') {
+        const issued = await issueRequestedRefunds(deps, record, 'operator');
+        return { ok: true, released: [], alreadyReleased: true, refund: refundOf(issued.record, refundKey) as RefundEntry, ...(trip && { tripStatus: trip.status }) };
+      }
+      return { ok: true, released: [], alreadyReleased: true, ...(existing && { refund: existing }), ...(trip && { tripStatus: trip.status }) };
+    }
+
+    const at = deps.clock.now().toISOString();
+    const base = record ?? recordOfLegacyBooking(trip, booking, at);
+    const share = Math.min(booking.amount ?? 0, refundableAmount(base));
+    const entry = shareEntry(deps, input, booking, share, at);
+    const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
+    const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
+    const after = settle({
+      ...base,
+      refunds: entry ? [...base.refunds, entry] : base.refunds,
+      status: last && base.status === 'booked' ? 'cancelled' : base.status,
+    });
+    const write = recordWrite(record, after, at);
+    const released = await releaseBookings(
+      deps,
+      { reference: booking.reference },
+      {
+        reason: input.reason,
+        actorType: 'operator',
+        ...(input.actorId !== undefined && { actorId: input.actorId }),
+        ...(last && { tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' } }),
+        paymentRecord: write,
+        ...(entry && {
+          audits: [
+            operatorAudit(deps, entry.status === 'waived' ? 'payment.refund_waived' : 'payment.refund_requested', booking.paymentId, input.actorId, {
+              refundKey,
+              amount: entry.amount,
+              reference: booking.reference,
+              reason: input.reason,
+            }),
+          ],
+        }),
+      },
+    );
+    if (!released.ok) {
+      if (released.errorCode === 'PAYMENT_CHANGED') continue;
+      return released;
+    }
+    const tripStatus: TripStatus | undefined = last ? (after.status === 'refunded' ? 'refunded' : 'cancelled') : trip?.status;
+    const result = { ok: true as const, released: released.released, alreadyReleased: false, ...(tripStatus && { tripStatus }) };
+    if (entry?.status !== 'requested') return { ...result, ...(entry && { refund: entry }) };
+    const issued = await issueRequestedRefunds(deps, write.record, 'operator');
+    return { ...result, refund: refundOf(issued.record, refundKey) as RefundEntry };
+  }
+  return failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true });
+}
+
+/** The share's refund: requested when there is money Stripe can return, waived when the operator said so. */
+function shareEntry(deps: PaymentOperationsDeps, input: CancelBookingInput, booking: Booking, share: number, at: string): RefundEntry | undefined {
+  const fields = {
+    refundKey: shareRefundKey(booking.paymentId, booking.reference),
+    amount: share,
+    requestedBy: 'operator' as const,
+    ...(input.actorId !== undefined && { actorId: input.actorId }),
+    reason: input.reason,
+    bookingReferences: [booking.reference],
+  };
+  if (!input.refund) return refundEntry({ ...fields, status: 'waived' }, at);
+  // A payment the provider cannot refund (a direct create-booking payment, a free checkout) is settled by whoever took it.
+  if (share <= 0 || !deps.gateway.refundable(booking.paymentId)) return undefined;
+  return refundEntry(fields, at);
+}
+
+function refundOf(record: PaymentRecord, refundKey: string): RefundEntry | undefined {
+  return record.refunds.find((entry) => entry.refundKey === refundKey);
+}
+
+export interface RetryRefundResult {
+  readonly ok: true;
+  readonly record: PaymentRecord;
+  /** The refunds asked for by this run. */
+  readonly asked: readonly RefundEntry[];
+}
+
+/**
+ * Input: a payment id. Output: the record after asking Stripe again.
+ * Resumes refunds still `requested`; for a payment that needs attention because a refund was refused or
+ * failed, asks once more for each failed refund under a new key (what is still refundable, at most), and
+ * takes the payment back to where it was.
+ */
+export async function retryRefund(deps: PaymentOperationsDeps, paymentId: string, actorId?: string): Promise<RetryRefundResult | BookingFailure> {
+  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
+    const record = await deps.store.getPaymentRecord(paymentId);
+    if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
+    if (hasRequestedRefunds(record)) {
+      const issued = await issueRequestedRefunds(deps, record, 'operator');
+      return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
+    }
+    const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
+    if (record.status !== 'needs_attention' || failed.length === 0) {
+      return failure('NOTHING_TO_RETRY', `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`);
+    }
+    const at = deps.clock.now().toISOString();
+    let left = refundableAmount(record);
+    const retries: RefundEntry[] = [];
+    const refunds = record.refunds.map((entry) => {
+      if (!failed.includes(entry) || left <= 0) return entry;
+      const amount = Math.min(entry.amount, left);
+      left -= amount;
+      const retry = refundEntry(
+        { refundKey: `${entry.refundKey}-retry-${record.refunds.length + retries.length + 1}`, amount, requestedBy: 'operator', ...(actorId !== undefined && { actorId }), reason: entry.reason, bookingReferences: entry.bookingReferences },
+        at,
+      );
+      retries.push(retry);
+      return { ...entry, retriedAs: retry.refundKey };
+    });
+    if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund.`);
+    const { attention: _cleared, ...withoutAttention } = record;
+    const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
+    const written = nextVersion(after, at);
+    const result = await deps.store.commit({
+      at,
+      paymentRecord: { record: written, expectedVersion: record.version },
+      audits: [operatorAudit(deps, 'payment.refund_retried', paymentId, actorId, { refundKeys: retries.map((retry) => retry.refundKey).join(','), amount: retries.reduce((sum, retry) => sum + retry.amount, 0) })],
+    });
+    if (!result.committed) continue;
+    const issued = await issueRequestedRefunds(deps, written, 'operator');
+    return { ok: true, record: issued.record, asked: retries };
+  }
+  return failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true });
+}
+
+/** A person looked at a payment that needed attention and closes it; the note goes into its audit trail. */
+export async function resolvePayment(
+  deps: Omit<PaymentOperationsDeps, 'gateway'>,
+  paymentId: string,
+  note: string,
+  actorId?: string,
+): Promise<{ ok: true; record: PaymentRecord } | BookingFailure> {
+  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
+    const record = await deps.store.getPaymentRecord(paymentId);
+    if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
+    if (record.status !== 'needs_attention') return failure('NOT_NEEDING_ATTENTION', `Payment ${paymentId} is ${record.status}, not needs_attention.`);
+    const at = deps.clock.now().toISOString();
+    const written = nextVersion({ ...record, status: 'resolved' }, at);
+    const result = await deps.store.commit({
+      at,
+      paymentRecord: { record: written, expectedVersion: record.version },
+      audits: [
+        {
+          auditId: deps.ids.uuid(),
+          eventType: 'payment.resolved',
+          entityType: 'payment',
+          entityId: paymentId,
+          actorType: 'operator',
+          ...(actorId !== undefined && { actorId }),
+          occurredAt: at,
+          metadata: { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null },
+        },
+      ],
+    });
+    if (result.committed) return { ok: true, record: written };
+  }
+  return failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true });
+}
+
+export interface PaymentProblem {
+  readonly paymentId: string;
+  readonly tripId?: string;
+  readonly problem: string;
+}
+
+/** Payments whose money does not add up: more refunded than paid, or a trip still booked by money that went back. */
+export async function checkPayments(store: BookingStore): Promise<{ payments: number; problems: PaymentProblem[] }> {
+  const records = await store.listAllPaymentRecords();
+  const problems: PaymentProblem[] = [];
+  for (const record of records) {
+    const at = (problem: string): void => {
+      problems.push({ paymentId: record.paymentId, ...(record.tripId !== undefined && { tripId: record.tripId }), problem });
+    };
+    const succeeded = record.refunds.filter((entry) => entry.status === 'succeeded').reduce((sum, entry) => sum + entry.amount, 0);
+    if (record.amountRefunded > record.amountPaid) at(`refunded ${record.amountRefunded} of ${record.amountPaid} paid`);
+    if (succeeded > record.amountPaid) at(`refunds succeeded for ${succeeded} of ${record.amountPaid} paid`);
+    if (record.tripId === undefined || record.setAside || record.amountPaid === 0 || record.amountRefunded < record.amountPaid) continue;
+    const trip = await store.getTrip(record.tripId);
+    if (trip?.status === 'booked' && trip.paymentId === record.paymentId) at('trip booked while its payment was refunded in full');
+  }
+  return { payments: records.length, problems };
+}

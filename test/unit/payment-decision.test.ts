@@ -1,0 +1,138 @@
+// The payment state machine's decisions, one row per row of docs/payment-flow.md, without DynamoDB.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { PaymentRecord, RefundEntry, Trip, TripStatus } from '../../lambdas/shared/domain/model';
+import { decide, type ChargeRefunded, type CheckoutCompleted, type CheckoutEnded, type PaymentEvent, type PaymentState, type RefundChanged } from '../../lambdas/shared/domain/payment-decision';
+
+const AT = '2026-11-26T10:00:00.000Z';
+const PI = 'pi_decision';
+
+function trip(status: TripStatus, extra: Partial<Trip> = {}): Trip {
+  return {
+    tripId: 'trip-1',
+    userId: 'user-1',
+    items: [{ experienceId: 'exp-1', slotId: 'slot-1', guestCount: 2, date: '2027-01-01', time: '09:00' }],
+    amount: 9_000,
+    currency: 'eur',
+    status,
+    checkoutSessionId: 'cs_1',
+    bookingReferences: [],
+    createdAt: AT,
+    updatedAt: AT,
+    ...extra,
+  };
+}
+
+function record(status: PaymentRecord['status'], extra: Partial<PaymentRecord> = {}): PaymentRecord {
+  return { paymentId: PI, status, tripId: 'trip-1', setAside: false, amountPaid: 9_000, currency: 'eur', amountRefunded: 0, refunds: [], version: 3, createdAt: AT, updatedAt: AT, ...extra };
+}
+
+function refund(status: RefundEntry['status']): RefundEntry {
+  return { refundKey: `refund-${PI}`, amount: 9_000, status, requestedBy: 'system', reason: 'SLOT_BLOCKED', bookingReferences: [], stripeRefundId: 're_1', requestedAt: AT, updatedAt: AT };
+}
+
+function paid(extra: Partial<CheckoutCompleted> = {}): CheckoutCompleted {
+  return {
+    kind: 'checkout-completed',
+    eventId: 'evt_1',
+    eventType: 'checkout.session.completed',
+    paid: true,
+    sessionId: 'cs_1',
+    tripId: 'trip-1',
+    userId: 'user-1',
+    paymentId: PI,
+    amount: 9_000,
+    amountSubtotal: 9_000,
+    amountDiscount: 0,
+    currency: 'eur',
+    ...extra,
+  };
+}
+
+const unpaid = (): CheckoutCompleted => paid({ paid: false, paymentId: undefined as unknown as string });
+const ended = (to: CheckoutEnded['to']): CheckoutEnded => ({ kind: 'checkout-ended', eventId: 'evt_2', eventType: `checkout.session.${to}`, to, sessionId: 'cs_1', tripId: 'trip-1' });
+const charge = (amountRefunded = 9_000): ChargeRefunded => ({ kind: 'charge-refunded', eventId: 'evt_3', eventType: 'charge.refunded', paymentId: PI, amount: 9_000, amountRefunded, currency: 'eur' });
+const refundEvent = (status: RefundChanged['status'], refundId = 're_1'): RefundChanged => ({
+  kind: 'refund-changed',
+  eventId: 'evt_4',
+  eventType: 'refund.updated',
+  refundId,
+  paymentId: PI,
+  amount: 9_000,
+  status,
+  refundKey: refundId === 're_1' ? `refund-${PI}` : undefined as unknown as string,
+});
+
+interface Row {
+  readonly rule: string;
+  readonly state: PaymentState;
+  readonly event: PaymentEvent;
+  readonly step: string;
+  readonly outcome?: string;
+  readonly reason?: string;
+}
+
+/** In the order of the table in docs/payment-flow.md: one row each. */
+const rows: Row[] = [
+  { rule: 'paid-record-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: paid(), step: 'answer', outcome: 'duplicate' },
+  { rule: 'paid-record-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) }, event: paid(), step: 'issue-refunds' },
+  { rule: 'paid-record-refunded', state: { record: record('refunded', { setAside: true, reason: 'unknown_trip' }) }, event: paid(), step: 'answer', outcome: 'refunded' },
+  { rule: 'paid-refunded-first-trip-waiting', state: { trip: trip('pending_payment'), record: record('refunded', { reason: 'refunded_before_confirmation' }) }, event: paid(), step: 'close-trip' },
+  { rule: 'paid-refunded-first', state: { trip: trip('refunded'), record: record('refunded', { reason: 'refunded_before_confirmation' }) }, event: paid(), step: 'answer', outcome: 'already_refunded' },
+  { rule: 'paid-record-needs-attention', state: { trip: trip('refund_pending'), record: record('needs_attention') }, event: paid(), step: 'answer', outcome: 'needs_attention' },
+  { rule: 'paid-record-closed', state: { trip: trip('cancelled'), record: record('cancelled') }, event: paid(), step: 'answer', outcome: 'no_change' },
+  { rule: 'paid-unknown-trip', state: {}, event: paid(), step: 'set-aside', reason: 'unknown_trip' },
+  { rule: 'paid-no-payment-intent', state: {}, event: paid({ paymentId: undefined as unknown as string }), step: 'attention', reason: 'no_payment_intent' },
+  { rule: 'paid-mismatch', state: { trip: trip('pending_payment') }, event: paid({ amount: 8_000, amountSubtotal: 8_000 }), step: 'set-aside', reason: 'amount_mismatch' },
+  { rule: 'paid-trip-not-payable', state: { trip: trip('expired') }, event: paid(), step: 'set-aside', reason: 'trip_expired' },
+  { rule: 'paid-matching', state: { trip: trip('awaiting_payment') }, event: paid({ amount: 7_000, amountDiscount: 2_000 }), step: 'confirm' },
+  { rule: 'unpaid-pending', state: { trip: trip('pending_payment') }, event: unpaid(), step: 'move-trip', outcome: 'awaiting_payment' },
+  { rule: 'checkout-ended-waiting', state: { trip: trip('awaiting_payment') }, event: ended('expired'), step: 'move-trip', outcome: 'expired' },
+  { rule: 'checkout-end-late', state: { trip: trip('booked', { paymentId: PI }) }, event: ended('payment_failed'), step: 'answer', outcome: 'no_change' },
+  { rule: 'full-refund-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: charge(), step: 'release' },
+  { rule: 'full-refund-booked-unrecorded', state: { trip: trip('booked', { paymentId: PI }) }, event: charge(), step: 'release' },
+  { rule: 'full-refund-cancelled', state: { trip: trip('cancelled', { paymentId: PI }), record: record('cancelled') }, event: charge(), step: 'settle-refunded', outcome: 'refund_recorded' },
+  { rule: 'full-refund-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) }, event: charge(), step: 'settle-refunded', outcome: 'refunded' },
+  { rule: 'full-refund-needs-attention', state: { record: record('needs_attention') }, event: charge(), step: 'record-charge-total', outcome: 'refund_recorded' },
+  { rule: 'full-refund-settled', state: { record: record('refunded', { amountRefunded: 9_000 }) }, event: charge(), step: 'answer', outcome: 'duplicate' },
+  { rule: 'full-refund-unconfirmed', state: { trip: trip('pending_payment') }, event: charge(), step: 'record-early-refund' },
+  { rule: 'partial-refund-recorded-payment', state: { record: record('booked') }, event: charge(3_000), step: 'record-charge-total', outcome: 'partial_refund_recorded' },
+  { rule: 'partial-refund-unrecorded-payment', state: {}, event: charge(3_000), step: 'audit-partial-refund' },
+  { rule: 'refund-event-unknown-payment', state: {}, event: refundEvent('succeeded'), step: 'answer', outcome: 'no_change' },
+  { rule: 'refund-event-outside-refund', state: { record: record('booked') }, event: refundEvent('succeeded', 're_dashboard'), step: 'move-refund' },
+  { rule: 'refund-event-moves-refund', state: { record: record('refund_pending', { refunds: [refund('pending')] }) }, event: refundEvent('failed'), step: 'move-refund' },
+  { rule: 'refund-event-stale', state: { record: record('refunded', { refunds: [refund('succeeded')] }) }, event: refundEvent('pending'), step: 'answer', outcome: 'duplicate' },
+];
+
+describe('decide', () => {
+  it.each(rows)('$rule → $step', ({ rule, state, event, step, outcome, reason }) => {
+    const decision = decide(state, event);
+
+    expect(decision.rule).toBe(rule);
+    expect(decision.plan.step).toBe(step);
+    if (outcome !== undefined) expect(decision.plan).toMatchObject({ outcome });
+    if (reason !== undefined) expect(decision.plan).toMatchObject({ reason });
+  });
+
+  it('lists exactly the rules of the table in docs/payment-flow.md, in its order', () => {
+    const doc = readFileSync(new URL('../../docs/payment-flow.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Decisions'), doc.indexOf('When the confirmation (`paid-matching`) is refused'));
+    const documented = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((match) => match[1]);
+
+    expect(documented).toEqual(rows.map((row) => row.rule));
+  });
+
+  it.each([
+    { name: 'a discount Stripe applied to the trip’s price', facts: { amount: 6_000, amountSubtotal: 9_000, amountDiscount: 3_000 }, step: 'confirm' },
+    { name: 'a 100 % coupon', facts: { amount: 0, amountSubtotal: 9_000, amountDiscount: 9_000, paymentId: undefined as unknown as string }, step: 'confirm' },
+    { name: 'a total that is not the price less the discount', facts: { amount: 1_000, amountSubtotal: 9_000, amountDiscount: 3_000 }, step: 'set-aside' },
+    { name: 'a discounted price that is not the trip’s', facts: { amount: 6_000, amountSubtotal: 6_000, amountDiscount: 0 }, step: 'set-aside' },
+  ])('books or sets aside by the price before discounts: $name → $step', ({ facts, step }) => {
+    expect(decide({ trip: trip('pending_payment') }, paid(facts)).plan.step).toBe(step);
+  });
+
+  it('never refunds a paid session without a PaymentIntent, and sets aside a free one with nothing to refund', () => {
+    expect(decide({}, paid({ paymentId: undefined as unknown as string, amount: 9_000 })).plan).toEqual({ step: 'attention', reason: 'no_payment_intent' });
+    expect(decide({}, paid({ paymentId: undefined as unknown as string, amount: 0 })).plan).toEqual({ step: 'set-aside', reason: 'unknown_trip' });
+  });
+});
