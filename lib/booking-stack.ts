@@ -5,6 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
+import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/stripe-events';
 import { BookingAlarms } from './constructs/booking-alarms';
 import { BookingFunction } from './constructs/booking-function';
 import { BookingTable } from './constructs/booking-table';
@@ -80,7 +81,11 @@ export class BookingStack extends Stack {
       ...(settings.alarmEmail && { alarmEmail: settings.alarmEmail }),
     });
 
-    new CfnOutput(this, 'WebhookUrl', { value: api.webhookUrl, description: 'Paste into Stripe: Developers → Webhooks → Add endpoint' });
+    new CfnOutput(this, 'WebhookUrl', {
+      value: api.webhookUrl,
+      description: `Paste into Stripe: Developers → Webhooks → Add endpoint, subscribed to exactly: ${HANDLED_EVENT_TYPES.join(', ')}`,
+    });
+    new CfnOutput(this, 'StripeEvents', { value: HANDLED_EVENT_TYPES.join(','), description: 'Subscribe the Stripe webhook endpoint to exactly these events' });
     new CfnOutput(this, 'TableName', { value: bookings.table.tableName });
     new CfnOutput(this, 'StripeSecretArn', { value: stripeSecret.secretArn, description: 'Put {"apiKey","webhookSigningSecrets"} here' });
     new CfnOutput(this, 'CreateBookingFunctionArn', { value: createBooking.function.functionArn });

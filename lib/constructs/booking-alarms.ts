@@ -1,4 +1,4 @@
-// Alarms on what needs a person: function errors and throttles, API 5xx, refunds and payments set aside, sent to one SNS topic.
+// Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention, sent to one SNS topic.
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
@@ -55,6 +55,12 @@ export class BookingAlarms extends Construct {
       'Paid trips are being refunded because they could not be booked.',
     );
     this.alarmOn('PaymentsSetAside', serviceMetric(METRIC.paymentsSetAside, fiveMinutes), 1, 'A payment did not match its trip (or named none) and was refunded: look at the payment.set_aside audit entries.');
+    this.alarmOn(
+      'PaymentsNeedingAttention',
+      serviceMetric(METRIC.paymentsNeedingAttention, fiveMinutes),
+      1,
+      'A payment needs a person (Stripe refused a refund for good, a refund failed later, or stored data is unusable): run `npm run ops -- attention list`, then `payments show|retry-refund|resolve`.',
+    );
   }
 
   private alarmOn(id: string, metric: IMetric, threshold: number, description: string): void {
