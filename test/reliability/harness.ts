@@ -54,18 +54,26 @@ export interface AcknowledgedPayment {
   readonly paymentId: string;
 }
 
+/** What the payment provider says about a payment's money (the Stripe fake's running total). */
+export interface MoneyAtProvider {
+  refundedAtProvider(paymentId: string): number;
+}
+
 /**
  * The invariants, read from the table once the load has stopped; returns every violation found.
  * 1. every slot: 0 <= availableCount <= capacity and availableCount + confirmed guests = capacity;
  * 2. every trip all or nothing: all its bookings (one per item) or none, each with its audit entry;
  * 3. one booking set per payment, and every acknowledged payment ended booked, refunded or set aside;
- * 4. seats back exactly once: cancelled bookings hold no seats (follows from 1).
+ * 4. seats back exactly once: cancelled bookings hold no seats (follows from 1);
+ * 5. money: for every payment, refunds succeeded (on its record and at the provider) never exceed what
+ *    was paid, and no trip is booked while its payment is refunded in full.
  */
 export async function findViolations(
   store: BookingStore,
   slots: readonly Slot[],
   trips: readonly Trip[],
   acknowledged: readonly AcknowledgedPayment[] = [],
+  money?: MoneyAtProvider,
 ): Promise<string[]> {
   const violations: string[] = [];
   const current = await store.getSlots(slots.map((slot) => slot.slotId));
@@ -107,6 +115,7 @@ export async function findViolations(
     }
   }
   for (const { tripId, paymentId } of acknowledged) {
+    violations.push(...(await moneyViolations(store, paymentId, money)));
     const trip = await store.getTrip(tripId);
     const settledOnTrip = trip?.paymentId === paymentId && ['booked', 'refunded', 'refund_pending'].includes(trip.status);
     if (!settledOnTrip && !(await store.getPaymentRecord(paymentId))) {
@@ -114,4 +123,29 @@ export async function findViolations(
     }
   }
   return violations;
+}
+
+async function moneyViolations(store: BookingStore, paymentId: string, money?: MoneyAtProvider): Promise<string[]> {
+  const record = await store.getPaymentRecord(paymentId);
+  if (!record) return [];
+  const found: string[] = [];
+  const succeeded = record.refunds.filter((entry) => entry.status === 'succeeded').reduce((sum, entry) => sum + entry.amount, 0);
+  if (succeeded > record.amountPaid) found.push(`payment ${paymentId}: refunds succeeded ${succeeded} > paid ${record.amountPaid}`);
+  if (record.amountRefunded > record.amountPaid) found.push(`payment ${paymentId}: refunded ${record.amountRefunded} > paid ${record.amountPaid}`);
+  const atProvider = money?.refundedAtProvider(paymentId) ?? 0;
+  if (atProvider > record.amountPaid) found.push(`payment ${paymentId}: ${atProvider} refunded at the provider > paid ${record.amountPaid}`);
+  const shares = new Set<string>();
+  for (const entry of record.refunds) {
+    if (entry.bookingReferences.length === 1 && entry.status === 'succeeded') {
+      const share = entry.bookingReferences[0] as string;
+      if (shares.has(share)) found.push(`payment ${paymentId}: booking ${share} refunded twice`);
+      shares.add(share);
+    }
+  }
+  if (record.tripId !== undefined && !record.setAside) {
+    const trip = await store.getTrip(record.tripId);
+    const fullyRefunded = record.amountPaid > 0 && (record.amountRefunded >= record.amountPaid || atProvider >= record.amountPaid);
+    if (trip?.status === 'booked' && trip.paymentId === paymentId && fullyRefunded) found.push(`trip ${trip.tripId}: booked while payment ${paymentId} is refunded in full`);
+  }
+  return found;
 }

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
@@ -21,12 +23,22 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-/** A payment Stripe knows (for up to 1 000.00): what these trips cost is well inside it. */
-const pi = (): string => {
+/** A payment Stripe knows, for `amount` (by default 1 000.00, well above what these trips cost). */
+const pi = (amount = 100_000): string => {
   const id = `pi_${uniqueId('r').replace(/-/g, '')}`;
-  fake.registerPayment(id, 100_000);
+  fake.registerPayment(id, amount);
   return id;
 };
+
+/** A refund made in Stripe's dashboard, then Stripe's charge.refunded with the charge's real total. */
+async function refundInDashboard(paymentId: string, amount: number) {
+  try {
+    await fake.client().refunds.create({ payment_intent: paymentId });
+  } catch {
+    // Refunded in full already (by us): Stripe still reports the charge.
+  }
+  return chargeRefunded(paymentId, amount, { refunded: fake.totalRefunded(paymentId) });
+}
 
 /** Delivers until Stripe would stop retrying: every non-2xx is sent again (bounded). */
 async function deliverUntilAcknowledged(send: (event: APIGatewayProxyEventV2) => Promise<{ status: number }>, event: unknown, attempts = 10): Promise<number> {
@@ -69,7 +81,7 @@ describe('negative control', () => {
 });
 
 describe('randomised concurrent mix', () => {
-  it('keeps every invariant under confirmations, duplicates, out-of-order events, refunds, blocks and capacity changes', async () => {
+  it('keeps every invariant under confirmations, duplicates, out-of-order events, refunds, cancellations, blocks and capacity changes', async () => {
     const seed = runSeed();
     const random = seededRandom(seed);
     const store = testStore();
@@ -83,8 +95,9 @@ describe('randomised concurrent mix', () => {
     }
     const acknowledged: AcknowledgedPayment[] = [];
     const tasks: (() => Promise<unknown>)[] = [];
+    const gateway = new StripePaymentGateway(async () => fake.client());
     for (const trip of trips) {
-      const paymentId = pi();
+      const paymentId = pi(trip.amount);
       const session = checkoutSession(trip, { paymentIntent: paymentId });
       const paid = stripeEvent(random.chance(0.3) ? 'checkout.session.async_payment_succeeded' : 'checkout.session.completed', session);
       const deliverPaid = async () => {
@@ -93,7 +106,15 @@ describe('randomised concurrent mix', () => {
       for (let copies = random.int(1, 3); copies > 0; copies--) tasks.push(deliverPaid);
       if (random.chance(0.25)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.completed', { ...session, payment_status: 'unpaid' })));
       if (random.chance(0.2)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid' })));
-      if (random.chance(0.3)) tasks.push(() => deliverUntilAcknowledged(webhook.send, chargeRefunded(paymentId, trip.amount, { tripId: trip.tripId })));
+      if (random.chance(0.3)) tasks.push(async () => deliverUntilAcknowledged(webhook.send, await refundInDashboard(paymentId, trip.amount)));
+      if (random.chance(0.3)) {
+        // An operator cancels the first booking, if there is one by then, with or without its refund.
+        const refund = random.chance(0.7);
+        tasks.push(async () => {
+          const reference = (await store.getTrip(trip.tripId))?.bookingReferences[0];
+          if (reference) await cancelBooking({ ...deps, gateway }, { reference, reason: 'chaos', refund });
+        });
+      }
     }
     for (let i = 0; i < 8; i++) {
       const slot = random.pick(slots);
@@ -103,7 +124,7 @@ describe('randomised concurrent mix', () => {
     const results = await startTogether(random.shuffle(tasks));
 
     const failures = results.filter((result) => result.status === 'rejected');
-    const violations = await findViolations(store, slots, trips, acknowledged);
+    const violations = await findViolations(store, slots, trips, acknowledged, { refundedAtProvider: (paymentId) => fake.totalRefunded(paymentId) });
     console.info(`random mix: seed ${seed}, ${tasks.length} concurrent tasks over ${trips.length} trips and ${slots.length} slots, ${acknowledged.length} payments acknowledged, ${violations.length} violations`);
     expect({ seed, failures: failures.length, violations }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, failures: 0, violations: [] });
     expect(acknowledged.length).toBeGreaterThan(0);
