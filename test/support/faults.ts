@@ -12,9 +12,21 @@ export type Fault =
   /** The request is applied, then the response is lost: the caller cannot tell it committed. */
   | 'lost-response';
 
+/** A call paused before it is sent, so the other side of a race can run and commit meanwhile. */
+export interface Hold {
+  /** Resolves when the held call has arrived at the boundary (its caller read what it read, and is about to write). */
+  readonly reached: Promise<void>;
+  /** Lets the held call go on to the table. */
+  release(): void;
+}
+
 export interface FaultInjector {
   /** Fails the next calls of `command` (e.g. `TransactWriteItemsCommand`) with these faults, in order. */
   queue(command: string, ...faults: Fault[]): void;
+  /** Holds the next call of `command` at the SDK boundary until released. */
+  hold(command: string): Hold;
+  /** Queries of this index find nothing, as a global index that has not caught up yet. */
+  lagIndex(indexName: string): void;
   /** Drops the faults still queued. */
   clear(): void;
   /** Calls of each command seen, faulted or not. */
@@ -45,12 +57,23 @@ function conflict(size: number): Error {
 
 export function injectFaults(documentClient: DynamoDBDocumentClient): FaultInjector {
   const pending = new Map<string, Fault[]>();
+  const holds = new Map<string, { arrived: () => void; gate: Promise<void> }[]>();
+  const laggingIndexes = new Set<string>();
   const calls = new Map<string, number>();
   let injected = 0;
   documentClient.middlewareStack.add(
     (next, context) => async (args) => {
       const command = context.commandName ?? 'unknown';
       calls.set(command, (calls.get(command) ?? 0) + 1);
+      const held = holds.get(command)?.shift();
+      if (held) {
+        held.arrived();
+        await held.gate;
+      }
+      const indexName = (args.input as { IndexName?: string }).IndexName;
+      if (command === 'QueryCommand' && indexName !== undefined && laggingIndexes.has(indexName)) {
+        return { output: { Items: [], Count: 0, $metadata: {} }, response: {} } as never;
+      }
       const fault = pending.get(command)?.shift();
       if (!fault) return next(args);
       injected++;
@@ -73,8 +96,21 @@ export function injectFaults(documentClient: DynamoDBDocumentClient): FaultInjec
     queue(command, ...faults) {
       pending.set(command, [...(pending.get(command) ?? []), ...faults]);
     },
+    hold(command) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      holds.set(command, [...(holds.get(command) ?? []), { arrived, gate }]);
+      return { reached, release };
+    },
+    lagIndex(indexName) {
+      laggingIndexes.add(indexName);
+    },
     clear() {
       pending.clear();
+      holds.clear();
+      laggingIndexes.clear();
     },
     calls,
     get injected() {

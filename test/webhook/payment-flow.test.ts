@@ -111,7 +111,7 @@ describe('out of order', () => {
     expect(await s.store.listBookingsOfTrip(s.trip.tripId)).toHaveLength(2);
   });
 
-  it('does not book when the refund arrived before the confirmation, and refunds nothing more', async () => {
+  it('does not book when the refund arrived before the confirmation, refunds nothing more, and ends the trip refunded', async () => {
     const s = await scenario();
 
     const refund = await s.send('charge.refunded', chargeRefunded(s.paymentIntent, s.trip.amount).data.object);
@@ -121,7 +121,7 @@ describe('out of order', () => {
     expect(late).toMatchObject({ status: 200, body: { outcome: 'already_refunded', reason: 'refunded_before_confirmation' } });
     expect(await s.available()).toEqual([5, 5]);
     expect(await s.store.listBookingsOfTrip(s.trip.tripId)).toEqual([]);
-    expect(await s.status()).toBe('pending_payment');
+    expect(await s.status()).toBe('refunded');
     expect(fake.refundsOf(s.paymentIntent)).toEqual([]);
   });
 });

@@ -190,8 +190,13 @@ export interface PaymentRecord {
   /** What the traveller actually paid, in minor units (after discounts); 0 when nothing was charged. */
   readonly amountPaid: number;
   readonly currency: Currency;
-  /** What went back, as far as Stripe has told us (our succeeded refunds, or the charge's own total when higher). */
+  /**
+   * What went back, as far as Stripe has told us: the larger of our refunds that succeeded and the charge's
+   * own total (`chargeRefunded`), never above what was paid. Derived, stored so listings can read it.
+   */
   readonly amountRefunded: number;
+  /** The charge's running refunded total as Stripe last reported it (`charge.refunded`); it counts pending refunds and ones made outside. */
+  readonly chargeRefunded?: number;
   readonly refunds: readonly RefundEntry[];
   readonly attention?: PaymentAttention;
   /** Increases with every write; each write is conditioned on the version it read. */

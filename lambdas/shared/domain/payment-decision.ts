@@ -165,7 +165,8 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
         return { rule: 'paid-record-refund-pending', plan: { step: 'issue-refunds' } };
       case 'refunded':
         if (record.reason !== 'refunded_before_confirmation') return answer('paid-record-refunded', 'refunded');
-        if (trip && trip.tripId === record.tripId && isConfirmable(trip)) {
+        // The charge may not have named its trip; a matching paid session for a waiting trip does.
+        if (trip && (record.tripId ?? trip.tripId) === trip.tripId && isConfirmable(trip) && !mismatchOf(trip, event)) {
           return { rule: 'paid-refunded-first-trip-waiting', plan: { step: 'close-trip', trip, outcome: 'already_refunded' } };
         }
         return answer('paid-refunded-first', 'already_refunded');

@@ -18,7 +18,7 @@ import {
   type RefundChanged,
 } from './payment-decision';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
-import { chargeFullyRefunded, fullRefundEntries, moveRefund, newPaymentRecord, nextVersion, refundEntry, withAttention, withChargeTotal } from './payment-ledger';
+import { chargeFullyRefunded, fullRefundEntries, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
@@ -231,7 +231,8 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
   const amountPaid = amountPaidOf(event);
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
   const at = deps.clock.now().toISOString();
-  const record = newPaymentRecord(
+  // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
+  const record = settle(newPaymentRecord(
     {
       paymentId,
       status: 'refund_pending',
@@ -244,13 +245,14 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
       refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
     },
     at,
-  );
+  ));
+  const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   const result = await deps.store.commit({
     at,
-    tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refund_pending', paymentId, statusReason: reason },
+    tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
     paymentRecord: { record },
     audits: [
-      audit(deps, { eventType: 'trip.refund_pending', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
+      audit(deps, { eventType: `trip.${tripTo}`, entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
       audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: amountPaid, reason, tripId: trip.tripId } }),
     ],
     processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
@@ -267,7 +269,7 @@ async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted,
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   const at = deps.clock.now().toISOString();
-  const record = newPaymentRecord(
+  const record = settle(newPaymentRecord(
     {
       paymentId,
       status: 'refund_pending',
@@ -280,7 +282,7 @@ async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted,
       refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
     },
     at,
-  );
+  ));
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
@@ -325,7 +327,7 @@ async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded
   const refunded: PaymentRecord = record
     ? { ...chargeFullyRefunded(record, at, 'charge_refunded').record, status: 'refunded' }
     : newPaymentRecord(
-        { paymentId: event.paymentId, status: 'refunded', tripId, setAside: false, reason: 'payment_refunded', amountPaid: event.amount, amountRefunded: event.amountRefunded, currency: event.currency },
+        { paymentId: event.paymentId, status: 'refunded', tripId, setAside: false, reason: 'payment_refunded', amountPaid: event.amount, chargeRefunded: event.amountRefunded, currency: event.currency },
         at,
       );
   const result = await releaseBookings(
@@ -400,7 +402,7 @@ async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, 
       setAside: false,
       reason: 'refunded_before_confirmation',
       amountPaid: event.amount,
-      amountRefunded: event.amountRefunded,
+      chargeRefunded: event.amountRefunded,
       currency: event.currency,
     },
     at,

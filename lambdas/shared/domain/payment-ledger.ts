@@ -36,9 +36,23 @@ export function openRefundAmount(record: PaymentRecord): number {
   return record.refunds.filter((entry) => OPEN_REFUND_STATUSES.includes(entry.status)).reduce((sum, entry) => sum + entry.amount, 0);
 }
 
-/** What may still be refunded: paid, less what went back, less what is on its way back. */
+function succeededRefundAmount(record: Pick<PaymentRecord, 'refunds'>): number {
+  return record.refunds.filter((entry) => entry.status === 'succeeded').reduce((sum, entry) => sum + entry.amount, 0);
+}
+
+/**
+ * What may still be refunded: paid, less what is back or on its way. Stripe's charge total already counts
+ * our pending refunds and any made outside, so the two sources are compared, never added.
+ */
 export function refundableAmount(record: PaymentRecord): number {
-  return Math.max(0, record.amountPaid - record.amountRefunded - openRefundAmount(record));
+  const committed = Math.max(succeededRefundAmount(record) + openRefundAmount(record), record.chargeRefunded ?? 0);
+  return Math.max(0, record.amountPaid - committed);
+}
+
+/** `amountRefunded` as it follows from the refunds and the charge's total. */
+function recounted(record: PaymentRecord): PaymentRecord {
+  const amountRefunded = Math.min(record.amountPaid, Math.max(succeededRefundAmount(record), record.chargeRefunded ?? 0));
+  return amountRefunded === record.amountRefunded ? record : { ...record, amountRefunded };
 }
 
 export function hasRequestedRefunds(record: PaymentRecord): boolean {
@@ -54,13 +68,14 @@ export interface NewRecordFields {
   readonly reason?: string;
   readonly amountPaid: number;
   readonly currency: string;
-  readonly amountRefunded?: number;
+  /** The charge's refunded total, when Stripe reported one (a refund seen before the record existed). */
+  readonly chargeRefunded?: number;
   readonly refunds?: readonly RefundEntry[];
   readonly attention?: PaymentRecord['attention'];
 }
 
 export function newPaymentRecord(fields: NewRecordFields, at: string): PaymentRecord {
-  return { amountRefunded: 0, refunds: [], ...fields, version: 1, createdAt: at, updatedAt: at };
+  return recounted({ amountRefunded: 0, refunds: [], ...fields, version: 1, createdAt: at, updatedAt: at });
 }
 
 /** The record as the next write stores it: one version on, stamped. */
@@ -125,7 +140,7 @@ export function moveRefund(
   refundKey: string,
   status: RefundStatus,
   at: string,
-  details: { readonly stripeRefundId?: string; readonly failureCode?: string } = {},
+  details: { readonly stripeRefundId?: string; readonly failureCode?: string; readonly attentionReason?: string } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
   if (!entry || !refundMovesForward(entry.status, status)) return { record, attention: false };
@@ -136,12 +151,15 @@ export function moveRefund(
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
   };
-  let amountRefunded = record.amountRefunded;
-  if (status === 'succeeded') amountRefunded = Math.min(record.amountPaid, amountRefunded + entry.amount);
-  if ((status === 'failed' || status === 'canceled') && entry.status === 'succeeded') amountRefunded = Math.max(0, amountRefunded - entry.amount);
-  let next: PaymentRecord = { ...record, amountRefunded, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
   const failed = status === 'failed' || status === 'canceled';
-  if (failed) next = withAttention(next, 'refund_failed', at, details.failureCode ?? status);
+  // A refund that fails after Stripe counted it leaves the charge's total too.
+  const chargeRefunded = failed && entry.status !== 'requested' && record.chargeRefunded !== undefined ? Math.max(0, record.chargeRefunded - entry.amount) : record.chargeRefunded;
+  let next: PaymentRecord = recounted({
+    ...record,
+    ...(chargeRefunded !== undefined && { chargeRefunded }),
+    refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)),
+  });
+  if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
   return {
     record: failed ? next : settle(next),
     audit: {
@@ -165,10 +183,8 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
     case 'already_refunded':
       // The charge went back in full by another refund: nothing of this one is needed.
       return chargeFullyRefunded(record, at, 'charge_already_refunded');
-    case 'refused': {
-      const moved = moveRefund(record, refundKey, 'failed', at, { failureCode: answer.code });
-      return { ...moved, record: withAttention(moved.record, 'refund_refused', at, answer.code) };
-    }
+    case 'refused':
+      return moveRefund(record, refundKey, 'failed', at, { failureCode: answer.code, attentionReason: 'refund_refused' });
   }
 }
 
@@ -178,15 +194,26 @@ export function chargeFullyRefunded(record: PaymentRecord, at: string, why: stri
     OPEN_REFUND_STATUSES.includes(entry.status) ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry,
   );
   return {
-    record: settle({ ...record, refunds, amountRefunded: record.amountPaid }),
+    record: settle(recounted({ ...record, refunds, chargeRefunded: record.amountPaid })),
     audit: { eventType: 'payment.fully_refunded', metadata: { amount: record.amountPaid, why } },
     attention: false,
   };
 }
 
 /** Stripe's total for the charge, when it is ahead of ours (a refund made in the dashboard). */
-export function withChargeTotal(record: PaymentRecord, amountRefunded: number): PaymentRecord {
-  return amountRefunded > record.amountRefunded ? { ...record, amountRefunded: Math.min(record.amountPaid, amountRefunded) } : record;
+export function withChargeTotal(record: PaymentRecord, chargeRefunded: number): PaymentRecord {
+  return chargeRefunded > (record.chargeRefunded ?? 0) ? recounted({ ...record, chargeRefunded }) : record;
+}
+
+/** The status the payment lives in, or will go back to once a person has dealt with it. */
+export function liveStatus(record: PaymentRecord): PaymentStatus {
+  return record.status === 'needs_attention' ? (record.attention?.previousStatus ?? 'refund_pending') : record.status;
+}
+
+/** Moves the live status: directly, or (while a person must look) the one the payment goes back to. */
+export function withLiveStatus(record: PaymentRecord, status: PaymentStatus): PaymentRecord {
+  if (record.status !== 'needs_attention' || !record.attention) return { ...record, status };
+  return { ...record, attention: { ...record.attention, previousStatus: status } };
 }
 
 /**
