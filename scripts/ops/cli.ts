@@ -160,7 +160,9 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       case 'slots list': {
-        const slots = options.experience ? await store.listSlotsOfExperience(options.experience) : await store.listAllSlots();
+        const slots = options.experience
+          ? await store.listSlotsOfExperience(options.experience)
+          : await store.listAllSlots((problem) => io.err(`warning: ${problem.message}`));
         print(slots, slots.map(slotRow), slotColumns);
         return 0;
       }
@@ -226,7 +228,13 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         }
         const result = await cancelBooking({ ...deps, gateway }, { reference, reason: options.reason, actorId: actor, refund });
         if (!result.ok) return refused(result);
-        const refundText = result.refund ? refundLine(result.refund, booking?.currency ?? '') : refund ? 'none (nothing paid through Stripe)' : 'none (--no-refund)';
+        const refundText = result.refund
+          ? refundLine(result.refund, booking?.currency ?? '')
+          : result.alreadyReleased
+            ? 'none (released before, without a refund of its own)'
+            : refund
+              ? 'none (nothing paid through Stripe)'
+              : 'none (--no-refund)';
         print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }], ['reference', 'released', 'alreadyReleased', 'refund', 'trip']);
         return 0;
       }
@@ -288,6 +296,7 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         const payments = await checkPayments(store);
         if (options.json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
         else {
+          for (const item of slots.unusable) io.err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
           if (slots.drifted.length === 0) io.out(`${slots.slots} slots checked: capacity = available + confirmed guests everywhere.`);
           else {
             formatTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift']).forEach((line) => io.out(line));
@@ -299,7 +308,7 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
             io.err(`${payments.problems.length} payment problems found.`);
           }
         }
-        return slots.drifted.length === 0 && payments.problems.length === 0 ? 0 : 1;
+        return slots.drifted.length === 0 && slots.unusable.length === 0 && payments.problems.length === 0 ? 0 : 1;
       }
       default:
         throw new UsageError(`unknown command "${positionals.join(' ')}"`);

@@ -1,4 +1,5 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
+import type { StoredDataError } from './errors';
 import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus } from './model';
 
 /** Take seats from a slot, guarded: the slot exists for that experience, is not blocked, has enough seats. */
@@ -95,8 +96,11 @@ export interface BookingStore {
   /** Stores a new trip; false when a trip with that id exists already. */
   createTrip(trip: Trip): Promise<boolean>;
   getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>>;
-  /** Every slot: operator listings and the consistency check, never a request path. */
-  listAllSlots(): Promise<Slot[]>;
+  /**
+   * Every slot: operator listings and the consistency check, never a request path. A stored slot that fails
+   * its shape is handed to `onUnusable` (and left out) when given, so one bad item cannot hide the others.
+   */
+  listAllSlots(onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]>;
   listSlotsOfExperience(experienceId: string): Promise<Slot[]>;
   listBookingsOfTrip(tripId: string): Promise<Booking[]>;
   listBookingsOfSlot(slotId: string): Promise<Booking[]>;
@@ -109,8 +113,8 @@ export interface BookingStore {
   findTripByPayment(paymentId: string): Promise<Trip | undefined>;
   /** Payments in `needs_attention`, oldest first (a sparse index: only they are in it). */
   listPaymentsNeedingAttention(): Promise<PaymentRecord[]>;
-  /** Every payment record: the consistency check, never a request path. */
-  listAllPaymentRecords(): Promise<PaymentRecord[]>;
+  /** Every payment record: the consistency check, never a request path. `onUnusable` as for slots. */
+  listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
   commit(write: AtomicWrite): Promise<AtomicWriteResult>;
 }

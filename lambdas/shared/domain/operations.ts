@@ -104,9 +104,16 @@ export interface SlotDrift {
   readonly drift: number;
 }
 
-/** For every slot, compares capacity with availability plus the guests of its confirmed bookings. */
-export async function checkConsistency(store: BookingStore): Promise<{ slots: number; drifted: SlotDrift[] }> {
-  const slots = await store.listAllSlots();
+export interface UnusableItem {
+  readonly entity: string;
+  readonly id: string;
+  readonly problem: string;
+}
+
+/** For every slot, compares capacity with availability plus the guests of its confirmed bookings; lists stored slots that cannot be read. */
+export async function checkConsistency(store: BookingStore): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
+  const unusable: UnusableItem[] = [];
+  const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
   const drifted: SlotDrift[] = [];
   for (const slot of slots) {
     const bookings = await store.listBookingsOfSlot(slot.slotId);
@@ -116,5 +123,5 @@ export async function checkConsistency(store: BookingStore): Promise<{ slots: nu
       drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests, drift });
     }
   }
-  return { slots: slots.length, drifted };
+  return { slots: slots.length, drifted, unusable };
 }

@@ -1,11 +1,11 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
 import type { BookingStore, PaymentRecordWrite } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
-import { failure, type BookingFailure } from './errors';
+import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import type { PaymentGateway } from './payment-gateway';
-import { hasRequestedRefunds, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey } from './payment-ledger';
+import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withLiveStatus } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 
 export interface PaymentOperationsDeps {
@@ -92,11 +92,9 @@ export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBo
     const entry = shareEntry(deps, input, booking, share, at);
     const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
     const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
-    const after = settle({
-      ...base,
-      refunds: entry ? [...base.refunds, entry] : base.refunds,
-      status: last && base.status === 'booked' ? 'cancelled' : base.status,
-    });
+    const withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
+    // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
+    const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
     const write = recordWrite(record, after, at);
     const released = await releaseBookings(
       deps,
@@ -123,11 +121,12 @@ export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBo
       if (released.errorCode === 'PAYMENT_CHANGED') continue;
       return released;
     }
-    const tripStatus: TripStatus | undefined = last ? (after.status === 'refunded' ? 'refunded' : 'cancelled') : trip?.status;
-    const result = { ok: true as const, released: released.released, alreadyReleased: false, ...(tripStatus && { tripStatus }) };
-    if (entry?.status !== 'requested') return { ...result, ...(entry && { refund: entry }) };
-    const issued = await issueRequestedRefunds(deps, write.record, 'operator');
-    return { ...result, refund: refundOf(issued.record, refundKey) as RefundEntry };
+    const result = { ok: true as const, released: released.released, alreadyReleased: false };
+    const issued = entry?.status === 'requested' ? (await issueRequestedRefunds(deps, write.record, 'operator')).record : write.record;
+    // Read after the refund's answer: its last money back moves the trip on.
+    const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
+    const refund = refundOf(issued, refundKey);
+    return { ...result, ...(refund && { refund }), ...(tripStatus && { tripStatus }) };
   }
   return failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true });
 }
@@ -249,8 +248,8 @@ export interface PaymentProblem {
 
 /** Payments whose money does not add up: more refunded than paid, or a trip still booked by money that went back. */
 export async function checkPayments(store: BookingStore): Promise<{ payments: number; problems: PaymentProblem[] }> {
-  const records = await store.listAllPaymentRecords();
   const problems: PaymentProblem[] = [];
+  const records = await store.listAllPaymentRecords((problem) => problems.push({ paymentId: problem.entityId, problem: problem.message }));
   for (const record of records) {
     const at = (problem: string): void => {
       problems.push({ paymentId: record.paymentId, ...(record.tripId !== undefined && { tripId: record.tripId }), problem });
@@ -259,7 +258,11 @@ export async function checkPayments(store: BookingStore): Promise<{ payments: nu
     if (record.amountRefunded > record.amountPaid) at(`refunded ${record.amountRefunded} of ${record.amountPaid} paid`);
     if (succeeded > record.amountPaid) at(`refunds succeeded for ${succeeded} of ${record.amountPaid} paid`);
     if (record.tripId === undefined || record.setAside || record.amountPaid === 0 || record.amountRefunded < record.amountPaid) continue;
-    const trip = await store.getTrip(record.tripId);
+    const trip = await store.getTrip(record.tripId).catch((error: unknown) => {
+      if (!(error instanceof StoredDataError)) throw error;
+      at(error.message);
+      return undefined;
+    });
     if (trip?.status === 'booked' && trip.paymentId === record.paymentId) at('trip booked while its payment was refunded in full');
   }
   return { payments: records.length, problems };

@@ -24,6 +24,7 @@ import type {
   TripTransition,
   WriteRejection,
 } from '../domain/booking-store';
+import { StoredDataError } from '../domain/errors';
 import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip } from '../domain/model';
 import { auditItem, bookingItem, fromItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, type Key } from './items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
@@ -140,7 +141,7 @@ export class DynamoDbBookingStore implements BookingStore {
     return (await this.queryIndex(index, keys.attentionPartition)).map(fromItem.paymentRecord);
   }
 
-  async listAllPaymentRecords(): Promise<PaymentRecord[]> {
+  async listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]> {
     const items = await this.readAllPages('Scan payment records', (ExclusiveStartKey) =>
       this.client.send(
         new ScanCommand({
@@ -152,7 +153,7 @@ export class DynamoDbBookingStore implements BookingStore {
         }),
       ),
     );
-    return items.map(fromItem.paymentRecord);
+    return readEach(items, fromItem.paymentRecord, onUnusable);
   }
 
   async createTrip(trip: Trip): Promise<boolean> {
@@ -227,7 +228,7 @@ export class DynamoDbBookingStore implements BookingStore {
     return (await this.queryIndex(GLOBAL_INDEXES.bySlotOrPayment, keys.slotBookingsPartition(slotId), 'BOOKING#')).map(fromItem.booking);
   }
 
-  async listAllSlots(): Promise<Slot[]> {
+  async listAllSlots(onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]> {
     const items = await this.readAllPages('Scan slots', (ExclusiveStartKey) =>
       this.client.send(
         new ScanCommand({
@@ -239,7 +240,7 @@ export class DynamoDbBookingStore implements BookingStore {
         }),
       ),
     );
-    return items.map(fromItem.slot).sort((a, b) => `${a.date}T${a.time}${a.slotId}`.localeCompare(`${b.date}T${b.time}${b.slotId}`));
+    return readEach(items, fromItem.slot, onUnusable).sort((a, b) => `${a.date}T${a.time}${a.slotId}`.localeCompare(`${b.date}T${b.time}${b.slotId}`));
   }
 
   async listSlotsOfExperience(experienceId: string): Promise<Slot[]> {
@@ -328,6 +329,20 @@ export class DynamoDbBookingStore implements BookingStore {
     if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
     return tagged;
   }
+}
+
+/** Reads every item; with `onUnusable`, one that fails its shape is reported and left out instead of failing the listing. */
+function readEach<T>(items: Record<string, unknown>[], read: (item: Record<string, unknown>) => T, onUnusable?: (problem: StoredDataError) => void): T[] {
+  if (!onUnusable) return items.map(read);
+  return items.flatMap((item) => {
+    try {
+      return [read(item)];
+    } catch (error) {
+      if (!(error instanceof StoredDataError)) throw error;
+      onUnusable(error);
+      return [];
+    }
+  });
 }
 
 interface CancellationReason {

@@ -1,0 +1,480 @@
+// Operators and money through the ops CLI and its use cases, against DynamoDB Local and the Stripe fake: every share refunded at most once, never more than was paid.
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
+import { runOps } from '../../scripts/ops/cli';
+import { injectFaults } from '../support/faults';
+import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
+import { createPendingTrip } from '../support/trips';
+import { webhookHarness } from '../support/webhook';
+
+const HOUR = 3_600_000;
+const PRICE = 4_500;
+const CAPACITY = 5;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+async function ops(argv: string[], gateway?: PaymentGateway) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    env: {},
+    ...(gateway && { gateway }),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const eur = (amount: number): string => `${(amount / 100).toFixed(2)} eur`;
+const hoursLater = (hours: number): Clock => {
+  const later = new Date(Date.now() + hours * HOUR);
+  return { now: () => later };
+};
+
+/**
+ * A trip with one booking per entry of `guests` (each on its own slot at PRICE a guest), paid with a PaymentIntent the
+ * fake knows and booked through the real webhook, so its payment record is `booked` with `amountPaid`.
+ */
+async function bookedTrip(guests: readonly number[]) {
+  const store = testStore();
+  const slots: Slot[] = [];
+  for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
+  const created = await createPendingTrip(store, slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]));
+  const pi = paymentIntentId();
+  fake.registerPayment(pi, created.amount);
+  const webhook = webhookHarness(fake, { store });
+  const booked = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi }))));
+  expect(booked.body.outcome).toBe('booked');
+  const bookings = await store.listBookingsOfTrip(created.tripId);
+  const references = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string);
+  const shares = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.amount as number);
+  const gateway = new StripePaymentGateway(async () => fake.client());
+  return {
+    store,
+    webhook,
+    trip: created,
+    pi,
+    slots,
+    references,
+    shares,
+    gateway,
+    paid: created.amount,
+    available: () => Promise.all(slots.map(async (slot) => (await readSlot(store, slot.slotId))?.availableCount)),
+    tripStatus: async () => (await store.getTrip(created.tripId))?.status,
+    record: async () => (await store.getPaymentRecord(pi)) as PaymentRecord,
+    bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
+    shareKey: (reference: string) => `refund-${pi}-${reference}`,
+    cancelLater: (store_: DynamoDbBookingStore, clock: Clock, reference: string, gateway_: PaymentGateway = gateway) =>
+      cancelBooking({ store: store_, gateway: gateway_, clock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true }),
+  };
+}
+
+const posts = (pi?: string) => fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && (pi === undefined || call.idempotencyKey?.includes(pi)));
+const lookups = () => fake.calls.filter((call) => call.method === 'GET' && call.path === '/v1/refunds');
+
+/** Money at the fake: never more back than paid, and each booking's share (retries included) back at most once. */
+function expectEachShareRefundedAtMostOnce(pi: string, paid: number): void {
+  expect(fake.totalRefunded(pi)).toBeLessThanOrEqual(paid);
+  const live = fake.refundsOf(pi).filter((refund) => refund.status !== 'failed' && refund.status !== 'canceled');
+  const shares = live.map((refund) => (refund.metadata.refund_key ?? '').replace(/-retry-\d+$/, ''));
+  expect(new Set(shares).size).toBe(shares.length);
+}
+
+/** A payment whose share refund Stripe refused for good (`charge_disputed`), cancelled through the CLI. */
+async function refusedShare(guests: readonly number[]) {
+  const t = await bookedTrip(guests);
+  fake.refuseNext('charge_disputed');
+  const cancelled = await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill', '--actor', 'ana'], t.gateway);
+  return { ...t, cancelled };
+}
+
+describe('bookings cancel', () => {
+  it.each([
+    { name: 'the only booking of a trip', guests: [2], tripAfter: 'refunded', recordAfter: 'refunded', seats: [CAPACITY] },
+    { name: 'one booking of a two-booking trip', guests: [1, 2], tripAfter: 'booked', recordAfter: 'booked', seats: [CAPACITY, CAPACITY - 2] },
+  ])('refunds the share of $name once, even when run again 25 hours later', async ({ guests, tripAfter, recordAfter, seats }) => {
+    const t = await bookedTrip(guests);
+    const reference = t.references[0] as string;
+    const share = t.shares[0] as number;
+
+    const first = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+    fake.advance(25 * HOUR);
+    const callsBefore = fake.calls.length;
+    const again = await t.cancelLater(t.store, hoursLater(25), reference);
+
+    expect(first).toMatchObject({ code: 0, out: expect.stringContaining(`succeeded: ${eur(share)}`) });
+    expect(again).toMatchObject({ ok: true, released: [], alreadyReleased: true, refund: { refundKey: t.shareKey(reference), status: 'succeeded', amount: share } });
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: share, idempotencyKey: t.shareKey(reference), metadata: { refund_key: t.shareKey(reference), tripId: t.trip.tripId } }]);
+    expect(posts()).toHaveLength(1);
+    expect(await t.available()).toEqual(seats);
+    expect(await t.bookingStatus(reference)).toBe('cancelled');
+    expect(await t.tripStatus()).toBe(tripAfter);
+    const record = await t.record();
+    expect(record).toMatchObject({ status: recordAfter, amountPaid: t.paid, amountRefunded: share });
+    expect(record.refunds).toMatchObject([{ refundKey: t.shareKey(reference), status: 'succeeded', amount: share, stripeRefundId: fake.refundsOf(t.pi)[0]?.id, bookingReferences: [reference] }]);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it.each([
+    { failure: 500 as TransientFailure, count: 1 },
+    { failure: 429 as TransientFailure, count: 1 },
+    { failure: 'lock_timeout' as TransientFailure, count: 1 },
+    { failure: 'reset' as TransientFailure, count: 2 },
+  ])('cancels while Stripe is down ($failure): exit 1 STRIPE_UNAVAILABLE, seats back, refund requested; 25 hours later it is refunded exactly once', async ({ failure, count }) => {
+    const t = await bookedTrip([2]);
+    const reference = t.references[0] as string;
+    fake.failNext(count, failure);
+
+    const down = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+
+    expect(down.code).toBe(1);
+    expect(down.err.split('\n')).toHaveLength(1);
+    expect(down.err).toContain('STRIPE_UNAVAILABLE');
+    expect(await t.bookingStatus(reference)).toBe('cancelled');
+    expect(await t.available()).toEqual([CAPACITY]);
+    expect(await t.tripStatus()).toBe('cancelled');
+    expect(await t.record()).toMatchObject({ status: 'cancelled', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: t.paid }] });
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+
+    fake.advance(25 * HOUR);
+    const later = await t.cancelLater(t.store, hoursLater(25), reference);
+
+    expect(later).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', amount: t.paid } });
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(reference) }]);
+    expect(lookups()).toHaveLength(1); // older than Stripe's key memory: looked up by its key first
+    expect(posts()).toHaveLength(count + 1);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
+    expect(await t.tripStatus()).toBe('refunded');
+    expect(await t.available()).toEqual([CAPACITY]);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it.each([
+    { name: '25 hours later, after Stripe forgot the key', hours: 25, lookedUp: 1, posted: 1 },
+    { name: 'a minute later, while Stripe still remembers the key', hours: 0, lookedUp: 0, posted: 2 },
+  ])('finds the refund Stripe made when our write of its answer failed, and does not refund again $name', async ({ hours, lookedUp, posted }) => {
+    const t = await bookedTrip([1, 2]);
+    const reference = t.references[0] as string;
+    const share = t.shares[0] as number;
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const faultyStore = testStore(client);
+    // Stripe answers; then every attempt to write its answer fails (the release has committed before Stripe is asked).
+    const answersThenTableFails: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        const answer = await t.gateway.refund(request);
+        faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
+        return answer;
+      },
+    };
+
+    await expect(t.cancelLater(faultyStore, systemClock, reference, answersThenTableFails)).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+
+    expect(faults.injected).toBe(FAST_RETRIES.maxAttempts);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: share, idempotencyKey: t.shareKey(reference) }]);
+    expect(await t.bookingStatus(reference)).toBe('cancelled');
+    expect(await t.available()).toEqual([CAPACITY, CAPACITY - 2]);
+    expect(await t.record()).toMatchObject({ status: 'booked', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: share }] });
+
+    fake.advance(hours * HOUR);
+    const again = await t.cancelLater(t.store, hours > 0 ? hoursLater(hours) : systemClock, reference);
+
+    const [refund] = fake.refundsOf(t.pi);
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect(again).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', stripeRefundId: refund?.id, amount: share } });
+    expect(lookups()).toHaveLength(lookedUp);
+    expect(posts()).toHaveLength(posted);
+    expect(await t.record()).toMatchObject({ status: 'booked', amountRefunded: share, refunds: [{ status: 'succeeded', stripeRefundId: refund?.id }] });
+    expect(await t.tripStatus()).toBe('booked');
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it('never refunds a share cancelled with --no-refund, even when cancelled again without it', async () => {
+    const t = await bookedTrip([2]);
+    const reference = t.references[0] as string;
+
+    const waived = await ops(['bookings', 'cancel', reference, '--reason', 'no-show', '--no-refund'], t.gateway);
+    const plain = await ops(['bookings', 'cancel', reference, '--reason', 'no-show'], t.gateway);
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(waived).toMatchObject({ code: 0, out: expect.stringContaining(`waived: ${eur(t.paid)}`) });
+    expect(plain).toMatchObject({ code: 0, out: expect.stringContaining(`waived: ${eur(t.paid)}`) });
+    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
+    expect(fake.calls).toEqual([]);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'waived', amount: t.paid }] });
+    expect(await t.tripStatus()).toBe('cancelled');
+    expect(await t.available()).toEqual([CAPACITY]);
+    expect((await t.store.listAudit('payment', t.pi)).map((entry) => entry.eventType)).toEqual(['payment.refund_waived']);
+  });
+
+  it.each([
+    { name: 'both refunded', noRefund: [false, false], trip: 'refunded', record: 'refunded', statuses: ['succeeded', 'succeeded'] },
+    { name: 'the second waived', noRefund: [false, true], trip: 'cancelled', record: 'cancelled', statuses: ['succeeded', 'waived'] },
+    { name: 'the first waived', noRefund: [true, false], trip: 'cancelled', record: 'cancelled', statuses: ['waived', 'succeeded'] },
+  ])('cancels every booking of a two-booking trip ($name): each share refunded once, the trip $trip', async ({ noRefund, trip, record, statuses }) => {
+    const t = await bookedTrip([1, 2]);
+
+    const results = [];
+    for (const [index, reference] of t.references.entries()) {
+      results.push(await ops(['bookings', 'cancel', reference, '--reason', 'weather', ...(noRefund[index] ? ['--no-refund'] : [])], t.gateway));
+    }
+
+    expect(results.map((result) => result.code)).toEqual([0, 0]);
+    const refunded = t.shares.filter((_, index) => !noRefund[index]);
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual(refunded);
+    expect(posts()).toHaveLength(refunded.length);
+    const total = refunded.reduce((sum, amount) => sum + amount, 0);
+    expect(fake.totalRefunded(t.pi)).toBe(total);
+    expect(t.shares.reduce((sum, amount) => sum + amount, 0)).toBe(t.paid);
+    expect(await t.tripStatus()).toBe(trip);
+    const stored = await t.record();
+    expect(stored).toMatchObject({ status: record, amountPaid: t.paid, amountRefunded: total });
+    expect(stored.refunds.map((entry) => [entry.refundKey, entry.status, entry.amount])).toEqual(t.references.map((reference, index) => [t.shareKey(reference), statuses[index], t.shares[index]]));
+    expect(await t.available()).toEqual([CAPACITY, CAPACITY]);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it('does not call Stripe to cancel a booking whose charge was already refunded in full (charge.refunded)', async () => {
+    const t = await bookedTrip([1, 2]);
+    const refunded = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId })));
+    expect(refunded.body.outcome).toBe('released');
+
+    const cancelled = await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill', '--json'], t.gateway);
+
+    expect(cancelled.code).toBe(0);
+    expect(JSON.parse(cancelled.out)).toMatchObject({ ok: true, released: [], alreadyReleased: true, tripStatus: 'refunded' });
+    expect(fake.calls).toEqual([]);
+    expect(await t.available()).toEqual([CAPACITY, CAPACITY]);
+    expect(await t.tripStatus()).toBe('refunded');
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [] });
+    expect((await t.store.listAudit('booking', t.references[0] as string)).map((entry) => entry.eventType)).toEqual(['booking.confirmed', 'booking.cancelled']);
+  });
+});
+
+describe('bookings cancel after Stripe’s events about an earlier share', () => {
+  it('refunds the second booking’s whole share when the first share’s pending refund was reported by charge.refunded before it succeeded', async () => {
+    const t = await bookedTrip([1, 2]);
+    const [first, second] = t.references as [string, string];
+    const [firstShare, secondShare] = t.shares as [number, number];
+    fake.nextRefundStatus('pending');
+    const cancelledFirst = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway);
+    const [pending] = fake.refundsOf(t.pi);
+    // Stripe counts a pending refund on the charge at once, and tells us the refund succeeded later.
+    const charge = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: firstShare, tripId: t.trip.tripId })));
+    const succeeded = fake.setRefundStatus(pending!.id, 'succeeded');
+    const updated = await t.webhook.send(
+      signedRequest(stripeEvent('refund.updated', { id: succeeded.id, object: 'refund', amount: succeeded.amount, charge: succeeded.charge, currency: succeeded.currency, payment_intent: t.pi, status: 'succeeded', failure_reason: null, metadata: succeeded.metadata, created: succeeded.created })),
+    );
+
+    expect(cancelledFirst).toMatchObject({ code: 0, out: expect.stringContaining(`pending: ${eur(firstShare)}`) });
+    expect(charge.body.outcome).toBe('partial_refund_recorded');
+    expect(updated.body.outcome).toBe('refund_updated');
+    expect.soft((await t.record()).amountRefunded).toBe(firstShare);
+
+    const cancelledSecond = await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway);
+
+    expect(cancelledSecond.code).toBe(0);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([firstShare, secondShare]);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+  });
+});
+
+describe('payments retry-refund', () => {
+  it.each([
+    { name: 'its only booking', guests: [2], previous: 'cancelled', after: 'refunded', trip: 'refunded', seats: [CAPACITY] },
+    { name: 'one of two bookings', guests: [1, 2], previous: 'booked', after: 'booked', trip: 'booked', seats: [CAPACITY, CAPACITY - 2] },
+  ])('asks again under a new key after Stripe refused the refund of $name for good, and only once', async ({ guests, previous, after, trip, seats }) => {
+    const t = await refusedShare(guests);
+    const reference = t.references[0] as string;
+    const share = t.shares[0] as number;
+
+    expect(t.cancelled).toMatchObject({ code: 0, out: expect.stringContaining(`failed (charge_disputed): ${eur(share)}`) });
+    expect(await t.record()).toMatchObject({
+      status: 'needs_attention',
+      attention: { code: 'charge_disputed', previousStatus: previous },
+      refunds: [{ refundKey: t.shareKey(reference), status: 'failed', failureCode: 'charge_disputed', amount: share }],
+    });
+    expect(await t.bookingStatus(reference)).toBe('cancelled');
+    const attention = await ops(['attention', 'list']);
+    expect(attention.code).toBe(0);
+    expect(attention.out.split('\n').find((line) => line.includes(t.pi))).toMatch(/charge_disputed/);
+
+    const retried = await ops(['payments', 'retry-refund', t.pi, '--actor', 'ana'], t.gateway);
+    const retryKey = `${t.shareKey(reference)}-retry-2`;
+
+    expect(retried.code).toBe(0);
+    expect(retried.out).toContain(retryKey);
+    expect(retried.out).toContain(`succeeded: ${eur(share)}`);
+    expect(retried.out).toContain(`payment ${t.pi} is now ${after}`);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: share, idempotencyKey: retryKey, metadata: { refund_key: retryKey } }]);
+    const record = await t.record();
+    expect(record).toMatchObject({ status: after, amountRefunded: share });
+    expect(record.attention).toBeUndefined();
+    expect(record.refunds).toMatchObject([
+      { refundKey: t.shareKey(reference), status: 'failed', retriedAs: retryKey },
+      { refundKey: retryKey, status: 'succeeded', amount: share, actorId: 'ana' },
+    ]);
+    expect(await t.tripStatus()).toBe(trip);
+    expect(await t.available()).toEqual(seats);
+    expect((await ops(['attention', 'list'])).out).not.toContain(t.pi);
+
+    const again = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect(again.code).toBe(1);
+    expect(again.err.split('\n')).toHaveLength(1);
+    expect(again.err).toContain('NOTHING_TO_RETRY');
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it('settles the payment and the trip as refunded when the other booking was cancelled while the refused refund waited for a person', async () => {
+    const t = await refusedShare([1, 2]);
+    const [first, second] = t.references as [string, string];
+
+    const other = await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway);
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(other.code).toBe(0);
+    expect(retried.code).toBe(0);
+    expect(fake.refundsOf(t.pi).map((refund) => refund.idempotencyKey)).toEqual([t.shareKey(second), `${t.shareKey(first)}-retry-3`]);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+    expect(await t.available()).toEqual([CAPACITY, CAPACITY]);
+    // Every booking cancelled and all of the money back: the record is `refunded` and so is the trip (docs/payment-flow.md).
+    expect.soft(await t.record()).toMatchObject({ amountRefunded: t.paid, status: 'refunded' });
+    expect.soft(await t.tripStatus()).toBe('refunded');
+  });
+});
+
+describe('payments resolve', () => {
+  it('closes a payment that needs attention, with the note and the operator in its audit trail', async () => {
+    const t = await refusedShare([1, 2]);
+
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'refunded by bank transfer', '--actor', 'ana']);
+
+    expect(resolved.code).toBe(0);
+    expect(resolved.out).toMatch(new RegExp(`${t.pi}\\s+resolved\\s+refunded by bank transfer`));
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: 0 });
+    const audit = await t.store.listAudit('payment', t.pi);
+    expect(audit.at(-1)).toMatchObject({ eventType: 'payment.resolved', actorType: 'operator', actorId: 'ana', metadata: { note: 'refunded by bank transfer', code: 'charge_disputed' } });
+    expect((await ops(['attention', 'list'])).out).not.toContain(t.pi);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+  });
+
+  it.each([
+    { name: 'a booked payment', needsAttention: false, argv: (pi: string) => ['payments', 'resolve', pi, '--note', 'looked'], code: 1, message: 'NOT_NEEDING_ATTENTION' },
+    { name: 'no --note', needsAttention: true, argv: (pi: string) => ['payments', 'resolve', pi], code: 2, message: '--note' },
+    { name: 'an unknown payment', needsAttention: false, argv: () => ['payments', 'resolve', paymentIntentId(), '--note', 'looked'], code: 1, message: 'PAYMENT_NOT_FOUND' },
+  ])('refuses to resolve $name with exit $code and one line ($message), changing nothing', async ({ needsAttention, argv, code, message }) => {
+    const t = needsAttention ? await refusedShare([1, 2]) : await bookedTrip([1, 2]);
+    const before = await t.record();
+
+    const result = await ops(argv(t.pi));
+
+    expect(result.code).toBe(code);
+    expect(result.err.split('\n')[0]).toContain(message);
+    expect(await t.record()).toEqual(before);
+  });
+});
+
+describe('payments show', () => {
+  it('prints the record’s fields and its refunds, and as JSON with its audit trail', async () => {
+    const t = await bookedTrip([1, 2]);
+    const reference = t.references[0] as string;
+    const share = t.shares[0] as number;
+    await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+    const refundId = fake.refundsOf(t.pi)[0]?.id as string;
+
+    const shown = await ops(['payments', 'show', t.pi]);
+    const json = await ops(['payments', 'show', t.pi, '--json']);
+
+    expect(shown.code).toBe(0);
+    const lines = shown.out.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^paymentId\\s+${t.pi}$`)),
+        expect.stringMatching(/^status\s+booked$/),
+        expect.stringMatching(new RegExp(`^tripId\\s+${t.trip.tripId}$`)),
+        expect.stringMatching(/^setAside\s+false$/),
+        expect.stringMatching(new RegExp(`^paid\\s+${eur(t.paid)}$`)),
+        expect.stringMatching(new RegExp(`^refunded\\s+${eur(share)}$`)),
+        expect.stringMatching(/^refundKey\s+status\s+amount\s+stripeRefundId\s+failureCode\s+requestedBy\s+bookings\s+updatedAt$/),
+        expect.stringMatching(new RegExp(`^${t.shareKey(reference)}\\s+succeeded\\s+${eur(share)}\\s+${refundId}\\s+operator\\s+${reference}\\s`)),
+      ]),
+    );
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({
+      payment: { paymentId: t.pi, status: 'booked', amountPaid: t.paid, amountRefunded: share, refunds: [{ refundKey: t.shareKey(reference), status: 'succeeded' }] },
+      audit: [{ eventType: 'payment.refund_requested' }, { eventType: 'payment.refund_succeeded' }],
+    });
+  });
+
+  it('answers an unknown payment with exit 1 and one line PAYMENT_NOT_FOUND', async () => {
+    const pi = paymentIntentId();
+
+    const shown = await ops(['payments', 'show', pi]);
+
+    expect(shown.code).toBe(1);
+    expect(shown.out).toBe('');
+    expect(shown.err.split('\n')).toHaveLength(1);
+    expect(shown.err).toContain(`PAYMENT_NOT_FOUND: No payment ${pi} is recorded.`);
+  });
+});
+
+describe('check', () => {
+  it.each([
+    {
+      name: 'more refunded than was paid',
+      problem: 'refunded 1500 of 1000 paid',
+      async arrange() {
+        const store = testStore();
+        const at = new Date().toISOString();
+        const record: PaymentRecord = { paymentId: paymentIntentId(), status: 'refunded', setAside: true, amountPaid: 1_000, amountRefunded: 1_500, currency: 'eur', refunds: [], version: 1, createdAt: at, updatedAt: at };
+        expect(await store.commit({ at, paymentRecord: { record } })).toEqual({ committed: true });
+        return { store, record, repaired: { ...record, amountRefunded: 1_000 } };
+      },
+    },
+    {
+      name: 'a trip still booked by a payment refunded in full',
+      problem: 'trip booked while its payment was refunded in full',
+      async arrange() {
+        const t = await bookedTrip([2]);
+        const booked = await t.record();
+        const record = nextVersion({ ...booked, status: 'refunded', amountRefunded: booked.amountPaid }, new Date().toISOString());
+        expect(await t.store.commit({ at: record.updatedAt, paymentRecord: { record, expectedVersion: booked.version } })).toEqual({ committed: true });
+        return { store: t.store, record, repaired: { ...booked } };
+      },
+    },
+  ])('reports a payment whose refunds do not add up ($name) with exit 1, naming it', async ({ arrange, problem }) => {
+    const { store, record, repaired } = await arrange();
+
+    const text = await ops(['check']);
+    const json = await ops(['check', '--json']);
+    // Put the shared table back in order, so other runs of check are not disturbed.
+    const fixed = nextVersion(repaired, new Date().toISOString());
+    expect(await store.commit({ at: fixed.updatedAt, paymentRecord: { record: { ...fixed, version: record.version + 1 }, expectedVersion: record.version } })).toEqual({ committed: true });
+    const after = await ops(['check', '--json']);
+
+    expect(text.code).toBe(1);
+    expect(text.out.split('\n').find((line) => line.startsWith(record.paymentId))).toContain(problem);
+    expect(text.err).toMatch(/payment problems found/);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.out) as { paymentProblems: unknown[] }).paymentProblems).toContainEqual({ paymentId: record.paymentId, ...(record.tripId !== undefined && { tripId: record.tripId }), problem });
+    expect((JSON.parse(after.out) as { paymentProblems: { paymentId: string }[] }).paymentProblems.filter((row) => row.paymentId === record.paymentId)).toEqual([]);
+  });
+});
