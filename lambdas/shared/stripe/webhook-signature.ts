@@ -13,15 +13,24 @@ function requireSignatureVerifier(): NonNullable<typeof Stripe.webhooks.signatur
   return verifier;
 }
 
-function signedAt(header: string): number | undefined {
-  const part = header.split(',').find((entry) => entry.startsWith('t='));
-  const seconds = part ? Number(part.slice(2)) : Number.NaN;
-  return Number.isInteger(seconds) ? seconds : undefined;
+/**
+ * The timestamp the SDK verifies, read exactly as the SDK reads it: the **last** `t=` entry, through
+ * `parseInt`. Reading another one (the first, say) would let a captured header be replayed with a fresh
+ * `t=` put in front of it.
+ */
+export function signedTimestamp(header: string): number | undefined {
+  let timestamp: number | undefined;
+  for (const item of header.split(',')) {
+    const [key, value] = item.split('=');
+    if (key === 't') timestamp = Number.parseInt(value ?? '', 10);
+  }
+  return timestamp !== undefined && Number.isFinite(timestamp) ? timestamp : undefined;
 }
 
 /**
  * Valid when the header carries a v1 signature of exactly `payload` by one of `secrets`, signed within
- * `toleranceSeconds` of `nowMs` — in the past (Stripe's check) or in the future (ours: Stripe accepts those).
+ * `toleranceSeconds` of `nowMs`. The SDK judges the signature and the age with that tolerance; the one
+ * rule of ours on top is that a timestamp too far in the future is refused too (the SDK accepts those).
  */
 export function verifyStripeSignature(
   payload: Buffer,
@@ -31,19 +40,19 @@ export function verifyStripeSignature(
   nowMs: number,
 ): SignatureVerdict {
   if (!header) return { valid: false, reason: 'missing' };
-  const timestamp = signedAt(header);
+  const timestamp = signedTimestamp(header);
   if (timestamp === undefined) return { valid: false, reason: 'mismatch' };
+  let expired = false;
   for (const secret of secrets) {
     try {
-      // Tolerance 0 here: the time window is judged below, once a secret has matched.
-      stripeSignature.verifyHeader(payload, header, secret, 0, undefined, nowMs);
-    } catch {
+      stripeSignature.verifyHeader(payload, header, secret, toleranceSeconds, undefined, nowMs);
+    } catch (error) {
+      // The SDK checks the signature first: "outside the tolerance zone" means this secret did sign it.
+      if (error instanceof Error && /tolerance/i.test(error.message)) expired = true;
       continue;
     }
-    const ageSeconds = Math.floor(nowMs / 1000) - timestamp;
-    if (ageSeconds > toleranceSeconds) return { valid: false, reason: 'expired' };
-    if (-ageSeconds > toleranceSeconds) return { valid: false, reason: 'future' };
+    if (timestamp - Math.floor(nowMs / 1000) > toleranceSeconds) return { valid: false, reason: 'future' };
     return { valid: true };
   }
-  return { valid: false, reason: 'mismatch' };
+  return { valid: false, reason: expired ? 'expired' : 'mismatch' };
 }
