@@ -88,6 +88,7 @@ const handler: StripeWebhookHandler = createStripeWebhookHandler({
   gateway: new StripePaymentGateway(async () => fake.client()),
   signingSecrets: async () => [SIGNING_SECRET],
   toleranceSeconds: 300,
+  mode: async () => 'test',
   logger: new Logger({ serviceName: 'bench', logLevel: 'INFO' }),
   metrics: new Metrics({ namespace: 'bench', serviceName: 'bench' }),
 });

@@ -14,6 +14,8 @@ export const METRIC = {
   signatureFailures: 'SignatureFailures',
   retryLater: 'RetryLater',
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
+  unusableEvents: 'UnusableEvents',
+  modeMismatches: 'ModeMismatches',
 } as const;
 
 export function createLogger(): Logger {

@@ -6,6 +6,7 @@ import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store'
 import { loadConfig } from '../shared/config';
 import { createLogger, createMetrics } from '../shared/observability';
 import { createStripeClient, StripePaymentGateway } from '../shared/stripe/stripe-gateway';
+import { stripeModeOf } from '../shared/stripe/stripe-contract';
 import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
 import { createStripeWebhookHandler } from './webhook-handler';
 
@@ -32,6 +33,7 @@ export const handler = createStripeWebhookHandler({
   ids: randomIds,
   signingSecrets: async () => (await secrets()).webhookSigningSecrets,
   toleranceSeconds: config.signatureToleranceSeconds,
+  mode: async () => stripeModeOf((await secrets()).apiKey),
   logger: createLogger(),
   metrics: createMetrics(),
 });

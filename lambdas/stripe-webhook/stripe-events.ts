@@ -1,8 +1,8 @@
-// The Stripe events we act on, as zod schemas, and their translation into the domain's payment events.
+// The Stripe events we act on, as zod schemas: which are ours, which are unusable, and their translation into the domain's payment events.
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
-import { REFUND_KEY_METADATA } from '../shared/stripe/stripe-gateway';
+import { REFUND_KEY_METADATA, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
 
 /** The event types this endpoint acts on; operators subscribe the endpoint to exactly these. */
 export const HANDLED_EVENT_TYPES = [
@@ -22,6 +22,8 @@ const envelopeSchema = z.object({
   id: idSchema,
   object: z.literal('event'),
   type: z.string().check(z.minLength(1)),
+  api_version: z.nullish(z.string()),
+  livemode: z.optional(z.boolean()),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
@@ -29,29 +31,70 @@ const envelopeSchema = z.object({
 const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0));
 const metadataSchema = z.nullish(z.record(z.string(), z.string()));
 const expandable = z.nullish(z.union([z.string(), z.object({ id: z.string() })]));
+const stripeId = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, `is not a plausible ${what} id`));
+const expandableId = (pattern: RegExp, what: string) => z.nullish(z.union([stripeId(pattern, what), z.object({ id: stripeId(pattern, what) })]));
 
 const checkoutSessionSchema = z.object({
-  id: idSchema,
+  id: stripeId(STRIPE_ID_PATTERNS.checkoutSession, 'Checkout Session'),
   object: z.literal('checkout.session'),
   client_reference_id: z.nullish(z.string()),
   metadata: metadataSchema,
-  payment_intent: expandable,
+  payment_intent: expandableId(STRIPE_ID_PATTERNS.paymentIntent, 'PaymentIntent'),
+  // A value added in a later API version is not ours to guess at: the event is kept for a person.
   payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
-  amount_total: z.nullable(minorUnits),
+  amount_total: minorUnits,
   amount_subtotal: z.nullish(minorUnits),
   total_details: z.nullish(z.object({ amount_discount: z.nullish(minorUnits) })),
-  currency: z.nullable(z.string()),
+  currency: z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a three-letter currency code')),
+});
+
+const chargeSchema = z.object({
+  id: stripeId(STRIPE_ID_PATTERNS.charge, 'charge'),
+  object: z.literal('charge'),
+  payment_intent: expandableId(STRIPE_ID_PATTERNS.paymentIntent, 'PaymentIntent'),
+  amount: minorUnits,
+  amount_refunded: minorUnits,
+  currency: z.string(),
+  metadata: metadataSchema,
 });
 
 const refundSchema = z.object({
-  id: z.string(),
+  id: stripeId(STRIPE_ID_PATTERNS.refund, 'refund'),
   object: z.literal('refund'),
-  payment_intent: expandable,
+  payment_intent: expandableId(STRIPE_ID_PATTERNS.paymentIntent, 'PaymentIntent'),
   amount: minorUnits,
   status: z.nullable(z.string()),
   failure_reason: z.nullish(z.string()),
   metadata: metadataSchema,
 });
+
+export type ParsedEvent =
+  /** One of ours, to act on. */
+  | { readonly kind: 'handled'; readonly event: PaymentEvent; readonly livemode?: boolean; readonly apiVersion?: string }
+  /** Acknowledged and left alone: a type we do not handle, a session that is not ours, a thin event. */
+  | { readonly kind: 'ignored'; readonly type: string; readonly why: 'not_handled' | 'not_ours' | 'thin_event'; readonly livemode?: boolean }
+  /** Validly signed, of a type we handle, in a shape we cannot act on: kept for a person, never retried. */
+  | { readonly kind: 'poison'; readonly eventId: string; readonly eventType: string; readonly problem: string; readonly livemode?: boolean }
+  /** Not a Stripe event at all. */
+  | { readonly kind: 'invalid'; readonly problem: string };
+
+function idOf(value: z.infer<typeof expandable>): string | undefined {
+  if (!value) return undefined;
+  return typeof value === 'string' ? value : value.id;
+}
+
+/**
+ * A trip id as our checkout wrote it. One that is not key-safe names no trip we could have created:
+ * the payment is then handled as one for an unknown trip (set aside and refunded), never dropped.
+ */
+function tripIdOf(candidate: string | undefined): string | undefined {
+  return candidate !== undefined && idSchema.safeParse(candidate).success ? candidate : undefined;
+}
+
+function describe(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
+}
 
 /** Stripe's refund states; one added in a later API version is treated as still under way. */
 function refundStatusOf(status: string | null): 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled' {
@@ -66,112 +109,110 @@ function refundStatusOf(status: string | null): 'pending' | 'requires_action' | 
   }
 }
 
-const chargeSchema = z.object({
-  id: z.string(),
-  object: z.literal('charge'),
-  payment_intent: expandable,
-  amount: minorUnits,
-  amount_refunded: minorUnits,
-  currency: z.string(),
-  metadata: metadataSchema,
-});
-
-export type ParsedEvent =
-  | { readonly handled: true; readonly event: PaymentEvent }
-  | { readonly handled: false; readonly type: string }
-  | { readonly invalid: true; readonly problem: string };
-
-function idOf(value: z.infer<typeof expandable>): string | undefined {
-  if (!value) return undefined;
-  return typeof value === 'string' ? value : value.id;
-}
-
-/**
- * A trip id as the checkout side wrote it. One that is not key-safe names no trip we could have created:
- * the payment is then handled as one for an unknown trip (set aside and refunded), never dropped.
- */
-function tripIdOf(...candidates: (string | null | undefined)[]): string | undefined {
-  const candidate = candidates.find((value): value is string => typeof value === 'string' && value.length > 0);
-  return candidate !== undefined && idSchema.safeParse(candidate).success ? candidate : undefined;
-}
-
-function describe(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
-}
-
 export function parseStripeEvent(json: unknown): ParsedEvent {
+  if (typeof json === 'object' && json !== null && (json as { object?: unknown }).object === 'v2.core.event') {
+    // A thin event carries no object to act on; this endpoint is subscribed to snapshot events.
+    return { kind: 'ignored', type: String((json as { type?: unknown }).type), why: 'thin_event' };
+  }
   const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) return { invalid: true, problem: describe(envelope.error) };
-  const { id: eventId, type: eventType } = envelope.data;
-  if (!(HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return { handled: false, type: eventType };
+  if (!envelope.success) return { kind: 'invalid', problem: describe(envelope.error) };
+  const { id: eventId, type: eventType, livemode } = envelope.data;
+  const mode = livemode === undefined ? {} : { livemode };
+  if (!(HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return { kind: 'ignored', type: eventType, why: 'not_handled', ...mode };
+  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object);
+  if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode };
+  if (!parsed.event) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
+  return { kind: 'handled', event: parsed.event, ...mode, ...(envelope.data.api_version && { apiVersion: envelope.data.api_version }) };
+}
 
-  if (eventType === 'charge.refunded') {
-    const charge = chargeSchema.safeParse(envelope.data.data.object);
-    if (!charge.success) return { invalid: true, problem: `data.object.${describe(charge.error)}` };
-    const paymentId = idOf(charge.data.payment_intent);
-    if (!paymentId) return { invalid: true, problem: 'data.object.payment_intent: a refunded charge must name its payment' };
-    const tripId = tripIdOf(charge.data.metadata?.tripId);
-    return {
-      handled: true,
-      event: {
-        kind: 'charge-refunded',
-        eventId,
-        eventType,
-        paymentId,
-        amount: charge.data.amount,
-        amountRefunded: charge.data.amount_refunded,
-        currency: charge.data.currency.toLowerCase(),
-        ...(tripId !== undefined && { tripId }),
-      },
-    };
-  }
+type ObjectParse = { readonly event?: PaymentEvent } | { readonly problem: string };
 
-  if (eventType.startsWith('refund.')) {
-    const refund = refundSchema.safeParse(envelope.data.data.object);
-    if (!refund.success) return { invalid: true, problem: `data.object.${describe(refund.error)}` };
-    const paymentId = idOf(refund.data.payment_intent);
-    // A refund of a charge made without a PaymentIntent is not one of ours.
-    if (!paymentId) return { handled: false, type: eventType };
-    const refundKey = refund.data.metadata?.[REFUND_KEY_METADATA];
-    return {
-      handled: true,
-      event: {
-        kind: 'refund-changed',
-        eventId,
-        eventType,
-        refundId: refund.data.id,
-        paymentId,
-        amount: refund.data.amount,
-        status: refundStatusOf(refund.data.status),
-        ...(refundKey !== undefined && { refundKey }),
-        ...(refund.data.failure_reason && { failureReason: refund.data.failure_reason }),
-      },
-    };
-  }
-
-  const session = checkoutSessionSchema.safeParse(envelope.data.data.object);
-  if (!session.success) return { invalid: true, problem: `data.object.${describe(session.error)}` };
-  const tripId = tripIdOf(session.data.client_reference_id, session.data.metadata?.tripId);
-  const common = { eventId, eventType, sessionId: session.data.id, ...(tripId !== undefined && { tripId }) };
-  switch (eventType as Exclude<HandledEventType, 'charge.refunded' | `refund.${string}`>) {
+function parseObject(eventId: string, eventType: HandledEventType, object: Record<string, unknown>): ObjectParse {
+  switch (eventType) {
+    case 'charge.refunded':
+      return parseCharge(eventId, eventType, object);
+    case 'refund.created':
+    case 'refund.updated':
+    case 'refund.failed':
+      return parseRefund(eventId, eventType, object);
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded':
     case 'checkout.session.async_payment_failed':
-      return { handled: true, event: { kind: 'checkout-ended', to: 'payment_failed', ...common } };
     case 'checkout.session.expired':
-      return { handled: true, event: { kind: 'checkout-ended', to: 'expired', ...common } };
+      return parseSession(eventId, eventType, object);
+  }
+}
+
+function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>): ObjectParse {
+  const charge = chargeSchema.safeParse(object);
+  if (!charge.success) return { problem: `data.object.${describe(charge.error)}` };
+  const paymentId = idOf(charge.data.payment_intent);
+  // A charge made without a PaymentIntent (the Charges API) was never one of our checkouts.
+  if (!paymentId) return {};
+  const mark = charge.data.metadata?.[TRIP_MARK];
+  const tripId = tripIdOf(mark);
+  return {
+    event: {
+      kind: 'charge-refunded',
+      eventId,
+      eventType,
+      paymentId,
+      amount: charge.data.amount,
+      amountRefunded: charge.data.amount_refunded,
+      currency: charge.data.currency.toLowerCase(),
+      // Stripe copies the PaymentIntent's metadata to its charge: our mark says the payment came from our checkout.
+      marked: mark !== undefined,
+      ...(tripId !== undefined && { tripId }),
+    },
+  };
+}
+
+function parseRefund(eventId: string, eventType: string, object: Record<string, unknown>): ObjectParse {
+  const refund = refundSchema.safeParse(object);
+  if (!refund.success) return { problem: `data.object.${describe(refund.error)}` };
+  const paymentId = idOf(refund.data.payment_intent);
+  if (!paymentId) return {};
+  const refundKey = refund.data.metadata?.[REFUND_KEY_METADATA];
+  return {
+    event: {
+      kind: 'refund-changed',
+      eventId,
+      eventType,
+      refundId: refund.data.id,
+      paymentId,
+      amount: refund.data.amount,
+      status: refundStatusOf(refund.data.status),
+      ...(refundKey !== undefined && { refundKey }),
+      ...(refund.data.failure_reason && { failureReason: refund.data.failure_reason }),
+    },
+  };
+}
+
+function parseSession(eventId: string, eventType: Exclude<HandledEventType, 'charge.refunded' | `refund.${string}`>, object: Record<string, unknown>): ObjectParse {
+  // Every session of the account reaches this endpoint: one our checkout did not mark is another product's.
+  const mark = (object.metadata as Record<string, unknown> | null | undefined)?.[TRIP_MARK];
+  if (typeof mark !== 'string') return {};
+  const session = checkoutSessionSchema.safeParse(object);
+  if (!session.success) return { problem: `data.object.${describe(session.error)}` };
+  const tripId = tripIdOf(mark);
+  const common = { eventId, eventType, sessionId: session.data.id, ...(tripId !== undefined && { tripId }) };
+  switch (eventType) {
+    case 'checkout.session.async_payment_failed':
+      return { event: { kind: 'checkout-ended', to: 'payment_failed', ...common } };
+    case 'checkout.session.expired':
+      return { event: { kind: 'checkout-ended', to: 'expired', ...common } };
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded': {
       const paymentId = idOf(session.data.payment_intent);
       const userId = session.data.metadata?.userId;
       return {
-        handled: true,
         event: {
           kind: 'checkout-completed',
           paid: eventType === 'checkout.session.async_payment_succeeded' || session.data.payment_status !== 'unpaid',
           amount: session.data.amount_total,
           amountSubtotal: session.data.amount_subtotal ?? null,
           amountDiscount: session.data.total_details?.amount_discount ?? 0,
-          currency: session.data.currency,
+          currency: session.data.currency.toLowerCase(),
           ...common,
           ...(paymentId !== undefined && { paymentId }),
           ...(userId !== undefined && { userId }),

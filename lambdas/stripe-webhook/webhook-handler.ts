@@ -5,6 +5,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { handlePaymentEvent, RetryLaterError, type PaymentEventDeps, type PaymentEventResult } from '../shared/domain/payment-events';
 import { internalError, jsonResponse } from '../shared/http';
 import { METRIC } from '../shared/observability';
+import { recordUnusableEvent } from '../shared/domain/unusable-events';
+import { STRIPE_API_VERSION, type StripeMode } from '../shared/stripe/stripe-contract';
 import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
 import { parseStripeEvent } from './stripe-events';
 
@@ -18,6 +20,8 @@ export interface StripeWebhookDeps extends PaymentEventDeps {
   /** The signing secrets accepted now (several while one is rolled). */
   readonly signingSecrets: () => Promise<readonly string[]>;
   readonly toleranceSeconds: number;
+  /** The deployment's mode, from the Stripe API key that issues its refunds: events of the other mode are never acted on. */
+  readonly mode: () => Promise<StripeMode>;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -71,17 +75,41 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
       return jsonResponse(400, { received: false, error: 'INVALID_JSON' });
     }
     const parsed = parseStripeEvent(json);
-    if ('invalid' in parsed) {
-      logger.warn('Refused a signed event of the wrong shape', { problem: parsed.problem });
+    if (parsed.kind === 'invalid') {
+      logger.warn('Refused a signed body that is not a Stripe event', { problem: parsed.problem });
       return jsonResponse(400, { received: false, error: 'INVALID_EVENT', problem: parsed.problem });
     }
-    if (!parsed.handled) return jsonResponse(200, { received: true, ignored: parsed.type });
+    if (parsed.kind === 'ignored') {
+      if (parsed.why === 'thin_event') logger.info('Ignored a thin event: this endpoint needs snapshot events', { eventType: parsed.type });
+      return jsonResponse(200, { received: true, ignored: parsed.type });
+    }
+    const mode = await deps.mode();
+    const eventType = parsed.kind === 'handled' ? parsed.event.eventType : parsed.eventType;
+    if (parsed.livemode !== undefined && parsed.livemode !== (mode === 'live')) {
+      // A test event in a live deployment (or the reverse): a signing secret of the other mode is configured.
+      metrics.addMetric(METRIC.modeMismatches, MetricUnit.Count, 1);
+      logger.warn('Ignored an event of the other mode', { eventType, livemode: parsed.livemode, mode });
+      return jsonResponse(200, { received: true, ignored: eventType, reason: 'mode_mismatch' });
+    }
+    if (parsed.kind === 'poison' || parsed.livemode === undefined) {
+      const problem = parsed.kind === 'poison' ? parsed.problem : 'livemode: missing';
+      const eventId = parsed.kind === 'poison' ? parsed.eventId : parsed.event.eventId;
+      await recordUnusableEvent(deps, { eventId, eventType, problem });
+      metrics.addMetric(METRIC.unusableEvents, MetricUnit.Count, 1);
+      logger.warn('Kept a signed event we cannot act on for a person', { stripeEventId: eventId, eventType, problem });
+      // 200: Stripe's three days of retries would bring the same bytes, and nothing in them would change.
+      return jsonResponse(200, { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem });
+    }
+    if (parsed.apiVersion !== undefined && parsed.apiVersion !== STRIPE_API_VERSION) {
+      logger.warn('An event of another API version: create the endpoint with the pinned one', { apiVersion: parsed.apiVersion, pinned: STRIPE_API_VERSION });
+    }
 
     const paymentEvent = parsed.event;
     logger.appendKeys({ stripeEventId: paymentEvent.eventId, eventType: paymentEvent.eventType, ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }) });
     const result = await handlePaymentEvent(deps, paymentEvent);
     logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
     recordOutcome(result);
+    if (result.outcome === 'ignored') return jsonResponse(200, { received: true, ignored: paymentEvent.eventType });
     const log = result.outcome === 'needs_attention' ? logger.warn.bind(logger) : logger.info.bind(logger);
     log('Processed a Stripe event', { rule: result.rule, ...(result.reason && { reason: result.reason }), references: result.references });
     return jsonResponse(200, {

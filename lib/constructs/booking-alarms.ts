@@ -61,6 +61,12 @@ export class BookingAlarms extends Construct {
       1,
       'A payment needs a person (Stripe refused a refund for good, a refund failed later, or stored data is unusable): run `npm run ops -- attention list`, then `payments show|retry-refund|resolve`.',
     );
+    this.alarmOn(
+      'UnusableEvents',
+      serviceMetric(METRIC.unusableEvents, fiveMinutes),
+      1,
+      'Stripe sent a signed event of a type we handle in a shape we cannot act on (acknowledged, not acted on): run `npm run ops -- attention list`, then `attention resolve EVT --note`.',
+    );
   }
 
   private alarmOn(id: string, metric: IMetric, threshold: number, description: string): void {

@@ -6,6 +6,7 @@ import { attachCheckoutSession, createTrip } from '../../lambdas/shared/domain/c
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { DEMO_SLOTS } from './demo-data';
 import { LOCAL_SIGNING_SECRET, localSettings } from './local-settings';
@@ -43,13 +44,16 @@ async function pay(trip: Trip): Promise<{ status: number; body: Record<string, u
     id: stripeId('evt'),
     object: 'event',
     type: 'checkout.session.completed',
+    api_version: STRIPE_API_VERSION,
+    livemode: false,
     created: Math.floor(Date.now() / 1000),
     data: {
       object: {
         id: trip.checkoutSessionId,
         object: 'checkout.session',
         client_reference_id: trip.tripId,
-        metadata: { userId: trip.userId },
+        // Our checkout's mark: the endpoint acts only on sessions that carry it.
+        metadata: { [TRIP_MARK]: trip.tripId, userId: trip.userId },
         payment_intent: paymentIntent,
         payment_status: 'paid',
         amount_total: trip.amount,

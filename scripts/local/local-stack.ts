@@ -8,6 +8,7 @@ import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler, WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
@@ -70,6 +71,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ids: randomIds,
       signingSecrets: async () => signingSecrets,
       toleranceSeconds: DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+      // The stand-in is test mode; a real key decides for itself.
+      mode: async () => stripeModeOf(options.stripeApiKey ?? 'sk_test_local'),
       logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });

@@ -6,6 +6,7 @@ import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/mod
 import { addSlot, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking, checkPayments, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
+import { resolveUnusableEvent } from '../../lambdas/shared/domain/unusable-events';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
@@ -24,7 +25,8 @@ export const USAGE = `Usage: npm run ops -- <command> [options]
   payments show PAYMENT_ID             the payment record, its refunds and audit trail
   payments retry-refund PAYMENT_ID     ask Stripe again (refunds still requested, or refused/failed ones)
   payments resolve PAYMENT_ID --note TEXT   close a payment that needs attention (audited)
-  attention list                       payments that need a person, oldest first
+  attention list                       payments and unusable events that need a person, oldest first
+  attention resolve ID --note TEXT     close one (a payment id, or an evt_ id), audited
   audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment)
   check                                capacity = available + confirmed guests for every slot; refunds add up for every payment
 
@@ -66,6 +68,10 @@ const OPTIONS = {
 } as const;
 
 const money = (amount: number, currency: string): string => `${(amount / 100).toFixed(2)} ${currency}`;
+
+function truncate(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}
 
 function refundLine(entry: RefundEntry, currency: string): string {
   const failure = entry.failureCode ? ` (${entry.failureCode})` : '';
@@ -270,18 +276,30 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       case 'attention list': {
-        const records = await store.listPaymentsNeedingAttention();
-        const rows = records.map((record) => ({
-          since: record.attention?.since ?? record.updatedAt,
-          paymentId: record.paymentId,
-          tripId: record.tripId,
-          reason: record.attention?.reason,
-          code: record.attention?.code,
-          paid: money(record.amountPaid, record.currency),
-          refunded: money(record.amountRefunded, record.currency),
-        }));
-        if (!options.json && rows.length === 0) io.out('No payment needs attention.');
-        else print(records, rows, ['since', 'paymentId', 'tripId', 'reason', 'code', 'paid', 'refunded']);
+        const [payments, events] = await Promise.all([store.listPaymentsNeedingAttention(), store.listEventsNeedingAttention()]);
+        const rows = [
+          ...payments.map((record) => ({
+            since: record.attention?.since ?? record.updatedAt,
+            kind: 'payment',
+            id: record.paymentId,
+            tripId: record.tripId,
+            reason: record.attention?.reason,
+            code: record.attention?.code,
+            paid: money(record.amountPaid, record.currency),
+            refunded: money(record.amountRefunded, record.currency),
+          })),
+          ...events.map((event) => ({ since: event.receivedAt, kind: 'event', id: event.eventId, reason: `unusable ${event.eventType}`, code: truncate(event.problem, 60) })),
+        ].sort((a, b) => a.since.localeCompare(b.since));
+        if (!options.json && rows.length === 0) io.out('Nothing needs attention.');
+        else print({ payments, events }, rows, ['since', 'kind', 'id', 'tripId', 'reason', 'code', 'paid', 'refunded']);
+        return 0;
+      }
+      case 'attention resolve': {
+        const id = one('a payment id or an event id');
+        if (!options.note) throw new UsageError('attention resolve needs --note (what was done about it; kept in the audit trail)');
+        const result = id.startsWith('evt_') ? await resolveUnusableEvent(deps, id, options.note, actor) : await resolvePayment(deps, id, options.note, actor);
+        if (!result.ok) return refused(result);
+        print(result, [{ id, status: 'resolved', note: options.note }], ['id', 'status', 'note']);
         return 0;
       }
       case 'audit list': {

@@ -478,3 +478,24 @@ describe('check', () => {
     expect((JSON.parse(after.out) as { paymentProblems: { paymentId: string }[] }).paymentProblems.filter((row) => row.paymentId === record.paymentId)).toEqual([]);
   });
 });
+
+describe('ops attention, for events we cannot act on', () => {
+  it('lists an unusable event beside the payments, and resolves it once with a note in its audit trail', async () => {
+    const webhook = webhookHarness(fake);
+    const event = stripeEvent('checkout.session.completed', { id: 'cs_test_unusable', object: 'checkout.session', metadata: { pulau_trip_id: 'trip-x' }, payment_status: 'requires_review', amount_total: 100, currency: 'eur' });
+    expect((await webhook.send(signedRequest(event))).body).toMatchObject({ outcome: 'needs_attention', reason: 'unusable_event' });
+
+    const listed = await ops(['attention', 'list']);
+    const resolved = await ops(['attention', 'resolve', event.id, '--note', 'a test event from the dashboard', '--actor', 'ana']);
+    const again = await ops(['attention', 'resolve', event.id, '--note', 'twice']);
+
+    expect(listed.out).toMatch(new RegExp(`event\\s+${event.id}\\s+unusable checkout.session.completed`));
+    expect(resolved.code).toBe(0);
+    expect(again).toMatchObject({ code: 1, err: expect.stringContaining('NOT_NEEDING_ATTENTION') });
+    expect((await ops(['attention', 'list'])).out).not.toContain(event.id);
+    expect((await testStore().listAudit('event', event.id)).map((entry) => [entry.eventType, entry.actorId ?? null])).toEqual([
+      ['stripe_event.unusable', null],
+      ['stripe_event.resolved', 'ana'],
+    ]);
+  });
+});

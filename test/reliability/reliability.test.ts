@@ -31,13 +31,13 @@ const pi = (amount = 100_000): string => {
 };
 
 /** A refund made in Stripe's dashboard, then Stripe's charge.refunded with the charge's real total. */
-async function refundInDashboard(paymentId: string, amount: number) {
+async function refundInDashboard(paymentId: string, amount: number, tripId: string) {
   try {
     await fake.client().refunds.create({ payment_intent: paymentId });
   } catch {
     // Refunded in full already (by us): Stripe still reports the charge.
   }
-  return chargeRefunded(paymentId, amount, { refunded: fake.totalRefunded(paymentId) });
+  return chargeRefunded(paymentId, amount, { refunded: fake.totalRefunded(paymentId), tripId });
 }
 
 /** Delivers until Stripe would stop retrying: every non-2xx is sent again (bounded). */
@@ -106,7 +106,7 @@ describe('randomised concurrent mix', () => {
       for (let copies = random.int(1, 3); copies > 0; copies--) tasks.push(deliverPaid);
       if (random.chance(0.25)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.completed', { ...session, payment_status: 'unpaid' })));
       if (random.chance(0.2)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid' })));
-      if (random.chance(0.3)) tasks.push(async () => deliverUntilAcknowledged(webhook.send, await refundInDashboard(paymentId, trip.amount)));
+      if (random.chance(0.3)) tasks.push(async () => deliverUntilAcknowledged(webhook.send, await refundInDashboard(paymentId, trip.amount, trip.tripId)));
       if (random.chance(0.3)) {
         // An operator cancels the first booking, if there is one by then, with or without its refund.
         const refund = random.chance(0.7);

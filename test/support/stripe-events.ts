@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Trip } from '../../lambdas/shared/domain/model';
+import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { apiGatewayEvent } from './api-gateway';
 
 export const SIGNING_SECRET = 'whsec_test_current_secret';
@@ -22,14 +23,17 @@ export interface SessionFacts {
   readonly paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required';
 }
 
-/** The Checkout Session the checkout side would have created for `trip`, with whatever is overridden. */
+/**
+ * The Checkout Session our checkout would have created for `trip`, with whatever is overridden. It carries our
+ * mark (the trip id under TRIP_MARK); `tripId: null` makes it another product's session, without the mark.
+ */
 export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
   const tripId = facts.tripId === undefined ? trip.tripId : facts.tripId;
   return {
     id: facts.sessionId ?? trip.checkoutSessionId ?? stripeId('cs_test'),
     object: 'checkout.session',
     client_reference_id: tripId,
-    metadata: { ...(tripId && { tripId }), userId: facts.userId ?? trip.userId },
+    metadata: { ...(tripId !== null && { [TRIP_MARK]: tripId }), userId: facts.userId ?? trip.userId },
     payment_intent: facts.paymentIntent === undefined ? stripeId('pi') : facts.paymentIntent,
     payment_status: facts.paymentStatus ?? 'paid',
     amount_total: facts.amount ?? trip.amount,
@@ -40,9 +44,13 @@ export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
 }
 
 export function stripeEvent(type: string, object: Record<string, unknown>, id = stripeId('evt')) {
-  return { id, object: 'event', api_version: '2025-01-27.acacia', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, type, data: { object } };
+  return { id, object: 'event', api_version: STRIPE_API_VERSION, created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, type, data: { object } };
 }
 
+/**
+ * Stripe's charge.refunded. Stripe copies the PaymentIntent's metadata to its charge, so a charge of our
+ * checkout carries our mark: `tripId` gives it (with that trip); `tripId: ''` gives it without a usable trip id.
+ */
 export function chargeRefunded(paymentIntent: string, amount: number, options: { refunded?: number; tripId?: string; currency?: string } = {}) {
   return stripeEvent('charge.refunded', {
     id: stripeId('ch'),
@@ -52,7 +60,7 @@ export function chargeRefunded(paymentIntent: string, amount: number, options: {
     amount_refunded: options.refunded ?? amount,
     refunded: (options.refunded ?? amount) >= amount,
     currency: options.currency ?? 'eur',
-    metadata: options.tripId ? { tripId: options.tripId } : {},
+    metadata: options.tripId !== undefined ? { [TRIP_MARK]: options.tripId } : {},
   });
 }
 

@@ -6,6 +6,7 @@ import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
+import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { SIGNING_SECRET } from './stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { testStore } from './store';
@@ -20,6 +21,8 @@ export interface HarnessOptions {
   readonly secrets?: readonly string[];
   readonly clock?: Clock;
   readonly logLevel?: 'SILENT' | 'DEBUG';
+  /** The deployment's mode. @default 'test' */
+  readonly mode?: StripeMode;
 }
 
 export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
@@ -36,6 +39,7 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
       return options.secrets ?? [SIGNING_SECRET];
     },
     toleranceSeconds: 300,
+    mode: async () => options.mode ?? 'test',
     logger: new Logger({ serviceName: 'test', logLevel: options.logLevel ?? 'SILENT' }),
     metrics,
   });

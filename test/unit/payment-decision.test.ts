@@ -51,7 +51,7 @@ function paid(extra: Partial<CheckoutCompleted> = {}): CheckoutCompleted {
 
 const unpaid = (): CheckoutCompleted => paid({ paid: false, paymentId: undefined as unknown as string });
 const ended = (to: CheckoutEnded['to']): CheckoutEnded => ({ kind: 'checkout-ended', eventId: 'evt_2', eventType: `checkout.session.${to}`, to, sessionId: 'cs_1', tripId: 'trip-1' });
-const charge = (amountRefunded = 9_000): ChargeRefunded => ({ kind: 'charge-refunded', eventId: 'evt_3', eventType: 'charge.refunded', paymentId: PI, amount: 9_000, amountRefunded, currency: 'eur' });
+const charge = (amountRefunded = 9_000): ChargeRefunded => ({ kind: 'charge-refunded', eventId: 'evt_3', eventType: 'charge.refunded', paymentId: PI, amount: 9_000, amountRefunded, currency: 'eur', marked: true });
 const refundEvent = (status: RefundChanged['status'], refundId = 're_1'): RefundChanged => ({
   kind: 'refund-changed',
   eventId: 'evt_4',
@@ -89,6 +89,7 @@ const rows: Row[] = [
   { rule: 'unpaid-pending', state: { trip: trip('pending_payment') }, event: unpaid(), step: 'move-trip', outcome: 'awaiting_payment' },
   { rule: 'checkout-ended-waiting', state: { trip: trip('awaiting_payment') }, event: ended('expired'), step: 'move-trip', outcome: 'expired' },
   { rule: 'checkout-end-late', state: { trip: trip('booked', { paymentId: PI }) }, event: ended('payment_failed'), step: 'answer', outcome: 'no_change' },
+  { rule: 'refund-foreign-charge', state: {}, event: { ...charge(), marked: false }, step: 'answer', outcome: 'ignored' },
   { rule: 'full-refund-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: charge(), step: 'release' },
   { rule: 'full-refund-booked-unrecorded', state: { trip: trip('booked', { paymentId: PI }) }, event: charge(), step: 'release' },
   { rule: 'full-refund-cancelled', state: { trip: trip('cancelled', { paymentId: PI }), record: record('cancelled') }, event: charge(), step: 'settle-refunded', outcome: 'refund_recorded' },

@@ -77,7 +77,7 @@ const refundPosts = (paymentIntent: string) => fake.refundsOf(paymentIntent).len
 
 describe('a full refund racing the confirmation of the same payment', () => {
   it.each([{ metadata: true }, { metadata: false }])(
-    'refund committed while the confirmation was on its way (trip metadata on the charge: $metadata): nothing booked, the trip ends refunded, both 200',
+    'refund committed while the confirmation was on its way (the charge names its trip: $metadata): nothing booked, the trip ends refunded, both 200',
     async ({ metadata }) => {
       const s = await scenario();
       const refundSide = otherSide();
@@ -85,7 +85,7 @@ describe('a full refund racing the confirmation of the same payment', () => {
 
       const confirmation = s.pay();
       await held.reached;
-      const refund = await refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, metadata ? { tripId: s.trip.tripId } : {})));
+      const refund = await refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: metadata ? s.trip.tripId : '' })));
       held.release();
       const confirmed = await confirmation;
 
@@ -100,13 +100,13 @@ describe('a full refund racing the confirmation of the same payment', () => {
   );
 
   it.each([{ metadata: true }, { metadata: false }])(
-    'confirmation committed while the refund was on its way (trip metadata on the charge: $metadata): the bookings are released, never booked-and-refunded',
+    'confirmation committed while the refund was on its way (the charge names its trip: $metadata): the bookings are released, never booked-and-refunded',
     async ({ metadata }) => {
       const s = await scenario();
       const refundSide = otherSide();
       const held = refundSide.faults.hold('TransactWriteItemsCommand');
 
-      const refunding = refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, metadata ? { tripId: s.trip.tripId } : {})));
+      const refunding = refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: metadata ? s.trip.tripId : '' })));
       await held.reached;
       const confirmed = await s.pay();
       held.release();
@@ -127,7 +127,7 @@ describe('a full refund racing the confirmation of the same payment', () => {
     const refundSide = otherSide();
     refundSide.faults.lagIndex(GLOBAL_INDEXES.bySlotOrPayment.indexName);
 
-    const refund = await refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount)));
+    const refund = await refundSide.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: '' })));
 
     expect(refund).toMatchObject({ status: 200, body: { outcome: 'released', tripId: s.trip.tripId } });
     expect(await s.available()).toEqual([5, 5]);
@@ -277,11 +277,11 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
     expect(fake.calls.length).toBe(posts);
   });
 
-  it('puts a paid session without a PaymentIntent (another product’s subscription) in front of a person, never refunding its session id', async () => {
+  it('puts a paid session of ours without a PaymentIntent in front of a person, never refunding its session id', async () => {
     const s = await scenario({ register: false });
     const posts = fake.calls.length;
 
-    const response = await s.pay({ paymentIntent: null, tripId: null, mode: 'subscription', amount: 2_000, amount_subtotal: 2_000 });
+    const response = await s.pay({ paymentIntent: null, tripId: 'trip-that-never-was', amount: 2_000, amount_subtotal: 2_000 });
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'no_payment_intent' } });
     expect(await s.store.getPaymentRecord(s.trip.checkoutSessionId as string)).toMatchObject({ status: 'needs_attention', attention: { reason: 'no_payment_intent' } });
@@ -307,7 +307,7 @@ describe('discounts', () => {
     const paid = s.trip.amount - 1_500;
     await s.pay({ amount: paid, amount_subtotal: s.trip.amount, total_details: { amount_discount: 1_500 } });
 
-    const refund = await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, paid)));
+    const refund = await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, paid, { tripId: s.trip.tripId })));
 
     expect(refund.body).toMatchObject({ outcome: 'released' });
     expect(await s.record()).toMatchObject({ status: 'refunded', amountPaid: paid, amountRefunded: paid });

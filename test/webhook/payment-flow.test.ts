@@ -114,7 +114,7 @@ describe('out of order', () => {
   it('does not book when the refund arrived before the confirmation, refunds nothing more, and ends the trip refunded', async () => {
     const s = await scenario();
 
-    const refund = await s.send('charge.refunded', chargeRefunded(s.paymentIntent, s.trip.amount).data.object);
+    const refund = await s.send('charge.refunded', chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: s.trip.tripId }).data.object);
     const late = await s.send('checkout.session.completed', s.session());
 
     expect(refund).toMatchObject({ status: 200, body: { outcome: 'refund_recorded' } });
@@ -208,7 +208,7 @@ describe('paid but not bookable', () => {
   });
 
   it.each([
-    { name: 'names no trip', tripId: null },
+    { name: 'carries our mark without a trip id', tripId: '' },
     { name: 'names a trip that does not exist', tripId: 'trip-that-never-was' },
     { name: 'names a trip with an unusable id', tripId: 'TRIP#1 OR 1=1' },
   ])('sets aside and refunds a payment that $name', async ({ tripId }) => {

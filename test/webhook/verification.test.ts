@@ -127,12 +127,8 @@ describe('webhook signature verification', () => {
     expect(response).toEqual({ status: 400, body: { received: false, error: 'INVALID_JSON' } });
   });
 
-  it.each([
-    { name: 'an event without an id', event: { object: 'event', type: 'checkout.session.completed', data: { object: {} } } },
-    { name: 'a session without its payment status', event: stripeEvent('checkout.session.completed', { id: 'cs_1', object: 'checkout.session', amount_total: 1, currency: 'eur' }) },
-    { name: 'a refunded charge without amounts', event: stripeEvent('charge.refunded', { id: 'ch_1', object: 'charge', payment_intent: 'pi_1' }) },
-  ])('answers 400 INVALID_EVENT to $name, validly signed', async ({ event }) => {
-    const response = await webhookHarness(fake).send(signedRequest(event));
+  it('answers 400 INVALID_EVENT to a signed body that is not a Stripe event', async () => {
+    const response = await webhookHarness(fake).send(signedRequest({ object: 'event', type: 'checkout.session.completed', data: { object: {} } }));
     expect(response).toMatchObject({ status: 400, body: { error: 'INVALID_EVENT' } });
   });
 

@@ -1,6 +1,6 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus } from './model';
+import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
 /** Take seats from a slot, guarded: the slot exists for that experience, is not blocked, has enough seats. */
 export interface SeatTake {
@@ -69,6 +69,8 @@ export interface AtomicWrite {
   readonly audits?: readonly AuditEntry[];
   readonly tripTransition?: TripTransition;
   readonly paymentRecord?: PaymentRecordWrite;
+  /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
+  readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
   readonly at: string;
 }
@@ -86,6 +88,8 @@ export interface WriteRejection {
   readonly trip?: { readonly current?: Trip };
   /** Present when the payment record was not as read (or existed already); `current` is the record as it is. */
   readonly paymentRecord?: { readonly current?: PaymentRecord };
+  /** Present when the unusable event was recorded already, or is no longer in the status read. */
+  readonly unusableEvent?: { readonly current?: UnusableEvent };
   readonly eventAlreadyProcessed: boolean;
 }
 
@@ -113,6 +117,9 @@ export interface BookingStore {
   findTripByPayment(paymentId: string): Promise<Trip | undefined>;
   /** Payments in `needs_attention`, oldest first (a sparse index: only they are in it). */
   listPaymentsNeedingAttention(): Promise<PaymentRecord[]>;
+  /** Unusable events still waiting for a person, oldest first (the same sparse index). */
+  listEventsNeedingAttention(): Promise<UnusableEvent[]>;
+  getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined>;
   /** Every payment record: the consistency check, never a request path. `onUnusable` as for slots. */
   listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */

@@ -94,7 +94,7 @@ export interface Booking {
   readonly cancellationReason?: string;
 }
 
-export type AuditEntityType = 'booking' | 'trip' | 'slot' | 'payment';
+export type AuditEntityType = 'booking' | 'trip' | 'slot' | 'payment' | 'event';
 export type AuditActorType = 'system' | 'operator' | 'stripe';
 
 export interface AuditEntry {
@@ -202,6 +202,20 @@ export interface PaymentRecord {
   /** Increases with every write; each write is conditioned on the version it read. */
   readonly version: number;
   readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * A validly signed event of a type we handle whose shape we cannot act on (a field missing, a value added in a
+ * later API version, an implausible id). Acknowledged so Stripe stops retrying, and kept for a person.
+ */
+export interface UnusableEvent {
+  readonly eventId: string;
+  readonly eventType: string;
+  /** Which field failed, and how (the schema's words). */
+  readonly problem: string;
+  readonly status: 'needs_attention' | 'resolved';
+  readonly receivedAt: string;
   readonly updatedAt: string;
 }
 

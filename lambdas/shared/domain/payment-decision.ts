@@ -40,6 +40,8 @@ export interface ChargeRefunded extends EventIdentity {
   readonly amount: number;
   readonly amountRefunded: number;
   readonly currency: string;
+  /** The charge carries our checkout's mark; one without it is ours only if we hold its payment's record. */
+  readonly marked: boolean;
 }
 
 /** A refund was created or changed state (`refund.created`, `refund.updated`, `refund.failed`). */
@@ -70,6 +72,7 @@ export type PaymentOutcome =
   | 'partial_refund_recorded'
   | 'refund_updated'
   | 'needs_attention'
+  | 'ignored'
   | 'no_change';
 
 /** What is stored about the event's trip and payment, read once (strongly consistent) before deciding. */
@@ -149,7 +152,7 @@ export function decide(state: PaymentState, event: PaymentEvent): Decision {
     case 'checkout-ended':
       return decideEnded(state, event);
     case 'charge-refunded':
-      return event.amountRefunded < event.amount ? decidePartialRefund(state) : decideFullRefund(state, event);
+      return event.amountRefunded < event.amount ? decidePartialRefund(state, event) : decideFullRefund(state, event);
     case 'refund-changed':
       return decideRefundChanged(state, event);
   }
@@ -202,6 +205,7 @@ function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
 }
 
 function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded): Decision {
+  if (!record && !event.marked && trip?.paymentId !== event.paymentId) return answer('refund-foreign-charge', 'ignored');
   if (record) {
     switch (record.status) {
       case 'booked':
@@ -222,7 +226,8 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
 }
 
-function decidePartialRefund({ record }: PaymentState): Decision {
+function decidePartialRefund({ record }: PaymentState, event: ChargeRefunded): Decision {
+  if (!record && !event.marked) return answer('refund-foreign-charge', 'ignored');
   if (record) return { rule: 'partial-refund-recorded-payment', plan: { step: 'record-charge-total', outcome: 'partial_refund_recorded' } };
   return { rule: 'partial-refund-unrecorded-payment', plan: { step: 'audit-partial-refund' } };
 }

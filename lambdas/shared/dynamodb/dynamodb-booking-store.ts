@@ -25,8 +25,8 @@ import type {
   WriteRejection,
 } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
-import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip } from '../domain/model';
-import { auditItem, bookingItem, fromItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, type Key } from './items';
+import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import { auditItem, bookingItem, fromItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, unusableEventItem, type Key } from './items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
 
@@ -59,6 +59,8 @@ const guard = {
   recordVersionIs: '#version = :version',
   /** A record written before versions were kept, still as read. */
   recordUnversioned: 'attribute_not_exists(#version)',
+  /** An unusable event is resolved once, by whoever read it waiting. */
+  eventStatusIs: '#status = :status',
 } as const;
 
 function allOf(...fragments: string[]): string {
@@ -74,6 +76,7 @@ type Tagged =
   | { kind: 'trip'; item: TransactItem }
   | { kind: 'event'; item: TransactItem }
   | { kind: 'payment-record'; item: TransactItem }
+  | { kind: 'unusable-event'; item: TransactItem }
   | { kind: 'audit'; item: TransactItem };
 
 export interface DynamoDbBookingStoreOptions {
@@ -137,8 +140,20 @@ export class DynamoDbBookingStore implements BookingStore {
   }
 
   async listPaymentsNeedingAttention(): Promise<PaymentRecord[]> {
-    const index = GLOBAL_INDEXES.byParent;
-    return (await this.queryIndex(index, keys.attentionPartition)).map(fromItem.paymentRecord);
+    return (await this.queryAttention()).filter((item) => item.entity === 'payment').map(fromItem.paymentRecord);
+  }
+
+  async listEventsNeedingAttention(): Promise<UnusableEvent[]> {
+    return (await this.queryAttention()).filter((item) => item.entity === 'unusable_event').map(fromItem.unusableEvent);
+  }
+
+  private queryAttention(): Promise<Record<string, unknown>[]> {
+    return this.queryIndex(GLOBAL_INDEXES.byParent, keys.attentionPartition);
+  }
+
+  async getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined> {
+    const item = await this.getItem(keys.unusableEvent(eventId), 'GetItem unusable event');
+    return item && fromItem.unusableEvent(item);
   }
 
   async listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]> {
@@ -326,6 +341,7 @@ export class DynamoDbBookingStore implements BookingStore {
     for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
     if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
     if (write.paymentRecord) tagged.push({ kind: 'payment-record', item: paymentRecordPutItem(table, write.paymentRecord) });
+    if (write.unusableEvent) tagged.push({ kind: 'unusable-event', item: unusableEventPutItem(table, write.unusableEvent) });
     if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
     return tagged;
   }
@@ -358,6 +374,7 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
     bookingsNotConfirmed: [] as string[],
     trip: undefined as { current?: Trip } | undefined,
     paymentRecord: undefined as { current?: PaymentRecord } | undefined,
+    unusableEvent: undefined as { current?: UnusableEvent } | undefined,
     eventAlreadyProcessed: false,
   };
   tagged.forEach((entry, index) => {
@@ -385,6 +402,9 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
         break;
       case 'payment-record':
         rejection.paymentRecord = old ? { current: fromItem.paymentRecord(old) } : {};
+        break;
+      case 'unusable-event':
+        rejection.unusableEvent = old ? { current: fromItem.unusableEvent(old) } : {};
         break;
       case 'audit':
         // Audit ids are fresh UUIDs: a clash means a retried request, which the token already covers.
@@ -482,6 +502,20 @@ function paymentRecordPutItem(table: string, write: PaymentRecordWrite): Transac
       ConditionExpression: allOf(guard.exists, versioned ? guard.recordVersionIs : guard.recordUnversioned),
       ExpressionAttributeNames: { '#version': 'version' },
       ...(versioned && { ExpressionAttributeValues: { ':version': write.expectedVersion } }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function unusableEventPutItem(table: string, write: NonNullable<AtomicWrite['unusableEvent']>): TransactItem {
+  if (write.expectedStatus === undefined) return putNewItem(table, unusableEventItem(write.event), true);
+  return {
+    Put: {
+      TableName: table,
+      Item: unusableEventItem(write.event),
+      ConditionExpression: allOf(guard.exists, guard.eventStatusIs),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':status': write.expectedStatus },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

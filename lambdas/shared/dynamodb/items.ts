@@ -1,6 +1,6 @@
 // How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
 import { StoredDataError } from '../domain/errors';
-import { PAYMENT_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip } from '../domain/model';
+import { PAYMENT_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
 import * as z from '../zod';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
@@ -20,6 +20,7 @@ export const keys = {
   // Keyed by reference so the table itself guarantees a reference is never issued twice.
   booking: (reference: string): Key => ({ pk: `BOOKING#${reference}`, sk: 'BOOKING' }),
   processedEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'STRIPE_EVENT' }),
+  unusableEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'UNUSABLE' }),
   paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
   /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
   tripOfPayment: (paymentId: string): Record<string, string> => ({
@@ -100,6 +101,18 @@ export function paymentRecordItem(record: PaymentRecord): Item {
   };
 }
 
+export function unusableEventItem(event: UnusableEvent): Item {
+  return {
+    ...keys.unusableEvent(event.eventId),
+    entity: 'unusable_event',
+    ...(event.status === 'needs_attention' && {
+      [BY_PARENT.partitionKey]: keys.attentionPartition,
+      [BY_PARENT.sortKey]: `${event.receivedAt}#${event.eventId}`,
+    }),
+    ...event,
+  };
+}
+
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
 }
@@ -170,4 +183,5 @@ export const fromItem = {
   audit: (item: Item): AuditEntry => withoutStorageAttributes(item) as unknown as AuditEntry,
   paymentRecord: paymentRecordOf,
   processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
+  unusableEvent: (item: Item): UnusableEvent => withoutStorageAttributes(item) as unknown as UnusableEvent,
 };

@@ -8,6 +8,7 @@ import {
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
+import { REFUND_KEY_METADATA, STRIPE_API_VERSION, STRIPE_ID_PATTERNS } from './stripe-contract';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -20,12 +21,13 @@ export interface StripeClientOptions {
 /** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
 const STRIPE_TIMEOUT_MS = 8_000;
 
-/** The metadata key under which every refund carries our key, so it can be found again after Stripe forgot the idempotency key. */
-export const REFUND_KEY_METADATA = 'refund_key';
+export { REFUND_KEY_METADATA } from './stripe-contract';
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
   return new Stripe(options.apiKey, {
+    // Pinned: the account's default version may differ from the one our schemas were written for.
+    apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: options.maxNetworkRetries ?? 2,
     timeout: STRIPE_TIMEOUT_MS,
     ...(base && {
@@ -72,7 +74,7 @@ export class StripePaymentGateway implements PaymentGateway {
 
   /** Only PaymentIntents are refunded: a Checkout Session id (a free or subscription checkout) never reaches Stripe's refund API. */
   refundable(paymentId: string): boolean {
-    return /^pi_[A-Za-z0-9_]{1,250}$/.test(paymentId);
+    return STRIPE_ID_PATTERNS.paymentIntent.test(paymentId);
   }
 
   async refund(request: RefundRequest): Promise<RefundAnswer> {

@@ -1,0 +1,36 @@
+// What this service and Stripe agree on, with no dependency: the pinned API version, our metadata mark, id shapes, modes.
+
+/**
+ * The one Stripe API version: the client sends it, the webhook endpoint is created with it (README), and the
+ * schemas and fixtures are written for it. It is the version the installed stripe package was generated for;
+ * a unit test fails when the package is upgraded without moving this line.
+ */
+export const STRIPE_API_VERSION = '2026-10-28.endive';
+
+/**
+ * The metadata key our checkout writes on every Checkout Session and PaymentIntent it creates (Stripe copies a
+ * PaymentIntent's metadata to its charge), holding the trip id. Sessions and charges without it are another
+ * product's: acknowledged, never touched.
+ */
+export const TRIP_MARK = 'pulau_trip_id';
+
+/** The metadata key under which every refund carries our key, so it can be found again after Stripe forgot the idempotency key. */
+export const REFUND_KEY_METADATA = 'refund_key';
+
+/** Plausible Stripe ids (prefix, then letters, digits and `_`), checked before any becomes part of a table key. */
+export const STRIPE_ID_PATTERNS = {
+  paymentIntent: /^pi_[A-Za-z0-9_]{1,250}$/,
+  checkoutSession: /^cs_[A-Za-z0-9_]{1,250}$/,
+  charge: /^(ch|py)_[A-Za-z0-9_]{1,250}$/,
+  refund: /^(re|pyr)_[A-Za-z0-9_]{1,250}$/,
+} as const;
+
+export type StripeMode = 'live' | 'test';
+
+/**
+ * A deployment's mode follows the key that issues its refunds, so the two can never disagree: a live key
+ * (`sk_live_`, `rk_live_`) is live, anything else (test keys, a local stand-in's key) is test.
+ */
+export function stripeModeOf(apiKey: string): StripeMode {
+  return /^(sk|rk)_live_/.test(apiKey) ? 'live' : 'test';
+}
