@@ -17,18 +17,27 @@ export const HANDLED_EVENT_TYPES = [
 ] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
 
-const envelopeSchema = z.object({
+/** What makes a body a Stripe event at all; anything less is answered 400. */
+const eventIdentitySchema = z.object({
   // Ids become keys of the processed-event record, so they must be key-safe.
   id: idSchema,
   object: z.literal('event'),
   type: z.string().check(z.minLength(1)),
+});
+
+/** The rest of the envelope, checked only for the types we handle: a failure there is an unusable event, not a 400. */
+const envelopeSchema = z.object({
   api_version: z.nullish(z.string()),
-  livemode: z.optional(z.boolean()),
+  created: z.optional(z.number()),
+  livemode: z.boolean(),
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
-/** Amounts in the currency's minor unit: whole and never negative. */
-const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0));
+/** Stripe's amounts have at most 12 digits; anything larger is not a real amount (and would not fit a DynamoDB number). */
+const MAX_MINOR_UNITS = 999_999_999_999;
+
+/** Amounts in the currency's minor unit: whole, never negative, never beyond what Stripe charges. */
+const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0), z.maximum(MAX_MINOR_UNITS));
 const metadataSchema = z.nullish(z.record(z.string(), z.string()));
 const expandable = z.nullish(z.union([z.string(), z.object({ id: z.string() })]));
 const stripeId = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, `is not a plausible ${what} id`));
@@ -73,8 +82,19 @@ export type ParsedEvent =
   | { readonly kind: 'handled'; readonly event: PaymentEvent; readonly livemode?: boolean; readonly apiVersion?: string }
   /** Acknowledged and left alone: a type we do not handle, a session that is not ours, a thin event. */
   | { readonly kind: 'ignored'; readonly type: string; readonly why: 'not_handled' | 'not_ours' | 'thin_event'; readonly livemode?: boolean }
-  /** Validly signed, of a type we handle, in a shape we cannot act on: kept for a person, never retried. */
-  | { readonly kind: 'poison'; readonly eventId: string; readonly eventType: string; readonly problem: string; readonly livemode?: boolean }
+  /**
+   * Validly signed, of a type we handle, in a shape we cannot act on: kept for a person, never retried. One that
+   * carries no mark (a charge or refund) is ours only if we hold its payment's record (`paymentId`).
+   */
+  | {
+      readonly kind: 'poison';
+      readonly eventId: string;
+      readonly eventType: string;
+      readonly problem: string;
+      readonly livemode?: boolean;
+      readonly unmarkedPaymentId?: string;
+      readonly unmarked?: boolean;
+    }
   /** Not a Stripe event at all. */
   | { readonly kind: 'invalid'; readonly problem: string };
 
@@ -114,33 +134,63 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
     // A thin event carries no object to act on; this endpoint is subscribed to snapshot events.
     return { kind: 'ignored', type: String((json as { type?: unknown }).type), why: 'thin_event' };
   }
-  const envelope = envelopeSchema.safeParse(json);
-  if (!envelope.success) return { kind: 'invalid', problem: describe(envelope.error) };
-  const { id: eventId, type: eventType, livemode } = envelope.data;
-  const mode = livemode === undefined ? {} : { livemode };
+  const identity = eventIdentitySchema.safeParse(json);
+  if (!identity.success) return { kind: 'invalid', problem: describe(identity.error) };
+  const { id: eventId, type: eventType } = identity.data;
+  const rawLivemode = (json as { livemode?: unknown }).livemode;
+  const mode = typeof rawLivemode === 'boolean' ? { livemode: rawLivemode } : {};
   if (!(HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return { kind: 'ignored', type: eventType, why: 'not_handled', ...mode };
-  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object);
-  if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode };
+  const object = (json as { data?: { object?: unknown } }).data?.object;
+  const ownership = ownershipOf(eventType as HandledEventType, object);
+  if (ownership.foreign) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return { kind: 'poison', eventId, eventType, problem: describe(envelope.error), ...mode, ...ownership.unmarked };
+  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created);
+  if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode, ...ownership.unmarked };
   if (!parsed.event) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
   return { kind: 'handled', event: parsed.event, ...mode, ...(envelope.data.api_version && { apiVersion: envelope.data.api_version }) };
 }
 
+/**
+ * Whether the object can be ours, read before its shape is checked, so another product's odd object is never
+ * kept or counted: a session is ours only with our mark; a charge with the mark (or a refund with our refund
+ * key) is ours, and one without it is ours only if we hold the record of its PaymentIntent (the handler asks).
+ */
+function ownershipOf(eventType: HandledEventType, object: unknown): { foreign: boolean; unmarked?: { unmarked: true; unmarkedPaymentId?: string } } {
+  const fields = typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : undefined;
+  const metadata = fields?.metadata;
+  // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip.
+  const markKey = eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK;
+  const marked = typeof metadata === 'object' && metadata !== null && typeof (metadata as Record<string, unknown>)[markKey] === 'string';
+  if (eventType.startsWith('checkout.session.')) return { foreign: fields !== undefined && !marked };
+  if (marked) return { foreign: false };
+  const intent = fields?.payment_intent;
+  const paymentId = typeof intent === 'string' ? intent : typeof intent === 'object' && intent !== null ? (intent as { id?: unknown }).id : undefined;
+  const plausible = typeof paymentId === 'string' && STRIPE_ID_PATTERNS.paymentIntent.test(paymentId);
+  return { foreign: false, unmarked: { unmarked: true, ...(plausible && { unmarkedPaymentId: paymentId }) } };
+}
+
 type ObjectParse = { readonly event?: PaymentEvent } | { readonly problem: string };
 
-function parseObject(eventId: string, eventType: HandledEventType, object: Record<string, unknown>): ObjectParse {
+function parseObject(eventId: string, eventType: HandledEventType, object: Record<string, unknown>, created: number | undefined): ObjectParse {
+  const occurredAt = created === undefined ? {} : { occurredAt: created };
   switch (eventType) {
     case 'charge.refunded':
-      return parseCharge(eventId, eventType, object);
+      return withTime(parseCharge(eventId, eventType, object), occurredAt);
     case 'refund.created':
     case 'refund.updated':
     case 'refund.failed':
-      return parseRefund(eventId, eventType, object);
+      return withTime(parseRefund(eventId, eventType, object), occurredAt);
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded':
     case 'checkout.session.async_payment_failed':
     case 'checkout.session.expired':
       return parseSession(eventId, eventType, object);
   }
+}
+
+function withTime(parsed: ObjectParse, occurredAt: { occurredAt?: number }): ObjectParse {
+  return 'event' in parsed && parsed.event ? { event: { ...parsed.event, ...occurredAt } as PaymentEvent } : parsed;
 }
 
 function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>): ObjectParse {

@@ -91,14 +91,16 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
       logger.warn('Ignored an event of the other mode', { eventType, livemode: parsed.livemode, mode });
       return jsonResponse(200, { received: true, ignored: eventType, reason: 'mode_mismatch' });
     }
-    if (parsed.kind === 'poison' || parsed.livemode === undefined) {
-      const problem = parsed.kind === 'poison' ? parsed.problem : 'livemode: missing';
-      const eventId = parsed.kind === 'poison' ? parsed.eventId : parsed.event.eventId;
-      await recordUnusableEvent(deps, { eventId, eventType, problem });
-      metrics.addMetric(METRIC.unusableEvents, MetricUnit.Count, 1);
-      logger.warn('Kept a signed event we cannot act on for a person', { stripeEventId: eventId, eventType, problem });
+    if (parsed.kind === 'poison') {
+      if (parsed.unmarked && !(parsed.unmarkedPaymentId && (await deps.store.getPaymentRecord(parsed.unmarkedPaymentId)))) {
+        // Without our mark and of no payment we hold: another product's object, odd or not, is none of ours.
+        return jsonResponse(200, { received: true, ignored: eventType });
+      }
+      const { recorded } = await recordUnusableEvent(deps, { eventId: parsed.eventId, eventType, problem: parsed.problem });
+      if (recorded) metrics.addMetric(METRIC.unusableEvents, MetricUnit.Count, 1);
+      logger.warn('Kept a signed event we cannot act on for a person', { stripeEventId: parsed.eventId, eventType, problem: parsed.problem, firstDelivery: recorded });
       // 200: Stripe's three days of retries would bring the same bytes, and nothing in them would change.
-      return jsonResponse(200, { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem });
+      return jsonResponse(200, { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem: parsed.problem });
     }
     if (parsed.apiVersion !== undefined && parsed.apiVersion !== STRIPE_API_VERSION) {
       logger.warn('An event of another API version: create the endpoint with the pinned one', { apiVersion: parsed.apiVersion, pinned: STRIPE_API_VERSION });

@@ -67,6 +67,12 @@ export class BookingAlarms extends Construct {
       1,
       'Stripe sent a signed event of a type we handle in a shape we cannot act on (acknowledged, not acted on): run `npm run ops -- attention list`, then `attention resolve EVT --note`.',
     );
+    this.alarmOn(
+      'ModeMismatches',
+      serviceMetric(METRIC.modeMismatches, fiveMinutes),
+      1,
+      'Events of the other Stripe mode reach this stack and are ignored: a live endpoint whose secret holds a test key books nothing. Check the API key and signing secrets in the Stripe secret.',
+    );
   }
 
   private alarmOn(id: string, metric: IMetric, threshold: number, description: string): void {

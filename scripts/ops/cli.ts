@@ -27,7 +27,7 @@ export const USAGE = `Usage: npm run ops -- <command> [options]
   payments resolve PAYMENT_ID --note TEXT   close a payment that needs attention (audited)
   attention list                       payments and unusable events that need a person, oldest first
   attention resolve ID --note TEXT     close one (a payment id, or an evt_ id), audited
-  audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment)
+  audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment, event)
   check                                capacity = available + confirmed guests for every slot; refunds add up for every payment
 
 Options: --endpoint URL (DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT or :8000)
@@ -297,14 +297,15 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
       case 'attention resolve': {
         const id = one('a payment id or an event id');
         if (!options.note) throw new UsageError('attention resolve needs --note (what was done about it; kept in the audit trail)');
-        const result = id.startsWith('evt_') ? await resolveUnusableEvent(deps, id, options.note, actor) : await resolvePayment(deps, id, options.note, actor);
+        // Payments and events share the attention list; the id says which, whatever its shape.
+        const result = (await store.getPaymentRecord(id)) ? await resolvePayment(deps, id, options.note, actor) : await resolveUnusableEvent(deps, id, options.note, actor);
         if (!result.ok) return refused(result);
         print(result, [{ id, status: 'resolved', note: options.note }], ['id', 'status', 'note']);
         return 0;
       }
       case 'audit list': {
-        const match = /^(booking|trip|slot|payment):(.+)$/.exec(options.entity ?? '');
-        if (!match) throw new UsageError('audit list needs --entity TYPE:ID, TYPE one of booking, trip, slot, payment');
+        const match = /^(booking|trip|slot|payment|event):(.+)$/.exec(options.entity ?? '');
+        if (!match) throw new UsageError('audit list needs --entity TYPE:ID, TYPE one of booking, trip, slot, payment, event');
         const entries = await store.listAudit(match[1] as string, match[2] as string);
         print(entries, entries.map((entry) => ({ ...entry, metadata: JSON.stringify(entry.metadata) })), ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
         return 0;

@@ -81,6 +81,7 @@ const rows: Row[] = [
   { rule: 'paid-refunded-first', state: { trip: trip('refunded'), record: record('refunded', { reason: 'refunded_before_confirmation' }) }, event: paid(), step: 'answer', outcome: 'already_refunded' },
   { rule: 'paid-record-needs-attention', state: { trip: trip('refund_pending'), record: record('needs_attention') }, event: paid(), step: 'answer', outcome: 'needs_attention' },
   { rule: 'paid-record-closed', state: { trip: trip('cancelled'), record: record('cancelled') }, event: paid(), step: 'answer', outcome: 'no_change' },
+  { rule: 'paid-legacy-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI, statusReason: 'SLOT_BLOCKED' }) }, event: paid(), step: 'resume-trip-refund' },
   { rule: 'paid-unknown-trip', state: {}, event: paid(), step: 'set-aside', reason: 'unknown_trip' },
   { rule: 'paid-no-payment-intent', state: {}, event: paid({ paymentId: undefined as unknown as string }), step: 'attention', reason: 'no_payment_intent' },
   { rule: 'paid-mismatch', state: { trip: trip('pending_payment') }, event: paid({ amount: 8_000, amountSubtotal: 8_000 }), step: 'set-aside', reason: 'amount_mismatch' },
@@ -130,6 +131,11 @@ describe('decide', () => {
     { name: 'a discounted price that is not the trip’s', facts: { amount: 6_000, amountSubtotal: 6_000, amountDiscount: 0 }, step: 'set-aside' },
   ])('books or sets aside by the price before discounts: $name → $step', ({ facts, step }) => {
     expect(decide({ trip: trip('pending_payment') }, paid(facts)).plan.step).toBe(step);
+  });
+
+  it('releases a trip still booked by a fully refunded payment even while a person looks at a refused share refund', () => {
+    const looking = record('needs_attention', { attention: { reason: 'refund_refused', code: 'charge_disputed', since: AT, previousStatus: 'booked' } });
+    expect(decide({ trip: trip('booked', { paymentId: PI }), record: looking }, charge())).toEqual({ rule: 'full-refund-booked', plan: { step: 'release' } });
   });
 
   it('never refunds a paid session without a PaymentIntent, and sets aside a free one with nothing to refund', () => {

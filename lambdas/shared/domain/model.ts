@@ -197,6 +197,8 @@ export interface PaymentRecord {
   readonly amountRefunded: number;
   /** The charge's running refunded total as Stripe last reported it (`charge.refunded`); it counts pending refunds and ones made outside. */
   readonly chargeRefunded?: number;
+  /** When Stripe said so (epoch seconds): an older snapshot of the charge, arriving late, is not believed over it. */
+  readonly chargeRefundedAsOf?: number;
   readonly refunds: readonly RefundEntry[];
   readonly attention?: PaymentAttention;
   /** Increases with every write; each write is conditioned on the version it read. */

@@ -2,7 +2,7 @@
 import * as z from '../zod';
 import type { BookingStore } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
-import { failure, type BookingFailure } from './errors';
+import { failure, StoredDataError, type BookingFailure } from './errors';
 import type { AuditEntry, Slot } from './model';
 import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
 
@@ -116,7 +116,14 @@ export async function checkConsistency(store: BookingStore): Promise<{ slots: nu
   const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
   const drifted: SlotDrift[] = [];
   for (const slot of slots) {
-    const bookings = await store.listBookingsOfSlot(slot.slotId);
+    let bookings: Awaited<ReturnType<BookingStore['listBookingsOfSlot']>>;
+    try {
+      bookings = await store.listBookingsOfSlot(slot.slotId);
+    } catch (error) {
+      if (!(error instanceof StoredDataError)) throw error;
+      unusable.push({ entity: error.entity, id: error.entityId, problem: error.message });
+      continue;
+    }
     const confirmedGuests = bookings.filter((booking) => booking.status === 'confirmed').reduce((sum, booking) => sum + booking.guestCount, 0);
     const drift = slot.availableCount - (slot.capacity - confirmedGuests);
     if (drift !== 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {

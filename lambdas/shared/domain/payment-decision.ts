@@ -42,6 +42,8 @@ export interface ChargeRefunded extends EventIdentity {
   readonly currency: string;
   /** The charge carries our checkout's mark; one without it is ours only if we hold its payment's record. */
   readonly marked: boolean;
+  /** When Stripe made the event (epoch seconds): the charge's total is a snapshot as of then. */
+  readonly occurredAt?: number;
 }
 
 /** A refund was created or changed state (`refund.created`, `refund.updated`, `refund.failed`). */
@@ -54,6 +56,8 @@ export interface RefundChanged extends EventIdentity {
   /** Our key, from the refund's metadata, when we made it. */
   readonly refundKey?: string;
   readonly failureReason?: string;
+  /** When Stripe made the event (epoch seconds). */
+  readonly occurredAt?: number;
 }
 
 export type PaymentEvent = CheckoutCompleted | CheckoutEnded | ChargeRefunded | RefundChanged;
@@ -88,6 +92,7 @@ export type Plan =
   | { readonly step: 'set-aside'; readonly reason: string }
   | { readonly step: 'attention'; readonly reason: string }
   | { readonly step: 'issue-refunds' }
+  | { readonly step: 'resume-trip-refund'; readonly trip: Trip }
   | { readonly step: 'close-trip'; readonly trip: Trip; readonly outcome: PaymentOutcome }
   | { readonly step: 'release' }
   | { readonly step: 'settle-refunded'; readonly outcome: PaymentOutcome }
@@ -181,8 +186,12 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
     }
   }
   if (!trip) return setAside('paid-unknown-trip', event, 'unknown_trip');
-  // Booked by this payment before payment records existed: a redelivery.
-  if (trip.paymentId === paymentId && trip.status === 'booked') return answer('paid-record-booked', 'duplicate');
+  // Moved by this payment before payment records existed: a redelivery, answered from the trip.
+  if (trip.paymentId === paymentId) {
+    if (trip.status === 'booked') return answer('paid-record-booked', 'duplicate');
+    if (trip.status === 'refunded') return answer('paid-record-refunded', 'refunded');
+    if (trip.status === 'refund_pending') return { rule: 'paid-legacy-refund-pending', plan: { step: 'resume-trip-refund', trip } };
+  }
   const mismatch = mismatchOf(trip, event);
   if (mismatch) return setAside('paid-mismatch', event, mismatch);
   if (!isConfirmable(trip)) return setAside('paid-trip-not-payable', event, `trip_${trip.status}`);
@@ -205,7 +214,10 @@ function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
 }
 
 function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded): Decision {
-  if (!record && !event.marked && trip?.paymentId !== event.paymentId) return answer('refund-foreign-charge', 'ignored');
+  const bookedHere = trip?.paymentId === event.paymentId && trip.status === 'booked';
+  if (!record && !event.marked && !bookedHere) return answer('refund-foreign-charge', 'ignored');
+  // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release.
+  if (record && (record.status === 'booked' || bookedHere)) return { rule: 'full-refund-booked', plan: { step: 'release' } };
   if (record) {
     switch (record.status) {
       case 'booked':

@@ -18,8 +18,9 @@ import {
   type RefundChanged,
 } from './payment-decision';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
-import { chargeFullyRefunded, fullRefundEntries, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal } from './payment-ledger';
+import { chargeFullyRefunded, fullRefundEntries, fullRefundKey, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal, withLiveStatus } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
+import { recordUnusableEvent } from './unusable-events';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
 
@@ -73,7 +74,7 @@ export async function handlePaymentEvent(deps: PaymentEventDeps, event: PaymentE
     }
     throw new RetryLaterError(`The state of event ${event.eventId}'s payment kept changing`);
   } catch (error) {
-    if (error instanceof StoredDataError) return putInFrontOfAPerson(deps, event, 'stored_data_unusable', error.message);
+    if (error instanceof StoredDataError) return keepForAPerson(deps, event, error);
     if (error instanceof StoreUnavailableError || error instanceof PaymentGatewayUnavailableError) {
       throw new RetryLaterError(error.message, { cause: error });
     }
@@ -132,7 +133,7 @@ function audit(deps: PaymentEventDeps, entry: Pick<AuditEntry, 'eventType' | 'en
 
 /** The answer a payment record gives about itself. */
 function fromRecord(record: PaymentRecord, outcome: PaymentOutcome): PaymentEventResult {
-  const reason = record.attention?.code ?? record.reason;
+  const reason = record.attention?.code ?? record.attention?.reason ?? record.reason;
   return {
     outcome,
     ...(record.tripId !== undefined && { tripId: record.tripId }),
@@ -153,6 +154,8 @@ function carryOut(deps: PaymentEventDeps, event: PaymentEvent, state: PaymentSta
       return putInFrontOfAPerson(deps, event, plan.reason);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded');
+    case 'resume-trip-refund':
+      return resumeLegacyTripRefund(deps, event as CheckoutCompleted, plan.trip);
     case 'close-trip':
       return closeTripRefundedFirst(deps, event, plan.trip, state.record as PaymentRecord, plan.outcome);
     case 'release':
@@ -262,6 +265,38 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
 }
 
 /**
+ * A trip left `refund_pending` by this payment before payment records existed: its record is made now, with
+ * a refund under a key of its own — the old request under `refund-<pi>` had other parameters, so Stripe would
+ * refuse that key; if the old refund did go through, Stripe answers charge_already_refunded.
+ */
+async function resumeLegacyTripRefund(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip): Promise<StepResult> {
+  const paymentId = paymentIdOf(event);
+  const at = deps.clock.now().toISOString();
+  const reason = trip.statusReason ?? 'not_bookable';
+  const record = newPaymentRecord(
+    {
+      paymentId,
+      status: 'refund_pending',
+      tripId: trip.tripId,
+      sessionId: event.sessionId,
+      setAside: false,
+      reason,
+      amountPaid: trip.amount,
+      currency: trip.currency,
+      refunds: trip.amount > 0 ? [refundEntry({ refundKey: `${fullRefundKey(paymentId)}-resumed`, amount: trip.amount, requestedBy: 'system', reason }, at)] : [],
+    },
+    at,
+  );
+  const result = await deps.store.commit({
+    at,
+    paymentRecord: { record },
+    audits: [audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: trip.amount, reason, tripId: trip.tripId, resumed: true } })],
+  });
+  if (!result.committed) return 'state-changed';
+  return issueAndAnswer(deps, record, 'refunded');
+}
+
+/**
  * A payment that may not touch the trip it names (unknown, mismatching, or for a trip that is no longer
  * payable) is set aside on its record — the trip stays as it is — and refunded in full.
  */
@@ -325,7 +360,7 @@ async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded
   if (tripId === undefined) return 'state-changed';
   const at = deps.clock.now().toISOString();
   const refunded: PaymentRecord = record
-    ? { ...chargeFullyRefunded(record, at, 'charge_refunded').record, status: 'refunded' }
+    ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt).record, 'refunded')
     : newPaymentRecord(
         { paymentId: event.paymentId, status: 'refunded', tripId, setAside: false, reason: 'payment_refunded', amountPaid: event.amount, chargeRefunded: event.amountRefunded, currency: event.currency },
         at,
@@ -351,7 +386,7 @@ async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded
 async function settleRefunded(deps: PaymentEventDeps, event: ChargeRefunded, { trip, record }: PaymentState, outcome: PaymentOutcome): Promise<StepResult> {
   const current = record as PaymentRecord;
   const at = deps.clock.now().toISOString();
-  const settled = chargeFullyRefunded(current, at, 'charge_refunded').record;
+  const settled = chargeFullyRefunded(current, at, 'charge_refunded', event.occurredAt).record;
   const tripTransition = trip?.paymentId === current.paymentId ? tripRefundedBy(current, settled) : undefined;
   return commitRecord(deps, event, current, settled, outcome, 'payment.fully_refunded', { amount: event.amountRefunded }, tripTransition);
 }
@@ -359,7 +394,7 @@ async function settleRefunded(deps: PaymentEventDeps, event: ChargeRefunded, { t
 async function recordChargeTotal(deps: PaymentEventDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const eventType = outcome === 'partial_refund_recorded' ? 'payment.partially_refunded' : 'payment.refund_recorded';
   const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
-  return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded), outcome, eventType, metadata);
+  return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded, event.occurredAt), outcome, eventType, metadata);
 }
 
 /** Writes the next version of a record with its audit entry and the event, guarded by the version read. */
@@ -455,12 +490,14 @@ async function moveRefundFromEvent(deps: PaymentEventDeps, event: RefundChanged,
         ...record,
         refunds: [
           ...record.refunds,
-          refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at),
+          // Stripe made it, so it starts where Stripe's refunds start: counted, under way.
+          { ...refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at), status: 'pending' },
         ],
       };
   const change = moveRefund(withEntry, known?.refundKey ?? `stripe-${event.refundId}`, event.status, at, {
     stripeRefundId: event.refundId,
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
+    ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
   });
   const tripTransition = trip?.paymentId === record.paymentId ? tripRefundedBy(record, change.record) : undefined;
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
@@ -477,6 +514,20 @@ async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip,
   });
   if (result.committed) return { outcome, tripId: trip.tripId };
   return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
+}
+
+/**
+ * Stored data we cannot act on. The payment goes in front of a person; when its record itself is what cannot
+ * be read, the event is kept as unusable instead (a record we cannot read is not one we may overwrite).
+ */
+async function keepForAPerson(deps: PaymentEventDeps, event: PaymentEvent, problem: StoredDataError): Promise<PaymentEventResult> {
+  try {
+    if (problem.entity !== 'payment') return await putInFrontOfAPerson(deps, event, 'stored_data_unusable', problem.message);
+  } catch (error) {
+    if (!(error instanceof StoredDataError)) throw error;
+  }
+  await recordUnusableEvent(deps, { eventId: event.eventId, eventType: event.eventType, problem: problem.message });
+  return { outcome: 'needs_attention', reason: 'stored_data_unusable', ...('tripId' in event && event.tripId !== undefined && { tripId: event.tripId }) };
 }
 
 /**

@@ -18,7 +18,8 @@ const REFUND_RANK: Record<RefundStatus, number> = {
   failed: 3,
   canceled: 3,
   waived: 4,
-  superseded: 4,
+  // Superseded is not final: if the refund it stood for did exist at Stripe, its failure must still be heard.
+  superseded: 2,
 };
 
 /** The key of the refund of a whole payment; kept from before records so refunds already asked for are found. */
@@ -112,10 +113,14 @@ export function fullRefundEntries(paymentId: string, amount: number, reason: str
   return amount > 0 ? [refundEntry({ refundKey: fullRefundKey(paymentId), amount, requestedBy: 'system', reason }, at)] : [];
 }
 
-/** Moves the record to `needs_attention`, remembering where it was so a retry can go back there. */
+/**
+ * Moves the record to `needs_attention`, remembering where to go back to once a person has dealt with it: a
+ * refunded payment whose money did not come back owes it again.
+ */
 export function withAttention(record: PaymentRecord, reason: string, at: string, code?: string): PaymentRecord {
   if (record.status === 'needs_attention') return record;
-  return { ...record, status: 'needs_attention', attention: { reason, ...(code !== undefined && { code }), since: at, previousStatus: record.status } };
+  const previousStatus = record.status === 'refunded' && record.amountRefunded < record.amountPaid ? 'refund_pending' : record.status;
+  return { ...record, status: 'needs_attention', attention: { reason, ...(code !== undefined && { code }), since: at, previousStatus } };
 }
 
 /** Whether a refund in state `from` may move to `to` (never backwards, never out of a final state). */
@@ -140,7 +145,15 @@ export function moveRefund(
   refundKey: string,
   status: RefundStatus,
   at: string,
-  details: { readonly stripeRefundId?: string; readonly failureCode?: string; readonly attentionReason?: string } = {},
+  details: {
+    readonly stripeRefundId?: string;
+    readonly failureCode?: string;
+    readonly attentionReason?: string;
+    /** False when Stripe refused to create the refund: the charge's total never counted it. @default true */
+    readonly countedByCharge?: boolean;
+    /** When Stripe said it (the event's `created`, epoch seconds). */
+    readonly asOf?: number;
+  } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
   if (!entry || !refundMovesForward(entry.status, status)) return { record, attention: false };
@@ -152,13 +165,11 @@ export function moveRefund(
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
   };
   const failed = status === 'failed' || status === 'canceled';
-  // A refund that fails after Stripe counted it leaves the charge's total too.
-  const chargeRefunded = failed && entry.status !== 'requested' && record.chargeRefunded !== undefined ? Math.max(0, record.chargeRefunded - entry.amount) : record.chargeRefunded;
-  let next: PaymentRecord = recounted({
-    ...record,
-    ...(chargeRefunded !== undefined && { chargeRefunded }),
-    refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)),
-  });
+  let next: PaymentRecord = { ...record, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
+  // A refund that existed at Stripe and failed leaves the charge's total too; a snapshot of the charge from
+  // the same second or before may still count it, so it is not believed over this.
+  if (failed && (details.countedByCharge ?? true)) next = withoutFailedRefund(next, entry.amount, details.asOf);
+  next = recounted(next);
   if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
   return {
     record: failed ? next : settle(next),
@@ -184,25 +195,44 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
       // The charge went back in full by another refund: nothing of this one is needed.
       return chargeFullyRefunded(record, at, 'charge_already_refunded');
     case 'refused':
-      return moveRefund(record, refundKey, 'failed', at, { failureCode: answer.code, attentionReason: 'refund_refused' });
+      return moveRefund(record, refundKey, 'failed', at, { failureCode: answer.code, attentionReason: 'refund_refused', countedByCharge: false });
   }
 }
 
-/** Stripe says the whole charge is back: open refunds are superseded and the record settles. */
-export function chargeFullyRefunded(record: PaymentRecord, at: string, why: string): RefundChange {
-  const refunds = record.refunds.map((entry) =>
-    OPEN_REFUND_STATUSES.includes(entry.status) ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry,
-  );
+/**
+ * Stripe says the whole charge is back. Refunds we asked for but never heard of are superseded (not needed any
+ * more); pending ones stay open, because Stripe counts a pending refund in the charge's total and it can still
+ * fail. The record settles.
+ */
+export function chargeFullyRefunded(record: PaymentRecord, at: string, why: string, asOf?: number): RefundChange {
+  const refunds = record.refunds.map((entry) => (entry.status === 'requested' ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry));
   return {
-    record: settle(recounted({ ...record, refunds, chargeRefunded: record.amountPaid })),
+    record: settle(recounted(withChargeTotal({ ...record, refunds }, record.amountPaid, asOf))),
     audit: { eventType: 'payment.fully_refunded', metadata: { amount: record.amountPaid, why } },
     attention: false,
   };
 }
 
-/** Stripe's total for the charge, when it is ahead of ours (a refund made in the dashboard). */
-export function withChargeTotal(record: PaymentRecord, chargeRefunded: number): PaymentRecord {
-  return chargeRefunded > (record.chargeRefunded ?? 0) ? recounted({ ...record, chargeRefunded }) : record;
+/**
+ * Stripe's total for the charge, as of `asOf` (the event's `created`): a newer snapshot replaces the one we hold,
+ * an older one is ignored (events arrive out of order), one of the same second can only add.
+ */
+export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, asOf?: number): PaymentRecord {
+  const heldAsOf = record.chargeRefundedAsOf;
+  if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) return record;
+  const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
+  const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
+  return recounted({ ...record, chargeRefunded: total, ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }) });
+}
+
+function withoutFailedRefund(record: PaymentRecord, amount: number, asOf?: number): PaymentRecord {
+  // Any snapshot of the charge taken before the next second may predate the failure, even one not seen yet.
+  const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
+  return {
+    ...record,
+    ...(record.chargeRefunded !== undefined && { chargeRefunded: Math.max(0, record.chargeRefunded - amount) }),
+    ...(chargeRefundedAsOf !== undefined && { chargeRefundedAsOf }),
+  };
 }
 
 /** The status the payment lives in, or will go back to once a person has dealt with it. */
@@ -217,11 +247,12 @@ export function withLiveStatus(record: PaymentRecord, status: PaymentStatus): Pa
 }
 
 /**
- * A record owing money settles as `refunded` once everything paid is back and nothing is on its way;
+ * A record owing money settles as `refunded` once everything paid is back (or counted by Stripe on its way);
  * a booked payment stays booked (its other bookings are still live).
  */
 export function settle(record: PaymentRecord): PaymentRecord {
   const owing = record.status === 'refund_pending' || record.status === 'cancelled';
-  if (!owing || openRefundAmount(record) > 0 || record.amountRefunded < record.amountPaid) return record;
+  // A refund still only `requested` may yet be made; a pending one is already in Stripe's total.
+  if (!owing || hasRequestedRefunds(record) || record.amountRefunded < record.amountPaid) return record;
   return { ...record, status: 'refunded' };
 }

@@ -5,7 +5,7 @@ import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import type { PaymentGateway } from './payment-gateway';
-import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withLiveStatus } from './payment-ledger';
+import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withAttention, withLiveStatus } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 
 export interface PaymentOperationsDeps {
@@ -92,7 +92,9 @@ export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBo
     const entry = shareEntry(deps, input, booking, share, at);
     const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
     const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
-    const withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
+    let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
+    // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
+    if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
     // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
     const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
     const write = recordWrite(record, after, at);
@@ -246,8 +248,16 @@ export interface PaymentProblem {
   readonly problem: string;
 }
 
-/** Payments whose money does not add up: more refunded than paid, or a trip still booked by money that went back. */
-export async function checkPayments(store: BookingStore): Promise<{ payments: number; problems: PaymentProblem[] }> {
+/** A run that stored a refund and died before Stripe answered leaves it `requested`; only a redelivery or a person resumes it. */
+const UNANSWERED_REFUND_MS = 3_600_000;
+/** Card refunds settle within days; one still pending after this is worth a look at Stripe. */
+const STUCK_REFUND_MS = 10 * 86_400_000;
+
+/**
+ * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
+ * and refunds that nothing will move any more (requested but never answered, pending for too long).
+ */
+export async function checkPayments(store: BookingStore, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
   const problems: PaymentProblem[] = [];
   const records = await store.listAllPaymentRecords((problem) => problems.push({ paymentId: problem.entityId, problem: problem.message }));
   for (const record of records) {
@@ -256,6 +266,11 @@ export async function checkPayments(store: BookingStore): Promise<{ payments: nu
     };
     const succeeded = record.refunds.filter((entry) => entry.status === 'succeeded').reduce((sum, entry) => sum + entry.amount, 0);
     if (record.amountRefunded > record.amountPaid) at(`refunded ${record.amountRefunded} of ${record.amountPaid} paid`);
+    for (const entry of record.refunds) {
+      const age = now.getTime() - Date.parse(entry.updatedAt);
+      if (entry.status === 'requested' && age > UNANSWERED_REFUND_MS) at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and never answered: run payments retry-refund`);
+      if ((entry.status === 'pending' || entry.status === 'requires_action') && age > STUCK_REFUND_MS) at(`refund ${entry.refundKey} ${entry.status} since ${entry.updatedAt}: look it up at Stripe`);
+    }
     if (succeeded > record.amountPaid) at(`refunds succeeded for ${succeeded} of ${record.amountPaid} paid`);
     if (record.tripId === undefined || record.setAside || record.amountPaid === 0 || record.amountRefunded < record.amountPaid) continue;
     const trip = await store.getTrip(record.tripId).catch((error: unknown) => {

@@ -1,6 +1,6 @@
 // How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
 import { StoredDataError } from '../domain/errors';
-import { PAYMENT_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
+import { PAYMENT_STATUSES, REFUND_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
 import * as z from '../zod';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
@@ -139,7 +139,27 @@ const storedTripSchema = z.looseObject({
   items: z.array(z.looseObject({ slotId: z.string(), experienceId: z.string(), guestCount: wholeNumber })),
 });
 
-const storedPaymentSchema = z.looseObject({ paymentId: z.string(), status: z.string() });
+const storedLegacyPaymentSchema = z.looseObject({ paymentId: z.string(), status: z.enum(['refund_pending', 'refunded']) });
+
+const storedPaymentSchema = z.looseObject({
+  paymentId: z.string(),
+  status: z.enum(PAYMENT_STATUSES),
+  version: wholeNumber,
+  amountPaid: wholeNumber,
+  amountRefunded: wholeNumber,
+  currency: z.string(),
+  setAside: z.boolean(),
+  refunds: z.array(z.looseObject({ refundKey: z.string(), amount: wholeNumber, status: z.enum(REFUND_STATUSES), bookingReferences: z.array(z.string()) })),
+});
+
+const storedBookingSchema = z.looseObject({
+  reference: z.string(),
+  tripId: z.string(),
+  paymentId: z.string(),
+  slotId: z.string(),
+  guestCount: wholeNumber,
+  status: z.enum(['confirmed', 'cancelled']),
+});
 
 /** Reads a stored item through its schema: an item that fails it is reported, never guessed at. */
 function checked(schema: z.ZodMiniType, entity: string, item: Item, id: unknown): Item {
@@ -154,22 +174,32 @@ function checked(schema: z.ZodMiniType, entity: string, item: Item, id: unknown)
  * they read as records of version 0 with what they said.
  */
 function paymentRecordOf(item: Item): PaymentRecord {
-  const stored = withoutStorageAttributes(checked(storedPaymentSchema, 'payment', item, item.paymentId));
-  if (typeof stored.version === 'number' && (PAYMENT_STATUSES as readonly unknown[]).includes(stored.status)) return stored as unknown as PaymentRecord;
+  if (item.version !== undefined) return withoutStorageAttributes(checked(storedPaymentSchema, 'payment', item, item.paymentId)) as unknown as PaymentRecord;
+  const stored = withoutStorageAttributes(checked(storedLegacyPaymentSchema, 'payment', item, item.paymentId));
   const amount = typeof stored.amount === 'number' ? stored.amount : 0;
+  const paymentId = stored.paymentId as string;
+  const reason = typeof stored.reason === 'string' ? stored.reason : 'not_bookable';
+  const updatedAt = String(stored.updatedAt);
+  // Left refund_pending, the old code had not heard back from Stripe: the refund is asked again under a key of
+  // its own (the old one was used with other parameters); had it gone through, Stripe says charge_already_refunded.
+  const owed =
+    stored.status === 'refund_pending' && amount > 0
+      ? [{ refundKey: `refund-${paymentId}-resumed`, amount, status: 'requested' as const, requestedBy: 'system' as const, reason, bookingReferences: [], requestedAt: updatedAt, updatedAt }]
+      : [];
   return {
-    paymentId: stored.paymentId as string,
+    paymentId,
     status: stored.status === 'refunded' ? 'refunded' : 'refund_pending',
     ...(typeof stored.tripId === 'string' && { tripId: stored.tripId }),
-    setAside: stored.reason !== 'refunded_before_confirmation',
-    ...(typeof stored.reason === 'string' && { reason: stored.reason }),
+    setAside: reason !== 'refunded_before_confirmation',
+    reason,
     amountPaid: amount,
     currency: typeof stored.currency === 'string' ? stored.currency : 'eur',
     amountRefunded: stored.status === 'refunded' ? amount : 0,
-    refunds: [],
+    ...(stored.status === 'refunded' && { chargeRefunded: amount }),
+    refunds: owed,
     version: 0,
     createdAt: String(stored.createdAt),
-    updatedAt: String(stored.updatedAt),
+    updatedAt,
   };
 }
 
@@ -179,7 +209,7 @@ export const fromItem = {
     const trip = withoutStorageAttributes(checked(storedTripSchema, 'trip', item, item.tripId)) as unknown as Trip;
     return { ...trip, bookingReferences: trip.bookingReferences ?? [] };
   },
-  booking: (item: Item): Booking => withoutStorageAttributes(item) as unknown as Booking,
+  booking: (item: Item): Booking => withoutStorageAttributes(checked(storedBookingSchema, 'booking', item, item.reference)) as unknown as Booking,
   audit: (item: Item): AuditEntry => withoutStorageAttributes(item) as unknown as AuditEntry,
   paymentRecord: paymentRecordOf,
   processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
