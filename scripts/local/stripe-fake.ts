@@ -1,7 +1,9 @@
-// A local stand-in for Stripe's API (payment intents and refunds, with Stripe's refund limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given.
+// A local stand-in for Stripe's API (payment intents, refunds, Checkout Sessions with a hosted page to click through, signed webhooks; Stripe's limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given.
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
+import { STRIPE_API_VERSION } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-gateway';
 
 export type RefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
@@ -50,6 +52,96 @@ export interface RefusalOptions {
   readonly param?: string;
 }
 
+export type SessionStatus = 'open' | 'complete' | 'expired';
+
+export interface FakeLineItem {
+  readonly name: string;
+  readonly quantity: number;
+  /** In the currency's smallest unit. */
+  readonly unitAmount: number;
+}
+
+export interface FakeSession {
+  readonly id: string;
+  readonly status: SessionStatus;
+  readonly paymentStatus: 'paid' | 'unpaid';
+  /** A payment made with "Pay later": pending until it arrives (`succeeded`) or fails. */
+  readonly asyncPayment?: 'pending' | 'succeeded' | 'failed';
+  readonly mode: 'payment';
+  readonly lineItems: readonly FakeLineItem[];
+  readonly amountTotal: number;
+  readonly currency: string;
+  readonly metadata: Record<string, string>;
+  /** `payment_intent_data.metadata`: given to the PaymentIntent the session's payment creates. */
+  readonly paymentIntentMetadata: Record<string, string>;
+  readonly clientReferenceId: string | null;
+  readonly paymentIntent: string | null;
+  /** Seconds since the epoch, on the fake's clock. */
+  readonly expiresAt: number;
+  readonly created: number;
+  readonly successUrl: string;
+  readonly cancelUrl: string | null;
+  readonly idempotencyKey: string | undefined;
+}
+
+/** A Checkout Session as Stripe's API answers it (the fields this fake fills in). */
+export interface FakeSessionObject {
+  readonly id: string;
+  readonly object: 'checkout.session';
+  readonly amount_subtotal: number;
+  readonly amount_total: number;
+  readonly cancel_url: string | null;
+  readonly client_reference_id: string | null;
+  readonly created: number;
+  readonly currency: string;
+  readonly expires_at: number;
+  readonly livemode: false;
+  readonly metadata: Record<string, string>;
+  readonly mode: 'payment';
+  readonly payment_intent: string | null;
+  readonly payment_status: 'paid' | 'unpaid';
+  readonly status: SessionStatus;
+  readonly success_url: string;
+  readonly total_details: { readonly amount_discount: number; readonly amount_shipping: number; readonly amount_tax: number };
+  /** The hosted page; null once the session is no longer open, as at Stripe. */
+  readonly url: string | null;
+}
+
+export type CheckoutEventType =
+  | 'checkout.session.completed'
+  | 'checkout.session.async_payment_succeeded'
+  | 'checkout.session.async_payment_failed'
+  | 'checkout.session.expired';
+
+/** A snapshot event, as Stripe sends it to a webhook endpoint. */
+export interface FakeEvent {
+  readonly id: string;
+  readonly object: 'event';
+  readonly api_version: string;
+  readonly created: number;
+  readonly livemode: false;
+  readonly pending_webhooks: number;
+  /** The API request that caused the event; both null for a customer's action on the hosted page. */
+  readonly request: { readonly id: string | null; readonly idempotency_key: string | null };
+  readonly type: CheckoutEventType;
+  readonly data: { readonly object: FakeSessionObject };
+}
+
+export interface FakeDelivery {
+  readonly eventId: string;
+  readonly type: CheckoutEventType;
+  /** The webhook's HTTP status; 0 when it could not be reached. */
+  readonly status: number;
+  /** The webhook's answer (or, when unreachable, why). */
+  readonly body: string;
+}
+
+export interface WebhookTarget {
+  readonly url: string;
+  /** The endpoint's signing secret (`whsec_...`). */
+  readonly secret: string;
+}
+
 export interface StripeFakeOptions {
   /** @default 0 (any free port) */
   readonly port?: number;
@@ -60,6 +152,8 @@ export interface StripeFakeOptions {
   readonly acceptUnknownPaymentIntents?: boolean;
   /** Milliseconds since the epoch. @default Date.now */
   readonly now?: () => number;
+  /** Where events are POSTed, signed; without one they are only recorded. Also settable later (`setWebhook`). */
+  readonly webhook?: WebhookTarget;
 }
 
 export interface StripeFake {
@@ -68,6 +162,15 @@ export interface StripeFake {
   readonly refunds: FakeRefund[];
   /** Every request received, in order. */
   readonly calls: FakeCall[];
+  /** Events sent, in order, whether or not a webhook was configured. */
+  readonly events: FakeEvent[];
+  /** Each POST of an event to the webhook, with its answer. */
+  readonly deliveries: FakeDelivery[];
+  /** Points event delivery at a webhook, e.g. once the local stack's own port is known. */
+  setWebhook(url: string, secret: string): void;
+  /** Checkout Sessions created, in order of creation. */
+  sessions(): FakeSession[];
+  session(id: string): FakeSession | undefined;
   /** Declares a succeeded PaymentIntent with one charge, so refunds of it can be made. */
   registerPayment(paymentIntent: string, amount: number, currency?: string): void;
   payment(paymentIntent: string): FakePayment | undefined;
@@ -95,6 +198,15 @@ export interface StripeFake {
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** What a made-up payment is worth when its first refund names no amount (acceptUnknownPaymentIntents). */
 const UNKNOWN_PAYMENT_AMOUNT = 1_000_000;
+/** A Checkout Session's `expires_at` may be 30 minutes to 24 hours after its creation; 24 hours when not given. */
+const SESSION_MIN_LIFETIME_S = 30 * 60;
+const SESSION_MAX_LIFETIME_S = 24 * 60 * 60;
+const CHECKOUT_MODES = ['payment', 'setup', 'subscription'];
+/** How long a webhook may take to answer before the delivery counts as failed. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+/** The hosted page's buttons: `POST /c/pay/:id/<action>`. */
+const PAGE_ACTIONS = ['pay', 'pay-later', 'settle', 'fail', 'expire'] as const;
+type PageAction = (typeof PAGE_ACTIONS)[number];
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -111,12 +223,16 @@ interface FakeRequest {
   readonly query: URLSearchParams;
   readonly form: URLSearchParams;
   readonly idempotencyKey: string | undefined;
+  /** Events this request caused, delivered before it is answered. */
+  readonly emitted: FakeEvent[];
 }
 
 interface Answer {
   readonly status: number;
   readonly body: string;
   readonly code?: string;
+  /** Headers of answers that are not Stripe JSON: the hosted page and its redirects. */
+  readonly headers?: Record<string, string>;
   /** Whether an idempotency key keeps this answer: Stripe stores results of requests it executed, not validation errors or outages. */
   readonly stored: boolean;
   /** The request whose stored answer this replays. */
@@ -144,8 +260,16 @@ interface StripeErrorFields {
 interface State {
   readonly acceptUnknownPaymentIntents: boolean;
   readonly now: () => number;
+  /** Ends the ids of sessions, their payments and events, so a restarted fake never repeats one a webhook already saw. */
+  readonly tag: string;
+  /** The fake's own origin, known once it listens. */
+  url: string;
+  webhook: WebhookTarget | undefined;
   readonly payments: Map<string, Payment>;
   readonly refunds: Mutable<FakeRefund>[];
+  readonly sessions: Map<string, Mutable<FakeSession>>;
+  readonly events: FakeEvent[];
+  readonly deliveries: FakeDelivery[];
   readonly calls: FakeCall[];
   readonly keys: Map<string, StoredAnswer>;
   readonly refusals: { readonly status: number; readonly error: StripeErrorFields }[];
@@ -154,6 +278,8 @@ interface State {
   requestCount: number;
   paymentCount: number;
   chargeCount: number;
+  sessionCount: number;
+  eventCount: number;
 }
 
 export async function startStripeFake(options: StripeFakeOptions = {}): Promise<StripeFake> {
@@ -162,8 +288,14 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
   const state: State = {
     acceptUnknownPaymentIntents: options.acceptUnknownPaymentIntents ?? false,
     now: () => baseClock() + offset,
+    tag: randomBytes(6).toString('hex'),
+    url: '',
+    webhook: options.webhook,
     payments: new Map(),
     refunds: [],
+    sessions: new Map(),
+    events: [],
+    deliveries: [],
     calls: [],
     keys: new Map(),
     refusals: [],
@@ -172,16 +304,26 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     requestCount: 0,
     paymentCount: 0,
     chargeCount: 0,
+    sessionCount: 0,
+    eventCount: 0,
   };
 
   const server: Server = createServer((request, response) => serve(state, request, response));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.url = url;
 
   return {
     url,
     refunds: state.refunds,
     calls: state.calls,
+    events: state.events,
+    deliveries: state.deliveries,
+    setWebhook(webhookUrl, secret) {
+      state.webhook = { url: webhookUrl, secret };
+    },
+    sessions: () => [...state.sessions.values()],
+    session: (id) => state.sessions.get(id),
     registerPayment: (paymentIntent, amount, currency = 'eur') => {
       registerPayment(state, paymentIntent, amount, currency);
     },
@@ -218,8 +360,9 @@ function closeServer(server: Server): Promise<void> {
 
 // ---- HTTP ----
 
+// Events go out before the answer, so whoever follows a redirect from the hosted page sees their effect.
 function serve(state: State, message: IncomingMessage, response: ServerResponse): void {
-  void readBody(message).then((body) => {
+  void readBody(message).then(async (body) => {
     const request = toFakeRequest(state, message, body);
     const outcome = route(state, request);
     record(state, request, outcome);
@@ -227,6 +370,7 @@ function serve(state: State, message: IncomingMessage, response: ServerResponse)
       message.socket.destroy();
       return;
     }
+    await deliverAll(state, request.emitted);
     response.writeHead(outcome.status, responseHeaders(request, outcome));
     response.end(outcome.body);
   });
@@ -248,6 +392,7 @@ function toFakeRequest(state: State, message: IncomingMessage, body: string): Fa
     query: url.searchParams,
     form: new URLSearchParams(body),
     idempotencyKey: Array.isArray(key) ? key[0] : key,
+    emitted: [],
   };
 }
 
@@ -257,6 +402,7 @@ function responseHeaders(request: FakeRequest, answer: Answer): Record<string, s
     'request-id': request.id,
     ...(request.idempotencyKey !== undefined && { 'idempotency-key': request.idempotencyKey }),
     ...(answer.replayOf !== undefined && { 'idempotent-replayed': 'true', 'original-request': answer.replayOf }),
+    ...answer.headers,
   };
 }
 
@@ -274,6 +420,13 @@ function route(state: State, request: FakeRequest): Outcome {
   if (method === 'GET' && refundId !== undefined) return retrieveRefund(state, request, decodeURIComponent(refundId));
   const paymentIntentId = /^\/v1\/payment_intents\/([^/]+)$/.exec(path)?.[1];
   if (method === 'GET' && paymentIntentId !== undefined) return retrievePaymentIntent(state, request, decodeURIComponent(paymentIntentId));
+  if (method === 'POST' && path === '/v1/checkout/sessions') return idempotently(state, request, () => createSession(state, request));
+  const [, sessionId, sessionVerb] = /^\/v1\/checkout\/sessions\/([^/]+)(\/expire)?$/.exec(path) ?? [];
+  if (method === 'GET' && sessionId !== undefined && sessionVerb === undefined) return retrieveSession(state, request, decodeURIComponent(sessionId));
+  if (method === 'POST' && sessionId !== undefined && sessionVerb !== undefined) return idempotently(state, request, () => expireByApi(state, request, decodeURIComponent(sessionId)));
+  const [, pageId, action] = /^\/c\/pay\/([^/]+)(?:\/([a-z-]+))?$/.exec(path) ?? [];
+  if (method === 'GET' && pageId !== undefined && action === undefined) return showPage(state, request, decodeURIComponent(pageId));
+  if (method === 'POST' && pageId !== undefined && isPageAction(action)) return actOnPage(state, request, decodeURIComponent(pageId), action);
   return json(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}).` } }, false);
 }
 
@@ -301,6 +454,15 @@ function invalidRequest(request: FakeRequest, code: string, param: string | unde
 
 function resourceMissing(request: FakeRequest, kind: string, id: string, param: string): Answer {
   return stripeError(request, 404, { type: 'invalid_request_error', code: 'resource_missing', param, message: `No such ${kind}: '${id}'` }, true);
+}
+
+function missingParam(request: FakeRequest, param: string): Answer {
+  return invalidRequest(request, 'parameter_missing', param, `Missing required param: ${param}.`, false);
+}
+
+/** A validation refusal Stripe gives without an error code (a value out of range, an unsupported combination). */
+function refuse(request: FakeRequest, param: string, message: string): Answer {
+  return stripeError(request, 400, { type: 'invalid_request_error', param, message }, false);
 }
 
 // ---- Idempotency ----
@@ -364,7 +526,9 @@ function createPaymentIntent(state: State, request: FakeRequest): Answer {
 
 function retrievePaymentIntent(state: State, request: FakeRequest, id: string): Answer {
   const payment = state.payments.get(id);
-  return payment ? json(200, paymentIntentObject(payment), false) : resourceMissing(request, 'payment_intent', id, 'id');
+  if (payment) return json(200, paymentIntentObject(payment), false);
+  const session = sessionPaying(state, id);
+  return session ? json(200, unsettledIntentObject(session), false) : resourceMissing(request, 'payment_intent', id, 'id');
 }
 
 function paymentIntentObject(payment: Payment): object {
@@ -382,10 +546,29 @@ function paymentIntentObject(payment: Payment): object {
   };
 }
 
-/** A payment the fake knows, or (acceptUnknownPaymentIntents) a made-up `pi_...` worth what its first refund asks. */
+/** A "pay later" payment that has not arrived: processing, or after a failure waiting for another payment method, as at Stripe. */
+function unsettledIntentObject(session: FakeSession): object {
+  return {
+    id: session.paymentIntent,
+    object: 'payment_intent',
+    amount: session.amountTotal,
+    amount_received: 0,
+    created: session.created,
+    currency: session.currency,
+    latest_charge: null,
+    livemode: false,
+    metadata: session.paymentIntentMetadata,
+    status: session.asyncPayment === 'failed' ? 'requires_payment_method' : 'processing',
+  };
+}
+
+/**
+ * A payment the fake knows, or (acceptUnknownPaymentIntents) a made-up `pi_...` worth what its first refund asks,
+ * unless a Checkout Session holds it still unpaid: that one has nothing to refund yet.
+ */
 function paymentToRefund(state: State, id: string, amount: number | undefined): Payment | undefined {
   const known = state.payments.get(id);
-  if (known || !state.acceptUnknownPaymentIntents || !id.startsWith('pi_')) return known;
+  if (known || !state.acceptUnknownPaymentIntents || !id.startsWith('pi_') || sessionPaying(state, id)) return known;
   return registerPayment(state, id, amount ?? UNKNOWN_PAYMENT_AMOUNT, 'eur');
 }
 
@@ -517,6 +700,365 @@ function refundObject(refund: FakeRefund): object {
   };
 }
 
+// ---- Checkout Sessions ----
+
+interface PricedLineItem extends FakeLineItem {
+  readonly currency: string;
+}
+
+function createSession(state: State, request: FakeRequest): Answer {
+  const { form } = request;
+  const mode = form.get('mode');
+  if (!mode) return missingParam(request, 'mode');
+  if (!CHECKOUT_MODES.includes(mode)) return refuse(request, 'mode', `Invalid mode: must be one of ${CHECKOUT_MODES.join(', ')}`);
+  // Valid at Stripe, but the fake has neither recurring prices nor setup intents.
+  if (mode !== 'payment') return refuse(request, 'mode', `The Stripe fake creates Checkout Sessions in payment mode only, not in ${mode} mode.`);
+  const successUrl = form.get('success_url');
+  if (!successUrl) return missingParam(request, 'success_url');
+  if (!URL.canParse(successUrl)) return invalidRequest(request, 'url_invalid', 'success_url', 'Not a valid URL', false);
+  const cancelUrl = form.get('cancel_url');
+  if (cancelUrl !== null && !URL.canParse(cancelUrl)) return invalidRequest(request, 'url_invalid', 'cancel_url', 'Not a valid URL', false);
+  const expiresAt = expiresAtOf(state, request);
+  if (typeof expiresAt !== 'number') return expiresAt;
+  const lineItems = lineItemsOf(request);
+  if (!Array.isArray(lineItems)) return lineItems;
+  const currency = lineItems[0]?.currency ?? '';
+  const mixed = lineItems.findIndex((item) => item.currency !== currency);
+  if (mixed >= 0) return refuse(request, `line_items[${mixed}][price_data][currency]`, 'All line items must be in the same currency.');
+  const amountTotal = lineItems.reduce((total, item) => total + item.quantity * item.unitAmount, 0);
+  // Stripe refuses totals under a minimum per currency (€0.50...); the fake refuses only nothing to pay.
+  if (amountTotal <= 0) return refuse(request, 'line_items', "The Checkout Session's total amount due must be greater than zero in payment mode.");
+
+  const session: Mutable<FakeSession> = {
+    id: `cs_test_fake_${++state.sessionCount}_${state.tag}`,
+    status: 'open',
+    paymentStatus: 'unpaid',
+    mode: 'payment',
+    lineItems: lineItems.map(({ name, quantity, unitAmount }) => ({ name, quantity, unitAmount })),
+    amountTotal,
+    currency,
+    metadata: metadataOf(form),
+    paymentIntentMetadata: metadataOf(form, 'payment_intent_data[metadata]'),
+    clientReferenceId: form.get('client_reference_id'),
+    paymentIntent: null,
+    expiresAt,
+    created: seconds(state),
+    successUrl,
+    cancelUrl,
+    idempotencyKey: request.idempotencyKey,
+  };
+  state.sessions.set(session.id, session);
+  return json(200, sessionObject(state, session), true);
+}
+
+/** 24 hours from now when not given; otherwise 30 minutes to 24 hours from now, on the fake's clock. */
+function expiresAtOf(state: State, request: FakeRequest): number | Answer {
+  const now = seconds(state);
+  const given = parsePositiveInteger(request.form.get('expires_at'));
+  if (given === undefined) return now + SESSION_MAX_LIFETIME_S;
+  if (given === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', 'expires_at', 'Invalid integer', false);
+  if (given < now + SESSION_MIN_LIFETIME_S) return refuse(request, 'expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.');
+  if (given > now + SESSION_MAX_LIFETIME_S) return refuse(request, 'expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.');
+  return given;
+}
+
+/** `line_items[0][price_data][product_data][name]`... grouped by index, each field named by its path (`price_data.product_data.name`). */
+function lineItemsOf(request: FakeRequest): PricedLineItem[] | Answer {
+  const fields = new Map<number, Map<string, string>>();
+  for (const [key, value] of request.form.entries()) {
+    const [, index, path] = /^line_items\[(\d+)\]\[(.+)\]$/.exec(key) ?? [];
+    if (index === undefined || path === undefined) continue;
+    const item = fields.get(Number(index)) ?? new Map<string, string>();
+    fields.set(Number(index), item.set(path.split('][').join('.'), value));
+  }
+  if (fields.size === 0) return missingParam(request, 'line_items');
+  const items: PricedLineItem[] = [];
+  for (const [index, item] of [...fields].sort(([a], [b]) => a - b)) {
+    const parsed = lineItemOf(request, index, item);
+    if (!('quantity' in parsed)) return parsed;
+    items.push(parsed);
+  }
+  return items;
+}
+
+function lineItemOf(request: FakeRequest, index: number, fields: ReadonlyMap<string, string>): PricedLineItem | Answer {
+  const param = (path: string) => `line_items[${index}][${path.split('.').join('][')}]`;
+  const price = fields.get('price');
+  // The fake keeps no catalogue: every price is unknown, as a price of another account would be.
+  if (price !== undefined) return invalidRequest(request, 'resource_missing', param('price'), `No such price: '${price}'`, true);
+  const quantity = parsePositiveInteger(fields.get('quantity') ?? null);
+  if (quantity === undefined) return missingParam(request, param('quantity'));
+  if (quantity === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', param('quantity'), 'Invalid positive integer', false);
+  const currency = fields.get('price_data.currency');
+  if (!currency) return missingParam(request, param('price_data.currency'));
+  if (!/^[a-z]{3}$/i.test(currency)) return invalidRequest(request, 'parameter_invalid_string', param('price_data.currency'), `Invalid currency: ${currency}.`, false);
+  const unitAmount = parseNonNegativeInteger(fields.get('price_data.unit_amount') ?? null);
+  if (unitAmount === undefined) return missingParam(request, param('price_data.unit_amount'));
+  if (unitAmount === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', param('price_data.unit_amount'), 'Invalid non-negative integer', false);
+  const name = fields.get('price_data.product_data.name');
+  if (!name) return missingParam(request, param('price_data.product_data.name'));
+  return { name, quantity, unitAmount, currency: currency.toLowerCase() };
+}
+
+function retrieveSession(state: State, request: FakeRequest, id: string): Answer {
+  const session = state.sessions.get(id);
+  if (!session) return resourceMissing(request, 'checkout.session', id, 'session');
+  expireIfDue(state, request, session);
+  return json(200, sessionObject(state, session), false);
+}
+
+function expireByApi(state: State, request: FakeRequest, id: string): Answer {
+  const session = state.sessions.get(id);
+  if (!session) return resourceMissing(request, 'checkout.session', id, 'session');
+  expireIfDue(state, request, session);
+  if (session.status !== 'open') {
+    const message = `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`;
+    return stripeError(request, 400, { type: 'invalid_request_error', message }, true);
+  }
+  expireSession(state, request, session, true);
+  return json(200, sessionObject(state, session), true);
+}
+
+function expireSession(state: State, request: FakeRequest, session: Mutable<FakeSession>, byApi: boolean): void {
+  session.status = 'expired';
+  emit(state, request, 'checkout.session.expired', session, byApi);
+}
+
+// Stripe expires a session by itself at expires_at; the fake notices when the session is next looked at.
+function expireIfDue(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
+  if (session.status === 'open' && seconds(state) >= session.expiresAt) expireSession(state, request, session, false);
+}
+
+function sessionPaying(state: State, paymentIntent: string): FakeSession | undefined {
+  return [...state.sessions.values()].find((session) => session.paymentIntent === paymentIntent);
+}
+
+function sessionObject(state: State, session: FakeSession): FakeSessionObject {
+  return {
+    id: session.id,
+    object: 'checkout.session',
+    amount_subtotal: session.amountTotal,
+    amount_total: session.amountTotal,
+    cancel_url: session.cancelUrl,
+    client_reference_id: session.clientReferenceId,
+    created: session.created,
+    currency: session.currency,
+    expires_at: session.expiresAt,
+    livemode: false,
+    metadata: { ...session.metadata },
+    mode: session.mode,
+    payment_intent: session.paymentIntent,
+    payment_status: session.paymentStatus,
+    status: session.status,
+    success_url: session.successUrl,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    url: session.status === 'open' ? pageUrl(state, session) : null,
+  };
+}
+
+// ---- The hosted payment page ----
+
+function isPageAction(action: string | undefined): action is PageAction {
+  return (PAGE_ACTIONS as readonly (string | undefined)[]).includes(action);
+}
+
+function showPage(state: State, request: FakeRequest, id: string): Answer {
+  const session = state.sessions.get(id);
+  if (!session) return html(404, page('Checkout Session not found', `<p>There is no Checkout Session <code>${escapeHtml(id)}</code>.</p>`));
+  expireIfDue(state, request, session);
+  return html(200, checkoutPage(session));
+}
+
+/** A button of the page, as a browser sends it: the customer's action, then a redirect to the merchant. */
+function actOnPage(state: State, request: FakeRequest, id: string, action: PageAction): Answer {
+  const session = state.sessions.get(id);
+  if (!session) return html(404, page('Checkout Session not found', `<p>There is no Checkout Session <code>${escapeHtml(id)}</code>.</p>`));
+  expireIfDue(state, request, session);
+  const refusal = pageRefusal(session, action);
+  if (refusal !== undefined) return html(400, page('Nothing was done', `<p>${escapeHtml(refusal)}</p>\n<p><a href="${escapeHtml(pagePath(session))}">Back to the Checkout Session</a></p>`));
+  switch (action) {
+    case 'pay':
+      pay(state, request, session);
+      return redirect(successUrlOf(session));
+    case 'pay-later':
+      payLater(state, request, session);
+      return redirect(successUrlOf(session));
+    case 'settle':
+      settle(state, request, session);
+      return redirect(successUrlOf(session));
+    case 'fail':
+      failPayment(state, request, session);
+      return redirect(cancelUrlOf(state, session));
+    case 'expire':
+      expireSession(state, request, session, false);
+      return redirect(cancelUrlOf(state, session));
+  }
+}
+
+function pageRefusal(session: FakeSession, action: PageAction): string | undefined {
+  if (action === 'settle' || action === 'fail') {
+    return session.asyncPayment === 'pending' ? undefined : 'No payment of this Checkout Session is waiting to arrive.';
+  }
+  return session.status === 'open' ? undefined : `This Checkout Session is no longer open: it is ${session.status}.`;
+}
+
+function pay(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
+  const payment = registerPayment(state, newPaymentIntentId(state), session.amountTotal, session.currency, session.paymentIntentMetadata);
+  session.status = 'complete';
+  session.paymentStatus = 'paid';
+  session.paymentIntent = payment.id;
+  emit(state, request, 'checkout.session.completed', session, false);
+}
+
+/** A delayed payment method (a bank debit): the session completes unpaid, its PaymentIntent still processing. */
+function payLater(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
+  session.status = 'complete';
+  session.paymentIntent = newPaymentIntentId(state);
+  session.asyncPayment = 'pending';
+  emit(state, request, 'checkout.session.completed', session, false);
+}
+
+function settle(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
+  if (session.paymentIntent === null) throw new Error(`Checkout Session ${session.id} has no PaymentIntent to settle`);
+  registerPayment(state, session.paymentIntent, session.amountTotal, session.currency, session.paymentIntentMetadata);
+  session.paymentStatus = 'paid';
+  session.asyncPayment = 'succeeded';
+  emit(state, request, 'checkout.session.async_payment_succeeded', session, false);
+}
+
+function failPayment(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
+  session.asyncPayment = 'failed';
+  emit(state, request, 'checkout.session.async_payment_failed', session, false);
+}
+
+function newPaymentIntentId(state: State): string {
+  return `pi_fake_${++state.paymentCount}_${state.tag}`;
+}
+
+function successUrlOf(session: FakeSession): string {
+  return session.successUrl.replaceAll('{CHECKOUT_SESSION_ID}', session.id);
+}
+
+/** Back to the merchant; without a cancel_url, back to the page, which then says what became of the session. */
+function cancelUrlOf(state: State, session: FakeSession): string {
+  return session.cancelUrl ?? pageUrl(state, session);
+}
+
+function pagePath(session: FakeSession): string {
+  return `/c/pay/${encodeURIComponent(session.id)}`;
+}
+
+function pageUrl(state: State, session: FakeSession): string {
+  return `${state.url}${pagePath(session)}`;
+}
+
+function checkoutPage(session: FakeSession): string {
+  const amount = (value: number) => escapeHtml(formatAmount(value, session.currency));
+  const rows = session.lineItems.map(
+    (item) => `      <tr><td>${escapeHtml(item.name)}</td><td>${item.quantity}</td><td>${amount(item.unitAmount)}</td><td>${amount(item.quantity * item.unitAmount)}</td></tr>`,
+  );
+  const table = [
+    '<table>',
+    '  <thead><tr><th>Item</th><th>Quantity</th><th>Price</th><th>Amount</th></tr></thead>',
+    '  <tbody>',
+    ...rows,
+    '  </tbody>',
+    `  <tfoot><tr><th colspan="3">Total</th><td>${amount(session.amountTotal)}</td></tr></tfoot>`,
+    '</table>',
+  ].join('\n');
+  const reference = session.clientReferenceId === null ? '' : ` for <code>${escapeHtml(session.clientReferenceId)}</code>`;
+  return page('Checkout', `<p>Checkout Session <code>${escapeHtml(session.id)}</code>${reference}</p>\n${table}\n${pageState(session)}`);
+}
+
+/** What the customer can still do: pay while the session is open, then (paid later) let the payment arrive or fail. */
+function pageState(session: FakeSession): string {
+  const button = (action: PageAction, label: string) =>
+    `<form method="post" action="${escapeHtml(`${pagePath(session)}/${action}`)}"><button type="submit">${escapeHtml(label)}</button></form>`;
+  if (session.status === 'open') {
+    const until = new Date(session.expiresAt * 1000).toISOString();
+    return [`<p>Open until ${escapeHtml(until)}.</p>`, button('pay', 'Pay'), button('pay-later', 'Pay later'), button('expire', 'Let it expire')].join('\n');
+  }
+  if (session.status === 'expired') return '<p>This Checkout Session has expired: it can no longer be paid.</p>';
+  switch (session.asyncPayment) {
+    case 'pending':
+      return ['<p>This Checkout Session is complete; its payment has not arrived yet.</p>', button('settle', 'The payment arrives'), button('fail', 'The payment fails')].join('\n');
+    case 'failed':
+      return '<p>This Checkout Session is complete, but its payment failed.</p>';
+    default:
+      return '<p>This Checkout Session is complete and paid.</p>';
+  }
+}
+
+function page(title: string, body: string): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    `<head><meta charset="utf-8"><title>${escapeHtml(title)} · Stripe fake</title></head>`,
+    '<body>',
+    `<h1>${escapeHtml(title)}</h1>`,
+    body,
+    '<p><small>Stripe fake, test mode: no money moves.</small></p>',
+    '</body>',
+    '</html>',
+  ].join('\n');
+}
+
+function html(status: number, body: string): Answer {
+  return { status, body, stored: false, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } };
+}
+
+function redirect(location: string): Answer {
+  return { status: 303, body: `See Other: ${location}`, stored: false, headers: { 'content-type': 'text/plain; charset=utf-8', location } };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+// ---- Events and webhook delivery ----
+
+/** Records an event and queues it for delivery before `request` is answered. `byApi`: caused by that API request, not by the customer or by time. */
+function emit(state: State, request: FakeRequest, type: CheckoutEventType, session: FakeSession, byApi: boolean): void {
+  const event: FakeEvent = {
+    id: `evt_fake_${++state.eventCount}_${state.tag}`,
+    object: 'event',
+    api_version: STRIPE_API_VERSION,
+    created: seconds(state),
+    livemode: false,
+    pending_webhooks: 1,
+    request: byApi ? { id: request.id, idempotency_key: request.idempotencyKey ?? null } : { id: null, idempotency_key: null },
+    type,
+    data: { object: sessionObject(state, session) },
+  };
+  state.events.push(event);
+  request.emitted.push(event);
+}
+
+async function deliverAll(state: State, events: readonly FakeEvent[]): Promise<void> {
+  for (const event of events) {
+    const webhook = state.webhook;
+    if (webhook) state.deliveries.push(await deliver(webhook, event));
+  }
+}
+
+/** One POST, as Stripe makes it; a failure is recorded, never retried (Stripe would retry for days). */
+async function deliver(webhook: WebhookTarget, event: FakeEvent): Promise<FakeDelivery> {
+  const payload = JSON.stringify(event, null, 2);
+  // Signed at the real time, not the fake clock's: the receiver checks the timestamp against its own clock.
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: webhook.secret });
+  try {
+    const response = await fetch(webhook.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signature, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      body: payload,
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
+    return { eventId: event.id, type: event.type, status: response.status, body: await response.text() };
+  } catch (error) {
+    return { eventId: event.id, type: event.type, status: 0, body: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 // ---- Parameters ----
 
 /** undefined when absent; 'invalid' unless a positive integer (Stripe takes amounts in the smallest unit, never fractions). */
@@ -527,14 +1069,21 @@ function parsePositiveInteger(value: string | null): number | 'invalid' | undefi
   return Number.isSafeInteger(parsed) && parsed > 0 ? parsed : 'invalid';
 }
 
-// stripe-node sends `metadata: { tripId }` as the form field `metadata[tripId]`.
-function metadataOf(form: URLSearchParams): Record<string, string> {
+// stripe-node sends `metadata: { tripId }` as the form field `metadata[tripId]`, and nested ones as `payment_intent_data[metadata][tripId]`.
+function metadataOf(form: URLSearchParams, field = 'metadata'): Record<string, string> {
+  const prefix = `${field}[`;
   const metadata: Record<string, string> = {};
   for (const [key, value] of form.entries()) {
-    const name = /^metadata\[(.+)\]$/.exec(key)?.[1];
-    if (name !== undefined) metadata[name] = value;
+    if (key.length > prefix.length + 1 && key.startsWith(prefix) && key.endsWith(']')) metadata[key.slice(prefix.length, -1)] = value;
   }
   return metadata;
+}
+
+/** undefined when absent; 'invalid' unless a whole number of at least 0 (a line item may cost nothing). */
+function parseNonNegativeInteger(value: string | null): number | 'invalid' | undefined {
+  if (value === null) return undefined;
+  const parsed = Number(value);
+  return /^\d+$/.test(value) && Number.isSafeInteger(parsed) ? parsed : 'invalid';
 }
 
 /** As Stripe writes amounts in its messages: €12.50, ¥500. */
