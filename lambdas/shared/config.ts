@@ -24,6 +24,11 @@ const environmentSchema = z.object({
   STRIPE_WEBHOOK_SECRETS: z.optional(nonEmpty),
   /** A local fake of Stripe's API; Stripe's own when absent. */
   STRIPE_API_BASE: z.optional(z.url()),
+  /** How long checkout holds seats for a payment, in minutes (Stripe allows a session 30 minutes to 24 hours). */
+  CHECKOUT_HOLD_MINUTES: z._default(
+    z.coerce.number().check(z.refine((minutes) => Number.isInteger(minutes) && minutes >= 30 && minutes <= 1440, 'must be whole minutes from 30 to 1440')),
+    30,
+  ),
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: z._default(
     z.coerce.number().check(z.refine((seconds) => Number.isInteger(seconds) && seconds > 0, 'must be a whole number of seconds above 0')),
     DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
@@ -40,6 +45,7 @@ export interface AppConfig {
   readonly stripeSecrets: StripeSecretSource;
   readonly stripeApiBase?: string;
   readonly signatureToleranceSeconds: number;
+  readonly holdMinutes: number;
 }
 
 function parseEnvironment<T extends z.ZodMiniType>(schema: T, environment: NodeJS.ProcessEnv): z.infer<T> {
@@ -72,6 +78,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     tableName: env.TABLE_NAME,
     stripeSecrets,
     signatureToleranceSeconds: env.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    holdMinutes: env.CHECKOUT_HOLD_MINUTES,
     ...(env.DYNAMODB_ENDPOINT !== undefined && { dynamoDbEndpoint: env.DYNAMODB_ENDPOINT }),
     ...(env.STRIPE_API_BASE !== undefined && { stripeApiBase: env.STRIPE_API_BASE }),
   };

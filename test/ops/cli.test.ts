@@ -2,7 +2,9 @@
 import { inject, describe, expect, it } from 'vitest';
 import { runOps } from '../../scripts/ops/cli';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
@@ -27,7 +29,7 @@ describe('ops slots', () => {
     const added = await ops(['slots', 'add', '--experience', experience, '--date', '2027-08-01', '--time', '10:30', '--capacity', '6', '--price', '2500', '--currency', 'eur', '--actor', 'ana']);
     expect(added.code).toBe(0);
     const listed = await ops(['slots', 'list', '--experience', experience]);
-    expect(listed.out.split('\n')[0]).toMatch(/^slotId\s+experienceId\s+date\s+time\s+capacity\s+availableCount\s+isBlocked\s+price$/);
+    expect(listed.out.split('\n')[0]).toMatch(/^slotId\s+experienceId\s+date\s+time\s+capacity\s+availableCount\s+held\s+isBlocked\s+price$/);
     expect(listed.out).toContain('25.00 eur');
     const [slot] = JSON.parse((await ops(['slots', 'list', '--experience', experience, '--json'])).out) as { slotId: string; capacity: number }[];
     expect(slot).toMatchObject({ capacity: 6, availableCount: 6, isBlocked: false });
@@ -140,5 +142,31 @@ describe('ops check', () => {
     const report = JSON.parse(result.out) as { drifted: { slotId: string; drift: number; confirmedGuests: number }[] };
     expect(report.drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, drift: 1, confirmedGuests: 1 }));
     await store.putSlot({ ...slot, availableCount: 3 }); // leave the shared table consistent for other runs of check
+  });
+});
+
+describe('ops holds', () => {
+  it('lists the seats checkouts hold, shows them on their slots, and checks that holds add up', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 4 });
+    const fake = await startStripeFake();
+    const started = await startCheckout(
+      { store, checkout: new StripeCheckoutSessions(async () => fake.client()), clock: systemClock, ids: randomIds, holdMinutes: 30 },
+      { userId: uniqueId('user'), items: [{ slotId: slot.slotId, guestCount: 3 }], successUrl: 'https://example.com/ok', cancelUrl: 'https://example.com/no' },
+    );
+    await fake.close();
+    if (!started.ok) expect.fail(started.message);
+
+    const holds = await ops(['holds', 'list']);
+    const slots = JSON.parse((await ops(['slots', 'list', '--experience', slot.experienceId, '--json'])).out) as { availableCount: number; unheldCount: number }[];
+    expect(holds.out).toMatch(new RegExp(`${started.tripId}\\s+${slot.slotId}:3`));
+    expect(slots[0]).toMatchObject({ availableCount: 4, unheldCount: 1 });
+    expect((await ops(['slots', 'list', '--experience', slot.experienceId])).out).toMatch(/\s4\s+3\s+false/);
+
+    await store.putSlot({ ...slot, availableCount: 4, unheldCount: 4 }); // the hold's seats lost from the counter
+    const check = await ops(['check', '--json']);
+    expect(check.code).toBe(1);
+    expect((JSON.parse(check.out) as { drifted: { slotId: string; holdDrift: number; heldGuests: number }[] }).drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }));
+    await store.putSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
   });
 });

@@ -5,7 +5,10 @@ import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborator
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
+import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
@@ -128,6 +131,68 @@ describe('randomised concurrent mix', () => {
     console.info(`random mix: seed ${seed}, ${tasks.length} concurrent tasks over ${trips.length} trips and ${slots.length} slots, ${acknowledged.length} payments acknowledged, ${violations.length} violations`);
     expect({ seed, failures: failures.length, violations }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, failures: 0, violations: [] });
     expect(acknowledged.length).toBeGreaterThan(0);
+  });
+});
+
+describe('randomised mix with holds', () => {
+  it('never sells a held seat twice and gives every hold back once, under checkouts, payments, expiries, sweeps and cancellations', async () => {
+    const seed = runSeed();
+    const random = seededRandom(seed);
+    const store = testStore();
+    const webhook = webhookHarness(fake, { store });
+    const deps = { store, clock: systemClock, ids: randomIds };
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    const checkoutDeps = { ...deps, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 };
+    const slots: Slot[] = await Promise.all(Array.from({ length: 4 }, () => seedSlot(store, { capacity: random.int(2, 5) })));
+    const afterExpiry = { now: () => new Date(Date.now() + 32 * 60_000) };
+
+    // Checkouts race for the seats first: only those that got a hold go on to pay, let it expire, or be swept.
+    const attempts = await startTogether(
+      Array.from({ length: 24 }, () => () =>
+        startCheckout(checkoutDeps, {
+          userId: uniqueId('user'),
+          items: random.shuffle(slots).slice(0, random.int(1, 2)).map((slot) => ({ slotId: slot.slotId, guestCount: random.int(1, 2) })),
+          successUrl: 'https://example.com/done',
+          cancelUrl: 'https://example.com/cancelled',
+        }),
+      ),
+    );
+    const held = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' && attempt.value.ok ? [attempt.value.tripId] : []));
+    const trips = (await Promise.all(held.map((tripId) => store.getTrip(tripId)))).filter((trip): trip is Trip => trip !== undefined);
+    const acknowledged: AcknowledgedPayment[] = [];
+    const tasks: (() => Promise<unknown>)[] = [];
+    for (const trip of trips) {
+      const paymentId = pi(trip.amount);
+      const session = checkoutSession(trip, { paymentIntent: paymentId });
+      if (random.chance(0.6)) {
+        const paid = stripeEvent('checkout.session.completed', session);
+        const deliverPaid = async () => {
+          if ((await deliverUntilAcknowledged(webhook.send, paid)) === 200) acknowledged.push({ tripId: trip.tripId, paymentId });
+        };
+        for (let copies = random.int(1, 2); copies > 0; copies--) tasks.push(deliverPaid);
+      }
+      if (random.chance(0.4)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid', status: 'expired' })));
+      if (random.chance(0.3)) {
+        tasks.push(async () => {
+          const reference = (await store.getTrip(trip.tripId))?.bookingReferences[0];
+          if (reference) await cancelBooking({ ...deps, gateway }, { reference, reason: 'chaos', refund: true });
+        });
+      }
+    }
+    for (let i = 0; i < 4; i++) tasks.push(() => releaseExpiredHolds({ ...deps, clock: afterExpiry }));
+
+    const results = await startTogether(random.shuffle(tasks));
+    // Whatever is still held expires in the end: every seat must come back.
+    await releaseExpiredHolds({ ...deps, clock: afterExpiry });
+
+    const failures = results.filter((result) => result.status === 'rejected');
+    const violations = await findViolations(store, slots, trips, acknowledged, { refundedAtProvider: (paymentId) => fake.totalRefunded(paymentId) });
+    const report = await checkConsistency(store);
+    const holdDrift = report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId)).map((drift) => `slot ${drift.slotId}: ${JSON.stringify(drift)}`);
+    const stillHeld = (await Promise.all(trips.map((trip) => store.getHold(trip.tripId)))).filter((hold) => hold?.status === 'held').map((hold) => `hold of ${hold?.tripId} still held`);
+    console.info(`hold mix: seed ${seed}, ${attempts.length} checkouts, ${trips.length} held, ${tasks.length} concurrent tasks, ${acknowledged.length} payments acknowledged, ${violations.length + holdDrift.length + stillHeld.length} violations`);
+    expect({ seed, failures: failures.length, violations: [...violations, ...holdDrift, ...stillHeld] }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, failures: 0, violations: [] });
+    expect(trips.length).toBeGreaterThan(0);
   });
 });
 

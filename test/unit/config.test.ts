@@ -3,12 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, loadTableConfig } from '../../lambdas/shared/config';
 
 describe('loadConfig', () => {
-  it('reads the secret ARN in AWS and the tolerance default', () => {
+  it('reads the secret ARN in AWS, the tolerance default and the hold default', () => {
     expect(loadConfig({ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:s' })).toEqual({
       tableName: 't',
       stripeSecrets: { kind: 'secrets-manager', secretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:s' },
       signatureToleranceSeconds: 300,
+      holdMinutes: 30,
     });
+  });
+
+  it.each(['29', '1441', '45.5', 'soon'])('refuses CHECKOUT_HOLD_MINUTES=%s, naming the variable', (value) => {
+    expect(() => loadConfig({ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'arn', CHECKOUT_HOLD_MINUTES: value })).toThrow(/CHECKOUT_HOLD_MINUTES is invalid/);
   });
 
   it('reads plain secrets locally, several signing secrets separated by commas', () => {

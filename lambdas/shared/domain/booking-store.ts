@@ -1,12 +1,32 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
+import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
-/** Take seats from a slot, guarded: the slot exists for that experience, is not blocked, has enough seats. */
+/**
+ * Take seats from a slot (a confirmation), guarded: the slot exists for that experience, is not blocked, has
+ * enough seats. `held`: the seats were held by this trip's checkout, so only availableCount moves; otherwise
+ * they must also be unheld, and both counters move.
+ */
 export interface SeatTake {
   readonly kind: 'take';
   readonly slotId: string;
   readonly experienceId?: string;
+  readonly guests: number;
+  readonly held?: boolean;
+}
+
+/** Hold seats for a checkout: the same guards against the seats neither booked nor held; only unheldCount moves. */
+export interface SeatHold {
+  readonly kind: 'hold';
+  readonly slotId: string;
+  readonly experienceId: string;
+  readonly guests: number;
+}
+
+/** Give held seats back to sale (a hold released); guarded by the hold itself, released once in the same transaction. */
+export interface SeatUnhold {
+  readonly kind: 'unhold';
+  readonly slotId: string;
   readonly guests: number;
 }
 
@@ -21,7 +41,7 @@ export interface SeatGive {
   readonly capacity: number;
 }
 
-export type SeatChange = SeatTake | SeatGive;
+export type SeatChange = SeatTake | SeatGive | SeatHold | SeatUnhold;
 
 export interface TripTransition {
   readonly tripId: string;
@@ -33,6 +53,7 @@ export interface TripTransition {
   readonly bookingReferences?: readonly string[];
   readonly statusReason?: string;
   readonly checkoutSessionId?: string;
+  readonly checkoutUrl?: string;
   readonly refundId?: string;
 }
 
@@ -69,6 +90,11 @@ export interface AtomicWrite {
   readonly audits?: readonly AuditEntry[];
   readonly tripTransition?: TripTransition;
   readonly paymentRecord?: PaymentRecordWrite;
+  /** A new trip (checkout): must not exist yet. */
+  readonly newTrip?: Trip;
+  /** A new hold, or a hold leaving `held` (consumed by its confirmation, or released): exactly once. */
+  readonly newHold?: Hold;
+  readonly holdTransition?: { readonly tripId: string; readonly to: 'consumed' | 'released' };
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
@@ -88,6 +114,9 @@ export interface WriteRejection {
   readonly trip?: { readonly current?: Trip };
   /** Present when the payment record was not as read (or existed already); `current` is the record as it is. */
   readonly paymentRecord?: { readonly current?: PaymentRecord };
+  /** Present when the hold was not held any more (or the new trip or hold existed already). */
+  readonly hold?: { readonly current?: Hold };
+  readonly tripExisted?: boolean;
   /** Present when the unusable event was recorded already, or is no longer in the status read. */
   readonly unusableEvent?: { readonly current?: UnusableEvent };
   readonly eventAlreadyProcessed: boolean;
@@ -120,6 +149,11 @@ export interface BookingStore {
   /** Unusable events still waiting for a person, oldest first (the same sparse index). */
   listEventsNeedingAttention(): Promise<UnusableEvent[]>;
   getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined>;
+  getHold(tripId: string): Promise<Hold | undefined>;
+  /** Holds still `held` whose expiry is at or before `at`, oldest first (a sparse index: only held ones are in it). */
+  listExpiredHolds(at: string, limit?: number): Promise<Hold[]>;
+  /** Every hold still held: operator listings and the consistency check. */
+  listActiveHolds(): Promise<Hold[]>;
   /** Every payment record: the consistency check, never a request path. `onUnusable` as for slots. */
   listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */

@@ -85,12 +85,18 @@ async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, 
 
   const amountPaid = options.amountPaid ?? trip.amount;
   let bookings = newBookings(deps, input, trip, amountPaid);
+  // A trip checkout held takes its own held seats; once its hold is gone (expired, released) it competes for the rest.
+  let held = trip.holdExpiresAt !== undefined;
   for (let attempt = 1; ; attempt++) {
-    const write = confirmationWrite(deps, input, trip, bookings, { ...options, amountPaid });
+    const write = confirmationWrite(deps, input, trip, bookings, { ...options, amountPaid, held });
     const result = await deps.store.commit(write);
     if (result.committed) return success(input, bookings, false);
 
     const { rejection } = result;
+    if (held && rejection.hold && !rejection.trip) {
+      held = false;
+      continue;
+    }
     if (rejection.trip || rejection.eventAlreadyProcessed) {
       // Someone else moved the trip first (often a concurrent delivery of the same payment): answer from what it is now.
       const current = rejection.trip ? rejection.trip.current : await deps.store.getTrip(input.tripId);
@@ -189,16 +195,16 @@ function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip,
 }
 
 /** Items of one trip on the same slot become one decrement: a transaction may touch an item only once. */
-function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): SeatTake[] {
-  const bySlot = new Map<string, SeatTake>();
+function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[], held: boolean): SeatTake[] {
+  return seatsPerSlot(items).map(({ slotId, experienceId, guests }) => ({ kind: 'take', slotId, experienceId, guests, held }));
+}
+
+/** Items of one trip on the same slot, summed: a transaction may touch an item only once. */
+export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): { slotId: string; experienceId: string; guests: number }[] {
+  const bySlot = new Map<string, { slotId: string; experienceId: string; guests: number }>();
   for (const item of items) {
     const previous = bySlot.get(item.slotId);
-    bySlot.set(item.slotId, {
-      kind: 'take',
-      slotId: item.slotId,
-      experienceId: item.experienceId,
-      guests: (previous?.guests ?? 0) + item.guestCount,
-    });
+    bySlot.set(item.slotId, { slotId: item.slotId, experienceId: item.experienceId, guests: (previous?.guests ?? 0) + item.guestCount });
   }
   return [...bySlot.values()];
 }
@@ -208,7 +214,7 @@ function confirmationWrite(
   input: ConfirmTripInput,
   trip: Trip,
   bookings: Booking[],
-  options: ConfirmOptions & { readonly amountPaid: number },
+  options: ConfirmOptions & { readonly amountPaid: number; readonly held: boolean },
 ): AtomicWrite {
   const { marker } = options;
   const at = deps.clock.now().toISOString();
@@ -233,7 +239,8 @@ function confirmationWrite(
   }));
   return {
     at,
-    seatChanges: seatTakes(input.items),
+    seatChanges: seatTakes(input.items, options.held),
+    ...(options.held && { holdTransition: { tripId: input.tripId, to: 'consumed' as const } }),
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
@@ -276,7 +283,7 @@ function confirmationWrite(
 function slotFailure(rejection: WriteRejection): BookingFailure {
   return slotRefusalFailure(
     rejection.seatChanges.map(({ change, current }) =>
-      classifySlotRefusal(change.slotId, change.guests, current, change.kind === 'take' ? change.experienceId : undefined),
+      classifySlotRefusal(change.slotId, change.guests, current, change.kind === 'take' ? change.experienceId : undefined, change.kind === 'take' && !change.held),
     ),
   );
 }

@@ -21,6 +21,19 @@ export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | Book
  * Seats are not held here: they are taken only by the confirmation, in one transaction.
  */
 export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promise<CreateTripResult> {
+  const priced = await priceTrip(deps, rawInput);
+  if (!priced.ok) return priced;
+  if (!(await deps.store.createTrip(priced.trip))) {
+    return failure('VALIDATION_FAILED', `tripId ${priced.trip.tripId} is already taken`, { field: 'tripId' });
+  }
+  return priced;
+}
+
+/**
+ * The trip a checkout is about to charge for, priced from its slots and not stored: validation, the slots' own
+ * dates and times, one currency, and (advisory) seats — of those neither booked nor held when `fromUnheld`.
+ */
+export async function priceTrip(deps: CreateTripDeps, rawInput: unknown, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
   const parsed = parseInput(createTripInputSchema, rawInput);
   if (!parsed.ok) return parsed;
   const input = parsed.value;
@@ -36,10 +49,10 @@ export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promi
   for (const [index, item] of input.items.entries()) {
     const slot = slots.get(item.slotId);
     const requested = requestedBySlot.get(item.slotId) ?? item.guestCount;
-    if (!canSeat(slot, requested, item.experienceId)) {
-      // Advisory: seats are only taken at confirmation, but a trip that cannot be booked now is not worth paying for.
+    if (!canSeat(slot, requested, item.experienceId, options.fromUnheld)) {
+      // Advisory: the transaction that takes or holds the seats decides, but a trip that cannot be booked now is not worth paying for.
       if (!refusals.some((known) => known.slotId === item.slotId)) {
-        refusals.push(classifySlotRefusal(item.slotId, requested, slot, item.experienceId));
+        refusals.push(classifySlotRefusal(item.slotId, requested, slot, item.experienceId, options.fromUnheld));
       }
       continue;
     }
@@ -74,9 +87,6 @@ export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promi
     createdAt: now,
     updatedAt: now,
   };
-  if (!(await deps.store.createTrip(trip))) {
-    return failure('VALIDATION_FAILED', `tripId ${trip.tripId} is already taken`, { field: 'tripId' });
-  }
   return { ok: true, trip };
 }
 

@@ -11,7 +11,13 @@ export interface Slot {
   /** `HH:MM`, 24-hour, local to the experience. */
   readonly time: string;
   readonly capacity: number;
+  /** Seats not booked: capacity = availableCount + confirmed guests. */
   readonly availableCount: number;
+  /**
+   * Seats neither booked nor held by a checkout: availableCount − held seats. Checkout takes from it; a
+   * confirmation of a trip whose hold is gone takes from both. Absent on slots stored before holds (= availableCount).
+   */
+  readonly unheldCount?: number;
   readonly isBlocked: boolean;
   /** Price per guest in the currency's minor unit (cents). */
   readonly priceAmount: number;
@@ -59,17 +65,36 @@ export interface Trip {
   readonly currency: Currency;
   readonly status: TripStatus;
   readonly checkoutSessionId?: string;
+  /** Where the traveller pays (the session's hosted page), kept so a retried checkout answers the same. */
+  readonly checkoutUrl?: string;
   /** The payment (Stripe PaymentIntent id) that booked or is being refunded for this trip. */
   readonly paymentId?: string;
   readonly bookingReferences: readonly string[];
   /** What each item costs, in minor units, aligned with `items` (slot price × guests when the trip was created). */
   readonly itemAmounts?: readonly number[];
+  /** Set when checkout held the trip's seats: until then they are reserved for its payment (the hold is its own item). */
+  readonly holdExpiresAt?: string;
   /** Why the trip is refund_pending or refunded. */
   readonly statusReason?: string;
   /** The Stripe refund that returned the payment, once it exists. */
   readonly refundId?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** The seats a checkout holds for one trip until its payment arrives or the hold expires; released or consumed exactly once. */
+export interface Hold {
+  readonly tripId: string;
+  readonly seats: readonly { readonly slotId: string; readonly guests: number }[];
+  readonly expiresAt: string;
+  readonly status: 'held' | 'consumed' | 'released';
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Seats of a slot that are neither booked nor held. */
+export function unheldSeats(slot: Slot): number {
+  return slot.unheldCount ?? slot.availableCount;
 }
 
 export type BookingStatus = 'confirmed' | 'cancelled';

@@ -3,7 +3,7 @@ import * as z from '../zod';
 import type { BookingStore } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
-import type { AuditEntry, Slot } from './model';
+import { unheldSeats, type AuditEntry, type Slot } from './model';
 import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
 
 export interface OperationsDeps {
@@ -102,6 +102,12 @@ export interface SlotDrift {
   readonly confirmedGuests: number;
   /** availableCount − (capacity − confirmedGuests): 0 when the slot is consistent. */
   readonly drift: number;
+  /** Seats neither booked nor held, as stored. */
+  readonly unheldCount: number;
+  /** Guests of the holds still held on this slot. */
+  readonly heldGuests: number;
+  /** unheldCount − (availableCount − heldGuests): 0 when the holds add up. */
+  readonly holdDrift: number;
 }
 
 export interface UnusableItem {
@@ -110,10 +116,17 @@ export interface UnusableItem {
   readonly problem: string;
 }
 
-/** For every slot, compares capacity with availability plus the guests of its confirmed bookings; lists stored slots that cannot be read. */
+/**
+ * For every slot: capacity = available + confirmed guests, and available − held guests = unheld ≥ 0 (held seats
+ * are never sold twice); lists stored slots that cannot be read.
+ */
 export async function checkConsistency(store: BookingStore): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
   const unusable: UnusableItem[] = [];
   const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
+  const heldBySlot = new Map<string, number>();
+  for (const hold of await store.listActiveHolds()) {
+    for (const seat of hold.seats) heldBySlot.set(seat.slotId, (heldBySlot.get(seat.slotId) ?? 0) + seat.guests);
+  }
   const drifted: SlotDrift[] = [];
   for (const slot of slots) {
     let bookings: Awaited<ReturnType<BookingStore['listBookingsOfSlot']>>;
@@ -126,8 +139,11 @@ export async function checkConsistency(store: BookingStore): Promise<{ slots: nu
     }
     const confirmedGuests = bookings.filter((booking) => booking.status === 'confirmed').reduce((sum, booking) => sum + booking.guestCount, 0);
     const drift = slot.availableCount - (slot.capacity - confirmedGuests);
-    if (drift !== 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
-      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests, drift });
+    const heldGuests = heldBySlot.get(slot.slotId) ?? 0;
+    const unheldCount = unheldSeats(slot);
+    const holdDrift = unheldCount - (slot.availableCount - heldGuests);
+    if (drift !== 0 || holdDrift !== 0 || unheldCount < 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
+      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests, drift, unheldCount, heldGuests, holdDrift });
     }
   }
   return { slots: slots.length, drifted, unusable };

@@ -1,7 +1,7 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
 import type { AtomicWrite, BookingStore, TripTransition } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
-import { confirmTrip, type EventMarker } from './confirm-trip';
+import { confirmTrip, seatsPerSlot, type EventMarker } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type Trip } from './model';
@@ -20,6 +20,7 @@ import {
 import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
 import { chargeFullyRefunded, fullRefundEntries, fullRefundKey, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal, withLiveStatus } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
+import { holdRelease } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
@@ -506,14 +507,24 @@ async function moveRefundFromEvent(deps: PaymentEventDeps, event: RefundChanged,
 
 async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, to: Trip['status'], outcome: PaymentOutcome): Promise<StepResult> {
   const sessionId = 'sessionId' in event ? event.sessionId : undefined;
-  const result = await deps.store.commit({
+  const write: AtomicWrite = {
     at: deps.clock.now().toISOString(),
     tripTransition: { tripId: trip.tripId, from: [trip.status], to, ...(to === 'awaiting_payment' && sessionId !== undefined && { checkoutSessionId: sessionId }) },
     audits: [audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } })],
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
-  });
+  };
+  // A checkout that ended without money gives its held seats back in the same transaction, unless the sweeper did first.
+  const releasesHold = trip.holdExpiresAt !== undefined && (to === 'expired' || to === 'payment_failed');
+  let result = await deps.store.commit(releasesHold ? withHoldRelease(deps, write, trip) : write);
+  if (!result.committed && releasesHold && result.rejection.hold && !result.rejection.trip) result = await deps.store.commit(write);
   if (result.committed) return { outcome, tripId: trip.tripId };
   return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
+}
+
+function withHoldRelease(deps: PaymentEventDeps, write: AtomicWrite, trip: Trip): AtomicWrite {
+  const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
+  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', 'checkout ended');
+  return { ...write, ...release, audits: [...(write.audits ?? []), released] };
 }
 
 /**

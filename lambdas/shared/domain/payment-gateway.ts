@@ -45,3 +45,25 @@ export class PaymentGatewayUnavailableError extends Error {
     this.name = 'PaymentGatewayUnavailableError';
   }
 }
+
+export interface CheckoutSessionRequest {
+  readonly tripId: string;
+  readonly userId: string;
+  readonly currency: string;
+  /** One line per trip item: what the traveller sees on the payment page. */
+  readonly lines: readonly { readonly name: string; readonly unitAmount: number; readonly quantity: number }[];
+  readonly expiresAt: Date;
+  readonly successUrl: string;
+  readonly cancelUrl: string;
+}
+
+export interface CheckoutSession {
+  readonly sessionId: string;
+  readonly url: string;
+}
+
+/** The provider's hosted payment page: one session per trip, whatever the number of attempts. */
+export interface CheckoutSessions {
+  /** Throws PaymentGatewayUnavailableError when the answer may be different later. */
+  createSession(request: CheckoutSessionRequest): Promise<CheckoutSession>;
+}

@@ -25,8 +25,8 @@ import type {
   WriteRejection,
 } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
-import type { AuditEntry, Booking, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { auditItem, bookingItem, fromItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, unusableEventItem, type Key } from './items';
+import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import { auditItem, bookingItem, fromItem, holdItem, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, unusableEventItem, type Key } from './items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
 
@@ -45,12 +45,16 @@ const guard = {
   slotNotBlocked: 'isBlocked <> :true',
   /** The decrement never takes availability below zero: this is what stops overselling. */
   enoughSeats: 'availableCount >= :guests',
+  /** Nor the seats neither booked nor held: what stops a hold, or an unheld confirmation, from taking a held seat. */
+  enoughUnheldSeats: '(unheldCount >= :guests OR (attribute_not_exists(unheldCount) AND availableCount >= :guests))',
   /** A release is computed against the capacity it read; a concurrent capacity change makes it re-read. */
   capacityUnchanged: '#capacity = :capacity',
   /** After the release availability is still at most capacity. */
   roomToGiveBack: 'availableCount <= :ceiling',
-  /** A capacity cut removes only free seats, never sold ones. */
-  seatsLeftToRemove: 'availableCount >= :mustBeFree',
+  /** A capacity cut removes only free seats, never sold or held ones. */
+  seatsLeftToRemove: '(unheldCount >= :mustBeFree OR (attribute_not_exists(unheldCount) AND availableCount >= :mustBeFree))',
+  /** A hold is consumed or released once, by whoever finds it still held. */
+  holdIsHeld: '#status = :held',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
@@ -77,6 +81,8 @@ type Tagged =
   | { kind: 'event'; item: TransactItem }
   | { kind: 'payment-record'; item: TransactItem }
   | { kind: 'unusable-event'; item: TransactItem }
+  | { kind: 'new-trip'; item: TransactItem }
+  | { kind: 'hold'; item: TransactItem }
   | { kind: 'audit'; item: TransactItem };
 
 export interface DynamoDbBookingStoreOptions {
@@ -149,6 +155,33 @@ export class DynamoDbBookingStore implements BookingStore {
 
   private queryAttention(): Promise<Record<string, unknown>[]> {
     return this.queryIndex(GLOBAL_INDEXES.byParent, keys.attentionPartition);
+  }
+
+  async getHold(tripId: string): Promise<Hold | undefined> {
+    const item = await this.getItem(keys.hold(tripId), 'GetItem hold');
+    return item && fromItem.hold(item);
+  }
+
+  async listExpiredHolds(at: string, limit = 100): Promise<Hold[]> {
+    const index = GLOBAL_INDEXES.byParent;
+    const result = await this.retrying('Query expired holds', () =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.indexName,
+          // The sort key starts with the expiry: everything up to `at` has expired.
+          KeyConditionExpression: '#pk = :pk AND #sk <= :at',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+          ExpressionAttributeValues: { ':pk': keys.holdsPartition, ':at': `${at}#~` },
+          Limit: limit,
+        }),
+      ),
+    );
+    return (result.Items ?? []).map(fromItem.hold);
+  }
+
+  async listActiveHolds(): Promise<Hold[]> {
+    return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.holdsPartition)).map(fromItem.hold);
   }
 
   async getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined> {
@@ -342,6 +375,9 @@ export class DynamoDbBookingStore implements BookingStore {
     if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
     if (write.paymentRecord) tagged.push({ kind: 'payment-record', item: paymentRecordPutItem(table, write.paymentRecord) });
     if (write.unusableEvent) tagged.push({ kind: 'unusable-event', item: unusableEventPutItem(table, write.unusableEvent) });
+    if (write.newTrip) tagged.push({ kind: 'new-trip', item: putNewItem(table, tripItem(write.newTrip)) });
+    if (write.newHold) tagged.push({ kind: 'hold', item: putNewItem(table, holdItem(write.newHold), true) });
+    if (write.holdTransition) tagged.push({ kind: 'hold', item: holdTransitionItem(table, write.holdTransition, at) });
     if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
     return tagged;
   }
@@ -375,6 +411,8 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
     trip: undefined as { current?: Trip } | undefined,
     paymentRecord: undefined as { current?: PaymentRecord } | undefined,
     unusableEvent: undefined as { current?: UnusableEvent } | undefined,
+    hold: undefined as { current?: Hold } | undefined,
+    tripExisted: false,
     eventAlreadyProcessed: false,
   };
   tagged.forEach((entry, index) => {
@@ -406,6 +444,12 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
       case 'unusable-event':
         rejection.unusableEvent = old ? { current: fromItem.unusableEvent(old) } : {};
         break;
+      case 'new-trip':
+        rejection.tripExisted = true;
+        break;
+      case 'hold':
+        rejection.hold = old ? { current: fromItem.hold(old) } : {};
+        break;
       case 'audit':
         // Audit ids are fresh UUIDs: a clash means a retried request, which the token already covers.
         break;
@@ -414,41 +458,56 @@ function decodeRejection(tagged: Tagged[], reasons: CancellationReason[]): Write
   return rejection;
 }
 
-function seatChangeItem(table: string, change: SeatChange, at: string): TransactItem {
-  if (change.kind === 'take') {
-    const conditions: string[] = [guard.exists, guard.slotNotBlocked, guard.enoughSeats];
-    const values: Values = { ':guests': change.guests, ':true': true, ':at': at };
-    if (change.experienceId !== undefined) {
-      conditions.splice(1, 0, guard.slotIsForExperience);
-      values[':experienceId'] = change.experienceId;
-    }
-    return {
-      Update: {
-        TableName: table,
-        Key: keys.slot(change.slotId),
-        UpdateExpression: 'SET availableCount = availableCount - :guests, updatedAt = :at',
-        ConditionExpression: allOf(...conditions),
-        ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
-  }
+/** Slots stored before holds carry no unheldCount: for them it is availableCount. */
+const UNHELD = 'if_not_exists(unheldCount, availableCount)';
+
+function seatUpdate(table: string, slotId: string, update: string, conditions: string[], values: Values, names?: Record<string, string>): TransactItem {
   return {
     Update: {
       TableName: table,
-      Key: keys.slot(change.slotId),
-      UpdateExpression: 'SET availableCount = availableCount + :guests, updatedAt = :at',
-      ConditionExpression: allOf(guard.exists, guard.capacityUnchanged, guard.roomToGiveBack),
-      ExpressionAttributeNames: { '#capacity': 'capacity' }, // a reserved word in expressions
-      ExpressionAttributeValues: {
-        ':guests': change.guests,
-        ':capacity': change.capacity,
-        ':ceiling': change.capacity - change.guests,
-        ':at': at,
-      },
+      Key: keys.slot(slotId),
+      UpdateExpression: update,
+      ConditionExpression: allOf(...conditions),
+      ...(names && { ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: values,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
+}
+
+function seatChangeItem(table: string, change: SeatChange, at: string): TransactItem {
+  switch (change.kind) {
+    case 'take':
+    case 'hold': {
+      const conditions: string[] = [guard.exists, guard.slotNotBlocked];
+      const values: Values = { ':guests': change.guests, ':true': true, ':at': at };
+      if (change.experienceId !== undefined) {
+        conditions.splice(1, 0, guard.slotIsForExperience);
+        values[':experienceId'] = change.experienceId;
+      }
+      if (change.kind === 'hold') {
+        conditions.push(guard.enoughUnheldSeats);
+        return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} - :guests, updatedAt = :at`, conditions, values);
+      }
+      conditions.push(guard.enoughSeats);
+      // Seats this trip held are in availableCount only; any other seats must also be neither booked nor held.
+      if (change.held) return seatUpdate(table, change.slotId, 'SET availableCount = availableCount - :guests, updatedAt = :at', conditions, values);
+      conditions.push(guard.enoughUnheldSeats);
+      return seatUpdate(table, change.slotId, `SET availableCount = availableCount - :guests, unheldCount = ${UNHELD} - :guests, updatedAt = :at`, conditions, values);
+    }
+    case 'unhold':
+      // The hold's own transition (held → released, in the same transaction) is what makes this happen once.
+      return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} + :guests, updatedAt = :at`, [guard.exists], { ':guests': change.guests, ':at': at });
+    case 'give':
+      return seatUpdate(
+        table,
+        change.slotId,
+        `SET availableCount = availableCount + :guests, unheldCount = ${UNHELD} + :guests, updatedAt = :at`,
+        [guard.exists, guard.capacityUnchanged, guard.roomToGiveBack],
+        { ':guests': change.guests, ':capacity': change.capacity, ':ceiling': change.capacity - change.guests, ':at': at },
+        { '#capacity': 'capacity' }, // a reserved word in expressions
+      );
+  }
 }
 
 function slotSettingsItem(table: string, change: SlotSettingsChange, at: string): TransactItem {
@@ -463,7 +522,7 @@ function slotSettingsItem(table: string, change: SlotSettingsChange, at: string)
   if (change.capacity) {
     const delta = change.capacity.to - change.capacity.from;
     names['#capacity'] = 'capacity';
-    sets.push('#capacity = :to', 'availableCount = availableCount + :delta');
+    sets.push('#capacity = :to', 'availableCount = availableCount + :delta', `unheldCount = ${UNHELD} + :delta`);
     conditions.push(guard.capacityUnchanged, guard.seatsLeftToRemove);
     Object.assign(values, { ':capacity': change.capacity.from, ':to': change.capacity.to, ':delta': delta, ':mustBeFree': Math.max(0, -delta) });
   }
@@ -502,6 +561,21 @@ function paymentRecordPutItem(table: string, write: PaymentRecordWrite): Transac
       ConditionExpression: allOf(guard.exists, versioned ? guard.recordVersionIs : guard.recordUnversioned),
       ExpressionAttributeNames: { '#version': 'version' },
       ...(versioned && { ExpressionAttributeValues: { ':version': write.expectedVersion } }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function holdTransitionItem(table: string, transition: NonNullable<AtomicWrite['holdTransition']>, at: string): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.hold(transition.tripId),
+      // Leaving `held`, the hold leaves the index the sweeper reads.
+      UpdateExpression: `SET #status = :to, updatedAt = :at REMOVE ${GLOBAL_INDEXES.byParent.partitionKey}, ${GLOBAL_INDEXES.byParent.sortKey}`,
+      ConditionExpression: allOf(guard.exists, guard.holdIsHeld),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':to': transition.to, ':held': 'held', ':at': at },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
@@ -553,6 +627,7 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     ['bookingReferences', transition.bookingReferences],
     ['statusReason', transition.statusReason],
     ['checkoutSessionId', transition.checkoutSessionId],
+    ['checkoutUrl', transition.checkoutUrl],
     ['refundId', transition.refundId],
   ];
   for (const [name, value] of optional) {

@@ -1,6 +1,6 @@
 // How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
 import { StoredDataError } from '../domain/errors';
-import { PAYMENT_STATUSES, REFUND_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
+import { PAYMENT_STATUSES, REFUND_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type Hold, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
 import * as z from '../zod';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
@@ -21,6 +21,9 @@ export const keys = {
   booking: (reference: string): Key => ({ pk: `BOOKING#${reference}`, sk: 'BOOKING' }),
   processedEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'STRIPE_EVENT' }),
   unusableEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'UNUSABLE' }),
+  hold: (tripId: string): Key => ({ pk: `HOLD#${tripId}`, sk: 'HOLD' }),
+  /** Index partition of the holds still held, sorted by expiry (sparse: a hold leaves it when consumed or released). */
+  holdsPartition: 'HOLDS',
   paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
   /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
   tripOfPayment: (paymentId: string): Record<string, string> => ({
@@ -113,6 +116,15 @@ export function unusableEventItem(event: UnusableEvent): Item {
   };
 }
 
+export function holdItem(hold: Hold): Item {
+  return {
+    ...keys.hold(hold.tripId),
+    entity: 'hold',
+    ...(hold.status === 'held' && { [BY_PARENT.partitionKey]: keys.holdsPartition, [BY_PARENT.sortKey]: `${hold.expiresAt}#${hold.tripId}` }),
+    ...hold,
+  };
+}
+
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
 }
@@ -125,6 +137,7 @@ const storedSlotSchema = z.looseObject({
   experienceId: z.string(),
   capacity: wholeNumber,
   availableCount: wholeNumber,
+  unheldCount: z.optional(wholeNumber),
   isBlocked: z.boolean(),
   priceAmount: wholeNumber,
   currency: z.string(),
@@ -150,6 +163,13 @@ const storedPaymentSchema = z.looseObject({
   currency: z.string(),
   setAside: z.boolean(),
   refunds: z.array(z.looseObject({ refundKey: z.string(), amount: wholeNumber, status: z.enum(REFUND_STATUSES), bookingReferences: z.array(z.string()) })),
+});
+
+const storedHoldSchema = z.looseObject({
+  tripId: z.string(),
+  status: z.enum(['held', 'consumed', 'released']),
+  expiresAt: z.string(),
+  seats: z.array(z.looseObject({ slotId: z.string(), guests: wholeNumber })),
 });
 
 const storedBookingSchema = z.looseObject({
@@ -214,4 +234,5 @@ export const fromItem = {
   paymentRecord: paymentRecordOf,
   processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
   unusableEvent: (item: Item): UnusableEvent => withoutStorageAttributes(item) as unknown as UnusableEvent,
+  hold: (item: Item): Hold => withoutStorageAttributes(checked(storedHoldSchema, 'hold', item, item.tripId)) as unknown as Hold,
 };

@@ -2,13 +2,16 @@
 import Stripe from 'stripe';
 import {
   PaymentGatewayUnavailableError,
+  type CheckoutSession,
+  type CheckoutSessionRequest,
+  type CheckoutSessions,
   type FoundRefund,
   type PaymentGateway,
   type ProviderRefundStatus,
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
-import { REFUND_KEY_METADATA, STRIPE_API_VERSION, STRIPE_ID_PATTERNS } from './stripe-contract';
+import { REFUND_KEY_METADATA, STRIPE_API_VERSION, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -118,6 +121,43 @@ export class StripePaymentGateway implements PaymentGateway {
     } catch (error) {
       if (error instanceof Stripe.errors.StripeError && !isTransientStripeError(error)) return undefined;
       throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId}`, { cause: error });
+    }
+  }
+}
+
+/** Stripe Checkout: the hosted page a traveller pays on, marked as ours. */
+export class StripeCheckoutSessions implements CheckoutSessions {
+  constructor(private readonly client: () => Promise<Stripe>) {}
+
+  async createSession(request: CheckoutSessionRequest): Promise<CheckoutSession> {
+    // The mark on the session and on its PaymentIntent (Stripe copies that to the charge) is what makes its events ours.
+    const mark = { [TRIP_MARK]: request.tripId, userId: request.userId };
+    try {
+      const stripe = await this.client();
+      const session = await stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          client_reference_id: request.tripId,
+          metadata: mark,
+          payment_intent_data: { metadata: mark },
+          line_items: request.lines.map((line) => ({
+            quantity: line.quantity,
+            price_data: { currency: request.currency, unit_amount: line.unitAmount, product_data: { name: line.name } },
+          })),
+          expires_at: Math.floor(request.expiresAt.getTime() / 1000),
+          success_url: request.successUrl,
+          cancel_url: request.cancelUrl,
+        },
+        // One session per trip, however often the request is retried.
+        { idempotencyKey: `checkout-${request.tripId}` },
+      );
+      if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
+      return { sessionId: session.id, url: session.url };
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError && isTransientStripeError(error)) {
+        throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
+      }
+      throw error;
     }
   }
 }

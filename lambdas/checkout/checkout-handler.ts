@@ -1,0 +1,84 @@
+// The HTTP contract of POST /checkout: who is paying, the items, one use case, one status code.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { BookingErrorCode } from '../shared/domain/errors';
+import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway';
+import { startCheckout, type StartCheckoutDeps } from '../shared/domain/start-checkout';
+import { internalError, jsonResponse } from '../shared/http';
+
+/** The route of the front door, in AWS and locally. */
+export const CHECKOUT_PATH = '/checkout';
+
+/** A checkout request is a few items: anything this large is refused before it is parsed. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+export interface CheckoutHandlerDeps extends StartCheckoutDeps {
+  readonly logger: Logger;
+}
+
+export type CheckoutHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Every business code the use case can answer, and its status: the one place they are mapped. */
+const STATUS_OF: Partial<Record<BookingErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  TRIP_TOO_LARGE: 400,
+  SLOT_NOT_FOUND: 409,
+  SLOT_BLOCKED: 409,
+  INSUFFICIENT_AVAILABILITY: 409,
+  TRANSACTION_FAILED: 503,
+};
+
+/** The caller's user: the token's subject where a JWT authorizer vouched for one, else the body's (IAM-signed callers and local use). */
+function userOf(event: APIGatewayProxyEventV2, body: Record<string, unknown>): { userId?: unknown } | { conflict: true } {
+  const subject = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims?.sub;
+  if (subject === undefined) return { userId: body.userId };
+  if (body.userId !== undefined && body.userId !== subject) return { conflict: true };
+  return { userId: String(subject) };
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  return event.headers?.[name] ?? Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
+}
+
+export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandler {
+  const { logger } = deps;
+  return async (event) => {
+    try {
+      const raw = event.body ?? '';
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      if (Buffer.byteLength(text) > MAX_BODY_BYTES) return jsonResponse(413, { error: 'PAYLOAD_TOO_LARGE', maxBytes: MAX_BODY_BYTES });
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return jsonResponse(400, { error: 'INVALID_JSON' });
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return jsonResponse(400, { error: 'VALIDATION_FAILED', field: '(input)', message: 'the body must be a JSON object' });
+      const user = userOf(event, body as Record<string, unknown>);
+      if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
+      const idempotencyKey = header(event, 'idempotency-key');
+      const result = await startCheckout(deps, { ...(body as Record<string, unknown>), userId: user.userId, ...(idempotencyKey !== undefined && { idempotencyKey }) });
+      if (result.ok) {
+        logger.info('Started a checkout', { tripId: result.tripId, replayed: result.replayed });
+        const { ok: _ok, replayed, ...answer } = result;
+        return jsonResponse(replayed ? 200 : 201, answer);
+      }
+      const status = STATUS_OF[result.errorCode] ?? 500;
+      logger.info('Refused a checkout', { errorCode: result.errorCode });
+      return jsonResponse(status, {
+        error: result.errorCode,
+        message: result.message,
+        ...(result.field !== undefined && { field: result.field }),
+        ...(result.slots && { slots: result.slots }),
+      });
+    } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) {
+        // The trip and its hold are stored: the same request (same Idempotency-Key) continues where this one stopped.
+        logger.warn('Stripe did not create the checkout session', { error: error.message });
+        return { ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: 'The payment provider did not answer; retry with the same Idempotency-Key.' }), headers: { 'content-type': 'application/json', 'retry-after': '5' } };
+      }
+      logger.error('Unexpected failure starting a checkout', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
+      return internalError();
+    }
+  };
+}

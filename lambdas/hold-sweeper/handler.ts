@@ -1,0 +1,20 @@
+// Lambda entry point of the hold sweeper (a schedule, every minute): gives the seats of expired checkouts back to sale.
+import { randomIds, systemClock } from '../shared/domain/collaborators';
+import { releaseExpiredHolds } from '../shared/domain/release-holds';
+import { createDocumentClient } from '../shared/dynamodb/client';
+import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
+import { loadTableConfig } from '../shared/config';
+import { createLogger } from '../shared/observability';
+
+const config = loadTableConfig();
+const logger = createLogger();
+const store = new DynamoDbBookingStore({
+  client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
+  tableName: config.tableName,
+});
+
+export async function handler(): Promise<{ released: number; alreadySettled: number }> {
+  const result = await releaseExpiredHolds({ store, clock: systemClock, ids: randomIds });
+  if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
+  return { released: result.released.length, alreadySettled: result.alreadySettled.length };
+}

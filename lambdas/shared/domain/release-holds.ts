@@ -1,0 +1,55 @@
+// Use cases: give a checkout's held seats back to sale, exactly once — when its session expires, or when the sweeper finds it expired.
+import type { AtomicWrite, BookingStore } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import type { AuditActorType, AuditEntry, Hold } from './model';
+
+export interface ReleaseHoldsDeps {
+  readonly store: BookingStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+/** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
+export function holdRelease(deps: ReleaseHoldsDeps, hold: Pick<Hold, 'tripId' | 'seats'>, actorType: AuditActorType, why: string): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
+  return {
+    seatChanges: hold.seats.map(({ slotId, guests }) => ({ kind: 'unhold', slotId, guests })),
+    holdTransition: { tripId: hold.tripId, to: 'released' },
+    audit: {
+      auditId: deps.ids.uuid(),
+      eventType: 'trip.hold_released',
+      entityType: 'trip',
+      entityId: hold.tripId,
+      actorType,
+      occurredAt: deps.clock.now().toISOString(),
+      metadata: { why, seats: hold.seats.map(({ slotId, guests }) => `${slotId}:${guests}`).join(',') },
+    },
+  };
+}
+
+export interface SweepResult {
+  readonly released: readonly string[];
+  /** Holds another path (the session's expiry event, the confirmation) settled first. */
+  readonly alreadySettled: readonly string[];
+}
+
+/**
+ * Input: now. Output: the holds released. Steps: read the held holds whose expiry has passed (through the
+ * index, oldest first, in pages) → for each, one transaction that releases it only if it is still held. Events
+ * can be late or lost: this is what guarantees seats come back.
+ */
+export async function releaseExpiredHolds(deps: ReleaseHoldsDeps, options: { readonly maxHolds?: number } = {}): Promise<SweepResult> {
+  const released: string[] = [];
+  const alreadySettled: string[] = [];
+  const max = options.maxHolds ?? 1_000;
+  while (released.length + alreadySettled.length < max) {
+    const expired = await deps.store.listExpiredHolds(deps.clock.now().toISOString(), Math.min(100, max - released.length - alreadySettled.length));
+    const fresh = expired.filter((hold) => !released.includes(hold.tripId) && !alreadySettled.includes(hold.tripId));
+    if (fresh.length === 0) break;
+    for (const hold of fresh) {
+      const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired');
+      const result = await deps.store.commit({ at: deps.clock.now().toISOString(), ...release, audits: [audit] });
+      (result.committed ? released : alreadySettled).push(hold.tripId);
+    }
+  }
+  return { released, alreadySettled };
+}

@@ -1,0 +1,150 @@
+// Use case: the front door — price a trip from its slots, hold its seats, and open the provider's payment page for it.
+import { createHash } from 'node:crypto';
+import * as z from '../zod';
+import type { BookingStore } from './booking-store';
+import type { Clock, IdSource } from './collaborators';
+import { seatsPerSlot } from './confirm-trip';
+import { priceTrip } from './create-trip';
+import { failure, type BookingFailure } from './errors';
+import type { AuditEntry, Hold, Trip } from './model';
+import type { CheckoutSessions } from './payment-gateway';
+import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
+import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput } from './trip-input';
+
+export interface StartCheckoutDeps {
+  readonly store: BookingStore;
+  readonly checkout: CheckoutSessions;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  /** How long seats are held for a payment (Stripe allows a session 30 minutes to 24 hours). */
+  readonly holdMinutes: number;
+}
+
+/**
+ * The hold is `holdMinutes` and a minute; its session ends half a minute before it, so the session is still
+ * more than `holdMinutes` away when Stripe receives it, and a payment made at its last second finds the hold.
+ */
+const HOLD_MARGIN_MS = 60_000;
+
+/** Stripe's bounds on a Checkout Session's `expires_at`, which the hold follows. */
+export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
+
+const httpsOrLocalUrl = z.string().check(z.refine((value) => /^https?:\/\/[^\s]+$/.test(value) && value.length <= 2048, 'must be an http(s) URL'));
+
+export const startCheckoutInputSchema = z.strictObject({
+  userId: idSchema,
+  items: z
+    .array(z.strictObject({ slotId: idSchema, guestCount: guestCountSchema }))
+    .check(z.minLength(1, 'must hold at least one item'), z.maxLength(MAX_TRIP_ITEMS, `must hold at most ${MAX_TRIP_ITEMS} items`)),
+  successUrl: httpsOrLocalUrl,
+  cancelUrl: httpsOrLocalUrl,
+  /** The caller's Idempotency-Key: the same key (for the same user) always answers with the same trip and session. */
+  idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+});
+
+export interface CheckoutStarted {
+  readonly ok: true;
+  readonly tripId: string;
+  readonly checkoutUrl: string;
+  readonly expiresAt: string;
+  readonly amount: number;
+  readonly currency: string;
+  /** True when this request found the trip an earlier one with the same key made. */
+  readonly replayed: boolean;
+}
+
+/** The same user and key name the same trip, so a retried request never makes a second one. */
+function tripIdFor(userId: string, idempotencyKey: string): string {
+  const hash = createHash('sha256').update(`${userId}\n${idempotencyKey}`).digest('hex');
+  return `trip-${hash.slice(0, 32)}`;
+}
+
+/**
+ * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`.
+ * Output: the trip, the payment page and when its hold ends; or a failure with the engine's codes and counts.
+ * Steps: validate → (same key: the trip made before) → price from the slots → one transaction: the trip, its
+ * hold, every slot's seats held (of those neither booked nor held) → the provider's session under a key
+ * derived from the trip → the session recorded on the trip. Nobody pays for seats that are not there.
+ */
+export async function startCheckout(deps: StartCheckoutDeps, rawInput: unknown): Promise<CheckoutStarted | BookingFailure> {
+  const parsed = parseInput(startCheckoutInputSchema, rawInput);
+  if (!parsed.ok) return parsed;
+  const input = parsed.value;
+  const tripId = input.idempotencyKey === undefined ? `trip-${deps.ids.uuid()}` : tripIdFor(input.userId, input.idempotencyKey);
+
+  let trip = input.idempotencyKey === undefined ? undefined : await deps.store.getTrip(tripId);
+  const replayed = trip !== undefined;
+  if (!trip) {
+    const held = await holdNewTrip(deps, input, tripId);
+    if (!held.ok) return held;
+    trip = held.trip;
+  }
+  if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return started(trip, trip.checkoutUrl, replayed);
+  const expiresAt = new Date(Date.parse(trip.holdExpiresAt ?? deps.clock.now().toISOString()) - HOLD_MARGIN_MS / 2);
+  const session = await deps.checkout.createSession({
+    tripId: trip.tripId,
+    userId: trip.userId,
+    currency: trip.currency,
+    lines: trip.items.map((item, index) => ({
+      name: `${item.experienceId}, ${item.date} ${item.time}`,
+      unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
+      quantity: item.guestCount,
+    })),
+    expiresAt,
+    successUrl: input.successUrl,
+    cancelUrl: input.cancelUrl,
+  });
+  // Recorded so the webhook matches the paying session and a retry answers the same; a trip that moved on keeps its state.
+  await deps.store.commit({
+    at: deps.clock.now().toISOString(),
+    tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: session.sessionId, checkoutUrl: session.url },
+  });
+  return started(trip, session.url, replayed);
+}
+
+function started(trip: Trip, checkoutUrl: string, replayed: boolean): CheckoutStarted {
+  return { ok: true, tripId: trip.tripId, checkoutUrl, expiresAt: trip.holdExpiresAt as string, amount: trip.amount, currency: trip.currency, replayed };
+}
+
+async function holdNewTrip(
+  deps: StartCheckoutDeps,
+  input: z.infer<typeof startCheckoutInputSchema>,
+  tripId: string,
+): Promise<{ ok: true; trip: Trip } | BookingFailure> {
+  const slots = await deps.store.getSlots(input.items.map((item) => item.slotId));
+  const missing = input.items.filter((item) => !slots.has(item.slotId));
+  if (missing.length > 0) return slotRefusalFailure(missing.map((item) => classifySlotRefusal(item.slotId, item.guestCount, undefined)));
+  const items = input.items.map((item) => ({ experienceId: slots.get(item.slotId)?.experienceId as string, slotId: item.slotId, guestCount: item.guestCount }));
+  const priced = await priceTrip(deps, { tripId, userId: input.userId, items }, { fromUnheld: true });
+  if (!priced.ok) return priced;
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const holdExpiresAt = new Date(now.getTime() + deps.holdMinutes * 60_000 + HOLD_MARGIN_MS).toISOString();
+  const trip: Trip = { ...priced.trip, holdExpiresAt };
+  const seats = seatsPerSlot(trip.items);
+  const hold: Hold = { tripId, seats: seats.map(({ slotId, guests }) => ({ slotId, guests })), expiresAt: holdExpiresAt, status: 'held', createdAt: at, updatedAt: at };
+  const audit: AuditEntry = {
+    auditId: deps.ids.uuid(),
+    eventType: 'trip.held',
+    entityType: 'trip',
+    entityId: tripId,
+    actorType: 'system',
+    occurredAt: at,
+    metadata: { userId: trip.userId, amount: trip.amount, currency: trip.currency, holdExpiresAt },
+  };
+  const result = await deps.store.commit({
+    at,
+    newTrip: trip,
+    newHold: hold,
+    seatChanges: seats.map(({ slotId, experienceId, guests }) => ({ kind: 'hold', slotId, experienceId, guests })),
+    audits: [audit],
+  });
+  if (result.committed) return { ok: true, trip };
+  const { rejection } = result;
+  if (rejection.seatChanges.length > 0) {
+    return slotRefusalFailure(rejection.seatChanges.map(({ change, current }) => classifySlotRefusal(change.slotId, change.guests, current, undefined, true)));
+  }
+  // The same key, raced: the other request made the trip.
+  const existing = await deps.store.getTrip(tripId);
+  return existing ? { ok: true, trip: existing } : failure('TRANSACTION_FAILED', 'The checkout could not be stored; try again.', { retryable: true });
+}

@@ -1,0 +1,257 @@
+// POST /checkout through the real handler, DynamoDB Local and the Stripe stand-in's sessions and payment page: seats held before anyone pays.
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
+import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { apiGatewayEvent } from '../support/api-gateway';
+import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { SIGNING_SECRET } from '../support/stripe-events';
+import { webhookHarness } from '../support/webhook';
+
+let fake: StripeFake;
+let stopWebhook: () => Promise<void>;
+const store = testStore();
+
+beforeAll(async () => {
+  fake = await startStripeFake();
+  const webhook = webhookHarness(fake, { store });
+  const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: async (event) => {
+    const response = await webhook.send(event);
+    return { statusCode: response.status, body: JSON.stringify(response.body) };
+  } });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`, SIGNING_SECRET);
+  stopWebhook = () => new Promise((resolve) => server.close(() => resolve()));
+});
+afterAll(async () => {
+  await stopWebhook();
+  await fake.close();
+});
+
+function checkoutHandler(clock: Clock = systemClock) {
+  return createCheckoutHandler({
+    store,
+    checkout: new StripeCheckoutSessions(async () => fake.client()),
+    clock,
+    ids: randomIds,
+    holdMinutes: 30,
+    logger: new Logger({ serviceName: 'test', logLevel: process.env.CHECKOUT_LOG === '1' ? 'DEBUG' : 'SILENT' }),
+  });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown> & { tripId?: string; checkoutUrl?: string; error?: string; slots?: { slotId: string; requested: number; available?: number }[] };
+}
+
+async function checkout(body: unknown, options: { key?: string; sub?: string; clock?: Clock } = {}): Promise<Answer> {
+  const event = apiGatewayEvent({
+    path: CHECKOUT_PATH,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(options.key !== undefined && { 'idempotency-key': options.key }) },
+  });
+  const withUser = options.sub === undefined ? event : { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: options.sub }, scopes: [] } } } };
+  const response = await checkoutHandler(options.clock)(withUser);
+  return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? '{}') as Answer['body'] };
+}
+
+const urls = { successUrl: 'https://example.com/done?session={CHECKOUT_SESSION_ID}', cancelUrl: 'https://example.com/cancelled' };
+const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({ userId, items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })), ...urls });
+
+async function counts(slot: Slot): Promise<{ available: number; unheld: number }> {
+  const now = (await readSlot(store, slot.slotId)) as Slot;
+  return { available: now.availableCount, unheld: unheldSeats(now) };
+}
+
+/** Presses a button of the stand-in's payment page as a browser does, and follows nothing: the answer is the redirect. */
+async function press(checkoutUrl: string, action: 'pay' | 'pay-later' | 'expire' | 'settle' | 'fail'): Promise<Response> {
+  return fetch(`${checkoutUrl}/${action}`, { method: 'POST', redirect: 'manual' });
+}
+
+async function expectHoldsAddUp(slots: readonly Slot[]): Promise<void> {
+  const report = await checkConsistency(store);
+  expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
+}
+
+describe('POST /checkout', () => {
+  it('prices the trip from its slots, holds its seats and answers 201 with the payment page', async () => {
+    const a = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
+    const b = await seedSlot(store, { capacity: 3, priceAmount: 12_000 });
+
+    const answer = await checkout(request([[a, 2], [b, 1]]));
+
+    expect(answer).toMatchObject({ status: 201, body: { amount: 21_000, currency: 'eur', checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
+    const trip = await store.getTrip(answer.body.tripId as string);
+    expect(trip).toMatchObject({ status: 'pending_payment', amount: 21_000, holdExpiresAt: answer.body.expiresAt, checkoutUrl: answer.body.checkoutUrl });
+    expect(await store.getHold(trip!.tripId)).toMatchObject({ status: 'held', seats: expect.arrayContaining([{ slotId: a.slotId, guests: 2 }, { slotId: b.slotId, guests: 1 }]) });
+    expect(await counts(a)).toEqual({ available: 5, unheld: 3 });
+    expect(await counts(b)).toEqual({ available: 3, unheld: 2 });
+    const session = fake.session(trip!.checkoutSessionId as string);
+    expect(session).toMatchObject({ amountTotal: 21_000, currency: 'eur', metadata: { pulau_trip_id: trip!.tripId }, paymentIntentMetadata: { pulau_trip_id: trip!.tripId }, clientReferenceId: trip!.tripId });
+    // The session ends half a minute before the hold, so a payment made at its last second still finds the seats held.
+    expect(Date.parse(answer.body.expiresAt as string) - session!.expiresAt * 1000).toBeGreaterThanOrEqual(29_000);
+    await expectHoldsAddUp([a, b]);
+  });
+
+  it.each([
+    { name: 'no items', body: { items: [] }, field: 'items' },
+    { name: 'a guest count of 0', body: { items: [{ slotId: 'slot-1', guestCount: 0 }] }, field: 'items.0.guestCount' },
+    { name: 'a guest count of 51', body: { items: [{ slotId: 'slot-1', guestCount: 51 }] }, field: 'items.0.guestCount' },
+    { name: 'a price in the request', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], amount: 1 }, field: 'amount' },
+    { name: 'a success URL that is not one', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: 'javascript:alert(1)' }, field: 'successUrl' },
+    { name: 'no user', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], userId: undefined }, field: 'userId' },
+  ])('answers 400 VALIDATION_FAILED to $name, naming the field, and holds nothing', async ({ body, field }) => {
+    const answer = await checkout({ userId: uniqueId('user'), ...urls, ...body });
+    expect(answer).toMatchObject({ status: 400, body: { error: 'VALIDATION_FAILED', field } });
+  });
+
+  it('takes the user from the caller’s token, and refuses a body that names someone else', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const mine = await checkout({ items: [{ slotId: slot.slotId, guestCount: 1 }], ...urls }, { sub: 'user-from-token' });
+    const theirs = await checkout(request([[slot, 1]], 'someone-else'), { sub: 'user-from-token' });
+
+    expect(mine.status).toBe(201);
+    expect((await store.getTrip(mine.body.tripId as string))?.userId).toBe('user-from-token');
+    expect(theirs).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
+  });
+
+  it.each([
+    { name: 'sold out', seed: { capacity: 2, availableCount: 1 }, code: 'INSUFFICIENT_AVAILABILITY', available: 1 },
+    { name: 'blocked', seed: { capacity: 4, isBlocked: true }, code: 'SLOT_BLOCKED', available: 4 },
+  ])('answers 409 $code with the counts when a slot is $name, before anyone pays', async ({ seed, code, available }) => {
+    const slot = await seedSlot(store, seed);
+    const sessions = fake.sessions().length;
+
+    const answer = await checkout(request([[slot, 2]]));
+
+    expect(answer).toMatchObject({ status: 409, body: { error: code, slots: [{ slotId: slot.slotId, requested: 2, available }] } });
+    expect(fake.sessions()).toHaveLength(sessions);
+  });
+
+  it('answers 409 SLOT_NOT_FOUND for a slot that does not exist', async () => {
+    const answer = await checkout({ userId: uniqueId('user'), items: [{ slotId: uniqueId('nowhere'), guestCount: 1 }], ...urls });
+    expect(answer).toMatchObject({ status: 409, body: { error: 'SLOT_NOT_FOUND' } });
+  });
+
+  it('gives the last seat to exactly one of 10 concurrent checkouts: 1 held, 9 answered 409, nobody charged', async () => {
+    const slot = await seedSlot(store, { capacity: 1 });
+    const sessions = fake.sessions().length;
+
+    const answers = await Promise.all(Array.from({ length: 10 }, () => checkout(request([[slot, 1]]))));
+
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
+    const refused = answers.filter((answer) => answer.status === 409);
+    expect(refused).toHaveLength(9);
+    for (const answer of refused) expect(answer.body).toMatchObject({ error: 'INSUFFICIENT_AVAILABILITY', slots: [{ slotId: slot.slotId, requested: 1, available: 0 }] });
+    expect(await counts(slot)).toEqual({ available: 1, unheld: 0 });
+    expect(fake.sessions().length - sessions).toBe(1);
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('answers a retried request with the same Idempotency-Key with the same trip and session, holding once', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+
+    const answers = await Promise.all(Array.from({ length: 5 }, () => checkout(body, { key })));
+    const later = await checkout(body, { key });
+
+    const trips = new Set([...answers, later].map((answer) => answer.body.tripId));
+    expect(trips.size).toBe(1);
+    expect(new Set([...answers, later].map((answer) => answer.body.checkoutUrl)).size).toBe(1);
+    expect(later.status).toBe(200);
+    expect(await counts(slot)).toEqual({ available: 4, unheld: 2 });
+  });
+});
+
+describe('the held seats until the payment arrives', () => {
+  async function heldTrip(capacity = 2, guests = 2) {
+    const slot = await seedSlot(store, { capacity });
+    const answer = await checkout(request([[slot, guests]]));
+    expect(answer.status).toBe(201);
+    return { slot, tripId: answer.body.tripId as string, checkoutUrl: answer.body.checkoutUrl as string };
+  }
+
+  it('books a held trip paid on the payment page, taking the held seats, and redirects to the success URL', async () => {
+    const { slot, tripId, checkoutUrl } = await heldTrip();
+
+    const paid = await press(checkoutUrl, 'pay');
+
+    expect(paid.status).toBe(303);
+    expect(paid.headers.get('location')).toMatch(/^https:\/\/example\.com\/done\?session=cs_/);
+    expect((await store.getTrip(tripId))?.status).toBe('booked');
+    expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
+    expect((await store.getHold(tripId))?.status).toBe('consumed');
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('gives the seats back exactly once when the session expires, however often the event is delivered', async () => {
+    const { slot, tripId, checkoutUrl } = await heldTrip();
+
+    const expired = await press(checkoutUrl, 'expire');
+    const [event] = fake.deliveries.filter((delivery) => delivery.type === 'checkout.session.expired' && JSON.stringify(delivery.body).includes(tripId));
+
+    expect(expired.headers.get('location')).toBe(urls.cancelUrl);
+    expect(event?.status).toBe(200);
+    expect((await store.getTrip(tripId))?.status).toBe('expired');
+    expect((await store.getHold(tripId))?.status).toBe('released');
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('gives the seats back exactly once when the sweeper and the expiry event race', async () => {
+    const { slot, tripId } = await heldTrip();
+    const trip = await store.getTrip(tripId);
+    const afterExpiry: Clock = { now: () => new Date(Date.parse(trip!.holdExpiresAt as string) + 1_000) };
+    const webhook = webhookHarness(fake, { store });
+    const { stripeEvent, signedRequest } = await import('../support/stripe-events');
+    const stored = fake.session(trip!.checkoutSessionId as string)!;
+    const session = { id: stored.id, object: 'checkout.session', status: 'expired', payment_status: 'unpaid', payment_intent: null, metadata: stored.metadata, client_reference_id: stored.clientReferenceId, amount_total: stored.amountTotal, currency: stored.currency };
+
+    const [swept] = await Promise.all([
+      releaseExpiredHolds({ store, clock: afterExpiry, ids: randomIds }),
+      webhook.send(signedRequest(stripeEvent('checkout.session.expired', session))),
+    ]);
+
+    expect((await store.getHold(tripId))?.status).toBe('released');
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+    expect((await store.listAudit('trip', tripId)).filter((entry) => entry.eventType === 'trip.hold_released')).toHaveLength(1);
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('books a payment that arrives after its hold was released when the seats are still there', async () => {
+    const { slot, tripId, checkoutUrl } = await heldTrip(3, 2);
+    const trip = await store.getTrip(tripId);
+    await releaseExpiredHolds({ store, clock: { now: () => new Date(Date.parse(trip!.holdExpiresAt as string) + 1_000) }, ids: randomIds });
+    expect(await counts(slot)).toEqual({ available: 3, unheld: 3 });
+
+    await press(checkoutUrl, 'pay');
+
+    expect((await store.getTrip(tripId))?.status).toBe('booked');
+    expect(await counts(slot)).toEqual({ available: 1, unheld: 1 });
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('refunds a payment that arrives after its hold was released and its seats were held by someone else', async () => {
+    const { slot, tripId, checkoutUrl } = await heldTrip(2, 2);
+    const trip = await store.getTrip(tripId);
+    await releaseExpiredHolds({ store, clock: { now: () => new Date(Date.parse(trip!.holdExpiresAt as string) + 1_000) }, ids: randomIds });
+    expect((await checkout(request([[slot, 2]]))).status).toBe(201);
+
+    await press(checkoutUrl, 'pay');
+
+    const paid = await store.getTrip(tripId);
+    expect(paid).toMatchObject({ status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY' });
+    expect(fake.totalRefunded(paid!.paymentId as string)).toBe(paid!.amount);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 0 });
+    await expectHoldsAddUp([slot]);
+  });
+});
