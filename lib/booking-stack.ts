@@ -1,23 +1,34 @@
-// The booking-confirmation stack: composes the table, the two functions, the webhook API, the secret and the alarms.
-import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { ArnPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+// The booking stack: composes the table, the functions (webhook, create-booking, checkout, hold sweeper), the API, the
+// sweeper's schedule, the secret and the alarms.
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { keys } from '../lambdas/shared/dynamodb/items';
 import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
 import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/stripe-events';
 import { BookingAlarms } from './constructs/booking-alarms';
 import { BookingFunction } from './constructs/booking-function';
 import { BookingTable } from './constructs/booking-table';
+import { CheckoutRoute } from './constructs/checkout-route';
 import { WebhookApi } from './constructs/webhook-api';
-import type { StackSettings } from './settings';
+import { checkoutJwtOf, DEFAULT_CHECKOUT_HOLD_MINUTES, type StackSettings } from './settings';
 
 export interface BookingStackProps extends StackProps {
   readonly settings: StackSettings;
 }
 
-/** What both functions do to items: reads, conditional writes, and the per-item actions a transaction is authorised by. */
+/**
+ * What the webhook, create-booking and checkout do to items: reads, conditional writes, and the per-item actions a
+ * transaction (TransactWriteItems) is authorised by. No DeleteItem, Scan or Query on the table.
+ */
 export const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
+
+/** The partitions the hold sweeper may write: holds, slots (their seat counters) and trips' audit entries. */
+export const SWEEPER_PARTITIONS = [keys.hold('*').pk, keys.slot('*').pk, keys.auditPartition('trip', '*')];
 
 export class BookingStack extends Stack {
   constructor(scope: Construct, id: string, props: BookingStackProps) {
@@ -68,15 +79,74 @@ export class BookingStack extends Stack {
       });
     }
 
+    const checkout = new BookingFunction(this, 'Checkout', {
+      entry: 'lambdas/checkout/handler.ts',
+      description: 'POST /checkout: holds the seats of a new trip and opens its Stripe Checkout session',
+      environment: {
+        TABLE_NAME: bookings.table.tableName,
+        STRIPE_SECRET_ARN: stripeSecret.secretArn,
+        CHECKOUT_HOLD_MINUTES: String(settings.checkoutHoldMinutes ?? DEFAULT_CHECKOUT_HOLD_MINUTES),
+      },
+      logRetention,
+    });
+    // Trips (GetItem), slots (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no Query, no Scan, no DeleteItem.
+    checkout.role.addToPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [bookings.table.tableArn] }));
+    checkout.role.addToPolicy(new PolicyStatement({ sid: 'StripeSecret', actions: ['secretsmanager:GetSecretValue'], resources: [stripeSecret.secretArn] }));
+
+    const holdSweeper = new BookingFunction(this, 'HoldSweeper', {
+      entry: 'lambdas/hold-sweeper/handler.ts',
+      description: 'Every minute: gives the seats of expired checkout holds back to sale',
+      environment: { TABLE_NAME: bookings.table.tableName },
+      // A backlog of up to 1,000 holds, one transaction each, fits; still under the 1-minute rate, so runs rarely overlap (and may: each release is conditional).
+      timeout: Duration.seconds(50),
+      logRetention,
+    });
+    holdSweeper.role.addToPolicy(
+      new PolicyStatement({ sid: 'ExpiredHolds', actions: ['dynamodb:Query'], resources: [bookings.indexArn(GLOBAL_INDEXES.byParent.indexName)] }),
+    );
+    // Each item of a TransactWriteItems is authorised as its own PutItem/UpdateItem, partition key included: the sweeper
+    // may write holds, slots' seat counters and trips' audit entries, and nothing else (no trip, booking or payment).
+    holdSweeper.role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ReleaseHolds',
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [bookings.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': SWEEPER_PARTITIONS } },
+      }),
+    );
+    // Our own role, allowed to invoke exactly this function; passed immutable so the target adds no `function:*` grant of its own.
+    const sweepScheduleRole = new Role(this, 'HoldSweepScheduleRole', {
+      description: 'EventBridge Scheduler: invokes the hold sweeper',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': this.account,
+            'aws:SourceArn': this.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+    });
+    sweepScheduleRole.addToPolicy(
+      new PolicyStatement({ sid: 'InvokeHoldSweeper', actions: ['lambda:InvokeFunction'], resources: [holdSweeper.function.functionArn] }),
+    );
+    new Schedule(this, 'HoldSweep', {
+      description: 'Runs the hold sweeper every minute',
+      schedule: ScheduleExpression.rate(Duration.minutes(1)),
+      // A missed run is not retried: the next minute's run does the same work.
+      target: new LambdaInvoke(holdSweeper.function, { role: sweepScheduleRole.withoutPolicyUpdates(), retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+    });
+
     const api = new WebhookApi(this, 'WebhookApi', {
       handler: webhook.function,
       rateLimit: settings.webhookRateLimit,
       burstLimit: settings.webhookBurstLimit,
       logRetention,
     });
+    const jwt = checkoutJwtOf(settings);
+    const checkoutRoute = new CheckoutRoute(this, 'CheckoutRoute', { api: api.api, stage: api.stage, handler: checkout.function, ...(jwt && { jwt }) });
 
     const alarms = new BookingAlarms(this, 'Alarms', {
-      functions: { StripeWebhook: webhook.function, CreateBooking: createBooking.function },
+      functions: { StripeWebhook: webhook.function, CreateBooking: createBooking.function, Checkout: checkout.function, HoldSweeper: holdSweeper.function },
       api: api.api,
       ...(settings.alarmEmail && { alarmEmail: settings.alarmEmail }),
     });
@@ -85,6 +155,13 @@ export class BookingStack extends Stack {
       value: api.webhookUrl,
       description: `Paste into Stripe: Developers → Webhooks → Add endpoint, subscribed to exactly: ${HANDLED_EVENT_TYPES.join(', ')}`,
     });
+    new CfnOutput(this, 'CheckoutUrl', { value: checkoutRoute.url, description: `POST a checkout here. Authorised by ${checkoutRoute.authorization}` });
+    if (!jwt) {
+      new CfnOutput(this, 'CheckoutInvokeArn', {
+        value: checkoutRoute.invokeArn,
+        description: 'Allow execute-api:Invoke on this ARN in the IAM policy of each service that calls POST /checkout (same account)',
+      });
+    }
     new CfnOutput(this, 'StripeEvents', { value: HANDLED_EVENT_TYPES.join(','), description: 'Subscribe the Stripe webhook endpoint to exactly these events' });
     new CfnOutput(this, 'TableName', { value: bookings.table.tableName });
     new CfnOutput(this, 'StripeSecretArn', { value: stripeSecret.secretArn, description: 'Put {"apiKey","webhookSigningSecrets"} here' });

@@ -1,4 +1,4 @@
-// The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same webhook handler behind a local API Gateway.
+// The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same checkout and webhook handlers behind a local API Gateway.
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -9,14 +9,15 @@ import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-boo
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
-import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeClient, StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { createStripeWebhookHandler, WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
 import { ensureBookingTable } from './create-table';
 import { seedDemoData } from './demo-data';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
-import { startStripeFake } from './stripe-fake';
+import { startStripeFake, type StripeFake } from './stripe-fake';
 
 export interface LocalStackOptions extends LocalSettings {
   /** Keep nothing on disk. @default false */
@@ -25,10 +26,14 @@ export interface LocalStackOptions extends LocalSettings {
   readonly reset?: boolean;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   readonly onRequest?: (routeKey: string, status: number, ms: number) => void;
+  /** How long checkout holds seats. @default 30 */
+  readonly holdMinutes?: number;
 }
 
 export interface LocalStack {
   readonly webhookUrl: string;
+  /** POST /checkout, open on 127.0.0.1. */
+  readonly checkoutUrl: string;
   readonly dynamoEndpoint: string;
   readonly dynamoPid: number;
   readonly tableName: string;
@@ -56,10 +61,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     let stripeApi = 'https://api.stripe.com';
     let stripeClient = (): ReturnType<typeof createStripeClient> => createStripeClient({ apiKey: options.stripeApiKey ?? '' });
+    let standIn: StripeFake | undefined;
     if (!options.stripeApiKey) {
       const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
+      standIn = fake;
       cleanups.push(() => fake.close());
-      stripeApi = `${fake.url} (local stand-in: refunds are counted, not made)`;
+      stripeApi = `${fake.url} (local stand-in: checkout pages and refunds, nothing is charged)`;
       stripeClient = () => fake.client();
     }
     const client = stripeClient();
@@ -76,15 +83,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });
-    const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: webhook }, options.onRequest);
+    const checkout = createCheckoutHandler({
+      store,
+      checkout: new StripeCheckoutSessions(async () => client),
+      clock: systemClock,
+      ids: randomIds,
+      holdMinutes: options.holdMinutes ?? 30,
+      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+    });
+    // Locally the front door is open (on 127.0.0.1 only): the caller names the user in the body.
+    const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: webhook, [`POST ${CHECKOUT_PATH}`]: checkout }, options.onRequest);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, '127.0.0.1', resolve);
     });
     cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
     const { port } = server.address() as AddressInfo;
+    // The stand-in's payment page sends its signed events to this webhook, as Stripe would.
+    standIn?.setWebhook(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, LOCAL_SIGNING_SECRET);
     return {
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+      checkoutUrl: `http://127.0.0.1:${port}${CHECKOUT_PATH}`,
       dynamoEndpoint: dynamo.endpoint,
       dynamoPid: dynamo.pid,
       tableName: options.tableName,

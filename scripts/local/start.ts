@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   console.log(`
 Pulau booking confirmation, running locally
 
+  Checkout       POST ${stack.checkoutUrl}   (open on 127.0.0.1: the body names the user; on AWS it needs a JWT or IAM)
   Webhook        POST ${stack.webhookUrl}
   Signing secret ${stack.signingSecrets[0]}${stack.signingSecrets.length > 1 ? ` (and ${stack.signingSecrets.length - 1} from STRIPE_WEBHOOK_SECRETS)` : ''}
   DynamoDB Local ${stack.dynamoEndpoint} (pid ${stack.dynamoPid}), table "${stack.tableName}", data ${storage}
@@ -28,7 +29,10 @@ Pulau booking confirmation, running locally
   Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
 
 Try it:
-  npm run demo                       a paid trip booked, then two buyers racing for the last seat
+  npm run demo                       a trip checked out and paid, then two buyers racing for the last seat
+  curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
+    -d '{"userId":"me","items":[{"slotId":"${stack.seededSlots[0] ?? '<slot id>'}","guestCount":2}],"successUrl":"http://127.0.0.1/done","cancelUrl":"http://127.0.0.1/cancelled"}'
+                                     then open its checkoutUrl in a browser: Pay, Pay later or Let it expire
   npm run ops -- slots list          the inventory (see README for the operator CLI)
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
-import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
+import { unheldSeats, type PaymentRecord, type RefundEntry, type Slot } from '../../lambdas/shared/domain/model';
 import { addSlot, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking, checkPayments, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
@@ -19,6 +19,7 @@ export const USAGE = `Usage: npm run ops -- <command> [options]
   slots block ID | slots unblock ID
   slots set-capacity ID N
   trips show TRIP_ID
+  holds list                           seats held by checkouts waiting for their payment, soonest expiry first
   bookings list --trip ID | --slot ID | --user ID
   bookings show REFERENCE
   bookings cancel REFERENCE --reason TEXT [--no-refund]   seats back; the booking's share refunded once, ever
@@ -141,8 +142,8 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
     if (!value) throw new UsageError(`${noun} ${verb} needs ${what}`);
     return value;
   };
-  const slotColumns = ['slotId', 'experienceId', 'date', 'time', 'capacity', 'availableCount', 'isBlocked', 'price'];
-  const slotRow = (slot: { priceAmount: number; currency: string }) => ({ ...slot, price: `${(slot.priceAmount / 100).toFixed(2)} ${slot.currency}` });
+  const slotColumns = ['slotId', 'experienceId', 'date', 'time', 'capacity', 'availableCount', 'held', 'isBlocked', 'price'];
+  const slotRow = (slot: Slot) => ({ ...slot, held: slot.availableCount - unheldSeats(slot), price: `${(slot.priceAmount / 100).toFixed(2)} ${slot.currency}` });
   const bookingColumns = ['reference', 'status', 'slotId', 'date', 'time', 'guestCount', 'tripId', 'userId'];
 
   try {
@@ -275,6 +276,13 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         print(result.record, [{ paymentId, status: result.record.status, note: options.note }], ['paymentId', 'status', 'note']);
         return 0;
       }
+      case 'holds list': {
+        const holds = await store.listActiveHolds();
+        const rows = holds.map((hold) => ({ expiresAt: hold.expiresAt, tripId: hold.tripId, seats: hold.seats.map(({ slotId, guests }) => `${slotId}:${guests}`).join(' ') }));
+        if (!options.json && rows.length === 0) io.out('No seats are held.');
+        else print(holds, rows, ['expiresAt', 'tripId', 'seats']);
+        return 0;
+      }
       case 'attention list': {
         const [payments, events] = await Promise.all([store.listPaymentsNeedingAttention(), store.listEventsNeedingAttention()]);
         const rows = [
@@ -316,9 +324,9 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         if (options.json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
         else {
           for (const item of slots.unusable) io.err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
-          if (slots.drifted.length === 0) io.out(`${slots.slots} slots checked: capacity = available + confirmed guests everywhere.`);
+          if (slots.drifted.length === 0) io.out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
           else {
-            formatTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift']).forEach((line) => io.out(line));
+            formatTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift']).forEach((line) => io.out(line));
             io.err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
           }
           if (payments.problems.length === 0) io.out(`${payments.payments} payments checked: refunds add up everywhere.`);

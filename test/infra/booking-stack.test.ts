@@ -1,46 +1,27 @@
 // The synthesized template: least privilege, the table's contract, the route, the functions, the alarms, and cdk-nag clean.
+// POST /checkout and the hold sweeper in detail: checkout.test.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/stripe-events';
-import { BookingStack, ITEM_ACTIONS } from '../../lib/booking-stack';
+import { ITEM_ACTIONS } from '../../lib/booking-stack';
 import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
-import { parseStackSettings } from '../../lib/settings';
+import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';
 
 const INVOKER = 'arn:aws:iam::123456789012:role/checkout-service';
 
-function synth(context: Record<string, unknown> = {}, options: { bundle?: boolean } = {}) {
-  // Bundling (esbuild) is slow-ish: only the main stack bundles; variants check properties only.
-  const app = new App({ context: options.bundle ? { 'aws:cdk:enable-asset-metadata': true } : { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new BookingStack(app, 'Bookings', { settings: parseStackSettings(context), env: { account: '123456789012', region: 'eu-west-1' } });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const assembly = app.synth();
-  return { app, stack, assembly, template: Template.fromStack(stack) };
-}
-
-let main: ReturnType<typeof synth>;
+let main: Synthesized;
 beforeAll(() => {
   main = synth({ createBookingInvokerRoleArn: INVOKER, alarmEmail: 'ops@example.com' }, { bundle: true });
 });
 
-function roleOf(functionIdPrefix: string): string {
-  const functions = main.template.findResources('AWS::Lambda::Function');
-  const [, fn] = Object.entries(functions).find(([id]) => id.startsWith(functionIdPrefix)) ?? [];
-  return (fn as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }).Properties.Role['Fn::GetAtt'][0];
-}
-
-function statementsOf(roleLogicalId: string): { Sid: string; Action: string | string[]; Resource: unknown }[] {
-  const policies = main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleLogicalId }] } });
-  return Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: never[] } } }).Properties.PolicyDocument.Statement);
-}
+const roleOf = (functionIdPrefix: string) => roleIn(main, functionIdPrefix);
+const statementsOf = (roleLogicalId: string) => statementsIn(main, roleLogicalId);
 
 describe('cdk-nag', () => {
   it('reports no unacknowledged finding (AwsSolutions pack)', () => {
-    const report = JSON.parse(readFileSync(join(main.assembly.directory, 'validation-report.json'), 'utf8')) as { pluginReports: { conclusion: string }[] };
-    expect(report.pluginReports.filter((plugin) => plugin.conclusion === 'failure')).toEqual([]);
+    expect(nagFailures(main)).toEqual([]);
   });
 });
 
@@ -80,12 +61,13 @@ describe('booking table', () => {
 describe('functions', () => {
   it('run Node.js 24 on ARM64 with the memory and timeout chosen, source maps on, and the Powertools environment', () => {
     const functions = main.template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(2);
+    expect(Object.keys(functions)).toHaveLength(4); // webhook, create-booking, checkout, hold sweeper
+    expect(['StripeWebhook', 'CreateBooking', 'Checkout'].map((id) => functionOf(main, id).fn.Properties.Timeout)).toEqual([20, 20, 20]);
+    expect(functionOf(main, 'HoldSweeper').fn.Properties.Timeout).toBe(50); // a backlog of holds, still under its 1-minute rate
     main.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 512,
-      Timeout: 20,
       Environment: {
         Variables: Match.objectLike({
           POWERTOOLS_SERVICE_NAME: 'booking-confirmation',
@@ -97,23 +79,23 @@ describe('functions', () => {
     });
   });
 
-  it('gives the webhook only the secret’s ARN, never a secret value', () => {
-    const webhook = Object.entries(main.template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('StripeWebhook'))?.[1] as {
-      Properties: { Environment: { Variables: Record<string, unknown> } };
-    };
-    const variables = webhook.Properties.Environment.Variables;
-    expect(variables.STRIPE_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^StripeSecret/) });
-    expect(Object.keys(variables).filter((name) => /KEY|SECRETS$/.test(name))).toEqual([]);
+  it('gives the webhook and checkout only the secret’s ARN, never a secret value', () => {
+    for (const id of ['StripeWebhook', 'Checkout']) {
+      const variables = functionOf(main, id).fn.Properties.Environment.Variables;
+      expect(variables.STRIPE_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^StripeSecret/) });
+      expect(Object.keys(variables).filter((name) => /KEY|SECRETS$/.test(name))).toEqual([]);
+    }
   });
 
   it('write to log groups of their own with the configured retention', () => {
     const groups = main.template.findResources('AWS::Logs::LogGroup');
-    expect(Object.keys(groups)).toHaveLength(3); // two functions and the API's access logs
+    expect(Object.keys(groups)).toHaveLength(5); // four functions and the API's access logs
     main.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
   it('ship bundles without tests, CDK code or the CDK library', () => {
     const functions = main.template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(4);
     for (const fn of Object.values(functions) as { Metadata: Record<string, string> }[]) {
       const assetDir = join(main.assembly.directory, fn.Metadata['aws:asset:path']!);
       expect(existsSync(join(assetDir, 'index.js'))).toBe(true);
@@ -148,6 +130,7 @@ describe('least privilege', () => {
     const text = JSON.stringify(main.template.findResources('AWS::IAM::Policy'));
     expect(text).not.toMatch(/"(dynamodb|secretsmanager|logs|\w+):\*"/);
     expect(text).not.toContain('"Resource":"*"');
+    expect(text).not.toMatch(/:\*"/); // no `function:*`-style resource either (versions and aliases of a function)
     for (const role of Object.values(main.template.findResources('AWS::IAM::Role')) as { Properties: { ManagedPolicyArns?: unknown } }[]) {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
@@ -165,9 +148,9 @@ describe('least privilege', () => {
 });
 
 describe('webhook API', () => {
-  it('routes POST /webhooks/stripe to the webhook function with payload format 2.0', () => {
-    main.template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
-    main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe' });
+  it('routes POST /webhooks/stripe to the webhook function with payload format 2.0, with no authorizer (Stripe signs)', () => {
+    main.template.resourceCountIs('AWS::ApiGatewayV2::Route', 2); // and POST /checkout
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe', AuthorizationType: 'NONE' });
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
       PayloadFormatVersion: '2.0',
@@ -186,9 +169,18 @@ describe('webhook API', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 } });
   });
 
-  it('outputs the webhook URL, the Stripe events, the table name, the secret ARN and the create-booking function ARN', () => {
+  it('outputs the webhook and checkout URLs, the Stripe events, the table name, the secret ARN and the create-booking function ARN', () => {
     const outputs = main.template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['AlarmTopicArn', 'CreateBookingFunctionArn', 'StripeEvents', 'StripeSecretArn', 'TableName', 'WebhookUrl']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'AlarmTopicArn',
+      'CheckoutInvokeArn',
+      'CheckoutUrl',
+      'CreateBookingFunctionArn',
+      'StripeEvents',
+      'StripeSecretArn',
+      'TableName',
+      'WebhookUrl',
+    ]);
     expect(JSON.stringify(outputs.WebhookUrl)).toContain('/webhooks/stripe');
   });
 
@@ -201,9 +193,9 @@ describe('webhook API', () => {
 });
 
 describe('alarms', () => {
-  it('alarm on errors and throttles of both functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
+  it('alarm on errors and throttles of the four functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(10);
+    expect(alarms).toHaveLength(14);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Refunds', Namespace: 'PulauBookings', Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }] });
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PaymentsSetAside', Threshold: 1 });

@@ -1,4 +1,6 @@
 // `npm start`'s stack over real HTTP: the same webhook handler behind the local API Gateway adapter, seeded, and stopped cleanly.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutSession, stripeEvent } from '../support/stripe-events';
@@ -64,6 +66,39 @@ describe('local stack', () => {
     const other = await fetch(stack.webhookUrl.replace('/webhooks/stripe', '/admin'), { method: 'GET' });
     expect(other.status).toBe(404);
     expect(await other.json()).toEqual({ message: 'Not Found' });
+  });
+
+  it('takes a checkout through the front door and its payment page as a browser does: load the page, press Pay, follow the redirect; the trip is booked', async () => {
+    const arrivals: string[] = [];
+    const successPage = createServer((request, response) => {
+      arrivals.push(request.url ?? '');
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<p>Thank you</p>');
+    });
+    await new Promise<void>((resolve) => successPage.listen(0, '127.0.0.1', resolve));
+    const successUrl = `http://127.0.0.1:${(successPage.address() as AddressInfo).port}/done?session={CHECKOUT_SESSION_ID}`;
+    const { riceTerraces } = DEMO_SLOTS;
+
+    const started = await fetch(stack.checkoutUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'user-browser', items: [{ slotId: riceTerraces.slotId, guestCount: 2 }], successUrl, cancelUrl: `${successUrl}&cancelled=1` }),
+    });
+    const answer = (await started.json()) as { tripId: string; checkoutUrl: string };
+    const page = await fetch(answer.checkoutUrl);
+    const html = await page.text();
+    const form = /<form[^>]*method="post"[^>]*action="([^"]*\/pay)"/i.exec(html) ?? /<form[^>]*action="([^"]*\/pay)"[^>]*method="post"/i.exec(html);
+    const landed = await fetch(new URL(form?.[1] ?? `${answer.checkoutUrl}/pay`, answer.checkoutUrl), { method: 'POST' });
+    successPage.close();
+
+    expect(started.status).toBe(201);
+    expect(page.status).toBe(200);
+    expect(html).toMatch(/Pay later/);
+    expect(landed.status).toBe(200);
+    expect(await landed.text()).toContain('Thank you');
+    expect(arrivals).toEqual([expect.stringMatching(/^\/done\?session=cs_/)]);
+    expect((await stack.store.getTrip(answer.tripId))?.status).toBe('booked');
+    expect((await checkConsistency(stack.store)).drifted).toEqual([]);
   });
 
   it('stops DynamoDB Local when it stops', async () => {
