@@ -1,11 +1,11 @@
 // Lambda entry point of POST /webhooks/stripe: builds the clients once per cold start and hands over to the handler.
-import type Stripe from 'stripe';
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { createDocumentClient } from '../shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
 import { loadConfig } from '../shared/config';
 import { createLogger, createMetrics } from '../shared/observability';
-import { createStripeClient, StripePaymentGateway } from '../shared/stripe/stripe-gateway';
+import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
+import { StripePaymentGateway } from '../shared/stripe/stripe-gateway';
 import { stripeModeOf } from '../shared/stripe/stripe-contract';
 import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
 import { createStripeWebhookHandler } from './webhook-handler';
@@ -16,15 +16,7 @@ const store = new DynamoDbBookingStore({
   client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
   tableName: config.tableName,
 });
-let stripe: { apiKey: string; client: Stripe } | undefined;
-/** One Stripe client per API key: built on first use, rebuilt only when the secret's key has been rolled. */
-const stripeClient = async (): Promise<Stripe> => {
-  const { apiKey } = await secrets();
-  if (stripe?.apiKey !== apiKey) {
-    stripe = { apiKey, client: createStripeClient({ apiKey, ...(config.stripeApiBase && { apiBase: config.stripeApiBase }) }) };
-  }
-  return stripe.client;
-};
+const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
 
 export const handler = createStripeWebhookHandler({
   store,

@@ -2,7 +2,7 @@
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
-import { REFUND_KEY_METADATA, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
+import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
 
 /** The event types this endpoint acts on; operators subscribe the endpoint to exactly these. */
 export const HANDLED_EVENT_TYPES = [
@@ -116,18 +116,6 @@ function describe(error: { issues: readonly { path: PropertyKey[]; message: stri
   return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
 }
 
-/** Stripe's refund states; one added in a later API version is treated as still under way. */
-function refundStatusOf(status: string | null): 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled' {
-  switch (status) {
-    case 'requires_action':
-    case 'succeeded':
-    case 'failed':
-    case 'canceled':
-      return status;
-    default:
-      return 'pending';
-  }
-}
 
 export function parseStripeEvent(json: unknown): ParsedEvent {
   if (typeof json === 'object' && json !== null && (json as { object?: unknown }).object === 'v2.core.event') {

@@ -10,7 +10,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../support/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts, refundObject } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -50,22 +50,6 @@ async function scenario() {
     available: async () => Promise.all([a, b].map(async (slot) => (await readSlot(store, slot.slotId))?.availableCount)),
     record: () => store.getPaymentRecord(paymentIntent),
     tripStatus: async () => (await store.getTrip(trip.tripId))?.status,
-  };
-}
-
-/** The refund object Stripe sends in refund.* events, as the fake holds it. */
-function refundObject(refund: FakeRefund) {
-  return {
-    id: refund.id,
-    object: 'refund',
-    amount: refund.amount,
-    charge: refund.charge,
-    currency: refund.currency,
-    payment_intent: refund.paymentIntent,
-    status: refund.status,
-    failure_reason: refund.failureReason ?? null,
-    metadata: refund.metadata,
-    created: refund.created,
   };
 }
 

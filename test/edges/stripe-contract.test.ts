@@ -2,12 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { BookingStack } from '../../lib/booking-stack';
 import { parseStackSettings } from '../../lib/settings';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { runOps } from '../../scripts/ops/cli';
+import { ops } from '../support/ops';
 import { readSlot, seedSlot, testStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
@@ -40,17 +40,6 @@ async function expectUntouched(store: ReturnType<typeof testStore>, trip: Trip, 
   expect((await readSlot(store, slotId))?.availableCount).toBe(4);
   expect(await store.getPaymentRecord(paymentIntent)).toBeUndefined();
   expect(fake.refundsOf(paymentIntent)).toEqual([]);
-}
-
-async function ops(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    env: {},
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 describe('a validly signed event of a handled type is never answered 4xx', () => {

@@ -1,7 +1,6 @@
 // The operator CLI against DynamoDB Local: what it prints, what it changes, and its exit codes.
-import { inject, describe, expect, it } from 'vitest';
-import { runOps } from '../../scripts/ops/cli';
-import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { describe, expect, it } from 'vitest';
+import { ops } from '../support/ops';
 import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -10,18 +9,6 @@ import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { deps } from '../support/store';
-
-async function ops(argv: string[], gateway?: PaymentGateway) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    env: {},
-    ...(gateway && { gateway }),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('ops slots', () => {
   it('adds a slot, lists it as an aligned table and as JSON, blocks and unblocks it, audited', async () => {

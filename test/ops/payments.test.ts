@@ -1,5 +1,5 @@
 // Operators and money through the ops CLI and its use cases, against DynamoDB Local and the Stripe fake: every share refunded at most once, never more than was paid.
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
@@ -8,11 +8,11 @@ import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
-import { runOps } from '../../scripts/ops/cli';
 import { injectFaults } from '../support/faults';
-import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
+import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
 const HOUR = 3_600_000;
@@ -24,18 +24,6 @@ beforeEach(async () => {
   fake = await startStripeFake();
 });
 afterEach(() => fake.close());
-
-async function ops(argv: string[], gateway?: PaymentGateway) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    env: {},
-    ...(gateway && { gateway }),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const eur = (amount: number): string => `${(amount / 100).toFixed(2)} eur`;
 const hoursLater = (hours: number): Clock => {

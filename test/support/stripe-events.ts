@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import type { FakeRefund } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from './api-gateway';
 
 export const SIGNING_SECRET = 'whsec_test_current_secret';
@@ -86,4 +87,20 @@ export function signedRequest(event: unknown, options: SignOptions & { base64?: 
     isBase64Encoded: options.base64 ?? false,
     headers: { 'stripe-signature': signatureHeader(payload, options) },
   });
+}
+
+/** The refund object Stripe sends in refund.* events, as the Stripe fake holds it. */
+export function refundObject(refund: FakeRefund) {
+  return {
+    id: refund.id,
+    object: 'refund',
+    amount: refund.amount,
+    charge: refund.charge,
+    currency: refund.currency,
+    payment_intent: refund.paymentIntent,
+    status: refund.status,
+    failure_reason: refund.failureReason ?? null,
+    metadata: refund.metadata,
+    created: refund.created,
+  };
 }

@@ -10,7 +10,7 @@ import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway'
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../support/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts, refundObject } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -55,22 +55,6 @@ function otherSide() {
   const faults = injectFaults(client);
   const store = testStore(client);
   return { faults, store, webhook: webhookHarness(fake, { store }) };
-}
-
-/** The refund object Stripe sends in refund.* events, as the fake holds it. */
-function refundObject(refund: FakeRefund) {
-  return {
-    id: refund.id,
-    object: 'refund',
-    amount: refund.amount,
-    charge: refund.charge,
-    currency: refund.currency,
-    payment_intent: refund.paymentIntent,
-    status: refund.status,
-    failure_reason: refund.failureReason ?? null,
-    metadata: refund.metadata,
-    created: refund.created,
-  };
 }
 
 const refundPosts = (paymentIntent: string) => fake.refundsOf(paymentIntent).length;

@@ -4,7 +4,7 @@ import type { Clock, IdSource } from './collaborators';
 import { confirmTrip, seatsPerSlot, type EventMarker } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type Trip } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
   decide,
@@ -236,20 +236,7 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
   const at = deps.clock.now().toISOString();
   // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
-  const record = settle(newPaymentRecord(
-    {
-      paymentId,
-      status: 'refund_pending',
-      tripId: trip.tripId,
-      sessionId: event.sessionId,
-      setAside: false,
-      reason,
-      amountPaid,
-      currency: trip.currency,
-      refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
-    },
-    at,
-  ));
+  const record = settle(tripRefundRecord(paymentId, trip, event, reason, amountPaid, fullRefundEntries(paymentId, amountPaid, reason, at), at));
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   const result = await deps.store.commit({
     at,
@@ -265,6 +252,11 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
   return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
 }
 
+/** The record of a payment its own trip could not keep: the whole amount owed back. */
+function tripRefundRecord(paymentId: string, trip: Trip, event: CheckoutCompleted, reason: string, amountPaid: number, refunds: RefundEntry[], at: string): PaymentRecord {
+  return newPaymentRecord({ paymentId, status: 'refund_pending', tripId: trip.tripId, sessionId: event.sessionId, setAside: false, reason, amountPaid, currency: trip.currency, refunds }, at);
+}
+
 /**
  * A trip left `refund_pending` by this payment before payment records existed: its record is made now, with
  * a refund under a key of its own — the old request under `refund-<pi>` had other parameters, so Stripe would
@@ -274,20 +266,8 @@ async function resumeLegacyTripRefund(deps: PaymentEventDeps, event: CheckoutCom
   const paymentId = paymentIdOf(event);
   const at = deps.clock.now().toISOString();
   const reason = trip.statusReason ?? 'not_bookable';
-  const record = newPaymentRecord(
-    {
-      paymentId,
-      status: 'refund_pending',
-      tripId: trip.tripId,
-      sessionId: event.sessionId,
-      setAside: false,
-      reason,
-      amountPaid: trip.amount,
-      currency: trip.currency,
-      refunds: trip.amount > 0 ? [refundEntry({ refundKey: `${fullRefundKey(paymentId)}-resumed`, amount: trip.amount, requestedBy: 'system', reason }, at)] : [],
-    },
-    at,
-  );
+  const refunds = trip.amount > 0 ? [refundEntry({ refundKey: `${fullRefundKey(paymentId)}-resumed`, amount: trip.amount, requestedBy: 'system', reason }, at)] : [];
+  const record = tripRefundRecord(paymentId, trip, event, reason, trip.amount, refunds, at);
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },

@@ -60,20 +60,9 @@ export function hasRequestedRefunds(record: PaymentRecord): boolean {
   return record.refunds.some((entry) => entry.status === 'requested');
 }
 
-export interface NewRecordFields {
-  readonly paymentId: string;
-  readonly status: PaymentStatus;
-  readonly tripId?: string;
-  readonly sessionId?: string;
-  readonly setAside: boolean;
-  readonly reason?: string;
-  readonly amountPaid: number;
-  readonly currency: string;
-  /** The charge's refunded total, when Stripe reported one (a refund seen before the record existed). */
-  readonly chargeRefunded?: number;
-  readonly refunds?: readonly RefundEntry[];
-  readonly attention?: PaymentRecord['attention'];
-}
+/** What a new record is made of; the rest (version, amounts refunded, times) follows. */
+export type NewRecordFields = Pick<PaymentRecord, 'paymentId' | 'status' | 'setAside' | 'amountPaid' | 'currency'> &
+  Partial<Pick<PaymentRecord, 'tripId' | 'sessionId' | 'reason' | 'chargeRefunded' | 'refunds' | 'attention'>>;
 
 export function newPaymentRecord(fields: NewRecordFields, at: string): PaymentRecord {
   return recounted({ amountRefunded: 0, refunds: [], ...fields, version: 1, createdAt: at, updatedAt: at });

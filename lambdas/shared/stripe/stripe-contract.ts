@@ -34,3 +34,18 @@ export type StripeMode = 'live' | 'test';
 export function stripeModeOf(apiKey: string): StripeMode {
   return /^(sk|rk)_live_/.test(apiKey) ? 'live' : 'test';
 }
+
+export type StripeRefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
+
+/** Stripe's refund states; one added in a later API version is not final, so it is read as still under way. */
+export function refundStatusOf(status: string | null | undefined): StripeRefundStatus {
+  switch (status) {
+    case 'requires_action':
+    case 'succeeded':
+    case 'failed':
+    case 'canceled':
+      return status;
+    default:
+      return 'pending';
+  }
+}

@@ -7,11 +7,10 @@ import {
   type CheckoutSessions,
   type FoundRefund,
   type PaymentGateway,
-  type ProviderRefundStatus,
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
-import { REFUND_KEY_METADATA, STRIPE_API_VERSION, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
+import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_API_VERSION, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -57,20 +56,6 @@ export function isTransientStripeError(error: InstanceType<typeof Stripe.errors.
   return (error.statusCode ?? 0) >= 500;
 }
 
-function providerStatus(status: string | null | undefined): ProviderRefundStatus {
-  switch (status) {
-    case 'pending':
-    case 'requires_action':
-    case 'succeeded':
-    case 'failed':
-    case 'canceled':
-      return status;
-    default:
-      // A state added in a later API version: not final, so it is treated as still under way.
-      return 'pending';
-  }
-}
-
 export class StripePaymentGateway implements PaymentGateway {
   /** `client` is asked for on each call so the API key can come from a secret loaded lazily. */
   constructor(private readonly client: () => Promise<Stripe>) {}
@@ -95,7 +80,7 @@ export class StripePaymentGateway implements PaymentGateway {
         },
         { idempotencyKey: request.refundKey },
       );
-      return { kind: 'created', refundId: refund.id, status: providerStatus(refund.status) };
+      return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status) };
     } catch (error) {
       if (!(error instanceof Stripe.errors.StripeError)) throw error;
       if (isTransientStripeError(error)) {
@@ -114,7 +99,7 @@ export class StripePaymentGateway implements PaymentGateway {
       const stripe = await this.client();
       for await (const refund of stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) {
         if (refund.metadata?.[REFUND_KEY_METADATA] === refundKey) {
-          return { refundId: refund.id, status: providerStatus(refund.status), amount: refund.amount };
+          return { refundId: refund.id, status: refundStatusOf(refund.status), amount: refund.amount };
         }
       }
       return undefined;

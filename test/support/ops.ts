@@ -1,0 +1,16 @@
+// Runs the operator CLI in-process against the shared DynamoDB Local, capturing what it prints and its exit code.
+import { inject } from 'vitest';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { runOps } from '../../scripts/ops/cli';
+
+export async function ops(argv: string[], gateway?: PaymentGateway): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    env: {},
+    ...(gateway && { gateway }),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
