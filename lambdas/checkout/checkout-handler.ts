@@ -26,6 +26,8 @@ const STATUS_OF: Partial<Record<BookingErrorCode, number>> = {
   SLOT_BLOCKED: 409,
   INSUFFICIENT_AVAILABILITY: 409,
   TRANSACTION_FAILED: 503,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  CHECKOUT_REFUSED: 502,
 };
 
 /** The caller's user: the token's subject where a JWT authorizer vouched for one, else the body's (IAM-signed callers and local use). */
@@ -75,7 +77,8 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
       if (error instanceof PaymentGatewayUnavailableError) {
         // The trip and its hold are stored: the same request (same Idempotency-Key) continues where this one stopped.
         logger.warn('Stripe did not create the checkout session', { error: error.message });
-        return { ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: 'The payment provider did not answer; retry with the same Idempotency-Key.' }), headers: { 'content-type': 'application/json', 'retry-after': '5' } };
+        const retry = header(event, 'idempotency-key') === undefined ? 'nothing is held; try again' : 'retry with the same Idempotency-Key';
+        return { ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }), headers: { 'content-type': 'application/json', 'retry-after': '5' } };
       }
       logger.error('Unexpected failure starting a checkout', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
       return internalError();

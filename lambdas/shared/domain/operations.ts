@@ -78,8 +78,10 @@ export async function setSlotCapacity(
     const slot = (await deps.store.getSlots([slotId])).get(slotId);
     if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
     const booked = slot.capacity - slot.availableCount;
-    if (capacity < booked) {
-      return failure('CAPACITY_BELOW_BOOKED', `Slot ${slotId} has ${booked} seats booked; its capacity cannot go below that (asked for ${capacity}).`);
+    const held = slot.availableCount - unheldSeats(slot);
+    if (capacity < booked + held) {
+      const what = held > 0 ? `${booked} seats booked and ${held} held by checkouts` : `${booked} seats booked`;
+      return failure('CAPACITY_BELOW_BOOKED', `Slot ${slotId} has ${what}; its capacity cannot go below that (asked for ${capacity}).`);
     }
     const result = await deps.store.commit({
       at: deps.clock.now().toISOString(),
@@ -87,7 +89,8 @@ export async function setSlotCapacity(
       audits: [operatorAudit(deps, 'slot.capacity_changed', slotId, actorId, { from: slot.capacity, to: capacity })],
     });
     if (result.committed) {
-      return { ok: true, slot: { ...slot, capacity, availableCount: slot.availableCount + capacity - slot.capacity } };
+      const delta = capacity - slot.capacity;
+      return { ok: true, slot: { ...slot, capacity, availableCount: slot.availableCount + delta, unheldCount: unheldSeats(slot) + delta } };
     }
     // Seats were sold or released meanwhile: read again.
   }

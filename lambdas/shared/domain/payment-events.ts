@@ -1,5 +1,5 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
-import type { AtomicWrite, BookingStore, TripTransition } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import { confirmTrip, seatsPerSlot, type EventMarker } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
@@ -224,6 +224,8 @@ function afterRefusedConfirmation(deps: PaymentEventDeps, event: CheckoutComplet
     case 'BOOKING_NOT_FOUND':
     case 'CAPACITY_BELOW_BOOKED':
     case 'PAYMENT_CHANGED':
+    case 'IDEMPOTENCY_KEY_REUSED':
+    case 'CHECKOUT_REFUSED':
       throw new Error(`The confirmation answered ${code}, which it never should`);
   }
   return code satisfies never;
@@ -238,7 +240,8 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
   // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
   const record = settle(tripRefundRecord(paymentId, trip, event, reason, amountPaid, fullRefundEntries(paymentId, amountPaid, reason, at), at));
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
-  const result = await deps.store.commit({
+  // Its seats could not be booked: any it held go back to sale with the refund.
+  const result = await commitReleasingHold(deps, {
     at,
     tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
     paymentRecord: { record },
@@ -247,7 +250,7 @@ async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompl
       audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: amountPaid, reason, tripId: trip.tripId } }),
     ],
     processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
-  });
+  }, trip);
   if (!result.committed) return 'state-changed';
   return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
 }
@@ -325,12 +328,12 @@ async function issueAndAnswer(deps: PaymentEventDeps, record: PaymentRecord, out
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */
 async function closeTripRefundedFirst(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
-  const result = await deps.store.commit({
+  const result = await commitReleasingHold(deps, {
     at: deps.clock.now().toISOString(),
     tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: record.paymentId, statusReason: 'refunded_before_confirmation' },
     audits: [audit(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId: record.paymentId, reason: 'refunded_before_confirmation' } })],
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
-  });
+  }, trip);
   if (!result.committed && !result.rejection.eventAlreadyProcessed) return 'state-changed';
   return fromRecord(record, outcome);
 }
@@ -424,7 +427,7 @@ async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, 
     at,
   );
   const closesTrip = trip !== undefined && trip.tripId === tripId && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
-  const result = await deps.store.commit({
+  const write: AtomicWrite = {
     at,
     paymentRecord: { record },
     ...(closesTrip && {
@@ -439,7 +442,9 @@ async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, 
       }),
     ],
     processedEvent: processedEvent(deps, event, 'refund_recorded', tripId),
-  });
+  };
+  // A trip that ends here gives back the seats its checkout held.
+  const result = closesTrip ? await commitReleasingHold(deps, write, trip) : await deps.store.commit(write);
   if (!result.committed) return 'state-changed';
   return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
 }
@@ -493,18 +498,23 @@ async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip,
     audits: [audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } })],
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
   };
-  // A checkout that ended without money gives its held seats back in the same transaction, unless the sweeper did first.
-  const releasesHold = trip.holdExpiresAt !== undefined && (to === 'expired' || to === 'payment_failed');
-  let result = await deps.store.commit(releasesHold ? withHoldRelease(deps, write, trip) : write);
-  if (!result.committed && releasesHold && result.rejection.hold && !result.rejection.trip) result = await deps.store.commit(write);
+  // A checkout that ended without money gives its held seats back in the same transaction.
+  const result = to === 'expired' || to === 'payment_failed' ? await commitReleasingHold(deps, write, trip) : await deps.store.commit(write);
   if (result.committed) return { outcome, tripId: trip.tripId };
   return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
 }
 
-function withHoldRelease(deps: PaymentEventDeps, write: AtomicWrite, trip: Trip): AtomicWrite {
+/**
+ * Commits a write that takes the trip out of waiting for its payment, releasing the seats its checkout held in
+ * the same transaction — unless the hold was released or consumed first (the sweeper), then without it.
+ */
+async function commitReleasingHold(deps: PaymentEventDeps, write: AtomicWrite, trip: Trip): Promise<AtomicWriteResult> {
+  if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
-  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', 'checkout ended');
-  return { ...write, ...release, audits: [...(write.audits ?? []), released] };
+  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', `trip ${write.tripTransition?.to ?? 'moved'}`);
+  const result = await deps.store.commit({ ...write, ...release, audits: [...(write.audits ?? []), released] });
+  if (!result.committed && result.rejection.hold && !result.rejection.trip && !result.rejection.eventAlreadyProcessed) return deps.store.commit(write);
+  return result;
 }
 
 /**

@@ -67,3 +67,14 @@ export interface CheckoutSessions {
   /** Throws PaymentGatewayUnavailableError when the answer may be different later. */
   createSession(request: CheckoutSessionRequest): Promise<CheckoutSession>;
 }
+
+/** The provider refused to open a payment page for good (its error code says why): asking again will not help. */
+export class CheckoutRefusedError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'CheckoutRefusedError';
+    this.code = code;
+  }
+}

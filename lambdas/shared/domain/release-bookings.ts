@@ -214,7 +214,8 @@ export async function adjustAvailability(
     if (result.committed) return { ok: true, slotId: input.slotId, applied };
     const refused = result.rejection.seatChanges[0];
     if (input.delta < 0 && refused) {
-      return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current)]);
+      // Seats taken by an operator must be free: neither booked nor held by a checkout.
+      return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current, undefined, true)]);
     }
     // A release raced with another change of the slot: re-read its capacity and availability.
   }

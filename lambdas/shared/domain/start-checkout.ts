@@ -7,9 +7,10 @@ import { seatsPerSlot } from './confirm-trip';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import type { AuditEntry, Hold, Trip } from './model';
-import type { CheckoutSessions } from './payment-gateway';
+import { CheckoutRefusedError, type CheckoutSessions } from './payment-gateway';
+import { holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput } from './trip-input';
+import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput, userIdSchema } from './trip-input';
 
 export interface StartCheckoutDeps {
   readonly store: BookingStore;
@@ -32,7 +33,7 @@ export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
 const httpsOrLocalUrl = z.string().check(z.refine((value) => /^https?:\/\/[^\s]+$/.test(value) && value.length <= 2048, 'must be an http(s) URL'));
 
 export const startCheckoutInputSchema = z.strictObject({
-  userId: idSchema,
+  userId: userIdSchema,
   items: z
     .array(z.strictObject({ slotId: idSchema, guestCount: guestCountSchema }))
     .check(z.minLength(1, 'must hold at least one item'), z.maxLength(MAX_TRIP_ITEMS, `must hold at most ${MAX_TRIP_ITEMS} items`)),
@@ -79,27 +80,63 @@ export async function startCheckout(deps: StartCheckoutDeps, rawInput: unknown):
     if (!held.ok) return held;
     trip = held.trip;
   }
+  // A key names one request: the same key with other items is a mistake, answered as one (Stripe does the same).
+  if (!sameItems(trip, input.items)) {
+    return failure('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${input.idempotencyKey} was used for another checkout (trip ${trip.tripId}); use a new key for new items.`);
+  }
   if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return started(trip, trip.checkoutUrl, replayed);
-  const expiresAt = new Date(Date.parse(trip.holdExpiresAt ?? deps.clock.now().toISOString()) - HOLD_MARGIN_MS / 2);
-  const session = await deps.checkout.createSession({
-    tripId: trip.tripId,
-    userId: trip.userId,
-    currency: trip.currency,
-    lines: trip.items.map((item, index) => ({
-      name: `${item.experienceId}, ${item.date} ${item.time}`,
-      unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
-      quantity: item.guestCount,
-    })),
-    expiresAt,
-    successUrl: input.successUrl,
-    cancelUrl: input.cancelUrl,
-  });
+  let session: { sessionId: string; url: string };
+  try {
+    session = await deps.checkout.createSession({
+      tripId: trip.tripId,
+      userId: trip.userId,
+      currency: trip.currency,
+      lines: trip.items.map((item, index) => ({
+        name: `${item.experienceId}, ${item.date} ${item.time}`,
+        unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
+        quantity: item.guestCount,
+      })),
+      expiresAt: sessionExpiry(deps, trip),
+      successUrl: input.successUrl,
+      cancelUrl: input.cancelUrl,
+    });
+  } catch (error) {
+    // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once.
+    const refused = error instanceof CheckoutRefusedError;
+    if (refused || input.idempotencyKey === undefined) await abandon(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
+    if (refused) return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`);
+    throw error;
+  }
   // Recorded so the webhook matches the paying session and a retry answers the same; a trip that moved on keeps its state.
   await deps.store.commit({
     at: deps.clock.now().toISOString(),
     tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: session.sessionId, checkoutUrl: session.url },
   });
   return started(trip, session.url, replayed);
+}
+
+/** Stripe wants a session's expiry between 30 minutes and 24 hours away; a retry late in the hold still gets a valid one. */
+function sessionExpiry(deps: StartCheckoutDeps, trip: Trip): Date {
+  const now = deps.clock.now().getTime();
+  const wanted = Date.parse(trip.holdExpiresAt ?? new Date(now).toISOString()) - HOLD_MARGIN_MS / 2;
+  return new Date(Math.min(Math.max(wanted, now + (HOLD_MINUTES.min * 60_000 + HOLD_MARGIN_MS / 2)), now + HOLD_MINUTES.max * 60_000 - HOLD_MARGIN_MS));
+}
+
+function sameItems(trip: Trip, items: readonly { slotId: string; guestCount: number }[]): boolean {
+  const key = (list: readonly { slotId: string; guestCount: number }[]): string => list.map((item) => `${item.slotId}:${item.guestCount}`).sort().join(',');
+  return key(trip.items) === key(items);
+}
+
+/** The trip ends `expired` and its hold is released, in one transaction; a trip or hold that moved on is left as it is. */
+async function abandon(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<void> {
+  const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
+  const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
+  await deps.store.commit({
+    at: deps.clock.now().toISOString(),
+    ...release,
+    tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'expired', statusReason: why },
+    audits: [audit],
+  });
 }
 
 function started(trip: Trip, checkoutUrl: string, replayed: boolean): CheckoutStarted {
@@ -141,10 +178,13 @@ async function holdNewTrip(
   });
   if (result.committed) return { ok: true, trip };
   const { rejection } = result;
+  if (rejection.tripExisted) {
+    // The same key, raced: the other request made the trip (and may have taken the last seats for it).
+    const existing = await deps.store.getTrip(tripId);
+    if (existing) return { ok: true, trip: existing };
+  }
   if (rejection.seatChanges.length > 0) {
     return slotRefusalFailure(rejection.seatChanges.map(({ change, current }) => classifySlotRefusal(change.slotId, change.guests, current, undefined, true)));
   }
-  // The same key, raced: the other request made the trip.
-  const existing = await deps.store.getTrip(tripId);
-  return existing ? { ok: true, trip: existing } : failure('TRANSACTION_FAILED', 'The checkout could not be stored; try again.', { retryable: true });
+  return failure('TRANSACTION_FAILED', 'The checkout could not be stored; try again.', { retryable: true });
 }

@@ -34,6 +34,12 @@ export function checkTripSize(items: readonly { slotId: string }[]): BookingFail
 // Ids end up inside composite keys (`SLOT#<id>`), so the key delimiter and anything unprintable are refused.
 export const idSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", "." or ":"'));
 
+/**
+ * A user id: what an identity provider calls its users (`auth0|123`, an email-like `a@b`), key-safe: no `#`
+ * (the key delimiter), nothing unprintable, at most 128 characters.
+ */
+export const userIdSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", ".", ":", "@", "|" or "+"'));
+
 export const dateSchema = z.string().check(
   z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD'),
   z.refine((value) => {
@@ -61,7 +67,7 @@ export const tripItemSchema = z.strictObject({
 export const confirmTripInputSchema = z.strictObject({
   paymentId: idSchema,
   tripId: idSchema,
-  userId: idSchema,
+  userId: userIdSchema,
   items: z.array(tripItemSchema).check(z.minLength(1, 'must hold at least one item')),
 });
 export type ConfirmTripInput = z.infer<typeof confirmTripInputSchema>;
@@ -69,7 +75,7 @@ export type ConfirmTripInput = z.infer<typeof confirmTripInputSchema>;
 /** What checkout sends: date and time are optional because the slot knows them. */
 export const createTripInputSchema = z.strictObject({
   tripId: z.optional(idSchema),
-  userId: idSchema,
+  userId: userIdSchema,
   items: z
     .array(
       z.strictObject({

@@ -1,6 +1,7 @@
 // The Stripe adapter: the only place that calls Stripe's API (refunds), knows its client, its ids and its errors.
 import Stripe from 'stripe';
 import {
+  CheckoutRefusedError,
   PaymentGatewayUnavailableError,
   type CheckoutSession,
   type CheckoutSessionRequest,
@@ -139,10 +140,9 @@ export class StripeCheckoutSessions implements CheckoutSessions {
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeError && isTransientStripeError(error)) {
-        throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
-      }
-      throw error;
+      if (!(error instanceof Stripe.errors.StripeError)) throw error;
+      if (isTransientStripeError(error)) throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
+      throw new CheckoutRefusedError(error.code ?? error.type, error.message);
     }
   }
 }

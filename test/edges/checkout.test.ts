@@ -1,0 +1,254 @@
+// Checkout and holds at their edges: raced and reused keys, Stripe failing after the hold, the longest hold, held trips refunded, capacity cuts and adjustments beside holds, subjects of identity providers.
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
+import { checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
+import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
+import { adjustAvailability } from '../../lambdas/shared/domain/release-bookings';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { apiGatewayEvent } from '../support/api-gateway';
+import { injectFaults } from '../support/faults';
+import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { SIGNING_SECRET } from '../support/stripe-events';
+import { webhookHarness } from '../support/webhook';
+
+let fake: StripeFake;
+let stopWebhook: () => Promise<void>;
+const store = testStore();
+
+beforeAll(async () => {
+  fake = await startStripeFake();
+  const webhook = webhookHarness(fake, { store });
+  const server = serveRoutes({
+    [`POST ${WEBHOOK_PATH}`]: async (event) => {
+      const response = await webhook.send(event);
+      return { statusCode: response.status, body: JSON.stringify(response.body) };
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`, SIGNING_SECRET);
+  stopWebhook = () => new Promise((resolve) => server.close(() => resolve()));
+});
+afterAll(async () => {
+  await stopWebhook();
+  await fake.close();
+});
+
+interface HandlerOptions {
+  readonly store?: DynamoDbBookingStore;
+  readonly sessions?: CheckoutSessions;
+  readonly clock?: Clock;
+  readonly holdMinutes?: number;
+}
+
+function handler(options: HandlerOptions = {}) {
+  return createCheckoutHandler({
+    store: options.store ?? store,
+    checkout: options.sessions ?? new StripeCheckoutSessions(async () => fake.client()),
+    clock: options.clock ?? systemClock,
+    ids: randomIds,
+    holdMinutes: options.holdMinutes ?? 30,
+    logger: new Logger({ serviceName: 'test', logLevel: process.env.CHECKOUT_LOG === '1' ? 'DEBUG' : 'SILENT' }),
+  });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown> & { tripId?: string; checkoutUrl?: string; error?: string; amount?: number };
+}
+
+async function checkout(body: unknown, options: HandlerOptions & { key?: string } = {}): Promise<Answer> {
+  const event = apiGatewayEvent({
+    path: CHECKOUT_PATH,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(options.key !== undefined && { 'idempotency-key': options.key }) },
+  });
+  const response = await handler(options)(event);
+  return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? '{}') as Answer['body'] };
+}
+
+const urls = { successUrl: 'https://example.com/done', cancelUrl: 'https://example.com/cancelled' };
+const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({ userId, items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })), ...urls });
+
+async function counts(slot: Slot, from: DynamoDbBookingStore = store): Promise<{ available: number; unheld: number }> {
+  const now = (await readSlot(from, slot.slotId)) as Slot;
+  return { available: now.availableCount, unheld: unheldSeats(now) };
+}
+
+async function expectHoldsAddUp(slots: readonly Slot[]): Promise<void> {
+  const report = await checkConsistency(store);
+  expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
+}
+
+/** Stripe's sessions, but the first `failures` calls throw `error` (Stripe not reached, or refusing). */
+function failingSessions(error: () => Error, failures = 1): CheckoutSessions & { calls: number } {
+  const real = new StripeCheckoutSessions(async () => fake.client());
+  const sessions = {
+    calls: 0,
+    async createSession(request: Parameters<CheckoutSessions['createSession']>[0]) {
+      sessions.calls++;
+      if (sessions.calls <= failures) throw error();
+      return real.createSession(request);
+    },
+  };
+  return sessions;
+}
+
+describe('the same Idempotency-Key', () => {
+  it('answers both requests of a raced key with the same trip, even when the trip takes the slot’s last seats', async () => {
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const raced = testStore(client);
+    const slot = await seedSlot(raced, { capacity: 2 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+
+    // The first request has read that no trip has this key and is about to store it; the retry overtakes it.
+    const held = faults.hold('TransactWriteItemsCommand');
+    const first = checkout(body, { key, store: raced });
+    await held.reached;
+    const second = await checkout(body, { key, store: raced });
+    held.release();
+    const answer = await first;
+
+    expect(second.status).toBe(201);
+    expect(answer).toMatchObject({ status: expect.any(Number), body: { tripId: second.body.tripId, checkoutUrl: second.body.checkoutUrl } });
+    expect([200, 201]).toContain(answer.status);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 0 });
+  });
+
+  it('refuses a key reused with other items instead of answering 200 with the first trip', async () => {
+    const a = await seedSlot(store, { capacity: 4, priceAmount: 1_000 });
+    const b = await seedSlot(store, { capacity: 4, priceAmount: 9_000 });
+    const userId = uniqueId('user');
+    const key = uniqueId('key');
+    const first = await checkout(request([[a, 1]], userId), { key });
+    expect(first.status).toBe(201);
+
+    const other = await checkout(request([[b, 3]], userId), { key });
+
+    expect([400, 409, 422]).toContain(other.status);
+    expect(other.body.tripId).toBeUndefined();
+    expect(await counts(b)).toEqual({ available: 4, unheld: 4 });
+  });
+});
+
+describe('Stripe failing after the hold is stored', () => {
+  it('continues a request retried with the same key a minute after Stripe was unreachable', async () => {
+    const slot = await seedSlot(store, { capacity: 3 });
+    const body = request([[slot, 1]]);
+    const key = uniqueId('key');
+    const sessions = failingSessions(() => new PaymentGatewayUnavailableError('Stripe did not answer'));
+    const aMinuteAgo: Clock = { now: () => new Date(Date.now() - 60_000) };
+
+    const outage = await checkout(body, { key, sessions, clock: aMinuteAgo });
+    expect(outage).toMatchObject({ status: 503, body: { error: 'STRIPE_UNAVAILABLE' } });
+
+    const retried = await checkout(body, { key, sessions });
+
+    expect(retried).toMatchObject({ status: 200, body: { tripId: expect.any(String), checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
+  });
+
+  it('does not keep the last seat held by a trip nobody can pay when Stripe was unreachable and no key was sent', async () => {
+    const slot = await seedSlot(store, { capacity: 1 });
+    const body = request([[slot, 1]]);
+    const sessions = failingSessions(() => new PaymentGatewayUnavailableError('Stripe did not answer'));
+
+    const outage = await checkout(body, { sessions });
+    expect(outage.status).toBe(503);
+    const retried = await checkout(body, { sessions });
+
+    expect(retried.status).toBe(201);
+    expect(await counts(slot)).toEqual({ available: 1, unheld: 0 });
+    await expectHoldsAddUp([slot]);
+  });
+
+  it('gives the seats back when Stripe refuses the session for good', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const holdsBefore = new Set((await store.listActiveHolds()).map((hold) => hold.tripId));
+    const sessions = failingSessions(() => new Error('Stripe refused the session (invalid_request_error)'));
+
+    const refused = await checkout(request([[slot, 2]]), { sessions });
+
+    expect(refused.status).toBe(500);
+    const left = (await store.listActiveHolds()).filter((hold) => !holdsBefore.has(hold.tripId) && hold.seats.some((seat) => seat.slotId === slot.slotId));
+    expect(left).toEqual([]);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+});
+
+describe('hold lengths', () => {
+  it('opens a checkout with the longest hold the configuration accepts (1440 minutes)', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+
+    const answer = await checkout(request([[slot, 1]]), { holdMinutes: 1440 });
+
+    expect(answer.status).toBe(201);
+  });
+});
+
+describe('holds of trips that can no longer book', () => {
+  it('releases the hold of a paid trip refunded because its slot was blocked', async () => {
+    const slot = await seedSlot(store, { capacity: 3 });
+    const answer = await checkout(request([[slot, 2]]));
+    expect(answer.status).toBe(201);
+    const tripId = answer.body.tripId as string;
+    expect((await setSlotBlocked(deps(store), slot.slotId, true, 'ops')).ok).toBe(true);
+
+    await fetch(`${answer.body.checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
+    const trip = await store.getTrip(tripId);
+    expect(trip).toMatchObject({ status: 'refunded', statusReason: 'SLOT_BLOCKED' });
+    expect(fake.totalRefunded(trip!.paymentId as string)).toBe(trip!.amount);
+    await setSlotBlocked(deps(store), slot.slotId, false, 'ops');
+
+    expect((await store.getHold(tripId))?.status).toBe('released');
+    expect(await counts(slot)).toEqual({ available: 3, unheld: 3 });
+    expect((await checkout(request([[slot, 3]]))).status).toBe(201);
+  });
+});
+
+describe('operators on a slot with held seats', () => {
+  it('refuses a capacity cut below the held seats at once, as a refusal and not a retryable failure', async () => {
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const ops = testStore(client);
+    const slot = await seedSlot(ops, { capacity: 4 });
+    expect((await checkout(request([[slot, 3]]), { store: ops })).status).toBe(201);
+    const writes = faults.calls.get('TransactWriteItemsCommand') ?? 0;
+
+    const cut = await setSlotCapacity(deps(ops), slot.slotId, 2, 'ops');
+
+    expect(cut).toMatchObject({ ok: false, retryable: false });
+    expect((cut as { errorCode?: string }).errorCode).not.toBe('TRANSACTION_FAILED');
+    expect((faults.calls.get('TransactWriteItemsCommand') ?? 0) - writes).toBeLessThanOrEqual(1);
+    expect(await counts(slot, ops)).toEqual({ available: 4, unheld: 1 });
+  });
+
+  it('reports the seats that are actually free when an adjustment is refused because they are held', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    expect((await checkout(request([[slot, 2]]))).status).toBe(201);
+
+    const taken = await adjustAvailability(deps(store), { slotId: slot.slotId, delta: -1, reason: 'broken seat' });
+
+    expect(taken).toMatchObject({ ok: false, errorCode: 'INSUFFICIENT_AVAILABILITY', slots: [{ slotId: slot.slotId, requested: 1, available: 0 }] });
+  });
+});
+
+describe('the caller’s user from a JWT', () => {
+  it('checks out for a token whose subject is an Auth0-style id (provider|id), without the body naming a user', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const event = apiGatewayEvent({ path: CHECKOUT_PATH, body: JSON.stringify({ items: [{ slotId: slot.slotId, guestCount: 1 }], ...urls }), headers: { 'content-type': 'application/json' } });
+    const withToken = { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: 'auth0|5f7c8ec7c33c6c004bbafe82' }, scopes: [] } } } };
+
+    const response = await handler()(withToken);
+
+    expect(response.statusCode).toBe(201);
+  });
+});
