@@ -1,5 +1,4 @@
 // POST /checkout through the real handler, DynamoDB Local and the Stripe stand-in's sessions and payment page: seats held before anyone pays.
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
@@ -8,13 +7,11 @@ import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
-import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
-import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
-import { SIGNING_SECRET } from '../support/stripe-events';
 import { webhookHarness } from '../support/webhook';
+import { serveWebhookFor } from '../support/webhook-server';
 
 let fake: StripeFake;
 let stopWebhook: () => Promise<void>;
@@ -22,14 +19,7 @@ const store = testStore();
 
 beforeAll(async () => {
   fake = await startStripeFake();
-  const webhook = webhookHarness(fake, { store });
-  const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: async (event) => {
-    const response = await webhook.send(event);
-    return { statusCode: response.status, body: JSON.stringify(response.body) };
-  } });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`, SIGNING_SECRET);
-  stopWebhook = () => new Promise((resolve) => server.close(() => resolve()));
+  stopWebhook = await serveWebhookFor(fake, store);
 });
 afterAll(async () => {
   await stopWebhook();
@@ -216,7 +206,7 @@ describe('the held seats until the payment arrives', () => {
     const stored = fake.session(trip!.checkoutSessionId as string)!;
     const session = { id: stored.id, object: 'checkout.session', status: 'expired', payment_status: 'unpaid', payment_intent: null, metadata: stored.metadata, client_reference_id: stored.clientReferenceId, amount_total: stored.amountTotal, currency: stored.currency };
 
-    const [swept] = await Promise.all([
+    await Promise.all([
       releaseExpiredHolds({ store, clock: afterExpiry, ids: randomIds }),
       webhook.send(signedRequest(stripeEvent('checkout.session.expired', session))),
     ]);

@@ -1,5 +1,4 @@
 // Checkout and holds at their edges: raced and reused keys, Stripe failing after the hold, the longest hold, held trips refunded, capacity cuts and adjustments beside holds, subjects of identity providers.
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
@@ -10,14 +9,11 @@ import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lam
 import { adjustAvailability } from '../../lambdas/shared/domain/release-bookings';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
-import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
-import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
 import { injectFaults } from '../support/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { SIGNING_SECRET } from '../support/stripe-events';
-import { webhookHarness } from '../support/webhook';
+import { serveWebhookFor } from '../support/webhook-server';
 
 let fake: StripeFake;
 let stopWebhook: () => Promise<void>;
@@ -25,16 +21,7 @@ const store = testStore();
 
 beforeAll(async () => {
   fake = await startStripeFake();
-  const webhook = webhookHarness(fake, { store });
-  const server = serveRoutes({
-    [`POST ${WEBHOOK_PATH}`]: async (event) => {
-      const response = await webhook.send(event);
-      return { statusCode: response.status, body: JSON.stringify(response.body) };
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  fake.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`, SIGNING_SECRET);
-  stopWebhook = () => new Promise((resolve) => server.close(() => resolve()));
+  stopWebhook = await serveWebhookFor(fake, store);
 });
 afterAll(async () => {
   await stopWebhook();
