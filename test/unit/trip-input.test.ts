@@ -12,9 +12,9 @@ import {
 const items = (count: number, slots = count) => Array.from({ length: count }, (_, i) => ({ slotId: `s${i % slots}` }));
 
 describe('trip size', () => {
-  it('counts a slot update per distinct slot, a booking and an audit entry per item, the trip, the event record and the payment check', () => {
-    expect(countConfirmationWrites(items(3))).toBe(3 + 6 + 3);
-    expect(countConfirmationWrites(items(4, 1))).toBe(1 + 8 + 3);
+  it('counts a slot update per distinct slot, a booking and an audit entry per item, the trip, the event record, the payment record and the hold', () => {
+    expect(countConfirmationWrites(items(3))).toBe(3 + 6 + 4);
+    expect(countConfirmationWrites(items(4, 1))).toBe(1 + 8 + 4);
   });
 
   it(`allows ${MAX_TRIP_ITEMS} items on distinct slots, the most that fit in ${MAX_TRANSACTION_ITEMS} transaction items`, () => {

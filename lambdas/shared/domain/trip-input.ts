@@ -7,11 +7,11 @@ export const MAX_GUESTS_PER_ITEM = 50;
 
 /**
  * DynamoDB's limit on one TransactWriteItems call. A confirmation writes, per item, one booking and one
- * audit entry, plus one update per distinct slot, the trip, the processed-event record, and a check that
- * the payment was not refunded first.
+ * audit entry, plus one update per distinct slot, the trip, the processed-event record, the payment record,
+ * and (for a trip checkout held) its hold.
  */
 export const MAX_TRANSACTION_ITEMS = 100;
-const WRITES_PER_TRIP = 3;
+const WRITES_PER_TRIP = 4;
 
 /** The largest trip that is guaranteed to confirm in one transaction (every item on its own slot). */
 export const MAX_TRIP_ITEMS = Math.floor((MAX_TRANSACTION_ITEMS - WRITES_PER_TRIP) / 3);
