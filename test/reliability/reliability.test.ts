@@ -144,7 +144,8 @@ describe('randomised mix with holds', () => {
     const gateway = new StripePaymentGateway(async () => fake.client());
     const checkoutDeps = { ...deps, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 };
     const slots: Slot[] = await Promise.all(Array.from({ length: 4 }, () => seedSlot(store, { capacity: random.int(2, 5) })));
-    const afterExpiry = { now: () => new Date(Date.now() + 32 * 60_000) };
+    // Past every hold: a 30-minute checkout holds its seats for 40 minutes (its session, plus slack, plus the hold's own margin).
+    const afterExpiry = { now: () => new Date(Date.now() + 45 * 60_000) };
 
     // Checkouts race for the seats first: only those that got a hold go on to pay, let it expire, or be swept.
     const attempts = await startTogether(

@@ -20,7 +20,7 @@ import {
 import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
 import { chargeFullyRefunded, fullRefundEntries, fullRefundKey, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal, withLiveStatus } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
-import { holdRelease } from './release-holds';
+import { commitHoldRelease, holdRelease } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
@@ -512,7 +512,7 @@ async function commitReleasingHold(deps: PaymentEventDeps, write: AtomicWrite, t
   if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', `trip ${write.tripTransition?.to ?? 'moved'}`);
-  const result = await deps.store.commit({ ...write, ...release, audits: [...(write.audits ?? []), released] });
+  const result = await commitHoldRelease(deps.store, { ...write, ...release, audits: [...(write.audits ?? []), released] });
   if (!result.committed && result.rejection.hold && !result.rejection.trip && !result.rejection.eventAlreadyProcessed) return deps.store.commit(write);
   return result;
 }

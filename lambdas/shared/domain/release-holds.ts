@@ -1,5 +1,5 @@
 // Use cases: give a checkout's held seats back to sale, exactly once — when its session expires, or when the sweeper finds it expired.
-import type { AtomicWrite, BookingStore } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingStore } from './booking-store';
 import type { Clock, IdSource } from './collaborators';
 import type { AuditActorType, AuditEntry, Hold } from './model';
 
@@ -26,6 +26,18 @@ export function holdRelease(deps: ReleaseHoldsDeps, hold: Pick<Hold, 'tripId' | 
   };
 }
 
+/**
+ * Commits a write that releases a hold. A slot of the hold that no longer exists has no seats to give back:
+ * it is left out and the write tried again, so one missing slot cannot keep the others' seats held for ever.
+ */
+export async function commitHoldRelease(store: BookingStore, write: AtomicWrite): Promise<AtomicWriteResult> {
+  const result = await store.commit(write);
+  if (result.committed) return result;
+  const missing = new Set(result.rejection.seatChanges.filter(({ change, current }) => change.kind === 'unhold' && current === undefined).map(({ change }) => change.slotId));
+  if (missing.size === 0) return result;
+  return store.commit({ ...write, seatChanges: (write.seatChanges ?? []).filter((change) => !(change.kind === 'unhold' && missing.has(change.slotId))) });
+}
+
 export interface SweepResult {
   readonly released: readonly string[];
   /** Holds another path (the session's expiry event, the confirmation) settled first. */
@@ -47,7 +59,7 @@ export async function releaseExpiredHolds(deps: ReleaseHoldsDeps, options: { rea
     if (fresh.length === 0) break;
     for (const hold of fresh) {
       const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired');
-      const result = await deps.store.commit({ at: deps.clock.now().toISOString(), ...release, audits: [audit] });
+      const result = await commitHoldRelease(deps.store, { at: deps.clock.now().toISOString(), ...release, audits: [audit] });
       (result.committed ? released : alreadySettled).push(hold.tripId);
     }
   }

@@ -8,7 +8,7 @@ import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import type { AuditEntry, Hold, Trip } from './model';
 import { CheckoutRefusedError, type CheckoutSessions } from './payment-gateway';
-import { holdRelease } from './release-holds';
+import { commitHoldRelease, holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput, userIdSchema } from './trip-input';
 
@@ -22,10 +22,12 @@ export interface StartCheckoutDeps {
 }
 
 /**
- * The hold is `holdMinutes` and a minute; its session ends half a minute before it, so the session is still
- * more than `holdMinutes` away when Stripe receives it, and a payment made at its last second finds the hold.
+ * How much later than asked the session ends, and how much later than its session the hold ends. The session's
+ * expiry is fixed when the hold is made and sent the same on every retry, so a retry whose first attempt did
+ * reach Stripe is answered with that session (same key, same parameters); the slack keeps it more than Stripe's
+ * 30 minutes away for a retry within 5 minutes, and a payment made at its last second still finds its hold.
  */
-const HOLD_MARGIN_MS = 60_000;
+const SESSION_SLACK_MS = 5 * 60_000;
 
 /** Stripe's bounds on a Checkout Session's `expires_at`, which the hold follows. */
 export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
@@ -96,7 +98,7 @@ export async function startCheckout(deps: StartCheckoutDeps, rawInput: unknown):
         unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
         quantity: item.guestCount,
       })),
-      expiresAt: sessionExpiry(deps, trip),
+      expiresAt: sessionExpiry(trip),
       successUrl: input.successUrl,
       cancelUrl: input.cancelUrl,
     });
@@ -115,11 +117,15 @@ export async function startCheckout(deps: StartCheckoutDeps, rawInput: unknown):
   return started(trip, session.url, replayed);
 }
 
-/** Stripe wants a session's expiry between 30 minutes and 24 hours away; a retry late in the hold still gets a valid one. */
-function sessionExpiry(deps: StartCheckoutDeps, trip: Trip): Date {
-  const now = deps.clock.now().getTime();
-  const wanted = Date.parse(trip.holdExpiresAt ?? new Date(now).toISOString()) - HOLD_MARGIN_MS / 2;
-  return new Date(Math.min(Math.max(wanted, now + (HOLD_MINUTES.min * 60_000 + HOLD_MARGIN_MS / 2)), now + HOLD_MINUTES.max * 60_000 - HOLD_MARGIN_MS));
+/** The session's expiry, derived from the stored hold only: the same on every attempt. */
+function sessionExpiry(trip: Trip): Date {
+  return new Date(Date.parse(trip.holdExpiresAt as string) - SESSION_SLACK_MS);
+}
+
+/** When a hold made now ends: its session `holdMinutes` (and the slack) away, within Stripe's 24 hours, and the hold a little after. */
+function holdExpiry(now: Date, holdMinutes: number): string {
+  const session = Math.min(holdMinutes * 60_000 + SESSION_SLACK_MS, HOLD_MINUTES.max * 60_000 - 60_000);
+  return new Date(now.getTime() + session + SESSION_SLACK_MS).toISOString();
 }
 
 function sameItems(trip: Trip, items: readonly { slotId: string; guestCount: number }[]): boolean {
@@ -131,7 +137,7 @@ function sameItems(trip: Trip, items: readonly { slotId: string; guestCount: num
 async function abandon(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<void> {
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
-  await deps.store.commit({
+  await commitHoldRelease(deps.store, {
     at: deps.clock.now().toISOString(),
     ...release,
     tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'expired', statusReason: why },
@@ -156,7 +162,7 @@ async function holdNewTrip(
   if (!priced.ok) return priced;
   const now = deps.clock.now();
   const at = now.toISOString();
-  const holdExpiresAt = new Date(now.getTime() + deps.holdMinutes * 60_000 + HOLD_MARGIN_MS).toISOString();
+  const holdExpiresAt = holdExpiry(now, deps.holdMinutes);
   const trip: Trip = { ...priced.trip, holdExpiresAt };
   const seats = seatsPerSlot(trip.items);
   const hold: Hold = { tripId, seats: seats.map(({ slotId, guests }) => ({ slotId, guests })), expiresAt: holdExpiresAt, status: 'held', createdAt: at, updatedAt: at };
