@@ -13,10 +13,8 @@ export interface IssueRefundsDeps {
 }
 
 export interface IssuedRefunds {
-  /** The record as committed after the answers. */
+  /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
   readonly record: PaymentRecord;
-  /** A refund was refused or failed: the payment now needs a person. */
-  readonly attention: boolean;
 }
 
 /**
@@ -40,7 +38,7 @@ export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: Paym
   let current = record;
   for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
     const requested = current.refunds.filter((entry) => entry.status === 'requested');
-    if (requested.length === 0) return { record: current, attention: false };
+    if (requested.length === 0) return { record: current };
     for (const entry of requested) {
       if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
     }
@@ -66,7 +64,7 @@ export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: Paym
       audits: [...audits, ...tripAudit],
       ...(tripTransition && { tripTransition }),
     });
-    if (result.committed) return { record: written, attention: changes.some((change) => change.attention) };
+    if (result.committed) return { record: written };
     const moved = result.rejection.paymentRecord?.current;
     if (moved) {
       // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
@@ -75,7 +73,7 @@ export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: Paym
     }
     // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
     const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-    if (withoutTrip.committed) return { record: written, attention: changes.some((change) => change.attention) };
+    if (withoutTrip.committed) return { record: written };
     current = withoutTrip.rejection.paymentRecord?.current ?? current;
   }
   throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
