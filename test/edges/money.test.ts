@@ -1,17 +1,13 @@
 // The payment record at its edges: refunds Stripe counted and then failed, money without a PaymentIntent, records and trips from before versions, malformed stored data.
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
-import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { cancelBooking, checkPayments, retryRefund } from '../../lambdas/shared/domain/payment-operations';
+import type { Trip } from '../../lambdas/shared/domain/model';
 import { bookingItem, keys, tripItem } from '../../lambdas/shared/dynamodb/items';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
-import { injectFaults } from '../support/faults';
-import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts, refundObject } from '../support/stripe-events';
-import { createPendingTrip } from '../support/trips';
+import { testDocumentClient } from '../support/store';
+import { chargeRefunded, checkoutSession, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
+import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;
@@ -20,38 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-/** A trip on two slots (2 + 1 guests at 45.00), its session recorded, and a PaymentIntent the fake knows. */
-async function scenario() {
-  const client = testDocumentClient();
-  const faults = injectFaults(client);
-  const store = testStore(client);
-  const a = await seedSlot(store, { capacity: 5 });
-  const b = await seedSlot(store, { capacity: 5 });
-  const created = await createPendingTrip(store, [[a, 2], [b, 1]]);
-  const sessionId = `cs_test_${uniqueId('s').replace(/-/g, '')}`;
-  await attachCheckoutSession(deps(store), created.tripId, sessionId);
-  const trip: Trip = { ...created, checkoutSessionId: sessionId };
-  const paymentIntent = paymentIntentId();
-  fake.registerPayment(paymentIntent, trip.amount);
-  const webhook = webhookHarness(fake, { store });
-  const gateway = new StripePaymentGateway(async () => fake.client());
-  return {
-    store,
-    faults,
-    gateway,
-    ops: { store, gateway, clock: systemClock, ids: randomIds },
-    trip,
-    slots: [a, b] as [Slot, Slot],
-    paymentIntent,
-    webhook,
-    pay: (facts: SessionFacts & Record<string, unknown> = {}) =>
-      webhook.send(signedRequest(stripeEvent('checkout.session.completed', { ...checkoutSession(trip, { paymentIntent, ...facts }), ...facts }))),
-    send: (type: string, object: Record<string, unknown>) => webhook.send(signedRequest(stripeEvent(type, object))),
-    available: async () => Promise.all([a, b].map(async (slot) => (await readSlot(store, slot.slotId))?.availableCount)),
-    record: () => store.getPaymentRecord(paymentIntent),
-    tripStatus: async () => (await store.getTrip(trip.tripId))?.status,
-  };
-}
+const scenario = (options: { register?: boolean } = {}) => paymentScenario(fake, options);
 
 const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: item }));
 

@@ -1,17 +1,15 @@
 // Money at the edges, through the real webhook: refunds racing confirmations, Stripe refusing, refunds failing later, discounts, free and foreign sessions, unusable data.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
-import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { keys, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { GLOBAL_INDEXES } from '../../lambdas/shared/dynamodb/table-definition';
 import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../support/faults';
-import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts, refundObject } from '../support/stripe-events';
-import { createPendingTrip } from '../support/trips';
+import { testDocumentClient, testStore } from '../support/store';
+import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
+import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;
@@ -20,34 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-/** A trip on two slots (2 + 1 guests at 45.00), its session recorded, and a PaymentIntent Stripe knows. */
-async function scenario(options: { register?: boolean } = {}) {
-  const client = testDocumentClient();
-  const faults = injectFaults(client);
-  const store = testStore(client);
-  const a = await seedSlot(store, { capacity: 5 });
-  const b = await seedSlot(store, { capacity: 5 });
-  const created = await createPendingTrip(store, [[a, 2], [b, 1]]);
-  const sessionId = `cs_test_${uniqueId('s').replace(/-/g, '')}`;
-  await attachCheckoutSession(deps(store), created.tripId, sessionId);
-  const trip: Trip = { ...created, checkoutSessionId: sessionId };
-  const paymentIntent = paymentIntentId();
-  if (options.register ?? true) fake.registerPayment(paymentIntent, trip.amount);
-  const webhook = webhookHarness(fake, { store });
-  return {
-    store,
-    faults,
-    trip,
-    slots: [a, b] as [Slot, Slot],
-    paymentIntent,
-    webhook,
-    session: (facts: SessionFacts = {}) => checkoutSession(trip, { paymentIntent, ...facts }),
-    pay: (facts: SessionFacts & Record<string, unknown> = {}) => webhook.send(signedRequest(stripeEvent('checkout.session.completed', { ...checkoutSession(trip, { paymentIntent, ...facts }), ...facts }))),
-    available: async () => Promise.all([a, b].map(async (slot) => (await readSlot(store, slot.slotId))?.availableCount)),
-    record: () => store.getPaymentRecord(paymentIntent),
-    tripStatus: async () => (await store.getTrip(trip.tripId))?.status,
-  };
-}
+const scenario = (options: { register?: boolean } = {}) => paymentScenario(fake, options);
 
 /** A second webhook over its own client, so one side of a race can be held at the SDK boundary while the other runs. */
 function otherSide() {
