@@ -1,12 +1,16 @@
 // The service-to-service contract of create-booking (invoked with IAM, no public route), over the same confirmation core.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from '../shared/zod';
-import { confirmTrip, type ConfirmTripDeps } from '../shared/domain/confirm-trip';
-import type { BookingErrorCode } from '../shared/domain/errors';
-import { confirmTripInputSchema, parseInput, tripItemSchema } from '../shared/domain/trip-input';
+import { confirmTrip, type ConfirmTripDeps, type ConfirmTripResult } from '../shared/domain/confirm-trip';
+import { failure, StoreUnavailableError, type BookingErrorCode } from '../shared/domain/errors';
+import type { Trip, TripItem } from '../shared/domain/model';
+import { checkTripSize, idSchema, parseInput, tripItemSchema, userIdSchema } from '../shared/domain/trip-input';
 
 /** Exactly the original design's request; unknown fields are refused, as everywhere. */
-const createBookingRequestSchema = z.extend(z.omit(confirmTripInputSchema, { items: true }), {
+export const createBookingRequestSchema = z.strictObject({
+  paymentId: idSchema,
+  tripId: idSchema,
+  userId: userIdSchema,
   tripItems: z.array(tripItemSchema).check(z.minLength(1, 'must hold at least one item')),
 });
 
@@ -37,8 +41,7 @@ export function createBookingHandler(deps: CreateBookingDeps): CreateBookingHand
   return async (request) => {
     const parsed = parseInput(createBookingRequestSchema, request);
     if (!parsed.ok) return { success: false, error: parsed.message, errorCode: parsed.errorCode };
-    const { tripItems, ...rest } = parsed.value;
-    const result = await confirmTrip(deps, { ...rest, items: tripItems });
+    const result = await confirmRequestedTrip(deps, parsed.value);
     if (result.ok) {
       deps.logger.info('Confirmed a trip', { tripId: result.tripId, replayed: result.replayed, outcome: 'booked' });
       return {
@@ -49,4 +52,30 @@ export function createBookingHandler(deps: CreateBookingDeps): CreateBookingHand
     deps.logger.warn('Refused a confirmation', { errorCode: result.errorCode, outcome: 'refused' });
     return { success: false, error: result.message, errorCode: result.errorCode, ...(result.slots && { slots: result.slots }) };
   };
+}
+
+/** The stored trip, checked against what the caller says it paid for, then confirmed. */
+async function confirmRequestedTrip(deps: ConfirmTripDeps, request: CreateBookingRequest): Promise<ConfirmTripResult> {
+  const tooLarge = checkTripSize(request.tripItems);
+  if (tooLarge) return tooLarge;
+  let trip: Trip | undefined;
+  try {
+    trip = await deps.store.getTrip(request.tripId);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    return failure('TRANSACTION_FAILED', 'The booking store is unavailable; the confirmation can be retried.', { retryable: true });
+  }
+  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${request.tripId} does not exist.`);
+  const mismatch = findMismatch(trip, request);
+  if (mismatch) return failure('TRIP_MISMATCH', mismatch);
+  return confirmTrip(deps, { trip, paymentId: request.paymentId });
+}
+
+/** Why the request does not describe the stored trip (another user, other items), or undefined when it does. */
+function findMismatch(trip: Trip, request: CreateBookingRequest): string | undefined {
+  if (trip.userId !== request.userId) return `Trip ${trip.tripId} belongs to another user.`;
+  const itemKey = (item: TripItem): string => [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|');
+  const canonical = (items: readonly TripItem[]): string => items.map(itemKey).sort().join('\n');
+  if (canonical(trip.items) !== canonical(request.tripItems)) return `The items do not match those of trip ${trip.tripId}.`;
+  return undefined;
 }

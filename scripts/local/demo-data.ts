@@ -29,7 +29,7 @@ export async function seedDemoData(store: BookingStore): Promise<string[]> {
     const { experienceId, slotId } = DEMO_SLOTS.nusaSnorkel;
     const trip = await createTrip(deps, { userId: 'user-demo-group', items: [{ experienceId, slotId, guestCount: SNORKEL_SEATS_SOLD }] });
     if (!trip.ok) throw new Error(`Seeding the demo failed: ${trip.message}`);
-    const booked = await confirmTrip(deps, { paymentId: 'pay-demo-seed', tripId: trip.trip.tripId, userId: trip.trip.userId, items: trip.trip.items });
+    const booked = await confirmTrip(deps, { trip: trip.trip, paymentId: 'pay-demo-seed' });
     if (!booked.ok) throw new Error(`Seeding the demo failed: ${booked.message}`);
   }
   return created;

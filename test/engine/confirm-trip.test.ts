@@ -1,7 +1,7 @@
 // confirmTrip on the real DynamoDB Local: one transaction, all or nothing, never oversold, idempotent.
 import { describe, expect, it } from 'vitest';
 import { confirmTrip, type ConfirmTripResult } from '../../lambdas/shared/domain/confirm-trip';
-import { MAX_GUESTS_PER_ITEM, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
+import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
 import { REFERENCE_PATTERN } from '../../lambdas/shared/domain/references';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -144,25 +144,6 @@ describe('confirmTrip', () => {
     expect([...after.values()].every((slot) => slot.availableCount === 2)).toBe(true);
   });
 
-  it(`refuses a trip of ${MAX_TRIP_ITEMS + 1} items with TRIP_TOO_LARGE naming the maximum, without touching the table`, async () => {
-    const store = testStore();
-    const slots = await Promise.all(Array.from({ length: MAX_TRIP_ITEMS + 1 }, () => seedSlot(store)));
-    const tripId = uniqueId('trip');
-    const input = {
-      paymentId: uniqueId('pi'),
-      tripId,
-      userId: uniqueId('user'),
-      items: slots.map((slot) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: 1, date: slot.date, time: slot.time })),
-    };
-
-    const result = await confirmTrip(deps(store), input);
-
-    expect(result).toMatchObject({ ok: false, errorCode: 'TRIP_TOO_LARGE' });
-    expect(!result.ok && result.message).toContain(`at most ${MAX_TRIP_ITEMS} items`);
-    expect(await store.getTrip(tripId)).toBeUndefined();
-    expect([...(await store.getSlots(slots.map((slot) => slot.slotId))).values()].every((slot) => slot.availableCount === slot.capacity)).toBe(true);
-  });
-
   it('gives the last seat to exactly one of 10 concurrent trips, every round of 20', async () => {
     const store = testStore();
     for (let round = 0; round < 20; round++) {
@@ -240,37 +221,6 @@ describe('confirmTrip', () => {
     expect((await readSlot(store, slot.slotId))?.availableCount).toBe(2);
   });
 
-  it.each([
-    { name: 'another user', change: (input: ReturnType<typeof confirmationOf>) => ({ ...input, userId: uniqueId('user') }) },
-    {
-      name: 'other guest counts',
-      change: (input: ReturnType<typeof confirmationOf>) => ({ ...input, items: input.items.map((item) => ({ ...item, guestCount: item.guestCount + 1 })) }),
-    },
-  ])('refuses a confirmation whose input names $name than the stored trip with TRIP_MISMATCH', async ({ change }) => {
-    const store = testStore();
-    const slot = await seedSlot(store, { capacity: 3 });
-    const trip = await createPendingTrip(store, [[slot, 1]]);
-
-    const result = await confirmTrip(deps(store), change(confirmationOf(trip)));
-
-    expect(result).toMatchObject({ ok: false, errorCode: 'TRIP_MISMATCH' });
-    expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
-    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(3);
-  });
-
-  it('answers TRIP_NOT_FOUND for a trip that was never created', async () => {
-    const store = testStore();
-    const slot = await seedSlot(store);
-    const result = await confirmTrip(deps(store), {
-      paymentId: uniqueId('pi'),
-      tripId: uniqueId('trip'),
-      userId: uniqueId('user'),
-      items: [{ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: 1, date: slot.date, time: slot.time }],
-    });
-    expect(result).toMatchObject({ ok: false, errorCode: 'TRIP_NOT_FOUND' });
-    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(slot.capacity);
-  });
-
   it('retries with a new reference when a generated one is already taken', async () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 4 });
@@ -286,41 +236,4 @@ describe('confirmTrip', () => {
     expect((await store.getBookings([taken]))[0]?.tripId).toBe(first.tripId);
     expect((await readSlot(store, slot.slotId))?.availableCount).toBe(2);
   });
-
-  describe('refuses malformed input with VALIDATION_FAILED naming the field, writing nothing', () => {
-    const cases: { name: string; field: string; change: (input: ReturnType<typeof confirmationOf>) => unknown }[] = [
-      { name: 'zero guests', field: 'items.0.guestCount', change: (i) => withGuests(i, 0) },
-      { name: 'negative guests', field: 'items.0.guestCount', change: (i) => withGuests(i, -2) },
-      { name: 'fractional guests', field: 'items.0.guestCount', change: (i) => withGuests(i, 1.5) },
-      { name: 'guests as a string', field: 'items.0.guestCount', change: (i) => withGuests(i, '2') },
-      { name: 'a huge guest count', field: 'items.0.guestCount', change: (i) => withGuests(i, MAX_GUESTS_PER_ITEM + 1) },
-      { name: 'a malformed slot id', field: 'items.0.slotId', change: (i) => withItem(i, { slotId: 'SLOT#1; drop' }) },
-      { name: 'an impossible date', field: 'items.0.date', change: (i) => withItem(i, { date: '2027-02-30' }) },
-      { name: 'a badly written date', field: 'items.0.date', change: (i) => withItem(i, { date: '14/03/2027' }) },
-      { name: 'a time out of range', field: 'items.0.time', change: (i) => withItem(i, { time: '24:10' }) },
-      { name: 'an empty item list', field: 'items', change: (i) => ({ ...i, items: [] }) },
-      { name: 'an unknown field', field: 'discount', change: (i) => ({ ...i, discount: 100 }) },
-      { name: 'a missing payment id', field: 'paymentId', change: ({ paymentId: _omit, ...rest }) => rest },
-    ];
-    it.each(cases)('$name', async ({ field, change }) => {
-      const store = testStore();
-      const slot = await seedSlot(store, { capacity: 4 });
-      const trip = await createPendingTrip(store, [[slot, 1]]);
-
-      const result = await confirmTrip(deps(store), change(confirmationOf(trip)));
-
-      expect(result).toMatchObject({ ok: false, errorCode: 'VALIDATION_FAILED', field });
-      expect(!result.ok && result.message).toContain(field);
-      expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
-      expect((await readSlot(store, slot.slotId))?.availableCount).toBe(4);
-    });
-  });
 });
-
-function withItem(input: ReturnType<typeof confirmationOf>, change: Record<string, unknown>) {
-  return { ...input, items: input.items.map((item, index) => (index === 0 ? { ...item, ...change } : item)) };
-}
-
-function withGuests(input: ReturnType<typeof confirmationOf>, guestCount: unknown) {
-  return withItem(input, { guestCount });
-}

@@ -1,8 +1,10 @@
 // Transient failures (throttling, conflicts, network) injected in front of DynamoDB Local: retried, never double-applied, never misreported.
+import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { injectFaults } from '../support/faults';
-import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore } from '../support/store';
+import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 const TRANSACT = 'TransactWriteItemsCommand';
@@ -92,26 +94,28 @@ describe('confirmTrip under transient failures', () => {
     expect(faults.calls.get(TRANSACT)).toBe(1);
   });
 
-  it('retries a throttled read of the trip', async () => {
+  it('retries a throttled read of the trip before confirming it', async () => {
     const { store, faults } = await faultyStore();
     const slot = await seedSlot(store, { capacity: 2 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     faults.queue('GetItemCommand', 'throttle', 'throttle');
+    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
 
-    const result = await confirmTrip(deps(store), confirmationOf(trip));
+    const response = await invoke({ paymentId: uniqueId('pi'), tripId: trip.tripId, userId: trip.userId, tripItems: trip.items });
 
-    expect(result).toMatchObject({ ok: true });
+    expect(response).toMatchObject({ success: true });
     expect(faults.calls.get('GetItemCommand')).toBe(3);
   });
 
-  it('uses two DynamoDB requests on the happy path: one read of the trip, one transaction', async () => {
+  it('uses one DynamoDB request on the happy path: the transaction (the caller read the trip)', async () => {
     const { store, faults } = await faultyStore();
     const slot = await seedSlot(store, { capacity: 2 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     faults.calls.clear();
 
-    await confirmTrip(deps(store), confirmationOf(trip));
+    const result = await confirmTrip(deps(store), confirmationOf(trip));
 
-    expect(Object.fromEntries(faults.calls)).toEqual({ GetItemCommand: 1, [TRANSACT]: 1 });
+    expect(result).toMatchObject({ ok: true, replayed: false });
+    expect(Object.fromEntries(faults.calls)).toEqual({ [TRANSACT]: 1 });
   });
 });

@@ -1,5 +1,6 @@
 // Test helpers for trips: created through the createTrip use case, exactly as checkout does.
 import { expect } from 'vitest';
+import type { ConfirmTripInput } from '../../lambdas/shared/domain/confirm-trip';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -15,7 +16,7 @@ export async function createPendingTrip(store: DynamoDbBookingStore, parts: read
 }
 
 /** The confirmTrip input a payment of `trip` produces. */
-export function confirmationOf(trip: Trip, paymentId = uniqueId('pi')) {
-  return { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items.map((item) => ({ ...item })) };
+export function confirmationOf(trip: Trip, paymentId = uniqueId('pi')): ConfirmTripInput {
+  return { trip, paymentId };
 }
 

@@ -2,12 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkTripSize,
-  confirmTripInputSchema,
   countConfirmationWrites,
   MAX_TRANSACTION_ITEMS,
   MAX_TRIP_ITEMS,
   parseInput,
 } from '../../lambdas/shared/domain/trip-input';
+import { createBookingRequestSchema } from '../../lambdas/create-booking/create-booking-handler';
 
 const items = (count: number, slots = count) => Array.from({ length: count }, (_, i) => ({ slotId: `s${i % slots}` }));
 
@@ -30,19 +30,19 @@ describe('parseInput', () => {
     paymentId: 'pi_123',
     tripId: 'trip-1',
     userId: 'user-1',
-    items: [{ experienceId: 'exp-1', slotId: 'slot-1', guestCount: 2, date: '2028-02-29', time: '23:59' }],
+    tripItems: [{ experienceId: 'exp-1', slotId: 'slot-1', guestCount: 2, date: '2028-02-29', time: '23:59' }],
   };
 
-  it('accepts a well-formed confirmation, leap day included', () => {
-    expect(parseInput(confirmTripInputSchema, valid)).toEqual({ ok: true, value: valid });
+  it('accepts a well-formed create-booking request, leap day included', () => {
+    expect(parseInput(createBookingRequestSchema, valid)).toEqual({ ok: true, value: valid });
   });
 
   it('names a nested unknown field', () => {
-    const input = { ...valid, items: [{ ...valid.items[0], price: 1 }] };
-    expect(parseInput(confirmTripInputSchema, input)).toMatchObject({ errorCode: 'VALIDATION_FAILED', field: 'items.0.price' });
+    const input = { ...valid, tripItems: [{ ...valid.tripItems[0], price: 1 }] };
+    expect(parseInput(createBookingRequestSchema, input)).toMatchObject({ errorCode: 'VALIDATION_FAILED', field: 'tripItems.0.price' });
   });
 
   it.each([null, 'trip', 42, []])('refuses %j as a whole', (input) => {
-    expect(parseInput(confirmTripInputSchema, input)).toMatchObject({ errorCode: 'VALIDATION_FAILED', field: '(input)' });
+    expect(parseInput(createBookingRequestSchema, input)).toMatchObject({ errorCode: 'VALIDATION_FAILED', field: '(input)' });
   });
 });

@@ -5,7 +5,6 @@ import { failure, StoreUnavailableError, type BookingFailure } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
 import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { checkTripSize, confirmTripInputSchema, parseInput, type ConfirmTripInput } from './trip-input';
 
 export interface ConfirmTripDeps {
   readonly store: BookingStore;
@@ -43,13 +42,15 @@ export type ConfirmTripResult = ConfirmTripSuccess | BookingFailure;
 /** A fresh reference colliding with an existing one is retried this many times before giving up. */
 const REFERENCE_ATTEMPTS = 3;
 
-export interface ConfirmOptions {
+/**
+ * A paid trip to confirm. The caller has parsed its request and read the trip (strongly consistent); the
+ * transaction's conditions still decide, so a trip that moved meanwhile is refused all the same.
+ */
+export interface ConfirmTripInput {
+  readonly trip: Trip;
+  readonly paymentId: string;
+  /** The Stripe event that paid, remembered in the same transaction. */
   readonly marker?: EventMarker;
-  /**
-   * The trip as the caller has just read it (strongly consistent). Saves a second read on the happy path;
-   * the transaction's conditions still decide, so a trip that moved meanwhile is refused all the same.
-   */
-  readonly currentTrip?: Trip;
   /** What the traveller actually paid (after discounts); the trip's price when absent. */
   readonly amountPaid?: number;
   /** The Checkout Session that paid, recorded on the payment record. */
@@ -57,40 +58,31 @@ export interface ConfirmOptions {
 }
 
 /**
- * Input: `{ paymentId, tripId, userId, items }` (validated here; the items must be the stored trip's).
+ * Input: the trip as just read and the payment that paid for it (typed; parsing happens at the edges).
  * Output: the bookings, or a failure with an error code; business failures change nothing.
- * Steps: validate → read the trip (replay if this payment booked it) → one transaction → decode refusals.
+ * Steps: replay if this payment booked the trip → one transaction → decode refusals.
  */
-export async function confirmTrip(deps: ConfirmTripDeps, rawInput: unknown, options: ConfirmOptions = {}): Promise<ConfirmTripResult> {
-  const parsed = parseInput(confirmTripInputSchema, rawInput);
-  if (!parsed.ok) return parsed;
-  const input = parsed.value;
-  const tooLarge = checkTripSize(input.items);
-  if (tooLarge) return tooLarge;
+export async function confirmTrip(deps: ConfirmTripDeps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
   try {
-    const trip = options.currentTrip?.tripId === input.tripId ? options.currentTrip : await deps.store.getTrip(input.tripId);
-    if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${input.tripId} does not exist.`);
-    return await confirmValidTrip(deps, input, trip, options);
+    const settled = await settledOutcome(deps.store, input.trip, input.paymentId);
+    if (settled) return settled;
+    return await commitConfirmation(deps, input);
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     return answerAfterUnavailableStore(deps.store, input, error);
   }
 }
 
-async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, options: ConfirmOptions): Promise<ConfirmTripResult> {
-  const settled = await settledOutcome(deps.store, trip, input.paymentId);
-  if (settled) return settled;
-  const mismatch = findMismatch(trip, input);
-  if (mismatch) return failure('TRIP_MISMATCH', mismatch);
-
-  const amountPaid = options.amountPaid ?? trip.amount;
-  let bookings = newBookings(deps, input, trip, amountPaid);
+async function commitConfirmation(deps: ConfirmTripDeps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
+  const { trip, paymentId } = input;
+  const amountPaid = input.amountPaid ?? trip.amount;
+  let bookings = newBookings(deps, trip, paymentId, amountPaid);
   // A trip checkout held takes its own held seats; once its hold is gone (expired, released) it competes for the rest.
   let held = trip.holdExpiresAt !== undefined;
   for (let attempt = 1; ; attempt++) {
-    const write = confirmationWrite(deps, input, trip, bookings, { ...options, amountPaid, held });
+    const write = confirmationWrite(deps, input, bookings, { amountPaid, held });
     const result = await deps.store.commit(write);
-    if (result.committed) return success(input, bookings, false);
+    if (result.committed) return success(trip.tripId, paymentId, bookings);
 
     const { rejection } = result;
     if (held && rejection.hold && !rejection.trip) {
@@ -99,12 +91,12 @@ async function confirmValidTrip(deps: ConfirmTripDeps, input: ConfirmTripInput, 
     }
     if (rejection.trip || rejection.eventAlreadyProcessed) {
       // Someone else moved the trip first (often a concurrent delivery of the same payment): answer from what it is now.
-      const current = rejection.trip ? rejection.trip.current : await deps.store.getTrip(input.tripId);
-      return (current && (await settledOutcome(deps.store, current, input.paymentId))) ?? notPending(input.tripId, current);
+      const current = rejection.trip ? rejection.trip.current : await deps.store.getTrip(trip.tripId);
+      return (current && (await settledOutcome(deps.store, current, paymentId))) ?? notPending(trip.tripId, current);
     }
     if (rejection.seatChanges.length > 0) return slotFailure(rejection);
     if (rejection.paymentRecord) {
-      return failure('PAYMENT_FLAGGED', `Payment ${input.paymentId} was refunded or set aside before this confirmation; it books nothing.`);
+      return failure('PAYMENT_FLAGGED', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
     }
     if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
       const taken = new Set(rejection.takenReferences);
@@ -127,30 +119,10 @@ async function settledOutcome(store: BookingStore, trip: Trip, paymentId: string
   return notPending(trip.tripId, trip);
 }
 
-function notPending(tripId: string, trip: Trip | undefined): BookingFailure {
+export function notPending(tripId: string, trip: Trip | undefined): BookingFailure {
   if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${tripId} does not exist.`);
   const by = trip.paymentId ? ` (payment ${trip.paymentId})` : '';
   return failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${trip.status}${by}, not awaiting a payment.`);
-}
-
-function itemKey(item: TripItem): string {
-  return [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|');
-}
-
-function findMismatch(trip: Trip, input: ConfirmTripInput): string | undefined {
-  if (trip.userId !== input.userId) return `Trip ${trip.tripId} belongs to another user.`;
-  const canonical = (items: readonly TripItem[]): string => items.map(itemKey).sort().join('\n');
-  if (canonical(trip.items) !== canonical(input.items)) return `The items do not match those of trip ${trip.tripId}.`;
-  return undefined;
-}
-
-/** Each input item's price as the trip recorded it (the input may list the same items in another order). */
-function itemAmountsOf(trip: Trip, items: readonly TripItem[]): (number | undefined)[] {
-  const unused = trip.items.map((item, index) => ({ key: itemKey(item), amount: trip.itemAmounts?.[index] }));
-  return items.map((item) => {
-    const index = unused.findIndex((candidate) => candidate.key === itemKey(item));
-    return index < 0 ? undefined : unused.splice(index, 1)[0]?.amount;
-  });
 }
 
 /**
@@ -172,17 +144,17 @@ export function paidShares(prices: readonly number[], amountPaid: number): numbe
   return shares;
 }
 
-function newBookings(deps: ConfirmTripDeps, input: ConfirmTripInput, trip: Trip, amountPaid: number): Booking[] {
+function newBookings(deps: ConfirmTripDeps, trip: Trip, paymentId: string, amountPaid: number): Booking[] {
   const createdAt = deps.clock.now().toISOString();
-  const prices = itemAmountsOf(trip, input.items);
-  const known = prices.every((price) => price !== undefined);
-  const amounts = known ? paidShares(prices as number[], amountPaid) : prices;
-  return input.items.map((item, index) => ({
+  const prices = trip.itemAmounts;
+  // Trips stored before prices were recorded per item have no shares to split.
+  const amounts = prices && prices.length === trip.items.length ? paidShares(prices, amountPaid) : [];
+  return trip.items.map((item, index) => ({
     bookingId: deps.ids.uuid(),
     reference: deps.ids.reference(),
-    tripId: input.tripId,
-    userId: input.userId,
-    paymentId: input.paymentId,
+    tripId: trip.tripId,
+    userId: trip.userId,
+    paymentId,
     experienceId: item.experienceId,
     slotId: item.slotId,
     guestCount: item.guestCount,
@@ -212,11 +184,10 @@ export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experien
 function confirmationWrite(
   deps: ConfirmTripDeps,
   input: ConfirmTripInput,
-  trip: Trip,
   bookings: Booking[],
-  options: ConfirmOptions & { readonly amountPaid: number; readonly held: boolean },
+  options: { readonly amountPaid: number; readonly held: boolean },
 ): AtomicWrite {
-  const { marker } = options;
+  const { trip, paymentId, marker } = input;
   const at = deps.clock.now().toISOString();
   const references = bookings.map((booking) => booking.reference);
   const audits: AuditEntry[] = bookings.map((booking) => ({
@@ -229,9 +200,9 @@ function confirmationWrite(
     metadata: {
       reference: booking.reference,
       bookingId: booking.bookingId,
-      paymentId: input.paymentId,
-      tripId: input.tripId,
-      userId: input.userId,
+      paymentId,
+      tripId: trip.tripId,
+      userId: trip.userId,
       experienceId: booking.experienceId,
       slotId: booking.slotId,
       guestCount: booking.guestCount,
@@ -239,18 +210,18 @@ function confirmationWrite(
   }));
   return {
     at,
-    seatChanges: seatTakes(input.items, options.held),
-    ...(options.held && { holdTransition: { tripId: input.tripId, to: 'consumed' as const } }),
+    seatChanges: seatTakes(trip.items, options.held),
+    ...(options.held && { holdTransition: { tripId: trip.tripId, to: 'consumed' as const } }),
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
     paymentRecord: {
       record: newPaymentRecord(
         {
-          paymentId: input.paymentId,
+          paymentId,
           status: 'booked',
-          tripId: input.tripId,
-          ...(options.sessionId !== undefined && { sessionId: options.sessionId }),
+          tripId: trip.tripId,
+          ...(input.sessionId !== undefined && { sessionId: input.sessionId }),
           setAside: false,
           amountPaid: options.amountPaid,
           currency: trip.currency,
@@ -258,12 +229,13 @@ function confirmationWrite(
         at,
       ),
     },
+    // The trip must still be the traveller's and waiting: the caller's read is not trusted past this condition.
     tripTransition: {
-      tripId: input.tripId,
-      userId: input.userId,
+      tripId: trip.tripId,
+      userId: trip.userId,
       from: CONFIRMABLE_TRIP_STATUSES,
       to: 'booked',
-      paymentId: input.paymentId,
+      paymentId,
       bookingReferences: references,
     },
     ...(marker && {
@@ -271,7 +243,7 @@ function confirmationWrite(
         eventId: marker.eventId,
         eventType: marker.eventType,
         outcome: 'booked',
-        tripId: input.tripId,
+        tripId: trip.tripId,
         references,
         processedAt: at,
         expiresAt: marker.expiresAt,
@@ -299,7 +271,7 @@ async function answerAfterUnavailableStore(
 ): Promise<ConfirmTripResult> {
   if (error.maybeCommitted) {
     try {
-      const trip = await store.getTrip(input.tripId);
+      const trip = await store.getTrip(input.trip.tripId);
       if (trip?.status === 'booked' && trip.paymentId === input.paymentId) {
         return (await settledOutcome(store, trip, input.paymentId)) as ConfirmTripSuccess;
       }
@@ -310,8 +282,8 @@ async function answerAfterUnavailableStore(
   return failure('TRANSACTION_FAILED', 'The booking store is unavailable; the confirmation can be retried.', { retryable: true });
 }
 
-function success(input: ConfirmTripInput, bookings: readonly Booking[], replayed: boolean): ConfirmTripSuccess {
-  return { ok: true, tripId: input.tripId, paymentId: input.paymentId, bookings: bookings.map(summarise), replayed };
+function success(tripId: string, paymentId: string, bookings: readonly Booking[]): ConfirmTripSuccess {
+  return { ok: true, tripId, paymentId, bookings: bookings.map(summarise), replayed: false };
 }
 
 function summarise(booking: Booking): BookingSummary {

@@ -187,11 +187,7 @@ function answerFromState({ trip, record }: PaymentState, event: PaymentEvent, ou
 
 async function confirm(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
-  const result = await confirmTrip(
-    deps,
-    { paymentId, tripId: trip.tripId, userId: trip.userId, items: trip.items },
-    { marker: markerOf(deps, event), currentTrip: trip, amountPaid, sessionId: event.sessionId },
-  );
+  const result = await confirmTrip(deps, { trip, paymentId, marker: markerOf(deps, event), amountPaid, sessionId: event.sessionId });
   if (result.ok) {
     const references = result.bookings.map((booking) => booking.reference);
     return { outcome: result.replayed ? 'duplicate' : 'booked', tripId: trip.tripId, references };

@@ -64,14 +64,6 @@ export const tripItemSchema = z.strictObject({
   time: timeSchema,
 });
 
-export const confirmTripInputSchema = z.strictObject({
-  paymentId: idSchema,
-  tripId: idSchema,
-  userId: userIdSchema,
-  items: z.array(tripItemSchema).check(z.minLength(1, 'must hold at least one item')),
-});
-export type ConfirmTripInput = z.infer<typeof confirmTripInputSchema>;
-
 /** What checkout sends: date and time are optional because the slot knows them. */
 export const createTripInputSchema = z.strictObject({
   tripId: z.optional(idSchema),
