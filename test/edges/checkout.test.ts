@@ -6,13 +6,12 @@ import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/
 import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
-import { adjustAvailability } from '../../lambdas/shared/domain/release-bookings';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { adjustAvailability } from '../../lambdas/shared/domain/operations';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../support/api-gateway';
 import { injectFaults } from '../support/faults';
-import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
 import { serveWebhookFor } from '../support/webhook-server';
 
 let fake: StripeFake;
@@ -29,7 +28,7 @@ afterAll(async () => {
 });
 
 interface HandlerOptions {
-  readonly store?: DynamoDbBookingStore;
+  readonly store?: TestStore;
   readonly sessions?: CheckoutSessions;
   readonly clock?: Clock;
   readonly holdMinutes?: number;
@@ -64,7 +63,7 @@ async function checkout(body: unknown, options: HandlerOptions & { key?: string 
 const urls = { successUrl: 'https://example.com/done', cancelUrl: 'https://example.com/cancelled' };
 const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({ userId, items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })), ...urls });
 
-async function counts(slot: Slot, from: DynamoDbBookingStore = store): Promise<{ available: number; unheld: number }> {
+async function counts(slot: Slot, from: TestStore = store): Promise<{ available: number; unheld: number }> {
   const now = (await readSlot(from, slot.slotId)) as Slot;
   return { available: now.availableCount, unheld: unheldSeats(now) };
 }

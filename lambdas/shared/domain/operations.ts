@@ -1,16 +1,11 @@
-// Operator use cases: add, block and resize slots without breaking what is sold; check for drift.
+// Operator use cases: add, block, resize and adjust slots without breaking what is sold; check for drift.
 import * as z from '../zod';
-import type { BookingStore } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { AtomicWrite, BookingQueries, BookingStore } from './booking-store';
+import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { unheldSeats, type AuditEntry, type Slot } from './model';
+import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
-
-export interface OperationsDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 const CAPACITY_ATTEMPTS = 5;
 
@@ -24,7 +19,7 @@ export const newSlotSchema = z.strictObject({
   currency: z.string().check(z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case')),
 });
 
-function operatorAudit(deps: OperationsDeps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
+function operatorAudit(deps: Deps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
   return {
     auditId: deps.ids.uuid(),
     eventType,
@@ -37,7 +32,7 @@ function operatorAudit(deps: OperationsDeps, eventType: string, slotId: string, 
   };
 }
 
-export async function addSlot(deps: OperationsDeps, rawInput: unknown, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
+export async function addSlot(deps: Deps, rawInput: unknown, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
   const parsed = parseInput(newSlotSchema, rawInput);
   if (!parsed.ok) return parsed;
   const { slotId, ...fields } = parsed.value;
@@ -52,7 +47,7 @@ export async function addSlot(deps: OperationsDeps, rawInput: unknown, actorId?:
   return { ok: true, slot };
 }
 
-export async function setSlotBlocked(deps: OperationsDeps, slotId: string, isBlocked: boolean, actorId?: string): Promise<{ ok: true } | BookingFailure> {
+export async function setSlotBlocked(deps: Deps, slotId: string, isBlocked: boolean, actorId?: string): Promise<{ ok: true } | BookingFailure> {
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
     slotSettings: { slotId, isBlocked },
@@ -66,7 +61,7 @@ export async function setSlotBlocked(deps: OperationsDeps, slotId: string, isBlo
  * a capacity below the seats booked is refused with CAPACITY_BELOW_BOOKED.
  */
 export async function setSlotCapacity(
-  deps: OperationsDeps,
+  deps: Deps,
   slotId: string,
   capacity: number,
   actorId?: string,
@@ -123,7 +118,7 @@ export interface UnusableItem {
  * For every slot: capacity = available + confirmed guests, and available − held guests = unheld ≥ 0 (held seats
  * are never sold twice); lists stored slots that cannot be read.
  */
-export async function checkConsistency(store: BookingStore): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
+export async function checkConsistency(store: BookingStore & BookingQueries): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
   const unusable: UnusableItem[] = [];
   const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
   const heldBySlot = new Map<string, number>();
@@ -132,7 +127,7 @@ export async function checkConsistency(store: BookingStore): Promise<{ slots: nu
   }
   const drifted: SlotDrift[] = [];
   for (const slot of slots) {
-    let bookings: Awaited<ReturnType<BookingStore['listBookingsOfSlot']>>;
+    let bookings: Awaited<ReturnType<BookingQueries['listBookingsOfSlot']>>;
     try {
       bookings = await store.listBookingsOfSlot(slot.slotId);
     } catch (error) {
@@ -150,4 +145,57 @@ export async function checkConsistency(store: BookingStore): Promise<{ slots: nu
     }
   }
   return { slots: slots.length, drifted, unusable };
+}
+
+export interface AdjustAvailabilityInput {
+  readonly slotId: string;
+  /** Seats to release (positive) or take (negative). */
+  readonly delta: number;
+  readonly reason: string;
+  readonly actorId?: string;
+}
+
+export interface AdjustAvailabilitySuccess {
+  readonly ok: true;
+  readonly slotId: string;
+  /** Seats actually moved: a release is capped at the slot's capacity. */
+  readonly applied: number;
+}
+
+/**
+ * Operators' single-slot adjustment: take or release `|delta|` seats with the same guards and codes as a
+ * confirmation (missing, blocked, insufficient) and a release (never above capacity), audited.
+ */
+export async function adjustAvailability(
+  deps: Deps,
+  input: AdjustAvailabilityInput,
+): Promise<AdjustAvailabilitySuccess | BookingFailure> {
+  if (!Number.isInteger(input.delta) || input.delta === 0) {
+    return failure('VALIDATION_FAILED', 'delta must be a non-zero whole number of seats', { field: 'delta' });
+  }
+  for (let attempt = 1; attempt <= CAPACITY_ATTEMPTS; attempt++) {
+    const at = deps.clock.now().toISOString();
+    let applied: number;
+    let change: AtomicWrite['seatChanges'];
+    if (input.delta < 0) {
+      applied = -input.delta;
+      change = [{ kind: 'take', slotId: input.slotId, guests: applied }];
+    } else {
+      const slot = (await deps.store.getSlots([input.slotId])).get(input.slotId);
+      if (!slot) return slotRefusalFailure([classifySlotRefusal(input.slotId, input.delta, undefined)]);
+      applied = Math.min(input.delta, slot.capacity - slot.availableCount);
+      if (applied === 0) return { ok: true, slotId: input.slotId, applied: 0 };
+      change = [{ kind: 'give', slotId: input.slotId, guests: applied, capacity: slot.capacity }];
+    }
+    const audit = operatorAudit(deps, 'slot.availability_adjusted', input.slotId, input.actorId, { delta: input.delta > 0 ? applied : -applied, reason: input.reason });
+    const result = await deps.store.commit({ at, seatChanges: change, audits: [audit] });
+    if (result.committed) return { ok: true, slotId: input.slotId, applied };
+    const refused = result.rejection.seatChanges[0];
+    if (input.delta < 0 && refused) {
+      // Seats taken by an operator must be free: neither booked nor held by a checkout.
+      return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current, undefined, true)]);
+    }
+    // A release raced with another change of the slot: re-read its capacity and availability.
+  }
+  return failure('TRANSACTION_FAILED', `Slot ${input.slotId} kept changing during the adjustment; try again.`, { retryable: true });
 }

@@ -1,6 +1,6 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
 import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { PaymentDeps } from './collaborators';
 import { confirmTrip, seatsPerSlot, type EventMarker } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
@@ -24,13 +24,6 @@ import { commitHoldRelease, holdRelease } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
-
-export interface PaymentEventDeps {
-  readonly store: BookingStore;
-  readonly gateway: PaymentGateway;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 export interface PaymentEventResult {
   readonly outcome: PaymentOutcome;
@@ -65,7 +58,7 @@ type StepResult = PaymentEventResult | 'state-changed';
  * Steps: load the trip and the payment record once → `decide` (pure) → carry out the plan, one transaction
  * per step, each guarded by the state it read → if the state moved, load and decide again.
  */
-export async function handlePaymentEvent(deps: PaymentEventDeps, event: PaymentEvent): Promise<PaymentEventResult> {
+export async function handlePaymentEvent(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult> {
   try {
     for (let attempt = 1; attempt <= STATE_ATTEMPTS; attempt++) {
       const state = await loadState(deps.store, event, attempt > 1);
@@ -119,16 +112,16 @@ async function loadState(store: BookingStore, event: PaymentEvent, full: boolean
   return { ...(trip && { trip }), ...(record && { record }) };
 }
 
-function markerOf(deps: PaymentEventDeps, event: PaymentEvent): EventMarker {
+function markerOf(deps: PaymentDeps, event: PaymentEvent): EventMarker {
   const expiresAt = Math.floor(deps.clock.now().getTime() / 1000) + PROCESSED_EVENT_RETENTION_DAYS * 86_400;
   return { eventId: event.eventId, eventType: event.eventType, expiresAt };
 }
 
-function processedEvent(deps: PaymentEventDeps, event: PaymentEvent, outcome: PaymentOutcome, tripId?: string, references: readonly string[] = []) {
+function processedEvent(deps: PaymentDeps, event: PaymentEvent, outcome: PaymentOutcome, tripId?: string, references: readonly string[] = []) {
   return { ...markerOf(deps, event), outcome, references, processedAt: deps.clock.now().toISOString(), ...(tripId !== undefined && { tripId }) };
 }
 
-function audit(deps: PaymentEventDeps, entry: Pick<AuditEntry, 'eventType' | 'entityType' | 'entityId' | 'metadata'>): AuditEntry {
+function audit(deps: PaymentDeps, entry: Pick<AuditEntry, 'eventType' | 'entityType' | 'entityId' | 'metadata'>): AuditEntry {
   return { ...entry, auditId: deps.ids.uuid(), actorType: 'stripe', occurredAt: deps.clock.now().toISOString() };
 }
 
@@ -143,7 +136,7 @@ function fromRecord(record: PaymentRecord, outcome: PaymentOutcome): PaymentEven
   };
 }
 
-function carryOut(deps: PaymentEventDeps, event: PaymentEvent, state: PaymentState, plan: Plan): Promise<StepResult> {
+function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, plan: Plan): Promise<StepResult> {
   switch (plan.step) {
     case 'answer':
       return Promise.resolve(answerFromState(state, event, plan.outcome));
@@ -185,7 +178,7 @@ function answerFromState({ trip, record }: PaymentState, event: PaymentEvent, ou
   return { outcome, ...(trip && { tripId: trip.tripId }) };
 }
 
-async function confirm(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
+async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const result = await confirmTrip(deps, { trip, paymentId, marker: markerOf(deps, event), amountPaid, sessionId: event.sessionId });
   if (result.ok) {
@@ -196,7 +189,7 @@ async function confirm(deps: PaymentEventDeps, event: CheckoutCompleted, trip: T
 }
 
 /** Every code the confirmation can answer, each with its meaning here: no code is refunded by default. */
-function afterRefusedConfirmation(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, code: BookingErrorCode): Promise<StepResult> | StepResult {
+function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, code: BookingErrorCode): Promise<StepResult> | StepResult {
   switch (code) {
     case 'TRANSACTION_FAILED':
       throw new RetryLaterError('The confirmation could not be committed');
@@ -228,7 +221,7 @@ function afterRefusedConfirmation(deps: PaymentEventDeps, event: CheckoutComplet
 }
 
 /** Paid but not bookable (sold out, blocked, missing slot): the trip records why and its refund is requested, in one transaction. */
-async function refundUnbookableTrip(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip, reason: string): Promise<StepResult> {
+async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, reason: string): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
@@ -261,7 +254,7 @@ function tripRefundRecord(paymentId: string, trip: Trip, event: CheckoutComplete
  * a refund under a key of its own — the old request under `refund-<pi>` had other parameters, so Stripe would
  * refuse that key; if the old refund did go through, Stripe answers charge_already_refunded.
  */
-async function resumeLegacyTripRefund(deps: PaymentEventDeps, event: CheckoutCompleted, trip: Trip): Promise<StepResult> {
+async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const at = deps.clock.now().toISOString();
   const reason = trip.statusReason ?? 'not_bookable';
@@ -280,7 +273,7 @@ async function resumeLegacyTripRefund(deps: PaymentEventDeps, event: CheckoutCom
  * A payment that may not touch the trip it names (unknown, mismatching, or for a trip that is no longer
  * payable) is set aside on its record — the trip stays as it is — and refunded in full.
  */
-async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted, reason: string): Promise<StepResult> {
+async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reason: string): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   const at = deps.clock.now().toISOString();
@@ -316,14 +309,14 @@ async function setPaymentAside(deps: PaymentEventDeps, event: CheckoutCompleted,
 }
 
 /** Asks for the record's requested refunds and answers from what the record says after. */
-async function issueAndAnswer(deps: PaymentEventDeps, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const issued = await issueRequestedRefunds(deps, record, 'stripe');
   const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
   return fromRecord(issued.record, settledOutcome);
 }
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */
-async function closeTripRefundedFirst(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+async function closeTripRefundedFirst(deps: PaymentDeps, event: PaymentEvent, trip: Trip, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const result = await commitReleasingHold(deps, {
     at: deps.clock.now().toISOString(),
     tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: record.paymentId, statusReason: 'refunded_before_confirmation' },
@@ -335,9 +328,9 @@ async function closeTripRefundedFirst(deps: PaymentEventDeps, event: PaymentEven
 }
 
 /** A full refund of a booked trip: bookings cancelled, seats back, trip and payment `refunded`, in one transaction. */
-async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded, { trip, record }: PaymentState): Promise<StepResult> {
-  const tripId = record?.tripId ?? trip?.tripId;
-  if (tripId === undefined) return 'state-changed';
+async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { trip, record }: PaymentState): Promise<StepResult> {
+  if (!trip) return 'state-changed';
+  const { tripId } = trip;
   const at = deps.clock.now().toISOString();
   const refunded: PaymentRecord = record
     ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt).record, 'refunded')
@@ -347,7 +340,7 @@ async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded
       );
   const result = await releaseBookings(
     deps,
-    { tripId },
+    { trip },
     {
       reason: 'payment refunded',
       actorType: 'stripe',
@@ -363,7 +356,7 @@ async function releaseRefundedTrip(deps: PaymentEventDeps, event: ChargeRefunded
 }
 
 /** The whole charge went back while money was owed (our refund, or one made outside): the record and its trip settle. */
-async function settleRefunded(deps: PaymentEventDeps, event: ChargeRefunded, { trip, record }: PaymentState, outcome: PaymentOutcome): Promise<StepResult> {
+async function settleRefunded(deps: PaymentDeps, event: ChargeRefunded, { trip, record }: PaymentState, outcome: PaymentOutcome): Promise<StepResult> {
   const current = record as PaymentRecord;
   const at = deps.clock.now().toISOString();
   const settled = chargeFullyRefunded(current, at, 'charge_refunded', event.occurredAt).record;
@@ -371,7 +364,7 @@ async function settleRefunded(deps: PaymentEventDeps, event: ChargeRefunded, { t
   return commitRecord(deps, event, current, settled, outcome, 'payment.fully_refunded', { amount: event.amountRefunded }, tripTransition);
 }
 
-async function recordChargeTotal(deps: PaymentEventDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+async function recordChargeTotal(deps: PaymentDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const eventType = outcome === 'partial_refund_recorded' ? 'payment.partially_refunded' : 'payment.refund_recorded';
   const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
   return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded, event.occurredAt), outcome, eventType, metadata);
@@ -379,7 +372,7 @@ async function recordChargeTotal(deps: PaymentEventDeps, event: ChargeRefunded, 
 
 /** Writes the next version of a record with its audit entry and the event, guarded by the version read. */
 async function commitRecord(
-  deps: PaymentEventDeps,
+  deps: PaymentDeps,
   event: PaymentEvent,
   before: PaymentRecord,
   after: PaymentRecord,
@@ -406,7 +399,7 @@ async function commitRecord(
  * Refunded before its confirmation arrived (or never confirmed): the record it leaves stops a late confirmation
  * from booking, and a trip still waiting for this payment ends `refunded`.
  */
-async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, trip: Trip | undefined): Promise<StepResult> {
+async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip: Trip | undefined): Promise<StepResult> {
   const at = deps.clock.now().toISOString();
   const tripId = event.tripId ?? trip?.tripId;
   const record = newPaymentRecord(
@@ -445,7 +438,7 @@ async function recordEarlyRefund(deps: PaymentEventDeps, event: ChargeRefunded, 
   return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
 }
 
-async function auditPartialRefund(deps: PaymentEventDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
+async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
   // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it.
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
@@ -463,7 +456,7 @@ async function auditPartialRefund(deps: PaymentEventDeps, event: ChargeRefunded,
 }
 
 /** Stripe's word on a refund: the refund moves forward; one made outside this service is recorded as Stripe's. */
-async function moveRefundFromEvent(deps: PaymentEventDeps, event: RefundChanged, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
+async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
   const at = deps.clock.now().toISOString();
   const known = record.refunds.find((entry) => entry.refundKey === event.refundKey || entry.stripeRefundId === event.refundId);
   const withEntry: PaymentRecord = known
@@ -486,7 +479,7 @@ async function moveRefundFromEvent(deps: PaymentEventDeps, event: RefundChanged,
   return commitRecord(deps, event, record, change.record, change.attention ? 'needs_attention' : 'refund_updated', change.audit?.eventType ?? 'payment.refund_recorded', metadata, tripTransition);
 }
 
-async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip, to: Trip['status'], outcome: PaymentOutcome): Promise<StepResult> {
+async function moveTrip(deps: PaymentDeps, event: PaymentEvent, trip: Trip, to: Trip['status'], outcome: PaymentOutcome): Promise<StepResult> {
   const sessionId = 'sessionId' in event ? event.sessionId : undefined;
   const write: AtomicWrite = {
     at: deps.clock.now().toISOString(),
@@ -504,7 +497,7 @@ async function moveTrip(deps: PaymentEventDeps, event: PaymentEvent, trip: Trip,
  * Commits a write that takes the trip out of waiting for its payment, releasing the seats its checkout held in
  * the same transaction — unless the hold was released or consumed first (the sweeper), then without it.
  */
-async function commitReleasingHold(deps: PaymentEventDeps, write: AtomicWrite, trip: Trip): Promise<AtomicWriteResult> {
+async function commitReleasingHold(deps: PaymentDeps, write: AtomicWrite, trip: Trip): Promise<AtomicWriteResult> {
   if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', `trip ${write.tripTransition?.to ?? 'moved'}`);
@@ -517,7 +510,7 @@ async function commitReleasingHold(deps: PaymentEventDeps, write: AtomicWrite, t
  * Stored data we cannot act on. The payment goes in front of a person; when its record itself is what cannot
  * be read, the event is kept as unusable instead (a record we cannot read is not one we may overwrite).
  */
-async function keepForAPerson(deps: PaymentEventDeps, event: PaymentEvent, problem: StoredDataError): Promise<PaymentEventResult> {
+async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: StoredDataError): Promise<PaymentEventResult> {
   try {
     if (problem.entity !== 'payment') return await putInFrontOfAPerson(deps, event, 'stored_data_unusable', problem.message);
   } catch (error) {
@@ -531,7 +524,7 @@ async function keepForAPerson(deps: PaymentEventDeps, event: PaymentEvent, probl
  * Something a program should not decide: the payment's record moves to `needs_attention` (created if there is
  * none), audited with the reason, and the event is acknowledged — never refunded by default, never retried forever.
  */
-async function putInFrontOfAPerson(deps: PaymentEventDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
+async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
   const paymentId = paymentOf(event);
   const tripId = 'tripId' in event ? event.tripId : undefined;
   if (paymentId === undefined) return { outcome: 'needs_attention', reason, ...(tripId !== undefined && { tripId }) };

@@ -1,24 +1,18 @@
-// Use cases: give seats back — cancel confirmed bookings (a trip's, or one by reference), and operators' single-slot adjustments.
+// Use case: give seats back — cancel confirmed bookings (a trip's, or one by reference) — exactly once, never above capacity.
 import type { AtomicWrite, BookingStore, PaymentRecordWrite, SeatGive, TripTransition } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import type { EventMarker } from './confirm-trip';
 import { failure, type BookingFailure } from './errors';
-import type { AuditActorType, AuditEntry, Booking, Slot, TripStatus } from './model';
+import type { AuditActorType, AuditEntry, Booking, Slot, Trip, TripStatus } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
-export interface ReleaseDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
-
-export type ReleaseTarget = { readonly tripId: string } | { readonly reference: string };
+/** A trip as its caller has just read it (its bookings are released), or one booking by reference. */
+export type ReleaseTarget = { readonly trip: Trip } | { readonly reference: string };
 
 export interface ReleaseOptions {
   readonly reason: string;
   readonly actorType: AuditActorType;
   readonly actorId?: string;
-  /** Moves the trip in the same transaction (a full refund moves a booked trip to `refunded`). */
   /** Moves the bookings' trip in the same transaction (a full refund moves a booked trip to `refunded`). */
   readonly tripTransition?: { readonly from: readonly TripStatus[]; readonly to: TripStatus; readonly statusReason?: string };
   readonly marker?: EventMarker;
@@ -49,13 +43,13 @@ export interface ReleaseSuccess {
 const RELEASE_ATTEMPTS = 5;
 
 /**
- * Input: a trip or one booking reference, and why.
+ * Input: a trip (as read by the caller) or one booking reference, and why.
  * Output: what was released now and what had been released before; seats come back exactly once.
  * Steps: read the bookings and their slots → one transaction (bookings confirmed→cancelled, seats back
  * capped at capacity, one audit entry per booking) → on a concurrent change, re-read and retry.
  */
 export async function releaseBookings(
-  deps: ReleaseDeps,
+  deps: Deps,
   target: ReleaseTarget,
   options: ReleaseOptions,
 ): Promise<ReleaseSuccess | BookingFailure> {
@@ -63,7 +57,7 @@ export async function releaseBookings(
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const bookings = await loadTargetBookings(deps.store, target);
     if (!bookings.ok) return bookings;
-    const tripId = 'tripId' in target ? target.tripId : bookings.value[0]?.tripId;
+    const tripId = 'trip' in target ? target.trip.tripId : bookings.value[0]?.tripId;
     const confirmed = bookings.value.filter((booking) => booking.status === 'confirmed');
     const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
     const at = deps.clock.now().toISOString();
@@ -117,9 +111,8 @@ async function loadTargetBookings(
     const found = await store.getBookings([target.reference]);
     return found.length > 0 ? { ok: true, value: found } : failure('BOOKING_NOT_FOUND', `Booking ${target.reference} does not exist.`);
   }
-  const trip = await store.getTrip(target.tripId);
-  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${target.tripId} does not exist.`);
-  return { ok: true, value: await store.getBookings(trip.bookingReferences) };
+  // A trip's booking references never change once booked; only the bookings' statuses are read again.
+  return { ok: true, value: await store.getBookings(target.trip.bookingReferences) };
 }
 
 /**
@@ -139,7 +132,7 @@ function seatGives(bookings: readonly Booking[], slots: Map<string, Slot>): Seat
   return gives;
 }
 
-function cancellationAudit(deps: ReleaseDeps, booking: Booking, options: ReleaseOptions, at: string): AuditEntry {
+function cancellationAudit(deps: Deps, booking: Booking, options: ReleaseOptions, at: string): AuditEntry {
   return {
     auditId: deps.ids.uuid(),
     eventType: 'booking.cancelled',
@@ -158,66 +151,4 @@ function cancellationAudit(deps: ReleaseDeps, booking: Booking, options: Release
       reason: options.reason,
     },
   };
-}
-
-export interface AdjustAvailabilityInput {
-  readonly slotId: string;
-  /** Seats to release (positive) or take (negative). */
-  readonly delta: number;
-  readonly reason: string;
-  readonly actorId?: string;
-}
-
-export interface AdjustAvailabilitySuccess {
-  readonly ok: true;
-  readonly slotId: string;
-  /** Seats actually moved: a release is capped at the slot's capacity. */
-  readonly applied: number;
-}
-
-/**
- * Operators' single-slot adjustment: take or release `|delta|` seats with the same guards and codes as a
- * confirmation (missing, blocked, insufficient) and a release (never above capacity), audited.
- */
-export async function adjustAvailability(
-  deps: ReleaseDeps,
-  input: AdjustAvailabilityInput,
-): Promise<AdjustAvailabilitySuccess | BookingFailure> {
-  if (!Number.isInteger(input.delta) || input.delta === 0) {
-    return failure('VALIDATION_FAILED', 'delta must be a non-zero whole number of seats', { field: 'delta' });
-  }
-  for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt++) {
-    const at = deps.clock.now().toISOString();
-    let applied: number;
-    let change: AtomicWrite['seatChanges'];
-    if (input.delta < 0) {
-      applied = -input.delta;
-      change = [{ kind: 'take', slotId: input.slotId, guests: applied }];
-    } else {
-      const slot = (await deps.store.getSlots([input.slotId])).get(input.slotId);
-      if (!slot) return slotRefusalFailure([classifySlotRefusal(input.slotId, input.delta, undefined)]);
-      applied = Math.min(input.delta, slot.capacity - slot.availableCount);
-      if (applied === 0) return { ok: true, slotId: input.slotId, applied: 0 };
-      change = [{ kind: 'give', slotId: input.slotId, guests: applied, capacity: slot.capacity }];
-    }
-    const audit: AuditEntry = {
-      auditId: deps.ids.uuid(),
-      eventType: 'slot.availability_adjusted',
-      entityType: 'slot',
-      entityId: input.slotId,
-      actorType: 'operator',
-      ...(input.actorId !== undefined && { actorId: input.actorId }),
-      occurredAt: at,
-      metadata: { delta: input.delta > 0 ? applied : -applied, reason: input.reason },
-    };
-    const result = await deps.store.commit({ at, seatChanges: change, audits: [audit] });
-    if (result.committed) return { ok: true, slotId: input.slotId, applied };
-    const refused = result.rejection.seatChanges[0];
-    if (input.delta < 0 && refused) {
-      // Seats taken by an operator must be free: neither booked nor held by a checkout.
-      return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current, undefined, true)]);
-    }
-    // A release raced with another change of the slot: re-read its capacity and availability.
-  }
-  return failure('TRANSACTION_FAILED', `Slot ${input.slotId} kept changing during the adjustment; try again.`, { retryable: true });
 }
