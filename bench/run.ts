@@ -15,6 +15,7 @@ import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-bookin
 import { auditItem, bookingItem, keys, processedEventItem, tripItem } from '../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler, type StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
+import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
 import { ensureBookingTable } from '../scripts/local/create-table';
 import { startDynamoDbLocal } from '../scripts/local/dynamodb-local';
 import { startStripeFake } from '../scripts/local/stripe-fake';
@@ -107,7 +108,7 @@ async function newSlot(capacity: number): Promise<Slot> {
     currency: 'eur',
     updatedAt: new Date().toISOString(),
   };
-  await store.putSlot(slot);
+  await overwriteSlot(client, TABLE, slot);
   return slot;
 }
 
@@ -323,7 +324,7 @@ async function requestCosts(): Promise<void> {
   const duplicate = await count(() => handler(signedRequest(event)));
   const full = await newSlot(1);
   const [unlucky] = await newTrips(1, () => [{ slot: full, guests: 1 }]);
-  await store.putSlot({ ...full, availableCount: 0 });
+  await overwriteSlot(client, TABLE, { ...full, availableCount: 0 });
   const refund = await count(() => handler(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(unlucky!, { paymentIntent: 'pi_bench_refund' })))));
   const total = (calls: Record<string, number>): number => Object.values(calls).reduce((a, b) => a + b, 0);
   results.requests = { happyPath: happy, duplicateDelivery: duplicate, refundPath: refund };

@@ -1,7 +1,8 @@
 // The service-to-service contract of create-booking (invoked with IAM, no public route), over the same confirmation core.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from '../shared/zod';
-import { confirmTrip, type ConfirmTripDeps, type ConfirmTripResult } from '../shared/domain/confirm-trip';
+import type { Deps } from '../shared/domain/collaborators';
+import { confirmTrip, type ConfirmTripResult } from '../shared/domain/confirm-trip';
 import { failure, StoreUnavailableError, type BookingErrorCode } from '../shared/domain/errors';
 import type { Trip, TripItem } from '../shared/domain/model';
 import { checkTripSize, idSchema, parseInput, tripItemSchema, userIdSchema } from '../shared/domain/trip-input';
@@ -31,7 +32,7 @@ export interface CreateBookingResponse {
   readonly slots?: readonly { slotId: string; code: string; requested: number; available?: number }[];
 }
 
-export interface CreateBookingDeps extends ConfirmTripDeps {
+export interface CreateBookingDeps extends Deps {
   readonly logger: Logger;
 }
 
@@ -55,7 +56,7 @@ export function createBookingHandler(deps: CreateBookingDeps): CreateBookingHand
 }
 
 /** The stored trip, checked against what the caller says it paid for, then confirmed. */
-async function confirmRequestedTrip(deps: ConfirmTripDeps, request: CreateBookingRequest): Promise<ConfirmTripResult> {
+async function confirmRequestedTrip(deps: Deps, request: CreateBookingRequest): Promise<ConfirmTripResult> {
   const tooLarge = checkTripSize(request.tripItems);
   if (tooLarge) return tooLarge;
   let trip: Trip | undefined;

@@ -2,7 +2,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { handlePaymentEvent, RetryLaterError, type PaymentEventDeps, type PaymentEventResult } from '../shared/domain/payment-events';
+import type { PaymentDeps } from '../shared/domain/collaborators';
+import { handlePaymentEvent, RetryLaterError, type PaymentEventResult } from '../shared/domain/payment-events';
 import { internalError, jsonResponse } from '../shared/http';
 import { METRIC } from '../shared/observability';
 import { recordUnusableEvent } from '../shared/domain/unusable-events';
@@ -16,7 +17,7 @@ export const WEBHOOK_PATH = '/webhooks/stripe';
 /** Stripe's events are a few KB; anything this large is refused before its HMAC is computed. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-export interface StripeWebhookDeps extends PaymentEventDeps {
+export interface StripeWebhookDeps extends PaymentDeps {
   /** The signing secrets accepted now (several while one is rolled). */
   readonly signingSecrets: () => Promise<readonly string[]>;
   readonly toleranceSeconds: number;

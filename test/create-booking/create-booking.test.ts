@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { MAX_GUESTS_PER_ITEM, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
-import { deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { deps, overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 
 function invoker() {
@@ -47,7 +47,7 @@ describe('create-booking', () => {
   it('returns INSUFFICIENT_AVAILABILITY with the counts when the slot is short', async () => {
     const { store, invoke } = invoker();
     const { slot, body } = await request(store);
-    await store.putSlot({ ...slot, availableCount: 1 });
+    await overwriteSlot({ ...slot, availableCount: 1 });
 
     expect(await invoke(body)).toEqual({
       success: false,

@@ -5,7 +5,7 @@ import { cancelBooking, checkPayments, retryRefund } from '../../lambdas/shared/
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { bookingItem, keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
-import { testDocumentClient } from '../support/store';
+import { overwriteSlot, testDocumentClient } from '../support/store';
 import { chargeRefunded, checkoutSession, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
@@ -23,7 +23,7 @@ const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new 
 describe('a refund Stripe counted on the charge, which then fails', () => {
   it('puts the payment in front of a person when refund.failed arrives after charge.refunded counted the pending refund in full', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     fake.nextRefundStatus('pending');
     expect((await s.pay()).body).toMatchObject({ outcome: 'refunded', reason: 'SLOT_BLOCKED' });
     const [pending] = fake.refundsOf(s.paymentIntent) as [FakeRefund];
@@ -41,7 +41,7 @@ describe('a refund Stripe counted on the charge, which then fails', () => {
 
   it('lets a person retry a failed refund after a late charge.refunded reported the refund from before it failed', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     fake.nextRefundStatus('pending');
     await s.pay();
     const [pending] = fake.refundsOf(s.paymentIntent) as [FakeRefund];
@@ -227,7 +227,7 @@ describe('stored payment records that are malformed', () => {
 describe('running again 25 hours later, after Stripe forgot the key', () => {
   it('finds the refund Stripe made for an unbookable trip whose answer was never written, and refunds nothing twice, when Stripe redelivers 25 hours later', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     const event = stripeEvent('checkout.session.completed', checkoutSession(s.trip, { paymentIntent: s.paymentIntent }));
     // The confirmation is refused, the refund is requested, Stripe refunds; then DynamoDB throttles the write of its answer.
     const confirmation = s.faults.hold('TransactWriteItemsCommand');

@@ -4,12 +4,11 @@ import { confirmTrip, type ConfirmTripResult } from '../../lambdas/shared/domain
 import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
 import { REFERENCE_PATTERN } from '../../lambdas/shared/domain/references';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { deleteSlot, deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { deleteSlot, deps, overwriteSlot, readSlot, seedSlot, testStore, uniqueId, type TestStore } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 /** Everything a confirmation could touch, read back from the table. */
-async function tableState(store: DynamoDbBookingStore, slots: readonly Slot[], trip: Trip) {
+async function tableState(store: TestStore, slots: readonly Slot[], trip: Trip) {
   return {
     slots: await Promise.all(slots.map((slot) => readSlot(store, slot.slotId))),
     trip: await store.getTrip(trip.tripId),
@@ -71,13 +70,13 @@ describe('confirmTrip', () => {
     {
       name: 'a slot without enough seats',
       code: 'INSUFFICIENT_AVAILABILITY',
-      spoil: (store: DynamoDbBookingStore, slot: Slot) => store.putSlot({ ...slot, availableCount: 1 }),
+      spoil: (store: TestStore, slot: Slot) => overwriteSlot({ ...slot, availableCount: 1 }),
       detail: { code: 'INSUFFICIENT_AVAILABILITY', requested: 2, available: 1 },
     },
     {
       name: 'a blocked slot',
       code: 'SLOT_BLOCKED',
-      spoil: (store: DynamoDbBookingStore, slot: Slot) => store.putSlot({ ...slot, isBlocked: true }),
+      spoil: (store: TestStore, slot: Slot) => overwriteSlot({ ...slot, isBlocked: true }),
       detail: { code: 'SLOT_BLOCKED', requested: 2, available: 6 },
     },
   ])('refuses a trip with $name with $code and its counts, changing nothing', async ({ code, spoil, detail }) => {
@@ -124,7 +123,7 @@ describe('confirmTrip', () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 6 });
     const trip = await createPendingTrip(store, [[slot, 3], [slot, 3]]);
-    await store.putSlot({ ...slot, availableCount: 5 });
+    await overwriteSlot({ ...slot, availableCount: 5 });
 
     const result = await confirmTrip(deps(store), confirmationOf(trip));
 

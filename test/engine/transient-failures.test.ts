@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { injectFaults } from '../support/faults';
-import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { deps, FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 const TRANSACT = 'TransactWriteItemsCommand';
@@ -86,7 +86,7 @@ describe('confirmTrip under transient failures', () => {
     const { store, faults } = await faultyStore();
     const slot = await seedSlot(store, { capacity: 1 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
-    await store.putSlot({ ...slot, availableCount: 0 });
+    await overwriteSlot({ ...slot, availableCount: 0 });
 
     const result = await confirmTrip(deps(store), confirmationOf(trip));
 

@@ -5,7 +5,7 @@ import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shar
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { deps } from '../support/store';
@@ -121,14 +121,14 @@ describe('ops check', () => {
     const slot = await seedSlot(store, { capacity: 4 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     await confirmTrip(deps(store), confirmationOf(trip));
-    await store.putSlot({ ...slot, availableCount: 4 }); // lost a decrement
+    await overwriteSlot({ ...slot, availableCount: 4 }); // lost a decrement
 
     const result = await ops(['check', '--json']);
 
     expect(result.code).toBe(1);
     const report = JSON.parse(result.out) as { drifted: { slotId: string; drift: number; confirmedGuests: number }[] };
     expect(report.drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, drift: 1, confirmedGuests: 1 }));
-    await store.putSlot({ ...slot, availableCount: 3 }); // leave the shared table consistent for other runs of check
+    await overwriteSlot({ ...slot, availableCount: 3 }); // leave the shared table consistent for other runs of check
   });
 });
 
@@ -150,10 +150,10 @@ describe('ops holds', () => {
     expect(slots[0]).toMatchObject({ availableCount: 4, unheldCount: 1 });
     expect((await ops(['slots', 'list', '--experience', slot.experienceId])).out).toMatch(/\s4\s+3\s+false/);
 
-    await store.putSlot({ ...slot, availableCount: 4, unheldCount: 4 }); // the hold's seats lost from the counter
+    await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 4 }); // the hold's seats lost from the counter
     const check = await ops(['check', '--json']);
     expect(check.code).toBe(1);
     expect((JSON.parse(check.out) as { drifted: { slotId: string; holdDrift: number; heldGuests: number }[] }).drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }));
-    await store.putSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
+    await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
   });
 });

@@ -5,11 +5,10 @@ import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../support/faults';
-import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore } from '../support/store';
+import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
@@ -64,7 +63,7 @@ async function bookedTrip(guests: readonly number[]) {
     record: async () => (await store.getPaymentRecord(pi)) as PaymentRecord,
     bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
     shareKey: (reference: string) => `refund-${pi}-${reference}`,
-    cancelLater: (store_: DynamoDbBookingStore, clock: Clock, reference: string, gateway_: PaymentGateway = gateway) =>
+    cancelLater: (store_: TestStore, clock: Clock, reference: string, gateway_: PaymentGateway = gateway) =>
       cancelBooking({ store: store_, gateway: gateway_, clock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true }),
   };
 }

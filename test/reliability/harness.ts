@@ -1,5 +1,5 @@
 // The reliability harness: a seeded random source, a barrier-started concurrent runner, and the invariants read back from the table.
-import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+import type { BookingQueries, BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -69,7 +69,7 @@ export interface MoneyAtProvider {
  *    was paid, and no trip is booked while its payment is refunded in full.
  */
 export async function findViolations(
-  store: BookingStore,
+  store: BookingStore & BookingQueries,
   slots: readonly Slot[],
   trips: readonly Trip[],
   acknowledged: readonly AcknowledgedPayment[] = [],
@@ -125,7 +125,7 @@ export async function findViolations(
   return violations;
 }
 
-async function moneyViolations(store: BookingStore, paymentId: string, money?: MoneyAtProvider): Promise<string[]> {
+async function moneyViolations(store: BookingStore & BookingQueries, paymentId: string, money?: MoneyAtProvider): Promise<string[]> {
   const record = await store.getPaymentRecord(paymentId);
   if (!record) return [];
   const found: string[] = [];

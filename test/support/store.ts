@@ -1,12 +1,14 @@
 // Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
+import { overwriteSlot as writeSlot } from '../../scripts/dev-kit/overwrite-slot';
 import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, systemClock, type Deps } from '../../lambdas/shared/domain/collaborators';
+import type { BookingQueries, BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { Slot } from '../../lambdas/shared/domain/model';
 
 /** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
@@ -16,6 +18,9 @@ export function testDocumentClient(): DynamoDBDocumentClient {
   return createDocumentClient({ endpoint: inject('dynamoEndpoint') });
 }
 
+/** What tests ask of a store: the port the use cases see, and the queries the operator tools use. */
+export type TestStore = BookingStore & BookingQueries;
+
 export function testStore(client: DynamoDBDocumentClient = testDocumentClient()): DynamoDbBookingStore {
   return new DynamoDbBookingStore({ client, tableName: inject('tableName'), retryPolicy: FAST_RETRIES });
 }
@@ -24,7 +29,7 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${randomUUID()}`;
 }
 
-export function deps(store: DynamoDbBookingStore) {
+export function deps(store: TestStore): Deps & { store: TestStore } {
   return { store, clock: systemClock, ids: randomIds };
 }
 
@@ -39,7 +44,7 @@ export interface SlotSeed {
   time?: string;
 }
 
-export async function seedSlot(store: DynamoDbBookingStore, seed: SlotSeed = {}): Promise<Slot> {
+export async function seedSlot(store: BookingStore, seed: SlotSeed = {}): Promise<Slot> {
   const capacity = seed.capacity ?? 10;
   const slot: Slot = {
     slotId: uniqueId('slot'),
@@ -53,16 +58,32 @@ export async function seedSlot(store: DynamoDbBookingStore, seed: SlotSeed = {})
     currency: seed.currency ?? 'eur',
     updatedAt: new Date().toISOString(),
   };
-  await store.putSlot(slot);
+  // Through the store's own atomic write, so a slot can be seeded into any table a test runs against.
+  const stored = await store.commit({ at: slot.updatedAt, newSlot: slot });
+  if (!stored.committed) expect.fail(`slot ${slot.slotId} could not be seeded`);
   return slot;
 }
 
-export async function readSlot(store: DynamoDbBookingStore, slotId: string): Promise<Slot | undefined> {
+/** Writes the slot as given, past every guard: to stage sold-out seats, drift or a block without a use case. */
+export async function overwriteSlot(slot: Slot, table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: inject('tableName') }): Promise<void> {
+  const client = createDocumentClient({ endpoint: table.endpoint });
+  try {
+    await writeSlot(client, table.tableName, slot);
+  } finally {
+    client.destroy();
+  }
+}
+
+export async function readSlot(store: BookingStore, slotId: string): Promise<Slot | undefined> {
   return (await store.getSlots([slotId])).get(slotId);
 }
 
-
 /** Removes a slot outright, as no use case does: to prove a missing slot is refused. */
 export async function deleteSlot(slotId: string): Promise<void> {
-  await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
+  const client = testDocumentClient();
+  try {
+    await client.send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
+  } finally {
+    client.destroy();
+  }
 }

@@ -3,10 +3,9 @@ import { expect } from 'vitest';
 import type { ConfirmTripInput } from '../../lambdas/shared/domain/confirm-trip';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { deps, uniqueId } from './store';
+import { deps, uniqueId, type TestStore } from './store';
 
-export async function createPendingTrip(store: DynamoDbBookingStore, parts: readonly [Slot, number][], userId = uniqueId('user')): Promise<Trip> {
+export async function createPendingTrip(store: TestStore, parts: readonly [Slot, number][], userId = uniqueId('user')): Promise<Trip> {
   const result = await createTrip(deps(store), {
     userId,
     items: parts.map(([slot, guests]) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: guests })),

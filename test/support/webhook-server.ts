@@ -1,14 +1,14 @@
 // The real webhook handler behind a local HTTP server, with the Stripe stand-in told to send its signed events there.
+import type { TestStore } from './store';
 import type { AddressInfo } from 'node:net';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { SIGNING_SECRET } from './stripe-events';
 import { webhookHarness } from './webhook';
 
 /** Starts the server and points the fake's payment page at it; resolves to a function that stops the server. */
-export async function serveWebhookFor(fake: StripeFake, store: DynamoDbBookingStore): Promise<() => Promise<void>> {
+export async function serveWebhookFor(fake: StripeFake, store: TestStore): Promise<() => Promise<void>> {
   const webhook = webhookHarness(fake, { store });
   const server = serveRoutes({
     [`POST ${WEBHOOK_PATH}`]: async (event) => {

@@ -3,13 +3,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { SIGNING_SECRET } from './stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
-import { testStore } from './store';
+import { testStore, type TestStore } from './store';
 
 export interface WebhookResponse {
   readonly status: number;
@@ -17,7 +16,7 @@ export interface WebhookResponse {
 }
 
 export interface HarnessOptions {
-  readonly store?: DynamoDbBookingStore;
+  readonly store?: TestStore;
   readonly secrets?: readonly string[];
   readonly clock?: Clock;
   readonly logLevel?: 'SILENT' | 'DEBUG';

@@ -1,6 +1,6 @@
 // The webhook under concurrent deliveries and outages of Stripe's API and of DynamoDB: nothing oversold, lost or refunded twice.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readSlot, seedSlot, testStore } from '../support/store';
+import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
 import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
@@ -73,7 +73,7 @@ describe('Stripe API outage', () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 1 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
-    await store.putSlot({ ...slot, availableCount: 0 });
+    await overwriteSlot({ ...slot, availableCount: 0 });
     const pi = paymentIntent();
     const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: pi }));
     const webhook = webhookHarness(fake, { store });
@@ -140,7 +140,7 @@ describe('logs', () => {
       const store = testStore();
       const slot = await seedSlot(store, { capacity: 1 });
       const trip = await createPendingTrip(store, [[slot, 1]]);
-      await store.putSlot({ ...slot, availableCount: 0 });
+      await overwriteSlot({ ...slot, availableCount: 0 });
       const webhook = webhookHarness(fake, { store, logLevel: 'DEBUG' });
       const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentIntent() }));
       fake.failNext(1);

@@ -7,7 +7,7 @@ import { GLOBAL_INDEXES } from '../../lambdas/shared/dynamodb/table-definition';
 import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../support/faults';
-import { testDocumentClient, testStore } from '../support/store';
+import { overwriteSlot, testDocumentClient, testStore } from '../support/store';
 import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
@@ -98,7 +98,7 @@ describe('Stripe refuses a refund for good', () => {
     { code: 'resource_missing', refuse: () => undefined, register: false },
   ])('$code: the payment needs attention, the audit has Stripe’s code, the alarm metric fires, Stripe gets 200 and is not asked again', async ({ code, refuse, register }) => {
     const s = await scenario({ register: register ?? true });
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     const added = vi.spyOn(s.webhook.metrics, 'addMetric');
     refuse(fake);
     const event = stripeEvent('checkout.session.completed', s.session());
@@ -123,7 +123,7 @@ describe('Stripe refuses a refund for good', () => {
     { failure: 'reset' as const, count: 2 },
   ])('a transient $failure answers 500, keeps the refund requested, and refunds exactly once when redelivered', async ({ failure, count }) => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[0], availableCount: 1 });
+    await overwriteSlot({ ...s.slots[0], availableCount: 1 });
     fake.failNext(count, failure);
     const event = stripeEvent('checkout.session.completed', s.session());
 
@@ -142,7 +142,7 @@ describe('Stripe refuses a refund for good', () => {
 describe('Stripe says yes, then the refund changes', () => {
   async function refundedUnbookableTrip() {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     expect((await s.pay()).body).toMatchObject({ outcome: 'refunded' });
     const [refund] = fake.refundsOf(s.paymentIntent);
     return { s, refund: refund as FakeRefund };
@@ -168,7 +168,7 @@ describe('Stripe says yes, then the refund changes', () => {
 
   it('follows a pending refund to succeeded from refund.updated, and only then calls the trip refunded', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     fake.nextRefundStatus('pending');
 
     expect((await s.pay()).body).toMatchObject({ outcome: 'refunded' });
@@ -221,7 +221,7 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
 
   it('refunds nothing, and calls Stripe for nothing, when a free trip cannot be booked', async () => {
     const s = await scenario({ register: false });
-    await s.store.putSlot({ ...s.slots[0], isBlocked: true });
+    await overwriteSlot({ ...s.slots[0], isBlocked: true });
     const posts = fake.calls.length;
 
     const response = await s.pay({ paymentIntent: null, amount: 0, payment_status: 'no_payment_required', amount_subtotal: s.trip.amount, total_details: { amount_discount: s.trip.amount } });
@@ -286,7 +286,7 @@ describe('stored data that cannot be acted on', () => {
     expect(await s.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'stored_data_unusable' } });
     const check = await checkConsistency(s.store);
     expect(check.unusable).toContainEqual(expect.objectContaining({ entity: 'slot', id: s.slots[0].slotId, problem: expect.stringContaining('availableCount') }));
-    await s.store.putSlot(s.slots[0]); // leave the shared table readable for other runs of the check
+    await overwriteSlot(s.slots[0]); // leave the shared table readable for other runs of the check
   });
 
   it('never refunds when the stored trip no longer parses', async () => {

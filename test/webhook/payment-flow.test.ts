@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
-import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { deps, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { injectFaults } from '../support/faults';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from '../support/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -164,7 +164,7 @@ describe('charge.refunded', () => {
 describe('paid but not bookable', () => {
   it('refunds a paid trip whose slot sold out meanwhile, records why, and answers 200', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[0], availableCount: 2 });
+    await overwriteSlot({ ...s.slots[0], availableCount: 2 });
 
     const response = await s.send('checkout.session.completed', s.session());
 
@@ -178,7 +178,7 @@ describe('paid but not bookable', () => {
 
   it('refunds once when a blocked slot’s payment is delivered again', async () => {
     const s = await scenario();
-    await s.store.putSlot({ ...s.slots[1], isBlocked: true });
+    await overwriteSlot({ ...s.slots[1], isBlocked: true });
     const event = stripeEvent('checkout.session.completed', s.session());
 
     const first = await s.webhook.send(signedRequest(event));

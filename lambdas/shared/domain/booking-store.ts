@@ -104,12 +104,8 @@ export interface AtomicWrite {
 /** Why an atomic write was refused: one entry per guard that failed, with the item as it was. */
 export interface WriteRejection {
   readonly seatChanges: readonly { readonly change: SeatChange; readonly current?: Slot }[];
-  /** Present when a new slot's id was taken or a settings change's guard failed; `current` is the slot as it is. */
-  readonly slot?: { readonly current?: Slot };
   /** References of new bookings that already exist. */
   readonly takenReferences: readonly string[];
-  /** References of cancellations whose booking was not confirmed any more (or missing). */
-  readonly bookingsNotConfirmed: readonly string[];
   /** Present when the trip transition's guard failed; `current` is absent when the trip is missing. */
   readonly trip?: { readonly current?: Trip };
   /** Present when the payment record was not as read (or existed already); `current` is the record as it is. */
@@ -124,38 +120,44 @@ export interface WriteRejection {
 
 export type AtomicWriteResult = { readonly committed: true } | { readonly committed: false; readonly rejection: WriteRejection };
 
+/** What the request paths (webhook, checkout, create-booking, sweeper) ask of a store: point reads and the atomic write. */
 export interface BookingStore {
   getTrip(tripId: string): Promise<Trip | undefined>;
   /** Stores a new trip; false when a trip with that id exists already. */
   createTrip(trip: Trip): Promise<boolean>;
   getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>>;
-  /**
-   * Every slot: operator listings and the consistency check, never a request path. A stored slot that fails
-   * its shape is handed to `onUnusable` (and left out) when given, so one bad item cannot hide the others.
-   */
+  getBookings(references: readonly string[]): Promise<Booking[]>;
+  getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined>;
+  /** The trip a payment booked, by the payment index (eventually consistent): only for trips booked before payment records. */
+  findTripByPayment(paymentId: string): Promise<Trip | undefined>;
+  getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined>;
+  /** Holds still `held` whose expiry is at or before `at`, oldest first (a sparse index: only held ones are in it). */
+  listExpiredHolds(at: string, limit?: number): Promise<Hold[]>;
+  /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
+  commit(write: AtomicWrite): Promise<AtomicWriteResult>;
+}
+
+/**
+ * What operator tools, the consistency check and tests ask besides: listings and scans, never on a request path.
+ * A stored item that fails its shape is handed to `onUnusable` (and left out) when given, so one bad item
+ * cannot hide the others.
+ */
+export interface BookingQueries {
+  /** Every slot, by date and time. */
   listAllSlots(onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]>;
   listSlotsOfExperience(experienceId: string): Promise<Slot[]>;
   listBookingsOfTrip(tripId: string): Promise<Booking[]>;
   listBookingsOfSlot(slotId: string): Promise<Booking[]>;
   listTripsOfUser(userId: string): Promise<Trip[]>;
   listAudit(entityType: string, entityId: string): Promise<AuditEntry[]>;
-  getBookings(references: readonly string[]): Promise<Booking[]>;
   getProcessedEvent(eventId: string): Promise<ProcessedEvent | undefined>;
-  getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined>;
-  /** The trip a payment booked, by the payment index (eventually consistent): only for trips booked before payment records. */
-  findTripByPayment(paymentId: string): Promise<Trip | undefined>;
+  getHold(tripId: string): Promise<Hold | undefined>;
   /** Payments in `needs_attention`, oldest first (a sparse index: only they are in it). */
   listPaymentsNeedingAttention(): Promise<PaymentRecord[]>;
   /** Unusable events still waiting for a person, oldest first (the same sparse index). */
   listEventsNeedingAttention(): Promise<UnusableEvent[]>;
-  getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined>;
-  getHold(tripId: string): Promise<Hold | undefined>;
-  /** Holds still `held` whose expiry is at or before `at`, oldest first (a sparse index: only held ones are in it). */
-  listExpiredHolds(at: string, limit?: number): Promise<Hold[]>;
-  /** Every hold still held: operator listings and the consistency check. */
+  /** Every hold still held. */
   listActiveHolds(): Promise<Hold[]>;
-  /** Every payment record: the consistency check, never a request path. `onUnusable` as for slots. */
+  /** Every payment record. */
   listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
-  /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
-  commit(write: AtomicWrite): Promise<AtomicWriteResult>;
 }

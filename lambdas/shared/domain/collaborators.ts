@@ -1,5 +1,7 @@
-// What the use cases need from the outside world besides storage: time and fresh identifiers.
+// What the use cases are given: the store, the payment provider, time and fresh identifiers, as one set of ports.
 import { randomUUID } from 'node:crypto';
+import type { BookingStore } from './booking-store';
+import type { PaymentGateway } from './payment-gateway';
 import { generateReference } from './references';
 
 export interface Clock {
@@ -14,3 +16,15 @@ export interface IdSource {
 export const systemClock: Clock = { now: () => new Date() };
 
 export const randomIds: IdSource = { uuid: randomUUID, reference: generateReference };
+
+/** What every use case is given: the store, the time and fresh identifiers. */
+export interface Deps {
+  readonly store: BookingStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+}
+
+/** Use cases that move money also talk to the payment provider. */
+export interface PaymentDeps extends Deps {
+  readonly gateway: PaymentGateway;
+}

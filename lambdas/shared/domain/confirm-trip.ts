@@ -1,16 +1,10 @@
 // Use case: confirm a paid trip — take every slot's seats, create its bookings and audit entries, mark it booked — atomically.
 import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
 import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-
-export interface ConfirmTripDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 /** Recorded in the same transaction when the confirmation comes from a Stripe event. */
 export interface EventMarker {
@@ -62,7 +56,7 @@ export interface ConfirmTripInput {
  * Output: the bookings, or a failure with an error code; business failures change nothing.
  * Steps: replay if this payment booked the trip → one transaction → decode refusals.
  */
-export async function confirmTrip(deps: ConfirmTripDeps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
+export async function confirmTrip(deps: Deps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
   try {
     const settled = await settledOutcome(deps.store, input.trip, input.paymentId);
     if (settled) return settled;
@@ -73,7 +67,7 @@ export async function confirmTrip(deps: ConfirmTripDeps, input: ConfirmTripInput
   }
 }
 
-async function commitConfirmation(deps: ConfirmTripDeps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
+async function commitConfirmation(deps: Deps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
   const { trip, paymentId } = input;
   const amountPaid = input.amountPaid ?? trip.amount;
   let bookings = newBookings(deps, trip, paymentId, amountPaid);
@@ -144,7 +138,7 @@ export function paidShares(prices: readonly number[], amountPaid: number): numbe
   return shares;
 }
 
-function newBookings(deps: ConfirmTripDeps, trip: Trip, paymentId: string, amountPaid: number): Booking[] {
+function newBookings(deps: Deps, trip: Trip, paymentId: string, amountPaid: number): Booking[] {
   const createdAt = deps.clock.now().toISOString();
   const prices = trip.itemAmounts;
   // Trips stored before prices were recorded per item have no shares to split.
@@ -182,7 +176,7 @@ export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experien
 }
 
 function confirmationWrite(
-  deps: ConfirmTripDeps,
+  deps: Deps,
   input: ConfirmTripInput,
   bookings: Booking[],
   options: { readonly amountPaid: number; readonly held: boolean },

@@ -1,16 +1,10 @@
 // Use case: store the trip a checkout is about to charge for, priced from its slots, so an unbookable trip is refused before anyone pays.
 import type { BookingStore } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
 import type { Trip, TripItem } from './model';
 import { canSeat, classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { checkTripSize, createTripInputSchema, parseInput } from './trip-input';
-
-export interface CreateTripDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | BookingFailure;
 
@@ -20,7 +14,7 @@ export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | Book
  * Steps: validate → read the slots → check each exists, is open and (advisory) has the seats → price → store.
  * Seats are not held here: they are taken only by the confirmation, in one transaction.
  */
-export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promise<CreateTripResult> {
+export async function createTrip(deps: Deps, rawInput: unknown): Promise<CreateTripResult> {
   const priced = await priceTrip(deps, rawInput);
   if (!priced.ok) return priced;
   if (!(await deps.store.createTrip(priced.trip))) {
@@ -33,7 +27,7 @@ export async function createTrip(deps: CreateTripDeps, rawInput: unknown): Promi
  * The trip a checkout is about to charge for, priced from its slots and not stored: validation, the slots' own
  * dates and times, one currency, and (advisory) seats — of those neither booked nor held when `fromUnheld`.
  */
-export async function priceTrip(deps: CreateTripDeps, rawInput: unknown, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
+export async function priceTrip(deps: Deps, rawInput: unknown, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
   const parsed = parseInput(createTripInputSchema, rawInput);
   if (!parsed.ok) return parsed;
   const input = parsed.value;
@@ -92,7 +86,7 @@ export async function priceTrip(deps: CreateTripDeps, rawInput: unknown, options
 
 /** Records the Stripe Checkout session that will pay for a pending trip. */
 export async function attachCheckoutSession(
-  deps: Pick<CreateTripDeps, 'store' | 'clock'>,
+  deps: Pick<Deps, 'store' | 'clock'>,
   tripId: string,
   checkoutSessionId: string,
 ): Promise<{ ok: true } | BookingFailure> {

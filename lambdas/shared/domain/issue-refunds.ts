@@ -1,16 +1,9 @@
 // Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
 import type { BookingStore, TripTransition } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
 import { applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
 import type { PaymentGateway, RefundAnswer } from './payment-gateway';
-
-export interface IssueRefundsDeps {
-  readonly store: BookingStore;
-  readonly gateway: PaymentGateway;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
@@ -33,7 +26,7 @@ const RECORD_ATTEMPTS = 5;
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
  * `requested`, and the next run asks again with the same keys.
  */
-export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: PaymentRecord, actorType: AuditActorType): Promise<IssuedRefunds> {
+export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRecord, actorType: AuditActorType): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
   for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
@@ -79,7 +72,7 @@ export async function issueRequestedRefunds(deps: IssueRefundsDeps, record: Paym
   throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
 }
 
-async function askProvider(deps: IssueRefundsDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer> {
+async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer> {
   if (!deps.gateway.refundable(record.paymentId)) {
     return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
   }

@@ -1,19 +1,12 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
-import type { BookingStore, PaymentRecordWrite } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { BookingQueries, BookingStore, PaymentRecordWrite } from './booking-store';
+import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import type { PaymentGateway } from './payment-gateway';
 import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withAttention, withLiveStatus } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
-
-export interface PaymentOperationsDeps {
-  readonly store: BookingStore;
-  readonly gateway: PaymentGateway;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 /** A concurrent event about the same payment makes an operation read again, this many times at most. */
 const OPERATION_ATTEMPTS = 5;
@@ -36,7 +29,7 @@ export interface CancelBookingResult {
   readonly tripStatus?: TripStatus;
 }
 
-function operatorAudit(deps: PaymentOperationsDeps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
+function operatorAudit(deps: PaymentDeps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
   return {
     auditId: deps.ids.uuid(),
     eventType,
@@ -69,7 +62,7 @@ function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at
  * when it was its last booking → ask Stripe → record the answer. Run again, it resumes only a refund still
  * `requested`; a share is refunded at most once, ever.
  */
-export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
+export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
   for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
     const [booking] = await deps.store.getBookings([input.reference]);
     if (!booking) return failure('BOOKING_NOT_FOUND', `Booking ${input.reference} does not exist.`);
@@ -134,7 +127,7 @@ export async function cancelBooking(deps: PaymentOperationsDeps, input: CancelBo
 }
 
 /** The share's refund: requested when there is money Stripe can return, waived when the operator said so. */
-function shareEntry(deps: PaymentOperationsDeps, input: CancelBookingInput, booking: Booking, share: number, at: string): RefundEntry | undefined {
+function shareEntry(deps: PaymentDeps, input: CancelBookingInput, booking: Booking, share: number, at: string): RefundEntry | undefined {
   const fields = {
     refundKey: shareRefundKey(booking.paymentId, booking.reference),
     amount: share,
@@ -166,7 +159,7 @@ export interface RetryRefundResult {
  * failed, asks once more for each failed refund under a new key (what is still refundable, at most), and
  * takes the payment back to where it was.
  */
-export async function retryRefund(deps: PaymentOperationsDeps, paymentId: string, actorId?: string): Promise<RetryRefundResult | BookingFailure> {
+export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?: string): Promise<RetryRefundResult | BookingFailure> {
   for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
     const record = await deps.store.getPaymentRecord(paymentId);
     if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
@@ -210,7 +203,7 @@ export async function retryRefund(deps: PaymentOperationsDeps, paymentId: string
 
 /** A person looked at a payment that needed attention and closes it; the note goes into its audit trail. */
 export async function resolvePayment(
-  deps: Omit<PaymentOperationsDeps, 'gateway'>,
+  deps: Deps,
   paymentId: string,
   note: string,
   actorId?: string,
@@ -257,7 +250,7 @@ const STUCK_REFUND_MS = 10 * 86_400_000;
  * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
  * and refunds that nothing will move any more (requested but never answered, pending for too long).
  */
-export async function checkPayments(store: BookingStore, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
+export async function checkPayments(store: BookingStore & BookingQueries, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
   const problems: PaymentProblem[] = [];
   const records = await store.listAllPaymentRecords((problem) => problems.push({ paymentId: problem.entityId, problem: problem.message }));
   for (const record of records) {

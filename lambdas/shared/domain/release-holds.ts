@@ -1,16 +1,10 @@
 // Use cases: give a checkout's held seats back to sale, exactly once — when its session expires, or when the sweeper finds it expired.
 import type { AtomicWrite, AtomicWriteResult, BookingStore } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import type { AuditActorType, AuditEntry, Hold } from './model';
 
-export interface ReleaseHoldsDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
-
 /** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
-export function holdRelease(deps: ReleaseHoldsDeps, hold: Pick<Hold, 'tripId' | 'seats'>, actorType: AuditActorType, why: string): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
+export function holdRelease(deps: Deps, hold: Pick<Hold, 'tripId' | 'seats'>, actorType: AuditActorType, why: string): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
   return {
     seatChanges: hold.seats.map(({ slotId, guests }) => ({ kind: 'unhold', slotId, guests })),
     holdTransition: { tripId: hold.tripId, to: 'released' },
@@ -49,7 +43,7 @@ export interface SweepResult {
  * index, oldest first, in pages) → for each, one transaction that releases it only if it is still held. Events
  * can be late or lost: this is what guarantees seats come back.
  */
-export async function releaseExpiredHolds(deps: ReleaseHoldsDeps, options: { readonly maxHolds?: number } = {}): Promise<SweepResult> {
+export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHolds?: number } = {}): Promise<SweepResult> {
   const released: string[] = [];
   const alreadySettled: string[] = [];
   const max = options.maxHolds ?? 1_000;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as z from '../zod';
 import type { BookingStore } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import { seatsPerSlot } from './confirm-trip';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
@@ -12,11 +12,8 @@ import { commitHoldRelease, holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput, userIdSchema } from './trip-input';
 
-export interface StartCheckoutDeps {
-  readonly store: BookingStore;
+export interface StartCheckoutDeps extends Deps {
   readonly checkout: CheckoutSessions;
-  readonly clock: Clock;
-  readonly ids: IdSource;
   /** How long seats are held for a payment (Stripe allows a session 30 minutes to 24 hours). */
   readonly holdMinutes: number;
 }

@@ -1,21 +1,15 @@
 // Use cases: keep a validly signed event we cannot act on for a person, and let the person close it.
 import type { BookingStore } from './booking-store';
-import type { Clock, IdSource } from './collaborators';
+import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
 import type { UnusableEvent } from './model';
-
-export interface UnusableEventDeps {
-  readonly store: BookingStore;
-  readonly clock: Clock;
-  readonly ids: IdSource;
-}
 
 /**
  * Input: the event's id and type and what is wrong with it. Output: whether this delivery recorded it (a
  * redelivery finds it recorded). The event is never acted on: no booking, no refund, no retry loop.
  */
 export async function recordUnusableEvent(
-  deps: UnusableEventDeps,
+  deps: Deps,
   input: { readonly eventId: string; readonly eventType: string; readonly problem: string },
 ): Promise<{ readonly recorded: boolean }> {
   const at = deps.clock.now().toISOString();
@@ -40,7 +34,7 @@ export async function recordUnusableEvent(
 
 /** A person looked at an unusable event and closes it; the note goes into its audit trail. */
 export async function resolveUnusableEvent(
-  deps: UnusableEventDeps,
+  deps: Deps,
   eventId: string,
   note: string,
   actorId?: string,

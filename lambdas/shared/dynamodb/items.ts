@@ -1,8 +1,6 @@
-// How each entity is laid out in the single table: its keys, its index keys, and the way back to the domain.
-import { StoredDataError } from '../domain/errors';
-import { PAYMENT_STATUSES, REFUND_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type Hold, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
-import * as z from '../zod';
-import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
+// How each entity is laid out in the single table: its keys and its index keys (the way back is stored-items.ts).
+import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import { GLOBAL_INDEXES, TTL_ATTRIBUTE, type GlobalIndexDefinition } from './table-definition';
 
 type Item = Record<string, unknown>;
 export interface Key {
@@ -10,9 +8,19 @@ export interface Key {
   readonly sk: string;
 }
 
-const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
+/** Where an item sits in a global index: named parts, never the order of an object's values. */
+export interface IndexKey {
+  readonly partition: string;
+  readonly sort: string;
+}
+
 const BY_PARENT = GLOBAL_INDEXES.byParent;
 const BY_SLOT = GLOBAL_INDEXES.bySlotOrPayment;
+
+/** The attributes that put an item under `key` in `index`. */
+export function indexAttributes(index: GlobalIndexDefinition, key: IndexKey): Item {
+  return { [index.partitionKey]: key.partition, [index.sortKey]: key.sort };
+}
 
 export const keys = {
   slot: (slotId: string): Key => ({ pk: `SLOT#${slotId}`, sk: 'SLOT' }),
@@ -26,10 +34,7 @@ export const keys = {
   holdsPartition: 'HOLDS',
   paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
   /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
-  tripOfPayment: (paymentId: string): Record<string, string> => ({
-    [BY_SLOT.partitionKey]: `PAYMENT#${paymentId}`,
-    [BY_SLOT.sortKey]: 'TRIP',
-  }),
+  tripOfPayment: (paymentId: string): IndexKey => ({ partition: `PAYMENT#${paymentId}`, sort: 'TRIP' }),
   auditPartition: (entityType: string, entityId: string): string => `AUDIT#${entityType}#${entityId}`,
   experiencePartition: (experienceId: string): string => `EXPERIENCE#${experienceId}`,
   tripBookingsPartition: (tripId: string): string => `TRIP#${tripId}`,
@@ -39,21 +44,11 @@ export const keys = {
   attentionPartition: 'ATTENTION',
 };
 
-/** Attributes that exist only for the table's sake and are stripped on the way back. */
-const STORAGE_ATTRIBUTES = [PK, SK, BY_PARENT.partitionKey, BY_PARENT.sortKey, BY_SLOT.partitionKey, BY_SLOT.sortKey, 'entity'];
-
-function withoutStorageAttributes(item: Item): Item {
-  const copy: Item = { ...item };
-  for (const name of STORAGE_ATTRIBUTES) delete copy[name];
-  return copy;
-}
-
 export function slotItem(slot: Slot): Item {
   return {
     ...keys.slot(slot.slotId),
     entity: 'slot',
-    [BY_PARENT.partitionKey]: keys.experiencePartition(slot.experienceId),
-    [BY_PARENT.sortKey]: `SLOT#${slot.date}T${slot.time}#${slot.slotId}`,
+    ...indexAttributes(BY_PARENT, { partition: keys.experiencePartition(slot.experienceId), sort: `SLOT#${slot.date}T${slot.time}#${slot.slotId}` }),
     ...slot,
   };
 }
@@ -62,9 +57,8 @@ export function tripItem(trip: Trip): Item {
   return {
     ...keys.trip(trip.tripId),
     entity: 'trip',
-    [BY_PARENT.partitionKey]: keys.userTripsPartition(trip.userId),
-    [BY_PARENT.sortKey]: `TRIP#${trip.createdAt}#${trip.tripId}`,
-    ...(trip.paymentId !== undefined && keys.tripOfPayment(trip.paymentId)),
+    ...indexAttributes(BY_PARENT, { partition: keys.userTripsPartition(trip.userId), sort: `TRIP#${trip.createdAt}#${trip.tripId}` }),
+    ...(trip.paymentId !== undefined && indexAttributes(BY_SLOT, keys.tripOfPayment(trip.paymentId))),
     ...trip,
   };
 }
@@ -73,10 +67,8 @@ export function bookingItem(booking: Booking): Item {
   return {
     ...keys.booking(booking.reference),
     entity: 'booking',
-    [BY_PARENT.partitionKey]: keys.tripBookingsPartition(booking.tripId),
-    [BY_PARENT.sortKey]: `BOOKING#${booking.reference}`,
-    [BY_SLOT.partitionKey]: keys.slotBookingsPartition(booking.slotId),
-    [BY_SLOT.sortKey]: `BOOKING#${booking.reference}`,
+    ...indexAttributes(BY_PARENT, { partition: keys.tripBookingsPartition(booking.tripId), sort: `BOOKING#${booking.reference}` }),
+    ...indexAttributes(BY_SLOT, { partition: keys.slotBookingsPartition(booking.slotId), sort: `BOOKING#${booking.reference}` }),
     ...booking,
   };
 }
@@ -96,10 +88,8 @@ export function paymentRecordItem(record: PaymentRecord): Item {
     ...keys.paymentRecord(record.paymentId),
     entity: 'payment',
     // Only a payment that needs a person is in the index, so listing them never reads the others.
-    ...(record.status === 'needs_attention' && {
-      [BY_PARENT.partitionKey]: keys.attentionPartition,
-      [BY_PARENT.sortKey]: `${record.attention?.since ?? record.updatedAt}#${record.paymentId}`,
-    }),
+    ...(record.status === 'needs_attention' &&
+      indexAttributes(BY_PARENT, { partition: keys.attentionPartition, sort: `${record.attention?.since ?? record.updatedAt}#${record.paymentId}` })),
     ...record,
   };
 }
@@ -108,10 +98,7 @@ export function unusableEventItem(event: UnusableEvent): Item {
   return {
     ...keys.unusableEvent(event.eventId),
     entity: 'unusable_event',
-    ...(event.status === 'needs_attention' && {
-      [BY_PARENT.partitionKey]: keys.attentionPartition,
-      [BY_PARENT.sortKey]: `${event.receivedAt}#${event.eventId}`,
-    }),
+    ...(event.status === 'needs_attention' && indexAttributes(BY_PARENT, { partition: keys.attentionPartition, sort: `${event.receivedAt}#${event.eventId}` })),
     ...event,
   };
 }
@@ -120,7 +107,7 @@ export function holdItem(hold: Hold): Item {
   return {
     ...keys.hold(hold.tripId),
     entity: 'hold',
-    ...(hold.status === 'held' && { [BY_PARENT.partitionKey]: keys.holdsPartition, [BY_PARENT.sortKey]: `${hold.expiresAt}#${hold.tripId}` }),
+    ...(hold.status === 'held' && indexAttributes(BY_PARENT, { partition: keys.holdsPartition, sort: `${hold.expiresAt}#${hold.tripId}` })),
     ...hold,
   };
 }
@@ -128,111 +115,3 @@ export function holdItem(hold: Hold): Item {
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
 }
-
-const wholeNumber = z.number().check(z.refine(Number.isInteger, 'must be a whole number'));
-
-/** What the code relies on in a stored slot; other attributes pass through. */
-const storedSlotSchema = z.looseObject({
-  slotId: z.string(),
-  experienceId: z.string(),
-  capacity: wholeNumber,
-  availableCount: wholeNumber,
-  unheldCount: z.optional(wholeNumber),
-  isBlocked: z.boolean(),
-  priceAmount: wholeNumber,
-  currency: z.string(),
-});
-
-const storedTripSchema = z.looseObject({
-  tripId: z.string(),
-  userId: z.string(),
-  status: z.enum(TRIP_STATUSES),
-  amount: wholeNumber,
-  currency: z.string(),
-  items: z.array(z.looseObject({ slotId: z.string(), experienceId: z.string(), guestCount: wholeNumber })),
-});
-
-const storedLegacyPaymentSchema = z.looseObject({ paymentId: z.string(), status: z.enum(['refund_pending', 'refunded']) });
-
-const storedPaymentSchema = z.looseObject({
-  paymentId: z.string(),
-  status: z.enum(PAYMENT_STATUSES),
-  version: wholeNumber,
-  amountPaid: wholeNumber,
-  amountRefunded: wholeNumber,
-  currency: z.string(),
-  setAside: z.boolean(),
-  refunds: z.array(z.looseObject({ refundKey: z.string(), amount: wholeNumber, status: z.enum(REFUND_STATUSES), bookingReferences: z.array(z.string()) })),
-});
-
-const storedHoldSchema = z.looseObject({
-  tripId: z.string(),
-  status: z.enum(['held', 'consumed', 'released']),
-  expiresAt: z.string(),
-  seats: z.array(z.looseObject({ slotId: z.string(), guests: wholeNumber })),
-});
-
-const storedBookingSchema = z.looseObject({
-  reference: z.string(),
-  tripId: z.string(),
-  paymentId: z.string(),
-  slotId: z.string(),
-  guestCount: wholeNumber,
-  status: z.enum(['confirmed', 'cancelled']),
-});
-
-/** Reads a stored item through its schema: an item that fails it is reported, never guessed at. */
-function checked(schema: z.ZodMiniType, entity: string, item: Item, id: unknown): Item {
-  const result = schema.safeParse(item);
-  if (result.success) return item;
-  const issue = result.error.issues[0];
-  throw new StoredDataError(entity, String(id ?? item[PK]), issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid');
-}
-
-/**
- * Payment records written before refunds were tracked held `amount` and `refund_pending`/`refunded` only;
- * they read as records of version 0 with what they said.
- */
-function paymentRecordOf(item: Item): PaymentRecord {
-  if (item.version !== undefined) return withoutStorageAttributes(checked(storedPaymentSchema, 'payment', item, item.paymentId)) as unknown as PaymentRecord;
-  const stored = withoutStorageAttributes(checked(storedLegacyPaymentSchema, 'payment', item, item.paymentId));
-  const amount = typeof stored.amount === 'number' ? stored.amount : 0;
-  const paymentId = stored.paymentId as string;
-  const reason = typeof stored.reason === 'string' ? stored.reason : 'not_bookable';
-  const updatedAt = String(stored.updatedAt);
-  // Left refund_pending, the old code had not heard back from Stripe: the refund is asked again under a key of
-  // its own (the old one was used with other parameters); had it gone through, Stripe says charge_already_refunded.
-  const owed =
-    stored.status === 'refund_pending' && amount > 0
-      ? [{ refundKey: `refund-${paymentId}-resumed`, amount, status: 'requested' as const, requestedBy: 'system' as const, reason, bookingReferences: [], requestedAt: updatedAt, updatedAt }]
-      : [];
-  return {
-    paymentId,
-    status: stored.status === 'refunded' ? 'refunded' : 'refund_pending',
-    ...(typeof stored.tripId === 'string' && { tripId: stored.tripId }),
-    setAside: reason !== 'refunded_before_confirmation',
-    reason,
-    amountPaid: amount,
-    currency: typeof stored.currency === 'string' ? stored.currency : 'eur',
-    amountRefunded: stored.status === 'refunded' ? amount : 0,
-    ...(stored.status === 'refunded' && { chargeRefunded: amount }),
-    refunds: owed,
-    version: 0,
-    createdAt: String(stored.createdAt),
-    updatedAt,
-  };
-}
-
-export const fromItem = {
-  slot: (item: Item): Slot => withoutStorageAttributes(checked(storedSlotSchema, 'slot', item, item.slotId)) as unknown as Slot,
-  trip: (item: Item): Trip => {
-    const trip = withoutStorageAttributes(checked(storedTripSchema, 'trip', item, item.tripId)) as unknown as Trip;
-    return { ...trip, bookingReferences: trip.bookingReferences ?? [] };
-  },
-  booking: (item: Item): Booking => withoutStorageAttributes(checked(storedBookingSchema, 'booking', item, item.reference)) as unknown as Booking,
-  audit: (item: Item): AuditEntry => withoutStorageAttributes(item) as unknown as AuditEntry,
-  paymentRecord: paymentRecordOf,
-  processedEvent: (item: Item): ProcessedEvent => withoutStorageAttributes(item) as unknown as ProcessedEvent,
-  unusableEvent: (item: Item): UnusableEvent => withoutStorageAttributes(item) as unknown as UnusableEvent,
-  hold: (item: Item): Hold => withoutStorageAttributes(checked(storedHoldSchema, 'hold', item, item.tripId)) as unknown as Hold,
-};

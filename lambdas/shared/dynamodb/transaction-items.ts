@@ -1,0 +1,288 @@
+// Pure builders of the transaction's items: every condition a named guard, every refusal tagged with its meaning.
+import { createHash } from 'node:crypto';
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { AtomicWrite, BookingCancellation, PaymentRecordWrite, SeatChange, SlotSettingsChange, TripTransition } from '../domain/booking-store';
+import { auditItem, bookingItem, holdItem, indexAttributes, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, unusableEventItem } from './items';
+import { GLOBAL_INDEXES } from './table-definition';
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Values = Record<string, unknown>;
+
+/** Named guards; each line says what it protects. Joined with AND into one ConditionExpression. */
+export const guard = {
+  /** The item is there at all (an Update would otherwise create it). */
+  exists: 'attribute_exists(pk)',
+  /** Nothing with this key exists yet: a reference, an audit entry or an event is written once. */
+  isNew: 'attribute_not_exists(pk)',
+  /** The slot is the one the trip was priced for, not another experience's slot with the same id. */
+  slotIsForExperience: 'experienceId = :experienceId',
+  /** Operators can close a slot; a closed slot sells nothing. */
+  slotNotBlocked: 'isBlocked <> :true',
+  /** The decrement never takes availability below zero: this is what stops overselling. */
+  enoughSeats: 'availableCount >= :guests',
+  /** Nor the seats neither booked nor held: what stops a hold, or an unheld confirmation, from taking a held seat. */
+  enoughUnheldSeats: '(unheldCount >= :guests OR (attribute_not_exists(unheldCount) AND availableCount >= :guests))',
+  /** A release is computed against the capacity it read; a concurrent capacity change makes it re-read. */
+  capacityUnchanged: '#capacity = :capacity',
+  /** After the release availability is still at most capacity. */
+  roomToGiveBack: 'availableCount <= :ceiling',
+  /** A capacity cut removes only free seats, never sold or held ones. */
+  seatsLeftToRemove: '(unheldCount >= :mustBeFree OR (attribute_not_exists(unheldCount) AND availableCount >= :mustBeFree))',
+  /** A hold is consumed or released once, by whoever finds it still held. */
+  holdIsHeld: '#status = :held',
+  /** Only a confirmed booking can be cancelled, so seats come back once. */
+  bookingConfirmed: '#status = :confirmed',
+  /** The trip belongs to the paying user. */
+  tripOwnedBy: 'userId = :userId',
+  /** The payment record is still the version this step read: no other path moved its money meanwhile. */
+  recordVersionIs: '#version = :version',
+  /** A record written before versions were kept, still as read. */
+  recordUnversioned: 'attribute_not_exists(#version)',
+  /** An unusable event is resolved once, by whoever read it waiting. */
+  eventStatusIs: '#status = :status',
+  /** The trip is in a state this change may move it from: what makes a second confirmation impossible. */
+  tripStatusIn: (placeholders: readonly string[]): string => `#status IN (${placeholders.join(', ')})`,
+} as const;
+
+export function allOf(...fragments: string[]): string {
+  return fragments.join(' AND ');
+}
+
+/** One operation of the transaction and what its refusal means. */
+export type TransactionPart =
+  | { kind: 'seat'; change: SeatChange; item: TransactItem }
+  | { kind: 'slot'; item: TransactItem }
+  | { kind: 'new-booking'; reference: string; item: TransactItem }
+  | { kind: 'cancellation'; reference: string; item: TransactItem }
+  | { kind: 'trip'; item: TransactItem }
+  | { kind: 'event'; item: TransactItem }
+  | { kind: 'payment-record'; item: TransactItem }
+  | { kind: 'unusable-event'; item: TransactItem }
+  | { kind: 'new-trip'; item: TransactItem }
+  | { kind: 'hold'; item: TransactItem }
+  | { kind: 'audit'; item: TransactItem };
+
+/** Every part of `write` as a transaction item, tagged with what its refusal means. */
+export function buildTransaction(table: string, write: AtomicWrite): TransactionPart[] {
+  const at = write.at;
+  const tagged: TransactionPart[] = [];
+  if (write.newSlot) tagged.push({ kind: 'slot', item: putNewItem(table, slotItem(write.newSlot), true) });
+  if (write.slotSettings) tagged.push({ kind: 'slot', item: slotSettingsItem(table, write.slotSettings, at) });
+  for (const change of write.seatChanges ?? []) tagged.push({ kind: 'seat', change, item: seatChangeItem(table, change, at) });
+  for (const booking of write.newBookings ?? []) {
+    tagged.push({ kind: 'new-booking', reference: booking.reference, item: putNewItem(table, bookingItem(booking)) });
+  }
+  for (const cancellation of write.cancellations ?? []) {
+    tagged.push({ kind: 'cancellation', reference: cancellation.reference, item: cancellationItem(table, cancellation, at) });
+  }
+  for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
+  if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
+  if (write.paymentRecord) tagged.push({ kind: 'payment-record', item: paymentRecordPutItem(table, write.paymentRecord) });
+  if (write.unusableEvent) tagged.push({ kind: 'unusable-event', item: unusableEventPutItem(table, write.unusableEvent) });
+  if (write.newTrip) tagged.push({ kind: 'new-trip', item: putNewItem(table, tripItem(write.newTrip)) });
+  if (write.newHold) tagged.push({ kind: 'hold', item: putNewItem(table, holdItem(write.newHold), true) });
+  if (write.holdTransition) tagged.push({ kind: 'hold', item: holdTransitionItem(table, write.holdTransition, at) });
+  if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
+  return tagged;
+}
+
+/** Slots stored before holds carry no unheldCount: for them it is availableCount. */
+const UNHELD = 'if_not_exists(unheldCount, availableCount)';
+
+function seatUpdate(table: string, slotId: string, update: string, conditions: string[], values: Values, names?: Record<string, string>): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.slot(slotId),
+      UpdateExpression: update,
+      ConditionExpression: allOf(...conditions),
+      ...(names && { ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function seatChangeItem(table: string, change: SeatChange, at: string): TransactItem {
+  switch (change.kind) {
+    case 'take':
+    case 'hold': {
+      const conditions: string[] = [guard.exists, guard.slotNotBlocked];
+      const values: Values = { ':guests': change.guests, ':true': true, ':at': at };
+      if (change.experienceId !== undefined) {
+        conditions.splice(1, 0, guard.slotIsForExperience);
+        values[':experienceId'] = change.experienceId;
+      }
+      if (change.kind === 'hold') {
+        conditions.push(guard.enoughUnheldSeats);
+        return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} - :guests, updatedAt = :at`, conditions, values);
+      }
+      conditions.push(guard.enoughSeats);
+      // Seats this trip held are in availableCount only; any other seats must also be neither booked nor held.
+      if (change.held) return seatUpdate(table, change.slotId, 'SET availableCount = availableCount - :guests, updatedAt = :at', conditions, values);
+      conditions.push(guard.enoughUnheldSeats);
+      return seatUpdate(table, change.slotId, `SET availableCount = availableCount - :guests, unheldCount = ${UNHELD} - :guests, updatedAt = :at`, conditions, values);
+    }
+    case 'unhold':
+      // The hold's own transition (held → released, in the same transaction) is what makes this happen once.
+      return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} + :guests, updatedAt = :at`, [guard.exists], { ':guests': change.guests, ':at': at });
+    case 'give':
+      return seatUpdate(
+        table,
+        change.slotId,
+        `SET availableCount = availableCount + :guests, unheldCount = ${UNHELD} + :guests, updatedAt = :at`,
+        [guard.exists, guard.capacityUnchanged, guard.roomToGiveBack],
+        { ':guests': change.guests, ':capacity': change.capacity, ':ceiling': change.capacity - change.guests, ':at': at },
+        { '#capacity': 'capacity' }, // a reserved word in expressions
+      );
+  }
+}
+
+function slotSettingsItem(table: string, change: SlotSettingsChange, at: string): TransactItem {
+  const names: Record<string, string> = {};
+  const values: Values = { ':at': at };
+  const sets = ['updatedAt = :at'];
+  const conditions: string[] = [guard.exists];
+  if (change.isBlocked !== undefined) {
+    sets.push('isBlocked = :blocked');
+    values[':blocked'] = change.isBlocked;
+  }
+  if (change.capacity) {
+    const delta = change.capacity.to - change.capacity.from;
+    names['#capacity'] = 'capacity';
+    sets.push('#capacity = :to', 'availableCount = availableCount + :delta', `unheldCount = ${UNHELD} + :delta`);
+    conditions.push(guard.capacityUnchanged, guard.seatsLeftToRemove);
+    Object.assign(values, { ':capacity': change.capacity.from, ':to': change.capacity.to, ':delta': delta, ':mustBeFree': Math.max(0, -delta) });
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.slot(change.slotId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: allOf(...conditions),
+      ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function putNewItem(table: string, item: Record<string, unknown>, returnOld = false): TransactItem {
+  return {
+    Put: {
+      TableName: table,
+      Item: item,
+      ConditionExpression: guard.isNew,
+      ...(returnOld && { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const }),
+    },
+  };
+}
+
+/** The whole record, new or replacing exactly the version read, so two paths about one payment never both write. */
+function paymentRecordPutItem(table: string, write: PaymentRecordWrite): TransactItem {
+  if (write.expectedVersion === undefined) return putNewItem(table, paymentRecordItem(write.record), true);
+  const versioned = write.expectedVersion > 0;
+  return {
+    Put: {
+      TableName: table,
+      Item: paymentRecordItem(write.record),
+      ConditionExpression: allOf(guard.exists, versioned ? guard.recordVersionIs : guard.recordUnversioned),
+      ExpressionAttributeNames: { '#version': 'version' },
+      ...(versioned && { ExpressionAttributeValues: { ':version': write.expectedVersion } }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function holdTransitionItem(table: string, transition: NonNullable<AtomicWrite['holdTransition']>, at: string): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.hold(transition.tripId),
+      // Leaving `held`, the hold leaves the index the sweeper reads.
+      UpdateExpression: `SET #status = :to, updatedAt = :at REMOVE ${GLOBAL_INDEXES.byParent.partitionKey}, ${GLOBAL_INDEXES.byParent.sortKey}`,
+      ConditionExpression: allOf(guard.exists, guard.holdIsHeld),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':to': transition.to, ':held': 'held', ':at': at },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function unusableEventPutItem(table: string, write: NonNullable<AtomicWrite['unusableEvent']>): TransactItem {
+  if (write.expectedStatus === undefined) return putNewItem(table, unusableEventItem(write.event), true);
+  return {
+    Put: {
+      TableName: table,
+      Item: unusableEventItem(write.event),
+      ConditionExpression: allOf(guard.exists, guard.eventStatusIs),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':status': write.expectedStatus },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function cancellationItem(table: string, cancellation: BookingCancellation, at: string): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.booking(cancellation.reference),
+      UpdateExpression: 'SET #status = :cancelled, cancelledAt = :at, cancellationReason = :reason',
+      ConditionExpression: allOf(guard.exists, guard.bookingConfirmed),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':cancelled': 'cancelled', ':confirmed': 'confirmed', ':at': at, ':reason': cancellation.reason },
+    },
+  };
+}
+
+function tripTransitionItem(table: string, transition: TripTransition, at: string): TransactItem {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Values = { ':to': transition.to, ':at': at };
+  const fromPlaceholders = transition.from.map((status, index) => {
+    values[`:from${index}`] = status;
+    return `:from${index}`;
+  });
+  const conditions = [guard.exists, guard.tripStatusIn(fromPlaceholders)];
+  if (transition.userId !== undefined) {
+    conditions.push(guard.tripOwnedBy);
+    values[':userId'] = transition.userId;
+  }
+  const sets = ['#status = :to', 'updatedAt = :at'];
+  const optional: [keyof TripTransition, unknown][] = [
+    ['paymentId', transition.paymentId],
+    ['bookingReferences', transition.bookingReferences],
+    ['statusReason', transition.statusReason],
+    ['checkoutSessionId', transition.checkoutSessionId],
+    ['checkoutUrl', transition.checkoutUrl],
+    ['refundId', transition.refundId],
+  ];
+  for (const [name, value] of optional) {
+    if (value === undefined) continue;
+    sets.push(`${name} = :${name}`);
+    values[`:${name}`] = value;
+  }
+  if (transition.paymentId !== undefined) {
+    // Indexed so that a refund event, which names only the payment, finds the trip.
+    for (const [attribute, value] of Object.entries(indexAttributes(GLOBAL_INDEXES.bySlotOrPayment, keys.tripOfPayment(transition.paymentId)))) {
+      sets.push(`${attribute} = :${attribute}`);
+      values[`:${attribute}`] = value;
+    }
+  }
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.trip(transition.tripId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: allOf(...conditions),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/** ClientRequestToken allows at most 36 characters: a hash of the request's content fits and is deterministic. */
+export function requestToken(transactItems: TransactItem[]): string {
+  return createHash('sha256').update(JSON.stringify(transactItems)).digest('base64url').slice(0, 36);
+}

@@ -1,0 +1,58 @@
+// What a refused transaction means in domain terms: each cancellation reason read against the part that caused it.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { SeatChange, WriteRejection } from '../domain/booking-store';
+import type { Slot } from '../domain/model';
+import { fromItem } from './stored-items';
+import type { TransactionPart } from './transaction-items';
+
+/** One entry of a TransactionCanceledException's reasons, in the order of the transaction's items. */
+export interface CancellationReason {
+  Code?: string;
+  Item?: Record<string, AttributeValue>;
+}
+
+/** Reads the cancellation reasons against the parts that caused them; parts whose refusal means nothing more are skipped. */
+export function decodeRejection(parts: readonly TransactionPart[], reasons: readonly CancellationReason[]): WriteRejection {
+  const seatChanges: { change: SeatChange; current?: Slot }[] = [];
+  const takenReferences: string[] = [];
+  let rejection: Omit<WriteRejection, 'seatChanges' | 'takenReferences'> = { eventAlreadyProcessed: false };
+  parts.forEach((part, index) => {
+    const reason = reasons[index];
+    if (reason?.Code !== 'ConditionalCheckFailed') return;
+    const old = reason.Item ? unmarshall(reason.Item) : undefined;
+    switch (part.kind) {
+      case 'seat':
+        seatChanges.push(old ? { change: part.change, current: fromItem.slot(old) } : { change: part.change });
+        break;
+      case 'new-booking':
+        takenReferences.push(part.reference);
+        break;
+      case 'trip':
+        rejection = { ...rejection, trip: old ? { current: fromItem.trip(old) } : {} };
+        break;
+      case 'event':
+        rejection = { ...rejection, eventAlreadyProcessed: true };
+        break;
+      case 'payment-record':
+        rejection = { ...rejection, paymentRecord: old ? { current: fromItem.paymentRecord(old) } : {} };
+        break;
+      case 'unusable-event':
+        rejection = { ...rejection, unusableEvent: old ? { current: fromItem.unusableEvent(old) } : {} };
+        break;
+      case 'new-trip':
+        rejection = { ...rejection, tripExisted: true };
+        break;
+      case 'hold':
+        rejection = { ...rejection, hold: old ? { current: fromItem.hold(old) } : {} };
+        break;
+      case 'slot': // a new slot's id taken, or a settings guard: the caller reads the slot again to say which
+      case 'cancellation': // a booking no longer confirmed: the release reads its bookings again
+      case 'audit': // audit ids are fresh UUIDs: a clash means a retried request, which the token already covers
+        break;
+      default:
+        part satisfies never;
+    }
+  });
+  return { ...rejection, seatChanges, takenReferences };
+}

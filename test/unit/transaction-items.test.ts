@@ -1,0 +1,143 @@
+// The transaction's items as DynamoDB receives them, and its refusals decoded: pure builders, no table.
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { describe, expect, it } from 'vitest';
+import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
+import { StoredDataError } from '../../lambdas/shared/domain/errors';
+import type { Slot, Trip } from '../../lambdas/shared/domain/model';
+import { slotItem, tripItem } from '../../lambdas/shared/dynamodb/items';
+import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
+import { buildTransaction, guard, requestToken } from '../../lambdas/shared/dynamodb/transaction-items';
+import { decodeRejection } from '../../lambdas/shared/dynamodb/write-rejection';
+
+const TABLE = 'bookings';
+const AT = '2027-03-01T10:00:00.000Z';
+
+const slot: Slot = {
+  slotId: 'slot-1',
+  experienceId: 'exp-1',
+  date: '2027-03-14',
+  time: '09:30',
+  capacity: 10,
+  availableCount: 4,
+  unheldCount: 3,
+  isBlocked: false,
+  priceAmount: 4_500,
+  currency: 'eur',
+  updatedAt: AT,
+};
+
+const trip: Trip = {
+  tripId: 'trip-1',
+  userId: 'user-1',
+  items: [{ experienceId: 'exp-1', slotId: 'slot-1', guestCount: 2, date: '2027-03-14', time: '09:30' }],
+  amount: 9_000,
+  currency: 'eur',
+  status: 'pending_payment',
+  bookingReferences: [],
+  createdAt: AT,
+  updatedAt: AT,
+};
+
+function onlyItem(write: Omit<AtomicWrite, 'at'>) {
+  const parts = buildTransaction(TABLE, { at: AT, ...write });
+  expect(parts).toHaveLength(1);
+  return parts[0]!.item;
+}
+
+describe('transaction items', () => {
+  it('takes unheld seats with every guard of a confirmation and both counters', () => {
+    const item = onlyItem({ seatChanges: [{ kind: 'take', slotId: 'slot-1', experienceId: 'exp-1', guests: 2 }] });
+    expect(item.Update).toMatchObject({
+      TableName: TABLE,
+      Key: { pk: 'SLOT#slot-1', sk: 'SLOT' },
+      ConditionExpression: [guard.exists, guard.slotIsForExperience, guard.slotNotBlocked, guard.enoughSeats, guard.enoughUnheldSeats].join(' AND '),
+      UpdateExpression: 'SET availableCount = availableCount - :guests, unheldCount = if_not_exists(unheldCount, availableCount) - :guests, updatedAt = :at',
+      ExpressionAttributeValues: { ':guests': 2, ':true': true, ':at': AT, ':experienceId': 'exp-1' },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('takes held seats from availableCount only', () => {
+    const item = onlyItem({ seatChanges: [{ kind: 'take', slotId: 'slot-1', experienceId: 'exp-1', guests: 2, held: true }] });
+    expect(item.Update?.ConditionExpression).toBe([guard.exists, guard.slotIsForExperience, guard.slotNotBlocked, guard.enoughSeats].join(' AND '));
+    expect(item.Update?.UpdateExpression).toBe('SET availableCount = availableCount - :guests, updatedAt = :at');
+  });
+
+  it('gives seats back only against the capacity read and never above it', () => {
+    const item = onlyItem({ seatChanges: [{ kind: 'give', slotId: 'slot-1', guests: 2, capacity: 10 }] });
+    expect(item.Update).toMatchObject({
+      ConditionExpression: [guard.exists, guard.capacityUnchanged, guard.roomToGiveBack].join(' AND '),
+      ExpressionAttributeNames: { '#capacity': 'capacity' },
+      ExpressionAttributeValues: { ':guests': 2, ':capacity': 10, ':ceiling': 8, ':at': AT },
+    });
+  });
+
+  it('moves a trip only from the statuses named, only for its owner, and indexes it under its payment', () => {
+    const item = onlyItem({ tripTransition: { tripId: 'trip-1', from: ['pending_payment', 'awaiting_payment'], to: 'booked', userId: 'user-1', paymentId: 'pi_1' } });
+    expect(item.Update).toMatchObject({
+      Key: { pk: 'TRIP#trip-1', sk: 'TRIP' },
+      ConditionExpression: [guard.exists, guard.tripStatusIn([':from0', ':from1']), guard.tripOwnedBy].join(' AND '),
+      ExpressionAttributeValues: { ':from0': 'pending_payment', ':from1': 'awaiting_payment', ':to': 'booked', ':userId': 'user-1', ':gsi2pk': 'PAYMENT#pi_1', ':gsi2sk': 'TRIP' },
+    });
+    expect(item.Update?.ConditionExpression).toContain('#status IN (:from0, :from1)');
+  });
+
+  it('replaces a payment record only at the version read, and puts a new one only where none exists', () => {
+    const record = { paymentId: 'pi_1', status: 'booked' as const, setAside: false, amountPaid: 9_000, currency: 'eur', amountRefunded: 0, refunds: [], version: 3, createdAt: AT, updatedAt: AT };
+    expect(onlyItem({ paymentRecord: { record, expectedVersion: 2 } }).Put).toMatchObject({
+      ConditionExpression: [guard.exists, guard.recordVersionIs].join(' AND '),
+      ExpressionAttributeValues: { ':version': 2 },
+    });
+    expect(onlyItem({ paymentRecord: { record } }).Put?.ConditionExpression).toBe(guard.isNew);
+  });
+
+  it('cancels only a confirmed booking', () => {
+    const item = onlyItem({ cancellations: [{ reference: 'PL-ABCD2345', reason: 'customer asked' }] });
+    expect(item.Update?.ConditionExpression).toBe([guard.exists, guard.bookingConfirmed].join(' AND '));
+  });
+
+  it('names the same request with the same token, and another request with another', () => {
+    const items = buildTransaction(TABLE, { at: AT, newTrip: trip }).map((part) => part.item);
+    const other = buildTransaction(TABLE, { at: AT, newTrip: { ...trip, tripId: 'trip-2' } }).map((part) => part.item);
+    expect(requestToken(items)).toBe(requestToken(items));
+    expect(requestToken(items)).not.toBe(requestToken(other));
+    expect(requestToken(items)).toHaveLength(36);
+  });
+});
+
+describe('decodeRejection', () => {
+  it('reads each refusal against the part that caused it, with the item as it was', () => {
+    const parts = buildTransaction(TABLE, {
+      at: AT,
+      seatChanges: [{ kind: 'take', slotId: 'slot-1', experienceId: 'exp-1', guests: 5 }],
+      newBookings: [],
+      tripTransition: { tripId: 'trip-1', from: ['pending_payment'], to: 'booked' },
+      processedEvent: { eventId: 'evt_1', eventType: 'checkout.session.completed', outcome: 'booked', references: [], processedAt: AT, expiresAt: 1 },
+    });
+    const refused = { Code: 'ConditionalCheckFailed' };
+    const rejection = decodeRejection(parts, [
+      { ...refused, Item: marshall(slotItem(slot), { removeUndefinedValues: true }) },
+      { ...refused, Item: marshall(tripItem({ ...trip, status: 'booked' }), { removeUndefinedValues: true }) },
+      refused,
+    ]);
+    expect(rejection).toEqual({ seatChanges: [{ change: expect.objectContaining({ slotId: 'slot-1' }), current: slot }], takenReferences: [], trip: { current: { ...trip, status: 'booked' } }, eventAlreadyProcessed: true });
+  });
+
+  it('reads parts that passed as nothing', () => {
+    const parts = buildTransaction(TABLE, { at: AT, newTrip: trip });
+    expect(decodeRejection(parts, [{ Code: 'None' }])).toEqual({ seatChanges: [], takenReferences: [], eventAlreadyProcessed: false });
+  });
+});
+
+describe('stored items', () => {
+  it('reads an item back as its entity, without the table’s own attributes', () => {
+    expect(fromItem.slot(slotItem(slot))).toEqual(slot);
+    expect(fromItem.trip(tripItem({ ...trip, paymentId: 'pi_1' }))).toEqual({ ...trip, paymentId: 'pi_1' });
+  });
+
+  it('reports an item that lacks what its entity needs, naming the field', () => {
+    const { capacity: _capacity, ...withoutCapacity } = slotItem(slot);
+    expect(() => fromItem.slot(withoutCapacity)).toThrow(StoredDataError);
+    expect(() => fromItem.slot(withoutCapacity)).toThrow(/slot slot-1 is unusable: capacity/);
+  });
+});
