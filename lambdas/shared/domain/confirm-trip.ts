@@ -1,18 +1,11 @@
 // Use case: confirm a paid trip — take every slot's seats, create its bookings and audit entries, mark it booked — atomically.
 import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './booking-store';
+import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
 import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-
-/** Recorded in the same transaction when the confirmation comes from a Stripe event. */
-export interface EventMarker {
-  readonly eventId: string;
-  readonly eventType: string;
-  /** Epoch seconds until which the event is remembered. */
-  readonly expiresAt: number;
-}
 
 export interface BookingSummary {
   readonly id: string;
@@ -184,14 +177,14 @@ function confirmationWrite(
   const { trip, paymentId, marker } = input;
   const at = deps.clock.now().toISOString();
   const references = bookings.map((booking) => booking.reference);
-  const audits: AuditEntry[] = bookings.map((booking) => ({
-    auditId: deps.ids.uuid(),
-    eventType: 'booking.confirmed',
-    entityType: 'booking',
-    entityId: booking.reference,
-    actorType: 'system',
-    occurredAt: at,
-    metadata: {
+  const audits = bookings.map((booking) =>
+    auditEntry(deps, {
+      eventType: 'booking.confirmed',
+      entityType: 'booking',
+      entityId: booking.reference,
+      actorType: 'system',
+      at,
+      metadata: {
       reference: booking.reference,
       bookingId: booking.bookingId,
       paymentId,
@@ -199,9 +192,10 @@ function confirmationWrite(
       userId: trip.userId,
       experienceId: booking.experienceId,
       slotId: booking.slotId,
-      guestCount: booking.guestCount,
-    },
-  }));
+        guestCount: booking.guestCount,
+      },
+    }),
+  );
   return {
     at,
     seatChanges: seatTakes(trip.items, options.held),
@@ -232,17 +226,7 @@ function confirmationWrite(
       paymentId,
       bookingReferences: references,
     },
-    ...(marker && {
-      processedEvent: {
-        eventId: marker.eventId,
-        eventType: marker.eventType,
-        outcome: 'booked',
-        tripId: trip.tripId,
-        references,
-        processedAt: at,
-        expiresAt: marker.expiresAt,
-      },
-    }),
+    ...(marker && { processedEvent: processedEventRecord(marker, 'booked', { tripId: trip.tripId, references, at }) }),
   };
 }
 

@@ -1,5 +1,7 @@
 // Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
+import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { BookingStore, TripTransition } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
 import { applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
@@ -29,47 +31,53 @@ const RECORD_ATTEMPTS = 5;
 export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRecord, actorType: AuditActorType): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
-  for (let attempt = 1; attempt <= RECORD_ATTEMPTS; attempt++) {
-    const requested = current.refunds.filter((entry) => entry.status === 'requested');
-    if (requested.length === 0) return { record: current };
-    for (const entry of requested) {
-      if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
-    }
-    const at = deps.clock.now().toISOString();
-    let next = current;
-    const changes: RefundChange[] = [];
-    for (const entry of requested) {
-      const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
-      changes.push(change);
-      next = change.record;
-    }
-    const audits = changes.flatMap((change): AuditEntry[] =>
-      change.audit ? [{ auditId: deps.ids.uuid(), entityType: 'payment', entityId: current.paymentId, actorType, occurredAt: at, ...change.audit }] : [],
-    );
-    const tripTransition = tripRefundedBy(current, next);
-    const written = nextVersion(next, at);
-    const tripAudit: AuditEntry[] = tripTransition
-      ? [{ auditId: deps.ids.uuid(), eventType: 'trip.refunded', entityType: 'trip', entityId: tripTransition.tripId, actorType, occurredAt: at, metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null } }]
-      : [];
-    const result = await deps.store.commit({
-      at,
-      paymentRecord: { record: written, expectedVersion: current.version },
-      audits: [...audits, ...tripAudit],
-      ...(tripTransition && { tripTransition }),
-    });
-    if (result.committed) return { record: written };
-    const moved = result.rejection.paymentRecord?.current;
-    if (moved) {
-      // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
-      current = moved;
-      continue;
-    }
-    // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
-    const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-    if (withoutTrip.committed) return { record: written };
-    current = withoutTrip.rejection.paymentRecord?.current ?? current;
-  }
-  throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
+  return retryWhileStateMoves(
+    RECORD_ATTEMPTS,
+    async () => {
+      const requested = current.refunds.filter((entry) => entry.status === 'requested');
+      if (requested.length === 0) return { record: current };
+      for (const entry of requested) {
+        if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
+      }
+      const at = deps.clock.now().toISOString();
+      let next = current;
+      const changes: RefundChange[] = [];
+      for (const entry of requested) {
+        const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
+        changes.push(change);
+        next = change.record;
+      }
+      const audits = changes.flatMap((change): AuditEntry[] =>
+        change.audit ? [auditEntry(deps, { entityType: 'payment', entityId: current.paymentId, actorType, at, ...change.audit })] : [],
+      );
+      const tripTransition = tripRefundedBy(current, next);
+      const written = nextVersion(next, at);
+      const tripAudit: AuditEntry[] = tripTransition
+        ? [auditEntry(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: tripTransition.tripId, actorType, at, metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null } })]
+        : [];
+      const result = await deps.store.commit({
+        at,
+        paymentRecord: { record: written, expectedVersion: current.version },
+        audits: [...audits, ...tripAudit],
+        ...(tripTransition && { tripTransition }),
+      });
+      if (result.committed) return { record: written };
+      const moved = result.rejection.paymentRecord?.current;
+      if (moved) {
+        // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
+        current = moved;
+        return STATE_MOVED;
+      }
+      // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
+      const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
+      if (withoutTrip.committed) return { record: written };
+      current = withoutTrip.rejection.paymentRecord?.current ?? current;
+      return STATE_MOVED;
+    },
+    () => {
+      throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
+    },
+  );
 }
 
 async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer> {

@@ -1,6 +1,8 @@
 // Operator use cases: add, block, resize and adjust slots without breaking what is sold; check for drift.
+import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import * as z from '../zod';
 import type { AtomicWrite, BookingQueries, BookingStore } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { unheldSeats, type AuditEntry, type Slot } from './model';
@@ -20,16 +22,7 @@ export const newSlotSchema = z.strictObject({
 });
 
 function operatorAudit(deps: Deps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
-  return {
-    auditId: deps.ids.uuid(),
-    eventType,
-    entityType: 'slot',
-    entityId: slotId,
-    actorType: 'operator',
-    ...(actorId !== undefined && { actorId }),
-    occurredAt: deps.clock.now().toISOString(),
-    metadata,
-  };
+  return auditEntry(deps, { eventType, entityType: 'slot', entityId: slotId, actorType: 'operator', actorId, metadata });
 }
 
 export async function addSlot(deps: Deps, rawInput: unknown, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
@@ -69,27 +62,31 @@ export async function setSlotCapacity(
   if (!Number.isInteger(capacity) || capacity < 0) {
     return failure('VALIDATION_FAILED', 'capacity must be a whole number, 0 or more', { field: 'capacity' });
   }
-  for (let attempt = 1; attempt <= CAPACITY_ATTEMPTS; attempt++) {
-    const slot = (await deps.store.getSlots([slotId])).get(slotId);
-    if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
-    const booked = slot.capacity - slot.availableCount;
-    const held = slot.availableCount - unheldSeats(slot);
-    if (capacity < booked + held) {
-      const what = held > 0 ? `${booked} seats booked and ${held} held by checkouts` : `${booked} seats booked`;
-      return failure('CAPACITY_BELOW_BOOKED', `Slot ${slotId} has ${what}; its capacity cannot go below that (asked for ${capacity}).`);
-    }
-    const result = await deps.store.commit({
-      at: deps.clock.now().toISOString(),
-      slotSettings: { slotId, capacity: { from: slot.capacity, to: capacity } },
-      audits: [operatorAudit(deps, 'slot.capacity_changed', slotId, actorId, { from: slot.capacity, to: capacity })],
-    });
-    if (result.committed) {
-      const delta = capacity - slot.capacity;
-      return { ok: true, slot: { ...slot, capacity, availableCount: slot.availableCount + delta, unheldCount: unheldSeats(slot) + delta } };
-    }
-    // Seats were sold or released meanwhile: read again.
-  }
-  return failure('TRANSACTION_FAILED', `Slot ${slotId} kept changing; try again.`, { retryable: true });
+  return retryWhileStateMoves(
+    CAPACITY_ATTEMPTS,
+    async () => {
+      const slot = (await deps.store.getSlots([slotId])).get(slotId);
+      if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+      const booked = slot.capacity - slot.availableCount;
+      const held = slot.availableCount - unheldSeats(slot);
+      if (capacity < booked + held) {
+        const what = held > 0 ? `${booked} seats booked and ${held} held by checkouts` : `${booked} seats booked`;
+        return failure('CAPACITY_BELOW_BOOKED', `Slot ${slotId} has ${what}; its capacity cannot go below that (asked for ${capacity}).`);
+      }
+      const result = await deps.store.commit({
+        at: deps.clock.now().toISOString(),
+        slotSettings: { slotId, capacity: { from: slot.capacity, to: capacity } },
+        audits: [operatorAudit(deps, 'slot.capacity_changed', slotId, actorId, { from: slot.capacity, to: capacity })],
+      });
+      if (result.committed) {
+        const delta = capacity - slot.capacity;
+        return { ok: true, slot: { ...slot, capacity, availableCount: slot.availableCount + delta, unheldCount: unheldSeats(slot) + delta } };
+      }
+      // Seats were sold or released meanwhile: read again.
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `Slot ${slotId} kept changing; try again.`, { retryable: true }),
+  );
 }
 
 export interface SlotDrift {
@@ -173,29 +170,33 @@ export async function adjustAvailability(
   if (!Number.isInteger(input.delta) || input.delta === 0) {
     return failure('VALIDATION_FAILED', 'delta must be a non-zero whole number of seats', { field: 'delta' });
   }
-  for (let attempt = 1; attempt <= CAPACITY_ATTEMPTS; attempt++) {
-    const at = deps.clock.now().toISOString();
-    let applied: number;
-    let change: AtomicWrite['seatChanges'];
-    if (input.delta < 0) {
-      applied = -input.delta;
-      change = [{ kind: 'take', slotId: input.slotId, guests: applied }];
-    } else {
-      const slot = (await deps.store.getSlots([input.slotId])).get(input.slotId);
-      if (!slot) return slotRefusalFailure([classifySlotRefusal(input.slotId, input.delta, undefined)]);
-      applied = Math.min(input.delta, slot.capacity - slot.availableCount);
-      if (applied === 0) return { ok: true, slotId: input.slotId, applied: 0 };
-      change = [{ kind: 'give', slotId: input.slotId, guests: applied, capacity: slot.capacity }];
-    }
-    const audit = operatorAudit(deps, 'slot.availability_adjusted', input.slotId, input.actorId, { delta: input.delta > 0 ? applied : -applied, reason: input.reason });
-    const result = await deps.store.commit({ at, seatChanges: change, audits: [audit] });
-    if (result.committed) return { ok: true, slotId: input.slotId, applied };
-    const refused = result.rejection.seatChanges[0];
-    if (input.delta < 0 && refused) {
-      // Seats taken by an operator must be free: neither booked nor held by a checkout.
-      return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current, undefined, true)]);
-    }
-    // A release raced with another change of the slot: re-read its capacity and availability.
-  }
-  return failure('TRANSACTION_FAILED', `Slot ${input.slotId} kept changing during the adjustment; try again.`, { retryable: true });
+  return retryWhileStateMoves(
+    CAPACITY_ATTEMPTS,
+    async () => {
+      const at = deps.clock.now().toISOString();
+      let applied: number;
+      let change: AtomicWrite['seatChanges'];
+      if (input.delta < 0) {
+        applied = -input.delta;
+        change = [{ kind: 'take', slotId: input.slotId, guests: applied }];
+      } else {
+        const slot = (await deps.store.getSlots([input.slotId])).get(input.slotId);
+        if (!slot) return slotRefusalFailure([classifySlotRefusal(input.slotId, input.delta, undefined)]);
+        applied = Math.min(input.delta, slot.capacity - slot.availableCount);
+        if (applied === 0) return { ok: true, slotId: input.slotId, applied: 0 };
+        change = [{ kind: 'give', slotId: input.slotId, guests: applied, capacity: slot.capacity }];
+      }
+      const audit = operatorAudit(deps, 'slot.availability_adjusted', input.slotId, input.actorId, { delta: input.delta > 0 ? applied : -applied, reason: input.reason });
+      const result = await deps.store.commit({ at, seatChanges: change, audits: [audit] });
+      if (result.committed) return { ok: true, slotId: input.slotId, applied };
+      const refused = result.rejection.seatChanges[0];
+      if (input.delta < 0 && refused) {
+        // Seats taken by an operator must be free: neither booked nor held by a checkout.
+        return slotRefusalFailure([classifySlotRefusal(input.slotId, applied, refused.current, undefined, true)]);
+      }
+      // A release raced with another change of the slot: re-read its capacity and availability.
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `Slot ${input.slotId} kept changing during the adjustment; try again.`, { retryable: true }),
+  );
 }

@@ -1,7 +1,9 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
+import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
-import { confirmTrip, seatsPerSlot, type EventMarker } from './confirm-trip';
+import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
+import { confirmTrip, seatsPerSlot } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
@@ -60,13 +62,20 @@ type StepResult = PaymentEventResult | 'state-changed';
  */
 export async function handlePaymentEvent(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult> {
   try {
-    for (let attempt = 1; attempt <= STATE_ATTEMPTS; attempt++) {
-      const state = await loadState(deps.store, event, attempt > 1);
-      const { rule, plan } = decide(state, event);
-      const result = await carryOut(deps, event, state, plan);
-      if (result !== 'state-changed') return { ...result, rule };
-    }
-    throw new RetryLaterError(`The state of event ${event.eventId}'s payment kept changing`);
+    // Awaited here, so a failure of any attempt reaches the catch below.
+    return await retryWhileStateMoves(
+      STATE_ATTEMPTS,
+      async (attempt) => {
+        const state = await loadState(deps.store, event, attempt > 1);
+        const { rule, plan } = decide(state, event);
+        const result = await carryOut(deps, event, state, plan);
+        if (result !== 'state-changed') return { ...result, rule };
+        return STATE_MOVED;
+      },
+      () => {
+        throw new RetryLaterError(`The state of event ${event.eventId}'s payment kept changing`);
+      },
+    );
   } catch (error) {
     if (error instanceof StoredDataError) return keepForAPerson(deps, event, error);
     if (error instanceof StoreUnavailableError || error instanceof PaymentGatewayUnavailableError) {
@@ -118,11 +127,11 @@ function markerOf(deps: PaymentDeps, event: PaymentEvent): EventMarker {
 }
 
 function processedEvent(deps: PaymentDeps, event: PaymentEvent, outcome: PaymentOutcome, tripId?: string, references: readonly string[] = []) {
-  return { ...markerOf(deps, event), outcome, references, processedAt: deps.clock.now().toISOString(), ...(tripId !== undefined && { tripId }) };
+  return processedEventRecord(markerOf(deps, event), outcome, { tripId, references, at: deps.clock.now().toISOString() });
 }
 
 function audit(deps: PaymentDeps, entry: Pick<AuditEntry, 'eventType' | 'entityType' | 'entityId' | 'metadata'>): AuditEntry {
-  return { ...entry, auditId: deps.ids.uuid(), actorType: 'stripe', occurredAt: deps.clock.now().toISOString() };
+  return auditEntry(deps, { ...entry, actorType: 'stripe' });
 }
 
 /** The answer a payment record gives about itself. */
@@ -528,39 +537,45 @@ async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reaso
   const paymentId = paymentOf(event);
   const tripId = 'tripId' in event ? event.tripId : undefined;
   if (paymentId === undefined) return { outcome: 'needs_attention', reason, ...(tripId !== undefined && { tripId }) };
-  for (let attempt = 1; attempt <= STATE_ATTEMPTS; attempt++) {
-    const at = deps.clock.now().toISOString();
-    const existing = await deps.store.getPaymentRecord(paymentId);
-    if (existing?.status === 'needs_attention') return fromRecord(existing, 'needs_attention');
-    const record = existing
-      ? nextVersion(withAttention(existing, reason, at), at)
-      : newPaymentRecord(
-          {
-            paymentId,
-            status: 'needs_attention',
-            ...(tripId !== undefined && { tripId }),
-            ...(event.kind === 'checkout-completed' && { sessionId: event.sessionId }),
-            setAside: false,
-            reason,
-            amountPaid: event.kind === 'checkout-completed' ? amountPaidOf(event) : 'amount' in event ? event.amount : 0,
-            currency: event.kind === 'checkout-completed' ? (event.currency?.toLowerCase() ?? '') : 'currency' in event ? event.currency : '',
-            attention: { reason, since: at, previousStatus: 'refund_pending' },
-          },
-          at,
-        );
-    const result = await deps.store.commit({
-      at,
-      paymentRecord: existing ? { record, expectedVersion: existing.version } : { record },
-      audits: [
-        audit(deps, {
-          eventType: 'payment.needs_attention',
-          entityType: 'payment',
-          entityId: paymentId,
-          metadata: { reason, detail: detail ?? null, eventId: event.eventId, eventType: event.eventType },
-        }),
-      ],
-    });
-    if (result.committed) return fromRecord(record, 'needs_attention');
-  }
-  throw new RetryLaterError(`The payment record ${paymentId} kept changing while it was put in front of a person`);
+  return retryWhileStateMoves(
+    STATE_ATTEMPTS,
+    async () => {
+      const at = deps.clock.now().toISOString();
+      const existing = await deps.store.getPaymentRecord(paymentId);
+      if (existing?.status === 'needs_attention') return fromRecord(existing, 'needs_attention');
+      const record = existing
+        ? nextVersion(withAttention(existing, reason, at), at)
+        : newPaymentRecord(
+            {
+              paymentId,
+              status: 'needs_attention',
+              ...(tripId !== undefined && { tripId }),
+              ...(event.kind === 'checkout-completed' && { sessionId: event.sessionId }),
+              setAside: false,
+              reason,
+              amountPaid: event.kind === 'checkout-completed' ? amountPaidOf(event) : 'amount' in event ? event.amount : 0,
+              currency: event.kind === 'checkout-completed' ? (event.currency?.toLowerCase() ?? '') : 'currency' in event ? event.currency : '',
+              attention: { reason, since: at, previousStatus: 'refund_pending' },
+            },
+            at,
+          );
+      const result = await deps.store.commit({
+        at,
+        paymentRecord: existing ? { record, expectedVersion: existing.version } : { record },
+        audits: [
+          audit(deps, {
+            eventType: 'payment.needs_attention',
+            entityType: 'payment',
+            entityId: paymentId,
+            metadata: { reason, detail: detail ?? null, eventId: event.eventId, eventType: event.eventType },
+          }),
+        ],
+      });
+      if (result.committed) return fromRecord(record, 'needs_attention');
+      return STATE_MOVED;
+    },
+    () => {
+      throw new RetryLaterError(`The payment record ${paymentId} kept changing while it was put in front of a person`);
+    },
+  );
 }

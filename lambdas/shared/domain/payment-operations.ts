@@ -1,5 +1,7 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
+import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { BookingQueries, BookingStore, PaymentRecordWrite } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
@@ -29,17 +31,8 @@ export interface CancelBookingResult {
   readonly tripStatus?: TripStatus;
 }
 
-function operatorAudit(deps: PaymentDeps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
-  return {
-    auditId: deps.ids.uuid(),
-    eventType,
-    entityType: 'payment',
-    entityId: paymentId,
-    actorType: 'operator',
-    ...(actorId !== undefined && { actorId }),
-    occurredAt: deps.clock.now().toISOString(),
-    metadata,
-  };
+function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
+  return auditEntry(deps, { eventType, entityType: 'payment', entityId: paymentId, actorType: 'operator', actorId, metadata });
 }
 
 /** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
@@ -63,67 +56,71 @@ function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at
  * `requested`; a share is refunded at most once, ever.
  */
 export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
-  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
-    const [booking] = await deps.store.getBookings([input.reference]);
-    if (!booking) return failure('BOOKING_NOT_FOUND', `Booking ${input.reference} does not exist.`);
-    const trip = await deps.store.getTrip(booking.tripId);
-    const record = await deps.store.getPaymentRecord(booking.paymentId);
-    const refundKey = shareRefundKey(booking.paymentId, booking.reference);
-    const existing = record?.refunds.find((entry) => entry.refundKey === refundKey);
+  return retryWhileStateMoves(
+    OPERATION_ATTEMPTS,
+    async () => {
+      const [booking] = await deps.store.getBookings([input.reference]);
+      if (!booking) return failure('BOOKING_NOT_FOUND', `Booking ${input.reference} does not exist.`);
+      const trip = await deps.store.getTrip(booking.tripId);
+      const record = await deps.store.getPaymentRecord(booking.paymentId);
+      const refundKey = shareRefundKey(booking.paymentId, booking.reference);
+      const existing = record?.refunds.find((entry) => entry.refundKey === refundKey);
 
-    if (booking.status !== 'confirmed') {
-      if (record && existing?.status === 'requested') {
-        const issued = await issueRequestedRefunds(deps, record, 'operator');
-        return { ok: true, released: [], alreadyReleased: true, refund: refundOf(issued.record, refundKey) as RefundEntry, ...(trip && { tripStatus: trip.status }) };
+      if (booking.status !== 'confirmed') {
+        if (record && existing?.status === 'requested') {
+          const issued = await issueRequestedRefunds(deps, record, 'operator');
+          return { ok: true, released: [], alreadyReleased: true, refund: refundOf(issued.record, refundKey) as RefundEntry, ...(trip && { tripStatus: trip.status }) };
+        }
+        return { ok: true, released: [], alreadyReleased: true, ...(existing && { refund: existing }), ...(trip && { tripStatus: trip.status }) };
       }
-      return { ok: true, released: [], alreadyReleased: true, ...(existing && { refund: existing }), ...(trip && { tripStatus: trip.status }) };
-    }
 
-    const at = deps.clock.now().toISOString();
-    const base = record ?? recordOfLegacyBooking(trip, booking, at);
-    const share = Math.min(booking.amount ?? 0, refundableAmount(base));
-    const entry = shareEntry(deps, input, booking, share, at);
-    const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
-    const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
-    let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
-    // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
-    if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
-    // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
-    const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
-    const write = recordWrite(record, after, at);
-    const released = await releaseBookings(
-      deps,
-      { reference: booking.reference },
-      {
-        reason: input.reason,
-        actorType: 'operator',
-        ...(input.actorId !== undefined && { actorId: input.actorId }),
-        ...(last && { tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' } }),
-        paymentRecord: write,
-        ...(entry && {
-          audits: [
-            operatorAudit(deps, entry.status === 'waived' ? 'payment.refund_waived' : 'payment.refund_requested', booking.paymentId, input.actorId, {
-              refundKey,
-              amount: entry.amount,
-              reference: booking.reference,
-              reason: input.reason,
-            }),
-          ],
-        }),
-      },
-    );
-    if (!released.ok) {
-      if (released.errorCode === 'PAYMENT_CHANGED') continue;
-      return released;
-    }
-    const result = { ok: true as const, released: released.released, alreadyReleased: false };
-    const issued = entry?.status === 'requested' ? (await issueRequestedRefunds(deps, write.record, 'operator')).record : write.record;
-    // Read after the refund's answer: its last money back moves the trip on.
-    const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
-    const refund = refundOf(issued, refundKey);
-    return { ...result, ...(refund && { refund }), ...(tripStatus && { tripStatus }) };
-  }
-  return failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true });
+      const at = deps.clock.now().toISOString();
+      const base = record ?? recordOfLegacyBooking(trip, booking, at);
+      const share = Math.min(booking.amount ?? 0, refundableAmount(base));
+      const entry = shareEntry(deps, input, booking, share, at);
+      const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
+      const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
+      let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
+      // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
+      if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
+      // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
+      const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
+      const write = recordWrite(record, after, at);
+      const released = await releaseBookings(
+        deps,
+        { reference: booking.reference },
+        {
+          reason: input.reason,
+          actorType: 'operator',
+          ...(input.actorId !== undefined && { actorId: input.actorId }),
+          ...(last && { tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' } }),
+          paymentRecord: write,
+          ...(entry && {
+            audits: [
+              operatorAudit(deps, entry.status === 'waived' ? 'payment.refund_waived' : 'payment.refund_requested', booking.paymentId, input.actorId, {
+                refundKey,
+                amount: entry.amount,
+                reference: booking.reference,
+                reason: input.reason,
+              }),
+            ],
+          }),
+        },
+      );
+      if (!released.ok) {
+        if (released.errorCode === 'PAYMENT_CHANGED') return STATE_MOVED;
+        return released;
+      }
+      const result = { ok: true as const, released: released.released, alreadyReleased: false };
+      const issued = entry?.status === 'requested' ? (await issueRequestedRefunds(deps, write.record, 'operator')).record : write.record;
+      // Read after the refund's answer: its last money back moves the trip on.
+      const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
+      const refund = refundOf(issued, refundKey);
+      return { ...result, ...(refund && { refund }), ...(tripStatus && { tripStatus }) };
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true }),
+  );
 }
 
 /** The share's refund: requested when there is money Stripe can return, waived when the operator said so. */
@@ -160,45 +157,49 @@ export interface RetryRefundResult {
  * takes the payment back to where it was.
  */
 export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?: string): Promise<RetryRefundResult | BookingFailure> {
-  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
-    const record = await deps.store.getPaymentRecord(paymentId);
-    if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
-    if (hasRequestedRefunds(record)) {
-      const issued = await issueRequestedRefunds(deps, record, 'operator');
-      return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
-    }
-    const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
-    if (record.status !== 'needs_attention' || failed.length === 0) {
-      return failure('NOTHING_TO_RETRY', `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`);
-    }
-    const at = deps.clock.now().toISOString();
-    let left = refundableAmount(record);
-    const retries: RefundEntry[] = [];
-    const refunds = record.refunds.map((entry) => {
-      if (!failed.includes(entry) || left <= 0) return entry;
-      const amount = Math.min(entry.amount, left);
-      left -= amount;
-      const retry = refundEntry(
-        { refundKey: `${entry.refundKey}-retry-${record.refunds.length + retries.length + 1}`, amount, requestedBy: 'operator', ...(actorId !== undefined && { actorId }), reason: entry.reason, bookingReferences: entry.bookingReferences },
+  return retryWhileStateMoves(
+    OPERATION_ATTEMPTS,
+    async () => {
+      const record = await deps.store.getPaymentRecord(paymentId);
+      if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
+      if (hasRequestedRefunds(record)) {
+        const issued = await issueRequestedRefunds(deps, record, 'operator');
+        return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
+      }
+      const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
+      if (record.status !== 'needs_attention' || failed.length === 0) {
+        return failure('NOTHING_TO_RETRY', `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`);
+      }
+      const at = deps.clock.now().toISOString();
+      let left = refundableAmount(record);
+      const retries: RefundEntry[] = [];
+      const refunds = record.refunds.map((entry) => {
+        if (!failed.includes(entry) || left <= 0) return entry;
+        const amount = Math.min(entry.amount, left);
+        left -= amount;
+        const retry = refundEntry(
+          { refundKey: `${entry.refundKey}-retry-${record.refunds.length + retries.length + 1}`, amount, requestedBy: 'operator', ...(actorId !== undefined && { actorId }), reason: entry.reason, bookingReferences: entry.bookingReferences },
+          at,
+        );
+        retries.push(retry);
+        return { ...entry, retriedAs: retry.refundKey };
+      });
+      if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund.`);
+      const { attention: _cleared, ...withoutAttention } = record;
+      const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
+      const written = nextVersion(after, at);
+      const result = await deps.store.commit({
         at,
-      );
-      retries.push(retry);
-      return { ...entry, retriedAs: retry.refundKey };
-    });
-    if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund.`);
-    const { attention: _cleared, ...withoutAttention } = record;
-    const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
-    const written = nextVersion(after, at);
-    const result = await deps.store.commit({
-      at,
-      paymentRecord: { record: written, expectedVersion: record.version },
-      audits: [operatorAudit(deps, 'payment.refund_retried', paymentId, actorId, { refundKeys: retries.map((retry) => retry.refundKey).join(','), amount: retries.reduce((sum, retry) => sum + retry.amount, 0) })],
-    });
-    if (!result.committed) continue;
-    const issued = await issueRequestedRefunds(deps, written, 'operator');
-    return { ok: true, record: issued.record, asked: retries };
-  }
-  return failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true });
+        paymentRecord: { record: written, expectedVersion: record.version },
+        audits: [operatorAudit(deps, 'payment.refund_retried', paymentId, actorId, { refundKeys: retries.map((retry) => retry.refundKey).join(','), amount: retries.reduce((sum, retry) => sum + retry.amount, 0) })],
+      });
+      if (!result.committed) return STATE_MOVED;
+      const issued = await issueRequestedRefunds(deps, written, 'operator');
+      return { ok: true, record: issued.record, asked: retries };
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
+  );
 }
 
 /** A person looked at a payment that needed attention and closes it; the note goes into its audit trail. */
@@ -208,31 +209,24 @@ export async function resolvePayment(
   note: string,
   actorId?: string,
 ): Promise<{ ok: true; record: PaymentRecord } | BookingFailure> {
-  for (let attempt = 1; attempt <= OPERATION_ATTEMPTS; attempt++) {
-    const record = await deps.store.getPaymentRecord(paymentId);
-    if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
-    if (record.status !== 'needs_attention') return failure('NOT_NEEDING_ATTENTION', `Payment ${paymentId} is ${record.status}, not needs_attention.`);
-    const at = deps.clock.now().toISOString();
-    const written = nextVersion({ ...record, status: 'resolved' }, at);
-    const result = await deps.store.commit({
-      at,
-      paymentRecord: { record: written, expectedVersion: record.version },
-      audits: [
-        {
-          auditId: deps.ids.uuid(),
-          eventType: 'payment.resolved',
-          entityType: 'payment',
-          entityId: paymentId,
-          actorType: 'operator',
-          ...(actorId !== undefined && { actorId }),
-          occurredAt: at,
-          metadata: { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null },
-        },
-      ],
-    });
-    if (result.committed) return { ok: true, record: written };
-  }
-  return failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true });
+  return retryWhileStateMoves(
+    OPERATION_ATTEMPTS,
+    async () => {
+      const record = await deps.store.getPaymentRecord(paymentId);
+      if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
+      if (record.status !== 'needs_attention') return failure('NOT_NEEDING_ATTENTION', `Payment ${paymentId} is ${record.status}, not needs_attention.`);
+      const at = deps.clock.now().toISOString();
+      const written = nextVersion({ ...record, status: 'resolved' }, at);
+      const result = await deps.store.commit({
+        at,
+        paymentRecord: { record: written, expectedVersion: record.version },
+        audits: [operatorAudit(deps, 'payment.resolved', paymentId, actorId, { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null })],
+      });
+      if (result.committed) return { ok: true, record: written };
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
+  );
 }
 
 export interface PaymentProblem {

@@ -1,7 +1,8 @@
 // Use case: give seats back — cancel confirmed bookings (a trip's, or one by reference) — exactly once, never above capacity.
+import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { AtomicWrite, BookingStore, PaymentRecordWrite, SeatGive, TripTransition } from './booking-store';
+import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
-import type { EventMarker } from './confirm-trip';
 import { failure, type BookingFailure } from './errors';
 import type { AuditActorType, AuditEntry, Booking, Slot, Trip, TripStatus } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
@@ -54,53 +55,49 @@ export async function releaseBookings(
   options: ReleaseOptions,
 ): Promise<ReleaseSuccess | BookingFailure> {
   const attempts = options.paymentRecord ? 1 : RELEASE_ATTEMPTS;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const bookings = await loadTargetBookings(deps.store, target);
-    if (!bookings.ok) return bookings;
-    const tripId = 'trip' in target ? target.trip.tripId : bookings.value[0]?.tripId;
-    const confirmed = bookings.value.filter((booking) => booking.status === 'confirmed');
-    const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
-    const at = deps.clock.now().toISOString();
-    const slots = await deps.store.getSlots(confirmed.map((booking) => booking.slotId));
-    const tripTransition: TripTransition | undefined =
-      tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
-    if (confirmed.length === 0 && !tripTransition && !options.marker && !options.paymentRecord) return { ok: true, released: [], alreadyReleased };
+  return retryWhileStateMoves(
+    attempts,
+    async () => {
+      const bookings = await loadTargetBookings(deps.store, target);
+      if (!bookings.ok) return bookings;
+      const tripId = 'trip' in target ? target.trip.tripId : bookings.value[0]?.tripId;
+      const confirmed = bookings.value.filter((booking) => booking.status === 'confirmed');
+      const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
+      const at = deps.clock.now().toISOString();
+      const slots = await deps.store.getSlots(confirmed.map((booking) => booking.slotId));
+      const tripTransition: TripTransition | undefined =
+        tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
+      if (confirmed.length === 0 && !tripTransition && !options.marker && !options.paymentRecord) return { ok: true, released: [], alreadyReleased };
 
-    const write: AtomicWrite = {
-      at,
-      seatChanges: seatGives(confirmed, slots),
-      cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason })),
-      audits: [...confirmed.map((booking) => cancellationAudit(deps, booking, options, at)), ...(options.audits ?? [])],
-      ...(tripTransition && { tripTransition }),
-      ...(options.paymentRecord && { paymentRecord: options.paymentRecord }),
-      ...(options.marker && {
-        processedEvent: {
-          eventId: options.marker.eventId,
-          eventType: options.marker.eventType,
-          outcome: 'released',
-          ...(tripId !== undefined && { tripId }),
-          references: confirmed.map((booking) => booking.reference),
-          processedAt: at,
-          expiresAt: options.marker.expiresAt,
-        },
-      }),
-    };
-    const result = await deps.store.commit(write);
-    if (result.committed) {
-      const released = confirmed.map(({ reference, slotId, guestCount }) => ({ reference, slotId, guestCount }));
-      return { ok: true, released, alreadyReleased };
-    }
-    if (options.paymentRecord) {
-      return failure('PAYMENT_CHANGED', `The bookings, trip or payment record of ${tripId} changed while being released; read them again.`);
-    }
-    if (result.rejection.trip) {
-      const status = result.rejection.trip.current?.status ?? 'missing';
-      return failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${status}; it cannot move to ${options.tripTransition?.to}.`);
-    }
-    if (result.rejection.eventAlreadyProcessed) return { ok: true, released: [], alreadyReleased: bookings.value.map((b) => b.reference) };
-    // A booking was cancelled or a slot's capacity changed meanwhile: read again and recompute.
-  }
-  return failure('TRANSACTION_FAILED', 'The bookings kept changing while being released; try again.', { retryable: true });
+      const write: AtomicWrite = {
+        at,
+        seatChanges: seatGives(confirmed, slots),
+        cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason })),
+        audits: [...confirmed.map((booking) => cancellationAudit(deps, booking, options, at)), ...(options.audits ?? [])],
+        ...(tripTransition && { tripTransition }),
+        ...(options.paymentRecord && { paymentRecord: options.paymentRecord }),
+        ...(options.marker && {
+          processedEvent: processedEventRecord(options.marker, 'released', { tripId, references: confirmed.map((booking) => booking.reference), at }),
+        }),
+      };
+      const result = await deps.store.commit(write);
+      if (result.committed) {
+        const released = confirmed.map(({ reference, slotId, guestCount }) => ({ reference, slotId, guestCount }));
+        return { ok: true, released, alreadyReleased };
+      }
+      if (options.paymentRecord) {
+        return failure('PAYMENT_CHANGED', `The bookings, trip or payment record of ${tripId} changed while being released; read them again.`);
+      }
+      if (result.rejection.trip) {
+        const status = result.rejection.trip.current?.status ?? 'missing';
+        return failure('TRIP_NOT_PENDING', `Trip ${tripId} is ${status}; it cannot move to ${options.tripTransition?.to}.`);
+      }
+      if (result.rejection.eventAlreadyProcessed) return { ok: true, released: [], alreadyReleased: bookings.value.map((b) => b.reference) };
+      // A booking was cancelled or a slot's capacity changed meanwhile: read again and recompute.
+      return STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', 'The bookings kept changing while being released; try again.', { retryable: true }),
+  );
 }
 
 async function loadTargetBookings(
@@ -133,14 +130,13 @@ function seatGives(bookings: readonly Booking[], slots: Map<string, Slot>): Seat
 }
 
 function cancellationAudit(deps: Deps, booking: Booking, options: ReleaseOptions, at: string): AuditEntry {
-  return {
-    auditId: deps.ids.uuid(),
+  return auditEntry(deps, {
     eventType: 'booking.cancelled',
     entityType: 'booking',
     entityId: booking.reference,
     actorType: options.actorType,
-    ...(options.actorId !== undefined && { actorId: options.actorId }),
-    occurredAt: at,
+    actorId: options.actorId,
+    at,
     metadata: {
       reference: booking.reference,
       bookingId: booking.bookingId,
@@ -150,5 +146,5 @@ function cancellationAudit(deps: Deps, booking: Booking, options: ReleaseOptions
       guestCount: booking.guestCount,
       reason: options.reason,
     },
-  };
+  });
 }

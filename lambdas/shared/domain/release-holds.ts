@@ -1,5 +1,6 @@
 // Use cases: give a checkout's held seats back to sale, exactly once — when its session expires, or when the sweeper finds it expired.
 import type { AtomicWrite, AtomicWriteResult, BookingStore } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import type { AuditActorType, AuditEntry, Hold } from './model';
 
@@ -8,15 +9,13 @@ export function holdRelease(deps: Deps, hold: Pick<Hold, 'tripId' | 'seats'>, ac
   return {
     seatChanges: hold.seats.map(({ slotId, guests }) => ({ kind: 'unhold', slotId, guests })),
     holdTransition: { tripId: hold.tripId, to: 'released' },
-    audit: {
-      auditId: deps.ids.uuid(),
+    audit: auditEntry(deps, {
       eventType: 'trip.hold_released',
       entityType: 'trip',
       entityId: hold.tripId,
       actorType,
-      occurredAt: deps.clock.now().toISOString(),
       metadata: { why, seats: hold.seats.map(({ slotId, guests }) => `${slotId}:${guests}`).join(',') },
-    },
+    }),
   };
 }
 

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as z from '../zod';
 import type { BookingStore } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { seatsPerSlot } from './confirm-trip';
 import { priceTrip } from './create-trip';
@@ -163,15 +164,14 @@ async function holdNewTrip(
   const trip: Trip = { ...priced.trip, holdExpiresAt };
   const seats = seatsPerSlot(trip.items);
   const hold: Hold = { tripId, seats: seats.map(({ slotId, guests }) => ({ slotId, guests })), expiresAt: holdExpiresAt, status: 'held', createdAt: at, updatedAt: at };
-  const audit: AuditEntry = {
-    auditId: deps.ids.uuid(),
+  const audit = auditEntry(deps, {
     eventType: 'trip.held',
     entityType: 'trip',
     entityId: tripId,
     actorType: 'system',
-    occurredAt: at,
+    at,
     metadata: { userId: trip.userId, amount: trip.amount, currency: trip.currency, holdExpiresAt },
-  };
+  });
   const result = await deps.store.commit({
     at,
     newTrip: trip,

@@ -1,5 +1,6 @@
 // Use cases: keep a validly signed event we cannot act on for a person, and let the person close it.
 import type { BookingStore } from './booking-store';
+import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
 import type { UnusableEvent } from './model';
@@ -17,17 +18,7 @@ export async function recordUnusableEvent(
   const result = await deps.store.commit({
     at,
     unusableEvent: { event },
-    audits: [
-      {
-        auditId: deps.ids.uuid(),
-        eventType: 'stripe_event.unusable',
-        entityType: 'event',
-        entityId: input.eventId,
-        actorType: 'stripe',
-        occurredAt: at,
-        metadata: { eventType: input.eventType, problem: input.problem },
-      },
-    ],
+    audits: [auditEntry(deps, { eventType: 'stripe_event.unusable', entityType: 'event', entityId: input.eventId, actorType: 'stripe', at, metadata: { eventType: input.eventType, problem: input.problem } })],
   });
   return { recorded: result.committed };
 }
@@ -47,18 +38,7 @@ export async function resolveUnusableEvent(
   const result = await deps.store.commit({
     at,
     unusableEvent: { event, expectedStatus: 'needs_attention' },
-    audits: [
-      {
-        auditId: deps.ids.uuid(),
-        eventType: 'stripe_event.resolved',
-        entityType: 'event',
-        entityId: eventId,
-        actorType: 'operator',
-        ...(actorId !== undefined && { actorId }),
-        occurredAt: at,
-        metadata: { note, problem: current.problem },
-      },
-    ],
+    audits: [auditEntry(deps, { eventType: 'stripe_event.resolved', entityType: 'event', entityId: eventId, actorType: 'operator', actorId, at, metadata: { note, problem: current.problem } })],
   });
   return result.committed ? { ok: true, event } : failure('NOT_NEEDING_ATTENTION', `Event ${eventId} was resolved meanwhile.`);
 }
