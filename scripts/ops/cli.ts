@@ -1,8 +1,7 @@
 // The operator CLI (`npm run ops -- …`): slots, trips, bookings, audit and a consistency check, on DynamoDB Local or in AWS.
 import { parseArgs } from 'node:util';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import type { BookingFailure } from '../../lambdas/shared/domain/errors';
-import { unheldSeats, type PaymentRecord, type RefundEntry, type Slot } from '../../lambdas/shared/domain/model';
+import { unheldSeats, type PaymentRecord, type Slot } from '../../lambdas/shared/domain/model';
 import { addSlot, checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking, checkPayments, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
@@ -11,6 +10,7 @@ import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createPrinter, money, refundLine, truncate } from './printing';
 
 export const USAGE = `Usage: npm run ops -- <command> [options]
 
@@ -68,28 +68,6 @@ const OPTIONS = {
   note: { type: 'string' },
 } as const;
 
-const money = (amount: number, currency: string): string => `${(amount / 100).toFixed(2)} ${currency}`;
-
-function truncate(text: string, length: number): string {
-  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
-}
-
-function refundLine(entry: RefundEntry, currency: string): string {
-  const failure = entry.failureCode ? ` (${entry.failureCode})` : '';
-  return `${entry.status}${failure}: ${money(entry.amount, currency)}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}`;
-}
-
-/** Columns padded to their widest cell, so a listing reads as a table. */
-export function formatTable(rows: readonly object[], columns: string[]): string[] {
-  const cell = (row: object, column: string): string => {
-    const value = (row as Record<string, unknown>)[column];
-    return value === undefined || value === null ? '' : String(value);
-  };
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row, column).length)));
-  const line = (cells: string[]): string => cells.map((text, index) => text.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((column) => cell(row, column))))];
-}
-
 /** parseArgs reads `-3` as an option; a negative number is a value here (and then refused with a clear message). */
 const NEGATIVE = '\u0000';
 const protectNegatives = (argv: string[]): string[] => argv.map((arg) => (/^-\d+$/.test(arg) ? `${NEGATIVE}${arg}` : arg));
@@ -127,16 +105,7 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
   });
   const deps = { store, clock: systemClock, ids: randomIds };
   const actor = options.actor ?? io.env.USER ?? 'operator';
-  const print = (value: unknown, rows?: readonly object[], columns?: string[]): void => {
-    if (options.json) io.out(JSON.stringify(value, null, 2));
-    else if (rows && columns) formatTable(rows, columns).forEach((line) => io.out(line));
-    else io.out(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
-  };
-  const refused = (failure: BookingFailure): number => {
-    if (options.json) io.out(JSON.stringify(failure, null, 2));
-    io.err(`error: ${failure.errorCode}: ${failure.message}`);
-    return 1;
-  };
+  const { print, printTable, printFields, refused } = createPrinter(io, options.json);
   const one = (what: string): string => {
     const value = rest[0];
     if (!value) throw new UsageError(`${noun} ${verb} needs ${what}`);
@@ -199,9 +168,8 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         if (options.json) print({ trip, bookings });
         else {
           const { items, bookingReferences, itemAmounts: _amounts, ...fields } = trip;
-          for (const [key, value] of Object.entries(fields)) io.out(`${key.padEnd(18)} ${String(value)}`);
-          io.out(`${'items'.padEnd(18)} ${items.length}, bookings ${bookingReferences.length}`);
-          formatTable(bookings, bookingColumns).forEach((line) => io.out(line));
+          printFields([...Object.entries(fields), ['items', `${items.length}, bookings ${bookingReferences.length}`]]);
+          printTable(bookings, bookingColumns);
         }
         return 0;
       }
@@ -221,7 +189,7 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         const [booking] = await store.getBookings([reference]);
         if (!booking) return refused({ ok: false, errorCode: 'BOOKING_NOT_FOUND', message: `Booking ${reference} does not exist.`, retryable: false });
         if (options.json) print(booking);
-        else for (const [key, value] of Object.entries(booking)) io.out(`${key.padEnd(18)} ${String(value)}`);
+        else printFields(Object.entries(booking));
         return 0;
       }
       case 'bookings cancel': {
@@ -252,8 +220,8 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
         const audit = await store.listAudit('payment', paymentId);
         if (options.json) print({ payment: record, audit });
         else {
-          showPayment(record, io.out);
-          formatTable(record.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, record.currency), bookings: entry.bookingReferences.join(' ') })), ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt']).forEach((line) => io.out(line));
+          printFields(paymentFields(record));
+          printTable(record.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, record.currency), bookings: entry.bookingReferences.join(' ') })), ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt']);
         }
         return 0;
       }
@@ -326,12 +294,12 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
           for (const item of slots.unusable) io.err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
           if (slots.drifted.length === 0) io.out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
           else {
-            formatTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift']).forEach((line) => io.out(line));
+            printTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift']);
             io.err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
           }
           if (payments.problems.length === 0) io.out(`${payments.payments} payments checked: refunds add up everywhere.`);
           else {
-            formatTable(payments.problems, ['paymentId', 'tripId', 'problem']).forEach((line) => io.out(line));
+            printTable(payments.problems, ['paymentId', 'tripId', 'problem']);
             io.err(`${payments.problems.length} payment problems found.`);
           }
         }
@@ -370,7 +338,8 @@ function stripeGateway(io: CliIo): PaymentGateway {
   });
 }
 
-function showPayment(record: PaymentRecord, out: (line: string) => void): void {
+/** The payment record's fields worth reading, absent ones left out. */
+function paymentFields(record: PaymentRecord): [string, unknown][] {
   const fields: [string, unknown][] = [
     ['paymentId', record.paymentId],
     ['status', record.status],
@@ -383,5 +352,5 @@ function showPayment(record: PaymentRecord, out: (line: string) => void): void {
     ['attention', record.attention && `${record.attention.reason}${record.attention.code ? ` (${record.attention.code})` : ''} since ${record.attention.since}`],
     ['updatedAt', record.updatedAt],
   ];
-  for (const [key, value] of fields) if (value !== undefined) out(`${key.padEnd(18)} ${String(value)}`);
+  return fields.filter(([, value]) => value !== undefined);
 }
