@@ -1,7 +1,6 @@
 // The operator CLI (`npm run ops -- …`): finds the command in the table, parses its flags and maps what it throws to an exit code.
 import { parseArgs } from 'node:util';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
-import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 import { UsageError, type FlagSpec, type FlagSpecs, type FlagValues, type OpsCommand } from './command';
 import { attentionCommands } from './commands/attention';
 import { auditCommands } from './commands/audit';
@@ -12,33 +11,9 @@ import { paymentCommands } from './commands/payments';
 import { slotCommands } from './commands/slots';
 import { tripCommands } from './commands/trips';
 import { createContext, GLOBAL_FLAGS, type CliIo, type OpsContext } from './context';
+import { formatCommandHelp, formatHelp } from './help';
 
 export type { CliIo } from './context';
-
-export const USAGE = `Usage: npm run ops -- <command> [options]
-
-  slots add --experience ID --date YYYY-MM-DD --time HH:MM --capacity N --price CENTS --currency eur [--id ID]
-  slots list [--experience ID]
-  slots block ID | slots unblock ID
-  slots set-capacity ID N
-  trips show TRIP_ID
-  holds list                           seats held by checkouts waiting for their payment, soonest expiry first
-  bookings list --trip ID | --slot ID | --user ID
-  bookings show REFERENCE
-  bookings cancel REFERENCE --reason TEXT [--no-refund]   seats back; the booking's share refunded once, ever
-  payments show PAYMENT_ID             the payment record, its refunds and audit trail
-  payments retry-refund PAYMENT_ID     ask Stripe again (refunds still requested, or refused/failed ones)
-  payments resolve PAYMENT_ID --note TEXT   close a payment that needs attention (audited)
-  attention list                       payments and unusable events that need a person, oldest first
-  attention resolve ID --note TEXT     close one (a payment id, or an evt_ id), audited
-  audit list --entity TYPE:ID          (TYPE: booking, trip, slot, payment, event)
-  check                                capacity = available + confirmed guests for every slot; refunds add up for every payment
-
-Options: --endpoint URL (DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT or :8000)
-         --region REGION (AWS, with your credentials) --table NAME (default $TABLE_NAME or ${DEFAULT_LOCAL_TABLE_NAME})
-         --json (machine-readable output) --actor NAME (recorded in the audit trail)
-Refunds (bookings cancel, payments retry-refund) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).`;
-
 
 /** In the order help lists them. */
 const COMMANDS: readonly OpsCommand[] = [...slotCommands, ...tripCommands, ...holdCommands, ...bookingCommands, ...paymentCommands, ...attentionCommands, ...auditCommands, ...checkCommands];
@@ -94,9 +69,10 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const { line, command } = found;
-  const [noun] = line.words;
+  const [noun, ...asked] = line.words;
   if (!noun || noun === 'help') {
-    io.out(USAGE);
+    const about = COMMANDS_BY_NAME.get(asked.join(' '));
+    io.out(about ? formatCommandHelp(about, GLOBAL_FLAGS) : formatHelp(COMMANDS, GLOBAL_FLAGS));
     return noun ? 0 : 2;
   }
   if (!command) {

@@ -23,7 +23,7 @@ const add = defineCommand({
     date: { type: 'string', value: 'YYYY-MM-DD', required: 'by-use-case', description: 'the day it takes place' },
     time: { type: 'string', value: 'HH:MM', required: 'by-use-case', description: 'when it starts' },
     capacity: { type: 'string', value: 'N', required: true, description: 'the seats it has' },
-    price: { type: 'string', value: 'CENTS', required: true, description: 'a guest, in the currency’s smallest unit' },
+    price: { type: 'string', value: 'CENTS', required: true, description: 'the price a guest, in the currency’s smallest unit' },
     currency: { type: 'string', value: 'eur', required: 'by-use-case', description: 'as Stripe spells it' },
     id: { type: 'string', value: 'ID', description: 'the slot id; a fresh one when absent' },
   },
