@@ -1,4 +1,5 @@
 // What an operator command is: its name, what it acts on, its flags (declared once, for parsing, checking and help) and what it runs.
+import type { BookingFailure } from '../../lambdas/shared/domain/errors';
 import type { OpsContext } from './context';
 
 /** Bad usage, found before anything is read or changed: exit 2 with the message. */
@@ -47,4 +48,28 @@ export interface OpsCommand<Flags extends FlagSpecs = FlagSpecs> {
 /** Keeps a command's own flag types for its `run` while the table holds commands of every kind. */
 export function defineCommand<Flags extends FlagSpecs>(command: OpsCommand<Flags>): OpsCommand {
   return command as unknown as OpsCommand;
+}
+
+/** A `… show ID` command: how to load what it shows, the refusal when there is none, and how it reads as text (as loaded under --json). */
+export interface ShowCommandSpec<Shown> extends Pick<OpsCommand, 'name' | 'summary'> {
+  readonly target: NonNullable<OpsCommand['target']>;
+  load(context: OpsContext, id: string): Promise<Shown | undefined>;
+  notFound(id: string): Pick<BookingFailure, 'errorCode' | 'message'>;
+  printText(context: OpsContext, shown: Shown): void;
+}
+
+export function defineShowCommand<Shown>(spec: ShowCommandSpec<Shown>): OpsCommand {
+  return defineCommand({
+    name: spec.name,
+    target: spec.target,
+    summary: spec.summary,
+    flags: {},
+    async run(context, { target: id }) {
+      const shown = await spec.load(context, id);
+      if (shown === undefined) return context.refused({ ok: false, ...spec.notFound(id), retryable: false });
+      if (context.json) context.print(shown);
+      else spec.printText(context, shown);
+      return 0;
+    },
+  });
 }

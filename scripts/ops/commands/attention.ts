@@ -35,12 +35,11 @@ const resolve = defineCommand({
   target: { synopsis: 'ID', needs: 'a payment id or an event id' },
   summary: 'close one (a payment id, or an evt_ id), audited',
   flags: { note: NOTE_FLAG },
-  async run(context, { target: id, flags: { note } }) {
-    const { store, deps, actor } = context;
+  async run({ store, deps, actor, print, refused }, { target: id, flags: { note } }) {
     // Payments and events share the attention list; the id says which, whatever its shape.
     const result = (await store.getPaymentRecord(id)) ? await resolvePayment(deps, id, note, actor) : await resolveUnusableEvent(deps, id, note, actor);
-    if (!result.ok) return context.refused(result);
-    context.print(result, [{ id, status: 'resolved', note }], ['id', 'status', 'note']);
+    if (!result.ok) return refused(result);
+    print(result, [{ id, status: 'resolved', note }], ['id', 'status', 'note']);
     return 0;
   },
 });

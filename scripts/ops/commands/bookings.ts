@@ -1,6 +1,6 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking } from '../../../lambdas/shared/domain/payment-operations';
-import { defineCommand, UsageError, type OpsCommand } from '../command';
+import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
 import { refundLine } from '../printing';
 
 export const BOOKING_COLUMNS = ['reference', 'status', 'slotId', 'date', 'time', 'guestCount', 'tripId', 'userId'];
@@ -26,18 +26,13 @@ const list = defineCommand({
   },
 });
 
-const show = defineCommand({
+const show = defineShowCommand({
   name: 'bookings show',
   target: { synopsis: 'REFERENCE', needs: 'a booking reference' },
   summary: 'one booking’s fields',
-  flags: {},
-  async run({ store, json, print, printFields, refused }, { target: reference }) {
-    const [booking] = await store.getBookings([reference]);
-    if (!booking) return refused({ ok: false, errorCode: 'BOOKING_NOT_FOUND', message: `Booking ${reference} does not exist.`, retryable: false });
-    if (json) print(booking);
-    else printFields(Object.entries(booking));
-    return 0;
-  },
+  notFound: (reference) => ({ errorCode: 'BOOKING_NOT_FOUND', message: `Booking ${reference} does not exist.` }),
+  load: async ({ store }, reference) => (await store.getBookings([reference]))[0],
+  printText: ({ printFields }, booking) => printFields(Object.entries(booking)),
 });
 
 const cancel = defineCommand({

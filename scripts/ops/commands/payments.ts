@@ -1,47 +1,45 @@
 // Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
 import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
-import { defineCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
+import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import { money, refundLine } from '../printing';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = { type: 'string', value: 'TEXT', required: true, description: 'what was done about it; kept in the audit trail' } as const satisfies FlagSpec;
 
-/** The payment record's fields worth reading, absent ones left out. */
+/** The payment record's fields worth reading, in this order, absent ones left out. */
 function paymentFields(record: PaymentRecord): [string, unknown][] {
-  const fields: [string, unknown][] = [
-    ['paymentId', record.paymentId],
-    ['status', record.status],
-    ['tripId', record.tripId],
-    ['sessionId', record.sessionId],
-    ['setAside', record.setAside],
-    ['reason', record.reason],
-    ['paid', money(record.amountPaid, record.currency)],
-    ['refunded', money(record.amountRefunded, record.currency)],
-    ['attention', record.attention && `${record.attention.reason}${record.attention.code ? ` (${record.attention.code})` : ''} since ${record.attention.since}`],
-    ['updatedAt', record.updatedAt],
-  ];
-  return fields.filter(([, value]) => value !== undefined);
+  const { paymentId, status, tripId, sessionId, setAside, reason, attention, updatedAt } = record;
+  const fields = {
+    paymentId,
+    status,
+    tripId,
+    sessionId,
+    setAside,
+    reason,
+    paid: money(record.amountPaid, record.currency),
+    refunded: money(record.amountRefunded, record.currency),
+    attention: attention && `${attention.reason}${attention.code ? ` (${attention.code})` : ''} since ${attention.since}`,
+    updatedAt,
+  };
+  return Object.entries(fields).filter(([, value]) => value !== undefined);
 }
 
-const show = defineCommand({
+const show = defineShowCommand({
   name: 'payments show',
   target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
   summary: 'the payment record, its refunds and audit trail',
-  flags: {},
-  async run({ store, json, print, printFields, printTable, refused }, { target: paymentId }) {
-    const record = await store.getPaymentRecord(paymentId);
-    if (!record) return refused({ ok: false, errorCode: 'PAYMENT_NOT_FOUND', message: `No payment ${paymentId} is recorded.`, retryable: false });
-    const audit = await store.listAudit('payment', paymentId);
-    if (json) print({ payment: record, audit });
-    else {
-      printFields(paymentFields(record));
-      printTable(
-        record.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, record.currency), bookings: entry.bookingReferences.join(' ') })),
-        ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
-      );
-    }
-    return 0;
+  notFound: (paymentId) => ({ errorCode: 'PAYMENT_NOT_FOUND', message: `No payment ${paymentId} is recorded.` }),
+  async load({ store }, paymentId) {
+    const payment = await store.getPaymentRecord(paymentId);
+    return payment && { payment, audit: await store.listAudit('payment', paymentId) };
+  },
+  printText({ printFields, printTable }, { payment }) {
+    printFields(paymentFields(payment));
+    printTable(
+      payment.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, payment.currency), bookings: entry.bookingReferences.join(' ') })),
+      ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
+    );
   },
 });
 
@@ -67,10 +65,10 @@ const resolve = defineCommand({
   target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
   summary: 'close a payment that needs attention, audited',
   flags: { note: NOTE_FLAG },
-  async run(context, { target: paymentId, flags: { note } }) {
-    const result = await resolvePayment(context.deps, paymentId, note, context.actor);
-    if (!result.ok) return context.refused(result);
-    context.print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
+  async run({ deps, actor, print, refused }, { target: paymentId, flags: { note } }) {
+    const result = await resolvePayment(deps, paymentId, note, actor);
+    if (!result.ok) return refused(result);
+    print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
     return 0;
   },
 });
