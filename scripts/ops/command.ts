@@ -2,7 +2,7 @@
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
 import type { OpsContext } from './context';
 
-/** Bad usage, found before anything is read or changed: exit 2 with the message. */
+/** Bad usage: exit 2 with the message, as one `error:` line. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -45,9 +45,9 @@ export interface OpsCommand<Flags extends FlagSpecs = FlagSpecs> {
   run(context: OpsContext, input: CommandInput<Flags>): Promise<number>;
 }
 
-/** Keeps a command's own flag types for its `run` while the table holds commands of every kind. */
+/** Types `run`'s flags from the command's own declaration; the table then holds it as a plain OpsCommand. */
 export function defineCommand<Flags extends FlagSpecs>(command: OpsCommand<Flags>): OpsCommand {
-  return command as unknown as OpsCommand;
+  return command;
 }
 
 /** A `… show ID` command: how to load what it shows, the refusal when there is none, and how it reads as text (as loaded under --json). */

@@ -32,7 +32,7 @@ export interface OpsContext extends Printer {
   readonly store: DynamoDbBookingStore;
   readonly deps: { readonly store: DynamoDbBookingStore; readonly clock: Clock; readonly ids: IdSource };
   readonly gateway: PaymentGateway;
-  /** False when a refund could not reach Stripe, so a command refuses before changing anything. */
+  /** False without STRIPE_API_KEY (or a test's gateway): a command that would refund refuses before changing anything. */
   readonly canRefund: boolean;
   readonly actor: string;
 }

@@ -3,10 +3,11 @@ import { unheldSeats, type Slot } from '../../../lambdas/shared/domain/model';
 import { addSlot, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
+import { money } from '../printing';
 
 const SLOT_COLUMNS = ['slotId', 'experienceId', 'date', 'time', 'capacity', 'availableCount', 'held', 'isBlocked', 'price'];
 
-const slotRow = (slot: Slot) => ({ ...slot, held: slot.availableCount - unheldSeats(slot), price: `${(slot.priceAmount / 100).toFixed(2)} ${slot.currency}` });
+const slotRow = (slot: Slot) => ({ ...slot, held: slot.availableCount - unheldSeats(slot), price: money(slot.priceAmount, slot.currency) });
 
 const printSlot = (context: OpsContext, slot: Slot): void => context.print(slot, [slotRow(slot)], SLOT_COLUMNS);
 
