@@ -1,0 +1,47 @@
+// Operator commands on what needs a person: payments and unusable Stripe events, listed together and closed one at a time.
+import { resolvePayment } from '../../../lambdas/shared/domain/payment-operations';
+import { resolveUnusableEvent } from '../../../lambdas/shared/domain/unusable-events';
+import { defineCommand, type OpsCommand } from '../command';
+import { money, truncate } from '../printing';
+import { NOTE_FLAG } from './payments';
+
+const list = defineCommand({
+  name: 'attention list',
+  summary: 'payments and unusable events that need a person, oldest first',
+  flags: {},
+  async run({ store, json, out, print }) {
+    const [payments, events] = await Promise.all([store.listPaymentsNeedingAttention(), store.listEventsNeedingAttention()]);
+    const rows = [
+      ...payments.map((record) => ({
+        since: record.attention?.since ?? record.updatedAt,
+        kind: 'payment',
+        id: record.paymentId,
+        tripId: record.tripId,
+        reason: record.attention?.reason,
+        code: record.attention?.code,
+        paid: money(record.amountPaid, record.currency),
+        refunded: money(record.amountRefunded, record.currency),
+      })),
+      ...events.map((event) => ({ since: event.receivedAt, kind: 'event', id: event.eventId, reason: `unusable ${event.eventType}`, code: truncate(event.problem, 60) })),
+    ].sort((a, b) => a.since.localeCompare(b.since));
+    if (!json && rows.length === 0) out('Nothing needs attention.');
+    else print({ payments, events }, rows, ['since', 'kind', 'id', 'tripId', 'reason', 'code', 'paid', 'refunded']);
+    return 0;
+  },
+});
+
+const resolve = defineCommand({
+  name: 'attention resolve',
+  target: { synopsis: 'ID', needs: 'a payment id or an event id' },
+  summary: 'close one (a payment id, or an evt_ id), audited',
+  flags: { note: NOTE_FLAG },
+  async run({ store, deps, actor, print, refused }, { target: id, flags: { note } }) {
+    // Payments and events share the attention list; the id says which, whatever its shape.
+    const result = (await store.getPaymentRecord(id)) ? await resolvePayment(deps, id, note, actor) : await resolveUnusableEvent(deps, id, note, actor);
+    if (!result.ok) return refused(result);
+    print(result, [{ id, status: 'resolved', note }], ['id', 'status', 'note']);
+    return 0;
+  },
+});
+
+export const attentionCommands: readonly OpsCommand[] = [list, resolve];

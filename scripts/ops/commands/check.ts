@@ -1,0 +1,31 @@
+// Operator command that checks the table adds up: every slot's seats and every payment's refunds.
+import { checkConsistency } from '../../../lambdas/shared/domain/operations';
+import { checkPayments } from '../../../lambdas/shared/domain/payment-operations';
+import { defineCommand, type OpsCommand } from '../command';
+
+const check = defineCommand({
+  name: 'check',
+  summary: 'capacity = available + confirmed guests for every slot; refunds add up for every payment',
+  flags: {},
+  async run({ store, json, out, err, print, printTable }) {
+    const slots = await checkConsistency(store);
+    const payments = await checkPayments(store);
+    if (json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
+    else {
+      for (const item of slots.unusable) err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
+      if (slots.drifted.length === 0) out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
+      else {
+        printTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift']);
+        err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
+      }
+      if (payments.problems.length === 0) out(`${payments.payments} payments checked: refunds add up everywhere.`);
+      else {
+        printTable(payments.problems, ['paymentId', 'tripId', 'problem']);
+        err(`${payments.problems.length} payment problems found.`);
+      }
+    }
+    return slots.drifted.length === 0 && slots.unusable.length === 0 && payments.problems.length === 0 ? 0 : 1;
+  },
+});
+
+export const checkCommands: readonly OpsCommand[] = [check];

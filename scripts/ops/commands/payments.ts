@@ -1,0 +1,76 @@
+// Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
+import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
+import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
+import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
+import { money, refundLine } from '../printing';
+
+/** What closing something that needs attention asks of the operator. */
+export const NOTE_FLAG = { type: 'string', value: 'TEXT', required: true, description: 'what was done about it; kept in the audit trail' } as const satisfies FlagSpec;
+
+/** The payment record's fields worth reading, in this order, absent ones left out. */
+function paymentFields(record: PaymentRecord): [string, unknown][] {
+  const { paymentId, status, tripId, sessionId, setAside, reason, attention, updatedAt } = record;
+  const fields = {
+    paymentId,
+    status,
+    tripId,
+    sessionId,
+    setAside,
+    reason,
+    paid: money(record.amountPaid, record.currency),
+    refunded: money(record.amountRefunded, record.currency),
+    attention: attention && `${attention.reason}${attention.code ? ` (${attention.code})` : ''} since ${attention.since}`,
+    updatedAt,
+  };
+  return Object.entries(fields).filter(([, value]) => value !== undefined);
+}
+
+const show = defineShowCommand({
+  name: 'payments show',
+  target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
+  summary: 'the payment record, its refunds and audit trail',
+  notFound: (paymentId) => ({ errorCode: 'PAYMENT_NOT_FOUND', message: `No payment ${paymentId} is recorded.` }),
+  async load({ store }, paymentId) {
+    const payment = await store.getPaymentRecord(paymentId);
+    return payment && { payment, audit: await store.listAudit('payment', paymentId) };
+  },
+  printText({ printFields, printTable }, { payment }) {
+    printFields(paymentFields(payment));
+    printTable(
+      payment.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, payment.currency), bookings: entry.bookingReferences.join(' ') })),
+      ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
+    );
+  },
+});
+
+const retry = defineCommand({
+  name: 'payments retry-refund',
+  target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
+  summary: 'ask Stripe again (refunds still requested, or refused/failed ones)',
+  flags: {},
+  async run(context, { target: paymentId }) {
+    if (!context.canRefund) throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in)');
+    const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
+    if (!result.ok) return context.refused(result);
+    const asked = new Set(result.asked.map((entry) => entry.refundKey));
+    const rows = result.record.refunds.filter((entry) => asked.has(entry.refundKey)).map((entry) => ({ refundKey: entry.refundKey, refund: refundLine(entry, result.record.currency) }));
+    context.print(result, rows, ['refundKey', 'refund']);
+    context.out(`payment ${paymentId} is now ${result.record.status}`);
+    return result.record.status === 'needs_attention' ? 1 : 0;
+  },
+});
+
+const resolve = defineCommand({
+  name: 'payments resolve',
+  target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
+  summary: 'close a payment that needs attention, audited',
+  flags: { note: NOTE_FLAG },
+  async run({ deps, actor, print, refused }, { target: paymentId, flags: { note } }) {
+    const result = await resolvePayment(deps, paymentId, note, actor);
+    if (!result.ok) return refused(result);
+    print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
+    return 0;
+  },
+});
+
+export const paymentCommands: readonly OpsCommand[] = [show, retry, resolve];
