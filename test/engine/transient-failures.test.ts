@@ -1,6 +1,6 @@
 // Transient failures (throttling, conflicts, network) injected in front of DynamoDB Local: retried, never double-applied, never misreported.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { injectFaults } from '../support/faults';
@@ -8,6 +8,10 @@ import { deps, FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClie
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 const TRANSACT = 'TransactWriteItemsCommand';
+
+/** Seeds through a client of its own, so the faults and call counts below see only the confirmation. */
+const seeder = testStore();
+afterAll(() => seeder.destroy());
 
 async function faultyStore() {
   const client = testDocumentClient();
@@ -22,7 +26,7 @@ describe('confirmTrip under transient failures', () => {
     { fault: 'network-before' as const, name: 'refused a connection' },
   ])('books once when the transaction is $name twice and then goes through', async ({ fault }) => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 3 });
+    const slot = await seedSlot(seeder, { capacity: 3 });
     const trip = await createPendingTrip(store, [[slot, 2]]);
     faults.queue(TRANSACT, fault, fault);
 
@@ -37,7 +41,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('answers TRANSACTION_FAILED, retryable, with nothing written when every attempt is throttled', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 3 });
+    const slot = await seedSlot(seeder, { capacity: 3 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     faults.queue(TRANSACT, ...Array<'throttle'>(FAST_RETRIES.maxAttempts).fill('throttle'));
 
@@ -52,7 +56,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('reports a committed confirmation as booked when its response was lost, 20 times in a row, with one decrement each', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 20 });
+    const slot = await seedSlot(seeder, { capacity: 20 });
     for (let round = 0; round < 20; round++) {
       const trip = await createPendingTrip(store, [[slot, 1]]);
       faults.queue(TRANSACT, 'lost-response');
@@ -70,7 +74,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('reads the trip back and answers booked when every response is lost after the first attempt committed', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 2 });
+    const slot = await seedSlot(seeder, { capacity: 2 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     const input = confirmationOf(trip);
     faults.queue(TRANSACT, ...Array<'lost-response'>(FAST_RETRIES.maxAttempts).fill('lost-response'));
@@ -84,7 +88,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('never retries a failed condition: one transaction call for a sold-out slot', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 1 });
+    const slot = await seedSlot(seeder, { capacity: 1 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     await overwriteSlot({ ...slot, availableCount: 0 });
 
@@ -96,7 +100,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('retries a throttled read of the trip before confirming it', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 2 });
+    const slot = await seedSlot(seeder, { capacity: 2 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     faults.queue('GetItemCommand', 'throttle', 'throttle');
     const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
@@ -109,7 +113,7 @@ describe('confirmTrip under transient failures', () => {
 
   it('uses one DynamoDB request on the happy path: the transaction (the caller read the trip)', async () => {
     const { store, faults } = await faultyStore();
-    const slot = await seedSlot(store, { capacity: 2 });
+    const slot = await seedSlot(seeder, { capacity: 2 });
     const trip = await createPendingTrip(store, [[slot, 1]]);
     faults.calls.clear();
 

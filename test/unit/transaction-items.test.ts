@@ -6,7 +6,8 @@ import { StoredDataError } from '../../lambdas/shared/domain/errors';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { slotItem, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
-import { buildTransaction, guard, requestToken } from '../../lambdas/shared/dynamodb/transaction-items';
+import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
+import { buildTransaction, countConfirmationWrites, guard, MAX_TRANSACTION_ITEMS, requestToken } from '../../lambdas/shared/dynamodb/transaction-items';
 import { decodeRejection } from '../../lambdas/shared/dynamodb/write-rejection';
 
 const TABLE = 'bookings';
@@ -43,6 +44,20 @@ function onlyItem(write: Omit<AtomicWrite, 'at'>) {
   expect(parts).toHaveLength(1);
   return parts[0]!.item;
 }
+
+const items = (count: number, slots = count) => Array.from({ length: count }, (_, i) => ({ slotId: `s${i % slots}` }));
+
+describe('transaction size', () => {
+  it('counts a slot update per distinct slot, a booking and an audit entry per item, the trip, the event record, the payment record and the hold', () => {
+    expect(countConfirmationWrites(items(3))).toBe(3 + 6 + 4);
+    expect(countConfirmationWrites(items(4, 1))).toBe(1 + 8 + 4);
+  });
+
+  it(`fits the domain's largest trip, ${MAX_TRIP_ITEMS} items on distinct slots, in ${MAX_TRANSACTION_ITEMS} transaction items, and not one more`, () => {
+    expect(countConfirmationWrites(items(MAX_TRIP_ITEMS))).toBeLessThanOrEqual(MAX_TRANSACTION_ITEMS);
+    expect(countConfirmationWrites(items(MAX_TRIP_ITEMS + 1))).toBeGreaterThan(MAX_TRANSACTION_ITEMS);
+  });
+});
 
 describe('transaction items', () => {
   it('takes unheld seats with every guard of a confirmation and both counters', () => {

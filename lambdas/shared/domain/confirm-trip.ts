@@ -3,7 +3,7 @@ import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './book
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
-import { CONFIRMABLE_TRIP_STATUSES, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
 import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
@@ -83,7 +83,7 @@ async function commitConfirmation(deps: Deps, input: ConfirmTripInput): Promise<
     }
     if (rejection.seatChanges.length > 0) return slotFailure(rejection);
     if (rejection.paymentRecord) {
-      return failure('PAYMENT_FLAGGED', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
+      return failure('PAYMENT_SET_ASIDE', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
     }
     if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
       const taken = new Set(rejection.takenReferences);
@@ -156,16 +156,6 @@ function newBookings(deps: Deps, trip: Trip, paymentId: string, amountPaid: numb
 /** Items of one trip on the same slot become one decrement: a transaction may touch an item only once. */
 function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[], held: boolean): SeatTake[] {
   return seatsPerSlot(items).map(({ slotId, experienceId, guests }) => ({ kind: 'take', slotId, experienceId, guests, held }));
-}
-
-/** Items of one trip on the same slot, summed: a transaction may touch an item only once. */
-export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): { slotId: string; experienceId: string; guests: number }[] {
-  const bySlot = new Map<string, { slotId: string; experienceId: string; guests: number }>();
-  for (const item of items) {
-    const previous = bySlot.get(item.slotId);
-    bySlot.set(item.slotId, { slotId: item.slotId, experienceId: item.experienceId, guests: (previous?.guests ?? 0) + item.guestCount });
-  }
-  return [...bySlot.values()];
 }
 
 function confirmationWrite(

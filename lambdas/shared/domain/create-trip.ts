@@ -2,7 +2,7 @@
 import type { BookingStore } from './booking-store';
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
-import type { Trip, TripItem } from './model';
+import { guestsPerSlot, type Trip, type TripItem } from './model';
 import { canSeat, classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { checkTripSize, createTripInputSchema, parseInput } from './trip-input';
 
@@ -35,8 +35,7 @@ export async function priceTrip(deps: Deps, rawInput: unknown, options: { fromUn
   if (tooLarge) return tooLarge;
 
   const slots = await deps.store.getSlots(input.items.map((item) => item.slotId));
-  const requestedBySlot = new Map<string, number>();
-  for (const item of input.items) requestedBySlot.set(item.slotId, (requestedBySlot.get(item.slotId) ?? 0) + item.guestCount);
+  const requestedBySlot = guestsPerSlot(input.items);
 
   const refusals: SlotFailure[] = [];
   const items: TripItem[] = [];

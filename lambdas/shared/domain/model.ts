@@ -257,3 +257,23 @@ export interface ProcessedEvent {
   /** Epoch seconds after which the record may be deleted. */
   readonly expiresAt: number;
 }
+
+/** Guests per slot: a transaction touches an item once, so everything on one slot moves as one sum. */
+export function guestsPerSlot(entries: Iterable<{ readonly slotId: string; readonly guestCount: number }>): Map<string, number> {
+  const bySlot = new Map<string, number>();
+  for (const { slotId, guestCount } of entries) bySlot.set(slotId, (bySlot.get(slotId) ?? 0) + guestCount);
+  return bySlot;
+}
+
+/** A trip's items per slot, summed, with the experience each slot was priced for. */
+export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): { slotId: string; experienceId: string; guests: number }[] {
+  const experienceOf = new Map(items.map((item) => [item.slotId, item.experienceId]));
+  return [...guestsPerSlot(items)].map(([slotId, guests]) => ({ slotId, experienceId: experienceOf.get(slotId) ?? '', guests }));
+}
+
+/** The seats a slot's bookings hold: the guests of those still confirmed. */
+export function confirmedGuests(bookings: Iterable<Pick<Booking, 'status' | 'guestCount'>>): number {
+  let guests = 0;
+  for (const booking of bookings) if (booking.status === 'confirmed') guests += booking.guestCount;
+  return guests;
+}

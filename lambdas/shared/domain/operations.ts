@@ -5,7 +5,7 @@ import type { AtomicWrite, BookingQueries, BookingStore } from './booking-store'
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
-import { unheldSeats, type AuditEntry, type Slot } from './model';
+import { confirmedGuests, guestsPerSlot, unheldSeats, type AuditEntry, type Slot } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
 
@@ -118,10 +118,7 @@ export interface UnusableItem {
 export async function checkConsistency(store: BookingStore & BookingQueries): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
   const unusable: UnusableItem[] = [];
   const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
-  const heldBySlot = new Map<string, number>();
-  for (const hold of await store.listActiveHolds()) {
-    for (const seat of hold.seats) heldBySlot.set(seat.slotId, (heldBySlot.get(seat.slotId) ?? 0) + seat.guests);
-  }
+  const heldBySlot = guestsPerSlot((await store.listActiveHolds()).flatMap((hold) => hold.seats.map(({ slotId, guests }) => ({ slotId, guestCount: guests }))));
   const drifted: SlotDrift[] = [];
   for (const slot of slots) {
     let bookings: Awaited<ReturnType<BookingQueries['listBookingsOfSlot']>>;
@@ -132,13 +129,13 @@ export async function checkConsistency(store: BookingStore & BookingQueries): Pr
       unusable.push({ entity: error.entity, id: error.entityId, problem: error.message });
       continue;
     }
-    const confirmedGuests = bookings.filter((booking) => booking.status === 'confirmed').reduce((sum, booking) => sum + booking.guestCount, 0);
-    const drift = slot.availableCount - (slot.capacity - confirmedGuests);
+    const guestsBooked = confirmedGuests(bookings);
+    const drift = slot.availableCount - (slot.capacity - guestsBooked);
     const heldGuests = heldBySlot.get(slot.slotId) ?? 0;
     const unheldCount = unheldSeats(slot);
     const holdDrift = unheldCount - (slot.availableCount - heldGuests);
     if (drift !== 0 || holdDrift !== 0 || unheldCount < 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
-      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests, drift, unheldCount, heldGuests, holdDrift });
+      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests: guestsBooked, drift, unheldCount, heldGuests, holdDrift });
     }
   }
   return { slots: slots.length, drifted, unusable };

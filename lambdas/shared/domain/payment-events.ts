@@ -3,10 +3,10 @@ import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
-import { confirmTrip, seatsPerSlot } from './confirm-trip';
+import { confirmTrip } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
   decide,
@@ -204,7 +204,7 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
       throw new RetryLaterError('The confirmation could not be committed');
     case 'TRIP_NOT_PENDING':
     case 'TRIP_NOT_FOUND':
-    case 'PAYMENT_FLAGGED':
+    case 'PAYMENT_SET_ASIDE':
       // The trip or the payment record moved first (often another delivery): decide again from what they are now.
       return 'state-changed';
     case 'SLOT_NOT_FOUND':

@@ -4,7 +4,7 @@ import type { AtomicWrite, BookingStore, PaymentRecordWrite, SeatGive, TripTrans
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
-import type { AuditActorType, AuditEntry, Booking, Slot, Trip, TripStatus } from './model';
+import { guestsPerSlot, type AuditActorType, type AuditEntry, type Booking, type Slot, type Trip, type TripStatus } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
 /** A trip as its caller has just read it (its bookings are released), or one booking by reference. */
@@ -117,10 +117,8 @@ async function loadTargetBookings(
  * availability has drifted above `capacity - guests`, only the room that is left is given back.
  */
 function seatGives(bookings: readonly Booking[], slots: Map<string, Slot>): SeatGive[] {
-  const guestsBySlot = new Map<string, number>();
-  for (const booking of bookings) guestsBySlot.set(booking.slotId, (guestsBySlot.get(booking.slotId) ?? 0) + booking.guestCount);
   const gives: SeatGive[] = [];
-  for (const [slotId, guests] of guestsBySlot) {
+  for (const [slotId, guests] of guestsPerSlot(bookings)) {
     const slot = slots.get(slotId);
     if (!slot) continue; // a slot that no longer exists has no seats to give back
     const room = Math.min(guests, slot.capacity - slot.availableCount);

@@ -8,6 +8,19 @@ import { GLOBAL_INDEXES } from './table-definition';
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type Values = Record<string, unknown>;
 
+/** DynamoDB's limit on one TransactWriteItems call. */
+export const MAX_TRANSACTION_ITEMS = 100;
+
+/**
+ * Transaction items a confirmation of these items needs: per item one booking and one audit entry, one update
+ * per distinct slot, then the trip, the processed-event record, the payment record and (for a trip checkout
+ * held) its hold. The domain's MAX_TRIP_ITEMS must fit: a unit test holds the two together.
+ */
+export function countConfirmationWrites(items: readonly { slotId: string }[]): number {
+  const distinctSlots = new Set(items.map((item) => item.slotId)).size;
+  return distinctSlots + 2 * items.length + 4;
+}
+
 /** Named guards; each line says what it protects. Joined with AND into one ConditionExpression. */
 export const guard = {
   /** The item is there at all (an Update would otherwise create it). */
