@@ -14,7 +14,10 @@ try {
   new BookingStack(app, `PulauBookings-${settings.stage}`, {
     settings,
     description: `Booking confirmation (${settings.stage}): Stripe webhook -> Lambda -> DynamoDB transaction`,
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    env: {
+      ...(process.env.CDK_DEFAULT_ACCOUNT !== undefined && { account: process.env.CDK_DEFAULT_ACCOUNT }),
+      ...(process.env.CDK_DEFAULT_REGION !== undefined && { region: process.env.CDK_DEFAULT_REGION }),
+    },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 } catch (error) {

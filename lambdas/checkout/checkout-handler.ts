@@ -3,7 +3,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { BookingErrorCode } from '../shared/domain/errors';
 import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway';
-import { startCheckout, type StartCheckoutDeps } from '../shared/domain/start-checkout';
+import { startCheckout, startCheckoutInputSchema, type StartCheckoutDeps } from '../shared/domain/start-checkout';
+import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
 
 /** The route of the front door, in AWS and locally. */
@@ -59,7 +60,8 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
       const user = userOf(event, body as Record<string, unknown>);
       if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
       const idempotencyKey = header(event, 'idempotency-key');
-      const result = await startCheckout(deps, { ...(body as Record<string, unknown>), userId: user.userId, ...(idempotencyKey !== undefined && { idempotencyKey }) });
+      const input = parseInput(startCheckoutInputSchema, { ...(body as Record<string, unknown>), userId: user.userId, ...(idempotencyKey !== undefined && { idempotencyKey }) });
+      const result = input.ok ? await startCheckout(deps, input.value) : input;
       if (result.ok) {
         logger.info('Started a checkout', { tripId: result.tripId, replayed: result.replayed });
         const { ok: _ok, replayed, ...answer } = result;

@@ -482,7 +482,7 @@ function idempotently(state: State, request: FakeRequest, execute: () => Answer)
   }
   const answer = execute();
   if (answer.stored) {
-    state.keys.set(key, { fingerprint, status: answer.status, body: answer.body, code: answer.code, requestId: request.id, storedAt: state.now() });
+    state.keys.set(key, { fingerprint, status: answer.status, body: answer.body, ...(answer.code !== undefined && { code: answer.code }), requestId: request.id, storedAt: state.now() });
   }
   return answer;
 }

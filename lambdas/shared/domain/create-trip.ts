@@ -4,7 +4,7 @@ import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
 import { guestsPerSlot, type Trip, type TripItem } from './model';
 import { canSeat, classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { checkTripSize, createTripInputSchema, parseInput } from './trip-input';
+import { checkTripSize, type CreateTripInput } from './trip-input';
 
 export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | BookingFailure;
 
@@ -14,8 +14,8 @@ export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | Book
  * Steps: validate → read the slots → check each exists, is open and (advisory) has the seats → price → store.
  * Seats are not held here: they are taken only by the confirmation, in one transaction.
  */
-export async function createTrip(deps: Deps, rawInput: unknown): Promise<CreateTripResult> {
-  const priced = await priceTrip(deps, rawInput);
+export async function createTrip(deps: Deps, input: CreateTripInput): Promise<CreateTripResult> {
+  const priced = await priceTrip(deps, input);
   if (!priced.ok) return priced;
   if (!(await deps.store.createTrip(priced.trip))) {
     return failure('VALIDATION_FAILED', `tripId ${priced.trip.tripId} is already taken`, { field: 'tripId' });
@@ -27,10 +27,7 @@ export async function createTrip(deps: Deps, rawInput: unknown): Promise<CreateT
  * The trip a checkout is about to charge for, priced from its slots and not stored: validation, the slots' own
  * dates and times, one currency, and (advisory) seats — of those neither booked nor held when `fromUnheld`.
  */
-export async function priceTrip(deps: Deps, rawInput: unknown, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
-  const parsed = parseInput(createTripInputSchema, rawInput);
-  if (!parsed.ok) return parsed;
-  const input = parsed.value;
+export async function priceTrip(deps: Deps, input: CreateTripInput, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
   const tooLarge = checkTripSize(input.items);
   if (tooLarge) return tooLarge;
 

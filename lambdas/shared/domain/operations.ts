@@ -25,10 +25,10 @@ function operatorAudit(deps: Deps, eventType: string, slotId: string, actorId: s
   return auditEntry(deps, { eventType, entityType: 'slot', entityId: slotId, actorType: 'operator', actorId, metadata });
 }
 
-export async function addSlot(deps: Deps, rawInput: unknown, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
-  const parsed = parseInput(newSlotSchema, rawInput);
-  if (!parsed.ok) return parsed;
-  const { slotId, ...fields } = parsed.value;
+export type NewSlot = z.infer<typeof newSlotSchema>;
+
+export async function addSlot(deps: Deps, input: NewSlot, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
+  const { slotId, ...fields } = input;
   const now = deps.clock.now().toISOString();
   const slot: Slot = { slotId: slotId ?? deps.ids.uuid(), ...fields, availableCount: fields.capacity, isBlocked: false, updatedAt: now };
   const result = await deps.store.commit({

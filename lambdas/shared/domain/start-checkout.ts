@@ -41,6 +41,7 @@ export const startCheckoutInputSchema = z.strictObject({
   /** The caller's Idempotency-Key: the same key (for the same user) always answers with the same trip and session. */
   idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
 });
+export type StartCheckoutInput = z.infer<typeof startCheckoutInputSchema>;
 
 export interface CheckoutStarted {
   readonly ok: true;
@@ -60,16 +61,13 @@ function tripIdFor(userId: string, idempotencyKey: string): string {
 }
 
 /**
- * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`.
+ * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`, parsed by the caller.
  * Output: the trip, the payment page and when its hold ends; or a failure with the engine's codes and counts.
- * Steps: validate → (same key: the trip made before) → price from the slots → one transaction: the trip, its
+ * Steps: (same key: the trip made before) → price from the slots → one transaction: the trip, its
  * hold, every slot's seats held (of those neither booked nor held) → the provider's session under a key
  * derived from the trip → the session recorded on the trip. Nobody pays for seats that are not there.
  */
-export async function startCheckout(deps: StartCheckoutDeps, rawInput: unknown): Promise<CheckoutStarted | BookingFailure> {
-  const parsed = parseInput(startCheckoutInputSchema, rawInput);
-  if (!parsed.ok) return parsed;
-  const input = parsed.value;
+export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckoutInput): Promise<CheckoutStarted | BookingFailure> {
   const tripId = input.idempotencyKey === undefined ? `trip-${deps.ids.uuid()}` : tripIdFor(input.userId, input.idempotencyKey);
 
   let trip = input.idempotencyKey === undefined ? undefined : await deps.store.getTrip(tripId);

@@ -258,7 +258,7 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
   /** Follows LastEvaluatedKey until the last page (Query and Scan page the same way), each page retried alone. */
   private async readAllPages(
     operation: string,
-    fetchPage: (start: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
+    fetchPage: (start: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[] | undefined; LastEvaluatedKey?: Record<string, unknown> | undefined }>,
   ): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;

@@ -183,10 +183,16 @@ const schemasNameEveryField: [
 ] = [true, true, true, true, true, true, true, true];
 void schemasNameEveryField;
 
+/**
+ * zod types an absent optional field as `T | undefined`, but never produces the key with `undefined` (nor does
+ * DynamoDB store one): the parsed item is the entity with its optional fields absent, as the model spells it.
+ */
+type Parsed<T> = T extends readonly (infer E)[] ? Parsed<E>[] : T extends object ? { [K in keyof T]: Parsed<Exclude<T[K], undefined>> } : T;
+
 /** Reads a stored item through its schema: an item that fails it is reported, never guessed at. */
-function checked<Schema extends z.ZodMiniType>(schema: Schema, entity: string, item: Item, id: unknown): z.infer<Schema> {
+function checked<Schema extends z.ZodMiniType>(schema: Schema, entity: string, item: Item, id: unknown): Parsed<z.infer<Schema>> {
   const result = schema.safeParse(item);
-  if (result.success) return result.data as z.infer<Schema>;
+  if (result.success) return result.data as Parsed<z.infer<Schema>>;
   const issue = result.error.issues[0];
   throw new StoredDataError(entity, String(id ?? item[TABLE_KEYS.partitionKey]), issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid');
 }

@@ -1,18 +1,12 @@
 // What a refused transaction means in domain terms: each cancellation reason read against the part that caused it.
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { SeatChange, WriteRejection } from '../domain/booking-store';
 import type { Slot } from '../domain/model';
 import { fromItem } from './stored-items';
 import type { TransactionPart } from './transaction-items';
 
-/** One entry of a TransactionCanceledException's reasons, in the order of the transaction's items. */
-export interface CancellationReason {
-  Code?: string;
-  Item?: Record<string, AttributeValue>;
-}
-
-/** Reads the cancellation reasons against the parts that caused them; parts whose refusal means nothing more are skipped. */
+/** Reads the cancellation reasons (one per item, in order) against the parts that caused them; parts whose refusal means nothing more are skipped. */
 export function decodeRejection(parts: readonly TransactionPart[], reasons: readonly CancellationReason[]): WriteRejection {
   const seatChanges: { change: SeatChange; current?: Slot }[] = [];
   const takenReferences: string[] = [];

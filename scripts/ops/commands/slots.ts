@@ -1,6 +1,7 @@
 // Operator commands on slots: add, list, block or unblock, and change a slot's capacity.
 import { unheldSeats, type Slot } from '../../../lambdas/shared/domain/model';
-import { addSlot, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
+import { addSlot, newSlotSchema, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
+import { parseInput } from '../../../lambdas/shared/domain/trip-input';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { money } from '../printing';
@@ -29,9 +30,7 @@ const add = defineCommand({
     id: { type: 'string', value: 'ID', description: 'the slot id; a fresh one when absent' },
   },
   async run(context, { flags }) {
-    const result = await addSlot(
-      context.deps,
-      {
+    const input = parseInput(newSlotSchema, {
         ...(flags.id && { slotId: flags.id }),
         experienceId: flags.experience,
         date: flags.date,
@@ -39,9 +38,8 @@ const add = defineCommand({
         capacity: wholeNumber(flags.capacity, 'capacity'),
         priceAmount: wholeNumber(flags.price, 'price'),
         currency: flags.currency,
-      },
-      context.actor,
-    );
+    });
+    const result = input.ok ? await addSlot(context.deps, input.value, context.actor) : input;
     if (!result.ok) return context.refused(result);
     printSlot(context, result.slot);
     return 0;
