@@ -7,7 +7,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
 
 export interface BookingAlarmsProps {
   readonly functions: Record<string, IFunction>;

@@ -7,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -7,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
-import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-contract';
 
 export interface WebhookApiProps {
   readonly handler: IFunction;

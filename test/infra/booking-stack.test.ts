@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/stripe-events';
+import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
 import { ITEM_ACTIONS } from '../../lib/booking-stack';
 import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
 import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';

@@ -2,42 +2,17 @@
 import { StoredDataError } from '../domain/errors';
 import { PAYMENT_STATUSES, REFUND_STATUSES, TRIP_STATUSES, type AuditEntry, type Booking, type Hold, type PaymentRecord, type ProcessedEvent, type Slot, type Trip, type UnusableEvent } from '../domain/model';
 import * as z from '../zod';
+import { keys, type Key } from './item-keys';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-definition';
 
 type Item = Record<string, unknown>;
-export interface Key {
-  readonly pk: string;
-  readonly sk: string;
-}
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 const BY_PARENT = GLOBAL_INDEXES.byParent;
 const BY_SLOT = GLOBAL_INDEXES.bySlotOrPayment;
 
-export const keys = {
-  slot: (slotId: string): Key => ({ pk: `SLOT#${slotId}`, sk: 'SLOT' }),
-  trip: (tripId: string): Key => ({ pk: `TRIP#${tripId}`, sk: 'TRIP' }),
-  // Keyed by reference so the table itself guarantees a reference is never issued twice.
-  booking: (reference: string): Key => ({ pk: `BOOKING#${reference}`, sk: 'BOOKING' }),
-  processedEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'STRIPE_EVENT' }),
-  unusableEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'UNUSABLE' }),
-  hold: (tripId: string): Key => ({ pk: `HOLD#${tripId}`, sk: 'HOLD' }),
-  /** Index partition of the holds still held, sorted by expiry (sparse: a hold leaves it when consumed or released). */
-  holdsPartition: 'HOLDS',
-  paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
-  /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
-  tripOfPayment: (paymentId: string): Record<string, string> => ({
-    [BY_SLOT.partitionKey]: `PAYMENT#${paymentId}`,
-    [BY_SLOT.sortKey]: 'TRIP',
-  }),
-  auditPartition: (entityType: string, entityId: string): string => `AUDIT#${entityType}#${entityId}`,
-  experiencePartition: (experienceId: string): string => `EXPERIENCE#${experienceId}`,
-  tripBookingsPartition: (tripId: string): string => `TRIP#${tripId}`,
-  userTripsPartition: (userId: string): string => `USER#${userId}`,
-  slotBookingsPartition: (slotId: string): string => `SLOT#${slotId}`,
-  /** Index partition of the payments that need a person (sparse: only they carry it). */
-  attentionPartition: 'ATTENTION',
-};
+// Re-exported for the store, the tools and the tests, which know the keys through this module.
+export { keys, type Key };
 
 /** Attributes that exist only for the table's sake and are stripped on the way back. */
 const STORAGE_ATTRIBUTES = [PK, SK, BY_PARENT.partitionKey, BY_PARENT.sortKey, BY_SLOT.partitionKey, BY_SLOT.sortKey, 'entity'];
