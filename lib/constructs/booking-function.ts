@@ -8,6 +8,9 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
+import { LAMBDA_BUNDLING } from '../bundling';
+
+const OUTPUT_FORMATS = { cjs: OutputFormat.CJS, esm: OutputFormat.ESM } as const;
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -73,13 +76,13 @@ export class BookingFunction extends Construct {
       bundling: {
         // esbuild from node_modules: no Docker, works offline.
         forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
+        format: OUTPUT_FORMATS[LAMBDA_BUNDLING.format],
+        target: LAMBDA_BUNDLING.target,
+        minify: LAMBDA_BUNDLING.minify,
+        sourceMap: LAMBDA_BUNDLING.sourcemap,
+        externalModules: [...LAMBDA_BUNDLING.external],
+        // index.meta.json lists the bundle's inputs: the infra tests check that no test or CDK code is among them.
         metafile: true,
-        // The AWS SDK is bundled too: the function runs exactly the versions the tests ran, not the runtime's.
-        externalModules: [],
       },
     });
   }

@@ -6,6 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
 import { ITEM_ACTIONS } from '../../lib/booking-stack';
+import { LAMBDA_BUNDLING } from '../../lib/bundling';
 import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
 import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';
 
@@ -77,6 +78,10 @@ describe('functions', () => {
         }),
       },
     });
+  });
+
+  it(`are bundled for the runtime they run on (esbuild target ${LAMBDA_BUNDLING.target}), with the settings the bench uses`, () => {
+    main.template.allResourcesProperties('AWS::Lambda::Function', { Runtime: LAMBDA_BUNDLING.target.replace(/^node(\d+)$/, 'nodejs$1.x') });
   });
 
   it('gives the webhook and checkout only the secret’s ARN, never a secret value', () => {

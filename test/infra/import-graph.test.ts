@@ -9,11 +9,15 @@ const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The packages a synth may load: the CDK itself, cdk-nag, zod (the settings' validation) and Node's own modules. */
 const ALLOWED_PACKAGES = /^(aws-cdk-lib(\/.*)?|constructs|cdk-nag|zod\/mini|zod\/v4\/locales\/en\.js|node:.*)$/;
 
+/** The modules `entry` loads: packages stay external, so the graph is our files and the bare names of the packages they import. */
+async function importGraph(entry: string): Promise<Metafile> {
+  const result = await build({ entryPoints: [entry], absWorkingDir: PROJECT_ROOT, bundle: true, platform: 'node', format: 'esm', packages: 'external', write: false, metafile: true, logLevel: 'silent' });
+  return result.metafile;
+}
+
 let graph: Metafile;
 beforeAll(async () => {
-  // Packages stay external: the graph is our files, and the bare names of the packages they import.
-  const result = await build({ entryPoints: ['bin/app.ts'], absWorkingDir: PROJECT_ROOT, bundle: true, platform: 'node', format: 'esm', packages: 'external', write: false, metafile: true, logLevel: 'silent' });
-  graph = result.metafile;
+  graph = await importGraph('bin/app.ts');
 });
 
 const modules = (): string[] => Object.keys(graph.inputs);
@@ -34,5 +38,13 @@ describe('the CDK app (bin/app.ts and lib/)', () => {
     expect(reached).toEqual(expect.arrayContaining(['lambdas/stripe-webhook/webhook-contract.ts', 'lambdas/shared/dynamodb/table-definition.ts']));
     expect(reached.filter((path) => path.startsWith('lambdas/shared/domain/'))).toEqual([]);
     expect(reached.filter((path) => /handler\.ts$|stripe\/|dynamodb\/(items|client)/.test(path))).toEqual([]);
+  });
+});
+
+describe('the bundling settings (lib/bundling.ts)', () => {
+  it('load nothing, so the bench reads them without the CDK', async () => {
+    const bundling = await importGraph('lib/bundling.ts');
+    expect(Object.keys(bundling.inputs)).toEqual(['lib/bundling.ts']);
+    expect(bundling.inputs['lib/bundling.ts']?.imports).toEqual([]);
   });
 });
