@@ -1,11 +1,10 @@
 // The booking stack: composes the table, the functions (webhook, create-booking, checkout, hold sweeper), the API, the
 // sweeper's schedule, the secret and the alarms.
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { ArnPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { keys } from '../lambdas/shared/dynamodb/item-keys';
 import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
@@ -14,6 +13,7 @@ import { BookingAlarms } from './constructs/booking-alarms';
 import { BookingFunction } from './constructs/booking-function';
 import { BookingTable } from './constructs/booking-table';
 import { CheckoutRoute } from './constructs/checkout-route';
+import { StripeSecret } from './constructs/stripe-secret';
 import { WebhookApi } from './constructs/webhook-api';
 import { checkoutJwtOf, DEFAULT_CHECKOUT_HOLD_MINUTES, type StackSettings } from './settings';
 
@@ -38,14 +38,7 @@ export class BookingStack extends Stack {
 
     const bookings = new BookingTable(this, 'Bookings', { retainData: settings.retainData });
 
-    const stripeSecret = new Secret(this, 'StripeSecret', {
-      description: 'Stripe API key and webhook signing secret(s), as {"apiKey":"sk_...","webhookSigningSecrets":["whsec_..."]}',
-      removalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
-    Validations.of(stripeSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'Stripe keys and signing secrets are issued and rolled in the Stripe dashboard, not by a rotation Lambda; the README explains the roll.',
-    });
+    const stripeSecret = new StripeSecret(this, 'StripeSecret', { retainData: settings.retainData });
 
     const webhook = new BookingFunction(this, 'StripeWebhook', {
       entry: 'lambdas/stripe-webhook/handler.ts',
@@ -62,7 +55,7 @@ export class BookingStack extends Stack {
         resources: [bookings.indexArn(GLOBAL_INDEXES.bySlotOrPayment.indexName)],
       }),
     );
-    webhook.role.addToPolicy(new PolicyStatement({ sid: 'StripeSecret', actions: ['secretsmanager:GetSecretValue'], resources: [stripeSecret.secretArn] }));
+    stripeSecret.grantRead(webhook.role);
 
     const createBooking = new BookingFunction(this, 'CreateBooking', {
       entry: 'lambdas/create-booking/handler.ts',
@@ -91,7 +84,7 @@ export class BookingStack extends Stack {
     });
     // Trips (GetItem), slots (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no Query, no Scan, no DeleteItem.
     checkout.role.addToPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [bookings.table.tableArn] }));
-    checkout.role.addToPolicy(new PolicyStatement({ sid: 'StripeSecret', actions: ['secretsmanager:GetSecretValue'], resources: [stripeSecret.secretArn] }));
+    stripeSecret.grantRead(checkout.role);
 
     const holdSweeper = new BookingFunction(this, 'HoldSweeper', {
       entry: 'lambdas/hold-sweeper/handler.ts',
