@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
-import { ITEM_ACTIONS } from '../../lib/booking-stack';
 import { LAMBDA_BUNDLING } from '../../lib/bundling';
-import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
+import { BOOKING_TABLE_LOGICAL_ID, ITEM_ACTIONS } from '../../lib/constructs/booking-table';
 import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';
 
 const INVOKER = 'arn:aws:iam::123456789012:role/checkout-service';
