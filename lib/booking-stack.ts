@@ -19,6 +19,11 @@ export interface BookingStackProps extends StackProps {
   readonly settings: StackSettings;
 }
 
+/**
+ * The construct ids below are part of the stack's contract: logical ids derive from them, and a new one makes
+ * CloudFormation replace the resource (the secret's values, a function's ARN, the API's URL, an alarm's history), except
+ * the table's, pinned to BOOKING_TABLE_LOGICAL_ID. The outputs' ids are the names the README and operators use.
+ */
 export class BookingStack extends Stack {
   constructor(scope: Construct, id: string, props: BookingStackProps) {
     super(scope, id, props);
