@@ -15,6 +15,7 @@ import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-bookin
 import { auditItem, bookingItem, keys, processedEventItem, tripItem } from '../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../lambdas/shared/stripe/stripe-gateway';
 import { createStripeWebhookHandler, type StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
+import { LAMBDA_BUNDLING } from '../lib/bundling';
 import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
 import { ensureBookingTable } from '../scripts/local/create-table';
 import { startDynamoDbLocal } from '../scripts/local/dynamodb-local';
@@ -352,7 +353,7 @@ async function bundlesAndColdStart(): Promise<void> {
   ] as const) {
     const outfile = join(out, `${name}.cjs`);
     // The options the CDK construct gives esbuild, but for the Node here (Lambda runs Node 24 on ARM64).
-    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, sourcemap: true, outfile, logLevel: 'error' });
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', ...LAMBDA_BUNDLING, outfile, logLevel: 'error' });
     const initMs: number[] = [];
     for (let i = 0; i < 20; i++) {
       const probe = spawnSync(

@@ -11,6 +11,7 @@ try {
     return value === undefined ? [] : [[key, value]];
   }));
   const settings = parseStackSettings(context);
+  // The stack's name: a new one would deploy a second stack beside the first, not update it.
   new BookingStack(app, `PulauBookings-${settings.stage}`, {
     settings,
     description: `Booking confirmation (${settings.stage}): Stripe webhook -> Lambda -> DynamoDB transaction`,

@@ -1,19 +1,17 @@
 // The booking stack: composes the table, the functions (webhook, create-booking, checkout, hold sweeper), the API, the
 // sweeper's schedule, the secret and the alarms.
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { ArnPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { keys } from '../lambdas/shared/dynamodb/items';
-import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
-import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/stripe-events';
+import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/webhook-contract';
 import { BookingAlarms } from './constructs/booking-alarms';
 import { BookingFunction } from './constructs/booking-function';
 import { BookingTable } from './constructs/booking-table';
 import { CheckoutRoute } from './constructs/checkout-route';
+import { StripeSecret } from './constructs/stripe-secret';
 import { WebhookApi } from './constructs/webhook-api';
 import { checkoutJwtOf, DEFAULT_CHECKOUT_HOLD_MINUTES, type StackSettings } from './settings';
 
@@ -22,14 +20,10 @@ export interface BookingStackProps extends StackProps {
 }
 
 /**
- * What the webhook, create-booking and checkout do to items: reads, conditional writes, and the per-item actions a
- * transaction (TransactWriteItems) is authorised by. No DeleteItem, Scan or Query on the table.
+ * The construct ids below are part of the stack's contract: logical ids derive from them, and a new one makes
+ * CloudFormation replace the resource (the secret's values, a function's ARN, the API's URL, an alarm's history), except
+ * the table's, pinned to BOOKING_TABLE_LOGICAL_ID. The outputs' ids are the names the README and operators use.
  */
-export const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
-
-/** The partitions the hold sweeper may write: holds, slots (their seat counters) and trips' audit entries. */
-export const SWEEPER_PARTITIONS = [keys.hold('*').pk, keys.slot('*').pk, keys.auditPartition('trip', '*')];
-
 export class BookingStack extends Stack {
   constructor(scope: Construct, id: string, props: BookingStackProps) {
     super(scope, id, props);
@@ -37,40 +31,22 @@ export class BookingStack extends Stack {
     const logRetention = settings.logRetentionDays as RetentionDays;
 
     const bookings = new BookingTable(this, 'Bookings', { retainData: settings.retainData });
-
-    const stripeSecret = new Secret(this, 'StripeSecret', {
-      description: 'Stripe API key and webhook signing secret(s), as {"apiKey":"sk_...","webhookSigningSecrets":["whsec_..."]}',
-      removalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
-    Validations.of(stripeSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'Stripe keys and signing secrets are issued and rolled in the Stripe dashboard, not by a rotation Lambda; the README explains the roll.',
-    });
+    const stripeSecret = new StripeSecret(this, 'StripeSecret', { retainData: settings.retainData });
 
     const webhook = new BookingFunction(this, 'StripeWebhook', {
       entry: 'lambdas/stripe-webhook/handler.ts',
       description: 'Verifies Stripe webhooks and confirms, refunds or releases trips',
-      // Only the secret's ARN: the values are read from Secrets Manager at cold start and cached.
-      environment: { TABLE_NAME: bookings.table.tableName, STRIPE_SECRET_ARN: stripeSecret.secretArn },
+      table: { table: bookings, access: ['bookingWrites', 'tripOfPaymentQuery'] },
+      stripeSecret,
       logRetention,
     });
-    webhook.role.addToPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [bookings.table.tableArn] }));
-    webhook.role.addToPolicy(
-      new PolicyStatement({
-        sid: 'TripOfPayment',
-        actions: ['dynamodb:Query'],
-        resources: [bookings.indexArn(GLOBAL_INDEXES.bySlotOrPayment.indexName)],
-      }),
-    );
-    webhook.role.addToPolicy(new PolicyStatement({ sid: 'StripeSecret', actions: ['secretsmanager:GetSecretValue'], resources: [stripeSecret.secretArn] }));
 
     const createBooking = new BookingFunction(this, 'CreateBooking', {
       entry: 'lambdas/create-booking/handler.ts',
       description: 'Confirms a paid trip for a service caller (IAM-invoked, no public route)',
-      environment: { TABLE_NAME: bookings.table.tableName },
+      table: { table: bookings, access: ['bookingWrites'] },
       logRetention,
     });
-    createBooking.role.addToPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [bookings.table.tableArn] }));
     if (settings.createBookingInvokerRoleArn) {
       // A resource-based permission: it works whether the caller's role lives in this account or another.
       createBooking.function.addPermission('InvokedByCaller', {
@@ -82,38 +58,22 @@ export class BookingStack extends Stack {
     const checkout = new BookingFunction(this, 'Checkout', {
       entry: 'lambdas/checkout/handler.ts',
       description: 'POST /checkout: holds the seats of a new trip and opens its Stripe Checkout session',
-      environment: {
-        TABLE_NAME: bookings.table.tableName,
-        STRIPE_SECRET_ARN: stripeSecret.secretArn,
-        CHECKOUT_HOLD_MINUTES: String(settings.checkoutHoldMinutes ?? DEFAULT_CHECKOUT_HOLD_MINUTES),
-      },
+      // Trips (GetItem), slots (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no Query, no Scan, no DeleteItem.
+      table: { table: bookings, access: ['bookingWrites'] },
+      stripeSecret,
+      environment: { CHECKOUT_HOLD_MINUTES: String(settings.checkoutHoldMinutes ?? DEFAULT_CHECKOUT_HOLD_MINUTES) },
       logRetention,
     });
-    // Trips (GetItem), slots (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no Query, no Scan, no DeleteItem.
-    checkout.role.addToPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [bookings.table.tableArn] }));
-    checkout.role.addToPolicy(new PolicyStatement({ sid: 'StripeSecret', actions: ['secretsmanager:GetSecretValue'], resources: [stripeSecret.secretArn] }));
 
     const holdSweeper = new BookingFunction(this, 'HoldSweeper', {
       entry: 'lambdas/hold-sweeper/handler.ts',
       description: 'Every minute: gives the seats of expired checkout holds back to sale',
-      environment: { TABLE_NAME: bookings.table.tableName },
+      // Finds expired holds on the holds index, and may write holds, slots' seat counters and trips' audit entries only.
+      table: { table: bookings, access: ['expiredHoldsQuery', 'holdReleases'] },
       // A backlog of up to 1,000 holds, one transaction each, fits; still under the 1-minute rate, so runs rarely overlap (and may: each release is conditional).
       timeout: Duration.seconds(50),
       logRetention,
     });
-    holdSweeper.role.addToPolicy(
-      new PolicyStatement({ sid: 'ExpiredHolds', actions: ['dynamodb:Query'], resources: [bookings.indexArn(GLOBAL_INDEXES.byParent.indexName)] }),
-    );
-    // Each item of a TransactWriteItems is authorised as its own PutItem/UpdateItem, partition key included: the sweeper
-    // may write holds, slots' seat counters and trips' audit entries, and nothing else (no trip, booking or payment).
-    holdSweeper.role.addToPolicy(
-      new PolicyStatement({
-        sid: 'ReleaseHolds',
-        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [bookings.table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': SWEEPER_PARTITIONS } },
-      }),
-    );
     // Our own role, allowed to invoke exactly this function; passed immutable so the target adds no `function:*` grant of its own.
     const sweepScheduleRole = new Role(this, 'HoldSweepScheduleRole', {
       description: 'EventBridge Scheduler: invokes the hold sweeper',
@@ -163,7 +123,7 @@ export class BookingStack extends Stack {
       });
     }
     new CfnOutput(this, 'StripeEvents', { value: HANDLED_EVENT_TYPES.join(','), description: 'Subscribe the Stripe webhook endpoint to exactly these events' });
-    new CfnOutput(this, 'TableName', { value: bookings.table.tableName });
+    new CfnOutput(this, 'TableName', { value: bookings.tableName });
     new CfnOutput(this, 'StripeSecretArn', { value: stripeSecret.secretArn, description: 'Put {"apiKey","webhookSigningSecrets"} here' });
     new CfnOutput(this, 'CreateBookingFunctionArn', { value: createBooking.function.functionArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarms.topic.topicArn });

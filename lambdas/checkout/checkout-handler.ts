@@ -6,12 +6,10 @@ import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway
 import { startCheckout, startCheckoutInputSchema, type StartCheckoutDeps } from '../shared/domain/start-checkout';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
+import { CHECKOUT_PATH, MAX_BODY_BYTES } from './checkout-contract';
 
-/** The route of the front door, in AWS and locally. */
-export const CHECKOUT_PATH = '/checkout';
-
-/** A checkout request is a few items: anything this large is refused before it is parsed. */
-const MAX_BODY_BYTES = 16 * 1024;
+// Re-exported for the local server and the tests, which reach the handler's contract through the handler.
+export { CHECKOUT_PATH };
 
 export interface CheckoutHandlerDeps extends StartCheckoutDeps {
   readonly logger: Logger;

@@ -1,22 +1,10 @@
 // Structured logs and metrics for every entry point (Powertools), configured in one place.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './observability-contract';
 
-export const SERVICE_NAME = 'booking-confirmation';
-export const METRICS_NAMESPACE = 'PulauBookings';
-
-/** Metric names, as the stack's alarms refer to them. */
-export const METRIC = {
-  confirmations: 'Confirmations',
-  refunds: 'Refunds',
-  paymentsSetAside: 'PaymentsSetAside',
-  duplicates: 'DuplicateDeliveries',
-  signatureFailures: 'SignatureFailures',
-  retryLater: 'RetryLater',
-  paymentsNeedingAttention: 'PaymentsNeedingAttention',
-  unusableEvents: 'UnusableEvents',
-  modeMismatches: 'ModeMismatches',
-} as const;
+// Re-exported for the entry points and the local server, which know the names through this module.
+export { METRIC, METRICS_NAMESPACE, SERVICE_NAME };
 
 export function createLogger(): Logger {
   return new Logger({ serviceName: SERVICE_NAME });

@@ -3,19 +3,7 @@ import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
-
-/** The event types this endpoint acts on; operators subscribe the endpoint to exactly these. */
-export const HANDLED_EVENT_TYPES = [
-  'checkout.session.completed',
-  'checkout.session.async_payment_succeeded',
-  'checkout.session.async_payment_failed',
-  'checkout.session.expired',
-  'charge.refunded',
-  'refund.created',
-  'refund.updated',
-  'refund.failed',
-] as const;
-export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
+import { HANDLED_EVENT_TYPES, type HandledEventType } from './webhook-contract';
 
 /** What makes a body a Stripe event at all; anything less is answered 400. */
 const eventIdentitySchema = z.object({

@@ -10,12 +10,10 @@ import { recordUnusableEvent } from '../shared/domain/unusable-events';
 import { STRIPE_API_VERSION, type StripeMode } from '../shared/stripe/stripe-contract';
 import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
 import { parseStripeEvent } from './stripe-events';
+import { MAX_BODY_BYTES, WEBHOOK_PATH } from './webhook-contract';
 
-/** The route Stripe is configured to call, in AWS and locally. */
-export const WEBHOOK_PATH = '/webhooks/stripe';
-
-/** Stripe's events are a few KB; anything this large is refused before its HMAC is computed. */
-export const MAX_BODY_BYTES = 256 * 1024;
+// Re-exported for the local server and the tests, which reach the handler's contract through the handler.
+export { MAX_BODY_BYTES, WEBHOOK_PATH };
 
 export interface StripeWebhookDeps extends PaymentDeps {
   /** The signing secrets accepted now (several while one is rolled). */

@@ -7,12 +7,19 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
 
 export interface BookingAlarmsProps {
+  /**
+   * The functions to watch, by name. The names are part of the stack's contract: they make the ids of the functions'
+   * alarms (`<name>Errors`, `<name>Throttles`), and a new id would replace the alarm.
+   */
   readonly functions: Record<string, IFunction>;
   readonly api: HttpApi;
-  /** Subscribed to the topic when given; more subscribers can be added to the topic later. */
+  /**
+   * Subscribed to the topic when given; more subscribers can be added to the topic later.
+   * @default - no subscription
+   */
   readonly alarmEmail?: string;
   /**
    * Refunds of paid-but-unbookable trips in one hour that deserve a look (a sold-out storm, a blocked
@@ -20,7 +27,10 @@ export interface BookingAlarmsProps {
    * @default 5
    */
   readonly refundsPerHourThreshold?: number;
-  /** 5xx answers of the whole API (webhook and checkout). @default 5 (percent of requests in 5 minutes) */
+  /**
+   * 5xx answers of the whole API (webhook and checkout), in percent of its requests in 5 minutes.
+   * @default 5
+   */
   readonly api5xxPercentThreshold?: number;
 }
 

@@ -4,7 +4,7 @@ import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigateway
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
+import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
 
 export interface CheckoutRouteProps {
   /** The API (and its throttled, access-logged stage) the route joins. */

@@ -7,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
-import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-contract';
 
 export interface WebhookApiProps {
   readonly handler: IFunction;
@@ -17,12 +17,19 @@ export interface WebhookApiProps {
    * @default 50
    */
   readonly rateLimit?: number;
-  /** @default 100 */
+  /**
+   * Requests each route accepts in a burst (the size of API Gateway's token bucket) before throttling.
+   * @default 100
+   */
   readonly burstLimit?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
 
+/**
+ * The API, its stage and its webhook route. The id `Api` is part of the stack's contract: a new one would replace the
+ * API, and with it the URL Stripe calls and the checkout callers use.
+ */
 export class WebhookApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;

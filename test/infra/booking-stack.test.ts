@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/stripe-events';
-import { ITEM_ACTIONS } from '../../lib/booking-stack';
-import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
+import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
+import { LAMBDA_BUNDLING } from '../../lib/bundling';
+import { BOOKING_TABLE_LOGICAL_ID, ITEM_ACTIONS } from '../../lib/constructs/booking-table';
 import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';
 
 const INVOKER = 'arn:aws:iam::123456789012:role/checkout-service';
@@ -77,6 +77,10 @@ describe('functions', () => {
         }),
       },
     });
+  });
+
+  it(`are bundled for the runtime they run on (esbuild target ${LAMBDA_BUNDLING.target}), with the settings the bench uses`, () => {
+    main.template.allResourcesProperties('AWS::Lambda::Function', { Runtime: LAMBDA_BUNDLING.target.replace(/^node(\d+)$/, 'nodejs$1.x') });
   });
 
   it('gives the webhook and checkout only the secret’s ARN, never a secret value', () => {

@@ -2,8 +2,7 @@
 // functions' least privilege, the sweeper's schedule, their alarms, and the settings that shape them.
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ITEM_ACTIONS } from '../../lib/booking-stack';
-import { BOOKING_TABLE_LOGICAL_ID } from '../../lib/constructs/booking-table';
+import { BOOKING_TABLE_LOGICAL_ID, ITEM_ACTIONS } from '../../lib/constructs/booking-table';
 import { parseStackSettings } from '../../lib/settings';
 import { actionsOf, functionOf, nagFailures, roleOf, statementsOf, synth, type Synthesized } from './stack-fixture';
 

@@ -30,13 +30,13 @@ export interface FunctionResource {
 }
 
 /** The function whose logical id starts with `functionIdPrefix` (the BookingFunction's id), and its logical id. */
-export function functionOf({ template }: Synthesized, functionIdPrefix: string): { logicalId: string; fn: FunctionResource } {
+export function functionOf({ template }: Pick<Synthesized, 'template'>, functionIdPrefix: string): { logicalId: string; fn: FunctionResource } {
   const found = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(`${functionIdPrefix}Function`));
   if (!found) throw new Error(`No function ${functionIdPrefix}`);
   return { logicalId: found[0], fn: found[1] as FunctionResource };
 }
 
-export function roleOf(synthesized: Synthesized, functionIdPrefix: string): string {
+export function roleOf(synthesized: Pick<Synthesized, 'template'>, functionIdPrefix: string): string {
   return functionOf(synthesized, functionIdPrefix).fn.Properties.Role['Fn::GetAtt'][0];
 }
 
@@ -48,12 +48,12 @@ export interface Statement {
   Condition?: unknown;
 }
 
-export function statementsOf({ template }: Synthesized, roleLogicalId: string): Statement[] {
+export function statementsOf({ template }: Pick<Synthesized, 'template'>, roleLogicalId: string): Statement[] {
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleLogicalId }] } });
   return Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
 }
 
 /** Every action the role is allowed, whatever the statement. */
-export function actionsOf(synthesized: Synthesized, roleLogicalId: string): string[] {
+export function actionsOf(synthesized: Pick<Synthesized, 'template'>, roleLogicalId: string): string[] {
   return statementsOf(synthesized, roleLogicalId).flatMap((statement) => [statement.Action].flat());
 }

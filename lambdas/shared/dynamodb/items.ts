@@ -1,18 +1,9 @@
-// How each entity is laid out in the single table: its keys and its index keys (the way back is stored-items.ts).
+// How each entity is laid out in the single table: its index keys and attributes (the way back is stored-items.ts).
 import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import { keys, type IndexKey, type Key } from './item-keys';
 import { GLOBAL_INDEXES, TTL_ATTRIBUTE, type GlobalIndexDefinition } from './table-definition';
 
 type Item = Record<string, unknown>;
-export interface Key {
-  readonly pk: string;
-  readonly sk: string;
-}
-
-/** Where an item sits in a global index: named parts, never the order of an object's values. */
-export interface IndexKey {
-  readonly partition: string;
-  readonly sort: string;
-}
 
 const BY_PARENT = GLOBAL_INDEXES.byParent;
 const BY_SLOT = GLOBAL_INDEXES.bySlotOrPayment;
@@ -22,27 +13,8 @@ export function indexAttributes(index: GlobalIndexDefinition, key: IndexKey): It
   return { [index.partitionKey]: key.partition, [index.sortKey]: key.sort };
 }
 
-export const keys = {
-  slot: (slotId: string): Key => ({ pk: `SLOT#${slotId}`, sk: 'SLOT' }),
-  trip: (tripId: string): Key => ({ pk: `TRIP#${tripId}`, sk: 'TRIP' }),
-  // Keyed by reference so the table itself guarantees a reference is never issued twice.
-  booking: (reference: string): Key => ({ pk: `BOOKING#${reference}`, sk: 'BOOKING' }),
-  processedEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'STRIPE_EVENT' }),
-  unusableEvent: (eventId: string): Key => ({ pk: `STRIPE_EVENT#${eventId}`, sk: 'UNUSABLE' }),
-  hold: (tripId: string): Key => ({ pk: `HOLD#${tripId}`, sk: 'HOLD' }),
-  /** Index partition of the holds still held, sorted by expiry (sparse: a hold leaves it when consumed or released). */
-  holdsPartition: 'HOLDS',
-  paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
-  /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
-  tripOfPayment: (paymentId: string): IndexKey => ({ partition: `PAYMENT#${paymentId}`, sort: 'TRIP' }),
-  auditPartition: (entityType: string, entityId: string): string => `AUDIT#${entityType}#${entityId}`,
-  experiencePartition: (experienceId: string): string => `EXPERIENCE#${experienceId}`,
-  tripBookingsPartition: (tripId: string): string => `TRIP#${tripId}`,
-  userTripsPartition: (userId: string): string => `USER#${userId}`,
-  slotBookingsPartition: (slotId: string): string => `SLOT#${slotId}`,
-  /** Index partition of the payments that need a person (sparse: only they carry it). */
-  attentionPartition: 'ATTENTION',
-};
+// Re-exported for the store, the tools and the tests, which know the keys through this module.
+export { keys, type IndexKey, type Key };
 
 export function slotItem(slot: Slot): Item {
   return {

@@ -1,0 +1,18 @@
+// The names the functions publish logs and metrics under and the stack's alarms watch, free of imports so that
+// `cdk synth` reads them without loading Powertools.
+
+export const SERVICE_NAME = 'booking-confirmation';
+export const METRICS_NAMESPACE = 'PulauBookings';
+
+/** Metric names, as the stack's alarms refer to them. */
+export const METRIC = {
+  confirmations: 'Confirmations',
+  refunds: 'Refunds',
+  paymentsSetAside: 'PaymentsSetAside',
+  duplicates: 'DuplicateDeliveries',
+  signatureFailures: 'SignatureFailures',
+  retryLater: 'RetryLater',
+  paymentsNeedingAttention: 'PaymentsNeedingAttention',
+  unusableEvents: 'UnusableEvents',
+  modeMismatches: 'ModeMismatches',
+} as const;
