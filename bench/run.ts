@@ -7,16 +7,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { BatchWriteCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
-import { randomIds, systemClock } from '../lambdas/shared/domain/collaborators';
+import { randomIds } from '../lambdas/shared/domain/collaborators';
 import type { Slot, Trip } from '../lambdas/shared/domain/model';
 import { MAX_TRIP_ITEMS } from '../lambdas/shared/domain/trip-input';
-import { createDocumentClient, createDynamoDbClient } from '../lambdas/shared/dynamodb/client';
+import { createDocumentClient } from '../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { auditItem, bookingItem, keys, processedEventItem, tripItem } from '../lambdas/shared/dynamodb/items';
-import { StripePaymentGateway } from '../lambdas/shared/stripe/stripe-gateway';
-import { createStripeWebhookHandler, type StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
-import { ensureBookingTable } from '../scripts/local/create-table';
-import { startDynamoDbLocal } from '../scripts/local/dynamodb-local';
+import type { StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
+import { startDynamoDbLocalWithTable } from '../scripts/dev-kit/booking-table';
+import { createLocalWebhookHandler } from '../scripts/dev-kit/local-webhook-handler';
 import { startStripeFake } from '../scripts/local/stripe-fake';
 import { injectFaults } from '../test/support/faults';
 import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../test/support/stripe-events';
@@ -73,22 +72,17 @@ async function withQuietStdout<T>(run: () => Promise<T>): Promise<T> {
 
 // ---------- the system under test ----------
 
-const dynamo = await startDynamoDbLocal();
-const admin = createDynamoDbClient({ endpoint: dynamo.endpoint });
-await ensureBookingTable(admin, TABLE);
-admin.destroy();
+const dynamo = await startDynamoDbLocalWithTable(TABLE);
 const client = createDocumentClient({ endpoint: dynamo.endpoint });
 const counter = injectFaults(client); // no faults queued: it only counts requests per command
 let retries = 0;
 const store = new DynamoDbBookingStore({ client, tableName: TABLE, retryObserver: { onRetry: () => void retries++ } });
 const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
-const deps = { store, clock: systemClock, ids: randomIds };
-const handler: StripeWebhookHandler = createStripeWebhookHandler({
-  ...deps,
-  gateway: new StripePaymentGateway(async () => fake.client()),
+const handler: StripeWebhookHandler = createLocalWebhookHandler({
+  store,
+  stripeClient: () => fake.client(),
   signingSecrets: async () => [SIGNING_SECRET],
-  toleranceSeconds: 300,
-  mode: async () => 'test',
+  mode: 'test',
   logger: new Logger({ serviceName: 'bench', logLevel: 'INFO' }),
   metrics: new Metrics({ namespace: 'bench', serviceName: 'bench' }),
 });

@@ -5,7 +5,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutSession, stripeEvent } from '../support/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
-import { findFreePort } from '../../scripts/local/dynamodb-local';
+import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
 import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';

@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
+import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { ensureBookingTable } from '../../scripts/local/create-table';
-import { startDynamoDbLocal, type RunningDynamoDbLocal } from '../../scripts/local/dynamodb-local';
+import { startDynamoDbLocalWithTable } from '../../scripts/dev-kit/booking-table';
+import { startDynamoDbLocal, type RunningDynamoDbLocal } from '../../scripts/dev-kit/dynamodb-local';
 import { FAST_RETRIES } from './store';
 
 export interface DiskDynamo {
@@ -21,10 +21,7 @@ export interface DiskDynamo {
 
 export async function startDiskDynamo(tableName: string): Promise<DiskDynamo> {
   const dbPath = mkdtempSync(join(tmpdir(), `bookings-${tableName}-`));
-  let server: RunningDynamoDbLocal = await startDynamoDbLocal({ dbPath });
-  const admin = createDynamoDbClient({ endpoint: server.endpoint });
-  await ensureBookingTable(admin, tableName);
-  admin.destroy();
+  let server: RunningDynamoDbLocal = await startDynamoDbLocalWithTable(tableName, { dbPath });
   return {
     store: new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: server.endpoint }), tableName, retryPolicy: FAST_RETRIES }),
     stop: () => server.stop(),
