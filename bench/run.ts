@@ -17,9 +17,9 @@ import type { StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-han
 import { startDynamoDbLocalWithTable } from '../scripts/dev-kit/booking-table';
 import { createLocalWebhookHandler } from '../scripts/dev-kit/local-webhook-handler';
 import { startStripeFake } from '../scripts/local/stripe-fake';
-import { injectFaults } from '../test/support/faults';
-import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../test/support/stripe-events';
-import { seededRandom } from '../test/reliability/harness';
+import { injectFaults } from '../scripts/dev-kit/faults';
+import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../scripts/dev-kit/stripe-events';
+import { seededRandom } from '../scripts/dev-kit/seeded-random';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const TABLE = 'bench';

@@ -1,7 +1,7 @@
 // Transient failures (throttling, conflicts, network) injected in front of DynamoDB Local: retried, never double-applied, never misreported.
 import { describe, expect, it } from 'vitest';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
-import { injectFaults } from '../support/faults';
+import { injectFaults } from '../../scripts/dev-kit/faults';
 import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 

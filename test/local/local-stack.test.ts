@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkoutSession, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
 import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';

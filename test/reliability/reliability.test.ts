@@ -11,14 +11,15 @@ import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from '../support/api-gateway';
-import { injectFaults, type Fault } from '../support/faults';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { injectFaults, type Fault } from '../../scripts/dev-kit/faults';
 import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 import { startDiskDynamo } from '../support/disk-dynamo';
-import { findViolations, runSeed, seededRandom, startTogether, type AcknowledgedPayment } from './harness';
+import { seededRandom } from '../../scripts/dev-kit/seeded-random';
+import { findViolations, runSeed, startTogether, type AcknowledgedPayment } from './harness';
 
 let fake: StripeFake;
 beforeAll(async () => {

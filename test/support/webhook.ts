@@ -6,7 +6,7 @@ import type { Clock } from '../../lambdas/shared/domain/collaborators';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { createLocalWebhookHandler } from '../../scripts/dev-kit/local-webhook-handler';
-import { SIGNING_SECRET } from './stripe-events';
+import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { testStore } from './store';
 
