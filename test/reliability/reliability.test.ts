@@ -13,7 +13,7 @@ import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-boo
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults, type Fault } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, seedSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -70,7 +70,7 @@ describe('negative control', () => {
   }
 
   it('catches a read-then-write decrement overselling the last seat, so the harness can see a race', async () => {
-    const store = testStore();
+    const store = await storeOnOwnTable();
     let caught: string[] = [];
     for (let round = 0; round < 20 && caught.length === 0; round++) {
       const slot = await seedSlot(store, { capacity: 1 });

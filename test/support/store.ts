@@ -1,6 +1,6 @@
 // Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -8,6 +8,7 @@ import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
+import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
 
 /** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
 export const FAST_RETRIES: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2, maxDelayMs: 20 };
@@ -16,8 +17,20 @@ export function testDocumentClient(): DynamoDBDocumentClient {
   return createDocumentClient({ endpoint: inject('dynamoEndpoint') });
 }
 
-export function testStore(client: DynamoDBDocumentClient = testDocumentClient()): DynamoDbBookingStore {
-  return new DynamoDbBookingStore({ client, tableName: inject('tableName'), retryPolicy: FAST_RETRIES });
+export function testStore(client: DynamoDBDocumentClient = testDocumentClient(), tableName: string = inject('tableName')): DynamoDbBookingStore {
+  return new DynamoDbBookingStore({ client, tableName, retryPolicy: FAST_RETRIES });
+}
+
+/**
+ * A store on a table of the test's own, deleted when the test ends: for what must not stay in the shared table,
+ * such as deliberate overselling, which would make every `ops check` of it fail whatever the check was testing.
+ */
+export async function storeOnOwnTable(): Promise<DynamoDbBookingStore> {
+  const endpoint = inject('dynamoEndpoint');
+  const tableName = uniqueId('own-table');
+  await createBookingTable(endpoint, tableName);
+  onTestFinished(() => deleteBookingTable(endpoint, tableName));
+  return testStore(testDocumentClient(), tableName);
 }
 
 export function uniqueId(prefix: string): string {
