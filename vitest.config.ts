@@ -25,6 +25,7 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, ...UNIT_TESTS],
           // Files run in parallel against one DynamoDB Local; every test uses ids of its own.
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/close-clients.ts'],
         },
       },
     ],

@@ -8,6 +8,7 @@ import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-bookin
 import { tripItem } from '../lambdas/shared/dynamodb/items';
 import type { StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../scripts/dev-kit/booking-table';
+import { destroyDocumentClient } from '../scripts/dev-kit/document-client';
 import { injectFaults, type FaultInjector } from '../scripts/dev-kit/faults';
 import { createLocalWebhookHandler } from '../scripts/dev-kit/local-webhook-handler';
 import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../scripts/dev-kit/stripe-events';
@@ -134,7 +135,7 @@ export async function startBenchSystem(): Promise<BenchSystem> {
     slotState,
     stop: async () => {
       await fake.close();
-      store.destroy();
+      destroyDocumentClient(client);
       await dynamo.stop();
     },
   };

@@ -12,6 +12,7 @@ import { createStripeClient, StripeCheckoutSessions } from '../../lambdas/shared
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
+import { destroyDocumentClient } from '../dev-kit/document-client';
 import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
 import { seedDemoData } from './demo-data';
@@ -47,12 +48,13 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (options.reset && !options.inMemory) rmSync(options.dataDir, { recursive: true, force: true });
   const dynamo = await startDynamoDbLocalWithTable(options.tableName, { port: options.dynamoPort, ...(!options.inMemory && { dbPath: options.dataDir }) });
-  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop()];
+  const documentClient = createDocumentClient({ endpoint: dynamo.endpoint });
+  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop(), async () => destroyDocumentClient(documentClient)];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const store = new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: dynamo.endpoint }), tableName: options.tableName });
+    const store = new DynamoDbBookingStore({ client: documentClient, tableName: options.tableName });
     const seededSlots = await seedDemoData(store);
 
     let stripeApi = 'https://api.stripe.com';

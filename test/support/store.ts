@@ -1,4 +1,4 @@
-// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
+// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads, and the clients closed after each file.
 import { randomUUID } from 'node:crypto';
 import { inject, onTestFinished } from 'vitest';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -9,12 +9,23 @@ import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry'
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
+import { destroyDocumentClient } from '../../scripts/dev-kit/document-client';
 
 /** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
 export const FAST_RETRIES: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2, maxDelayMs: 20 };
 
+/** The clients this test file opened; close-clients.ts destroys them once the file's tests are done. */
+const openClients = new Set<DynamoDBDocumentClient>();
+
 export function testDocumentClient(): DynamoDBDocumentClient {
-  return createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  const client = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  openClients.add(client);
+  return client;
+}
+
+export function destroyTestClients(): void {
+  for (const client of openClients) destroyDocumentClient(client);
+  openClients.clear();
 }
 
 export function testStore(client: DynamoDBDocumentClient = testDocumentClient(), tableName: string = inject('tableName')): DynamoDbBookingStore {
