@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
+import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
-import { createStripeClient, StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeClient, StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
-import { createStripeWebhookHandler, WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
+import { destroyDocumentClient } from '../dev-kit/document-client';
+import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
-import { ensureBookingTable } from './create-table';
 import { seedDemoData } from './demo-data';
-import { startDynamoDbLocal } from './dynamodb-local';
 import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
 import { startStripeFake, type StripeFake } from './stripe-fake';
 
@@ -47,16 +47,14 @@ export interface LocalStack {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   if (options.reset && !options.inMemory) rmSync(options.dataDir, { recursive: true, force: true });
-  const dynamo = await startDynamoDbLocal({ port: options.dynamoPort, ...(!options.inMemory && { dbPath: options.dataDir }) });
-  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop()];
+  const dynamo = await startDynamoDbLocalWithTable(options.tableName, { port: options.dynamoPort, ...(!options.inMemory && { dbPath: options.dataDir }) });
+  const documentClient = createDocumentClient({ endpoint: dynamo.endpoint });
+  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop(), async () => destroyDocumentClient(documentClient)];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const admin = createDynamoDbClient({ endpoint: dynamo.endpoint });
-    await ensureBookingTable(admin, options.tableName);
-    admin.destroy();
-    const store = new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: dynamo.endpoint }), tableName: options.tableName });
+    const store = new DynamoDbBookingStore({ client: documentClient, tableName: options.tableName });
     const seededSlots = await seedDemoData(store);
 
     let stripeApi = 'https://api.stripe.com';
@@ -71,15 +69,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const client = stripeClient();
     const signingSecrets = [LOCAL_SIGNING_SECRET, ...options.extraSigningSecrets];
-    const webhook = createStripeWebhookHandler({
+    const webhook = createLocalWebhookHandler({
       store,
-      gateway: new StripePaymentGateway(async () => client),
-      clock: systemClock,
-      ids: randomIds,
+      stripeClient: () => client,
       signingSecrets: async () => signingSecrets,
-      toleranceSeconds: DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
       // The stand-in is test mode; a real key decides for itself.
-      mode: async () => stripeModeOf(options.stripeApiKey ?? 'sk_test_local'),
+      mode: stripeModeOf(options.stripeApiKey ?? 'sk_test_local'),
       logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });

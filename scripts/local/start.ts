@@ -1,6 +1,6 @@
 // `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs).
 import { parseArgs } from 'node:util';
-import { JavaMissingError } from './dynamodb-local';
+import { JavaMissingError } from '../dev-kit/dynamodb-local';
 import { startLocalStack } from './local-stack';
 import { localSettings } from './local-settings';
 

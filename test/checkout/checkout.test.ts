@@ -8,7 +8,7 @@ import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from '../support/api-gateway';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { serveWebhookFor } from '../support/webhook-server';
@@ -202,7 +202,7 @@ describe('the held seats until the payment arrives', () => {
     const trip = await store.getTrip(tripId);
     const afterExpiry: Clock = { now: () => new Date(Date.parse(trip!.holdExpiresAt as string) + 1_000) };
     const webhook = webhookHarness(fake, { store });
-    const { stripeEvent, signedRequest } = await import('../support/stripe-events');
+    const { stripeEvent, signedRequest } = await import('../../scripts/dev-kit/stripe-events');
     const stored = fake.session(trip!.checkoutSessionId as string)!;
     const session = { id: stored.id, object: 'checkout.session', status: 'expired', payment_status: 'unpaid', payment_intent: null, metadata: stored.metadata, client_reference_id: stored.clientReferenceId, amount_total: stored.amountTotal, currency: stored.currency };
 

@@ -8,7 +8,7 @@ import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { deleteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
-import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;

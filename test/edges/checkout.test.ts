@@ -9,8 +9,8 @@ import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lam
 import { adjustAvailability } from '../../lambdas/shared/domain/operations';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from '../support/api-gateway';
-import { injectFaults } from '../support/faults';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { injectFaults } from '../../scripts/dev-kit/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
 import { serveWebhookFor } from '../support/webhook-server';
 

@@ -6,7 +6,7 @@ import type { Trip } from '../../lambdas/shared/domain/model';
 import { bookingItem, keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { overwriteSlot, testDocumentClient } from '../support/store';
-import { chargeRefunded, checkoutSession, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
 

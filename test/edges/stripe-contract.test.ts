@@ -9,7 +9,7 @@ import { parseStackSettings } from '../../lib/settings';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { ops } from '../support/ops';
 import { readSlot, seedSlot, testStore } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 

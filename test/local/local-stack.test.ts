@@ -3,26 +3,31 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkoutSession, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
-import { findFreePort } from '../../scripts/local/dynamodb-local';
+import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
 import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 
-let stack: LocalStack;
-beforeAll(async () => {
-  stack = await startLocalStack({
+/** A stack of the test's own, in memory, on free ports. */
+async function startTestStack(tableName: string): Promise<LocalStack> {
+  return startLocalStack({
     port: 0,
     dynamoPort: await findFreePort(),
-    tableName: 'local-stack-test',
+    tableName,
     dataDir: 'unused',
     inMemory: true,
     extraSigningSecrets: ['whsec_from_stripe_listen'],
     logLevel: 'SILENT',
   });
+}
+
+let stack: LocalStack;
+beforeAll(async () => {
+  stack = await startTestStack('local-stack-test');
 });
 afterAll(() => stack?.stop());
 
@@ -100,10 +105,14 @@ describe('local stack', () => {
     expect((await stack.store.getTrip(answer.tripId))?.status).toBe('booked');
     expect((await checkConsistency(stack.store)).drifted).toEqual([]);
   });
+});
 
+describe('local stack, stopping', () => {
+  // A stack of its own: stopping the shared one would break whichever test ran after it.
   it('stops DynamoDB Local when it stops', async () => {
-    const pid = stack.dynamoPid;
-    await stack.stop();
+    const own = await startTestStack('local-stack-stop-test');
+    const pid = own.dynamoPid;
+    await own.stop();
     expect(() => process.kill(pid, 0)).toThrow();
   });
 });

@@ -1,32 +1,6 @@
-// The reliability harness: a seeded random source, a barrier-started concurrent runner, and the invariants read back from the table.
+// The reliability harness: the seed of a run, a barrier-started concurrent runner, and the invariants read back from the table.
 import type { BookingQueries, BookingStore } from '../../lambdas/shared/domain/booking-store';
-import type { Slot, Trip } from '../../lambdas/shared/domain/model';
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-export function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  return {
-    next,
-    int: (min: number, max: number): number => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T,
-    chance: (probability: number): boolean => next() < probability,
-    shuffle: <T>(items: readonly T[]): T[] => {
-      const copy = [...items];
-      for (let i = copy.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-      }
-      return copy;
-    },
-  };
-}
+import { confirmedGuests, type Slot, type Trip } from '../../lambdas/shared/domain/model';
 
 /** The seed of a run: fixed by RELIABILITY_SEED to reproduce a failure, fresh otherwise. */
 export function runSeed(): number {
@@ -83,8 +57,7 @@ export async function findViolations(
       violations.push(`slot ${slot.slotId} vanished`);
       continue;
     }
-    const confirmed = (await store.listBookingsOfSlot(slot.slotId)).filter((booking) => booking.status === 'confirmed');
-    const guests = confirmed.reduce((sum, booking) => sum + booking.guestCount, 0);
+    const guests = confirmedGuests(await store.listBookingsOfSlot(slot.slotId));
     if (now.availableCount < 0 || now.availableCount > now.capacity) {
       violations.push(`slot ${slot.slotId}: availableCount ${now.availableCount} outside 0..${now.capacity}`);
     }

@@ -1,6 +1,6 @@
 // Reliability under faults and abuse, on the real DynamoDB Local: nothing oversold, lost or double-counted.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
@@ -11,14 +11,15 @@ import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from '../support/api-gateway';
-import { injectFaults, type Fault } from '../support/faults';
-import { FAST_RETRIES, overwriteSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../support/stripe-events';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { injectFaults, type Fault } from '../../scripts/dev-kit/faults';
+import { FAST_RETRIES, overwriteSlot, seedSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 import { startDiskDynamo } from '../support/disk-dynamo';
-import { findViolations, runSeed, seededRandom, startTogether, type AcknowledgedPayment } from './harness';
+import { seededRandom } from '../../scripts/dev-kit/seeded-random';
+import { findViolations, runSeed, startTogether, type AcknowledgedPayment } from './harness';
 
 let fake: StripeFake;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ describe('negative control', () => {
     const item = trip.items[0]!;
     const slot = (await store.getSlots([item.slotId])).get(item.slotId)!;
     if (slot.availableCount < item.guestCount) return false;
-    await overwriteSlot({ ...slot, availableCount: slot.availableCount - item.guestCount });
+    await overwriteSlot({ ...slot, availableCount: slot.availableCount - item.guestCount }, { endpoint: inject('dynamoEndpoint'), tableName: store.tableName });
     const reference = randomIds.reference();
     const paymentId = pi();
     await store.commit({
@@ -69,7 +70,7 @@ describe('negative control', () => {
   }
 
   it('catches a read-then-write decrement overselling the last seat, so the harness can see a race', async () => {
-    const store = testStore();
+    const store = await storeOnOwnTable();
     let caught: string[] = [];
     for (let round = 0; round < 20 && caught.length === 0; round++) {
       const slot = await seedSlot(store, { capacity: 1 });

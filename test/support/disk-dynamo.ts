@@ -2,10 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDocumentClient, createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
+import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { ensureBookingTable } from '../../scripts/local/create-table';
-import { startDynamoDbLocal, type RunningDynamoDbLocal } from '../../scripts/local/dynamodb-local';
+import { startDynamoDbLocalWithTable } from '../../scripts/dev-kit/booking-table';
+import { destroyDocumentClient } from '../../scripts/dev-kit/document-client';
+import { startDynamoDbLocal, type RunningDynamoDbLocal } from '../../scripts/dev-kit/dynamodb-local';
 import { FAST_RETRIES } from './store';
 
 export interface DiskDynamo {
@@ -15,18 +16,16 @@ export interface DiskDynamo {
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
   restart(): Promise<void>;
-  /** Stops the server and deletes its data. */
+  /** Stops the server, closes the store's client and deletes the data. */
   dispose(): Promise<void>;
 }
 
 export async function startDiskDynamo(tableName: string): Promise<DiskDynamo> {
   const dbPath = mkdtempSync(join(tmpdir(), `bookings-${tableName}-`));
-  let server: RunningDynamoDbLocal = await startDynamoDbLocal({ dbPath });
-  const admin = createDynamoDbClient({ endpoint: server.endpoint });
-  await ensureBookingTable(admin, tableName);
-  admin.destroy();
+  let server: RunningDynamoDbLocal = await startDynamoDbLocalWithTable(tableName, { dbPath });
+  const client = createDocumentClient({ endpoint: server.endpoint });
   return {
-    store: new DynamoDbBookingStore({ client: createDocumentClient({ endpoint: server.endpoint }), tableName, retryPolicy: FAST_RETRIES }),
+    store: new DynamoDbBookingStore({ client, tableName, retryPolicy: FAST_RETRIES }),
     stop: () => server.stop(),
     kill: () => server.kill(),
     restart: async () => {
@@ -34,6 +33,7 @@ export async function startDiskDynamo(tableName: string): Promise<DiskDynamo> {
     },
     dispose: async () => {
       await server.stop();
+      destroyDocumentClient(client);
       rmSync(dbPath, { recursive: true, force: true });
     },
   };

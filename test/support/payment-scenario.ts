@@ -4,9 +4,9 @@ import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborator
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
-import { injectFaults } from './faults';
+import { injectFaults } from '../../scripts/dev-kit/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from './store';
-import { checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from './stripe-events';
+import { checkoutSession, paymentIntentId, signedRequest, stripeEvent, type SessionFacts } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from './trips';
 import { webhookHarness } from './webhook';
 

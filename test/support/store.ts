@@ -1,6 +1,6 @@
-// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads.
+// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads, and the clients closed after each file.
 import { randomUUID } from 'node:crypto';
-import { expect, inject } from 'vitest';
+import { expect, inject, onTestFinished } from 'vitest';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -10,19 +10,43 @@ import type { RetryPolicy } from '../../lambdas/shared/dynamodb/transient-retry'
 import { randomIds, systemClock, type Deps } from '../../lambdas/shared/domain/collaborators';
 import type { BookingQueries, BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { Slot } from '../../lambdas/shared/domain/model';
+import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
+import { destroyDocumentClient } from '../../scripts/dev-kit/document-client';
 
 /** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
 export const FAST_RETRIES: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2, maxDelayMs: 20 };
 
+/** The clients this test file opened; close-clients.ts destroys them once the file's tests are done. */
+const openClients = new Set<DynamoDBDocumentClient>();
+
 export function testDocumentClient(): DynamoDBDocumentClient {
-  return createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  const client = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  openClients.add(client);
+  return client;
 }
 
 /** What tests ask of a store: the port the use cases see, and the queries the operator tools use. */
 export type TestStore = BookingStore & BookingQueries;
 
-export function testStore(client: DynamoDBDocumentClient = testDocumentClient()): DynamoDbBookingStore {
-  return new DynamoDbBookingStore({ client, tableName: inject('tableName'), retryPolicy: FAST_RETRIES });
+export function destroyTestClients(): void {
+  for (const client of openClients) destroyDocumentClient(client);
+  openClients.clear();
+}
+
+export function testStore(client: DynamoDBDocumentClient = testDocumentClient(), tableName: string = inject('tableName')): DynamoDbBookingStore {
+  return new DynamoDbBookingStore({ client, tableName, retryPolicy: FAST_RETRIES });
+}
+
+/**
+ * A store on a table of the test's own, deleted when the test ends: for what must not stay in the shared table,
+ * such as deliberate overselling, which would make every `ops check` of it fail whatever the check was testing.
+ */
+export async function storeOnOwnTable(): Promise<DynamoDbBookingStore> {
+  const endpoint = inject('dynamoEndpoint');
+  const tableName = uniqueId('own-table');
+  await createBookingTable(endpoint, tableName);
+  onTestFinished(() => deleteBookingTable(endpoint, tableName));
+  return testStore(testDocumentClient(), tableName);
 }
 
 export function uniqueId(prefix: string): string {
@@ -67,11 +91,8 @@ export async function seedSlot(store: BookingStore, seed: SlotSeed = {}): Promis
 /** Writes the slot as given, past every guard: to stage sold-out seats, drift or a block without a use case. */
 export async function overwriteSlot(slot: Slot, table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: inject('tableName') }): Promise<void> {
   const client = createDocumentClient({ endpoint: table.endpoint });
-  try {
-    await writeSlot(client, table.tableName, slot);
-  } finally {
-    client.destroy();
-  }
+  openClients.add(client);
+  await writeSlot(client, table.tableName, slot);
 }
 
 export async function readSlot(store: BookingStore, slotId: string): Promise<Slot | undefined> {
@@ -80,10 +101,5 @@ export async function readSlot(store: BookingStore, slotId: string): Promise<Slo
 
 /** Removes a slot outright, as no use case does: to prove a missing slot is refused. */
 export async function deleteSlot(slotId: string): Promise<void> {
-  const client = testDocumentClient();
-  try {
-    await client.send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
-  } finally {
-    client.destroy();
-  }
+  await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
-import { SIGNING_SECRET } from './stripe-events';
+import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import { webhookHarness } from './webhook';
 
 /** Starts the server and points the fake's payment page at it; resolves to a function that stops the server. */

@@ -2,11 +2,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
+import type { Clock } from '../../lambdas/shared/domain/collaborators';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
-import { SIGNING_SECRET } from './stripe-events';
+import { createLocalWebhookHandler } from '../../scripts/dev-kit/local-webhook-handler';
+import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { testStore, type TestStore } from './store';
 
@@ -28,17 +28,15 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
   const store = options.store ?? testStore();
   let secretReads = 0;
   const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
-  const handler = createStripeWebhookHandler({
+  const handler = createLocalWebhookHandler({
     store,
-    gateway: new StripePaymentGateway(async () => fake.client()),
-    clock: options.clock ?? systemClock,
-    ids: randomIds,
+    stripeClient: () => fake.client(),
+    clock: options.clock,
     signingSecrets: async () => {
       secretReads++;
       return options.secrets ?? [SIGNING_SECRET];
     },
-    toleranceSeconds: 300,
-    mode: async () => options.mode ?? 'test',
+    mode: options.mode ?? 'test',
     logger: new Logger({ serviceName: 'test', logLevel: options.logLevel ?? 'SILENT' }),
     metrics,
   });

@@ -1,7 +1,7 @@
 // The webhook under concurrent deliveries and outages of Stripe's API and of DynamoDB: nothing oversold, lost or refunded twice.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
-import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';

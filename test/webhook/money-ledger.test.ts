@@ -6,9 +6,9 @@ import { keys, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { GLOBAL_INDEXES } from '../../lambdas/shared/dynamodb/table-definition';
 import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
-import { injectFaults } from '../support/faults';
+import { injectFaults } from '../../scripts/dev-kit/faults';
 import { overwriteSlot, testDocumentClient, testStore } from '../support/store';
-import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../support/stripe-events';
+import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
 

@@ -6,9 +6,9 @@ import type { Trip } from '../../lambdas/shared/domain/model';
 import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from '../support/api-gateway';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../support/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 

@@ -1,9 +1,9 @@
 // POST /webhooks/stripe refuses anything Stripe did not sign, before touching the table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lambdas/stripe-webhook/webhook-handler';
-import { apiGatewayEvent } from '../support/api-gateway';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { seedSlot, testStore } from '../support/store';
-import { checkoutSession, SIGNING_SECRET, signatureHeader, signedRequest, stripeEvent } from '../support/stripe-events';
+import { checkoutSession, SIGNING_SECRET, signatureHeader, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';

@@ -44,9 +44,12 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
     this.retryObserver = options.retryObserver ?? {};
   }
 
-  /** Closes the client's connections (command-line tools, so the process can exit). */
+  /**
+   * Closes the client's connections (command-line tools, so the process can exit). The document client's own
+   * destroy() does nothing: it does not own the client it wraps, whose request handler holds the sockets.
+   */
   destroy(): void {
-    this.client.destroy();
+    this.client.config.requestHandler.destroy?.();
   }
 
   private retrying<T>(operation: string, call: () => Promise<T>): Promise<T> {

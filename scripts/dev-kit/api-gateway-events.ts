@@ -1,6 +1,6 @@
-// API Gateway HTTP API (payload format 2.0) events for tests, from the builder the local server uses.
+// API Gateway HTTP API (payload format 2.0) events for tests and the benchmark, from the builder the local server uses.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { buildApiGatewayEvent } from '../../scripts/local/api-gateway-adapter';
+import { buildApiGatewayEvent } from '../local/api-gateway-adapter';
 
 export interface RequestShape {
   readonly body?: string;

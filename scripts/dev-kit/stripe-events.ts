@@ -1,10 +1,10 @@
-// Stripe event fixtures, signed with the stripe package's own test-header helper.
+// Stripe event fixtures for tests and the benchmark, signed with the stripe package's own test-header helper.
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
-import type { FakeRefund } from '../../scripts/local/stripe-fake';
-import { apiGatewayEvent } from './api-gateway';
+import type { FakeRefund } from '../local/stripe-fake';
+import { apiGatewayEvent } from './api-gateway-events';
 
 export const SIGNING_SECRET = 'whsec_test_current_secret';
 

@@ -1,4 +1,4 @@
-// Fault injection in front of the real DynamoDB Local: SDK middleware that fails chosen calls before or after they reach the table.
+// Fault injection in front of the real DynamoDB Local: SDK middleware that counts every call and fails chosen ones before or after they reach the table.
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 

@@ -1,0 +1,35 @@
+// Bundle size and cold initialisation of the Lambda entry points: bundled as the CDK construct does, then loaded in fresh Node processes.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { LAMBDA_BUNDLING } from '../lib/bundling';
+import { percentile } from './measurement';
+import { ms, type BenchReport } from './report';
+
+export async function bundlesAndColdStart(report: BenchReport, benchDir: string): Promise<void> {
+  const out = join(benchDir, '.tmp');
+  mkdirSync(out, { recursive: true });
+  for (const [name, entry] of [
+    ['stripe-webhook', 'lambdas/stripe-webhook/handler.ts'],
+    ['create-booking', 'lambdas/create-booking/handler.ts'],
+  ] as const) {
+    const outfile = join(out, `${name}.cjs`);
+    // The options the CDK construct gives esbuild, but for the Node here (Lambda runs Node 24 on ARM64).
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', ...LAMBDA_BUNDLING, outfile, logLevel: 'error' });
+    const initMs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const probe = spawnSync(
+        process.execPath,
+        ['--enable-source-maps', '-e', `const t=process.hrtime.bigint();require(${JSON.stringify(resolve(outfile))});console.log(Number(process.hrtime.bigint()-t)/1e6)`],
+        { env: { PATH: process.env.PATH, TABLE_NAME: 'bench', AWS_REGION: 'eu-west-1', STRIPE_API_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRETS: 'whsec_x', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, encoding: 'utf8' },
+      );
+      if (probe.status !== 0) throw new Error(`cold start probe failed: ${probe.stderr}`);
+      initMs.push(Number(probe.stdout.trim()));
+    }
+    initMs.sort((a, b) => a - b);
+    const bytes = statSync(outfile).size;
+    report.record(`bundle.${name}`, { bytes, coldInitMedianMs: percentile(initMs, 50), coldInitP90Ms: percentile(initMs, 90) });
+    report.row(`bundle ${name}`, '', `${(bytes / 1024).toFixed(0)} KiB`, '', ms(percentile(initMs, 50)), '', 'cold init: import + clients, median of 20 fresh processes');
+  }
+}

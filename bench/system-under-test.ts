@@ -1,0 +1,143 @@
+// What the benchmark runs against: DynamoDB Local with its table, the real webhook handler over it and the Stripe stand-in, plus slots and trips made in bulk.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { confirmedGuests, type Slot, type Trip } from '../lambdas/shared/domain/model';
+import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
+import { createDocumentClient } from '../lambdas/shared/dynamodb/client';
+import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { tripItem } from '../lambdas/shared/dynamodb/items';
+import type { StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
+import { startDynamoDbLocalWithTable } from '../scripts/dev-kit/booking-table';
+import { destroyDocumentClient } from '../scripts/dev-kit/document-client';
+import { injectFaults, type FaultInjector } from '../scripts/dev-kit/faults';
+import { createLocalWebhookHandler } from '../scripts/dev-kit/local-webhook-handler';
+import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../scripts/dev-kit/stripe-events';
+import { startStripeFake } from '../scripts/local/stripe-fake';
+import { runPool } from './measurement';
+
+export const BENCH_TABLE = 'bench';
+
+export interface SlotState {
+  readonly left: number | undefined;
+  readonly bookings: number;
+  readonly oversold: number;
+}
+
+export interface BenchSystem {
+  /** The document client under the store, for the floor's bare transactions. */
+  readonly client: DynamoDBDocumentClient;
+  readonly store: DynamoDbBookingStore;
+  readonly handler: StripeWebhookHandler;
+  /** Counts DynamoDB requests per command (no faults are ever queued). */
+  readonly requests: FaultInjector;
+  /** Retries the store has made; a workload resets it before it starts. */
+  readonly retries: { count: number };
+  newSlot(capacity: number): Promise<Slot>;
+  newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[]): Promise<Trip[]>;
+  /** Through the handler: a signed checkout.session.completed in an API Gateway v2 event; resolves to its outcome. */
+  deliver(trip: Trip): Promise<string>;
+  slotState(slot: Slot): Promise<SlotState>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchSystem(): Promise<BenchSystem> {
+  const dynamo = await startDynamoDbLocalWithTable(BENCH_TABLE);
+  const client = createDocumentClient({ endpoint: dynamo.endpoint });
+  const requests = injectFaults(client);
+  const retries = { count: 0 };
+  const store = new DynamoDbBookingStore({ client, tableName: BENCH_TABLE, retryObserver: { onRetry: () => void retries.count++ } });
+  const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
+  const handler: StripeWebhookHandler = createLocalWebhookHandler({
+    store,
+    stripeClient: () => fake.client(),
+    signingSecrets: async () => [SIGNING_SECRET],
+    mode: 'test',
+    logger: new Logger({ serviceName: 'bench', logLevel: 'INFO' }),
+    metrics: new Metrics({ namespace: 'bench', serviceName: 'bench' }),
+  });
+
+  let slotSequence = 0;
+  async function newSlot(capacity: number): Promise<Slot> {
+    const slot: Slot = {
+      slotId: `bench-slot-${slotSequence++}`,
+      experienceId: 'bench-experience',
+      date: '2027-01-01',
+      time: '10:00',
+      capacity,
+      availableCount: capacity,
+      isBlocked: false,
+      priceAmount: 1_000,
+      currency: 'eur',
+      updatedAt: new Date().toISOString(),
+    };
+    await overwriteSlot(client, BENCH_TABLE, slot);
+    return slot;
+  }
+
+  let tripSequence = 0;
+  /**
+   * Pending trips as createTrip would store them, written 25 to a batch: setting up thousands of trips is not
+   * what is measured, and one use-case call each would take longer than the workloads.
+   */
+  async function newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[]): Promise<Trip[]> {
+    const now = new Date().toISOString();
+    const trips: Trip[] = Array.from({ length: count }, (_, index) => {
+      const parts = itemsOf(index);
+      const itemAmounts = parts.map(({ slot, guests }) => slot.priceAmount * guests);
+      return {
+        tripId: `bench-trip-${tripSequence++}`,
+        userId: `bench-user-${index}`,
+        items: parts.map(({ slot, guests }) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: guests, date: slot.date, time: slot.time })),
+        amount: itemAmounts.reduce((a, b) => a + b, 0),
+        itemAmounts,
+        currency: 'eur',
+        status: 'pending_payment',
+        bookingReferences: [],
+        createdAt: now,
+        updatedAt: now,
+      };
+    });
+    const batches = Array.from({ length: Math.ceil(count / 25) }, (_, i) => trips.slice(i * 25, i * 25 + 25));
+    await runPool(batches, 8, async (batch) => {
+      let pending: Record<string, unknown>[] = batch.map((trip) => ({ PutRequest: { Item: tripItem(trip) } }));
+      while (pending.length > 0) {
+        const result = await client.send(new BatchWriteCommand({ RequestItems: { [BENCH_TABLE]: pending as never } }));
+        pending = (result.UnprocessedItems?.[BENCH_TABLE] ?? []) as Record<string, unknown>[];
+      }
+    });
+    return trips;
+  }
+
+  let paymentSequence = 0;
+  async function deliver(trip: Trip): Promise<string> {
+    const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: `pi_bench${paymentSequence++}` }));
+    const response = await handler(signedRequest(event));
+    if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
+    return (JSON.parse(response.body ?? '{}') as { outcome: string }).outcome;
+  }
+
+  async function slotState(slot: Slot): Promise<SlotState> {
+    const now = (await store.getSlots([slot.slotId])).get(slot.slotId);
+    const bookings = await store.listBookingsOfSlot(slot.slotId);
+    const confirmed = bookings.filter((booking) => booking.status === 'confirmed').length;
+    return { left: now?.availableCount, bookings: confirmed, oversold: Math.max(0, confirmedGuests(bookings) - slot.capacity) };
+  }
+
+  return {
+    client,
+    store,
+    handler,
+    requests,
+    retries,
+    newSlot,
+    newTrips,
+    deliver,
+    slotState,
+    stop: async () => {
+      await fake.close();
+      destroyDocumentClient(client);
+      await dynamo.stop();
+    },
+  };
+}
