@@ -107,7 +107,7 @@ export async function largeTrip(system: BenchSystem, report: BenchReport): Promi
 }
 
 export async function requestCosts(system: BenchSystem, report: BenchReport): Promise<void> {
-  const { store, handler, requests: counter } = system;
+  const { handler, requests: counter } = system;
   const count = async (run: () => Promise<unknown>) => {
     counter.calls.clear();
     await withQuietStdout(run);

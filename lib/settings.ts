@@ -25,7 +25,7 @@ export const stackSettingsSchema = z.strictObject({
     30,
   ),
   alarmEmail: z.optional(z.email()),
-  createBookingInvokerRoleArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN'))),
+  createBookingInvokerRoleArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'))),
   // With checkoutJwtAudience: POST /checkout takes bearer tokens of this issuer. Without both, IAM-signed callers only.
   checkoutJwtIssuer: z.optional(z.url({ protocol: /^https$/, error: 'must be the https URL of the token issuer (e.g. https://cognito-idp.<region>.amazonaws.com/<userPoolId>)' })),
   checkoutJwtAudience: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),

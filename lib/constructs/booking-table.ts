@@ -77,13 +77,17 @@ export class BookingTable extends Construct {
   grant(grantee: IGrantable, access: BookingTableAccess): void {
     switch (access) {
       case 'bookingWrites':
-        return this.grantBookingWrites(grantee);
+        this.grantBookingWrites(grantee);
+        return;
       case 'tripOfPaymentQuery':
-        return this.grantTripOfPaymentQuery(grantee);
+        this.grantTripOfPaymentQuery(grantee);
+        return;
       case 'expiredHoldsQuery':
-        return this.grantExpiredHoldsQuery(grantee);
+        this.grantExpiredHoldsQuery(grantee);
+        return;
       case 'holdReleases':
-        return this.grantHoldReleases(grantee);
+        this.grantHoldReleases(grantee);
+        return;
     }
     access satisfies never;
   }

@@ -71,7 +71,8 @@ export class WebhookApi extends Construct {
     });
     this.webhookUrl = `${this.stage.url.replace(/\/$/, '')}${WEBHOOK_PATH}`;
     // On the webhook route only: any other route without an authorizer is still reported.
-    Validations.of(webhookRoute!).acknowledge({
+    if (!webhookRoute) throw new Error(`No route was added for ${WEBHOOK_PATH}`);
+    Validations.of(webhookRoute).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Stripe cannot present AWS credentials or tokens; every request is authenticated by its Stripe-Signature HMAC in the function before anything is read or written.',
     });

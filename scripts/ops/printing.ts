@@ -39,7 +39,9 @@ export interface Printer {
 }
 
 export function createPrinter(io: { readonly out: (line: string) => void; readonly err: (line: string) => void }, json: boolean): Printer {
-  const printLines = (lines: readonly string[]): void => lines.forEach((line) => io.out(line));
+  const printLines = (lines: readonly string[]): void => {
+    for (const line of lines) io.out(line);
+  };
   return {
     print(value, rows, columns) {
       if (json) io.out(JSON.stringify(value, null, 2));

@@ -70,13 +70,13 @@ describe('confirmTrip', () => {
     {
       name: 'a slot without enough seats',
       code: 'INSUFFICIENT_AVAILABILITY',
-      spoil: (store: TestStore, slot: Slot) => overwriteSlot({ ...slot, availableCount: 1 }),
+      spoil: (_store: TestStore, slot: Slot) => overwriteSlot({ ...slot, availableCount: 1 }),
       detail: { code: 'INSUFFICIENT_AVAILABILITY', requested: 2, available: 1 },
     },
     {
       name: 'a blocked slot',
       code: 'SLOT_BLOCKED',
-      spoil: (store: TestStore, slot: Slot) => overwriteSlot({ ...slot, isBlocked: true }),
+      spoil: (_store: TestStore, slot: Slot) => overwriteSlot({ ...slot, isBlocked: true }),
       detail: { code: 'SLOT_BLOCKED', requested: 2, available: 6 },
     },
   ])('refuses a trip with $name with $code and its counts, changing nothing', async ({ code, spoil, detail }) => {

@@ -4,7 +4,7 @@ import { confirmTrip, type ConfirmTripSuccess } from '../../lambdas/shared/domai
 import { adjustAvailability } from '../../lambdas/shared/domain/operations';
 import { releaseBookings } from '../../lambdas/shared/domain/release-bookings';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import { deleteSlot, deps, overwriteSlot, readSlot, seedSlot, testStore, uniqueId, type TestStore } from '../support/store';
+import { deleteSlot, deps, overwriteSlot, readSlot, seedSlot, testStore, type TestStore } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 const byOperator = { reason: 'customer asked', actorType: 'operator' as const, actorId: 'ops@example.com' };

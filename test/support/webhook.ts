@@ -3,7 +3,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Clock } from '../../lambdas/shared/domain/collaborators';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { createLocalWebhookHandler } from '../../scripts/dev-kit/local-webhook-handler';
 import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
@@ -31,7 +30,7 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
   const handler = createLocalWebhookHandler({
     store,
     stripeClient: () => fake.client(),
-    clock: options.clock,
+    ...(options.clock && { clock: options.clock }),
     signingSecrets: async () => {
       secretReads++;
       return options.secrets ?? [SIGNING_SECRET];

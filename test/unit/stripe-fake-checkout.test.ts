@@ -67,7 +67,10 @@ afterEach(async () => {
 });
 
 /** What our checkout sends: two line items worth €100.00 in all, our trip mark on the session and on its PaymentIntent. */
-function checkoutParams(overrides: Partial<Stripe.Checkout.SessionCreateParams> = {}): Stripe.Checkout.SessionCreateParams {
+/** Changes to the valid parameters below; a field set to `undefined` is left out of the request, to test its absence. */
+type ParamChanges = { [K in keyof Stripe.Checkout.SessionCreateParams]?: Stripe.Checkout.SessionCreateParams[K] | undefined };
+
+function checkoutParams(overrides: ParamChanges = {}): Stripe.Checkout.SessionCreateParams {
   const mark = { pulau_trip_id: 'trip-42', userId: 'user-7' };
   return {
     mode: 'payment',
@@ -82,7 +85,7 @@ function checkoutParams(overrides: Partial<Stripe.Checkout.SessionCreateParams> 
     success_url: SUCCESS_URL,
     cancel_url: CANCEL_URL,
     ...overrides,
-  };
+  } as Stripe.Checkout.SessionCreateParams;
 }
 
 /** The Stripe error a call ends in; fails the test if the call succeeds or throws anything else. */
@@ -156,7 +159,7 @@ describe('creating a Checkout Session', () => {
     expect(unspecified.expires_at).toBe(NOW_S + 24 * HOUR_S);
   });
 
-  it.each<[string, Partial<Stripe.Checkout.SessionCreateParams>, string, string]>([
+  it.each<[string, ParamChanges, string, string]>([
     ['expires_at under 30 minutes ahead', { expires_at: NOW_S + 30 * MINUTE_S - 1 }, 'expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.'],
     ['expires_at over 24 hours ahead', { expires_at: NOW_S + 24 * HOUR_S + 1 }, 'expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.'],
     ['a missing success_url', { success_url: undefined }, 'success_url', 'Missing required param: success_url.'],

@@ -169,7 +169,7 @@ describe('paid but not bookable', () => {
     const response = await s.send('checkout.session.completed', s.session());
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'INSUFFICIENT_AVAILABILITY' } });
-    expect(await s.store.getTrip(s.trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY', paymentId: s.paymentIntent, refundId: 're_fake_' + fake.refunds.length });
+    expect(await s.store.getTrip(s.trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY', paymentId: s.paymentIntent, refundId: `re_fake_${fake.refunds.length}` });
     expect(await s.available()).toEqual([2, 5]);
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
     expect(fake.refundsOf(s.paymentIntent)[0]).toMatchObject({ idempotencyKey: `refund-${s.paymentIntent}`, metadata: { tripId: s.trip.tripId } });

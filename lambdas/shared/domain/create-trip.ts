@@ -1,5 +1,4 @@
-// Use case: store the trip a checkout is about to charge for, priced from its slots, so an unbookable trip is refused before anyone pays.
-import type { BookingStore } from './booking-store';
+
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
 import { guestsPerSlot, type Trip, type TripItem } from './model';

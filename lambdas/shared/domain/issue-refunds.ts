@@ -1,11 +1,11 @@
 // Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
 import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { BookingStore, TripTransition } from './booking-store';
+import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
 import { applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
-import type { PaymentGateway, RefundAnswer } from './payment-gateway';
+import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */

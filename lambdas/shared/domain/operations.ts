@@ -7,7 +7,7 @@ import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { confirmedGuests, guestsPerSlot, unheldSeats, type AuditEntry, type Slot } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { dateSchema, idSchema, parseInput, timeSchema } from './trip-input';
+import { dateSchema, idSchema, timeSchema } from './trip-input';
 
 const CAPACITY_ATTEMPTS = 5;
 

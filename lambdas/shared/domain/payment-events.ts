@@ -19,7 +19,7 @@ import {
   type Plan,
   type RefundChanged,
 } from './payment-decision';
-import { PaymentGatewayUnavailableError, type PaymentGateway } from './payment-gateway';
+import { PaymentGatewayUnavailableError, } from './payment-gateway';
 import { chargeFullyRefunded, fullRefundEntries, fullRefundKey, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal, withLiveStatus } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
 import { commitHoldRelease, holdRelease } from './release-holds';

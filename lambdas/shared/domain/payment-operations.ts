@@ -6,7 +6,6 @@ import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
-import type { PaymentGateway } from './payment-gateway';
 import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withAttention, withLiveStatus } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 
@@ -117,7 +116,6 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
       const refund = refundOf(issued, refundKey);
       return { ...result, ...(refund && { refund }), ...(tripStatus && { tripStatus }) };
-      return STATE_MOVED;
     },
     () => failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true }),
   );
@@ -196,7 +194,6 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       if (!result.committed) return STATE_MOVED;
       const issued = await issueRequestedRefunds(deps, written, 'operator');
       return { ok: true, record: issued.record, asked: retries };
-      return STATE_MOVED;
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );

@@ -5,7 +5,6 @@ import { auditEntry, processedEventRecord, type EventMarker } from './audit-trai
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
 import { guestsPerSlot, type AuditActorType, type AuditEntry, type Booking, type Slot, type Trip, type TripStatus } from './model';
-import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
 /** A trip as its caller has just read it (its bookings are released), or one booking by reference. */
 export type ReleaseTarget = { readonly trip: Trip } | { readonly reference: string };

@@ -26,17 +26,17 @@ export function classifySlotRefusal(slotId: string, requested: number, current: 
 
 export function slotRefusalFailure(slots: readonly SlotFailure[]): BookingFailure {
   const code = SEVERITY.find((candidate) => slots.some((slot) => slot.code === candidate)) ?? 'INSUFFICIENT_AVAILABILITY';
-  const message = slots
-    .map((slot) => {
-      switch (slot.code) {
-        case 'SLOT_NOT_FOUND':
-          return `Slot ${slot.slotId} does not exist.`;
-        case 'SLOT_BLOCKED':
-          return `Slot ${slot.slotId} is blocked and not available for booking.`;
-        case 'INSUFFICIENT_AVAILABILITY':
-          return `Slot ${slot.slotId} has only ${slot.available} of the ${slot.requested} requested spots available.`;
-      }
-    })
-    .join(' ');
+  const message = slots.map(describeRefusal).join(' ');
   return failure(code, message, { slots });
+}
+
+function describeRefusal(slot: SlotFailure): string {
+  switch (slot.code) {
+    case 'SLOT_NOT_FOUND':
+      return `Slot ${slot.slotId} does not exist.`;
+    case 'SLOT_BLOCKED':
+      return `Slot ${slot.slotId} is blocked and not available for booking.`;
+    case 'INSUFFICIENT_AVAILABILITY':
+      return `Slot ${slot.slotId} has only ${slot.available} of the ${slot.requested} requested spots available.`;
+  }
 }

@@ -1,7 +1,6 @@
 // Use case: the front door — price a trip from its slots, hold its seats, and open the provider's payment page for it.
 import { createHash } from 'node:crypto';
 import * as z from '../zod';
-import type { BookingStore } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { priceTrip } from './create-trip';
@@ -10,7 +9,7 @@ import { seatsPerSlot, type Hold, type Trip } from './model';
 import { CheckoutRefusedError, type CheckoutSessions } from './payment-gateway';
 import { commitHoldRelease, holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, parseInput, userIdSchema } from './trip-input';
+import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
 
 export interface StartCheckoutDeps extends Deps {
   readonly checkout: CheckoutSessions;

@@ -1,5 +1,4 @@
-// Use cases: keep a validly signed event we cannot act on for a person, and let the person close it.
-import type { BookingStore } from './booking-store';
+
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
