@@ -21,8 +21,22 @@ export async function bundlesAndColdStart(report: BenchReport, benchDir: string)
     for (let i = 0; i < 20; i++) {
       const probe = spawnSync(
         process.execPath,
-        ['--enable-source-maps', '-e', `const t=process.hrtime.bigint();require(${JSON.stringify(resolve(outfile))});console.log(Number(process.hrtime.bigint()-t)/1e6)`],
-        { env: { PATH: process.env.PATH, TABLE_NAME: 'bench', AWS_REGION: 'eu-west-1', STRIPE_API_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRETS: 'whsec_x', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, encoding: 'utf8' },
+        [
+          '--enable-source-maps',
+          '-e',
+          `const t=process.hrtime.bigint();require(${JSON.stringify(resolve(outfile))});console.log(Number(process.hrtime.bigint()-t)/1e6)`,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            TABLE_NAME: 'bench',
+            AWS_REGION: 'eu-west-1',
+            STRIPE_API_KEY: 'sk_test_x',
+            STRIPE_WEBHOOK_SECRETS: 'whsec_x',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          encoding: 'utf8',
+        },
       );
       if (probe.status !== 0) throw new Error(`cold start probe failed: ${probe.stderr}`);
       initMs.push(Number(probe.stdout.trim()));
@@ -30,6 +44,14 @@ export async function bundlesAndColdStart(report: BenchReport, benchDir: string)
     initMs.sort((a, b) => a - b);
     const bytes = statSync(outfile).size;
     report.record(`bundle.${name}`, { bytes, coldInitMedianMs: percentile(initMs, 50), coldInitP90Ms: percentile(initMs, 90) });
-    report.row(`bundle ${name}`, '', `${(bytes / 1024).toFixed(0)} KiB`, '', ms(percentile(initMs, 50)), '', 'cold init: import + clients, median of 20 fresh processes');
+    report.row(
+      `bundle ${name}`,
+      '',
+      `${(bytes / 1024).toFixed(0)} KiB`,
+      '',
+      ms(percentile(initMs, 50)),
+      '',
+      'cold init: import + clients, median of 20 fresh processes',
+    );
   }
 }

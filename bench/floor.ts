@@ -11,7 +11,16 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
   const at = new Date().toISOString();
   const paymentId = `pi_floor${paymentSequence++}`;
   const guestsBySlot = guestsPerSlot(trip.items);
-  const bookings = trip.items.map((item) => ({ ...item, bookingId: randomIds.uuid(), reference: randomIds.reference(), tripId: trip.tripId, userId: trip.userId, paymentId, status: 'confirmed' as const, createdAt: at }));
+  const bookings = trip.items.map((item) => ({
+    ...item,
+    bookingId: randomIds.uuid(),
+    reference: randomIds.reference(),
+    tripId: trip.tripId,
+    userId: trip.userId,
+    paymentId,
+    status: 'confirmed' as const,
+    createdAt: at,
+  }));
   try {
     await documentClient.send(
       new TransactWriteCommand({
@@ -29,7 +38,15 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
           ...bookings.map((booking) => ({
             Put: {
               TableName: tableName,
-              Item: auditItem({ auditId: randomIds.uuid(), eventType: 'booking.confirmed', entityType: 'booking', entityId: booking.reference, actorType: 'system', occurredAt: at, metadata: { paymentId } }),
+              Item: auditItem({
+                auditId: randomIds.uuid(),
+                eventType: 'booking.confirmed',
+                entityType: 'booking',
+                entityId: booking.reference,
+                actorType: 'system',
+                occurredAt: at,
+                metadata: { paymentId },
+              }),
             },
           })),
           {
@@ -42,7 +59,12 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
               ExpressionAttributeValues: { ':booked': 'booked', ':pending': 'pending_payment', ':p': paymentId },
             },
           },
-          { Put: { TableName: tableName, Item: processedEventItem({ eventId: `evt_${paymentId}`, eventType: 'floor', outcome: 'booked', references: [], processedAt: at, expiresAt: 0 }) } },
+          {
+            Put: {
+              TableName: tableName,
+              Item: processedEventItem({ eventId: `evt_${paymentId}`, eventType: 'floor', outcome: 'booked', references: [], processedAt: at, expiresAt: 0 }),
+            },
+          },
         ],
       }),
     );

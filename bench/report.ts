@@ -30,7 +30,9 @@ export class BenchReport {
     this.record('totalSeconds', totalSeconds);
     const header = ['workload', 'C', 'per second / result', '', 'p50 ms', 'p99 ms', 'notes'];
     const widths = header.map((_, column) => Math.max(...[header, ...this.rows].map((cells) => (cells[column] ?? '').length)));
-    const lines = [header, header.map((_, i) => '-'.repeat(widths[i] ?? 0)), ...this.rows].map((cells) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`);
+    const lines = [header, header.map((_, i) => '-'.repeat(widths[i] ?? 0)), ...this.rows].map(
+      (cells) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`,
+    );
     console.log(lines.join('\n'));
     console.log(`\nTotal ${totalSeconds.toFixed(0)} s on Node ${process.version}; results in bench/results.json`);
     writeFileSync(join(benchDir, 'results.json'), `${JSON.stringify(this.results, null, 2)}\n`);

@@ -88,7 +88,13 @@ export async function startBenchSystem(): Promise<BenchSystem> {
       return {
         tripId: `bench-trip-${tripSequence++}`,
         userId: `bench-user-${index}`,
-        items: parts.map(({ slot, guests }) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: guests, date: slot.date, time: slot.time })),
+        items: parts.map(({ slot, guests }) => ({
+          experienceId: slot.experienceId,
+          slotId: slot.slotId,
+          guestCount: guests,
+          date: slot.date,
+          time: slot.time,
+        })),
         amount: itemAmounts.reduce((a, b) => a + b, 0),
         itemAmounts,
         currency: 'eur',

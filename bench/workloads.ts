@@ -30,7 +30,9 @@ async function confirm(system: BenchSystem, side: Side, trip: Trip): Promise<boo
 export async function warmUp(system: BenchSystem): Promise<void> {
   const slot = await system.newSlot(600);
   const trips = await system.newTrips(600, () => [{ slot, guests: 1 }]);
-  await withQuietStdout(() => runPool(trips, 8, async (trip) => void (await confirm(system, trip.userId.endsWith('0') || trip.userId.endsWith('5') ? 'floor' : 'handler', trip))));
+  await withQuietStdout(() =>
+    runPool(trips, 8, async (trip) => void (await confirm(system, trip.userId.endsWith('0') || trip.userId.endsWith('5') ? 'floor' : 'handler', trip))),
+  );
 }
 
 export async function lastSeat(system: BenchSystem, report: BenchReport): Promise<void> {
@@ -55,7 +57,15 @@ export async function lastSeat(system: BenchSystem, report: BenchReport): Promis
     }
     roundMs.sort((a, b) => a - b);
     report.record(`lastSeat.${mode}`, { successesPerRound: successes, roundP50Ms: percentile(roundMs, 50), roundP99Ms: percentile(roundMs, 99) });
-    report.row(`last-seat (${mode})`, '10', `${successes.every((n) => n === 1) ? 'all 1' : successes.join(',')} success/round`, '', ms(percentile(roundMs, 50)), ms(percentile(roundMs, 99)), '');
+    report.row(
+      `last-seat (${mode})`,
+      '10',
+      `${successes.every((n) => n === 1) ? 'all 1' : successes.join(',')} success/round`,
+      '',
+      ms(percentile(roundMs, 50)),
+      ms(percentile(roundMs, 99)),
+      '',
+    );
   }
 }
 
@@ -70,7 +80,15 @@ export async function hotSlot(system: BenchSystem, report: BenchReport, concurre
     const retries = system.retries.count;
     measured[mode] = stats;
     report.record(`hotSlot.c${concurrency}.${mode}`, { ...stats, retries, ...state });
-    report.row(`hot-slot C=${concurrency} (${mode})`, String(concurrency), stats.perSecond.toFixed(0), '', ms(stats.p50), ms(stats.p99), `left ${state.left}, ${state.bookings} bookings, oversold ${state.oversold}, retries ${retries}`);
+    report.row(
+      `hot-slot C=${concurrency} (${mode})`,
+      String(concurrency),
+      stats.perSecond.toFixed(0),
+      '',
+      ms(stats.p50),
+      ms(stats.p99),
+      `left ${state.left}, ${state.bookings} bookings, oversold ${state.oversold}, retries ${retries}`,
+    );
   }
   report.ratios(`hot-slot C=${concurrency}`, measured.handler!, measured.floor!);
 }
@@ -121,7 +139,9 @@ export async function requestCosts(system: BenchSystem, report: BenchReport): Pr
   const full = await system.newSlot(1);
   const [unlucky] = await system.newTrips(1, () => [{ slot: full, guests: 1 }]);
   await overwriteSlot(system.client, BENCH_TABLE, { ...full, availableCount: 0 });
-  const refund = await count(() => handler(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(unlucky!, { paymentIntent: 'pi_bench_refund' })))));
+  const refund = await count(() =>
+    handler(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(unlucky!, { paymentIntent: 'pi_bench_refund' })))),
+  );
   const total = (calls: Record<string, number>): number => Object.values(calls).reduce((a, b) => a + b, 0);
   report.record('requests', { happyPath: happy, duplicateDelivery: duplicate, refundPath: refund });
   report.row('DynamoDB requests: confirmation', '', String(total(happy)), '', '', '', JSON.stringify(happy));

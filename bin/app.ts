@@ -6,10 +6,12 @@ import { parseStackSettings, SETTING_KEYS, SettingsError } from '../lib/settings
 
 const app = new App();
 try {
-  const context = Object.fromEntries(SETTING_KEYS.flatMap((key) => {
-    const value: unknown = app.node.tryGetContext(key);
-    return value === undefined ? [] : [[key, value]];
-  }));
+  const context = Object.fromEntries(
+    SETTING_KEYS.flatMap((key) => {
+      const value: unknown = app.node.tryGetContext(key);
+      return value === undefined ? [] : [[key, value]];
+    }),
+  );
   const settings = parseStackSettings(context);
   // The stack's name: a new one would deploy a second stack beside the first, not update it.
   new BookingStack(app, `PulauBookings-${settings.stage}`, {

@@ -5,7 +5,13 @@ import * as z from '../lambdas/shared/zod';
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 // `-c key=value` always passes strings: booleans and numbers are accepted in either form.
-const booleanSetting = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((value) => value === 'true'))]);
+const booleanSetting = z.union([
+  z.boolean(),
+  z.pipe(
+    z.enum(['true', 'false']),
+    z.transform((value) => value === 'true'),
+  ),
+]);
 const positiveInteger = z.coerce.number().check(z.refine((value) => Number.isInteger(value) && value > 0, 'must be a whole number above 0'));
 
 /** How long a checkout holds seats when `checkoutHoldMinutes` is not set. */
@@ -13,7 +19,12 @@ export const DEFAULT_CHECKOUT_HOLD_MINUTES = 30;
 /** Stripe keeps a Checkout session open for 30 minutes to 24 hours: a hold lasts as long as its session. */
 const checkoutHoldMinutes = z.coerce
   .number()
-  .check(z.refine((minutes) => Number.isInteger(minutes) && minutes >= 30 && minutes <= 1440, 'must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours)'));
+  .check(
+    z.refine(
+      (minutes) => Number.isInteger(minutes) && minutes >= 30 && minutes <= 1440,
+      'must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours)',
+    ),
+  );
 
 export const stackSettingsSchema = z.strictObject({
   stage: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter')), 'dev'),
@@ -27,7 +38,9 @@ export const stackSettingsSchema = z.strictObject({
   alarmEmail: z.optional(z.email()),
   createBookingInvokerRoleArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'))),
   // With checkoutJwtAudience: POST /checkout takes bearer tokens of this issuer. Without both, IAM-signed callers only.
-  checkoutJwtIssuer: z.optional(z.url({ protocol: /^https$/, error: 'must be the https URL of the token issuer (e.g. https://cognito-idp.<region>.amazonaws.com/<userPoolId>)' })),
+  checkoutJwtIssuer: z.optional(
+    z.url({ protocol: /^https$/, error: 'must be the https URL of the token issuer (e.g. https://cognito-idp.<region>.amazonaws.com/<userPoolId>)' }),
+  ),
   checkoutJwtAudience: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   // No default here: the stack applies DEFAULT_CHECKOUT_HOLD_MINUTES, so the parsed settings list only what was set.
   checkoutHoldMinutes: z.optional(checkoutHoldMinutes),

@@ -54,11 +54,16 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
       } catch {
         return jsonResponse(400, { error: 'INVALID_JSON' });
       }
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return jsonResponse(400, { error: 'VALIDATION_FAILED', field: '(input)', message: 'the body must be a JSON object' });
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return jsonResponse(400, { error: 'VALIDATION_FAILED', field: '(input)', message: 'the body must be a JSON object' });
       const user = userOf(event, body as Record<string, unknown>);
       if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
       const idempotencyKey = header(event, 'idempotency-key');
-      const input = parseInput(startCheckoutInputSchema, { ...(body as Record<string, unknown>), userId: user.userId, ...(idempotencyKey !== undefined && { idempotencyKey }) });
+      const input = parseInput(startCheckoutInputSchema, {
+        ...(body as Record<string, unknown>),
+        userId: user.userId,
+        ...(idempotencyKey !== undefined && { idempotencyKey }),
+      });
       const result = input.ok ? await startCheckout(deps, input.value) : input;
       if (result.ok) {
         logger.info('Started a checkout', { tripId: result.tripId, replayed: result.replayed });
@@ -78,7 +83,10 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
         // The trip and its hold are stored: the same request (same Idempotency-Key) continues where this one stopped.
         logger.warn('Stripe did not create the checkout session', { error: error.message });
         const retry = header(event, 'idempotency-key') === undefined ? 'nothing is held; try again' : 'retry with the same Idempotency-Key';
-        return { ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }), headers: { 'content-type': 'application/json', 'retry-after': '5' } };
+        return {
+          ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }),
+          headers: { 'content-type': 'application/json', 'retry-after': '5' },
+        };
       }
       logger.error('Unexpected failure starting a checkout', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
       return internalError();

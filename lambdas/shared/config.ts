@@ -69,7 +69,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
   if (env.STRIPE_SECRET_ARN) {
     stripeSecrets = { kind: 'secrets-manager', secretArn: env.STRIPE_SECRET_ARN };
   } else if (env.STRIPE_API_KEY && env.STRIPE_WEBHOOK_SECRETS) {
-    const webhookSigningSecrets = env.STRIPE_WEBHOOK_SECRETS.split(',').map((secret) => secret.trim()).filter(Boolean);
+    const webhookSigningSecrets = env.STRIPE_WEBHOOK_SECRETS.split(',')
+      .map((secret) => secret.trim())
+      .filter(Boolean);
     stripeSecrets = { kind: 'environment', apiKey: env.STRIPE_API_KEY, webhookSigningSecrets };
   } else {
     throw new ConfigError('Environment variable STRIPE_SECRET_ARN is missing (or, locally, STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS)');

@@ -104,7 +104,6 @@ function describe(error: { issues: readonly { path: PropertyKey[]; message: stri
   return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
 }
 
-
 export function parseStripeEvent(json: unknown): ParsedEvent {
   if (typeof json === 'object' && json !== null && (json as { object?: unknown }).object === 'v2.core.event') {
     // A thin event carries no object to act on; this endpoint is subscribed to snapshot events.
@@ -214,7 +213,11 @@ function parseRefund(eventId: string, eventType: string, object: Record<string, 
   };
 }
 
-function parseSession(eventId: string, eventType: Exclude<HandledEventType, 'charge.refunded' | `refund.${string}`>, object: Record<string, unknown>): ObjectParse {
+function parseSession(
+  eventId: string,
+  eventType: Exclude<HandledEventType, 'charge.refunded' | `refund.${string}`>,
+  object: Record<string, unknown>,
+): ObjectParse {
   // Every session of the account reaches this endpoint: one our checkout did not mark is another product's.
   const mark = (object.metadata as Record<string, unknown> | null | undefined)?.[TRIP_MARK];
   if (typeof mark !== 'string') return {};

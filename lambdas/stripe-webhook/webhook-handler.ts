@@ -97,7 +97,12 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
       }
       const { recorded } = await recordUnusableEvent(deps, { eventId: parsed.eventId, eventType, problem: parsed.problem });
       if (recorded) metrics.addMetric(METRIC.unusableEvents, MetricUnit.Count, 1);
-      logger.warn('Kept a signed event we cannot act on for a person', { stripeEventId: parsed.eventId, eventType, problem: parsed.problem, firstDelivery: recorded });
+      logger.warn('Kept a signed event we cannot act on for a person', {
+        stripeEventId: parsed.eventId,
+        eventType,
+        problem: parsed.problem,
+        firstDelivery: recorded,
+      });
       // 200: Stripe's three days of retries would bring the same bytes, and nothing in them would change.
       return jsonResponse(200, { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem: parsed.problem });
     }
@@ -106,7 +111,11 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
     }
 
     const paymentEvent = parsed.event;
-    logger.appendKeys({ stripeEventId: paymentEvent.eventId, eventType: paymentEvent.eventType, ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }) });
+    logger.appendKeys({
+      stripeEventId: paymentEvent.eventId,
+      eventType: paymentEvent.eventType,
+      ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }),
+    });
     const result = await handlePaymentEvent(deps, paymentEvent);
     logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
     recordOutcome(result);

@@ -45,7 +45,12 @@ export class BookingAlarms extends Construct {
 
     const fiveMinutes = Duration.minutes(5);
     for (const [name, fn] of Object.entries(props.functions)) {
-      this.alarmOn(`${name}Errors`, fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1, `${name} failed (an unhandled error, not a business refusal).`);
+      this.alarmOn(
+        `${name}Errors`,
+        fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+        1,
+        `${name} failed (an unhandled error, not a business refusal).`,
+      );
       this.alarmOn(`${name}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, `${name} was throttled by Lambda.`);
     }
     const api5xxPercent = new MathExpression({
@@ -62,7 +67,7 @@ export class BookingAlarms extends Construct {
       'Webhook5xxRate',
       api5xxPercent,
       props.api5xxPercentThreshold ?? 5,
-      'The API answers 5xx (the webhook: Stripe is retrying; POST /checkout: 503 STRIPE_UNAVAILABLE or a failure): the access logs\' routeKey says which route; check DynamoDB, Stripe API reachability and the secret.',
+      "The API answers 5xx (the webhook: Stripe is retrying; POST /checkout: 503 STRIPE_UNAVAILABLE or a failure): the access logs' routeKey says which route; check DynamoDB, Stripe API reachability and the secret.",
     );
     this.alarmOn(
       'Refunds',
@@ -70,7 +75,12 @@ export class BookingAlarms extends Construct {
       props.refundsPerHourThreshold ?? 5,
       'Paid trips are being refunded because they could not be booked.',
     );
-    this.alarmOn('PaymentsSetAside', serviceMetric(METRIC.paymentsSetAside, fiveMinutes), 1, 'A payment did not match its trip (or named none) and was refunded: look at the payment.set_aside audit entries.');
+    this.alarmOn(
+      'PaymentsSetAside',
+      serviceMetric(METRIC.paymentsSetAside, fiveMinutes),
+      1,
+      'A payment did not match its trip (or named none) and was refunded: look at the payment.set_aside audit entries.',
+    );
     this.alarmOn(
       'PaymentsNeedingAttention',
       serviceMetric(METRIC.paymentsNeedingAttention, fiveMinutes),

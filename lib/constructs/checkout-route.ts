@@ -35,7 +35,7 @@ export class CheckoutRoute extends Construct {
       this.authorization = `JWT: "Authorization: Bearer <token>" issued by ${props.jwt.issuer} for audience ${props.jwt.audience}; the user is the token's sub`;
     } else {
       authorizer = new HttpIamAuthorizer();
-      this.authorization = 'AWS IAM: SigV4-signed requests of principals allowed execute-api:Invoke on CheckoutInvokeArn; the user is the body\'s userId';
+      this.authorization = "AWS IAM: SigV4-signed requests of principals allowed execute-api:Invoke on CheckoutInvokeArn; the user is the body's userId";
     }
     [this.route] = props.api.addRoutes({
       path: CHECKOUT_PATH,

@@ -74,7 +74,8 @@ export class WebhookApi extends Construct {
     if (!webhookRoute) throw new Error(`No route was added for ${WEBHOOK_PATH}`);
     Validations.of(webhookRoute).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'Stripe cannot present AWS credentials or tokens; every request is authenticated by its Stripe-Signature HMAC in the function before anything is read or written.',
+      reason:
+        'Stripe cannot present AWS credentials or tokens; every request is authenticated by its Stripe-Signature HMAC in the function before anything is read or written.',
     });
   }
 }

@@ -1,11 +1,5 @@
 // The booking table on DynamoDB Local, from the one table definition the CDK stack also uses: alone, or with a server started to hold it.
-import {
-  CreateTableCommand,
-  DeleteTableCommand,
-  DescribeTableCommand,
-  UpdateTimeToLiveCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../../lambdas/shared/dynamodb/client';
 import { GLOBAL_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE } from '../../lambdas/shared/dynamodb/table-definition';
 import { startDynamoDbLocal, type DynamoDbLocalOptions, type RunningDynamoDbLocal } from './dynamodb-local';
@@ -39,9 +33,7 @@ export async function ensureBookingTable(client: DynamoDBClient, tableName: stri
       })),
     }),
   );
-  await client.send(
-    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
-  );
+  await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }));
   return true;
 }
 

@@ -26,10 +26,7 @@ export interface RunningDynamoDbLocal {
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
-    super(
-      `DynamoDB Local needs Java 17 or newer, and ${detail}. ` +
-        'Install it (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`) and try again.',
-    );
+    super(`DynamoDB Local needs Java 17 or newer, and ${detail}. ` + 'Install it (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`) and try again.');
     this.name = 'JavaMissingError';
   }
 }

@@ -45,7 +45,16 @@ export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
 }
 
 export function stripeEvent(type: string, object: Record<string, unknown>, id = stripeId('evt')) {
-  return { id, object: 'event', api_version: STRIPE_API_VERSION, created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, type, data: { object } };
+  return {
+    id,
+    object: 'event',
+    api_version: STRIPE_API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    type,
+    data: { object },
+  };
 }
 
 /**

@@ -6,10 +6,42 @@ import { addSlot, setSlotBlocked } from '../../lambdas/shared/domain/operations'
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 
 export const DEMO_SLOTS = {
-  riceTerraces: { slotId: 'slot-ubud-rice-terraces-0900', experienceId: 'exp-ubud-rice-terraces', date: '2027-06-01', time: '09:00', capacity: 20, priceAmount: 3_500, currency: 'eur' },
-  baturSunrise: { slotId: 'slot-batur-sunrise-0400', experienceId: 'exp-batur-sunrise', date: '2027-06-02', time: '04:00', capacity: 12, priceAmount: 6_500, currency: 'eur' },
-  baturSunriseClosed: { slotId: 'slot-batur-sunrise-closed-0400', experienceId: 'exp-batur-sunrise', date: '2027-06-03', time: '04:00', capacity: 12, priceAmount: 6_500, currency: 'eur' },
-  nusaSnorkel: { slotId: 'slot-nusa-penida-snorkel-0800', experienceId: 'exp-nusa-penida-snorkel', date: '2027-06-02', time: '08:00', capacity: 8, priceAmount: 8_000, currency: 'eur' },
+  riceTerraces: {
+    slotId: 'slot-ubud-rice-terraces-0900',
+    experienceId: 'exp-ubud-rice-terraces',
+    date: '2027-06-01',
+    time: '09:00',
+    capacity: 20,
+    priceAmount: 3_500,
+    currency: 'eur',
+  },
+  baturSunrise: {
+    slotId: 'slot-batur-sunrise-0400',
+    experienceId: 'exp-batur-sunrise',
+    date: '2027-06-02',
+    time: '04:00',
+    capacity: 12,
+    priceAmount: 6_500,
+    currency: 'eur',
+  },
+  baturSunriseClosed: {
+    slotId: 'slot-batur-sunrise-closed-0400',
+    experienceId: 'exp-batur-sunrise',
+    date: '2027-06-03',
+    time: '04:00',
+    capacity: 12,
+    priceAmount: 6_500,
+    currency: 'eur',
+  },
+  nusaSnorkel: {
+    slotId: 'slot-nusa-penida-snorkel-0800',
+    experienceId: 'exp-nusa-penida-snorkel',
+    date: '2027-06-02',
+    time: '08:00',
+    capacity: 8,
+    priceAmount: 8_000,
+    currency: 'eur',
+  },
 } as const;
 
 /** Seats already sold on the snorkel slot by the seed, so one seat is left for the demo's race. */

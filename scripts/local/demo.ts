@@ -66,23 +66,41 @@ async function main(): Promise<void> {
   ]);
   if (trip.status !== 201) throw new Error(`POST ${CHECKOUT_PATH} answered ${trip.status} ${JSON.stringify(trip.body)}`);
   const slotIds = [riceTerraces.slotId, baturSunrise.slotId];
-  console.log(`   POST ${CHECKOUT_PATH} → 201 trip ${trip.body.tripId}, ${money(trip.body.amount ?? 0, trip.body.currency ?? 'eur')}, seats held until ${trip.body.expiresAt}`);
+  console.log(
+    `   POST ${CHECKOUT_PATH} → 201 trip ${trip.body.tripId}, ${money(trip.body.amount ?? 0, trip.body.currency ?? 'eur')}, seats held until ${trip.body.expiresAt}`,
+  );
   console.log(`   payment page ${trip.body.checkoutUrl}`);
   console.log(`   seats: ${await seats(slotIds)}`);
   console.log(`   "Pay" → ${await pay(trip.body.checkoutUrl as string)}`);
   const booked = await store.getTrip(trip.body.tripId as string);
   console.log(`   trip ${booked?.status}; seats: ${await seats(slotIds)}`);
   for (const booking of await store.getBookings(booked?.bookingReferences ?? [])) {
-    console.log(`   booking ${booking.reference}  ${booking.experienceId}  ${booking.date} ${booking.time}  ${booking.guestCount} guests  ${money(booking.amount ?? 0, booking.currency ?? 'eur')}`);
+    console.log(
+      `   booking ${booking.reference}  ${booking.experienceId}  ${booking.date} ${booking.time}  ${booking.guestCount} guests  ${money(booking.amount ?? 0, booking.currency ?? 'eur')}`,
+    );
   }
 
   // A slot of this run's own with one seat, so the race is the same every time the demo runs.
-  const lastSeat = await addSlot({ store, clock: systemClock, ids: randomIds }, { slotId: `slot-demo-last-seat-${run}`, experienceId: 'exp-nusa-penida-snorkel', date: '2027-06-09', time: '08:00', capacity: 1, priceAmount: 8_000, currency: 'eur' }, 'demo');
+  const lastSeat = await addSlot(
+    { store, clock: systemClock, ids: randomIds },
+    {
+      slotId: `slot-demo-last-seat-${run}`,
+      experienceId: 'exp-nusa-penida-snorkel',
+      date: '2027-06-09',
+      time: '08:00',
+      capacity: 1,
+      priceAmount: 8_000,
+      currency: 'eur',
+    },
+    'demo',
+  );
   if (!lastSeat.ok) throw new Error(`Could not add the demo's slot: ${lastSeat.message}`);
   const raced = lastSeat.slot.slotId;
 
   console.log(`\n2. Two travellers check out the last seat of ${raced} at the same moment\n`);
-  const racers = await Promise.all(['ana', 'budi'].map(async (name) => ({ name, answer: await checkout(`user-${name}-${run}`, [{ slotId: raced, guestCount: 1 }]) })));
+  const racers = await Promise.all(
+    ['ana', 'budi'].map(async (name) => ({ name, answer: await checkout(`user-${name}-${run}`, [{ slotId: raced, guestCount: 1 }]) })),
+  );
   for (const { name, answer } of racers) console.log(`   ${name}: ${answer.status} ${JSON.stringify(answer.body)}`);
   const winner = racers.find(({ answer }) => answer.status === 201);
   console.log(`   seats: ${await seats([raced])}`);

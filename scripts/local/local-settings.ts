@@ -28,7 +28,10 @@ export function localSettings(env: NodeJS.ProcessEnv = process.env): LocalSettin
     dynamoPort: portFrom(env.DYNAMODB_PORT, 8000, 'DYNAMODB_PORT'),
     tableName: env.TABLE_NAME || DEFAULT_LOCAL_TABLE_NAME,
     dataDir: env.DATA_DIR || '.data',
-    extraSigningSecrets: (env.STRIPE_WEBHOOK_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    extraSigningSecrets: (env.STRIPE_WEBHOOK_SECRETS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     ...(env.STRIPE_API_KEY && { stripeApiKey: env.STRIPE_API_KEY }),
   };
 }

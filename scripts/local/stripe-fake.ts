@@ -332,7 +332,12 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
       state.failures = { remaining: count, failure };
     },
     refuseNext(code, refusal = {}) {
-      const error = { type: refusal.type ?? 'invalid_request_error', code, message: refusal.message ?? `The refund was refused (${code}).`, ...(refusal.param !== undefined && { param: refusal.param }) };
+      const error = {
+        type: refusal.type ?? 'invalid_request_error',
+        code,
+        message: refusal.message ?? `The refund was refused (${code}).`,
+        ...(refusal.param !== undefined && { param: refusal.param }),
+      };
       state.refusals.push({ status: refusal.status ?? 400, error });
     },
     nextRefundStatus(status) {
@@ -423,7 +428,8 @@ function route(state: State, request: FakeRequest): Outcome {
   if (method === 'POST' && path === '/v1/checkout/sessions') return idempotently(state, request, () => createSession(state, request));
   const [, sessionId, sessionVerb] = /^\/v1\/checkout\/sessions\/([^/]+)(\/expire)?$/.exec(path) ?? [];
   if (method === 'GET' && sessionId !== undefined && sessionVerb === undefined) return retrieveSession(state, request, decodeURIComponent(sessionId));
-  if (method === 'POST' && sessionId !== undefined && sessionVerb !== undefined) return idempotently(state, request, () => expireByApi(state, request, decodeURIComponent(sessionId)));
+  if (method === 'POST' && sessionId !== undefined && sessionVerb !== undefined)
+    return idempotently(state, request, () => expireByApi(state, request, decodeURIComponent(sessionId)));
   const [, pageId, action] = /^\/c\/pay\/([^/]+)(?:\/([a-z-]+))?$/.exec(path) ?? [];
   if (method === 'GET' && pageId !== undefined && action === undefined) return showPage(state, request, decodeURIComponent(pageId));
   if (method === 'POST' && pageId !== undefined && isPageAction(action)) return actOnPage(state, request, decodeURIComponent(pageId), action);
@@ -482,7 +488,14 @@ function idempotently(state: State, request: FakeRequest, execute: () => Answer)
   }
   const answer = execute();
   if (answer.stored) {
-    state.keys.set(key, { fingerprint, status: answer.status, body: answer.body, ...(answer.code !== undefined && { code: answer.code }), requestId: request.id, storedAt: state.now() });
+    state.keys.set(key, {
+      fingerprint,
+      status: answer.status,
+      body: answer.body,
+      ...(answer.code !== undefined && { code: answer.code }),
+      requestId: request.id,
+      storedAt: state.now(),
+    });
   }
   return answer;
 }
@@ -590,7 +603,18 @@ function transientFailure(failure: TransientFailure): Outcome {
     case 500:
       return json(500, { error: { type: 'api_error', message: 'An unknown error occurred' } }, false);
     case 429:
-      return json(429, { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.' } }, false, 'rate_limit');
+      return json(
+        429,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'rate_limit',
+            message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.',
+          },
+        },
+        false,
+        'rate_limit',
+      );
     case 'lock_timeout':
       return json(
         429,
@@ -598,7 +622,8 @@ function transientFailure(failure: TransientFailure): Outcome {
           error: {
             type: 'invalid_request_error',
             code: 'lock_timeout',
-            message: 'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request.',
+            message:
+              'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request.',
           },
         },
         false,
@@ -757,8 +782,10 @@ function expiresAtOf(state: State, request: FakeRequest): number | Answer {
   const given = parsePositiveInteger(request.form.get('expires_at'));
   if (given === undefined) return now + SESSION_MAX_LIFETIME_S;
   if (given === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', 'expires_at', 'Invalid integer', false);
-  if (given < now + SESSION_MIN_LIFETIME_S) return refuse(request, 'expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.');
-  if (given > now + SESSION_MAX_LIFETIME_S) return refuse(request, 'expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.');
+  if (given < now + SESSION_MIN_LIFETIME_S)
+    return refuse(request, 'expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.');
+  if (given > now + SESSION_MAX_LIFETIME_S)
+    return refuse(request, 'expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.');
   return given;
 }
 
@@ -791,10 +818,12 @@ function lineItemOf(request: FakeRequest, index: number, fields: ReadonlyMap<str
   if (quantity === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', param('quantity'), 'Invalid positive integer', false);
   const currency = fields.get('price_data.currency');
   if (!currency) return missingParam(request, param('price_data.currency'));
-  if (!/^[a-z]{3}$/i.test(currency)) return invalidRequest(request, 'parameter_invalid_string', param('price_data.currency'), `Invalid currency: ${currency}.`, false);
+  if (!/^[a-z]{3}$/i.test(currency))
+    return invalidRequest(request, 'parameter_invalid_string', param('price_data.currency'), `Invalid currency: ${currency}.`, false);
   const unitAmount = parseNonNegativeInteger(fields.get('price_data.unit_amount') ?? null);
   if (unitAmount === undefined) return missingParam(request, param('price_data.unit_amount'));
-  if (unitAmount === 'invalid') return invalidRequest(request, 'parameter_invalid_integer', param('price_data.unit_amount'), 'Invalid non-negative integer', false);
+  if (unitAmount === 'invalid')
+    return invalidRequest(request, 'parameter_invalid_integer', param('price_data.unit_amount'), 'Invalid non-negative integer', false);
   const name = fields.get('price_data.product_data.name');
   if (!name) return missingParam(request, param('price_data.product_data.name'));
   return { name, quantity, unitAmount, currency: currency.toLowerCase() };
@@ -875,7 +904,11 @@ function actOnPage(state: State, request: FakeRequest, id: string, action: PageA
   if (!session) return html(404, page('Checkout Session not found', `<p>There is no Checkout Session <code>${escapeHtml(id)}</code>.</p>`));
   expireIfDue(state, request, session);
   const refusal = pageRefusal(session, action);
-  if (refusal !== undefined) return html(400, page('Nothing was done', `<p>${escapeHtml(refusal)}</p>\n<p><a href="${escapeHtml(pagePath(session))}">Back to the Checkout Session</a></p>`));
+  if (refusal !== undefined)
+    return html(
+      400,
+      page('Nothing was done', `<p>${escapeHtml(refusal)}</p>\n<p><a href="${escapeHtml(pagePath(session))}">Back to the Checkout Session</a></p>`),
+    );
   switch (action) {
     case 'pay':
       pay(state, request, session);
@@ -955,7 +988,8 @@ function pageUrl(state: State, session: FakeSession): string {
 function checkoutPage(session: FakeSession): string {
   const amount = (value: number) => escapeHtml(formatAmount(value, session.currency));
   const rows = session.lineItems.map(
-    (item) => `      <tr><td>${escapeHtml(item.name)}</td><td>${item.quantity}</td><td>${amount(item.unitAmount)}</td><td>${amount(item.quantity * item.unitAmount)}</td></tr>`,
+    (item) =>
+      `      <tr><td>${escapeHtml(item.name)}</td><td>${item.quantity}</td><td>${amount(item.unitAmount)}</td><td>${amount(item.quantity * item.unitAmount)}</td></tr>`,
   );
   const table = [
     '<table>',
@@ -981,7 +1015,11 @@ function pageState(session: FakeSession): string {
   if (session.status === 'expired') return '<p>This Checkout Session has expired: it can no longer be paid.</p>';
   switch (session.asyncPayment) {
     case 'pending':
-      return ['<p>This Checkout Session is complete; its payment has not arrived yet.</p>', button('settle', 'The payment arrives'), button('fail', 'The payment fails')].join('\n');
+      return [
+        '<p>This Checkout Session is complete; its payment has not arrived yet.</p>',
+        button('settle', 'The payment arrives'),
+        button('fail', 'The payment fails'),
+      ].join('\n');
     case 'failed':
       return '<p>This Checkout Session is complete, but its payment failed.</p>';
     default:
@@ -1049,7 +1087,11 @@ async function deliver(webhook: WebhookTarget, event: FakeEvent): Promise<FakeDe
   try {
     const response = await fetch(webhook.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signature, 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'stripe-signature': signature,
+        'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+      },
       body: payload,
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });

@@ -16,7 +16,16 @@ import { formatCommandHelp, formatHelp } from './help';
 export type { CliIo } from './context';
 
 /** In the order help lists them. */
-const COMMANDS: readonly OpsCommand[] = [...slotCommands, ...tripCommands, ...holdCommands, ...bookingCommands, ...paymentCommands, ...attentionCommands, ...auditCommands, ...checkCommands];
+const COMMANDS: readonly OpsCommand[] = [
+  ...slotCommands,
+  ...tripCommands,
+  ...holdCommands,
+  ...bookingCommands,
+  ...paymentCommands,
+  ...attentionCommands,
+  ...auditCommands,
+  ...checkCommands,
+];
 const COMMANDS_BY_NAME = new Map(COMMANDS.map((command) => [command.name, command]));
 
 /** Every flag of every command (a name has one type everywhere): a first pass with these finds the command's words wherever the flags stand on the line. */
@@ -103,6 +112,8 @@ function reportFailure(error: unknown, io: CliIo): number {
     return 1;
   }
   const name = (error as { name?: string }).name;
-  io.err(`error: ${name === 'StoreUnavailableError' || name === 'ResourceNotFoundException' ? `cannot use the table (${(error as Error).message}); check --endpoint, --region and --table` : (error as Error).message}`);
+  io.err(
+    `error: ${name === 'StoreUnavailableError' || name === 'ResourceNotFoundException' ? `cannot use the table (${(error as Error).message}); check --endpoint, --region and --table` : (error as Error).message}`,
+  );
   return 1;
 }

@@ -13,7 +13,9 @@ function commandSynopsis(command: OpsCommand): string {
 /** The summary in its column, on the next line when the synopsis is too long for it. */
 function commandLine(command: OpsCommand): string {
   const synopsis = commandSynopsis(command);
-  return synopsis.length < SUMMARY_COLUMN ? `  ${synopsis.padEnd(SUMMARY_COLUMN)} ${command.summary}` : `  ${synopsis}\n  ${''.padEnd(SUMMARY_COLUMN)} ${command.summary}`;
+  return synopsis.length < SUMMARY_COLUMN
+    ? `  ${synopsis.padEnd(SUMMARY_COLUMN)} ${command.summary}`
+    : `  ${synopsis}\n  ${''.padEnd(SUMMARY_COLUMN)} ${command.summary}`;
 }
 
 function optionsBlock(globalFlags: FlagSpecs): string[] {
@@ -39,5 +41,12 @@ export function formatCommandHelp(command: OpsCommand, globalFlags: FlagSpecs): 
   const flags = Object.entries<FlagSpec>(command.flags).map(([name, spec]) => {
     return `  ${flagWithValue(name, spec).padEnd(SUMMARY_COLUMN)} ${spec.description}${spec.required ? ' (required)' : ''}`;
   });
-  return [`Usage: npm run ops -- ${commandSynopsis(command)}`, '', `  ${command.summary}`, ...(flags.length > 0 ? ['', ...flags] : []), '', ...optionsBlock(globalFlags)].join('\n');
+  return [
+    `Usage: npm run ops -- ${commandSynopsis(command)}`,
+    '',
+    `  ${command.summary}`,
+    ...(flags.length > 0 ? ['', ...flags] : []),
+    '',
+    ...optionsBlock(globalFlags),
+  ].join('\n');
 }

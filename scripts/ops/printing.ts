@@ -20,7 +20,11 @@ export function formatTable(rows: readonly object[], columns: readonly string[])
     return value === undefined || value === null ? '' : String(value);
   };
   const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row, column).length)));
-  const line = (cells: string[]): string => cells.map((text, index) => text.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((text, index) => text.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line([...columns]), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((column) => cell(row, column))))];
 }
 

@@ -39,7 +39,12 @@ function checkoutHandler(clock: Clock = systemClock) {
 
 interface Answer {
   readonly status: number;
-  readonly body: Record<string, unknown> & { tripId?: string; checkoutUrl?: string; error?: string; slots?: { slotId: string; requested: number; available?: number }[] };
+  readonly body: Record<string, unknown> & {
+    tripId?: string;
+    checkoutUrl?: string;
+    error?: string;
+    slots?: { slotId: string; requested: number; available?: number }[];
+  };
 }
 
 async function checkout(body: unknown, options: { key?: string; sub?: string; clock?: Clock } = {}): Promise<Answer> {
@@ -48,13 +53,20 @@ async function checkout(body: unknown, options: { key?: string; sub?: string; cl
     body: JSON.stringify(body),
     headers: { 'content-type': 'application/json', ...(options.key !== undefined && { 'idempotency-key': options.key }) },
   });
-  const withUser = options.sub === undefined ? event : { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: options.sub }, scopes: [] } } } };
+  const withUser =
+    options.sub === undefined
+      ? event
+      : { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: options.sub }, scopes: [] } } } };
   const response = await checkoutHandler(options.clock)(withUser);
   return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? '{}') as Answer['body'] };
 }
 
 const urls = { successUrl: 'https://example.com/done?session={CHECKOUT_SESSION_ID}', cancelUrl: 'https://example.com/cancelled' };
-const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({ userId, items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })), ...urls });
+const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({
+  userId,
+  items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })),
+  ...urls,
+});
 
 async function counts(slot: Slot): Promise<{ available: number; unheld: number }> {
   const now = (await readSlot(store, slot.slotId)) as Slot;
@@ -76,16 +88,33 @@ describe('POST /checkout', () => {
     const a = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
     const b = await seedSlot(store, { capacity: 3, priceAmount: 12_000 });
 
-    const answer = await checkout(request([[a, 2], [b, 1]]));
+    const answer = await checkout(
+      request([
+        [a, 2],
+        [b, 1],
+      ]),
+    );
 
     expect(answer).toMatchObject({ status: 201, body: { amount: 21_000, currency: 'eur', checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
     const trip = await store.getTrip(answer.body.tripId as string);
     expect(trip).toMatchObject({ status: 'pending_payment', amount: 21_000, holdExpiresAt: answer.body.expiresAt, checkoutUrl: answer.body.checkoutUrl });
-    expect(await store.getHold(trip!.tripId)).toMatchObject({ status: 'held', seats: expect.arrayContaining([{ slotId: a.slotId, guests: 2 }, { slotId: b.slotId, guests: 1 }]) });
+    expect(await store.getHold(trip!.tripId)).toMatchObject({
+      status: 'held',
+      seats: expect.arrayContaining([
+        { slotId: a.slotId, guests: 2 },
+        { slotId: b.slotId, guests: 1 },
+      ]),
+    });
     expect(await counts(a)).toEqual({ available: 5, unheld: 3 });
     expect(await counts(b)).toEqual({ available: 3, unheld: 2 });
     const session = fake.session(trip!.checkoutSessionId as string);
-    expect(session).toMatchObject({ amountTotal: 21_000, currency: 'eur', metadata: { pulau_trip_id: trip!.tripId }, paymentIntentMetadata: { pulau_trip_id: trip!.tripId }, clientReferenceId: trip!.tripId });
+    expect(session).toMatchObject({
+      amountTotal: 21_000,
+      currency: 'eur',
+      metadata: { pulau_trip_id: trip!.tripId },
+      paymentIntentMetadata: { pulau_trip_id: trip!.tripId },
+      clientReferenceId: trip!.tripId,
+    });
     // The session ends half a minute before the hold, so a payment made at its last second still finds the seats held.
     expect(Date.parse(answer.body.expiresAt as string) - session!.expiresAt * 1000).toBeGreaterThanOrEqual(29_000);
     await expectHoldsAddUp([a, b]);
@@ -140,7 +169,8 @@ describe('POST /checkout', () => {
     expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
     const refused = answers.filter((answer) => answer.status === 409);
     expect(refused).toHaveLength(9);
-    for (const answer of refused) expect(answer.body).toMatchObject({ error: 'INSUFFICIENT_AVAILABILITY', slots: [{ slotId: slot.slotId, requested: 1, available: 0 }] });
+    for (const answer of refused)
+      expect(answer.body).toMatchObject({ error: 'INSUFFICIENT_AVAILABILITY', slots: [{ slotId: slot.slotId, requested: 1, available: 0 }] });
     expect(await counts(slot)).toEqual({ available: 1, unheld: 0 });
     expect(fake.sessions().length - sessions).toBe(1);
     await expectHoldsAddUp([slot]);
@@ -204,7 +234,17 @@ describe('the held seats until the payment arrives', () => {
     const webhook = webhookHarness(fake, { store });
     const { stripeEvent, signedRequest } = await import('../../scripts/dev-kit/stripe-events');
     const stored = fake.session(trip!.checkoutSessionId as string)!;
-    const session = { id: stored.id, object: 'checkout.session', status: 'expired', payment_status: 'unpaid', payment_intent: null, metadata: stored.metadata, client_reference_id: stored.clientReferenceId, amount_total: stored.amountTotal, currency: stored.currency };
+    const session = {
+      id: stored.id,
+      object: 'checkout.session',
+      status: 'expired',
+      payment_status: 'unpaid',
+      payment_intent: null,
+      metadata: stored.metadata,
+      client_reference_id: stored.clientReferenceId,
+      amount_total: stored.amountTotal,
+      currency: stored.currency,
+    };
 
     await Promise.all([
       releaseExpiredHolds({ store, clock: afterExpiry, ids: randomIds }),

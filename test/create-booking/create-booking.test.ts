@@ -58,8 +58,16 @@ describe('create-booking', () => {
   });
 
   it.each([
-    { name: 'items under the wrong name', change: ({ tripItems, ...rest }: Record<string, unknown>) => ({ ...rest, items: tripItems }), text: 'tripItems is required' },
-    { name: 'a zero guest count', change: (body: Record<string, unknown>) => ({ ...body, tripItems: [{ ...(body.tripItems as object[])[0], guestCount: 0 }] }), text: 'tripItems.0.guestCount' },
+    {
+      name: 'items under the wrong name',
+      change: ({ tripItems, ...rest }: Record<string, unknown>) => ({ ...rest, items: tripItems }),
+      text: 'tripItems is required',
+    },
+    {
+      name: 'a zero guest count',
+      change: (body: Record<string, unknown>) => ({ ...body, tripItems: [{ ...(body.tripItems as object[])[0], guestCount: 0 }] }),
+      text: 'tripItems.0.guestCount',
+    },
     { name: 'no body at all', change: () => null, text: '(input)' },
   ])('returns VALIDATION_FAILED for $name, writing nothing', async ({ change, text }) => {
     const { store, invoke } = invoker();
@@ -87,7 +95,10 @@ describe('create-booking', () => {
 
   it.each([
     { name: 'another user', change: (body: Body) => ({ ...body, userId: uniqueId('user') }) },
-    { name: 'other guest counts', change: (body: Body) => ({ ...body, tripItems: body.tripItems.map((item) => ({ ...item, guestCount: item.guestCount + 1 })) }) },
+    {
+      name: 'other guest counts',
+      change: (body: Body) => ({ ...body, tripItems: body.tripItems.map((item) => ({ ...item, guestCount: item.guestCount + 1 })) }),
+    },
   ])('refuses a request that names $name than the stored trip with TRIP_MISMATCH, writing nothing', async ({ change }) => {
     const { store, invoke } = invoker();
     const { slot, trip, body } = await request(store);

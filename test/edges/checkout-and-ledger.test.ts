@@ -28,7 +28,14 @@ function checkoutDeps(sessions: CheckoutSessions = new StripeCheckoutSessions(as
 async function heldTripWithAMissingSlot() {
   const kept = await seedSlot(store, { capacity: 4 });
   const gone = await seedSlot(store, { capacity: 4 });
-  const started = await startCheckout(checkoutDeps(), { userId: uniqueId('user'), items: [{ slotId: kept.slotId, guestCount: 2 }, { slotId: gone.slotId, guestCount: 1 }], ...urls });
+  const started = await startCheckout(checkoutDeps(), {
+    userId: uniqueId('user'),
+    items: [
+      { slotId: kept.slotId, guestCount: 2 },
+      { slotId: gone.slotId, guestCount: 1 },
+    ],
+    ...urls,
+  });
   if (!started.ok) expect.fail(`checkout failed: ${started.errorCode}`);
   await deleteSlot(gone.slotId);
   const trip = (await store.getTrip(started.tripId)) as Trip;

@@ -61,7 +61,11 @@ async function checkout(body: unknown, options: HandlerOptions & { key?: string 
 }
 
 const urls = { successUrl: 'https://example.com/done', cancelUrl: 'https://example.com/cancelled' };
-const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({ userId, items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })), ...urls });
+const request = (slots: readonly [Slot, number][], userId = uniqueId('user')) => ({
+  userId,
+  items: slots.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })),
+  ...urls,
+});
 
 async function counts(slot: Slot, from: TestStore = store): Promise<{ available: number; unheld: number }> {
   const now = (await readSlot(from, slot.slotId)) as Slot;
@@ -230,8 +234,15 @@ describe('operators on a slot with held seats', () => {
 describe('the caller’s user from a JWT', () => {
   it('checks out for a token whose subject is an Auth0-style id (provider|id), without the body naming a user', async () => {
     const slot = await seedSlot(store, { capacity: 2 });
-    const event = apiGatewayEvent({ path: CHECKOUT_PATH, body: JSON.stringify({ items: [{ slotId: slot.slotId, guestCount: 1 }], ...urls }), headers: { 'content-type': 'application/json' } });
-    const withToken = { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: 'auth0|5f7c8ec7c33c6c004bbafe82' }, scopes: [] } } } };
+    const event = apiGatewayEvent({
+      path: CHECKOUT_PATH,
+      body: JSON.stringify({ items: [{ slotId: slot.slotId, guestCount: 1 }], ...urls }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const withToken = {
+      ...event,
+      requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: 'auth0|5f7c8ec7c33c6c004bbafe82' }, scopes: [] } } },
+    };
 
     const response = await handler()(withToken);
 

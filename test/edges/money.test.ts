@@ -92,7 +92,9 @@ describe('a refund Stripe counted on the charge, which then fails', () => {
     expect((await s.pay()).body).toMatchObject({ outcome: 'booked' });
     fake.nextRefundStatus('pending');
     const dashboard = await fake.client().refunds.create({ payment_intent: s.paymentIntent });
-    expect((await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: s.trip.tripId })))).body).toMatchObject({ outcome: 'released' });
+    expect((await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: s.trip.tripId })))).body).toMatchObject({
+      outcome: 'released',
+    });
     // Out of order: the failure is the first refund.* event about this refund to arrive.
     const failed = fake.setRefundStatus(dashboard.id, 'failed', 'expired_or_canceled_card');
     expect((await s.send('refund.failed', refundObject(failed))).body).toMatchObject({ outcome: 'needs_attention' });
@@ -107,7 +109,10 @@ describe('a refund Stripe counted on the charge, which then fails', () => {
     expect((await s.pay()).body).toMatchObject({ outcome: 'booked' });
     const [first] = await s.store.listBookingsOfTrip(s.trip.tripId);
     fake.refuseNext('charge_disputed');
-    expect(await cancelBooking(s.ops, { reference: first!.reference, reason: 'guide ill', actorId: 'ana', refund: true })).toMatchObject({ ok: true, refund: { status: 'failed' } });
+    expect(await cancelBooking(s.ops, { reference: first!.reference, reason: 'guide ill', actorId: 'ana', refund: true })).toMatchObject({
+      ok: true,
+      refund: { status: 'failed' },
+    });
     // Someone refunds the whole charge in the dashboard.
     await fake.client().refunds.create({ payment_intent: s.paymentIntent });
 
@@ -144,7 +149,18 @@ describe('records and trips written before payment records had versions', () => 
     fake.registerPayment(`${s.paymentIntent}x`, paid);
     const pi = `${s.paymentIntent}x`;
     // The old code wrote this, then Stripe was down (500): the refund was never made.
-    await putRaw({ ...keys.paymentRecord(pi), entity: 'payment', paymentId: pi, tripId: s.trip.tripId, status: 'refund_pending', reason: 'amount_mismatch', amount: paid, currency: 'eur', createdAt: at, updatedAt: at });
+    await putRaw({
+      ...keys.paymentRecord(pi),
+      entity: 'payment',
+      paymentId: pi,
+      tripId: s.trip.tripId,
+      status: 'refund_pending',
+      reason: 'amount_mismatch',
+      amount: paid,
+      currency: 'eur',
+      createdAt: at,
+      updatedAt: at,
+    });
 
     const response = await s.pay({ paymentIntent: pi, amount: paid });
 
@@ -174,7 +190,12 @@ describe('records and trips written before payment records had versions', () => 
     const stored = (await s.store.getTrip(s.trip.tripId)) as Trip;
     await putRaw(tripItem({ ...stored, status: 'refund_pending', paymentId: s.paymentIntent, statusReason: 'SLOT_BLOCKED' }));
     // The old gateway: a full refund (no amount), reason in the metadata, key refund-<pi>; its answer was never written.
-    await fake.client().refunds.create({ payment_intent: s.paymentIntent, metadata: { reason: 'SLOT_BLOCKED', tripId: s.trip.tripId } }, { idempotencyKey: `refund-${s.paymentIntent}` });
+    await fake
+      .client()
+      .refunds.create(
+        { payment_intent: s.paymentIntent, metadata: { reason: 'SLOT_BLOCKED', tripId: s.trip.tripId } },
+        { idempotencyKey: `refund-${s.paymentIntent}` },
+      );
 
     const response = await s.pay();
 
@@ -247,7 +268,9 @@ describe('running again 25 hours later, after Stripe forgot the key', () => {
 
     fake.advance(25 * 3_600_000);
     const later = new Date(Date.now() + 25 * 3_600_000);
-    const redelivered = await webhookHarness(fake, { clock: { now: () => later } }).send(signedRequest(event, { timestamp: Math.floor(later.getTime() / 1000) }));
+    const redelivered = await webhookHarness(fake, { clock: { now: () => later } }).send(
+      signedRequest(event, { timestamp: Math.floor(later.getTime() / 1000) }),
+    );
 
     expect(redelivered).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'SLOT_BLOCKED' } });
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);

@@ -66,7 +66,9 @@ describe('a validly signed event is never answered 5xx for its content', () => {
   it('keeps a marked paid session whose amount_total is above 2^53 as unusable, instead of 500', async () => {
     const { store, slot, trip, paymentIntent, webhook } = await pendingTrip();
 
-    const response = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent, amount: 2 ** 53 + 2 }))));
+    const response = await webhook.send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent, amount: 2 ** 53 + 2 }))),
+    );
 
     expect(response).toMatchObject({ status: 200, body: { received: true, outcome: 'needs_attention', reason: 'unusable_event' } });
     await expectUntouched(store, trip, paymentIntent, slot.slotId);
@@ -83,11 +85,22 @@ describe('a validly signed event is never answered 5xx for its content', () => {
 
   it('keeps a refund.created of 2^60 on a payment we booked as unusable, instead of 500, and leaves the record as it was', async () => {
     const { store, trip, paymentIntent, webhook } = await pendingTrip();
-    expect((await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent }))))).body.outcome).toBe('booked');
+    expect((await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent }))))).body.outcome).toBe(
+      'booked',
+    );
     const before = await store.getPaymentRecord(paymentIntent);
 
     const response = await webhook.send(
-      signedRequest(stripeEvent('refund.created', { id: `re_${randomUUID().replace(/-/g, '')}`, object: 'refund', payment_intent: paymentIntent, amount: 2 ** 60, status: 'succeeded', metadata: {} })),
+      signedRequest(
+        stripeEvent('refund.created', {
+          id: `re_${randomUUID().replace(/-/g, '')}`,
+          object: 'refund',
+          payment_intent: paymentIntent,
+          amount: 2 ** 60,
+          status: 'succeeded',
+          metadata: {},
+        }),
+      ),
     );
 
     expect(response).toMatchObject({ status: 200, body: { received: true, outcome: 'needs_attention', reason: 'unusable_event' } });
@@ -109,7 +122,8 @@ describe('ours only: a foreign charge or refund is never kept, counted or alarme
     },
     {
       name: 'a refund.updated of a payment we hold no record of, without amount',
-      event: (pi: string) => stripeEvent('refund.updated', { id: `re_${randomUUID().replace(/-/g, '')}`, object: 'refund', payment_intent: pi, status: 'succeeded', metadata: {} }),
+      event: (pi: string) =>
+        stripeEvent('refund.updated', { id: `re_${randomUUID().replace(/-/g, '')}`, object: 'refund', payment_intent: pi, status: 'succeeded', metadata: {} }),
     },
   ])('acknowledges $name and records nothing', async ({ event }) => {
     const foreignPayment = paymentIntentId();
@@ -171,10 +185,16 @@ describe('only our mode, without losing our payments silently', () => {
   // An event of the other mode is ignored: a live endpoint holding a test key would book nothing, so someone must hear of it.
   it('alarms on the first event of the other mode', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new BookingStack(app, 'Bookings', { settings: parseStackSettings({ alarmEmail: 'ops@example.com' }), env: { account: '123456789012', region: 'eu-west-1' } });
-    const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')) as { Properties: { MetricName?: string; Threshold?: number } }[];
+    const stack = new BookingStack(app, 'Bookings', {
+      settings: parseStackSettings({ alarmEmail: 'ops@example.com' }),
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: { MetricName?: string; Threshold?: number };
+    }[];
 
-    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ModeMismatches')).toEqual([expect.objectContaining({ Properties: expect.objectContaining({ Threshold: 1 }) })]);
+    expect(alarms.filter((alarm) => alarm.Properties.MetricName === 'ModeMismatches')).toEqual([
+      expect.objectContaining({ Properties: expect.objectContaining({ Threshold: 1 }) }),
+    ]);
   });
-
 });

@@ -26,7 +26,11 @@ describe('confirmTrip', () => {
   it('books a multi-item trip: unique references, slots decremented, one audit entry per booking, trip booked', async () => {
     const store = testStore();
     const [a, b, c] = await Promise.all([seedSlot(store, { capacity: 8 }), seedSlot(store, { capacity: 4 }), seedSlot(store, { capacity: 2 })]);
-    const trip = await createPendingTrip(store, [[a!, 3], [b!, 4], [c!, 1]]);
+    const trip = await createPendingTrip(store, [
+      [a!, 3],
+      [b!, 4],
+      [c!, 1],
+    ]);
     const input = confirmationOf(trip);
 
     const result = expectSuccess(await confirmTrip(deps(store), input));
@@ -83,7 +87,10 @@ describe('confirmTrip', () => {
     const store = testStore();
     const good = await seedSlot(store, { capacity: 5 });
     const bad = await seedSlot(store, { capacity: 6 });
-    const trip = await createPendingTrip(store, [[good, 2], [bad, 2]]);
+    const trip = await createPendingTrip(store, [
+      [good, 2],
+      [bad, 2],
+    ]);
     await spoil(store, bad);
     const before = await tableState(store, [good, bad], trip);
 
@@ -97,7 +104,10 @@ describe('confirmTrip', () => {
     const store = testStore();
     const good = await seedSlot(store);
     const gone = await seedSlot(store);
-    const trip = await createPendingTrip(store, [[good, 1], [gone, 1]]);
+    const trip = await createPendingTrip(store, [
+      [good, 1],
+      [gone, 1],
+    ]);
     await deleteSlot(gone.slotId);
     const before = await tableState(store, [good, gone], trip);
 
@@ -110,7 +120,10 @@ describe('confirmTrip', () => {
   it('sums two items of one trip on the same slot into one decrement', async () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 5 });
-    const trip = await createPendingTrip(store, [[slot, 2], [slot, 3]]);
+    const trip = await createPendingTrip(store, [
+      [slot, 2],
+      [slot, 3],
+    ]);
 
     const result = expectSuccess(await confirmTrip(deps(store), confirmationOf(trip)));
 
@@ -122,7 +135,10 @@ describe('confirmTrip', () => {
   it('refuses the same slot twice in one trip when together they exceed its seats', async () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 6 });
-    const trip = await createPendingTrip(store, [[slot, 3], [slot, 3]]);
+    const trip = await createPendingTrip(store, [
+      [slot, 3],
+      [slot, 3],
+    ]);
     await overwriteSlot({ ...slot, availableCount: 5 });
 
     const result = await confirmTrip(deps(store), confirmationOf(trip));
@@ -134,7 +150,10 @@ describe('confirmTrip', () => {
   it(`confirms a trip of ${MAX_TRIP_ITEMS} items on distinct slots in one transaction`, async () => {
     const store = testStore();
     const slots = await Promise.all(Array.from({ length: MAX_TRIP_ITEMS }, () => seedSlot(store, { capacity: 3 })));
-    const trip = await createPendingTrip(store, slots.map((slot) => [slot, 1] as [Slot, number]));
+    const trip = await createPendingTrip(
+      store,
+      slots.map((slot) => [slot, 1] as [Slot, number]),
+    );
 
     const result = expectSuccess(await confirmTrip(deps(store), confirmationOf(trip)));
 
@@ -180,7 +199,10 @@ describe('confirmTrip', () => {
     const store = testStore();
     const slot = await seedSlot(store, { capacity: 5 });
     const other = await seedSlot(store, { capacity: 5 });
-    const trip = await createPendingTrip(store, [[slot, 2], [other, 1]]);
+    const trip = await createPendingTrip(store, [
+      [slot, 2],
+      [other, 1],
+    ]);
     const input = confirmationOf(trip);
 
     const results = await Promise.all(Array.from({ length: 10 }, () => confirmTrip(deps(store), input)));

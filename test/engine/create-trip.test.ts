@@ -96,7 +96,10 @@ describe('createTrip', () => {
   it('records the checkout session of a pending trip, and refuses it once the trip has moved on', async () => {
     const store = testStore();
     const slot = await seedSlot(store);
-    const created = await createTrip(deps(store), { userId: uniqueId('user'), items: [{ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: 1 }] });
+    const created = await createTrip(deps(store), {
+      userId: uniqueId('user'),
+      items: [{ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: 1 }],
+    });
     if (!created.ok) expect.fail(created.message);
 
     expect(await attachCheckoutSession(deps(store), created.trip.tripId, 'cs_test_123')).toEqual({ ok: true });

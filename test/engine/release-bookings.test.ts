@@ -24,7 +24,11 @@ describe('releaseBookings', () => {
     const store = testStore();
     const a = await seedSlot(store, { capacity: 5 });
     const b = await seedSlot(store, { capacity: 5 });
-    const { trip, bookings } = await bookedTrip(store, [[a, 2], [b, 3], [a, 1]]);
+    const { trip, bookings } = await bookedTrip(store, [
+      [a, 2],
+      [b, 3],
+      [a, 1],
+    ]);
 
     const result = await releaseBookings(deps(store), { trip }, byOperator);
 
@@ -36,7 +40,11 @@ describe('releaseBookings', () => {
       expect(booking).toMatchObject({ status: 'cancelled', cancellationReason: 'customer asked' });
       const audit = await store.listAudit('booking', booking.reference);
       expect(audit.map((entry) => entry.eventType)).toEqual(['booking.confirmed', 'booking.cancelled']);
-      expect(audit[1]).toMatchObject({ actorType: 'operator', actorId: 'ops@example.com', metadata: { reason: 'customer asked', guestCount: booking.guestCount } });
+      expect(audit[1]).toMatchObject({
+        actorType: 'operator',
+        actorId: 'ops@example.com',
+        metadata: { reason: 'customer asked', guestCount: booking.guestCount },
+      });
     }
   });
 
@@ -70,7 +78,10 @@ describe('releaseBookings', () => {
     const store = testStore();
     const a = await seedSlot(store, { capacity: 4 });
     const b = await seedSlot(store, { capacity: 4 });
-    const { bookings } = await bookedTrip(store, [[a, 1], [b, 2]]);
+    const { bookings } = await bookedTrip(store, [
+      [a, 1],
+      [b, 2],
+    ]);
 
     const result = await releaseBookings(deps(store), { reference: bookings[1]!.reference }, byOperator);
 
@@ -129,7 +140,12 @@ describe('adjustAvailability', () => {
   });
 
   it.each([
-    { name: 'more seats than are left', seed: { capacity: 2 }, delta: -3, expected: { errorCode: 'INSUFFICIENT_AVAILABILITY', slots: [{ requested: 3, available: 2 }] } },
+    {
+      name: 'more seats than are left',
+      seed: { capacity: 2 },
+      delta: -3,
+      expected: { errorCode: 'INSUFFICIENT_AVAILABILITY', slots: [{ requested: 3, available: 2 }] },
+    },
     { name: 'seats of a blocked slot', seed: { capacity: 2, isBlocked: true }, delta: -1, expected: { errorCode: 'SLOT_BLOCKED' } },
   ])('refuses to take $name with the engine’s code, changing nothing', async ({ seed, delta, expected }) => {
     const store = testStore();
@@ -161,6 +177,9 @@ describe('adjustAvailability', () => {
   it.each([0, 1.5])('refuses a delta of %s with VALIDATION_FAILED', async (delta) => {
     const store = testStore();
     const slot = await seedSlot(store);
-    expect(await adjustAvailability(deps(store), { slotId: slot.slotId, delta, reason: 'test' })).toMatchObject({ errorCode: 'VALIDATION_FAILED', field: 'delta' });
+    expect(await adjustAvailability(deps(store), { slotId: slot.slotId, delta, reason: 'test' })).toMatchObject({
+      errorCode: 'VALIDATION_FAILED',
+      field: 'delta',
+    });
   });
 });

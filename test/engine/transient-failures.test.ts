@@ -81,7 +81,7 @@ describe('confirmTrip under transient failures', () => {
     const result = await confirmTrip(deps(store), input);
 
     expect(result).toMatchObject({ ok: true, paymentId: input.paymentId });
-    expect((await store.getTrip(trip.tripId))).toMatchObject({ status: 'booked', paymentId: input.paymentId });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'booked', paymentId: input.paymentId });
     expect((await readSlot(store, slot.slotId))?.availableCount).toBe(1);
   });
 

@@ -41,8 +41,20 @@ describe('booking table', () => {
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
         GlobalSecondaryIndexes: [
-          Match.objectLike({ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }] }),
-          Match.objectLike({ IndexName: 'gsi2', KeySchema: [{ AttributeName: 'gsi2pk', KeyType: 'HASH' }, { AttributeName: 'gsi2sk', KeyType: 'RANGE' }] }),
+          Match.objectLike({
+            IndexName: 'gsi1',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+          }),
+          Match.objectLike({
+            IndexName: 'gsi2',
+            KeySchema: [
+              { AttributeName: 'gsi2pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
+            ],
+          }),
         ],
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
@@ -116,16 +128,31 @@ describe('functions', () => {
 describe('least privilege', () => {
   it('lets the webhook read and conditionally write this table, query its payment index, and read this one secret — nothing else', () => {
     expect(statementsOf(roleOf('StripeWebhook'))).toEqual([
-      { Sid: 'OwnLogGroup', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeWebhookLogs/), 'Arn'] } },
+      {
+        Sid: 'OwnLogGroup',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeWebhookLogs/), 'Arn'] },
+      },
       { Sid: 'BookingItems', Effect: 'Allow', Action: ITEM_ACTIONS, Resource: { 'Fn::GetAtt': [BOOKING_TABLE_LOGICAL_ID, 'Arn'] } },
-      { Sid: 'TripOfPayment', Effect: 'Allow', Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [BOOKING_TABLE_LOGICAL_ID, 'Arn'] }, '/index/gsi2']] } },
+      {
+        Sid: 'TripOfPayment',
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [BOOKING_TABLE_LOGICAL_ID, 'Arn'] }, '/index/gsi2']] },
+      },
       { Sid: 'StripeSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: expect.stringMatching(/^StripeSecret/) } },
     ]);
   });
 
   it('lets create-booking touch the table’s items and nothing else (no secret, no index)', () => {
     expect(statementsOf(roleOf('CreateBooking'))).toEqual([
-      { Sid: 'OwnLogGroup', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CreateBookingLogs/), 'Arn'] } },
+      {
+        Sid: 'OwnLogGroup',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CreateBookingLogs/), 'Arn'] },
+      },
       { Sid: 'BookingItems', Effect: 'Allow', Action: ITEM_ACTIONS, Resource: { 'Fn::GetAtt': [BOOKING_TABLE_LOGICAL_ID, 'Arn'] } },
     ]);
   });
@@ -167,7 +194,10 @@ describe('webhook API', () => {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
-      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WebhookApiAccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('requestId') },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WebhookApiAccessLogs'), 'Arn'] },
+        Format: Match.stringLikeRegexp('requestId'),
+      },
     });
     const { template } = synth({ webhookRateLimit: '7', webhookBurstLimit: 9 });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 } });
@@ -191,7 +221,10 @@ describe('webhook API', () => {
   it('tells the operator to subscribe the endpoint to every event the webhook handles, refunds included', () => {
     const outputs = main.template.findOutputs('*') as Record<string, { Value: unknown; Description?: string }>;
     expect(HANDLED_EVENT_TYPES).toEqual(expect.arrayContaining(['charge.refunded', 'refund.created', 'refund.updated', 'refund.failed']));
-    expect(outputs.StripeEvents).toEqual({ Value: HANDLED_EVENT_TYPES.join(','), Description: 'Subscribe the Stripe webhook endpoint to exactly these events' });
+    expect(outputs.StripeEvents).toEqual({
+      Value: HANDLED_EVENT_TYPES.join(','),
+      Description: 'Subscribe the Stripe webhook endpoint to exactly these events',
+    });
     for (const eventType of HANDLED_EVENT_TYPES) expect(outputs.WebhookUrl?.Description).toContain(eventType);
   });
 });
@@ -201,9 +234,15 @@ describe('alarms', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
     expect(alarms).toHaveLength(14);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
-    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Refunds', Namespace: 'PulauBookings', Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }] });
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Refunds',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+    });
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PaymentsSetAside', Threshold: 1 });
-    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' })]) });
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' })]),
+    });
     main.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
   });
 

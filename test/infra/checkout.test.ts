@@ -22,7 +22,10 @@ const FORBIDDEN_TABLE_ACTIONS = ['dynamodb:Scan', 'dynamodb:DeleteItem', 'dynamo
 
 describe('settings of POST /checkout', () => {
   it('take the JWT issuer and audience together, or neither', () => {
-    expect(parseStackSettings({ checkoutJwtIssuer: ISSUER, checkoutJwtAudience: AUDIENCE })).toMatchObject({ checkoutJwtIssuer: ISSUER, checkoutJwtAudience: AUDIENCE });
+    expect(parseStackSettings({ checkoutJwtIssuer: ISSUER, checkoutJwtAudience: AUDIENCE })).toMatchObject({
+      checkoutJwtIssuer: ISSUER,
+      checkoutJwtAudience: AUDIENCE,
+    });
     expect(parseStackSettings({})).not.toHaveProperty('checkoutJwtIssuer');
   });
 
@@ -35,11 +38,17 @@ describe('settings of POST /checkout', () => {
   });
 
   it.each([
-    [{ checkoutJwtIssuer: 'http://issuer.example.com', checkoutJwtAudience: AUDIENCE }, 'Context setting "checkoutJwtIssuer" must be the https URL of the token issuer'],
+    [
+      { checkoutJwtIssuer: 'http://issuer.example.com', checkoutJwtAudience: AUDIENCE },
+      'Context setting "checkoutJwtIssuer" must be the https URL of the token issuer',
+    ],
     [{ checkoutJwtIssuer: 'cognito', checkoutJwtAudience: AUDIENCE }, 'Context setting "checkoutJwtIssuer" must be the https URL'],
     [{ checkoutJwtIssuer: ISSUER, checkoutJwtAudience: '' }, 'Context setting "checkoutJwtAudience" must not be empty'],
     [{ checkoutHoldMinutes: 29 }, 'Context setting "checkoutHoldMinutes" must be whole minutes from 30 to 1440'],
-    [{ checkoutHoldMinutes: '1441' }, 'Context setting "checkoutHoldMinutes" must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours) (received "1441")'],
+    [
+      { checkoutHoldMinutes: '1441' },
+      'Context setting "checkoutHoldMinutes" must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours) (received "1441")',
+    ],
     [{ checkoutHoldMinutes: 45.5 }, 'Context setting "checkoutHoldMinutes"'],
     [{ checkoutHoldMinutes: 'half an hour' }, 'Context setting "checkoutHoldMinutes"'],
   ])('refuse %j naming the key', (context, message) => {
@@ -72,7 +81,10 @@ describe('POST /checkout', () => {
     expect(JSON.stringify(outputs.CheckoutUrl?.Value)).toContain('/checkout');
     expect(outputs.CheckoutUrl?.Description).toMatch(/AWS IAM: SigV4-signed/);
     expect(outputs.CheckoutInvokeArn?.Value).toEqual({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:eu-west-1:123456789012:', { Ref: expect.stringMatching(/^WebhookApi/) }, '/$default/POST/checkout']],
+      'Fn::Join': [
+        '',
+        ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:eu-west-1:123456789012:', { Ref: expect.stringMatching(/^WebhookApi/) }, '/$default/POST/checkout'],
+      ],
     });
   });
 
@@ -85,14 +97,19 @@ describe('POST /checkout', () => {
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: { Issuer: ISSUER, Audience: [AUDIENCE] },
     });
-    jwt.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /checkout', AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
+    jwt.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /checkout',
+      AuthorizationType: 'JWT',
+      AuthorizerId: { Ref: authorizerId },
+    });
     const outputs = jwt.template.findOutputs('*') as Record<string, { Description: string }>;
     expect(outputs.CheckoutUrl?.Description).toContain(`JWT: "Authorization: Bearer <token>" issued by ${ISSUER} for audience ${AUDIENCE}`);
     expect(outputs).not.toHaveProperty('CheckoutInvokeArn');
   });
 
   it('never changes the webhook route, which stays without an authorizer (Stripe signs it)', () => {
-    for (const { template } of [iam, jwt]) template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe', AuthorizationType: 'NONE' });
+    for (const { template } of [iam, jwt])
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe', AuthorizationType: 'NONE' });
   });
 
   it('is throttled by the stage’s default route settings, with no route overriding them', () => {
@@ -121,11 +138,22 @@ describe('checkout function', () => {
   it('may read and transactionally write items, and read the Stripe secret — no Query, Scan or DeleteItem', () => {
     const role = roleOf(iam, 'Checkout');
     expect(statementsOf(iam, role)).toEqual([
-      { Sid: 'OwnLogGroup', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CheckoutLogs/), 'Arn'] } },
+      {
+        Sid: 'OwnLogGroup',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CheckoutLogs/), 'Arn'] },
+      },
       { Sid: 'BookingItems', Effect: 'Allow', Action: ITEM_ACTIONS, Resource: TABLE_ARN },
       { Sid: 'StripeSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: expect.stringMatching(/^StripeSecret/) } },
     ]);
-    expect([...ITEM_ACTIONS].sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect([...ITEM_ACTIONS].sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     const actions = actionsOf(iam, role);
     for (const action of [...FORBIDDEN_TABLE_ACTIONS, 'dynamodb:Query']) expect(actions).not.toContain(action);
   });
@@ -140,7 +168,12 @@ describe('hold sweeper', () => {
 
   it('may query the holds index and write holds, slots and trip audit entries only', () => {
     expect(statementsOf(iam, roleOf(iam, 'HoldSweeper'))).toEqual([
-      { Sid: 'OwnLogGroup', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^HoldSweeperLogs/), 'Arn'] } },
+      {
+        Sid: 'OwnLogGroup',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^HoldSweeperLogs/), 'Arn'] },
+      },
       { Sid: 'ExpiredHolds', Effect: 'Allow', Action: 'dynamodb:Query', Resource: indexArn('gsi1') },
       {
         Sid: 'ReleaseHolds',
@@ -154,7 +187,13 @@ describe('hold sweeper', () => {
 
   it('can read no item, delete nothing, scan nothing and touch no secret', () => {
     const actions = actionsOf(iam, roleOf(iam, 'HoldSweeper'));
-    for (const action of [...FORBIDDEN_TABLE_ACTIONS, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'secretsmanager:GetSecretValue']) {
+    for (const action of [
+      ...FORBIDDEN_TABLE_ACTIONS,
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'secretsmanager:GetSecretValue',
+    ]) {
       expect(actions).not.toContain(action);
     }
   });
@@ -175,7 +214,9 @@ describe('hold sweeper', () => {
   });
 
   it('is invoked by a role that only EventBridge Scheduler of this account assumes, allowed to invoke the sweeper alone', () => {
-    const roles = iam.template.findResources('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] } } });
+    const roles = iam.template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] } },
+    });
     const [roleId] = Object.keys(roles);
     expect(Object.keys(roles)).toHaveLength(1);
     iam.template.hasResourceProperties('AWS::IAM::Role', {
@@ -196,7 +237,12 @@ describe('hold sweeper', () => {
       },
     });
     expect(statementsOf(iam, roleId!)).toEqual([
-      { Sid: 'InvokeHoldSweeper', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [functionOf(iam, 'HoldSweeper').logicalId, 'Arn'] } },
+      {
+        Sid: 'InvokeHoldSweeper',
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [functionOf(iam, 'HoldSweeper').logicalId, 'Arn'] },
+      },
     ]);
   });
 });

@@ -17,7 +17,11 @@ const indexArn = (indexName: string) => ({ 'Fn::Join': ['', [TABLE_ARN, `/index/
 /** A stack of the table, the secret and one bare role, with `grant` applied to the role; the role's statements. */
 function statementsGranted(grant: (resources: { table: BookingTable; secret: StripeSecret; role: Role }) => void): Statement[] {
   const stack = new Stack(new App(), 'Grants');
-  const resources = { table: new BookingTable(stack, 'Bookings'), secret: new StripeSecret(stack, 'StripeSecret'), role: new Role(stack, 'Grantee', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }) };
+  const resources = {
+    table: new BookingTable(stack, 'Bookings'),
+    secret: new StripeSecret(stack, 'StripeSecret'),
+    role: new Role(stack, 'Grantee', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }),
+  };
   grant(resources);
   const template = Template.fromStack(stack);
   const policies = Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
@@ -85,13 +89,21 @@ describe('BookingFunction', () => {
     const table = new BookingTable(stack, 'Bookings');
     const stripeSecret = new StripeSecret(stack, 'StripeSecret');
     new BookingFunction(stack, 'Bare', { entry: 'lambdas/hold-sweeper/handler.ts', description: 'no table, no secret' });
-    new BookingFunction(stack, 'Both', { entry: 'lambdas/hold-sweeper/handler.ts', description: 'table and secret', table: { table, access: ['bookingWrites'] }, stripeSecret });
+    new BookingFunction(stack, 'Both', {
+      entry: 'lambdas/hold-sweeper/handler.ts',
+      description: 'table and secret',
+      table: { table, access: ['bookingWrites'] },
+      stripeSecret,
+    });
     const synthesized = { template: Template.fromStack(stack) };
     const bare = functionOf(synthesized, 'Bare').fn.Properties.Environment.Variables;
     expect(bare).not.toHaveProperty('TABLE_NAME');
     expect(bare).not.toHaveProperty('STRIPE_SECRET_ARN');
     expect(actionsOf(synthesized, roleOf(synthesized, 'Bare'))).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-    expect(functionOf(synthesized, 'Both').fn.Properties.Environment.Variables).toMatchObject({ TABLE_NAME: { Ref: BOOKING_TABLE_LOGICAL_ID }, STRIPE_SECRET_ARN: { Ref: expect.stringMatching(/^StripeSecret/) } });
+    expect(functionOf(synthesized, 'Both').fn.Properties.Environment.Variables).toMatchObject({
+      TABLE_NAME: { Ref: BOOKING_TABLE_LOGICAL_ID },
+      STRIPE_SECRET_ARN: { Ref: expect.stringMatching(/^StripeSecret/) },
+    });
     expect(statementsOf(synthesized, roleOf(synthesized, 'Both')).map((statement) => statement.Sid)).toEqual(['OwnLogGroup', 'BookingItems', 'StripeSecret']);
   });
 });
@@ -108,7 +120,10 @@ describe('construct ids that are part of the contract', () => {
     ['AWS::DynamoDB::Table', [BOOKING_TABLE_LOGICAL_ID]],
     ['AWS::SecretsManager::Secret', ['StripeSecret80A38A68']],
     ['AWS::Lambda::Function', ['StripeWebhookFunction7888DC24', 'CreateBookingFunction38C67884', 'CheckoutFunction4A74BA1F', 'HoldSweeperFunction16F57607']],
-    ['AWS::Logs::LogGroup', ['StripeWebhookLogsE35BDC6E', 'CreateBookingLogsD4C89F4D', 'CheckoutLogs93FA7FDB', 'HoldSweeperLogsEAA55A62', 'WebhookApiAccessLogs7F990121']],
+    [
+      'AWS::Logs::LogGroup',
+      ['StripeWebhookLogsE35BDC6E', 'CreateBookingLogsD4C89F4D', 'CheckoutLogs93FA7FDB', 'HoldSweeperLogsEAA55A62', 'WebhookApiAccessLogs7F990121'],
+    ],
     ['AWS::ApiGatewayV2::Api', ['WebhookApi510A0CAB']],
     ['AWS::SNS::Topic', ['AlarmsTopic3A2DFEBA']],
   ])('keeps the logical ids of every %s', (type, logicalIds) => {

@@ -11,7 +11,17 @@ const ALLOWED_PACKAGES = /^(aws-cdk-lib(\/.*)?|constructs|cdk-nag|zod\/mini|zod\
 
 /** The modules `entry` loads: packages stay external, so the graph is our files and the bare names of the packages they import. */
 async function importGraph(entry: string): Promise<Metafile> {
-  const result = await build({ entryPoints: [entry], absWorkingDir: PROJECT_ROOT, bundle: true, platform: 'node', format: 'esm', packages: 'external', write: false, metafile: true, logLevel: 'silent' });
+  const result = await build({
+    entryPoints: [entry],
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
   return result.metafile;
 }
 
@@ -21,7 +31,8 @@ beforeAll(async () => {
 });
 
 const modules = (): string[] => Object.keys(graph.inputs);
-const packages = (): string[] => [...new Set(Object.values(graph.inputs).flatMap((input) => input.imports.filter((imported) => imported.external).map((imported) => imported.path)))].sort();
+const packages = (): string[] =>
+  [...new Set(Object.values(graph.inputs).flatMap((input) => input.imports.filter((imported) => imported.external).map((imported) => imported.path)))].sort();
 
 describe('the CDK app (bin/app.ts and lib/)', () => {
   it('loads only the CDK, cdk-nag, zod and Node modules as packages', () => {

@@ -50,7 +50,9 @@ export interface Statement {
 
 export function statementsOf({ template }: Pick<Synthesized, 'template'>, roleLogicalId: string): Statement[] {
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleLogicalId }] } });
-  return Object.values(policies).flatMap((policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(policies).flatMap(
+    (policy) => (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 }
 
 /** Every action the role is allowed, whatever the statement. */

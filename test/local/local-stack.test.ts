@@ -37,7 +37,11 @@ function post(body: string, headers: Record<string, string>) {
 
 describe('local stack', () => {
   it('seeds the demo inventory consistently: one slot blocked, one with a single seat left', async () => {
-    expect([...stack.seededSlots].sort()).toEqual(Object.values(DEMO_SLOTS).map((slot) => slot.slotId).sort());
+    expect([...stack.seededSlots].sort()).toEqual(
+      Object.values(DEMO_SLOTS)
+        .map((slot) => slot.slotId)
+        .sort(),
+    );
     const slots = await stack.store.getSlots(Object.values(DEMO_SLOTS).map((slot) => slot.slotId));
     expect(slots.get(DEMO_SLOTS.baturSunriseClosed.slotId)?.isBlocked).toBe(true);
     expect(slots.get(DEMO_SLOTS.nusaSnorkel.slotId)?.availableCount).toBe(1);
@@ -48,11 +52,17 @@ describe('local stack', () => {
     const deps = { store: stack.store, clock: systemClock, ids: randomIds };
     for (const secret of [LOCAL_SIGNING_SECRET, 'whsec_from_stripe_listen']) {
       const { riceTerraces } = DEMO_SLOTS;
-      const created = await createTrip(deps, { userId: 'user-http', items: [{ experienceId: riceTerraces.experienceId, slotId: riceTerraces.slotId, guestCount: 1 }] });
+      const created = await createTrip(deps, {
+        userId: 'user-http',
+        items: [{ experienceId: riceTerraces.experienceId, slotId: riceTerraces.slotId, guestCount: 1 }],
+      });
       if (!created.ok) expect.fail(created.message);
       const payload = JSON.stringify(stripeEvent('checkout.session.completed', checkoutSession(created.trip)));
 
-      const response = await post(payload, { 'content-type': 'application/json', 'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) });
+      const response = await post(payload, {
+        'content-type': 'application/json',
+        'Stripe-Signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }),
+      });
 
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ outcome: 'booked', tripId: created.trip.tripId });
@@ -61,7 +71,10 @@ describe('local stack', () => {
 
   it('passes a non-text body base64-encoded, as API Gateway does, and still verifies its exact bytes', async () => {
     const payload = JSON.stringify(stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
-    const response = await post(payload, { 'content-type': 'application/octet-stream', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: LOCAL_SIGNING_SECRET }) });
+    const response = await post(payload, {
+      'content-type': 'application/octet-stream',
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: LOCAL_SIGNING_SECRET }),
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ received: true, ignored: 'customer.created' });
   });
@@ -87,7 +100,12 @@ describe('local stack', () => {
     const started = await fetch(stack.checkoutUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'user-browser', items: [{ slotId: riceTerraces.slotId, guestCount: 2 }], successUrl, cancelUrl: `${successUrl}&cancelled=1` }),
+      body: JSON.stringify({
+        userId: 'user-browser',
+        items: [{ slotId: riceTerraces.slotId, guestCount: 2 }],
+        successUrl,
+        cancelUrl: `${successUrl}&cancelled=1`,
+      }),
     });
     const answer = (await started.json()) as { tripId: string; checkoutUrl: string };
     const page = await fetch(answer.checkoutUrl);

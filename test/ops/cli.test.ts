@@ -13,7 +13,24 @@ import { deps } from '../support/store';
 describe('ops slots', () => {
   it('adds a slot, lists it as an aligned table and as JSON, blocks and unblocks it, audited', async () => {
     const experience = uniqueId('exp');
-    const added = await ops(['slots', 'add', '--experience', experience, '--date', '2027-08-01', '--time', '10:30', '--capacity', '6', '--price', '2500', '--currency', 'eur', '--actor', 'ana']);
+    const added = await ops([
+      'slots',
+      'add',
+      '--experience',
+      experience,
+      '--date',
+      '2027-08-01',
+      '--time',
+      '10:30',
+      '--capacity',
+      '6',
+      '--price',
+      '2500',
+      '--currency',
+      'eur',
+      '--actor',
+      'ana',
+    ]);
     expect(added.code).toBe(0);
     const listed = await ops(['slots', 'list', '--experience', experience]);
     expect(listed.out.split('\n')[0]).toMatch(/^slotId\s+experienceId\s+date\s+time\s+capacity\s+availableCount\s+held\s+isBlocked\s+price$/);
@@ -47,8 +64,16 @@ describe('ops slots', () => {
     { argv: (id: string) => ['slots', 'set-capacity', id, '-5'], code: 2, message: 'must not be negative' },
     { argv: (id: string) => ['slots', 'set-capacity', id, 'ten'], code: 2, message: 'whole number' },
     { argv: () => ['slots', 'block', 'slot-that-does-not-exist'], code: 1, message: 'SLOT_NOT_FOUND' },
-    { argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-30', '--time', '10:00', '--capacity', '1', '--price', '1', '--currency', 'eur'], code: 1, message: 'VALIDATION_FAILED: date' },
-    { argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-03', '--time', '10:00', '--capacity', '-1', '--price', '1', '--currency', 'eur'], code: 1, message: 'capacity must not be negative' },
+    {
+      argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-30', '--time', '10:00', '--capacity', '1', '--price', '1', '--currency', 'eur'],
+      code: 1,
+      message: 'VALIDATION_FAILED: date',
+    },
+    {
+      argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-03', '--time', '10:00', '--capacity', '-1', '--price', '1', '--currency', 'eur'],
+      code: 1,
+      message: 'capacity must not be negative',
+    },
     { argv: () => ['bookings', 'list'], code: 2, message: 'exactly one of --trip, --slot or --user' },
     { argv: () => ['bookings', 'show', 'PL-NOTHERE'], code: 1, message: 'BOOKING_NOT_FOUND' },
     { argv: () => ['audit', 'list', '--entity', 'nonsense'], code: 2, message: 'TYPE:ID' },
@@ -75,7 +100,11 @@ describe('ops bookings', () => {
 
   it('lists bookings by trip, slot and user, and shows one', async () => {
     const { trip, slot, reference } = await bookedTrip();
-    for (const filter of [['--trip', trip.tripId], ['--slot', slot.slotId], ['--user', trip.userId]]) {
+    for (const filter of [
+      ['--trip', trip.tripId],
+      ['--slot', slot.slotId],
+      ['--user', trip.userId],
+    ]) {
       const listed = await ops(['bookings', 'list', ...filter]);
       expect(listed.code).toBe(0);
       expect(listed.out).toContain(reference);
@@ -145,7 +174,10 @@ describe('ops holds', () => {
     if (!started.ok) expect.fail(started.message);
 
     const holds = await ops(['holds', 'list']);
-    const slots = JSON.parse((await ops(['slots', 'list', '--experience', slot.experienceId, '--json'])).out) as { availableCount: number; unheldCount: number }[];
+    const slots = JSON.parse((await ops(['slots', 'list', '--experience', slot.experienceId, '--json'])).out) as {
+      availableCount: number;
+      unheldCount: number;
+    }[];
     expect(holds.out).toMatch(new RegExp(`${started.tripId}\\s+${slot.slotId}:3`));
     expect(slots[0]).toMatchObject({ availableCount: 4, unheldCount: 1 });
     expect((await ops(['slots', 'list', '--experience', slot.experienceId])).out).toMatch(/\s4\s+3\s+false/);
@@ -153,7 +185,9 @@ describe('ops holds', () => {
     await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 4 }); // the hold's seats lost from the counter
     const check = await ops(['check', '--json']);
     expect(check.code).toBe(1);
-    expect((JSON.parse(check.out) as { drifted: { slotId: string; holdDrift: number; heldGuests: number }[] }).drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }));
+    expect((JSON.parse(check.out) as { drifted: { slotId: string; holdDrift: number; heldGuests: number }[] }).drifted).toContainEqual(
+      expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }),
+    );
     await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
   });
 });

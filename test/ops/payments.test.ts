@@ -38,7 +38,10 @@ async function bookedTrip(guests: readonly number[]) {
   const store = testStore();
   const slots: Slot[] = [];
   for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
-  const created = await createPendingTrip(store, slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]));
+  const created = await createPendingTrip(
+    store,
+    slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
+  );
   const pi = paymentIntentId();
   fake.registerPayment(pi, created.amount);
   const webhook = webhookHarness(fake, { store });
@@ -68,7 +71,8 @@ async function bookedTrip(guests: readonly number[]) {
   };
 }
 
-const posts = (pi?: string) => fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && (pi === undefined || call.idempotencyKey?.includes(pi)));
+const posts = (pi?: string) =>
+  fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && (pi === undefined || call.idempotencyKey?.includes(pi)));
 const lookups = () => fake.calls.filter((call) => call.method === 'GET' && call.path === '/v1/refunds');
 
 /** Money at the fake: never more back than paid, and each booking's share (retries included) back at most once. */
@@ -102,16 +106,25 @@ describe('bookings cancel', () => {
     const again = await t.cancelLater(t.store, hoursLater(25), reference);
 
     expect(first).toMatchObject({ code: 0, out: expect.stringContaining(`succeeded: ${eur(share)}`) });
-    expect(again).toMatchObject({ ok: true, released: [], alreadyReleased: true, refund: { refundKey: t.shareKey(reference), status: 'succeeded', amount: share } });
+    expect(again).toMatchObject({
+      ok: true,
+      released: [],
+      alreadyReleased: true,
+      refund: { refundKey: t.shareKey(reference), status: 'succeeded', amount: share },
+    });
     expect(fake.calls.length).toBe(callsBefore);
-    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: share, idempotencyKey: t.shareKey(reference), metadata: { refund_key: t.shareKey(reference), tripId: t.trip.tripId } }]);
+    expect(fake.refundsOf(t.pi)).toMatchObject([
+      { amount: share, idempotencyKey: t.shareKey(reference), metadata: { refund_key: t.shareKey(reference), tripId: t.trip.tripId } },
+    ]);
     expect(posts()).toHaveLength(1);
     expect(await t.available()).toEqual(seats);
     expect(await t.bookingStatus(reference)).toBe('cancelled');
     expect(await t.tripStatus()).toBe(tripAfter);
     const record = await t.record();
     expect(record).toMatchObject({ status: recordAfter, amountPaid: t.paid, amountRefunded: share });
-    expect(record.refunds).toMatchObject([{ refundKey: t.shareKey(reference), status: 'succeeded', amount: share, stripeRefundId: fake.refundsOf(t.pi)[0]?.id, bookingReferences: [reference] }]);
+    expect(record.refunds).toMatchObject([
+      { refundKey: t.shareKey(reference), status: 'succeeded', amount: share, stripeRefundId: fake.refundsOf(t.pi)[0]?.id, bookingReferences: [reference] },
+    ]);
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
 
@@ -120,34 +133,41 @@ describe('bookings cancel', () => {
     { failure: 429 as TransientFailure, count: 1 },
     { failure: 'lock_timeout' as TransientFailure, count: 1 },
     { failure: 'reset' as TransientFailure, count: 2 },
-  ])('cancels while Stripe is down ($failure): exit 1 STRIPE_UNAVAILABLE, seats back, refund requested; 25 hours later it is refunded exactly once', async ({ failure, count }) => {
-    const t = await bookedTrip([2]);
-    const reference = t.references[0] as string;
-    fake.failNext(count, failure);
+  ])(
+    'cancels while Stripe is down ($failure): exit 1 STRIPE_UNAVAILABLE, seats back, refund requested; 25 hours later it is refunded exactly once',
+    async ({ failure, count }) => {
+      const t = await bookedTrip([2]);
+      const reference = t.references[0] as string;
+      fake.failNext(count, failure);
 
-    const down = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+      const down = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
 
-    expect(down.code).toBe(1);
-    expect(down.err.split('\n')).toHaveLength(1);
-    expect(down.err).toContain('STRIPE_UNAVAILABLE');
-    expect(await t.bookingStatus(reference)).toBe('cancelled');
-    expect(await t.available()).toEqual([CAPACITY]);
-    expect(await t.tripStatus()).toBe('cancelled');
-    expect(await t.record()).toMatchObject({ status: 'cancelled', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: t.paid }] });
-    expect(fake.refundsOf(t.pi)).toEqual([]);
+      expect(down.code).toBe(1);
+      expect(down.err.split('\n')).toHaveLength(1);
+      expect(down.err).toContain('STRIPE_UNAVAILABLE');
+      expect(await t.bookingStatus(reference)).toBe('cancelled');
+      expect(await t.available()).toEqual([CAPACITY]);
+      expect(await t.tripStatus()).toBe('cancelled');
+      expect(await t.record()).toMatchObject({
+        status: 'cancelled',
+        amountRefunded: 0,
+        refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: t.paid }],
+      });
+      expect(fake.refundsOf(t.pi)).toEqual([]);
 
-    fake.advance(25 * HOUR);
-    const later = await t.cancelLater(t.store, hoursLater(25), reference);
+      fake.advance(25 * HOUR);
+      const later = await t.cancelLater(t.store, hoursLater(25), reference);
 
-    expect(later).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', amount: t.paid } });
-    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(reference) }]);
-    expect(lookups()).toHaveLength(1); // older than Stripe's key memory: looked up by its key first
-    expect(posts()).toHaveLength(count + 1);
-    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
-    expect(await t.tripStatus()).toBe('refunded');
-    expect(await t.available()).toEqual([CAPACITY]);
-    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
-  });
+      expect(later).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', amount: t.paid } });
+      expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(reference) }]);
+      expect(lookups()).toHaveLength(1); // older than Stripe's key memory: looked up by its key first
+      expect(posts()).toHaveLength(count + 1);
+      expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
+      expect(await t.tripStatus()).toBe('refunded');
+      expect(await t.available()).toEqual([CAPACITY]);
+      expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+    },
+  );
 
   it.each([
     { name: '25 hours later, after Stripe forgot the key', hours: 25, lookedUp: 1, posted: 1 },
@@ -176,7 +196,11 @@ describe('bookings cancel', () => {
     expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: share, idempotencyKey: t.shareKey(reference) }]);
     expect(await t.bookingStatus(reference)).toBe('cancelled');
     expect(await t.available()).toEqual([CAPACITY, CAPACITY - 2]);
-    expect(await t.record()).toMatchObject({ status: 'booked', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: share }] });
+    expect(await t.record()).toMatchObject({
+      status: 'booked',
+      amountRefunded: 0,
+      refunds: [{ refundKey: t.shareKey(reference), status: 'requested', amount: share }],
+    });
 
     fake.advance(hours * HOUR);
     const again = await t.cancelLater(t.store, hours > 0 ? hoursLater(hours) : systemClock, reference);
@@ -203,7 +227,11 @@ describe('bookings cancel', () => {
     expect(plain).toMatchObject({ code: 0, out: expect.stringContaining(`waived: ${eur(t.paid)}`) });
     expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
     expect(fake.calls).toEqual([]);
-    expect(await t.record()).toMatchObject({ status: 'cancelled', amountRefunded: 0, refunds: [{ refundKey: t.shareKey(reference), status: 'waived', amount: t.paid }] });
+    expect(await t.record()).toMatchObject({
+      status: 'cancelled',
+      amountRefunded: 0,
+      refunds: [{ refundKey: t.shareKey(reference), status: 'waived', amount: t.paid }],
+    });
     expect(await t.tripStatus()).toBe('cancelled');
     expect(await t.available()).toEqual([CAPACITY]);
     expect((await t.store.listAudit('payment', t.pi)).map((entry) => entry.eventType)).toEqual(['payment.refund_waived']);
@@ -231,7 +259,9 @@ describe('bookings cancel', () => {
     expect(await t.tripStatus()).toBe(trip);
     const stored = await t.record();
     expect(stored).toMatchObject({ status: record, amountPaid: t.paid, amountRefunded: total });
-    expect(stored.refunds.map((entry) => [entry.refundKey, entry.status, entry.amount])).toEqual(t.references.map((reference, index) => [t.shareKey(reference), statuses[index], t.shares[index]]));
+    expect(stored.refunds.map((entry) => [entry.refundKey, entry.status, entry.amount])).toEqual(
+      t.references.map((reference, index) => [t.shareKey(reference), statuses[index], t.shares[index]]),
+    );
     expect(await t.available()).toEqual([CAPACITY, CAPACITY]);
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
@@ -265,7 +295,20 @@ describe('bookings cancel after Stripe’s events about an earlier share', () =>
     const charge = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: firstShare, tripId: t.trip.tripId })));
     const succeeded = fake.setRefundStatus(pending!.id, 'succeeded');
     const updated = await t.webhook.send(
-      signedRequest(stripeEvent('refund.updated', { id: succeeded.id, object: 'refund', amount: succeeded.amount, charge: succeeded.charge, currency: succeeded.currency, payment_intent: t.pi, status: 'succeeded', failure_reason: null, metadata: succeeded.metadata, created: succeeded.created })),
+      signedRequest(
+        stripeEvent('refund.updated', {
+          id: succeeded.id,
+          object: 'refund',
+          amount: succeeded.amount,
+          charge: succeeded.charge,
+          currency: succeeded.currency,
+          payment_intent: t.pi,
+          status: 'succeeded',
+          failure_reason: null,
+          metadata: succeeded.metadata,
+          created: succeeded.created,
+        }),
+      ),
     );
 
     expect(cancelledFirst).toMatchObject({ code: 0, out: expect.stringContaining(`pending: ${eur(firstShare)}`) });
@@ -358,15 +401,32 @@ describe('payments resolve', () => {
     expect(resolved.out).toMatch(new RegExp(`${t.pi}\\s+resolved\\s+refunded by bank transfer`));
     expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: 0 });
     const audit = await t.store.listAudit('payment', t.pi);
-    expect(audit.at(-1)).toMatchObject({ eventType: 'payment.resolved', actorType: 'operator', actorId: 'ana', metadata: { note: 'refunded by bank transfer', code: 'charge_disputed' } });
+    expect(audit.at(-1)).toMatchObject({
+      eventType: 'payment.resolved',
+      actorType: 'operator',
+      actorId: 'ana',
+      metadata: { note: 'refunded by bank transfer', code: 'charge_disputed' },
+    });
     expect((await ops(['attention', 'list'])).out).not.toContain(t.pi);
     expect(fake.refundsOf(t.pi)).toEqual([]);
   });
 
   it.each([
-    { name: 'a booked payment', needsAttention: false, argv: (pi: string) => ['payments', 'resolve', pi, '--note', 'looked'], code: 1, message: 'NOT_NEEDING_ATTENTION' },
+    {
+      name: 'a booked payment',
+      needsAttention: false,
+      argv: (pi: string) => ['payments', 'resolve', pi, '--note', 'looked'],
+      code: 1,
+      message: 'NOT_NEEDING_ATTENTION',
+    },
     { name: 'no --note', needsAttention: true, argv: (pi: string) => ['payments', 'resolve', pi], code: 2, message: '--note' },
-    { name: 'an unknown payment', needsAttention: false, argv: () => ['payments', 'resolve', paymentIntentId(), '--note', 'looked'], code: 1, message: 'PAYMENT_NOT_FOUND' },
+    {
+      name: 'an unknown payment',
+      needsAttention: false,
+      argv: () => ['payments', 'resolve', paymentIntentId(), '--note', 'looked'],
+      code: 1,
+      message: 'PAYMENT_NOT_FOUND',
+    },
   ])('refuses to resolve $name with exit $code and one line ($message), changing nothing', async ({ needsAttention, argv, code, message }) => {
     const t = needsAttention ? await refusedShare([1, 2]) : await bookedTrip([1, 2]);
     const before = await t.record();
@@ -406,7 +466,13 @@ describe('payments show', () => {
     );
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out)).toMatchObject({
-      payment: { paymentId: t.pi, status: 'booked', amountPaid: t.paid, amountRefunded: share, refunds: [{ refundKey: t.shareKey(reference), status: 'succeeded' }] },
+      payment: {
+        paymentId: t.pi,
+        status: 'booked',
+        amountPaid: t.paid,
+        amountRefunded: share,
+        refunds: [{ refundKey: t.shareKey(reference), status: 'succeeded' }],
+      },
       audit: [{ eventType: 'payment.refund_requested' }, { eventType: 'payment.refund_succeeded' }],
     });
   });
@@ -431,7 +497,18 @@ describe('check', () => {
       async arrange() {
         const store = testStore();
         const at = new Date().toISOString();
-        const record: PaymentRecord = { paymentId: paymentIntentId(), status: 'refunded', setAside: true, amountPaid: 1_000, amountRefunded: 1_500, currency: 'eur', refunds: [], version: 1, createdAt: at, updatedAt: at };
+        const record: PaymentRecord = {
+          paymentId: paymentIntentId(),
+          status: 'refunded',
+          setAside: true,
+          amountPaid: 1_000,
+          amountRefunded: 1_500,
+          currency: 'eur',
+          refunds: [],
+          version: 1,
+          createdAt: at,
+          updatedAt: at,
+        };
         expect(await store.commit({ at, paymentRecord: { record } })).toEqual({ committed: true });
         return { store, record, repaired: { ...record, amountRefunded: 1_000 } };
       },
@@ -454,22 +531,37 @@ describe('check', () => {
     const json = await ops(['check', '--json']);
     // Put the shared table back in order, so other runs of check are not disturbed.
     const fixed = nextVersion(repaired, new Date().toISOString());
-    expect(await store.commit({ at: fixed.updatedAt, paymentRecord: { record: { ...fixed, version: record.version + 1 }, expectedVersion: record.version } })).toEqual({ committed: true });
+    expect(
+      await store.commit({ at: fixed.updatedAt, paymentRecord: { record: { ...fixed, version: record.version + 1 }, expectedVersion: record.version } }),
+    ).toEqual({ committed: true });
     const after = await ops(['check', '--json']);
 
     expect(text.code).toBe(1);
     expect(text.out.split('\n').find((line) => line.startsWith(record.paymentId))).toContain(problem);
     expect(text.err).toMatch(/payment problems found/);
     expect(json.code).toBe(1);
-    expect((JSON.parse(json.out) as { paymentProblems: unknown[] }).paymentProblems).toContainEqual({ paymentId: record.paymentId, ...(record.tripId !== undefined && { tripId: record.tripId }), problem });
-    expect((JSON.parse(after.out) as { paymentProblems: { paymentId: string }[] }).paymentProblems.filter((row) => row.paymentId === record.paymentId)).toEqual([]);
+    expect((JSON.parse(json.out) as { paymentProblems: unknown[] }).paymentProblems).toContainEqual({
+      paymentId: record.paymentId,
+      ...(record.tripId !== undefined && { tripId: record.tripId }),
+      problem,
+    });
+    expect((JSON.parse(after.out) as { paymentProblems: { paymentId: string }[] }).paymentProblems.filter((row) => row.paymentId === record.paymentId)).toEqual(
+      [],
+    );
   });
 });
 
 describe('ops attention, for events we cannot act on', () => {
   it('lists an unusable event beside the payments, and resolves it once with a note in its audit trail', async () => {
     const webhook = webhookHarness(fake);
-    const event = stripeEvent('checkout.session.completed', { id: 'cs_test_unusable', object: 'checkout.session', metadata: { pulau_trip_id: 'trip-x' }, payment_status: 'requires_review', amount_total: 100, currency: 'eur' });
+    const event = stripeEvent('checkout.session.completed', {
+      id: 'cs_test_unusable',
+      object: 'checkout.session',
+      metadata: { pulau_trip_id: 'trip-x' },
+      payment_status: 'requires_review',
+      amount_total: 100,
+      currency: 'eur',
+    });
     expect((await webhook.send(signedRequest(event))).body).toMatchObject({ outcome: 'needs_attention', reason: 'unusable_event' });
 
     const listed = await ops(['attention', 'list']);

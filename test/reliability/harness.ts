@@ -75,13 +75,17 @@ export async function findViolations(
     if (bookings.length > 0) {
       if (bookings.length !== trip.items.length) violations.push(`trip ${trip.tripId}: ${bookings.length} bookings for ${trip.items.length} items`);
       const payments = new Set(bookings.map((booking) => booking.paymentId));
-      if (payments.size !== 1 || stored.paymentId !== [...payments][0]) violations.push(`trip ${trip.tripId}: bookings of ${[...payments].join(', ')} but trip paid by ${stored.paymentId}`);
-      if (stored.status === 'booked' && bookings.some((booking) => booking.status !== 'confirmed')) violations.push(`trip ${trip.tripId}: booked with cancelled bookings`);
+      if (payments.size !== 1 || stored.paymentId !== [...payments][0])
+        violations.push(`trip ${trip.tripId}: bookings of ${[...payments].join(', ')} but trip paid by ${stored.paymentId}`);
+      if (stored.status === 'booked' && bookings.some((booking) => booking.status !== 'confirmed'))
+        violations.push(`trip ${trip.tripId}: booked with cancelled bookings`);
       if (stored.status !== 'booked' && stored.status !== 'refunded') violations.push(`trip ${trip.tripId}: ${stored.status} with bookings`);
-      if (stored.status === 'refunded' && bookings.some((booking) => booking.status !== 'cancelled')) violations.push(`trip ${trip.tripId}: refunded with confirmed bookings`);
+      if (stored.status === 'refunded' && bookings.some((booking) => booking.status !== 'cancelled'))
+        violations.push(`trip ${trip.tripId}: refunded with confirmed bookings`);
       for (const booking of bookings) {
         const audit = await store.listAudit('booking', booking.reference);
-        if (!audit.some((entry) => entry.eventType === 'booking.confirmed')) violations.push(`booking ${booking.reference} has no booking.confirmed audit entry`);
+        if (!audit.some((entry) => entry.eventType === 'booking.confirmed'))
+          violations.push(`booking ${booking.reference} has no booking.confirmed audit entry`);
       }
     } else if (stored.status === 'booked') {
       violations.push(`trip ${trip.tripId}: booked without bookings`);
@@ -118,7 +122,8 @@ async function moneyViolations(store: BookingStore & BookingQueries, paymentId: 
   if (record.tripId !== undefined && !record.setAside) {
     const trip = await store.getTrip(record.tripId);
     const fullyRefunded = record.amountPaid > 0 && (record.amountRefunded >= record.amountPaid || atProvider >= record.amountPaid);
-    if (trip?.status === 'booked' && trip.paymentId === paymentId && fullyRefunded) found.push(`trip ${trip.tripId}: booked while payment ${paymentId} is refunded in full`);
+    if (trip?.status === 'booked' && trip.paymentId === paymentId && fullyRefunded)
+      found.push(`trip ${trip.tripId}: booked while payment ${paymentId} is refunded in full`);
   }
   return found;
 }

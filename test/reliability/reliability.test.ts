@@ -62,8 +62,29 @@ describe('negative control', () => {
     const paymentId = pi();
     await store.commit({
       at: new Date().toISOString(),
-      newBookings: [{ bookingId: randomIds.uuid(), reference, tripId: trip.tripId, userId: trip.userId, paymentId, ...item, status: 'confirmed', createdAt: new Date().toISOString() }],
-      audits: [{ auditId: randomIds.uuid(), eventType: 'booking.confirmed', entityType: 'booking', entityId: reference, actorType: 'system', occurredAt: new Date().toISOString(), metadata: {} }],
+      newBookings: [
+        {
+          bookingId: randomIds.uuid(),
+          reference,
+          tripId: trip.tripId,
+          userId: trip.userId,
+          paymentId,
+          ...item,
+          status: 'confirmed',
+          createdAt: new Date().toISOString(),
+        },
+      ],
+      audits: [
+        {
+          auditId: randomIds.uuid(),
+          eventType: 'booking.confirmed',
+          entityType: 'booking',
+          entityId: reference,
+          actorType: 'system',
+          occurredAt: new Date().toISOString(),
+          metadata: {},
+        },
+      ],
       tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'booked', paymentId, bookingReferences: [reference] },
     });
     return true;
@@ -95,7 +116,12 @@ describe('randomised concurrent mix', () => {
     const trips: Trip[] = [];
     for (let i = 0; i < 30; i++) {
       const chosen = random.shuffle(slots).slice(0, random.int(1, 3));
-      trips.push(await createPendingTrip(store, chosen.map((slot) => [slot, random.int(1, 2)] as [Slot, number])));
+      trips.push(
+        await createPendingTrip(
+          store,
+          chosen.map((slot) => [slot, random.int(1, 2)] as [Slot, number]),
+        ),
+      );
     }
     const acknowledged: AcknowledgedPayment[] = [];
     const tasks: (() => Promise<unknown>)[] = [];
@@ -108,8 +134,10 @@ describe('randomised concurrent mix', () => {
         if ((await deliverUntilAcknowledged(webhook.send, paid)) === 200) acknowledged.push({ tripId: trip.tripId, paymentId });
       };
       for (let copies = random.int(1, 3); copies > 0; copies--) tasks.push(deliverPaid);
-      if (random.chance(0.25)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.completed', { ...session, payment_status: 'unpaid' })));
-      if (random.chance(0.2)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid' })));
+      if (random.chance(0.25))
+        tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.completed', { ...session, payment_status: 'unpaid' })));
+      if (random.chance(0.2))
+        tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid' })));
       if (random.chance(0.3)) tasks.push(async () => deliverUntilAcknowledged(webhook.send, await refundInDashboard(paymentId, trip.amount, trip.tripId)));
       if (random.chance(0.3)) {
         // An operator cancels the first booking, if there is one by then, with or without its refund.
@@ -122,14 +150,20 @@ describe('randomised concurrent mix', () => {
     }
     for (let i = 0; i < 8; i++) {
       const slot = random.pick(slots);
-      tasks.push(random.chance(0.5) ? () => setSlotBlocked(deps, slot.slotId, random.chance(0.5), 'chaos') : () => setSlotCapacity(deps, slot.slotId, slot.capacity + random.int(0, 2), 'chaos'));
+      tasks.push(
+        random.chance(0.5)
+          ? () => setSlotBlocked(deps, slot.slotId, random.chance(0.5), 'chaos')
+          : () => setSlotCapacity(deps, slot.slotId, slot.capacity + random.int(0, 2), 'chaos'),
+      );
     }
 
     const results = await startTogether(random.shuffle(tasks));
 
     const failures = results.filter((result) => result.status === 'rejected');
     const violations = await findViolations(store, slots, trips, acknowledged, { refundedAtProvider: (paymentId) => fake.totalRefunded(paymentId) });
-    console.info(`random mix: seed ${seed}, ${tasks.length} concurrent tasks over ${trips.length} trips and ${slots.length} slots, ${acknowledged.length} payments acknowledged, ${violations.length} violations`);
+    console.info(
+      `random mix: seed ${seed}, ${tasks.length} concurrent tasks over ${trips.length} trips and ${slots.length} slots, ${acknowledged.length} payments acknowledged, ${violations.length} violations`,
+    );
     expect({ seed, failures: failures.length, violations }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, failures: 0, violations: [] });
     expect(acknowledged.length).toBeGreaterThan(0);
   });
@@ -150,13 +184,18 @@ describe('randomised mix with holds', () => {
 
     // Checkouts race for the seats first: only those that got a hold go on to pay, let it expire, or be swept.
     const attempts = await startTogether(
-      Array.from({ length: 24 }, () => () =>
-        startCheckout(checkoutDeps, {
-          userId: uniqueId('user'),
-          items: random.shuffle(slots).slice(0, random.int(1, 2)).map((slot) => ({ slotId: slot.slotId, guestCount: random.int(1, 2) })),
-          successUrl: 'https://example.com/done',
-          cancelUrl: 'https://example.com/cancelled',
-        }),
+      Array.from(
+        { length: 24 },
+        () => () =>
+          startCheckout(checkoutDeps, {
+            userId: uniqueId('user'),
+            items: random
+              .shuffle(slots)
+              .slice(0, random.int(1, 2))
+              .map((slot) => ({ slotId: slot.slotId, guestCount: random.int(1, 2) })),
+            successUrl: 'https://example.com/done',
+            cancelUrl: 'https://example.com/cancelled',
+          }),
       ),
     );
     const held = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' && attempt.value.ok ? [attempt.value.tripId] : []));
@@ -173,7 +212,10 @@ describe('randomised mix with holds', () => {
         };
         for (let copies = random.int(1, 2); copies > 0; copies--) tasks.push(deliverPaid);
       }
-      if (random.chance(0.4)) tasks.push(() => deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid', status: 'expired' })));
+      if (random.chance(0.4))
+        tasks.push(() =>
+          deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.expired', { ...session, payment_status: 'unpaid', status: 'expired' })),
+        );
       if (random.chance(0.3)) {
         tasks.push(async () => {
           const reference = (await store.getTrip(trip.tripId))?.bookingReferences[0];
@@ -190,10 +232,20 @@ describe('randomised mix with holds', () => {
     const failures = results.filter((result) => result.status === 'rejected');
     const violations = await findViolations(store, slots, trips, acknowledged, { refundedAtProvider: (paymentId) => fake.totalRefunded(paymentId) });
     const report = await checkConsistency(store);
-    const holdDrift = report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId)).map((drift) => `slot ${drift.slotId}: ${JSON.stringify(drift)}`);
-    const stillHeld = (await Promise.all(trips.map((trip) => store.getHold(trip.tripId)))).filter((hold) => hold?.status === 'held').map((hold) => `hold of ${hold?.tripId} still held`);
-    console.info(`hold mix: seed ${seed}, ${attempts.length} checkouts, ${trips.length} held, ${tasks.length} concurrent tasks, ${acknowledged.length} payments acknowledged, ${violations.length + holdDrift.length + stillHeld.length} violations`);
-    expect({ seed, failures: failures.length, violations: [...violations, ...holdDrift, ...stillHeld] }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, failures: 0, violations: [] });
+    const holdDrift = report.drifted
+      .filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))
+      .map((drift) => `slot ${drift.slotId}: ${JSON.stringify(drift)}`);
+    const stillHeld = (await Promise.all(trips.map((trip) => store.getHold(trip.tripId))))
+      .filter((hold) => hold?.status === 'held')
+      .map((hold) => `hold of ${hold?.tripId} still held`);
+    console.info(
+      `hold mix: seed ${seed}, ${attempts.length} checkouts, ${trips.length} held, ${tasks.length} concurrent tasks, ${acknowledged.length} payments acknowledged, ${violations.length + holdDrift.length + stillHeld.length} violations`,
+    );
+    expect({ seed, failures: failures.length, violations: [...violations, ...holdDrift, ...stillHeld] }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({
+      seed,
+      failures: 0,
+      violations: [],
+    });
     expect(trips.length).toBeGreaterThan(0);
   });
 });
@@ -212,13 +264,18 @@ describe('faults in front of DynamoDB Local', () => {
       trips.push(trip);
       const paymentId = pi();
       faults.queue('TransactWriteItemsCommand', 'lost-response');
-      const status = await deliverUntilAcknowledged(webhook.send, stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId })));
+      const status = await deliverUntilAcknowledged(
+        webhook.send,
+        stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId })),
+      );
       expect(status).toBe(200);
       acknowledged.push({ tripId: trip.tripId, paymentId });
     }
     expect(faults.injected).toBe(100);
     const violations = await findViolations(store, [slot], trips, acknowledged);
-    console.info(`lost responses: 100 deliveries, ${faults.injected} responses lost after commit, ${100 - ((await store.getSlots([slot.slotId])).get(slot.slotId)?.availableCount ?? 0)} seats taken for 100 trips, ${violations.length} violations`);
+    console.info(
+      `lost responses: 100 deliveries, ${faults.injected} responses lost after commit, ${100 - ((await store.getSlots([slot.slotId])).get(slot.slotId)?.availableCount ?? 0)} seats taken for 100 trips, ${violations.length} violations`,
+    );
     expect(violations).toEqual([]);
     expect((await store.getSlots([slot.slotId])).get(slot.slotId)?.availableCount).toBe(0);
   });
@@ -241,7 +298,8 @@ describe('faults in front of DynamoDB Local', () => {
       const paymentId = pi();
       const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId }));
       // The first delivery is throttled past every retry, so the 500-then-redelivery path is always taken.
-      const injected = i === 0 ? Array<Fault>(FAST_RETRIES.maxAttempts + 1).fill('throttle') : Array.from({ length: random.int(1, 6) }, () => random.pick(kinds));
+      const injected =
+        i === 0 ? Array<Fault>(FAST_RETRIES.maxAttempts + 1).fill('throttle') : Array.from({ length: random.int(1, 6) }, () => random.pick(kinds));
       faults.queue(i === 0 ? 'GetItemCommand' : random.pick(['TransactWriteItemsCommand', 'GetItemCommand']), ...injected);
       let status = (await webhook.send(signedRequest(event))).status;
       if (status === 500) serverErrors++;
@@ -251,7 +309,9 @@ describe('faults in front of DynamoDB Local', () => {
       faults.clear(); // nothing left over for the next delivery
     }
     const violations = await findViolations(store, slots, trips, acknowledged);
-    console.info(`fault mix: seed ${seed}, 40 deliveries, ${faults.injected} faults injected, ${serverErrors} answered 500 then redelivered, ${violations.length} violations`);
+    console.info(
+      `fault mix: seed ${seed}, 40 deliveries, ${faults.injected} faults injected, ${serverErrors} answered 500 then redelivered, ${violations.length} violations`,
+    );
     expect(violations, `reproduce with RELIABILITY_SEED=${seed}`).toEqual([]);
     expect(faults.injected).toBeGreaterThan(40);
     expect(serverErrors).toBeGreaterThan(0); // faults that outlasted the retries were answered 500, then redelivered
@@ -285,9 +345,25 @@ describe('DynamoDB Local killed mid-burst', () => {
       const trips: Trip[] = [];
       for (let i = 0; i < 200; i++) {
         const [a, b] = [slots[i % 10]!, slots[(i * 7 + 3) % 10]!];
-        trips.push(await createPendingTrip(store, a === b ? [[a, 1]] : [[a, 1], [b, 1]]));
+        trips.push(
+          await createPendingTrip(
+            store,
+            a === b
+              ? [[a, 1]]
+              : [
+                  [a, 1],
+                  [b, 1],
+                ],
+          ),
+        );
       }
-      const events = trips.map((trip) => ({ trip, paymentId: pi() })).map(({ trip, paymentId }) => ({ trip, paymentId, event: stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId })) }));
+      const events = trips
+        .map((trip) => ({ trip, paymentId: pi() }))
+        .map(({ trip, paymentId }) => ({
+          trip,
+          paymentId,
+          event: stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId })),
+        }));
 
       let answered = 0;
       let killed: Promise<void> | undefined;
@@ -314,12 +390,21 @@ describe('DynamoDB Local killed mid-burst', () => {
       }
       const unacknowledged = events.filter(({ trip }) => statuses.get(trip.tripId) !== 200 || lostByDatabase.includes(trip.tripId));
       for (const { trip, event } of unacknowledged) statuses.set(trip.tripId, await deliverUntilAcknowledged(webhook.send, event));
-      console.info(`kill test: ${events.length - unacknowledged.length + lostByDatabase.length} acknowledged before the restart, ${lostByDatabase.length} of them lost by DynamoDB Local, ${unacknowledged.length} redelivered`);
+      console.info(
+        `kill test: ${events.length - unacknowledged.length + lostByDatabase.length} acknowledged before the restart, ${lostByDatabase.length} of them lost by DynamoDB Local, ${unacknowledged.length} redelivered`,
+      );
 
       expect(unacknowledged.length).toBeGreaterThan(0);
       expect(lostByDatabase.length).toBeLessThan(20);
       expect([...statuses.values()].every((status) => status === 200)).toBe(true);
-      expect(await findViolations(store, slots, trips, events.map(({ trip, paymentId }) => ({ tripId: trip.tripId, paymentId })))).toEqual([]);
+      expect(
+        await findViolations(
+          store,
+          slots,
+          trips,
+          events.map(({ trip, paymentId }) => ({ tripId: trip.tripId, paymentId })),
+        ),
+      ).toEqual([]);
     } finally {
       await dynamo.dispose();
     }
@@ -352,11 +437,20 @@ describe('forged requests', () => {
         const signature = header.split('v1=')[1]!;
         return { body: payload, headers: { 'stripe-signature': header.replace(signature, flip(signature, random.int(0, signature.length - 1))) } };
       },
-      () => ({ body: payload, headers: { 'stripe-signature': header.replace(`t=${now}`, `t=${now + random.int(1, 10_000) * (random.chance(0.5) ? 1 : -1)}`) } }),
-      () => ({ body: payload, headers: { 'stripe-signature': signatureHeader(payload, { timestamp: now + random.int(301, 100_000) * (random.chance(0.5) ? 1 : -1) }) } }),
+      () => ({
+        body: payload,
+        headers: { 'stripe-signature': header.replace(`t=${now}`, `t=${now + random.int(1, 10_000) * (random.chance(0.5) ? 1 : -1)}`) },
+      }),
+      () => ({
+        body: payload,
+        headers: { 'stripe-signature': signatureHeader(payload, { timestamp: now + random.int(301, 100_000) * (random.chance(0.5) ? 1 : -1) }) },
+      }),
       () => ({ body: payload, headers: { 'stripe-signature': signatureHeader(payload, { secret: `whsec_${random.int(0, 1e9)}` }) } }),
       () => ({ body: payload, headers: { 'stripe-signature': header.replace('v1=', random.pick(['v0=', 'v2=', 'V1=', 'v1 ='])) } }),
-      () => ({ body: payload, headers: random.pick<Record<string, string>>([{}, { 'stripe-signature': '' }, { 'stripe-signature': 't=,v1=' }, { 'x-stripe-signature': header }]) }),
+      () => ({
+        body: payload,
+        headers: random.pick<Record<string, string>>([{}, { 'stripe-signature': '' }, { 'stripe-signature': 't=,v1=' }, { 'x-stripe-signature': header }]),
+      }),
       () => ({ body: payload, headers: { 'stripe-signature': header }, isBase64Encoded: true }),
     ];
     const before = new Map(counter.calls);
@@ -368,7 +462,9 @@ describe('forged requests', () => {
       if (response.status < 400) accepted++;
     }
 
-    console.info(`forged requests: seed ${seed}, 10000 mutations, ${accepted} accepted, ${[...counter.calls.values()].reduce((a, b) => a + b, 0) - [...before.values()].reduce((a, b) => a + b, 0)} DynamoDB calls`);
+    console.info(
+      `forged requests: seed ${seed}, 10000 mutations, ${accepted} accepted, ${[...counter.calls.values()].reduce((a, b) => a + b, 0) - [...before.values()].reduce((a, b) => a + b, 0)} DynamoDB calls`,
+    );
     expect({ seed, accepted }, `reproduce with RELIABILITY_SEED=${seed}`).toEqual({ seed, accepted: 0 });
     expect(counter.calls).toEqual(before);
     expect((await testStore().getTrip(trip.tripId))?.status).toBe('pending_payment');
@@ -376,4 +472,3 @@ describe('forged requests', () => {
     expect((await webhook.send(apiGatewayEvent({ body: payload, headers: { 'stripe-signature': header } }))).status).toBe(200);
   });
 });
-

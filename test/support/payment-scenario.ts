@@ -17,7 +17,10 @@ export async function paymentScenario(fake: StripeFake, options: { register?: bo
   const store = testStore(client);
   const a = await seedSlot(store, { capacity: 5 });
   const b = await seedSlot(store, { capacity: 5 });
-  const created = await createPendingTrip(store, [[a, 2], [b, 1]]);
+  const created = await createPendingTrip(store, [
+    [a, 2],
+    [b, 1],
+  ]);
   const sessionId = `cs_test_${uniqueId('s').replace(/-/g, '')}`;
   await attachCheckoutSession(deps(store), created.tripId, sessionId);
   const trip: Trip = { ...created, checkoutSessionId: sessionId };

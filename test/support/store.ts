@@ -89,7 +89,10 @@ export async function seedSlot(store: BookingStore, seed: SlotSeed = {}): Promis
 }
 
 /** Writes the slot as given, past every guard: to stage sold-out seats, drift or a block without a use case. */
-export async function overwriteSlot(slot: Slot, table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: inject('tableName') }): Promise<void> {
+export async function overwriteSlot(
+  slot: Slot,
+  table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: inject('tableName') },
+): Promise<void> {
   const client = createDocumentClient({ endpoint: table.endpoint });
   openClients.add(client);
   await writeSlot(client, table.tableName, slot);

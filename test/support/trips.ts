@@ -18,4 +18,3 @@ export async function createPendingTrip(store: TestStore, parts: readonly [Slot,
 export function confirmationOf(trip: Trip, paymentId = uniqueId('pi')): ConfirmTripInput {
   return { trip, paymentId };
 }
-

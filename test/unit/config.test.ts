@@ -17,7 +17,12 @@ describe('loadConfig', () => {
   });
 
   it('reads plain secrets locally, several signing secrets separated by commas', () => {
-    const config = loadConfig({ TABLE_NAME: 't', STRIPE_API_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRETS: 'whsec_a, whsec_b', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' });
+    const config = loadConfig({
+      TABLE_NAME: 't',
+      STRIPE_API_KEY: 'sk_test_1',
+      STRIPE_WEBHOOK_SECRETS: 'whsec_a, whsec_b',
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+    });
     expect(config.stripeSecrets).toEqual({ kind: 'environment', apiKey: 'sk_test_1', webhookSigningSecrets: ['whsec_a', 'whsec_b'] });
     expect(config.dynamoDbEndpoint).toBe('http://127.0.0.1:8000');
   });

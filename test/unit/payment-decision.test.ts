@@ -2,7 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord, RefundEntry, Trip, TripStatus } from '../../lambdas/shared/domain/model';
-import { decide, type ChargeRefunded, type CheckoutCompleted, type CheckoutEnded, type PaymentEvent, type PaymentState, type RefundChanged } from '../../lambdas/shared/domain/payment-decision';
+import {
+  decide,
+  type ChargeRefunded,
+  type CheckoutCompleted,
+  type CheckoutEnded,
+  type PaymentEvent,
+  type PaymentState,
+  type RefundChanged,
+} from '../../lambdas/shared/domain/payment-decision';
 
 const AT = '2026-11-26T10:00:00.000Z';
 const PI = 'pi_decision';
@@ -24,11 +32,34 @@ function trip(status: TripStatus, extra: Partial<Trip> = {}): Trip {
 }
 
 function record(status: PaymentRecord['status'], extra: Partial<PaymentRecord> = {}): PaymentRecord {
-  return { paymentId: PI, status, tripId: 'trip-1', setAside: false, amountPaid: 9_000, currency: 'eur', amountRefunded: 0, refunds: [], version: 3, createdAt: AT, updatedAt: AT, ...extra };
+  return {
+    paymentId: PI,
+    status,
+    tripId: 'trip-1',
+    setAside: false,
+    amountPaid: 9_000,
+    currency: 'eur',
+    amountRefunded: 0,
+    refunds: [],
+    version: 3,
+    createdAt: AT,
+    updatedAt: AT,
+    ...extra,
+  };
 }
 
 function refund(status: RefundEntry['status']): RefundEntry {
-  return { refundKey: `refund-${PI}`, amount: 9_000, status, requestedBy: 'system', reason: 'SLOT_BLOCKED', bookingReferences: [], stripeRefundId: 're_1', requestedAt: AT, updatedAt: AT };
+  return {
+    refundKey: `refund-${PI}`,
+    amount: 9_000,
+    status,
+    requestedBy: 'system',
+    reason: 'SLOT_BLOCKED',
+    bookingReferences: [],
+    stripeRefundId: 're_1',
+    requestedAt: AT,
+    updatedAt: AT,
+  };
 }
 
 function paid(extra: Partial<CheckoutCompleted> = {}): CheckoutCompleted {
@@ -50,8 +81,24 @@ function paid(extra: Partial<CheckoutCompleted> = {}): CheckoutCompleted {
 }
 
 const unpaid = (): CheckoutCompleted => paid({ paid: false, paymentId: undefined as unknown as string });
-const ended = (to: CheckoutEnded['to']): CheckoutEnded => ({ kind: 'checkout-ended', eventId: 'evt_2', eventType: `checkout.session.${to}`, to, sessionId: 'cs_1', tripId: 'trip-1' });
-const charge = (amountRefunded = 9_000): ChargeRefunded => ({ kind: 'charge-refunded', eventId: 'evt_3', eventType: 'charge.refunded', paymentId: PI, amount: 9_000, amountRefunded, currency: 'eur', marked: true });
+const ended = (to: CheckoutEnded['to']): CheckoutEnded => ({
+  kind: 'checkout-ended',
+  eventId: 'evt_2',
+  eventType: `checkout.session.${to}`,
+  to,
+  sessionId: 'cs_1',
+  tripId: 'trip-1',
+});
+const charge = (amountRefunded = 9_000): ChargeRefunded => ({
+  kind: 'charge-refunded',
+  eventId: 'evt_3',
+  eventType: 'charge.refunded',
+  paymentId: PI,
+  amount: 9_000,
+  amountRefunded,
+  currency: 'eur',
+  marked: true,
+});
 const refundEvent = (status: RefundChanged['status'], refundId = 're_1'): RefundChanged => ({
   kind: 'refund-changed',
   eventId: 'evt_4',
@@ -60,7 +107,7 @@ const refundEvent = (status: RefundChanged['status'], refundId = 're_1'): Refund
   paymentId: PI,
   amount: 9_000,
   status,
-  refundKey: refundId === 're_1' ? `refund-${PI}` : undefined as unknown as string,
+  refundKey: refundId === 're_1' ? `refund-${PI}` : (undefined as unknown as string),
 });
 
 interface Row {
@@ -74,17 +121,62 @@ interface Row {
 
 /** In the order of the table in docs/payment-flow.md: one row each. */
 const rows: Row[] = [
-  { rule: 'paid-record-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: paid(), step: 'answer', outcome: 'duplicate' },
-  { rule: 'paid-record-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) }, event: paid(), step: 'issue-refunds' },
-  { rule: 'paid-record-refunded', state: { record: record('refunded', { setAside: true, reason: 'unknown_trip' }) }, event: paid(), step: 'answer', outcome: 'refunded' },
-  { rule: 'paid-refunded-first-trip-waiting', state: { trip: trip('pending_payment'), record: record('refunded', { reason: 'refunded_before_confirmation' }) }, event: paid(), step: 'close-trip' },
-  { rule: 'paid-refunded-first', state: { trip: trip('refunded'), record: record('refunded', { reason: 'refunded_before_confirmation' }) }, event: paid(), step: 'answer', outcome: 'already_refunded' },
-  { rule: 'paid-record-needs-attention', state: { trip: trip('refund_pending'), record: record('needs_attention') }, event: paid(), step: 'answer', outcome: 'needs_attention' },
+  {
+    rule: 'paid-record-booked',
+    state: { trip: trip('booked', { paymentId: PI }), record: record('booked') },
+    event: paid(),
+    step: 'answer',
+    outcome: 'duplicate',
+  },
+  {
+    rule: 'paid-record-refund-pending',
+    state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) },
+    event: paid(),
+    step: 'issue-refunds',
+  },
+  {
+    rule: 'paid-record-refunded',
+    state: { record: record('refunded', { setAside: true, reason: 'unknown_trip' }) },
+    event: paid(),
+    step: 'answer',
+    outcome: 'refunded',
+  },
+  {
+    rule: 'paid-refunded-first-trip-waiting',
+    state: { trip: trip('pending_payment'), record: record('refunded', { reason: 'refunded_before_confirmation' }) },
+    event: paid(),
+    step: 'close-trip',
+  },
+  {
+    rule: 'paid-refunded-first',
+    state: { trip: trip('refunded'), record: record('refunded', { reason: 'refunded_before_confirmation' }) },
+    event: paid(),
+    step: 'answer',
+    outcome: 'already_refunded',
+  },
+  {
+    rule: 'paid-record-needs-attention',
+    state: { trip: trip('refund_pending'), record: record('needs_attention') },
+    event: paid(),
+    step: 'answer',
+    outcome: 'needs_attention',
+  },
   { rule: 'paid-record-closed', state: { trip: trip('cancelled'), record: record('cancelled') }, event: paid(), step: 'answer', outcome: 'no_change' },
-  { rule: 'paid-legacy-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI, statusReason: 'SLOT_BLOCKED' }) }, event: paid(), step: 'resume-trip-refund' },
+  {
+    rule: 'paid-legacy-refund-pending',
+    state: { trip: trip('refund_pending', { paymentId: PI, statusReason: 'SLOT_BLOCKED' }) },
+    event: paid(),
+    step: 'resume-trip-refund',
+  },
   { rule: 'paid-unknown-trip', state: {}, event: paid(), step: 'set-aside', reason: 'unknown_trip' },
   { rule: 'paid-no-payment-intent', state: {}, event: paid({ paymentId: undefined as unknown as string }), step: 'attention', reason: 'no_payment_intent' },
-  { rule: 'paid-mismatch', state: { trip: trip('pending_payment') }, event: paid({ amount: 8_000, amountSubtotal: 8_000 }), step: 'set-aside', reason: 'amount_mismatch' },
+  {
+    rule: 'paid-mismatch',
+    state: { trip: trip('pending_payment') },
+    event: paid({ amount: 8_000, amountSubtotal: 8_000 }),
+    step: 'set-aside',
+    reason: 'amount_mismatch',
+  },
   { rule: 'paid-trip-not-payable', state: { trip: trip('expired') }, event: paid(), step: 'set-aside', reason: 'trip_expired' },
   { rule: 'paid-matching', state: { trip: trip('awaiting_payment') }, event: paid({ amount: 7_000, amountDiscount: 2_000 }), step: 'confirm' },
   { rule: 'unpaid-pending', state: { trip: trip('pending_payment') }, event: unpaid(), step: 'move-trip', outcome: 'awaiting_payment' },
@@ -93,17 +185,52 @@ const rows: Row[] = [
   { rule: 'refund-foreign-charge', state: {}, event: { ...charge(), marked: false }, step: 'answer', outcome: 'ignored' },
   { rule: 'full-refund-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: charge(), step: 'release' },
   { rule: 'full-refund-booked-unrecorded', state: { trip: trip('booked', { paymentId: PI }) }, event: charge(), step: 'release' },
-  { rule: 'full-refund-cancelled', state: { trip: trip('cancelled', { paymentId: PI }), record: record('cancelled') }, event: charge(), step: 'settle-refunded', outcome: 'refund_recorded' },
-  { rule: 'full-refund-refund-pending', state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) }, event: charge(), step: 'settle-refunded', outcome: 'refunded' },
-  { rule: 'full-refund-needs-attention', state: { record: record('needs_attention') }, event: charge(), step: 'record-charge-total', outcome: 'refund_recorded' },
+  {
+    rule: 'full-refund-cancelled',
+    state: { trip: trip('cancelled', { paymentId: PI }), record: record('cancelled') },
+    event: charge(),
+    step: 'settle-refunded',
+    outcome: 'refund_recorded',
+  },
+  {
+    rule: 'full-refund-refund-pending',
+    state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) },
+    event: charge(),
+    step: 'settle-refunded',
+    outcome: 'refunded',
+  },
+  {
+    rule: 'full-refund-needs-attention',
+    state: { record: record('needs_attention') },
+    event: charge(),
+    step: 'record-charge-total',
+    outcome: 'refund_recorded',
+  },
   { rule: 'full-refund-settled', state: { record: record('refunded', { amountRefunded: 9_000 }) }, event: charge(), step: 'answer', outcome: 'duplicate' },
   { rule: 'full-refund-unconfirmed', state: { trip: trip('pending_payment') }, event: charge(), step: 'record-early-refund' },
-  { rule: 'partial-refund-recorded-payment', state: { record: record('booked') }, event: charge(3_000), step: 'record-charge-total', outcome: 'partial_refund_recorded' },
+  {
+    rule: 'partial-refund-recorded-payment',
+    state: { record: record('booked') },
+    event: charge(3_000),
+    step: 'record-charge-total',
+    outcome: 'partial_refund_recorded',
+  },
   { rule: 'partial-refund-unrecorded-payment', state: {}, event: charge(3_000), step: 'audit-partial-refund' },
   { rule: 'refund-event-unknown-payment', state: {}, event: refundEvent('succeeded'), step: 'answer', outcome: 'no_change' },
   { rule: 'refund-event-outside-refund', state: { record: record('booked') }, event: refundEvent('succeeded', 're_dashboard'), step: 'move-refund' },
-  { rule: 'refund-event-moves-refund', state: { record: record('refund_pending', { refunds: [refund('pending')] }) }, event: refundEvent('failed'), step: 'move-refund' },
-  { rule: 'refund-event-stale', state: { record: record('refunded', { refunds: [refund('succeeded')] }) }, event: refundEvent('pending'), step: 'answer', outcome: 'duplicate' },
+  {
+    rule: 'refund-event-moves-refund',
+    state: { record: record('refund_pending', { refunds: [refund('pending')] }) },
+    event: refundEvent('failed'),
+    step: 'move-refund',
+  },
+  {
+    rule: 'refund-event-stale',
+    state: { record: record('refunded', { refunds: [refund('succeeded')] }) },
+    event: refundEvent('pending'),
+    step: 'answer',
+    outcome: 'duplicate',
+  },
 ];
 
 describe('decide', () => {

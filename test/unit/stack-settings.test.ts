@@ -8,7 +8,11 @@ describe('parseStackSettings', () => {
   });
 
   it('accepts the strings `cdk -c` passes', () => {
-    expect(parseStackSettings({ retainData: 'false', webhookRateLimit: '20', logRetentionDays: '90' })).toMatchObject({ retainData: false, webhookRateLimit: 20, logRetentionDays: 90 });
+    expect(parseStackSettings({ retainData: 'false', webhookRateLimit: '20', logRetentionDays: '90' })).toMatchObject({
+      retainData: false,
+      webhookRateLimit: 20,
+      logRetentionDays: 90,
+    });
   });
 
   it.each([

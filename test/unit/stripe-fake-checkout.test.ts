@@ -160,11 +160,26 @@ describe('creating a Checkout Session', () => {
   });
 
   it.each<[string, ParamChanges, string, string]>([
-    ['expires_at under 30 minutes ahead', { expires_at: NOW_S + 30 * MINUTE_S - 1 }, 'expires_at', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.'],
-    ['expires_at over 24 hours ahead', { expires_at: NOW_S + 24 * HOUR_S + 1 }, 'expires_at', 'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.'],
+    [
+      'expires_at under 30 minutes ahead',
+      { expires_at: NOW_S + 30 * MINUTE_S - 1 },
+      'expires_at',
+      'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.',
+    ],
+    [
+      'expires_at over 24 hours ahead',
+      { expires_at: NOW_S + 24 * HOUR_S + 1 },
+      'expires_at',
+      'The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.',
+    ],
     ['a missing success_url', { success_url: undefined }, 'success_url', 'Missing required param: success_url.'],
     ['no line items', { line_items: undefined }, 'line_items', 'Missing required param: line_items.'],
-    ['a mode other than payment', { mode: 'subscription' }, 'mode', 'The Stripe fake creates Checkout Sessions in payment mode only, not in subscription mode.'],
+    [
+      'a mode other than payment',
+      { mode: 'subscription' },
+      'mode',
+      'The Stripe fake creates Checkout Sessions in payment mode only, not in subscription mode.',
+    ],
     [
       'a line item without a name',
       { line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 100, product_data: {} as { name: string } } }] },
@@ -299,7 +314,12 @@ describe('the hosted payment page', () => {
     expect(settled.status).toBe(303);
     expect(settled.headers.get('location')).toBe(successUrlOf(session));
     expect(receiver.events.map((event) => event.type)).toEqual(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
-    expect(sessionIn(receiver.events[1])).toMatchObject({ status: 'complete', payment_status: 'paid', payment_intent: pi, metadata: { pulau_trip_id: 'trip-42' } });
+    expect(sessionIn(receiver.events[1])).toMatchObject({
+      status: 'complete',
+      payment_status: 'paid',
+      payment_intent: pi,
+      metadata: { pulau_trip_id: 'trip-42' },
+    });
     expect(fake.payment(pi)).toMatchObject({ amount: 10_000, currency: 'eur' });
     expect(fake.session(session.id)).toMatchObject({ paymentStatus: 'paid', asyncPayment: 'succeeded' });
   });

@@ -150,7 +150,14 @@ describe('transient failures', () => {
   it.each<[string, TransientFailure, number, typeof Stripe.errors.StripeError, object, number]>([
     ['a 500 as StripeAPIError', 500, 1, Stripe.errors.StripeAPIError, { statusCode: 500 }, 500],
     ['a 429 as StripeRateLimitError (rate_limit)', 429, 1, Stripe.errors.StripeRateLimitError, { statusCode: 429, code: 'rate_limit' }, 429],
-    ['a lock timeout as StripeRateLimitError (lock_timeout)', 'lock_timeout', 1, Stripe.errors.StripeRateLimitError, { statusCode: 429, code: 'lock_timeout' }, 429],
+    [
+      'a lock timeout as StripeRateLimitError (lock_timeout)',
+      'lock_timeout',
+      1,
+      Stripe.errors.StripeRateLimitError,
+      { statusCode: 429, code: 'lock_timeout' },
+      429,
+    ],
     ['a reset connection as StripeConnectionError', 'reset', 2, Stripe.errors.StripeConnectionError, {}, 0],
   ])('surfaces %s, creates nothing, and lets the retry with the same key refund', async (_name, failure, count, errorClass, fields, answered) => {
     const pi = paidIntent(1_000);
@@ -165,7 +172,10 @@ describe('transient failures', () => {
     expect(created).toBe(0);
     expect(retry).toMatchObject({ status: 'succeeded', amount: 1_000 });
     expect(fake.refundsOf(pi)).toHaveLength(1);
-    expect(fake.calls.filter((call) => call.idempotencyKey === `refund-${pi}`).map((call) => call.status)).toEqual([...Array<number>(count).fill(answered), 200]);
+    expect(fake.calls.filter((call) => call.idempotencyKey === `refund-${pi}`).map((call) => call.status)).toEqual([
+      ...Array<number>(count).fill(answered),
+      200,
+    ]);
   });
 
   it('answers a permanent refusal on demand and replays it under the same key, while a new key refunds', async () => {

@@ -88,17 +88,37 @@ describe('transaction items', () => {
   });
 
   it('moves a trip only from the statuses named, only for its owner, and indexes it under its payment', () => {
-    const item = onlyItem({ tripTransition: { tripId: 'trip-1', from: ['pending_payment', 'awaiting_payment'], to: 'booked', userId: 'user-1', paymentId: 'pi_1' } });
+    const item = onlyItem({
+      tripTransition: { tripId: 'trip-1', from: ['pending_payment', 'awaiting_payment'], to: 'booked', userId: 'user-1', paymentId: 'pi_1' },
+    });
     expect(item.Update).toMatchObject({
       Key: { pk: 'TRIP#trip-1', sk: 'TRIP' },
       ConditionExpression: [guard.exists, guard.tripStatusIn([':from0', ':from1']), guard.tripOwnedBy].join(' AND '),
-      ExpressionAttributeValues: { ':from0': 'pending_payment', ':from1': 'awaiting_payment', ':to': 'booked', ':userId': 'user-1', ':gsi2pk': 'PAYMENT#pi_1', ':gsi2sk': 'TRIP' },
+      ExpressionAttributeValues: {
+        ':from0': 'pending_payment',
+        ':from1': 'awaiting_payment',
+        ':to': 'booked',
+        ':userId': 'user-1',
+        ':gsi2pk': 'PAYMENT#pi_1',
+        ':gsi2sk': 'TRIP',
+      },
     });
     expect(item.Update?.ConditionExpression).toContain('#status IN (:from0, :from1)');
   });
 
   it('replaces a payment record only at the version read, and puts a new one only where none exists', () => {
-    const record = { paymentId: 'pi_1', status: 'booked' as const, setAside: false, amountPaid: 9_000, currency: 'eur', amountRefunded: 0, refunds: [], version: 3, createdAt: AT, updatedAt: AT };
+    const record = {
+      paymentId: 'pi_1',
+      status: 'booked' as const,
+      setAside: false,
+      amountPaid: 9_000,
+      currency: 'eur',
+      amountRefunded: 0,
+      refunds: [],
+      version: 3,
+      createdAt: AT,
+      updatedAt: AT,
+    };
     expect(onlyItem({ paymentRecord: { record, expectedVersion: 2 } }).Put).toMatchObject({
       ConditionExpression: [guard.exists, guard.recordVersionIs].join(' AND '),
       ExpressionAttributeValues: { ':version': 2 },
@@ -135,7 +155,12 @@ describe('decodeRejection', () => {
       { ...refused, Item: marshall(tripItem({ ...trip, status: 'booked' }), { removeUndefinedValues: true }) },
       refused,
     ]);
-    expect(rejection).toEqual({ seatChanges: [{ change: expect.objectContaining({ slotId: 'slot-1' }), current: slot }], takenReferences: [], trip: { current: { ...trip, status: 'booked' } }, eventAlreadyProcessed: true });
+    expect(rejection).toEqual({
+      seatChanges: [{ change: expect.objectContaining({ slotId: 'slot-1' }), current: slot }],
+      takenReferences: [],
+      trip: { current: { ...trip, status: 'booked' } },
+      eventAlreadyProcessed: true,
+    });
   });
 
   it('reads parts that passed as nothing', () => {

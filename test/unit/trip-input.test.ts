@@ -1,10 +1,6 @@
 // Trip limits and input parsing: pure rules, no table.
 import { describe, expect, it } from 'vitest';
-import {
-  checkTripSize,
-  MAX_TRIP_ITEMS,
-  parseInput,
-} from '../../lambdas/shared/domain/trip-input';
+import { checkTripSize, MAX_TRIP_ITEMS, parseInput } from '../../lambdas/shared/domain/trip-input';
 import { createBookingRequestSchema } from '../../lambdas/create-booking/create-booking-handler';
 
 describe('trip size', () => {

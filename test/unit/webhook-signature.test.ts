@@ -50,7 +50,12 @@ const headers: { name: string; header: string; sdk: boolean; ours: boolean }[] =
   { name: `stale: signed ${TOLERANCE + 1} s ago`, header: `t=${NOW - TOLERANCE - 1},v1=${sign(NOW - TOLERANCE - 1)}`, sdk: false, ours: false },
   { name: `at the edge: signed ${TOLERANCE} s ago`, header: `t=${NOW - TOLERANCE},v1=${sign(NOW - TOLERANCE)}`, sdk: true, ours: true },
   { name: `at the edge: signed ${TOLERANCE} s ahead`, header: `t=${NOW + TOLERANCE},v1=${sign(NOW + TOLERANCE)}`, sdk: true, ours: true },
-  { name: `future: signed ${TOLERANCE + 1} s ahead (our rule: refused)`, header: `t=${NOW + TOLERANCE + 1},v1=${sign(NOW + TOLERANCE + 1)}`, sdk: true, ours: false },
+  {
+    name: `future: signed ${TOLERANCE + 1} s ahead (our rule: refused)`,
+    header: `t=${NOW + TOLERANCE + 1},v1=${sign(NOW + TOLERANCE + 1)}`,
+    sdk: true,
+    ours: false,
+  },
   { name: 'future: signed a day ahead (our rule: refused)', header: `t=${NOW + 86_400},v1=${sign(NOW + 86_400)}`, sdk: true, ours: false },
   { name: 'empty', header: '', sdk: false, ours: false },
 ];

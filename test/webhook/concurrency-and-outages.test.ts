@@ -52,7 +52,9 @@ describe('concurrent deliveries', () => {
     const webhook = webhookHarness(fake, { store });
 
     const responses = await Promise.all(
-      buyers.map(({ trip, paymentIntent: pi }) => webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: pi }))))),
+      buyers.map(({ trip, paymentIntent: pi }) =>
+        webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: pi })))),
+      ),
     );
 
     expect(responses.every((response) => response.status === 200)).toBe(true);

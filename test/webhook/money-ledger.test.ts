@@ -96,25 +96,34 @@ describe('Stripe refuses a refund for good', () => {
     { code: 'amount_too_large', refuse: (f: StripeFake) => f.refuseNext('amount_too_large', { param: 'amount' }) },
     { code: 'idempotency_error', refuse: (f: StripeFake) => f.refuseNext('idempotency_error', { type: 'idempotency_error' }) },
     { code: 'resource_missing', refuse: () => undefined, register: false },
-  ])('$code: the payment needs attention, the audit has Stripe’s code, the alarm metric fires, Stripe gets 200 and is not asked again', async ({ code, refuse, register }) => {
-    const s = await scenario({ register: register ?? true });
-    await overwriteSlot({ ...s.slots[1], isBlocked: true });
-    const added = vi.spyOn(s.webhook.metrics, 'addMetric');
-    refuse(fake);
-    const event = stripeEvent('checkout.session.completed', s.session());
+  ])(
+    '$code: the payment needs attention, the audit has Stripe’s code, the alarm metric fires, Stripe gets 200 and is not asked again',
+    async ({ code, refuse, register }) => {
+      const s = await scenario({ register: register ?? true });
+      await overwriteSlot({ ...s.slots[1], isBlocked: true });
+      const added = vi.spyOn(s.webhook.metrics, 'addMetric');
+      refuse(fake);
+      const event = stripeEvent('checkout.session.completed', s.session());
 
-    const first = await s.webhook.send(signedRequest(event));
-    const again = await s.webhook.send(signedRequest(event));
+      const first = await s.webhook.send(signedRequest(event));
+      const again = await s.webhook.send(signedRequest(event));
 
-    expect(first).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: code } });
-    expect(again).toMatchObject({ status: 200, body: { outcome: 'needs_attention' } });
-    expect(await s.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused', code, previousStatus: 'refund_pending' }, refunds: [{ status: 'failed', failureCode: code }] });
-    expect(await s.tripStatus()).toBe('refund_pending');
-    expect(fake.calls.filter((call) => call.method === 'POST' && call.idempotencyKey === `refund-${s.paymentIntent}`)).toHaveLength(1);
-    expect(await s.store.listAudit('payment', s.paymentIntent)).toContainEqual(expect.objectContaining({ eventType: 'payment.refund_failed', metadata: expect.objectContaining({ code }) }));
-    expect(added.mock.calls.map(([name]) => name)).toContain('PaymentsNeedingAttention');
-    expect((await s.store.listPaymentsNeedingAttention()).map((record) => record.paymentId)).toContain(s.paymentIntent);
-  });
+      expect(first).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: code } });
+      expect(again).toMatchObject({ status: 200, body: { outcome: 'needs_attention' } });
+      expect(await s.record()).toMatchObject({
+        status: 'needs_attention',
+        attention: { reason: 'refund_refused', code, previousStatus: 'refund_pending' },
+        refunds: [{ status: 'failed', failureCode: code }],
+      });
+      expect(await s.tripStatus()).toBe('refund_pending');
+      expect(fake.calls.filter((call) => call.method === 'POST' && call.idempotencyKey === `refund-${s.paymentIntent}`)).toHaveLength(1);
+      expect(await s.store.listAudit('payment', s.paymentIntent)).toContainEqual(
+        expect.objectContaining({ eventType: 'payment.refund_failed', metadata: expect.objectContaining({ code }) }),
+      );
+      expect(added.mock.calls.map(([name]) => name)).toContain('PaymentsNeedingAttention');
+      expect((await s.store.listPaymentsNeedingAttention()).map((record) => record.paymentId)).toContain(s.paymentIntent);
+    },
+  );
 
   it.each([
     { failure: 500 as const, count: 1 },
@@ -189,14 +198,26 @@ describe('Stripe says yes, then the refund changes', () => {
   it('records a refund made in the dashboard on the payment, and ignores refunds of payments it holds no record of', async () => {
     const s = await scenario();
     await s.pay();
-    const dashboard = { id: 're_dashboard_1', object: 'refund', amount: 1_000, currency: 'eur', payment_intent: s.paymentIntent, status: 'succeeded', metadata: {} };
+    const dashboard = {
+      id: 're_dashboard_1',
+      object: 'refund',
+      amount: 1_000,
+      currency: 'eur',
+      payment_intent: s.paymentIntent,
+      status: 'succeeded',
+      metadata: {},
+    };
 
     const recorded = await s.webhook.send(signedRequest(stripeEvent('refund.created', dashboard)));
     const foreign = await s.webhook.send(signedRequest(stripeEvent('refund.created', { ...dashboard, id: 're_other', payment_intent: paymentIntentId() })));
 
     expect(recorded.body).toMatchObject({ outcome: 'refund_updated' });
     expect(foreign.body).toMatchObject({ outcome: 'no_change' });
-    expect(await s.record()).toMatchObject({ status: 'booked', amountRefunded: 1_000, refunds: [{ refundKey: 'stripe-re_dashboard_1', requestedBy: 'stripe', status: 'succeeded' }] });
+    expect(await s.record()).toMatchObject({
+      status: 'booked',
+      amountRefunded: 1_000,
+      refunds: [{ refundKey: 'stripe-re_dashboard_1', requestedBy: 'stripe', status: 'succeeded' }],
+    });
     expect(await s.tripStatus()).toBe('booked');
   });
 
@@ -211,7 +232,13 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
   it('books a 100 % coupon trip with nothing paid, and its later refund-less end is recorded as such', async () => {
     const s = await scenario({ register: false });
 
-    const response = await s.pay({ paymentIntent: null, amount: 0, payment_status: 'no_payment_required', amount_subtotal: s.trip.amount, total_details: { amount_discount: s.trip.amount } });
+    const response = await s.pay({
+      paymentIntent: null,
+      amount: 0,
+      payment_status: 'no_payment_required',
+      amount_subtotal: s.trip.amount,
+      total_details: { amount_discount: s.trip.amount },
+    });
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'booked' } });
     const sessionId = s.trip.checkoutSessionId as string;
@@ -224,7 +251,13 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
     await overwriteSlot({ ...s.slots[0], isBlocked: true });
     const posts = fake.calls.length;
 
-    const response = await s.pay({ paymentIntent: null, amount: 0, payment_status: 'no_payment_required', amount_subtotal: s.trip.amount, total_details: { amount_discount: s.trip.amount } });
+    const response = await s.pay({
+      paymentIntent: null,
+      amount: 0,
+      payment_status: 'no_payment_required',
+      amount_subtotal: s.trip.amount,
+      total_details: { amount_discount: s.trip.amount },
+    });
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'nothing_to_refund', reason: 'SLOT_BLOCKED' } });
     expect(await s.store.getPaymentRecord(s.trip.checkoutSessionId as string)).toMatchObject({ status: 'refunded', amountPaid: 0, refunds: [] });
@@ -239,7 +272,10 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
     const response = await s.pay({ paymentIntent: null, tripId: 'trip-that-never-was', amount: 2_000, amount_subtotal: 2_000 });
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'no_payment_intent' } });
-    expect(await s.store.getPaymentRecord(s.trip.checkoutSessionId as string)).toMatchObject({ status: 'needs_attention', attention: { reason: 'no_payment_intent' } });
+    expect(await s.store.getPaymentRecord(s.trip.checkoutSessionId as string)).toMatchObject({
+      status: 'needs_attention',
+      attention: { reason: 'no_payment_intent' },
+    });
     expect(fake.calls.length).toBe(posts);
   });
 });
@@ -285,13 +321,17 @@ describe('stored data that cannot be acted on', () => {
     expect(await s.store.listBookingsOfTrip(s.trip.tripId)).toEqual([]);
     expect(await s.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'stored_data_unusable' } });
     const check = await checkConsistency(s.store);
-    expect(check.unusable).toContainEqual(expect.objectContaining({ entity: 'slot', id: s.slots[0].slotId, problem: expect.stringContaining('availableCount') }));
+    expect(check.unusable).toContainEqual(
+      expect.objectContaining({ entity: 'slot', id: s.slots[0].slotId, problem: expect.stringContaining('availableCount') }),
+    );
     await overwriteSlot(s.slots[0]); // leave the shared table readable for other runs of the check
   });
 
   it('never refunds when the stored trip no longer parses', async () => {
     const s = await scenario();
-    const raw = await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...keys.trip(s.trip.tripId), entity: 'trip', tripId: s.trip.tripId, status: 'teleported' } }));
+    const raw = await testDocumentClient().send(
+      new PutCommand({ TableName: inject('tableName'), Item: { ...keys.trip(s.trip.tripId), entity: 'trip', tripId: s.trip.tripId, status: 'teleported' } }),
+    );
     expect(raw.$metadata.httpStatusCode).toBe(200);
 
     const response = await s.pay();

@@ -20,7 +20,10 @@ async function scenario(capacities: [number, number] = [5, 5]) {
   const store = testStore();
   const a = await seedSlot(store, { capacity: capacities[0] });
   const b = await seedSlot(store, { capacity: capacities[1] });
-  const created = await createPendingTrip(store, [[a, 3], [b, 1]]);
+  const created = await createPendingTrip(store, [
+    [a, 3],
+    [b, 1],
+  ]);
   const sessionId = uniqueId('cs_test').replace(/-/g, '');
   await attachCheckoutSession(deps(store), created.tripId, sessionId);
   const trip: Trip = { ...created, checkoutSessionId: sessionId };
@@ -81,7 +84,10 @@ describe('checkout.session.completed', () => {
     expect(response).toMatchObject({ status: 200, body: { outcome: status } });
     expect(await s.status()).toBe(status);
     expect(await s.available()).toEqual([5, 5]);
-    expect(await s.store.listAudit('trip', s.trip.tripId)).toMatchObject([...(type.includes('async') ? [{ eventType: 'trip.awaiting_payment' }] : []), { eventType: `trip.${status}` }]);
+    expect(await s.store.listAudit('trip', s.trip.tripId)).toMatchObject([
+      ...(type.includes('async') ? [{ eventType: 'trip.awaiting_payment' }] : []),
+      { eventType: `trip.${status}` },
+    ]);
   });
 });
 
@@ -157,7 +163,9 @@ describe('charge.refunded', () => {
     expect(partial).toMatchObject({ status: 200, body: { outcome: 'partial_refund_recorded', tripId: s.trip.tripId } });
     expect(await s.status()).toBe('booked');
     expect(await s.available()).toEqual([2, 4]);
-    expect(await s.store.listAudit('payment', s.paymentIntent)).toMatchObject([{ eventType: 'payment.partially_refunded', metadata: { amountRefunded: 1_000 } }]);
+    expect(await s.store.listAudit('payment', s.paymentIntent)).toMatchObject([
+      { eventType: 'payment.partially_refunded', metadata: { amountRefunded: 1_000 } },
+    ]);
   });
 });
 
@@ -169,7 +177,12 @@ describe('paid but not bookable', () => {
     const response = await s.send('checkout.session.completed', s.session());
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'INSUFFICIENT_AVAILABILITY' } });
-    expect(await s.store.getTrip(s.trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY', paymentId: s.paymentIntent, refundId: `re_fake_${fake.refunds.length}` });
+    expect(await s.store.getTrip(s.trip.tripId)).toMatchObject({
+      status: 'refunded',
+      statusReason: 'INSUFFICIENT_AVAILABILITY',
+      paymentId: s.paymentIntent,
+      refundId: `re_fake_${fake.refunds.length}`,
+    });
     expect(await s.available()).toEqual([2, 5]);
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
     expect(fake.refundsOf(s.paymentIntent)[0]).toMatchObject({ idempotencyKey: `refund-${s.paymentIntent}`, metadata: { tripId: s.trip.tripId } });
@@ -202,7 +215,13 @@ describe('paid but not bookable', () => {
     expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason, setAside: true } });
     expect(await s.status()).toBe('pending_payment');
     expect(await s.available()).toEqual([5, 5]);
-    expect(await s.store.getPaymentRecord(s.paymentIntent)).toMatchObject({ status: 'refunded', setAside: true, reason, tripId: s.trip.tripId, amountRefunded: ('amount' in facts ? facts.amount : undefined) ?? s.trip.amount });
+    expect(await s.store.getPaymentRecord(s.paymentIntent)).toMatchObject({
+      status: 'refunded',
+      setAside: true,
+      reason,
+      tripId: s.trip.tripId,
+      amountRefunded: ('amount' in facts ? facts.amount : undefined) ?? s.trip.amount,
+    });
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
     expect((await s.store.listAudit('payment', s.paymentIntent)).map((entry) => entry.eventType)).toEqual(['payment.set_aside', 'payment.refund_succeeded']);
   });

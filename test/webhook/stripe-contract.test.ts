@@ -107,13 +107,53 @@ describe('only our mode', () => {
 describe('events we cannot act on', () => {
   const session = (trip: Trip, paymentIntent: string, extra: Record<string, unknown>) => ({ ...checkoutSession(trip, { paymentIntent }), ...extra });
   const poison: { name: string; event: (trip: Trip, paymentIntent: string) => Record<string, unknown>; problem: RegExp }[] = [
-    { name: 'a payment_status added in a later API version', event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { payment_status: 'requires_review' })), problem: /payment_status/ },
-    { name: 'a session without amount_total', event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { amount_total: null })), problem: /amount_total/ },
-    { name: 'an implausible PaymentIntent id', event: (t) => stripeEvent('checkout.session.completed', session(t, 'pi_../../etc#1', {})), problem: /payment_intent.*PaymentIntent id/ },
-    { name: 'an implausible session id', event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { id: 'sess#1' })), problem: /id.*Checkout Session id/ },
-    { name: 'a refunded charge without amounts', event: (t, pi) => stripeEvent('charge.refunded', { id: 'ch_1', object: 'charge', payment_intent: pi, currency: 'eur', metadata: { [TRIP_MARK]: t.tripId } }), problem: /amount/ },
-    { name: 'a refund with an implausible id', event: (_t, pi) => stripeEvent('refund.updated', { id: 'refund-1', object: 'refund', amount: 1, payment_intent: pi, status: 'succeeded', metadata: { refund_key: `refund-${pi}` } }), problem: /refund id/ },
-    { name: 'an event without livemode', event: (t, pi) => { const { livemode: _l, ...rest } = stripeEvent('checkout.session.completed', checkoutSession(t, { paymentIntent: pi })); return rest; }, problem: /livemode/ },
+    {
+      name: 'a payment_status added in a later API version',
+      event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { payment_status: 'requires_review' })),
+      problem: /payment_status/,
+    },
+    {
+      name: 'a session without amount_total',
+      event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { amount_total: null })),
+      problem: /amount_total/,
+    },
+    {
+      name: 'an implausible PaymentIntent id',
+      event: (t) => stripeEvent('checkout.session.completed', session(t, 'pi_../../etc#1', {})),
+      problem: /payment_intent.*PaymentIntent id/,
+    },
+    {
+      name: 'an implausible session id',
+      event: (t, pi) => stripeEvent('checkout.session.completed', session(t, pi, { id: 'sess#1' })),
+      problem: /id.*Checkout Session id/,
+    },
+    {
+      name: 'a refunded charge without amounts',
+      event: (t, pi) =>
+        stripeEvent('charge.refunded', { id: 'ch_1', object: 'charge', payment_intent: pi, currency: 'eur', metadata: { [TRIP_MARK]: t.tripId } }),
+      problem: /amount/,
+    },
+    {
+      name: 'a refund with an implausible id',
+      event: (_t, pi) =>
+        stripeEvent('refund.updated', {
+          id: 'refund-1',
+          object: 'refund',
+          amount: 1,
+          payment_intent: pi,
+          status: 'succeeded',
+          metadata: { refund_key: `refund-${pi}` },
+        }),
+      problem: /refund id/,
+    },
+    {
+      name: 'an event without livemode',
+      event: (t, pi) => {
+        const { livemode: _l, ...rest } = stripeEvent('checkout.session.completed', checkoutSession(t, { paymentIntent: pi }));
+        return rest;
+      },
+      problem: /livemode/,
+    },
   ];
 
   it.each(poison)('acknowledges $name with 200, keeps it for a person, books and refunds nothing, and counts it once', async ({ event, problem }) => {
@@ -124,9 +164,16 @@ describe('events we cannot act on', () => {
     const first = await webhook.send(signedRequest(delivered));
     const again = await webhook.send(signedRequest(delivered));
 
-    expect(first).toMatchObject({ status: 200, body: { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem: expect.stringMatching(problem) } });
+    expect(first).toMatchObject({
+      status: 200,
+      body: { received: true, outcome: 'needs_attention', reason: 'unusable_event', problem: expect.stringMatching(problem) },
+    });
     expect(again.status).toBe(200);
-    expect(await store.getUnusableEvent(delivered.id as string)).toMatchObject({ status: 'needs_attention', eventType: delivered.type, problem: expect.stringMatching(problem) });
+    expect(await store.getUnusableEvent(delivered.id as string)).toMatchObject({
+      status: 'needs_attention',
+      eventType: delivered.type,
+      problem: expect.stringMatching(problem),
+    });
     expect((await store.listEventsNeedingAttention()).filter((kept) => kept.eventId === delivered.id)).toHaveLength(1);
     expect(added.mock.calls.map(([name]) => name).filter((name) => name === 'UnusableEvents')).toHaveLength(1);
     await expectUntouched(store, trip, paymentIntent, slot.slotId);
@@ -142,7 +189,13 @@ describe('events we cannot act on', () => {
   });
 
   it('acknowledges a thin event and ignores it: the endpoint is subscribed to snapshot events', async () => {
-    const thin = { id: 'evt_thin_1', object: 'v2.core.event', type: 'v1.checkout.session.completed', created: new Date().toISOString(), related_object: { id: 'cs_1', type: 'checkout.session' } };
+    const thin = {
+      id: 'evt_thin_1',
+      object: 'v2.core.event',
+      type: 'v1.checkout.session.completed',
+      created: new Date().toISOString(),
+      related_object: { id: 'cs_1', type: 'checkout.session' },
+    };
 
     const response = await webhookHarness(fake).send(signedRequest(thin));
 
@@ -201,12 +254,17 @@ describe.each(FIXTURE_VERSIONS)('real payloads of API version %s', (version) => 
 
     const response = await webhook.send(signedRequest(event));
 
-    expect(response).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'unusable_event', problem: expect.stringContaining('amount_total') } });
+    expect(response).toMatchObject({
+      status: 200,
+      body: { outcome: 'needs_attention', reason: 'unusable_event', problem: expect.stringContaining('amount_total') },
+    });
     expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
   });
 
   it('ignores Stripe’s example charge, made without a PaymentIntent (the Charges API)', async () => {
-    const response = await webhookHarness(fake).send(signedRequest(stripeEvent('charge.refunded', { ...fixture(version, 'charge'), amount_refunded: 100, refunded: true })));
+    const response = await webhookHarness(fake).send(
+      signedRequest(stripeEvent('charge.refunded', { ...fixture(version, 'charge'), amount_refunded: 100, refunded: true })),
+    );
 
     expect(response).toEqual({ status: 200, body: { received: true, ignored: 'charge.refunded' } });
   });
@@ -214,7 +272,15 @@ describe.each(FIXTURE_VERSIONS)('real payloads of API version %s', (version) => 
   it('releases a booked trip on Stripe’s example charge, refunded in full, of our payment', async () => {
     const { store, trip, paymentIntent, webhook } = await pendingTrip();
     await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent }))));
-    const charge = { ...fixture(version, 'charge'), payment_intent: paymentIntent, amount: trip.amount, amount_refunded: trip.amount, refunded: true, currency: trip.currency, metadata: { [TRIP_MARK]: trip.tripId } };
+    const charge = {
+      ...fixture(version, 'charge'),
+      payment_intent: paymentIntent,
+      amount: trip.amount,
+      amount_refunded: trip.amount,
+      refunded: true,
+      currency: trip.currency,
+      metadata: { [TRIP_MARK]: trip.tripId },
+    };
 
     const response = await webhook.send(signedRequest(stripeEvent('charge.refunded', charge)));
 
@@ -230,6 +296,8 @@ describe.each(FIXTURE_VERSIONS)('real payloads of API version %s', (version) => 
     const response = await webhook.send(signedRequest(stripeEvent('refund.created', refund)));
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'refund_updated' } });
-    expect((await store.getPaymentRecord(paymentIntent))?.refunds).toMatchObject([{ stripeRefundId: refund.id, status: 'succeeded', requestedBy: 'stripe', amount: 100 }]);
+    expect((await store.getPaymentRecord(paymentIntent))?.refunds).toMatchObject([
+      { stripeRefundId: refund.id, status: 'succeeded', requestedBy: 'stripe', amount: 100 },
+    ]);
   });
 });

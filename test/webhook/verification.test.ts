@@ -35,7 +35,10 @@ describe('webhook signature verification', () => {
     { name: 'no Stripe-Signature header', headers: (_payload: string) => ({}) },
     { name: 'a garbage header', headers: (_payload: string) => ({ 'stripe-signature': 'this is not a signature' }) },
     { name: 'a header without a timestamp', headers: (payload: string) => ({ 'stripe-signature': signatureHeader(payload).replace(/t=\d+,/, '') }) },
-    { name: 'a signature by another secret', headers: (payload: string) => ({ 'stripe-signature': signatureHeader(payload, { secret: 'whsec_someone_else' }) }) },
+    {
+      name: 'a signature by another secret',
+      headers: (payload: string) => ({ 'stripe-signature': signatureHeader(payload, { secret: 'whsec_someone_else' }) }),
+    },
   ])('answers 400 to $name and writes nothing', async ({ headers }) => {
     const { store, trip, payload } = await paidTripEvent();
     const webhook = webhookHarness(fake);
@@ -106,7 +109,9 @@ describe('webhook signature verification', () => {
     const huge = JSON.stringify({ padding: 'x'.repeat(MAX_BODY_BYTES) });
 
     const plain = await webhook.send(apiGatewayEvent({ body: huge, headers: { 'stripe-signature': signatureHeader(huge) } }));
-    const encoded = await webhook.send(apiGatewayEvent({ body: Buffer.from(huge).toString('base64'), isBase64Encoded: true, headers: { 'stripe-signature': signatureHeader(huge) } }));
+    const encoded = await webhook.send(
+      apiGatewayEvent({ body: Buffer.from(huge).toString('base64'), isBase64Encoded: true, headers: { 'stripe-signature': signatureHeader(huge) } }),
+    );
 
     expect(plain).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
     expect(encoded.status).toBe(413);
@@ -117,7 +122,9 @@ describe('webhook signature verification', () => {
     { name: 'an empty body', body: '' },
     { name: 'a missing body', body: undefined },
   ])('answers 400 to $name', async ({ body }) => {
-    const response = await webhookHarness(fake).send(apiGatewayEvent({ ...(body !== undefined && { body }), headers: { 'stripe-signature': signatureHeader('{}') } }));
+    const response = await webhookHarness(fake).send(
+      apiGatewayEvent({ ...(body !== undefined && { body }), headers: { 'stripe-signature': signatureHeader('{}') } }),
+    );
     expect(response.status).toBe(400);
   });
 

@@ -175,13 +175,13 @@ function confirmationWrite(
       actorType: 'system',
       at,
       metadata: {
-      reference: booking.reference,
-      bookingId: booking.bookingId,
-      paymentId,
-      tripId: trip.tripId,
-      userId: trip.userId,
-      experienceId: booking.experienceId,
-      slotId: booking.slotId,
+        reference: booking.reference,
+        bookingId: booking.bookingId,
+        paymentId,
+        tripId: trip.tripId,
+        userId: trip.userId,
+        experienceId: booking.experienceId,
+        slotId: booking.slotId,
         guestCount: booking.guestCount,
       },
     }),
@@ -223,7 +223,13 @@ function confirmationWrite(
 function slotFailure(rejection: WriteRejection): BookingFailure {
   return slotRefusalFailure(
     rejection.seatChanges.map(({ change, current }) =>
-      classifySlotRefusal(change.slotId, change.guests, current, change.kind === 'take' ? change.experienceId : undefined, change.kind === 'take' && !change.held),
+      classifySlotRefusal(
+        change.slotId,
+        change.guests,
+        current,
+        change.kind === 'take' ? change.experienceId : undefined,
+        change.kind === 'take' && !change.held,
+      ),
     ),
   );
 }
@@ -232,11 +238,7 @@ function slotFailure(rejection: WriteRejection): BookingFailure {
  * The store gave no definite answer. If the write may have landed, the trip is read back first:
  * a confirmation that committed must never be reported as a failure.
  */
-async function answerAfterUnavailableStore(
-  store: BookingStore,
-  input: ConfirmTripInput,
-  error: StoreUnavailableError,
-): Promise<ConfirmTripResult> {
+async function answerAfterUnavailableStore(store: BookingStore, input: ConfirmTripInput, error: StoreUnavailableError): Promise<ConfirmTripResult> {
   if (error.maybeCommitted) {
     try {
       const trip = await store.getTrip(input.trip.tripId);

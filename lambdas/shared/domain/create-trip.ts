@@ -1,4 +1,3 @@
-
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
 import { guestsPerSlot, type Trip, type TripItem } from './model';

@@ -53,7 +53,16 @@ export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRe
       const tripTransition = tripRefundedBy(current, next);
       const written = nextVersion(next, at);
       const tripAudit: AuditEntry[] = tripTransition
-        ? [auditEntry(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: tripTransition.tripId, actorType, at, metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null } })]
+        ? [
+            auditEntry(deps, {
+              eventType: 'trip.refunded',
+              entityType: 'trip',
+              entityId: tripTransition.tripId,
+              actorType,
+              at,
+              metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null },
+            }),
+          ]
         : [];
       const result = await deps.store.commit({
         at,

@@ -266,7 +266,9 @@ export function guestsPerSlot(entries: Iterable<{ readonly slotId: string; reado
 }
 
 /** A trip's items per slot, summed, with the experience each slot was priced for. */
-export function seatsPerSlot(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[]): { slotId: string; experienceId: string; guests: number }[] {
+export function seatsPerSlot(
+  items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'guestCount'>[],
+): { slotId: string; experienceId: string; guests: number }[] {
   const experienceOf = new Map(items.map((item) => [item.slotId, item.experienceId]));
   return [...guestsPerSlot(items)].map(([slotId, guests]) => ({ slotId, experienceId: experienceOf.get(slotId) ?? '', guests }));
 }

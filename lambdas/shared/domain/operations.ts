@@ -16,7 +16,9 @@ export const newSlotSchema = z.strictObject({
   experienceId: idSchema,
   date: dateSchema,
   time: timeSchema,
-  capacity: z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0, 'must not be negative'), z.maximum(10_000, 'must be at most 10000')),
+  capacity: z
+    .number()
+    .check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0, 'must not be negative'), z.maximum(10_000, 'must be at most 10000')),
   priceAmount: z.number().check(z.refine(Number.isInteger, 'must be in minor units (cents)'), z.minimum(0, 'must not be negative')),
   currency: z.string().check(z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case')),
 });
@@ -53,12 +55,7 @@ export async function setSlotBlocked(deps: Deps, slotId: string, isBlocked: bool
  * Changes a slot's capacity and its availability by the same amount, so seats already sold stay sold:
  * a capacity below the seats booked is refused with CAPACITY_BELOW_BOOKED.
  */
-export async function setSlotCapacity(
-  deps: Deps,
-  slotId: string,
-  capacity: number,
-  actorId?: string,
-): Promise<{ ok: true; slot: Slot } | BookingFailure> {
+export async function setSlotCapacity(deps: Deps, slotId: string, capacity: number, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
   if (!Number.isInteger(capacity) || capacity < 0) {
     return failure('VALIDATION_FAILED', 'capacity must be a whole number, 0 or more', { field: 'capacity' });
   }
@@ -135,7 +132,17 @@ export async function checkConsistency(store: BookingStore & BookingQueries): Pr
     const unheldCount = unheldSeats(slot);
     const holdDrift = unheldCount - (slot.availableCount - heldGuests);
     if (drift !== 0 || holdDrift !== 0 || unheldCount < 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
-      drifted.push({ slotId: slot.slotId, experienceId: slot.experienceId, capacity: slot.capacity, availableCount: slot.availableCount, confirmedGuests: guestsBooked, drift, unheldCount, heldGuests, holdDrift });
+      drifted.push({
+        slotId: slot.slotId,
+        experienceId: slot.experienceId,
+        capacity: slot.capacity,
+        availableCount: slot.availableCount,
+        confirmedGuests: guestsBooked,
+        drift,
+        unheldCount,
+        heldGuests,
+        holdDrift,
+      });
     }
   }
   return { slots: slots.length, drifted, unusable };
@@ -160,10 +167,7 @@ export interface AdjustAvailabilitySuccess {
  * Operators' single-slot adjustment: take or release `|delta|` seats with the same guards and codes as a
  * confirmation (missing, blocked, insufficient) and a release (never above capacity), audited.
  */
-export async function adjustAvailability(
-  deps: Deps,
-  input: AdjustAvailabilityInput,
-): Promise<AdjustAvailabilitySuccess | BookingFailure> {
+export async function adjustAvailability(deps: Deps, input: AdjustAvailabilityInput): Promise<AdjustAvailabilitySuccess | BookingFailure> {
   if (!Number.isInteger(input.delta) || input.delta === 0) {
     return failure('VALIDATION_FAILED', 'delta must be a non-zero whole number of seats', { field: 'delta' });
   }
@@ -183,7 +187,10 @@ export async function adjustAvailability(
         if (applied === 0) return { ok: true, slotId: input.slotId, applied: 0 };
         change = [{ kind: 'give', slotId: input.slotId, guests: applied, capacity: slot.capacity }];
       }
-      const audit = operatorAudit(deps, 'slot.availability_adjusted', input.slotId, input.actorId, { delta: input.delta > 0 ? applied : -applied, reason: input.reason });
+      const audit = operatorAudit(deps, 'slot.availability_adjusted', input.slotId, input.actorId, {
+        delta: input.delta > 0 ? applied : -applied,
+        reason: input.reason,
+      });
       const result = await deps.store.commit({ at, seatChanges: change, audits: [audit] });
       if (result.committed) return { ok: true, slotId: input.slotId, applied };
       const refused = result.rejection.seatChanges[0];

@@ -146,7 +146,8 @@ function isConfirmable(trip: Trip): boolean {
  * refund), or money was taken without a PaymentIntent (nothing we may refund: a person decides).
  */
 function setAside(rule: string, event: CheckoutCompleted, reason: string): Decision {
-  if (amountPaidOf(event) > 0 && event.paymentId === undefined) return { rule: 'paid-no-payment-intent', plan: { step: 'attention', reason: 'no_payment_intent' } };
+  if (amountPaidOf(event) > 0 && event.paymentId === undefined)
+    return { rule: 'paid-no-payment-intent', plan: { step: 'attention', reason: 'no_payment_intent' } };
   return { rule, plan: { step: 'set-aside', reason } };
 }
 

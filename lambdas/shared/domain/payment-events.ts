@@ -19,8 +19,20 @@ import {
   type Plan,
   type RefundChanged,
 } from './payment-decision';
-import { PaymentGatewayUnavailableError, } from './payment-gateway';
-import { chargeFullyRefunded, fullRefundEntries, fullRefundKey, moveRefund, newPaymentRecord, nextVersion, refundEntry, settle, withAttention, withChargeTotal, withLiveStatus } from './payment-ledger';
+import { PaymentGatewayUnavailableError } from './payment-gateway';
+import {
+  chargeFullyRefunded,
+  fullRefundEntries,
+  fullRefundKey,
+  moveRefund,
+  newPaymentRecord,
+  nextVersion,
+  refundEntry,
+  settle,
+  withAttention,
+  withChargeTotal,
+  withLiveStatus,
+} from './payment-ledger';
 import { releaseBookings } from './release-bookings';
 import { commitHoldRelease, holdRelease } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
@@ -239,23 +251,53 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
   const record = settle(tripRefundRecord(paymentId, trip, event, reason, amountPaid, fullRefundEntries(paymentId, amountPaid, reason, at), at));
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   // Its seats could not be booked: any it held go back to sale with the refund.
-  const result = await commitReleasingHold(deps, {
-    at,
-    tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
-    paymentRecord: { record },
-    audits: [
-      audit(deps, { eventType: `trip.${tripTo}`, entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
-      audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: amountPaid, reason, tripId: trip.tripId } }),
-    ],
-    processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
-  }, trip);
+  const result = await commitReleasingHold(
+    deps,
+    {
+      at,
+      tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
+      paymentRecord: { record },
+      audits: [
+        audit(deps, { eventType: `trip.${tripTo}`, entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
+        audit(deps, {
+          eventType: 'payment.refund_requested',
+          entityType: 'payment',
+          entityId: paymentId,
+          metadata: { amount: amountPaid, reason, tripId: trip.tripId },
+        }),
+      ],
+      processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
+    },
+    trip,
+  );
   if (!result.committed) return 'state-changed';
   return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
-function tripRefundRecord(paymentId: string, trip: Trip, event: CheckoutCompleted, reason: string, amountPaid: number, refunds: RefundEntry[], at: string): PaymentRecord {
-  return newPaymentRecord({ paymentId, status: 'refund_pending', tripId: trip.tripId, sessionId: event.sessionId, setAside: false, reason, amountPaid, currency: trip.currency, refunds }, at);
+function tripRefundRecord(
+  paymentId: string,
+  trip: Trip,
+  event: CheckoutCompleted,
+  reason: string,
+  amountPaid: number,
+  refunds: RefundEntry[],
+  at: string,
+): PaymentRecord {
+  return newPaymentRecord(
+    {
+      paymentId,
+      status: 'refund_pending',
+      tripId: trip.tripId,
+      sessionId: event.sessionId,
+      setAside: false,
+      reason,
+      amountPaid,
+      currency: trip.currency,
+      refunds,
+    },
+    at,
+  );
 }
 
 /**
@@ -267,12 +309,20 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
   const paymentId = paymentIdOf(event);
   const at = deps.clock.now().toISOString();
   const reason = trip.statusReason ?? 'not_bookable';
-  const refunds = trip.amount > 0 ? [refundEntry({ refundKey: `${fullRefundKey(paymentId)}-resumed`, amount: trip.amount, requestedBy: 'system', reason }, at)] : [];
+  const refunds =
+    trip.amount > 0 ? [refundEntry({ refundKey: `${fullRefundKey(paymentId)}-resumed`, amount: trip.amount, requestedBy: 'system', reason }, at)] : [];
   const record = tripRefundRecord(paymentId, trip, event, reason, trip.amount, refunds, at);
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
-    audits: [audit(deps, { eventType: 'payment.refund_requested', entityType: 'payment', entityId: paymentId, metadata: { amount: trip.amount, reason, tripId: trip.tripId, resumed: true } })],
+    audits: [
+      audit(deps, {
+        eventType: 'payment.refund_requested',
+        entityType: 'payment',
+        entityId: paymentId,
+        metadata: { amount: trip.amount, reason, tripId: trip.tripId, resumed: true },
+      }),
+    ],
   });
   if (!result.committed) return 'state-changed';
   return issueAndAnswer(deps, record, 'refunded');
@@ -286,20 +336,22 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   const at = deps.clock.now().toISOString();
-  const record = settle(newPaymentRecord(
-    {
-      paymentId,
-      status: 'refund_pending',
-      ...(event.tripId !== undefined && { tripId: event.tripId }),
-      sessionId: event.sessionId,
-      setAside: true,
-      reason,
-      amountPaid,
-      currency: event.currency?.toLowerCase() ?? '',
-      refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
-    },
-    at,
-  ));
+  const record = settle(
+    newPaymentRecord(
+      {
+        paymentId,
+        status: 'refund_pending',
+        ...(event.tripId !== undefined && { tripId: event.tripId }),
+        sessionId: event.sessionId,
+        setAside: true,
+        reason,
+        amountPaid,
+        currency: event.currency?.toLowerCase() ?? '',
+        refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
+      },
+      at,
+    ),
+  );
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
@@ -326,12 +378,29 @@ async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome:
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */
 async function closeTripRefundedFirst(deps: PaymentDeps, event: PaymentEvent, trip: Trip, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
-  const result = await commitReleasingHold(deps, {
-    at: deps.clock.now().toISOString(),
-    tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: record.paymentId, statusReason: 'refunded_before_confirmation' },
-    audits: [audit(deps, { eventType: 'trip.refunded', entityType: 'trip', entityId: trip.tripId, metadata: { paymentId: record.paymentId, reason: 'refunded_before_confirmation' } })],
-    processedEvent: processedEvent(deps, event, outcome, trip.tripId),
-  }, trip);
+  const result = await commitReleasingHold(
+    deps,
+    {
+      at: deps.clock.now().toISOString(),
+      tripTransition: {
+        tripId: trip.tripId,
+        from: CONFIRMABLE_TRIP_STATUSES,
+        to: 'refunded',
+        paymentId: record.paymentId,
+        statusReason: 'refunded_before_confirmation',
+      },
+      audits: [
+        audit(deps, {
+          eventType: 'trip.refunded',
+          entityType: 'trip',
+          entityId: trip.tripId,
+          metadata: { paymentId: record.paymentId, reason: 'refunded_before_confirmation' },
+        }),
+      ],
+      processedEvent: processedEvent(deps, event, outcome, trip.tripId),
+    },
+    trip,
+  );
   if (!result.committed && !result.rejection.eventAlreadyProcessed) return 'state-changed';
   return fromRecord(record, outcome);
 }
@@ -344,7 +413,16 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
   const refunded: PaymentRecord = record
     ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt).record, 'refunded')
     : newPaymentRecord(
-        { paymentId: event.paymentId, status: 'refunded', tripId, setAside: false, reason: 'payment_refunded', amountPaid: event.amount, chargeRefunded: event.amountRefunded, currency: event.currency },
+        {
+          paymentId: event.paymentId,
+          status: 'refunded',
+          tripId,
+          setAside: false,
+          reason: 'payment_refunded',
+          amountPaid: event.amount,
+          chargeRefunded: event.amountRefunded,
+          currency: event.currency,
+        },
         at,
       );
   const result = await releaseBookings(
@@ -356,7 +434,14 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
       tripTransition: { from: ['booked'], to: 'refunded', statusReason: 'payment_refunded' },
       marker: markerOf(deps, event),
       paymentRecord: record ? { record: nextVersion(refunded, at), expectedVersion: record.version } : { record: refunded },
-      audits: [audit(deps, { eventType: 'payment.fully_refunded', entityType: 'payment', entityId: event.paymentId, metadata: { amount: event.amountRefunded, eventId: event.eventId } })],
+      audits: [
+        audit(deps, {
+          eventType: 'payment.fully_refunded',
+          entityType: 'payment',
+          entityId: event.paymentId,
+          metadata: { amount: event.amountRefunded, eventId: event.eventId },
+        }),
+      ],
     },
   );
   if (result.ok) return { outcome: 'released', tripId, references: result.released.map((released) => released.reference) };
@@ -429,7 +514,13 @@ async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip:
     at,
     paymentRecord: { record },
     ...(closesTrip && {
-      tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: 'refunded', paymentId: event.paymentId, statusReason: 'refunded_before_confirmation' },
+      tripTransition: {
+        tripId: trip.tripId,
+        from: CONFIRMABLE_TRIP_STATUSES,
+        to: 'refunded',
+        paymentId: event.paymentId,
+        statusReason: 'refunded_before_confirmation',
+      },
     }),
     audits: [
       audit(deps, {
@@ -475,7 +566,10 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
         refunds: [
           ...record.refunds,
           // Stripe made it, so it starts where Stripe's refunds start: counted, under way.
-          { ...refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at), status: 'pending' },
+          {
+            ...refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at),
+            status: 'pending',
+          },
         ],
       };
   const change = moveRefund(withEntry, known?.refundKey ?? `stripe-${event.refundId}`, event.status, at, {
@@ -485,15 +579,31 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
   });
   const tripTransition = trip?.paymentId === record.paymentId ? tripRefundedBy(record, change.record) : undefined;
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
-  return commitRecord(deps, event, record, change.record, change.attention ? 'needs_attention' : 'refund_updated', change.audit?.eventType ?? 'payment.refund_recorded', metadata, tripTransition);
+  return commitRecord(
+    deps,
+    event,
+    record,
+    change.record,
+    change.attention ? 'needs_attention' : 'refund_updated',
+    change.audit?.eventType ?? 'payment.refund_recorded',
+    metadata,
+    tripTransition,
+  );
 }
 
 async function moveTrip(deps: PaymentDeps, event: PaymentEvent, trip: Trip, to: Trip['status'], outcome: PaymentOutcome): Promise<StepResult> {
   const sessionId = 'sessionId' in event ? event.sessionId : undefined;
   const write: AtomicWrite = {
     at: deps.clock.now().toISOString(),
-    tripTransition: { tripId: trip.tripId, from: [trip.status], to, ...(to === 'awaiting_payment' && sessionId !== undefined && { checkoutSessionId: sessionId }) },
-    audits: [audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } })],
+    tripTransition: {
+      tripId: trip.tripId,
+      from: [trip.status],
+      to,
+      ...(to === 'awaiting_payment' && sessionId !== undefined && { checkoutSessionId: sessionId }),
+    },
+    audits: [
+      audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } }),
+    ],
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
   };
   // A checkout that ended without money gives its held seats back in the same transaction.

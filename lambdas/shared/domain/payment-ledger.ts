@@ -194,7 +194,9 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
  * fail. The record settles.
  */
 export function chargeFullyRefunded(record: PaymentRecord, at: string, why: string, asOf?: number): RefundChange {
-  const refunds = record.refunds.map((entry) => (entry.status === 'requested' ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry));
+  const refunds = record.refunds.map((entry) =>
+    entry.status === 'requested' ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry,
+  );
   return {
     record: settle(recounted(withChargeTotal({ ...record, refunds }, record.amountPaid, asOf))),
     audit: { eventType: 'payment.fully_refunded', metadata: { amount: record.amountPaid, why } },

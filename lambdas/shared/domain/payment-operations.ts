@@ -6,7 +6,18 @@ import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
-import { hasRequestedRefunds, liveStatus, newPaymentRecord, nextVersion, refundableAmount, refundEntry, settle, shareRefundKey, withAttention, withLiveStatus } from './payment-ledger';
+import {
+  hasRequestedRefunds,
+  liveStatus,
+  newPaymentRecord,
+  nextVersion,
+  refundableAmount,
+  refundEntry,
+  settle,
+  shareRefundKey,
+  withAttention,
+  withLiveStatus,
+} from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 
 /** A concurrent event about the same payment makes an operation read again, this many times at most. */
@@ -37,7 +48,14 @@ function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId
 /** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
 function recordOfLegacyBooking(trip: Trip | undefined, booking: Booking, at: string): PaymentRecord {
   return newPaymentRecord(
-    { paymentId: booking.paymentId, status: 'booked', tripId: booking.tripId, setAside: false, amountPaid: trip?.amount ?? 0, currency: trip?.currency ?? booking.currency ?? '' },
+    {
+      paymentId: booking.paymentId,
+      status: 'booked',
+      tripId: booking.tripId,
+      setAside: false,
+      amountPaid: trip?.amount ?? 0,
+      currency: trip?.currency ?? booking.currency ?? '',
+    },
     at,
   );
 }
@@ -68,7 +86,13 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       if (booking.status !== 'confirmed') {
         if (record && existing?.status === 'requested') {
           const issued = await issueRequestedRefunds(deps, record, 'operator');
-          return { ok: true, released: [], alreadyReleased: true, refund: refundOf(issued.record, refundKey) as RefundEntry, ...(trip && { tripStatus: trip.status }) };
+          return {
+            ok: true,
+            released: [],
+            alreadyReleased: true,
+            refund: refundOf(issued.record, refundKey) as RefundEntry,
+            ...(trip && { tripStatus: trip.status }),
+          };
         }
         return { ok: true, released: [], alreadyReleased: true, ...(existing && { refund: existing }), ...(trip && { tripStatus: trip.status }) };
       }
@@ -77,7 +101,9 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const base = record ?? recordOfLegacyBooking(trip, booking, at);
       const share = Math.min(booking.amount ?? 0, refundableAmount(base));
       const entry = shareEntry(deps, input, booking, share, at);
-      const others = trip ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed') : [];
+      const others = trip
+        ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
+        : [];
       const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
@@ -92,7 +118,9 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           reason: input.reason,
           actorType: 'operator',
           ...(input.actorId !== undefined && { actorId: input.actorId }),
-          ...(last && { tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' } }),
+          ...(last && {
+            tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' },
+          }),
           paymentRecord: write,
           ...(entry && {
             audits: [
@@ -166,7 +194,10 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       }
       const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
       if (record.status !== 'needs_attention' || failed.length === 0) {
-        return failure('NOTHING_TO_RETRY', `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`);
+        return failure(
+          'NOTHING_TO_RETRY',
+          `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`,
+        );
       }
       const at = deps.clock.now().toISOString();
       let left = refundableAmount(record);
@@ -176,7 +207,14 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         const amount = Math.min(entry.amount, left);
         left -= amount;
         const retry = refundEntry(
-          { refundKey: `${entry.refundKey}-retry-${record.refunds.length + retries.length + 1}`, amount, requestedBy: 'operator', ...(actorId !== undefined && { actorId }), reason: entry.reason, bookingReferences: entry.bookingReferences },
+          {
+            refundKey: `${entry.refundKey}-retry-${record.refunds.length + retries.length + 1}`,
+            amount,
+            requestedBy: 'operator',
+            ...(actorId !== undefined && { actorId }),
+            reason: entry.reason,
+            bookingReferences: entry.bookingReferences,
+          },
           at,
         );
         retries.push(retry);
@@ -189,7 +227,12 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
-        audits: [operatorAudit(deps, 'payment.refund_retried', paymentId, actorId, { refundKeys: retries.map((retry) => retry.refundKey).join(','), amount: retries.reduce((sum, retry) => sum + retry.amount, 0) })],
+        audits: [
+          operatorAudit(deps, 'payment.refund_retried', paymentId, actorId, {
+            refundKeys: retries.map((retry) => retry.refundKey).join(','),
+            amount: retries.reduce((sum, retry) => sum + retry.amount, 0),
+          }),
+        ],
       });
       if (!result.committed) return STATE_MOVED;
       const issued = await issueRequestedRefunds(deps, written, 'operator');
@@ -217,7 +260,9 @@ export async function resolvePayment(
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
-        audits: [operatorAudit(deps, 'payment.resolved', paymentId, actorId, { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null })],
+        audits: [
+          operatorAudit(deps, 'payment.resolved', paymentId, actorId, { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null }),
+        ],
       });
       if (result.committed) return { ok: true, record: written };
       return STATE_MOVED;
@@ -252,8 +297,10 @@ export async function checkPayments(store: BookingStore & BookingQueries, now: D
     if (record.amountRefunded > record.amountPaid) at(`refunded ${record.amountRefunded} of ${record.amountPaid} paid`);
     for (const entry of record.refunds) {
       const age = now.getTime() - Date.parse(entry.updatedAt);
-      if (entry.status === 'requested' && age > UNANSWERED_REFUND_MS) at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and never answered: run payments retry-refund`);
-      if ((entry.status === 'pending' || entry.status === 'requires_action') && age > STUCK_REFUND_MS) at(`refund ${entry.refundKey} ${entry.status} since ${entry.updatedAt}: look it up at Stripe`);
+      if (entry.status === 'requested' && age > UNANSWERED_REFUND_MS)
+        at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and never answered: run payments retry-refund`);
+      if ((entry.status === 'pending' || entry.status === 'requires_action') && age > STUCK_REFUND_MS)
+        at(`refund ${entry.refundKey} ${entry.status} since ${entry.updatedAt}: look it up at Stripe`);
     }
     if (succeeded > record.amountPaid) at(`refunds succeeded for ${succeeded} of ${record.amountPaid} paid`);
     if (record.tripId === undefined || record.setAside || record.amountPaid === 0 || record.amountRefunded < record.amountPaid) continue;

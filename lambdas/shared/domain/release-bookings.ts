@@ -48,11 +48,7 @@ const RELEASE_ATTEMPTS = 5;
  * Steps: read the bookings and their slots → one transaction (bookings confirmed→cancelled, seats back
  * capped at capacity, one audit entry per booking) → on a concurrent change, re-read and retry.
  */
-export async function releaseBookings(
-  deps: Deps,
-  target: ReleaseTarget,
-  options: ReleaseOptions,
-): Promise<ReleaseSuccess | BookingFailure> {
+export async function releaseBookings(deps: Deps, target: ReleaseTarget, options: ReleaseOptions): Promise<ReleaseSuccess | BookingFailure> {
   const attempts = options.paymentRecord ? 1 : RELEASE_ATTEMPTS;
   return retryWhileStateMoves(
     attempts,
@@ -64,8 +60,7 @@ export async function releaseBookings(
       const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
       const at = deps.clock.now().toISOString();
       const slots = await deps.store.getSlots(confirmed.map((booking) => booking.slotId));
-      const tripTransition: TripTransition | undefined =
-        tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
+      const tripTransition: TripTransition | undefined = tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
       if (confirmed.length === 0 && !tripTransition && !options.marker && !options.paymentRecord) return { ok: true, released: [], alreadyReleased };
 
       const write: AtomicWrite = {
@@ -99,10 +94,7 @@ export async function releaseBookings(
   );
 }
 
-async function loadTargetBookings(
-  store: BookingStore,
-  target: ReleaseTarget,
-): Promise<{ ok: true; value: Booking[] } | BookingFailure> {
+async function loadTargetBookings(store: BookingStore, target: ReleaseTarget): Promise<{ ok: true; value: Booking[] } | BookingFailure> {
   if ('reference' in target) {
     const found = await store.getBookings([target.reference]);
     return found.length > 0 ? { ok: true, value: found } : failure('BOOKING_NOT_FOUND', `Booking ${target.reference} does not exist.`);

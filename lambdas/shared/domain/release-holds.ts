@@ -5,7 +5,12 @@ import type { Deps } from './collaborators';
 import type { AuditActorType, AuditEntry, Hold } from './model';
 
 /** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
-export function holdRelease(deps: Deps, hold: Pick<Hold, 'tripId' | 'seats'>, actorType: AuditActorType, why: string): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
+export function holdRelease(
+  deps: Deps,
+  hold: Pick<Hold, 'tripId' | 'seats'>,
+  actorType: AuditActorType,
+  why: string,
+): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
   return {
     seatChanges: hold.seats.map(({ slotId, guests }) => ({ kind: 'unhold', slotId, guests })),
     holdTransition: { tripId: hold.tripId, to: 'released' },
@@ -26,7 +31,9 @@ export function holdRelease(deps: Deps, hold: Pick<Hold, 'tripId' | 'seats'>, ac
 export async function commitHoldRelease(store: BookingStore, write: AtomicWrite): Promise<AtomicWriteResult> {
   const result = await store.commit(write);
   if (result.committed) return result;
-  const missing = new Set(result.rejection.seatChanges.filter(({ change, current }) => change.kind === 'unhold' && current === undefined).map(({ change }) => change.slotId));
+  const missing = new Set(
+    result.rejection.seatChanges.filter(({ change, current }) => change.kind === 'unhold' && current === undefined).map(({ change }) => change.slotId),
+  );
   if (missing.size === 0) return result;
   return store.commit({ ...write, seatChanges: (write.seatChanges ?? []).filter((change) => !(change.kind === 'unhold' && missing.has(change.slotId))) });
 }

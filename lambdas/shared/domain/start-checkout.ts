@@ -78,7 +78,10 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   }
   // A key names one request: the same key with other items is a mistake, answered as one (Stripe does the same).
   if (!sameItems(trip, input.items)) {
-    return failure('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${input.idempotencyKey} was used for another checkout (trip ${trip.tripId}); use a new key for new items.`);
+    return failure(
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key ${input.idempotencyKey} was used for another checkout (trip ${trip.tripId}); use a new key for new items.`,
+    );
   }
   if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return started(trip, trip.checkoutUrl, replayed);
   let session: { sessionId: string; url: string };
@@ -99,7 +102,8 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   } catch (error) {
     // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once.
     const refused = error instanceof CheckoutRefusedError;
-    if (refused || input.idempotencyKey === undefined) await abandon(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
+    if (refused || input.idempotencyKey === undefined)
+      await abandon(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
     if (refused) return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`);
     throw error;
   }
@@ -123,7 +127,11 @@ function holdExpiry(now: Date, holdMinutes: number): string {
 }
 
 function sameItems(trip: Trip, items: readonly { slotId: string; guestCount: number }[]): boolean {
-  const key = (list: readonly { slotId: string; guestCount: number }[]): string => list.map((item) => `${item.slotId}:${item.guestCount}`).sort().join(',');
+  const key = (list: readonly { slotId: string; guestCount: number }[]): string =>
+    list
+      .map((item) => `${item.slotId}:${item.guestCount}`)
+      .sort()
+      .join(',');
   return key(trip.items) === key(items);
 }
 
@@ -159,7 +167,14 @@ async function holdNewTrip(
   const holdExpiresAt = holdExpiry(now, deps.holdMinutes);
   const trip: Trip = { ...priced.trip, holdExpiresAt };
   const seats = seatsPerSlot(trip.items);
-  const hold: Hold = { tripId, seats: seats.map(({ slotId, guests }) => ({ slotId, guests })), expiresAt: holdExpiresAt, status: 'held', createdAt: at, updatedAt: at };
+  const hold: Hold = {
+    tripId,
+    seats: seats.map(({ slotId, guests }) => ({ slotId, guests })),
+    expiresAt: holdExpiresAt,
+    status: 'held',
+    createdAt: at,
+    updatedAt: at,
+  };
   const audit = auditEntry(deps, {
     eventType: 'trip.held',
     entityType: 'trip',

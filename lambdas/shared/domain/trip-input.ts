@@ -14,10 +14,7 @@ export const MAX_TRIP_ITEMS = 32;
 /** Returns a TRIP_TOO_LARGE failure when the trip cannot be confirmed in one transaction. */
 export function checkTripSize(items: readonly unknown[]): BookingFailure | undefined {
   if (items.length <= MAX_TRIP_ITEMS) return undefined;
-  return failure(
-    'TRIP_TOO_LARGE',
-    `A trip may hold at most ${MAX_TRIP_ITEMS} items so that it confirms in one transaction; this one has ${items.length}.`,
-  );
+  return failure('TRIP_TOO_LARGE', `A trip may hold at most ${MAX_TRIP_ITEMS} items so that it confirms in one transaction; this one has ${items.length}.`);
 }
 
 // Ids end up inside composite keys (`SLOT#<id>`), so the key delimiter and anything unprintable are refused.
@@ -27,7 +24,9 @@ export const idSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,
  * A user id: what an identity provider calls its users (`auth0|123`, an email-like `a@b`), key-safe: no `#`
  * (the key delimiter), nothing unprintable, at most 128 characters.
  */
-export const userIdSchema = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", ".", ":", "@", "|" or "+"'));
+export const userIdSchema = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:@|+-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-", ".", ":", "@", "|" or "+"'));
 
 export const dateSchema = z.string().check(
   z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD'),
@@ -39,11 +38,13 @@ export const dateSchema = z.string().check(
 
 export const timeSchema = z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time as HH:MM (24-hour)'));
 
-export const guestCountSchema = z.number({ error: 'must be a number' }).check(
-  z.refine(Number.isInteger, 'must be a whole number'),
-  z.minimum(1, 'must be at least 1'),
-  z.maximum(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`),
-);
+export const guestCountSchema = z
+  .number({ error: 'must be a number' })
+  .check(
+    z.refine(Number.isInteger, 'must be a whole number'),
+    z.minimum(1, 'must be at least 1'),
+    z.maximum(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`),
+  );
 
 export const tripItemSchema = z.strictObject({
   experienceId: idSchema,

@@ -1,4 +1,3 @@
-
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
@@ -17,7 +16,16 @@ export async function recordUnusableEvent(
   const result = await deps.store.commit({
     at,
     unusableEvent: { event },
-    audits: [auditEntry(deps, { eventType: 'stripe_event.unusable', entityType: 'event', entityId: input.eventId, actorType: 'stripe', at, metadata: { eventType: input.eventType, problem: input.problem } })],
+    audits: [
+      auditEntry(deps, {
+        eventType: 'stripe_event.unusable',
+        entityType: 'event',
+        entityId: input.eventId,
+        actorType: 'stripe',
+        at,
+        metadata: { eventType: input.eventType, problem: input.problem },
+      }),
+    ],
   });
   return { recorded: result.committed };
 }
@@ -37,7 +45,17 @@ export async function resolveUnusableEvent(
   const result = await deps.store.commit({
     at,
     unusableEvent: { event, expectedStatus: 'needs_attention' },
-    audits: [auditEntry(deps, { eventType: 'stripe_event.resolved', entityType: 'event', entityId: eventId, actorType: 'operator', actorId, at, metadata: { note, problem: current.problem } })],
+    audits: [
+      auditEntry(deps, {
+        eventType: 'stripe_event.resolved',
+        entityType: 'event',
+        entityId: eventId,
+        actorType: 'operator',
+        actorId,
+        at,
+        metadata: { note, problem: current.problem },
+      }),
+    ],
   });
   return result.committed ? { ok: true, event } : failure('NOT_NEEDING_ATTENTION', `Event ${eventId} was resolved meanwhile.`);
 }

@@ -57,9 +57,7 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
   }
 
   private async getItem(key: Key, operation: string): Promise<Record<string, unknown> | undefined> {
-    const result = await this.retrying(operation, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
+    const result = await this.retrying(operation, () => this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })));
     return result.Item;
   }
 
@@ -172,10 +170,12 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
 
   async getSlots(slotIds: readonly string[]): Promise<Map<string, Slot>> {
     const items = await this.batchGet([...new Set(slotIds)].map(keys.slot), 'BatchGetItem slots');
-    return new Map(items.map((item) => {
-      const slot = fromItem.slot(item);
-      return [slot.slotId, slot];
-    }));
+    return new Map(
+      items.map((item) => {
+        const slot = fromItem.slot(item);
+        return [slot.slotId, slot];
+      }),
+    );
   }
 
   async getBookings(references: readonly string[]): Promise<Booking[]> {
@@ -261,7 +261,9 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
   /** Follows LastEvaluatedKey until the last page (Query and Scan page the same way), each page retried alone. */
   private async readAllPages(
     operation: string,
-    fetchPage: (start: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[] | undefined; LastEvaluatedKey?: Record<string, unknown> | undefined }>,
+    fetchPage: (
+      start: Record<string, unknown> | undefined,
+    ) => Promise<{ Items?: Record<string, unknown>[] | undefined; LastEvaluatedKey?: Record<string, unknown> | undefined }>,
   ): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
@@ -290,7 +292,6 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
       return { committed: false, rejection: decodeRejection(parts, error.CancellationReasons ?? []) };
     }
   }
-
 }
 
 /** Reads every item; with `onUnusable`, one that fails its shape is reported and left out instead of failing the listing. */

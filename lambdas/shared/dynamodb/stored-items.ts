@@ -209,7 +209,18 @@ function paymentRecordOf(item: Item): PaymentRecord {
   const reason = stored.reason ?? 'not_bookable';
   const owed =
     stored.status === 'refund_pending' && amount > 0
-      ? [{ refundKey: `refund-${stored.paymentId}-resumed`, amount, status: 'requested' as const, requestedBy: 'system' as const, reason, bookingReferences: [], requestedAt: stored.updatedAt, updatedAt: stored.updatedAt }]
+      ? [
+          {
+            refundKey: `refund-${stored.paymentId}-resumed`,
+            amount,
+            status: 'requested' as const,
+            requestedBy: 'system' as const,
+            reason,
+            bookingReferences: [],
+            requestedAt: stored.updatedAt,
+            updatedAt: stored.updatedAt,
+          },
+        ]
       : [];
   return {
     paymentId: stored.paymentId,

@@ -134,11 +134,20 @@ function seatChangeItem(table: string, change: SeatChange, at: string): Transact
       // Seats this trip held are in availableCount only; any other seats must also be neither booked nor held.
       if (change.held) return seatUpdate(table, change.slotId, 'SET availableCount = availableCount - :guests, updatedAt = :at', conditions, values);
       conditions.push(guard.enoughUnheldSeats);
-      return seatUpdate(table, change.slotId, `SET availableCount = availableCount - :guests, unheldCount = ${UNHELD} - :guests, updatedAt = :at`, conditions, values);
+      return seatUpdate(
+        table,
+        change.slotId,
+        `SET availableCount = availableCount - :guests, unheldCount = ${UNHELD} - :guests, updatedAt = :at`,
+        conditions,
+        values,
+      );
     }
     case 'unhold':
       // The hold's own transition (held → released, in the same transaction) is what makes this happen once.
-      return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} + :guests, updatedAt = :at`, [guard.exists], { ':guests': change.guests, ':at': at });
+      return seatUpdate(table, change.slotId, `SET unheldCount = ${UNHELD} + :guests, updatedAt = :at`, [guard.exists], {
+        ':guests': change.guests,
+        ':at': at,
+      });
     case 'give':
       return seatUpdate(
         table,

@@ -57,7 +57,7 @@ export function isTransient(error: unknown): boolean {
 function mayHaveReachedTable(error: unknown): boolean {
   const e = asAwsError(error);
   if (e.code && NOT_SENT_CODES.has(e.code)) return false;
-  if (e.name === 'TransactionCanceledException' || (e.name?.includes('Throughput')) || e.name === 'ThrottlingException') {
+  if (e.name === 'TransactionCanceledException' || e.name?.includes('Throughput') || e.name === 'ThrottlingException') {
     return false;
   }
   return true;

@@ -85,9 +85,12 @@ export class StripePaymentGateway implements PaymentGateway {
     } catch (error) {
       if (!(error instanceof Stripe.errors.StripeError)) throw error;
       if (isTransientStripeError(error)) {
-        throw new PaymentGatewayUnavailableError(`Stripe did not answer the refund of ${request.paymentId} (${error.type}${error.code ? `: ${error.code}` : ''})`, {
-          cause: error,
-        });
+        throw new PaymentGatewayUnavailableError(
+          `Stripe did not answer the refund of ${request.paymentId} (${error.type}${error.code ? `: ${error.code}` : ''})`,
+          {
+            cause: error,
+          },
+        );
       }
       if (error.code === 'charge_already_refunded') return { kind: 'already_refunded' };
       return { kind: 'refused', code: error.code ?? error.type, message: error.message };
@@ -141,7 +144,8 @@ export class StripeCheckoutSessions implements CheckoutSessions {
       return { sessionId: session.id, url: session.url };
     } catch (error) {
       if (!(error instanceof Stripe.errors.StripeError)) throw error;
-      if (isTransientStripeError(error)) throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
+      if (isTransientStripeError(error))
+        throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
       throw new CheckoutRefusedError(error.code ?? error.type, error.message);
     }
   }

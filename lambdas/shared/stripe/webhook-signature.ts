@@ -1,9 +1,7 @@
 // Verifies a Stripe-Signature header against one or more signing secrets (several while a secret is rolled).
 import Stripe from 'stripe';
 
-export type SignatureVerdict =
-  | { readonly valid: true }
-  | { readonly valid: false; readonly reason: 'missing' | 'mismatch' | 'expired' | 'future' };
+export type SignatureVerdict = { readonly valid: true } | { readonly valid: false; readonly reason: 'missing' | 'mismatch' | 'expired' | 'future' };
 
 const stripeSignature = requireSignatureVerifier();
 

@@ -22,7 +22,13 @@ const list = defineCommand({
         paid: money(record.amountPaid, record.currency),
         refunded: money(record.amountRefunded, record.currency),
       })),
-      ...events.map((event) => ({ since: event.receivedAt, kind: 'event', id: event.eventId, reason: `unusable ${event.eventType}`, code: truncate(event.problem, 60) })),
+      ...events.map((event) => ({
+        since: event.receivedAt,
+        kind: 'event',
+        id: event.eventId,
+        reason: `unusable ${event.eventType}`,
+        code: truncate(event.problem, 60),
+      })),
     ].sort((a, b) => a.since.localeCompare(b.since));
     if (!json && rows.length === 0) out('Nothing needs attention.');
     else print({ payments, events }, rows, ['since', 'kind', 'id', 'tripId', 'reason', 'code', 'paid', 'refunded']);

@@ -12,7 +12,11 @@ const list = defineCommand({
     const match = new RegExp(`^(${ENTITY_TYPES.join('|')}):(.+)$`).exec(flags.entity);
     if (!match) throw new UsageError(`audit list needs --entity ${ENTITY_NEEDED}`);
     const entries = await store.listAudit(match[1] as string, match[2] as string);
-    print(entries, entries.map((entry) => ({ ...entry, metadata: JSON.stringify(entry.metadata) })), ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
+    print(
+      entries,
+      entries.map((entry) => ({ ...entry, metadata: JSON.stringify(entry.metadata) })),
+      ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata'],
+    );
     return 0;
   },
 });

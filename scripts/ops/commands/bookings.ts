@@ -59,7 +59,11 @@ const cancel = defineCommand({
         : refund
           ? 'none (nothing paid through Stripe)'
           : 'none (--no-refund)';
-    context.print(result, [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }], ['reference', 'released', 'alreadyReleased', 'refund', 'trip']);
+    context.print(
+      result,
+      [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
+      ['reference', 'released', 'alreadyReleased', 'refund', 'trip'],
+    );
     return 0;
   },
 });

@@ -13,9 +13,13 @@ const check = defineCommand({
     if (json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
     else {
       for (const item of slots.unusable) err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
-      if (slots.drifted.length === 0) out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
+      if (slots.drifted.length === 0)
+        out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
       else {
-        printTable([...slots.drifted], ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift']);
+        printTable(
+          [...slots.drifted],
+          ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift'],
+        );
         err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
       }
       if (payments.problems.length === 0) out(`${payments.payments} payments checked: refunds add up everywhere.`);

@@ -7,7 +7,11 @@ const list = defineCommand({
   flags: {},
   async run({ store, json, out, print }) {
     const holds = await store.listActiveHolds();
-    const rows = holds.map((hold) => ({ expiresAt: hold.expiresAt, tripId: hold.tripId, seats: hold.seats.map(({ slotId, guests }) => `${slotId}:${guests}`).join(' ') }));
+    const rows = holds.map((hold) => ({
+      expiresAt: hold.expiresAt,
+      tripId: hold.tripId,
+      seats: hold.seats.map(({ slotId, guests }) => `${slotId}:${guests}`).join(' '),
+    }));
     if (!json && rows.length === 0) out('No seats are held.');
     else print(holds, rows, ['expiresAt', 'tripId', 'seats']);
     return 0;

@@ -5,7 +5,12 @@ import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCo
 import { money, refundLine } from '../printing';
 
 /** What closing something that needs attention asks of the operator. */
-export const NOTE_FLAG = { type: 'string', value: 'TEXT', required: true, description: 'what was done about it; kept in the audit trail' } as const satisfies FlagSpec;
+export const NOTE_FLAG = {
+  type: 'string',
+  value: 'TEXT',
+  required: true,
+  description: 'what was done about it; kept in the audit trail',
+} as const satisfies FlagSpec;
 
 /** The payment record's fields worth reading, in this order, absent ones left out. */
 function paymentFields(record: PaymentRecord): [string, unknown][] {
@@ -53,7 +58,9 @@ const retry = defineCommand({
     const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
     if (!result.ok) return context.refused(result);
     const asked = new Set(result.asked.map((entry) => entry.refundKey));
-    const rows = result.record.refunds.filter((entry) => asked.has(entry.refundKey)).map((entry) => ({ refundKey: entry.refundKey, refund: refundLine(entry, result.record.currency) }));
+    const rows = result.record.refunds
+      .filter((entry) => asked.has(entry.refundKey))
+      .map((entry) => ({ refundKey: entry.refundKey, refund: refundLine(entry, result.record.currency) }));
     context.print(result, rows, ['refundKey', 'refund']);
     context.out(`payment ${paymentId} is now ${result.record.status}`);
     return result.record.status === 'needs_attention' ? 1 : 0;

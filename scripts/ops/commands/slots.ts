@@ -31,13 +31,13 @@ const add = defineCommand({
   },
   async run(context, { flags }) {
     const input = parseInput(newSlotSchema, {
-        ...(flags.id && { slotId: flags.id }),
-        experienceId: flags.experience,
-        date: flags.date,
-        time: flags.time,
-        capacity: wholeNumber(flags.capacity, 'capacity'),
-        priceAmount: wholeNumber(flags.price, 'price'),
-        currency: flags.currency,
+      ...(flags.id && { slotId: flags.id }),
+      experienceId: flags.experience,
+      date: flags.date,
+      time: flags.time,
+      capacity: wholeNumber(flags.capacity, 'capacity'),
+      priceAmount: wholeNumber(flags.price, 'price'),
+      currency: flags.currency,
     });
     const result = input.ok ? await addSlot(context.deps, input.value, context.actor) : input;
     if (!result.ok) return context.refused(result);
@@ -51,7 +51,9 @@ const list = defineCommand({
   summary: 'every slot, or an experience’s',
   flags: { experience: { type: 'string', value: 'ID', description: 'only this experience’s slots' } },
   async run({ store, print, err }, { flags }) {
-    const slots = flags.experience ? await store.listSlotsOfExperience(flags.experience) : await store.listAllSlots((problem) => err(`warning: ${problem.message}`));
+    const slots = flags.experience
+      ? await store.listSlotsOfExperience(flags.experience)
+      : await store.listAllSlots((problem) => err(`warning: ${problem.message}`));
     print(slots, slots.map(slotRow), SLOT_COLUMNS);
     return 0;
   },
