@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
 import { StoredDataError } from '../../lambdas/shared/domain/errors';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
+import { newPaymentRecord } from '../../lambdas/shared/domain/payment-ledger';
 import { slotItem, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
 import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
@@ -107,18 +108,7 @@ describe('transaction items', () => {
   });
 
   it('replaces a payment record only at the version read, and puts a new one only where none exists', () => {
-    const record = {
-      paymentId: 'pi_1',
-      status: 'booked' as const,
-      setAside: false,
-      amountPaid: 9_000,
-      currency: 'eur',
-      amountRefunded: 0,
-      refunds: [],
-      version: 3,
-      createdAt: AT,
-      updatedAt: AT,
-    };
+    const record = { ...newPaymentRecord({ paymentId: 'pi_1', status: 'booked', setAside: false, amountPaid: 9_000, currency: 'eur' }, AT), version: 3 };
     expect(onlyItem({ paymentRecord: { record, expectedVersion: 2 } }).Put).toMatchObject({
       ConditionExpression: [guard.exists, guard.recordVersionIs].join(' AND '),
       ExpressionAttributeValues: { ':version': 2 },

@@ -6,6 +6,7 @@ import { keys, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { GLOBAL_INDEXES } from '../../lambdas/shared/dynamodb/table-definition';
 import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { Trip } from '../../lambdas/shared/domain/model';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { overwriteSlot, testDocumentClient, testStore } from '../support/store';
 import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -228,17 +229,22 @@ describe('Stripe says yes, then the refund changes', () => {
   });
 });
 
+/** A session a 100 % coupon settled: nothing charged, so no PaymentIntent. */
+function paidWithFullDiscount(trip: Trip) {
+  return {
+    paymentIntent: null,
+    amount: 0,
+    payment_status: 'no_payment_required',
+    amount_subtotal: trip.amount,
+    total_details: { amount_discount: trip.amount },
+  } as const;
+}
+
 describe('sessions that charged nothing, or not through a PaymentIntent', () => {
   it('books a 100 % coupon trip with nothing paid, and its later refund-less end is recorded as such', async () => {
     const s = await scenario({ register: false });
 
-    const response = await s.pay({
-      paymentIntent: null,
-      amount: 0,
-      payment_status: 'no_payment_required',
-      amount_subtotal: s.trip.amount,
-      total_details: { amount_discount: s.trip.amount },
-    });
+    const response = await s.pay(paidWithFullDiscount(s.trip));
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'booked' } });
     const sessionId = s.trip.checkoutSessionId as string;
@@ -251,13 +257,7 @@ describe('sessions that charged nothing, or not through a PaymentIntent', () => 
     await overwriteSlot({ ...s.slots[0], isBlocked: true });
     const posts = fake.calls.length;
 
-    const response = await s.pay({
-      paymentIntent: null,
-      amount: 0,
-      payment_status: 'no_payment_required',
-      amount_subtotal: s.trip.amount,
-      total_details: { amount_discount: s.trip.amount },
-    });
+    const response = await s.pay(paidWithFullDiscount(s.trip));
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'nothing_to_refund', reason: 'SLOT_BLOCKED' } });
     expect(await s.store.getPaymentRecord(s.trip.checkoutSessionId as string)).toMatchObject({ status: 'refunded', amountPaid: 0, refunds: [] });
