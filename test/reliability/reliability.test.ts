@@ -336,7 +336,8 @@ describe('faults in front of DynamoDB Local', () => {
 });
 
 describe('DynamoDB Local killed mid-burst', () => {
-  it('200 deliveries, SIGKILL after 60 answers, restart, redeliver what was not acknowledged: every trip all or nothing', async () => {
+  // Two server starts on disk, a kill and 200 deliveries with retries: a minute on a quiet machine, more on a busy CI runner.
+  it('200 deliveries, SIGKILL after 60 answers, restart, redeliver what was not acknowledged: every trip all or nothing', { timeout: 180_000 }, async () => {
     const dynamo = await startDiskDynamo('kill');
     try {
       const { store } = dynamo;

@@ -17,28 +17,28 @@ export function decodeRejection(parts: readonly TransactionPart[], reasons: read
     const old = reason.Item ? unmarshall(reason.Item) : undefined;
     switch (part.kind) {
       case 'seat':
-        seatChanges.push(old ? { change: part.change, current: fromItem.slot(old) } : { change: part.change });
+        seatChanges.push({ change: part.change, ...asItWas(old, fromItem.slot) });
         break;
       case 'new-booking':
         takenReferences.push(part.reference);
         break;
       case 'trip':
-        rejection = { ...rejection, trip: old ? { current: fromItem.trip(old) } : {} };
+        rejection = { ...rejection, trip: asItWas(old, fromItem.trip) };
         break;
       case 'event':
         rejection = { ...rejection, eventAlreadyProcessed: true };
         break;
       case 'payment-record':
-        rejection = { ...rejection, paymentRecord: old ? { current: fromItem.paymentRecord(old) } : {} };
+        rejection = { ...rejection, paymentRecord: asItWas(old, fromItem.paymentRecord) };
         break;
       case 'unusable-event':
-        rejection = { ...rejection, unusableEvent: old ? { current: fromItem.unusableEvent(old) } : {} };
+        rejection = { ...rejection, unusableEvent: asItWas(old, fromItem.unusableEvent) };
         break;
       case 'new-trip':
         rejection = { ...rejection, tripExisted: true };
         break;
       case 'hold':
-        rejection = { ...rejection, hold: old ? { current: fromItem.hold(old) } : {} };
+        rejection = { ...rejection, hold: asItWas(old, fromItem.hold) };
         break;
       case 'slot': // a new slot's id taken, or a settings guard: the caller reads the slot again to say which
       case 'cancellation': // a booking no longer confirmed: the release reads its bookings again
@@ -49,4 +49,9 @@ export function decodeRejection(parts: readonly TransactionPart[], reasons: read
     }
   });
   return { ...rejection, seatChanges, takenReferences };
+}
+
+/** The refused item as it was (`ALL_OLD`), or nothing when it did not exist. */
+function asItWas<T>(old: Record<string, unknown> | undefined, read: (item: Record<string, unknown>) => T): { current?: T } {
+  return old ? { current: read(old) } : {};
 }
