@@ -59,24 +59,46 @@ export function createBookingHandler(deps: CreateBookingDeps): CreateBookingHand
 async function confirmRequestedTrip(deps: Deps, request: CreateBookingRequest): Promise<ConfirmTripResult> {
   const tooLarge = checkTripSize(request.tripItems);
   if (tooLarge) return tooLarge;
-  let trip: Trip | undefined;
+  let stored: Trip | undefined;
   try {
-    trip = await deps.store.getTrip(request.tripId);
+    stored = await readTrip(deps, request.tripId);
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     return failure('TRANSACTION_FAILED', 'The booking store is unavailable; the confirmation can be retried.', { retryable: true });
   }
-  if (!trip) return failure('TRIP_NOT_FOUND', `Trip ${request.tripId} does not exist.`);
-  const mismatch = findMismatch(trip, request);
-  if (mismatch) return failure('TRIP_MISMATCH', mismatch);
-  return confirmTrip(deps, { trip, paymentId: request.paymentId });
+  if (!stored) return failure('TRIP_NOT_FOUND', `Trip ${request.tripId} does not exist.`);
+  // A request that names another user or other items learns nothing of the trip, not even a replay's bookings.
+  const matched = tripAsRequested(stored, request);
+  if ('mismatch' in matched) return failure('TRIP_MISMATCH', matched.mismatch);
+  return confirmTrip(deps, { trip: matched.trip, paymentId: request.paymentId });
 }
 
-/** Why the request does not describe the stored trip (another user, other items), or undefined when it does. */
-function findMismatch(trip: Trip, request: CreateBookingRequest): string | undefined {
-  if (trip.userId !== request.userId) return `Trip ${trip.tripId} belongs to another user.`;
+/** Reads the trip; when every attempt lost its answer, once more: a retried confirmation should not fail on a read. */
+async function readTrip(deps: Deps, tripId: string): Promise<Trip | undefined> {
+  try {
+    return await deps.store.getTrip(tripId);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError) || !error.maybeCommitted) throw error;
+    return deps.store.getTrip(tripId);
+  }
+}
+
+/**
+ * The stored trip with its items in the order the request lists them (the response answers in that order and
+ * carries no slot to match a booking by), or why the request does not describe it (another user, other items).
+ */
+function tripAsRequested(trip: Trip, request: CreateBookingRequest): { trip: Trip } | { mismatch: string } {
+  if (trip.userId !== request.userId) return { mismatch: `Trip ${trip.tripId} belongs to another user.` };
   const itemKey = (item: TripItem): string => [item.experienceId, item.slotId, item.guestCount, item.date, item.time].join('|');
-  const canonical = (items: readonly TripItem[]): string => items.map(itemKey).sort().join('\n');
-  if (canonical(trip.items) !== canonical(request.tripItems)) return `The items do not match those of trip ${trip.tripId}.`;
-  return undefined;
+  const unused = trip.items.map((item, index) => ({ key: itemKey(item), index }));
+  const order: number[] = [];
+  for (const item of request.tripItems) {
+    const found = unused.findIndex((candidate) => candidate.key === itemKey(item));
+    const [taken] = found < 0 ? [] : unused.splice(found, 1);
+    if (!taken) return { mismatch: `The items do not match those of trip ${trip.tripId}.` };
+    order.push(taken.index);
+  }
+  if (unused.length > 0) return { mismatch: `The items do not match those of trip ${trip.tripId}.` };
+  const inOrder = <T>(list: readonly T[]): T[] => order.flatMap((index) => (index < list.length ? [list[index] as T] : []));
+  return { trip: { ...trip, items: inOrder(trip.items), ...(trip.itemAmounts && { itemAmounts: inOrder(trip.itemAmounts) }) } };
 }

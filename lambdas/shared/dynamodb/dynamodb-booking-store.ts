@@ -11,7 +11,7 @@ import {
   type QueryCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
 import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
@@ -164,7 +164,8 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
       return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return error.Item !== undefined && isDeepStrictEqual(unmarshall(error.Item), item);
+      // Compared as stored: the client drops undefined values, so a key set to undefined is a key absent.
+      return error.Item !== undefined && isDeepStrictEqual(unmarshall(error.Item), unmarshall(marshall(item, { removeUndefinedValues: true })));
     }
   }
 
