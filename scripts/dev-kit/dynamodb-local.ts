@@ -12,6 +12,8 @@ export interface DynamoDbLocalOptions {
   readonly dbPath?: string;
   /** How long to wait for the server to accept connections. @default 30_000 */
   readonly startTimeoutMs?: number;
+  /** What to set for another port, named when the port is taken. @default 'another port' */
+  readonly portSetting?: string;
 }
 
 export interface RunningDynamoDbLocal {
@@ -28,6 +30,17 @@ export class JavaMissingError extends Error {
   constructor(detail: string) {
     super(`DynamoDB Local needs Java 17 or newer, and ${detail}. ` + 'Install it (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`) and try again.');
     this.name = 'JavaMissingError';
+  }
+}
+
+/** Something else listens on the port: a server started there would not be the one answering. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    setting = 'another port',
+  ) {
+    super(`port ${port} is in use; set ${setting}`);
+    this.name = 'PortInUseError';
   }
 }
 
@@ -66,6 +79,17 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+/** Refuses a port that anything listens on, on any interface, or that this machine will not let us bind. */
+export async function assertPortFree(port: number, setting?: string): Promise<void> {
+  const bindable = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    // No host: the wildcard address conflicts with a listener on any interface, 127.0.0.1 included.
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+  if (!bindable || (await canConnect(port))) throw new PortInUseError(port, setting);
+}
+
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -82,8 +106,43 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/**
+ * Runs java under `sh`, which reports java's pid on fd 3 and kills java once its stdin (a pipe from this process)
+ * closes: when this process dies by any means, SIGKILL included, DynamoDB Local goes with it.
+ */
+const LIFELINE = [
+  // A background job's stdin is /dev/null unless redirected: the pipe is kept as fd 4 for the watcher.
+  'exec 4<&0',
+  'java "$@" 3>&- 4<&- </dev/null &',
+  'java=$!',
+  'echo "$java" >&3',
+  'exec 3>&-',
+  '{ read -r _ignored <&4; kill "$java" 2>/dev/null; } &',
+  'watcher=$!',
+  'exec 4<&- </dev/null',
+  'wait "$java"',
+  'status=$?',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
+function readJavaPid(child: ChildProcess): Promise<number> {
+  const channel = child.stdio[3] as NodeJS.ReadableStream | null | undefined;
+  return new Promise((resolve, reject) => {
+    let text = '';
+    channel?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = /^(\d+)\n/.exec(text);
+      if (line) resolve(Number(line[1]));
+    });
+    child.once('exit', () => reject(new Error('DynamoDB Local exited before it started')));
+    child.once('error', reject);
+  });
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningDynamoDbLocal> {
   assertJavaAvailable();
+  if (options.port !== undefined) await assertPortFree(options.port, options.portSetting);
   const port = options.port ?? (await findFreePort());
   const { jar, libDir } = locateJar();
   // The jar refuses a folder that does not exist yet.
@@ -91,35 +150,38 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const storage = options.dbPath ? ['-dbPath', resolve(options.dbPath)] : ['-inMemory'];
   // -sharedDb: every client sees the same tables whatever region or credentials it was given.
   const args = [`-Djava.library.path=${libDir}`, '-jar', jar, '-port', String(port), '-sharedDb', '-disableTelemetry', ...storage];
-  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', LIFELINE, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
   let output = '';
   const keepTail = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-4_000);
   };
   child.stdout?.on('data', keepTail);
   child.stderr?.on('data', keepTail);
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const pid = await readJavaPid(child).catch((error: Error) => {
+    throw new Error(`DynamoDB Local could not start: ${error.message}\n${output}`);
+  });
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  // Readiness is polled: the jar prints nothing machine-readable when it starts listening.
-  while (!(await canConnect(port))) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}:\n${output}`);
+  // Readiness is polled: the jar prints nothing machine-readable when it starts listening. The port was free
+  // before java started, so what answers while java still runs is java.
+  while (!(await canConnect(port)) || exited()) {
+    if (exited()) throw new Error(`DynamoDB Local exited with code ${child.exitCode}:\n${output}`);
     const failed = await Promise.race([spawnError, new Promise<undefined>((r) => setTimeout(r, 100, undefined))]);
     if (failed) throw new Error(`DynamoDB Local could not start: ${failed.message}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      process.kill(pid, 'SIGKILL');
       throw new Error(`DynamoDB Local did not listen on port ${port} in time:\n${output}`);
     }
   }
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('DynamoDB Local started without a process id');
 
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = waitForExit(child);
+    if (exited()) return;
+    const done = waitForExit(child);
     process.kill(pid, signal);
-    const forced = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
+    const forced = setTimeout(() => process.kill(pid, 'SIGKILL'), 5_000);
+    await done;
     clearTimeout(forced);
   };
   return {
