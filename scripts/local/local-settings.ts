@@ -1,12 +1,19 @@
-// Where the local stack listens and what it signs with: shared by `npm start`, `npm run demo` and `npm run ops`.
+// Where the local stack listens and what it signs with: the one source `npm start`, `npm run demo` and `npm run ops` read.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 
 /** Local only. Never a real secret: anything signed with it is worthless outside this machine. */
 export const LOCAL_SIGNING_SECRET = 'whsec_local_development_only';
 
+/** Not a key: the local stand-in of Stripe's API takes any, and this one says where it came from. */
+export const STAND_IN_API_KEY = 'sk_test_local_stand_in';
+
 export interface LocalSettings {
   readonly port: number;
   readonly dynamoPort: number;
+  /** The local stand-in of Stripe's API (used without STRIPE_API_KEY). */
+  readonly stripePort: number;
   readonly tableName: string;
   readonly dataDir: string;
   /** Extra signing secrets (e.g. the one `stripe listen` prints), accepted beside the local one. */
@@ -15,18 +22,67 @@ export interface LocalSettings {
   readonly stripeApiKey?: string;
 }
 
-function portFrom(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') return fallback;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`${name} must be a port number (1-65535), got "${value}"`);
-  return port;
+export const DEFAULT_PORTS = { port: 3000, dynamoPort: 8000, stripePort: 12111 } as const;
+
+/** A setting that cannot be used, named as it is set. */
+export class LocalSettingError extends Error {
+  override name = 'LocalSettingError';
 }
 
-export function localSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
+/** What a running `npm start` listens on, kept in a file while it runs. */
+export interface RunningStack {
+  readonly pid: number;
+  readonly port: number;
+  readonly dynamoPort: number;
+  readonly tableName: string;
+  /** The local stand-in of Stripe's API, when `npm start` runs one. */
+  readonly stripeApiBase?: string;
+}
+
+/** Beside package.json (git-ignored), whatever folder a command runs from; LOCAL_STACK_FILE moves it (a test's own stack). */
+export const RUNNING_STACK_FILE = process.env.LOCAL_STACK_FILE || fileURLToPath(new URL('../../.local-stack.json', import.meta.url));
+
+export function writeRunningStack(running: RunningStack, file = RUNNING_STACK_FILE): void {
+  writeFileSync(file, `${JSON.stringify(running, null, 2)}\n`);
+}
+
+/** Removes the file if it still describes this process's stack (a newer `npm start` may have written its own). */
+export function removeRunningStack(pid: number, file = RUNNING_STACK_FILE): void {
+  if (readRunningStack(file)?.pid === pid) rmSync(file, { force: true });
+}
+
+/** The running stack, or undefined when none runs (no file, or its process is gone, as after a `kill -9`). */
+export function readRunningStack(file = RUNNING_STACK_FILE): RunningStack | undefined {
+  let running: RunningStack;
+  try {
+    running = JSON.parse(readFileSync(file, 'utf8')) as RunningStack;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(running.pid, 0);
+    return running;
+  } catch (error) {
+    // EPERM: alive, someone else's process.
+    return (error as { code?: string }).code === 'EPERM' ? running : undefined;
+  }
+}
+
+function portFrom(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65_535) {
+    throw new LocalSettingError(`${name} must be a port number (1-65535), got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** The environment first, then what a running `npm start` listens on (when given), then the defaults. */
+export function localSettings(env: NodeJS.ProcessEnv = process.env, running?: RunningStack): LocalSettings {
   return {
-    port: portFrom(env.PORT, 3000, 'PORT'),
-    dynamoPort: portFrom(env.DYNAMODB_PORT, 8000, 'DYNAMODB_PORT'),
-    tableName: env.TABLE_NAME || DEFAULT_LOCAL_TABLE_NAME,
+    port: portFrom(env.PORT, running?.port ?? DEFAULT_PORTS.port, 'PORT'),
+    dynamoPort: portFrom(env.DYNAMODB_PORT, running?.dynamoPort ?? DEFAULT_PORTS.dynamoPort, 'DYNAMODB_PORT'),
+    stripePort: portFrom(env.STRIPE_PORT, DEFAULT_PORTS.stripePort, 'STRIPE_PORT'),
+    tableName: env.TABLE_NAME || running?.tableName || DEFAULT_LOCAL_TABLE_NAME,
     dataDir: env.DATA_DIR || '.data',
     extraSigningSecrets: (env.STRIPE_WEBHOOK_SECRETS ?? '')
       .split(',')

@@ -12,6 +12,7 @@ import { createStripeClient, StripeCheckoutSessions } from '../../lambdas/shared
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
+import { assertPortFree } from '../dev-kit/dynamodb-local';
 import { destroyDocumentClient } from '../dev-kit/document-client';
 import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
@@ -19,7 +20,9 @@ import { seedDemoData } from './demo-data';
 import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
 import { startStripeFake, type StripeFake } from './stripe-fake';
 
-export interface LocalStackOptions extends LocalSettings {
+export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
+  /** The stand-in of Stripe's API; 0 for any free port. @default 0 */
+  readonly stripePort?: number;
   /** Keep nothing on disk. @default false */
   readonly inMemory?: boolean;
   /** Delete the data kept by earlier runs first. @default false */
@@ -40,14 +43,27 @@ export interface LocalStack {
   readonly signingSecrets: readonly string[];
   /** Where refunds go: Stripe itself (test key) or the local stand-in. */
   readonly stripeApi: string;
+  /** The local stand-in's origin, when there is one (no STRIPE_API_KEY). */
+  readonly stripeApiBase?: string;
   readonly seededSlots: readonly string[];
   readonly store: DynamoDbBookingStore;
   stop(): Promise<void>;
 }
 
+/** Every port refused before anything starts, so a taken one never leaves half a stack writing somewhere. */
+async function assertPortsFree(options: LocalStackOptions): Promise<void> {
+  if (options.port !== 0) await assertPortFree(options.port, 'PORT');
+  if (!options.stripeApiKey && options.stripePort) await assertPortFree(options.stripePort, 'STRIPE_PORT');
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  await assertPortsFree(options);
   if (options.reset && !options.inMemory) rmSync(options.dataDir, { recursive: true, force: true });
-  const dynamo = await startDynamoDbLocalWithTable(options.tableName, { port: options.dynamoPort, ...(!options.inMemory && { dbPath: options.dataDir }) });
+  const dynamo = await startDynamoDbLocalWithTable(options.tableName, {
+    port: options.dynamoPort,
+    portSetting: 'DYNAMODB_PORT',
+    ...(!options.inMemory && { dbPath: options.dataDir }),
+  });
   const documentClient = createDocumentClient({ endpoint: dynamo.endpoint });
   const cleanups: (() => Promise<void>)[] = [() => dynamo.stop(), async () => destroyDocumentClient(documentClient)];
   const stopAll = async (): Promise<void> => {
@@ -61,7 +77,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let stripeClient = (): ReturnType<typeof createStripeClient> => createStripeClient({ apiKey: options.stripeApiKey ?? '' });
     let standIn: StripeFake | undefined;
     if (!options.stripeApiKey) {
-      const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
+      const fake = await startStripeFake({ acceptUnknownPaymentIntents: true, port: options.stripePort ?? 0 });
       standIn = fake;
       cleanups.push(() => fake.close());
       stripeApi = `${fake.url} (local stand-in: checkout pages and refunds, nothing is charged)`;
@@ -104,6 +120,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       tableName: options.tableName,
       signingSecrets,
       stripeApi,
+      ...(standIn && { stripeApiBase: standIn.url }),
       seededSlots,
       store,
       stop: stopAll,

@@ -1,14 +1,44 @@
-// `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs).
+// `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs), --help.
 import { parseArgs } from 'node:util';
-import { JavaMissingError } from '../dev-kit/dynamodb-local';
+import { JavaMissingError, PortInUseError } from '../dev-kit/dynamodb-local';
 import { startLocalStack } from './local-stack';
-import { localSettings } from './local-settings';
+import { DEFAULT_PORTS, LocalSettingError, localSettings, removeRunningStack, writeRunningStack, type LocalSettings } from './local-settings';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'in-memory': { type: 'boolean', default: false }, reset: { type: 'boolean', default: false } } });
+const HELP = `Usage: npm start [-- --in-memory | --reset | --help]
+
+  --in-memory   keep nothing (gone on exit)
+  --reset       forget the data kept by earlier runs
+  -h, --help    this text
+
+Settings (environment): PORT (${DEFAULT_PORTS.port}), DYNAMODB_PORT (${DEFAULT_PORTS.dynamoPort}), STRIPE_PORT (${DEFAULT_PORTS.stripePort}),
+TABLE_NAME, DATA_DIR (.data), STRIPE_WEBHOOK_SECRETS, STRIPE_API_KEY, LOG_LEVEL (WARN).
+While it runs, \`npm run demo\` and \`npm run ops\` find its ports, table and Stripe stand-in by themselves.`;
+
+/** The way to type a command so it reaches this stack even from a shell without its variables. */
+function commandFor(script: string, settings: LocalSettings): string {
+  const env = [
+    ...(settings.port !== DEFAULT_PORTS.port ? [`PORT=${settings.port}`] : []),
+    ...(settings.dynamoPort !== DEFAULT_PORTS.dynamoPort ? [`DYNAMODB_PORT=${settings.dynamoPort}`] : []),
+    ...(process.env.TABLE_NAME ? [`TABLE_NAME=${settings.tableName}`] : []),
+  ];
+  return [...env, `npm run ${script}`].join(' ');
+}
+
+async function main(): Promise<number | undefined> {
+  const { values } = parseArgs({
+    options: {
+      'in-memory': { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const settings = localSettings();
   const stack = await startLocalStack({
     ...settings,
@@ -17,7 +47,16 @@ async function main(): Promise<void> {
     logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
     onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
   });
+  writeRunningStack({
+    pid: process.pid,
+    port: settings.port,
+    dynamoPort: settings.dynamoPort,
+    tableName: settings.tableName,
+    ...(stack.stripeApiBase && { stripeApiBase: stack.stripeApiBase }),
+  });
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
+  const demo = commandFor('demo', settings);
+  const ops = commandFor('ops', settings);
   console.log(`
 Pulau booking confirmation, running locally
 
@@ -28,12 +67,12 @@ Pulau booking confirmation, running locally
   Stripe API     ${stack.stripeApi}
   Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
 
-Try it:
-  npm run demo                       a trip checked out and paid, then two buyers racing for the last seat
+Try it (in another terminal; both find this stack by themselves while it runs):
+  ${demo.padEnd(34)} a trip checked out and paid, then two buyers racing for the last seat
   curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
     -d '{"userId":"me","items":[{"slotId":"${stack.seededSlots[0] ?? '<slot id>'}","guestCount":2}],"successUrl":"http://127.0.0.1/done","cancelUrl":"http://127.0.0.1/cancelled"}'
                                      then open its checkoutUrl in a browser: Pay, Pay later or Let it expire
-  npm run ops -- slots list          the inventory (see README for the operator CLI)
+  ${`${ops} -- slots list`.padEnd(34)} the inventory (see README for the operator CLI)
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:
   stripe listen --forward-to ${stack.webhookUrl}
@@ -46,14 +85,41 @@ Ctrl-C stops everything, DynamoDB Local included.
     if (stopping) return;
     stopping = true;
     console.log('\nStopping…');
+    removeRunningStack(process.pid);
     await stack.stop();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
+  // Under tsx, the parent going away (killed, not signalled through) closes this channel.
+  process.on('disconnect', () => void stop());
+  // npm forwards SIGINT and SIGTERM but dies of SIGHUP or SIGKILL alone; an orphan is re-parented, and then stops.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop();
+  }, 1_000).unref();
+  return undefined;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof JavaMissingError || (error as { code?: string }).code === 'EADDRINUSE' ? (error as Error).message : error);
-  process.exit(1);
-});
+/** A setting or a port that cannot be used is one line, not a stack trace. */
+function explain(error: unknown): string | undefined {
+  if (error instanceof PortInUseError) return `PORT_IN_USE: ${error.message}`;
+  if (error instanceof JavaMissingError) return `JAVA_MISSING: ${error.message}`;
+  if (error instanceof LocalSettingError) return `BAD_SETTING: ${error.message}`;
+  const code = (error as { code?: string }).code;
+  if (code?.startsWith('ERR_PARSE_ARGS')) return `USAGE: ${(error as Error).message} (npm start -- --help)`;
+  if (code === 'EADDRINUSE') return `PORT_IN_USE: ${(error as Error).message}`;
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (error: unknown) => {
+    const line = explain(error);
+    console.error(line ? `error: ${line}` : error);
+    // A bad flag or setting is bad usage (2), like the operator CLI's; a refusal to start is 1.
+    const usage = error instanceof LocalSettingError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.exit(usage ? 2 : 1);
+  },
+);

@@ -1,0 +1,65 @@
+// `npm start` as a real process: a taken port is refused in one line before anything starts, and however it is stopped, no Java is left.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ownLocalEnv, processGone, run, runProcess } from '../support/processes';
+
+/** A listener that only counts who connects: standing for another database on the port. */
+async function occupy(port: number): Promise<{ server: Server; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket: Socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, connections: () => connections };
+}
+
+describe('npm start', () => {
+  it.each(['DYNAMODB_PORT', 'PORT', 'STRIPE_PORT'])('refuses a taken %s in one line, and never talks to what holds it', async (variable) => {
+    const env = await ownLocalEnv();
+    const taken = await occupy(Number(env[variable]));
+
+    const result = await run('npm', ['start', '--silent', '--', '--in-memory'], env);
+    taken.server.close();
+
+    expect(result.code).toBe(1);
+    expect(result.err.trim()).toBe(`error: PORT_IN_USE: port ${env[variable]} is in use; set ${variable}`);
+    expect(taken.connections()).toBe(0);
+  });
+
+  it.each([
+    { args: ['--bogus'], code: 2, line: /^error: USAGE: Unknown option '--bogus'/ },
+    { args: [], env: { PORT: 'abc' }, code: 2, line: /^error: BAD_SETTING: PORT must be a port number/ },
+  ])('answers $args $env with exit $code and one line', async ({ args, env, code, line }) => {
+    const result = await run('npm', ['start', '--silent', '--', ...args], { ...(await ownLocalEnv()), ...env });
+    expect(result.code).toBe(code);
+    expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(line)]);
+  });
+
+  it.each(['--help', '-h'])('prints its help for %s and exits 0', async (flag) => {
+    const result = await run('npm', ['start', '--silent', '--', flag], await ownLocalEnv());
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect(result.out).toContain('Usage: npm start');
+  });
+
+  it.each([
+    { signal: 'SIGTERM', to: 'npm' },
+    { signal: 'SIGHUP', to: 'npm' },
+    { signal: 'SIGKILL', to: 'npm' },
+    { signal: 'SIGKILL', to: 'node' },
+  ] as const)('leaves no Java behind after $signal of $to', async ({ signal, to }) => {
+    const env = await ownLocalEnv();
+    const stack = runProcess('npm', ['start', '--silent', '--', '--in-memory'], env);
+    const printed = await stack.waitFor(/Ctrl-C stops everything/);
+    const javaPid = Number(/DynamoDB Local \S+ \(pid (\d+)\)/.exec(printed)?.[1]);
+    const nodePid = Number((JSON.parse(readFileSync(env.LOCAL_STACK_FILE as string, 'utf8')) as { pid: number }).pid);
+    expect(javaPid).toBeGreaterThan(0);
+
+    process.kill(to === 'npm' ? (stack.child.pid as number) : nodePid, signal);
+    await stack.finished;
+
+    expect(await processGone(javaPid)).toBe(true);
+    expect(await processGone(nodePid)).toBe(true);
+  });
+});
