@@ -260,7 +260,7 @@ interface StripeErrorFields {
 interface State {
   readonly acceptUnknownPaymentIntents: boolean;
   readonly now: () => number;
-  /** Ends the ids of sessions, their payments and events, so a restarted fake never repeats one a webhook already saw. */
+  /** Ends the ids of sessions, their payments, refunds and events, so a restarted fake never repeats one already stored. */
   readonly tag: string;
   /** The fake's own origin, known once it listens. */
   url: string;
@@ -657,7 +657,7 @@ function createRefund(state: State, request: FakeRequest, payment: Payment, amou
   const status = state.nextRefundStatus ?? 'succeeded';
   state.nextRefundStatus = undefined;
   const refund: Mutable<FakeRefund> = {
-    id: `re_fake_${state.refunds.length + 1}`,
+    id: `re_fake_${state.refunds.length + 1}_${state.tag}`,
     paymentIntent: payment.id,
     idempotencyKey: request.idempotencyKey,
     metadata: metadataOf(request.form),

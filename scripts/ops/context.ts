@@ -5,6 +5,7 @@ import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { localSettings, STAND_IN_API_KEY, type RunningStack } from '../local/local-settings';
 import { UsageError, type FlagSpecs, type FlagValues } from './command';
 import { createPrinter, type Printer } from './printing';
 
@@ -14,13 +15,15 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** For tests: a gateway instead of one built from STRIPE_API_KEY. */
   readonly gateway?: PaymentGateway;
+  /** What a running `npm start` listens on (its ports, table and Stripe stand-in), used where flags and variables say nothing. */
+  readonly localStack?: RunningStack | undefined;
 }
 
 /** Where the table is, how to print and who is acting: taken by every command. */
 export const GLOBAL_FLAGS = {
-  endpoint: { type: 'string', value: 'URL', description: 'DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT or :8000' },
+  endpoint: { type: 'string', value: 'URL', description: 'DynamoDB Local; default the running `npm start`’s, else http://127.0.0.1:$DYNAMODB_PORT or :8000' },
   region: { type: 'string', value: 'REGION', description: 'AWS, with your credentials' },
-  table: { type: 'string', value: 'NAME', description: `default $TABLE_NAME or ${DEFAULT_LOCAL_TABLE_NAME}` },
+  table: { type: 'string', value: 'NAME', description: `default $TABLE_NAME, else the running \`npm start\`’s, else ${DEFAULT_LOCAL_TABLE_NAME}` },
   json: { type: 'boolean', description: 'machine-readable output' },
   actor: { type: 'string', value: 'NAME', description: 'recorded in the audit trail' },
 } as const satisfies FlagSpecs;
@@ -38,11 +41,15 @@ export interface OpsContext extends Printer {
 }
 
 export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>): OpsContext {
-  const endpoint = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (flags.region ? undefined : `http://127.0.0.1:${io.env.DYNAMODB_PORT || 8000}`);
+  // The running local stack counts only when the command is aimed at this machine.
+  const local = flags.region || flags.endpoint || io.env.DYNAMODB_ENDPOINT ? undefined : io.localStack;
+  const settings = localSettings(io.env, local);
+  const endpoint = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (flags.region ? undefined : `http://127.0.0.1:${settings.dynamoPort}`);
   const store = new DynamoDbBookingStore({
     client: createDocumentClient({ ...(endpoint && { endpoint }), ...(flags.region && { region: flags.region }) }),
-    tableName: flags.table ?? io.env.TABLE_NAME ?? DEFAULT_LOCAL_TABLE_NAME,
+    tableName: flags.table ?? settings.tableName,
   });
+  const stripe = stripeSettings(io.env, local);
   return {
     ...createPrinter(io, flags.json),
     out: io.out,
@@ -50,16 +57,23 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     json: flags.json,
     store,
     deps: { store, clock: systemClock, ids: randomIds },
-    gateway: io.gateway ?? stripeGateway(io.env),
-    canRefund: io.gateway !== undefined || Boolean(io.env.STRIPE_API_KEY),
+    gateway: io.gateway ?? stripeGateway(stripe),
+    canRefund: io.gateway !== undefined || stripe.apiKey !== undefined,
     actor: flags.actor ?? io.env.USER ?? 'operator',
   };
 }
 
-/** Stripe's refund API through STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), the client made only when a refund is asked for. */
-function stripeGateway(env: NodeJS.ProcessEnv): PaymentGateway {
+/** STRIPE_API_KEY (and STRIPE_API_BASE), else the running local stack's stand-in of Stripe's API, else none. */
+function stripeSettings(env: NodeJS.ProcessEnv, local: RunningStack | undefined): { apiKey?: string; apiBase?: string } {
+  if (env.STRIPE_API_KEY) return { apiKey: env.STRIPE_API_KEY, ...(env.STRIPE_API_BASE && { apiBase: env.STRIPE_API_BASE }) };
+  if (local?.stripeApiBase) return { apiKey: STAND_IN_API_KEY, apiBase: local.stripeApiBase };
+  return {};
+}
+
+/** Stripe's refund API, the client made only when a refund is asked for. */
+function stripeGateway({ apiKey, apiBase }: { apiKey?: string; apiBase?: string }): PaymentGateway {
   return new StripePaymentGateway(async () => {
-    if (!env.STRIPE_API_KEY) throw new UsageError('set STRIPE_API_KEY to talk to Stripe');
-    return createStripeClient({ apiKey: env.STRIPE_API_KEY, ...(env.STRIPE_API_BASE && { apiBase: env.STRIPE_API_BASE }) });
+    if (!apiKey) throw new UsageError('set STRIPE_API_KEY to talk to Stripe (or run `npm start`, whose stand-in is found by itself)');
+    return createStripeClient({ apiKey, ...(apiBase && { apiBase }) });
   });
 }

@@ -181,7 +181,7 @@ describe('paid but not bookable', () => {
       status: 'refunded',
       statusReason: 'INSUFFICIENT_AVAILABILITY',
       paymentId: s.paymentIntent,
-      refundId: `re_fake_${fake.refunds.length}`,
+      refundId: fake.refunds.at(-1)?.id,
     });
     expect(await s.available()).toEqual([2, 5]);
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
