@@ -1,9 +1,16 @@
-// Prints the size of each Lambda bundle in the last `cdk synth` output (cdk.out), for the README and reviews.
+// `npm run synth -- [cdk synth options]`: runs `cdk synth --quiet` with the options given, then prints the size of each Lambda bundle, for the README and reviews.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-const outDir = process.argv[2] ?? 'cdk.out';
+// npm appends the options to the script's last command: they are cdk's (`-c stage=prod`), so they go to cdk.
+const cdkOptions = process.argv.slice(2);
+const synth = spawnSync('npx', ['cdk', 'synth', '--quiet', ...cdkOptions], { stdio: 'inherit' });
+if (synth.status !== 0) process.exit(synth.status ?? 1);
+
+const outIndex = cdkOptions.findIndex((option) => option === '-o' || option === '--output');
+const outDir = (outIndex >= 0 ? cdkOptions[outIndex + 1] : undefined) ?? 'cdk.out';
 
 interface TemplateResource {
   Type: string;
