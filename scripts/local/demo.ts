@@ -6,6 +6,7 @@ import { addSlot, checkConsistency, type NewSlot } from '../../lambdas/shared/do
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
+import { money } from '../ops/printing';
 import { DEMO_SLOTS } from './demo-data';
 import { localSettings, readRunningStack } from './local-settings';
 
@@ -18,7 +19,6 @@ const store = new DynamoDbBookingStore({
   client: createDocumentClient({ endpoint: `http://127.0.0.1:${settings.dynamoPort}` }),
   tableName: settings.tableName,
 });
-const money = (cents: number, currency: string): string => `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
 const urls = { successUrl: 'http://127.0.0.1/done?session={CHECKOUT_SESSION_ID}', cancelUrl: 'http://127.0.0.1/cancelled' };
 
 interface CheckoutAnswer {

@@ -106,7 +106,7 @@ function explain(error: unknown): string | undefined {
   if (error instanceof JavaMissingError) return `JAVA_MISSING: ${error.message}`;
   if (error instanceof LocalSettingError) return `BAD_SETTING: ${error.message}`;
   const code = (error as { code?: string }).code;
-  if (code?.startsWith('ERR_PARSE_ARGS')) return `USAGE: ${(error as Error).message} (npm start -- --help)`;
+  if (code?.startsWith('ERR_PARSE_ARGS')) return `USAGE: ${(error as Error).message.split('\n')[0]} (npm start -- --help)`;
   if (code === 'EADDRINUSE') return `PORT_IN_USE: ${(error as Error).message}`;
   return undefined;
 }

@@ -10,6 +10,7 @@ import { holdCommands } from './commands/holds';
 import { paymentCommands } from './commands/payments';
 import { slotCommands } from './commands/slots';
 import { tripCommands } from './commands/trips';
+import { LocalSettingError } from '../local/local-settings';
 import { createContext, GLOBAL_FLAGS, type CliIo, type OpsContext } from './context';
 import { formatCommandHelp, formatHelp } from './help';
 
@@ -26,6 +27,9 @@ const COMMANDS: readonly OpsCommand[] = [
   ...auditCommands,
   ...checkCommands,
 ];
+/** Every command's name, as typed. */
+export const OPS_COMMAND_NAMES: readonly string[] = COMMANDS.map((command) => command.name);
+
 const COMMANDS_BY_NAME = new Map(COMMANDS.map((command) => [command.name, command]));
 
 /** Every flag of every command (a name has one type everywhere): a first pass with these finds the command's words wherever the flags stand on the line. */
@@ -43,7 +47,9 @@ interface ParsedLine {
 
 /** Strict: a flag not in `flags` is a usage error (parseArgs' own message). */
 function parseLine(argv: readonly string[], flags: FlagSpecs): ParsedLine {
-  const options = Object.fromEntries(Object.entries(flags).map(([name, { type }]) => [name, type === 'boolean' ? { type, default: false } : { type }]));
+  const options = Object.fromEntries(
+    Object.entries(flags).map(([name, { type, short }]) => [name, { type, ...(short && { short }), ...(type === 'boolean' && { default: false }) }]),
+  );
   const parsed = parseArgs({ args: protectNegatives(argv), options, allowPositionals: true, strict: true });
   return {
     flags: Object.fromEntries(Object.entries(parsed.values).map(([name, value]) => [name, typeof value === 'string' ? restoreNegative(value) : value])),
@@ -59,13 +65,21 @@ function findCommand(argv: readonly string[]): { line: ParsedLine; command?: Ops
   return command ? { line: parseLine(argv, { ...GLOBAL_FLAGS, ...command.flags }), command } : { line };
 }
 
-/** What the table promises a command before it runs: its target and its required flags, in the order they are declared. */
-function checkRequired(command: OpsCommand, target: string | undefined, flags: ParsedLine['flags']): void {
-  if (command.target && !target) throw new UsageError(`${command.name} needs ${command.target.needs}`);
+/** What the table promises a command before it runs: its target words (no more), its required flags in the order they are declared, no empty value. */
+function checkUsage(command: OpsCommand, words: readonly string[], flags: ParsedLine['flags']): void {
+  const allowed = command.target ? command.target.synopsis.split(' ').length : 0;
+  if (command.target && words.length === 0) throw new UsageError(`${command.name} needs ${command.target.needs}`);
+  if (words.length > allowed)
+    throw new UsageError(`${command.name} takes ${allowed === 0 ? 'no arguments' : command.target?.synopsis}; unexpected "${words[allowed]}"`);
   for (const [name, spec] of Object.entries<FlagSpec>(command.flags)) {
     if (spec.required === true && !flags[name]) throw new UsageError(`${command.name} needs --${name} (${spec.description})`);
   }
+  for (const [name, value] of Object.entries(flags)) {
+    if (value === '') throw new UsageError(`--${name} needs a value`);
+  }
 }
+
+const HELP_POINTER = 'npm run ops -- help lists the commands';
 
 /** Runs one command; resolves to the process exit code (0 done, 1 refused or drift found, 2 bad usage). */
 export async function runOps(argv: string[], io: CliIo): Promise<number> {
@@ -73,25 +87,35 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
   try {
     found = findCommand(argv);
   } catch (error) {
-    io.err(`error: ${(error as Error).message}`);
-    io.err('Run `npm run ops -- help` for the commands.');
+    // parseArgs explains some mistakes over several lines; the first says what is wrong.
+    io.err(`error: USAGE: ${(error as Error).message.split('\n')[0]}; ${HELP_POINTER}`);
     return 2;
   }
   const { line, command } = found;
   const [noun, ...asked] = line.words;
-  if (!noun || noun === 'help') {
+  if (!noun || noun === 'help' || (line.flags.help && !command)) {
     const about = COMMANDS_BY_NAME.get(asked.join(' '));
+    if (noun === 'help' && asked.length > 0 && !about) {
+      io.err(`error: USAGE: unknown command "${asked.join(' ')}"; ${HELP_POINTER}`);
+      return 2;
+    }
     io.out(about ? formatCommandHelp(about, GLOBAL_FLAGS) : formatHelp(COMMANDS, GLOBAL_FLAGS));
-    return noun ? 0 : 2;
+    // Nothing asked at all is bad usage; asking for help is not.
+    return noun || line.flags.help ? 0 : 2;
   }
   if (!command) {
-    io.err(`error: unknown command "${line.words.join(' ')}"`);
+    io.err(`error: USAGE: unknown command "${line.words.join(' ')}"; ${HELP_POINTER}`);
     return 2;
   }
-  const [target, ...more] = line.words.slice(command.name.split(' ').length);
+  if (line.flags.help) {
+    io.out(formatCommandHelp(command, GLOBAL_FLAGS));
+    return 0;
+  }
+  const words = line.words.slice(command.name.split(' ').length);
+  const [target, ...more] = words;
   let context: OpsContext | undefined;
   try {
-    checkRequired(command, target, line.flags);
+    checkUsage(command, words, line.flags);
     context = createContext(io, line.flags as FlagValues<typeof GLOBAL_FLAGS>);
     return await command.run(context, { flags: line.flags as FlagValues<FlagSpecs>, target: target ?? '', more });
   } catch (error) {
@@ -101,10 +125,10 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** One error line and the exit code for what a command threw. */
+/** One error line, with its code, and the exit code for what a command threw. */
 function reportFailure(error: unknown, io: CliIo): number {
-  if (error instanceof UsageError) {
-    io.err(`error: ${error.message}`);
+  if (error instanceof UsageError || error instanceof LocalSettingError) {
+    io.err(`error: USAGE: ${error.message}`);
     return 2;
   }
   if (error instanceof PaymentGatewayUnavailableError) {
@@ -112,8 +136,9 @@ function reportFailure(error: unknown, io: CliIo): number {
     return 1;
   }
   const name = (error as { name?: string }).name;
-  io.err(
-    `error: ${name === 'StoreUnavailableError' || name === 'ResourceNotFoundException' ? `cannot use the table (${(error as Error).message}); check --endpoint, --region and --table` : (error as Error).message}`,
-  );
+  const message = (error as Error).message?.split('\n')[0];
+  if (name === 'StoreUnavailableError' || name === 'ResourceNotFoundException') {
+    io.err(`error: STORE_UNAVAILABLE: cannot use the table (${message}); is \`npm start\` running? else check --endpoint, --region and --table`);
+  } else io.err(`error: UNEXPECTED: ${message}`);
   return 1;
 }

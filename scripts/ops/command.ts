@@ -9,13 +9,12 @@ export class UsageError extends Error {
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
+  /** One letter, e.g. `h` for `-h`. */
+  readonly short?: string;
   /** How help shows the value, e.g. `ID` or `YYYY-MM-DD`. */
   readonly value?: string;
-  /**
-   * `true`: a missing or empty flag is refused before the command runs (exit 2), the description saying why.
-   * `'by-use-case'`: passed on even when missing, so the use case's validation answers it (exit 1, naming the field).
-   */
-  readonly required?: true | 'by-use-case';
+  /** A missing or empty flag is refused before the command runs (exit 2), the description saying why. */
+  readonly required?: true;
   readonly description: string;
 }
 
@@ -36,7 +35,10 @@ export interface CommandInput<Flags extends FlagSpecs> {
 export interface OpsCommand<Flags extends FlagSpecs = FlagSpecs> {
   /** One or two words, as typed: `check`, `slots add`. */
   readonly name: string;
-  /** The word the command acts on, e.g. `{ synopsis: 'ID', needs: 'a slot id' }`: refused (exit 2) when missing. */
+  /**
+   * The words the command acts on, e.g. `{ synopsis: 'ID', needs: 'a slot id' }`: refused (exit 2) when missing; one word
+   * a `synopsis` word at most (more is refused too).
+   */
   readonly target?: { readonly synopsis: string; readonly needs: string };
   /** One line for help. */
   readonly summary: string;

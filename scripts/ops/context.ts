@@ -26,6 +26,7 @@ export const GLOBAL_FLAGS = {
   table: { type: 'string', value: 'NAME', description: `default $TABLE_NAME, else the running \`npm start\`’s, else ${DEFAULT_LOCAL_TABLE_NAME}` },
   json: { type: 'boolean', description: 'machine-readable output' },
   actor: { type: 'string', value: 'NAME', description: 'recorded in the audit trail' },
+  help: { type: 'boolean', short: 'h', description: 'this help, or the command’s' },
 } as const satisfies FlagSpecs;
 
 export interface OpsContext extends Printer {

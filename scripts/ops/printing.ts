@@ -2,7 +2,17 @@
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
 import type { RefundEntry } from '../../lambdas/shared/domain/model';
 
-export const money = (amount: number, currency: string): string => `${(amount / 100).toFixed(2)} ${currency}`;
+/** Minor units as the currency writes them (2 decimals for EUR, none for JPY) with its code: `35.00 EUR`. */
+export function money(amount: number, currency: string): string {
+  const code = currency.toUpperCase();
+  let digits = 2;
+  try {
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    // Not a code Intl knows: shown with two decimals, as most are.
+  }
+  return `${(amount / 10 ** digits).toFixed(digits)} ${code}`;
+}
 
 export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
@@ -37,6 +47,8 @@ export interface Printer {
   /** Under --json the value itself; otherwise the rows as a table when given, else the value. */
   print(value: unknown, rows?: readonly object[], columns?: readonly string[]): void;
   printTable(rows: readonly object[], columns: readonly string[]): void;
+  /** An empty listing: `[]` under --json, a sentence saying so for people. */
+  printEmpty(value: unknown, text: string): void;
   printFields(fields: Iterable<readonly [string, unknown]>): void;
   /** A business refusal: one error line (and the failure on stdout under --json); resolves to exit code 1. */
   refused(failure: BookingFailure): number;
@@ -53,6 +65,10 @@ export function createPrinter(io: { readonly out: (line: string) => void; readon
       else io.out(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
     },
     printTable: (rows, columns) => printLines(formatTable(rows, columns)),
+    printEmpty(value, text) {
+      if (json) io.out(JSON.stringify(value, null, 2));
+      else io.out(text);
+    },
     printFields: (fields) => printLines(formatFields(fields)),
     refused(failure) {
       if (json) io.out(JSON.stringify(failure, null, 2));

@@ -44,6 +44,17 @@ describe('npm start', () => {
   });
 
   it.each([
+    { args: ['--help'], code: 0, out: /^Usage: npm run ops --/ },
+    { args: ['slots', 'add', '-h'], code: 0, out: /^Usage: npm run ops -- slots add/ },
+    { args: ['slots', 'add', '--bogus'], code: 2, err: /^error: USAGE: Unknown option '--bogus'/ },
+  ])('npm run ops $args: exit $code, one line when it is an error', async ({ args, code, out, err }) => {
+    const result = await run('npm', ['run', 'ops', '--silent', '--', ...args], await ownLocalEnv());
+    expect(result.code).toBe(code);
+    if (out) expect(result).toMatchObject({ err: '', out: expect.stringMatching(out) });
+    if (err) expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(err)]);
+  });
+
+  it.each([
     { signal: 'SIGTERM', to: 'npm' },
     { signal: 'SIGHUP', to: 'npm' },
     { signal: 'SIGKILL', to: 'npm' },

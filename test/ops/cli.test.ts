@@ -1,6 +1,7 @@
 // The operator CLI against DynamoDB Local: what it prints, what it changes, and its exit codes.
 import { describe, expect, it } from 'vitest';
 import { ops } from '../support/ops';
+import { OPS_COMMAND_NAMES } from '../../scripts/ops/cli';
 import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -9,6 +10,20 @@ import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../suppo
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { deps } from '../support/store';
+
+/** A valid `slots add` line, with some flags replaced (or left out when undefined). */
+function slotsAdd(change: Record<string, string | undefined>): string[] {
+  const flags: Record<string, string | undefined> = {
+    experience: 'exp-usage',
+    date: '2027-02-03',
+    time: '10:00',
+    capacity: '1',
+    price: '1',
+    currency: 'eur',
+    ...change,
+  };
+  return ['slots', 'add', ...Object.entries(flags).flatMap(([name, value]) => (value === undefined ? [] : [`--${name}`, value]))];
+}
 
 describe('ops slots', () => {
   it('adds a slot, lists it as an aligned table and as JSON, blocks and unblocks it, audited', async () => {
@@ -34,7 +49,7 @@ describe('ops slots', () => {
     expect(added.code).toBe(0);
     const listed = await ops(['slots', 'list', '--experience', experience]);
     expect(listed.out.split('\n')[0]).toMatch(/^slotId\s+experienceId\s+date\s+time\s+capacity\s+availableCount\s+held\s+isBlocked\s+price$/);
-    expect(listed.out).toContain('25.00 eur');
+    expect(listed.out).toContain('25.00 EUR');
     const [slot] = JSON.parse((await ops(['slots', 'list', '--experience', experience, '--json'])).out) as { slotId: string; capacity: number }[];
     expect(slot).toMatchObject({ capacity: 6, availableCount: 6, isBlocked: false });
 
@@ -61,30 +76,77 @@ describe('ops slots', () => {
   });
 
   it.each([
-    { argv: (id: string) => ['slots', 'set-capacity', id, '-5'], code: 2, message: 'must not be negative' },
+    { argv: (id: string) => ['slots', 'set-capacity', id, '-5'], code: 2, message: 'the capacity N must be at least 1' },
+    { argv: (id: string) => ['slots', 'set-capacity', id, '0'], code: 2, message: 'the capacity N must be at least 1' },
+    { argv: (id: string) => ['slots', 'set-capacity', id, '10001'], code: 2, message: 'must be at most 10000' },
     { argv: (id: string) => ['slots', 'set-capacity', id, 'ten'], code: 2, message: 'whole number' },
+    { argv: (id: string) => ['slots', 'set-capacity', id, '5', '6'], code: 2, message: 'unexpected "6"' },
+    { argv: (id: string) => ['slots', 'set-capacity', id], code: 2, message: 'needs a slot id and a capacity' },
+    { argv: () => ['slots', 'block'], code: 2, message: 'slots block needs a slot id' },
+    { argv: () => ['slots', 'list', 'extra'], code: 2, message: 'slots list takes no arguments; unexpected "extra"' },
     { argv: () => ['slots', 'block', 'slot-that-does-not-exist'], code: 1, message: 'SLOT_NOT_FOUND' },
-    {
-      argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-30', '--time', '10:00', '--capacity', '1', '--price', '1', '--currency', 'eur'],
-      code: 1,
-      message: 'VALIDATION_FAILED: date',
-    },
-    {
-      argv: () => ['slots', 'add', '--experience', 'e', '--date', '2027-02-03', '--time', '10:00', '--capacity', '-1', '--price', '1', '--currency', 'eur'],
-      code: 1,
-      message: 'capacity must not be negative',
-    },
+    { argv: () => slotsAdd({ date: '2027-02-30' }), code: 2, message: 'USAGE: --date' },
+    { argv: () => slotsAdd({ capacity: '-1' }), code: 2, message: '--capacity must be at least 1' },
+    { argv: () => slotsAdd({ capacity: '0' }), code: 2, message: '--capacity must be at least 1' },
+    { argv: () => slotsAdd({ capacity: '10001' }), code: 2, message: '--capacity must be at most 10000' },
+    { argv: () => slotsAdd({ price: '99999999999999999999' }), code: 2, message: '--price is too large' },
+    { argv: () => slotsAdd({ price: '12.50' }), code: 2, message: '--price must be a whole number' },
+    { argv: () => slotsAdd({ currency: 'euro' }), code: 2, message: '--currency must be a three-letter' },
+    { argv: () => slotsAdd({ id: '' }), code: 2, message: '--id needs a value' },
+    { argv: () => slotsAdd({ experience: undefined }), code: 2, message: 'slots add needs --experience' },
+    { argv: () => [...slotsAdd({}), '--capacity'], code: 2, message: "Option '--capacity" },
+    { argv: () => slotsAdd({ date: '2020-01-01' }), code: 1, message: 'VALIDATION_FAILED: --date 2020-01-01 is in the past' },
     { argv: () => ['bookings', 'list'], code: 2, message: 'exactly one of --trip, --slot or --user' },
     { argv: () => ['bookings', 'show', 'PL-NOTHERE'], code: 1, message: 'BOOKING_NOT_FOUND' },
     { argv: () => ['audit', 'list', '--entity', 'nonsense'], code: 2, message: 'TYPE:ID' },
-    { argv: () => ['frobnicate'], code: 2, message: 'unknown command' },
+    { argv: () => ['frobnicate'], code: 2, message: 'unknown command "frobnicate"; npm run ops -- help lists the commands' },
+    { argv: () => ['help', 'frobnicate'], code: 2, message: 'unknown command "frobnicate"' },
     { argv: () => ['slots', 'list', '--colour', 'red'], code: 2, message: "Unknown option '--colour'" },
-  ])('answers bad input with exit $code and one clear error ($message)', async ({ argv, code, message }) => {
+  ])('answers $message with exit $code and one line with its code', async ({ argv, code, message }) => {
     const slot = await seedSlot(testStore(), { capacity: 2 });
     const result = await ops(argv(slot.slotId));
     expect(result.code).toBe(code);
     expect(result.err).toContain(message);
+    expect(result.err.split('\n')).toEqual([expect.stringMatching(/^error: [A-Z_]+: \S/)]);
     expect(await readSlot(testStore(), slot.slotId)).toMatchObject({ capacity: 2, availableCount: 2 });
+  });
+
+  it('takes the currency in any case and stores it as Stripe spells it', async () => {
+    const experience = uniqueId('exp');
+    const added = await ops([...slotsAdd({ experience, currency: 'EUR' }), '--json']);
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.out)).toMatchObject({ experienceId: experience, currency: 'eur' });
+  });
+
+  it('blocks a slot once: blocking it again changes nothing and audits nothing', async () => {
+    const slot = await seedSlot(testStore(), { capacity: 2 });
+    expect((await ops(['slots', 'block', slot.slotId])).code).toBe(0);
+    const again = await ops(['slots', 'block', slot.slotId]);
+    expect(again).toMatchObject({ code: 0, out: expect.stringContaining('no (already so)') });
+    const audit = JSON.parse((await ops(['audit', 'list', '--entity', `slot:${slot.slotId}`, '--json'])).out) as { eventType: string }[];
+    expect(audit.filter((entry) => entry.eventType === 'slot.blocked')).toHaveLength(1);
+  });
+
+  it('says so when a listing is empty', async () => {
+    expect(await ops(['slots', 'list', '--experience', uniqueId('exp')])).toMatchObject({ code: 0, out: expect.stringMatching(/^No slots of /) });
+    expect(await ops(['bookings', 'list', '--trip', uniqueId('trip')])).toMatchObject({ code: 0, out: 'No bookings found.' });
+    expect(await ops(['audit', 'list', '--entity', `trip:${uniqueId('trip')}`])).toMatchObject({ code: 0, out: expect.stringMatching(/^No audit entries/) });
+    expect(await ops(['bookings', 'list', '--trip', uniqueId('trip'), '--json'])).toMatchObject({ code: 0, out: '[]' });
+  });
+});
+
+describe('ops help', () => {
+  it.each([['--help'], ['-h'], ['help']])('prints every command for %s and exits 0', async (...argv) => {
+    const result = await ops(argv);
+    expect(result).toMatchObject({ code: 0, err: '' });
+    for (const name of OPS_COMMAND_NAMES) expect(result.out).toContain(name);
+  });
+
+  it.each(OPS_COMMAND_NAMES)('prints the usage of %s for --help and -h, and exits 0', async (name) => {
+    for (const flag of ['--help', '-h']) {
+      const result = await ops([...name.split(' '), flag]);
+      expect(result).toMatchObject({ code: 0, err: '', out: expect.stringContaining(`Usage: npm run ops -- ${name}`) });
+    }
   });
 });
 
@@ -109,8 +171,9 @@ describe('ops bookings', () => {
       expect(listed.code).toBe(0);
       expect(listed.out).toContain(reference);
     }
-    const shown = await ops(['bookings', 'show', reference]);
-    expect(shown.out).toMatch(/status\s+confirmed/);
+    const shown = await ops(['bookings', 'show', reference.toLowerCase()]);
+    expect(shown.out.split('\n').slice(0, 2)).toEqual([expect.stringMatching(`^reference\\s+${reference}$`), expect.stringMatching(/^status\s+confirmed$/)]);
+    expect(shown.out).toMatch(/amount\s+60\.00 EUR/);
     expect((await ops(['trips', 'show', trip.tripId])).out).toMatch(/status\s+booked/);
   });
 
@@ -124,8 +187,8 @@ describe('ops bookings', () => {
     const second = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], gateway);
     await fake.close();
 
-    expect(first).toMatchObject({ code: 0, out: expect.stringContaining('succeeded: 60.00 eur') });
-    expect(second).toMatchObject({ code: 0, out: expect.stringContaining('succeeded: 60.00 eur') });
+    expect(first).toMatchObject({ code: 0, out: expect.stringContaining('succeeded: 60.00 EUR') });
+    expect(second).toMatchObject({ code: 0, out: expect.stringContaining('succeeded: 60.00 EUR') });
     expect((await readSlot(store, slot.slotId))?.availableCount).toBe(5);
     expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([6_000]);
     expect(fake.calls.filter((call) => call.method === 'POST')).toHaveLength(1);
@@ -141,6 +204,22 @@ describe('ops bookings', () => {
 
     expect((await ops(['bookings', 'cancel', reference, '--reason', 'x', '--no-refund'])).code).toBe(0);
     expect((await readSlot(store, slot.slotId))?.availableCount).toBe(5);
+  });
+});
+
+describe('ops trips', () => {
+  it('shows a trip’s items and amount before it is booked, and says it has no bookings yet', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 5, priceAmount: 2_000 });
+    const trip = await createPendingTrip(store, [[slot, 2]]);
+
+    const shown = await ops(['trips', 'show', trip.tripId]);
+
+    expect(shown.code).toBe(0);
+    expect(shown.out).toMatch(/status\s+pending_payment/);
+    expect(shown.out).toMatch(/amount\s+40\.00 EUR/);
+    expect(shown.out).toMatch(new RegExp(`${slot.slotId}\\s+${slot.experienceId}\\s+\\S+\\s+\\S+\\s+2\\s+40\\.00 EUR`));
+    expect(shown.out).toContain('No bookings yet.');
   });
 });
 

@@ -24,7 +24,7 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-const eur = (amount: number): string => `${(amount / 100).toFixed(2)} eur`;
+const eur = (amount: number): string => `${(amount / 100).toFixed(2)} EUR`;
 const hoursLater = (hours: number): Clock => {
   const later = new Date(Date.now() + hours * HOUR);
   return { now: () => later };

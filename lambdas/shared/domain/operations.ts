@@ -11,14 +11,24 @@ import { dateSchema, idSchema, timeSchema } from './trip-input';
 
 const CAPACITY_ATTEMPTS = 5;
 
+/** The most seats one slot may have, when it is added and when it is resized alike. */
+export const MAX_SLOT_CAPACITY = 10_000;
+
+/** A slot has at least one seat: one that can never be sold is blocked instead. */
+export const capacitySchema = z
+  .number()
+  .check(
+    z.refine(Number.isInteger, 'must be a whole number'),
+    z.minimum(1, 'must be at least 1'),
+    z.maximum(MAX_SLOT_CAPACITY, `must be at most ${MAX_SLOT_CAPACITY}`),
+  );
+
 export const newSlotSchema = z.strictObject({
   slotId: z.optional(idSchema),
   experienceId: idSchema,
   date: dateSchema,
   time: timeSchema,
-  capacity: z
-    .number()
-    .check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0, 'must not be negative'), z.maximum(10_000, 'must be at most 10000')),
+  capacity: capacitySchema,
   priceAmount: z.number().check(z.refine(Number.isInteger, 'must be in minor units (cents)'), z.minimum(0, 'must not be negative')),
   currency: z.string().check(z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case')),
 });
@@ -32,6 +42,8 @@ export type NewSlot = z.infer<typeof newSlotSchema>;
 export async function addSlot(deps: Deps, input: NewSlot, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
   const { slotId, ...fields } = input;
   const now = deps.clock.now().toISOString();
+  // By day: the slot's own time zone is not stored, and nobody can book a day that has passed anywhere.
+  if (fields.date < now.slice(0, 10)) return failure('VALIDATION_FAILED', `date ${fields.date} is in the past`, { field: 'date' });
   const slot: Slot = { slotId: slotId ?? deps.ids.uuid(), ...fields, availableCount: fields.capacity, isBlocked: false, updatedAt: now };
   const result = await deps.store.commit({
     at: now,
@@ -42,13 +54,22 @@ export async function addSlot(deps: Deps, input: NewSlot, actorId?: string): Pro
   return { ok: true, slot };
 }
 
-export async function setSlotBlocked(deps: Deps, slotId: string, isBlocked: boolean, actorId?: string): Promise<{ ok: true } | BookingFailure> {
+export async function setSlotBlocked(
+  deps: Deps,
+  slotId: string,
+  isBlocked: boolean,
+  actorId?: string,
+): Promise<{ ok: true; changed: boolean } | BookingFailure> {
+  const slot = (await deps.store.getSlots([slotId])).get(slotId);
+  if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+  // Already so: nothing changes, so the audit trail records nothing.
+  if (slot.isBlocked === isBlocked) return { ok: true, changed: false };
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
     slotSettings: { slotId, isBlocked },
     audits: [operatorAudit(deps, isBlocked ? 'slot.blocked' : 'slot.unblocked', slotId, actorId, {})],
   });
-  return result.committed ? { ok: true } : failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+  return result.committed ? { ok: true, changed: true } : failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
 }
 
 /**
@@ -56,9 +77,8 @@ export async function setSlotBlocked(deps: Deps, slotId: string, isBlocked: bool
  * a capacity below the seats booked is refused with CAPACITY_BELOW_BOOKED.
  */
 export async function setSlotCapacity(deps: Deps, slotId: string, capacity: number, actorId?: string): Promise<{ ok: true; slot: Slot } | BookingFailure> {
-  if (!Number.isInteger(capacity) || capacity < 0) {
-    return failure('VALIDATION_FAILED', 'capacity must be a whole number, 0 or more', { field: 'capacity' });
-  }
+  const valid = capacitySchema.safeParse(capacity);
+  if (!valid.success) return failure('VALIDATION_FAILED', `capacity ${valid.error.issues[0]?.message ?? 'is invalid'}`, { field: 'capacity' });
   return retryWhileStateMoves(
     CAPACITY_ATTEMPTS,
     async () => {

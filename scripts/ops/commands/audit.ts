@@ -1,5 +1,10 @@
 // Operator command on the audit trail: what happened to one booking, trip, slot, payment or event.
 import { defineCommand, UsageError, type OpsCommand } from '../command';
+import { truncate } from '../printing';
+import { referenceOf } from './bookings';
+
+/** Wide enough for a refund's key and amount; a line stays readable in a terminal. */
+const METADATA_WIDTH = 80;
 
 const ENTITY_TYPES = ['booking', 'trip', 'slot', 'payment', 'event'];
 const ENTITY_NEEDED = `TYPE:ID, TYPE one of ${ENTITY_TYPES.join(', ')}`;
@@ -8,15 +13,19 @@ const list = defineCommand({
   name: 'audit list',
   summary: 'the audit trail of one entity, oldest first',
   flags: { entity: { type: 'string', value: 'TYPE:ID', required: true, description: ENTITY_NEEDED } },
-  async run({ store, print }, { flags }) {
+  async run({ store, json, out, print, printEmpty }, { flags }) {
     const match = new RegExp(`^(${ENTITY_TYPES.join('|')}):(.+)$`).exec(flags.entity);
     if (!match) throw new UsageError(`audit list needs --entity ${ENTITY_NEEDED}`);
-    const entries = await store.listAudit(match[1] as string, match[2] as string);
-    print(
-      entries,
-      entries.map((entry) => ({ ...entry, metadata: JSON.stringify(entry.metadata) })),
-      ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata'],
-    );
+    const [, type, typed] = match as unknown as [string, string, string];
+    const id = type === 'booking' ? referenceOf(typed) : typed;
+    const entries = await store.listAudit(type, id);
+    if (entries.length === 0) {
+      printEmpty(entries, `No audit entries for ${type} ${id}.`);
+      return 0;
+    }
+    const rows = entries.map((entry) => ({ ...entry, metadata: truncate(JSON.stringify(entry.metadata), METADATA_WIDTH) }));
+    print(entries, rows, ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
+    if (!json && rows.some((row, index) => row.metadata !== JSON.stringify(entries[index]?.metadata))) out('(… cut short: --json prints every entry in full)');
     return 0;
   },
 });

@@ -1,9 +1,39 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
-import { refundLine } from '../printing';
+import type { Booking } from '../../../lambdas/shared/domain/model';
+import { money, refundLine } from '../printing';
 
-export const BOOKING_COLUMNS = ['reference', 'status', 'slotId', 'date', 'time', 'guestCount', 'tripId', 'userId'];
+export const BOOKING_COLUMNS = ['reference', 'status', 'slotId', 'date', 'time', 'guestCount', 'amount', 'tripId', 'userId'];
+
+/** References are printed in capitals; an operator may type them in any case. */
+export const referenceOf = (typed: string): string => typed.toUpperCase();
+
+/** A booking as a row: its share of the payment as money. */
+export const bookingRow = (booking: Booking) => ({ ...booking, amount: booking.amount === undefined ? '' : money(booking.amount, booking.currency ?? '') });
+
+/** One booking's fields in reading order, absent ones left out. */
+function bookingFields(booking: Booking): [string, unknown][] {
+  const row = bookingRow(booking);
+  const order = [
+    'reference',
+    'status',
+    'experienceId',
+    'slotId',
+    'date',
+    'time',
+    'guestCount',
+    'amount',
+    'tripId',
+    'userId',
+    'paymentId',
+    'createdAt',
+    'cancelledAt',
+    'cancellationReason',
+    'bookingId',
+  ] as const;
+  return order.map((name): [string, unknown] => [name, row[name]]).filter(([, value]) => value !== undefined && value !== '');
+}
 
 const list = defineCommand({
   name: 'bookings list',
@@ -13,7 +43,7 @@ const list = defineCommand({
     slot: { type: 'string', value: 'ID', description: 'a slot’s bookings' },
     user: { type: 'string', value: 'ID', description: 'the bookings of every trip of a user' },
   },
-  async run({ store, print }, { flags }) {
+  async run({ store, print, printEmpty }, { flags }) {
     const chosen = [flags.trip, flags.slot, flags.user].filter(Boolean).length;
     if (chosen !== 1) throw new UsageError('bookings list needs exactly one of --trip, --slot or --user');
     const bookings = flags.trip
@@ -21,7 +51,8 @@ const list = defineCommand({
       : flags.slot
         ? await store.listBookingsOfSlot(flags.slot)
         : (await Promise.all((await store.listTripsOfUser(flags.user as string)).map((trip) => store.listBookingsOfTrip(trip.tripId)))).flat();
-    print(bookings, bookings, BOOKING_COLUMNS);
+    if (bookings.length === 0) printEmpty(bookings, 'No bookings found.');
+    else print(bookings, bookings.map(bookingRow), BOOKING_COLUMNS);
     return 0;
   },
 });
@@ -31,8 +62,8 @@ const show = defineShowCommand({
   target: { synopsis: 'REFERENCE', needs: 'a booking reference' },
   summary: 'one booking’s fields',
   notFound: (reference) => ({ errorCode: 'BOOKING_NOT_FOUND', message: `Booking ${reference} does not exist.` }),
-  load: async ({ store }, reference) => (await store.getBookings([reference]))[0],
-  printText: ({ printFields }, booking) => printFields(Object.entries(booking)),
+  load: async ({ store }, reference) => (await store.getBookings([referenceOf(reference)]))[0],
+  printText: ({ printFields }, booking) => printFields(bookingFields(booking)),
 });
 
 const cancel = defineCommand({
@@ -43,8 +74,9 @@ const cancel = defineCommand({
     reason: { type: 'string', value: 'TEXT', required: true, description: 'it is kept in the audit trail' },
     'no-refund': { type: 'boolean', description: 'the share is waived, and never refunded later' },
   },
-  async run(context, { target: reference, flags }) {
+  async run(context, { target: typed, flags }) {
     const { store, deps, gateway } = context;
+    const reference = referenceOf(typed);
     const refund = !flags['no-refund'];
     const [booking] = await store.getBookings([reference]);
     if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !context.canRefund) {

@@ -1,6 +1,6 @@
 // Operator commands on slots: add, list, block or unblock, and change a slot's capacity.
 import { unheldSeats, type Slot } from '../../../lambdas/shared/domain/model';
-import { addSlot, newSlotSchema, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
+import { addSlot, capacitySchema, MAX_SLOT_CAPACITY, newSlotSchema, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
 import { parseInput } from '../../../lambdas/shared/domain/trip-input';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
@@ -12,35 +12,61 @@ const slotRow = (slot: Slot) => ({ ...slot, held: slot.availableCount - unheldSe
 
 const printSlot = (context: OpsContext, slot: Slot): void => context.print(slot, [slotRow(slot)], SLOT_COLUMNS);
 
-function wholeNumber(value: string, name: string): number {
-  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
-  return Number(value);
+/** A whole number within JavaScript's exact range, or bad usage naming the flag. */
+function wholeNumber(value: string, flag: string): number {
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`);
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new UsageError(`${flag} is too large, got ${value}`);
+  return number;
 }
+
+/** The same rule on `slots add` and `slots set-capacity`: the use case's, checked before anything is read. */
+function capacityOf(value: string, flag: string): number {
+  const capacity = wholeNumber(value, flag);
+  const valid = capacitySchema.safeParse(capacity);
+  if (!valid.success) throw new UsageError(`${flag} ${valid.error.issues[0]?.message ?? 'is invalid'}, got ${value}`);
+  return capacity;
+}
+
+/** The flag that carries each of the new slot's fields, so a refusal names what the operator typed. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  slotId: '--id',
+  experienceId: '--experience',
+  date: '--date',
+  time: '--time',
+  capacity: '--capacity',
+  priceAmount: '--price',
+  currency: '--currency',
+};
 
 const add = defineCommand({
   name: 'slots add',
   summary: 'a new slot of an experience, audited',
   flags: {
-    experience: { type: 'string', value: 'ID', required: 'by-use-case', description: 'the experience it belongs to' },
-    date: { type: 'string', value: 'YYYY-MM-DD', required: 'by-use-case', description: 'the day it takes place' },
-    time: { type: 'string', value: 'HH:MM', required: 'by-use-case', description: 'when it starts' },
-    capacity: { type: 'string', value: 'N', required: true, description: 'the seats it has' },
+    experience: { type: 'string', value: 'ID', required: true, description: 'the experience it belongs to' },
+    date: { type: 'string', value: 'YYYY-MM-DD', required: true, description: 'the day it takes place, today or later' },
+    time: { type: 'string', value: 'HH:MM', required: true, description: 'when it starts' },
+    capacity: { type: 'string', value: 'N', required: true, description: `the seats it has, 1 to ${MAX_SLOT_CAPACITY}` },
     price: { type: 'string', value: 'CENTS', required: true, description: 'the price a guest, in the currency’s smallest unit' },
-    currency: { type: 'string', value: 'eur', required: 'by-use-case', description: 'as Stripe spells it' },
+    currency: { type: 'string', value: 'EUR', required: true, description: 'ISO 4217, any case' },
     id: { type: 'string', value: 'ID', description: 'the slot id; a fresh one when absent' },
   },
   async run(context, { flags }) {
     const input = parseInput(newSlotSchema, {
-      ...(flags.id && { slotId: flags.id }),
+      ...(flags.id !== undefined && { slotId: flags.id }),
       experienceId: flags.experience,
       date: flags.date,
       time: flags.time,
-      capacity: wholeNumber(flags.capacity, 'capacity'),
-      priceAmount: wholeNumber(flags.price, 'price'),
-      currency: flags.currency,
+      capacity: capacityOf(flags.capacity, '--capacity'),
+      priceAmount: wholeNumber(flags.price, '--price'),
+      currency: flags.currency.toLowerCase(),
     });
-    const result = input.ok ? await addSlot(context.deps, input.value, context.actor) : input;
-    if (!result.ok) return context.refused(result);
+    if (!input.ok) {
+      const field = input.field ?? '';
+      throw new UsageError(input.message.replace(field, FLAG_OF_FIELD[field] ?? field));
+    }
+    const result = await addSlot(context.deps, input.value, context.actor);
+    if (!result.ok) return context.refused({ ...result, message: result.message.replace(result.field ?? '', FLAG_OF_FIELD[result.field ?? ''] ?? '') });
     printSlot(context, result.slot);
     return 0;
   },
@@ -50,11 +76,12 @@ const list = defineCommand({
   name: 'slots list',
   summary: 'every slot, or an experience’s',
   flags: { experience: { type: 'string', value: 'ID', description: 'only this experience’s slots' } },
-  async run({ store, print, err }, { flags }) {
+  async run({ store, json, out, print, err }, { flags }) {
     const slots = flags.experience
       ? await store.listSlotsOfExperience(flags.experience)
       : await store.listAllSlots((problem) => err(`warning: ${problem.message}`));
-    print(slots, slots.map(slotRow), SLOT_COLUMNS);
+    if (!json && slots.length === 0) out(flags.experience ? `No slots of ${flags.experience}.` : 'No slots yet: add one with slots add.');
+    else print(slots, slots.map(slotRow), SLOT_COLUMNS);
     return 0;
   },
 });
@@ -68,7 +95,11 @@ const blocking = (verb: 'block' | 'unblock', isBlocked: boolean, summary: string
     async run(context, { target: slotId }) {
       const result = await setSlotBlocked(context.deps, slotId, isBlocked, context.actor);
       if (!result.ok) return context.refused(result);
-      context.print({ slotId, isBlocked }, [{ slotId, isBlocked }], ['slotId', 'isBlocked']);
+      context.print(
+        { slotId, isBlocked, changed: result.changed },
+        [{ slotId, isBlocked, changed: result.changed ? 'yes' : 'no (already so)' }],
+        ['slotId', 'isBlocked', 'changed'],
+      );
       return 0;
     },
   });
@@ -79,9 +110,8 @@ const setCapacity = defineCommand({
   summary: 'capacity and availability change together, never below the seats booked',
   flags: {},
   async run(context, { target: slotId, more: [capacityText] }) {
-    if (capacityText === undefined || !/^-?\d+$/.test(capacityText)) throw new UsageError(`the capacity must be a whole number, got "${capacityText ?? ''}"`);
-    if (Number(capacityText) < 0) throw new UsageError(`the capacity must not be negative, got ${capacityText}`);
-    const result = await setSlotCapacity(context.deps, slotId, Number(capacityText), context.actor);
+    if (capacityText === undefined) throw new UsageError('slots set-capacity needs a slot id and a capacity');
+    const result = await setSlotCapacity(context.deps, slotId, capacityOf(capacityText, 'the capacity N'), context.actor);
     if (!result.ok) return context.refused(result);
     printSlot(context, result.slot);
     return 0;

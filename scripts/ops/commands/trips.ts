@@ -1,6 +1,7 @@
-// Operator command on trips: one trip with its bookings.
+// Operator command on trips: one trip with its items and bookings.
 import { defineShowCommand, type OpsCommand } from '../command';
-import { BOOKING_COLUMNS } from './bookings';
+import { money } from '../printing';
+import { BOOKING_COLUMNS, bookingRow } from './bookings';
 
 const show = defineShowCommand({
   name: 'trips show',
@@ -11,10 +12,33 @@ const show = defineShowCommand({
     const trip = await store.getTrip(tripId);
     return trip && { trip, bookings: await store.listBookingsOfTrip(tripId) };
   },
-  printText({ printFields, printTable }, { trip, bookings }) {
-    const { items, bookingReferences, itemAmounts: _amounts, ...fields } = trip;
-    printFields([...Object.entries(fields), ['items', `${items.length}, bookings ${bookingReferences.length}`]]);
-    printTable(bookings, BOOKING_COLUMNS);
+  printText({ out, printFields, printTable }, { trip, bookings }) {
+    const fields: [string, unknown][] = [
+      ['tripId', trip.tripId],
+      ['status', trip.status],
+      ['statusReason', trip.statusReason],
+      ['userId', trip.userId],
+      ['amount', money(trip.amount, trip.currency)],
+      ['paymentId', trip.paymentId],
+      ['refundId', trip.refundId],
+      ['checkoutSessionId', trip.checkoutSessionId],
+      ['holdExpiresAt', trip.holdExpiresAt],
+      ['createdAt', trip.createdAt],
+      ['updatedAt', trip.updatedAt],
+    ];
+    printFields(fields.filter(([, value]) => value !== undefined));
+    // What was asked for, booked or not yet: the bookings exist only once the payment confirmed the trip.
+    out('');
+    printTable(
+      trip.items.map((item, index) => ({
+        ...item,
+        amount: trip.itemAmounts?.[index] === undefined ? '' : money(trip.itemAmounts[index], trip.currency),
+      })),
+      ['slotId', 'experienceId', 'date', 'time', 'guestCount', 'amount'],
+    );
+    out('');
+    if (bookings.length === 0) out('No bookings yet.');
+    else printTable(bookings.map(bookingRow), BOOKING_COLUMNS);
   },
 });
 
