@@ -146,7 +146,8 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
       return internalError();
     } finally {
       logger.resetKeys();
-      metrics.publishStoredMetrics();
+      // An event that counted nothing publishes nothing: Powertools would log a warning for every such event.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }
