@@ -1,4 +1,5 @@
 // `npm start`'s stack over real HTTP: the same webhook handler behind the local API Gateway adapter, seeded, and stopped cleanly.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -10,6 +11,7 @@ import { startLocalStack, type LocalStack } from '../../scripts/local/local-stac
 import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 
 /** A stack of the test's own, in memory, on free ports. */
@@ -122,6 +124,53 @@ describe('local stack', () => {
     expect(arrivals).toEqual([expect.stringMatching(/^\/done\?session=cs_/)]);
     expect((await stack.store.getTrip(answer.tripId))?.status).toBe('booked');
     expect((await checkConsistency(stack.store)).drifted).toEqual([]);
+  });
+});
+
+describe('the Stripe CLI path (`stripe listen` forwarding to the local webhook)', () => {
+  /** Stripe's own example session (test/fixtures/stripe): the shape `stripe listen` forwards. */
+  const stripeExample = (): Record<string, unknown> =>
+    JSON.parse(readFileSync(new URL('../fixtures/stripe/2026-07-29.dahlia/checkout.session.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const forward = (object: Record<string, unknown>) => {
+    const payload = JSON.stringify(stripeEvent('checkout.session.completed', object));
+    return post(payload, {
+      'content-type': 'application/json',
+      'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_from_stripe_listen' }),
+    });
+  };
+
+  it('acknowledges and ignores what `stripe trigger checkout.session.completed` sends: a session that is not ours', async () => {
+    const { metadata: _none, ...unmarked } = stripeExample();
+    const response = await forward({ ...unmarked, payment_status: 'paid', status: 'complete', amount_total: 3_000, currency: 'usd', metadata: {} });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ received: true });
+  });
+
+  it('books a trip from a session of that shape carrying our mark, trip id and amount, as POST /checkout opens them', async () => {
+    const { riceTerraces } = DEMO_SLOTS;
+    const created = await createTrip(
+      { store: stack.store, clock: systemClock, ids: randomIds },
+      { userId: 'user-stripe-cli', items: [{ experienceId: riceTerraces.experienceId, slotId: riceTerraces.slotId, guestCount: 1 }] },
+    );
+    if (!created.ok) expect.fail(created.message);
+    const { trip } = created;
+
+    const response = await forward({
+      ...stripeExample(),
+      metadata: { [TRIP_MARK]: trip.tripId, userId: trip.userId },
+      client_reference_id: trip.tripId,
+      payment_intent: `pi_cli${trip.tripId.replace(/-/g, '').slice(-12)}`,
+      payment_status: 'paid',
+      status: 'complete',
+      amount_total: trip.amount,
+      amount_subtotal: trip.amount,
+      total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+      currency: trip.currency,
+    });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ outcome: 'booked', tripId: trip.tripId });
+    expect((await stack.store.getTrip(trip.tripId))?.status).toBe('booked');
   });
 });
 
