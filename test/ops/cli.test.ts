@@ -195,6 +195,21 @@ describe('ops bookings', () => {
     expect((await store.listAudit('booking', reference)).map((entry) => entry.eventType)).toEqual(['booking.confirmed', 'booking.cancelled']);
   });
 
+  it('cuts a long audit line short and says so; --json has the whole entry; the reference in any case', async () => {
+    const { reference } = await bookedTrip();
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'x', '--no-refund'])).code).toBe(0);
+
+    const text = await ops(['audit', 'list', '--entity', `booking:${reference.toLowerCase()}`]);
+    const json = JSON.parse((await ops(['audit', 'list', '--entity', `booking:${reference}`, '--json'])).out) as { eventType: string; metadata: object }[];
+
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('booking.cancelled');
+    expect(Math.max(...text.out.split('\n').map((line) => line.length))).toBeLessThan(200);
+    expect(text.out).toContain('…');
+    expect(text.out.split('\n').at(-1)).toBe('(… cut short: --json prints every entry in full)');
+    expect(JSON.stringify(json.find((entry) => entry.eventType === 'booking.cancelled')?.metadata)).toContain(reference);
+  });
+
   it('refuses to cancel a Stripe-paid booking without a way to refund it, unless --no-refund', async () => {
     const { store, slot, reference } = await bookedTrip();
 
