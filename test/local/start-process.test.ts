@@ -1,5 +1,5 @@
 // `npm start` as a real process: a taken port is refused in one line before anything starts, and however it is stopped, no Java is left.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ownLocalEnv, processGone, run, runProcess } from '../support/processes';
@@ -70,7 +70,11 @@ describe('npm start', () => {
     process.kill(to === 'npm' ? (stack.child.pid as number) : nodePid, signal);
     await stack.finished;
 
-    expect(await processGone(javaPid)).toBe(true);
-    expect(await processGone(nodePid)).toBe(true);
+    const javaGone = await processGone(javaPid);
+    const nodeGone = await processGone(nodePid);
+    rmSync(env.LOCAL_STACK_FILE as string, { force: true });
+
+    expect(javaGone).toBe(true);
+    expect(nodeGone).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // Runs the project's own commands (`npm start`, `npm run demo`, `npm run ops`) as real processes, and waits on what they print and on their exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
@@ -67,7 +67,8 @@ export async function ownLocalEnv(): Promise<Record<string, string>> {
     DYNAMODB_PORT: String(await findFreePort()),
     STRIPE_PORT: String(await findFreePort()),
     TABLE_NAME: 'pulau-process-test',
-    LOCAL_STACK_FILE: join(mkdtempSync(join(tmpdir(), 'pulau-stack-')), 'local-stack.json'),
+    // A stack removes its file when it stops; a test that kills it removes the file itself.
+    LOCAL_STACK_FILE: join(tmpdir(), `pulau-stack-${randomUUID()}.json`),
   };
 }
 
