@@ -1,18 +1,15 @@
 // A Lambda function of this stack: bundled locally by esbuild, ARM64, Node.js 24, its own role and log group.
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, type ILocalBundling } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
-import { LAMBDA_BUNDLING } from '../bundling';
+import { ENTRY_NAME } from '../bundling';
+import { bundleFunction } from '../function-bundle';
 import type { BookingTable, BookingTableAccess } from './booking-table';
 import type { StripeSecret } from './stripe-secret';
-
-const OUTPUT_FORMATS = { cjs: OutputFormat.CJS, esm: OutputFormat.ESM } as const;
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -66,7 +63,7 @@ export interface BookingFunctionProps {
  * make CloudFormation replace the resource (a new function ARN for callers, a new log group without the old logs).
  */
 export class BookingFunction extends Construct implements IGrantable {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
@@ -89,9 +86,9 @@ export class BookingFunction extends Construct implements IGrantable {
     const { table, stripeSecret } = props;
     if (table) for (const access of table.access) table.table.grant(this, access);
     stripeSecret?.grantRead(this);
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, props.entry),
-      handler: 'handler',
+    this.function = new LambdaFunction(this, 'Function', {
+      code: bundledCode(props.entry),
+      handler: `${ENTRY_NAME}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -99,8 +96,6 @@ export class BookingFunction extends Construct implements IGrantable {
       timeout: props.timeout ?? Duration.seconds(20),
       role: this.role,
       logGroup: this.logGroup,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -110,17 +105,31 @@ export class BookingFunction extends Construct implements IGrantable {
         ...(stripeSecret && { STRIPE_SECRET_ARN: stripeSecret.secretArn }),
         ...props.environment,
       },
-      bundling: {
-        // esbuild from node_modules: no Docker, works offline.
-        forceDockerBundling: false,
-        format: OUTPUT_FORMATS[LAMBDA_BUNDLING.format],
-        target: LAMBDA_BUNDLING.target,
-        minify: LAMBDA_BUNDLING.minify,
-        sourceMap: LAMBDA_BUNDLING.sourcemap,
-        externalModules: [...LAMBDA_BUNDLING.external],
-        // index.meta.json lists the bundle's inputs: the infra tests check that no test or CDK code is among them.
-        metafile: true,
-      },
     });
+  }
+}
+
+/**
+ * The function's code: its entry bundled by esbuild in this process with the settings the bench measures
+ * (lib/bundling.ts). Not NodejsFunction: it writes one file (`--outfile`), and the bundles are split into chunks.
+ */
+function bundledCode(entry: string): Code {
+  return Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    // Never pulled: local bundling always succeeds (esbuild is a dependency of this project).
+    bundling: { image: DockerImage.fromRegistry('dummy'), local: new LocalEsbuild(entry) },
+  });
+}
+
+/**
+ * Bundles one entry. A class with the entry as a field, not a bare callback: the CDK caches staged assets under a key
+ * built from the bundling options' JSON, so functions of different entries must not serialise alike.
+ */
+class LocalEsbuild implements ILocalBundling {
+  constructor(readonly entry: string) {}
+
+  tryBundle(outputDir: string): boolean {
+    bundleFunction({ entry: this.entry, outdir: outputDir, projectRoot: PROJECT_ROOT });
+    return true;
   }
 }
