@@ -22,7 +22,7 @@ export async function bundlesAndColdStart(report: BenchReport, benchDir: string)
       const probe = spawnSync(
         process.execPath,
         [
-          '--enable-source-maps',
+          // As Lambda runs them: without --enable-source-maps.
           '--input-type=module',
           '-e',
           `const t=process.hrtime.bigint();await import(${JSON.stringify(pathToFileURL(resolve(outfile)).href)});console.log(Number(process.hrtime.bigint()-t)/1e6)`,

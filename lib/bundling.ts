@@ -25,7 +25,8 @@ export const LAMBDA_BUNDLING = {
   // build brings every command of a client.
   mainFields: ['module', 'main'],
   minify: true,
-  // A stack trace needs the maps' positions, not the sources' text, which would triple their size.
+  // Kept beside the code for stack traces mapped offline (scripts/map-stack-trace.ts), not read by the runtime (no
+  // --enable-source-maps). A trace needs the maps' positions, not the sources' text, which would triple their size.
   sourcemap: true,
   sourcesContent: false,
   // The AWS SDK is bundled too: the function runs exactly the versions the tests ran, not the runtime's.
