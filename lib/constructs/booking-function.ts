@@ -13,6 +13,9 @@ import type { StripeSecret } from './stripe-secret';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The memory size at which Lambda gives a function one full vCPU; above it, a second vCPU a single Node thread leaves idle. */
+export const ONE_VCPU_MB = 1769;
+
 /** The booking table as one function uses it. */
 export interface BookingTableUse {
   readonly table: BookingTable;
@@ -42,8 +45,8 @@ export interface BookingFunctionProps {
    */
   readonly environment?: Record<string, string>;
   /**
-   * 512 MB: Lambda gives CPU in proportion to memory, and the cold start (parsing the bundled SDK) is
-   * about twice as fast as at 128 MB, for a function that runs a few hundred milliseconds per payment.
+   * Lambda gives CPU in proportion to memory, one full vCPU at ONE_VCPU_MB; 512 MB is a share of 0.29 of it. The bench's
+   * cost × latency model (bench/README.md) weighs a size for a confirmation; the functions it has not measured keep 512.
    * @default 512
    */
   readonly memorySize?: number;

@@ -82,10 +82,13 @@ describe('functions', () => {
     for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
       expect(functionOf(main, id).fn.Properties.Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
     }
+    // The webhook at one full vCPU (the bench's cost × latency model for a cold confirmation), the others at 512 MB.
+    expect(['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper'].map((id) => functionOf(main, id).fn.Properties.MemorySize)).toEqual([
+      1769, 512, 512, 512,
+    ]);
     main.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      MemorySize: 512,
       Environment: {
         Variables: Match.objectLike({
           POWERTOOLS_SERVICE_NAME: 'booking-confirmation',
