@@ -24,7 +24,7 @@ try {
   await step('spread', () => spread(system, report));
   await step('large trip', () => largeTrip(system, report));
   await step('request costs', () => requestCosts(system, report));
-  await step('bundles and cold start', () => bundlesAndColdStart(report, BENCH_DIR));
+  await step('bundles and cold start', () => bundlesAndColdStart(report, BENCH_DIR, system));
 } finally {
   await system.stop();
 }

@@ -25,6 +25,8 @@ export interface SlotState {
 }
 
 export interface BenchSystem {
+  /** DynamoDB Local's URL, for the cold-start probes' own clients. */
+  readonly endpoint: string;
   /** The document client under the store, for the floor's bare transactions. */
   readonly client: DynamoDBDocumentClient;
   readonly store: DynamoDbBookingStore;
@@ -131,6 +133,7 @@ export async function startBenchSystem(): Promise<BenchSystem> {
   }
 
   return {
+    endpoint: dynamo.endpoint,
     client,
     store,
     handler,

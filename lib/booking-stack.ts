@@ -8,7 +8,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
 import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/webhook-contract';
 import { BookingAlarms } from './constructs/booking-alarms';
-import { BookingFunction } from './constructs/booking-function';
+import { BookingFunction, ONE_VCPU_MB } from './constructs/booking-function';
 import { BookingTable } from './constructs/booking-table';
 import { CheckoutRoute } from './constructs/checkout-route';
 import { StripeSecret } from './constructs/stripe-secret';
@@ -38,6 +38,9 @@ export class BookingStack extends Stack {
       description: 'Verifies Stripe webhooks and confirms, refunds or releases trips',
       table: { table: bookings, access: ['bookingWrites', 'tripOfPaymentQuery'] },
       stripeSecret,
+      // One full vCPU: most deliveries meet a cold function, and its init and first confirmation are CPU-bound, so
+      // below this size each costs about as much and takes longer (bench/README.md, "Memory size").
+      memorySize: ONE_VCPU_MB,
       logRetention,
     });
 

@@ -1,8 +1,11 @@
 // `npm run synth -- [cdk synth options]`: runs `cdk synth --quiet` with the options given, then prints the size of each Lambda bundle, for the README and reviews.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { Metafile } from 'esbuild';
+import { ENTRY_NAME } from '../lib/bundling';
+import { loadedWithEntry } from '../lib/function-bundle';
 
 // npm appends the options to the script's last command: they are cdk's (`-c stage=prod`), so they go to cdk.
 const cdkOptions = process.argv.slice(2);
@@ -17,18 +20,41 @@ interface TemplateResource {
   Properties?: { Code?: { S3Key?: string } };
 }
 
-const rows: { fn: string; bytes: number; gzipped: number }[] = [];
+interface Row {
+  readonly fn: string;
+  /** The entry and the chunks it imports statically: what a cold start parses. */
+  readonly initBytes: number;
+  readonly initGzipped: number;
+  /** Every JavaScript file, chunks that load later (the Stripe SDK, other credential providers) included. */
+  readonly totalBytes: number;
+}
+
+const rows: Row[] = [];
 for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template.json'))) {
   const template = JSON.parse(readFileSync(join(outDir, file), 'utf8')) as { Resources: Record<string, TemplateResource> };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     const key = resource.Properties?.Code?.S3Key;
     if (resource.Type !== 'AWS::Lambda::Function' || typeof key !== 'string') continue;
     // Assets are staged as cdk.out/asset.<hash>/ and uploaded as <hash>.zip.
-    const bundle = join(outDir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js');
-    const code = readFileSync(bundle);
-    rows.push({ fn: logicalId, bytes: statSync(bundle).size, gzipped: gzipSync(code).length });
+    const assetDir = join(outDir, `asset.${key.replace(/\.zip$/, '')}`);
+    const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
+    // The metafile names outputs where esbuild wrote them (a bundling directory the CDK has since renamed).
+    const entryOutput = Object.keys(meta.outputs).find((output) => output.endsWith(`/${ENTRY_NAME}.mjs`) && !output.includes('/chunks/'));
+    const entryPoint = entryOutput && meta.outputs[entryOutput]?.entryPoint;
+    if (!entryOutput || !entryPoint) throw new Error(`No ${ENTRY_NAME}.mjs in ${assetDir}`);
+    const inAsset = (output: string): string => join(assetDir, relative(dirname(entryOutput), output));
+    const atInit = loadedWithEntry(meta, entryPoint);
+    const scripts = Object.entries(meta.outputs).filter(([output]) => !output.endsWith('.map'));
+    rows.push({
+      fn: logicalId,
+      initBytes: atInit.reduce((total, output) => total + (meta.outputs[output]?.bytes ?? 0), 0),
+      initGzipped: atInit.reduce((total, output) => total + gzipSync(readFileSync(inAsset(output))).length, 0),
+      totalBytes: scripts.reduce((total, [, output]) => total + output.bytes, 0),
+    });
   }
 }
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
-console.log('Lambda bundles (index.js, minified; source maps ship beside them):');
-for (const row of rows) console.log(`  ${row.fn.padEnd(40)} ${kib(row.bytes).padStart(9)}  (${kib(row.gzipped)} gzipped)`);
+console.log('Lambda bundles (minified ES modules; loaded at init = the entry and the chunks it imports; source maps ship beside them):');
+for (const row of rows) {
+  console.log(`  ${row.fn.padEnd(40)} ${kib(row.initBytes).padStart(9)} at init (${kib(row.initGzipped)} gzipped), ${kib(row.totalBytes)} in all`);
+}

@@ -1,20 +1,20 @@
 // A Lambda function of this stack: bundled locally by esbuild, ARM64, Node.js 24, its own role and log group.
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, type ILocalBundling } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
-import { LAMBDA_BUNDLING } from '../bundling';
+import { ENTRY_NAME } from '../bundling';
+import { bundleFunction } from '../function-bundle';
 import type { BookingTable, BookingTableAccess } from './booking-table';
 import type { StripeSecret } from './stripe-secret';
 
-const OUTPUT_FORMATS = { cjs: OutputFormat.CJS, esm: OutputFormat.ESM } as const;
-
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The memory size at which Lambda gives a function one full vCPU; above it, a second vCPU a single Node thread leaves idle. */
+export const ONE_VCPU_MB = 1769;
 
 /** The booking table as one function uses it. */
 export interface BookingTableUse {
@@ -45,8 +45,8 @@ export interface BookingFunctionProps {
    */
   readonly environment?: Record<string, string>;
   /**
-   * 512 MB: Lambda gives CPU in proportion to memory, and the cold start (parsing the bundled SDK) is
-   * about twice as fast as at 128 MB, for a function that runs a few hundred milliseconds per payment.
+   * Lambda gives CPU in proportion to memory, one full vCPU at ONE_VCPU_MB; 512 MB is a share of 0.29 of it. The bench's
+   * cost × latency model (bench/README.md) weighs a size for a confirmation; the functions it has not measured keep 512.
    * @default 512
    */
   readonly memorySize?: number;
@@ -66,7 +66,7 @@ export interface BookingFunctionProps {
  * make CloudFormation replace the resource (a new function ARN for callers, a new log group without the old logs).
  */
 export class BookingFunction extends Construct implements IGrantable {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
@@ -89,9 +89,9 @@ export class BookingFunction extends Construct implements IGrantable {
     const { table, stripeSecret } = props;
     if (table) for (const access of table.access) table.table.grant(this, access);
     stripeSecret?.grantRead(this);
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, props.entry),
-      handler: 'handler',
+    this.function = new LambdaFunction(this, 'Function', {
+      code: bundledCode(props.entry),
+      handler: `${ENTRY_NAME}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -99,28 +99,41 @@ export class BookingFunction extends Construct implements IGrantable {
       timeout: props.timeout ?? Duration.seconds(20),
       role: this.role,
       logGroup: this.logGroup,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
+        // No NODE_OPTIONS=--enable-source-maps: it costs every cold start (bench/README.md); traces are mapped offline
+        // with the maps kept beside the bundle (npm run map-stack-trace).
         ...(table && { TABLE_NAME: table.table.tableName }),
         ...(stripeSecret && { STRIPE_SECRET_ARN: stripeSecret.secretArn }),
         ...props.environment,
       },
-      bundling: {
-        // esbuild from node_modules: no Docker, works offline.
-        forceDockerBundling: false,
-        format: OUTPUT_FORMATS[LAMBDA_BUNDLING.format],
-        target: LAMBDA_BUNDLING.target,
-        minify: LAMBDA_BUNDLING.minify,
-        sourceMap: LAMBDA_BUNDLING.sourcemap,
-        externalModules: [...LAMBDA_BUNDLING.external],
-        // index.meta.json lists the bundle's inputs: the infra tests check that no test or CDK code is among them.
-        metafile: true,
-      },
     });
+  }
+}
+
+/**
+ * The function's code: its entry bundled by esbuild in this process with the settings the bench measures
+ * (lib/bundling.ts). Not NodejsFunction: it writes one file (`--outfile`), and the bundles are split into chunks.
+ */
+function bundledCode(entry: string): Code {
+  return Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    // Never pulled: local bundling always succeeds (esbuild is a dependency of this project).
+    bundling: { image: DockerImage.fromRegistry('dummy'), local: new LocalEsbuild(entry) },
+  });
+}
+
+/**
+ * Bundles one entry. A class with the entry as a field, not a bare callback: the CDK caches staged assets under a key
+ * built from the bundling options' JSON, so functions of different entries must not serialise alike.
+ */
+class LocalEsbuild implements ILocalBundling {
+  constructor(readonly entry: string) {}
+
+  tryBundle(outputDir: string): boolean {
+    bundleFunction({ entry: this.entry, outdir: outputDir, projectRoot: PROJECT_ROOT });
+    return true;
   }
 }

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { STRIPE_API_VERSION } from '../../lambdas/shared/stripe/stripe-contract';
-import { createStripeClient } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 
 export type RefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
 

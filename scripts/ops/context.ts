@@ -4,7 +4,8 @@ import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
-import { createStripeClient, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { localSettings, STAND_IN_API_KEY, type RunningStack } from '../local/local-settings';
 import { UsageError, type FlagSpecs, type FlagValues } from './command';
 import { createPrinter, type Printer } from './printing';

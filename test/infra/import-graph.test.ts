@@ -1,13 +1,16 @@
-// What `cdk synth` loads: the app reaches the CDK, cdk-nag, zod and import-free contract modules of lambdas/, never
-// Stripe, Powertools, the AWS SDK or the domain (they would slow every synth and tie the stack to handler code).
+// What `cdk synth` loads: the app reaches the CDK, cdk-nag, zod, esbuild and import-free contract modules of lambdas/,
+// never Stripe, Powertools, the AWS SDK or the domain (they would slow every synth and tie the stack to handler code).
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The packages a synth may load: the CDK itself, cdk-nag, zod (the settings' validation) and Node's own modules. */
-const ALLOWED_PACKAGES = /^(aws-cdk-lib(\/.*)?|constructs|cdk-nag|zod\/mini|zod\/v4\/locales\/en\.js|node:.*)$/;
+/**
+ * The packages a synth may load: the CDK itself, cdk-nag, zod (the settings' validation), esbuild (which bundles the
+ * functions' assets) and Node's own modules.
+ */
+const ALLOWED_PACKAGES = /^(aws-cdk-lib(\/.*)?|constructs|cdk-nag|esbuild|zod\/mini|zod\/v4\/locales\/en\.js|node:.*)$/;
 
 /** The modules `entry` loads: packages stay external, so the graph is our files and the bare names of the packages they import. */
 async function importGraph(entry: string): Promise<Metafile> {
@@ -35,7 +38,7 @@ const packages = (): string[] =>
   [...new Set(Object.values(graph.inputs).flatMap((input) => input.imports.filter((imported) => imported.external).map((imported) => imported.path)))].sort();
 
 describe('the CDK app (bin/app.ts and lib/)', () => {
-  it('loads only the CDK, cdk-nag, zod and Node modules as packages', () => {
+  it('loads only the CDK, cdk-nag, zod, esbuild and Node modules as packages', () => {
     expect(packages().length).toBeGreaterThan(0);
     expect(packages().filter((name) => !ALLOWED_PACKAGES.test(name))).toEqual([]);
   });

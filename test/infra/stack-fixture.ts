@@ -25,7 +25,13 @@ export function nagFailures({ assembly }: Synthesized): unknown[] {
 }
 
 export interface FunctionResource {
-  Properties: { Role: { 'Fn::GetAtt': [string, string] }; Timeout: number; Environment: { Variables: Record<string, unknown> } };
+  Properties: {
+    Role: { 'Fn::GetAtt': [string, string] };
+    Handler: string;
+    Timeout: number;
+    MemorySize: number;
+    Environment: { Variables: Record<string, unknown> };
+  };
   Metadata: Record<string, string>;
 }
 

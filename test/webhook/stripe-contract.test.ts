@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
-import { createStripeClient } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';

@@ -1,5 +1,5 @@
 // The Stripe adapter: the only place that calls Stripe's API (refunds), knows its client, its ids and its errors.
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import {
   CheckoutRefusedError,
   PaymentGatewayUnavailableError,
@@ -11,51 +11,15 @@ import {
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
-import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_API_VERSION, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
-
-export interface StripeClientOptions {
-  readonly apiKey: string;
-  /** Another API origin (a local fake of Stripe's API, e.g. `http://127.0.0.1:12111`); Stripe's own when absent. */
-  readonly apiBase?: string;
-  /** Stripe's own retries (same idempotency key, so they never refund twice). @default 2 */
-  readonly maxNetworkRetries?: number;
-}
-
-/** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
-const STRIPE_TIMEOUT_MS = 8_000;
+import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
 
 export { REFUND_KEY_METADATA } from './stripe-contract';
 
-export function createStripeClient(options: StripeClientOptions): Stripe {
-  const base = options.apiBase ? new URL(options.apiBase) : undefined;
-  return new Stripe(options.apiKey, {
-    // Pinned: the account's default version may differ from the one our schemas were written for.
-    apiVersion: STRIPE_API_VERSION,
-    maxNetworkRetries: options.maxNetworkRetries ?? 2,
-    timeout: STRIPE_TIMEOUT_MS,
-    ...(base && {
-      host: base.hostname,
-      port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
-      protocol: base.protocol === 'http:' ? 'http' : 'https',
-    }),
-  });
-}
-
-/** Error codes that mean "not now" although Stripe answers them with a 4xx. */
-const TRANSIENT_CODES = new Set(['lock_timeout', 'rate_limit', 'idempotency_key_in_use']);
-
 /**
- * Stripe's errors, classified once. Transient: the connection failed, Stripe failed (5xx, 409), asked us to
- * slow down (429, lock timeouts), or our key was refused (401/403: an operator fixes the secret, and Stripe's
- * redeliveries then succeed). Everything else is Stripe's final word on this request.
+ * The SDK's module, loaded on the first call that needs it. A confirmation never calls Stripe, so a bundle keeps the
+ * stripe package (240 KiB) in a chunk of its own that only refunds, lookups and checkouts load.
  */
-export function isTransientStripeError(error: InstanceType<typeof Stripe.errors.StripeError>): boolean {
-  if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError) return true;
-  if (error instanceof Stripe.errors.StripeRateLimitError) return true;
-  if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) return true;
-  if (error.code !== undefined && TRANSIENT_CODES.has(error.code)) return true;
-  return (error.statusCode ?? 0) >= 500;
-}
+const stripeSdk = (): Promise<typeof import('./stripe-client')> => import('./stripe-client');
 
 export class StripePaymentGateway implements PaymentGateway {
   /** `client` is asked for on each call so the API key can come from a secret loaded lazily. */
@@ -83,7 +47,8 @@ export class StripePaymentGateway implements PaymentGateway {
       );
       return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status) };
     } catch (error) {
-      if (!(error instanceof Stripe.errors.StripeError)) throw error;
+      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      if (!isStripeError(error)) throw error;
       if (isTransientStripeError(error)) {
         throw new PaymentGatewayUnavailableError(
           `Stripe did not answer the refund of ${request.paymentId} (${error.type}${error.code ? `: ${error.code}` : ''})`,
@@ -108,7 +73,8 @@ export class StripePaymentGateway implements PaymentGateway {
       }
       return undefined;
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeError && !isTransientStripeError(error)) return undefined;
+      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      if (isStripeError(error) && !isTransientStripeError(error)) return undefined;
       throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId}`, { cause: error });
     }
   }
@@ -143,7 +109,8 @@ export class StripeCheckoutSessions implements CheckoutSessions {
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
     } catch (error) {
-      if (!(error instanceof Stripe.errors.StripeError)) throw error;
+      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      if (!isStripeError(error)) throw error;
       if (isTransientStripeError(error))
         throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
       throw new CheckoutRefusedError(error.code ?? error.type, error.message);

@@ -1,5 +1,4 @@
 // Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import * as z from '../zod';
 import type { StripeSecretSource } from '../config';
 
@@ -32,6 +31,9 @@ export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<Str
   return async () => {
     let value: unknown;
     try {
+      // Loaded on the first read (the first delivery of a cold start in AWS), not at import: locally, the tests and the
+      // bench take the secrets from the environment and never need the Secrets Manager client.
+      const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
       value = await getSecret(source.secretArn, { maxAge: SECRET_CACHE_SECONDS, transform: 'json' });
     } catch (error) {
       throw new SecretUnavailableError('The Stripe secret could not be read', { cause: error });

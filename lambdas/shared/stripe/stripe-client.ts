@@ -1,0 +1,51 @@
+// The stripe package and the client built from it: the one module that loads the SDK, imported only when Stripe is called.
+import Stripe from 'stripe';
+import { STRIPE_API_VERSION } from './stripe-contract';
+
+export interface StripeClientOptions {
+  readonly apiKey: string;
+  /** Another API origin (a local fake of Stripe's API, e.g. `http://127.0.0.1:12111`); Stripe's own when absent. */
+  readonly apiBase?: string;
+  /** Stripe's own retries (same idempotency key, so they never refund twice). @default 2 */
+  readonly maxNetworkRetries?: number;
+}
+
+/** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
+const STRIPE_TIMEOUT_MS = 8_000;
+
+export function createStripeClient(options: StripeClientOptions): Stripe {
+  const base = options.apiBase ? new URL(options.apiBase) : undefined;
+  return new Stripe(options.apiKey, {
+    // Pinned: the account's default version may differ from the one our schemas were written for.
+    apiVersion: STRIPE_API_VERSION,
+    maxNetworkRetries: options.maxNetworkRetries ?? 2,
+    timeout: STRIPE_TIMEOUT_MS,
+    ...(base && {
+      host: base.hostname,
+      port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
+      protocol: base.protocol === 'http:' ? 'http' : 'https',
+    }),
+  });
+}
+
+export type StripeError = InstanceType<typeof Stripe.errors.StripeError>;
+
+export function isStripeError(error: unknown): error is StripeError {
+  return error instanceof Stripe.errors.StripeError;
+}
+
+/** Error codes that mean "not now" although Stripe answers them with a 4xx. */
+const TRANSIENT_CODES = new Set(['lock_timeout', 'rate_limit', 'idempotency_key_in_use']);
+
+/**
+ * Stripe's errors, classified once. Transient: the connection failed, Stripe failed (5xx, 409), asked us to
+ * slow down (429, lock timeouts), or our key was refused (401/403: an operator fixes the secret, and Stripe's
+ * redeliveries then succeed). Everything else is Stripe's final word on this request.
+ */
+export function isTransientStripeError(error: StripeError): boolean {
+  if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError) return true;
+  if (error instanceof Stripe.errors.StripeRateLimitError) return true;
+  if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) return true;
+  if (error.code !== undefined && TRANSIENT_CODES.has(error.code)) return true;
+  return (error.statusCode ?? 0) >= 500;
+}
