@@ -287,7 +287,8 @@ describe('faults in front of DynamoDB Local', () => {
     const faults = injectFaults(client);
     const store = new DynamoDbBookingStore({ client, tableName: testStore().tableName, retryPolicy: FAST_RETRIES });
     const webhook = webhookHarness(fake, { store });
-    const slots = await Promise.all(Array.from({ length: 3 }, () => seedSlot(store, { capacity: 20 })));
+    // Room for all 40 trips on any one slot: a seeded draw that puts 21 on one slot must not sell it out before the faults run.
+    const slots = await Promise.all(Array.from({ length: 3 }, () => seedSlot(store, { capacity: 40 })));
     const trips: Trip[] = [];
     const acknowledged: AcknowledgedPayment[] = [];
     const kinds: Fault[] = ['throttle', 'conflict', 'network-before', 'lost-response'];
