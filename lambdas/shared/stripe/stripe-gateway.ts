@@ -1,4 +1,4 @@
-// The Stripe adapter: the only place that calls Stripe's API (refunds), knows its client, its ids and its errors.
+// The Stripe adapter: the only place that calls Stripe's API; the SDK, its client and its errors are in stripe-client.ts.
 import type Stripe from 'stripe';
 import {
   CheckoutRefusedError,
