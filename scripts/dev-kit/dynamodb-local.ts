@@ -90,7 +90,8 @@ export async function assertPortFree(port: number, setting?: string): Promise<vo
   if (!bindable || (await canConnect(port))) throw new PortInUseError(port, setting);
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:`port` right now. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => {

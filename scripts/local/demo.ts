@@ -1,7 +1,7 @@
 // `npm run demo`: against the running local stack, through its front door: a trip checked out and paid, then two buyers racing for a last seat.
 import { randomUUID } from 'node:crypto';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { createConnection } from 'node:net';
+import { canConnect } from '../dev-kit/dynamodb-local';
 import { addSlot, checkConsistency, type NewSlot } from '../../lambdas/shared/domain/operations';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -54,7 +54,7 @@ async function seats(slotIds: string[]): Promise<string> {
 
 async function main(): Promise<void> {
   // A bare connection: a request would show up in the stack's log as a refused one.
-  if (!(await listening(settings.port))) {
+  if (!(await canConnect(settings.port))) {
     throw new Error(`Nothing answers at ${checkoutUrl}: start the local stack first with \`npm start\` (in another terminal).`);
   }
   const run = randomUUID().slice(0, 8);
@@ -106,17 +106,6 @@ Summary
   npm run ops -- check: ${consistent ? 'every slot adds up' : 'a slot drifted (run it for the details)'}
 Run it again: every run books on slots of its own.`);
   if (booked?.status !== 'booked' || winnerTrip?.status !== 'booked' || !loser || !consistent) throw new Error('The demo did not end as it should: see above.');
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A slot like `shape`, with an id of this run's own; answers its id. */

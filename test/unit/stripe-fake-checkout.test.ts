@@ -5,6 +5,7 @@ import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STRIPE_API_VERSION, STRIPE_ID_PATTERNS } from '../../lambdas/shared/stripe/stripe-contract';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { refusalOf } from '../support/stripe-refusal';
 
 const SECRET = 'whsec_checkout_fake_test';
 /** The fake's clock stands still at this instant unless a test moves it. */
@@ -86,17 +87,6 @@ function checkoutParams(overrides: ParamChanges = {}): Stripe.Checkout.SessionCr
     cancel_url: CANCEL_URL,
     ...overrides,
   } as Stripe.Checkout.SessionCreateParams;
-}
-
-/** The Stripe error a call ends in; fails the test if the call succeeds or throws anything else. */
-async function refusalOf(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to be refused');
 }
 
 /** A button of the hosted page, pressed as a browser does, without following the redirect. */

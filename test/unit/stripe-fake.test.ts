@@ -2,6 +2,7 @@
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
+import { refusalOf } from '../support/stripe-refusal';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -12,17 +13,6 @@ beforeEach(async () => {
   stripe = fake.client();
 });
 afterEach(() => fake.close());
-
-/** The Stripe error a call ends in; fails the test if the call succeeds or throws anything else. */
-async function refusalOf(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 function paidIntent(amount: number, id = `pi_test_${Math.random().toString(36).slice(2)}`): string {
   fake.registerPayment(id, amount);
