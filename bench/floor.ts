@@ -59,6 +59,28 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
               ExpressionAttributeValues: { ':booked': 'booked', ':pending': 'pending_payment', ':p': paymentId },
             },
           },
+          // A trip its checkout held also consumes its hold and claims its payment, as the handler's transaction does.
+          ...(trip.holdExpiresAt === undefined
+            ? []
+            : [
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: keys.hold(trip.tripId),
+                    UpdateExpression: 'SET #s = :consumed',
+                    ConditionExpression: '#s = :held',
+                    ExpressionAttributeNames: { '#s': 'status' },
+                    ExpressionAttributeValues: { ':consumed': 'consumed', ':held': 'held' },
+                  },
+                },
+                {
+                  Put: {
+                    TableName: tableName,
+                    Item: { ...keys.paymentRecord(paymentId), paymentId, status: 'booked', tripId: trip.tripId, amountPaid: trip.amount },
+                    ConditionExpression: 'attribute_not_exists(pk)',
+                  },
+                },
+              ]),
           {
             Put: {
               TableName: tableName,

@@ -1,12 +1,12 @@
 // What the benchmark runs against: DynamoDB Local with its table, the real webhook handler over it and the Stripe stand-in, plus slots and trips made in bulk.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { confirmedGuests, type Slot, type Trip } from '../lambdas/shared/domain/model';
+import { BatchWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { confirmedGuests, guestsPerSlot, type Slot, type Trip } from '../lambdas/shared/domain/model';
 import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
 import { createDocumentClient } from '../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { tripItem } from '../lambdas/shared/dynamodb/items';
+import { holdItem, keys, tripItem } from '../lambdas/shared/dynamodb/items';
 import type { StripeWebhookHandler } from '../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../scripts/dev-kit/booking-table';
 import { destroyDocumentClient } from '../scripts/dev-kit/document-client';
@@ -36,7 +36,11 @@ export interface BenchSystem {
   /** Retries the store has made; a workload resets it before it starts. */
   readonly retries: { count: number };
   newSlot(capacity: number): Promise<Slot>;
-  newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[]): Promise<Trip[]>;
+  /**
+   * Pending trips. `opened`: as the front door leaves them, with a Checkout Session recorded and their seats held
+   * (their payment then confirms in one request); otherwise as createTrip stores them, with neither.
+   */
+  newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[], opened?: boolean): Promise<Trip[]>;
   /** Through the handler: a signed checkout.session.completed in an API Gateway v2 event; resolves to its outcome. */
   deliver(trip: Trip): Promise<string>;
   slotState(slot: Slot): Promise<SlotState>;
@@ -79,16 +83,18 @@ export async function startBenchSystem(): Promise<BenchSystem> {
 
   let tripSequence = 0;
   /**
-   * Pending trips as createTrip would store them, written 25 to a batch: setting up thousands of trips is not
-   * what is measured, and one use-case call each would take longer than the workloads.
+   * Trips written 25 to a batch, with their holds and the held seats taken off the slots' unheld counts: setting up
+   * thousands of trips is not what is measured, and one use-case call each would take longer than the workloads.
    */
-  async function newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[]): Promise<Trip[]> {
+  async function newTrips(count: number, itemsOf: (index: number) => { slot: Slot; guests: number }[], opened = false): Promise<Trip[]> {
     const now = new Date().toISOString();
+    const holdExpiresAt = new Date(Date.now() + 86_400_000).toISOString();
     const trips: Trip[] = Array.from({ length: count }, (_, index) => {
       const parts = itemsOf(index);
       const itemAmounts = parts.map(({ slot, guests }) => slot.priceAmount * guests);
+      const tripId = `bench-trip-${tripSequence++}`;
       return {
-        tripId: `bench-trip-${tripSequence++}`,
+        tripId,
         userId: `bench-user-${index}`,
         items: parts.map(({ slot, guests }) => ({
           experienceId: slot.experienceId,
@@ -102,18 +108,38 @@ export async function startBenchSystem(): Promise<BenchSystem> {
         currency: 'eur',
         status: 'pending_payment',
         bookingReferences: [],
+        ...(opened && { checkoutSessionId: `cs_bench_${tripId.replace(/-/g, '_')}`, holdExpiresAt }),
         createdAt: now,
         updatedAt: now,
       };
     });
-    const batches = Array.from({ length: Math.ceil(count / 25) }, (_, i) => trips.slice(i * 25, i * 25 + 25));
+    const items = trips.flatMap((trip) => {
+      if (trip.holdExpiresAt === undefined) return [tripItem(trip)];
+      const seats = [...guestsPerSlot(trip.items)].map(([slotId, guests]) => ({ slotId, guests }));
+      return [tripItem(trip), holdItem({ tripId: trip.tripId, seats, expiresAt: trip.holdExpiresAt, status: 'held', createdAt: now, updatedAt: now })];
+    });
+    const batches = Array.from({ length: Math.ceil(items.length / 25) }, (_, i) => items.slice(i * 25, i * 25 + 25));
     await runPool(batches, 8, async (batch) => {
-      let pending: Record<string, unknown>[] = batch.map((trip) => ({ PutRequest: { Item: tripItem(trip) } }));
+      let pending: Record<string, unknown>[] = batch.map((item) => ({ PutRequest: { Item: item } }));
       while (pending.length > 0) {
         const result = await client.send(new BatchWriteCommand({ RequestItems: { [BENCH_TABLE]: pending as never } }));
         pending = (result.UnprocessedItems?.[BENCH_TABLE] ?? []) as Record<string, unknown>[];
       }
     });
+    if (opened) {
+      // What the holds took: no longer for sale to anyone else, still available to their own trips.
+      const held = guestsPerSlot(trips.flatMap((trip) => trip.items));
+      await runPool([...held], 8, async ([slotId, guests]) => {
+        await client.send(
+          new UpdateCommand({
+            TableName: BENCH_TABLE,
+            Key: keys.slot(slotId),
+            UpdateExpression: 'SET unheldCount = if_not_exists(unheldCount, availableCount) - :held',
+            ExpressionAttributeValues: { ':held': guests },
+          }),
+        );
+      });
+    }
     return trips;
   }
 

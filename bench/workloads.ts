@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Slot, Trip } from '../lambdas/shared/domain/model';
 import { MAX_TRIP_ITEMS } from '../lambdas/shared/domain/trip-input';
+import { countConfirmationWrites } from '../lambdas/shared/dynamodb/transaction-items';
 import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
 import { seededRandom } from '../scripts/dev-kit/seeded-random';
 import { checkoutSession, signedRequest, stripeEvent } from '../scripts/dev-kit/stripe-events';
@@ -29,7 +30,7 @@ async function confirm(system: BenchSystem, side: Side, trip: Trip): Promise<boo
 /** DynamoDB Local is a JVM: the first thousands of requests run colder than the rest. */
 export async function warmUp(system: BenchSystem): Promise<void> {
   const slot = await system.newSlot(600);
-  const trips = await system.newTrips(600, () => [{ slot, guests: 1 }]);
+  const trips = await system.newTrips(600, () => [{ slot, guests: 1 }], true);
   await withQuietStdout(() =>
     runPool(trips, 8, async (trip) => void (await confirm(system, trip.userId.endsWith('0') || trip.userId.endsWith('5') ? 'floor' : 'handler', trip))),
   );
@@ -73,7 +74,7 @@ export async function hotSlot(system: BenchSystem, report: BenchReport, concurre
   const measured: Record<string, RunStats> = {};
   for (const mode of sides()) {
     const slot = await system.newSlot(2_000);
-    const trips = await system.newTrips(2_000, () => [{ slot, guests: 1 }]);
+    const trips = await system.newTrips(2_000, () => [{ slot, guests: 1 }], true);
     system.retries.count = 0;
     const stats = await withQuietStdout(() => runPool(trips, concurrency, async (trip) => void (await confirm(system, mode, trip))));
     const state = await system.slotState(slot);
@@ -98,11 +99,15 @@ export async function spread(system: BenchSystem, report: BenchReport): Promise<
   const random = seededRandom(42);
   const measured: Record<string, RunStats> = {};
   for (const mode of sides()) {
-    const trips = await system.newTrips(3_000, () => {
-      const picked = new Set<number>();
-      while (picked.size < 3) picked.add(random.int(0, slots.length - 1));
-      return [...picked].map((index) => ({ slot: slots[index] as Slot, guests: 1 }));
-    });
+    const trips = await system.newTrips(
+      3_000,
+      () => {
+        const picked = new Set<number>();
+        while (picked.size < 3) picked.add(random.int(0, slots.length - 1));
+        return [...picked].map((index) => ({ slot: slots[index] as Slot, guests: 1 }));
+      },
+      true,
+    );
     const stats = await withQuietStdout(() => runPool(trips, 32, async (trip) => void (await confirm(system, mode, trip))));
     measured[mode] = stats;
     report.record(`spread.${mode}`, stats);
@@ -115,7 +120,7 @@ export async function largeTrip(system: BenchSystem, report: BenchReport): Promi
   const measured: Record<string, RunStats> = {};
   for (const mode of sides()) {
     const slots = await Promise.all(Array.from({ length: MAX_TRIP_ITEMS }, () => system.newSlot(50)));
-    const trips = await system.newTrips(40, () => slots.map((slot) => ({ slot, guests: 1 })));
+    const trips = await system.newTrips(40, () => slots.map((slot) => ({ slot, guests: 1 })), true);
     const stats = await withQuietStdout(() => runPool(trips, 1, async (trip) => void (await confirm(system, mode, trip))));
     measured[mode] = stats;
     report.record(`largeTrip.${mode}`, stats);
@@ -132,10 +137,15 @@ export async function requestCosts(system: BenchSystem, report: BenchReport): Pr
     return Object.fromEntries(counter.calls);
   };
   const slot = await system.newSlot(5);
-  const [trip] = await system.newTrips(1, () => [{ slot, guests: 1 }]);
+  const [trip] = await system.newTrips(1, () => [{ slot, guests: 1 }], true);
   const event = stripeEvent('checkout.session.completed', checkoutSession(trip!, { paymentIntent: 'pi_bench_costs' }));
   const happy = await count(() => handler(signedRequest(event)));
   const duplicate = await count(() => handler(signedRequest(event)));
+  // A session opened before sessions carried their items: the trip is read first.
+  const [older] = await system.newTrips(1, () => [{ slot, guests: 1 }]);
+  const withoutItems = await count(() =>
+    handler(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(older!, { paymentIntent: 'pi_bench_older', withItems: false })))),
+  );
   const full = await system.newSlot(1);
   const [unlucky] = await system.newTrips(1, () => [{ slot: full, guests: 1 }]);
   await overwriteSlot(system.client, BENCH_TABLE, { ...full, availableCount: 0 });
@@ -143,17 +153,18 @@ export async function requestCosts(system: BenchSystem, report: BenchReport): Pr
     handler(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(unlucky!, { paymentIntent: 'pi_bench_refund' })))),
   );
   const total = (calls: Record<string, number>): number => Object.values(calls).reduce((a, b) => a + b, 0);
-  report.record('requests', { happyPath: happy, duplicateDelivery: duplicate, refundPath: refund });
+  report.record('requests', { happyPath: happy, duplicateDelivery: duplicate, sessionWithoutItems: withoutItems, refundPath: refund });
   report.row('DynamoDB requests: confirmation', '', String(total(happy)), '', '', '', JSON.stringify(happy));
   report.row('DynamoDB requests: duplicate', '', String(total(duplicate)), '', '', '', JSON.stringify(duplicate));
+  report.row('DynamoDB requests: session without items', '', String(total(withoutItems)), '', '', '', JSON.stringify(withoutItems));
   report.row('DynamoDB requests: refund path', '', String(total(refund)), '', '', '', `${JSON.stringify(refund)} + 1 Stripe call`);
 
   // Capacity units: DynamoDB Local reports none for transactions, so they are computed. A transactional write
-  // costs 2 units per started KB of each item, and every item here is under 1 KB; the payment ConditionCheck
-  // is counted like a write too, which makes the figure an upper bound.
-  const itemsPerConfirmation = (items: number, slots: number): number => slots + 2 * items + 3;
-  const oneItem = itemsPerConfirmation(1, 1);
-  const maxItems = itemsPerConfirmation(MAX_TRIP_ITEMS, MAX_TRIP_ITEMS);
+  // costs 2 units per started KB of each item, and every item here is under 1 KB. Counted for a trip checkout
+  // held (its hold is one more item), each item on its own slot.
+  const itemsOnOwnSlots = (count: number) => Array.from({ length: count }, (_, index) => ({ slotId: `slot-${index}` }));
+  const oneItem = countConfirmationWrites(itemsOnOwnSlots(1));
+  const maxItems = countConfirmationWrites(itemsOnOwnSlots(MAX_TRIP_ITEMS));
   report.record('transactionItems', { oneItemTrip: oneItem, largestTrip: maxItems, capacityUnitsOneItem: 2 * oneItem, capacityUnitsLargest: 2 * maxItems });
   report.row('transaction items: 1-item trip', '', String(oneItem), '', '', '', `at most ${2 * oneItem} capacity units (2 per item under 1 KB)`);
   report.row(`transaction items: ${MAX_TRIP_ITEMS}-item trip`, '', String(maxItems), '', '', '', `at most ${2 * maxItems} capacity units`);

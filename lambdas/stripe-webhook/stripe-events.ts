@@ -3,6 +3,7 @@ import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
+import { checkoutTripOf } from '../shared/stripe/trip-metadata';
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './webhook-contract';
 
 /** What makes a body a Stripe event at all; anything less is answered 400. */
@@ -234,6 +235,7 @@ function parseSession(
     case 'checkout.session.async_payment_succeeded': {
       const paymentId = idOf(session.data.payment_intent);
       const userId = session.data.metadata?.userId;
+      const checkoutTrip = checkoutTripOf(session.data.metadata);
       return {
         event: {
           kind: 'checkout-completed',
@@ -245,6 +247,7 @@ function parseSession(
           ...common,
           ...(paymentId !== undefined && { paymentId }),
           ...(userId !== undefined && { userId }),
+          ...(checkoutTrip && { checkoutTrip }),
         },
       };
     }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import type { FakeRefund } from '../local/stripe-fake';
 import { apiGatewayEvent } from './api-gateway-events';
 
@@ -22,6 +23,12 @@ export interface SessionFacts {
   readonly amount?: number;
   readonly currency?: string;
   readonly paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required';
+  /**
+   * Whether the session carries the trip's items in its metadata, as our checkout writes them.
+   * @default true when the trip was opened by our checkout (it holds the seats and records the session), false otherwise (a session
+   * made before items were written, or by a platform that creates its own)
+   */
+  readonly withItems?: boolean;
 }
 
 /**
@@ -30,11 +37,13 @@ export interface SessionFacts {
  */
 export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
   const tripId = facts.tripId === undefined ? trip.tripId : facts.tripId;
+  const withItems = facts.withItems ?? (trip.checkoutSessionId !== undefined && trip.holdExpiresAt !== undefined);
+  const items = withItems ? tripItemsMetadata({ items: trip.items, itemAmounts: trip.itemAmounts ?? [] }) : {};
   return {
     id: facts.sessionId ?? trip.checkoutSessionId ?? stripeId('cs_test'),
     object: 'checkout.session',
     client_reference_id: tripId,
-    metadata: { ...(tripId !== null && { [TRIP_MARK]: tripId }), userId: facts.userId ?? trip.userId },
+    metadata: { ...(tripId !== null && { [TRIP_MARK]: tripId }), userId: facts.userId ?? trip.userId, ...items },
     payment_intent: facts.paymentIntent === undefined ? stripeId('pi') : facts.paymentIntent,
     payment_status: facts.paymentStatus ?? 'paid',
     amount_total: facts.amount ?? trip.amount,

@@ -202,6 +202,9 @@ const UNKNOWN_PAYMENT_AMOUNT = 1_000_000;
 const SESSION_MIN_LIFETIME_S = 30 * 60;
 const SESSION_MAX_LIFETIME_S = 24 * 60 * 60;
 const CHECKOUT_MODES = ['payment', 'setup', 'subscription'];
+const METADATA_MAX_KEYS = 50;
+const METADATA_MAX_KEY_CHARS = 40;
+const METADATA_MAX_VALUE_CHARS = 500;
 /** How long a webhook may take to answer before the delivery counts as failed. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
 /** The hosted page's buttons: `POST /c/pay/:id/<action>`. */
@@ -745,6 +748,8 @@ function createSession(state: State, request: FakeRequest): Answer {
   if (cancelUrl !== null && !URL.canParse(cancelUrl)) return invalidRequest(request, 'url_invalid', 'cancel_url', 'Not a valid URL', false);
   const expiresAt = expiresAtOf(state, request);
   if (typeof expiresAt !== 'number') return expiresAt;
+  const metadataProblem = metadataLimitsOf(request, 'metadata') ?? metadataLimitsOf(request, 'payment_intent_data[metadata]');
+  if (metadataProblem) return metadataProblem;
   const lineItems = lineItemsOf(request);
   if (!Array.isArray(lineItems)) return lineItems;
   const currency = lineItems[0]?.currency ?? '';
@@ -774,6 +779,25 @@ function createSession(state: State, request: FakeRequest): Answer {
   };
   state.sessions.set(session.id, session);
   return json(200, sessionObject(state, session), true);
+}
+
+/** Stripe's limits on a metadata object: 50 keys, keys of 40 characters, values of 500. */
+function metadataLimitsOf(request: FakeRequest, field: string): Answer | undefined {
+  const metadata = metadataOf(request.form, field);
+  const keys = Object.keys(metadata);
+  if (keys.length > METADATA_MAX_KEYS)
+    return refuse(request, field, `Metadata can have up to ${METADATA_MAX_KEYS} keys, but you passed in ${keys.length} keys.`);
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key.length > METADATA_MAX_KEY_CHARS) return refuse(request, field, `Invalid key: ${key} must be a string under ${METADATA_MAX_KEY_CHARS} characters`);
+    if (value.length > METADATA_MAX_VALUE_CHARS) {
+      return refuse(
+        request,
+        `${field}[${key}]`,
+        `Metadata values can have up to ${METADATA_MAX_VALUE_CHARS} characters, but you passed in a value that is ${value.length} characters.`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /** 24 hours from now when not given; otherwise 30 minutes to 24 hours from now, on the fake's clock. */

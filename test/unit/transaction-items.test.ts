@@ -107,6 +107,24 @@ describe('transaction items', () => {
     expect(item.Update?.ConditionExpression).toContain('#status IN (:from0, :from1)');
   });
 
+  it('books a trip paid for by a session only if it was opened for that session, at that price, for exactly those items', () => {
+    const paidFor = { checkoutSessionId: 'cs_1', amount: 9_000, currency: 'eur', items: trip.items, itemAmounts: [9_000] };
+    const item = onlyItem({ tripTransition: { tripId: 'trip-1', from: ['pending_payment'], to: 'booked', userId: 'user-1', paidFor } });
+    expect(item.Update?.ConditionExpression).toBe(
+      [guard.exists, guard.tripStatusIn([':from0']), guard.tripOwnedBy, guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre].join(' AND '),
+    );
+    expect(item.Update?.ExpressionAttributeValues).toMatchObject({
+      ':checkoutSession': 'cs_1',
+      ':price': 9_000,
+      ':currency': 'eur',
+      ':items': trip.items,
+      ':itemAmounts': [9_000],
+    });
+    // The list compares whole against the stored trip's: the same attributes the trip item holds, in the same order.
+    expect(item.Update?.ExpressionAttributeValues?.[':items']).toEqual(tripItem(trip).items);
+    expect(item.Update?.ExpressionAttributeNames).toMatchObject({ '#amount': 'amount', '#currency': 'currency', '#items': 'items' });
+  });
+
   it('replaces a payment record only at the version read, and puts a new one only where none exists', () => {
     const record = { ...newPaymentRecord({ paymentId: 'pi_1', status: 'booked', setAside: false, amountPaid: 9_000, currency: 'eur' }, AT), version: 3 };
     expect(onlyItem({ paymentRecord: { record, expectedVersion: 2 } }).Put).toMatchObject({

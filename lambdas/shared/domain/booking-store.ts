@@ -1,6 +1,6 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
+import type { AuditEntry, Booking, CheckoutTrip, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
 /**
  * Take seats from a slot (a confirmation), guarded: the slot exists for that experience, is not blocked, has
@@ -43,12 +43,25 @@ export interface SeatGive {
 
 export type SeatChange = SeatTake | SeatGive | SeatHold | SeatUnhold;
 
+/** What a paid Checkout Session says of its trip, for the trip's conditions to check. */
+export interface PaidFor extends CheckoutTrip {
+  readonly checkoutSessionId: string;
+  readonly amount: number;
+  readonly currency: string;
+}
+
 export interface TripTransition {
   readonly tripId: string;
   readonly from: readonly TripStatus[];
   readonly to: TripStatus;
   /** When set, the stored trip must belong to this user. */
   readonly userId?: string;
+  /**
+   * When set, the stored trip must be the one this Checkout Session was opened for, at this price, with exactly
+   * these items: what lets a confirmation built from the session alone, without reading the trip, book nothing
+   * the trip did not ask for.
+   */
+  readonly paidFor?: PaidFor;
   readonly paymentId?: string;
   readonly bookingReferences?: readonly string[];
   readonly statusReason?: string;

@@ -1,5 +1,5 @@
 // Use case: confirm a paid trip — take every slot's seats, create its bookings and audit entries, mark it booked — atomically.
-import type { AtomicWrite, BookingStore, SeatTake, WriteRejection } from './booking-store';
+import type { AtomicWrite, BookingStore, PaidFor, SeatTake, WriteRejection } from './booking-store';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
@@ -53,47 +53,83 @@ export async function confirmTrip(deps: Deps, input: ConfirmTripInput): Promise<
   try {
     const settled = await settledOutcome(deps.store, input.trip, input.paymentId);
     if (settled) return settled;
-    return await commitConfirmation(deps, input);
+    const { trip, paymentId } = input;
+    const attempt = await commitConfirmation(deps, {
+      ...input,
+      amountPaid: input.amountPaid ?? trip.amount,
+      // A trip checkout held takes its own held seats.
+      held: trip.holdExpiresAt !== undefined,
+    });
+    if (attempt.committed) return success(trip.tripId, paymentId, attempt.bookings);
+    return answerRefusal(deps.store, input, attempt.rejection);
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
     return answerAfterUnavailableStore(deps.store, input, error);
   }
 }
 
-async function commitConfirmation(deps: Deps, input: ConfirmTripInput): Promise<ConfirmTripResult> {
-  const { trip, paymentId } = input;
-  const amountPaid = input.amountPaid ?? trip.amount;
-  let bookings = newBookings(deps, trip, paymentId, amountPaid);
-  // A trip checkout held takes its own held seats; once its hold is gone (expired, released) it competes for the rest.
-  let held = trip.holdExpiresAt !== undefined;
-  for (let attempt = 1; ; attempt++) {
-    const write = confirmationWrite(deps, input, bookings, { amountPaid, held });
-    const result = await deps.store.commit(write);
-    if (result.committed) return success(trip.tripId, paymentId, bookings);
+/** The trip a confirmation books: as just read, or as its Checkout Session describes it. */
+export type TripToConfirm = Pick<Trip, 'tripId' | 'userId' | 'items' | 'amount' | 'currency' | 'itemAmounts'>;
 
+export interface ConfirmationRequest {
+  readonly trip: TripToConfirm;
+  readonly paymentId: string;
+  readonly marker?: EventMarker;
+  readonly amountPaid: number;
+  readonly sessionId?: string;
+  /** Whether to take the seats the trip's checkout held (first), rather than compete for the rest. */
+  readonly held: boolean;
+  /** Conditions on the stored trip for a confirmation built without reading it (TripTransition.paidFor). */
+  readonly paidFor?: PaidFor;
+}
+
+export type ConfirmationAttempt =
+  | { readonly committed: true; readonly bookings: readonly Booking[] }
+  | { readonly committed: false; readonly rejection: WriteRejection };
+
+/**
+ * One confirmation's transaction: every slot's seats, the bookings and their audit entries, the payment record
+ * claimed, the trip booked. Tried again only for what can be mended here: a hold that is gone (the trip then
+ * competes for the unheld seats) or a reference that is taken. Any other refusal is the caller's to read.
+ */
+export async function commitConfirmation(deps: Deps, request: ConfirmationRequest): Promise<ConfirmationAttempt> {
+  const { trip, paymentId } = request;
+  let bookings = newBookings(deps, trip, paymentId, request.amountPaid);
+  let held = request.held;
+  for (let attempt = 1; ; attempt++) {
+    const result = await deps.store.commit(confirmationWrite(deps, { ...request, held }, bookings));
+    if (result.committed) return { committed: true, bookings };
     const { rejection } = result;
     if (held && rejection.hold && !rejection.trip) {
+      // Its hold expired or was released: the trip competes for the rest like any other.
       held = false;
       continue;
     }
-    if (rejection.trip || rejection.eventAlreadyProcessed) {
-      // Someone else moved the trip first (often a concurrent delivery of the same payment): answer from what it is now.
-      const current = rejection.trip ? rejection.trip.current : await deps.store.getTrip(trip.tripId);
-      return (current && (await settledOutcome(deps.store, current, paymentId))) ?? notPending(trip.tripId, current);
-    }
-    if (rejection.seatChanges.length > 0) return slotFailure(rejection);
-    if (rejection.paymentRecord) {
-      return failure('PAYMENT_SET_ASIDE', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
-    }
-    if (rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
+    const otherRefusals = rejection.trip || rejection.eventAlreadyProcessed || rejection.seatChanges.length > 0 || rejection.paymentRecord;
+    if (!otherRefusals && rejection.takenReferences.length > 0 && attempt < REFERENCE_ATTEMPTS) {
       const taken = new Set(rejection.takenReferences);
       bookings = bookings.map((booking) => (taken.has(booking.reference) ? { ...booking, reference: deps.ids.reference() } : booking));
       continue;
     }
-    return failure('TRANSACTION_FAILED', 'The confirmation was refused for a reason that was not a slot or the trip.', {
-      retryable: true,
-    });
+    return { committed: false, rejection };
   }
+}
+
+/** What a refused confirmation of a trip just read means, as the use case's answer. */
+async function answerRefusal(store: BookingStore, input: ConfirmTripInput, rejection: WriteRejection): Promise<ConfirmTripResult> {
+  const { trip, paymentId } = input;
+  if (rejection.trip || rejection.eventAlreadyProcessed) {
+    // Someone else moved the trip first (often a concurrent delivery of the same payment): answer from what it is now.
+    const current = rejection.trip ? rejection.trip.current : await store.getTrip(trip.tripId);
+    return (current && (await settledOutcome(store, current, paymentId))) ?? notPending(trip.tripId, current);
+  }
+  if (rejection.seatChanges.length > 0) return slotFailure(rejection);
+  if (rejection.paymentRecord) {
+    return failure('PAYMENT_SET_ASIDE', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
+  }
+  return failure('TRANSACTION_FAILED', 'The confirmation was refused for a reason that was not a slot or the trip.', {
+    retryable: true,
+  });
 }
 
 /** The answer for a trip that is no longer waiting for a payment, or undefined when it still is. */
@@ -131,7 +167,7 @@ export function paidShares(prices: readonly number[], amountPaid: number): numbe
   return shares;
 }
 
-function newBookings(deps: Deps, trip: Trip, paymentId: string, amountPaid: number): Booking[] {
+function newBookings(deps: Deps, trip: TripToConfirm, paymentId: string, amountPaid: number): Booking[] {
   const createdAt = deps.clock.now().toISOString();
   const prices = trip.itemAmounts;
   // Trips stored before prices were recorded per item have no shares to split.
@@ -158,13 +194,8 @@ function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'g
   return seatsPerSlot(items).map(({ slotId, experienceId, guests }) => ({ kind: 'take', slotId, experienceId, guests, held }));
 }
 
-function confirmationWrite(
-  deps: Deps,
-  input: ConfirmTripInput,
-  bookings: Booking[],
-  options: { readonly amountPaid: number; readonly held: boolean },
-): AtomicWrite {
-  const { trip, paymentId, marker } = input;
+function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: readonly Booking[]): AtomicWrite {
+  const { trip, paymentId, marker } = request;
   const at = deps.clock.now().toISOString();
   const references = bookings.map((booking) => booking.reference);
   const audits = bookings.map((booking) =>
@@ -188,8 +219,8 @@ function confirmationWrite(
   );
   return {
     at,
-    seatChanges: seatTakes(trip.items, options.held),
-    ...(options.held && { holdTransition: { tripId: trip.tripId, to: 'consumed' as const } }),
+    seatChanges: seatTakes(trip.items, request.held),
+    ...(request.held && { holdTransition: { tripId: trip.tripId, to: 'consumed' as const } }),
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
@@ -199,9 +230,9 @@ function confirmationWrite(
           paymentId,
           status: 'booked',
           tripId: trip.tripId,
-          ...(input.sessionId !== undefined && { sessionId: input.sessionId }),
+          ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
           setAside: false,
-          amountPaid: options.amountPaid,
+          amountPaid: request.amountPaid,
           currency: trip.currency,
         },
         at,
@@ -211,6 +242,7 @@ function confirmationWrite(
     tripTransition: {
       tripId: trip.tripId,
       userId: trip.userId,
+      ...(request.paidFor && { paidFor: request.paidFor }),
       from: CONFIRMABLE_TRIP_STATUSES,
       to: 'booked',
       paymentId,

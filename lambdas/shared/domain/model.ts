@@ -82,6 +82,16 @@ export interface Trip {
   readonly updatedAt: string;
 }
 
+/**
+ * A trip as its Checkout Session describes it (in the session's metadata, signed inside its events): enough to write
+ * the bookings without reading the trip, whose stored price, owner and session the confirmation's conditions check.
+ */
+export interface CheckoutTrip {
+  readonly items: readonly TripItem[];
+  /** Aligned with `items`: what each costs, in minor units. */
+  readonly itemAmounts: readonly number[];
+}
+
 /** The seats a checkout holds for one trip until its payment arrives or the hold expires; released or consumed exactly once. */
 export interface Hold {
   readonly tripId: string;

@@ -1,6 +1,6 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
 import { refundMovesForward } from './payment-ledger';
-import { CONFIRMABLE_TRIP_STATUSES, type PaymentRecord, type RefundStatus, type Trip, type TripStatus } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type CheckoutTrip, type PaymentRecord, type RefundStatus, type Trip, type TripStatus } from './model';
 
 interface EventIdentity {
   readonly eventId: string;
@@ -23,6 +23,8 @@ export interface CheckoutCompleted extends EventIdentity {
   /** Stripe's discount (`total_details.amount_discount`). */
   readonly amountDiscount: number;
   readonly currency: string | null;
+  /** The trip's items as the session carries them; absent for sessions created before they were written. */
+  readonly checkoutTrip?: CheckoutTrip;
 }
 
 /** A checkout ended without money: its delayed payment failed, or it expired unpaid. */

@@ -3,7 +3,7 @@ import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
-import { confirmTrip } from './confirm-trip';
+import { commitConfirmation, confirmTrip } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
 import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
@@ -74,6 +74,8 @@ type StepResult = PaymentEventResult | 'state-changed';
  */
 export async function handlePaymentEvent(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult> {
   try {
+    const confirmed = await confirmWithoutReading(deps, event);
+    if (confirmed) return confirmed;
     // Awaited here, so a failure of any attempt reaches the catch below.
     return await retryWhileStateMoves(
       STATE_ATTEMPTS,
@@ -95,6 +97,54 @@ export async function handlePaymentEvent(deps: PaymentDeps, event: PaymentEvent)
     }
     throw error;
   }
+}
+
+/**
+ * The happy path in one request. A paid session that carries its trip's items (our checkout writes them into its
+ * metadata, and Stripe signs them inside the event) is confirmed without reading anything first: the transaction's
+ * conditions check what the read would have — the trip is waiting, the traveller's, opened for this very session,
+ * priced at what the session charged before discounts, for exactly these items — and the payment record and
+ * processed-event record must not exist yet. A redelivery is refused by the same conditions and answered from the trip the refusal returns.
+ * Any other refusal, or a session without items, returns undefined: the full path reads the state and decides.
+ */
+async function confirmWithoutReading(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult | undefined> {
+  if (event.kind !== 'checkout-completed' || !event.paid || event.checkoutTrip === undefined) return undefined;
+  const { tripId, userId, checkoutTrip, currency } = event;
+  if (tripId === undefined || userId === undefined || currency === null) return undefined;
+  const price = event.amountSubtotal ?? event.amount;
+  const amountPaid = amountPaidOf(event);
+  const itemsPrice = checkoutTrip.itemAmounts.reduce((sum, amount) => sum + amount, 0);
+  // What the full path would set aside or put in front of a person is decided there, after reading.
+  if (price === null || itemsPrice !== price || amountPaid !== price - event.amountDiscount) return undefined;
+  if (amountPaid > 0 && event.paymentId === undefined) return undefined;
+  const paymentId = paymentIdOf(event);
+  let attempt: Awaited<ReturnType<typeof commitConfirmation>>;
+  try {
+    attempt = await commitConfirmation(deps, {
+      trip: { tripId, userId, currency, amount: price, ...checkoutTrip },
+      paymentId,
+      marker: markerOf(deps, event),
+      amountPaid,
+      sessionId: event.sessionId,
+      // Our checkout holds every trip it opens a session for; a hold that is gone is retried without it.
+      held: true,
+      paidFor: { checkoutSessionId: event.sessionId, amount: price, currency, ...checkoutTrip },
+    });
+  } catch (error) {
+    // No definite answer: the full path reads what is stored and finds whether this one landed.
+    if (error instanceof StoreUnavailableError) return undefined;
+    throw error;
+  }
+  if (attempt.committed) {
+    return { outcome: 'booked', tripId, references: attempt.bookings.map((booking) => booking.reference), rule: 'paid-matching' };
+  }
+  const current = attempt.rejection.trip?.current;
+  if (current?.status === 'booked' && current.paymentId === paymentId) {
+    // Booked by this payment already (a redelivery, or the traveller's return got there first).
+    const { rule, plan } = decide({ trip: current }, event);
+    if (plan.step === 'answer') return { ...answerFromState({ trip: current }, event, plan.outcome), rule };
+  }
+  return undefined;
 }
 
 function paymentOf(event: PaymentEvent): string | undefined {

@@ -1,4 +1,5 @@
 // The payment port of the booking domain: what the use cases ask of the payment provider (refunds), and its answers.
+import type { CheckoutTrip } from './model';
 
 /** Stripe's states of a refund it has created. */
 export type ProviderRefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
@@ -52,6 +53,8 @@ export interface CheckoutSessionRequest {
   readonly currency: string;
   /** One line per trip item: what the traveller sees on the payment page. */
   readonly lines: readonly { readonly name: string; readonly unitAmount: number; readonly quantity: number }[];
+  /** The trip's items, carried in the session so that its payment confirms without reading the trip. */
+  readonly trip: CheckoutTrip;
   readonly expiresAt: Date;
   readonly successUrl: string;
   readonly cancelUrl: string;

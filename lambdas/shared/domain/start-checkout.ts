@@ -95,6 +95,7 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
         unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
         quantity: item.guestCount,
       })),
+      trip: { items: trip.items, itemAmounts: trip.itemAmounts ?? [] },
       expiresAt: sessionExpiry(trip),
       successUrl: input.successUrl,
       cancelUrl: input.cancelUrl,

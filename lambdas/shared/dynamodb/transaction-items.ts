@@ -47,6 +47,12 @@ export const guard = {
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
   tripOwnedBy: 'userId = :userId',
+  /** The trip was opened for this Checkout Session (the one whose metadata described its items)… */
+  tripSessionIs: 'checkoutSessionId = :checkoutSession',
+  /** …priced at what the session charged before discounts, in its currency… */
+  tripPriceIs: '#amount = :price AND #currency = :currency',
+  /** …for exactly the items the session carried (lists compare whole, in order): nothing in its metadata is taken on trust. */
+  tripItemsAre: '#items = :items AND itemAmounts = :itemAmounts',
   /** The payment record is still the version this step read: no other path moved its money meanwhile. */
   recordVersionIs: '#version = :version',
   /** A record written before versions were kept, still as read. */
@@ -269,6 +275,19 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   if (transition.userId !== undefined) {
     conditions.push(guard.tripOwnedBy);
     values[':userId'] = transition.userId;
+  }
+  if (transition.paidFor !== undefined) {
+    const { paidFor } = transition;
+    conditions.push(guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre);
+    values[':checkoutSession'] = paidFor.checkoutSessionId;
+    values[':price'] = paidFor.amount;
+    values[':currency'] = paidFor.currency;
+    // Each item as the trip stores it (these fields, no others), so the whole-list comparison can match.
+    values[':items'] = paidFor.items.map(({ experienceId, slotId, guestCount, date, time }) => ({ experienceId, slotId, guestCount, date, time }));
+    values[':itemAmounts'] = paidFor.itemAmounts;
+    names['#amount'] = 'amount';
+    names['#currency'] = 'currency';
+    names['#items'] = 'items';
   }
   const sets = ['#status = :to', 'updatedAt = :at'];
   const optional: [keyof TripTransition, unknown][] = [

@@ -12,6 +12,7 @@ import {
   type RefundRequest,
 } from '../domain/payment-gateway';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
+import { tripItemsMetadata } from './trip-metadata';
 
 export { REFUND_KEY_METADATA } from './stripe-contract';
 
@@ -93,7 +94,8 @@ export class StripeCheckoutSessions implements CheckoutSessions {
         {
           mode: 'payment',
           client_reference_id: request.tripId,
-          metadata: mark,
+          // The items ride on the session only: its completion event then confirms the trip in one request.
+          metadata: { ...mark, ...tripItemsMetadata(request.trip) },
           payment_intent_data: { metadata: mark },
           line_items: request.lines.map((line) => ({
             quantity: line.quantity,
