@@ -134,7 +134,7 @@ describe('a bundled function', () => {
 
   it('signs with the credentials in its environment', async () => {
     recorded.signedWith.length = 0;
-    const answer = await invokeBundled(bundle.files.find((file) => file.endsWith('/index.mjs')) as string, {
+    const answer = await invokeBundled(join(bundleDir, 'index.mjs'), {
       ...lambdaEnvironment(),
       AWS_ACCESS_KEY_ID: 'ASIAENVIRONMENT',
       AWS_SECRET_ACCESS_KEY: 'environment-secret',
@@ -148,7 +148,7 @@ describe('a bundled function', () => {
   it('signs with the credentials of its container endpoint when its environment has none, past the sources it left out', async () => {
     recorded.signedWith.length = 0;
     recorded.containerAsks.length = 0;
-    const answer = await invokeBundled(bundle.files.find((file) => file.endsWith('/index.mjs')) as string, {
+    const answer = await invokeBundled(join(bundleDir, 'index.mjs'), {
       ...lambdaEnvironment(),
       AWS_CONTAINER_CREDENTIALS_FULL_URI: `${endpoint}/credentials`,
       AWS_CONTAINER_AUTHORIZATION_TOKEN: 'container-authorization',
