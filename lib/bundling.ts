@@ -31,6 +31,17 @@ export const LAMBDA_BUNDLING = {
   sourcesContent: false,
   // The AWS SDK is bundled too: the function runs exactly the versions the tests ran, not the runtime's.
   external: [] as string[],
+  // ...but for three sources of its default credential chain, which a function never has: a profile of the shared config
+  // files, IAM Identity Center and a web identity token file (its credentials are in its environment, or with SnapStart
+  // at its container endpoint: both kept). Each would bring SDK clients of its own (STS, SSO, SSO OIDC, sign-in), loaded
+  // only when reached, yet esbuild places a file in a chunk by every entry whose imports reach it, and the SDK's barrels
+  // reach their protocols (query, XML, REST JSON) from the DynamoDB client: about 28 KiB of them landed in the chunks each
+  // cold start loads. In their place, links that pass to the next source, as the SDK's own do without their files.
+  alias: {
+    '@aws-sdk/credential-provider-ini': './lambdas/shared/absent-credential-sources.ts',
+    '@aws-sdk/credential-provider-sso': './lambdas/shared/absent-credential-sources.ts',
+    '@aws-sdk/credential-provider-web-identity': './lambdas/shared/absent-credential-sources.ts',
+  },
   // index.meta.json lists the bundle's inputs and chunks: the infra tests check that no test or CDK code is among them.
   metafile: true,
 } satisfies BuildOptions;

@@ -154,6 +154,18 @@ describe('functions', () => {
     }
   });
 
+  it('leave out the credential sources a function never has, and the SDK clients they would bring', () => {
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+      const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
+      const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
+      const inputs = Object.keys(meta.inputs);
+      expect(inputs).toContain('lambdas/shared/absent-credential-sources.ts');
+      expect(
+        inputs.filter((input) => /node_modules\/@aws-sdk\/(credential-provider-(ini|sso|web-identity|login)|nested-clients|token-providers)\//.test(input)),
+      ).toEqual([]);
+    }
+  });
+
   it('ship ES modules that never fall back to require(), which an ES module does not have', () => {
     for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
       const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
