@@ -10,7 +10,11 @@ describe('matchRoute', () => {
   });
 
   it('fills a route’s {name} segments from the path, decoded, and names the route by its template', () => {
-    expect(matchRoute(routes, 'GET', '/trips/trip-1%3Ax')).toEqual({ handler: 'trip', routeKey: 'GET /trips/{tripId}', pathParameters: { tripId: 'trip-1:x' } });
+    expect(matchRoute(routes, 'GET', '/trips/trip-1%3Ax')).toEqual({
+      handler: 'trip',
+      routeKey: 'GET /trips/{tripId}',
+      pathParameters: { tripId: 'trip-1:x' },
+    });
   });
 
   it.each([
