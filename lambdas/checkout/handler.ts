@@ -28,9 +28,19 @@ const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatew
   [`GET ${TRIP_PATH}`]: async (event) => (await tripHandler())(event),
 };
 
+/**
+ * GET /trips/{tripId}, built on its first call: its code (the webhook's parser and payment use case) is a chunk of its
+ * own, so a cold start that only serves POST /checkout never parses it. A failed load is tried again on the next call.
+ */
 let trips: Promise<TripHandler> | undefined;
 function tripHandler(): Promise<TripHandler> {
-  trips ??= import('./trip-route').then(({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, logger }));
+  trips ??= import('./trip-route').then(
+    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, logger }),
+    (error: unknown) => {
+      trips = undefined;
+      throw error;
+    },
+  );
   return trips;
 }
 
