@@ -60,8 +60,12 @@ export class BookingStack extends Stack {
 
     const checkout = new BookingFunction(this, 'Checkout', {
       entry: 'lambdas/checkout/handler.ts',
-      description: 'POST /checkout: holds the seats of a new trip and opens its Stripe Checkout session',
-      // Trips (GetItem), slots (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no Query, no Scan, no DeleteItem.
+      description: 'POST /checkout holds the seats of a new trip and opens its Stripe Checkout session; GET /trips/{tripId} shows it, booked if paid',
+      // Trips (GetItem), slots and bookings (BatchGetItem), and one transaction of Put/Update/ConditionCheck items: no
+      // Query, no Scan, no DeleteItem. GET /trips/{tripId} books (or refunds) a paid trip with the webhook's use case, whose
+      // confirmation needs no more than that; the Stripe secret reads sessions back and issues refunds.
+      // One function for both routes: the same permissions exactly, and a traveller back from the payment page (seconds
+      // to minutes after POST /checkout) usually finds the instance that checkout warmed instead of a cold start.
       table: { table: bookings, access: ['bookingWrites'] },
       stripeSecret,
       environment: { CHECKOUT_HOLD_MINUTES: String(settings.checkoutHoldMinutes ?? DEFAULT_CHECKOUT_HOLD_MINUTES) },
@@ -123,6 +127,16 @@ export class BookingStack extends Stack {
       new CfnOutput(this, 'CheckoutInvokeArn', {
         value: checkoutRoute.invokeArn,
         description: 'Allow execute-api:Invoke on this ARN in the IAM policy of each service that calls POST /checkout (same account)',
+      });
+    }
+    new CfnOutput(this, 'TripUrl', {
+      value: checkoutRoute.tripUrl,
+      description: `GET a traveller's trip here (books it if Stripe says it is paid). Authorised as POST /checkout: ${checkoutRoute.authorization}`,
+    });
+    if (!jwt) {
+      new CfnOutput(this, 'TripInvokeArn', {
+        value: checkoutRoute.tripInvokeArn,
+        description: 'Allow execute-api:Invoke on this ARN in the IAM policy of each service that calls GET /trips/{tripId} (same account)',
       });
     }
     new CfnOutput(this, 'StripeEvents', { value: HANDLED_EVENT_TYPES.join(','), description: 'Subscribe the Stripe webhook endpoint to exactly these events' });

@@ -1,26 +1,51 @@
-// Lambda entry point of POST /checkout: builds the clients once per cold start and hands over to the handler.
+// Lambda entry point of POST /checkout and GET /trips/{tripId}: builds the clients once per cold start and hands each route to its handler.
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { createDocumentClient } from '../shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
 import { loadConfig } from '../shared/config';
+import { jsonResponse } from '../shared/http';
 import { createLogger } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripeCheckoutSessions } from '../shared/stripe/stripe-gateway';
 import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
+import { CHECKOUT_PATH, TRIP_PATH } from './checkout-contract';
 import { createCheckoutHandler } from './checkout-handler';
+import type { TripHandler } from './trip-handler';
 
 const config = loadConfig();
 const secrets = stripeSecretsFrom(config.stripeSecrets);
 const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
-
-export const handler = createCheckoutHandler({
-  store: new DynamoDbBookingStore({
-    client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
-    tableName: config.tableName,
-  }),
-  checkout: new StripeCheckoutSessions(stripeClient),
-  clock: systemClock,
-  ids: randomIds,
-  holdMinutes: config.holdMinutes,
-  logger: createLogger(),
+const store = new DynamoDbBookingStore({
+  client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
+  tableName: config.tableName,
 });
+const sessions = new StripeCheckoutSessions(stripeClient);
+const logger = createLogger();
+
+const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>> = {
+  [`POST ${CHECKOUT_PATH}`]: createCheckoutHandler({ store, checkout: sessions, clock: systemClock, ids: randomIds, holdMinutes: config.holdMinutes, logger }),
+  [`GET ${TRIP_PATH}`]: async (event) => (await tripHandler())(event),
+};
+
+/**
+ * GET /trips/{tripId}, built on its first call: its code (the webhook's parser and payment use case) is a chunk of its
+ * own, so a cold start that only serves POST /checkout never parses it. A failed load is tried again on the next call.
+ */
+let trips: Promise<TripHandler> | undefined;
+function tripHandler(): Promise<TripHandler> {
+  trips ??= import('./trip-route').then(
+    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, logger }),
+    (error: unknown) => {
+      trips = undefined;
+      throw error;
+    },
+  );
+  return trips;
+}
+
+/** API Gateway names the route an event came by (`routeKey`); the stack integrates only these two with this function. */
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const route = routes[event.routeKey];
+  return route ? route(event) : jsonResponse(404, { message: 'Not Found' });
+}

@@ -15,4 +15,8 @@ export const METRIC = {
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
   unusableEvents: 'UnusableEvents',
   modeMismatches: 'ModeMismatches',
+  /** Trips booked by their traveller's return (GET /trips/{tripId}) before their webhook arrived. */
+  bookedOnReturn: 'BookedOnReturn',
+  /** Returns that could not ask Stripe for the session (the stored state was answered). */
+  returnChecksUnavailable: 'ReturnChecksUnavailable',
 } as const;

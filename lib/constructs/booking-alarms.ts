@@ -28,7 +28,7 @@ export interface BookingAlarmsProps {
    */
   readonly refundsPerHourThreshold?: number;
   /**
-   * 5xx answers of the whole API (webhook and checkout), in percent of its requests in 5 minutes.
+   * 5xx answers of the whole API (webhook, checkout and trips), in percent of its requests in 5 minutes.
    * @default 5
    */
   readonly api5xxPercentThreshold?: number;
@@ -59,15 +59,15 @@ export class BookingAlarms extends Construct {
         errors: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
         requests: props.api.metricCount({ period: fiveMinutes, statistic: 'Sum' }),
       },
-      label: 'API 5xx % (webhook and checkout)',
+      label: 'API 5xx % (webhook, checkout and trips)',
       period: fiveMinutes,
     });
-    // The id predates POST /checkout: kept so the alarm is not replaced. The API's metrics cover both routes.
+    // The id predates POST /checkout and GET /trips/{tripId}: kept so the alarm is not replaced. The API's metrics cover every route.
     this.alarmOn(
       'Webhook5xxRate',
       api5xxPercent,
       props.api5xxPercentThreshold ?? 5,
-      "The API answers 5xx (the webhook: Stripe is retrying; POST /checkout: 503 STRIPE_UNAVAILABLE or a failure): the access logs' routeKey says which route; check DynamoDB, Stripe API reachability and the secret.",
+      "The API answers 5xx (the webhook: Stripe is retrying; POST /checkout: 503 STRIPE_UNAVAILABLE or a failure; GET /trips/{tripId}: 503 STORE_UNAVAILABLE or a failure, never Stripe's): the access logs' routeKey says which route; check DynamoDB, Stripe API reachability and the secret.",
     );
     this.alarmOn(
       'Refunds',
@@ -115,7 +115,10 @@ export class BookingAlarms extends Construct {
   }
 }
 
-/** A metric the functions publish in EMF, under the Powertools `service` dimension. */
+/**
+ * A metric the functions publish in EMF, under the Powertools `service` dimension: a payment's outcome (refunded, set
+ * aside, needing attention) is counted by whichever carried it out, the webhook or a traveller's return (GET /trips/{tripId}).
+ */
 function serviceMetric(metricName: string, period: Duration): Metric {
   return new Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period });
 }

@@ -8,6 +8,10 @@ export interface RequestShape {
   readonly isBase64Encoded?: boolean;
   readonly method?: string;
   readonly path?: string;
+  readonly rawQueryString?: string;
+  /** The route template a templated path matched (`GET /trips/{tripId}`), with its parameters. */
+  readonly routeKey?: string;
+  readonly pathParameters?: Record<string, string>;
 }
 
 /** A request as Stripe sends it to POST /webhooks/stripe, unless told otherwise. */
@@ -18,5 +22,8 @@ export function apiGatewayEvent(request: RequestShape = {}): APIGatewayProxyEven
     headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', ...request.headers },
     ...(request.body !== undefined && { body: request.body }),
     isBase64Encoded: request.isBase64Encoded ?? false,
+    ...(request.rawQueryString !== undefined && { rawQueryString: request.rawQueryString }),
+    ...(request.routeKey !== undefined && { routeKey: request.routeKey }),
+    ...(request.pathParameters !== undefined && { pathParameters: request.pathParameters }),
   });
 }

@@ -32,12 +32,25 @@ export interface ApiGatewayRequest {
   readonly isBase64Encoded?: boolean;
   readonly sourceIp?: string;
   readonly protocol?: string;
+  /** The route matched, as API Gateway names it (`GET /trips/{tripId}`). @default `METHOD path` */
+  readonly routeKey?: string;
+  /** The values of the route's `{name}` segments, decoded. */
+  readonly pathParameters?: Record<string, string>;
+}
+
+/** The query as API Gateway hands it over: repeated names joined with commas; absent when there is no query. */
+function queryParameters(rawQueryString: string): Record<string, string> | undefined {
+  if (rawQueryString === '') return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) parameters[name] = name in parameters ? `${parameters[name]},${value}` : value;
+  return parameters;
 }
 
 /** The one builder of payload-format-2.0 events: the local server and the tests both use it. */
 export function buildApiGatewayEvent(request: ApiGatewayRequest): APIGatewayProxyEventV2 {
   const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]));
-  const routeKey = `${request.method} ${request.path}`;
+  const routeKey = request.routeKey ?? `${request.method} ${request.path}`;
+  const queryStringParameters = queryParameters(request.rawQueryString ?? '');
   const now = new Date();
   return {
     version: '2.0',
@@ -63,12 +76,18 @@ export function buildApiGatewayEvent(request: ApiGatewayRequest): APIGatewayProx
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
+    ...(queryStringParameters && { queryStringParameters }),
+    ...(request.pathParameters && { pathParameters: request.pathParameters }),
     ...(request.body !== undefined && { body: request.body }),
     isBase64Encoded: request.isBase64Encoded ?? false,
   };
 }
 
-export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+export function toApiGatewayEvent(
+  request: IncomingMessage,
+  body: Buffer,
+  route?: { readonly routeKey: string; readonly pathParameters: Record<string, string> },
+): APIGatewayProxyEventV2 {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
@@ -83,7 +102,39 @@ export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGa
     ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !isText }),
     sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
     protocol: `HTTP/${request.httpVersion}`,
+    ...(route && { routeKey: route.routeKey, pathParameters: route.pathParameters }),
   });
+}
+
+/**
+ * The route a request takes, as API Gateway picks it: the exact key first, else a key whose `{name}` segments each
+ * match one non-empty path segment (their values decoded).
+ */
+export function matchRoute<T>(
+  routes: Record<string, T>,
+  method: string,
+  path: string,
+): { readonly handler: T; readonly routeKey: string; readonly pathParameters: Record<string, string> } | undefined {
+  const exact = routes[`${method} ${path}`];
+  if (exact) return { handler: exact, routeKey: `${method} ${path}`, pathParameters: {} };
+  const segments = path.split('/');
+  for (const [routeKey, handler] of Object.entries(routes)) {
+    const [routeMethod, template = ''] = routeKey.split(' ');
+    const templateSegments = template.split('/');
+    if (routeMethod !== method || templateSegments.length !== segments.length || !template.includes('{')) continue;
+    const pathParameters: Record<string, string> = {};
+    const matches = templateSegments.every((part, index) => {
+      const segment = segments[index] ?? '';
+      const name = /^\{([A-Za-z0-9_]+)\}$/.exec(part)?.[1];
+      if (name === undefined) return part === segment;
+      const value = decodedSegment(segment);
+      if (value === undefined) return false;
+      pathParameters[name] = value;
+      return true;
+    });
+    if (matches) return { handler, routeKey, pathParameters };
+  }
+  return undefined;
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
@@ -92,23 +143,35 @@ function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV
   response.end(body);
 }
 
-/** An HTTP server that routes `METHOD /path` to its handler, answering 404 like API Gateway for anything else. */
+/** A path segment's value; undefined for an empty or malformed one (a lone `%`), which no route parameter takes. */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return segment === '' ? undefined : decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An HTTP server that routes `METHOD /path` (or `METHOD /path/{name}`) to its handler, answering 404 like API Gateway for anything else. */
 export function serveRoutes(routes: Record<string, HttpHandler>, onRequest?: (routeKey: string, status: number, ms: number) => void): Server {
   return createServer((request, response) => {
     const started = Date.now();
     void (async () => {
       const body = await readBody(request);
-      const routeKey = `${request.method} ${new URL(request.url ?? '/', 'http://localhost').pathname}`;
+      const method = request.method ?? 'GET';
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const route = matchRoute(routes, method, path);
       let result: APIGatewayProxyStructuredResultV2;
       if (!body) result = { statusCode: 413, body: JSON.stringify({ message: 'Request Entity Too Large' }) };
       else {
-        const handler = routes[routeKey];
-        result = handler
-          ? await handler(toApiGatewayEvent(request, body)).catch(() => ({ statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) }))
+        result = route
+          ? await route
+              .handler(toApiGatewayEvent(request, body, route))
+              .catch(() => ({ statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) }))
           : { statusCode: 404, body: JSON.stringify({ message: 'Not Found' }) };
       }
       send(response, result);
-      onRequest?.(routeKey, result.statusCode ?? 200, Date.now() - started);
+      onRequest?.(`${method} ${path}`, result.statusCode ?? 200, Date.now() - started);
     })();
   });
 }

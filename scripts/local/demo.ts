@@ -6,6 +6,7 @@ import { addSlot, checkConsistency, type NewSlot } from '../../lambdas/shared/do
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { money } from '../ops/printing';
 import { DEMO_SLOTS } from './demo-data';
 import { localSettings, readRunningStack } from './local-settings';
@@ -19,7 +20,11 @@ const store = new DynamoDbBookingStore({
   client: createDocumentClient({ endpoint: `http://127.0.0.1:${settings.dynamoPort}` }),
   tableName: settings.tableName,
 });
-const urls = { successUrl: 'http://127.0.0.1/done?session={CHECKOUT_SESSION_ID}', cancelUrl: 'http://127.0.0.1/cancelled' };
+/** Back from the payment page, the traveller lands on their trip: checkout fills in `{TRIP_ID}`. */
+function urlsFor(userId: string): { successUrl: string; cancelUrl: string } {
+  const back = `http://127.0.0.1:${settings.port}${TRIP_PATH.replace('{tripId}', '{TRIP_ID}')}?userId=${encodeURIComponent(userId)}`;
+  return { successUrl: back, cancelUrl: back };
+}
 
 interface CheckoutAnswer {
   readonly status: number;
@@ -31,15 +36,29 @@ async function checkout(userId: string, items: { slotId: string; guestCount: num
   const response = await fetch(checkoutUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-    body: JSON.stringify({ userId, items, ...urls }),
+    body: JSON.stringify({ userId, items, ...urlsFor(userId) }),
   });
   return { status: response.status, body: (await response.json()) as CheckoutAnswer['body'] };
 }
 
 /** What the traveller does on the payment page: press "Pay" (the stand-in sends Stripe's signed event to the webhook). */
-async function pay(pageUrl: string): Promise<string> {
+async function pay(pageUrl: string): Promise<{ line: string; location: string }> {
   const response = await fetch(`${pageUrl}/pay`, { method: 'POST', redirect: 'manual' });
-  return `${response.status} → ${response.headers.get('location')}`;
+  const location = response.headers.get('location') ?? '';
+  return { line: `${response.status} → ${location}`, location };
+}
+
+interface TripAnswer {
+  readonly status: string;
+  readonly paid: number | null;
+  readonly currency: string;
+  readonly bookings: readonly { reference: string; experienceId: string; date: string; time: string; guestCount: number; amount: number | null }[];
+}
+
+/** Where the browser then goes: GET /trips/{tripId}, the page that shows the traveller their trip. */
+async function land(location: string): Promise<{ status: number; trip: TripAnswer }> {
+  const response = await fetch(location);
+  return { status: response.status, trip: (await response.json()) as TripAnswer };
 }
 
 async function seats(slotIds: string[]): Promise<string> {
@@ -73,14 +92,18 @@ async function main(): Promise<void> {
   );
   console.log(`   payment page ${trip.body.checkoutUrl}`);
   console.log(`   seats: ${await seats(slotIds)}`);
-  console.log(`   "Pay" → ${await pay(trip.body.checkoutUrl as string)}`);
-  const booked = await store.getTrip(trip.body.tripId as string);
-  console.log(`   trip ${booked?.status}; seats: ${await seats(slotIds)}`);
-  for (const booking of await store.getBookings(booked?.bookingReferences ?? [])) {
+  const paid = await pay(trip.body.checkoutUrl as string);
+  console.log(`   "Pay" → ${paid.line}`);
+  const landed = await land(paid.location);
+  console.log(
+    `   GET ${new URL(paid.location).pathname} → ${landed.status} trip ${landed.trip.status}, ${money(landed.trip.paid ?? 0, landed.trip.currency)} paid; seats: ${await seats(slotIds)}`,
+  );
+  for (const booking of landed.trip.bookings) {
     console.log(
-      `   booking ${booking.reference}  ${booking.experienceId}  ${booking.date} ${booking.time}  ${booking.guestCount} guests  ${money(booking.amount ?? 0, booking.currency ?? 'eur')}`,
+      `   booking ${booking.reference}  ${booking.experienceId}  ${booking.date} ${booking.time}  ${booking.guestCount} guests  ${money(booking.amount ?? 0, landed.trip.currency)}`,
     );
   }
+  const booked = await store.getTrip(trip.body.tripId as string);
 
   // A slot of this run's own with one seat, so the race is the same every time the demo runs.
   const raced = await ownSlot({ ...DEMO_SLOTS.nusaSnorkel, slotId: 'slot-demo-last-seat', capacity: 1 }, run);
@@ -93,7 +116,7 @@ async function main(): Promise<void> {
   const winner = racers.find(({ answer }) => answer.status === 201);
   console.log(`   seats: ${await seats([raced])}`);
   if (winner) {
-    console.log(`   ${winner.name} pays: ${await pay(winner.answer.body.checkoutUrl as string)}`);
+    console.log(`   ${winner.name} pays: ${(await pay(winner.answer.body.checkoutUrl as string)).line}`);
     console.log(`   trip ${(await store.getTrip(winner.answer.body.tripId as string))?.status}; seats: ${await seats([raced])}`);
   }
   const loser = racers.find(({ answer }) => answer.status !== 201);

@@ -1,4 +1,4 @@
-// The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same checkout and webhook handlers behind a local API Gateway.
+// The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same checkout, trip and webhook handlers behind a local API Gateway.
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -11,10 +11,12 @@ import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
 import { assertPortFree } from '../dev-kit/dynamodb-local';
 import { destroyDocumentClient } from '../dev-kit/document-client';
+import { createLocalTripHandler } from '../dev-kit/local-trip-handler';
 import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
 import { seedDemoData } from './demo-data';
@@ -38,6 +40,8 @@ export interface LocalStack {
   readonly webhookUrl: string;
   /** POST /checkout, open on 127.0.0.1. */
   readonly checkoutUrl: string;
+  /** GET /trips/{tripId}, open on 127.0.0.1 (the query's `userId` names the user), with `{tripId}` to fill in. */
+  readonly tripUrl: string;
   readonly dynamoEndpoint: string;
   readonly dynamoPid: number;
   readonly tableName: string;
@@ -103,8 +107,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       holdMinutes: options.holdMinutes ?? 30,
       logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
     });
-    // Locally the front door is open (on 127.0.0.1 only): the caller names the user in the body.
-    const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: webhook, [`POST ${CHECKOUT_PATH}`]: checkout }, options.onRequest);
+    const trips = createLocalTripHandler({
+      store,
+      stripeClient: () => client,
+      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+    });
+    // Locally the front door is open (on 127.0.0.1 only): the caller names the user, in the body or the query.
+    const server = serveRoutes({ [`POST ${WEBHOOK_PATH}`]: webhook, [`POST ${CHECKOUT_PATH}`]: checkout, [`GET ${TRIP_PATH}`]: trips }, options.onRequest);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, '127.0.0.1', resolve);
@@ -116,6 +126,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
       checkoutUrl: `http://127.0.0.1:${port}${CHECKOUT_PATH}`,
+      tripUrl: `http://127.0.0.1:${port}${TRIP_PATH}`,
       dynamoEndpoint: dynamo.endpoint,
       dynamoPid: dynamo.pid,
       tableName: options.tableName,

@@ -57,10 +57,13 @@ async function main(): Promise<number | undefined> {
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
   const demo = commandFor('demo', settings);
   const ops = commandFor('ops', settings);
+  // Where the payment page sends the traveller back: checkout fills in the trip's id.
+  const returnUrl = `${stack.tripUrl.replace('{tripId}', '{TRIP_ID}')}?userId=me`;
   console.log(`
 Pulau booking confirmation, running locally
 
   Checkout       POST ${stack.checkoutUrl}   (open on 127.0.0.1: the body names the user; on AWS it needs a JWT or IAM)
+  Trip           GET  ${stack.tripUrl}?userId=<user>   (open on 127.0.0.1 as checkout; on AWS checkout's JWT or IAM)
   Webhook        POST ${stack.webhookUrl}
   Signing secret ${stack.signingSecrets[0]}${stack.signingSecrets.length > 1 ? ` (and ${stack.signingSecrets.length - 1} from STRIPE_WEBHOOK_SECRETS)` : ''}
   DynamoDB Local ${stack.dynamoEndpoint} (pid ${stack.dynamoPid}), table "${stack.tableName}", data ${storage}
@@ -70,8 +73,9 @@ Pulau booking confirmation, running locally
 Try it (in another terminal; both find this stack by themselves while it runs):
   ${demo.padEnd(34)} a trip checked out and paid, then two buyers racing for the last seat
   curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
-    -d '{"userId":"me","items":[{"slotId":"${stack.seededSlots[0] ?? '<slot id>'}","guestCount":2}],"successUrl":"http://127.0.0.1/done","cancelUrl":"http://127.0.0.1/cancelled"}'
-                                     then open its checkoutUrl in a browser: Pay, Pay later or Let it expire
+    -d '{"userId":"me","items":[{"slotId":"${stack.seededSlots[0] ?? '<slot id>'}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'
+                                     then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
+                                     and you land on GET /trips/<its tripId>: the trip as it is now
   ${`${ops} -- slots list`.padEnd(34)} the inventory (see README for the operator CLI)
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:

@@ -179,6 +179,11 @@ export interface StripeFake {
    * Counts HTTP requests: stripe-node retries a reset connection once even with retries off, so one `'reset'` call takes two.
    */
   failNext(count: number, failure?: TransientFailure): void;
+  /**
+   * Answers the next `count` retrievals of a Checkout Session (`GET /v1/checkout/sessions/:id`) with a transient failure,
+   * as `failNext` does refunds: Stripe slow, down or cut off while a traveller returns from the payment page.
+   */
+  failNextSessionRetrievals(count: number, failure?: TransientFailure): void;
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
   /** Gives the next refund created this status instead of `succeeded`. */
@@ -277,6 +282,7 @@ interface State {
   readonly keys: Map<string, StoredAnswer>;
   readonly refusals: { readonly status: number; readonly error: StripeErrorFields }[];
   failures: { remaining: number; failure: TransientFailure };
+  sessionRetrievalFailures: { remaining: number; failure: TransientFailure };
   nextRefundStatus: RefundStatus | undefined;
   requestCount: number;
   paymentCount: number;
@@ -303,6 +309,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     keys: new Map(),
     refusals: [],
     failures: { remaining: 0, failure: 500 },
+    sessionRetrievalFailures: { remaining: 0, failure: 500 },
     nextRefundStatus: undefined,
     requestCount: 0,
     paymentCount: 0,
@@ -333,6 +340,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     payment: (paymentIntent) => publicPayment(state.payments.get(paymentIntent)),
     failNext(count, failure = 500) {
       state.failures = { remaining: count, failure };
+    },
+    failNextSessionRetrievals(count, failure = 500) {
+      state.sessionRetrievalFailures = { remaining: count, failure };
     },
     refuseNext(code, refusal = {}) {
       const error = {
@@ -853,7 +863,11 @@ function lineItemOf(request: FakeRequest, index: number, fields: ReadonlyMap<str
   return { name, quantity, unitAmount, currency: currency.toLowerCase() };
 }
 
-function retrieveSession(state: State, request: FakeRequest, id: string): Answer {
+function retrieveSession(state: State, request: FakeRequest, id: string): Outcome {
+  if (state.sessionRetrievalFailures.remaining > 0) {
+    state.sessionRetrievalFailures.remaining--;
+    return transientFailure(state.sessionRetrievalFailures.failure);
+  }
   const session = state.sessions.get(id);
   if (!session) return resourceMissing(request, 'checkout.session', id, 'session');
   expireIfDue(state, request, session);

@@ -232,7 +232,7 @@ describe('least privilege', () => {
 
 describe('webhook API', () => {
   it('routes POST /webhooks/stripe to the webhook function with payload format 2.0, with no authorizer (Stripe signs)', () => {
-    main.template.resourceCountIs('AWS::ApiGatewayV2::Route', 2); // and POST /checkout
+    main.template.resourceCountIs('AWS::ApiGatewayV2::Route', 3); // and POST /checkout, GET /trips/{tripId}
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe', AuthorizationType: 'NONE' });
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
@@ -255,7 +255,7 @@ describe('webhook API', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 } });
   });
 
-  it('outputs the webhook and checkout URLs, the Stripe events, the table name, the secret ARN and the create-booking function ARN', () => {
+  it('outputs the webhook, checkout and trip URLs, the Stripe events, the table name, the secret ARN and the create-booking function ARN', () => {
     const outputs = main.template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
       'AlarmTopicArn',
@@ -265,6 +265,8 @@ describe('webhook API', () => {
       'StripeEvents',
       'StripeSecretArn',
       'TableName',
+      'TripInvokeArn',
+      'TripUrl',
       'WebhookUrl',
     ]);
     expect(JSON.stringify(outputs.WebhookUrl)).toContain('/webhooks/stripe');

@@ -127,6 +127,34 @@ describe('local stack', () => {
   });
 });
 
+describe('GET /trips/{tripId} on the local stack', () => {
+  it('is where a checkout whose success URL holds {TRIP_ID} lands after Pay: the trip as it is, its bookings and what was paid', async () => {
+    const { riceTerraces } = DEMO_SLOTS;
+    const returnUrl = `${stack.tripUrl.replace('{tripId}', '{TRIP_ID}')}?userId=user-returning`;
+    const started = await fetch(stack.checkoutUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'user-returning', items: [{ slotId: riceTerraces.slotId, guestCount: 1 }], successUrl: returnUrl, cancelUrl: returnUrl }),
+    });
+    const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
+
+    const landed = await fetch(`${checkoutUrl}/pay`, { method: 'POST' });
+    const stranger = await fetch(stack.tripUrl.replace('{tripId}', tripId));
+
+    expect(landed.url).toBe(`http://127.0.0.1:${new URL(stack.tripUrl).port}/trips/${tripId}?userId=user-returning`);
+    expect(landed.status).toBe(200);
+    expect(await landed.json()).toMatchObject({
+      tripId,
+      status: 'booked',
+      amount: riceTerraces.priceAmount,
+      paid: riceTerraces.priceAmount,
+      bookings: [{ reference: expect.stringMatching(/^PL-/), slotId: riceTerraces.slotId, guestCount: 1, status: 'confirmed' }],
+    });
+    expect(stranger.status).toBe(400);
+    expect(await stranger.json()).toMatchObject({ error: 'VALIDATION_FAILED', field: 'userId' });
+  });
+});
+
 describe('the Stripe CLI path (`stripe listen` forwarding to the local webhook)', () => {
   /** Stripe's own example session (test/fixtures/stripe): the shape `stripe listen` forwards. */
   const stripeExample = (): Record<string, unknown> =>

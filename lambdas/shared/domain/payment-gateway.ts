@@ -81,3 +81,30 @@ export class CheckoutRefusedError extends Error {
     this.code = code;
   }
 }
+
+/** Stripe's states of a Checkout Session: open for payment, complete (paid, or paying later), or expired unpaid. */
+export type ProviderSessionStatus = 'open' | 'complete' | 'expired';
+
+/** Whether a session's money has arrived: `no_payment_required` is a session with nothing to pay. */
+export type ProviderPaymentStatus = 'paid' | 'unpaid' | 'no_payment_required';
+
+/** A Checkout Session as the provider holds it now, read back when its traveller returns. */
+export interface ProviderCheckoutSession {
+  readonly sessionId: string;
+  /** Absent when the provider gives none (a status added in a later version is not ours to guess at). */
+  readonly status?: ProviderSessionStatus;
+  readonly paymentStatus?: ProviderPaymentStatus;
+  /** The trip our mark names; absent on a session another product made. */
+  readonly tripId?: string;
+  /** The session as the provider answered it: what its own events carry, for the parser they go through. */
+  readonly object: Readonly<Record<string, unknown>>;
+}
+
+/** Reading a payment page back: what the provider says of it now, when its webhook may still be on the way. */
+export interface CheckoutSessionLookup {
+  /**
+   * The session, or undefined when the provider refuses for good (no such session). Throws
+   * PaymentGatewayUnavailableError when the answer may be different later; answers within a few seconds either way.
+   */
+  retrieveSession(sessionId: string): Promise<ProviderCheckoutSession | undefined>;
+}

@@ -28,6 +28,12 @@ const SESSION_SLACK_MS = 5 * 60_000;
 /** Stripe's bounds on a Checkout Session's `expires_at`, which the hold follows. */
 export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
 
+/**
+ * A success or cancel URL may hold this where the trip's id goes (`https://shop.example/trips/{TRIP_ID}`), as Stripe
+ * fills in `{CHECKOUT_SESSION_ID}`: the page the traveller lands on knows the trip to show (GET /trips/{tripId}).
+ */
+export const TRIP_ID_PLACEHOLDER = '{TRIP_ID}';
+
 const httpsOrLocalUrl = z.string().check(z.refine((value) => /^https?:\/\/[^\s]+$/.test(value) && value.length <= 2048, 'must be an http(s) URL'));
 
 export const startCheckoutInputSchema = z.strictObject({
@@ -60,7 +66,8 @@ function tripIdFor(userId: string, idempotencyKey: string): string {
 }
 
 /**
- * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`, parsed by the caller.
+ * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`, parsed by the caller;
+ * `{TRIP_ID}` in either URL becomes the trip's id.
  * Output: the trip, the payment page and when its hold ends; or a failure with the engine's codes and counts.
  * Steps: (same key: the trip made before) → price from the slots → one transaction: the trip, its
  * hold, every slot's seats held (of those neither booked nor held) → the provider's session under a key
@@ -97,8 +104,9 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
       })),
       trip: { items: trip.items, itemAmounts: trip.itemAmounts ?? [] },
       expiresAt: sessionExpiry(trip),
-      successUrl: input.successUrl,
-      cancelUrl: input.cancelUrl,
+      // Filled in from the trip alone, so every attempt sends Stripe the same parameters under the same key.
+      successUrl: withTripId(input.successUrl, trip.tripId),
+      cancelUrl: withTripId(input.cancelUrl, trip.tripId),
     });
   } catch (error) {
     // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once.
@@ -114,6 +122,10 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: session.sessionId, checkoutUrl: session.url },
   });
   return started(trip, session.url, replayed);
+}
+
+function withTripId(url: string, tripId: string): string {
+  return url.replaceAll(TRIP_ID_PLACEHOLDER, encodeURIComponent(tripId));
 }
 
 /** The session's expiry, derived from the stored hold only: the same on every attempt. */

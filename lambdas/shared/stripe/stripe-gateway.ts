@@ -4,10 +4,14 @@ import {
   CheckoutRefusedError,
   PaymentGatewayUnavailableError,
   type CheckoutSession,
+  type CheckoutSessionLookup,
   type CheckoutSessionRequest,
   type CheckoutSessions,
   type FoundRefund,
   type PaymentGateway,
+  type ProviderCheckoutSession,
+  type ProviderPaymentStatus,
+  type ProviderSessionStatus,
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
@@ -81,8 +85,17 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 }
 
-/** Stripe Checkout: the hosted page a traveller pays on, marked as ours. */
-export class StripeCheckoutSessions implements CheckoutSessions {
+/**
+ * A traveller back from the payment page waits on the answer: one attempt of a few seconds, no retries (the page asks
+ * again, and the webhook books the trip anyway).
+ */
+const SESSION_LOOKUP_OPTIONS = { timeout: 3_000, maxNetworkRetries: 0 } as const;
+
+const SESSION_STATUSES: readonly string[] = ['open', 'complete', 'expired'] satisfies ProviderSessionStatus[];
+const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_required'] satisfies ProviderPaymentStatus[];
+
+/** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
+export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSessionLookup {
   constructor(private readonly client: () => Promise<Stripe>) {}
 
   async createSession(request: CheckoutSessionRequest): Promise<CheckoutSession> {
@@ -116,6 +129,26 @@ export class StripeCheckoutSessions implements CheckoutSessions {
       if (isTransientStripeError(error))
         throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
       throw new CheckoutRefusedError(error.code ?? error.type, error.message);
+    }
+  }
+
+  async retrieveSession(sessionId: string): Promise<ProviderCheckoutSession | undefined> {
+    try {
+      const stripe = await this.client();
+      const session = await stripe.checkout.sessions.retrieve(sessionId, {}, SESSION_LOOKUP_OPTIONS);
+      const mark = session.metadata?.[TRIP_MARK];
+      return {
+        sessionId: session.id,
+        ...(session.status !== null && SESSION_STATUSES.includes(session.status) && { status: session.status as ProviderSessionStatus }),
+        ...(PAYMENT_STATUSES.includes(session.payment_status) && { paymentStatus: session.payment_status as ProviderPaymentStatus }),
+        ...(mark !== undefined && { tripId: mark }),
+        // Its own fields only: the SDK's response (headers, request id) is not part of the session.
+        object: JSON.parse(JSON.stringify(session)) as Record<string, unknown>,
+      };
+    } catch (error) {
+      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      if (isStripeError(error) && !isTransientStripeError(error)) return undefined;
+      throw new PaymentGatewayUnavailableError(`Stripe did not answer for the checkout session ${sessionId}`, { cause: error });
     }
   }
 }

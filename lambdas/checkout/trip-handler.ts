@@ -1,0 +1,146 @@
+// The HTTP contract of GET /trips/{tripId}: whose trip, one use case, the trip as JSON — never a 5xx because Stripe is slow.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { StoreUnavailableError } from '../shared/domain/errors';
+import type { Booking, PaymentRecord, Trip } from '../shared/domain/model';
+import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, type TripShown } from '../shared/domain/show-trip';
+import { parseInput } from '../shared/domain/trip-input';
+import { internalError, jsonResponse } from '../shared/http';
+import { METRIC } from '../shared/observability';
+import { TRIP_PATH } from './checkout-contract';
+
+// Re-exported for the local server and the tests, which reach the handler's contract through the handler.
+export { TRIP_PATH };
+
+export interface TripHandlerDeps extends ShowTripDeps {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export type TripHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The trip changes while its payment is processed, and it is one traveller's: no cache may keep it. */
+const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+/** Why a trip's money went back; other states' reasons are our own notes, not the traveller's. */
+const STATES_WITH_A_REASON: readonly Trip['status'][] = ['refund_pending', 'refunded', 'cancelled'];
+
+/** The caller's user: the token's subject where a JWT authorizer vouched for one, else the query's (IAM-signed callers and local use). */
+function userOf(event: APIGatewayProxyEventV2): { userId?: string } | { conflict: true } {
+  const subject = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims?.sub;
+  const named = event.queryStringParameters?.userId;
+  if (subject === undefined) return named === undefined ? {} : { userId: named };
+  if (named !== undefined && named !== subject) return { conflict: true };
+  return { userId: String(subject) };
+}
+
+/** The answer's shape: every key always present (null when it does not apply), amounts in the currency's minor unit. */
+export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: PaymentRecord | undefined): Record<string, unknown> {
+  return {
+    tripId: trip.tripId,
+    status: trip.status,
+    statusReason: STATES_WITH_A_REASON.includes(trip.status) ? (trip.statusReason ?? null) : null,
+    amount: trip.amount,
+    currency: trip.currency,
+    paid: payment?.amountPaid ?? null,
+    refunded: payment?.amountRefunded ?? null,
+    // Seats are held for the payment only while the trip waits for it.
+    holdExpiresAt: trip.status === 'pending_payment' || trip.status === 'awaiting_payment' ? (trip.holdExpiresAt ?? null) : null,
+    items: trip.items.map((item, index) => ({
+      slotId: item.slotId,
+      experienceId: item.experienceId,
+      date: item.date,
+      time: item.time,
+      guestCount: item.guestCount,
+      amount: trip.itemAmounts?.[index] ?? null,
+    })),
+    bookings: bookings.map((booking) => ({
+      reference: booking.reference,
+      slotId: booking.slotId,
+      experienceId: booking.experienceId,
+      date: booking.date,
+      time: booking.time,
+      guestCount: booking.guestCount,
+      amount: booking.amount ?? null,
+      status: booking.status,
+    })),
+    createdAt: trip.createdAt,
+    updatedAt: trip.updatedAt,
+  };
+}
+
+export function createTripHandler(deps: TripHandlerDeps): TripHandler {
+  const { logger, metrics } = deps;
+
+  /** The same counts the webhook keeps, so the payment alarms see what a return did; plus the returns' own. */
+  function record(check: ProviderCheck): void {
+    if (check.kind === 'unavailable') metrics.addMetric(METRIC.returnChecksUnavailable, MetricUnit.Count, 1);
+    if (check.kind !== 'handled') return;
+    const { result } = check;
+    if (result.outcome === 'booked') {
+      metrics.addMetric(METRIC.confirmations, MetricUnit.Count, 1);
+      metrics.addMetric(METRIC.bookedOnReturn, MetricUnit.Count, 1);
+    }
+    if (result.outcome === 'refunded') metrics.addMetric(METRIC.refunds, MetricUnit.Count, 1);
+    if (result.setAside) metrics.addMetric(METRIC.paymentsSetAside, MetricUnit.Count, 1);
+    if (result.outcome === 'needs_attention') metrics.addMetric(METRIC.paymentsNeedingAttention, MetricUnit.Count, 1);
+  }
+
+  function log(shown: TripShown): void {
+    const { check } = shown;
+    const fields = { tripId: shown.trip.tripId, status: shown.trip.status, check: check.kind };
+    switch (check.kind) {
+      case 'not_asked':
+      case 'not_paid':
+        logger.info('Showed a trip', fields);
+        return;
+      case 'handled':
+        (check.result.outcome === 'needs_attention' ? logger.warn : logger.info).call(logger, 'Handled a paid session on its traveller’s return', {
+          ...fields,
+          outcome: check.result.outcome,
+          rule: check.result.rule,
+          ...(check.result.reason && { reason: check.result.reason }),
+        });
+        return;
+      case 'not_ours':
+        logger.warn('The session recorded on a waiting trip is unknown to Stripe or not the trip’s own', fields);
+        return;
+      case 'unusable':
+        logger.warn('A paid session on its traveller’s return is in a shape we cannot act on', { ...fields, problem: check.problem });
+        return;
+      case 'unavailable':
+      case 'deferred':
+        logger.warn('Answered a waiting trip as stored: its payment could not be checked or carried out now', { ...fields, problem: check.message });
+        return;
+    }
+    check satisfies never;
+  }
+
+  return async (event) => {
+    try {
+      const user = userOf(event);
+      if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
+      const input = parseInput(showTripInputSchema, { tripId: event.pathParameters?.tripId, userId: user.userId });
+      if (!input.ok) return jsonResponse(400, { error: input.errorCode, field: input.field, message: input.message });
+      const result = await showTrip(deps, input.value);
+      if (!result.ok) return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+      record(result.check);
+      log(result);
+      return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment)), headers: HEADERS };
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        logger.warn('The table did not answer a trip’s read', { error: error.message });
+        return {
+          ...jsonResponse(503, { error: 'STORE_UNAVAILABLE', message: 'The trip could not be read; try again.' }),
+          headers: { ...HEADERS, 'retry-after': '2' },
+        };
+      }
+      logger.error('Unexpected failure showing a trip', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
+      return internalError();
+    } finally {
+      // A return that counted nothing publishes nothing: Powertools would log a warning for every such call.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}
