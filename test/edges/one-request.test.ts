@@ -1,0 +1,414 @@
+// The one-request confirmation pushed at its edges: races forced at the SDK boundary, lost answers, odd sessions and odd stored trips.
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { confirmedGuests, unheldSeats, type Slot, type Trip } from '../../lambdas/shared/domain/model';
+import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
+import { setSlotBlocked } from '../../lambdas/shared/domain/operations';
+import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import { keys } from '../../lambdas/shared/dynamodb/items';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
+import { injectFaults } from '../../scripts/dev-kit/faults';
+import { chargeRefunded, paymentIntentId, signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+const TRANSACT = 'TransactWriteItemsCommand';
+
+let fake: StripeFake;
+// The webhook's store: its client counts, holds and faults the calls the webhook makes.
+const client = testDocumentClient();
+const requests = injectFaults(client);
+const store = testStore(client);
+// The other side of every race: its own client, never held nor faulted.
+const other = testStore();
+
+beforeAll(async () => {
+  // No webhook target: the fake records the events its payment page causes, and each test delivers them itself.
+  fake = await startStripeFake();
+});
+afterAll(() => fake.close());
+
+const webhook = () => webhookHarness(fake, { store });
+const deliver = (event: unknown) => webhook().send(signedRequest(event));
+
+type PageAction = 'pay' | 'pay-later';
+
+/** A trip opened by the front door (its seats held, its session recorded), then paid on the fake's page. */
+async function checkedOut(parts: readonly [Slot, number][], action: PageAction = 'pay'): Promise<{ trip: Trip; event: FakeEvent; url: string }> {
+  const started = await startCheckout(
+    { store: other, clock: systemClock, ids: randomIds, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 },
+    {
+      userId: uniqueId('user'),
+      items: parts.map(([slot, guestCount]) => ({ slotId: slot.slotId, guestCount })),
+      successUrl: 'https://example.com/done',
+      cancelUrl: 'https://example.com/cancelled',
+    },
+  );
+  if (!started.ok) expect.fail(`checkout refused: ${started.errorCode}`);
+  const acted = await fetch(`${started.checkoutUrl}/${action}`, { method: 'POST', redirect: 'manual' });
+  expect(acted.status).toBe(303);
+  const trip = (await other.getTrip(started.tripId)) as Trip;
+  return { trip, event: lastEventOf(trip), url: started.checkoutUrl };
+}
+
+function lastEventOf(trip: Trip): FakeEvent {
+  const event = fake.events.findLast((candidate) => candidate.data.object.id === trip.checkoutSessionId);
+  if (!event) expect.fail('the fake sent no event for the session');
+  return event;
+}
+
+/** Another traveller's checkout of `guests` seats of `slot`: a hold of its own, taken from the unheld seats. */
+async function anotherCheckout(slot: Slot, guests: number) {
+  return startCheckout(
+    { store: other, clock: systemClock, ids: randomIds, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 },
+    { userId: uniqueId('user'), items: [{ slotId: slot.slotId, guestCount: guests }], successUrl: 'https://example.com/d', cancelUrl: 'https://example.com/c' },
+  );
+}
+
+/** What the hold sweeper does for one expired hold, in its own transaction: the hold released, its seats back to sale. */
+async function sweep(tripId: string): Promise<void> {
+  const hold = await other.getHold(tripId);
+  if (!hold) expect.fail(`trip ${tripId} has no hold`);
+  const { audit, ...release } = holdRelease({ store: other, clock: systemClock, ids: randomIds }, hold, 'system', 'expired');
+  const result = await commitHoldRelease(other, { at: new Date().toISOString(), ...release, audits: [audit] });
+  expect(result.committed).toBe(true);
+}
+
+/** The same event under a new id, its session changed by `change` (an API version, a coupon, a platform's session…). */
+function variant(event: FakeEvent, change: (session: Record<string, unknown>) => Record<string, unknown>): FakeEvent {
+  const session = structuredClone(event.data.object) as unknown as Record<string, unknown>;
+  return { ...event, id: uniqueId('evt'), data: { object: change(session) as unknown as FakeEvent['data']['object'] } };
+}
+
+const itemsOf = (metadata: Record<string, string>) => Object.keys(metadata).filter((key) => key.startsWith(TRIP_ITEMS_METADATA_PREFIX));
+
+function withoutItems(session: Record<string, unknown>): Record<string, unknown> {
+  const metadata = { ...(session.metadata as Record<string, string>) };
+  for (const key of itemsOf(metadata)) delete metadata[key];
+  return { ...session, metadata };
+}
+
+function withMetadata(session: Record<string, unknown>, change: (metadata: Record<string, string>) => Record<string, string>): Record<string, unknown> {
+  return { ...session, metadata: change({ ...(session.metadata as Record<string, string>) }) };
+}
+
+/** Counts the DynamoDB requests one delivery makes. */
+async function deliverCounting(event: unknown) {
+  requests.calls.clear();
+  const response = await deliver(event);
+  return { response, made: Object.fromEntries(requests.calls) };
+}
+
+/**
+ * The seat invariants of a slot, read back: capacity = available + confirmed guests, and available − guests of
+ * holds still held = unheld ≥ 0. Returns the counters for the test's own expectations.
+ */
+async function seatsOf(slot: Slot): Promise<{ available: number; unheld: number; booked: number; held: number }> {
+  const now = (await readSlot(store, slot.slotId)) as Slot;
+  const booked = confirmedGuests(await store.listBookingsOfSlot(slot.slotId));
+  const held = (await store.listActiveHolds())
+    .flatMap((hold) => hold.seats)
+    .filter((seat) => seat.slotId === slot.slotId)
+    .reduce((sum, seat) => sum + seat.guests, 0);
+  expect(now.availableCount + booked, `slot ${slot.slotId}: available + booked = capacity`).toBe(now.capacity);
+  expect(unheldSeats(now), `slot ${slot.slotId}: available − held = unheld`).toBe(now.availableCount - held);
+  expect(unheldSeats(now)).toBeGreaterThanOrEqual(0);
+  return { available: now.availableCount, unheld: unheldSeats(now), booked, held };
+}
+
+const paymentOf = (event: FakeEvent): string => event.data.object.payment_intent as string;
+
+describe('races with the one request, forced at the SDK boundary', () => {
+  it('takes the seats once when the sweeper releases the hold while the one request is on its way', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    const held = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await held.reached;
+    await sweep(trip.tripId);
+    held.release();
+    const response = await delivery;
+
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect(await store.getHold(trip.tripId)).toMatchObject({ status: 'released' });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+    expect(await store.getPaymentRecord(paymentOf(event))).toMatchObject({ status: 'booked', amountPaid: trip.amount });
+  });
+
+  it('refunds in full, selling nothing twice, when the seats the sweeper released are held by another checkout between the two attempts', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    await sweep(trip.tripId);
+    const heldAttempt = requests.hold(TRANSACT);
+    const unheldAttempt = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await heldAttempt.reached;
+    heldAttempt.release();
+    await unheldAttempt.reached;
+    const competitor = await anotherCheckout(slot, 2);
+    expect(competitor).toMatchObject({ ok: true });
+    unheldAttempt.release();
+    const response = await delivery;
+
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'INSUFFICIENT_AVAILABILITY' } });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+    expect(fake.totalRefunded(paymentOf(event))).toBe(trip.amount);
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded' });
+    // The competitor's hold is intact: its two seats are still off sale, and nobody has them twice.
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 0, booked: 0, held: 2 });
+  });
+
+  it('books nothing, and gives the held seats back once, when a full refund is recorded while the one request is on its way', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    const paymentId = paymentOf(event);
+    const held = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await held.reached;
+    const refundFirst = await webhookHarness(fake, { store: other }).send(signedRequest(chargeRefunded(paymentId, trip.amount, { tripId: trip.tripId })));
+    held.release();
+    const response = await delivery;
+
+    expect(refundFirst.body).toMatchObject({ outcome: 'refund_recorded' });
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'already_refunded' } });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'refunded_before_confirmation' });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
+  });
+
+  it('refunds and gives the held seats back when an operator blocks the slot while the one request is on its way', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    const held = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await held.reached;
+    expect(await setSlotBlocked({ store: other, clock: systemClock, ids: randomIds }, slot.slotId, true)).toMatchObject({ ok: true, changed: true });
+    held.release();
+    const response = await delivery;
+
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'SLOT_BLOCKED' } });
+    expect(fake.totalRefunded(paymentOf(event))).toBe(trip.amount);
+    expect(await store.getHold(trip.tripId)).toMatchObject({ status: 'released' });
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
+  });
+
+  it('books once when the unpaid completion of a delayed payment is held and its async_payment_succeeded books meanwhile', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event: unpaid, url } = await checkedOut([[slot, 1]], 'pay-later');
+    expect(unpaid.data.object.payment_status).toBe('unpaid');
+    expect((await fetch(`${url}/settle`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+    const succeeded = lastEventOf(trip);
+    expect(succeeded.type).toBe('checkout.session.async_payment_succeeded');
+    const held = requests.hold(TRANSACT);
+
+    const first = deliver(unpaid);
+    await held.reached;
+    const paid = await webhookHarness(fake, { store: other }).send(signedRequest(succeeded));
+    held.release();
+    const late = await first;
+
+    expect(paid.body).toMatchObject({ outcome: 'booked' });
+    expect(late.body).toMatchObject({ outcome: 'no_change' });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'booked', paymentId: paymentOf(succeeded) });
+    expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
+  });
+
+  it('books the delayed payment whose one request was held while its unpaid completion moved the trip to awaiting_payment', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event: unpaid, url } = await checkedOut([[slot, 1]], 'pay-later');
+    expect((await fetch(`${url}/settle`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+    const succeeded = lastEventOf(trip);
+    const held = requests.hold(TRANSACT);
+
+    const payment = deliver(succeeded);
+    await held.reached;
+    const waiting = await webhookHarness(fake, { store: other }).send(signedRequest(unpaid));
+    held.release();
+    const response = await payment;
+
+    expect(waiting.body).toMatchObject({ outcome: 'awaiting_payment' });
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
+  });
+
+  it('answers the second of two deliveries racing through the held→unheld retry duplicate, with the first one’s references', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    await sweep(trip.tripId);
+    const heldAttempt = requests.hold(TRANSACT);
+    const unheldAttempt = requests.hold(TRANSACT);
+    const twin = { ...event, id: uniqueId('evt') };
+
+    const first = deliver(event);
+    await heldAttempt.reached;
+    heldAttempt.release();
+    await unheldAttempt.reached;
+    const second = await webhookHarness(fake, { store: other }).send(signedRequest(twin));
+    unheldAttempt.release();
+    const late = await first;
+
+    expect(second.body).toMatchObject({ outcome: 'booked' });
+    expect(late.body).toMatchObject({ outcome: 'duplicate', references: second.body.references });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+});
+
+describe('the one request without a definite answer', () => {
+  it('answers booked when the response of the one request is lost once: the retry carries the same token', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 1]]);
+    requests.queue(TRANSACT, 'lost-response');
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 2 });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'booked', bookingReferences: response.body.references });
+    expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
+  });
+
+  it('answers with the references it booked when every response of the one request is lost', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 1]]);
+    requests.queue(TRANSACT, 'lost-response', 'lost-response', 'lost-response', 'lost-response', 'lost-response');
+
+    const response = await deliver(event);
+
+    expect(response.status).toBe(200);
+    const stored = (await store.getTrip(trip.tripId)) as Trip;
+    expect(stored).toMatchObject({ status: 'booked', paymentId: paymentOf(event) });
+    expect(response.body.references).toEqual(stored.bookingReferences);
+    expect(await store.getProcessedEvent(event.id)).toMatchObject({ outcome: 'booked', references: stored.bookingReferences });
+    expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
+  });
+});
+
+/** What a delivery did, in terms two trips can be compared by. */
+async function effectsOf(trip: Trip, slots: readonly Slot[], response: Awaited<ReturnType<typeof deliver>>, paymentId: string) {
+  const record = await store.getPaymentRecord(paymentId);
+  const bookings = await store.listBookingsOfTrip(trip.tripId);
+  const stored = (await store.getTrip(trip.tripId)) as Trip;
+  return {
+    status: response.status,
+    outcome: response.body.outcome,
+    reason: response.body.reason,
+    setAside: response.body.setAside,
+    trip: stored.status,
+    record: record && {
+      status: record.status,
+      amountPaid: record.amountPaid,
+      currency: record.currency,
+      setAside: record.setAside,
+      reason: record.reason,
+      refunds: record.refunds.map((refund) => ({ amount: refund.amount, status: refund.status })),
+    },
+    bookings: slots.map((slot) =>
+      bookings
+        .filter((booking) => booking.slotId === slot.slotId)
+        .map(({ guestCount, amount, currency, status }) => ({ guestCount, amount, currency, status })),
+    ),
+    seats: await Promise.all(slots.map(async (slot) => ({ ...(await seatsOf(slot)), capacity: slot.capacity }))),
+    refundedAtStripe: fake.totalRefunded(paymentId),
+  };
+}
+
+/** A paid checkout of two items on slots of its own (2 guests at 45.00, 1 at 120.00: 210.00). */
+async function twoItemCheckout() {
+  const a = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
+  const b = await seedSlot(store, { capacity: 3, priceAmount: 12_000 });
+  const { trip, event } = await checkedOut([
+    [a, 2],
+    [b, 1],
+  ]);
+  return { trip, event, slots: [a, b] as const };
+}
+
+/** A PaymentIntent the fake knows, charged `amount`: what a session charging other than its trip's price paid with. */
+function chargedPaymentIntent(amount: number): string {
+  const id = paymentIntentId();
+  fake.registerPayment(id, amount);
+  return id;
+}
+
+type SessionChange = (session: Record<string, unknown>) => Record<string, unknown>;
+const amounts =
+  (total: number, details: Record<string, number>, subtotal?: number | null): SessionChange =>
+  (session) => ({
+    ...session,
+    amount_total: total,
+    ...(subtotal !== undefined && { amount_subtotal: subtotal }),
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0, ...details },
+  });
+
+describe('the one request decides as the full path does', () => {
+  // Each session is delivered twice, for two identical trips: once carrying its items (one request), once without (read first).
+  it.each<{ name: string; change: SessionChange; expected: Record<string, unknown> }>([
+    { name: 'the session as paid', change: (session) => session, expected: { outcome: 'booked', record: { amountPaid: 21_000 } } },
+    {
+      name: 'a coupon (amount_total = amount_subtotal − amount_discount)',
+      change: amounts(20_000, { amount_discount: 1_000 }),
+      expected: { outcome: 'booked', record: { amountPaid: 20_000 } },
+    },
+    {
+      name: 'a charge that is not the subtotal less the discount',
+      change: amounts(20_000, { amount_discount: 0 }),
+      expected: { outcome: 'refunded', reason: 'amount_mismatch', trip: 'pending_payment', refundedAtStripe: 20_000 },
+    },
+    {
+      name: 'tax added on top',
+      change: (session) => ({ ...amounts(23_100, { amount_tax: 2_100 })(session), payment_intent: chargedPaymentIntent(23_100) }),
+      expected: { outcome: 'refunded', reason: 'amount_mismatch', trip: 'pending_payment', refundedAtStripe: 23_100 },
+    },
+    { name: 'no amount_subtotal (an older API version)', change: amounts(21_000, {}, null), expected: { outcome: 'booked' } },
+    {
+      name: 'no amount_subtotal and a coupon',
+      change: amounts(20_000, { amount_discount: 1_000 }, null),
+      expected: { outcome: 'refunded', reason: 'amount_mismatch', refundedAtStripe: 20_000 },
+    },
+    {
+      name: 'a 100 % coupon: nothing charged, no PaymentIntent',
+      change: (session) => ({ ...amounts(0, { amount_discount: 21_000 })(session), payment_intent: null, payment_status: 'no_payment_required' }),
+      expected: { outcome: 'booked', record: { amountPaid: 0 }, refundedAtStripe: 0 },
+    },
+    { name: 'the currency in capitals', change: (session) => ({ ...session, currency: 'EUR' }), expected: { outcome: 'booked' } },
+    {
+      name: 'another currency',
+      change: (session) => ({ ...session, currency: 'usd' }),
+      expected: { outcome: 'refunded', reason: 'currency_mismatch', trip: 'pending_payment' },
+    },
+    {
+      name: 'another user',
+      change: (session) => withMetadata(session, (metadata) => ({ ...metadata, userId: 'someone-else' })),
+      expected: { outcome: 'refunded', reason: 'user_mismatch', trip: 'pending_payment', refundedAtStripe: 21_000 },
+    },
+    {
+      name: 'another session of the same trip',
+      change: (session) => ({ ...session, id: `cs_test_${uniqueId('other').replace(/-/g, '')}` }),
+      expected: { outcome: 'refunded', reason: 'session_mismatch', trip: 'pending_payment', refundedAtStripe: 21_000 },
+    },
+  ])('$name', async ({ change, expected }) => {
+    const withItems = await twoItemCheckout();
+    const readFirst = await twoItemCheckout();
+    const fast = variant(withItems.event, change);
+    const full = variant(readFirst.event, (session) => withoutItems(change(session)));
+    expect(checkoutTripOf(fast.data.object.metadata)).toBeDefined();
+    expect(checkoutTripOf(full.data.object.metadata)).toBeUndefined();
+
+    const fastAnswer = await deliver(fast);
+    const fullAnswer = await deliver(full);
+
+    const fastEffects = await effectsOf(withItems.trip, withItems.slots, fastAnswer, (fast.data.object.payment_intent as string | null) ?? fast.data.object.id);
+    const fullEffects = await effectsOf(readFirst.trip, readFirst.slots, fullAnswer, (full.data.object.payment_intent as string | null) ?? full.data.object.id);
+    expect(fastEffects).toMatchObject(expected);
+    expect(fastEffects).toEqual(fullEffects);
+  });
+});
