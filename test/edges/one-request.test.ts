@@ -1,8 +1,9 @@
 // The one-request confirmation pushed at its edges: races forced at the SDK boundary, lost answers, odd sessions and odd stored trips.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { confirmedGuests, unheldSeats, type Slot, type Trip } from '../../lambdas/shared/domain/model';
+import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
 import { setSlotBlocked } from '../../lambdas/shared/domain/operations';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
@@ -10,9 +11,10 @@ import { keys } from '../../lambdas/shared/dynamodb/items';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { chargeRefunded, paymentIntentId, signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
 const TRANSACT = 'TransactWriteItemsCommand';
@@ -410,5 +412,227 @@ describe('the one request decides as the full path does', () => {
     const fullEffects = await effectsOf(readFirst.trip, readFirst.slots, fullAnswer, (full.data.object.payment_intent as string | null) ?? full.data.object.id);
     expect(fastEffects).toMatchObject(expected);
     expect(fastEffects).toEqual(fullEffects);
+  });
+});
+
+/** A paid checkout whose items take more than one metadata value (six items with long ids: two values of 500 characters). */
+async function multiValueCheckout() {
+  const slots = await Promise.all(Array.from({ length: 6 }, () => seedSlot(store, { capacity: 3, priceAmount: 1_000 })));
+  const { trip, event } = await checkedOut(slots.map((slot) => [slot, 1] as [Slot, number]));
+  expect(itemsOf(event.data.object.metadata)).toHaveLength(2);
+  return { trip, event, slots };
+}
+
+/** The metadata values holding the items, joined, as JSON tuples. */
+function tuplesOf(metadata: Record<string, string>): [string, string, number, string, string, number][] {
+  const keysInOrder = itemsOf(metadata).sort((x, y) => Number(x.slice(TRIP_ITEMS_METADATA_PREFIX.length)) - Number(y.slice(TRIP_ITEMS_METADATA_PREFIX.length)));
+  return JSON.parse(keysInOrder.map((key) => metadata[key]).join(''));
+}
+
+function withTuples(
+  metadata: Record<string, string>,
+  change: (tuples: [string, string, number, string, string, number][]) => [string, string, number, string, string, number][],
+) {
+  const tuples = change(tuplesOf(metadata));
+  const rest = Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith(TRIP_ITEMS_METADATA_PREFIX)));
+  return {
+    ...rest,
+    ...tripItemsMetadata({
+      items: tuples.map(([slotId, experienceId, guestCount, date, time]) => ({ slotId, experienceId, guestCount, date, time })),
+      itemAmounts: tuples.map((tuple) => tuple[5]),
+    }),
+  };
+}
+
+describe('sessions whose items are not as our checkout wrote them', () => {
+  it.each<{ name: string; change: (metadata: Record<string, string>) => Record<string, string> }>([
+    {
+      name: 'a value missing in the middle',
+      change: (metadata) => Object.fromEntries(Object.entries(metadata).filter(([key]) => key !== `${TRIP_ITEMS_METADATA_PREFIX}0`)),
+    },
+    {
+      name: 'the items spread over 49 values, the last beyond those read',
+      change: (metadata) => {
+        const text = tuplesOf(metadata);
+        const json = JSON.stringify(text);
+        const rest = Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith(TRIP_ITEMS_METADATA_PREFIX)));
+        const values = Array.from({ length: 49 }, (_, index) => [`${TRIP_ITEMS_METADATA_PREFIX}${index}`, index < 48 ? ' ' : json]);
+        return { ...rest, ...Object.fromEntries(values) };
+      },
+    },
+    {
+      name: 'text that is not JSON',
+      change: (metadata) => ({ ...metadata, [`${TRIP_ITEMS_METADATA_PREFIX}1`]: `${metadata[`${TRIP_ITEMS_METADATA_PREFIX}1`]}]]` }),
+    },
+    {
+      name: 'a value of 100 000 characters',
+      change: (metadata) => ({ ...metadata, [`${TRIP_ITEMS_METADATA_PREFIX}1`]: `${'['.repeat(50_000)}${']'.repeat(50_000)}` }),
+    },
+    { name: 'the items in another order', change: (metadata) => withTuples(metadata, (tuples) => [...tuples].reverse()) },
+    {
+      name: 'the prices moved between items, the total the same',
+      change: (metadata) =>
+        withTuples(metadata, (tuples) =>
+          tuples.map((tuple, index) => [tuple[0], tuple[1], tuple[2], tuple[3], tuple[4], index === 0 ? 2_000 : index === 1 ? 0 : tuple[5]]),
+        ),
+    },
+    { name: 'one item fewer at a price one item less', change: (metadata) => withTuples(metadata, (tuples) => tuples.slice(1)) },
+    {
+      name: 'a guest more on one item',
+      change: (metadata) =>
+        withTuples(metadata, (tuples) => tuples.map((tuple, index) => [tuple[0], tuple[1], index === 0 ? 2 : tuple[2], tuple[3], tuple[4], tuple[5]])),
+    },
+  ])('books the stored trip, once, for a session with $name', async ({ change }) => {
+    const { trip, event, slots } = await multiValueCheckout();
+    const changed = variant(event, (session) => withMetadata(session, change));
+
+    const response = await deliver(changed);
+
+    expect(response.body).toMatchObject({ outcome: 'booked', tripId: trip.tripId });
+    const bookings = await store.listBookingsOfTrip(trip.tripId);
+    expect(bookings.map(({ slotId, guestCount, amount }) => ({ slotId, guestCount, amount })).sort((x, y) => x.slotId.localeCompare(y.slotId))).toEqual(
+      trip.items.map((item) => ({ slotId: item.slotId, guestCount: item.guestCount, amount: 1_000 })).sort((x, y) => x.slotId.localeCompare(y.slotId)),
+    );
+    for (const slot of slots) expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 1, held: 0 });
+    expect(fake.refundsOf(paymentOf(event))).toEqual([]);
+  });
+
+  it('keeps for a person, and acts on nothing, an event whose metadata holds a value that is not a string, as before sessions carried items', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 1]]);
+    const changed = variant(event, (session) => ({
+      ...session,
+      metadata: { ...(session.metadata as object), [`${TRIP_ITEMS_METADATA_PREFIX}0`]: { toString: 1 } },
+    }));
+
+    const response = await deliver(changed);
+
+    expect(response).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'unusable_event' } });
+    expect(await store.getUnusableEvent(changed.id)).toMatchObject({ status: 'needs_attention' });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'pending_payment' });
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 3, booked: 0, held: 1 });
+  });
+});
+
+/** Writes one attribute of a stored trip past every use case, as an older version of the code might have left it. */
+async function rewriteTrip(tripId: string, update: string, values?: Record<string, unknown>, names?: Record<string, string>): Promise<void> {
+  await testDocumentClient().send(
+    new UpdateCommand({
+      TableName: inject('tableName'),
+      Key: keys.trip(tripId),
+      UpdateExpression: update,
+      ...(values && { ExpressionAttributeValues: values }),
+      ...(names && { ExpressionAttributeNames: names }),
+    }),
+  );
+}
+
+/** A trip a platform made itself (createTrip: nothing held), paid through a session that carries its items as our checkout writes them. */
+async function platformTrip(slot: Slot, guests: number, options: { attach: boolean }) {
+  const trip = await createPendingTrip(other, [[slot, guests]]);
+  const sessionId = `cs_test_${uniqueId('s').replace(/-/g, '')}`;
+  if (options.attach) expect(await attachCheckoutSession({ store: other, clock: systemClock }, trip.tripId, sessionId)).toEqual({ ok: true });
+  const paymentIntent = paymentIntentId();
+  fake.registerPayment(paymentIntent, trip.amount);
+  const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { sessionId, paymentIntent, withItems: true }));
+  return { trip, event, paymentIntent };
+}
+
+describe('stored trips the one request was not written for', () => {
+  it('books a trip whose stored items carry an attribute more, by reading it (the lists no longer compare equal)', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    await rewriteTrip(trip.tripId, 'SET #items[0].note = :note', { ':note': 'window seat' }, { '#items': 'items' });
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 2, GetItemCommand: 1 });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('books a trip stored without prices per item, by reading it, with bookings that carry no share', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    await rewriteTrip(trip.tripId, 'REMOVE itemAmounts');
+
+    const response = await deliver(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([expect.not.objectContaining({ amount: expect.anything() })]);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('books a trip a platform made and never recorded a session on, by reading it, from the unheld seats', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event, paymentIntent } = await platformTrip(slot, 2, { attach: false });
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 2, GetItemCommand: 1 });
+    expect(await store.getPaymentRecord(paymentIntent)).toMatchObject({ status: 'booked', tripId: trip.tripId });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('books a trip a platform made and recorded its session on, in two transactions: no hold, so both counters move', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { event } = await platformTrip(slot, 2, { attach: true });
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 2 });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('refunds a platform trip whose seats are gone, with nothing taken from anyone else’s hold', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const { trip, event, paymentIntent } = await platformTrip(slot, 2, { attach: true });
+    expect(await anotherCheckout(slot, 1)).toMatchObject({ ok: true });
+
+    const response = await deliver(event);
+
+    expect(response.body).toMatchObject({ outcome: 'refunded', reason: 'INSUFFICIENT_AVAILABILITY' });
+    expect(fake.totalRefunded(paymentIntent)).toBe(trip.amount);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 1, booked: 0, held: 1 });
+  });
+});
+
+describe('a delayed payment whose hold was released long ago', () => {
+  /** Checked out, paid later, its completion delivered (awaiting_payment), its hold swept, and then its money arriving. */
+  async function settledLate(slot: Slot, guests: number) {
+    const { trip, event: unpaid, url } = await checkedOut([[slot, guests]], 'pay-later');
+    expect((await deliver(unpaid)).body).toMatchObject({ outcome: 'awaiting_payment' });
+    await sweep(trip.tripId);
+    expect((await fetch(`${url}/settle`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+    return { trip, succeeded: lastEventOf(trip) };
+  }
+
+  it('books it in two transactions when the seats are still there, taking them from the unheld ones', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, succeeded } = await settledLate(slot, 2);
+
+    const { response, made } = await deliverCounting(succeeded);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 2 });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'booked', paymentId: paymentOf(succeeded) });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('refunds it in full when another checkout holds its seats now, and gives nothing back twice', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const { trip, succeeded } = await settledLate(slot, 2);
+    expect(await anotherCheckout(slot, 1)).toMatchObject({ ok: true });
+
+    const response = await deliver(succeeded);
+    const again = await deliver(succeeded);
+
+    expect(response.body).toMatchObject({ outcome: 'refunded', reason: 'INSUFFICIENT_AVAILABILITY' });
+    expect(again.body).toMatchObject({ outcome: 'refunded' });
+    expect(fake.totalRefunded(paymentOf(succeeded))).toBe(trip.amount);
+    expect(fake.refundsOf(paymentOf(succeeded))).toHaveLength(1);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 1, booked: 0, held: 1 });
   });
 });
