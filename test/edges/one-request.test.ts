@@ -292,6 +292,33 @@ describe('the one request without a definite answer', () => {
     expect(await store.getProcessedEvent(event.id)).toMatchObject({ outcome: 'booked', references: stored.bookingReferences });
     expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
   });
+
+  it('answers booked when the response of the second attempt, for the unheld seats, is lost', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    await sweep(trip.tripId);
+    // The first attempt is refused (its hold is gone): the refusal itself reaches the caller. The second commits, its answer lost.
+    requests.queue(TRANSACT, 'lost-response', 'lost-response');
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 3 });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('answers booked when the one request meets a conflicting transaction and is retried with the same token', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { event } = await checkedOut([[slot, 1]]);
+    requests.queue(TRANSACT, 'conflict', 'conflict');
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(made).toEqual({ [TRANSACT]: 3 });
+    expect(await seatsOf(slot)).toEqual({ available: 3, unheld: 3, booked: 1, held: 0 });
+  });
 });
 
 /** What a delivery did, in terms two trips can be compared by. */
@@ -634,5 +661,57 @@ describe('a delayed payment whose hold was released long ago', () => {
     expect(fake.totalRefunded(paymentOf(succeeded))).toBe(trip.amount);
     expect(fake.refundsOf(paymentOf(succeeded))).toHaveLength(1);
     expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 1, booked: 0, held: 1 });
+  });
+});
+
+describe('after the one request is refused', () => {
+  it('books from the unheld seats when the sweeper releases the hold between the refused one request and the full path’s confirmation', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    // Items stored as an older version wrote them: the one request is refused, the full path reads and confirms.
+    await rewriteTrip(trip.tripId, 'SET #items[0].note = :note', { ':note': 'older' }, { '#items': 'items' });
+    const oneRequest = requests.hold(TRANSACT);
+    const confirmation = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await oneRequest.reached;
+    oneRequest.release();
+    await confirmation.reached;
+    await sweep(trip.tripId);
+    confirmation.release();
+    const response = await delivery;
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(await store.getHold(trip.tripId)).toMatchObject({ status: 'released' });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+  });
+
+  it('books a trip of the same slot twice in one request, its seats taken once for both items', async () => {
+    const slot = await seedSlot(store, { capacity: 5, priceAmount: 1_000 });
+    const { trip, event } = await checkedOut([
+      [slot, 1],
+      [slot, 2],
+    ]);
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(response.body.references).toHaveLength(2);
+    expect(made).toEqual({ [TRANSACT]: 1 });
+    expect((await store.listBookingsOfTrip(trip.tripId)).map((booking) => booking.amount).sort()).toEqual([1_000, 2_000]);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 3, held: 0 });
+  });
+
+  it('confirms the largest trip whose hold is gone in two transactions (100 items, then 99)', async () => {
+    const slots = await Promise.all(Array.from({ length: 32 }, () => seedSlot(store, { capacity: 2 })));
+    const { trip, event } = await checkedOut(slots.map((slot) => [slot, 1] as [Slot, number]));
+    await sweep(trip.tripId);
+
+    const { response, made } = await deliverCounting(event);
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect(response.body.references).toHaveLength(32);
+    expect(made).toEqual({ [TRANSACT]: 2 });
+    for (const slot of slots.slice(0, 3)) expect(await seatsOf(slot)).toEqual({ available: 1, unheld: 1, booked: 1, held: 0 });
   });
 });
