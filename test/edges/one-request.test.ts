@@ -442,6 +442,26 @@ describe('the one request decides as the full path does', () => {
   });
 });
 
+describe('a stored trip that no longer reads', () => {
+  it('puts its payment in front of a person, as the full path does, instead of booking a trip nobody can read', async () => {
+    const withItems = await twoItemCheckout();
+    const readFirst = await twoItemCheckout();
+    // Each trip's item fails its shape (its creation time lost): every read of it raises StoredDataError.
+    for (const { trip } of [withItems, readFirst]) await rewriteTrip(trip.tripId, 'REMOVE createdAt');
+
+    const full = await deliver(variant(readFirst.event, withoutItems));
+    const oneRequest = await deliver(withItems.event);
+
+    expect(full.body).toMatchObject({ outcome: 'needs_attention', reason: 'stored_data_unusable' });
+    expect(await store.getPaymentRecord(paymentOf(readFirst.event))).toMatchObject({ status: 'needs_attention' });
+    expect(await store.listBookingsOfTrip(readFirst.trip.tripId)).toEqual([]);
+    // The one request checks the fields its conditions name, never the item's shape: it books the trip.
+    expect(oneRequest.body).toMatchObject({ outcome: 'needs_attention', reason: 'stored_data_unusable' });
+    expect(await store.getPaymentRecord(paymentOf(withItems.event))).toMatchObject({ status: 'needs_attention' });
+    expect(await store.listBookingsOfTrip(withItems.trip.tripId)).toEqual([]);
+  });
+});
+
 /** A paid checkout whose items take more than one metadata value (six items with long ids: two values of 500 characters). */
 async function multiValueCheckout() {
   const slots = await Promise.all(Array.from({ length: 6 }, () => seedSlot(store, { capacity: 3, priceAmount: 1_000 })));
