@@ -16,6 +16,7 @@ import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
+import { startTogether } from '../reliability/harness';
 
 const TRANSACT = 'TransactWriteItemsCommand';
 
@@ -182,6 +183,29 @@ describe('races with the one request, forced at the SDK boundary', () => {
     expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
     expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'refunded_before_confirmation' });
     expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
+  });
+
+  it('books nothing when a full refund is recorded between the refused held attempt and the attempt for the unheld seats', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    const paymentId = paymentOf(event);
+    await sweep(trip.tripId);
+    const heldAttempt = requests.hold(TRANSACT);
+    const unheldAttempt = requests.hold(TRANSACT);
+
+    const delivery = deliver(event);
+    await heldAttempt.reached;
+    heldAttempt.release();
+    await unheldAttempt.reached;
+    const refundFirst = await webhookHarness(fake, { store: other }).send(signedRequest(chargeRefunded(paymentId, trip.amount, { tripId: trip.tripId })));
+    unheldAttempt.release();
+    const response = await delivery;
+
+    expect(refundFirst.body).toMatchObject({ outcome: 'refund_recorded' });
+    expect(response.body).toMatchObject({ outcome: 'already_refunded' });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refunded', reason: 'refunded_before_confirmation' });
     expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
   });
 
@@ -735,3 +759,50 @@ describe('after the one request is refused', () => {
     for (const slot of slots.slice(0, 3)) expect(await seatsOf(slot)).toEqual({ available: 1, unheld: 1, booked: 1, held: 0 });
   });
 });
+
+describe('everything at once', () => {
+  it('keeps seats and money whole over 12 rounds of two deliveries, the sweeper and another checkout started together', async () => {
+    for (let round = 0; round < 12; round++) {
+      const slot = await seedSlot(store, { capacity: 3 });
+      const { trip, event } = await checkedOut([[slot, 2]]);
+      const paymentId = paymentOf(event);
+      const twin = { ...event, id: uniqueId('evt') };
+
+      const [first, second, , competitor] = await startTogether<unknown>([
+        () => deliver(event),
+        () => webhookHarness(fake, { store: other }).send(signedRequest(twin)),
+        () => sweepIfHeld(trip.tripId),
+        () => anotherCheckout(slot, 2),
+      ]);
+
+      const answers = [first, second].map((settled) =>
+        settled?.status === 'fulfilled' ? (settled.value as Awaited<ReturnType<typeof deliver>>).body : settled,
+      );
+      const outcomes = answers.map((answer) => (answer as { outcome?: string }).outcome).sort();
+      const bookings = await store.listBookingsOfTrip(trip.tripId);
+      const competitorHolds = competitor?.status === 'fulfilled' && (competitor.value as { ok: boolean }).ok;
+      if (bookings.length > 0) {
+        expect(outcomes, `round ${round}`).toEqual(['booked', 'duplicate']);
+        expect(bookings).toHaveLength(1);
+        expect(fake.refundsOf(paymentId)).toEqual([]);
+      } else {
+        expect(outcomes, `round ${round}`).toEqual(['refunded', 'refunded']);
+        expect(competitorHolds).toBe(true);
+        expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+        expect(fake.refundsOf(paymentId)).toHaveLength(1);
+      }
+      const seats = await seatsOf(slot);
+      // Three seats: this trip's two booked, or the other checkout's two held, never both.
+      expect(seats.booked + seats.held, `round ${round}`).toBe((bookings.length > 0 ? 2 : 0) + (competitorHolds ? 2 : 0));
+      expect(seats.booked + seats.held).toBeLessThanOrEqual(3);
+    }
+  });
+});
+
+/** The sweeper's transaction for one hold, as it runs when it finds the hold still held; nothing when another path settled it first. */
+async function sweepIfHeld(tripId: string): Promise<void> {
+  const hold = await other.getHold(tripId);
+  if (hold?.status !== 'held') return;
+  const { audit, ...release } = holdRelease({ store: other, clock: systemClock, ids: randomIds }, hold, 'system', 'expired');
+  await commitHoldRelease(other, { at: new Date().toISOString(), ...release, audits: [audit] });
+}
