@@ -11,7 +11,7 @@ import { keys } from '../../lambdas/shared/dynamodb/items';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
@@ -510,6 +510,29 @@ describe('the one request answers from the stored state as the full path does', 
     const fullEffects = await effectsOf(readFirst.trip, readFirst.slots, fullAnswer, paymentOf(readFirst.event));
     expect(fastEffects).toMatchObject(expected);
     expect(fastEffects).toEqual(fullEffects);
+  });
+});
+
+describe('a refund made in the dashboard before the one request', () => {
+  it('books the payment refund.created alone could not be recorded for, then gives the seats back when charge.refunded arrives', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const { trip, event } = await checkedOut([[slot, 2]]);
+    const paymentId = paymentOf(event);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: trip.amount });
+    const [refund] = fake.refundsOf(paymentId);
+    if (!refund) expect.fail('the fake made no refund');
+
+    const created = await deliver(stripeEvent('refund.created', refundObject(refund)));
+    const confirmation = await deliver(event);
+    const charge = await deliver(chargeRefunded(paymentId, trip.amount, { tripId: trip.tripId }));
+
+    expect(created.body).toMatchObject({ outcome: 'no_change' });
+    expect(confirmation.body).toMatchObject({ outcome: 'booked' });
+    expect(charge.body).toMatchObject({ outcome: 'released', tripId: trip.tripId });
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded' });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
   });
 });
 
