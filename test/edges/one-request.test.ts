@@ -8,6 +8,7 @@ import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/rele
 import { setSlotBlocked } from '../../lambdas/shared/domain/operations';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { keys } from '../../lambdas/shared/dynamodb/items';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
@@ -442,6 +443,11 @@ describe('the one request decides as the full path does', () => {
       name: 'another user',
       change: (session) => withMetadata(session, (metadata) => ({ ...metadata, userId: 'someone-else' })),
       expected: { outcome: 'refunded', reason: 'user_mismatch', trip: 'pending_payment', refundedAtStripe: 21_000 },
+    },
+    {
+      name: 'a trip we do not know',
+      change: (session) => withMetadata(session, (metadata) => ({ ...metadata, [TRIP_MARK]: uniqueId('trip') })),
+      expected: { outcome: 'refunded', reason: 'unknown_trip', setAside: true, trip: 'pending_payment', refundedAtStripe: 21_000 },
     },
     {
       name: 'another session of the same trip',
