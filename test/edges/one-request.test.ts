@@ -474,40 +474,40 @@ describe('the one request decides as the full path does', () => {
 
 describe('the one request answers from the stored state as the full path does', () => {
   // Each state is made twice, by the same deliveries, for two identical trips; the paid session then comes with items and without.
-  it.each<{ name: string; before: (trip: Trip, event: FakeEvent) => Promise<void>; expected: Record<string, unknown> }>([
+  it.each<{ name: string; madeBy: (trip: Trip, event: FakeEvent) => Promise<void>; expected: Record<string, unknown> }>([
     {
       name: 'the session expired first',
-      before: async (trip) => {
+      madeBy: async (trip) => {
         await deliver(stripeEvent('checkout.session.expired', { ...checkoutSession(trip), payment_status: 'unpaid', payment_intent: null, status: 'expired' }));
       },
       expected: { outcome: 'refunded', reason: 'trip_expired', setAside: true, trip: 'expired' },
     },
     {
       name: 'the same payment set aside before, under another user',
-      before: async (_trip, event) => {
+      madeBy: async (_trip, event) => {
         await deliver(variant(event, (session) => withoutItems(withMetadata(session, (metadata) => ({ ...metadata, userId: 'someone-else' })))));
       },
       expected: { outcome: 'refunded', setAside: true, trip: 'pending_payment' },
     },
     {
       name: 'the payment refunded in full before its confirmation',
-      before: async (trip, event) => {
+      madeBy: async (trip, event) => {
         await deliver(chargeRefunded(paymentOf(event), trip.amount, { tripId: trip.tripId }));
       },
       expected: { outcome: 'already_refunded', trip: 'refunded', refundedAtStripe: 0 },
     },
     {
       name: 'a partial refund seen before its confirmation',
-      before: async (trip, event) => {
+      madeBy: async (trip, event) => {
         await deliver(chargeRefunded(paymentOf(event), trip.amount, { tripId: trip.tripId, refunded: 1_000 }));
       },
       expected: { outcome: 'booked', trip: 'booked', record: { status: 'booked', amountPaid: 21_000 } },
     },
-  ])('$name', async ({ before, expected }) => {
+  ])('$name', async ({ madeBy, expected }) => {
     const withItems = await twoItemCheckout();
     const readFirst = await twoItemCheckout();
-    await before(withItems.trip, withItems.event);
-    await before(readFirst.trip, readFirst.event);
+    await madeBy(withItems.trip, withItems.event);
+    await madeBy(readFirst.trip, readFirst.event);
 
     const fastAnswer = await deliver(variant(withItems.event, (session) => session));
     const fullAnswer = await deliver(variant(readFirst.event, withoutItems));
