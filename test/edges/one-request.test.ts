@@ -600,8 +600,7 @@ describe('sessions whose items are not as our checkout wrote them', () => {
     {
       name: 'the items spread over 49 values, the last beyond those read',
       change: (metadata) => {
-        const text = tuplesOf(metadata);
-        const json = JSON.stringify(text);
+        const json = JSON.stringify(tuplesOf(metadata));
         const rest = Object.fromEntries(Object.entries(metadata).filter(([key]) => !key.startsWith(TRIP_ITEMS_METADATA_PREFIX)));
         const values = Array.from({ length: 49 }, (_, index) => [`${TRIP_ITEMS_METADATA_PREFIX}${index}`, index < 48 ? ' ' : json]);
         return { ...rest, ...Object.fromEntries(values) };
