@@ -6,9 +6,16 @@ import { StoredDataError } from '../../lambdas/shared/domain/errors';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { newPaymentRecord } from '../../lambdas/shared/domain/payment-ledger';
 import { slotItem, tripItem } from '../../lambdas/shared/dynamodb/items';
-import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
+import { fromItem, STORED_TRIP_FIELDS } from '../../lambdas/shared/dynamodb/stored-items';
 import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
-import { buildTransaction, countConfirmationWrites, guard, MAX_TRANSACTION_ITEMS, requestToken } from '../../lambdas/shared/dynamodb/transaction-items';
+import {
+  buildTransaction,
+  countConfirmationWrites,
+  guard,
+  MAX_TRANSACTION_ITEMS,
+  requestToken,
+  TRIP_FIELDS_LEFT_AS_STORED,
+} from '../../lambdas/shared/dynamodb/transaction-items';
 import { decodeRejection } from '../../lambdas/shared/dynamodb/write-rejection';
 
 const TABLE = 'bookings';
@@ -111,7 +118,15 @@ describe('transaction items', () => {
     const paidFor = { checkoutSessionId: 'cs_1', amount: 9_000, currency: 'eur', items: trip.items, itemAmounts: [9_000] };
     const item = onlyItem({ tripTransition: { tripId: 'trip-1', from: ['pending_payment'], to: 'booked', userId: 'user-1', paidFor } });
     expect(item.Update?.ConditionExpression).toBe(
-      [guard.exists, guard.tripStatusIn([':from0']), guard.tripOwnedBy, guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre].join(' AND '),
+      [
+        guard.exists,
+        guard.tripStatusIn([':from0']),
+        guard.tripOwnedBy,
+        guard.tripSessionIs,
+        guard.tripPriceIs,
+        guard.tripItemsAre,
+        guard.tripFieldsReadable,
+      ].join(' AND '),
     );
     expect(item.Update?.ExpressionAttributeValues).toMatchObject({
       ':checkoutSession': 'cs_1',
@@ -123,6 +138,20 @@ describe('transaction items', () => {
     // The list compares whole against the stored trip's: the same attributes the trip item holds, in the same order.
     expect(item.Update?.ExpressionAttributeValues?.[':items']).toEqual(tripItem(trip).items);
     expect(item.Update?.ExpressionAttributeNames).toMatchObject({ '#amount': 'amount', '#currency': 'currency', '#items': 'items' });
+  });
+
+  it('leaves no field of a stored trip unchecked by a confirmation that does not read it: each is compared, rewritten or type-checked', () => {
+    const paidFor = { checkoutSessionId: 'cs_1', amount: 9_000, currency: 'eur', items: trip.items, itemAmounts: [9_000] };
+    const update = onlyItem({
+      tripTransition: { tripId: 'trip-1', from: ['pending_payment'], to: 'booked', userId: 'user-1', paidFor, paymentId: 'pi_1', bookingReferences: ['PL-1'] },
+    }).Update;
+    const compared = ['status', 'userId', 'checkoutSessionId', 'amount', 'currency', 'items', 'itemAmounts'];
+    const rewritten = ['status', 'paymentId', 'bookingReferences', 'updatedAt'];
+    const typeChecked = [...TRIP_FIELDS_LEFT_AS_STORED.required, ...TRIP_FIELDS_LEFT_AS_STORED.optional];
+
+    expect(new Set([...compared, ...rewritten, ...typeChecked])).toEqual(new Set(STORED_TRIP_FIELDS));
+    for (const field of typeChecked) expect(update?.ConditionExpression).toContain(`attribute_type(${field}, :text)`);
+    expect(update?.ExpressionAttributeValues?.[':text']).toBe('S');
   });
 
   it('replaces a payment record only at the version read, and puts a new one only where none exists', () => {

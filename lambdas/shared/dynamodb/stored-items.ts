@@ -59,6 +59,9 @@ const tripSchema = z.object({
   updatedAt: text,
 });
 
+/** Every field a stored trip is read with. */
+export const STORED_TRIP_FIELDS = Object.keys(tripSchema.shape) as readonly (keyof Trip)[];
+
 const holdSchema = z.object({
   tripId: text,
   seats: z.array(z.object({ slotId: text, guests: wholeNumber })),

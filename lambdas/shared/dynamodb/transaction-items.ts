@@ -21,6 +21,15 @@ export function countConfirmationWrites(items: readonly { slotId: string }[]): n
   return distinctSlots + 2 * items.length + 4;
 }
 
+/**
+ * The text fields of a stored trip that a confirmation built without reading it neither compares nor rewrites
+ * (every other field of `stored-items.ts`'s trip is one or the other: a unit test holds the two together).
+ */
+export const TRIP_FIELDS_LEFT_AS_STORED = {
+  required: ['tripId', 'createdAt'],
+  optional: ['checkoutUrl', 'holdExpiresAt', 'statusReason', 'refundId'],
+} as const;
+
 /** Named guards; each line says what it protects. Joined with AND into one ConditionExpression. */
 export const guard = {
   /** The item is there at all (an Update would otherwise create it). */
@@ -51,8 +60,13 @@ export const guard = {
   tripSessionIs: 'checkoutSessionId = :checkoutSession',
   /** …priced at what the session charged before discounts, in its currency… */
   tripPriceIs: '#amount = :price AND #currency = :currency',
-  /** …for exactly the items the session carried (lists compare whole, in order): nothing in its metadata is taken on trust. */
+  /** …for exactly the items the session carried (lists compare whole, in order): nothing in its metadata is taken on trust… */
   tripItemsAre: '#items = :items AND itemAmounts = :itemAmounts',
+  /** …and whose other fields still read as a trip's: a trip booked unread must not be one that no later path can read. */
+  tripFieldsReadable: [
+    ...TRIP_FIELDS_LEFT_AS_STORED.required.map((field) => `attribute_type(${field}, :text)`),
+    ...TRIP_FIELDS_LEFT_AS_STORED.optional.map((field) => `(attribute_not_exists(${field}) OR attribute_type(${field}, :text))`),
+  ].join(' AND '),
   /** The payment record is still the version this step read: no other path moved its money meanwhile. */
   recordVersionIs: '#version = :version',
   /** A record written before versions were kept, still as read. */
@@ -278,7 +292,8 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   }
   if (transition.paidFor !== undefined) {
     const { paidFor } = transition;
-    conditions.push(guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre);
+    conditions.push(guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre, guard.tripFieldsReadable);
+    values[':text'] = 'S';
     values[':checkoutSession'] = paidFor.checkoutSessionId;
     values[':price'] = paidFor.amount;
     values[':currency'] = paidFor.currency;
