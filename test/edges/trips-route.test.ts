@@ -1,0 +1,517 @@
+// GET /trips/{tripId} pushed at its edges: who may read and fulfil a trip, races of the return with refunds, the sweeper,
+// the webhook and a second return, Stripe failing or silent, polling, {TRIP_ID}, and the local API Gateway's routing.
+import { request as httpRequest } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { confirmedGuests, unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
+import type { CheckoutSessionLookup } from '../../lambdas/shared/domain/payment-gateway';
+import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
+import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { injectFaults } from '../../scripts/dev-kit/faults';
+import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
+import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
+import { startStripeFake, type CheckoutEventType, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+const TRANSACT = 'TransactWriteItemsCommand';
+
+let fake: StripeFake;
+// The return's store: its client holds and faults the writes the return makes.
+const client = testDocumentClient();
+const requests = injectFaults(client);
+const store = testStore(client);
+// Everyone else (checkout, the sweeper, a refund seen first): a client of its own, never held nor faulted.
+const other = testStore();
+
+beforeAll(async () => {
+  // No webhook target: a payment on the fake's page is only recorded, as if Stripe's delivery were late.
+  fake = await startStripeFake();
+});
+afterAll(() => fake.close());
+
+const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+
+function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup } = {}) {
+  return createLocalTripHandler({
+    store,
+    stripeClient: () => fake.client(),
+    logger: silent(),
+    metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+    ...(options.clock && { clock: options.clock }),
+    ...(options.sessions && { sessions: options.sessions }),
+  });
+}
+
+const checkoutHandler = createCheckoutHandler({
+  store: other,
+  checkout: new StripeCheckoutSessions(async () => fake.client()),
+  clock: systemClock,
+  ids: randomIds,
+  holdMinutes: 30,
+  logger: silent(),
+});
+
+interface TripBody {
+  tripId?: string;
+  status?: string;
+  statusReason?: string | null;
+  paid?: number | null;
+  refunded?: number | null;
+  bookings?: { reference: string; guestCount: number; status: string }[];
+  error?: string;
+  field?: string;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, unknown>;
+  readonly body: TripBody;
+}
+
+/** Who the caller is, as API Gateway hands it over: a query (IAM callers), a JWT's claims, or both. */
+interface Caller {
+  readonly query?: string;
+  readonly claims?: Record<string, string>;
+}
+
+const asUser = (userId: string): Caller => ({ query: new URLSearchParams({ userId }).toString() });
+
+async function getTrip(tripId: string, caller: Caller, handler = tripHandler()): Promise<Answer> {
+  const event = apiGatewayEvent({
+    method: 'GET',
+    path: `/trips/${encodeURIComponent(tripId)}`,
+    routeKey: `GET ${TRIP_PATH}`,
+    pathParameters: { tripId },
+    ...(caller.query !== undefined && { rawQueryString: caller.query }),
+  });
+  const withToken =
+    caller.claims === undefined ? event : { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims: caller.claims, scopes: [] } } } };
+  const response = await handler(withToken);
+  return { status: response.statusCode ?? 0, headers: response.headers ?? {}, body: JSON.parse(response.body ?? '{}') as TripBody };
+}
+
+interface HeldTrip {
+  readonly tripId: string;
+  readonly userId: string;
+  readonly checkoutUrl: string;
+  readonly sessionId: string;
+  readonly amount: number;
+}
+
+async function checkout(slot: Slot, guests: number, urls: { successUrl?: string; cancelUrl?: string } = {}): Promise<HeldTrip> {
+  const userId = uniqueId('user');
+  const response = await checkoutHandler(
+    apiGatewayEvent({
+      path: CHECKOUT_PATH,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        userId,
+        items: [{ slotId: slot.slotId, guestCount: guests }],
+        successUrl: urls.successUrl ?? 'https://example.com/trips/{TRIP_ID}',
+        cancelUrl: urls.cancelUrl ?? 'https://example.com/cart',
+      }),
+    }),
+  );
+  expect(response.statusCode).toBe(201);
+  const body = JSON.parse(response.body ?? '{}') as { tripId: string; checkoutUrl: string; amount: number };
+  const trip = await other.getTrip(body.tripId);
+  return { ...body, userId, sessionId: trip?.checkoutSessionId as string };
+}
+
+/** A button of the fake's payment page; with no webhook set, the event it causes waits in `fake.events`. */
+async function press(trip: HeldTrip, action: 'pay' | 'pay-later' | 'settle' | 'expire'): Promise<void> {
+  const answer = await fetch(`${trip.checkoutUrl}/${action}`, { method: 'POST', redirect: 'manual' });
+  expect(answer.status).toBe(303);
+}
+
+function eventOf(trip: HeldTrip, type: CheckoutEventType): FakeEvent {
+  const event = fake.events.findLast((candidate) => candidate.type === type && candidate.data.object.id === trip.sessionId);
+  if (!event) expect.fail(`no ${type} for ${trip.sessionId}`);
+  return event;
+}
+
+const paymentOf = (trip: HeldTrip): string => fake.session(trip.sessionId)?.paymentIntent as string;
+
+const retrievals = (sessionId: string): number =>
+  fake.calls.filter((call) => call.method === 'GET' && call.path === `/v1/checkout/sessions/${sessionId}`).length;
+
+/** The seat invariants of a slot, read back (capacity = available + booked; available − held = unheld ≥ 0), and its counters. */
+async function seatsOf(slot: Slot): Promise<{ available: number; unheld: number; booked: number; held: number }> {
+  const now = (await readSlot(store, slot.slotId)) as Slot;
+  const booked = confirmedGuests(await store.listBookingsOfSlot(slot.slotId));
+  const held = (await store.listActiveHolds())
+    .flatMap((hold) => hold.seats)
+    .filter((seat) => seat.slotId === slot.slotId)
+    .reduce((sum, seat) => sum + seat.guests, 0);
+  expect(now.availableCount + booked, `slot ${slot.slotId}: available + booked = capacity`).toBe(now.capacity);
+  expect(unheldSeats(now), `slot ${slot.slotId}: available − held = unheld`).toBe(now.availableCount - held);
+  expect(unheldSeats(now)).toBeGreaterThanOrEqual(0);
+  return { available: now.availableCount, unheld: unheldSeats(now), booked, held };
+}
+
+/** What the hold sweeper does for one expired hold, in its own transaction. */
+async function sweep(tripId: string): Promise<void> {
+  const hold = await other.getHold(tripId);
+  if (!hold) expect.fail(`trip ${tripId} has no hold`);
+  const { audit, ...release } = holdRelease({ store: other, clock: systemClock, ids: randomIds }, hold, 'system', 'expired');
+  expect((await commitHoldRelease(other, { at: new Date().toISOString(), ...release, audits: [audit] })).committed).toBe(true);
+}
+
+/** Another traveller's checkout of the same seats: a hold of its own, from the unheld seats. */
+async function anotherCheckout(slot: Slot, guests: number): Promise<void> {
+  const started = await startCheckout(
+    { store: other, clock: systemClock, ids: randomIds, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 },
+    { userId: uniqueId('user'), items: [{ slotId: slot.slotId, guestCount: guests }], successUrl: 'https://example.com/d', cancelUrl: 'https://example.com/c' },
+  );
+  expect(started).toMatchObject({ ok: true });
+}
+
+/** A paid trip whose seats another checkout holds now: its hold was swept, then the seats were taken. */
+async function paidButSoldOut(): Promise<{ slot: Slot; trip: HeldTrip }> {
+  const slot = await seedSlot(other, { capacity: 2 });
+  const trip = await checkout(slot, 2);
+  await sweep(trip.tripId);
+  await anotherCheckout(slot, 2);
+  await press(trip, 'pay');
+  return { slot, trip };
+}
+
+describe('who may read and fulfil a trip', () => {
+  it('refuses a JWT caller whose token carries no subject instead of taking the user from the query', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const victim = await checkout(slot, 1);
+    await press(victim, 'pay');
+
+    // A token the authorizer accepted (issuer, audience, expiry) that names no `sub`, as machine tokens of some issuers do.
+    const answer = await getTrip(victim.tripId, {
+      claims: { iss: 'https://issuer.example', aud: 'pulau', client_id: 'some-machine' },
+      query: new URLSearchParams({ userId: victim.userId }).toString(),
+    });
+
+    expect(answer.status).toBe(403);
+    expect(answer.body.tripId).toBeUndefined();
+    expect(retrievals(victim.sessionId)).toBe(0);
+    expect((await store.getTrip(victim.tripId))?.status).toBe('pending_payment');
+  });
+
+  it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([
+    { name: 'a path parameter that decoded %2F.. (trip/..)', tripId: (id) => `${id}/..`, caller: asUser, status: 400, field: 'tripId' },
+    { name: 'a path parameter carrying the key delimiter', tripId: (id) => `${id}#TRIP`, caller: asUser, status: 400, field: 'tripId' },
+    { name: 'the trip id in capitals', tripId: (id) => id.toUpperCase(), caller: asUser, status: 404 },
+    { name: 'the trip id with a space in front', tripId: (id) => ` ${id}`, caller: asUser, status: 400, field: 'tripId' },
+    { name: 'the user in capitals', tripId: (id) => id, caller: (userId) => asUser(userId.toUpperCase()), status: 404 },
+    { name: 'the user with a trailing space', tripId: (id) => id, caller: (userId) => asUser(`${userId} `), status: 400, field: 'userId' },
+    {
+      name: 'the user named twice (joined with a comma)',
+      tripId: (id) => id,
+      caller: (userId) => ({ query: `userId=${userId}&userId=${userId}` }),
+      status: 400,
+      field: 'userId',
+    },
+    { name: 'an empty user', tripId: (id) => id, caller: () => ({ query: 'userId=' }), status: 400, field: 'userId' },
+    { name: 'a token whose subject is the user in capitals', tripId: (id) => id, caller: (userId) => ({ claims: { sub: userId.toUpperCase() } }), status: 404 },
+    {
+      name: 'a token of another user naming the owner in the query',
+      tripId: (id) => id,
+      caller: (userId) => ({ claims: { sub: uniqueId('other') }, query: new URLSearchParams({ userId }).toString() }),
+      status: 403,
+    },
+  ])('answers $status to $name, asks Stripe nothing and leaves the paid trip as it is', async ({ tripId, caller, status, field }) => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    await press(trip, 'pay');
+    const before = await store.getTrip(trip.tripId);
+    const missing = await getTrip(uniqueId('trip'), asUser(trip.userId));
+
+    const answer = await getTrip(tripId(trip.tripId), caller(trip.userId));
+
+    expect(answer.status).toBe(status);
+    if (field !== undefined) expect(answer.body).toMatchObject({ error: 'VALIDATION_FAILED', field });
+    // Another spelling of the trip or its user is answered word for word as a trip that does not exist.
+    if (status === 404) expect(answer).toEqual(missing);
+    expect(retrievals(trip.sessionId)).toBe(0);
+    expect(await store.getTrip(trip.tripId)).toEqual(before);
+  });
+});
+
+describe('the return racing what else moves the payment, forced at the SDK boundary', () => {
+  it('books nothing and refunds nothing when a full refund is recorded between the return’s read and its write', async () => {
+    const slot = await seedSlot(other, { capacity: 4 });
+    const trip = await checkout(slot, 2);
+    await press(trip, 'pay');
+    const paymentId = paymentOf(trip);
+    const held = requests.hold(TRANSACT);
+
+    const returning = getTrip(trip.tripId, asUser(trip.userId));
+    await held.reached;
+    const refundFirst = await webhookHarness(fake, { store: other }).send(signedRequest(chargeRefunded(paymentId, trip.amount, { tripId: trip.tripId })));
+    held.release();
+    const returned = await returning;
+
+    expect(refundFirst.body).toMatchObject({ outcome: 'refund_recorded' });
+    expect(returned).toMatchObject({ status: 200, body: { status: 'refunded', statusReason: 'refunded_before_confirmation', bookings: [] } });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await seatsOf(slot)).toEqual({ available: 4, unheld: 4, booked: 0, held: 0 });
+    // The webhook's late delivery of the same payment books nothing either.
+    const late = await webhookHarness(fake, { store: other }).send(signedRequest(eventOf(trip, 'checkout.session.completed')));
+    expect(late.body).toMatchObject({ outcome: 'already_refunded' });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+  });
+
+  it('books once, from the unheld seats, when the sweeper releases the hold between the return’s read and its write', async () => {
+    const slot = await seedSlot(other, { capacity: 4 });
+    const trip = await checkout(slot, 2);
+    await press(trip, 'pay');
+    const held = requests.hold(TRANSACT);
+
+    const returning = getTrip(trip.tripId, asUser(trip.userId));
+    await held.reached;
+    await sweep(trip.tripId);
+    held.release();
+    const returned = await returning;
+
+    expect(returned).toMatchObject({ status: 200, body: { status: 'booked' } });
+    expect(await store.getHold(trip.tripId)).toMatchObject({ status: 'released' });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 2, held: 0 });
+    const late = await webhookHarness(fake, { store: other }).send(signedRequest(eventOf(trip, 'checkout.session.completed')));
+    expect(late.body).toMatchObject({ outcome: 'duplicate', references: returned.body.bookings?.map((booking) => booking.reference) });
+  });
+
+  it('refunds once when another checkout holds the seats the sweeper released between the return’s two attempts', async () => {
+    const slot = await seedSlot(other, { capacity: 2 });
+    const trip = await checkout(slot, 2);
+    await press(trip, 'pay');
+    await sweep(trip.tripId);
+    const heldAttempt = requests.hold(TRANSACT);
+    const unheldAttempt = requests.hold(TRANSACT);
+
+    const returning = getTrip(trip.tripId, asUser(trip.userId));
+    await heldAttempt.reached;
+    heldAttempt.release();
+    await unheldAttempt.reached;
+    await anotherCheckout(slot, 2);
+    unheldAttempt.release();
+    const returned = await returning;
+
+    expect(returned).toMatchObject({ status: 200, body: { status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY', bookings: [] } });
+    expect(fake.refundsOf(paymentOf(trip)).map((refund) => refund.amount)).toEqual([trip.amount]);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 0, booked: 0, held: 2 });
+  });
+
+  it.each([
+    { name: 'a second return (the page reloaded)', second: (trip: HeldTrip) => getTrip(trip.tripId, asUser(trip.userId)).then((answer) => answer.status) },
+    {
+      name: 'the webhook',
+      second: (trip: HeldTrip) =>
+        webhookHarness(fake, { store })
+          .send(signedRequest(eventOf(trip, 'checkout.session.completed')))
+          .then((answer) => answer.status),
+    },
+  ])('refunds a sold-out trip once when the return and $name both read it waiting before either writes', async ({ second }) => {
+    const { slot, trip } = await paidButSoldOut();
+    const first = requests.hold(TRANSACT);
+    const theirs = requests.hold(TRANSACT);
+
+    const returning = getTrip(trip.tripId, asUser(trip.userId));
+    await first.reached;
+    const secondParty = second(trip);
+    await theirs.reached;
+    first.release();
+    theirs.release();
+    const [returned, secondStatus] = await Promise.all([returning, secondParty]);
+
+    expect(returned.status).toBe(200);
+    expect(secondStatus).toBe(200);
+    expect(fake.refundsOf(paymentOf(trip)).map((refund) => refund.amount)).toEqual([trip.amount]);
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded', statusReason: 'INSUFFICIENT_AVAILABILITY' });
+    expect(await store.getPaymentRecord(paymentOf(trip))).toMatchObject({ status: 'refunded', amountPaid: trip.amount, amountRefunded: trip.amount });
+    expect(await store.listBookingsOfTrip(trip.tripId)).toEqual([]);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 0, booked: 0, held: 2 });
+  });
+});
+
+describe('Stripe failing or silent on the return', () => {
+  it('answers the stored trip (200) when Stripe never answers the lookup, after its one try, and books on a later return', async () => {
+    const silentStripe = await listenWithoutAnswering();
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    await press(trip, 'pay');
+    const sessions = new StripeCheckoutSessions(async () =>
+      createStripeClient({ apiKey: 'sk_test_silent', apiBase: `http://127.0.0.1:${silentStripe.port}`, maxNetworkRetries: 0 }),
+    );
+
+    const unanswered = await getTrip(trip.tripId, asUser(trip.userId), tripHandler({ sessions }));
+    const later = await getTrip(trip.tripId, asUser(trip.userId));
+
+    expect(unanswered).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
+    expect(silentStripe.connections()).toBe(1);
+    expect(later).toMatchObject({ status: 200, body: { status: 'booked' } });
+  });
+
+  it('answers refund_pending (200) when Stripe fails the refund after the return set the trip aside; the webhook then refunds it once', async () => {
+    const { slot, trip } = await paidButSoldOut();
+    fake.failNext(1, 500);
+
+    const returned = await getTrip(trip.tripId, asUser(trip.userId));
+    const reloaded = await getTrip(trip.tripId, asUser(trip.userId));
+
+    expect(returned).toMatchObject({
+      status: 200,
+      body: { status: 'refund_pending', statusReason: 'INSUFFICIENT_AVAILABILITY', paid: trip.amount, refunded: 0 },
+    });
+    // A reload is answered from the table: the trip no longer waits, so Stripe is not asked again and nothing loops.
+    expect(reloaded.body).toEqual(returned.body);
+    expect(retrievals(trip.sessionId)).toBe(1);
+    expect(fake.refundsOf(paymentOf(trip))).toEqual([]);
+
+    const late = await webhookHarness(fake, { store: other }).send(signedRequest(eventOf(trip, 'checkout.session.completed')));
+
+    expect(late.body).toMatchObject({ outcome: 'refunded' });
+    expect(fake.refundsOf(paymentOf(trip)).map((refund) => refund.amount)).toEqual([trip.amount]);
+    expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded' });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 0, booked: 0, held: 2 });
+  });
+});
+
+describe('a delayed payment that arrives later', () => {
+  it('books on the return after the payment arrived, although an earlier return saw it unpaid; the webhook’s events then change nothing', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    await press(trip, 'pay-later');
+    const webhook = webhookHarness(fake, { store: other });
+
+    const unpaidReturn = await getTrip(trip.tripId, asUser(trip.userId));
+    const unpaid = await webhook.send(signedRequest(eventOf(trip, 'checkout.session.completed')));
+    await press(trip, 'settle');
+    const paidReturn = await getTrip(trip.tripId, asUser(trip.userId));
+    const succeeded = await webhook.send(signedRequest(eventOf(trip, 'checkout.session.async_payment_succeeded')));
+    const unpaidAgain = await webhook.send(signedRequest({ ...eventOf(trip, 'checkout.session.completed'), id: uniqueId('evt') }));
+
+    expect(unpaidReturn.body).toMatchObject({ status: 'pending_payment' });
+    expect(unpaid.body).toMatchObject({ outcome: 'awaiting_payment' });
+    expect(paidReturn).toMatchObject({ status: 200, body: { status: 'booked', paid: trip.amount } });
+    const references = paidReturn.body.bookings?.map((booking) => booking.reference);
+    expect(succeeded.body).toMatchObject({ outcome: 'duplicate', references });
+    expect(unpaidAgain.body).toMatchObject({ outcome: 'no_change' });
+    expect((await store.listBookingsOfTrip(trip.tripId)).map((booking) => booking.reference)).toEqual(references);
+    expect(fake.refundsOf(paymentOf(trip))).toEqual([]);
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 2, booked: 1, held: 0 });
+  });
+});
+
+describe('a traveller’s page polling a waiting trip', () => {
+  it('asks Stripe once, not once per poll, while the page polls a trip whose session is still open within the same second', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    const instant = new Date();
+    const handler = tripHandler({ clock: { now: () => instant } });
+
+    for (let poll = 0; poll < 10; poll++) expect((await getTrip(trip.tripId, asUser(trip.userId), handler)).status).toBe(200);
+
+    // Every poll of a waiting trip is a request on the account's Stripe rate limit, which checkout and refunds share.
+    expect(retrievals(trip.sessionId)).toBe(1);
+  });
+});
+
+describe('{TRIP_ID} in the URLs Stripe sends the traveller back to', () => {
+  it('fills every {TRIP_ID} of both URLs with the trip id, leaves {CHECKOUT_SESSION_ID} to Stripe, and the cancel URL lands on a trip the return leaves alone', async () => {
+    const slot = await seedSlot(other, { capacity: 2 });
+    const trip = await checkout(slot, 1, {
+      successUrl: 'https://shop.example/t/{TRIP_ID}/done?again={TRIP_ID}&session={CHECKOUT_SESSION_ID}',
+      cancelUrl: 'https://shop.example/t/{TRIP_ID}/cancelled',
+    });
+
+    const session = fake.session(trip.sessionId);
+    expect(session?.successUrl).toBe(`https://shop.example/t/${trip.tripId}/done?again=${trip.tripId}&session={CHECKOUT_SESSION_ID}`);
+    expect(session?.cancelUrl).toBe(`https://shop.example/t/${trip.tripId}/cancelled`);
+    await press(trip, 'expire');
+    const answer = await getTrip(trip.tripId, asUser(trip.userId));
+
+    expect(answer).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
+    expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 1, booked: 0, held: 1 });
+  });
+});
+
+describe('the local API Gateway’s templated route', () => {
+  it('answers 404 to a path with an empty first segment, as it answers any path of more segments than the route', async () => {
+    const slot = await seedSlot(other, { capacity: 2 });
+    const trip = await checkout(slot, 1);
+    const base = await serveTrips();
+
+    // Four segments ('', 'evil.example', 'trips', id): the route has three.
+    const answer = await rawGet(base, `//evil.example/trips/${trip.tripId}?userId=${trip.userId}`);
+
+    expect(answer.status).toBe(404);
+  });
+
+  it.each([
+    ['a trailing slash', (id: string) => `/trips/${id}/`, 404],
+    ['another case of the path', (id: string) => `/TRIPS/${id}`, 404],
+    ['an encoded slash in the parameter', (id: string) => `/trips/${id}%2F..`, 400],
+    ['an encoded key delimiter in the parameter', (id: string) => `/trips/${id}%23TRIP`, 400],
+  ])('answers %s without reaching the trip', async (_name, path, status) => {
+    const slot = await seedSlot(other, { capacity: 2 });
+    const trip = await checkout(slot, 1);
+    const base = await serveTrips();
+
+    const answer = await rawGet(base, `${path(trip.tripId)}?userId=${trip.userId}`);
+
+    expect(answer.status).toBe(status);
+    expect(answer.body).not.toContain(trip.tripId);
+  });
+});
+
+/** GET /trips/{tripId} behind the local API Gateway adapter, on a port of its own, closed when the test ends. */
+async function serveTrips(): Promise<string> {
+  const handler = tripHandler();
+  const server = serveRoutes({ [`GET ${TRIP_PATH}`]: handler });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A request whose target is sent exactly as written (fetch would normalise it first). */
+function rawGet(base: string, target: string): Promise<{ status: number; body: string }> {
+  const [host, port] = base.split(':');
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest({ host, port: Number(port), path: target, method: 'GET', agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    sent.on('error', reject);
+    sent.end();
+  });
+}
+
+/** A server that takes connections and never answers: Stripe hanging. Closed when the test ends. */
+async function listenWithoutAnswering(): Promise<{ port: number; connections: () => number }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server: TcpServer = createTcpServer((socket) => {
+    count++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, connections: () => count };
+}
