@@ -4,15 +4,18 @@ import { request as httpRequest } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import { confirmedGuests, unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import type { CheckoutSessionLookup } from '../../lambdas/shared/domain/payment-gateway';
 import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import { METRIC } from '../../lambdas/shared/observability';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
@@ -42,12 +45,12 @@ afterAll(() => fake.close());
 
 const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup } = {}) {
+function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics } = {}) {
   return createLocalTripHandler({
     store,
     stripeClient: () => fake.client(),
     logger: silent(),
-    metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+    metrics: options.metrics ?? new Metrics({ namespace: 'test', serviceName: 'test' }),
     ...(options.clock && { clock: options.clock }),
     ...(options.sessions && { sessions: options.sessions }),
   });
@@ -187,6 +190,13 @@ async function paidButSoldOut(): Promise<{ slot: Slot; trip: HeldTrip }> {
   return { slot, trip };
 }
 
+/** Changes a stored item past every guard (a field lost, a count that is no longer a number), as no use case does. */
+async function rewrite(key: { pk: string; sk: string }, update: string, values?: Record<string, unknown>): Promise<void> {
+  await testDocumentClient().send(
+    new UpdateCommand({ TableName: inject('tableName'), Key: key, UpdateExpression: update, ...(values && { ExpressionAttributeValues: values }) }),
+  );
+}
+
 describe('who may read and fulfil a trip', () => {
   it('refuses a JWT caller whose token carries no subject instead of taking the user from the query', async () => {
     const slot = await seedSlot(other, { capacity: 3 });
@@ -203,6 +213,19 @@ describe('who may read and fulfil a trip', () => {
     expect(answer.body.tripId).toBeUndefined();
     expect(retrievals(victim.sessionId)).toBe(0);
     expect((await store.getTrip(victim.tripId))?.status).toBe('pending_payment');
+  });
+
+  it('answers another user’s trip that no longer reads exactly like a missing one (404), not 500', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const victim = await checkout(slot, 1);
+    // Its creation time lost: every read of it raises StoredDataError.
+    await rewrite(keys.trip(victim.tripId), 'REMOVE createdAt');
+    const someoneElse = asUser(uniqueId('someone-else'));
+    const missing = await getTrip(uniqueId('trip'), someoneElse);
+
+    const theirs = await getTrip(victim.tripId, someoneElse);
+
+    expect(theirs).toEqual(missing);
   });
 
   it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([
@@ -319,7 +342,7 @@ describe('the return racing what else moves the payment, forced at the SDK bound
           .send(signedRequest(eventOf(trip, 'checkout.session.completed')))
           .then((answer) => answer.status),
     },
-  ])('refunds a sold-out trip once when the return and $name both read it waiting before either writes', async ({ second }) => {
+  ])('refunds a sold-out trip once when the return and $name both reach their first write before either commits', async ({ second }) => {
     const { slot, trip } = await paidButSoldOut();
     const first = requests.hold(TRANSACT);
     const theirs = requests.hold(TRANSACT);
@@ -425,6 +448,26 @@ describe('a traveller’s page polling a waiting trip', () => {
   });
 });
 
+describe('a paid trip whose payment a person must look at', () => {
+  it('counts the payment in PaymentsNeedingAttention once, however often the traveller’s page asks for the trip', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    await press(trip, 'pay');
+    // The slot's count is no longer a number: the confirmation cannot read it, and the payment goes in front of a person.
+    await rewrite(keys.slot(slot.slotId), 'SET availableCount = :unreadable', { ':unreadable': 'three' });
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+    const counted = vi.spyOn(metrics, 'addMetric');
+    const handler = tripHandler({ metrics });
+
+    const polls = [];
+    for (let poll = 0; poll < 3; poll++) polls.push(await getTrip(trip.tripId, asUser(trip.userId), handler));
+
+    expect(polls.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(await store.getPaymentRecord(paymentOf(trip))).toMatchObject({ status: 'needs_attention', reason: 'stored_data_unusable' });
+    expect(counted.mock.calls.filter(([name]) => name === METRIC.paymentsNeedingAttention)).toHaveLength(1);
+  });
+});
+
 describe('{TRIP_ID} in the URLs Stripe sends the traveller back to', () => {
   it('fills every {TRIP_ID} of both URLs with the trip id, leaves {CHECKOUT_SESSION_ID} to Stripe, and the cancel URL lands on a trip the return leaves alone', async () => {
     const slot = await seedSlot(other, { capacity: 2 });
@@ -445,15 +488,20 @@ describe('{TRIP_ID} in the URLs Stripe sends the traveller back to', () => {
 });
 
 describe('the local API Gateway’s templated route', () => {
-  it('answers 404 to a path with an empty first segment, as it answers any path of more segments than the route', async () => {
+  it.each([
+    // Four segments ('', 'evil.example', 'trips', id): the route has three. A URL parser reads `//evil.example` as a host.
+    ['an empty first segment', (id: string) => `//evil.example/trips/${id}`],
+    // Two segments ('', 'trips\<id>'): a URL parser turns the backslash into a slash.
+    ['a backslash for a slash', (id: string) => `/trips\\${id}`],
+  ])('answers 404, as to any other path no route has, to a path with %s', async (_name, path) => {
     const slot = await seedSlot(other, { capacity: 2 });
     const trip = await checkout(slot, 1);
     const base = await serveTrips();
 
-    // Four segments ('', 'evil.example', 'trips', id): the route has three.
-    const answer = await rawGet(base, `//evil.example/trips/${trip.tripId}?userId=${trip.userId}`);
+    const answer = await rawGet(base, `${path(trip.tripId)}?userId=${trip.userId}`);
 
     expect(answer.status).toBe(404);
+    expect(answer.body).not.toContain(trip.tripId);
   });
 
   it.each([
