@@ -15,4 +15,6 @@ export const METRIC = {
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
   unusableEvents: 'UnusableEvents',
   modeMismatches: 'ModeMismatches',
+  /** Events the reconciliation sweep processed before any webhook delivery of them had been: the webhook is losing deliveries. */
+  missedDeliveries: 'MissedDeliveries',
 } as const;

@@ -1,6 +1,7 @@
 // What a Stripe event goes through once it is known to be Stripe's (a verified webhook delivery, or an event the reconciliation
 // sweep read from Stripe's list): parse, mode check, unusable events, handlePaymentEvent. One place, so both act alike.
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { BookingStore } from '../shared/domain/booking-store';
 import type { PaymentDeps } from '../shared/domain/collaborators';
 import { handlePaymentEvent, type PaymentEventResult } from '../shared/domain/payment-events';
 import { recordUnusableEvent } from '../shared/domain/unusable-events';
@@ -85,6 +86,34 @@ export async function processStripeEvent(deps: EventProcessingDeps, json: unknow
     log('Processed a Stripe event', { rule: result.rule, ...(result.reason && { reason: result.reason }), references: result.references });
   }
   return { kind: 'handled', eventType: paymentEvent.eventType, result };
+}
+
+/**
+ * processStripeEvent for a caller that processes many events (the reconciliation sweep): through the store it is given, the
+ * event's log keys reset after each one.
+ */
+export function eventProcessor(deps: Omit<EventProcessingDeps, 'store'>): (json: unknown, store: BookingStore) => Promise<EventProcessing> {
+  return async (json, store) => {
+    try {
+      return await processStripeEvent({ ...deps, store }, json);
+    } finally {
+      deps.logger.resetKeys();
+    }
+  };
+}
+
+/** What became of an event, in one word for logs and listings: the payment outcome, or why nothing was done. */
+export function outcomeOf(processing: EventProcessing): string {
+  switch (processing.kind) {
+    case 'invalid':
+      return 'invalid';
+    case 'ignored':
+      return processing.reason ?? 'ignored';
+    case 'unusable':
+      return 'unusable_event';
+    case 'handled':
+      return processing.result.outcome;
+  }
 }
 
 /** The metrics an outcome counts, wherever the event came from. */
