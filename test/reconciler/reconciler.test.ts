@@ -4,23 +4,22 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { EVENT_LIST_RETENTION_SECONDS, OVERLAP_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
-import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
-import { StripeCheckoutSessions, StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeReconciler, ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { serveWebhookFor } from '../support/webhook-server';
 
 const MINUTE_MS = 60_000;
-const PRICE = 4_500;
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -56,37 +55,8 @@ function reconciler(store: DynamoDbBookingStore, options: { clock?: Clock; curso
   };
 }
 
-/** A trip checked out on its own slot (seats held, a Checkout Session at the fake), and a way to pay on its page. */
-async function checkedOut(store: DynamoDbBookingStore, guests = 2) {
-  const slot = await seedSlot(store, { capacity: 4, priceAmount: PRICE });
-  const started = await startCheckout(
-    { store, checkout: new StripeCheckoutSessions(async () => fake.client()), clock: systemClock, ids: randomIds, holdMinutes: 30 },
-    {
-      userId: uniqueId('user'),
-      items: [{ slotId: slot.slotId, guestCount: guests }],
-      successUrl: 'https://pulau.test/paid',
-      cancelUrl: 'https://pulau.test/cart',
-    },
-  );
-  if (!('tripId' in started)) expect.fail(`checkout failed: ${started.errorCode}`);
-  const sessionId = (await store.getTrip(started.tripId))?.checkoutSessionId as string;
-  return {
-    slot,
-    tripId: started.tripId,
-    amount: PRICE * guests,
-    /** Pays on the hosted page; resolves to the event Stripe made of it. */
-    pay: async () => {
-      await fetch(`${fake.url}/c/pay/${sessionId}/pay`, { method: 'POST', redirect: 'manual' });
-      const event = fake.events.at(-1);
-      if (event?.data.object.id !== sessionId) expect.fail('the payment made no event');
-      return event;
-    },
-    paymentIntent: () => fake.session(sessionId)?.paymentIntent as string,
-    trip: () => store.getTrip(started.tripId),
-    bookings: () => store.listBookingsOfTrip(started.tripId),
-    available: async () => (await readSlot(store, slot.slotId))?.availableCount,
-  };
-}
+/** A trip checked out on a slot of its own, at this test's fake. */
+const checkedOut = (store: DynamoDbBookingStore) => checkedOutTrip(store, fake);
 
 describe('an event whose delivery was lost', () => {
   it('is found by the sweep and booked once, its held seats taken, and counted as a missed delivery once', async () => {

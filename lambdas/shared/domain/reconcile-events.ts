@@ -43,7 +43,11 @@ export type ReconcileSpan =
    * existed is found too, and processing an event again is what a redelivery does anyway.
    */
   | { readonly kind: 'cursor'; readonly source: string }
-  /** An operator's sweep of the events created from `from` to `to` (epoch seconds, both included): no cursor is read or moved. */
+  /**
+   * An operator's sweep of the events created from `from` to `to` (epoch seconds, both included): no cursor is read or
+   * moved, and every event is processed, recorded or not, as a redelivery would be (its record sees that nothing is done
+   * twice), so running it again resumes what failed after an event's record was written (a refund Stripe did not take).
+   */
   | { readonly kind: 'range'; readonly from: number; readonly to: number };
 
 export interface ReconcileInput {
@@ -60,12 +64,14 @@ export interface ListedEventSummary {
 }
 
 export type ReconciledEvent<Processed> =
-  /** Its processed-event (or unusable-event) record exists: a webhook delivery, or an earlier sweep, dealt with it. */
+  /** Its processed-event (or unusable-event) record exists: a webhook delivery, or an earlier sweep, dealt with it. Skipped. */
   | { readonly status: 'already_processed'; readonly event: ListedEventSummary }
   | {
       readonly status: 'processed';
       readonly event: ListedEventSummary;
       readonly processed: Processed;
+      /** Its record existed before (a range sweep, or a retry of the cursor's): it was processed again, as a redelivery. */
+      readonly recordedBefore: boolean;
       /** A change of this sweep's processing was committed: what it did (a booking, a refund…) is this sweep's to count. */
       readonly acted: boolean;
       /**
@@ -105,7 +111,7 @@ export interface ReconcileResult<Processed> {
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
  * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when its
- * processed-event or unusable-event record exists (unless it failed in the last sweep), else hand it to `process`, watching
+ * processed-event or unusable-event record exists (unless it failed in the last sweep, or the span is a range), else hand it to `process`, watching
  * its commits → move the cursor past the window. On a failure (or the deadline) stop at that event, and leave the cursor at
  * its second: it is never passed, and the next sweep sees it again. Which of a sweep and a live delivery acts is decided by
  * the processed-event record each writes in its transaction, so never both.
@@ -161,7 +167,7 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
-        events.push(await reconcileOne(deps, event, retries.has(event.id), watch));
+        events.push(await reconcileOne(deps, event, retries.has(event.id) || input.span.kind === 'range', watch));
         retries.delete(event.id);
       } catch (error) {
         await stopAt(event, true);
@@ -198,19 +204,19 @@ function isRetryable(error: unknown): boolean {
   return error instanceof RetryLaterError || error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
 }
 
+/** `evenIfRecorded`: processed again although its record exists (a retry, a range), as a redelivery would be. */
 async function reconcileOne<Processed>(
   deps: ReconcileDeps<Processed>,
   event: ListedEvent,
-  retry: boolean,
+  evenIfRecorded: boolean,
   watch: CommitWatch,
 ): Promise<ReconciledEvent<Processed>> {
   const summary = summaryOf(event);
-  if (!retry) {
-    const [processed, unusable] = await Promise.all([deps.store.getProcessedEvent(event.id), deps.store.getUnusableEvent(event.id)]);
-    if (processed !== undefined || unusable !== undefined) return { status: 'already_processed', event: summary };
-  }
+  const [record, unusable] = await Promise.all([deps.store.getProcessedEvent(event.id), deps.store.getUnusableEvent(event.id)]);
+  const recordedBefore = record !== undefined || unusable !== undefined;
+  if (recordedBefore && !evenIfRecorded) return { status: 'already_processed', event: summary };
   const processed = await deps.process(event.json, watch);
-  return { status: 'processed', event: summary, processed, acted: watch.acted, missedDelivery: watch.recordedHere };
+  return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: watch.recordedHere };
 }
 
 /**
