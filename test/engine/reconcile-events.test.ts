@@ -177,6 +177,19 @@ describe('the span of a sweep', () => {
     expect(fromAncient.gap).toEqual({ from: NOW_S - 40 * 86_400, to: NOW_S - EVENT_LIST_RETENTION_SECONDS - 1 });
   });
 
+  it('processes, for an operator’s range, an event whose record exists again, as a redelivery, and says it was recorded before', async () => {
+    const event = listed(T);
+    const events = eventSource([event]);
+    const work = processing();
+
+    const first = await sweep(events, work.process, { kind: 'range', from: T, to: T });
+    const again = await sweep(events, work.process, { kind: 'range', from: T, to: T });
+
+    expect(work.seen).toEqual([event.id, event.id]);
+    expect(first.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: false, acted: true, missedDelivery: true })]);
+    expect(again.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: true, acted: false, missedDelivery: false })]);
+  });
+
   it('is, for an operator’s range, exactly that range, and neither reads nor moves a cursor', async () => {
     const inRange = listed(T);
     const outside = listed(T + 100);
