@@ -1,6 +1,6 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
+import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
 /**
  * Take seats from a slot (a confirmation), guarded: the slot exists for that experience, is not blocked, has
@@ -160,11 +160,4 @@ export interface BookingQueries {
   listActiveHolds(): Promise<Hold[]>;
   /** Every payment record. */
   listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
-}
-
-/** Where the reconciliation sweep keeps its place in the provider's event list, so a restarted sweep goes on from it. */
-export interface EventCursorStore {
-  getEventCursor(source: string): Promise<EventCursor | undefined>;
-  /** Stores `cursor` unless the stored one of its source is further on; false when it was (nothing is written then). */
-  moveEventCursor(cursor: EventCursor): Promise<boolean>;
 }

@@ -1,6 +1,6 @@
 // Use case: the reconciliation sweep. The provider's own list of the events it sent is read back against the processed-event
 // records, so an event whose delivery was lost is still processed, once, by the processing a webhook delivery gets.
-import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, EventCursorStore } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from './booking-store';
 import type { Clock } from './collaborators';
 import { StoreUnavailableError } from './errors';
 import type { EventCursor } from './model';
@@ -21,6 +21,13 @@ export const OVERLAP_SECONDS = 600;
 
 /** The span listed at once: the cursor moves on after each, so a long backlog (a first run) is worked through in durable steps. */
 export const WINDOW_SECONDS = 6 * 3_600;
+
+/** Where the sweep keeps its place in the provider's event list (a store's port, beside BookingStore), so a restarted sweep goes on from it. */
+export interface EventCursorStore {
+  getEventCursor(source: string): Promise<EventCursor | undefined>;
+  /** Stores `cursor` unless the stored one of its source is further on; false when it was (nothing is written then). */
+  moveEventCursor(cursor: EventCursor): Promise<boolean>;
+}
 
 /** The store a sweep needs: the one the processing writes through, the processed-event records, and the cursor. */
 export type ReconcileStore = BookingStore & Pick<BookingQueries, 'getProcessedEvent'> & EventCursorStore;

@@ -12,8 +12,9 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, EventCursorStore } from '../domain/booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
+import type { EventCursorStore } from '../domain/reconcile-events';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
 import { eventCursorItem, keys, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
