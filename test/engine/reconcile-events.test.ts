@@ -105,6 +105,23 @@ describe('a scheduled sweep that meets a failure', () => {
     expect(result.cursor).toMatchObject({ resumeAt: T, retryEventIds: [b.id, c.id] });
   });
 
+  it('keeps the cursor where it stands, adding the event, when one that showed up late (before the cursor) fails', async () => {
+    const source = uniqueId('cursor');
+    const late = listed(T);
+    await store.moveEventCursor({ source, resumeAt: T + 10, updatedAt: clock.now().toISOString() });
+    const events = eventSource([late]);
+
+    const first = await sweep(events, processing(new Set([late.id]), { afterRecord: true }).process, { kind: 'cursor', source });
+    const again = processing();
+    const second = await sweep(events, again.process, { kind: 'cursor', source });
+
+    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: late.id }, missedDelivery: true });
+    expect(first.cursor).toMatchObject({ resumeAt: T + 10, retryEventIds: [late.id] });
+    expect(again.seen).toEqual([late.id]);
+    expect(second.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: true })]);
+    expect(second.cursor?.retryEventIds).toBeUndefined();
+  });
+
   it('stays where it was, with its retries, when Stripe cannot list the events', async () => {
     const source = uniqueId('cursor');
     const stored = { source, resumeAt: T, retryEventIds: ['evt_waiting'], updatedAt: clock.now().toISOString() };

@@ -289,8 +289,9 @@ export interface EventCursor {
   /** Epoch seconds: every event created before it was seen by a sweep and processed, or found processed. */
   readonly resumeAt: number;
   /**
-   * Events created at `resumeAt` that a sweep stopped at because their processing failed for now: processed again by the
-   * next sweep even when their processed-event record exists, since the failure may have come after that record was written.
+   * Events a sweep stopped at because their processing failed for now (created at `resumeAt`, or a little before it when
+   * they showed up in the list late): processed again by the next sweep even when their processed-event record exists,
+   * since the failure may have come after that record was written.
    */
   readonly retryEventIds?: readonly string[];
   readonly updatedAt: string;

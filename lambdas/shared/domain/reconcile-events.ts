@@ -131,9 +131,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   const { from, to } = spanOf(input.span, cursor, now);
   const gap = cursor !== undefined && cursor.resumeAt < oldestListed ? { from: cursor.resumeAt, to: oldestListed - 1 } : undefined;
   const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
-  // Events a previous sweep stopped at (all created at its resumeAt): processed again even though their record exists.
+  // Events a previous sweep stopped at: processed again even though their record exists; removed once done in this sweep.
   const retries = new Set(cursor?.retryEventIds ?? []);
-  const retriesCreated = cursor?.resumeAt;
   const events: ReconciledEvent<Processed>[] = [];
 
   const moveCursor = async (resumeAt: number, retryEventIds: readonly string[]): Promise<void> => {
@@ -142,10 +141,13 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     // Refused when another sweep got further: then the cursor stands where that one left it.
     cursor = (await deps.store.moveEventCursor(next)) ? next : await deps.store.getEventCursor(source);
   };
-  /** Where the cursor stops at `event`: its second, with it (when it failed) and the retries of that second not done yet. */
+  /**
+   * Where the cursor stops at `event`: its second (or, for an event of the overlap that showed up late, where the cursor
+   * already stands: it never goes back), with the event when it failed and the retries this sweep has not done yet.
+   */
   const stopAt = async (event: ListedEvent, failed: boolean): Promise<void> => {
-    const pending = event.created === retriesCreated ? [...retries] : [];
-    await moveCursor(event.created, [...new Set([...(failed ? [event.id] : []), ...pending])]);
+    const resumeAt = Math.max(event.created, cursor?.resumeAt ?? event.created);
+    await moveCursor(resumeAt, [...new Set([...(failed ? [event.id] : []), ...retries])]);
   };
 
   // Every event created before `reached` has been dealt with in this sweep: where the cursor goes when it is written.
