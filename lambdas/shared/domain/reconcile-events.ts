@@ -117,11 +117,11 @@ export interface ReconcileResult<Processed> {
 /**
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
- * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when its
- * processed-event or unusable-event record exists (unless it failed in the last sweep, or the span is a range), else hand it to `process`, watching
- * its commits → move the cursor past the window. On a failure (or the deadline) stop at that event, and leave the cursor at
- * its second: it is never passed, and the next sweep sees it again. Which of a sweep and a live delivery acts is decided by
- * the processed-event record each writes in its transaction, so never both.
+ * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when
+ * its processed-event or unusable-event record exists (unless it failed in the last sweep, or the span is a range), else
+ * hand it to `process`, watching its commits → move the cursor past the window. On a failure (or the deadline) stop at
+ * that event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. Which of a sweep
+ * and a live delivery acts is decided by the processed-event record each writes in its transaction, so never both.
  */
 export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>, input: ReconcileInput): Promise<ReconcileResult<Processed>> {
   const now = Math.floor(deps.clock.now().getTime() / 1000);
@@ -153,7 +153,10 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   // Every event created before `reached` has been dealt with in this sweep: where the cursor goes when it is written.
   let reached: number | undefined;
   const saveProgress = async (): Promise<void> => {
-    if (reached !== undefined && (cursor === undefined || reached > cursor.resumeAt)) await moveCursor(reached, []);
+    if (reached === undefined) return;
+    // Written when it moves, or to drop retries this sweep has done.
+    const moves = cursor === undefined || reached > cursor.resumeAt || (reached === cursor.resumeAt && cursor.retryEventIds !== undefined);
+    if (moves) await moveCursor(reached, []);
   };
 
   for (let windowFrom = from; windowFrom <= to; windowFrom += WINDOW_SECONDS) {
