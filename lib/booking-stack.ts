@@ -1,5 +1,5 @@
-// The booking stack: composes the table, the functions (webhook, create-booking, checkout, hold sweeper), the API, the
-// sweeper's schedule, the secret and the alarms.
+// The booking stack: composes the table, the functions (webhook, create-booking, checkout, hold sweeper, Stripe
+// reconciliation), the API, the schedules, the secret and the alarms.
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { ArnPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -13,7 +13,7 @@ import { BookingTable } from './constructs/booking-table';
 import { CheckoutRoute } from './constructs/checkout-route';
 import { StripeSecret } from './constructs/stripe-secret';
 import { WebhookApi } from './constructs/webhook-api';
-import { checkoutJwtOf, DEFAULT_CHECKOUT_HOLD_MINUTES, type StackSettings } from './settings';
+import { checkoutJwtOf, DEFAULT_CHECKOUT_HOLD_MINUTES, DEFAULT_RECONCILIATION_MINUTES, type StackSettings } from './settings';
 
 export interface BookingStackProps extends StackProps {
   readonly settings: StackSettings;
@@ -103,6 +103,44 @@ export class BookingStack extends Stack {
       target: new LambdaInvoke(holdSweeper.function, { role: sweepScheduleRole.withoutPolicyUpdates(), retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
     });
 
+    const reconciliationMinutes = settings.reconciliationMinutes ?? DEFAULT_RECONCILIATION_MINUTES;
+    const reconciler = new BookingFunction(this, 'StripeReconciler', {
+      entry: 'lambdas/stripe-reconciler/handler.ts',
+      description: "On a schedule: processes the Stripe events no webhook delivery processed, from Stripe's list of events",
+      // What the webhook's processing does to the table (the same use case), and the cursor: an item it reads and puts.
+      table: { table: bookings, access: ['bookingWrites', 'tripOfPaymentQuery'] },
+      stripeSecret,
+      // A first run, or a backlog, works until 20 s before this and goes on next time; under the 5-minute shortest period.
+      timeout: Duration.minutes(4),
+      // A failed run (it stopped at an event) is not retried by Lambda: the next scheduled run starts at that event again.
+      retryAttempts: 0,
+      logRetention,
+    });
+    const reconciliationScheduleRole = new Role(this, 'ReconciliationScheduleRole', {
+      description: 'EventBridge Scheduler: invokes the Stripe reconciliation sweep',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': this.account,
+            'aws:SourceArn': this.formatArn({ service: 'scheduler', resource: 'schedule-group', resourceName: 'default' }),
+          },
+        },
+      }),
+    });
+    reconciliationScheduleRole.addToPolicy(
+      new PolicyStatement({ sid: 'InvokeStripeReconciler', actions: ['lambda:InvokeFunction'], resources: [reconciler.function.functionArn] }),
+    );
+    new Schedule(this, 'Reconciliation', {
+      description: `Runs the Stripe reconciliation sweep every ${reconciliationMinutes} minutes`,
+      schedule: ScheduleExpression.rate(Duration.minutes(reconciliationMinutes)),
+      // A missed run is not retried: the next one sweeps from the same cursor.
+      target: new LambdaInvoke(reconciler.function, {
+        role: reconciliationScheduleRole.withoutPolicyUpdates(),
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(reconciliationMinutes),
+      }),
+    });
+
     const api = new WebhookApi(this, 'WebhookApi', {
       handler: webhook.function,
       rateLimit: settings.webhookRateLimit,
@@ -113,7 +151,13 @@ export class BookingStack extends Stack {
     const checkoutRoute = new CheckoutRoute(this, 'CheckoutRoute', { api: api.api, stage: api.stage, handler: checkout.function, ...(jwt && { jwt }) });
 
     const alarms = new BookingAlarms(this, 'Alarms', {
-      functions: { StripeWebhook: webhook.function, CreateBooking: createBooking.function, Checkout: checkout.function, HoldSweeper: holdSweeper.function },
+      functions: {
+        StripeWebhook: webhook.function,
+        CreateBooking: createBooking.function,
+        Checkout: checkout.function,
+        HoldSweeper: holdSweeper.function,
+        StripeReconciler: reconciler.function,
+      },
       api: api.api,
       ...(settings.alarmEmail && { alarmEmail: settings.alarmEmail }),
     });

@@ -26,6 +26,17 @@ const checkoutHoldMinutes = z.coerce
     ),
   );
 
+/** How often the reconciliation sweep runs when `reconciliationMinutes` is not set. */
+export const DEFAULT_RECONCILIATION_MINUTES = 15;
+/**
+ * From 5 minutes (a run may take up to 4: runs never overlap) to a day. Stripe keeps its events 30 days, so any period
+ * loses nothing; a longer one only finds a lost delivery later.
+ */
+const RECONCILIATION_MINUTES_RULE = 'must be whole minutes from 5 to 1440';
+const reconciliationMinutes = z.coerce
+  .number({ error: RECONCILIATION_MINUTES_RULE })
+  .check(z.refine((minutes) => Number.isInteger(minutes) && minutes >= 5 && minutes <= 1440, RECONCILIATION_MINUTES_RULE));
+
 export const stackSettingsSchema = z.strictObject({
   stage: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter')), 'dev'),
   retainData: z._default(booleanSetting, true),
@@ -44,6 +55,8 @@ export const stackSettingsSchema = z.strictObject({
   checkoutJwtAudience: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   // No default here: the stack applies DEFAULT_CHECKOUT_HOLD_MINUTES, so the parsed settings list only what was set.
   checkoutHoldMinutes: z.optional(checkoutHoldMinutes),
+  // No default here either: the stack applies DEFAULT_RECONCILIATION_MINUTES.
+  reconciliationMinutes: z.optional(reconciliationMinutes),
 });
 export type StackSettings = z.infer<typeof stackSettingsSchema>;
 

@@ -12,6 +12,8 @@ export const METRIC = {
   duplicates: 'DuplicateDeliveries',
   signatureFailures: 'SignatureFailures',
   retryLater: 'RetryLater',
+  /** Events the reconciliation sweep processed before any webhook delivery of them had been: the webhook is losing deliveries. */
+  missedDeliveries: 'MissedDeliveries',
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
   unusableEvents: 'UnusableEvents',
   modeMismatches: 'ModeMismatches',

@@ -1,4 +1,5 @@
-// Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention, sent to one SNS topic.
+// Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention,
+// deliveries the webhook missed, sent to one SNS topic.
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
@@ -98,6 +99,13 @@ export class BookingAlarms extends Construct {
       serviceMetric(METRIC.modeMismatches, fiveMinutes),
       1,
       'Events of the other Stripe mode reach this stack and are ignored: a live endpoint whose secret holds a test key books nothing. Check the API key and signing secrets in the Stripe secret.',
+    );
+    this.alarmOn(
+      'MissedDeliveries',
+      // An hour: the sweep runs every 15 minutes by default, and a webhook losing deliveries keeps the alarm on between runs.
+      serviceMetric(METRIC.missedDeliveries, Duration.hours(1)),
+      1,
+      'The reconciliation sweep processed Stripe events that no webhook delivery had processed (booked, refunded or recorded late; its log names each): the webhook is losing deliveries. Check the endpoint in Stripe (Developers → Webhooks: disabled, failing, or not subscribed to every event of the StripeEvents output?), the signing secrets in the Stripe secret, and the Webhook5xxRate alarm.',
     );
   }
 

@@ -58,6 +58,12 @@ export interface BookingFunctionProps {
   readonly timeout?: Duration;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Retries Lambda makes of a failed asynchronous invocation (a schedule's). 0 for a function whose next scheduled run does
+   * the same work, so a retry never runs beside it.
+   * @default 2 (Lambda's own)
+   */
+  readonly retryAttempts?: number;
 }
 
 /**
@@ -99,6 +105,7 @@ export class BookingFunction extends Construct implements IGrantable {
       timeout: props.timeout ?? Duration.seconds(20),
       role: this.role,
       logGroup: this.logGroup,
+      ...(props.retryAttempts !== undefined && { retryAttempts: props.retryAttempts }),
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

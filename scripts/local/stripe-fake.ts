@@ -1,4 +1,4 @@
-// A local stand-in for Stripe's API (payment intents, refunds, Checkout Sessions with a hosted page to click through, signed webhooks; Stripe's limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given.
+// A local stand-in for Stripe's API (payment intents, refunds, Checkout Sessions with a hosted page to click through, signed webhooks, the list of events; Stripe's limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -168,6 +168,11 @@ export interface StripeFake {
   readonly deliveries: FakeDelivery[];
   /** Points event delivery at a webhook, e.g. once the local stack's own port is known. */
   setWebhook(url: string, secret: string): void;
+  /**
+   * The next `count` events are recorded and listed (`GET /v1/events`) but never POSTed, as when an endpoint was down
+   * for longer than Stripe's three days of retries; nothing is added to `deliveries` for them.
+   */
+  dropNextDeliveries(count: number): void;
   /** Checkout Sessions created, in order of creation. */
   sessions(): FakeSession[];
   session(id: string): FakeSession | undefined;
@@ -289,6 +294,8 @@ interface State {
   chargeCount: number;
   sessionCount: number;
   eventCount: number;
+  /** Events still to be recorded without being delivered (`dropNextDeliveries`). */
+  droppedDeliveries: number;
 }
 
 export async function startStripeFake(options: StripeFakeOptions = {}): Promise<StripeFake> {
@@ -316,6 +323,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     chargeCount: 0,
     sessionCount: 0,
     eventCount: 0,
+    droppedDeliveries: 0,
   };
 
   const server: Server = createServer((request, response) => serve(state, request, response));
@@ -331,6 +339,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     deliveries: state.deliveries,
     setWebhook(webhookUrl, secret) {
       state.webhook = { url: webhookUrl, secret };
+    },
+    dropNextDeliveries(count) {
+      state.droppedDeliveries = count;
     },
     sessions: () => [...state.sessions.values()],
     session: (id) => state.sessions.get(id),
@@ -439,6 +450,9 @@ function route(state: State, request: FakeRequest): Outcome {
   const paymentIntentId = /^\/v1\/payment_intents\/([^/]+)$/.exec(path)?.[1];
   if (method === 'GET' && paymentIntentId !== undefined) return retrievePaymentIntent(state, request, decodeURIComponent(paymentIntentId));
   if (method === 'POST' && path === '/v1/checkout/sessions') return idempotently(state, request, () => createSession(state, request));
+  if (method === 'GET' && path === '/v1/events') return listEvents(state, request);
+  const eventId = /^\/v1\/events\/([^/]+)$/.exec(path)?.[1];
+  if (method === 'GET' && eventId !== undefined) return retrieveEvent(state, request, decodeURIComponent(eventId));
   const [, sessionId, sessionVerb] = /^\/v1\/checkout\/sessions\/([^/]+)(\/expire)?$/.exec(path) ?? [];
   if (method === 'GET' && sessionId !== undefined && sessionVerb === undefined) return retrieveSession(state, request, decodeURIComponent(sessionId));
   if (method === 'POST' && sessionId !== undefined && sessionVerb !== undefined)
@@ -1112,6 +1126,10 @@ function emit(state: State, request: FakeRequest, type: CheckoutEventType, sessi
 
 async function deliverAll(state: State, events: readonly FakeEvent[]): Promise<void> {
   for (const event of events) {
+    if (state.droppedDeliveries > 0) {
+      state.droppedDeliveries--;
+      continue;
+    }
     const webhook = state.webhook;
     if (webhook) state.deliveries.push(await deliver(webhook, event));
   }
@@ -1137,6 +1155,115 @@ async function deliver(webhook: WebhookTarget, event: FakeEvent): Promise<FakeDe
   } catch (error) {
     return { eventId: event.id, type: event.type, status: 0, body: error instanceof Error ? error.message : String(error) };
   }
+}
+
+// ---- The list of events ----
+
+/** Stripe lists the events of the last 30 days only. */
+const EVENT_LIST_RETENTION_S = 30 * 24 * 60 * 60;
+/** `types[]` takes at most this many. */
+const MAX_EVENT_TYPES = 20;
+/** The parameters `GET /v1/events` takes; any other is refused, as Stripe refuses it. */
+const EVENT_LIST_PARAMS = /^(limit|starting_after|ending_before|type|types\[\d*\]|created|created\[(gte|gt|lte|lt)\]|delivery_success)$/;
+const CREATED_BOUNDS = ['gte', 'gt', 'lte', 'lt'] as const;
+
+/** The events Stripe still lists, newest first (events are recorded in order of creation). */
+function listedEvents(state: State): FakeEvent[] {
+  const oldest = seconds(state) - EVENT_LIST_RETENTION_S;
+  return state.events.filter((event) => event.created >= oldest).reverse();
+}
+
+function retrieveEvent(state: State, request: FakeRequest, id: string): Answer {
+  const event = listedEvents(state).find((candidate) => candidate.id === id);
+  return event ? json(200, event, false) : resourceMissing(request, 'event', id, 'id');
+}
+
+/** `GET /v1/events`: newest first, `limit` (10, at most 100) a page, `starting_after` / `ending_before`, filtered by type(s), creation time and delivery. */
+function listEvents(state: State, request: FakeRequest): Answer {
+  const { query } = request;
+  for (const key of query.keys()) {
+    if (!EVENT_LIST_PARAMS.test(key)) return invalidRequest(request, 'parameter_unknown', key, `Received unknown parameter: ${key}`, false);
+  }
+  const limit = parsePositiveInteger(query.get('limit')) ?? 10;
+  if (limit === 'invalid' || limit > 100) return invalidRequest(request, 'parameter_invalid_integer', 'limit', 'This value must be between 1 and 100.', false);
+  const matches = eventFilter(request);
+  if (typeof matches !== 'function') return matches;
+  const startingAfter = query.get('starting_after');
+  const endingBefore = query.get('ending_before');
+  if (startingAfter !== null && endingBefore !== null) {
+    return refuse(request, 'starting_after', 'You may only specify one of these parameters: ending_before, starting_after.');
+  }
+  const all = listedEvents(state);
+  const anchorId = startingAfter ?? endingBefore;
+  const anchor = anchorId === null ? -1 : all.findIndex((event) => event.id === anchorId);
+  if (anchorId !== null && anchor < 0) {
+    const param = startingAfter !== null ? 'starting_after' : 'ending_before';
+    return stripeError(request, 400, { type: 'invalid_request_error', code: 'resource_missing', param, message: `No such event: '${anchorId}'` }, false);
+  }
+  const matching = all.map((event, index) => ({ event, index })).filter(({ event }) => matches(state, event));
+  let page: FakeEvent[];
+  let hasMore: boolean;
+  if (endingBefore !== null) {
+    // The page just before the anchor (newer than it), still newest first.
+    const before = matching.filter(({ index }) => index < anchor).map(({ event }) => event);
+    page = before.slice(Math.max(0, before.length - limit));
+    hasMore = before.length > limit;
+  } else {
+    const rest = matching.filter(({ index }) => index > anchor).map(({ event }) => event);
+    page = rest.slice(0, limit);
+    hasMore = rest.length > limit;
+  }
+  return json(200, { object: 'list', data: page, has_more: hasMore, url: '/v1/events' }, false);
+}
+
+type EventMatcher = (state: State, event: FakeEvent) => boolean;
+
+/** The filters of a list request (types, creation time, delivery), or Stripe's refusal of one of them. */
+function eventFilter(request: FakeRequest): EventMatcher | Answer {
+  const { query } = request;
+  const type = query.get('type');
+  const types = [...query.entries()].filter(([key]) => key.startsWith('types[')).map(([, value]) => value);
+  if (type !== null && types.length > 0) return refuse(request, 'types', 'You may pass either `type` or `types`, but not both.');
+  if (types.length > MAX_EVENT_TYPES) return refuse(request, 'types', `Array types exceeded maximum ${MAX_EVENT_TYPES} allowed elements.`);
+  // `type` may name a group with `*`: `checkout.session.*`.
+  const typePattern = type === null ? undefined : new RegExp(`^${type.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`);
+  const bounds: [(typeof CREATED_BOUNDS)[number] | 'eq', number][] = [];
+  for (const bound of ['eq', ...CREATED_BOUNDS] as const) {
+    const param = bound === 'eq' ? 'created' : `created[${bound}]`;
+    const value = query.get(param);
+    if (value === null) continue;
+    if (!/^\d+$/.test(value)) return invalidRequest(request, 'parameter_invalid_integer', param, `Invalid integer: ${value}`, false);
+    bounds.push([bound, Number(value)]);
+  }
+  const deliverySuccess = query.get('delivery_success');
+  if (deliverySuccess !== null && deliverySuccess !== 'true' && deliverySuccess !== 'false') {
+    return invalidRequest(request, 'parameter_invalid_boolean', 'delivery_success', `Invalid boolean: ${deliverySuccess}`, false);
+  }
+  return (state, event) =>
+    (typePattern === undefined || typePattern.test(event.type)) &&
+    (types.length === 0 || types.includes(event.type)) &&
+    bounds.every(([bound, value]) => createdWithin(event.created, bound, value)) &&
+    (deliverySuccess === null || delivered(state, event) === (deliverySuccess === 'true'));
+}
+
+function createdWithin(created: number, bound: (typeof CREATED_BOUNDS)[number] | 'eq', value: number): boolean {
+  switch (bound) {
+    case 'eq':
+      return created === value;
+    case 'gte':
+      return created >= value;
+    case 'gt':
+      return created > value;
+    case 'lte':
+      return created <= value;
+    case 'lt':
+      return created < value;
+  }
+}
+
+/** Whether the webhook took the event (a 2xx answer): what `delivery_success` filters on. */
+function delivered(state: State, event: FakeEvent): boolean {
+  return state.deliveries.some((delivery) => delivery.eventId === event.id && delivery.status >= 200 && delivery.status < 300);
 }
 
 // ---- Parameters ----

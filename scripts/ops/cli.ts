@@ -8,6 +8,7 @@ import { bookingCommands } from './commands/bookings';
 import { checkCommands } from './commands/check';
 import { holdCommands } from './commands/holds';
 import { paymentCommands } from './commands/payments';
+import { reconcileCommands } from './commands/reconcile';
 import { slotCommands } from './commands/slots';
 import { tripCommands } from './commands/trips';
 import { LocalSettingError } from '../local/local-settings';
@@ -24,6 +25,7 @@ const COMMANDS: readonly OpsCommand[] = [
   ...bookingCommands,
   ...paymentCommands,
   ...attentionCommands,
+  ...reconcileCommands,
   ...auditCommands,
   ...checkCommands,
 ];
@@ -61,7 +63,8 @@ function parseLine(argv: readonly string[], flags: FlagSpecs): ParsedLine {
 function findCommand(argv: readonly string[]): { line: ParsedLine; command?: OpsCommand } {
   const line = parseLine(argv, ANY_FLAG);
   const [noun, verb] = line.words;
-  const command = COMMANDS_BY_NAME.get(`${noun} ${verb ?? ''}`.trim());
+  // A one-word command (`check`, `reconcile`) followed by a stray word is that command, refused for the extra word.
+  const command = COMMANDS_BY_NAME.get(`${noun} ${verb ?? ''}`.trim()) ?? COMMANDS_BY_NAME.get(noun ?? '');
   return command ? { line: parseLine(argv, { ...GLOBAL_FLAGS, ...command.flags }), command } : { line };
 }
 

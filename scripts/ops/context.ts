@@ -1,11 +1,13 @@
-// What every operator command runs with: the table's store, the use cases' collaborators, Stripe's gateway and the printer, built from the flags every command takes.
+// What every operator command runs with: the table's store, the use cases' collaborators, Stripe's gateway and list of events, and the printer, built from the flags every command takes.
+import type Stripe from 'stripe';
 import { randomIds, systemClock, type Clock, type IdSource } from '../../lambdas/shared/domain/collaborators';
-import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import type { PaymentEventSource, PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { stripeModeOf, type StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { localSettings, STAND_IN_API_KEY, type RunningStack } from '../local/local-settings';
 import { UsageError, type FlagSpecs, type FlagValues } from './command';
 import { createPrinter, type Printer } from './printing';
@@ -39,6 +41,11 @@ export interface OpsContext extends Printer {
   readonly gateway: PaymentGateway;
   /** False without STRIPE_API_KEY (or a test's gateway): a command that would refund refuses before changing anything. */
   readonly canRefund: boolean;
+  /** Stripe's list of events (`reconcile`), from the same key as the gateway; usable only with `canListEvents`. */
+  readonly events: PaymentEventSource;
+  readonly canListEvents: boolean;
+  /** The mode of that key, as a deployment reads its own: events of the other mode are left alone. */
+  readonly stripeMode: StripeMode;
   readonly actor: string;
 }
 
@@ -52,6 +59,7 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     tableName: flags.table ?? settings.tableName,
   });
   const stripe = stripeSettings(io.env, local);
+  const client = stripeClient(stripe);
   return {
     ...createPrinter(io, flags.json),
     out: io.out,
@@ -59,8 +67,11 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     json: flags.json,
     store,
     deps: { store, clock: systemClock, ids: randomIds },
-    gateway: io.gateway ?? stripeGateway(stripe),
+    gateway: io.gateway ?? new StripePaymentGateway(client),
     canRefund: io.gateway !== undefined || stripe.apiKey !== undefined,
+    events: new StripeEventSource(client),
+    canListEvents: stripe.apiKey !== undefined,
+    stripeMode: stripeModeOf(stripe.apiKey ?? ''),
     actor: flags.actor ?? io.env.USER ?? 'operator',
   };
 }
@@ -72,10 +83,12 @@ function stripeSettings(env: NodeJS.ProcessEnv, local: RunningStack | undefined)
   return {};
 }
 
-/** Stripe's refund API, the client made only when a refund is asked for. */
-function stripeGateway({ apiKey, apiBase }: { apiKey?: string; apiBase?: string }): PaymentGateway {
-  return new StripePaymentGateway(async () => {
+/** Stripe's API, the client made the first time a command calls it. */
+function stripeClient({ apiKey, apiBase }: { apiKey?: string; apiBase?: string }): () => Promise<Stripe> {
+  let client: Stripe | undefined;
+  return async () => {
     if (!apiKey) throw new UsageError('set STRIPE_API_KEY to talk to Stripe (or run `npm start`, whose stand-in is found by itself)');
-    return createStripeClient({ apiKey, ...(apiBase && { apiBase }) });
-  });
+    client ??= createStripeClient({ apiKey, ...(apiBase && { apiBase }) });
+    return client;
+  };
 }

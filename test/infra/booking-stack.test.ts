@@ -75,17 +75,18 @@ describe('booking table', () => {
 describe('functions', () => {
   it('run Node.js 24 on ARM64 with the memory and timeout chosen and the Powertools environment, without --enable-source-maps', () => {
     const functions = main.template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(4); // webhook, create-booking, checkout, hold sweeper
+    expect(Object.keys(functions)).toHaveLength(5); // webhook, create-booking, checkout, hold sweeper, Stripe reconciler
     expect(['StripeWebhook', 'CreateBooking', 'Checkout'].map((id) => functionOf(main, id).fn.Properties.Timeout)).toEqual([20, 20, 20]);
     expect(functionOf(main, 'HoldSweeper').fn.Properties.Timeout).toBe(50); // a backlog of holds, still under its 1-minute rate
+    expect(functionOf(main, 'StripeReconciler').fn.Properties.Timeout).toBe(240); // a first run's month of events, under its 5-minute shortest period
     // Source maps on would cost every cold start; traces are mapped offline (npm run map-stack-trace).
-    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper', 'StripeReconciler']) {
       expect(functionOf(main, id).fn.Properties.Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
     }
     // The webhook at one full vCPU (the bench's cost × latency model for a cold confirmation), the others at 512 MB.
-    expect(['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper'].map((id) => functionOf(main, id).fn.Properties.MemorySize)).toEqual([
-      1769, 512, 512, 512,
-    ]);
+    expect(
+      ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper', 'StripeReconciler'].map((id) => functionOf(main, id).fn.Properties.MemorySize),
+    ).toEqual([1769, 512, 512, 512, 512]);
     main.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -103,8 +104,8 @@ describe('functions', () => {
     main.template.allResourcesProperties('AWS::Lambda::Function', { Runtime: LAMBDA_BUNDLING.target.replace(/^node(\d+)$/, 'nodejs$1.x') });
   });
 
-  it('gives the webhook and checkout only the secret’s ARN, never a secret value', () => {
-    for (const id of ['StripeWebhook', 'Checkout']) {
+  it('gives the webhook, checkout and the reconciler only the secret’s ARN, never a secret value', () => {
+    for (const id of ['StripeWebhook', 'Checkout', 'StripeReconciler']) {
       const variables = functionOf(main, id).fn.Properties.Environment.Variables;
       expect(variables.STRIPE_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^StripeSecret/) });
       expect(Object.keys(variables).filter((name) => /KEY|SECRETS$/.test(name))).toEqual([]);
@@ -113,12 +114,18 @@ describe('functions', () => {
 
   it('write to log groups of their own with the configured retention', () => {
     const groups = main.template.findResources('AWS::Logs::LogGroup');
-    expect(Object.keys(groups)).toHaveLength(5); // four functions and the API's access logs
+    expect(Object.keys(groups)).toHaveLength(6); // five functions and the API's access logs
     main.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
   it('ship bundles of their own entry without tests, CDK code or the CDK library', () => {
-    const entries = { StripeWebhook: 'stripe-webhook', CreateBooking: 'create-booking', Checkout: 'checkout', HoldSweeper: 'hold-sweeper' };
+    const entries = {
+      StripeWebhook: 'stripe-webhook',
+      CreateBooking: 'create-booking',
+      Checkout: 'checkout',
+      HoldSweeper: 'hold-sweeper',
+      StripeReconciler: 'stripe-reconciler',
+    };
     expect(Object.keys(main.template.findResources('AWS::Lambda::Function'))).toHaveLength(Object.keys(entries).length);
     for (const [id, folder] of Object.entries(entries)) {
       const { fn } = functionOf(main, id);
@@ -167,7 +174,7 @@ describe('functions', () => {
   });
 
   it('ship ES modules that never fall back to require(), which an ES module does not have', () => {
-    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper', 'StripeReconciler']) {
       const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
       const modules = (readdirSync(assetDir, { recursive: true }) as string[]).filter((file) => file.endsWith('.mjs'));
       expect(modules.length).toBeGreaterThan(1);
@@ -284,9 +291,9 @@ describe('webhook API', () => {
 });
 
 describe('alarms', () => {
-  it('alarm on errors and throttles of the four functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
+  it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(14);
+    expect(alarms).toHaveLength(17);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',

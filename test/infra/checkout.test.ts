@@ -199,7 +199,11 @@ describe('hold sweeper', () => {
   });
 
   it('runs every minute from an EventBridge Scheduler schedule, without retries of a missed run', () => {
-    const schedules = Object.values(iam.template.findResources('AWS::Scheduler::Schedule')) as { Properties: Record<string, unknown> }[];
+    const schedules = Object.values(
+      iam.template.findResources('AWS::Scheduler::Schedule', {
+        Properties: { Target: { Arn: { 'Fn::GetAtt': [functionOf(iam, 'HoldSweeper').logicalId, 'Arn'] } } },
+      }),
+    ) as { Properties: Record<string, unknown> }[];
     expect(schedules).toHaveLength(1);
     expect(schedules[0]?.Properties).toMatchObject({
       ScheduleExpression: 'rate(1 minute)',
@@ -215,7 +219,10 @@ describe('hold sweeper', () => {
 
   it('is invoked by a role that only EventBridge Scheduler of this account assumes, allowed to invoke the sweeper alone', () => {
     const roles = iam.template.findResources('AWS::IAM::Role', {
-      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] } },
+      Properties: {
+        Description: 'EventBridge Scheduler: invokes the hold sweeper',
+        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] },
+      },
     });
     const [roleId] = Object.keys(roles);
     expect(Object.keys(roles)).toHaveLength(1);

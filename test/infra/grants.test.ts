@@ -119,10 +119,26 @@ describe('construct ids that are part of the contract', () => {
   it.each([
     ['AWS::DynamoDB::Table', [BOOKING_TABLE_LOGICAL_ID]],
     ['AWS::SecretsManager::Secret', ['StripeSecret80A38A68']],
-    ['AWS::Lambda::Function', ['StripeWebhookFunction7888DC24', 'CreateBookingFunction38C67884', 'CheckoutFunction4A74BA1F', 'HoldSweeperFunction16F57607']],
+    [
+      'AWS::Lambda::Function',
+      [
+        'StripeWebhookFunction7888DC24',
+        'CreateBookingFunction38C67884',
+        'CheckoutFunction4A74BA1F',
+        'HoldSweeperFunction16F57607',
+        'StripeReconcilerFunctionE8C6FE4B',
+      ],
+    ],
     [
       'AWS::Logs::LogGroup',
-      ['StripeWebhookLogsE35BDC6E', 'CreateBookingLogsD4C89F4D', 'CheckoutLogs93FA7FDB', 'HoldSweeperLogsEAA55A62', 'WebhookApiAccessLogs7F990121'],
+      [
+        'StripeWebhookLogsE35BDC6E',
+        'CreateBookingLogsD4C89F4D',
+        'CheckoutLogs93FA7FDB',
+        'HoldSweeperLogsEAA55A62',
+        'StripeReconcilerLogs831BE3C6',
+        'WebhookApiAccessLogs7F990121',
+      ],
     ],
     ['AWS::ApiGatewayV2::Api', ['WebhookApi510A0CAB']],
     ['AWS::SNS::Topic', ['AlarmsTopic3A2DFEBA']],

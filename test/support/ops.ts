@@ -3,13 +3,14 @@ import { inject } from 'vitest';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { runOps } from '../../scripts/ops/cli';
 
-export async function ops(argv: string[], gateway?: PaymentGateway): Promise<{ code: number; out: string; err: string }> {
+/** `env`: the command's environment (STRIPE_API_KEY and STRIPE_API_BASE for the Stripe fake); none by default. */
+export async function ops(argv: string[], gateway?: PaymentGateway, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
-    env: {},
+    env,
     ...(gateway && { gateway }),
   });
   return { code, out: out.join('\n'), err: err.join('\n') };

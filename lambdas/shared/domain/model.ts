@@ -289,3 +289,20 @@ export function confirmedGuests(bookings: Iterable<Pick<Booking, 'status' | 'gue
   for (const booking of bookings) if (booking.status === 'confirmed') guests += booking.guestCount;
   return guests;
 }
+
+/**
+ * Where the reconciliation sweep of one provider's event list (`source`) goes on from. Only moves forward, and never
+ * past an event whose processing failed in a way that may succeed later.
+ */
+export interface EventCursor {
+  readonly source: string;
+  /** Epoch seconds: every event created before it was seen by a sweep and processed, or found processed. */
+  readonly resumeAt: number;
+  /**
+   * Events a sweep stopped at because their processing failed for now (created at `resumeAt`, or a little before it when
+   * they showed up in the list late): processed again by the next sweep even when their processed-event record exists,
+   * since the failure may have come after that record was written.
+   */
+  readonly retryEventIds?: readonly string[];
+  readonly updatedAt: string;
+}

@@ -47,6 +47,29 @@ export class PaymentGatewayUnavailableError extends Error {
   }
 }
 
+/** One event as the provider lists it: the raw JSON the webhook's parser reads, and when the provider created it. */
+export interface ListedEvent {
+  readonly id: string;
+  readonly type: string;
+  /** Epoch seconds (the provider counts whole seconds: several events may share one). */
+  readonly created: number;
+  readonly json: unknown;
+}
+
+export interface EventListQuery {
+  /** The event types wanted (Stripe takes at most 20). */
+  readonly types: readonly string[];
+  /** Epoch seconds, both included. */
+  readonly createdFrom: number;
+  readonly createdTo: number;
+}
+
+/** The provider's own record of the events it sent (Stripe keeps 30 days of them), read back by the reconciliation sweep. */
+export interface PaymentEventSource {
+  /** Every matching event, oldest first. Throws PaymentGatewayUnavailableError when the answer may be different later. */
+  listEvents(query: EventListQuery): Promise<readonly ListedEvent[]>;
+}
+
 export interface CheckoutSessionRequest {
   readonly tripId: string;
   readonly userId: string;

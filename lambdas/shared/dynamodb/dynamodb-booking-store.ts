@@ -14,8 +14,9 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
-import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { keys, tripItem, type Key } from './items';
+import type { EventCursorStore } from '../domain/reconcile-events';
+import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import { eventCursorItem, keys, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { buildTransaction, guard, requestToken } from './transaction-items';
@@ -31,7 +32,10 @@ export interface DynamoDbBookingStoreOptions {
 
 const BATCH_GET_LIMIT = 100;
 
-export class DynamoDbBookingStore implements BookingStore, BookingQueries {
+/** The cursor only moves forward: a sweep that ends behind another one (or a retry of its own write) never takes it back. */
+const CURSOR_NOT_AHEAD = 'resumeAt <= :resumeAt';
+
+export class DynamoDbBookingStore implements BookingStore, BookingQueries, EventCursorStore {
   private readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   private readonly retryPolicy: RetryPolicy;
@@ -274,6 +278,31 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries {
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  async getEventCursor(source: string): Promise<EventCursor | undefined> {
+    const item = await this.getItem(keys.eventCursor(source), 'GetItem event cursor');
+    return item && fromItem.eventCursor(item);
+  }
+
+  async moveEventCursor(cursor: EventCursor): Promise<boolean> {
+    try {
+      await this.retrying('PutItem event cursor', () =>
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: eventCursorItem(cursor),
+            // Equal is allowed: a sweep stopping at the cursor's own second records which of its events failed.
+            ConditionExpression: `${guard.isNew} OR ${CURSOR_NOT_AHEAD}`,
+            ExpressionAttributeValues: { ':resumeAt': cursor.resumeAt },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async commit(write: AtomicWrite): Promise<AtomicWriteResult> {

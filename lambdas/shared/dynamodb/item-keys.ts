@@ -32,4 +32,6 @@ export const keys = {
   slotBookingsPartition: (slotId: string): string => `SLOT#${slotId}`,
   /** Index partition of the payments that need a person (sparse: only they carry it). */
   attentionPartition: 'ATTENTION',
+  /** Where the reconciliation sweep of one event source (e.g. `stripe`) goes on from. */
+  eventCursor: (source: string): Key => ({ pk: `CURSOR#${source}`, sk: 'CURSOR' }),
 };

@@ -1,5 +1,5 @@
 // How each entity is laid out in the single table: its index keys and attributes (the way back is stored-items.ts).
-import type { AuditEntry, Booking, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
 import { keys, type IndexKey, type Key } from './item-keys';
 import { GLOBAL_INDEXES, TTL_ATTRIBUTE, type GlobalIndexDefinition } from './table-definition';
 
@@ -86,4 +86,8 @@ export function holdItem(hold: Hold): Item {
 
 export function processedEventItem(event: ProcessedEvent): Item {
   return { ...keys.processedEvent(event.eventId), entity: 'stripe_event', ...event, [TTL_ATTRIBUTE]: event.expiresAt };
+}
+
+export function eventCursorItem(cursor: EventCursor): Item {
+  return { ...keys.eventCursor(cursor.source), entity: 'event_cursor', ...cursor };
 }

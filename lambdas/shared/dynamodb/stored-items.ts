@@ -6,6 +6,7 @@ import {
   TRIP_STATUSES,
   type AuditEntry,
   type Booking,
+  type EventCursor,
   type Hold,
   type PaymentRecord,
   type ProcessedEvent,
@@ -168,6 +169,13 @@ const processedEventSchema = z.object({
   expiresAt: z.number(),
 });
 
+const eventCursorSchema = z.object({
+  source: text,
+  resumeAt: wholeNumber,
+  retryEventIds: z.optional(z.array(text)),
+  updatedAt: text,
+});
+
 /** Compiles only when a schema names exactly the fields of its entity: a field added to the model must be read back too. */
 type SameFields<Schema extends z.ZodMiniType, Entity> = [keyof z.infer<Schema>] extends [keyof Entity]
   ? [keyof Entity] extends [keyof z.infer<Schema>]
@@ -183,7 +191,8 @@ const schemasNameEveryField: [
   SameFields<typeof paymentSchema, PaymentRecord>,
   SameFields<typeof unusableEventSchema, UnusableEvent>,
   SameFields<typeof processedEventSchema, ProcessedEvent>,
-] = [true, true, true, true, true, true, true, true];
+  SameFields<typeof eventCursorSchema, EventCursor>,
+] = [true, true, true, true, true, true, true, true, true];
 void schemasNameEveryField;
 
 /**
@@ -251,4 +260,5 @@ export const fromItem = {
   processedEvent: (item: Item): ProcessedEvent => checked(processedEventSchema, 'processed event', item, item.eventId),
   unusableEvent: (item: Item): UnusableEvent => checked(unusableEventSchema, 'unusable event', item, item.eventId),
   hold: (item: Item): Hold => checked(holdSchema, 'hold', item, item.tripId),
+  eventCursor: (item: Item): EventCursor => checked(eventCursorSchema, 'event cursor', item, item.source),
 };

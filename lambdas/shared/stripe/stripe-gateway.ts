@@ -7,7 +7,10 @@ import {
   type CheckoutSessionLookup,
   type CheckoutSessionRequest,
   type CheckoutSessions,
+  type EventListQuery,
   type FoundRefund,
+  type ListedEvent,
+  type PaymentEventSource,
   type PaymentGateway,
   type ProviderCheckoutSession,
   type ProviderPaymentStatus,
@@ -150,5 +153,27 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
       if (isStripeError(error) && !isTransientStripeError(error)) return undefined;
       throw new PaymentGatewayUnavailableError(`Stripe did not answer for the checkout session ${sessionId}`, { cause: error });
     }
+  }
+}
+
+/** Stripe's list of the events it sent (`GET /v1/events`, the last 30 days), for the reconciliation sweep. */
+export class StripeEventSource implements PaymentEventSource {
+  constructor(private readonly client: () => Promise<Stripe>) {}
+
+  async listEvents(query: EventListQuery): Promise<readonly ListedEvent[]> {
+    const listed: ListedEvent[] = [];
+    try {
+      const stripe = await this.client();
+      // Auto-pagination follows `starting_after` page by page, newest first, to the last page of the range.
+      const events = stripe.events.list({ types: [...query.types], created: { gte: query.createdFrom, lte: query.createdTo }, limit: 100 });
+      for await (const event of events) listed.push({ id: event.id, type: event.type, created: event.created, json: event });
+    } catch (error) {
+      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      // Stripe's final word on a list request is a mistake of ours (a parameter it refuses): not something to wait out.
+      if (!isStripeError(error) || !isTransientStripeError(error)) throw error;
+      // Part of the list is no list: the whole range is asked for again next time.
+      throw new PaymentGatewayUnavailableError(`Stripe did not list the events created from ${query.createdFrom} to ${query.createdTo}`, { cause: error });
+    }
+    return listed.reverse();
   }
 }

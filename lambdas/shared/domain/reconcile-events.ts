@@ -1,0 +1,284 @@
+// Use case: the reconciliation sweep. The provider's own list of the events it sent is read back against the processed-event
+// records, so an event whose delivery was lost is still processed, once, by the processing a webhook delivery gets.
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from './booking-store';
+import type { Clock } from './collaborators';
+import { StoreUnavailableError } from './errors';
+import type { EventCursor } from './model';
+import { RetryLaterError } from './payment-events';
+import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
+
+/** Stripe lists the events of the last 30 days. Processed-event records are kept 35, so every event it lists is recognised. */
+export const EVENT_LIST_RETENTION_SECONDS = 30 * 86_400;
+
+/**
+ * A scheduled sweep acts only on events at least this old. Stripe delivers within seconds: a younger event is left to its
+ * delivery, so the sweep does not race it, and the count of events only the sweep found means lost deliveries, not fast ones.
+ */
+export const SETTLE_SECONDS = 300;
+
+/** A scheduled sweep lists from this far before its cursor, so an event that shows up in Stripe's list late is still seen. */
+export const OVERLAP_SECONDS = 600;
+
+/** The span listed at once: the cursor moves on after each, so a long backlog (a first run) is worked through in durable steps. */
+export const WINDOW_SECONDS = 6 * 3_600;
+
+/** Where the sweep keeps its place in the provider's event list (a store's port, beside BookingStore), so a restarted sweep goes on from it. */
+export interface EventCursorStore {
+  getEventCursor(source: string): Promise<EventCursor | undefined>;
+  /** Stores `cursor` unless the stored one of its source is further on; false when it was (nothing is written then). */
+  moveEventCursor(cursor: EventCursor): Promise<boolean>;
+}
+
+/** The store a sweep needs: the one the processing writes through, the processed-event records, and the cursor. */
+export type ReconcileStore = BookingStore & Pick<BookingQueries, 'getProcessedEvent'> & EventCursorStore;
+
+export interface ReconcileDeps<Processed> {
+  readonly store: ReconcileStore;
+  readonly events: PaymentEventSource;
+  readonly clock: Clock;
+  /**
+   * The processing a verified webhook delivery gets, writing through the store it is given (the sweep watches its commits
+   * to know whether this sweep is the one that acted). Throws when the event must be processed again later.
+   */
+  readonly process: (json: unknown, store: BookingStore) => Promise<Processed>;
+}
+
+export type ReconcileSpan =
+  /**
+   * A scheduled sweep of `source`: from its cursor (less OVERLAP_SECONDS) to SETTLE_SECONDS ago, moving the cursor as it goes.
+   * Without a cursor (the first run) it starts as far back as the provider keeps events: a delivery lost before the sweep
+   * existed is found too, and processing an event again is what a redelivery does anyway.
+   */
+  | { readonly kind: 'cursor'; readonly source: string }
+  /**
+   * An operator's sweep of the events created from `from` to `to` (epoch seconds, both included): no cursor is read or
+   * moved, and every event is processed, recorded or not, as a redelivery would be (its record sees that nothing is done
+   * twice), so running it again resumes what failed after an event's record was written (a refund Stripe did not take).
+   */
+  | { readonly kind: 'range'; readonly from: number; readonly to: number };
+
+export interface ReconcileInput {
+  readonly span: ReconcileSpan;
+  readonly types: readonly string[];
+  /** Milliseconds left to work in (the function's remaining time less a margin): no event is begun once it is 0. */
+  readonly timeLeft?: () => number;
+}
+
+export interface ListedEventSummary {
+  readonly id: string;
+  readonly type: string;
+  readonly created: number;
+}
+
+export type ReconciledEvent<Processed> =
+  /** Its processed-event (or unusable-event) record exists: a webhook delivery, or an earlier sweep, dealt with it. Skipped. */
+  | { readonly status: 'already_processed'; readonly event: ListedEventSummary }
+  | {
+      readonly status: 'processed';
+      readonly event: ListedEventSummary;
+      readonly processed: Processed;
+      /** Its record existed before (a range sweep, or a retry of the cursor's): it was processed again, as a redelivery. */
+      readonly recordedBefore: boolean;
+      /** A change of this sweep's processing was committed: what it did (a booking, a refund…) is this sweep's to count. */
+      readonly acted: boolean;
+      /**
+       * This sweep wrote the event's processed-event (or unusable-event) record: no delivery of it had been processed,
+       * although Stripe has had SETTLE_SECONDS to deliver it. The webhook is losing deliveries.
+       */
+      readonly missedDelivery: boolean;
+    };
+
+export type ReconcileStop =
+  /** An event failed (`event`), or the list could not be read: the cursor stays at it, the next sweep starts there again. */
+  | {
+      readonly reason: 'failed';
+      readonly event?: ListedEventSummary;
+      readonly error: unknown;
+      /** Stripe or DynamoDB did not answer, or the state kept moving: the next sweep should get through. */
+      readonly retryable: boolean;
+      /** As for a processed event: its record was written by this sweep before the failure. */
+      readonly missedDelivery: boolean;
+    }
+  /** No time was left: the next sweep goes on from the first event not begun. */
+  | { readonly reason: 'out_of_time' };
+
+export interface ReconcileResult<Processed> {
+  /** The span listed, epoch seconds, both included (`to < from`: nothing was old enough yet). */
+  readonly from: number;
+  readonly to: number;
+  readonly events: readonly ReconciledEvent<Processed>[];
+  readonly stopped?: ReconcileStop;
+  /** A scheduled sweep's cursor as it stands afterwards. */
+  readonly cursor?: EventCursor;
+  /** A scheduled sweep's cursor was older than the provider's list: events created in this span can no longer be listed. */
+  readonly gap?: { readonly from: number; readonly to: number };
+}
+
+/**
+ * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
+ * event listed, and where the sweep stopped if it did.
+ * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when
+ * its processed-event or unusable-event record exists (unless it failed in the last sweep, or the span is a range), else
+ * hand it to `process`, watching its commits → move the cursor past the window. On a failure (or the deadline) stop at
+ * that event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. Which of a sweep
+ * and a live delivery acts is decided by the processed-event record each writes in its transaction, so never both.
+ */
+export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>, input: ReconcileInput): Promise<ReconcileResult<Processed>> {
+  const now = Math.floor(deps.clock.now().getTime() / 1000);
+  const oldestListed = now - EVENT_LIST_RETENTION_SECONDS;
+  const source = input.span.kind === 'cursor' ? input.span.source : undefined;
+  let cursor = source === undefined ? undefined : await deps.store.getEventCursor(source);
+  const { from, to } = spanOf(input.span, cursor, now);
+  const gap = cursor !== undefined && cursor.resumeAt < oldestListed ? { from: cursor.resumeAt, to: oldestListed - 1 } : undefined;
+  const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
+  // Events a previous sweep stopped at: processed again even though their record exists; removed once done in this sweep.
+  const retries = new Set(cursor?.retryEventIds ?? []);
+  const events: ReconciledEvent<Processed>[] = [];
+
+  const moveCursor = async (resumeAt: number, retryEventIds: readonly string[]): Promise<void> => {
+    if (source === undefined) return;
+    const next: EventCursor = { source, resumeAt, ...(retryEventIds.length > 0 && { retryEventIds }), updatedAt: deps.clock.now().toISOString() };
+    // Refused when another sweep got further: then the cursor stands where that one left it.
+    cursor = (await deps.store.moveEventCursor(next)) ? next : await deps.store.getEventCursor(source);
+  };
+  /**
+   * Where the cursor stops at `event`: its second (or, for an event of the overlap that showed up late, where the cursor
+   * already stands: it never goes back), with the event when it failed and the retries this sweep has not done yet.
+   */
+  const stopAt = async (event: ListedEvent, failed: boolean): Promise<void> => {
+    const resumeAt = Math.max(event.created, cursor?.resumeAt ?? event.created);
+    await moveCursor(resumeAt, [...new Set([...(failed ? [event.id] : []), ...retries])]);
+  };
+
+  // Every event created before `reached` has been dealt with in this sweep: where the cursor goes when it is written.
+  let reached: number | undefined;
+  const saveProgress = async (): Promise<void> => {
+    if (reached === undefined) return;
+    // Written when it moves, or to drop retries this sweep has done.
+    const moves = cursor === undefined || reached > cursor.resumeAt || (reached === cursor.resumeAt && cursor.retryEventIds !== undefined);
+    if (moves) await moveCursor(reached, []);
+  };
+
+  for (let windowFrom = from; windowFrom <= to; windowFrom += WINDOW_SECONDS) {
+    const windowTo = Math.min(to, windowFrom + WINDOW_SECONDS - 1);
+    if (outOfTime()) {
+      await saveProgress();
+      return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
+    }
+    let listed: readonly ListedEvent[];
+    try {
+      listed = await deps.events.listEvents({ types: input.types, createdFrom: windowFrom, createdTo: windowTo });
+    } catch (error) {
+      await saveProgress();
+      return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error), missedDelivery: false }, ...after(cursor, gap) };
+    }
+    for (const event of listed) {
+      if (outOfTime()) {
+        await stopAt(event, false);
+        return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
+      }
+      const watch = new CommitWatch(deps.store, event.id);
+      try {
+        events.push(await reconcileOne(deps, event, retries.has(event.id) || input.span.kind === 'range', watch));
+        retries.delete(event.id);
+      } catch (error) {
+        await stopAt(event, true);
+        const stopped: ReconcileStop = { reason: 'failed', event: summaryOf(event), error, retryable: isRetryable(error), missedDelivery: watch.recordedHere };
+        return { from, to, events, stopped, ...after(cursor, gap) };
+      }
+    }
+    reached = windowTo + 1;
+    // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
+    if (listed.length > 0) await saveProgress();
+    // Listed in this window or not at all any more: either way not to be carried on.
+    retries.clear();
+  }
+  await saveProgress();
+  return { from, to, events, ...after(cursor, gap) };
+}
+
+function spanOf(span: ReconcileSpan, cursor: EventCursor | undefined, now: number): { from: number; to: number } {
+  if (span.kind === 'range') return { from: span.from, to: span.to };
+  const oldestListed = now - EVENT_LIST_RETENTION_SECONDS;
+  return { from: Math.max(oldestListed, cursor === undefined ? oldestListed : cursor.resumeAt - OVERLAP_SECONDS), to: now - SETTLE_SECONDS };
+}
+
+function after(cursor: EventCursor | undefined, gap: ReconcileResult<unknown>['gap']): Pick<ReconcileResult<unknown>, 'cursor' | 'gap'> {
+  return { ...(cursor && { cursor }), ...(gap && { gap }) };
+}
+
+function summaryOf(event: ListedEvent): ListedEventSummary {
+  return { id: event.id, type: event.type, created: event.created };
+}
+
+/** Failures after which the same event may well go through: the ones a webhook delivery answers 500 to. */
+function isRetryable(error: unknown): boolean {
+  return error instanceof RetryLaterError || error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
+}
+
+/** `evenIfRecorded`: processed again although its record exists (a retry, a range), as a redelivery would be. */
+async function reconcileOne<Processed>(
+  deps: ReconcileDeps<Processed>,
+  event: ListedEvent,
+  evenIfRecorded: boolean,
+  watch: CommitWatch,
+): Promise<ReconciledEvent<Processed>> {
+  const summary = summaryOf(event);
+  const [record, unusable] = await Promise.all([deps.store.getProcessedEvent(event.id), deps.store.getUnusableEvent(event.id)]);
+  const recordedBefore = record !== undefined || unusable !== undefined;
+  if (recordedBefore && !evenIfRecorded) return { status: 'already_processed', event: summary };
+  const processed = await deps.process(event.json, watch);
+  return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: watch.recordedHere };
+}
+
+/**
+ * The store as one event's processing sees it, every call passed through: it notes whether a commit went through, and
+ * whether one carried the event's own record (processed-event, or a first unusable-event record) — the record a live
+ * delivery would have written first, had one been processed.
+ */
+class CommitWatch implements BookingStore {
+  acted = false;
+  recordedHere = false;
+
+  constructor(
+    private readonly store: BookingStore,
+    private readonly eventId: string,
+  ) {}
+
+  async commit(write: AtomicWrite): Promise<AtomicWriteResult> {
+    const result = await this.store.commit(write);
+    if (result.committed) {
+      this.acted = true;
+      const unusable = write.unusableEvent;
+      const recordsEvent =
+        write.processedEvent?.eventId === this.eventId || (unusable?.expectedStatus === undefined && unusable?.event.eventId === this.eventId);
+      if (recordsEvent) this.recordedHere = true;
+    }
+    return result;
+  }
+
+  getTrip(...args: Parameters<BookingStore['getTrip']>) {
+    return this.store.getTrip(...args);
+  }
+  createTrip(...args: Parameters<BookingStore['createTrip']>) {
+    return this.store.createTrip(...args);
+  }
+  getSlots(...args: Parameters<BookingStore['getSlots']>) {
+    return this.store.getSlots(...args);
+  }
+  getBookings(...args: Parameters<BookingStore['getBookings']>) {
+    return this.store.getBookings(...args);
+  }
+  getPaymentRecord(...args: Parameters<BookingStore['getPaymentRecord']>) {
+    return this.store.getPaymentRecord(...args);
+  }
+  findTripByPayment(...args: Parameters<BookingStore['findTripByPayment']>) {
+    return this.store.findTripByPayment(...args);
+  }
+  getUnusableEvent(...args: Parameters<BookingStore['getUnusableEvent']>) {
+    return this.store.getUnusableEvent(...args);
+  }
+  listExpiredHolds(...args: Parameters<BookingStore['listExpiredHolds']>) {
+    return this.store.listExpiredHolds(...args);
+  }
+}

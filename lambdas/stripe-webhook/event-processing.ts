@@ -1,0 +1,133 @@
+// What a Stripe event goes through once it is known to be Stripe's (a verified webhook delivery, or an event the reconciliation
+// sweep read from Stripe's list): parse, mode check, unusable events, handlePaymentEvent. One place, so both act alike.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { BookingStore } from '../shared/domain/booking-store';
+import type { PaymentDeps } from '../shared/domain/collaborators';
+import { handlePaymentEvent, type PaymentEventResult } from '../shared/domain/payment-events';
+import { recordUnusableEvent } from '../shared/domain/unusable-events';
+import { METRIC } from '../shared/observability-contract';
+import { STRIPE_API_VERSION, type StripeMode } from '../shared/stripe/stripe-contract';
+import { parseStripeEvent } from './stripe-events';
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+export interface EventProcessingDeps extends PaymentDeps {
+  /** The deployment's mode, from the Stripe API key that issues its refunds: events of the other mode are never acted on. */
+  readonly mode: () => Promise<StripeMode>;
+  /** Gets the event's keys appended (`stripeEventId`, `eventType`, `tripId`, `outcome`): the caller resets them once it is done. */
+  readonly logger: Logger;
+  /** Counts one occurrence of a metric; publishing is the caller's. */
+  readonly count: (metric: MetricName) => void;
+}
+
+export type EventProcessing =
+  /** Not a Stripe event at all (no id, no type). */
+  | { readonly kind: 'invalid'; readonly problem: string }
+  /** Acknowledged and left alone: a type we do not handle, not ours, a thin event, or (`mode_mismatch`) of the other mode. */
+  | { readonly kind: 'ignored'; readonly eventType: string; readonly reason?: 'mode_mismatch' }
+  /** Ours, in a shape we cannot act on: kept for a person (`recorded` on the first sight of it), never retried. */
+  | { readonly kind: 'unusable'; readonly eventId: string; readonly eventType: string; readonly problem: string; readonly recorded: boolean }
+  /** Given to handlePaymentEvent, with what it did. */
+  | { readonly kind: 'handled'; readonly eventType: string; readonly result: PaymentEventResult };
+
+/**
+ * Input: the event's JSON, already known to come from Stripe. Output: what became of it. Throws what
+ * handlePaymentEvent throws (RetryLaterError: the same event must be processed again later) and the store's
+ * or the secret's failures; every step resumes from stored state, so processing it again is always safe.
+ */
+export async function processStripeEvent(deps: EventProcessingDeps, json: unknown): Promise<EventProcessing> {
+  const { logger, count } = deps;
+  const parsed = parseStripeEvent(json);
+  if (parsed.kind === 'invalid') {
+    logger.warn('Refused a signed body that is not a Stripe event', { problem: parsed.problem });
+    return { kind: 'invalid', problem: parsed.problem };
+  }
+  if (parsed.kind === 'ignored') {
+    if (parsed.why === 'thin_event') logger.info('Ignored a thin event: this endpoint needs snapshot events', { eventType: parsed.type });
+    return { kind: 'ignored', eventType: parsed.type };
+  }
+  const mode = await deps.mode();
+  const eventType = parsed.kind === 'handled' ? parsed.event.eventType : parsed.eventType;
+  if (parsed.livemode !== undefined && parsed.livemode !== (mode === 'live')) {
+    // A test event in a live deployment (or the reverse): a signing secret of the other mode is configured.
+    count(METRIC.modeMismatches);
+    logger.warn('Ignored an event of the other mode', { eventType, livemode: parsed.livemode, mode });
+    return { kind: 'ignored', eventType, reason: 'mode_mismatch' };
+  }
+  if (parsed.kind === 'poison') {
+    if (parsed.unmarked && !(parsed.unmarkedPaymentId && (await deps.store.getPaymentRecord(parsed.unmarkedPaymentId)))) {
+      // Without our mark and of no payment we hold: another product's object, odd or not, is none of ours.
+      return { kind: 'ignored', eventType };
+    }
+    const { recorded } = await recordUnusableEvent(deps, { eventId: parsed.eventId, eventType, problem: parsed.problem });
+    if (recorded) count(METRIC.unusableEvents);
+    logger.warn('Kept a signed event we cannot act on for a person', {
+      stripeEventId: parsed.eventId,
+      eventType,
+      problem: parsed.problem,
+      firstDelivery: recorded,
+    });
+    return { kind: 'unusable', eventId: parsed.eventId, eventType, problem: parsed.problem, recorded };
+  }
+  if (parsed.apiVersion !== undefined && parsed.apiVersion !== STRIPE_API_VERSION) {
+    logger.warn('An event of another API version: create the endpoint with the pinned one', { apiVersion: parsed.apiVersion, pinned: STRIPE_API_VERSION });
+  }
+
+  const paymentEvent = parsed.event;
+  logger.appendKeys({
+    stripeEventId: paymentEvent.eventId,
+    eventType: paymentEvent.eventType,
+    ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }),
+  });
+  const result = await handlePaymentEvent(deps, paymentEvent);
+  logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
+  if (result.outcome !== 'ignored') {
+    const log = result.outcome === 'needs_attention' ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log('Processed a Stripe event', { rule: result.rule, ...(result.reason && { reason: result.reason }), references: result.references });
+  }
+  return { kind: 'handled', eventType: paymentEvent.eventType, result };
+}
+
+/**
+ * processStripeEvent for a caller that processes many events (the reconciliation sweep): through the store it is given, the
+ * event's log keys reset after each one.
+ */
+export function eventProcessor(deps: Omit<EventProcessingDeps, 'store'>): (json: unknown, store: BookingStore) => Promise<EventProcessing> {
+  return async (json, store) => {
+    try {
+      return await processStripeEvent({ ...deps, store }, json);
+    } finally {
+      deps.logger.resetKeys();
+    }
+  };
+}
+
+/** What became of an event, in one word for logs and listings: the payment outcome, or why nothing was done. */
+export function outcomeOf(processing: EventProcessing): string {
+  switch (processing.kind) {
+    case 'invalid':
+      return 'invalid';
+    case 'ignored':
+      return processing.reason ?? 'ignored';
+    case 'unusable':
+      return 'unusable_event';
+    case 'handled':
+      return processing.result.outcome;
+  }
+}
+
+/** The metrics an outcome counts, wherever the event came from. */
+export function countOutcome(count: (metric: MetricName) => void, result: PaymentEventResult): void {
+  if (result.outcome === 'booked') count(METRIC.confirmations);
+  if (result.outcome === 'duplicate') count(METRIC.duplicates);
+  if (result.outcome === 'refunded') count(METRIC.refunds);
+  if (result.setAside) count(METRIC.paymentsSetAside);
+  if (result.outcome === 'needs_attention') count(METRIC.paymentsNeedingAttention);
+}
+
+/** Names and messages only: stacks, bodies and secrets stay out of the logs. */
+export function describeError(error: unknown): { name: string; message: string; cause?: { name: string; message: string } } {
+  if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
+  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
+  return { name: error.name, message: error.message, ...(cause && { cause }) };
+}

@@ -1,0 +1,226 @@
+// reconcileEvents over DynamoDB Local, with a list of events of the test's making and a processing that fails where told:
+// where the cursor stops, what a restart processes again, the deadline, the windows, a range sweep and a cursor too old.
+import { describe, expect, it, vi } from 'vitest';
+import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+import type { Clock } from '../../lambdas/shared/domain/collaborators';
+import { RetryLaterError } from '../../lambdas/shared/domain/payment-events';
+import type { EventListQuery, ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
+import {
+  EVENT_LIST_RETENTION_SECONDS,
+  OVERLAP_SECONDS,
+  reconcileEvents,
+  SETTLE_SECONDS,
+  WINDOW_SECONDS,
+  type ReconcileSpan,
+} from '../../lambdas/shared/domain/reconcile-events';
+import { testStore, uniqueId } from '../support/store';
+
+const NOW_S = Math.floor(Date.now() / 1000);
+const clock: Clock = { now: () => new Date(NOW_S * 1000) };
+/** An hour ago: well past the settle delay. */
+const T = NOW_S - 3_600;
+const TYPES = ['checkout.session.completed'];
+
+const store = testStore();
+
+/** Stripe's list as the test makes it: every query kept, the events of the range answered oldest first. */
+function eventSource(events: readonly ListedEvent[]): PaymentEventSource & { queries: EventListQuery[] } {
+  const queries: EventListQuery[] = [];
+  return {
+    queries,
+    async listEvents(query) {
+      queries.push(query);
+      return events
+        .filter((event) => event.created >= query.createdFrom && event.created <= query.createdTo && query.types.includes(event.type))
+        .sort((a, b) => a.created - b.created);
+    },
+  };
+}
+
+function listed(created: number): ListedEvent {
+  const id = `evt_${uniqueId('e').replace(/-/g, '')}`;
+  return { id, type: 'checkout.session.completed', created, json: { id } };
+}
+
+/**
+ * A processing that writes the event's processed-event record (as a booking would) and answers its id; it throws
+ * RetryLaterError for the ids in `failing`, after the record when `afterRecord` (a refund Stripe did not take).
+ */
+function processing(failing: Set<string> = new Set(), options: { afterRecord?: boolean } = {}) {
+  const seen: string[] = [];
+  const process = async (json: unknown, through: BookingStore): Promise<string> => {
+    const { id } = json as { id: string };
+    seen.push(id);
+    if (failing.has(id) && !options.afterRecord) throw new RetryLaterError('Stripe did not answer');
+    const at = clock.now().toISOString();
+    // A write of its own each time (as a real one is, with fresh audit ids), not a replay of the last one's request token.
+    const references = [uniqueId('PL')];
+    await through.commit({
+      at,
+      processedEvent: { eventId: id, eventType: 'checkout.session.completed', outcome: 'booked', references, processedAt: at, expiresAt: NOW_S + 86_400 },
+    });
+    if (failing.has(id)) throw new RetryLaterError('Stripe did not answer');
+    return id;
+  };
+  return { process, seen };
+}
+
+function sweep(events: PaymentEventSource, process: (json: unknown, store: BookingStore) => Promise<string>, span: ReconcileSpan, timeLeft?: () => number) {
+  return reconcileEvents({ store, events, clock, process }, { span, types: TYPES, ...(timeLeft && { timeLeft }) });
+}
+
+describe('a scheduled sweep that meets a failure', () => {
+  it('stops at the event, leaves the cursor at its second with its id, and the next sweep processes it again although its record exists', async () => {
+    const source = uniqueId('cursor');
+    const [a, b, c] = [listed(T), listed(T + 1), listed(T + 1)] as [ListedEvent, ListedEvent, ListedEvent];
+    const events = eventSource([a, b, c]);
+    const failing = processing(new Set([b.id]), { afterRecord: true });
+
+    const first = await sweep(events, failing.process, { kind: 'cursor', source });
+    const afterward = processing();
+    const second = await sweep(events, afterward.process, { kind: 'cursor', source });
+
+    expect(failing.seen).toEqual([a.id, b.id]);
+    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: b.id }, retryable: true, missedDelivery: true });
+    expect(first.cursor).toMatchObject({ resumeAt: T + 1, retryEventIds: [b.id] });
+    expect(afterward.seen).toEqual([b.id, c.id]);
+    expect(second.events.map((event) => [event.event.id, event.status])).toEqual([
+      [a.id, 'already_processed'],
+      [b.id, 'processed'],
+      [c.id, 'processed'],
+    ]);
+    expect(second.events[1]).toMatchObject({ status: 'processed', missedDelivery: false });
+    expect(second.stopped).toBeUndefined();
+    expect(second.cursor).toEqual({ source, resumeAt: NOW_S - SETTLE_SECONDS + 1, updatedAt: clock.now().toISOString() });
+  });
+
+  it('keeps an event still to be retried when the next sweep stops at another of the same second first', async () => {
+    const source = uniqueId('cursor');
+    const [b, c] = [listed(T), listed(T)] as [ListedEvent, ListedEvent];
+    await store.moveEventCursor({ source, resumeAt: T, retryEventIds: [c.id], updatedAt: clock.now().toISOString() });
+
+    const result = await sweep(eventSource([b, c]), processing(new Set([b.id])).process, { kind: 'cursor', source });
+
+    expect(result.stopped).toMatchObject({ reason: 'failed', event: { id: b.id }, missedDelivery: false });
+    expect(result.cursor).toMatchObject({ resumeAt: T, retryEventIds: [b.id, c.id] });
+  });
+
+  it('keeps the cursor where it stands, adding the event, when one that showed up late (before the cursor) fails', async () => {
+    const source = uniqueId('cursor');
+    const late = listed(T);
+    await store.moveEventCursor({ source, resumeAt: T + 10, updatedAt: clock.now().toISOString() });
+    const events = eventSource([late]);
+
+    const first = await sweep(events, processing(new Set([late.id]), { afterRecord: true }).process, { kind: 'cursor', source });
+    const again = processing();
+    const second = await sweep(events, again.process, { kind: 'cursor', source });
+
+    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: late.id }, missedDelivery: true });
+    expect(first.cursor).toMatchObject({ resumeAt: T + 10, retryEventIds: [late.id] });
+    expect(again.seen).toEqual([late.id]);
+    expect(second.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: true })]);
+    expect(second.cursor?.retryEventIds).toBeUndefined();
+  });
+
+  it('stays where it was, with its retries, when Stripe cannot list the events', async () => {
+    const source = uniqueId('cursor');
+    const stored = { source, resumeAt: T, retryEventIds: ['evt_waiting'], updatedAt: clock.now().toISOString() };
+    await store.moveEventCursor(stored);
+    const unavailable: PaymentEventSource = {
+      listEvents: () => Promise.reject(new RetryLaterError('Stripe did not list the events')),
+    };
+
+    const result = await sweep(unavailable, processing().process, { kind: 'cursor', source });
+
+    expect(result.stopped).toMatchObject({ reason: 'failed', retryable: true, missedDelivery: false });
+    expect(result.stopped).not.toHaveProperty('event');
+    expect(await store.getEventCursor(source)).toEqual(stored);
+  });
+});
+
+describe('a scheduled sweep out of time', () => {
+  it('begins no further event, and leaves the cursor at the first one not begun, with nothing to retry', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T, updatedAt: clock.now().toISOString() });
+    const [a, b, c] = [listed(T), listed(T + 5), listed(T + 9)] as [ListedEvent, ListedEvent, ListedEvent];
+    const events = eventSource([a, b, c]);
+    const work = processing();
+    let checks = 0;
+
+    // One window from the cursor: time to list it and begin its first event, none for the second.
+    const result = await sweep(events, work.process, { kind: 'cursor', source }, () => (++checks <= 2 ? 1_000 : 0));
+    const next = await sweep(events, work.process, { kind: 'cursor', source });
+
+    expect(result.stopped).toEqual({ reason: 'out_of_time' });
+    expect(result.cursor).toEqual({ source, resumeAt: T + 5, updatedAt: clock.now().toISOString() });
+    expect(work.seen).toEqual([a.id, b.id, c.id]);
+    expect(next.events.map((event) => event.status)).toEqual(['already_processed', 'processed', 'processed']);
+  });
+});
+
+describe('the span of a sweep', () => {
+  it('is, the first time, the 30 days Stripe keeps up to the settle delay, listed in contiguous windows, oldest first, the cursor written once at the end', async () => {
+    const source = uniqueId('cursor');
+    const events = eventSource([]);
+    const moves = vi.spyOn(store, 'moveEventCursor');
+
+    const result = await sweep(events, processing().process, { kind: 'cursor', source });
+
+    expect([result.from, result.to]).toEqual([NOW_S - EVENT_LIST_RETENTION_SECONDS, NOW_S - SETTLE_SECONDS]);
+    expect(events.queries[0]?.createdFrom).toBe(result.from);
+    expect(events.queries.at(-1)?.createdTo).toBe(result.to);
+    for (const [index, query] of events.queries.entries()) {
+      expect(query.createdTo - query.createdFrom).toBeLessThan(WINDOW_SECONDS);
+      if (index > 0) expect(query.createdFrom).toBe((events.queries[index - 1]?.createdTo ?? 0) + 1);
+    }
+    expect(events.queries).toHaveLength(Math.ceil((result.to - result.from + 1) / WINDOW_SECONDS));
+    expect(moves.mock.calls.filter(([cursor]) => cursor.source === source)).toHaveLength(1);
+    expect(result.cursor?.resumeAt).toBe(result.to + 1);
+    moves.mockRestore();
+  });
+
+  it('goes on from the cursor less the overlap, and says so when the cursor is older than the events Stripe still lists', async () => {
+    const recent = uniqueId('cursor');
+    const ancient = uniqueId('cursor');
+    await store.moveEventCursor({ source: recent, resumeAt: T, updatedAt: clock.now().toISOString() });
+    await store.moveEventCursor({ source: ancient, resumeAt: NOW_S - 40 * 86_400, updatedAt: clock.now().toISOString() });
+
+    const fromRecent = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: recent });
+    const fromAncient = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: ancient });
+
+    expect(fromRecent).toMatchObject({ from: T - OVERLAP_SECONDS, to: NOW_S - SETTLE_SECONDS });
+    expect(fromRecent.gap).toBeUndefined();
+    expect(fromAncient.from).toBe(NOW_S - EVENT_LIST_RETENTION_SECONDS);
+    expect(fromAncient.gap).toEqual({ from: NOW_S - 40 * 86_400, to: NOW_S - EVENT_LIST_RETENTION_SECONDS - 1 });
+  });
+
+  it('processes, for an operator’s range, an event whose record exists again, as a redelivery, and says it was recorded before', async () => {
+    const event = listed(T);
+    const events = eventSource([event]);
+    const work = processing();
+
+    const first = await sweep(events, work.process, { kind: 'range', from: T, to: T });
+    const again = await sweep(events, work.process, { kind: 'range', from: T, to: T });
+
+    expect(work.seen).toEqual([event.id, event.id]);
+    expect(first.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: false, acted: true, missedDelivery: true })]);
+    expect(again.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: true, acted: false, missedDelivery: false })]);
+  });
+
+  it('is, for an operator’s range, exactly that range, and neither reads nor moves a cursor', async () => {
+    const inRange = listed(T);
+    const outside = listed(T + 100);
+    const events = eventSource([inRange, outside]);
+    const reads = vi.spyOn(store, 'getEventCursor');
+    const moves = vi.spyOn(store, 'moveEventCursor');
+
+    const result = await sweep(events, processing().process, { kind: 'range', from: T - 10, to: T + 99 });
+
+    expect(result.events.map((event) => event.event.id)).toEqual([inRange.id]);
+    expect(result.cursor).toBeUndefined();
+    expect(reads).not.toHaveBeenCalled();
+    expect(moves).not.toHaveBeenCalled();
+    reads.mockRestore();
+    moves.mockRestore();
+  });
+});

@@ -1,0 +1,118 @@
+// `npm run ops -- reconcile` against DynamoDB Local and the Stripe fake: a lost event booked once by hand, nothing done twice,
+// the sweep's cursor left alone, a stop at a failed event said in one line, and every usage mistake refused with exit 2.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { ops } from '../support/ops';
+import { overwriteSlot, readSlot, testStore } from '../support/store';
+
+const DAY_MS = 86_400_000;
+
+let fake: StripeFake;
+let stripeEnv: NodeJS.ProcessEnv;
+beforeEach(async () => {
+  // A fake of its own per test: the command lists every event of the span the fake holds.
+  fake = await startStripeFake();
+  stripeEnv = { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: fake.url };
+});
+afterEach(() => fake.close());
+
+const day = (offsetDays: number): string => new Date(Date.now() + offsetDays * DAY_MS).toISOString().slice(0, 10);
+const reconcile = (...flags: string[]) => ops(['reconcile', ...flags], undefined, stripeEnv);
+
+describe('ops reconcile', () => {
+  it('books an event whose delivery was lost, once, says the webhook missed it, and leaves the sweep’s cursor alone', async () => {
+    const store = testStore();
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    const cursor = await store.getEventCursor(STRIPE_CURSOR);
+
+    const first = await reconcile('--since', day(0));
+    const again = await reconcile('--since', day(-1), '--until', day(1), '--json');
+
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out.split('\n')[0]).toMatch(/^created\s+eventId\s+type\s+status\s+outcome\s+missed$/);
+    expect(first.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+processed\\s+booked\\s+yes`));
+    expect(first.out.split('\n').at(-1)).toMatch(
+      /^1 events created from .* to .*: 0 already processed, 1 processed now \(1 missed by the webhook\), 0 resumed\.$/,
+    );
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out)).toMatchObject({
+      events: [{ eventId: event.id, type: 'checkout.session.completed', status: 'already_processed' }],
+    });
+    expect((await trip.trip())?.status).toBe('booked');
+    expect(await trip.bookings()).toHaveLength(1);
+    expect(await trip.available()).toBe(2);
+    expect(await store.getEventCursor(STRIPE_CURSOR)).toEqual(cursor);
+  });
+
+  it('leaves out events created outside --since and --until', async () => {
+    const store = testStore();
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+
+    const yesterday = await reconcile('--since', day(-1), '--until', day(0), '--json');
+
+    expect(yesterday.code).toBe(0);
+    expect(JSON.parse(yesterday.out)).toMatchObject({ events: [] });
+    expect((await trip.trip())?.status).toBe('pending_payment');
+  });
+
+  it('stops at an event whose refund Stripe could not take, says so in one line with exit 1, and a second run refunds it once', async () => {
+    const store = testStore();
+    const trip = await checkedOutTrip(store, fake);
+    await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    // The command's Stripe client retries twice itself (as the functions' does): all three attempts fail.
+    fake.failNext(3, 500);
+
+    const stopped = await reconcile('--since', day(0));
+    const resumed = await reconcile('--since', day(0));
+
+    expect(stopped.code).toBe(1);
+    expect(stopped.err.split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: RECONCILE_STOPPED: stopped at ${event.id} \\(created .*\\): .*run the same command again$`)),
+    ]);
+    // The first run wrote the event's record before Stripe failed: the second processes it again, and asks for the refund once more.
+    expect(resumed.code).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+resumed\\s+refunded`));
+    expect(resumed.out).toContain('0 already processed, 0 processed now (0 missed by the webhook), 1 resumed.');
+    expect((await trip.trip())?.status).toBe('refunded');
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+
+  it.each([
+    { argv: () => [], message: 'reconcile needs --since' },
+    { argv: () => ['--since', '2026-13-01'], message: '--since must be a date (YYYY-MM-DD, UTC) or a UTC time' },
+    { argv: () => ['--since', '2026-02-30'], message: '--since must be a date' },
+    { argv: () => ['--since', 'yesterday'], message: '--since must be a date' },
+    { argv: () => ['--since', `${day(0)}T09:30:00+02:00`], message: '--since must be a date' },
+    { argv: () => ['--since', day(-40)], message: 'is more than 30 days ago: Stripe lists the events of the last 30 days only' },
+    { argv: () => ['--since', day(2)], message: 'is in the future' },
+    { argv: () => ['--since', day(0), '--until', day(-1)], message: 'must be after --since' },
+    { argv: () => ['--since', day(0), '--until', 'soon'], message: '--until must be a date' },
+    { argv: () => ['--since', day(0), 'extra'], message: 'reconcile takes no arguments; unexpected "extra"' },
+  ])('refuses $message with exit 2 and one line', async ({ argv, message }) => {
+    const result = await reconcile(...argv());
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(message);
+    expect(result.err.split('\n')).toEqual([expect.stringMatching(/^error: USAGE: \S/)]);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('refuses to run without a Stripe key (exit 2), before asking Stripe anything', async () => {
+    const result = await ops(['reconcile', '--since', day(0)]);
+    expect(result).toMatchObject({ code: 2, err: expect.stringContaining('reconcile needs STRIPE_API_KEY') });
+  });
+
+  it('takes a UTC time, and the date of 30 days ago', async () => {
+    expect((await reconcile('--since', `${day(0)}T00:00:00Z`)).code).toBe(0);
+    expect((await reconcile('--since', day(-30), '--until', day(-29))).code).toBe(0);
+  });
+});

@@ -1,0 +1,292 @@
+// The reconciliation sweep through its real handler, over DynamoDB Local and the Stripe fake's list of events: an event whose
+// delivery was lost is booked once, a delivered one is left alone, a sweep racing a live delivery never acts twice, and the
+// cursor survives a restart without ever passing an event that failed.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
+import { EVENT_LIST_RETENTION_SECONDS, OVERLAP_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeReconciler, ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { holdFirstCommit } from '../support/held-store';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+import { serveWebhookFor } from '../support/webhook-server';
+
+const MINUTE_MS = 60_000;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  // A fake of its own per test: a first sweep lists every event the fake holds.
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
+const minutesLater = (minutes: number): Clock => {
+  const at = new Date(Date.now() + minutes * MINUTE_MS);
+  return { now: () => at };
+};
+
+/** A reconciler as the Lambda builds it, on a cursor of the test's own; `metric(name)` sums what it published under that name. */
+function reconciler(store: DynamoDbBookingStore, options: { clock?: Clock; cursor?: string } = {}) {
+  const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
+  const added = vi.spyOn(metrics, 'addMetric');
+  const run = createStripeReconciler({
+    store,
+    events: new StripeEventSource(async () => fake.client()),
+    gateway: new StripePaymentGateway(async () => fake.client()),
+    clock: options.clock ?? minutesLater(10),
+    ids: randomIds,
+    mode: async () => 'test',
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    metrics,
+    cursor: options.cursor ?? uniqueId('cursor'),
+  });
+  return {
+    run,
+    metric: (name: string): number => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0),
+  };
+}
+
+/** A trip checked out on a slot of its own, at this test's fake. */
+const checkedOut = (store: DynamoDbBookingStore) => checkedOutTrip(store, fake);
+
+describe('an event whose delivery was lost', () => {
+  it('is found by the sweep and booked once, its held seats taken, and counted as a missed delivery once', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    const sweep = reconciler(store);
+
+    const first = await sweep.run();
+    const second = await sweep.run();
+
+    expect(fake.deliveries).toEqual([]);
+    expect(first).toMatchObject({ listed: 1, processed: 1, alreadyProcessed: 0, missedDeliveries: 1 });
+    expect(second).toMatchObject({ listed: 1, processed: 0, alreadyProcessed: 1, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(1);
+    expect(sweep.metric('Confirmations')).toBe(1);
+    expect(await trip.trip()).toMatchObject({ status: 'booked', paymentId: trip.paymentIntent() });
+    expect(await trip.bookings()).toEqual([expect.objectContaining({ status: 'confirmed', guestCount: 2, amount: trip.amount })]);
+    expect(await trip.available()).toBe(2);
+    expect(await store.getHold(trip.tripId)).toMatchObject({ status: 'consumed' });
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', amountPaid: trip.amount, amountRefunded: 0 });
+    expect(await store.getProcessedEvent(event.id)).toMatchObject({ outcome: 'booked', tripId: trip.tripId });
+    expect(fake.refunds).toEqual([]);
+  });
+
+  it('is left to its delivery while younger than the settle delay, and swept once it is older', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    const cursor = uniqueId('cursor');
+
+    const early = await reconciler(store, { clock: minutesLater(SETTLE_SECONDS / 60 - 1), cursor }).run();
+    const statusMeanwhile = (await trip.trip())?.status;
+    const late = reconciler(store, { clock: minutesLater(SETTLE_SECONDS / 60 + 1), cursor });
+    const swept = await late.run();
+
+    expect(early).toMatchObject({ listed: 0, processed: 0 });
+    expect(statusMeanwhile).toBe('pending_payment');
+    expect(swept).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect((await trip.trip())?.status).toBe('booked');
+  });
+});
+
+describe('an event the webhook processed', () => {
+  it('is skipped: nothing booked twice, no seat taken twice, no missed delivery counted', async () => {
+    const store = testStore();
+    const stopWebhook = await serveWebhookFor(fake, store);
+    try {
+      const trip = await checkedOut(store);
+      await trip.pay();
+      const delivered = { status: (await trip.trip())?.status, bookings: await trip.bookings() };
+      const sweep = reconciler(store);
+
+      const summary = await sweep.run();
+
+      expect(fake.deliveries).toEqual([expect.objectContaining({ status: 200 })]);
+      expect(delivered.status).toBe('booked');
+      expect(summary).toMatchObject({ listed: 1, alreadyProcessed: 1, processed: 0, missedDeliveries: 0 });
+      expect(sweep.metric('MissedDeliveries')).toBe(0);
+      expect(sweep.metric('Confirmations')).toBe(0);
+      expect(await trip.bookings()).toEqual(delivered.bookings);
+      expect(await trip.available()).toBe(2);
+    } finally {
+      await stopWebhook();
+    }
+  });
+
+  it('is not counted while lost ones among it are, one each', async () => {
+    const store = testStore();
+    const stopWebhook = await serveWebhookFor(fake, store);
+    try {
+      const trips = [await checkedOut(store), await checkedOut(store), await checkedOut(store)];
+      await trips[0]?.pay();
+      fake.dropNextDeliveries(2);
+      await trips[1]?.pay();
+      await trips[2]?.pay();
+      const sweep = reconciler(store);
+
+      const summary = await sweep.run();
+
+      expect(summary).toMatchObject({ listed: 3, alreadyProcessed: 1, processed: 2, missedDeliveries: 2 });
+      expect(sweep.metric('MissedDeliveries')).toBe(2);
+      for (const trip of trips) expect(await trip.bookings()).toHaveLength(1);
+    } finally {
+      await stopWebhook();
+    }
+  });
+});
+
+describe('a sweep racing a live delivery of the same event', () => {
+  it('acts once when the delivery commits while the sweep is held at its commit: the sweep answers duplicate and counts nothing', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    const held = holdFirstCommit(store);
+    const sweep = reconciler(held.store);
+
+    const sweeping = sweep.run();
+    await held.reached;
+    const delivered = await webhookHarness(fake, { store }).send(signedRequest(event));
+    held.release();
+    const summary = await sweeping;
+
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect(summary).toMatchObject({ processed: 1, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+    expect(sweep.metric('Confirmations')).toBe(0);
+    expect(await trip.bookings()).toHaveLength(1);
+    expect(await trip.available()).toBe(2);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', version: 1 });
+  });
+
+  it('acts once when the sweep commits while the delivery is held at its commit: the delivery answers duplicate, the sweep counts it', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    const held = holdFirstCommit(store);
+    const sweep = reconciler(store);
+
+    const delivering = webhookHarness(fake, { store: held.store }).send(signedRequest(event));
+    await held.reached;
+    const summary = await sweep.run();
+    held.release();
+    const delivered = await delivering;
+
+    expect(summary).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: (await trip.trip())?.bookingReferences } });
+    expect(await trip.bookings()).toHaveLength(1);
+    expect(await trip.available()).toBe(2);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', version: 1 });
+  });
+});
+
+describe('the cursor', () => {
+  it('survives a restart and never passes an event whose refund Stripe could not take: the next instance refunds it once', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const booked = await checkedOut(store);
+    const unbookable = await checkedOut(store);
+    fake.dropNextDeliveries(2);
+    await booked.pay();
+    // The second payment comes a few seconds later, for a slot an operator has blocked meanwhile: it is refunded.
+    fake.advance(3_000);
+    const slot = (await readSlot(store, unbookable.slot.slotId)) as Slot;
+    await overwriteSlot({ ...slot, isBlocked: true });
+    const failing = await unbookable.pay();
+    fake.failNext(1, 500);
+    const first = reconciler(store, { cursor });
+
+    const stopped = await first.run().catch((error: unknown) => error);
+    const cursorAfterStop = await store.getEventCursor(cursor);
+    const restarted = reconciler(store, { cursor });
+    const resumed = await restarted.run();
+
+    expect(stopped).toBeInstanceOf(ReconciliationStoppedError);
+    expect((stopped as Error).message).toContain(failing.id);
+    expect(cursorAfterStop).toMatchObject({ resumeAt: failing.created, retryEventIds: [failing.id] });
+    expect(first.metric('MissedDeliveries')).toBe(2);
+    expect(first.metric('RetryLater')).toBe(1);
+    expect(resumed).toMatchObject({ from: new Date((failing.created - OVERLAP_SECONDS) * 1000).toISOString(), processed: 1, alreadyProcessed: 1 });
+    expect(restarted.metric('MissedDeliveries')).toBe(0);
+    expect(restarted.metric('Refunds')).toBe(1);
+    expect((await store.getEventCursor(cursor))?.resumeAt).toBeGreaterThan(failing.created);
+    expect((await store.getEventCursor(cursor))?.retryEventIds).toBeUndefined();
+    expect(await booked.trip()).toMatchObject({ status: 'booked' });
+    expect(fake.refundsOf(unbookable.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(unbookable.paymentIntent())).toBe(unbookable.amount);
+    expect(await store.getPaymentRecord(unbookable.paymentIntent())).toMatchObject({ status: 'refunded', amountRefunded: unbookable.amount });
+    expect(await unbookable.bookings()).toEqual([]);
+  });
+
+  it('stays where it was while Stripe cannot list events, and the next run lists the same span', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    await reconciler(store, { cursor, clock: minutesLater(0) }).run();
+    const before = await store.getEventCursor(cursor);
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    const down = await startStripeFake();
+    await down.close();
+    const unreachable = createStripeReconciler({
+      store,
+      events: new StripeEventSource(async () => down.client()),
+      gateway: new StripePaymentGateway(async () => down.client()),
+      clock: minutesLater(20),
+      ids: randomIds,
+      mode: async () => 'test',
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+      cursor,
+    });
+
+    await expect(unreachable()).rejects.toThrow(ReconciliationStoppedError);
+    const unchanged = await store.getEventCursor(cursor);
+    const later = await reconciler(store, { cursor, clock: minutesLater(20) }).run();
+
+    expect(unchanged).toEqual(before);
+    expect(later).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect((await trip.trip())?.status).toBe('booked');
+  });
+
+  it('only moves forward: a sweep that ends behind the stored cursor leaves it where it is', async () => {
+    const store = testStore();
+    const source = uniqueId('cursor');
+    const at = new Date().toISOString();
+
+    const first = await store.moveEventCursor({ source, resumeAt: 2_000, updatedAt: at });
+    const behind = await store.moveEventCursor({ source, resumeAt: 1_999, updatedAt: at });
+    const same = await store.moveEventCursor({ source, resumeAt: 2_000, retryEventIds: ['evt_1'], updatedAt: at });
+
+    expect([first, behind, same]).toEqual([true, false, true]);
+    expect(await store.getEventCursor(source)).toEqual({ source, resumeAt: 2_000, retryEventIds: ['evt_1'], updatedAt: at });
+  });
+
+  it('starts, the first time, as far back as Stripe keeps events, within the 35 days processed events are remembered', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+
+    const summary = await reconciler(store, { clock: minutesLater(29 * 24 * 60) }).run();
+
+    expect(EVENT_LIST_RETENTION_SECONDS).toBeLessThan(PROCESSED_EVENT_RETENTION_DAYS * 86_400);
+    expect(Date.parse(summary.to) - Date.parse(summary.from)).toBe((EVENT_LIST_RETENTION_SECONDS - SETTLE_SECONDS) * 1000);
+    expect(summary).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect((await trip.trip())?.status).toBe('booked');
+  });
+});

@@ -1,0 +1,42 @@
+// A trip checked out through the checkout use case against the Stripe fake (seats held, a Checkout Session at the fake),
+// paid on the fake's hosted page: the event Stripe makes of it is then in the fake's list, delivered or not.
+import { expect } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
+import { readSlot, seedSlot, uniqueId } from './store';
+
+export const CHECKED_OUT_PRICE = 4_500;
+
+export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2) {
+  const slot = await seedSlot(store, { capacity: 4, priceAmount: CHECKED_OUT_PRICE });
+  const started = await startCheckout(
+    { store, checkout: new StripeCheckoutSessions(async () => fake.client()), clock: systemClock, ids: randomIds, holdMinutes: 30 },
+    {
+      userId: uniqueId('user'),
+      items: [{ slotId: slot.slotId, guestCount: guests }],
+      successUrl: 'https://pulau.test/paid',
+      cancelUrl: 'https://pulau.test/cart',
+    },
+  );
+  if (!('tripId' in started)) expect.fail(`checkout failed: ${started.errorCode}`);
+  const sessionId = (await store.getTrip(started.tripId))?.checkoutSessionId as string;
+  return {
+    slot,
+    tripId: started.tripId,
+    amount: CHECKED_OUT_PRICE * guests,
+    /** Pays on the hosted page; resolves to the event Stripe made of it. */
+    pay: async (): Promise<FakeEvent> => {
+      await fetch(`${fake.url}/c/pay/${sessionId}/pay`, { method: 'POST', redirect: 'manual' });
+      const event = fake.events.at(-1);
+      if (event?.data.object.id !== sessionId) expect.fail('the payment made no event');
+      return event;
+    },
+    paymentIntent: () => fake.session(sessionId)?.paymentIntent as string,
+    trip: () => store.getTrip(started.tripId),
+    bookings: () => store.listBookingsOfTrip(started.tripId),
+    available: async () => (await readSlot(store, slot.slotId))?.availableCount,
+  };
+}
