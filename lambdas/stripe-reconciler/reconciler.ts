@@ -8,7 +8,15 @@ import type { PaymentEventSource } from '../shared/domain/payment-gateway';
 import { reconcileEvents, type ReconcileResult, type ReconcileStore } from '../shared/domain/reconcile-events';
 import { METRIC } from '../shared/observability';
 import type { StripeMode } from '../shared/stripe/stripe-contract';
-import { countOutcome, describeError, eventProcessor, outcomeOf, type EventProcessing, type MetricName } from '../stripe-webhook/event-processing';
+import {
+  answerOfProcessing,
+  countOutcome,
+  describeError,
+  eventProcessor,
+  outcomeOf,
+  type EventProcessing,
+  type MetricName,
+} from '../stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../stripe-webhook/webhook-contract';
 
 /** The cursor of the scheduled sweep of Stripe's events: one Stripe account per deployment. */
@@ -65,7 +73,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
   return async (_event, context) => {
     try {
       const result = await reconcileEvents(
-        { store: deps.store, events: deps.events, clock: deps.clock, process },
+        { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {
           span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR },
           types: HANDLED_EVENT_TYPES,

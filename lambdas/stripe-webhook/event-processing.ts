@@ -4,6 +4,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BookingStore } from '../shared/domain/booking-store';
 import type { PaymentDeps } from '../shared/domain/collaborators';
 import { handlePaymentEvent, type PaymentEventResult } from '../shared/domain/payment-events';
+import type { ProcessedAnswer } from '../shared/domain/reconcile-events';
 import { recordUnusableEvent } from '../shared/domain/unusable-events';
 import { METRIC } from '../shared/observability-contract';
 import { STRIPE_API_VERSION, type StripeMode } from '../shared/stripe/stripe-contract';
@@ -130,4 +131,11 @@ export function describeError(error: unknown): { name: string; message: string; 
   if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
   const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
   return { name: error.name, message: error.message, ...(cause && { cause }) };
+}
+
+/** What a processed-event record keeps of the answer to an event of ours; undefined for one that is not ours or was kept as unusable. */
+export function answerOfProcessing(processed: EventProcessing): ProcessedAnswer | undefined {
+  if (processed.kind !== 'handled' || processed.result.outcome === 'ignored') return undefined;
+  const { outcome, tripId, references } = processed.result;
+  return { outcome, ...(tripId !== undefined && { tripId }), ...(references && { references }) };
 }

@@ -102,6 +102,52 @@ describe('an event whose delivery was lost', () => {
   });
 });
 
+describe("an event whose delivery was lost, of a trip booked on the traveller's return", () => {
+  it('is recorded by the sweep and counted as a missed delivery once, booking nothing more', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    // The traveller's return ran the same use case under an id of its own: the trip is booked, the event's own id unrecorded.
+    const onReturn = await webhookHarness(fake, { store }).send(signedRequest({ ...event, id: `return_${uniqueId('r').replace(/-/g, '')}` }));
+    expect(onReturn.body).toMatchObject({ outcome: 'booked' });
+    const sweep = reconciler(store);
+
+    const first = await sweep.run();
+    const second = await sweep.run();
+
+    expect(first).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect(second).toMatchObject({ alreadyProcessed: 1, processed: 0, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(1);
+    expect(sweep.metric('Confirmations')).toBe(0);
+    expect(await store.getProcessedEvent(event.id)).toMatchObject({ outcome: 'duplicate', tripId: trip.tripId, references: onReturn.body.references });
+    expect(await trip.bookings()).toHaveLength(1);
+    expect(fake.refunds).toEqual([]);
+  });
+});
+
+describe("another product's event", () => {
+  it('is left alone: no record written, nothing counted as missed', async () => {
+    const store = testStore();
+    fake.dropNextDeliveries(1);
+    const session = await fake.client().checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 1_000, product_data: { name: 'Not ours' } } }],
+      success_url: 'https://elsewhere.test/done',
+    });
+    await fetch(`${fake.url}/c/pay/${session.id}/pay`, { method: 'POST', redirect: 'manual' });
+    const event = fake.events.at(-1);
+    expect(event?.data.object.id).toBe(session.id);
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(summary).toMatchObject({ processed: 1, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+    expect(await store.getProcessedEvent(event!.id)).toBeUndefined();
+  });
+});
+
 describe('an event the webhook processed', () => {
   it('is skipped: nothing booked twice, no seat taken twice, no missed delivery counted', async () => {
     const store = testStore();

@@ -4,7 +4,8 @@ import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } fro
 import type { Clock } from './collaborators';
 import { StoreUnavailableError } from './errors';
 import type { EventCursor } from './model';
-import { RetryLaterError } from './payment-events';
+import { processedEventRecord } from './audit-trail';
+import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError } from './payment-events';
 import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
 
 /** Stripe lists the events of the last 30 days. Processed-event records are kept 35, so every event it lists is recognised. */
@@ -41,6 +42,20 @@ export interface ReconcileDeps<Processed> {
    * to know whether this sweep is the one that acted). Throws when the event must be processed again later.
    */
   readonly process: (json: unknown, store: BookingStore) => Promise<Processed>;
+  /**
+   * What the processing answered for an event of ours, or undefined for one that is not ours (another product's, another
+   * mode's). An event of ours can be answered without any record of it being written: a redelivery-like `duplicate` for a
+   * trip already booked on the traveller's return, a late end of checkout. The sweep then records it itself, so a
+   * delivery lost while every trip was fulfilled on return still counts as missed, once.
+   */
+  readonly answerOf: (processed: Processed) => ProcessedAnswer | undefined;
+}
+
+/** What a processed-event record keeps of an answer. */
+export interface ProcessedAnswer {
+  readonly outcome: string;
+  readonly tripId?: string;
+  readonly references?: readonly string[];
 }
 
 export type ReconcileSpan =
@@ -228,7 +243,21 @@ async function reconcileOne<Processed>(
   const recordedBefore = record !== undefined || unusable !== undefined;
   if (recordedBefore && !evenIfRecorded) return { status: 'already_processed', event: summary };
   const processed = await deps.process(event.json, watch);
+  const answer = deps.answerOf(processed);
+  if (!recordedBefore && !watch.recordedHere && answer) await recordAnswer(deps.clock, event, answer, watch);
   return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: watch.recordedHere };
+}
+
+/** The event's processed-event record, written by the sweep under "must not exist": a delivery that records it first wins, uncounted. */
+async function recordAnswer(clock: Clock, event: ListedEvent, answer: ProcessedAnswer, watch: CommitWatch): Promise<void> {
+  const now = clock.now();
+  const marker = { eventId: event.id, eventType: event.type, expiresAt: Math.floor(now.getTime() / 1000) + PROCESSED_EVENT_RETENTION_DAYS * 86_400 };
+  const record = processedEventRecord(marker, answer.outcome, {
+    tripId: answer.tripId,
+    ...(answer.references && { references: answer.references }),
+    at: now.toISOString(),
+  });
+  await watch.commit({ at: now.toISOString(), processedEvent: record });
 }
 
 /**

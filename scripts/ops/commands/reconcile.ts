@@ -3,7 +3,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { EVENT_LIST_RETENTION_SECONDS, reconcileEvents, type ReconciledEvent, type ReconcileResult } from '../../../lambdas/shared/domain/reconcile-events';
 import { SERVICE_NAME } from '../../../lambdas/shared/observability-contract';
-import { eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
+import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../../../lambdas/stripe-webhook/webhook-contract';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 
@@ -97,7 +97,7 @@ const reconcile = defineCommand({
       count: () => undefined,
     });
     const result = await reconcileEvents(
-      { store: context.store, events: context.events, clock: context.deps.clock, process },
+      { store: context.store, events: context.events, clock: context.deps.clock, process, answerOf: answerOfProcessing },
       { span: { kind: 'range', from, to }, types: HANDLED_EVENT_TYPES },
     );
     const report = reportOf(result);
