@@ -149,6 +149,7 @@ describe('functions', () => {
     for (const [id, entry] of [
       ['StripeWebhook', 'lambdas/stripe-webhook/handler.ts'],
       ['Checkout', 'lambdas/checkout/handler.ts'],
+      ['StripeReconciler', 'lambdas/stripe-reconciler/handler.ts'],
     ] as const) {
       const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
       const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
@@ -162,7 +163,7 @@ describe('functions', () => {
   });
 
   it('leave out the credential sources a function never has, and the SDK clients they would bring', () => {
-    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper']) {
+    for (const id of ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper', 'StripeReconciler']) {
       const assetDir = join(main.assembly.directory, functionOf(main, id).fn.Metadata['aws:asset:path']!);
       const meta = JSON.parse(readFileSync(join(assetDir, `${ENTRY_NAME}.meta.json`), 'utf8')) as Metafile;
       const inputs = Object.keys(meta.inputs);
