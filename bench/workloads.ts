@@ -7,7 +7,7 @@ import { overwriteSlot } from '../scripts/dev-kit/overwrite-slot';
 import { seededRandom } from '../scripts/dev-kit/seeded-random';
 import { checkoutSession, signedRequest, stripeEvent } from '../scripts/dev-kit/stripe-events';
 import { bareTransaction } from './floor';
-import { percentile, runPool, withQuietStdout, type RunStats } from './measurement';
+import { percentile, runInTurns, runPool, withQuietStdout, type RunStats } from './measurement';
 import { ms, type BenchReport } from './report';
 import { BENCH_TABLE, type BenchSystem } from './system-under-test';
 
@@ -71,24 +71,35 @@ export async function lastSeat(system: BenchSystem, report: BenchReport): Promis
 }
 
 export async function hotSlot(system: BenchSystem, report: BenchReport, concurrency: number): Promise<void> {
-  const measured: Record<string, RunStats> = {};
-  for (const mode of sides()) {
-    const slot = await system.newSlot(2_000);
-    const trips = await system.newTrips(2_000, () => [{ slot, guests: 1 }], true);
-    system.retries.count = 0;
-    const stats = await withQuietStdout(() => runPool(trips, concurrency, async (trip) => void (await confirm(system, mode, trip))));
-    const state = await system.slotState(slot);
-    const retries = system.retries.count;
-    measured[mode] = stats;
-    report.record(`hotSlot.c${concurrency}.${mode}`, { ...stats, retries, ...state });
+  const order = sides();
+  const slots: Record<string, Slot> = {};
+  const trips: Record<string, Trip[]> = {};
+  for (const side of order) {
+    slots[side] = await system.newSlot(2_000);
+    trips[side] = await system.newTrips(2_000, () => [{ slot: slots[side]!, guests: 1 }], true);
+  }
+  system.retries.count = 0;
+  // Ten blocks of 200 per side, in turns: the two sides meet the same machine (see runInTurns).
+  const measured = await withQuietStdout(() =>
+    runInTurns(
+      order.map((side) => ({ name: side, jobs: trips[side]!, work: async (trip: Trip) => void (await confirm(system, side, trip)) })),
+      concurrency,
+      10,
+    ),
+  );
+  const retries = system.retries.count;
+  for (const side of order) {
+    const stats = measured[side]!;
+    const state = await system.slotState(slots[side]!);
+    report.record(`hotSlot.c${concurrency}.${side}`, { ...stats, ...(side === 'handler' && { retries }), ...state });
     report.row(
-      `hot-slot C=${concurrency} (${mode})`,
+      `hot-slot C=${concurrency} (${side})`,
       String(concurrency),
       stats.perSecond.toFixed(0),
       '',
       ms(stats.p50),
       ms(stats.p99),
-      `left ${state.left}, ${state.bookings} bookings, oversold ${state.oversold}, retries ${retries}`,
+      `left ${state.left}, ${state.bookings} bookings, oversold ${state.oversold}${side === 'handler' ? `, retries ${retries}` : ''}`,
     );
   }
   report.ratios(`hot-slot C=${concurrency}`, measured.handler!, measured.floor!);
