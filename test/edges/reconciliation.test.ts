@@ -1,9 +1,10 @@
-// The reconciliation sweep at its edges, through its real handler, DynamoDB Local and the Stripe fake's list of events:
-// suspected holes proved closed (windows, pages and seconds, late events, running out of time, poison events, races with
-// a delivery and with the operator's command, the command's dates).
+// The reconciliation sweep at its edges, through its real handler, DynamoDB Local and the Stripe fake's list of events: where
+// an event can be skipped or held back, what a delivery answered without a record makes it count, runs that overlap or die,
+// and the operator's command. Tests that fail show holes; the others prove suspected ones closed.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { Context } from 'aws-lambda';
 import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
@@ -11,14 +12,18 @@ import type { PaymentEventSource, PaymentGateway } from '../../lambdas/shared/do
 import { OVERLAP_SECONDS, SETTLE_SECONDS, WINDOW_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { createStripeReconciler, ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
-import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
-import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { createStripeReconciler, ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
+import { checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type FakeDelivery, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { runOps } from '../../scripts/ops/cli';
 import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, storeOnOwnTable, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 const MINUTE_MS = 60_000;
@@ -91,7 +96,255 @@ function listAtStripe(event: { id: string; type: string; created: number }): voi
   fake.events.push(event as unknown as FakeEvent);
 }
 
+/**
+ * Stripe's POST of `event` to the webhook, made now and recorded where Stripe records it (what `delivery_success` filters
+ * on), as the fake records the deliveries it makes itself.
+ */
+async function deliver(store: DynamoDbBookingStore, event: { id: string; type: string }, mode: StripeMode = 'test') {
+  const answer = await webhookHarness(fake, { store, mode }).send(signedRequest(event));
+  fake.deliveries.push({ eventId: event.id, type: event.type, status: answer.status, body: JSON.stringify(answer.body) } as FakeDelivery);
+  return answer;
+}
+
+describe('an event the webhook delivered normally, answered without a processed-event record of its own', () => {
+  it("is not a missed delivery when the trip was booked on the traveller's return before the webhook arrived", async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    // No webhook yet: the payment's event waits at Stripe while the traveller is back first.
+    const event = await trip.pay();
+    const userId = (await trip.trip())?.userId as string;
+    const returned = await createLocalTripHandler({
+      store,
+      stripeClient: () => fake.client(),
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+    })(
+      apiGatewayEvent({
+        method: 'GET',
+        path: `/trips/${trip.tripId}`,
+        routeKey: `GET ${TRIP_PATH}`,
+        pathParameters: { tripId: trip.tripId },
+        rawQueryString: new URLSearchParams({ userId }).toString(),
+      }),
+    );
+    const delivered = await deliver(store, event);
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(JSON.parse(returned.body ?? '{}')).toMatchObject({ status: 'booked' });
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
+    // The webhook took the event (200): Stripe lists it as delivered. Counting it alarms on a webhook that loses nothing.
+    expect(summary).toMatchObject({ missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+  });
+
+  it('is not a missed delivery: refund.created and charge.refunded of a refund the webhook itself made', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    const paid = await trip.pay();
+    const refunding = await deliver(store, paid);
+    const [refund] = fake.refundsOf(trip.paymentIntent());
+    // What Stripe sends next about the refund it just made, both taken by the webhook with 200.
+    const created = stripeEvent('refund.created', refundObject(refund as NonNullable<typeof refund>));
+    const charge = fake.payment(trip.paymentIntent());
+    const refunded = stripeEvent('charge.refunded', {
+      id: charge?.charge,
+      object: 'charge',
+      payment_intent: trip.paymentIntent(),
+      amount: trip.amount,
+      amount_refunded: trip.amount,
+      refunded: true,
+      currency: 'eur',
+      metadata: { [TRIP_MARK]: trip.tripId },
+    });
+    listAtStripe(created);
+    listAtStripe(refunded);
+    const answers = [await deliver(store, created), await deliver(store, refunded)];
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(refunding).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    // Both answered from the record the refund left: nothing to do, and nothing written about either event.
+    expect(answers).toEqual([
+      { status: 200, body: expect.objectContaining({ outcome: 'duplicate' }) },
+      { status: 200, body: expect.objectContaining({ outcome: 'duplicate' }) },
+    ]);
+    expect(summary).toMatchObject({ listed: 3, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+  });
+
+  it("is never recorded or counted when it is another product's refund.created", async () => {
+    const store = testStore();
+    const paymentIntent = `pi_${uniqueId('other').replace(/-/g, '').slice(0, 24)}`;
+    fake.registerPayment(paymentIntent, 2_000);
+    // Another product of the account refunds its own payment: no refund key of ours on it.
+    await fake.client().refunds.create({ payment_intent: paymentIntent });
+    const [refund] = fake.refundsOf(paymentIntent);
+    const theirs = stripeEvent('refund.created', refundObject(refund as NonNullable<typeof refund>));
+    listAtStripe(theirs);
+    const delivered = await deliver(store, theirs);
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'no_change' } });
+    expect(summary).toMatchObject({ listed: 1, missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+    expect(await store.getProcessedEvent(theirs.id)).toBeUndefined();
+  });
+});
+
+describe('an event whose record exists but whose processing did not finish', () => {
+  it('is refunded by the sweep when its delivery stored the refund, Stripe failed it (500), and every redelivery was lost', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    const event = await trip.pay();
+    fake.failNext(1, 500);
+    const delivered = await deliver(store, event);
+    const stored = await store.getPaymentRecord(trip.paymentIntent());
+    // Stripe's redeliveries of it all fail or never come (the endpoint is down for the rest of the three days).
+    const sweep = reconciler(store);
+
+    await sweep.run();
+    await sweep.run();
+
+    expect(delivered.status).toBe(500);
+    expect(stored).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+    expect(await store.getProcessedEvent(event.id)).toBeDefined();
+    // The traveller paid for a trip that could not be booked; the money must go back without a person running a command.
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+
+  it('is refunded by the next run when a run is killed by its timeout while Stripe is slow on the refund it stored', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    await trip.pay();
+    const real = new StripePaymentGateway(async () => fake.client());
+    let asked!: () => void;
+    const refundAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    // Stripe's client waits 8 s three times (24 s and its backoff) before it gives up: more than the 20 s the run keeps back.
+    const slow: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: () => {
+        asked();
+        return new Promise(() => undefined);
+      },
+    };
+
+    // Lambda stops the run here, at its timeout: nothing after the refund's request runs, the cursor is not written.
+    void reconciler(store, { cursor, gateway: slow }).run();
+    await refundAsked;
+    const next = reconciler(store, { cursor });
+    await next.run();
+
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+});
+
+describe('two runs of the schedule at once (Lambda may hand the same scheduled invocation over twice)', () => {
+  it('never drops the retry of an event the other run stopped at: its refund is asked again', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    await reconciler(store, { cursor, clock: minutesLater(0) }).run();
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    const real = new StripeEventSource(async () => fake.client());
+    let arrive!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      arrive = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The second run has read the cursor and is on its way to Stripe's list when the first one stops.
+    const gated: PaymentEventSource = {
+      async listEvents(query) {
+        arrive();
+        await released;
+        return real.listEvents(query);
+      },
+    };
+    const second = reconciler(store, { cursor, events: gated }).run();
+    await reached;
+    fake.failNext(1, 500);
+
+    const first = await reconciler(store, { cursor })
+      .run()
+      .catch((error: unknown) => error);
+    const afterFirst = await store.getEventCursor(cursor);
+    release();
+    const secondSummary = await second;
+    await reconciler(store, { cursor }).run();
+
+    expect(first).toBeInstanceOf(ReconciliationStoppedError);
+    expect(afterFirst).toMatchObject({ resumeAt: event.created, retryEventIds: [event.id] });
+    expect(secondSummary).toMatchObject({ alreadyProcessed: 1 });
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await trip.trip()).toMatchObject({ status: 'refunded' });
+  });
+});
+
 describe('the cursor and the clock', () => {
+  it("keeps the retry of an event of the cursor's second when a run's clock is one second behind the last run's", async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    fake.failNext(1, 500);
+
+    // The first run ends its span at the event's very second, and stops there; the next one runs on a clock a second behind.
+    const stopped = await reconciler(store, { cursor, clock: atSecond(event.created + SETTLE_SECONDS) })
+      .run()
+      .catch((error: unknown) => error);
+    const afterStop = await store.getEventCursor(cursor);
+    await reconciler(store, { cursor, clock: atSecond(event.created + SETTLE_SECONDS - 1) }).run();
+    const afterSkew = await store.getEventCursor(cursor);
+    await reconciler(store, { cursor }).run();
+
+    expect(stopped).toBeInstanceOf(ReconciliationStoppedError);
+    expect(afterStop).toMatchObject({ resumeAt: event.created, retryEventIds: [event.id] });
+    expect(afterSkew).toMatchObject({ resumeAt: event.created, retryEventIds: [event.id] });
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+
+  it('does not hold back every later lost delivery behind one event whose refund Stripe keeps failing', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const failing = await checkedOut(store);
+    const lost = await checkedOut(store);
+    await blockSlotOf(store, failing.slot.slotId);
+    fake.dropNextDeliveries(2);
+    await failing.pay();
+    fake.advance(2_000);
+    await lost.pay();
+    // Stripe answers 500 to every request for that one refund, for as long as the test lasts.
+    fake.failNext(1_000, 500);
+    const sweep = reconciler(store, { cursor });
+
+    const runs = [];
+    for (let run = 0; run < 3; run++) runs.push(await sweep.run().catch((error: unknown) => error));
+
+    expect(runs.every((run) => run instanceof ReconciliationStoppedError)).toBe(true);
+    // Another traveller's payment, lost as well, waits behind it for as long as that refund fails.
+    expect((await lost.trip())?.status).toBe('booked');
+  });
+
   it('starts after a window whose last second held an event that failed, and books the one of the next second once', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
@@ -309,6 +562,73 @@ describe('the scheduled sweep racing the operator’s command on one lost paymen
 });
 
 describe('ops reconcile', () => {
+  /** The command against a table of the test's own, with this Stripe key (at the fake). */
+  async function reconcileByHand(tableName: string, apiKey: string, ...flags: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runOps(['reconcile', ...flags, '--endpoint', inject('dynamoEndpoint'), '--table', tableName], {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: { STRIPE_API_KEY: apiKey, STRIPE_API_BASE: fake.url },
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('never acts on test-mode events in the table of a live deployment', async () => {
+    const store = await storeOnOwnTable();
+    const trip = await checkedOutTrip(store, fake);
+    await trip.pay();
+    // The live deployment's own sweep has kept its cursor in this table, and leaves a test-mode event alone.
+    const live = await reconciler(store, { cursor: STRIPE_CURSOR, mode: 'live' }).run();
+
+    const byHand = await reconcileByHand(store.tableName, 'sk_test_from_a_laptop', '--since', new Date().toISOString().slice(0, 10));
+
+    expect(live).toMatchObject({ processed: 1, missedDeliveries: 0 });
+    // Refused, or the event left alone as the deployment leaves it: either way nothing is written for it.
+    expect(byHand.err).not.toContain('RECONCILE_STOPPED');
+    expect((await trip.trip())?.status).toBe('pending_payment');
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toBeUndefined();
+  });
+
+  it("never refunds a live payment when run with the live key against a table that is not the live deployment's", async () => {
+    // A live traveller's trip, paid and booked in the live deployment's table.
+    const liveTable = testStore();
+    const liveTrip = await checkedOutTrip(liveTable, fake);
+    const made = await liveTrip.pay();
+    // As Stripe's live mode makes it (the fake makes test-mode events only).
+    const paid = { ...made, livemode: true, data: { object: { ...made.data.object, livemode: true } } };
+    fake.events.splice(fake.events.indexOf(made), 1, paid as unknown as FakeEvent);
+    const booked = await deliver(liveTable, paid, 'live');
+    // A staging (or `npm start`) table, where the command lands when --region and --table are forgotten.
+    const staging = await storeOnOwnTable();
+    await reconciler(staging, { cursor: STRIPE_CURSOR, mode: 'test' }).run();
+
+    const byHand = await reconcileByHand(staging.tableName, 'sk_live_on_the_wrong_table', '--since', new Date().toISOString().slice(0, 10));
+
+    expect(booked).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect((await liveTrip.trip())?.status).toBe('booked');
+    expect(byHand.err).not.toContain('RECONCILE_STOPPED');
+    // The payment is unknown there, so it is set aside and refunded in full, for real, while the trip stays booked.
+    expect(fake.refundsOf(liveTrip.paymentIntent())).toEqual([]);
+    expect(await staging.getPaymentRecord(liveTrip.paymentIntent())).toBeUndefined();
+  });
+
+  it('does not call an event the webhook missed while it is younger than the settle delay (its delivery is on its way)', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    // Paid a moment ago; Stripe's POST to the webhook has not arrived yet.
+    await trip.pay();
+
+    const byHand = await ops(['reconcile', '--since', new Date().toISOString().slice(0, 10), '--json'], undefined, {
+      STRIPE_API_KEY: 'sk_test_fake',
+      STRIPE_API_BASE: fake.url,
+    });
+
+    expect(byHand.code).toBe(0);
+    const report = JSON.parse(byHand.out) as { events: { missedDelivery?: boolean }[] };
+    expect(report.events.filter((event) => event.missedDelivery)).toEqual([]);
+  });
+
   it('reads dates as UTC whatever the zone, and ends a span with --until in the future at now', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + DAY_MS).toISOString().slice(0, 10);
