@@ -1175,7 +1175,7 @@ function listedEvents(state: State): FakeEvent[] {
 
 function retrieveEvent(state: State, request: FakeRequest, id: string): Answer {
   const event = listedEvents(state).find((candidate) => candidate.id === id);
-  return event ? json(200, event, false) : resourceMissing(request, 'event', id, 'id');
+  return event ? json(200, asListed(state, event), false) : resourceMissing(request, 'event', id, 'id');
 }
 
 /** `GET /v1/events`: newest first, `limit` (10, at most 100) a page, `starting_after` / `ending_before`, filtered by type(s), creation time and delivery. */
@@ -1213,7 +1213,16 @@ function listEvents(state: State, request: FakeRequest): Answer {
     page = rest.slice(0, limit);
     hasMore = rest.length > limit;
   }
-  return json(200, { object: 'list', data: page, has_more: hasMore, url: '/v1/events' }, false);
+  return json(200, { object: 'list', data: page.map((event) => asListed(state, event)), has_more: hasMore, url: '/v1/events' }, false);
+}
+
+/**
+ * An event as Stripe answers it when asked later: `pending_webhooks` is the number of endpoints that have not taken it
+ * (2xx) yet. The fake stands for an account with one endpoint, configured or not (a test may POST events itself and
+ * record its deliveries), so it is 0 once a delivery went through and 1 until then, dropped or failed ones included.
+ */
+function asListed(state: State, event: FakeEvent): FakeEvent {
+  return { ...event, pending_webhooks: delivered(state, event) ? 0 : 1 };
 }
 
 type EventMatcher = (state: State, event: FakeEvent) => boolean;

@@ -2,6 +2,7 @@
 // the sweep's cursor left alone, a stop at a failed event said in one line, and every usage mistake refused with exit 2.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Slot } from '../../lambdas/shared/domain/model';
+import { SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
 import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
@@ -13,8 +14,9 @@ const DAY_MS = 86_400_000;
 let fake: StripeFake;
 let stripeEnv: NodeJS.ProcessEnv;
 beforeEach(async () => {
-  // A fake of its own per test: the command lists every event of the span the fake holds.
-  fake = await startStripeFake();
+  // A fake of its own per test: the command lists every event of the span the fake holds. Its clock stands past the settle
+  // delay behind, so the events it makes are as old as a lost delivery is when an operator looks for it.
+  fake = await startStripeFake({ now: () => Date.now() - (SETTLE_SECONDS + 60) * 1000 });
   stripeEnv = { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: fake.url };
 });
 afterEach(() => fake.close());

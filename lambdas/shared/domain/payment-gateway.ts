@@ -53,6 +53,11 @@ export interface ListedEvent {
   readonly type: string;
   /** Epoch seconds (the provider counts whole seconds: several events may share one). */
   readonly created: number;
+  /**
+   * How many of the account's webhook endpoints have not taken it (answered 2xx) yet, as the provider says when it lists
+   * it (Stripe's `pending_webhooks`): 0 once every delivery went through, whatever the webhook then wrote.
+   */
+  readonly pendingDeliveries: number;
   readonly json: unknown;
 }
 

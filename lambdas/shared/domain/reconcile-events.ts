@@ -13,7 +13,8 @@ export const EVENT_LIST_RETENTION_SECONDS = 30 * 86_400;
 
 /**
  * A scheduled sweep acts only on events at least this old. Stripe delivers within seconds: a younger event is left to its
- * delivery, so the sweep does not race it, and the count of events only the sweep found means lost deliveries, not fast ones.
+ * delivery, so the sweep does not race it. No younger event is called a missed delivery either (an operator's range
+ * processes it all the same): its delivery may be on its way.
  */
 export const SETTLE_SECONDS = 300;
 
@@ -45,8 +46,8 @@ export interface ReconcileDeps<Processed> {
   /**
    * What the processing answered for an event of ours, or undefined for one that is not ours (another product's, another
    * mode's). An event of ours can be answered without any record of it being written: a redelivery-like `duplicate` for a
-   * trip already booked on the traveller's return, a late end of checkout. The sweep then records it itself, so a
-   * delivery lost while every trip was fulfilled on return still counts as missed, once.
+   * trip already booked on the traveller's return, a late end of checkout, the events of a refund we made. The sweep then
+   * records it itself, so it is not processed again by the next sweep, and a lost delivery of it counts as missed once.
    */
   readonly answerOf: (processed: Processed) => ProcessedAnswer | undefined;
 }
@@ -97,8 +98,11 @@ export type ReconciledEvent<Processed> =
       /** A change of this sweep's processing was committed: what it did (a booking, a refund…) is this sweep's to count. */
       readonly acted: boolean;
       /**
-       * This sweep wrote the event's processed-event (or unusable-event) record: no delivery of it had been processed,
-       * although Stripe has had SETTLE_SECONDS to deliver it. The webhook is losing deliveries.
+       * This sweep wrote the event's processed-event (or unusable-event) record, the provider says a delivery of it has
+       * not gone through (the listed event's pending deliveries), and it is older than SETTLE_SECONDS: the webhook is
+       * losing deliveries. An event the webhook took (2xx) but answered without a record of its own (a trip booked on the
+       * traveller's return, a refund we made) is recorded here too, and is no missed delivery; nor is a range's event
+       * younger than the settle delay, whose delivery may still be on its way (it is processed all the same).
        */
       readonly missedDelivery: boolean;
     };
@@ -111,7 +115,7 @@ export type ReconcileStop =
       readonly error: unknown;
       /** Stripe or DynamoDB did not answer, or the state kept moving: the next sweep should get through. */
       readonly retryable: boolean;
-      /** As for a processed event: its record was written by this sweep before the failure. */
+      /** As for a processed event: its record was written by this sweep before the failure, and it was not delivered. */
       readonly missedDelivery: boolean;
     }
   /** No time was left: the next sweep goes on from the first event not begun. */
@@ -141,6 +145,8 @@ export interface ReconcileResult<Processed> {
 export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>, input: ReconcileInput): Promise<ReconcileResult<Processed>> {
   const now = Math.floor(deps.clock.now().getTime() / 1000);
   const oldestListed = now - EVENT_LIST_RETENTION_SECONDS;
+  // Events created after it may still be on their way to the webhook: a range reaches them, but none is called missed.
+  const settled = now - SETTLE_SECONDS;
   const source = input.span.kind === 'cursor' ? input.span.source : undefined;
   let cursor = source === undefined ? undefined : await deps.store.getEventCursor(source);
   const { from, to } = spanOf(input.span, cursor, now);
@@ -194,11 +200,17 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
-        events.push(await reconcileOne(deps, event, retries.has(event.id) || input.span.kind === 'range', watch));
+        events.push(await reconcileOne(deps, event, retries.has(event.id) || input.span.kind === 'range', watch, settled));
         retries.delete(event.id);
       } catch (error) {
         await stopAt(event, true);
-        const stopped: ReconcileStop = { reason: 'failed', event: summaryOf(event), error, retryable: isRetryable(error), missedDelivery: watch.recordedHere };
+        const stopped: ReconcileStop = {
+          reason: 'failed',
+          event: summaryOf(event),
+          error,
+          retryable: isRetryable(error),
+          missedDelivery: missedDelivery(event, watch, settled),
+        };
         return { from, to, events, stopped, ...after(cursor, gap) };
       }
     }
@@ -237,6 +249,7 @@ async function reconcileOne<Processed>(
   event: ListedEvent,
   evenIfRecorded: boolean,
   watch: CommitWatch,
+  settled: number,
 ): Promise<ReconciledEvent<Processed>> {
   const summary = summaryOf(event);
   const [record, unusable] = await Promise.all([deps.store.getProcessedEvent(event.id), deps.store.getUnusableEvent(event.id)]);
@@ -245,7 +258,16 @@ async function reconcileOne<Processed>(
   const processed = await deps.process(event.json, watch);
   const answer = deps.answerOf(processed);
   if (!recordedBefore && !watch.recordedHere && answer) await recordAnswer(deps.clock, event, answer, watch);
-  return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: watch.recordedHere };
+  return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: missedDelivery(event, watch, settled) };
+}
+
+/**
+ * Lost, not merely answered without a record, nor on its way: this sweep wrote the event's record, the provider still
+ * has a delivery of it that did not go through, and it was created at or before `settled` (SETTLE_SECONDS ago). Whether
+ * the webhook took it is the provider's to say, not the records': some answers of ours write none.
+ */
+function missedDelivery(event: ListedEvent, watch: CommitWatch, settled: number): boolean {
+  return watch.recordedHere && event.pendingDeliveries > 0 && event.created <= settled;
 }
 
 /** The event's processed-event record, written by the sweep under "must not exist": a delivery that records it first wins, uncounted. */

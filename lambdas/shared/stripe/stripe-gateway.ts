@@ -166,7 +166,8 @@ export class StripeEventSource implements PaymentEventSource {
       const stripe = await this.client();
       // Auto-pagination follows `starting_after` page by page, newest first, to the last page of the range.
       const events = stripe.events.list({ types: [...query.types], created: { gte: query.createdFrom, lte: query.createdTo }, limit: 100 });
-      for await (const event of events) listed.push({ id: event.id, type: event.type, created: event.created, json: event });
+      for await (const event of events)
+        listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
     } catch (error) {
       const { isStripeError, isTransientStripeError } = await stripeSdk();
       // Stripe's final word on a list request is a mistake of ours (a parameter it refuses): not something to wait out.
