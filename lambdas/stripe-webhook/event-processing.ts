@@ -3,12 +3,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { BookingStore } from '../shared/domain/booking-store';
 import type { PaymentDeps } from '../shared/domain/collaborators';
-import { handlePaymentEvent, type PaymentEventResult } from '../shared/domain/payment-events';
+import { handlePaymentEvent, type PaymentEvent, type PaymentEventResult } from '../shared/domain/payment-events';
 import type { ProcessedAnswer } from '../shared/domain/reconcile-events';
 import { recordUnusableEvent } from '../shared/domain/unusable-events';
 import { METRIC } from '../shared/observability-contract';
 import { STRIPE_API_VERSION, type StripeMode } from '../shared/stripe/stripe-contract';
 import { parseStripeEvent } from './stripe-events';
+
+/** The decision row of a `refund.*` event of a payment we hold no record of (docs/payment-flow.md). */
+const UNKNOWN_PAYMENT_REFUND_RULE = 'refund-event-unknown-payment';
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
@@ -28,8 +31,11 @@ export type EventProcessing =
   | { readonly kind: 'ignored'; readonly eventType: string; readonly reason?: 'mode_mismatch' }
   /** Ours, in a shape we cannot act on: kept for a person (`recorded` on the first sight of it), never retried. */
   | { readonly kind: 'unusable'; readonly eventId: string; readonly eventType: string; readonly problem: string; readonly recorded: boolean }
-  /** Given to handlePaymentEvent, with what it did. */
-  | { readonly kind: 'handled'; readonly eventType: string; readonly result: PaymentEventResult };
+  /**
+   * Given to handlePaymentEvent, with what it did. `foreign`: found not to be ours only then (a refund without our refund
+   * key, of a payment we hold no record of: another product's), answered as the decision said, and nothing kept of it.
+   */
+  | { readonly kind: 'handled'; readonly eventType: string; readonly result: PaymentEventResult; readonly foreign?: true };
 
 /**
  * Input: the event's JSON, already known to come from Stripe. Output: what became of it. Throws what
@@ -86,7 +92,16 @@ export async function processStripeEvent(deps: EventProcessingDeps, json: unknow
     const log = result.outcome === 'needs_attention' ? logger.warn.bind(logger) : logger.info.bind(logger);
     log('Processed a Stripe event', { rule: result.rule, ...(result.reason && { reason: result.reason }), references: result.references });
   }
-  return { kind: 'handled', eventType: paymentEvent.eventType, result };
+  const foreign = isForeignRefund(paymentEvent, result);
+  return { kind: 'handled', eventType: paymentEvent.eventType, result, ...(foreign && { foreign }) };
+}
+
+/**
+ * A refund event none of ours: it carries no refund key of ours (every refund we ask for does) and names a payment we hold
+ * no record of (a dashboard refund of one of ours is recorded against our record). Like a charge without our mark.
+ */
+function isForeignRefund(event: PaymentEvent, result: PaymentEventResult): boolean {
+  return event.kind === 'refund-changed' && event.refundKey === undefined && result.rule === UNKNOWN_PAYMENT_REFUND_RULE;
 }
 
 /**
@@ -135,7 +150,7 @@ export function describeError(error: unknown): { name: string; message: string; 
 
 /** What a processed-event record keeps of the answer to an event of ours; undefined for one that is not ours or was kept as unusable. */
 export function answerOfProcessing(processed: EventProcessing): ProcessedAnswer | undefined {
-  if (processed.kind !== 'handled' || processed.result.outcome === 'ignored') return undefined;
+  if (processed.kind !== 'handled' || processed.foreign || processed.result.outcome === 'ignored') return undefined;
   const { outcome, tripId, references } = processed.result;
   return { outcome, ...(tripId !== undefined && { tripId }), ...(references && { references }) };
 }
