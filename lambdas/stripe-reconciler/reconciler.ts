@@ -45,7 +45,7 @@ export interface ReconcilerSummary {
   readonly listed: number;
   readonly alreadyProcessed: number;
   readonly processed: number;
-  /** Events the run found that no webhook delivery had processed (the MissedDeliveries metric). */
+  /** Events the run found that no webhook delivery had processed and Stripe lists as not delivered (the MissedDeliveries metric). */
   readonly missedDeliveries: number;
   /** Where the next run goes on from, ISO 8601. */
   readonly resumeAt?: string;
