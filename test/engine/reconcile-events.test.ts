@@ -225,3 +225,22 @@ describe('the span of a sweep', () => {
     moves.mockRestore();
   });
 });
+
+describe('what a sweep calls a missed delivery', () => {
+  it('is an event it recorded that Stripe lists as not delivered, past the settle delay: not one the webhook took, nor a young one', async () => {
+    const lost = listed(T);
+    const taken = { ...listed(T), pendingDeliveries: 0 };
+    const young = listed(NOW_S - SETTLE_SECONDS + 1);
+    const work = processing();
+
+    const result = await sweep(eventSource([lost, taken, young]), work.process, { kind: 'range', from: T, to: NOW_S });
+
+    // All three are processed (and recorded) alike: only the counting tells them apart.
+    expect(work.seen).toEqual([lost.id, taken.id, young.id]);
+    expect(result.events).toEqual([
+      expect.objectContaining({ event: expect.objectContaining({ id: lost.id }), status: 'processed', recordedBefore: false, missedDelivery: true }),
+      expect.objectContaining({ event: expect.objectContaining({ id: taken.id }), status: 'processed', recordedBefore: false, missedDelivery: false }),
+      expect.objectContaining({ event: expect.objectContaining({ id: young.id }), status: 'processed', recordedBefore: false, missedDelivery: false }),
+    ]);
+  });
+});
