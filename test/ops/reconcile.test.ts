@@ -32,7 +32,7 @@ describe('ops reconcile', () => {
     const event = await trip.pay();
     const cursor = await store.getEventCursor(STRIPE_CURSOR);
 
-    const first = await reconcile('--since', day(0));
+    const first = await reconcile('--since', day(-1));
     const again = await reconcile('--since', day(-1), '--until', day(1), '--json');
 
     expect(first).toMatchObject({ code: 0, err: '' });
@@ -73,8 +73,8 @@ describe('ops reconcile', () => {
     // The command's Stripe client retries twice itself (as the functions' does): all three attempts fail.
     fake.failNext(3, 500);
 
-    const stopped = await reconcile('--since', day(0));
-    const resumed = await reconcile('--since', day(0));
+    const stopped = await reconcile('--since', day(-1));
+    const resumed = await reconcile('--since', day(-1));
 
     expect(stopped.code).toBe(1);
     expect(stopped.err.split('\n')).toEqual([
