@@ -1,13 +1,14 @@
 // The HTTP contract of GET /trips/{tripId}: whose trip, one use case, the trip as JSON — never a 5xx because Stripe is slow.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreUnavailableError } from '../shared/domain/errors';
 import type { Booking, PaymentRecord, Trip } from '../shared/domain/model';
 import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, type TripShown } from '../shared/domain/show-trip';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
 import { METRIC } from '../shared/observability';
+import { callerUser } from './caller';
 import { TRIP_PATH } from './checkout-contract';
 
 // Re-exported for the local server and the tests, which reach the handler's contract through the handler.
@@ -25,15 +26,6 @@ const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store
 
 /** Why a trip's money went back; other states' reasons are our own notes, not the traveller's. */
 const STATES_WITH_A_REASON: readonly Trip['status'][] = ['refund_pending', 'refunded', 'cancelled'];
-
-/** The caller's user: the token's subject where a JWT authorizer vouched for one, else the query's (IAM-signed callers and local use). */
-function userOf(event: APIGatewayProxyEventV2): { userId?: string } | { conflict: true } {
-  const subject = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims?.sub;
-  const named = event.queryStringParameters?.userId;
-  if (subject === undefined) return named === undefined ? {} : { userId: named };
-  if (named !== undefined && named !== subject) return { conflict: true };
-  return { userId: String(subject) };
-}
 
 /** The answer's shape: every key always present (null when it does not apply), amounts in the currency's minor unit. */
 export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: PaymentRecord | undefined): Record<string, unknown> {
@@ -119,8 +111,8 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
 
   return async (event) => {
     try {
-      const user = userOf(event);
-      if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
+      const user = callerUser(event, event.queryStringParameters?.userId);
+      if (!user.ok) return jsonResponse(403, { error: user.error, message: user.message });
       const input = parseInput(showTripInputSchema, { tripId: event.pathParameters?.tripId, userId: user.userId });
       if (!input.ok) return jsonResponse(400, { error: input.errorCode, field: input.field, message: input.message });
       const result = await showTrip(deps, input.value);
