@@ -116,7 +116,13 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
       const input = parseInput(showTripInputSchema, { tripId: event.pathParameters?.tripId, userId: user.userId });
       if (!input.ok) return jsonResponse(400, { error: input.errorCode, field: input.field, message: input.message });
       const result = await showTrip(deps, input.value);
-      if (!result.ok) return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+      if (!result.ok) {
+        if (result.unreadable) {
+          metrics.addMetric(METRIC.unreadableTrips, MetricUnit.Count, 1);
+          logger.error('A stored trip no longer reads: answered as a missing one', { tripId: input.value.tripId, problem: result.unreadable.message });
+        }
+        return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+      }
       record(result.check);
       log(result);
       return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment)), headers: HEADERS };

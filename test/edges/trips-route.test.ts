@@ -45,11 +45,11 @@ afterAll(() => fake.close());
 
 const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics } = {}) {
+function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics; logger?: Logger } = {}) {
   return createLocalTripHandler({
     store,
     stripeClient: () => fake.client(),
-    logger: silent(),
+    logger: options.logger ?? silent(),
     metrics: options.metrics ?? new Metrics({ namespace: 'test', serviceName: 'test' }),
     ...(options.clock && { clock: options.clock }),
     ...(options.sessions && { sessions: options.sessions }),
@@ -226,6 +226,29 @@ describe('who may read and fulfil a trip', () => {
     const theirs = await getTrip(victim.tripId, someoneElse);
 
     expect(theirs).toEqual(missing);
+  });
+
+  it('answers its owner the same 404 for their trip that no longer reads, counts it in UnreadableTrips and logs which trip', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const owner = await checkout(slot, 1);
+    await press(owner, 'pay');
+    await rewrite(keys.trip(owner.tripId), 'REMOVE createdAt');
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+    const counted = vi.spyOn(metrics, 'addMetric');
+    const logger = silent();
+    const logged = vi.spyOn(logger, 'error');
+    const missing = await getTrip(uniqueId('trip'), asUser(owner.userId));
+
+    const theirs = await getTrip(owner.tripId, asUser(owner.userId), tripHandler({ metrics, logger }));
+
+    expect(theirs).toEqual(missing);
+    expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringMatching(/no longer reads/),
+      expect.objectContaining({ tripId: owner.tripId, problem: expect.stringMatching(/createdAt/) }),
+    );
+    // Paid, but nothing is done with a trip that cannot be read: Stripe is not asked.
+    expect(retrievals(owner.sessionId)).toBe(0);
   });
 
   it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([
