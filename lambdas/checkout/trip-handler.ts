@@ -8,6 +8,7 @@ import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, t
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
 import { METRIC } from '../shared/observability';
+import { countPaymentEffects, type MetricName } from '../stripe-webhook/event-processing';
 import { callerUser } from './caller';
 import { TRIP_PATH } from './checkout-contract';
 
@@ -65,18 +66,16 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
 export function createTripHandler(deps: TripHandlerDeps): TripHandler {
   const { logger, metrics } = deps;
 
-  /** The same counts the webhook keeps, so the payment alarms see what a return did; plus the returns' own. */
+  const count = (metric: MetricName): void => {
+    metrics.addMetric(metric, MetricUnit.Count, 1);
+  };
+
+  /** What a return brought about, counted as the webhook counts it (so the payment alarms see it); plus the returns' own. */
   function record(check: ProviderCheck): void {
-    if (check.kind === 'unavailable') metrics.addMetric(METRIC.returnChecksUnavailable, MetricUnit.Count, 1);
+    if (check.kind === 'unavailable') count(METRIC.returnChecksUnavailable);
     if (check.kind !== 'handled') return;
-    const { result } = check;
-    if (result.outcome === 'booked') {
-      metrics.addMetric(METRIC.confirmations, MetricUnit.Count, 1);
-      metrics.addMetric(METRIC.bookedOnReturn, MetricUnit.Count, 1);
-    }
-    if (result.outcome === 'refunded') metrics.addMetric(METRIC.refunds, MetricUnit.Count, 1);
-    if (result.setAside) metrics.addMetric(METRIC.paymentsSetAside, MetricUnit.Count, 1);
-    if (result.outcome === 'needs_attention') metrics.addMetric(METRIC.paymentsNeedingAttention, MetricUnit.Count, 1);
+    countPaymentEffects(count, check.result);
+    if (check.result.outcome === 'booked') count(METRIC.bookedOnReturn);
   }
 
   function log(shown: TripShown): void {
@@ -118,7 +117,7 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
       const result = await showTrip(deps, input.value);
       if (!result.ok) {
         if (result.unreadable) {
-          metrics.addMetric(METRIC.unreadableTrips, MetricUnit.Count, 1);
+          count(METRIC.unreadableTrips);
           logger.error('A stored trip no longer reads: answered as a missing one', { tripId: input.value.tripId, problem: result.unreadable.message });
         }
         return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
