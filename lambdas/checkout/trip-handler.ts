@@ -83,6 +83,7 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
     const fields = { tripId: shown.trip.tripId, status: shown.trip.status, check: check.kind };
     switch (check.kind) {
       case 'not_asked':
+      case 'asked_recently':
       case 'not_paid':
         logger.info('Showed a trip', fields);
         return;

@@ -20,10 +20,22 @@ export interface ShowTripDeps extends PaymentDeps {
 export const showTripInputSchema = z.strictObject({ tripId: idSchema, userId: userIdSchema });
 export type ShowTripInput = z.infer<typeof showTripInputSchema>;
 
+/**
+ * The provider is asked about one waiting trip at most once in this long, whoever asks and however many polls arrive
+ * at once: every ask is a request on the account's rate limit, which checkout and refunds share, and a page polling
+ * every few seconds would otherwise ask on each poll. Short, because a traveller who just paid is waiting.
+ */
+export const PROVIDER_CHECK_INTERVAL_MS = 10_000;
+
 /** What asking the provider did, for the entry point's logs and metrics; never part of the traveller's answer. */
 export type ProviderCheck =
   /** The trip does not wait for a payment, or no session is recorded on it: the provider was not asked. */
   | { readonly kind: 'not_asked' }
+  /**
+   * A return asked the provider about this trip less than PROVIDER_CHECK_INTERVAL_MS ago (whatever it answered, or
+   * if it did not), or the trip moved since it was read: the stored state is answered, without asking.
+   */
+  | { readonly kind: 'asked_recently' }
   /** The session is open, complete but not paid yet (a delayed payment method), or expired: nothing to do here. */
   | { readonly kind: 'not_paid'; readonly status?: string }
   /** The provider has no such session, or the one it answered is not the trip's own, marked as ours. */
@@ -76,7 +88,8 @@ function isCompleteAndPaid(session: ProviderCheckoutSession): boolean {
  * Output: the trip, its bookings and its payment record as they are after this call, and what asking the provider
  * did; or TRIP_NOT_FOUND, the same for another user's trip, and for a stored trip that no longer reads (whose owner
  * cannot be read either: its owner gets the same answer), as for a missing one, so ids cannot be probed.
- * Steps: read the trip → (waiting for its payment, its session recorded) ask the provider for that session → (the
+ * Steps: read the trip → (waiting for its payment, its session recorded) record the check on the trip, unless another
+ * return did within PROVIDER_CHECK_INTERVAL_MS → (recorded) ask the provider for that session → (the
  * trip's own session, complete and paid) the payment event the webhook would carry → `handlePaymentEvent`, whose
  * processed-event and payment records make this and the webhook's delivery book once → read what it is now.
  */
@@ -100,6 +113,14 @@ export async function showTrip(deps: ShowTripDeps, input: ShowTripInput): Promis
 }
 
 async function fulfilFromProvider(deps: ShowTripDeps, trip: Trip & { checkoutSessionId: string }): Promise<ProviderCheck> {
+  const now = deps.clock.now();
+  const claimed = await deps.store.claimProviderCheck({
+    tripId: trip.tripId,
+    at: now.toISOString(),
+    notCheckedSince: new Date(now.getTime() - PROVIDER_CHECK_INTERVAL_MS).toISOString(),
+    whileStatusIn: CONFIRMABLE_TRIP_STATUSES,
+  });
+  if (!claimed) return { kind: 'asked_recently' };
   let session: ProviderCheckoutSession | undefined;
   try {
     session = await deps.sessions.retrieveSession(trip.checkoutSessionId);
