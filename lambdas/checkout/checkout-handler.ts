@@ -1,11 +1,12 @@
 // The HTTP contract of POST /checkout: who is paying, the items, one use case, one status code.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { BookingErrorCode } from '../shared/domain/errors';
 import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway';
 import { startCheckout, startCheckoutInputSchema, type StartCheckoutDeps } from '../shared/domain/start-checkout';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
+import { callerUser } from './caller';
 import { CHECKOUT_PATH, MAX_BODY_BYTES } from './checkout-contract';
 
 // Re-exported for the local server and the tests, which reach the handler's contract through the handler.
@@ -29,14 +30,6 @@ const STATUS_OF: Partial<Record<BookingErrorCode, number>> = {
   CHECKOUT_REFUSED: 502,
 };
 
-/** The caller's user: the token's subject where a JWT authorizer vouched for one, else the body's (IAM-signed callers and local use). */
-function userOf(event: APIGatewayProxyEventV2, body: Record<string, unknown>): { userId?: unknown } | { conflict: true } {
-  const subject = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims?.sub;
-  if (subject === undefined) return { userId: body.userId };
-  if (body.userId !== undefined && body.userId !== subject) return { conflict: true };
-  return { userId: String(subject) };
-}
-
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
   return event.headers?.[name] ?? Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
 }
@@ -56,8 +49,8 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
       }
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         return jsonResponse(400, { error: 'VALIDATION_FAILED', field: '(input)', message: 'the body must be a JSON object' });
-      const user = userOf(event, body as Record<string, unknown>);
-      if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
+      const user = callerUser(event, (body as Record<string, unknown>).userId);
+      if (!user.ok) return jsonResponse(403, { error: user.error, message: user.message });
       const idempotencyKey = header(event, 'idempotency-key');
       const input = parseInput(startCheckoutInputSchema, {
         ...(body as Record<string, unknown>),

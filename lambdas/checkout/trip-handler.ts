@@ -1,13 +1,15 @@
 // The HTTP contract of GET /trips/{tripId}: whose trip, one use case, the trip as JSON — never a 5xx because Stripe is slow.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreUnavailableError } from '../shared/domain/errors';
 import type { Booking, PaymentRecord, Trip } from '../shared/domain/model';
 import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, type TripShown } from '../shared/domain/show-trip';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
 import { METRIC } from '../shared/observability';
+import { countPaymentEffects, type MetricName } from '../stripe-webhook/event-processing';
+import { callerUser } from './caller';
 import { TRIP_PATH } from './checkout-contract';
 
 // Re-exported for the local server and the tests, which reach the handler's contract through the handler.
@@ -25,15 +27,6 @@ const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store
 
 /** Why a trip's money went back; other states' reasons are our own notes, not the traveller's. */
 const STATES_WITH_A_REASON: readonly Trip['status'][] = ['refund_pending', 'refunded', 'cancelled'];
-
-/** The caller's user: the token's subject where a JWT authorizer vouched for one, else the query's (IAM-signed callers and local use). */
-function userOf(event: APIGatewayProxyEventV2): { userId?: string } | { conflict: true } {
-  const subject = (event as APIGatewayProxyEventV2WithJWTAuthorizer).requestContext.authorizer?.jwt?.claims?.sub;
-  const named = event.queryStringParameters?.userId;
-  if (subject === undefined) return named === undefined ? {} : { userId: named };
-  if (named !== undefined && named !== subject) return { conflict: true };
-  return { userId: String(subject) };
-}
 
 /** The answer's shape: every key always present (null when it does not apply), amounts in the currency's minor unit. */
 export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: PaymentRecord | undefined): Record<string, unknown> {
@@ -73,18 +66,16 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
 export function createTripHandler(deps: TripHandlerDeps): TripHandler {
   const { logger, metrics } = deps;
 
-  /** The same counts the webhook keeps, so the payment alarms see what a return did; plus the returns' own. */
+  const count = (metric: MetricName): void => {
+    metrics.addMetric(metric, MetricUnit.Count, 1);
+  };
+
+  /** What a return brought about, counted as the webhook counts it (so the payment alarms see it); plus the returns' own. */
   function record(check: ProviderCheck): void {
-    if (check.kind === 'unavailable') metrics.addMetric(METRIC.returnChecksUnavailable, MetricUnit.Count, 1);
+    if (check.kind === 'unavailable') count(METRIC.returnChecksUnavailable);
     if (check.kind !== 'handled') return;
-    const { result } = check;
-    if (result.outcome === 'booked') {
-      metrics.addMetric(METRIC.confirmations, MetricUnit.Count, 1);
-      metrics.addMetric(METRIC.bookedOnReturn, MetricUnit.Count, 1);
-    }
-    if (result.outcome === 'refunded') metrics.addMetric(METRIC.refunds, MetricUnit.Count, 1);
-    if (result.setAside) metrics.addMetric(METRIC.paymentsSetAside, MetricUnit.Count, 1);
-    if (result.outcome === 'needs_attention') metrics.addMetric(METRIC.paymentsNeedingAttention, MetricUnit.Count, 1);
+    countPaymentEffects(count, check.result);
+    if (check.result.outcome === 'booked') count(METRIC.bookedOnReturn);
   }
 
   function log(shown: TripShown): void {
@@ -92,6 +83,7 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
     const fields = { tripId: shown.trip.tripId, status: shown.trip.status, check: check.kind };
     switch (check.kind) {
       case 'not_asked':
+      case 'asked_recently':
       case 'not_paid':
         logger.info('Showed a trip', fields);
         return;
@@ -119,12 +111,18 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
 
   return async (event) => {
     try {
-      const user = userOf(event);
-      if ('conflict' in user) return jsonResponse(403, { error: 'FORBIDDEN', message: 'userId must be the caller’s own' });
+      const user = callerUser(event, event.queryStringParameters?.userId);
+      if (!user.ok) return jsonResponse(403, { error: user.error, message: user.message });
       const input = parseInput(showTripInputSchema, { tripId: event.pathParameters?.tripId, userId: user.userId });
       if (!input.ok) return jsonResponse(400, { error: input.errorCode, field: input.field, message: input.message });
       const result = await showTrip(deps, input.value);
-      if (!result.ok) return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+      if (!result.ok) {
+        if (result.unreadable) {
+          count(METRIC.unreadableTrips);
+          logger.error('A stored trip no longer reads: answered as a missing one', { tripId: input.value.tripId, problem: result.unreadable.message });
+        }
+        return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+      }
       record(result.check);
       log(result);
       return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment)), headers: HEADERS };

@@ -21,4 +21,6 @@ export const METRIC = {
   bookedOnReturn: 'BookedOnReturn',
   /** Returns that could not ask Stripe for the session (the stored state was answered). */
   returnChecksUnavailable: 'ReturnChecksUnavailable',
+  /** Reads of a stored trip that no longer reads as one (GET /trips/{tripId} answered it as missing): a person repairs the item. */
+  unreadableTrips: 'UnreadableTrips',
 } as const;

@@ -132,10 +132,21 @@ export function outcomeOf(processing: EventProcessing): string {
   }
 }
 
-/** The metrics an outcome counts, wherever the event came from. */
+/** The metrics a delivered (or reconciled) event's outcome counts: a duplicate delivery, and what the event brought about. */
 export function countOutcome(count: (metric: MetricName) => void, result: PaymentEventResult): void {
-  if (result.outcome === 'booked') count(METRIC.confirmations);
   if (result.outcome === 'duplicate') count(METRIC.duplicates);
+  countPaymentEffects(count, result);
+}
+
+/**
+ * What a payment event brought about — booked, refunded, set aside, put in front of a person — counted once, by the
+ * call that brought it about, wherever the event came from (a delivery, the sweep, a traveller's return). An outcome
+ * that repeats what was stored (a redelivery, a reload of the traveller's page) counts nothing: the alarms on these
+ * metrics mean "this happened", not "someone asked again".
+ */
+export function countPaymentEffects(count: (metric: MetricName) => void, result: PaymentEventResult): void {
+  if (result.unchanged) return;
+  if (result.outcome === 'booked') count(METRIC.confirmations);
   if (result.outcome === 'refunded') count(METRIC.refunds);
   if (result.setAside) count(METRIC.paymentsSetAside);
   if (result.outcome === 'needs_attention') count(METRIC.paymentsNeedingAttention);

@@ -1,5 +1,5 @@
 // Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention,
-// deliveries the webhook missed, sent to one SNS topic.
+// trips that no longer read, deliveries the webhook missed, sent to one SNS topic.
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
@@ -99,6 +99,12 @@ export class BookingAlarms extends Construct {
       serviceMetric(METRIC.modeMismatches, fiveMinutes),
       1,
       'Events of the other Stripe mode reach this stack and are ignored: a live endpoint whose secret holds a test key books nothing. Check the API key and signing secrets in the Stripe secret.',
+    );
+    this.alarmOn(
+      'UnreadableTrips',
+      serviceMetric(METRIC.unreadableTrips, fiveMinutes),
+      1,
+      'GET /trips/{tripId} read a stored trip that no longer reads as one (a field lost, or of the wrong type) and answered its traveller 404, as for a missing trip: the log line "A stored trip no longer reads" names the trip and the field (`npm run ops -- trips show TRIP_ID` fails with the same problem). Repair the item in the table.',
     );
     this.alarmOn(
       'MissedDeliveries',

@@ -83,12 +83,22 @@ export function buildApiGatewayEvent(request: ApiGatewayRequest): APIGatewayProx
   };
 }
 
+/**
+ * The request target's path and query exactly as sent: split at the first `?`, nothing resolved. A URL parser would
+ * read `//host/trips/x` as a host and a path, and `/trips\x` as `/trips/x`, and route what API Gateway answers 404.
+ */
+export function requestTarget(url: string | undefined): { readonly path: string; readonly rawQueryString: string } {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query === -1 ? { path: target, rawQueryString: '' } : { path: target.slice(0, query), rawQueryString: target.slice(query + 1) };
+}
+
 export function toApiGatewayEvent(
   request: IncomingMessage,
   body: Buffer,
   route?: { readonly routeKey: string; readonly pathParameters: Record<string, string> },
 ): APIGatewayProxyEventV2 {
-  const url = new URL(request.url ?? '/', 'http://localhost');
+  const { path, rawQueryString } = requestTarget(request.url);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
@@ -96,8 +106,8 @@ export function toApiGatewayEvent(
   const isText = TEXT_CONTENT.test(request.headers['content-type'] ?? '');
   return buildApiGatewayEvent({
     method: request.method ?? 'GET',
-    path: url.pathname,
-    rawQueryString: url.search.slice(1),
+    path,
+    rawQueryString,
     headers,
     ...(body.length > 0 && { body: isText ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !isText }),
     sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
@@ -159,7 +169,7 @@ export function serveRoutes(routes: Record<string, HttpHandler>, onRequest?: (ro
     void (async () => {
       const body = await readBody(request);
       const method = request.method ?? 'GET';
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const { path } = requestTarget(request.url);
       const route = matchRoute(routes, method, path);
       let result: APIGatewayProxyStructuredResultV2;
       if (!body) result = { statusCode: 413, body: JSON.stringify({ message: 'Request Entity Too Large' }) };

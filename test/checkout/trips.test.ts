@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite, AtomicWriteResult } from '../../lambdas/shared/domain/booking-store';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
 import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import type { CheckoutSessionLookup } from '../../lambdas/shared/domain/payment-gateway';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
+import { PROVIDER_CHECK_INTERVAL_MS } from '../../lambdas/shared/domain/show-trip';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
@@ -41,13 +42,14 @@ const checkoutHandler = createCheckoutHandler({
   logger: silent(),
 });
 
-function tripHandler(options: { store?: TestStore; sessions?: CheckoutSessionLookup } = {}) {
+function tripHandler(options: { store?: TestStore; sessions?: CheckoutSessionLookup; clock?: Clock } = {}) {
   return createLocalTripHandler({
     store: options.store ?? store,
     stripeClient: () => fake.client(),
     logger: silent(),
     metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
     ...(options.sessions && { sessions: options.sessions }),
+    ...(options.clock && { clock: options.clock }),
   });
 }
 
@@ -250,7 +252,9 @@ describe('GET /trips/{tripId} when the traveller returns before the webhook', ()
     fake.failNextSessionRetrievals(count, failure);
 
     const unavailable = await getTrip(trip.tripId, { userId: trip.userId });
-    const later = await getTrip(trip.tripId, { userId: trip.userId });
+    // Stripe is asked about a trip at most once per interval, answered or not: the later return comes after it.
+    const pastTheInterval: Clock = { now: () => new Date(Date.now() + PROVIDER_CHECK_INTERVAL_MS) };
+    const later = await getTrip(trip.tripId, { userId: trip.userId }, tripHandler({ clock: pastTheInterval }));
 
     expect(unavailable).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
     expect(later).toMatchObject({ status: 200, body: { status: 'booked', bookings: [{ guestCount: 1 }] } });

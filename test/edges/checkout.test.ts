@@ -248,4 +248,22 @@ describe('the caller’s user from a JWT', () => {
 
     expect(response.statusCode).toBe(201);
   });
+
+  it.each<{ name: string; claims: Record<string, string | number> }>([
+    { name: 'no sub (a machine token)', claims: { iss: 'https://issuer.example', aud: 'pulau', client_id: 'some-machine' } },
+    { name: 'an empty sub', claims: { sub: '' } },
+    { name: 'a sub that is not a string', claims: { sub: 42 } },
+  ])('refuses a token with $name (403 FORBIDDEN) instead of taking the user from the body, and holds nothing', async ({ claims }) => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const sessions = fake.sessions().length;
+    const event = apiGatewayEvent({ path: CHECKOUT_PATH, body: JSON.stringify(request([[slot, 1]])), headers: { 'content-type': 'application/json' } });
+    const withToken = { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims, scopes: [] } } } };
+
+    const response = await handler()(withToken);
+
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ error: 'FORBIDDEN', message: expect.stringMatching(/names no user/) });
+    expect(fake.sessions()).toHaveLength(sessions);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
 });

@@ -12,6 +12,7 @@ import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import { confirmedGuests, unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import type { CheckoutSessionLookup } from '../../lambdas/shared/domain/payment-gateway';
+import { PROVIDER_CHECK_INTERVAL_MS } from '../../lambdas/shared/domain/show-trip';
 import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
@@ -45,11 +46,14 @@ afterAll(() => fake.close());
 
 const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics } = {}) {
+/** Now plus `ms`: a return that far after another asked Stripe about the same trip. */
+const later = (ms: number): Clock => ({ now: () => new Date(Date.now() + ms) });
+
+function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics; logger?: Logger } = {}) {
   return createLocalTripHandler({
     store,
     stripeClient: () => fake.client(),
-    logger: silent(),
+    logger: options.logger ?? silent(),
     metrics: options.metrics ?? new Metrics({ namespace: 'test', serviceName: 'test' }),
     ...(options.clock && { clock: options.clock }),
     ...(options.sessions && { sessions: options.sessions }),
@@ -228,6 +232,29 @@ describe('who may read and fulfil a trip', () => {
     expect(theirs).toEqual(missing);
   });
 
+  it('answers its owner the same 404 for their trip that no longer reads, counts it in UnreadableTrips and logs which trip', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const owner = await checkout(slot, 1);
+    await press(owner, 'pay');
+    await rewrite(keys.trip(owner.tripId), 'REMOVE createdAt');
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+    const counted = vi.spyOn(metrics, 'addMetric');
+    const logger = silent();
+    const logged = vi.spyOn(logger, 'error');
+    const missing = await getTrip(uniqueId('trip'), asUser(owner.userId));
+
+    const theirs = await getTrip(owner.tripId, asUser(owner.userId), tripHandler({ metrics, logger }));
+
+    expect(theirs).toEqual(missing);
+    expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringMatching(/no longer reads/),
+      expect.objectContaining({ tripId: owner.tripId, problem: expect.stringMatching(/createdAt/) }),
+    );
+    // Paid, but nothing is done with a trip that cannot be read: Stripe is not asked.
+    expect(retrievals(owner.sessionId)).toBe(0);
+  });
+
   it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([
     { name: 'a path parameter that decoded %2F.. (trip/..)', tripId: (id) => `${id}/..`, caller: asUser, status: 400, field: 'tripId' },
     { name: 'a path parameter carrying the key delimiter', tripId: (id) => `${id}#TRIP`, caller: asUser, status: 400, field: 'tripId' },
@@ -334,7 +361,13 @@ describe('the return racing what else moves the payment, forced at the SDK bound
   });
 
   it.each([
-    { name: 'a second return (the page reloaded)', second: (trip: HeldTrip) => getTrip(trip.tripId, asUser(trip.userId)).then((answer) => answer.status) },
+    // Within the interval a reload answers the stored trip without asking Stripe (so it never meets the first at a write);
+    // past it, while the first return is still held before its write, it asks and races the first.
+    {
+      name: 'a second return (the page reloaded once the interval had passed)',
+      second: (trip: HeldTrip) =>
+        getTrip(trip.tripId, asUser(trip.userId), tripHandler({ clock: later(PROVIDER_CHECK_INTERVAL_MS) })).then((answer) => answer.status),
+    },
     {
       name: 'the webhook',
       second: (trip: HeldTrip) =>
@@ -376,11 +409,15 @@ describe('Stripe failing or silent on the return', () => {
     );
 
     const unanswered = await getTrip(trip.tripId, asUser(trip.userId), tripHandler({ sessions }));
-    const later = await getTrip(trip.tripId, asUser(trip.userId));
+    const withinTheInterval = await getTrip(trip.tripId, asUser(trip.userId));
+    // A check that got no answer still counts: a Stripe that is slow (or asks us to slow down) is asked less, not more.
+    const pastTheInterval = await getTrip(trip.tripId, asUser(trip.userId), tripHandler({ clock: later(PROVIDER_CHECK_INTERVAL_MS) }));
 
     expect(unanswered).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
     expect(silentStripe.connections()).toBe(1);
-    expect(later).toMatchObject({ status: 200, body: { status: 'booked' } });
+    expect(withinTheInterval).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
+    expect(retrievals(trip.sessionId)).toBe(1);
+    expect(pastTheInterval).toMatchObject({ status: 200, body: { status: 'booked' } });
   });
 
   it('answers refund_pending (200) when Stripe fails the refund after the return set the trip aside; the webhook then refunds it once', async () => {
@@ -445,6 +482,39 @@ describe('a traveller’s page polling a waiting trip', () => {
 
     // Every poll of a waiting trip is a request on the account's Stripe rate limit, which checkout and refunds share.
     expect(retrievals(trip.sessionId)).toBe(1);
+  });
+
+  it('asks Stripe once when several polls of the same waiting trip arrive together, on as many instances', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    await press(trip, 'pay');
+
+    const answers = await Promise.all(Array.from({ length: 6 }, () => getTrip(trip.tripId, asUser(trip.userId), tripHandler())));
+
+    expect(retrievals(trip.sessionId)).toBe(1);
+    expect(answers.map((answer) => answer.status)).toEqual(Array(6).fill(200));
+    // The one that asked booked it; the others answered the trip as they had read it, waiting or booked.
+    expect(answers.filter((answer) => answer.body.status === 'booked').length).toBeGreaterThanOrEqual(1);
+    expect(await store.listBookingsOfTrip(trip.tripId)).toHaveLength(1);
+  });
+
+  it('asks Stripe again once the interval has passed since the last ask, not before, and books what was paid meanwhile', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const trip = await checkout(slot, 1);
+    const start = Date.now();
+    const at = (ms: number) => tripHandler({ clock: { now: () => new Date(start + ms) } });
+
+    const open = await getTrip(trip.tripId, asUser(trip.userId), at(0));
+    await press(trip, 'pay');
+    const justBefore = await getTrip(trip.tripId, asUser(trip.userId), at(PROVIDER_CHECK_INTERVAL_MS - 1));
+    const once = retrievals(trip.sessionId);
+    const past = await getTrip(trip.tripId, asUser(trip.userId), at(PROVIDER_CHECK_INTERVAL_MS));
+
+    expect(open.body).toMatchObject({ status: 'pending_payment' });
+    expect(justBefore.body).toMatchObject({ status: 'pending_payment' });
+    expect(once).toBe(1);
+    expect(past).toMatchObject({ status: 200, body: { status: 'booked' } });
+    expect(retrievals(trip.sessionId)).toBe(2);
   });
 });
 

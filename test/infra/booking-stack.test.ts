@@ -294,7 +294,7 @@ describe('webhook API', () => {
 describe('alarms', () => {
   it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(17);
+    expect(alarms).toHaveLength(18);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',
@@ -321,6 +321,22 @@ describe('alarms', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
       AlarmDescription: Match.stringLikeRegexp('npm run ops -- attention list.*payments show\\|retry-refund\\|resolve'),
+    });
+  });
+
+  it('alarm on the first read of a stored trip that no longer reads (answered 404 like a missing one), within 5 minutes, and say how to find it', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'UnreadableTrips',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('A stored trip no longer reads.*trips show TRIP_ID'),
     });
   });
 

@@ -1,6 +1,6 @@
 // The local API Gateway's routing and events: templated routes (`GET /trips/{tripId}`) and the query, as an HTTP API hands them over.
 import { describe, expect, it } from 'vitest';
-import { buildApiGatewayEvent, matchRoute } from '../../scripts/local/api-gateway-adapter';
+import { buildApiGatewayEvent, matchRoute, requestTarget } from '../../scripts/local/api-gateway-adapter';
 
 const routes = { 'POST /checkout': 'checkout', 'GET /trips/{tripId}': 'trip', 'POST /webhooks/stripe': 'webhook' };
 
@@ -25,6 +25,25 @@ describe('matchRoute', () => {
     ['another path', 'GET', '/admin'],
   ])('matches nothing for %s', (_name, method, path) => {
     expect(matchRoute(routes, method, path)).toBeUndefined();
+  });
+});
+
+describe('requestTarget', () => {
+  it.each([
+    ['a path and a query', '/trips/trip-1?userId=u&x=%2F', { path: '/trips/trip-1', rawQueryString: 'userId=u&x=%2F' }],
+    ['no query', '/checkout', { path: '/checkout', rawQueryString: '' }],
+    ['an empty query', '/checkout?', { path: '/checkout', rawQueryString: '' }],
+    ['a second ? inside the query', '/trips/t?a=b?c', { path: '/trips/t', rawQueryString: 'a=b?c' }],
+    // What a URL parser would resolve (a host, a backslash, dot segments) stays as sent, so no route takes it.
+    ['an empty first segment', '//evil.example/trips/t?userId=u', { path: '//evil.example/trips/t', rawQueryString: 'userId=u' }],
+    ['a backslash', '/trips\\t', { path: '/trips\\t', rawQueryString: '' }],
+    ['dot segments', '/x/../trips/t', { path: '/x/../trips/t', rawQueryString: '' }],
+  ])('takes the path up to the first ? as sent, for %s', (_name, target, expected) => {
+    expect(requestTarget(target)).toEqual(expected);
+  });
+
+  it.each(['//evil.example/trips/t', '/trips\\t', '/x/../trips/t'])('leaves %s to no route', (target) => {
+    expect(matchRoute(routes, 'GET', requestTarget(target).path)).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 // The transaction's items as DynamoDB receives them, and its refusals decoded: pure builders, no table.
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
+import type { AtomicWrite, TripTransition } from '../../lambdas/shared/domain/booking-store';
 import { StoredDataError } from '../../lambdas/shared/domain/errors';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { newPaymentRecord } from '../../lambdas/shared/domain/payment-ledger';
@@ -112,6 +112,17 @@ describe('transaction items', () => {
       },
     });
     expect(item.Update?.ConditionExpression).toContain('#status IN (:from0, :from1)');
+  });
+
+  it('forgets, with every move of a trip, when a traveller’s return last asked Stripe about it', () => {
+    const moves: TripTransition[] = [
+      { tripId: 'trip-1', from: ['pending_payment'], to: 'awaiting_payment', checkoutSessionId: 'cs_1' },
+      { tripId: 'trip-1', from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: 'cs_2' },
+      { tripId: 'trip-1', from: ['pending_payment', 'awaiting_payment'], to: 'booked', paymentId: 'pi_1', bookingReferences: ['PL-1'] },
+    ];
+    for (const tripTransition of moves) {
+      expect(onlyItem({ tripTransition }).Update?.UpdateExpression).toMatch(/^SET .* REMOVE returnCheckedAt$/);
+    }
   });
 
   it('books a trip paid for by a session only if it was opened for that session, at that price, for exactly those items', () => {

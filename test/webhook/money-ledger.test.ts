@@ -121,7 +121,8 @@ describe('Stripe refuses a refund for good', () => {
       expect(await s.store.listAudit('payment', s.paymentIntent)).toContainEqual(
         expect.objectContaining({ eventType: 'payment.refund_failed', metadata: expect.objectContaining({ code }) }),
       );
-      expect(added.mock.calls.map(([name]) => name)).toContain('PaymentsNeedingAttention');
+      // Counted by the delivery that put it in front of a person; the redelivery finds it there and counts nothing.
+      expect(added.mock.calls.filter(([name]) => name === 'PaymentsNeedingAttention')).toHaveLength(1);
       expect((await s.store.listPaymentsNeedingAttention()).map((record) => record.paymentId)).toContain(s.paymentIntent);
     },
   );

@@ -272,6 +272,21 @@ describe('metrics', () => {
 
     expect(names()).toEqual(['Confirmations', 'DuplicateDeliveries', 'Refunds', 'PaymentsSetAside', 'SignatureFailures']);
   });
+
+  it('counts a refund and a payment set aside once, however often Stripe redelivers the event that caused them', async () => {
+    const s = await scenario();
+    const added = vi.spyOn(s.webhook.metrics, 'addMetric');
+    const strayPayment = paymentIntentId();
+    fake.registerPayment(strayPayment, 1);
+    const stray = signedRequest(stripeEvent('checkout.session.completed', s.session({ paymentIntent: strayPayment, amount: 1 })));
+
+    const answers = [];
+    for (let delivery = 0; delivery < 3; delivery++) answers.push(await s.webhook.send(stray));
+
+    expect(answers.map((answer) => answer.body)).toEqual(Array(3).fill(expect.objectContaining({ outcome: 'refunded', setAside: true })));
+    expect(fake.refundsOf(strayPayment)).toHaveLength(1);
+    expect(added.mock.calls.map(([name]) => name)).toEqual(['Refunds', 'PaymentsSetAside']);
+  });
 });
 
 describe('cost per delivery', () => {

@@ -70,6 +70,20 @@ export interface TripTransition {
   readonly refundId?: string;
 }
 
+/**
+ * A traveller's return about to ask the provider for its trip's session: recorded on the trip only if no return did so
+ * after `notCheckedSince` and the trip still waits for its payment, so polls ask once per interval however many arrive at once.
+ */
+export interface ProviderCheckClaim {
+  readonly tripId: string;
+  /** When this return asks. */
+  readonly at: string;
+  /** A check recorded after this instant is recent: this one is refused. */
+  readonly notCheckedSince: string;
+  /** The states in which the provider may be asked (the trip waits for its payment). */
+  readonly whileStatusIn: readonly TripStatus[];
+}
+
 /** The payment record, written whole: new, or replacing exactly the version that was read. */
 export interface PaymentRecordWrite {
   readonly record: PaymentRecord;
@@ -148,6 +162,12 @@ export interface BookingStore {
   listExpiredHolds(at: string, limit?: number): Promise<Hold[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
   commit(write: AtomicWrite): Promise<AtomicWriteResult>;
+  /**
+   * Records the check on the trip when the claim's guards hold: true when recorded (this return may ask), false when
+   * another return asked recently or the trip no longer waits. Every trip transition forgets the last check, so a
+   * trip that moved may be asked about at once.
+   */
+  claimProviderCheck(claim: ProviderCheckClaim): Promise<boolean>;
 }
 
 /**

@@ -10,6 +10,8 @@ import type { RefundAnswer } from './payment-gateway';
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
   readonly record: PaymentRecord;
+  /** Whether this call recorded answers; false when no refund was `requested` (another call asked and recorded them). */
+  readonly recorded: boolean;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRe
     RECORD_ATTEMPTS,
     async () => {
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
-      if (requested.length === 0) return { record: current };
+      if (requested.length === 0) return { record: current, recorded: false };
       for (const entry of requested) {
         if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
       }
@@ -70,7 +72,7 @@ export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRe
         audits: [...audits, ...tripAudit],
         ...(tripTransition && { tripTransition }),
       });
-      if (result.committed) return { record: written };
+      if (result.committed) return { record: written, recorded: true };
       const moved = result.rejection.paymentRecord?.current;
       if (moved) {
         // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
@@ -79,7 +81,7 @@ export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRe
       }
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-      if (withoutTrip.committed) return { record: written };
+      if (withoutTrip.committed) return { record: written, recorded: true };
       current = withoutTrip.rejection.paymentRecord?.current ?? current;
       return STATE_MOVED;
     },

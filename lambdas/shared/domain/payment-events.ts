@@ -49,7 +49,16 @@ export interface PaymentEventResult {
   readonly setAside?: boolean;
   /** The decision row of `docs/payment-flow.md` that applied last. */
   readonly rule?: string;
+  /**
+   * True when this call changed nothing and asked the provider for nothing: the outcome is what the stored records
+   * already said (a redelivery, the traveller's page asking again, the sweep finding it done). What such an outcome
+   * counts (a refund, a payment set aside or needing a person) was counted by the call that brought it about.
+   */
+  readonly unchanged?: true;
 }
+
+/** Marks a result that repeats what was stored: nothing written, nothing asked. */
+const UNCHANGED = { unchanged: true } as const;
 
 /** Not a business outcome: the same event must be delivered again later (Stripe retries on a 5xx). */
 export class RetryLaterError extends Error {
@@ -218,7 +227,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'attention':
       return putInFrontOfAPerson(deps, event, plan.reason);
     case 'issue-refunds':
-      return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded');
+      return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', 'read');
     case 'resume-trip-refund':
       return resumeLegacyTripRefund(deps, event as CheckoutCompleted, plan.trip);
     case 'close-trip':
@@ -240,13 +249,16 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
   }
 }
 
+/** A decision that writes nothing: the answer the stored trip and record give, which this call changed nothing of. */
 function answerFromState({ trip, record }: PaymentState, event: PaymentEvent, outcome: PaymentOutcome): PaymentEventResult {
   if (record) {
     const bookedHere = trip !== undefined && trip.paymentId === record.paymentId && trip.status === 'booked';
-    return { ...fromRecord(record, outcome), ...(bookedHere && outcome === 'duplicate' && { references: trip.bookingReferences }) };
+    return { ...fromRecord(record, outcome), ...(bookedHere && outcome === 'duplicate' && { references: trip.bookingReferences }), ...UNCHANGED };
   }
-  if (trip && outcome === 'duplicate' && trip.paymentId === paymentOf(event)) return { outcome, tripId: trip.tripId, references: trip.bookingReferences };
-  return { outcome, ...(trip && { tripId: trip.tripId }) };
+  if (trip && outcome === 'duplicate' && trip.paymentId === paymentOf(event)) {
+    return { outcome, tripId: trip.tripId, references: trip.bookingReferences, ...UNCHANGED };
+  }
+  return { outcome, ...(trip && { tripId: trip.tripId }), ...UNCHANGED };
 }
 
 async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
@@ -254,7 +266,7 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
   const result = await confirmTrip(deps, { trip, paymentId, marker: markerOf(deps, event), amountPaid, sessionId: event.sessionId });
   if (result.ok) {
     const references = result.bookings.map((booking) => booking.reference);
-    return { outcome: result.replayed ? 'duplicate' : 'booked', tripId: trip.tripId, references };
+    return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
   }
   return afterRefusedConfirmation(deps, event, trip, result.errorCode);
 }
@@ -321,7 +333,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     trip,
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', 'written');
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
@@ -375,7 +387,7 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
     ],
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, 'refunded');
+  return issueAndAnswer(deps, record, 'refunded', 'written');
 }
 
 /**
@@ -416,14 +428,17 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund');
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', 'written');
 }
 
-/** Asks for the record's requested refunds and answers from what the record says after. */
-async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+/**
+ * Asks for the record's requested refunds and answers from what the record says after. `record` is as this step just
+ * wrote it (`written`), or as it was read (`read`): then, when no refund was left to ask for, this call changed nothing.
+ */
+async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, recordIs: 'written' | 'read'): Promise<StepResult> {
   const issued = await issueRequestedRefunds(deps, record, 'stripe');
   const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
-  return fromRecord(issued.record, settledOutcome);
+  return { ...fromRecord(issued.record, settledOutcome), ...(recordIs === 'read' && !issued.recorded && UNCHANGED) };
 }
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */
@@ -451,8 +466,8 @@ async function closeTripRefundedFirst(deps: PaymentDeps, event: PaymentEvent, tr
     },
     trip,
   );
-  if (!result.committed && !result.rejection.eventAlreadyProcessed) return 'state-changed';
-  return fromRecord(record, outcome);
+  if (result.committed) return fromRecord(record, outcome);
+  return result.rejection.eventAlreadyProcessed ? { ...fromRecord(record, outcome), ...UNCHANGED } : 'state-changed';
 }
 
 /** A full refund of a booked trip: bookings cancelled, seats back, trip and payment `refunded`, in one transaction. */
@@ -535,7 +550,7 @@ async function commitRecord(
   };
   const result = await deps.store.commit(write);
   if (result.committed) return fromRecord(after, outcome);
-  if (result.rejection.eventAlreadyProcessed) return fromRecord(after, 'duplicate');
+  if (result.rejection.eventAlreadyProcessed) return { ...fromRecord(after, 'duplicate'), ...UNCHANGED };
   return 'state-changed';
 }
 
@@ -602,7 +617,8 @@ async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, trip
     ],
     processedEvent: processedEvent(deps, event, 'partial_refund_recorded', tripId),
   });
-  return { outcome: result.committed ? 'partial_refund_recorded' : 'duplicate', ...(tripId !== undefined && { tripId }) };
+  if (result.committed) return { outcome: 'partial_refund_recorded', ...(tripId !== undefined && { tripId }) };
+  return { outcome: 'duplicate', ...(tripId !== undefined && { tripId }), ...UNCHANGED };
 }
 
 /** Stripe's word on a refund: the refund moves forward; one made outside this service is recorded as Stripe's. */
@@ -659,7 +675,7 @@ async function moveTrip(deps: PaymentDeps, event: PaymentEvent, trip: Trip, to: 
   // A checkout that ended without money gives its held seats back in the same transaction.
   const result = to === 'expired' || to === 'payment_failed' ? await commitReleasingHold(deps, write, trip) : await deps.store.commit(write);
   if (result.committed) return { outcome, tripId: trip.tripId };
-  return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId } : 'state-changed';
+  return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId, ...UNCHANGED } : 'state-changed';
 }
 
 /**
@@ -685,8 +701,13 @@ async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: S
   } catch (error) {
     if (!(error instanceof StoredDataError)) throw error;
   }
-  await recordUnusableEvent(deps, { eventId: event.eventId, eventType: event.eventType, problem: problem.message });
-  return { outcome: 'needs_attention', reason: 'stored_data_unusable', ...('tripId' in event && event.tripId !== undefined && { tripId: event.tripId }) };
+  const { recorded } = await recordUnusableEvent(deps, { eventId: event.eventId, eventType: event.eventType, problem: problem.message });
+  return {
+    outcome: 'needs_attention',
+    reason: 'stored_data_unusable',
+    ...('tripId' in event && event.tripId !== undefined && { tripId: event.tripId }),
+    ...(!recorded && UNCHANGED),
+  };
 }
 
 /**
@@ -696,13 +717,14 @@ async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: S
 async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
   const paymentId = paymentOf(event);
   const tripId = 'tripId' in event ? event.tripId : undefined;
+  // Nothing to record it on: the result (its log line and metric) is all a person gets, every time it happens.
   if (paymentId === undefined) return { outcome: 'needs_attention', reason, ...(tripId !== undefined && { tripId }) };
   return retryWhileStateMoves(
     STATE_ATTEMPTS,
     async () => {
       const at = deps.clock.now().toISOString();
       const existing = await deps.store.getPaymentRecord(paymentId);
-      if (existing?.status === 'needs_attention') return fromRecord(existing, 'needs_attention');
+      if (existing?.status === 'needs_attention') return { ...fromRecord(existing, 'needs_attention'), ...UNCHANGED };
       const record = existing
         ? nextVersion(withAttention(existing, reason, at), at)
         : newPaymentRecord(

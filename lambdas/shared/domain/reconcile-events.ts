@@ -332,4 +332,7 @@ class CommitWatch implements BookingStore {
   listExpiredHolds(...args: Parameters<BookingStore['listExpiredHolds']>) {
     return this.store.listExpiredHolds(...args);
   }
+  claimProviderCheck(...args: Parameters<BookingStore['claimProviderCheck']>) {
+    return this.store.claimProviderCheck(...args);
+  }
 }

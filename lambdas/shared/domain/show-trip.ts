@@ -2,7 +2,7 @@
 // is paid and its webhook has not arrived yet.
 import * as z from '../zod';
 import type { PaymentDeps } from './collaborators';
-import { failure, type BookingFailure } from './errors';
+import { failure, StoredDataError, type BookingFailure } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type Booking, type PaymentRecord, type Trip } from './model';
 import { handlePaymentEvent, RetryLaterError, type PaymentEvent, type PaymentEventResult } from './payment-events';
 import { PaymentGatewayUnavailableError, type CheckoutSessionLookup, type ProviderCheckoutSession } from './payment-gateway';
@@ -20,10 +20,22 @@ export interface ShowTripDeps extends PaymentDeps {
 export const showTripInputSchema = z.strictObject({ tripId: idSchema, userId: userIdSchema });
 export type ShowTripInput = z.infer<typeof showTripInputSchema>;
 
+/**
+ * The provider is asked about one waiting trip at most once in this long, whoever asks and however many polls arrive
+ * at once: every ask is a request on the account's rate limit, which checkout and refunds share, and a page polling
+ * every few seconds would otherwise ask on each poll. Short, because a traveller who just paid is waiting.
+ */
+export const PROVIDER_CHECK_INTERVAL_MS = 10_000;
+
 /** What asking the provider did, for the entry point's logs and metrics; never part of the traveller's answer. */
 export type ProviderCheck =
   /** The trip does not wait for a payment, or no session is recorded on it: the provider was not asked. */
   | { readonly kind: 'not_asked' }
+  /**
+   * A return asked the provider about this trip less than PROVIDER_CHECK_INTERVAL_MS ago (whatever it answered, or
+   * if it did not), or the trip moved since it was read: the stored state is answered, without asking.
+   */
+  | { readonly kind: 'asked_recently' }
   /** The session is open, complete but not paid yet (a delayed payment method), or expired: nothing to do here. */
   | { readonly kind: 'not_paid'; readonly status?: string }
   /** The provider has no such session, or the one it answered is not the trip's own, marked as ours. */
@@ -47,6 +59,15 @@ export interface TripShown {
   readonly check: ProviderCheck;
 }
 
+/**
+ * TRIP_NOT_FOUND; for a trip that is stored but no longer reads as one, with the problem, for the entry point's logs
+ * and metrics only: the answer is the missing trip's, word for word.
+ */
+export type TripNotShown = BookingFailure & { readonly unreadable?: StoredDataError };
+
+/** One answer for a trip that is not there, one that is someone else's, and one that no longer reads, so ids cannot be probed. */
+const notFound = (): BookingFailure => failure('TRIP_NOT_FOUND', 'No such trip.');
+
 /** The trip waits for its payment and knows which payment page it was opened on. */
 function waitsForItsPayment(trip: Trip): trip is Trip & { checkoutSessionId: string } {
   return CONFIRMABLE_TRIP_STATUSES.includes(trip.status) && trip.checkoutSessionId !== undefined;
@@ -65,15 +86,22 @@ function isCompleteAndPaid(session: ProviderCheckoutSession): boolean {
 /**
  * Input: `{ tripId, userId }`, the user as the entry point authenticated them.
  * Output: the trip, its bookings and its payment record as they are after this call, and what asking the provider
- * did; or TRIP_NOT_FOUND, the same for another user's trip as for a missing one, so ids cannot be probed.
- * Steps: read the trip → (waiting for its payment, its session recorded) ask the provider for that session → (the
+ * did; or TRIP_NOT_FOUND, the same for another user's trip, and for a stored trip that no longer reads (whose owner
+ * cannot be read either: its owner gets the same answer), as for a missing one, so ids cannot be probed.
+ * Steps: read the trip → (waiting for its payment, its session recorded) record the check on the trip, unless another
+ * return did within PROVIDER_CHECK_INTERVAL_MS → (recorded) ask the provider for that session → (the
  * trip's own session, complete and paid) the payment event the webhook would carry → `handlePaymentEvent`, whose
  * processed-event and payment records make this and the webhook's delivery book once → read what it is now.
  */
-export async function showTrip(deps: ShowTripDeps, input: ShowTripInput): Promise<TripShown | BookingFailure> {
-  const stored = await deps.store.getTrip(input.tripId);
-  // One answer, word for word, for a trip that is not there and one that is someone else's.
-  if (stored === undefined || stored.userId !== input.userId) return failure('TRIP_NOT_FOUND', 'No such trip.');
+export async function showTrip(deps: ShowTripDeps, input: ShowTripInput): Promise<TripShown | TripNotShown> {
+  let stored: Trip | undefined;
+  try {
+    stored = await deps.store.getTrip(input.tripId);
+  } catch (error) {
+    if (error instanceof StoredDataError && error.entity === 'trip') return { ...notFound(), unreadable: error };
+    throw error;
+  }
+  if (stored === undefined || stored.userId !== input.userId) return notFound();
   const check = waitsForItsPayment(stored) ? await fulfilFromProvider(deps, stored) : ({ kind: 'not_asked' } as const);
   // Read again only when something may have moved it; a trip that vanished since is answered as it was read.
   const trip = check.kind === 'handled' || check.kind === 'deferred' ? ((await deps.store.getTrip(stored.tripId)) ?? stored) : stored;
@@ -85,6 +113,14 @@ export async function showTrip(deps: ShowTripDeps, input: ShowTripInput): Promis
 }
 
 async function fulfilFromProvider(deps: ShowTripDeps, trip: Trip & { checkoutSessionId: string }): Promise<ProviderCheck> {
+  const now = deps.clock.now();
+  const claimed = await deps.store.claimProviderCheck({
+    tripId: trip.tripId,
+    at: now.toISOString(),
+    notCheckedSince: new Date(now.getTime() - PROVIDER_CHECK_INTERVAL_MS).toISOString(),
+    whileStatusIn: CONFIRMABLE_TRIP_STATUSES,
+  });
+  if (!claimed) return { kind: 'asked_recently' };
   let session: ProviderCheckoutSession | undefined;
   try {
     session = await deps.sessions.retrieveSession(trip.checkoutSessionId);

@@ -8,18 +8,19 @@ import {
   QueryCommand,
   ScanCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type QueryCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from '../domain/booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, ProviderCheckClaim } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { eventCursorItem, keys, tripItem, type Key } from './items';
+import { eventCursorItem, keys, RETURN_CHECKED_AT, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
-import { buildTransaction, guard, requestToken } from './transaction-items';
+import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
 import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
 import { decodeRejection } from './write-rejection';
 
@@ -278,6 +279,29 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  async claimProviderCheck(claim: ProviderCheckClaim): Promise<boolean> {
+    const statuses = Object.fromEntries(claim.whileStatusIn.map((status, index) => [`:from${index}`, status]));
+    try {
+      await this.retrying('UpdateItem trip check', () =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.trip(claim.tripId),
+            UpdateExpression: `SET ${RETURN_CHECKED_AT} = :at`,
+            ConditionExpression: allOf(guard.exists, guard.tripStatusIn(Object.keys(statuses)), guard.tripNotCheckedSince),
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':at': claim.at, ':since': claim.notCheckedSince, ...statuses },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      // Also a retry whose first try landed unseen: that return then asks nothing, and a later poll asks.
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async getEventCursor(source: string): Promise<EventCursor | undefined> {

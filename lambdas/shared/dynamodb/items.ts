@@ -25,6 +25,12 @@ export function slotItem(slot: Slot): Item {
   };
 }
 
+/**
+ * On a trip item, beside the trip's fields (not one of them): when a traveller's return last asked Stripe about it,
+ * removed by every transition of the trip.
+ */
+export const RETURN_CHECKED_AT = 'returnCheckedAt';
+
 export function tripItem(trip: Trip): Item {
   return {
     ...keys.trip(trip.tripId),

@@ -2,7 +2,19 @@
 import { createHash } from 'node:crypto';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite, BookingCancellation, PaymentRecordWrite, SeatChange, SlotSettingsChange, TripTransition } from '../domain/booking-store';
-import { auditItem, bookingItem, holdItem, indexAttributes, keys, paymentRecordItem, processedEventItem, slotItem, tripItem, unusableEventItem } from './items';
+import {
+  auditItem,
+  bookingItem,
+  holdItem,
+  indexAttributes,
+  keys,
+  paymentRecordItem,
+  processedEventItem,
+  RETURN_CHECKED_AT,
+  slotItem,
+  tripItem,
+  unusableEventItem,
+} from './items';
 import { GLOBAL_INDEXES } from './table-definition';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -75,6 +87,8 @@ export const guard = {
   eventStatusIs: '#status = :status',
   /** The trip is in a state this change may move it from: what makes a second confirmation impossible. */
   tripStatusIn: (placeholders: readonly string[]): string => `#status IN (${placeholders.join(', ')})`,
+  /** No traveller's return asked Stripe about the trip since `:since`: of polls arriving together, one asks. */
+  tripNotCheckedSince: `(attribute_not_exists(${RETURN_CHECKED_AT}) OR ${RETURN_CHECKED_AT} <= :since)`,
 } as const;
 
 export function allOf(...fragments: string[]): string {
@@ -329,7 +343,8 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     Update: {
       TableName: table,
       Key: keys.trip(transition.tripId),
-      UpdateExpression: `SET ${sets.join(', ')}`,
+      // A return's check of Stripe was about the trip as it was: moved, it may be asked about again at once.
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${RETURN_CHECKED_AT}`,
       ConditionExpression: allOf(...conditions),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
