@@ -3,16 +3,12 @@
 // and the operator's command. Tests that fail show holes; the others prove suspected ones closed.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
-import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import type { PaymentEventSource, PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
-import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { createStripeReconciler } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -21,9 +17,9 @@ import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
+import { type ReconcilerOptions, testReconciler } from '../support/reconciler';
 import { webhookHarness } from '../support/webhook';
 
-const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 let fake: StripeFake;
@@ -36,40 +32,8 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
-const minutesLater = (minutes: number): Clock => {
-  const at = new Date(Date.now() + minutes * MINUTE_MS);
-  return { now: () => at };
-};
-
-interface ReconcilerOptions {
-  readonly clock?: Clock;
-  readonly cursor?: string;
-  readonly events?: PaymentEventSource;
-  readonly gateway?: PaymentGateway;
-  readonly mode?: StripeMode;
-}
-
-/** A reconciler as the Lambda builds it, on a cursor of the test's own; `metric(name)` sums what it published under that name. */
-function reconciler(store: DynamoDbBookingStore, options: ReconcilerOptions = {}) {
-  const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
-  const added = vi.spyOn(metrics, 'addMetric');
-  const run = createStripeReconciler({
-    store,
-    events: options.events ?? new StripeEventSource(async () => fake.client()),
-    gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
-    clock: options.clock ?? minutesLater(10),
-    ids: randomIds,
-    mode: async () => options.mode ?? 'test',
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    metrics,
-    cursor: options.cursor ?? uniqueId('cursor'),
-  });
-  return {
-    run,
-    metric: (name: string): number => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0),
-  };
-}
+/** A reconciler as the Lambda builds it, at this test's fake. */
+const reconciler = (store: DynamoDbBookingStore, options: ReconcilerOptions = {}) => testReconciler(fake, store, options);
 
 /** A trip checked out on a slot of its own, at this test's fake. */
 const checkedOut = (store: DynamoDbBookingStore) => checkedOutTrip(store, fake);

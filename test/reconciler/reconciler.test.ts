@@ -3,8 +3,8 @@
 // cursor survives a restart without ever passing an event that failed.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { EVENT_LIST_RETENTION_SECONDS, OVERLAP_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
@@ -16,10 +16,9 @@ import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
+import { minutesLater, type ReconcilerOptions, testReconciler } from '../support/reconciler';
 import { webhookHarness } from '../support/webhook';
 import { serveWebhookFor } from '../support/webhook-server';
-
-const MINUTE_MS = 60_000;
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -28,32 +27,8 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
-const minutesLater = (minutes: number): Clock => {
-  const at = new Date(Date.now() + minutes * MINUTE_MS);
-  return { now: () => at };
-};
-
-/** A reconciler as the Lambda builds it, on a cursor of the test's own; `metric(name)` sums what it published under that name. */
-function reconciler(store: DynamoDbBookingStore, options: { clock?: Clock; cursor?: string } = {}) {
-  const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
-  const added = vi.spyOn(metrics, 'addMetric');
-  const run = createStripeReconciler({
-    store,
-    events: new StripeEventSource(async () => fake.client()),
-    gateway: new StripePaymentGateway(async () => fake.client()),
-    clock: options.clock ?? minutesLater(10),
-    ids: randomIds,
-    mode: async () => 'test',
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    metrics,
-    cursor: options.cursor ?? uniqueId('cursor'),
-  });
-  return {
-    run,
-    metric: (name: string): number => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0),
-  };
-}
+/** A reconciler as the Lambda builds it, at this test's fake. */
+const reconciler = (store: DynamoDbBookingStore, options: ReconcilerOptions = {}) => testReconciler(fake, store, options);
 
 /** A trip checked out on a slot of its own, at this test's fake. */
 const checkedOut = (store: DynamoDbBookingStore) => checkedOutTrip(store, fake);

@@ -1,0 +1,49 @@
+// Test helpers for the reconciliation sweep: its handler as the Lambda builds it, over a Stripe fake, and a later clock to run it at.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { vi } from 'vitest';
+import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { PaymentEventSource, PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { createStripeReconciler } from '../../lambdas/stripe-reconciler/reconciler';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
+import { uniqueId } from './store';
+
+const MINUTE_MS = 60_000;
+
+/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
+export const minutesLater = (minutes: number): Clock => {
+  const at = new Date(Date.now() + minutes * MINUTE_MS);
+  return { now: () => at };
+};
+
+export interface ReconcilerOptions {
+  readonly clock?: Clock;
+  readonly cursor?: string;
+  readonly events?: PaymentEventSource;
+  readonly gateway?: PaymentGateway;
+  readonly mode?: StripeMode;
+}
+
+/** A reconciler as the Lambda builds it, on a cursor of the test's own; `metric(name)` sums what it published under that name. */
+export function testReconciler(fake: StripeFake, store: DynamoDbBookingStore, options: ReconcilerOptions = {}) {
+  const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
+  const added = vi.spyOn(metrics, 'addMetric');
+  const run = createStripeReconciler({
+    store,
+    events: options.events ?? new StripeEventSource(async () => fake.client()),
+    gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
+    clock: options.clock ?? minutesLater(10),
+    ids: randomIds,
+    mode: async () => options.mode ?? 'test',
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    metrics,
+    cursor: options.cursor ?? uniqueId('cursor'),
+  });
+  return {
+    run,
+    metric: (name: string): number => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value), 0),
+  };
+}
