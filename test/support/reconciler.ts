@@ -27,12 +27,24 @@ export interface ReconcilerOptions {
   readonly mode?: StripeMode;
 }
 
+/**
+ * `store` as a sweep at `fake` sees it. The shared test table holds the payments of every test, and each test's fake is a
+ * Stripe account of its own: its sweep asks again for the refunds due of the payments that account holds, and leaves the
+ * others' alone (their account would have said "no such payment", and set them in front of a person mid-test).
+ */
+export function scopedToAccount(fake: StripeFake, store: DynamoDbBookingStore): DynamoDbBookingStore {
+  const scoped = Object.create(store) as DynamoDbBookingStore;
+  scoped.listRefundsDue = async (requestedBefore, limit) =>
+    (await store.listRefundsDue(requestedBefore, 1_000)).filter((due) => fake.payment(due.paymentId) !== undefined).slice(0, limit);
+  return scoped;
+}
+
 /** A reconciler as the Lambda builds it, on a cursor of the test's own; `metric(name)` sums what it published under that name. */
 export function testReconciler(fake: StripeFake, store: DynamoDbBookingStore, options: ReconcilerOptions = {}) {
   const metrics = new Metrics({ namespace: 'test', serviceName: 'test', singleMetric: false });
   const added = vi.spyOn(metrics, 'addMetric');
   const run = createStripeReconciler({
-    store,
+    store: scopedToAccount(fake, store),
     events: options.events ?? new StripeEventSource(async () => fake.client()),
     gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
     clock: options.clock ?? minutesLater(10),

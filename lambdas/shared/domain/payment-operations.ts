@@ -19,6 +19,7 @@ import {
   withLiveStatus,
 } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
+import { OVERDUE_AFTER_MS } from './resume-refunds';
 
 /** A concurrent event about the same payment makes an operation read again, this many times at most. */
 const OPERATION_ATTEMPTS = 5;
@@ -277,14 +278,17 @@ export interface PaymentProblem {
   readonly problem: string;
 }
 
-/** A run that stored a refund and died before Stripe answered leaves it `requested`; only a redelivery or a person resumes it. */
-const UNANSWERED_REFUND_MS = 3_600_000;
+/**
+ * A refund is stored `requested` before Stripe is asked; the reconciliation sweep asks again every run until Stripe
+ * answers. One still unanswered after this long (the OverdueRefunds alarm's hour) is worth a person's look.
+ */
+const UNANSWERED_REFUND_MS = OVERDUE_AFTER_MS;
 /** Card refunds settle within days; one still pending after this is worth a look at Stripe. */
 const STUCK_REFUND_MS = 10 * 86_400_000;
 
 /**
  * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
- * and refunds that nothing will move any more (requested but never answered, pending for too long).
+ * and refunds that are not moving (requested and still unanswered after an hour, pending for too long).
  */
 export async function checkPayments(store: BookingStore & BookingQueries, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
   const problems: PaymentProblem[] = [];
@@ -298,7 +302,7 @@ export async function checkPayments(store: BookingStore & BookingQueries, now: D
     for (const entry of record.refunds) {
       const age = now.getTime() - Date.parse(entry.updatedAt);
       if (entry.status === 'requested' && age > UNANSWERED_REFUND_MS)
-        at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and never answered: run payments retry-refund`);
+        at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and still unanswered by Stripe: run payments retry-refund to ask now`);
       if ((entry.status === 'pending' || entry.status === 'requires_action') && age > STUCK_REFUND_MS)
         at(`refund ${entry.refundKey} ${entry.status} since ${entry.updatedAt}: look it up at Stripe`);
     }

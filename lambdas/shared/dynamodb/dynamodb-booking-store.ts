@@ -16,6 +16,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, ProviderCheckClaim } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
+import type { DueRefund, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
 import { eventCursorItem, keys, RETURN_CHECKED_AT, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
@@ -36,7 +37,7 @@ const BATCH_GET_LIMIT = 100;
 /** The cursor only moves forward: a sweep that ends behind another one (or a retry of its own write) never takes it back. */
 const CURSOR_NOT_AHEAD = 'resumeAt <= :resumeAt';
 
-export class DynamoDbBookingStore implements BookingStore, BookingQueries, EventCursorStore {
+export class DynamoDbBookingStore implements BookingStore, BookingQueries, EventCursorStore, RefundsDueQuery {
   private readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   private readonly retryPolicy: RetryPolicy;
@@ -120,6 +121,28 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
       ),
     );
     return (result.Items ?? []).map(fromItem.hold);
+  }
+
+  async listRefundsDue(requestedBefore: string, limit: number): Promise<DueRefund[]> {
+    const index = GLOBAL_INDEXES.bySlotOrPayment;
+    const result = await this.retrying('Query refunds due', () =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.indexName,
+          // The sort key starts with when the oldest requested refund was stored.
+          KeyConditionExpression: '#pk = :pk AND #sk <= :before',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, '#paymentId': 'paymentId' },
+          ExpressionAttributeValues: { ':pk': keys.refundsDuePartition, ':before': `${requestedBefore}#~` },
+          ProjectionExpression: '#paymentId, #sk',
+          Limit: limit,
+        }),
+      ),
+    );
+    return (result.Items ?? []).map((item) => {
+      const sort = String(item[index.sortKey]);
+      return { paymentId: String(item.paymentId), requestedAt: sort.slice(0, sort.lastIndexOf('#')) };
+    });
   }
 
   async listActiveHolds(): Promise<Hold[]> {

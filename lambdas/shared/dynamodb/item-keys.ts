@@ -23,6 +23,11 @@ export const keys = {
   /** Index partition of the holds still held, sorted by expiry (sparse: a hold leaves it when consumed or released). */
   holdsPartition: 'HOLDS',
   paymentRecord: (paymentId: string): Key => ({ pk: `PAYMENT#${paymentId}`, sk: 'PAYMENT' }),
+  /**
+   * Index partition of the payments with a refund stored as `requested` and not yet answered by Stripe, sorted by when
+   * it was (sparse: a payment leaves it once every refund has an answer).
+   */
+  refundsDuePartition: 'REFUNDS_DUE',
   /** Index key under which a trip is found from the payment that booked it (or is being refunded). */
   tripOfPayment: (paymentId: string): IndexKey => ({ partition: `PAYMENT#${paymentId}`, sort: 'TRIP' }),
   auditPartition: (entityType: string, entityId: string): string => `AUDIT#${entityType}#${entityId}`,

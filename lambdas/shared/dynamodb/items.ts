@@ -68,8 +68,18 @@ export function paymentRecordItem(record: PaymentRecord): Item {
     // Only a payment that needs a person is in the index, so listing them never reads the others.
     ...(record.status === 'needs_attention' &&
       indexAttributes(BY_PARENT, { partition: keys.attentionPartition, sort: `${record.attention?.since ?? record.updatedAt}#${record.paymentId}` })),
+    // A payment with a refund Stripe has not answered yet is in the other index, by its oldest such refund, until it has.
+    ...refundsDueAttributes(record),
     ...record,
   };
+}
+
+function refundsDueAttributes(record: PaymentRecord): Item {
+  const oldest = record.refunds
+    .filter((entry) => entry.status === 'requested')
+    .map((entry) => entry.requestedAt)
+    .sort()[0];
+  return oldest === undefined ? {} : indexAttributes(BY_SLOT, { partition: keys.refundsDuePartition, sort: `${oldest}#${record.paymentId}` });
 }
 
 export function unusableEventItem(event: UnusableEvent): Item {

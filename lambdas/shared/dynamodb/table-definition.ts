@@ -18,12 +18,15 @@ export const GLOBAL_INDEXES = {
     sortKey: 'gsi1sk',
     purpose: 'slots of an experience, bookings of a trip, trips of a user',
   },
-  /** Bookings of a slot (the consistency check, `bookings list --slot`), and the trip a payment paid for. */
+  /**
+   * Bookings of a slot (the consistency check, `bookings list --slot`), the trip a payment paid for, and the payments with
+   * a refund Stripe has not answered yet (the reconciliation sweep asks again).
+   */
   bySlotOrPayment: {
     indexName: 'gsi2',
     partitionKey: 'gsi2pk',
     sortKey: 'gsi2sk',
-    purpose: 'bookings of a slot, the trip of a payment',
+    purpose: 'bookings of a slot, the trip of a payment, payments with refunds due',
   },
 } as const satisfies Record<string, GlobalIndexDefinition>;
 

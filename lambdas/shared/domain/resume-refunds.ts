@@ -1,0 +1,104 @@
+// Use case: ask the provider again for the refunds stored as `requested` that no call is asking for any more (its answer
+// was a 5xx, a timeout, or the run died), so a refund once decided is made without a redelivery or a person.
+import type { BookingStore } from './booking-store';
+import type { PaymentDeps } from './collaborators';
+import { StoreUnavailableError } from './errors';
+import { issueRequestedRefunds } from './issue-refunds';
+import type { PaymentRecord } from './model';
+import { hasRequestedRefunds } from './payment-ledger';
+import { PaymentGatewayUnavailableError } from './payment-gateway';
+
+/**
+ * A refund younger than this is left to the call that stored it, which is asking Stripe right now (a webhook delivery
+ * and its redeliveries, an operator's command). Asking as well would be safe (the same idempotency key, the record's
+ * version), only wasteful.
+ */
+export const RESUME_AFTER_MS = 5 * 60_000;
+
+/** A refund still unanswered this long after it was stored is overdue: Stripe has been failing it for that long. */
+export const OVERDUE_AFTER_MS = 3_600_000;
+
+/** Payments resumed in one run at most: the oldest first, the rest in the next run. */
+export const RESUME_LIMIT = 25;
+
+/** A payment with a refund stored as `requested`, as the store's sparse list of them holds it. */
+export interface DueRefund {
+  readonly paymentId: string;
+  /** When its oldest refund still `requested` was stored. */
+  readonly requestedAt: string;
+}
+
+/** The store's list of payments with refunds due (a port, beside BookingStore). */
+export interface RefundsDueQuery {
+  /** Payments whose oldest `requested` refund was stored at or before `requestedBefore`, oldest first. */
+  listRefundsDue(requestedBefore: string, limit: number): Promise<DueRefund[]>;
+}
+
+export interface ResumeRefundsDeps extends PaymentDeps {
+  readonly store: BookingStore & RefundsDueQuery;
+}
+
+export interface ResumeRefundsInput {
+  /** Milliseconds left to work in: no payment is begun once it is 0. */
+  readonly timeLeft?: () => number;
+  /** @default RESUME_LIMIT */
+  readonly limit?: number;
+}
+
+export type ResumedRefund =
+  /** Stripe answered every requested refund, and the answers are on the record (`needs_attention` when it said no). */
+  | { readonly status: 'answered'; readonly record: PaymentRecord }
+  /** Another call answered them between the list and this one: nothing was asked. */
+  | { readonly status: 'already_answered'; readonly paymentId: string }
+  /** Stripe or DynamoDB could not answer for now: still due, asked again by the next run. */
+  | { readonly status: 'unavailable'; readonly paymentId: string; readonly requestedAt: string; readonly error: unknown }
+  /** Anything else: still due, and a person should look (the error is logged). */
+  | { readonly status: 'failed'; readonly paymentId: string; readonly requestedAt: string; readonly error: unknown };
+
+export interface ResumedRefunds {
+  readonly payments: readonly ResumedRefund[];
+  /** Payments whose refunds are still unanswered after this run and were stored more than OVERDUE_AFTER_MS ago. */
+  readonly overdue: number;
+  /** Time ran out (or the limit was reached) before every due payment was begun. */
+  readonly more: boolean;
+}
+
+/**
+ * Input: the time left. Output: what became of every payment with refunds due, and how many stay overdue.
+ * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS, oldest first → for each, read
+ * its record (the list is an index, a moment behind) → ask Stripe for its requested refunds and record the answers
+ * (issueRequestedRefunds: the refund's own key, looked up by it after Stripe has forgotten it, and the record's version,
+ * so a delivery or a person doing the same at the same time never refunds twice). One payment failing never holds the
+ * others back: each is tried in every run until Stripe answers.
+ */
+export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput = {}): Promise<ResumedRefunds> {
+  const now = deps.clock.now().getTime();
+  const limit = input.limit ?? RESUME_LIMIT;
+  const due = await deps.store.listRefundsDue(new Date(now - RESUME_AFTER_MS).toISOString(), limit + 1);
+  const overdueBefore = now - OVERDUE_AFTER_MS;
+  const payments: ResumedRefund[] = [];
+  let overdue = 0;
+  let begun = 0;
+  for (const entry of due.slice(0, limit)) {
+    if (input.timeLeft !== undefined && input.timeLeft() <= 0) break;
+    begun++;
+    const resumed = await resumeOne(deps, entry);
+    payments.push(resumed);
+    if ((resumed.status === 'unavailable' || resumed.status === 'failed') && Date.parse(entry.requestedAt) <= overdueBefore) overdue++;
+  }
+  // Those not begun are counted from the list alone: still due, and overdue when old enough.
+  for (const entry of due.slice(begun, limit)) if (Date.parse(entry.requestedAt) <= overdueBefore) overdue++;
+  return { payments, overdue, more: due.length > begun };
+}
+
+async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund): Promise<ResumedRefund> {
+  try {
+    const record = await deps.store.getPaymentRecord(entry.paymentId);
+    if (record === undefined || !hasRequestedRefunds(record)) return { status: 'already_answered', paymentId: entry.paymentId };
+    const issued = await issueRequestedRefunds(deps, record, 'system');
+    return issued.recorded ? { status: 'answered', record: issued.record } : { status: 'already_answered', paymentId: entry.paymentId };
+  } catch (error) {
+    const unavailable = error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
+    return { status: unavailable ? 'unavailable' : 'failed', paymentId: entry.paymentId, requestedAt: entry.requestedAt, error };
+  }
+}

@@ -1,0 +1,270 @@
+// resumeRequestedRefunds over DynamoDB Local and the Stripe fake: refunds a delivery stored and Stripe did not take, asked
+// again once each, whether it runs twice at once, a day later, with another event about the payment in between, or after
+// a run cut short, and what Stripe saying no (now, or later) leaves.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { scopedToAccount } from '../support/reconciler';
+import { overwriteSlot, readSlot, testStore } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+const store = testStore();
+
+const at = (ms: number): Clock => {
+  const now = new Date(Date.now() + ms);
+  return { now: () => now };
+};
+
+/** Past the delay a refund is left to the call that stored it. */
+const later = at(RESUME_AFTER_MS + MINUTE_MS);
+
+/** resumeRequestedRefunds as the sweep runs it, at this test's fake (its own Stripe account). */
+function resume(options: { clock?: Clock; gateway?: PaymentGateway; limit?: number } = {}) {
+  return resumeRequestedRefunds(
+    {
+      store: scopedToAccount(fake, store),
+      gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
+      clock: options.clock ?? later,
+      ids: randomIds,
+    },
+    options.limit === undefined ? {} : { limit: options.limit },
+  );
+}
+
+/** The payments the store lists as due at `clock`, of this test's account. */
+async function due(clock: Clock = later): Promise<string[]> {
+  return (await scopedToAccount(fake, store).listRefundsDue(clock.now().toISOString(), 100)).map((entry) => entry.paymentId);
+}
+
+/**
+ * A paid trip whose slot an operator blocked: its delivery stores a full refund as requested and asks Stripe, which answers
+ * 500; the delivery answers 500 and no redelivery ever comes.
+ */
+async function refundStored() {
+  const trip = await checkedOutTrip(store, fake);
+  await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+  const event = await trip.pay();
+  fake.failNext(1, 500);
+  const delivered = await webhookHarness(fake, { store }).send(signedRequest(event));
+  expect(delivered.status).toBe(500);
+  const paymentId = trip.paymentIntent();
+  expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refund_pending', refunds: [{ status: 'requested' }] });
+  return { ...trip, paymentId, event, record: () => store.getPaymentRecord(paymentId) };
+}
+
+describe('a refund stored as requested that Stripe did not take', () => {
+  it('is listed as due, asked for once past the delay, recorded, and leaves the list', async () => {
+    const trip = await refundStored();
+
+    const early = await resume({ clock: at(RESUME_AFTER_MS - MINUTE_MS) });
+    const dueBefore = await due();
+    const resumed = await resume();
+    const again = await resume();
+
+    // Younger than the delay it is its delivery's (whose redeliveries are asking): nothing asked.
+    expect(early.payments).toEqual([]);
+    expect(dueBefore).toEqual([trip.paymentId]);
+    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId: trip.paymentId, status: 'refunded' }) }]);
+    expect(resumed.overdue).toBe(0);
+    expect(again.payments).toEqual([]);
+    expect(await due()).toEqual([]);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect(await trip.trip()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('is refunded once when two runs ask at the same moment', async () => {
+    const trip = await refundStored();
+
+    const [first, second] = await Promise.all([resume(), resume()]);
+
+    // Both may ask Stripe (the same idempotency key answers the same refund); the record is written by one, read by the other.
+    expect([...first.payments, ...second.payments].map((resumed) => resumed.status).sort()).toEqual(['already_answered', 'answered']);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+  });
+
+  it('is not refunded twice a day later, when Stripe made it but its answer was lost and the key is forgotten', async () => {
+    const trip = await refundStored();
+    const real = new StripePaymentGateway(async () => fake.client());
+    // The refund is made at Stripe; the answer never reaches us (a timeout after Stripe acted).
+    const answerLost: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: async (request) => {
+        await real.refund(request);
+        throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
+      },
+    };
+
+    const lost = await resume({ gateway: answerLost });
+    fake.advance(25 * HOUR_MS);
+    const dayLater = at(25 * HOUR_MS);
+    const resumed = await resume({ clock: dayLater });
+
+    expect(lost.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId: trip.paymentId })]);
+    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refunded' }) }]);
+    // Looked up by its key in the refund's metadata rather than asked again under a key Stripe no longer remembers.
+    expect(fake.calls.filter((call) => call.method === 'GET' && call.path === '/v1/refunds')).not.toHaveLength(0);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+  });
+
+  it('is asked for with the same key after a run cut short while Stripe was making it: one refund', async () => {
+    const trip = await refundStored();
+    const real = new StripePaymentGateway(async () => fake.client());
+    let made!: () => void;
+    const refundMade = new Promise<void>((resolve) => {
+      made = resolve;
+    });
+    // Lambda stops the run at its timeout while Stripe's answer is on its way: nothing after the request runs.
+    const cutShort: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: async (request) => {
+        await real.refund(request);
+        made();
+        return new Promise(() => undefined);
+      },
+    };
+
+    void resume({ gateway: cutShort });
+    await refundMade;
+    const next = await resume({ clock: at(RESUME_AFTER_MS + 16 * MINUTE_MS) });
+
+    expect(next.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refunded' }) }]);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+  });
+
+  it('is recorded once when Stripe’s charge.refunded about it is processed while the run asks', async () => {
+    const trip = await refundStored();
+    const real = new StripePaymentGateway(async () => fake.client());
+    const webhook = webhookHarness(fake, { store });
+    let answers: Awaited<ReturnType<typeof webhook.send>> | undefined;
+    // Stripe makes the refund, and its charge.refunded reaches the webhook before the run records Stripe's answer.
+    const eventFirst: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: async (request) => {
+        const answer = await real.refund(request);
+        const charge = fake.payment(trip.paymentId);
+        answers = await webhook.send(
+          signedRequest(
+            stripeEvent('charge.refunded', {
+              id: charge?.charge,
+              object: 'charge',
+              payment_intent: trip.paymentId,
+              amount: trip.amount,
+              amount_refunded: trip.amount,
+              refunded: true,
+              currency: 'eur',
+              metadata: { [TRIP_MARK]: trip.tripId },
+            }),
+          ),
+        );
+        return answer;
+      },
+    };
+
+    const resumed = await resume({ gateway: eventFirst });
+
+    expect(answers?.status).toBe(200);
+    // Whichever wrote first, the record ends refunded once, with the trip.
+    expect(resumed.payments).toHaveLength(1);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect(await trip.trip()).toMatchObject({ status: 'refunded' });
+    expect(await due()).toEqual([]);
+  });
+});
+
+describe('what Stripe says no to', () => {
+  it('for good: the payment is put in front of a person, leaves the list, and is never asked again', async () => {
+    const trip = await refundStored();
+    fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
+
+    const refused = await resume();
+    const refundCalls = fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds').length;
+    const next = await resume({ clock: at(2 * HOUR_MS) });
+
+    expect(refused.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ status: 'needs_attention', attention: expect.objectContaining({ code: 'charge_disputed' }) }) },
+    ]);
+    expect(next).toEqual({ payments: [], overdue: 0, more: false });
+    expect(fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds')).toHaveLength(refundCalls);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(0);
+    expect(await due(at(2 * HOUR_MS))).toEqual([]);
+  });
+
+  it('later: a refund Stripe took (pending) and then failed is the webhook’s refund.updated to record; it is not asked again', async () => {
+    const trip = await refundStored();
+    fake.nextRefundStatus('pending');
+
+    const resumed = await resume();
+    const [refund] = fake.refundsOf(trip.paymentId);
+    const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    const delivered = await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.updated', refundObject(failed))));
+    const next = await resume({ clock: at(2 * HOUR_MS) });
+
+    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refund_pending' }) }]);
+    expect(delivered.status).toBe(200);
+    expect(await trip.record()).toMatchObject({ status: 'needs_attention', refunds: [expect.objectContaining({ status: 'failed' })] });
+    expect(next.payments).toEqual([]);
+    expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
+  });
+});
+
+describe('many refunds due', () => {
+  it('never holds the others back behind one Stripe keeps failing, and counts that one overdue after an hour', async () => {
+    const failing = await refundStored();
+    const other = await refundStored();
+    const real = new StripePaymentGateway(async () => fake.client());
+    // Stripe answers 500 to every request about one payment, for as long as the test lasts.
+    const oneDown: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: (request) =>
+        request.paymentId === failing.paymentId ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+    };
+
+    const first = await resume({ gateway: oneDown });
+    const hourLater = await resume({ gateway: oneDown, clock: at(OVERDUE_AFTER_MS + MINUTE_MS) });
+
+    expect(first.payments.map((resumed) => resumed.status).sort()).toEqual(['answered', 'unavailable']);
+    expect(first.overdue).toBe(0);
+    expect(await other.record()).toMatchObject({ status: 'refunded' });
+    expect(hourLater.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId: failing.paymentId })]);
+    expect(hourLater.overdue).toBe(1);
+    expect(await failing.record()).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+  });
+
+  it('works through them oldest first, the limit at a time, and says more are due', async () => {
+    const oldest = await refundStored();
+    const newest = await refundStored();
+
+    const first = await resume({ limit: 1 });
+    const second = await resume({ limit: 1 });
+
+    expect(first).toMatchObject({ payments: [{ status: 'answered', record: expect.objectContaining({ paymentId: oldest.paymentId }) }], more: true });
+    expect(second).toMatchObject({ payments: [{ status: 'answered', record: expect.objectContaining({ paymentId: newest.paymentId }) }], more: false });
+  });
+});
