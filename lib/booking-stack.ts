@@ -107,10 +107,11 @@ export class BookingStack extends Stack {
     const reconciler = new BookingFunction(this, 'StripeReconciler', {
       entry: 'lambdas/stripe-reconciler/handler.ts',
       description: "On a schedule: processes the Stripe events no webhook delivery processed, from Stripe's list of events",
-      // What the webhook's processing does to the table (the same use case), and the cursor: an item it reads and puts.
+      // What the webhook's processing does to the table (the same use case), the cursor (an item it reads and puts), and
+      // the refunds due, listed on the index that also finds the trip of a payment.
       table: { table: bookings, access: ['bookingWrites', 'tripOfPaymentQuery'] },
       stripeSecret,
-      // A first run, or a backlog, works until 20 s before this and goes on next time; under the 5-minute shortest period.
+      // A first run, or a backlog, works until 30 s before this and goes on next time; under the 5-minute shortest period.
       timeout: Duration.minutes(4),
       // A failed run (it stopped at an event) is not retried by Lambda: the next scheduled run starts at that event again.
       retryAttempts: 0,

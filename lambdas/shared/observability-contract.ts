@@ -15,6 +15,10 @@ export const METRIC = {
   /** Events the reconciliation sweep processed before any webhook delivery of them had been: the webhook is losing deliveries. */
   missedDeliveries: 'MissedDeliveries',
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
+  /** Refunds stored as requested that the reconciliation sweep asked Stripe for again, and got an answer to. */
+  refundsResumed: 'RefundsResumed',
+  /** Refunds still unanswered by Stripe more than an hour after they were stored, as the sweep's last run counted them. */
+  overdueRefunds: 'OverdueRefunds',
   unusableEvents: 'UnusableEvents',
   modeMismatches: 'ModeMismatches',
   /** Trips booked by their traveller's return (GET /trips/{tripId}) before their webhook arrived. */

@@ -1,11 +1,12 @@
-// The scheduled reconciliation sweep's contract: one run of reconcileEvents over Stripe's list of events, its metrics and
-// logs, and a failed invocation when it had to stop at an event.
+// The scheduled reconciliation sweep's contract: one run of resumeRequestedRefunds and of reconcileEvents over Stripe's list
+// of events, their metrics and logs, and a failed invocation when it had to stop at an event.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { PaymentDeps } from '../shared/domain/collaborators';
 import type { PaymentEventSource } from '../shared/domain/payment-gateway';
 import { reconcileEvents, type ReconcileResult, type ReconcileStore } from '../shared/domain/reconcile-events';
+import { resumeRequestedRefunds, type RefundsDueQuery, type ResumedRefunds } from '../shared/domain/resume-refunds';
 import { METRIC } from '../shared/observability';
 import type { StripeMode } from '../shared/stripe/stripe-contract';
 import {
@@ -22,11 +23,15 @@ import { HANDLED_EVENT_TYPES } from '../stripe-webhook/webhook-contract';
 /** The cursor of the scheduled sweep of Stripe's events: one Stripe account per deployment. */
 export const STRIPE_CURSOR = 'stripe';
 
-/** Kept back from the function's remaining time: the cursor's write and the metrics after the last event begun. */
-const MARGIN_MS = 20_000;
+/**
+ * Kept back from the function's remaining time: what the last event or refund begun may take (a refund Stripe is slow on:
+ * its client's timeouts and retries, about 25 s) and the cursor's write. Cut short all the same, nothing is lost: the
+ * refund stays requested (the next run asks again, same key), and the event is listed again from the cursor.
+ */
+const MARGIN_MS = 30_000;
 
 export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
-  readonly store: ReconcileStore;
+  readonly store: ReconcileStore & RefundsDueQuery;
   /** Stripe's list of events. */
   readonly events: PaymentEventSource;
   /** The deployment's mode, as the webhook reads it: events of the other mode are never acted on. */
@@ -47,6 +52,12 @@ export interface ReconcilerSummary {
   readonly processed: number;
   /** Events the run found that no webhook delivery had processed and Stripe lists as not delivered (the MissedDeliveries metric). */
   readonly missedDeliveries: number;
+  /** Events recorded whose refund Stripe did not take: asked again with the refunds due. */
+  readonly deferred: number;
+  /** Payments whose requested refunds this run asked Stripe for again and recorded the answers of. */
+  readonly refundsResumed: number;
+  /** Payments still waiting on Stripe for a refund, over an hour after it was stored (the OverdueRefunds metric). */
+  readonly overdueRefunds: number;
   /** Where the next run goes on from, ISO 8601. */
   readonly resumeAt?: string;
 }
@@ -72,25 +83,79 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
 
   return async (_event, context) => {
     try {
+      const timeLeft = context && { timeLeft: () => context.getRemainingTimeInMillis() - MARGIN_MS };
+      // Refunds first: a long backlog of events (a first run) must not keep money from going back.
+      const refunds = await resumeRequestedRefunds(deps, { ...timeLeft });
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
-        {
-          span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR },
-          types: HANDLED_EVENT_TYPES,
-          ...(context && { timeLeft: () => context.getRemainingTimeInMillis() - MARGIN_MS }),
-        },
+        { span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR, mode: await deps.mode() }, types: HANDLED_EVENT_TYPES, ...timeLeft },
       );
-      return report(result);
+      return report(reportRefunds(refunds), result);
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 
+  /** Counts and logs what became of the refunds due; the run goes on whatever it was. */
+  function reportRefunds(refunds: ResumedRefunds): Pick<ReconcilerSummary, 'refundsResumed' | 'overdueRefunds'> {
+    let refundsResumed = 0;
+    for (const resumed of refunds.payments) {
+      switch (resumed.status) {
+        case 'answered': {
+          refundsResumed++;
+          count(METRIC.refundsResumed);
+          const { record } = resumed;
+          if (record.status === 'needs_attention') count(METRIC.paymentsNeedingAttention);
+          logger.info('Asked Stripe again for a refund no call was asking for any more', {
+            paymentId: record.paymentId,
+            ...(record.tripId !== undefined && { tripId: record.tripId }),
+            status: record.status,
+          });
+          break;
+        }
+        case 'unavailable':
+          logger.warn('Stripe or DynamoDB could not answer for a refund due: the next run asks again', {
+            paymentId: resumed.paymentId,
+            requestedAt: resumed.requestedAt,
+            error: describeError(resumed.error),
+          });
+          break;
+        case 'failed':
+          logger.error('A refund due could not be asked for: the next run tries again', {
+            paymentId: resumed.paymentId,
+            requestedAt: resumed.requestedAt,
+            error: describeError(resumed.error),
+          });
+          break;
+        case 'already_answered':
+          break;
+      }
+    }
+    if (refunds.overdue > 0) {
+      metrics.addMetric(METRIC.overdueRefunds, MetricUnit.Count, refunds.overdue);
+      logger.warn('Refunds still unanswered by Stripe over an hour after they were stored', { overdueRefunds: refunds.overdue, more: refunds.more });
+    }
+    return { refundsResumed, overdueRefunds: refunds.overdue };
+  }
+
   /** Counts what this run did, logs it, and fails the invocation when the run stopped at a failure. */
-  function report(result: ReconcileResult<EventProcessing>): ReconcilerSummary {
+  function report(refunds: Pick<ReconcilerSummary, 'refundsResumed' | 'overdueRefunds'>, result: ReconcileResult<EventProcessing>): ReconcilerSummary {
     let missedDeliveries = 0;
+    let deferred = 0;
     for (const reconciled of result.events) {
-      if (reconciled.status !== 'processed') continue;
+      if (reconciled.status === 'already_processed') continue;
+      if (reconciled.status === 'deferred') {
+        deferred++;
+        if (reconciled.missedDelivery) missedDeliveries++;
+        logger.warn('Recorded an event whose refund Stripe did not take: the refund is asked again with the refunds due', {
+          stripeEventId: reconciled.event.id,
+          eventType: reconciled.event.type,
+          created: isoOf(reconciled.event.created),
+          missedDelivery: reconciled.missedDelivery,
+          error: describeError(reconciled.error),
+        });
+        continue;
+      }
       // What another delivery did is counted where it was done: only this run's own changes count here.
       if (reconciled.acted && reconciled.processed.kind === 'handled') countOutcome(count, reconciled.processed.result);
       if (reconciled.missedDelivery) {
@@ -104,7 +169,6 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       }
     }
     const stopped = result.stopped;
-    if (stopped?.reason === 'failed' && stopped.missedDelivery) missedDeliveries++;
     if (missedDeliveries > 0) metrics.addMetric(METRIC.missedDeliveries, MetricUnit.Count, missedDeliveries);
     if (result.gap) {
       logger.error('The cursor was older than the events Stripe still lists: events created in between can no longer be reconciled', {
@@ -119,6 +183,8 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       alreadyProcessed: result.events.filter((reconciled) => reconciled.status === 'already_processed').length,
       processed: result.events.filter((reconciled) => reconciled.status === 'processed').length,
       missedDeliveries,
+      deferred,
+      ...refunds,
       ...(result.cursor && { resumeAt: isoOf(result.cursor.resumeAt) }),
     };
     if (stopped?.reason === 'failed') {
@@ -137,7 +203,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       throw new ReconciliationStoppedError(`The reconciliation sweep stopped ${where}`, { cause: stopped.error });
     }
     if (stopped?.reason === 'out_of_time') logger.info('Out of time: the next run goes on from the cursor', { summary });
-    else if (summary.processed > 0) logger.info('Reconciled Stripe’s events', { summary });
+    else if (summary.processed > 0 || summary.refundsResumed > 0) logger.info('Reconciled Stripe’s events', { summary });
     return summary;
   }
 }

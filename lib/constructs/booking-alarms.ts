@@ -113,6 +113,13 @@ export class BookingAlarms extends Construct {
       1,
       'The reconciliation sweep processed Stripe events that no webhook delivery had processed (booked, refunded or recorded late; its log names each): the webhook is losing deliveries. Check the endpoint in Stripe (Developers → Webhooks: disabled, failing, or not subscribed to every event of the StripeEvents output?), the signing secrets in the Stripe secret, and the Webhook5xxRate alarm.',
     );
+    this.alarmOn(
+      'OverdueRefunds',
+      // Counted anew by every run of the sweep: an hour keeps the alarm on between runs while one stays unanswered.
+      serviceMetric(METRIC.overdueRefunds, Duration.hours(1)),
+      1,
+      'Refunds stored as requested are still unanswered by Stripe over an hour later (the reconciliation sweep asks again every run; its log names each payment): check Stripe API reachability, the API key in the Stripe secret, and `npm run ops -- check`.',
+    );
   }
 
   private alarmOn(id: string, metric: IMetric, threshold: number, description: string): void {

@@ -97,7 +97,10 @@ export class BookingTable extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ sid: 'BookingItems', actions: ITEM_ACTIONS, resources: [this.table.tableArn] }));
   }
 
-  /** Query on the index that finds the trip a payment paid for (and bookings of a slot): Sid `TripOfPayment`. */
+  /**
+   * Query on the index that finds the trip a payment paid for (and bookings of a slot, and the payments with refunds due
+   * the reconciliation sweep asks for again): Sid `TripOfPayment`.
+   */
   grantTripOfPaymentQuery(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ sid: 'TripOfPayment', actions: ['dynamodb:Query'], resources: [this.indexArn(GLOBAL_INDEXES.bySlotOrPayment.indexName)] }),

@@ -1,23 +1,28 @@
 // The reconciliation sweep at its edges, through its real handler, DynamoDB Local and the Stripe fake's list of events: where
-// an event can be skipped or held back, what a delivery answered without a record makes it count, runs that overlap or die,
-// and the operator's command. Tests that fail show holes; the others prove suspected ones closed.
+// an event can be skipped or held back, what a delivery answered without a record makes it count, refunds Stripe did not
+// take, runs that overlap or die, and the operator's command (its mode against the table's).
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { Slot } from '../../lambdas/shared/domain/model';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeDelivery, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { runOps } from '../../scripts/ops/cli';
 import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
-import { type ReconcilerOptions, testReconciler } from '../support/reconciler';
+import { overwriteSlot, readSlot, storeOnOwnTable, testStore, uniqueId } from '../support/store';
+import { minutesLater, type ReconcilerOptions, testReconciler } from '../support/reconciler';
 import { webhookHarness } from '../support/webhook';
 
 const DAY_MS = 86_400_000;
@@ -149,6 +154,124 @@ describe('an event the webhook delivered normally, answered without a processed-
   });
 });
 
+describe('a refund an event stored that Stripe did not take', () => {
+  /** Past the delay a stored refund is left to the call that stored it, from a sweep at minutesLater(10). */
+  const pastResumeDelay = () => minutesLater(10 + RESUME_AFTER_MS / 60_000 + 1);
+
+  it('is refunded by the next run when its delivery stored it, Stripe failed it (500), and every redelivery was lost', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    const event = await trip.pay();
+    fake.failNext(1, 500);
+    const delivered = await deliver(store, event);
+    const stored = await store.getPaymentRecord(trip.paymentIntent());
+    // Stripe's redeliveries of it all fail or never come (the endpoint is down for the rest of the three days).
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(delivered.status).toBe(500);
+    expect(stored).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+    // The traveller paid for a trip that could not be booked; the money goes back without a person running a command.
+    expect(summary).toMatchObject({ alreadyProcessed: 1, refundsResumed: 1, overdueRefunds: 0 });
+    expect(sweep.metric('RefundsResumed')).toBe(1);
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+    expect(await trip.trip()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('is refunded by the next run when a run is cut short by its timeout while Stripe is slow on the refund it stored', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    const real = new StripePaymentGateway(async () => fake.client());
+    let asked!: () => void;
+    const refundAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    // Stripe does not answer: Lambda stops the run at its timeout, and nothing after the refund's request runs.
+    const slow: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: () => {
+        asked();
+        return new Promise(() => undefined);
+      },
+    };
+
+    void reconciler(store, { cursor, gateway: slow }).run();
+    await refundAsked;
+    const next = reconciler(store, { cursor, clock: pastResumeDelay() });
+    const summary = await next.run();
+
+    expect(summary).toMatchObject({ alreadyProcessed: 1, processed: 0, refundsResumed: 1 });
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+
+  it('is refunded once when two runs of the schedule process its lost event at once and Stripe fails both', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await checkedOut(store);
+    await blockSlotOf(store, trip.slot.slotId);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    fake.failNext(2, 500);
+
+    // Lambda may hand the same scheduled invocation over twice.
+    const both = await Promise.all([reconciler(store, { cursor }).run(), reconciler(store, { cursor }).run()]);
+    const stored = await store.getPaymentRecord(trip.paymentIntent());
+    const later = await reconciler(store, { cursor, clock: pastResumeDelay() }).run();
+
+    // One run stored the refund (and says the delivery was missed); neither fails its invocation, nor holds the cursor.
+    expect(both.map((summary) => summary.missedDeliveries).sort()).toEqual([0, 1]);
+    expect(stored).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+    expect(later).toMatchObject({ refundsResumed: 1 });
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await trip.trip()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('does not hold back a later lost delivery while Stripe keeps failing it, and is overdue after an hour', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const failing = await checkedOut(store);
+    const lost = await checkedOut(store);
+    await blockSlotOf(store, failing.slot.slotId);
+    fake.dropNextDeliveries(2);
+    await failing.pay();
+    fake.advance(2_000);
+    await lost.pay();
+    const real = new StripePaymentGateway(async () => fake.client());
+    // Stripe answers 500 to every refund of that one payment, for as long as the test lasts.
+    const oneDown: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+      refund: (request) =>
+        request.paymentId === failing.paymentIntent() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+    };
+
+    const first = reconciler(store, { cursor, gateway: oneDown });
+    const firstSummary = await first.run();
+    const hourLater = reconciler(store, { cursor, gateway: oneDown, clock: minutesLater(10 + OVERDUE_AFTER_MS / 60_000 + 1) });
+    const hourLaterSummary = await hourLater.run();
+
+    expect(firstSummary).toMatchObject({ processed: 1, deferred: 1, missedDeliveries: 2 });
+    // Another traveller's payment, lost as well, is booked in the same run.
+    expect((await lost.trip())?.status).toBe('booked');
+    expect(hourLaterSummary).toMatchObject({ refundsResumed: 0, overdueRefunds: 1 });
+    expect(hourLater.metric('OverdueRefunds')).toBe(1);
+    expect(await store.getPaymentRecord(failing.paymentIntent())).toMatchObject({ refunds: [expect.objectContaining({ status: 'requested' })] });
+    expect(fake.totalRefunded(failing.paymentIntent())).toBe(0);
+  });
+});
+
 describe('poison events do not hold the cursor', () => {
   it('moves past a refund Stripe refuses for good: the payment needs a person, the run succeeds, and the next skips it', async () => {
     const store = testStore();
@@ -166,7 +289,9 @@ describe('poison events do not hold the cursor', () => {
     expect(first).toMatchObject({ processed: 1, missedDeliveries: 1 });
     expect(sweep.metric('PaymentsNeedingAttention')).toBe(1);
     expect(second).toMatchObject({ alreadyProcessed: 1, processed: 0 });
-    expect((await store.getEventCursor(cursor))?.retryEventIds).toBeUndefined();
+    expect(await store.listRefundsDue(new Date(Date.now() + 86_400_000).toISOString(), 100)).not.toContainEqual(
+      expect.objectContaining({ paymentId: trip.paymentIntent() }),
+    );
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'needs_attention' });
   });
 
@@ -247,6 +372,77 @@ describe('the scheduled sweep racing the operator’s command on one lost paymen
 });
 
 describe('ops reconcile', () => {
+  /** The command against a table of the test's own, with this Stripe key (at the fake). */
+  async function reconcileByHand(tableName: string, apiKey: string) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const since = new Date(Date.now() - DAY_MS).toISOString().slice(0, 10);
+    const code = await runOps(['reconcile', '--since', since, '--endpoint', inject('dynamoEndpoint'), '--table', tableName], {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: { STRIPE_API_KEY: apiKey, STRIPE_API_BASE: fake.url },
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('refuses a test key against the table of a live deployment: its test-mode events are left alone', async () => {
+    const store = await storeOnOwnTable();
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    // The live deployment's own sweep keeps its cursor in this table, and leaves a test-mode event alone.
+    const live = await reconciler(store, { cursor: STRIPE_CURSOR, mode: 'live' }).run();
+
+    const listedBefore = fake.calls.filter((call) => call.path === '/v1/events').length;
+
+    const byHand = await reconcileByHand(store.tableName, 'sk_test_from_a_laptop');
+
+    expect(live).toMatchObject({ processed: 1, missedDeliveries: 0 });
+    expect(byHand.code).toBe(2);
+    expect(byHand.err.split('\n')).toEqual([
+      expect.stringMatching(
+        /^error: MODE_MISMATCH: STRIPE_API_KEY is a test key and table \S+ belongs to a live deployment .*nothing was read from Stripe or written$/,
+      ),
+    ]);
+    expect(fake.calls.filter((call) => call.path === '/v1/events')).toHaveLength(listedBefore);
+    expect((await trip.trip())?.status).toBe('pending_payment');
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toBeUndefined();
+  });
+
+  it.each([
+    { table: 'a test deployment', mode: 'test' as const },
+    { table: 'a table no deployment sweeps (npm start, or a mistyped --table)', mode: undefined },
+  ])('refuses a live key against $table: no live payment is set aside or refunded there', async ({ mode }) => {
+    const staging = await storeOnOwnTable();
+    if (mode) await reconciler(staging, { cursor: STRIPE_CURSOR, mode }).run();
+    // A live traveller's payment, booked in the live deployment's table, listed by the live key's account.
+    const liveTable = testStore();
+    const liveTrip = await checkedOutTrip(liveTable, fake);
+    const made = await liveTrip.pay();
+    const paid = { ...made, livemode: true, data: { object: { ...made.data.object, livemode: true } } };
+    fake.events.splice(fake.events.indexOf(made), 1, paid as unknown as FakeEvent);
+    const booked = await deliver(liveTable, paid, 'live');
+
+    const byHand = await reconcileByHand(staging.tableName, 'sk_live_on_the_wrong_table');
+
+    expect(booked).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect(byHand.code).toBe(2);
+    expect(byHand.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a live key and table \S+ /);
+    expect(fake.refundsOf(liveTrip.paymentIntent())).toEqual([]);
+    expect(await staging.getPaymentRecord(liveTrip.paymentIntent())).toBeUndefined();
+    expect((await liveTrip.trip())?.status).toBe('booked');
+  });
+
+  it('runs with a live key against the table of a live deployment', async () => {
+    const store = await storeOnOwnTable();
+    await reconciler(store, { cursor: STRIPE_CURSOR, mode: 'live' }).run();
+
+    const byHand = await reconcileByHand(store.tableName, 'sk_live_on_its_own_table');
+
+    expect(byHand).toMatchObject({ code: 0, err: '' });
+    expect(byHand.out).toMatch(/ events created from /);
+  });
+
   it('does not call an event the webhook missed while it is younger than the settle delay (its delivery is on its way)', async () => {
     const store = testStore();
     const trip = await checkedOut(store);

@@ -1,5 +1,6 @@
 // reconcileEvents over DynamoDB Local, with a list of events of the test's making and a processing that fails where told:
-// where the cursor stops, what a restart processes again, the deadline, the windows, a range sweep and a cursor too old.
+// where the cursor stops, what a restart processes again, a failure after an event's record, the deadline, the windows, a
+// range sweep, a cursor too old, and the mode the cursor keeps.
 import { describe, expect, it, vi } from 'vitest';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { Clock } from '../../lambdas/shared/domain/collaborators';
@@ -71,89 +72,112 @@ function sweep(events: PaymentEventSource, process: (json: unknown, store: Booki
 }
 
 describe('a scheduled sweep that meets a failure', () => {
-  it('stops at the event, leaves the cursor at its second with its id, and the next sweep processes it again although its record exists', async () => {
+  it('stops at an event that failed before its record, leaves the cursor at its second, and the next sweep processes it', async () => {
     const source = uniqueId('cursor');
     const [a, b, c] = [listed(T), listed(T + 1), listed(T + 1)] as [ListedEvent, ListedEvent, ListedEvent];
     const events = eventSource([a, b, c]);
-    const failing = processing(new Set([b.id]), { afterRecord: true });
+    const failing = processing(new Set([b.id]));
 
-    const first = await sweep(events, failing.process, { kind: 'cursor', source });
+    const first = await sweep(events, failing.process, { kind: 'cursor', source, mode: 'test' });
     const afterward = processing();
-    const second = await sweep(events, afterward.process, { kind: 'cursor', source });
+    const second = await sweep(events, afterward.process, { kind: 'cursor', source, mode: 'test' });
 
     expect(failing.seen).toEqual([a.id, b.id]);
-    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: b.id }, retryable: true, missedDelivery: true });
-    expect(first.cursor).toMatchObject({ resumeAt: T + 1, retryEventIds: [b.id] });
+    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: b.id }, retryable: true });
+    expect(first.cursor).toEqual({ source, resumeAt: T + 1, mode: 'test', updatedAt: clock.now().toISOString() });
     expect(afterward.seen).toEqual([b.id, c.id]);
     expect(second.events.map((event) => [event.event.id, event.status])).toEqual([
       [a.id, 'already_processed'],
       [b.id, 'processed'],
       [c.id, 'processed'],
     ]);
-    expect(second.events[1]).toMatchObject({ status: 'processed', missedDelivery: false });
+    expect(second.events[1]).toMatchObject({ status: 'processed', recordedBefore: false, missedDelivery: true });
     expect(second.stopped).toBeUndefined();
-    expect(second.cursor).toEqual({ source, resumeAt: NOW_S - SETTLE_SECONDS + 1, updatedAt: clock.now().toISOString() });
+    expect(second.cursor).toEqual({ source, resumeAt: NOW_S - SETTLE_SECONDS + 1, mode: 'test', updatedAt: clock.now().toISOString() });
   });
 
-  it('keeps an event still to be retried when the next sweep stops at another of the same second first', async () => {
+  it('goes on past an event that failed after its record (a refund left requested), which no later sweep processes again', async () => {
     const source = uniqueId('cursor');
-    const [b, c] = [listed(T), listed(T)] as [ListedEvent, ListedEvent];
-    await store.moveEventCursor({ source, resumeAt: T, retryEventIds: [c.id], updatedAt: clock.now().toISOString() });
+    const [a, b, c] = [listed(T), listed(T + 1), listed(T + 2)] as [ListedEvent, ListedEvent, ListedEvent];
+    const events = eventSource([a, b, c]);
+    const failing = processing(new Set([b.id]), { afterRecord: true });
 
-    const result = await sweep(eventSource([b, c]), processing(new Set([b.id])).process, { kind: 'cursor', source });
+    const first = await sweep(events, failing.process, { kind: 'cursor', source, mode: 'test' });
+    const afterward = processing();
+    const second = await sweep(events, afterward.process, { kind: 'cursor', source, mode: 'test' });
 
-    expect(result.stopped).toMatchObject({ reason: 'failed', event: { id: b.id }, missedDelivery: false });
-    expect(result.cursor).toMatchObject({ resumeAt: T, retryEventIds: [b.id, c.id] });
+    expect(failing.seen).toEqual([a.id, b.id, c.id]);
+    expect(first.stopped).toBeUndefined();
+    expect(first.events[1]).toMatchObject({ status: 'deferred', event: { id: b.id }, recordedBefore: false, missedDelivery: true });
+    expect(first.events[1]).toHaveProperty('error', expect.any(RetryLaterError));
+    expect(first.cursor?.resumeAt).toBe(NOW_S - SETTLE_SECONDS + 1);
+    // Its refund is for resumeRequestedRefunds to ask again, not for the sweep: nothing is processed twice.
+    expect(afterward.seen).toEqual([]);
+    expect(second.events).toEqual([]);
+    expect(second.stopped).toBeUndefined();
   });
 
-  it('keeps the cursor where it stands, adding the event, when one that showed up late (before the cursor) fails', async () => {
+  it('keeps the cursor where it stands when an event that showed up late (before the cursor) fails, and the next sweep processes it', async () => {
     const source = uniqueId('cursor');
     const late = listed(T);
-    await store.moveEventCursor({ source, resumeAt: T + 10, updatedAt: clock.now().toISOString() });
+    await store.moveEventCursor({ source, resumeAt: T + 10, mode: 'test', updatedAt: clock.now().toISOString() });
     const events = eventSource([late]);
+    const moves = vi.spyOn(store, 'moveEventCursor');
 
-    const first = await sweep(events, processing(new Set([late.id]), { afterRecord: true }).process, { kind: 'cursor', source });
+    const first = await sweep(events, processing(new Set([late.id])).process, { kind: 'cursor', source, mode: 'test' });
+    const written = moves.mock.calls.filter(([cursor]) => cursor.source === source).length;
+    moves.mockRestore();
     const again = processing();
-    const second = await sweep(events, again.process, { kind: 'cursor', source });
+    const second = await sweep(events, again.process, { kind: 'cursor', source, mode: 'test' });
 
-    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: late.id }, missedDelivery: true });
-    expect(first.cursor).toMatchObject({ resumeAt: T + 10, retryEventIds: [late.id] });
+    expect(first.stopped).toMatchObject({ reason: 'failed', event: { id: late.id } });
+    expect(first.cursor).toMatchObject({ resumeAt: T + 10 });
+    expect(written).toBe(0);
     expect(again.seen).toEqual([late.id]);
-    expect(second.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: true })]);
-    expect(second.cursor?.retryEventIds).toBeUndefined();
+    expect(second.events).toEqual([expect.objectContaining({ status: 'processed', recordedBefore: false })]);
   });
 
-  it('stays where it was, with its retries, when Stripe cannot list the events', async () => {
+  it('stays where it was when Stripe cannot list the events', async () => {
     const source = uniqueId('cursor');
-    const stored = { source, resumeAt: T, retryEventIds: ['evt_waiting'], updatedAt: clock.now().toISOString() };
+    const stored = { source, resumeAt: T, mode: 'test' as const, updatedAt: clock.now().toISOString() };
     await store.moveEventCursor(stored);
     const unavailable: PaymentEventSource = {
       listEvents: () => Promise.reject(new RetryLaterError('Stripe did not list the events')),
     };
 
-    const result = await sweep(unavailable, processing().process, { kind: 'cursor', source });
+    const result = await sweep(unavailable, processing().process, { kind: 'cursor', source, mode: 'test' });
 
-    expect(result.stopped).toMatchObject({ reason: 'failed', retryable: true, missedDelivery: false });
+    expect(result.stopped).toMatchObject({ reason: 'failed', retryable: true });
     expect(result.stopped).not.toHaveProperty('event');
     expect(await store.getEventCursor(source)).toEqual(stored);
+  });
+
+  it('writes the mode it runs in on the cursor, even when the cursor does not move (a deployment switched to live keys)', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: NOW_S - SETTLE_SECONDS + 1, mode: 'test', updatedAt: clock.now().toISOString() });
+
+    const result = await sweep(eventSource([]), processing().process, { kind: 'cursor', source, mode: 'live' });
+
+    expect(result.cursor).toMatchObject({ resumeAt: NOW_S - SETTLE_SECONDS + 1, mode: 'live' });
+    expect(await store.getEventCursor(source)).toMatchObject({ mode: 'live' });
   });
 });
 
 describe('a scheduled sweep out of time', () => {
   it('begins no further event, and leaves the cursor at the first one not begun, with nothing to retry', async () => {
     const source = uniqueId('cursor');
-    await store.moveEventCursor({ source, resumeAt: T, updatedAt: clock.now().toISOString() });
+    await store.moveEventCursor({ source, resumeAt: T, mode: 'test', updatedAt: clock.now().toISOString() });
     const [a, b, c] = [listed(T), listed(T + 5), listed(T + 9)] as [ListedEvent, ListedEvent, ListedEvent];
     const events = eventSource([a, b, c]);
     const work = processing();
     let checks = 0;
 
     // One window from the cursor: time to list it and begin its first event, none for the second.
-    const result = await sweep(events, work.process, { kind: 'cursor', source }, () => (++checks <= 2 ? 1_000 : 0));
-    const next = await sweep(events, work.process, { kind: 'cursor', source });
+    const result = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' }, () => (++checks <= 2 ? 1_000 : 0));
+    const next = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
 
     expect(result.stopped).toEqual({ reason: 'out_of_time' });
-    expect(result.cursor).toEqual({ source, resumeAt: T + 5, updatedAt: clock.now().toISOString() });
+    expect(result.cursor).toEqual({ source, resumeAt: T + 5, mode: 'test', updatedAt: clock.now().toISOString() });
     expect(work.seen).toEqual([a.id, b.id, c.id]);
     expect(next.events.map((event) => event.status)).toEqual(['already_processed', 'processed', 'processed']);
   });
@@ -165,7 +189,7 @@ describe('the span of a sweep', () => {
     const events = eventSource([]);
     const moves = vi.spyOn(store, 'moveEventCursor');
 
-    const result = await sweep(events, processing().process, { kind: 'cursor', source });
+    const result = await sweep(events, processing().process, { kind: 'cursor', source, mode: 'test' });
 
     expect([result.from, result.to]).toEqual([NOW_S - EVENT_LIST_RETENTION_SECONDS, NOW_S - SETTLE_SECONDS]);
     expect(events.queries[0]?.createdFrom).toBe(result.from);
@@ -186,8 +210,8 @@ describe('the span of a sweep', () => {
     await store.moveEventCursor({ source: recent, resumeAt: T, updatedAt: clock.now().toISOString() });
     await store.moveEventCursor({ source: ancient, resumeAt: NOW_S - 40 * 86_400, updatedAt: clock.now().toISOString() });
 
-    const fromRecent = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: recent });
-    const fromAncient = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: ancient });
+    const fromRecent = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: recent, mode: 'test' });
+    const fromAncient = await sweep(eventSource([]), processing().process, { kind: 'cursor', source: ancient, mode: 'test' });
 
     expect(fromRecent).toMatchObject({ from: T - OVERLAP_SECONDS, to: NOW_S - SETTLE_SECONDS });
     expect(fromRecent.gap).toBeUndefined();

@@ -134,6 +134,22 @@ describe('alarms of the reconciliation', () => {
     });
   });
 
+  it('alarm on a refund still unanswered by Stripe an hour after it was stored, within the hour, and say where to look', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'OverdueRefunds',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('unanswered by Stripe.*ops -- check'),
+    });
+  });
+
   it('alarm on the first failed run (one that stopped at an event) and throttle of the reconciler', () => {
     for (const metricName of ['Errors', 'Throttles']) {
       main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -39,7 +39,7 @@ describe('ops reconcile', () => {
     expect(first.out.split('\n')[0]).toMatch(/^created\s+eventId\s+type\s+status\s+outcome\s+missed$/);
     expect(first.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+processed\\s+booked\\s+yes`));
     expect(first.out.split('\n').at(-1)).toMatch(
-      /^1 events created from .* to .*: 0 already processed, 1 processed now \(1 missed by the webhook\), 0 resumed\.$/,
+      /^1 events created from .* to .*: 0 already processed, 1 processed now \(1 missed by the webhook\), 0 resumed, 0 with a refund due\.$/,
     );
     expect(again.code).toBe(0);
     expect(JSON.parse(again.out)).toMatchObject({
@@ -64,26 +64,33 @@ describe('ops reconcile', () => {
     expect((await trip.trip())?.status).toBe('pending_payment');
   });
 
-  it('stops at an event whose refund Stripe could not take, says so in one line with exit 1, and a second run refunds it once', async () => {
+  it('goes on past an event whose refund Stripe could not take, says so in one line with exit 1, and a second run refunds it once', async () => {
     const store = testStore();
     const trip = await checkedOutTrip(store, fake);
+    const after = await checkedOutTrip(store, fake);
     await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
-    fake.dropNextDeliveries(1);
+    fake.dropNextDeliveries(2);
     const event = await trip.pay();
+    fake.advance(2_000);
+    await after.pay();
     // The command's Stripe client retries twice itself (as the functions' does): all three attempts fail.
     fake.failNext(3, 500);
 
-    const stopped = await reconcile('--since', day(-1));
+    const first = await reconcile('--since', day(-1));
     const resumed = await reconcile('--since', day(-1));
 
-    expect(stopped.code).toBe(1);
-    expect(stopped.err.split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^error: RECONCILE_STOPPED: stopped at ${event.id} \\(created .*\\): .*run the same command again$`)),
+    expect(first.code).toBe(1);
+    expect(first.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+refund_due`));
+    expect(first.out).toContain('0 already processed, 1 processed now (2 missed by the webhook), 0 resumed, 1 with a refund due.');
+    expect(first.err.split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: REFUNDS_DUE: Stripe did not take the refund of ${event.id}: .*payments retry-refund\`, to ask now$`)),
     ]);
+    // The payment after it was not held back.
+    expect((await after.trip())?.status).toBe('booked');
     // The first run wrote the event's record before Stripe failed: the second processes it again, and asks for the refund once more.
     expect(resumed.code).toBe(0);
     expect(resumed.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+resumed\\s+refunded`));
-    expect(resumed.out).toContain('0 already processed, 0 processed now (0 missed by the webhook), 1 resumed.');
+    expect(resumed.out).toContain('1 already processed, 0 processed now (0 missed by the webhook), 1 resumed, 0 with a refund due.');
     expect((await trip.trip())?.status).toBe('refunded');
     expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);

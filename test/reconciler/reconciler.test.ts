@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
-import { EVENT_LIST_RETENTION_SECONDS, OVERLAP_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
+import { EVENT_LIST_RETENTION_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
+import { RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeReconciler, ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
@@ -16,7 +17,7 @@ import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
-import { minutesLater, type ReconcilerOptions, testReconciler } from '../support/reconciler';
+import { minutesLater, type ReconcilerOptions, scopedToAccount, testReconciler } from '../support/reconciler';
 import { webhookHarness } from '../support/webhook';
 import { serveWebhookFor } from '../support/webhook-server';
 
@@ -216,40 +217,43 @@ describe('a sweep racing a live delivery of the same event', () => {
 });
 
 describe('the cursor', () => {
-  it('survives a restart and never passes an event whose refund Stripe could not take: the next instance refunds it once', async () => {
+  it('survives a restart, goes on past an event whose refund Stripe could not take, and a later run refunds it once', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
     const booked = await checkedOut(store);
     const unbookable = await checkedOut(store);
-    fake.dropNextDeliveries(2);
+    const later = await checkedOut(store);
+    fake.dropNextDeliveries(3);
     await booked.pay();
     // The second payment comes a few seconds later, for a slot an operator has blocked meanwhile: it is refunded.
     fake.advance(3_000);
     const slot = (await readSlot(store, unbookable.slot.slotId)) as Slot;
     await overwriteSlot({ ...slot, isBlocked: true });
-    const failing = await unbookable.pay();
+    await unbookable.pay();
+    fake.advance(3_000);
+    await later.pay();
     fake.failNext(1, 500);
     const first = reconciler(store, { cursor });
 
-    const stopped = await first.run().catch((error: unknown) => error);
-    const cursorAfterStop = await store.getEventCursor(cursor);
-    const restarted = reconciler(store, { cursor });
+    const summary = await first.run();
+    const stored = await store.getPaymentRecord(unbookable.paymentIntent());
+    // Past the delay a refund is left to the call that stored it.
+    const restarted = reconciler(store, { cursor, clock: minutesLater(10 + RESUME_AFTER_MS / 60_000 + 1) });
     const resumed = await restarted.run();
 
-    expect(stopped).toBeInstanceOf(ReconciliationStoppedError);
-    expect((stopped as Error).message).toContain(failing.id);
-    expect(cursorAfterStop).toMatchObject({ resumeAt: failing.created, retryEventIds: [failing.id] });
-    expect(first.metric('MissedDeliveries')).toBe(2);
-    expect(first.metric('RetryLater')).toBe(1);
-    expect(resumed).toMatchObject({ from: new Date((failing.created - OVERLAP_SECONDS) * 1000).toISOString(), processed: 1, alreadyProcessed: 1 });
+    // The stored refund holds nothing back: the payment after it is booked in the same run.
+    expect(summary).toMatchObject({ processed: 2, deferred: 1, missedDeliveries: 3, refundsResumed: 0 });
+    expect(await later.trip()).toMatchObject({ status: 'booked' });
+    expect(stored).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+    expect(first.metric('MissedDeliveries')).toBe(3);
+    expect(resumed).toMatchObject({ processed: 0, refundsResumed: 1, overdueRefunds: 0 });
     expect(restarted.metric('MissedDeliveries')).toBe(0);
-    expect(restarted.metric('Refunds')).toBe(1);
-    expect((await store.getEventCursor(cursor))?.resumeAt).toBeGreaterThan(failing.created);
-    expect((await store.getEventCursor(cursor))?.retryEventIds).toBeUndefined();
+    expect(restarted.metric('RefundsResumed')).toBe(1);
     expect(await booked.trip()).toMatchObject({ status: 'booked' });
     expect(fake.refundsOf(unbookable.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(unbookable.paymentIntent())).toBe(unbookable.amount);
     expect(await store.getPaymentRecord(unbookable.paymentIntent())).toMatchObject({ status: 'refunded', amountRefunded: unbookable.amount });
+    expect(await unbookable.trip()).toMatchObject({ status: 'refunded' });
     expect(await unbookable.bookings()).toEqual([]);
   });
 
@@ -264,7 +268,7 @@ describe('the cursor', () => {
     const down = await startStripeFake();
     await down.close();
     const unreachable = createStripeReconciler({
-      store,
+      store: scopedToAccount(down, store),
       events: new StripeEventSource(async () => down.client()),
       gateway: new StripePaymentGateway(async () => down.client()),
       clock: minutesLater(20),
@@ -291,10 +295,10 @@ describe('the cursor', () => {
 
     const first = await store.moveEventCursor({ source, resumeAt: 2_000, updatedAt: at });
     const behind = await store.moveEventCursor({ source, resumeAt: 1_999, updatedAt: at });
-    const same = await store.moveEventCursor({ source, resumeAt: 2_000, retryEventIds: ['evt_1'], updatedAt: at });
+    const same = await store.moveEventCursor({ source, resumeAt: 2_000, mode: 'live', updatedAt: at });
 
     expect([first, behind, same]).toEqual([true, false, true]);
-    expect(await store.getEventCursor(source)).toEqual({ source, resumeAt: 2_000, retryEventIds: ['evt_1'], updatedAt: at });
+    expect(await store.getEventCursor(source)).toEqual({ source, resumeAt: 2_000, mode: 'live', updatedAt: at });
   });
 
   it('starts, the first time, as far back as Stripe keeps events, within the 35 days processed events are remembered', async () => {

@@ -290,19 +290,21 @@ export function confirmedGuests(bookings: Iterable<Pick<Booking, 'status' | 'gue
   return guests;
 }
 
+/** The payment provider's mode a deployment works in: its key's, and the events it acts on. */
+export type ProviderMode = 'live' | 'test';
+
 /**
  * Where the reconciliation sweep of one provider's event list (`source`) goes on from. Only moves forward, and never
- * past an event whose processing failed in a way that may succeed later.
+ * past an event whose processing failed before its record was written.
  */
 export interface EventCursor {
   readonly source: string;
   /** Epoch seconds: every event created before it was seen by a sweep and processed, or found processed. */
   readonly resumeAt: number;
   /**
-   * Events a sweep stopped at because their processing failed for now (created at `resumeAt`, or a little before it when
-   * they showed up in the list late): processed again by the next sweep even when their processed-event record exists,
-   * since the failure may have come after that record was written.
+   * The mode of the deployment whose sweep moved it last: the table's own, which a sweep by hand checks its key against.
+   * Absent on a cursor written before it was kept.
    */
-  readonly retryEventIds?: readonly string[];
+  readonly mode?: ProviderMode;
   readonly updatedAt: string;
 }

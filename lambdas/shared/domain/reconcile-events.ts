@@ -3,7 +3,7 @@
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore } from './booking-store';
 import type { Clock } from './collaborators';
 import { StoreUnavailableError } from './errors';
-import type { EventCursor } from './model';
+import type { EventCursor, ProviderMode } from './model';
 import { processedEventRecord } from './audit-trail';
 import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError } from './payment-events';
 import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
@@ -40,7 +40,9 @@ export interface ReconcileDeps<Processed> {
   readonly clock: Clock;
   /**
    * The processing a verified webhook delivery gets, writing through the store it is given (the sweep watches its commits
-   * to know whether this sweep is the one that acted). Throws when the event must be processed again later.
+   * to know whether this sweep is the one that acted). Throws when the event must be processed again later — unless its
+   * processed-event record was written first: then all that can be left is a refund stored as `requested`, which
+   * resumeRequestedRefunds asks for again, and the event is done as far as the sweep goes (`deferred`).
    */
   readonly process: (json: unknown, store: BookingStore) => Promise<Processed>;
   /**
@@ -63,9 +65,10 @@ export type ReconcileSpan =
   /**
    * A scheduled sweep of `source`: from its cursor (less OVERLAP_SECONDS) to SETTLE_SECONDS ago, moving the cursor as it goes.
    * Without a cursor (the first run) it starts as far back as the provider keeps events: a delivery lost before the sweep
-   * existed is found too, and processing an event again is what a redelivery does anyway.
+   * existed is found too, and processing an event again is what a redelivery does anyway. `mode` is the deployment's,
+   * written on the cursor so a sweep by hand with a key of the other mode can be refused.
    */
-  | { readonly kind: 'cursor'; readonly source: string }
+  | { readonly kind: 'cursor'; readonly source: string; readonly mode: ProviderMode }
   /**
    * An operator's sweep of the events created from `from` to `to` (epoch seconds, both included): no cursor is read or
    * moved, and every event is processed, recorded or not, as a redelivery would be (its record sees that nothing is done
@@ -105,18 +108,32 @@ export type ReconciledEvent<Processed> =
        * younger than the settle delay, whose delivery may still be on its way (it is processed all the same).
        */
       readonly missedDelivery: boolean;
+    }
+  /**
+   * Its processed-event record stands (this sweep wrote it, a range found it, or another processing wrote it meanwhile),
+   * but the processing failed after it: a stored refund the provider did not take. The refund is resumeRequestedRefunds'
+   * now; the sweep goes on.
+   */
+  | {
+      readonly status: 'deferred';
+      readonly event: ListedEventSummary;
+      readonly error: unknown;
+      readonly recordedBefore: boolean;
+      /** As for a processed event. */
+      readonly missedDelivery: boolean;
     };
 
 export type ReconcileStop =
-  /** An event failed (`event`), or the list could not be read: the cursor stays at it, the next sweep starts there again. */
+  /**
+   * An event failed before its record was written (`event`), or the list could not be read: the cursor stays at it, the
+   * next sweep starts there again (the event, still unrecorded, is processed then).
+   */
   | {
       readonly reason: 'failed';
       readonly event?: ListedEventSummary;
       readonly error: unknown;
       /** Stripe or DynamoDB did not answer, or the state kept moving: the next sweep should get through. */
       readonly retryable: boolean;
-      /** As for a processed event: its record was written by this sweep before the failure, and it was not delivered. */
-      readonly missedDelivery: boolean;
     }
   /** No time was left: the next sweep goes on from the first event not begun. */
   | { readonly reason: 'out_of_time' };
@@ -137,10 +154,11 @@ export interface ReconcileResult<Processed> {
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
  * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when
- * its processed-event or unusable-event record exists (unless it failed in the last sweep, or the span is a range), else
- * hand it to `process`, watching its commits → move the cursor past the window. On a failure (or the deadline) stop at
- * that event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. Which of a sweep
- * and a live delivery acts is decided by the processed-event record each writes in its transaction, so never both.
+ * its processed-event or unusable-event record exists (unless the span is a range), else hand it to `process`, watching
+ * its commits → move the cursor past the window. On a failure before the event's record (or the deadline) stop at that
+ * event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. A failure after the
+ * record leaves a stored refund only, resumed on its own, so it holds nothing back. Which of a sweep and a live delivery
+ * acts is decided by the processed-event record each writes in its transaction, so never both.
  */
 export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>, input: ReconcileInput): Promise<ReconcileResult<Processed>> {
   const now = Math.floor(deps.clock.now().getTime() / 1000);
@@ -152,32 +170,26 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   const { from, to } = spanOf(input.span, cursor, now);
   const gap = cursor !== undefined && cursor.resumeAt < oldestListed ? { from: cursor.resumeAt, to: oldestListed - 1 } : undefined;
   const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
-  // Events a previous sweep stopped at: processed again even though their record exists; removed once done in this sweep.
-  const retries = new Set(cursor?.retryEventIds ?? []);
   const events: ReconciledEvent<Processed>[] = [];
 
-  const moveCursor = async (resumeAt: number, retryEventIds: readonly string[]): Promise<void> => {
-    if (source === undefined) return;
-    const next: EventCursor = { source, resumeAt, ...(retryEventIds.length > 0 && { retryEventIds }), updatedAt: deps.clock.now().toISOString() };
+  const moveCursor = async (resumeAt: number): Promise<void> => {
+    if (input.span.kind !== 'cursor') return;
+    const { source: at, mode } = input.span;
+    if (cursor !== undefined && resumeAt <= cursor.resumeAt && cursor.mode === mode) return;
+    const next: EventCursor = { source: at, resumeAt: Math.max(resumeAt, cursor?.resumeAt ?? resumeAt), mode, updatedAt: deps.clock.now().toISOString() };
     // Refused when another sweep got further: then the cursor stands where that one left it.
-    cursor = (await deps.store.moveEventCursor(next)) ? next : await deps.store.getEventCursor(source);
+    cursor = (await deps.store.moveEventCursor(next)) ? next : await deps.store.getEventCursor(at);
   };
   /**
-   * Where the cursor stops at `event`: its second (or, for an event of the overlap that showed up late, where the cursor
-   * already stands: it never goes back), with the event when it failed and the retries this sweep has not done yet.
+   * Where the cursor stops at `event`: its second, or, for an event of the overlap that showed up late, where the cursor
+   * already stands (it never goes back). The next sweep lists that event again: unrecorded, it is processed then.
    */
-  const stopAt = async (event: ListedEvent, failed: boolean): Promise<void> => {
-    const resumeAt = Math.max(event.created, cursor?.resumeAt ?? event.created);
-    await moveCursor(resumeAt, [...new Set([...(failed ? [event.id] : []), ...retries])]);
-  };
+  const stopAt = (event: ListedEvent): Promise<void> => moveCursor(event.created);
 
   // Every event created before `reached` has been dealt with in this sweep: where the cursor goes when it is written.
   let reached: number | undefined;
   const saveProgress = async (): Promise<void> => {
-    if (reached === undefined) return;
-    // Written when it moves, or to drop retries this sweep has done.
-    const moves = cursor === undefined || reached > cursor.resumeAt || (reached === cursor.resumeAt && cursor.retryEventIds !== undefined);
-    if (moves) await moveCursor(reached, []);
+    if (reached !== undefined) await moveCursor(reached);
   };
 
   for (let windowFrom = from; windowFrom <= to; windowFrom += WINDOW_SECONDS) {
@@ -191,34 +203,25 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       listed = await deps.events.listEvents({ types: input.types, createdFrom: windowFrom, createdTo: windowTo });
     } catch (error) {
       await saveProgress();
-      return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error), missedDelivery: false }, ...after(cursor, gap) };
+      return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error) }, ...after(cursor, gap) };
     }
     for (const event of listed) {
       if (outOfTime()) {
-        await stopAt(event, false);
+        await stopAt(event);
         return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
-        events.push(await reconcileOne(deps, event, retries.has(event.id) || input.span.kind === 'range', watch, settled));
-        retries.delete(event.id);
+        events.push(await reconcileOne(deps, event, input.span.kind === 'range', watch, settled));
       } catch (error) {
-        await stopAt(event, true);
-        const stopped: ReconcileStop = {
-          reason: 'failed',
-          event: summaryOf(event),
-          error,
-          retryable: isRetryable(error),
-          missedDelivery: missedDelivery(event, watch, settled),
-        };
+        await stopAt(event);
+        const stopped: ReconcileStop = { reason: 'failed', event: summaryOf(event), error, retryable: isRetryable(error) };
         return { from, to, events, stopped, ...after(cursor, gap) };
       }
     }
     reached = windowTo + 1;
     // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
     if (listed.length > 0) await saveProgress();
-    // Listed in this window or not at all any more: either way not to be carried on.
-    retries.clear();
   }
   await saveProgress();
   return { from, to, events, ...after(cursor, gap) };
@@ -243,7 +246,10 @@ function isRetryable(error: unknown): boolean {
   return error instanceof RetryLaterError || error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
 }
 
-/** `evenIfRecorded`: processed again although its record exists (a retry, a range), as a redelivery would be. */
+/**
+ * `evenIfRecorded`: processed again although its record exists (a range), as a redelivery would be. Throws what the
+ * processing threw when the event's record does not stand (nothing of it is done: the sweep stops there).
+ */
 async function reconcileOne<Processed>(
   deps: ReconcileDeps<Processed>,
   event: ListedEvent,
@@ -252,13 +258,25 @@ async function reconcileOne<Processed>(
   settled: number,
 ): Promise<ReconciledEvent<Processed>> {
   const summary = summaryOf(event);
-  const [record, unusable] = await Promise.all([deps.store.getProcessedEvent(event.id), deps.store.getUnusableEvent(event.id)]);
-  const recordedBefore = record !== undefined || unusable !== undefined;
+  const recordedBefore = await isRecorded(deps.store, event.id);
   if (recordedBefore && !evenIfRecorded) return { status: 'already_processed', event: summary };
-  const processed = await deps.process(event.json, watch);
+  let processed: Processed;
+  try {
+    processed = await deps.process(event.json, watch);
+  } catch (error) {
+    // Written by this processing, or by another one meanwhile (a delivery, a second sweep) whose refund this one asked for.
+    const recorded = recordedBefore || watch.recordedHere || (await isRecorded(deps.store, event.id).catch(() => false));
+    if (!recorded) throw error;
+    return { status: 'deferred', event: summary, error, recordedBefore, missedDelivery: missedDelivery(event, watch, settled) };
+  }
   const answer = deps.answerOf(processed);
   if (!recordedBefore && !watch.recordedHere && answer) await recordAnswer(deps.clock, event, answer, watch);
   return { status: 'processed', event: summary, processed, recordedBefore, acted: watch.acted, missedDelivery: missedDelivery(event, watch, settled) };
+}
+
+async function isRecorded(store: ReconcileStore, eventId: string): Promise<boolean> {
+  const [record, unusable] = await Promise.all([store.getProcessedEvent(eventId), store.getUnusableEvent(eventId)]);
+  return record !== undefined || unusable !== undefined;
 }
 
 /**

@@ -172,7 +172,7 @@ const processedEventSchema = z.object({
 const eventCursorSchema = z.object({
   source: text,
   resumeAt: wholeNumber,
-  retryEventIds: z.optional(z.array(text)),
+  mode: z.optional(z.enum(['live', 'test'])),
   updatedAt: text,
 });
 

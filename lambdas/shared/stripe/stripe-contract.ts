@@ -25,6 +25,7 @@ export const STRIPE_ID_PATTERNS = {
   refund: /^(re|pyr)_[A-Za-z0-9_]{1,250}$/,
 } as const;
 
+/** Stripe's test and live modes (the domain's ProviderMode). */
 export type StripeMode = 'live' | 'test';
 
 /**

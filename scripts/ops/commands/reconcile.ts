@@ -5,7 +5,9 @@ import { EVENT_LIST_RETENTION_SECONDS, reconcileEvents, type ReconciledEvent, ty
 import { SERVICE_NAME } from '../../../lambdas/shared/observability-contract';
 import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../../../lambdas/stripe-webhook/webhook-contract';
+import { STRIPE_CURSOR } from '../../../lambdas/stripe-reconciler/reconciler';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
+import type { OpsContext } from '../context';
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -24,6 +26,8 @@ function instantOf(value: string, flag: string): number {
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** The span as epoch seconds, both included: from `since`, to the second before `until` (or to now). */
 function spanOf(since: string, until: string | undefined, now: number): { from: number; to: number } {
   const from = instantOf(since, '--since');
@@ -39,10 +43,12 @@ function spanOf(since: string, until: string | undefined, now: number): { from: 
 
 /**
  * What became of an event: `processed` now for the first time, `resumed` (processed before, and this run did more: a refund
- * Stripe had not taken), or `already_processed` (nothing left to do).
+ * Stripe had not taken), `refund_due` (recorded, but Stripe did not take its refund this time either), or
+ * `already_processed` (nothing left to do).
  */
-function statusOf(reconciled: ReconciledEvent<EventProcessing>): 'processed' | 'resumed' | 'already_processed' {
+function statusOf(reconciled: ReconciledEvent<EventProcessing>): 'processed' | 'resumed' | 'refund_due' | 'already_processed' {
   if (reconciled.status === 'already_processed') return 'already_processed';
+  if (reconciled.status === 'deferred') return 'refund_due';
   if (!reconciled.recordedBefore) return 'processed';
   return reconciled.acted ? 'resumed' : 'already_processed';
 }
@@ -59,14 +65,31 @@ function reportOf(result: ReconcileResult<EventProcessing>) {
       created: iso(reconciled.event.created),
       status: statusOf(reconciled),
       ...(reconciled.status === 'processed' && { outcome: outcomeOf(reconciled.processed), missedDelivery: reconciled.missedDelivery }),
+      ...(reconciled.status === 'deferred' && { missedDelivery: reconciled.missedDelivery, error: messageOf(reconciled.error) }),
     })),
     ...(stopped?.reason === 'failed' && {
       stopped: {
         ...(stopped.event && { eventId: stopped.event.id, type: stopped.event.type, created: iso(stopped.event.created) }),
-        error: stopped.error instanceof Error ? stopped.error.message : String(stopped.error),
+        error: messageOf(stopped.error),
       },
     }),
   };
+}
+
+/**
+ * Why the key's mode may not act on this table, if it may not. The deployment's sweep writes its mode on its cursor: a
+ * key of the other mode lists the other mode's events, and would book them, or set aside and refund payments the table
+ * does not know. A live key needs a table that says it is live; a test key (or the local stand-in's) a table that does
+ * not say so, as a local one never does.
+ */
+async function modeRefusal(context: OpsContext): Promise<string | undefined> {
+  const tableMode = (await context.store.getEventCursor(STRIPE_CURSOR))?.mode;
+  const keyMode = context.stripeMode;
+  if (tableMode === keyMode || (tableMode === undefined && keyMode === 'test')) return undefined;
+  if (tableMode === undefined) {
+    return `STRIPE_API_KEY is a live key and table ${context.store.tableName} has no live deployment's sweep (its cursor says no mode): check --region and --table, or wait for the deployment's first scheduled sweep`;
+  }
+  return `STRIPE_API_KEY is a ${keyMode} key and table ${context.store.tableName} belongs to a ${tableMode} deployment (its sweep's cursor says so): check STRIPE_API_KEY, --region and --table`;
 }
 
 const reconcile = defineCommand({
@@ -85,6 +108,11 @@ const reconcile = defineCommand({
     const { from, to } = spanOf(flags.since, flags.until, context.deps.clock.now().getTime());
     if (!context.canListEvents) {
       throw new UsageError('reconcile needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in');
+    }
+    const refusal = await modeRefusal(context);
+    if (refusal) {
+      context.err(`error: MODE_MISMATCH: ${refusal}; nothing was read from Stripe or written`);
+      return 2;
     }
     const process = eventProcessor({
       gateway: context.gateway,
@@ -114,10 +142,17 @@ const reconcile = defineCommand({
       }
       context.out(
         `${report.events.length} events created from ${report.from} to ${report.to}: ${count('already_processed')} already processed, ` +
-          `${count('processed')} processed now (${missed} missed by the webhook), ${count('resumed')} resumed.`,
+          `${count('processed')} processed now (${missed} missed by the webhook), ${count('resumed')} resumed, ${count('refund_due')} with a refund due.`,
       );
     }
-    if (result.stopped?.reason !== 'failed') return 0;
+    const due = report.events.filter((event) => event.status === 'refund_due');
+    if (due.length > 0) {
+      context.err(
+        `error: REFUNDS_DUE: Stripe did not take the refund of ${due.map((event) => event.eventId).join(', ')}: ` +
+          'the reconciliation sweep asks again every run; run the same command again, or `payments retry-refund`, to ask now',
+      );
+    }
+    if (result.stopped?.reason !== 'failed') return due.length > 0 ? 1 : 0;
     const at = report.stopped?.eventId ? `at ${report.stopped.eventId} (created ${report.stopped.created})` : 'listing Stripe’s events';
     context.err(`error: RECONCILE_STOPPED: stopped ${at}: ${report.stopped?.error}; nothing after it was processed: run the same command again`);
     return 1;
