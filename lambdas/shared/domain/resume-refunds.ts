@@ -18,8 +18,11 @@ export const RESUME_AFTER_MS = 5 * 60_000;
 /** A refund still unanswered this long after it was stored is overdue: Stripe has been failing it for that long. */
 export const OVERDUE_AFTER_MS = 3_600_000;
 
-/** Payments resumed in one run at most: the oldest first, the rest in the next run. */
-export const RESUME_LIMIT = 25;
+/**
+ * Payments resumed in one run at most, oldest first (and fewer when the run runs out of time): the rest in the next run.
+ * Past this many that Stripe keeps failing, newer ones wait behind them; OverdueRefunds has alarmed long before.
+ */
+export const RESUME_LIMIT = 100;
 
 /** A payment with a refund stored as `requested`, as the store's sparse list of them holds it. */
 export interface DueRefund {
