@@ -1,8 +1,15 @@
-// The floor: a confirmation's writes as one bare TransactWriteItems, without handler, verification, validation, read of the trip or logs.
+// The floor: what a confirmation must leave in the table, written as one bare TransactWriteItems: the same items and index
+// keys, built by the same item builders, under the fewest conditions that keep it correct; no handler, verification of the
+// trip against the payment, request token, read or log.
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomIds } from '../lambdas/shared/domain/collaborators';
 import { guestsPerSlot, type Trip } from '../lambdas/shared/domain/model';
-import { auditItem, bookingItem, keys, processedEventItem } from '../lambdas/shared/dynamodb/items';
+import { newPaymentRecord } from '../lambdas/shared/domain/payment-ledger';
+import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
+import { auditItem, bookingItem, keys, paymentRecordItem, processedEventItem } from '../lambdas/shared/dynamodb/items';
+
+const BY_PARENT = GLOBAL_INDEXES.byParent;
+const BY_PAYMENT = GLOBAL_INDEXES.bySlotOrPayment;
 
 let paymentSequence = 0;
 
@@ -11,7 +18,7 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
   const at = new Date().toISOString();
   const paymentId = `pi_floor${paymentSequence++}`;
   const guestsBySlot = guestsPerSlot(trip.items);
-  const bookings = trip.items.map((item) => ({
+  const bookings = trip.items.map((item, index) => ({
     ...item,
     bookingId: randomIds.uuid(),
     reference: randomIds.reference(),
@@ -20,7 +27,10 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
     paymentId,
     status: 'confirmed' as const,
     createdAt: at,
+    amount: trip.itemAmounts?.[index] ?? 0,
+    currency: trip.currency,
   }));
+  const references = bookings.map((booking) => booking.reference);
   try {
     await documentClient.send(
       new TransactWriteCommand({
@@ -29,9 +39,9 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
             Update: {
               TableName: tableName,
               Key: keys.slot(slotId),
-              UpdateExpression: 'SET availableCount = availableCount - :n',
+              UpdateExpression: 'SET availableCount = availableCount - :n, updatedAt = :at',
               ConditionExpression: 'attribute_exists(pk) AND isBlocked <> :t AND availableCount >= :n',
-              ExpressionAttributeValues: { ':n': guests, ':t': true },
+              ExpressionAttributeValues: { ':n': guests, ':t': true, ':at': at },
             },
           })),
           ...bookings.map((booking) => ({ Put: { TableName: tableName, Item: bookingItem(booking), ConditionExpression: 'attribute_not_exists(pk)' } })),
@@ -45,7 +55,7 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
                 entityId: booking.reference,
                 actorType: 'system',
                 occurredAt: at,
-                metadata: { paymentId },
+                metadata: { reference: booking.reference, bookingId: booking.bookingId, paymentId, tripId: trip.tripId, slotId: booking.slotId },
               }),
             },
           })),
@@ -53,13 +63,22 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
             Update: {
               TableName: tableName,
               Key: keys.trip(trip.tripId),
-              UpdateExpression: 'SET #s = :booked, paymentId = :p',
+              // The trip is found from its payment (gsi2) once booked, and names its bookings.
+              UpdateExpression: `SET #s = :booked, paymentId = :p, bookingReferences = :refs, updatedAt = :at, ${BY_PAYMENT.partitionKey} = :ppk, ${BY_PAYMENT.sortKey} = :psk`,
               ConditionExpression: '#s = :pending',
               ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':booked': 'booked', ':pending': 'pending_payment', ':p': paymentId },
+              ExpressionAttributeValues: {
+                ':booked': 'booked',
+                ':pending': 'pending_payment',
+                ':p': paymentId,
+                ':refs': references,
+                ':at': at,
+                ':ppk': keys.tripOfPayment(paymentId).partition,
+                ':psk': keys.tripOfPayment(paymentId).sort,
+              },
             },
           },
-          // A trip its checkout held also consumes its hold and claims its payment, as the handler's transaction does.
+          // A trip its checkout held also consumes its hold, as the handler's transaction does.
           ...(trip.holdExpiresAt === undefined
             ? []
             : [
@@ -67,24 +86,48 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
                   Update: {
                     TableName: tableName,
                     Key: keys.hold(trip.tripId),
-                    UpdateExpression: 'SET #s = :consumed',
+                    // A consumed hold leaves the index of holds the sweeper reads.
+                    UpdateExpression: `SET #s = :consumed, updatedAt = :at REMOVE ${BY_PARENT.partitionKey}, ${BY_PARENT.sortKey}`,
                     ConditionExpression: '#s = :held',
                     ExpressionAttributeNames: { '#s': 'status' },
-                    ExpressionAttributeValues: { ':consumed': 'consumed', ':held': 'held' },
-                  },
-                },
-                {
-                  Put: {
-                    TableName: tableName,
-                    Item: { ...keys.paymentRecord(paymentId), paymentId, status: 'booked', tripId: trip.tripId, amountPaid: trip.amount },
-                    ConditionExpression: 'attribute_not_exists(pk)',
+                    ExpressionAttributeValues: { ':consumed': 'consumed', ':held': 'held', ':at': at },
                   },
                 },
               ]),
+          // Every confirmation claims its payment with the payment's record.
           {
             Put: {
               TableName: tableName,
-              Item: processedEventItem({ eventId: `evt_${paymentId}`, eventType: 'floor', outcome: 'booked', references: [], processedAt: at, expiresAt: 0 }),
+              Item: paymentRecordItem(
+                newPaymentRecord(
+                  {
+                    paymentId,
+                    status: 'booked',
+                    setAside: false,
+                    amountPaid: trip.amount,
+                    currency: trip.currency,
+                    tripId: trip.tripId,
+                    ...(trip.checkoutSessionId !== undefined && { sessionId: trip.checkoutSessionId }),
+                  },
+                  at,
+                ),
+              ),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: tableName,
+              Item: processedEventItem({
+                eventId: `evt_${paymentId}`,
+                eventType: 'checkout.session.completed',
+                outcome: 'booked',
+                tripId: trip.tripId,
+                references,
+                processedAt: at,
+                expiresAt: Math.floor(Date.now() / 1000) + 35 * 86_400,
+              }),
+              ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
         ],
