@@ -6,12 +6,11 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
@@ -23,6 +22,7 @@ import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { overwriteSlot, readSlot, storeOnOwnTable, testStore, uniqueId } from '../support/store';
 import { minutesLater, type ReconcilerOptions, testReconciler } from '../support/reconciler';
+import { gatewayWithRefund } from '../support/gateways';
 import { webhookHarness } from '../support/webhook';
 
 const DAY_MS = 86_400_000;
@@ -189,20 +189,15 @@ describe('a refund an event stored that Stripe did not take', () => {
     await blockSlotOf(store, trip.slot.slotId);
     fake.dropNextDeliveries(1);
     await trip.pay();
-    const real = new StripePaymentGateway(async () => fake.client());
     let asked!: () => void;
     const refundAsked = new Promise<void>((resolve) => {
       asked = resolve;
     });
     // Stripe does not answer: Lambda stops the run at its timeout, and nothing after the refund's request runs.
-    const slow: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: () => {
-        asked();
-        return new Promise(() => undefined);
-      },
-    };
+    const slow = gatewayWithRefund(fake, () => {
+      asked();
+      return new Promise(() => undefined);
+    });
 
     void reconciler(store, { cursor, gateway: slow }).run();
     await refundAsked;
@@ -248,14 +243,10 @@ describe('a refund an event stored that Stripe did not take', () => {
     await failing.pay();
     fake.advance(2_000);
     await lost.pay();
-    const real = new StripePaymentGateway(async () => fake.client());
     // Stripe answers 500 to every refund of that one payment, for as long as the test lasts.
-    const oneDown: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: (request) =>
-        request.paymentId === failing.paymentIntent() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
-    };
+    const oneDown = gatewayWithRefund(fake, (request, real) =>
+      request.paymentId === failing.paymentIntent() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+    );
 
     const first = reconciler(store, { cursor, gateway: oneDown });
     const firstSummary = await first.run();

@@ -11,6 +11,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
+import { gatewayWithRefund } from '../support/gateways';
 import { scopedToAccount } from '../support/reconciler';
 import { overwriteSlot, readSlot, testStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
@@ -104,16 +105,11 @@ describe('a refund stored as requested that Stripe did not take', () => {
 
   it('is not refunded twice a day later, when Stripe made it but its answer was lost and the key is forgotten', async () => {
     const trip = await refundStored();
-    const real = new StripePaymentGateway(async () => fake.client());
     // The refund is made at Stripe; the answer never reaches us (a timeout after Stripe acted).
-    const answerLost: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: async (request) => {
-        await real.refund(request);
-        throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
-      },
-    };
+    const answerLost = gatewayWithRefund(fake, async (request, real) => {
+      await real.refund(request);
+      throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
+    });
 
     const lost = await resume({ gateway: answerLost });
     fake.advance(25 * HOUR_MS);
@@ -130,21 +126,16 @@ describe('a refund stored as requested that Stripe did not take', () => {
 
   it('is asked for with the same key after a run cut short while Stripe was making it: one refund', async () => {
     const trip = await refundStored();
-    const real = new StripePaymentGateway(async () => fake.client());
     let made!: () => void;
     const refundMade = new Promise<void>((resolve) => {
       made = resolve;
     });
     // Lambda stops the run at its timeout while Stripe's answer is on its way: nothing after the request runs.
-    const cutShort: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: async (request) => {
-        await real.refund(request);
-        made();
-        return new Promise(() => undefined);
-      },
-    };
+    const cutShort = gatewayWithRefund(fake, async (request, real) => {
+      await real.refund(request);
+      made();
+      return new Promise(() => undefined);
+    });
 
     void resume({ gateway: cutShort });
     await refundMade;
@@ -157,33 +148,28 @@ describe('a refund stored as requested that Stripe did not take', () => {
 
   it('is recorded once when Stripe’s charge.refunded about it is processed while the run asks', async () => {
     const trip = await refundStored();
-    const real = new StripePaymentGateway(async () => fake.client());
     const webhook = webhookHarness(fake, { store });
     let answers: Awaited<ReturnType<typeof webhook.send>> | undefined;
     // Stripe makes the refund, and its charge.refunded reaches the webhook before the run records Stripe's answer.
-    const eventFirst: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: async (request) => {
-        const answer = await real.refund(request);
-        const charge = fake.payment(trip.paymentId);
-        answers = await webhook.send(
-          signedRequest(
-            stripeEvent('charge.refunded', {
-              id: charge?.charge,
-              object: 'charge',
-              payment_intent: trip.paymentId,
-              amount: trip.amount,
-              amount_refunded: trip.amount,
-              refunded: true,
-              currency: 'eur',
-              metadata: { [TRIP_MARK]: trip.tripId },
-            }),
-          ),
-        );
-        return answer;
-      },
-    };
+    const eventFirst = gatewayWithRefund(fake, async (request, real) => {
+      const answer = await real.refund(request);
+      const charge = fake.payment(trip.paymentId);
+      answers = await webhook.send(
+        signedRequest(
+          stripeEvent('charge.refunded', {
+            id: charge?.charge,
+            object: 'charge',
+            payment_intent: trip.paymentId,
+            amount: trip.amount,
+            amount_refunded: trip.amount,
+            refunded: true,
+            currency: 'eur',
+            metadata: { [TRIP_MARK]: trip.tripId },
+          }),
+        ),
+      );
+      return answer;
+    });
 
     const resumed = await resume({ gateway: eventFirst });
 
@@ -237,14 +223,10 @@ describe('many refunds due', () => {
   it('never holds the others back behind one Stripe keeps failing, and counts that one overdue after an hour', async () => {
     const failing = await refundStored();
     const other = await refundStored();
-    const real = new StripePaymentGateway(async () => fake.client());
     // Stripe answers 500 to every request about one payment, for as long as the test lasts.
-    const oneDown: PaymentGateway = {
-      refundable: (paymentId) => real.refundable(paymentId),
-      findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
-      refund: (request) =>
-        request.paymentId === failing.paymentId ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
-    };
+    const oneDown = gatewayWithRefund(fake, (request, real) =>
+      request.paymentId === failing.paymentId ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+    );
 
     const first = await resume({ gateway: oneDown });
     const hourLater = await resume({ gateway: oneDown, clock: at(OVERDUE_AFTER_MS + MINUTE_MS) });

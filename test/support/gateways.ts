@@ -1,0 +1,18 @@
+// Stripe's gateway at a test's fake with its refunds changed: made and then unanswered, failing for one payment, or made
+// while something else happens first. Everything else is the real gateway's.
+import type { PaymentGateway, RefundRequest } from '../../lambdas/shared/domain/payment-gateway';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
+
+/** The real gateway at `fake`, whose `refund` is `refund(request, real)`: `real` asks the fake. */
+export function gatewayWithRefund(
+  fake: StripeFake,
+  refund: (request: RefundRequest, real: PaymentGateway) => ReturnType<PaymentGateway['refund']>,
+): PaymentGateway {
+  const real = new StripePaymentGateway(async () => fake.client());
+  return {
+    refundable: (paymentId) => real.refundable(paymentId),
+    findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+    refund: (request) => refund(request, real),
+  };
+}
