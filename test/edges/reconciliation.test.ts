@@ -48,6 +48,15 @@ async function blockSlotOf(store: DynamoDbBookingStore, slotId: string): Promise
   await overwriteSlot({ ...((await readSlot(store, slotId)) as Slot), isBlocked: true });
 }
 
+/** A trip paid for a slot an operator blocked meanwhile (it is to be refunded), whose delivery was lost. */
+async function lostPaymentOfBlockedSlot(store: DynamoDbBookingStore) {
+  const trip = await checkedOut(store);
+  await blockSlotOf(store, trip.slot.slotId);
+  fake.dropNextDeliveries(1);
+  await trip.pay();
+  return trip;
+}
+
 /** An event Stripe made that the fake does not make itself (refund and charge events): listed as Stripe would list it. */
 function listAtStripe(event: { id: string; type: string; created: number }): void {
   fake.events.push(event as unknown as FakeEvent);
@@ -185,10 +194,7 @@ describe('a refund an event stored that Stripe did not take', () => {
   it('is refunded by the next run when a run is cut short by its timeout while Stripe is slow on the refund it stored', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await checkedOut(store);
-    await blockSlotOf(store, trip.slot.slotId);
-    fake.dropNextDeliveries(1);
-    await trip.pay();
+    const trip = await lostPaymentOfBlockedSlot(store);
     let asked!: () => void;
     const refundAsked = new Promise<void>((resolve) => {
       asked = resolve;
@@ -213,10 +219,7 @@ describe('a refund an event stored that Stripe did not take', () => {
   it('is refunded once when two runs of the schedule process its lost event at once and Stripe fails both', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await checkedOut(store);
-    await blockSlotOf(store, trip.slot.slotId);
-    fake.dropNextDeliveries(1);
-    await trip.pay();
+    const trip = await lostPaymentOfBlockedSlot(store);
     fake.failNext(2, 500);
 
     // Lambda may hand the same scheduled invocation over twice.
@@ -267,10 +270,7 @@ describe('poison events do not hold the cursor', () => {
   it('moves past a refund Stripe refuses for good: the payment needs a person, the run succeeds, and the next skips it', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await checkedOut(store);
-    await blockSlotOf(store, trip.slot.slotId);
-    fake.dropNextDeliveries(1);
-    await trip.pay();
+    const trip = await lostPaymentOfBlockedSlot(store);
     fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
     const sweep = reconciler(store, { cursor });
 
