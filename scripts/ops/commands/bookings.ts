@@ -1,5 +1,6 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking } from '../../../lambdas/shared/domain/payment-operations';
+import { stripeModeRefusal } from '../stripe-mode';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
 import type { Booking } from '../../../lambdas/shared/domain/model';
 import { money, refundLine } from '../printing';
@@ -79,9 +80,12 @@ const cancel = defineCommand({
     const reference = referenceOf(typed);
     const refund = !flags['no-refund'];
     const [booking] = await store.getBookings([reference]);
-    if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !context.canRefund) {
+    const refundsAtStripe = refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && Boolean(booking.amount);
+    if (refundsAtStripe && !context.canRefund) {
       throw new UsageError('this booking was paid through Stripe: set STRIPE_API_KEY to refund it, or pass --no-refund');
     }
+    const refusal = refundsAtStripe ? await stripeModeRefusal(context) : undefined;
+    if (refusal) return refusal;
     const result = await cancelBooking({ ...deps, gateway }, { reference, reason: flags.reason, actorId: context.actor, refund });
     if (!result.ok) return context.refused(result);
     const refundText = result.refund

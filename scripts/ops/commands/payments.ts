@@ -3,6 +3,7 @@ import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import { money, refundLine } from '../printing';
+import { stripeModeRefusal } from '../stripe-mode';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = {
@@ -55,6 +56,8 @@ const retry = defineCommand({
   flags: {},
   async run(context, { target: paymentId }) {
     if (!context.canRefund) throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in)');
+    const refusal = await stripeModeRefusal(context);
+    if (refusal) return refusal;
     const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
     if (!result.ok) return context.refused(result);
     const asked = new Set(result.asked.map((entry) => entry.refundKey));

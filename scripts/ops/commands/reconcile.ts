@@ -5,9 +5,8 @@ import { EVENT_LIST_RETENTION_SECONDS, reconcileEvents, type ReconciledEvent, ty
 import { SERVICE_NAME } from '../../../lambdas/shared/observability-contract';
 import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../../../lambdas/stripe-webhook/webhook-contract';
-import { STRIPE_CURSOR } from '../../../lambdas/stripe-reconciler/reconciler';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
-import type { OpsContext } from '../context';
+import { stripeModeRefusal } from '../stripe-mode';
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -76,22 +75,6 @@ function reportOf(result: ReconcileResult<EventProcessing>) {
   };
 }
 
-/**
- * Why the key's mode may not act on this table, if it may not. The deployment's sweep writes its mode on its cursor: a
- * key of the other mode lists the other mode's events, and would book them, or set aside and refund payments the table
- * does not know. A live key needs a table that says it is live; a test key (or the local stand-in's) a table that does
- * not say so, as a local one never does.
- */
-async function modeRefusal(context: OpsContext): Promise<string | undefined> {
-  const tableMode = (await context.store.getEventCursor(STRIPE_CURSOR))?.mode;
-  const keyMode = context.stripeMode;
-  if (tableMode === keyMode || (tableMode === undefined && keyMode === 'test')) return undefined;
-  if (tableMode === undefined) {
-    return `STRIPE_API_KEY is a live key and table ${context.store.tableName} has no live deployment's sweep (its cursor says no mode): check --region and --table, or wait for the deployment's first scheduled sweep`;
-  }
-  return `STRIPE_API_KEY is a ${keyMode} key and table ${context.store.tableName} belongs to a ${tableMode} deployment (its sweep's cursor says so): check STRIPE_API_KEY, --region and --table`;
-}
-
 const reconcile = defineCommand({
   name: 'reconcile',
   summary: 'process Stripe’s events of a span as redeliveries: lost ones are acted on, the others change nothing (the sweep’s cursor is left alone)',
@@ -109,11 +92,8 @@ const reconcile = defineCommand({
     if (!context.canListEvents) {
       throw new UsageError('reconcile needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in');
     }
-    const refusal = await modeRefusal(context);
-    if (refusal) {
-      context.err(`error: MODE_MISMATCH: ${refusal}; nothing was read from Stripe or written`);
-      return 2;
-    }
+    const refusal = await stripeModeRefusal(context);
+    if (refusal) return refusal;
     const process = eventProcessor({
       gateway: context.gateway,
       clock: context.deps.clock,

@@ -1,0 +1,24 @@
+// The check every operator command that acts at Stripe makes first: the key's mode is the table's deployment's.
+import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import type { OpsContext } from './context';
+
+/**
+ * Refuses, with one line and exit code 2, a STRIPE_API_KEY whose mode is not the table's, before anything is read from
+ * Stripe or written; undefined when the command may go on. The deployment's sweep writes its mode on its cursor. A key of
+ * the other mode would act on payments the table does not hold as that mode's: list and book the other mode's events,
+ * or have Stripe answer "no such payment" for a refund, which puts a paid booking in front of a person, cancelled and
+ * not refunded. A live key needs a table that says it is live; a test key (or the local stand-in's) one that does not
+ * say so, as a local table never does.
+ */
+export async function stripeModeRefusal(context: OpsContext): Promise<number | undefined> {
+  const tableMode = (await context.store.getEventCursor(STRIPE_CURSOR))?.mode;
+  const keyMode = context.stripeMode;
+  if (tableMode === keyMode || (tableMode === undefined && keyMode === 'test')) return undefined;
+  const table = context.store.tableName;
+  const why =
+    tableMode === undefined
+      ? `STRIPE_API_KEY is a live key and table ${table} has no live deployment's sweep (its cursor says no mode): check --region and --table, or wait for the deployment's first scheduled sweep`
+      : `STRIPE_API_KEY is a ${keyMode} key and table ${table} belongs to a ${tableMode} deployment (its sweep's cursor says so): check STRIPE_API_KEY, --region and --table`;
+  context.err(`error: MODE_MISMATCH: ${why}; nothing was read from Stripe or written`);
+  return 2;
+}

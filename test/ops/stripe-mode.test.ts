@@ -1,0 +1,93 @@
+// The ops commands that act at Stripe (reconcile, bookings cancel, payments retry-refund) refuse a key whose mode is not
+// the table's deployment's, before anything is read from Stripe or written; the others are not asked.
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { ProviderMode } from '../../lambdas/shared/domain/model';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { runOps } from '../../scripts/ops/cli';
+import { checkedOutTrip } from '../support/checked-out';
+import { storeOnOwnTable } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/** A table of the test's own, its sweep's cursor saying `mode` (none: no deployment's sweep runs on it), with one booked trip. */
+async function tableWithBookedTrip(mode: ProviderMode | undefined) {
+  const store = await storeOnOwnTable();
+  if (mode) await store.moveEventCursor({ source: STRIPE_CURSOR, resumeAt: Math.floor(Date.now() / 1000), mode, updatedAt: new Date().toISOString() });
+  const trip = await checkedOutTrip(store, fake);
+  const booked = await webhookHarness(fake, { store }).send(signedRequest(await trip.pay()));
+  expect(booked.body.outcome).toBe('booked');
+  const [booking] = await trip.bookings();
+  return { store, trip, reference: booking?.reference as string, paymentId: trip.paymentIntent() };
+}
+
+async function opsOn(store: DynamoDbBookingStore, apiKey: string, ...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', store.tableName], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    env: { STRIPE_API_KEY: apiKey, STRIPE_API_BASE: fake.url },
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const stripeCalls = () => fake.calls.filter((call) => call.path.startsWith('/v1/refunds') || call.path.startsWith('/v1/events')).length;
+
+describe('a key of the other mode than the table’s deployment', () => {
+  it.each([
+    { table: 'live' as const, key: 'sk_test_from_a_laptop' },
+    { table: 'test' as const, key: 'sk_live_on_the_wrong_table' },
+    { table: undefined, key: 'rk_live_restricted_on_an_unswept_table' },
+  ])('is refused by bookings cancel (table $table, key $key): the booking stays, nothing is refunded', async ({ table, key }) => {
+    const { store, trip, reference, paymentId } = await tableWithBookedTrip(table);
+    const before = stripeCalls();
+
+    const cancelled = await opsOn(store, key, 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+
+    expect(cancelled.code).toBe(2);
+    expect(cancelled.err.split('\n')).toEqual([
+      expect.stringMatching(/^error: MODE_MISMATCH: STRIPE_API_KEY is a (test|live) key and table \S+ .*nothing was read from Stripe or written$/),
+    ]);
+    expect(stripeCalls()).toBe(before);
+    expect(await trip.bookings()).toEqual([expect.objectContaining({ reference, status: 'confirmed' })]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', version: 1 });
+  });
+
+  it('is refused by payments retry-refund: the record is left as it was', async () => {
+    const { store, paymentId } = await tableWithBookedTrip('test');
+    const before = await store.getPaymentRecord(paymentId);
+
+    const retried = await opsOn(store, 'sk_live_on_the_wrong_table', 'payments', 'retry-refund', paymentId);
+
+    expect(retried.code).toBe(2);
+    expect(retried.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a live key and table \S+ belongs to a test deployment/);
+    expect(await store.getPaymentRecord(paymentId)).toEqual(before);
+  });
+
+  it('is not asked about by a cancellation that refunds nothing (--no-refund)', async () => {
+    const { store, reference } = await tableWithBookedTrip('live');
+
+    const cancelled = await opsOn(store, 'sk_test_from_a_laptop', 'bookings', 'cancel', reference, '--reason', 'goodwill', '--no-refund');
+
+    expect(cancelled).toMatchObject({ code: 0, err: '' });
+  });
+});
+
+describe('a key of the table’s own mode', () => {
+  it('cancels and refunds the booking’s share', async () => {
+    const { store, trip, reference } = await tableWithBookedTrip('test');
+
+    const cancelled = await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+
+    expect(cancelled).toMatchObject({ code: 0, err: '' });
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+});
