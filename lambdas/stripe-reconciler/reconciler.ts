@@ -30,6 +30,9 @@ export const STRIPE_CURSOR = 'stripe';
  */
 const MARGIN_MS = 30_000;
 
+/** The share of a run's time the refunds due may begin payments in; the rest is the events'. */
+const REFUNDS_SHARE = 0.5;
+
 export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
   readonly store: ReconcileStore & RefundsDueQuery;
   /** Stripe's list of events. */
@@ -74,6 +77,13 @@ export type StripeReconciler = (event?: unknown, context?: Pick<Context, 'getRem
 
 const isoOf = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
+/** The run's time less MARGIN_MS: the refunds due may begin payments in its first REFUNDS_SHARE, the events in all of it left. */
+function runBudget(context: Pick<Context, 'getRemainingTimeInMillis'>): { refunds: () => number; events: () => number } {
+  const usable = (): number => context.getRemainingTimeInMillis() - MARGIN_MS;
+  const keptForEvents = usable() * (1 - REFUNDS_SHARE);
+  return { refunds: () => usable() - keptForEvents, events: usable };
+}
+
 export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconciler {
   const { logger, metrics } = deps;
   const count = (metric: MetricName): void => {
@@ -83,12 +93,17 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
 
   return async (_event, context) => {
     try {
-      const timeLeft = context && { timeLeft: () => context.getRemainingTimeInMillis() - MARGIN_MS };
-      // Refunds first: a long backlog of events (a first run) must not keep money from going back.
-      const refunds = await resumeRequestedRefunds(deps, { ...timeLeft });
+      const budget = context && runBudget(context);
+      // Refunds first, so a long backlog of events (a first run) never keeps money from going back; within their share,
+      // so refunds Stripe is slow on never keep a lost payment from being booked.
+      const refunds = await resumeRequestedRefunds(deps, budget ? { timeLeft: budget.refunds } : {});
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
-        { span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR, mode: await deps.mode() }, types: HANDLED_EVENT_TYPES, ...timeLeft },
+        {
+          span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR, mode: await deps.mode() },
+          types: HANDLED_EVENT_TYPES,
+          ...(budget && { timeLeft: budget.events }),
+        },
       );
       return report(reportRefunds(refunds), result);
     } finally {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -48,9 +49,9 @@ function resume(options: { clock?: Clock; gateway?: PaymentGateway; limit?: numb
   );
 }
 
-/** The payments the store lists as due at `clock`, of this test's account. */
-async function due(clock: Clock = later): Promise<string[]> {
-  return (await scopedToAccount(fake, store).listRefundsDue(clock.now().toISOString(), 100)).map((entry) => entry.paymentId);
+/** The payments of this test's account the store lists with refunds due (of any age). */
+async function due(): Promise<string[]> {
+  return (await scopedToAccount(fake, store).listRefundsDue(100)).map((entry) => entry.paymentId);
 }
 
 /**
@@ -183,6 +184,31 @@ describe('a refund stored as requested that Stripe did not take', () => {
   });
 });
 
+describe('a refund stamped by a clock that runs ahead', () => {
+  it('is asked for at once, and counted overdue while Stripe does not take it', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(await trip.pay()));
+    expect(booked.body.outcome).toBe('booked');
+    const [booking] = await trip.bookings();
+    // An operator cancels from a laptop whose clock is a day ahead, while Stripe answers 500.
+    fake.failNext(1, 500);
+    const cancelled = await cancelBooking(
+      { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: at(24 * HOUR_MS), ids: randomIds },
+      { reference: booking?.reference as string, reason: 'guide ill', refund: true },
+    ).catch((error: unknown) => error);
+    const failing = gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')));
+
+    // The sweep, on the right clock, 15 minutes later: Stripe still failing, then answering.
+    const stillFailing = await resume({ gateway: failing, clock: at(15 * MINUTE_MS) });
+    const answered = await resume({ clock: at(30 * MINUTE_MS) });
+
+    expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
+    expect(stillFailing).toMatchObject({ payments: [expect.objectContaining({ status: 'unavailable' })], overdue: 1 });
+    expect(answered.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId: trip.paymentIntent() }) }]);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+});
+
 describe('what Stripe says no to', () => {
   it('for good: the payment is put in front of a person, leaves the list, and is never asked again', async () => {
     const trip = await refundStored();
@@ -198,7 +224,7 @@ describe('what Stripe says no to', () => {
     expect(next).toEqual({ payments: [], overdue: 0, more: false });
     expect(fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds')).toHaveLength(refundCalls);
     expect(fake.totalRefunded(trip.paymentId)).toBe(0);
-    expect(await due(at(2 * HOUR_MS))).toEqual([]);
+    expect(await due()).toEqual([]);
   });
 
   it('later: a refund Stripe took (pending) and then failed is the webhook’s refund.updated to record; it is not asked again', async () => {

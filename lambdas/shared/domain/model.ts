@@ -306,5 +306,10 @@ export interface EventCursor {
    * Absent on a cursor written before it was kept.
    */
   readonly mode?: ProviderMode;
+  /**
+   * Written only by the version before the refunds due: events its sweep stopped at, processed once more by the next
+   * sweep even though their record exists (what that version's next run would have done); never written again.
+   */
+  readonly retryEventIds?: readonly string[];
   readonly updatedAt: string;
 }

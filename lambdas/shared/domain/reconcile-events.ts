@@ -110,9 +110,10 @@ export type ReconciledEvent<Processed> =
       readonly missedDelivery: boolean;
     }
   /**
-   * Its processed-event record stands (this sweep wrote it, a range found it, or another processing wrote it meanwhile),
-   * but the processing failed after it: a stored refund the provider did not take. The refund is resumeRequestedRefunds'
-   * now; the sweep goes on.
+   * What is left of it is a stored refund the provider did not take: its processed-event record stands (this sweep wrote
+   * it, a range found it, or another processing wrote it meanwhile) and the processing failed after it, or the provider
+   * failed on a refund stored before (by a traveller's return, whose record is its own). The refund is
+   * resumeRequestedRefunds' now; the sweep goes on. Processed again only if listed again, as an unrecorded event is.
    */
   | {
       readonly status: 'deferred';
@@ -170,13 +171,24 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   const { from, to } = spanOf(input.span, cursor, now);
   const gap = cursor !== undefined && cursor.resumeAt < oldestListed ? { from: cursor.resumeAt, to: oldestListed - 1 } : undefined;
   const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
+  // Events a sweep of the version before the refunds due stopped at: processed once more, as that version would have.
+  const legacyRetries = new Set(cursor?.retryEventIds ?? []);
   const events: ReconciledEvent<Processed>[] = [];
 
   const moveCursor = async (resumeAt: number): Promise<void> => {
     if (input.span.kind !== 'cursor') return;
     const { source: at, mode } = input.span;
-    if (cursor !== undefined && resumeAt <= cursor.resumeAt && cursor.mode === mode) return;
-    const next: EventCursor = { source: at, resumeAt: Math.max(resumeAt, cursor?.resumeAt ?? resumeAt), mode, updatedAt: deps.clock.now().toISOString() };
+    // Legacy retries only ever leave: the cursor holds the same ones while it holds as many.
+    const retriesLeft = [...legacyRetries];
+    const sameRetries = (cursor?.retryEventIds?.length ?? 0) === retriesLeft.length;
+    if (cursor !== undefined && resumeAt <= cursor.resumeAt && cursor.mode === mode && sameRetries) return;
+    const next: EventCursor = {
+      source: at,
+      resumeAt: Math.max(resumeAt, cursor?.resumeAt ?? resumeAt),
+      mode,
+      ...(retriesLeft.length > 0 && { retryEventIds: retriesLeft }),
+      updatedAt: deps.clock.now().toISOString(),
+    };
     // Refused when another sweep got further: then the cursor stands where that one left it.
     cursor = (await deps.store.moveEventCursor(next)) ? next : await deps.store.getEventCursor(at);
   };
@@ -212,7 +224,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
-        events.push(await reconcileOne(deps, event, input.span.kind === 'range', watch, settled));
+        events.push(await reconcileOne(deps, event, input.span.kind === 'range' || legacyRetries.has(event.id), watch, settled));
+        legacyRetries.delete(event.id);
       } catch (error) {
         await stopAt(event);
         const stopped: ReconcileStop = { reason: 'failed', event: summaryOf(event), error, retryable: isRetryable(error) };
@@ -220,6 +233,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
     }
     reached = windowTo + 1;
+    // Listed in this window (the cursor's own) or not at all any more: either way not to be carried on.
+    legacyRetries.clear();
     // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
     if (listed.length > 0) await saveProgress();
   }
@@ -239,6 +254,11 @@ function after(cursor: EventCursor | undefined, gap: ReconcileResult<unknown>['g
 
 function summaryOf(event: ListedEvent): ListedEventSummary {
   return { id: event.id, type: event.type, created: event.created };
+}
+
+/** The provider did not answer (a refund it was asked for), directly or as the processing's RetryLaterError. */
+function isProviderFailure(error: unknown): boolean {
+  return error instanceof PaymentGatewayUnavailableError || (error instanceof RetryLaterError && error.cause instanceof PaymentGatewayUnavailableError);
 }
 
 /** Failures after which the same event may well go through: the ones a webhook delivery answers 500 to. */
@@ -264,9 +284,10 @@ async function reconcileOne<Processed>(
   try {
     processed = await deps.process(event.json, watch);
   } catch (error) {
-    // Written by this processing, or by another one meanwhile (a delivery, a second sweep) whose refund this one asked for.
+    // Written by this processing, or by another one meanwhile (a delivery, a second sweep) whose refund this one asked for;
+    // or the provider failed, which the processing asks only for refunds it (or a traveller's return) stored first.
     const recorded = recordedBefore || watch.recordedHere || (await isRecorded(deps.store, event.id).catch(() => false));
-    if (!recorded) throw error;
+    if (!recorded && !isProviderFailure(error)) throw error;
     return { status: 'deferred', event: summary, error, recordedBefore, missedDelivery: missedDelivery(event, watch, settled) };
   }
   const answer = deps.answerOf(processed);

@@ -19,6 +19,15 @@ export const RESUME_AFTER_MS = 5 * 60_000;
 export const OVERDUE_AFTER_MS = 3_600_000;
 
 /**
+ * A refund stamped later than this ahead of the sweep's clock was stored by a writer whose clock runs ahead (an operator's
+ * laptop): its stamp says nothing of its age, so it is asked for at once rather than when that clock's time comes.
+ */
+export const CLOCK_AHEAD_MS = 60_000;
+
+/** How many of the payments with refunds due a run reads, oldest first (keys only): far more than ever wait at once. */
+export const DUE_LIST_LIMIT = 1_000;
+
+/**
  * Payments resumed in one run at most, oldest first (and fewer when the run runs out of time): the rest in the next run.
  * Past this many that Stripe keeps failing, newer ones wait behind them; OverdueRefunds has alarmed long before.
  */
@@ -33,8 +42,8 @@ export interface DueRefund {
 
 /** The store's list of payments with refunds due (a port, beside BookingStore). */
 export interface RefundsDueQuery {
-  /** Payments whose oldest `requested` refund was stored at or before `requestedBefore`, oldest first. */
-  listRefundsDue(requestedBefore: string, limit: number): Promise<DueRefund[]>;
+  /** Payments with a refund still `requested`, by when their oldest such refund was stored, oldest first. */
+  listRefundsDue(limit: number): Promise<DueRefund[]>;
 }
 
 export interface ResumeRefundsDeps extends PaymentDeps {
@@ -68,7 +77,8 @@ export interface ResumedRefunds {
 
 /**
  * Input: the time left. Output: what became of every payment with refunds due, and how many stay overdue.
- * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS, oldest first → for each, read
+ * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS (or stamped ahead of this clock
+ * by more than CLOCK_AHEAD_MS), oldest first → for each, read
  * its record (the list is an index, a moment behind) → ask Stripe for its requested refunds and record the answers
  * (issueRequestedRefunds: the refund's own key, looked up by it after Stripe has forgotten it, and the record's version,
  * so a delivery or a person doing the same at the same time never refunds twice). One payment failing never holds the
@@ -77,8 +87,11 @@ export interface ResumedRefunds {
 export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput = {}): Promise<ResumedRefunds> {
   const now = deps.clock.now().getTime();
   const limit = input.limit ?? RESUME_LIMIT;
-  const due = await deps.store.listRefundsDue(new Date(now - RESUME_AFTER_MS).toISOString(), limit + 1);
-  const overdueBefore = now - OVERDUE_AFTER_MS;
+  const stampOf = (entry: DueRefund): number => Date.parse(entry.requestedAt);
+  const stampedAhead = (entry: DueRefund): boolean => stampOf(entry) > now + CLOCK_AHEAD_MS;
+  const due = (await deps.store.listRefundsDue(DUE_LIST_LIMIT)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
+  // One stamped ahead has no age to tell: still unanswered once asked, it counts as overdue (a clock is wrong somewhere).
+  const isOverdue = (entry: DueRefund): boolean => stampOf(entry) <= now - OVERDUE_AFTER_MS || stampedAhead(entry);
   const payments: ResumedRefund[] = [];
   let overdue = 0;
   let begun = 0;
@@ -87,10 +100,10 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
     begun++;
     const resumed = await resumeOne(deps, entry);
     payments.push(resumed);
-    if ((resumed.status === 'unavailable' || resumed.status === 'failed') && Date.parse(entry.requestedAt) <= overdueBefore) overdue++;
+    if ((resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry)) overdue++;
   }
   // Those not begun are counted from the list alone: still due, and overdue when old enough.
-  for (const entry of due.slice(begun, limit)) if (Date.parse(entry.requestedAt) <= overdueBefore) overdue++;
+  for (const entry of due.slice(begun)) if (isOverdue(entry)) overdue++;
   return { payments, overdue, more: due.length > begun };
 }
 

@@ -123,17 +123,17 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     return (result.Items ?? []).map(fromItem.hold);
   }
 
-  async listRefundsDue(requestedBefore: string, limit: number): Promise<DueRefund[]> {
+  async listRefundsDue(limit: number): Promise<DueRefund[]> {
     const index = GLOBAL_INDEXES.bySlotOrPayment;
     const result = await this.retrying('Query refunds due', () =>
       this.client.send(
         new QueryCommand({
           TableName: this.tableName,
           IndexName: index.indexName,
-          // The sort key starts with when the oldest requested refund was stored.
-          KeyConditionExpression: '#pk = :pk AND #sk <= :before',
+          // The sort key starts with when the oldest requested refund was stored: oldest first.
+          KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, '#paymentId': 'paymentId' },
-          ExpressionAttributeValues: { ':pk': keys.refundsDuePartition, ':before': `${requestedBefore}#~` },
+          ExpressionAttributeValues: { ':pk': keys.refundsDuePartition },
           ProjectionExpression: '#paymentId, #sk',
           Limit: limit,
         }),

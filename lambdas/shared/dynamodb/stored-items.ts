@@ -173,6 +173,7 @@ const eventCursorSchema = z.object({
   source: text,
   resumeAt: wholeNumber,
   mode: z.optional(z.enum(['live', 'test'])),
+  retryEventIds: z.optional(z.array(text)),
   updatedAt: text,
 });
 
