@@ -158,7 +158,7 @@ export interface ReconcileResult<Processed> {
  * its processed-event or unusable-event record exists (unless the span is a range), else hand it to `process`, watching
  * its commits → move the cursor past the window. On a failure before the event's record (or the deadline) stop at that
  * event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. A failure after the
- * record leaves a stored refund only, resumed on its own, so it holds nothing back. Which of a sweep and a live delivery
+ * record, or the provider's, leaves a stored refund only, resumed on its own, so it holds nothing back. Which of a sweep and a live delivery
  * acts is decided by the processed-event record each writes in its transaction, so never both.
  */
 export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>, input: ReconcileInput): Promise<ReconcileResult<Processed>> {
