@@ -96,7 +96,12 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       const budget = context && runBudget(context);
       // Refunds first, so a long backlog of events (a first run) never keeps money from going back; within their share,
       // so refunds Stripe is slow on never keep a lost payment from being booked.
-      const refunds = await resumeRequestedRefunds(deps, budget ? { timeLeft: budget.refunds } : {});
+      const refunds = await resumeRequestedRefunds(deps, budget ? { timeLeft: budget.refunds } : {}).catch((error: unknown) => {
+        // The list of refunds due could not be read (DynamoDB): the events are swept all the same, the refunds next run.
+        count(METRIC.retryLater);
+        logger.error('Could not list the refunds due: the next run asks for them', { error: describeError(error) });
+        return { payments: [], overdue: 0, more: true };
+      });
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {

@@ -6,6 +6,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
+import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
@@ -13,7 +14,7 @@ import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamod
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
-import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -72,6 +73,25 @@ async function deliver(store: DynamoDbBookingStore, event: { id: string; type: s
   const answer = await webhookHarness(fake, { store, mode }).send(signedRequest(event));
   fake.deliveries.push({ eventId: event.id, type: event.type, status: answer.status, body: JSON.stringify(answer.body) } as FakeDelivery);
   return answer;
+}
+
+/** What the version before left: the record without the refunds-due keys, its cursor at the event with it to retry. */
+async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event: FakeEvent): Promise<void> {
+  const client = testDocumentClient();
+  await client.send(new UpdateCommand({ TableName: inject('tableName'), Key: keys.paymentRecord(paymentId), UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }));
+  await client.send(
+    new PutCommand({
+      TableName: inject('tableName'),
+      Item: {
+        ...keys.eventCursor(cursor),
+        entity: 'event_cursor',
+        source: cursor,
+        resumeAt: event.created,
+        retryEventIds: [event.id],
+        updatedAt: new Date().toISOString(),
+      },
+    }),
+  );
 }
 
 /** The traveller back from the payment page: GET /trips/{tripId}, which asks Stripe for the session and processes it. */
@@ -346,24 +366,7 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     const trip = await lostPaymentOfBlockedSlot(store);
     const event = fake.events.at(-1) as FakeEvent;
     await reconciler(store, { cursor, gateway: failingFor(trip.paymentIntent) }).run();
-    // What the version before left: its record without the refunds-due keys, its cursor at the event with it to retry.
-    const client = testDocumentClient();
-    await client.send(
-      new UpdateCommand({ TableName: inject('tableName'), Key: keys.paymentRecord(trip.paymentIntent()), UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }),
-    );
-    await client.send(
-      new PutCommand({
-        TableName: inject('tableName'),
-        Item: {
-          ...keys.eventCursor(cursor),
-          entity: 'event_cursor',
-          source: cursor,
-          resumeAt: event.created,
-          retryEventIds: [event.id],
-          updatedAt: new Date().toISOString(),
-        },
-      }),
-    );
+    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
 
     const first = await reconciler(store, { cursor, clock: minutesLater(20) }).run();
     const second = await reconciler(store, { cursor, clock: minutesLater(35) }).run();
@@ -371,6 +374,66 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect(first).toMatchObject({ processed: 1, refundsResumed: 0 });
     expect(await store.getEventCursor(cursor)).not.toHaveProperty('retryEventIds');
     expect(second).toMatchObject({ processed: 0 });
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+});
+
+describe('a record of the version before the refunds due (no index keys), with a refund Stripe did not take', () => {
+  it('keeps the retry, stopped at, when its reprocessing meets DynamoDB failing (not Stripe): the next run refunds', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await lostPaymentOfBlockedSlot(store);
+    const event = fake.events.at(-1) as FakeEvent;
+    await reconciler(store, {
+      cursor,
+      gateway: gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500'))),
+    }).run();
+    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+    // Reading the payment record fails once, past the client's retries, in the first upgraded run.
+    let failures = 1;
+    const blipping = Object.create(store) as DynamoDbBookingStore;
+    blipping.getPaymentRecord = async (paymentId) => {
+      if (paymentId === trip.paymentIntent() && failures-- > 0) throw new StoreUnavailableError('GetItem payment record: throttled', { maybeCommitted: false });
+      return store.getPaymentRecord(paymentId);
+    };
+
+    const first = await reconciler(blipping, { cursor, clock: minutesLater(20) })
+      .run()
+      .catch((error: unknown) => error);
+    const cursorAfter = await store.getEventCursor(cursor);
+    const next = await reconciler(store, { cursor, clock: minutesLater(35) }).run();
+
+    expect(first).toBeInstanceOf(ReconciliationStoppedError);
+    expect(cursorAfter).toMatchObject({ retryEventIds: [event.id] });
+    expect(next).toMatchObject({ processed: 1 });
+    expect(await store.getEventCursor(cursor)).not.toHaveProperty('retryEventIds');
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+
+  it('is listed among the refunds due once read, so a refund Stripe fails again when its event is retried is still made later', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await lostPaymentOfBlockedSlot(store);
+    const event = fake.events.at(-1) as FakeEvent;
+    const failing = gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')));
+    await reconciler(store, { cursor, gateway: failing }).run();
+    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+    const listed = async () => (await store.listRefundsDue(10_000)).some((entry) => entry.paymentId === trip.paymentIntent());
+    const listedBefore = await listed();
+
+    // The upgraded sweep retries the event once; Stripe fails it again. Then Stripe is back.
+    const retried = await reconciler(store, { cursor, gateway: failing, clock: minutesLater(20) }).run();
+    const listedAfter = await listed();
+    const later = await reconciler(store, { cursor, clock: minutesLater(35) }).run();
+
+    expect(listedBefore).toBe(false);
+    expect(retried).toMatchObject({ deferred: 1 });
+    expect(await store.getEventCursor(cursor)).not.toHaveProperty('retryEventIds');
+    expect(listedAfter).toBe(true);
+    expect(later).toMatchObject({ refundsResumed: 1 });
     expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });

@@ -2,19 +2,20 @@
 // again once each, whether it runs twice at once, a day later, with another event about the payment in between, or after
 // a run cut short, and what Stripe saying no (now, or later) leaves.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
 import { scopedToAccount } from '../support/reconciler';
-import { overwriteSlot, readSlot, testStore } from '../support/store';
+import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
+import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
 const MINUTE_MS = 60_000;
@@ -263,6 +264,48 @@ describe('many refunds due', () => {
     expect(hourLater.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId: failing.paymentId })]);
     expect(hourLater.overdue).toBe(1);
     expect(await failing.record()).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
+  });
+
+  it('asks, for a payment of many shares, no further share once the time is up, records the answers had, and leaves the rest', async () => {
+    const slots = [];
+    for (let i = 0; i < 3; i++) slots.push(await seedSlot(store, { capacity: 4, priceAmount: 1_000 }));
+    const created = await createPendingTrip(
+      store,
+      slots.map((slot) => [slot, 1] as [Slot, number]),
+    );
+    const paymentId = paymentIntentId();
+    fake.registerPayment(paymentId, created.amount);
+    const booked = await webhookHarness(fake, { store }).send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: paymentId }))),
+    );
+    expect(booked.body.outcome).toBe('booked');
+    // An operator cancels the three bookings one by one while Stripe answers 500: three shares stay requested.
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    for (const booking of await store.listBookingsOfTrip(created.tripId)) {
+      fake.failNext(1, 500);
+      await cancelBooking({ store, gateway, clock: systemClock, ids: randomIds }, { reference: booking.reference, reason: 'guide ill', refund: true }).catch(
+        () => undefined,
+      );
+    }
+    let asked = 0;
+    const counting = gatewayWithRefund(fake, (request, real) => {
+      asked++;
+      return real.refund(request);
+    });
+    const deps = { store: scopedToAccount(fake, store), gateway: counting, clock: later, ids: randomIds };
+
+    // Each share takes Stripe long enough that the run's time is up after the first.
+    const first = await resumeRequestedRefunds(deps, { timeLeft: () => (asked >= 1 ? 0 : 60_000) });
+    const afterFirst = await store.getPaymentRecord(paymentId);
+    const second = await resumeRequestedRefunds(deps);
+
+    expect(first.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }) }]);
+    expect(afterFirst?.refunds.map((entry) => entry.status).sort()).toEqual(['requested', 'requested', 'succeeded']);
+    expect(second.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }) }]);
+    expect(asked).toBe(3);
+    expect(fake.refundsOf(paymentId)).toHaveLength(3);
+    expect(fake.totalRefunded(paymentId)).toBe(created.amount);
+    expect(await due()).toEqual([]);
   });
 
   it('works through them oldest first, the limit at a time, and says more are due', async () => {

@@ -61,6 +61,33 @@ describe('a key of the other mode than the table’s deployment', () => {
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', version: 1 });
   });
 
+  it('is refused by bookings cancel of a booking cancelled before whose share Stripe did not take', async () => {
+    const { store, reference, paymentId } = await tableWithBookedTrip('live');
+    // The command's Stripe client retries twice itself: all three attempts fail.
+    fake.failNext(3, 500);
+    const first = await opsOn(store, 'sk_live_its_own', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+    const stored = await store.getPaymentRecord(paymentId);
+    const before = stripeCalls();
+
+    const again = await opsOn(store, 'sk_test_from_a_laptop', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+
+    expect(first.code).toBe(1);
+    expect(stored?.refunds).toEqual([expect.objectContaining({ status: 'requested' })]);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a test key /);
+    expect(stripeCalls()).toBe(before);
+    expect(await store.getPaymentRecord(paymentId)).toEqual(stored);
+  });
+
+  it('is refused when a live key is pasted with a space before it', async () => {
+    const { store, paymentId } = await tableWithBookedTrip('test');
+
+    const retried = await opsOn(store, ' sk_live_pasted_with_a_space', 'payments', 'retry-refund', paymentId);
+
+    expect(retried.code).toBe(2);
+    expect(retried.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a live key /);
+  });
+
   it('is refused by payments retry-refund: the record is left as it was', async () => {
     const { store, paymentId } = await tableWithBookedTrip('test');
     const before = await store.getPaymentRecord(paymentId);

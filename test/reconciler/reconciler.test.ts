@@ -5,6 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
+import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { EVENT_LIST_RETENTION_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
@@ -213,6 +214,24 @@ describe('a sweep racing a live delivery of the same event', () => {
     expect(await trip.bookings()).toHaveLength(1);
     expect(await trip.available()).toBe(2);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', version: 1 });
+  });
+});
+
+describe('the refunds due, unreadable', () => {
+  it('leave the events swept: a lost payment is booked, and the run counts RetryLater', async () => {
+    const store = testStore();
+    const trip = await checkedOut(store);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    const failing = Object.create(store) as DynamoDbBookingStore;
+    failing.listRefundsDue = () => Promise.reject(new StoreUnavailableError('Query refunds due: throttled', { maybeCommitted: false }));
+    const sweep = reconciler(failing);
+
+    const summary = await sweep.run();
+
+    expect(summary).toMatchObject({ processed: 1, refundsResumed: 0 });
+    expect(sweep.metric('RetryLater')).toBe(1);
+    expect((await trip.trip())?.status).toBe('booked');
   });
 });
 

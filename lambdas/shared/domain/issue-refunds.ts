@@ -28,9 +28,15 @@ const RECORD_ATTEMPTS = 5;
  * Steps: for each `requested` refund, ask (or find) it at the provider → one transaction that records every
  * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
- * `requested`, and the next run asks again with the same keys.
+ * `requested`, and the next run asks again with the same keys. With `timeLeft`, no further refund is asked once it is
+ * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
  */
-export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRecord, actorType: AuditActorType): Promise<IssuedRefunds> {
+export async function issueRequestedRefunds(
+  deps: PaymentDeps,
+  record: PaymentRecord,
+  actorType: AuditActorType,
+  options: { readonly timeLeft?: () => number } = {},
+): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
   return retryWhileStateMoves(
@@ -39,12 +45,14 @@ export async function issueRequestedRefunds(deps: PaymentDeps, record: PaymentRe
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
       if (requested.length === 0) return { record: current, recorded: false };
       for (const entry of requested) {
-        if (!answers.has(entry.refundKey)) answers.set(entry.refundKey, await askProvider(deps, current, entry));
+        if (answers.has(entry.refundKey)) continue;
+        if (answers.size > 0 && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
+        answers.set(entry.refundKey, await askProvider(deps, current, entry));
       }
       const at = deps.clock.now().toISOString();
       let next = current;
       const changes: RefundChange[] = [];
-      for (const entry of requested) {
+      for (const entry of requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey))) {
         const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
         changes.push(change);
         next = change.record;

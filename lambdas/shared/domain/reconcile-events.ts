@@ -224,7 +224,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
-        events.push(await reconcileOne(deps, event, input.span.kind === 'range' || legacyRetries.has(event.id), watch, settled));
+        const again = input.span.kind === 'range' ? 'range' : legacyRetries.has(event.id) ? 'legacy_retry' : undefined;
+        events.push(await reconcileOne(deps, event, again, watch, settled));
         legacyRetries.delete(event.id);
       } catch (error) {
         await stopAt(event);
@@ -267,26 +268,29 @@ function isRetryable(error: unknown): boolean {
 }
 
 /**
- * `evenIfRecorded`: processed again although its record exists (a range), as a redelivery would be. Throws what the
- * processing threw when the event's record does not stand (nothing of it is done: the sweep stops there).
+ * `again`: processed again although its record exists, as a redelivery would be: every event of a range, and a retry
+ * the cursor of the version before holds. Throws what the processing threw when nothing of it stands but what the next
+ * sweep redoes: no record of the event, or (for that legacy retry, whose stored refund may be in no list of refunds due
+ * yet) a failure other than the provider's.
  */
 async function reconcileOne<Processed>(
   deps: ReconcileDeps<Processed>,
   event: ListedEvent,
-  evenIfRecorded: boolean,
+  again: 'range' | 'legacy_retry' | undefined,
   watch: CommitWatch,
   settled: number,
 ): Promise<ReconciledEvent<Processed>> {
   const summary = summaryOf(event);
   const recordedBefore = await isRecorded(deps.store, event.id);
-  if (recordedBefore && !evenIfRecorded) return { status: 'already_processed', event: summary };
+  if (recordedBefore && again === undefined) return { status: 'already_processed', event: summary };
   let processed: Processed;
   try {
     processed = await deps.process(event.json, watch);
   } catch (error) {
     // Written by this processing, or by another one meanwhile (a delivery, a second sweep) whose refund this one asked for;
     // or the provider failed, which the processing asks only for refunds it (or a traveller's return) stored first.
-    const recorded = recordedBefore || watch.recordedHere || (await isRecorded(deps.store, event.id).catch(() => false));
+    const recorded =
+      again === 'legacy_retry' ? watch.recordedHere : recordedBefore || watch.recordedHere || (await isRecorded(deps.store, event.id).catch(() => false));
     if (!recorded && !isProviderFailure(error)) throw error;
     return { status: 'deferred', event: summary, error, recordedBefore, missedDelivery: missedDelivery(event, watch, settled) };
   }

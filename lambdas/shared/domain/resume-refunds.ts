@@ -58,7 +58,10 @@ export interface ResumeRefundsInput {
 }
 
 export type ResumedRefund =
-  /** Stripe answered every requested refund, and the answers are on the record (`needs_attention` when it said no). */
+  /**
+   * Stripe answered the requested refunds it was asked for (all of them, unless the time ran out first), and the answers
+   * are on the record (`needs_attention` when it said no).
+   */
   | { readonly status: 'answered'; readonly record: PaymentRecord }
   /** Another call answered them between the list and this one: nothing was asked. */
   | { readonly status: 'already_answered'; readonly paymentId: string }
@@ -98,7 +101,7 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   for (const entry of due.slice(0, limit)) {
     if (input.timeLeft !== undefined && input.timeLeft() <= 0) break;
     begun++;
-    const resumed = await resumeOne(deps, entry);
+    const resumed = await resumeOne(deps, entry, input.timeLeft);
     payments.push(resumed);
     if ((resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry)) overdue++;
   }
@@ -107,11 +110,12 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   return { payments, overdue, more: due.length > begun };
 }
 
-async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund): Promise<ResumedRefund> {
+async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund, timeLeft: (() => number) | undefined): Promise<ResumedRefund> {
   try {
     const record = await deps.store.getPaymentRecord(entry.paymentId);
     if (record === undefined || !hasRequestedRefunds(record)) return { status: 'already_answered', paymentId: entry.paymentId };
-    const issued = await issueRequestedRefunds(deps, record, 'system');
+    // A payment of many shares (bookings cancelled one by one while Stripe was down) stops asking when the time is up.
+    const issued = await issueRequestedRefunds(deps, record, 'system', timeLeft === undefined ? {} : { timeLeft });
     return issued.recorded ? { status: 'answered', record: issued.record } : { status: 'already_answered', paymentId: entry.paymentId };
   } catch (error) {
     const unavailable = error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;

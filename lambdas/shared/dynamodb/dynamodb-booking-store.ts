@@ -18,7 +18,7 @@ import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
 import type { DueRefund, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { eventCursorItem, keys, RETURN_CHECKED_AT, tripItem, type Key } from './items';
+import { eventCursorItem, keys, refundsDueAttributes, RETURN_CHECKED_AT, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
@@ -79,7 +79,38 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
 
   async getPaymentRecord(paymentId: string): Promise<PaymentRecord | undefined> {
     const item = await this.getItem(keys.paymentRecord(paymentId), 'GetItem payment record');
-    return item && fromItem.paymentRecord(item);
+    const record = item && fromItem.paymentRecord(item);
+    if (item && record) await this.listAmongRefundsDue(item, record);
+    return record;
+  }
+
+  /**
+   * Read repair of a record written before the refunds due had an index: one with a refund still `requested` and none
+   * of the index keys gets them, under the version read (a write meanwhile puts them itself). Without it, a refund that
+   * version stored and Stripe did not take would never be asked for again by the sweep. Best effort: a role that may
+   * not write payment records (the hold sweeper's) reads them all the same.
+   */
+  private async listAmongRefundsDue(item: Record<string, unknown>, record: PaymentRecord): Promise<void> {
+    const index = GLOBAL_INDEXES.bySlotOrPayment;
+    const due = refundsDueAttributes(record);
+    if (item[index.partitionKey] !== undefined || due[index.partitionKey] === undefined) return;
+    const versioned = typeof item.version === 'number';
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.paymentRecord(record.paymentId),
+          UpdateExpression: 'SET #pk = :pk, #sk = :sk',
+          ConditionExpression: versioned ? '#version = :version' : 'attribute_exists(pk) AND attribute_not_exists(#version)',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, '#version': 'version' },
+          ExpressionAttributeValues: {
+            ':pk': due[index.partitionKey],
+            ':sk': due[index.sortKey],
+            ...(versioned && { ':version': item.version }),
+          },
+        }),
+      )
+      .catch(() => undefined);
   }
 
   async findTripByPayment(paymentId: string): Promise<Trip | undefined> {

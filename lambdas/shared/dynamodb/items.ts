@@ -74,7 +74,8 @@ export function paymentRecordItem(record: PaymentRecord): Item {
   };
 }
 
-function refundsDueAttributes(record: PaymentRecord): Item {
+/** The index keys that list `record` among the refunds due, or none when no refund of it is still `requested`. */
+export function refundsDueAttributes(record: PaymentRecord): Item {
   const oldest = record.refunds
     .filter((entry) => entry.status === 'requested')
     .map((entry) => entry.requestedAt)

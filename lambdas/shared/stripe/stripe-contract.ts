@@ -33,7 +33,8 @@ export type StripeMode = 'live' | 'test';
  * (`sk_live_`, `rk_live_`) is live, anything else (test keys, a local stand-in's key) is test.
  */
 export function stripeModeOf(apiKey: string): StripeMode {
-  return /^(sk|rk)_live_/.test(apiKey) ? 'live' : 'test';
+  // Trimmed: a key pasted with a space around it is still the key it is.
+  return /^(sk|rk)_live_/.test(apiKey.trim()) ? 'live' : 'test';
 }
 
 export type StripeRefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';

@@ -80,11 +80,12 @@ const cancel = defineCommand({
     const reference = referenceOf(typed);
     const refund = !flags['no-refund'];
     const [booking] = await store.getBookings([reference]);
-    const refundsAtStripe = refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && Boolean(booking.amount);
-    if (refundsAtStripe && !context.canRefund) {
+    if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !context.canRefund) {
       throw new UsageError('this booking was paid through Stripe: set STRIPE_API_KEY to refund it, or pass --no-refund');
     }
-    const refusal = refundsAtStripe ? await stripeModeRefusal(context) : undefined;
+    // A booking cancelled before whose share is still requested is asked for again: checked as a first cancellation is.
+    const mayAskStripe = refund && booking !== undefined && gateway.refundable(booking.paymentId);
+    const refusal = mayAskStripe ? await stripeModeRefusal(context) : undefined;
     if (refusal) return refusal;
     const result = await cancelBooking({ ...deps, gateway }, { reference, reason: flags.reason, actorId: context.actor, refund });
     if (!result.ok) return context.refused(result);
