@@ -126,6 +126,7 @@ export async function startBenchSystem(): Promise<BenchSystem> {
         pending = (result.UnprocessedItems?.[BENCH_TABLE] ?? []) as Record<string, unknown>[];
       }
     });
+    for (const trip of trips) preparedRequests.set(trip.tripId, requestFor(trip));
     if (opened) {
       // What the holds took: no longer for sale to anyone else, still available to their own trips.
       const held = guestsPerSlot(trips.flatMap((trip) => trip.items));
@@ -144,9 +145,16 @@ export async function startBenchSystem(): Promise<BenchSystem> {
   }
 
   let paymentSequence = 0;
+  /** Stripe's signed POST of a trip's paid session, as API Gateway hands it over. */
+  const requestFor = (trip: Trip) =>
+    signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: `pi_bench${paymentSequence++}` })));
+  // Made with the trips, before the timed part, as the floor's trips are: making and signing the event is Stripe's work.
+  const preparedRequests = new Map<string, ReturnType<typeof requestFor>>();
+
   async function deliver(trip: Trip): Promise<string> {
-    const event = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: `pi_bench${paymentSequence++}` }));
-    const response = await handler(signedRequest(event));
+    const request = preparedRequests.get(trip.tripId) ?? requestFor(trip);
+    preparedRequests.delete(trip.tripId);
+    const response = await handler(request);
     if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
     return (JSON.parse(response.body ?? '{}') as { outcome: string }).outcome;
   }
