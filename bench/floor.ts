@@ -4,6 +4,7 @@
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomIds } from '../lambdas/shared/domain/collaborators';
 import { guestsPerSlot, type Trip } from '../lambdas/shared/domain/model';
+import { confirmedBookingMetadata } from '../lambdas/shared/domain/confirm-trip';
 import { newPaymentRecord } from '../lambdas/shared/domain/payment-ledger';
 import { GLOBAL_INDEXES } from '../lambdas/shared/dynamodb/table-definition';
 import { auditItem, bookingItem, keys, paymentRecordItem, processedEventItem } from '../lambdas/shared/dynamodb/items';
@@ -55,16 +56,7 @@ export async function bareTransaction(documentClient: DynamoDBDocumentClient, ta
                 entityId: booking.reference,
                 actorType: 'system',
                 occurredAt: at,
-                metadata: {
-                  reference: booking.reference,
-                  bookingId: booking.bookingId,
-                  paymentId,
-                  tripId: trip.tripId,
-                  userId: trip.userId,
-                  experienceId: booking.experienceId,
-                  slotId: booking.slotId,
-                  guestCount: booking.guestCount,
-                },
+                metadata: confirmedBookingMetadata(booking),
               }),
             },
           })),

@@ -1,8 +1,7 @@
 // Lambda entry point of POST /checkout and GET /trips/{tripId}: builds the clients once per cold start and hands each route to its handler.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomIds, systemClock } from '../shared/domain/collaborators';
-import { createDocumentClient } from '../shared/dynamodb/client';
-import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
+import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { jsonResponse } from '../shared/http';
 import { createLogger } from '../shared/observability';
@@ -16,10 +15,7 @@ import type { TripHandler } from './trip-handler';
 const config = loadConfig();
 const secrets = stripeSecretsFrom(config.stripeSecrets);
 const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
-const store = new DynamoDbBookingStore({
-  client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
-  tableName: config.tableName,
-});
+const store = configuredStore(config);
 const sessions = new StripeCheckoutSessions(stripeClient);
 const logger = createLogger();
 

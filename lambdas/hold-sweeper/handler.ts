@@ -1,17 +1,13 @@
 // Lambda entry point of the hold sweeper (a schedule, every minute): gives the seats of expired checkouts back to sale.
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { releaseExpiredHolds } from '../shared/domain/release-holds';
-import { createDocumentClient } from '../shared/dynamodb/client';
-import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
+import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadTableConfig } from '../shared/config';
 import { createLogger } from '../shared/observability';
 
 const config = loadTableConfig();
 const logger = createLogger();
-const store = new DynamoDbBookingStore({
-  client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
-  tableName: config.tableName,
-});
+const store = configuredStore(config);
 
 export async function handler(): Promise<{ released: number; alreadySettled: number }> {
   const result = await releaseExpiredHolds({ store, clock: systemClock, ids: randomIds });

@@ -1,21 +1,16 @@
 // Lambda entry point of POST /webhooks/stripe: builds the clients once per cold start and hands over to the handler.
 import { randomIds, systemClock } from '../shared/domain/collaborators';
-import { createDocumentClient } from '../shared/dynamodb/client';
-import { DynamoDbBookingStore } from '../shared/dynamodb/dynamodb-booking-store';
+import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { createLogger, createMetrics } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripePaymentGateway } from '../shared/stripe/stripe-gateway';
-import { stripeModeOf } from '../shared/stripe/stripe-contract';
-import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
+import { stripeModeFrom, stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
 import { createStripeWebhookHandler } from './webhook-handler';
 
 const config = loadConfig();
 const secrets = stripeSecretsFrom(config.stripeSecrets);
-const store = new DynamoDbBookingStore({
-  client: createDocumentClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
-  tableName: config.tableName,
-});
+const store = configuredStore(config);
 const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
 
 export const handler = createStripeWebhookHandler({
@@ -25,7 +20,7 @@ export const handler = createStripeWebhookHandler({
   ids: randomIds,
   signingSecrets: async () => (await secrets()).webhookSigningSecrets,
   toleranceSeconds: config.signatureToleranceSeconds,
-  mode: async () => stripeModeOf((await secrets()).apiKey),
+  mode: stripeModeFrom(secrets),
   logger: createLogger(),
   metrics: createMetrics(),
 });

@@ -194,6 +194,20 @@ function seatTakes(items: readonly Pick<TripItem, 'slotId' | 'experienceId' | 'g
   return seatsPerSlot(items).map(({ slotId, experienceId, guests }) => ({ kind: 'take', slotId, experienceId, guests, held }));
 }
 
+/** What the `booking.confirmed` audit entry of a booking keeps of it. */
+export function confirmedBookingMetadata(booking: Booking): Record<string, string | number> {
+  return {
+    reference: booking.reference,
+    bookingId: booking.bookingId,
+    paymentId: booking.paymentId,
+    tripId: booking.tripId,
+    userId: booking.userId,
+    experienceId: booking.experienceId,
+    slotId: booking.slotId,
+    guestCount: booking.guestCount,
+  };
+}
+
 function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: readonly Booking[]): AtomicWrite {
   const { trip, paymentId, marker } = request;
   const at = deps.clock.now().toISOString();
@@ -205,16 +219,7 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
       entityId: booking.reference,
       actorType: 'system',
       at,
-      metadata: {
-        reference: booking.reference,
-        bookingId: booking.bookingId,
-        paymentId,
-        tripId: trip.tripId,
-        userId: trip.userId,
-        experienceId: booking.experienceId,
-        slotId: booking.slotId,
-        guestCount: booking.guestCount,
-      },
+      metadata: confirmedBookingMetadata(booking),
     }),
   );
   return {

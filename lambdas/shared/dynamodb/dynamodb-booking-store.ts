@@ -370,7 +370,7 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
           new PutCommand({
             TableName: this.tableName,
             Item: eventCursorItem(cursor),
-            // Equal is allowed: a sweep stopping at the cursor's own second records which of its events failed.
+            // Equal is allowed: a sweep that does not move it still writes its deployment's mode, or drops a legacy retry list.
             ConditionExpression: `${guard.isNew} OR ${CURSOR_NOT_AHEAD}`,
             ExpressionAttributeValues: { ':resumeAt': cursor.resumeAt },
           }),

@@ -1,6 +1,7 @@
 // Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
 import * as z from '../zod';
 import type { StripeSecretSource } from '../config';
+import { stripeModeOf, type StripeMode } from './stripe-contract';
 
 export interface StripeSecrets {
   readonly apiKey: string;
@@ -43,4 +44,9 @@ export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<Str
     if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`);
     return parsed.data;
   };
+}
+
+/** The deployment's mode: its API key's (stripeModeOf), read from the secret as every other use of it is. */
+export function stripeModeFrom(secrets: () => Promise<StripeSecrets>): () => Promise<StripeMode> {
+  return async () => stripeModeOf((await secrets()).apiKey);
 }
