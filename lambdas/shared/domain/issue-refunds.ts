@@ -29,13 +29,16 @@ const RECORD_ATTEMPTS = 5;
  * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
  * `requested`, and the next run asks again with the same keys. With `timeLeft`, no further refund is asked once it is
- * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
+ * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call. With
+ * `storedEarlier` (the reconciliation sweep's: refunds stored by a call long gone), each is looked up by its key first:
+ * an earlier ask may have reached Stripe under a key it has since forgotten, and the stamp, written by whichever clock
+ * stored it (an operator's laptop a day ahead), cannot tell how long ago that was.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
   record: PaymentRecord,
   actorType: AuditActorType,
-  options: { readonly timeLeft?: () => number } = {},
+  options: { readonly timeLeft?: () => number; readonly storedEarlier?: boolean } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
@@ -46,8 +49,10 @@ export async function issueRequestedRefunds(
       if (requested.length === 0) return { record: current, recorded: false };
       for (const entry of requested) {
         if (answers.has(entry.refundKey)) continue;
-        if (answers.size > 0 && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        answers.set(entry.refundKey, await askProvider(deps, current, entry));
+        // One still requested is always asked; answers of shares another call has recorded since do not count.
+        const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
+        if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
+        answers.set(entry.refundKey, await askProvider(deps, current, entry, options.storedEarlier === true));
       }
       const at = deps.clock.now().toISOString();
       let next = current;
@@ -99,12 +104,12 @@ export async function issueRequestedRefunds(
   );
 }
 
-async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer> {
+async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry, storedEarlier: boolean): Promise<RefundAnswer> {
   if (!deps.gateway.refundable(record.paymentId)) {
     return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
   }
   const age = deps.clock.now().getTime() - Date.parse(entry.requestedAt);
-  if (age > KEY_MEMORY_MS) {
+  if (storedEarlier || age > KEY_MEMORY_MS) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
     if (found) return { kind: 'created', refundId: found.refundId, status: found.status };
   }
