@@ -388,9 +388,9 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     const transactItems = parts.map((part) => part.item);
     const input = {
       TransactItems: transactItems,
-      // Same request, same token: a retry after a lost response is answered with the first outcome
-      // instead of being applied twice or refused by conditions the first attempt already changed.
-      ClientRequestToken: requestToken(transactItems),
+      // One token for the commit, sent by every retry: a retry after a lost response is answered with the first
+      // outcome instead of being applied twice or refused by conditions the first attempt already changed.
+      ClientRequestToken: requestToken(),
     };
     try {
       await this.retrying('TransactWriteItems', () => this.client.send(new TransactWriteCommand(input)));

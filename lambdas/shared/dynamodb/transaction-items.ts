@@ -1,5 +1,5 @@
 // Pure builders of the transaction's items: every condition a named guard, every refusal tagged with its meaning.
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AtomicWrite, BookingCancellation, PaymentRecordWrite, SeatChange, SlotSettingsChange, TripTransition } from '../domain/booking-store';
 import {
@@ -353,7 +353,12 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   };
 }
 
-/** ClientRequestToken allows at most 36 characters: a hash of the request's content fits and is deterministic. */
-export function requestToken(transactItems: TransactItem[]): string {
-  return createHash('sha256').update(JSON.stringify(transactItems)).digest('base64url').slice(0, 36);
+/**
+ * A commit's ClientRequestToken (36 characters, DynamoDB's limit), drawn once per commit and sent again by each of its
+ * retries: a retry after a lost response is answered as the commit it was. Another commit, even of the same items
+ * (two sweeps releasing one hold in the same millisecond), gets its own, so its conditions decide it and the caller
+ * learns that someone else did it; a hash of the items would have answered both "committed".
+ */
+export function requestToken(): string {
+  return randomUUID();
 }
