@@ -42,9 +42,9 @@ function statsOf(count: number, seconds: number, latencies: number[]): RunStats 
 }
 
 /**
- * Runs each side's jobs in `blocks` turns, the sides taking turns block by block, so that both meet the same machine:
- * a background load that comes and goes, a JVM warming up or a table growing falls on both alike instead of on
- * whichever side ran second. Each side's figures are over all of its blocks.
+ * Runs each side's jobs in `blocks` turns, the sides taking turns block by block (in reverse order every other block),
+ * so that both meet the same machine: a background load that comes and goes, a JVM warming up or a table growing falls
+ * on both alike instead of on whichever side ran second. Each side's figures are over all of its blocks.
  */
 export async function runInTurns<T>(
   sides: readonly { readonly name: string; readonly jobs: readonly T[]; readonly work: (job: T) => Promise<void> }[],
@@ -52,8 +52,9 @@ export async function runInTurns<T>(
   blocks: number,
 ): Promise<Record<string, RunStats>> {
   const runs = sides.map(() => ({ seconds: 0, latencies: [] as number[] }));
+  const indexed = [...sides.entries()];
   for (let block = 0; block < blocks; block++) {
-    for (const [index, side] of sides.entries()) {
+    for (const [index, side] of block % 2 === 0 ? indexed : [...indexed].reverse()) {
       const size = Math.ceil(side.jobs.length / blocks);
       const run = await timedPool(side.jobs.slice(block * size, (block + 1) * size), concurrency, side.work);
       const total = runs[index]!;

@@ -70,21 +70,27 @@ export async function lastSeat(system: BenchSystem, report: BenchReport): Promis
   }
 }
 
+/** Seats of a hot slot, and one-guest trips to sell them out, per side. */
+const HOT_SLOT_TRIPS = 2_000;
+
 export async function hotSlot(system: BenchSystem, report: BenchReport, concurrency: number): Promise<void> {
   const order = sides();
   const slots: Record<string, Slot> = {};
   const trips: Record<string, Trip[]> = {};
   for (const side of order) {
-    slots[side] = await system.newSlot(2_000);
-    trips[side] = await system.newTrips(2_000, () => [{ slot: slots[side]!, guests: 1 }], true);
+    slots[side] = await system.newSlot(HOT_SLOT_TRIPS);
+    trips[side] = await system.newTrips(HOT_SLOT_TRIPS, () => [{ slot: slots[side]!, guests: 1 }], true);
   }
   system.retries.count = 0;
-  // Ten blocks of 200 per side, in turns: the two sides meet the same machine (see runInTurns).
+  // In turns, so that the two sides meet the same machine (see runInTurns): one buyer at a time takes turns
+  // confirmation by confirmation, where a drift of the machine is least able to fall on one side; concurrent buyers
+  // take turns in ten blocks of 200, each block long enough for its C buyers to overlap.
+  const blocks = concurrency === 1 ? HOT_SLOT_TRIPS : 10;
   const measured = await withQuietStdout(() =>
     runInTurns(
       order.map((side) => ({ name: side, jobs: trips[side]!, work: async (trip: Trip) => void (await confirm(system, side, trip)) })),
       concurrency,
-      10,
+      blocks,
     ),
   );
   const retries = system.retries.count;
