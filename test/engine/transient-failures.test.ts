@@ -122,4 +122,40 @@ describe('confirmTrip under transient failures', () => {
     expect(result).toMatchObject({ ok: true, replayed: false });
     expect(Object.fromEntries(faults.calls)).toEqual({ [TRANSACT]: 1 });
   });
+
+  it('sends a lost commit again under its own token, and a second commit of the very same write under another', async () => {
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const store = testStore(client);
+    const sent: unknown[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push((args.input as { ClientRequestToken?: unknown }).ClientRequestToken);
+        return next(args);
+      },
+      { step: 'initialize', name: 'sentTokens' },
+    );
+    const write = {
+      at: '2026-11-26T10:00:00.000Z',
+      processedEvent: {
+        eventId: uniqueId('evt'),
+        eventType: 'checkout.session.completed',
+        outcome: 'booked',
+        references: [],
+        processedAt: '2026-11-26T10:00:00.000Z',
+        expiresAt: 1_900_000_000,
+      },
+    };
+    faults.queue(TRANSACT, 'lost-response');
+
+    const first = await store.commit(write);
+    // The same items, committed again by another caller: its condition decides it, DynamoDB does not answer it as the first.
+    const second = await store.commit(write);
+
+    expect(first).toEqual({ committed: true });
+    expect(second).toMatchObject({ committed: false, rejection: { eventAlreadyProcessed: true } });
+    expect(sent).toHaveLength(3);
+    expect(sent[1]).toBe(sent[0]);
+    expect(sent[2]).not.toBe(sent[0]);
+  });
 });
