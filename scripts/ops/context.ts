@@ -78,7 +78,9 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
 
 /** STRIPE_API_KEY (and STRIPE_API_BASE), else the running local stack's stand-in of Stripe's API, else none. */
 function stripeSettings(env: NodeJS.ProcessEnv, local: RunningStack | undefined): { apiKey?: string; apiBase?: string } {
-  if (env.STRIPE_API_KEY) return { apiKey: env.STRIPE_API_KEY, ...(env.STRIPE_API_BASE && { apiBase: env.STRIPE_API_BASE }) };
+  // Trimmed as the deployment's secret is (stripe-secrets.ts): a key read from a file keeps its newline.
+  const apiKey = env.STRIPE_API_KEY?.trim();
+  if (apiKey) return { apiKey, ...(env.STRIPE_API_BASE && { apiBase: env.STRIPE_API_BASE }) };
   if (local?.stripeApiBase) return { apiKey: STAND_IN_API_KEY, apiBase: local.stripeApiBase };
   return {};
 }

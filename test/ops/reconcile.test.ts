@@ -51,6 +51,18 @@ describe('ops reconcile', () => {
     expect(await store.getEventCursor(STRIPE_CURSOR)).toEqual(cursor);
   });
 
+  it('trims the newline a key read from a file keeps: the command talks to Stripe with the key itself', async () => {
+    const store = testStore();
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+
+    const result = await ops(['reconcile', '--since', day(-1)], undefined, { ...stripeEnv, STRIPE_API_KEY: 'sk_test_fake\n' });
+
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect((await trip.trip())?.status).toBe('booked');
+  });
+
   it('leaves out events created outside --since and --until', async () => {
     const store = testStore();
     const trip = await checkedOutTrip(store, fake);

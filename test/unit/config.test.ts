@@ -1,6 +1,7 @@
-// Configuration is parsed once, and a missing variable fails with its name.
+// Configuration is parsed once, and a missing variable fails with its name; the Stripe secret is read and trimmed in one place.
 import { describe, expect, it } from 'vitest';
 import { loadConfig, loadTableConfig } from '../../lambdas/shared/config';
+import { readSecretValue, SecretUnavailableError, stripeSecretsFrom } from '../../lambdas/shared/stripe/stripe-secrets';
 
 describe('loadConfig', () => {
   it('reads the secret ARN in AWS, the tolerance default and the hold default', () => {
@@ -46,5 +47,24 @@ describe('loadConfig errors', () => {
     expect(() => loadConfig({ TABLE_NAME: 't', STRIPE_SECRET_ARN: 'a', STRIPE_WEBHOOK_TOLERANCE_SECONDS: 'soon' })).toThrow(
       'Environment variable STRIPE_WEBHOOK_TOLERANCE_SECONDS is invalid',
     );
+  });
+});
+
+describe('the Stripe secret', () => {
+  it('trims the whitespace a paste leaves around its keys, so the client, the mode and the signatures read one key', async () => {
+    expect(readSecretValue({ apiKey: ' sk_live_1\n', webhookSigningSecrets: ['whsec_a\r\n', '\twhsec_b'] })).toEqual({
+      apiKey: 'sk_live_1',
+      webhookSigningSecrets: ['whsec_a', 'whsec_b'],
+    });
+    const local = stripeSecretsFrom({ kind: 'environment', apiKey: 'sk_test_1 \n', webhookSigningSecrets: ['whsec_a'] });
+    expect((await local()).apiKey).toBe('sk_test_1');
+  });
+
+  it.each([
+    [{ apiKey: ' \n', webhookSigningSecrets: ['whsec_a'] }, 'apiKey'],
+    [{ apiKey: 'sk_test_1', webhookSigningSecrets: [] }, 'webhookSigningSecrets'],
+    [{ apiKey: 'sk_test_1', webhookSigningSecrets: ['whsec_a', '  '] }, 'webhookSigningSecrets.1'],
+  ])('refuses %j, naming the field and never the value', (value, field) => {
+    expect(() => readSecretValue(value)).toThrow(new SecretUnavailableError(`The Stripe secret is malformed at ${field}`));
   });
 });

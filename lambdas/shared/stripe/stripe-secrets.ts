@@ -9,9 +9,15 @@ export interface StripeSecrets {
   readonly webhookSigningSecrets: readonly string[];
 }
 
+/**
+ * Whitespace around a key is a paste's, never the key's (Stripe's keys and secrets have none): trimmed here, the one
+ * place every user of the secret reads it from, so the client, the mode check and the signature check see one key.
+ * Left in, a newline after the API key made every Stripe call fail as if Stripe were unreachable while the mode read fine.
+ */
+const keySchema = z.string().check(z.trim(), z.minLength(1));
 const secretValueSchema = z.object({
-  apiKey: z.string().check(z.minLength(1)),
-  webhookSigningSecrets: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+  apiKey: keySchema,
+  webhookSigningSecrets: z.array(keySchema).check(z.minLength(1)),
 });
 
 /** A rolled secret reaches warm functions within this long; meanwhile nothing is fetched per request. */
@@ -26,7 +32,7 @@ export class SecretUnavailableError extends Error {
 
 export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<StripeSecrets> {
   if (source.kind === 'environment') {
-    const secrets = { apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets };
+    const secrets = readSecretValue({ apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets });
     return () => Promise.resolve(secrets);
   }
   return async () => {
@@ -39,11 +45,15 @@ export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<Str
     } catch (error) {
       throw new SecretUnavailableError('The Stripe secret could not be read', { cause: error });
     }
-    const parsed = secretValueSchema.safeParse(value);
-    // Never echo the value: only which field is wrong.
-    if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`);
-    return parsed.data;
+    return readSecretValue(value);
   };
+}
+
+/** The secret's JSON value, its keys trimmed; SecretUnavailableError naming the field (never the value) when unusable. */
+export function readSecretValue(value: unknown): StripeSecrets {
+  const parsed = secretValueSchema.safeParse(value);
+  if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`);
+  return parsed.data;
 }
 
 /** The deployment's mode: its API key's (stripeModeOf), read from the secret as every other use of it is. */
