@@ -72,7 +72,10 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): AppCon
     const webhookSigningSecrets = env.STRIPE_WEBHOOK_SECRETS.split(',')
       .map((secret) => secret.trim())
       .filter(Boolean);
-    stripeSecrets = { kind: 'environment', apiKey: env.STRIPE_API_KEY, webhookSigningSecrets };
+    if (webhookSigningSecrets.length === 0) throw new ConfigError('Environment variable STRIPE_WEBHOOK_SECRETS is invalid: it names no signing secret');
+    const apiKey = env.STRIPE_API_KEY.trim();
+    if (!apiKey) throw new ConfigError('Environment variable STRIPE_API_KEY is invalid: it is blank');
+    stripeSecrets = { kind: 'environment', apiKey, webhookSigningSecrets };
   } else {
     throw new ConfigError('Environment variable STRIPE_SECRET_ARN is missing (or, locally, STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS)');
   }

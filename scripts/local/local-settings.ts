@@ -88,6 +88,7 @@ export function localSettings(env: NodeJS.ProcessEnv = process.env, running?: Ru
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    ...(env.STRIPE_API_KEY && { stripeApiKey: env.STRIPE_API_KEY }),
+    // Trimmed as the deployment's secret is (stripe-secrets.ts): a key read from a file keeps its newline.
+    ...(env.STRIPE_API_KEY?.trim() && { stripeApiKey: env.STRIPE_API_KEY.trim() }),
   };
 }

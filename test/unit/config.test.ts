@@ -1,7 +1,8 @@
 // Configuration is parsed once, and a missing variable fails with its name; the Stripe secret is read and trimmed in one place.
 import { describe, expect, it } from 'vitest';
-import { loadConfig, loadTableConfig } from '../../lambdas/shared/config';
+import { ConfigError, loadConfig, loadTableConfig } from '../../lambdas/shared/config';
 import { readSecretValue, SecretUnavailableError, stripeSecretsFrom } from '../../lambdas/shared/stripe/stripe-secrets';
+import { localSettings } from '../../scripts/local/local-settings';
 
 describe('loadConfig', () => {
   it('reads the secret ARN in AWS, the tolerance default and the hold default', () => {
@@ -66,5 +67,20 @@ describe('the Stripe secret', () => {
     [{ apiKey: 'sk_test_1', webhookSigningSecrets: ['whsec_a', '  '] }, 'webhookSigningSecrets.1'],
   ])('refuses %j, naming the field and never the value', (value, field) => {
     expect(() => readSecretValue(value)).toThrow(new SecretUnavailableError(`The Stripe secret is malformed at ${field}`));
+  });
+});
+
+describe('Stripe keys from the environment', () => {
+  it.each([
+    [{ STRIPE_WEBHOOK_SECRETS: ' , ' }, 'Environment variable STRIPE_WEBHOOK_SECRETS is invalid: it names no signing secret'],
+    [{ STRIPE_API_KEY: ' \n' }, 'Environment variable STRIPE_API_KEY is invalid: it is blank'],
+  ])('refuses %j at configuration, naming the variable', (variables, message) => {
+    const environment = { TABLE_NAME: 't', STRIPE_API_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRETS: 'whsec_a', ...variables };
+    expect(() => loadConfig(environment)).toThrow(new ConfigError(message));
+  });
+
+  it('trims the key npm start is given, and takes a blank one for none (the local stand-in then answers)', () => {
+    expect(localSettings({ STRIPE_API_KEY: 'sk_test_1\n' }).stripeApiKey).toBe('sk_test_1');
+    expect(localSettings({ STRIPE_API_KEY: '  ' })).not.toHaveProperty('stripeApiKey');
   });
 });
