@@ -1,6 +1,6 @@
 // Refunds at their edges, over DynamoDB Local and the Stripe fake: Stripe refusing for now other than with a 500, its
-// failure processed mid-run, a key forgotten under a stamp from a clock ahead, a share recorded by another call between
-// an ask and its write, and a traveller's return racing the webhook on a refund.
+// failure processed mid-run, a key forgotten under a stamp from a clock ahead (resumed by the sweep or by an operator), a
+// share recorded by another call between an ask and its write, and a traveller's return racing the webhook on a refund.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { issueRequestedRefunds } from '../../lambdas/shared/domain/issue-refunds';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
@@ -150,6 +150,34 @@ describe('resumeRequestedRefunds 25 hours later, for a share stamped by a clock 
   });
 });
 
+describe('an operator asking again 25 hours later, for a share stamped by a clock that runs ahead', () => {
+  it('refunds the share once: a refund this call did not store is looked up by its key, whatever its stamp says', async () => {
+    const { paymentId, bookings } = await bookedTwoShares();
+    const [first] = bookings;
+    // As above: stamped a day ahead, made by Stripe, its answer lost.
+    const answerLost = gatewayWithRefund(fake, async (request, real) => {
+      await real.refund(request);
+      throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
+    });
+    const cancelled = await cancelBooking(
+      { store, gateway: answerLost, clock: at(24 * HOUR_MS), ids: randomIds },
+      { reference: first?.reference as string, reason: 'guide ill', refund: true },
+    ).catch((error: unknown) => error);
+    expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
+
+    // 25 hours on, the key is forgotten, and the stamp reads one hour old to a right clock.
+    fake.advance(25 * HOUR_MS);
+    const retried = await retryRefund(
+      { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: at(25 * HOUR_MS), ids: randomIds },
+      paymentId,
+    );
+
+    expect(retried).toMatchObject({ ok: true, record: { refunds: [{ status: 'succeeded', amount: 1_000 }] } });
+    expect(fake.totalRefunded(paymentId)).toBe(1_000);
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+  });
+});
+
 describe('issueRequestedRefunds with timeLeft, when another call records a share between its ask and its write', () => {
   it('asks for the share left rather than committing an empty write as answered', async () => {
     const { paymentId, bookings } = await bookedTwoShares();
@@ -169,13 +197,22 @@ describe('issueRequestedRefunds with timeLeft, when another call records a share
       asked++;
       const answer = await real.refund(request);
       if (asked === 1) {
-        let askedB = 0;
-        const countingB = gatewayWithRefund(fake, (inner, realB) => {
-          askedB++;
-          return realB.refund(inner);
-        });
+        // B answers a share by finding it at Stripe (A's, made just now) or by asking for it; then its time is up.
+        let answeredB = 0;
+        const countingB: PaymentGateway = {
+          refundable: (id) => gateway.refundable(id),
+          findRefund: async (id, key) => {
+            const found = await gateway.findRefund(id, key);
+            if (found) answeredB++;
+            return found;
+          },
+          refund: (inner) => {
+            answeredB++;
+            return gateway.refund(inner);
+          },
+        };
         await issueRequestedRefunds(deps(countingB), (await store.getPaymentRecord(paymentId)) as PaymentRecord, 'system', {
-          timeLeft: () => (askedB >= 1 ? 0 : 60_000),
+          timeLeft: () => (answeredB >= 1 ? 0 : 60_000),
         });
       }
       return answer;

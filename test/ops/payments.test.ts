@@ -171,7 +171,8 @@ describe('bookings cancel', () => {
 
   it.each([
     { name: '25 hours later, after Stripe forgot the key', hours: 25, lookedUp: 1, posted: 1 },
-    { name: 'a minute later, while Stripe still remembers the key', hours: 0, lookedUp: 0, posted: 2 },
+    // The run that stored the refund is gone either way: the next one cannot tell how long ago that was, and looks first.
+    { name: 'a minute later, while Stripe still remembers the key', hours: 0, lookedUp: 1, posted: 1 },
   ])('finds the refund Stripe made when our write of its answer failed, and does not refund again $name', async ({ hours, lookedUp, posted }) => {
     const t = await bookedTrip([1, 2]);
     const reference = t.references[0] as string;

@@ -14,12 +14,6 @@ export interface IssuedRefunds {
   readonly recorded: boolean;
 }
 
-/**
- * Stripe keeps an idempotency key for 24 hours. A refund requested longer ago than this may have been made
- * under a key Stripe no longer remembers, so it is looked up by its key in the refund's metadata first.
- */
-const KEY_MEMORY_MS = 23 * 3_600_000;
-
 /** The record moved under us (an event about the same payment): read it again, this many times at most. */
 const RECORD_ATTEMPTS = 5;
 
@@ -29,16 +23,19 @@ const RECORD_ATTEMPTS = 5;
  * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
  * `requested`, and the next run asks again with the same keys. With `timeLeft`, no further refund is asked once it is
- * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call. With
- * `storedEarlier` (the reconciliation sweep's: refunds stored by a call long gone), each is looked up by its key first:
- * an earlier ask may have reached Stripe under a key it has since forgotten, and the stamp, written by whichever clock
- * stored it (an operator's laptop a day ahead), cannot tell how long ago that was.
+ * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
+ *
+ * Only a refund this call stored itself (`storedAt`: the instant it wrote the record, which its new refunds carry as
+ * `requestedAt`) is asked for straight away. Any other was stored by a call gone since, whose ask may have reached
+ * Stripe under a key Stripe forgets after 24 hours; its stamp, written by whichever clock stored it (an operator's
+ * laptop a day ahead), cannot tell how long ago that was. So it is looked up by its key first, and asked for only
+ * when Stripe holds no refund under it.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
   record: PaymentRecord,
   actorType: AuditActorType,
-  options: { readonly timeLeft?: () => number; readonly storedEarlier?: boolean } = {},
+  options: { readonly timeLeft?: () => number; readonly storedAt?: string } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
@@ -52,7 +49,7 @@ export async function issueRequestedRefunds(
         // One still requested is always asked; answers of shares another call has recorded since do not count.
         const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        answers.set(entry.refundKey, await askProvider(deps, current, entry, options.storedEarlier === true));
+        answers.set(entry.refundKey, await askProvider(deps, current, entry, entry.requestedAt !== options.storedAt));
       }
       const at = deps.clock.now().toISOString();
       let next = current;
@@ -108,8 +105,7 @@ async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: Refu
   if (!deps.gateway.refundable(record.paymentId)) {
     return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
   }
-  const age = deps.clock.now().getTime() - Date.parse(entry.requestedAt);
-  if (storedEarlier || age > KEY_MEMORY_MS) {
+  if (storedEarlier) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
     if (found) return { kind: 'created', refundId: found.refundId, status: found.status };
   }

@@ -227,7 +227,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'attention':
       return putInFrontOfAPerson(deps, event, plan.reason);
     case 'issue-refunds':
-      return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', 'read');
+      return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
       return resumeLegacyTripRefund(deps, event as CheckoutCompleted, plan.trip);
     case 'close-trip':
@@ -333,7 +333,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     trip,
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', 'written');
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', at);
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
@@ -387,7 +387,7 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
     ],
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, 'refunded', 'written');
+  return issueAndAnswer(deps, record, 'refunded', at);
 }
 
 /**
@@ -428,17 +428,19 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', 'written');
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', at);
 }
 
 /**
  * Asks for the record's requested refunds and answers from what the record says after. `record` is as this step just
- * wrote it (`written`), or as it was read (`read`): then, when no refund was left to ask for, this call changed nothing.
+ * wrote it at `writtenAt` (the refunds it requested then are asked for straight away, any older one looked up by its
+ * key first), or as it was read (`writtenAt` undefined: every one is looked up first, and when no refund was left to
+ * ask for, this call changed nothing).
  */
-async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, recordIs: 'written' | 'read'): Promise<StepResult> {
-  const issued = await issueRequestedRefunds(deps, record, 'stripe');
+async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, writtenAt: string | undefined): Promise<StepResult> {
+  const issued = await issueRequestedRefunds(deps, record, 'stripe', { ...(writtenAt !== undefined && { storedAt: writtenAt }) });
   const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
-  return { ...fromRecord(issued.record, settledOutcome), ...(recordIs === 'read' && !issued.recorded && UNCHANGED) };
+  return { ...fromRecord(issued.record, settledOutcome), ...(writtenAt === undefined && !issued.recorded && UNCHANGED) };
 }
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */

@@ -115,7 +115,8 @@ async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund, timeLeft: ((
     const record = await deps.store.getPaymentRecord(entry.paymentId);
     if (record === undefined || !hasRequestedRefunds(record)) return { status: 'already_answered', paymentId: entry.paymentId };
     // A payment of many shares (bookings cancelled one by one while Stripe was down) stops asking when the time is up.
-    const issued = await issueRequestedRefunds(deps, record, 'system', { storedEarlier: true, ...(timeLeft !== undefined && { timeLeft }) });
+    // No refund here was stored by this call: each is looked up by its key before it is asked for.
+    const issued = await issueRequestedRefunds(deps, record, 'system', { ...(timeLeft !== undefined && { timeLeft }) });
     return issued.recorded ? { status: 'answered', record: issued.record } : { status: 'already_answered', paymentId: entry.paymentId };
   } catch (error) {
     const unavailable = error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
