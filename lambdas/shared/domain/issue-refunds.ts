@@ -49,7 +49,8 @@ export async function issueRequestedRefunds(
         // One still requested is always asked; answers of shares another call has recorded since do not count.
         const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        answers.set(entry.refundKey, await askProvider(deps, current, entry, entry.requestedAt !== options.storedAt));
+        const storedByThisCall = options.storedAt !== undefined && entry.requestedAt === options.storedAt;
+        answers.set(entry.refundKey, await askProvider(deps, current, entry, !storedByThisCall));
       }
       const at = deps.clock.now().toISOString();
       let next = current;
@@ -101,11 +102,11 @@ export async function issueRequestedRefunds(
   );
 }
 
-async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry, storedEarlier: boolean): Promise<RefundAnswer> {
+async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry, lookUpFirst: boolean): Promise<RefundAnswer> {
   if (!deps.gateway.refundable(record.paymentId)) {
     return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
   }
-  if (storedEarlier) {
+  if (lookUpFirst) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
     if (found) return { kind: 'created', refundId: found.refundId, status: found.status };
   }
