@@ -14,6 +14,19 @@ export interface IssuedRefunds {
   readonly recorded: boolean;
 }
 
+/**
+ * How long after storing a refund its own call may still ask for it without looking it up, by the clock that stamped it.
+ * Any ask under its key since (the sweep's, a redelivery's) came after the store, so within this long Stripe still
+ * remembers the key; later (a process suspended for a day between its write and its ask), the key may be forgotten.
+ */
+const OWN_REFUND_FRESH_MS = 5 * 60_000;
+
+/** The refunds a call has just stored: their keys, and the instant it stored them (their `requestedAt`). */
+export interface StoredRefunds {
+  readonly at: string;
+  readonly keys: readonly string[];
+}
+
 /** The record moved under us (an event about the same payment): read it again, this many times at most. */
 const RECORD_ATTEMPTS = 5;
 
@@ -25,17 +38,17 @@ const RECORD_ATTEMPTS = 5;
  * `requested`, and the next run asks again with the same keys. With `timeLeft`, no further refund is asked once it is
  * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
  *
- * Only a refund this call stored itself (`storedAt`: the instant it wrote the record, which its new refunds carry as
- * `requestedAt`) is asked for straight away. Any other was stored by a call gone since, whose ask may have reached
- * Stripe under a key Stripe forgets after 24 hours; its stamp, written by whichever clock stored it (an operator's
- * laptop a day ahead), cannot tell how long ago that was. So it is looked up by its key first, and asked for only
- * when Stripe holds no refund under it.
+ * Only a refund this call has just stored itself (`stored`: its key, stamped with the instant of the call's write,
+ * no more than OWN_REFUND_FRESH_MS ago by the same clock) is asked for straight away. Any other was stored by a call
+ * gone since, or long enough ago that another call may have asked for it meanwhile, under a key Stripe forgets after
+ * 24 hours; its stamp, written by whichever clock stored it (an operator's laptop a day ahead), cannot tell how long
+ * ago that was. So it is looked up by its key first, and asked for only when Stripe holds no refund under it.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
   record: PaymentRecord,
   actorType: AuditActorType,
-  options: { readonly timeLeft?: () => number; readonly storedAt?: string } = {},
+  options: { readonly timeLeft?: () => number; readonly stored?: StoredRefunds } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
@@ -49,8 +62,7 @@ export async function issueRequestedRefunds(
         // One still requested is always asked; answers of shares another call has recorded since do not count.
         const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        const storedByThisCall = options.storedAt !== undefined && entry.requestedAt === options.storedAt;
-        answers.set(entry.refundKey, await askProvider(deps, current, entry, !storedByThisCall));
+        answers.set(entry.refundKey, await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored)));
       }
       const at = deps.clock.now().toISOString();
       let next = current;
@@ -100,6 +112,12 @@ export async function issueRequestedRefunds(
       throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
     },
   );
+}
+
+/** Stored by this call (its key, its stamp) and still within OWN_REFUND_FRESH_MS of it by this call's clock. */
+function justStoredHere(deps: PaymentDeps, entry: RefundEntry, stored: StoredRefunds | undefined): boolean {
+  if (stored === undefined || entry.requestedAt !== stored.at || !stored.keys.includes(entry.refundKey)) return false;
+  return deps.clock.now().getTime() - Date.parse(stored.at) < OWN_REFUND_FRESH_MS;
 }
 
 async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry, lookUpFirst: boolean): Promise<RefundAnswer> {

@@ -5,7 +5,7 @@ import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import { commitConfirmation, confirmTrip } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
-import { issueRequestedRefunds, tripRefundedBy } from './issue-refunds';
+import { issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
 import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
@@ -333,7 +333,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     trip,
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', at);
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
@@ -387,7 +387,7 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
     ],
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, 'refunded', at);
+  return issueAndAnswer(deps, record, 'refunded', storedWith(record, at));
 }
 
 /**
@@ -428,19 +428,23 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', at);
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+}
+
+/** The refunds of a record this step has just created at `at`: every one of them is its own. */
+function storedWith(record: PaymentRecord, at: string): StoredRefunds {
+  return { at, keys: record.refunds.map((entry) => entry.refundKey) };
 }
 
 /**
  * Asks for the record's requested refunds and answers from what the record says after. `record` is as this step just
- * wrote it at `writtenAt` (the refunds it requested then are asked for straight away, any older one looked up by its
- * key first), or as it was read (`writtenAt` undefined: every one is looked up first, and when no refund was left to
- * ask for, this call changed nothing).
+ * created it (`stored`: its refunds are asked for straight away), or as it was read (`stored` undefined: every refund
+ * is looked up by its key first, and when none was left to ask for, this call changed nothing).
  */
-async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, writtenAt: string | undefined): Promise<StepResult> {
-  const issued = await issueRequestedRefunds(deps, record, 'stripe', { ...(writtenAt !== undefined && { storedAt: writtenAt }) });
+async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, stored: StoredRefunds | undefined): Promise<StepResult> {
+  const issued = await issueRequestedRefunds(deps, record, 'stripe', { ...(stored !== undefined && { stored }) });
   const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
-  return { ...fromRecord(issued.record, settledOutcome), ...(writtenAt === undefined && !issued.recorded && UNCHANGED) };
+  return { ...fromRecord(issued.record, settledOutcome), ...(stored === undefined && !issued.recorded && UNCHANGED) };
 }
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */

@@ -141,7 +141,10 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       }
       const result = { ok: true as const, released: released.released, alreadyReleased: false };
       // The share requested here is asked for straight away; another still requested is looked up by its key first.
-      const issued = entry?.status === 'requested' ? (await issueRequestedRefunds(deps, write.record, 'operator', { storedAt: at })).record : write.record;
+      const issued =
+        entry?.status === 'requested'
+          ? (await issueRequestedRefunds(deps, write.record, 'operator', { stored: { at, keys: [entry.refundKey] } })).record
+          : write.record;
       // Read after the refund's answer: its last money back moves the trip on.
       const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
       const refund = refundOf(issued, refundKey);
@@ -237,7 +240,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         ],
       });
       if (!result.committed) return STATE_MOVED;
-      const issued = await issueRequestedRefunds(deps, written, 'operator', { storedAt: at });
+      const issued = await issueRequestedRefunds(deps, written, 'operator', { stored: { at, keys: retries.map((retry) => retry.refundKey) } });
       return { ok: true, record: issued.record, asked: retries };
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
