@@ -160,7 +160,7 @@ describe('bookings cancel', () => {
 
       expect(later).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', amount: t.paid } });
       expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(reference) }]);
-      expect(lookups()).toHaveLength(1); // older than Stripe's key memory: looked up by its key first
+      expect(lookups()).toHaveLength(1); // not stored by this call: looked up by its key first
       expect(posts()).toHaveLength(count + 1);
       expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
       expect(await t.tripStatus()).toBe('refunded');
