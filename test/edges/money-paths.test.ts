@@ -1,11 +1,13 @@
 // Refunds at their edges, over DynamoDB Local and the Stripe fake: Stripe refusing for now other than with a 500, its
-// failure processed mid-run, a key forgotten under a stamp from a clock ahead (resumed by the sweep or by an operator), a
-// share recorded by another call between an ask and its write, and a traveller's return racing the webhook on a refund.
+// failure processed mid-run, a key forgotten under a stamp from a clock ahead (asked again by the sweep, an operator, or a
+// call stamping the same instant), a call suspended for a day between storing a share and asking for it, a share recorded
+// by another call between an ask and its write, and a traveller's return racing the webhook on a refund.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
+import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { issueRequestedRefunds } from '../../lambdas/shared/domain/issue-refunds';
@@ -63,8 +65,10 @@ async function refundStored() {
 }
 
 /** A trip of two slots at 1,000 each, paid and booked: two bookings, each with a share of its own to refund. */
-async function bookedTwoShares() {
-  const slots = [await seedSlot(store, { capacity: 4, priceAmount: 1_000 }), await seedSlot(store, { capacity: 4, priceAmount: 1_000 })];
+/** A trip of `count` slots at 1,000 each, paid and booked: one booking a slot, each with a share of its own to refund. */
+async function bookedShares(count = 2) {
+  const slots: Slot[] = [];
+  for (let index = 0; index < count; index++) slots.push(await seedSlot(store, { capacity: 4, priceAmount: 1_000 }));
   const created = await createPendingTrip(
     store,
     slots.map((slot) => [slot, 1] as [Slot, number]),
@@ -77,6 +81,23 @@ async function bookedTwoShares() {
   expect(booked.body.outcome).toBe('booked');
   return { created, paymentId, bookings: await store.listBookingsOfTrip(created.tripId) };
 }
+
+/**
+ * An operator cancels `reference` with a clock `clock`: its share is stamped requested by that clock, Stripe makes the
+ * refund, and its answer never arrives (a timeout after Stripe acted).
+ */
+async function cancelWithAnswerLost(reference: string, clock: Clock): Promise<void> {
+  const answerLost = gatewayWithRefund(fake, async (request, real) => {
+    await real.refund(request);
+    throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
+  });
+  const cancelled = await cancelBooking({ store, gateway: answerLost, clock, ids: randomIds }, { reference, reason: 'guide ill', refund: true }).catch(
+    (error: unknown) => error,
+  );
+  expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
+}
+
+const realGateway = () => new StripePaymentGateway(async () => fake.client());
 
 describe('resumeRequestedRefunds: Stripe refusing for now, other than a 500', () => {
   it.each<{ name: string; failure: TransientFailure; count: number }>([
@@ -122,21 +143,11 @@ describe('resumeRequestedRefunds: Stripe takes the refund, and its failure is pr
   });
 });
 
-describe('resumeRequestedRefunds 25 hours later, for a share stamped by a clock that runs ahead', () => {
-  it('refunds the share once when Stripe made it, its answer was lost, and the key is forgotten by now', async () => {
-    const { paymentId, bookings } = await bookedTwoShares();
-    const [first] = bookings;
+describe('a share stamped by a clock a day ahead, made by Stripe, its answer lost: asked for again 25 hours later', () => {
+  it('by the sweep: refunds the share once, the key being forgotten by now', async () => {
+    const { paymentId, bookings } = await bookedShares();
     // The operator's laptop runs 24 hours ahead: the share is stamped requested a day after Stripe first sees its key.
-    // Stripe makes the refund; its answer never arrives (a timeout after Stripe acted).
-    const answerLost = gatewayWithRefund(fake, async (request, real) => {
-      await real.refund(request);
-      throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
-    });
-    const cancelled = await cancelBooking(
-      { store, gateway: answerLost, clock: at(24 * HOUR_MS), ids: randomIds },
-      { reference: first?.reference as string, reason: 'guide ill', refund: true },
-    ).catch((error: unknown) => error);
-    expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
+    await cancelWithAnswerLost(bookings[0]?.reference as string, at(24 * HOUR_MS));
     expect(fake.totalRefunded(paymentId)).toBe(1_000);
 
     // Every sweep in between met Stripe down (OverdueRefunds alarmed); 25 hours on, Stripe has forgotten the key.
@@ -148,31 +159,88 @@ describe('resumeRequestedRefunds 25 hours later, for a share stamped by a clock 
     expect(fake.totalRefunded(paymentId)).toBe(1_000);
     expect(fake.refundsOf(paymentId)).toHaveLength(1);
   });
-});
 
-describe('an operator asking again 25 hours later, for a share stamped by a clock that runs ahead', () => {
-  it('refunds the share once: a refund this call did not store is looked up by its key, whatever its stamp says', async () => {
-    const { paymentId, bookings } = await bookedTwoShares();
-    const [first] = bookings;
-    // As above: stamped a day ahead, made by Stripe, its answer lost.
-    const answerLost = gatewayWithRefund(fake, async (request, real) => {
-      await real.refund(request);
-      throw new PaymentGatewayUnavailableError('Stripe did not answer in time');
-    });
-    const cancelled = await cancelBooking(
-      { store, gateway: answerLost, clock: at(24 * HOUR_MS), ids: randomIds },
-      { reference: first?.reference as string, reason: 'guide ill', refund: true },
-    ).catch((error: unknown) => error);
-    expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
+  it('by an operator: refunds the share once, a refund this call did not store being looked up by its key whatever its stamp says', async () => {
+    const { paymentId, bookings } = await bookedShares();
+    await cancelWithAnswerLost(bookings[0]?.reference as string, at(24 * HOUR_MS));
 
     // 25 hours on, the key is forgotten, and the stamp reads one hour old to a right clock.
     fake.advance(25 * HOUR_MS);
-    const retried = await retryRefund(
-      { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: at(25 * HOUR_MS), ids: randomIds },
-      paymentId,
-    );
+    const retried = await retryRefund({ store, gateway: realGateway(), clock: at(25 * HOUR_MS), ids: randomIds }, paymentId);
 
     expect(retried).toMatchObject({ ok: true, record: { refunds: [{ status: 'succeeded', amount: 1_000 }] } });
+    expect(fake.totalRefunded(paymentId)).toBe(1_000);
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+  });
+
+  it('by another call storing a share at that very instant: looks the older share up rather than asking for it as its own', async () => {
+    // Three bookings of 1,000 each; two are cancelled, so 2,000 is owed back and the third stays booked.
+    const { paymentId, bookings } = await bookedShares(3);
+    const [first, second] = bookings;
+    const stamp = new Date(Date.now() + 25 * HOUR_MS);
+    await cancelWithAnswerLost(first?.reference as string, { now: () => stamp });
+    expect(fake.totalRefunded(paymentId)).toBe(1_000);
+
+    // 25 hours on (Stripe has forgotten the key), a right clock cancels the second booking at that same millisecond.
+    fake.advance(25 * HOUR_MS);
+    const cancelled = await cancelBooking(
+      { store, gateway: realGateway(), clock: { now: () => new Date(stamp.getTime()) }, ids: randomIds },
+      { reference: second?.reference as string, reason: 'guide ill', refund: true },
+    );
+
+    expect(cancelled).toMatchObject({ ok: true, refund: { status: 'succeeded', amount: 1_000 } });
+    // Two shares of 1,000: 2,000 back, in two refunds, not the first share twice.
+    expect(fake.totalRefunded(paymentId)).toBe(2_000);
+    expect(
+      fake
+        .refundsOf(paymentId)
+        .map((refund) => refund.metadata.refund_key)
+        .sort(),
+    ).toEqual([`refund-${paymentId}-${first?.reference}`, `refund-${paymentId}-${second?.reference}`].sort());
+  });
+});
+
+describe("an operator's cancel paused for over a day between storing the share and asking Stripe for it", () => {
+  it("refunds the share once: the sweep made it meanwhile, and Stripe has forgotten the sweep's key by the time the cancel asks", async () => {
+    const { paymentId, bookings } = await bookedShares();
+    const [first] = bookings;
+    // The operator's own clock (a right one): it moves on while the process is suspended (Ctrl-Z, a laptop lid shut).
+    const start = Date.now();
+    let elapsed = 0;
+    const operatorClock: Clock = { now: () => new Date(start + elapsed) };
+    let paused = false;
+    // The cancel's transaction lands; the process is then suspended before it asks Stripe.
+    const pausedAfterCommit = new Proxy(store, {
+      get(target, property) {
+        if (property === 'commit') {
+          return async (write: Parameters<BookingStore['commit']>[0]) => {
+            const result = await target.commit(write);
+            if (!paused && result.committed) {
+              paused = true;
+              // Meanwhile, 6 minutes on, the sweep resumes the share: not found at Stripe, asked for, made, recorded.
+              const swept = await resume({ clock: at(RESUME_AFTER_MS + MINUTE_MS) });
+              expect(swept.payments).toEqual([expect.objectContaining({ status: 'answered' })]);
+              expect(fake.totalRefunded(paymentId)).toBe(1_000);
+              // The process resumes 25 hours later: Stripe has forgotten the key the sweep used.
+              fake.advance(25 * HOUR_MS);
+              elapsed = 25 * HOUR_MS;
+            }
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+    const cancelled = await cancelBooking(
+      { store: pausedAfterCommit, gateway: realGateway(), clock: operatorClock, ids: randomIds },
+      { reference: first?.reference as string, reason: 'guide ill', refund: true },
+    );
+
+    expect(paused).toBe(true);
+    expect(cancelled).toMatchObject({ ok: true, refund: { status: 'succeeded', amount: 1_000 } });
+    // One share of 1,000 was owed back.
     expect(fake.totalRefunded(paymentId)).toBe(1_000);
     expect(fake.refundsOf(paymentId)).toHaveLength(1);
   });
@@ -180,7 +248,7 @@ describe('an operator asking again 25 hours later, for a share stamped by a cloc
 
 describe('issueRequestedRefunds with timeLeft, when another call records a share between its ask and its write', () => {
   it('asks for the share left rather than committing an empty write as answered', async () => {
-    const { paymentId, bookings } = await bookedTwoShares();
+    const { paymentId, bookings } = await bookedShares();
     const gateway = new StripePaymentGateway(async () => fake.client());
     for (const booking of bookings) {
       fake.failNext(1, 500);
