@@ -731,7 +731,19 @@ function listRefunds(state: State, request: FakeRequest): Answer {
   if (limit === 'invalid' || limit > 100) return invalidRequest(request, 'parameter_invalid_integer', 'limit', 'This value must be between 1 and 100.', false);
   // Newest first, as Stripe lists; refunds are kept in order of creation.
   const matching = state.refunds.filter((refund) => !paymentIntent || refund.paymentIntent === paymentIntent).reverse();
-  return json(200, { object: 'list', data: matching.slice(0, limit).map(refundObject), has_more: matching.length > limit, url: '/v1/refunds' }, false);
+  // The next page starts after the last refund of the one before, as stripe-node's auto-pagination asks.
+  const startingAfter = request.query.get('starting_after');
+  const anchor = startingAfter === null ? -1 : matching.findIndex((refund) => refund.id === startingAfter);
+  if (startingAfter !== null && anchor < 0) {
+    return stripeError(
+      request,
+      400,
+      { type: 'invalid_request_error', code: 'resource_missing', param: 'starting_after', message: `No such refund: '${startingAfter}'` },
+      false,
+    );
+  }
+  const rest = matching.slice(anchor + 1);
+  return json(200, { object: 'list', data: rest.slice(0, limit).map(refundObject), has_more: rest.length > limit, url: '/v1/refunds' }, false);
 }
 
 function refundObject(refund: FakeRefund): object {

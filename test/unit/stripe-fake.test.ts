@@ -199,6 +199,24 @@ describe('looking refunds up', () => {
     expect(list.data.map((refund) => refund.id)).toEqual([second.id, first.id]);
   });
 
+  it('pages the list after a refund (starting_after), so auto-pagination reaches the oldest of 101, and refuses an unknown one', async () => {
+    const pi = paidIntent(101);
+    const made: string[] = [];
+    for (let index = 0; index < 101; index++) made.push((await stripe.refunds.create({ payment_intent: pi, amount: 1 })).id);
+
+    const firstPage = await stripe.refunds.list({ payment_intent: pi, limit: 100 });
+    const listed: string[] = [];
+    for await (const refund of stripe.refunds.list({ payment_intent: pi, limit: 100 })) listed.push(refund.id);
+
+    expect(firstPage.has_more).toBe(true);
+    expect(listed).toEqual([...made].reverse());
+    await expect(stripe.refunds.list({ payment_intent: pi, starting_after: 're_unknown' })).rejects.toMatchObject({
+      type: 'StripeInvalidRequestError',
+      code: 'resource_missing',
+      param: 'starting_after',
+    });
+  });
+
   it('retrieves a refund by id, and answers resource_missing for an unknown one', async () => {
     const refund = await stripe.refunds.create({ payment_intent: paidIntent(700) });
 
