@@ -82,10 +82,10 @@ export interface ResumedRefunds {
  * Input: the time left. Output: what became of every payment with refunds due, and how many stay overdue.
  * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS (or stamped ahead of this clock
  * by more than CLOCK_AHEAD_MS), oldest first → for each, read its record (the list is an index, a moment behind) → ask
- * Stripe for its requested refunds and record the answers
- * (issueRequestedRefunds: the refund's own key, looked up by it after Stripe has forgotten it, and the record's version,
- * so a delivery or a person doing the same at the same time never refunds twice). One payment failing never holds the
- * others back: each is tried in every run until Stripe answers.
+ * Stripe for its requested refunds and record the answers (issueRequestedRefunds: each refund looked up by its own key
+ * first, none being this call's, then asked for under it; the record's version, so a delivery or a person doing the
+ * same at the same time never refunds twice). One payment failing never holds the others back: each is tried in every
+ * run until Stripe answers.
  */
 export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput = {}): Promise<ResumedRefunds> {
   const now = deps.clock.now().getTime();

@@ -33,8 +33,7 @@ export type StripeMode = 'live' | 'test';
  * (`sk_live_`, `rk_live_`) is live, anything else (test keys, a local stand-in's key) is test.
  */
 export function stripeModeOf(apiKey: string): StripeMode {
-  // Trimmed: a key pasted with a space around it is still the key it is.
-  return /^(sk|rk)_live_/.test(apiKey.trim()) ? 'live' : 'test';
+  return /^(sk|rk)_live_/.test(apiKey) ? 'live' : 'test';
 }
 
 export type StripeRefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
