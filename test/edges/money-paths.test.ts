@@ -12,15 +12,15 @@ import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { issueRequestedRefunds } from '../../lambdas/shared/domain/issue-refunds';
 import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
-import { RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
-import { checkedOutTrip } from '../support/checked-out';
+import { checkedOutTrip, refundStoredStripeFailed } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
-import { scopedToAccount } from '../support/reconciler';
+import { resumeRefundsAt, timeFromNow as at } from '../support/reconciler';
 import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -36,33 +36,9 @@ afterEach(() => fake.close());
 
 const store = testStore();
 
-const at = (ms: number): Clock => {
-  const now = new Date(Date.now() + ms);
-  return { now: () => now };
-};
 const later = at(RESUME_AFTER_MS + MINUTE_MS);
 
-function resume(options: { clock?: Clock; gateway?: PaymentGateway } = {}) {
-  return resumeRequestedRefunds({
-    store: scopedToAccount(fake, store),
-    gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
-    clock: options.clock ?? later,
-    ids: randomIds,
-  });
-}
-
-/** A paid trip whose slot was blocked: its delivery stores a full refund as requested, Stripe answers 500, no redelivery. */
-async function refundStored() {
-  const trip = await checkedOutTrip(store, fake);
-  await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
-  const event = await trip.pay();
-  fake.failNext(1, 500);
-  const delivered = await webhookHarness(fake, { store }).send(signedRequest(event));
-  expect(delivered.status).toBe(500);
-  const paymentId = trip.paymentIntent();
-  expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refund_pending', refunds: [{ status: 'requested' }] });
-  return { ...trip, paymentId, record: () => store.getPaymentRecord(paymentId) };
-}
+const resume = (options: { clock?: Clock; gateway?: PaymentGateway } = {}) => resumeRefundsAt(fake, store, { clock: later, ...options });
 
 /** A trip of two slots at 1,000 each, paid and booked: two bookings, each with a share of its own to refund. */
 /** A trip of `count` slots at 1,000 each, paid and booked: one booking a slot, each with a share of its own to refund. */
@@ -106,7 +82,7 @@ describe('resumeRequestedRefunds: Stripe refusing for now, other than a 500', ()
     // stripe-node retries a reset connection once even with retries off.
     { name: 'cuts the connection', failure: 'reset', count: 2 },
   ])('leaves the refund due when Stripe $name, and the next run refunds it once', async ({ failure, count }) => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     fake.failNext(count, failure);
 
     const refusedForNow = await resume();
@@ -121,7 +97,7 @@ describe('resumeRequestedRefunds: Stripe refusing for now, other than a 500', ()
 
 describe('resumeRequestedRefunds: Stripe takes the refund, and its failure is processed before the run records the answer', () => {
   it('keeps the refund failed and the payment in front of a person: the stale pending answer never overwrites it', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     fake.nextRefundStatus('pending');
     const webhook = webhookHarness(fake, { store });
     let delivered: Awaited<ReturnType<typeof webhook.send>> | undefined;

@@ -94,6 +94,43 @@ async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event
   );
 }
 
+/**
+ * Two travellers paid, both deliveries lost (the endpoint down for Stripe's three days): `failing`'s slot was blocked
+ * meanwhile, so its payment must be refunded; `lost`, paid two seconds later, can be booked.
+ */
+async function twoLostPayments(store: DynamoDbBookingStore) {
+  const failing = await checkedOut(store);
+  const lost = await checkedOut(store);
+  await blockSlotOf(store, failing.slot.slotId);
+  fake.dropNextDeliveries(2);
+  await failing.pay();
+  fake.advance(2_000);
+  await lost.pay();
+  return { failing, lost };
+}
+
+/** Stripe failing every refund (500). */
+const stripeFailsRefunds = () => gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')));
+
+/** Stripe answers 500 to every refund of `paymentId()`'s payment, for as long as the test lasts. */
+const failingFor = (paymentId: () => string) =>
+  gatewayWithRefund(fake, (request, real) =>
+    request.paymentId === paymentId() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+  );
+
+/**
+ * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
+ * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
+ */
+async function leftByTheVersionBefore(cursor: string) {
+  const store = testStore();
+  const trip = await lostPaymentOfBlockedSlot(store);
+  const event = fake.events.at(-1) as FakeEvent;
+  await reconciler(store, { cursor, gateway: stripeFailsRefunds() }).run();
+  await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+  return { store, trip, event };
+}
+
 /** The traveller back from the payment page: GET /trips/{tripId}, which asks Stripe for the session and processes it. */
 async function travellerReturns(store: DynamoDbBookingStore, trip: Awaited<ReturnType<typeof checkedOut>>) {
   const userId = (await trip.trip())?.userId as string;
@@ -267,17 +304,8 @@ describe('a refund an event stored that Stripe did not take', () => {
   it('does not hold back a later lost delivery while Stripe keeps failing it, and is overdue after an hour', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    const failing = await checkedOut(store);
-    const lost = await checkedOut(store);
-    await blockSlotOf(store, failing.slot.slotId);
-    fake.dropNextDeliveries(2);
-    await failing.pay();
-    fake.advance(2_000);
-    await lost.pay();
-    // Stripe answers 500 to every refund of that one payment, for as long as the test lasts.
-    const oneDown = gatewayWithRefund(fake, (request, real) =>
-      request.paymentId === failing.paymentIntent() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
-    );
+    const { failing, lost } = await twoLostPayments(store);
+    const oneDown = failingFor(failing.paymentIntent);
 
     const first = reconciler(store, { cursor, gateway: oneDown });
     const firstSummary = await first.run();
@@ -295,23 +323,10 @@ describe('a refund an event stored that Stripe did not take', () => {
 });
 
 describe('a refund stored before the sweep met its event, that Stripe keeps failing', () => {
-  /** Stripe answers 500 to every refund of `paymentId()`'s payment, for as long as the test lasts. */
-  const failingFor = (paymentId: () => string) =>
-    gatewayWithRefund(fake, (request, real) =>
-      request.paymentId === paymentId() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
-    );
-
   it("holds no later lost payment back when the traveller's return stored it (the event itself has no record)", async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    const failing = await checkedOut(store);
-    const lost = await checkedOut(store);
-    await blockSlotOf(store, failing.slot.slotId);
-    // Both deliveries are lost (the endpoint is down for Stripe's three days).
-    fake.dropNextDeliveries(2);
-    await failing.pay();
-    fake.advance(2_000);
-    await lost.pay();
+    const { failing, lost } = await twoLostPayments(store);
     // The first traveller is back: the return finds the trip unbookable, stores the full refund, and Stripe answers 500.
     fake.failNext(1, 500);
     const shown = await travellerReturns(store, failing);
@@ -361,12 +376,8 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
   });
 
   it("processes once more, as the version before did, an event that version's cursor held for retry", async () => {
-    const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await lostPaymentOfBlockedSlot(store);
-    const event = fake.events.at(-1) as FakeEvent;
-    await reconciler(store, { cursor, gateway: failingFor(trip.paymentIntent) }).run();
-    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+    const { store, trip } = await leftByTheVersionBefore(cursor);
 
     const first = await reconciler(store, { cursor, clock: minutesLater(20) }).run();
     const second = await reconciler(store, { cursor, clock: minutesLater(35) }).run();
@@ -382,15 +393,8 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
 
 describe('a record of the version before the refunds due (no index keys), with a refund Stripe did not take', () => {
   it('keeps the retry, stopped at, when its reprocessing meets DynamoDB failing (not Stripe): the next run refunds', async () => {
-    const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await lostPaymentOfBlockedSlot(store);
-    const event = fake.events.at(-1) as FakeEvent;
-    await reconciler(store, {
-      cursor,
-      gateway: gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500'))),
-    }).run();
-    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+    const { store, trip, event } = await leftByTheVersionBefore(cursor);
     // Reading the payment record fails once, past the client's retries, in the first upgraded run.
     let failures = 1;
     const blipping = Object.create(store) as DynamoDbBookingStore;
@@ -414,13 +418,9 @@ describe('a record of the version before the refunds due (no index keys), with a
   });
 
   it('is listed among the refunds due once read, so a refund Stripe fails again when its event is retried is still made later', async () => {
-    const store = testStore();
     const cursor = uniqueId('cursor');
-    const trip = await lostPaymentOfBlockedSlot(store);
-    const event = fake.events.at(-1) as FakeEvent;
-    const failing = gatewayWithRefund(fake, () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')));
-    await reconciler(store, { cursor, gateway: failing }).run();
-    await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+    const { store, trip } = await leftByTheVersionBefore(cursor);
+    const failing = stripeFailsRefunds();
     const listed = async () => (await store.listRefundsDue(10_000)).some((entry) => entry.paymentId === trip.paymentIntent());
     const listedBefore = await listed();
 

@@ -11,10 +11,10 @@ import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { checkedOutTrip } from '../support/checked-out';
+import { checkedOutTrip, refundStoredStripeFailed } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
-import { scopedToAccount } from '../support/reconciler';
-import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
+import { resumeRefundsAt, scopedToAccount, timeFromNow as at } from '../support/reconciler';
+import { seedSlot, testStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -29,51 +29,20 @@ afterEach(() => fake.close());
 
 const store = testStore();
 
-const at = (ms: number): Clock => {
-  const now = new Date(Date.now() + ms);
-  return { now: () => now };
-};
-
 /** Past the delay a refund is left to the call that stored it. */
 const later = at(RESUME_AFTER_MS + MINUTE_MS);
 
 /** resumeRequestedRefunds as the sweep runs it, at this test's fake (its own Stripe account). */
-function resume(options: { clock?: Clock; gateway?: PaymentGateway; limit?: number } = {}) {
-  return resumeRequestedRefunds(
-    {
-      store: scopedToAccount(fake, store),
-      gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
-      clock: options.clock ?? later,
-      ids: randomIds,
-    },
-    options.limit === undefined ? {} : { limit: options.limit },
-  );
-}
+const resume = (options: { clock?: Clock; gateway?: PaymentGateway; limit?: number } = {}) => resumeRefundsAt(fake, store, { clock: later, ...options });
 
 /** The payments of this test's account the store lists with refunds due (of any age). */
 async function due(): Promise<string[]> {
   return (await scopedToAccount(fake, store).listRefundsDue(100)).map((entry) => entry.paymentId);
 }
 
-/**
- * A paid trip whose slot an operator blocked: its delivery stores a full refund as requested and asks Stripe, which answers
- * 500; the delivery answers 500 and no redelivery ever comes.
- */
-async function refundStored() {
-  const trip = await checkedOutTrip(store, fake);
-  await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
-  const event = await trip.pay();
-  fake.failNext(1, 500);
-  const delivered = await webhookHarness(fake, { store }).send(signedRequest(event));
-  expect(delivered.status).toBe(500);
-  const paymentId = trip.paymentIntent();
-  expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refund_pending', refunds: [{ status: 'requested' }] });
-  return { ...trip, paymentId, event, record: () => store.getPaymentRecord(paymentId) };
-}
-
 describe('a refund stored as requested that Stripe did not take', () => {
   it('is listed as due, asked for once past the delay, recorded, and leaves the list', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
 
     const early = await resume({ clock: at(RESUME_AFTER_MS - MINUTE_MS) });
     const dueBefore = await due();
@@ -94,7 +63,7 @@ describe('a refund stored as requested that Stripe did not take', () => {
   });
 
   it('is refunded once when two runs ask at the same moment', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
 
     const [first, second] = await Promise.all([resume(), resume()]);
 
@@ -106,7 +75,7 @@ describe('a refund stored as requested that Stripe did not take', () => {
   });
 
   it('is not refunded twice a day later, when Stripe made it but its answer was lost and the key is forgotten', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     // The refund is made at Stripe; the answer never reaches us (a timeout after Stripe acted).
     const answerLost = gatewayWithRefund(fake, async (request, real) => {
       await real.refund(request);
@@ -127,7 +96,7 @@ describe('a refund stored as requested that Stripe did not take', () => {
   });
 
   it('is asked for with the same key after a run cut short while Stripe was making it: one refund', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     let made!: () => void;
     const refundMade = new Promise<void>((resolve) => {
       made = resolve;
@@ -149,7 +118,7 @@ describe('a refund stored as requested that Stripe did not take', () => {
   });
 
   it('is recorded once when Stripe’s charge.refunded about it is processed while the run asks', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     const webhook = webhookHarness(fake, { store });
     let answers: Awaited<ReturnType<typeof webhook.send>> | undefined;
     // Stripe makes the refund, and its charge.refunded reaches the webhook before the run records Stripe's answer.
@@ -212,7 +181,7 @@ describe('a refund stamped by a clock that runs ahead', () => {
 
 describe('what Stripe says no to', () => {
   it('for good: the payment is put in front of a person, leaves the list, and is never asked again', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
 
     const refused = await resume();
@@ -229,7 +198,7 @@ describe('what Stripe says no to', () => {
   });
 
   it('later: a refund Stripe took (pending) and then failed is the webhook’s refund.updated to record; it is not asked again', async () => {
-    const trip = await refundStored();
+    const trip = await refundStoredStripeFailed(store, fake);
     fake.nextRefundStatus('pending');
 
     const resumed = await resume();
@@ -248,8 +217,8 @@ describe('what Stripe says no to', () => {
 
 describe('many refunds due', () => {
   it('never holds the others back behind one Stripe keeps failing, and counts that one overdue after an hour', async () => {
-    const failing = await refundStored();
-    const other = await refundStored();
+    const failing = await refundStoredStripeFailed(store, fake);
+    const other = await refundStoredStripeFailed(store, fake);
     // Stripe answers 500 to every request about one payment, for as long as the test lasts.
     const oneDown = gatewayWithRefund(fake, (request, real) =>
       request.paymentId === failing.paymentId ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
@@ -309,8 +278,8 @@ describe('many refunds due', () => {
   });
 
   it('works through them oldest first, the limit at a time, and says more are due', async () => {
-    const oldest = await refundStored();
-    const newest = await refundStored();
+    const oldest = await refundStoredStripeFailed(store, fake);
+    const newest = await refundStoredStripeFailed(store, fake);
 
     const first = await resume({ limit: 1 });
     const second = await resume({ limit: 1 });

@@ -1,12 +1,16 @@
 // A trip checked out through the checkout use case against the Stripe fake (seats held, a Checkout Session at the fake),
-// paid on the fake's hosted page: the event Stripe makes of it is then in the fake's list, delivered or not.
+// paid on the fake's hosted page: the event Stripe makes of it is then in the fake's list, delivered or not; and one whose
+// refund its delivery stored and Stripe failed.
 import { expect } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, uniqueId } from './store';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { overwriteSlot, readSlot, seedSlot, uniqueId } from './store';
+import { webhookHarness } from './webhook';
 
 export const CHECKED_OUT_PRICE = 4_500;
 
@@ -39,4 +43,20 @@ export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFa
     bookings: () => store.listBookingsOfTrip(started.tripId),
     available: async () => (await readSlot(store, slot.slotId))?.availableCount,
   };
+}
+
+/**
+ * A checked-out trip whose slot an operator blocked before it was paid: its delivery stores a full refund as requested and
+ * asks Stripe, which answers 500; the delivery answers 500 and no redelivery ever comes.
+ */
+export async function refundStoredStripeFailed(store: DynamoDbBookingStore, fake: StripeFake) {
+  const trip = await checkedOutTrip(store, fake);
+  await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+  const event = await trip.pay();
+  fake.failNext(1, 500);
+  const delivered = await webhookHarness(fake, { store }).send(signedRequest(event));
+  expect(delivered.status).toBe(500);
+  const paymentId = trip.paymentIntent();
+  expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refund_pending', refunds: [{ status: 'requested' }] });
+  return { ...trip, paymentId, event, record: () => store.getPaymentRecord(paymentId) };
 }

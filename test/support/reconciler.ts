@@ -1,4 +1,4 @@
-// Test helpers for the reconciliation sweep: its handler as the Lambda builds it, over a Stripe fake, and a later clock to run it at.
+// Test helpers for the reconciliation sweep: its handler as the Lambda builds it, its refunds due resumed, over a Stripe fake, and a later clock to run it at.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { vi } from 'vitest';
@@ -8,16 +8,37 @@ import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamod
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeReconciler } from '../../lambdas/stripe-reconciler/reconciler';
+import { resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { uniqueId } from './store';
 
 const MINUTE_MS = 60_000;
 
-/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
-export const minutesLater = (minutes: number): Clock => {
-  const at = new Date(Date.now() + minutes * MINUTE_MS);
+/** A clock stopped `ms` after now (before it, when negative). */
+export const timeFromNow = (ms: number): Clock => {
+  const at = new Date(Date.now() + ms);
   return { now: () => at };
 };
+
+/** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
+export const minutesLater = (minutes: number): Clock => timeFromNow(minutes * MINUTE_MS);
+
+/** resumeRequestedRefunds as the sweep runs it at `clock`, over `store` as the sweep at `fake` (its own Stripe account) sees it. */
+export function resumeRefundsAt(
+  fake: StripeFake,
+  store: DynamoDbBookingStore,
+  options: { readonly clock: Clock; readonly gateway?: PaymentGateway; readonly limit?: number },
+) {
+  return resumeRequestedRefunds(
+    {
+      store: scopedToAccount(fake, store),
+      gateway: options.gateway ?? new StripePaymentGateway(async () => fake.client()),
+      clock: options.clock,
+      ids: randomIds,
+    },
+    options.limit === undefined ? {} : { limit: options.limit },
+  );
+}
 
 export interface ReconcilerOptions {
   readonly clock?: Clock;
