@@ -107,8 +107,8 @@ export class BookingStack extends Stack {
     const reconciler = new BookingFunction(this, 'StripeReconciler', {
       entry: 'lambdas/stripe-reconciler/handler.ts',
       description: "On a schedule: processes the Stripe events no webhook delivery processed, from Stripe's list of events",
-      // What the webhook's processing does to the table (the same use case), the cursor (an item it reads and puts), and
-      // the refunds due, listed on the index that also finds the trip of a payment.
+      // What the webhook's processing does to the table (the same use case), the cursor and its place in the refunds due
+      // (items it reads and puts), and the refunds due, listed on the index that also finds the trip of a payment.
       table: { table: bookings, access: ['bookingWrites', 'tripOfPaymentQuery'] },
       stripeSecret,
       // A first run, or a backlog, works until 30 s before this and goes on next time; under the 5-minute shortest period.

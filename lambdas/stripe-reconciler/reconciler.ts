@@ -41,7 +41,7 @@ export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
   readonly mode: () => Promise<StripeMode>;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Whose cursor this sweep moves. @default STRIPE_CURSOR */
+  /** Whose cursor this sweep moves (and whose place in the refunds due it keeps). @default STRIPE_CURSOR */
   readonly cursor?: string;
 }
 
@@ -91,12 +91,14 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
   };
   const process = eventProcessor({ ...deps, count });
 
+  const sweep = deps.cursor ?? STRIPE_CURSOR;
+
   return async (_event, context) => {
     try {
       const budget = context && runBudget(context);
       // Refunds first, so a long backlog of events (a first run) never keeps money from going back; within their share,
       // so refunds Stripe is slow on never keep a lost payment from being booked.
-      const refunds = await resumeRequestedRefunds(deps, budget ? { timeLeft: budget.refunds } : {}).catch((error: unknown) => {
+      const refunds = await resumeRequestedRefunds(deps, { sweep, ...(budget && { timeLeft: budget.refunds }) }).catch((error: unknown) => {
         // The list of refunds due could not be read (DynamoDB): the events are swept all the same, the refunds next run.
         count(METRIC.retryLater);
         logger.error('Could not list the refunds due: the next run asks for them', { error: describeError(error) });
@@ -105,7 +107,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {
-          span: { kind: 'cursor', source: deps.cursor ?? STRIPE_CURSOR, mode: await deps.mode() },
+          span: { kind: 'cursor', source: sweep, mode: await deps.mode() },
           types: HANDLED_EVENT_TYPES,
           ...(budget && { timeLeft: budget.events }),
         },
@@ -150,6 +152,11 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
         case 'already_answered':
           break;
       }
+    }
+    if (refunds.positionError !== undefined) {
+      logger.warn('Could not read or keep where this run stopped in the refunds due: some wait a run longer', {
+        error: describeError(refunds.positionError),
+      });
     }
     if (refunds.overdue > 0) {
       metrics.addMetric(METRIC.overdueRefunds, MetricUnit.Count, refunds.overdue);

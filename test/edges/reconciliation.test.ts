@@ -375,6 +375,46 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect(elapsed).toBeLessThanOrEqual(5 * 25_000);
   });
 
+  it('asks for the refunds due in turn while Stripe times out on most: one it would take is made in the second run', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    // Nine payments whose refunds Stripe keeps timing out on, then a tenth whose refund it would take.
+    const stuck: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const trip = await checkedOut(store);
+      await blockSlotOf(store, trip.slot.slotId);
+      fake.failNext(1, 500);
+      expect((await deliver(store, await trip.pay())).status).toBe(500);
+      stuck.push(trip.paymentIntent());
+    }
+    const last = await checkedOut(store);
+    await blockSlotOf(store, last.slot.slotId);
+    fake.failNext(1, 500);
+    expect((await deliver(store, await last.pay())).status).toBe(500);
+    let elapsed = 0;
+    const slow = gatewayWithRefund(fake, async (request, real) => {
+      if (!stuck.includes(request.paymentId)) return real.refund(request);
+      elapsed += 25_000;
+      throw new PaymentGatewayUnavailableError('Stripe did not answer the refund (timeout)');
+    });
+    const context = { getRemainingTimeInMillis: () => 240_000 - elapsed };
+    const runAt = async (minutes: number) => {
+      elapsed = 0;
+      return reconciler(store, { cursor, gateway: slow, clock: minutesLater(minutes) }).run(undefined, context);
+    };
+
+    const first = await runAt(10);
+    const second = await runAt(25);
+
+    // Each run's share of time begins five of them; oldest first, every run would begin the same five stuck ones.
+    expect(first).toMatchObject({ refundsResumed: 0 });
+    expect(second).toMatchObject({ refundsResumed: 1 });
+    expect(fake.refundsOf(last.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(last.paymentIntent())).toBe(last.amount);
+    expect(await store.getPaymentRecord(last.paymentIntent())).toMatchObject({ status: 'refunded' });
+    for (const paymentId of stuck) expect(fake.refundsOf(paymentId)).toEqual([]);
+  });
+
   it("processes once more, as the version before did, an event that version's cursor held for retry", async () => {
     const cursor = uniqueId('cursor');
     const { store, trip } = await leftByTheVersionBefore(cursor);

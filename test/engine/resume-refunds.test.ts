@@ -1,12 +1,15 @@
 // resumeRequestedRefunds over DynamoDB Local and the Stripe fake: refunds a delivery stored and Stripe did not take, asked
 // again once each, whether it runs twice at once, a day later, with another event about the payment in between, or after
 // a run cut short, and what Stripe saying no (now, or later) leaves.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
-import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { StoreUnavailableError, StoredDataError } from '../../lambdas/shared/domain/errors';
+import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds, type DueRefund, type ResumedRefund } from '../../lambdas/shared/domain/resume-refunds';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -14,7 +17,7 @@ import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fak
 import { checkedOutTrip, refundStoredStripeFailed } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
 import { resumeRefundsAt, scopedToAccount, timeFromNow as at } from '../support/reconciler';
-import { seedSlot, testStore } from '../support/store';
+import { seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -33,7 +36,8 @@ const store = testStore();
 const later = at(RESUME_AFTER_MS + MINUTE_MS);
 
 /** resumeRequestedRefunds as the sweep runs it, at this test's fake (its own Stripe account). */
-const resume = (options: { clock?: Clock; gateway?: PaymentGateway; limit?: number } = {}) => resumeRefundsAt(fake, store, { clock: later, ...options });
+const resume = (options: { clock?: Clock; gateway?: PaymentGateway; limit?: number; sweep?: string } = {}) =>
+  resumeRefundsAt(fake, store, { clock: later, ...options });
 
 /** The payments of this test's account the store lists with refunds due (of any age). */
 async function due(): Promise<string[]> {
@@ -264,9 +268,10 @@ describe('many refunds due', () => {
     const deps = { store: scopedToAccount(fake, store), gateway: counting, clock: later, ids: randomIds };
 
     // Each share takes Stripe long enough that the run's time is up after the first.
-    const first = await resumeRequestedRefunds(deps, { timeLeft: () => (asked >= 1 ? 0 : 60_000) });
+    const sweep = uniqueId('sweep');
+    const first = await resumeRequestedRefunds(deps, { sweep, timeLeft: () => (asked >= 1 ? 0 : 60_000) });
     const afterFirst = await store.getPaymentRecord(paymentId);
-    const second = await resumeRequestedRefunds(deps);
+    const second = await resumeRequestedRefunds(deps, { sweep });
 
     expect(first.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }) }]);
     expect(afterFirst?.refunds.map((entry) => entry.status).sort()).toEqual(['requested', 'requested', 'succeeded']);
@@ -286,5 +291,104 @@ describe('many refunds due', () => {
 
     expect(first).toMatchObject({ payments: [{ status: 'answered', record: expect.objectContaining({ paymentId: oldest.paymentId }) }], more: true });
     expect(second).toMatchObject({ payments: [{ status: 'answered', record: expect.objectContaining({ paymentId: newest.paymentId }) }], more: false });
+  });
+});
+
+describe('more payments due than a run begins', () => {
+  /** Three payments with a refund due, in the order the store lists them (oldest first). */
+  async function threeDue() {
+    const trips = [await refundStoredStripeFailed(store, fake), await refundStoredStripeFailed(store, fake), await refundStoredStripeFailed(store, fake)];
+    const listed = (await scopedToAccount(fake, store).listRefundsDue(100)).filter((entry) => trips.some((trip) => trip.paymentId === entry.paymentId));
+    expect(listed).toHaveLength(3);
+    return listed;
+  }
+  /** Stripe answering 500 to every refund of these payments, and taking the others'. */
+  const failingFor = (paymentIds: readonly string[]) =>
+    gatewayWithRefund(fake, (request, real) =>
+      paymentIds.includes(request.paymentId) ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
+    );
+  const begun = (run: { payments: readonly ResumedRefund[] }) =>
+    run.payments.map((resumed) => (resumed.status === 'answered' ? `${resumed.record.paymentId} answered` : `${resumed.paymentId} ${resumed.status}`));
+
+  it('takes them in turn, each run beginning after the payment the last one stopped at: none waits for good behind those Stripe keeps failing', async () => {
+    const [p0, p1, p2] = (await threeDue()).map((entry) => entry.paymentId) as [string, string, string];
+    const sweep = uniqueId('sweep');
+    const gateway = failingFor([p0, p1]);
+
+    const first = await resume({ sweep, gateway, limit: 2 });
+    const second = await resume({ sweep, gateway, limit: 2 });
+    const third = await resume({ sweep, gateway, limit: 2 });
+
+    // Oldest first would begin p0 and p1 in every run, and p2's refund, which Stripe takes, would never be asked for.
+    expect(begun(first)).toEqual([`${p0} unavailable`, `${p1} unavailable`]);
+    expect(first.more).toBe(true);
+    expect(begun(second)).toEqual([`${p2} answered`, `${p0} unavailable`]);
+    expect(begun(third)).toEqual([`${p1} unavailable`, `${p0} unavailable`]);
+    expect(third.more).toBe(false);
+    expect(fake.refundsOf(p2)).toHaveLength(1);
+    expect(fake.refundsOf(p0)).toEqual([]);
+    // A run that began every payment due forgets the place: the next begins at the oldest.
+    expect(await store.getRefundsDuePosition(sweep)).toEqual({ sweep, updatedAt: expect.any(String) });
+    expect(begun(await resume({ sweep, gateway, limit: 1 }))).toEqual([`${p0} unavailable`]);
+  });
+
+  it('begins after a place whose payment has left the list since, and goes round to the oldest', async () => {
+    const [e0, e1, e2] = (await threeDue()) as [DueRefund, DueRefund, DueRefund];
+    const sweep = uniqueId('sweep');
+    // Kept by a run that stopped at a payment answered since (by a redelivery): listed just after e1.
+    await store.keepRefundsDuePosition({ sweep, after: { ...e1, paymentId: `${e1.paymentId}~` }, updatedAt: new Date().toISOString() });
+    const gateway = failingFor([e0.paymentId, e1.paymentId, e2.paymentId]);
+
+    const first = await resume({ sweep, gateway, limit: 1 });
+    const second = await resume({ sweep, gateway, limit: 1 });
+
+    expect(begun(first)).toEqual([`${e2.paymentId} unavailable`]);
+    expect(begun(second)).toEqual([`${e0.paymentId} unavailable`]);
+    expect(await store.getRefundsDuePosition(sweep)).toMatchObject({ after: e0 });
+  });
+
+  it('keeps its place when the time is up before the first payment', async () => {
+    const [e0] = (await threeDue()) as [DueRefund];
+    const sweep = uniqueId('sweep');
+    const kept = { sweep, after: e0, updatedAt: '2026-01-01T00:00:00.000Z' };
+    await store.keepRefundsDuePosition(kept);
+    const deps = { store: scopedToAccount(fake, store), gateway: failingFor([]), clock: later, ids: randomIds };
+
+    const run = await resumeRequestedRefunds(deps, { sweep, timeLeft: () => 0 });
+
+    expect(run).toMatchObject({ payments: [], more: true });
+    expect(run).not.toHaveProperty('positionError');
+    expect(await store.getRefundsDuePosition(sweep)).toEqual(kept);
+  });
+
+  it('answers as usual when its place cannot be kept, and the next run begins where that one began', async () => {
+    const [p0, p1] = (await threeDue()).map((entry) => entry.paymentId) as [string, string];
+    const sweep = uniqueId('sweep');
+    const gateway = failingFor([p0, p1]);
+    const unwritable = scopedToAccount(fake, store);
+    unwritable.keepRefundsDuePosition = () => Promise.reject(new StoreUnavailableError('PutItem refunds due position: throttled', { maybeCommitted: false }));
+
+    const first = await resumeRequestedRefunds({ store: unwritable, gateway, clock: later, ids: randomIds }, { sweep, limit: 1 });
+    const second = await resume({ sweep, gateway, limit: 1 });
+
+    expect(begun(first)).toEqual([`${p0} unavailable`]);
+    expect(first.positionError).toBeInstanceOf(StoreUnavailableError);
+    expect(begun(second)).toEqual([`${p0} unavailable`]);
+    expect(second).not.toHaveProperty('positionError');
+  });
+
+  it('begins at the oldest when its stored place does not read as one, and replaces it', async () => {
+    const [p0] = (await threeDue()).map((entry) => entry.paymentId) as [string];
+    const sweep = uniqueId('sweep');
+    await testDocumentClient().send(
+      new PutCommand({ TableName: inject('tableName'), Item: { ...keys.refundsDuePosition(sweep), sweep, after: 'p0', updatedAt: new Date().toISOString() } }),
+    );
+    const gateway = failingFor([p0]);
+
+    const run = await resume({ sweep, gateway, limit: 1 });
+
+    expect(begun(run)).toEqual([`${p0} unavailable`]);
+    expect(run.positionError).toBeInstanceOf(StoredDataError);
+    expect(await store.getRefundsDuePosition(sweep)).toMatchObject({ sweep, after: { paymentId: p0 } });
   });
 });

@@ -23,11 +23,14 @@ export const timeFromNow = (ms: number): Clock => {
 /** The time a sweep runs at: `minutes` after now, so events made now are past the settle delay. */
 export const minutesLater = (minutes: number): Clock => timeFromNow(minutes * MINUTE_MS);
 
-/** resumeRequestedRefunds as the sweep runs it at `clock`, over `store` as the sweep at `fake` (its own Stripe account) sees it. */
+/**
+ * resumeRequestedRefunds as the sweep runs it at `clock`, over `store` as the sweep at `fake` (its own Stripe account) sees
+ * it; as a sweep of its own (beginning at the oldest) unless `sweep` names one whose place runs carry over.
+ */
 export function resumeRefundsAt(
   fake: StripeFake,
   store: DynamoDbBookingStore,
-  options: { readonly clock: Clock; readonly gateway?: PaymentGateway; readonly limit?: number },
+  options: { readonly clock: Clock; readonly gateway?: PaymentGateway; readonly limit?: number; readonly sweep?: string },
 ) {
   return resumeRequestedRefunds(
     {
@@ -36,7 +39,7 @@ export function resumeRefundsAt(
       clock: options.clock,
       ids: randomIds,
     },
-    options.limit === undefined ? {} : { limit: options.limit },
+    { sweep: options.sweep ?? uniqueId('sweep'), ...(options.limit !== undefined && { limit: options.limit }) },
   );
 }
 

@@ -28,8 +28,9 @@ export const CLOCK_AHEAD_MS = 60_000;
 export const DUE_LIST_LIMIT = 1_000;
 
 /**
- * Payments resumed in one run at most, oldest first (and fewer when the run runs out of time): the rest in the next run.
- * Past this many that Stripe keeps failing, newer ones wait behind them; OverdueRefunds has alarmed long before.
+ * Payments resumed in one run at most (fewer when the run runs out of time). A run that cannot begin them all keeps its
+ * place, and the next begins after it: however many payments Stripe keeps failing, each is asked for in turn, and none
+ * waits behind them for good.
  */
 export const RESUME_LIMIT = 100;
 
@@ -40,10 +41,22 @@ export interface DueRefund {
   readonly requestedAt: string;
 }
 
-/** The store's list of payments with refunds due (a port, beside BookingStore). */
+/** Where a sweep's last run that could not begin every payment due stopped. */
+export interface RefundsDuePosition {
+  /** The sweep it belongs to (its event cursor's source): each keeps its own place. */
+  readonly sweep: string;
+  /** The last payment that run began, the next run beginning after it; absent, the next run begins at the oldest. */
+  readonly after?: DueRefund;
+  readonly updatedAt: string;
+}
+
+/** The store's list of payments with refunds due, and a sweep's place in it (a port, beside BookingStore). */
 export interface RefundsDueQuery {
   /** Payments with a refund still `requested`, by when their oldest such refund was stored, oldest first. */
   listRefundsDue(limit: number): Promise<DueRefund[]>;
+  getRefundsDuePosition(sweep: string): Promise<RefundsDuePosition | undefined>;
+  /** Stores the position as given (the last writer wins: two runs at once only ever ask for some payment sooner). */
+  keepRefundsDuePosition(position: RefundsDuePosition): Promise<void>;
 }
 
 export interface ResumeRefundsDeps extends PaymentDeps {
@@ -51,6 +64,8 @@ export interface ResumeRefundsDeps extends PaymentDeps {
 }
 
 export interface ResumeRefundsInput {
+  /** Whose place in the list to begin at and keep (the reconciliation sweep's event source). */
+  readonly sweep: string;
   /** Milliseconds left to work in: no payment is begun once it is 0. */
   readonly timeLeft?: () => number;
   /** @default RESUME_LIMIT */
@@ -76,23 +91,36 @@ export interface ResumedRefunds {
   readonly overdue: number;
   /** Time ran out (or the limit was reached) before every due payment was begun. */
   readonly more: boolean;
+  /**
+   * The sweep's place in the list could not be read (the run began at the oldest) or kept (the next run begins where this
+   * one began): DynamoDB failing, or a stored place that does not read as one. Some payments wait a run longer; nothing
+   * is lost, and the next write of the place replaces one that did not read.
+   */
+  readonly positionError?: unknown;
 }
 
 /**
- * Input: the time left. Output: what became of every payment with refunds due, and how many stay overdue.
+ * Input: the sweep whose place to keep, the time left. Output: what became of every payment with refunds due, and how
+ * many stay overdue.
  * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS (or stamped ahead of this clock
- * by more than CLOCK_AHEAD_MS), oldest first → for each, read its record (the list is an index, a moment behind) → ask
- * Stripe for its requested refunds and record the answers (issueRequestedRefunds: each refund looked up by its own key
- * first, none being this call's, then asked for under it; the record's version, so a delivery or a person doing the
- * same at the same time never refunds twice). One payment failing never holds the others back: each is tried in every
- * run until Stripe answers.
+ * by more than CLOCK_AHEAD_MS), oldest first → begin after the payment the sweep's last run stopped at, if one did,
+ * going round to the oldest → for each, read its record (the list is an index, a moment behind) → ask Stripe for its
+ * requested refunds and record the answers (issueRequestedRefunds: each refund looked up by its own key first, none
+ * being this call's, then asked for under it; the record's version, so a delivery or a person doing the same at the
+ * same time never refunds twice) → keep the last payment begun when some were not, so the next run begins after it.
+ * One payment failing never holds the others back: each is tried in turn until Stripe answers.
  */
-export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput = {}): Promise<ResumedRefunds> {
+export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput): Promise<ResumedRefunds> {
   const now = deps.clock.now().getTime();
   const limit = input.limit ?? RESUME_LIMIT;
   const stampOf = (entry: DueRefund): number => Date.parse(entry.requestedAt);
   const stampedAhead = (entry: DueRefund): boolean => stampOf(entry) > now + CLOCK_AHEAD_MS;
-  const due = (await deps.store.listRefundsDue(DUE_LIST_LIMIT)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
+  const listed = (await deps.store.listRefundsDue(DUE_LIST_LIMIT)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
+  const position = await deps.store.getRefundsDuePosition(input.sweep).then(
+    (found) => ({ found }),
+    (error: unknown) => ({ found: undefined, error }),
+  );
+  const due = inTurn(listed, position.found?.after);
   // One stamped ahead has no age to tell: still unanswered once asked, it counts as overdue (a clock is wrong somewhere).
   const isOverdue = (entry: DueRefund): boolean => stampOf(entry) <= now - OVERDUE_AFTER_MS || stampedAhead(entry);
   const payments: ResumedRefund[] = [];
@@ -107,7 +135,38 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   }
   // Those not begun are counted from the list alone: still due, and overdue when old enough.
   for (const entry of due.slice(begun)) if (isOverdue(entry)) overdue++;
-  return { payments, overdue, more: due.length > begun };
+  const more = due.length > begun;
+  // A run whose time was up before its first payment keeps the place it found.
+  // A place that did not read counts as one kept: the run's own (or none) replaces it.
+  const hadPlace = 'error' in position || position.found?.after !== undefined;
+  const notKept = more && begun === 0 ? undefined : await keepPosition(deps, input.sweep, hadPlace, more ? due[begun - 1] : undefined);
+  const positionError = 'error' in position ? position.error : notKept;
+  return { payments, overdue, more, ...(positionError !== undefined && { positionError }) };
+}
+
+/** The due list begun after `after` (by the list's own order, so a payment that left it since still places the turn), round to the oldest. */
+function inTurn(due: DueRefund[], after: DueRefund | undefined): DueRefund[] {
+  if (after === undefined) return due;
+  const start = due.findIndex((entry) => listOrder(entry) > listOrder(after));
+  return start <= 0 ? due : [...due.slice(start), ...due.slice(0, start)];
+}
+
+/** The order of the store's list: by the oldest requested refund's stamp, then by payment. */
+const listOrder = (entry: DueRefund): string => `${entry.requestedAt}#${entry.paymentId}`;
+
+/**
+ * Keeps the last payment begun when some were not (`stoppedAfter`), or forgets a kept place once a run began every
+ * payment due; writes nothing when there is no place to keep or forget. Answers the error when the write failed.
+ */
+async function keepPosition(deps: ResumeRefundsDeps, sweep: string, hadPlace: boolean, stoppedAfter: DueRefund | undefined): Promise<unknown> {
+  if (stoppedAfter === undefined && !hadPlace) return undefined;
+  const updatedAt = deps.clock.now().toISOString();
+  try {
+    await deps.store.keepRefundsDuePosition({ sweep, ...(stoppedAfter !== undefined && { after: stoppedAfter }), updatedAt });
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund, timeLeft: (() => number) | undefined): Promise<ResumedRefund> {

@@ -16,9 +16,9 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, ProviderCheckClaim } from '../domain/booking-store';
 import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
-import type { DueRefund, RefundsDueQuery } from '../domain/resume-refunds';
+import type { DueRefund, RefundsDuePosition, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { eventCursorItem, keys, refundsDueAttributes, RETURN_CHECKED_AT, tripItem, type Key } from './items';
+import { eventCursorItem, keys, refundsDueAttributes, refundsDuePositionItem, RETURN_CHECKED_AT, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
@@ -174,6 +174,17 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
       const sort = String(item[index.sortKey]);
       return { paymentId: String(item.paymentId), requestedAt: sort.slice(0, sort.lastIndexOf('#')) };
     });
+  }
+
+  async getRefundsDuePosition(sweep: string): Promise<RefundsDuePosition | undefined> {
+    const item = await this.getItem(keys.refundsDuePosition(sweep), 'GetItem refunds due position');
+    return item && fromItem.refundsDuePosition(item);
+  }
+
+  async keepRefundsDuePosition(position: RefundsDuePosition): Promise<void> {
+    await this.retrying('PutItem refunds due position', () =>
+      this.client.send(new PutCommand({ TableName: this.tableName, Item: refundsDuePositionItem(position) })),
+    );
   }
 
   async listActiveHolds(): Promise<Hold[]> {

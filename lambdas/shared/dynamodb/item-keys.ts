@@ -39,4 +39,6 @@ export const keys = {
   attentionPartition: 'ATTENTION',
   /** Where the reconciliation sweep of one event source (e.g. `stripe`) goes on from. */
   eventCursor: (source: string): Key => ({ pk: `CURSOR#${source}`, sk: 'CURSOR' }),
+  /** Beside it, where that sweep's last run stopped in the list of payments with refunds due. */
+  refundsDuePosition: (sweep: string): Key => ({ pk: `CURSOR#${sweep}`, sk: 'REFUNDS_DUE' }),
 };

@@ -1,5 +1,6 @@
 // How each entity is laid out in the single table: its index keys and attributes (the way back is stored-items.ts).
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
+import type { RefundsDuePosition } from '../domain/resume-refunds';
 import { keys, type IndexKey, type Key } from './item-keys';
 import { GLOBAL_INDEXES, TTL_ATTRIBUTE, type GlobalIndexDefinition } from './table-definition';
 
@@ -107,4 +108,8 @@ export function processedEventItem(event: ProcessedEvent): Item {
 
 export function eventCursorItem(cursor: EventCursor): Item {
   return { ...keys.eventCursor(cursor.source), entity: 'event_cursor', ...cursor };
+}
+
+export function refundsDuePositionItem(position: RefundsDuePosition): Item {
+  return { ...keys.refundsDuePosition(position.sweep), entity: 'refunds_due_position', ...position };
 }

@@ -14,6 +14,7 @@ import {
   type Trip,
   type UnusableEvent,
 } from '../domain/model';
+import type { RefundsDuePosition } from '../domain/resume-refunds';
 import * as z from '../zod';
 import { TABLE_KEYS } from './table-definition';
 
@@ -177,6 +178,12 @@ const eventCursorSchema = z.object({
   updatedAt: text,
 });
 
+const refundsDuePositionSchema = z.object({
+  sweep: text,
+  after: z.optional(z.object({ paymentId: text, requestedAt: text })),
+  updatedAt: text,
+});
+
 /** Compiles only when a schema names exactly the fields of its entity: a field added to the model must be read back too. */
 type SameFields<Schema extends z.ZodMiniType, Entity> = [keyof z.infer<Schema>] extends [keyof Entity]
   ? [keyof Entity] extends [keyof z.infer<Schema>]
@@ -193,7 +200,8 @@ const schemasNameEveryField: [
   SameFields<typeof unusableEventSchema, UnusableEvent>,
   SameFields<typeof processedEventSchema, ProcessedEvent>,
   SameFields<typeof eventCursorSchema, EventCursor>,
-] = [true, true, true, true, true, true, true, true, true];
+  SameFields<typeof refundsDuePositionSchema, RefundsDuePosition>,
+] = [true, true, true, true, true, true, true, true, true, true];
 void schemasNameEveryField;
 
 /**
@@ -262,4 +270,5 @@ export const fromItem = {
   unusableEvent: (item: Item): UnusableEvent => checked(unusableEventSchema, 'unusable event', item, item.eventId),
   hold: (item: Item): Hold => checked(holdSchema, 'hold', item, item.tripId),
   eventCursor: (item: Item): EventCursor => checked(eventCursorSchema, 'event cursor', item, item.source),
+  refundsDuePosition: (item: Item): RefundsDuePosition => checked(refundsDuePositionSchema, 'refunds due position', item, item.sweep),
 };
