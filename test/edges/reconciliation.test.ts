@@ -122,6 +122,35 @@ const failingFor = (paymentId: () => string) =>
  * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
  * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
  */
+/** A checked-out trip whose slot was blocked before it was paid: its delivery stored a full refund, and Stripe answered 500. */
+async function refundStoredStripeFailedOnce(store: DynamoDbBookingStore) {
+  const trip = await checkedOut(store);
+  await blockSlotOf(store, trip.slot.slotId);
+  fake.failNext(1, 500);
+  expect((await deliver(store, await trip.pay())).status).toBe(500);
+  return trip;
+}
+
+/**
+ * `count` payments with a refund due on which Stripe keeps timing out: each ask waits out the client's timeout three times
+ * (25 s), and the function's time goes down accordingly. `newRun()` is a fresh run's Lambda context.
+ */
+async function refundsStripeTimesOutOn(store: DynamoDbBookingStore, count: number) {
+  const stuck: string[] = [];
+  for (let i = 0; i < count; i++) stuck.push((await refundStoredStripeFailedOnce(store)).paymentIntent());
+  let elapsed = 0;
+  const gateway = gatewayWithRefund(fake, async (request, real) => {
+    if (!stuck.includes(request.paymentId)) return real.refund(request);
+    elapsed += 25_000;
+    throw new PaymentGatewayUnavailableError('Stripe did not answer the refund (timeout)');
+  });
+  const newRun = () => {
+    elapsed = 0;
+    return { getRemainingTimeInMillis: () => 240_000 - elapsed };
+  };
+  return { stuck, gateway, newRun, elapsed: () => elapsed };
+}
+
 async function leftByTheVersionBefore(cursor: string) {
   const store = testStore();
   const trip = await lostPaymentOfBlockedSlot(store);
@@ -345,63 +374,28 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
   it('books a lost payment in every run while Stripe times out on the refunds due (25 s each)', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    // Nine payments whose refunds their deliveries stored and Stripe did not take (500).
-    const stuck: string[] = [];
-    for (let i = 0; i < 9; i++) {
-      const trip = await checkedOut(store);
-      await blockSlotOf(store, trip.slot.slotId);
-      fake.failNext(1, 500);
-      expect((await deliver(store, await trip.pay())).status).toBe(500);
-      stuck.push(trip.paymentIntent());
-    }
+    const timingOut = await refundsStripeTimesOutOn(store, 9);
     const lost = await checkedOut(store);
     fake.dropNextDeliveries(1);
     fake.advance(2_000);
     await lost.pay();
-    // Each of those refunds waits out the client's timeout three times, and the function's time goes down accordingly.
-    let elapsed = 0;
-    const slow = gatewayWithRefund(fake, async (request, real) => {
-      if (!stuck.includes(request.paymentId)) return real.refund(request);
-      elapsed += 25_000;
-      throw new PaymentGatewayUnavailableError('Stripe did not answer the refund (timeout)');
-    });
-    const context = { getRemainingTimeInMillis: () => 240_000 - elapsed };
 
-    const summary = await reconciler(store, { cursor, gateway: slow }).run(undefined, context);
+    const summary = await reconciler(store, { cursor, gateway: timingOut.gateway }).run(undefined, timingOut.newRun());
 
     // Half the run's time for the refunds (some begun, the others next time), the rest for the events.
     expect(summary.processed).toBe(1);
     expect((await lost.trip())?.status).toBe('booked');
-    expect(elapsed).toBeLessThanOrEqual(5 * 25_000);
+    expect(timingOut.elapsed()).toBeLessThanOrEqual(5 * 25_000);
   });
 
   it('asks for the refunds due in turn while Stripe times out on most: one it would take is made in the second run', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
-    // Nine payments whose refunds Stripe keeps timing out on, then a tenth whose refund it would take.
-    const stuck: string[] = [];
-    for (let i = 0; i < 9; i++) {
-      const trip = await checkedOut(store);
-      await blockSlotOf(store, trip.slot.slotId);
-      fake.failNext(1, 500);
-      expect((await deliver(store, await trip.pay())).status).toBe(500);
-      stuck.push(trip.paymentIntent());
-    }
-    const last = await checkedOut(store);
-    await blockSlotOf(store, last.slot.slotId);
-    fake.failNext(1, 500);
-    expect((await deliver(store, await last.pay())).status).toBe(500);
-    let elapsed = 0;
-    const slow = gatewayWithRefund(fake, async (request, real) => {
-      if (!stuck.includes(request.paymentId)) return real.refund(request);
-      elapsed += 25_000;
-      throw new PaymentGatewayUnavailableError('Stripe did not answer the refund (timeout)');
-    });
-    const context = { getRemainingTimeInMillis: () => 240_000 - elapsed };
-    const runAt = async (minutes: number) => {
-      elapsed = 0;
-      return reconciler(store, { cursor, gateway: slow, clock: minutesLater(minutes) }).run(undefined, context);
-    };
+    const timingOut = await refundsStripeTimesOutOn(store, 9);
+    // Then a tenth payment whose refund Stripe would take.
+    const last = await refundStoredStripeFailedOnce(store);
+    const runAt = (minutes: number) =>
+      reconciler(store, { cursor, gateway: timingOut.gateway, clock: minutesLater(minutes) }).run(undefined, timingOut.newRun());
 
     const first = await runAt(10);
     const second = await runAt(25);
@@ -412,7 +406,7 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect(fake.refundsOf(last.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(last.paymentIntent())).toBe(last.amount);
     expect(await store.getPaymentRecord(last.paymentIntent())).toMatchObject({ status: 'refunded' });
-    for (const paymentId of stuck) expect(fake.refundsOf(paymentId)).toEqual([]);
+    for (const paymentId of timingOut.stuck) expect(fake.refundsOf(paymentId)).toEqual([]);
   });
 
   it("processes once more, as the version before did, an event that version's cursor held for retry", async () => {
