@@ -59,13 +59,35 @@ export function readRunningStack(file = RUNNING_STACK_FILE): RunningStack | unde
   } catch {
     return undefined;
   }
+  return isAlive(running.pid) ? running : undefined;
+}
+
+/** Whether a process with this pid runs (signal 0 asks without signalling). */
+export function isAlive(pid: number): boolean {
   try {
-    process.kill(running.pid, 0);
-    return running;
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
     // EPERM: alive, someone else's process.
-    return (error as { code?: string }).code === 'EPERM' ? running : undefined;
+    return (error as { code?: string }).code === 'EPERM';
   }
+}
+
+/** A second `npm start` while one runs would take over its running-stack file, and so hide it from `npm run ops`. */
+export class AlreadyRunningError extends Error {
+  constructor(readonly running: RunningStack) {
+    super(
+      `npm start is already running (pid ${running.pid}, http://127.0.0.1:${running.port}, DynamoDB Local on port ${running.dynamoPort}): ` +
+        'use it (npm run demo and npm run ops find it by themselves), or stop it first',
+    );
+    this.name = 'AlreadyRunningError';
+  }
+}
+
+/** Refuses to start while the running-stack file names a live stack. */
+export function assertNotRunning(file = RUNNING_STACK_FILE): void {
+  const running = readRunningStack(file);
+  if (running) throw new AlreadyRunningError(running);
 }
 
 function portFrom(value: string | undefined, fallback: number, name: string): number {

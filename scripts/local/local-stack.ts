@@ -1,5 +1,6 @@
 // The whole stack on this machine: DynamoDB Local, the booking table, demo data, and the same checkout, trip and webhook handlers behind a local API Gateway.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -19,6 +20,7 @@ import { destroyDocumentClient } from '../dev-kit/document-client';
 import { createLocalTripHandler } from '../dev-kit/local-trip-handler';
 import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
+import { CLAIM_FILE, claimDataFolder } from './data-folder';
 import { seedDemoData } from './demo-data';
 import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
 import { startStripeFake, type StripeFake } from './stripe-fake';
@@ -55,6 +57,11 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** `--reset`: everything in the data folder but this stack's claim on it. */
+function forgetData(folder: string): void {
+  for (const entry of readdirSync(folder)) if (entry !== CLAIM_FILE) rmSync(join(folder, entry), { recursive: true, force: true });
+}
+
 /** Every port refused before anything starts, so a taken one never leaves half a stack writing somewhere. */
 async function assertPortsFree(options: LocalStackOptions): Promise<void> {
   if (options.port !== 0) await assertPortFree(options.port, 'PORT');
@@ -63,14 +70,22 @@ async function assertPortsFree(options: LocalStackOptions): Promise<void> {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   await assertPortsFree(options);
-  if (options.reset && !options.inMemory) rmSync(options.dataDir, { recursive: true, force: true });
-  const dynamo = await startDynamoDbLocalWithTable(options.tableName, {
-    port: options.dynamoPort,
-    portSetting: 'DYNAMODB_PORT',
-    ...(!options.inMemory && { dbPath: options.dataDir }),
-  });
+  const release = options.inMemory ? () => undefined : claimDataFolder(options.dataDir);
+  let dynamo: Awaited<ReturnType<typeof startDynamoDbLocalWithTable>>;
+  try {
+    if (options.reset && !options.inMemory) forgetData(options.dataDir);
+    dynamo = await startDynamoDbLocalWithTable(options.tableName, {
+      port: options.dynamoPort,
+      portSetting: 'DYNAMODB_PORT',
+      ...(!options.inMemory && { dbPath: options.dataDir }),
+    });
+  } catch (error) {
+    release();
+    throw error;
+  }
   const documentClient = createDocumentClient({ endpoint: dynamo.endpoint });
-  const cleanups: (() => Promise<void>)[] = [() => dynamo.stop(), async () => destroyDocumentClient(documentClient)];
+  // Released last: the folder is free once its database is closed.
+  const cleanups: (() => Promise<void>)[] = [async () => release(), () => dynamo.stop(), async () => destroyDocumentClient(documentClient)];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };

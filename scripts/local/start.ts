@@ -1,8 +1,19 @@
 // `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs), --help.
 import { parseArgs } from 'node:util';
 import { JavaMissingError, PortInUseError } from '../dev-kit/dynamodb-local';
+import { DataFolderInUseError } from './data-folder';
+import { DEMO_SLOTS } from './demo-data';
 import { startLocalStack } from './local-stack';
-import { DEFAULT_PORTS, LocalSettingError, localSettings, removeRunningStack, writeRunningStack, type LocalSettings } from './local-settings';
+import {
+  AlreadyRunningError,
+  assertNotRunning,
+  DEFAULT_PORTS,
+  LocalSettingError,
+  localSettings,
+  removeRunningStack,
+  writeRunningStack,
+  type LocalSettings,
+} from './local-settings';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -14,7 +25,8 @@ const HELP = `Usage: npm start [-- --in-memory | --reset | --help]
   -h, --help    this text
 
 Settings (environment): PORT (${DEFAULT_PORTS.port}), DYNAMODB_PORT (${DEFAULT_PORTS.dynamoPort}), STRIPE_PORT (${DEFAULT_PORTS.stripePort}),
-TABLE_NAME, DATA_DIR (.data), STRIPE_WEBHOOK_SECRETS, STRIPE_API_KEY, LOG_LEVEL (WARN).
+TABLE_NAME, DATA_DIR (.data, one stack at a time), LOCAL_STACK_FILE (.local-stack.json), STRIPE_WEBHOOK_SECRETS,
+STRIPE_API_KEY, LOG_LEVEL (WARN).
 While it runs, \`npm run demo\` and \`npm run ops\` find its ports, table and Stripe stand-in by themselves.`;
 
 /** The way to type a command so it reaches this stack even from a shell without its variables. */
@@ -40,6 +52,8 @@ async function main(): Promise<number | undefined> {
     return 0;
   }
   const settings = localSettings();
+  // Before anything starts: a second stack would take over this one's file (and, on its data, its database).
+  assertNotRunning();
   const stack = await startLocalStack({
     ...settings,
     inMemory: values['in-memory'],
@@ -73,7 +87,7 @@ Pulau booking confirmation, running locally
 Try it (in another terminal; both find this stack by themselves while it runs):
   ${demo.padEnd(34)} a trip checked out and paid, then two buyers racing for the last seat
   curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
-    -d '{"userId":"me","items":[{"slotId":"${stack.seededSlots[0] ?? '<slot id>'}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'
+    -d '{"userId":"me","items":[{"slotId":"${DEMO_SLOTS.riceTerraces.slotId}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'
                                      then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
                                      and you land on GET /trips/<its tripId>: the trip as it is now
   ${`${ops} -- slots list`.padEnd(34)} the inventory (see README for the operator CLI)
@@ -107,6 +121,8 @@ Ctrl-C stops everything, DynamoDB Local included.
 /** A setting or a port that cannot be used is one line, not a stack trace. */
 function explain(error: unknown): string | undefined {
   if (error instanceof PortInUseError) return `PORT_IN_USE: ${error.message}`;
+  if (error instanceof AlreadyRunningError) return `ALREADY_RUNNING: ${error.message}`;
+  if (error instanceof DataFolderInUseError) return `DATA_IN_USE: ${error.message}`;
   if (error instanceof JavaMissingError) return `JAVA_MISSING: ${error.message}`;
   if (error instanceof LocalSettingError) return `BAD_SETTING: ${error.message}`;
   const code = (error as { code?: string }).code;

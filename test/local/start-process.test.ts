@@ -1,8 +1,27 @@
 // `npm start` as a real process: a taken port is refused in one line before anything starts, and however it is stopped, no Java is left.
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLAIM_FILE } from '../../scripts/local/data-folder';
+import { DEMO_SLOTS } from '../../scripts/local/demo-data';
 import { ownLocalEnv, processGone, run, runProcess } from '../support/processes';
+
+/** `npm start` running with `env` until `stop()`, once it has printed its banner; `pid` is its node process's. */
+async function runningStack(env: Record<string, string>, args: readonly string[] = []) {
+  const stack = runProcess('npm', ['start', '--silent', '--', ...args], env);
+  const printed = await stack.waitFor(/Ctrl-C stops everything/);
+  const pid = Number((JSON.parse(readFileSync(env.LOCAL_STACK_FILE as string, 'utf8')) as { pid: number }).pid);
+  return {
+    printed,
+    pid,
+    stop: async () => {
+      process.kill(stack.child.pid as number, 'SIGTERM');
+      await stack.finished;
+    },
+  };
+}
 
 /** A listener that only counts who connects: standing for another database on the port. */
 async function occupy(port: number): Promise<{ server: Server; connections: () => number }> {
@@ -35,6 +54,49 @@ describe('npm start', () => {
     const result = await run('npm', ['start', '--silent', '--', ...args], { ...(await ownLocalEnv()), ...env });
     expect(result.code).toBe(code);
     expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(line)]);
+  });
+
+  it('refuses a second npm start while one runs, in one line, and leaves the first one to be found', async () => {
+    const env = await ownLocalEnv();
+    const first = await runningStack(env, ['--in-memory']);
+    const fileBefore = readFileSync(env.LOCAL_STACK_FILE as string, 'utf8');
+
+    // Its own ports, the same running-stack file: the second `npm start` in one checkout.
+    const second = await run('npm', ['start', '--silent', '--', '--in-memory'], { ...(await ownLocalEnv()), LOCAL_STACK_FILE: env.LOCAL_STACK_FILE as string });
+    const fileAfter = readFileSync(env.LOCAL_STACK_FILE as string, 'utf8');
+    await first.stop();
+
+    expect(second.code).toBe(1);
+    expect(second.err.trim()).toBe(
+      `error: ALREADY_RUNNING: npm start is already running (pid ${first.pid}, http://127.0.0.1:${env.PORT}, DynamoDB Local on port ${env.DYNAMODB_PORT}): ` +
+        'use it (npm run demo and npm run ops find it by themselves), or stop it first',
+    );
+    expect(fileAfter).toBe(fileBefore);
+  });
+
+  it('refuses a data folder another stack uses, --reset included, and deletes nothing; free again once that stack stops', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-data-'));
+    const first = await runningStack({ ...(await ownLocalEnv()), DATA_DIR: dataDir });
+
+    const second = await run('npm', ['start', '--silent', '--', '--reset'], { ...(await ownLocalEnv()), DATA_DIR: dataDir });
+    const filesMeanwhile = readdirSync(dataDir);
+    await first.stop();
+    const third = await runningStack({ ...(await ownLocalEnv()), DATA_DIR: dataDir });
+    await third.stop();
+    const filesAfter = readdirSync(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+
+    expect(second.code).toBe(1);
+    expect(second.err.trim()).toBe(
+      `error: DATA_IN_USE: ${dataDir} is in use by another stack (pid ${first.pid}); stop it, or set DATA_DIR to another folder, or use --in-memory`,
+    );
+    expect(filesMeanwhile).toContain(CLAIM_FILE);
+    expect(filesMeanwhile.filter((file) => file.endsWith('.db'))).toHaveLength(1);
+    // The first stack's demo data was neither deleted nor seeded again; every stack released the folder on stopping.
+    expect(third.printed).toContain('Demo data      kept from an earlier run');
+    // Its curl names a demo slot all the same, ready to paste.
+    expect(third.printed).toContain(`"slotId":"${DEMO_SLOTS.riceTerraces.slotId}"`);
+    expect(filesAfter).not.toContain(CLAIM_FILE);
   });
 
   it.each(['--help', '-h'])('prints its help for %s and exits 0', async (flag) => {
