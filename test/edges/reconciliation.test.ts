@@ -118,10 +118,6 @@ const failingFor = (paymentId: () => string) =>
     request.paymentId === paymentId() ? Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500')) : real.refund(request),
   );
 
-/**
- * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
- * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
- */
 /** A checked-out trip whose slot was blocked before it was paid: its delivery stored a full refund, and Stripe answered 500. */
 async function refundStoredStripeFailedOnce(store: DynamoDbBookingStore) {
   const trip = await checkedOut(store);
@@ -151,6 +147,10 @@ async function refundsStripeTimesOutOn(store: DynamoDbBookingStore, count: numbe
   return { stuck, gateway, newRun, elapsed: () => elapsed };
 }
 
+/**
+ * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
+ * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
+ */
 async function leftByTheVersionBefore(cursor: string) {
   const store = testStore();
   const trip = await lostPaymentOfBlockedSlot(store);

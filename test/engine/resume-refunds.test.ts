@@ -1,15 +1,13 @@
 // resumeRequestedRefunds over DynamoDB Local and the Stripe fake: refunds a delivery stored and Stripe did not take, asked
 // again once each, whether it runs twice at once, a day later, with another event about the payment in between, or after
 // a run cut short, and what Stripe saying no (now, or later) leaves.
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
-import { StoreUnavailableError, StoredDataError } from '../../lambdas/shared/domain/errors';
+import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS, resumeRequestedRefunds, type DueRefund, type ResumedRefund } from '../../lambdas/shared/domain/resume-refunds';
-import { keys } from '../../lambdas/shared/dynamodb/items';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -17,7 +15,7 @@ import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fak
 import { checkedOutTrip, refundStoredStripeFailed } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
 import { resumeRefundsAt, scopedToAccount, timeFromNow as at } from '../support/reconciler';
-import { seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { seedSlot, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -375,20 +373,5 @@ describe('more payments due than a run begins', () => {
     expect(first.positionError).toBeInstanceOf(StoreUnavailableError);
     expect(begun(second)).toEqual([`${p0} unavailable`]);
     expect(second).not.toHaveProperty('positionError');
-  });
-
-  it('begins at the oldest when its stored place does not read as one, and replaces it', async () => {
-    const [p0] = (await threeDue()).map((entry) => entry.paymentId) as [string];
-    const sweep = uniqueId('sweep');
-    await testDocumentClient().send(
-      new PutCommand({ TableName: inject('tableName'), Item: { ...keys.refundsDuePosition(sweep), sweep, after: 'p0', updatedAt: new Date().toISOString() } }),
-    );
-    const gateway = failingFor([p0]);
-
-    const run = await resume({ sweep, gateway, limit: 1 });
-
-    expect(begun(run)).toEqual([`${p0} unavailable`]);
-    expect(run.positionError).toBeInstanceOf(StoredDataError);
-    expect(await store.getRefundsDuePosition(sweep)).toMatchObject({ sweep, after: { paymentId: p0 } });
   });
 });

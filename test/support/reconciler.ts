@@ -58,7 +58,8 @@ export interface ReconcilerOptions {
  */
 export function scopedToAccount(fake: StripeFake, store: DynamoDbBookingStore): DynamoDbBookingStore {
   const scoped = Object.create(store) as DynamoDbBookingStore;
-  scoped.listRefundsDue = async (limit) => (await store.listRefundsDue(10_000)).filter((due) => fake.payment(due.paymentId) !== undefined).slice(0, limit);
+  scoped.listRefundsDue = async (limit, after) =>
+    (await store.listRefundsDue(10_000, after)).filter((due) => fake.payment(due.paymentId) !== undefined).slice(0, limit);
   return scoped;
 }
 

@@ -24,7 +24,10 @@ export const OVERDUE_AFTER_MS = 3_600_000;
  */
 export const CLOCK_AHEAD_MS = 60_000;
 
-/** How many of the payments with refunds due a run reads, oldest first (keys only): far more than ever wait at once. */
+/**
+ * How many of the payments with refunds due a run reads at once, from its place and from the oldest (keys only): far
+ * more than ever wait at once, and past them a turn goes on from its place.
+ */
 export const DUE_LIST_LIMIT = 1_000;
 
 /**
@@ -52,8 +55,11 @@ export interface RefundsDuePosition {
 
 /** The store's list of payments with refunds due, and a sweep's place in it (a port, beside BookingStore). */
 export interface RefundsDueQuery {
-  /** Payments with a refund still `requested`, by when their oldest such refund was stored, oldest first. */
-  listRefundsDue(limit: number): Promise<DueRefund[]>;
+  /**
+   * Payments with a refund still `requested`, by when their oldest such refund was stored, oldest first; only those
+   * listed after `after` when it is given.
+   */
+  listRefundsDue(limit: number, after?: DueRefund): Promise<DueRefund[]>;
   getRefundsDuePosition(sweep: string): Promise<RefundsDuePosition | undefined>;
   /** Stores the position as given (the last writer wins: two runs at once only ever ask for some payment sooner). */
   keepRefundsDuePosition(position: RefundsDuePosition): Promise<void>;
@@ -115,12 +121,11 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   const limit = input.limit ?? RESUME_LIMIT;
   const stampOf = (entry: DueRefund): number => Date.parse(entry.requestedAt);
   const stampedAhead = (entry: DueRefund): boolean => stampOf(entry) > now + CLOCK_AHEAD_MS;
-  const listed = (await deps.store.listRefundsDue(DUE_LIST_LIMIT)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
   const position = await deps.store.getRefundsDuePosition(input.sweep).then(
     (found) => ({ found }),
     (error: unknown) => ({ found: undefined, error }),
   );
-  const due = inTurn(listed, position.found?.after);
+  const due = (await inTurn(deps.store, position.found?.after)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
   // One stamped ahead has no age to tell: still unanswered once asked, it counts as overdue (a clock is wrong somewhere).
   const isOverdue = (entry: DueRefund): boolean => stampOf(entry) <= now - OVERDUE_AFTER_MS || stampedAhead(entry);
   const payments: ResumedRefund[] = [];
@@ -144,11 +149,16 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   return { payments, overdue, more, ...(positionError !== undefined && { positionError }) };
 }
 
-/** The due list begun after `after` (by the list's own order, so a payment that left it since still places the turn), round to the oldest. */
-function inTurn(due: DueRefund[], after: DueRefund | undefined): DueRefund[] {
-  if (after === undefined) return due;
-  const start = due.findIndex((entry) => listOrder(entry) > listOrder(after));
-  return start <= 0 ? due : [...due.slice(start), ...due.slice(0, start)];
+/**
+ * The payments due, begun after `after` (by the list's own order, so a payment that left it since still places the turn)
+ * and going round to the oldest up to it: each part read from the store, so a turn reaches past the DUE_LIST_LIMIT
+ * oldest too.
+ */
+async function inTurn(store: RefundsDueQuery, after: DueRefund | undefined): Promise<DueRefund[]> {
+  if (after === undefined) return store.listRefundsDue(DUE_LIST_LIMIT);
+  const rest = await store.listRefundsDue(DUE_LIST_LIMIT, after);
+  const fromOldest = (await store.listRefundsDue(DUE_LIST_LIMIT)).filter((entry) => listOrder(entry) <= listOrder(after));
+  return [...rest, ...fromOldest];
 }
 
 /** The order of the store's list: by the oldest requested refund's stamp, then by payment. */

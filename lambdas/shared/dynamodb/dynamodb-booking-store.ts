@@ -18,7 +18,7 @@ import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
 import type { DueRefund, RefundsDuePosition, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { eventCursorItem, keys, refundsDueAttributes, refundsDuePositionItem, RETURN_CHECKED_AT, tripItem, type Key } from './items';
+import { eventCursorItem, keys, refundsDueAttributes, refundsDuePositionItem, refundsDueSortKey, RETURN_CHECKED_AT, tripItem, type Key } from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
@@ -154,7 +154,7 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     return (result.Items ?? []).map(fromItem.hold);
   }
 
-  async listRefundsDue(limit: number): Promise<DueRefund[]> {
+  async listRefundsDue(limit: number, after?: DueRefund): Promise<DueRefund[]> {
     const index = GLOBAL_INDEXES.bySlotOrPayment;
     const result = await this.retrying('Query refunds due', () =>
       this.client.send(
@@ -162,9 +162,9 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
           TableName: this.tableName,
           IndexName: index.indexName,
           // The sort key starts with when the oldest requested refund was stored: oldest first.
-          KeyConditionExpression: '#pk = :pk',
+          KeyConditionExpression: after === undefined ? '#pk = :pk' : '#pk = :pk AND #sk > :after',
           ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey, '#paymentId': 'paymentId' },
-          ExpressionAttributeValues: { ':pk': keys.refundsDuePartition },
+          ExpressionAttributeValues: { ':pk': keys.refundsDuePartition, ...(after !== undefined && { ':after': refundsDueSortKey(after) }) },
           ProjectionExpression: '#paymentId, #sk',
           Limit: limit,
         }),

@@ -75,13 +75,20 @@ export function paymentRecordItem(record: PaymentRecord): Item {
   };
 }
 
+/** A payment's place in the list of refunds due: when its oldest requested refund was stored, then its id. */
+export function refundsDueSortKey(due: { readonly requestedAt: string; readonly paymentId: string }): string {
+  return `${due.requestedAt}#${due.paymentId}`;
+}
+
 /** The index keys that list `record` among the refunds due, or none when no refund of it is still `requested`. */
 export function refundsDueAttributes(record: PaymentRecord): Item {
   const oldest = record.refunds
     .filter((entry) => entry.status === 'requested')
     .map((entry) => entry.requestedAt)
     .sort()[0];
-  return oldest === undefined ? {} : indexAttributes(BY_SLOT, { partition: keys.refundsDuePartition, sort: `${oldest}#${record.paymentId}` });
+  return oldest === undefined
+    ? {}
+    : indexAttributes(BY_SLOT, { partition: keys.refundsDuePartition, sort: refundsDueSortKey({ requestedAt: oldest, paymentId: record.paymentId }) });
 }
 
 export function unusableEventItem(event: UnusableEvent): Item {
