@@ -126,6 +126,9 @@ function explain(error: unknown): string | undefined {
   if (error instanceof JavaMissingError) return `JAVA_MISSING: ${error.message}`;
   if (error instanceof LocalSettingError) return `BAD_SETTING: ${error.message}`;
   const code = (error as { code?: string }).code;
+  // parseArgs' own words for an unknown flag go on to advise on positionals, which npm start takes none of.
+  const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec((error as Error).message)?.[1] : undefined;
+  if (unknown !== undefined) return `USAGE: unknown flag ${unknown} (npm start -- --help lists the flags)`;
   if (code?.startsWith('ERR_PARSE_ARGS')) return `USAGE: ${(error as Error).message.split('\n')[0]} (npm start -- --help)`;
   if (code === 'EADDRINUSE') return `PORT_IN_USE: ${(error as Error).message}`;
   return undefined;

@@ -48,7 +48,7 @@ describe('npm start', () => {
   });
 
   it.each([
-    { args: ['--bogus'], code: 2, line: /^error: USAGE: Unknown option '--bogus'/ },
+    { args: ['--bogus'], code: 2, line: /^error: USAGE: unknown flag --bogus \(npm start -- --help lists the flags\)$/ },
     { args: [], env: { PORT: 'abc' }, code: 2, line: /^error: BAD_SETTING: PORT must be a port number/ },
   ])('answers $args $env with exit $code and one line', async ({ args, env, code, line }) => {
     const result = await run('npm', ['start', '--silent', '--', ...args], { ...(await ownLocalEnv()), ...env });
@@ -108,7 +108,7 @@ describe('npm start', () => {
   it.each([
     { args: ['--help'], code: 0, out: /^Usage: npm run ops --/ },
     { args: ['slots', 'add', '-h'], code: 0, out: /^Usage: npm run ops -- slots add/ },
-    { args: ['slots', 'add', '--bogus'], code: 2, err: /^error: USAGE: Unknown option '--bogus'/ },
+    { args: ['slots', 'add', '--bogus'], code: 2, err: /^error: USAGE: unknown flag --bogus for slots add; npm run ops -- slots add --help lists its flags$/ },
   ])('npm run ops $args: exit $code, one line when it is an error', async ({ args, code, out, err }) => {
     const result = await run('npm', ['run', 'ops', '--silent', '--', ...args], await ownLocalEnv());
     expect(result.code).toBe(code);

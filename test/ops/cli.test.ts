@@ -101,7 +101,19 @@ describe('ops slots', () => {
     { argv: () => ['audit', 'list', '--entity', 'nonsense'], code: 2, message: 'TYPE:ID' },
     { argv: () => ['frobnicate'], code: 2, message: 'unknown command "frobnicate"; npm run ops -- help lists the commands' },
     { argv: () => ['help', 'frobnicate'], code: 2, message: 'unknown command "frobnicate"' },
-    { argv: () => ['slots', 'list', '--colour', 'red'], code: 2, message: "Unknown option '--colour'" },
+    {
+      argv: () => ['slots', 'list', '--colour', 'red'],
+      code: 2,
+      message: 'unknown flag --colour for slots list; npm run ops -- slots list --help lists its flags',
+    },
+    {
+      argv: () => ['slots', 'list', '--experiance', 'exp-test'],
+      code: 2,
+      message: 'unknown flag --experiance for slots list (did you mean --experience?); npm run ops -- slots list --help lists its flags',
+    },
+    { argv: () => ['bookings', 'cancel', 'PL-NOTHERE', '--reason', 'x', '--trip', 't'], code: 2, message: 'unknown flag --trip for bookings cancel;' },
+    { argv: () => ['--tabel', 'x', 'check'], code: 2, message: 'unknown flag --tabel for check (did you mean --table?)' },
+    { argv: () => ['--frobnicate'], code: 2, message: 'unknown flag --frobnicate; npm run ops -- help lists the commands' },
   ])('answers $message with exit $code and one line with its code', async ({ argv, code, message }) => {
     const slot = await seedSlot(testStore(), { capacity: 2 });
     const result = await ops(argv(slot.slotId));

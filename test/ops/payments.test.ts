@@ -441,7 +441,7 @@ describe('payments resolve', () => {
 });
 
 describe('payments show', () => {
-  it('prints the record’s fields and its refunds, and as JSON with its audit trail', async () => {
+  it('prints the record’s fields, its refunds and its audit trail, and all of it as JSON', async () => {
     const t = await bookedTrip([1, 2]);
     const reference = t.references[0] as string;
     const share = t.shares[0] as number;
@@ -463,6 +463,9 @@ describe('payments show', () => {
         expect.stringMatching(new RegExp(`^refunded\\s+${eur(share)}$`)),
         expect.stringMatching(/^refundKey\s+status\s+amount\s+stripeRefundId\s+failureCode\s+requestedBy\s+bookings\s+updatedAt$/),
         expect.stringMatching(new RegExp(`^${t.shareKey(reference)}\\s+succeeded\\s+${eur(share)}\\s+${refundId}\\s+operator\\s+${reference}\\s`)),
+        expect.stringMatching(/^occurredAt\s+eventType\s+actorType\s+actorId\s+metadata$/),
+        expect.stringMatching(/\spayment\.refund_requested\s+operator\s/),
+        expect.stringMatching(/\spayment\.refund_succeeded\s/),
       ]),
     );
     expect(json.code).toBe(0);
@@ -476,6 +479,15 @@ describe('payments show', () => {
       },
       audit: [{ eventType: 'payment.refund_requested' }, { eventType: 'payment.refund_succeeded' }],
     });
+  });
+
+  it('says so of a payment with no refunds and nothing in its audit trail yet', async () => {
+    const t = await bookedTrip([1]);
+
+    const shown = await ops(['payments', 'show', t.pi]);
+
+    expect(shown.code).toBe(0);
+    expect(shown.out.split('\n')).toEqual(expect.arrayContaining(['No refunds.', 'No audit entries.']));
   });
 
   it('answers an unknown payment with exit 1 and one line PAYMENT_NOT_FOUND', async () => {

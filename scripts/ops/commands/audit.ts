@@ -1,4 +1,5 @@
 // Operator command on the audit trail: what happened to one booking, trip, slot, payment or event.
+import type { AuditEntry } from '../../../lambdas/shared/domain/model';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 import { truncate } from '../printing';
 import { referenceOf } from './bookings';
@@ -23,11 +24,24 @@ const list = defineCommand({
       printEmpty(entries, `No audit entries for ${type} ${id}.`);
       return 0;
     }
-    const rows = entries.map((entry) => ({ ...entry, metadata: truncate(JSON.stringify(entry.metadata), METADATA_WIDTH) }));
-    print(entries, rows, ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
-    if (!json && rows.some((row, index) => row.metadata !== JSON.stringify(entries[index]?.metadata))) out('(… cut short: --json prints every entry in full)');
+    const rows = auditRows(entries);
+    print(entries, rows, AUDIT_COLUMNS);
+    if (!json && cutShort(entries, rows)) out(CUT_SHORT);
     return 0;
   },
 });
+
+export const AUDIT_COLUMNS = ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata'];
+
+/** Audit entries as table rows, each one's metadata on one line, cut to METADATA_WIDTH. */
+export function auditRows(entries: readonly AuditEntry[]) {
+  return entries.map((entry) => ({ ...entry, metadata: truncate(JSON.stringify(entry.metadata), METADATA_WIDTH) }));
+}
+
+export const CUT_SHORT = '(… cut short: --json prints every entry in full)';
+
+export function cutShort(entries: readonly AuditEntry[], rows: readonly { metadata: string }[]): boolean {
+  return rows.some((row, index) => row.metadata !== JSON.stringify(entries[index]?.metadata));
+}
 
 export const auditCommands: readonly OpsCommand[] = [list];

@@ -4,6 +4,7 @@ import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/paym
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import { money, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
+import { AUDIT_COLUMNS, auditRows, CUT_SHORT, cutShort } from './audit';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = {
@@ -40,12 +41,23 @@ const show = defineShowCommand({
     const payment = await store.getPaymentRecord(paymentId);
     return payment && { payment, audit: await store.listAudit('payment', paymentId) };
   },
-  printText({ printFields, printTable }, { payment }) {
+  printText({ out, printFields, printTable }, { payment, audit }) {
     printFields(paymentFields(payment));
-    printTable(
-      payment.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, payment.currency), bookings: entry.bookingReferences.join(' ') })),
-      ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
-    );
+    out('');
+    if (payment.refunds.length === 0) out('No refunds.');
+    else {
+      printTable(
+        payment.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, payment.currency), bookings: entry.bookingReferences.join(' ') })),
+        ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
+      );
+    }
+    out('');
+    if (audit.length === 0) out('No audit entries.');
+    else {
+      const rows = auditRows(audit);
+      printTable(rows, AUDIT_COLUMNS);
+      if (cutShort(audit, rows)) out(CUT_SHORT);
+    }
   },
 });
 
