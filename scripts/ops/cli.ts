@@ -181,7 +181,11 @@ function reportFailure(error: unknown, io: CliIo): number {
   }
   const name = (error as { name?: string }).name;
   const message = (error as Error).message?.split('\n')[0];
-  if (name === 'StoreUnavailableError' || name === 'ResourceNotFoundException') {
+  if (name === 'CredentialsProviderError') {
+    io.err(
+      `error: NO_AWS_CREDENTIALS: ${message}; with --region, the table is in AWS: set AWS_PROFILE (or run aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+    );
+  } else if (name === 'StoreUnavailableError' || name === 'ResourceNotFoundException') {
     io.err(`error: STORE_UNAVAILABLE: cannot use the table (${message}); is \`npm start\` running? else check --endpoint, --region and --table`);
   } else io.err(`error: UNEXPECTED: ${message}`);
   return 1;

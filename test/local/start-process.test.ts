@@ -116,6 +116,26 @@ describe('npm start', () => {
     if (err) expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(err)]);
   });
 
+  it('npm run ops against AWS without credentials: exit 1, one line saying what to set', async () => {
+    const noCredentials = {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_SESSION_TOKEN: '',
+      AWS_PROFILE: '',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+
+    const result = await run('npm', ['run', 'ops', '--silent', '--', '--region', 'eu-west-1', '--table', 'x', 'slots', 'list'], {
+      ...(await ownLocalEnv()),
+      ...noCredentials,
+    });
+
+    expect(result.code).toBe(1);
+    expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(/^error: NO_AWS_CREDENTIALS: .*set AWS_PROFILE/)]);
+  });
+
   it.each([
     { signal: 'SIGTERM', to: 'npm' },
     { signal: 'SIGHUP', to: 'npm' },

@@ -81,7 +81,9 @@ const cancel = defineCommand({
     const refund = !flags['no-refund'];
     const [booking] = await store.getBookings([reference]);
     if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !context.canRefund) {
-      throw new UsageError('this booking was paid through Stripe: set STRIPE_API_KEY to refund it, or pass --no-refund');
+      throw new UsageError(
+        'this booking was paid through Stripe: set STRIPE_API_KEY to refund it (or run `npm start`, whose stand-in is found by itself), or pass --no-refund',
+      );
     }
     // A booking cancelled before whose share is still requested is asked for again: checked as a first cancellation is.
     const mayAskStripe = refund && booking !== undefined && gateway.refundable(booking.paymentId);

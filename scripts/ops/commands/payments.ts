@@ -67,7 +67,8 @@ const retry = defineCommand({
   summary: 'ask Stripe again (refunds still requested, or refused/failed ones)',
   flags: {},
   async run(context, { target: paymentId }) {
-    if (!context.canRefund) throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in)');
+    if (!context.canRefund)
+      throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in');
     const refusal = await stripeModeRefusal(context);
     if (refusal) return refusal;
     const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
