@@ -66,7 +66,10 @@ async function seats(slotIds: string[]): Promise<string> {
   return slotIds
     .map((id) => {
       const slot = slots.get(id);
-      return slot ? `${id}: ${slot.availableCount}/${slot.capacity} free, ${slot.availableCount - (slot.unheldCount ?? slot.availableCount)} held` : `${id}: ?`;
+      if (!slot) return `${id}: ?`;
+      // Free is what a buyer can still take: neither booked nor held by a checkout waiting for its payment.
+      const free = slot.unheldCount ?? slot.availableCount;
+      return `${id}: ${free}/${slot.capacity} free, ${slot.availableCount - free} held, ${slot.capacity - slot.availableCount} booked`;
     })
     .join('; ');
 }
