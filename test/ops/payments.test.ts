@@ -216,6 +216,33 @@ describe('bookings cancel', () => {
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
 
+  it('says in the audit trails who cancelled the last booking and why, on the payment’s answer and on the trip refunded', async () => {
+    const t = await bookedTrip([2]);
+
+    const cancelled = await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'customer-asked', '--actor', 'ana'], t.gateway);
+
+    expect(cancelled.code).toBe(0);
+    const trail = async (type: string, id: string) =>
+      (await t.store.listAudit(type, id)).map((entry) => ({
+        eventType: entry.eventType,
+        actorType: entry.actorType,
+        actorId: entry.actorId,
+        metadata: entry.metadata,
+      }));
+    expect(await trail('payment', t.pi)).toMatchObject([
+      { eventType: 'payment.refund_requested', actorType: 'operator', actorId: 'ana' },
+      { eventType: 'payment.refund_succeeded', actorType: 'operator', actorId: 'ana' },
+    ]);
+    expect(await trail('trip', t.trip.tripId)).toContainEqual(
+      expect.objectContaining({
+        eventType: 'trip.refunded',
+        actorType: 'operator',
+        actorId: 'ana',
+        metadata: expect.objectContaining({ reason: 'customer-asked' }),
+      }),
+    );
+  });
+
   it('never refunds a share cancelled with --no-refund, even when cancelled again without it', async () => {
     const t = await bookedTrip([2]);
     const reference = t.references[0] as string;

@@ -48,7 +48,12 @@ export async function issueRequestedRefunds(
   deps: PaymentDeps,
   record: PaymentRecord,
   actorType: AuditActorType,
-  options: { readonly timeLeft?: () => number; readonly stored?: StoredRefunds } = {},
+  options: {
+    readonly timeLeft?: () => number;
+    readonly stored?: StoredRefunds;
+    /** The person asking (an operator's `--actor`), kept on the audit entries of the answers. */
+    readonly actorId?: string | undefined;
+  } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
   let current = record;
@@ -73,7 +78,9 @@ export async function issueRequestedRefunds(
         next = change.record;
       }
       const audits = changes.flatMap((change): AuditEntry[] =>
-        change.audit ? [auditEntry(deps, { entityType: 'payment', entityId: current.paymentId, actorType, at, ...change.audit })] : [],
+        change.audit
+          ? [auditEntry(deps, { entityType: 'payment', entityId: current.paymentId, actorType, actorId: options.actorId, at, ...change.audit })]
+          : [],
       );
       const tripTransition = tripRefundedBy(current, next);
       const written = nextVersion(next, at);
@@ -84,8 +91,9 @@ export async function issueRequestedRefunds(
               entityType: 'trip',
               entityId: tripTransition.tripId,
               actorType,
+              actorId: options.actorId,
               at,
-              metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? null },
+              metadata: { paymentId: current.paymentId, refundId: tripTransition.refundId ?? null, reason: next.reason ?? reasonsOf(requested, answers) },
             }),
           ]
         : [];
@@ -141,4 +149,10 @@ export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): Tri
   if (after.status !== 'refunded' || before.status === 'refunded' || after.setAside || after.tripId === undefined) return undefined;
   const refundId = [...after.refunds].reverse().find((entry) => entry.stripeRefundId !== undefined)?.stripeRefundId;
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
+}
+
+/** Why the refunds answered were asked for (an operator's reasons for a booked payment, which has none of its own). */
+function reasonsOf(requested: readonly RefundEntry[], answers: ReadonlyMap<string, RefundAnswer>): string | null {
+  const reasons = [...new Set(requested.filter((entry) => answers.has(entry.refundKey)).map((entry) => entry.reason))];
+  return reasons.length === 0 ? null : reasons.join('; ');
 }

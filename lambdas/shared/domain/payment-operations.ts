@@ -86,7 +86,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
 
       if (booking.status !== 'confirmed') {
         if (record && existing?.status === 'requested') {
-          const issued = await issueRequestedRefunds(deps, record, 'operator');
+          const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
           return {
             ok: true,
             released: [],
@@ -143,7 +143,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // The share requested here is asked for straight away; another still requested is looked up by its key first.
       const issued =
         entry?.status === 'requested'
-          ? (await issueRequestedRefunds(deps, write.record, 'operator', { stored: { at, keys: [entry.refundKey] } })).record
+          ? (await issueRequestedRefunds(deps, write.record, 'operator', { stored: { at, keys: [entry.refundKey] }, actorId: input.actorId })).record
           : write.record;
       // Read after the refund's answer: its last money back moves the trip on.
       const tripStatus = (await deps.store.getTrip(booking.tripId))?.status;
@@ -194,7 +194,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       const record = await deps.store.getPaymentRecord(paymentId);
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
       if (hasRequestedRefunds(record)) {
-        const issued = await issueRequestedRefunds(deps, record, 'operator');
+        const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId });
         return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
       }
       const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
@@ -240,7 +240,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         ],
       });
       if (!result.committed) return STATE_MOVED;
-      const issued = await issueRequestedRefunds(deps, written, 'operator', { stored: { at, keys: retries.map((retry) => retry.refundKey) } });
+      const issued = await issueRequestedRefunds(deps, written, 'operator', { stored: { at, keys: retries.map((retry) => retry.refundKey) }, actorId });
       return { ok: true, record: issued.record, asked: retries };
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
