@@ -11,7 +11,10 @@ export class DataFolderInUseError extends Error {
     readonly folder: string,
     readonly pid: number,
   ) {
-    super(`${folder} is in use by another stack (pid ${pid}); stop it, or set DATA_DIR to another folder, or use --in-memory`);
+    super(
+      `${folder} is in use by another stack (pid ${pid}); stop it, or set DATA_DIR to another folder, or use --in-memory ` +
+        `(if no stack runs, that pid is another program's now: remove ${join(folder, CLAIM_FILE)})`,
+    );
     this.name = 'DataFolderInUseError';
   }
 }

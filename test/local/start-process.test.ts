@@ -88,7 +88,8 @@ describe('npm start', () => {
 
     expect(second.code).toBe(1);
     expect(second.err.trim()).toBe(
-      `error: DATA_IN_USE: ${dataDir} is in use by another stack (pid ${first.pid}); stop it, or set DATA_DIR to another folder, or use --in-memory`,
+      `error: DATA_IN_USE: ${dataDir} is in use by another stack (pid ${first.pid}); stop it, or set DATA_DIR to another folder, or use --in-memory ` +
+        `(if no stack runs, that pid is another program's now: remove ${join(dataDir, CLAIM_FILE)})`,
     );
     expect(filesMeanwhile).toContain(CLAIM_FILE);
     expect(filesMeanwhile.filter((file) => file.endsWith('.db'))).toHaveLength(1);
