@@ -1,10 +1,14 @@
 // One stack at a time on a data folder: two DynamoDB Locals writing one database file corrupt it, and a `--reset` deletes it under the other.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from './local-settings';
 
-/** The file in the data folder that names the process using it. */
-export const CLAIM_FILE = 'in-use-by.pid';
+/** Each stack's claim is a file of its own, named by its pid: `in-use-by.<pid>`. */
+const CLAIM = /^in-use-by\.(\d+)$/;
+
+export const claimFileOf = (pid: number): string => `in-use-by.${pid}`;
+
+export const isClaimFile = (name: string): boolean => CLAIM.test(name);
 
 export class DataFolderInUseError extends Error {
   constructor(
@@ -13,41 +17,34 @@ export class DataFolderInUseError extends Error {
   ) {
     super(
       `${folder} is in use by another stack (pid ${pid}); stop it, or set DATA_DIR to another folder, or use --in-memory ` +
-        `(if no stack runs, that pid is another program's now: remove ${join(folder, CLAIM_FILE)})`,
+        `(if no stack runs, that pid is another program's now: remove ${join(folder, claimFileOf(pid))})`,
     );
     this.name = 'DataFolderInUseError';
   }
 }
 
 /**
- * Claims `folder` for this process (creating it), or throws DataFolderInUseError when a live process holds it; a claim
- * left by a process that is gone (a `kill -9`) is taken over. Answers the release, which removes the claim if it is still
- * this process's. Claim before deleting anything in the folder: `--reset` must not delete another stack's data.
+ * Claims `folder` for this process (creating it), or throws DataFolderInUseError when another live process claims it.
+ * Answers the release. Claim before deleting anything in the folder: `--reset` must not delete another stack's data.
+ *
+ * Each claimer first writes its own file, then looks for the others': of two claiming at once, the later to write always
+ * sees the earlier one, so two never both hold the folder (two at the very same instant may both refuse; started again,
+ * one gets it). A claim whose process is gone (a `kill -9`) is removed by whoever finds it, and one naming this very pid
+ * (left by an earlier process that had it, as in a container started again) is this process's own.
  */
 export function claimDataFolder(folder: string): () => void {
-  const file = join(folder, CLAIM_FILE);
   mkdirSync(folder, { recursive: true });
-  for (;;) {
-    try {
-      // Created only if absent: of two stacks starting at once, one gets it.
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return () => {
-        if (holder(file) === process.pid) rmSync(file, { force: true });
-      };
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+  const own = join(folder, claimFileOf(process.pid));
+  writeFileSync(own, `${process.pid}\n`);
+  const release = (): void => rmSync(own, { force: true });
+  for (const name of readdirSync(folder)) {
+    const pid = Number(CLAIM.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (isAlive(pid)) {
+      release();
+      throw new DataFolderInUseError(folder, pid);
     }
-    const pid = holder(file);
-    if (pid !== undefined && isAlive(pid)) throw new DataFolderInUseError(folder, pid);
-    rmSync(file, { force: true });
+    rmSync(join(folder, name), { force: true });
   }
-}
-
-function holder(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  return release;
 }

@@ -75,19 +75,25 @@ export function isAlive(pid: number): boolean {
 
 /** A second `npm start` while one runs would take over its running-stack file, and so hide it from `npm run ops`. */
 export class AlreadyRunningError extends Error {
-  constructor(readonly running: RunningStack) {
+  constructor(
+    readonly running: RunningStack,
+    file: string,
+  ) {
     super(
       `npm start is already running (pid ${running.pid}, http://127.0.0.1:${running.port}, DynamoDB Local on port ${running.dynamoPort}): ` +
-        'use it (npm run demo and npm run ops find it by themselves), or stop it first',
+        `use it (npm run demo and npm run ops find it by themselves), or stop it first (if none runs, remove ${file})`,
     );
     this.name = 'AlreadyRunningError';
   }
 }
 
-/** Refuses to start while the running-stack file names a live stack. */
+/**
+ * Refuses to start while the running-stack file names a live stack: another process than this one (a file naming this
+ * very pid was left by an earlier process that had it, as in a container started again).
+ */
 export function assertNotRunning(file = RUNNING_STACK_FILE): void {
   const running = readRunningStack(file);
-  if (running) throw new AlreadyRunningError(running);
+  if (running && running.pid !== process.pid) throw new AlreadyRunningError(running, file);
 }
 
 function portFrom(value: string | undefined, fallback: number, name: string): number {

@@ -20,7 +20,7 @@ import { destroyDocumentClient } from '../dev-kit/document-client';
 import { createLocalTripHandler } from '../dev-kit/local-trip-handler';
 import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
-import { CLAIM_FILE, claimDataFolder } from './data-folder';
+import { claimDataFolder, isClaimFile } from './data-folder';
 import { seedDemoData } from './demo-data';
 import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
 import { startStripeFake, type StripeFake } from './stripe-fake';
@@ -57,9 +57,9 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-/** `--reset`: everything in the data folder but this stack's claim on it. */
+/** `--reset`: everything in the data folder but the claim on it. */
 function forgetData(folder: string): void {
-  for (const entry of readdirSync(folder)) if (entry !== CLAIM_FILE) rmSync(join(folder, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(folder)) if (!isClaimFile(entry)) rmSync(join(folder, entry), { recursive: true, force: true });
 }
 
 /** Every port refused before anything starts, so a taken one never leaves half a stack writing somewhere. */

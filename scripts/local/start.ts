@@ -1,6 +1,7 @@
 // `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs), --help.
 import { parseArgs } from 'node:util';
 import { JavaMissingError, PortInUseError } from '../dev-kit/dynamodb-local';
+import { nearestFlag, unknownFlagOf } from '../dev-kit/unknown-flag';
 import { DataFolderInUseError } from './data-folder';
 import { DEMO_SLOTS } from './demo-data';
 import { startLocalStack } from './local-stack';
@@ -11,6 +12,7 @@ import {
   LocalSettingError,
   localSettings,
   removeRunningStack,
+  RUNNING_STACK_FILE,
   writeRunningStack,
   type LocalSettings,
 } from './local-settings';
@@ -29,6 +31,12 @@ TABLE_NAME, DATA_DIR (.data, one stack at a time), LOCAL_STACK_FILE (.local-stac
 STRIPE_API_KEY, LOG_LEVEL (WARN).
 While it runs, \`npm run demo\` and \`npm run ops\` find its ports, table and Stripe stand-in by themselves.`;
 
+const FLAGS = {
+  'in-memory': { type: 'boolean', default: false },
+  reset: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 /** The way to type a command so it reaches this stack even from a shell without its variables. */
 function commandFor(script: string, settings: LocalSettings): string {
   const env = [
@@ -40,13 +48,9 @@ function commandFor(script: string, settings: LocalSettings): string {
 }
 
 async function main(): Promise<number | undefined> {
-  const { values } = parseArgs({
-    options: {
-      'in-memory': { type: 'boolean', default: false },
-      reset: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  // Taken first: npm killed while the stack starts leaves this process to pid 1, which the check below then sees.
+  const parent = process.ppid;
+  const { values } = parseArgs({ options: FLAGS });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -61,13 +65,18 @@ async function main(): Promise<number | undefined> {
     logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
     onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
   });
-  writeRunningStack({
-    pid: process.pid,
-    port: settings.port,
-    dynamoPort: settings.dynamoPort,
-    tableName: settings.tableName,
-    ...(stack.stripeApiBase && { stripeApiBase: stack.stripeApiBase }),
-  });
+  try {
+    writeRunningStack({
+      pid: process.pid,
+      port: settings.port,
+      dynamoPort: settings.dynamoPort,
+      tableName: settings.tableName,
+      ...(stack.stripeApiBase && { stripeApiBase: stack.stripeApiBase }),
+    });
+  } catch (error) {
+    await stack.stop();
+    throw new LocalSettingError(`LOCAL_STACK_FILE ${RUNNING_STACK_FILE} cannot be written (${(error as Error).message})`);
+  }
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
   const demo = commandFor('demo', settings);
   const ops = commandFor('ops', settings);
@@ -111,7 +120,6 @@ Ctrl-C stops everything, DynamoDB Local included.
   // Under tsx, the parent going away (killed, not signalled through) closes this channel.
   process.on('disconnect', () => void stop());
   // npm forwards SIGINT and SIGTERM but dies of SIGHUP or SIGKILL alone; an orphan is re-parented, and then stops.
-  const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) void stop();
   }, 1_000).unref();
@@ -126,9 +134,11 @@ function explain(error: unknown): string | undefined {
   if (error instanceof JavaMissingError) return `JAVA_MISSING: ${error.message}`;
   if (error instanceof LocalSettingError) return `BAD_SETTING: ${error.message}`;
   const code = (error as { code?: string }).code;
-  // parseArgs' own words for an unknown flag go on to advise on positionals, which npm start takes none of.
-  const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec((error as Error).message)?.[1] : undefined;
-  if (unknown !== undefined) return `USAGE: unknown flag ${unknown} (npm start -- --help lists the flags)`;
+  const unknown = unknownFlagOf(error);
+  if (unknown !== undefined) {
+    const near = nearestFlag(unknown, Object.keys(FLAGS));
+    return `USAGE: unknown flag ${unknown}${near ? ` (did you mean --${near}?)` : ''} (npm start -- --help lists the flags)`;
+  }
   if (code?.startsWith('ERR_PARSE_ARGS')) return `USAGE: ${(error as Error).message.split('\n')[0]} (npm start -- --help)`;
   if (code === 'EADDRINUSE') return `PORT_IN_USE: ${(error as Error).message}`;
   return undefined;

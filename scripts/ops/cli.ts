@@ -1,5 +1,6 @@
 // The operator CLI (`npm run ops -- …`): finds the command in the table, parses its flags and maps what it throws to an exit code.
 import { parseArgs } from 'node:util';
+import { nearestFlag, unknownFlagOf } from '../dev-kit/unknown-flag';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { UsageError, type FlagSpec, type FlagSpecs, type FlagValues, type OpsCommand } from './command';
 import { attentionCommands } from './commands/attention';
@@ -88,14 +89,9 @@ function checkUsage(command: OpsCommand, words: readonly string[], flags: Parsed
 
 const HELP_POINTER = 'npm run ops -- help lists the commands';
 
-/**
- * A flag the command does not take, said in our words with the nearest one it does take; undefined for parseArgs' other
- * refusals (a missing value), whose first line says what is wrong. Its own advice on positionals starting with '-' is
- * for another mistake.
- */
+/** A flag the command does not take, said in our words with the nearest one it does take; undefined for parseArgs' other refusals. */
 function unknownFlag(argv: readonly string[], error: unknown): string | undefined {
-  if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined;
-  const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1];
+  const flag = unknownFlagOf(error);
   if (flag === undefined) return undefined;
   // The line again, unknown flags allowed, only to learn which command it names: an unknown flag's value reads as a
   // word of its own, so the command is the first words that name one.
@@ -103,27 +99,9 @@ function unknownFlag(argv: readonly string[], error: unknown): string | undefine
   const command = words
     .map((word, index) => COMMANDS_BY_NAME.get(`${word} ${words[index + 1] ?? ''}`.trim()) ?? COMMANDS_BY_NAME.get(word))
     .find((named) => named !== undefined);
-  const near = nearest(flag.replace(/^-+/, ''), Object.keys(command ? { ...GLOBAL_FLAGS, ...command.flags } : ANY_FLAG));
+  const near = nearestFlag(flag, Object.keys(command ? { ...GLOBAL_FLAGS, ...command.flags } : ANY_FLAG));
   const pointer = command ? `npm run ops -- ${command.name} --help lists its flags` : HELP_POINTER;
   return `unknown flag ${flag}${command ? ` for ${command.name}` : ''}${near ? ` (did you mean --${near}?)` : ''}; ${pointer}`;
-}
-
-/** The name within two edits of `typed` (a letter added, dropped or changed), the closest first; none when none is. */
-function nearest(typed: string, names: readonly string[]): string | undefined {
-  const ranked = names.map((name) => ({ name, distance: editDistance(typed, name) })).sort((a, b) => a.distance - b.distance);
-  return ranked[0] !== undefined && ranked[0].distance <= 2 ? ranked[0].name : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }
 
 /** Runs one command; resolves to the process exit code (0 done, 1 refused or drift found, 2 bad usage). */

@@ -4,7 +4,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLAIM_FILE } from '../../scripts/local/data-folder';
+import { canConnect } from '../../scripts/dev-kit/dynamodb-local';
+import { claimFileOf, isClaimFile } from '../../scripts/local/data-folder';
+import { readRunningStack } from '../../scripts/local/local-settings';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
 import { ownLocalEnv, processGone, run, runProcess } from '../support/processes';
 
@@ -21,6 +23,16 @@ async function runningStack(env: Record<string, string>, args: readonly string[]
       await stack.finished;
     },
   };
+}
+
+/** True once `condition` holds, asked every 100 ms for at most 30 s. */
+async function until(condition: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
 }
 
 /** A listener that only counts who connects: standing for another database on the port. */
@@ -49,6 +61,7 @@ describe('npm start', () => {
 
   it.each([
     { args: ['--bogus'], code: 2, line: /^error: USAGE: unknown flag --bogus \(npm start -- --help lists the flags\)$/ },
+    { args: ['--rest'], code: 2, line: /^error: USAGE: unknown flag --rest \(did you mean --reset\?\) \(npm start -- --help lists the flags\)$/ },
     { args: [], env: { PORT: 'abc' }, code: 2, line: /^error: BAD_SETTING: PORT must be a port number/ },
   ])('answers $args $env with exit $code and one line', async ({ args, env, code, line }) => {
     const result = await run('npm', ['start', '--silent', '--', ...args], { ...(await ownLocalEnv()), ...env });
@@ -69,7 +82,7 @@ describe('npm start', () => {
     expect(second.code).toBe(1);
     expect(second.err.trim()).toBe(
       `error: ALREADY_RUNNING: npm start is already running (pid ${first.pid}, http://127.0.0.1:${env.PORT}, DynamoDB Local on port ${env.DYNAMODB_PORT}): ` +
-        'use it (npm run demo and npm run ops find it by themselves), or stop it first',
+        `use it (npm run demo and npm run ops find it by themselves), or stop it first (if none runs, remove ${env.LOCAL_STACK_FILE})`,
     );
     expect(fileAfter).toBe(fileBefore);
   });
@@ -89,15 +102,15 @@ describe('npm start', () => {
     expect(second.code).toBe(1);
     expect(second.err.trim()).toBe(
       `error: DATA_IN_USE: ${dataDir} is in use by another stack (pid ${first.pid}); stop it, or set DATA_DIR to another folder, or use --in-memory ` +
-        `(if no stack runs, that pid is another program's now: remove ${join(dataDir, CLAIM_FILE)})`,
+        `(if no stack runs, that pid is another program's now: remove ${join(dataDir, claimFileOf(first.pid))})`,
     );
-    expect(filesMeanwhile).toContain(CLAIM_FILE);
+    expect(filesMeanwhile.filter(isClaimFile)).toEqual([claimFileOf(first.pid)]);
     expect(filesMeanwhile.filter((file) => file.endsWith('.db'))).toHaveLength(1);
     // The first stack's demo data was neither deleted nor seeded again; every stack released the folder on stopping.
     expect(third.printed).toContain('Demo data      kept from an earlier run');
     // Its curl names a demo slot all the same, ready to paste.
     expect(third.printed).toContain(`"slotId":"${DEMO_SLOTS.riceTerraces.slotId}"`);
-    expect(filesAfter).not.toContain(CLAIM_FILE);
+    expect(filesAfter.filter(isClaimFile)).toEqual([]);
   });
 
   it.each(['--help', '-h'])('prints its help for %s and exits 0', async (flag) => {
@@ -135,6 +148,25 @@ describe('npm start', () => {
 
     expect(result.code).toBe(1);
     expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(/^error: NO_AWS_CREDENTIALS: .*set AWS_PROFILE/)]);
+  });
+
+  it('stops by itself when npm is killed while the stack is still starting', async () => {
+    const env = await ownLocalEnv();
+    const dynamoPort = Number(env.DYNAMODB_PORT);
+    const stack = runProcess('npm', ['start', '--silent', '--', '--in-memory'], env);
+    // Killed as soon as DynamoDB Local answers: the stack has not finished starting (nor printed its banner).
+    expect(await until(() => canConnect(dynamoPort))).toBe(true);
+    process.kill(stack.child.pid as number, 'SIGKILL');
+    await stack.finished;
+
+    // The orphan finishes starting, sees that its parent is gone, and stops everything, DynamoDB Local included.
+    const stopped = await until(async () => !(await canConnect(dynamoPort)));
+    // Had it stayed, it would have recorded itself: stopped here, so a failure leaves nothing running.
+    const orphan = readRunningStack(env.LOCAL_STACK_FILE as string);
+    if (orphan) process.kill(orphan.pid, 'SIGTERM');
+    rmSync(env.LOCAL_STACK_FILE as string, { force: true });
+
+    expect(stopped).toBe(true);
   });
 
   it.each([

@@ -114,6 +114,7 @@ describe('ops slots', () => {
     { argv: () => ['bookings', 'cancel', 'PL-NOTHERE', '--reason', 'x', '--trip', 't'], code: 2, message: 'unknown flag --trip for bookings cancel;' },
     { argv: () => ['--tabel', 'x', 'check'], code: 2, message: 'unknown flag --tabel for check (did you mean --table?)' },
     { argv: () => ['--frobnicate'], code: 2, message: 'unknown flag --frobnicate; npm run ops -- help lists the commands' },
+    { argv: () => ['slots', 'list', '-x'], code: 2, message: 'unknown flag -x for slots list; npm run ops -- slots list --help lists its flags' },
   ])('answers $message with exit $code and one line with its code', async ({ argv, code, message }) => {
     const slot = await seedSlot(testStore(), { capacity: 2 });
     const result = await ops(argv(slot.slotId));
