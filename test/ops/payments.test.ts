@@ -4,7 +4,7 @@ import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, resolvePayment } from '../../lambdas/shared/domain/payment-operations';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
@@ -437,6 +437,56 @@ describe('payments resolve', () => {
     });
     expect((await ops(['attention', 'list'])).out).not.toContain(t.pi);
     expect(fake.refundsOf(t.pi)).toEqual([]);
+  });
+
+  it('refuses while a refund of it waits for Stripe, changing nothing, and resolves once Stripe has answered it', async () => {
+    // One share refused for good (the payment needs a person), the other cancelled while Stripe answers 500.
+    const t = await refusedShare([1, 2]);
+    const other = t.references[1] as string;
+    fake.failNext(1, 500);
+    const cancelled = await ops(['bookings', 'cancel', other, '--reason', 'guide ill'], t.gateway);
+    const before = await t.record();
+
+    const early = await ops(['payments', 'resolve', t.pi, '--note', 'refunded by bank transfer']);
+    const unchanged = await t.record();
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'the other share by bank transfer']);
+
+    expect(cancelled.err).toContain('STRIPE_UNAVAILABLE');
+    expect(before).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }, { status: 'requested' }] });
+    expect(early.code).toBe(1);
+    expect(early.err.split('\n')[0]).toContain(`REFUNDS_IN_FLIGHT: Payment ${t.pi} still has a refund Stripe has not answered (${t.shareKey(other)})`);
+    expect(unchanged).toEqual(before);
+    expect(retried.code).toBe(1); // still needs attention: the refused share
+    expect(resolved.code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.shares[1], refunds: [{ status: 'failed' }, { status: 'succeeded' }] });
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.shares[1], status: 'succeeded' }]);
+  });
+
+  it('refuses when a refund of it is stored between its read and its write (a cancellation while Stripe is down)', async () => {
+    const t = await refusedShare([1, 2]);
+    const other = t.references[1] as string;
+    // Resolve reads the record; before it writes, an operator's cancellation of the other booking stores its refund.
+    const racing = Object.create(t.store) as typeof t.store;
+    let cancelledMeanwhile = false;
+    racing.getPaymentRecord = async (paymentId) => {
+      const read = await t.store.getPaymentRecord(paymentId);
+      if (!cancelledMeanwhile) {
+        cancelledMeanwhile = true;
+        fake.failNext(1, 500);
+        await cancelBooking(
+          { store: t.store, gateway: t.gateway, clock: systemClock, ids: randomIds },
+          { reference: other, reason: 'guide ill', refund: true },
+        ).catch(() => undefined);
+      }
+      return read;
+    };
+
+    const resolved = await resolvePayment({ store: racing, clock: systemClock, ids: randomIds }, t.pi, 'looked', 'ana');
+
+    expect(resolved).toMatchObject({ ok: false, errorCode: 'REFUNDS_IN_FLIGHT' });
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }, { status: 'requested' }] });
+    expect((await t.store.listAudit('payment', t.pi)).map((entry) => entry.eventType)).not.toContain('payment.resolved');
   });
 
   it.each([

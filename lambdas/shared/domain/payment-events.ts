@@ -293,6 +293,7 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
     case 'PAYMENT_NOT_FOUND':
     case 'NOTHING_TO_RETRY':
     case 'NOT_NEEDING_ATTENTION':
+    case 'REFUNDS_IN_FLIGHT':
     case 'BOOKING_NOT_FOUND':
     case 'CAPACITY_BELOW_BOOKED':
     case 'PAYMENT_CHANGED':

@@ -260,6 +260,17 @@ export async function resolvePayment(
       const record = await deps.store.getPaymentRecord(paymentId);
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
       if (record.status !== 'needs_attention') return failure('NOT_NEEDING_ATTENTION', `Payment ${paymentId} is ${record.status}, not needs_attention.`);
+      // Closed with money still on its way, a payment settled by hand (a bank transfer) would be refunded again by the
+      // sweep: the person decides once Stripe has answered every refund.
+      const inFlight = record.refunds.filter((entry) => entry.status === 'requested');
+      if (inFlight.length > 0) {
+        return failure(
+          'REFUNDS_IN_FLIGHT',
+          `Payment ${paymentId} still has ${inFlight.length === 1 ? 'a refund' : `${inFlight.length} refunds`} Stripe has not answered ` +
+            `(${inFlight.map((entry) => entry.refundKey).join(', ')}): the reconciliation sweep asks again every run, ` +
+            'payments retry-refund asks now; resolve once it has answered.',
+        );
+      }
       const at = deps.clock.now().toISOString();
       const written = nextVersion({ ...record, status: 'resolved' }, at);
       const result = await deps.store.commit({
