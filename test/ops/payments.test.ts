@@ -463,6 +463,39 @@ describe('payments resolve', () => {
     expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.shares[1], status: 'succeeded' }]);
   });
 
+  it('closes its failed refunds with it: a later retry-refund never asks Stripe for a share settled by hand', async () => {
+    const t = await refusedShare([1, 2]);
+    const [first, second] = t.references as [string, string];
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', `share of ${first} refunded by bank transfer`]);
+    // Later the other booking is cancelled, Stripe refuses that refund too, and the operator asks again for it.
+    fake.refuseNext('charge_disputed');
+    await ops(['bookings', 'cancel', second, '--reason', 'traveller asked'], t.gateway);
+    const reopened = await t.record();
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(resolved.code).toBe(0);
+    expect(reopened).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', resolvedAt: expect.any(String) }, { status: 'failed' }] });
+    expect(retried.out).not.toContain(t.shareKey(first));
+    expect(fake.refundsOf(t.pi).map((refund) => refund.metadata.refund_key)).toEqual([`${t.shareKey(second)}-retry-3`]);
+    expect(fake.totalRefunded(t.pi)).toBe(t.shares[1]);
+    expect((await t.store.listAudit('payment', t.pi)).find((entry) => entry.eventType === 'payment.resolved')?.metadata).toMatchObject({
+      refundsClosed: t.shareKey(first),
+    });
+  });
+
+  it('is refused through attention resolve too, while a refund of the payment waits for Stripe', async () => {
+    const t = await refusedShare([1, 2]);
+    fake.failNext(1, 500);
+    await ops(['bookings', 'cancel', t.references[1] as string, '--reason', 'guide ill'], t.gateway);
+    const before = await t.record();
+
+    const result = await ops(['attention', 'resolve', t.pi, '--note', 'bank transfer']);
+
+    expect(result.code).toBe(1);
+    expect(result.err.split('\n')).toEqual([expect.stringContaining(`error: REFUNDS_IN_FLIGHT: Payment ${t.pi} still has a refund`)]);
+    expect(await t.record()).toEqual(before);
+  });
+
   it('refuses when a refund of it is stored between its read and its write (a cancellation while Stripe is down)', async () => {
     const t = await refusedShare([1, 2]);
     const other = t.references[1] as string;

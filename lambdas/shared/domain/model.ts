@@ -193,6 +193,11 @@ export interface RefundEntry {
   readonly failureCode?: string;
   /** The refund a person asked for again after this one failed. */
   readonly retriedAs?: string;
+  /**
+   * When a person resolved the payment while this refund stood failed (settled another way, or not owed): it is never
+   * asked for again.
+   */
+  readonly resolvedAt?: string;
   readonly requestedAt: string;
   readonly updatedAt: string;
 }

@@ -197,7 +197,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId });
         return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
       }
-      const failed = record.refunds.filter((entry) => (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined);
+      const failed = record.refunds.filter(isOpenFailure);
       if (record.status !== 'needs_attention' || failed.length === 0) {
         return failure(
           'NOTHING_TO_RETRY',
@@ -272,12 +272,23 @@ export async function resolvePayment(
         );
       }
       const at = deps.clock.now().toISOString();
-      const written = nextVersion({ ...record, status: 'resolved' }, at);
+      // What failed is the person's to have settled (a bank transfer) or waived: a later retry-refund never asks for it.
+      const refunds = record.refunds.map((entry) => (isOpenFailure(entry) ? { ...entry, resolvedAt: at } : entry));
+      const written = nextVersion({ ...record, status: 'resolved', refunds }, at);
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
         audits: [
-          operatorAudit(deps, 'payment.resolved', paymentId, actorId, { note, reason: record.attention?.reason ?? null, code: record.attention?.code ?? null }),
+          operatorAudit(deps, 'payment.resolved', paymentId, actorId, {
+            note,
+            reason: record.attention?.reason ?? null,
+            code: record.attention?.code ?? null,
+            refundsClosed:
+              record.refunds
+                .filter(isOpenFailure)
+                .map((entry) => entry.refundKey)
+                .join(',') || null,
+          }),
         ],
       });
       if (result.committed) return { ok: true, record: written };
@@ -285,6 +296,11 @@ export async function resolvePayment(
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
+function isOpenFailure(entry: RefundEntry): boolean {
+  return (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined && entry.resolvedAt === undefined;
 }
 
 export interface PaymentProblem {

@@ -116,6 +116,7 @@ const refundSchema = z.object({
   stripeRefundId: optionalText,
   failureCode: optionalText,
   retriedAs: optionalText,
+  resolvedAt: optionalText,
   requestedAt: text,
   updatedAt: text,
 });
