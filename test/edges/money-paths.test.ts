@@ -40,7 +40,6 @@ const later = at(RESUME_AFTER_MS + MINUTE_MS);
 
 const resume = (options: { clock?: Clock; gateway?: PaymentGateway } = {}) => resumeRefundsAt(fake, store, { clock: later, ...options });
 
-/** A trip of two slots at 1,000 each, paid and booked: two bookings, each with a share of its own to refund. */
 /** A trip of `count` slots at 1,000 each, paid and booked: one booking a slot, each with a share of its own to refund. */
 async function bookedShares(count = 2) {
   const slots: Slot[] = [];

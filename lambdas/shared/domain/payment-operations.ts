@@ -273,7 +273,8 @@ export async function resolvePayment(
       }
       const at = deps.clock.now().toISOString();
       // What failed is the person's to have settled (a bank transfer) or waived: a later retry-refund never asks for it.
-      const refunds = record.refunds.map((entry) => (isOpenFailure(entry) ? { ...entry, resolvedAt: at } : entry));
+      const closed = record.refunds.filter(isOpenFailure);
+      const refunds = record.refunds.map((entry) => (closed.includes(entry) ? { ...entry, resolvedAt: at } : entry));
       const written = nextVersion({ ...record, status: 'resolved', refunds }, at);
       const result = await deps.store.commit({
         at,
@@ -283,11 +284,7 @@ export async function resolvePayment(
             note,
             reason: record.attention?.reason ?? null,
             code: record.attention?.code ?? null,
-            refundsClosed:
-              record.refunds
-                .filter(isOpenFailure)
-                .map((entry) => entry.refundKey)
-                .join(',') || null,
+            refundsClosed: closed.map((entry) => entry.refundKey).join(',') || null,
           }),
         ],
       });

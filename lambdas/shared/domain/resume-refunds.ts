@@ -141,9 +141,9 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   // Those not begun are counted from the list alone: still due, and overdue when old enough.
   for (const entry of due.slice(begun)) if (isOverdue(entry)) overdue++;
   const more = due.length > begun;
-  // A run whose time was up before its first payment keeps the place it found.
   // A place that did not read counts as one kept: the run's own (or none) replaces it.
   const hadPlace = 'error' in position || position.found?.after !== undefined;
+  // A run whose time was up before its first payment keeps the place it found.
   const notKept = more && begun === 0 ? undefined : await keepPosition(deps, input.sweep, hadPlace, more ? due[begun - 1] : undefined);
   const positionError = 'error' in position ? position.error : notKept;
   return { payments, overdue, more, ...(positionError !== undefined && { positionError }) };

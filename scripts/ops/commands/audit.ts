@@ -1,6 +1,7 @@
 // Operator command on the audit trail: what happened to one booking, trip, slot, payment or event.
 import type { AuditEntry } from '../../../lambdas/shared/domain/model';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
+import type { OpsContext } from '../context';
 import { truncate } from '../printing';
 import { referenceOf } from './bookings';
 
@@ -14,7 +15,7 @@ const list = defineCommand({
   name: 'audit list',
   summary: 'the audit trail of one entity, oldest first',
   flags: { entity: { type: 'string', value: 'TYPE:ID', required: true, description: ENTITY_NEEDED } },
-  async run({ store, json, out, print, printEmpty }, { flags }) {
+  async run({ store, json, out, print, printEmpty, printTable }, { flags }) {
     const match = new RegExp(`^(${ENTITY_TYPES.join('|')}):(.+)$`).exec(flags.entity);
     if (!match) throw new UsageError(`audit list needs --entity ${ENTITY_NEEDED}`);
     const [, type, typed] = match as unknown as [string, string, string];
@@ -24,24 +25,17 @@ const list = defineCommand({
       printEmpty(entries, `No audit entries for ${type} ${id}.`);
       return 0;
     }
-    const rows = auditRows(entries);
-    print(entries, rows, AUDIT_COLUMNS);
-    if (!json && cutShort(entries, rows)) out(CUT_SHORT);
+    if (json) print(entries);
+    else printAuditTrail({ out, printTable }, entries);
     return 0;
   },
 });
 
-export const AUDIT_COLUMNS = ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata'];
-
-/** Audit entries as table rows, each one's metadata on one line, cut to METADATA_WIDTH. */
-export function auditRows(entries: readonly AuditEntry[]) {
-  return entries.map((entry) => ({ ...entry, metadata: truncate(JSON.stringify(entry.metadata), METADATA_WIDTH) }));
-}
-
-export const CUT_SHORT = '(… cut short: --json prints every entry in full)';
-
-export function cutShort(entries: readonly AuditEntry[], rows: readonly { metadata: string }[]): boolean {
-  return rows.some((row, index) => row.metadata !== JSON.stringify(entries[index]?.metadata));
+/** An audit trail for people: a table, each entry's metadata on one line cut to METADATA_WIDTH, saying when one was cut. */
+export function printAuditTrail({ out, printTable }: Pick<OpsContext, 'out' | 'printTable'>, entries: readonly AuditEntry[]): void {
+  const rows = entries.map((entry) => ({ ...entry, metadata: truncate(JSON.stringify(entry.metadata), METADATA_WIDTH) }));
+  printTable(rows, ['occurredAt', 'eventType', 'actorType', 'actorId', 'metadata']);
+  if (rows.some((row, index) => row.metadata !== JSON.stringify(entries[index]?.metadata))) out('(… cut short: --json prints every entry in full)');
 }
 
 export const auditCommands: readonly OpsCommand[] = [list];

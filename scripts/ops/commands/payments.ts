@@ -4,7 +4,7 @@ import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/paym
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import { money, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
-import { AUDIT_COLUMNS, auditRows, CUT_SHORT, cutShort } from './audit';
+import { printAuditTrail } from './audit';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = {
@@ -53,11 +53,7 @@ const show = defineShowCommand({
     }
     out('');
     if (audit.length === 0) out('No audit entries.');
-    else {
-      const rows = auditRows(audit);
-      printTable(rows, AUDIT_COLUMNS);
-      if (cutShort(audit, rows)) out(CUT_SHORT);
-    }
+    else printAuditTrail({ out, printTable }, audit);
   },
 });
 
