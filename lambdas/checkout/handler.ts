@@ -4,7 +4,7 @@ import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { jsonResponse } from '../shared/http';
-import { createLogger } from '../shared/observability';
+import { createLogger, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripeCheckoutSessions } from '../shared/stripe/stripe-gateway';
 import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
@@ -14,10 +14,10 @@ import type { TripHandler } from './trip-handler';
 
 const config = loadConfig();
 const secrets = stripeSecretsFrom(config.stripeSecrets);
-const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
+const logger = createLogger();
+const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 const store = configuredStore(config);
 const sessions = new StripeCheckoutSessions(stripeClient);
-const logger = createLogger();
 
 const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>> = {
   [`POST ${CHECKOUT_PATH}`]: createCheckoutHandler({ store, checkout: sessions, clock: systemClock, ids: randomIds, holdMinutes: config.holdMinutes, logger }),

@@ -20,6 +20,8 @@ export const METRIC = {
   /** Refunds still unanswered by Stripe more than an hour after they were stored, as the sweep's last run counted them. */
   overdueRefunds: 'OverdueRefunds',
   unusableEvents: 'UnusableEvents',
+  /** Answers of Stripe refusing our API key (401) or its permissions (403): nothing that calls Stripe works until a person replaces it. */
+  stripeKeyRejected: 'StripeKeyRejected',
   modeMismatches: 'ModeMismatches',
   /** Trips booked by their traveller's return (GET /trips/{tripId}) before their webhook arrived. */
   bookedOnReturn: 'BookedOnReturn',

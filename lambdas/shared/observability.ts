@@ -1,7 +1,8 @@
 // Structured logs and metrics for every entry point (Powertools), configured in one place.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './observability-contract';
+import type { StripeKeyRejection } from './stripe/stripe-contract';
 
 // Re-exported for the entry points and the local server, which know the names through this module.
 export { METRIC, METRICS_NAMESPACE, SERVICE_NAME };
@@ -12,4 +13,17 @@ export function createLogger(): Logger {
 
 export function createMetrics(): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+}
+
+/**
+ * What an entry point does when Stripe refuses its API key: an error line naming the request, and `StripeKeyRejected`
+ * (alarmed) published at once on metrics of its own. The call that met the refusal goes on as after any outage (a 500
+ * Stripe redelivers, a 503, a refund left requested for the sweep), so only this says that a person must act.
+ */
+export function stripeKeyRejectionReporter(logger: Logger, metrics: Metrics = createMetrics()): (rejection: StripeKeyRejection) => void {
+  return (rejection) => {
+    logger.error('Stripe refused the API key of the Stripe secret: put a working key in the secret', { stripeKeyRejection: rejection });
+    metrics.addMetric(METRIC.stripeKeyRejected, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  };
 }

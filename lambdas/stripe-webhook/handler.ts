@@ -2,7 +2,7 @@
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
-import { createLogger, createMetrics } from '../shared/observability';
+import { createLogger, createMetrics, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripePaymentGateway } from '../shared/stripe/stripe-gateway';
 import { stripeModeFrom, stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
@@ -11,7 +11,8 @@ import { createStripeWebhookHandler } from './webhook-handler';
 const config = loadConfig();
 const secrets = stripeSecretsFrom(config.stripeSecrets);
 const store = configuredStore(config);
-const stripeClient = cachedStripeClient(secrets, config.stripeApiBase);
+const logger = createLogger();
+const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 
 export const handler = createStripeWebhookHandler({
   store,
@@ -21,6 +22,6 @@ export const handler = createStripeWebhookHandler({
   signingSecrets: async () => (await secrets()).webhookSigningSecrets,
   toleranceSeconds: config.signatureToleranceSeconds,
   mode: stripeModeFrom(secrets),
-  logger: createLogger(),
+  logger,
   metrics: createMetrics(),
 });

@@ -1,5 +1,5 @@
 // Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention,
-// trips that no longer read, deliveries the webhook missed, sent to one SNS topic.
+// a Stripe key refused, trips that no longer read, deliveries the webhook missed, sent to one SNS topic.
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
@@ -99,6 +99,12 @@ export class BookingAlarms extends Construct {
       serviceMetric(METRIC.modeMismatches, fiveMinutes),
       1,
       'Events of the other Stripe mode reach this stack and are ignored: a live endpoint whose secret holds a test key books nothing. Check the API key and signing secrets in the Stripe secret.',
+    );
+    this.alarmOn(
+      'StripeKeyRejected',
+      serviceMetric(METRIC.stripeKeyRejected, fiveMinutes),
+      1,
+      'Stripe refused the API key in the Stripe secret (401: rolled, deleted or mistyped; 403: a restricted key without a permission this stack needs, named in the log line "Stripe refused the API key"). Refunds wait as requested (the sweep asks again every run), POST /checkout answers 503 and the sweep cannot list events until a working key is in the secret (README: Store the secrets); functions read it again within 5 minutes.',
     );
     this.alarmOn(
       'UnreadableTrips',

@@ -7,7 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability';
+import { METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -94,7 +94,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const seededSlots = await seedDemoData(store);
 
     let stripeApi = 'https://api.stripe.com';
-    let stripeClient = (): ReturnType<typeof createStripeClient> => createStripeClient({ apiKey: options.stripeApiKey ?? '' });
+    const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' });
+    // A real key Stripe refuses (mistyped, rolled) is said at once, as the deployed functions say it.
+    let stripeClient = (): ReturnType<typeof createStripeClient> =>
+      createStripeClient({ apiKey: options.stripeApiKey ?? '', onKeyRejected: stripeKeyRejectionReporter(logger) });
     let standIn: StripeFake | undefined;
     if (!options.stripeApiKey) {
       const fake = await startStripeFake({ acceptUnknownPaymentIntents: true, port: options.stripePort ?? 0 });
@@ -111,7 +114,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       signingSecrets: async () => signingSecrets,
       // The stand-in is test mode; a real key decides for itself.
       mode: stripeModeOf(options.stripeApiKey ?? 'sk_test_local'),
-      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+      logger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });
     const checkout = createCheckoutHandler({
@@ -120,12 +123,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock: systemClock,
       ids: randomIds,
       holdMinutes: options.holdMinutes ?? 30,
-      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+      logger,
     });
     const trips = createLocalTripHandler({
       store,
       stripeClient: () => client,
-      logger: new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' }),
+      logger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });
     // Locally the front door is open (on 127.0.0.1 only): the caller names the user, in the body or the query.

@@ -191,6 +191,12 @@ export interface StripeFake {
   failNextSessionRetrievals(count: number, failure?: TransientFailure): void;
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
+  /**
+   * From now on, answers every API request made with `apiKey` as Stripe answers a key it no longer takes: 401 (a key rolled
+   * or deleted in the Dashboard, or mistyped), or 403 (a restricted key without the permission the request needs). The
+   * request is not executed, and an idempotency key sent with it keeps nothing. The hosted payment page is not an API call.
+   */
+  refuseApiKey(apiKey: string, status?: 401 | 403): void;
   /** Gives the next refund created this status instead of `succeeded`. */
   nextRefundStatus(status: RefundStatus): void;
   /** Changes a refund's status later, as when `refund.failed` arrives days after the refund. */
@@ -200,7 +206,8 @@ export interface StripeFake {
   totalRefunded(paymentIntent: string): number;
   /** Moves the fake's clock forward, e.g. past the 24 hours Stripe keeps idempotency keys. */
   advance(ms: number): void;
-  client(): Stripe;
+  /** A client of this fake, with `apiKey` (`sk_test_fake` unless given). */
+  client(apiKey?: string): Stripe;
   close(): Promise<void>;
 }
 
@@ -236,6 +243,8 @@ interface FakeRequest {
   readonly query: URLSearchParams;
   readonly form: URLSearchParams;
   readonly idempotencyKey: string | undefined;
+  /** The API key of the `Authorization: Bearer` header, if any. */
+  readonly apiKey: string | undefined;
   /** Events this request caused, delivered before it is answered. */
   readonly emitted: FakeEvent[];
 }
@@ -286,6 +295,8 @@ interface State {
   readonly calls: FakeCall[];
   readonly keys: Map<string, StoredAnswer>;
   readonly refusals: { readonly status: number; readonly error: StripeErrorFields }[];
+  /** API keys answered 401 or 403 (`refuseApiKey`). */
+  readonly refusedKeys: Map<string, 401 | 403>;
   failures: { remaining: number; failure: TransientFailure };
   sessionRetrievalFailures: { remaining: number; failure: TransientFailure };
   nextRefundStatus: RefundStatus | undefined;
@@ -315,6 +326,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     calls: [],
     keys: new Map(),
     refusals: [],
+    refusedKeys: new Map(),
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
     nextRefundStatus: undefined,
@@ -364,6 +376,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
       };
       state.refusals.push({ status: refusal.status ?? 400, error });
     },
+    refuseApiKey(apiKey, status = 401) {
+      state.refusedKeys.set(apiKey, status);
+    },
     nextRefundStatus(status) {
       state.nextRefundStatus = status;
     },
@@ -374,7 +389,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
       if (ms < 0) throw new RangeError('The fake clock only moves forward');
       offset += ms;
     },
-    client: () => createStripeClient({ apiKey: 'sk_test_fake', apiBase: url, maxNetworkRetries: 0 }),
+    client: (apiKey = 'sk_test_fake') => createStripeClient({ apiKey, apiBase: url, maxNetworkRetries: 0 }),
     close: () => closeServer(server),
   };
 }
@@ -414,6 +429,7 @@ async function readBody(message: IncomingMessage): Promise<string> {
 function toFakeRequest(state: State, message: IncomingMessage, body: string): FakeRequest {
   const url = new URL(message.url ?? '/', 'http://stripe-fake');
   const key = message.headers['idempotency-key'];
+  const bearer = /^Bearer (.+)$/.exec(message.headers.authorization ?? '')?.[1];
   return {
     id: `req_${++state.requestCount}`,
     method: message.method ?? 'GET',
@@ -421,6 +437,7 @@ function toFakeRequest(state: State, message: IncomingMessage, body: string): Fa
     query: url.searchParams,
     form: new URLSearchParams(body),
     idempotencyKey: Array.isArray(key) ? key[0] : key,
+    apiKey: bearer,
     emitted: [],
   };
 }
@@ -442,6 +459,8 @@ function record(state: State, request: FakeRequest, outcome: Outcome): void {
 
 function route(state: State, request: FakeRequest): Outcome {
   const { method, path } = request;
+  const refusedKey = path.startsWith('/v1/') && request.apiKey !== undefined ? state.refusedKeys.get(request.apiKey) : undefined;
+  if (refusedKey !== undefined) return keyRefused(request, refusedKey);
   if (method === 'POST' && path === '/v1/refunds') return postRefund(state, request);
   if (method === 'GET' && path === '/v1/refunds') return listRefunds(state, request);
   if (method === 'POST' && path === '/v1/payment_intents') return idempotently(state, request, () => createPaymentIntent(state, request));
@@ -496,6 +515,25 @@ function missingParam(request: FakeRequest, param: string): Answer {
 /** A validation refusal Stripe gives without an error code (a value out of range, an unsupported combination). */
 function refuse(request: FakeRequest, param: string, message: string): Answer {
   return stripeError(request, 400, { type: 'invalid_request_error', param, message }, false);
+}
+
+/**
+ * Stripe's answer to a key it does not take, before anything is executed: the key masked but for its prefix and last
+ * four characters, and no request log (the request reached no account).
+ */
+function keyRefused(request: FakeRequest, status: 401 | 403): Answer {
+  const key = request.apiKey ?? '';
+  const prefix = /^(?:sk|rk)_(?:test|live)_/.exec(key)?.[0] ?? '';
+  const masked = `${prefix}${'*'.repeat(Math.max(0, key.length - prefix.length - 4))}${key.slice(-4)}`;
+  if (status === 401) return json(401, { error: { message: `Invalid API Key provided: ${masked}`, type: 'invalid_request_error' } }, false);
+  // The permission a restricted key lacks, named as the Dashboard names it: `rak_<resource>_<read|write>`.
+  const resource = request.path
+    .replace(/^\/v1\//, '')
+    .split('/')
+    .filter((part) => /^[a-z_]+$/.test(part) && part !== 'expire');
+  const permission = `rak_${resource.join('_').replace(/s$/, '')}_${request.method === 'GET' ? 'read' : 'write'}`;
+  const message = `The provided key '${masked}' does not have the required permissions for this endpoint on account 'acct_fake'. Having the '${permission}' permission would allow this request to continue.`;
+  return json(403, { error: { message, type: 'invalid_request_error' } }, false);
 }
 
 // ---- Idempotency ----

@@ -153,6 +153,12 @@ function reportFailure(error: unknown, io: CliIo): number {
     io.err(`error: USAGE: ${error.message}`);
     return 2;
   }
+  if (error instanceof PaymentGatewayUnavailableError && error.credentialsRejected) {
+    io.err(
+      `error: STRIPE_KEY_REJECTED: ${error.message}; what was decided is stored as requested: set STRIPE_API_KEY to a working key of the account (a restricted key needs the permission named), then payments retry-refund`,
+    );
+    return 1;
+  }
   if (error instanceof PaymentGatewayUnavailableError) {
     io.err(`error: STRIPE_UNAVAILABLE: ${error.message}; what was decided is stored as requested: run the same command again, or payments retry-refund`);
     return 1;

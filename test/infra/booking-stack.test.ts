@@ -294,7 +294,7 @@ describe('webhook API', () => {
 describe('alarms', () => {
   it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(19);
+    expect(alarms).toHaveLength(20);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',
@@ -337,6 +337,22 @@ describe('alarms', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
       AlarmDescription: Match.stringLikeRegexp('A stored trip no longer reads.*trips show TRIP_ID'),
+    });
+  });
+
+  it('alarm on the first answer of Stripe refusing the API key, within 5 minutes, and say what waits meanwhile and where the key goes', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StripeKeyRejected',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('401.*403.*Refunds wait as requested.*Store the secrets'),
     });
   });
 

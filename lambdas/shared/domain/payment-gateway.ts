@@ -41,9 +41,13 @@ export interface PaymentGateway {
 
 /** The provider could not be reached, or asked us to come back later; the same refund may be asked again. */
 export class PaymentGatewayUnavailableError extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** The provider refused our credentials (an API key rolled, deleted or short of a permission): a person must fix them. */
+  readonly credentialsRejected: boolean;
+
+  constructor(message: string, options: { cause?: unknown; credentialsRejected?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PaymentGatewayUnavailableError';
+    this.credentialsRejected = options.credentialsRejected ?? false;
   }
 }
 

@@ -1,6 +1,6 @@
 // The stripe package and the client built from it: the one module that loads the SDK, imported only when Stripe is called.
 import Stripe from 'stripe';
-import { STRIPE_API_VERSION } from './stripe-contract';
+import { STRIPE_API_VERSION, type StripeKeyRejection } from './stripe-contract';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
@@ -8,6 +8,8 @@ export interface StripeClientOptions {
   readonly apiBase?: string;
   /** Stripe's own retries (same idempotency key, so they never refund twice). @default 2 */
   readonly maxNetworkRetries?: number;
+  /** Told of every answer that refuses the key (401, 403), whichever call made it and whatever the caller does with it. */
+  readonly onKeyRejected?: (rejection: StripeKeyRejection) => void;
 }
 
 /** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
@@ -15,7 +17,7 @@ const STRIPE_TIMEOUT_MS = 8_000;
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
-  return new Stripe(options.apiKey, {
+  const stripe = new Stripe(options.apiKey, {
     // Pinned: the account's default version may differ from the one our schemas were written for.
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: options.maxNetworkRetries ?? 2,
@@ -26,6 +28,14 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
       protocol: base.protocol === 'http:' ? 'http' : 'https',
     }),
   });
+  const { onKeyRejected } = options;
+  if (onKeyRejected) {
+    // Every answer passes here, the refusals of a key included (the SDK never retries them): one place sees them all.
+    stripe.on('response', ({ status, method, path, request_id }: Stripe.ResponseEvent) => {
+      if (status === 401 || status === 403) onKeyRejected({ status, method, path: path.split('?')[0] ?? path, ...(request_id && { requestId: request_id }) });
+    });
+  }
+  return stripe;
 }
 
 export type StripeError = InstanceType<typeof Stripe.errors.StripeError>;
@@ -40,7 +50,8 @@ const TRANSIENT_CODES = new Set(['lock_timeout', 'rate_limit', 'idempotency_key_
 /**
  * Stripe's errors, classified once. Transient: the connection failed, Stripe failed (5xx, 409), asked us to
  * slow down (429, lock timeouts), or our key was refused (401/403: an operator fixes the secret, and Stripe's
- * redeliveries then succeed). Everything else is Stripe's final word on this request.
+ * redeliveries then succeed; `onKeyRejected` makes it known at once). Everything else is Stripe's final word on this
+ * request.
  */
 export function isTransientStripeError(error: StripeError): boolean {
   if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError) return true;
@@ -48,4 +59,9 @@ export function isTransientStripeError(error: StripeError): boolean {
   if (error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) return true;
   if (error.code !== undefined && TRANSIENT_CODES.has(error.code)) return true;
   return (error.statusCode ?? 0) >= 500;
+}
+
+/** Our key, not the request, was refused (401, 403): transient, and a person's to fix. */
+export function isKeyRejection(error: StripeError): boolean {
+  return error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError;
 }

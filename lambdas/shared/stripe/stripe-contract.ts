@@ -50,3 +50,16 @@ export function refundStatusOf(status: string | null | undefined): StripeRefundS
       return 'pending';
   }
 }
+
+/**
+ * A request Stripe answered without executing it because of our API key: 401 (the key was rolled, deleted or mistyped) or
+ * 403 (a restricted key without the permission the request needs). Nothing that calls Stripe works until a person puts a
+ * working key in the secret.
+ */
+export interface StripeKeyRejection {
+  readonly status: 401 | 403;
+  readonly method: string;
+  /** The API path, e.g. `/v1/refunds`: with a 403, the permission the key lacks. */
+  readonly path: string;
+  readonly requestId?: string;
+}

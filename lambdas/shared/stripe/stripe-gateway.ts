@@ -29,6 +29,21 @@ export { REFUND_KEY_METADATA } from './stripe-contract';
  */
 const stripeSdk = (): Promise<typeof import('./stripe-client')> => import('./stripe-client');
 
+/**
+ * A failure worth asking again as the domain's error: `failed` says what Stripe did not do. A refused key says so, in
+ * Stripe's words (which mask the key), for the person who must replace it.
+ */
+function unavailable(sdk: typeof import('./stripe-client'), failed: string, error: unknown): PaymentGatewayUnavailableError {
+  if (sdk.isStripeError(error) && sdk.isKeyRejection(error)) {
+    return new PaymentGatewayUnavailableError(`${failed}: it refused our API key (${error.statusCode}: ${error.message})`, {
+      cause: error,
+      credentialsRejected: true,
+    });
+  }
+  const detail = sdk.isStripeError(error) ? ` (${error.type}${error.code ? `: ${error.code}` : ''})` : '';
+  return new PaymentGatewayUnavailableError(`${failed}${detail}`, { cause: error });
+}
+
 export class StripePaymentGateway implements PaymentGateway {
   /** `client` is asked for on each call so the API key can come from a secret loaded lazily. */
   constructor(private readonly client: () => Promise<Stripe>) {}
@@ -55,16 +70,9 @@ export class StripePaymentGateway implements PaymentGateway {
       );
       return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status) };
     } catch (error) {
-      const { isStripeError, isTransientStripeError } = await stripeSdk();
-      if (!isStripeError(error)) throw error;
-      if (isTransientStripeError(error)) {
-        throw new PaymentGatewayUnavailableError(
-          `Stripe did not answer the refund of ${request.paymentId} (${error.type}${error.code ? `: ${error.code}` : ''})`,
-          {
-            cause: error,
-          },
-        );
-      }
+      const sdk = await stripeSdk();
+      if (!sdk.isStripeError(error)) throw error;
+      if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not answer the refund of ${request.paymentId}`, error);
       if (error.code === 'charge_already_refunded') return { kind: 'already_refunded' };
       return { kind: 'refused', code: error.code ?? error.type, message: error.message };
     }
@@ -81,9 +89,9 @@ export class StripePaymentGateway implements PaymentGateway {
       }
       return undefined;
     } catch (error) {
-      const { isStripeError, isTransientStripeError } = await stripeSdk();
-      if (isStripeError(error) && !isTransientStripeError(error)) return undefined;
-      throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId}`, { cause: error });
+      const sdk = await stripeSdk();
+      if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
+      throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
     }
   }
 }
@@ -127,10 +135,9 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
     } catch (error) {
-      const { isStripeError, isTransientStripeError } = await stripeSdk();
-      if (!isStripeError(error)) throw error;
-      if (isTransientStripeError(error))
-        throw new PaymentGatewayUnavailableError(`Stripe did not create the checkout session of ${request.tripId}`, { cause: error });
+      const sdk = await stripeSdk();
+      if (!sdk.isStripeError(error)) throw error;
+      if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not create the checkout session of ${request.tripId}`, error);
       throw new CheckoutRefusedError(error.code ?? error.type, error.message);
     }
   }
@@ -149,9 +156,9 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
         object: JSON.parse(JSON.stringify(session)) as Record<string, unknown>,
       };
     } catch (error) {
-      const { isStripeError, isTransientStripeError } = await stripeSdk();
-      if (isStripeError(error) && !isTransientStripeError(error)) return undefined;
-      throw new PaymentGatewayUnavailableError(`Stripe did not answer for the checkout session ${sessionId}`, { cause: error });
+      const sdk = await stripeSdk();
+      if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
+      throw unavailable(sdk, `Stripe did not answer for the checkout session ${sessionId}`, error);
     }
   }
 }
@@ -169,11 +176,11 @@ export class StripeEventSource implements PaymentEventSource {
       for await (const event of events)
         listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
     } catch (error) {
-      const { isStripeError, isTransientStripeError } = await stripeSdk();
+      const sdk = await stripeSdk();
       // Stripe's final word on a list request is a mistake of ours (a parameter it refuses): not something to wait out.
-      if (!isStripeError(error) || !isTransientStripeError(error)) throw error;
+      if (!sdk.isStripeError(error) || !sdk.isTransientStripeError(error)) throw error;
       // Part of the list is no list: the whole range is asked for again next time.
-      throw new PaymentGatewayUnavailableError(`Stripe did not list the events created from ${query.createdFrom} to ${query.createdTo}`, { cause: error });
+      throw unavailable(sdk, `Stripe did not list the events created from ${query.createdFrom} to ${query.createdTo}`, error);
     }
     return listed.reverse();
   }
