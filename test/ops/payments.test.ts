@@ -1,15 +1,18 @@
 // Operators and money through the ops CLI and its use cases, against DynamoDB Local and the Stripe fake: every share refunded at most once, never more than was paid.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
-import { cancelBooking, resolvePayment } from '../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { holdFirstCommit } from '../support/held-store';
 import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
@@ -34,7 +37,7 @@ const hoursLater = (hours: number): Clock => {
  * A trip with one booking per entry of `guests` (each on its own slot at PRICE a guest), paid with a PaymentIntent the
  * fake knows and booked through the real webhook, so its payment record is `booked` with `amountPaid`.
  */
-async function bookedTrip(guests: readonly number[]) {
+async function bookedTrip(guests: readonly number[], options: { withoutItemPrices?: boolean } = {}) {
   const store = testStore();
   const slots: Slot[] = [];
   for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
@@ -42,6 +45,12 @@ async function bookedTrip(guests: readonly number[]) {
     store,
     slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
   );
+  // As a trip stored before prices were kept per item: its bookings get no share of their own.
+  if (options.withoutItemPrices) {
+    await testDocumentClient().send(
+      new UpdateCommand({ TableName: inject('tableName'), Key: keys.trip(created.tripId), UpdateExpression: 'REMOVE itemAmounts' }),
+    );
+  }
   const pi = paymentIntentId();
   fake.registerPayment(pi, created.amount);
   const webhook = webhookHarness(fake, { store });
@@ -294,6 +303,35 @@ describe('bookings cancel', () => {
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
 
+  it.each([
+    { name: 'with a refund', flags: [] as string[], status: 'needs_attention', attention: { reason: 'share_unknown', previousStatus: 'cancelled' } },
+    { name: 'with --no-refund', flags: ['--no-refund'], status: 'cancelled', attention: undefined },
+  ])(
+    'cancels a booking without a share of its own (a trip stored before prices were kept per item) $name: refunds nothing, and a refund asked for goes to a person',
+    async ({ flags, status, attention }) => {
+      const t = await bookedTrip([2], { withoutItemPrices: true });
+      const reference = t.references[0] as string;
+      expect((await t.store.getBookings([reference]))[0]?.amount).toBeUndefined();
+
+      const cancelled = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill', ...flags], t.gateway);
+      const again = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      expect(cancelled.code).toBe(0);
+      expect(again.code).toBe(0);
+      expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
+      expect(fake.refundsOf(t.pi)).toEqual([]);
+      expect(await t.available()).toEqual([CAPACITY]);
+      const record = await t.record();
+      expect(record.status).toBe(status);
+      expect(record.attention).toEqual(attention && expect.objectContaining(attention));
+      if (attention) {
+        expect((await ops(['attention', 'list'])).out.split('\n').find((line) => line.includes(t.pi))).toMatch(/share_unknown/);
+        expect(await ops(['payments', 'resolve', t.pi, '--note', 'refunded 90.00 EUR in the Dashboard'])).toMatchObject({ code: 0 });
+      }
+    },
+  );
+
   it('does not call Stripe to cancel a booking whose charge was already refunded in full (charge.refunded)', async () => {
     const t = await bookedTrip([1, 2]);
     const refunded = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId })));
@@ -416,6 +454,53 @@ describe('payments retry-refund', () => {
     // Every booking cancelled and all of the money back: the record is `refunded` and so is the trip (docs/payment-flow.md).
     expect.soft(await t.record()).toMatchObject({ amountRefunded: t.paid, status: 'refunded' });
     expect.soft(await t.tripStatus()).toBe('refunded');
+  });
+});
+
+describe('payments retry-refund after a refused share was paid back by hand', () => {
+  it.each([
+    { name: 'the other booking still confirmed', waiveOther: false, other: 'confirmed' },
+    { name: 'the other booking cancelled with its share waived', waiveOther: true, other: 'cancelled' },
+  ])('asks Stripe for nothing ($name): what is not back pays for that booking, and the payment is resolved instead', async ({ waiveOther, other }) => {
+    const t = await refusedShare([2, 1]);
+    const [first, second] = t.references as [string, string];
+    const share = t.shares[0] as number;
+    if (waiveOther) expect((await ops(['bookings', 'cancel', second, '--reason', 'no-show', '--no-refund'], t.gateway)).code).toBe(0);
+    // Support refunds the refused share in the Dashboard; Stripe reports the charge's total.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: share });
+    const reported = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: share, tripId: t.trip.tripId })));
+    expect(reported.body.outcome).toBe('partial_refund_recorded');
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'refunded in the Dashboard']);
+
+    expect(retried).toMatchObject({ code: 1, err: expect.stringMatching(/NOTHING_TO_RETRY.*resolve it instead/) });
+    expect(fake.totalRefunded(t.pi)).toBe(share);
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect(await t.bookingStatus(first)).toBe('cancelled');
+    expect(await t.bookingStatus(second)).toBe(other);
+    expect(resolved.code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: share });
+  });
+
+  it('reads the bookings again when one is cancelled between its read and its write: the refused share is asked for in full', async () => {
+    const t = await refusedShare([2, 1]);
+    const [first, second] = t.references as [string, string];
+    const held = holdFirstCommit(t.store);
+
+    const retrying = retryRefund({ store: held.store, gateway: t.gateway, clock: systemClock, ids: randomIds }, t.pi, 'ana');
+    await held.reached;
+    // Read with the second booking confirmed (its share kept); before the retry writes, an operator cancels it.
+    const cancelled = await t.cancelLater(t.store, systemClock, second);
+    held.release();
+    const retried = await retrying;
+
+    expect(cancelled).toMatchObject({ ok: true, refund: { status: 'succeeded' } });
+    expect(retried).toMatchObject({ ok: true, asked: [{ refundKey: `${t.shareKey(first)}-retry-3`, amount: t.shares[0] }] });
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([t.shares[1], t.shares[0]]);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
 });
 

@@ -109,6 +109,9 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
       if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
+      // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
+      // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
+      if (input.refund && booking.amount === undefined && refundableAmount(base) > 0) withEntry = withAttention(withEntry, 'share_unknown', at);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -205,7 +208,9 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         );
       }
       const at = deps.clock.now().toISOString();
-      let left = refundableAmount(record);
+      // Never the money of a booking still confirmed or of a share waived: a refused refund may have been paid back by
+      // hand since (Stripe's charge total counts it), and what is left then pays for those.
+      let left = Math.max(0, refundableAmount(record) - (await keptAmount(deps.store, record)));
       const retries: RefundEntry[] = [];
       const refunds = record.refunds.map((entry) => {
         if (!failed.includes(entry) || left <= 0) return entry;
@@ -225,7 +230,13 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         retries.push(retry);
         return { ...entry, retriedAs: retry.refundKey };
       });
-      if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund.`);
+      if (retries.length === 0) {
+        return failure(
+          'NOTHING_TO_RETRY',
+          `Payment ${paymentId} has nothing left to refund: what is not back pays for its bookings still confirmed or was waived ` +
+            '(was the refused refund paid back another way? resolve it instead).',
+        );
+      }
       const { attention: _cleared, ...withoutAttention } = record;
       const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
       const written = nextVersion(after, at);
@@ -245,6 +256,20 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/**
+ * What a refund of this payment must leave paid: the shares of its bookings still confirmed (all of it when one has no
+ * share of its own) and the shares an operator waived.
+ */
+async function keptAmount(store: BookingStore, record: PaymentRecord): Promise<number> {
+  const waived = record.refunds.filter((entry) => entry.status === 'waived').reduce((sum, entry) => sum + entry.amount, 0);
+  const trip = record.tripId === undefined ? undefined : await store.getTrip(record.tripId);
+  const confirmed = trip
+    ? (await store.getBookings(trip.bookingReferences)).filter((booking) => booking.status === 'confirmed' && booking.paymentId === record.paymentId)
+    : [];
+  if (confirmed.some((booking) => booking.amount === undefined)) return record.amountPaid;
+  return waived + confirmed.reduce((sum, booking) => sum + (booking.amount ?? 0), 0);
 }
 
 /** A person looked at a payment that needed attention and closes it; the note goes into its audit trail. */
