@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreUnavailableError } from '../shared/domain/errors';
-import type { Booking, PaymentRecord, Trip } from '../shared/domain/model';
+import { seatsHeldUntil, type Booking, type PaymentRecord, type Trip } from '../shared/domain/model';
 import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, type TripShown } from '../shared/domain/show-trip';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
@@ -38,8 +38,7 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
     currency: trip.currency,
     paid: payment?.amountPaid ?? null,
     refunded: payment?.amountRefunded ?? null,
-    // Seats are held for the payment only while the trip waits for it.
-    holdExpiresAt: trip.status === 'pending_payment' || trip.status === 'awaiting_payment' ? (trip.holdExpiresAt ?? null) : null,
+    holdExpiresAt: seatsHeldUntil(trip) ?? null,
     items: trip.items.map((item, index) => ({
       slotId: item.slotId,
       experienceId: item.experienceId,

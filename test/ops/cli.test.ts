@@ -10,6 +10,9 @@ import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../suppo
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { deps } from '../support/store';
+import { checkedOutTrip } from '../support/checked-out';
+import { webhookHarness } from '../support/webhook';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 
 /** A valid `slots add` line, with some flags replaced (or left out when undefined). */
 function slotsAdd(change: Record<string, string | undefined>): string[] {
@@ -248,6 +251,25 @@ describe('ops trips', () => {
     expect(shown.out).toMatch(/amount\s+40\.00 EUR/);
     expect(shown.out).toMatch(new RegExp(`${slot.slotId}\\s+${slot.experienceId}\\s+\\S+\\s+\\S+\\s+2\\s+40\\.00 EUR`));
     expect(shown.out).toContain('No bookings yet.');
+  });
+
+  it('shows until when a checkout holds the seats while the trip waits for its payment, and no hold once it is booked', async () => {
+    const store = testStore();
+    const fake = await startStripeFake();
+    try {
+      const trip = await checkedOutTrip(store, fake);
+      const holdExpiresAt = (await trip.trip())?.holdExpiresAt as string;
+
+      const waiting = await ops(['trips', 'show', trip.tripId]);
+      expect((await webhookHarness(fake, { store }).send(signedRequest(await trip.pay()))).body.outcome).toBe('booked');
+      const booked = await ops(['trips', 'show', trip.tripId]);
+
+      expect(waiting.out).toMatch(new RegExp(`holdExpiresAt\\s+${holdExpiresAt}`));
+      expect(booked.out).toMatch(/status\s+booked/);
+      expect(booked.out).not.toContain('holdExpiresAt');
+    } finally {
+      await fake.close();
+    }
   });
 });
 

@@ -56,6 +56,11 @@ export type TripStatus = (typeof TRIP_STATUSES)[number];
 /** States from which a payment may confirm the trip. */
 export const CONFIRMABLE_TRIP_STATUSES: readonly TripStatus[] = ['pending_payment', 'awaiting_payment'];
 
+/** Until when the trip's seats are held for its payment: only while it waits for one (the stored time outlives the hold). */
+export function seatsHeldUntil(trip: Pick<Trip, 'status' | 'holdExpiresAt'>): string | undefined {
+  return CONFIRMABLE_TRIP_STATUSES.includes(trip.status) ? trip.holdExpiresAt : undefined;
+}
+
 export interface Trip {
   readonly tripId: string;
   readonly userId: string;

@@ -1,4 +1,5 @@
 // Operator command on trips: one trip with its items and bookings.
+import { seatsHeldUntil } from '../../../lambdas/shared/domain/model';
 import { defineShowCommand, type OpsCommand } from '../command';
 import { money } from '../printing';
 import { BOOKING_COLUMNS, bookingRow } from './bookings';
@@ -22,7 +23,7 @@ const show = defineShowCommand({
       ['paymentId', trip.paymentId],
       ['refundId', trip.refundId],
       ['checkoutSessionId', trip.checkoutSessionId],
-      ['holdExpiresAt', trip.holdExpiresAt],
+      ['holdExpiresAt', seatsHeldUntil(trip)],
       ['createdAt', trip.createdAt],
       ['updatedAt', trip.updatedAt],
     ];
