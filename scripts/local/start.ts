@@ -79,7 +79,10 @@ async function main(): Promise<number | undefined> {
   }
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
   const demo = commandFor('demo', settings);
-  const ops = commandFor('ops', settings);
+  const slotsList = `${commandFor('ops', settings)} -- slots list`;
+  // The hints line up after the longest command (longer with PORT, DYNAMODB_PORT or TABLE_NAME set).
+  const width = Math.max(34, demo.length + 1, slotsList.length + 1);
+  const continued = ' '.repeat(width + 3);
   // Where the payment page sends the traveller back: checkout fills in the trip's id.
   const returnUrl = `${stack.tripUrl.replace('{tripId}', '{TRIP_ID}')}?userId=me`;
   console.log(`
@@ -94,12 +97,12 @@ Pulau booking confirmation, running locally
   Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
 
 Try it (in another terminal; both find this stack by themselves while it runs):
-  ${demo.padEnd(34)} a trip checked out and paid, then two buyers racing for the last seat
+  ${demo.padEnd(width)} a trip checked out and paid, then two buyers racing for the last seat
   curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
     -d '{"userId":"me","items":[{"slotId":"${DEMO_SLOTS.riceTerraces.slotId}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'
-                                     then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
-                                     and you land on GET /trips/<its tripId>: the trip as it is now
-  ${`${ops} -- slots list`.padEnd(34)} the inventory (see README for the operator CLI)
+${continued}then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
+${continued}and you land on GET /trips/<its tripId>: the trip as it is now
+  ${slotsList.padEnd(width)} the inventory (see README for the operator CLI)
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:
   stripe listen --forward-to ${stack.webhookUrl}
