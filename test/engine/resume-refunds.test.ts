@@ -237,7 +237,8 @@ describe('many refunds due', () => {
     expect(await failing.record()).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
   });
 
-  it('asks, for a payment of many shares, no further share once the time is up, records the answers had, and leaves the rest', async () => {
+  /** A booked trip of three shares, each cancelled by an operator while Stripe answered 500: three refunds requested. */
+  async function threeSharesRequested() {
     const slots = [];
     for (let i = 0; i < 3; i++) slots.push(await seedSlot(store, { capacity: 4, priceAmount: 1_000 }));
     const created = await createPendingTrip(
@@ -258,6 +259,11 @@ describe('many refunds due', () => {
         () => undefined,
       );
     }
+    return { created, paymentId };
+  }
+
+  it('asks, for a payment of many shares, no further share once the time is up, records the answers had, and leaves the rest', async () => {
+    const { created, paymentId } = await threeSharesRequested();
     let asked = 0;
     const counting = gatewayWithRefund(fake, (request, real) => {
       asked++;
@@ -278,6 +284,24 @@ describe('many refunds due', () => {
     expect(fake.refundsOf(paymentId)).toHaveLength(3);
     expect(fake.totalRefunded(paymentId)).toBe(created.amount);
     expect(await due()).toEqual([]);
+  });
+
+  it('counts a payment answered only in part as overdue while shares stored over an hour ago stay requested', async () => {
+    const { created, paymentId } = await threeSharesRequested();
+    let asked = 0;
+    const counting = gatewayWithRefund(fake, (request, real) => {
+      asked++;
+      return real.refund(request);
+    });
+    const deps = { store: scopedToAccount(fake, store), gateway: counting, clock: at(OVERDUE_AFTER_MS + MINUTE_MS), ids: randomIds };
+    const sweep = uniqueId('sweep');
+
+    const cutShort = await resumeRequestedRefunds(deps, { sweep, timeLeft: () => (asked >= 1 ? 0 : 60_000) });
+    const finished = await resumeRequestedRefunds(deps, { sweep });
+
+    expect(cutShort).toMatchObject({ payments: [{ status: 'answered' }], overdue: 1 });
+    expect(finished).toMatchObject({ payments: [{ status: 'answered' }], overdue: 0 });
+    expect(fake.totalRefunded(paymentId)).toBe(created.amount);
   });
 
   it('works through them oldest first, the limit at a time, and says more are due', async () => {

@@ -127,7 +127,16 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   );
   const due = (await inTurn(deps.store, position.found?.after)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
   // One stamped ahead has no age to tell: still unanswered once asked, it counts as overdue (a clock is wrong somewhere).
-  const isOverdue = (entry: DueRefund): boolean => stampOf(entry) <= now - OVERDUE_AFTER_MS || stampedAhead(entry);
+  const isOverdueStamp = (requestedAt: string): boolean => {
+    const stamp = Date.parse(requestedAt);
+    return stamp <= now - OVERDUE_AFTER_MS || stamp > now + CLOCK_AHEAD_MS;
+  };
+  const isOverdue = (entry: DueRefund): boolean => isOverdueStamp(entry.requestedAt);
+  // Answered in part (the time was up between its shares), a payment still has requested refunds of its own stamps.
+  const leftOverdue = (resumed: ResumedRefund, entry: DueRefund): boolean =>
+    resumed.status === 'answered'
+      ? resumed.record.refunds.some((refund) => refund.status === 'requested' && isOverdueStamp(refund.requestedAt))
+      : (resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry);
   const payments: ResumedRefund[] = [];
   let overdue = 0;
   let begun = 0;
@@ -136,7 +145,7 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
     begun++;
     const resumed = await resumeOne(deps, entry, input.timeLeft);
     payments.push(resumed);
-    if ((resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry)) overdue++;
+    if (leftOverdue(resumed, entry)) overdue++;
   }
   // Those not begun are counted from the list alone: still due, and overdue when old enough.
   for (const entry of due.slice(begun)) if (isOverdue(entry)) overdue++;
