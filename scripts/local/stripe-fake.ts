@@ -192,11 +192,12 @@ export interface StripeFake {
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
   /**
-   * From now on, answers every API request made with `apiKey` as Stripe answers a key it no longer takes: 401 (a key rolled
-   * or deleted in the Dashboard, or mistyped), or 403 (a restricted key without the permission the request needs). The
-   * request is not executed, and an idempotency key sent with it keeps nothing. The hosted payment page is not an API call.
+   * From now on, answers every API request made with `apiKey` (only those to `path` and below, when given) as Stripe answers
+   * a key it does not take: 401 (a key rolled or deleted in the Dashboard, or mistyped), or 403 (a restricted key without
+   * the permission the request needs: with `path`, the one permission it lacks). The request is not executed, and an
+   * idempotency key sent with it keeps nothing. The hosted payment page is not an API call.
    */
-  refuseApiKey(apiKey: string, status?: 401 | 403): void;
+  refuseApiKey(apiKey: string, status?: 401 | 403, path?: string): void;
   /** Gives the next refund created this status instead of `succeeded`. */
   nextRefundStatus(status: RefundStatus): void;
   /** Changes a refund's status later, as when `refund.failed` arrives days after the refund. */
@@ -295,8 +296,8 @@ interface State {
   readonly calls: FakeCall[];
   readonly keys: Map<string, StoredAnswer>;
   readonly refusals: { readonly status: number; readonly error: StripeErrorFields }[];
-  /** API keys answered 401 or 403 (`refuseApiKey`). */
-  readonly refusedKeys: Map<string, 401 | 403>;
+  /** API keys answered 401 or 403 (`refuseApiKey`), on every path or one. */
+  readonly refusedKeys: { readonly apiKey: string; readonly status: 401 | 403; readonly path?: string }[];
   failures: { remaining: number; failure: TransientFailure };
   sessionRetrievalFailures: { remaining: number; failure: TransientFailure };
   nextRefundStatus: RefundStatus | undefined;
@@ -326,7 +327,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     calls: [],
     keys: new Map(),
     refusals: [],
-    refusedKeys: new Map(),
+    refusedKeys: [],
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
     nextRefundStatus: undefined,
@@ -376,8 +377,8 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
       };
       state.refusals.push({ status: refusal.status ?? 400, error });
     },
-    refuseApiKey(apiKey, status = 401) {
-      state.refusedKeys.set(apiKey, status);
+    refuseApiKey(apiKey, status = 401, path) {
+      state.refusedKeys.push({ apiKey, status, ...(path !== undefined && { path }) });
     },
     nextRefundStatus(status) {
       state.nextRefundStatus = status;
@@ -459,8 +460,10 @@ function record(state: State, request: FakeRequest, outcome: Outcome): void {
 
 function route(state: State, request: FakeRequest): Outcome {
   const { method, path } = request;
-  const refusedKey = path.startsWith('/v1/') && request.apiKey !== undefined ? state.refusedKeys.get(request.apiKey) : undefined;
-  if (refusedKey !== undefined) return keyRefused(request, refusedKey);
+  const refusedKey = path.startsWith('/v1/')
+    ? state.refusedKeys.find((refusal) => refusal.apiKey === request.apiKey && (refusal.path === undefined || path.startsWith(refusal.path)))
+    : undefined;
+  if (refusedKey !== undefined) return keyRefused(request, refusedKey.status);
   if (method === 'POST' && path === '/v1/refunds') return postRefund(state, request);
   if (method === 'GET' && path === '/v1/refunds') return listRefunds(state, request);
   if (method === 'POST' && path === '/v1/payment_intents') return idempotently(state, request, () => createPaymentIntent(state, request));

@@ -8,6 +8,7 @@ import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { cachedStripeClient } from '../../lambdas/shared/stripe/stripe-client-cache';
 import type { StripeKeyRejection } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -128,6 +129,27 @@ describe('a payment to refund while Stripe refuses the API key', () => {
     });
     expect(made).toMatchObject({ amount: 9_000, status: 'succeeded' });
     expect(fake.refundsOf(paymentId)).toHaveLength(1);
+  });
+});
+
+describe('telling of a refused key', () => {
+  it('never stands in the call’s way: a hook that throws still lets the call fail as a refused key', async () => {
+    fake.refuseApiKey('sk_test_rolled');
+    let told = 0;
+    const stripe = createStripeClient({
+      apiKey: 'sk_test_rolled',
+      apiBase: fake.url,
+      maxNetworkRetries: 0,
+      onKeyRejected: () => {
+        told++;
+        throw new Error('the reporter broke');
+      },
+    });
+
+    const refused = await stripe.refunds.list({ limit: 1 }).catch((error: unknown) => error);
+
+    expect(refused).toMatchObject({ type: 'StripeAuthenticationError', statusCode: 401 });
+    expect(told).toBe(1);
   });
 });
 

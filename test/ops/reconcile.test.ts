@@ -63,6 +63,27 @@ describe('ops reconcile', () => {
     expect((await trip.trip())?.status).toBe('booked');
   });
 
+  it('says STRIPE_KEY_REJECTED, with the permission a restricted key lacks, when it may list events but not refund; with a working key it is refunded once', async () => {
+    const store = testStore();
+    const trip = await checkedOutTrip(store, fake);
+    await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+    fake.dropNextDeliveries(1);
+    const event = await trip.pay();
+    fake.refuseApiKey('rk_test_no_refunds', 403, '/v1/refunds');
+
+    const restricted = await ops(['reconcile', '--since', day(-1)], undefined, { ...stripeEnv, STRIPE_API_KEY: 'rk_test_no_refunds' });
+    const working = await reconcile('--since', day(-1));
+
+    expect(restricted.code).toBe(1);
+    expect(restricted.out).toMatch(new RegExp(`${event.id}\\s+checkout\\.session\\.completed\\s+refund_due`));
+    expect(restricted.err.split('\n')).toEqual([
+      expect.stringMatching(/^error: STRIPE_KEY_REJECTED: .*refused our API key \(403: .*'rak_refund_write' permission.*set STRIPE_API_KEY/),
+    ]);
+    expect(working.code).toBe(0);
+    expect(fake.refundsOf(trip.paymentIntent()).map((refund) => refund.amount)).toEqual([trip.amount]);
+    expect((await trip.trip())?.status).toBe('refunded');
+  });
+
   it('leaves out events created outside --since and --until', async () => {
     const store = testStore();
     const trip = await checkedOutTrip(store, fake);

@@ -32,7 +32,13 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
   if (onKeyRejected) {
     // Every answer passes here, the refusals of a key included (the SDK never retries them): one place sees them all.
     stripe.on('response', ({ status, method, path, request_id }: Stripe.ResponseEvent) => {
-      if (status === 401 || status === 403) onKeyRejected({ status, method, path: path.split('?')[0] ?? path, ...(request_id && { requestId: request_id }) });
+      if (status !== 401 && status !== 403) return;
+      try {
+        onKeyRejected({ status, method, path: path.split('?')[0] ?? path, ...(request_id && { requestId: request_id }) });
+      } catch {
+        // Telling of it must never stand in the call's way: the SDK emits before it settles the call, and a throw here
+        // would leave the call pending for ever.
+      }
     });
   }
   return stripe;

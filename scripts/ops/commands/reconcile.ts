@@ -1,6 +1,7 @@
 // Operator command that reconciles by hand: every Stripe event of a span the operator names given the webhook's processing,
 // as a redelivery would be (what was processed already changes nothing). It never reads or moves the sweep's cursor.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { PaymentGatewayUnavailableError } from '../../../lambdas/shared/domain/payment-gateway';
 import { EVENT_LIST_RETENTION_SECONDS, reconcileEvents, type ReconciledEvent, type ReconcileResult } from '../../../lambdas/shared/domain/reconcile-events';
 import { SERVICE_NAME } from '../../../lambdas/shared/observability-contract';
 import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
@@ -26,6 +27,14 @@ function instantOf(value: string, flag: string): number {
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Stripe refusing our key, found in an error or its causes: asking again cannot help until a person replaces the key. */
+function keyRejectionIn(error: unknown): PaymentGatewayUnavailableError | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof PaymentGatewayUnavailableError && cause.credentialsRejected) return cause;
+  }
+  return undefined;
+}
 
 /** The span as epoch seconds, both included: from `since`, to the second before `until` (or to now). */
 function spanOf(since: string, until: string | undefined, now: number): { from: number; to: number } {
@@ -124,6 +133,15 @@ const reconcile = defineCommand({
         `${report.events.length} events created from ${report.from} to ${report.to}: ${count('already_processed')} already processed, ` +
           `${count('processed')} processed now (${missed} missed by the webhook), ${count('resumed')} resumed, ${count('refund_due')} with a refund due.`,
       );
+    }
+    const stoppedBy = result.stopped?.reason === 'failed' ? [result.stopped.error] : [];
+    const errors = [...result.events.flatMap((reconciled) => (reconciled.status === 'deferred' ? [reconciled.error] : [])), ...stoppedBy];
+    const keyRejected = errors.map(keyRejectionIn).find((rejection) => rejection !== undefined);
+    if (keyRejected) {
+      context.err(
+        `error: STRIPE_KEY_REJECTED: ${keyRejected.message}; set STRIPE_API_KEY to a working key of the account (a restricted key needs the permission named), then run the same command again`,
+      );
+      return 1;
     }
     const due = report.events.filter((event) => event.status === 'refund_due');
     if (due.length > 0) {
