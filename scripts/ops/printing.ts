@@ -1,18 +1,10 @@
 // How the operator CLI prints: aligned tables, field lists and money for people, JSON under --json, refusals on stderr.
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
 import type { RefundEntry } from '../../lambdas/shared/domain/model';
+import { money } from '../../lambdas/shared/domain/money';
 
-/** Minor units as the currency writes them (2 decimals for EUR, none for JPY) with its code: `35.00 EUR`. */
-export function money(amount: number, currency: string): string {
-  const code = currency.toUpperCase();
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    // Not a code Intl knows: shown with two decimals, as most are.
-  }
-  return `${(amount / 10 ** digits).toFixed(digits)} ${code}`;
-}
+// Money reads the same in the domain's messages and in the CLI's tables.
+export { money };
 
 export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;

@@ -11,7 +11,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { holdFirstCommit } from '../support/held-store';
 import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
@@ -457,11 +457,11 @@ describe('payments retry-refund', () => {
   });
 });
 
-describe('payments retry-refund after a refused share was paid back by hand', () => {
+describe('payments retry-refund after money came back outside this service', () => {
   it.each([
     { name: 'the other booking still confirmed', waiveOther: false, other: 'confirmed' },
     { name: 'the other booking cancelled with its share waived', waiveOther: true, other: 'cancelled' },
-  ])('asks Stripe for nothing ($name): what is not back pays for that booking, and the payment is resolved instead', async ({ waiveOther, other }) => {
+  ])('asks Stripe for nothing when the refused share was paid back by hand ($name): REFUND_UNCLEAR, then resolved', async ({ waiveOther, other }) => {
     const t = await refusedShare([2, 1]);
     const [first, second] = t.references as [string, string];
     const share = t.shares[0] as number;
@@ -470,17 +470,64 @@ describe('payments retry-refund after a refused share was paid back by hand', ()
     await fake.client().refunds.create({ payment_intent: t.pi, amount: share });
     const reported = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: share, tripId: t.trip.tripId })));
     expect(reported.body.outcome).toBe('partial_refund_recorded');
+    const before = await t.record();
 
     const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    const unchanged = await t.record();
     const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'refunded in the Dashboard']);
 
-    expect(retried).toMatchObject({ code: 1, err: expect.stringMatching(/NOTHING_TO_RETRY.*resolve it instead/) });
-    expect(fake.totalRefunded(t.pi)).toBe(share);
+    expect(retried.code).toBe(1);
+    expect(retried.err.split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: REFUND_UNCLEAR: Payment ${t.pi}: .*\\(${eur(share).replace('.', '\\.')}\\).*${eur(share).replace('.', '\\.')} came back outside this service.*resolve`,
+        ),
+      ),
+    ]);
+    expect(unchanged).toEqual(before);
     expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect(fake.totalRefunded(t.pi)).toBe(share);
     expect(await t.bookingStatus(first)).toBe('cancelled');
     expect(await t.bookingStatus(second)).toBe(other);
     expect(resolved.code).toBe(0);
     expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: share });
+  });
+
+  it('asks for nothing either when the money came back before the share was refused (a gesture on the other booking): it cannot be told apart', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    expect((await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId })))).body.outcome).toBe(
+      'partial_refund_recorded',
+    );
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    expect(fake.totalRefunded(t.pi)).toBe(2_000);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused' } });
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+  });
+
+  it('asks again in full for a failed refund made in the Dashboard and a refused share when nothing came back outside', async () => {
+    const t = await bookedTrip([1, 1]);
+    const first = t.references[0] as string;
+    // A 10.00 gesture made in the Dashboard fails at the bank: the payment needs a person.
+    fake.nextRefundStatus('pending');
+    const gesture = await fake.client().refunds.create({ payment_intent: t.pi, amount: 1_000 });
+    const failed = fake.setRefundStatus(gesture.id, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(retried.code).toBe(0);
+    const asked = (await t.record()).refunds.filter((entry) => entry.refundKey.includes('-retry-')).map((entry) => entry.amount);
+    expect(asked.sort((a, b) => a - b)).toEqual([1_000, PRICE]);
+    expect(fake.totalRefunded(t.pi)).toBe(1_000 + PRICE);
   });
 
   it('reads the bookings again when one is cancelled between its read and its write: the refused share is asked for in full', async () => {

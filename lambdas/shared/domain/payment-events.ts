@@ -292,6 +292,7 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
       return putInFrontOfAPerson(deps, event, `trip_not_confirmable:${code}`);
     case 'PAYMENT_NOT_FOUND':
     case 'NOTHING_TO_RETRY':
+    case 'REFUND_UNCLEAR':
     case 'NOT_NEEDING_ATTENTION':
     case 'REFUNDS_IN_FLIGHT':
     case 'BOOKING_NOT_FOUND':

@@ -50,6 +50,17 @@ export function refundableAmount(record: PaymentRecord): number {
   return Math.max(0, record.amountPaid - committed);
 }
 
+/**
+ * Money back or on its way that none of our own refunds accounts for: refunds a person made in the Stripe Dashboard,
+ * recorded from Stripe's events or only counted in the charge's total. Nothing says which booking it was for.
+ */
+export function refundedOutside(record: PaymentRecord): number {
+  const ours = record.refunds
+    .filter((entry) => entry.requestedBy !== 'stripe' && (entry.status === 'succeeded' || OPEN_REFUND_STATUSES.includes(entry.status)))
+    .reduce((sum, entry) => sum + entry.amount, 0);
+  return Math.max(0, record.amountPaid - refundableAmount(record) - ours);
+}
+
 /** `amountRefunded` as it follows from the refunds and the charge's total. */
 function recounted(record: PaymentRecord): PaymentRecord {
   const amountRefunded = Math.min(record.amountPaid, Math.max(succeededRefundAmount(record), record.chargeRefunded ?? 0));

@@ -5,6 +5,7 @@ import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds } from './issue-refunds';
+import { money } from './money';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import {
   hasRequestedRefunds,
@@ -12,6 +13,7 @@ import {
   newPaymentRecord,
   nextVersion,
   refundableAmount,
+  refundedOutside,
   refundEntry,
   settle,
   shareRefundKey,
@@ -208,9 +210,15 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         );
       }
       const at = deps.clock.now().toISOString();
-      // Never the money of a booking still confirmed or of a share waived: a refused refund may have been paid back by
-      // hand since (Stripe's charge total counts it), and what is left then pays for those.
-      let left = Math.max(0, refundableAmount(record) - (await keptAmount(deps.store, record)));
+      const refundable = refundableAmount(record);
+      const kept = await keptAmount(deps.store, record);
+      const asking = failed.reduce((sum, entry) => sum + entry.amount, 0);
+      // Asked again in full, the failed refunds would take back money that pays for bookings still confirmed or was
+      // waived, and some money came back outside this service (a refund made in the Dashboard): whether that was these
+      // refunds paid back by hand, or a gesture on a booking that stands, cannot be told. Neither in full (a double
+      // refund) nor in part (a share cut short, silently): a person decides.
+      if (kept > 0 && asking > refundable - kept && refundedOutside(record) > 0) return unclearRetry(record, { asking, kept });
+      let left = refundable;
       const retries: RefundEntry[] = [];
       const refunds = record.refunds.map((entry) => {
         if (!failed.includes(entry) || left <= 0) return entry;
@@ -230,13 +238,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         retries.push(retry);
         return { ...entry, retriedAs: retry.refundKey };
       });
-      if (retries.length === 0) {
-        return failure(
-          'NOTHING_TO_RETRY',
-          `Payment ${paymentId} has nothing left to refund: what is not back pays for its bookings still confirmed or was waived ` +
-            '(was the refused refund paid back another way? resolve it instead).',
-        );
-      }
+      if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund: all of it is back.`);
       const { attention: _cleared, ...withoutAttention } = record;
       const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
       const written = nextVersion(after, at);
@@ -255,6 +257,17 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       return { ok: true, record: issued.record, asked: retries };
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
+  );
+}
+
+function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: number }): BookingFailure {
+  const m = (amount: number): string => money(amount, record.currency);
+  return failure(
+    'REFUND_UNCLEAR',
+    `Payment ${record.paymentId}: asking again for its failed refunds (${m(amounts.asking)}) would take back money that pays for ` +
+      `its bookings still confirmed or was waived (${m(amounts.kept)}), and ${m(refundedOutside(record))} came back outside this ` +
+      'service (a refund made in the Stripe Dashboard): whether that was these refunds, paid back by hand, cannot be told. ' +
+      'If it was, resolve the payment; if not, refund what is still owed in the Dashboard, then resolve it.',
   );
 }
 
