@@ -1,10 +1,15 @@
 // How the operator CLI prints: aligned tables, field lists and money for people, JSON under --json, refusals on stderr.
 import type { BookingFailure } from '../../lambdas/shared/domain/errors';
-import type { RefundEntry } from '../../lambdas/shared/domain/model';
+import type { PaymentAttention, RefundEntry } from '../../lambdas/shared/domain/model';
 import { money } from '../../lambdas/shared/domain/money';
 
 // Money reads the same in the domain's messages and in the CLI's tables.
 export { money };
+
+/** Every reason a payment is in front of a person, the first one first: `refund_failed, share_unknown`. */
+export function attentionReasons(attention: PaymentAttention): string {
+  return [attention, ...(attention.more ?? [])].map((known) => `${known.reason}${known.code ? ` (${known.code})` : ''}`).join(', ');
+}
 
 export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;

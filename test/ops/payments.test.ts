@@ -332,6 +332,31 @@ describe('bookings cancel', () => {
     },
   );
 
+  it('keeps a booking without a share of its own in front of a person when its payment already needed one, after the other reason is retried', async () => {
+    const t = await bookedTrip([2], { withoutItemPrices: true });
+    // A 10.00 gesture made in the Dashboard fails at the bank: the payment needs a person (refund_failed).
+    fake.nextRefundStatus('pending');
+    const gesture = await fake.client().refunds.create({ payment_intent: t.pi, amount: 1_000 });
+    const failed = fake.setRefundStatus(gesture.id, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+
+    const cancelled = await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'traveller ill'], t.gateway);
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(cancelled).toMatchObject({ code: 0, out: expect.stringContaining('no share of its own') });
+    // The gesture is asked for again; the exit code says the payment still needs a person.
+    expect(retried.code).toBe(1);
+    expect(fake.totalRefunded(t.pi)).toBe(1_000);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown' } });
+    expect((await t.record()).attention?.more).toBeUndefined();
+    expect((await ops(['attention', 'list'])).out.split('\n').find((line) => line.includes(t.pi))).toMatch(/share_unknown/);
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'refunded 80.00 EUR in the Dashboard']);
+    expect(resolved.code).toBe(0);
+    expect((await t.store.listAudit('payment', t.pi)).find((entry) => entry.eventType === 'payment.resolved')?.metadata).toMatchObject({
+      reason: 'share_unknown',
+    });
+  });
+
   it('does not call Stripe to cancel a booking whose charge was already refunded in full (charge.refunded)', async () => {
     const t = await bookedTrip([1, 2]);
     const refunded = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId })));

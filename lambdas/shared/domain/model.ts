@@ -207,14 +207,20 @@ export interface RefundEntry {
   readonly updatedAt: string;
 }
 
-/** Why a payment needs a person, and what it was doing when it did. */
-export interface PaymentAttention {
+/** One thing a person must look at on a payment. */
+export interface AttentionReason {
   readonly reason: string;
   /** Stripe's error code or failure reason, when Stripe said it. */
   readonly code?: string;
   readonly since: string;
+}
+
+/** Why a payment needs a person, and what it was doing when it did. */
+export interface PaymentAttention extends AttentionReason {
   /** The status to go back to when a person retries the refund. */
   readonly previousStatus: PaymentStatus;
+  /** Reasons found while it already needed a person (a share of unknown amount cancelled, another refund failed): each one a person's too. */
+  readonly more?: readonly AttentionReason[];
 }
 
 /**

@@ -118,9 +118,40 @@ export function fullRefundEntries(paymentId: string, amount: number, reason: str
  * refunded payment whose money did not come back owes it again.
  */
 export function withAttention(record: PaymentRecord, reason: string, at: string, code?: string): PaymentRecord {
-  if (record.status === 'needs_attention') return record;
+  if (record.status === 'needs_attention') {
+    // Already in front of a person: the new reason joins the others, once, so settling the first does not drop it.
+    const { attention } = record;
+    if (!attention || [attention, ...(attention.more ?? [])].some((known) => known.reason === reason && known.code === code)) return record;
+    const more = [...(attention.more ?? []), { reason, ...(code !== undefined && { code }), since: at }];
+    return { ...record, attention: { ...attention, more } };
+  }
   const previousStatus = record.status === 'refunded' && record.amountRefunded < record.amountPaid ? 'refund_pending' : record.status;
   return { ...record, status: 'needs_attention', attention: { reason, ...(code !== undefined && { code }), since: at, previousStatus } };
+}
+
+/** What asking Stripe again settles: a refund it refused or failed. Any other reason stays a person's. */
+const SETTLED_BY_RETRY: readonly string[] = ['refund_refused', 'refund_failed'];
+
+/**
+ * The record once its failed refunds are asked for again: back where it was when none of its reasons is left for a
+ * person, still in front of one otherwise, with only the reasons a retry does not settle.
+ */
+export function afterRetry(record: PaymentRecord): PaymentRecord {
+  const { attention, ...rest } = record;
+  if (!attention) return { ...rest, status: 'refund_pending' };
+  const [first, ...more] = [attention, ...(attention.more ?? [])].filter((known) => !SETTLED_BY_RETRY.includes(known.reason));
+  if (first === undefined) return { ...rest, status: attention.previousStatus };
+  return {
+    ...rest,
+    status: 'needs_attention',
+    attention: {
+      reason: first.reason,
+      ...(first.code !== undefined && { code: first.code }),
+      since: first.since,
+      previousStatus: attention.previousStatus,
+      ...(more.length > 0 && { more }),
+    },
+  };
 }
 
 /** Whether a refund in state `from` may move to `to` (never backwards, never out of a final state). */

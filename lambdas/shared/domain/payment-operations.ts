@@ -8,6 +8,7 @@ import { issueRequestedRefunds } from './issue-refunds';
 import { money } from './money';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import {
+  afterRetry,
   hasRequestedRefunds,
   liveStatus,
   newPaymentRecord,
@@ -41,6 +42,8 @@ export interface CancelBookingResult {
   readonly alreadyReleased: boolean;
   /** This booking's refund as the payment record holds it; absent when its payment has nothing to refund. */
   readonly refund?: RefundEntry;
+  /** A refund was asked for a booking without a share of its own: nothing was refunded, and its payment needs a person. */
+  readonly shareUnknown?: true;
   readonly tripStatus?: TripStatus;
 }
 
@@ -113,7 +116,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
-      if (input.refund && booking.amount === undefined && refundableAmount(base) > 0) withEntry = withAttention(withEntry, 'share_unknown', at);
+      const shareUnknown = input.refund && booking.amount === undefined && refundableAmount(base) > 0;
+      if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -144,7 +148,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         if (released.errorCode === 'PAYMENT_CHANGED') return STATE_MOVED;
         return released;
       }
-      const result = { ok: true as const, released: released.released, alreadyReleased: false };
+      const result = { ok: true as const, released: released.released, alreadyReleased: false, ...(shareUnknown && { shareUnknown: true as const }) };
       // The share requested here is asked for straight away; another still requested is looked up by its key first.
       const issued =
         entry?.status === 'requested'
@@ -239,8 +243,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         return { ...entry, retriedAs: retry.refundKey };
       });
       if (retries.length === 0) return failure('NOTHING_TO_RETRY', `Payment ${paymentId} has nothing left to refund: all of it is back.`);
-      const { attention: _cleared, ...withoutAttention } = record;
-      const after: PaymentRecord = { ...withoutAttention, status: record.attention?.previousStatus ?? 'refund_pending', refunds: [...refunds, ...retries] };
+      const after = afterRetry({ ...record, refunds: [...refunds, ...retries] });
       const written = nextVersion(after, at);
       const result = await deps.store.commit({
         at,
@@ -322,6 +325,7 @@ export async function resolvePayment(
             note,
             reason: record.attention?.reason ?? null,
             code: record.attention?.code ?? null,
+            alsoReasons: record.attention?.more?.map((more) => more.reason).join(',') || null,
             refundsClosed: closed.map((entry) => entry.refundKey).join(',') || null,
           }),
         ],

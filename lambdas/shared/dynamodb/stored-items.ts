@@ -134,7 +134,15 @@ const paymentSchema = z.object({
   chargeRefunded: z.optional(wholeNumber),
   chargeRefundedAsOf: z.optional(z.number()),
   refunds: z.array(refundSchema),
-  attention: z.optional(z.object({ reason: text, code: optionalText, since: text, previousStatus: z.enum(PAYMENT_STATUSES) })),
+  attention: z.optional(
+    z.object({
+      reason: text,
+      code: optionalText,
+      since: text,
+      previousStatus: z.enum(PAYMENT_STATUSES),
+      more: z.optional(z.array(z.object({ reason: text, code: optionalText, since: text }))),
+    }),
+  ),
   version: wholeNumber,
   createdAt: text,
   updatedAt: text,

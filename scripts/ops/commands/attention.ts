@@ -17,7 +17,7 @@ const list = defineCommand({
         kind: 'payment',
         id: record.paymentId,
         tripId: record.tripId,
-        reason: record.attention?.reason,
+        reason: record.attention && [record.attention.reason, ...(record.attention.more ?? []).map((more) => more.reason)].join(', '),
         code: record.attention?.code,
         paid: money(record.amountPaid, record.currency),
         refunded: money(record.amountRefunded, record.currency),

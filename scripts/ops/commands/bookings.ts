@@ -95,8 +95,10 @@ const cancel = defineCommand({
       ? refundLine(result.refund, booking?.currency ?? '')
       : result.alreadyReleased
         ? 'none (released before, without a refund of its own)'
-        : refund
-          ? 'none (nothing paid through Stripe)'
+        : result.shareUnknown
+          ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
+          : refund
+            ? 'none (nothing paid through Stripe)'
           : 'none (--no-refund)';
     context.print(
       result,

@@ -2,7 +2,7 @@
 import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
-import { money, refundLine } from '../printing';
+import { attentionReasons, money, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
 
@@ -26,7 +26,7 @@ function paymentFields(record: PaymentRecord): [string, unknown][] {
     reason,
     paid: money(record.amountPaid, record.currency),
     refunded: money(record.amountRefunded, record.currency),
-    attention: attention && `${attention.reason}${attention.code ? ` (${attention.code})` : ''} since ${attention.since}`,
+    attention: attention && `${attentionReasons(attention)} since ${attention.since}`,
     updatedAt,
   };
   return Object.entries(fields).filter(([, value]) => value !== undefined);

@@ -1,0 +1,64 @@
+// A payment in front of a person: every reason kept, once each, and a retry settling only the refunds it asks for again.
+import { describe, expect, it } from 'vitest';
+import type { PaymentRecord } from '../../lambdas/shared/domain/model';
+import { afterRetry, newPaymentRecord, withAttention } from '../../lambdas/shared/domain/payment-ledger';
+import { paymentRecordItem } from '../../lambdas/shared/dynamodb/items';
+import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
+
+const AT = '2027-03-01T10:00:00.000Z';
+const LATER = '2027-03-02T10:00:00.000Z';
+
+const cancelled: PaymentRecord = newPaymentRecord(
+  { paymentId: 'pi_attention', status: 'cancelled', tripId: 'trip-1', setAside: false, amountPaid: 9_000, currency: 'eur' },
+  AT,
+);
+
+describe('withAttention', () => {
+  it('puts a payment in front of a person, remembering where it was', () => {
+    expect(withAttention(cancelled, 'refund_failed', AT, 'expired_or_canceled_card')).toMatchObject({
+      status: 'needs_attention',
+      attention: { reason: 'refund_failed', code: 'expired_or_canceled_card', since: AT, previousStatus: 'cancelled' },
+    });
+  });
+
+  it('adds a new reason to a payment already in front of a person, once, and keeps the first', () => {
+    const failed = withAttention(cancelled, 'refund_failed', AT, 'expired_or_canceled_card');
+    const both = withAttention(failed, 'share_unknown', LATER);
+
+    expect(both.attention).toEqual({
+      reason: 'refund_failed',
+      code: 'expired_or_canceled_card',
+      since: AT,
+      previousStatus: 'cancelled',
+      more: [{ reason: 'share_unknown', since: LATER }],
+    });
+    expect(withAttention(both, 'share_unknown', LATER)).toBe(both);
+    expect(withAttention(both, 'refund_failed', LATER, 'expired_or_canceled_card')).toBe(both);
+  });
+});
+
+describe('afterRetry', () => {
+  it('takes the payment back where it was when a retry settles every reason', () => {
+    const refused = withAttention(withAttention(cancelled, 'refund_refused', AT, 'charge_disputed'), 'refund_failed', LATER, 'lost_or_stolen_card');
+    const retried = afterRetry(refused);
+
+    expect(retried.status).toBe('cancelled');
+    expect(retried.attention).toBeUndefined();
+  });
+
+  it('keeps in front of a person what a retry does not settle, whichever reason came first', () => {
+    const unknownFirst = afterRetry(withAttention(withAttention(cancelled, 'share_unknown', AT), 'refund_failed', LATER, 'x'));
+    const unknownLater = afterRetry(withAttention(withAttention(cancelled, 'refund_failed', AT, 'x'), 'share_unknown', LATER));
+
+    for (const retried of [unknownFirst, unknownLater]) {
+      expect(retried.status).toBe('needs_attention');
+      expect(retried.attention).toMatchObject({ reason: 'share_unknown', previousStatus: 'cancelled' });
+      expect(retried.attention?.more).toBeUndefined();
+    }
+  });
+
+  it('survives the table: every reason reads back as written', () => {
+    const both = withAttention(withAttention(cancelled, 'refund_failed', AT, 'x'), 'share_unknown', LATER);
+    expect(fromItem.paymentRecord(paymentRecordItem(both) as never).attention).toEqual(both.attention);
+  });
+});
