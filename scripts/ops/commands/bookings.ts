@@ -99,7 +99,7 @@ const cancel = defineCommand({
           ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
           : refund
             ? 'none (nothing paid through Stripe)'
-          : 'none (--no-refund)';
+            : 'none (--no-refund)';
     context.print(
       result,
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
