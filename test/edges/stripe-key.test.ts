@@ -3,7 +3,7 @@
 // money waits as requested, and the first call after a working key is in the secret refunds it once.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -18,7 +18,8 @@ import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { ops } from '../support/ops';
-import { overwriteSlot, seedSlot, testStore } from '../support/store';
+import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
+import { overwriteSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 
 let fake: StripeFake;
@@ -181,9 +182,9 @@ describe('the Lambda entry points, as Lambda loads them', () => {
     lines.filter((line) => line.level === 'ERROR' && String(line.message).startsWith('Stripe refused the API key')).map((line) => line.stripeKeyRejection);
 
   /** Each entry point's module, loaded afresh with this test's environment (as a cold start reads it). */
-  async function coldStart<T>(load: () => Promise<T>, apiKey: string): Promise<T> {
+  async function coldStart<T>(load: () => Promise<T>, apiKey: string, tableName: string = inject('tableName')): Promise<T> {
     vi.resetModules();
-    vi.stubEnv('TABLE_NAME', inject('tableName'));
+    vi.stubEnv('TABLE_NAME', tableName);
     vi.stubEnv('DYNAMODB_ENDPOINT', inject('dynamoEndpoint'));
     vi.stubEnv('STRIPE_API_KEY', apiKey);
     vi.stubEnv('STRIPE_WEBHOOK_SECRETS', SIGNING_SECRET);
@@ -233,7 +234,11 @@ describe('the Lambda entry points, as Lambda loads them', () => {
 
   it('the reconciliation sweep: the run fails (its errors alarm) and the refusal of the list of events is said once', async () => {
     fake.refuseApiKey('sk_test_entry_sweep');
-    const { handler } = await coldStart(() => import('../../lambdas/stripe-reconciler/handler'), 'sk_test_entry_sweep');
+    // A table of its own: the shared one holds other tests' refunds due, which the sweep would ask Stripe for first.
+    const table = uniqueId('own-table');
+    await createBookingTable(inject('dynamoEndpoint'), table);
+    onTestFinished(() => deleteBookingTable(inject('dynamoEndpoint'), table));
+    const { handler } = await coldStart(() => import('../../lambdas/stripe-reconciler/handler'), 'sk_test_entry_sweep', table);
 
     let outcome: unknown;
     const lines = await linesWritten(async () => {
