@@ -64,6 +64,7 @@ const refundSchema = z.object({
   status: z.nullable(z.string()),
   failure_reason: z.nullish(z.string()),
   metadata: metadataSchema,
+  created: z.optional(z.number()),
 });
 
 export type ParsedEvent =
@@ -210,6 +211,7 @@ function parseRefund(eventId: string, eventType: string, object: Record<string, 
       status: refundStatusOf(refund.data.status),
       ...(refundKey !== undefined && { refundKey }),
       ...(refund.data.failure_reason && { failureReason: refund.data.failure_reason }),
+      ...(refund.data.created !== undefined && { created: refund.data.created }),
     },
   };
 }

@@ -505,7 +505,7 @@ describe('payments retry-refund after money came back outside this service', () 
     expect(retried.err.split('\n')).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^error: REFUND_UNCLEAR: Payment ${t.pi}: .*\\(${eur(share).replace('.', '\\.')}\\).*${eur(share).replace('.', '\\.')} came back outside this service.*resolve`,
+          `^error: REFUND_UNCLEAR: Payment ${t.pi}: .*\\(${eur(share).replace('.', '\\.')}\\).*${eur(share).replace('.', '\\.')} none of our refunds accounts for.*resolve`,
         ),
       ),
     ]);

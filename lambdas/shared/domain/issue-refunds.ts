@@ -134,7 +134,7 @@ async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: Refu
   }
   if (lookUpFirst) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
-    if (found) return { kind: 'created', refundId: found.refundId, status: found.status };
+    if (found) return { kind: 'created', refundId: found.refundId, status: found.status, ...(found.created !== undefined && { created: found.created }) };
   }
   return deps.gateway.refund({
     paymentId: record.paymentId,

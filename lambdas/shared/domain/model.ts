@@ -194,6 +194,8 @@ export interface RefundEntry {
   /** The bookings whose shares it returns; empty for a whole payment. */
   readonly bookingReferences: readonly string[];
   readonly stripeRefundId?: string;
+  /** When Stripe created it (epoch seconds, by Stripe's clock, as its charge totals are stamped): a total taken before never counted it. */
+  readonly providerCreated?: number;
   /** Stripe's error code or the refund's `failure_reason`, when it failed. */
   readonly failureCode?: string;
   /** The refund a person asked for again after this one failed. */

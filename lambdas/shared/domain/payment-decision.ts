@@ -58,6 +58,8 @@ export interface RefundChanged extends EventIdentity {
   /** Our key, from the refund's metadata, when we made it. */
   readonly refundKey?: string;
   readonly failureReason?: string;
+  /** When Stripe created the refund (epoch seconds). */
+  readonly created?: number;
   /** When Stripe made the event (epoch seconds). */
   readonly occurredAt?: number;
 }

@@ -650,6 +650,7 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
     stripeRefundId: event.refundId,
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
     ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
+    ...(event.created !== undefined && { providerCreated: event.created }),
   });
   const tripTransition = trip?.paymentId === record.paymentId ? tripRefundedBy(record, change.record) : undefined;
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
@@ -732,7 +733,10 @@ async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reaso
     async () => {
       const at = deps.clock.now().toISOString();
       const existing = await deps.store.getPaymentRecord(paymentId);
-      if (existing?.status === 'needs_attention') return { ...fromRecord(existing, 'needs_attention'), ...UNCHANGED };
+      // Already in front of a person for this very reason (a redelivery): nothing to add. For another, it joins the first.
+      if (existing?.status === 'needs_attention' && withAttention(existing, reason, at) === existing) {
+        return { ...fromRecord(existing, 'needs_attention'), ...UNCHANGED };
+      }
       const record = existing
         ? nextVersion(withAttention(existing, reason, at), at)
         : newPaymentRecord(

@@ -15,7 +15,13 @@ export interface RefundRequest {
 }
 
 export type RefundAnswer =
-  | { readonly kind: 'created'; readonly refundId: string; readonly status: ProviderRefundStatus }
+  | {
+      readonly kind: 'created';
+      readonly refundId: string;
+      readonly status: ProviderRefundStatus;
+      /** When the provider created it (epoch seconds, its clock). */
+      readonly created?: number;
+    }
   /** The charge was refunded in full already (by another refund, ours or not). */
   | { readonly kind: 'already_refunded' }
   /** Refused for good: asking again will not help (`code` is the provider's error code). */
@@ -25,6 +31,8 @@ export interface FoundRefund {
   readonly refundId: string;
   readonly status: ProviderRefundStatus;
   readonly amount: number;
+  /** When the provider created it (epoch seconds, its clock). */
+  readonly created?: number;
 }
 
 export interface PaymentGateway {

@@ -184,6 +184,8 @@ export function moveRefund(
     readonly countedByCharge?: boolean;
     /** When Stripe said it (the event's `created`, epoch seconds). */
     readonly asOf?: number;
+    /** When Stripe created the refund (epoch seconds). */
+    readonly providerCreated?: number;
   } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
@@ -194,12 +196,13 @@ export function moveRefund(
     updatedAt: at,
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
+    ...(entry.providerCreated === undefined && details.providerCreated !== undefined && { providerCreated: details.providerCreated }),
   };
   const failed = status === 'failed' || status === 'canceled';
   let next: PaymentRecord = { ...record, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
   // A refund that existed at Stripe and failed leaves the charge's total too; a snapshot of the charge from
   // the same second or before may still count it, so it is not believed over this.
-  if (failed && (details.countedByCharge ?? true)) next = withoutFailedRefund(next, entry.amount, details.asOf);
+  if (failed && (details.countedByCharge ?? true)) next = withoutFailedRefund(next, moved, details.asOf);
   next = recounted(next);
   if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
   return {
@@ -221,7 +224,10 @@ export function moveRefund(
 export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answer: RefundAnswer, at: string): RefundChange {
   switch (answer.kind) {
     case 'created':
-      return moveRefund(record, refundKey, answer.status, at, { stripeRefundId: answer.refundId });
+      return moveRefund(record, refundKey, answer.status, at, {
+        stripeRefundId: answer.refundId,
+        ...(answer.created !== undefined && { providerCreated: answer.created }),
+      });
     case 'already_refunded':
       // The charge went back in full by another refund: nothing of this one is needed.
       return chargeFullyRefunded(record, at, 'charge_already_refunded');
@@ -258,12 +264,15 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   return recounted({ ...record, chargeRefunded: total, ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }) });
 }
 
-function withoutFailedRefund(record: PaymentRecord, amount: number, asOf?: number): PaymentRecord {
+function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: number): PaymentRecord {
   // Any snapshot of the charge taken before the next second may predate the failure, even one not seen yet.
   const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
+  // A total taken before Stripe created the refund never counted it: what it holds is other money (a refund made in the
+  // Dashboard), which stays counted.
+  const countedIt = refund.providerCreated === undefined || record.chargeRefundedAsOf === undefined || record.chargeRefundedAsOf >= refund.providerCreated;
   return {
     ...record,
-    ...(record.chargeRefunded !== undefined && { chargeRefunded: Math.max(0, record.chargeRefunded - amount) }),
+    ...(record.chargeRefunded !== undefined && countedIt && { chargeRefunded: Math.max(0, record.chargeRefunded - refund.amount) }),
     ...(chargeRefundedAsOf !== undefined && { chargeRefundedAsOf }),
   };
 }

@@ -268,9 +268,10 @@ function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: nu
   return failure(
     'REFUND_UNCLEAR',
     `Payment ${record.paymentId}: asking again for its failed refunds (${m(amounts.asking)}) would take back money that pays for ` +
-      `its bookings still confirmed or was waived (${m(amounts.kept)}), and ${m(refundedOutside(record))} came back outside this ` +
-      'service (a refund made in the Stripe Dashboard): whether that was these refunds, paid back by hand, cannot be told. ' +
-      'If it was, resolve the payment; if not, refund what is still owed in the Dashboard, then resolve it.',
+      `its bookings still confirmed or was waived (${m(amounts.kept)}), and Stripe's total for the charge counts ` +
+      `${m(refundedOutside(record))} none of our refunds accounts for (a refund made in the Stripe Dashboard, or a total taken ` +
+      'before one of ours failed): whether it was these refunds, paid back by hand, cannot be told here. Look at the charge in the ' +
+      'Dashboard: if they were paid back there, resolve the payment; if not, refund what is still owed there, then resolve it.',
   );
 }
 

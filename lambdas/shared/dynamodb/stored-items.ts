@@ -114,6 +114,7 @@ const refundSchema = z.object({
   reason: text,
   bookingReferences: z.array(text),
   stripeRefundId: optionalText,
+  providerCreated: z.optional(z.number()),
   failureCode: optionalText,
   retriedAs: optionalText,
   resolvedAt: optionalText,

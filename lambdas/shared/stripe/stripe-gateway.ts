@@ -68,7 +68,7 @@ export class StripePaymentGateway implements PaymentGateway {
         },
         { idempotencyKey: request.refundKey },
       );
-      return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status) };
+      return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status), created: refund.created };
     } catch (error) {
       const sdk = await stripeSdk();
       if (!sdk.isStripeError(error)) throw error;
@@ -84,7 +84,7 @@ export class StripePaymentGateway implements PaymentGateway {
       const stripe = await this.client();
       for await (const refund of stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) {
         if (refund.metadata?.[REFUND_KEY_METADATA] === refundKey) {
-          return { refundId: refund.id, status: refundStatusOf(refund.status), amount: refund.amount };
+          return { refundId: refund.id, status: refundStatusOf(refund.status), amount: refund.amount, created: refund.created };
         }
       }
       return undefined;

@@ -1,0 +1,212 @@
+// payments retry-refund where Stripe's charge total and our refunds part ways, over DynamoDB Local and the Stripe fake: a
+// reason found while the payment already needs a person is kept, a gesture made in the Dashboard stays counted when one of
+// our refunds fails after it, a total reported late that still counts a failed refund sends a person to the Dashboard, and
+// an ordinary discounted payment is retried in full.
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { slotItem } from '../../lambdas/shared/dynamodb/items';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { injectFaults } from '../../scripts/dev-kit/faults';
+import { FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { createPendingTrip } from '../support/trips';
+import { ops } from '../support/ops';
+import { webhookHarness } from '../support/webhook';
+
+const PRICE = 4_500;
+const CAPACITY = 5;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/** As in test/ops/payments.test.ts: one booking per entry of `guests`, each on its own slot, booked through the webhook. */
+async function bookedTrip(guests: readonly number[], discount = 0) {
+  const store = testStore();
+  const slots: Slot[] = [];
+  for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
+  const created = await createPendingTrip(
+    store,
+    slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
+  );
+  const pi = paymentIntentId();
+  const paid = created.amount - discount;
+  fake.registerPayment(pi, paid);
+  const webhook = webhookHarness(fake, { store });
+  const session = {
+    ...checkoutSession(created, { paymentIntent: pi, amount: paid }),
+    ...(discount > 0 && { amount_subtotal: created.amount, total_details: { amount_discount: discount } }),
+  };
+  const booked = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', session)));
+  expect(booked.body.outcome).toBe('booked');
+  const bookings = await store.listBookingsOfTrip(created.tripId);
+  const references = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string);
+  const shares = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.amount as number);
+  const gateway = new StripePaymentGateway(async () => fake.client());
+  return {
+    store,
+    webhook,
+    trip: created,
+    pi,
+    slots,
+    references,
+    shares,
+    gateway,
+    paid,
+    tripStatus: async () => (await store.getTrip(created.tripId))?.status,
+    record: async () => (await store.getPaymentRecord(pi)) as PaymentRecord,
+    bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
+    cancelWith: (store_: TestStore, gateway_: PaymentGateway, reference: string) =>
+      cancelBooking({ store: store_, gateway: gateway_, clock: systemClock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true }),
+  };
+}
+
+/** An event as Stripe created it `seconds` from now (negative: earlier), for deliveries out of order. */
+function createdAt<E extends { created: number }>(event: E, seconds: number): E {
+  return { ...event, created: Math.floor(Date.now() / 1000) + seconds };
+}
+
+describe('a payment already in front of a person', () => {
+  it('keeps stored_data_unusable of a full refund it could not act on, so a retry of the refused share does not clear the payment', async () => {
+    const t = await bookedTrip([1, 2]);
+    const [first, second] = t.references as [string, string];
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused', code: 'charge_disputed' } });
+
+    const slot = (await readSlot(t.store, t.slots[1]?.slotId as string)) as Slot;
+    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...slotItem(slot), availableCount: 'lots' } }));
+    try {
+      // Support refunds the whole charge in the Dashboard; the release of the booking still confirmed cannot read its slot.
+      await fake.client().refunds.create({ payment_intent: t.pi });
+      const refunded = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId })));
+      expect(refunded.body.outcome).toBe('needs_attention');
+      const afterEvent = await t.record();
+
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+      const listed = (await ops(['attention', 'list'])).out.split('\n').filter((line) => line.includes(t.pi));
+
+      // What stays true: all of the money is back at Stripe, the second booking is still confirmed, its trip booked.
+      expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+      expect(await t.bookingStatus(second)).toBe('confirmed');
+      expect(await t.tripStatus()).toBe('booked');
+      // The reason the full refund was not acted on is kept on the payment, and it stays in front of a person.
+      expect(afterEvent.attention?.more ?? []).toContainEqual(expect.objectContaining({ reason: 'stored_data_unusable' }));
+      expect(retried.code).toBe(1);
+      expect(await t.record()).toMatchObject({ status: 'needs_attention' });
+      expect(listed).toHaveLength(1);
+    } finally {
+      await overwriteSlot(slot);
+    }
+  });
+});
+
+describe('a gesture made in the Dashboard, then one of our refunds failing', () => {
+  it('says REFUND_UNCLEAR for a share that failed after a gesture, as it does for one refused after a gesture', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    // A 20.00 gesture in the Dashboard, reported by charge.refunded.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    const gesture = await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)));
+    expect(gesture.body.outcome).toBe('partial_refund_recorded');
+    // The first booking is cancelled: Stripe takes its refund as pending (its charge.refunded, total 65.00, is on its way).
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000 + PRICE, tripId: t.trip.tripId }), -30);
+    // The refund fails at the bank; its refund.updated arrives before the charge.refunded of its creation.
+    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
+    const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.updated', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    await t.webhook.send(signedRequest(snapshot));
+    const before = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    // Stripe's total without the failed refund: the gesture, which stays counted.
+    expect(before.chargeRefunded).toBe(2_000);
+    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    expect(fake.totalRefunded(t.pi)).toBe(2_000);
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+  });
+});
+
+describe('a charge total reported late, still counting a refund that failed', () => {
+  it('asks nothing for the failed share and sends a person to the Dashboard: what the total counts cannot be told apart from a refund made there', async () => {
+    const t = await bookedTrip([1, 1]);
+    const first = t.references[0] as string;
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const faultyStore = testStore(client);
+    // Stripe takes the refund (pending); then every attempt to write its answer fails: the share stays requested.
+    const answersThenTableFails: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        const answer = await t.gateway.refund(request);
+        faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
+        return answer;
+      },
+    };
+    fake.nextRefundStatus('pending');
+    await expect(t.cancelWith(faultyStore, answersThenTableFails, first)).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    // Stripe's charge.refunded for it (total 45.00, the pending refund) cannot be delivered while the table is down.
+    const snapshot = chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId });
+    // The refund fails at the bank; the operator asks again for the share still requested: it is found failed.
+    const [refund] = fake.refundsOf(t.pi);
+    fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    const found = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect(found.code).toBe(1);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+    // Stripe delivers the charge.refunded again, now that the table is back.
+    expect((await t.webhook.send(signedRequest(snapshot))).body.outcome).toBeDefined();
+    const before = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    // The failure was learned by looking the refund up, with no time of Stripe's: the total, taken before it, is believed.
+    expect(before.chargeRefunded).toBe(PRICE);
+    expect(retried).toMatchObject({ code: 1, err: expect.stringMatching(/REFUND_UNCLEAR: .*Look at the charge in the Dashboard/) });
+    expect(fake.totalRefunded(t.pi)).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+  });
+});
+
+describe('an ordinary payment', () => {
+  it('asks a refused share again in full on a discounted payment whose first share went pending, counted by charge.refunded before its answer was recorded, then succeeded', async () => {
+    const t = await bookedTrip([1, 1, 1], 1_500);
+    const [first, second, third] = t.references as [string, string, string];
+    expect(t.shares).toEqual([4_000, 4_000, 4_000]);
+    // Stripe takes the first share as pending and its charge.refunded is processed before the cancellation records the answer.
+    const chargeFirst: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        const answer = await t.gateway.refund(request);
+        const charge = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: 4_000, tripId: t.trip.tripId })));
+        expect(charge.body.outcome).toBe('partial_refund_recorded');
+        return answer;
+      },
+    };
+    fake.nextRefundStatus('pending');
+    expect(await t.cancelWith(t.store, chargeFirst, first)).toMatchObject({ ok: true, refund: { status: 'pending' } });
+    const [refund] = fake.refundsOf(t.pi);
+    const succeeded = fake.setRefundStatus(refund?.id as string, 'succeeded');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(succeeded))))).body.outcome).toBe('refund_updated');
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(retried.code).toBe(0);
+    expect(fake.totalRefunded(t.pi)).toBe(8_000);
+    expect(await t.bookingStatus(third)).toBe('confirmed');
+    expect(await t.record()).toMatchObject({ status: 'booked', amountRefunded: 8_000 });
+  });
+});
