@@ -555,6 +555,25 @@ describe('payments retry-refund after money came back outside this service', () 
     expect(fake.totalRefunded(t.pi)).toBe(1_000 + PRICE);
   });
 
+  it('asks for nothing when a failed gesture and a refused share add up to more than is left while a booking stands', async () => {
+    const t = await bookedTrip([1, 1]);
+    const first = t.references[0] as string;
+    // A 50.00 gesture on a 90.00 payment, made in the Dashboard, fails at the bank.
+    fake.nextRefundStatus('pending');
+    const gesture = await fake.client().refunds.create({ payment_intent: t.pi, amount: 5_000 });
+    const failed = fake.setRefundStatus(gesture.id, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const before = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(retried).toMatchObject({ code: 1, err: expect.stringMatching(/REFUND_UNCLEAR: .*\(95\.00 EUR\).*more than is left to refund \(90\.00 EUR\)/) });
+    expect(await t.record()).toEqual(before);
+    expect(fake.totalRefunded(t.pi)).toBe(0);
+  });
+
   it('reads the bookings again when one is cancelled between its read and its write: the refused share is asked for in full', async () => {
     const t = await refusedShare([2, 1]);
     const [first, second] = t.references as [string, string];

@@ -218,10 +218,12 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       const kept = await keptAmount(deps.store, record);
       const asking = failed.reduce((sum, entry) => sum + entry.amount, 0);
       // Asked again in full, the failed refunds would take back money that pays for bookings still confirmed or was
-      // waived, and some money came back outside this service (a refund made in the Dashboard): whether that was these
-      // refunds paid back by hand, or a gesture on a booking that stands, cannot be told. Neither in full (a double
-      // refund) nor in part (a share cut short, silently): a person decides.
-      if (kept > 0 && asking > refundable - kept && refundedOutside(record) > 0) return unclearRetry(record, { asking, kept });
+      // waived, and either some money came back outside this service (a refund made in the Dashboard: these refunds paid
+      // back by hand, or a gesture on a booking that stands? it cannot be told), or they add up to more than is left at
+      // all (a failed gesture larger than the rest). Neither in full (a double refund) nor in part (a share cut short,
+      // silently): a person decides. With no booking standing, whatever is left is owed, and asked for.
+      const unclear = kept > 0 && asking > refundable - kept && (refundedOutside(record) > 0 || asking > refundable);
+      if (unclear) return unclearRetry(record, { asking, kept, refundable });
       let left = refundable;
       const retries: RefundEntry[] = [];
       const refunds = record.refunds.map((entry) => {
@@ -263,15 +265,19 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
   );
 }
 
-function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: number }): BookingFailure {
+function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: number; refundable: number }): BookingFailure {
   const m = (amount: number): string => money(amount, record.currency);
+  const outside = refundedOutside(record);
+  const why =
+    outside > 0
+      ? `and Stripe's total for the charge counts ${m(outside)} none of our refunds accounts for (a refund made in the Stripe ` +
+        'Dashboard, or a total taken before one of ours failed): whether it was these refunds, paid back by hand, cannot be told here'
+      : `and they add up to more than is left to refund (${m(amounts.refundable)})`;
   return failure(
     'REFUND_UNCLEAR',
     `Payment ${record.paymentId}: asking again for its failed refunds (${m(amounts.asking)}) would take back money that pays for ` +
-      `its bookings still confirmed or was waived (${m(amounts.kept)}), and Stripe's total for the charge counts ` +
-      `${m(refundedOutside(record))} none of our refunds accounts for (a refund made in the Stripe Dashboard, or a total taken ` +
-      'before one of ours failed): whether it was these refunds, paid back by hand, cannot be told here. Look at the charge in the ' +
-      'Dashboard: if they were paid back there, resolve the payment; if not, refund what is still owed there, then resolve it.',
+      `its bookings still confirmed or was waived (${m(amounts.kept)}), ${why}. Look at the charge in the Dashboard: if they ` +
+      'were paid back there, resolve the payment; if not, refund what is still owed there, then resolve it.',
   );
 }
 
