@@ -3,7 +3,7 @@
 // our refunds fails after it, a total reported late that still counts a failed refund sends a person to the Dashboard, and
 // an ordinary discounted payment is retried in full.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
@@ -134,6 +134,115 @@ describe('a gesture made in the Dashboard, then one of our refunds failing', () 
     expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
     expect(fake.totalRefunded(t.pi)).toBe(2_000);
     expect(await t.bookingStatus(second)).toBe('confirmed');
+  });
+});
+
+describe('a reason joining a payment already in front of a person', () => {
+  it('is written once and counted once over redeliveries of its event, and a second reason is kept too', async () => {
+    const store = testStore();
+    const slots: Slot[] = [await seedSlot(store, { capacity: 5, priceAmount: PRICE }), await seedSlot(store, { capacity: 5, priceAmount: PRICE })];
+    const trip = await createPendingTrip(store, [
+      [slots[0] as Slot, 1],
+      [slots[1] as Slot, 1],
+    ]);
+    const pi = paymentIntentId();
+    fake.registerPayment(pi, trip.amount);
+    const webhook = webhookHarness(fake, { store });
+    expect((await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: pi }))))).body.outcome).toBe(
+      'booked',
+    );
+    const bookings = await store.listBookingsOfTrip(trip.tripId);
+    const first = bookings.find((booking) => booking.slotId === slots[0]?.slotId)?.reference as string;
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(0);
+
+    const slot = (await readSlot(store, slots[1]?.slotId as string)) as Slot;
+    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...slotItem(slot), availableCount: 'lots' } }));
+    try {
+      await fake.client().refunds.create({ payment_intent: pi });
+      const added = vi.spyOn(webhook.metrics, 'addMetric');
+      const event = chargeRefunded(pi, trip.amount, { tripId: trip.tripId });
+      const once = await webhook.send(signedRequest(event));
+      const afterOnce = (await store.getPaymentRecord(pi)) as PaymentRecord;
+      const twice = await webhook.send(signedRequest(event));
+      const thrice = await webhook.send(signedRequest(event));
+      const after = (await store.getPaymentRecord(pi)) as PaymentRecord;
+
+      expect([once.body.outcome, twice.body.outcome, thrice.body.outcome]).toEqual(['needs_attention', 'needs_attention', 'needs_attention']);
+      expect(after.version).toBe(afterOnce.version);
+      expect(after.attention?.more).toHaveLength(1);
+      expect(added.mock.calls.filter(([name]) => name === 'PaymentsNeedingAttention')).toHaveLength(1);
+      const audits = (await store.listAudit('payment', pi)).filter((entry) => entry.eventType === 'payment.needs_attention');
+      expect(audits).toHaveLength(1);
+    } finally {
+      await overwriteSlot(slot);
+    }
+  });
+});
+
+describe('a gesture in the Dashboard, then two of our refunds failing', () => {
+  it('keeps the gesture counted after the second failure too, and says REFUND_UNCLEAR as for one', async () => {
+    const t = await bookedTrip([1, 1, 1]);
+    const [first, second, third] = t.references as [string, string, string];
+    // A 20.00 gesture in the Dashboard, reported by charge.refunded a minute ago.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    expect((await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)))).body.outcome).toBe(
+      'partial_refund_recorded',
+    );
+    // Two bookings are cancelled: Stripe takes both refunds as pending (their charge.refunded are on their way).
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    // Both fail at the bank; their refund.updated arrive before the charge.refunded of their creation.
+    const [a, b] = fake.refundsOf(t.pi).filter((refund) => refund.amount === PRICE);
+    const failedA = fake.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedA))))).body.outcome).toBe('needs_attention');
+    const afterFirst = await t.record();
+    const failedB = fake.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card');
+    await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedB))));
+    const afterSecond = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    // Nothing is asked without a person (as for one failure after a gesture): the third booking keeps its money.
+    expect({ code: retried.code, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({ code: 1, refundedAtStripe: 2_000 });
+    expect(retried.err).toContain('REFUND_UNCLEAR');
+    expect(await t.bookingStatus(third)).toBe('confirmed');
+    // The gesture stays counted after each failure: no total was taken after either refund was created.
+    expect([afterFirst.chargeRefunded, afterSecond.chargeRefunded]).toEqual([2_000, 2_000]);
+  });
+});
+
+describe('a charge refunded in full, learned from an already_refunded answer, then our pending refund failing', () => {
+  it('takes the failed refund off the full total and asks it again: both bookings are cancelled and half the money is not back', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    // Support refunds the second booking's 45.00 in the Dashboard; its charge.refunded (total 45.00) a minute ago.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    expect((await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), -60)))).body.outcome).toBe(
+      'partial_refund_recorded',
+    );
+    // The first booking is cancelled: Stripe takes its refund as pending (its charge.refunded, total 90.00, is on its way).
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    // The second is cancelled in this service too: Stripe answers charge_already_refunded (90.00 of 90.00 counted).
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const beforeFailure = await t.record();
+    // The pending refund fails at the bank.
+    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.status === 'pending');
+    const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    const afterFailure = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(beforeFailure.chargeRefunded).toBe(t.paid);
+    // No booking stands: what is left is owed, and asked for.
+    expect({ code: retried.code, err: retried.err, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({ code: 0, err: '', refundedAtStripe: t.paid });
+    // Stripe's total without the failed refund: the 45.00 made in the Dashboard.
+    expect(afterFailure).toMatchObject({ chargeRefunded: PRICE, amountRefunded: PRICE });
   });
 });
 

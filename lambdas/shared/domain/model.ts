@@ -252,6 +252,8 @@ export interface PaymentRecord {
   readonly chargeRefunded?: number;
   /** When Stripe said so (epoch seconds): an older snapshot of the charge, arriving late, is not believed over it. */
   readonly chargeRefundedAsOf?: number;
+  /** When the total held was taken (the snapshot's own `created`); absent when unknown: it then counts every refund. */
+  readonly chargeRefundedTakenAt?: number;
   readonly refunds: readonly RefundEntry[];
   readonly attention?: PaymentAttention;
   /** Increases with every write; each write is conditioned on the version it read. */

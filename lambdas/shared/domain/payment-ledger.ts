@@ -261,7 +261,16 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) return record;
   const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
   const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
-  return recounted({ ...record, chargeRefunded: total, ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }) });
+  // The time the total held was taken: this snapshot's when it is the one kept, unknown when one without a time raised it.
+  const takenChanged = newer || total !== record.chargeRefunded;
+  const { chargeRefundedTakenAt: _held, ...rest } = record;
+  const takenAt = takenChanged ? asOf : record.chargeRefundedTakenAt;
+  return recounted({
+    ...rest,
+    chargeRefunded: total,
+    ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
+    ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
+  });
 }
 
 function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: number): PaymentRecord {
@@ -269,7 +278,8 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
   // A total taken before Stripe created the refund never counted it: what it holds is other money (a refund made in the
   // Dashboard), which stays counted.
-  const countedIt = refund.providerCreated === undefined || record.chargeRefundedAsOf === undefined || record.chargeRefundedAsOf >= refund.providerCreated;
+  const countedIt =
+    refund.providerCreated === undefined || record.chargeRefundedTakenAt === undefined || record.chargeRefundedTakenAt >= refund.providerCreated;
   return {
     ...record,
     ...(record.chargeRefunded !== undefined && countedIt && { chargeRefunded: Math.max(0, record.chargeRefunded - refund.amount) }),

@@ -134,6 +134,7 @@ const paymentSchema = z.object({
   amountRefunded: wholeNumber,
   chargeRefunded: z.optional(wholeNumber),
   chargeRefundedAsOf: z.optional(z.number()),
+  chargeRefundedTakenAt: z.optional(z.number()),
   refunds: z.array(refundSchema),
   attention: z.optional(
     z.object({
