@@ -8,7 +8,7 @@ import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborator
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
-import { slotItem } from '../../lambdas/shared/dynamodb/items';
+import { paymentRecordItem, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
@@ -284,6 +284,111 @@ describe('a charge total reported late, still counting a refund that failed', ()
     expect(retried).toMatchObject({ code: 1, err: expect.stringMatching(/REFUND_UNCLEAR: .*Look at the charge in the Dashboard/) });
     expect(fake.totalRefunded(t.pi)).toBe(0);
     expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+  });
+});
+
+describe('a failure learned without a time of Stripe, then a late total still counting it, no booking standing', () => {
+  it('sends a person to the Dashboard, never says all of it is back with 45.00 of 90.00 back', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    // The second booking is cancelled and refunded: 45.00 back.
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    // The first (the last booking) is cancelled; Stripe takes its refund as pending, then the table fails: it stays requested.
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const answersThenTableFails: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        const answer = await t.gateway.refund(request);
+        faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
+        return answer;
+      },
+    };
+    fake.nextRefundStatus('pending');
+    await expect(t.cancelWith(testStore(client), answersThenTableFails, first)).rejects.toMatchObject({ name: 'StoreUnavailableError' });
+    // Stripe's charge.refunded of its creation (total 90.00, counting the pending refund) cannot be delivered yet.
+    const snapshot = chargeRefunded(t.pi, t.paid, { refunded: t.paid, tripId: t.trip.tripId });
+    // The refund fails at the bank; the operator's retry finds it failed by looking it up.
+    const pending = fake.refundsOf(t.pi).find((refund) => refund.status === 'pending');
+    fake.setRefundStatus(pending?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(1);
+    // The late charge.refunded is delivered.
+    await t.webhook.send(signedRequest(snapshot));
+    const before = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(await t.bookingStatus(first)).toBe('cancelled');
+    expect(await t.bookingStatus(second)).toBe('cancelled');
+    expect(before.chargeRefunded).toBe(t.paid); // the late total was believed over the failure
+    // Both bookings cancelled with a refund, 45.00 still owed: what the late total counts cannot be told apart from a refund
+    // made in the Dashboard, so a person is sent there, never told that all of it is back.
+    expect(retried).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/REFUND_UNCLEAR: .*more than is left to refund \(0\.00 EUR\).*Look at the charge in the Dashboard/),
+    });
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+  });
+});
+
+describe('a record stored before the total’s own time was kept (a gesture counted), then our refund failing', () => {
+  it('keeps the gesture counted and says REFUND_UNCLEAR, as for a record written today', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    // A 20.00 gesture in the Dashboard, reported by charge.refunded a minute ago.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)));
+    // The first booking is cancelled: Stripe takes its refund as pending.
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    // All of this was stored by yesterday's code: no chargeRefundedTakenAt, no providerCreated on the refund.
+    const stored = await t.record();
+    const { chargeRefundedTakenAt: _taken, ...yesterdays } = stored;
+    const refunds = stored.refunds.map(({ providerCreated: _created, ...entry }) => entry);
+    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: paymentRecordItem({ ...yesterdays, refunds }) }));
+    expect(stored.chargeRefundedTakenAt).toBeDefined();
+    const legacy = await t.record();
+    expect(legacy.chargeRefundedTakenAt).toBeUndefined();
+    expect(legacy.chargeRefundedAsOf).toBeDefined();
+    // Today's code: the refund fails at the bank (the refund.updated carries its created time).
+    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
+    const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    const after = await t.record();
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+    // The total held was taken a minute before the refund existed: it never counted it, the gesture stays counted.
+    expect({ chargeRefunded: after.chargeRefunded, code: retried.code, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({
+      chargeRefunded: 2_000,
+      code: 1,
+      refundedAtStripe: 2_000,
+    });
+  });
+});
+
+describe('the last booking cancelled while a refused share awaited a person, that share then paid back by hand in the Dashboard', () => {
+  it('ends with its trip refunded once all of the money is back, not cancelled ("not all of the money back") for ever', async () => {
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    // Support pays the refused share back in the Dashboard: all 90.00 is back, reported by charge.refunded.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    expect((await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId })))).body.outcome).toBe('refund_recorded');
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'paid back in the Dashboard']);
+
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect((await t.record()).amountRefunded).toBe(t.paid);
+    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    expect(resolved.code).toBe(0);
+    expect(await t.tripStatus()).toBe('refunded');
+    expect((await t.store.listAudit('trip', t.trip.tripId)).map((entry) => entry.eventType)).toContain('trip.refunded');
   });
 });
 

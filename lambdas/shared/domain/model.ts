@@ -252,7 +252,10 @@ export interface PaymentRecord {
   readonly chargeRefunded?: number;
   /** When Stripe said so (epoch seconds): an older snapshot of the charge, arriving late, is not believed over it. */
   readonly chargeRefundedAsOf?: number;
-  /** When the total held was taken (the snapshot's own `created`); absent when unknown: it then counts every refund. */
+  /**
+   * When the total held was taken (the snapshot's own `created`); the largest safe integer for a total said without a time
+   * (it counts every refund); absent on records stored before it was kept (the watermark above then stands for it).
+   */
   readonly chargeRefundedTakenAt?: number;
   readonly refunds: readonly RefundEntry[];
   readonly attention?: PaymentAttention;

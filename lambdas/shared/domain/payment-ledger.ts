@@ -256,17 +256,19 @@ export function chargeFullyRefunded(record: PaymentRecord, at: string, why: stri
  * Stripe's total for the charge, as of `asOf` (the event's `created`): a newer snapshot replaces the one we hold,
  * an older one is ignored (events arrive out of order), one of the same second can only add.
  */
+/** The time of a total said without one (Stripe's charge_already_refunded: the whole charge is back): it counts every refund. */
+const COUNTS_EVERY_REFUND = Number.MAX_SAFE_INTEGER;
+
 export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, asOf?: number): PaymentRecord {
   const heldAsOf = record.chargeRefundedAsOf;
   if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) return record;
   const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
   const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
-  // The time the total held was taken: this snapshot's when it is the one kept, unknown when one without a time raised it.
+  // The time the total held was taken: this snapshot's when it is the one kept; one said without a time counts every refund.
   const takenChanged = newer || total !== record.chargeRefunded;
-  const { chargeRefundedTakenAt: _held, ...rest } = record;
-  const takenAt = takenChanged ? asOf : record.chargeRefundedTakenAt;
+  const takenAt = takenChanged ? (asOf ?? COUNTS_EVERY_REFUND) : record.chargeRefundedTakenAt;
   return recounted({
-    ...rest,
+    ...record,
     chargeRefunded: total,
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
@@ -277,9 +279,10 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   // Any snapshot of the charge taken before the next second may predate the failure, even one not seen yet.
   const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
   // A total taken before Stripe created the refund never counted it: what it holds is other money (a refund made in the
-  // Dashboard), which stays counted.
-  const countedIt =
-    refund.providerCreated === undefined || record.chargeRefundedTakenAt === undefined || record.chargeRefundedTakenAt >= refund.providerCreated;
+  // Dashboard), which stays counted. A record stored before the total's own time was kept has its watermark, never
+  // earlier than that time: a total it proves older stays counted too (asked for less, never twice).
+  const takenAt = record.chargeRefundedTakenAt ?? record.chargeRefundedAsOf;
+  const countedIt = refund.providerCreated === undefined || takenAt === undefined || takenAt >= refund.providerCreated;
   return {
     ...record,
     ...(record.chargeRefunded !== undefined && countedIt && { chargeRefunded: Math.max(0, record.chargeRefunded - refund.amount) }),

@@ -1,6 +1,6 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
 import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { BookingQueries, BookingStore, PaymentRecordWrite } from './booking-store';
+import type { BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
@@ -217,12 +217,16 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       const refundable = refundableAmount(record);
       const kept = await keptAmount(deps.store, record);
       const asking = failed.reduce((sum, entry) => sum + entry.amount, 0);
-      // Asked again in full, the failed refunds would take back money that pays for bookings still confirmed or was
-      // waived, and either some money came back outside this service (a refund made in the Dashboard: these refunds paid
-      // back by hand, or a gesture on a booking that stands? it cannot be told), or they add up to more than is left at
-      // all (a failed gesture larger than the rest). Neither in full (a double refund) nor in part (a share cut short,
-      // silently): a person decides. With no booking standing, whatever is left is owed, and asked for.
-      const unclear = kept > 0 && asking > refundable - kept && (refundedOutside(record) > 0 || asking > refundable);
+      // Not all of them can be asked for in full without taking back money that pays for bookings still confirmed or was
+      // waived, or more than is left at all, while Stripe's total counts money none of our refunds accounts for (a refund
+      // made in the Dashboard, or a total taken before one of ours failed: these refunds paid back by hand, a gesture on a
+      // booking that stands, or money still owed? it cannot be told here); or, with a booking standing, they add up to
+      // more than is left at all (a failed gesture larger than the rest). Neither in full (a double refund) nor in part
+      // (a share cut short, silently): a person decides. Otherwise each is asked for in full, or what is left when no
+      // booking stands and nothing came back outside (then whatever is left is owed).
+      const outside = refundedOutside(record);
+      const takesKept = kept > 0 && asking > refundable - kept;
+      const unclear = (outside > 0 && (takesKept || asking > refundable)) || (takesKept && asking > refundable);
       if (unclear) return unclearRetry(record, { asking, kept, refundable });
       let left = refundable;
       const retries: RefundEntry[] = [];
@@ -268,16 +272,19 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
 function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: number; refundable: number }): BookingFailure {
   const m = (amount: number): string => money(amount, record.currency);
   const outside = refundedOutside(record);
+  const takes =
+    amounts.kept > 0 && amounts.asking > amounts.refundable - amounts.kept
+      ? `would take back money that pays for its bookings still confirmed or was waived (${m(amounts.kept)})`
+      : `would take back more than is left to refund (${m(amounts.refundable)})`;
   const why =
     outside > 0
-      ? `and Stripe's total for the charge counts ${m(outside)} none of our refunds accounts for (a refund made in the Stripe ` +
+      ? `, and Stripe's total for the charge counts ${m(outside)} none of our refunds accounts for (a refund made in the Stripe ` +
         'Dashboard, or a total taken before one of ours failed): whether it was these refunds, paid back by hand, cannot be told here'
-      : `and they add up to more than is left to refund (${m(amounts.refundable)})`;
+      : `, and they add up to more than is left to refund (${m(amounts.refundable)})`;
   return failure(
     'REFUND_UNCLEAR',
-    `Payment ${record.paymentId}: asking again for its failed refunds (${m(amounts.asking)}) would take back money that pays for ` +
-      `its bookings still confirmed or was waived (${m(amounts.kept)}), ${why}. Look at the charge in the Dashboard: if they ` +
-      'were paid back there, resolve the payment; if not, refund what is still owed there, then resolve it.',
+    `Payment ${record.paymentId}: asking again for its failed refunds (${m(amounts.asking)}) ${takes}${why}. Look at the charge in ` +
+      'the Dashboard: if they were paid back there, resolve the payment; if not, refund what is still owed there, then resolve it.',
   );
 }
 
@@ -324,9 +331,11 @@ export async function resolvePayment(
       const closed = record.refunds.filter(isOpenFailure);
       const refunds = record.refunds.map((entry) => (closed.includes(entry) ? { ...entry, resolvedAt: at } : entry));
       const written = nextVersion({ ...record, status: 'resolved', refunds }, at);
+      const tripTransition = await tripRefundedOnResolve(deps.store, record);
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
+        ...(tripTransition && { tripTransition }),
         audits: [
           operatorAudit(deps, 'payment.resolved', paymentId, actorId, {
             note,
@@ -335,6 +344,19 @@ export async function resolvePayment(
             alsoReasons: record.attention?.more?.map((more) => more.reason).join(',') || null,
             refundsClosed: closed.map((entry) => entry.refundKey).join(',') || null,
           }),
+          ...(tripTransition
+            ? [
+                auditEntry(deps, {
+                  eventType: 'trip.refunded',
+                  entityType: 'trip',
+                  entityId: tripTransition.tripId,
+                  actorType: 'operator',
+                  actorId,
+                  at,
+                  metadata: { paymentId, refundId: null, reason: 'payment_resolved_with_all_of_it_back' },
+                }),
+              ]
+            : []),
         ],
       });
       if (result.committed) return { ok: true, record: written };
@@ -342,6 +364,19 @@ export async function resolvePayment(
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/**
+ * The trip of a payment a person resolves once all of its money is back (Stripe's total says so, a refund made in the
+ * Dashboard included): it moves on to `refunded`, as it would have had our own refund brought the money back. A trip
+ * still booked, or whose money is not all back (settled another way), is left as it is.
+ */
+async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripTransition | undefined> {
+  const owing = liveStatus(record) === 'cancelled' || liveStatus(record) === 'refund_pending';
+  if (!owing || record.setAside || record.tripId === undefined || record.amountRefunded < record.amountPaid || hasRequestedRefunds(record)) return undefined;
+  const trip = await store.getTrip(record.tripId);
+  if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
+  return { tripId: trip.tripId, from: [trip.status], to: 'refunded' };
 }
 
 /** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
