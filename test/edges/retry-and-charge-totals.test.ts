@@ -369,6 +369,65 @@ describe('a record stored before the total’s own time was kept (a gesture coun
   });
 });
 
+describe('a record stored before the total’s own time was kept, whose watermark an earlier failure moved on', () => {
+  it('keeps the gesture counted when a second refund of ours fails, and says REFUND_UNCLEAR (a standing booking)', async () => {
+    const store = testStore();
+    const slots: Slot[] = [];
+    for (let i = 0; i < 3; i++) slots.push(await seedSlot(store, { capacity: 5, priceAmount: PRICE }));
+    const trip = await createPendingTrip(
+      store,
+      slots.map((slot) => [slot, 1] as [Slot, number]),
+    );
+    const pi = paymentIntentId();
+    fake.registerPayment(pi, trip.amount);
+    const webhook = webhookHarness(fake, { store });
+    expect((await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: pi }))))).body.outcome).toBe(
+      'booked',
+    );
+    const bookings = await store.listBookingsOfTrip(trip.tripId);
+    const [first, second, third] = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string) as [
+      string,
+      string,
+      string,
+    ];
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    const record = async () => (await store.getPaymentRecord(pi)) as PaymentRecord;
+
+    // A 20.00 gesture in the Dashboard, reported a minute ago.
+    await fake.client().refunds.create({ payment_intent: pi, amount: 2_000 });
+    await webhook.send(signedRequest(createdAt(chargeRefunded(pi, trip.amount, { refunded: 2_000, tripId: trip.tripId }), -60)));
+    // Two bookings cancelled, both refunds pending at Stripe.
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(0);
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], gateway)).code).toBe(0);
+    const [a, b] = fake.refundsOf(pi).filter((refund) => refund.amount === PRICE);
+    // The first fails at the bank (the gesture stays counted, the watermark moves past the failure).
+    const failedA = fake.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedA))))).body.outcome).toBe('needs_attention');
+    const afterFirst = await record();
+    expect(afterFirst.chargeRefunded).toBe(2_000);
+    // The record as it was stored before the total's own time was kept (the refunds' creation times already were).
+    const { chargeRefundedTakenAt: _taken, ...yesterdays } = afterFirst;
+    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: paymentRecordItem(yesterdays) }));
+    expect((await record()).chargeRefundedTakenAt).toBeUndefined();
+    // Today's code: the second refund fails at the bank too.
+    const failedB = fake.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card');
+    await webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedB))));
+    const afterSecond = await record();
+
+    const retried = await ops(['payments', 'retry-refund', pi], gateway);
+
+    expect((await store.getBookings([third]))[0]?.status).toBe('confirmed');
+    // As for a record written today (two failures after a gesture, above).
+    expect({ chargeRefunded: afterSecond.chargeRefunded, code: retried.code, refundedAtStripe: fake.totalRefunded(pi) }).toEqual({
+      chargeRefunded: 2_000,
+      code: 1,
+      refundedAtStripe: 2_000,
+    });
+  });
+});
+
 describe('the last booking cancelled while a refused share awaited a person, that share then paid back by hand in the Dashboard', () => {
   it('ends with its trip refunded once all of the money is back, not cancelled ("not all of the money back") for ever', async () => {
     const t = await bookedTrip([1, 1]);

@@ -254,7 +254,8 @@ export interface PaymentRecord {
   readonly chargeRefundedAsOf?: number;
   /**
    * When the total held was taken (the snapshot's own `created`); the largest safe integer for a total said without a time
-   * (it counts every refund); absent on records stored before it was kept (the watermark above then stands for it).
+   * (it counts every refund, until one fails); absent on records stored before it was kept (a failed refund then stays
+   * counted: whether the total counted it cannot be told).
    */
   readonly chargeRefundedTakenAt?: number;
   readonly refunds: readonly RefundEntry[];

@@ -279,14 +279,17 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   // Any snapshot of the charge taken before the next second may predate the failure, even one not seen yet.
   const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
   // A total taken before Stripe created the refund never counted it: what it holds is other money (a refund made in the
-  // Dashboard), which stays counted. A record stored before the total's own time was kept has its watermark, never
-  // earlier than that time: a total it proves older stays counted too (asked for less, never twice).
-  const takenAt = record.chargeRefundedTakenAt ?? record.chargeRefundedAsOf;
-  const countedIt = refund.providerCreated === undefined || takenAt === undefined || takenAt >= refund.providerCreated;
+  // Dashboard), which stays counted. Whether one stored before the total's own time was kept counted it cannot be told:
+  // it stays counted too (the retry then asks a person, never pays twice). A refund of unknown creation is taken off.
+  const takenAt = record.chargeRefundedTakenAt;
+  const countedIt = refund.providerCreated === undefined || (takenAt !== undefined && takenAt >= refund.providerCreated);
+  // A total said without a time counted every refund until this failure, and none Stripe creates after it.
+  const dated = takenAt === COUNTS_EVERY_REFUND && asOf !== undefined ? asOf : takenAt;
   return {
     ...record,
     ...(record.chargeRefunded !== undefined && countedIt && { chargeRefunded: Math.max(0, record.chargeRefunded - refund.amount) }),
     ...(chargeRefundedAsOf !== undefined && { chargeRefundedAsOf }),
+    ...(dated !== undefined && { chargeRefundedTakenAt: dated }),
   };
 }
 

@@ -1,0 +1,50 @@
+// Stripe's total for a charge against our refunds: a refund that fails comes off the total only when the total counted it.
+import { describe, expect, it } from 'vitest';
+import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
+import { applyRefundAnswer, moveRefund, newPaymentRecord, refundEntry, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
+
+const AT = '2027-03-01T10:00:00.000Z';
+
+const refund = (refundKey: string, fields: Partial<RefundEntry> = {}): RefundEntry => ({
+  ...refundEntry({ refundKey, amount: 4_500, requestedBy: 'operator', reason: 'guide ill' }, AT),
+  ...fields,
+});
+
+const paid = (fields: Partial<PaymentRecord> = {}): PaymentRecord => ({
+  ...newPaymentRecord({ paymentId: 'pi_total', status: 'booked', tripId: 'trip-1', setAside: false, amountPaid: 9_000, currency: 'eur' }, AT),
+  ...fields,
+});
+
+describe('a refund failing against the total held', () => {
+  it('comes off a total taken after Stripe created it, and not off one taken before (a refund made in the Dashboard)', () => {
+    const record = paid({ refunds: [refund('a', { status: 'pending', providerCreated: 1_000 })] });
+
+    const after = moveRefund(withChargeTotal(record, 6_500, 1_500), 'a', 'failed', AT, { asOf: 2_000 }).record;
+    const before = moveRefund(withChargeTotal(record, 2_000, 900), 'a', 'failed', AT, { asOf: 2_000 }).record;
+
+    expect(after.chargeRefunded).toBe(2_000);
+    expect(before.chargeRefunded).toBe(2_000);
+  });
+
+  it('comes off a total said without a time (the charge refunded in full), and a refund created after that failure does not', () => {
+    const record = paid({ refunds: [refund('a', { status: 'pending', providerCreated: 1_000 }), refund('b')] });
+    const fullyRefunded = applyRefundAnswer(record, 'b', { kind: 'already_refunded' }, AT).record;
+    const aFailed = moveRefund(fullyRefunded, 'a', 'failed', AT, { asOf: 2_000 }).record;
+    const retried = { ...aFailed, refunds: [...aFailed.refunds, refund('a-retry', { status: 'pending', providerCreated: 3_000 })] };
+    const retryFailed = moveRefund(retried, 'a-retry', 'failed', AT, { asOf: 4_000 }).record;
+
+    expect(fullyRefunded.chargeRefunded).toBe(9_000);
+    expect(aFailed.chargeRefunded).toBe(4_500);
+    expect(retryFailed.chargeRefunded).toBe(4_500);
+  });
+
+  it('stays counted on a record stored before the total’s own time was kept, and a refund of unknown creation comes off', () => {
+    const stored = paid({ chargeRefunded: 2_000, chargeRefundedAsOf: 5_000, refunds: [refund('a', { status: 'pending' })] });
+
+    const known = moveRefund(stored, 'a', 'failed', AT, { asOf: 6_000, providerCreated: 4_000 }).record;
+    const unknown = moveRefund(stored, 'a', 'failed', AT, { asOf: 6_000 }).record;
+
+    expect(known.chargeRefunded).toBe(2_000);
+    expect(unknown.chargeRefunded).toBe(0);
+  });
+});
