@@ -6,7 +6,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
-import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { paymentRecordItem, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -425,6 +425,111 @@ describe('a record stored before the total’s own time was kept, whose watermar
       code: 1,
       refundedAtStripe: 2_000,
     });
+  });
+});
+
+describe('our refund failing, a hand refund made in the Dashboard after, its total delivered before the failure', () => {
+  it('sends a person to the Dashboard (REFUND_UNCLEAR), never asks the failed share again with the other booking confirmed', async () => {
+    const store = testStore();
+    const slots: Slot[] = [await seedSlot(store, { capacity: 5, priceAmount: PRICE }), await seedSlot(store, { capacity: 5, priceAmount: PRICE })];
+    const created = await createPendingTrip(
+      store,
+      slots.map((slot) => [slot, 1] as [Slot, number]),
+    );
+    const pi = paymentIntentId();
+    fake.registerPayment(pi, created.amount);
+    const webhook = webhookHarness(fake, { store });
+    expect(
+      (await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi, amount: created.amount })))))
+        .body.outcome,
+    ).toBe('booked');
+    const bookings = await store.listBookingsOfTrip(created.tripId);
+    const [first, second] = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string) as [string, string];
+    const gateway = new StripePaymentGateway(async () => fake.client());
+
+    // X is cancelled: Stripe takes its refund as pending.
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(0);
+    const ours = fake.refundsOf(pi).find((candidate) => candidate.amount === PRICE);
+    // It fails at the bank 10 s later; its refund.updated is delayed.
+    const failed = fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+    const failure = createdAt(stripeEvent('refund.updated', refundObject(failed)), 10);
+    // 20 s later support pays X back by hand in the Dashboard: Stripe's charge.refunded says 45.00 of 90.00 back.
+    await fake.client().refunds.create({ payment_intent: pi, amount: PRICE });
+    const handTotal = createdAt(chargeRefunded(pi, created.amount, { refunded: PRICE, tripId: created.tripId }), 20);
+    // Delivered out of order: the later total first, then the failure.
+    expect((await webhook.send(signedRequest(handTotal))).body.outcome).toBe('partial_refund_recorded');
+    expect((await webhook.send(signedRequest(failure))).body.outcome).toBe('needs_attention');
+    const before = (await store.getPaymentRecord(pi)) as PaymentRecord;
+
+    const retried = await ops(['payments', 'retry-refund', pi], gateway);
+
+    // Stripe's total as last said (45.00, the hand refund) stays counted, the retry asks nothing, Y's money stays.
+    expect({
+      chargeRefunded: before.chargeRefunded,
+      retryCode: retried.code,
+      atStripe: fake.totalRefunded(pi),
+      second: (await store.getBookings([second]))[0]?.status,
+    }).toEqual({ chargeRefunded: PRICE, retryCode: 1, atStripe: PRICE, second: 'confirmed' });
+    expect(retried.err).toContain('REFUND_UNCLEAR');
+  });
+});
+
+describe('our refund made at Stripe with its answer lost, failing, a hand refund made after, its total delivered, then the lookup', () => {
+  it('sends a person to the Dashboard (REFUND_UNCLEAR), never asks the failed share again with the other booking confirmed', async () => {
+    const store = testStore();
+    const slots: Slot[] = [await seedSlot(store, { capacity: 5, priceAmount: PRICE }), await seedSlot(store, { capacity: 5, priceAmount: PRICE })];
+    const created = await createPendingTrip(
+      store,
+      slots.map((slot) => [slot, 1] as [Slot, number]),
+    );
+    const pi = paymentIntentId();
+    fake.registerPayment(pi, created.amount);
+    const webhook = webhookHarness(fake, { store });
+    expect(
+      (await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi, amount: created.amount })))))
+        .body.outcome,
+    ).toBe('booked');
+    const bookings = await store.listBookingsOfTrip(created.tripId);
+    const [first, second] = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string) as [string, string];
+    const gateway = new StripePaymentGateway(async () => fake.client());
+
+    // X is cancelled: Stripe makes the refund (pending), its answer is lost (a timeout): the share stays requested.
+    const answerLost: PaymentGateway = {
+      refundable: (id) => gateway.refundable(id),
+      findRefund: (id, key) => gateway.findRefund(id, key),
+      refund: async (request) => {
+        await gateway.refund(request);
+        throw new PaymentGatewayUnavailableError('timeout');
+      },
+    };
+    fake.nextRefundStatus('pending');
+    await cancelBooking(
+      { store, gateway: answerLost, clock: systemClock, ids: randomIds },
+      { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
+    ).catch(() => undefined);
+    expect((await store.getPaymentRecord(pi))?.refunds.map((entry) => entry.status)).toEqual(['requested']);
+    // It fails at the bank; support pays X back by hand in the Dashboard 20 s later: 45.00 of 90.00 back, reported.
+    const ours = fake.refundsOf(pi).find((candidate) => candidate.amount === PRICE);
+    fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+    await fake.client().refunds.create({ payment_intent: pi, amount: PRICE });
+    expect(
+      (await webhook.send(signedRequest(createdAt(chargeRefunded(pi, created.amount, { refunded: PRICE, tripId: created.tripId }), 20)))).body.outcome,
+    ).toBe('partial_refund_recorded');
+    // The operator's retry looks the share up and finds it failed.
+    await ops(['payments', 'retry-refund', pi], gateway);
+    const before = (await store.getPaymentRecord(pi)) as PaymentRecord;
+
+    const retried = await ops(['payments', 'retry-refund', pi], gateway);
+
+    expect({
+      status: before.status,
+      chargeRefunded: before.chargeRefunded,
+      retryCode: retried.code,
+      atStripe: fake.totalRefunded(pi),
+      second: (await store.getBookings([second]))[0]?.status,
+    }).toEqual({ status: 'needs_attention', chargeRefunded: PRICE, retryCode: 1, atStripe: PRICE, second: 'confirmed' });
+    expect(retried.err).toContain('REFUND_UNCLEAR');
   });
 });
 

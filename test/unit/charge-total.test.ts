@@ -1,7 +1,7 @@
 // Stripe's total for a charge against our refunds: a refund that fails comes off the total only when the total counted it.
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
-import { applyRefundAnswer, moveRefund, newPaymentRecord, refundEntry, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
+import { applyRefundAnswer, moveRefund, newPaymentRecord, refundedOutside, refundEntry, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
 
 const AT = '2027-03-01T10:00:00.000Z';
 
@@ -46,5 +46,27 @@ describe('a refund failing against the total held', () => {
 
     expect(known.chargeRefunded).toBe(2_000);
     expect(unknown.chargeRefunded).toBe(0);
+  });
+
+  it('stays counted in a total taken after the failure, whichever arrives first (a refund made in the Dashboard since)', () => {
+    // a, created at 1_000, fails at 1_500; a person then pays it back by hand: the total of 1_600 says 45.00.
+    const pending = paid({ refunds: [refund('a', { status: 'pending', providerCreated: 1_000 })] });
+    const ownTotal = withChargeTotal(pending, 4_500, 1_000);
+
+    const inOrder = withChargeTotal(moveRefund(ownTotal, 'a', 'failed', AT, { asOf: 1_500 }).record, 4_500, 1_600);
+    const outOfOrder = moveRefund(withChargeTotal(ownTotal, 4_500, 1_600), 'a', 'failed', AT, { asOf: 1_500 }).record;
+
+    for (const record of [inOrder, outOfOrder]) {
+      expect(record.chargeRefunded).toBe(4_500);
+      expect(refundedOutside(record)).toBe(4_500);
+    }
+  });
+
+  it('stays counted in a total taken after Stripe created it when the failure is learned without a time (a lookup)', () => {
+    const handTotal = withChargeTotal(paid({ refunds: [refund('a')] }), 4_500, 1_600);
+
+    const found = applyRefundAnswer(handTotal, 'a', { kind: 'created', refundId: 're_a', status: 'failed', created: 1_000 }, AT).record;
+
+    expect(found.chargeRefunded).toBe(4_500);
   });
 });

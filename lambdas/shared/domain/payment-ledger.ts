@@ -282,7 +282,11 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   // Dashboard), which stays counted. Whether one stored before the total's own time was kept counted it cannot be told:
   // it stays counted too (the retry then asks a person, never pays twice). A refund of unknown creation is taken off.
   const takenAt = record.chargeRefundedTakenAt;
-  const countedIt = refund.providerCreated === undefined || (takenAt !== undefined && takenAt >= refund.providerCreated);
+  // A total taken after the second of this failure never counted it (delivered before the failure's event); without the
+  // failure's time (a lookup), one taken after Stripe created the refund may not have: either stays counted.
+  const timed = takenAt !== undefined && takenAt !== COUNTS_EVERY_REFUND;
+  const takenAfter = timed && (asOf !== undefined ? takenAt > asOf : refund.providerCreated !== undefined && takenAt > refund.providerCreated);
+  const countedIt = !takenAfter && (refund.providerCreated === undefined || (takenAt !== undefined && takenAt >= refund.providerCreated));
   // A total said without a time counted every refund until this failure, and none Stripe creates after it.
   const dated = takenAt === COUNTS_EVERY_REFUND && asOf !== undefined ? asOf : takenAt;
   return {
