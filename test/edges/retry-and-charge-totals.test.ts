@@ -430,22 +430,8 @@ describe('a record stored before the total’s own time was kept, whose watermar
 
 describe('our refund failing, a hand refund made in the Dashboard after, its total delivered before the failure', () => {
   it('sends a person to the Dashboard (REFUND_UNCLEAR), never asks the failed share again with the other booking confirmed', async () => {
-    const store = testStore();
-    const slots: Slot[] = [await seedSlot(store, { capacity: 5, priceAmount: PRICE }), await seedSlot(store, { capacity: 5, priceAmount: PRICE })];
-    const created = await createPendingTrip(
-      store,
-      slots.map((slot) => [slot, 1] as [Slot, number]),
-    );
-    const pi = paymentIntentId();
-    fake.registerPayment(pi, created.amount);
-    const webhook = webhookHarness(fake, { store });
-    expect(
-      (await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi, amount: created.amount })))))
-        .body.outcome,
-    ).toBe('booked');
-    const bookings = await store.listBookingsOfTrip(created.tripId);
-    const [first, second] = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string) as [string, string];
-    const gateway = new StripePaymentGateway(async () => fake.client());
+    const { store, webhook, pi, gateway, trip: created, references } = await bookedTrip([1, 1]);
+    const [first, second] = references as [string, string];
 
     // X is cancelled: Stripe takes its refund as pending.
     fake.nextRefundStatus('pending');
@@ -477,22 +463,8 @@ describe('our refund failing, a hand refund made in the Dashboard after, its tot
 
 describe('our refund made at Stripe with its answer lost, failing, a hand refund made after, its total delivered, then the lookup', () => {
   it('sends a person to the Dashboard (REFUND_UNCLEAR), never asks the failed share again with the other booking confirmed', async () => {
-    const store = testStore();
-    const slots: Slot[] = [await seedSlot(store, { capacity: 5, priceAmount: PRICE }), await seedSlot(store, { capacity: 5, priceAmount: PRICE })];
-    const created = await createPendingTrip(
-      store,
-      slots.map((slot) => [slot, 1] as [Slot, number]),
-    );
-    const pi = paymentIntentId();
-    fake.registerPayment(pi, created.amount);
-    const webhook = webhookHarness(fake, { store });
-    expect(
-      (await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi, amount: created.amount })))))
-        .body.outcome,
-    ).toBe('booked');
-    const bookings = await store.listBookingsOfTrip(created.tripId);
-    const [first, second] = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string) as [string, string];
-    const gateway = new StripePaymentGateway(async () => fake.client());
+    const { store, webhook, pi, gateway, trip: created, references } = await bookedTrip([1, 1]);
+    const [first, second] = references as [string, string];
 
     // X is cancelled: Stripe makes the refund (pending), its answer is lost (a timeout): the share stays requested.
     const answerLost: PaymentGateway = {
