@@ -4,6 +4,7 @@
 // an ordinary discounted payment is retried in full.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
@@ -18,8 +19,8 @@ import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
-const PRICE = 4_500;
-const CAPACITY = 5;
+/** Each slot's price a guest, as the shared booked trip seeds it. */
+const PRICE = BOOKED_TRIP_PRICE;
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -29,40 +30,9 @@ afterEach(() => fake.close());
 
 /** As in test/ops/payments.test.ts: one booking per entry of `guests`, each on its own slot, booked through the webhook. */
 async function bookedTrip(guests: readonly number[], discount = 0) {
-  const store = testStore();
-  const slots: Slot[] = [];
-  for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
-  const created = await createPendingTrip(
-    store,
-    slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
-  );
-  const pi = paymentIntentId();
-  const paid = created.amount - discount;
-  fake.registerPayment(pi, paid);
-  const webhook = webhookHarness(fake, { store });
-  const session = {
-    ...checkoutSession(created, { paymentIntent: pi, amount: paid }),
-    ...(discount > 0 && { amount_subtotal: created.amount, total_details: { amount_discount: discount } }),
-  };
-  const booked = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', session)));
-  expect(booked.body.outcome).toBe('booked');
-  const bookings = await store.listBookingsOfTrip(created.tripId);
-  const references = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string);
-  const shares = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.amount as number);
-  const gateway = new StripePaymentGateway(async () => fake.client());
+  const t = await bookedTripAt(fake, guests, { discount });
   return {
-    store,
-    webhook,
-    trip: created,
-    pi,
-    slots,
-    references,
-    shares,
-    gateway,
-    paid,
-    tripStatus: async () => (await store.getTrip(created.tripId))?.status,
-    record: async () => (await store.getPaymentRecord(pi)) as PaymentRecord,
-    bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
+    ...t,
     cancelWith: (store_: TestStore, gateway_: PaymentGateway, reference: string) =>
       cancelBooking({ store: store_, gateway: gateway_, clock: systemClock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true }),
   };

@@ -1,25 +1,23 @@
 // Operators and money through the ops CLI and its use cases, against DynamoDB Local and the Stripe fake: every share refunded at most once, never more than was paid.
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BOOKED_TRIP_CAPACITY, BOOKED_TRIP_PRICE, bookedTripAt, type BookedTripOptions } from '../support/booked-trip';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
-import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
+import type { PaymentRecord } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
 import { cancelBooking, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
-import { keys } from '../../lambdas/shared/dynamodb/items';
-import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { FAST_RETRIES, testDocumentClient, testStore, type TestStore } from '../support/store';
+import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { holdFirstCommit } from '../support/held-store';
-import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
 const HOUR = 3_600_000;
-const PRICE = 4_500;
-const CAPACITY = 5;
+/** Each slot's price a guest, and its capacity, as the shared booked trip seeds them. */
+const PRICE = BOOKED_TRIP_PRICE;
+const CAPACITY = BOOKED_TRIP_CAPACITY;
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -37,45 +35,11 @@ const hoursLater = (hours: number): Clock => {
  * A trip with one booking per entry of `guests` (each on its own slot at PRICE a guest), paid with a PaymentIntent the
  * fake knows and booked through the real webhook, so its payment record is `booked` with `amountPaid`.
  */
-async function bookedTrip(guests: readonly number[], options: { withoutItemPrices?: boolean } = {}) {
-  const store = testStore();
-  const slots: Slot[] = [];
-  for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
-  const created = await createPendingTrip(
-    store,
-    slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
-  );
-  // As a trip stored before prices were kept per item: its bookings get no share of their own.
-  if (options.withoutItemPrices) {
-    await testDocumentClient().send(
-      new UpdateCommand({ TableName: inject('tableName'), Key: keys.trip(created.tripId), UpdateExpression: 'REMOVE itemAmounts' }),
-    );
-  }
-  const pi = paymentIntentId();
-  fake.registerPayment(pi, created.amount);
-  const webhook = webhookHarness(fake, { store });
-  const booked = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(created, { paymentIntent: pi }))));
-  expect(booked.body.outcome).toBe('booked');
-  const bookings = await store.listBookingsOfTrip(created.tripId);
-  const references = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string);
-  const shares = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.amount as number);
-  const gateway = new StripePaymentGateway(async () => fake.client());
+async function bookedTrip(guests: readonly number[], options: BookedTripOptions = {}) {
+  const t = await bookedTripAt(fake, guests, options);
   return {
-    store,
-    webhook,
-    trip: created,
-    pi,
-    slots,
-    references,
-    shares,
-    gateway,
-    paid: created.amount,
-    available: () => Promise.all(slots.map(async (slot) => (await readSlot(store, slot.slotId))?.availableCount)),
-    tripStatus: async () => (await store.getTrip(created.tripId))?.status,
-    record: async () => (await store.getPaymentRecord(pi)) as PaymentRecord,
-    bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
-    shareKey: (reference: string) => `refund-${pi}-${reference}`,
-    cancelLater: (store_: TestStore, clock: Clock, reference: string, gateway_: PaymentGateway = gateway) =>
+    ...t,
+    cancelLater: (store_: TestStore, clock: Clock, reference: string, gateway_: PaymentGateway = t.gateway) =>
       cancelBooking({ store: store_, gateway: gateway_, clock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true }),
   };
 }

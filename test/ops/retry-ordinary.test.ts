@@ -3,7 +3,8 @@
 // carrying the running total; refund.updated later). A refund refused or failed is asked again in full, never answered
 // REFUND_UNCLEAR (nothing came back outside this service) nor NOTHING_TO_RETRY.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
+import { BOOKED_TRIP_CAPACITY, BOOKED_TRIP_PRICE, bookedTripAt, type BookedTripOptions } from '../support/booked-trip';
+import type { PaymentRecord } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -13,8 +14,9 @@ import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
-const PRICE = 4_500;
-const CAPACITY = 5;
+/** Each slot's price a guest, and its capacity, as the shared booked trip seeds them. */
+const PRICE = BOOKED_TRIP_PRICE;
+const CAPACITY = BOOKED_TRIP_CAPACITY;
 /** How long after the refund's creation Stripe tells us it failed (refund.updated), in seconds. */
 const LATER = 3_600;
 
@@ -24,33 +26,10 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-/**
- * As in test/ops/payments.test.ts: one booking per entry of `guests` (each on its own slot at PRICE a guest), paid with a
- * PaymentIntent the fake knows and booked through the real webhook. `discount` is taken off at checkout (a promotion code).
- */
-async function bookedTrip(guests: readonly number[], options: { discount?: number } = {}) {
-  const discount = options.discount ?? 0;
-  const store = testStore();
-  const slots: Slot[] = [];
-  for (const _ of guests) slots.push(await seedSlot(store, { capacity: CAPACITY, priceAmount: PRICE }));
-  const created = await createPendingTrip(
-    store,
-    slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
-  );
-  const pi = paymentIntentId();
-  const paid = created.amount - discount;
-  fake.registerPayment(pi, paid);
-  const webhook = webhookHarness(fake, { store });
-  const session = {
-    ...checkoutSession(created, { paymentIntent: pi, amount: paid }),
-    ...(discount > 0 && { amount_subtotal: created.amount, total_details: { amount_discount: discount } }),
-  };
-  const booked = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', session)));
-  expect(booked.body.outcome).toBe('booked');
-  const bookings = await store.listBookingsOfTrip(created.tripId);
-  const references = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.reference as string);
-  const shares = slots.map((slot) => bookings.find((booking) => booking.slotId === slot.slotId)?.amount as number);
-  return { ...handles(store, webhook, created.tripId, pi, paid), trip: created, slots, references, shares };
+/** The shared booked trip (test/support/booked-trip.ts), with the events of Stripe this file sends about its payment. */
+async function bookedTrip(guests: readonly number[], options: BookedTripOptions = {}) {
+  const t = await bookedTripAt(fake, guests, options);
+  return { ...handles(t.store, t.webhook, t.trip.tripId, t.pi, t.paid), trip: t.trip, slots: t.slots, references: t.references, shares: t.shares };
 }
 
 /** What every case reads and sends, for a payment `pi` of `paid` on trip `tripId`. */
