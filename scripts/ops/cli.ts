@@ -15,6 +15,7 @@ import { tripCommands } from './commands/trips';
 import { LocalSettingError } from '../local/local-settings';
 import { createContext, GLOBAL_FLAGS, type CliIo, type OpsContext } from './context';
 import { formatCommandHelp, formatHelp } from './help';
+import { FIX_THE_STRIPE_KEY } from './printing';
 
 export type { CliIo } from './context';
 
@@ -154,9 +155,7 @@ function reportFailure(error: unknown, io: CliIo): number {
     return 2;
   }
   if (error instanceof PaymentGatewayUnavailableError && error.credentialsRejected) {
-    io.err(
-      `error: STRIPE_KEY_REJECTED: ${error.message}; what was decided is stored as requested: set STRIPE_API_KEY to a working key of the account (a restricted key needs the permission named), then payments retry-refund`,
-    );
+    io.err(`error: STRIPE_KEY_REJECTED: ${error.message}; what was decided is stored as requested: ${FIX_THE_STRIPE_KEY}, then payments retry-refund`);
     return 1;
   }
   if (error instanceof PaymentGatewayUnavailableError) {

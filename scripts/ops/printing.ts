@@ -6,6 +6,9 @@ import { money } from '../../lambdas/shared/domain/money';
 // Money reads the same in the domain's messages and in the CLI's tables.
 export { money };
 
+/** What to do about a Stripe API key Stripe refused, in every command's words. */
+export const FIX_THE_STRIPE_KEY = 'set STRIPE_API_KEY to a working key of the account (a restricted key needs the permission named)';
+
 /** Every reason a payment is in front of a person, the first one first: `refund_failed, share_unknown`. */
 export function attentionReasons(attention: PaymentAttention): string {
   return [attention, ...(attention.more ?? [])].map((known) => `${known.reason}${known.code ? ` (${known.code})` : ''}`).join(', ');

@@ -733,12 +733,11 @@ async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reaso
     async () => {
       const at = deps.clock.now().toISOString();
       const existing = await deps.store.getPaymentRecord(paymentId);
+      const attended = existing && withAttention(existing, reason, at);
       // Already in front of a person for this very reason (a redelivery): nothing to add. For another, it joins the first.
-      if (existing?.status === 'needs_attention' && withAttention(existing, reason, at) === existing) {
-        return { ...fromRecord(existing, 'needs_attention'), ...UNCHANGED };
-      }
-      const record = existing
-        ? nextVersion(withAttention(existing, reason, at), at)
+      if (existing && attended === existing) return { ...fromRecord(existing, 'needs_attention'), ...UNCHANGED };
+      const record = attended
+        ? nextVersion(attended, at)
         : newPaymentRecord(
             {
               paymentId,

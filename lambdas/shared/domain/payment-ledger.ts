@@ -252,13 +252,13 @@ export function chargeFullyRefunded(record: PaymentRecord, at: string, why: stri
   };
 }
 
+/** The time of a total said without one (Stripe's charge_already_refunded: the whole charge is back): it counts every refund. */
+const COUNTS_EVERY_REFUND = Number.MAX_SAFE_INTEGER;
+
 /**
  * Stripe's total for the charge, as of `asOf` (the event's `created`): a newer snapshot replaces the one we hold,
  * an older one is ignored (events arrive out of order), one of the same second can only add.
  */
-/** The time of a total said without one (Stripe's charge_already_refunded: the whole charge is back): it counts every refund. */
-const COUNTS_EVERY_REFUND = Number.MAX_SAFE_INTEGER;
-
 export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, asOf?: number): PaymentRecord {
   const heldAsOf = record.chargeRefundedAsOf;
   if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) return record;
@@ -278,12 +278,12 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: number): PaymentRecord {
   // Any snapshot of the charge taken before the next second may predate the failure, even one not seen yet.
   const chargeRefundedAsOf = asOf === undefined ? record.chargeRefundedAsOf : Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0);
-  // A total taken before Stripe created the refund never counted it: what it holds is other money (a refund made in the
-  // Dashboard), which stays counted. Whether one stored before the total's own time was kept counted it cannot be told:
-  // it stays counted too (the retry then asks a person, never pays twice). A refund of unknown creation is taken off.
+  // The refund comes off the total held only when that total counted it. One taken before Stripe created the refund, or
+  // after the second it failed (delivered before the failure's event), never did: what it holds is other money (a refund
+  // made in the Dashboard), which stays counted. Whether one counted it cannot be told when the total's time is unknown
+  // (stored before it was kept) or, without the failure's time (a lookup), taken after the refund's creation: it stays
+  // counted too, and the retry asks a person rather than pay twice. A refund of unknown creation is taken off.
   const takenAt = record.chargeRefundedTakenAt;
-  // A total taken after the second of this failure never counted it (delivered before the failure's event); without the
-  // failure's time (a lookup), one taken after Stripe created the refund may not have: either stays counted.
   const timed = takenAt !== undefined && takenAt !== COUNTS_EVERY_REFUND;
   const takenAfter = timed && (asOf !== undefined ? takenAt > asOf : refund.providerCreated !== undefined && takenAt > refund.providerCreated);
   const countedIt = !takenAfter && (refund.providerCreated === undefined || (takenAt !== undefined && takenAt >= refund.providerCreated));

@@ -227,7 +227,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       const outside = refundedOutside(record);
       const takesKept = kept > 0 && asking > refundable - kept;
       const unclear = (outside > 0 && (takesKept || asking > refundable)) || (takesKept && asking > refundable);
-      if (unclear) return unclearRetry(record, { asking, kept, refundable });
+      if (unclear) return unclearRetry(record, { asking, kept, refundable, outside, takesKept });
       let left = refundable;
       const retries: RefundEntry[] = [];
       const refunds = record.refunds.map((entry) => {
@@ -269,16 +269,18 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
   );
 }
 
-function unclearRetry(record: PaymentRecord, amounts: { asking: number; kept: number; refundable: number }): BookingFailure {
+/** The retry's refusal to guess, with the amounts it weighed (retryRefund says when). */
+function unclearRetry(
+  record: PaymentRecord,
+  amounts: { asking: number; kept: number; refundable: number; outside: number; takesKept: boolean },
+): BookingFailure {
   const m = (amount: number): string => money(amount, record.currency);
-  const outside = refundedOutside(record);
-  const takes =
-    amounts.kept > 0 && amounts.asking > amounts.refundable - amounts.kept
-      ? `would take back money that pays for its bookings still confirmed or was waived (${m(amounts.kept)})`
-      : `would take back more than is left to refund (${m(amounts.refundable)})`;
+  const takes = amounts.takesKept
+    ? `would take back money that pays for its bookings still confirmed or was waived (${m(amounts.kept)})`
+    : `would take back more than is left to refund (${m(amounts.refundable)})`;
   const why =
-    outside > 0
-      ? `, and Stripe's total for the charge counts ${m(outside)} none of our refunds accounts for (a refund made in the Stripe ` +
+    amounts.outside > 0
+      ? `, and Stripe's total for the charge counts ${m(amounts.outside)} none of our refunds accounts for (a refund made in the Stripe ` +
         'Dashboard, or a total taken before one of ours failed): whether it was these refunds, paid back by hand, cannot be told here'
       : `, and they add up to more than is left to refund (${m(amounts.refundable)})`;
   return failure(

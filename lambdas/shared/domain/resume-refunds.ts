@@ -119,24 +119,22 @@ export interface ResumedRefunds {
 export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: ResumeRefundsInput): Promise<ResumedRefunds> {
   const now = deps.clock.now().getTime();
   const limit = input.limit ?? RESUME_LIMIT;
-  const stampOf = (entry: DueRefund): number => Date.parse(entry.requestedAt);
-  const stampedAhead = (entry: DueRefund): boolean => stampOf(entry) > now + CLOCK_AHEAD_MS;
+  // One stamped ahead of this clock has no age to tell: asked for now, and still unanswered once asked, overdue (a clock
+  // is wrong somewhere).
+  const stampedAhead = (requestedAt: string): boolean => Date.parse(requestedAt) > now + CLOCK_AHEAD_MS;
   const position = await deps.store.getRefundsDuePosition(input.sweep).then(
     (found) => ({ found }),
     (error: unknown) => ({ found: undefined, error }),
   );
-  const due = (await inTurn(deps.store, position.found?.after)).filter((entry) => stampOf(entry) <= now - RESUME_AFTER_MS || stampedAhead(entry));
-  // One stamped ahead has no age to tell: still unanswered once asked, it counts as overdue (a clock is wrong somewhere).
-  const isOverdueStamp = (requestedAt: string): boolean => {
-    const stamp = Date.parse(requestedAt);
-    return stamp <= now - OVERDUE_AFTER_MS || stamp > now + CLOCK_AHEAD_MS;
-  };
-  const isOverdue = (entry: DueRefund): boolean => isOverdueStamp(entry.requestedAt);
+  const due = (await inTurn(deps.store, position.found?.after)).filter(
+    (entry) => Date.parse(entry.requestedAt) <= now - RESUME_AFTER_MS || stampedAhead(entry.requestedAt),
+  );
+  const isOverdue = (requestedAt: string): boolean => Date.parse(requestedAt) <= now - OVERDUE_AFTER_MS || stampedAhead(requestedAt);
   // Answered in part (the time was up between its shares), a payment still has requested refunds of its own stamps.
   const leftOverdue = (resumed: ResumedRefund, entry: DueRefund): boolean =>
     resumed.status === 'answered'
-      ? resumed.record.refunds.some((refund) => refund.status === 'requested' && isOverdueStamp(refund.requestedAt))
-      : (resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry);
+      ? resumed.record.refunds.some((refund) => refund.status === 'requested' && isOverdue(refund.requestedAt))
+      : (resumed.status === 'unavailable' || resumed.status === 'failed') && isOverdue(entry.requestedAt);
   const payments: ResumedRefund[] = [];
   let overdue = 0;
   let begun = 0;
@@ -148,7 +146,7 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
     if (leftOverdue(resumed, entry)) overdue++;
   }
   // Those not begun are counted from the list alone: still due, and overdue when old enough.
-  for (const entry of due.slice(begun)) if (isOverdue(entry)) overdue++;
+  for (const entry of due.slice(begun)) if (isOverdue(entry.requestedAt)) overdue++;
   const more = due.length > begun;
   // A place that did not read counts as one kept: the run's own (or none) replaces it.
   const hadPlace = 'error' in position || position.found?.after !== undefined;

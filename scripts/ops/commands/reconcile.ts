@@ -8,6 +8,7 @@ import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } f
 import { HANDLED_EVENT_TYPES } from '../../../lambdas/stripe-webhook/webhook-contract';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
 import { stripeModeRefusal } from '../stripe-mode';
+import { FIX_THE_STRIPE_KEY } from '../printing';
 
 const DAY_MS = 86_400_000;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -138,9 +139,7 @@ const reconcile = defineCommand({
     const errors = [...result.events.flatMap((reconciled) => (reconciled.status === 'deferred' ? [reconciled.error] : [])), ...stoppedBy];
     const keyRejected = errors.map(keyRejectionIn).find((rejection) => rejection !== undefined);
     if (keyRejected) {
-      context.err(
-        `error: STRIPE_KEY_REJECTED: ${keyRejected.message}; set STRIPE_API_KEY to a working key of the account (a restricted key needs the permission named), then run the same command again`,
-      );
+      context.err(`error: STRIPE_KEY_REJECTED: ${keyRejected.message}; ${FIX_THE_STRIPE_KEY}, then run the same command again`);
       return 1;
     }
     const due = report.events.filter((event) => event.status === 'refund_due');
