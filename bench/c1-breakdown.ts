@@ -19,6 +19,28 @@ interface SideFigures {
   readonly mean: number;
   /** This process's CPU (user + system) per confirmation, ms. */
   readonly cpu: number;
+  /** Mean wall time before the transaction is handed to the SDK, inside the SDK's send (the request to DynamoDB Local and its answer), and after, ms. */
+  readonly before: number;
+  readonly send: number;
+  readonly after: number;
+}
+
+/** When the last DynamoDB request was handed to the SDK, and when the SDK answered it (performance.now()). */
+const lastSend = { start: 0, end: 0 };
+
+/** Times every request from the outermost step of the SDK's middleware stack, so the split holds for both sides alike. */
+function timeEachSend(system: BenchSystem): void {
+  system.client.middlewareStack.add(
+    (next) => async (args) => {
+      lastSend.start = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        lastSend.end = performance.now();
+      }
+    },
+    { step: 'initialize', priority: 'high', name: 'timeEachSend' },
+  );
 }
 
 /**
@@ -28,6 +50,10 @@ interface SideFigures {
 async function inTurns(system: BenchSystem, trips: Record<Side, Trip[]>): Promise<Record<Side, SideFigures>> {
   const wall: Record<Side, number[]> = { handler: [], floor: [] };
   const cpu: Record<Side, number> = { handler: 0, floor: 0 };
+  const parts: Record<Side, { before: number; send: number; after: number }> = {
+    handler: { before: 0, send: 0, after: 0 },
+    floor: { before: 0, send: 0, after: 0 },
+  };
   await withQuietStdout(async () => {
     for (let index = 0; index < TRIPS; index++) {
       for (const side of (index % 2 === 0 ? ['handler', 'floor'] : ['floor', 'handler']) as Side[]) {
@@ -36,15 +62,28 @@ async function inTurns(system: BenchSystem, trips: Record<Side, Trip[]>): Promis
         const t0 = performance.now();
         if (side === 'handler') await system.deliver(trip);
         else await bareTransaction(system.client, BENCH_TABLE, trip);
-        wall[side].push(performance.now() - t0);
+        const t1 = performance.now();
         const used = process.cpuUsage(cpu0);
+        wall[side].push(t1 - t0);
         cpu[side] += (used.user + used.system) / 1000;
+        // Each confirmation of either side makes one request (the bench's request counts check it for the handler).
+        parts[side].before += lastSend.start - t0;
+        parts[side].send += lastSend.end - lastSend.start;
+        parts[side].after += t1 - lastSend.end;
       }
     }
   });
   const figures = (side: Side): SideFigures => {
     const sorted = wall[side].sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, cpu: cpu[side] / TRIPS };
+    const { before, send, after } = parts[side];
+    return {
+      p50: percentile(sorted, 50),
+      mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+      cpu: cpu[side] / TRIPS,
+      before: before / TRIPS,
+      send: send / TRIPS,
+      after: after / TRIPS,
+    };
   };
   return { handler: figures('handler'), floor: figures('floor') };
 }
@@ -59,6 +98,7 @@ async function tripsOfBothSides(system: BenchSystem): Promise<Record<Side, Trip[
 
 const system = await startBenchSystem();
 try {
+  timeEachSend(system);
   await warmUp(system);
   const real = await inTurns(system, await tripsOfBothSides(system));
   // The same code with every DynamoDB request answered by a middleware in front of the network: Node's own work, run hot.
@@ -80,6 +120,8 @@ try {
   );
   console.log(`  Node CPU      handler ${f(real.handler.cpu)}  floor ${f(real.floor.cpu)}  (+${f(cpuMore)})`);
   console.log(`  the rest, mostly DynamoDB Local: +${f(wallMore - cpuMore)}`);
+  const part = (name: 'before' | 'send' | 'after') => `${f(real.handler[name])} vs ${f(real.floor[name])} (+${f(real.handler[name] - real.floor[name])})`;
+  console.log(`  wall mean before the request ${part('before')}, in the SDK's send ${part('send')}, after it ${part('after')}`);
   console.log(`  Node CPU hot, no network: handler ${f(hot.handler.cpu)}  floor ${f(hot.floor.cpu)}  (+${f(hot.handler.cpu - hot.floor.cpu)})`);
 } finally {
   await system.stop();
