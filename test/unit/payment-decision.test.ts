@@ -183,6 +183,20 @@ const rows: Row[] = [
   { rule: 'checkout-ended-waiting', state: { trip: trip('awaiting_payment') }, event: ended('expired'), step: 'move-trip', outcome: 'expired' },
   { rule: 'checkout-end-late', state: { trip: trip('booked', { paymentId: PI }) }, event: ended('payment_failed'), step: 'answer', outcome: 'no_change' },
   { rule: 'refund-foreign-charge', state: {}, event: { ...charge(), marked: false }, step: 'answer', outcome: 'ignored' },
+  {
+    rule: 'full-refund-stale',
+    state: {
+      trip: trip('booked', { paymentId: PI }),
+      record: record('needs_attention', {
+        chargeRefunded: 0,
+        chargeRefundedAsOf: 1_800_000_101,
+        attention: { reason: 'refund_failed', since: AT, previousStatus: 'booked' },
+      }),
+    },
+    event: { ...charge(), occurredAt: 1_800_000_070 },
+    step: 'answer',
+    outcome: 'no_change',
+  },
   { rule: 'full-refund-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: charge(), step: 'release' },
   { rule: 'full-refund-booked-unrecorded', state: { trip: trip('booked', { paymentId: PI }) }, event: charge(), step: 'release' },
   {

@@ -221,6 +221,8 @@ function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
 function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded): Decision {
   const bookedHere = trip?.paymentId === event.paymentId && trip.status === 'booked';
   if (!record && !event.marked && !bookedHere) return answer('refund-foreign-charge', 'ignored');
+  // A refund's failure recorded since makes this total old news: the money it shows back may have gone to the merchant again.
+  if (record && olderThanTotalHeld(record, event)) return answer('full-refund-stale', 'no_change');
   // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release.
   if (record && (record.status === 'booked' || bookedHere)) return { rule: 'full-refund-booked', plan: { step: 'release' } };
   if (record) {
@@ -241,6 +243,11 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   // Booked by this payment before payment records existed.
   if (trip?.paymentId === event.paymentId && trip.status === 'booked') return { rule: 'full-refund-booked-unrecorded', plan: { step: 'release' } };
   return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
+}
+
+/** The charge's total in `event` was taken before the one the record holds (a later snapshot, or a refund failure since). */
+function olderThanTotalHeld(record: PaymentRecord, event: ChargeRefunded): boolean {
+  return event.occurredAt !== undefined && record.chargeRefundedAsOf !== undefined && event.occurredAt < record.chargeRefundedAsOf;
 }
 
 function decidePartialRefund({ record }: PaymentState, event: ChargeRefunded): Decision {
