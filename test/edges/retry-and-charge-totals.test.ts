@@ -494,6 +494,10 @@ describe('the last booking cancelled while a refused share awaited a person, tha
     expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
     expect(resolved.code).toBe(0);
     expect(await t.tripStatus()).toBe('refunded');
+    // As when our own refund brings the last money back: the trip names the latest refund of the payment's record.
+    const secondRefund = (await t.record()).refunds.find((entry) => entry.refundKey === t.shareKey(second));
+    expect((await t.store.getTrip(t.trip.tripId))?.refundId).toBe(secondRefund?.stripeRefundId);
+    expect(secondRefund?.stripeRefundId).toMatch(/^re_/);
     expect((await t.store.listAudit('trip', t.trip.tripId)).map((entry) => entry.eventType)).toContain('trip.refunded');
   });
 });

@@ -147,8 +147,13 @@ async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: Refu
 /** When the last money of a payment that owned its trip comes back, the trip says so. */
 export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): TripTransition | undefined {
   if (after.status !== 'refunded' || before.status === 'refunded' || after.setAside || after.tripId === undefined) return undefined;
-  const refundId = [...after.refunds].reverse().find((entry) => entry.stripeRefundId !== undefined)?.stripeRefundId;
+  const refundId = lastStripeRefundId(after);
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
+}
+
+/** The trip's `refundId` once its money is back: Stripe's id of the payment's latest refund that has one. */
+export function lastStripeRefundId(record: PaymentRecord): string | undefined {
+  return [...record.refunds].reverse().find((entry) => entry.stripeRefundId !== undefined)?.stripeRefundId;
 }
 
 /** Why the refunds answered were asked for (an operator's reasons for a booked payment, which has none of its own). */

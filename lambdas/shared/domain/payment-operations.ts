@@ -4,7 +4,7 @@ import type { BookingQueries, BookingStore, PaymentRecordWrite, TripTransition }
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
-import { issueRequestedRefunds } from './issue-refunds';
+import { issueRequestedRefunds, lastStripeRefundId } from './issue-refunds';
 import { money } from './money';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import {
@@ -378,7 +378,8 @@ async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord)
   if (!owing || record.setAside || record.tripId === undefined || record.amountRefunded < record.amountPaid || hasRequestedRefunds(record)) return undefined;
   const trip = await store.getTrip(record.tripId);
   if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
-  return { tripId: trip.tripId, from: [trip.status], to: 'refunded' };
+  const refundId = lastStripeRefundId(record);
+  return { tripId: trip.tripId, from: [trip.status], to: 'refunded', ...(refundId !== undefined && { refundId }) };
 }
 
 /** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
