@@ -1,10 +1,16 @@
-// A late charge.refunded whose full total is older than a refund failure already recorded: the money is not back, so
-// nothing is released, over DynamoDB Local and the Stripe fake.
+// A late charge.refunded whose full total may count a refund that failed since (taken before the failure's second, or
+// before a failure learned by looking the refund up): nothing is released or settled by it, and a person is told, over
+// DynamoDB Local and the Stripe fake.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bookedTripAt } from '../support/booked-trip';
-import { ops } from '../support/ops';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
+import { ops } from '../support/ops';
+
+const PRICE = BOOKED_TRIP_PRICE;
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -12,12 +18,19 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
+const now = (): number => Math.floor(Date.now() / 1000);
+
+/** An event as Stripe created it `seconds` from now (negative: earlier), for deliveries out of order. */
 function createdAt<E extends { created: number }>(event: E, seconds: number): E {
-  return { ...event, created: Math.floor(Date.now() / 1000) + seconds };
+  return { ...event, created: now() + seconds };
+}
+
+async function listed(paymentId: string): Promise<boolean> {
+  return (await ops(['attention', 'list'])).out.includes(paymentId);
 }
 
 describe('a full refund made in the Dashboard that failed, its charge.refunded delivered after the failure', () => {
-  it('keeps the bookings and the seats: the failure is newer than the total, and a person decides', async () => {
+  it('keeps the bookings and the seats: the failure is newer than the total, and the person already looking decides', async () => {
     const t = await bookedTripAt(fake, [1, 2]);
     fake.nextRefundStatus('pending');
     const made = await fake.client().refunds.create({ payment_intent: t.pi });
@@ -26,15 +39,18 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
     expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.updated', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
 
     const late = await t.webhook.send(signedRequest(snapshot));
+    const again = await t.webhook.send(signedRequest(snapshot));
 
     expect(late.status).toBe(200);
-    expect(late.body.outcome).toBe('no_change');
+    expect(late.body.outcome).toBe('refund_recorded');
+    expect(again.body.outcome).toBe('duplicate');
     for (const reference of t.references) expect(await t.bookingStatus(reference)).toBe('confirmed');
     expect(await t.available()).toEqual([4, 3]);
     expect(await t.tripStatus()).toBe('booked');
-    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+    // The older total is not believed over the failure: nothing counts as back.
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' }, amountRefunded: 0 });
     expect(fake.totalRefunded(t.pi)).toBe(0);
-    expect((await t.webhook.send(signedRequest(snapshot))).body.outcome).toBe('no_change');
+    expect(await listed(t.pi)).toBe(true);
   });
 
   it('still releases on a full refund made after the failure: its total is newer', async () => {
@@ -54,6 +70,44 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
     expect(await t.tripStatus()).toBe('refunded');
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
   });
+
+  it('tells a person when the retry has already cleared the payment and the total is of the failure’s own second', async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    // The Dashboard refund fails at second S; an operator asks again at once, and Stripe takes the whole charge back in S.
+    fake.nextRefundStatus('pending');
+    const made = await fake.client().refunds.create({ payment_intent: t.pi });
+    const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
+    const S = now();
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: S }));
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect((await t.record()).status).not.toBe('needs_attention');
+
+    const answer = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }));
+
+    // Whether that total counts the failed refund or the retry cannot be told: nothing moves, and a person looks.
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(answer.body.outcome).toBe('needs_attention');
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'full_refund_stale' } });
+    for (const reference of t.references) expect(await t.bookingStatus(reference)).toBe('confirmed');
+    expect(await t.available()).toEqual([4, 3]);
+    expect(await listed(t.pi)).toBe(true);
+    // Redelivered, it finds the person looking and moves nothing: the older total is not believed.
+    const redelivered = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }));
+    expect(redelivered.body.outcome).toBe('refund_recorded');
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'full_refund_stale' } });
+    expect(await t.available()).toEqual([4, 3]);
+    expect((await t.store.listAudit('payment', t.pi)).filter((entry) => entry.metadata.reason === 'full_refund_stale')).toHaveLength(1);
+
+    // The person finds all of it back in the Dashboard: the bookings are cancelled without a refund, then the payment resolved.
+    for (const reference of t.references)
+      expect((await ops(['bookings', 'cancel', reference, '--reason', 'refunded in full', '--no-refund'], t.gateway)).code).toBe(0);
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'all of it back at Stripe'])).code).toBe(0);
+    expect(await t.available()).toEqual([5, 5]);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
+    expect(await t.tripStatus()).toBe('refunded');
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await listed(t.pi)).toBe(false);
+  });
 });
 
 describe('our refund of a cancelled booking that failed, its charge.refunded delivered after the failure', () => {
@@ -71,12 +125,76 @@ describe('our refund of a cancelled booking that failed, its charge.refunded del
     const late = await t.webhook.send(signedRequest(snapshot));
 
     expect(before.status).toBe('cancelled');
-    expect(late.body.outcome).toBe('no_change');
-    const record = await t.record();
-    expect(record).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' }, amountRefunded: 0 });
-    expect(record.chargeRefunded ?? 0).toBe(0);
-    expect(await t.tripStatus()).not.toBe('refunded');
+    expect(late.body.outcome).toBe('refund_recorded');
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' }, amountRefunded: 0 });
+    expect(await t.tripStatus()).toBe('cancelled');
     expect(await t.bookingStatus(only)).toBe('cancelled');
     expect(fake.totalRefunded(t.pi)).toBe(0);
+  });
+});
+
+describe('a refund failure learned by looking the refund up (no time of Stripe’s), then a late full total', () => {
+  /**
+   * Two bookings of 45.00; the first is cancelled with a refund Stripe takes (pending) but whose answer is lost: the share
+   * stays `requested`. Support pays 45.00 back in the Dashboard, so Stripe's total is the whole charge (a snapshot not
+   * delivered yet). Then our refund fails at the bank: 45.00 of 90.00 is back.
+   */
+  async function failedShareAfterFullTotal() {
+    const t = await bookedTripAt(fake, [1, 1]);
+    const [first, second] = t.references as [string, string];
+    const answerLost: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        await t.gateway.refund(request);
+        throw new PaymentGatewayUnavailableError('timeout');
+      },
+    };
+    fake.nextRefundStatus('pending');
+    await expect(
+      cancelBooking(
+        { store: t.store, gateway: answerLost, clock: systemClock, ids: randomIds },
+        { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
+      ),
+    ).rejects.toThrow(PaymentGatewayUnavailableError);
+    expect((await t.record()).refunds.map((entry) => entry.status)).toEqual(['requested']);
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    const fullTotal = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
+    const [ours] = fake.refundsOf(t.pi);
+    fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+    return { t, second, fullTotal };
+  }
+
+  it('keeps the booking still confirmed and its seat: the total may count the failed share', async () => {
+    const { t, second, fullTotal } = await failedShareAfterFullTotal();
+    // The operator's retry looks the requested share up and finds it failed.
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+
+    const late = await t.webhook.send(signedRequest(fullTotal));
+
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(late.body.outcome).toBe('refund_recorded');
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+    expect(await t.tripStatus()).toBe('booked');
+    expect(await t.available()).toEqual([5, 4]);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention' });
+    // What that total counts cannot be told apart from money paid back in the Dashboard: the retry sends a person there.
+    expect(await ops(['payments', 'retry-refund', t.pi], t.gateway)).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+  });
+
+  it('releases on a full total taken after the failure was learned', async () => {
+    const { t, second } = await failedShareAfterFullTotal();
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    // Support then refunds the rest in the Dashboard; that total is taken after the lookup.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+
+    const answer = await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), 2)));
+
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(answer.body.outcome).toBe('released');
+    expect(await t.bookingStatus(second)).toBe('cancelled');
+    expect(await t.available()).toEqual([5, 5]);
   });
 });

@@ -69,4 +69,18 @@ describe('a refund failing against the total held', () => {
 
     expect(found.chargeRefunded).toBe(4_500);
   });
+
+  it('keeps when a failure learned without a time was learned, as the latest it can have happened; a failure reported by Stripe or a refusal keeps none', () => {
+    const record = paid({ refunds: [refund('a', { status: 'pending', providerCreated: 1_000 }), refund('b'), refund('c')] });
+    const learnedAt = Date.parse(AT) / 1000;
+
+    const lookedUp = applyRefundAnswer(record, 'a', { kind: 'created', refundId: 're_a', status: 'failed', created: 1_000 }, AT).record;
+    const reported = moveRefund(record, 'b', 'failed', AT, { asOf: 2_000 }).record;
+    const refused = applyRefundAnswer(record, 'c', { kind: 'refused', code: 'charge_disputed', message: 'disputed' }, AT).record;
+
+    expect(lookedUp.refunds[0]?.failedNoLaterThan).toBe(learnedAt);
+    expect(reported.refunds[1]?.failedNoLaterThan).toBeUndefined();
+    expect(reported.chargeRefundedAsOf).toBe(2_001);
+    expect(refused.refunds[2]?.failedNoLaterThan).toBeUndefined();
+  });
 });

@@ -185,17 +185,10 @@ const rows: Row[] = [
   { rule: 'refund-foreign-charge', state: {}, event: { ...charge(), marked: false }, step: 'answer', outcome: 'ignored' },
   {
     rule: 'full-refund-stale',
-    state: {
-      trip: trip('booked', { paymentId: PI }),
-      record: record('needs_attention', {
-        chargeRefunded: 0,
-        chargeRefundedAsOf: 1_800_000_101,
-        attention: { reason: 'refund_failed', since: AT, previousStatus: 'booked' },
-      }),
-    },
+    state: { trip: trip('booked', { paymentId: PI }), record: record('booked', { chargeRefunded: 0, chargeRefundedAsOf: 1_800_000_101 }) },
     event: { ...charge(), occurredAt: 1_800_000_070 },
-    step: 'answer',
-    outcome: 'no_change',
+    step: 'attention',
+    reason: 'full_refund_stale',
   },
   { rule: 'full-refund-booked', state: { trip: trip('booked', { paymentId: PI }), record: record('booked') }, event: charge(), step: 'release' },
   { rule: 'full-refund-booked-unrecorded', state: { trip: trip('booked', { paymentId: PI }) }, event: charge(), step: 'release' },
@@ -272,6 +265,29 @@ describe('decide', () => {
     { name: 'a discounted price that is not the trip’s', facts: { amount: 6_000, amountSubtotal: 6_000, amountDiscount: 0 }, step: 'set-aside' },
   ])('books or sets aside by the price before discounts: $name → $step', ({ facts, step }) => {
     expect(decide({ trip: trip('pending_payment') }, paid(facts)).plan.step).toBe(step);
+  });
+
+  it('never releases or settles on a full total that may count a refund failed since: before the total held, or until a failure learned by a lookup', () => {
+    const failedAtStripe = { chargeRefunded: 0, chargeRefundedAsOf: 1_800_000_101 };
+    const lookedUp = { refunds: [{ ...refund('failed'), failedNoLaterThan: 1_800_000_100 }] };
+    const decided = (status: 'booked' | 'cancelled' | 'refund_pending' | 'needs_attention', fields: Partial<PaymentRecord>, occurredAt: number) =>
+      decide(
+        { trip: trip(status === 'booked' || status === 'needs_attention' ? 'booked' : 'cancelled', { paymentId: PI }), record: record(status, fields) },
+        { ...charge(), occurredAt },
+      );
+
+    for (const status of ['booked', 'cancelled', 'refund_pending'] as const) {
+      expect(decided(status, failedAtStripe, 1_800_000_100).plan).toEqual({ step: 'attention', reason: 'full_refund_stale' });
+      expect(decided(status, lookedUp, 1_800_000_100).plan).toEqual({ step: 'attention', reason: 'full_refund_stale' });
+    }
+    expect(decided('needs_attention', lookedUp, 1_800_000_100)).toEqual({
+      rule: 'full-refund-needs-attention',
+      plan: { step: 'record-charge-total', outcome: 'refund_recorded' },
+    });
+    // Taken after: Stripe's total no longer counts the failed refund, so the whole charge is back.
+    expect(decided('booked', failedAtStripe, 1_800_000_101).plan).toEqual({ step: 'release' });
+    expect(decided('needs_attention', lookedUp, 1_800_000_101).plan).toEqual({ step: 'release' });
+    expect(decided('cancelled', lookedUp, 1_800_000_101).plan).toMatchObject({ step: 'settle-refunded' });
   });
 
   it('releases a trip still booked by a fully refunded payment even while a person looks at a refused share refund', () => {

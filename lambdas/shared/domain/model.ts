@@ -198,6 +198,11 @@ export interface RefundEntry {
   readonly providerCreated?: number;
   /** Stripe's error code or the refund's `failure_reason`, when it failed. */
   readonly failureCode?: string;
+  /**
+   * A failure learned by looking the refund up, which carries no time of Stripe's: it happened no later than this (epoch
+   * seconds, when we learned it). A charge total taken until then may still count the failed refund.
+   */
+  readonly failedNoLaterThan?: number;
   /** The refund a person asked for again after this one failed. */
   readonly retriedAs?: string;
   /**

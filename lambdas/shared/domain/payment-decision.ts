@@ -221,17 +221,18 @@ function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
 function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded): Decision {
   const bookedHere = trip?.paymentId === event.paymentId && trip.status === 'booked';
   if (!record && !event.marked && !bookedHere) return answer('refund-foreign-charge', 'ignored');
-  // A refund's failure recorded since makes this total old news: the money it shows back may have gone to the merchant again.
-  if (record && olderThanTotalHeld(record, event)) return answer('full-refund-stale', 'no_change');
+  // Taken no later than a refund's failure, the whole charge this total shows back may be that refund: it moves no
+  // booking, trip or record status by itself; a person looks at the charge (one already looking gets the total recorded).
+  const stale = record !== undefined && mayCountAFailedRefund(record, event);
   // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release.
-  if (record && (record.status === 'booked' || bookedHere)) return { rule: 'full-refund-booked', plan: { step: 'release' } };
+  if (record && !stale && (record.status === 'booked' || bookedHere)) return { rule: 'full-refund-booked', plan: { step: 'release' } };
   if (record) {
     switch (record.status) {
       case 'booked':
-        return { rule: 'full-refund-booked', plan: { step: 'release' } };
       case 'cancelled':
-        return { rule: 'full-refund-cancelled', plan: { step: 'settle-refunded', outcome: 'refund_recorded' } };
       case 'refund_pending':
+        if (stale) return { rule: 'full-refund-stale', plan: { step: 'attention', reason: 'full_refund_stale' } };
+        if (record.status === 'cancelled') return { rule: 'full-refund-cancelled', plan: { step: 'settle-refunded', outcome: 'refund_recorded' } };
         return { rule: 'full-refund-refund-pending', plan: { step: 'settle-refunded', outcome: 'refunded' } };
       case 'needs_attention':
         return { rule: 'full-refund-needs-attention', plan: { step: 'record-charge-total', outcome: 'refund_recorded' } };
@@ -245,9 +246,15 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
 }
 
-/** The charge's total in `event` was taken before the one the record holds (a later snapshot, or a refund failure since). */
-function olderThanTotalHeld(record: PaymentRecord, event: ChargeRefunded): boolean {
-  return event.occurredAt !== undefined && record.chargeRefundedAsOf !== undefined && event.occurredAt < record.chargeRefundedAsOf;
+/**
+ * The charge's total in `event` may count a refund that has failed since: it was taken before the total the record
+ * holds (which a failure reported by Stripe moves past its second), or no later than a failure learned by a lookup.
+ */
+function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): boolean {
+  const takenAt = event.occurredAt;
+  if (takenAt === undefined) return false;
+  if (record.chargeRefundedAsOf !== undefined && takenAt < record.chargeRefundedAsOf) return true;
+  return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan);
 }
 
 function decidePartialRefund({ record }: PaymentState, event: ChargeRefunded): Decision {

@@ -190,6 +190,9 @@ export function moveRefund(
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
   if (!entry || !refundMovesForward(entry.status, status)) return { record, attention: false };
+  const failed = status === 'failed' || status === 'canceled';
+  // A refund that existed at Stripe: its failure takes it out of the charge's total (a refusal never entered it).
+  const counted = failed && (details.countedByCharge ?? true);
   const moved: RefundEntry = {
     ...entry,
     status,
@@ -197,12 +200,13 @@ export function moveRefund(
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
     ...(entry.providerCreated === undefined && details.providerCreated !== undefined && { providerCreated: details.providerCreated }),
+    // Learned without Stripe's time (a lookup), the failure is known only to have happened by now.
+    ...(counted && details.asOf === undefined && { failedNoLaterThan: Math.floor(Date.parse(at) / 1000) }),
   };
-  const failed = status === 'failed' || status === 'canceled';
   let next: PaymentRecord = { ...record, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
   // A refund that existed at Stripe and failed leaves the charge's total too; a snapshot of the charge from
   // the same second or before may still count it, so it is not believed over this.
-  if (failed && (details.countedByCharge ?? true)) next = withoutFailedRefund(next, moved, details.asOf);
+  if (counted) next = withoutFailedRefund(next, moved, details.asOf);
   next = recounted(next);
   if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
   return {

@@ -116,6 +116,7 @@ const refundSchema = z.object({
   stripeRefundId: optionalText,
   providerCreated: z.optional(z.number()),
   failureCode: optionalText,
+  failedNoLaterThan: z.optional(z.number()),
   retriedAs: optionalText,
   resolvedAt: optionalText,
   requestedAt: text,
