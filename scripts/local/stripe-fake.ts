@@ -416,7 +416,7 @@ function serve(state: State, message: IncomingMessage, response: ServerResponse)
       return;
     }
     await deliverAll(state, request.emitted);
-    response.writeHead(outcome.status, responseHeaders(request, outcome));
+    response.writeHead(outcome.status, responseHeaders(state, request, outcome));
     response.end(outcome.body);
   });
 }
@@ -443,8 +443,10 @@ function toFakeRequest(state: State, message: IncomingMessage, body: string): Fa
   };
 }
 
-function responseHeaders(request: FakeRequest, answer: Answer): Record<string, string> {
+function responseHeaders(state: State, request: FakeRequest, answer: Answer): Record<string, string> {
   return {
+    // Stripe's clock, as every answer of Stripe's carries it (the fake's, moved by `advance`).
+    date: new Date(state.now()).toUTCString(),
     'content-type': 'application/json',
     'request-id': request.id,
     ...(request.idempotencyKey !== undefined && { 'idempotency-key': request.idempotencyKey }),

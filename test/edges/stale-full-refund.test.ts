@@ -2,13 +2,14 @@
 // before a failure learned by looking the refund up): nothing is released or settled by it, and a person is told, over
 // DynamoDB Local and the Stripe fake.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
 import { ops } from '../support/ops';
+import { webhookHarness } from '../support/webhook';
 
 const PRICE = BOOKED_TRIP_PRICE;
 
@@ -24,6 +25,9 @@ const now = (): number => Math.floor(Date.now() / 1000);
 function createdAt<E extends { created: number }>(event: E, seconds: number): E {
   return { ...event, created: now() + seconds };
 }
+
+/** A clock `seconds` ahead of this machine's (behind when negative): an operator's laptop. */
+const skewed = (seconds: number): Clock => ({ now: () => new Date(Date.now() + seconds * 1000) });
 
 async function listed(paymentId: string): Promise<boolean> {
   return (await ops(['attention', 'list'])).out.includes(paymentId);
@@ -196,5 +200,131 @@ describe('a refund failure learned by looking the refund up (no time of Stripe�
     expect(answer.body.outcome).toBe('released');
     expect(await t.bookingStatus(second)).toBe('cancelled');
     expect(await t.available()).toEqual([5, 5]);
+  });
+});
+
+describe('a full total already acted on, delivered again after a failure and a retry', () => {
+  it('answers duplicate and leaves the payment alone', async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    // Support refunds everything in the Dashboard (pending); its charge.refunded releases the trip.
+    fake.nextRefundStatus('pending');
+    const made = await fake.client().refunds.create({ payment_intent: t.pi });
+    const full = { ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: made.created };
+    expect((await t.webhook.send(signedRequest(full))).body.outcome).toBe('released');
+    // The refund fails at the bank; the operator asks again and Stripe takes it (pending).
+    const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: made.created + 5 }));
+    fake.nextRefundStatus('pending');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect((await t.record()).status).toBe('refund_pending');
+
+    // Stripe delivers the first event again (our 200 was lost), or a reconcile range processes it again.
+    const redelivered = await t.webhook.send(signedRequest(full));
+
+    expect(redelivered.body.outcome).toBe('duplicate');
+    expect((await t.record()).status).toBe('refund_pending');
+    expect(await listed(t.pi)).toBe(false);
+  });
+});
+
+describe('a stale total racing a newer one', () => {
+  it('is decided again when the newer one commits first: nothing is put in front of a person', async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    fake.nextRefundStatus('pending');
+    const made = await fake.client().refunds.create({ payment_intent: t.pi });
+    const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
+    const S = made.created;
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: S }));
+    fake.nextRefundStatus('pending');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect((await t.record()).status).toBe('booked');
+    const stale = { ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S };
+    const fresh = { ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S + 3 };
+    // The stale delivery has read the record (booked) and decided; the fresh one releases the trip before its write.
+    let raced = false;
+    const racing = new Proxy(t.store, {
+      get(target, prop, receiver) {
+        if (prop === 'commit') {
+          return async (write: Parameters<typeof target.commit>[0]) => {
+            if (!raced) {
+              raced = true;
+              expect((await t.webhook.send(signedRequest(fresh))).body.outcome).toBe('released');
+            }
+            return target.commit(write);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+    const answer = await webhookHarness(fake, { store: racing }).send(signedRequest(stale));
+
+    expect(raced).toBe(true);
+    expect(answer.body.outcome).toBe('duplicate');
+    expect(await t.tripStatus()).toBe('refunded');
+    expect((await t.record()).status).toBe('refunded');
+    expect(await listed(t.pi)).toBe(false);
+  });
+});
+
+describe('a failure learned by a lookup, on an operator’s laptop whose clock is off', () => {
+  /** Two bookings of 45.00; the first is cancelled, Stripe takes its refund (pending) but the answer is lost; it then fails. */
+  async function lostAnswerThatFailed() {
+    const t = await bookedTripAt(fake, [1, 1]);
+    const [first, second] = t.references as [string, string];
+    const answerLost: PaymentGateway = {
+      refundable: (id) => t.gateway.refundable(id),
+      findRefund: (id, key) => t.gateway.findRefund(id, key),
+      refund: async (request) => {
+        await t.gateway.refund(request);
+        throw new PaymentGatewayUnavailableError('timeout');
+      },
+    };
+    fake.nextRefundStatus('pending');
+    await expect(
+      cancelBooking(
+        { store: t.store, gateway: answerLost, clock: systemClock, ids: randomIds },
+        { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
+      ),
+    ).rejects.toThrow(PaymentGatewayUnavailableError);
+    const [ours] = fake.refundsOf(t.pi);
+    fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+    return { t, second };
+  }
+
+  it('dates the failure by Stripe’s clock: two minutes ahead, a total taken after the lookup still settles', async () => {
+    const { t, second } = await lostAnswerThatFailed();
+    const looked = await retryRefund({ store: t.store, gateway: t.gateway, clock: skewed(120), ids: randomIds }, t.pi, 'ana');
+    expect(looked).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+    const lookedAt = (await t.record()).refunds[0]?.failedNoLaterThan as number;
+    expect(Math.abs(lookedAt - now())).toBeLessThanOrEqual(1);
+    // Asked again, Stripe takes it; the second booking is cancelled with its refund: all 90.00 is back.
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+
+    const total = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: lookedAt + 1 }));
+
+    expect(total.body.outcome).not.toBe('needs_attention');
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+    expect(await t.tripStatus()).toBe('refunded');
+    expect(await listed(t.pi)).toBe(false);
+  });
+
+  it('dates the failure by Stripe’s clock: two minutes behind, a total taken before the lookup still releases nothing', async () => {
+    const { t, second } = await lostAnswerThatFailed();
+    // Support pays 45.00 back in the Dashboard; Stripe's total, counting our share too, is the whole charge.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    const fullTotal = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
+    const looked = await retryRefund({ store: t.store, gateway: t.gateway, clock: skewed(-120), ids: randomIds }, t.pi, 'ana');
+    expect(looked).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+
+    await t.webhook.send(signedRequest(fullTotal));
+
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+    expect(await t.tripStatus()).toBe('booked');
+    expect(await t.available()).toEqual([5, 4]);
   });
 });

@@ -290,6 +290,17 @@ describe('decide', () => {
     expect(decided('cancelled', lookedUp, 1_800_000_101).plan).toMatchObject({ step: 'settle-refunded' });
   });
 
+  it('finds a refund made in the Dashboard by Stripe’s id, and one recorded before its id was kept by its key', () => {
+    const named = { ...refund('pending'), refundKey: 'stripe-re_dash', stripeRefundId: 're_dash', requestedBy: 'stripe' as const };
+    const { stripeRefundId: _dropped, ...unnamed } = named;
+
+    for (const entry of [named, unnamed]) {
+      expect(decide({ record: record('booked', { refunds: [entry] }) }, refundEvent('succeeded', 're_dash')).rule).toBe('refund-event-moves-refund');
+      expect(decide({ record: record('booked', { refunds: [entry] }) }, refundEvent('pending', 're_dash')).rule).toBe('refund-event-stale');
+    }
+    expect(decide({ record: record('booked', { refunds: [named] }) }, refundEvent('succeeded', 're_other')).rule).toBe('refund-event-outside-refund');
+  });
+
   it('releases a trip still booked by a fully refunded payment even while a person looks at a refused share refund', () => {
     const looking = record('needs_attention', { attention: { reason: 'refund_refused', code: 'charge_disputed', since: AT, previousStatus: 'booked' } });
     expect(decide({ trip: trip('booked', { paymentId: PI }), record: looking }, charge())).toEqual({ rule: 'full-refund-booked', plan: { step: 'release' } });

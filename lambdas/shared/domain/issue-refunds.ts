@@ -134,7 +134,10 @@ async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: Refu
   }
   if (lookUpFirst) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
-    if (found) return { kind: 'created', refundId: found.refundId, status: found.status, ...(found.created !== undefined && { created: found.created }) };
+    if (found) {
+      const { refundId, status, created, answeredAt } = found;
+      return { kind: 'created', refundId, status, ...(created !== undefined && { created }), ...(answeredAt !== undefined && { answeredAt }) };
+    }
   }
   return deps.gateway.refund({
     paymentId: record.paymentId,

@@ -1,6 +1,6 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
 import { refundMovesForward } from './payment-ledger';
-import { CONFIRMABLE_TRIP_STATUSES, type CheckoutTrip, type PaymentRecord, type RefundStatus, type Trip, type TripStatus } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type CheckoutTrip, type PaymentRecord, type RefundEntry, type RefundStatus, type Trip, type TripStatus } from './model';
 
 interface EventIdentity {
   readonly eventId: string;
@@ -265,8 +265,24 @@ function decidePartialRefund({ record }: PaymentState, event: ChargeRefunded): D
 
 function decideRefundChanged({ record }: PaymentState, event: RefundChanged): Decision {
   if (!record) return answer('refund-event-unknown-payment', 'no_change');
-  const entry = record.refunds.find((candidate) => candidate.refundKey === event.refundKey || candidate.stripeRefundId === event.refundId);
+  const entry = refundOfEvent(record, event);
   if (!entry) return { rule: 'refund-event-outside-refund', plan: { step: 'move-refund' } };
   if (!refundMovesForward(entry.status, event.status)) return answer('refund-event-stale', 'duplicate');
   return { rule: 'refund-event-moves-refund', plan: { step: 'move-refund' } };
+}
+
+/** The refund of `record` that a `refund.*` event is about: ours by its key, or any by Stripe's id. */
+export function refundOfEvent(record: PaymentRecord, event: RefundChanged): RefundEntry | undefined {
+  return record.refunds.find(
+    (candidate) =>
+      (event.refundKey !== undefined && candidate.refundKey === event.refundKey) ||
+      candidate.stripeRefundId === event.refundId ||
+      // One made outside this service, recorded before it kept Stripe's id from its first event.
+      candidate.refundKey === outsideRefundKey(event.refundId),
+  );
+}
+
+/** The key under which a refund made outside this service (in the Dashboard) is recorded. */
+export function outsideRefundKey(refundId: string): string {
+  return `stripe-${refundId}`;
 }

@@ -10,7 +10,9 @@ import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentR
 import {
   amountPaidOf,
   decide,
+  outsideRefundKey,
   paymentIdOf,
+  refundOfEvent,
   type ChargeRefunded,
   type CheckoutCompleted,
   type PaymentEvent,
@@ -225,7 +227,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'set-aside':
       return setPaymentAside(deps, event as CheckoutCompleted, plan.reason);
     case 'attention':
-      return putInFrontOfAPerson(deps, event, plan.reason);
+      return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
@@ -527,14 +529,32 @@ async function settleRefunded(deps: PaymentDeps, event: ChargeRefunded, { trip, 
   const current = record as PaymentRecord;
   const at = deps.clock.now().toISOString();
   const settled = chargeFullyRefunded(current, at, 'charge_refunded', event.occurredAt).record;
-  const tripTransition = trip?.paymentId === current.paymentId ? tripRefundedBy(current, settled) : undefined;
-  return commitRecord(deps, event, current, settled, outcome, 'payment.fully_refunded', { amount: event.amountRefunded }, tripTransition);
+  return commitRecord(
+    deps,
+    event,
+    current,
+    settled,
+    outcome,
+    'payment.fully_refunded',
+    { amount: event.amountRefunded },
+    tripRefundedWith(trip, current, settled),
+  );
 }
 
 async function recordChargeTotal(deps: PaymentDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
   const eventType = outcome === 'partial_refund_recorded' ? 'payment.partially_refunded' : 'payment.refund_recorded';
   const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
   return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded, event.occurredAt), outcome, eventType, metadata);
+}
+
+/**
+ * The trip's move to `refunded` when the last money of its payment comes back, if the trip as read is where that move
+ * starts: one already `refunded` (released by a full refund, whose refund then failed and was asked again) stays.
+ */
+function tripRefundedWith(trip: Trip | undefined, before: PaymentRecord, after: PaymentRecord): TripTransition | undefined {
+  if (trip?.paymentId !== before.paymentId) return undefined;
+  const transition = tripRefundedBy(before, after);
+  return transition?.from.includes(trip.status) ? transition : undefined;
 }
 
 /** Writes the next version of a record with its audit entry and the event, guarded by the version read. */
@@ -632,7 +652,7 @@ async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, trip
 /** Stripe's word on a refund: the refund moves forward; one made outside this service is recorded as Stripe's. */
 async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
   const at = deps.clock.now().toISOString();
-  const known = record.refunds.find((entry) => entry.refundKey === event.refundKey || entry.stripeRefundId === event.refundId);
+  const known = refundOfEvent(record, event);
   const withEntry: PaymentRecord = known
     ? record
     : {
@@ -641,18 +661,24 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
           ...record.refunds,
           // Stripe made it, so it starts where Stripe's refunds start: counted, under way.
           {
-            ...refundEntry({ refundKey: `stripe-${event.refundId}`, amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' }, at),
+            ...refundEntry(
+              { refundKey: outsideRefundKey(event.refundId), amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' },
+              at,
+            ),
             status: 'pending',
+            // Named by Stripe's id from the start: an event that does not move it (refund.created, pending) must still find it.
+            stripeRefundId: event.refundId,
+            ...(event.created !== undefined && { providerCreated: event.created }),
           },
         ],
       };
-  const change = moveRefund(withEntry, known?.refundKey ?? `stripe-${event.refundId}`, event.status, at, {
+  const change = moveRefund(withEntry, known?.refundKey ?? outsideRefundKey(event.refundId), event.status, at, {
     stripeRefundId: event.refundId,
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
     ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
     ...(event.created !== undefined && { providerCreated: event.created }),
   });
-  const tripTransition = trip?.paymentId === record.paymentId ? tripRefundedBy(record, change.record) : undefined;
+  const tripTransition = tripRefundedWith(trip, record, change.record);
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
   return commitRecord(
     deps,
@@ -723,6 +749,15 @@ async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: S
  * Something a program should not decide: the payment's record moves to `needs_attention` (created if there is
  * none), audited with the reason, and the event is acknowledged — never refunded by default, never retried forever.
  */
+/**
+ * A person must look at a payment because of what its record said when the event was decided: written under that
+ * version and with the event, so a redelivery is a duplicate and a record that moved meanwhile is decided again.
+ */
+function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: PaymentRecord, reason: string): Promise<StepResult> {
+  const attended = withAttention(record, reason, deps.clock.now().toISOString());
+  return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', { reason, eventType: event.eventType });
+}
+
 async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
   const paymentId = paymentOf(event);
   const tripId = 'tripId' in event ? event.tripId : undefined;

@@ -21,6 +21,8 @@ export type RefundAnswer =
       readonly status: ProviderRefundStatus;
       /** When the provider created it (epoch seconds, its clock). */
       readonly created?: number;
+      /** When the provider answered (epoch seconds, its clock): the state it reports was reached no later than this. */
+      readonly answeredAt?: number;
     }
   /** The charge was refunded in full already (by another refund, ours or not). */
   | { readonly kind: 'already_refunded' }
@@ -33,6 +35,8 @@ export interface FoundRefund {
   readonly amount: number;
   /** When the provider created it (epoch seconds, its clock). */
   readonly created?: number;
+  /** When the provider answered (epoch seconds, its clock): the state it reports was reached no later than this. */
+  readonly answeredAt?: number;
 }
 
 export interface PaymentGateway {

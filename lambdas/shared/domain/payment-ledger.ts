@@ -186,6 +186,8 @@ export function moveRefund(
     readonly asOf?: number;
     /** When Stripe created the refund (epoch seconds). */
     readonly providerCreated?: number;
+    /** Without `asOf`: when Stripe answered with this state (epoch seconds, its clock), which it reached no later than that. */
+    readonly knownBy?: number;
   } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
@@ -200,8 +202,9 @@ export function moveRefund(
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
     ...(entry.providerCreated === undefined && details.providerCreated !== undefined && { providerCreated: details.providerCreated }),
-    // Learned without Stripe's time (a lookup), the failure is known only to have happened by now.
-    ...(counted && details.asOf === undefined && { failedNoLaterThan: Math.floor(Date.parse(at) / 1000) }),
+    // Learned without the failure's time (a lookup), it is known only to have happened by the answer: Stripe's clock
+    // when it says when it answered, else ours.
+    ...(counted && details.asOf === undefined && { failedNoLaterThan: details.knownBy ?? Math.floor(Date.parse(at) / 1000) }),
   };
   let next: PaymentRecord = { ...record, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
   // A refund that existed at Stripe and failed leaves the charge's total too; a snapshot of the charge from
@@ -231,6 +234,7 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
       return moveRefund(record, refundKey, answer.status, at, {
         stripeRefundId: answer.refundId,
         ...(answer.created !== undefined && { providerCreated: answer.created }),
+        ...(answer.answeredAt !== undefined && { knownBy: answer.answeredAt }),
       });
     case 'already_refunded':
       // The charge went back in full by another refund: nothing of this one is needed.

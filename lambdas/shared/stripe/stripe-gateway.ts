@@ -68,7 +68,14 @@ export class StripePaymentGateway implements PaymentGateway {
         },
         { idempotencyKey: request.refundKey },
       );
-      return { kind: 'created', refundId: refund.id, status: refundStatusOf(refund.status), created: refund.created };
+      const answeredAt = stripeClockOf(refund.lastResponse);
+      return {
+        kind: 'created',
+        refundId: refund.id,
+        status: refundStatusOf(refund.status),
+        created: refund.created,
+        ...(answeredAt !== undefined && { answeredAt }),
+      };
     } catch (error) {
       const sdk = await stripeSdk();
       if (!sdk.isStripeError(error)) throw error;
@@ -82,18 +89,42 @@ export class StripePaymentGateway implements PaymentGateway {
     if (!this.refundable(paymentId)) return undefined;
     try {
       const stripe = await this.client();
-      for await (const refund of stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) {
-        if (refund.metadata?.[REFUND_KEY_METADATA] === refundKey) {
-          return { refundId: refund.id, status: refundStatusOf(refund.status), amount: refund.amount, created: refund.created };
+      // Page by page, so that the refund found comes with the time of the answer that showed it.
+      let startingAfter: string | undefined;
+      for (;;) {
+        const page = await stripe.refunds.list({
+          payment_intent: paymentId,
+          limit: 100,
+          ...(startingAfter !== undefined && { starting_after: startingAfter }),
+        });
+        const refund = page.data.find((candidate) => candidate.metadata?.[REFUND_KEY_METADATA] === refundKey);
+        if (refund) {
+          const answeredAt = stripeClockOf(page.lastResponse);
+          return {
+            refundId: refund.id,
+            status: refundStatusOf(refund.status),
+            amount: refund.amount,
+            created: refund.created,
+            ...(answeredAt !== undefined && { answeredAt }),
+          };
         }
+        const last = page.data.at(-1);
+        if (!page.has_more || last === undefined) return undefined;
+        startingAfter = last.id;
       }
-      return undefined;
     } catch (error) {
       const sdk = await stripeSdk();
       if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
       throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
     }
   }
+}
+
+/** Stripe's clock when it answered (its `Date` header, epoch seconds), or undefined without a readable one. */
+function stripeClockOf(response: { readonly headers?: Record<string, string> } | undefined): number | undefined {
+  const date = response?.headers?.date;
+  const ms = date === undefined ? Number.NaN : Date.parse(date);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
 }
 
 /**
