@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest'
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
-import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { paymentRecordItem, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -16,6 +16,7 @@ import { injectFaults } from '../../scripts/dev-kit/faults';
 import { FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
+import { gatewayLosingRefundAnswers } from '../support/gateways';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
@@ -437,14 +438,7 @@ describe('our refund made at Stripe with its answer lost, failing, a hand refund
     const [first, second] = references as [string, string];
 
     // X is cancelled: Stripe makes the refund (pending), its answer is lost (a timeout): the share stays requested.
-    const answerLost: PaymentGateway = {
-      refundable: (id) => gateway.refundable(id),
-      findRefund: (id, key) => gateway.findRefund(id, key),
-      refund: async (request) => {
-        await gateway.refund(request);
-        throw new PaymentGatewayUnavailableError('timeout');
-      },
-    };
+    const answerLost = gatewayLosingRefundAnswers(fake);
     fake.nextRefundStatus('pending');
     await cancelBooking(
       { store, gateway: answerLost, clock: systemClock, ids: randomIds },

@@ -3,11 +3,12 @@
 // DynamoDB Local and the Stripe fake.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
+import { gatewayLosingRefundAnswers } from '../support/gateways';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
@@ -28,6 +29,29 @@ function createdAt<E extends { created: number }>(event: E, seconds: number): E 
 
 /** A clock `seconds` ahead of this machine's (behind when negative): an operator's laptop. */
 const skewed = (seconds: number): Clock => ({ now: () => new Date(Date.now() + seconds * 1000) });
+
+/**
+ * Two bookings of 45.00; the first is cancelled with a refund Stripe takes (pending) but whose answer is lost (the share
+ * stays `requested`); then it fails at the bank. With `gestureFirst`, support had paid 45.00 back in the Dashboard before
+ * the failure, so Stripe's total was the whole charge: `fullTotal`, a snapshot not delivered yet.
+ */
+async function lostShareThatFailed({ gestureFirst = false } = {}) {
+  const t = await bookedTripAt(fake, [1, 1]);
+  const [first, second] = t.references as [string, string];
+  fake.nextRefundStatus('pending');
+  await expect(
+    cancelBooking(
+      { store: t.store, gateway: gatewayLosingRefundAnswers(fake), clock: systemClock, ids: randomIds },
+      { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
+    ),
+  ).rejects.toThrow(PaymentGatewayUnavailableError);
+  expect((await t.record()).refunds.map((entry) => entry.status)).toEqual(['requested']);
+  if (gestureFirst) await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+  const fullTotal = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
+  const [ours] = fake.refundsOf(t.pi);
+  fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+  return { t, second, fullTotal };
+}
 
 async function listed(paymentId: string): Promise<boolean> {
   return (await ops(['attention', 'list'])).out.includes(paymentId);
@@ -138,39 +162,8 @@ describe('our refund of a cancelled booking that failed, its charge.refunded del
 });
 
 describe('a refund failure learned by looking the refund up (no time of Stripe’s), then a late full total', () => {
-  /**
-   * Two bookings of 45.00; the first is cancelled with a refund Stripe takes (pending) but whose answer is lost: the share
-   * stays `requested`. Support pays 45.00 back in the Dashboard, so Stripe's total is the whole charge (a snapshot not
-   * delivered yet). Then our refund fails at the bank: 45.00 of 90.00 is back.
-   */
-  async function failedShareAfterFullTotal() {
-    const t = await bookedTripAt(fake, [1, 1]);
-    const [first, second] = t.references as [string, string];
-    const answerLost: PaymentGateway = {
-      refundable: (id) => t.gateway.refundable(id),
-      findRefund: (id, key) => t.gateway.findRefund(id, key),
-      refund: async (request) => {
-        await t.gateway.refund(request);
-        throw new PaymentGatewayUnavailableError('timeout');
-      },
-    };
-    fake.nextRefundStatus('pending');
-    await expect(
-      cancelBooking(
-        { store: t.store, gateway: answerLost, clock: systemClock, ids: randomIds },
-        { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
-      ),
-    ).rejects.toThrow(PaymentGatewayUnavailableError);
-    expect((await t.record()).refunds.map((entry) => entry.status)).toEqual(['requested']);
-    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
-    const fullTotal = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
-    const [ours] = fake.refundsOf(t.pi);
-    fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
-    return { t, second, fullTotal };
-  }
-
   it('keeps the booking still confirmed and its seat: the total may count the failed share', async () => {
-    const { t, second, fullTotal } = await failedShareAfterFullTotal();
+    const { t, second, fullTotal } = await lostShareThatFailed({ gestureFirst: true });
     // The operator's retry looks the requested share up and finds it failed.
     await ops(['payments', 'retry-refund', t.pi], t.gateway);
     expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
@@ -189,7 +182,7 @@ describe('a refund failure learned by looking the refund up (no time of Stripe�
   });
 
   it('releases on a full total taken after the failure was learned', async () => {
-    const { t, second } = await failedShareAfterFullTotal();
+    const { t, second } = await lostShareThatFailed({ gestureFirst: true });
     await ops(['payments', 'retry-refund', t.pi], t.gateway);
     // Support then refunds the rest in the Dashboard; that total is taken after the lookup.
     await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
@@ -269,32 +262,8 @@ describe('a stale total racing a newer one', () => {
 });
 
 describe('a failure learned by a lookup, on an operator’s laptop whose clock is off', () => {
-  /** Two bookings of 45.00; the first is cancelled, Stripe takes its refund (pending) but the answer is lost; it then fails. */
-  async function lostAnswerThatFailed() {
-    const t = await bookedTripAt(fake, [1, 1]);
-    const [first, second] = t.references as [string, string];
-    const answerLost: PaymentGateway = {
-      refundable: (id) => t.gateway.refundable(id),
-      findRefund: (id, key) => t.gateway.findRefund(id, key),
-      refund: async (request) => {
-        await t.gateway.refund(request);
-        throw new PaymentGatewayUnavailableError('timeout');
-      },
-    };
-    fake.nextRefundStatus('pending');
-    await expect(
-      cancelBooking(
-        { store: t.store, gateway: answerLost, clock: systemClock, ids: randomIds },
-        { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
-      ),
-    ).rejects.toThrow(PaymentGatewayUnavailableError);
-    const [ours] = fake.refundsOf(t.pi);
-    fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
-    return { t, second };
-  }
-
   it('dates the failure by Stripe’s clock: two minutes ahead, a total taken after the lookup still settles', async () => {
-    const { t, second } = await lostAnswerThatFailed();
+    const { t, second } = await lostShareThatFailed();
     const looked = await retryRefund({ store: t.store, gateway: t.gateway, clock: skewed(120), ids: randomIds }, t.pi, 'ana');
     expect(looked).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
     const lookedAt = (await t.record()).refunds[0]?.failedNoLaterThan as number;
@@ -313,10 +282,7 @@ describe('a failure learned by a lookup, on an operator’s laptop whose clock i
   });
 
   it('dates the failure by Stripe’s clock: two minutes behind, a total taken before the lookup still releases nothing', async () => {
-    const { t, second } = await lostAnswerThatFailed();
-    // Support pays 45.00 back in the Dashboard; Stripe's total, counting our share too, is the whole charge.
-    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
-    const fullTotal = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
+    const { t, second, fullTotal } = await lostShareThatFailed({ gestureFirst: true });
     const looked = await retryRefund({ store: t.store, gateway: t.gateway, clock: skewed(-120), ids: randomIds }, t.pi, 'ana');
     expect(looked).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
 

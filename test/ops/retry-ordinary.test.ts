@@ -5,12 +5,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BOOKED_TRIP_CAPACITY, BOOKED_TRIP_PRICE, bookedTripAt, type BookedTripOptions } from '../support/booked-trip';
 import type { PaymentRecord } from '../../lambdas/shared/domain/model';
-import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
+import { gatewayLosingRefundAnswers } from '../support/gateways';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
@@ -188,14 +189,7 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     const [first, second] = t.references as [string, string];
     const share = t.shares[0] as number;
     // Stripe makes the refund (pending); its answer is lost on the way back: the share stays requested.
-    const answerLost: PaymentGateway = {
-      refundable: (id) => t.gateway.refundable(id),
-      findRefund: (id, key) => t.gateway.findRefund(id, key),
-      refund: async (request) => {
-        await t.gateway.refund(request);
-        throw new PaymentGatewayUnavailableError('timeout');
-      },
-    };
+    const answerLost = gatewayLosingRefundAnswers(fake);
     fake.nextRefundStatus('pending');
     const cancelled = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], answerLost);
     expect(cancelled).toMatchObject({ code: 1, err: expect.stringContaining('STRIPE_UNAVAILABLE') });

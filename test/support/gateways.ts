@@ -1,6 +1,6 @@
 // Stripe's gateway at a test's fake with its refunds changed: made and then unanswered, failing for one payment, or made
 // while something else happens first. Everything else is the real gateway's.
-import type { PaymentGateway, RefundRequest } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError, type PaymentGateway, type RefundRequest } from '../../lambdas/shared/domain/payment-gateway';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 
@@ -15,4 +15,12 @@ export function gatewayWithRefund(
     findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
     refund: (request) => refund(request, real),
   };
+}
+
+/** The real gateway at `fake`, whose refunds Stripe makes while their answer is lost on the way back (a timeout). */
+export function gatewayLosingRefundAnswers(fake: StripeFake): PaymentGateway {
+  return gatewayWithRefund(fake, async (request, real) => {
+    await real.refund(request);
+    throw new PaymentGatewayUnavailableError('timeout');
+  });
 }
