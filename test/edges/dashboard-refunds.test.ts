@@ -1,6 +1,7 @@
 // Refunds made in the Stripe Dashboard, followed through their events over DynamoDB Local and the Stripe fake: one entry
 // per refund whatever events name it, and a failed one asked again after its release settles the payment.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
@@ -39,6 +40,54 @@ describe('a refund made in the Dashboard, reported by refund.created (pending) a
     expect(record.refunds.map((entry) => [entry.stripeRefundId, entry.status])).toEqual([[made.id, 'succeeded']]);
     expect(record).toMatchObject({ status: 'booked', amountRefunded: BOOKED_TRIP_PRICE });
     expect((await ops(['attention', 'list'])).out.includes(t.pi)).toBe(false);
+  });
+});
+
+describe('a refund made in the Dashboard that waits on the customer', () => {
+  it('is recorded in its state, requires_action, and moves on from it', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    fake.nextRefundStatus('requires_action');
+    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+
+    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))));
+    const waiting = (await t.record()).refunds.map((entry) => entry.status);
+    await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(fake.setRefundStatus(made.id, 'succeeded')))));
+
+    expect(waiting).toEqual(['requires_action']);
+    expect(await t.record()).toMatchObject({ refunds: [{ status: 'succeeded', stripeRefundId: made.id }], amountRefunded: 2_000 });
+  });
+});
+
+describe('a Dashboard refund stored twice before its entry kept Stripe’s id (a pending twin without it)', () => {
+  it('is read as one refund: both bookings cancelled with their refunds give all of the rest back', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    fake.nextRefundStatus('pending');
+    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))));
+    await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(fake.setRefundStatus(made.id, 'succeeded')))));
+    // What the same two events left before: the refund, then a twin under its key, pending, without Stripe's id.
+    const stored = await t.record();
+    const [real] = stored.refunds as [RefundEntry];
+    const twin: RefundEntry = {
+      refundKey: real.refundKey,
+      amount: 2_000,
+      status: 'pending',
+      requestedBy: 'stripe',
+      reason: 'refunded outside this service',
+      bookingReferences: [],
+      requestedAt: real.updatedAt,
+      updatedAt: real.updatedAt,
+    };
+    const at = new Date().toISOString();
+    const legacy: PaymentRecord = { ...stored, refunds: [real, twin], version: stored.version + 1, updatedAt: at };
+    expect((await t.store.commit({ at, paymentRecord: { record: legacy, expectedVersion: stored.version } })).committed).toBe(true);
+
+    for (const reference of t.references) expect((await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+
+    // 20.00 in the Dashboard, then 45.00 and the 25.00 left: all of it back, the twin gone from the record written since.
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await t.tripStatus()).toBe('refunded');
+    expect((await t.record()).refunds.filter((entry) => entry.refundKey === real.refundKey)).toHaveLength(1);
   });
 });
 

@@ -659,13 +659,13 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
         ...record,
         refunds: [
           ...record.refunds,
-          // Stripe made it, so it starts where Stripe's refunds start: counted, under way.
+          // Stripe made it, so it starts where Stripe's refunds start: counted, under way (or waiting on the customer).
           {
             ...refundEntry(
               { refundKey: outsideRefundKey(event.refundId), amount: event.amount, requestedBy: 'stripe', reason: 'refunded outside this service' },
               at,
             ),
-            status: 'pending',
+            status: event.status === 'requires_action' ? 'requires_action' : 'pending',
             // Named by Stripe's id from the start: an event that does not move it (refund.created, pending) must still find it.
             stripeRefundId: event.refundId,
             ...(event.created !== undefined && { providerCreated: event.created }),

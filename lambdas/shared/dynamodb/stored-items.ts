@@ -231,12 +231,27 @@ function checked<Schema extends z.ZodMiniType>(schema: Schema, entity: string, i
 }
 
 /**
+ * Before a refund made in the Dashboard kept Stripe's id from its first event, one reported by `refund.created` (pending)
+ * and then another `refund.*` was recorded twice: the second entry, under the same key and without Stripe's id, was found
+ * by no event again and counted as money on its way for good. It is read as the one refund it is; the next write keeps that.
+ */
+function withoutPhantomTwins(record: PaymentRecord): PaymentRecord {
+  const keys = new Set<string>();
+  const refunds = record.refunds.filter((entry) => {
+    const twin = keys.has(entry.refundKey) && entry.requestedBy === 'stripe' && entry.stripeRefundId === undefined;
+    keys.add(entry.refundKey);
+    return !twin;
+  });
+  return refunds.length === record.refunds.length ? record : { ...record, refunds };
+}
+
+/**
  * Payment records written before refunds were tracked read as records of version 0 with what they said.
  * Left refund_pending, the old code had not heard back from Stripe: the refund is asked again under a key of
  * its own (the old one was used with other parameters); had it gone through, Stripe says charge_already_refunded.
  */
 function paymentRecordOf(item: Item): PaymentRecord {
-  if (item.version !== undefined) return checked(paymentSchema, 'payment', item, item.paymentId);
+  if (item.version !== undefined) return withoutPhantomTwins(checked(paymentSchema, 'payment', item, item.paymentId));
   const stored = checked(legacyPaymentSchema, 'payment', item, item.paymentId);
   const amount = stored.amount ?? 0;
   const reason = stored.reason ?? 'not_bookable';
