@@ -163,6 +163,10 @@ describe('a cancelled payment resolved by a person while its retried refund was 
     expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
     expect(await t.tripStatus()).toBe('refunded');
     expect((await t.store.getTrip(t.trip.tripId))?.refundId).toBe(retry?.id);
+    const tripTrail = await t.store.listAudit('trip', t.trip.tripId);
+    expect(tripTrail.filter((entry) => entry.eventType === 'trip.refunded')).toEqual([
+      expect.objectContaining({ actorType: 'stripe', metadata: expect.objectContaining({ paymentId: t.pi, refundId: retry?.id }) }),
+    ]);
   });
 });
 

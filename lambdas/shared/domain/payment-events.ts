@@ -572,7 +572,20 @@ async function commitRecord(
   const write: AtomicWrite = {
     at,
     paymentRecord: { record: nextVersion(after, at), expectedVersion: before.version },
-    audits: [audit(deps, { eventType: auditType, entityType: 'payment', entityId: before.paymentId, metadata: { ...metadata, eventId: event.eventId } })],
+    audits: [
+      audit(deps, { eventType: auditType, entityType: 'payment', entityId: before.paymentId, metadata: { ...metadata, eventId: event.eventId } }),
+      // The trip's trail says what moved it, as it does when an operator's refund or a resolution moves it.
+      ...(tripTransition
+        ? [
+            audit(deps, {
+              eventType: `trip.${tripTransition.to}`,
+              entityType: 'trip',
+              entityId: tripTransition.tripId,
+              metadata: { paymentId: before.paymentId, refundId: tripTransition.refundId ?? null, eventId: event.eventId },
+            }),
+          ]
+        : []),
+    ],
     processedEvent: processedEvent(deps, event, outcome, before.tripId),
     ...(tripTransition && { tripTransition }),
   };
