@@ -199,8 +199,9 @@ export interface RefundEntry {
   /** Stripe's error code or the refund's `failure_reason`, when it failed. */
   readonly failureCode?: string;
   /**
-   * A failure learned by looking the refund up, which carries no time of Stripe's: it happened no later than this (epoch
-   * seconds, when we learned it). A charge total taken until then may still count the failed refund.
+   * A failure learned without an event of Stripe's (looking the refund up, or its answer to creating it), which carries
+   * no time of its own: it happened no later than this answer (epoch seconds, Stripe's clock from its `Date` header; ours
+   * without one). A charge total taken until then may still count the failed refund.
    */
   readonly failedNoLaterThan?: number;
   /** The refund a person asked for again after this one failed. */

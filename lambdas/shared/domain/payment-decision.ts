@@ -248,7 +248,8 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
 
 /**
  * The charge's total in `event` may count a refund that has failed since: it was taken before the total the record
- * holds (which a failure reported by Stripe moves past its second), or no later than a failure learned by a lookup.
+ * holds (which a failure reported by Stripe moves past its second), or no later than the answer that showed a failure
+ * learned without an event (`failedNoLaterThan`).
  */
 function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): boolean {
   const takenAt = event.occurredAt;

@@ -759,10 +759,6 @@ async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: S
 }
 
 /**
- * Something a program should not decide: the payment's record moves to `needs_attention` (created if there is
- * none), audited with the reason, and the event is acknowledged — never refunded by default, never retried forever.
- */
-/**
  * A person must look at a payment because of what its record said when the event was decided: written under that
  * version and with the event, so a redelivery is a duplicate and a record that moved meanwhile is decided again.
  */
@@ -771,6 +767,10 @@ function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: P
   return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', { reason, eventType: event.eventType });
 }
 
+/**
+ * Something a program should not decide: the payment's record moves to `needs_attention` (created if there is
+ * none), audited with the reason, and the event is acknowledged — never refunded by default, never retried forever.
+ */
 async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reason: string, detail?: string): Promise<PaymentEventResult> {
   const paymentId = paymentOf(event);
   const tripId = 'tripId' in event ? event.tripId : undefined;
