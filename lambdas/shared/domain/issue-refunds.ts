@@ -4,7 +4,7 @@ import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
-import { applyRefundAnswer, hasRequestedRefunds, nextVersion, type RefundChange } from './payment-ledger';
+import { allMoneyBack, applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
@@ -153,14 +153,10 @@ async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: Refu
  */
 export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): TripTransition | undefined {
   const settled = after.status === 'refunded' && before.status !== 'refunded';
-  const backAfterResolving = after.status === 'resolved' && allBack(after) && !allBack(before);
+  const backAfterResolving = after.status === 'resolved' && allMoneyBack(after) && !allMoneyBack(before);
   if (!(settled || backAfterResolving) || after.setAside || after.tripId === undefined) return undefined;
   const refundId = lastStripeRefundId(after);
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
-}
-
-function allBack(record: PaymentRecord): boolean {
-  return record.amountRefunded >= record.amountPaid && !hasRequestedRefunds(record);
 }
 
 /** The trip's `refundId` once its money is back: Stripe's id of the payment's latest refund that has one. */

@@ -322,7 +322,11 @@ export function withLiveStatus(record: PaymentRecord, status: PaymentStatus): Pa
  */
 export function settle(record: PaymentRecord): PaymentRecord {
   const owing = record.status === 'refund_pending' || record.status === 'cancelled';
-  // A refund still only `requested` may yet be made; a pending one is already in Stripe's total.
-  if (!owing || hasRequestedRefunds(record) || record.amountRefunded < record.amountPaid) return record;
+  if (!owing || !allMoneyBack(record)) return record;
   return { ...record, status: 'refunded' };
+}
+
+/** All of the money is back, or counted by Stripe; a refund still only `requested` may yet be made (a pending one is already in Stripe's total). */
+export function allMoneyBack(record: PaymentRecord): boolean {
+  return record.amountRefunded >= record.amountPaid && !hasRequestedRefunds(record);
 }

@@ -9,6 +9,7 @@ import { money } from './money';
 import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
 import {
   afterRetry,
+  allMoneyBack,
   hasRequestedRefunds,
   liveStatus,
   newPaymentRecord,
@@ -375,7 +376,7 @@ export async function resolvePayment(
  */
 async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripTransition | undefined> {
   const owing = liveStatus(record) === 'cancelled' || liveStatus(record) === 'refund_pending';
-  if (!owing || record.setAside || record.tripId === undefined || record.amountRefunded < record.amountPaid || hasRequestedRefunds(record)) return undefined;
+  if (!owing || record.setAside || record.tripId === undefined || !allMoneyBack(record)) return undefined;
   const trip = await store.getTrip(record.tripId);
   if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
   const refundId = lastStripeRefundId(record);
