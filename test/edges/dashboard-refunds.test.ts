@@ -118,3 +118,35 @@ describe('a full refund made in the Dashboard, released, then failed and asked a
     expect((await ops(['attention', 'list'])).out.includes(t.pi)).toBe(false);
   });
 });
+
+describe('a payment resolved, back in front of a person when a refund pending then fails, resolved again', () => {
+  it('moves its cancelled trip to refunded once all of the money is back, as the first resolution would have', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    const [first, second] = t.references as [string, string];
+    const [shareA, shareB] = t.shares as [number, number];
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.tripStatus()).toBe('cancelled');
+    // The refused share is paid back in the Dashboard, then the payment resolved while the first share's refund is pending.
+    const byHandB = await fake.client().refunds.create({ payment_intent: t.pi, amount: shareB });
+    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === byHandB.id) as never))));
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'second share paid back in the Dashboard'])).code).toBe(0);
+    // That refund fails at the bank: in front of a person again.
+    const [pending] = fake.refundsOf(t.pi);
+    const failed = fake.setRefundStatus(pending?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed', previousStatus: 'resolved' } });
+
+    // Paid back in the Dashboard too, as REFUND_UNCLEAR's advice says, and resolved again.
+    const byHandA = await fake.client().refunds.create({ payment_intent: t.pi, amount: shareA });
+    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === byHandA.id) as never))));
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'first share paid back in the Dashboard'])).code).toBe(0);
+
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
+    expect(await t.tripStatus()).toBe('refunded');
+    expect((await t.store.getTrip(t.trip.tripId))?.refundId).toBe(byHandA.id);
+  });
+});

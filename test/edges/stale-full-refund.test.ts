@@ -53,6 +53,23 @@ async function lostShareThatFailed({ gestureFirst = false } = {}) {
   return { t, second, fullTotal };
 }
 
+/**
+ * A full refund made in the Dashboard fails at second S; an operator asks again at once, and Stripe takes the whole charge
+ * back within S: its total of S (`answer`, delivered) may count either refund, so the payment is in front of a person.
+ */
+async function retriedThenTotalOfTheFailuresSecond() {
+  const t = await bookedTripAt(fake, [1, 2]);
+  fake.nextRefundStatus('pending');
+  const made = await fake.client().refunds.create({ payment_intent: t.pi });
+  const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
+  const S = now();
+  await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: S }));
+  expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+  expect((await t.record()).status).not.toBe('needs_attention');
+  const answer = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }));
+  return { t, S, answer };
+}
+
 async function listed(paymentId: string): Promise<boolean> {
   return (await ops(['attention', 'list'])).out.includes(paymentId);
 }
@@ -100,17 +117,7 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
   });
 
   it('tells a person when the retry has already cleared the payment and the total is of the failure’s own second', async () => {
-    const t = await bookedTripAt(fake, [1, 2]);
-    // The Dashboard refund fails at second S; an operator asks again at once, and Stripe takes the whole charge back in S.
-    fake.nextRefundStatus('pending');
-    const made = await fake.client().refunds.create({ payment_intent: t.pi });
-    const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
-    const S = now();
-    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: S }));
-    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
-    expect((await t.record()).status).not.toBe('needs_attention');
-
-    const answer = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }));
+    const { t, S, answer } = await retriedThenTotalOfTheFailuresSecond();
 
     // Whether that total counts the failed refund or the retry cannot be told: nothing moves, and a person looks.
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
@@ -135,6 +142,42 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
     expect(await t.tripStatus()).toBe('refunded');
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
     expect(await listed(t.pi)).toBe(false);
+  });
+});
+
+describe('a payment of a stale full total resolved first, its bookings still confirmed cancelled after', () => {
+  it.each([{ flags: ['--no-refund'] }, { flags: [] as string[] }])(
+    'ends with its trip refunded, as cancelling first does: all of the money is back ($flags)',
+    async ({ flags }) => {
+      const { t } = await retriedThenTotalOfTheFailuresSecond();
+      expect(await t.record()).toMatchObject({ status: 'needs_attention', amountRefunded: t.paid, attention: { reason: 'full_refund_stale' } });
+
+      expect((await ops(['payments', 'resolve', t.pi, '--note', 'all of it back at Stripe'])).code).toBe(0);
+      for (const reference of t.references)
+        expect((await ops(['bookings', 'cancel', reference, '--reason', 'refunded in full', ...flags], t.gateway)).code).toBe(0);
+
+      // Nothing was left to refund: the cancellations asked Stripe for nothing more.
+      expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+      expect(fake.refundsOf(t.pi).filter((refund) => refund.status !== 'failed')).toHaveLength(1);
+      expect(await t.available()).toEqual([5, 5]);
+      expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
+      expect(await t.tripStatus()).toBe('refunded');
+      expect(await listed(t.pi)).toBe(false);
+    },
+  );
+
+  it('ends with its trip cancelled when the money was settled another way (not all of it back at Stripe)', async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    fake.refuseNext('charge_disputed');
+    const [first, second] = t.references as [string, string];
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused' } });
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'paid back by bank transfer'])).code).toBe(0);
+
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill', '--no-refund'], t.gateway)).code).toBe(0);
+
+    expect(fake.totalRefunded(t.pi)).toBe(0);
+    expect(await t.tripStatus()).toBe('cancelled');
   });
 });
 

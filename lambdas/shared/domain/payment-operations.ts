@@ -130,7 +130,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           actorType: 'operator',
           ...(input.actorId !== undefined && { actorId: input.actorId }),
           ...(last && {
-            tripTransition: { from: ['booked'], to: after.status === 'refunded' ? 'refunded' : 'cancelled', statusReason: 'all_bookings_cancelled' },
+            tripTransition: { from: ['booked'], to: tripEndOfLastCancellation(after), statusReason: 'all_bookings_cancelled' },
           }),
           paymentRecord: write,
           ...(entry && {
@@ -162,6 +162,14 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
     },
     () => failure('TRANSACTION_FAILED', `The payment of booking ${input.reference} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/**
+ * Where the trip goes when its last booking is cancelled: `refunded` once all of its money is back and no person has to
+ * look (settled now, or a payment a person resolved before the bookings were cancelled), `cancelled` otherwise.
+ */
+function tripEndOfLastCancellation(after: PaymentRecord): 'refunded' | 'cancelled' {
+  return after.status === 'refunded' || (after.status === 'resolved' && allMoneyBack(after)) ? 'refunded' : 'cancelled';
 }
 
 /** The share's refund: requested when there is money Stripe can return, waived when the operator said so. */
@@ -375,7 +383,8 @@ export async function resolvePayment(
  * still booked, or whose money is not all back (settled another way), is left as it is.
  */
 async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripTransition | undefined> {
-  const owing = liveStatus(record) === 'cancelled' || liveStatus(record) === 'refund_pending';
+  // A payment resolved before, back in front of a person (a refund pending then failed since), is closed again the same way.
+  const owing = ['cancelled', 'refund_pending', 'resolved'].includes(liveStatus(record));
   if (!owing || record.setAside || record.tripId === undefined || !allMoneyBack(record)) return undefined;
   const trip = await store.getTrip(record.tripId);
   if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
