@@ -12,6 +12,7 @@ import { FAST_RETRIES, testDocumentClient, testStore, type TestStore } from '../
 import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
+import { stillNeedsAttention } from '../../scripts/ops/commands/payments';
 import { webhookHarness } from '../support/webhook';
 
 const HOUR = 3_600_000;
@@ -660,6 +661,64 @@ describe('payments resolve', () => {
     expect(resolved).toMatchObject({ ok: false, errorCode: 'REFUNDS_IN_FLIGHT' });
     expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }, { status: 'requested' }] });
     expect((await t.store.listAudit('payment', t.pi)).map((entry) => entry.eventType)).not.toContain('payment.resolved');
+  });
+
+  it('closes only what it read: a refund failing between its read and its write stays open, the payment in front of a person for it', async () => {
+    // The first share's refund is taken (pending); the second's is refused for good, and the person settles that one by hand.
+    const t = await bookedTrip([1, 1]);
+    const [first, second] = t.references as [string, string];
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused' } });
+    // The resolution has read the payment; before it writes, the first share's refund fails at the bank.
+    const held = holdFirstCommit(t.store);
+    const resolving = resolvePayment({ store: held.store, clock: systemClock, ids: randomIds }, t.pi, 'second share paid by bank transfer', 'ana');
+    await held.reached;
+    const [pending] = fake.refundsOf(t.pi);
+    const failed = fake.setRefundStatus(pending?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
+    held.release();
+
+    const resolved = await resolving;
+
+    // The refused share the person saw is closed; the failure nobody saw is left open, in front of a person on its own.
+    expect(resolved).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+    const record = await t.record();
+    expect(record).toMatchObject({
+      status: 'needs_attention',
+      attention: { reason: 'refund_failed', code: 'expired_or_canceled_card', previousStatus: 'resolved' },
+    });
+    expect(record.attention?.more).toBeUndefined();
+    expect(record.refunds.map((entry) => [entry.refundKey, entry.status, entry.resolvedAt !== undefined])).toEqual([
+      [t.shareKey(first), 'failed', false],
+      [t.shareKey(second), 'failed', true],
+    ]);
+    expect((await t.store.listAudit('payment', t.pi)).find((entry) => entry.eventType === 'payment.resolved')?.metadata).toMatchObject({
+      refundsClosed: t.shareKey(second),
+      stillNeedsAttention: 'refund_failed',
+    });
+    expect((await ops(['attention', 'list'])).out).toContain(t.pi);
+    // Asked again, only the share still owed goes back; the one settled by hand never does.
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect(retried.code).toBe(0);
+    expect(fake.totalRefunded(t.pi)).toBe(t.shares[0]);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.shares[0] });
+    expect(await t.tripStatus()).toBe('cancelled');
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+  });
+
+  it('says on stderr, exit 1, when what came while it ran still needs a person', async () => {
+    const t = await refusedShare([1, 2]);
+    const record = { ...(await t.record()), status: 'needs_attention' as const };
+    const err: string[] = [];
+
+    const code = stillNeedsAttention({ err: (line) => err.push(line) }, record);
+
+    expect(code).toBe(1);
+    expect(err).toEqual([expect.stringMatching(new RegExp(`^warning: payment ${t.pi} still needs attention .*: refund_refused \\(charge_disputed\\);`))]);
+    expect(stillNeedsAttention({ err: (line) => err.push(line) }, { ...record, status: 'resolved' })).toBe(0);
   });
 
   it.each([

@@ -1,7 +1,8 @@
-// A payment in front of a person: every reason kept, once each, and a retry settling only the refunds it asks for again.
+// A payment in front of a person: every reason kept, once each, a retry settling only the refunds it asks for again, and a
+// resolution closing only what the person had before them.
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord } from '../../lambdas/shared/domain/model';
-import { afterRetry, newPaymentRecord, withAttention } from '../../lambdas/shared/domain/payment-ledger';
+import { afterRetry, attentionSeen, newPaymentRecord, refundEntry, resolvedAsSeen, withAttention } from '../../lambdas/shared/domain/payment-ledger';
 import { paymentRecordItem } from '../../lambdas/shared/dynamodb/items';
 import { fromItem } from '../../lambdas/shared/dynamodb/stored-items';
 
@@ -60,5 +61,55 @@ describe('afterRetry', () => {
   it('survives the table: every reason reads back as written', () => {
     const both = withAttention(withAttention(cancelled, 'refund_failed', AT, 'x'), 'share_unknown', LATER);
     expect(fromItem.paymentRecord(paymentRecordItem(both) as never).attention).toEqual(both.attention);
+  });
+});
+
+describe('resolvedAsSeen', () => {
+  const RESOLVED_AT = '2027-03-03T10:00:00.000Z';
+  const failedShare = (key: string, code: string, at: string) => ({
+    ...refundEntry({ refundKey: key, amount: 4_500, requestedBy: 'operator', reason: 'guide ill' }, AT),
+    status: 'failed' as const,
+    failureCode: code,
+    updatedAt: at,
+  });
+  const oneFailed = withAttention({ ...cancelled, refunds: [failedShare('refund-a', 'charge_disputed', AT)] }, 'refund_refused', AT, 'charge_disputed');
+
+  it('closes what was seen and resolves the payment when nothing came since', () => {
+    const resolved = resolvedAsSeen(oneFailed, attentionSeen(oneFailed), RESOLVED_AT);
+
+    expect(resolved.status).toBe('resolved');
+    expect(resolved.refunds.map((entry) => entry.resolvedAt)).toEqual([RESOLVED_AT]);
+  });
+
+  it('leaves a new reason open, the payment in front of a person for it alone, as if it came after the resolution', () => {
+    const seen = attentionSeen(oneFailed);
+    const meanwhile = withAttention(oneFailed, 'share_unknown', LATER);
+
+    const resolved = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
+
+    expect(resolved.status).toBe('needs_attention');
+    expect(resolved.attention).toEqual({ reason: 'share_unknown', since: LATER, previousStatus: 'resolved' });
+    expect(resolved.refunds.map((entry) => entry.resolvedAt)).toEqual([RESOLVED_AT]);
+  });
+
+  it('leaves a refund that failed since open, even when its reason and code were already there (named after them)', () => {
+    const seen = attentionSeen(oneFailed);
+    // A second share refused with the same code: withAttention adds no reason of its own.
+    const meanwhile = withAttention(
+      { ...oneFailed, refunds: [...oneFailed.refunds, failedShare('refund-b', 'charge_disputed', LATER)] },
+      'refund_refused',
+      LATER,
+      'charge_disputed',
+    );
+    expect(meanwhile.attention?.more).toBeUndefined();
+
+    const resolved = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
+
+    expect(resolved.status).toBe('needs_attention');
+    expect(resolved.attention).toEqual({ reason: 'refund_refused', code: 'charge_disputed', since: LATER, previousStatus: 'resolved' });
+    expect(resolved.refunds.map((entry) => [entry.refundKey, entry.resolvedAt])).toEqual([
+      ['refund-a', RESOLVED_AT],
+      ['refund-b', undefined],
+    ]);
   });
 });

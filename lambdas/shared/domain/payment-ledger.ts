@@ -1,5 +1,5 @@
 // The payment record's rules: what is still owed, how a refund moves through its states, and what each answer does.
-import type { AuditActorType, AuditEntry, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
+import type { AttentionReason, AuditActorType, AuditEntry, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
 import type { RefundAnswer } from './payment-gateway';
 
 /** Refunds Stripe has not finished with: their money is neither back nor free to ask for again. */
@@ -149,6 +149,65 @@ export function afterRetry(record: PaymentRecord): PaymentRecord {
       ...(first.code !== undefined && { code: first.code }),
       since: first.since,
       previousStatus: attention.previousStatus,
+      ...(more.length > 0 && { more }),
+    },
+  };
+}
+
+/** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
+export function isOpenFailure(entry: RefundEntry): boolean {
+  return (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined && entry.resolvedAt === undefined;
+}
+
+/** What a person resolving a payment has before them: its reasons, and its failed refunds still open (by key). */
+export interface AttentionSeen {
+  readonly reasons: readonly string[];
+  readonly failures: readonly string[];
+}
+
+const reasonKey = (known: AttentionReason): string => `${known.reason}#${known.code ?? ''}`;
+
+export function attentionSeen(record: PaymentRecord): AttentionSeen {
+  const { attention } = record;
+  return {
+    reasons: attention ? [attention, ...(attention.more ?? [])].map(reasonKey) : [],
+    failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey),
+  };
+}
+
+/**
+ * The record once a person resolves what they had before them (`seen`): those failed refunds are closed (settled by them,
+ * or not owed: never asked for again) and the payment is `resolved`. A reason or a failed refund that came since (a
+ * refund failing while the command ran) is nobody's decision yet: it is left open, and the payment stays in front of a
+ * person for it alone, as if it had come just after the resolution (which it goes back to once that is dealt with).
+ */
+export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: string): PaymentRecord {
+  const { attention } = record;
+  const refunds = record.refunds.map((entry) => (isOpenFailure(entry) && seen.failures.includes(entry.refundKey) ? { ...entry, resolvedAt: at } : entry));
+  const known = attention ? [attention, ...(attention.more ?? [])] : [];
+  const newReasons = known.filter((reason) => !seen.reasons.includes(reasonKey(reason)));
+  const newFailures = refunds.filter(isOpenFailure);
+  if (!attention || (newReasons.length === 0 && newFailures.length === 0)) return { ...record, status: 'resolved', refunds };
+  // A failure whose reason was already there (the same code) added none of its own: it is named after that one.
+  const [failure] = newFailures;
+  const [first, ...more]: AttentionReason[] =
+    newReasons.length > 0 || failure === undefined
+      ? newReasons
+      : [
+          {
+            reason: known.find((reason) => reason.code === failure.failureCode)?.reason ?? 'refund_failed',
+            code: failure.failureCode ?? failure.status,
+            since: failure.updatedAt,
+          },
+        ];
+  return {
+    ...record,
+    refunds,
+    attention: {
+      reason: first?.reason ?? 'refund_failed',
+      ...(first?.code !== undefined && { code: first.code }),
+      since: first?.since ?? at,
+      previousStatus: 'resolved',
       ...(more.length > 0 && { more }),
     },
   };

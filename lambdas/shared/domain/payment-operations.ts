@@ -10,13 +10,17 @@ import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus 
 import {
   afterRetry,
   allMoneyBack,
+  type AttentionSeen,
+  attentionSeen,
   hasRequestedRefunds,
+  isOpenFailure,
   liveStatus,
   newPaymentRecord,
   nextVersion,
   refundableAmount,
   refundedOutside,
   refundEntry,
+  resolvedAsSeen,
   settle,
   shareRefundKey,
   withAttention,
@@ -313,19 +317,27 @@ async function keptAmount(store: BookingStore, record: PaymentRecord): Promise<n
   return waived + confirmed.reduce((sum, booking) => sum + (booking.amount ?? 0), 0);
 }
 
-/** A person looked at a payment that needed attention and closes it; the note goes into its audit trail. */
+/**
+ * Input: a payment that needs attention, a person's note. Output: the record once resolved.
+ * Steps: read it → refuse while a refund of it is still `requested` → close what this first read found (its reasons, its
+ * failed refunds: resolvedAt) and mark it `resolved`, its trip `refunded` when all of its money is back → write under
+ * its version with the note audited. Refused because the payment moved meanwhile, it reads again; what came since (a
+ * refund failing while it ran) nobody has seen: left open, the payment stays `needs_attention` for that alone.
+ */
 export async function resolvePayment(
   deps: Deps,
   paymentId: string,
   note: string,
   actorId?: string,
 ): Promise<{ ok: true; record: PaymentRecord } | BookingFailure> {
+  let seen: AttentionSeen | undefined;
   return retryWhileStateMoves(
     OPERATION_ATTEMPTS,
     async () => {
       const record = await deps.store.getPaymentRecord(paymentId);
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
       if (record.status !== 'needs_attention') return failure('NOT_NEEDING_ATTENTION', `Payment ${paymentId} is ${record.status}, not needs_attention.`);
+      seen ??= attentionSeen(record);
       // Closed with money still on its way, a payment settled by hand (a bank transfer) would be refunded again by the
       // sweep: the person decides once Stripe has answered every refund.
       const inFlight = record.refunds.filter((entry) => entry.status === 'requested');
@@ -339,10 +351,13 @@ export async function resolvePayment(
       }
       const at = deps.clock.now().toISOString();
       // What failed is the person's to have settled (a bank transfer) or waived: a later retry-refund never asks for it.
-      const closed = record.refunds.filter(isOpenFailure);
-      const refunds = record.refunds.map((entry) => (closed.includes(entry) ? { ...entry, resolvedAt: at } : entry));
-      const written = nextVersion({ ...record, status: 'resolved', refunds }, at);
-      const tripTransition = await tripRefundedOnResolve(deps.store, record);
+      const resolved = resolvedAsSeen(record, seen, at);
+      const closed = record.refunds.filter(
+        (entry) => isOpenFailure(entry) && !resolved.refunds.some((after) => after.refundKey === entry.refundKey && isOpenFailure(after)),
+      );
+      const written = nextVersion(resolved, at);
+      const stillNeeded = written.status === 'needs_attention' ? written.attention : undefined;
+      const tripTransition = stillNeeded ? undefined : await tripRefundedOnResolve(deps.store, record);
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
@@ -354,6 +369,7 @@ export async function resolvePayment(
             code: record.attention?.code ?? null,
             alsoReasons: record.attention?.more?.map((more) => more.reason).join(',') || null,
             refundsClosed: closed.map((entry) => entry.refundKey).join(',') || null,
+            stillNeedsAttention: stillNeeded ? [stillNeeded, ...(stillNeeded.more ?? [])].map((left) => left.reason).join(',') : null,
           }),
           ...(tripTransition
             ? [
@@ -390,11 +406,6 @@ async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord)
   if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
   const refundId = lastStripeRefundId(record);
   return { tripId: trip.tripId, from: [trip.status], to: 'refunded', ...(refundId !== undefined && { refundId }) };
-}
-
-/** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
-function isOpenFailure(entry: RefundEntry): boolean {
-  return (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined && entry.resolvedAt === undefined;
 }
 
 export interface PaymentProblem {

@@ -3,7 +3,7 @@ import { resolvePayment } from '../../../lambdas/shared/domain/payment-operation
 import { resolveUnusableEvent } from '../../../lambdas/shared/domain/unusable-events';
 import { defineCommand, type OpsCommand } from '../command';
 import { money, truncate } from '../printing';
-import { NOTE_FLAG } from './payments';
+import { NOTE_FLAG, stillNeedsAttention } from './payments';
 
 const list = defineCommand({
   name: 'attention list',
@@ -41,12 +41,14 @@ const resolve = defineCommand({
   target: { synopsis: 'ID', needs: 'a payment id or an event id' },
   summary: 'close one (a payment id, or an evt_ id), audited',
   flags: { note: NOTE_FLAG },
-  async run({ store, deps, actor, print, refused }, { target: id, flags: { note } }) {
+  async run(context, { target: id, flags: { note } }) {
+    const { store, deps, actor } = context;
     // Payments and events share the attention list; the id says which, whatever its shape.
     const result = (await store.getPaymentRecord(id)) ? await resolvePayment(deps, id, note, actor) : await resolveUnusableEvent(deps, id, note, actor);
-    if (!result.ok) return refused(result);
-    print(result, [{ id, status: 'resolved', note }], ['id', 'status', 'note']);
-    return 0;
+    if (!result.ok) return context.refused(result);
+    const payment = 'record' in result ? result.record : undefined;
+    context.print(result, [{ id, status: payment?.status ?? 'resolved', note }], ['id', 'status', 'note']);
+    return payment ? stillNeedsAttention(context, payment) : 0;
   },
 });
 

@@ -2,6 +2,7 @@
 import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
+import type { OpsContext } from '../context';
 import { attentionReasons, money, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
@@ -84,12 +85,25 @@ const resolve = defineCommand({
   target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
   summary: 'close a payment that needs attention, audited',
   flags: { note: NOTE_FLAG },
-  async run({ deps, actor, print, refused }, { target: paymentId, flags: { note } }) {
-    const result = await resolvePayment(deps, paymentId, note, actor);
-    if (!result.ok) return refused(result);
-    print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
-    return 0;
+  async run(context, { target: paymentId, flags: { note } }) {
+    const result = await resolvePayment(context.deps, paymentId, note, context.actor);
+    if (!result.ok) return context.refused(result);
+    context.print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
+    return stillNeedsAttention(context, result.record);
   },
 });
+
+/**
+ * Exit 0 once the payment is resolved. A reason or a failed refund that came while it was being resolved was left open:
+ * said on stderr, exit 1, as a retry that leaves the payment in front of a person.
+ */
+export function stillNeedsAttention(context: Pick<OpsContext, 'err'>, record: PaymentRecord): 0 | 1 {
+  if (record.status !== 'needs_attention' || !record.attention) return 0;
+  context.err(
+    `warning: payment ${record.paymentId} still needs attention for what came while it was being resolved: ` +
+      `${attentionReasons(record.attention)}; what was there before is closed. Look again (payments show ${record.paymentId}).`,
+  );
+  return 1;
+}
 
 export const paymentCommands: readonly OpsCommand[] = [show, retry, resolve];
