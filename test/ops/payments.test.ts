@@ -707,6 +707,10 @@ describe('payments resolve', () => {
     expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.shares[0] });
     expect(await t.tripStatus()).toBe('cancelled');
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+    // Resolved, it has nothing to ask for again, and is not told to be resolved.
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe(
+      `error: NOTHING_TO_RETRY: Payment ${t.pi} is resolved with no refund to ask for again.`,
+    );
   });
 
   it('says on stderr, exit 1, when what came while it ran still needs a person', async () => {
@@ -874,6 +878,18 @@ describe('check', () => {
 });
 
 describe('ops attention, for events we cannot act on', () => {
+  it('refuses an id that is neither a payment nor an event it holds, in one line naming both', async () => {
+    const t = await bookedTrip([1]);
+    const reference = t.references[0] as string;
+
+    const result = await ops(['attention', 'resolve', reference, '--note', 'looked']);
+
+    expect(result.code).toBe(1);
+    expect(result.err.split('\n')).toEqual([
+      `error: NOT_NEEDING_ATTENTION: No payment or unusable event ${reference} is recorded: give an id that \`attention list\` prints.`,
+    ]);
+  });
+
   it('lists an unusable event beside the payments, and resolves it once with a note in its audit trail', async () => {
     const webhook = webhookHarness(fake);
     const event = stripeEvent('checkout.session.completed', {

@@ -223,7 +223,7 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       if (record.status !== 'needs_attention' || failed.length === 0) {
         return failure(
           'NOTHING_TO_RETRY',
-          `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`,
+          `Payment ${paymentId} is ${record.status} with no refund to ask for again${record.status === 'needs_attention' && record.attention ? ` (${record.attention.reason}: resolve it instead)` : ''}.`,
         );
       }
       const at = deps.clock.now().toISOString();

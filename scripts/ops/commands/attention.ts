@@ -1,4 +1,5 @@
 // Operator commands on what needs a person: payments and unusable Stripe events, listed together and closed one at a time.
+import { failure } from '../../../lambdas/shared/domain/errors';
 import { resolvePayment } from '../../../lambdas/shared/domain/payment-operations';
 import { resolveUnusableEvent } from '../../../lambdas/shared/domain/unusable-events';
 import { defineCommand, type OpsCommand } from '../command';
@@ -44,7 +45,10 @@ const resolve = defineCommand({
   async run(context, { target: id, flags: { note } }) {
     const { store, deps, actor } = context;
     // Payments and events share the attention list; the id says which, whatever its shape.
-    const result = (await store.getPaymentRecord(id)) ? await resolvePayment(deps, id, note, actor) : await resolveUnusableEvent(deps, id, note, actor);
+    const isPayment = (await store.getPaymentRecord(id)) !== undefined;
+    if (!isPayment && (await store.getUnusableEvent(id)) === undefined)
+      return context.refused(failure('NOT_NEEDING_ATTENTION', `No payment or unusable event ${id} is recorded: give an id that \`attention list\` prints.`));
+    const result = isPayment ? await resolvePayment(deps, id, note, actor) : await resolveUnusableEvent(deps, id, note, actor);
     if (!result.ok) return context.refused(result);
     const payment = 'record' in result ? result.record : undefined;
     context.print(result, [{ id, status: payment?.status ?? 'resolved', note }], ['id', 'status', 'note']);
