@@ -217,6 +217,28 @@ describe('bookings cancel', () => {
     );
   });
 
+  it('refuses --no-refund on a booking cancelled before whose share is still asked for: it cannot be waived, and nothing is asked', async () => {
+    const t = await bookedTrip([2]);
+    const reference = t.references[0] as string;
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
+    const before = await t.record();
+    const calls = fake.calls.length;
+
+    const waive = await ops(['bookings', 'cancel', reference, '--reason', 'waive it', '--no-refund'], t.gateway);
+
+    expect(waive.code).toBe(1);
+    expect(waive.err.split('\n')).toEqual([
+      `error: REFUNDS_IN_FLIGHT: Booking ${reference} was cancelled with its share refunded (${eur(t.paid)} asked for, Stripe has not answered yet): ` +
+        `it may already be on its way and cannot be waived now. payments retry-refund ${t.pi} asks Stripe now; the reconciliation sweep asks every run.`,
+    ]);
+    expect(fake.calls.length).toBe(calls);
+    expect(await t.record()).toEqual(before);
+    // Cancelled again as it was, with its refund, it is asked for.
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+  });
+
   it('never refunds a share cancelled with --no-refund, even when cancelled again without it', async () => {
     const t = await bookedTrip([2]);
     const reference = t.references[0] as string;

@@ -95,6 +95,16 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const existing = record?.refunds.find((entry) => entry.refundKey === refundKey);
 
       if (booking.status !== 'confirmed') {
+        // Its share was asked for when it was cancelled, and Stripe may have taken it already (its answer lost): too late to
+        // waive. Nothing is asked either: the operator said no refund.
+        if (existing?.status === 'requested' && !input.refund) {
+          return failure(
+            'REFUNDS_IN_FLIGHT',
+            `Booking ${booking.reference} was cancelled with its share refunded (${money(existing.amount, record?.currency ?? '')} asked for, ` +
+              `Stripe has not answered yet): it may already be on its way and cannot be waived now. payments retry-refund ${booking.paymentId} ` +
+              'asks Stripe now; the reconciliation sweep asks every run.',
+          );
+        }
         if (record && existing?.status === 'requested') {
           const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
           return {
