@@ -717,7 +717,11 @@ describe('payments resolve', () => {
       [t.shareKey(first), 'failed', false],
       [t.shareKey(second), 'failed', true],
     ]);
+    // Its trail names as resolved only what was read: the failure that came since only as still needing a person.
     expect((await t.store.listAudit('payment', t.pi)).find((entry) => entry.eventType === 'payment.resolved')?.metadata).toMatchObject({
+      reason: 'refund_refused',
+      code: 'charge_disputed',
+      alsoReasons: null,
       refundsClosed: t.shareKey(second),
       stillNeedsAttention: 'refund_failed',
     });
@@ -733,6 +737,81 @@ describe('payments resolve', () => {
     expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe(
       `error: NOTHING_TO_RETRY: Payment ${t.pi} is resolved with no refund to ask for again.`,
     );
+  });
+
+  it('leaves open a reason of the same kind found again while it ran: another booking cancelled without a share of its own', async () => {
+    const t = await bookedTrip([1, 1], { withoutItemPrices: true });
+    const [first, second] = t.references as [string, string];
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown' } });
+    // The resolution has read the payment (the first booking's share, settled by hand); before it writes, a colleague
+    // cancels the second booking with a refund: its share is unknown too.
+    const held = holdFirstCommit(t.store);
+    const resolving = resolvePayment({ store: held.store, clock: systemClock, ids: randomIds }, t.pi, 'first share paid by bank transfer', 'ana');
+    await held.reached;
+    expect(await t.cancelLater(t.store, systemClock, second)).toMatchObject({ ok: true, shareUnknown: true });
+    held.release();
+
+    const resolved = await resolving;
+
+    expect(resolved).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown', previousStatus: 'resolved' } });
+    expect((await ops(['attention', 'list'])).out).toContain(t.pi);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+  });
+
+  it('leaves open what came after a faster resolution of the same payment, when two people resolve it at once', async () => {
+    const t = await bookedTrip([1, 1], { withoutItemPrices: true });
+    const [first, second] = t.references as [string, string];
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const deps = { clock: systemClock, ids: randomIds };
+    const held = holdFirstCommit(t.store);
+    const slower = resolvePayment({ ...deps, store: held.store }, t.pi, 'first share paid by bank transfer', 'ben');
+    await held.reached;
+    expect(await resolvePayment({ ...deps, store: t.store }, t.pi, 'first share paid by bank transfer', 'ana')).toMatchObject({
+      ok: true,
+      record: { status: 'resolved' },
+    });
+    // Resolved; then the second booking is cancelled with a refund, its share unknown: in front of a person again.
+    expect(await t.cancelLater(t.store, systemClock, second)).toMatchObject({ ok: true, shareUnknown: true });
+    held.release();
+
+    const late = await slower;
+
+    expect(late).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown', previousStatus: 'resolved' } });
+  });
+
+  it('names a refund canceled while it ran (no failure reason from Stripe) after its own kind, which a retry settles', async () => {
+    const t = await bookedTrip([1, 1], { withoutItemPrices: true });
+    const [first] = t.references as [string, string];
+    const canceledGesture = async (amount: number) => {
+      fake.nextRefundStatus('requires_action');
+      const gesture = await fake.client().refunds.create({ payment_intent: t.pi, amount });
+      const canceled = fake.setRefundStatus(gesture.id, 'canceled');
+      return () => t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(canceled))));
+    };
+    expect((await (await canceledGesture(1_000))()).body.outcome).toBe('needs_attention');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ attention: { reason: 'refund_failed', code: 'canceled', more: [{ reason: 'share_unknown' }] } });
+    const secondCanceled = await canceledGesture(500);
+    const held = holdFirstCommit(t.store);
+    const resolving = resolvePayment({ store: held.store, clock: systemClock, ids: randomIds }, t.pi, 'paid by bank transfer', 'ana');
+    await held.reached;
+    expect((await secondCanceled()).body.outcome).toBe('needs_attention');
+    held.release();
+
+    expect(await resolving).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
+
+    expect((await t.record()).attention).toEqual({ reason: 'refund_failed', code: 'canceled', since: expect.any(String), previousStatus: 'resolved' });
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved' });
+    expect(
+      fake
+        .refundsOf(t.pi)
+        .filter((refund) => refund.status === 'succeeded')
+        .map((refund) => refund.amount),
+    ).toEqual([500]);
   });
 
   it('says on stderr, exit 1, when what came while it ran still needs a person', async () => {

@@ -36,6 +36,22 @@ describe('withAttention', () => {
     expect(withAttention(both, 'share_unknown', LATER)).toBe(both);
     expect(withAttention(both, 'refund_failed', LATER, 'expired_or_canceled_card')).toBe(both);
   });
+
+  it('marks a recurring reason found again (another booking’s share), first or among the others, and adds nothing', () => {
+    const AGAIN = '2027-03-04T10:00:00.000Z';
+    const unknownFirst = withAttention(cancelled, 'share_unknown', AT, undefined, true);
+    const unknownLater = withAttention(withAttention(cancelled, 'refund_failed', AT, 'x'), 'share_unknown', LATER, undefined, true);
+
+    expect(withAttention(unknownFirst, 'share_unknown', AGAIN, undefined, true).attention).toEqual({
+      reason: 'share_unknown',
+      since: AT,
+      again: AGAIN,
+      previousStatus: 'cancelled',
+    });
+    expect(withAttention(unknownLater, 'share_unknown', AGAIN, undefined, true).attention?.more).toEqual([
+      { reason: 'share_unknown', since: LATER, again: AGAIN },
+    ]);
+  });
 });
 
 describe('afterRetry', () => {
@@ -75,7 +91,7 @@ describe('resolvedAsSeen', () => {
   const oneFailed = withAttention({ ...cancelled, refunds: [failedShare('refund-a', 'charge_disputed', AT)] }, 'refund_refused', AT, 'charge_disputed');
 
   it('closes what was seen and resolves the payment when nothing came since', () => {
-    const resolved = resolvedAsSeen(oneFailed, attentionSeen(oneFailed), RESOLVED_AT);
+    const { record: resolved } = resolvedAsSeen(oneFailed, attentionSeen(oneFailed), RESOLVED_AT);
 
     expect(resolved.status).toBe('resolved');
     expect(resolved.refunds.map((entry) => entry.resolvedAt)).toEqual([RESOLVED_AT]);
@@ -85,11 +101,34 @@ describe('resolvedAsSeen', () => {
     const seen = attentionSeen(oneFailed);
     const meanwhile = withAttention(oneFailed, 'share_unknown', LATER);
 
-    const resolved = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
+    const { record: resolved } = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
 
     expect(resolved.status).toBe('needs_attention');
     expect(resolved.attention).toEqual({ reason: 'share_unknown', since: LATER, previousStatus: 'resolved' });
     expect(resolved.refunds.map((entry) => entry.resolvedAt)).toEqual([RESOLVED_AT]);
+  });
+
+  it('leaves open a recurring reason found again since it was read', () => {
+    const unknown = withAttention(cancelled, 'share_unknown', AT, undefined, true);
+    const seen = attentionSeen(unknown);
+
+    const { record: resolved, closed } = resolvedAsSeen(withAttention(unknown, 'share_unknown', LATER, undefined, true), seen, RESOLVED_AT);
+
+    expect(resolved.status).toBe('needs_attention');
+    expect(resolved.attention).toEqual({ reason: 'share_unknown', since: AT, again: LATER, previousStatus: 'resolved' });
+    expect(closed.reasons).toEqual([]);
+  });
+
+  it('names a failure without a code of Stripe’s (canceled) after a refund reason of its state, never another reason', () => {
+    const { failureCode: _none, ...withoutCode } = failedShare('refund-c', 'canceled', LATER);
+    const canceledShare = { ...withoutCode, status: 'canceled' as const };
+    const both = withAttention(withAttention(cancelled, 'share_unknown', AT, undefined, true), 'refund_failed', AT, 'canceled');
+    const seen = attentionSeen(both);
+
+    const { record: resolved, closed } = resolvedAsSeen({ ...both, refunds: [canceledShare] }, seen, RESOLVED_AT);
+
+    expect(resolved.attention).toEqual({ reason: 'refund_failed', code: 'canceled', since: LATER, previousStatus: 'resolved' });
+    expect(closed.reasons.map((reason) => reason.reason)).toEqual(['share_unknown', 'refund_failed']);
   });
 
   it('leaves a refund that failed since open, even when its reason and code were already there (named after them)', () => {
@@ -103,7 +142,7 @@ describe('resolvedAsSeen', () => {
     );
     expect(meanwhile.attention?.more).toBeUndefined();
 
-    const resolved = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
+    const { record: resolved } = resolvedAsSeen(meanwhile, seen, RESOLVED_AT);
 
     expect(resolved.status).toBe('needs_attention');
     expect(resolved.attention).toEqual({ reason: 'refund_refused', code: 'charge_disputed', since: LATER, previousStatus: 'resolved' });

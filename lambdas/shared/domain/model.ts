@@ -221,6 +221,11 @@ export interface AttentionReason {
   /** Stripe's error code or failure reason, when Stripe said it. */
   readonly code?: string;
   readonly since: string;
+  /**
+   * The last time the same reason was found again for something new (another booking's share) while the payment already
+   * needed a person: kept once, but a resolution that read it before does not close what came since.
+   */
+  readonly again?: string;
 }
 
 /** Why a payment needs a person, and what it was doing when it did. */

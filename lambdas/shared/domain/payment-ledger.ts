@@ -1,5 +1,5 @@
 // The payment record's rules: what is still owed, how a refund moves through its states, and what each answer does.
-import type { AttentionReason, AuditActorType, AuditEntry, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
+import type { AttentionReason, AuditActorType, AuditEntry, PaymentAttention, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
 import type { RefundAnswer } from './payment-gateway';
 
 /** Refunds Stripe has not finished with: their money is neither back nor free to ask for again. */
@@ -115,13 +115,21 @@ export function fullRefundEntries(paymentId: string, amount: number, reason: str
 
 /**
  * Moves the record to `needs_attention`, remembering where to go back to once a person has dealt with it: a
- * refunded payment whose money did not come back owes it again.
+ * refunded payment whose money did not come back owes it again. A reason `recurring` stands for something new each time
+ * it is found (a booking's share): found again, it is marked (`again`), where another one found again (a redelivery)
+ * leaves the record as it is.
  */
-export function withAttention(record: PaymentRecord, reason: string, at: string, code?: string): PaymentRecord {
+export function withAttention(record: PaymentRecord, reason: string, at: string, code?: string, recurring = false): PaymentRecord {
   if (record.status === 'needs_attention') {
     // Already in front of a person: the new reason joins the others, once, so settling the first does not drop it.
     const { attention } = record;
-    if (!attention || [attention, ...(attention.more ?? [])].some((known) => known.reason === reason && known.code === code)) return record;
+    if (!attention) return record;
+    const same = (known: AttentionReason): boolean => known.reason === reason && known.code === code;
+    if (same(attention)) return recurring ? { ...record, attention: { ...attention, again: at } } : record;
+    if (attention.more?.some(same)) {
+      if (!recurring) return record;
+      return { ...record, attention: { ...attention, more: attention.more.map((known) => (same(known) ? { ...known, again: at } : known)) } };
+    }
     const more = [...(attention.more ?? []), { reason, ...(code !== undefined && { code }), since: at }];
     return { ...record, attention: { ...attention, more } };
   }
@@ -141,17 +149,18 @@ export function afterRetry(record: PaymentRecord): PaymentRecord {
   if (!attention) return { ...rest, status: 'refund_pending' };
   const [first, ...more] = [attention, ...(attention.more ?? [])].filter((known) => !SETTLED_BY_RETRY.includes(known.reason));
   if (first === undefined) return { ...rest, status: attention.previousStatus };
-  return {
-    ...rest,
-    status: 'needs_attention',
-    attention: {
-      reason: first.reason,
-      ...(first.code !== undefined && { code: first.code }),
-      since: first.since,
-      previousStatus: attention.previousStatus,
-      ...(more.length > 0 && { more }),
-    },
-  };
+  return { ...rest, status: 'needs_attention', attention: attentionOf(first, more, attention.previousStatus) };
+}
+
+/** The attention of a payment in front of a person for `first`, then `more`. */
+function attentionOf(first: AttentionReason, more: readonly AttentionReason[], previousStatus: PaymentStatus): PaymentAttention {
+  const reasonOnly = (known: AttentionReason): AttentionReason => ({
+    reason: known.reason,
+    ...(known.code !== undefined && { code: known.code }),
+    since: known.since,
+    ...(known.again !== undefined && { again: known.again }),
+  });
+  return { ...reasonOnly(first), previousStatus, ...(more.length > 0 && { more: more.map(reasonOnly) }) };
 }
 
 /** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
@@ -165,15 +174,23 @@ export interface AttentionSeen {
   readonly failures: readonly string[];
 }
 
-const reasonKey = (known: AttentionReason): string => `${known.reason}#${known.code ?? ''}`;
+/** A reason as found at one moment: found again since (`again`), or anew after a resolution (`since`), it is another. */
+const reasonKey = (known: AttentionReason): string => [known.reason, known.code ?? '', known.since, known.again ?? ''].join('#');
+
+const reasonsOf = (attention: PaymentAttention | undefined): AttentionReason[] => (attention ? [attention, ...(attention.more ?? [])] : []);
 
 export function attentionSeen(record: PaymentRecord): AttentionSeen {
-  const { attention } = record;
-  return {
-    reasons: attention ? [attention, ...(attention.more ?? [])].map(reasonKey) : [],
-    failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey),
-  };
+  return { reasons: reasonsOf(record.attention).map(reasonKey), failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey) };
 }
+
+export interface Resolution {
+  readonly record: PaymentRecord;
+  /** What the person closed: the reasons and failed refunds they had before them. */
+  readonly closed: { readonly reasons: readonly AttentionReason[]; readonly refundKeys: readonly string[] };
+}
+
+/** The refund reasons a failure puts a payment in front of a person for (its code Stripe's, or the refund's state). */
+const REFUND_REASONS: readonly string[] = ['refund_failed', 'refund_refused'];
 
 /**
  * The record once a person resolves what they had before them (`seen`): those failed refunds are closed (settled by them,
@@ -181,36 +198,31 @@ export function attentionSeen(record: PaymentRecord): AttentionSeen {
  * refund failing while the command ran) is nobody's decision yet: it is left open, and the payment stays in front of a
  * person for it alone, as if it had come just after the resolution (which it goes back to once that is dealt with).
  */
-export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: string): PaymentRecord {
-  const { attention } = record;
-  const refunds = record.refunds.map((entry) => (isOpenFailure(entry) && seen.failures.includes(entry.refundKey) ? { ...entry, resolvedAt: at } : entry));
-  const known = attention ? [attention, ...(attention.more ?? [])] : [];
+export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: string): Resolution {
+  const known = reasonsOf(record.attention);
+  const closing = (entry: RefundEntry): boolean => isOpenFailure(entry) && seen.failures.includes(entry.refundKey);
+  const refunds = record.refunds.map((entry) => (closing(entry) ? { ...entry, resolvedAt: at } : entry));
+  const closed = {
+    reasons: known.filter((reason) => seen.reasons.includes(reasonKey(reason))),
+    refundKeys: record.refunds.filter(closing).map((entry) => entry.refundKey),
+  };
   const newReasons = known.filter((reason) => !seen.reasons.includes(reasonKey(reason)));
-  const newFailures = refunds.filter(isOpenFailure);
-  if (!attention || (newReasons.length === 0 && newFailures.length === 0)) return { ...record, status: 'resolved', refunds };
+  const [failure] = refunds.filter(isOpenFailure);
+  if (newReasons.length === 0 && failure === undefined) return { record: { ...record, status: 'resolved', refunds }, closed };
   // A failure whose reason was already there (the same code) added none of its own: it is named after that one.
-  const [failure] = newFailures;
+  const code = failure?.failureCode ?? failure?.status;
   const [first, ...more]: AttentionReason[] =
     newReasons.length > 0 || failure === undefined
       ? newReasons
       : [
           {
-            reason: known.find((reason) => reason.code === failure.failureCode)?.reason ?? 'refund_failed',
-            code: failure.failureCode ?? failure.status,
+            reason: known.find((reason) => REFUND_REASONS.includes(reason.reason) && reason.code === code)?.reason ?? 'refund_failed',
+            ...(code !== undefined && { code }),
             since: failure.updatedAt,
           },
         ];
-  return {
-    ...record,
-    refunds,
-    attention: {
-      reason: first?.reason ?? 'refund_failed',
-      ...(first?.code !== undefined && { code: first.code }),
-      since: first?.since ?? at,
-      previousStatus: 'resolved',
-      ...(more.length > 0 && { more }),
-    },
-  };
+  const attention = attentionOf(first ?? { reason: 'refund_failed', since: at }, more, 'resolved');
+  return { record: { ...record, refunds, attention }, closed };
 }
 
 /** Whether a refund in state `from` may move to `to` (never backwards, never out of a final state). */

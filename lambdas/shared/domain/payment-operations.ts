@@ -128,11 +128,11 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
-      if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at);
+      if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at, undefined, true);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundableAmount(base) > 0;
-      if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at);
+      if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at, undefined, true);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -361,10 +361,8 @@ export async function resolvePayment(
       }
       const at = deps.clock.now().toISOString();
       // What failed is the person's to have settled (a bank transfer) or waived: a later retry-refund never asks for it.
-      const resolved = resolvedAsSeen(record, seen, at);
-      const closed = record.refunds.filter(
-        (entry) => isOpenFailure(entry) && !resolved.refunds.some((after) => after.refundKey === entry.refundKey && isOpenFailure(after)),
-      );
+      const { record: resolved, closed } = resolvedAsSeen(record, seen, at);
+      const [closedFirst, ...closedMore] = closed.reasons;
       const written = nextVersion(resolved, at);
       const stillNeeded = written.status === 'needs_attention' ? written.attention : undefined;
       const tripTransition = stillNeeded ? undefined : await tripRefundedOnResolve(deps.store, record);
@@ -375,10 +373,10 @@ export async function resolvePayment(
         audits: [
           operatorAudit(deps, 'payment.resolved', paymentId, actorId, {
             note,
-            reason: record.attention?.reason ?? null,
-            code: record.attention?.code ?? null,
-            alsoReasons: record.attention?.more?.map((more) => more.reason).join(',') || null,
-            refundsClosed: closed.map((entry) => entry.refundKey).join(',') || null,
+            reason: closedFirst?.reason ?? null,
+            code: closedFirst?.code ?? null,
+            alsoReasons: closedMore.map((more) => more.reason).join(',') || null,
+            refundsClosed: closed.refundKeys.join(',') || null,
             stillNeedsAttention: stillNeeded ? [stillNeeded, ...(stillNeeded.more ?? [])].map((left) => left.reason).join(',') : null,
           }),
           ...(tripTransition
