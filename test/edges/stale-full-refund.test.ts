@@ -256,6 +256,35 @@ describe('a refund failure learned by looking the refund up (no time of Stripeâ€
     expect(fake.totalRefunded(t.pi)).toBe(PRICE);
   });
 
+  it('does not cut the last bookingâ€™s share short in silence once the payment is resolved: a person is told, the trip stays cancelled', async () => {
+    const { t, second, fullTotal } = await lostShareThatFailed({ gestureFirst: true });
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    await t.webhook.send(signedRequest(fullTotal));
+    expect(await ops(['payments', 'retry-refund', t.pi], t.gateway)).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    // The person finds 45.00 back in the Dashboard, the gesture that stood for the first share, and resolves.
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'the Dashboard refund was the first share'])).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
+
+    // The second traveller cancels: the total held says all of it is back, which may be the failed share.
+    const cancelled = await ops(['bookings', 'cancel', second, '--reason', 'traveller asked'], t.gateway);
+
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.out).toContain(`none (cut short: 45.00 EUR of its 45.00 EUR may be owed or may be back already`);
+    expect(await t.bookingStatus(second)).toBe('cancelled');
+    expect(await t.available()).toEqual([5, 5]);
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unclear', previousStatus: 'resolved' } });
+    expect(await t.tripStatus()).toBe('cancelled');
+    expect(await listed(t.pi)).toBe(true);
+
+    // The person refunds the second share in the Dashboard, Stripe reports it, and the payment is resolved: all of it back.
+    const byHand = await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === byHand.id) as never))));
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'second share refunded in the Dashboard'])).code).toBe(0);
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await t.tripStatus()).toBe('refunded');
+  });
+
   it('releases on a full total taken after the failure was learned', async () => {
     const { t, second } = await lostShareThatFailed({ gestureFirst: true });
     await ops(['payments', 'retry-refund', t.pi], t.gateway);

@@ -51,6 +51,18 @@ export function refundableAmount(record: PaymentRecord): number {
 }
 
 /**
+ * Whether the charge total held may still count a refund that has failed since: one whose failure was learned without an
+ * event of Stripe's (looking it up, or its answer to creating it), taken no later than that answer. Whether the total
+ * counted that refund or money paid back in the Dashboard cannot be told, so it stays counted (withoutFailedRefund), and
+ * what it says is back may not be.
+ */
+export function chargeTotalInDoubt(record: PaymentRecord): boolean {
+  const takenAt = record.chargeRefundedTakenAt;
+  if (record.chargeRefunded === undefined || takenAt === undefined) return false;
+  return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan);
+}
+
+/**
  * Money back or on its way that none of our own refunds accounts for: refunds a person made in the Stripe Dashboard,
  * recorded from Stripe's events or only counted in the charge's total. Nothing says which booking it was for.
  */

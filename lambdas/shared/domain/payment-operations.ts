@@ -11,6 +11,7 @@ import {
   afterRetry,
   allMoneyBack,
   type AttentionSeen,
+  chargeTotalInDoubt,
   attentionSeen,
   hasRequestedRefunds,
   isOpenFailure,
@@ -49,6 +50,11 @@ export interface CancelBookingResult {
   readonly refund?: RefundEntry;
   /** A refund was asked for a booking without a share of its own: nothing was refunded, and its payment needs a person. */
   readonly shareUnknown?: true;
+  /**
+   * The share was cut short (to `asked`) by a charge total that may count a refund failed since: whether the rest is owed
+   * cannot be told, and the payment needs a person (`share_unclear`).
+   */
+  readonly shareUnclear?: { readonly owed: number; readonly asked: number };
   readonly tripStatus?: TripStatus;
 }
 
@@ -133,6 +139,11 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundableAmount(base) > 0;
       if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at, undefined, true);
+      // Cut short by a charge total that may count a refund failed since: what is left of the share may be owed or may have
+      // gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
+      // looks at the charge; what is surely left is asked for.
+      const shareUnclear = input.refund && booking.amount !== undefined && share < booking.amount && chargeTotalInDoubt(base);
+      if (shareUnclear) withEntry = withAttention(withEntry, 'share_unclear', at, undefined, true);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -163,7 +174,13 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         if (released.errorCode === 'PAYMENT_CHANGED') return STATE_MOVED;
         return released;
       }
-      const result = { ok: true as const, released: released.released, alreadyReleased: false, ...(shareUnknown && { shareUnknown: true as const }) };
+      const result = {
+        ok: true as const,
+        released: released.released,
+        alreadyReleased: false,
+        ...(shareUnknown && { shareUnknown: true as const }),
+        ...(shareUnclear && { shareUnclear: { owed: booking.amount ?? 0, asked: share } }),
+      };
       // The share requested here is asked for straight away; another still requested is looked up by its key first.
       const issued =
         entry?.status === 'requested'

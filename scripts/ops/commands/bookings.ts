@@ -91,15 +91,22 @@ const cancel = defineCommand({
     if (refusal) return refusal;
     const result = await cancelBooking({ ...deps, gateway }, { reference, reason: flags.reason, actorId: context.actor, refund });
     if (!result.ok) return context.refused(result);
+    const currency = booking?.currency ?? '';
+    const unclear = result.shareUnclear
+      ? ` (cut short: ${money(result.shareUnclear.owed - result.shareUnclear.asked, currency)} of its ${money(result.shareUnclear.owed, currency)} may be owed ` +
+        'or may be back already, Stripe’s total may count a refund failed since; the payment is in front of a person)'
+      : '';
     const refundText = result.refund
-      ? refundLine(result.refund, booking?.currency ?? '')
-      : result.alreadyReleased
-        ? 'none (released before, without a refund of its own)'
-        : result.shareUnknown
-          ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
-          : refund
-            ? 'none (nothing paid through Stripe)'
-            : 'none (--no-refund)';
+      ? `${refundLine(result.refund, currency)}${unclear}`
+      : unclear
+        ? `none${unclear}`
+        : result.alreadyReleased
+          ? 'none (released before, without a refund of its own)'
+          : result.shareUnknown
+            ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
+            : refund
+              ? 'none (nothing paid through Stripe)'
+              : 'none (--no-refund)';
     context.print(
       result,
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
