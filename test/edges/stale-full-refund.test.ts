@@ -259,7 +259,10 @@ describe('a refund failure learned by looking the refund up (no time of Stripeâ€
   it('does not cut the last bookingâ€™s share short in silence once the payment is resolved: a person is told, the trip stays cancelled', async () => {
     const { t, second, fullTotal } = await lostShareThatFailed({ gestureFirst: true });
     await ops(['payments', 'retry-refund', t.pi], t.gateway);
-    await t.webhook.send(signedRequest(fullTotal));
+    // The total was taken once the share's refund existed (the second Stripe created it), before its failure was learned.
+    const share = (await t.record()).refunds[0];
+    expect(share).toMatchObject({ status: 'failed', providerCreated: expect.any(Number), failedNoLaterThan: expect.any(Number) });
+    await t.webhook.send(signedRequest({ ...fullTotal, created: share?.providerCreated as number }));
     expect(await ops(['payments', 'retry-refund', t.pi], t.gateway)).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
     // The person finds 45.00 back in the Dashboard, the gesture that stood for the first share, and resolves.
     expect((await ops(['payments', 'resolve', t.pi, '--note', 'the Dashboard refund was the first share'])).code).toBe(0);
@@ -283,6 +286,31 @@ describe('a refund failure learned by looking the refund up (no time of Stripeâ€
     expect((await ops(['payments', 'resolve', t.pi, '--note', 'second share refunded in the Dashboard'])).code).toBe(0);
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
     expect(await t.tripStatus()).toBe('refunded');
+  });
+
+  it('cuts a share short in silence by a total taken before the failed refund existed: it never counted it', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    const [first, second] = t.references as [string, string];
+    // Support refunds 50.00 in the Dashboard; Stripe's total (50.00) arrives, taken now.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: 5_000 });
+    const takenAt = now();
+    await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: 5_000, tripId: t.trip.tripId }), created: takenAt }));
+    // A minute later the first booking is cancelled, cut short to 40.00, and Stripe answers its creation with a failure.
+    fake.advance(60_000);
+    fake.nextRefundStatus('failed');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).out).not.toContain('cut short');
+    const failedShare = (await t.record()).refunds.find((entry) => entry.refundKey === t.shareKey(first));
+    expect(failedShare).toMatchObject({ status: 'failed', amount: 4_000 });
+    expect(failedShare?.providerCreated).toBeGreaterThan(takenAt);
+    expect(failedShare?.failedNoLaterThan).toBeGreaterThan(takenAt);
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'paid by bank transfer'])).code).toBe(0);
+
+    const secondCancel = await ops(['bookings', 'cancel', second, '--reason', 'traveller asked'], t.gateway);
+
+    // Cut short by the same Dashboard refund, in a total that surely does not count the failed one: nothing is in doubt.
+    expect(secondCancel.code).toBe(0);
+    expect(secondCancel.out).not.toContain('cut short');
+    expect(await t.record()).toMatchObject({ status: 'resolved' });
   });
 
   it('releases on a full total taken after the failure was learned', async () => {

@@ -743,7 +743,8 @@ describe('payments resolve', () => {
     const t = await bookedTrip([1, 1], { withoutItemPrices: true });
     const [first, second] = t.references as [string, string];
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown' } });
+    const read = await t.record();
+    expect(read).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown' } });
     // The resolution has read the payment (the first booking's share, settled by hand); before it writes, a colleague
     // cancels the second booking with a refund: its share is unknown too.
     const held = holdFirstCommit(t.store);
@@ -755,7 +756,15 @@ describe('payments resolve', () => {
     const resolved = await resolving;
 
     expect(resolved).toMatchObject({ ok: true, record: { status: 'needs_attention' } });
-    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown', previousStatus: 'resolved' } });
+    const left = await t.record();
+    expect(left).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unknown', previousStatus: 'resolved' } });
+    // Dated from when it was found again, not as the one the person closed; the trail names that one as closed.
+    expect((left.attention?.since ?? '') > (read.attention?.since ?? '')).toBe(true);
+    expect(left.attention?.again).toBeUndefined();
+    expect((await t.store.listAudit('payment', t.pi)).find((entry) => entry.eventType === 'payment.resolved')?.metadata).toMatchObject({
+      reason: 'share_unknown',
+      stillNeedsAttention: 'share_unknown',
+    });
     expect((await ops(['attention', 'list'])).out).toContain(t.pi);
     expect(fake.refundsOf(t.pi)).toEqual([]);
   });

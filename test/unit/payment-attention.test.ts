@@ -114,9 +114,10 @@ describe('resolvedAsSeen', () => {
 
     const { record: resolved, closed } = resolvedAsSeen(withAttention(unknown, 'share_unknown', LATER, undefined, true), seen, RESOLVED_AT);
 
+    // Closed as read; left open as found again, dated from then.
     expect(resolved.status).toBe('needs_attention');
-    expect(resolved.attention).toEqual({ reason: 'share_unknown', since: AT, again: LATER, previousStatus: 'resolved' });
-    expect(closed.reasons).toEqual([]);
+    expect(resolved.attention).toEqual({ reason: 'share_unknown', since: LATER, previousStatus: 'resolved' });
+    expect(closed.reasons).toEqual([{ reason: 'share_unknown', since: AT, previousStatus: 'cancelled' }]);
   });
 
   it('names a failure without a code of Stripe’s (canceled) after a refund reason of its state, never another reason', () => {

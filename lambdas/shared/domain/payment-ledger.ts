@@ -59,7 +59,9 @@ export function refundableAmount(record: PaymentRecord): number {
 export function chargeTotalInDoubt(record: PaymentRecord): boolean {
   const takenAt = record.chargeRefundedTakenAt;
   if (record.chargeRefunded === undefined || takenAt === undefined) return false;
-  return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan);
+  // Taken before Stripe created the refund, a total never counted it (withoutFailedRefund says the same).
+  const mayCount = (entry: RefundEntry): boolean => entry.providerCreated === undefined || takenAt >= entry.providerCreated;
+  return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan && mayCount(entry));
 }
 
 /**
@@ -182,7 +184,7 @@ export function isOpenFailure(entry: RefundEntry): boolean {
 
 /** What a person resolving a payment has before them: its reasons, and its failed refunds still open (by key). */
 export interface AttentionSeen {
-  readonly reasons: readonly string[];
+  readonly reasons: readonly AttentionReason[];
   readonly failures: readonly string[];
 }
 
@@ -192,7 +194,7 @@ const reasonKey = (known: AttentionReason): string => [known.reason, known.code 
 const reasonsOf = (attention: PaymentAttention | undefined): AttentionReason[] => (attention ? [attention, ...(attention.more ?? [])] : []);
 
 export function attentionSeen(record: PaymentRecord): AttentionSeen {
-  return { reasons: reasonsOf(record.attention).map(reasonKey), failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey) };
+  return { reasons: reasonsOf(record.attention), failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey) };
 }
 
 export interface Resolution {
@@ -214,11 +216,18 @@ export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: s
   const known = reasonsOf(record.attention);
   const closing = (entry: RefundEntry): boolean => isOpenFailure(entry) && seen.failures.includes(entry.refundKey);
   const refunds = record.refunds.map((entry) => (closing(entry) ? { ...entry, resolvedAt: at } : entry));
+  const seenKeys = seen.reasons.map(reasonKey);
+  // What the person read is what they closed, unless it went meanwhile (a retry settled it); one found again since is
+  // still theirs to have closed, the finding since is not.
+  const sameKind = (a: AttentionReason, b: AttentionReason): boolean => a.reason === b.reason && a.code === b.code;
   const closed = {
-    reasons: known.filter((reason) => seen.reasons.includes(reasonKey(reason))),
+    reasons: seen.reasons.filter((reason) => known.some((still) => sameKind(still, reason))),
     refundKeys: record.refunds.filter(closing).map((entry) => entry.refundKey),
   };
-  const newReasons = known.filter((reason) => !seen.reasons.includes(reasonKey(reason)));
+  // Left open, a reason found again dates from then: it came after what the person closed.
+  const newReasons = known
+    .filter((reason) => !seenKeys.includes(reasonKey(reason)))
+    .map(({ again, ...reason }) => ({ ...reason, since: again ?? reason.since }));
   const [failure] = refunds.filter(isOpenFailure);
   if (newReasons.length === 0 && failure === undefined) return { record: { ...record, status: 'resolved', refunds }, closed };
   // A failure whose reason was already there (the same code) added none of its own: it is named after that one.
