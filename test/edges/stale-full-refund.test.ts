@@ -182,6 +182,43 @@ describe('a payment of a stale full total resolved first, its bookings still con
 });
 
 describe('a cancelled payment resolved by a person while its retried refund was still pending', () => {
+  /** Its only booking cancelled, the refund failed at S and asked again at once, a stale total of S, resolved while pending. */
+  async function resolvedWhileRetryPending() {
+    const t = await bookedTripAt(fake, [2]);
+    const [only] = t.references as [string];
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const [ours] = fake.refundsOf(t.pi);
+    const S = now();
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: S }));
+    fake.nextRefundStatus('pending');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+    expect((await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }))).body.outcome).toBe(
+      'needs_attention',
+    );
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'the retry is on its way'])).code).toBe(0);
+    expect(await t.tripStatus()).toBe('cancelled');
+    return { t, S };
+  }
+
+  it('records Stripe’s later full total and moves its trip to refunded, when that total comes before the refund’s own event', async () => {
+    const { t, S } = await resolvedWhileRetryPending();
+    const retry = fake.refundsOf(t.pi)[1];
+    fake.setRefundStatus(retry?.id as string, 'succeeded');
+
+    const total = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S + 60 }));
+    const again = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S + 60 }));
+
+    expect(total.body.outcome).toBe('refund_recorded');
+    expect(again.body.outcome).toBe('duplicate');
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(await t.record()).toMatchObject({ status: 'resolved', amountRefunded: t.paid });
+    expect(await t.tripStatus()).toBe('refunded');
+    expect(await t.available()).toEqual([5]);
+    const tripTrail = await t.store.listAudit('trip', t.trip.tripId);
+    expect(tripTrail.filter((entry) => entry.eventType === 'trip.refunded')).toHaveLength(1);
+  });
+
   it('moves its trip to refunded when Stripe then reports the refund succeeded: all of the money is back', async () => {
     const t = await bookedTripAt(fake, [2]);
     const [only] = t.references as [string];

@@ -213,6 +213,13 @@ const rows: Row[] = [
     step: 'record-charge-total',
     outcome: 'refund_recorded',
   },
+  {
+    rule: 'full-refund-resolved',
+    state: { record: record('resolved', { amountRefunded: 4_500 }) },
+    event: charge(),
+    step: 'record-charge-total',
+    outcome: 'refund_recorded',
+  },
   { rule: 'full-refund-settled', state: { record: record('refunded', { amountRefunded: 9_000 }) }, event: charge(), step: 'answer', outcome: 'duplicate' },
   { rule: 'full-refund-unconfirmed', state: { trip: trip('pending_payment') }, event: charge(), step: 'record-early-refund' },
   {

@@ -236,8 +236,14 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
         return { rule: 'full-refund-refund-pending', plan: { step: 'settle-refunded', outcome: 'refunded' } };
       case 'needs_attention':
         return { rule: 'full-refund-needs-attention', plan: { step: 'record-charge-total', outcome: 'refund_recorded' } };
-      case 'refunded':
       case 'resolved':
+        // Closed by a person before all of it was back (a refund still under way): Stripe's word that it is all back now
+        // is recorded, and moves the trip on, unless it may count a refund failed since.
+        if (!stale && record.amountRefunded < record.amountPaid) {
+          return { rule: 'full-refund-resolved', plan: { step: 'record-charge-total', outcome: 'refund_recorded' } };
+        }
+        return answer('full-refund-settled', 'duplicate');
+      case 'refunded':
         return answer('full-refund-settled', 'duplicate');
     }
   }

@@ -239,7 +239,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'settle-refunded':
       return settleRefunded(deps, event as ChargeRefunded, state, plan.outcome);
     case 'record-charge-total':
-      return recordChargeTotal(deps, event as ChargeRefunded, state.record as PaymentRecord, plan.outcome);
+      return recordChargeTotal(deps, event as ChargeRefunded, state.record as PaymentRecord, plan.outcome, state.trip);
     case 'record-early-refund':
       return recordEarlyRefund(deps, event as ChargeRefunded, state.trip);
     case 'audit-partial-refund':
@@ -541,10 +541,18 @@ async function settleRefunded(deps: PaymentDeps, event: ChargeRefunded, { trip, 
   );
 }
 
-async function recordChargeTotal(deps: PaymentDeps, event: ChargeRefunded, record: PaymentRecord, outcome: PaymentOutcome): Promise<StepResult> {
+async function recordChargeTotal(
+  deps: PaymentDeps,
+  event: ChargeRefunded,
+  record: PaymentRecord,
+  outcome: PaymentOutcome,
+  trip: Trip | undefined,
+): Promise<StepResult> {
   const eventType = outcome === 'partial_refund_recorded' ? 'payment.partially_refunded' : 'payment.refund_recorded';
   const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
-  return commitRecord(deps, event, record, withChargeTotal(record, event.amountRefunded, event.occurredAt), outcome, eventType, metadata);
+  const after = withChargeTotal(record, event.amountRefunded, event.occurredAt);
+  // A resolved payment whose money this total shows all back: its cancelled trip is refunded, as on a refund's success.
+  return commitRecord(deps, event, record, after, outcome, eventType, metadata, tripRefundedWith(trip, record, after));
 }
 
 /**
