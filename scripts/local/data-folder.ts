@@ -1,7 +1,7 @@
 // One stack at a time on a data folder: two DynamoDB Locals writing one database file corrupt it, and a `--reset` deletes it under the other.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { isAlive } from './local-settings';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { isAlive, LocalSettingError } from './local-settings';
 
 /** Each stack's claim is a file of its own, named by its pid: `in-use-by.<pid>`. */
 const CLAIM = /^in-use-by\.(\d+)$/;
@@ -33,9 +33,15 @@ export class DataFolderInUseError extends Error {
  * (left by an earlier process that had it, as in a container started again) is this process's own.
  */
 export function claimDataFolder(folder: string): () => void {
-  mkdirSync(folder, { recursive: true });
   const own = join(folder, claimFileOf(process.pid));
-  writeFileSync(own, `${process.pid}\n`);
+  try {
+    makeFolder(folder);
+    writeFileSync(own, `${process.pid}\n`);
+  } catch (error) {
+    throw new LocalSettingError(
+      `DATA_DIR ${folder} cannot be used (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): set DATA_DIR to a folder you can write, or use --in-memory`,
+    );
+  }
   const release = (): void => rmSync(own, { force: true });
   for (const name of readdirSync(folder)) {
     const pid = Number(CLAIM.exec(name)?.[1] ?? Number.NaN);
@@ -47,4 +53,17 @@ export function claimDataFolder(folder: string): () => void {
     rmSync(join(folder, name), { force: true });
   }
   return release;
+}
+
+/** `mkdir -p`, one level at a time: Node's own recursive mkdir never returns under some paths (`/proc/…`). */
+function makeFolder(folder: string): void {
+  const missing: string[] = [];
+  let at = resolve(folder);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const path of missing) mkdirSync(path);
 }

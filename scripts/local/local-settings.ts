@@ -120,3 +120,38 @@ export function localSettings(env: NodeJS.ProcessEnv = process.env, running?: Ru
     ...(env.STRIPE_API_KEY?.trim() && { stripeApiKey: env.STRIPE_API_KEY.trim() }),
   };
 }
+
+/** The log levels `npm start` takes (Powertools' own, in any case). */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * What only `npm start` refuses, each in one line before anything starts: a Stripe key that is not a test secret key (a
+ * live one would open real payment pages and make real refunds from a throwaway local table; a publishable one cannot
+ * call the API), a table name DynamoDB refuses, two services on one port, a log level there is none of. Answers the level.
+ */
+export function checkStartSettings(settings: LocalSettings, env: NodeJS.ProcessEnv = process.env): LogLevel {
+  if (settings.stripeApiKey !== undefined && !/^(sk|rk)_test_/.test(settings.stripeApiKey)) {
+    throw new LocalSettingError(
+      `STRIPE_API_KEY must be a Stripe test secret key (sk_test_… or rk_test_…), got one starting "${settings.stripeApiKey.slice(0, 8)}": ` +
+        'a local stack never takes real payments; unset it to use the local stand-in',
+    );
+  }
+  if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(settings.tableName)) {
+    throw new LocalSettingError(`TABLE_NAME must be 3 to 255 letters, digits, '_', '-' or '.', got "${settings.tableName}"`);
+  }
+  const ports: [string, number][] = [
+    ['PORT', settings.port],
+    ['DYNAMODB_PORT', settings.dynamoPort],
+    ...(settings.stripeApiKey === undefined ? [['STRIPE_PORT', settings.stripePort] as [string, number]] : []),
+  ];
+  for (const [index, [name, port]] of ports.entries()) {
+    const clash = ports.slice(0, index).find(([, other]) => other === port);
+    if (clash) throw new LocalSettingError(`${clash[0]} and ${name} are both ${port}: each needs a port of its own`);
+  }
+  const level = (env.LOG_LEVEL || 'WARN').toUpperCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new LocalSettingError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  return level as LogLevel;
+}

@@ -22,7 +22,7 @@ import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
 import { claimDataFolder, isClaimFile } from './data-folder';
 import { seedDemoData } from './demo-data';
-import { LOCAL_SIGNING_SECRET, type LocalSettings } from './local-settings';
+import { LOCAL_SIGNING_SECRET, type LocalSettings, type LogLevel } from './local-settings';
 import { startStripeFake, type StripeFake } from './stripe-fake';
 
 export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
@@ -32,7 +32,7 @@ export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
   readonly inMemory?: boolean;
   /** Delete the data kept by earlier runs first. @default false */
   readonly reset?: boolean;
-  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  readonly logLevel?: LogLevel;
   readonly onRequest?: (routeKey: string, status: number, ms: number) => void;
   /** How long checkout holds seats. @default 30 */
   readonly holdMinutes?: number;

@@ -9,6 +9,7 @@ import {
   AlreadyRunningError,
   assertNotRunning,
   DEFAULT_PORTS,
+  checkStartSettings,
   LocalSettingError,
   localSettings,
   removeRunningStack,
@@ -56,13 +57,14 @@ async function main(): Promise<number | undefined> {
     return 0;
   }
   const settings = localSettings();
+  const logLevel = checkStartSettings(settings);
   // Before anything starts: a second stack would take over this one's file (and, on its data, its database).
   assertNotRunning();
   const stack = await startLocalStack({
     ...settings,
     inMemory: values['in-memory'],
     reset: values.reset,
-    logLevel: (process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'WARN',
+    logLevel,
     onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
   });
   try {

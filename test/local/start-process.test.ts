@@ -63,10 +63,32 @@ describe('npm start', () => {
     { args: ['--bogus'], code: 2, line: /^error: USAGE: unknown flag --bogus \(npm start -- --help lists the flags\)$/ },
     { args: ['--rest'], code: 2, line: /^error: USAGE: unknown flag --rest \(did you mean --reset\?\) \(npm start -- --help lists the flags\)$/ },
     { args: [], env: { PORT: 'abc' }, code: 2, line: /^error: BAD_SETTING: PORT must be a port number/ },
+    { args: [], env: { STRIPE_API_KEY: 'sk_live_abc' }, code: 2, line: /^error: BAD_SETTING: STRIPE_API_KEY must be a Stripe test secret key .*"sk_live_"/ },
+    { args: [], env: { STRIPE_API_KEY: 'pk_test_123' }, code: 2, line: /^error: BAD_SETTING: STRIPE_API_KEY must be a Stripe test secret key/ },
+    { args: [], env: { TABLE_NAME: 'a' }, code: 2, line: /^error: BAD_SETTING: TABLE_NAME must be 3 to 255 letters/ },
+    {
+      args: [],
+      env: { LOG_LEVEL: 'verbose' },
+      code: 2,
+      line: /^error: BAD_SETTING: LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR, SILENT, got "verbose"$/,
+    },
+    { args: [], env: { DATA_DIR: 'package.json/data' }, code: 2, line: /^error: BAD_SETTING: DATA_DIR package.json\/data cannot be used \(ENOTDIR\)/ },
+    // Node's own recursive mkdir never returns there.
+    { args: [], env: { DATA_DIR: '/proc/pulau-data' }, code: 2, line: /^error: BAD_SETTING: DATA_DIR \/proc\/pulau-data cannot be used \(ENOENT\)/ },
   ])('answers $args $env with exit $code and one line', async ({ args, env, code, line }) => {
     const result = await run('npm', ['start', '--silent', '--', ...args], { ...(await ownLocalEnv()), ...env });
     expect(result.code).toBe(code);
     expect(result.err.trim().split('\n')).toEqual([expect.stringMatching(line)]);
+  });
+
+  it('refuses two services on one port in one line, before anything starts', async () => {
+    const env = await ownLocalEnv();
+
+    const result = await run('npm', ['start', '--silent', '--', '--in-memory'], { ...env, DYNAMODB_PORT: env.PORT as string });
+
+    expect(result.code).toBe(2);
+    expect(result.err.trim()).toBe(`error: BAD_SETTING: PORT and DYNAMODB_PORT are both ${env.PORT}: each needs a port of its own`);
+    expect(await canConnect(Number(env.PORT))).toBe(false);
   });
 
   it('refuses a second npm start while one runs, in one line, and leaves the first one to be found', async () => {
