@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { releaseExpiredHolds, type SweepResult } from '../../lambdas/shared/domain/release-holds';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
@@ -36,6 +37,10 @@ export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
   readonly onRequest?: (routeKey: string, status: number, ms: number) => void;
   /** How long checkout holds seats. @default 30 */
   readonly holdMinutes?: number;
+  /** How often expired holds are given back, as the deployed hold sweeper's schedule does. @default 60000 (every minute) */
+  readonly holdSweepEveryMs?: number;
+  /** The sweep's clock (a test's, ahead). @default systemClock */
+  readonly holdSweepClock?: Clock;
 }
 
 export interface LocalStack {
@@ -54,6 +59,8 @@ export interface LocalStack {
   readonly stripeApiBase?: string;
   readonly seededSlots: readonly string[];
   readonly store: DynamoDbBookingStore;
+  /** One run of the hold sweeper, as the schedule runs it. */
+  sweepHolds(): Promise<SweepResult>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +148,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const { port } = server.address() as AddressInfo;
     // The stand-in's payment page sends its signed events to this webhook, as Stripe would.
     standIn?.setWebhook(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, LOCAL_SIGNING_SECRET);
+    // The hold sweeper's schedule: seats of a checkout left open (or opened before a restart) come back to sale, as in AWS.
+    const sweepHolds = (): Promise<SweepResult> => releaseExpiredHolds({ store, clock: options.holdSweepClock ?? systemClock, ids: randomIds });
+    const sweeping = setInterval(() => {
+      sweepHolds().then(
+        (result) => {
+          if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
+        },
+        (error: unknown) => logger.error('The hold sweep failed; the next one tries again', { error }),
+      );
+    }, options.holdSweepEveryMs ?? 60_000);
+    cleanups.push(async () => clearInterval(sweeping));
     return {
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
       checkoutUrl: `http://127.0.0.1:${port}${CHECKOUT_PATH}`,
@@ -153,6 +171,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(standIn && { stripeApiBase: standIn.url }),
       seededSlots,
       store,
+      sweepHolds,
       stop: stopAll,
     };
   } catch (error) {

@@ -13,6 +13,7 @@ import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { type Slot, unheldSeats } from '../../lambdas/shared/domain/model';
 
 /** A stack of the test's own, in memory, on free ports. */
 async function startTestStack(tableName: string): Promise<LocalStack> {
@@ -199,6 +200,52 @@ describe('the Stripe CLI path (`stripe listen` forwarding to the local webhook)'
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ outcome: 'booked', tripId: trip.tripId });
     expect((await stack.store.getTrip(trip.tripId))?.status).toBe('booked');
+  });
+});
+
+describe('local stack, holds', () => {
+  it('gives the seats of a checkout left open back to sale once it expires, on the hold sweeper’s schedule as in AWS', async () => {
+    // A stack of its own whose sweep runs often and whose clock is past the hold's expiry.
+    const later = { now: () => new Date(Date.now() + 3 * 3_600_000) };
+    const own = await startLocalStack({
+      port: 0,
+      dynamoPort: await findFreePort(),
+      tableName: 'local-stack-holds-test',
+      dataDir: 'unused',
+      inMemory: true,
+      extraSigningSecrets: [],
+      logLevel: 'SILENT',
+      holdSweepEveryMs: 50,
+      holdSweepClock: later,
+    });
+    try {
+      const { riceTerraces } = DEMO_SLOTS;
+      const unheld = async () => unheldSeats((await own.store.getSlots([riceTerraces.slotId])).get(riceTerraces.slotId) as Slot);
+      const before = await unheld();
+      const started = await fetch(own.checkoutUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          userId: 'user-left',
+          items: [{ slotId: riceTerraces.slotId, guestCount: 2 }],
+          successUrl: 'http://127.0.0.1/done',
+          cancelUrl: 'http://127.0.0.1/cancelled',
+        }),
+      });
+      const { tripId } = (await started.json()) as { tripId: string };
+      expect(started.status).toBe(201);
+
+      expect(await unheld()).toBe(before - 2);
+
+      // Nobody looks at its payment page again: the schedule alone gives the seats back.
+      while ((await unheld()) !== before) await own.store.getTrip(tripId);
+
+      expect((await own.store.listAudit('trip', tripId)).map((entry) => entry.eventType)).toContain('trip.hold_released');
+      expect((await checkConsistency(own.store)).drifted).toEqual([]);
+      expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [] });
+    } finally {
+      await own.stop();
+    }
   });
 });
 
