@@ -64,7 +64,9 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
         return jsonResponse(replayed ? 200 : 201, answer);
       }
       const status = STATUS_OF[result.errorCode] ?? 500;
-      logger.info('Refused a checkout', { errorCode: result.errorCode });
+      // Stripe's own words of a refusal (a currency it does not take, an amount below its minimum) are the operator's to see.
+      if (result.detail !== undefined) logger.warn('Refused a checkout', { errorCode: result.errorCode, detail: result.detail });
+      else logger.info('Refused a checkout', { errorCode: result.errorCode });
       return jsonResponse(status, {
         error: result.errorCode,
         message: result.message,

@@ -1,6 +1,6 @@
 // Checkout and holds at their edges: raced and reused keys, Stripe failing after the hold, the longest hold, held trips refunded, capacity cuts and adjustments beside holds, subjects of identity providers.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
@@ -44,6 +44,36 @@ function handler(options: HandlerOptions = {}) {
     logger: new Logger({ serviceName: 'test', logLevel: process.env.CHECKOUT_LOG === '1' ? 'DEBUG' : 'SILENT' }),
   });
 }
+
+describe('a checkout Stripe refuses for good', () => {
+  it('answers 502 CHECKOUT_REFUSED without Stripe’s words, holds nothing, and logs Stripe’s words for the operator', async () => {
+    const slot = await seedSlot(store, { capacity: 4, priceAmount: 0 });
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const warned = vi.spyOn(logger, 'warn');
+    const refusing = createCheckoutHandler({
+      store,
+      checkout: new StripeCheckoutSessions(async () => fake.client()),
+      clock: systemClock,
+      ids: randomIds,
+      holdMinutes: 30,
+      logger,
+    });
+
+    const response = await refusing(
+      apiGatewayEvent({ path: CHECKOUT_PATH, body: JSON.stringify(request([[slot, 1]])), headers: { 'content-type': 'application/json' } }),
+    );
+
+    expect(response.statusCode).toBe(502);
+    const body = JSON.parse(response.body ?? '{}') as { error: string; message: string };
+    expect(body.error).toBe('CHECKOUT_REFUSED');
+    expect(body.message).not.toContain('greater than zero');
+    expect(await counts(slot)).toEqual({ available: 4, unheld: 4 });
+    expect(warned).toHaveBeenCalledWith('Refused a checkout', {
+      errorCode: 'CHECKOUT_REFUSED',
+      detail: expect.stringContaining("The Checkout Session's total amount due must be greater than zero in payment mode."),
+    });
+  });
+});
 
 interface Answer {
   readonly status: number;

@@ -43,12 +43,14 @@ export interface BookingFailure {
   readonly field?: string;
   /** True only when the same request may succeed later (TRANSACTION_FAILED). */
   readonly retryable: boolean;
+  /** For the operator's log only, never answered to a caller: what another system said (Stripe's words of a refusal). */
+  readonly detail?: string;
 }
 
 export function failure(
   errorCode: BookingErrorCode,
   message: string,
-  extra: Partial<Pick<BookingFailure, 'slots' | 'field' | 'retryable'>> = {},
+  extra: Partial<Pick<BookingFailure, 'slots' | 'field' | 'retryable' | 'detail'>> = {},
 ): BookingFailure {
   return { ok: false, errorCode, message, retryable: false, ...extra };
 }

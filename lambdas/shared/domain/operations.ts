@@ -23,6 +23,8 @@ export const capacitySchema = z
     z.maximum(MAX_SLOT_CAPACITY, `must be at most ${MAX_SLOT_CAPACITY}`),
   );
 
+const ISO_CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
 export const newSlotSchema = z.strictObject({
   slotId: z.optional(idSchema),
   experienceId: idSchema,
@@ -30,7 +32,11 @@ export const newSlotSchema = z.strictObject({
   time: timeSchema,
   capacity: capacitySchema,
   priceAmount: z.number().check(z.refine(Number.isInteger, 'must be in minor units (cents)'), z.minimum(0, 'must not be negative')),
-  currency: z.string().check(z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO code in lower case')),
+  currency: z.string().check(
+    z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO 4217 code (EUR, USD…)'),
+    // A code no currency has (a typo) would be taken here and refused by Stripe at every checkout.
+    z.refine((code) => ISO_CURRENCIES.has(code.toUpperCase()), 'is no ISO 4217 currency'),
+  ),
 });
 
 function operatorAudit(deps: Deps, eventType: string, slotId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {

@@ -113,7 +113,11 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     const refused = error instanceof CheckoutRefusedError;
     if (refused || input.idempotencyKey === undefined)
       await abandon(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
-    if (refused) return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`);
+    if (refused) {
+      return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`, {
+        detail: `${error.code}: ${error.message}`,
+      });
+    }
     throw error;
   }
   // Recorded so the webhook matches the paying session and a retry answers the same; a trip that moved on keeps its state.
