@@ -147,6 +147,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
+      const tripEnd = tripEndOfLastCancellation(after);
       const released = await releaseBookings(
         deps,
         { reference: booking.reference },
@@ -155,19 +156,35 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           actorType: 'operator',
           ...(input.actorId !== undefined && { actorId: input.actorId }),
           ...(last && {
-            tripTransition: { from: ['booked'], to: tripEndOfLastCancellation(after), statusReason: 'all_bookings_cancelled' },
+            tripTransition: { from: ['booked'], to: tripEnd, statusReason: 'all_bookings_cancelled' },
           }),
           paymentRecord: write,
-          ...(entry && {
-            audits: [
-              operatorAudit(deps, entry.status === 'waived' ? 'payment.refund_waived' : 'payment.refund_requested', booking.paymentId, input.actorId, {
-                refundKey,
-                amount: entry.amount,
-                reference: booking.reference,
-                reason: input.reason,
-              }),
-            ],
-          }),
+          audits: [
+            ...(entry
+              ? [
+                  operatorAudit(deps, entry.status === 'waived' ? 'payment.refund_waived' : 'payment.refund_requested', booking.paymentId, input.actorId, {
+                    refundKey,
+                    amount: entry.amount,
+                    reference: booking.reference,
+                    reason: input.reason,
+                  }),
+                ]
+              : []),
+            // The trip's own trail says why it left `booked`, as its bookings' trails do.
+            ...(last
+              ? [
+                  auditEntry(deps, {
+                    eventType: `trip.${tripEnd}`,
+                    entityType: 'trip',
+                    entityId: booking.tripId,
+                    actorType: 'operator',
+                    actorId: input.actorId,
+                    at,
+                    metadata: { paymentId: booking.paymentId, reason: input.reason, statusReason: 'all_bookings_cancelled' },
+                  }),
+                ]
+              : []),
+          ],
         },
       );
       if (!released.ok) {
