@@ -219,6 +219,27 @@ describe('a cancelled payment resolved by a person while its retried refund was 
     expect(tripTrail.filter((entry) => entry.eventType === 'trip.refunded')).toHaveLength(1);
   });
 
+  it('names no refund that failed as the one that brought the money back, when only Stripe’s total shows it back', async () => {
+    const t = await bookedTripAt(fake, [2]);
+    const [only] = t.references as [string];
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const [ours] = fake.refundsOf(t.pi);
+    const F = now();
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: F }));
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'paid back by bank transfer'])).code).toBe(0);
+    // The whole charge is then refunded in the Dashboard; Stripe's total arrives before that refund's own event.
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: t.paid });
+
+    const total = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: F + 60 }));
+
+    expect(total.body.outcome).toBe('refund_recorded');
+    expect(await t.tripStatus()).toBe('refunded');
+    expect((await t.store.getTrip(t.trip.tripId))?.refundId).toBeUndefined();
+    const trail = (await t.store.listAudit('trip', t.trip.tripId)).filter((entry) => entry.eventType === 'trip.refunded');
+    expect(trail.map((entry) => entry.metadata.refundId)).toEqual([null]);
+  });
+
   it('moves its trip to refunded when Stripe then reports the refund succeeded: all of the money is back', async () => {
     const t = await bookedTripAt(fake, [2]);
     const [only] = t.references as [string];

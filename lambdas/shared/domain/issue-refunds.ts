@@ -159,9 +159,13 @@ export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): Tri
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
 }
 
-/** The trip's `refundId` once its money is back: Stripe's id of the payment's latest refund that has one. */
+/**
+ * The trip's `refundId` once its money is back: Stripe's id of the payment's latest refund that has one and did not fail
+ * (one that failed brought nothing back; money counted only in Stripe's total is tied to none of them).
+ */
 export function lastStripeRefundId(record: PaymentRecord): string | undefined {
-  return [...record.refunds].reverse().find((entry) => entry.stripeRefundId !== undefined)?.stripeRefundId;
+  const broughtBack = (entry: RefundEntry): boolean => entry.stripeRefundId !== undefined && entry.status !== 'failed' && entry.status !== 'canceled';
+  return [...record.refunds].reverse().find(broughtBack)?.stripeRefundId;
 }
 
 /** Why the refunds answered were asked for (an operator's reasons for a booked payment, which has none of its own). */
