@@ -241,20 +241,7 @@ describe('a cancelled payment resolved by a person while its retried refund was 
   });
 
   it('moves its trip to refunded when Stripe then reports the refund succeeded: all of the money is back', async () => {
-    const t = await bookedTripAt(fake, [2]);
-    const [only] = t.references as [string];
-    fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-    const [ours] = fake.refundsOf(t.pi);
-    const S = now();
-    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: S }));
-    // Asked again at once, Stripe takes it (pending) and reports the whole charge back in that second: a person looks.
-    fake.nextRefundStatus('pending');
-    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
-    const stale = await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }));
-    expect(stale.body.outcome).toBe('needs_attention');
-    expect((await ops(['payments', 'resolve', t.pi, '--note', 'the retry is on its way'])).code).toBe(0);
-    expect(await t.tripStatus()).toBe('cancelled');
+    const { t, S } = await resolvedWhileRetryPending();
 
     const retry = fake.refundsOf(t.pi)[1];
     const succeeded = fake.setRefundStatus(retry?.id as string, 'succeeded');

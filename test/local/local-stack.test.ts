@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutSession, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
 import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
-import { startLocalStack, type LocalStack } from '../../scripts/local/local-stack';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local/local-stack';
 import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
@@ -16,7 +16,7 @@ import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborator
 import { type Slot, unheldSeats } from '../../lambdas/shared/domain/model';
 
 /** A stack of the test's own, in memory, on free ports. */
-async function startTestStack(tableName: string): Promise<LocalStack> {
+async function startTestStack(tableName: string, options: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
   return startLocalStack({
     port: 0,
     dynamoPort: await findFreePort(),
@@ -25,6 +25,7 @@ async function startTestStack(tableName: string): Promise<LocalStack> {
     inMemory: true,
     extraSigningSecrets: ['whsec_from_stripe_listen'],
     logLevel: 'SILENT',
+    ...options,
   });
 }
 
@@ -207,17 +208,7 @@ describe('local stack, holds', () => {
   it('gives the seats of a checkout left open back to sale once it expires, on the hold sweeper’s schedule as in AWS', async () => {
     // A stack of its own whose sweep runs often and whose clock is past the hold's expiry.
     const later = { now: () => new Date(Date.now() + 3 * 3_600_000) };
-    const own = await startLocalStack({
-      port: 0,
-      dynamoPort: await findFreePort(),
-      tableName: 'local-stack-holds-test',
-      dataDir: 'unused',
-      inMemory: true,
-      extraSigningSecrets: [],
-      logLevel: 'SILENT',
-      holdSweepEveryMs: 50,
-      holdSweepClock: later,
-    });
+    const own = await startTestStack('local-stack-holds-test', { holdSweepEveryMs: 50, holdSweepClock: later });
     try {
       const { riceTerraces } = DEMO_SLOTS;
       const unheld = async () => unheldSeats((await own.store.getSlots([riceTerraces.slotId])).get(riceTerraces.slotId) as Slot);
