@@ -1,5 +1,6 @@
 // `npm start`: the stack on this machine until Ctrl-C. Flags: --in-memory (keep nothing), --reset (forget earlier runs), --help.
 import { parseArgs } from 'node:util';
+import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-definition';
 import { JavaMissingError, PortInUseError } from '../dev-kit/dynamodb-local';
 import { nearestFlag, unknownFlagOf } from '../dev-kit/unknown-flag';
 import { DataFolderInUseError } from './data-folder';
@@ -28,8 +29,8 @@ const HELP = `Usage: npm start [-- --in-memory | --reset | --help]
   -h, --help    this text
 
 Settings (environment): PORT (${DEFAULT_PORTS.port}), DYNAMODB_PORT (${DEFAULT_PORTS.dynamoPort}), STRIPE_PORT (${DEFAULT_PORTS.stripePort}),
-TABLE_NAME, DATA_DIR (.data, one stack at a time), LOCAL_STACK_FILE (.local-stack.json), STRIPE_WEBHOOK_SECRETS,
-STRIPE_API_KEY, LOG_LEVEL (WARN).
+TABLE_NAME (${DEFAULT_LOCAL_TABLE_NAME}), DATA_DIR (.data, one stack at a time), LOCAL_STACK_FILE (.local-stack.json),
+STRIPE_WEBHOOK_SECRETS, STRIPE_API_KEY (a test secret key, else the local stand-in), LOG_LEVEL (WARN).
 While it runs, \`npm run demo\` and \`npm run ops\` find its ports, table and Stripe stand-in by themselves.`;
 
 const FLAGS = {

@@ -144,6 +144,7 @@ describe('npm start', () => {
     const result = await run('npm', ['start', '--silent', '--', flag], await ownLocalEnv());
     expect(result).toMatchObject({ code: 0, err: '' });
     expect(result.out).toContain('Usage: npm start');
+    expect(result.out).toContain('TABLE_NAME (pulau-bookings)');
   });
 
   it.each([

@@ -252,6 +252,11 @@ describe('ops trips', () => {
     expect(shown.out).toMatch(/amount\s+40\.00 EUR/);
     expect(shown.out).toMatch(new RegExp(`${slot.slotId}\\s+${slot.experienceId}\\s+\\S+\\s+\\S+\\s+2\\s+40\\.00 EUR`));
     expect(shown.out).toContain('No bookings yet.');
+    // Ended without a payment, it never will have any.
+    await store.commit({ at: new Date().toISOString(), tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'expired' } });
+    const ended = await ops(['trips', 'show', trip.tripId]);
+    expect(ended.out).toContain('No bookings: the trip ended expired.');
+    expect(ended.out).not.toContain('yet');
   });
 
   it('shows until when a checkout holds the seats while the trip waits for its payment, and no hold once it is booked', async () => {

@@ -1,5 +1,5 @@
 // Operator command on trips: one trip with its items and bookings.
-import { seatsHeldUntil } from '../../../lambdas/shared/domain/model';
+import { CONFIRMABLE_TRIP_STATUSES, seatsHeldUntil } from '../../../lambdas/shared/domain/model';
 import { defineShowCommand, type OpsCommand } from '../command';
 import { money } from '../printing';
 import { BOOKING_COLUMNS, bookingRow } from './bookings';
@@ -38,7 +38,8 @@ const show = defineShowCommand({
       ['slotId', 'experienceId', 'date', 'time', 'guestCount', 'amount'],
     );
     out('');
-    if (bookings.length === 0) out('No bookings yet.');
+    // A trip still waiting for its payment may yet be booked; one that ended without (refunded, expired…) never will.
+    if (bookings.length === 0) out(CONFIRMABLE_TRIP_STATUSES.includes(trip.status) ? 'No bookings yet.' : `No bookings: the trip ended ${trip.status}.`);
     else printTable(bookings.map(bookingRow), BOOKING_COLUMNS);
   },
 });
