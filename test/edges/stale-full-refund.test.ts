@@ -358,6 +358,36 @@ describe('a refund failure learned by looking the refund up (no time of Stripeâ€
     expect(await t.record()).toMatchObject({ status: 'resolved' });
   });
 
+  it('takes the failed share off a total it was left in once Stripeâ€™s own event says when it failed: the last share is asked in full', async () => {
+    const { t, second } = await lostShareThatFailed({ gestureFirst: true });
+    const [ours] = fake.refundsOf(t.pi);
+    const created = ours?.created as number;
+    // A minute later the operator's retry looks the share up: failed, no time of its own.
+    fake.advance(60_000);
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect((await t.record()).refunds[0]).toMatchObject({ status: 'failed', providerCreated: created, failedNoLaterThan: created + 60 });
+    // The whole charge back in a total taken after the share's creation, before the lookup: it may count the share.
+    await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: created + 30 }));
+    expect(await t.record()).toMatchObject({ chargeRefunded: t.paid, amountRefunded: t.paid });
+
+    // Stripe's refund.updated says it failed at +40: that total, of +30, counted it.
+    const dated = await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(ours as never)), created: created + 40 }));
+    const again = await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(ours as never)), created: created + 40 }));
+
+    expect(dated.body.outcome).toBe('refund_updated');
+    expect(again.body.outcome).toBe('duplicate');
+    const record = await t.record();
+    expect(record).toMatchObject({ chargeRefunded: PRICE, amountRefunded: PRICE, chargeRefundedAsOf: created + 41 });
+    expect(record.refunds[0]?.failedNoLaterThan).toBeUndefined();
+    // The second traveller's share is asked for in full: 45.00 of 90.00 was left at Stripe.
+    const cancelled = await ops(['bookings', 'cancel', second, '--reason', 'traveller asked'], t.gateway);
+    expect(cancelled.out).not.toContain('cut short');
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    const reasons = [record.attention, ...(record.attention?.more ?? [])].map((reason) => reason?.reason);
+    expect(reasons).not.toContain('share_unclear');
+    expect((await t.record()).attention?.more?.map((reason) => reason.reason) ?? []).not.toContain('share_unclear');
+  });
+
   it('releases on a full total taken after the failure was learned', async () => {
     const { t, second } = await lostShareThatFailed({ gestureFirst: true });
     await ops(['payments', 'retry-refund', t.pi], t.gateway);

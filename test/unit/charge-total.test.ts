@@ -83,4 +83,31 @@ describe('a refund failing against the total held', () => {
     expect(reported.chargeRefundedAsOf).toBe(2_001);
     expect(refused.refunds[2]?.failedNoLaterThan).toBeUndefined();
   });
+
+  it('comes off a total it was left in once Stripe’s event tells when the failure happened, and only one taken no later', () => {
+    // Created at 1,000; failed, learned by a lookup (no time); Stripe's event then says it failed at 2,000.
+    const lookedUp = (takenAt: number) =>
+      applyRefundAnswer(
+        withChargeTotal(paid({ refunds: [refund('a')] }), 9_000, takenAt),
+        'a',
+        { kind: 'created', refundId: 're_a', status: 'failed', created: 1_000 },
+        AT,
+      ).record;
+    const counted = lookedUp(1_600);
+    const takenAfter = lookedUp(2_500);
+    expect(counted.chargeRefunded).toBe(9_000);
+
+    const dated = moveRefund(counted, 'a', 'failed', AT, { asOf: 2_000 });
+    const datedAfter = moveRefund(takenAfter, 'a', 'failed', AT, { asOf: 2_000 });
+
+    expect(dated.record.chargeRefunded).toBe(4_500);
+    expect(dated.record.amountRefunded).toBe(4_500);
+    expect(dated.record.refunds[0]?.failedNoLaterThan).toBeUndefined();
+    expect(dated.record.chargeRefundedAsOf).toBe(2_001);
+    expect(dated.audit?.eventType).toBe('payment.refund_failure_dated');
+    expect(dated.attention).toBe(false);
+    expect(datedAfter.record.chargeRefunded).toBe(9_000);
+    // Told again, there is nothing left to date.
+    expect(moveRefund(dated.record, 'a', 'failed', AT, { asOf: 2_000 }).record).toBe(dated.record);
+  });
 });

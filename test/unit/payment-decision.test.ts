@@ -239,6 +239,12 @@ const rows: Row[] = [
     step: 'move-refund',
   },
   {
+    rule: 'refund-event-dates-failure',
+    state: { record: record('needs_attention', { refunds: [{ ...refund('failed'), failedNoLaterThan: 1_800_000_100 }] }) },
+    event: { ...refundEvent('failed'), occurredAt: 1_800_000_050 },
+    step: 'move-refund',
+  },
+  {
     rule: 'refund-event-stale',
     state: { record: record('refunded', { refunds: [refund('succeeded')] }) },
     event: refundEvent('pending'),

@@ -283,7 +283,13 @@ export function moveRefund(
   } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
-  if (!entry || !refundMovesForward(entry.status, status)) return { record, attention: false };
+  if (!entry) return { record, attention: false };
+  if (!refundMovesForward(entry.status, status)) {
+    const dated = details.asOf === undefined ? undefined : withFailureDated(record, entry, status, details.asOf);
+    return dated
+      ? { record: dated, audit: { eventType: 'payment.refund_failure_dated', metadata: { refundKey, failedAt: details.asOf ?? null } }, attention: false }
+      : { record, attention: false };
+  }
   const failed = status === 'failed' || status === 'canceled';
   // A refund that existed at Stripe: its failure takes it out of the charge's total (a refusal never entered it).
   const counted = failed && (details.countedByCharge ?? true);
@@ -372,6 +378,35 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     chargeRefunded: total,
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
+  });
+}
+
+/**
+ * A failure learned without its time (`failedNoLaterThan`: a lookup, or the answer to creating the refund), told again by
+ * Stripe's event with the time it failed (`asOf`): the doubt that time settles is settled. A total held that was taken
+ * after the refund's creation and no later than its failure counted it, and the lookup could not tell, so it left it
+ * counted: it comes off now. Totals of the failure's second or before are no longer believed, as for any failure reported
+ * with its time, and the refund no longer makes the totals until the lookup doubtful. Answers undefined when there is
+ * nothing to date (another state, or a failure whose time was known).
+ */
+export function withFailureDated(record: PaymentRecord, entry: RefundEntry, status: RefundStatus, asOf: number): PaymentRecord | undefined {
+  const failure = (state: RefundStatus): boolean => state === 'failed' || state === 'canceled';
+  if (entry.failedNoLaterThan === undefined || !failure(entry.status) || !failure(status)) return undefined;
+  const { failedNoLaterThan: _dated, ...rest } = entry;
+  const takenAt = record.chargeRefundedTakenAt;
+  // Left counted by the lookup: timed, taken after Stripe created the refund (withoutFailedRefund's own "cannot be told").
+  const leftCounted =
+    record.chargeRefunded !== undefined &&
+    takenAt !== undefined &&
+    takenAt !== COUNTS_EVERY_REFUND &&
+    entry.providerCreated !== undefined &&
+    takenAt > entry.providerCreated &&
+    takenAt <= asOf;
+  return recounted({
+    ...record,
+    refunds: record.refunds.map((candidate) => (candidate === entry ? rest : candidate)),
+    ...(leftCounted && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - entry.amount) }),
+    chargeRefundedAsOf: Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0),
   });
 }
 
