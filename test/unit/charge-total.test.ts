@@ -110,4 +110,31 @@ describe('a refund failing against the total held', () => {
     // Told again, there is nothing left to date.
     expect(moveRefund(dated.record, 'a', 'failed', AT, { asOf: 2_000 }).record).toBe(dated.record);
   });
+
+  it('is dated no later than the answer that showed it: an event created after that (a later update) takes off no total of since', () => {
+    const lookedUp = applyRefundAnswer(
+      paid({ refunds: [refund('a')] }),
+      'a',
+      { kind: 'created', refundId: 're_a', status: 'failed', created: 1_000, answeredAt: 1_300 },
+      AT,
+    ).record;
+    // 45.00 paid back in the Dashboard since, in a total of 1,500.
+    const handTotal = withChargeTotal(lookedUp, 4_500, 1_500);
+
+    const dated = moveRefund(handTotal, 'a', 'failed', AT, { asOf: 1_600 }).record;
+
+    expect(dated.chargeRefunded).toBe(4_500);
+    expect(dated.chargeRefundedAsOf).toBe(1_500);
+  });
+
+  it('comes off the total of its creation’s second once: at the lookup that held it, or when dated if it came after', () => {
+    const answer = { kind: 'created', refundId: 're_a', status: 'failed', created: 1_000, answeredAt: 1_300 } as const;
+    const heldFirst = applyRefundAnswer(withChargeTotal(paid({ refunds: [refund('a')] }), 4_500, 1_000), 'a', answer, AT).record;
+    const cameAfter = withChargeTotal(applyRefundAnswer(paid({ refunds: [refund('a')] }), 'a', answer, AT).record, 4_500, 1_000);
+
+    expect(heldFirst).toMatchObject({ chargeRefunded: 0, refunds: [{ offTotalTakenAt: 1_000 }] });
+    expect(cameAfter.chargeRefunded).toBe(4_500);
+    expect(moveRefund(heldFirst, 'a', 'failed', AT, { asOf: 1_200 }).record.chargeRefunded).toBe(0);
+    expect(moveRefund(cameAfter, 'a', 'failed', AT, { asOf: 1_200 }).record.chargeRefunded).toBe(0);
+  });
 });

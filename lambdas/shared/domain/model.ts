@@ -204,6 +204,11 @@ export interface RefundEntry {
    * without one). A charge total taken until then may still count the failed refund.
    */
   readonly failedNoLaterThan?: number;
+  /**
+   * With `failedNoLaterThan`: the charge total (by the second it was taken) this failure was taken off when it was
+   * learned, so Stripe's event giving the failure's time does not take it off that total twice.
+   */
+  readonly offTotalTakenAt?: number;
   /** The refund a person asked for again after this one failed. */
   readonly retriedAs?: string;
   /**

@@ -59,8 +59,10 @@ export function refundableAmount(record: PaymentRecord): number {
 export function chargeTotalInDoubt(record: PaymentRecord): boolean {
   const takenAt = record.chargeRefundedTakenAt;
   if (record.chargeRefunded === undefined || takenAt === undefined) return false;
-  // Taken before Stripe created the refund, a total never counted it (withoutFailedRefund says the same).
-  const mayCount = (entry: RefundEntry): boolean => entry.providerCreated === undefined || takenAt >= entry.providerCreated;
+  // Taken before Stripe created the refund, a total never counted it (withoutFailedRefund says the same); the total the
+  // failure came off when it was learned counts it no more.
+  const mayCount = (entry: RefundEntry): boolean =>
+    (entry.providerCreated === undefined || takenAt >= entry.providerCreated) && takenAt !== entry.offTotalTakenAt;
   return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan && mayCount(entry));
 }
 
@@ -392,21 +394,24 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 export function withFailureDated(record: PaymentRecord, entry: RefundEntry, status: RefundStatus, asOf: number): PaymentRecord | undefined {
   const failure = (state: RefundStatus): boolean => state === 'failed' || state === 'canceled';
   if (entry.failedNoLaterThan === undefined || !failure(entry.status) || !failure(status)) return undefined;
-  const { failedNoLaterThan: _dated, ...rest } = entry;
+  const { failedNoLaterThan, offTotalTakenAt, ...rest } = entry;
+  // It had failed by the answer that showed it: an event created later (any later update of the refund) is no earlier.
+  const failedAt = Math.min(asOf, failedNoLaterThan);
   const takenAt = record.chargeRefundedTakenAt;
-  // Left counted by the lookup: timed, taken after Stripe created the refund (withoutFailedRefund's own "cannot be told").
-  const leftCounted =
+  // Counted by the total held: timed, taken from the refund's creation (unknown: assumed, as withoutFailedRefund does) to
+  // its failure, and not the very total the failure already came off when it was learned.
+  const counted =
     record.chargeRefunded !== undefined &&
     takenAt !== undefined &&
     takenAt !== COUNTS_EVERY_REFUND &&
-    entry.providerCreated !== undefined &&
-    takenAt > entry.providerCreated &&
-    takenAt <= asOf;
+    takenAt !== offTotalTakenAt &&
+    (entry.providerCreated === undefined || takenAt >= entry.providerCreated) &&
+    takenAt <= failedAt;
   return recounted({
     ...record,
     refunds: record.refunds.map((candidate) => (candidate === entry ? rest : candidate)),
-    ...(leftCounted && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - entry.amount) }),
-    chargeRefundedAsOf: Math.max(asOf + 1, record.chargeRefundedAsOf ?? 0),
+    ...(counted && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - entry.amount) }),
+    chargeRefundedAsOf: Math.max(failedAt + 1, record.chargeRefundedAsOf ?? 0),
   });
 }
 
@@ -424,9 +429,13 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   const countedIt = !takenAfter && (refund.providerCreated === undefined || (takenAt !== undefined && takenAt >= refund.providerCreated));
   // A total said without a time counted every refund until this failure, and none Stripe creates after it.
   const dated = takenAt === COUNTS_EVERY_REFUND && asOf !== undefined ? asOf : takenAt;
+  const takenOff = record.chargeRefunded !== undefined && countedIt;
+  // Learned without its time, the failure may be dated later by Stripe's event: which total it already came off is kept.
+  const marked = takenOff && asOf === undefined && takenAt !== undefined;
   return {
     ...record,
-    ...(record.chargeRefunded !== undefined && countedIt && { chargeRefunded: Math.max(0, record.chargeRefunded - refund.amount) }),
+    ...(marked && { refunds: record.refunds.map((entry) => (entry.refundKey === refund.refundKey ? { ...entry, offTotalTakenAt: takenAt } : entry)) }),
+    ...(takenOff && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - refund.amount) }),
     ...(chargeRefundedAsOf !== undefined && { chargeRefundedAsOf }),
     ...(dated !== undefined && { chargeRefundedTakenAt: dated }),
   };

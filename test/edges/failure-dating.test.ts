@@ -1,0 +1,117 @@
+// A refund's failure learned by looking it up (no time of its own), then dated by Stripe's own refund event: only the
+// totals that counted the refund come off, once, and an event sent later than the lookup dates nothing past it.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
+import { gatewayLosingRefundAnswers } from '../support/gateways';
+import { ops } from '../support/ops';
+
+const PRICE = BOOKED_TRIP_PRICE;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/**
+ * Two bookings of 45.00; the first is cancelled with a refund Stripe takes (pending) but whose answer is lost, and it
+ * fails at the bank. `lookUp` then lets a minute pass on Stripe's clock and the operator's retry finds it failed: learned
+ * without its time, no later than `created + 60`.
+ */
+async function shareThatFailed() {
+  const t = await bookedTripAt(fake, [1, 1]);
+  const [first, second] = t.references as [string, string];
+  fake.nextRefundStatus('pending');
+  await expect(
+    cancelBooking(
+      { store: t.store, gateway: gatewayLosingRefundAnswers(fake), clock: systemClock, ids: randomIds },
+      { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
+    ),
+  ).rejects.toThrow(PaymentGatewayUnavailableError);
+  const [ours] = fake.refundsOf(t.pi);
+  const created = ours?.created as number;
+  fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+  const lookUp = async (): Promise<void> => {
+    fake.advance(60_000);
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    const looked = (await t.record()).refunds[0];
+    expect(looked).toMatchObject({ status: 'failed', providerCreated: created });
+    // A minute after its creation by Stripe's clock (the second may have turned meanwhile).
+    expect((looked?.failedNoLaterThan ?? 0) - created).toBeOneOf([60, 61]);
+  };
+  const dateFailure = (at: number) => t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(ours as never)), created: at }));
+  const total = (refunded: number, at: number) =>
+    t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded, tripId: t.trip.tripId }), created: at }));
+  return { t, second, created, lookUp, dateFailure, total };
+}
+
+describe('the refund’s own total, of the second Stripe created it, and the lookup', () => {
+  it('comes off once whichever comes first: delivered after the lookup, when Stripe dates the failure', async () => {
+    const { t, created, lookUp, dateFailure, total } = await shareThatFailed();
+    await lookUp();
+    await total(PRICE, created);
+    expect(chargeTotalInDoubt(await t.record())).toBe(true);
+
+    expect((await dateFailure(created + 40)).body.outcome).toBe('refund_updated');
+
+    // Nothing is back at Stripe: that total counted only the share that failed, which is asked for again in full.
+    expect(await t.record()).toMatchObject({ chargeRefunded: 0, amountRefunded: 0 });
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe('');
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+  });
+
+  it('comes off once whichever comes first: delivered before the lookup, and dating it takes nothing more', async () => {
+    const { t, created, lookUp, dateFailure, total } = await shareThatFailed();
+    await total(PRICE, created);
+    await lookUp();
+    expect(await t.record()).toMatchObject({ chargeRefunded: 0 });
+    expect(chargeTotalInDoubt(await t.record())).toBe(false);
+
+    await dateFailure(created + 40);
+
+    expect(await t.record()).toMatchObject({ chargeRefunded: 0, amountRefunded: 0 });
+    expect((await t.record()).refunds[0]?.offTotalTakenAt).toBeUndefined();
+  });
+});
+
+describe('a refund.updated of the failed refund created after the lookup (any later update of it)', () => {
+  it('takes nothing off a total of a Dashboard refund taken since: the retry does not pay the share twice', async () => {
+    const { t, second, created, lookUp, dateFailure, total } = await shareThatFailed();
+    await lookUp();
+    // Support pays the first share back in the Dashboard; Stripe's total of it (45.00, at +70) arrives.
+    fake.advance(10_000);
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    await total(PRICE, created + 70);
+    expect(await ops(['payments', 'retry-refund', t.pi], t.gateway)).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+
+    await dateFailure(created + 80);
+
+    expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedAsOf: created + 70 });
+    await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(await t.bookingStatus(second)).toBe('confirmed');
+  });
+
+  it.each([{ dated: true }, { dated: false }])('still releases on a full total taken after the lookup (dated first: $dated)', async ({ dated }) => {
+    const { t, second, created, lookUp, dateFailure, total } = await shareThatFailed();
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    await lookUp();
+    // Support refunds the rest in the Dashboard at +70: the whole charge is back, the failed share not in it.
+    fake.advance(10_000);
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    if (dated) await dateFailure(created + 80);
+
+    const answer = await total(t.paid, created + 70);
+
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(answer.body.outcome).toBe('released');
+    expect(await t.bookingStatus(second)).toBe('cancelled');
+    expect(await t.available()).toEqual([5, 5]);
+  });
+});
