@@ -373,9 +373,9 @@ describe('a refund failure learned by looking the refund up (no time of Stripeâ€
     await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: created + 30 }));
     expect(await t.record()).toMatchObject({ chargeRefunded: t.paid, amountRefunded: t.paid });
 
-    // Stripe's refund.updated says it failed at +40: that total, of +30, counted it.
-    const dated = await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(ours as never)), created: created + 40 }));
-    const again = await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(ours as never)), created: created + 40 }));
+    // Stripe's refund.failed says it failed at +40: that total, of +30, counted it.
+    const dated = await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(ours as never)), created: created + 40 }));
+    const again = await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(ours as never)), created: created + 40 }));
 
     expect(dated.body.outcome).toBe('refund_updated');
     expect(again.body.outcome).toBe('duplicate');

@@ -97,8 +97,8 @@ describe('a refund failing against the total held', () => {
     const takenAfter = lookedUp(2_500);
     expect(counted.chargeRefunded).toBe(9_000);
 
-    const dated = moveRefund(counted, 'a', 'failed', AT, { asOf: 2_000 });
-    const datedAfter = moveRefund(takenAfter, 'a', 'failed', AT, { asOf: 2_000 });
+    const dated = moveRefund(counted, 'a', 'failed', AT, { asOf: 2_000, failureEvent: true });
+    const datedAfter = moveRefund(takenAfter, 'a', 'failed', AT, { asOf: 2_000, failureEvent: true });
 
     expect(dated.record.chargeRefunded).toBe(4_500);
     expect(dated.record.amountRefunded).toBe(4_500);
@@ -108,7 +108,9 @@ describe('a refund failing against the total held', () => {
     expect(dated.attention).toBe(false);
     expect(datedAfter.record.chargeRefunded).toBe(9_000);
     // Told again, there is nothing left to date.
-    expect(moveRefund(dated.record, 'a', 'failed', AT, { asOf: 2_000 }).record).toBe(dated.record);
+    expect(moveRefund(dated.record, 'a', 'failed', AT, { asOf: 2_000, failureEvent: true }).record).toBe(dated.record);
+    // Any other event of the refund (a refund.updated, a later update of it) dates nothing.
+    expect(moveRefund(counted, 'a', 'failed', AT, { asOf: 2_000 }).record).toBe(counted);
   });
 
   it('is dated no later than the answer that showed it: an event created after that (a later update) takes off no total of since', () => {
@@ -121,10 +123,9 @@ describe('a refund failing against the total held', () => {
     // 45.00 paid back in the Dashboard since, in a total of 1,500.
     const handTotal = withChargeTotal(lookedUp, 4_500, 1_500);
 
-    const dated = moveRefund(handTotal, 'a', 'failed', AT, { asOf: 1_600 }).record;
+    const dated = moveRefund(handTotal, 'a', 'failed', AT, { asOf: 1_600, failureEvent: true }).record;
 
-    expect(dated.chargeRefunded).toBe(4_500);
-    expect(dated.chargeRefundedAsOf).toBe(1_500);
+    expect(dated).toBe(handTotal);
   });
 
   it('comes off the total of its creation’s second once: at the lookup that held it, or when dated if it came after', () => {
@@ -134,7 +135,7 @@ describe('a refund failing against the total held', () => {
 
     expect(heldFirst).toMatchObject({ chargeRefunded: 0, refunds: [{ offTotalTakenAt: 1_000 }] });
     expect(cameAfter.chargeRefunded).toBe(4_500);
-    expect(moveRefund(heldFirst, 'a', 'failed', AT, { asOf: 1_200 }).record.chargeRefunded).toBe(0);
-    expect(moveRefund(cameAfter, 'a', 'failed', AT, { asOf: 1_200 }).record.chargeRefunded).toBe(0);
+    expect(moveRefund(heldFirst, 'a', 'failed', AT, { asOf: 1_200, failureEvent: true }).record.chargeRefunded).toBe(0);
+    expect(moveRefund(cameAfter, 'a', 'failed', AT, { asOf: 1_200, failureEvent: true }).record.chargeRefunded).toBe(0);
   });
 });

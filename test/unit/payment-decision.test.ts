@@ -241,7 +241,7 @@ const rows: Row[] = [
   {
     rule: 'refund-event-dates-failure',
     state: { record: record('needs_attention', { refunds: [{ ...refund('failed'), failedNoLaterThan: 1_800_000_100 }] }) },
-    event: { ...refundEvent('failed'), occurredAt: 1_800_000_050 },
+    event: { ...refundEvent('failed'), eventType: 'refund.failed', occurredAt: 1_800_000_050 },
     step: 'move-refund',
   },
   {

@@ -275,8 +275,9 @@ function decideRefundChanged({ record }: PaymentState, event: RefundChanged): De
   const entry = refundOfEvent(record, event);
   if (!entry) return { rule: 'refund-event-outside-refund', plan: { step: 'move-refund' } };
   if (!refundMovesForward(entry.status, event.status)) {
-    // Stripe's own word of a failure learned before without its time: the time settles what the charge totals count.
-    if (event.occurredAt !== undefined && withFailureDated(record, entry, event.status, event.occurredAt)) {
+    // Stripe's refund.failed of a failure learned before without its time: the time settles what the charge totals count
+    // (a refund.updated may be any later update of the refund, its time not the failure's).
+    if (event.eventType === 'refund.failed' && event.occurredAt !== undefined && withFailureDated(record, entry, event.status, event.occurredAt)) {
       return { rule: 'refund-event-dates-failure', plan: { step: 'move-refund' } };
     }
     return answer('refund-event-stale', 'duplicate');

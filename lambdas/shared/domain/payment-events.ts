@@ -698,6 +698,7 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
     ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
     ...(event.created !== undefined && { providerCreated: event.created }),
+    failureEvent: event.eventType === 'refund.failed',
   });
   const tripTransition = tripRefundedWith(trip, record, change.record);
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };

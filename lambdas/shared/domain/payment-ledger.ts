@@ -282,12 +282,14 @@ export function moveRefund(
     readonly providerCreated?: number;
     /** Without `asOf`: when Stripe answered with this state (epoch seconds, its clock), which it reached no later than that. */
     readonly knownBy?: number;
+    /** `asOf` is the moment the refund failed (Stripe's `refund.failed`), not that of any later update of it. */
+    readonly failureEvent?: boolean;
   } = {},
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
   if (!entry) return { record, attention: false };
   if (!refundMovesForward(entry.status, status)) {
-    const dated = details.asOf === undefined ? undefined : withFailureDated(record, entry, status, details.asOf);
+    const dated = details.asOf === undefined || !details.failureEvent ? undefined : withFailureDated(record, entry, status, details.asOf);
     return dated
       ? { record: dated, audit: { eventType: 'payment.refund_failure_dated', metadata: { refundKey, failedAt: details.asOf ?? null } }, attention: false }
       : { record, attention: false };
@@ -375,8 +377,11 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   // The time the total held was taken: this snapshot's when it is the one kept; one said without a time counts every refund.
   const takenChanged = newer || total !== record.chargeRefunded;
   const takenAt = takenChanged ? (asOf ?? COUNTS_EVERY_REFUND) : record.chargeRefundedTakenAt;
+  // Another value now: the failures marked as taken off the one held (offTotalTakenAt) were not taken off this one.
+  const refunds = total === record.chargeRefunded ? record.refunds : record.refunds.map(({ offTotalTakenAt: _held, ...entry }) => entry);
   return recounted({
     ...record,
+    refunds,
     chargeRefunded: total,
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
@@ -395,8 +400,10 @@ export function withFailureDated(record: PaymentRecord, entry: RefundEntry, stat
   const failure = (state: RefundStatus): boolean => state === 'failed' || state === 'canceled';
   if (entry.failedNoLaterThan === undefined || !failure(entry.status) || !failure(status)) return undefined;
   const { failedNoLaterThan, offTotalTakenAt, ...rest } = entry;
-  // It had failed by the answer that showed it: an event created later (any later update of the refund) is no earlier.
-  const failedAt = Math.min(asOf, failedNoLaterThan);
+  // Stripe's refund.failed is created when the refund fails, which was no later than the answer that showed it: one
+  // created after that answer cannot be right, and dates nothing.
+  if (asOf > failedNoLaterThan) return undefined;
+  const failedAt = asOf;
   const takenAt = record.chargeRefundedTakenAt;
   // Counted by the total held: timed, taken from the refund's creation (unknown: assumed, as withoutFailedRefund does) to
   // its failure, and not the very total the failure already came off when it was learned.
