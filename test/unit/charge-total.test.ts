@@ -1,7 +1,16 @@
 // Stripe's total for a charge against our refunds: a refund that fails comes off the total only when the total counted it.
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord, RefundEntry } from '../../lambdas/shared/domain/model';
-import { applyRefundAnswer, moveRefund, newPaymentRecord, refundedOutside, refundEntry, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
+import {
+  applyRefundAnswer,
+  chargeTotalInDoubt,
+  moveRefund,
+  newPaymentRecord,
+  refundableAmount,
+  refundedOutside,
+  refundEntry,
+  withChargeTotal,
+} from '../../lambdas/shared/domain/payment-ledger';
 
 const AT = '2027-03-01T10:00:00.000Z';
 
@@ -126,6 +135,25 @@ describe('a refund failing against the total held', () => {
     const dated = moveRefund(handTotal, 'a', 'failed', AT, { asOf: 1_600, failureEvent: true }).record;
 
     expect(dated).toBe(handTotal);
+  });
+
+  it('comes off a total said without a time once, even after another failure reported with its time dates that total', () => {
+    // Three shares; A and B pending at Stripe (created at 1,000), 45.00 refunded in the Dashboard: Stripe says the charge is
+    // refunded in full when the third is asked for. A lookup at 1,100 finds A failed; B's refund.failed (1,050) comes, then A's (1,060).
+    const record = paid({
+      amountPaid: 13_500,
+      refunds: [refund('a', { status: 'pending', providerCreated: 1_000 }), refund('b', { status: 'pending', providerCreated: 1_000 }), refund('c')],
+    });
+    const full = applyRefundAnswer(record, 'c', { kind: 'already_refunded' }, AT).record;
+    const aLooked = moveRefund(full, 'a', 'failed', AT, { knownBy: 1_100 }).record;
+    const bFailed = moveRefund(aLooked, 'b', 'failed', AT, { asOf: 1_050, failureEvent: true }).record;
+
+    const dated = moveRefund(bFailed, 'a', 'failed', AT, { asOf: 1_060, failureEvent: true }).record;
+
+    expect([full.chargeRefunded, aLooked.chargeRefunded, bFailed.chargeRefunded]).toEqual([13_500, 9_000, 4_500]);
+    expect(chargeTotalInDoubt(bFailed)).toBe(false);
+    expect(dated.chargeRefunded).toBe(4_500);
+    expect(refundableAmount(dated)).toBe(9_000);
   });
 
   it('comes off the total of its creation’s second once: at the lookup that held it, or when dated if it came after', () => {

@@ -439,9 +439,17 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   const takenOff = record.chargeRefunded !== undefined && countedIt;
   // Learned without its time, the failure may be dated later by Stripe's event: which total it already came off is kept.
   const marked = takenOff && asOf === undefined && takenAt !== undefined;
+  // The same total, now dated: the marks of failures it already came off follow it.
+  const refunds = record.refunds.map((entry) =>
+    entry.refundKey === refund.refundKey && marked
+      ? { ...entry, offTotalTakenAt: takenAt }
+      : entry.offTotalTakenAt !== undefined && entry.offTotalTakenAt === takenAt && dated !== undefined && dated !== takenAt
+        ? { ...entry, offTotalTakenAt: dated }
+        : entry,
+  );
   return {
     ...record,
-    ...(marked && { refunds: record.refunds.map((entry) => (entry.refundKey === refund.refundKey ? { ...entry, offTotalTakenAt: takenAt } : entry)) }),
+    refunds,
     ...(takenOff && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - refund.amount) }),
     ...(chargeRefundedAsOf !== undefined && { chargeRefundedAsOf }),
     ...(dated !== undefined && { chargeRefundedTakenAt: dated }),
