@@ -4,7 +4,7 @@ import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
-import { allMoneyBack, applyRefundAnswer, nextVersion, type RefundChange } from './payment-ledger';
+import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, type RefundChange } from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
@@ -164,7 +164,7 @@ export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): Tri
  * (one that failed brought nothing back; money counted only in Stripe's total is tied to none of them).
  */
 export function lastStripeRefundId(record: PaymentRecord): string | undefined {
-  const broughtBack = (entry: RefundEntry): boolean => entry.stripeRefundId !== undefined && entry.status !== 'failed' && entry.status !== 'canceled';
+  const broughtBack = (entry: RefundEntry): boolean => entry.stripeRefundId !== undefined && !isFailedStatus(entry.status);
   return [...record.refunds].reverse().find(broughtBack)?.stripeRefundId;
 }
 

@@ -275,14 +275,18 @@ function decideRefundChanged({ record }: PaymentState, event: RefundChanged): De
   const entry = refundOfEvent(record, event);
   if (!entry) return { rule: 'refund-event-outside-refund', plan: { step: 'move-refund' } };
   if (!refundMovesForward(entry.status, event.status)) {
-    // Stripe's refund.failed of a failure learned before without its time: the time settles what the charge totals count
-    // (a refund.updated may be any later update of the refund, its time not the failure's).
-    if (event.eventType === 'refund.failed' && event.occurredAt !== undefined && withFailureDated(record, entry, event.status, event.occurredAt)) {
+    // Stripe's refund.failed of a failure learned before without its time: the time settles what the charge totals count.
+    if (event.occurredAt !== undefined && carriesFailureTime(event) && withFailureDated(record, entry, event.status, event.occurredAt)) {
       return { rule: 'refund-event-dates-failure', plan: { step: 'move-refund' } };
     }
     return answer('refund-event-stale', 'duplicate');
   }
   return { rule: 'refund-event-moves-refund', plan: { step: 'move-refund' } };
+}
+
+/** Whether the event was created when its refund failed: `refund.failed`; a `refund.updated` may be any later update of it. */
+export function carriesFailureTime(event: RefundChanged): boolean {
+  return event.eventType === 'refund.failed';
 }
 
 /** The refund of `record` that a `refund.*` event is about: ours by its key, or any by Stripe's id. */

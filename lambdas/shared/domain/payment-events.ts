@@ -9,6 +9,7 @@ import { issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './iss
 import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
+  carriesFailureTime,
   decide,
   outsideRefundKey,
   paymentIdOf,
@@ -698,7 +699,7 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
     ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
     ...(event.created !== undefined && { providerCreated: event.created }),
-    failureEvent: event.eventType === 'refund.failed',
+    failureEvent: carriesFailureTime(event),
   });
   const tripTransition = tripRefundedWith(trip, record, change.record);
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };

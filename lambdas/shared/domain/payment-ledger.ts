@@ -140,7 +140,7 @@ export function withAttention(record: PaymentRecord, reason: string, at: string,
     // Already in front of a person: the new reason joins the others, once, so settling the first does not drop it.
     const { attention } = record;
     if (!attention) return record;
-    const same = (known: AttentionReason): boolean => known.reason === reason && known.code === code;
+    const same = (known: AttentionReason): boolean => sameReason(known, { reason, code });
     if (same(attention)) return recurring ? { ...record, attention: { ...attention, again: at } } : record;
     if (attention.more?.some(same)) {
       if (!recurring) return record;
@@ -153,6 +153,19 @@ export function withAttention(record: PaymentRecord, reason: string, at: string,
   return { ...record, status: 'needs_attention', attention: { reason, ...(code !== undefined && { code }), since: at, previousStatus } };
 }
 
+/** Every reason a payment is in front of a person for, the first one first. */
+export function reasonsOf(attention: PaymentAttention | undefined): AttentionReason[] {
+  return attention ? [attention, ...(attention.more ?? [])] : [];
+}
+
+/** The same reason, Stripe's code included, whenever it was found. */
+function sameReason(
+  a: { readonly reason: string; readonly code?: string | undefined },
+  b: { readonly reason: string; readonly code?: string | undefined },
+): boolean {
+  return a.reason === b.reason && a.code === b.code;
+}
+
 /** What asking Stripe again settles: a refund it refused or failed. Any other reason stays a person's. */
 const SETTLED_BY_RETRY: readonly string[] = ['refund_refused', 'refund_failed'];
 
@@ -163,7 +176,7 @@ const SETTLED_BY_RETRY: readonly string[] = ['refund_refused', 'refund_failed'];
 export function afterRetry(record: PaymentRecord): PaymentRecord {
   const { attention, ...rest } = record;
   if (!attention) return { ...rest, status: 'refund_pending' };
-  const [first, ...more] = [attention, ...(attention.more ?? [])].filter((known) => !SETTLED_BY_RETRY.includes(known.reason));
+  const [first, ...more] = reasonsOf(attention).filter((known) => !SETTLED_BY_RETRY.includes(known.reason));
   if (first === undefined) return { ...rest, status: attention.previousStatus };
   return { ...rest, status: 'needs_attention', attention: attentionOf(first, more, attention.previousStatus) };
 }
@@ -179,9 +192,14 @@ function attentionOf(first: AttentionReason, more: readonly AttentionReason[], p
   return { ...reasonOnly(first), previousStatus, ...(more.length > 0 && { more: more.map(reasonOnly) }) };
 }
 
+/** A refund state in which nothing came back: failed at the bank, or canceled before it was made. */
+export function isFailedStatus(status: RefundStatus): boolean {
+  return status === 'failed' || status === 'canceled';
+}
+
 /** A refund that failed and that nobody has asked for again or closed: what retry-refund asks for once more. */
 export function isOpenFailure(entry: RefundEntry): boolean {
-  return (entry.status === 'failed' || entry.status === 'canceled') && entry.retriedAs === undefined && entry.resolvedAt === undefined;
+  return isFailedStatus(entry.status) && entry.retriedAs === undefined && entry.resolvedAt === undefined;
 }
 
 /** What a person resolving a payment has before them: its reasons, and its failed refunds still open (by key). */
@@ -192,8 +210,6 @@ export interface AttentionSeen {
 
 /** A reason as found at one moment: found again since (`again`), or anew after a resolution (`since`), it is another. */
 const reasonKey = (known: AttentionReason): string => [known.reason, known.code ?? '', known.since, known.again ?? ''].join('#');
-
-const reasonsOf = (attention: PaymentAttention | undefined): AttentionReason[] => (attention ? [attention, ...(attention.more ?? [])] : []);
 
 export function attentionSeen(record: PaymentRecord): AttentionSeen {
   return { reasons: reasonsOf(record.attention), failures: record.refunds.filter(isOpenFailure).map((entry) => entry.refundKey) };
@@ -221,9 +237,8 @@ export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: s
   const seenKeys = seen.reasons.map(reasonKey);
   // What the person read is what they closed, unless it went meanwhile (a retry settled it); one found again since is
   // still theirs to have closed, the finding since is not.
-  const sameKind = (a: AttentionReason, b: AttentionReason): boolean => a.reason === b.reason && a.code === b.code;
   const closed = {
-    reasons: seen.reasons.filter((reason) => known.some((still) => sameKind(still, reason))),
+    reasons: seen.reasons.filter((reason) => known.some((still) => sameReason(still, reason))),
     refundKeys: record.refunds.filter(closing).map((entry) => entry.refundKey),
   };
   // Left open, a reason found again dates from then: it came after what the person closed.
@@ -294,7 +309,7 @@ export function moveRefund(
       ? { record: dated, audit: { eventType: 'payment.refund_failure_dated', metadata: { refundKey, failedAt: details.asOf ?? null } }, attention: false }
       : { record, attention: false };
   }
-  const failed = status === 'failed' || status === 'canceled';
+  const failed = isFailedStatus(status);
   // A refund that existed at Stripe: its failure takes it out of the charge's total (a refusal never entered it).
   const counted = failed && (details.countedByCharge ?? true);
   const moved: RefundEntry = {
@@ -390,20 +405,18 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 
 /**
  * A failure learned without its time (`failedNoLaterThan`: a lookup, or the answer to creating the refund), told again by
- * Stripe's event with the time it failed (`asOf`): the doubt that time settles is settled. A total held that was taken
+ * Stripe's event with the time it failed (`failedAt`): the doubt that time settles is settled. A total held that was taken
  * after the refund's creation and no later than its failure counted it, and the lookup could not tell, so it left it
  * counted: it comes off now. Totals of the failure's second or before are no longer believed, as for any failure reported
  * with its time, and the refund no longer makes the totals until the lookup doubtful. Answers undefined when there is
  * nothing to date (another state, or a failure whose time was known).
  */
-export function withFailureDated(record: PaymentRecord, entry: RefundEntry, status: RefundStatus, asOf: number): PaymentRecord | undefined {
-  const failure = (state: RefundStatus): boolean => state === 'failed' || state === 'canceled';
-  if (entry.failedNoLaterThan === undefined || !failure(entry.status) || !failure(status)) return undefined;
+export function withFailureDated(record: PaymentRecord, entry: RefundEntry, status: RefundStatus, failedAt: number): PaymentRecord | undefined {
+  if (entry.failedNoLaterThan === undefined || !isFailedStatus(entry.status) || !isFailedStatus(status)) return undefined;
   const { failedNoLaterThan, offTotalTakenAt, ...rest } = entry;
   // Stripe's refund.failed is created when the refund fails, which was no later than the answer that showed it: one
   // created after that answer cannot be right, and dates nothing.
-  if (asOf > failedNoLaterThan) return undefined;
-  const failedAt = asOf;
+  if (failedAt > failedNoLaterThan) return undefined;
   const takenAt = record.chargeRefundedTakenAt;
   // Counted by the total held: timed, taken from the refund's creation (unknown: assumed, as withoutFailedRefund does) to
   // its failure, and not the very total the failure already came off when it was learned.
@@ -440,13 +453,12 @@ function withoutFailedRefund(record: PaymentRecord, refund: RefundEntry, asOf?: 
   // Learned without its time, the failure may be dated later by Stripe's event: which total it already came off is kept.
   const marked = takenOff && asOf === undefined && takenAt !== undefined;
   // The same total, now dated: the marks of failures it already came off follow it.
-  const refunds = record.refunds.map((entry) =>
-    entry.refundKey === refund.refundKey && marked
-      ? { ...entry, offTotalTakenAt: takenAt }
-      : entry.offTotalTakenAt !== undefined && entry.offTotalTakenAt === takenAt && dated !== undefined && dated !== takenAt
-        ? { ...entry, offTotalTakenAt: dated }
-        : entry,
-  );
+  const redated = dated !== takenAt ? dated : undefined;
+  const refunds = record.refunds.map((entry) => {
+    if (marked && entry.refundKey === refund.refundKey) return { ...entry, offTotalTakenAt: takenAt };
+    if (redated !== undefined && entry.offTotalTakenAt !== undefined && entry.offTotalTakenAt === takenAt) return { ...entry, offTotalTakenAt: redated };
+    return entry;
+  });
   return {
     ...record,
     refunds,

@@ -18,6 +18,7 @@ import {
   liveStatus,
   newPaymentRecord,
   nextVersion,
+  reasonsOf,
   refundableAmount,
   refundedOutside,
   refundEntry,
@@ -411,7 +412,10 @@ export async function resolvePayment(
             code: closedFirst?.code ?? null,
             alsoReasons: closedMore.map((more) => more.reason).join(',') || null,
             refundsClosed: closed.refundKeys.join(',') || null,
-            stillNeedsAttention: stillNeeded ? [stillNeeded, ...(stillNeeded.more ?? [])].map((left) => left.reason).join(',') : null,
+            stillNeedsAttention:
+              reasonsOf(stillNeeded)
+                .map((left) => left.reason)
+                .join(',') || null,
           }),
           ...(tripTransition
             ? [
