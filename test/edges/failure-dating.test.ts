@@ -1,14 +1,10 @@
 // A refund's failure learned by looking it up (no time of its own), then dated by Stripe's own refund event: only the
 // totals that counted the refund come off, once, and an event sent later than the lookup dates nothing past it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
-import { gatewayLosingRefundAnswers } from '../support/gateways';
+import { BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
 import { ops } from '../support/ops';
 
 const PRICE = BOOKED_TRIP_PRICE;
@@ -27,13 +23,7 @@ afterEach(() => fake.close());
 async function shareThatFailed() {
   const t = await bookedTripAt(fake, [1, 1]);
   const [first, second] = t.references as [string, string];
-  fake.nextRefundStatus('pending');
-  await expect(
-    cancelBooking(
-      { store: t.store, gateway: gatewayLosingRefundAnswers(fake), clock: systemClock, ids: randomIds },
-      { reference: first, reason: 'guide ill', actorId: 'ana', refund: true },
-    ),
-  ).rejects.toThrow(PaymentGatewayUnavailableError);
+  await cancelledWithAnswerLost(fake, t, first);
   const [ours] = fake.refundsOf(t.pi);
   const created = ours?.created as number;
   fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');

@@ -1,11 +1,15 @@
 // A trip of one booking per entry of `guests` (each on a slot of its own), paid with a PaymentIntent the Stripe fake knows and booked through the real webhook.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect, inject } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
+import { gatewayLosingRefundAnswers } from './gateways';
 import { readSlot, seedSlot, testDocumentClient, testStore } from './store';
 import { createPendingTrip } from './trips';
 import { webhookHarness } from './webhook';
@@ -64,4 +68,18 @@ export async function bookedTripAt(fake: StripeFake, guests: readonly number[], 
     bookingStatus: async (reference: string) => (await store.getBookings([reference]))[0]?.status,
     shareKey: (reference: string) => `refund-${pi}-${reference}`,
   };
+}
+
+/**
+ * Cancels `reference` of a booked trip with its refund, which Stripe takes (pending) while its answer is lost on the way
+ * back: the share stays `requested` on the record, and the refund is the fake's first of the payment.
+ */
+export async function cancelledWithAnswerLost(fake: StripeFake, t: Awaited<ReturnType<typeof bookedTripAt>>, reference: string): Promise<void> {
+  fake.nextRefundStatus('pending');
+  await expect(
+    cancelBooking(
+      { store: t.store, gateway: gatewayLosingRefundAnswers(fake), clock: systemClock, ids: randomIds },
+      { reference, reason: 'guide ill', actorId: 'ana', refund: true },
+    ),
+  ).rejects.toThrow(PaymentGatewayUnavailableError);
 }
