@@ -13,12 +13,21 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
+/** A refund made in the Stripe Dashboard, and Stripe's refund.created of it delivered: the refund and the webhook's answer. */
+async function madeInTheDashboard(t: Awaited<ReturnType<typeof bookedTripAt>>, amount: number) {
+  const made = await fake.client().refunds.create({ payment_intent: t.pi, amount });
+  const created = await t.webhook.send(
+    signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === made.id) as never))),
+  );
+  return { made, created };
+}
+
 describe('a refund made in the Dashboard, reported by refund.created (pending) and then refund.updated', () => {
   it('keeps one entry for the one refund, named by Stripe’s id from its first event', async () => {
     const t = await bookedTripAt(fake, [1, 2]);
     fake.nextRefundStatus('pending');
-    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: BOOKED_TRIP_PRICE });
-    expect((await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))))).status).toBe(200);
+    const { made, created } = await madeInTheDashboard(t, BOOKED_TRIP_PRICE);
+    expect(created.status).toBe(200);
     const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
 
     const updated = await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))));
@@ -30,8 +39,7 @@ describe('a refund made in the Dashboard, reported by refund.created (pending) a
   it('settles once when it succeeds: nothing left open, nothing in front of a person', async () => {
     const t = await bookedTripAt(fake, [1, 2]);
     fake.nextRefundStatus('pending');
-    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: BOOKED_TRIP_PRICE });
-    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))));
+    const { made } = await madeInTheDashboard(t, BOOKED_TRIP_PRICE);
     const succeeded = fake.setRefundStatus(made.id, 'succeeded');
 
     await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(succeeded))));
@@ -47,9 +55,8 @@ describe('a refund made in the Dashboard that waits on the customer', () => {
   it('is recorded in its state, requires_action, and moves on from it', async () => {
     const t = await bookedTripAt(fake, [1, 1]);
     fake.nextRefundStatus('requires_action');
-    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
+    const { made } = await madeInTheDashboard(t, 2_000);
 
-    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))));
     const waiting = (await t.record()).refunds.map((entry) => entry.status);
     await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(fake.setRefundStatus(made.id, 'succeeded')))));
 
@@ -62,8 +69,7 @@ describe('a Dashboard refund stored twice before its entry kept Stripe’s id (a
   it('is read as one refund: both bookings cancelled with their refunds give all of the rest back', async () => {
     const t = await bookedTripAt(fake, [1, 1]);
     fake.nextRefundStatus('pending');
-    const made = await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
-    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi)[0] as never))));
+    const { made } = await madeInTheDashboard(t, 2_000);
     await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(fake.setRefundStatus(made.id, 'succeeded')))));
     // What the same two events left before: the refund, then a twin under its key, pending, without Stripe's id.
     const stored = await t.record();
@@ -130,8 +136,7 @@ describe('a payment resolved, back in front of a person when a refund pending th
     expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     expect(await t.tripStatus()).toBe('cancelled');
     // The refused share is paid back in the Dashboard, then the payment resolved while the first share's refund is pending.
-    const byHandB = await fake.client().refunds.create({ payment_intent: t.pi, amount: shareB });
-    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === byHandB.id) as never))));
+    await madeInTheDashboard(t, shareB);
     expect((await ops(['payments', 'resolve', t.pi, '--note', 'second share paid back in the Dashboard'])).code).toBe(0);
     // That refund fails at the bank: in front of a person again.
     const [pending] = fake.refundsOf(t.pi);
@@ -140,8 +145,7 @@ describe('a payment resolved, back in front of a person when a refund pending th
     expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed', previousStatus: 'resolved' } });
 
     // Paid back in the Dashboard too, as REFUND_UNCLEAR's advice says, and resolved again.
-    const byHandA = await fake.client().refunds.create({ payment_intent: t.pi, amount: shareA });
-    await t.webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(t.pi).find((refund) => refund.id === byHandA.id) as never))));
+    const { made: byHandA } = await madeInTheDashboard(t, shareA);
     expect((await ops(['payments', 'resolve', t.pi, '--note', 'first share paid back in the Dashboard'])).code).toBe(0);
 
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);

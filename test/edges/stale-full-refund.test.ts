@@ -175,14 +175,22 @@ describe('a payment of a stale full total resolved first, its bookings still con
 
 describe('a cancelled payment resolved by a person while its retried refund was still pending', () => {
   /** Its only booking cancelled, the refund failed at S and asked again at once, a stale total of S, resolved while pending. */
-  async function resolvedWhileRetryPending() {
+  /** Its only booking cancelled, our refund taken (pending) and then failed at the second it answers, reported by Stripe. */
+  async function cancelledAndFailed() {
     const t = await bookedTripAt(fake, [2]);
     const [only] = t.references as [string];
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     const [ours] = fake.refundsOf(t.pi);
-    const S = now();
-    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: S }));
+    const failedAt = now();
+    await t.webhook.send(
+      signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: failedAt }),
+    );
+    return { t, failedAt };
+  }
+
+  async function resolvedWhileRetryPending() {
+    const { t, failedAt: S } = await cancelledAndFailed();
     fake.nextRefundStatus('pending');
     expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
     expect((await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: S }))).body.outcome).toBe(
@@ -212,13 +220,7 @@ describe('a cancelled payment resolved by a person while its retried refund was 
   });
 
   it('names no refund that failed as the one that brought the money back, when only Stripe’s total shows it back', async () => {
-    const t = await bookedTripAt(fake, [2]);
-    const [only] = t.references as [string];
-    fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-    const [ours] = fake.refundsOf(t.pi);
-    const F = now();
-    await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(fake.setRefundStatus(ours?.id as string, 'failed'))), created: F }));
+    const { t, failedAt: F } = await cancelledAndFailed();
     expect((await ops(['payments', 'resolve', t.pi, '--note', 'paid back by bank transfer'])).code).toBe(0);
     // The whole charge is then refunded in the Dashboard; Stripe's total arrives before that refund's own event.
     await fake.client().refunds.create({ payment_intent: t.pi, amount: t.paid });
