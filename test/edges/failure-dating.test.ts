@@ -1,4 +1,4 @@
-// A refund's failure learned by looking it up (no time of its own), then dated by Stripe's own refund event: only the
+// A refund's failure learned without its time (looking it up, or a refund.updated), then dated by Stripe's refund.failed: only the
 // totals that counted the refund come off, once, and an event sent later than the lookup dates nothing past it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
@@ -144,6 +144,43 @@ describe('a refund.updated of the failed refund (any later update of it): its ti
       expect(await t.record()).toMatchObject({ chargeRefunded: PRICE });
       // Whether the 45.00 back was this share cannot be told: the retry asks a person, and pays nothing twice.
       expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toContain('REFUND_UNCLEAR');
+      expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+      expect(await t.bookingStatus(second)).toBe('confirmed');
+    },
+  );
+});
+
+describe('a refund.updated that tells of the failure first (its refund.failed delayed): its time is not the failure’s', () => {
+  it.each([{ totalFirst: true }, { totalFirst: false }])(
+    'a Dashboard refund made after the failure is not taken for the share, and nothing is paid twice (its total first: $totalFirst)',
+    async ({ totalFirst }) => {
+      const t = await bookedTripAt(fake, [1, 1]);
+      const [first, second] = t.references as [string, string];
+      await cancelledWithAnswerLost(fake, t, first);
+      const [ours] = fake.refundsOf(t.pi);
+      const created = ours?.created as number;
+      // The share fails at the bank; support pays it back by hand 20 s later; an update of the failed refund comes at +30.
+      const failed = fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+      fake.advance(20_000);
+      await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      const update = () => t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: created + 30 }));
+      const total = () => t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 }));
+
+      if (totalFirst) await total();
+      expect((await update()).body.outcome).toBe('needs_attention');
+      if (!totalFirst) await total();
+
+      // The 45.00 back may be the share or other money: the retry asks a person, and pays nothing.
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, refunds: [{ status: 'failed', failedNoLaterThan: created + 30 }] });
+      expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toContain('REFUND_UNCLEAR');
+      expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+
+      // Stripe's refund.failed, created when the share failed, comes at last: the total was taken after it, other money.
+      const dated = await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created }));
+      expect(dated.body.outcome).toBe('refund_updated');
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, amountRefunded: PRICE });
+      expect((await t.record()).refunds[0]?.failedNoLaterThan).toBeUndefined();
+      await ops(['payments', 'retry-refund', t.pi], t.gateway);
       expect(fake.totalRefunded(t.pi)).toBe(PRICE);
       expect(await t.bookingStatus(second)).toBe('confirmed');
     },

@@ -91,10 +91,10 @@ describe('a gesture made in the Dashboard, then one of our refunds failing', () 
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000 + PRICE, tripId: t.trip.tripId }), -30);
-    // The refund fails at the bank; its refund.updated arrives before the charge.refunded of its creation.
+    // The refund fails at the bank; its refund.failed arrives before the charge.refunded of its creation.
     const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
     const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.updated', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
     await t.webhook.send(signedRequest(snapshot));
     const before = await t.record();
 

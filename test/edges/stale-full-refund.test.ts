@@ -73,7 +73,7 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
     const made = await fake.client().refunds.create({ payment_intent: t.pi });
     const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
     const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.updated', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
 
     const late = await t.webhook.send(signedRequest(snapshot));
     const again = await t.webhook.send(signedRequest(snapshot));
@@ -262,7 +262,7 @@ describe('our refund of a cancelled booking that failed, its charge.refunded del
     const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
     const [ours] = fake.refundsOf(t.pi);
     const failed = fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.updated', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
 
     const late = await t.webhook.send(signedRequest(snapshot));
 

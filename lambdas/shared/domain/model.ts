@@ -199,9 +199,9 @@ export interface RefundEntry {
   /** Stripe's error code or the refund's `failure_reason`, when it failed. */
   readonly failureCode?: string;
   /**
-   * A failure learned without an event of Stripe's (looking the refund up, or its answer to creating it), which carries
-   * no time of its own: it happened no later than this answer (epoch seconds, Stripe's clock from its `Date` header; ours
-   * without one). A charge total taken until then may still count the failed refund.
+   * A failure learned without its time (a `refund.updated`, which may be any later update of the refund, looking the
+   * refund up, or Stripe's answer to creating it): it happened no later than this (epoch seconds: the event's `created`,
+   * or Stripe's clock from its answer's `Date` header; ours without one). A charge total taken until then may still count the failed refund.
    */
   readonly failedNoLaterThan?: number;
   /**

@@ -254,8 +254,8 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
 
 /**
  * The charge's total in `event` may count a refund that has failed since: it was taken before the total the record
- * holds (which a failure reported by Stripe moves past its second), or no later than the answer that showed a failure
- * learned without an event (`failedNoLaterThan`).
+ * holds (which Stripe's refund.failed moves past its second), or no later than the event or answer that showed a failure
+ * learned without its time (`failedNoLaterThan`).
  */
 function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): boolean {
   const takenAt = event.occurredAt;
