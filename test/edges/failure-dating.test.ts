@@ -47,8 +47,10 @@ describe('the refund’s own total, of the second Stripe created it, and the loo
     await lookUp();
     await total(PRICE, created);
     expect(chargeTotalInDoubt(await t.record())).toBe(true);
+    expect((await ops(['payments', 'show', t.pi])).out).toMatch(/^refunded\s+45\.00 EUR \(Stripe’s total, which may still count a refund that failed\)$/m);
 
     expect((await dateFailure(created + 40)).body.outcome).toBe('refund_updated');
+    expect((await ops(['payments', 'show', t.pi])).out).toMatch(/^refunded\s+0\.00 EUR$/m);
 
     // Nothing is back at Stripe: that total counted only the share that failed, which is asked for again in full.
     expect(await t.record()).toMatchObject({ chargeRefunded: 0, amountRefunded: 0 });

@@ -1,5 +1,6 @@
 // Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
 import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
+import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
 import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
@@ -26,7 +27,8 @@ function paymentFields(record: PaymentRecord): [string, unknown][] {
     setAside,
     reason,
     paid: money(record.amountPaid, record.currency),
-    refunded: money(record.amountRefunded, record.currency),
+    // What is back may be Stripe's total still counting a refund that failed: the person reading it should know.
+    refunded: `${money(record.amountRefunded, record.currency)}${chargeTotalInDoubt(record) ? ' (Stripe’s total, which may still count a refund that failed)' : ''}`,
     attention: attention && `${attentionReasons(attention)} since ${attention.since}`,
     updatedAt,
   };
