@@ -122,7 +122,7 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
   if (ownership.foreign) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return { kind: 'poison', eventId, eventType, problem: describe(envelope.error), ...mode, ...ownership.unmarked };
-  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created);
+  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json));
   if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode, ...ownership.unmarked };
   if (!parsed.event) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
   return { kind: 'handled', event: parsed.event, ...mode, ...(envelope.data.api_version && { apiVersion: envelope.data.api_version }) };
@@ -149,7 +149,22 @@ function ownershipOf(eventType: HandledEventType, object: unknown): { foreign: b
 
 type ObjectParse = { readonly event?: PaymentEvent } | { readonly problem: string };
 
-function parseObject(eventId: string, eventType: HandledEventType, object: Record<string, unknown>, created: number | undefined): ObjectParse {
+/**
+ * Whether the event is the one of its object's change of state: Stripe's `previous_attributes` (on `*.updated` events) name
+ * the fields that changed with it. Read leniently: an odd value there only means the time of the change is not known.
+ */
+function statusChangedBy(json: unknown): boolean {
+  const previous = (json as { data?: { previous_attributes?: unknown } }).data?.previous_attributes;
+  return typeof previous === 'object' && previous !== null && typeof (previous as { status?: unknown }).status === 'string';
+}
+
+function parseObject(
+  eventId: string,
+  eventType: HandledEventType,
+  object: Record<string, unknown>,
+  created: number | undefined,
+  statusChanged: boolean,
+): ObjectParse {
   const occurredAt = created === undefined ? {} : { occurredAt: created };
   switch (eventType) {
     case 'charge.refunded':
@@ -157,7 +172,7 @@ function parseObject(eventId: string, eventType: HandledEventType, object: Recor
     case 'refund.created':
     case 'refund.updated':
     case 'refund.failed':
-      return withTime(parseRefund(eventId, eventType, object), occurredAt);
+      return withTime(parseRefund(eventId, eventType, object, eventType === 'refund.updated' && statusChanged), occurredAt);
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded':
     case 'checkout.session.async_payment_failed':
@@ -194,7 +209,7 @@ function parseCharge(eventId: string, eventType: string, object: Record<string, 
   };
 }
 
-function parseRefund(eventId: string, eventType: string, object: Record<string, unknown>): ObjectParse {
+function parseRefund(eventId: string, eventType: string, object: Record<string, unknown>, statusChanged: boolean): ObjectParse {
   const refund = refundSchema.safeParse(object);
   if (!refund.success) return { problem: `data.object.${describe(refund.error)}` };
   const paymentId = idOf(refund.data.payment_intent);
@@ -212,6 +227,7 @@ function parseRefund(eventId: string, eventType: string, object: Record<string, 
       ...(refundKey !== undefined && { refundKey }),
       ...(refund.data.failure_reason && { failureReason: refund.data.failure_reason }),
       ...(refund.data.created !== undefined && { created: refund.data.created }),
+      ...(statusChanged && { statusChanged }),
     },
   };
 }

@@ -66,6 +66,12 @@ export function stripeEvent(type: string, object: Record<string, unknown>, id = 
   };
 }
 
+/** Stripe's refund.updated of the refund's change of state: its `previous_attributes` name the status it left. */
+export function refundStatusChange(refund: Record<string, unknown>, previousStatus: string, id = stripeId('evt')) {
+  const event = stripeEvent('refund.updated', refund, id);
+  return { ...event, data: { ...event.data, previous_attributes: { status: previousStatus } } };
+}
+
 /**
  * Stripe's charge.refunded. Stripe copies the PaymentIntent's metadata to its charge, so a charge of our
  * checkout carries our mark: `tripId` gives it (with that trip); `tripId: ''` gives it without a usable trip id.

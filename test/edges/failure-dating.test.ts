@@ -2,7 +2,7 @@
 // totals that counted the refund come off, once, and an event sent later than the lookup dates nothing past it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
-import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, refundObject, refundStatusChange, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
 import { ops } from '../support/ops';
@@ -187,4 +187,59 @@ describe('a refund.updated that tells of the failure first (its refund.failed de
       expect(await t.bookingStatus(second)).toBe('confirmed');
     },
   );
+});
+
+describe('a refund canceled, told only by refund.updated (Stripe sends no refund.failed for it)', () => {
+  /**
+   * Both bookings cancelled: the first share's refund waits on the customer (requires_action), the second's succeeds, and
+   * Stripe's total of the second's creation (the whole charge) is recorded. A minute later the first refund is canceled.
+   */
+  async function bothCancelledFirstCanceled() {
+    const t = await bookedTripAt(fake, [1, 1]);
+    const [first, second] = t.references as [string, string];
+    fake.nextRefundStatus('requires_action');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    fake.advance(10_000);
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const [waiting, other] = fake.refundsOf(t.pi);
+    const total = await t.webhook.send(
+      signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: t.paid, tripId: t.trip.tripId }), created: other?.created as number }),
+    );
+    expect(total.body.outcome).toBe('refund_recorded');
+    fake.advance(60_000);
+    const canceled = fake.setRefundStatus(waiting?.id as string, 'canceled');
+    const canceledAt = (other?.created as number) + 60;
+    return { t, canceled, canceledAt };
+  }
+
+  it('the refund.updated of the change itself dates it: the share comes off the total, and the retry asks for it once', async () => {
+    const { t, canceled, canceledAt } = await bothCancelledFirstCanceled();
+
+    const told = await t.webhook.send(signedRequest({ ...refundStatusChange(refundObject(canceled), 'requires_action'), created: canceledAt }));
+
+    expect(told.body.outcome).toBe('needs_attention');
+    expect(chargeTotalInDoubt(await t.record())).toBe(false);
+    expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, amountRefunded: PRICE });
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe('');
+    // Run again, it finds nothing left to ask for.
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toContain('NOTHING_TO_RETRY');
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+  });
+
+  it('a later update alone leaves it in doubt for a person (nothing paid), until the change’s own event comes', async () => {
+    const { t, canceled, canceledAt } = await bothCancelledFirstCanceled();
+    const later = signedRequest({ ...stripeEvent('refund.updated', refundObject(canceled)), created: canceledAt + 30 });
+    expect((await t.webhook.send(later)).body.outcome).toBe('needs_attention');
+
+    expect(chargeTotalInDoubt(await t.record())).toBe(true);
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toContain('REFUND_UNCLEAR');
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+
+    // The change's own refund.updated, delivered late (or found by the reconciliation), dates it.
+    const change = signedRequest({ ...refundStatusChange(refundObject(canceled), 'requires_action'), created: canceledAt });
+    expect((await t.webhook.send(change)).body.outcome).toBe('refund_updated');
+    expect((await t.webhook.send(change)).body.outcome).toBe('duplicate');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe('');
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+  });
 });

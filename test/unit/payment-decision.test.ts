@@ -303,6 +303,16 @@ describe('decide', () => {
     expect(decided('cancelled', lookedUp, 1_800_000_101).plan).toMatchObject({ step: 'settle-refunded' });
   });
 
+  it('dates a failure learned without its time by refund.failed or the refund.updated of the change itself, never by a later update', () => {
+    const lookedUp = record('needs_attention', { refunds: [{ ...refund('failed'), failedNoLaterThan: 1_800_000_100 }] });
+    const at = (event: RefundChanged) => decide({ record: lookedUp }, { ...event, occurredAt: 1_800_000_050 }).rule;
+
+    expect(at({ ...refundEvent('failed'), eventType: 'refund.failed' })).toBe('refund-event-dates-failure');
+    expect(at({ ...refundEvent('failed'), statusChanged: true })).toBe('refund-event-dates-failure');
+    expect(at({ ...refundEvent('canceled'), statusChanged: true })).toBe('refund-event-dates-failure');
+    expect(at(refundEvent('failed'))).toBe('refund-event-stale');
+  });
+
   it('finds a refund made in the Dashboard by Stripe’s id, and one recorded before its id was kept by its key', () => {
     const named = { ...refund('pending'), refundKey: 'stripe-re_dash', stripeRefundId: 're_dash', requestedBy: 'stripe' as const };
     const { stripeRefundId: _dropped, ...unnamed } = named;

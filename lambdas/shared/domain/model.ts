@@ -199,7 +199,7 @@ export interface RefundEntry {
   /** Stripe's error code or the refund's `failure_reason`, when it failed. */
   readonly failureCode?: string;
   /**
-   * A failure learned without its time (a `refund.updated`, which may be any later update of the refund, looking the
+   * A failure learned without its time (a `refund.updated` not of the change itself, which may be a later update, looking the
    * refund up, or Stripe's answer to creating it): it happened no later than this (epoch seconds: the event's `created`,
    * or Stripe's clock from its answer's `Date` header; ours without one). A charge total taken until then may still count the failed refund.
    */

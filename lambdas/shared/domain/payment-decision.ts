@@ -62,6 +62,8 @@ export interface RefundChanged extends EventIdentity {
   readonly created?: number;
   /** When Stripe made the event (epoch seconds). */
   readonly occurredAt?: number;
+  /** The `refund.updated` of the refund's change to `status` (its `previous_attributes` name the status before): made when it changed. */
+  readonly statusChanged?: boolean;
 }
 
 export type PaymentEvent = CheckoutCompleted | CheckoutEnded | ChargeRefunded | RefundChanged;
@@ -284,9 +286,12 @@ function decideRefundChanged({ record }: PaymentState, event: RefundChanged): De
   return { rule: 'refund-event-moves-refund', plan: { step: 'move-refund' } };
 }
 
-/** Whether the event was created when its refund failed: `refund.failed`; a `refund.updated` may be any later update of it. */
+/**
+ * Whether the event was created when its refund failed (or was canceled): `refund.failed`, or the `refund.updated` of the
+ * change of state itself. Any other `refund.updated` may be a later update of it.
+ */
 export function carriesFailureTime(event: RefundChanged): boolean {
-  return event.eventType === 'refund.failed';
+  return event.eventType === 'refund.failed' || event.statusChanged === true;
 }
 
 /** The refund of `record` that a `refund.*` event is about: ours by its key, or any by Stripe's id. */

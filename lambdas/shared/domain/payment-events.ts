@@ -697,8 +697,9 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
   const change = moveRefund(withEntry, known?.refundKey ?? outsideRefundKey(event.refundId), event.status, at, {
     stripeRefundId: event.refundId,
     ...(event.failureReason !== undefined && { failureCode: event.failureReason }),
-    // Only refund.failed is created when the refund fails; any other event of it may be a later update, so a failure it
-    // shows is known only to have happened by then, as a lookup knows it (refund.failed dates it when it comes).
+    // Only refund.failed, and the refund.updated of the change itself, are created when the refund fails; any other event
+    // of it may be a later update, so a failure it shows is known only to have happened by then, as a lookup knows it
+    // (either of those dates it when it comes).
     ...(event.occurredAt !== undefined && (carriesFailureTime(event) ? { asOf: event.occurredAt } : { knownBy: event.occurredAt })),
     ...(event.created !== undefined && { providerCreated: event.created }),
     failureEvent: carriesFailureTime(event),

@@ -52,7 +52,7 @@ export function refundableAmount(record: PaymentRecord): number {
 
 /**
  * Whether the charge total held may still count a refund that has failed since: one whose failure was learned without its
- * time (a `refund.updated`, looking it up, or Stripe's answer to creating it), taken no later than that event or answer. Whether the total
+ * time (a later `refund.updated`, looking it up, or Stripe's answer to creating it), taken no later than that event or answer. Whether the total
  * counted that refund or money paid back in the Dashboard cannot be told, so it stays counted (withoutFailedRefund), and
  * what it says is back may not be.
  */
@@ -297,7 +297,7 @@ export function moveRefund(
     readonly providerCreated?: number;
     /** Without `asOf`: when Stripe answered with this state (epoch seconds, its clock), which it reached no later than that. */
     readonly knownBy?: number;
-    /** `asOf` is the moment the refund failed (Stripe's `refund.failed`), not that of any later update of it. */
+    /** `asOf` is the moment the refund failed (Stripe's `refund.failed`, or the `refund.updated` of that change), not that of any later update of it. */
     readonly failureEvent?: boolean;
   } = {},
 ): RefundChange {
@@ -319,7 +319,7 @@ export function moveRefund(
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),
     ...(details.failureCode !== undefined && { failureCode: details.failureCode }),
     ...(entry.providerCreated === undefined && details.providerCreated !== undefined && { providerCreated: details.providerCreated }),
-    // Learned without the failure's time (a refund.updated, a lookup), it is known only to have happened by that event or
+    // Learned without the failure's time (a later refund.updated, a lookup), it is known only to have happened by that event or
     // answer: Stripe's clock when it says when, else ours.
     ...(counted && details.asOf === undefined && { failedNoLaterThan: details.knownBy ?? Math.floor(Date.parse(at) / 1000) }),
   };
@@ -404,7 +404,7 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 }
 
 /**
- * A failure learned without its time (`failedNoLaterThan`: a refund.updated, a lookup, or the answer to creating the refund), told again by
+ * A failure learned without its time (`failedNoLaterThan`: a later refund.updated, a lookup, or the answer to creating the refund), told again by
  * Stripe's event with the time it failed (`failedAt`): the doubt that time settles is settled. A total held that was taken
  * after the refund's creation and no later than its failure counted it, and the lookup could not tell, so it left it
  * counted: it comes off now. Totals of the failure's second or before are no longer believed, as for any failure reported
