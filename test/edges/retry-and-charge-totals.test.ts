@@ -190,11 +190,8 @@ describe('a charge refunded in full, learned from an already_refunded answer, th
   it('takes the failed refund off the full total and asks it again: both bookings are cancelled and half the money is not back', async () => {
     const t = await bookedTrip([1, 1]);
     const [first, second] = t.references as [string, string];
-    // Support refunds the second booking's 45.00 in the Dashboard; its charge.refunded (total 45.00) a minute ago.
+    // Support refunds the second booking's 45.00 in the Dashboard; its charge.refunded is still on its way.
     await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
-    expect((await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), -60)))).body.outcome).toBe(
-      'partial_refund_recorded',
-    );
     // The first booking is cancelled: Stripe takes its refund as pending (its charge.refunded, total 90.00, is on its way).
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
@@ -526,5 +523,33 @@ describe('an ordinary payment', () => {
     expect(fake.totalRefunded(t.pi)).toBe(8_000);
     expect(await t.bookingStatus(third)).toBe('confirmed');
     expect(await t.record()).toMatchObject({ status: 'booked', amountRefunded: 8_000 });
+  });
+});
+
+describe('a share paid back by hand after it failed, then another booking cancelled before its charge.refunded', () => {
+  it.each(['refund.failed', 'refund.updated'])('does not pay the first share again out of a booking still standing (the failure told by %s)', async (told) => {
+    const t = await bookedTripAt(fake, [1, 1, 1]);
+    const [first, second, third] = t.references as [string, string, string];
+    fake.nextRefundStatus('pending');
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const [ours] = fake.refundsOf(t.pi);
+    const created = ours?.created as number;
+    // The share fails at the bank; support pays it back by hand 20 s later, and Stripe's total of that (45.00) comes.
+    const failed = fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
+    fake.advance(20_000);
+    await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 }));
+    const failure = { ...stripeEvent(told, refundObject(failed)), created: told === 'refund.failed' ? created : created + 30 };
+    expect((await t.webhook.send(signedRequest(failure))).body.outcome).toBe('needs_attention');
+
+    // The second booking is cancelled (its refund made after that total), and the retry runs before its total comes.
+    fake.advance(20_000);
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+    // 45.00 by hand (the first share) and the second share: the third booking is still paid for.
+    expect(retried.err).toContain('REFUND_UNCLEAR');
+    expect(fake.totalRefunded(t.pi)).toBe(2 * PRICE);
+    expect(await t.bookingStatus(third)).toBe('confirmed');
   });
 });

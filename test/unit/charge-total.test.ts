@@ -167,3 +167,32 @@ describe('a refund failing against the total held', () => {
     expect(moveRefund(cameAfter, 'a', 'failed', AT, { asOf: 1_200, failureEvent: true }).record.chargeRefunded).toBe(0);
   });
 });
+
+describe('what may still be refunded, against the total held', () => {
+  // Stripe's total of 45.00 at second 1_000; one of our refunds of 45.00 under way.
+  const withOurs = (fields: Partial<RefundEntry>) => withChargeTotal(paid({ refunds: [refund('ours', { status: 'pending', ...fields })] }), 4_500, 1_000);
+
+  it('adds a total taken before Stripe created our refund to it: that total is other money (a refund made in the Dashboard)', () => {
+    const record = withOurs({ providerCreated: 1_001 });
+
+    expect(refundableAmount(record)).toBe(0);
+    expect(refundedOutside(record)).toBe(4_500);
+  });
+
+  it('compares it with a refund the total may count: created the same second or before, or of unknown creation', () => {
+    for (const fields of [{ providerCreated: 1_000 }, { providerCreated: 900 }, {}]) {
+      expect(refundableAmount(withOurs(fields))).toBe(4_500);
+      expect(refundedOutside(withOurs(fields))).toBe(0);
+    }
+  });
+
+  it('compares it with every refund when the total was said without a time, or stored before its time was kept', () => {
+    const record = paid({ refunds: [refund('ours', { status: 'pending', providerCreated: 1_001 }), refund('b')] });
+    const saidWithoutTime = applyRefundAnswer(record, 'b', { kind: 'already_refunded' }, AT).record;
+    const storedBefore = paid({ chargeRefunded: 4_500, refunds: [refund('ours', { status: 'pending', providerCreated: 1_001 })] });
+
+    expect(refundableAmount(saidWithoutTime)).toBe(0);
+    expect(refundedOutside(saidWithoutTime)).toBe(4_500);
+    expect(refundableAmount(storedBefore)).toBe(4_500);
+  });
+});

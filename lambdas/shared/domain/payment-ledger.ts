@@ -42,12 +42,27 @@ function succeededRefundAmount(record: Pick<PaymentRecord, 'refunds'>): number {
 }
 
 /**
- * What may still be refunded: paid, less what is back or on its way. Stripe's charge total already counts
- * our pending refunds and any made outside, so the two sources are compared, never added.
+ * What may still be refunded: paid, less what is back or on its way. Stripe's charge total already counts our refunds
+ * under way and any made outside, so what it holds beyond the refunds of ours it may count is money paid back outside,
+ * added to ours. A refund Stripe created after the total was taken (both by Stripe's clock) is one it cannot count: a
+ * total that holds 45.00 from before it is other money, not this refund.
  */
 export function refundableAmount(record: PaymentRecord): number {
-  const committed = Math.max(succeededRefundAmount(record) + openRefundAmount(record), record.chargeRefunded ?? 0);
-  return Math.max(0, record.amountPaid - committed);
+  const ours = record.refunds.filter(isLive);
+  const takenAt = record.chargeRefundedTakenAt;
+  const countable = (entry: RefundEntry): boolean =>
+    takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated === undefined || entry.providerCreated <= takenAt;
+  const outside = Math.max(0, (record.chargeRefunded ?? 0) - sumOf(ours.filter(countable)));
+  return Math.max(0, record.amountPaid - sumOf(ours) - outside);
+}
+
+/** A refund of ours whose money is back or on its way. */
+function isLive(entry: RefundEntry): boolean {
+  return entry.status === 'succeeded' || OPEN_REFUND_STATUSES.includes(entry.status);
+}
+
+function sumOf(entries: readonly RefundEntry[]): number {
+  return entries.reduce((sum, entry) => sum + entry.amount, 0);
 }
 
 /**
