@@ -14,7 +14,15 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import {
+  chargeRefunded,
+  checkoutSession,
+  paymentIntentId,
+  refundObject,
+  refundStatusChange,
+  signedRequest,
+  stripeEvent,
+} from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { gatewayLosingRefundAnswers } from '../support/gateways';
 import { ops } from '../support/ops';
@@ -90,11 +98,12 @@ describe('a gesture made in the Dashboard, then one of our refunds failing', () 
     // The first booking is cancelled: Stripe takes its refund as pending (its charge.refunded, total 65.00, is on its way).
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-    const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000 + PRICE, tripId: t.trip.tripId }), -30);
-    // The refund fails at the bank; its refund.failed arrives before the charge.refunded of its creation.
     const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
+    const snapshot = { ...chargeRefunded(t.pi, t.paid, { refunded: 2_000 + PRICE, tripId: t.trip.tripId }), created: refund?.created as number };
+    // The refund fails at the bank 30 s later; its refund.failed arrives before the charge.refunded of its creation.
     const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    const failure = { ...stripeEvent('refund.failed', refundObject(failed)), created: (refund?.created as number) + 30 };
+    expect((await t.webhook.send(signedRequest(failure))).body.outcome).toBe('needs_attention');
     await t.webhook.send(signedRequest(snapshot));
     const before = await t.record();
 
@@ -552,4 +561,52 @@ describe('a share paid back by hand after it failed, then another booking cancel
     expect(fake.totalRefunded(t.pi)).toBe(2 * PRICE);
     expect(await t.bookingStatus(third)).toBe('confirmed');
   });
+});
+
+describe('Stripe’s totals delivered after a later failure, newer than the total held', () => {
+  it.each(['failed', 'canceled'] as const)(
+    'are believed less the failed refunds they counted: a share paid back by hand is not paid again (the second share %s)',
+    async (how) => {
+      // Stripe's clock stands still but for advance(): each second below is exact.
+      const base = Math.floor(Date.now() / 1000) * 1000;
+      const stripe = await startStripeFake({ now: () => base });
+      try {
+        const t = await bookedTripAt(stripe, [1, 1, 1]);
+        const [first, second, third] = t.references as [string, string, string];
+        stripe.nextRefundStatus('pending');
+        expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+        const [a] = stripe.refundsOf(t.pi);
+        const created = a?.created as number;
+        const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+        expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+        // At +20 support pays the first share back by hand; at +40 the second booking is cancelled. Both totals are delayed.
+        stripe.advance(20_000);
+        await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+        const byHand = signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 });
+        stripe.advance(20_000);
+        stripe.nextRefundStatus(how === 'failed' ? 'pending' : 'requires_action');
+        expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+        const b = stripe.refundsOf(t.pi)[2];
+        const withSecond = signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 40 });
+        // At +60 the second share fails (told by refund.failed) or is canceled (told by the refund.updated of the change).
+        stripe.advance(20_000);
+        const endedB = refundObject(stripe.setRefundStatus(b?.id as string, how, how === 'failed' ? 'expired_or_canceled_card' : undefined));
+        const told = how === 'failed' ? stripeEvent('refund.failed', endedB) : refundStatusChange(endedB, 'requires_action');
+        expect((await t.webhook.send(signedRequest({ ...told, created: created + 60 }))).body.outcome).toBe('needs_attention');
+
+        await t.webhook.send(byHand);
+        await t.webhook.send(withSecond);
+        const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+        // Each total is newer than the one held: 45.00 by hand, and 90.00 less the second share it counted.
+        expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 40 });
+        // Asking both shares again would pay the first twice out of the third booking's money: a person decides.
+        expect(retried.err).toContain('REFUND_UNCLEAR');
+        expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
+        expect(await t.bookingStatus(third)).toBe('confirmed');
+      } finally {
+        await stripe.close();
+      }
+    },
+  );
 });

@@ -71,9 +71,12 @@ describe('a full refund made in the Dashboard that failed, its charge.refunded d
     const t = await bookedTripAt(fake, [1, 2]);
     fake.nextRefundStatus('pending');
     const made = await fake.client().refunds.create({ payment_intent: t.pi });
-    const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
+    // Stripe's total of the refund's creation counts it; the refund fails 30 s later, and its event comes first.
+    const snapshot = { ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: made.created };
     const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created: made.created + 30 }))).body.outcome).toBe(
+      'needs_attention',
+    );
 
     const late = await t.webhook.send(signedRequest(snapshot));
     const again = await t.webhook.send(signedRequest(snapshot));
@@ -259,10 +262,12 @@ describe('our refund of a cancelled booking that failed, its charge.refunded del
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', only, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     const before = await t.record();
-    const snapshot = createdAt(chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), -30);
     const [ours] = fake.refundsOf(t.pi);
+    // Stripe's total of the refund's creation counts it; the refund fails 30 s later, and its event comes first.
+    const snapshot = { ...chargeRefunded(t.pi, t.paid, { tripId: t.trip.tripId }), created: ours?.created as number };
     const failed = fake.setRefundStatus(ours?.id as string, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest(createdAt(stripeEvent('refund.failed', refundObject(failed)), 0)))).body.outcome).toBe('needs_attention');
+    const failure = { ...stripeEvent('refund.failed', refundObject(failed)), created: (ours?.created as number) + 30 };
+    expect((await t.webhook.send(signedRequest(failure))).body.outcome).toBe('needs_attention');
 
     const late = await t.webhook.send(signedRequest(snapshot));
 

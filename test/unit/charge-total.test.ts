@@ -196,3 +196,34 @@ describe('what may still be refunded, against the total held', () => {
     expect(refundableAmount(storedBefore)).toBe(4_500);
   });
 });
+
+describe('a total taken before a failure Stripe reported with its time, arriving after it', () => {
+  // Our refund of 45.00, created at 1_000 and failed at 2_000 (its event held first); no total held yet, or one of 500.
+  const failedAt2000 = (held?: { readonly total: number; readonly at: number }) => {
+    const base = paid({ refunds: [refund('ours', { status: 'pending', stripeRefundId: 're_ours', providerCreated: 1_000 })] });
+    const withHeld = held ? withChargeTotal(base, held.total, held.at) : base;
+    return moveRefund(withHeld, 'ours', 'failed', AT, { asOf: 2_000 }).record;
+  };
+
+  it('is believed when newer than the total held, less the failed refunds it counted (created by then, failed after it)', () => {
+    expect(failedAt2000().refunds[0]).toMatchObject({ failedAt: 2_000 });
+    expect(withChargeTotal(failedAt2000(), 6_500, 1_500)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 1_500, chargeRefundedAsOf: 2_001 });
+    expect(withChargeTotal(failedAt2000({ total: 2_000, at: 500 }), 6_500, 1_500)).toMatchObject({ chargeRefunded: 2_000 });
+    // Taken before the refund existed, it never counted it.
+    expect(withChargeTotal(failedAt2000(), 2_000, 900)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 900 });
+  });
+
+  it('is not believed when no newer than the total held, of the failure’s own second, or when the failure’s time is not known', () => {
+    const held = failedAt2000({ total: 6_500, at: 1_500 });
+    expect(withChargeTotal(held, 9_000, 1_400)).toBe(held);
+    expect(withChargeTotal(held, 9_000, 1_500)).toBe(held);
+    const none = failedAt2000();
+    expect(withChargeTotal(none, 6_500, 2_000)).toBe(none);
+    // Stored before failure times were kept: whether the total counted it cannot be told.
+    const stored = { ...none, refunds: none.refunds.map(({ failedAt: _unknown, ...entry }) => entry) };
+    expect(withChargeTotal(stored, 6_500, 1_500)).toBe(stored);
+    // Created when, unknown: the same.
+    const unknownCreation = { ...none, refunds: none.refunds.map(({ providerCreated: _unknown, ...entry }) => entry) };
+    expect(withChargeTotal(unknownCreation, 6_500, 1_500)).toBe(unknownCreation);
+  });
+});

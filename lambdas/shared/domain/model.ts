@@ -205,6 +205,12 @@ export interface RefundEntry {
    */
   readonly failedNoLaterThan?: number;
   /**
+   * When it failed, by Stripe's event of the failure (epoch seconds): a charge total taken after the refund's creation and
+   * before this second counted it, one taken after did not. Absent on failures learned without their time, and on records
+   * stored before it was kept.
+   */
+  readonly failedAt?: number;
+  /**
    * With `failedNoLaterThan`: the charge total (by the second it was taken) this failure was taken off when it was
    * learned, so Stripe's event giving the failure's time does not take it off that total twice.
    */

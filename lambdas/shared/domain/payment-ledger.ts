@@ -337,6 +337,7 @@ export function moveRefund(
     // Learned without the failure's time (a later refund.updated, a lookup), it is known only to have happened by that event or
     // answer: Stripe's clock when it says when, else ours.
     ...(counted && details.asOf === undefined && { failedNoLaterThan: details.knownBy ?? Math.floor(Date.parse(at) / 1000) }),
+    ...(counted && details.asOf !== undefined && { failedAt: details.asOf }),
   };
   let next: PaymentRecord = { ...record, refunds: record.refunds.map((candidate) => (candidate === entry ? moved : candidate)) };
   // A refund that existed at Stripe and failed leaves the charge's total too; a snapshot of the charge from
@@ -401,14 +402,19 @@ const COUNTS_EVERY_REFUND = Number.MAX_SAFE_INTEGER;
  */
 export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, asOf?: number): PaymentRecord {
   const heldAsOf = record.chargeRefundedAsOf;
-  if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) return record;
+  if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) {
+    const believed = totalBeforeFailures(record, chargeRefunded, asOf);
+    if (believed === undefined) return record;
+    const { refunds } = believed === record.chargeRefunded ? record : withoutMarks(record);
+    return recounted({ ...record, refunds, chargeRefunded: believed, chargeRefundedTakenAt: asOf });
+  }
   const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
   const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
   // The time the total held was taken: this snapshot's when it is the one kept; one said without a time counts every refund.
   const takenChanged = newer || total !== record.chargeRefunded;
   const takenAt = takenChanged ? (asOf ?? COUNTS_EVERY_REFUND) : record.chargeRefundedTakenAt;
   // Another value now: the failures marked as taken off the one held (offTotalTakenAt) were not taken off this one.
-  const refunds = total === record.chargeRefunded ? record.refunds : record.refunds.map(({ offTotalTakenAt: _held, ...entry }) => entry);
+  const { refunds } = total === record.chargeRefunded ? record : withoutMarks(record);
   return recounted({
     ...record,
     refunds,
@@ -416,6 +422,35 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
   });
+}
+
+function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
+  return { refunds: record.refunds.map(({ offTotalTakenAt: _held, ...entry }) => entry) };
+}
+
+/**
+ * A total taken before a failure Stripe reported with its time (so older than `chargeRefundedAsOf`), yet after the total
+ * held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. It is believed less
+ * those it did count: created by then and failed after it. Undefined (not believed, as any older snapshot) when it is no
+ * newer than the total held, or when whether it counted a failed refund cannot be told: the failure of its own second,
+ * one learned without its time until then, or one stored before failure times were kept.
+ */
+function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): number | undefined {
+  const heldTakenAt = record.chargeRefundedTakenAt;
+  if (record.chargeRefunded !== undefined && (heldTakenAt === undefined || heldTakenAt === COUNTS_EVERY_REFUND || asOf <= heldTakenAt)) return undefined;
+  let believed = total;
+  for (const entry of record.refunds) {
+    // Never made at Stripe (refused), created after the total was taken, or failed before it: the total never counted it.
+    const existed = entry.stripeRefundId !== undefined || entry.providerCreated !== undefined;
+    if (!isFailedStatus(entry.status) || !existed || (entry.providerCreated !== undefined && entry.providerCreated > asOf)) continue;
+    const failedBefore = (entry.failedAt ?? entry.failedNoLaterThan ?? asOf) < asOf;
+    if (failedBefore) continue;
+    // Created by then and failed after it: counted, and taken off. Anything less known cannot be told.
+    const counted = entry.providerCreated !== undefined && entry.failedAt !== undefined && entry.failedAt > asOf;
+    if (!counted) return undefined;
+    believed -= entry.amount;
+  }
+  return Math.max(0, believed);
 }
 
 /**
@@ -444,7 +479,7 @@ export function withFailureDated(record: PaymentRecord, entry: RefundEntry, stat
     takenAt <= failedAt;
   return recounted({
     ...record,
-    refunds: record.refunds.map((candidate) => (candidate === entry ? rest : candidate)),
+    refunds: record.refunds.map((candidate) => (candidate === entry ? { ...rest, failedAt } : candidate)),
     ...(counted && { chargeRefunded: Math.max(0, (record.chargeRefunded ?? 0) - entry.amount) }),
     chargeRefundedAsOf: Math.max(failedAt + 1, record.chargeRefundedAsOf ?? 0),
   });

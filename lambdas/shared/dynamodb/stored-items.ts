@@ -117,6 +117,7 @@ const refundSchema = z.object({
   providerCreated: z.optional(z.number()),
   failureCode: optionalText,
   failedNoLaterThan: z.optional(z.number()),
+  failedAt: z.optional(z.number()),
   offTotalTakenAt: z.optional(z.number()),
   retriedAs: optionalText,
   resolvedAt: optionalText,
