@@ -1,7 +1,8 @@
 // payments retry-refund where Stripe's charge total and our refunds part ways, over DynamoDB Local and the Stripe fake: a
 // reason found while the payment already needs a person is kept, a gesture made in the Dashboard stays counted when one of
-// our refunds fails after it, a total reported late that still counts a failed refund sends a person to the Dashboard, and
-// an ordinary discounted payment is retried in full.
+// our refunds fails after it, a total reported late that still counts a failed refund sends a person to the Dashboard, a
+// total delivered after a later failure is believed only when what it counts can be told, and an ordinary discounted
+// payment is retried in full.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
@@ -27,6 +28,7 @@ import { createPendingTrip } from '../support/trips';
 import { gatewayLosingRefundAnswers } from '../support/gateways';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
+import { holdFirstCommit } from '../support/held-store';
 
 /** Each slot's price a guest, as the shared booked trip seeds it. */
 const PRICE = BOOKED_TRIP_PRICE;
@@ -565,7 +567,7 @@ describe('a share paid back by hand after it failed, then another booking cancel
 
 describe('Stripe’s totals delivered after a later failure, newer than the total held', () => {
   it.each(['failed', 'canceled'] as const)(
-    'are believed less the failed refunds they counted: a share paid back by hand is not paid again (the second share %s)',
+    'are believed when what they count can be told: a share paid back by hand is not paid again (the second share %s)',
     async (how) => {
       // Stripe's clock stands still but for advance(): each second below is exact.
       const base = Math.floor(Date.now() / 1000) * 1000;
@@ -598,8 +600,9 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
         await t.webhook.send(withSecond);
         const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
 
-        // Each total is newer than the one held: 45.00 by hand, and 90.00 less the second share it counted.
-        expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 40 });
+        // The first total is newer than any held and counts no failed refund: the 45.00 by hand. The second is of the second
+        // share's own second: whether it counts that share cannot be told, so it is not believed.
+        expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
         // Asking both shares again would pay the first twice out of the third booking's money: a person decides.
         expect(retried.err).toContain('REFUND_UNCLEAR');
         expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
@@ -609,4 +612,143 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
       }
     },
   );
+});
+
+describe('a failed refund created in the very second of a total delivered after its failure', () => {
+  it('is not taken off that total (it may have been taken just before): the share paid back by hand is not paid again', async () => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
+      const [first, second, third, fourth] = t.references as [string, string, string, string];
+      // C: the first booking is cancelled; its refund A fails at once (refund.failed of C delivered).
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [a] = stripe.refundsOf(t.pi);
+      const created = a?.created as number;
+      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      // C+20: support pays the first share back by hand; its total (45.00) comes at once and is held.
+      stripe.advance(20_000);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      const byHand = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 };
+      expect((await t.webhook.send(signedRequest(byHand))).body.outcome).toBe('partial_refund_recorded');
+      // C+40, one second: the third booking is cancelled (R, succeeds), then the second (B, pending).
+      stripe.advance(20_000);
+      expect((await ops(['bookings', 'cancel', third, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const b = stripe.refundsOf(t.pi)[3];
+      expect(b?.created).toBe(created + 40);
+      // Stripe's totals of that second: R's (90.00: by hand + R, taken before B existed), then B's (135.00). Both delayed.
+      const withR = { ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 40 };
+      const withB = { ...chargeRefunded(t.pi, t.paid, { refunded: 3 * PRICE, tripId: t.trip.tripId }), created: created + 40 };
+      // C+60: B fails, told at once by refund.failed.
+      stripe.advance(20_000);
+      const failedB = refundObject(stripe.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedB), created: created + 60 }))).body.outcome).toBe('needs_attention');
+
+      await t.webhook.send(signedRequest(withR));
+      await t.webhook.send(signedRequest(withB));
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      // What is true at Stripe: 90.00 back (by hand for the first booking, R for the third). The first booking must not
+      // be paid a second time out of the fourth booking's money.
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
+      expect({ retry: retried.code, err: retried.err, atStripe: stripe.totalRefunded(t.pi), fourth: await t.bookingStatus(fourth) }).toMatchObject({
+        retry: 1,
+        err: expect.stringContaining('REFUND_UNCLEAR'),
+        atStripe: 2 * PRICE,
+        fourth: 'confirmed',
+      });
+    } finally {
+      await stripe.close();
+    }
+  });
+});
+
+describe('two totals of one second delivered after a later failure, the higher one second', () => {
+  it('keeps the higher one: money paid back by hand in that second is not lost, and not paid again', async () => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
+      const [first, second, , fourth] = t.references as [string, string, string, string];
+      // C: the first booking is cancelled; Stripe takes A as pending.
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [a] = stripe.refundsOf(t.pi);
+      const created = a?.created as number;
+      // C+20, one second: the second booking is cancelled (B succeeds), then support pays 45.00 back by hand (D).
+      stripe.advance(20_000);
+      expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      const withB = { ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 20 };
+      const withD = { ...chargeRefunded(t.pi, t.paid, { refunded: 3 * PRICE, tripId: t.trip.tripId }), created: created + 20 };
+      // C+60: A fails, told at once by refund.failed; both totals of C+20 come after it, in the order they were made.
+      stripe.advance(40_000);
+      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created: created + 60 }))).body.outcome).toBe('needs_attention');
+      await t.webhook.send(signedRequest(withB));
+      await t.webhook.send(signedRequest(withD));
+      const held = await t.record();
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      // At Stripe: B and D (90.00). Of the higher total (135.00) less A, 90.00 is back.
+      expect({
+        held: [held.chargeRefunded, (held.chargeRefundedTakenAt as number) - created],
+        retry: retried.code,
+        err: retried.err,
+        atStripe: stripe.totalRefunded(t.pi),
+        fourth: await t.bookingStatus(fourth),
+      }).toMatchObject({ held: [2 * PRICE, 20], retry: 1, err: expect.stringContaining('REFUND_UNCLEAR'), atStripe: 2 * PRICE, fourth: 'confirmed' });
+    } finally {
+      await stripe.close();
+    }
+  });
+});
+
+describe('a total and a later failure processed at once', () => {
+  it.each(['failure held', 'total held'] as const)('ends as in either order (%s at its commit while the other commits)', async (which) => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1]);
+      const [first, second, third] = t.references as [string, string, string];
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [a] = stripe.refundsOf(t.pi);
+      const created = a?.created as number;
+      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      stripe.advance(20_000);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 }));
+      stripe.advance(20_000);
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const b = stripe.refundsOf(t.pi)[2];
+      const withSecond = signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 40 });
+      stripe.advance(20_000);
+      const endedB = refundObject(stripe.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card'));
+      const failure = signedRequest({ ...stripeEvent('refund.failed', endedB), created: created + 60 });
+
+      const held = holdFirstCommit(t.store);
+      const heldHook = webhookHarness(stripe, { store: held.store });
+      const [first_, second_] = which === 'failure held' ? [failure, withSecond] : [withSecond, failure];
+      const pending = heldHook.send(first_);
+      await held.reached;
+      await t.webhook.send(second_);
+      held.release();
+      await pending;
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE });
+      expect(retried.err).toContain('REFUND_UNCLEAR');
+      expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
+      expect(await t.bookingStatus(third)).toBe('confirmed');
+    } finally {
+      await stripe.close();
+    }
+  });
 });

@@ -213,12 +213,20 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     expect(withChargeTotal(failedAt2000(), 2_000, 900)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 900 });
   });
 
-  it('is not believed when no newer than the total held, of the failure’s own second, or when the failure’s time is not known', () => {
+  it('keeps the higher of two totals of one second, as for any total', () => {
+    const held = failedAt2000({ total: 6_500, at: 1_500 });
+    expect(held.chargeRefunded).toBe(2_000);
+    expect(withChargeTotal(held, 9_000, 1_500)).toMatchObject({ chargeRefunded: 4_500, chargeRefundedTakenAt: 1_500 });
+    expect(withChargeTotal(held, 5_000, 1_500)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 1_500 });
+  });
+
+  it('is not believed when older than the total held, of the refund’s creation or failure second, or when a time is not known', () => {
     const held = failedAt2000({ total: 6_500, at: 1_500 });
     expect(withChargeTotal(held, 9_000, 1_400)).toBe(held);
-    expect(withChargeTotal(held, 9_000, 1_500)).toBe(held);
     const none = failedAt2000();
     expect(withChargeTotal(none, 6_500, 2_000)).toBe(none);
+    // Of the second Stripe created the refund: a total of that second may have been taken just before it.
+    expect(withChargeTotal(none, 6_500, 1_000)).toBe(none);
     // Stored before failure times were kept: whether the total counted it cannot be told.
     const stored = { ...none, refunds: none.refunds.map(({ failedAt: _unknown, ...entry }) => entry) };
     expect(withChargeTotal(stored, 6_500, 1_500)).toBe(stored);

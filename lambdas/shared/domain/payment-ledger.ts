@@ -429,15 +429,18 @@ function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
 }
 
 /**
- * A total taken before a failure Stripe reported with its time (so older than `chargeRefundedAsOf`), yet after the total
- * held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. It is believed less
- * those it did count: created by then and failed after it. Undefined (not believed, as any older snapshot) when it is no
- * newer than the total held, or when whether it counted a failed refund cannot be told: the failure of its own second,
- * one learned without its time until then, or one stored before failure times were kept.
+ * A total taken before a failure Stripe reported with its time (so older than `chargeRefundedAsOf`), yet no older than the
+ * total held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. It is believed
+ * less those it did count: created before it and failed after it; of the held total's own second, the higher of the two
+ * is kept, as for any total. Undefined (not believed, as any older snapshot) when it is older than the total held, or when
+ * whether it counted a failed refund cannot be told: one created or failed in its own second (Stripe's totals of one
+ * second may come before or after it), one learned without its time until then, of unknown creation, or stored before
+ * failure times were kept.
  */
 function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): number | undefined {
   const heldTakenAt = record.chargeRefundedTakenAt;
-  if (record.chargeRefunded !== undefined && (heldTakenAt === undefined || heldTakenAt === COUNTS_EVERY_REFUND || asOf <= heldTakenAt)) return undefined;
+  const held = record.chargeRefunded;
+  if (held !== undefined && (heldTakenAt === undefined || heldTakenAt === COUNTS_EVERY_REFUND || asOf < heldTakenAt)) return undefined;
   let believed = total;
   for (const entry of record.refunds) {
     // Never made at Stripe (refused), created after the total was taken, or failed before it: the total never counted it.
@@ -445,12 +448,12 @@ function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number)
     if (!isFailedStatus(entry.status) || !existed || (entry.providerCreated !== undefined && entry.providerCreated > asOf)) continue;
     const failedBefore = (entry.failedAt ?? entry.failedNoLaterThan ?? asOf) < asOf;
     if (failedBefore) continue;
-    // Created by then and failed after it: counted, and taken off. Anything less known cannot be told.
-    const counted = entry.providerCreated !== undefined && entry.failedAt !== undefined && entry.failedAt > asOf;
+    // Created before it and failed after it: counted, and taken off. Anything less known cannot be told.
+    const counted = entry.providerCreated !== undefined && entry.providerCreated < asOf && entry.failedAt !== undefined && entry.failedAt > asOf;
     if (!counted) return undefined;
     believed -= entry.amount;
   }
-  return Math.max(0, believed);
+  return Math.max(0, believed, asOf === heldTakenAt ? (held ?? 0) : 0);
 }
 
 /**
