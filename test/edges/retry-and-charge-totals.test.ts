@@ -600,8 +600,8 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
         await t.webhook.send(withSecond);
         const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
 
-        // The first total is newer than any held and counts no failed refund: the 45.00 by hand. The second is of the second
-        // share's own second: whether it counts that share cannot be told, so it is not believed.
+        // The first total is newer than any held and counts no failed refund: the 45.00 by hand. The second, less the second
+        // share it may count (of its own second), says no more than that.
         expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
         // Asking both shares again would pay the first twice out of the third booking's money: a person decides.
         expect(retried.err).toContain('REFUND_UNCLEAR');
@@ -615,7 +615,7 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
 });
 
 describe('a failed refund created in the very second of a total delivered after its failure', () => {
-  it('is not taken off that total (it may have been taken just before): the share paid back by hand is not paid again', async () => {
+  it('is taken off it, whether that total counted it or not: what is surely back is kept, and the share paid back by hand is not paid again', async () => {
     const base = Math.floor(Date.now() / 1000) * 1000;
     const stripe = await startStripeFake({ now: () => base });
     try {
@@ -654,7 +654,8 @@ describe('a failed refund created in the very second of a total delivered after 
 
       // What is true at Stripe: 90.00 back (by hand for the first booking, R for the third). The first booking must not
       // be paid a second time out of the fourth booking's money.
-      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
+      // What is surely back of the 135.00 of C+40, less the share that failed: the first share by hand and the third's.
+      expect(await t.record()).toMatchObject({ chargeRefunded: 2 * PRICE, chargeRefundedTakenAt: created + 40 });
       expect({ retry: retried.code, err: retried.err, atStripe: stripe.totalRefunded(t.pi), fourth: await t.bookingStatus(fourth) }).toMatchObject({
         retry: 1,
         err: expect.stringContaining('REFUND_UNCLEAR'),
@@ -747,6 +748,57 @@ describe('a total and a later failure processed at once', () => {
       expect(retried.err).toContain('REFUND_UNCLEAR');
       expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
       expect(await t.bookingStatus(third)).toBe('confirmed');
+    } finally {
+      await stripe.close();
+    }
+  });
+});
+
+describe('a share paid back by hand, then another of ours created in that same second and failing later', () => {
+  it.each(['both totals after the failure', 'D total before the failure, B total after'] as const)('%s: the first share is not paid twice', async (order) => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
+      const [first, second, third, fourth] = t.references as [string, string, string, string];
+      // C: first booking cancelled, A pending; A fails at C+10 (refund.failed delivered).
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [a] = stripe.refundsOf(t.pi);
+      const created = a?.created as number;
+      stripe.advance(10_000);
+      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created: created + 10 }))).body.outcome).toBe('needs_attention');
+      // C+20, one second: support pays the first share back by hand (D), then the second booking is cancelled (B pending).
+      stripe.advance(10_000);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const b = stripe.refundsOf(t.pi)[2];
+      expect(b?.created).toBe(created + 20);
+      const withD = signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 });
+      const withB = signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 20 });
+      if (order !== 'both totals after the failure') await t.webhook.send(withD);
+      // C+40: B fails, told at once.
+      stripe.advance(20_000);
+      const failedB = refundObject(stripe.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedB), created: created + 40 }))).body.outcome).toBe('needs_attention');
+      await t.webhook.send(withB);
+      if (order === 'both totals after the failure') await t.webhook.send(withD);
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+      // True at Stripe: D only (45.00). Retrying A and B would pay the first booking twice out of the third and fourth's money.
+      expect({
+        err: retried.err,
+        atStripe: stripe.totalRefunded(t.pi),
+        third: await t.bookingStatus(third),
+        fourth: await t.bookingStatus(fourth),
+      }).toMatchObject({
+        err: expect.stringContaining('REFUND_UNCLEAR'),
+        atStripe: PRICE,
+        third: 'confirmed',
+        fourth: 'confirmed',
+      });
     } finally {
       await stripe.close();
     }

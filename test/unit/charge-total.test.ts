@@ -213,25 +213,42 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     expect(withChargeTotal(failedAt2000(), 2_000, 900)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 900 });
   });
 
-  it('keeps the higher of two totals of one second, as for any total', () => {
+  it('takes off every failed refund it may count, whether it did or not, and keeps what is surely back', () => {
+    const none = failedAt2000();
+    // Of the failure's second, of the refund's creation second, stored without the failure's time or its creation.
+    expect(withChargeTotal(none, 6_500, 2_000)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 2_000 });
+    expect(withChargeTotal(none, 6_500, 1_000)).toMatchObject({ chargeRefunded: 2_000 });
+    const stored = { ...none, refunds: none.refunds.map(({ failedAt: _unknown, ...entry }) => entry) };
+    expect(withChargeTotal(stored, 6_500, 1_500)).toMatchObject({ chargeRefunded: 2_000 });
+    const unknownCreation = { ...none, refunds: none.refunds.map(({ providerCreated: _unknown, ...entry }) => entry) };
+    expect(withChargeTotal(unknownCreation, 6_500, 1_500)).toMatchObject({ chargeRefunded: 2_000 });
+  });
+
+  it('replaces the total held only when it says more (of the same second or a later one), never when older', () => {
     const held = failedAt2000({ total: 6_500, at: 1_500 });
     expect(held.chargeRefunded).toBe(2_000);
     expect(withChargeTotal(held, 9_000, 1_500)).toMatchObject({ chargeRefunded: 4_500, chargeRefundedTakenAt: 1_500 });
-    expect(withChargeTotal(held, 5_000, 1_500)).toMatchObject({ chargeRefunded: 2_000, chargeRefundedTakenAt: 1_500 });
+    expect(withChargeTotal(held, 9_000, 1_600)).toMatchObject({ chargeRefunded: 4_500, chargeRefundedTakenAt: 1_600 });
+    expect(withChargeTotal(held, 6_500, 1_600)).toBe(held);
+    expect(withChargeTotal(held, 9_000, 1_400)).toBe(held);
   });
 
-  it('is not believed when older than the total held, of the refund’s creation or failure second, or when a time is not known', () => {
-    const held = failedAt2000({ total: 6_500, at: 1_500 });
-    expect(withChargeTotal(held, 9_000, 1_400)).toBe(held);
-    const none = failedAt2000();
-    expect(withChargeTotal(none, 6_500, 2_000)).toBe(none);
-    // Of the second Stripe created the refund: a total of that second may have been taken just before it.
-    expect(withChargeTotal(none, 6_500, 1_000)).toBe(none);
-    // Stored before failure times were kept: whether the total counted it cannot be told.
-    const stored = { ...none, refunds: none.refunds.map(({ failedAt: _unknown, ...entry }) => entry) };
-    expect(withChargeTotal(stored, 6_500, 1_500)).toBe(stored);
-    // Created when, unknown: the same.
-    const unknownCreation = { ...none, refunds: none.refunds.map(({ providerCreated: _unknown, ...entry }) => entry) };
-    expect(withChargeTotal(unknownCreation, 6_500, 1_500)).toBe(unknownCreation);
+  it('marks a failure learned without its time as taken off it, so dating it later takes it off no more', () => {
+    // Two refunds of 20.00 created at 1_000: f's failure looked up (no later than 1_800), g's dated by Stripe at 2_000.
+    const base = paid({
+      refunds: [
+        refund('f', { amount: 2_000, status: 'pending', stripeRefundId: 're_f', providerCreated: 1_000 }),
+        refund('g', { amount: 2_000, status: 'pending', stripeRefundId: 're_g', providerCreated: 1_000 }),
+      ],
+    });
+    const lookedUp = moveRefund(base, 'f', 'failed', AT, { knownBy: 1_800 }).record;
+    const bothFailed = moveRefund(lookedUp, 'g', 'failed', AT, { asOf: 2_000, failureEvent: true }).record;
+
+    // A total of 1_500 (90.00) arrives late: both refunds come off it, f marked.
+    const late = withChargeTotal(bothFailed, 9_000, 1_500);
+    expect(late).toMatchObject({ chargeRefunded: 5_000, refunds: [{ refundKey: 'f', offTotalTakenAt: 1_500 }, { refundKey: 'g' }] });
+    // Stripe's refund.failed of f, at 1_700, finds it already taken off that total.
+    const dated = moveRefund(late, 'f', 'failed', AT, { asOf: 1_700, failureEvent: true }).record;
+    expect(dated).toMatchObject({ chargeRefunded: 5_000, refunds: [{ refundKey: 'f', failedAt: 1_700 }, { refundKey: 'g' }] });
   });
 });

@@ -404,9 +404,10 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   const heldAsOf = record.chargeRefundedAsOf;
   if (asOf !== undefined && heldAsOf !== undefined && asOf < heldAsOf) {
     const believed = totalBeforeFailures(record, chargeRefunded, asOf);
-    if (believed === undefined) return record;
-    const { refunds } = believed === record.chargeRefunded ? record : withoutMarks(record);
-    return recounted({ ...record, refunds, chargeRefunded: believed, chargeRefundedTakenAt: asOf });
+    if (!believed) return record;
+    // The failures it was taken off without their time are marked, so dating them later takes them off it no more.
+    const refunds = withoutMarks(record).refunds.map((entry) => (believed.marked.includes(entry.refundKey) ? { ...entry, offTotalTakenAt: asOf } : entry));
+    return recounted({ ...record, refunds, chargeRefunded: believed.value, chargeRefundedTakenAt: asOf });
   }
   const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
   const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
@@ -430,30 +431,28 @@ function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
 
 /**
  * A total taken before a failure Stripe reported with its time (so older than `chargeRefundedAsOf`), yet no older than the
- * total held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. It is believed
- * less those it did count: created before it and failed after it; of the held total's own second, the higher of the two
- * is kept, as for any total. Undefined (not believed, as any older snapshot) when it is older than the total held, or when
- * whether it counted a failed refund cannot be told: one created or failed in its own second (Stripe's totals of one
- * second may come before or after it), one learned without its time until then, of unknown creation, or stored before
- * failure times were kept.
+ * total held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. Every one it may
+ * count (created by then and not failed before it) is taken off, whether it did or not (a refund created or failed in the
+ * total's own second, a failure without its time, one stored before failure times were kept): what is left is money
+ * surely back, never more. Stripe's totals only grow but for failures, which are taken off the one held too, so it is
+ * believed only when it says more than the total held (which it then replaces); undefined otherwise.
  */
-function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): number | undefined {
+function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): { readonly value: number; readonly marked: readonly string[] } | undefined {
   const heldTakenAt = record.chargeRefundedTakenAt;
   const held = record.chargeRefunded;
   if (held !== undefined && (heldTakenAt === undefined || heldTakenAt === COUNTS_EVERY_REFUND || asOf < heldTakenAt)) return undefined;
-  let believed = total;
+  let value = total;
+  const marked: string[] = [];
   for (const entry of record.refunds) {
     // Never made at Stripe (refused), created after the total was taken, or failed before it: the total never counted it.
     const existed = entry.stripeRefundId !== undefined || entry.providerCreated !== undefined;
     if (!isFailedStatus(entry.status) || !existed || (entry.providerCreated !== undefined && entry.providerCreated > asOf)) continue;
-    const failedBefore = (entry.failedAt ?? entry.failedNoLaterThan ?? asOf) < asOf;
-    if (failedBefore) continue;
-    // Created before it and failed after it: counted, and taken off. Anything less known cannot be told.
-    const counted = entry.providerCreated !== undefined && entry.providerCreated < asOf && entry.failedAt !== undefined && entry.failedAt > asOf;
-    if (!counted) return undefined;
-    believed -= entry.amount;
+    if ((entry.failedAt ?? entry.failedNoLaterThan ?? asOf) < asOf) continue;
+    value -= entry.amount;
+    if (entry.failedNoLaterThan !== undefined) marked.push(entry.refundKey);
   }
-  return Math.max(0, believed, asOf === heldTakenAt ? (held ?? 0) : 0);
+  value = Math.max(0, value);
+  return held !== undefined && value <= held ? undefined : { value, marked };
 }
 
 /**
