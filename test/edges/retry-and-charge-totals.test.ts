@@ -615,7 +615,7 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
 });
 
 describe('a failed refund created in the very second of a total delivered after its failure', () => {
-  it('is taken off it, whether that total counted it or not: what is surely back is kept, and the share paid back by hand is not paid again', async () => {
+  it('is taken off it, whether that total counted it or not, and the share paid back by hand is not paid again', async () => {
     const base = Math.floor(Date.now() / 1000) * 1000;
     const stripe = await startStripeFake({ now: () => base });
     try {
@@ -654,8 +654,9 @@ describe('a failed refund created in the very second of a total delivered after 
 
       // What is true at Stripe: 90.00 back (by hand for the first booking, R for the third). The first booking must not
       // be paid a second time out of the fourth booking's money.
-      // What is surely back of the 135.00 of C+40, less the share that failed: the first share by hand and the third's.
-      expect(await t.record()).toMatchObject({ chargeRefunded: 2 * PRICE, chargeRefundedTakenAt: created + 40 });
+      // Of the 135.00 of C+40, less the share that failed, what is beyond our own refunds (the third's) is the 45.00 by hand
+      // the total held already says: it stays.
+      expect(await t.record()).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
       expect({ retry: retried.code, err: retried.err, atStripe: stripe.totalRefunded(t.pi), fourth: await t.bookingStatus(fourth) }).toMatchObject({
         retry: 1,
         err: expect.stringContaining('REFUND_UNCLEAR'),
@@ -798,6 +799,56 @@ describe('a share paid back by hand, then another of ours created in that same s
         atStripe: PRICE,
         third: 'confirmed',
         fourth: 'confirmed',
+      });
+    } finally {
+      await stripe.close();
+    }
+  });
+});
+
+describe('two shares of ours and a failing one made in one second, only the total from before the failing one delivered', () => {
+  it('keeps the total held: the first share, paid back by hand, is not paid twice out of the fifth booking', async () => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1, 1, 1]);
+      const [first, second, third, fourth, fifth] = t.references as [string, string, string, string, string];
+      // C: first booking cancelled, A fails at once (refund.failed delivered).
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [a] = stripe.refundsOf(t.pi);
+      const created = a?.created as number;
+      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      // C+20: the first share paid back by hand; its total (45.00) delivered at once and held.
+      stripe.advance(20_000);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      const byHand = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 };
+      expect((await t.webhook.send(signedRequest(byHand))).body.outcome).toBe('partial_refund_recorded');
+      // C+40, one second: third and fourth cancelled (R3, R4 succeed), then the second (B pending).
+      stripe.advance(20_000);
+      expect((await ops(['bookings', 'cancel', third, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      expect((await ops(['bookings', 'cancel', fourth, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const b = stripe.refundsOf(t.pi)[4];
+      expect(b?.created).toBe(created + 40);
+      // Stripe's total of R4's refund (by hand + R3 + R4 = 135.00), taken before B existed; B's own total is still on its way.
+      const withR4 = { ...chargeRefunded(t.pi, t.paid, { refunded: 3 * PRICE, tripId: t.trip.tripId }), created: created + 40 };
+      // C+60: B fails, told at once.
+      stripe.advance(20_000);
+      const failedB = refundObject(stripe.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedB), created: created + 60 }))).body.outcome).toBe('needs_attention');
+      await t.webhook.send(signedRequest(withR4));
+      const held = await t.record();
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      // True at Stripe before the retry: by hand 45 + R3 + R4 = 135.00 of 225.00; the fifth booking stands.
+      expect(held).toMatchObject({ chargeRefunded: PRICE, chargeRefundedTakenAt: created + 20 });
+      expect({ err: retried.err, atStripe: stripe.totalRefunded(t.pi), fifth: await t.bookingStatus(fifth) }).toMatchObject({
+        err: expect.stringContaining('REFUND_UNCLEAR'),
+        atStripe: 3 * PRICE,
+        fifth: 'confirmed',
       });
     } finally {
       await stripe.close();

@@ -251,4 +251,29 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     const dated = moveRefund(late, 'f', 'failed', AT, { asOf: 1_700, failureEvent: true }).record;
     expect(dated).toMatchObject({ chargeRefunded: 5_000, refunds: [{ refundKey: 'f', failedAt: 1_700 }, { refundKey: 'g' }] });
   });
+
+  it('does not replace the total held with one whose extra is only refunds of ours made since (what is outside stays known)', () => {
+    // Paid 225.00. A failed at 1_000; 45.00 paid back by hand, its total (1_020) held; at 1_040 two shares of ours succeed
+    // and b is made, failing at 1_060; then Stripe's total of 1_040 (135.00: by hand and the two shares) comes late.
+    const start: PaymentRecord = {
+      ...newPaymentRecord({ paymentId: 'pi_total', status: 'booked', tripId: 'trip-1', setAside: false, amountPaid: 22_500, currency: 'eur' }, AT),
+      refunds: [refund('a', { status: 'pending', stripeRefundId: 're_a', providerCreated: 1_000 })],
+    };
+    const aFailed = withChargeTotal(moveRefund(start, 'a', 'failed', AT, { asOf: 1_000, failureEvent: true }).record, 4_500, 1_020);
+    const made = {
+      ...aFailed,
+      refunds: [
+        ...aFailed.refunds,
+        refund('r3', { status: 'succeeded', stripeRefundId: 're_3', providerCreated: 1_040 }),
+        refund('r4', { status: 'succeeded', stripeRefundId: 're_4', providerCreated: 1_040 }),
+        refund('b', { status: 'pending', stripeRefundId: 're_b', providerCreated: 1_040 }),
+      ],
+    };
+    const bFailed = moveRefund(made, 'b', 'failed', AT, { asOf: 1_060, failureEvent: true }).record;
+
+    const late = withChargeTotal(bFailed, 13_500, 1_040);
+
+    expect(late).toBe(bFailed);
+    expect({ outside: refundedOutside(late), refundable: refundableAmount(late) }).toEqual({ outside: 4_500, refundable: 9_000 });
+  });
 });

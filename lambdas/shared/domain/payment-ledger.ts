@@ -48,12 +48,15 @@ function succeededRefundAmount(record: Pick<PaymentRecord, 'refunds'>): number {
  * total that holds 45.00 from before it is other money, not this refund.
  */
 export function refundableAmount(record: PaymentRecord): number {
-  const ours = record.refunds.filter(isLive);
+  return Math.max(0, record.amountPaid - sumOf(record.refunds.filter(isLive)) - beyondOurs(record));
+}
+
+/** What Stripe's total holds beyond the refunds of ours back or under way that it can count. */
+function beyondOurs(record: PaymentRecord): number {
   const takenAt = record.chargeRefundedTakenAt;
   const countable = (entry: RefundEntry): boolean =>
     takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated === undefined || entry.providerCreated <= takenAt;
-  const outside = Math.max(0, (record.chargeRefunded ?? 0) - sumOf(ours.filter(countable)));
-  return Math.max(0, record.amountPaid - sumOf(ours) - outside);
+  return Math.max(0, (record.chargeRefunded ?? 0) - sumOf(record.refunds.filter(isLive).filter(countable)));
 }
 
 /** A refund of ours whose money is back or on its way. */
@@ -434,8 +437,9 @@ function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
  * total held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. Every one it may
  * count (created by then and not failed before it) is taken off, whether it did or not (a refund created or failed in the
  * total's own second, a failure without its time, one stored before failure times were kept): what is left is money
- * surely back, never more. Stripe's totals only grow but for failures, which are taken off the one held too, so it is
- * believed only when it says more than the total held (which it then replaces); undefined otherwise.
+ * surely back, never more. It replaces the total held only when it says more is back beyond our own refunds (each total
+ * against the refunds of ours it can count by its time): a higher total of a later second may hold only refunds of ours
+ * made since; undefined otherwise.
  */
 function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): { readonly value: number; readonly marked: readonly string[] } | undefined {
   const heldTakenAt = record.chargeRefundedTakenAt;
@@ -452,7 +456,8 @@ function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number)
     if (entry.failedNoLaterThan !== undefined) marked.push(entry.refundKey);
   }
   value = Math.max(0, value);
-  return held !== undefined && value <= held ? undefined : { value, marked };
+  if (held !== undefined && beyondOurs({ ...record, chargeRefunded: value, chargeRefundedTakenAt: asOf }) <= beyondOurs(record)) return undefined;
+  return { value, marked };
 }
 
 /**
