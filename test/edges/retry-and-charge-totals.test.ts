@@ -10,6 +10,7 @@ import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborator
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
 import { paymentRecordItem, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -850,6 +851,69 @@ describe('two shares of ours and a failing one made in one second, only the tota
         atStripe: 3 * PRICE,
         fifth: 'confirmed',
       });
+    } finally {
+      await stripe.close();
+    }
+  });
+});
+
+describe('a total held in doubt (it may count a failure learned without its time), a late total, then the failure dated', () => {
+  it('takes the late total for what it surely holds: the second booking is not paid twice out of the bookings still standing', async () => {
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    const stripe = await startStripeFake({ now: () => base });
+    try {
+      const t = await bookedTripAt(stripe, [1, 1, 1, 1, 1, 1, 1]);
+      const [a, b, c, d, e, f, g] = t.references as [string, string, string, string, string, string, string];
+      // C: B cancelled, its refund F pending (its total of C never delivered).
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const [refF] = stripe.refundsOf(t.pi);
+      const created = refF?.created as number;
+      // C+20: A cancelled (R0 succeeds); its total (F + R0 = 90.00) delivered and held.
+      stripe.advance(20_000);
+      expect((await ops(['bookings', 'cancel', a, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const withR0 = { ...chargeRefunded(t.pi, t.paid, { refunded: 2 * PRICE, tripId: t.trip.tripId }), created: created + 20 };
+      await t.webhook.send(signedRequest(withR0));
+      // C+30: D cancelled (R2 succeeds), then C (G pending).
+      stripe.advance(10_000);
+      expect((await ops(['bookings', 'cancel', d, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      stripe.nextRefundStatus('pending');
+      expect((await ops(['bookings', 'cancel', c, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+      const refG = stripe.refundsOf(t.pi)[3];
+      expect(refG?.created).toBe(created + 30);
+      // C+40: B's share paid back by hand; its total (F + R0 + R2 + G + by hand = 225.00) on its way.
+      stripe.advance(10_000);
+      await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+      const byHand = { ...chargeRefunded(t.pi, t.paid, { refunded: 5 * PRICE, tripId: t.trip.tripId }), created: created + 40 };
+      // C+55: F fails at the bank (its refund.failed held back). C+60: G fails, told at once.
+      stripe.advance(15_000);
+      const failedF = refundObject(stripe.setRefundStatus(refF?.id as string, 'failed', 'expired_or_canceled_card'));
+      stripe.advance(5_000);
+      const failedG = refundObject(stripe.setRefundStatus(refG?.id as string, 'failed', 'expired_or_canceled_card'));
+      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedG), created: created + 60 }))).body.outcome).toBe('needs_attention');
+      // C+70: a later refund.updated of F (not of its change) tells F failed, without when.
+      await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', failedF), created: created + 70 }));
+      expect(chargeTotalInDoubt(await t.record())).toBe(true);
+      // The total of C+40 arrives late, then F's refund.failed of C+55.
+      await t.webhook.send(signedRequest(byHand));
+      // 225.00 less the two failed shares it may count: 135.00, of which 45.00 beyond our own refunds (the one by hand).
+      expect(await t.record()).toMatchObject({ chargeRefunded: 3 * PRICE, chargeRefundedTakenAt: created + 40 });
+      await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedF), created: created + 55 }));
+      // Dated, F comes off no total twice: the total it was taken off is marked.
+      expect(await t.record()).toMatchObject({ chargeRefunded: 3 * PRICE });
+      const atStripeBefore = stripe.totalRefunded(t.pi);
+      const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+
+      // True at Stripe before the retry: R0 + R2 + 45.00 by hand (B's share) = 135.00 of 315.00; E, F, G stand (135.00), C is owed
+      // 45.00. Asking again for both failed shares (90.00) pays B twice, out of the standing bookings' money.
+      expect(atStripeBefore).toBe(3 * PRICE);
+      expect({ atStripe: stripe.totalRefunded(t.pi), e: await t.bookingStatus(e), f: await t.bookingStatus(f), g: await t.bookingStatus(g) }).toMatchObject({
+        e: 'confirmed',
+        f: 'confirmed',
+        g: 'confirmed',
+      });
+      expect(retried.err).toContain('REFUND_UNCLEAR');
+      expect(stripe.totalRefunded(t.pi)).toBe(3 * PRICE);
     } finally {
       await stripe.close();
     }

@@ -276,4 +276,35 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     expect(late).toBe(bFailed);
     expect({ outside: refundedOutside(late), refundable: refundableAmount(late) }).toEqual({ outside: 4_500, refundable: 9_000 });
   });
+
+  it('takes a late total against what the total held surely holds, less the failures it may still count', () => {
+    // Paid 315.00. f (B) made at 1_000; r0 (A) at 1_020 succeeds; the total of 1_020 (f + r0 = 90.00) is held.
+    let rec: PaymentRecord = {
+      ...newPaymentRecord({ paymentId: 'pi', status: 'booked', tripId: 't', setAside: false, amountPaid: 31_500, currency: 'eur' }, AT),
+      refunds: [
+        refund('f', { status: 'pending', stripeRefundId: 're_f', providerCreated: 1_000 }),
+        refund('r0', { status: 'succeeded', stripeRefundId: 're_r0', providerCreated: 1_020 }),
+      ],
+    };
+    rec = withChargeTotal(rec, 9_000, 1_020);
+    // 1_030: r2 (D) succeeds, g (C) pending; 1_040: 45.00 by hand (for B). Stripe's total at 1_040: 225.00.
+    rec = {
+      ...rec,
+      refunds: [
+        ...rec.refunds,
+        refund('r2', { status: 'succeeded', stripeRefundId: 're_r2', providerCreated: 1_030 }),
+        refund('g', { status: 'pending', stripeRefundId: 're_g', providerCreated: 1_030 }),
+      ],
+    };
+    // g fails at 1_060 (refund.failed at once); f failed at 1_055, learned by a later refund.updated at 1_070 (no time).
+    rec = moveRefund(rec, 'g', 'failed', AT, { asOf: 1_060, failureEvent: true }).record;
+    rec = moveRefund(rec, 'f', 'failed', AT, { knownBy: 1_070 }).record;
+    expect(chargeTotalInDoubt(rec)).toBe(true);
+    rec = withChargeTotal(rec, 22_500, 1_040);
+    expect(rec).toMatchObject({ chargeRefunded: 13_500, chargeRefundedTakenAt: 1_040 });
+    // f's refund.failed (1_055) delivered last.
+    rec = moveRefund(rec, 'f', 'failed', AT, { asOf: 1_055, failureEvent: true }).record;
+    // True: 45.00 back by hand; ours live r0 + r2. Surely refundable at most 315 - 90 - 45 = 180.
+    expect(refundableAmount(rec)).toBeLessThanOrEqual(18_000);
+  });
 });

@@ -75,13 +75,16 @@ function sumOf(entries: readonly RefundEntry[]): number {
  * what it says is back may not be.
  */
 export function chargeTotalInDoubt(record: PaymentRecord): boolean {
+  return record.refunds.some((entry) => mayStillCountFailed(record, entry));
+}
+
+/** Whether the total held may still count `entry`, a refund whose failure was learned without its time (chargeTotalInDoubt). */
+function mayStillCountFailed(record: PaymentRecord, entry: RefundEntry): boolean {
   const takenAt = record.chargeRefundedTakenAt;
-  if (record.chargeRefunded === undefined || takenAt === undefined) return false;
+  if (record.chargeRefunded === undefined || takenAt === undefined || entry.failedNoLaterThan === undefined) return false;
   // Taken before Stripe created the refund, a total never counted it (withoutFailedRefund says the same); the total the
   // failure came off when it was learned counts it no more.
-  const mayCount = (entry: RefundEntry): boolean =>
-    (entry.providerCreated === undefined || takenAt >= entry.providerCreated) && takenAt !== entry.offTotalTakenAt;
-  return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan && mayCount(entry));
+  return takenAt <= entry.failedNoLaterThan && (entry.providerCreated === undefined || takenAt >= entry.providerCreated) && takenAt !== entry.offTotalTakenAt;
 }
 
 /**
@@ -437,9 +440,9 @@ function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
  * total held: newer word of money paid back, made untrustworthy only for the failed refunds it may count. Every one it may
  * count (created by then and not failed before it) is taken off, whether it did or not (a refund created or failed in the
  * total's own second, a failure without its time, one stored before failure times were kept): what is left is money
- * surely back, never more. It replaces the total held only when it says more is back beyond our own refunds (each total
- * against the refunds of ours it can count by its time): a higher total of a later second may hold only refunds of ours
- * made since; undefined otherwise.
+ * surely back, never more. It replaces the total held only when it says more is surely back beyond our own refunds (each
+ * total against the refunds of ours it can count by its time, the one held less the failed refunds it may still count): a
+ * higher total of a later second may hold only refunds of ours made since; undefined otherwise.
  */
 function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number): { readonly value: number; readonly marked: readonly string[] } | undefined {
   const heldTakenAt = record.chargeRefundedTakenAt;
@@ -456,7 +459,9 @@ function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number)
     if (entry.failedNoLaterThan !== undefined) marked.push(entry.refundKey);
   }
   value = Math.max(0, value);
-  if (held !== undefined && beyondOurs({ ...record, chargeRefunded: value, chargeRefundedTakenAt: asOf }) <= beyondOurs(record)) return undefined;
+  // The total held may still count failed refunds (in doubt): what it surely holds beyond ours is less those.
+  const heldSurely = beyondOurs(record) - sumOf(record.refunds.filter((entry) => mayStillCountFailed(record, entry)));
+  if (held !== undefined && beyondOurs({ ...record, chargeRefunded: value, chargeRefundedTakenAt: asOf }) <= heldSurely) return undefined;
   return { value, marked };
 }
 
