@@ -307,4 +307,23 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     // True: 45.00 back by hand; ours live r0 + r2. Surely refundable at most 315 - 90 - 45 = 180.
     expect(refundableAmount(rec)).toBeLessThanOrEqual(18_000);
   });
+
+  it('never takes a late total that surely holds nothing over a total held in doubt by more than its extra', () => {
+    // Paid 500.00; 5.00 back by hand at 1 (only Stripe's totals tell). f (10.00) made at 5, its failure learned by a lookup
+    // at 8; g (20.00) made at 6, failed at 10 (refund.failed). Stripe's totals of 6 and 7: 25.00 (by hand and g).
+    const start: PaymentRecord = {
+      ...newPaymentRecord({ paymentId: 'pi_total', status: 'booked', tripId: 'trip-1', setAside: false, amountPaid: 50_000, currency: 'eur' }, AT),
+      refunds: [
+        refund('f', { amount: 1_000, status: 'pending', stripeRefundId: 're_f', providerCreated: 5 }),
+        refund('g', { amount: 2_000, status: 'pending', stripeRefundId: 're_g', providerCreated: 6 }),
+      ],
+    };
+    const fLookedUp = moveRefund(withChargeTotal(start, 2_500, 6), 'f', 'failed', AT, { knownBy: 8 }).record;
+    const gFailed = moveRefund(fLookedUp, 'g', 'failed', AT, { asOf: 10, failureEvent: true }).record;
+
+    const late = withChargeTotal(gFailed, 2_500, 7);
+
+    expect(late).toBe(gFailed);
+    expect(refundableAmount(late)).toBeLessThanOrEqual(49_500);
+  });
 });

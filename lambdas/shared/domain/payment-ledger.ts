@@ -460,7 +460,7 @@ function totalBeforeFailures(record: PaymentRecord, total: number, asOf: number)
   }
   value = Math.max(0, value);
   // The total held may still count failed refunds (in doubt): what it surely holds beyond ours is less those.
-  const heldSurely = beyondOurs(record) - sumOf(record.refunds.filter((entry) => mayStillCountFailed(record, entry)));
+  const heldSurely = Math.max(0, beyondOurs(record) - sumOf(record.refunds.filter((entry) => mayStillCountFailed(record, entry))));
   if (held !== undefined && beyondOurs({ ...record, chargeRefunded: value, chargeRefundedTakenAt: asOf }) <= heldSurely) return undefined;
   return { value, marked };
 }
