@@ -326,4 +326,22 @@ describe('a total taken before a failure Stripe reported with its time, arriving
     expect(late).toBe(gFailed);
     expect(refundableAmount(late)).toBeLessThanOrEqual(49_500);
   });
+
+  it('replaces a total of an earlier second with one of the second after a failure, not keeping the higher as if of one second', () => {
+    // Paid 500.00. g (20.00) made at 2 fails at 5; f (10.00) made at 6 fails at 8 (its event first); 5.00 back by hand at
+    // 8. Stripe's totals: 20.00 at 4 (g), delivered late; 5.00 at 9 (by hand). Then g's refund.failed of 5.
+    const start: PaymentRecord = {
+      ...newPaymentRecord({ paymentId: 'pi_total', status: 'booked', tripId: 'trip-1', setAside: false, amountPaid: 50_000, currency: 'eur' }, AT),
+      refunds: [
+        refund('f', { amount: 1_000, status: 'pending', stripeRefundId: 're_f', providerCreated: 6 }),
+        refund('g', { amount: 2_000, status: 'pending', stripeRefundId: 're_g', providerCreated: 2 }),
+      ],
+    };
+    const late = withChargeTotal(moveRefund(start, 'f', 'failed', AT, { asOf: 8, failureEvent: true }).record, 2_000, 4);
+    const next = withChargeTotal(late, 500, 9);
+    const gFailed = moveRefund(next, 'g', 'failed', AT, { asOf: 5, failureEvent: true }).record;
+
+    expect(next).toMatchObject({ chargeRefunded: 500, chargeRefundedTakenAt: 9 });
+    expect(refundableAmount(gFailed)).toBe(49_500);
+  });
 });

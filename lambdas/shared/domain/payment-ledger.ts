@@ -415,7 +415,11 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     const refunds = withoutMarks(record).refunds.map((entry) => (believed.marked.includes(entry.refundKey) ? { ...entry, offTotalTakenAt: asOf } : entry));
     return recounted({ ...record, refunds, chargeRefunded: believed.value, chargeRefundedTakenAt: asOf });
   }
-  const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf);
+  // Of the second a failure moved `chargeRefundedAsOf` to (the one after it), a total is still newer than one held of an
+  // earlier second: only another total of its own second can only add to it.
+  const heldTakenAt = record.chargeRefundedTakenAt;
+  const afterHeld = asOf !== undefined && heldTakenAt !== undefined && heldTakenAt !== COUNTS_EVERY_REFUND && asOf > heldTakenAt;
+  const newer = asOf !== undefined && (heldAsOf === undefined || asOf > heldAsOf || afterHeld);
   const total = newer ? chargeRefunded : Math.max(chargeRefunded, record.chargeRefunded ?? 0);
   // The time the total held was taken: this snapshot's when it is the one kept; one said without a time counts every refund.
   const takenChanged = newer || total !== record.chargeRefunded;
