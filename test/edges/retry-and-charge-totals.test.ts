@@ -34,6 +34,17 @@ import { holdFirstCommit } from '../support/held-store';
 /** Each slot's price a guest, as the shared booked trip seeds it. */
 const PRICE = BOOKED_TRIP_PRICE;
 
+/** Runs `story` against a Stripe fake whose clock stands still but for advance(): each second in it is exact. */
+async function withFrozenStripe(story: (stripe: StripeFake) => Promise<void>): Promise<void> {
+  const base = Math.floor(Date.now() / 1000) * 1000;
+  const stripe = await startStripeFake({ now: () => base });
+  try {
+    await story(stripe);
+  } finally {
+    await stripe.close();
+  }
+}
+
 let fake: StripeFake;
 beforeEach(async () => {
   fake = await startStripeFake();
@@ -570,10 +581,7 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
   it.each(['failed', 'canceled'] as const)(
     'are believed when what they count can be told: a share paid back by hand is not paid again (the second share %s)',
     async (how) => {
-      // Stripe's clock stands still but for advance(): each second below is exact.
-      const base = Math.floor(Date.now() / 1000) * 1000;
-      const stripe = await startStripeFake({ now: () => base });
-      try {
+      await withFrozenStripe(async (stripe) => {
         const t = await bookedTripAt(stripe, [1, 1, 1]);
         const [first, second, third] = t.references as [string, string, string];
         stripe.nextRefundStatus('pending');
@@ -608,18 +616,14 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
         expect(retried.err).toContain('REFUND_UNCLEAR');
         expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
         expect(await t.bookingStatus(third)).toBe('confirmed');
-      } finally {
-        await stripe.close();
-      }
+      });
     },
   );
 });
 
 describe('a failed refund created in the very second of a total delivered after its failure', () => {
   it('is taken off it, whether that total counted it or not, and the share paid back by hand is not paid again', async () => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
       const [first, second, third, fourth] = t.references as [string, string, string, string];
       // C: the first booking is cancelled; its refund A fails at once (refund.failed of C delivered).
@@ -664,17 +668,13 @@ describe('a failed refund created in the very second of a total delivered after 
         atStripe: 2 * PRICE,
         fourth: 'confirmed',
       });
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });
 
 describe('two totals of one second delivered after a later failure, the higher one second', () => {
   it('keeps the higher one: money paid back by hand in that second is not lost, and not paid again', async () => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
       const [first, second, , fourth] = t.references as [string, string, string, string];
       // C: the first booking is cancelled; Stripe takes A as pending.
@@ -705,17 +705,13 @@ describe('two totals of one second delivered after a later failure, the higher o
         atStripe: stripe.totalRefunded(t.pi),
         fourth: await t.bookingStatus(fourth),
       }).toMatchObject({ held: [2 * PRICE, 20], retry: 1, err: expect.stringContaining('REFUND_UNCLEAR'), atStripe: 2 * PRICE, fourth: 'confirmed' });
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });
 
 describe('a total and a later failure processed at once', () => {
   it.each(['failure held', 'total held'] as const)('ends as in either order (%s at its commit while the other commits)', async (which) => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1]);
       const [first, second, third] = t.references as [string, string, string];
       stripe.nextRefundStatus('pending');
@@ -750,17 +746,13 @@ describe('a total and a later failure processed at once', () => {
       expect(retried.err).toContain('REFUND_UNCLEAR');
       expect(stripe.totalRefunded(t.pi)).toBe(PRICE);
       expect(await t.bookingStatus(third)).toBe('confirmed');
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });
 
 describe('a share paid back by hand, then another of ours created in that same second and failing later', () => {
   it.each(['both totals after the failure', 'D total before the failure, B total after'] as const)('%s: the first share is not paid twice', async (order) => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
       const [first, second, third, fourth] = t.references as [string, string, string, string];
       // C: first booking cancelled, A pending; A fails at C+10 (refund.failed delivered).
@@ -801,17 +793,13 @@ describe('a share paid back by hand, then another of ours created in that same s
         third: 'confirmed',
         fourth: 'confirmed',
       });
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });
 
 describe('two shares of ours and a failing one made in one second, only the total from before the failing one delivered', () => {
   it('keeps the total held: the first share, paid back by hand, is not paid twice out of the fifth booking', async () => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1, 1]);
       const [first, second, third, fourth, fifth] = t.references as [string, string, string, string, string];
       // C: first booking cancelled, A fails at once (refund.failed delivered).
@@ -851,17 +839,13 @@ describe('two shares of ours and a failing one made in one second, only the tota
         atStripe: 3 * PRICE,
         fifth: 'confirmed',
       });
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });
 
 describe('a total held in doubt (it may count a failure learned without its time), a late total, then the failure dated', () => {
   it('takes the late total for what it surely holds: the second booking is not paid twice out of the bookings still standing', async () => {
-    const base = Math.floor(Date.now() / 1000) * 1000;
-    const stripe = await startStripeFake({ now: () => base });
-    try {
+    await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1, 1, 1, 1]);
       const [a, b, c, d, e, f, g] = t.references as [string, string, string, string, string, string, string];
       // C: B cancelled, its refund F pending (its total of C never delivered).
@@ -914,8 +898,6 @@ describe('a total held in doubt (it may count a failure learned without its time
       });
       expect(retried.err).toContain('REFUND_UNCLEAR');
       expect(stripe.totalRefunded(t.pi)).toBe(3 * PRICE);
-    } finally {
-      await stripe.close();
-    }
+    });
   });
 });

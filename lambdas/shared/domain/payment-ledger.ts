@@ -34,11 +34,11 @@ export function shareRefundKey(paymentId: string, reference: string): string {
 
 /** Money asked for but not yet back (or refused). */
 export function openRefundAmount(record: PaymentRecord): number {
-  return record.refunds.filter((entry) => OPEN_REFUND_STATUSES.includes(entry.status)).reduce((sum, entry) => sum + entry.amount, 0);
+  return sumOf(record.refunds.filter((entry) => OPEN_REFUND_STATUSES.includes(entry.status)));
 }
 
 function succeededRefundAmount(record: Pick<PaymentRecord, 'refunds'>): number {
-  return record.refunds.filter((entry) => entry.status === 'succeeded').reduce((sum, entry) => sum + entry.amount, 0);
+  return sumOf(record.refunds.filter((entry) => entry.status === 'succeeded'));
 }
 
 /**
@@ -92,9 +92,7 @@ function mayStillCountFailed(record: PaymentRecord, entry: RefundEntry): boolean
  * recorded from Stripe's events or only counted in the charge's total. Nothing says which booking it was for.
  */
 export function refundedOutside(record: PaymentRecord): number {
-  const ours = record.refunds
-    .filter((entry) => entry.requestedBy !== 'stripe' && (entry.status === 'succeeded' || OPEN_REFUND_STATUSES.includes(entry.status)))
-    .reduce((sum, entry) => sum + entry.amount, 0);
+  const ours = sumOf(record.refunds.filter((entry) => entry.requestedBy !== 'stripe' && isLive(entry)));
   return Math.max(0, record.amountPaid - refundableAmount(record) - ours);
 }
 
@@ -412,7 +410,7 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     const believed = totalBeforeFailures(record, chargeRefunded, asOf);
     if (!believed) return record;
     // The failures it was taken off without their time are marked, so dating them later takes them off it no more.
-    const refunds = withoutMarks(record).refunds.map((entry) => (believed.marked.includes(entry.refundKey) ? { ...entry, offTotalTakenAt: asOf } : entry));
+    const refunds = withoutMarks(record.refunds).map((entry) => (believed.marked.includes(entry.refundKey) ? { ...entry, offTotalTakenAt: asOf } : entry));
     return recounted({ ...record, refunds, chargeRefunded: believed.value, chargeRefundedTakenAt: asOf });
   }
   // Of the second a failure moved `chargeRefundedAsOf` to (the one after it), a total is still newer than one held of an
@@ -425,7 +423,7 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   const takenChanged = newer || total !== record.chargeRefunded;
   const takenAt = takenChanged ? (asOf ?? COUNTS_EVERY_REFUND) : record.chargeRefundedTakenAt;
   // Another value now: the failures marked as taken off the one held (offTotalTakenAt) were not taken off this one.
-  const { refunds } = total === record.chargeRefunded ? record : withoutMarks(record);
+  const refunds = total === record.chargeRefunded ? record.refunds : withoutMarks(record.refunds);
   return recounted({
     ...record,
     refunds,
@@ -435,8 +433,9 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
   });
 }
 
-function withoutMarks(record: PaymentRecord): Pick<PaymentRecord, 'refunds'> {
-  return { refunds: record.refunds.map(({ offTotalTakenAt: _held, ...entry }) => entry) };
+/** The refunds without the marks of the total each failure was taken off (offTotalTakenAt): for another total. */
+function withoutMarks(refunds: readonly RefundEntry[]): RefundEntry[] {
+  return refunds.map(({ offTotalTakenAt: _held, ...entry }) => entry);
 }
 
 /**
