@@ -1,11 +1,14 @@
-// A refund's failure learned without its time (looking it up, or a refund.updated), then dated by Stripe's refund.failed: only the
-// totals that counted the refund come off, once, and an event sent later than the lookup dates nothing past it.
+// A refund's failure learned without its time (looking it up, or a refund.updated), then dated by Stripe's refund.failed:
+// only the totals that counted the refund come off, once; an event sent later than the lookup dates nothing past it; and
+// the two events of one failure, racing and redelivered, end as one.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chargeTotalInDoubt } from '../../lambdas/shared/domain/payment-ledger';
 import { chargeRefunded, refundObject, refundStatusChange, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
+import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
+import { webhookHarness } from '../support/webhook';
 
 const PRICE = BOOKED_TRIP_PRICE;
 
@@ -242,4 +245,43 @@ describe('a refund canceled, told only by refund.updated (Stripe sends no refund
     expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).err).toBe('');
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
   });
+});
+describe('refund.updated and refund.failed of one failure processed at once, then delivered again', () => {
+  type FakeRefund = ReturnType<StripeFake['refundsOf']>[number];
+  const refundEvent = (type: string, refund: FakeRefund, created: number) => signedRequest({ ...stripeEvent(type, refundObject(refund)), created });
+  it.each([{ held: 'refund.failed' }, { held: 'refund.updated' }])(
+    'ends as in sequence when $held is read before the other commits, then is redelivered',
+    async ({ held }) => {
+      const t = await bookedTripAt(fake, [1, 1]);
+      await cancelledWithAnswerLost(fake, t, t.references[0] as string);
+      const [ours] = fake.refundsOf(t.pi) as [FakeRefund];
+      const created = ours.created;
+      // A total that counted the share (taken 5 s after its creation, before it failed at +10).
+      await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 5 }));
+      const failed = fake.setRefundStatus(ours.id, 'failed', 'expired_or_canceled_card');
+      const failedEvent = refundEvent('refund.failed', failed, created + 10);
+      // A later update of it, not the change itself: it dates nothing.
+      const updatedEvent = refundEvent('refund.updated', failed, created + 30);
+      const [first, other] = held === 'refund.failed' ? [failedEvent, updatedEvent] : [updatedEvent, failedEvent];
+
+      const holding = holdFirstCommit(t.store);
+      const slow = webhookHarness(fake, { store: holding.store });
+      const pending = slow.send(first);
+      await holding.reached;
+      const quick = await t.webhook.send(other);
+      holding.release();
+      const late = await pending;
+
+      expect([quick.status, late.status]).toEqual([200, 200]);
+      expect(await t.record()).toMatchObject({ chargeRefunded: 0, amountRefunded: 0, refunds: [{ status: 'failed' }] });
+      expect((await t.record()).refunds[0]?.failedNoLaterThan).toBeUndefined();
+      // Redelivered, each is a duplicate and changes nothing.
+      const version = (await t.record()).version;
+      expect((await t.webhook.send(failedEvent)).body.outcome).toBe('duplicate');
+      expect((await t.webhook.send(updatedEvent)).body.outcome).toBe('duplicate');
+      expect((await t.record()).version).toBe(version);
+      await ops(['payments', 'retry-refund', t.pi], t.gateway);
+      expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    },
+  );
 });
