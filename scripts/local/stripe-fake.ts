@@ -113,8 +113,47 @@ export type CheckoutEventType =
   | 'checkout.session.async_payment_failed'
   | 'checkout.session.expired';
 
-/** A snapshot event, as Stripe sends it to a webhook endpoint. */
-export interface FakeEvent {
+/** The events of a refund taken through the API: the refund's own, and its charge's with the new total refunded. */
+export type RefundEventType = 'refund.created' | 'charge.refunded';
+
+export type FakeEventType = CheckoutEventType | RefundEventType;
+
+/** A refund as Stripe answers it and sends it in `refund.*` events. */
+export interface FakeRefundObject {
+  readonly id: string;
+  readonly object: 'refund';
+  readonly amount: number;
+  readonly balance_transaction: string;
+  readonly charge: string;
+  readonly created: number;
+  readonly currency: string;
+  readonly failure_reason?: string;
+  readonly metadata: Record<string, string>;
+  readonly payment_intent: string;
+  readonly reason: string | null;
+  readonly receipt_number: null;
+  readonly status: RefundStatus;
+}
+
+/** A payment's charge as Stripe sends it in `charge.refunded`: its PaymentIntent's metadata, and everything refunded so far. */
+export interface FakeChargeObject {
+  readonly id: string;
+  readonly object: 'charge';
+  readonly amount: number;
+  readonly amount_captured: number;
+  readonly amount_refunded: number;
+  readonly captured: true;
+  readonly created: number;
+  readonly currency: string;
+  readonly livemode: false;
+  readonly metadata: Record<string, string>;
+  readonly paid: true;
+  readonly payment_intent: string;
+  readonly refunded: boolean;
+  readonly status: 'succeeded';
+}
+
+interface EventOf<Type extends FakeEventType, Object> {
   readonly id: string;
   readonly object: 'event';
   readonly api_version: string;
@@ -123,13 +162,22 @@ export interface FakeEvent {
   readonly pending_webhooks: number;
   /** The API request that caused the event; both null for a customer's action on the hosted page. */
   readonly request: { readonly id: string | null; readonly idempotency_key: string | null };
-  readonly type: CheckoutEventType;
-  readonly data: { readonly object: FakeSessionObject };
+  readonly type: Type;
+  readonly data: { readonly object: Object };
+}
+
+export type FakeCheckoutEvent = EventOf<CheckoutEventType, FakeSessionObject>;
+
+/** A snapshot event, as Stripe sends it to a webhook endpoint. */
+export type FakeEvent = FakeCheckoutEvent | EventOf<'refund.created', FakeRefundObject> | EventOf<'charge.refunded', FakeChargeObject>;
+
+export function isCheckoutEvent(event: FakeEvent): event is FakeCheckoutEvent {
+  return event.data.object.object === 'checkout.session';
 }
 
 export interface FakeDelivery {
   readonly eventId: string;
-  readonly type: CheckoutEventType;
+  readonly type: FakeEventType;
   /** The webhook's HTTP status; 0 when it could not be reached. */
   readonly status: number;
   /** The webhook's answer (or, when unreachable, why). */
@@ -162,7 +210,7 @@ export interface StripeFake {
   readonly refunds: FakeRefund[];
   /** Every request received, in order. */
   readonly calls: FakeCall[];
-  /** Events sent, in order, whether or not a webhook was configured. */
+  /** Events sent, in order, whether or not a webhook was configured: those of checkout, and of refunds taken through the API. */
   readonly events: FakeEvent[];
   /** Each POST of an event to the webhook, with its answer. */
   readonly deliveries: FakeDelivery[];
@@ -200,7 +248,10 @@ export interface StripeFake {
   refuseApiKey(apiKey: string, status?: 401 | 403, path?: string): void;
   /** Gives the next refund created this status instead of `succeeded`. */
   nextRefundStatus(status: RefundStatus): void;
-  /** Changes a refund's status later, as when `refund.failed` arrives days after the refund. */
+  /**
+   * Changes a refund's status later, as when `refund.failed` arrives days after the refund. It sends no event: a test
+   * sends the `refund.updated` or `refund.failed` it means to, when it means to.
+   */
   setRefundStatus(refundId: string, status: RefundStatus, failureReason?: string): FakeRefund;
   refundsOf(paymentIntent: string): FakeRefund[];
   /** Refunded so far: every refund of the payment except failed and canceled ones. */
@@ -720,6 +771,9 @@ function executeRefund(state: State, request: FakeRequest): Answer {
     return invalidRequest(request, 'amount_too_large', 'amount', message, true);
   }
   const refund = createRefund(state, request, payment, amount ?? remaining);
+  // Stripe tells the account's endpoints of the refund and of its charge's new total, as it does of refunds made in the Dashboard.
+  emit(state, request, { type: 'refund.created', object: refundObject(refund) }, true);
+  emit(state, request, { type: 'charge.refunded', object: chargeObject(state, payment) }, true);
   return json(200, refundObject(refund), true);
 }
 
@@ -789,7 +843,7 @@ function listRefunds(state: State, request: FakeRequest): Answer {
   return json(200, { object: 'list', data: rest.slice(0, limit).map(refundObject), has_more: rest.length > limit, url: '/v1/refunds' }, false);
 }
 
-function refundObject(refund: FakeRefund): object {
+function refundObject(refund: FakeRefund): FakeRefundObject {
   return {
     id: refund.id,
     object: 'refund',
@@ -804,6 +858,27 @@ function refundObject(refund: FakeRefund): object {
     reason: refund.reason,
     receipt_number: null,
     status: refund.status,
+  };
+}
+
+function chargeObject(state: State, payment: Payment): FakeChargeObject {
+  const refunded = totalRefunded(state, payment.id);
+  return {
+    id: payment.charge,
+    object: 'charge',
+    amount: payment.amount,
+    amount_captured: payment.amount,
+    amount_refunded: refunded,
+    captured: true,
+    created: payment.created,
+    currency: payment.currency,
+    livemode: false,
+    // Stripe copies a PaymentIntent's metadata to its charges: a checkout's charge carries the session's mark.
+    metadata: payment.metadata,
+    paid: true,
+    payment_intent: payment.id,
+    refunded: refunded >= payment.amount,
+    status: 'succeeded',
   };
 }
 
@@ -957,7 +1032,7 @@ function expireByApi(state: State, request: FakeRequest, id: string): Answer {
 
 function expireSession(state: State, request: FakeRequest, session: Mutable<FakeSession>, byApi: boolean): void {
   session.status = 'expired';
-  emit(state, request, 'checkout.session.expired', session, byApi);
+  emit(state, request, { type: 'checkout.session.expired', object: sessionObject(state, session) }, byApi);
 }
 
 // Stripe expires a session by itself at expires_at; the fake notices when the session is next looked at.
@@ -1047,7 +1122,7 @@ function pay(state: State, request: FakeRequest, session: Mutable<FakeSession>):
   session.status = 'complete';
   session.paymentStatus = 'paid';
   session.paymentIntent = payment.id;
-  emit(state, request, 'checkout.session.completed', session, false);
+  emit(state, request, { type: 'checkout.session.completed', object: sessionObject(state, session) }, false);
 }
 
 /** A delayed payment method (a bank debit): the session completes unpaid, its PaymentIntent still processing. */
@@ -1055,7 +1130,7 @@ function payLater(state: State, request: FakeRequest, session: Mutable<FakeSessi
   session.status = 'complete';
   session.paymentIntent = newPaymentIntentId(state);
   session.asyncPayment = 'pending';
-  emit(state, request, 'checkout.session.completed', session, false);
+  emit(state, request, { type: 'checkout.session.completed', object: sessionObject(state, session) }, false);
 }
 
 function settle(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
@@ -1063,12 +1138,12 @@ function settle(state: State, request: FakeRequest, session: Mutable<FakeSession
   registerPayment(state, session.paymentIntent, session.amountTotal, session.currency, session.paymentIntentMetadata);
   session.paymentStatus = 'paid';
   session.asyncPayment = 'succeeded';
-  emit(state, request, 'checkout.session.async_payment_succeeded', session, false);
+  emit(state, request, { type: 'checkout.session.async_payment_succeeded', object: sessionObject(state, session) }, false);
 }
 
 function failPayment(state: State, request: FakeRequest, session: Mutable<FakeSession>): void {
   session.asyncPayment = 'failed';
-  emit(state, request, 'checkout.session.async_payment_failed', session, false);
+  emit(state, request, { type: 'checkout.session.async_payment_failed', object: sessionObject(state, session) }, false);
 }
 
 function newPaymentIntentId(state: State): string {
@@ -1163,8 +1238,8 @@ function escapeHtml(text: string): string {
 // ---- Events and webhook delivery ----
 
 /** Records an event and queues it for delivery before `request` is answered. `byApi`: caused by that API request, not by the customer or by time. */
-function emit(state: State, request: FakeRequest, type: CheckoutEventType, session: FakeSession, byApi: boolean): void {
-  const event: FakeEvent = {
+function emit(state: State, request: FakeRequest, about: Pick<FakeEvent, 'type'> & { object: FakeEvent['data']['object'] }, byApi: boolean): void {
+  const event = {
     id: `evt_fake_${++state.eventCount}_${state.tag}`,
     object: 'event',
     api_version: STRIPE_API_VERSION,
@@ -1172,9 +1247,9 @@ function emit(state: State, request: FakeRequest, type: CheckoutEventType, sessi
     livemode: false,
     pending_webhooks: 1,
     request: byApi ? { id: request.id, idempotency_key: request.idempotencyKey ?? null } : { id: null, idempotency_key: null },
-    type,
-    data: { object: sessionObject(state, session) },
-  };
+    type: about.type,
+    data: { object: about.object },
+  } as FakeEvent;
   state.events.push(event);
   request.emitted.push(event);
 }

@@ -283,5 +283,19 @@ describe('the held seats until the payment arrives', () => {
     expect(fake.totalRefunded(paid!.paymentId as string)).toBe(paid!.amount);
     expect(await counts(slot)).toEqual({ available: 2, unheld: 0 });
     await expectHoldsAddUp([slot]);
+    // Stripe told the webhook of the refund while the delivery that asked for it still waited for its answer (each
+    // delivery is listed once answered): the refund's events came between that delivery's read of the payment's record
+    // and its write, and the record holds the one refund once.
+    const aboutThisTrip = fake.deliveries.filter((delivery) => (JSON.parse(delivery.body) as { tripId?: string }).tripId === tripId);
+    expect(aboutThisTrip.map(({ type, status, body }) => [type, status, (JSON.parse(body) as { outcome: string }).outcome])).toEqual([
+      ['refund.created', 200, 'refund_updated'],
+      ['charge.refunded', 200, 'duplicate'],
+      ['checkout.session.completed', 200, 'refunded'],
+    ]);
+    expect(await store.getPaymentRecord(paid!.paymentId as string)).toMatchObject({
+      status: 'refunded',
+      amountRefunded: paid!.amount,
+      refunds: [expect.objectContaining({ status: 'succeeded', amount: paid!.amount })],
+    });
   });
 });

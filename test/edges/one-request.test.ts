@@ -13,7 +13,7 @@ import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gatew
 import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
-import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { isCheckoutEvent, startStripeFake, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -41,7 +41,7 @@ const deliver = (event: unknown) => webhook().send(signedRequest(event));
 type PageAction = 'pay' | 'pay-later';
 
 /** A trip opened by the front door (its seats held, its session recorded), then paid on the fake's page. */
-async function checkedOut(parts: readonly [Slot, number][], action: PageAction = 'pay'): Promise<{ trip: Trip; event: FakeEvent; url: string }> {
+async function checkedOut(parts: readonly [Slot, number][], action: PageAction = 'pay'): Promise<{ trip: Trip; event: FakeCheckoutEvent; url: string }> {
   const started = await startCheckout(
     { store: other, clock: systemClock, ids: randomIds, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 },
     {
@@ -58,8 +58,8 @@ async function checkedOut(parts: readonly [Slot, number][], action: PageAction =
   return { trip, event: lastEventOf(trip), url: started.checkoutUrl };
 }
 
-function lastEventOf(trip: Trip): FakeEvent {
-  const event = fake.events.findLast((candidate) => candidate.data.object.id === trip.checkoutSessionId);
+function lastEventOf(trip: Trip): FakeCheckoutEvent {
+  const event = fake.events.filter(isCheckoutEvent).findLast((candidate) => candidate.data.object.id === trip.checkoutSessionId);
   if (!event) expect.fail('the fake sent no event for the session');
   return event;
 }
@@ -82,9 +82,9 @@ async function sweep(tripId: string): Promise<void> {
 }
 
 /** The same event under a new id, its session changed by `change` (an API version, a coupon, a platform's session…). */
-function variant(event: FakeEvent, change: (session: Record<string, unknown>) => Record<string, unknown>): FakeEvent {
+function variant(event: FakeCheckoutEvent, change: (session: Record<string, unknown>) => Record<string, unknown>): FakeCheckoutEvent {
   const session = structuredClone(event.data.object) as unknown as Record<string, unknown>;
-  return { ...event, id: uniqueId('evt'), data: { object: change(session) as unknown as FakeEvent['data']['object'] } };
+  return { ...event, id: uniqueId('evt'), data: { object: change(session) as unknown as FakeCheckoutEvent['data']['object'] } };
 }
 
 const itemsOf = (metadata: Record<string, string>) => Object.keys(metadata).filter((key) => key.startsWith(TRIP_ITEMS_METADATA_PREFIX));
@@ -123,7 +123,7 @@ async function seatsOf(slot: Slot): Promise<{ available: number; unheld: number;
   return { available: now.availableCount, unheld: unheldSeats(now), booked, held };
 }
 
-const paymentOf = (event: FakeEvent): string => event.data.object.payment_intent as string;
+const paymentOf = (event: FakeCheckoutEvent): string => event.data.object.payment_intent as string;
 
 describe('races with the one request, forced at the SDK boundary', () => {
   it('takes the seats once when the sweeper releases the hold while the one request is on its way', async () => {
@@ -474,7 +474,7 @@ describe('the one request decides as the full path does', () => {
 
 describe('the one request answers from the stored state as the full path does', () => {
   // Each state is made twice, by the same deliveries, for two identical trips; the paid session then comes with items and without.
-  it.each<{ name: string; madeBy: (trip: Trip, event: FakeEvent) => Promise<void>; expected: Record<string, unknown> }>([
+  it.each<{ name: string; madeBy: (trip: Trip, event: FakeCheckoutEvent) => Promise<void>; expected: Record<string, unknown> }>([
     {
       name: 'the session expired first',
       madeBy: async (trip) => {

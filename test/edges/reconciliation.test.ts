@@ -13,11 +13,10 @@ import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/r
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
-import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
-import { checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeDelivery, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { runOps } from '../../scripts/ops/cli';
 import { checkedOutTrip } from '../support/checked-out';
@@ -60,7 +59,7 @@ async function lostPaymentOfBlockedSlot(store: DynamoDbBookingStore) {
   return trip;
 }
 
-/** An event Stripe made that the fake does not make itself (refund and charge events): listed as Stripe would list it. */
+/** An event made by hand (one the fake would never make): listed as Stripe would list it. */
 function listAtStripe(event: { id: string; type: string; created: number }): void {
   fake.events.push(event as unknown as FakeEvent);
 }
@@ -205,28 +204,15 @@ describe('an event the webhook delivered normally, answered without a processed-
     await blockSlotOf(store, trip.slot.slotId);
     const paid = await trip.pay();
     const refunding = await deliver(store, paid);
-    const [refund] = fake.refundsOf(trip.paymentIntent());
-    // What Stripe sends next about the refund it just made, both taken by the webhook with 200.
-    const created = stripeEvent('refund.created', refundObject(refund as NonNullable<typeof refund>));
-    const charge = fake.payment(trip.paymentIntent());
-    const refunded = stripeEvent('charge.refunded', {
-      id: charge?.charge,
-      object: 'charge',
-      payment_intent: trip.paymentIntent(),
-      amount: trip.amount,
-      amount_refunded: trip.amount,
-      refunded: true,
-      currency: 'eur',
-      metadata: { [TRIP_MARK]: trip.tripId },
-    });
-    listAtStripe(created);
-    listAtStripe(refunded);
-    const answers = [await deliver(store, created), await deliver(store, refunded)];
+    // What Stripe sent next about the refund the webhook just made, both taken by the webhook with 200.
+    const [created, refunded] = fake.events.filter((event) => event.type === 'refund.created' || event.type === 'charge.refunded');
+    const answers = [await deliver(store, created as FakeEvent), await deliver(store, refunded as FakeEvent)];
     const sweep = reconciler(store);
 
     const summary = await sweep.run();
 
     expect(refunding).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    expect([created?.type, refunded?.type]).toEqual(['refund.created', 'charge.refunded']);
     // Both answered from the record the refund left: nothing to do, and nothing written about either event.
     expect(answers).toEqual([
       { status: 200, body: expect.objectContaining({ outcome: 'duplicate' }) },
@@ -236,24 +222,28 @@ describe('an event the webhook delivered normally, answered without a processed-
     expect(sweep.metric('MissedDeliveries')).toBe(0);
   });
 
-  it("is never recorded or counted when it is another product's refund.created", async () => {
+  it("is never recorded or counted when it is another product's refund.created or charge.refunded", async () => {
     const store = testStore();
     const paymentIntent = `pi_${uniqueId('other').replace(/-/g, '').slice(0, 24)}`;
     fake.registerPayment(paymentIntent, 2_000);
-    // Another product of the account refunds its own payment: no refund key of ours on it.
+    // Another product of the account refunds its own payment: no refund key of ours on it, no trip mark on its charge.
     await fake.client().refunds.create({ payment_intent: paymentIntent });
-    const [refund] = fake.refundsOf(paymentIntent);
-    const theirs = stripeEvent('refund.created', refundObject(refund as NonNullable<typeof refund>));
-    listAtStripe(theirs);
-    const delivered = await deliver(store, theirs);
+    const theirs = fake.events.filter((event) => event.type === 'refund.created' || event.type === 'charge.refunded');
+    const delivered = [];
+    for (const event of theirs) delivered.push(await deliver(store, event));
     const sweep = reconciler(store);
 
     const summary = await sweep.run();
 
-    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'no_change' } });
-    expect(summary).toMatchObject({ listed: 1, missedDeliveries: 0 });
+    expect(theirs.map((event) => event.type)).toEqual(['refund.created', 'charge.refunded']);
+    expect(delivered).toEqual([
+      { status: 200, body: expect.objectContaining({ outcome: 'no_change' }) },
+      { status: 200, body: expect.objectContaining({ ignored: 'charge.refunded' }) },
+    ]);
+    expect(summary).toMatchObject({ listed: 2, missedDeliveries: 0 });
     expect(sweep.metric('MissedDeliveries')).toBe(0);
-    expect(await store.getProcessedEvent(theirs.id)).toBeUndefined();
+    for (const event of theirs) expect(await store.getProcessedEvent(event.id)).toBeUndefined();
+    expect(await store.getPaymentRecord(paymentIntent)).toBeUndefined();
   });
 });
 
@@ -301,10 +291,13 @@ describe('a refund an event stored that Stripe did not take', () => {
 
     void reconciler(store, { cursor, gateway: slow }).run();
     await refundAsked;
+    // Stripe's clock moves to the next run's: the refund it resumes, and that refund's events, are made while it runs.
+    fake.advance(pastResumeDelay().now().getTime() - Date.now());
     const next = reconciler(store, { cursor, clock: pastResumeDelay() });
     const summary = await next.run();
 
-    expect(summary).toMatchObject({ alreadyProcessed: 1, processed: 0, refundsResumed: 1 });
+    // The events of the refund it resumed are too young for it to list (its cursor stops short of the settle delay).
+    expect(summary).toMatchObject({ alreadyProcessed: 1, processed: 0, refundsResumed: 1, missedDeliveries: 0 });
     expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });

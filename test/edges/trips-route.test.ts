@@ -24,7 +24,7 @@ import { injectFaults } from '../../scripts/dev-kit/faults';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
-import { startStripeFake, type CheckoutEventType, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { isCheckoutEvent, startStripeFake, type CheckoutEventType, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
@@ -142,8 +142,8 @@ async function press(trip: HeldTrip, action: 'pay' | 'pay-later' | 'settle' | 'e
   expect(answer.status).toBe(303);
 }
 
-function eventOf(trip: HeldTrip, type: CheckoutEventType): FakeEvent {
-  const event = fake.events.findLast((candidate) => candidate.type === type && candidate.data.object.id === trip.sessionId);
+function eventOf(trip: HeldTrip, type: CheckoutEventType): FakeCheckoutEvent {
+  const event = fake.events.filter(isCheckoutEvent).findLast((candidate) => candidate.type === type && candidate.data.object.id === trip.sessionId);
   if (!event) expect.fail(`no ${type} for ${trip.sessionId}`);
   return event;
 }

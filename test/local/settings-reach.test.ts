@@ -41,5 +41,13 @@ describe('settings of npm start reach demo and ops', () => {
 
     expect(cancelled).toMatchObject({ code: 0, err: '' });
     expect(cancelled.out).toMatch(/succeeded: 70\.00 \S+ as re_fake_\d+_[0-9a-f]+/);
+    // The stand-in sent the refund's refund.created and charge.refunded to the stack's webhook, as Stripe would: its
+    // charge's new total is in the payment's record, learned from Stripe's event.
+    const booking = await run('npm', ['run', 'ops', '--silent', '--', 'bookings', 'show', reference], plainShell());
+    const paymentId = /paymentId\s+(pi_\S+)/.exec(booking.out)?.[1] as string;
+    const payment = await run('npm', ['run', 'ops', '--silent', '--', 'payments', 'show', paymentId], plainShell());
+    expect(payment).toMatchObject({ code: 0, err: '' });
+    expect(payment.out).toMatch(/refunded\s+70\.00 EUR/);
+    expect(payment.out).toMatch(/payment\.partially_refunded\s+stripe/);
   });
 });

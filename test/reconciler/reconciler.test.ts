@@ -256,8 +256,11 @@ describe('the cursor', () => {
 
     const summary = await first.run();
     const stored = await store.getPaymentRecord(unbookable.paymentIntent());
-    // Past the delay a refund is left to the call that stored it.
-    const restarted = reconciler(store, { cursor, clock: minutesLater(10 + RESUME_AFTER_MS / 60_000 + 1) });
+    // Past the delay a refund is left to the call that stored it. Stripe's clock moves to the restarted run's: the refund it
+    // resumes, and that refund's events, are made while it runs.
+    const resumeAt = minutesLater(10 + RESUME_AFTER_MS / 60_000 + 1);
+    fake.advance(resumeAt.now().getTime() - Date.now());
+    const restarted = reconciler(store, { cursor, clock: resumeAt });
     const resumed = await restarted.run();
 
     // The stored refund holds nothing back: the payment after it is booked in the same run.
@@ -265,7 +268,8 @@ describe('the cursor', () => {
     expect(await later.trip()).toMatchObject({ status: 'booked' });
     expect(stored).toMatchObject({ status: 'refund_pending', refunds: [expect.objectContaining({ status: 'requested' })] });
     expect(first.metric('MissedDeliveries')).toBe(3);
-    expect(resumed).toMatchObject({ processed: 0, refundsResumed: 1, overdueRefunds: 0 });
+    // The events of the refund it resumed are too young for it to list (its cursor stops short of the settle delay).
+    expect(resumed).toMatchObject({ processed: 0, refundsResumed: 1, overdueRefunds: 0, missedDeliveries: 0 });
     expect(restarted.metric('MissedDeliveries')).toBe(0);
     expect(restarted.metric('RefundsResumed')).toBe(1);
     expect(await booked.trip()).toMatchObject({ status: 'booked' });

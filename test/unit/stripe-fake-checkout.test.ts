@@ -264,7 +264,47 @@ describe('the hosted payment page', () => {
     expect(fake.payment(pi)).toMatchObject({ amount: 10_000, currency: 'eur' });
     expect(await stripe.paymentIntents.retrieve(pi)).toMatchObject({ status: 'succeeded', metadata: { pulau_trip_id: 'trip-42', userId: 'user-7' } });
     expect(await stripe.refunds.create({ payment_intent: pi, amount: 2_500 })).toMatchObject({ status: 'succeeded', amount: 2_500 });
-    expect(fake.deliveries).toEqual([{ eventId: event?.id, type: 'checkout.session.completed', status: 200, body: '{"received":true}' }]);
+    expect(fake.deliveries[0]).toEqual({ eventId: event?.id, type: 'checkout.session.completed', status: 200, body: '{"received":true}' });
+  });
+
+  it("refunds its payment through the API: sends refund.created and charge.refunded, the charge carrying the PaymentIntent's metadata and the total so far, before the API answers", async () => {
+    const session = await stripe.checkout.sessions.create(checkoutParams());
+    await press(session, 'pay');
+    const pi = String(sessionIn(receiver.events[0]).payment_intent);
+
+    const first = await stripe.refunds.create({ payment_intent: pi, amount: 2_500, metadata: { pulau_refund_key: 'key-1' } }, { idempotencyKey: 'refund-1' });
+    const again = await stripe.refunds.create({ payment_intent: pi, amount: 2_500, metadata: { pulau_refund_key: 'key-1' } }, { idempotencyKey: 'refund-1' });
+    const second = await stripe.refunds.create({ payment_intent: pi });
+
+    // A replay under the same key executes nothing, so it sends nothing either.
+    expect(again.id).toBe(first.id);
+    expect(receiver.rejected).toEqual([]);
+    expect(receiver.events.map((event) => event.type)).toEqual([
+      'checkout.session.completed',
+      'refund.created',
+      'charge.refunded',
+      'refund.created',
+      'charge.refunded',
+    ]);
+    const [, created, charged, , chargedInFull] = receiver.events;
+    expect(created).toMatchObject({
+      request: { id: first.lastResponse.requestId, idempotency_key: 'refund-1' },
+      data: { object: { id: first.id, object: 'refund', amount: 2_500, payment_intent: pi, status: 'succeeded', metadata: { pulau_refund_key: 'key-1' } } },
+    });
+    const charge = fake.payment(pi)?.charge;
+    expect(charged?.data.object).toMatchObject({
+      id: charge,
+      object: 'charge',
+      payment_intent: pi,
+      amount: 10_000,
+      amount_refunded: 2_500,
+      refunded: false,
+      currency: 'eur',
+      metadata: { pulau_trip_id: 'trip-42', userId: 'user-7' },
+    });
+    expect(chargedInFull?.data.object).toMatchObject({ id: charge, amount_refunded: 10_000, refunded: true });
+    expect(second.amount).toBe(7_500);
+    expect(fake.events.map((event) => event.id)).toEqual(receiver.events.map((event) => event.id));
   });
 
   it('says a paid session is complete, and pays nothing twice', async () => {

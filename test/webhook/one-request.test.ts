@@ -8,7 +8,7 @@ import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gatew
 import { TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
-import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { isCheckoutEvent, startStripeFake, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
@@ -26,7 +26,7 @@ afterAll(() => fake.close());
 const webhook = () => webhookHarness(fake, { store });
 
 /** A trip opened by the front door (its seats held, its session recorded), then paid on the fake's page. */
-async function paidCheckout(parts: readonly [Slot, number][], clock: Clock = systemClock): Promise<{ trip: Trip; event: FakeEvent }> {
+async function paidCheckout(parts: readonly [Slot, number][], clock: Clock = systemClock): Promise<{ trip: Trip; event: FakeCheckoutEvent }> {
   const started = await startCheckout(
     { store, clock, ids: randomIds, checkout: new StripeCheckoutSessions(async () => fake.client()), holdMinutes: 30 },
     {
@@ -40,7 +40,7 @@ async function paidCheckout(parts: readonly [Slot, number][], clock: Clock = sys
   const paid = await fetch(`${started.checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
   expect(paid.status).toBe(303);
   const trip = (await store.getTrip(started.tripId)) as Trip;
-  const event = fake.events.findLast((candidate) => candidate.data.object.id === trip.checkoutSessionId);
+  const event = fake.events.filter(isCheckoutEvent).findLast((candidate) => candidate.data.object.id === trip.checkoutSessionId);
   if (!event) expect.fail('the fake sent no event for the session');
   return { trip, event };
 }
@@ -58,7 +58,7 @@ async function counts(slot: Slot): Promise<{ available: number; unheld: number }
 }
 
 /** The same event with its session's metadata changed, as someone holding the account's key could. */
-function withMetadata(event: FakeEvent, change: (metadata: Record<string, string>) => Record<string, string>): FakeEvent {
+function withMetadata(event: FakeCheckoutEvent, change: (metadata: Record<string, string>) => Record<string, string>): FakeCheckoutEvent {
   const session = event.data.object;
   return { ...event, id: uniqueId('evt'), data: { object: { ...session, metadata: change({ ...session.metadata }) } } };
 }
