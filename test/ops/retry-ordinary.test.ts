@@ -8,7 +8,15 @@ import type { PaymentRecord } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
-import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import {
+  chargeRefunded,
+  checkoutSession,
+  paymentIntentId,
+  refundObject,
+  refundStatusChange,
+  signedRequest,
+  stripeEvent,
+} from '../../scripts/dev-kit/stripe-events';
 import { overwriteSlot, readSlot, seedSlot, testStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { gatewayLosingRefundAnswers } from '../support/gateways';
@@ -51,9 +59,9 @@ function handles(store: ReturnType<typeof testStore>, webhook: ReturnType<typeof
       const event = { ...chargeRefunded(pi, paid, { refunded: fake.totalRefunded(pi), tripId }), created: (refund as FakeRefund).created };
       return (await webhook.send(signedRequest(event))).body.outcome;
     },
-    /** Stripe's refund.updated for `refund` as it stands now, `LATER` seconds after its creation. */
+    /** Stripe's refund.updated of `refund`'s change from pending to its status now, `LATER` seconds after its creation. */
     refundUpdated: async (refund: FakeRefund) => {
-      const event = { ...stripeEvent('refund.updated', refundObject(refund)), created: refund.created + LATER };
+      const event = { ...refundStatusChange(refundObject(refund), 'pending'), created: refund.created + LATER };
       return (await webhook.send(signedRequest(event))).body.outcome;
     },
   };
@@ -166,6 +174,8 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     const ours = newest(t.pi) as FakeRefund;
     expect(await t.chargeRefundedFor(ours)).toBe('partial_refund_recorded');
+    // The operator's second command a moment later: its refund, and Stripe's total of it, of a later second than the first.
+    fake.advance(2_000);
     expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     // Stripe's total of the second refund still counts the first, pending then.
     expect(await t.chargeRefundedFor(newest(t.pi))).toBe('refund_recorded');
