@@ -313,6 +313,19 @@ describe('decide', () => {
     expect(at(refundEvent('failed'))).toBe('refund-event-stale');
   });
 
+  it('moves a refund superseded before Stripe named it to the state of the refund Stripe names under its key, and no further', () => {
+    const { stripeRefundId: _unnamed, ...superseded } = { ...refund('superseded'), failureCode: 'charge_refunded' };
+    const settled = (entry: RefundEntry) => decide({ record: record('refunded', { refunds: [entry] }) }, refundEvent('succeeded')).rule;
+
+    expect(settled(superseded)).toBe('refund-event-moves-refund');
+    expect(decide({ record: record('refunded', { refunds: [superseded] }) }, refundEvent('pending')).rule).toBe('refund-event-moves-refund');
+    // Named already (the answer came first), or superseded under Stripe's id: only a failure moves it on.
+    expect(settled({ ...superseded, stripeRefundId: 're_1' })).toBe('refund-event-stale');
+    expect(decide({ record: record('refunded', { refunds: [{ ...superseded, stripeRefundId: 're_1' }] }) }, refundEvent('failed')).rule).toBe(
+      'refund-event-moves-refund',
+    );
+  });
+
   it('finds a refund made in the Dashboard by Stripe’s id, and one recorded before its id was kept by its key', () => {
     const named = { ...refund('pending'), refundKey: 'stripe-re_dash', stripeRefundId: 're_dash', requestedBy: 'stripe' as const };
     const { stripeRefundId: _dropped, ...unnamed } = named;

@@ -12,6 +12,12 @@ export interface IssuedRefunds {
   readonly record: PaymentRecord;
   /** Whether this call recorded answers; false when no refund was `requested` (another call asked and recorded them). */
   readonly recorded: boolean;
+  /**
+   * Whether the provider made a refund when this call asked for it (not one an earlier request under its key made, nor one
+   * found by its key). True even when the refund's own events recorded it before this call could: the refund is still this
+   * call's doing, to be counted by it.
+   */
+  readonly made: boolean;
 }
 
 /**
@@ -56,23 +62,31 @@ export async function issueRequestedRefunds(
   } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
+  // The keys of the refunds the provider made when this call asked for them.
+  const made = new Set<string>();
   let current = record;
   return retryWhileStateMoves(
     RECORD_ATTEMPTS,
     async () => {
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
-      if (requested.length === 0) return { record: current, recorded: false };
+      // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
+      const namedLate = current.refunds.filter(
+        (entry) => entry.status === 'superseded' && entry.stripeRefundId === undefined && answers.get(entry.refundKey)?.kind === 'created',
+      );
+      if (requested.length === 0 && namedLate.length === 0) return { record: current, recorded: false, made: made.size > 0 };
       for (const entry of requested) {
         if (answers.has(entry.refundKey)) continue;
         // One still requested is always asked; answers of shares another call has recorded since do not count.
         const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        answers.set(entry.refundKey, await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored)));
+        const asked = await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored));
+        answers.set(entry.refundKey, asked.answer);
+        if (asked.made) made.add(entry.refundKey);
       }
       const at = deps.clock.now().toISOString();
       let next = current;
       const changes: RefundChange[] = [];
-      for (const entry of requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey))) {
+      for (const entry of [...requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey)), ...namedLate]) {
         const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
         changes.push(change);
         next = change.record;
@@ -103,7 +117,7 @@ export async function issueRequestedRefunds(
         audits: [...audits, ...tripAudit],
         ...(tripTransition && { tripTransition }),
       });
-      if (result.committed) return { record: written, recorded: true };
+      if (result.committed) return { record: written, recorded: true, made: made.size > 0 };
       const moved = result.rejection.paymentRecord?.current;
       if (moved) {
         // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
@@ -112,7 +126,7 @@ export async function issueRequestedRefunds(
       }
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-      if (withoutTrip.committed) return { record: written, recorded: true };
+      if (withoutTrip.committed) return { record: written, recorded: true, made: made.size > 0 };
       current = withoutTrip.rejection.paymentRecord?.current ?? current;
       return STATE_MOVED;
     },
@@ -128,23 +142,37 @@ function justStoredHere(deps: PaymentDeps, entry: RefundEntry, stored: StoredRef
   return deps.clock.now().getTime() - Date.parse(stored.at) < OWN_REFUND_FRESH_MS;
 }
 
-async function askProvider(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry, lookUpFirst: boolean): Promise<RefundAnswer> {
+/** The provider's answer for `entry`, and whether it made the refund then (neither found by its key nor replayed under it). */
+async function askProvider(
+  deps: PaymentDeps,
+  record: PaymentRecord,
+  entry: RefundEntry,
+  lookUpFirst: boolean,
+): Promise<{ readonly answer: RefundAnswer; readonly made: boolean }> {
   if (!deps.gateway.refundable(record.paymentId)) {
-    return { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` };
+    return { answer: { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` }, made: false };
   }
   if (lookUpFirst) {
     const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
     if (found) {
       const { refundId, status, created, answeredAt } = found;
-      return { kind: 'created', refundId, status, ...(created !== undefined && { created }), ...(answeredAt !== undefined && { answeredAt }) };
+      const answer: RefundAnswer = {
+        kind: 'created',
+        refundId,
+        status,
+        ...(created !== undefined && { created }),
+        ...(answeredAt !== undefined && { answeredAt }),
+      };
+      return { answer, made: false };
     }
   }
-  return deps.gateway.refund({
+  const answer = await deps.gateway.refund({
     paymentId: record.paymentId,
     amount: entry.amount,
     refundKey: entry.refundKey,
     ...(record.tripId !== undefined && { tripId: record.tripId }),
   });
+  return { answer, made: answer.kind === 'created' && answer.replayed !== true };
 }
 
 /**

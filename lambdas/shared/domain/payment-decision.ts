@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { refundMovesForward, withFailureDated } from './payment-ledger';
+import { refundChangeMoves, withFailureDated } from './payment-ledger';
 import { CONFIRMABLE_TRIP_STATUSES, type CheckoutTrip, type PaymentRecord, type RefundEntry, type RefundStatus, type Trip, type TripStatus } from './model';
 
 interface EventIdentity {
@@ -276,7 +276,7 @@ function decideRefundChanged({ record }: PaymentState, event: RefundChanged): De
   if (!record) return answer('refund-event-unknown-payment', 'no_change');
   const entry = refundOfEvent(record, event);
   if (!entry) return { rule: 'refund-event-outside-refund', plan: { step: 'move-refund' } };
-  if (!refundMovesForward(entry.status, event.status)) {
+  if (!refundChangeMoves(entry, event.status, event.refundId)) {
     // Stripe's refund.failed of a failure learned before without its time: the time settles what the charge totals count.
     if (event.occurredAt !== undefined && carriesFailureTime(event) && withFailureDated(record, entry, event.status, event.occurredAt)) {
       return { rule: 'refund-event-dates-failure', plan: { step: 'move-refund' } };

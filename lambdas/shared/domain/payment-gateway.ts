@@ -23,6 +23,8 @@ export type RefundAnswer =
       readonly created?: number;
       /** When the provider answered (epoch seconds, its clock): the state it reports was reached no later than this. */
       readonly answeredAt?: number;
+      /** Answered with the refund an earlier request under the same key made (Stripe's idempotent replay): not made now. */
+      readonly replayed?: boolean;
     }
   /** The charge was refunded in full already (by another refund, ours or not). */
   | { readonly kind: 'already_refunded' }

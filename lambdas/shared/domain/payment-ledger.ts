@@ -287,6 +287,17 @@ export function refundMovesForward(from: RefundStatus, to: RefundStatus): boolea
   return REFUND_RANK[to] > REFUND_RANK[from];
 }
 
+/**
+ * Whether Stripe's word on a refund (an answer, an event) moves our entry of it: to a state further on, or, for one
+ * superseded by a charge total before Stripe had named it, to the state of the refund Stripe names under its key. That
+ * refund existed: it was what brought the charge back (its `charge.refunded` came before its `refund.created`, or before
+ * the answer to the request that made it), and it is recorded as itself, with Stripe's id, not as not needed.
+ */
+export function refundChangeMoves(entry: RefundEntry, status: RefundStatus, stripeRefundId: string | undefined): boolean {
+  const namedAfterSuperseded = entry.status === 'superseded' && entry.stripeRefundId === undefined && stripeRefundId !== undefined && !isFailedStatus(status);
+  return namedAfterSuperseded || refundMovesForward(entry.status, status);
+}
+
 export interface RefundChange {
   readonly record: PaymentRecord;
   /** Present when the refund's state moved: what to write in the audit trail. */
@@ -322,7 +333,7 @@ export function moveRefund(
 ): RefundChange {
   const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
   if (!entry) return { record, attention: false };
-  if (!refundMovesForward(entry.status, status)) {
+  if (!refundChangeMoves(entry, status, details.stripeRefundId)) {
     const dated = details.asOf === undefined || !details.failureEvent ? undefined : withFailureDated(record, entry, status, details.asOf);
     return dated
       ? { record: dated, audit: { eventType: 'payment.refund_failure_dated', metadata: { refundKey, failedAt: details.asOf ?? null } }, attention: false }
@@ -331,8 +342,10 @@ export function moveRefund(
   const failed = isFailedStatus(status);
   // A refund that existed at Stripe: its failure takes it out of the charge's total (a refusal never entered it).
   const counted = failed && (details.countedByCharge ?? true);
+  // Superseded, it carried why (the charge went back in full): named by Stripe since, it is the refund that did.
+  const { failureCode: _whySuperseded, ...named } = entry;
   const moved: RefundEntry = {
-    ...entry,
+    ...(entry.status === 'superseded' && !failed ? named : entry),
     status,
     updatedAt: at,
     ...(details.stripeRefundId !== undefined && { stripeRefundId: details.stripeRefundId }),

@@ -75,6 +75,8 @@ export class StripePaymentGateway implements PaymentGateway {
         status: refundStatusOf(refund.status),
         created: refund.created,
         ...(answeredAt !== undefined && { answeredAt }),
+        // Stripe's header on an answer it kept under the key: another request (a retry, a second caller) made the refund.
+        ...(refund.lastResponse?.headers?.['idempotent-replayed'] === 'true' && { replayed: true }),
       };
     } catch (error) {
       const sdk = await stripeSdk();
