@@ -1,4 +1,5 @@
 // A refund's own events reaching the webhook before the call that asked for it has Stripe's answer (the stand-in delivers them before it answers, as Stripe may): what that call counts, and what the record keeps.
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { refundObject, refundStatusChange, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -20,6 +21,7 @@ beforeEach(async () => {
   stopWebhook = await serveWebhookFor(fake, store);
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await stopWebhook();
   await fake.close();
 });
@@ -31,6 +33,12 @@ async function paidForBlockedSlot() {
   fake.dropNextDeliveries(1);
   const event = await trip.pay();
   return { trip, event };
+}
+
+/** Every count of every Metrics made here: the served webhook's, the harnesses', the sweep's. */
+function everyMetric(): (name: string) => number {
+  const added = vi.spyOn(Metrics.prototype, 'addMetric');
+  return (name) => added.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value ?? 1), 0);
 }
 
 /** How many times `name` was counted on a harness's metrics. */
@@ -181,5 +189,100 @@ describe('a refund whose charge.refunded comes before its refund.created (Stripe
     expect(fake.refundsOf(t.pi).map((made) => made.status)).toEqual(['failed', 'succeeded']);
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
     expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+  });
+});
+
+describe('what such a refund counts, whichever of its events comes first', () => {
+  it('Refunds once when the charge.refunded in full of a redelivery’s refund comes before its refund.created and its answer', async () => {
+    const { trip, event } = await paidForBlockedSlot();
+    fake.failNext(1, 500);
+    expect((await webhookHarness(fake, { store }).send(signedRequest(event))).status).toBe(500);
+    const metric = everyMetric();
+    fake.dropNextDeliveries(1);
+
+    const answer = await webhookHarness(fake, { store }).send(signedRequest(event));
+
+    // The total settled the payment (and counted it); the redelivery then named the refund it had superseded.
+    expect(answer).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    expect(fake.deliveries.map((delivery) => [delivery.type, JSON.parse(delivery.body).outcome])).toEqual([['charge.refunded', 'refunded']]);
+    expect(metric('Refunds')).toBe(1);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({
+      status: 'refunded',
+      refunds: [{ status: 'succeeded', stripeRefundId: fake.refundsOf(trip.paymentIntent())[0]?.id }],
+    });
+  });
+
+  it('PaymentsNeedingAttention once when Stripe makes a redelivery’s refund already failed and its refund.created comes first', async () => {
+    const { trip, event } = await paidForBlockedSlot();
+    fake.failNext(1, 500);
+    expect((await webhookHarness(fake, { store }).send(signedRequest(event))).status).toBe(500);
+    const metric = everyMetric();
+    fake.nextRefundStatus('failed');
+
+    const answer = await webhookHarness(fake, { store }).send(signedRequest(event));
+
+    expect(answer.body.outcome).toBe('needs_attention');
+    expect(fake.deliveries.map((delivery) => [delivery.type, JSON.parse(delivery.body).outcome])[0]).toEqual(['refund.created', 'needs_attention']);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }] });
+    expect(metric('PaymentsNeedingAttention')).toBe(1);
+    expect(metric('Refunds')).toBe(0);
+  });
+
+  it('PaymentsNeedingAttention once when the sweep asks again and Stripe makes the refund already failed, its refund.created first', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill'], t.gateway)).code).not.toBe(0);
+    const metric = everyMetric();
+    fake.nextRefundStatus('failed');
+    const sweep = testReconciler(fake, store, { clock: minutesLater(10) });
+
+    const summary = await sweep.run();
+
+    expect(fake.deliveries.map((delivery) => [delivery.type, JSON.parse(delivery.body).outcome])[0]).toEqual(['refund.created', 'needs_attention']);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }] });
+    expect(metric('PaymentsNeedingAttention')).toBe(1);
+    // Its event answered for it: the refund is not one the sweep counts as resumed.
+    expect(summary).toMatchObject({ refundsResumed: 0 });
+  });
+
+  it('RefundsResumed when the sweep’s refund brings the charge back in full before its refund.created: the sweep names it', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    expect((await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', t.references[1] as string, '--reason', 'guide ill'], t.gateway)).code).not.toBe(0);
+    fake.dropNextDeliveries(1);
+    const sweep = testReconciler(fake, store, { clock: minutesLater(10) });
+
+    const summary = await sweep.run();
+
+    const [, second] = fake.refundsOf(t.pi);
+    expect(summary).toMatchObject({ refundsResumed: 1 });
+    expect(sweep.metric('RefundsResumed')).toBe(1);
+    expect(await t.record()).toMatchObject({
+      status: 'refunded',
+      amountRefunded: t.paid,
+      refunds: [{ status: 'succeeded' }, { status: 'succeeded', stripeRefundId: second?.id }],
+    });
+    expect(await t.tripStatus()).toBe('refunded');
+  });
+});
+
+describe('a refund superseded by a total that is not its own', () => {
+  it('stays superseded and is never asked for when a Dashboard refund brought the charge back in full while Stripe failed ours', async () => {
+    const t = await bookedTripAt(fake, [1, 1]);
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill'], t.gateway)).code).not.toBe(0);
+    const dashboard = await fake.client().refunds.create({ payment_intent: t.pi, amount: t.paid });
+    const sweep = testReconciler(fake, store, { clock: minutesLater(10) });
+
+    const summary = await sweep.run();
+    for (const event of fake.events) await webhookHarness(fake, { store }).send(signedRequest(event));
+
+    const ours = (await t.record()).refunds.find((entry) => entry.refundKey === t.shareKey(t.references[0] as string));
+    expect(ours).toMatchObject({ status: 'superseded' });
+    expect(ours).not.toHaveProperty('stripeRefundId');
+    expect(fake.refundsOf(t.pi).map((refund) => refund.id)).toEqual([dashboard.id]);
+    expect(summary).toMatchObject({ refundsResumed: 0 });
+    expect(await t.record()).toMatchObject({ amountRefunded: t.paid });
   });
 });

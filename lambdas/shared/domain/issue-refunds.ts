@@ -10,14 +10,23 @@ import type { RefundAnswer } from './payment-gateway';
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
   readonly record: PaymentRecord;
-  /** Whether this call recorded answers; false when no refund was `requested` (another call asked and recorded them). */
+  /**
+   * Whether this call recorded answers: on refunds still `requested`, or naming refunds a charge total superseded meanwhile.
+   * False when none was left to answer (another call asked and recorded them, or the refunds' own events did).
+   */
   readonly recorded: boolean;
   /**
-   * Whether the provider made a refund when this call asked for it (not one an earlier request under its key made, nor one
-   * found by its key). True even when the refund's own events recorded it before this call could: the refund is still this
-   * call's doing, to be counted by it.
+   * Whether the provider made a refund, not failed, when this call asked for it (not one an earlier request under its key
+   * made, nor one found by its key), whoever recorded it.
    */
   readonly made: boolean;
+  /**
+   * Whether what the answers brought about is this call's to count (the metrics of a payment's effects): it recorded an
+   * answer on a refund still `requested`, or the provider made the refund on its request and the refund's own `refund.*`
+   * recorded it first, which counts nothing. Not when a charge total superseded the refund first (that total's event
+   * counted it), nor when its `refund.*` recorded it failed (that event put the payment in front of a person).
+   */
+  readonly countable: boolean;
 }
 
 /**
@@ -62,8 +71,21 @@ export async function issueRequestedRefunds(
   } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
-  // The keys of the refunds the provider made when this call asked for them.
+  // The keys of the refunds the provider made (and did not fail) when this call asked for them.
   const made = new Set<string>();
+  const issued = (written: PaymentRecord, recordedRequested: boolean, namedHere: readonly RefundEntry[]): IssuedRefunds => {
+    const madeRecordedByItsEvent = [...made].some((key) => {
+      const answer = answers.get(key);
+      const entry = written.refunds.find((candidate) => candidate.refundKey === key);
+      return answer?.kind === 'created' && entry?.stripeRefundId === answer.refundId && !namedHere.some((named) => named.refundKey === key);
+    });
+    return {
+      record: written,
+      recorded: recordedRequested || namedHere.length > 0,
+      made: made.size > 0,
+      countable: recordedRequested || madeRecordedByItsEvent,
+    };
+  };
   let current = record;
   return retryWhileStateMoves(
     RECORD_ATTEMPTS,
@@ -73,7 +95,7 @@ export async function issueRequestedRefunds(
       const namedLate = current.refunds.filter(
         (entry) => entry.status === 'superseded' && entry.stripeRefundId === undefined && answers.get(entry.refundKey)?.kind === 'created',
       );
-      if (requested.length === 0 && namedLate.length === 0) return { record: current, recorded: false, made: made.size > 0 };
+      if (requested.length === 0 && namedLate.length === 0) return issued(current, false, []);
       for (const entry of requested) {
         if (answers.has(entry.refundKey)) continue;
         // One still requested is always asked; answers of shares another call has recorded since do not count.
@@ -86,7 +108,8 @@ export async function issueRequestedRefunds(
       const at = deps.clock.now().toISOString();
       let next = current;
       const changes: RefundChange[] = [];
-      for (const entry of [...requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey)), ...namedLate]) {
+      const answeredRequested = requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey));
+      for (const entry of [...answeredRequested, ...namedLate]) {
         const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
         changes.push(change);
         next = change.record;
@@ -117,7 +140,7 @@ export async function issueRequestedRefunds(
         audits: [...audits, ...tripAudit],
         ...(tripTransition && { tripTransition }),
       });
-      if (result.committed) return { record: written, recorded: true, made: made.size > 0 };
+      if (result.committed) return issued(written, answeredRequested.length > 0, namedLate);
       const moved = result.rejection.paymentRecord?.current;
       if (moved) {
         // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
@@ -126,7 +149,7 @@ export async function issueRequestedRefunds(
       }
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-      if (withoutTrip.committed) return { record: written, recorded: true, made: made.size > 0 };
+      if (withoutTrip.committed) return issued(written, answeredRequested.length > 0, namedLate);
       current = withoutTrip.rejection.paymentRecord?.current ?? current;
       return STATE_MOVED;
     },
@@ -142,7 +165,7 @@ function justStoredHere(deps: PaymentDeps, entry: RefundEntry, stored: StoredRef
   return deps.clock.now().getTime() - Date.parse(stored.at) < OWN_REFUND_FRESH_MS;
 }
 
-/** The provider's answer for `entry`, and whether it made the refund then (neither found by its key nor replayed under it). */
+/** The provider's answer for `entry`, and whether it made the refund then, not failed (neither found by its key nor replayed under it). */
 async function askProvider(
   deps: PaymentDeps,
   record: PaymentRecord,
@@ -172,7 +195,7 @@ async function askProvider(
     refundKey: entry.refundKey,
     ...(record.tripId !== undefined && { tripId: record.tripId }),
   });
-  return { answer, made: answer.kind === 'created' && answer.replayed !== true };
+  return { answer, made: answer.kind === 'created' && answer.replayed !== true && !isFailedStatus(answer.status) };
 }
 
 /**

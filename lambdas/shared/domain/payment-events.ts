@@ -449,8 +449,8 @@ function storedWith(record: PaymentRecord, at: string): StoredRefunds {
 async function issueAndAnswer(deps: PaymentDeps, record: PaymentRecord, outcome: PaymentOutcome, stored: StoredRefunds | undefined): Promise<StepResult> {
   const issued = await issueRequestedRefunds(deps, record, 'stripe', { ...(stored !== undefined && { stored }) });
   const settledOutcome = issued.record.status === 'needs_attention' ? 'needs_attention' : outcome;
-  // A refund this call made counts as its doing even when the refund's own events recorded it first.
-  return { ...fromRecord(issued.record, settledOutcome), ...(stored === undefined && !issued.recorded && !issued.made && UNCHANGED) };
+  // A refund this call made is its to count even when the refund's own refund.* recorded it first (see `countable`).
+  return { ...fromRecord(issued.record, settledOutcome), ...(stored === undefined && !issued.countable && UNCHANGED) };
 }
 
 /** A payment refunded before its confirmation arrived: the trip it was for can never be booked by it, and says so. */

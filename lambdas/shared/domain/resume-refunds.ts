@@ -193,7 +193,8 @@ async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund, timeLeft: ((
     // A payment of many shares (bookings cancelled one by one while Stripe was down) stops asking when the time is up.
     // No refund here was stored by this call: each is looked up by its key before it is asked for.
     const issued = await issueRequestedRefunds(deps, record, 'system', { ...(timeLeft !== undefined && { timeLeft }) });
-    // A refund this run made is its answer even when the refund's own events recorded it first.
+    // A refund this run made is its answer even when the refund's own events recorded it first (not one made failed: that
+    // event put the payment in front of a person, and counted it).
     return issued.recorded || issued.made ? { status: 'answered', record: issued.record } : { status: 'already_answered', paymentId: entry.paymentId };
   } catch (error) {
     const unavailable = error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
