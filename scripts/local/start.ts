@@ -80,6 +80,23 @@ async function main(): Promise<number | undefined> {
     await stack.stop();
     throw new LocalSettingError(`LOCAL_STACK_FILE ${RUNNING_STACK_FILE} cannot be written (${(error as Error).message})`);
   }
+  // Ready to stop before it says how to stop it: a caller that reads the banner may signal at once.
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    removeRunningStack(process.pid);
+    await stack.stop();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
+  // Under tsx, the parent going away (killed, not signalled through) closes this channel.
+  process.on('disconnect', () => void stop());
+  // npm forwards SIGINT and SIGTERM but dies of SIGHUP or SIGKILL alone; an orphan is re-parented, and then stops.
+  setInterval(() => {
+    if (process.ppid !== parent) void stop();
+  }, 1_000).unref();
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
   const demo = commandFor('demo', settings);
   const slotsList = `${commandFor('ops', settings)} -- slots list`;
@@ -113,22 +130,6 @@ With the Stripe CLI and a test key, real test-mode events reach this stack:
 
 Ctrl-C stops everything, DynamoDB Local included.
 `);
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nStopping…');
-    removeRunningStack(process.pid);
-    await stack.stop();
-    process.exit(0);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
-  // Under tsx, the parent going away (killed, not signalled through) closes this channel.
-  process.on('disconnect', () => void stop());
-  // npm forwards SIGINT and SIGTERM but dies of SIGHUP or SIGKILL alone; an orphan is re-parented, and then stops.
-  setInterval(() => {
-    if (process.ppid !== parent) void stop();
-  }, 1_000).unref();
   return undefined;
 }
 
