@@ -45,6 +45,23 @@ async function withFrozenStripe(story: (stripe: StripeFake) => Promise<void>): P
   }
 }
 
+/**
+ * The first booking of `t` cancelled at Stripe's second C, its refund taken pending and failing `failsAfter` seconds later,
+ * told at once by refund.failed: the payment is in front of a person. Answers C.
+ */
+async function firstShareFailed(stripe: StripeFake, t: Awaited<ReturnType<typeof bookedTripAt>>, failsAfter = 0): Promise<number> {
+  stripe.nextRefundStatus('pending');
+  expect((await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+  const [a] = stripe.refundsOf(t.pi);
+  const created = a?.created as number;
+  stripe.advance(failsAfter * 1_000);
+  const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
+  expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created: created + failsAfter }))).body.outcome).toBe(
+    'needs_attention',
+  );
+  return created;
+}
+
 let fake: StripeFake;
 beforeEach(async () => {
   fake = await startStripeFake();
@@ -583,13 +600,8 @@ describe('Stripe’s totals delivered after a later failure, newer than the tota
     async (how) => {
       await withFrozenStripe(async (stripe) => {
         const t = await bookedTripAt(stripe, [1, 1, 1]);
-        const [first, second, third] = t.references as [string, string, string];
-        stripe.nextRefundStatus('pending');
-        expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-        const [a] = stripe.refundsOf(t.pi);
-        const created = a?.created as number;
-        const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
-        expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+        const [, second, third] = t.references as [string, string, string];
+        const created = await firstShareFailed(stripe, t);
         // At +20 support pays the first share back by hand; at +40 the second booking is cancelled. Both totals are delayed.
         stripe.advance(20_000);
         await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
@@ -625,14 +637,9 @@ describe('a failed refund created in the very second of a total delivered after 
   it('is taken off it, whether that total counted it or not, and the share paid back by hand is not paid again', async () => {
     await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
-      const [first, second, third, fourth] = t.references as [string, string, string, string];
+      const [, second, third, fourth] = t.references as [string, string, string, string];
       // C: the first booking is cancelled; its refund A fails at once (refund.failed of C delivered).
-      stripe.nextRefundStatus('pending');
-      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-      const [a] = stripe.refundsOf(t.pi);
-      const created = a?.created as number;
-      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
-      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      const created = await firstShareFailed(stripe, t);
       // C+20: support pays the first share back by hand; its total (45.00) comes at once and is held.
       stripe.advance(20_000);
       await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
@@ -713,13 +720,8 @@ describe('a total and a later failure processed at once', () => {
   it.each(['failure held', 'total held'] as const)('ends as in either order (%s at its commit while the other commits)', async (which) => {
     await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1]);
-      const [first, second, third] = t.references as [string, string, string];
-      stripe.nextRefundStatus('pending');
-      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-      const [a] = stripe.refundsOf(t.pi);
-      const created = a?.created as number;
-      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
-      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      const [, second, third] = t.references as [string, string, string];
+      const created = await firstShareFailed(stripe, t);
       stripe.advance(20_000);
       await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
       await t.webhook.send(signedRequest({ ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: created + 20 }));
@@ -754,15 +756,9 @@ describe('a share paid back by hand, then another of ours created in that same s
   it.each(['both totals after the failure', 'D total before the failure, B total after'] as const)('%s: the first share is not paid twice', async (order) => {
     await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1]);
-      const [first, second, third, fourth] = t.references as [string, string, string, string];
+      const [, second, third, fourth] = t.references as [string, string, string, string];
       // C: first booking cancelled, A pending; A fails at C+10 (refund.failed delivered).
-      stripe.nextRefundStatus('pending');
-      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-      const [a] = stripe.refundsOf(t.pi);
-      const created = a?.created as number;
-      stripe.advance(10_000);
-      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
-      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created: created + 10 }))).body.outcome).toBe('needs_attention');
+      const created = await firstShareFailed(stripe, t, 10);
       // C+20, one second: support pays the first share back by hand (D), then the second booking is cancelled (B pending).
       stripe.advance(10_000);
       await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
@@ -801,14 +797,9 @@ describe('two shares of ours and a failing one made in one second, only the tota
   it('keeps the total held: the first share, paid back by hand, is not paid twice out of the fifth booking', async () => {
     await withFrozenStripe(async (stripe) => {
       const t = await bookedTripAt(stripe, [1, 1, 1, 1, 1]);
-      const [first, second, third, fourth, fifth] = t.references as [string, string, string, string, string];
+      const [, second, third, fourth, fifth] = t.references as [string, string, string, string, string];
       // C: first booking cancelled, A fails at once (refund.failed delivered).
-      stripe.nextRefundStatus('pending');
-      expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-      const [a] = stripe.refundsOf(t.pi);
-      const created = a?.created as number;
-      const failedA = refundObject(stripe.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card'));
-      expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', failedA), created }))).body.outcome).toBe('needs_attention');
+      const created = await firstShareFailed(stripe, t);
       // C+20: the first share paid back by hand; its total (45.00) delivered at once and held.
       stripe.advance(20_000);
       await stripe.client().refunds.create({ payment_intent: t.pi, amount: PRICE });

@@ -4,7 +4,7 @@ import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
-import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, type RefundChange } from './payment-ledger';
+import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
@@ -92,9 +92,7 @@ export async function issueRequestedRefunds(
     async () => {
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
-      const namedLate = current.refunds.filter(
-        (entry) => entry.status === 'superseded' && entry.stripeRefundId === undefined && answers.get(entry.refundKey)?.kind === 'created',
-      );
+      const namedLate = current.refunds.filter((entry) => supersededUnnamed(entry) && answers.get(entry.refundKey)?.kind === 'created');
       if (requested.length === 0 && namedLate.length === 0) return issued(current, false, []);
       for (const entry of requested) {
         if (answers.has(entry.refundKey)) continue;

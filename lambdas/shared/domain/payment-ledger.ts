@@ -294,8 +294,13 @@ export function refundMovesForward(from: RefundStatus, to: RefundStatus): boolea
  * the answer to the request that made it), and it is recorded as itself, with Stripe's id, not as not needed.
  */
 export function refundChangeMoves(entry: RefundEntry, status: RefundStatus, stripeRefundId: string | undefined): boolean {
-  const namedAfterSuperseded = entry.status === 'superseded' && entry.stripeRefundId === undefined && stripeRefundId !== undefined && !isFailedStatus(status);
+  const namedAfterSuperseded = supersededUnnamed(entry) && stripeRefundId !== undefined && !isFailedStatus(status);
   return namedAfterSuperseded || refundMovesForward(entry.status, status);
+}
+
+/** Superseded by a charge total before Stripe named it: Stripe's word naming it under its key records it as that refund. */
+export function supersededUnnamed(entry: RefundEntry): boolean {
+  return entry.status === 'superseded' && entry.stripeRefundId === undefined;
 }
 
 export interface RefundChange {
