@@ -1,5 +1,5 @@
 // Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
-import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
+import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
@@ -41,9 +41,6 @@ export interface StoredRefunds {
   readonly at: string;
   readonly keys: readonly string[];
 }
-
-/** The record moved under us (an event about the same payment): read it again, this many times at most. */
-const RECORD_ATTEMPTS = 5;
 
 /**
  * Input: a payment record as just committed. Output: the record after the provider's answers.
@@ -88,7 +85,7 @@ export async function issueRequestedRefunds(
   };
   let current = record;
   return retryWhileStateMoves(
-    RECORD_ATTEMPTS,
+    PAYMENT_RECORD_ATTEMPTS,
     async () => {
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.

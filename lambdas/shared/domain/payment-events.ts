@@ -1,5 +1,5 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
-import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
+import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
@@ -74,9 +74,6 @@ export class RetryLaterError extends Error {
 /** Events are remembered longer than Stripe retries (3 days), so a very late redelivery is still recognised. */
 export const PROCESSED_EVENT_RETENTION_DAYS = 35;
 
-/** A step that finds the state moved under it reads it again and decides again, this many times at most. */
-const STATE_ATTEMPTS = 4;
-
 type StepResult = PaymentEventResult | 'state-changed';
 
 /**
@@ -90,7 +87,7 @@ export async function handlePaymentEvent(deps: PaymentDeps, event: PaymentEvent)
     if (confirmed) return confirmed;
     // Awaited here, so a failure of any attempt reaches the catch below.
     return await retryWhileStateMoves(
-      STATE_ATTEMPTS,
+      PAYMENT_RECORD_ATTEMPTS,
       async (attempt) => {
         const state = await loadState(deps.store, event, attempt > 1);
         const { rule, plan } = decide(state, event);
@@ -791,7 +788,7 @@ async function putInFrontOfAPerson(deps: PaymentDeps, event: PaymentEvent, reaso
   // Nothing to record it on: the result (its log line and metric) is all a person gets, every time it happens.
   if (paymentId === undefined) return { outcome: 'needs_attention', reason, ...(tripId !== undefined && { tripId }) };
   return retryWhileStateMoves(
-    STATE_ATTEMPTS,
+    PAYMENT_RECORD_ATTEMPTS,
     async () => {
       const at = deps.clock.now().toISOString();
       const existing = await deps.store.getPaymentRecord(paymentId);

@@ -1,5 +1,5 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
-import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
+import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import type { BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
@@ -30,9 +30,6 @@ import {
 } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 import { OVERDUE_AFTER_MS } from './resume-refunds';
-
-/** A concurrent event about the same payment makes an operation read again, this many times at most. */
-const OPERATION_ATTEMPTS = 5;
 
 export interface CancelBookingInput {
   readonly reference: string;
@@ -92,7 +89,7 @@ function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at
  */
 export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
   return retryWhileStateMoves(
-    OPERATION_ATTEMPTS,
+    PAYMENT_RECORD_ATTEMPTS,
     async () => {
       const [booking] = await deps.store.getBookings([input.reference]);
       if (!booking) return failure('BOOKING_NOT_FOUND', `Booking ${input.reference} does not exist.`);
@@ -256,7 +253,7 @@ export interface RetryRefundResult {
  */
 export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?: string): Promise<RetryRefundResult | BookingFailure> {
   return retryWhileStateMoves(
-    OPERATION_ATTEMPTS,
+    PAYMENT_RECORD_ATTEMPTS,
     async () => {
       const record = await deps.store.getPaymentRecord(paymentId);
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
@@ -377,7 +374,7 @@ export async function resolvePayment(
 ): Promise<{ ok: true; record: PaymentRecord } | BookingFailure> {
   let seen: AttentionSeen | undefined;
   return retryWhileStateMoves(
-    OPERATION_ATTEMPTS,
+    PAYMENT_RECORD_ATTEMPTS,
     async () => {
       const record = await deps.store.getPaymentRecord(paymentId);
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);

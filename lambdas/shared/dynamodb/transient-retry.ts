@@ -1,8 +1,9 @@
 // The one retry policy for DynamoDB calls: which failures are transient, and bounded jittered backoff for them.
 import { setTimeout as delay } from 'node:timers/promises';
+import { jitteredDelayMs, type Backoff } from '../backoff';
 import { StoreUnavailableError } from '../domain/errors';
 
-export interface RetryPolicy {
+export interface RetryPolicy extends Backoff {
   /** Attempts in all, the first included. @default 5 */
   readonly maxAttempts: number;
   /** Backoff before the second attempt; doubles each time, with full jitter. @default 25 */
@@ -63,11 +64,6 @@ function mayHaveReachedTable(error: unknown): boolean {
   return true;
 }
 
-function backoffMs(attempt: number, policy: RetryPolicy): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.random() * ceiling;
-}
-
 export interface RetryObserver {
   onRetry?(attempt: number, error: unknown): void;
 }
@@ -93,7 +89,7 @@ export async function withTransientRetries<T>(
         throw new StoreUnavailableError(`${operation} failed after ${attempt} attempts`, { cause: error, maybeCommitted });
       }
       observer.onRetry?.(attempt, error);
-      await delay(backoffMs(attempt, policy));
+      await delay(jitteredDelayMs(attempt, policy));
     }
   }
 }
