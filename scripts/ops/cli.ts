@@ -1,6 +1,7 @@
 // The operator CLI (`npm run ops -- …`): finds the command in the table, parses its flags and maps what it throws to an exit code.
 import { parseArgs } from 'node:util';
 import { nearestFlag, unknownFlagOf } from '../dev-kit/unknown-flag';
+import { StateKeptMovingError } from '../../lambdas/shared/domain/errors';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { UsageError, type FlagSpec, type FlagSpecs, type FlagValues, type OpsCommand } from './command';
 import { attentionCommands } from './commands/attention';
@@ -160,6 +161,10 @@ function reportFailure(error: unknown, io: CliIo): number {
   }
   if (error instanceof PaymentGatewayUnavailableError) {
     io.err(`error: STRIPE_UNAVAILABLE: ${error.message}; what was decided is stored as requested: run the same command again, or payments retry-refund`);
+    return 1;
+  }
+  if (error instanceof StateKeptMovingError) {
+    io.err(`error: TRANSACTION_FAILED: ${error.message}; what was decided before is stored: run the same command again`);
     return 1;
   }
   const name = (error as { name?: string }).name;

@@ -70,6 +70,18 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
+ * What a step read kept changing under it through all its attempts (other writers of the same item), so the step
+ * wrote nothing: a conflict the store could not see through, retried as its unavailability is. What was committed
+ * before the step stands, and the same call made again resumes from it.
+ */
+export class StateKeptMovingError extends StoreUnavailableError {
+  constructor(message: string) {
+    super(message, { maybeCommitted: false });
+    this.name = 'StateKeptMovingError';
+  }
+}
+
+/**
  * A stored item does not have the shape the code relies on (a slot whose count is not a number, a trip that
  * no longer parses). Never a reason to refund or to retry: the payment it concerns goes to a person.
  */

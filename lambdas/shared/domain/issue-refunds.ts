@@ -3,6 +3,7 @@ import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './st
 import type { TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
+import { StateKeptMovingError } from './errors';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
 import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
@@ -47,7 +48,8 @@ export interface StoredRefunds {
  * Steps: for each `requested` refund, ask (or find) it at the provider → one transaction that records every
  * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
- * `requested`, and the next run asks again with the same keys. With `timeLeft`, no further refund is asked once it is
+ * `requested`, and the next run asks again with the same keys; so do they when the record keeps changing through every
+ * attempt (StateKeptMovingError), and the next run finds them by their keys. With `timeLeft`, no further refund is asked once it is
  * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
  *
  * Only a refund this call has just stored itself (`stored`: its key, stamped with the instant of the call's write,
@@ -86,7 +88,9 @@ export async function issueRequestedRefunds(
   let current = record;
   return retryWhileStateMoves(
     PAYMENT_RECORD_ATTEMPTS,
-    async () => {
+    async (attempt) => {
+      // Read again after the pause, not kept from the refusal: another writer may have moved the record during it.
+      if (attempt > 1) current = (await deps.store.getPaymentRecord(record.paymentId)) ?? current;
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
       const namedLate = current.refunds.filter((entry) => supersededUnnamed(entry) && answers.get(entry.refundKey)?.kind === 'created');
@@ -136,20 +140,15 @@ export async function issueRequestedRefunds(
         ...(tripTransition && { tripTransition }),
       });
       if (result.committed) return issued(written, answeredRequested.length > 0, namedLate);
-      const moved = result.rejection.paymentRecord?.current;
-      if (moved) {
-        // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
-        current = moved;
-        return STATE_MOVED;
-      }
+      // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
+      if (result.rejection.paymentRecord?.current) return STATE_MOVED;
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
       if (withoutTrip.committed) return issued(written, answeredRequested.length > 0, namedLate);
-      current = withoutTrip.rejection.paymentRecord?.current ?? current;
       return STATE_MOVED;
     },
     () => {
-      throw new Error(`The payment record ${record.paymentId} kept changing while its refunds were recorded`);
+      throw new StateKeptMovingError(`The payment record ${record.paymentId} kept changing while Stripe's answers to its refunds were recorded`);
     },
   );
 }

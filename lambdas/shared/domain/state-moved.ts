@@ -16,7 +16,8 @@ export const STATE_MOVED_BACKOFF: Backoff = { baseDelayMs: 25, maxDelayMs: 1_000
  * Attempts of every loop guarded by a payment's record. That one item is written by each cancellation of the payment,
  * by each of its refunds' events (two per refund) and by each answer Stripe gives: five bookings of one payment
  * cancelled at once ran out of five attempts about one time in ten on DynamoDB Local, even with the pauses; eight
- * never did in 250. With the pauses, eight attempts wait 2.6 s at most, well inside a function's 20 s.
+ * never did in 250. With the pauses, eight attempts wait 2.6 s at most; a cancellation runs two such loops (its own
+ * write, then its refund's answer), 5.2 s.
  */
 export const PAYMENT_RECORD_ATTEMPTS = 8;
 
