@@ -7,24 +7,20 @@ import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
-import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
-import { serveWebhookFor } from '../support/webhook-server';
+import { servedStripeFake } from '../support/webhook-server';
 
 let fake: StripeFake;
-let stopWebhook: () => Promise<void>;
+let stop: () => Promise<void>;
 const store = testStore();
 
 beforeAll(async () => {
-  fake = await startStripeFake();
-  stopWebhook = await serveWebhookFor(fake, store);
+  ({ fake, stop } = await servedStripeFake(store));
 });
-afterAll(async () => {
-  await stopWebhook();
-  await fake.close();
-});
+afterAll(() => stop());
 
 function checkoutHandler(clock: Clock = systemClock) {
   return createCheckoutHandler({

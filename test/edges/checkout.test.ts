@@ -8,24 +8,20 @@ import { checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas
 import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { adjustAvailability } from '../../lambdas/shared/domain/operations';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
-import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
-import { serveWebhookFor } from '../support/webhook-server';
+import { servedStripeFake } from '../support/webhook-server';
 
 let fake: StripeFake;
-let stopWebhook: () => Promise<void>;
+let stop: () => Promise<void>;
 const store = testStore();
 
 beforeAll(async () => {
-  fake = await startStripeFake();
-  stopWebhook = await serveWebhookFor(fake, store);
+  ({ fake, stop } = await servedStripeFake(store));
 });
-afterAll(async () => {
-  await stopWebhook();
-  await fake.close();
-});
+afterAll(() => stop());
 
 interface HandlerOptions {
   readonly store?: TestStore;

@@ -8,26 +8,24 @@ import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
-import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { BOOKED_TRIP_CAPACITY, bookedTripAt } from '../support/booked-trip';
 import { checkedOutTrip } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
 import { ops } from '../support/ops';
 import { overwriteSlot, readSlot, testDocumentClient, testStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
-import { serveWebhookFor } from '../support/webhook-server';
+import { servedStripeFake } from '../support/webhook-server';
 
 let fake: StripeFake;
-let stopWebhook: () => Promise<void>;
+let stop: () => Promise<void>;
 const store = testStore();
 beforeEach(async () => {
-  fake = await startStripeFake();
-  stopWebhook = await serveWebhookFor(fake, store);
+  ({ fake, stop } = await servedStripeFake(store));
 });
 afterEach(async () => {
   vi.restoreAllMocks();
-  await stopWebhook();
-  await fake.close();
+  await stop();
 });
 
 describe('bookings of one payment cancelled at once', () => {

@@ -2,7 +2,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { refundObject, refundStatusChange, signedRequest } from '../../scripts/dev-kit/stripe-events';
-import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { bookedTripAt } from '../support/booked-trip';
 import { checkedOutTrip } from '../support/checked-out';
 import { gatewayLosingRefundAnswers } from '../support/gateways';
@@ -10,20 +10,18 @@ import { ops } from '../support/ops';
 import { minutesLater, testReconciler } from '../support/reconciler';
 import { overwriteSlot, readSlot, testStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
-import { serveWebhookFor } from '../support/webhook-server';
+import { servedStripeFake } from '../support/webhook-server';
 import type { Slot } from '../../lambdas/shared/domain/model';
 
 let fake: StripeFake;
-let stopWebhook: () => Promise<void>;
+let stop: () => Promise<void>;
 const store = testStore();
 beforeEach(async () => {
-  fake = await startStripeFake();
-  stopWebhook = await serveWebhookFor(fake, store);
+  ({ fake, stop } = await servedStripeFake(store));
 });
 afterEach(async () => {
   vi.restoreAllMocks();
-  await stopWebhook();
-  await fake.close();
+  await stop();
 });
 
 /** A checked-out trip whose slot an operator blocked before it was paid; its event held back for the test to deliver. */

@@ -3,7 +3,7 @@ import type { TestStore } from './store';
 import type { AddressInfo } from 'node:net';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
-import type { StripeFake } from '../../scripts/local/stripe-fake';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import { webhookHarness } from './webhook';
 
@@ -19,4 +19,17 @@ export async function serveWebhookFor(fake: StripeFake, store: TestStore): Promi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.setWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}${WEBHOOK_PATH}`, SIGNING_SECRET);
   return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** A Stripe stand-in that delivers its signed events to the real webhook over `store`; `stop` closes both. */
+export async function servedStripeFake(store: TestStore): Promise<{ fake: StripeFake; stop: () => Promise<void> }> {
+  const fake = await startStripeFake();
+  const stopWebhook = await serveWebhookFor(fake, store);
+  return {
+    fake,
+    stop: async () => {
+      await stopWebhook();
+      await fake.close();
+    },
+  };
 }

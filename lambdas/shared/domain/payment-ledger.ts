@@ -283,7 +283,7 @@ export function resolvedAsSeen(record: PaymentRecord, seen: AttentionSeen, at: s
 }
 
 /** Whether a refund in state `from` may move to `to` (never backwards, never out of a final state). */
-export function refundMovesForward(from: RefundStatus, to: RefundStatus): boolean {
+function refundMovesForward(from: RefundStatus, to: RefundStatus): boolean {
   return REFUND_RANK[to] > REFUND_RANK[from];
 }
 

@@ -3,15 +3,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { jitteredDelayMs, type Backoff } from '../backoff';
 import { StoreUnavailableError } from '../domain/errors';
 
+/** How many attempts, and the jittered backoff between them. */
 export interface RetryPolicy extends Backoff {
-  /** Attempts in all, the first included. @default 5 */
+  /** Attempts in all, the first included. */
   readonly maxAttempts: number;
-  /** Backoff before the second attempt; doubles each time, with full jitter. @default 25 */
-  readonly baseDelayMs: number;
-  /** Ceiling of one backoff. @default 1000 */
-  readonly maxDelayMs: number;
 }
 
+/** Up to 25 + 50 + 100 + 200 ms of backoff over five attempts. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 25, maxDelayMs: 1_000 };
 
 /** Failures that say nothing about the data: the same request may succeed a moment later. */
