@@ -37,7 +37,7 @@ export interface FakeCall {
   readonly method: string;
   readonly path: string;
   readonly idempotencyKey: string | undefined;
-  /** The HTTP status answered; 0 when the connection was cut without an answer. */
+  /** The HTTP status answered; 0 when no answer was sent (the connection cut, or left open). */
   readonly status: number;
   /** The Stripe error code answered, if any (`amount_too_large`, `lock_timeout`...). */
   readonly code?: string;
@@ -237,6 +237,11 @@ export interface StripeFake {
    * as `failNext` does refunds: Stripe slow, down or cut off while a traveller returns from the payment page.
    */
   failNextSessionRetrievals(count: number, failure?: TransientFailure): void;
+  /**
+   * Carries out the next `count` refund requests (the refund made, its answer kept under the key, its events sent) and
+   * never answers them: the connection stays open until the client gives up, as when Stripe's answer is lost on the way.
+   */
+  leaveNextRefundsUnanswered(count: number): void;
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
   /**
@@ -309,6 +314,8 @@ interface Answer {
   readonly headers?: Record<string, string>;
   /** Whether an idempotency key keeps this answer: Stripe stores results of requests it executed, not validation errors or outages. */
   readonly stored: boolean;
+  /** Carried out, and its answer never sent: the connection is left open (`leaveNextRefundsUnanswered`). */
+  readonly unanswered?: boolean;
   /** The request whose stored answer this replays. */
   readonly replayOf?: string;
 }
@@ -351,6 +358,7 @@ interface State {
   readonly refusedKeys: { readonly apiKey: string; readonly status: 401 | 403; readonly path?: string }[];
   failures: { remaining: number; failure: TransientFailure };
   sessionRetrievalFailures: { remaining: number; failure: TransientFailure };
+  unansweredRefunds: number;
   nextRefundStatus: RefundStatus | undefined;
   requestCount: number;
   paymentCount: number;
@@ -381,6 +389,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     refusedKeys: [],
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
+    unansweredRefunds: 0,
     nextRefundStatus: undefined,
     requestCount: 0,
     paymentCount: 0,
@@ -418,6 +427,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     },
     failNextSessionRetrievals(count, failure = 500) {
       state.sessionRetrievalFailures = { remaining: count, failure };
+    },
+    leaveNextRefundsUnanswered(count) {
+      state.unansweredRefunds = count;
     },
     refuseNext(code, refusal = {}) {
       const error = {
@@ -467,6 +479,7 @@ function serve(state: State, message: IncomingMessage, response: ServerResponse)
       return;
     }
     await deliverAll(state, request.emitted);
+    if (outcome.unanswered) return;
     response.writeHead(outcome.status, responseHeaders(state, request, outcome));
     response.end(outcome.body);
   });
@@ -507,7 +520,8 @@ function responseHeaders(state: State, request: FakeRequest, answer: Answer): Re
 }
 
 function record(state: State, request: FakeRequest, outcome: Outcome): void {
-  const answered = outcome === 'reset' ? { status: 0 } : { status: outcome.status, ...(outcome.code !== undefined && { code: outcome.code }) };
+  const answered =
+    outcome === 'reset' || outcome.unanswered ? { status: 0 } : { status: outcome.status, ...(outcome.code !== undefined && { code: outcome.code }) };
   state.calls.push({ method: request.method, path: request.path, idempotencyKey: request.idempotencyKey, ...answered });
 }
 
@@ -714,7 +728,10 @@ function postRefund(state: State, request: FakeRequest): Outcome {
     state.failures.remaining--;
     return transientFailure(state.failures.failure);
   }
-  return idempotently(state, request, () => executeRefund(state, request));
+  const answer = idempotently(state, request, () => executeRefund(state, request));
+  if (state.unansweredRefunds === 0) return answer;
+  state.unansweredRefunds--;
+  return { ...answer, unanswered: true };
 }
 
 function transientFailure(failure: TransientFailure): Outcome {

@@ -168,6 +168,23 @@ describe('transient failures', () => {
     ]);
   });
 
+  it('makes a refund it leaves unanswered: the client times out, and the retry with the same key is answered the same refund', async () => {
+    const pi = paidIntent(1_000);
+    fake.leaveNextRefundsUnanswered(1);
+
+    const error = await refusalOf(stripe.refunds.create({ payment_intent: pi }, { idempotencyKey: `refund-${pi}`, timeout: 300 }));
+    const made = fake.refundsOf(pi).map((refund) => refund.id);
+    const retry = await stripe.refunds.create({ payment_intent: pi }, { idempotencyKey: `refund-${pi}` });
+
+    expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    expect(error.message).toContain('timeout');
+    expect(made).toHaveLength(1);
+    expect(retry).toMatchObject({ id: made[0], status: 'succeeded', amount: 1_000 });
+    expect(retry.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(fake.refundsOf(pi)).toHaveLength(1);
+    expect(fake.calls.filter((call) => call.idempotencyKey === `refund-${pi}`).map((call) => call.status)).toEqual([0, 200]);
+  });
+
   it('answers a permanent refusal on demand and replays it under the same key, while a new key refunds', async () => {
     const pi = paidIntent(1_000);
     fake.refuseNext('charge_disputed', { message: 'This charge has been disputed.' });
