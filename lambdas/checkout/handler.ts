@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
+import { InvocationDeadline, type InvocationContext } from '../shared/invocation-deadline';
 import { jsonResponse } from '../shared/http';
 import { createLogger, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
@@ -17,7 +18,8 @@ const secrets = stripeSecretsFrom(config.stripeSecrets);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 const store = configuredStore(config);
-const sessions = new StripeCheckoutSessions(stripeClient);
+const deadline = new InvocationDeadline();
+const sessions = new StripeCheckoutSessions(stripeClient, deadline);
 
 const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>> = {
   [`POST ${CHECKOUT_PATH}`]: createCheckoutHandler({ store, checkout: sessions, clock: systemClock, ids: randomIds, holdMinutes: config.holdMinutes, logger }),
@@ -31,7 +33,7 @@ const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatew
 let trips: Promise<TripHandler> | undefined;
 function tripHandler(): Promise<TripHandler> {
   trips ??= import('./trip-route').then(
-    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, logger }),
+    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, deadline, logger }),
     (error: unknown) => {
       trips = undefined;
       throw error;
@@ -40,8 +42,12 @@ function tripHandler(): Promise<TripHandler> {
   return trips;
 }
 
-/** API Gateway names the route an event came by (`routeKey`); the stack integrates only these two with this function. */
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+/**
+ * API Gateway names the route an event came by (`routeKey`); the stack integrates only these two with this function. Each
+ * invocation first says when it ends, so that a call to Stripe ends in time for its answer to be used.
+ */
+export async function handler(event: APIGatewayProxyEventV2, context?: InvocationContext): Promise<APIGatewayProxyStructuredResultV2> {
+  deadline.begin(context);
   const route = routes[event.routeKey];
   return route ? route(event) : jsonResponse(404, { message: 'Not Found' });
 }

@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import type { BookingStore } from '../shared/domain/booking-store';
+import type { CallDeadline } from '../shared/invocation-deadline';
 import { createMetrics } from '../shared/observability';
 import { StripePaymentGateway, type StripeCheckoutSessions } from '../shared/stripe/stripe-gateway';
 import { paymentEventOfSession } from './return-event';
@@ -12,13 +13,15 @@ export interface SharedClients {
   readonly store: BookingStore;
   readonly stripeClient: () => Promise<Stripe>;
   readonly sessions: StripeCheckoutSessions;
+  /** The invocation's end, which the sessions' lookups already keep to; the refunds a return may make keep to it too. */
+  readonly deadline: CallDeadline;
   readonly logger: Logger;
 }
 
-export function createTripRoute({ store, stripeClient, sessions, logger }: SharedClients): TripHandler {
+export function createTripRoute({ store, stripeClient, sessions, deadline, logger }: SharedClients): TripHandler {
   return createTripHandler({
     store,
-    gateway: new StripePaymentGateway(stripeClient),
+    gateway: new StripePaymentGateway(stripeClient, deadline),
     sessions,
     paymentEventOf: paymentEventOfSession,
     clock: systemClock,

@@ -2,6 +2,7 @@
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
+import { InvocationDeadline } from '../shared/invocation-deadline';
 import { createLogger, createMetrics, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripeEventSource, StripePaymentGateway } from '../shared/stripe/stripe-gateway';
@@ -13,14 +14,21 @@ const secrets = stripeSecretsFrom(config.stripeSecrets);
 const store = configuredStore(config);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
+const deadline = new InvocationDeadline();
 
-export const handler = createStripeReconciler({
+const sweep = createStripeReconciler({
   store,
-  events: new StripeEventSource(stripeClient),
-  gateway: new StripePaymentGateway(stripeClient),
+  events: new StripeEventSource(stripeClient, deadline),
+  gateway: new StripePaymentGateway(stripeClient, deadline),
   clock: systemClock,
   ids: randomIds,
   mode: stripeModeFrom(secrets),
   logger,
   metrics: createMetrics(),
 });
+
+/** Each run first says when it ends, so that a call to Stripe ends in time for its answer to be recorded. */
+export const handler: typeof sweep = (event, context) => {
+  deadline.begin(context);
+  return sweep(event, context);
+};

@@ -1,7 +1,9 @@
 // Lambda entry point of POST /webhooks/stripe: builds the clients once per cold start and hands over to the handler.
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
+import { InvocationDeadline, type InvocationContext } from '../shared/invocation-deadline';
 import { createLogger, createMetrics, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripePaymentGateway } from '../shared/stripe/stripe-gateway';
@@ -13,10 +15,11 @@ const secrets = stripeSecretsFrom(config.stripeSecrets);
 const store = configuredStore(config);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
+const deadline = new InvocationDeadline();
 
-export const handler = createStripeWebhookHandler({
+const handle = createStripeWebhookHandler({
   store,
-  gateway: new StripePaymentGateway(stripeClient),
+  gateway: new StripePaymentGateway(stripeClient, deadline),
   clock: systemClock,
   ids: randomIds,
   signingSecrets: async () => (await secrets()).webhookSigningSecrets,
@@ -25,3 +28,9 @@ export const handler = createStripeWebhookHandler({
   logger,
   metrics: createMetrics(),
 });
+
+/** Each invocation first says when it ends, so that a call to Stripe ends in time for its answer to be recorded. */
+export async function handler(event: APIGatewayProxyEventV2, context?: InvocationContext): Promise<APIGatewayProxyStructuredResultV2> {
+  deadline.begin(context);
+  return handle(event);
+}

@@ -51,8 +51,9 @@ export interface BookingFunctionProps {
    */
   readonly memorySize?: number;
   /**
-   * Long enough for DynamoDB's bounded retries plus a Stripe call with its own 8 s timeout; short enough
-   * that a stuck invocation ends in an error Stripe redelivers.
+   * Long enough for DynamoDB's bounded retries plus a Stripe call and one of its retries (8 s each); short enough
+   * that a stuck invocation ends in an error Stripe redelivers. Each Stripe call is fitted into the time left of the
+   * invocation (lambdas/shared/stripe/stripe-call-time.ts), so a slow Stripe ends in a 500, not at this timeout.
    * @default Duration.seconds(20)
    */
   readonly timeout?: Duration;

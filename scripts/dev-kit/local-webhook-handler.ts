@@ -4,6 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type Stripe from 'stripe';
 import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS } from '../../lambdas/shared/config';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+import type { CallDeadline } from '../../lambdas/shared/invocation-deadline';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -20,13 +21,15 @@ export interface LocalWebhookOptions {
   readonly metrics: Metrics;
   /** @default the system clock */
   readonly clock?: Clock;
+  /** When each delivery's invocation ends, as a Lambda's context says; nothing bounds the calls to Stripe without it. */
+  readonly deadline?: CallDeadline;
 }
 
 /** The signature tolerance and the ids are the Lambda's own; only a test moves the clock. */
 export function createLocalWebhookHandler(options: LocalWebhookOptions): StripeWebhookHandler {
   return createStripeWebhookHandler({
     store: options.store,
-    gateway: new StripePaymentGateway(async () => options.stripeClient()),
+    gateway: new StripePaymentGateway(async () => options.stripeClient(), options.deadline),
     clock: options.clock ?? systemClock,
     ids: randomIds,
     signingSecrets: options.signingSecrets,

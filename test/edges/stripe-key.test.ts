@@ -15,12 +15,13 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import type { StripeSecrets } from '../../lambdas/shared/stripe/stripe-secrets';
 import { createStripeWebhookHandler } from '../../lambdas/stripe-webhook/webhook-handler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
-import { checkoutSession, paymentIntentId, SIGNING_SECRET, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { paymentIntentId, SIGNING_SECRET, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { coldStart as coldStartWith } from '../support/lambda-entry';
 import { ops } from '../support/ops';
 import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
-import { overwriteSlot, seedSlot, testStore, uniqueId } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { seedSlot, testStore, uniqueId } from '../support/store';
+import { unbookablePaidTrip } from '../support/trips';
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -34,16 +35,7 @@ afterEach(async () => {
 
 const store = testStore();
 
-/** A trip whose only slot is blocked once it is pending, and its payment at the fake: its webhook must refund it. */
-async function unbookableTrip() {
-  const slot = await seedSlot(store, { capacity: 3, priceAmount: 4_500 });
-  const trip = await createPendingTrip(store, [[slot, 2]]);
-  await overwriteSlot({ ...slot, isBlocked: true });
-  const paymentId = paymentIntentId();
-  fake.registerPayment(paymentId, trip.amount);
-  const paid = stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId }));
-  return { trip, paymentId, paid };
-}
+const unbookableTrip = () => unbookablePaidTrip(store, fake);
 
 /** The webhook as its Lambda entry builds it, over a secret whose API key the test rolls, and what its reporter said. */
 function webhookOverSecret(initialKey: string) {
@@ -182,17 +174,8 @@ describe('the Lambda entry points, as Lambda loads them', () => {
     lines.filter((line) => line.level === 'ERROR' && String(line.message).startsWith('Stripe refused the API key')).map((line) => line.stripeKeyRejection);
 
   /** Each entry point's module, loaded afresh with this test's environment (as a cold start reads it). */
-  async function coldStart<T>(load: () => Promise<T>, apiKey: string, tableName: string = inject('tableName')): Promise<T> {
-    vi.resetModules();
-    vi.stubEnv('TABLE_NAME', tableName);
-    vi.stubEnv('DYNAMODB_ENDPOINT', inject('dynamoEndpoint'));
-    vi.stubEnv('STRIPE_API_KEY', apiKey);
-    vi.stubEnv('STRIPE_WEBHOOK_SECRETS', SIGNING_SECRET);
-    vi.stubEnv('STRIPE_API_BASE', fake.url);
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'ERROR');
-    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
-    return load();
-  }
+  const coldStart = <T>(load: () => Promise<T>, apiKey: string, tableName?: string): Promise<T> =>
+    coldStartWith(load, { apiKey, stripeApiBase: fake.url, metrics: true, ...(tableName !== undefined && { tableName }) });
 
   it('the webhook: 500 to Stripe, the refund requested, and one error line and StripeKeyRejected naming the request', async () => {
     const { paymentId, paid } = await unbookableTrip();

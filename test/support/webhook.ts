@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Clock } from '../../lambdas/shared/domain/collaborators';
+import type { CallDeadline } from '../../lambdas/shared/invocation-deadline';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { createLocalWebhookHandler } from '../../scripts/dev-kit/local-webhook-handler';
 import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
@@ -21,6 +22,8 @@ export interface HarnessOptions {
   readonly logLevel?: 'SILENT' | 'DEBUG';
   /** The deployment's mode. @default 'test' */
   readonly mode?: StripeMode;
+  /** When each delivery's invocation ends; unbounded without one. */
+  readonly deadline?: CallDeadline;
 }
 
 export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
@@ -31,6 +34,7 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
     store,
     stripeClient: () => fake.client(),
     ...(options.clock && { clock: options.clock }),
+    ...(options.deadline && { deadline: options.deadline }),
     signingSecrets: async () => {
       secretReads++;
       return options.secrets ?? [SIGNING_SECRET];

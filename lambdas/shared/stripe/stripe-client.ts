@@ -1,27 +1,26 @@
 // The stripe package and the client built from it: the one module that loads the SDK, imported only when Stripe is called.
 import Stripe from 'stripe';
+import { STRIPE_CALL } from './stripe-call-time';
 import { STRIPE_API_VERSION, type StripeKeyRejection } from './stripe-contract';
 
 export interface StripeClientOptions {
   readonly apiKey: string;
   /** Another API origin (a local fake of Stripe's API, e.g. `http://127.0.0.1:12111`); Stripe's own when absent. */
   readonly apiBase?: string;
-  /** Stripe's own retries (same idempotency key, so they never refund twice). @default 2 */
+  /** Stripe's own retries (same idempotency key, so they never refund twice). @default STRIPE_CALL's 2 */
   readonly maxNetworkRetries?: number;
   /** Told of every answer that refuses the key (401, 403), whichever call made it and whatever the caller does with it. */
   readonly onKeyRejected?: (rejection: StripeKeyRejection) => void;
 }
-
-/** Well inside the function's timeout, so a slow Stripe ends in a 500 Stripe redelivers, not a killed Lambda. */
-const STRIPE_TIMEOUT_MS = 8_000;
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
   const stripe = new Stripe(options.apiKey, {
     // Pinned: the account's default version may differ from the one our schemas were written for.
     apiVersion: STRIPE_API_VERSION,
-    maxNetworkRetries: options.maxNetworkRetries ?? 2,
-    timeout: STRIPE_TIMEOUT_MS,
+    // A call's longest; in a Lambda function each call is fitted into the invocation's time left (stripe-call-time.ts).
+    maxNetworkRetries: options.maxNetworkRetries ?? STRIPE_CALL.maxNetworkRetries,
+    timeout: STRIPE_CALL.timeout,
     ...(base && {
       host: base.hostname,
       port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),

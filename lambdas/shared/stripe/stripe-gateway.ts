@@ -18,6 +18,8 @@ import {
   type RefundAnswer,
   type RefundRequest,
 } from '../domain/payment-gateway';
+import type { CallDeadline } from '../invocation-deadline';
+import { STRIPE_CALL, stripeCallWithin, type StripeCallTime } from './stripe-call-time';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
 import { tripItemsMetadata } from './trip-metadata';
 
@@ -44,9 +46,30 @@ function unavailable(sdk: typeof import('./stripe-client'), failed: string, erro
   return new PaymentGatewayUnavailableError(`${failed}${detail}`, { cause: error });
 }
 
+/**
+ * The time options of a call made now: none of its own when nothing bounds the invocation (the client's settings hold),
+ * else the most of `wanted` that ends in time. Too little left, it is not made: Stripe was not asked, as when it does not
+ * answer, and the caller asks again later (the same idempotency key, so never twice).
+ */
+function callTime(deadline: CallDeadline | undefined, wanted: StripeCallTime, notAsked: string): Partial<StripeCallTime> {
+  const left = deadline?.timeLeft();
+  if (left === undefined) return {};
+  const time = stripeCallWithin(wanted, left);
+  if (time === undefined) {
+    throw new PaymentGatewayUnavailableError(`${notAsked}: ${Math.max(0, left)} ms were left of the invocation, too few to ask it and record its answer`);
+  }
+  return time;
+}
+
 export class StripePaymentGateway implements PaymentGateway {
-  /** `client` is asked for on each call so the API key can come from a secret loaded lazily. */
-  constructor(private readonly client: () => Promise<Stripe>) {}
+  /**
+   * `client` is asked for on each call so the API key can come from a secret loaded lazily. With a `deadline`, each call
+   * ends in time for its answer to be recorded before the invocation ends.
+   */
+  constructor(
+    private readonly client: () => Promise<Stripe>,
+    private readonly deadline?: CallDeadline,
+  ) {}
 
   /** Only PaymentIntents are refunded: a Checkout Session id (a free or subscription checkout) never reaches Stripe's refund API. */
   refundable(paymentId: string): boolean {
@@ -57,6 +80,7 @@ export class StripePaymentGateway implements PaymentGateway {
     if (!this.refundable(request.paymentId)) {
       return { kind: 'refused', code: 'not_a_payment_intent', message: `${request.paymentId} is not a PaymentIntent` };
     }
+    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked to refund ${request.paymentId}`);
     try {
       const stripe = await this.client();
       // Only what identifies the refund goes to Stripe: free text would make a retry clash with the key.
@@ -66,7 +90,7 @@ export class StripePaymentGateway implements PaymentGateway {
           amount: request.amount,
           metadata: { [REFUND_KEY_METADATA]: request.refundKey, ...(request.tripId !== undefined && { tripId: request.tripId }) },
         },
-        { idempotencyKey: request.refundKey },
+        { idempotencyKey: request.refundKey, ...time },
       );
       const answeredAt = stripeClockOf(refund.lastResponse);
       return {
@@ -94,11 +118,11 @@ export class StripePaymentGateway implements PaymentGateway {
       // Page by page, so that the refund found comes with the time of the answer that showed it.
       let startingAfter: string | undefined;
       for (;;) {
-        const page = await stripe.refunds.list({
-          payment_intent: paymentId,
-          limit: 100,
-          ...(startingAfter !== undefined && { starting_after: startingAfter }),
-        });
+        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the refunds of ${paymentId}`);
+        const page = await stripe.refunds.list(
+          { payment_intent: paymentId, limit: 100, ...(startingAfter !== undefined && { starting_after: startingAfter }) },
+          time,
+        );
         const refund = page.data.find((candidate) => candidate.metadata?.[REFUND_KEY_METADATA] === refundKey);
         if (refund) {
           const answeredAt = stripeClockOf(page.lastResponse);
@@ -115,6 +139,7 @@ export class StripePaymentGateway implements PaymentGateway {
         startingAfter = last.id;
       }
     } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) throw error;
       const sdk = await stripeSdk();
       if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
       throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
@@ -133,18 +158,22 @@ function stripeClockOf(response: { readonly headers?: Record<string, string> } |
  * A traveller back from the payment page waits on the answer: one attempt of a few seconds, no retries (the page asks
  * again, and the webhook books the trip anyway).
  */
-const SESSION_LOOKUP_OPTIONS = { timeout: 3_000, maxNetworkRetries: 0 } as const;
+const SESSION_LOOKUP: StripeCallTime = { timeout: 3_000, maxNetworkRetries: 0 };
 
 const SESSION_STATUSES: readonly string[] = ['open', 'complete', 'expired'] satisfies ProviderSessionStatus[];
 const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_required'] satisfies ProviderPaymentStatus[];
 
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
 export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSessionLookup {
-  constructor(private readonly client: () => Promise<Stripe>) {}
+  constructor(
+    private readonly client: () => Promise<Stripe>,
+    private readonly deadline?: CallDeadline,
+  ) {}
 
   async createSession(request: CheckoutSessionRequest): Promise<CheckoutSession> {
     // The mark on the session and on its PaymentIntent (Stripe copies that to the charge) is what makes its events ours.
     const mark = { [TRIP_MARK]: request.tripId, userId: request.userId };
+    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the checkout session of ${request.tripId}`);
     try {
       const stripe = await this.client();
       const session = await stripe.checkout.sessions.create(
@@ -163,7 +192,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
           cancel_url: request.cancelUrl,
         },
         // One session per trip, however often the request is retried.
-        { idempotencyKey: `checkout-${request.tripId}` },
+        { idempotencyKey: `checkout-${request.tripId}`, ...time },
       );
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
@@ -176,9 +205,10 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
   }
 
   async retrieveSession(sessionId: string): Promise<ProviderCheckoutSession | undefined> {
+    const time = callTime(this.deadline, SESSION_LOOKUP, `Stripe was not asked for the checkout session ${sessionId}`);
     try {
       const stripe = await this.client();
-      const session = await stripe.checkout.sessions.retrieve(sessionId, {}, SESSION_LOOKUP_OPTIONS);
+      const session = await stripe.checkout.sessions.retrieve(sessionId, {}, { ...SESSION_LOOKUP, ...time });
       const mark = session.metadata?.[TRIP_MARK];
       return {
         sessionId: session.id,
@@ -198,14 +228,19 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
 
 /** Stripe's list of the events it sent (`GET /v1/events`, the last 30 days), for the reconciliation sweep. */
 export class StripeEventSource implements PaymentEventSource {
-  constructor(private readonly client: () => Promise<Stripe>) {}
+  constructor(
+    private readonly client: () => Promise<Stripe>,
+    private readonly deadline?: CallDeadline,
+  ) {}
 
   async listEvents(query: EventListQuery): Promise<readonly ListedEvent[]> {
     const listed: ListedEvent[] = [];
+    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${query.createdFrom}`);
     try {
       const stripe = await this.client();
-      // Auto-pagination follows `starting_after` page by page, newest first, to the last page of the range.
-      const events = stripe.events.list({ types: [...query.types], created: { gte: query.createdFrom, lte: query.createdTo }, limit: 100 });
+      // Auto-pagination follows `starting_after` page by page, newest first, to the last page of the range; each page is
+      // asked with the first one's time options.
+      const events = stripe.events.list({ types: [...query.types], created: { gte: query.createdFrom, lte: query.createdTo }, limit: 100 }, time);
       for await (const event of events)
         listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
     } catch (error) {

@@ -1,0 +1,36 @@
+// A function's Lambda entry module loaded afresh with a test's environment, as a cold start reads it, and a context to call it with.
+import { inject, vi } from 'vitest';
+import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
+import type { InvocationContext } from '../../lambdas/shared/invocation-deadline';
+
+export interface ColdStartSettings {
+  /** The Stripe API key the function's secret holds. */
+  readonly apiKey: string;
+  /** The Stripe fake's URL, in place of Stripe's API. */
+  readonly stripeApiBase: string;
+  /** @default the shared test table */
+  readonly tableName?: string;
+  /** @default 'ERROR' */
+  readonly logLevel?: 'ERROR' | 'SILENT';
+  /** Whether the metrics are written (on stdout), for a test that reads them. @default false */
+  readonly metrics?: boolean;
+}
+
+/** The caller undoes the environment with `vi.unstubAllEnvs()`. */
+export async function coldStart<T>(load: () => Promise<T>, settings: ColdStartSettings): Promise<T> {
+  vi.resetModules();
+  vi.stubEnv('TABLE_NAME', settings.tableName ?? inject('tableName'));
+  vi.stubEnv('DYNAMODB_ENDPOINT', inject('dynamoEndpoint'));
+  vi.stubEnv('STRIPE_API_KEY', settings.apiKey);
+  vi.stubEnv('STRIPE_WEBHOOK_SECRETS', SIGNING_SECRET);
+  vi.stubEnv('STRIPE_API_BASE', settings.stripeApiBase);
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', settings.logLevel ?? 'ERROR');
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', settings.metrics === true ? 'false' : 'true');
+  return load();
+}
+
+/** What Lambda's context says of the invocation's time: `ms` left as it begins. */
+export function invocationWith(ms: number): InvocationContext {
+  const endsAt = Date.now() + ms;
+  return { getRemainingTimeInMillis: () => endsAt - Date.now() };
+}

@@ -1,0 +1,74 @@
+// A call to Stripe fitted into what is left of a Lambda invocation: fewer retries, then a shorter attempt, then no call.
+import { describe, expect, it } from 'vitest';
+import { InvocationDeadline } from '../../lambdas/shared/invocation-deadline';
+import { ANSWER_RESERVE_MS, STRIPE_CALL, stripeCallWithin, type StripeCallTime } from '../../lambdas/shared/stripe/stripe-call-time';
+
+const SESSION_LOOKUP: StripeCallTime = { timeout: 3_000, maxNetworkRetries: 0 };
+
+/**
+ * The longest stripe-node can take with these options (RequestSender): each attempt its timeout, 0.5 s at most before
+ * the first retry and 1 s before the second; without retries, a closed connection is still tried once more after 0.5 s.
+ */
+function longestStripeNodeCall({ timeout, maxNetworkRetries }: StripeCallTime): number {
+  if (maxNetworkRetries === 0) return 2 * timeout + 500;
+  return (maxNetworkRetries + 1) * timeout + [0, 500, 1_500][maxNetworkRetries]!;
+}
+
+describe('stripeCallWithin', () => {
+  it.each([
+    { left: 900_000, fitted: { timeout: 8_000, maxNetworkRetries: 2 } },
+    { left: 28_500, fitted: { timeout: 8_000, maxNetworkRetries: 2 } },
+    { left: 28_499, fitted: { timeout: 8_000, maxNetworkRetries: 1 } },
+    { left: 20_000, fitted: { timeout: 8_000, maxNetworkRetries: 1 } },
+    { left: 19_500, fitted: { timeout: 8_000, maxNetworkRetries: 1 } },
+    { left: 19_499, fitted: { timeout: 7_999, maxNetworkRetries: 0 } },
+    { left: 6_000, fitted: { timeout: 1_250, maxNetworkRetries: 0 } },
+    { left: 5_500, fitted: { timeout: 1_000, maxNetworkRetries: 0 } },
+    { left: 5_499, fitted: undefined },
+    { left: 0, fitted: undefined },
+    { left: -4_000, fitted: undefined },
+  ])('a call that may take 8 s three times, with $left ms left: $fitted', ({ left, fitted }) => {
+    expect(stripeCallWithin(STRIPE_CALL, left)).toEqual(fitted);
+  });
+
+  it.each([
+    { left: 20_000, fitted: { timeout: 3_000, maxNetworkRetries: 0 } },
+    { left: 9_500, fitted: { timeout: 3_000, maxNetworkRetries: 0 } },
+    { left: 7_000, fitted: { timeout: 1_750, maxNetworkRetries: 0 } },
+    { left: 5_000, fitted: undefined },
+  ])('a session lookup (one attempt of 3 s), with $left ms left: $fitted', ({ left, fitted }) => {
+    expect(stripeCallWithin(SESSION_LOOKUP, left)).toEqual(fitted);
+  });
+
+  it('never gives a call more than it asked for, and every call it allows ends before the reserve for the answer', () => {
+    for (const wanted of [STRIPE_CALL, SESSION_LOOKUP, { timeout: 8_000, maxNetworkRetries: 1 }]) {
+      for (let left = -1_000; left <= 60_000; left += 37) {
+        const fitted = stripeCallWithin(wanted, left);
+        if (fitted === undefined) continue;
+        expect(fitted.timeout).toBeLessThanOrEqual(wanted.timeout);
+        expect(fitted.maxNetworkRetries).toBeLessThanOrEqual(wanted.maxNetworkRetries);
+        expect(longestStripeNodeCall(fitted)).toBeLessThanOrEqual(left - ANSWER_RESERVE_MS);
+      }
+    }
+  });
+});
+
+describe('InvocationDeadline', () => {
+  it("counts down from the context's time left as the invocation began, and is unbounded for a call without a context", () => {
+    let now = 1_000_000;
+    const deadline = new InvocationDeadline(() => now);
+    expect(deadline.timeLeft()).toBeUndefined();
+
+    deadline.begin({ getRemainingTimeInMillis: () => 20_000 });
+    now += 4_500;
+    expect(deadline.timeLeft()).toBe(15_500);
+
+    deadline.begin({ getRemainingTimeInMillis: () => 3_000 });
+    expect(deadline.timeLeft()).toBe(3_000);
+    now += 5_000;
+    expect(deadline.timeLeft()).toBe(-2_000);
+
+    deadline.begin(undefined);
+    expect(deadline.timeLeft()).toBeUndefined();
+  });
+});
