@@ -44,10 +44,9 @@ function tripHandler(): Promise<TripHandler> {
 
 /**
  * API Gateway names the route an event came by (`routeKey`); the stack integrates only these two with this function. Each
- * invocation first says when it ends, so that a call to Stripe ends in time for its answer to be used.
+ * invocation keeps its own end, so that a call to Stripe ends in time for its answer to be used.
  */
 export async function handler(event: APIGatewayProxyEventV2, context?: InvocationContext): Promise<APIGatewayProxyStructuredResultV2> {
-  deadline.begin(context);
   const route = routes[event.routeKey];
-  return route ? route(event) : jsonResponse(404, { message: 'Not Found' });
+  return route ? deadline.during(context, () => route(event)) : jsonResponse(404, { message: 'Not Found' });
 }

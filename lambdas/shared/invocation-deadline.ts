@@ -1,31 +1,34 @@
-// When the running Lambda invocation ends, read from its context as it begins, so that a slow call can end before it does.
+// When each running Lambda invocation ends, read from its context as it begins, so that a slow call can end before it does.
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** What this needs of Lambda's context object. */
 export interface InvocationContext {
   getRemainingTimeInMillis(): number;
 }
 
-/** Time left to the end of the invocation under way, for the calls that must not outlive it. */
+/** Time left to the end of the invocation a call is made in, for the calls that must not outlive it. */
 export interface CallDeadline {
   /** Milliseconds left, or undefined when nothing bounds the invocation (a local server, a test, the operator's CLI). */
   timeLeft(): number | undefined;
 }
 
 /**
- * One per function instance: Lambda runs one invocation at a time in it, and the entry point calls `begin` as each one
- * starts. The Stripe adapters hold it and fit each call into what is left.
+ * One per function instance, held by the Stripe adapters. Each invocation's end is kept in its own asynchronous context,
+ * not in the instance: on Lambda Managed Instances one process runs several invocations at once.
  */
 export class InvocationDeadline implements CallDeadline {
-  private endsAt: number | undefined;
+  private readonly endsAt = new AsyncLocalStorage<number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Without a context nothing bounds the calls: the entry point was called by something other than Lambda. */
-  begin(context: InvocationContext | undefined): void {
-    this.endsAt = context === undefined ? undefined : this.now() + context.getRemainingTimeInMillis();
+  /** Runs `invocation`, every call it makes seeing its end; without a context (not called by Lambda) nothing is bounded. */
+  during<T>(context: InvocationContext | undefined, invocation: () => Promise<T>): Promise<T> {
+    if (context === undefined) return invocation();
+    return this.endsAt.run(this.now() + context.getRemainingTimeInMillis(), invocation);
   }
 
   timeLeft(): number | undefined {
-    return this.endsAt === undefined ? undefined : this.endsAt - this.now();
+    const endsAt = this.endsAt.getStore();
+    return endsAt === undefined ? undefined : endsAt - this.now();
   }
 }

@@ -29,8 +29,7 @@ const handle = createStripeWebhookHandler({
   metrics: createMetrics(),
 });
 
-/** Each invocation first says when it ends, so that a call to Stripe ends in time for its answer to be recorded. */
+/** Each invocation keeps its own end, so that a call to Stripe ends in time for its answer to be recorded. */
 export async function handler(event: APIGatewayProxyEventV2, context?: InvocationContext): Promise<APIGatewayProxyStructuredResultV2> {
-  deadline.begin(context);
-  return handle(event);
+  return deadline.during(context, () => handle(event));
 }

@@ -2,24 +2,46 @@
 // what it was for (a refund, a payment page, a lookup) resumes on the next delivery or request, never done twice.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHECKOUT_PATH, TRIP_PATH } from '../../lambdas/checkout/checkout-contract';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { InvocationDeadline } from '../../lambdas/shared/invocation-deadline';
+import { ANSWER_RESERVE_MS } from '../../lambdas/shared/stripe/stripe-call-time';
+import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
-import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { paymentIntentId, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { coldStart, invocationWith } from '../support/lambda-entry';
+import { misbehavingStripe, slowly, trickle, type MisbehavingStripe } from '../support/misbehaving-stripe';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { unbookablePaidTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;
+const misbehaving: MisbehavingStripe[] = [];
 beforeEach(async () => {
   fake = await startStripeFake();
 });
 afterEach(async () => {
   vi.unstubAllEnvs();
-  await fake.close();
+  await Promise.all([fake.close(), ...misbehaving.splice(0).map((server) => server.close())]);
 });
+
+async function serve(respond: Parameters<typeof misbehavingStripe>[0]): Promise<MisbehavingStripe> {
+  const server = await misbehavingStripe(respond);
+  misbehaving.push(server);
+  return server;
+}
+
+/** The Lambda functions' own Stripe client, at `url`. */
+const clientAt = (url: string) => async () => createStripeClient({ apiKey: 'sk_test_deadline', apiBase: url });
+
+/** How long `run` took to settle, and what it settled with (its error, if it failed). */
+async function timed<T>(run: () => Promise<T>): Promise<{ took: number; outcome: T | unknown }> {
+  const started = Date.now();
+  const outcome = await run().catch((error: unknown) => error);
+  return { took: Date.now() - started, outcome };
+}
 
 const store = testStore();
 
@@ -34,9 +56,8 @@ describe('the webhook, with a deadline as a Lambda invocation has one', () => {
     const from = fake.calls.length;
     fake.leaveNextRefundsUnanswered(1);
 
-    deadline.begin(invocationWith(6_000));
     const started = Date.now();
-    const cut = await webhook.send(signedRequest(paid));
+    const cut = await deadline.during(invocationWith(6_000), () => webhook.send(signedRequest(paid)));
     const took = Date.now() - started;
 
     expect(cut).toEqual({ status: 500, body: { received: false, error: 'INTERNAL_ERROR' } });
@@ -45,8 +66,7 @@ describe('the webhook, with a deadline as a Lambda invocation has one', () => {
     expect((await store.getPaymentRecord(paymentId))?.refunds.map((refund) => refund.status)).toEqual(['requested']);
     expect(fake.refundsOf(paymentId)).toHaveLength(1);
 
-    deadline.begin(invocationWith(20_000));
-    const redelivered = await webhook.send(signedRequest(paid));
+    const redelivered = await deadline.during(invocationWith(20_000), () => webhook.send(signedRequest(paid)));
 
     expect(redelivered).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'SLOT_BLOCKED' } });
     expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refunded' });
@@ -63,20 +83,36 @@ describe('the webhook, with a deadline as a Lambda invocation has one', () => {
     const webhook = webhookHarness(fake, { store, deadline });
     const from = fake.calls.length;
 
-    deadline.begin(invocationWith(2_000));
-    const late = await webhook.send(signedRequest(paid));
+    const late = await deadline.during(invocationWith(2_000), () => webhook.send(signedRequest(paid)));
 
     expect(late.status).toBe(500);
     expect(callsSince(from)).toEqual([]);
     expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'refund_pending' });
     expect((await store.getPaymentRecord(paymentId))?.refunds.map((refund) => refund.status)).toEqual(['requested']);
 
-    deadline.begin(invocationWith(20_000));
-    const redelivered = await webhook.send(signedRequest(paid));
+    const redelivered = await deadline.during(invocationWith(20_000), () => webhook.send(signedRequest(paid)));
 
     expect(redelivered).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
     expect(fake.refundsOf(paymentId)).toHaveLength(1);
     expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+  });
+
+  it('two deliveries at once in one process each keep to their own invocation: 2 s left asks nothing, 20 s refunds', async () => {
+    const short = await unbookablePaidTrip(store, fake);
+    const long = await unbookablePaidTrip(store, fake);
+    const deadline = new InvocationDeadline();
+    const webhook = webhookHarness(fake, { store, deadline });
+
+    const [late, inTime] = await Promise.all([
+      deadline.during(invocationWith(2_000), () => webhook.send(signedRequest(short.paid))),
+      deadline.during(invocationWith(20_000), () => webhook.send(signedRequest(long.paid))),
+    ]);
+
+    expect(late.status).toBe(500);
+    expect(inTime).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    expect(fake.refundsOf(short.paymentId)).toEqual([]);
+    expect((await store.getPaymentRecord(short.paymentId))?.refunds.map((refund) => refund.status)).toEqual(['requested']);
+    expect(fake.totalRefunded(long.paymentId)).toBe(long.trip.amount);
   });
 
   it("with a Lambda's 20 s, Stripe's own retry fits: a refund answered 500 once is made on its retry, in one delivery", async () => {
@@ -86,12 +122,123 @@ describe('the webhook, with a deadline as a Lambda invocation has one', () => {
     const from = fake.calls.length;
     fake.failNext(1);
 
-    deadline.begin(invocationWith(20_000));
-    const delivered = await webhook.send(signedRequest(paid));
+    const delivered = await deadline.during(invocationWith(20_000), () => webhook.send(signedRequest(paid)));
 
     expect(delivered).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
     expect(callsSince(from)).toEqual(['POST /v1/refunds 500', 'POST /v1/refunds 200']);
     expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+  });
+});
+
+describe('the Stripe adapters, with a deadline', () => {
+  const refundOf = (paymentId: string) => ({ paymentId, amount: 9_000, refundKey: `refund-${paymentId}` });
+
+  it('cut an answer that trickles in when its attempt’s time is up, not when the line falls silent', async () => {
+    const refund = { id: 're_trickled', object: 'refund', status: 'succeeded', amount: 9_000, created: 1_700_000_000, metadata: {} };
+    const stripe = await serve(trickle(refund, 10_000));
+    const deadline = new InvocationDeadline();
+    const gateway = new StripePaymentGateway(clientAt(stripe.url), deadline);
+
+    const { took, outcome } = await timed(() => deadline.during(invocationWith(6_000), () => gateway.refund(refundOf('pi_trickled1'))));
+
+    expect(outcome).toBeInstanceOf(PaymentGatewayUnavailableError);
+    expect(took).toBeLessThan(6_000 - ANSWER_RESERVE_MS);
+    expect(stripe.requests).toEqual(['POST /v1/refunds']);
+  });
+
+  it('fit each page of Stripe’s events into the time left as it is asked: 12 pages of 1 s each stop, in time, in a 6 s invocation', async () => {
+    const stripe = await serve(
+      slowly(1_000, (n) => ({
+        object: 'list',
+        url: '/v1/events',
+        has_more: n < 12,
+        data: [
+          { id: `evt_slow_${n}`, object: 'event', type: 'checkout.session.completed', created: 1_700_000_000 - n, pending_webhooks: 0, data: { object: {} } },
+        ],
+      })),
+    );
+    const deadline = new InvocationDeadline();
+    const events = new StripeEventSource(clientAt(stripe.url), deadline);
+    const query = { types: ['checkout.session.completed'], createdFrom: 1_600_000_000, createdTo: 1_700_000_000 };
+
+    const { took, outcome } = await timed(() => deadline.during(invocationWith(6_000), () => events.listEvents(query)));
+
+    expect(outcome).toBeInstanceOf(PaymentGatewayUnavailableError);
+    expect(took).toBeLessThan(6_000 - ANSWER_RESERVE_MS);
+    expect(stripe.requests.length).toBeLessThan(12);
+  });
+
+  it('list every page of Stripe’s events, oldest first, when there is time', async () => {
+    const stripe = await serve(
+      slowly(10, (n) => ({
+        object: 'list',
+        url: '/v1/events',
+        has_more: n < 3,
+        data: [
+          {
+            id: `evt_page_${n}`,
+            object: 'event',
+            type: 'checkout.session.completed',
+            created: 1_700_000_000 - n,
+            pending_webhooks: n - 1,
+            data: { object: {} },
+          },
+        ],
+      })),
+    );
+    const deadline = new InvocationDeadline();
+    const events = new StripeEventSource(clientAt(stripe.url), deadline);
+    const query = { types: ['checkout.session.completed'], createdFrom: 1_600_000_000, createdTo: 1_700_000_000 };
+
+    const listed = await deadline.during(invocationWith(20_000), () => events.listEvents(query));
+
+    expect(listed.map((event) => [event.id, event.created, event.pendingDeliveries])).toEqual([
+      ['evt_page_3', 1_699_999_997, 2],
+      ['evt_page_2', 1_699_999_998, 1],
+      ['evt_page_1', 1_699_999_999, 0],
+    ]);
+    expect(stripe.requests).toEqual(['GET /v1/events', 'GET /v1/events', 'GET /v1/events']);
+  });
+
+  it('count the time a cold start takes to get its client (the secret, the SDK) before fitting the call into what is left', async () => {
+    const stripe = await serve(() => {
+      // Never answers.
+    });
+    const deadline = new InvocationDeadline();
+    const slowToGet = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      return clientAt(stripe.url)();
+    };
+    const gateway = new StripePaymentGateway(slowToGet, deadline);
+
+    const { took, outcome } = await timed(() => deadline.during(invocationWith(6_000), () => gateway.refund(refundOf('pi_coldstart1'))));
+
+    expect(outcome).toBeInstanceOf(PaymentGatewayUnavailableError);
+    expect(took).toBeLessThan(6_000 - ANSWER_RESERVE_MS);
+    expect(stripe.requests).toEqual([]);
+  });
+
+  it('read Stripe’s answers through that client: a refund replayed under its key, and Stripe’s clock from its Date header', async () => {
+    const paymentId = paymentIntentId();
+    fake.registerPayment(paymentId, 9_000);
+    const threeHours = 3 * 60 * 60 * 1000;
+    fake.advance(threeHours);
+    const gateway = new StripePaymentGateway(clientAt(fake.url), new InvocationDeadline());
+    const from = Math.floor((Date.now() + threeHours) / 1000);
+
+    const first = await gateway.refund(refundOf(paymentId));
+    const again = await gateway.refund(refundOf(paymentId));
+    const found = await gateway.findRefund(paymentId, `refund-${paymentId}`);
+    const to = Math.floor((Date.now() + threeHours) / 1000);
+
+    expect(first).toMatchObject({ kind: 'created', status: 'succeeded' });
+    expect(first).not.toHaveProperty('replayed');
+    expect(again).toMatchObject({ kind: 'created', replayed: true, refundId: (first as { refundId: string }).refundId });
+    for (const answer of [first, again, found]) {
+      expect((answer as { answeredAt: number }).answeredAt).toBeGreaterThanOrEqual(from);
+      expect((answer as { answeredAt: number }).answeredAt).toBeLessThanOrEqual(to);
+    }
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
   });
 });
 

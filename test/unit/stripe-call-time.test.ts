@@ -54,21 +54,41 @@ describe('stripeCallWithin', () => {
 });
 
 describe('InvocationDeadline', () => {
-  it("counts down from the context's time left as the invocation began, and is unbounded for a call without a context", () => {
+  it("counts down from the context's time left as the invocation began, and is unbounded outside one or without a context", async () => {
     let now = 1_000_000;
     const deadline = new InvocationDeadline(() => now);
     expect(deadline.timeLeft()).toBeUndefined();
 
-    deadline.begin({ getRemainingTimeInMillis: () => 20_000 });
-    now += 4_500;
-    expect(deadline.timeLeft()).toBe(15_500);
+    const left = await deadline.during({ getRemainingTimeInMillis: () => 20_000 }, async () => {
+      now += 4_500;
+      return deadline.timeLeft();
+    });
+    const unbounded = await deadline.during(undefined, async () => deadline.timeLeft());
 
-    deadline.begin({ getRemainingTimeInMillis: () => 3_000 });
-    expect(deadline.timeLeft()).toBe(3_000);
-    now += 5_000;
-    expect(deadline.timeLeft()).toBe(-2_000);
-
-    deadline.begin(undefined);
+    expect(left).toBe(15_500);
+    expect(unbounded).toBeUndefined();
     expect(deadline.timeLeft()).toBeUndefined();
+  });
+
+  it('gives each of two invocations running at once in one process its own end', async () => {
+    let now = 1_000_000;
+    const deadline = new InvocationDeadline(() => now);
+    let letThemRead: () => void = () => {};
+    const bothStarted = new Promise<void>((resolve) => {
+      letThemRead = resolve;
+    });
+
+    const short = deadline.during({ getRemainingTimeInMillis: () => 4_000 }, async () => {
+      await bothStarted;
+      return deadline.timeLeft();
+    });
+    const long = deadline.during({ getRemainingTimeInMillis: () => 20_000 }, async () => {
+      await bothStarted;
+      return deadline.timeLeft();
+    });
+    now += 1_000;
+    letThemRead();
+
+    expect(await Promise.all([short, long])).toEqual([3_000, 19_000]);
   });
 });

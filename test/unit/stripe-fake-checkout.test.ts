@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STRIPE_API_VERSION, STRIPE_ID_PATTERNS } from '../../lambdas/shared/stripe/stripe-contract';
+import { headerOfAnswer } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { refusalOf } from '../support/stripe-refusal';
 
@@ -191,7 +192,7 @@ describe('creating a Checkout Session', () => {
     const conflict = await refusalOf(stripe.checkout.sessions.create(checkoutParams({ client_reference_id: 'trip-43' }), { idempotencyKey: 'checkout-retry' }));
 
     expect(retry.id).toBe(first.id);
-    expect(retry.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(headerOfAnswer(retry.lastResponse, 'idempotent-replayed')).toBe('true');
     expect(conflict).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(conflict.message).toContain("Try using a key other than 'checkout-retry'");
     expect(fake.sessions()).toHaveLength(1);

@@ -13,11 +13,32 @@ export interface StripeClientOptions {
   readonly onKeyRejected?: (rejection: StripeKeyRejection) => void;
 }
 
+/** What undici's fetch names a connection the other side closed or reset (the `cause` of its `TypeError`). */
+const CLOSED_CONNECTION_CAUSES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * fetch, with a connection closed under a request named as Node's http client names it (`ECONNRESET`), so that stripe-node
+ * tries it once more even without retries, as it does for that client: a keep-alive socket may have gone stale while the
+ * function was frozen between invocations. The request keeps its idempotency key, so trying again never does it twice.
+ */
+async function fetchNamingClosedConnections(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(input, init);
+  } catch (error) {
+    const cause: unknown = error instanceof TypeError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
+    if (typeof cause === 'string' && CLOSED_CONNECTION_CAUSES.has(cause)) Object.assign(error as TypeError, { code: 'ECONNRESET' });
+    throw error;
+  }
+}
+
 export function createStripeClient(options: StripeClientOptions): Stripe {
   const base = options.apiBase ? new URL(options.apiBase) : undefined;
   const stripe = new Stripe(options.apiKey, {
     // Pinned: the account's default version may differ from the one our schemas were written for.
     apiVersion: STRIPE_API_VERSION,
+    // fetch's timeout bounds each attempt whole: connecting, the headers and the body. Node's http client arms its timeout
+    // only once connected, and any byte received starts it again, so a slow answer could outlast the invocation.
+    httpClient: Stripe.createFetchHttpClient(fetchNamingClosedConnections),
     // A call's longest; in a Lambda function each call is fitted into the invocation's time left (stripe-call-time.ts).
     maxNetworkRetries: options.maxNetworkRetries ?? STRIPE_CALL.maxNetworkRetries,
     timeout: STRIPE_CALL.timeout,

@@ -61,6 +61,20 @@ function callTime(deadline: CallDeadline | undefined, wanted: StripeCallTime, no
   return time;
 }
 
+/**
+ * The client, then the time options of the call it is ready for: on a cold start, getting it reads the secret and loads
+ * the SDK, and that time is the invocation's too.
+ */
+async function readyToCall(
+  client: () => Promise<Stripe>,
+  deadline: CallDeadline | undefined,
+  wanted: StripeCallTime,
+  notAsked: string,
+): Promise<{ stripe: Stripe; time: Partial<StripeCallTime> }> {
+  const stripe = await client();
+  return { stripe, time: callTime(deadline, wanted, notAsked) };
+}
+
 export class StripePaymentGateway implements PaymentGateway {
   /**
    * `client` is asked for on each call so the API key can come from a secret loaded lazily. With a `deadline`, each call
@@ -80,9 +94,8 @@ export class StripePaymentGateway implements PaymentGateway {
     if (!this.refundable(request.paymentId)) {
       return { kind: 'refused', code: 'not_a_payment_intent', message: `${request.paymentId} is not a PaymentIntent` };
     }
-    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked to refund ${request.paymentId}`);
     try {
-      const stripe = await this.client();
+      const { stripe, time } = await readyToCall(this.client, this.deadline, STRIPE_CALL, `Stripe was not asked to refund ${request.paymentId}`);
       // Only what identifies the refund goes to Stripe: free text would make a retry clash with the key.
       const refund = await stripe.refunds.create(
         {
@@ -100,7 +113,7 @@ export class StripePaymentGateway implements PaymentGateway {
         created: refund.created,
         ...(answeredAt !== undefined && { answeredAt }),
         // Stripe's header on an answer it kept under the key: another request (a retry, a second caller) made the refund.
-        ...(refund.lastResponse?.headers?.['idempotent-replayed'] === 'true' && { replayed: true }),
+        ...(headerOfAnswer(refund.lastResponse, 'idempotent-replayed') === 'true' && { replayed: true }),
       };
     } catch (error) {
       const sdk = await stripeSdk();
@@ -147,9 +160,21 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 }
 
+/**
+ * A header of the answer a resource came with (`lastResponse`). The SDK's types say an object of headers, which its Node
+ * client gives; its fetch client, ours, gives fetch's own `Response`, whose `headers` is a `Headers`.
+ */
+export function headerOfAnswer(response: unknown, name: string): string | undefined {
+  const headers: unknown = typeof response === 'object' && response !== null ? (response as { headers?: unknown }).headers : undefined;
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const value: unknown = (headers as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** Stripe's clock when it answered (its `Date` header, epoch seconds), or undefined without a readable one. */
-function stripeClockOf(response: { readonly headers?: Record<string, string> } | undefined): number | undefined {
-  const date = response?.headers?.date;
+function stripeClockOf(response: unknown): number | undefined {
+  const date = headerOfAnswer(response, 'date');
   const ms = date === undefined ? Number.NaN : Date.parse(date);
   return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
 }
@@ -173,9 +198,8 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
   async createSession(request: CheckoutSessionRequest): Promise<CheckoutSession> {
     // The mark on the session and on its PaymentIntent (Stripe copies that to the charge) is what makes its events ours.
     const mark = { [TRIP_MARK]: request.tripId, userId: request.userId };
-    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the checkout session of ${request.tripId}`);
     try {
-      const stripe = await this.client();
+      const { stripe, time } = await readyToCall(this.client, this.deadline, STRIPE_CALL, `Stripe was not asked for the checkout session of ${request.tripId}`);
       const session = await stripe.checkout.sessions.create(
         {
           mode: 'payment',
@@ -205,9 +229,8 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
   }
 
   async retrieveSession(sessionId: string): Promise<ProviderCheckoutSession | undefined> {
-    const time = callTime(this.deadline, SESSION_LOOKUP, `Stripe was not asked for the checkout session ${sessionId}`);
     try {
-      const stripe = await this.client();
+      const { stripe, time } = await readyToCall(this.client, this.deadline, SESSION_LOOKUP, `Stripe was not asked for the checkout session ${sessionId}`);
       const session = await stripe.checkout.sessions.retrieve(sessionId, {}, { ...SESSION_LOOKUP, ...time });
       const mark = session.metadata?.[TRIP_MARK];
       return {
@@ -219,6 +242,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
         object: JSON.parse(JSON.stringify(session)) as Record<string, unknown>,
       };
     } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) throw error;
       const sdk = await stripeSdk();
       if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
       throw unavailable(sdk, `Stripe did not answer for the checkout session ${sessionId}`, error);
@@ -235,14 +259,28 @@ export class StripeEventSource implements PaymentEventSource {
 
   async listEvents(query: EventListQuery): Promise<readonly ListedEvent[]> {
     const listed: ListedEvent[] = [];
-    const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${query.createdFrom}`);
     try {
       const stripe = await this.client();
-      // Auto-pagination follows `starting_after` page by page, newest first, to the last page of the range; each page is
-      // asked with the first one's time options.
-      const events = stripe.events.list({ types: [...query.types], created: { gte: query.createdFrom, lte: query.createdTo }, limit: 100 }, time);
-      for await (const event of events)
-        listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
+      // Page by page (`starting_after`), newest first, to the last page of the range, each page fitted into the time left
+      // when it is asked (the SDK's auto-pagination would ask them all with the first page's time).
+      let startingAfter: string | undefined;
+      for (;;) {
+        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${query.createdFrom}`);
+        const page = await stripe.events.list(
+          {
+            types: [...query.types],
+            created: { gte: query.createdFrom, lte: query.createdTo },
+            limit: 100,
+            ...(startingAfter !== undefined && { starting_after: startingAfter }),
+          },
+          time,
+        );
+        for (const event of page.data)
+          listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
+        const last = page.data.at(-1);
+        if (!page.has_more || last === undefined) break;
+        startingAfter = last.id;
+      }
     } catch (error) {
       const sdk = await stripeSdk();
       // Stripe's final word on a list request is a mistake of ours (a parameter it refuses): not something to wait out.
