@@ -21,7 +21,11 @@ export class InvocationDeadline implements CallDeadline {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Runs `invocation`, every call it makes seeing its end; without a context (not called by Lambda) nothing is bounded. */
+  /**
+   * Runs `invocation`, every call it makes seeing its end; without a context (not called by Lambda) nothing is bounded.
+   * A callback attached to a promise sees the end of the invocation that attached it, not of the one that awaits it:
+   * a promise shared across invocations (a client built once) must not call Stripe from its own `.then`.
+   */
   during<T>(context: InvocationContext | undefined, invocation: () => Promise<T>): Promise<T> {
     if (context === undefined) return invocation();
     return this.endsAt.run(this.now() + context.getRemainingTimeInMillis(), invocation);
