@@ -286,35 +286,6 @@ describe('many refunds due', () => {
     expect(await due()).toEqual([]);
   });
 
-  it('records the shares Stripe answered when it does not answer a later one, asks no further one, and asks only the rest next run', async () => {
-    const { created, paymentId } = await threeSharesRequested();
-    const asked: string[] = [];
-    const silentOnTheSecond = gatewayWithRefund(fake, (request, real) => {
-      asked.push(request.refundKey);
-      return asked.length === 2 ? Promise.reject(new PaymentGatewayUnavailableError('Stripe did not answer the refund')) : real.refund(request);
-    });
-    const deps = { store: scopedToAccount(fake, store), gateway: silentOnTheSecond, clock: later, ids: randomIds };
-    const sweep = uniqueId('sweep');
-
-    const first = await resumeRequestedRefunds(deps, { sweep });
-    const afterFirst = await store.getPaymentRecord(paymentId);
-    const askedInFirst = [...asked];
-    const second = await resumeRequestedRefunds(deps, { sweep });
-
-    expect(first.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId })]);
-    expect(askedInFirst).toHaveLength(2);
-    const answered = afterFirst?.refunds.find((entry) => entry.refundKey === askedInFirst[0]);
-    expect(answered).toMatchObject({ status: 'succeeded', stripeRefundId: fake.refundsOf(paymentId)[0]?.id });
-    expect(afterFirst?.refunds.filter((entry) => entry.status === 'requested')).toHaveLength(2);
-    expect(second.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId, status: 'refunded' }) }]);
-    // The share answered in the first run is not asked again, nor looked up: only the two left.
-    expect(asked.slice(2)).toHaveLength(2);
-    expect(asked.slice(2)).not.toContain(askedInFirst[0]);
-    expect(fake.refundsOf(paymentId)).toHaveLength(3);
-    expect(fake.totalRefunded(paymentId)).toBe(created.amount);
-    expect(await due()).toEqual([]);
-  });
-
   it('counts a payment answered only in part as overdue while shares stored over an hour ago stay requested', async () => {
     const { created, paymentId } = await threeSharesRequested();
     let asked = 0;

@@ -6,7 +6,7 @@ import type { PaymentDeps } from './collaborators';
 import { StateKeptMovingError } from './errors';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
 import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
-import { PaymentGatewayUnavailableError, type RefundAnswer } from './payment-gateway';
+import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
@@ -48,8 +48,7 @@ export interface StoredRefunds {
  * Steps: for each `requested` refund, ask (or find) it at the provider → one transaction that records every
  * answer on the record (guarded by its version), settles it, and moves the trip to `refunded` when the last
  * of its money is back. A transient provider failure throws PaymentGatewayUnavailableError: the refunds stay
- * `requested`, and the next run asks again with the same keys (once one was answered, the answers had are recorded first,
- * and no further refund is asked); so do they when the record keeps changing through every
+ * `requested`, and the next run asks again with the same keys; so do they when the record keeps changing through every
  * attempt (StateKeptMovingError), and the next run finds them by their keys. With `timeLeft`, no further refund is asked once it is
  * 0 (one at least is): the answers had are recorded, and the rest stay `requested` for the next call.
  *
@@ -96,22 +95,14 @@ export async function issueRequestedRefunds(
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
       const namedLate = current.refunds.filter((entry) => supersededUnnamed(entry) && answers.get(entry.refundKey)?.kind === 'created');
       if (requested.length === 0 && namedLate.length === 0) return issued(current, false, []);
-      // The provider's failure to answer a refund after it answered another: said once the answers had are recorded.
-      let unanswered: PaymentGatewayUnavailableError | undefined;
       for (const entry of requested) {
         if (answers.has(entry.refundKey)) continue;
         // One still requested is always asked; answers of shares another call has recorded since do not count.
         const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
-        try {
-          const asked = await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored));
-          answers.set(entry.refundKey, asked.answer);
-          if (asked.made) made.add(entry.refundKey);
-        } catch (error) {
-          if (!oneAnswered || !(error instanceof PaymentGatewayUnavailableError)) throw error;
-          unanswered = error;
-          break;
-        }
+        const asked = await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored));
+        answers.set(entry.refundKey, asked.answer);
+        if (asked.made) made.add(entry.refundKey);
       }
       const at = deps.clock.now().toISOString();
       let next = current;
@@ -148,16 +139,12 @@ export async function issueRequestedRefunds(
         audits: [...audits, ...tripAudit],
         ...(tripTransition && { tripTransition }),
       });
-      const recordedThen = (): IssuedRefunds => {
-        if (unanswered) throw unanswered;
-        return issued(written, answeredRequested.length > 0, namedLate);
-      };
-      if (result.committed) return recordedThen();
+      if (result.committed) return issued(written, answeredRequested.length > 0, namedLate);
       // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
       if (result.rejection.paymentRecord?.current) return STATE_MOVED;
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-      if (withoutTrip.committed) return recordedThen();
+      if (withoutTrip.committed) return issued(written, answeredRequested.length > 0, namedLate);
       return STATE_MOVED;
     },
     () => {
