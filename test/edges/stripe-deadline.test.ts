@@ -132,6 +132,16 @@ describe('the webhook, with a deadline as a Lambda invocation has one', () => {
 
 describe('the Stripe adapters, with a deadline', () => {
   const refundOf = (paymentId: string) => ({ paymentId, amount: 9_000, refundKey: `refund-${paymentId}` });
+  const EVENT_QUERY = { types: ['checkout.session.completed'], createdFrom: 1_600_000_000, createdTo: 1_700_000_000 };
+  /** Page `n` of `pages` of Stripe's list of events, one event each, newest first. */
+  const eventPages = (pages: number) => (n: number) => ({
+    object: 'list',
+    url: '/v1/events',
+    has_more: n < pages,
+    data: [
+      { id: `evt_page_${n}`, object: 'event', type: 'checkout.session.completed', created: 1_700_000_000 - n, pending_webhooks: n - 1, data: { object: {} } },
+    ],
+  });
 
   it('cut an answer that trickles in when its attempt’s time is up, not when the line falls silent', async () => {
     const refund = { id: 're_trickled', object: 'refund', status: 'succeeded', amount: 9_000, created: 1_700_000_000, metadata: {} };
@@ -147,21 +157,11 @@ describe('the Stripe adapters, with a deadline', () => {
   });
 
   it('fit each page of Stripe’s events into the time left as it is asked: 12 pages of 1 s each stop, in time, in a 6 s invocation', async () => {
-    const stripe = await serve(
-      slowly(1_000, (n) => ({
-        object: 'list',
-        url: '/v1/events',
-        has_more: n < 12,
-        data: [
-          { id: `evt_slow_${n}`, object: 'event', type: 'checkout.session.completed', created: 1_700_000_000 - n, pending_webhooks: 0, data: { object: {} } },
-        ],
-      })),
-    );
+    const stripe = await serve(slowly(1_000, eventPages(12)));
     const deadline = new InvocationDeadline();
     const events = new StripeEventSource(clientAt(stripe.url), deadline);
-    const query = { types: ['checkout.session.completed'], createdFrom: 1_600_000_000, createdTo: 1_700_000_000 };
 
-    const { took, outcome } = await timed(() => deadline.during(invocationWith(6_000), () => events.listEvents(query)));
+    const { took, outcome } = await timed(() => deadline.during(invocationWith(6_000), () => events.listEvents(EVENT_QUERY)));
 
     expect(outcome).toBeInstanceOf(PaymentGatewayUnavailableError);
     expect(took).toBeLessThan(6_000 - ANSWER_RESERVE_MS);
@@ -169,28 +169,11 @@ describe('the Stripe adapters, with a deadline', () => {
   });
 
   it('list every page of Stripe’s events, oldest first, when there is time', async () => {
-    const stripe = await serve(
-      slowly(10, (n) => ({
-        object: 'list',
-        url: '/v1/events',
-        has_more: n < 3,
-        data: [
-          {
-            id: `evt_page_${n}`,
-            object: 'event',
-            type: 'checkout.session.completed',
-            created: 1_700_000_000 - n,
-            pending_webhooks: n - 1,
-            data: { object: {} },
-          },
-        ],
-      })),
-    );
+    const stripe = await serve(slowly(10, eventPages(3)));
     const deadline = new InvocationDeadline();
     const events = new StripeEventSource(clientAt(stripe.url), deadline);
-    const query = { types: ['checkout.session.completed'], createdFrom: 1_600_000_000, createdTo: 1_700_000_000 };
 
-    const listed = await deadline.during(invocationWith(20_000), () => events.listEvents(query));
+    const listed = await deadline.during(invocationWith(20_000), () => events.listEvents(EVENT_QUERY));
 
     expect(listed.map((event) => [event.id, event.created, event.pendingDeliveries])).toEqual([
       ['evt_page_3', 1_699_999_997, 2],

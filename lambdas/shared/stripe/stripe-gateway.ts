@@ -161,15 +161,12 @@ export class StripePaymentGateway implements PaymentGateway {
 }
 
 /**
- * A header of the answer a resource came with (`lastResponse`). The SDK's types say an object of headers, which its Node
- * client gives; its fetch client, ours, gives fetch's own `Response`, whose `headers` is a `Headers`.
+ * A header of the answer a resource came with (`lastResponse`). The SDK's types say an object of headers; its fetch
+ * client, the one createStripeClient builds, gives fetch's own `Response`, whose `headers` is a `Headers`.
  */
 export function headerOfAnswer(response: unknown, name: string): string | undefined {
   const headers: unknown = typeof response === 'object' && response !== null ? (response as { headers?: unknown }).headers : undefined;
-  if (headers instanceof Headers) return headers.get(name) ?? undefined;
-  if (typeof headers !== 'object' || headers === null) return undefined;
-  const value: unknown = (headers as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
+  return headers instanceof Headers ? (headers.get(name) ?? undefined) : undefined;
 }
 
 /** Stripe's clock when it answered (its `Date` header, epoch seconds), or undefined without a readable one. */
