@@ -14,7 +14,7 @@ import { checkoutSession, SIGNING_SECRET, signedRequest, stripeEvent } from '../
 import { percentile } from './measurement';
 import { bestMemorySize, FULL_VCPU_MB, type Estimate } from './memory-model';
 import { ms, type BenchReport } from './report';
-import { startSecretsManagerStandIn } from './secrets-manager-stand-in';
+import { startSecretsManagerStandIn } from '../scripts/dev-kit/secrets-manager-stand-in';
 import { BENCH_TABLE, type BenchSystem } from './system-under-test';
 
 /** The commit the cold-start work started from: CommonJS, one file per function, NODE_OPTIONS=--enable-source-maps. */

@@ -14,11 +14,11 @@ import { createCheckoutHandler } from './checkout-handler';
 import type { TripHandler } from './trip-handler';
 
 const config = loadConfig();
-const secrets = stripeSecretsFrom(config.stripeSecrets);
+const deadline = new InvocationDeadline();
+const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 const store = configuredStore(config);
-const deadline = new InvocationDeadline();
 const sessions = new StripeCheckoutSessions(stripeClient, deadline);
 
 const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>> = {

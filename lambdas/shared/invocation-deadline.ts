@@ -36,3 +36,29 @@ export class InvocationDeadline implements CallDeadline {
     return endsAt === undefined ? undefined : endsAt - this.now();
   }
 }
+
+/** A wait given up because the invocation is about to end. */
+export class OutOfTimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutOfTimeError';
+  }
+}
+
+/**
+ * `work`'s outcome, or OutOfTimeError once only `reserveMs` of the invocation is left and it has not settled: the
+ * caller is free to answer while `work` goes on unheeded. Without a deadline it is `work` itself, unbounded. A value
+ * `work` already has (a cache's) is still returned with no time left: it settles before any timer can fire.
+ */
+export function settledBefore<T>(work: Promise<T>, deadline: CallDeadline | undefined, reserveMs: number, what: string): Promise<T> {
+  const left = deadline?.timeLeft();
+  if (left === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const outOfTime = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new OutOfTimeError(`${what} did not end ${reserveMs} ms before the invocation does (${Math.max(0, left)} ms were left)`)),
+      Math.max(0, left - reserveMs),
+    );
+  });
+  return Promise.race([work, outOfTime]).finally(() => clearTimeout(timer));
+}

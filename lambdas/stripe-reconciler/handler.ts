@@ -10,11 +10,11 @@ import { stripeModeFrom, stripeSecretsFrom } from '../shared/stripe/stripe-secre
 import { createStripeReconciler } from './reconciler';
 
 const config = loadConfig();
-const secrets = stripeSecretsFrom(config.stripeSecrets);
+const deadline = new InvocationDeadline();
+const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const store = configuredStore(config);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
-const deadline = new InvocationDeadline();
 
 const sweep = createStripeReconciler({
   store,

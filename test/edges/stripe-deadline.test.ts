@@ -8,10 +8,11 @@ import { ANSWER_RESERVE_MS } from '../../lambdas/shared/stripe/stripe-call-time'
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
-import { paymentIntentId, signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { paymentIntentId, SIGNING_SECRET, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { coldStart, invocationWith } from '../support/lambda-entry';
+import { startSecretsManagerStandIn } from '../../scripts/dev-kit/secrets-manager-stand-in';
 import { misbehavingStripe, slowly, trickle, type MisbehavingStripe } from '../support/misbehaving-stripe';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { unbookablePaidTrip } from '../support/trips';
@@ -288,5 +289,48 @@ describe('the Lambda entry points keep to the time their context gives', () => {
     expect(JSON.parse(shown.body ?? '{}')).toMatchObject({ tripId: checkedOut.tripId, status: 'pending_payment', bookings: [] });
     expect(callsSince(from)).toEqual([]);
     expect((await store.getTrip(checkedOut.tripId))?.status).toBe('pending_payment');
+  });
+});
+
+describe('the Stripe secret, read from Secrets Manager as in AWS', () => {
+  // One test: Powertools keeps its Secrets Manager client, and the secret it read, for the whole process.
+  it('a Secrets Manager that never answers fails the delivery, not the invocation; read later, the secret is kept and used', async () => {
+    const secretsManager = await startSecretsManagerStandIn(JSON.stringify({ apiKey: 'sk_test_from_secret', webhookSigningSecrets: [SIGNING_SECRET] }));
+    try {
+      const { trip, paymentId, paid } = await unbookablePaidTrip(store, fake);
+      const { handler } = await coldStart(() => import('../../lambdas/stripe-webhook/handler'), {
+        apiKey: 'sk_test_from_environment',
+        stripeApiBase: fake.url,
+        secretsManager: secretsManager.endpoint,
+      });
+      // Only the secret's key is Stripe's: a call made with the environment's would be refused.
+      fake.refuseApiKey('sk_test_from_environment');
+      const from = fake.calls.length;
+
+      secretsManager.silent(true);
+      const { took, outcome } = await timed(() => handler(signedRequest(paid), invocationWith(5_000)));
+      expect(outcome).toMatchObject({ statusCode: 500 });
+      expect(took).toBeLessThan(5_000 - ANSWER_RESERVE_MS + 1_000);
+      expect(secretsManager.reads()).toBe(1);
+      expect(callsSince(from)).toEqual([]);
+      expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
+
+      secretsManager.silent(false);
+      const redelivered = await handler(signedRequest(paid), invocationWith(20_000));
+      expect(redelivered.statusCode).toBe(200);
+      expect(JSON.parse(redelivered.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
+      expect(fake.refundsOf(paymentId)).toHaveLength(1);
+
+      // Kept: with no time left to read it, the secret already read still verifies the next delivery (answered as before).
+      secretsManager.silent(true);
+      const reads = secretsManager.reads();
+      const again = await handler(signedRequest(paid), invocationWith(1_000));
+      expect(again.statusCode).toBe(200);
+      expect(JSON.parse(again.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
+      expect(secretsManager.reads()).toBe(reads);
+      expect(fake.refundsOf(paymentId)).toHaveLength(1);
+    } finally {
+      await secretsManager.close();
+    }
   });
 });

@@ -14,7 +14,15 @@ export interface ColdStartSettings {
   readonly logLevel?: 'ERROR' | 'SILENT';
   /** Whether the metrics are written (on stdout), for a test that reads them. @default false */
   readonly metrics?: boolean;
+  /**
+   * A Secrets Manager stand-in's endpoint: the secret (`apiKey` and `SIGNING_SECRET`) is then read from it over HTTP,
+   * as in AWS, instead of from the environment. @default the environment
+   */
+  readonly secretsManager?: string;
 }
+
+/** The secret's id when it is read from Secrets Manager. */
+export const STRIPE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe';
 
 /** The caller undoes the environment with `vi.unstubAllEnvs()`. */
 export async function coldStart<T>(load: () => Promise<T>, settings: ColdStartSettings): Promise<T> {
@@ -26,6 +34,14 @@ export async function coldStart<T>(load: () => Promise<T>, settings: ColdStartSe
   vi.stubEnv('STRIPE_API_BASE', settings.stripeApiBase);
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', settings.logLevel ?? 'ERROR');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', settings.metrics === true ? 'false' : 'true');
+  if (settings.secretsManager !== undefined) {
+    vi.stubEnv('STRIPE_SECRET_ARN', STRIPE_SECRET_ARN);
+    vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', settings.secretsManager);
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+  }
   return load();
 }
 

@@ -1,6 +1,6 @@
 // A call to Stripe fitted into what is left of a Lambda invocation: fewer retries, then a shorter attempt, then no call.
-import { describe, expect, it } from 'vitest';
-import { InvocationDeadline } from '../../lambdas/shared/invocation-deadline';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvocationDeadline, OutOfTimeError, settledBefore, type CallDeadline } from '../../lambdas/shared/invocation-deadline';
 import { ANSWER_RESERVE_MS, STRIPE_CALL, stripeCallWithin, type StripeCallTime } from '../../lambdas/shared/stripe/stripe-call-time';
 
 const SESSION_LOOKUP: StripeCallTime = { timeout: 3_000, maxNetworkRetries: 0 };
@@ -90,5 +90,43 @@ describe('InvocationDeadline', () => {
     letThemRead();
 
     expect(await Promise.all([short, long])).toEqual([3_000, 19_000]);
+  });
+});
+
+describe('settledBefore', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const left = (ms: number | undefined): CallDeadline => ({ timeLeft: () => ms });
+  const never = new Promise<string>(() => {});
+
+  it('gives up on a wait still going when only the reserve is left, and not before; the timer goes with the outcome', async () => {
+    vi.useFakeTimers();
+    const outcome = settledBefore(never, left(5_000), 3_000, 'Reading the secret').catch((error: unknown) => error);
+
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(await outcome).toEqual(new OutOfTimeError('Reading the secret did not end 3000 ms before the invocation does (5000 ms were left)'));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('answers what the wait settles with in time, its failure included, and leaves no timer behind', async () => {
+    vi.useFakeTimers();
+    const answered = settledBefore(Promise.resolve('the secret'), left(20_000), 3_000, 'Reading the secret');
+    const failed = settledBefore(Promise.reject(new Error('AccessDenied')), left(20_000), 3_000, 'Reading the secret');
+
+    expect(await answered).toBe('the secret');
+    await expect(failed).rejects.toThrow('AccessDenied');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('answers a value already at hand even with no time left (a cached secret), and waits unbounded outside an invocation', async () => {
+    expect(await settledBefore(Promise.resolve('cached'), left(1_000), 3_000, 'Reading the secret')).toBe('cached');
+    expect(await settledBefore(Promise.resolve('cached'), left(-50), 3_000, 'Reading the secret')).toBe('cached');
+    const unbounded = Promise.resolve('no deadline');
+    expect(settledBefore(unbounded, left(undefined), 3_000, 'Reading the secret')).toBe(unbounded);
+    expect(settledBefore(unbounded, undefined, 3_000, 'Reading the secret')).toBe(unbounded);
   });
 });

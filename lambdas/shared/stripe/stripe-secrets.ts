@@ -1,6 +1,8 @@
 // Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
 import * as z from '../zod';
 import type { StripeSecretSource } from '../config';
+import { settledBefore, type CallDeadline } from '../invocation-deadline';
+import { ANSWER_RESERVE_MS } from './stripe-call-time';
 import { stripeModeOf, type StripeMode } from './stripe-contract';
 
 export interface StripeSecrets {
@@ -30,7 +32,12 @@ export class SecretUnavailableError extends Error {
   }
 }
 
-export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<StripeSecrets> {
+/**
+ * With a `deadline`, a read of Secrets Manager (a cold start's, or once the cache is stale) ends in time for the
+ * invocation to answer, as a call to Stripe does: a Secrets Manager that does not answer fails the request, not the
+ * invocation. The read itself is left to finish, and fills the cache if it does.
+ */
+export function stripeSecretsFrom(source: StripeSecretSource, deadline?: CallDeadline): () => Promise<StripeSecrets> {
   if (source.kind === 'environment') {
     const secrets = readSecretValue({ apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets });
     return () => Promise.resolve(secrets);
@@ -41,7 +48,12 @@ export function stripeSecretsFrom(source: StripeSecretSource): () => Promise<Str
       // Loaded on the first read (the first delivery of a cold start in AWS), not at import: locally, the tests and the
       // bench take the secrets from the environment and never need the Secrets Manager client.
       const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
-      value = await getSecret(source.secretArn, { maxAge: SECRET_CACHE_SECONDS, transform: 'json' });
+      value = await settledBefore(
+        getSecret(source.secretArn, { maxAge: SECRET_CACHE_SECONDS, transform: 'json' }),
+        deadline,
+        ANSWER_RESERVE_MS,
+        'Reading the Stripe secret',
+      );
     } catch (error) {
       throw new SecretUnavailableError('The Stripe secret could not be read', { cause: error });
     }
