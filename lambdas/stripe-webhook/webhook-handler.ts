@@ -3,6 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { RetryLaterError, type PaymentEventResult } from '../shared/domain/payment-events';
 import { internalError, jsonResponse } from '../shared/http';
+import { SecretUnavailableError } from '../shared/secrets-manager';
 import { METRIC } from '../shared/observability';
 import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
 import { countOutcome, describeError, processStripeEvent, type EventProcessingDeps, type MetricName } from './event-processing';
@@ -92,8 +93,9 @@ export function createStripeWebhookHandler(deps: StripeWebhookDeps): StripeWebho
     try {
       return await handle(event);
     } catch (error) {
-      // Retryable or not, a 500 makes Stripe deliver again, and every step resumes from stored state.
-      if (error instanceof RetryLaterError) {
+      // Retryable or not, a 500 makes Stripe deliver again, and every step resumes from stored state. A signing secret
+      // Secrets Manager did not give in time is as retryable as Stripe not answering.
+      if (error instanceof RetryLaterError || (error instanceof SecretUnavailableError && error.retryable)) {
         count(METRIC.retryLater);
         logger.warn('Answering 500 so Stripe retries', { error: describeError(error) });
       } else {

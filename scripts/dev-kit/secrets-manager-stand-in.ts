@@ -9,6 +9,12 @@ export interface SecretsManagerStandIn {
   readonly reads: () => number;
   /** While silent, a request is read and never answered, as by a service that hangs; the connection is cut on close. */
   silent(silent: boolean): void;
+  /** From now on, answers with `secretString` (a rolled secret). */
+  answer(secretString: string): void;
+  /** From now on (until `answer`), answers every read with Secrets Manager's error `type`, as its API does. */
+  refuse(type: string, status: number): void;
+  /** Settles once `count` requests left unanswered have been given up by their caller (their connection closed). */
+  givenUp(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -16,6 +22,17 @@ export interface SecretsManagerStandIn {
 export async function startSecretsManagerStandIn(secretString: string): Promise<SecretsManagerStandIn> {
   let reads = 0;
   let silent = false;
+  let answer = secretString;
+  let refusal: { type: string; status: number } | undefined;
+  let givenUp = 0;
+  const waiting: { count: number; resolve: () => void }[] = [];
+  const oneGivenUp = (): void => {
+    givenUp++;
+    for (const waiter of waiting.filter((candidate) => candidate.count <= givenUp)) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
@@ -24,10 +41,18 @@ export async function startSecretsManagerStandIn(secretString: string): Promise<
         return;
       }
       reads++;
-      if (silent) return;
+      if (silent) {
+        response.on('close', oneGivenUp);
+        return;
+      }
+      if (refusal) {
+        response.writeHead(refusal.status, { 'content-type': 'application/x-amz-json-1.1' });
+        response.end(JSON.stringify({ __type: refusal.type, message: `${refusal.type} (stand-in)` }));
+        return;
+      }
       response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
       response.end(
-        JSON.stringify({ ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', Name: 'stripe', SecretString: secretString, VersionId: 'v1' }),
+        JSON.stringify({ ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', Name: 'stripe', SecretString: answer, VersionId: 'v1' }),
       );
     });
   });
@@ -38,6 +63,19 @@ export async function startSecretsManagerStandIn(secretString: string): Promise<
     silent: (value) => {
       silent = value;
     },
+    answer: (value) => {
+      answer = value;
+      refusal = undefined;
+    },
+    refuse: (type, status) => {
+      refusal = { type, status };
+    },
+    givenUp: (count) =>
+      count <= givenUp
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            waiting.push({ count, resolve });
+          }),
     close: () =>
       new Promise((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -2,6 +2,7 @@
 // what it was for (a refund, a payment page, a lookup) resumes on the next delivery or request, never done twice.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHECKOUT_PATH, TRIP_PATH } from '../../lambdas/checkout/checkout-contract';
+import { unheldSeats } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { InvocationDeadline } from '../../lambdas/shared/invocation-deadline';
 import { ANSWER_RESERVE_MS } from '../../lambdas/shared/stripe/stripe-call-time';
@@ -12,7 +13,8 @@ import { paymentIntentId, SIGNING_SECRET, signedRequest } from '../../scripts/de
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { coldStart, invocationWith } from '../support/lambda-entry';
-import { startSecretsManagerStandIn } from '../../scripts/dev-kit/secrets-manager-stand-in';
+import { startSecretsManagerStandIn, type SecretsManagerStandIn } from '../../scripts/dev-kit/secrets-manager-stand-in';
+import { SECRET_READ } from '../../lambdas/shared/secrets-manager';
 import { misbehavingStripe, slowly, trickle, type MisbehavingStripe } from '../support/misbehaving-stripe';
 import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { unbookablePaidTrip } from '../support/trips';
@@ -45,6 +47,12 @@ async function timed<T>(run: () => Promise<T>): Promise<{ took: number; outcome:
 }
 
 const store = testStore();
+
+/** A slot's seats not booked, and of those the ones no checkout holds. */
+async function seatsOf(slotId: string): Promise<{ available: number; unheld: number }> {
+  const slot = await readSlot(store, slotId);
+  return { available: slot?.availableCount ?? -1, unheld: slot ? unheldSeats(slot) : -1 };
+}
 
 /** Stripe's calls from `from` on, as `METHOD /path status` (0: no answer was sent). */
 const callsSince = (from: number): string[] => fake.calls.slice(from).map((call) => `${call.method} ${call.path.split('?')[0]} ${call.status}`);
@@ -260,11 +268,12 @@ describe('the Lambda entry points keep to the time their context gives', () => {
     expect(JSON.parse(late.body ?? '{}')).toMatchObject({ error: 'STRIPE_UNAVAILABLE' });
     expect(callsSince(from)).toEqual([]);
     expect(fake.sessions()).toEqual([]);
-    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(2);
+    expect(await seatsOf(slot.slotId)).toEqual({ available: 2, unheld: 2 });
 
     const inTime = await handler(apiGatewayEvent({ path: CHECKOUT_PATH, headers: { 'content-type': 'application/json' }, body }), invocationWith(20_000));
     expect(inTime.statusCode).toBe(201);
     expect(fake.sessions()).toHaveLength(1);
+    expect(await seatsOf(slot.slotId)).toEqual({ available: 2, unheld: 0 });
   });
 
   it('GET /trips/{tripId}: with 2 s left Stripe is not asked about the paid session, and the trip is answered as stored', async () => {
@@ -293,44 +302,79 @@ describe('the Lambda entry points keep to the time their context gives', () => {
 });
 
 describe('the Stripe secret, read from Secrets Manager as in AWS', () => {
-  // One test: Powertools keeps its Secrets Manager client, and the secret it read, for the whole process.
-  it('a Secrets Manager that never answers fails the delivery, not the invocation; read later, the secret is kept and used', async () => {
-    const secretsManager = await startSecretsManagerStandIn(JSON.stringify({ apiKey: 'sk_test_from_secret', webhookSigningSecrets: [SIGNING_SECRET] }));
-    try {
-      const { trip, paymentId, paid } = await unbookablePaidTrip(store, fake);
-      const { handler } = await coldStart(() => import('../../lambdas/stripe-webhook/handler'), {
-        apiKey: 'sk_test_from_environment',
-        stripeApiBase: fake.url,
-        secretsManager: secretsManager.endpoint,
-      });
-      // Only the secret's key is Stripe's: a call made with the environment's would be refused.
-      fake.refuseApiKey('sk_test_from_environment');
-      const from = fake.calls.length;
+  let secretsManager: SecretsManagerStandIn;
+  beforeEach(async () => {
+    secretsManager = await startSecretsManagerStandIn(JSON.stringify({ apiKey: 'sk_test_from_secret', webhookSigningSecrets: [SIGNING_SECRET] }));
+    // Only the secret's key is Stripe's: a call made with the environment's would be refused.
+    fake.refuseApiKey('sk_test_from_environment');
+  });
+  afterEach(async () => {
+    await secretsManager.close();
+  });
+  const settings = () => ({ apiKey: 'sk_test_from_environment', stripeApiBase: fake.url, secretsManager: secretsManager.endpoint });
 
-      secretsManager.silent(true);
-      const { took, outcome } = await timed(() => handler(signedRequest(paid), invocationWith(5_000)));
-      expect(outcome).toMatchObject({ statusCode: 500 });
-      expect(took).toBeLessThan(5_000 - ANSWER_RESERVE_MS + 1_000);
-      expect(secretsManager.reads()).toBe(1);
-      expect(callsSince(from)).toEqual([]);
-      expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
+  it('the webhook: a Secrets Manager that never answers fails the delivery (500), not the invocation; once it answers, the redelivery refunds with its key', async () => {
+    const { trip, paymentId, paid } = await unbookablePaidTrip(store, fake);
+    const { handler } = await coldStart(() => import('../../lambdas/stripe-webhook/handler'), settings());
+    const from = fake.calls.length;
 
-      secretsManager.silent(false);
-      const redelivered = await handler(signedRequest(paid), invocationWith(20_000));
-      expect(redelivered.statusCode).toBe(200);
-      expect(JSON.parse(redelivered.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
-      expect(fake.refundsOf(paymentId)).toHaveLength(1);
+    secretsManager.silent(true);
+    const { took, outcome } = await timed(() => handler(signedRequest(paid), invocationWith(5_000)));
+    expect(outcome).toMatchObject({ statusCode: 500 });
+    expect(took).toBeLessThan(5_000 - ANSWER_RESERVE_MS + 1_000);
+    expect(callsSince(from)).toEqual([]);
+    expect((await store.getTrip(trip.tripId))?.status).toBe('pending_payment');
 
-      // Kept: with no time left to read it, the secret already read still verifies the next delivery (answered as before).
-      secretsManager.silent(true);
-      const reads = secretsManager.reads();
-      const again = await handler(signedRequest(paid), invocationWith(1_000));
-      expect(again.statusCode).toBe(200);
-      expect(JSON.parse(again.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
-      expect(secretsManager.reads()).toBe(reads);
-      expect(fake.refundsOf(paymentId)).toHaveLength(1);
-    } finally {
-      await secretsManager.close();
-    }
+    // The read given up ends by its own bounds, giving its connection back; then Secrets Manager answers again.
+    await secretsManager.givenUp(SECRET_READ.attempts);
+    secretsManager.silent(false);
+    const redelivered = await handler(signedRequest(paid), invocationWith(20_000));
+    expect(redelivered.statusCode).toBe(200);
+    expect(JSON.parse(redelivered.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+
+    // Kept: with no time left to read it, the secret already read still verifies the next delivery (answered as before).
+    secretsManager.silent(true);
+    const reads = secretsManager.reads();
+    const again = await handler(signedRequest(paid), invocationWith(1_000));
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body ?? '{}')).toMatchObject({ outcome: 'refunded' });
+    expect(secretsManager.reads()).toBe(reads);
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+  });
+
+  it('POST /checkout: the API key not read in time is Stripe not asked, 503 STRIPE_UNAVAILABLE; the seats stay held for the same Idempotency-Key, which then opens the page', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const { handler } = await coldStart(() => import('../../lambdas/checkout/handler'), settings());
+    const body = JSON.stringify({
+      userId: uniqueId('user'),
+      items: [{ slotId: slot.slotId, guestCount: 2 }],
+      successUrl: 'https://example.com/t/{TRIP_ID}',
+      cancelUrl: 'https://example.com/c',
+    });
+    const request = (key?: string) =>
+      apiGatewayEvent({ path: CHECKOUT_PATH, headers: { 'content-type': 'application/json', ...(key !== undefined && { 'idempotency-key': key }) }, body });
+
+    secretsManager.silent(true);
+    const unkeyed = await handler(request(), invocationWith(5_000));
+    expect(unkeyed.statusCode).toBe(503);
+    expect(JSON.parse(unkeyed.body ?? '{}')).toMatchObject({ error: 'STRIPE_UNAVAILABLE' });
+    expect(await seatsOf(slot.slotId)).toEqual({ available: 2, unheld: 2 });
+
+    const keyed = await handler(request('checkout-secret-1'), invocationWith(5_000));
+    expect(keyed.statusCode).toBe(503);
+    expect(JSON.parse(keyed.body ?? '{}')).toMatchObject({ error: 'STRIPE_UNAVAILABLE', message: expect.stringContaining('same Idempotency-Key') });
+    expect(keyed.headers).toMatchObject({ 'retry-after': '5' });
+    expect(await seatsOf(slot.slotId)).toEqual({ available: 2, unheld: 0 });
+    expect(fake.sessions()).toEqual([]);
+
+    await secretsManager.givenUp(SECRET_READ.attempts);
+    secretsManager.silent(false);
+    const retried = await handler(request('checkout-secret-1'), invocationWith(20_000));
+    // 200: the request continues the trip its first attempt stored.
+    expect(retried.statusCode).toBe(200);
+    expect(JSON.parse(retried.body ?? '{}')).toMatchObject({ checkoutUrl: expect.any(String) });
+    expect(fake.sessions()).toHaveLength(1);
+    expect(await seatsOf(slot.slotId)).toEqual({ available: 2, unheld: 0 });
   });
 });

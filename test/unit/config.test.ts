@@ -1,7 +1,8 @@
 // Configuration is parsed once, and a missing variable fails with its name; the Stripe secret is read and trimmed in one place.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadTableConfig } from '../../lambdas/shared/config';
-import { readSecretValue, SecretUnavailableError, stripeSecretsFrom } from '../../lambdas/shared/stripe/stripe-secrets';
+import { SecretUnavailableError } from '../../lambdas/shared/secrets-manager';
+import { readSecretValue, stripeSecretsFrom } from '../../lambdas/shared/stripe/stripe-secrets';
 import { localSettings } from '../../scripts/local/local-settings';
 
 describe('loadConfig', () => {
@@ -66,7 +67,7 @@ describe('the Stripe secret', () => {
     [{ apiKey: 'sk_test_1', webhookSigningSecrets: [] }, 'webhookSigningSecrets'],
     [{ apiKey: 'sk_test_1', webhookSigningSecrets: ['whsec_a', '  '] }, 'webhookSigningSecrets.1'],
   ])('refuses %j, naming the field and never the value', (value, field) => {
-    expect(() => readSecretValue(value)).toThrow(new SecretUnavailableError(`The Stripe secret is malformed at ${field}`));
+    expect(() => readSecretValue(value)).toThrow(new SecretUnavailableError(`The Stripe secret is malformed at ${field}`, { retryable: false }));
   });
 });
 

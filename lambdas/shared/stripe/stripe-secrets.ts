@@ -1,7 +1,8 @@
-// Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (cached), the environment locally.
+// Where the Stripe API key and webhook signing secrets come from: Secrets Manager in AWS (kept a while), the environment locally.
 import * as z from '../zod';
 import type { StripeSecretSource } from '../config';
-import { settledBefore, type CallDeadline } from '../invocation-deadline';
+import type { CallDeadline } from '../invocation-deadline';
+import { SecretUnavailableError, secretsManagerSecret } from '../secrets-manager';
 import { ANSWER_RESERVE_MS } from './stripe-call-time';
 import { stripeModeOf, type StripeMode } from './stripe-contract';
 
@@ -22,49 +23,33 @@ const secretValueSchema = z.object({
   webhookSigningSecrets: z.array(keySchema).check(z.minLength(1)),
 });
 
-/** A rolled secret reaches warm functions within this long; meanwhile nothing is fetched per request. */
-const SECRET_CACHE_SECONDS = 300;
-
-export class SecretUnavailableError extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'SecretUnavailableError';
-  }
-}
-
 /**
- * With a `deadline`, a read of Secrets Manager (a cold start's, or once the cache is stale) ends in time for the
- * invocation to answer, as a call to Stripe does: a Secrets Manager that does not answer fails the request, not the
- * invocation. The read itself is left to finish, and fills the cache if it does.
+ * In AWS the secret is read from Secrets Manager (see secretsManagerSecret: kept 5 minutes, one read at a time, each
+ * invocation waiting for a first read until only the time kept for answering is left, as a call to Stripe does).
  */
 export function stripeSecretsFrom(source: StripeSecretSource, deadline?: CallDeadline): () => Promise<StripeSecrets> {
   if (source.kind === 'environment') {
     const secrets = readSecretValue({ apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets });
     return () => Promise.resolve(secrets);
   }
-  return async () => {
-    let value: unknown;
-    try {
-      // Loaded on the first read (the first delivery of a cold start in AWS), not at import: locally, the tests and the
-      // bench take the secrets from the environment and never need the Secrets Manager client.
-      const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
-      value = await settledBefore(
-        getSecret(source.secretArn, { maxAge: SECRET_CACHE_SECONDS, transform: 'json' }),
-        deadline,
-        ANSWER_RESERVE_MS,
-        'Reading the Stripe secret',
-      );
-    } catch (error) {
-      throw new SecretUnavailableError('The Stripe secret could not be read', { cause: error });
-    }
-    return readSecretValue(value);
-  };
+  return secretsManagerSecret(source.secretArn, (secretString) => readSecretValue(parsedJson(secretString)), {
+    ...(deadline !== undefined && { deadline }),
+    reserveMs: ANSWER_RESERVE_MS,
+  });
+}
+
+function parsedJson(secretString: string): unknown {
+  try {
+    return JSON.parse(secretString);
+  } catch {
+    throw new SecretUnavailableError('The Stripe secret is not JSON', { retryable: false });
+  }
 }
 
 /** The secret's JSON value, its keys trimmed; SecretUnavailableError naming the field (never the value) when unusable. */
 export function readSecretValue(value: unknown): StripeSecrets {
   const parsed = secretValueSchema.safeParse(value);
-  if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`);
+  if (!parsed.success) throw new SecretUnavailableError(`The Stripe secret is malformed at ${parsed.error.issues[0]?.path.join('.')}`, { retryable: false });
   return parsed.data;
 }
 
