@@ -55,6 +55,7 @@ export async function startBenchSystem(): Promise<BenchSystem> {
   const store = new DynamoDbBookingStore({ client, tableName: BENCH_TABLE, retryObserver: { onRetry: () => void retries.count++ } });
   const fake = await startStripeFake({ acceptUnknownPaymentIntents: true });
   const handler: StripeWebhookHandler = createLocalWebhookHandler({
+    table: BENCH_TABLE,
     store,
     stripeClient: () => fake.client(),
     signingSecrets: async () => [SIGNING_SECRET],

@@ -19,7 +19,7 @@ const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const logger = createLogger();
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 const store = configuredStore(config);
-const sessions = new StripeCheckoutSessions(stripeClient, deadline);
+const sessions = new StripeCheckoutSessions(stripeClient, deadline, config.tableName);
 
 const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>> = {
   [`POST ${CHECKOUT_PATH}`]: createCheckoutHandler({ store, checkout: sessions, clock: systemClock, ids: randomIds, holdMinutes: config.holdMinutes, logger }),
@@ -33,7 +33,7 @@ const routes: Record<string, (event: APIGatewayProxyEventV2) => Promise<APIGatew
 let trips: Promise<TripHandler> | undefined;
 function tripHandler(): Promise<TripHandler> {
   trips ??= import('./trip-route').then(
-    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, deadline, logger }),
+    ({ createTripRoute }) => createTripRoute({ store, stripeClient, sessions, deadline, logger, table: config.tableName }),
     (error: unknown) => {
       trips = undefined;
       throw error;

@@ -13,15 +13,19 @@ export function returnEventId(sessionId: string): string {
   return `return_${sessionId}`;
 }
 
-export function paymentEventOfSession(session: ProviderCheckoutSession): { readonly event: PaymentEvent } | { readonly problem: string } {
-  const parsed = parseStripeEvent({
-    id: returnEventId(session.sessionId),
-    object: 'event',
-    type: 'checkout.session.completed',
-    api_version: STRIPE_API_VERSION,
-    livemode: session.object.livemode,
-    data: { object: session.object },
-  });
+/** `table`: the deployment's own, as the webhook reads sessions with it. */
+export function paymentEventOfSession(session: ProviderCheckoutSession, table: string): { readonly event: PaymentEvent } | { readonly problem: string } {
+  const parsed = parseStripeEvent(
+    {
+      id: returnEventId(session.sessionId),
+      object: 'event',
+      type: 'checkout.session.completed',
+      api_version: STRIPE_API_VERSION,
+      livemode: session.object.livemode,
+      data: { object: session.object },
+    },
+    table,
+  );
   switch (parsed.kind) {
     case 'handled':
       return { event: parsed.event };

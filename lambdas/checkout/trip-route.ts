@@ -16,14 +16,16 @@ export interface SharedClients {
   /** The invocation's end, which the sessions' lookups already keep to; the refunds a return may make keep to it too. */
   readonly deadline: CallDeadline;
   readonly logger: Logger;
+  /** The deployment's table, as the webhook reads sessions with it. */
+  readonly table: string;
 }
 
-export function createTripRoute({ store, stripeClient, sessions, deadline, logger }: SharedClients): TripHandler {
+export function createTripRoute({ store, stripeClient, sessions, deadline, logger, table }: SharedClients): TripHandler {
   return createTripHandler({
     store,
     gateway: new StripePaymentGateway(stripeClient, deadline),
     sessions,
-    paymentEventOf: paymentEventOfSession,
+    paymentEventOf: (session) => paymentEventOfSession(session, table),
     clock: systemClock,
     ids: randomIds,
     logger,

@@ -23,6 +23,7 @@ const sweep = createStripeReconciler({
   clock: systemClock,
   ids: randomIds,
   mode: stripeModeFrom(secrets),
+  table: config.tableName,
   logger,
   metrics: createMetrics(),
 });

@@ -39,6 +39,8 @@ export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
   readonly events: PaymentEventSource;
   /** The deployment's mode, as the webhook reads it: events of the other mode are never acted on. */
   readonly mode: () => Promise<StripeMode>;
+  /** The deployment's table: another deployment's sessions and charges on the same Stripe account are its own. */
+  readonly table: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Whose cursor this sweep moves (and whose place in the refunds due it keeps). @default STRIPE_CURSOR */

@@ -16,6 +16,8 @@ const UNKNOWN_PAYMENT_REFUND_RULE = 'refund-event-unknown-payment';
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 export interface EventProcessingDeps extends PaymentDeps {
+  /** The deployment's table, as checkout marks its sessions with it (TABLE_MARK): another table's are not ours. */
+  readonly table: string;
   /** The deployment's mode, from the Stripe API key that issues its refunds: events of the other mode are never acted on. */
   readonly mode: () => Promise<StripeMode>;
   /** Gets the event's keys appended (`stripeEventId`, `eventType`, `tripId`, `outcome`): the caller resets them once it is done. */
@@ -44,13 +46,15 @@ export type EventProcessing =
  */
 export async function processStripeEvent(deps: EventProcessingDeps, json: unknown): Promise<EventProcessing> {
   const { logger, count } = deps;
-  const parsed = parseStripeEvent(json);
+  const parsed = parseStripeEvent(json, deps.table);
   if (parsed.kind === 'invalid') {
     logger.warn('Refused a signed body that is not a Stripe event', { problem: parsed.problem });
     return { kind: 'invalid', problem: parsed.problem };
   }
   if (parsed.kind === 'ignored') {
     if (parsed.why === 'thin_event') logger.info('Ignored a thin event: this endpoint needs snapshot events', { eventType: parsed.type });
+    // Another stack on this Stripe account: its events reach this endpoint (and this sweep) too, and are its own to act on.
+    if (parsed.why === 'another_table') logger.info("Ignored an event of another deployment's table", { eventType: parsed.type });
     return { kind: 'ignored', eventType: parsed.type };
   }
   const mode = await deps.mode();

@@ -25,6 +25,7 @@ const handle = createStripeWebhookHandler({
   signingSecrets: async () => (await secrets()).webhookSigningSecrets,
   toleranceSeconds: config.signatureToleranceSeconds,
   mode: stripeModeFrom(secrets),
+  table: config.tableName,
   logger,
   metrics: createMetrics(),
 });

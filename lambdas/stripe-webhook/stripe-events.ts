@@ -2,7 +2,7 @@
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
 import { idSchema } from '../shared/domain/trip-input';
-import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from '../shared/stripe/stripe-contract';
+import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TABLE_MARK, TRIP_MARK } from '../shared/stripe/stripe-contract';
 import { checkoutTripOf } from '../shared/stripe/trip-metadata';
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './webhook-contract';
 
@@ -70,8 +70,16 @@ const refundSchema = z.object({
 export type ParsedEvent =
   /** One of ours, to act on. */
   | { readonly kind: 'handled'; readonly event: PaymentEvent; readonly livemode?: boolean; readonly apiVersion?: string }
-  /** Acknowledged and left alone: a type we do not handle, a session that is not ours, a thin event. */
-  | { readonly kind: 'ignored'; readonly type: string; readonly why: 'not_handled' | 'not_ours' | 'thin_event'; readonly livemode?: boolean }
+  /**
+   * Acknowledged and left alone: a type we do not handle, a session that is not ours (`another_table`: marked for
+   * another deployment's table), a thin event.
+   */
+  | {
+      readonly kind: 'ignored';
+      readonly type: string;
+      readonly why: 'not_handled' | 'not_ours' | 'another_table' | 'thin_event';
+      readonly livemode?: boolean;
+    }
   /**
    * Validly signed, of a type we handle, in a shape we cannot act on: kept for a person, never retried. One that
    * carries no mark (a charge or refund) is ours only if we hold its payment's record (`paymentId`).
@@ -106,7 +114,8 @@ function describe(error: { issues: readonly { path: PropertyKey[]; message: stri
   return issue ? `${issue.path.join('.') || '(event)'}: ${issue.message}` : 'invalid';
 }
 
-export function parseStripeEvent(json: unknown): ParsedEvent {
+/** `table`: the deployment's own (TABLE_MARK), what a session or charge marked for another table is not. */
+export function parseStripeEvent(json: unknown, table: string): ParsedEvent {
   if (typeof json === 'object' && json !== null && (json as { object?: unknown }).object === 'v2.core.event') {
     // A thin event carries no object to act on; this endpoint is subscribed to snapshot events.
     return { kind: 'ignored', type: String((json as { type?: unknown }).type), why: 'thin_event' };
@@ -118,8 +127,8 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
   const mode = typeof rawLivemode === 'boolean' ? { livemode: rawLivemode } : {};
   if (!(HANDLED_EVENT_TYPES as readonly string[]).includes(eventType)) return { kind: 'ignored', type: eventType, why: 'not_handled', ...mode };
   const object = (json as { data?: { object?: unknown } }).data?.object;
-  const ownership = ownershipOf(eventType as HandledEventType, object);
-  if (ownership.foreign) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
+  const ownership = ownershipOf(eventType as HandledEventType, object, table);
+  if (ownership.foreign) return { kind: 'ignored', type: eventType, why: ownership.anotherTable ? 'another_table' : 'not_ours', ...mode };
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return { kind: 'poison', eventId, eventType, problem: describe(envelope.error), ...mode, ...ownership.unmarked };
   const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json));
@@ -133,9 +142,16 @@ export function parseStripeEvent(json: unknown): ParsedEvent {
  * kept or counted: a session is ours only with our mark; a charge with the mark (or a refund with our refund
  * key) is ours, and one without it is ours only if we hold the record of its PaymentIntent (the handler asks).
  */
-function ownershipOf(eventType: HandledEventType, object: unknown): { foreign: boolean; unmarked?: { unmarked: true; unmarkedPaymentId?: string } } {
+function ownershipOf(
+  eventType: HandledEventType,
+  object: unknown,
+  table: string,
+): { foreign: boolean; anotherTable?: true; unmarked?: { unmarked: true; unmarkedPaymentId?: string } } {
   const fields = typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : undefined;
   const metadata = fields?.metadata;
+  // Another deployment's session, or the charge of its PaymentIntent, on the same Stripe account: its trip is in its table.
+  const markedTable = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)[TABLE_MARK] : undefined;
+  if (markedTable !== undefined && markedTable !== table) return { foreign: true, anotherTable: true };
   // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip.
   const markKey = eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK;
   const marked = typeof metadata === 'object' && metadata !== null && typeof (metadata as Record<string, unknown>)[markKey] === 'string';

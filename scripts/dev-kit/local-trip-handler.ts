@@ -11,6 +11,8 @@ import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shar
 
 export interface LocalTripOptions {
   readonly store: BookingStore;
+  /** The store's table, as the webhook reads sessions with it. */
+  readonly table: string;
   /** Where sessions are read and refunds issued: the local Stripe stand-in's client, or one with a real test key. */
   readonly stripeClient: () => Stripe;
   readonly logger: Logger;
@@ -28,7 +30,7 @@ export function createLocalTripHandler(options: LocalTripOptions): TripHandler {
     store: options.store,
     gateway: new StripePaymentGateway(client),
     sessions: options.sessions ?? new StripeCheckoutSessions(client),
-    paymentEventOf: paymentEventOfSession,
+    paymentEventOf: (session) => paymentEventOfSession(session, options.table),
     clock: options.clock ?? systemClock,
     ids: randomIds,
     logger: options.logger,

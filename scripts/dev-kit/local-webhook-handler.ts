@@ -12,6 +12,8 @@ import { createStripeWebhookHandler, type StripeWebhookHandler } from '../../lam
 
 export interface LocalWebhookOptions {
   readonly store: BookingStore;
+  /** The store's table: sessions and charges marked for another are another deployment's. */
+  readonly table: string;
   /** Where refunds are issued: the local Stripe stand-in's client, or one with a real test key. */
   readonly stripeClient: () => Stripe;
   readonly signingSecrets: () => Promise<readonly string[]>;
@@ -35,6 +37,7 @@ export function createLocalWebhookHandler(options: LocalWebhookOptions): StripeW
     signingSecrets: options.signingSecrets,
     toleranceSeconds: DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
     mode: async () => options.mode,
+    table: options.table,
     logger: options.logger,
     metrics: options.metrics,
   });

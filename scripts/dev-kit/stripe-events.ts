@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Trip } from '../../lambdas/shared/domain/model';
-import { STRIPE_API_VERSION, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { STRIPE_API_VERSION, TABLE_MARK, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import type { FakeRefund } from '../local/stripe-fake';
 import { apiGatewayEvent } from './api-gateway-events';
@@ -23,6 +23,8 @@ export interface SessionFacts {
   readonly amount?: number;
   readonly currency?: string;
   readonly paymentStatus?: 'paid' | 'unpaid' | 'no_payment_required';
+  /** The table the session is marked for (TABLE_MARK), as our checkout marks it with its deployment's. @default none */
+  readonly table?: string;
   /**
    * Whether the session carries the trip's items in its metadata, as our checkout writes them.
    * @default true when the trip was opened by our checkout (it holds the seats and records the session), false otherwise (a session
@@ -43,7 +45,12 @@ export function checkoutSession(trip: Trip, facts: SessionFacts = {}) {
     id: facts.sessionId ?? trip.checkoutSessionId ?? stripeId('cs_test'),
     object: 'checkout.session',
     client_reference_id: tripId,
-    metadata: { ...(tripId !== null && { [TRIP_MARK]: tripId }), userId: facts.userId ?? trip.userId, ...items },
+    metadata: {
+      ...(tripId !== null && { [TRIP_MARK]: tripId }),
+      ...(facts.table !== undefined && { [TABLE_MARK]: facts.table }),
+      userId: facts.userId ?? trip.userId,
+      ...items,
+    },
     payment_intent: facts.paymentIntent === undefined ? stripeId('pi') : facts.paymentIntent,
     payment_status: facts.paymentStatus ?? 'paid',
     amount_total: facts.amount ?? trip.amount,
@@ -76,7 +83,7 @@ export function refundStatusChange(refund: Record<string, unknown>, previousStat
  * Stripe's charge.refunded. Stripe copies the PaymentIntent's metadata to its charge, so a charge of our
  * checkout carries our mark: `tripId` gives it (with that trip); `tripId: ''` gives it without a usable trip id.
  */
-export function chargeRefunded(paymentIntent: string, amount: number, options: { refunded?: number; tripId?: string; currency?: string } = {}) {
+export function chargeRefunded(paymentIntent: string, amount: number, options: { refunded?: number; tripId?: string; currency?: string; table?: string } = {}) {
   return stripeEvent('charge.refunded', {
     id: stripeId('ch'),
     object: 'charge',
@@ -85,7 +92,10 @@ export function chargeRefunded(paymentIntent: string, amount: number, options: {
     amount_refunded: options.refunded ?? amount,
     refunded: (options.refunded ?? amount) >= amount,
     currency: options.currency ?? 'eur',
-    metadata: options.tripId !== undefined ? { [TRIP_MARK]: options.tripId } : {},
+    metadata: {
+      ...(options.tripId !== undefined && { [TRIP_MARK]: options.tripId }),
+      ...(options.table !== undefined && { [TABLE_MARK]: options.table }),
+    },
   });
 }
 

@@ -117,6 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const signingSecrets = [LOCAL_SIGNING_SECRET, ...options.extraSigningSecrets];
     const webhook = createLocalWebhookHandler({
       store,
+      table: options.tableName,
       stripeClient: () => client,
       signingSecrets: async () => signingSecrets,
       // The stand-in is test mode; a real key decides for itself.
@@ -126,7 +127,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const checkout = createCheckoutHandler({
       store,
-      checkout: new StripeCheckoutSessions(async () => client),
+      checkout: new StripeCheckoutSessions(async () => client, undefined, options.tableName),
       clock: systemClock,
       ids: randomIds,
       holdMinutes: options.holdMinutes ?? 30,
@@ -134,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const trips = createLocalTripHandler({
       store,
+      table: options.tableName,
       stripeClient: () => client,
       logger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),

@@ -25,7 +25,7 @@ afterAll(() => stop());
 function checkoutHandler(clock: Clock = systemClock) {
   return createCheckoutHandler({
     store,
-    checkout: new StripeCheckoutSessions(async () => fake.client()),
+    checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName),
     clock,
     ids: randomIds,
     holdMinutes: 30,
@@ -107,8 +107,9 @@ describe('POST /checkout', () => {
     expect(session).toMatchObject({
       amountTotal: 21_000,
       currency: 'eur',
-      metadata: { pulau_trip_id: trip!.tripId },
-      paymentIntentMetadata: { pulau_trip_id: trip!.tripId },
+      // The deployment's table beside the trip: another stack on the same Stripe account leaves this session alone.
+      metadata: { pulau_trip_id: trip!.tripId, pulau_table: store.tableName },
+      paymentIntentMetadata: { pulau_trip_id: trip!.tripId, pulau_table: store.tableName },
       clientReferenceId: trip!.tripId,
     });
     // The session ends half a minute before the hold, so a payment made at its last second still finds the seats held.

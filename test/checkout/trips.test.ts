@@ -18,7 +18,7 @@ import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, testStore, uniqueId, type TestStore } from '../support/store';
+import { readSlot, seedSlot, tableOf, testStore, uniqueId, type TestStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 // No webhook is set: a payment on the stand-in's page is only recorded, as if Stripe's delivery were late. Each test
@@ -45,6 +45,7 @@ const checkoutHandler = createCheckoutHandler({
 function tripHandler(options: { store?: TestStore; sessions?: CheckoutSessionLookup; clock?: Clock } = {}) {
   return createLocalTripHandler({
     store: options.store ?? store,
+    table: tableOf(options.store ?? store),
     stripeClient: () => fake.client(),
     logger: silent(),
     metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),

@@ -277,6 +277,7 @@ describe('GET /trips/{tripId} (fulfil on return) racing the webhook for a paymen
   const tripHandler = () =>
     createLocalTripHandler({
       store,
+      table: store.tableName,
       stripeClient: () => fake.client(),
       logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),

@@ -164,6 +164,7 @@ async function travellerReturns(store: DynamoDbBookingStore, trip: Awaited<Retur
   const userId = (await trip.trip())?.userId as string;
   const returned = await createLocalTripHandler({
     store,
+    table: store.tableName,
     stripeClient: () => fake.client(),
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),

@@ -54,6 +54,7 @@ function webhookOverSecret(initialKey: string) {
   });
   const handler = createStripeWebhookHandler({
     store,
+    table: store.tableName,
     gateway: new StripePaymentGateway(stripeClient),
     clock: systemClock,
     ids: randomIds,

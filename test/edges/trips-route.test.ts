@@ -52,6 +52,7 @@ const later = (ms: number): Clock => ({ now: () => new Date(Date.now() + ms) });
 function tripHandler(options: { clock?: Clock; sessions?: CheckoutSessionLookup; metrics?: Metrics; logger?: Logger } = {}) {
   return createLocalTripHandler({
     store,
+    table: store.tableName,
     stripeClient: () => fake.client(),
     logger: options.logger ?? silent(),
     metrics: options.metrics ?? new Metrics({ namespace: 'test', serviceName: 'test' }),

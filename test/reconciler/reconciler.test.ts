@@ -17,7 +17,7 @@ import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fak
 import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { overwriteSlot, readSlot, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, storeOnOwnTable, testStore, uniqueId } from '../support/store';
 import { minutesLater, type ReconcilerOptions, scopedToAccount, testReconciler } from '../support/reconciler';
 import { webhookHarness } from '../support/webhook';
 import { serveWebhookFor } from '../support/webhook-server';
@@ -122,6 +122,28 @@ describe("another product's event", () => {
     expect(summary).toMatchObject({ processed: 1, missedDeliveries: 0 });
     expect(sweep.metric('MissedDeliveries')).toBe(0);
     expect(await store.getProcessedEvent(event!.id)).toBeUndefined();
+  });
+});
+
+describe("another deployment's events, on the same Stripe account", () => {
+  it("are left alone by a first sweep on a table of its own: the other stack's paid trip is neither refunded nor released", async () => {
+    // Deployment A books a trip through its webhook: its session is marked with A's table.
+    const a = testStore();
+    const trip = await checkedOut(a);
+    const paid = await trip.pay();
+    expect(await webhookHarness(fake, { store: a }).send(signedRequest(paid))).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    // Deployment B (a second stack, a developer's, a second region) sweeps the same account from its own table.
+    const b = await storeOnOwnTable();
+    const calls = fake.calls.length;
+
+    const summary = await reconciler(b).run();
+
+    expect(summary).toMatchObject({ listed: 1, processed: 1, missedDeliveries: 0 });
+    expect(await b.getProcessedEvent(paid.id)).toBeUndefined();
+    expect(await b.getPaymentRecord(trip.paymentIntent())).toBeUndefined();
+    expect(fake.calls.slice(calls).filter((call) => call.method === 'POST')).toEqual([]);
+    expect(fake.refundsOf(trip.paymentIntent())).toEqual([]);
+    expect((await trip.trip())?.status).toBe('booked');
   });
 });
 
@@ -292,6 +314,7 @@ describe('the cursor', () => {
     await down.close();
     const unreachable = createStripeReconciler({
       store: scopedToAccount(down, store),
+      table: store.tableName,
       events: new StripeEventSource(async () => down.client()),
       gateway: new StripePaymentGateway(async () => down.client()),
       clock: minutesLater(20),

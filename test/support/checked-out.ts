@@ -17,7 +17,7 @@ export const CHECKED_OUT_PRICE = 4_500;
 export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2) {
   const slot = await seedSlot(store, { capacity: 4, priceAmount: CHECKED_OUT_PRICE });
   const started = await startCheckout(
-    { store, checkout: new StripeCheckoutSessions(async () => fake.client()), clock: systemClock, ids: randomIds, holdMinutes: 30 },
+    { store, checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName), clock: systemClock, ids: randomIds, holdMinutes: 30 },
     {
       userId: uniqueId('user'),
       items: [{ slotId: slot.slotId, guestCount: guests }],

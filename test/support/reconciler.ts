@@ -74,6 +74,7 @@ export function testReconciler(fake: StripeFake, store: DynamoDbBookingStore, op
     clock: options.clock ?? minutesLater(10),
     ids: randomIds,
     mode: async () => options.mode ?? 'test',
+    table: store.tableName,
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics,
     cursor: options.cursor ?? uniqueId('cursor'),

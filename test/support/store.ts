@@ -28,6 +28,11 @@ export function testDocumentClient(): DynamoDBDocumentClient {
 /** What tests ask of a store: the port the use cases see, and the queries the operator tools use. */
 export type TestStore = BookingStore & BookingQueries;
 
+/** The table a test's store is on (the deployment's own, as its Stripe sessions are marked with it): the shared one unless it says. */
+export function tableOf(store: TestStore): string {
+  return store instanceof DynamoDbBookingStore ? store.tableName : inject('tableName');
+}
+
 export function destroyTestClients(): void {
   for (const client of openClients) destroyDocumentClient(client);
   openClients.clear();

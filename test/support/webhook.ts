@@ -8,7 +8,7 @@ import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { createLocalWebhookHandler } from '../../scripts/dev-kit/local-webhook-handler';
 import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
-import { testStore, type TestStore } from './store';
+import { tableOf, testStore, type TestStore } from './store';
 
 export interface WebhookResponse {
   readonly status: number;
@@ -40,6 +40,7 @@ export function webhookHarness(fake: StripeFake, options: HarnessOptions = {}) {
       return options.secrets ?? [SIGNING_SECRET];
     },
     mode: options.mode ?? 'test',
+    table: tableOf(store),
     logger: new Logger({ serviceName: 'test', logLevel: options.logLevel ?? 'SILENT' }),
     metrics,
   });

@@ -5,7 +5,7 @@ import { parseStripeEvent } from '../../lambdas/stripe-webhook/stripe-events';
 
 const refund = { id: 're_1', object: 'refund', payment_intent: 'pi_1', amount: 4_500, status: 'failed', metadata: { refund_key: 'refund-pi_1' } };
 const parsed = (event: unknown) => {
-  const result = parseStripeEvent(event);
+  const result = parseStripeEvent(event, 'bookings');
   return result.kind === 'handled' ? result.event : result;
 };
 

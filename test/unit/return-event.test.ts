@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { paymentEventOfSession, returnEventId } from '../../lambdas/checkout/return-event';
 import type { ProviderCheckoutSession } from '../../lambdas/shared/domain/payment-gateway';
-import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { TABLE_MARK, TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 
 /** Stripe's own example session of the pinned API version: a t-shirt in USD, not marked as ours. */
 const stripeExample = (): Record<string, unknown> =>
@@ -29,7 +29,7 @@ describe('paymentEventOfSession', () => {
       metadata: { [TRIP_MARK]: 'trip-42', userId: 'user-7' },
     };
 
-    expect(paymentEventOfSession(session(ours))).toEqual({
+    expect(paymentEventOfSession(session(ours), 'bookings')).toEqual({
       event: expect.objectContaining({
         kind: 'checkout-completed',
         eventId: `return_${example.id as string}`,
@@ -47,8 +47,10 @@ describe('paymentEventOfSession', () => {
   });
 
   it('acts on no session without our mark, and names what it cannot read in one of ours', () => {
-    expect(paymentEventOfSession(session(stripeExample()))).toEqual({ problem: 'not a session to act on (not_ours)' });
+    expect(paymentEventOfSession(session(stripeExample()), 'bookings')).toEqual({ problem: 'not a session to act on (not_ours)' });
+    const anotherDeployments = { ...stripeExample(), metadata: { [TRIP_MARK]: 'trip-42', [TABLE_MARK]: 'other-stack-table' } };
+    expect(paymentEventOfSession(session(anotherDeployments), 'bookings')).toEqual({ problem: 'not a session to act on (another_table)' });
     const unreadable = { ...stripeExample(), metadata: { [TRIP_MARK]: 'trip-42' }, currency: 'eur', amount_total: -1 };
-    expect(paymentEventOfSession(session(unreadable))).toEqual({ problem: expect.stringContaining('amount_total') });
+    expect(paymentEventOfSession(session(unreadable), 'bookings')).toEqual({ problem: expect.stringContaining('amount_total') });
   });
 });

@@ -65,6 +65,36 @@ describe('only our payments', () => {
     expect(fake.calls.length).toBe(calls);
   });
 
+  it("acknowledges a paid session marked for another deployment's table (a second stack on this Stripe account) and never touches or refunds it", async () => {
+    const { store, slot, trip, paymentIntent, webhook } = await pendingTrip();
+    const calls = fake.calls.length;
+    const elsewhere = { paymentIntent, table: 'other-stack-BookingTable' };
+
+    // One naming a trip this table does not know, as the other stack's are, would be set aside and refunded if it were ours.
+    const unknownHere = await webhook.send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { ...elsewhere, tripId: 'trip-elsewhere' }))),
+    );
+    const sameTripId = await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, elsewhere))));
+    const itsCharge = await webhook.send(signedRequest(chargeRefunded(paymentIntent, trip.amount, { tripId: 'trip-elsewhere', table: elsewhere.table })));
+
+    expect(unknownHere).toEqual({ status: 200, body: { received: true, ignored: 'checkout.session.completed' } });
+    expect(sameTripId).toEqual({ status: 200, body: { received: true, ignored: 'checkout.session.completed' } });
+    expect(itsCharge).toEqual({ status: 200, body: { received: true, ignored: 'charge.refunded' } });
+    await expectUntouched(store, trip, paymentIntent, slot.slotId);
+    expect(fake.calls.length).toBe(calls);
+  });
+
+  it('books a paid session marked for its own table', async () => {
+    const { store, trip, paymentIntent, webhook } = await pendingTrip();
+
+    const response = await webhook.send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent, table: store.tableName }))),
+    );
+
+    expect(response.body).toMatchObject({ outcome: 'booked' });
+    expect((await store.getTrip(trip.tripId))?.status).toBe('booked');
+  });
+
   it('acknowledges a refunded charge without our mark, of a payment we hold no record of, and writes nothing', async () => {
     const { store, slot, trip, paymentIntent, webhook } = await pendingTrip();
 

@@ -14,6 +14,15 @@ export const STRIPE_API_VERSION = '2026-10-28.endive';
  */
 export const TRIP_MARK = 'pulau_trip_id';
 
+/**
+ * The metadata key, beside TRIP_MARK, naming the table the trip lives in: the deployment's own. Stripe sends every
+ * event of an account to every endpoint, and the reconciliation sweep lists them all; two deployments on one account
+ * (a staging and a production stack, a second region, a developer's stack) each act only on the sessions and charges
+ * of their own table, and never refund the other's as a payment for a trip they do not know. A session without it
+ * (opened before it was written, or by a checkout side that does not send it) is read as before: ours when marked.
+ */
+export const TABLE_MARK = 'pulau_table';
+
 /** The metadata key under which every refund carries our key, so it can be found again after Stripe forgot the idempotency key. */
 export const REFUND_KEY_METADATA = 'refund_key';
 

@@ -20,7 +20,7 @@ import {
 } from '../domain/payment-gateway';
 import type { CallDeadline } from '../invocation-deadline';
 import { STRIPE_CALL, stripeCallWithin, type StripeCallTime } from './stripe-call-time';
-import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TRIP_MARK } from './stripe-contract';
+import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TABLE_MARK, TRIP_MARK } from './stripe-contract';
 import { tripItemsMetadata } from './trip-metadata';
 
 export { REFUND_KEY_METADATA } from './stripe-contract';
@@ -187,14 +187,17 @@ const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_requi
 
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
 export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSessionLookup {
+  /** `table`: the deployment's, written beside the trip's id (TABLE_MARK); without it, sessions carry the trip's alone. */
   constructor(
     private readonly client: () => Promise<Stripe>,
     private readonly deadline?: CallDeadline,
+    private readonly table?: string,
   ) {}
 
   async createSession(request: CheckoutSessionRequest): Promise<CheckoutSession> {
-    // The mark on the session and on its PaymentIntent (Stripe copies that to the charge) is what makes its events ours.
-    const mark = { [TRIP_MARK]: request.tripId, userId: request.userId };
+    // The mark on the session and on its PaymentIntent (Stripe copies that to the charge) is what makes its events ours,
+    // and the table's is what makes them this deployment's.
+    const mark = { [TRIP_MARK]: request.tripId, ...(this.table !== undefined && { [TABLE_MARK]: this.table }), userId: request.userId };
     try {
       const { stripe, time } = await readyToCall(this.client, this.deadline, STRIPE_CALL, `Stripe was not asked for the checkout session of ${request.tripId}`);
       const session = await stripe.checkout.sessions.create(
