@@ -20,8 +20,18 @@ import {
 } from '../stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../stripe-webhook/webhook-contract';
 
-/** The cursor of the scheduled sweep of Stripe's events: one Stripe account per deployment. */
+/** The scheduled sweep of Stripe's events: its cursors (one per mode) and its place in the refunds due. */
 export const STRIPE_CURSOR = 'stripe';
+
+/**
+ * The cursor of `sweep` in the events of `mode`. Stripe's test and live events are two lists: a sweep run for a while
+ * with a key of the other mode (a mistake, put right later) goes on in that mode's list only, and the deployment's own
+ * resumes where it was, so the payments delivered meanwhile (and ignored as of the other mode) are found. The test
+ * mode's keeps the name the one cursor had before.
+ */
+export function cursorOf(sweep: string, mode: StripeMode): string {
+  return mode === 'test' ? sweep : `${sweep}-live`;
+}
 
 /**
  * Kept back from the function's remaining time: what the last event or refund begun may take (a refund Stripe is slow on:
@@ -43,7 +53,7 @@ export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
   readonly table: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Whose cursor this sweep moves (and whose place in the refunds due it keeps). @default STRIPE_CURSOR */
+  /** Whose cursors this sweep moves (cursorOf) and whose place in the refunds due it keeps. @default STRIPE_CURSOR */
   readonly cursor?: string;
 }
 
@@ -106,10 +116,11 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
         logger.error('Could not list the refunds due: the next run asks for them', { error: describeError(error) });
         return { payments: [], overdue: 0, more: true };
       });
+      const mode = await deps.mode();
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {
-          span: { kind: 'cursor', source: sweep, mode: await deps.mode() },
+          span: { kind: 'cursor', source: cursorOf(sweep, mode), mode },
           types: HANDLED_EVENT_TYPES,
           ...(budget && { timeLeft: budget.events }),
         },

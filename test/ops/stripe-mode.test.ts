@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { ProviderMode } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { cursorOf, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { runOps } from '../../scripts/ops/cli';
@@ -115,6 +115,22 @@ describe('a key of the table’s own mode', () => {
     const cancelled = await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
 
     expect(cancelled).toMatchObject({ code: 0, err: '' });
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+
+  it('is the mode of the cursor its sweep moved last, when it swept in both (a key of the other mode for a while)', async () => {
+    const { store, trip, reference } = await tableWithBookedTrip(undefined);
+    const sweptIn = (mode: ProviderMode, at: string) =>
+      store.moveEventCursor({ source: cursorOf(STRIPE_CURSOR, mode), resumeAt: Math.floor(Date.now() / 1000), mode, updatedAt: at });
+    await sweptIn('test', '2026-11-27T10:00:00.000Z');
+    await sweptIn('live', '2026-11-27T10:15:00.000Z');
+
+    const whileLive = await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+    await sweptIn('test', '2026-11-27T10:30:00.000Z');
+    const testAgain = await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+
+    expect(whileLive).toMatchObject({ code: 2, err: expect.stringContaining('belongs to a live deployment') });
+    expect(testAgain).toMatchObject({ code: 0, err: '' });
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
   });
 });

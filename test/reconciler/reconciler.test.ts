@@ -258,6 +258,26 @@ describe('the refunds due, unreadable', () => {
 });
 
 describe('the cursor', () => {
+  it("keeps a place for each of Stripe's modes: a while with a key of the other mode does not carry the sweep past the payments of its own", async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    await reconciler(store, { cursor, clock: minutesLater(0) }).run();
+    const trip = await checkedOut(store);
+    // Delivered while the secret held a key of the other mode: acknowledged and ignored (mode_mismatch), never recorded.
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    // Meanwhile the sweep, with that key, lists the other mode's events (none of these) and goes on in them.
+    await reconciler(store, { cursor, mode: 'live', events: { listEvents: async () => [] }, clock: minutesLater(30) }).run();
+
+    // The right key is back: the sweep of the deployment's own mode goes on from where it was, and finds the payment.
+    const summary = await reconciler(store, { cursor, clock: minutesLater(60) }).run();
+
+    expect(summary).toMatchObject({ processed: 1, missedDeliveries: 1 });
+    expect((await trip.trip())?.status).toBe('booked');
+    expect(await store.getEventCursor(cursor)).toMatchObject({ mode: 'test' });
+    expect(await store.getEventCursor(`${cursor}-live`)).toMatchObject({ mode: 'live' });
+  });
+
   it('survives a restart, goes on past an event whose refund Stripe could not take, and a later run refunds it once', async () => {
     const store = testStore();
     const cursor = uniqueId('cursor');
