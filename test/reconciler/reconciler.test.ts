@@ -123,6 +123,24 @@ describe("another product's event", () => {
     expect(sweep.metric('MissedDeliveries')).toBe(0);
     expect(await store.getProcessedEvent(event!.id)).toBeUndefined();
   });
+
+  it('is left alone when it is a refund whose metadata happens to use our key name, refund_key, for a key not of ours', async () => {
+    const store = testStore();
+    const paymentIntent = `pi_other${Date.now()}`;
+    fake.registerPayment(paymentIntent, 2_000);
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: paymentIntent, metadata: { refund_key: 'their-own-key-1' } });
+    const theirs = fake.events.filter((candidate) => candidate.type === 'refund.created' || candidate.type === 'charge.refunded');
+    expect(theirs).toHaveLength(2);
+    const sweep = reconciler(store);
+
+    const summary = await sweep.run();
+
+    expect(summary).toMatchObject({ missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+    for (const event of theirs) expect(await store.getProcessedEvent(event.id)).toBeUndefined();
+    expect(await store.getPaymentRecord(paymentIntent)).toBeUndefined();
+  });
 });
 
 describe("another deployment's events, on the same Stripe account", () => {
