@@ -11,7 +11,7 @@ import { METRIC } from '../shared/observability';
 import type { StripeMode } from '../shared/stripe/stripe-contract';
 import {
   answerOfProcessing,
-  countOutcome,
+  countPaymentEffects,
   describeError,
   eventProcessor,
   outcomeOf,
@@ -196,8 +196,9 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
         });
         continue;
       }
-      // What another delivery did is counted where it was done: only this run's own changes count here.
-      if (reconciled.acted && reconciled.processed.kind === 'handled') countOutcome(count, reconciled.processed.result);
+      // What another delivery did is counted where it was done: only this run's own changes count here, and never as a
+      // duplicate delivery (a record of ours that says duplicate is no delivery made twice).
+      if (reconciled.acted && reconciled.processed.kind === 'handled') countPaymentEffects(count, reconciled.processed.result);
       if (reconciled.missedDelivery) {
         missedDeliveries++;
         logger.warn('Processed an event no webhook delivery had processed', {

@@ -97,6 +97,8 @@ describe("an event whose delivery was lost, of a trip booked on the traveller's 
     expect(second).toMatchObject({ alreadyProcessed: 1, processed: 0, missedDeliveries: 0 });
     expect(sweep.metric('MissedDeliveries')).toBe(1);
     expect(sweep.metric('Confirmations')).toBe(0);
+    // Its record says duplicate, yet nothing was delivered twice: only a delivery counts DuplicateDeliveries.
+    expect(sweep.metric('DuplicateDeliveries')).toBe(0);
     expect(await store.getProcessedEvent(event.id)).toMatchObject({ outcome: 'duplicate', tripId: trip.tripId, references: onReturn.body.references });
     expect(await trip.bookings()).toHaveLength(1);
     expect(fake.refunds).toEqual([]);
