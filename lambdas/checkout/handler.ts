@@ -5,7 +5,7 @@ import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { InvocationDeadline, type InvocationContext } from '../shared/invocation-deadline';
 import { jsonResponse } from '../shared/http';
-import { createLogger, stripeKeyRejectionReporter } from '../shared/observability';
+import { createLogger, secretNotReplacedReporter, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripeCheckoutSessions } from '../shared/stripe/stripe-gateway';
 import { stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
@@ -15,8 +15,8 @@ import type { TripHandler } from './trip-handler';
 
 const config = loadConfig();
 const deadline = new InvocationDeadline();
-const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const logger = createLogger();
+const secrets = stripeSecretsFrom(config.stripeSecrets, deadline, secretNotReplacedReporter(logger));
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 const store = configuredStore(config);
 const sessions = new StripeCheckoutSessions(stripeClient, deadline, config.tableName);

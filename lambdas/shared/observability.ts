@@ -16,6 +16,17 @@ export function createMetrics(): Metrics {
 }
 
 /**
+ * What an entry point does when the Stripe secret, read again after 5 minutes, could not be read (or was unusable): the
+ * secret read before goes on being used and every request succeeds, so this error line is what says that a rolled
+ * secret is not reaching the function (a malformed value pasted in, access taken away, Secrets Manager failing).
+ */
+export function secretNotReplacedReporter(logger: Logger): (error: unknown) => void {
+  return (error) => {
+    logger.error('The Stripe secret could not be read again: the one read before is still used', { error: describeError(error) });
+  };
+}
+
+/**
  * What an entry point does when Stripe refuses its API key: an error line naming the request, and `StripeKeyRejected`
  * (alarmed) published at once on metrics of its own. The call that met the refusal goes on as after any outage (a 500
  * Stripe redelivers, a 503, a refund left requested for the sweep), so only this says that a person must act.
@@ -26,4 +37,11 @@ export function stripeKeyRejectionReporter(logger: Logger, metrics: Metrics = cr
     metrics.addMetric(METRIC.stripeKeyRejected, MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
   };
+}
+
+/** Names and messages only: stacks, bodies and secrets stay out of the logs. */
+export function describeError(error: unknown): { name: string; message: string; cause?: { name: string; message: string } } {
+  if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
+  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
+  return { name: error.name, message: error.message, ...(cause && { cause }) };
 }

@@ -11,9 +11,11 @@ export const SECRET_REREAD_AFTER_FAILURE_MS = 30_000;
 /**
  * Each read's bounds: Secrets Manager answers in tens of milliseconds, and a read that does not answer must end, so
  * that it gives its connection back (a read left hanging would hold one of the client's 50 for good). Two attempts
- * (the SDK's retry of a timeout or a 5xx) of at most 1 s to connect and 2 s for the request and its answer.
+ * (the SDK's retry of a timeout or a 5xx) of at most 1 s to connect and 2 s for the request and the answer's headers;
+ * the whole read, an answer's body arriving slowly or not at all included (the SDK's timeout ends with the headers),
+ * is cut at `wholeReadMs`.
  */
-export const SECRET_READ = { attempts: 2, connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000 } as const;
+export const SECRET_READ = { attempts: 2, connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, wholeReadMs: 7_000 } as const;
 
 /** The secret could not be had. `retryable` when Secrets Manager did not answer (or not in time, or not now: 5xx, throttled). */
 export class SecretUnavailableError extends Error {
@@ -30,6 +32,11 @@ export interface SecretsManagerSecretOptions {
   /** Each invocation waits for a first read until only `reserveMs` of it is left. */
   readonly deadline?: CallDeadline;
   readonly reserveMs: number;
+  /**
+   * Told of a read that failed (or answered something unusable) while a value was kept, which goes on being used: the
+   * requests all succeed, so only this can say that a rolled secret is not reaching the function.
+   */
+  readonly onKeptValueNotReplaced?: (error: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -62,7 +69,9 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
     });
     let secretString: string | undefined;
     try {
-      ({ SecretString: secretString } = await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId })));
+      ({ SecretString: secretString } = await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId }), {
+        abortSignal: AbortSignal.timeout(SECRET_READ.wholeReadMs),
+      }));
     } catch (error) {
       throw new SecretUnavailableError('The secret could not be read from Secrets Manager', { cause: error, retryable: mayAnswerLater(error) });
     }
@@ -83,8 +92,8 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
     if (kept !== undefined) {
       if (now() >= kept.readAgainAt) {
         kept.readAgainAt = now() + SECRET_REREAD_AFTER_FAILURE_MS;
-        // Not awaited: the kept value answers this request. A failure leaves it kept; a cold start would report it.
-        readOnce().catch(() => {});
+        // Not awaited: the kept value answers this request. A failure leaves it kept, and is told.
+        readOnce().catch((error: unknown) => options.onKeptValueNotReplaced?.(error));
       }
       return kept.value;
     }

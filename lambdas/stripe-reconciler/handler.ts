@@ -3,7 +3,7 @@ import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { InvocationDeadline } from '../shared/invocation-deadline';
-import { createLogger, createMetrics, stripeKeyRejectionReporter } from '../shared/observability';
+import { createLogger, createMetrics, secretNotReplacedReporter, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripeEventSource, StripePaymentGateway } from '../shared/stripe/stripe-gateway';
 import { stripeModeFrom, stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
@@ -11,9 +11,9 @@ import { createStripeReconciler } from './reconciler';
 
 const config = loadConfig();
 const deadline = new InvocationDeadline();
-const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const store = configuredStore(config);
 const logger = createLogger();
+const secrets = stripeSecretsFrom(config.stripeSecrets, deadline, secretNotReplacedReporter(logger));
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 
 const sweep = createStripeReconciler({

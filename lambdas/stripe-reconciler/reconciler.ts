@@ -7,17 +7,9 @@ import type { PaymentDeps } from '../shared/domain/collaborators';
 import type { PaymentEventSource } from '../shared/domain/payment-gateway';
 import { reconcileEvents, type ReconcileResult, type ReconcileStore } from '../shared/domain/reconcile-events';
 import { resumeRequestedRefunds, type RefundsDueQuery, type ResumedRefunds } from '../shared/domain/resume-refunds';
-import { METRIC } from '../shared/observability';
+import { describeError, METRIC } from '../shared/observability';
 import type { StripeMode } from '../shared/stripe/stripe-contract';
-import {
-  answerOfProcessing,
-  countPaymentEffects,
-  describeError,
-  eventProcessor,
-  outcomeOf,
-  type EventProcessing,
-  type MetricName,
-} from '../stripe-webhook/event-processing';
+import { answerOfProcessing, countPaymentEffects, eventProcessor, outcomeOf, type EventProcessing, type MetricName } from '../stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../stripe-webhook/webhook-contract';
 
 /** The scheduled sweep of Stripe's events: its cursors (one per mode) and its place in the refunds due. */

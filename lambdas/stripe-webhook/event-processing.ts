@@ -156,13 +156,6 @@ export function countPaymentEffects(count: (metric: MetricName) => void, result:
   if (result.outcome === 'needs_attention') count(METRIC.paymentsNeedingAttention);
 }
 
-/** Names and messages only: stacks, bodies and secrets stay out of the logs. */
-export function describeError(error: unknown): { name: string; message: string; cause?: { name: string; message: string } } {
-  if (!(error instanceof Error)) return { name: typeof error, message: 'non-error thrown' };
-  const cause = error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
-  return { name: error.name, message: error.message, ...(cause && { cause }) };
-}
-
 /** What a processed-event record keeps of the answer to an event of ours; undefined for one that is not ours or was kept as unusable. */
 export function answerOfProcessing(processed: EventProcessing): ProcessedAnswer | undefined {
   if (processed.kind !== 'handled' || processed.foreign || processed.result.outcome === 'ignored') return undefined;

@@ -4,7 +4,7 @@ import { randomIds, systemClock } from '../shared/domain/collaborators';
 import { configuredStore } from '../shared/dynamodb/configured-store';
 import { loadConfig } from '../shared/config';
 import { InvocationDeadline, type InvocationContext } from '../shared/invocation-deadline';
-import { createLogger, createMetrics, stripeKeyRejectionReporter } from '../shared/observability';
+import { createLogger, createMetrics, secretNotReplacedReporter, stripeKeyRejectionReporter } from '../shared/observability';
 import { cachedStripeClient } from '../shared/stripe/stripe-client-cache';
 import { StripePaymentGateway } from '../shared/stripe/stripe-gateway';
 import { stripeModeFrom, stripeSecretsFrom } from '../shared/stripe/stripe-secrets';
@@ -12,9 +12,9 @@ import { createStripeWebhookHandler } from './webhook-handler';
 
 const config = loadConfig();
 const deadline = new InvocationDeadline();
-const secrets = stripeSecretsFrom(config.stripeSecrets, deadline);
 const store = configuredStore(config);
 const logger = createLogger();
+const secrets = stripeSecretsFrom(config.stripeSecrets, deadline, secretNotReplacedReporter(logger));
 const stripeClient = cachedStripeClient(secrets, { apiBase: config.stripeApiBase, onKeyRejected: stripeKeyRejectionReporter(logger) });
 
 const handle = createStripeWebhookHandler({

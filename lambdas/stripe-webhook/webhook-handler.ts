@@ -4,9 +4,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { RetryLaterError, type PaymentEventResult } from '../shared/domain/payment-events';
 import { internalError, jsonResponse } from '../shared/http';
 import { SecretUnavailableError } from '../shared/secrets-manager';
-import { METRIC } from '../shared/observability';
+import { describeError, METRIC } from '../shared/observability';
 import { verifyStripeSignature } from '../shared/stripe/webhook-signature';
-import { countOutcome, describeError, processStripeEvent, type EventProcessingDeps, type MetricName } from './event-processing';
+import { countOutcome, processStripeEvent, type EventProcessingDeps, type MetricName } from './event-processing';
 import { MAX_BODY_BYTES, WEBHOOK_PATH } from './webhook-contract';
 
 // Re-exported for the local server and the tests, which reach the handler's contract through the handler.

@@ -9,6 +9,8 @@ export interface SecretsManagerStandIn {
   readonly reads: () => number;
   /** While silent, a request is read and never answered, as by a service that hangs; the connection is cut on close. */
   silent(silent: boolean): void;
+  /** While half-answering, a request gets the answer's headers and its first bytes, then nothing more (a stalled body). */
+  halfAnswer(halfAnswer: boolean): void;
   /** From now on, answers with `secretString` (a rolled secret). */
   answer(secretString: string): void;
   /** From now on (until `answer`), answers every read with Secrets Manager's error `type`, as its API does. */
@@ -22,6 +24,7 @@ export interface SecretsManagerStandIn {
 export async function startSecretsManagerStandIn(secretString: string): Promise<SecretsManagerStandIn> {
   let reads = 0;
   let silent = false;
+  let halfAnswer = false;
   let answer = secretString;
   let refusal: { type: string; status: number } | undefined;
   let givenUp = 0;
@@ -45,6 +48,13 @@ export async function startSecretsManagerStandIn(secretString: string): Promise<
         response.on('close', oneGivenUp);
         return;
       }
+      if (halfAnswer) {
+        const body = JSON.stringify({ SecretString: answer });
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(Buffer.byteLength(body)) });
+        response.write(body.slice(0, 10));
+        response.on('close', oneGivenUp);
+        return;
+      }
       if (refusal) {
         response.writeHead(refusal.status, { 'content-type': 'application/x-amz-json-1.1' });
         response.end(JSON.stringify({ __type: refusal.type, message: `${refusal.type} (stand-in)` }));
@@ -62,6 +72,9 @@ export async function startSecretsManagerStandIn(secretString: string): Promise<
     reads: () => reads,
     silent: (value) => {
       silent = value;
+    },
+    halfAnswer: (value) => {
+      halfAnswer = value;
     },
     answer: (value) => {
       answer = value;

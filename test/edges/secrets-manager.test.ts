@@ -121,6 +121,44 @@ describe('a secret read from Secrets Manager', () => {
     expect(secretsManager.reads()).toBe(SECRET_READ.attempts + 1);
   });
 
+  it('answered with headers and then a body that stalls, still ends at the whole read’s bound, and the next read is answered', async () => {
+    const secret = secretRead();
+    secretsManager.halfAnswer(true);
+
+    const failure = await failureOf(secret());
+    expect(failure).toBeInstanceOf(SecretUnavailableError);
+    expect(failure).toMatchObject({ retryable: true });
+    await secretsManager.givenUp(1);
+    expect(secretsManager.reads()).toBe(1);
+
+    secretsManager.halfAnswer(false);
+    expect(await secret()).toBe('first');
+  });
+
+  it('kept, and not replaced by reads that fail, tells each such read, and only those', async () => {
+    const told: unknown[] = [];
+    const secret = secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
+      reserveMs: RESERVE_MS,
+      now: () => now,
+      onKeptValueNotReplaced: (error) => told.push(error),
+    });
+    expect(await secret()).toBe('first');
+
+    now += SECRET_KEPT_MS;
+    secretsManager.refuse('AccessDeniedException', 400);
+    expect(await secret()).toBe('first');
+    await vi.waitFor(() => expect(told).toHaveLength(1));
+    now += SECRET_REREAD_AFTER_FAILURE_MS;
+    expect(await secret()).toBe('first');
+    await vi.waitFor(() => expect(told).toHaveLength(2));
+    now += SECRET_REREAD_AFTER_FAILURE_MS;
+    secretsManager.answer('rolled');
+    await vi.waitFor(async () => expect(await secret()).toBe('rolled'));
+
+    expect(told).toHaveLength(2);
+    expect(told[0]).toMatchObject({ name: 'SecretUnavailableError', retryable: false, cause: expect.objectContaining({ name: 'AccessDeniedException' }) });
+  });
+
   it('never answered and with no invocation to end (the CLI), still ends, retryably', async () => {
     secretsManager.silent(true);
     const failure = await failureOf(secretRead()());

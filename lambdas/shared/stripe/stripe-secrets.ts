@@ -27,13 +27,18 @@ const secretValueSchema = z.object({
  * In AWS the secret is read from Secrets Manager (see secretsManagerSecret: kept 5 minutes, one read at a time, each
  * invocation waiting for a first read until only the time kept for answering is left, as a call to Stripe does).
  */
-export function stripeSecretsFrom(source: StripeSecretSource, deadline?: CallDeadline): () => Promise<StripeSecrets> {
+export function stripeSecretsFrom(
+  source: StripeSecretSource,
+  deadline?: CallDeadline,
+  onKeptValueNotReplaced?: (error: unknown) => void,
+): () => Promise<StripeSecrets> {
   if (source.kind === 'environment') {
     const secrets = readSecretValue({ apiKey: source.apiKey, webhookSigningSecrets: source.webhookSigningSecrets });
     return () => Promise.resolve(secrets);
   }
   return secretsManagerSecret(source.secretArn, (secretString) => readSecretValue(parsedJson(secretString)), {
     ...(deadline !== undefined && { deadline }),
+    ...(onKeptValueNotReplaced !== undefined && { onKeptValueNotReplaced }),
     reserveMs: ANSWER_RESERVE_MS,
   });
 }
