@@ -185,6 +185,16 @@ const SESSION_LOOKUP: StripeCallTime = { timeout: 3_000, maxNetworkRetries: 0 };
 const SESSION_STATUSES: readonly string[] = ['open', 'complete', 'expired'] satisfies ProviderSessionStatus[];
 const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_required'] satisfies ProviderPaymentStatus[];
 
+/**
+ * The idempotency key of a trip's session. Stripe refuses a key sent again with other parameters, so a change of what a
+ * session carries (the table's mark, here) changes its key: a request retried across the upgrade then gets a session
+ * instead of a refusal. The one asked for before, whose answer was lost, was never shown to anyone; a payment of it would
+ * not be the trip's recorded session, and would be set aside and refunded.
+ */
+function sessionKey(tripId: string, markedWithTable: boolean): string {
+  return markedWithTable ? `checkout-${tripId}-t` : `checkout-${tripId}`;
+}
+
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
 export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSessionLookup {
   /** `table`: the deployment's, written beside the trip's id (TABLE_MARK); without it, sessions carry the trip's alone. */
@@ -216,7 +226,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
           cancel_url: request.cancelUrl,
         },
         // One session per trip, however often the request is retried.
-        { idempotencyKey: `checkout-${request.tripId}`, ...time },
+        { idempotencyKey: sessionKey(request.tripId, this.table !== undefined), ...time },
       );
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };

@@ -9,8 +9,8 @@ import * as z from '../zod';
  */
 export const TRIP_ITEMS_METADATA_PREFIX = 'pulau_items_';
 const MAX_VALUE_CHARS = 500;
-/** Stripe's own limit on metadata keys, less the mark and the user id. */
-const MAX_ITEM_KEYS = 48;
+/** Stripe's own limit on metadata keys, less the trip's mark, the table's and the user id. */
+const MAX_ITEM_KEYS = 47;
 
 /** One item as a compact tuple, so the largest trip fits Stripe's limits. */
 const itemTuple = z.tuple([
