@@ -101,11 +101,13 @@ export async function processStripeEvent(deps: EventProcessingDeps, json: unknow
 }
 
 /**
- * A refund event none of ours: it carries no refund key of ours (every refund we ask for does) and names a payment we hold
- * no record of (a dashboard refund of one of ours is recorded against our record). Like a charge without our mark.
+ * A refund event none of ours: it names a payment we hold no record of. Every refund we ask for is of a payment whose
+ * record was written first (a dashboard refund of one of ours is recorded against our record), so even one carrying a
+ * refund key of ours is another deployment's on the same Stripe account (its refunds carry no table). Like a charge
+ * without our mark.
  */
 function isForeignRefund(event: PaymentEvent, result: PaymentEventResult): boolean {
-  return event.kind === 'refund-changed' && event.refundKey === undefined && result.rule === UNKNOWN_PAYMENT_REFUND_RULE;
+  return event.kind === 'refund-changed' && result.rule === UNKNOWN_PAYMENT_REFUND_RULE;
 }
 
 /**

@@ -9,6 +9,7 @@ import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { EVENT_LIST_RETENTION_SECONDS, SETTLE_SECONDS } from '../../lambdas/shared/domain/reconcile-events';
+import { shareRefundKey } from '../../lambdas/shared/domain/payment-ledger';
 import { RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { createStripeReconciler, ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
@@ -164,6 +165,29 @@ describe("another deployment's events, on the same Stripe account", () => {
     expect(fake.calls.slice(calls).filter((call) => call.method === 'POST')).toEqual([]);
     expect(fake.refundsOf(trip.paymentIntent())).toEqual([]);
     expect((await trip.trip())?.status).toBe('booked');
+  });
+
+  it("leave alone the other stack's refunds, which carry a refund key of ours but name a payment this table holds no record of", async () => {
+    const a = testStore();
+    const trip = await checkedOut(a);
+    expect(await webhookHarness(fake, { store: a }).send(signedRequest(await trip.pay()))).toMatchObject({ body: { outcome: 'booked' } });
+    // A refunds a share while its endpoint is down: Stripe lists the refund's events as not delivered.
+    fake.dropNextDeliveries(2);
+    const paymentIntent = trip.paymentIntent();
+    await fake
+      .client()
+      .refunds.create({ payment_intent: paymentIntent, amount: 1_000, metadata: { refund_key: shareRefundKey(paymentIntent, 'PL-AAAAAAAA') } });
+    const refundEvents = fake.events.filter((event) => event.type === 'refund.created' || event.type === 'charge.refunded');
+    expect(refundEvents).toHaveLength(2);
+    const b = await storeOnOwnTable();
+    const sweep = reconciler(b);
+
+    const summary = await sweep.run();
+
+    expect(summary).toMatchObject({ missedDeliveries: 0 });
+    expect(sweep.metric('MissedDeliveries')).toBe(0);
+    for (const event of refundEvents) expect(await b.getProcessedEvent(event.id)).toBeUndefined();
+    expect(await b.getPaymentRecord(paymentIntent)).toBeUndefined();
   });
 });
 
