@@ -1,7 +1,6 @@
 // The Stripe events we act on, as zod schemas: which are ours, which are unusable, and their translation into the domain's payment events.
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
-import { isRefundKeyOf } from '../shared/domain/payment-ledger';
 import { idSchema } from '../shared/domain/trip-input';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TABLE_MARK, TRIP_MARK } from '../shared/stripe/stripe-contract';
 import { checkoutTripOf } from '../shared/stripe/trip-metadata';
@@ -153,18 +152,13 @@ function ownershipOf(
   // Another deployment's session, or the charge of its PaymentIntent, on the same Stripe account: its trip is in its table.
   const markedTable = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)[TABLE_MARK] : undefined;
   if (markedTable !== undefined && markedTable !== table) return { foreign: true, anotherTable: true };
-  const intent = fields?.payment_intent;
-  const paymentId = typeof intent === 'string' ? intent : typeof intent === 'object' && intent !== null ? (intent as { id?: unknown }).id : undefined;
-  // Our refunds carry our refund key (of their payment); sessions and (through their PaymentIntent) charges carry the trip.
-  const mark =
-    typeof metadata === 'object' && metadata !== null
-      ? (metadata as Record<string, unknown>)[eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK]
-      : undefined;
-  const marked = eventType.startsWith('refund.')
-    ? typeof mark === 'string' && typeof paymentId === 'string' && isRefundKeyOf(mark, paymentId)
-    : typeof mark === 'string';
+  // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip.
+  const markKey = eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK;
+  const marked = typeof metadata === 'object' && metadata !== null && typeof (metadata as Record<string, unknown>)[markKey] === 'string';
   if (eventType.startsWith('checkout.session.')) return { foreign: fields !== undefined && !marked };
   if (marked) return { foreign: false };
+  const intent = fields?.payment_intent;
+  const paymentId = typeof intent === 'string' ? intent : typeof intent === 'object' && intent !== null ? (intent as { id?: unknown }).id : undefined;
   const plausible = typeof paymentId === 'string' && STRIPE_ID_PATTERNS.paymentIntent.test(paymentId);
   return { foreign: false, unmarked: { unmarked: true, ...(plausible && { unmarkedPaymentId: paymentId }) } };
 }
@@ -236,9 +230,7 @@ function parseRefund(eventId: string, eventType: string, object: Record<string, 
   if (!refund.success) return { problem: `data.object.${describe(refund.error)}` };
   const paymentId = idOf(refund.data.payment_intent);
   if (!paymentId) return {};
-  // A key of another shape is not ours (another product's metadata of the same name): the refund is then one made outside.
-  const metadataKey = refund.data.metadata?.[REFUND_KEY_METADATA];
-  const refundKey = metadataKey !== undefined && isRefundKeyOf(metadataKey, paymentId) ? metadataKey : undefined;
+  const refundKey = refund.data.metadata?.[REFUND_KEY_METADATA];
   return {
     event: {
       kind: 'refund-changed',

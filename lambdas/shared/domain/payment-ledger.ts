@@ -32,15 +32,6 @@ export function shareRefundKey(paymentId: string, reference: string): string {
   return `refund-${paymentId}-${reference}`;
 }
 
-/**
- * Whether `key` is one of ours for a refund of `paymentId`: every key we send Stripe begins with the whole payment's
- * (a share's, a retry's, a resumed one's). Another product may name its own metadata `refund_key` too.
- */
-export function isRefundKeyOf(key: string, paymentId: string): boolean {
-  const whole = fullRefundKey(paymentId);
-  return key === whole || key.startsWith(`${whole}-`);
-}
-
 /** Money asked for but not yet back (or refused). */
 export function openRefundAmount(record: PaymentRecord): number {
   return sumOf(record.refunds.filter((entry) => OPEN_REFUND_STATUSES.includes(entry.status)));
