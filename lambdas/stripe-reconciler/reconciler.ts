@@ -26,6 +26,19 @@ export function cursorOf(sweep: string, mode: StripeMode): string {
 }
 
 /**
+ * A live deployment's first sweep with a cursor per mode starts from the one cursor the versions before kept for both
+ * (under the test mode's name, saying live): where it was, and any events it held to process once more, whose refunds
+ * are in no list of refunds due. Nothing is done once the live cursor exists, or when that cursor is not a live one.
+ */
+async function carryOverOneCursor(store: ReconcileStore, sweep: string, mode: StripeMode): Promise<void> {
+  if (mode !== 'live') return;
+  const live = cursorOf(sweep, 'live');
+  if ((await store.getEventCursor(live)) !== undefined) return;
+  const before = await store.getEventCursor(sweep);
+  if (before?.mode === 'live') await store.moveEventCursor({ ...before, source: live });
+}
+
+/**
  * Kept back from the function's remaining time: what the last event or refund begun may take (a refund Stripe is slow on:
  * its client's timeouts and retries, about 25 s) and the cursor's write. Cut short all the same, nothing is lost: the
  * refund stays requested (the next run asks again, same key), and the event is listed again from the cursor.
@@ -109,6 +122,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
         return { payments: [], overdue: 0, more: true };
       });
       const mode = await deps.mode();
+      await carryOverOneCursor(deps.store, sweep, mode);
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {

@@ -8,12 +8,13 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError, type PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
+import { StripeEventSource } from '../../lambdas/shared/stripe/stripe-gateway';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
-import { ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { cursorOf, ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -74,8 +75,11 @@ async function deliver(store: DynamoDbBookingStore, event: { id: string; type: s
   return answer;
 }
 
-/** What the version before left: the record without the refunds-due keys, its cursor at the event with it to retry. */
-async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event: FakeEvent): Promise<void> {
+/**
+ * What the version before left: the record without the refunds-due keys, its one cursor (of either mode, under the name
+ * the test mode's has now) at the event with it to retry.
+ */
+async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event: FakeEvent, mode?: StripeMode): Promise<void> {
   const client = testDocumentClient();
   await client.send(new UpdateCommand({ TableName: inject('tableName'), Key: keys.paymentRecord(paymentId), UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }));
   await client.send(
@@ -86,6 +90,7 @@ async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event
         entity: 'event_cursor',
         source: cursor,
         resumeAt: event.created,
+        ...(mode !== undefined && { mode }),
         retryEventIds: [event.id],
         updatedAt: new Date().toISOString(),
       },
@@ -150,13 +155,23 @@ async function refundsStripeTimesOutOn(store: DynamoDbBookingStore, count: numbe
  * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
  * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
  */
-async function leftByTheVersionBefore(cursor: string) {
+async function leftByTheVersionBefore(cursor: string, mode?: StripeMode) {
   const store = testStore();
   const trip = await lostPaymentOfBlockedSlot(store);
   const event = fake.events.at(-1) as FakeEvent;
-  await reconciler(store, { cursor, gateway: stripeFailsRefunds() }).run();
-  await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event);
+  // That version's sweep processed the event (its record written, its refund stored) and Stripe failed the refund.
+  const before = uniqueId('version-before');
+  await reconciler(store, { cursor: before, gateway: stripeFailsRefunds(), ...(mode !== undefined && { mode, events: eventsIn(mode) }) }).run();
+  await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event, mode);
   return { store, trip, event };
+}
+
+/** The fake's list of events as Stripe lists them to a deployment of `mode` (the fake makes test-mode events only). */
+function eventsIn(mode: StripeMode): PaymentEventSource {
+  const real = new StripeEventSource(async () => fake.client());
+  return {
+    listEvents: async (query) => (await real.listEvents(query)).map((event) => ({ ...event, json: { ...(event.json as object), livemode: mode === 'live' } })),
+  };
 }
 
 /** The traveller back from the payment page: GET /trips/{tripId}, which asks Stripe for the session and processes it. */
@@ -413,6 +428,20 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect(first).toMatchObject({ processed: 1, refundsResumed: 0 });
     expect(await store.getEventCursor(cursor)).not.toHaveProperty('retryEventIds');
     expect(second).toMatchObject({ processed: 0 });
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+
+  it("carries a live deployment's one cursor of the versions before over to its live cursor: where it was, and the event it held for retry", async () => {
+    const cursor = uniqueId('cursor');
+    const { store, trip, event } = await leftByTheVersionBefore(cursor, 'live');
+
+    const first = await reconciler(store, { cursor, mode: 'live', events: eventsIn('live'), clock: minutesLater(20) }).run();
+
+    expect(first).toMatchObject({ processed: 1 });
+    expect(await store.getEventCursor(cursorOf(cursor, 'live'))).toMatchObject({ mode: 'live' });
+    expect((await store.getEventCursor(cursorOf(cursor, 'live')))?.resumeAt).toBeGreaterThanOrEqual(event.created);
     expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
