@@ -26,16 +26,19 @@ export function cursorOf(sweep: string, mode: StripeMode): string {
 }
 
 /**
- * A live deployment's first sweep with a cursor per mode starts from the one cursor the versions before kept for both
- * (under the test mode's name, saying live): where it was, and any events it held to process once more, whose refunds
- * are in no list of refunds due. Nothing is done once the live cursor exists, or when that cursor is not a live one.
+ * The first sweep with a cursor per mode, of either mode, copies the one cursor the versions before kept (under the test
+ * mode's name) to the live cursor, unless that one says test: where it was, and any events it held to process once
+ * more, whose refunds are in no list of refunds due. The versions that held such events wrote no mode, so a cursor
+ * without one may be a live deployment's; and a test sweep first (a key of the other mode for a while) would drop them,
+ * as of the other mode, from the cursor it shares with them. A test deployment's copy is never read. Once the live
+ * cursor exists, nothing is done; the copy keeps the old cursor's time, so the operator commands' mode check still
+ * goes by the cursor a sweep moved last.
  */
-async function carryOverOneCursor(store: ReconcileStore, sweep: string, mode: StripeMode): Promise<void> {
-  if (mode !== 'live') return;
+async function carryOverOneCursor(store: ReconcileStore, sweep: string): Promise<void> {
   const live = cursorOf(sweep, 'live');
   if ((await store.getEventCursor(live)) !== undefined) return;
   const before = await store.getEventCursor(sweep);
-  if (before?.mode === 'live') await store.moveEventCursor({ ...before, source: live });
+  if (before !== undefined && before.mode !== 'test') await store.moveEventCursor({ ...before, source: live });
 }
 
 /**
@@ -122,7 +125,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
         return { payments: [], overdue: 0, more: true };
       });
       const mode = await deps.mode();
-      await carryOverOneCursor(deps.store, sweep, mode);
+      await carryOverOneCursor(deps.store, sweep);
       const result = await reconcileEvents(
         { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
         {

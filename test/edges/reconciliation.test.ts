@@ -155,14 +155,15 @@ async function refundsStripeTimesOutOn(store: DynamoDbBookingStore, count: numbe
  * A lost payment of a blocked slot whose refund a first run stored and Stripe failed, then left as the version before the
  * refunds due left it: the record without their index keys, the cursor at its event with it to retry.
  */
-async function leftByTheVersionBefore(cursor: string, mode?: StripeMode) {
+async function leftByTheVersionBefore(cursor: string, mode?: StripeMode, options: { cursorSaysMode?: boolean } = {}) {
   const store = testStore();
   const trip = await lostPaymentOfBlockedSlot(store);
   const event = fake.events.at(-1) as FakeEvent;
   // That version's sweep processed the event (its record written, its refund stored) and Stripe failed the refund.
   const before = uniqueId('version-before');
   await reconciler(store, { cursor: before, gateway: stripeFailsRefunds(), ...(mode !== undefined && { mode, events: eventsIn(mode) }) }).run();
-  await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event, mode);
+  // The versions that held retries wrote no mode on the cursor; the next ones wrote it.
+  await asTheVersionBeforeLeftIt(cursor, trip.paymentIntent(), event, options.cursorSaysMode === false ? undefined : mode);
   return { store, trip, event };
 }
 
@@ -442,6 +443,21 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect(first).toMatchObject({ processed: 1 });
     expect(await store.getEventCursor(cursorOf(cursor, 'live'))).toMatchObject({ mode: 'live' });
     expect((await store.getEventCursor(cursorOf(cursor, 'live')))?.resumeAt).toBeGreaterThanOrEqual(event.created);
+    expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
+    expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
+  });
+
+  it.each([
+    { name: 'its one cursor saying no mode, as the versions that held retries wrote it', cursorSaysMode: false, testSweepFirst: false },
+    { name: 'a sweep with a key of the other mode (test) before its first live one', cursorSaysMode: true, testSweepFirst: true },
+  ])("refunds a live deployment's retry held on its one cursor: $name", async ({ cursorSaysMode, testSweepFirst }) => {
+    const cursor = uniqueId('cursor');
+    const { store, trip } = await leftByTheVersionBefore(cursor, 'live', { cursorSaysMode });
+    if (testSweepFirst) await reconciler(store, { cursor, mode: 'test', events: eventsIn('live'), clock: minutesLater(10) }).run();
+
+    await reconciler(store, { cursor, mode: 'live', events: eventsIn('live'), clock: minutesLater(20) }).run();
+
     expect(fake.refundsOf(trip.paymentIntent())).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'refunded' });
