@@ -1,4 +1,4 @@
-// Checkout and holds at their edges: raced and reused keys, Stripe failing after the hold, the longest hold, held trips refunded, capacity cuts and adjustments beside holds, subjects of identity providers.
+// Checkout and holds at their edges: raced and reused keys, Stripe failing after the hold, the longest hold, held trips refunded, capacity cuts and adjustments beside holds, subjects of identity providers, a retry across an upgrade.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/checkout-handler';
@@ -291,5 +291,52 @@ describe('the caller’s user from a JWT', () => {
     expect(JSON.parse(response.body ?? '{}')).toMatchObject({ error: 'FORBIDDEN', message: expect.stringMatching(/names no user/) });
     expect(fake.sessions()).toHaveLength(sessions);
     expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+});
+
+describe('a checkout retried across the upgrade that marks sessions with the table', () => {
+  /** The version before: sessions without the table's mark; Stripe makes the session, and its answer is lost on the way. */
+  function beforeTheUpgradeAnswerLost(): CheckoutSessions {
+    const old = new StripeCheckoutSessions(async () => fake.client());
+    return {
+      async createSession(request) {
+        await old.createSession(request);
+        throw new PaymentGatewayUnavailableError('Stripe did not answer in time (answer lost)');
+      },
+    };
+  }
+
+  async function post(sessions: CheckoutSessions, slot: Slot, userId: string, key: string) {
+    const response = await handler({ sessions })(
+      apiGatewayEvent({
+        path: CHECKOUT_PATH,
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ userId, items: [{ slotId: slot.slotId, guestCount: 2 }], successUrl: 'https://e.com/ok', cancelUrl: 'https://e.com/no' }),
+      }),
+    );
+    return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') as Record<string, unknown> };
+  }
+
+  const unheld = async (slot: Slot) => unheldSeats((await readSlot(store, slot.slotId)) as Slot);
+
+  it.each([
+    ['by the version before (as a control)', () => new StripeCheckoutSessions(async () => fake.client())],
+    ['after the upgrade (the table marked, under a key of its own)', () => new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName)],
+  ])('with the same Idempotency-Key, %s, opens the payment page, the seats still held', async (_when, retryWith) => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const userId = uniqueId('user');
+    const key = uniqueId('key');
+
+    const first = await post(beforeTheUpgradeAnswerLost(), slot, userId, key);
+    expect(first.status).toBe(503);
+    expect(await unheld(slot)).toBe(0);
+
+    const retried = await post(retryWith(), slot, userId, key);
+
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ checkoutUrl: expect.any(String) });
+    expect(await unheld(slot)).toBe(0);
+    const trip = await store.getTrip(retried.body.tripId as string);
+    expect(fake.session(trip?.checkoutSessionId as string)).toMatchObject({ status: 'open' });
   });
 });
