@@ -49,8 +49,9 @@ export interface SecretsManagerSecretOptions {
  *   with a retryable SecretUnavailableError; the read goes on to its own bounds and keeps what it gets.
  * - A value kept longer than SECRET_KEPT_MS is still answered at once while a read replaces it: a slow or failing
  *   Secrets Manager delays a rolled secret, never a request. A read that fails, or whose answer is unusable (a malformed
- *   value, access denied), replaces nothing and is tried again SECRET_REREAD_AFTER_FAILURE_MS later: the operator's
- *   mistake shows at the next cold start, not as an outage of warm functions.
+ *   value, access denied), replaces nothing, is told (`onKeptValueNotReplaced`) and is tried again
+ *   SECRET_REREAD_AFTER_FAILURE_MS later: the operator's mistake shows as those errors and at the next cold start, not as
+ *   an outage of warm functions.
  */
 export function secretsManagerSecret<T>(secretId: string, parse: (secretString: string) => T, options: SecretsManagerSecretOptions): () => Promise<T> {
   const now = options.now ?? Date.now;
