@@ -14,6 +14,8 @@ export const METRIC = {
   retryLater: 'RetryLater',
   /** Events the reconciliation sweep processed before any webhook delivery of them had been: the webhook is losing deliveries. */
   missedDeliveries: 'MissedDeliveries',
+  /** Runs of the sweep that found its cursor older than the events Stripe still lists: those created in between are out of its reach. */
+  eventsBeyondReach: 'EventsBeyondReach',
   paymentsNeedingAttention: 'PaymentsNeedingAttention',
   /** Refunds stored as requested that the reconciliation sweep asked Stripe for again, and got an answer to. */
   refundsResumed: 'RefundsResumed',

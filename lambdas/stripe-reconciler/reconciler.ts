@@ -83,6 +83,11 @@ export interface ReconcilerSummary {
   readonly overdueRefunds: number;
   /** Where the next run goes on from, ISO 8601. */
   readonly resumeAt?: string;
+  /**
+   * The creation times, ISO 8601, between the cursor and the oldest event Stripe still lists (the EventsBeyondReach
+   * metric): the sweep was off longer than Stripe keeps events, and what was created then can no longer be reconciled.
+   */
+  readonly eventsBeyondReach?: { readonly from: string; readonly to: string };
 }
 
 /** The run stopped at an event that failed (or could not list): the cursor stays there, and the invocation fails so it shows. */
@@ -220,11 +225,10 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
     }
     const stopped = result.stopped;
     if (missedDeliveries > 0) metrics.addMetric(METRIC.missedDeliveries, MetricUnit.Count, missedDeliveries);
-    if (result.gap) {
-      logger.error('The cursor was older than the events Stripe still lists: events created in between can no longer be reconciled', {
-        from: isoOf(result.gap.from),
-        to: isoOf(result.gap.to),
-      });
+    const eventsBeyondReach = result.gap && { from: isoOf(result.gap.from), to: isoOf(result.gap.to) };
+    if (eventsBeyondReach) {
+      count(METRIC.eventsBeyondReach);
+      logger.error('The cursor was older than the events Stripe still lists: events created in between can no longer be reconciled', eventsBeyondReach);
     }
     const summary: ReconcilerSummary = {
       from: isoOf(result.from),
@@ -236,6 +240,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       deferred,
       ...refunds,
       ...(result.cursor && { resumeAt: isoOf(result.cursor.resumeAt) }),
+      ...(eventsBeyondReach && { eventsBeyondReach }),
     };
     if (stopped?.reason === 'failed') {
       const at = stopped.event ? { stripeEventId: stopped.event.id, eventType: stopped.event.type, created: isoOf(stopped.event.created) } : {};

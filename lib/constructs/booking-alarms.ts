@@ -120,6 +120,12 @@ export class BookingAlarms extends Construct {
       'The reconciliation sweep processed Stripe events that no webhook delivery had processed (booked, refunded or recorded late; its log names each): the webhook is losing deliveries. Check the endpoint in Stripe (Developers → Webhooks: disabled, failing, or not subscribed to every event of the StripeEvents output?), the signing secrets in the Stripe secret, and the Webhook5xxRate alarm.',
     );
     this.alarmOn(
+      'EventsBeyondReach',
+      serviceMetric(METRIC.eventsBeyondReach, Duration.hours(1)),
+      1,
+      'The reconciliation sweep found its cursor older than the 30 days of events Stripe keeps (its schedule off, or failing, that long): events created in the span its log line "The cursor was older than the events Stripe still lists" names can no longer be reconciled. Look in the Stripe Dashboard for payments of that span without a booking or a refund here (`npm run ops -- payments show PI`).',
+    );
+    this.alarmOn(
       'OverdueRefunds',
       // Counted anew by every run of the sweep: an hour keeps the alarm on between runs while one stays unanswered.
       serviceMetric(METRIC.overdueRefunds, Duration.hours(1)),

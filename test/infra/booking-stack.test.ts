@@ -294,7 +294,7 @@ describe('webhook API', () => {
 describe('alarms', () => {
   it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(20);
+    expect(alarms).toHaveLength(21);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',
@@ -306,6 +306,16 @@ describe('alarms', () => {
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' })]),
     });
     main.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  it('alarm when the sweep finds events out of its reach (its cursor older than Stripe keeps events), and say where to look', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'EventsBeyondReach',
+      Namespace: 'PulauBookings',
+      Period: 3600,
+      Threshold: 1,
+      AlarmDescription: Match.stringLikeRegexp('Stripe Dashboard'),
+    });
   });
 
   it('alarm on the first payment that needs a person, within 5 minutes, and say which commands to run', () => {

@@ -424,4 +424,20 @@ describe('the cursor', () => {
     expect(summary).toMatchObject({ processed: 1, missedDeliveries: 1 });
     expect((await trip.trip())?.status).toBe('booked');
   });
+
+  it('counts EventsBeyondReach once when it was left longer than Stripe keeps events (the schedule off for a month): what was created meanwhile can no longer be listed', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const nowS = Math.floor(Date.now() / 1000);
+    await store.moveEventCursor({ source: cursor, resumeAt: nowS - 31 * 86_400, mode: 'test', updatedAt: new Date().toISOString() });
+    const first = reconciler(store, { cursor });
+    const second = reconciler(store, { cursor });
+
+    const summary = await first.run();
+    await second.run();
+
+    expect(summary.eventsBeyondReach).toEqual({ from: new Date((nowS - 31 * 86_400) * 1000).toISOString(), to: expect.any(String) });
+    expect(first.metric('EventsBeyondReach')).toBe(1);
+    expect(second.metric('EventsBeyondReach')).toBe(0);
+  });
 });
