@@ -9,6 +9,13 @@ export const SECRET_KEPT_MS = 300_000;
 export const SECRET_REREAD_AFTER_FAILURE_MS = 30_000;
 
 /**
+ * How long the request that reads a kept value again waits for the new one before going on with the kept one: Secrets
+ * Manager answers in tens of milliseconds, so a rolled secret is used from that request on, and a slow Secrets Manager
+ * delays that one request by this much at most.
+ */
+export const SECRET_REPLACEMENT_WAIT_MS = 1_000;
+
+/**
  * Each read's bounds: Secrets Manager answers in tens of milliseconds, and a read that does not answer must end, so
  * that it gives its connection back (a read left hanging would hold one of the client's 50 for good). Two attempts
  * (the SDK's retry of a timeout or a 5xx) of at most 1 s to connect and 2 s for the request and the answer's headers;
@@ -47,8 +54,9 @@ export interface SecretsManagerSecretOptions {
  *   connection, not one per invocation.
  * - With nothing kept, an invocation waits for the read until only `reserveMs` of it is left (its deadline's), then fails
  *   with a retryable SecretUnavailableError; the read goes on to its own bounds and keeps what it gets.
- * - A value kept longer than SECRET_KEPT_MS is still answered at once while a read replaces it: a slow or failing
- *   Secrets Manager delays a rolled secret, never a request. A read that fails, or whose answer is unusable (a malformed
+ * - A value kept SECRET_KEPT_MS is read again by the next request, which waits SECRET_REPLACEMENT_WAIT_MS at most for
+ *   the new value and otherwise goes on with the kept one (so do the requests meanwhile), the read going on behind it:
+ *   a slow or failing Secrets Manager delays a rolled secret, not requests. A read that fails, or whose answer is unusable (a malformed
  *   value, access denied), replaces nothing, is told (`onKeptValueNotReplaced`) and is tried again
  *   SECRET_REREAD_AFTER_FAILURE_MS later: the operator's mistake shows as those errors and at the next cold start, not as
  *   an outage of warm functions.
@@ -91,12 +99,18 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
 
   return async () => {
     if (kept !== undefined) {
-      if (now() >= kept.readAgainAt) {
-        kept.readAgainAt = now() + SECRET_REREAD_AFTER_FAILURE_MS;
-        // Not awaited: the kept value answers this request. A failure leaves it kept, and is told.
-        readOnce().catch((error: unknown) => options.onKeptValueNotReplaced?.(error));
-      }
-      return kept.value;
+      if (now() < kept.readAgainAt) return kept.value;
+      const before = kept;
+      before.readAgainAt = now() + SECRET_REREAD_AFTER_FAILURE_MS;
+      // A failure leaves the kept value, and is told.
+      const replacing = readOnce().catch((error: unknown) => {
+        options.onKeptValueNotReplaced?.(error);
+        return before.value;
+      });
+      // Within the invocation's time too, less what it keeps for answering.
+      const left = options.deadline?.timeLeft();
+      const wait = left === undefined ? SECRET_REPLACEMENT_WAIT_MS : Math.max(0, Math.min(SECRET_REPLACEMENT_WAIT_MS, left - options.reserveMs));
+      return (await answeredWithin(replacing, wait)) ?? before.value;
     }
     try {
       return await settledBefore(readOnce(), options.deadline, options.reserveMs, 'Reading the secret');
@@ -105,6 +119,19 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
       throw error;
     }
   };
+}
+
+/** `work`'s value if it comes within `ms`, else undefined (`work` goes on). */
+async function answeredWithin<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
