@@ -132,7 +132,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       const mode = await deps.mode();
       await carryOverOneCursor(deps.store, sweep);
       const result = await reconcileEvents(
-        { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing },
+        { store: deps.store, events: deps.events, clock: deps.clock, process, answerOf: answerOfProcessing, onEventsBeyondReach },
         {
           span: { kind: 'cursor', source: cursorOf(sweep, mode), mode },
           types: HANDLED_EVENT_TYPES,
@@ -144,6 +144,19 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
+
+  /**
+   * Counted, logged and published at once, before the cursor moves past it: a run that fails (or is cut short) after
+   * that would otherwise leave nothing to say it, as the next run finds its cursor within Stripe's list.
+   */
+  function onEventsBeyondReach(gap: { readonly from: number; readonly to: number }): void {
+    count(METRIC.eventsBeyondReach);
+    metrics.publishStoredMetrics();
+    logger.error('The cursor was older than the events Stripe still lists: events created in between can no longer be reconciled', {
+      from: isoOf(gap.from),
+      to: isoOf(gap.to),
+    });
+  }
 
   /** Counts and logs what became of the refunds due; the run goes on whatever it was. */
   function reportRefunds(refunds: ResumedRefunds): Pick<ReconcilerSummary, 'refundsResumed' | 'overdueRefunds'> {
@@ -226,10 +239,6 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
     const stopped = result.stopped;
     if (missedDeliveries > 0) metrics.addMetric(METRIC.missedDeliveries, MetricUnit.Count, missedDeliveries);
     const eventsBeyondReach = result.gap && { from: isoOf(result.gap.from), to: isoOf(result.gap.to) };
-    if (eventsBeyondReach) {
-      count(METRIC.eventsBeyondReach);
-      logger.error('The cursor was older than the events Stripe still lists: events created in between can no longer be reconciled', eventsBeyondReach);
-    }
     const summary: ReconcilerSummary = {
       from: isoOf(result.from),
       to: isoOf(result.to),

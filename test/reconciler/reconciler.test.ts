@@ -440,4 +440,29 @@ describe('the cursor', () => {
     expect(first.metric('EventsBeyondReach')).toBe(1);
     expect(second.metric('EventsBeyondReach')).toBe(0);
   });
+
+  it('counts EventsBeyondReach before it moves the cursor past it, so a run failing after that write still has', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    await store.moveEventCursor({ source: cursor, resumeAt: Math.floor(Date.now() / 1000) - 31 * 86_400, mode: 'test', updatedAt: new Date().toISOString() });
+    // DynamoDB writes the cursor and its answer is lost: the run fails after the cursor moved past the gap.
+    const answerLost = Object.create(store) as DynamoDbBookingStore;
+    answerLost.moveEventCursor = async (next) => {
+      await store.moveEventCursor(next);
+      throw new StoreUnavailableError('PutItem event cursor: timed out after the write', { maybeCommitted: true });
+    };
+    const failing = reconciler(answerLost, { cursor });
+    const next = reconciler(store, { cursor });
+
+    const failure = await failing.run().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const summary = await next.run();
+
+    expect(failure).toBeInstanceOf(Error);
+    expect(failing.metric('EventsBeyondReach')).toBe(1);
+    expect(summary.eventsBeyondReach).toBeUndefined();
+    expect(next.metric('EventsBeyondReach')).toBe(0);
+  });
 });

@@ -52,6 +52,11 @@ export interface ReconcileDeps<Processed> {
    * records it itself, so it is not processed again by the next sweep, and a lost delivery of it counts as missed once.
    */
   readonly answerOf: (processed: Processed) => ProcessedAnswer | undefined;
+  /**
+   * Told, before the cursor is moved at all, that it was older than the provider's list (`gap`, epoch seconds): once the
+   * cursor moves past it nothing can tell it again, so it is said before anything else of the run can fail.
+   */
+  readonly onEventsBeyondReach?: (gap: { readonly from: number; readonly to: number }) => void;
 }
 
 /** What a processed-event record keeps of an answer. */
@@ -170,6 +175,7 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   let cursor = source === undefined ? undefined : await deps.store.getEventCursor(source);
   const { from, to } = spanOf(input.span, cursor, now);
   const gap = cursor !== undefined && cursor.resumeAt < oldestListed ? { from: cursor.resumeAt, to: oldestListed - 1 } : undefined;
+  if (gap) deps.onEventsBeyondReach?.(gap);
   const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
   // Events a sweep of the version before the refunds due stopped at: processed once more, as that version would have.
   const legacyRetries = new Set(cursor?.retryEventIds ?? []);
