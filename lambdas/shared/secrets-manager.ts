@@ -102,6 +102,9 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
       if (now() < kept.readAgainAt) return kept.value;
       const before = kept;
       before.readAgainAt = now() + SECRET_REREAD_AFTER_FAILURE_MS;
+      // A read still going from before (the function frozen and thawed meanwhile) is one already waited on: the kept
+      // value answers at once, and that read's failure is told by whoever started it.
+      if (reading !== undefined) return before.value;
       // A failure leaves the kept value, and is told.
       const replacing = readOnce().catch((error: unknown) => {
         options.onKeptValueNotReplaced?.(error);

@@ -114,6 +114,30 @@ describe('a secret read from Secrets Manager', () => {
     expect(secretsManager.reads()).toBe(4);
   });
 
+  it('joined by a request 30 s later while still going (a function frozen and thawed), is not waited on again, nor its failure told twice', async () => {
+    const told: unknown[] = [];
+    const secret = secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
+      reserveMs: RESERVE_MS,
+      now: () => now,
+      onKeptValueNotReplaced: (error) => told.push(error),
+    });
+    expect(await secret()).toBe('first');
+    now += SECRET_KEPT_MS;
+    secretsManager.silent(true);
+    expect(await secret()).toBe('first');
+
+    now += SECRET_REREAD_AFTER_FAILURE_MS;
+    const started = Date.now();
+    expect(await secret()).toBe('first');
+    const waited = Date.now() - started;
+
+    await secretsManager.givenUp(SECRET_READ.attempts);
+    await vi.waitFor(() => expect(told.length).toBeGreaterThan(0));
+    expect(waited).toBeLessThan(SECRET_REPLACEMENT_WAIT_MS / 2);
+    expect(told).toHaveLength(1);
+    expect(secretsManager.reads()).toBe(1 + SECRET_READ.attempts);
+  });
+
   it('never answered, fails each invocation retryably when only its reserve is left; one read is in flight however many give up, it ends, and the next is answered', async () => {
     const deadline = new InvocationDeadline();
     const secret = secretRead(deadline);
