@@ -45,20 +45,41 @@ export class OutOfTimeError extends Error {
   }
 }
 
+/** Milliseconds until only `reserveMs` of the invocation is left (0 once it is); undefined when nothing bounds it. */
+export function timeBefore(deadline: CallDeadline | undefined, reserveMs: number): number | undefined {
+  const left = deadline?.timeLeft();
+  return left === undefined ? undefined : Math.max(0, left - reserveMs);
+}
+
+/** What `within` answers for a wait that had not settled when its time was up. */
+export const LATE = Symbol('late');
+
+/**
+ * `work`'s outcome if it settles within `ms`, else LATE, `work` going on unheeded; the timer goes with the outcome. A value
+ * `work` already has (a cache's) is still answered with no time at all: it settles before any timer can fire.
+ */
+export async function within<T>(work: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * `work`'s outcome, or OutOfTimeError once only `reserveMs` of the invocation is left and it has not settled: the
- * caller is free to answer while `work` goes on unheeded. Without a deadline it is `work` itself, unbounded. A value
- * `work` already has (a cache's) is still returned with no time left: it settles before any timer can fire.
+ * caller is free to answer while `work` goes on unheeded. Without a deadline it is `work` itself, unbounded.
  */
 export function settledBefore<T>(work: Promise<T>, deadline: CallDeadline | undefined, reserveMs: number, what: string): Promise<T> {
   const left = deadline?.timeLeft();
-  if (left === undefined) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const outOfTime = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new OutOfTimeError(`${what} did not end ${reserveMs} ms before the invocation does (${Math.max(0, left)} ms were left)`)),
-      Math.max(0, left - reserveMs),
-    );
+  const time = timeBefore(deadline, reserveMs);
+  if (left === undefined || time === undefined) return work;
+  return within(work, time).then((outcome) => {
+    if (outcome === LATE) throw new OutOfTimeError(`${what} did not end ${reserveMs} ms before the invocation does (${Math.max(0, left)} ms were left)`);
+    return outcome;
   });
-  return Promise.race([work, outOfTime]).finally(() => clearTimeout(timer));
 }

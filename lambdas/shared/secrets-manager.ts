@@ -1,6 +1,6 @@
 // Reads one secret from AWS Secrets Manager for a function instance: kept for a while, one read at a time, within the invocation's time.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { OutOfTimeError, settledBefore, type CallDeadline } from './invocation-deadline';
+import { LATE, OutOfTimeError, settledBefore, timeBefore, within, type CallDeadline } from './invocation-deadline';
 
 /** A rolled secret reaches warm functions within this long (and one request); meanwhile nothing is read per request. */
 export const SECRET_KEPT_MS = 300_000;
@@ -111,9 +111,8 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
         return before.value;
       });
       // Within the invocation's time too, less what it keeps for answering.
-      const left = options.deadline?.timeLeft();
-      const wait = left === undefined ? SECRET_REPLACEMENT_WAIT_MS : Math.max(0, Math.min(SECRET_REPLACEMENT_WAIT_MS, left - options.reserveMs));
-      return (await answeredWithin(replacing, wait)) ?? before.value;
+      const replaced = await within(replacing, Math.min(SECRET_REPLACEMENT_WAIT_MS, timeBefore(options.deadline, options.reserveMs) ?? Infinity));
+      return replaced === LATE ? before.value : replaced;
     }
     try {
       return await settledBefore(readOnce(), options.deadline, options.reserveMs, 'Reading the secret');
@@ -122,19 +121,6 @@ export function secretsManagerSecret<T>(secretId: string, parse: (secretString: 
       throw error;
     }
   };
-}
-
-/** `work`'s value if it comes within `ms`, else undefined (`work` goes on). */
-async function answeredWithin<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
