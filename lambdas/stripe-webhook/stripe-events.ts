@@ -148,13 +148,11 @@ function ownershipOf(
   table: string,
 ): { foreign: boolean; anotherTable?: true; unmarked?: { unmarked: true; unmarkedPaymentId?: string } } {
   const fields = typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : undefined;
-  const metadata = fields?.metadata;
+  const metadata = typeof fields?.metadata === 'object' && fields.metadata !== null ? (fields.metadata as Record<string, unknown>) : {};
   // Another deployment's session, or the charge of its PaymentIntent, on the same Stripe account: its trip is in its table.
-  const markedTable = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)[TABLE_MARK] : undefined;
-  if (markedTable !== undefined && markedTable !== table) return { foreign: true, anotherTable: true };
+  if (metadata[TABLE_MARK] !== undefined && metadata[TABLE_MARK] !== table) return { foreign: true, anotherTable: true };
   // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip.
-  const markKey = eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK;
-  const marked = typeof metadata === 'object' && metadata !== null && typeof (metadata as Record<string, unknown>)[markKey] === 'string';
+  const marked = typeof metadata[eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK] === 'string';
   if (eventType.startsWith('checkout.session.')) return { foreign: fields !== undefined && !marked };
   if (marked) return { foreign: false };
   const intent = fields?.payment_intent;
