@@ -29,10 +29,14 @@ afterEach(async () => {
   await secretsManager.close();
 });
 
-/** The secret as the functions read it, its string taken as is; `deadline` that of the invocation reading it. */
-function secretRead(deadline?: CallDeadline): () => Promise<string> {
-  return secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
+/**
+ * The secret as the functions read it, its string taken as is unless `parse` says otherwise; `deadline` that of the
+ * invocation reading it; `told` collects what onKeptValueNotReplaced is told.
+ */
+function secretRead(deadline?: CallDeadline, options: { readonly told?: unknown[]; readonly parse?: (value: string) => string } = {}): () => Promise<string> {
+  return secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', options.parse ?? ((value) => value), {
     ...(deadline !== undefined && { deadline }),
+    ...(options.told !== undefined && { onKeptValueNotReplaced: (error: unknown) => options.told?.push(error) }),
     reserveMs: RESERVE_MS,
     now: () => now,
   });
@@ -84,14 +88,12 @@ describe('a secret read from Secrets Manager', () => {
 
   it('kept, is not replaced by a read that fails or answers something unusable; the next read is tried 30 s later, not per request', async () => {
     let usable = true;
-    const secret = secretsManagerSecret(
-      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe',
-      (value) => {
+    const secret = secretRead(undefined, {
+      parse: (value) => {
         if (!usable) throw new SecretUnavailableError('unusable', { retryable: false });
         return value;
       },
-      { reserveMs: RESERVE_MS, now: () => now },
-    );
+    });
     expect(await secret()).toBe('first');
 
     now += SECRET_KEPT_MS;
@@ -116,11 +118,7 @@ describe('a secret read from Secrets Manager', () => {
 
   it('joined by a request 30 s later while still going (a function frozen and thawed), is not waited on again, nor its failure told twice', async () => {
     const told: unknown[] = [];
-    const secret = secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
-      reserveMs: RESERVE_MS,
-      now: () => now,
-      onKeptValueNotReplaced: (error) => told.push(error),
-    });
+    const secret = secretRead(undefined, { told });
     expect(await secret()).toBe('first');
     now += SECRET_KEPT_MS;
     secretsManager.silent(true);
@@ -174,11 +172,7 @@ describe('a secret read from Secrets Manager', () => {
 
   it('kept, and not replaced by reads that fail, tells each such read, and only those', async () => {
     const told: unknown[] = [];
-    const secret = secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
-      reserveMs: RESERVE_MS,
-      now: () => now,
-      onKeptValueNotReplaced: (error) => told.push(error),
-    });
+    const secret = secretRead(undefined, { told });
     expect(await secret()).toBe('first');
 
     now += SECRET_KEPT_MS;
