@@ -16,6 +16,7 @@ import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/che
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
 import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
+import { claimLocalDeploymentMark } from '../dev-kit/deployment-mark';
 import { assertPortFree } from '../dev-kit/dynamodb-local';
 import { destroyDocumentClient } from '../dev-kit/document-client';
 import { createLocalTripHandler } from '../dev-kit/local-trip-handler';
@@ -52,6 +53,8 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   readonly dynamoPid: number;
   readonly tableName: string;
+  /** What its sessions carry as the deployment's (TABLE_MARK): the table's name and an id the table keeps. */
+  readonly mark: string;
   readonly signingSecrets: readonly string[];
   /** Where refunds go: Stripe itself (test key) or the local stand-in. */
   readonly stripeApi: string;
@@ -99,6 +102,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const store = new DynamoDbBookingStore({ client: documentClient, tableName: options.tableName });
     const seededSlots = await seedDemoData(store);
+    const mark = await claimLocalDeploymentMark(documentClient, options.tableName);
 
     let stripeApi = 'https://api.stripe.com';
     const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' });
@@ -117,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const signingSecrets = [LOCAL_SIGNING_SECRET, ...options.extraSigningSecrets];
     const webhook = createLocalWebhookHandler({
       store,
-      table: options.tableName,
+      table: mark,
       stripeClient: () => client,
       signingSecrets: async () => signingSecrets,
       // The stand-in is test mode; a real key decides for itself.
@@ -127,7 +131,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const checkout = createCheckoutHandler({
       store,
-      checkout: new StripeCheckoutSessions(async () => client, undefined, options.tableName),
+      checkout: new StripeCheckoutSessions(async () => client, undefined, mark),
       clock: systemClock,
       ids: randomIds,
       holdMinutes: options.holdMinutes ?? 30,
@@ -135,7 +139,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const trips = createLocalTripHandler({
       store,
-      table: options.tableName,
+      table: mark,
       stripeClient: () => client,
       logger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
@@ -168,6 +172,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamoEndpoint: dynamo.endpoint,
       dynamoPid: dynamo.pid,
       tableName: options.tableName,
+      mark,
       signingSecrets,
       stripeApi,
       ...(standIn && { stripeApiBase: standIn.url }),

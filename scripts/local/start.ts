@@ -113,7 +113,7 @@ Pulau booking confirmation, running locally
   Webhook        POST ${stack.webhookUrl}
   Signing secret ${stack.signingSecrets[0]}${stack.signingSecrets.length > 1 ? ` (and ${stack.signingSecrets.length - 1} from STRIPE_WEBHOOK_SECRETS)` : ''}
   DynamoDB Local ${stack.dynamoEndpoint} (pid ${stack.dynamoPid}), table "${stack.tableName}", data ${storage}
-  Stripe API     ${stack.stripeApi}
+  Stripe API     ${stack.stripeApi}${stack.stripeApiBase ? '' : ` (sessions marked ${stack.mark}: this stack's own on the account)`}
   Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
 
 Try it (in another terminal; both find this stack by themselves while it runs):

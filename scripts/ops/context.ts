@@ -8,6 +8,7 @@ import { DEFAULT_LOCAL_TABLE_NAME } from '../../lambdas/shared/dynamodb/table-de
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { stripeModeOf, type StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { deploymentMarkOf } from '../dev-kit/deployment-mark';
 import { localSettings, STAND_IN_API_KEY, type RunningStack } from '../local/local-settings';
 import { UsageError, type FlagSpecs, type FlagValues } from './command';
 import { createPrinter, type Printer } from './printing';
@@ -37,6 +38,8 @@ export interface OpsContext extends Printer {
   readonly err: (line: string) => void;
   readonly json: boolean;
   readonly store: DynamoDbBookingStore;
+  /** What the table's sessions carry as the deployment's (TABLE_MARK): a local stack's own mark, else the table's name. */
+  deploymentMark(): Promise<string>;
   readonly deps: { readonly store: DynamoDbBookingStore; readonly clock: Clock; readonly ids: IdSource };
   readonly gateway: PaymentGateway;
   /** False without STRIPE_API_KEY (or a test's gateway): a command that would refund refuses before changing anything. */
@@ -54,10 +57,8 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
   const local = flags.region || flags.endpoint || io.env.DYNAMODB_ENDPOINT ? undefined : io.localStack;
   const settings = localSettings(io.env, local);
   const endpoint = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (flags.region ? undefined : `http://127.0.0.1:${settings.dynamoPort}`);
-  const store = new DynamoDbBookingStore({
-    client: createDocumentClient({ ...(endpoint && { endpoint }), ...(flags.region && { region: flags.region }) }),
-    tableName: flags.table ?? settings.tableName,
-  });
+  const documentClient = createDocumentClient({ ...(endpoint && { endpoint }), ...(flags.region && { region: flags.region }) });
+  const store = new DynamoDbBookingStore({ client: documentClient, tableName: flags.table ?? settings.tableName });
   const stripe = stripeSettings(io.env, local);
   const client = stripeClient(stripe);
   return {
@@ -66,6 +67,7 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     err: io.err,
     json: flags.json,
     store,
+    deploymentMark: () => deploymentMarkOf(documentClient, store.tableName),
     deps: { store, clock: systemClock, ids: randomIds },
     gateway: io.gateway ?? new StripePaymentGateway(client),
     canRefund: io.gateway !== undefined || stripe.apiKey !== undefined,

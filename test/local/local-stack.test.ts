@@ -1,5 +1,7 @@
 // `npm start`'s stack over real HTTP: the same webhook handler behind the local API Gateway adapter, seeded, and stopped cleanly.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -201,6 +203,78 @@ describe('the Stripe CLI path (`stripe listen` forwarding to the local webhook)'
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ outcome: 'booked', tripId: trip.tripId });
     expect((await stack.store.getTrip(trip.tripId))?.status).toBe('booked');
+  });
+});
+
+describe('two local stacks on one Stripe account (`stripe listen` forwards every session of the account to both)', () => {
+  /** A session the stack's own checkout opened, as its Stripe (here the stand-in) holds it, then paid. */
+  async function paidSessionOpenedBy(opener: LocalStack, userId: string): Promise<Record<string, unknown>> {
+    const started = await fetch(opener.checkoutUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        userId,
+        items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount: 1 }],
+        successUrl: 'http://127.0.0.1/done',
+        cancelUrl: 'http://127.0.0.1/cart',
+      }),
+    });
+    const { tripId } = (await started.json()) as { tripId: string };
+    const sessionId = (await opener.store.getTrip(tripId))?.checkoutSessionId;
+    const held = await fetch(`${opener.stripeApiBase}/v1/checkout/sessions/${sessionId}`, { headers: { authorization: 'Bearer sk_test_local' } });
+    const paymentIntent = `pi_twostacks${tripId.replace(/-/g, '').slice(-12)}`;
+    return { ...((await held.json()) as Record<string, unknown>), payment_intent: paymentIntent, payment_status: 'paid', status: 'complete' };
+  }
+  const deliver = (to: LocalStack, session: Record<string, unknown>) => {
+    const payload = JSON.stringify(stripeEvent('checkout.session.completed', session));
+    return fetch(to.webhookUrl, {
+      method: 'POST',
+      body: payload,
+      headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: LOCAL_SIGNING_SECRET }) },
+    });
+  };
+
+  it('each books its own sessions and leaves the other’s alone, though both tables have the one default name', async () => {
+    const other = await startTestStack('local-stack-test');
+    try {
+      const session = await paidSessionOpenedBy(stack, 'user-two-stacks');
+      const tripId = (session.metadata as Record<string, string>).pulau_trip_id as string;
+
+      const atTheOther = await deliver(other, session);
+      const atItsOwn = await deliver(stack, session);
+
+      expect(atTheOther.status).toBe(200);
+      expect(await atTheOther.json()).toEqual({ received: true, ignored: 'checkout.session.completed' });
+      expect(await other.store.getPaymentRecord(session.payment_intent as string)).toBeUndefined();
+      expect(await atItsOwn.json()).toMatchObject({ outcome: 'booked', tripId });
+      expect((await stack.store.getTrip(tripId))?.status).toBe('booked');
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('keeps its mark with its data: a session opened before a restart is booked after it, and `--reset` starts a new mark', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-mark-'));
+    const onDisk = (reset = false) => startTestStack('local-stack-mark-test', { inMemory: false, dataDir, reset });
+    const marks: string[] = [];
+    try {
+      const first = await onDisk();
+      marks.push(first.mark);
+      const session = await paidSessionOpenedBy(first, 'user-restarting').finally(() => first.stop());
+      const restarted = await onDisk();
+      marks.push(restarted.mark);
+      const answer = await deliver(restarted, session).finally(() => restarted.stop());
+      const reset = await onDisk(true);
+      marks.push(reset.mark);
+      await reset.stop();
+
+      expect(await answer.json()).toMatchObject({ outcome: 'booked' });
+      expect(marks[0]).toMatch(/^local-stack-mark-test\/local-[0-9a-f]{8}$/);
+      expect(marks[1]).toBe(marks[0]);
+      expect(marks[2]).not.toBe(marks[0]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

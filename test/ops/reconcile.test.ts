@@ -7,7 +7,8 @@ import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { ops } from '../support/ops';
-import { overwriteSlot, readSlot, testStore } from '../support/store';
+import { overwriteSlot, readSlot, storeOnOwnTable, testDocumentClient, testStore } from '../support/store';
+import { claimLocalDeploymentMark } from '../../scripts/dev-kit/deployment-mark';
 
 const DAY_MS = 86_400_000;
 
@@ -49,6 +50,23 @@ describe('ops reconcile', () => {
     expect(await trip.bookings()).toHaveLength(1);
     expect(await trip.available()).toBe(2);
     expect(await store.getEventCursor(STRIPE_CURSOR)).toEqual(cursor);
+  });
+
+  it('takes the sessions a local stack’s table marks with the mark it keeps, and leaves those marked with its bare name (another local stack’s)', async () => {
+    const store = await storeOnOwnTable();
+    const mark = await claimLocalDeploymentMark(testDocumentClient(), store.tableName);
+    const ours = await checkedOutTrip(store, fake, 2, mark);
+    const anotherStacks = await checkedOutTrip(store, fake, 2, store.tableName);
+    fake.dropNextDeliveries(2);
+    await ours.pay();
+    await anotherStacks.pay();
+
+    const result = await ops(['reconcile', '--since', day(-1)], undefined, stripeEnv, store.tableName);
+
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect((await ours.trip())?.status).toBe('booked');
+    expect((await anotherStacks.trip())?.status).toBe('pending_payment');
+    expect(fake.refundsOf(anotherStacks.paymentIntent())).toEqual([]);
   });
 
   it('trims the newline a key read from a file keeps: the command talks to Stripe with the key itself', async () => {

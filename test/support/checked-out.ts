@@ -14,10 +14,11 @@ import { webhookHarness } from './webhook';
 
 export const CHECKED_OUT_PRICE = 4_500;
 
-export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2) {
+/** `mark`: what its session carries as the deployment's (TABLE_MARK); the table's name by default, as a deployed stack's checkout marks. */
+export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2, mark = store.tableName) {
   const slot = await seedSlot(store, { capacity: 4, priceAmount: CHECKED_OUT_PRICE });
   const started = await startCheckout(
-    { store, checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName), clock: systemClock, ids: randomIds, holdMinutes: 30 },
+    { store, checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, mark), clock: systemClock, ids: randomIds, holdMinutes: 30 },
     {
       userId: uniqueId('user'),
       items: [{ slotId: slot.slotId, guestCount: guests }],

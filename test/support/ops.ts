@@ -3,11 +3,16 @@ import { inject } from 'vitest';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { runOps } from '../../scripts/ops/cli';
 
-/** `env`: the command's environment (STRIPE_API_KEY and STRIPE_API_BASE for the Stripe fake); none by default. */
-export async function ops(argv: string[], gateway?: PaymentGateway, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+/** `env`: the command's environment (STRIPE_API_KEY and STRIPE_API_BASE for the Stripe fake); none by default. `table`: the shared one by default. */
+export async function ops(
+  argv: string[],
+  gateway?: PaymentGateway,
+  env: NodeJS.ProcessEnv = {},
+  table: string = inject('tableName'),
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', inject('tableName')], {
+  const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', table], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
     env,

@@ -41,4 +41,9 @@ export const keys = {
   eventCursor: (source: string): Key => ({ pk: `CURSOR#${source}`, sk: 'CURSOR' }),
   /** Beside it, where that sweep's last run stopped in the list of payments with refunds due. */
   refundsDuePosition: (sweep: string): Key => ({ pk: `CURSOR#${sweep}`, sk: 'REFUNDS_DUE' }),
+  /**
+   * The mark a local stack's sessions carry (TABLE_MARK), kept with its data: every developer's local table has the same
+   * name. A deployed stack keeps none, its table's name being its own in its account and region.
+   */
+  deploymentMark: { pk: 'DEPLOYMENT', sk: 'MARK' } as Key,
 };

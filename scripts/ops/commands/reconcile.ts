@@ -109,7 +109,7 @@ const reconcile = defineCommand({
       clock: context.deps.clock,
       ids: context.deps.ids,
       mode: async () => context.stripeMode,
-      table: context.store.tableName,
+      table: await context.deploymentMark(),
       // The table below says what became of each event; the processing's own log lines would only repeat it.
       logger: new Logger({ serviceName: SERVICE_NAME, logLevel: 'SILENT' }),
       // A command publishes no metrics: what the sweep would count is the `missed` column.
