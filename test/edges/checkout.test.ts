@@ -5,13 +5,14 @@ import { createCheckoutHandler, CHECKOUT_PATH } from '../../lambdas/checkout/che
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
-import { PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
+import { CheckoutRefusedError, PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { adjustAvailability } from '../../lambdas/shared/domain/operations';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { deps, readSlot, seedSlot, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
+import { deps, readSlot, seedSlot, tableOf, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { servedStripeFake } from '../support/webhook-server';
 
 let fake: StripeFake;
@@ -153,6 +154,120 @@ describe('the same Idempotency-Key', () => {
     expect([400, 409, 422]).toContain(other.status);
     expect(other.body.tripId).toBeUndefined();
     expect(await counts(b)).toEqual({ available: 4, unheld: 4 });
+  });
+});
+
+describe('a key’s request is its items and its URLs, and a trip whose checkout ended is not reopened', () => {
+  /** Pays on the hosted page the answer named: the fake delivers the payment's events to the webhook over this table. */
+  async function pay(checkoutUrl: string): Promise<string> {
+    const sessionId = decodeURIComponent(checkoutUrl.split('/c/pay/')[1] as string);
+    expect((await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+    return fake.session(sessionId)?.paymentIntent as string;
+  }
+  /** Stripe's sessions; after each one is made, and before its request records it, `meanwhile` runs to its end. */
+  function meanwhileBeforeRecording(meanwhile: () => Promise<void>): CheckoutSessions {
+    const real = new StripeCheckoutSessions(async () => fake.client());
+    return {
+      async createSession(request) {
+        const session = await real.createSession(request);
+        await meanwhile();
+        return session;
+      },
+    };
+  }
+
+  it('refuses a retry with another success URL while the first request is making its page (422), and that page books the trip', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const first = request([[slot, 2]]);
+    const key = uniqueId('key');
+    let second: Answer | undefined;
+    const sessions = meanwhileBeforeRecording(async () => {
+      second = await checkout({ ...first, successUrl: 'https://example.com/done?attempt=2' }, { key });
+    });
+
+    const answer = await checkout(first, { key, sessions });
+    const paymentId = await pay(answer.body.checkoutUrl as string);
+
+    expect(answer.status).toBe(201);
+    expect(second).toMatchObject({ status: 422, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(await store.getTrip(answer.body.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
+  });
+
+  it('leaves the trip to the first request when Stripe says its session key was used with other parameters (a trip kept no URLs)', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const first = request([[slot, 2]]);
+    const key = uniqueId('key');
+    let second: Answer | undefined;
+    const sessions = meanwhileBeforeRecording(async () => {
+      // As a trip checked out before its URLs were kept: only Stripe can tell the second request from the first.
+      const tripId = (await store.listActiveHolds()).find((hold) => hold.seats.some((seat) => seat.slotId === slot.slotId))?.tripId as string;
+      await testDocumentClient().send(
+        new UpdateCommand({ TableName: tableOf(store), Key: { pk: `TRIP#${tripId}`, sk: 'TRIP' }, UpdateExpression: 'REMOVE returnUrlsDigest' }),
+      );
+      second = await checkout({ ...first, successUrl: 'https://example.com/done?attempt=2' }, { key });
+    });
+
+    const answer = await checkout(first, { key, sessions });
+    const paymentId = await pay(answer.body.checkoutUrl as string);
+
+    expect(second).toMatchObject({ status: 422, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(await store.getTrip(answer.body.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
+  });
+
+  it('refuses a retry with a corrected URL after Stripe refused the first one (422): the refused trip opens no page', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const sessionsBefore = fake.sessions().length;
+    // A URL our validation takes and Stripe refuses (no such port): 502, the seats given back.
+    const refused = await checkout({ ...body, successUrl: 'https://example.com:99999/done' }, { key });
+
+    const retried = await checkout(body, { key });
+
+    expect(refused).toMatchObject({ status: 502, body: { error: 'CHECKOUT_REFUSED' } });
+    expect(retried).toMatchObject({ status: 422, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(fake.sessions().length).toBe(sessionsBefore);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+
+  it('answers the same request retried after Stripe refused it 409 TRIP_NOT_PENDING, without asking Stripe again, though Stripe would now accept it', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    // Refused once (a currency not yet enabled on the account, say), then accepted: Stripe keeps nothing under a key it refused.
+    const sessions = failingSessions(() => new CheckoutRefusedError('currency_not_supported', 'The currency is not enabled on this account.'));
+
+    const refused = await checkout(body, { key, sessions });
+    const retried = await checkout(body, { key, sessions });
+
+    expect(refused).toMatchObject({ status: 502, body: { error: 'CHECKOUT_REFUSED' } });
+    expect(retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING', message: expect.stringContaining('new Idempotency-Key') } });
+    expect(retried.body.checkoutUrl).toBeUndefined();
+    expect(sessions.calls).toBe(1);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+
+  it('does not answer a page made for a trip another request under the key ended meanwhile (409), so nobody pays to be refunded', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    let second: Answer | undefined;
+    // The same request sent again, which Stripe refuses (as it may have refused the first a moment earlier): the trip ends.
+    const refusing = failingSessions(() => new CheckoutRefusedError('currency_not_supported', 'The currency is not enabled on this account.'));
+    const sessions = meanwhileBeforeRecording(async () => {
+      second = await checkout(body, { key, sessions: refusing });
+    });
+
+    const answer = await checkout(body, { key, sessions });
+
+    expect(second).toMatchObject({ status: 502, body: { error: 'CHECKOUT_REFUSED' } });
+    expect(answer).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
+    expect(answer.body.checkoutUrl).toBeUndefined();
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
   });
 });
 

@@ -72,6 +72,11 @@ export interface Trip {
   readonly checkoutSessionId?: string;
   /** Where the traveller pays (the session's hosted page), kept so a retried checkout answers the same. */
   readonly checkoutUrl?: string;
+  /**
+   * SHA-256 of the success and cancel URLs its checkout was asked with (absent on trips checked out before it was kept):
+   * an Idempotency-Key names one request, URLs included, and Stripe is sent them under the session's key.
+   */
+  readonly returnUrlsDigest?: string;
   /** The payment (Stripe PaymentIntent id) that booked or is being refunded for this trip. */
   readonly paymentId?: string;
   readonly bookingReferences: readonly string[];

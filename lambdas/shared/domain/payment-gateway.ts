@@ -128,6 +128,17 @@ export class CheckoutRefusedError extends Error {
   }
 }
 
+/**
+ * The provider already holds the trip's session key for other parameters: a request under the same Idempotency-Key asked
+ * for another page while the first was being made. Not a refusal of the trip: the first request's page stands.
+ */
+export class SessionKeyReusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionKeyReusedError';
+  }
+}
+
 /** Stripe's states of a Checkout Session: open for payment, complete (paid, or paying later), or expired unpaid. */
 export type ProviderSessionStatus = 'open' | 'complete' | 'expired';
 

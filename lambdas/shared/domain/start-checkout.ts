@@ -6,7 +6,7 @@ import type { Deps } from './collaborators';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import { seatsPerSlot, type Hold, type Trip } from './model';
-import { CheckoutRefusedError, type CheckoutSessions } from './payment-gateway';
+import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
 import { commitHoldRelease, holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
@@ -65,13 +65,19 @@ function tripIdFor(userId: string, idempotencyKey: string): string {
   return `trip-${hash.slice(0, 32)}`;
 }
 
+/** What a key names besides the items: where the traveller is sent back to, which Stripe is sent under the session's key. */
+function returnUrlsDigest(input: Pick<StartCheckoutInput, 'successUrl' | 'cancelUrl'>): string {
+  return createHash('sha256').update(`${input.successUrl}\n${input.cancelUrl}`).digest('hex');
+}
+
 /**
  * Input: `{ userId, items: [{ slotId, guestCount }], successUrl, cancelUrl, idempotencyKey? }`, parsed by the caller;
  * `{TRIP_ID}` in either URL becomes the trip's id.
  * Output: the trip, the payment page and when its hold ends; or a failure with the engine's codes and counts.
- * Steps: (same key: the trip made before) → price from the slots → one transaction: the trip, its
- * hold, every slot's seats held (of those neither booked nor held) → the provider's session under a key
- * derived from the trip → the session recorded on the trip. Nobody pays for seats that are not there.
+ * Steps: (same key: the trip made before, for the same request) → price from the slots → one transaction: the trip,
+ * its hold, every slot's seats held (of those neither booked nor held) → the provider's session under a key
+ * derived from the trip → the session recorded on the trip, which must still wait for it. Nobody pays for seats
+ * that are not there, nor for a trip whose checkout ended: its payment would only be refunded.
  */
 export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckoutInput): Promise<CheckoutStarted | BookingFailure> {
   const tripId = input.idempotencyKey === undefined ? `trip-${deps.ids.uuid()}` : tripIdFor(input.userId, input.idempotencyKey);
@@ -83,14 +89,11 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     if (!held.ok) return held;
     trip = held.trip;
   }
-  // A key names one request: the same key with other items is a mistake, answered as one (Stripe does the same).
-  if (!sameItems(trip, input.items)) {
-    return failure(
-      'IDEMPOTENCY_KEY_REUSED',
-      `Idempotency-Key ${input.idempotencyKey} was used for another checkout (trip ${trip.tripId}); use a new key for new items.`,
-    );
-  }
+  // A key names one request: the same key with other items or URLs is a mistake, answered as one (Stripe does the same).
+  if (!sameRequest(trip, input)) return keyReused(input, trip);
   if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return started(trip, trip.checkoutUrl, replayed);
+  // Its checkout ended before any page was made (refused, or its hold ran out): nobody may pay for it now.
+  if (trip.status !== 'pending_payment') return checkoutEnded(trip);
   let session: { sessionId: string; url: string };
   try {
     session = await deps.checkout.createSession({
@@ -109,6 +112,8 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
       cancelUrl: withTripId(input.cancelUrl, trip.tripId),
     });
   } catch (error) {
+    // Another request under this key is making the trip's page with other URLs: this one is refused, the trip left to it.
+    if (error instanceof SessionKeyReusedError) return keyReused(input, trip);
     // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once.
     const refused = error instanceof CheckoutRefusedError;
     if (refused || input.idempotencyKey === undefined)
@@ -121,11 +126,28 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     throw error;
   }
   // Recorded so the webhook matches the paying session and a retry answers the same; a trip that moved on keeps its state.
-  await deps.store.commit({
+  const recorded = await deps.store.commit({
     at: deps.clock.now().toISOString(),
     tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: session.sessionId, checkoutUrl: session.url },
   });
-  return started(trip, session.url, replayed);
+  if (recorded.committed) return started(trip, session.url, replayed);
+  // The trip moved on meanwhile. Its page is answered only if another request under the key recorded this same session
+  // (its payment may have booked the trip since); a page for a trip that ended would take a payment only to refund it.
+  const now = await deps.store.getTrip(trip.tripId);
+  if (now !== undefined && now.checkoutSessionId === session.sessionId) return started(now, session.url, replayed);
+  return checkoutEnded(now ?? trip);
+}
+
+function keyReused(input: StartCheckoutInput, trip: Trip): BookingFailure {
+  return failure(
+    'IDEMPOTENCY_KEY_REUSED',
+    `Idempotency-Key ${input.idempotencyKey} was used for another checkout (trip ${trip.tripId}); use a new key for other items or URLs.`,
+  );
+}
+
+function checkoutEnded(trip: Trip): BookingFailure {
+  const why = trip.statusReason === undefined ? trip.status : `${trip.status}: ${trip.statusReason}`;
+  return failure('TRIP_NOT_PENDING', `The checkout of trip ${trip.tripId} ended (${why}) and holds nothing; start again with a new Idempotency-Key.`);
 }
 
 function withTripId(url: string, tripId: string): string {
@@ -143,13 +165,15 @@ function holdExpiry(now: Date, holdMinutes: number): string {
   return new Date(now.getTime() + session + SESSION_SLACK_MS).toISOString();
 }
 
-function sameItems(trip: Trip, items: readonly { slotId: string; guestCount: number }[]): boolean {
+/** The same items (in any order) and, on a trip that kept them, the same URLs. */
+function sameRequest(trip: Trip, input: StartCheckoutInput): boolean {
   const key = (list: readonly { slotId: string; guestCount: number }[]): string =>
     list
       .map((item) => `${item.slotId}:${item.guestCount}`)
       .sort()
       .join(',');
-  return key(trip.items) === key(items);
+  const sameUrls = trip.returnUrlsDigest === undefined || trip.returnUrlsDigest === returnUrlsDigest(input);
+  return key(trip.items) === key(input.items) && sameUrls;
 }
 
 /** The trip ends `expired` and its hold is released, in one transaction; a trip or hold that moved on is left as it is. */
@@ -182,7 +206,7 @@ async function holdNewTrip(
   const now = deps.clock.now();
   const at = now.toISOString();
   const holdExpiresAt = holdExpiry(now, deps.holdMinutes);
-  const trip: Trip = { ...priced.trip, holdExpiresAt };
+  const trip: Trip = { ...priced.trip, holdExpiresAt, returnUrlsDigest: returnUrlsDigest(input) };
   const seats = seatsPerSlot(trip.items);
   const hold: Hold = {
     tripId,

@@ -50,6 +50,7 @@ const tripSchema = z.object({
   status: z.enum(TRIP_STATUSES),
   checkoutSessionId: optionalText,
   checkoutUrl: optionalText,
+  returnUrlsDigest: optionalText,
   paymentId: optionalText,
   // Trips not yet booked were stored without references.
   bookingReferences: z._default(z.array(text), []),

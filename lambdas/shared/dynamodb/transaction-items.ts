@@ -39,7 +39,7 @@ export function countConfirmationWrites(items: readonly { slotId: string }[]): n
  */
 export const TRIP_FIELDS_LEFT_AS_STORED = {
   required: ['tripId', 'createdAt'],
-  optional: ['checkoutUrl', 'holdExpiresAt', 'statusReason', 'refundId'],
+  optional: ['checkoutUrl', 'returnUrlsDigest', 'holdExpiresAt', 'statusReason', 'refundId'],
 } as const;
 
 /** Named guards; each line says what it protects. Joined with AND into one ConditionExpression. */

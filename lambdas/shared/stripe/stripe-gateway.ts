@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import {
   CheckoutRefusedError,
   PaymentGatewayUnavailableError,
+  SessionKeyReusedError,
   type CheckoutSession,
   type CheckoutSessionLookup,
   type CheckoutSessionRequest,
@@ -234,6 +235,8 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
       const sdk = await stripeSdk();
       if (!sdk.isStripeError(error)) throw error;
       if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not create the checkout session of ${request.tripId}`, error);
+      // The key made a session with other parameters already: that refuses this request, not the trip.
+      if (error.type === 'StripeIdempotencyError') throw new SessionKeyReusedError(error.message);
       throw new CheckoutRefusedError(error.code ?? error.type, error.message);
     }
   }
