@@ -29,7 +29,7 @@ const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store
 const STATES_WITH_A_REASON: readonly Trip['status'][] = ['refund_pending', 'refunded', 'cancelled'];
 
 /** The answer's shape: every key always present (null when it does not apply), amounts in the currency's minor unit. */
-export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: PaymentRecord | undefined): Record<string, unknown> {
+export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: PaymentRecord | undefined, now: Date): Record<string, unknown> {
   return {
     tripId: trip.tripId,
     status: trip.status,
@@ -38,7 +38,7 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
     currency: trip.currency,
     paid: payment?.amountPaid ?? null,
     refunded: payment?.amountRefunded ?? null,
-    holdExpiresAt: seatsHeldUntil(trip) ?? null,
+    holdExpiresAt: seatsHeldUntil(trip, now) ?? null,
     items: trip.items.map((item, index) => ({
       slotId: item.slotId,
       experienceId: item.experienceId,
@@ -124,7 +124,7 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
       }
       record(result.check);
       log(result);
-      return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment)), headers: HEADERS };
+      return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment, deps.clock.now())), headers: HEADERS };
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         logger.warn('The table did not answer a trip’s read', { error: error.message });

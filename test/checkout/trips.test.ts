@@ -218,6 +218,18 @@ describe('GET /trips/{tripId} when the traveller returns before the webhook', ()
     expect(await store.listAudit('trip', trip.tripId)).toHaveLength(1);
   });
 
+  it('answers holdExpiresAt null once the hold has run out and the sweeper gave its seats back, the trip still waiting', async () => {
+    const slot = await seedSlot(store, { capacity: 4 });
+    const trip = await checkout(slot, 1);
+    const past: Clock = { now: () => new Date(Date.parse(trip.expiresAt) + 1_000) };
+    await releaseExpiredHolds({ store, clock: past, ids: randomIds });
+
+    const answer = await getTrip(trip.tripId, { userId: trip.userId }, tripHandler({ clock: past }));
+
+    expect(answer).toMatchObject({ status: 200, body: { status: 'pending_payment', holdExpiresAt: null } });
+    expect(await seats(slot)).toEqual({ available: 4, unheld: 4 });
+  });
+
   it('refunds a payment whose seats were sold meanwhile, as the webhook would, and the webhook later refunds nothing more', async () => {
     const slot = await seedSlot(store, { capacity: 2 });
     const trip = await checkout(slot, 2);

@@ -56,9 +56,13 @@ export type TripStatus = (typeof TRIP_STATUSES)[number];
 /** States from which a payment may confirm the trip. */
 export const CONFIRMABLE_TRIP_STATUSES: readonly TripStatus[] = ['pending_payment', 'awaiting_payment'];
 
-/** Until when the trip's seats are held for its payment: only while it waits for one (the stored time outlives the hold). */
-export function seatsHeldUntil(trip: Pick<Trip, 'status' | 'holdExpiresAt'>): string | undefined {
-  return CONFIRMABLE_TRIP_STATUSES.includes(trip.status) ? trip.holdExpiresAt : undefined;
+/**
+ * Until when the trip's seats are held for its payment: only while it waits for one and the hold has not run out (the
+ * stored time outlives the hold, which the sweeper releases once it has).
+ */
+export function seatsHeldUntil(trip: Pick<Trip, 'status' | 'holdExpiresAt'>, now: Date): string | undefined {
+  const until = CONFIRMABLE_TRIP_STATUSES.includes(trip.status) ? trip.holdExpiresAt : undefined;
+  return until !== undefined && Date.parse(until) > now.getTime() ? until : undefined;
 }
 
 export interface Trip {

@@ -13,7 +13,7 @@ const show = defineShowCommand({
     const trip = await store.getTrip(tripId);
     return trip && { trip, bookings: await store.listBookingsOfTrip(tripId) };
   },
-  printText({ out, printFields, printTable }, { trip, bookings }) {
+  printText({ out, printFields, printTable, deps }, { trip, bookings }) {
     const fields: [string, unknown][] = [
       ['tripId', trip.tripId],
       ['status', trip.status],
@@ -23,7 +23,7 @@ const show = defineShowCommand({
       ['paymentId', trip.paymentId],
       ['refundId', trip.refundId],
       ['checkoutSessionId', trip.checkoutSessionId],
-      ['holdExpiresAt', seatsHeldUntil(trip)],
+      ['holdExpiresAt', seatsHeldUntil(trip, deps.clock.now())],
       ['createdAt', trip.createdAt],
       ['updatedAt', trip.updatedAt],
     ];
