@@ -7,7 +7,7 @@ import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '../../lambdas/shared/stripe/trip-metadata';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { isCheckoutEvent, startStripeFake, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
@@ -219,6 +219,24 @@ describe('one request per confirmation', () => {
     expect(made).toEqual({ TransactWriteItemsCommand: 1 });
     expect(response.body.references).toHaveLength(32);
     expect(await store.getTrip(trip.tripId)).toMatchObject({ status: 'booked' });
+  });
+
+  it.each([
+    { order: 'after its confirmation', refundFirst: false, outcomes: ['booked', 'released'] },
+    { order: 'before its confirmation', refundFirst: true, outcomes: ['refund_recorded', 'already_refunded'] },
+  ])('gives every seat of the largest trip back on a full refund $order: the release fits one transaction', async ({ refundFirst, outcomes }) => {
+    const slots = await Promise.all(Array.from({ length: 32 }, () => seedSlot(store, { capacity: 3 })));
+    const { trip, event } = await paidCheckout(slots.map((slot) => [slot, 2] as [Slot, number]));
+    const paid = signedRequest(event);
+    const refunded = signedRequest(chargeRefunded(event.data.object.payment_intent as string, trip.amount, { tripId: trip.tripId }));
+
+    const answers = [];
+    for (const request of refundFirst ? [refunded, paid] : [paid, refunded]) answers.push(await webhook().send(request));
+
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    expect(answers.map((answer) => answer.body.outcome)).toEqual(outcomes);
+    expect((await store.getTrip(trip.tripId))?.status).toBe('refunded');
+    for (const slot of slots) expect(await counts(slot)).toEqual({ available: 3, unheld: 3 });
   });
 });
 
