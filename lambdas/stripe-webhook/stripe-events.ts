@@ -131,7 +131,7 @@ export function parseStripeEvent(json: unknown, table: string): ParsedEvent {
   if (ownership.foreign) return { kind: 'ignored', type: eventType, why: ownership.anotherTable ? 'another_table' : 'not_ours', ...mode };
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return { kind: 'poison', eventId, eventType, problem: describe(envelope.error), ...mode, ...ownership.unmarked };
-  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json));
+  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json), table);
   if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode, ...ownership.unmarked };
   if (!parsed.event) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
   return { kind: 'handled', event: parsed.event, ...mode, ...(envelope.data.api_version && { apiVersion: envelope.data.api_version }) };
@@ -139,8 +139,9 @@ export function parseStripeEvent(json: unknown, table: string): ParsedEvent {
 
 /**
  * Whether the object can be ours, read before its shape is checked, so another product's odd object is never
- * kept or counted: a session is ours only with our mark; a charge with the mark (or a refund with our refund
- * key) is ours, and one without it is ours only if we hold the record of its PaymentIntent (the handler asks).
+ * kept or counted: a session is ours only with our mark, and not another table's; a charge with the mark (or a refund
+ * with our refund key) is ours, and one without it, or another table's, is ours only if we hold the record of its
+ * PaymentIntent (the handler asks).
  */
 function ownershipOf(
   eventType: HandledEventType,
@@ -149,16 +150,25 @@ function ownershipOf(
 ): { foreign: boolean; anotherTable?: true; unmarked?: { unmarked: true; unmarkedPaymentId?: string } } {
   const fields = typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : undefined;
   const metadata = typeof fields?.metadata === 'object' && fields.metadata !== null ? (fields.metadata as Record<string, unknown>) : {};
-  // Another deployment's session, or the charge of its PaymentIntent, on the same Stripe account: its trip is in its table.
-  if (metadata[TABLE_MARK] !== undefined && metadata[TABLE_MARK] !== table) return { foreign: true, anotherTable: true };
-  // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip.
-  const marked = typeof metadata[eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK] === 'string';
+  const anotherTables = ofAnotherTable(metadata, table);
+  // Another deployment's session on the same Stripe account: its trip is in its table, and its payment is its own.
+  if (anotherTables && eventType.startsWith('checkout.session.')) return { foreign: true, anotherTable: true };
+  // Our refunds carry our refund key; sessions and (through their PaymentIntent) charges carry the trip. A charge marked
+  // for another table is read as one without the mark: a table restored from a backup holds the records of payments whose
+  // charges name the table it was restored from, and another stack's table holds none.
+  const marked = !anotherTables && typeof metadata[eventType.startsWith('refund.') ? REFUND_KEY_METADATA : TRIP_MARK] === 'string';
   if (eventType.startsWith('checkout.session.')) return { foreign: fields !== undefined && !marked };
   if (marked) return { foreign: false };
   const intent = fields?.payment_intent;
   const paymentId = typeof intent === 'string' ? intent : typeof intent === 'object' && intent !== null ? (intent as { id?: unknown }).id : undefined;
   const plausible = typeof paymentId === 'string' && STRIPE_ID_PATTERNS.paymentIntent.test(paymentId);
   return { foreign: false, unmarked: { unmarked: true, ...(plausible && { unmarkedPaymentId: paymentId }) } };
+}
+
+/** The object names a table (TABLE_MARK), and not this one. */
+function ofAnotherTable(metadata: Readonly<Record<string, unknown>> | null | undefined, table: string): boolean {
+  const named = metadata?.[TABLE_MARK];
+  return named !== undefined && named !== table;
 }
 
 type ObjectParse = { readonly event?: PaymentEvent } | { readonly problem: string };
@@ -178,11 +188,12 @@ function parseObject(
   object: Record<string, unknown>,
   created: number | undefined,
   statusChanged: boolean,
+  table: string,
 ): ObjectParse {
   const occurredAt = created === undefined ? {} : { occurredAt: created };
   switch (eventType) {
     case 'charge.refunded':
-      return withTime(parseCharge(eventId, eventType, object), occurredAt);
+      return withTime(parseCharge(eventId, eventType, object, table), occurredAt);
     case 'refund.created':
     case 'refund.updated':
     case 'refund.failed':
@@ -199,13 +210,14 @@ function withTime(parsed: ObjectParse, occurredAt: { occurredAt?: number }): Obj
   return 'event' in parsed && parsed.event ? { event: { ...parsed.event, ...occurredAt } as PaymentEvent } : parsed;
 }
 
-function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>): ObjectParse {
+function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>, table: string): ObjectParse {
   const charge = chargeSchema.safeParse(object);
   if (!charge.success) return { problem: `data.object.${describe(charge.error)}` };
   const paymentId = idOf(charge.data.payment_intent);
   // A charge made without a PaymentIntent (the Charges API) was never one of our checkouts.
   if (!paymentId) return {};
-  const mark = charge.data.metadata?.[TRIP_MARK];
+  // Another table's charge names a trip of that table: only this table's record of its payment can make it ours.
+  const mark = ofAnotherTable(charge.data.metadata, table) ? undefined : charge.data.metadata?.[TRIP_MARK];
   const tripId = tripIdOf(mark);
   return {
     event: {

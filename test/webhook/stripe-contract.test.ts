@@ -84,6 +84,21 @@ describe('only our payments', () => {
     expect(fake.calls.length).toBe(calls);
   });
 
+  it("releases a booking when its charge names the table's former name, as the charges of a table restored from a backup do, since this table holds the payment's record", async () => {
+    const { store, slot, trip, paymentIntent, webhook } = await pendingTrip();
+    await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent }))));
+    const formerTable = { tripId: trip.tripId, table: 'pulau-BookingTable-RESTOREDFROM' };
+
+    const partly = await webhook.send(signedRequest(chargeRefunded(paymentIntent, trip.amount, { ...formerTable, refunded: 1_000 })));
+    const wholly = await webhook.send(signedRequest(chargeRefunded(paymentIntent, trip.amount, formerTable)));
+
+    expect(partly.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect(wholly.body).toMatchObject({ outcome: 'released', tripId: trip.tripId });
+    expect((await store.getTrip(trip.tripId))?.status).toBe('refunded');
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(4);
+    expect(await store.getPaymentRecord(paymentIntent)).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+  });
+
   it('books a paid session marked for its own table', async () => {
     const { store, trip, paymentIntent, webhook } = await pendingTrip();
 
