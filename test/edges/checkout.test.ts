@@ -11,7 +11,8 @@ import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gatew
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { deps, readSlot, seedSlot, tableOf, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
+import { deps, readSlot, seedSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
+import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { servedStripeFake } from '../support/webhook-server';
 
@@ -268,6 +269,99 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
     expect(answer).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
     expect(answer.body.checkoutUrl).toBeUndefined();
     expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+
+  it('answers the page another request under the key recorded while Stripe refused this one: the trip still waits, and its page books it', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    let other: Answer | undefined;
+    // Stripe refuses this request; before it ends the trip, the same request sent again is accepted, records its page, answers.
+    const refusedWhileOtherRecords: CheckoutSessions = {
+      async createSession() {
+        other = await checkout(body, { key });
+        throw new CheckoutRefusedError('currency_not_supported', 'The currency is not enabled on this account.');
+      },
+    };
+
+    const refused = await checkout(body, { key, sessions: refusedWhileOtherRecords });
+    const paymentId = await pay(other?.body.checkoutUrl as string);
+
+    expect(refused).toMatchObject({ status: 200, body: { checkoutUrl: other?.body.checkoutUrl } });
+    expect(await store.getTrip(other?.body.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
+  });
+
+  it('answers one page to two requests under the key that asked Stripe under different session keys (two versions side by side), and it books', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const before = new StripeCheckoutSessions(async () => fake.client());
+    const after = new StripeCheckoutSessions(async () => fake.client(), undefined, tableOf(store));
+    let retry: Answer | undefined;
+    const slowToRecord: CheckoutSessions = {
+      async createSession(request) {
+        const session = await before.createSession(request);
+        retry = await checkout(body, { key, sessions: after });
+        return session;
+      },
+    };
+
+    const first = await checkout(body, { key, sessions: slowToRecord });
+    const paymentId = await pay(first.body.checkoutUrl as string);
+
+    expect(first.body.checkoutUrl).toBe(retry?.body.checkoutUrl);
+    expect(await store.getTrip(first.body.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+  });
+
+  it('answers a retry of a key whose trip expired unpaid 409, not the page recorded on it', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const first = await checkout(body, { key });
+    expect((await fetch(`${first.body.checkoutUrl}/expire`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+    expect((await store.getTrip(first.body.tripId as string))?.status).toBe('expired');
+
+    const retried = await checkout(body, { key });
+
+    expect(retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING', message: expect.stringContaining('expired') } });
+    expect(retried.body.checkoutUrl).toBeUndefined();
+  });
+
+  it('answers a retry after the sweeper released the hold of a checkout Stripe never answered 409, without asking Stripe, and ends the trip', async () => {
+    const own = await storeOnOwnTable();
+    const slot = await seedSlot(own, { capacity: 2 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const anHourAgo: Clock = { now: () => new Date(Date.now() - 3_600_000) };
+    const down = failingSessions(() => new PaymentGatewayUnavailableError('Stripe did not answer'), 3);
+    expect((await checkout(body, { key, store: own, sessions: down, clock: anHourAgo })).status).toBe(503);
+    expect((await releaseExpiredHolds({ store: own, clock: systemClock, ids: randomIds })).released).toHaveLength(1);
+
+    const retried = await checkout(body, { key, store: own, sessions: down });
+    const again = await checkout(body, { key, store: own, sessions: down });
+
+    expect(retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
+    expect(again).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING', message: expect.stringContaining('hold ran out') } });
+    expect(down.calls).toBe(1);
+    expect(await counts(slot, own)).toEqual({ available: 2, unheld: 2 });
+  });
+
+  it('opens its own page in each of two deployments on one Stripe account sent the same user and key (two developers trying the README’s example)', async () => {
+    const deployments = [await storeOnOwnTable(), await storeOnOwnTable()];
+    const key = uniqueId('key');
+    const answers: Answer[] = [];
+    for (const own of deployments) {
+      const slot = await seedSlot(own, { capacity: 2 });
+      const sessions = new StripeCheckoutSessions(async () => fake.client(), undefined, tableOf(own));
+      answers.push(await checkout(request([[slot, 2]], 'user-123'), { key, store: own, sessions }));
+    }
+
+    expect(answers.map((answer) => answer.status)).toEqual([201, 201]);
+    expect(answers[0]?.body.tripId).toBe(answers[1]?.body.tripId);
+    expect(answers[0]?.body.checkoutUrl).not.toBe(answers[1]?.body.checkoutUrl);
   });
 });
 

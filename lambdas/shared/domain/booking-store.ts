@@ -68,6 +68,11 @@ export interface TripTransition {
   readonly checkoutSessionId?: string;
   readonly checkoutUrl?: string;
   readonly refundId?: string;
+  /**
+   * When set, the trip must have no Checkout Session recorded (`null`), or none but this one: a trip whose payment page
+   * was answered is never ended by a request that failed to make one, nor given a second page.
+   */
+  readonly recordedSessionNoneOr?: string | null;
 }
 
 /**

@@ -91,9 +91,13 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   }
   // A key names one request: the same key with other items or URLs is a mistake, answered as one (Stripe does the same).
   if (!sameRequest(trip, input)) return keyReused(input, trip);
-  if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return started(trip, trip.checkoutUrl, replayed);
+  if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return pageOf(trip, replayed);
   // Its checkout ended before any page was made (refused, or its hold ran out): nobody may pay for it now.
   if (trip.status !== 'pending_payment') return checkoutEnded(trip);
+  if (Date.parse(trip.holdExpiresAt as string) <= deps.clock.now().getTime()) {
+    const pageMadeMeanwhile = await endCheckout(deps, trip, 'hold ran out before a payment page was made');
+    return pageMadeMeanwhile ?? checkoutEnded((await deps.store.getTrip(trip.tripId)) ?? trip);
+  }
   let session: { sessionId: string; url: string };
   try {
     session = await deps.checkout.createSession({
@@ -114,10 +118,13 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   } catch (error) {
     // Another request under this key is making the trip's page with other URLs: this one is refused, the trip left to it.
     if (error instanceof SessionKeyReusedError) return keyReused(input, trip);
-    // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once.
     const refused = error instanceof CheckoutRefusedError;
-    if (refused || input.idempotencyKey === undefined)
-      await abandon(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
+    // Nobody can pay for this trip if no request can continue it: its seats go back to sale at once, unless another
+    // request under the key made its page meanwhile, which this one then answers.
+    if (refused || input.idempotencyKey === undefined) {
+      const pageMadeMeanwhile = await endCheckout(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
+      if (pageMadeMeanwhile?.ok) return pageMadeMeanwhile;
+    }
     if (refused) {
       return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`, {
         detail: `${error.code}: ${error.message}`,
@@ -125,18 +132,33 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     }
     throw error;
   }
-  // Recorded so the webhook matches the paying session and a retry answers the same; a trip that moved on keeps its state.
+  // Recorded so the webhook matches the paying session and a retry answers the same, unless the trip moved on meanwhile
+  // or another request under the key recorded its page first (two versions of this code side by side ask Stripe under
+  // different keys): the page recorded is then the one answered, and one that ended is answered by none.
   const recorded = await deps.store.commit({
     at: deps.clock.now().toISOString(),
-    tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', checkoutSessionId: session.sessionId, checkoutUrl: session.url },
+    tripTransition: {
+      tripId: trip.tripId,
+      from: ['pending_payment'],
+      to: 'pending_payment',
+      checkoutSessionId: session.sessionId,
+      checkoutUrl: session.url,
+      recordedSessionNoneOr: session.sessionId,
+    },
   });
   if (recorded.committed) return started(trip, session.url, replayed);
-  // The trip moved on meanwhile. Its page is answered only if another request under the key recorded this same session
-  // (its payment may have booked the trip since); a page for a trip that ended would take a payment only to refund it.
   const now = await deps.store.getTrip(trip.tripId);
-  if (now !== undefined && now.checkoutSessionId === session.sessionId) return started(now, session.url, replayed);
-  return checkoutEnded(now ?? trip);
+  return now === undefined ? checkoutEnded(trip) : pageOf(now, true);
 }
+
+/** The page recorded on the trip, while a payment of it can still book it (or did); none for a checkout that ended unpaid. */
+function pageOf(trip: Trip, replayed: boolean): CheckoutStarted | BookingFailure {
+  if (trip.checkoutUrl === undefined || ENDED_UNPAID.includes(trip.status)) return checkoutEnded(trip);
+  return started(trip, trip.checkoutUrl, replayed);
+}
+
+/** A trip that ended without a payment: its page, still open at Stripe or not, would take a payment only to refund it. */
+const ENDED_UNPAID: readonly Trip['status'][] = ['expired', 'payment_failed'];
 
 function keyReused(input: StartCheckoutInput, trip: Trip): BookingFailure {
   return failure(
@@ -176,16 +198,25 @@ function sameRequest(trip: Trip, input: StartCheckoutInput): boolean {
   return key(trip.items) === key(input.items) && sameUrls;
 }
 
-/** The trip ends `expired` and its hold is released, in one transaction; a trip or hold that moved on is left as it is. */
-async function abandon(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<void> {
+/**
+ * The trip ends `expired`, its hold released with it (or alone, when the sweeper gave the hold's seats back already), if
+ * no page was recorded on it meanwhile. Answers the page another request under the key recorded, when one did; nothing
+ * when the checkout ended here, or had moved on.
+ */
+async function endCheckout(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<CheckoutStarted | BookingFailure | undefined> {
+  const at = deps.clock.now().toISOString();
+  const tripTransition = { tripId: trip.tripId, from: ['pending_payment'], to: 'expired', statusReason: why, recordedSessionNoneOr: null } as const;
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
-  await commitHoldRelease(deps.store, {
-    at: deps.clock.now().toISOString(),
-    ...release,
-    tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'expired', statusReason: why },
-    audits: [audit],
-  });
+  const result = await commitHoldRelease(deps.store, { at, ...release, tripTransition, audits: [audit] });
+  if (result.committed) return undefined;
+  if (result.rejection.trip === undefined && result.rejection.hold !== undefined) {
+    const ended = auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: trip.tripId, actorType: 'system', at, metadata: { why } });
+    await deps.store.commit({ at, tripTransition, audits: [ended] });
+    return undefined;
+  }
+  const current = result.rejection.trip?.current;
+  return current?.checkoutUrl === undefined ? undefined : pageOf(current, true);
 }
 
 function started(trip: Trip, checkoutUrl: string, replayed: boolean): CheckoutStarted {

@@ -87,6 +87,10 @@ export const guard = {
   eventStatusIs: '#status = :status',
   /** The trip is in a state this change may move it from: what makes a second confirmation impossible. */
   tripStatusIn: (placeholders: readonly string[]): string => `#status IN (${placeholders.join(', ')})`,
+  /** The trip has no payment page recorded, or only this one: a page answered is neither ended nor replaced. */
+  noOtherSessionRecorded: '(attribute_not_exists(checkoutSessionId) OR checkoutSessionId = :onlySession)',
+  /** The trip has no payment page recorded. */
+  noSessionRecorded: 'attribute_not_exists(checkoutSessionId)',
   /** No traveller's return asked Stripe about the trip since `:since`: of polls arriving together, one asks. */
   tripNotCheckedSince: `(attribute_not_exists(${RETURN_CHECKED_AT}) OR ${RETURN_CHECKED_AT} <= :since)`,
 } as const;
@@ -303,6 +307,11 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   if (transition.userId !== undefined) {
     conditions.push(guard.tripOwnedBy);
     values[':userId'] = transition.userId;
+  }
+  if (transition.recordedSessionNoneOr === null) conditions.push(guard.noSessionRecorded);
+  if (typeof transition.recordedSessionNoneOr === 'string') {
+    conditions.push(guard.noOtherSessionRecorded);
+    values[':onlySession'] = transition.recordedSessionNoneOr;
   }
   if (transition.paidFor !== undefined) {
     const { paidFor } = transition;

@@ -1,4 +1,5 @@
 // The Stripe adapter: the only place that calls Stripe's API; the SDK, its client and its errors are in stripe-client.ts.
+import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import {
   CheckoutRefusedError,
@@ -190,10 +191,12 @@ const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_requi
  * The idempotency key of a trip's session. Stripe refuses a key sent again with other parameters, so a change of what a
  * session carries (the table's mark, here) changes its key: a request retried across the upgrade then gets a session
  * instead of a refusal. The one asked for before, whose answer was lost, was never shown to anyone; a payment of it would
- * not be the trip's recorded session, and would be set aside and refunded.
+ * not be the trip's recorded session, and would be set aside and refunded. The mark is in the key: a trip's id comes
+ * from its user and their Idempotency-Key alone, and two deployments on one account (two developers' local stacks
+ * trying the README's example) may both be sent one.
  */
-function sessionKey(tripId: string, markedWithTable: boolean): string {
-  return markedWithTable ? `checkout-${tripId}-t` : `checkout-${tripId}`;
+function sessionKey(tripId: string, table: string | undefined): string {
+  return table === undefined ? `checkout-${tripId}` : `checkout-${tripId}-${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
 }
 
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
@@ -227,7 +230,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
           cancel_url: request.cancelUrl,
         },
         // One session per trip, however often the request is retried.
-        { idempotencyKey: sessionKey(request.tripId, this.table !== undefined), ...time },
+        { idempotencyKey: sessionKey(request.tripId, this.table), ...time },
       );
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
