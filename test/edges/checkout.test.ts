@@ -105,6 +105,13 @@ async function expectHoldsAddUp(slots: readonly Slot[]): Promise<void> {
   expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
 }
 
+/** Pays on the hosted page the answer named: the fake delivers the payment's events to the webhook over this table. */
+async function pay(checkoutUrl: string): Promise<string> {
+  const sessionId = decodeURIComponent(checkoutUrl.split('/c/pay/')[1] as string);
+  expect((await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+  return fake.session(sessionId)?.paymentIntent as string;
+}
+
 /** Stripe's sessions, but the first `failures` calls throw `error` (Stripe not reached, or refusing). */
 function failingSessions(error: () => Error, failures = 1): CheckoutSessions & { calls: number } {
   const real = new StripeCheckoutSessions(async () => fake.client());
@@ -159,12 +166,6 @@ describe('the same Idempotency-Key', () => {
 });
 
 describe('a key’s request is its items and its URLs, and a trip whose checkout ended is not reopened', () => {
-  /** Pays on the hosted page the answer named: the fake delivers the payment's events to the webhook over this table. */
-  async function pay(checkoutUrl: string): Promise<string> {
-    const sessionId = decodeURIComponent(checkoutUrl.split('/c/pay/')[1] as string);
-    expect((await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
-    return fake.session(sessionId)?.paymentIntent as string;
-  }
   /** Stripe's sessions; after each one is made, and before its request records it, `meanwhile` runs to its end. */
   function meanwhileBeforeRecording(meanwhile: () => Promise<void>): CheckoutSessions {
     const real = new StripeCheckoutSessions(async () => fake.client());
@@ -366,6 +367,53 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
 });
 
 describe('Stripe failing after the hold is stored', () => {
+  it('continues a request retried with the same key when its session’s expiry is too near for Stripe: the hold is held on, and its page books it', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const sixMinutesAgo: Clock = { now: () => new Date(Date.now() - 6 * 60_000) };
+    const outage = await checkout(body, {
+      key,
+      sessions: failingSessions(() => new PaymentGatewayUnavailableError('Stripe did not answer')),
+      clock: sixMinutesAgo,
+    });
+    expect(outage).toMatchObject({ status: 503, body: { error: 'STRIPE_UNAVAILABLE' } });
+    const hold = (await store.listActiveHolds()).find((candidate) => candidate.seats.some((seat) => seat.slotId === slot.slotId));
+    const heldUntil = hold?.expiresAt as string;
+
+    const retried = await checkout(body, { key });
+    // What the sweeper would find just past the first expiry: not this hold, which moved in its index with its expiry.
+    const expiredThen = await store.listExpiredHolds(new Date(Date.parse(heldUntil) + 1_000).toISOString(), 1_000);
+    const trip = await store.getTrip(hold?.tripId as string);
+    const paymentId = await pay(retried.body.checkoutUrl as string);
+
+    expect(retried).toMatchObject({ status: 200, body: { tripId: hold?.tripId, checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
+    expect(Date.parse(retried.body.expiresAt as string)).toBeGreaterThan(Date.parse(heldUntil));
+    expect(trip?.holdExpiresAt).toBe(retried.body.expiresAt);
+    expect(expiredThen.map((expired) => expired.tripId)).not.toContain(hold?.tripId);
+    expect(await store.getTrip(hold?.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
+  });
+
+  it('holds on once for two such retries at the same moment, which answer one page', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const sixMinutesAgo: Clock = { now: () => new Date(Date.now() - 6 * 60_000) };
+    await checkout(body, { key, sessions: failingSessions(() => new PaymentGatewayUnavailableError('Stripe did not answer')), clock: sixMinutesAgo });
+
+    const [a, b] = await Promise.all([checkout(body, { key }), checkout(body, { key })]);
+
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.body.checkoutUrl).toBe(b.body.checkoutUrl);
+    expect(a.body.expiresAt).toBe(b.body.expiresAt);
+    const trip = await store.getTrip(a.body.tripId as string);
+    expect(trip?.checkoutUrl).toBe(a.body.checkoutUrl);
+    expect((await store.listAudit('trip', a.body.tripId as string)).filter((entry) => entry.eventType === 'trip.hold_renewed')).toHaveLength(1);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 0 });
+  });
+
   it('continues a request retried with the same key a minute after Stripe was unreachable', async () => {
     const slot = await seedSlot(store, { capacity: 3 });
     const body = request([[slot, 1]]);

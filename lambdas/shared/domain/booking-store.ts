@@ -68,6 +68,7 @@ export interface TripTransition {
   readonly checkoutSessionId?: string;
   readonly checkoutUrl?: string;
   readonly refundId?: string;
+  readonly holdExpiresAt?: string;
   /**
    * When set, the trip must have no Checkout Session recorded (`null`), or none but this one: a trip whose payment page
    * was answered is never ended by a request that failed to make one, nor given a second page.
@@ -127,6 +128,8 @@ export interface AtomicWrite {
   /** A new hold, or a hold leaving `held` (consumed by its confirmation, or released): exactly once. */
   readonly newHold?: Hold;
   readonly holdTransition?: { readonly tripId: string; readonly to: 'consumed' | 'released' };
+  /** A hold still held until `from`, held on until `to` (a checkout retried too late for its payment page's expiry). */
+  readonly holdRenewal?: { readonly tripId: string; readonly from: string; readonly to: string };
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;

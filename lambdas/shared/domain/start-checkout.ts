@@ -25,6 +25,9 @@ export interface StartCheckoutDeps extends Deps {
  */
 const SESSION_SLACK_MS = 5 * 60_000;
 
+/** Stripe opens a session only if it ends 30 minutes away or more; a minute more covers the call and the two clocks. */
+const SHORTEST_SESSION_MS = 31 * 60_000;
+
 /** Stripe's bounds on a Checkout Session's `expires_at`, which the hold follows. */
 export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
 
@@ -94,9 +97,11 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   if (trip.checkoutUrl !== undefined && trip.holdExpiresAt !== undefined) return pageOf(trip, replayed);
   // Its checkout ended before any page was made (refused, or its hold ran out): nobody may pay for it now.
   if (trip.status !== 'pending_payment') return checkoutEnded(trip);
-  if (Date.parse(trip.holdExpiresAt as string) <= deps.clock.now().getTime()) {
-    const pageMadeMeanwhile = await endCheckout(deps, trip, 'hold ran out before a payment page was made');
-    return pageMadeMeanwhile ?? checkoutEnded((await deps.store.getTrip(trip.tripId)) ?? trip);
+  if (Date.parse(trip.holdExpiresAt as string) <= deps.clock.now().getTime()) return holdRanOut(deps, trip);
+  if (sessionExpiry(trip).getTime() < deps.clock.now().getTime() + SHORTEST_SESSION_MS) {
+    const renewed = await renewHold(deps, trip);
+    if ('ok' in renewed) return renewed;
+    trip = renewed;
   }
   let session: { sessionId: string; url: string };
   try {
@@ -149,6 +154,39 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
   if (recorded.committed) return started(trip, session.url, replayed);
   const now = await deps.store.getTrip(trip.tripId);
   return now === undefined ? checkoutEnded(trip) : pageOf(now, true);
+}
+
+/**
+ * A retry too late for the session's expiry, which was fixed when the hold was made so that every attempt sends Stripe the
+ * same (Stripe wants 30 minutes): the hold is held on for another `holdMinutes`, and the session asked for under the key
+ * of its new expiry. A session an earlier attempt made, its answer lost, was never shown and is never recorded. Answers
+ * the trip renewed (by this request or another under the key), or what ended it meanwhile.
+ */
+async function renewHold(deps: StartCheckoutDeps, trip: Trip): Promise<Trip | CheckoutStarted | BookingFailure> {
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const from = trip.holdExpiresAt as string;
+  const to = holdExpiry(now, deps.holdMinutes);
+  const renewed = await deps.store.commit({
+    at,
+    holdRenewal: { tripId: trip.tripId, from, to },
+    tripTransition: { tripId: trip.tripId, from: ['pending_payment'], to: 'pending_payment', holdExpiresAt: to, recordedSessionNoneOr: null },
+    audits: [auditEntry(deps, { eventType: 'trip.hold_renewed', entityType: 'trip', entityId: trip.tripId, actorType: 'system', at, metadata: { from, to } })],
+  });
+  if (renewed.committed) return { ...trip, holdExpiresAt: to, updatedAt: at };
+  const current = await deps.store.getTrip(trip.tripId);
+  if (current === undefined) return checkoutEnded(trip);
+  if (current.checkoutUrl !== undefined) return pageOf(current, true);
+  if (current.status !== 'pending_payment') return checkoutEnded(current);
+  if (current.holdExpiresAt !== from) return current;
+  // Still the same expiry, so the hold itself was no longer held: the sweeper gave its seats back at its very end.
+  return holdRanOut(deps, current);
+}
+
+/** The hold ran out before any page was made (Stripe did not answer meanwhile): the trip ends, without asking Stripe. */
+async function holdRanOut(deps: StartCheckoutDeps, trip: Trip): Promise<CheckoutStarted | BookingFailure> {
+  const pageMadeMeanwhile = await endCheckout(deps, trip, 'hold ran out before a payment page was made');
+  return pageMadeMeanwhile ?? checkoutEnded((await deps.store.getTrip(trip.tripId)) ?? trip);
 }
 
 /** The page recorded on the trip, while a payment of it can still book it (or did); none for a checkout that ended unpaid. */

@@ -64,6 +64,8 @@ export const guard = {
   seatsLeftToRemove: '(unheldCount >= :mustBeFree OR (attribute_not_exists(unheldCount) AND availableCount >= :mustBeFree))',
   /** A hold is consumed or released once, by whoever finds it still held. */
   holdIsHeld: '#status = :held',
+  /** A hold is renewed from the expiry its renewer read: of two renewals at once, one. */
+  holdExpiresAt: 'expiresAt = :from',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
   bookingConfirmed: '#status = :confirmed',
   /** The trip belongs to the paying user. */
@@ -133,6 +135,7 @@ export function buildTransaction(table: string, write: AtomicWrite): Transaction
   if (write.newTrip) tagged.push({ kind: 'new-trip', item: putNewItem(table, tripItem(write.newTrip)) });
   if (write.newHold) tagged.push({ kind: 'hold', item: putNewItem(table, holdItem(write.newHold), true) });
   if (write.holdTransition) tagged.push({ kind: 'hold', item: holdTransitionItem(table, write.holdTransition, at) });
+  if (write.holdRenewal) tagged.push({ kind: 'hold', item: holdRenewalItem(table, write.holdRenewal, at) });
   if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
   return tagged;
 }
@@ -269,6 +272,21 @@ function holdTransitionItem(table: string, transition: NonNullable<AtomicWrite['
   };
 }
 
+function holdRenewalItem(table: string, renewal: NonNullable<AtomicWrite['holdRenewal']>, at: string): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.hold(renewal.tripId),
+      // The sweeper finds held holds by their expiry in the index: it moves with it.
+      UpdateExpression: `SET expiresAt = :to, ${GLOBAL_INDEXES.byParent.sortKey} = :sort, updatedAt = :at`,
+      ConditionExpression: allOf(guard.exists, guard.holdIsHeld, guard.holdExpiresAt),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':to': renewal.to, ':from': renewal.from, ':sort': `${renewal.to}#${renewal.tripId}`, ':held': 'held', ':at': at },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
 function unusableEventPutItem(table: string, write: NonNullable<AtomicWrite['unusableEvent']>): TransactItem {
   if (write.expectedStatus === undefined) return putNewItem(table, unusableEventItem(write.event), true);
   return {
@@ -335,6 +353,7 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     ['checkoutSessionId', transition.checkoutSessionId],
     ['checkoutUrl', transition.checkoutUrl],
     ['refundId', transition.refundId],
+    ['holdExpiresAt', transition.holdExpiresAt],
   ];
   for (const [name, value] of optional) {
     if (value === undefined) continue;

@@ -193,10 +193,12 @@ const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_requi
  * instead of a refusal. The one asked for before, whose answer was lost, was never shown to anyone; a payment of it would
  * not be the trip's recorded session, and would be set aside and refunded. The mark is in the key: a trip's id comes
  * from its user and their Idempotency-Key alone, and two deployments on one account (two developers' local stacks
- * trying the README's example) may both be sent one.
+ * trying the README's example) may both be sent one. So is the session's expiry, which a checkout retried too late for
+ * it moves (with its hold).
  */
-function sessionKey(tripId: string, table: string | undefined): string {
-  return table === undefined ? `checkout-${tripId}` : `checkout-${tripId}-${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
+function sessionKey(tripId: string, table: string | undefined, expiresAt: Date): string {
+  const asked = createHash('sha256').update(`${table ?? ''}\n${Math.floor(expiresAt.getTime() / 1000)}`);
+  return `checkout-${tripId}-${asked.digest('hex').slice(0, 16)}`;
 }
 
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
@@ -230,7 +232,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
           cancel_url: request.cancelUrl,
         },
         // One session per trip, however often the request is retried.
-        { idempotencyKey: sessionKey(request.tripId, this.table), ...time },
+        { idempotencyKey: sessionKey(request.tripId, this.table, request.expiresAt), ...time },
       );
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
