@@ -44,6 +44,8 @@ const checkoutSessionSchema = z.object({
   amount_subtotal: z.nullish(minorUnits),
   total_details: z.nullish(z.object({ amount_discount: z.nullish(minorUnits) })),
   currency: z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a three-letter currency code')),
+  // Read leniently: only an expired session's end is compared with its trip's hold, and an odd value means "not known".
+  expires_at: z.catch(z.nullish(z.number()), undefined),
 });
 
 const chargeSchema = z.object({
@@ -274,7 +276,14 @@ function parseSession(
     case 'checkout.session.async_payment_failed':
       return { event: { kind: 'checkout-ended', to: 'payment_failed', ...common } };
     case 'checkout.session.expired':
-      return { event: { kind: 'checkout-ended', to: 'expired', ...common } };
+      return {
+        event: {
+          kind: 'checkout-ended',
+          to: 'expired',
+          ...common,
+          ...(typeof session.data.expires_at === 'number' && { sessionExpiresAt: session.data.expires_at }),
+        },
+      };
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded': {
       const paymentId = idOf(session.data.payment_intent);

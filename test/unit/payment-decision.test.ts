@@ -180,6 +180,14 @@ const rows: Row[] = [
   { rule: 'paid-trip-not-payable', state: { trip: trip('expired') }, event: paid(), step: 'set-aside', reason: 'trip_expired' },
   { rule: 'paid-matching', state: { trip: trip('awaiting_payment') }, event: paid({ amount: 7_000, amountDiscount: 2_000 }), step: 'confirm' },
   { rule: 'unpaid-pending', state: { trip: trip('pending_payment') }, event: unpaid(), step: 'move-trip', outcome: 'awaiting_payment' },
+  {
+    rule: 'checkout-expired-superseded',
+    state: { trip: trip('pending_payment', { holdExpiresAt: '2026-11-20T11:00:00.000Z' }) },
+    // Its session was to end at 10:20; the hold, held on, is for a session ending at 10:55.
+    event: { ...ended('expired'), sessionExpiresAt: Date.parse('2026-11-20T10:20:00.000Z') / 1000 },
+    step: 'answer',
+    outcome: 'no_change',
+  },
   { rule: 'checkout-ended-waiting', state: { trip: trip('awaiting_payment') }, event: ended('expired'), step: 'move-trip', outcome: 'expired' },
   { rule: 'checkout-end-late', state: { trip: trip('booked', { paymentId: PI }) }, event: ended('payment_failed'), step: 'answer', outcome: 'no_change' },
   { rule: 'refund-foreign-charge', state: {}, event: { ...charge(), marked: false }, step: 'answer', outcome: 'ignored' },
@@ -278,6 +286,17 @@ describe('decide', () => {
     { name: 'a discounted price that is not the trip’s', facts: { amount: 6_000, amountSubtotal: 6_000, amountDiscount: 0 }, step: 'set-aside' },
   ])('books or sets aside by the price before discounts: $name → $step', ({ facts, step }) => {
     expect(decide({ trip: trip('pending_payment') }, paid(facts)).plan.step).toBe(step);
+  });
+
+  it('ends a waiting trip on the expiry of its own session, whose end Stripe gives in whole seconds, and not on that of an earlier attempt’s', () => {
+    const heldUntil = '2026-11-20T11:00:00.500Z';
+    const waiting = { trip: trip('pending_payment', { holdExpiresAt: heldUntil }) };
+    const endingAt = (iso: string) => ({ ...ended('expired'), sessionExpiresAt: Math.floor(Date.parse(iso) / 1000) });
+
+    expect(decide(waiting, endingAt('2026-11-20T10:55:00.500Z')).rule).toBe('checkout-ended-waiting');
+    expect(decide(waiting, endingAt('2026-11-20T10:53:59.000Z')).rule).toBe('checkout-expired-superseded');
+    expect(decide(waiting, ended('expired')).rule).toBe('checkout-ended-waiting');
+    expect(decide(waiting, { ...endingAt('2026-11-20T10:20:00.000Z'), to: 'payment_failed' }).rule).toBe('checkout-ended-waiting');
   });
 
   it('never releases or settles on a full total that may count a refund failed since: before the total held, or until a failure learned by a lookup', () => {

@@ -127,7 +127,12 @@ export interface AtomicWrite {
   readonly newTrip?: Trip;
   /** A new hold, or a hold leaving `held` (consumed by its confirmation, or released): exactly once. */
   readonly newHold?: Hold;
-  readonly holdTransition?: { readonly tripId: string; readonly to: 'consumed' | 'released' };
+  readonly holdTransition?: {
+    readonly tripId: string;
+    readonly to: 'consumed' | 'released';
+    /** When set, the hold must have run out by then: the sweeper, which found it by an expiry a retry may have moved since. */
+    readonly expiredBy?: string;
+  };
   /** A hold still held until `from`, held on until `to` (a checkout retried too late for its payment page's expiry). */
   readonly holdRenewal?: { readonly tripId: string; readonly from: string; readonly to: string };
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */

@@ -53,6 +53,14 @@ export const TRIP_STATUSES = [
 ] as const;
 export type TripStatus = (typeof TRIP_STATUSES)[number];
 
+/**
+ * How much later than asked the session ends, and how much later than its session the hold ends. The session's
+ * expiry is fixed when the hold is made and sent the same on every retry, so a retry whose first attempt did
+ * reach Stripe is answered with that session (same key, same parameters); the slack keeps it more than Stripe's
+ * 30 minutes away for a retry within 5 minutes, and a payment made at its last second still finds its hold.
+ */
+export const SESSION_SLACK_MS = 5 * 60_000;
+
 /** States from which a payment may confirm the trip. */
 export const CONFIRMABLE_TRIP_STATUSES: readonly TripStatus[] = ['pending_payment', 'awaiting_payment'];
 

@@ -1,6 +1,15 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
 import { refundChangeMoves, withFailureDated } from './payment-ledger';
-import { CONFIRMABLE_TRIP_STATUSES, type CheckoutTrip, type PaymentRecord, type RefundEntry, type RefundStatus, type Trip, type TripStatus } from './model';
+import {
+  CONFIRMABLE_TRIP_STATUSES,
+  SESSION_SLACK_MS,
+  type CheckoutTrip,
+  type PaymentRecord,
+  type RefundEntry,
+  type RefundStatus,
+  type Trip,
+  type TripStatus,
+} from './model';
 
 interface EventIdentity {
   readonly eventId: string;
@@ -33,6 +42,8 @@ export interface CheckoutEnded extends EventIdentity {
   readonly to: 'payment_failed' | 'expired';
   readonly sessionId: string;
   readonly tripId?: string;
+  /** When the session was to end (epoch seconds, Stripe's `expires_at`), on an expired one. */
+  readonly sessionExpiresAt?: number;
 }
 
 export interface ChargeRefunded extends EventIdentity {
@@ -143,6 +154,16 @@ function sessionMayMove(trip: Trip, sessionId: string): boolean {
   return trip.checkoutSessionId === undefined || trip.checkoutSessionId === sessionId;
 }
 
+/**
+ * An expired session that was to end well before the session the trip's hold is now held for: an earlier attempt's, its
+ * answer lost and never shown, replaced when a retry held the hold on. Its end is not the checkout's. (A minute covers
+ * Stripe's whole seconds.)
+ */
+function endedBeforeItsHold(trip: Trip, event: CheckoutEnded): boolean {
+  if (event.to !== 'expired' || event.sessionExpiresAt === undefined || trip.holdExpiresAt === undefined) return false;
+  return event.sessionExpiresAt * 1000 < Date.parse(trip.holdExpiresAt) - SESSION_SLACK_MS - 60_000;
+}
+
 function isConfirmable(trip: Trip): boolean {
   return CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
 }
@@ -215,6 +236,7 @@ function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decisio
 function decideEnded({ trip }: PaymentState, event: CheckoutEnded): Decision {
   // Arriving after the trip was booked (or otherwise settled), an end of checkout changes nothing.
   if (trip && isConfirmable(trip) && sessionMayMove(trip, event.sessionId)) {
+    if (endedBeforeItsHold(trip, event)) return answer('checkout-expired-superseded', 'no_change');
     return { rule: 'checkout-ended-waiting', plan: { step: 'move-trip', trip, to: event.to, outcome: event.to } };
   }
   return answer('checkout-end-late', 'no_change');

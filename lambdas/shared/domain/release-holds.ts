@@ -10,10 +10,11 @@ export function holdRelease(
   hold: Pick<Hold, 'tripId' | 'seats'>,
   actorType: AuditActorType,
   why: string,
+  expiredBy?: string,
 ): Pick<AtomicWrite, 'seatChanges' | 'holdTransition'> & { audit: AuditEntry } {
   return {
     seatChanges: hold.seats.map(({ slotId, guests }) => ({ kind: 'unhold', slotId, guests })),
-    holdTransition: { tripId: hold.tripId, to: 'released' },
+    holdTransition: { tripId: hold.tripId, to: 'released', ...(expiredBy !== undefined && { expiredBy }) },
     audit: auditEntry(deps, {
       eventType: 'trip.hold_released',
       entityType: 'trip',
@@ -58,8 +59,10 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
     const fresh = expired.filter((hold) => !released.includes(hold.tripId) && !alreadySettled.includes(hold.tripId));
     if (fresh.length === 0) break;
     for (const hold of fresh) {
-      const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired');
-      const result = await commitHoldRelease(deps.store, { at: deps.clock.now().toISOString(), ...release, audits: [audit] });
+      const at = deps.clock.now().toISOString();
+      // Found by its expiry, released only if it still has run out: a retried checkout may have held it on meanwhile.
+      const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired', at);
+      const result = await commitHoldRelease(deps.store, { at, ...release, audits: [audit] });
       (result.committed ? released : alreadySettled).push(hold.tripId);
     }
   }

@@ -5,7 +5,7 @@ import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
-import { seatsPerSlot, type Hold, type Trip } from './model';
+import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
 import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
 import { commitHoldRelease, holdRelease } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
@@ -16,14 +16,6 @@ export interface StartCheckoutDeps extends Deps {
   /** How long seats are held for a payment (Stripe allows a session 30 minutes to 24 hours). */
   readonly holdMinutes: number;
 }
-
-/**
- * How much later than asked the session ends, and how much later than its session the hold ends. The session's
- * expiry is fixed when the hold is made and sent the same on every retry, so a retry whose first attempt did
- * reach Stripe is answered with that session (same key, same parameters); the slack keeps it more than Stripe's
- * 30 minutes away for a retry within 5 minutes, and a payment made at its last second still finds its hold.
- */
-const SESSION_SLACK_MS = 5 * 60_000;
 
 /** Stripe opens a session only if it ends 30 minutes away or more; a minute more covers the call and the two clocks. */
 const SHORTEST_SESSION_MS = 31 * 60_000;
@@ -166,7 +158,10 @@ async function renewHold(deps: StartCheckoutDeps, trip: Trip): Promise<Trip | Ch
   const now = deps.clock.now();
   const at = now.toISOString();
   const from = trip.holdExpiresAt as string;
-  const to = holdExpiry(now, deps.holdMinutes);
+  // Never past a day after the checkout, the longest hold there is: a client retrying while Stripe keeps failing (our
+  // key rejected, say) does not keep the seats from sale for longer than that.
+  const to = new Date(Math.min(Date.parse(holdExpiry(now, deps.holdMinutes)), Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000)).toISOString();
+  if (sessionExpiry({ ...trip, holdExpiresAt: to }).getTime() < now.getTime() + SHORTEST_SESSION_MS) return holdRanOut(deps, trip, 'checkout a day old');
   const renewed = await deps.store.commit({
     at,
     holdRenewal: { tripId: trip.tripId, from, to },
@@ -184,8 +179,8 @@ async function renewHold(deps: StartCheckoutDeps, trip: Trip): Promise<Trip | Ch
 }
 
 /** The hold ran out before any page was made (Stripe did not answer meanwhile): the trip ends, without asking Stripe. */
-async function holdRanOut(deps: StartCheckoutDeps, trip: Trip): Promise<CheckoutStarted | BookingFailure> {
-  const pageMadeMeanwhile = await endCheckout(deps, trip, 'hold ran out before a payment page was made');
+async function holdRanOut(deps: StartCheckoutDeps, trip: Trip, why = 'hold ran out before a payment page was made'): Promise<CheckoutStarted | BookingFailure> {
+  const pageMadeMeanwhile = await endCheckout(deps, trip, why);
   return pageMadeMeanwhile ?? checkoutEnded((await deps.store.getTrip(trip.tripId)) ?? trip);
 }
 
@@ -215,7 +210,7 @@ function withTripId(url: string, tripId: string): string {
 }
 
 /** The session's expiry, derived from the stored hold only: the same on every attempt. */
-function sessionExpiry(trip: Trip): Date {
+function sessionExpiry(trip: Pick<Trip, 'holdExpiresAt'>): Date {
   return new Date(Date.parse(trip.holdExpiresAt as string) - SESSION_SLACK_MS);
 }
 

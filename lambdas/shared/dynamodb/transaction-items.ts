@@ -64,6 +64,8 @@ export const guard = {
   seatsLeftToRemove: '(unheldCount >= :mustBeFree OR (attribute_not_exists(unheldCount) AND availableCount >= :mustBeFree))',
   /** A hold is consumed or released once, by whoever finds it still held. */
   holdIsHeld: '#status = :held',
+  /** The sweeper releases a hold only once it has run out: a retry may have held it on since the sweeper found it. */
+  holdRanOutBy: 'expiresAt <= :expiredBy',
   /** A hold is renewed from the expiry its renewer read: of two renewals at once, one. */
   holdExpiresAt: 'expiresAt = :from',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
@@ -264,9 +266,14 @@ function holdTransitionItem(table: string, transition: NonNullable<AtomicWrite['
       Key: keys.hold(transition.tripId),
       // Leaving `held`, the hold leaves the index the sweeper reads.
       UpdateExpression: `SET #status = :to, updatedAt = :at REMOVE ${GLOBAL_INDEXES.byParent.partitionKey}, ${GLOBAL_INDEXES.byParent.sortKey}`,
-      ConditionExpression: allOf(guard.exists, guard.holdIsHeld),
+      ConditionExpression: allOf(guard.exists, guard.holdIsHeld, ...(transition.expiredBy === undefined ? [] : [guard.holdRanOutBy])),
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':to': transition.to, ':held': 'held', ':at': at },
+      ExpressionAttributeValues: {
+        ':to': transition.to,
+        ':held': 'held',
+        ':at': at,
+        ...(transition.expiredBy !== undefined && { ':expiredBy': transition.expiredBy }),
+      },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
