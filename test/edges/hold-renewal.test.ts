@@ -1,10 +1,15 @@
 // A keyed checkout retried too late for its session's expiry, whose hold is held on: against the sweeper reading the old
 // expiry, a client retrying through a long Stripe outage, and the session an earlier attempt made, its answer lost.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import type { CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
+import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { injectFaults } from '../../scripts/dev-kit/faults';
+import { serveWebhookFor } from '../support/webhook-server';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { HOLD_MINUTES } from '../../lambdas/shared/domain/start-checkout';
-import { seedSlot, uniqueId } from '../support/store';
+import { seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { ago, answerLost, at, checkout, counts, ownWorld, pay, request, stripeDown } from '../support/own-checkout';
 
 const MINUTE = 60_000;
@@ -138,7 +143,7 @@ describe('the session a first attempt made, its answer lost, once a later retry 
   });
 });
 
-describe('the session a first attempt made, its answer lost, once a later retry renewed the hold', () => {
+describe('a payment of the session a first attempt made, its answer lost, once a later retry renewed the hold', () => {
   it('a payment of it (its URL leaked) is refunded, and the trip stays the renewed page’s, which books', async () => {
     let offset = -6 * MINUTE;
     const own = await ownWorld({ fakeNow: () => Date.now() + offset });
@@ -165,5 +170,146 @@ describe('the session a first attempt made, its answer lost, once a later retry 
     expect(await own.store.getTrip(retried.body.tripId as string)).toMatchObject({ status: 'booked', paymentId: ownPayment });
     expect(own.fake.refundsOf(ownPayment)).toEqual([]);
     expect(await counts(own, slot)).toEqual({ available: 0, unheld: 0 });
+  });
+});
+
+describe('a page recorded by an attempt that asked Stripe before a concurrent retry renewed the hold', () => {
+  it('ends the checkout when that recorded page expires, instead of leaving the trip waiting for ever', async () => {
+    let offset = 0;
+    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
+    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const T0 = new Date(Date.now() - 4 * MINUTE).toISOString();
+
+    // T0: the first attempt, during a Stripe outage: trip and hold stored (hold T0+40, session expiry T0+35), 503.
+    expect((await checkout(own, body, { key, sessions: stripeDown(), clock: at(T0) })).status).toBe(503);
+
+    // T0+3.9 min: retry A. Its session expiry (T0+35) is still 31 minutes away: no renewal, it asks Stripe, which is slow.
+    const real = new StripeCheckoutSessions(async () => own.fake.client(), undefined, own.table);
+    let reached!: () => void;
+    const reachedStripe = new Promise<void>((resolve) => (reached = resolve));
+    let answer!: () => void;
+    const stripeAnswers = new Promise<void>((resolve) => (answer = resolve));
+    const slow: CheckoutSessions = {
+      async createSession(req) {
+        reached();
+        await stripeAnswers;
+        return real.createSession(req);
+      },
+    };
+    const attemptA = checkout(own, body, { key, sessions: slow, clock: at(T0, 3.9 * MINUTE) });
+    await reachedStripe;
+
+    // T0+4.1 min: the client timed out and retries (B): too late for the session's expiry, so B renews the hold
+    // (to T0+44.1) and asks Stripe, which does not answer B (503).
+    const b = await checkout(own, body, { key, sessions: stripeDown(), clock: at(T0, 4.1 * MINUTE) });
+    expect(b.status).toBe(503);
+
+    // Stripe answers A: A records its session (expiry T0+35) on the trip whose hold now runs to T0+44.1.
+    answer();
+    const a = await attemptA;
+    expect(a.status).toBe(200);
+    const tripId = a.body.tripId as string;
+    const recorded = await own.store.getTrip(tripId);
+    expect(recorded?.checkoutUrl).toBe(a.body.checkoutUrl);
+    const sessionA = recorded?.checkoutSessionId as string;
+
+    // The traveller abandons the page. Stripe expires the recorded session at its expires_at and sends
+    // checkout.session.expired (the fake does when the session is next looked at).
+    offset = 31 * MINUTE + 1_000;
+    expect((await own.fake.client().checkout.sessions.retrieve(sessionA)).status).toBe('expired');
+    const afterExpiry = await own.store.getTrip(tripId);
+    // The webhook was reached and answered.
+    const expiredDelivery = own.fake.deliveries.find((delivery) => delivery.type === 'checkout.session.expired');
+    expect(expiredDelivery?.status).toBe(200);
+    const holdAfterExpiry = await own.store.getHold(tripId);
+
+    // Later the sweeper runs (after the renewed hold's end), and the client retries its key once more.
+    const renewedUntil = recorded?.holdExpiresAt as string;
+    await releaseExpiredHolds({ store: own.store, clock: at(renewedUntil, MINUTE), ids: randomIds });
+    const retried = await checkout(own, body, { key, clock: at(renewedUntil, 2 * MINUTE) });
+    const finalTrip = await own.store.getTrip(tripId);
+
+    // What held: the operator's consistency check agrees with the counters throughout.
+    expect((await checkConsistency(own.store)).drifted.filter((drift) => drift.slotId === slot.slotId)).toEqual([]);
+
+    expect({
+      tripAfterItsPageExpired: afterExpiry?.status,
+      holdAfterItsPageExpired: holdAfterExpiry?.status,
+      finalTrip: finalTrip?.status,
+      retryOfTheKey: retried.status,
+      retryAnswersTheDeadPage: retried.body.checkoutUrl === a.body.checkoutUrl,
+      seats: await counts(own, slot),
+    }).toEqual({
+      tripAfterItsPageExpired: 'expired',
+      holdAfterItsPageExpired: 'released',
+      finalTrip: 'expired',
+      retryOfTheKey: 409,
+      retryAnswersTheDeadPage: false,
+      seats: { available: 2, unheld: 2 },
+    });
+  });
+});
+
+describe('an earlier attempt’s session expiring while a retry renews the hold and opens its page', () => {
+  it('does not end the checkout whose page the retry answered, nor refund the traveller who pays it', async () => {
+    let offset = -6 * MINUTE;
+    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
+    // The webhook over a client of its own, so its write can be paused.
+    const webhookClient = testDocumentClient();
+    const webhookFaults = injectFaults(webhookClient);
+    const stopWebhook = await serveWebhookFor(own.fake, testStore(webhookClient, own.table));
+    onTestFinished(stopWebhook);
+
+    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+
+    // T0 = 6 minutes ago: Stripe made the session (expiry T0+35), its answer was lost (503). Hold until T0+40.
+    const lost = answerLost(own);
+    expect((await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) })).status).toBe(503);
+    const earlier = decodeURIComponent((lost.made[0] as string).split('/c/pay/')[1] as string);
+
+    // T0+35 min (Stripe's clock): the earlier session reaches its expires_at; Stripe sends checkout.session.expired. The
+    // webhook reads the trip (waiting, no page, hold T0+40: not superseded) and is about to end it.
+    offset = 29 * MINUTE + 2_000;
+    const webhookWrite = webhookFaults.hold('TransactWriteItemsCommand');
+    const expiring = own.fake.client().checkout.sessions.retrieve(earlier);
+    await webhookWrite.reached;
+
+    // Meanwhile the client retries its key (T0+35 min, the hold still runs): the retry holds the hold on for another 40
+    // minutes and opens its page (Stripe answers now).
+    const retried = await checkout(own, body, { key, clock: ago(-(29 * MINUTE + 2_000)) });
+    expect(retried).toMatchObject({ status: 200, body: { checkoutUrl: expect.stringContaining('/c/pay/') } });
+    const tripId = retried.body.tripId as string;
+    const renewed = await own.store.getTrip(tripId);
+    expect(Date.parse(renewed?.holdExpiresAt as string)).toBeGreaterThan(Date.now() + offset + 30 * MINUTE);
+
+    // The webhook goes on with what it read.
+    webhookWrite.release();
+    await expiring;
+    const expiredDelivery = own.fake.deliveries.find((delivery) => delivery.type === 'checkout.session.expired');
+    const afterExpiry = { trip: (await own.store.getTrip(tripId))?.status, hold: (await own.store.getHold(tripId))?.status };
+
+    // The traveller pays the page they were answered.
+    const paymentId = await pay(own, retried.body.checkoutUrl as string);
+
+    // What held: the operator's consistency check agrees with the counters throughout.
+    expect((await checkConsistency(own.store)).drifted.filter((drift) => drift.slotId === slot.slotId)).toEqual([]);
+
+    expect({
+      webhookAnswer: expiredDelivery?.body,
+      afterExpiry,
+      finalTrip: (await own.store.getTrip(tripId))?.status,
+      refunds: own.fake.refundsOf(paymentId).length,
+      seats: await counts(own, slot),
+    }).toEqual({
+      webhookAnswer: expect.stringContaining('no_change'),
+      afterExpiry: { trip: 'pending_payment', hold: 'held' },
+      finalTrip: 'booked',
+      refunds: 0,
+      seats: { available: 0, unheld: 0 },
+    });
   });
 });

@@ -80,6 +80,11 @@ function paid(extra: Partial<CheckoutCompleted> = {}): CheckoutCompleted {
   };
 }
 
+/** A trip whose checkout recorded no page yet. */
+function withoutPage({ checkoutSessionId: _page, ...rest }: Trip): Trip {
+  return rest;
+}
+
 const unpaid = (): CheckoutCompleted => paid({ paid: false, paymentId: undefined as unknown as string });
 const ended = (to: CheckoutEnded['to']): CheckoutEnded => ({
   kind: 'checkout-ended',
@@ -182,7 +187,7 @@ const rows: Row[] = [
   { rule: 'unpaid-pending', state: { trip: trip('pending_payment') }, event: unpaid(), step: 'move-trip', outcome: 'awaiting_payment' },
   {
     rule: 'checkout-expired-superseded',
-    state: { trip: trip('pending_payment', { holdExpiresAt: '2026-11-20T11:00:00.000Z' }) },
+    state: { trip: withoutPage(trip('pending_payment', { holdExpiresAt: '2026-11-20T11:00:00.000Z' })) },
     // Its session was to end at 10:20; the hold, held on, is for a session ending at 10:55.
     event: { ...ended('expired'), sessionExpiresAt: Date.parse('2026-11-20T10:20:00.000Z') / 1000 },
     step: 'answer',
@@ -290,13 +295,16 @@ describe('decide', () => {
 
   it('ends a waiting trip on the expiry of its own session, whose end Stripe gives in whole seconds, and not on that of an earlier attempt’s', () => {
     const heldUntil = '2026-11-20T11:00:00.500Z';
-    const waiting = { trip: trip('pending_payment', { holdExpiresAt: heldUntil }) };
+    const waiting = { trip: withoutPage(trip('pending_payment', { holdExpiresAt: heldUntil })) };
     const endingAt = (iso: string) => ({ ...ended('expired'), sessionExpiresAt: Math.floor(Date.parse(iso) / 1000) });
 
     expect(decide(waiting, endingAt('2026-11-20T10:55:00.500Z')).rule).toBe('checkout-ended-waiting');
     expect(decide(waiting, endingAt('2026-11-20T10:53:59.000Z')).rule).toBe('checkout-expired-superseded');
     expect(decide(waiting, ended('expired')).rule).toBe('checkout-ended-waiting');
     expect(decide(waiting, { ...endingAt('2026-11-20T10:20:00.000Z'), to: 'payment_failed' }).rule).toBe('checkout-ended-waiting');
+    // A page recorded is the trip's, whatever hold it was made for (one recorded by an attempt that began before a renewal).
+    const withItsPage = { trip: trip('pending_payment', { holdExpiresAt: heldUntil }) };
+    expect(decide(withItsPage, endingAt('2026-11-20T10:20:00.000Z')).rule).toBe('checkout-ended-waiting');
   });
 
   it('never releases or settles on a full total that may count a refund failed since: before the total held, or until a failure learned by a lookup', () => {

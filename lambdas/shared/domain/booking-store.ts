@@ -74,6 +74,8 @@ export interface TripTransition {
    * was answered is never ended by a request that failed to make one, nor given a second page.
    */
   readonly recordedSessionNoneOr?: string | null;
+  /** When set, the trip's hold must still end then: a retried checkout may have held it on since this was decided. */
+  readonly heldUntil?: string;
 }
 
 /**

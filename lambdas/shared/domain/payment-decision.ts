@@ -161,6 +161,8 @@ function sessionMayMove(trip: Trip, sessionId: string): boolean {
  */
 function endedBeforeItsHold(trip: Trip, event: CheckoutEnded): boolean {
   if (event.to !== 'expired' || event.sessionExpiresAt === undefined || trip.holdExpiresAt === undefined) return false;
+  // A page recorded is the trip's, whatever hold it was made for: its end is the checkout's.
+  if (trip.checkoutSessionId !== undefined) return false;
   return event.sessionExpiresAt * 1000 < Date.parse(trip.holdExpiresAt) - SESSION_SLACK_MS - 60_000;
 }
 

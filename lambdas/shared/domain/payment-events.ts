@@ -725,6 +725,9 @@ async function moveTrip(deps: PaymentDeps, event: PaymentEvent, trip: Trip, to: 
       from: [trip.status],
       to,
       ...(to === 'awaiting_payment' && sessionId !== undefined && { checkoutSessionId: sessionId }),
+      // As decided: no other session's page recorded meanwhile, and the hold not held on by a retry since it was read.
+      ...(sessionId !== undefined && { recordedSessionNoneOr: sessionId }),
+      ...(trip.holdExpiresAt !== undefined && { heldUntil: trip.holdExpiresAt }),
     },
     audits: [
       audit(deps, { eventType: `trip.${to}`, entityType: 'trip', entityId: trip.tripId, metadata: { sessionId: sessionId ?? null, eventId: event.eventId } }),

@@ -93,6 +93,8 @@ export const guard = {
   tripStatusIn: (placeholders: readonly string[]): string => `#status IN (${placeholders.join(', ')})`,
   /** The trip has no payment page recorded, or only this one: a page answered is neither ended nor replaced. */
   noOtherSessionRecorded: '(attribute_not_exists(checkoutSessionId) OR checkoutSessionId = :onlySession)',
+  /** The trip's hold still ends when the decision read it would: not held on by a retry meanwhile. */
+  tripHeldUntil: 'holdExpiresAt = :heldUntil',
   /** The trip has no payment page recorded. */
   noSessionRecorded: 'attribute_not_exists(checkoutSessionId)',
   /** No traveller's return asked Stripe about the trip since `:since`: of polls arriving together, one asks. */
@@ -337,6 +339,10 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   if (typeof transition.recordedSessionNoneOr === 'string') {
     conditions.push(guard.noOtherSessionRecorded);
     values[':onlySession'] = transition.recordedSessionNoneOr;
+  }
+  if (transition.heldUntil !== undefined) {
+    conditions.push(guard.tripHeldUntil);
+    values[':heldUntil'] = transition.heldUntil;
   }
   if (transition.paidFor !== undefined) {
     const { paidFor } = transition;
