@@ -313,3 +313,27 @@ describe('an earlier attempt’s session expiring while a retry renews the hold 
     });
   });
 });
+
+describe('a session a first attempt made, its answer lost, paid while the renewed trip has no page recorded', () => {
+  it('books the trip it pays for (its seats held), and the key’s retry says it was paid instead of inviting a second checkout', async () => {
+    let offset = -6 * MINUTE;
+    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
+    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const lost = answerLost(own);
+    expect((await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) })).status).toBe(503);
+    offset = 0;
+    // The retry holds the hold on; Stripe does not answer it, so no page is recorded.
+    expect((await checkout(own, body, { key, sessions: stripeDown() })).status).toBe(503);
+
+    const payment = await pay(own, lost.made[0] as string);
+    const retried = await checkout(own, body, { key });
+
+    expect(own.fake.refundsOf(payment)).toEqual([]);
+    expect(retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING', message: expect.stringContaining('nothing more to pay') } });
+    const earlier = own.fake.session(decodeURIComponent((lost.made[0] as string).split('/c/pay/')[1] as string));
+    expect(await own.store.getTrip(earlier?.metadata.pulau_trip_id as string)).toMatchObject({ status: 'booked', paymentId: payment });
+    expect(await counts(own, slot)).toEqual({ available: 0, unheld: 0 });
+  });
+});
