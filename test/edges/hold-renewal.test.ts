@@ -14,6 +14,22 @@ import { ago, answerLost, at, checkout, counts, ownWorld, pay, request, stripeDo
 
 const MINUTE = 60_000;
 
+/**
+ * A keyed checkout whose first attempt, 6 minutes ago, Stripe made a session for and whose answer was lost (503); the
+ * fake's clock is set back with it, then brought to now. `clock` moves the fake's clock on later.
+ */
+async function firstAttemptLost() {
+  const clock = { offset: -6 * MINUTE };
+  const own = await ownWorld({ fakeNow: () => Date.now() + clock.offset });
+  const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
+  const body = request([[slot, 2]]);
+  const key = uniqueId('key');
+  const lost = answerLost(own);
+  expect((await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) })).status).toBe(503);
+  clock.offset = 0;
+  return { own, slot, body, key, lost, clock };
+}
+
 describe('a keyed retry renewing the hold at the moment the sweeper releases it at its old expiry', () => {
   it('never answers a payment page whose seats the sweeper gave back, nor refunds the traveller who paid it', async () => {
     const own = await ownWorld();
@@ -103,16 +119,7 @@ describe('a keyed checkout retried through a long Stripe outage', () => {
 
 describe('the session a first attempt made, its answer lost, once a later retry renewed the hold', () => {
   it('its expiry does not end the checkout whose hold was renewed past it, while Stripe still does not answer the retries', async () => {
-    let offset = -6 * MINUTE;
-    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
-    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
-    const body = request([[slot, 2]]);
-    const key = uniqueId('key');
-
-    // 6 minutes ago: Stripe made the session, its answer was lost (503).
-    const lost = answerLost(own);
-    expect((await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) })).status).toBe(503);
-    offset = 0;
+    const { own, body, key, lost, clock } = await firstAttemptLost();
     // Now: the retry renews the hold for another 30 minutes and more; Stripe does not answer it.
     const renewing = await checkout(own, body, { key, sessions: stripeDown() });
     expect(renewing.status).toBe(503);
@@ -125,7 +132,7 @@ describe('the session a first attempt made, its answer lost, once a later retry 
     // sends checkout.session.expired (the fake does when the session is next looked at).
     const earlier = decodeURIComponent((lost.made[0] as string).split('/c/pay/')[1] as string);
     const later = 30 * MINUTE + 1_000;
-    offset = later;
+    clock.offset = later;
     expect((await own.fake.client().checkout.sessions.retrieve(earlier)).status).toBe('expired');
     expect(Date.parse(renewedUntil)).toBeGreaterThan(Date.now() + later);
     const tripAfter = await own.store.getTrip(tripId);
@@ -145,16 +152,7 @@ describe('the session a first attempt made, its answer lost, once a later retry 
 
 describe('a payment of the session a first attempt made, its answer lost, once a later retry renewed the hold', () => {
   it('a payment of it (its URL leaked) is refunded, and the trip stays the renewed page’s, which books', async () => {
-    let offset = -6 * MINUTE;
-    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
-    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
-    const body = request([[slot, 2]]);
-    const key = uniqueId('key');
-
-    const lost = answerLost(own);
-    const first = await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) });
-    expect(first.status).toBe(503);
-    offset = 0;
+    const { own, slot, body, key, lost } = await firstAttemptLost();
 
     const retried = await checkout(own, body, { key });
     expect(retried.status).toBe(200);
@@ -316,14 +314,7 @@ describe('an earlier attempt’s session expiring while a retry renews the hold 
 
 describe('a session a first attempt made, its answer lost, paid while the renewed trip has no page recorded', () => {
   it('books the trip it pays for (its seats held), and the key’s retry says it was paid instead of inviting a second checkout', async () => {
-    let offset = -6 * MINUTE;
-    const own = await ownWorld({ fakeNow: () => Date.now() + offset });
-    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
-    const body = request([[slot, 2]]);
-    const key = uniqueId('key');
-    const lost = answerLost(own);
-    expect((await checkout(own, body, { key, sessions: lost, clock: ago(6 * MINUTE) })).status).toBe(503);
-    offset = 0;
+    const { own, slot, body, key, lost } = await firstAttemptLost();
     // The retry holds the hold on; Stripe does not answer it, so no page is recorded.
     expect((await checkout(own, body, { key, sessions: stripeDown() })).status).toBe(503);
 
