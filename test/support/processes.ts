@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 
 export interface Finished {
   readonly code: number | null;
@@ -62,14 +62,36 @@ export function run(command: string, args: readonly string[], env: NodeJS.Proces
 
 /** Ports and a running-stack file of a test's own, so a developer's `npm start` is neither used nor disturbed. */
 export async function ownLocalEnv(): Promise<Record<string, string>> {
+  const [port, dynamoPort, stripePort] = await distinctFreePorts(3);
   return {
-    PORT: String(await findFreePort()),
-    DYNAMODB_PORT: String(await findFreePort()),
-    STRIPE_PORT: String(await findFreePort()),
+    PORT: String(port),
+    DYNAMODB_PORT: String(dynamoPort),
+    STRIPE_PORT: String(stripePort),
     TABLE_NAME: 'pulau-process-test',
     // A stack removes its file when it stops; a test that kills it removes the file itself.
     LOCAL_STACK_FILE: join(tmpdir(), `pulau-stack-${randomUUID()}.json`),
   };
+}
+
+/**
+ * `count` free ports, all different: each is held until all are found, since a port just closed may be handed out again
+ * at once (two settings given one port are refused by `npm start`).
+ */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer();
+          server.on('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 /** True once no process has this pid; waits on the process itself (signal 0), for at most `ms`. */
