@@ -2,7 +2,7 @@
 // expiry, a client retrying through a long Stripe outage, and the session an earlier attempt made, its answer lost.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
-import type { CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
+import { CheckoutRefusedError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { serveWebhookFor } from '../support/webhook-server';
@@ -326,5 +326,31 @@ describe('a session a first attempt made, its answer lost, paid while the renewe
     const earlier = own.fake.session(decodeURIComponent((lost.made[0] as string).split('/c/pay/')[1] as string));
     expect(await own.store.getTrip(earlier?.metadata.pulau_trip_id as string)).toMatchObject({ status: 'booked', paymentId: payment });
     expect(await counts(own, slot)).toEqual({ available: 0, unheld: 0 });
+  });
+});
+
+describe('an attempt Stripe refuses for the expiry it read, while another request under the key held the hold on', () => {
+  it('leaves the checkout to that request: it answers a retryable 503, and the retry opens the page, the seats still held', async () => {
+    const own = await ownWorld();
+    const slot = await seedSlot(own.store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    const T0 = new Date(Date.now() - 4 * MINUTE).toISOString();
+    expect((await checkout(own, body, { key, sessions: stripeDown(), clock: at(T0) })).status).toBe(503);
+    // Attempt A (T0+3.9 min) finds the session's expiry still 31 minutes away and asks Stripe; before Stripe answers, B
+    // (T0+4.1 min) holds the hold on (Stripe does not answer B); then Stripe refuses A's expiry, too near by now.
+    const staleAttempt: CheckoutSessions = {
+      async createSession() {
+        expect((await checkout(own, body, { key, sessions: stripeDown(), clock: at(T0, 4.1 * MINUTE) })).status).toBe(503);
+        throw new CheckoutRefusedError('parameter_invalid_integer', 'The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.');
+      },
+    };
+
+    const a = await checkout(own, body, { key, sessions: staleAttempt, clock: at(T0, 3.9 * MINUTE) });
+    const retried = await checkout(own, body, { key });
+
+    expect(a).toMatchObject({ status: 503, body: { error: 'TRANSACTION_FAILED' } });
+    expect(retried).toMatchObject({ status: 200, body: { checkoutUrl: expect.stringContaining('/c/pay/') } });
+    expect(await counts(own, slot)).toEqual({ available: 2, unheld: 0 });
   });
 });

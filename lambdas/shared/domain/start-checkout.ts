@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as z from '../zod';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
+import type { TripTransition } from './booking-store';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
@@ -120,7 +121,7 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     // request under the key made its page meanwhile, which this one then answers.
     if (refused || input.idempotencyKey === undefined) {
       const pageMadeMeanwhile = await endCheckout(deps, trip, refused ? `provider refused: ${error.code}` : 'provider unavailable, no key to retry with');
-      if (pageMadeMeanwhile?.ok) return pageMadeMeanwhile;
+      if (pageMadeMeanwhile !== undefined) return pageMadeMeanwhile;
     }
     if (refused) {
       return failure('CHECKOUT_REFUSED', `The payment provider refused to open a payment page (${error.code}); nothing is held.`, {
@@ -237,12 +238,21 @@ function sameRequest(trip: Trip, input: StartCheckoutInput): boolean {
 
 /**
  * The trip ends `expired`, its hold released with it (or alone, when the sweeper gave the hold's seats back already), if
- * no page was recorded on it meanwhile. Answers the page another request under the key recorded, when one did; nothing
- * when the checkout ended here, or had moved on.
+ * no page was recorded on it meanwhile and its hold was not held on. Answers the page another request under the key
+ * recorded, when one did, or a retryable failure when one held the hold on (this request's attempt was the stale one);
+ * nothing when the checkout ended here, or had moved on.
  */
 async function endCheckout(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<CheckoutStarted | BookingFailure | undefined> {
   const at = deps.clock.now().toISOString();
-  const tripTransition = { tripId: trip.tripId, from: ['pending_payment'], to: 'expired', statusReason: why, recordedSessionNoneOr: null } as const;
+  const tripTransition: TripTransition = {
+    tripId: trip.tripId,
+    from: ['pending_payment'],
+    to: 'expired',
+    statusReason: why,
+    recordedSessionNoneOr: null,
+    // As read: another request under the key may have held the hold on meanwhile, and its page is still to come.
+    ...(trip.holdExpiresAt !== undefined && { heldUntil: trip.holdExpiresAt }),
+  };
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
   const result = await commitHoldRelease(deps.store, { at, ...release, tripTransition, audits: [audit] });
@@ -253,7 +263,13 @@ async function endCheckout(deps: StartCheckoutDeps, trip: Trip, why: string): Pr
     return undefined;
   }
   const current = result.rejection.trip?.current;
-  return current?.checkoutUrl === undefined ? undefined : pageOf(current, true);
+  if (current?.checkoutUrl !== undefined) return pageOf(current, true);
+  if (current?.status === 'pending_payment' && current.holdExpiresAt !== trip.holdExpiresAt) {
+    return failure('TRANSACTION_FAILED', 'Another request under this Idempotency-Key held the checkout on meanwhile; retry with the same key.', {
+      retryable: true,
+    });
+  }
+  return undefined;
 }
 
 function started(trip: Trip, checkoutUrl: string, replayed: boolean): CheckoutStarted {
