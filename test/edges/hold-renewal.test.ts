@@ -322,7 +322,7 @@ describe('a session a first attempt made, its answer lost, paid while the renewe
     const retried = await checkout(own, body, { key });
 
     expect(own.fake.refundsOf(payment)).toEqual([]);
-    expect(retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING', message: expect.stringContaining('nothing more to pay') } });
+    expect(retried).toMatchObject({ status: 409, body: { error: 'CHECKOUT_PAID', message: expect.stringContaining('nothing more to pay') } });
     const earlier = own.fake.session(decodeURIComponent((lost.made[0] as string).split('/c/pay/')[1] as string));
     expect(await own.store.getTrip(earlier?.metadata.pulau_trip_id as string)).toMatchObject({ status: 'booked', paymentId: payment });
     expect(await counts(own, slot)).toEqual({ available: 0, unheld: 0 });

@@ -300,6 +300,7 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
     case 'PAYMENT_CHANGED':
     case 'IDEMPOTENCY_KEY_REUSED':
     case 'CHECKOUT_REFUSED':
+    case 'CHECKOUT_PAID':
       throw new Error(`The confirmation answered ${code}, which it never should`);
   }
   return code satisfies never;

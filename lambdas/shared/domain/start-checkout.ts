@@ -205,7 +205,7 @@ function checkoutEnded(trip: Trip): BookingFailure {
   const why = trip.statusReason === undefined ? trip.status : `${trip.status}: ${trip.statusReason}`;
   // Paid (a session of an earlier attempt, found by its traveller): starting again would book the trip twice.
   if (!ENDED_UNPAID.includes(trip.status) && trip.status !== 'pending_payment') {
-    return failure('TRIP_NOT_PENDING', `The checkout of trip ${trip.tripId} was paid (${why}); there is nothing more to pay.`);
+    return failure('CHECKOUT_PAID', `The checkout of trip ${trip.tripId} was paid (${why}); there is nothing more to pay.`);
   }
   return failure('TRIP_NOT_PENDING', `The checkout of trip ${trip.tripId} ended (${why}) and holds nothing; start again with a new Idempotency-Key.`);
 }
