@@ -354,3 +354,25 @@ describe('an attempt Stripe refuses for the expiry it read, while another reques
     expect(await counts(own, slot)).toEqual({ available: 2, unheld: 0 });
   });
 });
+
+describe('the sweeper, at the end of a hold no payment page was ever recorded for', () => {
+  it('ends the trip, which nobody can pay, and leaves a trip with a page waiting for a late payment', async () => {
+    const { own, slot, body, key } = await firstAttemptLost();
+    // The retry holds the hold on; Stripe does not answer it either, and the traveller gives up.
+    expect((await checkout(own, body, { key, sessions: stripeDown() })).status).toBe(503);
+    const withAPage = await checkout(own, request([[await seedSlot(own.store, { capacity: 2 }), 1]]), { key: uniqueId('key') });
+    const pageless = (await own.store.listActiveHolds()).find((hold) => hold.seats.some((seat) => seat.slotId === slot.slotId));
+    const later = at(pageless?.expiresAt as string, MINUTE);
+
+    const swept = await releaseExpiredHolds({ store: own.store, clock: later, ids: randomIds });
+
+    expect(swept.released).toEqual(expect.arrayContaining([pageless?.tripId, withAPage.body.tripId]));
+    expect(await own.store.getTrip(pageless?.tripId as string)).toMatchObject({
+      status: 'expired',
+      statusReason: 'hold ran out before a payment page was made',
+    });
+    expect((await own.store.getTrip(withAPage.body.tripId as string))?.status).toBe('pending_payment');
+    expect(await counts(own, slot)).toEqual({ available: 2, unheld: 2 });
+    expect(await checkout(own, body, { key, clock: later })).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
+  });
+});

@@ -46,6 +46,27 @@ export interface SweepResult {
 }
 
 /**
+ * A trip whose hold ran out with no payment page recorded on it (Stripe never answered its checkout, and its traveller
+ * gave up) can never be paid: it ends `expired`. One with a page is left waiting, since a late payment of it may still
+ * book from the seats left.
+ */
+async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<void> {
+  const why = 'hold ran out before a payment page was made';
+  await deps.store.commit({
+    at,
+    tripTransition: {
+      tripId: hold.tripId,
+      from: ['pending_payment'],
+      to: 'expired',
+      statusReason: why,
+      recordedSessionNoneOr: null,
+      heldUntil: hold.expiresAt,
+    },
+    audits: [auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: hold.tripId, actorType: 'system', at, metadata: { why } })],
+  });
+}
+
+/**
  * Input: now. Output: the holds released. Steps: read the held holds whose expiry has passed (through the
  * index, oldest first, in pages) → for each, one transaction that releases it only if it is still held. Events
  * can be late or lost: this is what guarantees seats come back.
@@ -62,6 +83,8 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
       const at = deps.clock.now().toISOString();
       // Found by its expiry, released only if it still has run out: a retried checkout may have held it on meanwhile.
       const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired', at);
+      // First, so that a run failing between the two leaves the hold for the next run to release.
+      await endPagelessCheckout(deps, hold, at);
       const result = await commitHoldRelease(deps.store, { at, ...release, audits: [audit] });
       (result.committed ? released : alreadySettled).push(hold.tripId);
     }
