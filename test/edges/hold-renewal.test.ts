@@ -1,6 +1,8 @@
 // A keyed checkout retried too late for its session's expiry, whose hold is held on: against the sweeper reading the old
 // expiry, a client retrying through a long Stripe outage, and the session an earlier attempt made, its answer lost.
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { keys } from '../../lambdas/shared/dynamodb/item-keys';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { CheckoutRefusedError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -374,5 +376,42 @@ describe('the sweeper, at the end of a hold no payment page was ever recorded fo
     expect((await own.store.getTrip(withAPage.body.tripId as string))?.status).toBe('pending_payment');
     expect(await counts(own, slot)).toEqual({ available: 2, unheld: 2 });
     expect(await checkout(own, body, { key, clock: later })).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
+  });
+});
+
+describe('the hold sweeper, with one stored trip that no longer reads among the expired holds', () => {
+  it('still gives back the seats of every expired hold, run after run', async () => {
+    const own = await ownWorld();
+    const slot = await seedSlot(own.store, { capacity: 4, priceAmount: 4_500 });
+
+    // A: an ordinary checkout whose page was answered and recorded, abandoned by its traveller.
+    const a = await checkout(own, request([[slot, 2]]), { key: uniqueId('key') });
+    expect(a.status).toBe(201);
+    // B, a moment later: Stripe did not answer it and its traveller gave up (no page recorded).
+    const b = await checkout(own, request([[slot, 2]]), { key: uniqueId('key'), sessions: stripeDown() });
+    expect(b.status).toBe(503);
+    const holds = await own.store.listActiveHolds();
+    const holdA = holds.find((hold) => hold.tripId === a.body.tripId);
+    const holdB = holds.find((hold) => hold.tripId !== a.body.tripId);
+    expect(holdA && holdB && holdA.expiresAt <= holdB.expiresAt).toBe(true);
+
+    // A's trip item loses a field (its creation time): every read of it raises StoredDataError.
+    await testDocumentClient().send(new UpdateCommand({ TableName: own.table, Key: keys.trip(a.body.tripId as string), UpdateExpression: 'REMOVE createdAt' }));
+
+    const later = at(holdB?.expiresAt as string, MINUTE);
+    const runs: unknown[] = [];
+    for (let run = 0; run < 2; run++) {
+      runs.push(
+        await releaseExpiredHolds({ store: own.store, clock: later, ids: randomIds }).then(
+          (result) => ({ released: [...result.released].sort() }),
+          (error: Error) => ({ threw: `${error.name}: ${error.message}` }),
+        ),
+      );
+    }
+
+    // Expected: the first run releases both holds (B's trip ended), the second finds nothing left.
+    expect(runs).toEqual([{ released: [holdA?.tripId, holdB?.tripId].sort() }, { released: [] }]);
+    expect((await own.store.getHold(holdB?.tripId as string))?.status).toBe('released');
+    expect(await counts(own, slot)).toEqual({ available: 4, unheld: 4 });
   });
 });

@@ -2,6 +2,7 @@
 import type { AtomicWrite, AtomicWriteResult, BookingStore } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
+import { StoredDataError } from './errors';
 import type { AuditActorType, AuditEntry, Hold } from './model';
 
 /** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
@@ -52,18 +53,24 @@ export interface SweepResult {
  */
 async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<void> {
   const why = 'hold ran out before a payment page was made';
-  await deps.store.commit({
-    at,
-    tripTransition: {
-      tripId: hold.tripId,
-      from: ['pending_payment'],
-      to: 'expired',
-      statusReason: why,
-      recordedSessionNoneOr: null,
-      heldUntil: hold.expiresAt,
-    },
-    audits: [auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: hold.tripId, actorType: 'system', at, metadata: { why } })],
-  });
+  try {
+    await deps.store.commit({
+      at,
+      tripTransition: {
+        tripId: hold.tripId,
+        from: ['pending_payment'],
+        to: 'expired',
+        statusReason: why,
+        recordedSessionNoneOr: null,
+        heldUntil: hold.expiresAt,
+      },
+      audits: [auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: hold.tripId, actorType: 'system', at, metadata: { why } })],
+    });
+  } catch (error) {
+    // A trip that no longer reads (a refusal is read back from it) is no reason to keep its seats, nor those of the holds
+    // behind it: its hold is released all the same.
+    if (!(error instanceof StoredDataError)) throw error;
+  }
 }
 
 /**
