@@ -1,9 +1,9 @@
 // Use cases: give a checkout's held seats back to sale, exactly once — when its session expires, or when the sweeper finds it expired.
-import type { AtomicWrite, AtomicWriteResult, BookingStore } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { StoredDataError } from './errors';
-import type { AuditActorType, AuditEntry, Hold } from './model';
+import type { AuditActorType, AuditEntry, Hold, Trip } from './model';
 
 /** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
 export function holdRelease(
@@ -46,26 +46,41 @@ export interface SweepResult {
   readonly alreadySettled: readonly string[];
 }
 
+/** Why a checkout ends whose hold ran out before any payment page was made. */
+export const HOLD_RAN_OUT = 'hold ran out before a payment page was made';
+
+/**
+ * The write that ends the trip of a checkout no payment page was recorded for (`expired`, audited `trip.checkout_ended`),
+ * as read: still waiting, no page recorded meanwhile, and its hold ending when it was read to (a retry may have held it on).
+ */
+export function pagelessCheckoutEnd(
+  deps: Deps,
+  trip: Pick<Trip, 'tripId' | 'holdExpiresAt'>,
+  why: string,
+  at: string,
+): AtomicWrite & { readonly tripTransition: TripTransition } {
+  return {
+    at,
+    tripTransition: {
+      tripId: trip.tripId,
+      from: ['pending_payment'],
+      to: 'expired',
+      statusReason: why,
+      recordedSessionNoneOr: null,
+      ...(trip.holdExpiresAt !== undefined && { heldUntil: trip.holdExpiresAt }),
+    },
+    audits: [auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: trip.tripId, actorType: 'system', at, metadata: { why } })],
+  };
+}
+
 /**
  * A trip whose hold ran out with no payment page recorded on it (Stripe never answered its checkout, and its traveller
  * gave up) can never be paid: it ends `expired`. One with a page is left waiting, since a late payment of it may still
  * book from the seats left.
  */
 async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<void> {
-  const why = 'hold ran out before a payment page was made';
   try {
-    await deps.store.commit({
-      at,
-      tripTransition: {
-        tripId: hold.tripId,
-        from: ['pending_payment'],
-        to: 'expired',
-        statusReason: why,
-        recordedSessionNoneOr: null,
-        heldUntil: hold.expiresAt,
-      },
-      audits: [auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: hold.tripId, actorType: 'system', at, metadata: { why } })],
-    });
+    await deps.store.commit(pagelessCheckoutEnd(deps, { tripId: hold.tripId, holdExpiresAt: hold.expiresAt }, HOLD_RAN_OUT, at));
   } catch (error) {
     // A trip that no longer reads (a refusal is read back from it) is no reason to keep its seats, nor those of the holds
     // behind it: its hold is released all the same.

@@ -3,12 +3,11 @@ import { createHash } from 'node:crypto';
 import * as z from '../zod';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
-import type { TripTransition } from './booking-store';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
 import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
-import { commitHoldRelease, holdRelease } from './release-holds';
+import { commitHoldRelease, HOLD_RAN_OUT, holdRelease, pagelessCheckoutEnd } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
 
@@ -180,7 +179,7 @@ async function renewHold(deps: StartCheckoutDeps, trip: Trip): Promise<Trip | Ch
 }
 
 /** The hold ran out before any page was made (Stripe did not answer meanwhile): the trip ends, without asking Stripe. */
-async function holdRanOut(deps: StartCheckoutDeps, trip: Trip, why = 'hold ran out before a payment page was made'): Promise<CheckoutStarted | BookingFailure> {
+async function holdRanOut(deps: StartCheckoutDeps, trip: Trip, why = HOLD_RAN_OUT): Promise<CheckoutStarted | BookingFailure> {
   const pageMadeMeanwhile = await endCheckout(deps, trip, why);
   return pageMadeMeanwhile ?? checkoutEnded((await deps.store.getTrip(trip.tripId)) ?? trip);
 }
@@ -243,23 +242,13 @@ function sameRequest(trip: Trip, input: StartCheckoutInput): boolean {
  * nothing when the checkout ended here, or had moved on.
  */
 async function endCheckout(deps: StartCheckoutDeps, trip: Trip, why: string): Promise<CheckoutStarted | BookingFailure | undefined> {
-  const at = deps.clock.now().toISOString();
-  const tripTransition: TripTransition = {
-    tripId: trip.tripId,
-    from: ['pending_payment'],
-    to: 'expired',
-    statusReason: why,
-    recordedSessionNoneOr: null,
-    // As read: another request under the key may have held the hold on meanwhile, and its page is still to come.
-    ...(trip.holdExpiresAt !== undefined && { heldUntil: trip.holdExpiresAt }),
-  };
+  const ending = pagelessCheckoutEnd(deps, trip, why, deps.clock.now().toISOString());
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
-  const result = await commitHoldRelease(deps.store, { at, ...release, tripTransition, audits: [audit] });
+  const result = await commitHoldRelease(deps.store, { at: ending.at, ...release, tripTransition: ending.tripTransition, audits: [audit] });
   if (result.committed) return undefined;
   if (result.rejection.trip === undefined && result.rejection.hold !== undefined) {
-    const ended = auditEntry(deps, { eventType: 'trip.checkout_ended', entityType: 'trip', entityId: trip.tripId, actorType: 'system', at, metadata: { why } });
-    await deps.store.commit({ at, tripTransition, audits: [ended] });
+    await deps.store.commit(ending);
     return undefined;
   }
   const current = result.rejection.trip?.current;
