@@ -133,7 +133,9 @@ export function parseStripeEvent(json: unknown, table: string): ParsedEvent {
   if (ownership.foreign) return { kind: 'ignored', type: eventType, why: ownership.anotherTable ? 'another_table' : 'not_ours', ...mode };
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return { kind: 'poison', eventId, eventType, problem: describe(envelope.error), ...mode, ...ownership.unmarked };
-  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json), table);
+  const parsed = parseObject(eventId, eventType as HandledEventType, envelope.data.data.object, envelope.data.created, statusChangedBy(json), {
+    tripMarkTrusted: !ownership.anotherTable,
+  });
   if ('problem' in parsed) return { kind: 'poison', eventId, eventType, problem: parsed.problem, ...mode, ...ownership.unmarked };
   if (!parsed.event) return { kind: 'ignored', type: eventType, why: 'not_ours', ...mode };
   return { kind: 'handled', event: parsed.event, ...mode, ...(envelope.data.api_version && { apiVersion: envelope.data.api_version }) };
@@ -164,12 +166,12 @@ function ownershipOf(
   const intent = fields?.payment_intent;
   const paymentId = typeof intent === 'string' ? intent : typeof intent === 'object' && intent !== null ? (intent as { id?: unknown }).id : undefined;
   const plausible = typeof paymentId === 'string' && STRIPE_ID_PATTERNS.paymentIntent.test(paymentId);
-  return { foreign: false, unmarked: { unmarked: true, ...(plausible && { unmarkedPaymentId: paymentId }) } };
+  return { foreign: false, ...(anotherTables && { anotherTable: true }), unmarked: { unmarked: true, ...(plausible && { unmarkedPaymentId: paymentId }) } };
 }
 
 /** The object names a table (TABLE_MARK), and not this one. */
-function ofAnotherTable(metadata: Readonly<Record<string, unknown>> | null | undefined, table: string): boolean {
-  const named = metadata?.[TABLE_MARK];
+function ofAnotherTable(metadata: Readonly<Record<string, unknown>>, table: string): boolean {
+  const named = metadata[TABLE_MARK];
   return named !== undefined && named !== table;
 }
 
@@ -190,12 +192,12 @@ function parseObject(
   object: Record<string, unknown>,
   created: number | undefined,
   statusChanged: boolean,
-  table: string,
+  ownership: { readonly tripMarkTrusted: boolean },
 ): ObjectParse {
   const occurredAt = created === undefined ? {} : { occurredAt: created };
   switch (eventType) {
     case 'charge.refunded':
-      return withTime(parseCharge(eventId, eventType, object, table), occurredAt);
+      return withTime(parseCharge(eventId, eventType, object, ownership.tripMarkTrusted), occurredAt);
     case 'refund.created':
     case 'refund.updated':
     case 'refund.failed':
@@ -212,14 +214,15 @@ function withTime(parsed: ObjectParse, occurredAt: { occurredAt?: number }): Obj
   return 'event' in parsed && parsed.event ? { event: { ...parsed.event, ...occurredAt } as PaymentEvent } : parsed;
 }
 
-function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>, table: string): ObjectParse {
+/** `tripMarkTrusted`: false for another table's charge, whose trip mark names a trip of that table. */
+function parseCharge(eventId: string, eventType: string, object: Record<string, unknown>, tripMarkTrusted: boolean): ObjectParse {
   const charge = chargeSchema.safeParse(object);
   if (!charge.success) return { problem: `data.object.${describe(charge.error)}` };
   const paymentId = idOf(charge.data.payment_intent);
   // A charge made without a PaymentIntent (the Charges API) was never one of our checkouts.
   if (!paymentId) return {};
   // Another table's charge names a trip of that table: only this table's record of its payment can make it ours.
-  const mark = ofAnotherTable(charge.data.metadata, table) ? undefined : charge.data.metadata?.[TRIP_MARK];
+  const mark = tripMarkTrusted ? charge.data.metadata?.[TRIP_MARK] : undefined;
   const tripId = tripIdOf(mark);
   return {
     event: {
