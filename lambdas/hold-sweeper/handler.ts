@@ -12,5 +12,8 @@ const store = configuredStore(config);
 export async function handler(): Promise<{ released: number; alreadySettled: number }> {
   const result = await releaseExpiredHolds({ store, clock: systemClock, ids: randomIds });
   if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
+  for (const { tripId, problem } of result.unreadableTrips) {
+    logger.error('A stored trip no longer reads: its expired hold was released, the trip left as it is', { tripId, problem });
+  }
   return { released: result.released.length, alreadySettled: result.alreadySettled.length };
 }

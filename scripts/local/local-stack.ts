@@ -160,6 +160,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sweepHolds().then(
         (result) => {
           if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
+          for (const { tripId, problem } of result.unreadableTrips) {
+            logger.error('A stored trip no longer reads: its expired hold was released, the trip left as it is', { tripId, problem });
+          }
         },
         (error: unknown) => logger.error('The hold sweep failed; the next one tries again', { error }),
       );

@@ -415,3 +415,24 @@ describe('the hold sweeper, with one stored trip that no longer reads among the 
     expect(await counts(own, slot)).toEqual({ available: 4, unheld: 4 });
   });
 });
+
+describe('the hold sweeper, at a trip with no page whose stored hold expiry no longer reads', () => {
+  it('releases the hold and says which trip it left as it is, instead of leaving it waiting unsaid', async () => {
+    const own = await ownWorld();
+    const slot = await seedSlot(own.store, { capacity: 4, priceAmount: 4_500 });
+    expect((await checkout(own, request([[slot, 2]]), { key: uniqueId('key'), sessions: stripeDown() })).status).toBe(503);
+    const [hold] = await own.store.listActiveHolds();
+    const tripId = hold?.tripId as string;
+    // Stored as a number, the trip's hold expiry refuses the write that ends the trip, and the trip read back fails its shape.
+    await testDocumentClient().send(
+      new UpdateCommand({ TableName: own.table, Key: keys.trip(tripId), UpdateExpression: 'SET holdExpiresAt = :n', ExpressionAttributeValues: { ':n': 1 } }),
+    );
+
+    const swept = await releaseExpiredHolds({ store: own.store, clock: at(hold?.expiresAt as string, MINUTE), ids: randomIds });
+
+    expect(swept.released).toEqual([tripId]);
+    expect(swept.unreadableTrips).toEqual([{ tripId, problem: expect.stringContaining('holdExpiresAt') }]);
+    expect((await own.store.getHold(tripId))?.status).toBe('released');
+    expect(await counts(own, slot)).toEqual({ available: 4, unheld: 4 });
+  });
+});

@@ -308,7 +308,7 @@ describe('local stack, holds', () => {
       expect((await own.store.listAudit('trip', tripId)).map((entry) => entry.eventType)).toEqual(['trip.held', 'trip.hold_released']);
       expect(await unheld()).toBe(before);
       expect((await checkConsistency(own.store)).drifted).toEqual([]);
-      expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [] });
+      expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [] });
     } finally {
       await own.stop();
     }

@@ -44,6 +44,8 @@ export interface SweepResult {
   readonly released: readonly string[];
   /** Holds another path (the session's expiry event, the confirmation) settled first. */
   readonly alreadySettled: readonly string[];
+  /** Trips that no longer read, whose holds were released all the same and which were left as they are: a person's to look at. */
+  readonly unreadableTrips: readonly { readonly tripId: string; readonly problem: string }[];
 }
 
 /** Why a checkout ends whose hold ran out before any payment page was made. */
@@ -78,13 +80,15 @@ export function pagelessCheckoutEnd(
  * gave up) can never be paid: it ends `expired`. One with a page is left waiting, since a late payment of it may still
  * book from the seats left.
  */
-async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<void> {
+async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<StoredDataError | undefined> {
   try {
     await deps.store.commit(pagelessCheckoutEnd(deps, { tripId: hold.tripId, holdExpiresAt: hold.expiresAt }, HOLD_RAN_OUT, at));
+    return undefined;
   } catch (error) {
     // A trip that no longer reads (a refusal is read back from it) is no reason to keep its seats, nor those of the holds
-    // behind it: its hold is released all the same.
-    if (!(error instanceof StoredDataError)) throw error;
+    // behind it: its hold is released all the same, and the trip is answered for a person to look at.
+    if (error instanceof StoredDataError) return error;
+    throw error;
   }
 }
 
@@ -96,6 +100,7 @@ async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<
 export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHolds?: number } = {}): Promise<SweepResult> {
   const released: string[] = [];
   const alreadySettled: string[] = [];
+  const unreadableTrips: { tripId: string; problem: string }[] = [];
   const max = options.maxHolds ?? 1_000;
   while (released.length + alreadySettled.length < max) {
     const expired = await deps.store.listExpiredHolds(deps.clock.now().toISOString(), Math.min(100, max - released.length - alreadySettled.length));
@@ -106,10 +111,11 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
       // Found by its expiry, released only if it still has run out: a retried checkout may have held it on meanwhile.
       const { audit, ...release } = holdRelease(deps, hold, 'system', 'expired', at);
       // First, so that a run failing between the two leaves the hold for the next run to release.
-      await endPagelessCheckout(deps, hold, at);
+      const unreadable = await endPagelessCheckout(deps, hold, at);
+      if (unreadable) unreadableTrips.push({ tripId: hold.tripId, problem: unreadable.message });
       const result = await commitHoldRelease(deps.store, { at, ...release, audits: [audit] });
       (result.committed ? released : alreadySettled).push(hold.tripId);
     }
   }
-  return { released, alreadySettled };
+  return { released, alreadySettled, unreadableTrips };
 }
