@@ -6,6 +6,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
+import { COUNTED_LOG_LINES } from '../lambdas/shared/observability-contract';
 import { HANDLED_EVENT_TYPES } from '../lambdas/stripe-webhook/webhook-contract';
 import { BookingAlarms } from './constructs/booking-alarms';
 import { BookingFunction, ONE_VCPU_MB } from './constructs/booking-function';
@@ -151,14 +152,15 @@ export class BookingStack extends Stack {
     const jwt = checkoutJwtOf(settings);
     const checkoutRoute = new CheckoutRoute(this, 'CheckoutRoute', { api: api.api, stage: api.stage, handler: checkout.function, ...(jwt && { jwt }) });
 
+    const functions = { StripeWebhook: webhook, CreateBooking: createBooking, Checkout: checkout, HoldSweeper: holdSweeper, StripeReconciler: reconciler };
     const alarms = new BookingAlarms(this, 'Alarms', {
-      functions: {
-        StripeWebhook: webhook.function,
-        CreateBooking: createBooking.function,
-        Checkout: checkout.function,
-        HoldSweeper: holdSweeper.function,
-        StripeReconciler: reconciler.function,
-      },
+      functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function])),
+      countedLogLines: [
+        { id: 'HoldSweeperUnreadableTrips', logGroup: holdSweeper.logGroup, line: COUNTED_LOG_LINES.sweptUnreadableTrip },
+        ...Object.entries(functions)
+          .filter(([, fn]) => fn.readsStripeSecret)
+          .map(([name, fn]) => ({ id: `${name}StripeSecretNotReplaced`, logGroup: fn.logGroup, line: COUNTED_LOG_LINES.stripeSecretNotReplaced })),
+      ],
       api: api.api,
       ...(settings.alarmEmail && { alarmEmail: settings.alarmEmail }),
     });

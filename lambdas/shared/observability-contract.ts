@@ -31,4 +31,27 @@ export const METRIC = {
   returnChecksUnavailable: 'ReturnChecksUnavailable',
   /** Reads of a stored trip that no longer reads as one (GET /trips/{tripId} answered it as missing): a person repairs the item. */
   unreadableTrips: 'UnreadableTrips',
+  /** Reads of the Stripe secret that failed while a value read before was kept: a rolled key or signing secret is not reaching the function. */
+  stripeSecretNotReplaced: 'StripeSecretNotReplaced',
 } as const;
+
+/**
+ * Error lines the functions write without publishing a metric for them: the hold sweeper publishes no metrics, and the
+ * secret's reader is no place to load them. The stack's metric filters count each line, from the log groups of the
+ * functions that write it, into its metric, with the line's own `service` as the dimension, so their alarms read these
+ * metrics as they read the published ones. The messages are matched whole: change one here, never in a function alone.
+ */
+export const COUNTED_LOG_LINES = {
+  /** The hold sweeper released an expired hold whose trip no longer reads, and left the trip as it is. */
+  sweptUnreadableTrip: {
+    message: 'A stored trip no longer reads: its expired hold was released, the trip left as it is',
+    metric: METRIC.unreadableTrips,
+  },
+  /** A function that reads the Stripe secret could not read it again, and goes on with the value read before. */
+  stripeSecretNotReplaced: {
+    message: 'The Stripe secret could not be read again: the one read before is still used',
+    metric: METRIC.stripeSecretNotReplaced,
+  },
+} as const;
+
+export type CountedLogLine = (typeof COUNTED_LOG_LINES)[keyof typeof COUNTED_LOG_LINES];

@@ -1,11 +1,11 @@
 // Structured logs and metrics for every entry point (Powertools), configured in one place.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './observability-contract';
+import { COUNTED_LOG_LINES, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from './observability-contract';
 import type { StripeKeyRejection } from './stripe/stripe-contract';
 
 // Re-exported for the entry points and the local server, which know the names through this module.
-export { METRIC, METRICS_NAMESPACE, SERVICE_NAME };
+export { COUNTED_LOG_LINES, METRIC, METRICS_NAMESPACE, SERVICE_NAME };
 
 export function createLogger(): Logger {
   return new Logger({ serviceName: SERVICE_NAME });
@@ -18,11 +18,12 @@ export function createMetrics(): Metrics {
 /**
  * What an entry point does when the Stripe secret, read again after 5 minutes, could not be read (or was unusable): the
  * secret read before goes on being used and every request succeeds, so this error line is what says that a rolled
- * secret is not reaching the function (a malformed value pasted in, access taken away, Secrets Manager failing).
+ * secret is not reaching the function (a malformed value pasted in, access taken away, Secrets Manager failing). The
+ * stack counts the line as `StripeSecretNotReplaced` (alarmed).
  */
 export function secretNotReplacedReporter(logger: Logger): (error: unknown) => void {
   return (error) => {
-    logger.error('The Stripe secret could not be read again: the one read before is still used', { error: describeError(error) });
+    logger.error(COUNTED_LOG_LINES.stripeSecretNotReplaced.message, { error: describeError(error) });
   };
 }
 

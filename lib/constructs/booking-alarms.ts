@@ -1,14 +1,24 @@
 // Alarms on what needs a person: function errors and throttles, API 5xx, refunds, payments set aside or needing attention,
-// a Stripe key refused, trips that no longer read, deliveries the webhook missed, sent to one SNS topic.
+// a Stripe key refused or a Stripe secret not read again, trips that no longer read, deliveries the webhook missed, sent to
+// one SNS topic; the error lines no function counts itself are counted from its logs.
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
+import { type CountedLogLine, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
+
+/** A log group whose function writes a counted error line, and the id of the metric filter that counts it there. */
+export interface CountedLogLineSource {
+  /** Part of the stack's contract, as an alarm's id is: a new id replaces the filter. */
+  readonly id: string;
+  readonly logGroup: ILogGroup;
+  readonly line: CountedLogLine;
+}
 
 export interface BookingAlarmsProps {
   /**
@@ -16,6 +26,12 @@ export interface BookingAlarmsProps {
    * alarms (`<name>Errors`, `<name>Throttles`), and a new id would replace the alarm.
    */
   readonly functions: Record<string, IFunction>;
+  /**
+   * Where the error lines no function counts itself (COUNTED_LOG_LINES) are written: each is counted there into the metric
+   * its alarm watches.
+   * @default - none
+   */
+  readonly countedLogLines?: readonly CountedLogLineSource[];
   readonly api: HttpApi;
   /**
    * Subscribed to the topic when given; more subscribers can be added to the topic later.
@@ -43,6 +59,18 @@ export class BookingAlarms extends Construct {
     super(scope, id);
     this.topic = new Topic(this, 'Topic', { displayName: 'Booking service alarms', enforceSSL: true });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    for (const { id, logGroup, line } of props.countedLogLines ?? []) {
+      new MetricFilter(this, id, {
+        logGroup,
+        filterPattern: FilterPattern.stringValue('$.message', '=', line.message),
+        metricNamespace: METRICS_NAMESPACE,
+        metricName: line.metric,
+        metricValue: '1',
+        // The line's own `service` (Powertools writes it on every line): the dimension the published metrics carry.
+        dimensions: { service: '$.service' },
+      });
+    }
 
     const fiveMinutes = Duration.minutes(5);
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -107,10 +135,16 @@ export class BookingAlarms extends Construct {
       'Stripe refused the API key in the Stripe secret (401: rolled, deleted or mistyped; 403: a restricted key without a permission this stack needs, named in the log line "Stripe refused the API key"). Refunds wait as requested (the sweep asks again every run), POST /checkout answers 503 and the sweep cannot list events until a working key is in the secret (README: Store the secrets); functions read it again within 5 minutes.',
     );
     this.alarmOn(
+      'StripeSecretNotReplaced',
+      serviceMetric(METRIC.stripeSecretNotReplaced, fiveMinutes),
+      1,
+      'A function could not read the Stripe secret again and goes on with the value it read before, so a rolled API key or signing secret is not reaching it. Its log line "The Stripe secret could not be read again" says why: a malformed value pasted in (README: Store the secrets), the function\'s role denied secretsmanager:GetSecretValue, or Secrets Manager failing. The next request 30 s later or more reads it again.',
+    );
+    this.alarmOn(
       'UnreadableTrips',
       serviceMetric(METRIC.unreadableTrips, fiveMinutes),
       1,
-      'GET /trips/{tripId} read a stored trip that no longer reads as one (a field lost, or of the wrong type) and answered its traveller 404, as for a missing trip: the log line "A stored trip no longer reads" names the trip and the field (`npm run ops -- trips show TRIP_ID` fails with the same problem). Repair the item in the table.',
+      'A stored trip no longer reads as one (a field lost, or of the wrong type): GET /trips/{tripId} answered its traveller 404, as for a missing trip, or the hold sweeper released its expired hold and left the trip as it is (waiting for a payment). The log line "A stored trip no longer reads" of the Checkout or HoldSweeper function names the trip and the field (`npm run ops -- trips show TRIP_ID` fails with the same problem). Repair the item in the table.',
     );
     this.alarmOn(
       'MissedDeliveries',

@@ -77,6 +77,8 @@ export class BookingFunction extends Construct implements IGrantable {
   readonly role: Role;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
+  /** Whether the function reads the Stripe secret (and so may log that it could not read it again). */
+  readonly readsStripeSecret: boolean;
 
   constructor(scope: Construct, id: string, props: BookingFunctionProps) {
     super(scope, id);
@@ -94,6 +96,7 @@ export class BookingFunction extends Construct implements IGrantable {
     );
     this.grantPrincipal = this.role;
     const { table, stripeSecret } = props;
+    this.readsStripeSecret = stripeSecret !== undefined;
     if (table) for (const access of table.access) table.table.grant(this, access);
     stripeSecret?.grantRead(this);
     this.function = new LambdaFunction(this, 'Function', {

@@ -8,7 +8,7 @@ import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/
 import { releaseExpiredHolds, type SweepResult } from '../../lambdas/shared/domain/release-holds';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
+import { COUNTED_LOG_LINES, METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -160,9 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sweepHolds().then(
         (result) => {
           if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
-          for (const { tripId, problem } of result.unreadableTrips) {
-            logger.error('A stored trip no longer reads: its expired hold was released, the trip left as it is', { tripId, problem });
-          }
+          for (const { tripId, problem } of result.unreadableTrips) logger.error(COUNTED_LOG_LINES.sweptUnreadableTrip.message, { tripId, problem });
         },
         (error: unknown) => logger.error('The hold sweep failed; the next one tries again', { error }),
       );

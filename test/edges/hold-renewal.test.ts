@@ -1,8 +1,9 @@
 // A keyed checkout retried too late for its session's expiry, whose hold is held on: against the sweeper reading the old
 // expiry, a client retrying through a long Stripe outage, and the session an earlier attempt made, its answer lost.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { keys } from '../../lambdas/shared/dynamodb/item-keys';
+import { COUNTED_LOG_LINES, METRIC, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { CheckoutRefusedError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
@@ -12,6 +13,8 @@ import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { HOLD_MINUTES } from '../../lambdas/shared/domain/start-checkout';
 import { seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { coldStart } from '../support/lambda-entry';
+import { linesWritten } from '../support/lines-written';
 import { ago, answerLost, at, checkout, counts, ownWorld, pay, request, stripeDown } from '../support/own-checkout';
 
 const MINUTE = 60_000;
@@ -434,5 +437,37 @@ describe('the hold sweeper, at a trip with no page whose stored hold expiry no l
     expect(swept.unreadableTrips).toEqual([{ tripId, problem: expect.stringContaining('holdExpiresAt') }]);
     expect((await own.store.getHold(tripId))?.status).toBe('released');
     expect(await counts(own, slot)).toEqual({ available: 4, unheld: 4 });
+  });
+
+  it('and its Lambda entry point writes that trip in the one line the stack counts as UnreadableTrips, under the service its alarm reads', async () => {
+    const own = await ownWorld();
+    const slot = await seedSlot(own.store, { capacity: 4, priceAmount: 4_500 });
+    expect((await checkout(own, request([[slot, 2]]), { key: uniqueId('key'), sessions: stripeDown() })).status).toBe(503);
+    const [hold] = await own.store.listActiveHolds();
+    const tripId = hold?.tripId as string;
+    await testDocumentClient().send(
+      new UpdateCommand({ TableName: own.table, Key: keys.trip(tripId), UpdateExpression: 'SET holdExpiresAt = :n', ExpressionAttributeValues: { ':n': 1 } }),
+    );
+    const { handler } = await coldStart(() => import('../../lambdas/hold-sweeper/handler'), {
+      apiKey: 'sk_test_unused',
+      stripeApiBase: own.fake.url,
+      tableName: own.table,
+    });
+    onTestFinished(() => {
+      vi.useRealTimers();
+      vi.unstubAllEnvs();
+    });
+    // The sweeper's clock a minute past the hold's expiry; only Date is faked, so the SDK's own timers still run.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(hold?.expiresAt as string) + MINUTE });
+
+    let answer: unknown;
+    const lines = await linesWritten(async () => {
+      answer = await handler();
+    });
+
+    expect(answer).toEqual({ released: 1, alreadySettled: 0 });
+    const counted = lines.filter((line) => line.message === COUNTED_LOG_LINES.sweptUnreadableTrip.message);
+    expect(counted).toEqual([expect.objectContaining({ level: 'ERROR', service: SERVICE_NAME, tripId, problem: expect.stringContaining('holdExpiresAt') })]);
+    expect(COUNTED_LOG_LINES.sweptUnreadableTrip.metric).toBe(METRIC.unreadableTrips);
   });
 });

@@ -1,6 +1,7 @@
 // The Secrets Manager read of a function instance, over HTTP against a stand-in: kept, shared, bounded, and never an outage of its own.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvocationDeadline, type CallDeadline } from '../../lambdas/shared/invocation-deadline';
+import { COUNTED_LOG_LINES, createLogger, METRIC, SERVICE_NAME, secretNotReplacedReporter } from '../../lambdas/shared/observability';
 import {
   SECRET_KEPT_MS,
   SECRET_READ,
@@ -10,6 +11,7 @@ import {
   secretsManagerSecret,
 } from '../../lambdas/shared/secrets-manager';
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from '../../scripts/dev-kit/secrets-manager-stand-in';
+import { linesWritten } from '../support/lines-written';
 
 const RESERVE_MS = 3_000;
 let secretsManager: SecretsManagerStandIn;
@@ -188,6 +190,38 @@ describe('a secret read from Secrets Manager', () => {
 
     expect(told).toHaveLength(2);
     expect(told[0]).toMatchObject({ name: 'SecretUnavailableError', retryable: false, cause: expect.objectContaining({ name: 'AccessDeniedException' }) });
+  });
+
+  it('kept, and not replaced by a read that fails, is said in the one error line the stack counts as StripeSecretNotReplaced', async () => {
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'ERROR');
+    const told: unknown[] = [];
+    const report = secretNotReplacedReporter(createLogger());
+    const secret = secretsManagerSecret('arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe', (value) => value, {
+      onKeptValueNotReplaced: (error) => {
+        told.push(error);
+        report(error);
+      },
+      reserveMs: RESERVE_MS,
+      now: () => now,
+    });
+    expect(await secret()).toBe('first');
+    now += SECRET_KEPT_MS;
+    secretsManager.refuse('AccessDeniedException', 400);
+
+    const lines = await linesWritten(async () => {
+      expect(await secret()).toBe('first');
+      await vi.waitFor(() => expect(told).toHaveLength(1));
+    });
+
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        service: SERVICE_NAME,
+        message: COUNTED_LOG_LINES.stripeSecretNotReplaced.message,
+        error: expect.objectContaining({ name: 'SecretUnavailableError' }),
+      }),
+    ]);
+    expect(COUNTED_LOG_LINES.stripeSecretNotReplaced.metric).toBe(METRIC.stripeSecretNotReplaced);
   });
 
   it('never answered and with no invocation to end (the CLI), still ends, retryably', async () => {

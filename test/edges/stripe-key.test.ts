@@ -18,6 +18,7 @@ import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { paymentIntentId, SIGNING_SECRET, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { coldStart as coldStartWith } from '../support/lambda-entry';
+import { linesWritten } from '../support/lines-written';
 import { ops } from '../support/ops';
 import { createBookingTable, deleteBookingTable } from '../../scripts/dev-kit/booking-table';
 import { seedSlot, testStore, uniqueId } from '../support/store';
@@ -148,27 +149,6 @@ describe('telling of a refused key', () => {
 });
 
 describe('the Lambda entry points, as Lambda loads them', () => {
-  /** Every line the functions write while `run` runs (logs on stdout and stderr, EMF metrics on stdout), parsed. */
-  async function linesWritten(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-    const written: string[] = [];
-    const capture = (chunk: unknown): boolean => {
-      written.push(String(chunk));
-      return true;
-    };
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-    try {
-      await run();
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
-    return written
-      .flatMap((chunk) => chunk.split('\n'))
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-
   const keyRejectedCount = (lines: Record<string, unknown>[]) =>
     lines.reduce((sum, line) => sum + (typeof line.StripeKeyRejected === 'number' ? line.StripeKeyRejected : 0), 0);
   const rejectionsLogged = (lines: Record<string, unknown>[]) =>

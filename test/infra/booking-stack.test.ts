@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COUNTED_LOG_LINES, type CountedLogLine } from '../../lambdas/shared/observability-contract';
 import { HANDLED_EVENT_TYPES } from '../../lambdas/stripe-webhook/webhook-contract';
 import { ENTRY_NAME, LAMBDA_BUNDLING } from '../../lib/bundling';
 import { loadedWithEntry } from '../../lib/function-bundle';
@@ -294,7 +295,7 @@ describe('webhook API', () => {
 describe('alarms', () => {
   it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(21);
+    expect(alarms).toHaveLength(22);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',
@@ -334,7 +335,7 @@ describe('alarms', () => {
     });
   });
 
-  it('alarm on the first read of a stored trip that no longer reads (answered 404 like a missing one), within 5 minutes, and say how to find it', () => {
+  it('alarm on the first stored trip that no longer reads (answered 404 like a missing one, or left by the hold sweeper), within 5 minutes, and say how to find it', () => {
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'UnreadableTrips',
       Namespace: 'PulauBookings',
@@ -346,7 +347,7 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
-      AlarmDescription: Match.stringLikeRegexp('A stored trip no longer reads.*trips show TRIP_ID'),
+      AlarmDescription: Match.stringLikeRegexp('GET /trips.*hold sweeper.*A stored trip no longer reads.*trips show TRIP_ID'),
     });
   });
 
@@ -363,6 +364,48 @@ describe('alarms', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
       AlarmDescription: Match.stringLikeRegexp('401.*403.*Refunds wait as requested.*Store the secrets'),
+    });
+  });
+
+  it('count the error lines no function counts itself, from the log groups of exactly the functions that write them, into the alarmed metrics', () => {
+    type FilterResource = { Properties: { LogGroupName: { Ref: string }; FilterPattern: string; MetricTransformations: unknown[] } };
+    const filters = Object.values(main.template.findResources('AWS::Logs::MetricFilter')) as FilterResource[];
+    const logGroupOf = (id: string): string =>
+      (functionOf(main, id).fn.Properties as unknown as { LoggingConfig: { LogGroup: { Ref: string } } }).LoggingConfig.LogGroup.Ref;
+    const countedFrom = (line: CountedLogLine): string[] =>
+      filters
+        .filter((filter) => filter.Properties.FilterPattern === `{ $.message = "${line.message}" }`)
+        .map((filter) => {
+          // One per log group, counting 1 a line, under the dimension the functions' own metrics carry (read from the line).
+          expect(filter.Properties.MetricTransformations).toEqual([
+            { MetricNamespace: 'PulauBookings', MetricName: line.metric, MetricValue: '1', Dimensions: [{ Key: 'service', Value: '$.service' }] },
+          ]);
+          return filter.Properties.LogGroupName.Ref;
+        })
+        .sort();
+    const secretReaders = ['StripeWebhook', 'CreateBooking', 'Checkout', 'HoldSweeper', 'StripeReconciler'].filter(
+      (id) => 'STRIPE_SECRET_ARN' in functionOf(main, id).fn.Properties.Environment.Variables,
+    );
+
+    expect(countedFrom(COUNTED_LOG_LINES.sweptUnreadableTrip)).toEqual([logGroupOf('HoldSweeper')]);
+    expect(secretReaders).toEqual(['StripeWebhook', 'Checkout', 'StripeReconciler']);
+    expect(countedFrom(COUNTED_LOG_LINES.stripeSecretNotReplaced)).toEqual(secretReaders.map(logGroupOf).sort());
+    expect(filters).toHaveLength(1 + secretReaders.length);
+  });
+
+  it('alarm on the first failed read again of the Stripe secret, within 5 minutes, and say why a rolled secret may not reach a function', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StripeSecretNotReplaced',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('could not be read again.*malformed.*GetSecretValue'),
     });
   });
 
