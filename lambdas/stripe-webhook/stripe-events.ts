@@ -1,7 +1,7 @@
 // The Stripe events we act on, as zod schemas: which are ours, which are unusable, and their translation into the domain's payment events.
 import * as z from '../shared/zod';
 import type { PaymentEvent } from '../shared/domain/payment-events';
-import { idSchema } from '../shared/domain/trip-input';
+import { idSchema, MAX_AMOUNT_MINOR_UNITS } from '../shared/domain/trip-input';
 import { REFUND_KEY_METADATA, refundStatusOf, STRIPE_ID_PATTERNS, TABLE_MARK, TRIP_MARK } from '../shared/stripe/stripe-contract';
 import { checkoutTripOf } from '../shared/stripe/trip-metadata';
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './webhook-contract';
@@ -22,11 +22,8 @@ const envelopeSchema = z.object({
   data: z.object({ object: z.record(z.string(), z.unknown()) }),
 });
 
-/** Stripe's amounts have at most 12 digits; anything larger is not a real amount (and would not fit a DynamoDB number). */
-const MAX_MINOR_UNITS = 999_999_999_999;
-
-/** Amounts in the currency's minor unit: whole, never negative, never beyond what Stripe charges. */
-const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0), z.maximum(MAX_MINOR_UNITS));
+/** Amounts in the currency's minor unit: whole, never negative, never beyond what Stripe charges (anything larger is not a real amount). */
+const minorUnits = z.number().check(z.refine(Number.isInteger, 'must be a whole number'), z.minimum(0), z.maximum(MAX_AMOUNT_MINOR_UNITS));
 const metadataSchema = z.nullish(z.record(z.string(), z.string()));
 const expandable = z.nullish(z.union([z.string(), z.object({ id: z.string() })]));
 const stripeId = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, `is not a plausible ${what} id`));

@@ -9,6 +9,7 @@ import { startStripeFake } from '../../scripts/local/stripe-fake';
 import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
+import { MAX_AMOUNT_MINOR_UNITS, MAX_GUESTS_PER_ITEM, MAX_SLOT_PRICE, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
 import { deps } from '../support/store';
 import { checkedOutTrip } from '../support/checked-out';
 import { webhookHarness } from '../support/webhook';
@@ -94,6 +95,8 @@ describe('ops slots', () => {
     { argv: () => slotsAdd({ capacity: '10001' }), code: 2, message: '--capacity must be at most 10000' },
     { argv: () => slotsAdd({ price: '99999999999999999999' }), code: 2, message: '--price is too large' },
     { argv: () => slotsAdd({ price: '12.50' }), code: 2, message: '--price must be a whole number' },
+    { argv: () => slotsAdd({ price: String(MAX_SLOT_PRICE + 1) }), code: 2, message: `USAGE: --price must be at most ${MAX_SLOT_PRICE}` },
+    { argv: () => slotsAdd({ price: String(Number.MAX_SAFE_INTEGER) }), code: 2, message: `USAGE: --price must be at most ${MAX_SLOT_PRICE}` },
     { argv: () => slotsAdd({ currency: 'euro' }), code: 2, message: '--currency must be a three-letter ISO 4217 code (EUR, USD…)' },
     { argv: () => slotsAdd({ currency: 'XYZ' }), code: 2, message: '--currency is no ISO 4217 currency' },
     { argv: () => slotsAdd({ id: '' }), code: 2, message: '--id needs a value' },
@@ -126,6 +129,14 @@ describe('ops slots', () => {
     expect(result.err).toContain(message);
     expect(result.err.split('\n')).toEqual([expect.stringMatching(/^error: [A-Z_]+: \S/)]);
     expect(await readSlot(testStore(), slot.slotId)).toMatchObject({ capacity: 2, availableCount: 2 });
+  });
+
+  it('takes a price up to the most a trip of the most items and guests can carry in one Stripe amount', async () => {
+    const experience = uniqueId('exp');
+    const added = await ops([...slotsAdd({ experience, price: String(MAX_SLOT_PRICE) }), '--json']);
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.out)).toMatchObject({ experienceId: experience, priceAmount: MAX_SLOT_PRICE });
+    expect(MAX_SLOT_PRICE * MAX_TRIP_ITEMS * MAX_GUESTS_PER_ITEM).toBeLessThanOrEqual(MAX_AMOUNT_MINOR_UNITS);
   });
 
   it('takes the currency in any case and stores it as Stripe spells it', async () => {

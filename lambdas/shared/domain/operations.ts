@@ -7,7 +7,7 @@ import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { confirmedGuests, guestsPerSlot, unheldSeats, type AuditEntry, type Slot } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { dateSchema, idSchema, timeSchema } from './trip-input';
+import { dateSchema, idSchema, MAX_SLOT_PRICE, timeSchema } from './trip-input';
 
 const CAPACITY_ATTEMPTS = 5;
 
@@ -31,7 +31,13 @@ export const newSlotSchema = z.strictObject({
   date: dateSchema,
   time: timeSchema,
   capacity: capacitySchema,
-  priceAmount: z.number().check(z.refine(Number.isInteger, 'must be in minor units (cents)'), z.minimum(0, 'must not be negative')),
+  priceAmount: z
+    .number()
+    .check(
+      z.refine(Number.isInteger, 'must be in minor units (cents)'),
+      z.minimum(0, 'must not be negative'),
+      z.maximum(MAX_SLOT_PRICE, `must be at most ${MAX_SLOT_PRICE} (a trip of the most items and guests must stay one Stripe amount)`),
+    ),
   currency: z.string().check(
     z.regex(/^[a-z]{3}$/, 'must be a three-letter ISO 4217 code (EUR, USD…)'),
     // A code no currency has (a typo) would be taken here and refused by Stripe at every checkout.

@@ -11,6 +11,16 @@ export const MAX_GUESTS_PER_ITEM = 50;
  */
 export const MAX_TRIP_ITEMS = 32;
 
+/** Stripe's amounts have at most 12 digits, in the currency's minor unit: no payment carries more, in any currency. */
+export const MAX_AMOUNT_MINOR_UNITS = 999_999_999_999;
+
+/**
+ * The most one guest may pay for one slot, in minor units: a trip of the most items and guests at that price still
+ * comes to an amount Stripe carries (and an exact number). Stripe refuses far less for most currencies; that is the
+ * account's to say, at checkout (`CHECKOUT_REFUSED`).
+ */
+export const MAX_SLOT_PRICE = Math.floor(MAX_AMOUNT_MINOR_UNITS / (MAX_TRIP_ITEMS * MAX_GUESTS_PER_ITEM));
+
 /** Returns a TRIP_TOO_LARGE failure when the trip cannot be confirmed in one transaction. */
 export function checkTripSize(items: readonly unknown[]): BookingFailure | undefined {
   if (items.length <= MAX_TRIP_ITEMS) return undefined;
