@@ -1,6 +1,7 @@
 // The slot operator's use cases at their edges, on DynamoDB Local: no slot on a day that has passed, one capacity rule for adding and resizing, a block audited once.
 import { describe, expect, it } from 'vitest';
 import { addSlot, MAX_SLOT_CAPACITY, setSlotBlocked, setSlotCapacity } from '../../lambdas/shared/domain/operations';
+import { holdFirstCommit } from '../support/held-store';
 import { deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 
 const newSlot = (change: { date?: string; capacity?: number } = {}) => ({
@@ -49,5 +50,47 @@ describe('slot operations', () => {
       { ok: true, changed: false },
     ]);
     expect((await store.listAudit('slot', slot.slotId)).filter((entry) => entry.eventType === 'slot.blocked')).toHaveLength(1);
+  });
+
+  it('blocks a slot once when two runs block it at once: the one that read it open and wrote second finds it already so', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 3 });
+
+    // The first run has read the slot open and is about to write when the second runs from start to end.
+    const held = holdFirstCommit(store);
+    const first = setSlotBlocked(deps(held.store), slot.slotId, true, 'ana');
+    await held.reached;
+    const second = await setSlotBlocked(deps(store), slot.slotId, true, 'ben');
+    held.release();
+
+    expect([await first, second]).toEqual([
+      { ok: true, changed: false },
+      { ok: true, changed: true },
+    ]);
+    expect((await readSlot(store, slot.slotId))?.isBlocked).toBe(true);
+    const audited = (await store.listAudit('slot', slot.slotId)).filter((entry) => entry.eventType === 'slot.blocked');
+    expect(audited.map((entry) => entry.actorId)).toEqual(['ben']);
+  });
+
+  it('unblocks a slot once when two runs unblock it at once', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 3 });
+    await setSlotBlocked(deps(store), slot.slotId, true, 'ana');
+
+    const held = holdFirstCommit(store);
+    const first = setSlotBlocked(deps(held.store), slot.slotId, false, 'ana');
+    await held.reached;
+    const second = await setSlotBlocked(deps(store), slot.slotId, false, 'ben');
+    held.release();
+
+    expect([await first, second]).toEqual([
+      { ok: true, changed: false },
+      { ok: true, changed: true },
+    ]);
+    expect((await readSlot(store, slot.slotId))?.isBlocked).toBe(false);
+    expect((await store.listAudit('slot', slot.slotId)).map((entry) => entry.eventType).filter((type) => type !== 'slot.created')).toEqual([
+      'slot.blocked',
+      'slot.unblocked',
+    ]);
   });
 });

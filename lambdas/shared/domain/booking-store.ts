@@ -102,6 +102,7 @@ export interface PaymentRecordWrite {
 /** An operator's change to a slot, guarded so the seats already sold stay sold. */
 export interface SlotSettingsChange {
   readonly slotId: string;
+  /** Written only while the slot is otherwise (a block or unblock of two at once changes it once). */
   readonly isBlocked?: boolean;
   /**
    * Capacity from → to. Availability moves by the same delta, so `available + booked = capacity` still

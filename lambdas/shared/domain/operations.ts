@@ -10,6 +10,7 @@ import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { dateSchema, idSchema, MAX_SLOT_PRICE, timeSchema } from './trip-input';
 
 const CAPACITY_ATTEMPTS = 5;
+const BLOCK_ATTEMPTS = 3;
 
 /** The most seats one slot may have, when it is added and when it is resized alike. */
 export const MAX_SLOT_CAPACITY = 10_000;
@@ -72,16 +73,23 @@ export async function setSlotBlocked(
   isBlocked: boolean,
   actorId?: string,
 ): Promise<{ ok: true; changed: boolean } | BookingFailure> {
-  const slot = (await deps.store.getSlots([slotId])).get(slotId);
-  if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
-  // Already so: nothing changes, so the audit trail records nothing.
-  if (slot.isBlocked === isBlocked) return { ok: true, changed: false };
-  const result = await deps.store.commit({
-    at: deps.clock.now().toISOString(),
-    slotSettings: { slotId, isBlocked },
-    audits: [operatorAudit(deps, isBlocked ? 'slot.blocked' : 'slot.unblocked', slotId, actorId, {})],
-  });
-  return result.committed ? { ok: true, changed: true } : failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+  return retryWhileStateMoves(
+    BLOCK_ATTEMPTS,
+    async () => {
+      const slot = (await deps.store.getSlots([slotId])).get(slotId);
+      if (!slot) return failure('SLOT_NOT_FOUND', `Slot ${slotId} does not exist.`);
+      // Already so: nothing changes, so the audit trail records nothing.
+      if (slot.isBlocked === isBlocked) return { ok: true, changed: false } as const;
+      // Written only if the slot is still otherwise: of two runs at once (a double Enter, two terminals), one changes it.
+      const result = await deps.store.commit({
+        at: deps.clock.now().toISOString(),
+        slotSettings: { slotId, isBlocked },
+        audits: [operatorAudit(deps, isBlocked ? 'slot.blocked' : 'slot.unblocked', slotId, actorId, {})],
+      });
+      return result.committed ? ({ ok: true, changed: true } as const) : STATE_MOVED;
+    },
+    () => failure('TRANSACTION_FAILED', `Slot ${slotId} kept being blocked and unblocked; try again.`, { retryable: true }),
+  );
 }
 
 /**

@@ -52,6 +52,8 @@ export const guard = {
   slotIsForExperience: 'experienceId = :experienceId',
   /** Operators can close a slot; a closed slot sells nothing. */
   slotNotBlocked: 'isBlocked <> :true',
+  /** A block or an unblock changes the slot: of two at once, one writes (and is audited), the other finds it already so. */
+  slotBlockChanges: 'isBlocked <> :blocked',
   /** The decrement never takes availability below zero: this is what stops overselling. */
   enoughSeats: 'availableCount >= :guests',
   /** Nor the seats neither booked nor held: what stops a hold, or an unheld confirmation, from taking a held seat. */
@@ -212,6 +214,7 @@ function slotSettingsItem(table: string, change: SlotSettingsChange, at: string)
   const conditions: string[] = [guard.exists];
   if (change.isBlocked !== undefined) {
     sets.push('isBlocked = :blocked');
+    conditions.push(guard.slotBlockChanges);
     values[':blocked'] = change.isBlocked;
   }
   if (change.capacity) {
