@@ -9,7 +9,7 @@ import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
-import { readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { LOCAL_INDEXES, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 
@@ -75,7 +75,7 @@ async function press(checkoutUrl: string, action: 'pay' | 'pay-later' | 'expire'
 }
 
 async function expectHoldsAddUp(slots: readonly Slot[]): Promise<void> {
-  const report = await checkConsistency(store);
+  const report = await checkConsistency(store, LOCAL_INDEXES);
   expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
 }
 

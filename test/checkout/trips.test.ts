@@ -18,7 +18,7 @@ import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, tableOf, testStore, uniqueId, type TestStore } from '../support/store';
+import { LOCAL_INDEXES, readSlot, seedSlot, tableOf, testStore, uniqueId, type TestStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 // No webhook is set: a payment on the stand-in's page is only recorded, as if Stripe's delivery were late. Each test
@@ -136,7 +136,7 @@ async function seats(slot: Slot): Promise<{ available: number; unheld: number }>
 }
 
 async function expectSlotsAddUp(slots: readonly Slot[]): Promise<void> {
-  const report = await checkConsistency(store);
+  const report = await checkConsistency(store, LOCAL_INDEXES);
   expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
 }
 

@@ -11,7 +11,7 @@ import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gatew
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { deps, readSlot, seedSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
+import { LOCAL_INDEXES, deps, readSlot, seedSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore, uniqueId, type TestStore } from '../support/store';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { servedStripeFake } from '../support/webhook-server';
@@ -101,7 +101,7 @@ async function counts(slot: Slot, from: TestStore = store): Promise<{ available:
 }
 
 async function expectHoldsAddUp(slots: readonly Slot[]): Promise<void> {
-  const report = await checkConsistency(store);
+  const report = await checkConsistency(store, LOCAL_INDEXES);
   expect(report.drifted.filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))).toEqual([]);
 }
 

@@ -13,6 +13,7 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
+import { LOCAL_INDEXES } from '../support/store';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { type Slot, unheldSeats } from '../../lambdas/shared/domain/model';
@@ -51,7 +52,7 @@ describe('local stack', () => {
     const slots = await stack.store.getSlots(Object.values(DEMO_SLOTS).map((slot) => slot.slotId));
     expect(slots.get(DEMO_SLOTS.baturSunriseClosed.slotId)?.isBlocked).toBe(true);
     expect(slots.get(DEMO_SLOTS.nusaSnorkel.slotId)?.availableCount).toBe(1);
-    expect((await checkConsistency(stack.store)).drifted).toEqual([]);
+    expect((await checkConsistency(stack.store, LOCAL_INDEXES)).drifted).toEqual([]);
   });
 
   it('books a trip from a signed event POSTed over HTTP, with the local secret or the one `stripe listen` gave', async () => {
@@ -127,7 +128,7 @@ describe('local stack', () => {
     expect(await landed.text()).toContain('Thank you');
     expect(arrivals).toEqual([expect.stringMatching(/^\/done\?session=cs_/)]);
     expect((await stack.store.getTrip(answer.tripId))?.status).toBe('booked');
-    expect((await checkConsistency(stack.store)).drifted).toEqual([]);
+    expect((await checkConsistency(stack.store, LOCAL_INDEXES)).drifted).toEqual([]);
   });
 });
 
@@ -307,7 +308,7 @@ describe('local stack, holds', () => {
 
       expect((await own.store.listAudit('trip', tripId)).map((entry) => entry.eventType)).toEqual(['trip.held', 'trip.hold_released']);
       expect(await unheld()).toBe(before);
-      expect((await checkConsistency(own.store)).drifted).toEqual([]);
+      expect((await checkConsistency(own.store, LOCAL_INDEXES)).drifted).toEqual([]);
       expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [] });
     } finally {
       await own.stop();

@@ -13,7 +13,7 @@ import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-boo
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { injectFaults, type Fault } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, overwriteSlot, seedSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { LOCAL_INDEXES, FAST_RETRIES, overwriteSlot, seedSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { chargeRefunded, checkoutSession, signatureHeader, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
@@ -231,7 +231,7 @@ describe('randomised mix with holds', () => {
 
     const failures = results.filter((result) => result.status === 'rejected');
     const violations = await findViolations(store, slots, trips, acknowledged, { refundedAtProvider: (paymentId) => fake.totalRefunded(paymentId) });
-    const report = await checkConsistency(store);
+    const report = await checkConsistency(store, LOCAL_INDEXES);
     const holdDrift = report.drifted
       .filter((drift) => slots.some((slot) => slot.slotId === drift.slotId))
       .map((drift) => `slot ${drift.slotId}: ${JSON.stringify(drift)}`);

@@ -111,3 +111,6 @@ export async function readSlot(store: BookingStore, slotId: string): Promise<Slo
 export async function deleteSlot(slotId: string): Promise<void> {
   await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
 }
+
+/** checkConsistency's options on DynamoDB Local, which updates its indexes in the write itself: a re-check need not wait. */
+export const LOCAL_INDEXES = { settleMs: 0 } as const;

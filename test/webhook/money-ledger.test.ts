@@ -8,7 +8,7 @@ import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway'
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { overwriteSlot, testDocumentClient, testStore } from '../support/store';
+import { LOCAL_INDEXES, overwriteSlot, testDocumentClient, testStore } from '../support/store';
 import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
@@ -321,7 +321,7 @@ describe('stored data that cannot be acted on', () => {
     expect(await s.tripStatus()).toBe('pending_payment');
     expect(await s.store.listBookingsOfTrip(s.trip.tripId)).toEqual([]);
     expect(await s.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'stored_data_unusable' } });
-    const check = await checkConsistency(s.store);
+    const check = await checkConsistency(s.store, LOCAL_INDEXES);
     expect(check.unusable).toContainEqual(
       expect.objectContaining({ entity: 'slot', id: s.slots[0].slotId, problem: expect.stringContaining('availableCount') }),
     );

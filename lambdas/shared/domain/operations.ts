@@ -1,11 +1,12 @@
 // Operator use cases: add, block, resize and adjust slots without breaking what is sold; check for drift.
+import { setTimeout as delay } from 'node:timers/promises';
 import { retryWhileStateMoves, STATE_MOVED } from './state-moved';
 import * as z from '../zod';
 import type { AtomicWrite, BookingQueries, BookingStore } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
-import { confirmedGuests, guestsPerSlot, unheldSeats, type AuditEntry, type Slot } from './model';
+import { confirmedGuests, guestsPerSlot, unheldSeats, type AuditEntry, type Booking, type Hold, type Slot } from './model';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { dateSchema, idSchema, MAX_SLOT_PRICE, timeSchema } from './trip-input';
 
@@ -149,43 +150,108 @@ export interface UnusableItem {
 }
 
 /**
+ * How long a slot must stay unchanged before its bookings and holds are compared with it again: they are read from
+ * global secondary indexes, which DynamoDB updates a moment after the table ("within a fraction of a second" normally).
+ */
+export const INDEX_SETTLE_MS = 2_000;
+
+/** Re-checks of a slot that seemed to drift, each waiting INDEX_SETTLE_MS; a slot changing through all of them is left unsettled. */
+const RECHECK_ATTEMPTS = 3;
+
+export interface ConsistencyCheckOptions {
+  /** @default INDEX_SETTLE_MS */
+  readonly settleMs?: number;
+  /** Waits `ms`. @default a timer */
+  readonly wait?: (ms: number) => Promise<void>;
+}
+
+export interface ConsistencyReport {
+  readonly slots: number;
+  /** Slots found drifted twice: at first, and again while they stayed unchanged long enough for the indexes. */
+  readonly drifted: SlotDrift[];
+  /** Slots that seemed to drift, then changed through every re-check (traffic on them): neither drifted nor vouched for. */
+  readonly unsettled: string[];
+  readonly unusable: UnusableItem[];
+}
+
+/**
  * For every slot: capacity = available + confirmed guests, and available − held guests = unheld ≥ 0 (held seats
  * are never sold twice); lists stored slots that cannot be read.
+ *
+ * The slots, the holds and each slot's bookings are read one after another, while the webhook and checkouts go on
+ * writing: a confirmation or a hold committed between two of those reads makes a consistent slot look drifted. So a
+ * slot that does is checked again on its own: read, left INDEX_SETTLE_MS, its bookings and the holds read, then the slot
+ * again. Only when it did not change meanwhile (every write of its seats rewrites it, `updatedAt` included) are the
+ * numbers of one moment, and its drift is reported; a slot that kept changing is reported unsettled.
  */
-export async function checkConsistency(store: BookingStore & BookingQueries): Promise<{ slots: number; drifted: SlotDrift[]; unusable: UnusableItem[] }> {
+export async function checkConsistency(store: BookingStore & BookingQueries, options: ConsistencyCheckOptions = {}): Promise<ConsistencyReport> {
   const unusable: UnusableItem[] = [];
+  const noteUnusable = (error: unknown): undefined => {
+    if (!(error instanceof StoredDataError)) throw error;
+    unusable.push({ entity: error.entity, id: error.entityId, problem: error.message });
+  };
   const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
-  const heldBySlot = guestsPerSlot((await store.listActiveHolds()).flatMap((hold) => hold.seats.map(({ slotId, guests }) => ({ slotId, guestCount: guests }))));
-  const drifted: SlotDrift[] = [];
+  const heldBySlot = heldGuestsPerSlot(await store.listActiveHolds());
+  const suspected: string[] = [];
   for (const slot of slots) {
-    let bookings: Awaited<ReturnType<BookingQueries['listBookingsOfSlot']>>;
-    try {
-      bookings = await store.listBookingsOfSlot(slot.slotId);
-    } catch (error) {
-      if (!(error instanceof StoredDataError)) throw error;
-      unusable.push({ entity: error.entity, id: error.entityId, problem: error.message });
-      continue;
-    }
-    const guestsBooked = confirmedGuests(bookings);
-    const drift = slot.availableCount - (slot.capacity - guestsBooked);
-    const heldGuests = heldBySlot.get(slot.slotId) ?? 0;
-    const unheldCount = unheldSeats(slot);
-    const holdDrift = unheldCount - (slot.availableCount - heldGuests);
-    if (drift !== 0 || holdDrift !== 0 || unheldCount < 0 || slot.availableCount < 0 || slot.availableCount > slot.capacity) {
-      drifted.push({
-        slotId: slot.slotId,
-        experienceId: slot.experienceId,
-        capacity: slot.capacity,
-        availableCount: slot.availableCount,
-        confirmedGuests: guestsBooked,
-        drift,
-        unheldCount,
-        heldGuests,
-        holdDrift,
-      });
-    }
+    const bookings = await store.listBookingsOfSlot(slot.slotId).catch(noteUnusable);
+    if (bookings && driftOf(slot, bookings, heldBySlot)) suspected.push(slot.slotId);
   }
-  return { slots: slots.length, drifted, unusable };
+
+  const settleMs = options.settleMs ?? INDEX_SETTLE_MS;
+  const wait = options.wait ?? ((ms: number) => delay(ms));
+  const recheck = async (slotId: string): Promise<SlotDrift | 'consistent' | 'unsettled'> => {
+    for (let attempt = 0; attempt < RECHECK_ATTEMPTS; attempt++) {
+      const before = (await store.getSlots([slotId])).get(slotId);
+      await wait(settleMs);
+      const [bookings, holds] = await Promise.all([store.listBookingsOfSlot(slotId), store.listActiveHolds()]);
+      const after = (await store.getSlots([slotId])).get(slotId);
+      if (before && after && sameSeats(before, after)) return driftOf(after, bookings, heldGuestsPerSlot(holds)) ?? 'consistent';
+    }
+    return 'unsettled';
+  };
+  const rechecked = await Promise.all(suspected.map((slotId) => recheck(slotId).catch(noteUnusable)));
+  return {
+    slots: slots.length,
+    drifted: rechecked.filter((result): result is SlotDrift => typeof result === 'object'),
+    unsettled: suspected.filter((_, index) => rechecked[index] === 'unsettled'),
+    unusable,
+  };
+}
+
+function heldGuestsPerSlot(holds: readonly Hold[]): Map<string, number> {
+  return guestsPerSlot(holds.flatMap((hold) => hold.seats.map(({ slotId, guests }) => ({ slotId, guestCount: guests }))));
+}
+
+/** The slot's drift against its bookings and the holds on it, or undefined when it adds up. */
+function driftOf(slot: Slot, bookings: readonly Booking[], heldBySlot: ReadonlyMap<string, number>): SlotDrift | undefined {
+  const guestsBooked = confirmedGuests(bookings);
+  const drift = slot.availableCount - (slot.capacity - guestsBooked);
+  const heldGuests = heldBySlot.get(slot.slotId) ?? 0;
+  const unheldCount = unheldSeats(slot);
+  const holdDrift = unheldCount - (slot.availableCount - heldGuests);
+  if (drift === 0 && holdDrift === 0 && unheldCount >= 0 && slot.availableCount >= 0 && slot.availableCount <= slot.capacity) return undefined;
+  return {
+    slotId: slot.slotId,
+    experienceId: slot.experienceId,
+    capacity: slot.capacity,
+    availableCount: slot.availableCount,
+    confirmedGuests: guestsBooked,
+    drift,
+    unheldCount,
+    heldGuests,
+    holdDrift,
+  };
+}
+
+/** The same seats as read before: no write of the slot's seats came in between (each rewrites `updatedAt` too). */
+function sameSeats(before: Slot, after: Slot): boolean {
+  return (
+    before.updatedAt === after.updatedAt &&
+    before.capacity === after.capacity &&
+    before.availableCount === after.availableCount &&
+    unheldSeats(before) === unheldSeats(after)
+  );
 }
 
 export interface AdjustAvailabilityInput {

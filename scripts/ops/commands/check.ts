@@ -5,7 +5,7 @@ import { defineCommand, type OpsCommand } from '../command';
 
 const check = defineCommand({
   name: 'check',
-  summary: 'capacity = available + confirmed guests for every slot; refunds add up for every payment',
+  summary: 'capacity = available + confirmed guests for every slot (a slot that seems off is checked again once it is still); refunds add up for every payment',
   flags: {},
   async run({ store, json, out, err, print, printTable }) {
     const slots = await checkConsistency(store);
@@ -13,14 +13,19 @@ const check = defineCommand({
     if (json) print({ ...slots, payments: payments.payments, paymentProblems: payments.problems });
     else {
       for (const item of slots.unusable) err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
-      if (slots.drifted.length === 0)
+      if (slots.drifted.length === 0 && slots.unsettled.length === 0)
         out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
-      else {
+      if (slots.drifted.length > 0) {
         printTable(
           [...slots.drifted],
           ['slotId', 'experienceId', 'capacity', 'availableCount', 'confirmedGuests', 'drift', 'unheldCount', 'heldGuests', 'holdDrift'],
         );
         err(`${slots.drifted.length} of ${slots.slots} slots drifted.`);
+      }
+      if (slots.unsettled.length > 0) {
+        err(
+          `${slots.unsettled.length} slots changed through every re-check (checkouts and payments on them), so neither drift nor consistency could be seen: ${slots.unsettled.join(', ')}. Run the check again when they are quieter.`,
+        );
       }
       if (payments.problems.length === 0) out(`${payments.payments} payments checked: refunds add up everywhere.`);
       else {
@@ -28,7 +33,7 @@ const check = defineCommand({
         err(`${payments.problems.length} payment problems found.`);
       }
     }
-    return slots.drifted.length === 0 && slots.unusable.length === 0 && payments.problems.length === 0 ? 0 : 1;
+    return slots.drifted.length === 0 && slots.unsettled.length === 0 && slots.unusable.length === 0 && payments.problems.length === 0 ? 0 : 1;
   },
 });
 
