@@ -1,16 +1,17 @@
 // `ops check` (checkConsistency) while the webhook and checkouts keep writing: a write committed between two of its
 // reads never shows as drift, a real drift is still reported once its slot holds still, and a busy slot is said unsettled.
-import { inject } from 'vitest';
-import { describe, expect, it } from 'vitest';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, inject, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { checkConsistency, INDEX_SETTLE_MS } from '../../lambdas/shared/domain/operations';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { holdItem } from '../../lambdas/shared/dynamodb/items';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
-import { deps, overwriteSlot, readSlot, seedSlot, storeOnOwnTable, uniqueId, type TestStore } from '../support/store';
+import { deps, LOCAL_INDEXES, overwriteSlot, readSlot, seedSlot, storeOnOwnTable, testDocumentClient, uniqueId, type TestStore } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 
 /** The store, with `before` run once, just before the first call of `method` goes through. */
@@ -45,6 +46,13 @@ async function driftByOne(store: DynamoDbBookingStore, slotId: string): Promise<
     { ...slot, availableCount: slot.availableCount + 1, unheldCount: (slot.unheldCount ?? slot.availableCount) + 1 },
     { endpoint: inject('dynamoEndpoint'), tableName: store.tableName },
   );
+}
+
+/** A held hold on `slot` whose seats are not a list: it no longer reads as a hold. */
+async function putUnreadableHold(store: DynamoDbBookingStore, slot: Slot): Promise<void> {
+  const at = '2027-01-01T00:00:00.000Z';
+  const item = holdItem({ tripId: uniqueId('trip'), seats: [{ slotId: slot.slotId, guests: 1 }], expiresAt: at, status: 'held', createdAt: at, updatedAt: at });
+  await testDocumentClient().send(new PutCommand({ TableName: store.tableName, Item: { ...item, seats: 'not a list' } }));
 }
 
 describe('ops check while Stripe events and checkouts arrive', () => {
@@ -130,6 +138,34 @@ describe('ops check while Stripe events and checkouts arrive', () => {
     expect(report).toMatchObject({ slots: 1, drifted: [], unsettled: [slot.slotId] });
     // The next check, with the slot quiet, finds the drift the traffic hid.
     expect((await checkConsistency(store, { wait: async () => {} })).drifted).toEqual([expect.objectContaining({ slotId: slot.slotId, drift: 1 })]);
+  });
+
+  it('lists a hold that no longer reads once, and still reports the drift of every slot it re-checks, when the hold lands during a re-check', async () => {
+    const store = await storeOnOwnTable();
+    const [s1, s2] = [await seedSlot(store, { capacity: 10 }), await seedSlot(store, { capacity: 10 })];
+    await driftByOne(store, s1.slotId);
+    await driftByOne(store, s2.slotId);
+    const other = await seedSlot(store, { capacity: 10 });
+    let landed: Promise<void> | undefined;
+
+    // After the first pass found both slots off, a hold on a third slot lands that no longer reads (its seats not a list).
+    const report = await checkConsistency(store, { wait: () => (landed ??= putUnreadableHold(store, other)) });
+
+    expect(report.drifted.map((drift) => drift.slotId).sort()).toEqual([s1.slotId, s2.slotId].sort());
+    expect(report.unsettled).toEqual([]);
+    expect(report.unusable).toEqual([expect.objectContaining({ entity: 'hold' })]);
+  });
+
+  it('lists a hold that no longer reads and goes on, instead of failing the whole check, when it is there from the start', async () => {
+    const store = await storeOnOwnTable();
+    const slot = await seedSlot(store, { capacity: 10 });
+    await bookOneSeat(store, slot);
+    await putUnreadableHold(store, await seedSlot(store, { capacity: 10 }));
+
+    const report = await checkConsistency(store, LOCAL_INDEXES);
+
+    expect(report).toMatchObject({ slots: 2, drifted: [], unsettled: [] });
+    expect(report.unusable).toEqual([expect.objectContaining({ entity: 'hold' })]);
   });
 
   it('checks a consistent slot once: no re-check, no wait', async () => {

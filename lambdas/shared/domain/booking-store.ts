@@ -205,8 +205,8 @@ export interface BookingQueries {
   listPaymentsNeedingAttention(): Promise<PaymentRecord[]>;
   /** Unusable events still waiting for a person, oldest first (the same sparse index). */
   listEventsNeedingAttention(): Promise<UnusableEvent[]>;
-  /** Every hold still held. */
-  listActiveHolds(): Promise<Hold[]>;
+  /** Every hold still held; with `onUnusable`, those that no longer read are told to it and left out instead of failing the list. */
+  listActiveHolds(onUnusable?: (problem: StoredDataError) => void): Promise<Hold[]>;
   /** Every payment record. */
   listAllPaymentRecords(onUnusable?: (problem: StoredDataError) => void): Promise<PaymentRecord[]>;
 }

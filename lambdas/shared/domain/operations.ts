@@ -180,18 +180,26 @@ export interface ConsistencyReport {
  *
  * The slots, the holds and each slot's bookings are read one after another, while the webhook and checkouts go on
  * writing: a confirmation or a hold committed between two of those reads makes a consistent slot look drifted. So a
- * slot that does is checked again on its own: read, left INDEX_SETTLE_MS, its bookings and the holds read, then the slot
- * again. Only when it did not change meanwhile (every write of its seats rewrites it, `updatedAt` included) are the
- * numbers of one moment, and its drift is reported; a slot that kept changing is reported unsettled.
+ * slot that does is checked again on its own: read, left INDEX_SETTLE_MS, read again, its bookings and the holds read,
+ * then the slot once more. Only when it did not change across all three reads (every write of its seats rewrites it,
+ * `updatedAt` included) are the numbers of one moment, and its drift is reported; a slot that kept changing is
+ * reported unsettled. Writes that leave a slot exactly as it was, down to the millisecond of `updatedAt` (stamped by
+ * each writer's clock), cannot be told from none: a drift a second run no longer shows was such traffic.
  */
 export async function checkConsistency(store: BookingStore & BookingQueries, options: ConsistencyCheckOptions = {}): Promise<ConsistencyReport> {
-  const unusable: UnusableItem[] = [];
+  // Each item that no longer reads is listed once, however many reads meet it (every re-check lists the holds again).
+  const unusableByKey = new Map<string, UnusableItem>();
+  const noteProblem = (problem: StoredDataError): void => {
+    const key = `${problem.entity}#${problem.entityId}`;
+    if (!unusableByKey.has(key)) unusableByKey.set(key, { entity: problem.entity, id: problem.entityId, problem: problem.message });
+  };
   const noteUnusable = (error: unknown): undefined => {
     if (!(error instanceof StoredDataError)) throw error;
-    unusable.push({ entity: error.entity, id: error.entityId, problem: error.message });
+    noteProblem(error);
   };
-  const slots = await store.listAllSlots((problem) => unusable.push({ entity: problem.entity, id: problem.entityId, problem: problem.message }));
-  const heldBySlot = heldGuestsPerSlot(await store.listActiveHolds());
+  const slots = await store.listAllSlots(noteProblem);
+  // A hold that no longer reads is listed, not a reason to stop: its slot may then show hold drift, beside it.
+  const heldBySlot = heldGuestsPerSlot(await store.listActiveHolds(noteProblem));
   const suspected: string[] = [];
   for (const slot of slots) {
     const bookings = await store.listBookingsOfSlot(slot.slotId).catch(noteUnusable);
@@ -202,11 +210,16 @@ export async function checkConsistency(store: BookingStore & BookingQueries, opt
   const wait = options.wait ?? ((ms: number) => delay(ms));
   const recheck = async (slotId: string): Promise<SlotDrift | 'consistent' | 'unsettled'> => {
     for (let attempt = 0; attempt < RECHECK_ATTEMPTS; attempt++) {
-      const before = (await store.getSlots([slotId])).get(slotId);
+      const slotNow = async () => (await store.getSlots([slotId])).get(slotId);
+      const before = await slotNow();
       await wait(settleMs);
-      const [bookings, holds] = await Promise.all([store.listBookingsOfSlot(slotId), store.listActiveHolds()]);
-      const after = (await store.getSlots([slotId])).get(slotId);
-      if (before && after && sameSeats(before, after)) return driftOf(after, bookings, heldGuestsPerSlot(holds)) ?? 'consistent';
+      // Unchanged through the wait (the indexes have caught up with its last write) and through the reads themselves.
+      const settled = await slotNow();
+      const [bookings, holds] = await Promise.all([store.listBookingsOfSlot(slotId), store.listActiveHolds(noteProblem)]);
+      const after = await slotNow();
+      if (before && settled && after && sameSeats(before, settled) && sameSeats(settled, after)) {
+        return driftOf(after, bookings, heldGuestsPerSlot(holds)) ?? 'consistent';
+      }
     }
     return 'unsettled';
   };
@@ -215,7 +228,7 @@ export async function checkConsistency(store: BookingStore & BookingQueries, opt
     slots: slots.length,
     drifted: rechecked.filter((result): result is SlotDrift => typeof result === 'object'),
     unsettled: suspected.filter((_, index) => rechecked[index] === 'unsettled'),
-    unusable,
+    unusable: [...unusableByKey.values()],
   };
 }
 

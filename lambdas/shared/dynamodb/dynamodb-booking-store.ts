@@ -187,8 +187,8 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     );
   }
 
-  async listActiveHolds(): Promise<Hold[]> {
-    return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.holdsPartition)).map(fromItem.hold);
+  async listActiveHolds(onUnusable?: (problem: StoredDataError) => void): Promise<Hold[]> {
+    return readEach(await this.queryIndex(GLOBAL_INDEXES.byParent, keys.holdsPartition), fromItem.hold, onUnusable);
   }
 
   async getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined> {
