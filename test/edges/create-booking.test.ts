@@ -1,8 +1,13 @@
-// create-booking at its edges, each a reproduction: the request's item order, replays, mismatches, a lost read of the trip.
+// create-booking at its edges, each a reproduction: the request's item order, replays, mismatches, a lost read of the trip,
+// and a payment it was given for a trip that payment did not pay.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { injectFaults } from '../../scripts/dev-kit/faults';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { webhookHarness } from '../support/webhook';
 import { deps, FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 
@@ -70,5 +75,46 @@ describe('create-booking at its edges', () => {
     const replay = await invoke(body);
 
     expect(replay).toEqual(first);
+  });
+});
+
+describe('create-booking given the PaymentIntent of another traveller’s paid checkout, before that payment’s webhook', () => {
+  let fake: StripeFake;
+  beforeAll(async () => {
+    fake = await startStripeFake(); // no webhook set: the test delivers the payment's event itself, late
+  });
+  afterAll(() => fake.close());
+
+  it('books the trip it was asked to; the payment’s own event then puts the payment in front of a person, never answers duplicate', async () => {
+    const { store, invoke } = invoker();
+    const paying = await checkedOutTrip(store, fake, 2);
+    const paid = await paying.pay();
+    const paymentId = paying.paymentIntent();
+    const slot = await seedSlot(store, { capacity: 4 });
+    const other = await createPendingTrip(store, [[slot, 1]]);
+    const direct = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    expect(direct.success).toBe(true);
+
+    const webhook = webhookHarness(fake, { store });
+    const added = vi.spyOn(webhook.metrics, 'addMetric');
+    const delivered = await webhook.send(signedRequest(paid));
+    const again = await webhook.send(signedRequest(paid));
+
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'paid_for_another_trip' } });
+    expect(again).toMatchObject({ status: 200, body: { outcome: 'needs_attention' } });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({
+      status: 'needs_attention',
+      tripId: other.tripId,
+      attention: { reason: 'paid_for_another_trip', previousStatus: 'booked' },
+    });
+    expect((await store.listPaymentsNeedingAttention()).map((record) => record.paymentId)).toContain(paymentId);
+    expect(added.mock.calls.filter(([name]) => name === 'PaymentsNeedingAttention')).toHaveLength(1);
+    // Nothing decided for the person: the booked trip keeps its bookings, the payer's trip still waits, no refund asked.
+    expect((await store.getTrip(other.tripId))?.status).toBe('booked');
+    expect((await paying.trip())?.status).toBe('pending_payment');
+    expect(fake.refunds.filter((refund) => refund.paymentIntent === paymentId)).toEqual([]);
+    expect(
+      (await store.listAudit('payment', paymentId)).filter((entry) => entry.eventType === 'payment.needs_attention').map((entry) => entry.metadata.reason),
+    ).toEqual(['paid_for_another_trip']);
   });
 });

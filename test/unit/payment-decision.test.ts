@@ -134,6 +134,13 @@ const rows: Row[] = [
     outcome: 'duplicate',
   },
   {
+    rule: 'paid-record-other-trip',
+    state: { trip: trip('pending_payment'), record: record('booked', { tripId: 'trip-claimed' }) },
+    event: paid(),
+    step: 'attention',
+    reason: 'paid_for_another_trip',
+  },
+  {
     rule: 'paid-record-refund-pending',
     state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) },
     event: paid(),

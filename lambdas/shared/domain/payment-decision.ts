@@ -198,6 +198,11 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
   if (record) {
     switch (record.status) {
       case 'booked':
+        // Booked for another trip than the one this payment's session was for: create-booking's caller named this
+        // payment for a trip it did not pay. Answering `duplicate` would keep the money with nothing booked for it.
+        if (record.tripId !== undefined && event.tripId !== undefined && record.tripId !== event.tripId) {
+          return { rule: 'paid-record-other-trip', plan: { step: 'attention', reason: 'paid_for_another_trip' } };
+        }
         return answer('paid-record-booked', 'duplicate');
       case 'refund_pending':
         return { rule: 'paid-record-refund-pending', plan: { step: 'issue-refunds' } };
