@@ -6,6 +6,7 @@ import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/
 import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
+import { MAX_RETURN_URL_LENGTH, TRIP_ID_PLACEHOLDER } from '../../lambdas/shared/domain/start-checkout';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
@@ -123,10 +124,32 @@ describe('POST /checkout', () => {
     { name: 'a guest count of 51', body: { items: [{ slotId: 'slot-1', guestCount: 51 }] }, field: 'items.0.guestCount' },
     { name: 'a price in the request', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], amount: 1 }, field: 'amount' },
     { name: 'a success URL that is not one', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: 'javascript:alert(1)' }, field: 'successUrl' },
+    {
+      name: 'a success URL with no such port',
+      body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: 'https://example.com:99999/paid' },
+      field: 'successUrl',
+    },
+    {
+      name: 'a success URL whose host cannot be read',
+      body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: 'https://exa%mple.com/paid' },
+      field: 'successUrl',
+    },
+    {
+      name: 'a cancel URL of an unclosed IPv6 host',
+      body: { items: [{ slotId: 'slot-1', guestCount: 1 }], cancelUrl: 'http://[::1/cart' },
+      field: 'cancelUrl',
+    },
+    {
+      name: `a success URL over ${MAX_RETURN_URL_LENGTH} characters once each ${TRIP_ID_PLACEHOLDER} is filled in`,
+      body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: `https://example.com/${TRIP_ID_PLACEHOLDER.repeat(120)}` },
+      field: 'successUrl',
+    },
     { name: 'no user', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], userId: undefined }, field: 'userId' },
   ])('answers 400 VALIDATION_FAILED to $name, naming the field, and holds nothing', async ({ body, field }) => {
+    const sessions = fake.sessions().length;
     const answer = await checkout({ userId: uniqueId('user'), ...urls, ...body });
     expect(answer).toMatchObject({ status: 400, body: { error: 'VALIDATION_FAILED', field } });
+    expect(fake.sessions()).toHaveLength(sessions);
   });
 
   it('takes the user from the caller’s token, and refuses a body that names someone else', async () => {

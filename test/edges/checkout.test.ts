@@ -225,8 +225,9 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
     const body = request([[slot, 2]]);
     const key = uniqueId('key');
     const sessionsBefore = fake.sessions().length;
-    // A URL our validation takes and Stripe refuses (no such port): 502, the seats given back.
-    const refused = await checkout({ ...body, successUrl: 'https://example.com:99999/done' }, { key });
+    // A URL our validation takes and Stripe refuses (its own rules on URLs): 502, the seats given back.
+    const refusing = failingSessions(() => new CheckoutRefusedError('url_invalid', 'Not a valid URL'));
+    const refused = await checkout({ ...body, successUrl: 'https://example.com/done-elsewhere' }, { key, sessions: refusing });
 
     const retried = await checkout(body, { key });
 

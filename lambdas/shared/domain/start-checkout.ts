@@ -29,7 +29,27 @@ export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
  */
 export const TRIP_ID_PLACEHOLDER = '{TRIP_ID}';
 
-const httpsOrLocalUrl = z.string().check(z.refine((value) => /^https?:\/\/[^\s]+$/.test(value) && value.length <= 2048, 'must be an http(s) URL'));
+/** The most characters of a success or cancel URL, once `{TRIP_ID}` is filled in. */
+export const MAX_RETURN_URL_LENGTH = 2048;
+
+/** The longest trip id (`trip-` and a UUID, for a checkout without a key): what a URL's `{TRIP_ID}` is measured filled with. */
+const LONGEST_TRIP_ID = 'trip-00000000-0000-0000-0000-000000000000';
+
+/**
+ * An http(s) URL with a host that the WHATWG parser takes (no port beyond 65535, no host it cannot read), at most
+ * MAX_RETURN_URL_LENGTH characters filled in: what Stripe would refuse is refused here as the caller's mistake (400),
+ * before any seat is held or Stripe is asked.
+ */
+function isReturnUrl(value: string): boolean {
+  if (!/^https?:\/\/\S+$/.test(value)) return false;
+  const filled = withTripId(value, LONGEST_TRIP_ID);
+  if (filled.length > MAX_RETURN_URL_LENGTH || !URL.canParse(filled)) return false;
+  return new URL(filled).hostname !== '';
+}
+
+const httpsOrLocalUrl = z
+  .string()
+  .check(z.refine(isReturnUrl, `must be an http(s) URL with a host, of at most ${MAX_RETURN_URL_LENGTH} characters with ${TRIP_ID_PLACEHOLDER} filled in`));
 
 export const startCheckoutInputSchema = z.strictObject({
   userId: userIdSchema,
