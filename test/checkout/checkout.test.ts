@@ -7,6 +7,7 @@ import { unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { MAX_RETURN_URL_LENGTH, TRIP_ID_PLACEHOLDER } from '../../lambdas/shared/domain/start-checkout';
+import { MAX_GUESTS_PER_ITEM } from '../../lambdas/shared/domain/trip-input';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
@@ -122,6 +123,16 @@ describe('POST /checkout', () => {
     { name: 'no items', body: { items: [] }, field: 'items' },
     { name: 'a guest count of 0', body: { items: [{ slotId: 'slot-1', guestCount: 0 }] }, field: 'items.0.guestCount' },
     { name: 'a guest count of 51', body: { items: [{ slotId: 'slot-1', guestCount: 51 }] }, field: 'items.0.guestCount' },
+    {
+      name: `${MAX_GUESTS_PER_ITEM + 1} guests on one slot split over two items`,
+      body: {
+        items: [
+          { slotId: 'slot-1', guestCount: MAX_GUESTS_PER_ITEM },
+          { slotId: 'slot-1', guestCount: 1 },
+        ],
+      },
+      field: 'items',
+    },
     { name: 'a price in the request', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], amount: 1 }, field: 'amount' },
     { name: 'a success URL that is not one', body: { items: [{ slotId: 'slot-1', guestCount: 1 }], successUrl: 'javascript:alert(1)' }, field: 'successUrl' },
     {

@@ -1,8 +1,8 @@
 // createTrip on DynamoDB Local: priced from the slots, refused before payment when it could not be booked.
 import { describe, expect, it } from 'vitest';
 import { attachCheckoutSession, createTrip } from '../../lambdas/shared/domain/create-trip';
-import { MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
-import { deleteSlot, deps, seedSlot, testStore, uniqueId } from '../support/store';
+import { MAX_GUESTS_PER_ITEM, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
+import { deleteSlot, deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
 
 describe('createTrip', () => {
   it('stores a pending trip priced from its slots, with date and time taken from the slots', async () => {
@@ -65,6 +65,24 @@ describe('createTrip', () => {
       items: [{ experienceId: slot.experienceId, slotId: slot.slotId, guestCount: 1, date: '2027-01-03' }],
     });
     expect(result).toMatchObject({ ok: false, errorCode: 'VALIDATION_FAILED', field: 'items.0.date' });
+  });
+
+  it(`refuses more than ${MAX_GUESTS_PER_ITEM} guests on one slot split over items, and takes the same slot twice within it`, async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 200 });
+    const item = (guestCount: number) => ({ experienceId: slot.experienceId, slotId: slot.slotId, guestCount });
+
+    const split = await createTrip(deps(store), { userId: uniqueId('user'), items: [item(MAX_GUESTS_PER_ITEM), item(1)] });
+    const within = await createTrip(deps(store), { userId: uniqueId('user'), items: [item(MAX_GUESTS_PER_ITEM - 1), item(1)] });
+
+    expect(split).toMatchObject({
+      ok: false,
+      errorCode: 'VALIDATION_FAILED',
+      field: 'items',
+      message: expect.stringContaining('items on the same slot add up'),
+    });
+    expect(within).toMatchObject({ ok: true, trip: { items: [{ guestCount: MAX_GUESTS_PER_ITEM - 1 }, { guestCount: 1 }] } });
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(200);
   });
 
   it('refuses slots priced in different currencies', async () => {

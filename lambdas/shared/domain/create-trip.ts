@@ -2,14 +2,14 @@ import type { Deps } from './collaborators';
 import { failure, type BookingFailure, type SlotFailure } from './errors';
 import { guestsPerSlot, type Trip, type TripItem } from './model';
 import { canSeat, classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { checkTripSize, type CreateTripInput } from './trip-input';
+import { checkGuestsPerSlot, checkTripSize, type CreateTripInput } from './trip-input';
 
 export type CreateTripResult = { readonly ok: true; readonly trip: Trip } | BookingFailure;
 
 /**
  * Input: `{ tripId?, userId, items: [{ experienceId, slotId, guestCount, date?, time? }] }`.
  * Output: the stored trip (`pending_payment`, amount in minor units) or a failure; nothing is stored on failure.
- * Steps: validate → read the slots → check each exists, is open and (advisory) has the seats → price → store.
+ * Steps: validate (size, guests per slot) → read the slots → check each exists, is open and (advisory) has the seats → price → store.
  * Seats are not held here: they are taken only by the confirmation, in one transaction.
  */
 export async function createTrip(deps: Deps, input: CreateTripInput): Promise<CreateTripResult> {
@@ -26,7 +26,7 @@ export async function createTrip(deps: Deps, input: CreateTripInput): Promise<Cr
  * dates and times, one currency, and (advisory) seats — of those neither booked nor held when `fromUnheld`.
  */
 export async function priceTrip(deps: Deps, input: CreateTripInput, options: { fromUnheld?: boolean } = {}): Promise<CreateTripResult> {
-  const tooLarge = checkTripSize(input.items);
+  const tooLarge = checkTripSize(input.items) ?? checkGuestsPerSlot(input.items);
   if (tooLarge) return tooLarge;
 
   const slots = await deps.store.getSlots(input.items.map((item) => item.slotId));

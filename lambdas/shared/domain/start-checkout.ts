@@ -9,7 +9,7 @@ import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
 import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
 import { commitHoldRelease, HOLD_RAN_OUT, holdRelease, pagelessCheckoutEnd } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
-import { guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
+import { checkGuestsPerSlot, guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
 
 export interface StartCheckoutDeps extends Deps {
   readonly checkout: CheckoutSessions;
@@ -290,6 +290,9 @@ async function holdNewTrip(
   input: z.infer<typeof startCheckoutInputSchema>,
   tripId: string,
 ): Promise<{ ok: true; trip: Trip } | BookingFailure> {
+  // The caller's mistake is answered before any slot is read (priceTrip checks it again for its other callers).
+  const tooMany = checkGuestsPerSlot(input.items);
+  if (tooMany) return tooMany;
   const slots = await deps.store.getSlots(input.items.map((item) => item.slotId));
   const missing = input.items.filter((item) => !slots.has(item.slotId));
   if (missing.length > 0) return slotRefusalFailure(missing.map((item) => classifySlotRefusal(item.slotId, item.guestCount, undefined)));

@@ -2,7 +2,7 @@
 import * as z from '../zod';
 import { failure, type BookingFailure } from './errors';
 
-/** Guests one trip item may bring to one slot. Larger groups are a sales conversation, not a checkout. */
+/** Guests one trip may bring to one slot (its items on the slot added up). Larger groups are a sales conversation, not a checkout. */
 export const MAX_GUESTS_PER_ITEM = 50;
 
 /**
@@ -55,6 +55,24 @@ export const guestCountSchema = z
     z.minimum(1, 'must be at least 1'),
     z.maximum(MAX_GUESTS_PER_ITEM, `must be at most ${MAX_GUESTS_PER_ITEM}`),
   );
+
+/**
+ * VALIDATION_FAILED on `items` unless the trip brings at most MAX_GUESTS_PER_ITEM guests to each slot, items on the same
+ * slot added up: the limit is on a group, however its items are split (four items of 50 on one slot would hold 200 seats).
+ */
+export function checkGuestsPerSlot(items: readonly { readonly slotId: string; readonly guestCount: number }[]): BookingFailure | undefined {
+  const guests = new Map<string, number>();
+  for (const { slotId, guestCount } of items) guests.set(slotId, (guests.get(slotId) ?? 0) + guestCount);
+  const over = [...guests].find(([, count]) => count > MAX_GUESTS_PER_ITEM);
+  if (!over) return undefined;
+  return failure(
+    'VALIDATION_FAILED',
+    `items bring ${over[1]} guests to slot ${over[0]}: at most ${MAX_GUESTS_PER_ITEM} to one slot (items on the same slot add up)`,
+    {
+      field: 'items',
+    },
+  );
+}
 
 export const tripItemSchema = z.strictObject({
   experienceId: idSchema,
