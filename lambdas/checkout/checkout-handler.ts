@@ -36,10 +36,20 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return event.headers?.[name] ?? Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
 }
 
+/** `application/json`, in any case, with or without parameters (`; charset=utf-8`). */
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
 export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandler {
   const { logger } = deps;
   return async (event) => {
     try {
+      // Only JSON: a page in a browser can send text/plain or a form to any address without asking first (no CORS
+      // preflight), so accepting those would let any web page a traveller or developer opens start checkouts.
+      if (!isJson(header(event, 'content-type'))) {
+        return jsonResponse(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'the body must be sent as content-type: application/json' });
+      }
       const raw = event.body ?? '';
       const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
       if (Buffer.byteLength(text) > MAX_BODY_BYTES) return jsonResponse(413, { error: 'PAYLOAD_TOO_LARGE', maxBytes: MAX_BODY_BYTES });

@@ -163,6 +163,34 @@ describe('POST /checkout', () => {
     expect(fake.sessions()).toHaveLength(sessions);
   });
 
+  it.each([
+    { name: 'text/plain (what a web page may send anywhere without asking)', contentType: 'text/plain' },
+    { name: 'a form', contentType: 'application/x-www-form-urlencoded' },
+    { name: 'multipart', contentType: 'multipart/form-data; boundary=x' },
+    { name: 'no content type', contentType: undefined },
+  ])('answers 415 UNSUPPORTED_MEDIA_TYPE to a JSON body sent as $name, and holds nothing', async ({ contentType }) => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const event = apiGatewayEvent({ path: CHECKOUT_PATH, body: JSON.stringify(request([[slot, 1]])) });
+    const headers = { ...event.headers };
+    delete headers['content-type'];
+    const response = await checkoutHandler()({ ...event, headers: { ...headers, ...(contentType !== undefined && { 'Content-Type': contentType }) } });
+
+    expect(response.statusCode).toBe(415);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE' });
+    const after = await readSlot(store, slot.slotId);
+    expect([after?.availableCount, after && unheldSeats(after)]).toEqual([2, 2]);
+  });
+
+  it('takes application/json in any case and with parameters', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const event = apiGatewayEvent({
+      path: CHECKOUT_PATH,
+      body: JSON.stringify(request([[slot, 1]])),
+      headers: { 'content-type': 'Application/JSON; charset=UTF-8' },
+    });
+    expect((await checkoutHandler()(event)).statusCode).toBe(201);
+  });
+
   it('takes the user from the caller’s token, and refuses a body that names someone else', async () => {
     const slot = await seedSlot(store, { capacity: 2 });
     const mine = await checkout({ items: [{ slotId: slot.slotId, guestCount: 1 }], ...urls }, { sub: 'user-from-token' });
