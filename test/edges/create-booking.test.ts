@@ -7,6 +7,7 @@ import { injectFaults } from '../../scripts/dev-kit/faults';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
+import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 import { deps, FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
@@ -102,11 +103,15 @@ describe('create-booking given the PaymentIntent of another traveller’s paid c
 
     expect(delivered).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'paid_for_another_trip' } });
     expect(again).toMatchObject({ status: 200, body: { outcome: 'needs_attention' } });
+    // The record now says what Stripe charged (create-booking could only record its trip's price) and which session paid.
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({
       status: 'needs_attention',
       tripId: other.tripId,
+      amountPaid: paying.amount,
+      sessionId: paid.data.object.id,
       attention: { reason: 'paid_for_another_trip', previousStatus: 'booked' },
     });
+    expect(paying.amount).not.toBe(other.amount);
     expect((await store.listPaymentsNeedingAttention()).map((record) => record.paymentId)).toContain(paymentId);
     expect(added.mock.calls.filter(([name]) => name === 'PaymentsNeedingAttention')).toHaveLength(1);
     // Nothing decided for the person: the booked trip keeps its bookings, the payer's trip still waits, no refund asked.
@@ -114,7 +119,22 @@ describe('create-booking given the PaymentIntent of another traveller’s paid c
     expect((await paying.trip())?.status).toBe('pending_payment');
     expect(fake.refunds.filter((refund) => refund.paymentIntent === paymentId)).toEqual([]);
     expect(
-      (await store.listAudit('payment', paymentId)).filter((entry) => entry.eventType === 'payment.needs_attention').map((entry) => entry.metadata.reason),
-    ).toEqual(['paid_for_another_trip']);
+      (await store.listAudit('payment', paymentId)).filter((entry) => entry.eventType === 'payment.needs_attention').map((entry) => entry.metadata),
+    ).toEqual([
+      expect.objectContaining({ reason: 'paid_for_another_trip', sessionTripId: paying.tripId, charged: paying.amount, recordedAsPaid: other.amount }),
+    ]);
+
+    // The README's remedy: the whole charge refunded in the Dashboard. The booked trip, which the record says this
+    // payment paid for, is released; the record counts all of the charge back; a person then resolves it.
+    const before = fake.events.length;
+    await (await fake.client()).refunds.create({ payment_intent: paymentId, amount: paying.amount });
+    for (const event of fake.events.slice(before)) expect((await webhook.send(signedRequest(event))).status).toBe(200);
+    expect(fake.totalRefunded(paymentId)).toBe(paying.amount);
+    expect((await store.getTrip(other.tripId))?.status).toBe('refunded');
+    expect((await store.listBookingsOfTrip(other.tripId)).map((booking) => booking.status)).toEqual(['cancelled']);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountPaid: paying.amount, amountRefunded: paying.amount });
+    const resolved = await ops(['payments', 'resolve', paymentId, '--note', 'create-booking was given the wrong payment; refunded in full']);
+    expect(resolved.code).toBe(0);
+    expect((await store.getPaymentRecord(paymentId))?.status).toBe('resolved');
   });
 });

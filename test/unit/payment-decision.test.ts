@@ -137,8 +137,7 @@ const rows: Row[] = [
     rule: 'paid-record-other-trip',
     state: { trip: trip('pending_payment'), record: record('booked', { tripId: 'trip-claimed' }) },
     event: paid(),
-    step: 'attention',
-    reason: 'paid_for_another_trip',
+    step: 'attend-claimed-payment',
   },
   {
     rule: 'paid-record-refund-pending',

@@ -108,6 +108,7 @@ export type Plan =
   | { readonly step: 'confirm'; readonly trip: Trip; readonly amountPaid: number }
   | { readonly step: 'set-aside'; readonly reason: string }
   | { readonly step: 'attention'; readonly reason: string }
+  | { readonly step: 'attend-claimed-payment' }
   | { readonly step: 'issue-refunds' }
   | { readonly step: 'resume-trip-refund'; readonly trip: Trip }
   | { readonly step: 'close-trip'; readonly trip: Trip; readonly outcome: PaymentOutcome }
@@ -201,7 +202,7 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
         // Booked for another trip than the one this payment's session was for: create-booking's caller named this
         // payment for a trip it did not pay. Answering `duplicate` would keep the money with nothing booked for it.
         if (record.tripId !== undefined && event.tripId !== undefined && record.tripId !== event.tripId) {
-          return { rule: 'paid-record-other-trip', plan: { step: 'attention', reason: 'paid_for_another_trip' } };
+          return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
         }
         return answer('paid-record-booked', 'duplicate');
       case 'refund_pending':

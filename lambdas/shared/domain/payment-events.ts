@@ -226,6 +226,8 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
       return setPaymentAside(deps, event as CheckoutCompleted, plan.reason);
     case 'attention':
       return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
+    case 'attend-claimed-payment':
+      return attendToClaimedPayment(deps, event as CheckoutCompleted, state.record as PaymentRecord);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
@@ -780,6 +782,31 @@ async function keepForAPerson(deps: PaymentDeps, event: PaymentEvent, problem: S
 function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: PaymentRecord, reason: string): Promise<StepResult> {
   const attended = withAttention(record, reason, deps.clock.now().toISOString());
   return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', { reason, eventType: event.eventType });
+}
+
+/**
+ * A payment create-booking booked another trip with, paid through this session for its own: in front of a person
+ * (`paid_for_another_trip`), the record now saying what Stripe charged and in which session. create-booking could only
+ * record its trip's price; left so, a refund of the booked trip's bookings would give back that price and the record
+ * would read as all refunded while the rest of the charge was kept.
+ */
+function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
+  const reason = 'paid_for_another_trip';
+  const charged = amountPaidOf(event);
+  const attended: PaymentRecord = {
+    ...withAttention(record, reason, deps.clock.now().toISOString()),
+    amountPaid: charged,
+    currency: event.currency?.toLowerCase() ?? record.currency,
+    sessionId: event.sessionId,
+  };
+  return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', {
+    reason,
+    eventType: event.eventType,
+    sessionId: event.sessionId,
+    sessionTripId: event.tripId ?? null,
+    charged,
+    recordedAsPaid: record.amountPaid,
+  });
 }
 
 /**
