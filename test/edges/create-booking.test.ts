@@ -86,6 +86,30 @@ describe('create-booking given the PaymentIntent of another traveller’s paid c
   });
   afterAll(() => fake.close());
 
+  it('after that payment’s webhook booked its own trip, books nothing and says the payment already has a record', async () => {
+    const { store, invoke } = invoker();
+    const paying = await checkedOutTrip(store, fake, 2);
+    const paid = await paying.pay();
+    expect((await webhookHarness(fake, { store }).send(signedRequest(paid))).body.outcome).toBe('booked');
+    const slot = await seedSlot(store, { capacity: 4 });
+    const other = await createPendingTrip(store, [[slot, 1]]);
+
+    const direct = await invoke({
+      paymentId: paying.paymentIntent(),
+      tripId: other.tripId,
+      userId: other.userId,
+      tripItems: other.items.map((item) => ({ ...item })),
+    });
+
+    expect(direct).toMatchObject({
+      success: false,
+      errorCode: 'PAYMENT_SET_ASIDE',
+      error: expect.stringContaining('already has a record (it booked another trip'),
+    });
+    expect((await store.getTrip(other.tripId))?.status).toBe('pending_payment');
+    expect(await store.getPaymentRecord(paying.paymentIntent())).toMatchObject({ status: 'booked', tripId: paying.tripId });
+  });
+
   it('books the trip it was asked to; the payment’s own event then puts the payment in front of a person, never answers duplicate', async () => {
     const { store, invoke } = invoker();
     const paying = await checkedOutTrip(store, fake, 2);

@@ -125,7 +125,11 @@ async function answerRefusal(store: BookingStore, input: ConfirmTripInput, rejec
   }
   if (rejection.seatChanges.length > 0) return slotFailure(rejection);
   if (rejection.paymentRecord) {
-    return failure('PAYMENT_SET_ASIDE', `Payment ${paymentId} was refunded or set aside before this confirmation; it books nothing.`);
+    // The code predates create-booking's callers naming a payment that already booked a trip: one record per payment.
+    return failure(
+      'PAYMENT_SET_ASIDE',
+      `Payment ${paymentId} already has a record (it booked another trip, or was refunded or set aside before this confirmation); it books nothing.`,
+    );
   }
   return failure('TRANSACTION_FAILED', 'The confirmation was refused for a reason that was not a slot or the trip.', {
     retryable: true,
