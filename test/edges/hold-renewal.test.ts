@@ -420,7 +420,8 @@ describe('the hold sweeper, with one stored trip that no longer reads among the 
 });
 
 describe('the hold sweeper, at a trip with no page whose stored hold expiry no longer reads', () => {
-  it('releases the hold and says which trip it left as it is, instead of leaving it waiting unsaid', async () => {
+  /** A keyed checkout Stripe never answered (no page), its trip's hold expiry then stored as a number. */
+  async function pagelessTripThatNoLongerReads() {
     const own = await ownWorld();
     const slot = await seedSlot(own.store, { capacity: 4, priceAmount: 4_500 });
     expect((await checkout(own, request([[slot, 2]]), { key: uniqueId('key'), sessions: stripeDown() })).status).toBe(503);
@@ -430,8 +431,13 @@ describe('the hold sweeper, at a trip with no page whose stored hold expiry no l
     await testDocumentClient().send(
       new UpdateCommand({ TableName: own.table, Key: keys.trip(tripId), UpdateExpression: 'SET holdExpiresAt = :n', ExpressionAttributeValues: { ':n': 1 } }),
     );
+    return { own, slot, tripId, expiresAt: hold?.expiresAt as string };
+  }
 
-    const swept = await releaseExpiredHolds({ store: own.store, clock: at(hold?.expiresAt as string, MINUTE), ids: randomIds });
+  it('releases the hold and says which trip it left as it is, instead of leaving it waiting unsaid', async () => {
+    const { own, slot, tripId, expiresAt } = await pagelessTripThatNoLongerReads();
+
+    const swept = await releaseExpiredHolds({ store: own.store, clock: at(expiresAt, MINUTE), ids: randomIds });
 
     expect(swept.released).toEqual([tripId]);
     expect(swept.unreadableTrips).toEqual([{ tripId, problem: expect.stringContaining('holdExpiresAt') }]);
@@ -440,14 +446,7 @@ describe('the hold sweeper, at a trip with no page whose stored hold expiry no l
   });
 
   it('and its Lambda entry point writes that trip in the one line the stack counts as UnreadableTrips, under the service its alarm reads', async () => {
-    const own = await ownWorld();
-    const slot = await seedSlot(own.store, { capacity: 4, priceAmount: 4_500 });
-    expect((await checkout(own, request([[slot, 2]]), { key: uniqueId('key'), sessions: stripeDown() })).status).toBe(503);
-    const [hold] = await own.store.listActiveHolds();
-    const tripId = hold?.tripId as string;
-    await testDocumentClient().send(
-      new UpdateCommand({ TableName: own.table, Key: keys.trip(tripId), UpdateExpression: 'SET holdExpiresAt = :n', ExpressionAttributeValues: { ':n': 1 } }),
-    );
+    const { own, tripId, expiresAt } = await pagelessTripThatNoLongerReads();
     const { handler } = await coldStart(() => import('../../lambdas/hold-sweeper/handler'), {
       apiKey: 'sk_test_unused',
       stripeApiBase: own.fake.url,
@@ -458,7 +457,7 @@ describe('the hold sweeper, at a trip with no page whose stored hold expiry no l
       vi.unstubAllEnvs();
     });
     // The sweeper's clock a minute past the hold's expiry; only Date is faked, so the SDK's own timers still run.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(hold?.expiresAt as string) + MINUTE });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse(expiresAt) + MINUTE });
 
     let answer: unknown;
     const lines = await linesWritten(async () => {

@@ -4,14 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { setSlotCapacity } from '../../lambdas/shared/domain/operations';
 import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
-import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
-import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { checkoutOn } from '../support/checked-out';
 import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { bookedTripAt } from '../support/booked-trip';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { deps, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { deps, readSlot, seedSlot, testStore } from '../support/store';
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -63,22 +62,7 @@ describe('operator commands racing Stripe, checkouts and themselves', () => {
     const held = holdFirstCommit(store);
     const shrinking = setSlotCapacity(deps(held.store), slot.slotId, 4, 'ana');
     await held.reached;
-    const started = await startCheckout(
-      {
-        store,
-        checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName),
-        clock: systemClock,
-        ids: randomIds,
-        holdMinutes: 30,
-      },
-      {
-        userId: uniqueId('user'),
-        items: [{ slotId: slot.slotId, guestCount: 8 }],
-        successUrl: 'https://pulau.test/paid',
-        cancelUrl: 'https://pulau.test/cart',
-      },
-    );
-    expect('tripId' in started).toBe(true);
+    await checkoutOn(store, fake, slot, 8);
     held.release();
     expect(await shrinking).toMatchObject({ ok: false, errorCode: 'CAPACITY_BELOW_BOOKED' });
     expect(await readSlot(store, slot.slotId)).toMatchObject({ capacity: 10, availableCount: 10, unheldCount: 2 });

@@ -2,14 +2,12 @@
 // reads never shows as drift, a real drift is still reported once its slot holds still, and a busy slot is said unsettled.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { checkConsistency, INDEX_SETTLE_MS } from '../../lambdas/shared/domain/operations';
-import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { holdItem } from '../../lambdas/shared/dynamodb/items';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { checkoutOn } from '../support/checked-out';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
 import { deps, LOCAL_INDEXES, overwriteSlot, readSlot, seedSlot, storeOnOwnTable, testDocumentClient, uniqueId, type TestStore } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
@@ -78,22 +76,7 @@ describe('ops check while Stripe events and checkouts arrive', () => {
     const fake = await startStripeFake();
     try {
       const checking = runningOnceBefore(store, 'listActiveHolds', async () => {
-        const started = await startCheckout(
-          {
-            store,
-            checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName),
-            clock: systemClock,
-            ids: randomIds,
-            holdMinutes: 30,
-          },
-          {
-            userId: uniqueId('user'),
-            items: [{ slotId: slot.slotId, guestCount: 3 }],
-            successUrl: 'https://pulau.test/paid',
-            cancelUrl: 'https://pulau.test/cart',
-          },
-        );
-        expect('tripId' in started).toBe(true);
+        await checkoutOn(store, fake, slot, 3);
       });
 
       expect(await checkConsistency(checking, { wait: async () => {} })).toMatchObject({ drifted: [], unsettled: [] });

@@ -14,9 +14,8 @@ import { webhookHarness } from './webhook';
 
 export const CHECKED_OUT_PRICE = 4_500;
 
-/** `mark`: what its session carries as the deployment's (TABLE_MARK); the table's name by default, as a deployed stack's checkout marks. */
-export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2, mark = store.tableName) {
-  const slot = await seedSlot(store, { capacity: 4, priceAmount: CHECKED_OUT_PRICE });
+/** A new user's checkout of `guests` on `slot` through the use case, its seats held and its session at the fake. */
+export async function checkoutOn(store: DynamoDbBookingStore, fake: StripeFake, slot: Pick<Slot, 'slotId'>, guests: number, mark = store.tableName) {
   const started = await startCheckout(
     { store, checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, mark), clock: systemClock, ids: randomIds, holdMinutes: 30 },
     {
@@ -27,6 +26,13 @@ export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFa
     },
   );
   if (!('tripId' in started)) expect.fail(`checkout failed: ${started.errorCode}`);
+  return started;
+}
+
+/** `mark`: what its session carries as the deployment's (TABLE_MARK); the table's name by default, as a deployed stack's checkout marks. */
+export async function checkedOutTrip(store: DynamoDbBookingStore, fake: StripeFake, guests = 2, mark = store.tableName) {
+  const slot = await seedSlot(store, { capacity: 4, priceAmount: CHECKED_OUT_PRICE });
+  const started = await checkoutOn(store, fake, slot, guests, mark);
   const sessionId = (await store.getTrip(started.tripId))?.checkoutSessionId as string;
   return {
     slot,
