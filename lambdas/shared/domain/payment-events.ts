@@ -792,7 +792,8 @@ function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: P
  */
 function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
   const reason = 'paid_for_another_trip';
-  const charged = amountPaidOf(event);
+  // A paid session names what it charged; one that does not (never seen) leaves the record's figure as it was.
+  const charged = event.amount ?? record.amountPaid;
   const attended: PaymentRecord = {
     ...withAttention(record, reason, deps.clock.now().toISOString()),
     amountPaid: charged,
