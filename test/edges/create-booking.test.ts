@@ -9,7 +9,7 @@ import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fak
 import { checkedOutTrip } from '../support/checked-out';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { deps, FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 
 function invoker(store = testStore()) {
@@ -148,14 +148,15 @@ describe('create-booking given the PaymentIntent of another traveller’s paid c
       expect.objectContaining({ reason: 'paid_for_another_trip', sessionTripId: paying.tripId, charged: paying.amount, recordedAsPaid: other.amount }),
     ]);
 
-    // The README's remedy: the whole charge refunded in the Dashboard. The booked trip, which the record says this
-    // payment paid for, is released; the record counts all of the charge back; a person then resolves it.
+    // The README's remedy: the whole charge refunded in the Dashboard. It is recorded, all of it back; the booked trip,
+    // which this charge did not pay, keeps its bookings and seats (a person judges them); a person then resolves.
     const before = fake.events.length;
     await (await fake.client()).refunds.create({ payment_intent: paymentId, amount: paying.amount });
     for (const event of fake.events.slice(before)) expect((await webhook.send(signedRequest(event))).status).toBe(200);
     expect(fake.totalRefunded(paymentId)).toBe(paying.amount);
-    expect((await store.getTrip(other.tripId))?.status).toBe('refunded');
-    expect((await store.listBookingsOfTrip(other.tripId)).map((booking) => booking.status)).toEqual(['cancelled']);
+    expect((await store.getTrip(other.tripId))?.status).toBe('booked');
+    expect((await store.listBookingsOfTrip(other.tripId)).map((booking) => booking.status)).toEqual(['confirmed']);
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(3);
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountPaid: paying.amount, amountRefunded: paying.amount });
     const resolved = await ops(['payments', 'resolve', paymentId, '--note', 'create-booking was given the wrong payment; refunded in full']);
     expect(resolved.code).toBe(0);

@@ -272,6 +272,30 @@ const rows: Row[] = [
   },
 ];
 
+describe('decide, a payment create-booking claimed for another trip', () => {
+  const claimed = (status: PaymentRecord['status'], extra: Partial<PaymentRecord> = {}) => record(status, { tripId: 'trip-claimed', ...extra });
+  const flagged = { reason: 'paid_for_another_trip', since: AT, previousStatus: 'booked' as const };
+
+  it.each(['booked', 'refunded', 'cancelled', 'refund_pending', 'needs_attention'] as const)(
+    'puts a %s record of it in front of a person when its session is paid',
+    (status) => {
+      expect(decide({ trip: trip('pending_payment'), record: claimed(status) }, paid()).rule).toBe('paid-record-other-trip');
+    },
+  );
+
+  it('leaves a record a person resolved, and one already in front of a person for it', () => {
+    expect(decide({ trip: trip('pending_payment'), record: claimed('resolved') }, paid()).rule).toBe('paid-record-closed');
+    expect(decide({ trip: trip('pending_payment'), record: claimed('needs_attention', { attention: flagged }) }, paid()).rule).toBe(
+      'paid-record-needs-attention',
+    );
+  });
+
+  it('records a full refund of it without releasing the trip create-booking booked with it', () => {
+    const booked = trip('booked', { tripId: 'trip-claimed', paymentId: PI });
+    expect(decide({ trip: booked, record: claimed('needs_attention', { attention: flagged }) }, charge()).rule).toBe('full-refund-needs-attention');
+  });
+});
+
 describe('decide', () => {
   it.each(rows)('$rule → $step', ({ rule, state, event, step, outcome, reason }) => {
     const decision = decide(state, event);

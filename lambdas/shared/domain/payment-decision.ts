@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { refundChangeMoves, withFailureDated } from './payment-ledger';
+import { reasonsOf, refundChangeMoves, withFailureDated } from './payment-ledger';
 import {
   CONFIRMABLE_TRIP_STATUSES,
   SESSION_SLACK_MS,
@@ -197,13 +197,12 @@ export function decide(state: PaymentState, event: PaymentEvent): Decision {
 function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): Decision {
   const paymentId = paymentIdOf(event);
   if (record) {
+    // Written for another trip than the one this payment's session was for: create-booking's caller named this payment
+    // for a trip it did not pay. Answered from the record (booked: duplicate; cancelled or refunded by its shares: done),
+    // the money would be kept with nothing booked for it.
+    if (claimedForAnotherTrip(record, event)) return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
     switch (record.status) {
       case 'booked':
-        // Booked for another trip than the one this payment's session was for: create-booking's caller named this
-        // payment for a trip it did not pay. Answering `duplicate` would keep the money with nothing booked for it.
-        if (record.tripId !== undefined && event.tripId !== undefined && record.tripId !== event.tripId) {
-          return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
-        }
         return answer('paid-record-booked', 'duplicate');
       case 'refund_pending':
         return { rule: 'paid-record-refund-pending', plan: { step: 'issue-refunds' } };
@@ -234,6 +233,23 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
   return { rule: 'paid-matching', plan: { step: 'confirm', trip, amountPaid: amountPaidOf(event) } };
 }
 
+/**
+ * A record of this payment for another trip than its session's, not closed by a person nor already in front of one
+ * for this: create-booking booked that trip with a payment made for this one.
+ */
+function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted): boolean {
+  if (record.tripId === undefined || event.tripId === undefined || record.tripId === event.tripId) return false;
+  return record.status !== 'resolved' && !isClaimedPayment(record);
+}
+
+/** In front of a person as a payment create-booking claimed for a trip it did not pay. */
+export function isClaimedPayment(record: PaymentRecord): boolean {
+  return reasonsOf(record.attention).some((known) => known.reason === CLAIMED_PAYMENT);
+}
+
+/** The attention reason of a payment create-booking claimed for a trip it did not pay. */
+export const CLAIMED_PAYMENT = 'paid_for_another_trip';
+
 function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decision {
   if (trip && trip.status === 'pending_payment' && sessionMayMove(trip, event.sessionId)) {
     return { rule: 'unpaid-pending', plan: { step: 'move-trip', trip, to: 'awaiting_payment', outcome: 'awaiting_payment' } };
@@ -256,8 +272,11 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   // Taken no later than a refund's failure, the whole charge this total shows back may be that refund: it moves no
   // booking, trip or record status by itself; a person looks at the charge (one already looking gets the total recorded).
   const stale = record !== undefined && mayCountAFailedRefund(record, event);
-  // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release.
-  if (record && !stale && (record.status === 'booked' || bookedHere)) return { rule: 'full-refund-booked', plan: { step: 'release' } };
+  // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release;
+  // not the trip of a payment claimed for it, which that charge did not pay (its bookings are for a person to judge).
+  if (record && !stale && !isClaimedPayment(record) && (record.status === 'booked' || bookedHere)) {
+    return { rule: 'full-refund-booked', plan: { step: 'release' } };
+  }
   if (record) {
     switch (record.status) {
       case 'booked':

@@ -9,6 +9,7 @@ import { issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './iss
 import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
+  CLAIMED_PAYMENT,
   carriesFailureTime,
   decide,
   outsideRefundKey,
@@ -33,6 +34,7 @@ import {
   refundEntry,
   settle,
   withAttention,
+  withCharge,
   withChargeTotal,
   withLiveStatus,
 } from './payment-ledger';
@@ -791,13 +793,11 @@ function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: P
  * would read as all refunded while the rest of the charge was kept.
  */
 function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
-  const reason = 'paid_for_another_trip';
+  const reason = CLAIMED_PAYMENT;
   // A paid session names what it charged; one that does not (never seen) leaves the record's figure as it was.
   const charged = event.amount ?? record.amountPaid;
   const attended: PaymentRecord = {
-    ...withAttention(record, reason, deps.clock.now().toISOString()),
-    amountPaid: charged,
-    currency: event.currency?.toLowerCase() ?? record.currency,
+    ...withCharge(withAttention(record, reason, deps.clock.now().toISOString()), charged, event.currency?.toLowerCase() ?? record.currency),
     sessionId: event.sessionId,
   };
   return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', {

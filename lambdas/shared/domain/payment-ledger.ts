@@ -102,6 +102,14 @@ function recounted(record: PaymentRecord): PaymentRecord {
   return amountRefunded === record.amountRefunded ? record : { ...record, amountRefunded };
 }
 
+/**
+ * The record with what Stripe says the payment charged (a record written before Stripe was heard, by create-booking,
+ * holds its trip's price), `amountRefunded` recounted against it.
+ */
+export function withCharge(record: PaymentRecord, amountPaid: number, currency: string): PaymentRecord {
+  return recounted({ ...record, amountPaid, currency });
+}
+
 export function hasRequestedRefunds(record: PaymentRecord): boolean {
   return record.refunds.some((entry) => entry.status === 'requested');
 }
