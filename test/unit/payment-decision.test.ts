@@ -274,25 +274,25 @@ const rows: Row[] = [
 
 describe('decide, a payment create-booking claimed for another trip', () => {
   const claimed = (status: PaymentRecord['status'], extra: Partial<PaymentRecord> = {}) => record(status, { tripId: 'trip-claimed', ...extra });
-  const flagged = { reason: 'paid_for_another_trip', since: AT, previousStatus: 'booked' as const };
+  const raised = { paidForTripId: 'trip-1' };
 
-  it.each(['booked', 'refunded', 'cancelled', 'refund_pending', 'needs_attention'] as const)(
-    'puts a %s record of it in front of a person when its session is paid',
+  it.each(['booked', 'refunded', 'cancelled', 'refund_pending', 'needs_attention', 'resolved'] as const)(
+    'puts a %s record of it in front of a person when its session is paid (a person may have resolved it never having seen the claim)',
     (status) => {
       expect(decide({ trip: trip('pending_payment'), record: claimed(status) }, paid()).rule).toBe('paid-record-other-trip');
     },
   );
 
-  it('leaves a record a person resolved, and one already in front of a person for it', () => {
-    expect(decide({ trip: trip('pending_payment'), record: claimed('resolved') }, paid()).rule).toBe('paid-record-closed');
-    expect(decide({ trip: trip('pending_payment'), record: claimed('needs_attention', { attention: flagged }) }, paid()).rule).toBe(
-      'paid-record-needs-attention',
-    );
+  it('raises the claim once: a record that kept it is answered as its status says', () => {
+    expect(decide({ trip: trip('pending_payment'), record: claimed('resolved', raised) }, paid()).rule).toBe('paid-record-closed');
+    expect(decide({ trip: trip('pending_payment'), record: claimed('needs_attention', raised) }, paid()).rule).toBe('paid-record-needs-attention');
   });
 
-  it('records a full refund of it without releasing the trip create-booking booked with it', () => {
+  it('records a full refund of it without releasing the trip create-booking booked with it, whatever its attention says since', () => {
     const booked = trip('booked', { tripId: 'trip-claimed', paymentId: PI });
-    expect(decide({ trip: booked, record: claimed('needs_attention', { attention: flagged }) }, charge()).rule).toBe('full-refund-needs-attention');
+    for (const status of ['needs_attention', 'resolved', 'booked'] as const) {
+      expect(decide({ trip: booked, record: claimed(status, raised) }, charge()).rule).not.toBe('full-refund-booked');
+    }
   });
 });
 

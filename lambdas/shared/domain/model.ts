@@ -275,6 +275,12 @@ export interface PaymentRecord {
   readonly status: PaymentStatus;
   readonly tripId?: string;
   readonly sessionId?: string;
+  /**
+   * The trip the paying session was for, kept once its event found this record written for another (`tripId`):
+   * create-booking was given this payment for a trip it did not pay. It stays whatever the record's attention becomes,
+   * so that no full refund of the charge ever releases `tripId`, and the claim is raised once.
+   */
+  readonly paidForTripId?: string;
   /** True when the payment may not touch the trip it names (unknown, mismatching, for a trip no longer payable). */
   readonly setAside: boolean;
   /** Why it is not (or no longer) booked: a set-aside reason, a slot code, `refunded_before_confirmation`… */

@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { reasonsOf, refundChangeMoves, withFailureDated } from './payment-ledger';
+import { refundChangeMoves, withFailureDated } from './payment-ledger';
 import {
   CONFIRMABLE_TRIP_STATUSES,
   SESSION_SLACK_MS,
@@ -234,17 +234,18 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
 }
 
 /**
- * A record of this payment for another trip than its session's, not closed by a person nor already in front of one
- * for this: create-booking booked that trip with a payment made for this one.
+ * A record of this payment for another trip than its session's, the claim not raised yet (whatever its status: a
+ * person may have resolved it for another reason, never having seen the claim): create-booking booked that trip with
+ * a payment made for this one.
  */
 function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted): boolean {
   if (record.tripId === undefined || event.tripId === undefined || record.tripId === event.tripId) return false;
-  return record.status !== 'resolved' && !isClaimedPayment(record);
+  return !isClaimedPayment(record);
 }
 
-/** In front of a person as a payment create-booking claimed for a trip it did not pay. */
+/** A payment create-booking claimed for a trip it did not pay, as its session's event found it (kept on the record). */
 export function isClaimedPayment(record: PaymentRecord): boolean {
-  return reasonsOf(record.attention).some((known) => known.reason === CLAIMED_PAYMENT);
+  return record.paidForTripId !== undefined && record.paidForTripId !== record.tripId;
 }
 
 /** The attention reason of a payment create-booking claimed for a trip it did not pay. */

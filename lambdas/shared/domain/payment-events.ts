@@ -799,6 +799,7 @@ function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, rec
   const attended: PaymentRecord = {
     ...withCharge(withAttention(record, reason, deps.clock.now().toISOString()), charged, event.currency?.toLowerCase() ?? record.currency),
     sessionId: event.sessionId,
+    ...(event.tripId !== undefined && { paidForTripId: event.tripId }),
   };
   return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', {
     reason,

@@ -131,6 +131,7 @@ const paymentSchema = z.object({
   status: z.enum(PAYMENT_STATUSES),
   tripId: optionalText,
   sessionId: optionalText,
+  paidForTripId: optionalText,
   setAside: z.boolean(),
   reason: optionalText,
   amountPaid: wholeNumber,

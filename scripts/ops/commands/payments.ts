@@ -18,12 +18,14 @@ export const NOTE_FLAG = {
 
 /** The payment record's fields worth reading, in this order, absent ones left out. */
 function paymentFields(record: PaymentRecord): [string, unknown][] {
-  const { paymentId, status, tripId, sessionId, setAside, reason, attention, updatedAt } = record;
+  const { paymentId, status, tripId, sessionId, paidForTripId, setAside, reason, attention, updatedAt } = record;
   const fields = {
     paymentId,
     status,
     tripId,
     sessionId,
+    // create-booking booked `tripId` with this payment; its session paid for this trip (paid_for_another_trip).
+    paidForTripId,
     setAside,
     reason,
     paid: money(record.amountPaid, record.currency),
