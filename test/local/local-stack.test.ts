@@ -281,8 +281,10 @@ describe('two local stacks on one Stripe account (`stripe listen` forwards every
 
 describe('local stack, holds', () => {
   it('gives the seats of a checkout left open back to sale once it expires, on the hold sweeper’s schedule as in AWS', async () => {
-    // A stack of its own whose sweep runs often and whose clock is past the hold's expiry.
-    const later = { now: () => new Date(Date.now() + 3 * 3_600_000) };
+    // A stack of its own whose sweep runs often and whose clock goes past the hold's expiry once the checkout has its
+    // page: before, the sweep would find a hold run out with no page yet, and end the checkout being made.
+    let ahead = 0;
+    const later = { now: () => new Date(Date.now() + ahead) };
     const own = await startTestStack('local-stack-holds-test', { holdSweepEveryMs: 50, holdSweepClock: later });
     try {
       const { riceTerraces } = DEMO_SLOTS;
@@ -300,6 +302,7 @@ describe('local stack, holds', () => {
       });
       const { tripId } = (await started.json()) as { tripId: string };
       expect(started.status).toBe(201);
+      ahead = 3 * 3_600_000;
 
       // Held (the schedule may already have run since); nobody looks at its payment page again: the schedule alone gives
       // the seats back.
