@@ -5,7 +5,7 @@ import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
 import { StateKeptMovingError } from './errors';
 import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
-import { allMoneyBack, applyRefundAnswer, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
+import { allMoneyBack, applyRefundAnswer, isClaimedPayment, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
@@ -199,7 +199,8 @@ async function askProvider(
 export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): TripTransition | undefined {
   const settled = after.status === 'refunded' && before.status !== 'refunded';
   const backAfterResolving = after.status === 'resolved' && allMoneyBack(after) && !allMoneyBack(before);
-  if (!(settled || backAfterResolving) || after.setAside || after.tripId === undefined) return undefined;
+  // A claimed payment's money went back to its session's traveller, not to the trip create-booking booked with it.
+  if (!(settled || backAfterResolving) || after.setAside || after.tripId === undefined || isClaimedPayment(after)) return undefined;
   const refundId = lastStripeRefundId(after);
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
 }

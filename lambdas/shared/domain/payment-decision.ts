@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { refundChangeMoves, withFailureDated } from './payment-ledger';
+import { isClaimedPayment, refundChangeMoves, withFailureDated } from './payment-ledger';
 import {
   CONFIRMABLE_TRIP_STATUSES,
   SESSION_SLACK_MS,
@@ -241,11 +241,6 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
 function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted): boolean {
   if (record.tripId === undefined || event.tripId === undefined || record.tripId === event.tripId) return false;
   return !isClaimedPayment(record);
-}
-
-/** A payment create-booking claimed for a trip it did not pay, as its session's event found it (kept on the record). */
-export function isClaimedPayment(record: PaymentRecord): boolean {
-  return record.paidForTripId !== undefined && record.paidForTripId !== record.tripId;
 }
 
 /** The attention reason of a payment create-booking claimed for a trip it did not pay. */

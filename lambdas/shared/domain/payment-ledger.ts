@@ -110,6 +110,14 @@ export function withCharge(record: PaymentRecord, amountPaid: number, currency: 
   return recounted({ ...record, amountPaid, currency });
 }
 
+/**
+ * A payment create-booking claimed for a trip it did not pay (`tripId`), as its session's event found it: money back
+ * on it is its session's traveller's, so it never releases `tripId` nor makes that trip `refunded`.
+ */
+export function isClaimedPayment(record: PaymentRecord): boolean {
+  return record.paidForTripId !== undefined && record.paidForTripId !== record.tripId;
+}
+
 export function hasRequestedRefunds(record: PaymentRecord): boolean {
   return record.refunds.some((entry) => entry.status === 'requested');
 }

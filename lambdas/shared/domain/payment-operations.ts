@@ -14,6 +14,7 @@ import {
   chargeTotalInDoubt,
   attentionSeen,
   hasRequestedRefunds,
+  isClaimedPayment,
   isOpenFailure,
   liveStatus,
   newPaymentRecord,
@@ -215,6 +216,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
  * look (settled now, or a payment a person resolved before the bookings were cancelled), `cancelled` otherwise.
  */
 function tripEndOfLastCancellation(after: PaymentRecord): 'refunded' | 'cancelled' {
+  // A claimed payment's money, back or not, is its session's traveller's: the trip create-booking booked ends cancelled.
+  if (isClaimedPayment(after)) return 'cancelled';
   return after.status === 'refunded' || (after.status === 'resolved' && allMoneyBack(after)) ? 'refunded' : 'cancelled';
 }
 
@@ -444,7 +447,8 @@ export async function resolvePayment(
 async function tripRefundedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripTransition | undefined> {
   // A payment resolved before, back in front of a person (a refund pending then failed since), is closed again the same way.
   const owing = ['cancelled', 'refund_pending', 'resolved'].includes(liveStatus(record));
-  if (!owing || record.setAside || record.tripId === undefined || !allMoneyBack(record)) return undefined;
+  // A claimed payment's money went back to its session's traveller: the trip create-booking booked with it stays as it is.
+  if (!owing || record.setAside || record.tripId === undefined || !allMoneyBack(record) || isClaimedPayment(record)) return undefined;
   const trip = await store.getTrip(record.tripId);
   if (trip?.paymentId !== record.paymentId || (trip.status !== 'cancelled' && trip.status !== 'refund_pending')) return undefined;
   const refundId = lastStripeRefundId(record);
