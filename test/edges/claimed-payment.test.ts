@@ -55,9 +55,10 @@ describe('a payment create-booking claimed for another trip', () => {
     await deliverSince(webhook, before);
     const late = await webhook.send(signedRequest(paid));
 
-    // Trip A (whose own traveller paid create-booking's caller) lost its bookings, and trip B's session paid for nothing
-    // booked: a person must be told, as in the in-order case.
-    expect((await store.getTrip(other.tripId))?.status).toBe('refunded');
+    // Trip A (whose own traveller paid create-booking's caller) lost its bookings, released as an ordinary full refund
+    // before anyone knew; once the claim is raised it no longer reads refunded (that money was B's), and trip B's session
+    // paid for nothing booked: a person must be told, as in the in-order case.
+    expect((await store.getTrip(other.tripId))?.status).toBe('cancelled');
     expect(late.body).toMatchObject({ outcome: 'needs_attention', reason: 'paid_for_another_trip' });
     const record = await store.getPaymentRecord(paymentId);
     expect(record?.status).toBe('needs_attention');

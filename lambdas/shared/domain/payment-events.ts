@@ -792,7 +792,7 @@ function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: P
  * record its trip's price; left so, a refund of the booked trip's bookings would give back that price and the record
  * would read as all refunded while the rest of the charge was kept.
  */
-function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
+async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
   const reason = CLAIMED_PAYMENT;
   // A paid session names what it charged; one that does not (never seen) leaves the record's figure as it was.
   const charged = event.amount ?? record.amountPaid;
@@ -801,14 +801,20 @@ function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, rec
     sessionId: event.sessionId,
     ...(event.tripId !== undefined && { paidForTripId: event.tripId }),
   };
-  return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', {
-    reason,
-    eventType: event.eventType,
-    sessionId: event.sessionId,
-    sessionTripId: event.tripId ?? null,
-    charged,
-    recordedAsPaid: record.amountPaid,
-  });
+  // The charge came back before its session's event said whose it was: the trip create-booking booked read `refunded`
+  // by money that was never its traveller's. Its bookings are cancelled; so is it.
+  const claimedTrip = record.tripId === undefined ? undefined : await deps.store.getTrip(record.tripId);
+  const uncorrected = claimedTrip?.status === 'refunded' && claimedTrip.paymentId === record.paymentId;
+  return commitRecord(
+    deps,
+    event,
+    record,
+    attended,
+    'needs_attention',
+    'payment.needs_attention',
+    { reason, eventType: event.eventType, sessionId: event.sessionId, sessionTripId: event.tripId ?? null, charged, recordedAsPaid: record.amountPaid },
+    uncorrected ? { tripId: claimedTrip.tripId, from: ['refunded'], to: 'cancelled', statusReason: reason } : undefined,
+  );
 }
 
 /**

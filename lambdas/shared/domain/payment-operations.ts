@@ -496,7 +496,9 @@ export async function checkPayments(store: BookingStore & BookingQueries, now: D
       at(error.message);
       return undefined;
     });
-    if (trip?.status === 'booked' && trip.paymentId === record.paymentId) at('trip booked while its payment was refunded in full');
+    // A claimed payment a person resolved: its money was its session's traveller's, and the person kept the trip booked.
+    const keptByAPerson = isClaimedPayment(record) && record.status === 'resolved';
+    if (trip?.status === 'booked' && trip.paymentId === record.paymentId && !keptByAPerson) at('trip booked while its payment was refunded in full');
   }
   return { payments: records.length, problems };
 }
