@@ -416,6 +416,9 @@ export async function resolvePayment(
               reasonsOf(stillNeeded)
                 .map((left) => left.reason)
                 .join(',') || null,
+            // What was back when the person closed it: `ops check` tells a claimed payment resolved with all of it back
+            // (its booked trip kept knowingly) from one whose money came back only after.
+            amountRefunded: written.amountRefunded,
           }),
           ...(tripTransition
             ? [
@@ -473,6 +476,17 @@ const STUCK_REFUND_MS = 10 * 86_400_000;
  * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
  * and refunds that are not moving (requested and still unanswered after an hour, pending for too long).
  */
+/**
+ * A claimed payment a person resolved once all of its money was back (the README's remedy): that money was its session's
+ * traveller's, and the person kept the trip create-booking booked. Money back only after the resolution is not this.
+ */
+async function keptBookedByAPerson(store: BookingStore & BookingQueries, record: PaymentRecord): Promise<boolean> {
+  if (!isClaimedPayment(record) || record.status !== 'resolved') return false;
+  const resolutions = (await store.listAudit('payment', record.paymentId)).filter((entry) => entry.eventType === 'payment.resolved');
+  const last = resolutions.at(-1)?.metadata.amountRefunded;
+  return typeof last === 'number' && last >= record.amountPaid;
+}
+
 export async function checkPayments(store: BookingStore & BookingQueries, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
   const problems: PaymentProblem[] = [];
   const records = await store.listAllPaymentRecords((problem) => problems.push({ paymentId: problem.entityId, problem: problem.message }));
@@ -496,9 +510,9 @@ export async function checkPayments(store: BookingStore & BookingQueries, now: D
       at(error.message);
       return undefined;
     });
-    // A claimed payment a person resolved: its money was its session's traveller's, and the person kept the trip booked.
-    const keptByAPerson = isClaimedPayment(record) && record.status === 'resolved';
-    if (trip?.status === 'booked' && trip.paymentId === record.paymentId && !keptByAPerson) at('trip booked while its payment was refunded in full');
+    if (trip?.status === 'booked' && trip.paymentId === record.paymentId && !(await keptBookedByAPerson(store, record))) {
+      at('trip booked while its payment was refunded in full');
+    }
   }
   return { payments: records.length, problems };
 }

@@ -1,0 +1,47 @@
+// ops check and a claimed payment a person resolved: left alone when all of its money was back before the resolution (the
+// README's remedy, its booked trip kept knowingly), flagged when the money came back only after.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
+import { checkPayments } from '../../lambdas/shared/domain/payment-operations';
+import { signedRequest } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { ops } from '../support/ops';
+import { webhookHarness } from '../support/webhook';
+import { deps, seedSlot, testStore } from '../support/store';
+import { createPendingTrip } from '../support/trips';
+
+describe('review11: check skip', () => {
+  let fake: StripeFake;
+  beforeAll(async () => {
+    fake = await startStripeFake();
+  });
+  afterAll(() => fake.close());
+
+  it('flags trip A still booked when the claim was resolved with the money kept and the whole charge refunded only after', async () => {
+    const store = testStore();
+    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
+    const paying = await checkedOutTrip(store, fake, 2);
+    const paid = await paying.pay();
+    const paymentId = paying.paymentIntent();
+    const slot = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
+    const other = await createPendingTrip(store, [[slot, 1]]);
+    expect((await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((i) => ({ ...i })) })).success).toBe(true);
+    const webhook = webhookHarness(fake, { store });
+    expect((await webhook.send(signedRequest(paid))).body).toMatchObject({ reason: 'paid_for_another_trip' });
+    // A person resolves the claim with nothing refunded (the charge kept; A kept booked).
+    const r = await ops(['payments', 'resolve', paymentId, '--note', 'kept: A and B settled offline']);
+    expect(r.code).toBe(0);
+    const problemsBefore = (await checkPayments(store)).problems.filter((p) => p.paymentId === paymentId);
+    // Later, the whole charge goes back (Dashboard), delivered after the resolution.
+    const before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: paymentId });
+    for (const event of fake.events.slice(before)) expect((await webhook.send(signedRequest(event))).status).toBe(200);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'resolved', amountRefunded: paying.amount });
+    const problems = (await checkPayments(store)).problems.filter((p) => p.paymentId === paymentId);
+    expect(problemsBefore).toEqual([]);
+    expect((await store.getTrip(other.tripId))?.status).toBe('booked');
+    expect(problems.map((p) => p.problem)).toContain('trip booked while its payment was refunded in full');
+  });
+});
