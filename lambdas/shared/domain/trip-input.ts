@@ -1,6 +1,7 @@
 // Input schemas and limits for creating and confirming trips: the one place where a trip's shape is checked.
 import * as z from '../zod';
 import { failure, type BookingFailure } from './errors';
+import { guestsPerSlot } from './model';
 
 /** Guests one trip may bring to one slot (its items on the slot added up). Larger groups are a sales conversation, not a checkout. */
 export const MAX_GUESTS_PER_ITEM = 50;
@@ -61,9 +62,7 @@ export const guestCountSchema = z
  * slot added up: the limit is on a group, however its items are split (four items of 50 on one slot would hold 200 seats).
  */
 export function checkGuestsPerSlot(items: readonly { readonly slotId: string; readonly guestCount: number }[]): BookingFailure | undefined {
-  const guests = new Map<string, number>();
-  for (const { slotId, guestCount } of items) guests.set(slotId, (guests.get(slotId) ?? 0) + guestCount);
-  const over = [...guests].find(([, count]) => count > MAX_GUESTS_PER_ITEM);
+  const over = [...guestsPerSlot(items)].find(([, count]) => count > MAX_GUESTS_PER_ITEM);
   if (!over) return undefined;
   return failure(
     'VALIDATION_FAILED',
