@@ -1,16 +1,11 @@
-// ops check and a claimed payment a person resolved: left alone when all of its money was back before the resolution (the
-// README's remedy, its booked trip kept knowingly), flagged when the money came back only after.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { checkPayments } from '../../lambdas/shared/domain/payment-operations';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { checkedOutTrip } from '../support/checked-out';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { testStore } from '../support/store';
 
 describe('review11: check skip', () => {
   let fake: StripeFake;
@@ -21,13 +16,8 @@ describe('review11: check skip', () => {
 
   it('flags trip A still booked when the claim was resolved with the money kept and the whole charge refunded only after', async () => {
     const store = testStore();
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]);
-    expect((await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((i) => ({ ...i })) })).success).toBe(true);
+    const { paying, paid, paymentId, other, booked } = await paymentClaimedForAnotherTrip(store, fake);
+    expect(booked.success).toBe(true);
     const webhook = webhookHarness(fake, { store });
     expect((await webhook.send(signedRequest(paid))).body).toMatchObject({ reason: 'paid_for_another_trip' });
     // A person resolves the claim with nothing refunded (the charge kept; A kept booked).

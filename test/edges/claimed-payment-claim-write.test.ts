@@ -1,19 +1,15 @@
-// The claim's write when trip A already reads refunded (its charge back before the claim): one move to cancelled however
-// many deliveries race, a trip moved meanwhile left as moved, seats and ops check right after.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { checkPayments } from '../../lambdas/shared/domain/payment-operations';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { checkedOutTrip } from '../support/checked-out';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, LOCAL_INDEXES, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { LOCAL_INDEXES, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { inject } from 'vitest';
 
 describe('review11: claim write moving trip A', () => {
@@ -26,13 +22,8 @@ describe('review11: claim write moving trip A', () => {
   async function setup(webhookStore?: (s: TestStore) => TestStore) {
     const client = testDocumentClient();
     const store = testStore(client);
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]);
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    const { paying, paid, paymentId, other, slots, booked } = await paymentClaimedForAnotherTrip(store, fake);
+    const [slot] = slots as [Slot];
     expect(booked.success).toBe(true);
     const plain = webhookHarness(fake, { store });
     const webhook = webhookStore ? webhookHarness(fake, { store: webhookStore(store) }) : plain;

@@ -1,19 +1,13 @@
-// A claimed payment whose charge came back before its session's event said whose it was: once the claim is raised, the
-// trip create-booking booked no longer reads refunded; and ops check no longer flags a claimed payment a person resolved
-// with that trip kept booked. Seats add up throughout.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { checkPayments } from '../../lambdas/shared/domain/payment-operations';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { checkedOutTrip } from '../support/checked-out';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, LOCAL_INDEXES, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { LOCAL_INDEXES, testStore } from '../support/store';
 
 describe('review10: claimed payment', () => {
   let fake: StripeFake;
@@ -25,17 +19,7 @@ describe('review10: claimed payment', () => {
   /** Trip B paid 90.00 (pi_B); trip A (45.00 x guests on one slot) booked by create-booking with pi_B; B's event NOT delivered yet. */
   async function setup(slotsGuests: number[] = [1]) {
     const store = testStore();
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slots: Awaited<ReturnType<typeof seedSlot>>[] = [];
-    for (const _ of slotsGuests) slots.push(await seedSlot(store, { capacity: 5, priceAmount: 4_500 }));
-    const other = await createPendingTrip(
-      store,
-      slots.map((slot, i) => [slot, slotsGuests[i] as number]),
-    );
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    const { paying, paid, paymentId, other, slots, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: slotsGuests });
     expect(booked.success).toBe(true);
     const references = (booked.bookings ?? []).map((b) => b.reference as string);
     const webhook = webhookHarness(fake, { store });

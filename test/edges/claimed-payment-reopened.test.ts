@@ -1,16 +1,12 @@
-// A claimed payment (paid_for_another_trip) resolved as the README says, then reopened by a refund failure: the claim
-// is kept on the record (paidForTripId), so a later full refund of the charge still releases nothing of trip A.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { checkedOutTrip } from '../support/checked-out';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, readSlot, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { readSlot, testStore } from '../support/store';
 
 describe('a claimed payment, resolved with trip A kept, reopened by a failed refund', () => {
   let fake: StripeFake;
@@ -21,13 +17,9 @@ describe('a claimed payment, resolved with trip A kept, reopened by a failed ref
 
   async function claimedAndResolved() {
     const store = testStore();
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2); // trip B: 90.00
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]); // trip A: 45.00, its traveller paid create-booking's caller
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    // Trip B: 90.00; trip A: 45.00, its traveller paid create-booking's caller.
+    const { paying, paid, paymentId, other, slots, booked } = await paymentClaimedForAnotherTrip(store, fake);
+    const [slot] = slots as [Slot];
     expect(booked.success).toBe(true);
     const webhook = webhookHarness(fake, { store });
     const gateway = new StripePaymentGateway(async () => fake.client());

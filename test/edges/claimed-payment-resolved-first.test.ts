@@ -1,16 +1,11 @@
-// A claimed payment whose record a person resolved for another reason before its session's event came: that event
-// still raises the claim, since the person never saw it.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { checkedOutTrip } from '../support/checked-out';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { testStore } from '../support/store';
 
 describe('a claimed payment whose record a person resolved before its completed event came', () => {
   let fake: StripeFake;
@@ -21,13 +16,8 @@ describe('a claimed payment whose record a person resolved before its completed 
 
   it('pi_B’s completed event still puts the kept money in front of a person', async () => {
     const store = testStore();
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2); // trip B: 90.00
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]); // trip A: 45.00
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    // Trip B: 90.00; trip A: 45.00.
+    const { paying, paid, paymentId, booked } = await paymentClaimedForAnotherTrip(store, fake, { capacity: 4 });
     const reference = booked.bookings?.[0]?.reference as string;
     const webhook = webhookHarness(fake, { store });
     const gateway = new StripePaymentGateway(async () => fake.client());

@@ -1,17 +1,11 @@
-// The trip create-booking booked with a claimed payment (paidForTripId) is never made `refunded` by that payment's money
-// coming back, which is its session's traveller's: not by payments resolve, nor bookings cancel of its last booking,
-// nor a late charge total on a resolved record. Its bookings cancelled, it ends `cancelled`.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { checkedOutTrip } from '../support/checked-out';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
+import { testStore } from '../support/store';
 
 describe('a claimed payment: B’s money coming back marks trip A refunded', () => {
   let fake: StripeFake;
@@ -23,13 +17,7 @@ describe('a claimed payment: B’s money coming back marks trip A refunded', () 
   /** Trip B paid 90.00 (pi_B); trip A (45.00, one booking) booked by create-booking with pi_B; pi_B's completed event raised the claim. */
   async function claimed() {
     const store = testStore();
-    const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]);
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    const { paying, paid, paymentId, other, booked } = await paymentClaimedForAnotherTrip(store, fake);
     expect(booked.success).toBe(true);
     const reference = booked.bookings?.[0]?.reference as string;
     const webhook = webhookHarness(fake, { store });

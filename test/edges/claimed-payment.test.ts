@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import type { Slot } from '../../lambdas/shared/domain/model';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { checkedOutTrip } from '../support/checked-out';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { ops } from '../support/ops';
@@ -26,17 +28,9 @@ describe('a payment create-booking claimed for another trip', () => {
   /** Trip B checked out and paid (2 x 45.00 = 90.00), trip A on two slots priced above it (1 + 2 guests x 45.00 = 135.00), booked by create-booking with pi_B. */
   async function claimed() {
     const { store, invoke } = invoker();
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const first = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const second = await seedSlot(store, { capacity: 5, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [
-      [first, 1],
-      [second, 2],
-    ]);
-    const body = { paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) };
-    expect((await invoke(body)).success).toBe(true);
+    const { paying, paid, paymentId, other, slots, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: [1, 2] });
+    const [first, second] = slots as [Slot, Slot];
+    expect(booked.success).toBe(true);
     expect(other.amount).toBeGreaterThan(paying.amount);
     return { store, invoke, paying, paid, paymentId, other, first, second, webhook: webhookHarness(fake, { store }) };
   }
