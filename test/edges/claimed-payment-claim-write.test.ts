@@ -96,8 +96,8 @@ describe('review11: claim write moving trip A', () => {
     expect(resolved.code).toBe(0);
     expect((await t.store.getTrip(t.other.tripId))?.status).toBe('cancelled');
     expect((await checkPayments(t.store)).problems.filter((p) => p.paymentId === t.paymentId)).toEqual([]);
-    // B itself: never booked, and its traveller's money all back.
-    expect((await t.store.getTrip(t.paying.tripId))?.status).toBe('pending_payment');
+    // B itself: never booked, its traveller's money all back, and the resolution said so on it.
+    expect((await t.store.getTrip(t.paying.tripId))?.status).toBe('refunded');
     expect(fake.totalRefunded(t.paymentId)).toBe(t.paying.amount);
   });
 });

@@ -6,7 +6,8 @@ import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
 import { issueRequestedRefunds, lastStripeRefundId } from './issue-refunds';
 import { money } from './money';
-import type { AuditEntry, Booking, PaymentRecord, RefundEntry, Trip, TripStatus } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip, type TripStatus } from './model';
+import { CLAIMED_PAYMENT } from './payment-decision';
 import {
   afterRetry,
   allMoneyBack,
@@ -365,9 +366,10 @@ async function keptAmount(store: BookingStore, record: PaymentRecord): Promise<n
 /**
  * Input: a payment that needs attention, a person's note. Output: the record once resolved.
  * Steps: read it → refuse while a refund of it is still `requested` → close what this first read found (its reasons, its
- * failed refunds: resolvedAt) and mark it `resolved`, its trip `refunded` when all of its money is back → write under
- * its version with the note audited. Refused because the payment moved meanwhile, it reads again; what came since (a
- * refund failing while it ran) nobody has seen: left open, the payment stays `needs_attention` for that alone.
+ * failed refunds: resolvedAt) and mark it `resolved`, its trip `refunded` when all of its money is back (a claimed
+ * payment's: the trip its session was opened for, ended) → write under its version with the note audited. Refused
+ * because the payment moved meanwhile, it reads again; what came since (a refund failing while it ran) nobody has seen:
+ * left open, the payment stays `needs_attention` for that alone.
  */
 export async function resolvePayment(
   deps: Deps,
@@ -400,7 +402,8 @@ export async function resolvePayment(
       const [closedFirst, ...closedMore] = closed.reasons;
       const written = nextVersion(resolved, at);
       const stillNeeded = written.status === 'needs_attention' ? written.attention : undefined;
-      const tripTransition = stillNeeded ? undefined : await tripRefundedOnResolve(deps.store, record);
+      const ended = stillNeeded ? undefined : await tripEndedOnResolve(deps.store, record);
+      const tripTransition = ended?.transition;
       const result = await deps.store.commit({
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
@@ -420,16 +423,16 @@ export async function resolvePayment(
             // (its booked trip kept knowingly) from one whose money came back only after.
             amountRefunded: written.amountRefunded,
           }),
-          ...(tripTransition
+          ...(ended
             ? [
                 auditEntry(deps, {
-                  eventType: 'trip.refunded',
+                  eventType: `trip.${ended.transition.to}`,
                   entityType: 'trip',
-                  entityId: tripTransition.tripId,
+                  entityId: ended.transition.tripId,
                   actorType: 'operator',
                   actorId,
                   at,
-                  metadata: { paymentId, refundId: null, reason: 'payment_resolved_with_all_of_it_back' },
+                  metadata: { paymentId, refundId: ended.transition.refundId ?? null, reason: ended.reason },
                 }),
               ]
             : []),
@@ -440,6 +443,47 @@ export async function resolvePayment(
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/** A trip the resolution of its payment moves on, and why (its audit entry's reason). */
+interface TripEndedOnResolve {
+  readonly transition: TripTransition;
+  readonly reason: string;
+}
+
+async function tripEndedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripEndedOnResolve | undefined> {
+  if (isClaimedPayment(record)) return claimedSessionTripEnd(store, record);
+  const transition = await tripRefundedOnResolve(store, record);
+  return transition && { transition, reason: 'payment_resolved_with_all_of_it_back' };
+}
+
+/**
+ * The trip a claimed payment's session was opened for, which that payment never booked (create-booking booked another
+ * with it) and nothing else will: once a person resolves the payment it stops waiting for it — `refunded` when all of
+ * the money is back, `cancelled` when the person kept some — so its traveller's page says so and stops asking Stripe.
+ * Only while it still waits on that very session; one cancelled so by an earlier resolution moves on to `refunded` when
+ * it is resolved again with all of the money back.
+ */
+async function claimedSessionTripEnd(store: BookingStore, record: PaymentRecord): Promise<TripEndedOnResolve | undefined> {
+  if (record.paidForTripId === undefined || record.sessionId === undefined) return undefined;
+  const trip = await store.getTrip(record.paidForTripId);
+  if (trip?.checkoutSessionId !== record.sessionId || trip.paymentId !== undefined) return undefined;
+  const back = allMoneyBack(record);
+  const waiting = CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
+  const endedWithMoneyKept = trip.status === 'cancelled' && trip.statusReason === CLAIMED_PAYMENT;
+  if (!waiting && !(endedWithMoneyKept && back)) return undefined;
+  const refundId = back ? lastStripeRefundId(record) : undefined;
+  return {
+    transition: {
+      tripId: trip.tripId,
+      from: [trip.status],
+      to: back ? 'refunded' : 'cancelled',
+      statusReason: CLAIMED_PAYMENT,
+      recordedSessionNoneOr: record.sessionId,
+      ...(refundId !== undefined && { refundId }),
+    },
+    reason: back ? 'paid_for_another_trip_all_of_it_back' : 'paid_for_another_trip_money_kept',
+  };
 }
 
 /**

@@ -1,0 +1,198 @@
+// A claimed payment's own trip (the one its session was opened for, never booked by it): ended when a person resolves
+// the payment, `refunded` with all of the money back, `cancelled` with some kept, so its page stops waiting and asking.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
+import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
+import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
+import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
+import { holdFirstCommit } from '../support/held-store';
+import { ops } from '../support/ops';
+import { deps, tableOf, testStore } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+describe('a claimed payment: the trip its session was opened for', () => {
+  let fake: StripeFake;
+  beforeAll(async () => {
+    fake = await startStripeFake();
+  });
+  afterAll(() => fake.close());
+
+  /** Trip B paid 90.00 (pi_B); trip A (45.00, one booking) booked by create-booking with pi_B; pi_B's completed event raised the claim. */
+  async function claimed() {
+    const store = testStore();
+    const { paying, paid, paymentId, other, booked } = await paymentClaimedForAnotherTrip(store, fake);
+    expect(booked.success).toBe(true);
+    const webhook = webhookHarness(fake, { store });
+    expect((await webhook.send(signedRequest(paid))).body).toMatchObject({ outcome: 'needs_attention', reason: 'paid_for_another_trip' });
+    const userId = (await paying.trip())?.userId as string;
+    const sessionId = (await paying.trip())?.checkoutSessionId as string;
+    const tripHandler = createLocalTripHandler({
+      store,
+      table: tableOf(store),
+      stripeClient: () => fake.client(),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+    });
+    /** GET /trips/{B} as B's traveller, and how many times Stripe was asked for B's session meanwhile. */
+    const show = async () => {
+      const asked = fake.calls.filter((call) => call.path.includes(sessionId)).length;
+      const response = await tripHandler(
+        apiGatewayEvent({
+          method: 'GET',
+          path: `/trips/${paying.tripId}`,
+          routeKey: `GET ${TRIP_PATH}`,
+          pathParameters: { tripId: paying.tripId },
+          rawQueryString: new URLSearchParams({ userId }).toString(),
+        }),
+      );
+      const body = JSON.parse(response.body ?? '{}') as { status?: string; statusReason?: string | null };
+      return { status: response.statusCode, body, askedStripe: fake.calls.filter((call) => call.path.includes(sessionId)).length - asked };
+    };
+    const refundInFull = async (created?: number) => {
+      const before = fake.events.length;
+      await fake.client().refunds.create({ payment_intent: paymentId });
+      for (const event of fake.events.slice(before)) {
+        expect((await webhook.send(signedRequest(created === undefined ? event : { ...event, created }))).status).toBe(200);
+      }
+    };
+    const tripAudits = async () =>
+      (await store.listAudit('trip', paying.tripId)).filter((entry) => ['trip.refunded', 'trip.cancelled'].includes(entry.eventType));
+    return { store, paying, paid, paymentId, other, webhook, show, refundInFull, tripAudits };
+  }
+
+  it('until the payment is resolved it waits, and its page asks Stripe on each return', async () => {
+    const t = await claimed();
+    const shown = await t.show();
+    expect(shown).toMatchObject({ status: 200, body: { status: 'pending_payment' } });
+    expect(shown.askedStripe).toBe(1);
+  });
+
+  it('README remedy (the whole charge refunded in the Dashboard, resolved): trip B ends `refunded`, its page answers without asking Stripe', async () => {
+    const t = await claimed();
+    await t.refundInFull();
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'B refunded in full; A kept'])).code).toBe(0);
+
+    const [refund] = fake.refundsOf(t.paymentId);
+    const tripB = await t.paying.trip();
+    expect({ status: tripB?.status, statusReason: tripB?.statusReason, refundId: tripB?.refundId, paymentId: tripB?.paymentId }).toEqual({
+      status: 'refunded',
+      statusReason: 'paid_for_another_trip',
+      refundId: refund?.id,
+      paymentId: undefined,
+    });
+    const audits = await t.tripAudits();
+    expect(audits.map((entry) => [entry.eventType, entry.actorType, entry.metadata.reason, entry.metadata.paymentId])).toEqual([
+      ['trip.refunded', 'operator', 'paid_for_another_trip_all_of_it_back', t.paymentId],
+    ]);
+    const shown = await t.show();
+    expect(shown).toMatchObject({ status: 200, body: { status: 'refunded', statusReason: 'paid_for_another_trip' } });
+    expect(shown.askedStripe).toBe(0);
+    // Trip A, its bookings paid by its own traveller, untouched; all of pi_B back at Stripe, once.
+    expect((await t.store.getTrip(t.other.tripId))?.status).toBe('booked');
+    expect(fake.totalRefunded(t.paymentId)).toBe(t.paying.amount);
+  });
+
+  it('resolved with the money kept: trip B ends `cancelled`; nothing is refunded', async () => {
+    const t = await claimed();
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'B paid for A on purpose'])).code).toBe(0);
+
+    const tripB = await t.paying.trip();
+    expect({ status: tripB?.status, statusReason: tripB?.statusReason, refundId: tripB?.refundId }).toEqual({
+      status: 'cancelled',
+      statusReason: 'paid_for_another_trip',
+      refundId: undefined,
+    });
+    expect((await t.tripAudits()).map((entry) => [entry.eventType, entry.metadata.reason])).toEqual([['trip.cancelled', 'paid_for_another_trip_money_kept']]);
+    expect(fake.refundsOf(t.paymentId)).toEqual([]);
+    expect((await t.show()).askedStripe).toBe(0);
+    // Its session's event again, a day later: the record decides; trip B stays as it is.
+    expect((await t.webhook.send(signedRequest(t.paid))).status).toBe(200);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+  });
+
+  it('money kept, then all of it back and a refund failing reopens the payment: the next resolution moves trip B on to `refunded`', async () => {
+    const t = await claimed();
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept for now'])).code).toBe(0);
+    const t0 = Math.floor(Date.now() / 1000);
+    // The person changes their mind: the whole charge back in the Dashboard, which fails at the bank, then again.
+    await t.refundInFull(t0);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    const [first] = fake.refundsOf(t.paymentId);
+    const failed = fake.setRefundStatus(first?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created: t0 + 10 }))).body.outcome).toBe(
+      'needs_attention',
+    );
+    await t.refundInFull(t0 + 20);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'refunded again'])).code).toBe(0);
+
+    const second = fake.refundsOf(t.paymentId)[1];
+    const tripB = await t.paying.trip();
+    expect({ status: tripB?.status, refundId: tripB?.refundId }).toEqual({ status: 'refunded', refundId: second?.id });
+    expect((await t.tripAudits()).map((entry) => entry.eventType)).toEqual(['trip.cancelled', 'trip.refunded']);
+  });
+
+  it('refunded, then the refund fails and the payment is resolved again: trip B stays `refunded`, moved once', async () => {
+    const t = await claimed();
+    const t0 = Math.floor(Date.now() / 1000);
+    await t.refundInFull(t0);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'B refunded in full'])).code).toBe(0);
+    const [refund] = fake.refundsOf(t.paymentId);
+    const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
+    await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created: t0 + 10 }));
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('needs_attention');
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'paid back by bank transfer'])).code).toBe(0);
+
+    expect((await t.paying.trip())?.status).toBe('refunded');
+    expect((await t.tripAudits()).map((entry) => entry.eventType)).toEqual(['trip.refunded']);
+  });
+
+  it('two resolutions at once: one resolves and moves trip B once; the other is told there is nothing to resolve', async () => {
+    const t = await claimed();
+    await t.refundInFull();
+    const results = await Promise.all([resolvePayment(deps(t.store), t.paymentId, 'first'), resolvePayment(deps(t.store), t.paymentId, 'second')]);
+    expect(results.map((result) => (result.ok ? 'ok' : result.errorCode)).sort()).toEqual(['NOT_NEEDING_ATTENTION', 'ok']);
+    expect((await t.paying.trip())?.status).toBe('refunded');
+    expect(await t.tripAudits()).toHaveLength(1);
+  });
+
+  it('trip B moved between the resolution’s read of it and its write: refused, read again, the payment resolved without moving it', async () => {
+    const t = await claimed();
+    await t.refundInFull();
+    const held = holdFirstCommit(t.store);
+    const writes: AtomicWrite[] = [];
+    const watched = new Proxy(held.store, {
+      get(target, property) {
+        if (property === 'commit') {
+          return (write: AtomicWrite) => {
+            writes.push(write);
+            return target.commit(write);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const resolving = resolvePayment(deps(watched), t.paymentId, 'B refunded in full');
+    await held.reached;
+    // Meanwhile the trip leaves waiting some other way.
+    const moved = await t.store.commit({
+      at: new Date().toISOString(),
+      tripTransition: { tripId: t.paying.tripId, from: ['pending_payment'], to: 'expired', statusReason: 'moved meanwhile' },
+    });
+    expect(moved.committed).toBe(true);
+    held.release();
+    const result = await resolving;
+    expect(result.ok).toBe(true);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
+    // The first write would have ended trip B; the second, after reading it again, leaves it.
+    expect(writes.map((write) => write.tripTransition?.to)).toEqual(['refunded', undefined]);
+    expect((await t.paying.trip())?.status).toBe('expired');
+    expect(await t.tripAudits()).toEqual([]);
+  });
+});
