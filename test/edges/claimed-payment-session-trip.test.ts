@@ -2,18 +2,25 @@
 // the payment, `refunded` with all of the money back, `cancelled` with some kept, so its page stops waiting and asking.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
+import { randomIds } from '../../lambdas/shared/domain/collaborators';
+import { unheldSeats } from '../../lambdas/shared/domain/model';
 import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
+import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
+import { keys } from '../../lambdas/shared/dynamodb/item-keys';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { deps, tableOf, testStore } from '../support/store';
+import { deps, readSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore } from '../support/store';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { webhookHarness } from '../support/webhook';
 
 describe('a claimed payment: the trip its session was opened for', () => {
@@ -24,9 +31,8 @@ describe('a claimed payment: the trip its session was opened for', () => {
   afterAll(() => fake.close());
 
   /** Trip B paid 90.00 (pi_B); trip A (45.00, one booking) booked by create-booking with pi_B; pi_B's completed event raised the claim. */
-  async function claimed() {
-    const store = testStore();
-    const { paying, paid, paymentId, other, booked } = await paymentClaimedForAnotherTrip(store, fake);
+  async function claimed(store: DynamoDbBookingStore = testStore(), options: { readonly guests?: readonly number[] } = {}) {
+    const { paying, paid, paymentId, other, booked } = await paymentClaimedForAnotherTrip(store, fake, options);
     expect(booked.success).toBe(true);
     const webhook = webhookHarness(fake, { store });
     expect((await webhook.send(signedRequest(paid))).body).toMatchObject({ outcome: 'needs_attention', reason: 'paid_for_another_trip' });
@@ -63,7 +69,8 @@ describe('a claimed payment: the trip its session was opened for', () => {
     };
     const tripAudits = async () =>
       (await store.listAudit('trip', paying.tripId)).filter((entry) => ['trip.refunded', 'trip.cancelled'].includes(entry.eventType));
-    return { store, paying, paid, paymentId, other, webhook, show, refundInFull, tripAudits };
+    const reference = booked.bookings?.[0]?.reference as string;
+    return { store, paying, paid, paymentId, other, reference, webhook, show, refundInFull, tripAudits };
   }
 
   it('until the payment is resolved it waits, and its page asks Stripe on each return', async () => {
@@ -116,25 +123,50 @@ describe('a claimed payment: the trip its session was opened for', () => {
     expect((await t.paying.trip())?.status).toBe('cancelled');
   });
 
-  it('money kept, then all of it back and a refund failing reopens the payment: the next resolution moves trip B on to `refunded`', async () => {
+  it('README remedy in another order (A cancelled --no-refund, resolved, then the Dashboard refund): Stripe’s events move trip B on to `refunded`, once', async () => {
     const t = await claimed();
-    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept for now'])).code).toBe(0);
-    const t0 = Math.floor(Date.now() / 1000);
-    // The person changes their mind: the whole charge back in the Dashboard, which fails at the bank, then again.
-    await t.refundInFull(t0);
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    expect((await ops(['bookings', 'cancel', t.reference, '--reason', 'nothing paid for trip A', '--no-refund'], gateway)).code).toBe(0);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'A cancelled; refunding B in the Dashboard now'])).code).toBe(0);
     expect((await t.paying.trip())?.status).toBe('cancelled');
-    const [first] = fake.refundsOf(t.paymentId);
-    const failed = fake.setRefundStatus(first?.id as string, 'failed', 'expired_or_canceled_card');
-    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created: t0 + 10 }))).body.outcome).toBe(
-      'needs_attention',
-    );
-    await t.refundInFull(t0 + 20);
-    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'refunded again'])).code).toBe(0);
+    const before = fake.events.length;
+    await t.refundInFull();
+    // Every event of it delivered again: nothing moves twice.
+    for (const event of fake.events.slice(before)) expect((await t.webhook.send(signedRequest(event))).status).toBe(200);
 
-    const second = fake.refundsOf(t.paymentId)[1];
+    const [refund] = fake.refundsOf(t.paymentId);
     const tripB = await t.paying.trip();
-    expect({ status: tripB?.status, refundId: tripB?.refundId }).toEqual({ status: 'refunded', refundId: second?.id });
+    expect({ status: tripB?.status, statusReason: tripB?.statusReason, refundId: tripB?.refundId }).toEqual({
+      status: 'refunded',
+      statusReason: 'paid_for_another_trip',
+      refundId: refund?.id,
+    });
+    expect((await t.tripAudits()).map((entry) => [entry.eventType, entry.actorType])).toEqual([
+      ['trip.cancelled', 'operator'],
+      ['trip.refunded', 'stripe'],
+    ]);
+    expect(fake.totalRefunded(t.paymentId)).toBe(t.paying.amount);
+    expect((await t.store.getTrip(t.other.tripId))?.status).toBe('cancelled');
+  });
+
+  it('money kept, then trip A cancelled with its refund, which brings all of it back: trip B moves on to `refunded` with that refund', async () => {
+    // Trip A of 2 guests: its price is the whole charge.
+    const t = await claimed(testStore(), { guests: [2] });
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'A kept'])).code).toBe(0);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    const cancelled = await ops(['bookings', 'cancel', t.reference, '--reason', 'A cancelled after all'], gateway);
+    expect(cancelled.code, cancelled.out + cancelled.err).toBe(0);
+
+    const [refund] = fake.refundsOf(t.paymentId);
+    expect(refund?.amount).toBe(t.paying.amount);
+    const tripB = await t.paying.trip();
+    expect({ status: tripB?.status, refundId: tripB?.refundId }).toEqual({ status: 'refunded', refundId: refund?.id });
     expect((await t.tripAudits()).map((entry) => entry.eventType)).toEqual(['trip.cancelled', 'trip.refunded']);
+    // Its events, delivered: nothing more moves, nothing more is refunded.
+    for (const event of fake.events.filter((candidate) => JSON.stringify(candidate).includes(t.paymentId))) await t.webhook.send(signedRequest(event));
+    expect(fake.totalRefunded(t.paymentId)).toBe(t.paying.amount);
+    expect(await t.tripAudits()).toHaveLength(2);
   });
 
   it('refunded, then the refund fails and the payment is resolved again: trip B stays `refunded`, moved once', async () => {
@@ -193,6 +225,48 @@ describe('a claimed payment: the trip its session was opened for', () => {
     // The first write would have ended trip B; the second, after reading it again, leaves it.
     expect(writes.map((write) => write.tripTransition?.to)).toEqual(['refunded', undefined]);
     expect((await t.paying.trip())?.status).toBe('expired');
+    expect(await t.tripAudits()).toEqual([]);
+  });
+
+  it('resolved while its checkout still holds its seats: they go back to sale in the same write, once', async () => {
+    const t = await claimed();
+    expect((await t.store.getHold(t.paying.tripId))?.status).toBe('held');
+    await t.refundInFull();
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'B refunded in full; A kept'])).code).toBe(0);
+
+    expect((await t.paying.trip())?.status).toBe('refunded');
+    const slot = await readSlot(t.store, t.paying.slot.slotId);
+    expect({ hold: (await t.store.getHold(t.paying.tripId))?.status, unheld: slot && unheldSeats(slot), available: slot?.availableCount }).toEqual({
+      hold: 'released',
+      unheld: 4,
+      available: 4,
+    });
+    const trail = (await t.store.listAudit('trip', t.paying.tripId)).map((entry) => [entry.eventType, entry.actorType]);
+    expect(trail.filter(([type]) => type === 'trip.hold_released')).toEqual([['trip.hold_released', 'operator']]);
+  });
+
+  it('resolved after the sweeper gave its seats back: the trip ends all the same, the seats not given back twice', async () => {
+    const store = await storeOnOwnTable();
+    const t = await claimed(store);
+    const later = { now: () => new Date(Date.now() + 24 * 3_600_000) };
+    expect((await releaseExpiredHolds({ store, clock: later, ids: randomIds })).released).toEqual([t.paying.tripId]);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept'], undefined, {}, store.tableName)).code).toBe(0);
+
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    const slot = await readSlot(store, t.paying.slot.slotId);
+    expect({ unheld: slot && unheldSeats(slot), available: slot?.availableCount }).toEqual({ unheld: 4, available: 4 });
+    const trail = (await store.listAudit('trip', t.paying.tripId)).map((entry) => entry.eventType);
+    expect(trail.filter((type) => type === 'trip.hold_released')).toHaveLength(1);
+    const check = await ops(['check'], undefined, {}, store.tableName);
+    expect(check.code, check.out + check.err).toBe(0);
+  });
+
+  it('a trip B that no longer reads is left as it is: the payment is resolved all the same', async () => {
+    const t = await claimed();
+    await testDocumentClient().send(new UpdateCommand({ TableName: tableOf(t.store), Key: keys.trip(t.paying.tripId), UpdateExpression: 'REMOVE createdAt' }));
+    const resolved = await ops(['payments', 'resolve', t.paymentId, '--note', 'A kept on purpose']);
+    expect(resolved.code, resolved.out + resolved.err).toBe(0);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
     expect(await t.tripAudits()).toEqual([]);
   });
 });

@@ -1,11 +1,20 @@
 // Use case: ask the provider for every refund a payment record holds as `requested`, and record each answer on the record.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { TripTransition } from './booking-store';
+import type { BookingStore, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { PaymentDeps } from './collaborators';
-import { StateKeptMovingError } from './errors';
-import type { AuditActorType, AuditEntry, PaymentRecord, RefundEntry } from './model';
-import { allMoneyBack, applyRefundAnswer, isClaimedPayment, isFailedStatus, nextVersion, supersededUnnamed, type RefundChange } from './payment-ledger';
+import { StateKeptMovingError, StoredDataError } from './errors';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditActorType, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import {
+  allMoneyBack,
+  applyRefundAnswer,
+  CLAIMED_PAYMENT,
+  isClaimedPayment,
+  isFailedStatus,
+  nextVersion,
+  supersededUnnamed,
+  type RefundChange,
+} from './payment-ledger';
 import type { RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
@@ -118,7 +127,7 @@ export async function issueRequestedRefunds(
           ? [auditEntry(deps, { entityType: 'payment', entityId: current.paymentId, actorType, actorId: options.actorId, at, ...change.audit })]
           : [],
       );
-      const tripTransition = tripRefundedBy(current, next);
+      const tripTransition = tripRefundedBy(current, next) ?? (await claimedSessionTripRefunded(deps.store, current, next));
       const written = nextVersion(next, at);
       const tripAudit: AuditEntry[] = tripTransition
         ? [
@@ -203,6 +212,51 @@ export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): Tri
   if (!(settled || backAfterResolving) || after.setAside || after.tripId === undefined || isClaimedPayment(after)) return undefined;
   const refundId = lastStripeRefundId(after);
   return { tripId: after.tripId, from: ['refund_pending', 'cancelled'], to: 'refunded', ...(refundId !== undefined && { refundId }) };
+}
+
+/**
+ * The trip a claimed payment's session was opened for, which that payment never booked (create-booking booked another
+ * with it) and nothing else will once its session's payment is decided. A person resolving the payment (`resolving`)
+ * ends it while it still waits on that session — `refunded` when all of the money is back, `cancelled` when some is
+ * kept — so its traveller's page says so and stops asking Stripe; one so `cancelled` moves on to `refunded` once the
+ * rest is back, however it comes (resolved again, Stripe's total, a refund's success).
+ */
+export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefined, resolving: boolean): TripTransition | undefined {
+  if (!isClaimedPayment(record) || trip === undefined || trip.tripId !== record.paidForTripId) return undefined;
+  // Only the trip still on that very session and never paid by anything: one booked since by another payment is left.
+  if (record.sessionId === undefined || trip.checkoutSessionId !== record.sessionId || trip.paymentId !== undefined) return undefined;
+  const back = allMoneyBack(record);
+  const waiting = CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
+  const endedWithMoneyKept = trip.status === 'cancelled' && trip.statusReason === CLAIMED_PAYMENT;
+  if (!(resolving && waiting) && !(endedWithMoneyKept && back)) return undefined;
+  const refundId = back ? lastStripeRefundId(record) : undefined;
+  return {
+    tripId: trip.tripId,
+    from: [trip.status],
+    to: back ? 'refunded' : 'cancelled',
+    statusReason: CLAIMED_PAYMENT,
+    recordedSessionNoneOr: record.sessionId,
+    ...(refundId !== undefined && { refundId }),
+  };
+}
+
+/**
+ * When the last of a claimed payment's money comes back (`before` → `after`), the trip its session was opened for, if a
+ * resolution ended it `cancelled` with money kept: read here, as only this rare path needs it.
+ */
+export async function claimedSessionTripRefunded(store: BookingStore, before: PaymentRecord, after: PaymentRecord): Promise<TripTransition | undefined> {
+  if (!isClaimedPayment(after) || after.paidForTripId === undefined || !allMoneyBack(after) || allMoneyBack(before)) return undefined;
+  return claimedSessionTripEnd(after, await readableTrip(store, after.paidForTripId), false);
+}
+
+/** The trip, or nothing when it no longer reads: such a trip is left as it is, never a reason its payment cannot move. */
+export async function readableTrip(store: BookingStore, tripId: string): Promise<Trip | undefined> {
+  try {
+    return await store.getTrip(tripId);
+  } catch (error) {
+    if (error instanceof StoredDataError) return undefined;
+    throw error;
+  }
 }
 
 /**

@@ -243,9 +243,6 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
   return !isClaimedPayment(record);
 }
 
-/** The attention reason of a payment create-booking claimed for a trip it did not pay. */
-export const CLAIMED_PAYMENT = 'paid_for_another_trip';
-
 function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decision {
   if (trip && trip.status === 'pending_payment' && sessionMayMove(trip, event.sessionId)) {
     return { rule: 'unpaid-pending', plan: { step: 'move-trip', trip, to: 'awaiting_payment', outcome: 'awaiting_payment' } };

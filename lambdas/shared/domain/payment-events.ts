@@ -1,15 +1,14 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } from './booking-store';
+import type { AtomicWrite, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import { commitConfirmation, confirmTrip } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
-import { issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import { claimedSessionTripRefunded, issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
-  CLAIMED_PAYMENT,
   carriesFailureTime,
   decide,
   outsideRefundKey,
@@ -25,6 +24,7 @@ import {
 } from './payment-decision';
 import { PaymentGatewayUnavailableError } from './payment-gateway';
 import {
+  CLAIMED_PAYMENT,
   chargeFullyRefunded,
   fullRefundEntries,
   fullRefundKey,
@@ -39,7 +39,7 @@ import {
   withLiveStatus,
 } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
-import { commitHoldRelease, holdRelease } from './release-holds';
+import { commitReleasingHold } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
 
 export type { ChargeRefunded, CheckoutCompleted, CheckoutEnded, PaymentEvent, PaymentOutcome, RefundChanged } from './payment-decision';
@@ -338,6 +338,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
       processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
     },
     trip,
+    'stripe',
   );
   if (!result.committed) return 'state-changed';
   return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
@@ -479,6 +480,7 @@ async function closeTripRefundedFirst(deps: PaymentDeps, event: PaymentEvent, tr
       processedEvent: processedEvent(deps, event, outcome, trip.tripId),
     },
     trip,
+    'stripe',
   );
   if (result.committed) return fromRecord(record, outcome);
   return result.rejection.eventAlreadyProcessed ? { ...fromRecord(record, outcome), ...UNCHANGED } : 'state-changed';
@@ -541,7 +543,7 @@ async function settleRefunded(deps: PaymentDeps, event: ChargeRefunded, { trip, 
     outcome,
     'payment.fully_refunded',
     { amount: event.amountRefunded },
-    tripRefundedWith(trip, current, settled),
+    await tripMovedWith(deps, trip, current, settled),
   );
 }
 
@@ -556,7 +558,15 @@ async function recordChargeTotal(
   const metadata = { amount: event.amount, amountRefunded: event.amountRefunded, currency: event.currency };
   const after = withChargeTotal(record, event.amountRefunded, event.occurredAt);
   // A resolved payment whose money this total shows all back: its cancelled trip is refunded, as on a refund's success.
-  return commitRecord(deps, event, record, after, outcome, eventType, metadata, tripRefundedWith(trip, record, after));
+  return commitRecord(deps, event, record, after, outcome, eventType, metadata, await tripMovedWith(deps, trip, record, after));
+}
+
+/**
+ * The trip a change of the record moves when the last of its money comes back: its own, or a claimed payment's session
+ * trip a resolution ended `cancelled` with money kept.
+ */
+async function tripMovedWith(deps: PaymentDeps, trip: Trip | undefined, before: PaymentRecord, after: PaymentRecord): Promise<TripTransition | undefined> {
+  return tripRefundedWith(trip, before, after) ?? (await claimedSessionTripRefunded(deps.store, before, after));
 }
 
 /**
@@ -651,7 +661,7 @@ async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip:
     processedEvent: processedEvent(deps, event, 'refund_recorded', tripId),
   };
   // A trip that ends here gives back the seats its checkout held.
-  const result = closesTrip ? await commitReleasingHold(deps, write, trip) : await deps.store.commit(write);
+  const result = closesTrip ? await commitReleasingHold(deps, write, trip, 'stripe') : await deps.store.commit(write);
   if (!result.committed) return 'state-changed';
   return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
 }
@@ -707,7 +717,7 @@ async function moveRefundFromEvent(deps: PaymentDeps, event: RefundChanged, reco
     ...(event.created !== undefined && { providerCreated: event.created }),
     failureEvent: carriesFailureTime(event),
   });
-  const tripTransition = tripRefundedWith(trip, record, change.record);
+  const tripTransition = await tripMovedWith(deps, trip, record, change.record);
   const metadata = change.audit?.metadata ?? { refundKey: known?.refundKey ?? null, status: event.status };
   return commitRecord(
     deps,
@@ -740,22 +750,9 @@ async function moveTrip(deps: PaymentDeps, event: PaymentEvent, trip: Trip, to: 
     processedEvent: processedEvent(deps, event, outcome, trip.tripId),
   };
   // A checkout that ended without money gives its held seats back in the same transaction.
-  const result = to === 'expired' || to === 'payment_failed' ? await commitReleasingHold(deps, write, trip) : await deps.store.commit(write);
+  const result = to === 'expired' || to === 'payment_failed' ? await commitReleasingHold(deps, write, trip, 'stripe') : await deps.store.commit(write);
   if (result.committed) return { outcome, tripId: trip.tripId };
   return result.rejection.eventAlreadyProcessed ? { outcome: 'duplicate', tripId: trip.tripId, ...UNCHANGED } : 'state-changed';
-}
-
-/**
- * Commits a write that takes the trip out of waiting for its payment, releasing the seats its checkout held in
- * the same transaction — unless the hold was released or consumed first (the sweeper), then without it.
- */
-async function commitReleasingHold(deps: PaymentDeps, write: AtomicWrite, trip: Trip): Promise<AtomicWriteResult> {
-  if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
-  const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
-  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'stripe', `trip ${write.tripTransition?.to ?? 'moved'}`);
-  const result = await commitHoldRelease(deps.store, { ...write, ...release, audits: [...(write.audits ?? []), released] });
-  if (!result.committed && result.rejection.hold && !result.rejection.trip && !result.rejection.eventAlreadyProcessed) return deps.store.commit(write);
-  return result;
 }
 
 /**

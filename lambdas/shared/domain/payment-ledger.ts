@@ -110,6 +110,9 @@ export function withCharge(record: PaymentRecord, amountPaid: number, currency: 
   return recounted({ ...record, amountPaid, currency });
 }
 
+/** The attention reason of a payment create-booking claimed for a trip it did not pay, and why its session's trip ended. */
+export const CLAIMED_PAYMENT = 'paid_for_another_trip';
+
 /**
  * A payment create-booking claimed for a trip it did not pay (`tripId`), as its session's event found it: money back
  * on it is its session's traveller's, so it never releases `tripId` nor makes that trip `refunded`.

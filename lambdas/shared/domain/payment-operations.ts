@@ -1,13 +1,12 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
+import type { AtomicWrite, BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
-import { issueRequestedRefunds, lastStripeRefundId } from './issue-refunds';
+import { claimedSessionTripEnd, issueRequestedRefunds, lastStripeRefundId, readableTrip } from './issue-refunds';
 import { money } from './money';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip, type TripStatus } from './model';
-import { CLAIMED_PAYMENT } from './payment-decision';
 import {
   afterRetry,
   allMoneyBack,
@@ -31,6 +30,7 @@ import {
   withLiveStatus,
 } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
+import { commitReleasingHold } from './release-holds';
 import { OVERDUE_AFTER_MS } from './resume-refunds';
 
 export interface CancelBookingInput {
@@ -404,7 +404,7 @@ export async function resolvePayment(
       const stillNeeded = written.status === 'needs_attention' ? written.attention : undefined;
       const ended = stillNeeded ? undefined : await tripEndedOnResolve(deps.store, record);
       const tripTransition = ended?.transition;
-      const result = await deps.store.commit({
+      const write: AtomicWrite = {
         at,
         paymentRecord: { record: written, expectedVersion: record.version },
         ...(tripTransition && { tripTransition }),
@@ -437,7 +437,9 @@ export async function resolvePayment(
               ]
             : []),
         ],
-      });
+      };
+      // A trip that stops waiting gives back the seats its checkout still holds, as every path that ends one does.
+      const result = ended?.waiting ? await commitReleasingHold(deps, write, ended.waiting, 'operator') : await deps.store.commit(write);
       if (result.committed) return { ok: true, record: written };
       return STATE_MOVED;
     },
@@ -449,40 +451,25 @@ export async function resolvePayment(
 interface TripEndedOnResolve {
   readonly transition: TripTransition;
   readonly reason: string;
+  /** The trip as read when it was still waiting for its payment: its checkout may hold seats. */
+  readonly waiting?: Trip;
 }
 
 async function tripEndedOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripEndedOnResolve | undefined> {
-  if (isClaimedPayment(record)) return claimedSessionTripEnd(store, record);
+  if (isClaimedPayment(record)) return claimedSessionTripEndOnResolve(store, record);
   const transition = await tripRefundedOnResolve(store, record);
   return transition && { transition, reason: 'payment_resolved_with_all_of_it_back' };
 }
 
-/**
- * The trip a claimed payment's session was opened for, which that payment never booked (create-booking booked another
- * with it) and nothing else will: once a person resolves the payment it stops waiting for it — `refunded` when all of
- * the money is back, `cancelled` when the person kept some — so its traveller's page says so and stops asking Stripe.
- * Only while it still waits on that very session; one cancelled so by an earlier resolution moves on to `refunded` when
- * it is resolved again with all of the money back.
- */
-async function claimedSessionTripEnd(store: BookingStore, record: PaymentRecord): Promise<TripEndedOnResolve | undefined> {
-  if (record.paidForTripId === undefined || record.sessionId === undefined) return undefined;
-  const trip = await store.getTrip(record.paidForTripId);
-  if (trip?.checkoutSessionId !== record.sessionId || trip.paymentId !== undefined) return undefined;
-  const back = allMoneyBack(record);
-  const waiting = CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
-  const endedWithMoneyKept = trip.status === 'cancelled' && trip.statusReason === CLAIMED_PAYMENT;
-  if (!waiting && !(endedWithMoneyKept && back)) return undefined;
-  const refundId = back ? lastStripeRefundId(record) : undefined;
+/** The trip its session was opened for, ended as a resolution ends it; with the trip as read while it still waited. */
+async function claimedSessionTripEndOnResolve(store: BookingStore, record: PaymentRecord): Promise<TripEndedOnResolve | undefined> {
+  const trip = record.paidForTripId === undefined ? undefined : await readableTrip(store, record.paidForTripId);
+  const transition = claimedSessionTripEnd(record, trip, true);
+  if (!transition || !trip) return undefined;
   return {
-    transition: {
-      tripId: trip.tripId,
-      from: [trip.status],
-      to: back ? 'refunded' : 'cancelled',
-      statusReason: CLAIMED_PAYMENT,
-      recordedSessionNoneOr: record.sessionId,
-      ...(refundId !== undefined && { refundId }),
-    },
-    reason: back ? 'paid_for_another_trip_all_of_it_back' : 'paid_for_another_trip_money_kept',
+    transition,
+    reason: transition.to === 'refunded' ? 'paid_for_another_trip_all_of_it_back' : 'paid_for_another_trip_money_kept',
+    ...(CONFIRMABLE_TRIP_STATUSES.includes(trip.status) && { waiting: trip }),
   };
 }
 

@@ -3,7 +3,7 @@ import type { AtomicWrite, AtomicWriteResult, BookingStore, TripTransition } fro
 import { auditEntry } from './audit-trail';
 import type { Deps } from './collaborators';
 import { StoredDataError } from './errors';
-import type { AuditActorType, AuditEntry, Hold, Trip } from './model';
+import { seatsPerSlot, type AuditActorType, type AuditEntry, type Hold, type Trip } from './model';
 
 /** The parts of a transaction that release `hold`: its seats back to sale, the hold `released` (once), an audit entry. */
 export function holdRelease(
@@ -38,6 +38,24 @@ export async function commitHoldRelease(store: BookingStore, write: AtomicWrite)
   );
   if (missing.size === 0) return result;
   return store.commit({ ...write, seatChanges: (write.seatChanges ?? []).filter((change) => !(change.kind === 'unhold' && missing.has(change.slotId))) });
+}
+
+/**
+ * Commits a write that takes the trip out of waiting for its payment, releasing the seats its checkout held in
+ * the same transaction — unless the hold was released or consumed first (the sweeper), then without it.
+ */
+export async function commitReleasingHold(
+  deps: Deps,
+  write: AtomicWrite,
+  trip: Pick<Trip, 'tripId' | 'items' | 'holdExpiresAt'>,
+  actorType: AuditActorType,
+): Promise<AtomicWriteResult> {
+  if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
+  const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
+  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, actorType, `trip ${write.tripTransition?.to ?? 'moved'}`);
+  const result = await commitHoldRelease(deps.store, { ...write, ...release, audits: [...(write.audits ?? []), released] });
+  if (!result.committed && result.rejection.hold && !result.rejection.trip && !result.rejection.eventAlreadyProcessed) return deps.store.commit(write);
+  return result;
 }
 
 export interface SweepResult {
