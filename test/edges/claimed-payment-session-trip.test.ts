@@ -269,4 +269,63 @@ describe('a claimed payment: the trip its session was opened for', () => {
     expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
     expect(await t.tripAudits()).toEqual([]);
   });
+
+  it('resolved with money kept, the rest refunded but failing, then its older full total arriving late: trip B stays `cancelled`', async () => {
+    const t = await claimed();
+    // 40.00 of the 90.00 back in the Dashboard; resolved with 50.00 kept.
+    const t0 = Math.floor(Date.now() / 1000);
+    let before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId, amount: 4_000 });
+    for (const event of fake.events.slice(before)) expect((await t.webhook.send(signedRequest({ ...event, created: t0 }))).status).toBe(200);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', '50.00 kept for now'])).code).toBe(0);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    // The rest refunded, pending: its refund.created delivered, its charge.refunded (all 90.00 back) held back.
+    fake.advance(20_000);
+    fake.nextRefundStatus('pending');
+    before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId, amount: 5_000 });
+    const [created, total] = fake.events.slice(before);
+    expect([created?.type, total?.type]).toEqual(['refund.created', 'charge.refunded']);
+    expect((await t.webhook.send(signedRequest({ ...created, created: t0 + 20 } as typeof t.paid))).status).toBe(200);
+    // It fails, told by a later refund.updated: in front of a person again. Then the older total arrives.
+    const [, second] = fake.refundsOf(t.paymentId);
+    const failed = fake.setRefundStatus(second?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: t0 + 30 }))).status).toBe(200);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('needs_attention');
+    expect((await t.webhook.send(signedRequest({ ...total, created: t0 + 21 } as typeof t.paid))).status).toBe(200);
+
+    // 40.00 of 90.00 back at Stripe: not all of B's traveller's money.
+    expect(fake.totalRefunded(t.paymentId)).toBe(4_000);
+    const tripB = await t.paying.trip();
+    expect({ status: tripB?.status, statusReason: tripB?.statusReason }).toEqual({ status: 'cancelled', statusReason: 'paid_for_another_trip' });
+  });
+
+  it('a slot of its held seats that does not take them back: the payment is resolved all the same, the hold left to the sweeper', async () => {
+    // Its own table: the slot made unusable here must not show in other files' `ops check`.
+    const store = await storeOnOwnTable();
+    const t = await claimed(store);
+    await testDocumentClient().send(
+      new UpdateCommand({
+        TableName: store.tableName,
+        Key: keys.slot(t.paying.slot.slotId),
+        UpdateExpression: 'SET unheldCount = :bad',
+        ExpressionAttributeValues: { ':bad': 'two' },
+      }),
+    );
+    const resolved = await ops(['payments', 'resolve', t.paymentId, '--note', 'A kept on purpose'], undefined, {}, store.tableName);
+    expect(resolved.code, resolved.out + resolved.err).toBe(0);
+    expect((await store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    expect((await store.getHold(t.paying.tripId))?.status).toBe('held');
+  });
+
+  it('resolved by a named operator: the seats given back are audited in their name, as the trip’s end is', async () => {
+    const t = await claimed();
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept', '--actor', 'alice'])).code).toBe(0);
+    const trail = (await t.store.listAudit('trip', t.paying.tripId)).map((entry) => [entry.eventType, entry.actorType, entry.actorId ?? null]);
+    expect(trail.filter(([type]) => type === 'trip.cancelled' || type === 'trip.hold_released')).toEqual([
+      ['trip.cancelled', 'operator', 'alice'],
+      ['trip.hold_released', 'operator', 'alice'],
+    ]);
+  });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { claimedSessionTripEnd } from '../../lambdas/shared/domain/issue-refunds';
 import type { PaymentRecord, Trip, TripStatus } from '../../lambdas/shared/domain/model';
-import { newPaymentRecord, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
+import { chargeTotalInDoubt, newPaymentRecord, refundEntry, withChargeTotal } from '../../lambdas/shared/domain/payment-ledger';
 
 const AT = '2027-03-01T10:00:00.000Z';
 
@@ -53,6 +53,19 @@ describe('claimedSessionTripEnd', () => {
     expect(claimedSessionTripEnd(allBack, cancelled, false)).toMatchObject({ from: ['cancelled'], to: 'refunded' });
     expect(claimedSessionTripEnd(allBack, cancelled, true)).toMatchObject({ from: ['cancelled'], to: 'refunded' });
     expect(claimedSessionTripEnd(partlyBack, cancelled, true)).toBeUndefined();
+  });
+
+  it('leaves a trip B so cancelled while no person has settled it: the payment back in front of one, or its total one that may count a refund failed since', () => {
+    const cancelled = tripB('cancelled', { statusReason: 'paid_for_another_trip' });
+    expect(claimedSessionTripEnd({ ...allBack, status: 'needs_attention' }, cancelled, false)).toBeUndefined();
+    const failedSince = refundEntry({ refundKey: 'outside-re_2', amount: 5_000, requestedBy: 'stripe', reason: 'refunded outside this service' }, AT);
+    const inDoubt: PaymentRecord = {
+      ...allBack,
+      chargeRefundedTakenAt: 1_800_000_020,
+      refunds: [{ ...failedSince, status: 'failed', providerCreated: 1_800_000_010, failedNoLaterThan: 1_800_000_030 }],
+    };
+    expect(chargeTotalInDoubt(inDoubt)).toBe(true);
+    expect(claimedSessionTripEnd(inDoubt, cancelled, false)).toBeUndefined();
   });
 
   it.each([

@@ -7,6 +7,7 @@ import { StateKeptMovingError, StoredDataError } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditActorType, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   allMoneyBack,
+  chargeTotalInDoubt,
   applyRefundAnswer,
   CLAIMED_PAYMENT,
   isClaimedPayment,
@@ -219,7 +220,7 @@ export function tripRefundedBy(before: PaymentRecord, after: PaymentRecord): Tri
  * with it) and nothing else will once its session's payment is decided. A person resolving the payment (`resolving`)
  * ends it while it still waits on that session — `refunded` when all of the money is back, `cancelled` when some is
  * kept — so its traveller's page says so and stops asking Stripe; one so `cancelled` moves on to `refunded` once the
- * rest is back, however it comes (resolved again, Stripe's total, a refund's success).
+ * rest is back: while the payment stays resolved (Stripe's total, a refund's success), or at its next resolution.
  */
 export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefined, resolving: boolean): TripTransition | undefined {
   if (!isClaimedPayment(record) || trip === undefined || trip.tripId !== record.paidForTripId) return undefined;
@@ -228,7 +229,11 @@ export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefi
   const back = allMoneyBack(record);
   const waiting = CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
   const endedWithMoneyKept = trip.status === 'cancelled' && trip.statusReason === CLAIMED_PAYMENT;
-  if (!(resolving && waiting) && !(endedWithMoneyKept && back)) return undefined;
+  if (resolving) {
+    if (!waiting && !(endedWithMoneyKept && back)) return undefined;
+  } else if (!(endedWithMoneyKept && back && settledBack(record))) {
+    return undefined;
+  }
   const refundId = back ? lastStripeRefundId(record) : undefined;
   return {
     tripId: trip.tripId,
@@ -238,6 +243,14 @@ export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefi
     recordedSessionNoneOr: record.sessionId,
     ...(refundId !== undefined && { refundId }),
   };
+}
+
+/**
+ * All of it back with no person to look first, as an ordinary trip moves on (tripRefundedBy): the payment still resolved
+ * (reopened, the next resolution decides), and its total not one that may count a refund failed since.
+ */
+function settledBack(record: PaymentRecord): boolean {
+  return record.status === 'resolved' && !chargeTotalInDoubt(record);
 }
 
 /**

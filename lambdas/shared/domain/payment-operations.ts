@@ -1,6 +1,6 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { AtomicWrite, BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, type BookingFailure } from './errors';
@@ -438,13 +438,25 @@ export async function resolvePayment(
             : []),
         ],
       };
-      // A trip that stops waiting gives back the seats its checkout still holds, as every path that ends one does.
-      const result = ended?.waiting ? await commitReleasingHold(deps, write, ended.waiting, 'operator') : await deps.store.commit(write);
+      const result = ended?.waiting ? await commitGivingSeatsBack(deps, write, ended.waiting, actorId) : await deps.store.commit(write);
       if (result.committed) return { ok: true, record: written };
       return STATE_MOVED;
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
   );
+}
+
+/**
+ * A resolution that ends a waiting trip gives back the seats its checkout still holds, as every path that ends one does.
+ * Only if it can: a slot that does not take the release (its counts no longer read as numbers) is no reason the payment
+ * cannot be resolved; written without it, the hold is left to the sweeper, as it was before the trip ended.
+ */
+async function commitGivingSeatsBack(deps: Deps, write: AtomicWrite, trip: Trip, actorId?: string): Promise<AtomicWriteResult> {
+  try {
+    return await commitReleasingHold(deps, write, trip, 'operator', actorId);
+  } catch {
+    return deps.store.commit(write);
+  }
 }
 
 /** A trip the resolution of its payment moves on, and why (its audit entry's reason). */

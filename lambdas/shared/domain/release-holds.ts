@@ -49,10 +49,12 @@ export async function commitReleasingHold(
   write: AtomicWrite,
   trip: Pick<Trip, 'tripId' | 'items' | 'holdExpiresAt'>,
   actorType: AuditActorType,
+  actorId?: string,
 ): Promise<AtomicWriteResult> {
   if (trip.holdExpiresAt === undefined) return deps.store.commit(write);
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
-  const { audit: released, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, actorType, `trip ${write.tripTransition?.to ?? 'moved'}`);
+  const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, actorType, `trip ${write.tripTransition?.to ?? 'moved'}`);
+  const released = actorId === undefined ? audit : { ...audit, actorId };
   const result = await commitHoldRelease(deps.store, { ...write, ...release, audits: [...(write.audits ?? []), released] });
   if (!result.committed && result.rejection.hold && !result.rejection.trip && !result.rejection.eventAlreadyProcessed) return deps.store.commit(write);
   return result;
