@@ -8,6 +8,7 @@ import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { unheldSeats } from '../../lambdas/shared/domain/model';
+import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { keys } from '../../lambdas/shared/dynamodb/item-keys';
@@ -300,7 +301,7 @@ describe('a claimed payment: the trip its session was opened for', () => {
     expect({ status: tripB?.status, statusReason: tripB?.statusReason }).toEqual({ status: 'cancelled', statusReason: 'paid_for_another_trip' });
   });
 
-  it('a slot of its held seats that does not take them back: the payment is resolved all the same, the hold left to the sweeper', async () => {
+  it('a slot of its held seats that does not take them back: the payment is resolved all the same, the hold left held and the operator told why', async () => {
     // Its own table: the slot made unusable here must not show in other files' `ops check`.
     const store = await storeOnOwnTable();
     const t = await claimed(store);
@@ -317,6 +318,7 @@ describe('a claimed payment: the trip its session was opened for', () => {
     expect((await store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
     expect((await t.paying.trip())?.status).toBe('cancelled');
     expect((await store.getHold(t.paying.tripId))?.status).toBe('held');
+    expect(resolved.err).toContain(`warning: trip ${t.paying.tripId} ended, but the seats its checkout holds could not be given back`);
   });
 
   it('resolved by a named operator: the seats given back are audited in their name, as the trip’s end is', async () => {
@@ -328,4 +330,103 @@ describe('a claimed payment: the trip its session was opened for', () => {
       ['trip.hold_released', 'operator', 'alice'],
     ]);
   });
+
+  it('the store failing on the write that gives the seats back: the operator is told, nothing is written, and a run again does it all once', async () => {
+    const t = await claimed();
+    const failing = failFirstRelease(t.store, { written: false });
+    await expect(resolvePayment(deps(failing), t.paymentId, 'kept')).rejects.toThrow(StoreUnavailableError);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('needs_attention');
+    expect({ trip: (await t.paying.trip())?.status, hold: (await t.store.getHold(t.paying.tripId))?.status }).toEqual({
+      trip: 'pending_payment',
+      hold: 'held',
+    });
+
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept'])).code).toBe(0);
+    expect({ trip: (await t.paying.trip())?.status, hold: (await t.store.getHold(t.paying.tripId))?.status }).toEqual({ trip: 'cancelled', hold: 'released' });
+  });
+
+  it('its answer lost after it was written: the operator is told the store did not answer, and the table holds it all once', async () => {
+    const t = await claimed();
+    const failing = failFirstRelease(t.store, { written: true });
+    await expect(resolvePayment(deps(failing), t.paymentId, 'kept', 'alice')).rejects.toThrow(StoreUnavailableError);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
+    expect({ trip: (await t.paying.trip())?.status, hold: (await t.store.getHold(t.paying.tripId))?.status }).toEqual({ trip: 'cancelled', hold: 'released' });
+    expect(await t.tripAudits()).toHaveLength(1);
+    // Run again: nothing left to resolve, nothing moved twice.
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept'])).code).toBe(1);
+    expect(await t.tripAudits()).toHaveLength(1);
+  });
+
+  it('resolved with money kept while a total that may count a failed refund is held, then all of it back by a refund that succeeds: trip B moves on to `refunded`', async () => {
+    const t = await claimed();
+    const t0 = Math.floor(Date.now() / 1000);
+    // 50.00 refunded in the Dashboard, pending; it fails, learned from a later refund.updated; its older total arrives after.
+    fake.nextRefundStatus('pending');
+    let before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId, amount: 5_000 });
+    const [created, total] = fake.events.slice(before);
+    expect((await t.webhook.send(signedRequest({ ...created, created: t0 + 10 } as typeof t.paid))).status).toBe(200);
+    const [first] = fake.refundsOf(t.paymentId);
+    const failed = fake.setRefundStatus(first?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.updated', refundObject(failed)), created: t0 + 30 }))).status).toBe(200);
+    expect((await t.webhook.send(signedRequest({ ...total, created: t0 + 20 } as typeof t.paid))).status).toBe(200);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept for now'])).code).toBe(0);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+    // Then the whole charge refunded in the Dashboard, and it succeeds; every event delivered, twice.
+    fake.advance(60_000);
+    before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId });
+    for (const event of [...fake.events.slice(before), ...fake.events.slice(before)]) expect((await t.webhook.send(signedRequest(event))).status).toBe(200);
+
+    expect(fake.totalRefunded(t.paymentId)).toBe(t.paying.amount);
+    expect((await t.paying.trip())?.status).toBe('refunded');
+    expect((await t.tripAudits()).map((entry) => entry.eventType)).toEqual(['trip.cancelled', 'trip.refunded']);
+  });
+
+  it('money kept, then all of it back while the payment is in front of a person again: trip B waits for the next resolution, which moves it on', async () => {
+    const t = await claimed();
+    const t0 = Math.floor(Date.now() / 1000);
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'kept'])).code).toBe(0);
+    // 40.00 refunded in the Dashboard, failing: in front of a person again.
+    fake.nextRefundStatus('pending');
+    let before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId, amount: 4_000 });
+    for (const event of fake.events.slice(before)) expect((await t.webhook.send(signedRequest({ ...event, created: t0 + 10 }))).status).toBe(200);
+    const [first] = fake.refundsOf(t.paymentId);
+    const failed = fake.setRefundStatus(first?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await t.webhook.send(signedRequest({ ...stripeEvent('refund.failed', refundObject(failed)), created: t0 + 20 }))).status).toBe(200);
+    expect((await t.store.getPaymentRecord(t.paymentId))?.status).toBe('needs_attention');
+    // All of it back now: the person has not looked yet.
+    fake.advance(60_000);
+    before = fake.events.length;
+    await fake.client().refunds.create({ payment_intent: t.paymentId });
+    for (const event of fake.events.slice(before)) expect((await t.webhook.send(signedRequest(event))).status).toBe(200);
+    expect((await t.paying.trip())?.status).toBe('cancelled');
+
+    expect((await ops(['payments', 'resolve', t.paymentId, '--note', 'all back now'])).code).toBe(0);
+    expect((await t.paying.trip())?.status).toBe('refunded');
+    expect((await t.tripAudits()).map((entry) => [entry.eventType, entry.actorType])).toEqual([
+      ['trip.cancelled', 'operator'],
+      ['trip.refunded', 'operator'],
+    ]);
+  });
 });
+
+/** `store`, its first write that releases a hold failing as a store that did not answer: after writing it, or instead. */
+function failFirstRelease<S extends DynamoDbBookingStore>(store: S, options: { readonly written: boolean }): S {
+  let failed = false;
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'commit') {
+        return async (write: AtomicWrite) => {
+          if (failed || write.holdTransition === undefined) return target.commit(write);
+          failed = true;
+          if (options.written) await target.commit(write);
+          throw new StoreUnavailableError('TransactWriteItems failed after 5 attempts', { maybeCommitted: options.written });
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

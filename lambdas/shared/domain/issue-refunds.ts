@@ -7,7 +7,6 @@ import { StateKeptMovingError, StoredDataError } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditActorType, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   allMoneyBack,
-  chargeTotalInDoubt,
   applyRefundAnswer,
   CLAIMED_PAYMENT,
   isClaimedPayment,
@@ -246,11 +245,12 @@ export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefi
 }
 
 /**
- * All of it back with no person to look first, as an ordinary trip moves on (tripRefundedBy): the payment still resolved
- * (reopened, the next resolution decides), and its total not one that may count a refund failed since.
+ * All of it back with no person to look first, as an ordinary trip moves on after a resolution (tripRefundedBy): the
+ * payment still resolved (reopened, the next resolution decides). A total that may count a refund failed since never
+ * gets here on a resolved payment: its decision records nothing (`full-refund-settled`).
  */
 function settledBack(record: PaymentRecord): boolean {
-  return record.status === 'resolved' && !chargeTotalInDoubt(record);
+  return record.status === 'resolved';
 }
 
 /**

@@ -3,7 +3,7 @@ import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './st
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
-import { failure, StoredDataError, type BookingFailure } from './errors';
+import { failure, StoredDataError, StoreUnavailableError, type BookingFailure } from './errors';
 import { claimedSessionTripEnd, issueRequestedRefunds, lastStripeRefundId, readableTrip } from './issue-refunds';
 import { money } from './money';
 import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip, type TripStatus } from './model';
@@ -376,7 +376,7 @@ export async function resolvePayment(
   paymentId: string,
   note: string,
   actorId?: string,
-): Promise<{ ok: true; record: PaymentRecord } | BookingFailure> {
+): Promise<{ ok: true; record: PaymentRecord; seatsLeftHeld?: SeatsLeftHeld } | BookingFailure> {
   let seen: AttentionSeen | undefined;
   return retryWhileStateMoves(
     PAYMENT_RECORD_ATTEMPTS,
@@ -438,8 +438,10 @@ export async function resolvePayment(
             : []),
         ],
       };
-      const result = ended?.waiting ? await commitGivingSeatsBack(deps, write, ended.waiting, actorId) : await deps.store.commit(write);
-      if (result.committed) return { ok: true, record: written };
+      const { result, seatsLeftHeld } = ended?.waiting
+        ? await commitGivingSeatsBack(deps, write, ended.waiting, actorId)
+        : { result: await deps.store.commit(write) };
+      if (result.committed) return { ok: true, record: written, ...(seatsLeftHeld && { seatsLeftHeld }) };
       return STATE_MOVED;
     },
     () => failure('TRANSACTION_FAILED', `Payment ${paymentId} kept changing; try again.`, { retryable: true }),
@@ -449,14 +451,28 @@ export async function resolvePayment(
 /**
  * A resolution that ends a waiting trip gives back the seats its checkout still holds, as every path that ends one does.
  * Only if it can: a slot that does not take the release (its counts no longer read as numbers) is no reason the payment
- * cannot be resolved; written without it, the hold is left to the sweeper, as it was before the trip ended.
+ * cannot be resolved; written without it, the hold is left held, and the person who resolved it is told why.
  */
-async function commitGivingSeatsBack(deps: Deps, write: AtomicWrite, trip: Trip, actorId?: string): Promise<AtomicWriteResult> {
+async function commitGivingSeatsBack(
+  deps: Deps,
+  write: AtomicWrite,
+  trip: Trip,
+  actorId?: string,
+): Promise<{ readonly result: AtomicWriteResult; readonly seatsLeftHeld?: SeatsLeftHeld }> {
   try {
-    return await commitReleasingHold(deps, write, trip, 'operator', actorId);
-  } catch {
-    return deps.store.commit(write);
+    return { result: await commitReleasingHold(deps, write, trip, 'operator', actorId) };
+  } catch (error) {
+    // A store that did not answer may have written it all: the caller says so, and a run again reads what is there.
+    if (error instanceof StoreUnavailableError) throw error;
+    const problem = error instanceof Error ? error.message : String(error);
+    return { result: await deps.store.commit(write), seatsLeftHeld: { tripId: trip.tripId, problem } };
   }
+}
+
+/** The seats a resolution could not give back with the trip it ended: why, for the person who ran it. */
+export interface SeatsLeftHeld {
+  readonly tripId: string;
+  readonly problem: string;
 }
 
 /** A trip the resolution of its payment moves on, and why (its audit entry's reason). */

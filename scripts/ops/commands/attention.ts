@@ -4,7 +4,7 @@ import { resolvePayment } from '../../../lambdas/shared/domain/payment-operation
 import { resolveUnusableEvent } from '../../../lambdas/shared/domain/unusable-events';
 import { defineCommand, type OpsCommand } from '../command';
 import { money, truncate } from '../printing';
-import { NOTE_FLAG, stillNeedsAttention } from './payments';
+import { NOTE_FLAG, seatsLeftHeld, stillNeedsAttention } from './payments';
 
 const list = defineCommand({
   name: 'attention list',
@@ -52,6 +52,7 @@ const resolve = defineCommand({
     if (!result.ok) return context.refused(result);
     const payment = 'record' in result ? result.record : undefined;
     context.print(result, [{ id, status: payment?.status ?? 'resolved', note }], ['id', 'status', 'note']);
+    if ('seatsLeftHeld' in result) seatsLeftHeld(context, result.seatsLeftHeld);
     return payment ? stillNeedsAttention(context, payment) : 0;
   },
 });

@@ -1,7 +1,7 @@
 // Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
 import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
-import { resolvePayment, retryRefund } from '../../../lambdas/shared/domain/payment-operations';
+import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { attentionReasons, money, refundLine } from '../printing';
@@ -93,9 +93,19 @@ const resolve = defineCommand({
     const result = await resolvePayment(context.deps, paymentId, note, context.actor);
     if (!result.ok) return context.refused(result);
     context.print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
+    seatsLeftHeld(context, result.seatsLeftHeld);
     return stillNeedsAttention(context, result.record);
   },
 });
+
+/** The resolution ended a trip whose checkout's seats could not be given back with it: said on stderr, with why. */
+export function seatsLeftHeld(context: Pick<OpsContext, 'err'>, left: SeatsLeftHeld | undefined): void {
+  if (!left) return;
+  context.err(
+    `warning: trip ${left.tripId} ended, but the seats its checkout holds could not be given back (${left.problem}): ` +
+      'its hold stays held; look at its slots (`holds list`, `slots list`): the hold sweeper gives them back once they read again.',
+  );
+}
 
 /**
  * Exit 0 once the payment is resolved. A reason or a failed refund that came while it was being resolved was left open:
