@@ -2,7 +2,8 @@
 // the payment, `refunded` with all of the money back, `cancelled` with some kept, so its page stops waiting and asking.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
@@ -20,8 +21,8 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { deps, readSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore } from '../support/store';
-import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { deps, FAST_RETRIES, readSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore } from '../support/store';
+import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { webhookHarness } from '../support/webhook';
 
 describe('a claimed payment: the trip its session was opened for', () => {
@@ -314,7 +315,8 @@ describe('a claimed payment: the trip its session was opened for', () => {
       }),
     );
     const resolved = await ops(['payments', 'resolve', t.paymentId, '--note', 'A kept on purpose'], undefined, {}, store.tableName);
-    expect(resolved.code, resolved.out + resolved.err).toBe(0);
+    // Resolved, with the slot left for the operator to look at: exit 1, as anything left for a person.
+    expect(resolved.code, resolved.out + resolved.err).toBe(1);
     expect((await store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
     expect((await t.paying.trip())?.status).toBe('cancelled');
     expect((await store.getHold(t.paying.tripId))?.status).toBe('held');
@@ -410,6 +412,24 @@ describe('a claimed payment: the trip its session was opened for', () => {
       ['trip.refunded', 'operator'],
     ]);
   });
+
+  it('a slot refusing the seats back as AWS refuses it (the transaction cancelled, a ValidationError reason): resolved all the same, the operator told why', async () => {
+    const own = await storeOnOwnTable();
+    const store = new DynamoDbBookingStore({ client: cancellingAsAws(testDocumentClient()), tableName: own.tableName, retryPolicy: FAST_RETRIES });
+    const t = await claimed(store);
+    await testDocumentClient().send(
+      new UpdateCommand({
+        TableName: own.tableName,
+        Key: keys.slot(t.paying.slot.slotId),
+        UpdateExpression: 'SET unheldCount = :bad',
+        ExpressionAttributeValues: { ':bad': 'two' },
+      }),
+    );
+    const result = await resolvePayment(deps(store), t.paymentId, 'A kept on purpose');
+    expect(result).toMatchObject({ ok: true, seatsLeftHeld: { tripId: t.paying.tripId } });
+    expect((await store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');
+    expect({ trip: (await t.paying.trip())?.status, hold: (await store.getHold(t.paying.tripId))?.status }).toEqual({ trip: 'cancelled', hold: 'held' });
+  });
 });
 
 /** `store`, its first write that releases a hold failing as a store that did not answer: after writing it, or instead. */
@@ -423,6 +443,37 @@ function failFirstRelease<S extends DynamoDbBookingStore>(store: S, options: { r
           failed = true;
           if (options.written) await target.commit(write);
           throw new StoreUnavailableError('TransactWriteItems failed after 5 attempts', { maybeCommitted: options.written });
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A document client answering a type error inside a transaction as AWS documents it (TransactWriteItems: "a user error,
+ * such as an invalid data format"): the transaction cancelled with a ValidationError reason, where DynamoDB Local throws
+ * a ValidationException.
+ */
+function cancellingAsAws(client: DynamoDBDocumentClient): DynamoDBDocumentClient {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'send') {
+        return async (command: unknown) => {
+          try {
+            return await target.send(command as never);
+          } catch (error) {
+            const { name, message } = error as { name?: string; message?: string };
+            if (!(command instanceof TransactWriteCommand) || name !== 'ValidationException' || !message?.includes('incorrect data type')) throw error;
+            throw new TransactionCanceledException({
+              message: 'Transaction cancelled, please refer cancellation reasons for specific reasons',
+              $metadata: { httpStatusCode: 400 },
+              CancellationReasons: (command.input.TransactItems ?? []).map((item) =>
+                String(item.Update?.Key?.pk).startsWith('SLOT#') ? { Code: 'ValidationError', Message: message } : { Code: 'None' },
+              ),
+            });
+          }
         };
       }
       const value: unknown = Reflect.get(target, property, target);

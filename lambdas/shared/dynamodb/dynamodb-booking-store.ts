@@ -407,7 +407,9 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
       await this.retrying('TransactWriteItems', () => this.client.send(new TransactWriteCommand(input)));
       return { committed: true };
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
+      // Refused as invalid (an operand of the wrong type in a stored item), the write was decided by no condition: no
+      // business answer, and never one a retry changes. Thrown, as DynamoDB Local throws it (a ValidationException).
+      if (!(error instanceof TransactionCanceledException) || refusedAsInvalid(error)) throw error;
       return { committed: false, rejection: decodeRejection(parts, error.CancellationReasons ?? []) };
     }
   }
@@ -425,4 +427,8 @@ function readEach<T>(items: Record<string, unknown>[], read: (item: Record<strin
       return [];
     }
   });
+}
+
+function refusedAsInvalid(error: TransactionCanceledException): boolean {
+  return (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ValidationError');
 }

@@ -52,8 +52,9 @@ const resolve = defineCommand({
     if (!result.ok) return context.refused(result);
     const payment = 'record' in result ? result.record : undefined;
     context.print(result, [{ id, status: payment?.status ?? 'resolved', note }], ['id', 'status', 'note']);
-    if ('seatsLeftHeld' in result) seatsLeftHeld(context, result.seatsLeftHeld);
-    return payment ? stillNeedsAttention(context, payment) : 0;
+    const seatsLeft = 'seatsLeftHeld' in result ? seatsLeftHeld(context, result.seatsLeftHeld) : 0;
+    const stillNeeded = payment ? stillNeedsAttention(context, payment) : 0;
+    return seatsLeft || stillNeeded;
   },
 });
 

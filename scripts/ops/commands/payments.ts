@@ -93,18 +93,20 @@ const resolve = defineCommand({
     const result = await resolvePayment(context.deps, paymentId, note, context.actor);
     if (!result.ok) return context.refused(result);
     context.print(result.record, [{ paymentId, status: result.record.status, note }], ['paymentId', 'status', 'note']);
-    seatsLeftHeld(context, result.seatsLeftHeld);
-    return stillNeedsAttention(context, result.record);
+    const seatsLeft = seatsLeftHeld(context, result.seatsLeftHeld);
+    const stillNeeded = stillNeedsAttention(context, result.record);
+    return seatsLeft || stillNeeded;
   },
 });
 
-/** The resolution ended a trip whose checkout's seats could not be given back with it: said on stderr, with why. */
-export function seatsLeftHeld(context: Pick<OpsContext, 'err'>, left: SeatsLeftHeld | undefined): void {
-  if (!left) return;
+/** The resolution ended a trip whose checkout's seats could not be given back with it: said on stderr, with why, exit 1. */
+export function seatsLeftHeld(context: Pick<OpsContext, 'err'>, left: SeatsLeftHeld | undefined): 0 | 1 {
+  if (!left) return 0;
   context.err(
     `warning: trip ${left.tripId} ended, but the seats its checkout holds could not be given back (${left.problem}): ` +
       'its hold stays held; look at its slots (`holds list`, `slots list`): the hold sweeper gives them back once they read again.',
   );
+  return 1;
 }
 
 /**
