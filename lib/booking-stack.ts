@@ -157,6 +157,7 @@ export class BookingStack extends Stack {
       functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function])),
       countedLogLines: [
         { id: 'HoldSweeperUnreadableTrips', logGroup: holdSweeper.logGroup, line: COUNTED_LOG_LINES.sweptUnreadableTrip },
+        { id: 'HoldSweeperUnusableSlots', logGroup: holdSweeper.logGroup, line: COUNTED_LOG_LINES.sweptHoldOnUnusableSlot },
         ...Object.entries(functions)
           .filter(([, fn]) => fn.readsStripeSecret)
           .map(([name, fn]) => ({ id: `${name}StripeSecretNotReplaced`, logGroup: fn.logGroup, line: COUNTED_LOG_LINES.stripeSecretNotReplaced })),

@@ -31,6 +31,8 @@ export const METRIC = {
   returnChecksUnavailable: 'ReturnChecksUnavailable',
   /** Reads of a stored trip that no longer reads as one (GET /trips/{tripId} answered it as missing): a person repairs the item. */
   unreadableTrips: 'UnreadableTrips',
+  /** Expired holds the hold sweeper left held because a slot of theirs no longer reads as one: a person repairs the slot. */
+  unusableSlots: 'UnusableSlots',
   /** Reads of the Stripe secret that failed while a value read before was kept: a rolled key or signing secret is not reaching the function. */
   stripeSecretNotReplaced: 'StripeSecretNotReplaced',
 } as const;
@@ -46,6 +48,11 @@ export const COUNTED_LOG_LINES = {
   sweptUnreadableTrip: {
     message: 'A stored trip no longer reads: its expired hold was released, the trip left as it is',
     metric: METRIC.unreadableTrips,
+  },
+  /** The hold sweeper found a slot that would not take an expired hold's seats back, left that hold held and went on. */
+  sweptHoldOnUnusableSlot: {
+    message: 'A slot no longer reads: an expired hold on it was left held, the other holds released',
+    metric: METRIC.unusableSlots,
   },
   /** A function that reads the Stripe secret could not read it again, and goes on with the value read before. */
   stripeSecretNotReplaced: {

@@ -147,6 +147,12 @@ export class BookingAlarms extends Construct {
       'A stored trip no longer reads as one (a field lost, or of the wrong type): GET /trips/{tripId} answered its traveller 404, as for a missing trip, or the hold sweeper released its expired hold and left the trip as it is (waiting for a payment). The log line "A stored trip no longer reads" of the Checkout or HoldSweeper function names the trip and the field (`npm run ops -- trips show TRIP_ID` fails with the same problem). Repair the item in the table.',
     );
     this.alarmOn(
+      'UnusableSlots',
+      serviceMetric(METRIC.unusableSlots, fiveMinutes),
+      1,
+      'The hold sweeper found a slot that no longer reads as one (a count of the wrong type) and left the expired holds on it held; it releases the others. Its log line "A slot no longer reads" names the trip and the problem (`npm run ops -- holds list` shows the hold). Repair the slot in the table: the next run gives the seats back.',
+    );
+    this.alarmOn(
       'MissedDeliveries',
       // An hour: the sweep runs every 15 minutes by default, and a webhook losing deliveries keeps the alarm on between runs.
       serviceMetric(METRIC.missedDeliveries, Duration.hours(1)),

@@ -161,6 +161,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         (result) => {
           if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
           for (const { tripId, problem } of result.unreadableTrips) logger.error(COUNTED_LOG_LINES.sweptUnreadableTrip.message, { tripId, problem });
+          for (const { tripId, problem } of result.heldByUnusableSlots) logger.error(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot.message, { tripId, problem });
         },
         (error: unknown) => logger.error('The hold sweep failed; the next one tries again', { error }),
       );

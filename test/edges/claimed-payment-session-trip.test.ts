@@ -2,8 +2,7 @@
 // the payment, `refunded` with all of the money back, `cancelled` with some kept, so its page stops waiting and asking.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
@@ -18,6 +17,7 @@ import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { cancellingAsAws } from '../support/aws-like-client';
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
@@ -443,37 +443,6 @@ function failFirstRelease<S extends DynamoDbBookingStore>(store: S, options: { r
           failed = true;
           if (options.written) await target.commit(write);
           throw new StoreUnavailableError('TransactWriteItems failed after 5 attempts', { maybeCommitted: options.written });
-        };
-      }
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-/**
- * A document client answering a type error inside a transaction as AWS documents it (TransactWriteItems: "a user error,
- * such as an invalid data format"): the transaction cancelled with a ValidationError reason, where DynamoDB Local throws
- * a ValidationException.
- */
-function cancellingAsAws(client: DynamoDBDocumentClient): DynamoDBDocumentClient {
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === 'send') {
-        return async (command: unknown) => {
-          try {
-            return await target.send(command as never);
-          } catch (error) {
-            const { name, message } = error as { name?: string; message?: string };
-            if (!(command instanceof TransactWriteCommand) || name !== 'ValidationException' || !message?.includes('incorrect data type')) throw error;
-            throw new TransactionCanceledException({
-              message: 'Transaction cancelled, please refer cancellation reasons for specific reasons',
-              $metadata: { httpStatusCode: 400 },
-              CancellationReasons: (command.input.TransactItems ?? []).map((item) =>
-                String(item.Update?.Key?.pk).startsWith('SLOT#') ? { Code: 'ValidationError', Message: message } : { Code: 'None' },
-              ),
-            });
-          }
         };
       }
       const value: unknown = Reflect.get(target, property, target);

@@ -295,7 +295,7 @@ describe('webhook API', () => {
 describe('alarms', () => {
   it('alarm on errors and throttles of the five functions, the API’s 5xx rate, refunds, payments set aside and payments needing attention, all to the SNS topic', () => {
     const alarms = Object.values(main.template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-    expect(alarms).toHaveLength(22);
+    expect(alarms).toHaveLength(23);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Refunds',
@@ -388,9 +388,21 @@ describe('alarms', () => {
     );
 
     expect(countedFrom(COUNTED_LOG_LINES.sweptUnreadableTrip)).toEqual([logGroupOf('HoldSweeper')]);
+    expect(countedFrom(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot)).toEqual([logGroupOf('HoldSweeper')]);
     expect(secretReaders).toEqual(['StripeWebhook', 'Checkout', 'StripeReconciler']);
     expect(countedFrom(COUNTED_LOG_LINES.stripeSecretNotReplaced)).toEqual(secretReaders.map(logGroupOf).sort());
-    expect(filters).toHaveLength(1 + secretReaders.length);
+    expect(filters).toHaveLength(2 + secretReaders.length);
+  });
+
+  it('alarm on the first expired hold the sweeper leaves held on a slot that no longer reads, within 5 minutes', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'UnusableSlots',
+      Namespace: 'PulauBookings',
+      Dimensions: [{ Name: 'service', Value: 'booking-confirmation' }],
+      Threshold: 1,
+      Period: 300,
+      AlarmDescription: Match.stringLikeRegexp('A slot no longer reads'),
+    });
   });
 
   it('alarm on the first failed read again of the Stripe secret, within 5 minutes, and say why a rolled secret may not reach a function', () => {

@@ -312,7 +312,7 @@ describe('local stack, holds', () => {
       expect((await own.store.listAudit('trip', tripId)).map((entry) => entry.eventType)).toEqual(['trip.held', 'trip.hold_released']);
       expect(await unheld()).toBe(before);
       expect((await checkConsistency(own.store, LOCAL_INDEXES)).drifted).toEqual([]);
-      expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [] });
+      expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [], heldByUnusableSlots: [] });
     } finally {
       await own.stop();
     }

@@ -66,6 +66,8 @@ export interface SweepResult {
   readonly alreadySettled: readonly string[];
   /** Trips that no longer read, whose holds were released all the same and which were left as they are: a person's to look at. */
   readonly unreadableTrips: readonly { readonly tripId: string; readonly problem: string }[];
+  /** Holds a slot would not take the seats of (it no longer reads as one): left held, the others released. A person's to repair. */
+  readonly heldByUnusableSlots: readonly { readonly tripId: string; readonly problem: string }[];
 }
 
 /** Why a checkout ends whose hold ran out before any payment page was made. */
@@ -121,10 +123,13 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
   const released: string[] = [];
   const alreadySettled: string[] = [];
   const unreadableTrips: { tripId: string; problem: string }[] = [];
+  const heldByUnusableSlots: { tripId: string; problem: string }[] = [];
+  const seen = (): number => released.length + alreadySettled.length + heldByUnusableSlots.length;
   const max = options.maxHolds ?? 1_000;
-  while (released.length + alreadySettled.length < max) {
-    const expired = await deps.store.listExpiredHolds(deps.clock.now().toISOString(), Math.min(100, max - released.length - alreadySettled.length));
-    const fresh = expired.filter((hold) => !released.includes(hold.tripId) && !alreadySettled.includes(hold.tripId));
+  while (seen() < max) {
+    const expired = await deps.store.listExpiredHolds(deps.clock.now().toISOString(), Math.min(100, max - seen()));
+    const left = new Set(heldByUnusableSlots.map(({ tripId }) => tripId));
+    const fresh = expired.filter((hold) => !released.includes(hold.tripId) && !alreadySettled.includes(hold.tripId) && !left.has(hold.tripId));
     if (fresh.length === 0) break;
     for (const hold of fresh) {
       const at = deps.clock.now().toISOString();
@@ -133,9 +138,20 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
       // First, so that a run failing between the two leaves the hold for the next run to release.
       const unreadable = await endPagelessCheckout(deps, hold, at);
       if (unreadable) unreadableTrips.push({ tripId: hold.tripId, problem: unreadable.message });
-      const result = await commitHoldRelease(deps.store, { at, ...release, audits: [audit] });
-      (result.committed ? released : alreadySettled).push(hold.tripId);
+      const result = await releaseUnlessUnusable(deps.store, { at, ...release, audits: [audit] });
+      if ('unusable' in result) heldByUnusableSlots.push({ tripId: hold.tripId, problem: result.unusable.message });
+      else (result.committed ? released : alreadySettled).push(hold.tripId);
     }
   }
-  return { released, alreadySettled, unreadableTrips };
+  return { released, alreadySettled, unreadableTrips, heldByUnusableSlots };
+}
+
+/** A slot that no longer reads (a count of the wrong type) is no reason to keep the seats of the holds behind it held. */
+async function releaseUnlessUnusable(store: BookingStore, write: AtomicWrite): Promise<AtomicWriteResult | { readonly unusable: StoredDataError }> {
+  try {
+    return await commitHoldRelease(store, write);
+  } catch (error) {
+    if (error instanceof StoredDataError) return { unusable: error };
+    throw error;
+  }
 }

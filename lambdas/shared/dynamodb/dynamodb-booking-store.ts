@@ -23,7 +23,7 @@ import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
 import { DEFAULT_RETRY_POLICY, withTransientRetries, type RetryObserver, type RetryPolicy } from './transient-retry';
-import { decodeRejection } from './write-rejection';
+import { decodeRejection, invalidStoredItem } from './write-rejection';
 
 export interface DynamoDbBookingStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -407,9 +407,11 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
       await this.retrying('TransactWriteItems', () => this.client.send(new TransactWriteCommand(input)));
       return { committed: true };
     } catch (error) {
-      // Refused as invalid (an operand of the wrong type in a stored item), the write was decided by no condition: no
-      // business answer, and never one a retry changes. Thrown, as DynamoDB Local throws it (a ValidationException).
-      if (!(error instanceof TransactionCanceledException) || refusedAsInvalid(error)) throw error;
+      // Refused because a stored item is not of the shape an update needs: decided by no condition, a stored item that
+      // no longer reads, on AWS and DynamoDB Local alike.
+      const invalid = invalidStoredItem(parts, error);
+      if (invalid) throw invalid;
+      if (!(error instanceof TransactionCanceledException)) throw error;
       return { committed: false, rejection: decodeRejection(parts, error.CancellationReasons ?? []) };
     }
   }
@@ -427,8 +429,4 @@ function readEach<T>(items: Record<string, unknown>[], read: (item: Record<strin
       return [];
     }
   });
-}
-
-function refusedAsInvalid(error: TransactionCanceledException): boolean {
-  return (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ValidationError');
 }

@@ -43,8 +43,9 @@ export function isTransient(error: unknown): boolean {
   const e = asAwsError(error);
   if (e.name === 'TransactionCanceledException') {
     const codes = (e.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
-    // A failed condition is a business answer even when another item conflicted: never retry it.
-    return !codes.includes('ConditionalCheckFailed') && codes.some((code) => TRANSIENT_CANCELLATION_CODES.has(code));
+    // A failed condition is a business answer even when another item conflicted, and an item refused as invalid stays
+    // so: never retry either.
+    return !codes.includes('ConditionalCheckFailed') && !codes.includes('ValidationError') && codes.some((code) => TRANSIENT_CANCELLATION_CODES.has(code));
   }
   if (e.name && TRANSIENT_ERROR_NAMES.has(e.name)) return true;
   if (e.code && NETWORK_CODES.has(e.code)) return true;

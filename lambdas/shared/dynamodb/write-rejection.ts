@@ -2,6 +2,7 @@
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { SeatChange, WriteRejection } from '../domain/booking-store';
+import { StoredDataError } from '../domain/errors';
 import type { Slot } from '../domain/model';
 import { fromItem } from './stored-items';
 import type { TransactionPart } from './transaction-items';
@@ -54,4 +55,24 @@ export function decodeRejection(parts: readonly TransactionPart[], reasons: read
 /** The refused item as it was (`ALL_OLD`), or nothing when it did not exist. */
 function asItWas<T>(old: Record<string, unknown> | undefined, read: (item: Record<string, unknown>) => T): { current?: T } {
   return old ? { current: read(old) } : {};
+}
+
+/**
+ * A transaction DynamoDB refused because an item it updates is not of the shape the update needs (AWS: the transaction
+ * cancelled with a `ValidationError` reason on that item; DynamoDB Local: a ValidationException saying an operand has an
+ * incorrect data type, naming no item): no condition decided it and no retry changes it. A stored item no longer reads
+ * as ours, as a read would have found: a StoredDataError, naming the item when DynamoDB says which.
+ */
+export function invalidStoredItem(parts: readonly TransactionPart[], error: unknown): StoredDataError | undefined {
+  const { name, message, CancellationReasons: reasons } = error as { name?: string; message?: string; CancellationReasons?: readonly CancellationReason[] };
+  if (name === 'ValidationException' && message?.includes('incorrect data type')) return new StoredDataError('item', 'of the transaction', message);
+  if (name !== 'TransactionCanceledException') return undefined;
+  // A failed condition answers the write whatever else was refused with it: the caller reads again and decides.
+  if ((reasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed')) return undefined;
+  const index = (reasons ?? []).findIndex((reason) => reason.Code === 'ValidationError');
+  if (index < 0) return undefined;
+  const part = parts[index];
+  const problem = reasons?.[index]?.Message ?? 'refused as invalid';
+  if (part?.kind === 'seat') return new StoredDataError('slot', part.change.slotId, problem);
+  return new StoredDataError(part?.kind ?? 'item', 'of the transaction', problem);
 }
