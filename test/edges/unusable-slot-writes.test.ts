@@ -62,6 +62,28 @@ describe.each(['AWS', 'DynamoDB Local'] as const)('a slot that no longer reads, 
     });
   });
 
+  it('holds on it that fill a whole page of the sweep do not keep the holds behind them held', async () => {
+    const { own, store, spoil } = await storeAs(as);
+    const bad = await seedSlot(store, { capacity: 10, priceAmount: 4_500 });
+    const good = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
+    const left = [await checkoutOn(own, fake, bad, 1), await checkoutOn(own, fake, bad, 1), await checkoutOn(own, fake, bad, 1)];
+    const behind = await checkoutOn(own, fake, good, 1);
+    await spoil(bad.slotId);
+    const later = { now: () => new Date(Date.now() + 24 * 3_600_000) };
+
+    // Pages of two: the first two pages hold nothing but holds left held.
+    const sweeps = [
+      await releaseExpiredHolds({ store, clock: later, ids: randomIds }, { pageSize: 2 }),
+      await releaseExpiredHolds({ store, clock: later, ids: randomIds }, { pageSize: 2 }),
+    ];
+    expect(sweeps.map((sweep) => sweep.released)).toEqual([[behind.tripId], []]);
+    expect(sweeps.map((sweep) => sweep.heldByUnusableSlots.map(({ tripId }) => tripId).sort())).toEqual([
+      left.map(({ tripId }) => tripId).sort(),
+      left.map(({ tripId }) => tripId).sort(),
+    ]);
+    expect((await own.getHold(behind.tripId))?.status).toBe('released');
+  });
+
   it('a checkout.session.expired giving its seats back to it: in front of a person once (200), never a 500 every redelivery', async () => {
     const { own, store, spoil } = await storeAs(as);
     const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
@@ -148,5 +170,10 @@ describe('a transaction cancelled with a ValidationError among other reasons', (
     const error = await store.commit(renewal()).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(StoredDataError);
     expect(error).not.toBeInstanceOf(TransactionCanceledException);
+    // Named by the item DynamoDB refused: the second, the hold.
+    expect({ entity: (error as StoredDataError).entity, id: (error as StoredDataError).entityId }).toEqual({
+      entity: 'hold',
+      id: expect.stringMatching(/^HOLD#trip/),
+    });
   });
 });

@@ -175,7 +175,8 @@ export interface BookingStore {
   findTripByPayment(paymentId: string): Promise<Trip | undefined>;
   getUnusableEvent(eventId: string): Promise<UnusableEvent | undefined>;
   /** Holds still `held` whose expiry is at or before `at`, oldest first (a sparse index: only held ones are in it). */
-  listExpiredHolds(at: string, limit?: number): Promise<Hold[]>;
+  /** Held holds whose expiry is at or before `at`, oldest first; after `after` (one of them) when given. */
+  listExpiredHolds(at: string, limit?: number, after?: Pick<Hold, 'tripId' | 'expiresAt'>): Promise<Hold[]>;
   /** Applies all of `write` or nothing of it. Throws StoreUnavailableError when no definite answer could be had. */
   commit(write: AtomicWrite): Promise<AtomicWriteResult>;
   /**

@@ -119,15 +119,24 @@ async function endPagelessCheckout(deps: Deps, hold: Hold, at: string): Promise<
  * index, oldest first, in pages) → for each, one transaction that releases it only if it is still held. Events
  * can be late or lost: this is what guarantees seats come back.
  */
-export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHolds?: number } = {}): Promise<SweepResult> {
+export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHolds?: number; readonly pageSize?: number } = {}): Promise<SweepResult> {
   const released: string[] = [];
   const alreadySettled: string[] = [];
   const unreadableTrips: { tripId: string; problem: string }[] = [];
   const heldByUnusableSlots: { tripId: string; problem: string }[] = [];
   const seen = (): number => released.length + alreadySettled.length + heldByUnusableSlots.length;
   const max = options.maxHolds ?? 1_000;
+  const pageSize = options.pageSize ?? 100;
+  // Every hold before the last one of a page is gone from the index once released or settled; only those left held on a
+  // slot that no longer reads stay in it. Once one is, the next page starts after the page read, so they cannot fill it.
+  let after: Hold | undefined;
   while (seen() < max) {
-    const expired = await deps.store.listExpiredHolds(deps.clock.now().toISOString(), Math.min(100, max - seen()));
+    const expired = await deps.store.listExpiredHolds(
+      deps.clock.now().toISOString(),
+      Math.min(pageSize, max - seen()),
+      heldByUnusableSlots.length > 0 ? after : undefined,
+    );
+    after = expired.at(-1);
     const left = new Set(heldByUnusableSlots.map(({ tripId }) => tripId));
     const fresh = expired.filter((hold) => !released.includes(hold.tripId) && !alreadySettled.includes(hold.tripId) && !left.has(hold.tripId));
     if (fresh.length === 0) break;

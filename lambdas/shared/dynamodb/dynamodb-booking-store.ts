@@ -18,7 +18,17 @@ import { StoredDataError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
 import type { DueRefund, RefundsDuePosition, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
-import { eventCursorItem, keys, refundsDueAttributes, refundsDuePositionItem, refundsDueSortKey, RETURN_CHECKED_AT, tripItem, type Key } from './items';
+import {
+  eventCursorItem,
+  indexAttributes,
+  keys,
+  refundsDueAttributes,
+  refundsDuePositionItem,
+  refundsDueSortKey,
+  RETURN_CHECKED_AT,
+  tripItem,
+  type Key,
+} from './items';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
@@ -136,8 +146,13 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     return item && fromItem.hold(item);
   }
 
-  async listExpiredHolds(at: string, limit = 100): Promise<Hold[]> {
+  async listExpiredHolds(at: string, limit = 100, after?: Pick<Hold, 'tripId' | 'expiresAt'>): Promise<Hold[]> {
     const index = GLOBAL_INDEXES.byParent;
+    // Index and table keys of the hold to start after, as holdItem writes them.
+    const startAfter = after && {
+      ...keys.hold(after.tripId),
+      ...indexAttributes(index, { partition: keys.holdsPartition, sort: `${after.expiresAt}#${after.tripId}` }),
+    };
     const result = await this.retrying('Query expired holds', () =>
       this.client.send(
         new QueryCommand({
@@ -148,6 +163,7 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
           ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
           ExpressionAttributeValues: { ':pk': keys.holdsPartition, ':at': `${at}#~` },
           Limit: limit,
+          ...(startAfter && { ExclusiveStartKey: startAfter }),
         }),
       ),
     );

@@ -74,5 +74,11 @@ export function invalidStoredItem(parts: readonly TransactionPart[], error: unkn
   const part = parts[index];
   const problem = reasons?.[index]?.Message ?? 'refused as invalid';
   if (part?.kind === 'seat') return new StoredDataError('slot', part.change.slotId, problem);
-  return new StoredDataError(part?.kind ?? 'item', 'of the transaction', problem);
+  return new StoredDataError(part?.kind ?? 'item', keyOf(part?.item) ?? 'of the transaction', problem);
+}
+
+/** The item's partition key (`SLOT#…`, `TRIP#…`), which says what it is. */
+function keyOf(item: TransactionPart['item'] | undefined): string | undefined {
+  const key = item?.Update?.Key ?? item?.Put?.Item ?? item?.ConditionCheck?.Key ?? item?.Delete?.Key;
+  return typeof key?.pk === 'string' ? key.pk : undefined;
 }
