@@ -21,7 +21,7 @@ import { cancellingAsAws } from '../support/aws-like-client';
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { deps, FAST_RETRIES, readSlot, storeOnOwnTable, tableOf, testDocumentClient, testStore } from '../support/store';
+import { deps, FAST_RETRIES, readSlot, spoilSlotCounts, storeOnOwnTable, tableOf, testDocumentClient, testStore } from '../support/store';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { webhookHarness } from '../support/webhook';
 
@@ -306,14 +306,7 @@ describe('a claimed payment: the trip its session was opened for', () => {
     // Its own table: the slot made unusable here must not show in other files' `ops check`.
     const store = await storeOnOwnTable();
     const t = await claimed(store);
-    await testDocumentClient().send(
-      new UpdateCommand({
-        TableName: store.tableName,
-        Key: keys.slot(t.paying.slot.slotId),
-        UpdateExpression: 'SET unheldCount = :bad',
-        ExpressionAttributeValues: { ':bad': 'two' },
-      }),
-    );
+    await spoilSlotCounts(store.tableName, t.paying.slot.slotId);
     const resolved = await ops(['payments', 'resolve', t.paymentId, '--note', 'A kept on purpose'], undefined, {}, store.tableName);
     // Resolved, with the slot left for the operator to look at: exit 1, as anything left for a person.
     expect(resolved.code, resolved.out + resolved.err).toBe(1);
@@ -417,14 +410,7 @@ describe('a claimed payment: the trip its session was opened for', () => {
     const own = await storeOnOwnTable();
     const store = new DynamoDbBookingStore({ client: cancellingAsAws(testDocumentClient()), tableName: own.tableName, retryPolicy: FAST_RETRIES });
     const t = await claimed(store);
-    await testDocumentClient().send(
-      new UpdateCommand({
-        TableName: own.tableName,
-        Key: keys.slot(t.paying.slot.slotId),
-        UpdateExpression: 'SET unheldCount = :bad',
-        ExpressionAttributeValues: { ':bad': 'two' },
-      }),
-    );
+    await spoilSlotCounts(own.tableName, t.paying.slot.slotId);
     const result = await resolvePayment(deps(store), t.paymentId, 'A kept on purpose');
     expect(result).toMatchObject({ ok: true, seatsLeftHeld: { tripId: t.paying.tripId } });
     expect((await store.getPaymentRecord(t.paymentId))?.status).toBe('resolved');

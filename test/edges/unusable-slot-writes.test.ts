@@ -1,13 +1,11 @@
 // A slot whose counts no longer read as numbers, met by a write that gives seats back: a stored item that no longer reads,
 // on AWS (the transaction cancelled, ValidationError) and DynamoDB Local (a ValidationException) alike; never a loop.
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { StoredDataError } from '../../lambdas/shared/domain/errors';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { keys } from '../../lambdas/shared/dynamodb/item-keys';
 import { COUNTED_LOG_LINES, METRIC, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -15,7 +13,7 @@ import { cancellingAsAws, cancellingWith } from '../support/aws-like-client';
 import { checkoutOn } from '../support/checked-out';
 import { coldStart } from '../support/lambda-entry';
 import { linesWritten } from '../support/lines-written';
-import { FAST_RETRIES, seedSlot, storeOnOwnTable, testDocumentClient, uniqueId } from '../support/store';
+import { FAST_RETRIES, seedSlot, spoilSlotCounts, storeOnOwnTable, testDocumentClient, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;
@@ -29,15 +27,7 @@ async function storeAs(as: 'AWS' | 'DynamoDB Local') {
   const own = await storeOnOwnTable();
   const store =
     as === 'AWS' ? new DynamoDbBookingStore({ client: cancellingAsAws(testDocumentClient()), tableName: own.tableName, retryPolicy: FAST_RETRIES }) : own;
-  const spoil = (slotId: string) =>
-    testDocumentClient().send(
-      new UpdateCommand({
-        TableName: own.tableName,
-        Key: keys.slot(slotId),
-        UpdateExpression: 'SET unheldCount = :bad',
-        ExpressionAttributeValues: { ':bad': 'two' },
-      }),
-    );
+  const spoil = (slotId: string) => spoilSlotCounts(own.tableName, slotId);
   return { own, store, spoil };
 }
 

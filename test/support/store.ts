@@ -1,7 +1,7 @@
 // Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads, and the clients closed after each file.
 import { randomUUID } from 'node:crypto';
 import { expect, inject, onTestFinished } from 'vitest';
-import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
@@ -114,3 +114,15 @@ export async function deleteSlot(slotId: string): Promise<void> {
 
 /** checkConsistency's options on DynamoDB Local, which updates its indexes in the write itself: a re-check need not wait. */
 export const LOCAL_INDEXES = { settleMs: 0 } as const;
+
+/** Makes a slot's unheld count a string: an update of it is refused by DynamoDB, as for any slot that no longer reads. */
+export async function spoilSlotCounts(tableName: string, slotId: string): Promise<void> {
+  await testDocumentClient().send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: keys.slot(slotId),
+      UpdateExpression: 'SET unheldCount = :bad',
+      ExpressionAttributeValues: { ':bad': 'two' },
+    }),
+  );
+}
