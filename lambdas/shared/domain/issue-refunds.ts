@@ -228,11 +228,11 @@ export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefi
   const back = allMoneyBack(record);
   const waiting = CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
   const endedWithMoneyKept = trip.status === 'cancelled' && trip.statusReason === CLAIMED_PAYMENT;
-  if (resolving) {
-    if (!waiting && !(endedWithMoneyKept && back)) return undefined;
-  } else if (!(endedWithMoneyKept && back && settledBack(record))) {
-    return undefined;
-  }
+  // Without a person resolving it, only as an ordinary trip moves on after a resolution (tripRefundedBy): the payment
+  // still resolved (reopened, the next resolution decides). A total that may count a refund failed since never moves
+  // a resolved payment's record (`full-refund-settled`).
+  const moves = resolving ? waiting || (endedWithMoneyKept && back) : endedWithMoneyKept && back && record.status === 'resolved';
+  if (!moves) return undefined;
   const refundId = back ? lastStripeRefundId(record) : undefined;
   return {
     tripId: trip.tripId,
@@ -242,15 +242,6 @@ export function claimedSessionTripEnd(record: PaymentRecord, trip: Trip | undefi
     recordedSessionNoneOr: record.sessionId,
     ...(refundId !== undefined && { refundId }),
   };
-}
-
-/**
- * All of it back with no person to look first, as an ordinary trip moves on after a resolution (tripRefundedBy): the
- * payment still resolved (reopened, the next resolution decides). A total that may count a refund failed since never
- * gets here on a resolved payment: its decision records nothing (`full-refund-settled`).
- */
-function settledBack(record: PaymentRecord): boolean {
-  return record.status === 'resolved';
 }
 
 /**

@@ -229,7 +229,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'attention':
       return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
     case 'attend-claimed-payment':
-      return attendToClaimedPayment(deps, event as CheckoutCompleted, state.record as PaymentRecord);
+      return attendToClaimedPayment(deps, event as CheckoutCompleted, state.record as PaymentRecord, state.trip);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
@@ -789,7 +789,7 @@ function attendToDecidedRecord(deps: PaymentDeps, event: PaymentEvent, record: P
  * record its trip's price; left so, a refund of the booked trip's bookings would give back that price and the record
  * would read as all refunded while the rest of the charge was kept.
  */
-async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord): Promise<StepResult> {
+async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord, claimedTrip: Trip | undefined): Promise<StepResult> {
   const reason = CLAIMED_PAYMENT;
   // A paid session names what it charged; one that does not (never seen) leaves the record's figure as it was.
   const charged = event.amount ?? record.amountPaid;
@@ -798,10 +798,10 @@ async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutComplete
     sessionId: event.sessionId,
     ...(event.tripId !== undefined && { paidForTripId: event.tripId }),
   };
-  // The charge came back before its session's event said whose it was: the trip create-booking booked read `refunded`
-  // by money that was never its traveller's. Its bookings are cancelled; so is it.
-  const claimedTrip = record.tripId === undefined ? undefined : await deps.store.getTrip(record.tripId);
-  const uncorrected = claimedTrip?.status === 'refunded' && claimedTrip.paymentId === record.paymentId;
+  // The charge came back before its session's event said whose it was: the trip create-booking booked (read with the
+  // record: its trip) read `refunded` by money that was never its traveller's. Its bookings are cancelled; so is it.
+  const uncorrected =
+    claimedTrip !== undefined && claimedTrip.tripId === record.tripId && claimedTrip.status === 'refunded' && claimedTrip.paymentId === record.paymentId;
   return commitRecord(
     deps,
     event,

@@ -532,10 +532,6 @@ const UNANSWERED_REFUND_MS = OVERDUE_AFTER_MS;
 const STUCK_REFUND_MS = 10 * 86_400_000;
 
 /**
- * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
- * and refunds that are not moving (requested and still unanswered after an hour, pending for too long).
- */
-/**
  * A claimed payment a person resolved once all of its money was back (the README's remedy): that money was its session's
  * traveller's, and the person kept the trip create-booking booked. Money back only after the resolution is not this.
  */
@@ -546,6 +542,10 @@ async function keptBookedByAPerson(store: BookingStore & BookingQueries, record:
   return typeof last === 'number' && last >= record.amountPaid;
 }
 
+/**
+ * Payments whose money does not add up (more refunded than paid, a trip still booked by money that went back),
+ * and refunds that are not moving (requested and still unanswered after an hour, pending for too long).
+ */
 export async function checkPayments(store: BookingStore & BookingQueries, now: Date = new Date()): Promise<{ payments: number; problems: PaymentProblem[] }> {
   const problems: PaymentProblem[] = [];
   const records = await store.listAllPaymentRecords((problem) => problems.push({ paymentId: problem.entityId, problem: problem.message }));
