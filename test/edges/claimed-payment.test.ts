@@ -1,22 +1,14 @@
 // A payment create-booking claimed for another trip, whatever became of that trip's record before the payment's own
 // event: refunded, cancelled, partly refunded or already in front of a person, the event still puts it in front of one.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
-import { checkedOutTrip } from '../support/checked-out';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { deps, seedSlot, testStore } from '../support/store';
-import { createPendingTrip } from '../support/trips';
-
-function invoker(store = testStore()) {
-  return { store, invoke: createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) }) };
-}
+import { testStore } from '../support/store';
 
 describe('a payment create-booking claimed for another trip', () => {
   let fake: StripeFake;
@@ -27,12 +19,12 @@ describe('a payment create-booking claimed for another trip', () => {
 
   /** Trip B checked out and paid (2 x 45.00 = 90.00), trip A on two slots priced above it (1 + 2 guests x 45.00 = 135.00), booked by create-booking with pi_B. */
   async function claimed() {
-    const { store, invoke } = invoker();
+    const store = testStore();
     const { paying, paid, paymentId, other, slots, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: [1, 2] });
     const [first, second] = slots as [Slot, Slot];
     expect(booked.success).toBe(true);
     expect(other.amount).toBeGreaterThan(paying.amount);
-    return { store, invoke, paying, paid, paymentId, other, first, second, webhook: webhookHarness(fake, { store }) };
+    return { store, paying, paid, paymentId, other, first, second, webhook: webhookHarness(fake, { store }) };
   }
 
   async function deliverSince(webhook: ReturnType<typeof webhookHarness>, before: number) {
@@ -62,13 +54,9 @@ describe('a payment create-booking claimed for another trip', () => {
 
   it('a partial Dashboard refund recorded before the completed event: the record the person reads counts all the money back', async () => {
     // Here trip A is priced BELOW what pi_B charged: 45.00 booked by create-booking, 90.00 charged.
-    const { store, invoke } = invoker();
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]);
-    expect((await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) })).success).toBe(true);
+    const store = testStore();
+    const { paying, paid, paymentId, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: [1], capacity: 4 });
+    expect(booked.success).toBe(true);
     const webhook = webhookHarness(fake, { store });
 
     const before = fake.events.length;
@@ -89,13 +77,8 @@ describe('a payment create-booking claimed for another trip', () => {
     ['with --no-refund', ['--no-refund']],
   ])('trip A’s booking cancelled %s before pi_B’s completed event: that event still puts the kept money in front of a person', async (_, flags) => {
     // Trip A priced BELOW what pi_B charged: 45.00 booked by create-booking with pi_B, 90.00 charged to B's traveller.
-    const { store, invoke } = invoker();
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 1]]);
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    const store = testStore();
+    const { paying, paid, paymentId, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: [1], capacity: 4 });
     const reference = booked.bookings?.[0]?.reference as string;
     const webhook = webhookHarness(fake, { store });
 
@@ -118,13 +101,8 @@ describe('a payment create-booking claimed for another trip', () => {
 
   it('a record already in front of a person for another reason when the completed event comes: it still learns the charge and the claim', async () => {
     // Trip A priced ABOVE what pi_B charged, one booking: 135.00 booked by create-booking with pi_B, 90.00 charged.
-    const { store, invoke } = invoker();
-    const paying = await checkedOutTrip(store, fake, 2);
-    const paid = await paying.pay();
-    const paymentId = paying.paymentIntent();
-    const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
-    const other = await createPendingTrip(store, [[slot, 3]]);
-    const booked = await invoke({ paymentId, tripId: other.tripId, userId: other.userId, tripItems: other.items.map((item) => ({ ...item })) });
+    const store = testStore();
+    const { paying, paid, paymentId, booked } = await paymentClaimedForAnotherTrip(store, fake, { guests: [3], capacity: 4 });
     const reference = booked.bookings?.[0]?.reference as string;
     const webhook = webhookHarness(fake, { store });
 
