@@ -4,13 +4,16 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { StoredDataError } from '../../lambdas/shared/domain/errors';
+import { CheckoutRefusedError, PaymentGatewayUnavailableError, type CheckoutSessions } from '../../lambdas/shared/domain/payment-gateway';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { COUNTED_LOG_LINES, METRIC, SERVICE_NAME } from '../../lambdas/shared/observability-contract';
+import { injectFaults } from '../../scripts/dev-kit/faults';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { cancellingAsAws, cancellingWith } from '../support/aws-like-client';
 import { checkoutOn } from '../support/checked-out';
+import { checkout, request } from '../support/own-checkout';
 import { coldStart } from '../support/lambda-entry';
 import { linesWritten } from '../support/lines-written';
 import { FAST_RETRIES, seedSlot, spoilSlotCounts, storeOnOwnTable, testDocumentClient, uniqueId } from '../support/store';
@@ -93,6 +96,47 @@ describe.each(['AWS', 'DynamoDB Local'] as const)('a slot that no longer reads, 
       trip: 'pending_payment',
       hold: 'held',
     });
+  });
+
+  it.each([
+    {
+      stripe: 'refuses it for good',
+      key: true,
+      fails: () => new CheckoutRefusedError('currency_not_supported', 'Not enabled.'),
+      status: 502,
+      error: 'CHECKOUT_REFUSED',
+    },
+    {
+      stripe: 'does not answer',
+      key: false,
+      fails: () => new PaymentGatewayUnavailableError('Stripe did not answer'),
+      status: 503,
+      error: 'STRIPE_UNAVAILABLE',
+    },
+  ])('a checkout Stripe $stripe (a key: $key) while its slot is spoilt: answered as ever, the trip ended, its hold the sweeper’s', async (row) => {
+    const { own, store, spoil } = await storeAs(as);
+    const slot = await seedSlot(store, { capacity: 4, priceAmount: 4_500 });
+    // Spoilt after the checkout read the slot and held its seats, while Stripe is asked for the page.
+    const sessions: CheckoutSessions = {
+      async createSession() {
+        await spoil(slot.slotId);
+        throw row.fails();
+      },
+    };
+    const body = request([[slot, 2]]);
+
+    const answer = await checkout({ store, table: own.tableName, fake, faults: injectFaults(testDocumentClient()) }, body, {
+      sessions,
+      ...(row.key && { key: uniqueId('key') }),
+    });
+
+    expect({ status: answer.status, error: answer.body.error }).toEqual({ status: row.status, error: row.error });
+    // Nobody can pay for the trip; the seats stay held until the slot is repaired, and the sweeper says which.
+    const [trip] = await own.listTripsOfUser(body.userId);
+    expect(trip?.status).toBe('expired');
+    expect((await own.getHold(trip?.tripId as string))?.status).toBe('held');
+    const sweep = await releaseExpiredHolds({ store, clock: { now: () => new Date(Date.now() + 24 * 3_600_000) }, ids: randomIds });
+    expect(sweep.heldByUnusableSlots.map(({ tripId }) => tripId)).toEqual([trip?.tripId]);
   });
 });
 

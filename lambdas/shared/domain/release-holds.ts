@@ -155,8 +155,11 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
   return { released, alreadySettled, unreadableTrips, heldByUnusableSlots };
 }
 
-/** A slot that no longer reads (a count of the wrong type) is no reason to keep the seats of the holds behind it held. */
-async function releaseUnlessUnusable(store: BookingStore, write: AtomicWrite): Promise<AtomicWriteResult | { readonly unusable: StoredDataError }> {
+/**
+ * Commits a hold's release, answering a slot that no longer reads (a count of the wrong type) rather than throwing it:
+ * no reason to keep the seats of the holds behind it held (the sweeper), nor the trip it was ending waiting (checkout).
+ */
+export async function releaseUnlessUnusable(store: BookingStore, write: AtomicWrite): Promise<AtomicWriteResult | { readonly unusable: StoredDataError }> {
   try {
     return await commitHoldRelease(store, write);
   } catch (error) {

@@ -7,7 +7,7 @@ import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
 import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
-import { commitHoldRelease, HOLD_RAN_OUT, holdRelease, pagelessCheckoutEnd } from './release-holds';
+import { HOLD_RAN_OUT, holdRelease, pagelessCheckoutEnd, releaseUnlessUnusable } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { checkGuestsPerSlot, guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
 
@@ -265,7 +265,10 @@ async function endCheckout(deps: StartCheckoutDeps, trip: Trip, why: string): Pr
   const ending = pagelessCheckoutEnd(deps, trip, why, deps.clock.now().toISOString());
   const seats = seatsPerSlot(trip.items).map(({ slotId, guests }) => ({ slotId, guests }));
   const { audit, ...release } = holdRelease(deps, { tripId: trip.tripId, seats }, 'system', why);
-  const result = await commitHoldRelease(deps.store, { at: ending.at, ...release, tripTransition: ending.tripTransition, audits: [audit] });
+  const released = await releaseUnlessUnusable(deps.store, { at: ending.at, ...release, tripTransition: ending.tripTransition, audits: [audit] });
+  // A slot that no longer reads takes no seats back: the trip ends all the same, so nobody pays for it, and its hold is
+  // left to the sweeper, which leaves it held and says which slot to repair.
+  const result = 'unusable' in released ? await deps.store.commit(ending) : released;
   if (result.committed) return undefined;
   if (result.rejection.trip === undefined && result.rejection.hold !== undefined) {
     await deps.store.commit(ending);
