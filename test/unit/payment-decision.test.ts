@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { PaymentRecord, RefundEntry, Trip, TripStatus } from '../../lambdas/shared/domain/model';
 import {
+  bookedAtItsPrice,
   decide,
   type ChargeRefunded,
   type CheckoutCompleted,
@@ -132,6 +133,12 @@ const rows: Row[] = [
     event: paid(),
     step: 'answer',
     outcome: 'duplicate',
+  },
+  {
+    rule: 'paid-record-charged-otherwise',
+    state: { trip: trip('booked', { paymentId: PI }), record: record('booked') },
+    event: paid({ amount: 8_000, amountDiscount: 1_000 }),
+    step: 'record-charge',
   },
   {
     rule: 'paid-record-other-trip',
@@ -271,6 +278,30 @@ const rows: Row[] = [
     outcome: 'duplicate',
   },
 ];
+
+describe('decide, a payment create-booking booked at its trip’s price, then its own session', () => {
+  const booked = trip('booked', { paymentId: PI });
+  const discounted = paid({ amount: 8_000, amountDiscount: 1_000 });
+
+  it('corrects a record without a session that the session says was charged less, or in another currency', () => {
+    expect(decide({ trip: booked, record: record('booked') }, discounted).rule).toBe('paid-record-charged-otherwise');
+    expect(decide({ trip: booked, record: record('booked') }, paid({ currency: 'usd' })).rule).toBe('paid-record-charged-otherwise');
+  });
+
+  it('leaves a record written with its session, one charged the price, and one no longer booked as they were', () => {
+    expect(decide({ trip: booked, record: record('booked', { sessionId: 'cs_1', amountPaid: 8_000 }) }, discounted).rule).toBe('paid-record-booked');
+    expect(decide({ trip: booked, record: record('booked') }, paid()).rule).toBe('paid-record-booked');
+    expect(decide({ trip: booked, record: record('needs_attention') }, discounted).rule).toBe('paid-record-needs-attention');
+    expect(decide({ trip: booked, record: record('cancelled') }, discounted).rule).toBe('paid-record-closed');
+  });
+
+  it('reads the record of a trip this payment booked only when the session charged other than the trip’s price', () => {
+    expect(bookedAtItsPrice(booked, paid())).toBe(true);
+    expect(bookedAtItsPrice(booked, discounted)).toBe(false);
+    expect(bookedAtItsPrice(booked, paid({ currency: 'USD' }))).toBe(false);
+    expect(bookedAtItsPrice(booked, paid({ paymentId: 'pi_other' }))).toBe(false);
+  });
+});
 
 describe('decide, a payment create-booking claimed for another trip', () => {
   const claimed = (status: PaymentRecord['status'], extra: Partial<PaymentRecord> = {}) => record(status, { tripId: 'trip-claimed', ...extra });

@@ -116,6 +116,16 @@ export interface BookingCancellation {
   readonly reason: string;
 }
 
+/**
+ * A confirmed booking's share of its payment, from the figure read to another: its payment's charge learned after it
+ * was booked (create-booking could only record its trip's price). Guarded: still confirmed, still at `from`.
+ */
+export interface BookingShareChange {
+  readonly reference: string;
+  readonly from: number;
+  readonly to: number;
+}
+
 /** Everything one atomic write may hold; each part carries the condition that protects it. */
 export interface AtomicWrite {
   readonly seatChanges?: readonly SeatChange[];
@@ -123,6 +133,7 @@ export interface AtomicWrite {
   readonly slotSettings?: SlotSettingsChange;
   readonly newBookings?: readonly Booking[];
   readonly cancellations?: readonly BookingCancellation[];
+  readonly shareChanges?: readonly BookingShareChange[];
   readonly audits?: readonly AuditEntry[];
   readonly tripTransition?: TripTransition;
   readonly paymentRecord?: PaymentRecordWrite;

@@ -109,6 +109,7 @@ export type Plan =
   | { readonly step: 'set-aside'; readonly reason: string }
   | { readonly step: 'attention'; readonly reason: string }
   | { readonly step: 'attend-claimed-payment' }
+  | { readonly step: 'record-charge' }
   | { readonly step: 'issue-refunds' }
   | { readonly step: 'resume-trip-refund'; readonly trip: Trip }
   | { readonly step: 'close-trip'; readonly trip: Trip; readonly outcome: PaymentOutcome }
@@ -201,6 +202,7 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
     // for a trip it did not pay. Answered from the record (booked: duplicate; cancelled or refunded by its shares: done),
     // the money would be kept with nothing booked for it.
     if (claimedForAnotherTrip(record, event)) return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
+    if (chargedOtherwise(record, event)) return { rule: 'paid-record-charged-otherwise', plan: { step: 'record-charge' } };
     switch (record.status) {
       case 'booked':
         return answer('paid-record-booked', 'duplicate');
@@ -241,6 +243,27 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
 function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted): boolean {
   if (record.tripId === undefined || event.tripId === undefined || record.tripId === event.tripId) return false;
   return !isClaimedPayment(record);
+}
+
+/**
+ * A record create-booking wrote for this trip (it knows no session, so it could only record the trip's price) while its
+ * bookings stand, which the payment's own session says was charged otherwise: a discount, or another currency.
+ */
+function chargedOtherwise(record: PaymentRecord, event: CheckoutCompleted): boolean {
+  if (record.status !== 'booked' || record.sessionId !== undefined || event.amount === null) return false;
+  return event.amount !== record.amountPaid || (event.currency?.toLowerCase() ?? record.currency) !== record.currency;
+}
+
+/**
+ * Booked by this payment, as the trip alone tells: the answer needs no payment record unless the session charged
+ * other than the trip's price (a discount), which create-booking, booking it first, could not have recorded.
+ */
+export function bookedAtItsPrice(trip: Trip, event: CheckoutCompleted): boolean {
+  return (
+    trip.status === 'booked' &&
+    trip.paymentId === paymentIdOf(event) &&
+    (event.amount === null || (event.amount === trip.amount && event.currency?.toLowerCase() === trip.currency))
+  );
 }
 
 function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decision {

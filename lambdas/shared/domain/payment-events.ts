@@ -1,14 +1,15 @@
 // Use case: apply one payment event to its trip and payment record, idempotently and in any order: load, decide, carry out.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { AtomicWrite, BookingStore, TripTransition } from './booking-store';
+import type { AtomicWrite, BookingShareChange, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
-import { commitConfirmation, confirmTrip } from './confirm-trip';
+import { commitConfirmation, confirmTrip, paidShares } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { claimedSessionTripRefunded, issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
+  bookedAtItsPrice,
   carriesFailureTime,
   decide,
   outsideRefundKey,
@@ -150,7 +151,7 @@ async function confirmWithoutReading(deps: PaymentDeps, event: PaymentEvent): Pr
     return { outcome: 'booked', tripId, references: attempt.bookings.map((booking) => booking.reference), rule: 'paid-matching' };
   }
   const current = attempt.rejection.trip?.current;
-  if (current?.status === 'booked' && current.paymentId === paymentId) {
+  if (current !== undefined && bookedAtItsPrice(current, event)) {
     // Booked by this payment already (a redelivery, or the traveller's return got there first).
     const { rule, plan } = decide({ trip: current }, event);
     if (plan.step === 'answer') return { ...answerFromState({ trip: current }, event, plan.outcome), rule };
@@ -182,7 +183,7 @@ async function loadState(store: BookingStore, event: PaymentEvent, full: boolean
   if (event.kind === 'checkout-completed' && paymentId !== undefined && !full && eventTripId !== undefined) {
     const trip = await store.getTrip(eventTripId);
     const waiting = trip !== undefined && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
-    if (waiting || (trip?.status === 'booked' && trip.paymentId === paymentId)) return { trip };
+    if (waiting || (trip !== undefined && bookedAtItsPrice(trip, event))) return { trip };
   }
   const record = paymentId === undefined ? undefined : await store.getPaymentRecord(paymentId);
   const tripId = record?.tripId ?? eventTripId;
@@ -230,6 +231,8 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
       return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
     case 'attend-claimed-payment':
       return attendToClaimedPayment(deps, event as CheckoutCompleted, state.record as PaymentRecord, state.trip);
+    case 'record-charge':
+      return recordCharge(deps, event as CheckoutCompleted, state.record as PaymentRecord, state.trip);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
@@ -812,6 +815,62 @@ async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutComplete
     { reason, eventType: event.eventType, sessionId: event.sessionId, sessionTripId: event.tripId ?? null, charged, recordedAsPaid: record.amountPaid },
     uncorrected ? { tripId: claimedTrip.tripId, from: ['refunded'], to: 'cancelled', statusReason: reason } : undefined,
   );
+}
+
+/** Why a payment create-booking booked at its trip's price, charged otherwise, is in front of a person. */
+const CHARGED_OTHERWISE = 'charged_otherwise';
+
+/**
+ * A payment create-booking booked at its trip's price, whose own session now says Stripe charged otherwise. A discount
+ * (the same currency, less than the price) on a payment nothing was refunded or cancelled from yet is corrected in one
+ * write: the record says what was charged and in which session, and each booking its share of that, so a cancellation
+ * gives back what its traveller paid for it. Anything else (another currency, more than the price, a share already
+ * cancelled or refunded at the first figure) goes to a person, the record saying what was charged.
+ */
+async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
+  const charged = event.amount ?? record.amountPaid;
+  const currency = event.currency?.toLowerCase() ?? record.currency;
+  const recorded: PaymentRecord = { ...withCharge(record, charged, currency), sessionId: event.sessionId };
+  const metadata = { charged, currency, recordedAsPaid: record.amountPaid, recordedCurrency: record.currency, sessionId: event.sessionId };
+  const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
+  const shareChanges = discountedShares(record, bookings, charged, currency);
+  if (shareChanges === undefined) {
+    const reason = CHARGED_OTHERWISE;
+    const attended = withAttention(recorded, reason, deps.clock.now().toISOString());
+    return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', { reason, eventType: event.eventType, ...metadata });
+  }
+  const at = deps.clock.now().toISOString();
+  const result = await deps.store.commit({
+    at,
+    paymentRecord: { record: nextVersion(recorded, at), expectedVersion: record.version },
+    shareChanges,
+    audits: [
+      audit(deps, {
+        eventType: 'payment.charge_recorded',
+        entityType: 'payment',
+        entityId: record.paymentId,
+        metadata: { ...metadata, eventId: event.eventId },
+      }),
+    ],
+    processedEvent: processedEvent(deps, event, 'duplicate', record.tripId),
+  });
+  if (result.committed) return { ...fromRecord(recorded, 'duplicate'), references: trip?.bookingReferences ?? [] };
+  if (result.rejection.eventAlreadyProcessed) return { ...fromRecord(recorded, 'duplicate'), ...UNCHANGED };
+  return 'state-changed';
+}
+
+/**
+ * Each booking's share of a discounted charge, from the shares the trip's price gave them (which are its items' prices):
+ * only while every booking stands at its first share and nothing of the payment was refunded or waived.
+ */
+function discountedShares(record: PaymentRecord, bookings: readonly Booking[], charged: number, currency: string): BookingShareChange[] | undefined {
+  if (currency !== record.currency || charged > record.amountPaid || record.refunds.length > 0 || (record.chargeRefunded ?? 0) > 0) return undefined;
+  const shares = bookings.map((booking) => (booking.status === 'confirmed' ? booking.amount : undefined));
+  if (shares.length === 0 || shares.some((share) => share === undefined)) return undefined;
+  const first = shares as number[];
+  if (first.reduce((sum, share) => sum + share, 0) !== record.amountPaid) return undefined;
+  const now = paidShares(first, charged);
+  return bookings.map((booking, index) => ({ reference: booking.reference, from: first[index] as number, to: now[index] as number }));
 }
 
 /**

@@ -1,7 +1,15 @@
 // Pure builders of the transaction's items: every condition a named guard, every refusal tagged with its meaning.
 import { randomUUID } from 'node:crypto';
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { AtomicWrite, BookingCancellation, PaymentRecordWrite, SeatChange, SlotSettingsChange, TripTransition } from '../domain/booking-store';
+import type {
+  AtomicWrite,
+  BookingCancellation,
+  BookingShareChange,
+  PaymentRecordWrite,
+  SeatChange,
+  SlotSettingsChange,
+  TripTransition,
+} from '../domain/booking-store';
 import {
   auditItem,
   bookingItem,
@@ -72,6 +80,8 @@ export const guard = {
   holdExpiresAt: 'expiresAt = :from',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
   bookingConfirmed: '#status = :confirmed',
+  /** A booking's share is changed from the figure it was read at: of a change and a cancellation at once, one decides. */
+  shareAsRead: 'amount = :from',
   /** The trip belongs to the paying user. */
   tripOwnedBy: 'userId = :userId',
   /** The trip was opened for this Checkout Session (the one whose metadata described its items)… */
@@ -113,6 +123,7 @@ export type TransactionPart =
   | { kind: 'slot'; item: TransactItem }
   | { kind: 'new-booking'; reference: string; item: TransactItem }
   | { kind: 'cancellation'; reference: string; item: TransactItem }
+  | { kind: 'share'; reference: string; item: TransactItem }
   | { kind: 'trip'; item: TransactItem }
   | { kind: 'event'; item: TransactItem }
   | { kind: 'payment-record'; item: TransactItem }
@@ -134,6 +145,7 @@ export function buildTransaction(table: string, write: AtomicWrite): Transaction
   for (const cancellation of write.cancellations ?? []) {
     tagged.push({ kind: 'cancellation', reference: cancellation.reference, item: cancellationItem(table, cancellation, at) });
   }
+  for (const change of write.shareChanges ?? []) tagged.push({ kind: 'share', reference: change.reference, item: shareChangeItem(table, change) });
   for (const audit of write.audits ?? []) tagged.push({ kind: 'audit', item: putNewItem(table, auditItem(audit)) });
   if (write.tripTransition) tagged.push({ kind: 'trip', item: tripTransitionItem(table, write.tripTransition, at) });
   if (write.paymentRecord) tagged.push({ kind: 'payment-record', item: paymentRecordPutItem(table, write.paymentRecord) });
@@ -322,6 +334,19 @@ function cancellationItem(table: string, cancellation: BookingCancellation, at: 
       ConditionExpression: allOf(guard.exists, guard.bookingConfirmed),
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':cancelled': 'cancelled', ':confirmed': 'confirmed', ':at': at, ':reason': cancellation.reason },
+    },
+  };
+}
+
+function shareChangeItem(table: string, change: BookingShareChange): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.booking(change.reference),
+      UpdateExpression: 'SET amount = :to',
+      ConditionExpression: allOf(guard.exists, guard.bookingConfirmed, guard.shareAsRead),
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':confirmed': 'confirmed', ':from': change.from, ':to': change.to },
     },
   };
 }

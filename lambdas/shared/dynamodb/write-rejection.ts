@@ -43,6 +43,7 @@ export function decodeRejection(parts: readonly TransactionPart[], reasons: read
         break;
       case 'slot': // a new slot's id taken, or a settings guard: the caller reads the slot again to say which
       case 'cancellation': // a booking no longer confirmed: the release reads its bookings again
+      case 'share': // a booking cancelled or its share changed meanwhile: the step reads its payment again
       case 'audit': // audit ids are fresh UUIDs: a clash means a retried request, which the token already covers
         break;
       default:

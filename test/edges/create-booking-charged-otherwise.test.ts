@@ -1,0 +1,191 @@
+// create-booking books a trip at its price before the payment's own session says Stripe charged less (a discount): the
+// session's event corrects the record and the bookings' shares once, or puts the payment in front of a person.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
+import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { Trip } from '../../lambdas/shared/domain/model';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { deps, seedSlot, testStore, type TestStore } from '../support/store';
+import { createPendingTrip } from '../support/trips';
+import { webhookHarness } from '../support/webhook';
+
+let fake: StripeFake;
+beforeAll(async () => {
+  fake = await startStripeFake();
+});
+afterAll(() => fake.close());
+
+const PRICE = 4_500;
+const DISCOUNT = 1_000;
+
+/** A trip of two bookings at 45.00 each, booked by create-booking with a PaymentIntent Stripe charged 80.00 (10.00 off). */
+async function bookedAtItsPrice(store: TestStore) {
+  const a = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
+  const b = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
+  const trip = await createPendingTrip(store, [
+    [a, 1],
+    [b, 1],
+  ]);
+  const charged = trip.amount - DISCOUNT;
+  const paymentId = paymentIntentId();
+  fake.registerPayment(paymentId, charged);
+  const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
+  const direct = await invoke({ paymentId, tripId: trip.tripId, userId: trip.userId, tripItems: trip.items.map((item) => ({ ...item })) });
+  expect(direct.success).toBe(true);
+  return { trip: (await store.getTrip(trip.tripId)) as Trip, paymentId, charged };
+}
+
+/** The payment's own session completing, with its discount. */
+function sessionCompleted(trip: Trip, paymentId: string, charged: number, overrides: Record<string, unknown> = {}, withItems = false) {
+  const session = {
+    ...checkoutSession(trip, { paymentIntent: paymentId, amount: charged, withItems }),
+    amount_subtotal: trip.amount,
+    total_details: { amount_discount: trip.amount - charged, amount_shipping: 0, amount_tax: 0 },
+    ...overrides,
+  };
+  return signedRequest(stripeEvent('checkout.session.completed', session));
+}
+
+function operator(store: BookingStore) {
+  return { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: systemClock, ids: randomIds };
+}
+
+async function shares(store: TestStore, trip: Trip) {
+  return (await store.getBookings(trip.bookingReferences)).map((booking) => booking.amount);
+}
+
+async function auditsOf(store: TestStore, paymentId: string, eventType: string) {
+  return (await store.listAudit('payment', paymentId)).filter((entry) => entry.eventType === eventType);
+}
+
+describe('create-booking first, then the discounted session of the same trip', () => {
+  it.each([
+    { session: 'a platform’s (no items)', withItems: false },
+    { session: 'one carrying its items (tried in one request first)', withItems: true },
+  ])(
+    '$session: the record says what Stripe charged, each booking its share of it, and a cancellation gives back its share, not its price',
+    async ({ withItems }) => {
+      const store = testStore();
+      const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+      const webhook = webhookHarness(fake, { store });
+
+      const answer = await webhook.send(sessionCompleted(trip, paymentId, charged, {}, withItems));
+
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ outcome: 'duplicate', tripId: trip.tripId, references: trip.bookingReferences });
+      expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', amountPaid: charged, currency: 'eur', sessionId: expect.any(String) });
+      expect(await shares(store, trip)).toEqual([4_000, 4_000]);
+      expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toEqual([
+        expect.objectContaining({ metadata: expect.objectContaining({ charged, recordedAsPaid: trip.amount }) }),
+      ]);
+
+      const [first, second] = trip.bookingReferences as [string, string];
+      await cancelBooking(operator(store), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
+      expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([4_000]);
+      await cancelBooking(operator(store), { reference: second, reason: 'guide ill', actorId: 'ana', refund: true });
+      expect({ back: fake.totalRefunded(paymentId), record: (await store.getPaymentRecord(paymentId))?.status }).toEqual({ back: charged, record: 'refunded' });
+    },
+  );
+
+  it('delivered twice, and twice at once: corrected once, audited once, never scaled again', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    const webhook = webhookHarness(fake, { store });
+    const event = sessionCompleted(trip, paymentId, charged);
+
+    const together = await Promise.all([webhook.send(event), webhook.send(event)]);
+    const again = await webhook.send(event);
+    // Another event of the same session (the reconciliation sweep's, say, a day later): the record decides.
+    const another = await webhook.send(sessionCompleted(trip, paymentId, charged, { id: (await store.getPaymentRecord(paymentId))?.sessionId }));
+
+    expect([...together, again, another].map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect([...together, again, another].map((answer) => answer.body.outcome)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect(await shares(store, trip)).toEqual([4_000, 4_000]);
+    expect((await store.getPaymentRecord(paymentId))?.amountPaid).toBe(charged);
+    expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(1);
+  });
+
+  it('a booking cancelled with its share between the read and the write: the write is refused, and the payment goes to a person, never over-refunded', async () => {
+    const plain = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(plain);
+    const [first, second] = trip.bookingReferences as [string, string];
+    // The operator's cancellation lands just after the event's step read the bookings.
+    let cancelled = false;
+    const store = new Proxy(plain, {
+      get(target, property) {
+        if (property === 'getBookings') {
+          return async (references: readonly string[]) => {
+            const read = await target.getBookings(references);
+            if (!cancelled) {
+              cancelled = true;
+              await cancelBooking(operator(plain), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
+            }
+            return read;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+    const answer = await webhookHarness(fake, { store }).send(sessionCompleted(trip, paymentId, charged));
+
+    expect({ status: answer.status, cancelledInBetween: cancelled }).toEqual({ status: 200, cancelledInBetween: true });
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountPaid: charged, amountRefunded: PRICE });
+    // Nothing scaled: the cancelled booking's share was refunded at the first figure.
+    expect(await shares(plain, trip)).toEqual([PRICE, PRICE]);
+    expect(await auditsOf(plain, paymentId, 'payment.charge_recorded')).toHaveLength(0);
+    // The other booking's share is cut to what is left of the charge: all of it back, not a cent more.
+    await cancelBooking(operator(plain), { reference: second, reason: 'guide ill', actorId: 'ana', refund: true });
+    expect(fake.totalRefunded(paymentId)).toBe(charged);
+  });
+
+  it('a share refunded before the session said what was charged: in front of a person, the rest of the charge refundable and no more', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    const [first, second] = trip.bookingReferences as [string, string];
+    await cancelBooking(operator(store), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
+
+    const answer = await webhookHarness(fake, { store }).send(sessionCompleted(trip, paymentId, charged));
+    await cancelBooking(operator(store), { reference: second, reason: 'guide ill', actorId: 'ana', refund: true });
+
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    expect(await auditsOf(store, paymentId, 'payment.needs_attention')).toEqual([
+      expect.objectContaining({ metadata: expect.objectContaining({ reason: 'charged_otherwise', charged, recordedAsPaid: trip.amount }) }),
+    ]);
+    expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([PRICE, charged - PRICE]);
+  });
+
+  it('charged in another currency than the trip’s: in front of a person, nothing scaled', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store);
+
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'usd', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', currency: 'usd', amountPaid: trip.amount });
+    expect(await shares(store, trip)).toEqual([PRICE, PRICE]);
+  });
+
+  it('charged the trip’s price: the duplicate it always was, nothing written', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store);
+    const versionBefore = (await store.getPaymentRecord(paymentId))?.version;
+
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(trip, paymentId, trip.amount, { total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+
+    expect(answer.body).toMatchObject({ outcome: 'duplicate', references: trip.bookingReferences });
+    expect((await store.getPaymentRecord(paymentId))?.version).toBe(versionBefore);
+    expect(await shares(store, trip)).toEqual([PRICE, PRICE]);
+  });
+});
