@@ -25,6 +25,11 @@ export type TripHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayP
 /** The trip changes while its payment is processed, and it is one traveller's: no cache may keep it. */
 const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
+/** Every answer of the route, refusals too: a trip's state is never served from a cache. */
+function answer(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return { ...jsonResponse(status, body), headers: { ...HEADERS, ...headers } };
+}
+
 /** Why a trip's money went back; other states' reasons are our own notes, not the traveller's. */
 const STATES_WITH_A_REASON: readonly Trip['status'][] = ['refund_pending', 'refunded', 'cancelled'];
 
@@ -111,30 +116,27 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
   return async (event) => {
     try {
       const user = callerUser(event, event.queryStringParameters?.userId);
-      if (!user.ok) return jsonResponse(403, { error: user.error, message: user.message });
+      if (!user.ok) return answer(403, { error: user.error, message: user.message });
       const input = parseInput(showTripInputSchema, { tripId: event.pathParameters?.tripId, userId: user.userId });
-      if (!input.ok) return jsonResponse(400, { error: input.errorCode, field: input.field, message: input.message });
+      if (!input.ok) return answer(400, { error: input.errorCode, field: input.field, message: input.message });
       const result = await showTrip(deps, input.value);
       if (!result.ok) {
         if (result.unreadable) {
           count(METRIC.unreadableTrips);
           logger.error('A stored trip no longer reads: answered as a missing one', { tripId: input.value.tripId, problem: result.unreadable.message });
         }
-        return { ...jsonResponse(404, { error: result.errorCode, message: result.message }), headers: HEADERS };
+        return answer(404, { error: result.errorCode, message: result.message });
       }
       record(result.check);
       log(result);
-      return { ...jsonResponse(200, tripAnswer(result.trip, result.bookings, result.payment, deps.clock.now())), headers: HEADERS };
+      return answer(200, tripAnswer(result.trip, result.bookings, result.payment, deps.clock.now()));
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
         logger.warn('The table did not answer a trip’s read', { error: error.message });
-        return {
-          ...jsonResponse(503, { error: 'STORE_UNAVAILABLE', message: 'The trip could not be read; try again.' }),
-          headers: { ...HEADERS, 'retry-after': '2' },
-        };
+        return answer(503, { error: 'STORE_UNAVAILABLE', message: 'The trip could not be read; try again.' }, { 'retry-after': '2' });
       }
       logger.error('Unexpected failure showing a trip', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
-      return internalError();
+      return { ...internalError(), headers: HEADERS };
     } finally {
       // A return that counted nothing publishes nothing: Powertools would log a warning for every such call.
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();

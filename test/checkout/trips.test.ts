@@ -302,14 +302,14 @@ describe('GET /trips/{tripId} and who may read a trip', () => {
 
     expect(mine).toMatchObject({ status: 200, body: { tripId: trip.tripId } });
     expect(mineNamed.status).toBe(200);
-    expect(naming).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
+    expect(naming).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' }, headers: { 'cache-control': 'no-store' } });
   });
 
   it.each([
     { name: 'no user (an IAM caller must name one)', tripId: 'trip-1', as: {}, field: 'userId' },
     { name: 'a trip id no trip can have', tripId: 'trip#1', as: { userId: 'user-1' }, field: 'tripId' },
   ])('answers 400 VALIDATION_FAILED to $name', async ({ tripId, as, field }) => {
-    expect(await getTrip(tripId, as)).toMatchObject({ status: 400, body: { error: 'VALIDATION_FAILED', field } });
+    expect(await getTrip(tripId, as)).toMatchObject({ status: 400, body: { error: 'VALIDATION_FAILED', field }, headers: { 'cache-control': 'no-store' } });
   });
 });
 
