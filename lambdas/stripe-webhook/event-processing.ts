@@ -80,16 +80,16 @@ export async function processStripeEvent(deps: EventProcessingDeps, json: unknow
     });
     return { kind: 'unusable', eventId: parsed.eventId, eventType, problem: parsed.problem, recorded };
   }
-  if (parsed.apiVersion !== undefined && parsed.apiVersion !== STRIPE_API_VERSION) {
-    logger.warn('An event of another API version: create the endpoint with the pinned one', { apiVersion: parsed.apiVersion, pinned: STRIPE_API_VERSION });
-  }
-
   const paymentEvent = parsed.event;
   logger.appendKeys({
     stripeEventId: paymentEvent.eventId,
     eventType: paymentEvent.eventType,
     ...('tripId' in paymentEvent && { tripId: paymentEvent.tripId }),
   });
+  // Said once the event's keys are on the line, so it names the event it is about.
+  if (parsed.apiVersion !== undefined && parsed.apiVersion !== STRIPE_API_VERSION) {
+    logger.warn('An event of another API version: create the endpoint with the pinned one', { apiVersion: parsed.apiVersion, pinned: STRIPE_API_VERSION });
+  }
   const result = await handlePaymentEvent(deps, paymentEvent);
   logger.appendKeys({ outcome: result.outcome, ...(result.tripId && { tripId: result.tripId }) });
   if (result.outcome !== 'ignored') {

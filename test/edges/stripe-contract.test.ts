@@ -7,6 +7,7 @@ import type { Trip } from '../../lambdas/shared/domain/model';
 import { BookingStack } from '../../lib/booking-stack';
 import { parseStackSettings } from '../../lib/settings';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { linesWritten } from '../support/lines-written';
 import { ops } from '../support/ops';
 import { readSlot, seedSlot, testStore } from '../support/store';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -106,6 +107,24 @@ describe('a validly signed event is never answered 5xx for its content', () => {
     expect(response).toMatchObject({ status: 200, body: { received: true, outcome: 'needs_attention', reason: 'unusable_event' } });
     expect(await store.getPaymentRecord(paymentIntent)).toEqual(before);
     expect((await store.getTrip(trip.tripId))?.status).toBe('booked');
+  });
+});
+
+describe('an event of another API version', () => {
+  it('is acted on, and its warning names the event it is about', async () => {
+    const { store, trip, paymentIntent } = await pendingTrip();
+    const webhook = webhookHarness(fake, { store, logLevel: 'DEBUG' });
+    const event = { ...stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent })), api_version: '2023-10-16' };
+
+    let answer: Awaited<ReturnType<typeof webhook.send>> | undefined;
+    const lines = await linesWritten(async () => {
+      answer = await webhook.send(signedRequest(event));
+    });
+
+    expect(answer).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect(lines.filter((line) => String(line.message).startsWith('An event of another API version'))).toEqual([
+      expect.objectContaining({ level: 'WARN', stripeEventId: event.id, eventType: 'checkout.session.completed', apiVersion: '2023-10-16' }),
+    ]);
   });
 });
 
