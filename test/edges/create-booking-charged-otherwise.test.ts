@@ -6,9 +6,10 @@ import { createBookingHandler } from '../../lambdas/create-booking/create-bookin
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Trip } from '../../lambdas/shared/domain/model';
+import { reasonsOf } from '../../lambdas/shared/domain/payment-ledger';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { deps, seedSlot, testStore, type TestStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
@@ -187,5 +188,122 @@ describe('create-booking first, then the discounted session of the same trip', (
     expect(answer.body).toMatchObject({ outcome: 'duplicate', references: trip.bookingReferences });
     expect((await store.getPaymentRecord(paymentId))?.version).toBe(versionBefore);
     expect(await shares(store, trip)).toEqual([PRICE, PRICE]);
+  });
+});
+
+/** The store as `bookings cancel` sees it: the session's event is delivered (and corrects the shares) just before it reads the record. */
+function sessionLandingBeforeRecordRead(plain: TestStore, deliver: () => Promise<void>) {
+  let delivered = false;
+  const store = new Proxy(plain, {
+    get(target, property) {
+      if (property === 'getPaymentRecord') {
+        return async (id: string) => {
+          if (!delivered) {
+            delivered = true;
+            await deliver();
+          }
+          return target.getPaymentRecord(id);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, delivered: () => delivered };
+}
+
+describe('the correction landing between a cancellation’s read of its booking and its read of the record', () => {
+  it('with its refund: the booking gets its corrected share, not its undiscounted price (the cancellation reads again)', async () => {
+    const plain = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(plain);
+    const [first, second] = trip.bookingReferences as [string, string];
+    const webhook = webhookHarness(fake, { store: plain });
+    const race = sessionLandingBeforeRecordRead(plain, async () => {
+      expect((await webhook.send(sessionCompleted(trip, paymentId, charged))).body).toMatchObject({ outcome: 'duplicate' });
+    });
+
+    await cancelBooking(operator(race.store), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
+
+    expect(race.delivered()).toBe(true);
+    expect((await plain.getPaymentRecord(paymentId))?.amountPaid).toBe(charged);
+    expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([4_000]);
+    expect((await plain.getPaymentRecord(paymentId))?.status).toBe('booked');
+    await cancelBooking(operator(plain), { reference: second, reason: 'guide ill', actorId: 'ana', refund: true });
+    expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([4_000, 4_000]);
+  });
+
+  it('--no-refund: the share waived is the corrected one', async () => {
+    const plain = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(plain);
+    const webhook = webhookHarness(fake, { store: plain });
+    const race = sessionLandingBeforeRecordRead(plain, async () => {
+      await webhook.send(sessionCompleted(trip, paymentId, charged));
+    });
+
+    await cancelBooking(operator(race.store), { reference: trip.bookingReferences[0] as string, reason: 'no show', actorId: 'ana', refund: false });
+
+    const record = await plain.getPaymentRecord(paymentId);
+    expect(record?.amountPaid).toBe(charged);
+    expect(record?.refunds.map((entry) => ({ status: entry.status, amount: entry.amount }))).toEqual([{ status: 'waived', amount: 4_000 }]);
+  });
+});
+
+describe('the discounted session arriving once create-booking’s payment left `booked`', () => {
+  it('one share refunded at the price, the other waived: in front of a person, the record saying what was charged', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    const [first, second] = trip.bookingReferences as [string, string];
+    await cancelBooking(operator(store), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
+    await cancelBooking(operator(store), { reference: second, reason: 'no show', actorId: 'ana', refund: false });
+
+    const answer = await webhookHarness(fake, { store }).send(sessionCompleted(trip, paymentId, charged));
+
+    const record = await store.getPaymentRecord(paymentId);
+    expect({
+      outcome: answer.body.outcome,
+      status: record?.status,
+      reasons: reasonsOf(record?.attention).map((r) => r.reason),
+      amountPaid: record?.amountPaid,
+    }).toEqual({
+      outcome: 'needs_attention',
+      status: 'needs_attention',
+      reasons: ['charged_otherwise'],
+      amountPaid: charged,
+    });
+  });
+
+  it('the whole charge refunded in the Dashboard first: the record says what Stripe charged and gave back, nobody asked to look', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    const webhook = webhookHarness(fake, { store });
+    await (await fake.client()).refunds.create({ payment_intent: paymentId });
+    expect((await webhook.send(signedRequest(chargeRefunded(paymentId, charged, { tripId: trip.tripId })))).body).toMatchObject({ outcome: 'released' });
+
+    const answer = await webhook.send(sessionCompleted(trip, paymentId, charged));
+
+    const record = await store.getPaymentRecord(paymentId);
+    expect(answer.body.outcome).toBe('refunded');
+    expect({ status: record?.status, amountPaid: record?.amountPaid, amountRefunded: record?.amountRefunded }).toEqual({
+      status: 'refunded',
+      amountPaid: charged,
+      amountRefunded: fake.totalRefunded(paymentId),
+    });
+    expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(1);
+  });
+
+  it('a person already looking at a refused share: the charge joins the reasons, and the record says what was charged', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    fake.refuseNext('charge_disputed');
+    await cancelBooking(operator(store), { reference: trip.bookingReferences[0] as string, reason: 'guide ill', actorId: 'ana', refund: true });
+    expect((await store.getPaymentRecord(paymentId))?.status).toBe('needs_attention');
+
+    await webhookHarness(fake, { store }).send(sessionCompleted(trip, paymentId, charged));
+
+    const record = await store.getPaymentRecord(paymentId);
+    expect({ amountPaid: record?.amountPaid, reasons: reasonsOf(record?.attention).map((r) => r.reason) }).toEqual({
+      amountPaid: charged,
+      reasons: ['refund_refused', 'charged_otherwise'],
+    });
   });
 });

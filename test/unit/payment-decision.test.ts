@@ -283,16 +283,20 @@ describe('decide, a payment create-booking booked at its trip’s price, then it
   const booked = trip('booked', { paymentId: PI });
   const discounted = paid({ amount: 8_000, amountDiscount: 1_000 });
 
-  it('corrects a record without a session that the session says was charged less, or in another currency', () => {
-    expect(decide({ trip: booked, record: record('booked') }, discounted).rule).toBe('paid-record-charged-otherwise');
-    expect(decide({ trip: booked, record: record('booked') }, paid({ currency: 'usd' })).rule).toBe('paid-record-charged-otherwise');
-  });
+  it.each(['booked', 'cancelled', 'refunded', 'needs_attention', 'resolved'] as const)(
+    'takes up a %s record without a session that the session says was charged less, or in another currency',
+    (status) => {
+      const since = status === 'booked' ? booked : trip(status === 'needs_attention' || status === 'resolved' ? 'booked' : status, { paymentId: PI });
+      expect(decide({ trip: since, record: record(status) }, discounted).rule).toBe('paid-record-charged-otherwise');
+      expect(decide({ trip: since, record: record(status) }, paid({ currency: 'usd' })).rule).toBe('paid-record-charged-otherwise');
+    },
+  );
 
-  it('leaves a record written with its session, one charged the price, and one no longer booked as they were', () => {
+  it('leaves a record written with its session, one charged the price, and one of a trip this payment did not book as they were', () => {
     expect(decide({ trip: booked, record: record('booked', { sessionId: 'cs_1', amountPaid: 8_000 }) }, discounted).rule).toBe('paid-record-booked');
     expect(decide({ trip: booked, record: record('booked') }, paid()).rule).toBe('paid-record-booked');
-    expect(decide({ trip: booked, record: record('needs_attention') }, discounted).rule).toBe('paid-record-needs-attention');
-    expect(decide({ trip: booked, record: record('cancelled') }, discounted).rule).toBe('paid-record-closed');
+    expect(decide({ trip: trip('booked', { paymentId: 'pi_other' }), record: record('booked') }, discounted).rule).toBe('paid-record-booked');
+    expect(decide({ record: record('cancelled') }, discounted).rule).toBe('paid-record-closed');
   });
 
   it('reads the record of a trip this payment booked only when the session charged other than the trip’s price', () => {

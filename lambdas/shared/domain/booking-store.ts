@@ -114,6 +114,8 @@ export interface SlotSettingsChange {
 export interface BookingCancellation {
   readonly reference: string;
   readonly reason: string;
+  /** When set, the booking's share must still be this: the share its refund or waiver was decided at. */
+  readonly shareAsRead?: number;
 }
 
 /**

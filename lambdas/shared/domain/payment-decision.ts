@@ -202,7 +202,7 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
     // for a trip it did not pay. Answered from the record (booked: duplicate; cancelled or refunded by its shares: done),
     // the money would be kept with nothing booked for it.
     if (claimedForAnotherTrip(record, event)) return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
-    if (chargedOtherwise(record, event)) return { rule: 'paid-record-charged-otherwise', plan: { step: 'record-charge' } };
+    if (chargedOtherwise(record, trip, event)) return { rule: 'paid-record-charged-otherwise', plan: { step: 'record-charge' } };
     switch (record.status) {
       case 'booked':
         return answer('paid-record-booked', 'duplicate');
@@ -246,11 +246,13 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
 }
 
 /**
- * A record create-booking wrote for this trip (it knows no session, so it could only record the trip's price) while its
- * bookings stand, which the payment's own session says was charged otherwise: a discount, or another currency.
+ * The record of a trip this payment booked without its session (create-booking knows none, so it could only record the
+ * trip's price), whatever became of it since, which the payment's own session says was charged otherwise: a discount,
+ * or another currency.
  */
-function chargedOtherwise(record: PaymentRecord, event: CheckoutCompleted): boolean {
-  if (record.status !== 'booked' || record.sessionId !== undefined || event.amount === null) return false;
+function chargedOtherwise(record: PaymentRecord, trip: Trip | undefined, event: CheckoutCompleted): boolean {
+  if (record.sessionId !== undefined || event.amount === null) return false;
+  if (trip === undefined || trip.paymentId !== record.paymentId || record.tripId !== trip.tripId) return false;
   return event.amount !== record.amountPaid || (event.currency?.toLowerCase() ?? record.currency) !== record.currency;
 }
 

@@ -822,10 +822,11 @@ const CHARGED_OTHERWISE = 'charged_otherwise';
 
 /**
  * A payment create-booking booked at its trip's price, whose own session now says Stripe charged otherwise. A discount
- * (the same currency, less than the price) on a payment nothing was refunded or cancelled from yet is corrected in one
- * write: the record says what was charged and in which session, and each booking its share of that, so a cancellation
- * gives back what its traveller paid for it. Anything else (another currency, more than the price, a share already
- * cancelled or refunded at the first figure) goes to a person, the record saying what was charged.
+ * (the same currency, less than the price) on a payment still booked, nothing refunded or cancelled from it yet, is
+ * corrected in one write: the record says what was charged and in which session, and each booking its share of that, so
+ * a cancellation gives back what its traveller paid for it. A payment all of whose money is back only has the charge
+ * recorded. Anything else (another currency, more than the price, a share already cancelled or refunded at the first
+ * figure, a person already looking) goes to a person, the record saying what was charged.
  */
 async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
   const charged = event.amount ?? record.amountPaid;
@@ -834,6 +835,9 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
   const metadata = { charged, currency, recordedAsPaid: record.amountPaid, recordedCurrency: record.currency, sessionId: event.sessionId };
   const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
   const shareChanges = discountedShares(record, bookings, charged, currency);
+  if (shareChanges === undefined && recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
+    return commitRecord(deps, event, record, recorded, 'refunded', 'payment.charge_recorded', metadata);
+  }
   if (shareChanges === undefined) {
     const reason = CHARGED_OTHERWISE;
     const attended = withAttention(recorded, reason, deps.clock.now().toISOString());
@@ -864,7 +868,8 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
  * only while every booking stands at its first share and nothing of the payment was refunded or waived.
  */
 function discountedShares(record: PaymentRecord, bookings: readonly Booking[], charged: number, currency: string): BookingShareChange[] | undefined {
-  if (currency !== record.currency || charged > record.amountPaid || record.refunds.length > 0 || (record.chargeRefunded ?? 0) > 0) return undefined;
+  if (record.status !== 'booked' || currency !== record.currency || charged > record.amountPaid) return undefined;
+  if (record.refunds.length > 0 || (record.chargeRefunded ?? 0) > 0) return undefined;
   const shares = bookings.map((booking) => (booking.status === 'confirmed' ? booking.amount : undefined));
   if (shares.length === 0 || shares.some((share) => share === undefined)) return undefined;
   const first = shares as number[];

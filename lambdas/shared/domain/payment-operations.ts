@@ -150,7 +150,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const tripEnd = tripEndOfLastCancellation(after);
       const released = await releaseBookings(
         deps,
-        { reference: booking.reference },
+        // At the share read: one corrected since (its session's charge recorded) makes this read again.
+        { reference: booking.reference, ...(booking.amount !== undefined && { shareAsRead: booking.amount }) },
         {
           reason: input.reason,
           actorType: 'operator',

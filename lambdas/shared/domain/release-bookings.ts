@@ -6,8 +6,11 @@ import type { Deps } from './collaborators';
 import { failure, type BookingFailure } from './errors';
 import { guestsPerSlot, type AuditActorType, type AuditEntry, type Booking, type Slot, type Trip, type TripStatus } from './model';
 
-/** A trip as its caller has just read it (its bookings are released), or one booking by reference. */
-export type ReleaseTarget = { readonly trip: Trip } | { readonly reference: string };
+/**
+ * A trip as its caller has just read it (its bookings are released), or one booking by reference — with the share its
+ * caller read it at, when it decided on that share (the booking is then released only while its share is still that).
+ */
+export type ReleaseTarget = { readonly trip: Trip } | { readonly reference: string; readonly shareAsRead?: number };
 
 export interface ReleaseOptions {
   readonly reason: string;
@@ -66,7 +69,7 @@ export async function releaseBookings(deps: Deps, target: ReleaseTarget, options
       const write: AtomicWrite = {
         at,
         seatChanges: seatGives(confirmed, slots),
-        cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason })),
+        cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason, ...shareGuard(target) })),
         audits: [...confirmed.map((booking) => cancellationAudit(deps, booking, options, at)), ...(options.audits ?? [])],
         ...(tripTransition && { tripTransition }),
         ...(options.paymentRecord && { paymentRecord: options.paymentRecord }),
@@ -92,6 +95,11 @@ export async function releaseBookings(deps: Deps, target: ReleaseTarget, options
     },
     () => failure('TRANSACTION_FAILED', 'The bookings kept changing while being released; try again.', { retryable: true }),
   );
+}
+
+/** The share a cancellation is decided at: a share corrected since (its payment's charge learned late) refuses it. */
+function shareGuard(target: ReleaseTarget): { shareAsRead?: number } {
+  return 'shareAsRead' in target && target.shareAsRead !== undefined ? { shareAsRead: target.shareAsRead } : {};
 }
 
 async function loadTargetBookings(store: BookingStore, target: ReleaseTarget): Promise<{ ok: true; value: Booking[] } | BookingFailure> {

@@ -80,7 +80,7 @@ export const guard = {
   holdExpiresAt: 'expiresAt = :from',
   /** Only a confirmed booking can be cancelled, so seats come back once. */
   bookingConfirmed: '#status = :confirmed',
-  /** A booking's share is changed from the figure it was read at: of a change and a cancellation at once, one decides. */
+  /** A booking's share is changed, or its cancellation's refund decided, from the figure read: of the two at once, one decides. */
   shareAsRead: 'amount = :from',
   /** The trip belongs to the paying user. */
   tripOwnedBy: 'userId = :userId',
@@ -326,14 +326,20 @@ function unusableEventPutItem(table: string, write: NonNullable<AtomicWrite['unu
 }
 
 function cancellationItem(table: string, cancellation: BookingCancellation, at: string): TransactItem {
+  const values: Values = { ':cancelled': 'cancelled', ':confirmed': 'confirmed', ':at': at, ':reason': cancellation.reason };
+  const conditions: string[] = [guard.exists, guard.bookingConfirmed];
+  if (cancellation.shareAsRead !== undefined) {
+    conditions.push(guard.shareAsRead);
+    values[':from'] = cancellation.shareAsRead;
+  }
   return {
     Update: {
       TableName: table,
       Key: keys.booking(cancellation.reference),
       UpdateExpression: 'SET #status = :cancelled, cancelledAt = :at, cancellationReason = :reason',
-      ConditionExpression: allOf(guard.exists, guard.bookingConfirmed),
+      ConditionExpression: allOf(...conditions),
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':cancelled': 'cancelled', ':confirmed': 'confirmed', ':at': at, ':reason': cancellation.reason },
+      ExpressionAttributeValues: values,
     },
   };
 }
