@@ -1,7 +1,7 @@
 // create-booking books a trip at its price before the payment's own session says Stripe charged less (a discount): the
 // session's event corrects the record and the bookings' shares once, or puts the payment in front of a person.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -25,16 +25,16 @@ const PRICE = 4_500;
 const DISCOUNT = 1_000;
 
 /** A trip of two bookings at 45.00 each, booked by create-booking with a PaymentIntent Stripe charged 80.00 (10.00 off). */
-async function bookedAtItsPrice(store: TestStore) {
+async function bookedAtItsPrice(store: TestStore, charge: { more?: number; currency?: string } = {}) {
   const a = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
   const b = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
   const trip = await createPendingTrip(store, [
     [a, 1],
     [b, 1],
   ]);
-  const charged = trip.amount - DISCOUNT;
+  const charged = charge.more === undefined ? trip.amount - DISCOUNT : trip.amount + charge.more;
   const paymentId = paymentIntentId();
-  fake.registerPayment(paymentId, charged);
+  fake.registerPayment(paymentId, charged, charge.currency ?? 'eur');
   const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
   const direct = await invoke({ paymentId, tripId: trip.tripId, userId: trip.userId, tripItems: trip.items.map((item) => ({ ...item })) });
   expect(direct.success).toBe(true);
@@ -272,24 +272,40 @@ describe('the discounted session arriving once create-booking’s payment left `
     });
   });
 
-  it('the whole charge refunded in the Dashboard first: the record says what Stripe charged and gave back, nobody asked to look', async () => {
-    const store = testStore();
-    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
-    const webhook = webhookHarness(fake, { store });
-    await (await fake.client()).refunds.create({ payment_intent: paymentId });
-    expect((await webhook.send(signedRequest(chargeRefunded(paymentId, charged, { tripId: trip.tripId })))).body).toMatchObject({ outcome: 'released' });
+  it.each([
+    { charged: 'less (a discount)', more: undefined, currency: 'eur' },
+    { charged: 'more (a tax)', more: 1_000, currency: 'eur' },
+    { charged: 'in another currency', more: 500, currency: 'usd' },
+  ])(
+    'the whole charge, $charged, refunded in the Dashboard first: the charge recorded, nothing for a person, no refund counted',
+    async ({ more, currency }) => {
+      const store = testStore();
+      const { trip, paymentId, charged } = await bookedAtItsPrice(store, { ...(more !== undefined && { more }), currency });
+      const webhook = webhookHarness(fake, { store });
+      await (await fake.client()).refunds.create({ payment_intent: paymentId });
+      const released = await webhook.send(signedRequest(chargeRefunded(paymentId, charged, { tripId: trip.tripId, currency })));
+      expect(released.body).toMatchObject({ outcome: 'released' });
+      const metrics = vi.spyOn(webhook.metrics, 'addMetric');
 
-    const answer = await webhook.send(sessionCompleted(trip, paymentId, charged));
+      const answer = await webhook.send(
+        sessionCompleted(trip, paymentId, charged, {
+          currency,
+          total_details: { amount_discount: Math.max(0, trip.amount - charged), amount_shipping: 0, amount_tax: Math.max(0, charged - trip.amount) },
+        }),
+      );
 
-    const record = await store.getPaymentRecord(paymentId);
-    expect(answer.body.outcome).toBe('refunded');
-    expect({ status: record?.status, amountPaid: record?.amountPaid, amountRefunded: record?.amountRefunded }).toEqual({
-      status: 'refunded',
-      amountPaid: charged,
-      amountRefunded: fake.totalRefunded(paymentId),
-    });
-    expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(1);
-  });
+      const record = await store.getPaymentRecord(paymentId);
+      expect(answer.body.outcome).toBe('already_refunded');
+      expect({ status: record?.status, amountPaid: record?.amountPaid, currency: record?.currency, amountRefunded: record?.amountRefunded }).toEqual({
+        status: 'refunded',
+        amountPaid: charged,
+        currency,
+        amountRefunded: fake.totalRefunded(paymentId),
+      });
+      expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(1);
+      expect(metrics.mock.calls.map(([name]) => name)).not.toContain('Refunds');
+    },
+  );
 
   it('a person already looking at a refused share: the charge joins the reasons, and the record says what was charged', async () => {
     const store = testStore();

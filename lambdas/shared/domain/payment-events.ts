@@ -495,7 +495,7 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
   const { tripId } = trip;
   const at = deps.clock.now().toISOString();
   const refunded: PaymentRecord = record
-    ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt).record, 'refunded')
+    ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt, event.amountRefunded).record, 'refunded')
     : newPaymentRecord(
         {
           paymentId: event.paymentId,
@@ -537,7 +537,7 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
 async function settleRefunded(deps: PaymentDeps, event: ChargeRefunded, { trip, record }: PaymentState, outcome: PaymentOutcome): Promise<StepResult> {
   const current = record as PaymentRecord;
   const at = deps.clock.now().toISOString();
-  const settled = chargeFullyRefunded(current, at, 'charge_refunded', event.occurredAt).record;
+  const settled = chargeFullyRefunded(current, at, 'charge_refunded', event.occurredAt, event.amountRefunded).record;
   return commitRecord(
     deps,
     event,
@@ -836,7 +836,7 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
   const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
   const shareChanges = discountedShares(record, bookings, charged, currency);
   if (shareChanges === undefined && recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
-    return commitRecord(deps, event, record, recorded, 'refunded', 'payment.charge_recorded', metadata);
+    return commitRecord(deps, event, record, recorded, 'already_refunded', 'payment.charge_recorded', metadata);
   }
   if (shareChanges === undefined) {
     const reason = CHARGED_OTHERWISE;

@@ -419,16 +419,18 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
 }
 
 /**
- * Stripe says the whole charge is back. Refunds we asked for but never heard of are superseded (not needed any
- * more); pending ones stay open, because Stripe counts a pending refund in the charge's total and it can still
- * fail. The record settles.
+ * Stripe says the whole charge is back: all the record counts as paid, or more when Stripe's event names more (a record
+ * create-booking wrote holds its trip's price until its session says what was charged, which may be more: kept, so
+ * that charge then reads all back too). Refunds we asked for but never heard of are superseded (not needed any more);
+ * pending ones stay open, because Stripe counts a pending refund in the charge's total and it can still fail. The
+ * record settles.
  */
-export function chargeFullyRefunded(record: PaymentRecord, at: string, why: string, asOf?: number): RefundChange {
+export function chargeFullyRefunded(record: PaymentRecord, at: string, why: string, asOf?: number, total = record.amountPaid): RefundChange {
   const refunds = record.refunds.map((entry) =>
     entry.status === 'requested' ? { ...entry, status: 'superseded' as const, failureCode: why, updatedAt: at } : entry,
   );
   return {
-    record: settle(recounted(withChargeTotal({ ...record, refunds }, record.amountPaid, asOf))),
+    record: settle(recounted(withChargeTotal({ ...record, refunds }, Math.max(record.amountPaid, total), asOf))),
     audit: { eventType: 'payment.fully_refunded', metadata: { amount: record.amountPaid, why } },
     attention: false,
   };
