@@ -84,6 +84,10 @@ describe('create-booking first, then the discounted session of the same trip', (
       expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toEqual([
         expect.objectContaining({ metadata: expect.objectContaining({ charged, recordedAsPaid: trip.amount }) }),
       ]);
+      const trail = await store.listAudit('booking', trip.bookingReferences[0] as string);
+      expect(trail.filter((entry) => entry.eventType === 'booking.share_corrected')).toEqual([
+        expect.objectContaining({ metadata: expect.objectContaining({ from: PRICE, to: 4_000, paymentId }) }),
+      ]);
 
       const [first, second] = trip.bookingReferences as [string, string];
       await cancelBooking(operator(store), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true });
@@ -173,6 +177,22 @@ describe('create-booking first, then the discounted session of the same trip', (
 
     expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', currency: 'usd', amountPaid: trip.amount });
+    expect(await shares(store, trip)).toEqual([PRICE, PRICE]);
+  });
+
+  it('a session priced otherwise than the trip (its subtotal another figure): in front of a person, nothing scaled', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(trip, paymentId, charged, {
+        amount_subtotal: charged + 500,
+        total_details: { amount_discount: 500, amount_shipping: 0, amount_tax: 0 },
+      }),
+    );
+
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountPaid: charged });
     expect(await shares(store, trip)).toEqual([PRICE, PRICE]);
   });
 

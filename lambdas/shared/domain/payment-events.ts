@@ -834,7 +834,7 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
   const recorded: PaymentRecord = { ...withCharge(record, charged, currency), sessionId: event.sessionId };
   const metadata = { charged, currency, recordedAsPaid: record.amountPaid, recordedCurrency: record.currency, sessionId: event.sessionId };
   const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
-  const shareChanges = discountedShares(record, bookings, charged, currency);
+  const shareChanges = discountedShares(record, bookings, event, currency);
   if (shareChanges === undefined && recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
     return commitRecord(deps, event, record, recorded, 'already_refunded', 'payment.charge_recorded', metadata);
   }
@@ -855,6 +855,15 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
         entityId: record.paymentId,
         metadata: { ...metadata, eventId: event.eventId },
       }),
+      // Each booking's own trail says its share moved, and why.
+      ...shareChanges.map(({ reference, from, to }) =>
+        audit(deps, {
+          eventType: 'booking.share_corrected',
+          entityType: 'booking',
+          entityId: reference,
+          metadata: { from, to, paymentId: record.paymentId, charged, eventId: event.eventId },
+        }),
+      ),
     ],
     processedEvent: processedEvent(deps, event, 'duplicate', record.tripId),
   });
@@ -865,10 +874,14 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
 
 /**
  * Each booking's share of a discounted charge, from the shares the trip's price gave them (which are its items' prices):
- * only while every booking stands at its first share and nothing of the payment was refunded or waived.
+ * only for a session priced at the trip's price and charged that less its discount, while every booking stands at its
+ * first share and nothing of the payment was refunded or waived.
  */
-function discountedShares(record: PaymentRecord, bookings: readonly Booking[], charged: number, currency: string): BookingShareChange[] | undefined {
-  if (record.status !== 'booked' || currency !== record.currency || charged > record.amountPaid) return undefined;
+function discountedShares(record: PaymentRecord, bookings: readonly Booking[], event: CheckoutCompleted, currency: string): BookingShareChange[] | undefined {
+  const charged = event.amount;
+  const price = event.amountSubtotal ?? charged;
+  if (charged === null || price !== record.amountPaid || charged !== price - event.amountDiscount || charged > price) return undefined;
+  if (record.status !== 'booked' || currency !== record.currency) return undefined;
   if (record.refunds.length > 0 || (record.chargeRefunded ?? 0) > 0) return undefined;
   const shares = bookings.map((booking) => (booking.status === 'confirmed' ? booking.amount : undefined));
   if (shares.length === 0 || shares.some((share) => share === undefined)) return undefined;
