@@ -41,8 +41,9 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
     statusReason: STATES_WITH_A_REASON.includes(trip.status) ? (trip.statusReason ?? null) : null,
     amount: trip.amount,
     currency: trip.currency,
-    paid: payment?.amountPaid ?? null,
-    refunded: payment?.amountRefunded ?? null,
+    // Figures of the answer's currency only: a payment charged in another (a person's to look at) is not stated as this one.
+    paid: payment?.currency === trip.currency ? payment.amountPaid : null,
+    refunded: payment?.currency === trip.currency ? payment.amountRefunded : null,
     holdExpiresAt: seatsHeldUntil(trip, now) ?? null,
     items: trip.items.map((item, index) => ({
       slotId: item.slotId,

@@ -1,6 +1,13 @@
 // create-booking books a trip at its price before the payment's own session says Stripe charged less (a discount): the
 // session's event corrects the record and the bookings' shares once, or puts the payment in front of a person.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
+import type { ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
+import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
+import { minutesLater, testReconciler } from '../support/reconciler';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
@@ -341,5 +348,115 @@ describe('the discounted session arriving once create-booking’s payment left `
       amountPaid: charged,
       reasons: ['refund_refused', 'charged_otherwise'],
     });
+  });
+});
+
+describe('the same session at the same time as create-booking, or as another delivery of it', () => {
+  it('the sweep’s confirmation, refused because create-booking booked the trip meanwhile, still records what Stripe charged', async () => {
+    const plain = testStore();
+    const a = await seedSlot(plain, { capacity: 5, priceAmount: PRICE });
+    const b = await seedSlot(plain, { capacity: 5, priceAmount: PRICE });
+    const pending = await createPendingTrip(plain, [
+      [a, 1],
+      [b, 1],
+    ]);
+    const charged = pending.amount - DISCOUNT;
+    const paymentId = paymentIntentId();
+    fake.registerPayment(paymentId, charged, 'eur');
+    // A platform's session (no items in its metadata): the sweep reads the trip before it confirms.
+    const session = {
+      ...checkoutSession(pending, { paymentIntent: paymentId, amount: charged }),
+      amount_subtotal: pending.amount,
+      total_details: { amount_discount: DISCOUNT, amount_shipping: 0, amount_tax: 0 },
+    };
+    const event = stripeEvent('checkout.session.completed', session);
+    const listed: ListedEvent = { id: event.id, type: event.type, created: event.created, pendingDeliveries: 0, json: event };
+    const events: PaymentEventSource = {
+      listEvents: async ({ createdFrom, createdTo }) => (event.created >= createdFrom && event.created <= createdTo ? [listed] : []),
+    };
+    // create-booking (knowing no session) commits right after the sweep read the trip still waiting.
+    const invoke = createBookingHandler({ ...deps(plain), logger: new Logger({ logLevel: 'SILENT' }) });
+    let booked: Awaited<ReturnType<typeof invoke>> | undefined;
+    const store = new Proxy(plain, {
+      get(target, property) {
+        if (property === 'getTrip') {
+          return async (tripId: string) => {
+            const read = await target.getTrip(tripId);
+            if (booked === undefined && tripId === pending.tripId && read?.status === 'pending_payment') {
+              booked = await invoke({ paymentId, tripId, userId: pending.userId, tripItems: pending.items.map((item) => ({ ...item })) });
+            }
+            return read;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as DynamoDbBookingStore;
+
+    await testReconciler(fake, store, { events, clock: minutesLater(10) }).run(undefined as never, undefined as never);
+
+    expect(booked?.success).toBe(true);
+    const trip = (await plain.getTrip(pending.tripId)) as Trip;
+    expect(trip).toMatchObject({ status: 'booked', paymentId });
+    expect(await plain.getProcessedEvent(event.id)).toMatchObject({ outcome: 'duplicate' });
+    expect(await plain.getPaymentRecord(paymentId)).toMatchObject({ amountPaid: charged, sessionId: session.id });
+    expect(await shares(plain, trip)).toEqual([PRICE - DISCOUNT / 2, PRICE - DISCOUNT / 2]);
+  });
+
+  it('the delivery that read the record before the other corrected it answers as any redelivery: duplicate, the references, no reason', async () => {
+    const plain = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(plain);
+    const event = sessionCompleted(trip, paymentId, charged);
+    const other = webhookHarness(fake, { store: plain });
+    let second: Awaited<ReturnType<typeof other.send>> | undefined;
+    const store = new Proxy(plain, {
+      get(target, property) {
+        if (property === 'getBookings') {
+          return async (references: readonly string[]) => {
+            if (second === undefined) second = await other.send(event);
+            return target.getBookings(references);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+
+    const first = await webhookHarness(fake, { store }).send(event);
+
+    expect(second?.body).toMatchObject({ outcome: 'duplicate', references: trip.bookingReferences });
+    expect(first).toEqual({ status: 200, body: { received: true, outcome: 'duplicate', tripId: trip.tripId, references: trip.bookingReferences } });
+    expect(await plain.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', amountPaid: charged });
+  });
+});
+
+describe('GET /trips once a charge in another currency was recorded', () => {
+  it('does not state the yen charged as euro cents', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    const handler = createLocalTripHandler({
+      store,
+      table: store.tableName,
+      stripeClient: () => fake.client(),
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+    });
+
+    const response = await handler(
+      apiGatewayEvent({
+        method: 'GET',
+        path: `/trips/${trip.tripId}`,
+        routeKey: `GET ${TRIP_PATH}`,
+        pathParameters: { tripId: trip.tripId },
+        rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
+      }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ currency: 'eur', amount: trip.amount, paid: null, refunded: null });
   });
 });

@@ -261,11 +261,12 @@ function chargedOtherwise(record: PaymentRecord, trip: Trip | undefined, event: 
  * other than the trip's price (a discount), which create-booking, booking it first, could not have recorded.
  */
 export function bookedAtItsPrice(trip: Trip, event: CheckoutCompleted): boolean {
-  return (
-    trip.status === 'booked' &&
-    trip.paymentId === paymentIdOf(event) &&
-    (event.amount === null || (event.amount === trip.amount && event.currency?.toLowerCase() === trip.currency))
-  );
+  return trip.status === 'booked' && trip.paymentId === paymentIdOf(event) && chargedItsPrice(trip, event);
+}
+
+/** The session charged the trip's price, in its currency (or says nothing of what it charged). */
+export function chargedItsPrice(trip: Pick<Trip, 'amount' | 'currency'>, event: CheckoutCompleted): boolean {
+  return event.amount === null || (event.amount === trip.amount && event.currency?.toLowerCase() === trip.currency);
 }
 
 function decideUnpaid({ trip }: PaymentState, event: CheckoutCompleted): Decision {

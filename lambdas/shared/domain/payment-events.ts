@@ -10,6 +10,7 @@ import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentR
 import {
   amountPaidOf,
   bookedAtItsPrice,
+  chargedItsPrice,
   carriesFailureTime,
   decide,
   outsideRefundKey,
@@ -272,6 +273,9 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
   const paymentId = paymentIdOf(event);
   const result = await confirmTrip(deps, { trip, paymentId, marker: markerOf(deps, event), amountPaid, sessionId: event.sessionId });
   if (result.ok) {
+    // Booked by this payment meanwhile (create-booking, say), at the trip's price: a session that charged otherwise is
+    // decided again from the record, which may still have to say what was charged.
+    if (result.replayed && !chargedItsPrice(trip, event)) return 'state-changed';
     const references = result.bookings.map((booking) => booking.reference);
     return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
   }
@@ -836,12 +840,13 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
   const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
   const shareChanges = discountedShares(record, bookings, event, currency);
   if (shareChanges === undefined && recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
-    return commitRecord(deps, event, record, recorded, 'already_refunded', 'payment.charge_recorded', metadata);
+    return orAsDoneBefore(deps, event, await commitRecord(deps, event, record, recorded, 'already_refunded', 'payment.charge_recorded', metadata));
   }
   if (shareChanges === undefined) {
     const reason = CHARGED_OTHERWISE;
     const attended = withAttention(recorded, reason, deps.clock.now().toISOString());
-    return commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', { reason, eventType: event.eventType, ...metadata });
+    const metadataOfReason = { reason, eventType: event.eventType, ...metadata };
+    return orAsDoneBefore(deps, event, await commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', metadataOfReason));
   }
   const at = deps.clock.now().toISOString();
   const result = await deps.store.commit({
@@ -865,11 +870,23 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
         }),
       ),
     ],
-    processedEvent: processedEvent(deps, event, 'duplicate', record.tripId),
+    processedEvent: processedEvent(deps, event, 'duplicate', record.tripId, trip?.bookingReferences),
   });
   if (result.committed) return { ...fromRecord(recorded, 'duplicate'), references: trip?.bookingReferences ?? [] };
-  if (result.rejection.eventAlreadyProcessed) return { ...fromRecord(recorded, 'duplicate'), ...UNCHANGED };
+  if (result.rejection.eventAlreadyProcessed) return asDoneBefore(deps, event);
   return 'state-changed';
+}
+
+/**
+ * Another delivery of the same event did it first (its processed-event record refused this write, built from the record
+ * as it was before): answered from what that delivery left, as any duplicate is.
+ */
+async function asDoneBefore(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult> {
+  return answerFromState(await loadState(deps.store, event, true), event, 'duplicate');
+}
+
+function orAsDoneBefore(deps: PaymentDeps, event: PaymentEvent, result: StepResult): StepResult | Promise<StepResult> {
+  return result !== 'state-changed' && result.unchanged ? asDoneBefore(deps, event) : result;
 }
 
 /**
