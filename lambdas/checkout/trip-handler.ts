@@ -25,6 +25,11 @@ export type TripHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayP
 /** The trip changes while its payment is processed, and it is one traveller's: no cache may keep it. */
 const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
+/** A record of the format before versions (version 0) knows no currency: its figures are the trip's. */
+function inTripCurrency(payment: PaymentRecord, trip: Trip): boolean {
+  return payment.version === 0 || payment.currency === trip.currency;
+}
+
 /** Every answer of the route, refusals too: a trip's state is never served from a cache. */
 function answer(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
   return { ...jsonResponse(status, body), headers: { ...HEADERS, ...headers } };
@@ -42,8 +47,8 @@ export function tripAnswer(trip: Trip, bookings: readonly Booking[], payment: Pa
     amount: trip.amount,
     currency: trip.currency,
     // Figures of the answer's currency only: a payment charged in another (a person's to look at) is not stated as this one.
-    paid: payment?.currency === trip.currency ? payment.amountPaid : null,
-    refunded: payment?.currency === trip.currency ? payment.amountRefunded : null,
+    paid: payment && inTripCurrency(payment, trip) ? payment.amountPaid : null,
+    refunded: payment && inTripCurrency(payment, trip) ? payment.amountRefunded : null,
     holdExpiresAt: seatsHeldUntil(trip, now) ?? null,
     items: trip.items.map((item, index) => ({
       slotId: item.slotId,

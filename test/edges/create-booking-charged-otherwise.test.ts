@@ -8,17 +8,21 @@ import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamod
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { minutesLater, testReconciler } from '../support/reconciler';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Trip } from '../../lambdas/shared/domain/model';
+import { processedEventRecord } from '../../lambdas/shared/domain/audit-trail';
+import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { reasonsOf } from '../../lambdas/shared/domain/payment-ledger';
+import { keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { deps, seedSlot, testStore, type TestStore } from '../support/store';
+import { deps, seedSlot, tableOf, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -438,15 +442,7 @@ describe('GET /trips once a charge in another currency was recorded', () => {
       sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
     );
     expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
-    const handler = createLocalTripHandler({
-      store,
-      table: store.tableName,
-      stripeClient: () => fake.client(),
-      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-      metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
-    });
-
-    const response = await handler(
+    const response = await tripRoute(store)(
       apiGatewayEvent({
         method: 'GET',
         path: `/trips/${trip.tripId}`,
@@ -460,3 +456,93 @@ describe('GET /trips once a charge in another currency was recorded', () => {
     expect(JSON.parse(response.body ?? '{}')).toMatchObject({ currency: 'eur', amount: trip.amount, paid: null, refunded: null });
   });
 });
+
+describe('an event recorded as processed while the record still held create-booking’s figure', () => {
+  it('delivered again (a redelivery, or ops reconcile), the charge is recorded and the shares corrected all the same', async () => {
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store);
+    const event = sessionCompleted(trip, paymentId, charged);
+    const eventId = (JSON.parse(event.body ?? '{}') as { id: string }).id;
+    // What a sweep wrote down for the `duplicate` a version before this row answered (nothing else written).
+    const at = new Date().toISOString();
+    const marker = { eventId, eventType: 'checkout.session.completed', expiresAt: Math.floor(Date.now() / 1000) + PROCESSED_EVENT_RETENTION_DAYS * 86_400 };
+    const recorded = await store.commit({
+      at,
+      processedEvent: processedEventRecord(marker, 'duplicate', { tripId: trip.tripId, references: trip.bookingReferences, at }),
+    });
+    expect(recorded.committed).toBe(true);
+
+    const answer = await webhookHarness(fake, { store }).send(event);
+
+    expect(answer).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: trip.bookingReferences } });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ amountPaid: charged, sessionId: expect.any(String) });
+    expect(await shares(store, trip)).toEqual([4_000, 4_000]);
+    await cancelBooking(operator(store), { reference: trip.bookingReferences[0] as string, reason: 'guide ill', actorId: 'ana', refund: true });
+    expect(fake.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([4_000]);
+  });
+});
+
+describe('a payment record of the format before versions (no currency: read as eur), of a trip in dollars', () => {
+  const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: item }));
+
+  /** A trip in dollars the old code could not book, moved to `status` with its payment, and that payment's old record. */
+  async function legacyUsdTrip(store: TestStore, status: 'refund_pending' | 'refunded') {
+    const slot = await seedSlot(store, { capacity: 3, priceAmount: PRICE, currency: 'usd' });
+    const pending = await createPendingTrip(store, [[slot, 2]]);
+    const paymentId = paymentIntentId();
+    fake.registerPayment(paymentId, pending.amount, 'usd');
+    const at = new Date().toISOString();
+    await putRaw(tripItem({ ...pending, status, paymentId, statusReason: 'SLOT_BLOCKED' }));
+    await putRaw({
+      ...keys.paymentRecord(paymentId),
+      entity: 'payment',
+      paymentId,
+      tripId: pending.tripId,
+      status,
+      reason: 'SLOT_BLOCKED',
+      amount: pending.amount,
+      createdAt: at,
+      updatedAt: at,
+    });
+    return { trip: (await store.getTrip(pending.tripId)) as Trip, paymentId };
+  }
+
+  it('its session redelivered: the refund still owed is made, not put in front of a person as charged otherwise', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await legacyUsdTrip(store, 'refund_pending');
+
+    const answer = await webhookHarness(fake, { store }).send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId, currency: 'usd' }))),
+    );
+
+    expect({ outcome: answer.body.outcome, refunded: fake.totalRefunded(paymentId) }).toEqual({ outcome: 'refunded', refunded: trip.amount });
+  });
+
+  it('GET /trips states what was paid and refunded', async () => {
+    const store = testStore();
+    const { trip } = await legacyUsdTrip(store, 'refunded');
+
+    const response = await tripRoute(store)(
+      apiGatewayEvent({
+        method: 'GET',
+        path: `/trips/${trip.tripId}`,
+        routeKey: `GET ${TRIP_PATH}`,
+        pathParameters: { tripId: trip.tripId },
+        rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
+      }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
+  });
+});
+
+function tripRoute(store: TestStore) {
+  return createLocalTripHandler({
+    store,
+    table: tableOf(store),
+    stripeClient: () => fake.client(),
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
+  });
+}

@@ -251,7 +251,8 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
  * or another currency.
  */
 function chargedOtherwise(record: PaymentRecord, trip: Trip | undefined, event: CheckoutCompleted): boolean {
-  if (record.sessionId !== undefined || event.amount === null) return false;
+  // A record of the format before versions (version 0) knows no currency (it reads as eur) and was never create-booking's.
+  if (record.sessionId !== undefined || record.version === 0 || event.amount === null) return false;
   if (trip === undefined || trip.paymentId !== record.paymentId || record.tripId !== trip.tripId) return false;
   return event.amount !== record.amountPaid || (event.currency?.toLowerCase() ?? record.currency) !== record.currency;
 }

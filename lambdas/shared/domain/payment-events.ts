@@ -833,60 +833,65 @@ const CHARGED_OTHERWISE = 'charged_otherwise';
  * figure, a person already looking) goes to a person, the record saying what was charged.
  */
 async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record: PaymentRecord, trip: Trip | undefined): Promise<StepResult> {
+  const at = deps.clock.now().toISOString();
   const charged = event.amount ?? record.amountPaid;
   const currency = event.currency?.toLowerCase() ?? record.currency;
   const recorded: PaymentRecord = { ...withCharge(record, charged, currency), sessionId: event.sessionId };
-  const metadata = { charged, currency, recordedAsPaid: record.amountPaid, recordedCurrency: record.currency, sessionId: event.sessionId };
+  const metadata = {
+    charged,
+    currency,
+    recordedAsPaid: record.amountPaid,
+    recordedCurrency: record.currency,
+    sessionId: event.sessionId,
+    eventId: event.eventId,
+  };
   const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
   const shareChanges = discountedShares(record, bookings, event, currency);
-  if (shareChanges === undefined && recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
-    return orAsDoneBefore(deps, event, await commitRecord(deps, event, record, recorded, 'already_refunded', 'payment.charge_recorded', metadata));
-  }
-  if (shareChanges === undefined) {
-    const reason = CHARGED_OTHERWISE;
-    const attended = withAttention(recorded, reason, deps.clock.now().toISOString());
-    const metadataOfReason = { reason, eventType: event.eventType, ...metadata };
-    return orAsDoneBefore(deps, event, await commitRecord(deps, event, record, attended, 'needs_attention', 'payment.needs_attention', metadataOfReason));
-  }
-  const at = deps.clock.now().toISOString();
-  const result = await deps.store.commit({
+  const references = trip?.paymentId === record.paymentId ? trip.bookingReferences : [];
+  const paymentAudit = (eventType: string, extra: AuditEntry['metadata'] = {}) =>
+    audit(deps, { eventType, entityType: 'payment', entityId: record.paymentId, metadata: { ...metadata, ...extra } });
+  const write = (after: PaymentRecord, outcome: PaymentOutcome, audits: AuditEntry[]): AtomicWrite => ({
     at,
-    paymentRecord: { record: nextVersion(recorded, at), expectedVersion: record.version },
-    shareChanges,
-    audits: [
-      audit(deps, {
-        eventType: 'payment.charge_recorded',
-        entityType: 'payment',
-        entityId: record.paymentId,
-        metadata: { ...metadata, eventId: event.eventId },
-      }),
-      // Each booking's own trail says its share moved, and why.
-      ...shareChanges.map(({ reference, from, to }) =>
-        audit(deps, {
-          eventType: 'booking.share_corrected',
-          entityType: 'booking',
-          entityId: reference,
-          metadata: { from, to, paymentId: record.paymentId, charged, eventId: event.eventId },
-        }),
-      ),
-    ],
-    processedEvent: processedEvent(deps, event, 'duplicate', record.tripId, trip?.bookingReferences),
+    paymentRecord: { record: nextVersion(after, at), expectedVersion: record.version },
+    audits,
+    processedEvent: processedEvent(deps, event, outcome, record.tripId, references),
   });
-  if (result.committed) return { ...fromRecord(recorded, 'duplicate'), references: trip?.bookingReferences ?? [] };
-  if (result.rejection.eventAlreadyProcessed) return asDoneBefore(deps, event);
-  return 'state-changed';
+
+  if (shareChanges !== undefined) {
+    // Each booking's own trail says its share moved, and why.
+    const shareAudits = shareChanges.map(({ reference, from, to }) =>
+      audit(deps, {
+        eventType: 'booking.share_corrected',
+        entityType: 'booking',
+        entityId: reference,
+        metadata: { from, to, paymentId: record.paymentId, charged, eventId: event.eventId },
+      }),
+    );
+    const corrected = { ...write(recorded, 'duplicate', [paymentAudit('payment.charge_recorded'), ...shareAudits]), shareChanges };
+    return commitCharge(deps, corrected, { ...fromRecord(recorded, 'duplicate'), references });
+  }
+  if (recorded.status === 'refunded' && recorded.amountRefunded >= recorded.amountPaid) {
+    return commitCharge(deps, write(recorded, 'already_refunded', [paymentAudit('payment.charge_recorded')]), fromRecord(recorded, 'already_refunded'));
+  }
+  const reason = CHARGED_OTHERWISE;
+  const attended = withAttention(recorded, reason, at);
+  const flagged = write(attended, 'needs_attention', [paymentAudit('payment.needs_attention', { reason, eventType: event.eventType })]);
+  return commitCharge(deps, flagged, fromRecord(attended, 'needs_attention'));
 }
 
 /**
- * Another delivery of the same event did it first (its processed-event record refused this write, built from the record
- * as it was before): answered from what that delivery left, as any duplicate is.
+ * Commits what the session's charge changes, guarded by the record as read. Refused only because the event is recorded as
+ * processed already, by a delivery or a sweep that answered it without recording the charge (code of before this row, or
+ * a confirmation that found its trip just booked): the record still as read, the same write goes in without that record,
+ * its other guards keeping it once. Refused for anything else, the record moved (another delivery of it did it first):
+ * decided again from what it is now.
  */
-async function asDoneBefore(deps: PaymentDeps, event: PaymentEvent): Promise<PaymentEventResult> {
-  return answerFromState(await loadState(deps.store, event, true), event, 'duplicate');
-}
-
-function orAsDoneBefore(deps: PaymentDeps, event: PaymentEvent, result: StepResult): StepResult | Promise<StepResult> {
-  return result !== 'state-changed' && result.unchanged ? asDoneBefore(deps, event) : result;
+async function commitCharge(deps: PaymentDeps, write: AtomicWrite, answer: PaymentEventResult): Promise<StepResult> {
+  const result = await deps.store.commit(write);
+  if (result.committed) return answer;
+  if (!result.rejection.eventAlreadyProcessed || result.rejection.paymentRecord) return 'state-changed';
+  const { processedEvent: _recordedAlready, ...withoutEvent } = write;
+  return (await deps.store.commit(withoutEvent)).committed ? answer : 'state-changed';
 }
 
 /**
