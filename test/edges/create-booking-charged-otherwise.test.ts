@@ -518,6 +518,50 @@ describe('a payment record of the format before versions (no currency: read as e
     expect({ outcome: answer.body.outcome, refunded: fake.totalRefunded(paymentId) }).toEqual({ outcome: 'refunded', refunded: trip.amount });
   });
 
+  const redelivered = (trip: Trip, paymentId: string) =>
+    signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId, currency: 'usd' }), `evt_${paymentId}`));
+  const shown = async (store: TestStore, trip: Trip) =>
+    JSON.parse(
+      (
+        await tripRoute(store)(
+          apiGatewayEvent({
+            method: 'GET',
+            path: `/trips/${trip.tripId}`,
+            routeKey: `GET ${TRIP_PATH}`,
+            pathParameters: { tripId: trip.tripId },
+            rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
+          }),
+        )
+      ).body ?? '{}',
+    );
+
+  it('written again (its refund made, so it is stored with the eur it was read with): still no charge in another currency', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await legacyUsdTrip(store, 'refund_pending');
+    const webhook = webhookHarness(fake, { store });
+    expect((await webhook.send(redelivered(trip, paymentId))).body.outcome).toBe('refunded');
+
+    const again = await webhook.send(
+      signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId, currency: 'usd' }))),
+    );
+
+    expect(again.body.outcome).toBe('refunded');
+    expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(0);
+    expect(await shown(store, trip)).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
+  });
+
+  it('its refund refused by Stripe, then its session again: the person is told of the refusal only', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await legacyUsdTrip(store, 'refund_pending');
+    const webhook = webhookHarness(fake, { store });
+    fake.refuseNext('charge_disputed');
+    expect((await webhook.send(redelivered(trip, paymentId))).body.outcome).toBe('needs_attention');
+
+    await webhook.send(signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId, currency: 'usd' }))));
+
+    expect(reasonsOf((await store.getPaymentRecord(paymentId))?.attention).map((r) => r.reason)).toEqual(['refund_refused']);
+  });
+
   it('GET /trips states what was paid and refunded', async () => {
     const store = testStore();
     const { trip } = await legacyUsdTrip(store, 'refunded');

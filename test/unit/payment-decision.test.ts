@@ -297,8 +297,11 @@ describe('decide, a payment create-booking booked at its trip’s price, then it
     expect(decide({ trip: booked, record: record('booked') }, paid()).rule).toBe('paid-record-booked');
     expect(decide({ trip: trip('booked', { paymentId: 'pi_other' }), record: record('booked') }, discounted).rule).toBe('paid-record-booked');
     expect(decide({ record: record('cancelled') }, discounted).rule).toBe('paid-record-closed');
-    // Of the format before versions: it knows no currency, and create-booking never wrote one of those for this row.
-    expect(decide({ trip: booked, record: record('booked', { version: 0 }) }, paid({ currency: 'usd' })).rule).toBe('paid-record-booked');
+    // Not a confirmation's (it names why it was written: of the format before versions, its currency unknown, say).
+    const refundPending = trip('refund_pending', { paymentId: PI });
+    expect(decide({ trip: refundPending, record: record('refund_pending', { reason: 'SLOT_BLOCKED' }) }, paid({ currency: 'usd' })).rule).toBe(
+      'paid-record-refund-pending',
+    );
   });
 
   it('reads the record of a trip this payment booked only when the session charged other than the trip’s price', () => {

@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { isClaimedPayment, refundChangeMoves, withFailureDated } from './payment-ledger';
+import { isClaimedPayment, refundChangeMoves, withFailureDated, writtenByAConfirmation } from './payment-ledger';
 import {
   CONFIRMABLE_TRIP_STATUSES,
   SESSION_SLACK_MS,
@@ -246,13 +246,12 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
 }
 
 /**
- * The record of a trip this payment booked without its session (create-booking knows none, so it could only record the
- * trip's price), whatever became of it since, which the payment's own session says was charged otherwise: a discount,
- * or another currency.
+ * The record a confirmation of the trip this payment booked wrote without its session (create-booking knows none, so it
+ * could only record the trip's price), whatever became of it since, which the payment's own session says was charged
+ * otherwise: a discount, or another currency.
  */
 function chargedOtherwise(record: PaymentRecord, trip: Trip | undefined, event: CheckoutCompleted): boolean {
-  // A record of the format before versions (version 0) knows no currency (it reads as eur) and was never create-booking's.
-  if (record.sessionId !== undefined || record.version === 0 || event.amount === null) return false;
+  if (record.sessionId !== undefined || !writtenByAConfirmation(record) || event.amount === null) return false;
   if (trip === undefined || trip.paymentId !== record.paymentId || record.tripId !== trip.tripId) return false;
   return event.amount !== record.amountPaid || (event.currency?.toLowerCase() ?? record.currency) !== record.currency;
 }

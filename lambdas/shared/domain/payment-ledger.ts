@@ -121,6 +121,15 @@ export function isClaimedPayment(record: PaymentRecord): boolean {
   return record.paidForTripId !== undefined && record.paidForTripId !== record.tripId;
 }
 
+/**
+ * Written by a confirmation (create-booking's, or an event's): the one kind of record that names no `reason`. Every other
+ * says why it was written (set aside, refunded first, put in front of a person, or of the format before versions, whose
+ * currency is unknown and reads as eur), and only a confirmation's learns what its charge was after it was written.
+ */
+export function writtenByAConfirmation(record: PaymentRecord): boolean {
+  return record.reason === undefined;
+}
+
 export function hasRequestedRefunds(record: PaymentRecord): boolean {
   return record.refunds.some((entry) => entry.status === 'requested');
 }
