@@ -826,8 +826,8 @@ const CHARGED_OTHERWISE = 'charged_otherwise';
 
 /**
  * A payment create-booking booked at its trip's price, whose own session now says Stripe charged otherwise. A discount
- * (the same currency, less than the price) on a payment still booked, nothing refunded or cancelled from it yet, is
- * corrected in one write: the record says what was charged and in which session, and each booking its share of that, so
+ * (the session priced at the trip's price, charged that less its discount) on a payment still booked, nothing refunded
+ * or cancelled from it yet, is corrected in one write: the record says what was charged and in which session, and each booking its share of that, so
  * a cancellation gives back what its traveller paid for it. A payment all of whose money is back only has the charge
  * recorded. Anything else (another currency, more than the price, a share already cancelled or refunded at the first
  * figure, a person already looking) goes to a person, the record saying what was charged.
@@ -845,9 +845,8 @@ async function recordCharge(deps: PaymentDeps, event: CheckoutCompleted, record:
     sessionId: event.sessionId,
     eventId: event.eventId,
   };
-  const bookings = trip?.paymentId === record.paymentId ? await deps.store.getBookings(trip.bookingReferences) : [];
-  const shareChanges = discountedShares(record, bookings, event, currency);
   const references = trip?.paymentId === record.paymentId ? trip.bookingReferences : [];
+  const shareChanges = discountedShares(record, references.length > 0 ? await deps.store.getBookings(references) : [], event, currency);
   const paymentAudit = (eventType: string, extra: AuditEntry['metadata'] = {}) =>
     audit(deps, { eventType, entityType: 'payment', entityId: record.paymentId, metadata: { ...metadata, ...extra } });
   const write = (after: PaymentRecord, outcome: PaymentOutcome, audits: AuditEntry[]): AtomicWrite => ({
