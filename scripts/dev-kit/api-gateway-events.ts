@@ -1,5 +1,6 @@
 // API Gateway HTTP API (payload format 2.0) events for tests and the benchmark, from the builder the local server uses.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { TRIP_PATH } from '../../lambdas/checkout/checkout-contract';
 import { buildApiGatewayEvent } from '../local/api-gateway-adapter';
 
 export interface RequestShape {
@@ -25,5 +26,16 @@ export function apiGatewayEvent(request: RequestShape = {}): APIGatewayProxyEven
     ...(request.rawQueryString !== undefined && { rawQueryString: request.rawQueryString }),
     ...(request.routeKey !== undefined && { routeKey: request.routeKey }),
     ...(request.pathParameters !== undefined && { pathParameters: request.pathParameters }),
+  });
+}
+
+/** GET /trips/{tripId} as an IAM caller naming the traveller, as API Gateway hands it to the route. */
+export function tripRequest(tripId: string, userId: string): APIGatewayProxyEventV2 {
+  return apiGatewayEvent({
+    method: 'GET',
+    path: `/trips/${encodeURIComponent(tripId)}`,
+    routeKey: `GET ${TRIP_PATH}`,
+    pathParameters: { tripId },
+    rawQueryString: new URLSearchParams({ userId }).toString(),
   });
 }

@@ -4,7 +4,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
 import { randomIds } from '../../lambdas/shared/domain/collaborators';
 import { unheldSeats } from '../../lambdas/shared/domain/model';
@@ -12,7 +11,7 @@ import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { keys } from '../../lambdas/shared/dynamodb/item-keys';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -50,15 +49,7 @@ describe('a claimed payment: the trip its session was opened for', () => {
     /** GET /trips/{B} as B's traveller, and how many times Stripe was asked for B's session meanwhile. */
     const show = async () => {
       const asked = fake.calls.filter((call) => call.path.includes(sessionId)).length;
-      const response = await tripHandler(
-        apiGatewayEvent({
-          method: 'GET',
-          path: `/trips/${paying.tripId}`,
-          routeKey: `GET ${TRIP_PATH}`,
-          pathParameters: { tripId: paying.tripId },
-          rawQueryString: new URLSearchParams({ userId }).toString(),
-        }),
-      );
+      const response = await tripHandler(tripRequest(paying.tripId, userId));
       const body = JSON.parse(response.body ?? '{}') as { status?: string; statusReason?: string | null };
       return { status: response.statusCode, body, askedStripe: fake.calls.filter((call) => call.path.includes(sessionId)).length - asked };
     };

@@ -2,10 +2,9 @@
 // session's event corrects the record and the bookings' shares once, or puts the payment in front of a person.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import type { ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { minutesLater, testReconciler } from '../support/reconciler';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -442,18 +441,10 @@ describe('GET /trips once a charge in another currency was recorded', () => {
       sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
     );
     expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
-    const response = await tripRoute(store)(
-      apiGatewayEvent({
-        method: 'GET',
-        path: `/trips/${trip.tripId}`,
-        routeKey: `GET ${TRIP_PATH}`,
-        pathParameters: { tripId: trip.tripId },
-        rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
-      }),
-    );
+    const shown = await shownTrip(store, trip);
 
-    expect(response.statusCode).toBe(200);
-    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ currency: 'eur', amount: trip.amount, paid: null, refunded: null });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ currency: 'eur', amount: trip.amount, paid: null, refunded: null });
   });
 });
 
@@ -520,21 +511,6 @@ describe('a payment record of the format before versions (no currency: read as e
 
   const redelivered = (trip: Trip, paymentId: string) =>
     signedRequest(stripeEvent('checkout.session.completed', checkoutSession(trip, { paymentIntent: paymentId, currency: 'usd' }), `evt_${paymentId}`));
-  const shown = async (store: TestStore, trip: Trip) =>
-    JSON.parse(
-      (
-        await tripRoute(store)(
-          apiGatewayEvent({
-            method: 'GET',
-            path: `/trips/${trip.tripId}`,
-            routeKey: `GET ${TRIP_PATH}`,
-            pathParameters: { tripId: trip.tripId },
-            rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
-          }),
-        )
-      ).body ?? '{}',
-    );
-
   it('written again (its refund made, so it is stored with the eur it was read with): still no charge in another currency', async () => {
     const store = testStore();
     const { trip, paymentId } = await legacyUsdTrip(store, 'refund_pending');
@@ -547,7 +523,7 @@ describe('a payment record of the format before versions (no currency: read as e
 
     expect(again.body.outcome).toBe('refunded');
     expect(await auditsOf(store, paymentId, 'payment.charge_recorded')).toHaveLength(0);
-    expect(await shown(store, trip)).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
+    expect((await shownTrip(store, trip)).body).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
   });
 
   it('its refund refused by Stripe, then its session again: the person is told of the refusal only', async () => {
@@ -566,27 +542,22 @@ describe('a payment record of the format before versions (no currency: read as e
     const store = testStore();
     const { trip } = await legacyUsdTrip(store, 'refunded');
 
-    const response = await tripRoute(store)(
-      apiGatewayEvent({
-        method: 'GET',
-        path: `/trips/${trip.tripId}`,
-        routeKey: `GET ${TRIP_PATH}`,
-        pathParameters: { tripId: trip.tripId },
-        rawQueryString: new URLSearchParams({ userId: trip.userId }).toString(),
-      }),
-    );
+    const shown = await shownTrip(store, trip);
 
-    expect(response.statusCode).toBe(200);
-    expect(JSON.parse(response.body ?? '{}')).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
   });
 });
 
-function tripRoute(store: TestStore) {
-  return createLocalTripHandler({
+/** GET /trips/{tripId} as its traveller, through the route's handler over `store`. */
+async function shownTrip(store: TestStore, trip: Trip): Promise<{ status: number | undefined; body: Record<string, unknown> }> {
+  const route = createLocalTripHandler({
     store,
     table: tableOf(store),
     stripeClient: () => fake.client(),
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
   });
+  const response = await route(tripRequest(trip.tripId, trip.userId));
+  return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') as Record<string, unknown> };
 }
