@@ -53,6 +53,8 @@ const RELEASE_ATTEMPTS = 5;
  */
 export async function releaseBookings(deps: Deps, target: ReleaseTarget, options: ReleaseOptions): Promise<ReleaseSuccess | BookingFailure> {
   const attempts = options.paymentRecord ? 1 : RELEASE_ATTEMPTS;
+  // The share its caller decided at: one corrected since (its payment's charge learned late) refuses the cancellation.
+  const shareAsRead = 'shareAsRead' in target && target.shareAsRead !== undefined ? { shareAsRead: target.shareAsRead } : {};
   return retryWhileStateMoves(
     attempts,
     async () => {
@@ -69,7 +71,7 @@ export async function releaseBookings(deps: Deps, target: ReleaseTarget, options
       const write: AtomicWrite = {
         at,
         seatChanges: seatGives(confirmed, slots),
-        cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason, ...shareGuard(target) })),
+        cancellations: confirmed.map((booking) => ({ reference: booking.reference, reason: options.reason, ...shareAsRead })),
         audits: [...confirmed.map((booking) => cancellationAudit(deps, booking, options, at)), ...(options.audits ?? [])],
         ...(tripTransition && { tripTransition }),
         ...(options.paymentRecord && { paymentRecord: options.paymentRecord }),
@@ -95,11 +97,6 @@ export async function releaseBookings(deps: Deps, target: ReleaseTarget, options
     },
     () => failure('TRANSACTION_FAILED', 'The bookings kept changing while being released; try again.', { retryable: true }),
   );
-}
-
-/** The share a cancellation is decided at: a share corrected since (its payment's charge learned late) refuses it. */
-function shareGuard(target: ReleaseTarget): { shareAsRead?: number } {
-  return 'shareAsRead' in target && target.shareAsRead !== undefined ? { shareAsRead: target.shareAsRead } : {};
 }
 
 async function loadTargetBookings(store: BookingStore, target: ReleaseTarget): Promise<{ ok: true; value: Booking[] } | BookingFailure> {
