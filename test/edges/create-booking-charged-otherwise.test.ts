@@ -8,18 +8,19 @@ import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { minutesLater, testReconciler } from '../support/reconciler';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
-import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { processedEventRecord } from '../../lambdas/shared/domain/audit-trail';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
 import { reasonsOf } from '../../lambdas/shared/domain/payment-ledger';
 import { keys, tripItem } from '../../lambdas/shared/dynamodb/items';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { deps, seedSlot, tableOf, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
@@ -35,7 +36,7 @@ const PRICE = 4_500;
 const DISCOUNT = 1_000;
 
 /** A trip of two bookings at 45.00 each, booked by create-booking with a PaymentIntent Stripe charged 80.00 (10.00 off). */
-async function bookedAtItsPrice(store: TestStore, charge: { more?: number; currency?: string } = {}) {
+async function bookedAtItsPrice(store: TestStore, charge: { more?: number; currency?: string } = {}, stripe: StripeFake = fake) {
   const a = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
   const b = await seedSlot(store, { capacity: 5, priceAmount: PRICE });
   const trip = await createPendingTrip(store, [
@@ -44,7 +45,7 @@ async function bookedAtItsPrice(store: TestStore, charge: { more?: number; curre
   ]);
   const charged = charge.more === undefined ? trip.amount - DISCOUNT : trip.amount + charge.more;
   const paymentId = paymentIntentId();
-  fake.registerPayment(paymentId, charged, charge.currency ?? 'eur');
+  stripe.registerPayment(paymentId, charged, charge.currency ?? 'eur');
   const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
   const direct = await invoke({ paymentId, tripId: trip.tripId, userId: trip.userId, tripItems: trip.items.map((item) => ({ ...item })) });
   expect(direct.success).toBe(true);
@@ -62,8 +63,8 @@ function sessionCompleted(trip: Trip, paymentId: string, charged: number, overri
   return signedRequest(stripeEvent('checkout.session.completed', session));
 }
 
-function operator(store: BookingStore) {
-  return { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: systemClock, ids: randomIds };
+function operator(store: BookingStore, stripe: StripeFake = fake, clock: Clock = systemClock) {
+  return { store, gateway: new StripePaymentGateway(async () => stripe.client()), clock, ids: randomIds };
 }
 
 async function shares(store: TestStore, trip: Trip) {
@@ -546,6 +547,47 @@ describe('a payment record of the format before versions (no currency: read as e
 
     expect(shown.status).toBe(200);
     expect(shown.body).toMatchObject({ currency: 'usd', paid: trip.amount, refunded: trip.amount });
+  });
+});
+
+describe('a corrected share asked of Stripe while it is down, asked again 25 hours later, and failing after that', () => {
+  it('refunds the corrected share once, and asks the corrected share again once it failed', async () => {
+    // A Stripe of its own: its clock is moved past the 24 hours it keeps idempotency keys.
+    const stripe = await startStripeFake();
+    onTestFinished(() => stripe.close());
+    const store = testStore();
+    const { trip, paymentId, charged } = await bookedAtItsPrice(store, {}, stripe);
+    const webhook = webhookHarness(stripe, { store });
+    const session = sessionCompleted(trip, paymentId, charged);
+    expect((await webhook.send(session)).body.outcome).toBe('duplicate');
+    const [first] = trip.bookingReferences as [string, string];
+
+    stripe.failNext(1, 500);
+    // Stripe down: the share stays requested, at its corrected figure.
+    await expect(cancelBooking(operator(store, stripe), { reference: first, reason: 'guide ill', actorId: 'ana', refund: true })).rejects.toThrow(
+      PaymentGatewayUnavailableError,
+    );
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ status: 'requested', amount: 4_000 }]);
+    stripe.advance(25 * 3_600_000);
+    const dayLater = { now: () => new Date(Date.now() + 25 * 3_600_000) };
+    await retryRefund(operator(store, stripe, dayLater), paymentId, 'ana');
+    await retryRefund(operator(store, stripe, dayLater), paymentId, 'ana');
+    expect((await webhook.send(session)).body.outcome).toBe('duplicate');
+
+    expect(stripe.refundsOf(paymentId).map((refund) => refund.amount)).toEqual([4_000]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', amountPaid: charged, amountRefunded: 4_000 });
+
+    // Stripe accepted it; the bank fails it days later.
+    const failed = stripe.setRefundStatus(stripe.refundsOf(paymentId)[0]?.id as string, 'failed', 'expired_or_canceled_card');
+    await webhook.send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountRefunded: 0 });
+    await retryRefund(operator(store, stripe, dayLater), paymentId, 'ana');
+
+    expect(stripe.refundsOf(paymentId).map((refund) => ({ amount: refund.amount, status: refund.status }))).toEqual([
+      { amount: 4_000, status: 'failed' },
+      { amount: 4_000, status: 'succeeded' },
+    ]);
+    expect(await shares(store, trip)).toEqual([4_000, 4_000]);
   });
 });
 
