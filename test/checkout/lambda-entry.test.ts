@@ -1,8 +1,8 @@
 // The checkout function's Lambda entry point as Lambda loads it (configuration from the environment): POST /checkout and
 // GET /trips/{tripId} told apart by the event's routeKey, the trip route loaded on its first call.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { CHECKOUT_PATH, TRIP_PATH } from '../../lambdas/checkout/checkout-contract';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
+import { apiGatewayEvent, tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { seedSlot, testStore, uniqueId } from '../support/store';
 
@@ -43,15 +43,7 @@ describe('the checkout function’s entry point', () => {
     );
     const { tripId } = JSON.parse(started.body ?? '{}') as { tripId: string };
 
-    const shown = await handler(
-      apiGatewayEvent({
-        method: 'GET',
-        path: `/trips/${tripId}`,
-        routeKey: `GET ${TRIP_PATH}`,
-        pathParameters: { tripId },
-        rawQueryString: `userId=${userId}`,
-      }),
-    );
+    const shown = await handler(tripRequest(tripId, userId));
     const other = await handler(apiGatewayEvent({ method: 'GET', path: '/admin' }));
 
     expect(started.statusCode).toBe(201);

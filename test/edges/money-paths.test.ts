@@ -5,7 +5,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
@@ -14,7 +13,7 @@ import { issueRequestedRefunds } from '../../lambdas/shared/domain/issue-refunds
 import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
@@ -284,15 +283,7 @@ describe('GET /trips/{tripId} (fulfil on return) racing the webhook for a paymen
     });
 
   async function returnTo(tripId: string, userId: string) {
-    const response = await tripHandler()(
-      apiGatewayEvent({
-        method: 'GET',
-        path: `/trips/${encodeURIComponent(tripId)}`,
-        routeKey: `GET ${TRIP_PATH}`,
-        pathParameters: { tripId },
-        rawQueryString: new URLSearchParams({ userId }).toString(),
-      }),
-    );
+    const response = await tripHandler()(tripRequest(tripId, userId));
     return { status: response.statusCode ?? 0, body: JSON.parse(response.body ?? '{}') as { status?: string } };
   }
 

@@ -5,7 +5,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
@@ -15,7 +14,7 @@ import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamod
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { cursorOf, ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeDelivery, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -184,15 +183,7 @@ async function travellerReturns(store: DynamoDbBookingStore, trip: Awaited<Retur
     stripeClient: () => fake.client(),
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'test', serviceName: 'test' }),
-  })(
-    apiGatewayEvent({
-      method: 'GET',
-      path: `/trips/${trip.tripId}`,
-      routeKey: `GET ${TRIP_PATH}`,
-      pathParameters: { tripId: trip.tripId },
-      rawQueryString: new URLSearchParams({ userId }).toString(),
-    }),
-  );
+  })(tripRequest(trip.tripId, userId));
   return JSON.parse(returned.body ?? '{}') as Record<string, unknown>;
 }
 

@@ -1,14 +1,14 @@
 // A call to Stripe never outlives the Lambda invocation that makes it: fitted into the time left, or not made at all, and
 // what it was for (a refund, a payment page, a lookup) resumes on the next delivery or request, never done twice.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CHECKOUT_PATH, TRIP_PATH } from '../../lambdas/checkout/checkout-contract';
+import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
 import { unheldSeats } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { InvocationDeadline } from '../../lambdas/shared/invocation-deadline';
 import { ANSWER_RESERVE_MS } from '../../lambdas/shared/stripe/stripe-call-time';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
 import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
-import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
+import { apiGatewayEvent, tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { paymentIntentId, SIGNING_SECRET, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
@@ -279,20 +279,12 @@ describe('the Lambda entry points keep to the time their context gives', () => {
   it('GET /trips/{tripId}: with 2 s left Stripe is not asked about the paid session, and the trip is answered as stored', async () => {
     const checkedOut = await checkedOutTrip(store, fake);
     await checkedOut.pay();
-    const userId = (await store.getTrip(checkedOut.tripId))?.userId;
+    const stored = await store.getTrip(checkedOut.tripId);
+    expect(stored).toBeDefined();
     const { handler } = await coldStart(() => import('../../lambdas/checkout/handler'), { apiKey: 'sk_test_deadline', stripeApiBase: fake.url });
     const from = fake.calls.length;
 
-    const shown = await handler(
-      apiGatewayEvent({
-        method: 'GET',
-        path: `/trips/${checkedOut.tripId}`,
-        routeKey: `GET ${TRIP_PATH}`,
-        pathParameters: { tripId: checkedOut.tripId },
-        rawQueryString: `userId=${userId}`,
-      }),
-      invocationWith(2_000),
-    );
+    const shown = await handler(tripRequest(checkedOut.tripId, stored?.userId ?? ''), invocationWith(2_000));
 
     expect(shown.statusCode).toBe(200);
     expect(JSON.parse(shown.body ?? '{}')).toMatchObject({ tripId: checkedOut.tripId, status: 'pending_payment', bookings: [] });
