@@ -24,6 +24,7 @@ import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedR
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { deps, seedSlot, tableOf, testDocumentClient, testStore, type TestStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
+import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
 
 let fake: StripeFake;
@@ -431,6 +432,63 @@ describe('the same session at the same time as create-booking, or as another del
     expect(second?.body).toMatchObject({ outcome: 'duplicate', references: trip.bookingReferences });
     expect(first).toEqual({ status: 200, body: { received: true, outcome: 'duplicate', tripId: trip.tripId, references: trip.bookingReferences } });
     expect(await plain.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', amountPaid: charged });
+  });
+});
+
+describe('a booking cancelled with its refund once its payment was charged in another currency', () => {
+  /** Booked at 45.00 EUR a booking by create-booking; its session then says Stripe charged ¥9000. */
+  async function chargedInYen(store: TestStore) {
+    const booked = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(booked.trip, booked.paymentId, booked.trip.amount, {
+        currency: 'jpy',
+        total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+      }),
+    );
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    return booked;
+  }
+
+  it('asks Stripe for nothing (45.00 EUR is no amount of yen), gives the seats back, and adds the share to what the person settles', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await chargedInYen(store);
+    const [first, second] = trip.bookingReferences as [string, string];
+
+    const cancelled = await cancelBooking(operator(store), { reference: first, reason: 'guide ill', refund: true });
+    const again = await cancelBooking(operator(store), { reference: first, reason: 'guide ill', refund: true });
+
+    expect(cancelled).toMatchObject({
+      ok: true,
+      released: [{ reference: first }],
+      shareInAnotherCurrency: { share: PRICE, shareCurrency: 'eur', chargeCurrency: 'jpy' },
+      currency: 'jpy',
+    });
+    expect(cancelled).not.toHaveProperty('refund');
+    expect(again).toMatchObject({ ok: true, released: [], alreadyReleased: true, currency: 'jpy' });
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    const record = await store.getPaymentRecord(paymentId);
+    expect(record).toMatchObject({ status: 'needs_attention', currency: 'jpy', amountPaid: trip.amount, amountRefunded: 0, refunds: [] });
+    expect(reasonsOf(record?.attention).map((reason) => reason.reason)).toEqual(['charged_otherwise', 'share_in_another_currency']);
+    expect(await store.getBookings([first, second])).toMatchObject([{ status: 'cancelled' }, { status: 'confirmed' }]);
+    const slotId = trip.items[0]?.slotId as string;
+    expect((await store.getSlots([slotId])).get(slotId)?.availableCount).toBe(5);
+  });
+
+  it('bookings cancel says so, in the charge’s currency, and asks Stripe nothing; the last booking with --no-refund is waived as before', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await chargedInYen(store);
+    const [first, second] = trip.bookingReferences as [string, string];
+    const gateway = new StripePaymentGateway(async () => fake.client());
+
+    const withRefund = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway, { STRIPE_API_KEY: 'sk_test_ops' });
+    const waived = await ops(['bookings', 'cancel', second, '--reason', 'guide ill', '--no-refund'], gateway, { STRIPE_API_KEY: 'sk_test_ops' });
+
+    expect(withRefund).toMatchObject({ code: 0 });
+    expect(withRefund.out).toContain('none (its share, 45.00 EUR, is priced in another currency than its payment was charged in, JPY');
+    expect(waived).toMatchObject({ code: 0 });
+    expect(waived.out).toContain(`waived: ${PRICE} JPY`);
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountRefunded: 0 });
   });
 });
 

@@ -6,7 +6,16 @@ import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, StoreUnavailableError, type BookingFailure } from './errors';
 import { claimedSessionTripEnd, issueRequestedRefunds, lastStripeRefundId, readableTrip } from './issue-refunds';
 import { money } from './money';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip, type TripStatus } from './model';
+import {
+  CONFIRMABLE_TRIP_STATUSES,
+  type AuditEntry,
+  type Booking,
+  type Currency,
+  type PaymentRecord,
+  type RefundEntry,
+  type Trip,
+  type TripStatus,
+} from './model';
 import {
   afterRetry,
   allMoneyBack,
@@ -28,6 +37,7 @@ import {
   shareRefundKey,
   withAttention,
   withLiveStatus,
+  writtenByAConfirmation,
 } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 import { commitReleasingHold } from './release-holds';
@@ -55,8 +65,18 @@ export interface CancelBookingResult {
    * cannot be told, and the payment needs a person (`share_unclear`).
    */
   readonly shareUnclear?: { readonly owed: number; readonly asked: number };
+  /**
+   * A refund was asked for a booking whose share is priced in another currency than its payment was charged in (its
+   * session charged otherwise, `charged_otherwise`): nothing was refunded, and its payment needs a person.
+   */
+  readonly shareInAnotherCurrency?: { readonly share: number; readonly shareCurrency: Currency; readonly chargeCurrency: Currency };
+  /** The currency of the payment's charge, in which `refund` is stated. */
+  readonly currency?: Currency;
   readonly tripStatus?: TripStatus;
 }
+
+/** Why a payment is in front of a person when a booking's share, priced in another currency than its charge, was asked back. */
+export const SHARE_IN_ANOTHER_CURRENCY = 'share_in_another_currency';
 
 function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
   return auditEntry(deps, { eventType, entityType: 'payment', entityId: paymentId, actorType: 'operator', actorId, metadata });
@@ -118,15 +138,30 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
             released: [],
             alreadyReleased: true,
             refund: refundOf(issued.record, refundKey) as RefundEntry,
+            currency: issued.record.currency,
             ...(trip && { tripStatus: trip.status }),
           };
         }
-        return { ok: true, released: [], alreadyReleased: true, ...(existing && { refund: existing }), ...(trip && { tripStatus: trip.status }) };
+        return {
+          ok: true,
+          released: [],
+          alreadyReleased: true,
+          ...(existing && { refund: existing }),
+          ...(record && { currency: record.currency }),
+          ...(trip && { tripStatus: trip.status }),
+        };
       }
 
       const at = deps.clock.now().toISOString();
       const base = record ?? recordOfLegacyBooking(trip, booking, at);
-      const share = Math.min(booking.amount ?? 0, refundableAmount(base));
+      // A share is an amount of the currency its trip was priced in. Its session may have charged another (`charged_otherwise`):
+      // the same number of another currency's units is no share of that charge, so Stripe is never asked for it and a person
+      // settles what the booking is owed. (Only a confirmation's record knows its currency: one of the format before versions
+      // reads as eur, whatever its trip's.)
+      const shareCurrency = booking.currency ?? trip?.currency;
+      const inAnotherCurrency = record !== undefined && writtenByAConfirmation(record) && shareCurrency !== undefined && shareCurrency !== record.currency;
+      const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
+      const share = shareElsewhere ? 0 : Math.min(booking.amount ?? 0, refundableAmount(base));
       const entry = shareEntry(deps, input, booking, share, at);
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
@@ -142,8 +177,9 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // Cut short by a charge total that may count a refund failed since: what is left of the share may be owed or may have
       // gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
       // looks at the charge; what is surely left is asked for.
-      const shareUnclear = input.refund && booking.amount !== undefined && share < booking.amount && chargeTotalInDoubt(base);
+      const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && chargeTotalInDoubt(base);
       if (shareUnclear) withEntry = withAttention(withEntry, 'share_unclear', at, undefined, true);
+      if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -198,6 +234,10 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         alreadyReleased: false,
         ...(shareUnknown && { shareUnknown: true as const }),
         ...(shareUnclear && { shareUnclear: { owed: booking.amount ?? 0, asked: share } }),
+        ...(shareElsewhere && {
+          shareInAnotherCurrency: { share: booking.amount ?? 0, shareCurrency: shareCurrency ?? '', chargeCurrency: base.currency },
+        }),
+        currency: base.currency,
       };
       // The share requested here is asked for straight away; another still requested is looked up by its key first.
       const issued =

@@ -91,7 +91,8 @@ const cancel = defineCommand({
     if (refusal) return refusal;
     const result = await cancelBooking({ ...deps, gateway }, { reference, reason: flags.reason, actorId: context.actor, refund });
     if (!result.ok) return context.refused(result);
-    const currency = booking?.currency ?? '';
+    // The refund in the currency Stripe returns it in: its payment's, which its session may say is not its trip's.
+    const currency = result.currency ?? booking?.currency ?? '';
     const unclear = result.shareUnclear
       ? ` (cut short: ${money(result.shareUnclear.owed - result.shareUnclear.asked, currency)} of its ${money(result.shareUnclear.owed, currency)} may be owed ` +
         'or may be back already, Stripe’s total may count a refund failed since; the payment is in front of a person)'
@@ -104,9 +105,12 @@ const cancel = defineCommand({
           ? 'none (released before, without a refund of its own)'
           : result.shareUnknown
             ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
-            : refund
-              ? 'none (nothing paid through Stripe)'
-              : 'none (--no-refund)';
+            : result.shareInAnotherCurrency
+              ? `none (its share, ${money(result.shareInAnotherCurrency.share, result.shareInAnotherCurrency.shareCurrency)}, is priced in another currency ` +
+                `than its payment was charged in, ${result.shareInAnotherCurrency.chargeCurrency.toUpperCase()}: nothing was asked of Stripe; the payment is in front of a person)`
+              : refund
+                ? 'none (nothing paid through Stripe)'
+                : 'none (--no-refund)';
     context.print(
       result,
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
