@@ -143,6 +143,25 @@ describe('bookings cancel', () => {
     },
   );
 
+  it('run again without STRIPE_API_KEY while its share waits for Stripe: the key is named (exit 2), Stripe never called, nothing changed', async () => {
+    const t = await bookedTrip([2]);
+    const reference = t.references[0] as string;
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
+    const before = await t.record();
+    const callsBefore = fake.calls.length;
+
+    const again = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill']);
+
+    expect(again).toMatchObject({ code: 2, err: expect.stringContaining('STRIPE_API_KEY') });
+    expect(again.err).not.toContain('STRIPE_UNAVAILABLE');
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(await t.record()).toEqual(before);
+    // With the key, the same command asks Stripe and the share is refunded once.
+    expect(await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway)).toMatchObject({ code: 0 });
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid }]);
+  });
+
   it.each([
     { name: '25 hours later, after Stripe forgot the key', hours: 25, lookedUp: 1, posted: 1 },
     // The run that stored the refund is gone either way: the next one cannot tell how long ago that was, and looks first.

@@ -1,5 +1,6 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking } from '../../../lambdas/shared/domain/payment-operations';
+import { shareRefundKey } from '../../../lambdas/shared/domain/payment-ledger';
 import { stripeModeRefusal } from '../stripe-mode';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
 import type { Booking } from '../../../lambdas/shared/domain/model';
@@ -80,10 +81,21 @@ const cancel = defineCommand({
     const reference = referenceOf(typed);
     const refund = !flags['no-refund'];
     const [booking] = await store.getBookings([reference]);
-    if (refund && booking?.status === 'confirmed' && gateway.refundable(booking.paymentId) && booking.amount && !context.canRefund) {
-      throw new UsageError(
-        'this booking was paid through Stripe: set STRIPE_API_KEY to refund it (or run `npm start`, whose stand-in is found by itself), or pass --no-refund',
+    if (refund && booking !== undefined && gateway.refundable(booking.paymentId) && !context.canRefund) {
+      if (booking.status === 'confirmed' && booking.amount) {
+        throw new UsageError(
+          'this booking was paid through Stripe: set STRIPE_API_KEY to refund it (or run `npm start`, whose stand-in is found by itself), or pass --no-refund',
+        );
+      }
+      // Cancelled before, its share still waiting for Stripe's answer: running it again asks Stripe, which needs the key too.
+      const share = (await store.getPaymentRecord(booking.paymentId))?.refunds.find(
+        (entry) => entry.refundKey === shareRefundKey(booking.paymentId, reference),
       );
+      if (share?.status === 'requested') {
+        throw new UsageError(
+          'this booking’s share is still asked of Stripe (no answer heard yet): set STRIPE_API_KEY to ask again (or run `npm start`, whose stand-in is found by itself)',
+        );
+      }
     }
     // A booking cancelled before whose share is still requested is asked for again: checked as a first cancellation is.
     const mayAskStripe = refund && booking !== undefined && gateway.refundable(booking.paymentId);
