@@ -130,7 +130,11 @@ export function createTripHandler(deps: TripHandlerDeps): TripHandler {
       if (!result.ok) {
         if (result.unreadable) {
           count(METRIC.unreadableTrips);
-          logger.error('A stored trip no longer reads: answered as a missing one', { tripId: input.value.tripId, problem: result.unreadable.message });
+          logger.error('A stored trip no longer reads: answered as a missing one', {
+            tripId: input.value.tripId,
+            entity: result.unreadable.entity,
+            problem: result.unreadable.message,
+          });
         }
         return answer(404, { error: result.errorCode, message: result.message });
       }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi }
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
-import { confirmedGuests, unheldSeats, type Slot } from '../../lambdas/shared/domain/model';
+import { confirmedGuests, unheldSeats, type Slot, type Trip } from '../../lambdas/shared/domain/model';
 import type { CheckoutSessionLookup } from '../../lambdas/shared/domain/payment-gateway';
 import { PROVIDER_CHECK_INTERVAL_MS } from '../../lambdas/shared/domain/show-trip';
 import { commitHoldRelease, holdRelease } from '../../lambdas/shared/domain/release-holds';
@@ -254,6 +254,28 @@ describe('who may read and fulfil a trip', () => {
     );
     // Paid, but nothing is done with a trip that cannot be read: Stripe is not asked.
     expect(retrievals(owner.sessionId)).toBe(0);
+  });
+
+  it.each([
+    { entity: 'payment', spoil: (trip: Trip) => rewrite(keys.paymentRecord(trip.paymentId as string), 'SET amountPaid = :bad', { ':bad': 'ninety' }) },
+    { entity: 'booking', spoil: (trip: Trip) => rewrite(keys.booking(trip.bookingReferences[0] as string), 'REMOVE createdAt') },
+  ])('answers its owner the same 404 for their booked trip whose $entity no longer reads, counted and logged, never a 500', async ({ entity, spoil }) => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const owner = await checkout(slot, 1);
+    await press(owner, 'pay');
+    expect((await getTrip(owner.tripId, asUser(owner.userId))).body.status).toBe('booked');
+    await spoil((await store.getTrip(owner.tripId)) as Trip);
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+    const counted = vi.spyOn(metrics, 'addMetric');
+    const logger = silent();
+    const logged = vi.spyOn(logger, 'error');
+    const missing = await getTrip(uniqueId('trip'), asUser(owner.userId));
+
+    const theirs = await getTrip(owner.tripId, asUser(owner.userId), tripHandler({ metrics, logger }));
+
+    expect(theirs).toEqual(missing);
+    expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
+    expect(logged).toHaveBeenCalledWith(expect.stringMatching(/no longer reads/), expect.objectContaining({ tripId: owner.tripId, entity }));
   });
 
   it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([

@@ -87,7 +87,8 @@ function isCompleteAndPaid(session: ProviderCheckoutSession): boolean {
  * Input: `{ tripId, userId }`, the user as the entry point authenticated them.
  * Output: the trip, its bookings and its payment record as they are after this call, and what asking the provider
  * did; or TRIP_NOT_FOUND, the same for another user's trip, and for a stored trip that no longer reads (whose owner
- * cannot be read either: its owner gets the same answer), as for a missing one, so ids cannot be probed.
+ * cannot be read either: its owner gets the same answer) or one of whose bookings or payment record no longer does,
+ * as for a missing one, so ids cannot be probed.
  * Steps: read the trip → (waiting for its payment, its session recorded) record the check on the trip, unless another
  * return did within PROVIDER_CHECK_INTERVAL_MS → (recorded) ask the provider for that session → (the
  * trip's own session, complete and paid) the payment event the webhook would carry → `handlePaymentEvent`, whose
@@ -105,11 +106,18 @@ export async function showTrip(deps: ShowTripDeps, input: ShowTripInput): Promis
   const check = waitsForItsPayment(stored) ? await fulfilFromProvider(deps, stored) : ({ kind: 'not_asked' } as const);
   // Read again only when something may have moved it; a trip that vanished since is answered as it was read.
   const trip = check.kind === 'handled' || check.kind === 'deferred' ? ((await deps.store.getTrip(stored.tripId)) ?? stored) : stored;
-  const [bookings, payment] = await Promise.all([
-    trip.bookingReferences.length > 0 ? deps.store.getBookings(trip.bookingReferences) : Promise.resolve([]),
-    trip.paymentId === undefined ? Promise.resolve(undefined) : deps.store.getPaymentRecord(trip.paymentId),
-  ]);
-  return { ok: true, trip, bookings, ...(payment && { payment }), check };
+  try {
+    const [bookings, payment] = await Promise.all([
+      trip.bookingReferences.length > 0 ? deps.store.getBookings(trip.bookingReferences) : Promise.resolve([]),
+      trip.paymentId === undefined ? Promise.resolve(undefined) : deps.store.getPaymentRecord(trip.paymentId),
+    ]);
+    return { ok: true, trip, bookings, ...(payment && { payment }), check };
+  } catch (error) {
+    // A booking or the payment record of the trip that no longer reads: the trip cannot be shown as it is, and is answered
+    // as one that no longer reads (never a 500 its page would retry for ever), the item named for whoever repairs it.
+    if (error instanceof StoredDataError) return { ...notFound(), unreadable: error };
+    throw error;
+  }
 }
 
 async function fulfilFromProvider(deps: ShowTripDeps, trip: Trip & { checkoutSessionId: string }): Promise<ProviderCheck> {
