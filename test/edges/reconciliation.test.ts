@@ -170,7 +170,10 @@ async function leftByTheVersionBefore(cursor: string, mode?: StripeMode, options
 function eventsIn(mode: StripeMode): PaymentEventSource {
   const real = new StripeEventSource(async () => fake.client());
   return {
-    listEvents: async (query) => (await real.listEvents(query)).map((event) => ({ ...event, json: { ...(event.json as object), livemode: mode === 'live' } })),
+    listEvents: async (query) => {
+      const listing = await real.listEvents(query);
+      return 'listedDownTo' in listing ? listing : listing.map((event) => ({ ...event, json: { ...(event.json as object), livemode: mode === 'live' } }));
+    },
   };
 }
 

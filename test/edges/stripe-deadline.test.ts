@@ -184,6 +184,7 @@ describe('the Stripe adapters, with a deadline', () => {
 
     const listed = await deadline.during(invocationWith(20_000), () => events.listEvents(EVENT_QUERY));
 
+    if ('listedDownTo' in listed) expect.fail('listed in part only');
     expect(listed.map((event) => [event.id, event.created, event.pendingDeliveries])).toEqual([
       ['evt_page_3', 1_699_999_997, 2],
       ['evt_page_2', 1_699_999_998, 1],

@@ -8,6 +8,7 @@ import { RetryLaterError } from '../../lambdas/shared/domain/payment-events';
 import type { EventListQuery, ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
 import {
   EVENT_LIST_RETENTION_SECONDS,
+  EVENTS_PER_WINDOW,
   OVERLAP_SECONDS,
   reconcileEvents,
   SETTLE_SECONDS,
@@ -24,16 +25,24 @@ const TYPES = ['checkout.session.completed'];
 
 const store = testStore();
 
-/** Stripe's list as the test makes it: every query kept, the events of the range answered oldest first. */
+/**
+ * Stripe's list as the test makes it: every query kept, the events of the range answered oldest first; past `atMost`
+ * (counted in pages of 100, newest first, as Stripe's are listed), where the listing was cut.
+ */
 function eventSource(events: readonly ListedEvent[]): PaymentEventSource & { queries: EventListQuery[] } {
   const queries: EventListQuery[] = [];
   return {
     queries,
     async listEvents(query) {
       queries.push(query);
-      return events
+      const matching = events
         .filter((event) => event.created >= query.createdFrom && event.created <= query.createdTo && query.types.includes(event.type))
         .sort((a, b) => a.created - b.created);
+      const pages = query.atMost === undefined ? undefined : Math.ceil(query.atMost / 100) * 100;
+      if (pages !== undefined && matching.length > pages) {
+        return { newest: (matching.at(-1) as ListedEvent).created, listedDownTo: (matching[matching.length - pages] as ListedEvent).created };
+      }
+      return matching;
     },
   };
 }
@@ -180,6 +189,79 @@ describe('a scheduled sweep out of time', () => {
     expect(result.cursor).toEqual({ source, resumeAt: T + 5, mode: 'test', updatedAt: clock.now().toISOString() });
     expect(work.seen).toEqual([a.id, b.id, c.id]);
     expect(next.events.map((event) => event.status)).toEqual(['already_processed', 'processed', 'processed']);
+  });
+});
+
+describe('a window holding more events than one listing takes (the account’s other products send the same types)', () => {
+  /** `count` events spread evenly over `seconds` from `start`. */
+  const spread = (count: number, start: number, seconds: number): ListedEvent[] =>
+    Array.from({ length: count }, (_, index) => listed(start + Math.floor((index * seconds) / count)));
+  const windowsListedWhole = (events: ReturnType<typeof eventSource>, all: readonly ListedEvent[]) =>
+    events.queries
+      .map((query) => all.filter((event) => event.created >= query.createdFrom && event.created <= query.createdTo).length)
+      .filter((count, index) => events.queries[index]?.atMost === undefined || count <= EVENTS_PER_WINDOW);
+
+  it('is narrowed until each listing holds no more than EVENTS_PER_WINDOW, every event processed once, oldest first, and the cursor moved past them', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
+    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const events = eventSource(all);
+    const work = processing();
+
+    const result = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(result.stopped).toBeUndefined();
+    expect(work.seen).toEqual(all.map((event) => event.id));
+    expect(result.events.every((event) => event.status === 'processed')).toBe(true);
+    expect(result.cursor?.resumeAt).toBe(NOW_S - SETTLE_SECONDS + 1);
+    // The first listing (the whole span) was cut; every one that was not held a window's worth at most.
+    expect(events.queries[0]).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, atMost: EVENTS_PER_WINDOW });
+    const whole = windowsListedWhole(events, all);
+    expect(Math.max(...whole)).toBeLessThanOrEqual(EVENTS_PER_WINDOW);
+    for (const [index, query] of events.queries.entries()) {
+      if (index > 0) expect(query.createdFrom).toBeLessThanOrEqual((events.queries[index - 1]?.createdTo ?? 0) + 1);
+    }
+  });
+
+  it('lists one second whole, however many events it holds', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T - 60, mode: 'test', updatedAt: clock.now().toISOString() });
+    const before = listed(T - 1);
+    const burst = Array.from({ length: EVENTS_PER_WINDOW + 50 }, () => listed(T));
+    const after = listed(T + 1);
+    const events = eventSource([before, ...burst, after]);
+    const work = processing();
+
+    const result = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(result.stopped).toBeUndefined();
+    expect(new Set(work.seen)).toEqual(new Set([before, ...burst, after].map((event) => event.id)));
+    expect(work.seen).toHaveLength(burst.length + 2);
+    expect(work.seen[0]).toBe(before.id);
+    expect(work.seen.at(-1)).toBe(after.id);
+    expect(events.queries).toContainEqual({ types: TYPES, createdFrom: T, createdTo: T });
+    expect(result.cursor?.resumeAt).toBe(NOW_S - SETTLE_SECONDS + 1);
+  });
+
+  it('out of time among the narrowed windows: the cursor keeps what was done, and the next sweep goes on from there', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
+    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const events = eventSource(all);
+    const work = processing();
+    let checks = 0;
+
+    const first = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' }, () => (++checks <= 600 ? 1_000 : 0));
+    const done = work.seen.length;
+    const second = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(first.stopped).toEqual({ reason: 'out_of_time' });
+    expect(done).toBeGreaterThan(0);
+    expect(first.cursor?.resumeAt).toBeGreaterThan(T - 3_600);
+    expect(second.stopped).toBeUndefined();
+    expect(new Set(work.seen)).toEqual(new Set(all.map((event) => event.id)));
+    // Begun once each; the second sweep listed again only the second the first stopped at.
+    expect(work.seen.length).toBe(all.length);
   });
 });
 

@@ -57,11 +57,14 @@ export interface PaymentGateway {
 export class PaymentGatewayUnavailableError extends Error {
   /** The provider refused our credentials (an API key rolled, deleted or short of a permission): a person must fix them. */
   readonly credentialsRejected: boolean;
+  /** The provider was not asked at all: too little of the invocation was left to ask it and record its answer. */
+  readonly outOfTime: boolean;
 
-  constructor(message: string, options: { cause?: unknown; credentialsRejected?: boolean } = {}) {
+  constructor(message: string, options: { cause?: unknown; credentialsRejected?: boolean; outOfTime?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PaymentGatewayUnavailableError';
     this.credentialsRejected = options.credentialsRejected ?? false;
+    this.outOfTime = options.outOfTime ?? false;
   }
 }
 
@@ -85,12 +88,29 @@ export interface EventListQuery {
   /** Epoch seconds, both included. */
   readonly createdFrom: number;
   readonly createdTo: number;
+  /**
+   * Stop once at least this many are listed and more are left, answering only how far back the newest of them reached:
+   * a span too dense to list (and hold) at once is narrowed by the caller, not listed page after page until time runs out.
+   */
+  readonly atMost?: number;
+}
+
+/**
+ * A listing stopped past `atMost` events: the newest of the span's events, created from `newest` back to `listedDownTo`
+ * (epoch seconds), the pace at which they came.
+ */
+export interface EventListCut {
+  readonly newest: number;
+  readonly listedDownTo: number;
 }
 
 /** The provider's own record of the events it sent (Stripe keeps 30 days of them), read back by the reconciliation sweep. */
 export interface PaymentEventSource {
-  /** Every matching event, oldest first. Throws PaymentGatewayUnavailableError when the answer may be different later. */
-  listEvents(query: EventListQuery): Promise<readonly ListedEvent[]>;
+  /**
+   * Every matching event, oldest first; or, past `query.atMost`, where the listing was cut. Throws
+   * PaymentGatewayUnavailableError when the answer may be different later.
+   */
+  listEvents(query: EventListQuery): Promise<readonly ListedEvent[] | EventListCut>;
 }
 
 export interface CheckoutSessionRequest {

@@ -6,7 +6,7 @@ import { StoreUnavailableError } from './errors';
 import type { EventCursor, ProviderMode } from './model';
 import { processedEventRecord } from './audit-trail';
 import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError } from './payment-events';
-import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
+import { PaymentGatewayUnavailableError, type EventListCut, type ListedEvent, type PaymentEventSource } from './payment-gateway';
 
 /** Stripe lists the events of the last 30 days. Processed-event records are kept 35, so every event it lists is recognised. */
 export const EVENT_LIST_RETENTION_SECONDS = 30 * 86_400;
@@ -23,6 +23,13 @@ export const OVERLAP_SECONDS = 600;
 
 /** The span listed at once: the cursor moves on after each, so a long backlog (a first run) is worked through in durable steps. */
 export const WINDOW_SECONDS = 6 * 3_600;
+
+/**
+ * The most events one window's listing holds (ten of Stripe's pages). The account's other products send events of the same
+ * types: a window denser than this is narrowed, at the pace its newest events came, and listed again, so one window is
+ * never more than a run can list and hold (a window listed only in part is no list: the cursor could not move past it).
+ */
+export const EVENTS_PER_WINDOW = 1_000;
 
 /** Where the sweep keeps its place in the provider's event list (a store's port, beside BookingStore), so a restarted sweep goes on from it. */
 export interface EventCursorStore {
@@ -159,7 +166,8 @@ export interface ReconcileResult<Processed> {
 /**
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
- * Steps: compute the span → for each window of it, oldest first: list the events → for each, oldest first: skip it when
+ * Steps: compute the span → for each window of it, oldest first: list the events (a window holding more than
+ * EVENTS_PER_WINDOW is narrowed and listed again, a sparse one lets the next widen) → for each, oldest first: skip it when
  * its processed-event or unusable-event record exists (unless the span is a range), else hand it to `process`, watching
  * its commits → move the cursor past the window. On a failure before the event's record (or the deadline) stop at that
  * event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. A failure after the
@@ -210,19 +218,33 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     if (reached !== undefined) await moveCursor(reached);
   };
 
-  for (let windowFrom = from; windowFrom <= to; windowFrom += WINDOW_SECONDS) {
-    const windowTo = Math.min(to, windowFrom + WINDOW_SECONDS - 1);
+  // Narrowed where the account's events are dense, widened again (up to WINDOW_SECONDS) where they are sparse.
+  let span = WINDOW_SECONDS;
+  for (let windowFrom = from; windowFrom <= to; ) {
+    const windowTo = Math.min(to, windowFrom + span - 1);
     if (outOfTime()) {
       await saveProgress();
       return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
     }
-    let listed: readonly ListedEvent[];
+    let listing: readonly ListedEvent[] | EventListCut;
     try {
-      listed = await deps.events.listEvents({ types: input.types, createdFrom: windowFrom, createdTo: windowTo });
+      // One second is listed whole, however many it holds: its events cannot be told apart by time.
+      const atMost = windowTo > windowFrom ? { atMost: EVENTS_PER_WINDOW } : {};
+      listing = await deps.events.listEvents({ types: input.types, createdFrom: windowFrom, createdTo: windowTo, ...atMost });
     } catch (error) {
       await saveProgress();
-      return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error) }, ...after(cursor, gap) };
+      // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a failure.
+      const stopped: ReconcileStop =
+        error instanceof PaymentGatewayUnavailableError && error.outOfTime
+          ? { reason: 'out_of_time' }
+          : { reason: 'failed', error, retryable: isRetryable(error) };
+      return { from, to, events, stopped, ...after(cursor, gap) };
     }
+    if ('listedDownTo' in listing) {
+      span = narrowedSpan(windowFrom, windowTo, listing);
+      continue;
+    }
+    const listed = listing;
     for (const event of listed) {
       if (outOfTime()) {
         await stopAt(event);
@@ -244,9 +266,21 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     legacyRetries.clear();
     // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
     if (listed.length > 0) await saveProgress();
+    if (listed.length <= EVENTS_PER_WINDOW / 4) span = Math.min(WINDOW_SECONDS, span * 2);
+    windowFrom = windowTo + 1;
   }
   await saveProgress();
   return { from, to, events, ...after(cursor, gap) };
+}
+
+/**
+ * The span of the next try at a window whose listing was cut: the time its newest EVENTS_PER_WINDOW events took to come
+ * (their pace), less a fifth so a steady pace fits, and at most half the window's, so it always narrows.
+ */
+function narrowedSpan(windowFrom: number, windowTo: number, cut: EventListCut): number {
+  const span = windowTo - windowFrom + 1;
+  const listedSpan = Math.min(windowTo, cut.newest) - Math.max(windowFrom, cut.listedDownTo) + 1;
+  return Math.max(1, Math.min(Math.floor(span / 2), Math.floor((listedSpan * 4) / 5)));
 }
 
 function spanOf(span: ReconcileSpan, cursor: EventCursor | undefined, now: number): { from: number; to: number } {

@@ -9,6 +9,7 @@ import {
   type CheckoutSessionLookup,
   type CheckoutSessionRequest,
   type CheckoutSessions,
+  type EventListCut,
   type EventListQuery,
   type FoundRefund,
   type ListedEvent,
@@ -58,7 +59,9 @@ function callTime(deadline: CallDeadline | undefined, wanted: StripeCallTime, no
   if (left === undefined) return {};
   const time = stripeCallWithin(wanted, left);
   if (time === undefined) {
-    throw new PaymentGatewayUnavailableError(`${notAsked}: ${Math.max(0, left)} ms were left of the invocation, too few to ask it and record its answer`);
+    throw new PaymentGatewayUnavailableError(`${notAsked}: ${Math.max(0, left)} ms were left of the invocation, too few to ask it and record its answer`, {
+      outOfTime: true,
+    });
   }
   return time;
 }
@@ -275,7 +278,7 @@ export class StripeEventSource implements PaymentEventSource {
     private readonly deadline?: CallDeadline,
   ) {}
 
-  async listEvents(query: EventListQuery): Promise<readonly ListedEvent[]> {
+  async listEvents(query: EventListQuery): Promise<readonly ListedEvent[] | EventListCut> {
     const listed: ListedEvent[] = [];
     try {
       const stripe = await this.client();
@@ -297,6 +300,8 @@ export class StripeEventSource implements PaymentEventSource {
           listed.push({ id: event.id, type: event.type, created: event.created, pendingDeliveries: event.pending_webhooks, json: event });
         const last = page.data.at(-1);
         if (!page.has_more || last === undefined) break;
+        // Newest first: every event listed so far was created at or after the last one's second.
+        if (query.atMost !== undefined && listed.length >= query.atMost) return { newest: listed[0]?.created ?? last.created, listedDownTo: last.created };
         startingAfter = last.id;
       }
     } catch (error) {
