@@ -223,6 +223,33 @@ describe('a window holding more events than one listing takes (the account’s o
     }
   });
 
+  it('processes once more an event the cursor of the version before held for retry, though the first narrowed window ends before its second', async () => {
+    const source = uniqueId('cursor');
+    const held = listed(T);
+    await store.commit({
+      at: clock.now().toISOString(),
+      processedEvent: {
+        eventId: held.id,
+        eventType: held.type,
+        outcome: 'refund_pending',
+        references: [],
+        processedAt: clock.now().toISOString(),
+        expiresAt: NOW_S + 86_400,
+      },
+    });
+    await store.moveEventCursor({ source, resumeAt: T, mode: 'test', retryEventIds: [held.id], updatedAt: clock.now().toISOString() });
+    const dense = spread(EVENTS_PER_WINDOW + 200, T - OVERLAP_SECONDS, OVERLAP_SECONDS);
+    const events = eventSource([...dense, held]);
+    const work = processing();
+
+    const result = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(events.queries[1]?.createdTo).toBeLessThan(T);
+    expect(work.seen.filter((id) => id === held.id)).toHaveLength(1);
+    expect(result.events.find((event) => event.event.id === held.id)).toMatchObject({ status: 'processed', recordedBefore: true });
+    expect(await store.getEventCursor(source)).not.toHaveProperty('retryEventIds');
+  });
+
   it('lists one second whole, however many events it holds', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 60, mode: 'test', updatedAt: clock.now().toISOString() });

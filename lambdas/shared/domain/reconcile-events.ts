@@ -187,6 +187,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   const outOfTime = (): boolean => input.timeLeft !== undefined && input.timeLeft() <= 0;
   // Events a sweep of the version before the refunds due stopped at: processed once more, as that version would have.
   const legacyRetries = new Set(cursor?.retryEventIds ?? []);
+  // They were created at or before the cursor's second: once a window reaches it, they were listed or are listed no more.
+  const retriesListedBy = cursor?.resumeAt ?? from;
   const events: ReconciledEvent<Processed>[] = [];
 
   const moveCursor = async (resumeAt: number): Promise<void> => {
@@ -262,8 +264,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       }
     }
     reached = windowTo + 1;
-    // Listed in this window (the cursor's own) or not at all any more: either way not to be carried on.
-    legacyRetries.clear();
+    // Listed by now (in a window up to the cursor's second) or not at all any more: either way not to be carried on.
+    if (windowTo >= retriesListedBy) legacyRetries.clear();
     // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
     if (listed.length > 0) await saveProgress();
     if (listed.length <= EVENTS_PER_WINDOW / 4) span = Math.min(WINDOW_SECONDS, span * 2);
