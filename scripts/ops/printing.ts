@@ -18,9 +18,14 @@ export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }
 
+/** A refund's amount is in its charge's currency; one priced in another (`pricedIn`) is in that one, until Stripe made it. */
+export function refundCurrency(entry: RefundEntry, chargeCurrency: string): string {
+  return entry.stripeRefundId === undefined ? (entry.pricedIn ?? chargeCurrency) : chargeCurrency;
+}
+
 export function refundLine(entry: RefundEntry, currency: string): string {
   const failure = entry.failureCode ? ` (${entry.failureCode})` : '';
-  return `${entry.status}${failure}: ${money(entry.amount, currency)}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}`;
+  return `${entry.status}${failure}: ${money(entry.amount, refundCurrency(entry, currency))}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}`;
 }
 
 /** Columns padded to their widest cell, so a listing reads as a table. */

@@ -6,7 +6,7 @@ import type { ListedEvent, PaymentEventSource } from '../../lambdas/shared/domai
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
-import { minutesLater, testReconciler } from '../support/reconciler';
+import { minutesLater, resumeRefundsAt, testReconciler } from '../support/reconciler';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
@@ -15,7 +15,7 @@ import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { processedEventRecord } from '../../lambdas/shared/domain/audit-trail';
 import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/payment-events';
-import { reasonsOf } from '../../lambdas/shared/domain/payment-ledger';
+import { reasonsOf, shareRefundKey } from '../../lambdas/shared/domain/payment-ledger';
 import { keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
@@ -489,6 +489,79 @@ describe('a booking cancelled with its refund once its payment was charged in an
     expect(waived.out).toContain(`waived: ${PRICE} JPY`);
     expect(fake.refundsOf(paymentId)).toEqual([]);
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountRefunded: 0 });
+  });
+});
+
+describe('a share asked for before the session said the charge was in another currency', () => {
+  /** Booked at 45.00 EUR a booking by create-booking; the first cancelled with its refund, as `before` leaves it; then the session says ¥9000. */
+  async function shareThenYen(store: DynamoDbBookingStore, before: () => void) {
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const first = trip.bookingReferences[0] as string;
+    before();
+    await cancelBooking(operator(store), { reference: first, reason: 'guide ill', refund: true }).catch(() => undefined);
+    const answer = await webhookHarness(fake, { store }).send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    expect(answer.body).toMatchObject({ outcome: 'needs_attention' });
+    expect(reasonsOf((await store.getPaymentRecord(paymentId))?.attention).map((reason) => reason.reason)).toContain('charged_otherwise');
+    return { trip, paymentId, first, key: shareRefundKey(paymentId, first) };
+  }
+
+  it.each([
+    { by: 'payments retry-refund', resume: (store: DynamoDbBookingStore, paymentId: string) => retryRefund(operator(store), paymentId, 'ana') },
+    {
+      by: 'bookings cancel run again',
+      resume: async (store: DynamoDbBookingStore, paymentId: string) => {
+        const record = await store.getPaymentRecord(paymentId);
+        return cancelBooking(operator(store), { reference: record?.refunds[0]?.bookingReferences[0] as string, reason: 'guide ill', refund: true });
+      },
+    },
+    { by: 'the reconciliation sweep', resume: (store: DynamoDbBookingStore) => resumeRefundsAt(fake, store, { clock: minutesLater(10) }) },
+  ])('left requested (Stripe down), then resumed by $by: looked up by its key, never asked for in yen; a person refunds it', async ({ resume }) => {
+    const store = testStore();
+    const { paymentId, key } = await shareThenYen(store, () => fake.failNext(1, 500));
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ refundKey: key, status: 'requested', pricedIn: 'eur' }]);
+
+    await resume(store, paymentId);
+    fake.advance(25 * 3_600_000);
+    await resumeRefundsAt(fake, store, { clock: minutesLater(25 * 60) });
+    await retryRefund(operator(store), paymentId, 'ana');
+
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    const record = await store.getPaymentRecord(paymentId);
+    expect(record).toMatchObject({
+      status: 'needs_attention',
+      currency: 'jpy',
+      amountRefunded: 0,
+      refunds: [{ refundKey: key, status: 'failed', failureCode: 'share_in_another_currency', pricedIn: 'eur' }],
+    });
+    expect(reasonsOf(record?.attention).map((reason) => reason.reason)).toEqual(['charged_otherwise', 'share_in_another_currency']);
+    expect((await ops(['payments', 'show', paymentId])).out).toMatch(/failed +45\.00 EUR +share_in_another_currency/);
+  });
+
+  it('refused for good (disputed), then the session: payments retry-refund asks nothing again, under no new key', async () => {
+    const store = testStore();
+    const { paymentId, key } = await shareThenYen(store, () => fake.refuseNext('charge_disputed'));
+
+    const retried = await retryRefund(operator(store), paymentId, 'ana');
+
+    expect(retried).toMatchObject({ ok: false, errorCode: 'NOTHING_TO_RETRY' });
+    expect(fake.refundsOf(paymentId).filter((refund) => refund.status !== 'failed')).toEqual([]);
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ refundKey: key, status: 'failed', pricedIn: 'eur' }]);
+  });
+
+  it('made by Stripe, its answer lost, then the session: the sweep finds it under its key and records it, making no other', async () => {
+    const store = testStore();
+    const { paymentId, key } = await shareThenYen(store, () => fake.leaveNextRefundsUnanswered(1));
+
+    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+
+    expect(fake.refundsOf(paymentId)).toMatchObject([{ amount: PRICE, status: 'succeeded' }]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({
+      currency: 'jpy',
+      amountRefunded: PRICE,
+      refunds: [{ refundKey: key, status: 'succeeded', stripeRefundId: fake.refundsOf(paymentId)[0]?.id }],
+    });
   });
 });
 

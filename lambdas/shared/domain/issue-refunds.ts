@@ -12,6 +12,8 @@ import {
   isClaimedPayment,
   isFailedStatus,
   nextVersion,
+  notAskedInAnotherCurrency,
+  pricedInAnotherCurrency,
   supersededUnnamed,
   type RefundChange,
 } from './payment-ledger';
@@ -79,6 +81,8 @@ export async function issueRequestedRefunds(
   } = {},
 ): Promise<IssuedRefunds> {
   const answers = new Map<string, RefundAnswer>();
+  // Priced in another currency than the charge, and found under no key of Stripe's: never asked for.
+  const notAsked = new Set<string>();
   // The keys of the refunds the provider made (and did not fail) when this call asked for them.
   const made = new Set<string>();
   const issued = (written: PaymentRecord, recordedRequested: boolean, namedHere: readonly RefundEntry[]): IssuedRefunds => {
@@ -104,11 +108,18 @@ export async function issueRequestedRefunds(
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
       const namedLate = current.refunds.filter((entry) => supersededUnnamed(entry) && answers.get(entry.refundKey)?.kind === 'created');
       if (requested.length === 0 && namedLate.length === 0) return issued(current, false, []);
+      const answered = (entry: RefundEntry): boolean => answers.has(entry.refundKey) || notAsked.has(entry.refundKey);
       for (const entry of requested) {
-        if (answers.has(entry.refundKey)) continue;
+        if (answered(entry)) continue;
         // One still requested is always asked; answers of shares another call has recorded since do not count.
-        const oneAnswered = requested.some((asked) => answers.has(asked.refundKey));
+        const oneAnswered = requested.some(answered);
         if (oneAnswered && options.timeLeft !== undefined && options.timeLeft() <= 0) break;
+        if (pricedInAnotherCurrency(entry, current)) {
+          const found = await foundUnderItsKey(deps, current, entry);
+          if (found) answers.set(entry.refundKey, found);
+          else notAsked.add(entry.refundKey);
+          continue;
+        }
         const asked = await askProvider(deps, current, entry, !justStoredHere(deps, entry, options.stored));
         answers.set(entry.refundKey, asked.answer);
         if (asked.made) made.add(entry.refundKey);
@@ -116,9 +127,10 @@ export async function issueRequestedRefunds(
       const at = deps.clock.now().toISOString();
       let next = current;
       const changes: RefundChange[] = [];
-      const answeredRequested = requested.filter((requestedEntry) => answers.has(requestedEntry.refundKey));
+      const answeredRequested = requested.filter(answered);
       for (const entry of [...answeredRequested, ...namedLate]) {
-        const change = applyRefundAnswer(next, entry.refundKey, answers.get(entry.refundKey) as RefundAnswer, at);
+        const answer = answers.get(entry.refundKey);
+        const change = answer ? applyRefundAnswer(next, entry.refundKey, answer, at) : notAskedInAnotherCurrency(next, entry.refundKey, at);
         changes.push(change);
         next = change.record;
       }
@@ -179,18 +191,8 @@ async function askProvider(
     return { answer: { kind: 'refused', code: 'not_a_payment_intent', message: `${record.paymentId} is not a payment the provider can refund` }, made: false };
   }
   if (lookUpFirst) {
-    const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
-    if (found) {
-      const { refundId, status, created, answeredAt } = found;
-      const answer: RefundAnswer = {
-        kind: 'created',
-        refundId,
-        status,
-        ...(created !== undefined && { created }),
-        ...(answeredAt !== undefined && { answeredAt }),
-      };
-      return { answer, made: false };
-    }
+    const found = await foundUnderItsKey(deps, record, entry);
+    if (found) return { answer: found, made: false };
   }
   const answer = await deps.gateway.refund({
     paymentId: record.paymentId,
@@ -199,6 +201,15 @@ async function askProvider(
     ...(record.tripId !== undefined && { tripId: record.tripId }),
   });
   return { answer, made: answer.kind === 'created' && answer.replayed !== true && !isFailedStatus(answer.status) };
+}
+
+/** The refund the provider holds under `entry`'s key, as an answer to asking for it; undefined when it holds none. */
+async function foundUnderItsKey(deps: PaymentDeps, record: PaymentRecord, entry: RefundEntry): Promise<RefundAnswer | undefined> {
+  if (!deps.gateway.refundable(record.paymentId)) return undefined;
+  const found = await deps.gateway.findRefund(record.paymentId, entry.refundKey);
+  if (!found) return undefined;
+  const { refundId, status, created, answeredAt } = found;
+  return { kind: 'created', refundId, status, ...(created !== undefined && { created }), ...(answeredAt !== undefined && { answeredAt }) };
 }
 
 /**

@@ -235,6 +235,11 @@ export interface RefundEntry {
   /** The refund a person asked for again after this one failed. */
   readonly retriedAs?: string;
   /**
+   * The currency its amount was priced in, said once its payment's charge was found to be in another (a share asked for
+   * before the session said so): Stripe is asked for no such refund (see `pricedInAnotherCurrency`).
+   */
+  readonly pricedIn?: Currency;
+  /**
    * When a person resolved the payment while this refund stood failed (settled another way, or not owed): it is never
    * asked for again.
    */

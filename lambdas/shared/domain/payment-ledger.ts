@@ -104,10 +104,39 @@ function recounted(record: PaymentRecord): PaymentRecord {
 
 /**
  * The record with what Stripe says the payment charged (a record written before Stripe was heard, by create-booking,
- * holds its trip's price), `amountRefunded` recounted against it.
+ * holds its trip's price), `amountRefunded` recounted against it. Charged in another currency than a confirmation's
+ * record said, its refunds not made yet keep the currency they were priced in (`pricedIn`).
  */
 export function withCharge(record: PaymentRecord, amountPaid: number, currency: string): PaymentRecord {
-  return recounted({ ...record, amountPaid, currency });
+  const elsewhere = currency !== record.currency && writtenByAConfirmation(record);
+  const unmade = (entry: RefundEntry): boolean => entry.pricedIn === undefined && (entry.status === 'requested' || isOpenFailure(entry));
+  const refunds = elsewhere ? record.refunds.map((entry) => (unmade(entry) ? { ...entry, pricedIn: record.currency } : entry)) : record.refunds;
+  return recounted({ ...record, refunds, amountPaid, currency });
+}
+
+/** Why a payment is in front of a person when a booking's share, priced in another currency than its charge, was asked back. */
+export const SHARE_IN_ANOTHER_CURRENCY = 'share_in_another_currency';
+
+/**
+ * A refund priced in another currency than its payment's charge: the same number of the charge's units is no share of
+ * it. Stripe may have made it before that was known (its answer lost), so it is looked up by its key; it is never asked
+ * for, nor asked for again under a new key: a person refunds what is owed.
+ */
+export function pricedInAnotherCurrency(entry: RefundEntry, record: PaymentRecord): boolean {
+  return entry.pricedIn !== undefined && entry.pricedIn !== record.currency;
+}
+
+/**
+ * Such a refund, of which Stripe holds none under its key: never asked for, it stands failed before a person; or, all of
+ * the charge back already, superseded, as Stripe's `charge_already_refunded` would have had it.
+ */
+export function notAskedInAnotherCurrency(record: PaymentRecord, refundKey: string, at: string): RefundChange {
+  if (record.amountRefunded >= record.amountPaid) return chargeFullyRefunded(record, at, 'charge_already_refunded');
+  return moveRefund(record, refundKey, 'failed', at, {
+    failureCode: SHARE_IN_ANOTHER_CURRENCY,
+    attentionReason: SHARE_IN_ANOTHER_CURRENCY,
+    countedByCharge: false,
+  });
 }
 
 /** The attention reason of a payment create-booking claimed for a trip it did not pay, and why its session's trip ended. */

@@ -28,12 +28,14 @@ import {
   liveStatus,
   newPaymentRecord,
   nextVersion,
+  pricedInAnotherCurrency,
   reasonsOf,
   refundableAmount,
   refundedOutside,
   refundEntry,
   resolvedAsSeen,
   settle,
+  SHARE_IN_ANOTHER_CURRENCY,
   shareRefundKey,
   withAttention,
   withLiveStatus,
@@ -74,9 +76,6 @@ export interface CancelBookingResult {
   readonly currency?: Currency;
   readonly tripStatus?: TripStatus;
 }
-
-/** Why a payment is in front of a person when a booking's share, priced in another currency than its charge, was asked back. */
-export const SHARE_IN_ANOTHER_CURRENCY = 'share_in_another_currency';
 
 function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
   return auditEntry(deps, { eventType, entityType: 'payment', entityId: paymentId, actorType: 'operator', actorId, metadata });
@@ -306,7 +305,8 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
         const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId });
         return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
       }
-      const failed = record.refunds.filter(isOpenFailure);
+      // One priced in another currency than the charge is a person's to refund, never Stripe's to be asked again.
+      const failed = record.refunds.filter((entry) => isOpenFailure(entry) && !pricedInAnotherCurrency(entry, record));
       if (record.status !== 'needs_attention' || failed.length === 0) {
         return failure(
           'NOTHING_TO_RETRY',

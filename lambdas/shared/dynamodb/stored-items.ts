@@ -121,6 +121,7 @@ const refundSchema = z.object({
   failedAt: z.optional(z.number()),
   offTotalTakenAt: z.optional(z.number()),
   retriedAs: optionalText,
+  pricedIn: optionalText,
   resolvedAt: optionalText,
   requestedAt: text,
   updatedAt: text,

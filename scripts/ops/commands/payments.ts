@@ -4,7 +4,7 @@ import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledge
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
-import { attentionReasons, money, refundLine } from '../printing';
+import { attentionReasons, money, refundCurrency, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
 
@@ -52,7 +52,11 @@ const show = defineShowCommand({
     if (payment.refunds.length === 0) out('No refunds.');
     else {
       printTable(
-        payment.refunds.map((entry) => ({ ...entry, amount: money(entry.amount, payment.currency), bookings: entry.bookingReferences.join(' ') })),
+        payment.refunds.map((entry) => ({
+          ...entry,
+          amount: money(entry.amount, refundCurrency(entry, payment.currency)),
+          bookings: entry.bookingReferences.join(' '),
+        })),
         ['refundKey', 'status', 'amount', 'stripeRefundId', 'failureCode', 'requestedBy', 'bookings', 'updatedAt'],
       );
     }
