@@ -266,6 +266,11 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
       const where = stopped.event ? `at event ${stopped.event.id}` : 'listing Stripe’s events';
       throw new ReconciliationStoppedError(`The reconciliation sweep stopped ${where}`, { cause: stopped.error });
     }
+    if (result.stalled) {
+      // Nothing moved in a whole run: the next, starting at the same place, may do no better. Said as a failure, so it alarms.
+      logger.error('Out of time without moving the cursor or acting on an event: events too dense or Stripe too slow for a run', { summary });
+      throw new ReconciliationStoppedError('The reconciliation sweep made no progress in its run');
+    }
     if (stopped?.reason === 'out_of_time') logger.info('Out of time: the next run goes on from the cursor', { summary });
     else if (summary.processed > 0 || summary.refundsResumed > 0) logger.info('Reconciled Stripe’s events', { summary });
     return summary;

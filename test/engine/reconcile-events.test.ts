@@ -40,7 +40,12 @@ function eventSource(events: readonly ListedEvent[]): PaymentEventSource & { que
         .sort((a, b) => a.created - b.created);
       const pages = query.atMost === undefined ? undefined : Math.ceil(query.atMost / 100) * 100;
       if (pages !== undefined && matching.length > pages) {
-        return { newest: (matching.at(-1) as ListedEvent).created, listedDownTo: (matching[matching.length - pages] as ListedEvent).created };
+        const oldestPage = matching.slice(matching.length - pages, matching.length - pages + 100);
+        return {
+          listedDownTo: (oldestPage[0] as ListedEvent).created,
+          lastPageFrom: (oldestPage.at(-1) as ListedEvent).created,
+          lastPageEvents: oldestPage.length,
+        };
       }
       return matching;
     },
@@ -248,6 +253,27 @@ describe('a window holding more events than one listing takes (the account’s o
     expect(work.seen.filter((id) => id === held.id)).toHaveLength(1);
     expect(result.events.find((event) => event.event.id === held.id)).toMatchObject({ status: 'processed', recordedBefore: true });
     expect(await store.getEventCursor(source)).not.toHaveProperty('retryEventIds');
+  });
+
+  it('out of time after one cut listing: stalled (the cursor unmoved, nothing acted on), the width learned kept for the next sweep', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
+    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const events = eventSource(all);
+    const work = processing();
+    let checks = 0;
+
+    const short = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' }, () => (++checks <= 1 ? 1_000 : 0));
+    const kept = (await store.getEventCursor(source))?.windowSeconds;
+    const queried = events.queries.length;
+    const next = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(short).toMatchObject({ stopped: { reason: 'out_of_time' }, stalled: true, cursor: { resumeAt: T - 3_600 } });
+    expect(kept).toBeLessThan(WINDOW_SECONDS / 2);
+    // The next sweep starts at that width: its first listing is not cut.
+    expect(events.queries[queried]).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, createdTo: T - 3_600 - OVERLAP_SECONDS + (kept ?? 0) - 1 });
+    expect(next.stalled).toBeUndefined();
+    expect(new Set(work.seen)).toEqual(new Set(all.map((event) => event.id)));
   });
 
   it('lists one second whole, however many events it holds', async () => {

@@ -385,5 +385,10 @@ export interface EventCursor {
    * sweep even though their record exists (what that version's next run would have done); never written again.
    */
   readonly retryEventIds?: readonly string[];
+  /**
+   * The width (seconds) of the windows its sweep last listed events in, narrowed where the account's events are dense: the
+   * next sweep starts with it rather than re-learning it. Absent on a cursor written before it was kept.
+   */
+  readonly windowSeconds?: number;
   readonly updatedAt: string;
 }

@@ -96,12 +96,13 @@ export interface EventListQuery {
 }
 
 /**
- * A listing stopped past `atMost` events: the newest of the span's events, created from `newest` back to `listedDownTo`
- * (epoch seconds), the pace at which they came.
+ * A listing stopped past `atMost` events: they reached back to `listedDownTo` (epoch seconds), and the last page listed
+ * (`lastPageEvents` events, created from `lastPageFrom` down to `listedDownTo`) says the pace at which they came there.
  */
 export interface EventListCut {
-  readonly newest: number;
   readonly listedDownTo: number;
+  readonly lastPageFrom: number;
+  readonly lastPageEvents: number;
 }
 
 /** The provider's own record of the events it sent (Stripe keeps 30 days of them), read back by the reconciliation sweep. */

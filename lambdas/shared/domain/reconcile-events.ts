@@ -161,6 +161,11 @@ export interface ReconcileResult<Processed> {
   readonly cursor?: EventCursor;
   /** A scheduled sweep's cursor was older than the provider's list: events created in this span can no longer be listed. */
   readonly gap?: { readonly from: number; readonly to: number };
+  /**
+   * A scheduled sweep ran out of time with its cursor where it found it and no event acted on: the next run, starting
+   * there, may do no better (events too dense, or the provider too slow, for a run), so a person should know.
+   */
+  readonly stalled?: true;
 }
 
 /**
@@ -190,6 +195,10 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   // They were created at or before the cursor's second: once a window reaches it, they were listed or are listed no more.
   const retriesListedBy = cursor?.resumeAt ?? from;
   const events: ReconciledEvent<Processed>[] = [];
+  const startedAt = cursor?.resumeAt;
+  // Narrowed where the account's events are dense, widened again (up to WINDOW_SECONDS) where they are sparse; kept on the
+  // cursor, so the next sweep does not learn it again.
+  let span = Math.min(WINDOW_SECONDS, Math.max(1, cursor?.windowSeconds ?? WINDOW_SECONDS));
 
   const moveCursor = async (resumeAt: number): Promise<void> => {
     if (input.span.kind !== 'cursor') return;
@@ -197,12 +206,15 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     // Legacy retries only ever leave: the cursor holds the same ones while it holds as many.
     const retriesLeft = [...legacyRetries];
     const sameRetries = (cursor?.retryEventIds?.length ?? 0) === retriesLeft.length;
-    if (cursor !== undefined && resumeAt <= cursor.resumeAt && cursor.mode === mode && sameRetries) return;
+    // The width is kept only once it is not the widest (a cursor without one starts at WINDOW_SECONDS).
+    const sameWidth = (cursor?.windowSeconds ?? WINDOW_SECONDS) === span;
+    if (cursor !== undefined && resumeAt <= cursor.resumeAt && cursor.mode === mode && sameRetries && sameWidth) return;
     const next: EventCursor = {
       source: at,
       resumeAt: Math.max(resumeAt, cursor?.resumeAt ?? resumeAt),
       mode,
       ...(retriesLeft.length > 0 && { retryEventIds: retriesLeft }),
+      ...(span !== WINDOW_SECONDS && { windowSeconds: span }),
       updatedAt: deps.clock.now().toISOString(),
     };
     // Refused when another sweep got further: then the cursor stands where that one left it.
@@ -218,15 +230,28 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   let reached: number | undefined;
   const saveProgress = async (): Promise<void> => {
     if (reached !== undefined) await moveCursor(reached);
+    // No window done: the width learned is kept all the same.
+    else if (cursor !== undefined) await moveCursor(cursor.resumeAt);
+  };
+  /** Out of time: stalled when the cursor is where it was and no event was acted on, which no later run may change. */
+  const outOfTimeResult = (): ReconcileResult<Processed> => {
+    const moved = cursor !== undefined && (startedAt === undefined || cursor.resumeAt > startedAt);
+    const stalled = input.span.kind === 'cursor' && !moved && events.every((event) => event.status === 'already_processed');
+    return { from, to, events, stopped: { reason: 'out_of_time' }, ...(stalled && { stalled: true as const }), ...after(cursor, gap) };
   };
 
-  // Narrowed where the account's events are dense, widened again (up to WINDOW_SECONDS) where they are sparse.
-  let span = WINDOW_SECONDS;
+  // Where a cut listing found the events dense, and the width that fits them there: a window widened over sparse time
+  // ends before it, and the first to reach it takes that width, rather than being cut again.
+  let dense: { readonly at: number; readonly span: number } | undefined;
   for (let windowFrom = from; windowFrom <= to; ) {
-    const windowTo = Math.min(to, windowFrom + span - 1);
+    if (dense !== undefined && windowFrom >= dense.at) {
+      span = Math.min(span, dense.span);
+      dense = undefined;
+    }
+    const windowTo = Math.min(to, windowFrom + span - 1, dense === undefined ? to : dense.at - 1);
     if (outOfTime()) {
       await saveProgress();
-      return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
+      return outOfTimeResult();
     }
     let listing: readonly ListedEvent[] | EventListCut;
     try {
@@ -236,21 +261,19 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     } catch (error) {
       await saveProgress();
       // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a failure.
-      const stopped: ReconcileStop =
-        error instanceof PaymentGatewayUnavailableError && error.outOfTime
-          ? { reason: 'out_of_time' }
-          : { reason: 'failed', error, retryable: isRetryable(error) };
-      return { from, to, events, stopped, ...after(cursor, gap) };
+      if (error instanceof PaymentGatewayUnavailableError && error.outOfTime) return outOfTimeResult();
+      return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error) }, ...after(cursor, gap) };
     }
     if ('listedDownTo' in listing) {
       span = narrowedSpan(windowFrom, windowTo, listing);
+      dense = { at: Math.max(windowFrom + 1, listing.listedDownTo), span };
       continue;
     }
     const listed = listing;
     for (const event of listed) {
       if (outOfTime()) {
         await stopAt(event);
-        return { from, to, events, stopped: { reason: 'out_of_time' }, ...after(cursor, gap) };
+        return outOfTimeResult();
       }
       const watch = new CommitWatch(deps.store, event.id);
       try {
@@ -276,13 +299,15 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
 }
 
 /**
- * The span of the next try at a window whose listing was cut: the time its newest EVENTS_PER_WINDOW events took to come
- * (their pace), less a fifth so a steady pace fits, and at most half the window's, so it always narrows.
+ * The span of the next try at a window whose listing was cut: what half of EVENTS_PER_WINDOW events take at the pace of
+ * the oldest listed (those nearest the part still to list; half, so a pace up to twice as quick, or counted in whole
+ * seconds, still fits), and at most half the window's, so it always narrows.
  */
 function narrowedSpan(windowFrom: number, windowTo: number, cut: EventListCut): number {
   const span = windowTo - windowFrom + 1;
-  const listedSpan = Math.min(windowTo, cut.newest) - Math.max(windowFrom, cut.listedDownTo) + 1;
-  return Math.max(1, Math.min(Math.floor(span / 2), Math.floor((listedSpan * 4) / 5)));
+  const paceSeconds = Math.max(1, cut.lastPageFrom - cut.listedDownTo + 1);
+  const fits = Math.floor((EVENTS_PER_WINDOW * paceSeconds) / (2 * Math.max(1, cut.lastPageEvents)));
+  return Math.max(1, Math.min(Math.floor(span / 2), fits));
 }
 
 function spanOf(span: ReconcileSpan, cursor: EventCursor | undefined, now: number): { from: number; to: number } {

@@ -193,6 +193,7 @@ const eventCursorSchema = z.object({
   resumeAt: wholeNumber,
   mode: z.optional(z.enum(['live', 'test'])),
   retryEventIds: z.optional(z.array(text)),
+  windowSeconds: z.optional(wholeNumber),
   updatedAt: text,
 });
 

@@ -301,7 +301,9 @@ export class StripeEventSource implements PaymentEventSource {
         const last = page.data.at(-1);
         if (!page.has_more || last === undefined) break;
         // Newest first: every event listed so far was created at or after the last one's second.
-        if (query.atMost !== undefined && listed.length >= query.atMost) return { newest: listed[0]?.created ?? last.created, listedDownTo: last.created };
+        if (query.atMost !== undefined && listed.length >= query.atMost) {
+          return { listedDownTo: last.created, lastPageFrom: page.data[0]?.created ?? last.created, lastPageEvents: page.data.length };
+        }
         startingAfter = last.id;
       }
     } catch (error) {
