@@ -10,7 +10,9 @@ export type Fault =
   /** The connection fails before the request leaves: nothing is written. */
   | 'network-before'
   /** The request is applied, then the response is lost: the caller cannot tell it committed. */
-  | 'lost-response';
+  | 'lost-response'
+  /** A BatchGetItem answered with every key left unprocessed, as DynamoDB does under load. */
+  | 'unprocessed';
 
 /** A call paused before it is sent, so the other side of a race can run and commit meanwhile. */
 export interface Hold {
@@ -88,6 +90,11 @@ export function injectFaults(documentClient: DynamoDBDocumentClient): FaultInjec
         case 'lost-response':
           await next(args);
           throw networkError('ECONNRESET');
+        case 'unprocessed': {
+          const requested = (args.input as { RequestItems?: Record<string, unknown> }).RequestItems ?? {};
+          const responses = Object.fromEntries(Object.keys(requested).map((table) => [table, []]));
+          return { output: { Responses: responses, UnprocessedKeys: requested, $metadata: {} }, response: {} } as never;
+        }
       }
     },
     { step: 'initialize', name: 'injectFaults', override: true },

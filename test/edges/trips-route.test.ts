@@ -25,7 +25,7 @@ import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler
 import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import { isCheckoutEvent, startStripeFake, type CheckoutEventType, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 const TRANSACT = 'TransactWriteItemsCommand';
@@ -276,6 +276,26 @@ describe('who may read and fulfil a trip', () => {
     expect(theirs).toEqual(missing);
     expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
     expect(logged).toHaveBeenCalledWith(expect.stringMatching(/no longer reads/), expect.objectContaining({ tripId: owner.tripId, entity }));
+  });
+
+  it('answers 503 (Retry-After), not 500, when DynamoDB leaves the bookings unprocessed in every round, and the trip once it answers', async () => {
+    const slot = await seedSlot(other, { capacity: 3 });
+    const owner = await checkout(slot, 1);
+    await press(owner, 'pay');
+    expect((await getTrip(owner.tripId, asUser(owner.userId))).body.status).toBe('booked');
+    // Left out twice, then answered: asked again after a wait, and shown.
+    requests.queue('BatchGetItemCommand', 'unprocessed', 'unprocessed');
+    expect(await getTrip(owner.tripId, asUser(owner.userId))).toMatchObject({
+      status: 200,
+      body: { bookings: [expect.objectContaining({ status: 'confirmed' })] },
+    });
+    requests.queue('BatchGetItemCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'unprocessed' as const));
+
+    const busy = await getTrip(owner.tripId, asUser(owner.userId));
+    const after = await getTrip(owner.tripId, asUser(owner.userId));
+
+    expect(busy).toMatchObject({ status: 503, headers: { 'retry-after': '2', 'cache-control': 'no-store' }, body: { error: 'STORE_UNAVAILABLE' } });
+    expect(after).toMatchObject({ status: 200, body: { status: 'booked', bookings: [expect.objectContaining({ status: 'confirmed' })] } });
   });
 
   it.each<{ name: string; tripId: (id: string) => string; caller: (userId: string) => Caller; status: number; field?: string }>([

@@ -1,4 +1,5 @@
 // The DynamoDB adapter of the booking store: reads, and the one transaction that commits an atomic write.
+import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -14,7 +15,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, ProviderCheckClaim } from '../domain/booking-store';
-import { StoredDataError } from '../domain/errors';
+import { StoredDataError, StoreUnavailableError } from '../domain/errors';
 import type { EventCursorStore } from '../domain/reconcile-events';
 import type { DueRefund, RefundsDuePosition, RefundsDueQuery } from '../domain/resume-refunds';
 import type { AuditEntry, Booking, EventCursor, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, UnusableEvent } from '../domain/model';
@@ -29,6 +30,7 @@ import {
   tripItem,
   type Key,
 } from './items';
+import { jitteredDelayMs } from '../backoff';
 import { fromItem } from './stored-items';
 import { GLOBAL_INDEXES, type GlobalIndexDefinition } from './table-definition';
 import { allOf, buildTransaction, guard, requestToken } from './transaction-items';
@@ -275,9 +277,13 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     const found: Record<string, unknown>[] = [];
     for (let start = 0; start < allKeys.length; start += BATCH_GET_LIMIT) {
       let pending: Key[] = allKeys.slice(start, start + BATCH_GET_LIMIT);
-      // DynamoDB may return part of a batch under load; what it left out is asked for again.
+      // DynamoDB may return part of a batch under load; what it left out is asked for again, after a wait (as AWS asks),
+      // and left out every time, the table did not answer: the caller's 503 or retry, as for a throttled read.
       for (let round = 0; pending.length > 0; round++) {
-        if (round >= this.retryPolicy.maxAttempts) throw new Error(`${operation}: keys left unprocessed after ${round} rounds`);
+        if (round >= this.retryPolicy.maxAttempts) {
+          throw new StoreUnavailableError(`${operation}: keys left unprocessed after ${round} rounds`, { maybeCommitted: false });
+        }
+        if (round > 0) await delay(jitteredDelayMs(round, this.retryPolicy));
         const request = { [this.tableName]: { Keys: pending, ConsistentRead: true } };
         const result = await this.retrying(operation, () => this.client.send(new BatchGetCommand({ RequestItems: request })));
         found.push(...(result.Responses?.[this.tableName] ?? []));
