@@ -2,7 +2,7 @@
 // session's event corrects the record and the bookings' shares once, or puts the payment in front of a person.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
+import type { ListedEvent, PaymentEventSource, PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
@@ -533,10 +533,10 @@ describe('a share asked for before the session said the charge was in another cu
       status: 'needs_attention',
       currency: 'jpy',
       amountRefunded: 0,
-      refunds: [{ refundKey: key, status: 'failed', failureCode: 'share_in_another_currency', pricedIn: 'eur' }],
+      refunds: [{ refundKey: key, status: 'superseded', failureCode: 'share_in_another_currency', pricedIn: 'eur' }],
     });
     expect(reasonsOf(record?.attention).map((reason) => reason.reason)).toEqual(['charged_otherwise', 'share_in_another_currency']);
-    expect((await ops(['payments', 'show', paymentId])).out).toMatch(/failed +45\.00 EUR +share_in_another_currency/);
+    expect((await ops(['payments', 'show', paymentId])).out).toMatch(/superseded +45\.00 EUR +share_in_another_currency/);
   });
 
   it('refused for good (disputed), then the session: payments retry-refund asks nothing again, under no new key', async () => {
@@ -548,6 +548,59 @@ describe('a share asked for before the session said the charge was in another cu
     expect(retried).toMatchObject({ ok: false, errorCode: 'NOTHING_TO_RETRY' });
     expect(fake.refundsOf(paymentId).filter((refund) => refund.status !== 'failed')).toEqual([]);
     expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ refundKey: key, status: 'failed', pricedIn: 'eur' }]);
+  });
+
+  it('on its way at Stripe (pending) when the session came, failing later: payments retry-refund asks nothing again', async () => {
+    const store = testStore();
+    const { trip, paymentId, key } = await shareThenYen(store, () => fake.nextRefundStatus('pending'));
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ refundKey: key, status: 'pending', pricedIn: 'eur' }]);
+    const failed = fake.setRefundStatus(fake.refundsOf(paymentId)[0]?.id as string, 'failed', 'expired_or_canceled_card');
+    await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+
+    const retried = await retryRefund(operator(store), paymentId, 'ana');
+
+    expect(retried).toMatchObject({ ok: false, errorCode: 'NOTHING_TO_RETRY' });
+    expect(fake.refundsOf(paymentId).map((refund) => refund.status)).toEqual(['failed']);
+    expect(trip.bookingReferences).toHaveLength(2);
+  });
+
+  it('still in flight at Stripe when the sweep looked it up: superseded, then recorded as the refund Stripe made, counted once', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const first = trip.bookingReferences[0] as string;
+    const webhook = webhookHarness(fake, { store });
+    const real = new StripePaymentGateway(async () => fake.client());
+    let reached!: () => void;
+    const atStripe = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The cancellation's own request is on its way to Stripe while the session lands and the sweep looks it up.
+    const slow: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
+      refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
+        reached();
+        await gate;
+        return real.refund(request);
+      },
+    });
+    const cancelling = cancelBooking({ ...operator(store), gateway: slow }, { reference: first, reason: 'guide ill', refund: true });
+    await atStripe;
+    await webhook.send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ status: 'superseded', failureCode: 'share_in_another_currency' }]);
+
+    release();
+    await cancelling;
+    const made = fake.refundsOf(paymentId);
+    await webhook.send(signedRequest(stripeEvent('refund.created', refundObject(made[0] as never))));
+    await webhook.send(signedRequest(chargeRefunded(paymentId, trip.amount, { refunded: PRICE, currency: 'jpy', tripId: trip.tripId })));
+
+    expect(made).toMatchObject([{ amount: PRICE, status: 'succeeded' }]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({
+      amountRefunded: PRICE,
+      refunds: [{ refundKey: shareRefundKey(paymentId, first), status: 'succeeded', stripeRefundId: made[0]?.id }],
+    });
   });
 
   it('made by Stripe, its answer lost, then the session: the sweep finds it under its key and records it, making no other', async () => {

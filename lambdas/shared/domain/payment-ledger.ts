@@ -109,8 +109,10 @@ function recounted(record: PaymentRecord): PaymentRecord {
  */
 export function withCharge(record: PaymentRecord, amountPaid: number, currency: string): PaymentRecord {
   const elsewhere = currency !== record.currency && writtenByAConfirmation(record);
-  const unmade = (entry: RefundEntry): boolean => entry.pricedIn === undefined && (entry.status === 'requested' || isOpenFailure(entry));
-  const refunds = elsewhere ? record.refunds.map((entry) => (unmade(entry) ? { ...entry, pricedIn: record.currency } : entry)) : record.refunds;
+  // Every refund of ours so far was priced in it, made or not (one on its way may fail later); Stripe's own (made in the
+  // Dashboard) are in the charge's.
+  const ours = (entry: RefundEntry): boolean => entry.pricedIn === undefined && entry.requestedBy !== 'stripe';
+  const refunds = elsewhere ? record.refunds.map((entry) => (ours(entry) ? { ...entry, pricedIn: record.currency } : entry)) : record.refunds;
   return recounted({ ...record, refunds, amountPaid, currency });
 }
 
@@ -127,16 +129,25 @@ export function pricedInAnotherCurrency(entry: RefundEntry, record: PaymentRecor
 }
 
 /**
- * Such a refund, of which Stripe holds none under its key: never asked for, it stands failed before a person; or, all of
- * the charge back already, superseded, as Stripe's `charge_already_refunded` would have had it.
+ * Such a refund, of which Stripe holds none under its key: never asked for, it is superseded and the payment is before
+ * a person. Superseded, not failed: were the request that stored it still on its way to Stripe, Stripe's word naming it
+ * under its key (its answer, its `refund.*` event) still records it as the refund it is, never to be paid twice. All of
+ * the charge back already, it is superseded as Stripe's `charge_already_refunded` would have had it.
  */
 export function notAskedInAnotherCurrency(record: PaymentRecord, refundKey: string, at: string): RefundChange {
   if (record.amountRefunded >= record.amountPaid) return chargeFullyRefunded(record, at, 'charge_already_refunded');
-  return moveRefund(record, refundKey, 'failed', at, {
-    failureCode: SHARE_IN_ANOTHER_CURRENCY,
-    attentionReason: SHARE_IN_ANOTHER_CURRENCY,
-    countedByCharge: false,
-  });
+  const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
+  if (entry?.status !== 'requested') return { record, attention: false };
+  const superseded: RefundEntry = { ...entry, status: 'superseded', failureCode: SHARE_IN_ANOTHER_CURRENCY, updatedAt: at };
+  const refunds = record.refunds.map((candidate) => (candidate === entry ? superseded : candidate));
+  return {
+    record: withAttention({ ...record, refunds }, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true),
+    audit: {
+      eventType: 'payment.refund_not_asked',
+      metadata: { refundKey, amount: entry.amount, pricedIn: entry.pricedIn ?? null, reason: SHARE_IN_ANOTHER_CURRENCY },
+    },
+    attention: true,
+  };
 }
 
 /** The attention reason of a payment create-booking claimed for a trip it did not pay, and why its session's trip ended. */
