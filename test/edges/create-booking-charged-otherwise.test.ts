@@ -474,7 +474,7 @@ describe('a booking cancelled with its refund once its payment was charged in an
     expect((await store.getSlots([slotId])).get(slotId)?.availableCount).toBe(5);
   });
 
-  it('bookings cancel says so, in the charge’s currency, and asks Stripe nothing; the last booking with --no-refund is waived as before', async () => {
+  it('bookings cancel says so and asks Stripe nothing; the last booking with --no-refund is waived at its share, in its own currency', async () => {
     const store = testStore();
     const { trip, paymentId } = await chargedInYen(store);
     const [first, second] = trip.bookingReferences as [string, string];
@@ -486,7 +486,7 @@ describe('a booking cancelled with its refund once its payment was charged in an
     expect(withRefund).toMatchObject({ code: 0 });
     expect(withRefund.out).toContain('none (its share, 45.00 EUR, is priced in another currency than its payment was charged in, JPY');
     expect(waived).toMatchObject({ code: 0 });
-    expect(waived.out).toContain(`waived: ${PRICE} JPY`);
+    expect(waived.out).toContain('waived: 45.00 EUR');
     expect(fake.refundsOf(paymentId)).toEqual([]);
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', amountRefunded: 0 });
   });

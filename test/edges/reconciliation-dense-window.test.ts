@@ -75,14 +75,16 @@ async function sweepUntilBooked(options: { before: (now: number) => void; pageMs
 }
 
 describe('a window of the sweep denser than a run can list', () => {
-  it('5,000 events in the hour before the payment, 5 s a page: booked within a few runs, each moving the cursor on', { timeout: 180_000 }, async () => {
+  it('5,000 events in the hour before the payment, 5 s a page: the first run narrows the windows, the next ones book it, each moving the cursor on', {
+    timeout: 180_000,
+  }, async () => {
     // Listed whole, the hour's window takes 51 pages: more than a run has time for.
     const { status, runs } = await sweepUntilBooked({ before: (now) => otherEvents(5_000, now - 3_600, 3_500), pageMs: 5_000, runs: 8 });
 
     expect(status).toBe('booked');
     expect(runs.length).toBeLessThan(8);
     expect(runs.filter((run) => run.failure !== undefined)).toEqual([]);
-    for (const [index, run] of runs.entries()) if (index > 0) expect(run.resumeAt).toBeGreaterThan(runs[index - 1]?.resumeAt ?? 0);
+    for (const [index, run] of runs.entries()) if (index > 1) expect(run.resumeAt).toBeGreaterThan(runs[index - 1]?.resumeAt ?? 0);
   });
 
   it('a burst of 2,000 in a minute on a quiet account (one event a minute), 3 s a page: booked in the first run', { timeout: 180_000 }, async () => {
@@ -100,13 +102,14 @@ describe('a window of the sweep denser than a run can list', () => {
     expect(runs[0]?.failure).toBeUndefined();
   });
 
-  it('Stripe too slow for a run to list one window (30 s a page): each run fails as making no progress, so it alarms', { timeout: 180_000 }, async () => {
-    const { status, runs } = await sweepUntilBooked({ before: (now) => otherEvents(1_500, now - 3_600, 3_500), pageMs: 30_000, runs: 2 });
+  it('Stripe too slow for a run to list even narrowed windows (30 s a page): the first run narrows them, and once runs get nowhere they fail as making no progress, so it alarms', {
+    timeout: 180_000,
+  }, async () => {
+    const { status, runs } = await sweepUntilBooked({ before: (now) => otherEvents(1_500, now - 3_600, 3_500), pageMs: 30_000, runs: 4 });
 
     expect(status).toBe('pending_payment');
-    expect(runs.map((run) => run.failure)).toEqual([
-      'The reconciliation sweep made no progress in its run',
-      'The reconciliation sweep made no progress in its run',
-    ]);
+    const noProgress = 'The reconciliation sweep made no progress in its run';
+    expect(runs[0]?.failure).toBeUndefined();
+    expect(runs.at(-1)).toMatchObject({ failure: noProgress, resumeAt: runs.at(-2)?.resumeAt });
   });
 });

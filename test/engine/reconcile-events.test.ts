@@ -5,10 +5,11 @@ import { describe, expect, it, vi } from 'vitest';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import type { Clock } from '../../lambdas/shared/domain/collaborators';
 import { RetryLaterError } from '../../lambdas/shared/domain/payment-events';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import type { EventListQuery, ListedEvent, PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
 import {
   EVENT_LIST_RETENTION_SECONDS,
-  EVENTS_PER_WINDOW,
+  EVENTS_PER_PIECE,
   OVERLAP_SECONDS,
   reconcileEvents,
   SETTLE_SECONDS,
@@ -27,7 +28,7 @@ const store = testStore();
 
 /**
  * Stripe's list as the test makes it: every query kept, the events of the range answered oldest first; past `atMost`
- * (counted in pages of 100, newest first, as Stripe's are listed), where the listing was cut.
+ * (counted in pages of 100, newest first, as Stripe's are listed), what was listed and where it was cut.
  */
 function eventSource(events: readonly ListedEvent[]): PaymentEventSource & { queries: EventListQuery[] } {
   const queries: EventListQuery[] = [];
@@ -38,16 +39,17 @@ function eventSource(events: readonly ListedEvent[]): PaymentEventSource & { que
       const matching = events
         .filter((event) => event.created >= query.createdFrom && event.created <= query.createdTo && query.types.includes(event.type))
         .sort((a, b) => a.created - b.created);
+      // Newest first, going on after `after`, a piece of `atMost` (in whole pages of 100) at most.
+      const newestFirst = [...matching].reverse();
+      const start = query.after === undefined ? 0 : newestFirst.findIndex((event) => event.id === query.after) + 1;
+      const rest = newestFirst.slice(start);
       const pages = query.atMost === undefined ? undefined : Math.ceil(query.atMost / 100) * 100;
-      if (pages !== undefined && matching.length > pages) {
-        const oldestPage = matching.slice(matching.length - pages, matching.length - pages + 100);
-        return {
-          listedDownTo: (oldestPage[0] as ListedEvent).created,
-          lastPageFrom: (oldestPage.at(-1) as ListedEvent).created,
-          lastPageEvents: oldestPage.length,
-        };
+      if (pages !== undefined && rest.length > pages) {
+        const piece = rest.slice(0, pages);
+        const last = piece.at(-1) as ListedEvent;
+        return { events: piece.reverse(), listedDownTo: last.created, lastId: last.id };
       }
-      return matching;
+      return rest.reverse();
     },
   };
 }
@@ -201,15 +203,19 @@ describe('a window holding more events than one listing takes (the account’s o
   /** `count` events spread evenly over `seconds` from `start`. */
   const spread = (count: number, start: number, seconds: number): ListedEvent[] =>
     Array.from({ length: count }, (_, index) => listed(start + Math.floor((index * seconds) / count)));
-  const windowsListedWhole = (events: ReturnType<typeof eventSource>, all: readonly ListedEvent[]) =>
-    events.queries
-      .map((query) => all.filter((event) => event.created >= query.createdFrom && event.created <= query.createdTo).length)
-      .filter((count, index) => events.queries[index]?.atMost === undefined || count <= EVENTS_PER_WINDOW);
+  /** `source`, out of the run's time (as Stripe's client says it) from its call number `call` on. */
+  const outOfTimeFrom = (source: PaymentEventSource, call: number): PaymentEventSource => {
+    let calls = 0;
+    return {
+      listEvents: (query) =>
+        ++calls >= call ? Promise.reject(new PaymentGatewayUnavailableError('too few ms left', { outOfTime: true })) : source.listEvents(query),
+    };
+  };
 
-  it('is narrowed until each listing holds no more than EVENTS_PER_WINDOW, every event processed once, oldest first, and the cursor moved past them', async () => {
+  it('is listed in pieces, nothing listed twice, every event processed once, oldest first, and the cursor moved past them', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
-    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const all = spread(EVENTS_PER_PIECE + 200, T - 1_800, 1_800);
     const events = eventSource(all);
     const work = processing();
 
@@ -219,16 +225,15 @@ describe('a window holding more events than one listing takes (the account’s o
     expect(work.seen).toEqual(all.map((event) => event.id));
     expect(result.events.every((event) => event.status === 'processed')).toBe(true);
     expect(result.cursor?.resumeAt).toBe(NOW_S - SETTLE_SECONDS + 1);
-    // The first listing (the whole span) was cut; every one that was not held a window's worth at most.
-    expect(events.queries[0]).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, atMost: EVENTS_PER_WINDOW });
-    const whole = windowsListedWhole(events, all);
-    expect(Math.max(...whole)).toBeLessThanOrEqual(EVENTS_PER_WINDOW);
-    for (const [index, query] of events.queries.entries()) {
-      if (index > 0) expect(query.createdFrom).toBeLessThanOrEqual((events.queries[index - 1]?.createdTo ?? 0) + 1);
-    }
+    // The window's newest 1,000, then the rest of it, going on after the last of them.
+    const [first, rest] = events.queries;
+    expect(first).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, atMost: EVENTS_PER_PIECE });
+    expect(first).not.toHaveProperty('after');
+    expect(rest).toEqual({ ...first, after: all[200]?.id });
+    expect(events.queries).toHaveLength(2);
   });
 
-  it('processes once more an event the cursor of the version before held for retry, though the first narrowed window ends before its second', async () => {
+  it('processes once more an event the cursor of the version before held for retry, though the first window (narrowed before) ends before its second', async () => {
     const source = uniqueId('cursor');
     const held = listed(T);
     await store.commit({
@@ -242,45 +247,53 @@ describe('a window holding more events than one listing takes (the account’s o
         expiresAt: NOW_S + 86_400,
       },
     });
-    await store.moveEventCursor({ source, resumeAt: T, mode: 'test', retryEventIds: [held.id], updatedAt: clock.now().toISOString() });
-    const dense = spread(EVENTS_PER_WINDOW + 200, T - OVERLAP_SECONDS, OVERLAP_SECONDS);
-    const events = eventSource([...dense, held]);
+    await store.moveEventCursor({ source, resumeAt: T, mode: 'test', retryEventIds: [held.id], windowSeconds: 300, updatedAt: clock.now().toISOString() });
+    const events = eventSource([listed(T - 500), held]);
     const work = processing();
 
     const result = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
 
-    expect(events.queries[1]?.createdTo).toBeLessThan(T);
+    expect(events.queries[0]?.createdTo).toBeLessThan(T);
     expect(work.seen.filter((id) => id === held.id)).toHaveLength(1);
     expect(result.events.find((event) => event.event.id === held.id)).toMatchObject({ status: 'processed', recordedBefore: true });
     expect(await store.getEventCursor(source)).not.toHaveProperty('retryEventIds');
   });
 
-  it('out of time after one cut listing: stalled (the cursor unmoved, nothing acted on), the width learned kept for the next sweep', async () => {
+  it('a window a whole run could not list: narrowed for the next run at the pace of what was listed (kept on the cursor), not stalled; the next run gets through, and one starting narrowed that gets nowhere is stalled', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
-    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const all = spread(3 * EVENTS_PER_PIECE, T - 1_800, 1_800);
     const events = eventSource(all);
     const work = processing();
-    let checks = 0;
 
-    const short = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' }, () => (++checks <= 1 ? 1_000 : 0));
-    const kept = (await store.getEventCursor(source))?.windowSeconds;
+    // Time runs out after the window's first two pieces.
+    const short = await sweep(outOfTimeFrom(events, 3), work.process, { kind: 'cursor', source, mode: 'test' });
+    const kept = (await store.getEventCursor(source))?.windowSeconds ?? WINDOW_SECONDS;
+    const begunInShort = work.seen.length;
     const queried = events.queries.length;
     const next = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
 
-    expect(short).toMatchObject({ stopped: { reason: 'out_of_time' }, stalled: true, cursor: { resumeAt: T - 3_600 } });
+    expect(short).toMatchObject({ stopped: { reason: 'out_of_time' }, cursor: { resumeAt: T - 3_600 } });
+    expect(short.stalled).toBeUndefined();
+    expect(begunInShort).toBe(0);
+    // 2,000 events came in the newest part of the window listed: a piece's worth is about half of that part's time.
     expect(kept).toBeLessThan(WINDOW_SECONDS / 2);
-    // The next sweep starts at that width: its first listing is not cut.
-    expect(events.queries[queried]).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, createdTo: T - 3_600 - OVERLAP_SECONDS + (kept ?? 0) - 1 });
+    expect(events.queries[queried]).toMatchObject({ createdFrom: T - 3_600 - OVERLAP_SECONDS, createdTo: T - 3_600 - OVERLAP_SECONDS + kept - 1 });
     expect(next.stalled).toBeUndefined();
-    expect(new Set(work.seen)).toEqual(new Set(all.map((event) => event.id)));
+    expect(next.stopped).toBeUndefined();
+    expect(work.seen).toEqual(all.map((event) => event.id));
+
+    // Set back where it was, narrowed, with time for no listing at all: stalled.
+    await store.moveEventCursor({ source: `${source}-again`, resumeAt: T - 3_600, mode: 'test', windowSeconds: kept, updatedAt: clock.now().toISOString() });
+    const stuck = await sweep(outOfTimeFrom(events, 1), work.process, { kind: 'cursor', source: `${source}-again`, mode: 'test' });
+    expect(stuck).toMatchObject({ stopped: { reason: 'out_of_time' }, stalled: true });
   });
 
-  it('lists one second whole, however many events it holds', async () => {
+  it('lists a second holding more than a piece across pieces, each of its events once', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 60, mode: 'test', updatedAt: clock.now().toISOString() });
     const before = listed(T - 1);
-    const burst = Array.from({ length: EVENTS_PER_WINDOW + 50 }, () => listed(T));
+    const burst = Array.from({ length: EVENTS_PER_PIECE + 50 }, () => listed(T));
     const after = listed(T + 1);
     const events = eventSource([before, ...burst, after]);
     const work = processing();
@@ -292,14 +305,14 @@ describe('a window holding more events than one listing takes (the account’s o
     expect(work.seen).toHaveLength(burst.length + 2);
     expect(work.seen[0]).toBe(before.id);
     expect(work.seen.at(-1)).toBe(after.id);
-    expect(events.queries).toContainEqual({ types: TYPES, createdFrom: T, createdTo: T });
+    expect(events.queries).toHaveLength(2);
     expect(result.cursor?.resumeAt).toBe(NOW_S - SETTLE_SECONDS + 1);
   });
 
-  it('out of time among the narrowed windows: the cursor keeps what was done, and the next sweep goes on from there', async () => {
+  it('out of time while processing a window listed in pieces: the cursor keeps what was done, and the next sweep goes on from there', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
-    const all = spread(EVENTS_PER_WINDOW + 200, T - 1_800, 1_800);
+    const all = spread(EVENTS_PER_PIECE + 200, T - 1_800, 1_800);
     const events = eventSource(all);
     const work = processing();
     let checks = 0;
@@ -309,6 +322,7 @@ describe('a window holding more events than one listing takes (the account’s o
     const second = await sweep(events, work.process, { kind: 'cursor', source, mode: 'test' });
 
     expect(first.stopped).toEqual({ reason: 'out_of_time' });
+    expect(first.stalled).toBeUndefined();
     expect(done).toBeGreaterThan(0);
     expect(first.cursor?.resumeAt).toBeGreaterThan(T - 3_600);
     expect(second.stopped).toBeUndefined();

@@ -89,20 +89,22 @@ export interface EventListQuery {
   readonly createdFrom: number;
   readonly createdTo: number;
   /**
-   * Stop once at least this many are listed and more are left, answering only how far back the newest of them reached:
-   * a span too dense to list (and hold) at once is narrowed by the caller, not listed page after page until time runs out.
+   * Stop once at least this many are listed and more are left, answering what was listed and where to go on from
+   * (`after`): a long listing comes in pieces, none listed twice.
    */
   readonly atMost?: number;
+  /** Go on with the listing of the same span after this event (the last of the piece before), as Stripe's `starting_after`. */
+  readonly after?: string;
 }
 
 /**
- * A listing stopped past `atMost` events: they reached back to `listedDownTo` (epoch seconds), and the last page listed
- * (`lastPageEvents` events, created from `lastPageFrom` down to `listedDownTo`) says the pace at which they came there.
+ * A listing stopped past `atMost` events, newest first: `events` (oldest first) reach back to `listedDownTo` (epoch
+ * seconds); the rest of the span is listed after `lastId`.
  */
 export interface EventListCut {
+  readonly events: readonly ListedEvent[];
   readonly listedDownTo: number;
-  readonly lastPageFrom: number;
-  readonly lastPageEvents: number;
+  readonly lastId: string;
 }
 
 /** The provider's own record of the events it sent (Stripe keeps 30 days of them), read back by the reconciliation sweep. */

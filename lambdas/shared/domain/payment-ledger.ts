@@ -195,6 +195,7 @@ export interface RefundEntryFields {
   readonly reason: string;
   readonly bookingReferences?: readonly string[];
   readonly status?: Extract<RefundStatus, 'requested' | 'waived'>;
+  readonly pricedIn?: string;
 }
 
 export function refundEntry(fields: RefundEntryFields, at: string): RefundEntry {
@@ -206,6 +207,7 @@ export function refundEntry(fields: RefundEntryFields, at: string): RefundEntry 
     ...(fields.actorId !== undefined && { actorId: fields.actorId }),
     reason: fields.reason,
     bookingReferences: fields.bookingReferences ?? [],
+    ...(fields.pricedIn !== undefined && { pricedIn: fields.pricedIn }),
     requestedAt: at,
     updatedAt: at,
   };

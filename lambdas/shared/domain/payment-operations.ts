@@ -161,7 +161,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const inAnotherCurrency = record !== undefined && writtenByAConfirmation(record) && shareCurrency !== undefined && shareCurrency !== record.currency;
       const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
       const share = shareElsewhere ? 0 : Math.min(booking.amount ?? 0, refundableAmount(base));
-      const entry = shareEntry(deps, input, booking, share, at);
+      const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
         : [];
@@ -263,7 +263,14 @@ function tripEndOfLastCancellation(after: PaymentRecord): 'refunded' | 'cancelle
 }
 
 /** The share's refund: requested when there is money Stripe can return, waived when the operator said so. */
-function shareEntry(deps: PaymentDeps, input: CancelBookingInput, booking: Booking, share: number, at: string): RefundEntry | undefined {
+function shareEntry(
+  deps: PaymentDeps,
+  input: CancelBookingInput,
+  booking: Booking,
+  share: number,
+  at: string,
+  pricedIn: Currency | undefined,
+): RefundEntry | undefined {
   const fields = {
     refundKey: shareRefundKey(booking.paymentId, booking.reference),
     amount: share,
@@ -271,6 +278,8 @@ function shareEntry(deps: PaymentDeps, input: CancelBookingInput, booking: Booki
     ...(input.actorId !== undefined && { actorId: input.actorId }),
     reason: input.reason,
     bookingReferences: [booking.reference],
+    // Waived in another currency than the charge's: said in its own.
+    ...(pricedIn !== undefined && { pricedIn }),
   };
   if (!input.refund) return refundEntry({ ...fields, status: 'waived' }, at);
   // A payment the provider cannot refund (a direct create-booking payment, a free checkout) is settled by whoever took it.

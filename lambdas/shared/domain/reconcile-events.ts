@@ -6,7 +6,7 @@ import { StoreUnavailableError } from './errors';
 import type { EventCursor, ProviderMode } from './model';
 import { processedEventRecord } from './audit-trail';
 import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError } from './payment-events';
-import { PaymentGatewayUnavailableError, type EventListCut, type ListedEvent, type PaymentEventSource } from './payment-gateway';
+import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
 
 /** Stripe lists the events of the last 30 days. Processed-event records are kept 35, so every event it lists is recognised. */
 export const EVENT_LIST_RETENTION_SECONDS = 30 * 86_400;
@@ -25,11 +25,10 @@ export const OVERLAP_SECONDS = 600;
 export const WINDOW_SECONDS = 6 * 3_600;
 
 /**
- * The most events one window's listing holds (ten of Stripe's pages). The account's other products send events of the same
- * types: a window denser than this is narrowed, at the pace its newest events came, and listed again, so one window is
- * never more than a run can list and hold (a window listed only in part is no list: the cursor could not move past it).
+ * The most events one listing of Stripe's is asked for at once (ten of its pages): a window holding more is listed in
+ * pieces, newest first, each kept until the window is whole, so nothing listed is listed again.
  */
-export const EVENTS_PER_WINDOW = 1_000;
+export const EVENTS_PER_PIECE = 1_000;
 
 /** Where the sweep keeps its place in the provider's event list (a store's port, beside BookingStore), so a restarted sweep goes on from it. */
 export interface EventCursorStore {
@@ -171,8 +170,9 @@ export interface ReconcileResult<Processed> {
 /**
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
- * Steps: compute the span → for each window of it, oldest first: list the events (a window holding more than
- * EVENTS_PER_WINDOW is narrowed and listed again, a sparse one lets the next widen) → for each, oldest first: skip it when
+ * Steps: compute the span → for each window of it, oldest first: list the events (in pieces of EVENTS_PER_PIECE; a
+ * window no run could list narrows the next run's windows, kept on the cursor; a sparse one lets the next widen) → for each,
+ * oldest first: skip it when
  * its processed-event or unusable-event record exists (unless the span is a range), else hand it to `process`, watching
  * its commits → move the cursor past the window. On a failure before the event's record (or the deadline) stop at that
  * event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. A failure after the
@@ -233,43 +233,59 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     // No window done: the width learned is kept all the same.
     else if (cursor !== undefined) await moveCursor(cursor.resumeAt);
   };
-  /** Out of time: stalled when the cursor is where it was and no event was acted on, which no later run may change. */
+  const startSpan = span;
+  let narrowed = false;
+  /**
+   * Out of time: stalled when the cursor is where it was and no event was acted on (another product's is none), unless
+   * this run, starting at the widest windows, was the one to learn they must be narrower.
+   */
   const outOfTimeResult = (): ReconcileResult<Processed> => {
     const moved = cursor !== undefined && (startedAt === undefined || cursor.resumeAt > startedAt);
-    const stalled = input.span.kind === 'cursor' && !moved && events.every((event) => event.status === 'already_processed');
+    const acted = events.some((event) => event.status === 'deferred' || (event.status === 'processed' && event.acted));
+    const learning = narrowed && startSpan === WINDOW_SECONDS;
+    const stalled = input.span.kind === 'cursor' && !moved && !acted && !learning;
     return { from, to, events, stopped: { reason: 'out_of_time' }, ...(stalled && { stalled: true as const }), ...after(cursor, gap) };
   };
+  const list = (createdFrom: number, createdTo: number, after: string | undefined) =>
+    deps.events.listEvents({ types: input.types, createdFrom, createdTo, atMost: EVENTS_PER_PIECE, ...(after !== undefined && { after }) });
 
-  // Where a cut listing found the events dense, and the width that fits them there: a window widened over sparse time
-  // ends before it, and the first to reach it takes that width, rather than being cut again.
-  let dense: { readonly at: number; readonly span: number } | undefined;
   for (let windowFrom = from; windowFrom <= to; ) {
-    if (dense !== undefined && windowFrom >= dense.at) {
-      span = Math.min(span, dense.span);
-      dense = undefined;
-    }
-    const windowTo = Math.min(to, windowFrom + span - 1, dense === undefined ? to : dense.at - 1);
+    const windowTo = Math.min(to, windowFrom + span - 1);
     if (outOfTime()) {
       await saveProgress();
       return outOfTimeResult();
     }
-    let listing: readonly ListedEvent[] | EventListCut;
+    // The window in pieces of EVENTS_PER_PIECE, newest first, each going on after the one before: nothing is listed twice.
+    // Oldest first together, they are the window's list, as one listing would have given it.
+    const pieces: (readonly ListedEvent[])[] = [];
+    let listedDownTo = windowTo + 1;
+    let listed: readonly ListedEvent[] | undefined;
     try {
-      // One second is listed whole, however many it holds: its events cannot be told apart by time.
-      const atMost = windowTo > windowFrom ? { atMost: EVENTS_PER_WINDOW } : {};
-      listing = await deps.events.listEvents({ types: input.types, createdFrom: windowFrom, createdTo: windowTo, ...atMost });
+      let after: string | undefined;
+      while (listed === undefined) {
+        const listing = await list(windowFrom, windowTo, after);
+        if ('listedDownTo' in listing) {
+          pieces.unshift(listing.events);
+          listedDownTo = listing.listedDownTo;
+          after = listing.lastId;
+        } else {
+          listed = [...listing, ...pieces.flat()];
+        }
+      }
     } catch (error) {
+      // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a
+      // failure. A window a whole run could not list is narrowed for the next, at the pace of what was listed of it.
+      if (error instanceof PaymentGatewayUnavailableError && error.outOfTime) {
+        if (reached === undefined) {
+          span = narrowedSpan(windowFrom, windowTo, listedDownTo, pieces);
+          narrowed = true;
+        }
+        await saveProgress();
+        return outOfTimeResult();
+      }
       await saveProgress();
-      // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a failure.
-      if (error instanceof PaymentGatewayUnavailableError && error.outOfTime) return outOfTimeResult();
       return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error) }, ...after(cursor, gap) };
     }
-    if ('listedDownTo' in listing) {
-      span = narrowedSpan(windowFrom, windowTo, listing);
-      dense = { at: Math.max(windowFrom + 1, listing.listedDownTo), span };
-      continue;
-    }
-    const listed = listing;
     for (const event of listed) {
       if (outOfTime()) {
         await stopAt(event);
@@ -291,7 +307,8 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     if (windowTo >= retriesListedBy) legacyRetries.clear();
     // A window of events is written down at once; empty ones (most of a first run's month) only with the next write.
     if (listed.length > 0) await saveProgress();
-    if (listed.length <= EVENTS_PER_WINDOW / 4) span = Math.min(WINDOW_SECONDS, span * 2);
+    // Narrowed once, the windows widen again where the events are sparse.
+    if (listed.length <= EVENTS_PER_PIECE / 4) span = Math.min(WINDOW_SECONDS, span * 2);
     windowFrom = windowTo + 1;
   }
   await saveProgress();
@@ -299,14 +316,14 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
 }
 
 /**
- * The span of the next try at a window whose listing was cut: what half of EVENTS_PER_WINDOW events take at the pace of
- * the oldest listed (those nearest the part still to list; half, so a pace up to twice as quick, or counted in whole
- * seconds, still fits), and at most half the window's, so it always narrows.
+ * The width of the windows after one no run could list whole (its first run's time ran out listing it): as wide as a
+ * piece's worth of events at the pace of what was listed of it (its newest part, down to `listedDownTo`), at most half
+ * the window; half of it when nothing of it was listed.
  */
-function narrowedSpan(windowFrom: number, windowTo: number, cut: EventListCut): number {
+function narrowedSpan(windowFrom: number, windowTo: number, listedDownTo: number, pieces: readonly (readonly ListedEvent[])[]): number {
   const span = windowTo - windowFrom + 1;
-  const paceSeconds = Math.max(1, cut.lastPageFrom - cut.listedDownTo + 1);
-  const fits = Math.floor((EVENTS_PER_WINDOW * paceSeconds) / (2 * Math.max(1, cut.lastPageEvents)));
+  const count = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const fits = count === 0 ? span : Math.floor((EVENTS_PER_PIECE * (windowTo - listedDownTo + 1)) / count);
   return Math.max(1, Math.min(Math.floor(span / 2), fits));
 }
 

@@ -284,7 +284,7 @@ export class StripeEventSource implements PaymentEventSource {
       const stripe = await this.client();
       // Page by page (`starting_after`), newest first, to the last page of the range, each page fitted into the time left
       // when it is asked (the SDK's auto-pagination would ask them all with the first page's time).
-      let startingAfter: string | undefined;
+      let startingAfter: string | undefined = query.after;
       for (;;) {
         const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${query.createdFrom}`);
         const page = await stripe.events.list(
@@ -301,9 +301,7 @@ export class StripeEventSource implements PaymentEventSource {
         const last = page.data.at(-1);
         if (!page.has_more || last === undefined) break;
         // Newest first: every event listed so far was created at or after the last one's second.
-        if (query.atMost !== undefined && listed.length >= query.atMost) {
-          return { listedDownTo: last.created, lastPageFrom: page.data[0]?.created ?? last.created, lastPageEvents: page.data.length };
-        }
+        if (query.atMost !== undefined && listed.length >= query.atMost) return { events: listed.reverse(), listedDownTo: last.created, lastId: last.id };
         startingAfter = last.id;
       }
     } catch (error) {
