@@ -2,6 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { BookingErrorCode } from '../shared/domain/errors';
+import { StoreUnavailableError } from '../shared/domain/errors';
 import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway';
 import { startCheckout, startCheckoutInputSchema, type StartCheckoutDeps } from '../shared/domain/start-checkout';
 import { parseInput } from '../shared/domain/trip-input';
@@ -93,6 +94,14 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
         return {
           ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }),
           headers: { 'content-type': 'application/json', 'retry-after': '5' },
+        };
+      }
+      if (error instanceof StoreUnavailableError) {
+        // A read the table did not answer (a throttled or unprocessed batch): nothing was written by this request.
+        logger.warn('The table did not answer a checkout’s read', { error: error.message });
+        return {
+          ...jsonResponse(503, { error: 'TRANSACTION_FAILED', message: 'The booking table gave no answer; try again.' }),
+          headers: { 'content-type': 'application/json', 'retry-after': '2' },
         };
       }
       logger.error('Unexpected failure starting a checkout', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });

@@ -11,7 +11,8 @@ import { MAX_GUESTS_PER_ITEM } from '../../lambdas/shared/domain/trip-input';
 import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { apiGatewayEvent } from '../../scripts/dev-kit/api-gateway-events';
-import { LOCAL_INDEXES, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { injectFaults } from '../../scripts/dev-kit/faults';
+import { FAST_RETRIES, LOCAL_INDEXES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 
@@ -356,5 +357,39 @@ describe('the held seats until the payment arrives', () => {
       amountRefunded: paid!.amount,
       refunds: [expect.objectContaining({ status: 'succeeded', amount: paid!.amount })],
     });
+  });
+});
+
+describe('POST /checkout while DynamoDB leaves every key of a BatchGetItem unprocessed', () => {
+  it('answers 503 TRANSACTION_FAILED with Retry-After (the table gave no definite answer), not 500, and holds nothing', async () => {
+    const client = testDocumentClient();
+    const faults = injectFaults(client);
+    const busy = testStore(client);
+    const slot = await seedSlot(busy, { capacity: 3, priceAmount: 4_500 });
+    const handler = createCheckoutHandler({
+      store: busy,
+      checkout: new StripeCheckoutSessions(async () => fake.client(), undefined, busy.tableName),
+      clock: systemClock,
+      ids: randomIds,
+      holdMinutes: 30,
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    faults.queue('BatchGetItemCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'unprocessed' as const));
+
+    const response = await handler(
+      apiGatewayEvent({
+        path: CHECKOUT_PATH,
+        body: JSON.stringify(request([[slot, 1]])),
+        headers: { 'content-type': 'application/json', 'idempotency-key': uniqueId('key') },
+      }),
+    );
+
+    expect(faults.injected).toBe(FAST_RETRIES.maxAttempts);
+    expect({ status: response.statusCode, retryAfter: response.headers?.['retry-after'], body: JSON.parse(response.body ?? '{}') }).toMatchObject({
+      status: 503,
+      retryAfter: '2',
+      body: { error: 'TRANSACTION_FAILED' },
+    });
+    expect(await counts(slot)).toEqual({ available: 3, unheld: 3 });
   });
 });

@@ -18,7 +18,7 @@ import { PROCESSED_EVENT_RETENTION_DAYS } from '../../lambdas/shared/domain/paym
 import { reasonsOf, shareRefundKey } from '../../lambdas/shared/domain/payment-ledger';
 import { keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
-import { cancelBooking, retryRefund } from '../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
@@ -601,6 +601,67 @@ describe('a share asked for before the session said the charge was in another cu
       amountRefunded: PRICE,
       refunds: [{ refundKey: shareRefundKey(paymentId, first), status: 'succeeded', stripeRefundId: made[0]?.id }],
     });
+  });
+
+  it('superseded, refunded by hand as the person is told, then made by Stripe after all: back in front of a person (share_made_late)', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const first = trip.bookingReferences[0] as string;
+    const webhook = webhookHarness(fake, { store });
+    const real = new StripePaymentGateway(async () => fake.client());
+    let reached!: () => void;
+    const atStripe = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
+      refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
+        reached();
+        await gate;
+        return real.refund(request);
+      },
+    });
+    const cancelling = cancelBooking({ ...operator(store), gateway: slow }, { reference: first, reason: 'guide ill', refund: true });
+    await atStripe;
+    await webhook.send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+    // The person refunds the booking's half of the charge in the Dashboard, then resolves.
+    const byHand = await (await fake.client()).refunds.create({ payment_intent: paymentId, amount: trip.amount / 2 });
+    await webhook.send(
+      signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(paymentId).find((refund) => refund.id === byHand.id) as never))),
+    );
+    expect(await resolvePayment(operator(store), paymentId, 'refunded the booking by hand in yen', 'ana')).toMatchObject({ ok: true });
+
+    release();
+    await cancelling;
+    const late = fake.refundsOf(paymentId).find((refund) => refund.id !== byHand.id);
+    await webhook.send(signedRequest(stripeEvent('refund.created', refundObject(late as never))));
+
+    const after = await store.getPaymentRecord(paymentId);
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect(after).toMatchObject({
+      status: 'needs_attention',
+      refunds: expect.arrayContaining([expect.objectContaining({ stripeRefundId: late?.id, status: 'succeeded' })]),
+    });
+    expect(reasonsOf(after?.attention).map((reason) => reason.reason)).toContain('share_made_late');
+  });
+
+  it('--no-refund after yen came back in the Dashboard: the share waived whole, in its own currency, not cut to the yen left', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const webhook = webhookHarness(fake, { store });
+    await webhook.send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    const byHand = await (await fake.client()).refunds.create({ payment_intent: paymentId, amount: 8_000 });
+    await webhook.send(
+      signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(paymentId).find((refund) => refund.id === byHand.id) as never))),
+    );
+
+    await cancelBooking(operator(store), { reference: trip.bookingReferences[1] as string, reason: 'no show', actorId: 'ana', refund: false });
+
+    expect((await store.getPaymentRecord(paymentId))?.refunds.find((entry) => entry.status === 'waived')).toMatchObject({ pricedIn: 'eur', amount: PRICE });
   });
 
   it('made by Stripe, its answer lost, then the session: the sweep finds it under its key and records it, making no other', async () => {

@@ -9,7 +9,7 @@ import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
 import { recordUnusableEvent, resolveUnusableEvent } from '../../lambdas/shared/domain/unusable-events';
 import { keys, paymentRecordItem } from '../../lambdas/shared/dynamodb/items';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
 
 const table = () => inject('tableName');
 const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: table(), Item: item }));
@@ -127,5 +127,30 @@ describe('a payment record written back whole', () => {
     expect(await resolveUnusableEvent({ store, clock: systemClock, ids: randomIds }, eventId, 'seen')).toMatchObject({ ok: true });
 
     expect(await store.getUnusableEvent(eventId)).toEqual({ ...before, status: 'resolved', updatedAt: expect.any(String) });
+  });
+});
+
+describe('a BatchGetItem DynamoDB answers one key per round (under load, or past its 16 MB answer)', () => {
+  it('returns every slot, each once, while each round gets some: only rounds that get none count towards giving up', async () => {
+    const client = testDocumentClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'BatchGetItemCommand') return next(args);
+        const input = args.input as { RequestItems: Record<string, { Keys: unknown[]; ConsistentRead?: boolean }> };
+        const [table, request] = Object.entries(input.RequestItems)[0] as [string, { Keys: unknown[]; ConsistentRead?: boolean }];
+        const [first, ...rest] = request.Keys;
+        const result = (await next({ ...args, input: { ...input, RequestItems: { [table]: { ...request, Keys: [first] } } } })) as {
+          output: { UnprocessedKeys?: Record<string, unknown> };
+        };
+        if (rest.length > 0) result.output.UnprocessedKeys = { [table]: { ...request, Keys: rest } };
+        return result as never;
+      },
+      { step: 'initialize', name: 'onePerRound', override: true },
+    );
+    const slots = await Promise.all(Array.from({ length: FAST_RETRIES.maxAttempts + 2 }, () => seedSlot(testStore(), { capacity: 5 })));
+
+    const read = await testStore(client).getSlots(slots.map((slot) => slot.slotId));
+
+    expect([...read.keys()].sort()).toEqual(slots.map((slot) => slot.slotId).sort());
   });
 });

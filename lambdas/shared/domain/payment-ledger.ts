@@ -119,6 +119,9 @@ export function withCharge(record: PaymentRecord, amountPaid: number, currency: 
 /** Why a payment is in front of a person when a booking's share, priced in another currency than its charge, was asked back. */
 export const SHARE_IN_ANOTHER_CURRENCY = 'share_in_another_currency';
 
+/** Why again, when such a share, given up as never made, turns out to have been made by Stripe after all. */
+export const SHARE_MADE_LATE = 'share_made_late';
+
 /**
  * A refund priced in another currency than its payment's charge: the same number of the charge's units is no share of
  * it. Stripe may have made it before that was known (its answer lost), so it is looked up by its key; it is never asked
@@ -437,8 +440,12 @@ export function moveRefund(
   if (counted) next = withoutFailedRefund(next, moved, details.asOf);
   next = recounted(next);
   if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
+  // A share in another currency given up as not made, which Stripe made after all (its request was on its way): the
+  // person told to refund it by hand must know, before the traveller is paid twice.
+  const madeLate = !failed && entry.status === 'superseded' && entry.failureCode === SHARE_IN_ANOTHER_CURRENCY;
+  if (madeLate) next = withAttention(next, SHARE_MADE_LATE, at, undefined, true);
   return {
-    record: failed ? next : settle(next),
+    record: failed || madeLate ? next : settle(next),
     audit: {
       eventType: failed ? 'payment.refund_failed' : `payment.refund_${status}`,
       metadata: {
@@ -448,7 +455,7 @@ export function moveRefund(
         ...(details.failureCode !== undefined && { code: details.failureCode }),
       },
     },
-    attention: failed,
+    attention: failed || madeLate,
   };
 }
 

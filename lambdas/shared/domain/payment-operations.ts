@@ -160,7 +160,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const shareCurrency = booking.currency ?? trip?.currency;
       const inAnotherCurrency = record !== undefined && writtenByAConfirmation(record) && shareCurrency !== undefined && shareCurrency !== record.currency;
       const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
-      const share = shareElsewhere ? 0 : Math.min(booking.amount ?? 0, refundableAmount(base));
+      // What is left of the charge is counted in its currency: a share in another is never cut by it (waived whole, in its own).
+      const share = shareElsewhere ? 0 : inAnotherCurrency ? (booking.amount ?? 0) : Math.min(booking.amount ?? 0, refundableAmount(base));
       const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
@@ -312,7 +313,9 @@ export async function retryRefund(deps: PaymentDeps, paymentId: string, actorId?
       if (!record) return failure('PAYMENT_NOT_FOUND', `No payment ${paymentId} is recorded.`);
       if (hasRequestedRefunds(record)) {
         const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId });
-        return { ok: true, record: issued.record, asked: record.refunds.filter((entry) => entry.status === 'requested') };
+        // A share priced in another currency was only looked up, never asked for.
+        const asked = record.refunds.filter((entry) => entry.status === 'requested' && !pricedInAnotherCurrency(entry, record));
+        return { ok: true, record: issued.record, asked };
       }
       // One priced in another currency than the charge is a person's to refund, never Stripe's to be asked again.
       const failed = record.refunds.filter((entry) => isOpenFailure(entry) && !pricedInAnotherCurrency(entry, record));

@@ -277,17 +277,20 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     const found: Record<string, unknown>[] = [];
     for (let start = 0; start < allKeys.length; start += BATCH_GET_LIMIT) {
       let pending: Key[] = allKeys.slice(start, start + BATCH_GET_LIMIT);
-      // DynamoDB may return part of a batch under load; what it left out is asked for again, after a wait (as AWS asks),
-      // and left out every time, the table did not answer: the caller's 503 or retry, as for a throttled read.
-      for (let round = 0; pending.length > 0; round++) {
-        if (round >= this.retryPolicy.maxAttempts) {
-          throw new StoreUnavailableError(`${operation}: keys left unprocessed after ${round} rounds`, { maybeCommitted: false });
+      // DynamoDB may return part of a batch under load; what it left out is asked for again, after a wait (as AWS asks).
+      // Rounds that got nothing count against giving up; left out that often in a row, the table did not answer: the
+      // caller's 503 or retry, as for a throttled read.
+      for (let idle = 0; pending.length > 0; ) {
+        if (idle >= this.retryPolicy.maxAttempts) {
+          throw new StoreUnavailableError(`${operation}: keys left unprocessed after ${idle} rounds that got none`, { maybeCommitted: false });
         }
-        if (round > 0) await delay(jitteredDelayMs(round, this.retryPolicy));
+        if (idle > 0) await delay(jitteredDelayMs(idle, this.retryPolicy));
         const request = { [this.tableName]: { Keys: pending, ConsistentRead: true } };
         const result = await this.retrying(operation, () => this.client.send(new BatchGetCommand({ RequestItems: request })));
+        const left = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
         found.push(...(result.Responses?.[this.tableName] ?? []));
-        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+        idle = left.length < pending.length ? 0 : idle + 1;
+        pending = left;
       }
     }
     return found;
