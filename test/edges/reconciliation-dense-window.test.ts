@@ -75,7 +75,7 @@ async function sweepUntilBooked(options: { before: (now: number) => void; pageMs
 }
 
 describe('a window of the sweep denser than a run can list', () => {
-  it('5,000 events in the hour before the payment, 5 s a page: the first run narrows the windows, the next ones book it, each moving the cursor on', {
+  it('5,000 events in the hour before the payment, 5 s a page: narrowed where a run could not list or process its window, booked within a few runs, none alarming', {
     timeout: 180_000,
   }, async () => {
     // Listed whole, the hour's window takes 51 pages: more than a run has time for.
@@ -84,7 +84,9 @@ describe('a window of the sweep denser than a run can list', () => {
     expect(status).toBe('booked');
     expect(runs.length).toBeLessThan(8);
     expect(runs.filter((run) => run.failure !== undefined)).toEqual([]);
-    for (const [index, run] of runs.entries()) if (index > 1) expect(run.resumeAt).toBeGreaterThan(runs[index - 1]?.resumeAt ?? 0);
+    // A run that gets nowhere learns a narrower width instead (no alarm); the cursor never goes back.
+    for (const [index, run] of runs.entries()) if (index > 0) expect(run.resumeAt).toBeGreaterThanOrEqual(runs[index - 1]?.resumeAt ?? 0);
+    expect(runs.at(-1)?.resumeAt).toBeGreaterThan(runs[0]?.resumeAt ?? 0);
   });
 
   it('a burst of 2,000 in a minute on a quiet account (one event a minute), 3 s a page: booked in the first run', { timeout: 180_000 }, async () => {

@@ -289,6 +289,47 @@ describe('a window holding more events than one listing takes (the account’s o
     expect(stuck).toMatchObject({ stopped: { reason: 'out_of_time' }, stalled: true });
   });
 
+  it('on a first run (no cursor yet), a window it could not list leaves a cursor at the span’s start with the narrower width', async () => {
+    const source = uniqueId('cursor');
+    const oldest = NOW_S - EVENT_LIST_RETENTION_SECONDS;
+    const all = spread(EVENTS_PER_PIECE + 200, oldest + 100, 1_800);
+    const events = eventSource(all);
+
+    const result = await sweep(outOfTimeFrom(events, 2), processing().process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(result).toMatchObject({ stopped: { reason: 'out_of_time' } });
+    expect(result.stalled).toBeUndefined();
+    const kept = await store.getEventCursor(source);
+    expect(kept).toMatchObject({ resumeAt: result.from });
+    expect(kept?.windowSeconds).toBeLessThan(WINDOW_SECONDS / 2);
+  });
+
+  it('listed, but no time left to begin its first event (in the overlap): nothing moved, so the next runs’ windows are narrower', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T, mode: 'test', updatedAt: clock.now().toISOString() });
+    const all = [...spread(300, T - 500, 499), ...spread(900, T, 1_800)];
+    const events = eventSource(all);
+    let checks = 0;
+
+    const result = await sweep(events, processing().process, { kind: 'cursor', source, mode: 'test' }, () => (++checks <= 1 ? 1_000 : 0));
+
+    expect(result).toMatchObject({ stopped: { reason: 'out_of_time' }, cursor: { resumeAt: T } });
+    expect(result.stalled).toBeUndefined();
+    expect((await store.getEventCursor(source))?.windowSeconds).toBeLessThan(WINDOW_SECONDS / 2);
+  });
+
+  it('starting narrowed, a window it could not list at a pace it learned: narrowed further, not stalled (no false alarm)', async () => {
+    const source = uniqueId('cursor');
+    await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', windowSeconds: 3 * 3_600, updatedAt: clock.now().toISOString() });
+    const events = eventSource(spread(3 * EVENTS_PER_PIECE, T - 1_800, 1_800));
+
+    const result = await sweep(outOfTimeFrom(events, 3), processing().process, { kind: 'cursor', source, mode: 'test' });
+
+    expect(result).toMatchObject({ stopped: { reason: 'out_of_time' } });
+    expect(result.stalled).toBeUndefined();
+    expect((await store.getEventCursor(source))?.windowSeconds).toBeLessThan(3_600);
+  });
+
   it('lists a second holding more than a piece across pieces, each of its events once', async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 60, mode: 'test', updatedAt: clock.now().toISOString() });

@@ -230,20 +230,28 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   let reached: number | undefined;
   const saveProgress = async (): Promise<void> => {
     if (reached !== undefined) await moveCursor(reached);
-    // No window done: the width learned is kept all the same.
-    else if (cursor !== undefined) await moveCursor(cursor.resumeAt);
+    // No window done: the width learned is kept all the same (on a first cursor, at the span's start).
+    else if (cursor !== undefined || span !== startSpan) await moveCursor(cursor?.resumeAt ?? from);
   };
   const startSpan = span;
-  let narrowed = false;
+  // The window being listed or processed, and how much of it was listed: the pace of its events.
+  let current: ListedSoFar | undefined;
   /**
-   * Out of time: stalled when the cursor is where it was and no event was acted on (another product's is none), unless
-   * this run, starting at the widest windows, was the one to learn they must be narrower.
+   * Out of time (stopped before `event`, if at one). A run that neither moved the cursor nor acted on an event (another
+   * product's is none) leaves the next runs' windows narrower, at the pace of the one it was on, rather than meet it again
+   * as wide; stalled, for a person to know, unless that narrowing learned something (a pace it listed, or the first from
+   * the widest windows): the windows as narrow as they go, or Stripe too slow to list even a piece.
    */
-  const outOfTimeResult = (): ReconcileResult<Processed> => {
+  const stopOutOfTime = async (event?: ListedEvent): Promise<ReconcileResult<Processed>> => {
+    if (event !== undefined) await stopAt(event);
     const moved = cursor !== undefined && (startedAt === undefined || cursor.resumeAt > startedAt);
-    const acted = events.some((event) => event.status === 'deferred' || (event.status === 'processed' && event.acted));
-    const learning = narrowed && startSpan === WINDOW_SECONDS;
-    const stalled = input.span.kind === 'cursor' && !moved && !acted && !learning;
+    const acted = events.some((reconciled) => reconciled.status === 'deferred' || (reconciled.status === 'processed' && reconciled.acted));
+    if (!moved && !acted && current !== undefined) span = Math.min(span, narrowedSpan(current));
+    // Narrower than the run began with, at a pace it listed or from the widest: something learned. Halved blind from a
+    // narrowed width, or narrowed back after widening within the run: nothing the next run will not meet again.
+    const learned = span < startSpan && ((current?.count ?? 0) > 0 || startSpan === WINDOW_SECONDS);
+    await saveProgress();
+    const stalled = input.span.kind === 'cursor' && !moved && !acted && !learned;
     return { from, to, events, stopped: { reason: 'out_of_time' }, ...(stalled && { stalled: true as const }), ...after(cursor, gap) };
   };
   const list = (createdFrom: number, createdTo: number, after: string | undefined) =>
@@ -251,46 +259,37 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
 
   for (let windowFrom = from; windowFrom <= to; ) {
     const windowTo = Math.min(to, windowFrom + span - 1);
-    if (outOfTime()) {
-      await saveProgress();
-      return outOfTimeResult();
-    }
+    if (outOfTime()) return stopOutOfTime();
     // The window in pieces of EVENTS_PER_PIECE, newest first, each going on after the one before: nothing is listed twice.
     // Oldest first together, they are the window's list, as one listing would have given it.
     const pieces: (readonly ListedEvent[])[] = [];
-    let listedDownTo = windowTo + 1;
+    const window: ListedSoFar = { from: windowFrom, to: windowTo, listedDownTo: windowTo + 1, count: 0 };
+    current = window;
     let listed: readonly ListedEvent[] | undefined;
     try {
       let after: string | undefined;
       while (listed === undefined) {
         const listing = await list(windowFrom, windowTo, after);
+        const got = 'listedDownTo' in listing ? listing.events : listing;
+        window.newest ??= got.at(-1)?.created;
+        window.count += got.length;
         if ('listedDownTo' in listing) {
           pieces.unshift(listing.events);
-          listedDownTo = listing.listedDownTo;
+          window.listedDownTo = listing.listedDownTo;
           after = listing.lastId;
         } else {
           listed = [...listing, ...pieces.flat()];
+          window.listedDownTo = got[0]?.created ?? windowFrom;
         }
       }
     } catch (error) {
-      // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a
-      // failure. A window a whole run could not list is narrowed for the next, at the pace of what was listed of it.
-      if (error instanceof PaymentGatewayUnavailableError && error.outOfTime) {
-        if (reached === undefined) {
-          span = narrowedSpan(windowFrom, windowTo, listedDownTo, pieces);
-          narrowed = true;
-        }
-        await saveProgress();
-        return outOfTimeResult();
-      }
+      // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a failure.
+      if (error instanceof PaymentGatewayUnavailableError && error.outOfTime) return stopOutOfTime();
       await saveProgress();
       return { from, to, events, stopped: { reason: 'failed', error, retryable: isRetryable(error) }, ...after(cursor, gap) };
     }
     for (const event of listed) {
-      if (outOfTime()) {
-        await stopAt(event);
-        return outOfTimeResult();
-      }
+      if (outOfTime()) return stopOutOfTime(event);
       const watch = new CommitWatch(deps.store, event.id);
       try {
         const again = input.span.kind === 'range' ? 'range' : legacyRetries.has(event.id) ? 'legacy_retry' : undefined;
@@ -315,15 +314,23 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   return { from, to, events, ...after(cursor, gap) };
 }
 
+/** A window, and what was listed of it: `count` events created from `newest` back to `listedDownTo`. */
+interface ListedSoFar {
+  readonly from: number;
+  readonly to: number;
+  newest?: number | undefined;
+  listedDownTo: number;
+  count: number;
+}
+
 /**
- * The width of the windows after one no run could list whole (its first run's time ran out listing it): as wide as a
- * piece's worth of events at the pace of what was listed of it (its newest part, down to `listedDownTo`), at most half
- * the window; half of it when nothing of it was listed.
+ * The width of the windows after one a whole run could not get through: a piece's worth of events at the pace of what
+ * was listed of it, at most half of it; half of it when nothing was listed.
  */
-function narrowedSpan(windowFrom: number, windowTo: number, listedDownTo: number, pieces: readonly (readonly ListedEvent[])[]): number {
-  const span = windowTo - windowFrom + 1;
-  const count = pieces.reduce((sum, piece) => sum + piece.length, 0);
-  const fits = count === 0 ? span : Math.floor((EVENTS_PER_PIECE * (windowTo - listedDownTo + 1)) / count);
+function narrowedSpan(window: ListedSoFar): number {
+  const span = window.to - window.from + 1;
+  const listedSeconds = (window.newest ?? window.to) - Math.max(window.from, window.listedDownTo) + 1;
+  const fits = window.count === 0 ? span : Math.floor((EVENTS_PER_PIECE * Math.max(1, listedSeconds)) / window.count);
   return Math.max(1, Math.min(Math.floor(span / 2), fits));
 }
 
