@@ -68,6 +68,23 @@ function operator(store: BookingStore, stripe: StripeFake = fake, clock: Clock =
   return { store, gateway: new StripePaymentGateway(async () => stripe.client()), clock, ids: randomIds };
 }
 
+/** Stripe's client, each refund request held on its way until `release`: `atStripe` once the first has left. */
+function heldRefunds(): { gateway: PaymentGateway; atStripe: Promise<void>; release: () => void } {
+  const real = new StripePaymentGateway(async () => fake.client());
+  let reached!: () => void;
+  const atStripe = new Promise<void>((resolve) => (reached = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const gateway: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
+    refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
+      reached();
+      await gate;
+      return real.refund(request);
+    },
+  });
+  return { gateway, atStripe, release };
+}
+
 async function shares(store: TestStore, trip: Trip) {
   return (await store.getBookings(trip.bookingReferences)).map((booking) => booking.amount);
 }
@@ -507,6 +524,24 @@ describe('a share asked for before the session said the charge was in another cu
     return { trip, paymentId, first, key: shareRefundKey(paymentId, first) };
   }
 
+  /**
+   * Booked at 45.00 EUR a booking, charged ¥9000; the first booking's cancellation asks Stripe for its share, the request
+   * held on its way while the session says yen and the sweep looks the share up by its key and finds nothing.
+   */
+  async function supersededWhileOnItsWay(store: DynamoDbBookingStore) {
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const first = trip.bookingReferences[0] as string;
+    const webhook = webhookHarness(fake, { store });
+    const { gateway, atStripe, release } = heldRefunds();
+    const cancelling = cancelBooking({ ...operator(store), gateway }, { reference: first, reason: 'guide ill', refund: true });
+    await atStripe;
+    await webhook.send(
+      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+    return { trip, paymentId, first, webhook, release, cancelling };
+  }
+
   it.each([
     { by: 'payments retry-refund', resume: (store: DynamoDbBookingStore, paymentId: string) => retryRefund(operator(store), paymentId, 'ana') },
     {
@@ -566,28 +601,7 @@ describe('a share asked for before the session said the charge was in another cu
 
   it('still in flight at Stripe when the sweep looked it up: superseded, then recorded as the refund Stripe made, counted once', async () => {
     const store = testStore();
-    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
-    const first = trip.bookingReferences[0] as string;
-    const webhook = webhookHarness(fake, { store });
-    const real = new StripePaymentGateway(async () => fake.client());
-    let reached!: () => void;
-    const atStripe = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    // The cancellation's own request is on its way to Stripe while the session lands and the sweep looks it up.
-    const slow: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
-      refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
-        reached();
-        await gate;
-        return real.refund(request);
-      },
-    });
-    const cancelling = cancelBooking({ ...operator(store), gateway: slow }, { reference: first, reason: 'guide ill', refund: true });
-    await atStripe;
-    await webhook.send(
-      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
-    );
-    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+    const { trip, paymentId, first, webhook, release, cancelling } = await supersededWhileOnItsWay(store);
     expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ status: 'superseded', failureCode: 'share_in_another_currency' }]);
 
     release();
@@ -605,27 +619,7 @@ describe('a share asked for before the session said the charge was in another cu
 
   it('superseded, refunded by hand as the person is told, then made by Stripe after all: back in front of a person (share_made_late)', async () => {
     const store = testStore();
-    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
-    const first = trip.bookingReferences[0] as string;
-    const webhook = webhookHarness(fake, { store });
-    const real = new StripePaymentGateway(async () => fake.client());
-    let reached!: () => void;
-    const atStripe = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
-      refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
-        reached();
-        await gate;
-        return real.refund(request);
-      },
-    });
-    const cancelling = cancelBooking({ ...operator(store), gateway: slow }, { reference: first, reason: 'guide ill', refund: true });
-    await atStripe;
-    await webhook.send(
-      sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
-    );
-    await resumeRefundsAt(fake, store, { clock: minutesLater(10) });
+    const { trip, paymentId, webhook, release, cancelling } = await supersededWhileOnItsWay(store);
     // The person refunds the booking's half of the charge in the Dashboard, then resolves.
     const byHand = await (await fake.client()).refunds.create({ payment_intent: paymentId, amount: trip.amount / 2 });
     await webhook.send(

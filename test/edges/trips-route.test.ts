@@ -95,6 +95,15 @@ interface Caller {
 
 const asUser = (userId: string): Caller => ({ query: new URLSearchParams({ userId }).toString() });
 
+/** The route with its metrics and error log watched. */
+function observedTripHandler() {
+  const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
+  const counted = vi.spyOn(metrics, 'addMetric');
+  const logger = silent();
+  const logged = vi.spyOn(logger, 'error');
+  return { handler: tripHandler({ metrics, logger }), counted, logged };
+}
+
 async function getTrip(tripId: string, caller: Caller, handler = tripHandler()): Promise<Answer> {
   const event = apiGatewayEvent({
     method: 'GET',
@@ -238,13 +247,10 @@ describe('who may read and fulfil a trip', () => {
     const owner = await checkout(slot, 1);
     await press(owner, 'pay');
     await rewrite(keys.trip(owner.tripId), 'REMOVE createdAt');
-    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
-    const counted = vi.spyOn(metrics, 'addMetric');
-    const logger = silent();
-    const logged = vi.spyOn(logger, 'error');
+    const { handler, counted, logged } = observedTripHandler();
     const missing = await getTrip(uniqueId('trip'), asUser(owner.userId));
 
-    const theirs = await getTrip(owner.tripId, asUser(owner.userId), tripHandler({ metrics, logger }));
+    const theirs = await getTrip(owner.tripId, asUser(owner.userId), handler);
 
     expect(theirs).toEqual(missing);
     expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
@@ -265,13 +271,10 @@ describe('who may read and fulfil a trip', () => {
     await press(owner, 'pay');
     expect((await getTrip(owner.tripId, asUser(owner.userId))).body.status).toBe('booked');
     await spoil((await store.getTrip(owner.tripId)) as Trip);
-    const metrics = new Metrics({ namespace: 'test', serviceName: 'test' });
-    const counted = vi.spyOn(metrics, 'addMetric');
-    const logger = silent();
-    const logged = vi.spyOn(logger, 'error');
+    const { handler, counted, logged } = observedTripHandler();
     const missing = await getTrip(uniqueId('trip'), asUser(owner.userId));
 
-    const theirs = await getTrip(owner.tripId, asUser(owner.userId), tripHandler({ metrics, logger }));
+    const theirs = await getTrip(owner.tripId, asUser(owner.userId), handler);
 
     expect(theirs).toEqual(missing);
     expect(counted.mock.calls.filter(([name]) => name === METRIC.unreadableTrips)).toHaveLength(1);
