@@ -174,7 +174,11 @@ function reportFailure(error: unknown, io: CliIo): number {
       `error: NO_AWS_CREDENTIALS: ${message}; with --region, the table is in AWS: set AWS_PROFILE (or run aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
     );
   } else if (name === 'StoreUnavailableError' || name === 'ResourceNotFoundException') {
-    io.err(`error: STORE_UNAVAILABLE: cannot use the table (${message}); is \`npm start\` running? else check --endpoint, --region and --table`);
+    // Not reached at all, or reached but too busy to answer (throttled, keys left unprocessed after every round).
+    io.err(
+      `error: STORE_UNAVAILABLE: cannot use the table (${message}); is \`npm start\` running? else check --endpoint, --region and --table; ` +
+        'if it is only busy, run the same command again',
+    );
   } else io.err(`error: UNEXPECTED: ${message}`);
   return 1;
 }
