@@ -4,7 +4,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StoreUnavailableError } from '../shared/domain/errors';
 import { seatsHeldUntil, type Booking, type PaymentRecord, type Trip } from '../shared/domain/model';
-import { writtenByAConfirmation } from '../shared/domain/payment-ledger';
+import { chargedInAnotherCurrency } from '../shared/domain/payment-ledger';
 import { showTrip, showTripInputSchema, type ProviderCheck, type ShowTripDeps, type TripShown } from '../shared/domain/show-trip';
 import { parseInput } from '../shared/domain/trip-input';
 import { internalError, jsonResponse } from '../shared/http';
@@ -28,7 +28,7 @@ const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store
 
 /** Only a confirmation's record can say another currency than its trip's: its session charged otherwise. */
 function inTripCurrency(payment: PaymentRecord, trip: Trip): boolean {
-  return !writtenByAConfirmation(payment) || payment.currency === trip.currency;
+  return !chargedInAnotherCurrency(payment, trip.currency);
 }
 
 /** Every answer of the route, refusals too: a trip's state is never served from a cache. */

@@ -108,12 +108,20 @@ function recounted(record: PaymentRecord): PaymentRecord {
  * record said, its refunds not made yet keep the currency they were priced in (`pricedIn`).
  */
 export function withCharge(record: PaymentRecord, amountPaid: number, currency: string): PaymentRecord {
-  const elsewhere = currency !== record.currency && writtenByAConfirmation(record);
+  const elsewhere = chargedInAnotherCurrency(record, currency);
   // Every refund of ours so far was priced in it, made or not (one on its way may fail later); Stripe's own (made in the
   // Dashboard) are in the charge's.
   const ours = (entry: RefundEntry): boolean => entry.pricedIn === undefined && entry.requestedBy !== 'stripe';
   const refunds = elsewhere ? record.refunds.map((entry) => (ours(entry) ? { ...entry, pricedIn: record.currency } : entry)) : record.refunds;
   return recounted({ ...record, refunds, amountPaid, currency });
+}
+
+/**
+ * The record, a confirmation's (the one kind whose currency is known: one of the format before versions reads as eur,
+ * whatever its trip's), says its charge is in another currency than `currency` (a session that charged otherwise).
+ */
+export function chargedInAnotherCurrency(record: PaymentRecord, currency: string): boolean {
+  return writtenByAConfirmation(record) && currency !== record.currency;
 }
 
 /** Why a payment is in front of a person when a booking's share, priced in another currency than its charge, was asked back. */

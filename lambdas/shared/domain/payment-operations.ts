@@ -22,6 +22,7 @@ import {
   type AttentionSeen,
   chargeTotalInDoubt,
   attentionSeen,
+  chargedInAnotherCurrency,
   hasRequestedRefunds,
   isClaimedPayment,
   isOpenFailure,
@@ -39,7 +40,6 @@ import {
   shareRefundKey,
   withAttention,
   withLiveStatus,
-  writtenByAConfirmation,
 } from './payment-ledger';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 import { commitReleasingHold } from './release-holds';
@@ -155,13 +155,13 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const base = record ?? recordOfLegacyBooking(trip, booking, at);
       // A share is an amount of the currency its trip was priced in. Its session may have charged another (`charged_otherwise`):
       // the same number of another currency's units is no share of that charge, so Stripe is never asked for it and a person
-      // settles what the booking is owed. (Only a confirmation's record knows its currency: one of the format before versions
-      // reads as eur, whatever its trip's.)
+      // settles what the booking is owed.
       const shareCurrency = booking.currency ?? trip?.currency;
-      const inAnotherCurrency = record !== undefined && writtenByAConfirmation(record) && shareCurrency !== undefined && shareCurrency !== record.currency;
+      const inAnotherCurrency = record !== undefined && shareCurrency !== undefined && chargedInAnotherCurrency(record, shareCurrency);
       const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
-      // What is left of the charge is counted in its currency: a share in another is never cut by it (waived whole, in its own).
-      const share = shareElsewhere ? 0 : inAnotherCurrency ? (booking.amount ?? 0) : Math.min(booking.amount ?? 0, refundableAmount(base));
+      // What is left of the charge is counted in its currency: a share in another is never cut by it. Nothing is asked;
+      // waived, it is waived whole, in its own.
+      const share = !inAnotherCurrency ? Math.min(booking.amount ?? 0, refundableAmount(base)) : input.refund ? 0 : (booking.amount ?? 0);
       const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
