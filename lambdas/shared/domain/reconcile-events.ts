@@ -161,8 +161,9 @@ export interface ReconcileResult<Processed> {
   /** A scheduled sweep's cursor was older than the provider's list: events created in this span can no longer be listed. */
   readonly gap?: { readonly from: number; readonly to: number };
   /**
-   * A scheduled sweep ran out of time with its cursor where it found it and no event acted on: the next run, starting
-   * there, may do no better (events too dense, or the provider too slow, for a run), so a person should know.
+   * A scheduled sweep ran out of time with its cursor where it found it, no event acted on, and no narrower width learned
+   * for its windows: the next run, starting there, may do no better (the provider too slow, or the windows as narrow as
+   * they go), so a person should know.
    */
   readonly stalled?: true;
 }
@@ -170,9 +171,9 @@ export interface ReconcileResult<Processed> {
 /**
  * Input: what to sweep (the cursor of a source, or a range) and the event types to list. Output: what became of every
  * event listed, and where the sweep stopped if it did.
- * Steps: compute the span → for each window of it, oldest first: list the events (in pieces of EVENTS_PER_PIECE; a
- * window no run could list narrows the next run's windows, kept on the cursor; a sparse one lets the next widen) → for each,
- * oldest first: skip it when
+ * Steps: compute the span → for each window of it, oldest first: list the events (in pieces of EVENTS_PER_PIECE; a run
+ * that gets through none of its windows narrows the next runs', kept on the cursor; a sparse one lets the next widen) →
+ * for each, oldest first: skip it when
  * its processed-event or unusable-event record exists (unless the span is a range), else hand it to `process`, watching
  * its commits → move the cursor past the window. On a failure before the event's record (or the deadline) stop at that
  * event, and leave the cursor at its second: it is never passed, and the next sweep sees it again. A failure after the
@@ -199,6 +200,7 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
   // Narrowed where the account's events are dense, widened again (up to WINDOW_SECONDS) where they are sparse; kept on the
   // cursor, so the next sweep does not learn it again.
   let span = Math.min(WINDOW_SECONDS, Math.max(1, cursor?.windowSeconds ?? WINDOW_SECONDS));
+  const startSpan = span;
 
   const moveCursor = async (resumeAt: number): Promise<void> => {
     if (input.span.kind !== 'cursor') return;
@@ -233,7 +235,6 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     // No window done: the width learned is kept all the same (on a first cursor, at the span's start).
     else if (cursor !== undefined || span !== startSpan) await moveCursor(cursor?.resumeAt ?? from);
   };
-  const startSpan = span;
   // The window being listed or processed, and how much of it was listed: the pace of its events.
   let current: ListedSoFar | undefined;
   /**
@@ -270,17 +271,14 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
       let after: string | undefined;
       while (listed === undefined) {
         const listing = await list(windowFrom, windowTo, after);
-        const got = 'listedDownTo' in listing ? listing.events : listing;
-        window.newest ??= got.at(-1)?.created;
-        window.count += got.length;
-        if ('listedDownTo' in listing) {
-          pieces.unshift(listing.events);
-          window.listedDownTo = listing.listedDownTo;
-          after = listing.lastId;
-        } else {
-          listed = [...listing, ...pieces.flat()];
-          window.listedDownTo = got[0]?.created ?? windowFrom;
-        }
+        const cut = 'listedDownTo' in listing ? listing : undefined;
+        const piece = 'listedDownTo' in listing ? listing.events : listing;
+        window.newest ??= piece.at(-1)?.created;
+        window.count += piece.length;
+        window.listedDownTo = cut?.listedDownTo ?? piece[0]?.created ?? windowFrom;
+        pieces.unshift(piece);
+        if (cut) after = cut.lastId;
+        else listed = pieces.flat();
       }
     } catch (error) {
       // The run's time ran out between two pages of a window (a dense one, or a slow provider): where it stops, not a failure.
