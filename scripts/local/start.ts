@@ -39,14 +39,32 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** The way to type a command so it reaches this stack even from a shell without its variables. */
-function commandFor(script: string, settings: LocalSettings): string {
-  const env = [
+/** The settings that say where this stack listens and which table it uses, as `NAME=value` words. */
+function stackSettings(settings: LocalSettings): string[] {
+  return [
     ...(settings.port !== DEFAULT_PORTS.port ? [`PORT=${settings.port}`] : []),
     ...(settings.dynamoPort !== DEFAULT_PORTS.dynamoPort ? [`DYNAMODB_PORT=${settings.dynamoPort}`] : []),
-    ...(process.env.TABLE_NAME ? [`TABLE_NAME=${settings.tableName}`] : []),
+    ...(process.env.TABLE_NAME ? [`TABLE_NAME=${shellWord(settings.tableName)}`] : []),
   ];
-  return [...env, `npm run ${script}`].join(' ');
+}
+
+/** The way to type a command so it reaches this stack even from a shell without its variables. */
+function commandFor(script: string, settings: LocalSettings): string {
+  return [...stackSettings(settings), `npm run ${script}`].join(' ');
+}
+
+/** `npm start` again as this one was started (its ports, table and data), with the Stripe CLI's secret and a test key. */
+function restartWithStripeCommand(settings: LocalSettings): string {
+  const kept = (['DATA_DIR', 'LOCAL_STACK_FILE'] as const).flatMap((name) => {
+    const value = process.env[name];
+    return value ? [`${name}=${shellWord(value)}`] : [];
+  });
+  return [...stackSettings(settings), ...kept, 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(' ');
+}
+
+/** A value as one shell word: as it is when it is plain, else in single quotes. */
+function shellWord(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 async function main(): Promise<number | undefined> {
@@ -61,13 +79,38 @@ async function main(): Promise<number | undefined> {
   const logLevel = checkStartSettings(settings);
   // Before anything starts: a second stack would take over this one's file (and, on its data, its database).
   assertNotRunning();
-  const stack = await startLocalStack({
-    ...settings,
-    inMemory: values['in-memory'],
-    reset: values.reset,
-    logLevel,
-    onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
-  });
+  // Heard from now on: a stop asked for while the stack starts is carried out once it has started (its claim on the
+  // data folder released, DynamoDB Local stopped), as an orphaned start stops itself, instead of dying half-started.
+  let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    if (stack === undefined) return;
+    removeRunningStack(process.pid);
+    await stack.stop();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
+  try {
+    stack = await startLocalStack({
+      ...settings,
+      inMemory: values['in-memory'],
+      reset: values.reset,
+      logLevel,
+      onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
+    });
+  } catch (error) {
+    // Ctrl-C reaches DynamoDB Local too (one process group), which may fail the start: it stopped as asked, having
+    // released what it took.
+    if (stopping) return 0;
+    throw error;
+  }
+  if (stopping) {
+    await stack.stop();
+    return 0;
+  }
   try {
     writeRunningStack({
       pid: process.pid,
@@ -80,17 +123,6 @@ async function main(): Promise<number | undefined> {
     await stack.stop();
     throw new LocalSettingError(`LOCAL_STACK_FILE ${RUNNING_STACK_FILE} cannot be written (${(error as Error).message})`);
   }
-  // Ready to stop before it says how to stop it: a caller that reads the banner may signal at once.
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nStopping…');
-    removeRunningStack(process.pid);
-    await stack.stop();
-    process.exit(0);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
   // Under tsx, the parent going away (killed, not signalled through) closes this channel.
   process.on('disconnect', () => void stop());
   // npm forwards SIGINT and SIGTERM but dies of SIGHUP or SIGKILL alone; an orphan is re-parented, and then stops.
@@ -126,7 +158,7 @@ ${continued}and you land on GET /trips/<its tripId>: the trip as it is now
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:
   stripe listen --forward-to ${stack.webhookUrl}
-  then restart with STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints> STRIPE_API_KEY=sk_test_... npm start
+  then restart with ${restartWithStripeCommand(settings)}
 
 Ctrl-C stops everything, DynamoDB Local included.
 `);

@@ -19,9 +19,15 @@ afterAll(async () => {
 const plainShell = (): Record<string, string> => ({ LOCAL_STACK_FILE: env.LOCAL_STACK_FILE as string });
 
 describe('settings of npm start reach demo and ops', () => {
-  it('prints the commands with its own ports', () => {
+  it('prints the commands with its own ports, the restart for the Stripe CLI included', () => {
     expect(printed).toContain(`PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} npm run demo`);
     expect(printed).toContain(`Stripe API     http://127.0.0.1:${env.STRIPE_PORT} (local stand-in`);
+    // Restarted as printed, the stack is where `stripe listen` forwards to, on its table and its data.
+    expect(printed).toContain(`stripe listen --forward-to http://127.0.0.1:${env.PORT}/webhooks/stripe`);
+    expect(printed).toContain(
+      `then restart with PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} LOCAL_STACK_FILE=${env.LOCAL_STACK_FILE} ` +
+        'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints> STRIPE_API_KEY=sk_test_... npm start',
+    );
   });
 
   it('runs the demo twice in a row, both ending with their summary', async () => {

@@ -1,5 +1,5 @@
 // `npm start` as a real process: a taken port is refused in one line before anything starts, and however it is stopped, no Java is left.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +195,31 @@ describe('npm start', () => {
     rmSync(env.LOCAL_STACK_FILE as string, { force: true });
 
     expect(stopped).toBe(true);
+  });
+
+  it('stopped while still starting, says so and stops once started: no Java, no claim on its data folder, nothing recorded', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-data-'));
+    const env = await ownLocalEnv();
+    const stackFile = env.LOCAL_STACK_FILE as string;
+    const dynamoPort = Number(env.DYNAMODB_PORT);
+    const stack = runProcess('npm', ['start', '--silent'], { ...env, DATA_DIR: dataDir });
+    // Stopped as soon as DynamoDB Local answers: the stack has not finished starting (nor printed its banner).
+    expect(await until(() => canConnect(dynamoPort))).toBe(true);
+    process.kill(stack.child.pid as number, 'SIGTERM');
+    const finished = await stack.finished;
+
+    const dynamoStopped = !(await canConnect(dynamoPort));
+    const files = readdirSync(dataDir);
+    const recorded = existsSync(stackFile);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(stackFile, { force: true });
+
+    expect(finished.out).toContain('Stopping…');
+    expect(finished.out).not.toContain('Ctrl-C stops everything');
+    expect(finished.err).toBe('');
+    expect(dynamoStopped).toBe(true);
+    expect(files.filter(isClaimFile)).toEqual([]);
+    expect(recorded).toBe(false);
   });
 
   it.each([
