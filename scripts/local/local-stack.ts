@@ -24,8 +24,11 @@ import { createLocalWebhookHandler } from '../dev-kit/local-webhook-handler';
 import { serveRoutes } from './api-gateway-adapter';
 import { claimDataFolder, isClaimFile } from './data-folder';
 import { seedDemoData } from './demo-data';
-import { LOCAL_SIGNING_SECRET, type LocalSettings, type LogLevel } from './local-settings';
-import { startStripeFake, type StripeFake } from './stripe-fake';
+import { LOCAL_SIGNING_SECRET, LocalSettingError, type LocalSettings, type LogLevel } from './local-settings';
+import { StandInStateError, startStripeFake, type StripeFake } from './stripe-fake';
+
+/** The Stripe stand-in's state, in the data folder beside DynamoDB Local's database. */
+export const STAND_IN_STATE_FILE = 'stripe-stand-in.json';
 
 export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
   /** The stand-in of Stripe's API; 0 for any free port. @default 0 */
@@ -111,7 +114,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       createStripeClient({ apiKey: options.stripeApiKey ?? '', onKeyRejected: stripeKeyRejectionReporter(logger) });
     let standIn: StripeFake | undefined;
     if (!options.stripeApiKey) {
-      const fake = await startStripeFake({ acceptUnknownPaymentIntents: true, port: options.stripePort ?? 0 });
+      const fake = await startStripeFake({
+        acceptUnknownPaymentIntents: true,
+        port: options.stripePort ?? 0,
+        // Its payment pages, payments, refunds and events are kept with the table: a checkout opened before a restart can
+        // still be paid, and its payment refunded, as on Stripe.
+        ...(!options.inMemory && { stateFile: join(options.dataDir, STAND_IN_STATE_FILE) }),
+      }).catch((error: unknown) => {
+        if (!(error instanceof StandInStateError)) throw error;
+        throw new LocalSettingError(
+          `the Stripe stand-in's state in DATA_DIR cannot be used: ${error.message}; remove that file to forget its payment pages and payments, or --reset to start over`,
+        );
+      });
       standIn = fake;
       cleanups.push(() => fake.close());
       stripeApi = `${fake.url} (local stand-in: checkout pages and refunds, nothing is charged)`;
@@ -154,7 +168,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const { port } = server.address() as AddressInfo;
     // The stand-in's payment page sends its signed events to this webhook, as Stripe would.
     standIn?.setWebhook(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, LOCAL_SIGNING_SECRET);
-    // The hold sweeper's schedule: seats of a checkout left open (or opened before a restart) come back to sale, as in AWS.
+    // The hold sweeper's schedule: seats of a checkout left open come back to sale, as in AWS.
     const sweepHolds = (): Promise<SweepResult> => releaseExpiredHolds({ store, clock: options.holdSweepClock ?? systemClock, ids: randomIds });
     const sweeping = setInterval(() => {
       sweepHolds().then(

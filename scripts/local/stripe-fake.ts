@@ -1,5 +1,6 @@
-// A local stand-in for Stripe's API (payment intents, refunds, Checkout Sessions with a hosted page to click through, signed webhooks, the list of events; Stripe's limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given.
+// A local stand-in for Stripe's API (payment intents, refunds, Checkout Sessions with a hosted page to click through, signed webhooks, the list of events; Stripe's limits, errors and idempotency keys): used by the tests and by `npm start` when no Stripe key is given, which keeps what it made with its data.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -202,6 +203,17 @@ export interface StripeFakeOptions {
   readonly now?: () => number;
   /** Where events are POSTed, signed; without one they are only recorded. Also settable later (`setWebhook`). */
   readonly webhook?: WebhookTarget;
+  /**
+   * A file the fake keeps what it made in (sessions, payments, refunds, events, their deliveries, idempotency keys),
+   * written after every request and read back on start: the local stack's stand-in then outlives a restart, as its
+   * table does. Without one, everything is gone with the process (the tests').
+   */
+  readonly stateFile?: string;
+}
+
+/** The stand-in's state file does not read as one (another program's file, or written by hand). */
+export class StandInStateError extends Error {
+  override name = 'StandInStateError';
 }
 
 export interface StripeFake {
@@ -372,34 +384,36 @@ interface State {
 export async function startStripeFake(options: StripeFakeOptions = {}): Promise<StripeFake> {
   const baseClock = options.now ?? Date.now;
   let offset = 0;
+  const kept = options.stateFile === undefined ? undefined : readKeptState(options.stateFile);
   const state: State = {
     acceptUnknownPaymentIntents: options.acceptUnknownPaymentIntents ?? false,
     now: () => baseClock() + offset,
-    tag: randomBytes(6).toString('hex'),
+    tag: kept?.tag ?? randomBytes(6).toString('hex'),
     url: '',
     webhook: options.webhook,
-    payments: new Map(),
-    refunds: [],
-    sessions: new Map(),
-    events: [],
-    deliveries: [],
+    payments: new Map(kept?.payments.map((payment) => [payment.id, payment])),
+    refunds: kept?.refunds ?? [],
+    sessions: new Map(kept?.sessions.map((session) => [session.id, session])),
+    events: kept?.events ?? [],
+    deliveries: kept?.deliveries ?? [],
     calls: [],
-    keys: new Map(),
+    keys: new Map(kept?.keys),
     refusals: [],
     refusedKeys: [],
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
     unansweredRefunds: 0,
     nextRefundStatus: undefined,
-    requestCount: 0,
-    paymentCount: 0,
-    chargeCount: 0,
-    sessionCount: 0,
-    eventCount: 0,
+    requestCount: kept?.counts.requests ?? 0,
+    paymentCount: kept?.counts.payments ?? 0,
+    chargeCount: kept?.counts.charges ?? 0,
+    sessionCount: kept?.counts.sessions ?? 0,
+    eventCount: kept?.counts.events ?? 0,
     droppedDeliveries: 0,
   };
 
-  const server: Server = createServer((request, response) => serve(state, request, response));
+  const keep = options.stateFile === undefined ? () => undefined : keepState.bind(undefined, state, options.stateFile);
+  const server: Server = createServer((request, response) => serve(state, request, response, keep));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.url = url;
@@ -469,20 +483,73 @@ function closeServer(server: Server): Promise<void> {
 // ---- HTTP ----
 
 // Events go out before the answer, so whoever follows a redirect from the hosted page sees their effect.
-function serve(state: State, message: IncomingMessage, response: ServerResponse): void {
+function serve(state: State, message: IncomingMessage, response: ServerResponse, keep: () => void): void {
   void readBody(message).then(async (body) => {
     const request = toFakeRequest(state, message, body);
     const outcome = route(state, request);
     record(state, request, outcome);
     if (outcome === 'reset') {
+      keep();
       message.socket.destroy();
       return;
     }
     await deliverAll(state, request.emitted);
+    // Kept before the answer goes out: whoever acts on the answer (a restart included) finds what it says.
+    keep();
     if (outcome.unanswered) return;
     response.writeHead(outcome.status, responseHeaders(state, request, outcome));
     response.end(outcome.body);
   });
+}
+
+// ---- Kept across restarts (`stateFile`) ----
+
+/** What the state file holds; `format` changes when its shape does. */
+interface KeptState {
+  readonly format: 1;
+  readonly tag: string;
+  readonly counts: { readonly requests: number; readonly payments: number; readonly charges: number; readonly sessions: number; readonly events: number };
+  readonly payments: Payment[];
+  readonly refunds: Mutable<FakeRefund>[];
+  readonly sessions: Mutable<FakeSession>[];
+  readonly events: FakeEvent[];
+  readonly deliveries: FakeDelivery[];
+  readonly keys: [string, StoredAnswer][];
+}
+
+const KEPT_STATE_FORMAT = 1;
+
+function readKeptState(file: string): KeptState | undefined {
+  if (!existsSync(file)) return undefined;
+  let kept: Partial<KeptState>;
+  try {
+    kept = JSON.parse(readFileSync(file, 'utf8')) as Partial<KeptState>;
+  } catch (error) {
+    throw new StandInStateError(`${file} does not read (${(error as Error).message})`);
+  }
+  const lists = [kept.payments, kept.refunds, kept.sessions, kept.events, kept.deliveries, kept.keys];
+  if (kept.format !== KEPT_STATE_FORMAT || typeof kept.tag !== 'string' || typeof kept.counts !== 'object' || !lists.every(Array.isArray)) {
+    throw new StandInStateError(`${file} is not a state file of this stand-in (format ${KEPT_STATE_FORMAT})`);
+  }
+  return kept as KeptState;
+}
+
+/** Written whole to a file beside it, then moved over it: a process stopped while writing leaves the last state whole. */
+function keepState(state: State, file: string): void {
+  const kept: KeptState = {
+    format: KEPT_STATE_FORMAT,
+    tag: state.tag,
+    counts: { requests: state.requestCount, payments: state.paymentCount, charges: state.chargeCount, sessions: state.sessionCount, events: state.eventCount },
+    payments: [...state.payments.values()],
+    refunds: state.refunds,
+    sessions: [...state.sessions.values()],
+    events: state.events,
+    deliveries: state.deliveries,
+    // A key Stripe no longer keeps is not kept either.
+    keys: [...state.keys].filter(([, answer]) => state.now() - answer.storedAt < IDEMPOTENCY_WINDOW_MS),
+  };
+  writeFileSync(`${file}.writing`, JSON.stringify(kept));
+  renameSync(`${file}.writing`, file);
 }
 
 async function readBody(message: IncomingMessage): Promise<string> {

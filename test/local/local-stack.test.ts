@@ -1,5 +1,5 @@
 // `npm start`'s stack over real HTTP: the same webhook handler behind the local API Gateway adapter, seeded, and stopped cleanly.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -8,9 +8,10 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutSession, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
-import { findFreePort } from '../../scripts/dev-kit/dynamodb-local';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local/local-stack';
-import { LOCAL_SIGNING_SECRET } from '../../scripts/local/local-settings';
+import { canConnect, findFreePort } from '../../scripts/dev-kit/dynamodb-local';
+import { isClaimFile } from '../../scripts/local/data-folder';
+import { STAND_IN_STATE_FILE, startLocalStack, type LocalStack, type LocalStackOptions } from '../../scripts/local/local-stack';
+import { LOCAL_SIGNING_SECRET, LocalSettingError } from '../../scripts/local/local-settings';
 import { createTrip } from '../../lambdas/shared/domain/create-trip';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { LOCAL_INDEXES } from '../support/store';
@@ -273,6 +274,75 @@ describe('two local stacks on one Stripe account (`stripe listen` forwards every
       expect(marks[0]).toMatch(/^local-stack-mark-test\/local-[0-9a-f]{8}$/);
       expect(marks[1]).toBe(marks[0]);
       expect(marks[2]).not.toBe(marks[0]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('local stack, restarted on its data', () => {
+  /** A stack on `dataDir` whose stand-in listens on `stripePort` each time, as `npm start` does on STRIPE_PORT. */
+  const onDisk = async (dataDir: string, stripePort: number) => startTestStack('local-stack-restart-test', { inMemory: false, dataDir, stripePort });
+  const checkout = (at: LocalStack, key: string) =>
+    fetch(at.checkoutUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({
+        userId: 'user-restarting',
+        items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount: 1 }],
+        successUrl: 'http://127.0.0.1/done',
+        cancelUrl: 'http://127.0.0.1/cancelled',
+      }),
+    });
+
+  it('keeps the stand-in’s pages and payments: a page opened before a restart is answered again, paid after it and booked, and its payment is the amount paid', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-stand-in-'));
+    const stripePort = await findFreePort();
+    try {
+      const first = await onDisk(dataDir, stripePort);
+      const opened = await checkout(first, 'key-restart').finally(() => first.stop());
+      const { tripId, checkoutUrl } = (await opened.json()) as { tripId: string; checkoutUrl: string };
+
+      const restarted = await onDisk(dataDir, stripePort);
+      try {
+        const retried = await checkout(restarted, 'key-restart');
+        const page = await fetch(checkoutUrl);
+        const paid = await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
+        const trip = await restarted.store.getTrip(tripId);
+        // The stand-in knows what was charged: a refund of more is refused, as Stripe refuses it.
+        const stripe = new Stripe('sk_test_local', { host: '127.0.0.1', port: stripePort, protocol: 'http', maxNetworkRetries: 0 });
+        const tooMuch = await stripe.refunds
+          .create({ payment_intent: trip?.paymentId as string, amount: DEMO_SLOTS.riceTerraces.priceAmount + 1 })
+          .catch((error: unknown) => error);
+
+        expect(opened.status).toBe(201);
+        expect(retried.status).toBe(200);
+        expect(await retried.json()).toMatchObject({ tripId, checkoutUrl });
+        expect(page.status).toBe(200);
+        expect(paid.status).toBe(303);
+        expect(trip).toMatchObject({ status: 'booked', paymentId: expect.stringMatching(/^pi_/) });
+        expect(tooMuch).toMatchObject({ type: 'StripeInvalidRequestError', code: 'amount_too_large' });
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a stand-in state file that does not read, naming it, and leaves nothing running', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-stand-in-'));
+    writeFileSync(join(dataDir, STAND_IN_STATE_FILE), '{"format":');
+    const dynamoPort = await findFreePort();
+    try {
+      const refused = await startTestStack('local-stack-restart-test', { inMemory: false, dataDir, dynamoPort }).catch((error: unknown) => error);
+
+      expect(refused).toBeInstanceOf(LocalSettingError);
+      expect((refused as Error).message).toMatch(
+        new RegExp(`^the Stripe stand-in's state in DATA_DIR cannot be used: ${join(dataDir, STAND_IN_STATE_FILE)} does not read \\(.*\\); remove that file`),
+      );
+      expect(await canConnect(dynamoPort)).toBe(false);
+      expect(readdirSync(dataDir).filter(isClaimFile)).toEqual([]);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
