@@ -165,6 +165,18 @@ describe('POST /checkout', () => {
   });
 
   it.each([
+    { name: 'an empty Idempotency-Key', key: '' },
+    { name: 'an Idempotency-Key over 255 characters', key: 'k'.repeat(256) },
+  ])('answers 400 VALIDATION_FAILED to $name (not a checkout without a key), and holds nothing', async ({ key }) => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const sessions = fake.sessions().length;
+    const answer = await checkout(request([[slot, 1]]), { key });
+    expect(answer).toMatchObject({ status: 400, body: { error: 'VALIDATION_FAILED', field: 'idempotencyKey' } });
+    expect(fake.sessions()).toHaveLength(sessions);
+    expect(await counts(slot)).toEqual({ available: 2, unheld: 2 });
+  });
+
+  it.each([
     { name: 'text/plain (what a web page may send anywhere without asking)', contentType: 'text/plain' },
     { name: 'a form', contentType: 'application/x-www-form-urlencoded' },
     { name: 'multipart', contentType: 'multipart/form-data; boundary=x' },
