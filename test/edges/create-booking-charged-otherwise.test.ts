@@ -842,3 +842,35 @@ async function shownTrip(store: TestStore, trip: Trip): Promise<{ status: number
   const response = await route(tripRequest(trip.tripId, trip.userId));
   return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') as Record<string, unknown> };
 }
+
+describe('payments retry-refund on a payment charged in another currency than its bookings’ shares', () => {
+  it('does not weigh the shares (euros) as yen: a failed Dashboard refund beside money back outside is a person’s, not asked again', async () => {
+    const store = testStore();
+    // ¥14000 charged for two bookings priced 45.00 EUR each: both still confirmed, so all of it pays for them.
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 5_000, currency: 'jpy' });
+    const webhook = webhookHarness(fake, { store });
+    const charged = trip.amount + 5_000;
+    const session = await webhook.send(
+      sessionCompleted(trip, paymentId, charged, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+    );
+    expect(session.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+    // A person refunds ¥4000 in the Dashboard, which fails later; ¥1000 comes back that no refund of ours accounts for.
+    const dashboard = await fake.client().refunds.create({ payment_intent: paymentId, amount: 4_000 });
+    await webhook.send(signedRequest(stripeEvent('refund.created', refundObject(fake.refundsOf(paymentId)[0] as never))));
+    const failed = fake.setRefundStatus(dashboard.id, 'failed', 'expired_or_canceled_card');
+    await webhook.send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+    // Stripe's total, taken seconds after the failure: it cannot count the failed refund.
+    const totalLater = Math.floor(Date.now() / 1000) + 5;
+    await webhook.send(
+      signedRequest({ ...chargeRefunded(paymentId, charged, { refunded: 1_000, currency: 'jpy', tripId: trip.tripId }), created: totalLater }),
+    );
+    const before = await store.getPaymentRecord(paymentId);
+    expect(before).toMatchObject({ status: 'needs_attention', currency: 'jpy', amountPaid: charged, amountRefunded: 1_000 });
+
+    const retried = await retryRefund(operator(store), paymentId, 'ana');
+
+    expect(retried).toMatchObject({ ok: false, errorCode: 'REFUND_UNCLEAR' });
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', version: before?.version });
+  });
+});

@@ -403,17 +403,21 @@ function unclearRetry(
 }
 
 /**
- * What a refund of this payment must leave paid: the shares of its bookings still confirmed (all of it when one has no
- * share of its own) and the shares an operator waived.
+ * What a refund of this payment must leave paid: the shares of its bookings still confirmed and the shares an operator
+ * waived; all of it when one has no share of its own, or one priced in another currency than the charge (so many euro
+ * cents are no amount of yen).
  */
 async function keptAmount(store: BookingStore, record: PaymentRecord): Promise<number> {
-  const waived = record.refunds.filter((entry) => entry.status === 'waived').reduce((sum, entry) => sum + entry.amount, 0);
+  const waived = record.refunds.filter((entry) => entry.status === 'waived');
   const trip = record.tripId === undefined ? undefined : await store.getTrip(record.tripId);
   const confirmed = trip
     ? (await store.getBookings(trip.bookingReferences)).filter((booking) => booking.status === 'confirmed' && booking.paymentId === record.paymentId)
     : [];
-  if (confirmed.some((booking) => booking.amount === undefined)) return record.amountPaid;
-  return waived + confirmed.reduce((sum, booking) => sum + (booking.amount ?? 0), 0);
+  const unweighable =
+    confirmed.some((booking) => booking.amount === undefined || chargedInAnotherCurrency(record, booking.currency ?? trip?.currency ?? record.currency)) ||
+    waived.some((entry) => pricedInAnotherCurrency(entry, record));
+  if (unweighable) return record.amountPaid;
+  return [...waived, ...confirmed].reduce((sum, kept) => sum + (kept.amount ?? 0), 0);
 }
 
 /**
