@@ -2,17 +2,11 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { BookingStack } from '../lib/booking-stack';
-import { parseStackSettings, SETTING_KEYS, SettingsError } from '../lib/settings';
+import { parseStackSettings, SettingsError, settingsIn } from '../lib/settings';
 
 const app = new App();
 try {
-  const context = Object.fromEntries(
-    SETTING_KEYS.flatMap((key) => {
-      const value: unknown = app.node.tryGetContext(key);
-      return value === undefined ? [] : [[key, value]];
-    }),
-  );
-  const settings = parseStackSettings(context);
+  const settings = parseStackSettings(settingsIn(app.node.getAllContext() as Record<string, unknown>));
   // The stack's name: a new one would deploy a second stack beside the first, not update it.
   new BookingStack(app, `PulauBookings-${settings.stage}`, {
     settings,

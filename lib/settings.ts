@@ -1,5 +1,6 @@
 // The stack's settings, read from CDK context (cdk.json or `-c key=value`) and validated before anything is built.
 import * as z from '../lambdas/shared/zod';
+import { nearestFlag } from '../scripts/dev-kit/unknown-flag';
 
 /** CloudWatch Logs accepts only these retention periods. */
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -12,19 +13,22 @@ const booleanSetting = z.union([
     z.transform((value) => value === 'true'),
   ),
 ]);
-const positiveInteger = z.coerce.number().check(z.refine((value) => Number.isInteger(value) && value > 0, 'must be a whole number above 0'));
+/**
+ * A number, as cdk.json writes it or as `-c key=value` passes it (digits), checked against `rule`; nothing else is read
+ * as one (`true` is not 1, `[60]` not 60), and every refusal says the rule.
+ */
+function numberSetting(rule: string, holds: (value: number) => boolean) {
+  return z.union([z.number(), z.pipe(z.string().check(z.regex(/^-?\d+(\.\d+)?$/)), z.transform(Number))], { error: rule }).check(z.refine(holds, rule));
+}
+const positiveInteger = numberSetting('must be a whole number above 0', (value) => Number.isInteger(value) && value > 0);
 
 /** How long a checkout holds seats when `checkoutHoldMinutes` is not set. */
 export const DEFAULT_CHECKOUT_HOLD_MINUTES = 30;
 /** Stripe keeps a Checkout session open for 30 minutes to 24 hours: a hold lasts as long as its session. */
-const checkoutHoldMinutes = z.coerce
-  .number()
-  .check(
-    z.refine(
-      (minutes) => Number.isInteger(minutes) && minutes >= 30 && minutes <= 1440,
-      'must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours)',
-    ),
-  );
+const checkoutHoldMinutes = numberSetting(
+  'must be whole minutes from 30 to 1440 (a Stripe Checkout session lasts 30 minutes to 24 hours)',
+  (minutes) => Number.isInteger(minutes) && minutes >= 30 && minutes <= 1440,
+);
 
 /** How often the reconciliation sweep runs when `reconciliationMinutes` is not set. */
 export const DEFAULT_RECONCILIATION_MINUTES = 15;
@@ -32,10 +36,7 @@ export const DEFAULT_RECONCILIATION_MINUTES = 15;
  * From 5 minutes (a run may take up to 4: runs never overlap) to a day. Stripe keeps its events 30 days, so any period
  * loses nothing; a longer one only finds a lost delivery later.
  */
-const RECONCILIATION_MINUTES_RULE = 'must be whole minutes from 5 to 1440';
-const reconciliationMinutes = z.coerce
-  .number({ error: RECONCILIATION_MINUTES_RULE })
-  .check(z.refine((minutes) => Number.isInteger(minutes) && minutes >= 5 && minutes <= 1440, RECONCILIATION_MINUTES_RULE));
+const reconciliationMinutes = numberSetting('must be whole minutes from 5 to 1440', (minutes) => Number.isInteger(minutes) && minutes >= 5 && minutes <= 1440);
 
 export const stackSettingsSchema = z.strictObject({
   stage: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or "-", starting with a letter')), 'dev'),
@@ -43,7 +44,7 @@ export const stackSettingsSchema = z.strictObject({
   webhookRateLimit: z._default(positiveInteger, 50),
   webhookBurstLimit: z._default(positiveInteger, 100),
   logRetentionDays: z._default(
-    z.coerce.number().check(z.refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), `must be one of ${RETENTION_DAYS.join(', ')}`)),
+    numberSetting(`must be one of ${RETENTION_DAYS.join(', ')}`, (days) => (RETENTION_DAYS as readonly number[]).includes(days)),
     30,
   ),
   alarmEmail: z.optional(z.email()),
@@ -69,6 +70,18 @@ export function checkoutJwtOf(settings: StackSettings): { readonly issuer: strin
 /** The context keys the app reads; everything else in the context (CDK's own flags) is left alone. */
 export const SETTING_KEYS = Object.keys(stackSettingsSchema.shape) as (keyof StackSettings)[];
 
+/**
+ * The settings among the app's whole context: its own keys, and any key a letter or two away from one, so that a typo
+ * (`alarmemail`) is refused by parseStackSettings instead of deploying without it (an alarm topic nobody is subscribed
+ * to). CDK's own keys and anything else are left alone.
+ */
+export function settingsIn(context: Record<string, unknown>): Record<string, unknown> {
+  const known: readonly string[] = SETTING_KEYS;
+  return Object.fromEntries(
+    Object.entries(context).filter(([key, value]) => value !== undefined && (known.includes(key) || nearestFlag(key, known) !== undefined)),
+  );
+}
+
 export class SettingsError extends Error {
   constructor(message: string) {
     super(message);
@@ -92,7 +105,11 @@ export function parseStackSettings(context: Record<string, unknown>): StackSetti
   }
   const issue = parsed.error.issues[0];
   if (issue?.code === 'unrecognized_keys') {
-    throw new SettingsError(`Context setting "${issue.keys[0]}" is not a setting of this app (known: ${SETTING_KEYS.join(', ')})`);
+    const key = issue.keys[0] as string;
+    const near = nearestFlag(key, SETTING_KEYS);
+    throw new SettingsError(
+      `Context setting "${key}" is not a setting of this app (${near ? `did you mean "${near}"? ` : ''}known: ${SETTING_KEYS.join(', ')})`,
+    );
   }
   const key = String(issue?.path[0] ?? '?');
   throw new SettingsError(`Context setting "${key}" ${issue?.message ?? 'is invalid'} (received ${JSON.stringify(context[key])})`);
