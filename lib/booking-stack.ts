@@ -80,6 +80,8 @@ export class BookingStack extends Stack {
       table: { table: bookings, access: ['expiredHoldsQuery', 'holdReleases'] },
       // A backlog of up to 1,000 holds, one transaction each, fits; still under the 1-minute rate, so runs rarely overlap (and may: each release is conditional).
       timeout: Duration.seconds(50),
+      // A failed run is not retried by Lambda either (twice, by default, beside the next runs): the next minute's run is its retry.
+      retryAttempts: 0,
       logRetention,
     });
     // Our own role, allowed to invoke exactly this function; passed immutable so the target adds no `function:*` grant of its own.

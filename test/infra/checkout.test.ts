@@ -198,7 +198,11 @@ describe('hold sweeper', () => {
     }
   });
 
-  it('runs every minute from an EventBridge Scheduler schedule, without retries of a missed run', () => {
+  it('runs every minute from an EventBridge Scheduler schedule, without retries of a missed run, nor Lambda’s of a failed one', () => {
+    iam.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionOf(iam, 'HoldSweeper').logicalId },
+      MaximumRetryAttempts: 0,
+    });
     const schedules = Object.values(
       iam.template.findResources('AWS::Scheduler::Schedule', {
         Properties: { Target: { Arn: { 'Fn::GetAtt': [functionOf(iam, 'HoldSweeper').logicalId, 'Arn'] } } },
