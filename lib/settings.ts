@@ -77,9 +77,14 @@ export const SETTING_KEYS = Object.keys(stackSettingsSchema.shape) as (keyof Sta
  */
 export function settingsIn(context: Record<string, unknown>): Record<string, unknown> {
   const known: readonly string[] = SETTING_KEYS;
-  return Object.fromEntries(
-    Object.entries(context).filter(([key, value]) => value !== undefined && (known.includes(key) || nearestFlag(key, known) !== undefined)),
-  );
+  return Object.fromEntries(Object.entries(context).filter(([key, value]) => value !== undefined && (known.includes(key) || settingMeant(key) !== undefined)));
+}
+
+/** The setting a key not one of them was meant to be: a letter or two away, in any case, with or without `_` or `-` (`STAGE`, `alarm_email`). */
+function settingMeant(key: string): string | undefined {
+  const plain = (name: string): string => name.toLowerCase().replaceAll(/[-_]/g, '');
+  const near = nearestFlag(plain(key), SETTING_KEYS.map(plain));
+  return near === undefined ? undefined : SETTING_KEYS.find((name) => plain(name) === near);
 }
 
 export class SettingsError extends Error {
@@ -106,7 +111,7 @@ export function parseStackSettings(context: Record<string, unknown>): StackSetti
   const issue = parsed.error.issues[0];
   if (issue?.code === 'unrecognized_keys') {
     const key = issue.keys[0] as string;
-    const near = nearestFlag(key, SETTING_KEYS);
+    const near = settingMeant(key);
     throw new SettingsError(
       `Context setting "${key}" is not a setting of this app (${near ? `did you mean "${near}"? ` : ''}known: ${SETTING_KEYS.join(', ')})`,
     );

@@ -37,14 +37,25 @@ describe('settingsIn (what the app hands parseStackSettings from its whole conte
   const context = {
     stage: 'prod',
     alarmemail: 'ops@example.com',
+    RETAIN_DATA: 'false',
     '@aws-cdk/core:checkSecretUsage': true,
+    '@aws-cdk/core:failSynthOnValidationErrors': true,
     'aws:cdk:enable-path-metadata': true,
     'acknowledged-issue-numbers': [12345],
     'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
   };
 
   it('keeps the app’s settings and the keys a typo away from one, and leaves CDK’s own alone', () => {
-    expect(settingsIn(context)).toEqual({ stage: 'prod', alarmemail: 'ops@example.com' });
+    expect(settingsIn(context)).toEqual({ stage: 'prod', alarmemail: 'ops@example.com', RETAIN_DATA: 'false' });
+  });
+
+  it.each([
+    ['STAGE', 'stage'],
+    ['ALARM_EMAIL', 'alarmEmail'],
+    ['alarm-email', 'alarmEmail'],
+    ['reconcilationMinutes', 'reconciliationMinutes'],
+  ])('refuses %s, written in another case or with separators, as the setting %s', (key, meant) => {
+    expect(() => parseStackSettings(settingsIn({ [key]: 'x' }))).toThrow(`Context setting "${key}" is not a setting of this app (did you mean "${meant}"?`);
   });
 
   it('so a mistyped alarmEmail is refused instead of deploying an alarm topic nobody is subscribed to', () => {
