@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { STRIPE_API_VERSION } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
+import * as z from '../../lambdas/shared/zod';
 
 export type RefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
 
@@ -412,9 +413,19 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     droppedDeliveries: 0,
   };
 
-  const keep = options.stateFile === undefined ? () => undefined : keepState.bind(undefined, state, options.stateFile);
+  const keep = options.stateFile === undefined ? () => undefined : keepStateOrSay.bind(undefined, state, options.stateFile);
   const server: Server = createServer((request, response) => serve(state, request, response, keep));
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = portToListenOn(options, kept);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        kept?.port !== undefined && error.code === 'EADDRINUSE'
+          ? new StandInStateError(`${options.stateFile} holds payment pages at port ${kept.port}, which another program listens on`)
+          : error,
+      ),
+    );
+    server.listen(port, '127.0.0.1', resolve);
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.url = url;
 
@@ -507,6 +518,8 @@ function serve(state: State, message: IncomingMessage, response: ServerResponse,
 /** What the state file holds; `format` changes when its shape does. */
 interface KeptState {
   readonly format: 1;
+  /** The port its payment pages, stored answers and events name (absent in a file written before it was kept). */
+  readonly port?: number;
   readonly tag: string;
   readonly counts: { readonly requests: number; readonly payments: number; readonly charges: number; readonly sessions: number; readonly events: number };
   readonly payments: Payment[];
@@ -519,25 +532,62 @@ interface KeptState {
 
 const KEPT_STATE_FORMAT = 1;
 
+/** The shape checked before anything of the file is used (the fields the fake finds its items by); the file is used as read. */
+const keptStateShape = z.object({
+  format: z.literal(KEPT_STATE_FORMAT),
+  port: z.optional(z.number()),
+  tag: z.string(),
+  counts: z.object({ requests: z.number(), payments: z.number(), charges: z.number(), sessions: z.number(), events: z.number() }),
+  payments: z.array(z.object({ id: z.string(), amount: z.number(), currency: z.string() })),
+  refunds: z.array(z.object({ id: z.string(), paymentIntent: z.string(), amount: z.number() })),
+  sessions: z.array(z.object({ id: z.string(), status: z.string(), expiresAt: z.number() })),
+  events: z.array(z.object({ id: z.string(), type: z.string(), created: z.number() })),
+  deliveries: z.array(z.object({ eventId: z.string(), status: z.number() })),
+  keys: z.array(z.tuple([z.string(), z.object({ fingerprint: z.string(), storedAt: z.number() })])),
+});
+
 function readKeptState(file: string): KeptState | undefined {
   if (!existsSync(file)) return undefined;
-  let kept: Partial<KeptState>;
+  let kept: unknown;
   try {
-    kept = JSON.parse(readFileSync(file, 'utf8')) as Partial<KeptState>;
+    kept = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new StandInStateError(`${file} does not read (${(error as Error).message})`);
   }
-  const lists = [kept.payments, kept.refunds, kept.sessions, kept.events, kept.deliveries, kept.keys];
-  if (kept.format !== KEPT_STATE_FORMAT || typeof kept.tag !== 'string' || typeof kept.counts !== 'object' || !lists.every(Array.isArray)) {
-    throw new StandInStateError(`${file} is not a state file of this stand-in (format ${KEPT_STATE_FORMAT})`);
+  const checked = keptStateShape.safeParse(kept);
+  if (!checked.success) {
+    const at = checked.error.issues[0]?.path.join('.') || '(the whole file)';
+    throw new StandInStateError(`${file} is not a state file of this stand-in (format ${KEPT_STATE_FORMAT}; at ${at})`);
   }
   return kept as KeptState;
+}
+
+/**
+ * The port the file's pages name, unless another is asked for: then the stand-in is refused, since the pages stored on
+ * trips, its answers kept under idempotency keys and its events name the port they were made on.
+ */
+function portToListenOn(options: StripeFakeOptions, kept: KeptState | undefined): number {
+  if (kept?.port === undefined) return options.port ?? 0;
+  if (options.port !== undefined && options.port !== 0 && options.port !== kept.port) {
+    throw new StandInStateError(`${options.stateFile} holds payment pages at port ${kept.port}, not ${options.port}: start it with STRIPE_PORT=${kept.port}`);
+  }
+  return kept.port;
+}
+
+/** A state that cannot be written (its folder gone, a full disk) is said, and the request still answered. */
+function keepStateOrSay(state: State, file: string): void {
+  try {
+    keepState(state, file);
+  } catch (error) {
+    console.error(`warning: the Stripe stand-in could not keep its state in ${file} (${(error as Error).message}); it goes on in memory`);
+  }
 }
 
 /** Written whole to a file beside it, then moved over it: a process stopped while writing leaves the last state whole. */
 function keepState(state: State, file: string): void {
   const kept: KeptState = {
     format: KEPT_STATE_FORMAT,
+    port: Number(new URL(state.url).port),
     tag: state.tag,
     counts: { requests: state.requestCount, payments: state.paymentCount, charges: state.chargeCount, sessions: state.sessionCount, events: state.eventCount },
     payments: [...state.payments.values()],

@@ -330,19 +330,40 @@ describe('local stack, restarted on its data', () => {
     }
   });
 
-  it('refuses a stand-in state file that does not read, naming it, and leaves nothing running', async () => {
+  it.each([
+    ['does not read', '{"format":', 'does not read \\(.*\\)'],
+    ['holds no state of the stand-in', 'null', 'is not a state file of this stand-in \\(format 1; at \\(the whole file\\)\\)'],
+  ])('refuses a stand-in state file that %s, naming it, and leaves nothing running', async (_, content, problem) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pulau-stand-in-'));
-    writeFileSync(join(dataDir, STAND_IN_STATE_FILE), '{"format":');
+    writeFileSync(join(dataDir, STAND_IN_STATE_FILE), content);
     const dynamoPort = await findFreePort();
     try {
       const refused = await startTestStack('local-stack-restart-test', { inMemory: false, dataDir, dynamoPort }).catch((error: unknown) => error);
 
       expect(refused).toBeInstanceOf(LocalSettingError);
       expect((refused as Error).message).toMatch(
-        new RegExp(`^the Stripe stand-in's state in DATA_DIR cannot be used: ${join(dataDir, STAND_IN_STATE_FILE)} does not read \\(.*\\); remove that file`),
+        new RegExp(`^the Stripe stand-in's state in DATA_DIR cannot be used: ${join(dataDir, STAND_IN_STATE_FILE)} ${problem}; remove that file`),
       );
       expect(await canConnect(dynamoPort)).toBe(false);
       expect(readdirSync(dataDir).filter(isClaimFile)).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a restart on another STRIPE_PORT than its payment pages name, saying which to set', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-stand-in-'));
+    const stripePort = await findFreePort();
+    let otherPort = await findFreePort();
+    while (otherPort === stripePort) otherPort = await findFreePort();
+    try {
+      const first = await onDisk(dataDir, stripePort);
+      await checkout(first, 'key-port').finally(() => first.stop());
+
+      const moved = await onDisk(dataDir, otherPort).catch((error: unknown) => error);
+
+      expect(moved).toBeInstanceOf(LocalSettingError);
+      expect((moved as Error).message).toContain(`holds payment pages at port ${stripePort}, not ${otherPort}: start it with STRIPE_PORT=${stripePort}`);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -1,8 +1,11 @@
-// The Stripe fake, driven only through a real stripe-node client: its refund limits, errors and idempotency are what our money handling is tested against.
+// The Stripe fake, driven only through a real stripe-node client: its refund limits, errors and idempotency are what our money handling is tested against; and its state kept in a file, as the local stack keeps it.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Stripe from 'stripe';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { headerOfAnswer } from '../../lambdas/shared/stripe/stripe-gateway';
-import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
+import { StandInStateError, startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { refusalOf } from '../support/stripe-refusal';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -313,5 +316,81 @@ describe('with acceptUnknownPaymentIntents (the local demo)', () => {
 
   it('still answers resource_missing for an id that is not a payment intent', async () => {
     expect(await refusalOf(demoStripe.refunds.create({ payment_intent: 'cs_test_session' }))).toMatchObject({ statusCode: 404, code: 'resource_missing' });
+  });
+});
+
+describe('with a state file (the local stack’s stand-in, kept with its data)', () => {
+  function stateFolder(): string {
+    const folder = mkdtempSync(join(tmpdir(), 'pulau-stand-in-'));
+    onTestFinished(() => rmSync(folder, { recursive: true, force: true }));
+    return folder;
+  }
+
+  it('starts again where it stopped: its payments, refunds and idempotency keys, on the port its pages name', async () => {
+    const stateFile = join(stateFolder(), 'state.json');
+    const first = await startStripeFake({ stateFile });
+    first.registerPayment('pi_kept', 5_000);
+    const refund = await first.client().refunds.create({ payment_intent: 'pi_kept', amount: 1_000 }, { idempotencyKey: 'refund-kept' });
+    await first.close();
+
+    const again = await startStripeFake({ stateFile });
+    onTestFinished(() => again.close());
+    const replayed = await again.client().refunds.create({ payment_intent: 'pi_kept', amount: 1_000 }, { idempotencyKey: 'refund-kept' });
+    const tooMuch = await refusalOf(again.client().refunds.create({ payment_intent: 'pi_kept', amount: 4_001 }));
+
+    expect(again.url).toBe(first.url);
+    expect(replayed.id).toBe(refund.id);
+    expect(again.totalRefunded('pi_kept')).toBe(1_000);
+    expect(tooMuch).toMatchObject({ statusCode: 400, code: 'amount_too_large' });
+  });
+
+  it('is refused on another port than the one its pages name, saying which', async () => {
+    const stateFile = join(stateFolder(), 'state.json');
+    const first = await startStripeFake({ stateFile });
+    await first
+      .client()
+      .refunds.create({ payment_intent: paidIntent(1_000) })
+      .catch(() => undefined);
+    const keptPort = Number(new URL(first.url).port);
+    await first.close();
+
+    const elsewhere = await startStripeFake({ stateFile, port: keptPort === 65_000 ? 65_001 : 65_000 }).catch((error: unknown) => error);
+
+    expect(elsewhere).toBeInstanceOf(StandInStateError);
+    expect((elsewhere as Error).message).toContain(`holds payment pages at port ${keptPort}, not`);
+  });
+
+  it.each([
+    ['null', 'null'],
+    [
+      'lists of nothing usable',
+      JSON.stringify({ format: 1, tag: 't', counts: null, payments: [null], refunds: [], sessions: [], events: [], deliveries: [], keys: [1] }),
+    ],
+    ['another program’s JSON', '{"hello":"world"}'],
+  ])('is refused, naming the file, when it holds %s', async (_, content) => {
+    const stateFile = join(stateFolder(), 'state.json');
+    writeFileSync(stateFile, content);
+
+    const refused = await startStripeFake({ stateFile }).catch((error: unknown) => error);
+
+    expect(refused).toBeInstanceOf(StandInStateError);
+    expect((refused as Error).message).toContain(`${stateFile} is not a state file of this stand-in`);
+  });
+
+  it('answers all the same when its state cannot be written, and says so', async () => {
+    const folder = stateFolder();
+    const kept = await startStripeFake({ stateFile: join(folder, 'state.json') });
+    onTestFinished(() => kept.close());
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    onTestFinished(() => said.mockRestore());
+    rmSync(folder, { recursive: true, force: true });
+
+    kept.registerPayment('pi_unkept', 2_000);
+    const refund = await kept.client().refunds.create({ payment_intent: 'pi_unkept', amount: 500 });
+
+    expect(refund).toMatchObject({ status: 'succeeded', amount: 500 });
+    expect(said).toHaveBeenCalledWith(
+      expect.stringMatching(/^warning: the Stripe stand-in could not keep its state in .*state\.json \(.*\); it goes on in memory$/),
+    );
   });
 });
