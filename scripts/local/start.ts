@@ -84,10 +84,16 @@ async function main(): Promise<number | undefined> {
   let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
   let stopping = false;
   const stop = async (): Promise<void> => {
+    // Asked again while the start hangs (a DynamoDB Local that never answers): at once. Java stops with this process,
+    // and the next start takes over the data folder's claim of a process that is gone.
+    if (stopping && stack === undefined) process.exit(130);
     if (stopping) return;
     stopping = true;
+    if (stack === undefined) {
+      console.log('\nStopping… once started (again to stop at once)');
+      return;
+    }
     console.log('\nStopping…');
-    if (stack === undefined) return;
     removeRunningStack(process.pid);
     await stack.stop();
     process.exit(0);

@@ -1,5 +1,6 @@
 // `npm start` as a real process: a taken port is refused in one line before anything starts, and however it is stopped, no Java is left.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,12 +215,39 @@ describe('npm start', () => {
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(stackFile, { force: true });
 
-    expect(finished.out).toContain('Stopping…');
+    expect(finished.out).toContain('Stopping… once started');
     expect(finished.out).not.toContain('Ctrl-C stops everything');
     expect(finished.err).toBe('');
     expect(dynamoStopped).toBe(true);
     expect(files.filter(isClaimFile)).toEqual([]);
     expect(recorded).toBe(false);
+  });
+
+  it('asked again while its start hangs (a DynamoDB Local that never answers), stops at once, Java included', async () => {
+    // A `java` that is the real one, but for the server: that one only says its pid and waits, as a hung start would.
+    const bin = mkdtempSync(join(tmpdir(), 'pulau-java-'));
+    const serverPidFile = join(bin, 'server.pid');
+    const realJava = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'java'), `#!/bin/sh\ncase " $* " in *" -port "*) echo $$ > '${serverPidFile}'; exec sleep 300;; esac\nexec '${realJava}' "$@"\n`, {
+      mode: 0o755,
+    });
+    const env = await ownLocalEnv();
+    const stack = runProcess('npm', ['start', '--silent', '--', '--in-memory'], { ...env, PATH: `${bin}:${process.env.PATH}` });
+    expect(await until(async () => existsSync(serverPidFile) && readFileSync(serverPidFile, 'utf8').endsWith('\n'))).toBe(true);
+    const serverPid = Number(readFileSync(serverPidFile, 'utf8'));
+
+    process.kill(stack.child.pid as number, 'SIGTERM');
+    await stack.waitFor(/Stopping… once started \(again to stop at once\)/);
+    process.kill(stack.child.pid as number, 'SIGTERM');
+    const finished = await stack.finished;
+    const serverGone = await processGone(serverPid);
+    rmSync(bin, { recursive: true, force: true });
+    rmSync(env.LOCAL_STACK_FILE as string, { force: true });
+
+    expect(finished.out).not.toContain('Ctrl-C stops everything');
+    // 130, as a shell reports an interrupt: not the start giving up on DynamoDB Local by itself (the first stop's end).
+    expect(finished.code).toBe(130);
+    expect(serverGone).toBe(true);
   });
 
   it.each([
