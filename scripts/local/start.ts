@@ -67,6 +67,9 @@ function shellWord(value: string): string {
   return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
+/** Signals this close together are one ask to stop: npm passes on the Ctrl-C the terminal also sent this process. */
+const SAME_ASK_MS = 1_000;
+
 async function main(): Promise<number | undefined> {
   // Taken first: npm killed while the stack starts leaves this process to pid 1, which the check below then sees.
   const parent = process.ppid;
@@ -83,12 +86,15 @@ async function main(): Promise<number | undefined> {
   // data folder released, DynamoDB Local stopped), as an orphaned start stops itself, instead of dying half-started.
   let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
   let stopping = false;
+  let askedAt = 0;
   const stop = async (): Promise<void> => {
     // Asked again while the start hangs (a DynamoDB Local that never answers): at once. Java stops with this process,
-    // and the next start takes over the data folder's claim of a process that is gone.
-    if (stopping && stack === undefined) process.exit(130);
+    // and the next start takes over the data folder's claim of a process that is gone. Not within the first second:
+    // one Ctrl-C reaches this process twice through npm (the terminal's signal, and npm's copy of it).
+    if (stopping && stack === undefined && performance.now() - askedAt >= SAME_ASK_MS) process.exit(130);
     if (stopping) return;
     stopping = true;
+    askedAt = performance.now();
     if (stack === undefined) {
       console.log('\nStopping… once started (again to stop at once)');
       return;

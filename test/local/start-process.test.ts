@@ -47,6 +47,9 @@ async function occupy(port: number): Promise<{ server: Server; connections: () =
   return { server, connections: () => connections };
 }
 
+/** The pid of the `npm start` under test (its process group's, when started under setsid). */
+let npmPid = 0;
+
 describe('npm start', () => {
   it.each(['DYNAMODB_PORT', 'PORT', 'STRIPE_PORT'])('refuses a taken %s in one line, and never talks to what holds it', async (variable) => {
     const env = await ownLocalEnv();
@@ -198,15 +201,21 @@ describe('npm start', () => {
     expect(stopped).toBe(true);
   });
 
-  it('stopped while still starting, says so and stops once started: no Java, no claim on its data folder, nothing recorded', async () => {
+  it.each([
+    { how: 'SIGTERM to npm', signal: () => process.kill(npmPid, 'SIGTERM') },
+    // A terminal's Ctrl-C signals the whole process group: node gets SIGINT from it and again from npm. One ask, still.
+    { how: 'one Ctrl-C (SIGINT to the process group)', signal: () => process.kill(-npmPid, 'SIGINT') },
+  ])('stopped while still starting ($how), says so and stops once started: no Java, no claim on its data folder, nothing recorded', async ({ signal }) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pulau-data-'));
     const env = await ownLocalEnv();
     const stackFile = env.LOCAL_STACK_FILE as string;
     const dynamoPort = Number(env.DYNAMODB_PORT);
-    const stack = runProcess('npm', ['start', '--silent'], { ...env, DATA_DIR: dataDir });
+    // In a process group (and session) of its own, as a terminal runs it: setsid execs npm under its own pid.
+    const stack = runProcess('setsid', ['npm', 'start', '--silent'], { ...env, DATA_DIR: dataDir });
+    npmPid = stack.child.pid as number;
     // Stopped as soon as DynamoDB Local answers: the stack has not finished starting (nor printed its banner).
     expect(await until(() => canConnect(dynamoPort))).toBe(true);
-    process.kill(stack.child.pid as number, 'SIGTERM');
+    signal();
     const finished = await stack.finished;
 
     const dynamoStopped = !(await canConnect(dynamoPort));
@@ -218,6 +227,7 @@ describe('npm start', () => {
     expect(finished.out).toContain('Stopping… once started');
     expect(finished.out).not.toContain('Ctrl-C stops everything');
     expect(finished.err).toBe('');
+    expect(finished.code).toBe(0);
     expect(dynamoStopped).toBe(true);
     expect(files.filter(isClaimFile)).toEqual([]);
     expect(recorded).toBe(false);
@@ -238,6 +248,8 @@ describe('npm start', () => {
 
     process.kill(stack.child.pid as number, 'SIGTERM');
     await stack.waitFor(/Stopping… once started \(again to stop at once\)/);
+    // Asked again a moment later, as a person presses Ctrl-C again: signals within a second are one ask (npm's copy).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     process.kill(stack.child.pid as number, 'SIGTERM');
     const finished = await stack.finished;
     const serverGone = await processGone(serverPid);
