@@ -549,8 +549,10 @@ const keptStateShape = z.object({
 function readKeptState(file: string): KeptState | undefined {
   if (!existsSync(file)) return undefined;
   let kept: unknown;
+  let text: string;
   try {
-    kept = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    kept = JSON.parse(text);
   } catch (error) {
     throw new StandInStateError(`${file} does not read (${(error as Error).message})`);
   }
@@ -559,7 +561,9 @@ function readKeptState(file: string): KeptState | undefined {
     const at = checked.error.issues[0]?.path.join('.') || '(the whole file)';
     throw new StandInStateError(`${file} is not a state file of this stand-in (format ${KEPT_STATE_FORMAT}; at ${at})`);
   }
-  return kept as KeptState;
+  // A file written before the port was kept: the port its pages name, as its stored answers and events name it.
+  const named = checked.data.port ?? Number(/http:\/\/127\.0\.0\.1:(\d+)\/c\/pay\//.exec(text)?.[1] ?? Number.NaN);
+  return { ...(kept as KeptState), ...(Number.isInteger(named) && { port: named }) };
 }
 
 /**

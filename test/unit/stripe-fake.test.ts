@@ -1,5 +1,5 @@
 // The Stripe fake, driven only through a real stripe-node client: its refund limits, errors and idempotency are what our money handling is tested against; and its state kept in a file, as the local stack keeps it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Stripe from 'stripe';
@@ -358,6 +358,27 @@ describe('with a state file (the local stack’s stand-in, kept with its data)',
 
     expect(elsewhere).toBeInstanceOf(StandInStateError);
     expect((elsewhere as Error).message).toContain(`holds payment pages at port ${keptPort}, not`);
+  });
+
+  it('takes the port of a file written before the port was kept from the pages it names, and refuses another', async () => {
+    const stateFile = join(stateFolder(), 'state.json');
+    const first = await startStripeFake({ stateFile });
+    await first.client().checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 4_500, product_data: { name: 'Snorkelling' } } }],
+      success_url: 'https://example.com/paid',
+    });
+    const keptPort = Number(new URL(first.url).port);
+    await first.close();
+    const { port: _, ...withoutPort } = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify(withoutPort));
+
+    const elsewhere = await startStripeFake({ stateFile, port: keptPort === 65_000 ? 65_001 : 65_000 }).catch((error: unknown) => error);
+    const again = await startStripeFake({ stateFile });
+    onTestFinished(() => again.close());
+
+    expect((elsewhere as Error).message).toContain(`holds payment pages at port ${keptPort}, not`);
+    expect(again.url).toBe(first.url);
   });
 
   it.each([
