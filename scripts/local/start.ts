@@ -39,12 +39,16 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** The settings that say where this stack listens and which table it uses, as `NAME=value` words. */
+/**
+ * The settings that say where this stack listens, which table it uses and where it is recorded (the file demo and ops
+ * find it by), as `NAME=value` words.
+ */
 function stackSettings(settings: LocalSettings): string[] {
   return [
     ...(settings.port !== DEFAULT_PORTS.port ? [`PORT=${settings.port}`] : []),
     ...(settings.dynamoPort !== DEFAULT_PORTS.dynamoPort ? [`DYNAMODB_PORT=${settings.dynamoPort}`] : []),
     ...(process.env.TABLE_NAME ? [`TABLE_NAME=${shellWord(settings.tableName)}`] : []),
+    ...(process.env.LOCAL_STACK_FILE ? [`LOCAL_STACK_FILE=${shellWord(process.env.LOCAL_STACK_FILE)}`] : []),
   ];
 }
 
@@ -55,11 +59,8 @@ function commandFor(script: string, settings: LocalSettings): string {
 
 /** `npm start` again as this one was started (its ports, table and data), with the Stripe CLI's secret and a test key. */
 function restartWithStripeCommand(settings: LocalSettings): string {
-  const kept = (['DATA_DIR', 'LOCAL_STACK_FILE'] as const).flatMap((name) => {
-    const value = process.env[name];
-    return value ? [`${name}=${shellWord(value)}`] : [];
-  });
-  return [...stackSettings(settings), ...kept, 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(' ');
+  const dataDir = process.env.DATA_DIR ? [`DATA_DIR=${shellWord(process.env.DATA_DIR)}`] : [];
+  return [...stackSettings(settings), ...dataDir, 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(' ');
 }
 
 /** A value as one shell word: as it is when it is plain, else in single quotes. */
@@ -144,7 +145,7 @@ async function main(): Promise<number | undefined> {
   const storage = values['in-memory'] ? 'in memory (gone on exit)' : `kept in ${settings.dataDir}/ (--reset to start over, --in-memory to keep nothing)`;
   const demo = commandFor('demo', settings);
   const slotsList = `${commandFor('ops', settings)} -- slots list`;
-  // The hints line up after the longest command (longer with PORT, DYNAMODB_PORT or TABLE_NAME set).
+  // The hints line up after the longest command (longer with PORT, DYNAMODB_PORT, TABLE_NAME or LOCAL_STACK_FILE set).
   const width = Math.max(34, demo.length + 1, slotsList.length + 1);
   const continued = ' '.repeat(width + 3);
   // Where the payment page sends the traveller back: checkout fills in the trip's id.

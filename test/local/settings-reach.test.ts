@@ -20,7 +20,9 @@ const plainShell = (): Record<string, string> => ({ LOCAL_STACK_FILE: env.LOCAL_
 
 describe('settings of npm start reach demo and ops', () => {
   it('prints the commands with its own ports, the restart for the Stripe CLI included', () => {
-    expect(printed).toContain(`PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} npm run demo`);
+    expect(printed).toContain(
+      `PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} LOCAL_STACK_FILE=${env.LOCAL_STACK_FILE} npm run demo`,
+    );
     expect(printed).toContain(`Stripe API     http://127.0.0.1:${env.STRIPE_PORT} (local stand-in`);
     // Restarted as printed, the stack is where `stripe listen` forwards to, on its table and its data.
     expect(printed).toContain(`stripe listen --forward-to http://127.0.0.1:${env.PORT}/webhooks/stripe`);

@@ -136,11 +136,11 @@ describe('npm start', () => {
     expect(third.printed).toContain('Demo data      kept from an earlier run');
     // Its curl names a demo slot all the same, ready to paste.
     expect(third.printed).toContain(`"slotId":"${DEMO_SLOTS.riceTerraces.slotId}"`);
-    // PORT, DYNAMODB_PORT and TABLE_NAME set make its commands long: their hints still start in one column, after them.
+    // PORT, DYNAMODB_PORT, TABLE_NAME and LOCAL_STACK_FILE set make its commands long: their hints still start in one column, after them.
     const lines = third.printed.split('\n');
     const hints = ['a trip checked out and paid', 'then open its checkoutUrl', 'and you land on', 'the inventory'];
     expect(new Set(hints.map((hint) => lines.find((line) => line.includes(hint))?.indexOf(hint))).size).toBe(1);
-    expect(third.printed).toMatch(/TABLE_NAME=pulau-process-test npm run demo +a trip checked out/);
+    expect(third.printed).toMatch(/TABLE_NAME=pulau-process-test LOCAL_STACK_FILE=\S+ npm run demo +a trip checked out/);
     expect(filesAfter.filter(isClaimFile)).toEqual([]);
   });
 
