@@ -495,22 +495,31 @@ function closeServer(server: Server): Promise<void> {
 
 // Events go out before the answer, so whoever follows a redirect from the hosted page sees their effect.
 function serve(state: State, message: IncomingMessage, response: ServerResponse, keep: () => void): void {
-  void readBody(message).then(async (body) => {
-    const request = toFakeRequest(state, message, body);
-    const outcome = route(state, request);
-    record(state, request, outcome);
-    if (outcome === 'reset') {
+  readBody(message)
+    .then(async (body) => {
+      const request = toFakeRequest(state, message, body);
+      const outcome = route(state, request);
+      record(state, request, outcome);
+      if (outcome === 'reset') {
+        keep();
+        message.socket.destroy();
+        return;
+      }
+      await deliverAll(state, request.emitted);
+      // Kept before the answer goes out: whoever acts on the answer (a restart included) finds what it says.
       keep();
-      message.socket.destroy();
-      return;
-    }
-    await deliverAll(state, request.emitted);
-    // Kept before the answer goes out: whoever acts on the answer (a restart included) finds what it says.
-    keep();
-    if (outcome.unanswered) return;
-    response.writeHead(outcome.status, responseHeaders(state, request, outcome));
-    response.end(outcome.body);
-  });
+      if (outcome.unanswered) return;
+      response.writeHead(outcome.status, responseHeaders(state, request, outcome));
+      response.end(outcome.body);
+    })
+    // A fault of the stand-in's own is one request's 500, as Stripe's would be, never the end of the process (and of
+    // the local stack around it).
+    .catch((error: unknown) => {
+      console.error(`warning: the Stripe stand-in failed to answer ${message.method} ${message.url}: ${(error as Error).message}`);
+      if (response.headersSent) return void response.destroy();
+      response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { type: 'api_error', message: 'The Stripe stand-in failed to answer this request.' } }));
+    });
 }
 
 // ---- Kept across restarts (`stateFile`) ----
@@ -1365,8 +1374,10 @@ function html(status: number, body: string): Answer {
   return { status, body, stored: false, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } };
 }
 
+/** A Location header holds ASCII only: the URL as a browser sends it (its path and query percent-encoded, its host punycode). */
 function redirect(location: string): Answer {
-  return { status: 303, body: `See Other: ${location}`, stored: false, headers: { 'content-type': 'text/plain; charset=utf-8', location } };
+  const ascii = new URL(location).href;
+  return { status: 303, body: `See Other: ${ascii}`, stored: false, headers: { 'content-type': 'text/plain; charset=utf-8', location: ascii } };
 }
 
 function escapeHtml(text: string): string {

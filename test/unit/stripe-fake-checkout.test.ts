@@ -237,6 +237,18 @@ describe('the hosted payment page', () => {
     expect(response.status).toBe(404);
   });
 
+  it('redirects to a success_url of other than ASCII as a browser sends it (percent-encoded, the host punycode), and stays up', async () => {
+    const successUrl = 'https://shöp.example/trips/zoë/日本?q=ü&session={CHECKOUT_SESSION_ID}';
+    const session = await stripe.checkout.sessions.create(checkoutParams({ success_url: successUrl }));
+
+    const response = await press(session, 'pay');
+    const after = await stripe.checkout.sessions.retrieve(session.id);
+
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`https://xn--shp-tna.example/trips/zo%C3%AB/%E6%97%A5%E6%9C%AC?q=%C3%BC&session=${session.id}`);
+    expect(after.status).toBe('complete');
+  });
+
   it('pays: sends a verified checkout.session.completed (paid, our metadata, a refundable PaymentIntent) before redirecting to success_url', async () => {
     const session = await stripe.checkout.sessions.create(checkoutParams());
 
