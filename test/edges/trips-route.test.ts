@@ -601,6 +601,20 @@ describe('{TRIP_ID} in the URLs Stripe sends the traveller back to', () => {
     expect(answer).toMatchObject({ status: 200, body: { status: 'pending_payment', bookings: [] } });
     expect(await seatsOf(slot)).toEqual({ available: 2, unheld: 1, booked: 0, held: 1 });
   });
+
+  it('fills {TRIP_ID} percent-encoded too (%7BTRIP_ID%7D, in either case), as a shop building its URLs with the URL API sends it', async () => {
+    const slot = await seedSlot(other, { capacity: 2 });
+    const built = new URL('https://shop.example/trips/{TRIP_ID}');
+    built.searchParams.set('from', '{TRIP_ID}');
+    expect(built.href).toBe('https://shop.example/trips/%7BTRIP_ID%7D?from=%7BTRIP_ID%7D');
+
+    const trip = await checkout(slot, 1, { successUrl: built.href, cancelUrl: 'https://shop.example/cart/%7btrip_id%7d/%7bTRIP_ID%7d' });
+
+    const session = fake.session(trip.sessionId);
+    expect(session?.successUrl).toBe(`https://shop.example/trips/${trip.tripId}?from=${trip.tripId}`);
+    // Only the placeholder's own name is filled: `trip_id` in lower case is the shop's own text.
+    expect(session?.cancelUrl).toBe(`https://shop.example/cart/%7btrip_id%7d/${trip.tripId}`);
+  });
 });
 
 describe('the local API Gateway’s templated route', () => {

@@ -24,8 +24,9 @@ const SHORTEST_SESSION_MS = 31 * 60_000;
 export const HOLD_MINUTES = { min: 30, max: 24 * 60, default: 30 } as const;
 
 /**
- * A success or cancel URL may hold this where the trip's id goes (`https://shop.example/trips/{TRIP_ID}`), as Stripe
- * fills in `{CHECKOUT_SESSION_ID}`: the page the traveller lands on knows the trip to show (GET /trips/{tripId}).
+ * A success or cancel URL may hold this where the trip's id goes (`https://shop.example/trips/{TRIP_ID}`, or
+ * percent-encoded, `%7BTRIP_ID%7D`), as Stripe fills in `{CHECKOUT_SESSION_ID}`: the page the traveller lands on knows the
+ * trip to show (GET /trips/{tripId}).
  */
 export const TRIP_ID_PLACEHOLDER = '{TRIP_ID}';
 
@@ -229,8 +230,11 @@ function checkoutEnded(trip: Trip): BookingFailure {
   return failure('TRIP_NOT_PENDING', `The checkout of trip ${trip.tripId} ended (${why}) and holds nothing; start again with a new Idempotency-Key.`);
 }
 
+/** `{TRIP_ID}`, as written or percent-encoded (a URL built with the URL API encodes the braces: `%7BTRIP_ID%7D`). */
+const TRIP_ID_WRITTEN = /\{TRIP_ID\}|%7[Bb]TRIP_ID%7[Dd]/g;
+
 function withTripId(url: string, tripId: string): string {
-  return url.replaceAll(TRIP_ID_PLACEHOLDER, encodeURIComponent(tripId));
+  return url.replaceAll(TRIP_ID_WRITTEN, encodeURIComponent(tripId));
 }
 
 /** The session's expiry, derived from the stored hold only: the same on every attempt. */
