@@ -197,7 +197,7 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
     expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
   });
 
-  it('leaves the trip to the first request when Stripe says its session key was used with other parameters (a trip kept no URLs)', async () => {
+  it('answers one page to a request and another under its key with other URLs, for a trip that kept no URLs (checked out before they were kept)', async () => {
     const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
     const first = request([[slot, 2]]);
     const key = uniqueId('key');
@@ -214,8 +214,13 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
     const answer = await checkout(first, { key, sessions });
     const paymentId = await pay(answer.body.checkoutUrl as string);
 
-    expect(second).toMatchObject({ status: 422, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
-    expect(await store.getTrip(answer.body.tripId as string)).toMatchObject({ status: 'booked', paymentId });
+    // Such a trip cannot tell the two apart, and its session's key names the URLs it was asked with: the page recorded
+    // first is the trip's, answered to both, and the other session, never shown to anyone, is never its page.
+    expect(second).toMatchObject({ status: 200, body: { tripId: answer.body.tripId, checkoutUrl: answer.body.checkoutUrl } });
+    expect(answer.status).toBe(200);
+    const trip = await store.getTrip(answer.body.tripId as string);
+    expect(trip).toMatchObject({ status: 'booked', paymentId, checkoutUrl: answer.body.checkoutUrl });
+    expect(fake.sessions().filter((session) => session.metadata.pulau_trip_id === trip?.tripId)).toHaveLength(2);
     expect(fake.refundsOf(paymentId)).toEqual([]);
     expect(await counts(slot)).toEqual({ available: 0, unheld: 0 });
   });
@@ -596,5 +601,35 @@ describe('a checkout retried across the upgrade that marks sessions with the tab
     expect(await unheld(slot)).toBe(0);
     const trip = await store.getTrip(retried.body.tripId as string);
     expect(fake.session(trip?.checkoutSessionId as string)).toMatchObject({ status: 'open' });
+  });
+
+  it('with %7BTRIP_ID%7D in its success URL, asked for by the version that sent it as written: the retry, which fills it, opens its page', async () => {
+    const slot = await seedSlot(store, { capacity: 2 });
+    const userId = uniqueId('user');
+    const key = uniqueId('key');
+    const written = 'https://shop.example/trips/%7BTRIP_ID%7D';
+    const body = JSON.stringify({ userId, items: [{ slotId: slot.slotId, guestCount: 2 }], successUrl: written, cancelUrl: 'https://e.com/no' });
+    const send = async (sessions: CheckoutSessions) => {
+      const response = await handler({ sessions })(
+        apiGatewayEvent({ path: CHECKOUT_PATH, headers: { 'content-type': 'application/json', 'idempotency-key': key }, body }),
+      );
+      return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') as Record<string, unknown> };
+    };
+    const current = new StripeCheckoutSessions(async () => fake.client(), undefined, store.tableName);
+    // The version before: the URL sent to Stripe as written; Stripe makes the session, and its answer is lost.
+    const sentAsWritten: CheckoutSessions = {
+      async createSession(request) {
+        await current.createSession({ ...request, successUrl: written });
+        throw new PaymentGatewayUnavailableError('Stripe did not answer in time (answer lost)');
+      },
+    };
+
+    expect((await send(sentAsWritten)).status).toBe(503);
+    const retried = await send(current);
+
+    expect(retried.status).toBe(200);
+    const trip = await store.getTrip(retried.body.tripId as string);
+    expect(fake.session(trip?.checkoutSessionId as string)).toMatchObject({ status: 'open', successUrl: `https://shop.example/trips/${trip?.tripId}` });
+    expect(await unheld(slot)).toBe(0);
   });
 });

@@ -197,11 +197,12 @@ const PAYMENT_STATUSES: readonly string[] = ['paid', 'unpaid', 'no_payment_requi
  * not be the trip's recorded session, and would be set aside and refunded. The mark is in the key: a trip's id comes
  * from its user and their Idempotency-Key alone, and two deployments on one account (two developers' local stacks
  * trying the README's example) may both be sent one. So is the session's expiry, which a checkout retried too late for
- * it moves (with its hold).
+ * it moves (with its hold), and so are the return URLs as sent: a version that fills them otherwise (`%7BTRIP_ID%7D`,
+ * once sent as written) sends other ones for the same request.
  */
-function sessionKey(tripId: string, table: string | undefined, expiresAt: Date): string {
-  const asked = createHash('sha256').update(`${table ?? ''}\n${Math.floor(expiresAt.getTime() / 1000)}`);
-  return `checkout-${tripId}-${asked.digest('hex').slice(0, 16)}`;
+function sessionKey(request: Pick<CheckoutSessionRequest, 'tripId' | 'expiresAt' | 'successUrl' | 'cancelUrl'>, table: string | undefined): string {
+  const asked = createHash('sha256').update(`${table ?? ''}\n${Math.floor(request.expiresAt.getTime() / 1000)}\n${request.successUrl}\n${request.cancelUrl}`);
+  return `checkout-${request.tripId}-${asked.digest('hex').slice(0, 16)}`;
 }
 
 /** Stripe Checkout: the hosted page a traveller pays on, marked as ours, and read back when the traveller returns. */
@@ -235,7 +236,7 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
           cancel_url: request.cancelUrl,
         },
         // One session per trip, however often the request is retried.
-        { idempotencyKey: sessionKey(request.tripId, this.table, request.expiresAt), ...time },
+        { idempotencyKey: sessionKey(request, this.table), ...time },
       );
       if (!session.url) throw new Error('Stripe answered a Checkout Session without a url');
       return { sessionId: session.id, url: session.url };
