@@ -1374,9 +1374,13 @@ function html(status: number, body: string): Answer {
   return { status, body, stored: false, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } };
 }
 
-/** A Location header holds ASCII only: the URL as a browser sends it (its path and query percent-encoded, its host punycode). */
+/**
+ * A Location header holds ASCII only: the URL as a browser sends it (its path and query percent-encoded, its host
+ * punycode), or, when filling in the session's id made it one no parser reads, as written with its other characters
+ * escaped. Never a throw: the payment is taken and its event sent by then.
+ */
 function redirect(location: string): Answer {
-  const ascii = new URL(location).href;
+  const ascii = URL.canParse(location) ? new URL(location).href : encodeURI(location);
   return { status: 303, body: `See Other: ${ascii}`, stored: false, headers: { 'content-type': 'text/plain; charset=utf-8', location: ascii } };
 }
 

@@ -249,6 +249,17 @@ describe('the hosted payment page', () => {
     expect(after.status).toBe('complete');
   });
 
+  it('still redirects, and has sent the payment’s event, when filling in the session id makes success_url one no parser reads', async () => {
+    // A punycode label is read by its length: with the session's id in it, this host no longer decodes.
+    const session = await stripe.checkout.sessions.create(checkoutParams({ success_url: 'https://xn--{CHECKOUT_SESSION_ID}-bbc.example/' }));
+
+    const response = await press(session, 'pay');
+
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe(`https://xn--${session.id}-bbc.example/`);
+    expect(receiver.events.map((event) => event.type)).toEqual(['checkout.session.completed']);
+  });
+
   it('pays: sends a verified checkout.session.completed (paid, our metadata, a refundable PaymentIntent) before redirecting to success_url', async () => {
     const session = await stripe.checkout.sessions.create(checkoutParams());
 
