@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../shared/domain/errors';
 import { PaymentGatewayUnavailableError } from '../shared/domain/payment-gateway';
 import { startCheckout, startCheckoutInputSchema, type StartCheckoutDeps } from '../shared/domain/start-checkout';
 import { parseInput } from '../shared/domain/trip-input';
-import { internalError, jsonResponse } from '../shared/http';
+import { internalError, jsonResponse, unavailable } from '../shared/http';
 import { callerUser } from './caller';
 import { CHECKOUT_PATH, MAX_BODY_BYTES } from './checkout-contract';
 
@@ -91,18 +91,12 @@ export function createCheckoutHandler(deps: CheckoutHandlerDeps): CheckoutHandle
         // The trip and its hold are stored: the same request (same Idempotency-Key) continues where this one stopped.
         logger.warn('Stripe did not create the checkout session', { error: error.message });
         const retry = header(event, 'idempotency-key') === undefined ? 'nothing is held; try again' : 'retry with the same Idempotency-Key';
-        return {
-          ...jsonResponse(503, { error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }),
-          headers: { 'content-type': 'application/json', 'retry-after': '5' },
-        };
+        return unavailable({ error: 'STRIPE_UNAVAILABLE', message: `The payment provider did not answer; ${retry}.` }, 5);
       }
       if (error instanceof StoreUnavailableError) {
         // A read the table did not answer (a throttled or unprocessed batch): nothing was written by this request.
         logger.warn('The table did not answer a checkout’s read', { error: error.message });
-        return {
-          ...jsonResponse(503, { error: 'TRANSACTION_FAILED', message: 'The booking table gave no answer; try again.' }),
-          headers: { 'content-type': 'application/json', 'retry-after': '2' },
-        };
+        return unavailable({ error: 'TRANSACTION_FAILED', message: 'The booking table gave no answer; try again.' }, 2);
       }
       logger.error('Unexpected failure starting a checkout', { error: error instanceof Error ? { name: error.name, message: error.message } : 'non-error' });
       return internalError();

@@ -47,9 +47,15 @@ function stackSettings(settings: LocalSettings): string[] {
   return [
     ...(settings.port !== DEFAULT_PORTS.port ? [`PORT=${settings.port}`] : []),
     ...(settings.dynamoPort !== DEFAULT_PORTS.dynamoPort ? [`DYNAMODB_PORT=${settings.dynamoPort}`] : []),
-    ...(process.env.TABLE_NAME ? [`TABLE_NAME=${shellWord(settings.tableName)}`] : []),
-    ...(process.env.LOCAL_STACK_FILE ? [`LOCAL_STACK_FILE=${shellWord(process.env.LOCAL_STACK_FILE)}`] : []),
+    ...asSet('TABLE_NAME'),
+    ...asSet('LOCAL_STACK_FILE'),
   ];
+}
+
+/** `NAME=value` when the variable is set for this process (as one shell word), else nothing. */
+function asSet(name: string): string[] {
+  const value = process.env[name];
+  return value ? [`${name}=${shellWord(value)}`] : [];
 }
 
 /** The way to type a command so it reaches this stack even from a shell without its variables. */
@@ -59,8 +65,9 @@ function commandFor(script: string, settings: LocalSettings): string {
 
 /** `npm start` again as this one was started (its ports, table and data), with the Stripe CLI's secret and a test key. */
 function restartWithStripeCommand(settings: LocalSettings): string {
-  const dataDir = process.env.DATA_DIR ? [`DATA_DIR=${shellWord(process.env.DATA_DIR)}`] : [];
-  return [...stackSettings(settings), ...dataDir, 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(' ');
+  return [...stackSettings(settings), ...asSet('DATA_DIR'), 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(
+    ' ',
+  );
 }
 
 /** A value as one shell word: as it is when it is plain, else in single quotes. */
