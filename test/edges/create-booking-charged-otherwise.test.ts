@@ -641,6 +641,30 @@ describe('a share asked for before the session said the charge was in another cu
     expect(reasonsOf(after?.attention).map((reason) => reason.reason)).toContain('share_made_late');
   });
 
+  it('the session committing between the cancellation’s write and its request to Stripe: the share Stripe makes puts the payment back before a person (share_made_late)', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });
+    const webhook = webhookHarness(fake, { store });
+    const real = new StripePaymentGateway(async () => fake.client());
+    // The session lands after the cancellation stored its share (priced in euros) and before it asks Stripe for it.
+    const gateway: PaymentGateway = Object.assign(Object.create(real) as PaymentGateway, {
+      refund: async (request: Parameters<PaymentGateway['refund']>[0]) => {
+        const session = await webhook.send(
+          sessionCompleted(trip, paymentId, trip.amount, { currency: 'jpy', total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 } }),
+        );
+        expect(session.body).toMatchObject({ outcome: 'needs_attention', reason: 'charged_otherwise' });
+        return real.refund(request);
+      },
+    });
+
+    await cancelBooking({ ...operator(store), gateway }, { reference: trip.bookingReferences[0] as string, reason: 'guide ill', refund: true });
+
+    const after = await store.getPaymentRecord(paymentId);
+    expect(fake.totalRefunded(paymentId)).toBe(PRICE);
+    expect(after).toMatchObject({ status: 'needs_attention', currency: 'jpy', refunds: [expect.objectContaining({ status: 'succeeded', pricedIn: 'eur' })] });
+    expect(reasonsOf(after?.attention).map((reason) => reason.reason)).toEqual(['charged_otherwise', 'share_made_late']);
+  });
+
   it('--no-refund after yen came back in the Dashboard: the share waived whole, in its own currency, not cut to the yen left', async () => {
     const store = testStore();
     const { trip, paymentId } = await bookedAtItsPrice(store, { more: 0, currency: 'jpy' });

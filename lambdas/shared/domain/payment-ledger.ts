@@ -448,9 +448,10 @@ export function moveRefund(
   if (counted) next = withoutFailedRefund(next, moved, details.asOf);
   next = recounted(next);
   if (failed) next = withAttention(next, details.attentionReason ?? 'refund_failed', at, details.failureCode ?? status);
-  // A share in another currency given up as not made, which Stripe made after all (its request was on its way): the
-  // person told to refund it by hand must know, before the traveller is paid twice.
-  const madeLate = !failed && entry.status === 'superseded' && entry.failureCode === SHARE_IN_ANOTHER_CURRENCY;
+  // A share priced in another currency than the charge, which Stripe made (its request was on its way when the charge's
+  // currency was learned, or already given up as not made): so many of the charge's units went back for it. The person
+  // settling the payment, maybe by hand, must know, before the traveller is paid twice or short.
+  const madeLate = !failed && (entry.status === 'requested' || entry.status === 'superseded') && pricedInAnotherCurrency(entry, record);
   if (madeLate) next = withAttention(next, SHARE_MADE_LATE, at, undefined, true);
   return {
     record: failed || madeLate ? next : settle(next),
