@@ -189,9 +189,12 @@ function waitForExit(child: ChildProcess): Promise<void> {
 
 /**
  * Runs java under `sh`, which reports java's pid on fd 3 and kills java once its stdin (a pipe from this process)
- * closes: when this process dies by any means, SIGKILL included, DynamoDB Local goes with it.
+ * closes: when this process dies by any means, SIGKILL included, DynamoDB Local goes with it. The shell ignores the
+ * Ctrl-C and hang-up a terminal sends its whole process group (java inherits that): dead of it, it left java running
+ * unwatched, and stop() found nothing to stop; this process decides when java stops.
  */
 const LIFELINE = [
+  "trap '' INT HUP",
   // A background job's stdin is /dev/null unless redirected: the pipe is kept as fd 4 for the watcher.
   'exec 4<&0',
   'java "$@" 3>&- 4<&- </dev/null &',

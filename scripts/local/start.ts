@@ -122,8 +122,7 @@ async function main(): Promise<number | undefined> {
       onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
     });
   } catch (error) {
-    // Ctrl-C reaches DynamoDB Local too (one process group), which may fail the start: it stopped as asked, having
-    // released what it took.
+    // A start that failed once a stop was asked for has stopped as asked, having released what it took.
     if (stopping) return 0;
     throw error;
   }

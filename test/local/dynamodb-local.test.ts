@@ -101,6 +101,21 @@ describe('DynamoDB Local listens on 127.0.0.1 only', () => {
   );
 });
 
+describe('DynamoDB Local and Ctrl-C', () => {
+  it('stays up through a Ctrl-C to its process group until it is stopped, and is gone once stop() returns', async () => {
+    // In a process group of its own, as a terminal runs `npm start`: Ctrl-C signals every process in it, the shell that
+    // watches java included. Had that shell died of it, stop() would have found nothing to stop while java still ran.
+    const probe = runProcess('setsid', ['node', '--import', 'tsx', 'test/support/dynamodb-local-under-ctrl-c.ts']);
+    await probe.waitFor(/listening on \d+/);
+
+    process.kill(-(probe.child.pid as number), 'SIGINT');
+    const finished = await probe.finished;
+
+    expect(finished).toMatchObject({ code: 0, err: '' });
+    expect(finished.out).toContain('still answering: false');
+  });
+});
+
 describe('npm start with a Java that has no compiler module (a JRE without jdk.compiler)', () => {
   it('starts DynamoDB Local as the jar alone does, on every interface, says so in one line, and leaves no Java behind', async () => {
     // The real java, its module graph limited to the Java SE platform: jdk.compiler is not there, as in a JRE built without it.
