@@ -258,6 +258,12 @@ export interface StripeFake {
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
   /**
+   * Answers the next `count` refund requests of a known payment with Stripe's internal error (500, `api_error`), kept under
+   * each one's idempotency key as Stripe keeps a 500 once the request began executing: every retry under that key gets it
+   * again (marked `Idempotent-Replayed`) for 24 hours. Nothing is made.
+   */
+  failNextKeptUnderKey(count?: number): void;
+  /**
    * From now on, answers every API request made with `apiKey` (only those to `path` and below, when given) as Stripe answers
    * a key it does not take: 401 (a key rolled or deleted in the Dashboard, or mistyped), or 403 (a restricted key without
    * the permission the request needs: with `path`, the one permission it lacks). The request is not executed, and an
@@ -455,6 +461,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     },
     leaveNextRefundsUnanswered(count) {
       state.unansweredRefunds = count;
+    },
+    failNextKeptUnderKey(count = 1) {
+      for (let i = 0; i < count; i++) state.refusals.push({ status: 500, error: { type: 'api_error', message: 'An unknown error occurred' } });
     },
     refuseNext(code, refusal = {}) {
       const error = {

@@ -14,10 +14,11 @@ import {
   nextVersion,
   notAskedInAnotherCurrency,
   pricedInAnotherCurrency,
+  providerKeyOf,
   supersededUnnamed,
   type RefundChange,
 } from './payment-ledger';
-import type { RefundAnswer } from './payment-gateway';
+import { PaymentGatewayUnavailableError, type RefundAnswer } from './payment-gateway';
 
 export interface IssuedRefunds {
   /** The record as committed after the answers (`needs_attention` when a refund was refused or failed). */
@@ -68,34 +69,70 @@ export interface StoredRefunds {
  * gone since, or long enough ago that another call may have asked for it meanwhile, under a key Stripe forgets after
  * 24 hours; its stamp, written by whichever clock stored it (an operator's laptop a day ahead), cannot tell how long
  * ago that was. So it is looked up by its key first, and asked for only when Stripe holds no refund under it.
+ *
+ * A server error the provider kept under the key it was asked under (`key_spent`: Stripe replays it to every retry for
+ * a day) is recorded as the refund's next key (`keyRenewals`), and the refund is asked again at once under that key, in
+ * a second round; one kept again there throws PaymentGatewayUnavailableError, as any failure of the provider.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
   record: PaymentRecord,
   actorType: AuditActorType,
-  options: {
-    readonly timeLeft?: () => number;
-    readonly stored?: StoredRefunds;
-    /** The person asking (an operator's `--actor`), kept on the audit entries of the answers. */
-    readonly actorId?: string | undefined;
-  } = {},
+  options: IssueOptions = {},
 ): Promise<IssuedRefunds> {
+  const first = await issueOnce(deps, record, actorType, options);
+  if (!first.keySpent) return first.issued;
+  // Stripe kept a server error under a refund's key: recorded, the refund is asked again at once under its next key
+  // (looked up by its own key first). Kept again under that one too, it waits for the next run, as any Stripe failure.
+  const { stored: _askedAlready, ...rest } = options;
+  const again = await issueOnce(deps, first.issued.record, actorType, rest);
+  if (again.keySpent) {
+    throw new PaymentGatewayUnavailableError(`Stripe answered the refunds of ${record.paymentId} with server errors it kept under two keys in turn`);
+  }
+  return {
+    record: again.issued.record,
+    recorded: first.issued.recorded || again.issued.recorded,
+    made: first.issued.made || again.issued.made,
+    countable: first.issued.countable || again.issued.countable,
+  };
+}
+
+interface IssueOptions {
+  readonly timeLeft?: () => number;
+  readonly stored?: StoredRefunds;
+  /** The person asking (an operator's `--actor`), kept on the audit entries of the answers. */
+  readonly actorId?: string | undefined;
+}
+
+/** One round of asking and recording; `keySpent` when Stripe answered a refund with a server error kept under its key. */
+async function issueOnce(
+  deps: PaymentDeps,
+  record: PaymentRecord,
+  actorType: AuditActorType,
+  options: IssueOptions,
+): Promise<{ readonly issued: IssuedRefunds; readonly keySpent: boolean }> {
   const answers = new Map<string, RefundAnswer>();
   // Priced in another currency than the charge, and found under no key of Stripe's: never asked for.
   const notAsked = new Set<string>();
   // The keys of the refunds the provider made (and did not fail) when this call asked for them.
   const made = new Set<string>();
-  const issued = (written: PaymentRecord, recordedRequested: boolean, namedHere: readonly RefundEntry[]): IssuedRefunds => {
+  const keySpent = (): boolean => [...answers.values()].some((answer) => answer.kind === 'key_spent');
+  const issued = (written: PaymentRecord, answeredHere: readonly RefundEntry[], namedHere: readonly RefundEntry[]) => {
     const madeRecordedByItsEvent = [...made].some((key) => {
       const answer = answers.get(key);
       const entry = written.refunds.find((candidate) => candidate.refundKey === key);
       return answer?.kind === 'created' && entry?.stripeRefundId === answer.refundId && !namedHere.some((named) => named.refundKey === key);
     });
+    // A key renewed brings nothing about: only the answers that settle a refund are this call's to count.
+    const settledHere = answeredHere.some((entry) => answers.get(entry.refundKey)?.kind !== 'key_spent');
     return {
-      record: written,
-      recorded: recordedRequested || namedHere.length > 0,
-      made: made.size > 0,
-      countable: recordedRequested || madeRecordedByItsEvent,
+      issued: {
+        record: written,
+        recorded: answeredHere.length > 0 || namedHere.length > 0,
+        made: made.size > 0,
+        countable: settledHere || madeRecordedByItsEvent,
+      },
+      keySpent: keySpent(),
     };
   };
   let current = record;
@@ -107,7 +144,7 @@ export async function issueRequestedRefunds(
       const requested = current.refunds.filter((entry) => entry.status === 'requested');
       // Superseded meanwhile by a total that counted it (its charge.refunded came first): the answer names the refund it stood for.
       const namedLate = current.refunds.filter((entry) => supersededUnnamed(entry) && answers.get(entry.refundKey)?.kind === 'created');
-      if (requested.length === 0 && namedLate.length === 0) return issued(current, false, []);
+      if (requested.length === 0 && namedLate.length === 0) return issued(current, [], []);
       const answered = (entry: RefundEntry): boolean => answers.has(entry.refundKey) || notAsked.has(entry.refundKey);
       for (const entry of requested) {
         if (answered(entry)) continue;
@@ -160,12 +197,12 @@ export async function issueRequestedRefunds(
         audits: [...audits, ...tripAudit],
         ...(tripTransition && { tripTransition }),
       });
-      if (result.committed) return issued(written, answeredRequested.length > 0, namedLate);
+      if (result.committed) return issued(written, answeredRequested, namedLate);
       // Another delivery wrote the record first; the answers are kept (same key, same refund) and applied to what it left.
       if (result.rejection.paymentRecord?.current) return STATE_MOVED;
       // The trip was not where a last refund leaves it: the record is still written, the trip left to its own state.
       const withoutTrip = await deps.store.commit({ at, paymentRecord: { record: written, expectedVersion: current.version }, audits });
-      if (withoutTrip.committed) return issued(written, answeredRequested.length > 0, namedLate);
+      if (withoutTrip.committed) return issued(written, answeredRequested, namedLate);
       return STATE_MOVED;
     },
     () => {
@@ -194,12 +231,19 @@ async function askProvider(
     const found = await foundUnderItsKey(deps, record, entry);
     if (found) return { answer: found, made: false };
   }
+  const providerKey = providerKeyOf(entry);
   const answer = await deps.gateway.refund({
     paymentId: record.paymentId,
     amount: entry.amount,
     refundKey: entry.refundKey,
+    ...(providerKey !== entry.refundKey && { idempotencyKey: providerKey }),
     ...(record.tripId !== undefined && { tripId: record.tripId }),
   });
+  if (answer.kind === 'key_spent' && !lookUpFirst) {
+    // Another call asked under this key first (this one stored the refund only just): its refund may be Stripe's.
+    const found = await foundUnderItsKey(deps, record, entry);
+    if (found) return { answer: found, made: false };
+  }
   return { answer, made: answer.kind === 'created' && answer.replayed !== true && !isFailedStatus(answer.status) };
 }
 

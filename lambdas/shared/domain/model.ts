@@ -244,6 +244,11 @@ export interface RefundEntry {
    * asked for again.
    */
   readonly resolvedAt?: string;
+  /**
+   * How many times Stripe answered a server error it had kept under the key the refund was asked under (for a day, to
+   * every retry): it is asked under a new one each time (`providerKeyOf`), and still found by `refundKey`.
+   */
+  readonly keyRenewals?: number;
   readonly requestedAt: string;
   readonly updatedAt: string;
 }

@@ -11,6 +11,11 @@ export interface RefundRequest {
   readonly amount: number;
   /** Same refund, same key: a retried refund is answered with the first one instead of refunding twice. */
   readonly refundKey: string;
+  /**
+   * The key the provider is asked under, when not `refundKey` (which the refund still carries, so it is found by it):
+   * the provider kept a failure under the first one (see `key_spent`).
+   */
+  readonly idempotencyKey?: string;
   readonly tripId?: string;
 }
 
@@ -29,7 +34,12 @@ export type RefundAnswer =
   /** The charge was refunded in full already (by another refund, ours or not). */
   | { readonly kind: 'already_refunded' }
   /** Refused for good: asking again will not help (`code` is the provider's error code). */
-  | { readonly kind: 'refused'; readonly code: string; readonly message: string };
+  | { readonly kind: 'refused'; readonly code: string; readonly message: string }
+  /**
+   * The provider answered with a server error it had kept under the key (Stripe keeps a 500 under an idempotency key for
+   * a day and replays it to every retry): the request made nothing, and asking again under that key cannot either.
+   */
+  | { readonly kind: 'key_spent'; readonly spentKey: string; readonly message: string };
 
 export interface FoundRefund {
   readonly refundId: string;

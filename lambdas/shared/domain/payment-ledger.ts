@@ -482,7 +482,38 @@ export function applyRefundAnswer(record: PaymentRecord, refundKey: string, answ
       return chargeFullyRefunded(record, at, 'charge_already_refunded');
     case 'refused':
       return moveRefund(record, refundKey, 'failed', at, { failureCode: answer.code, attentionReason: 'refund_refused', countedByCharge: false });
+    case 'key_spent':
+      return renewProviderKey(record, refundKey, at, answer);
   }
+}
+
+/**
+ * The key Stripe is asked under for a refund: its own `refundKey` (also in the refund's metadata, which finds it), then,
+ * once Stripe kept a server error under that one, a new key per such error.
+ */
+export function providerKeyOf(entry: RefundEntry): string {
+  return entry.keyRenewals === undefined ? entry.refundKey : `${entry.refundKey}~${entry.keyRenewals}`;
+}
+
+/**
+ * Stripe answered a refund still `requested` with a server error it kept under the key (and found no refund under its
+ * `refundKey`): nothing was made under that key, nor will be for the day Stripe keeps it. The refund stays `requested`
+ * and is asked under the next key. Only the key the record still names moves on: an answer about a key another caller
+ * has renewed since is old news (a refund may be on its way under the new one).
+ */
+function renewProviderKey(record: PaymentRecord, refundKey: string, at: string, answer: { readonly spentKey: string; readonly message: string }): RefundChange {
+  const entry = record.refunds.find((candidate) => candidate.refundKey === refundKey);
+  if (entry?.status !== 'requested' || providerKeyOf(entry) !== answer.spentKey) return { record, attention: false };
+  const renewed: RefundEntry = { ...entry, keyRenewals: (entry.keyRenewals ?? 0) + 1, updatedAt: at };
+  const refunds = record.refunds.map((candidate) => (candidate === entry ? renewed : candidate));
+  return {
+    record: { ...record, refunds },
+    audit: {
+      eventType: 'payment.refund_key_renewed',
+      metadata: { refundKey, spentKey: answer.spentKey, nextKey: providerKeyOf(renewed), error: answer.message },
+    },
+    attention: false,
+  };
 }
 
 /**

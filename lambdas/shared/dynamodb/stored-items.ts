@@ -123,6 +123,7 @@ const refundSchema = z.object({
   retriedAs: optionalText,
   pricedIn: optionalText,
   resolvedAt: optionalText,
+  keyRenewals: z.optional(wholeNumber),
   requestedAt: text,
   updatedAt: text,
 });

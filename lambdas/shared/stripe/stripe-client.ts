@@ -87,6 +87,14 @@ export function isTransientStripeError(error: StripeError): boolean {
   return (error.statusCode ?? 0) >= 500;
 }
 
+/**
+ * A server error Stripe had kept under the request's idempotency key and answered again (its `Idempotent-Replayed`
+ * header): Stripe keeps a 5xx under the key for a day, so every retry under that key gets it, and none executes.
+ */
+export function isReplayedServerError(error: StripeError): boolean {
+  return (error.statusCode ?? 0) >= 500 && error.headers?.['idempotent-replayed'] === 'true';
+}
+
 /** Our key, not the request, was refused (401, 403): transient, and a person's to fix. */
 export function isKeyRejection(error: StripeError): boolean {
   return error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError;

@@ -108,7 +108,7 @@ export class StripePaymentGateway implements PaymentGateway {
           amount: request.amount,
           metadata: { [REFUND_KEY_METADATA]: request.refundKey, ...(request.tripId !== undefined && { tripId: request.tripId }) },
         },
-        { idempotencyKey: request.refundKey, ...time },
+        { idempotencyKey: request.idempotencyKey ?? request.refundKey, ...time },
       );
       const answeredAt = stripeClockOf(refund.lastResponse);
       return {
@@ -123,6 +123,9 @@ export class StripePaymentGateway implements PaymentGateway {
     } catch (error) {
       const sdk = await stripeSdk();
       if (!sdk.isStripeError(error)) throw error;
+      if (sdk.isReplayedServerError(error)) {
+        return { kind: 'key_spent', spentKey: request.idempotencyKey ?? request.refundKey, message: `${error.statusCode} ${error.type}: ${error.message}` };
+      }
       if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not answer the refund of ${request.paymentId}`, error);
       if (error.code === 'charge_already_refunded') return { kind: 'already_refunded' };
       return { kind: 'refused', code: error.code ?? error.type, message: error.message };

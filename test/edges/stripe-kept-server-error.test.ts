@@ -1,0 +1,176 @@
+// A refund Stripe answered with a server error it keeps under the idempotency key (replayed to every retry for a day):
+// asked again under a new key once Stripe holds no refund under its own, once, whoever asks, at once or a day later.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { chargeRefunded, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { bookedTripAt } from '../support/booked-trip';
+import { holdFirstCommit } from '../support/held-store';
+import { paymentScenario } from '../support/payment-scenario';
+import { minutesLater, resumeRefundsAt } from '../support/reconciler';
+import { overwriteSlot } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/** A paid trip whose first slot sold out meanwhile: its confirmation is refused and the whole payment is refunded. */
+async function unbookablePaidTrip() {
+  const s = await paymentScenario(fake);
+  await overwriteSlot({ ...s.slots[0], availableCount: 0 });
+  const key = `refund-${s.paymentIntent}`;
+  /** The refund requests Stripe got for this payment: the key each was sent under, and Stripe's status code. */
+  const asked = () =>
+    fake.calls
+      .filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && call.idempotencyKey?.startsWith(key))
+      .map((call) => [call.idempotencyKey, call.status]);
+  return { ...s, key, asked };
+}
+
+describe('a refund whose key Stripe keeps a server error under', () => {
+  it('is asked again under a new key by the next delivery, at once: refunded once, still found by its own key, the renewal audited', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+
+    const first = await s.pay();
+    const redelivered = await s.pay();
+
+    expect(first.status).toBe(500);
+    expect(redelivered).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    // The first ask's 500, replayed to the redelivery under the same key, then the next key, which Stripe carries out.
+    expect(s.asked()).toEqual([
+      [s.key, 500],
+      [s.key, 500],
+      [`${s.key}~1`, 200],
+    ]);
+    expect(fake.refundsOf(s.paymentIntent)).toMatchObject([{ amount: s.trip.amount, metadata: { refund_key: s.key } }]);
+    expect(await s.record()).toMatchObject({ status: 'refunded', refunds: [{ refundKey: s.key, keyRenewals: 1, status: 'succeeded' }] });
+    expect(await s.tripStatus()).toBe('refunded');
+    expect((await s.store.listAudit('payment', s.paymentIntent)).map((entry) => entry.eventType)).toContain('payment.refund_key_renewed');
+  });
+
+  it('delivered twice at once after the kept error: one renewal, one refund', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+
+    const answers = await Promise.all([s.pay(), s.pay()]);
+
+    expect(answers.some((answer) => answer.status === 200)).toBe(true);
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+    expect((await s.record())?.refunds).toMatchObject([{ keyRenewals: 1, status: 'succeeded' }]);
+    // Whichever answered 500 (Stripe still busy with the new key for the other), the next delivery is a duplicate.
+    expect((await s.pay()).body.outcome).toBe('refunded');
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
+  });
+
+  it("the other delivery renews the key and refunds between this one's read and its write: this one renews nothing more and asks nothing", async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+    const held = holdFirstCommit(s.store);
+    const late = webhookHarness(fake, { store: held.store });
+    const event = signedRequest(stripeEvent('checkout.session.completed', s.session()));
+
+    // This delivery got the kept error and is about to record the renewal; the other one does all of it first.
+    const lateAnswer = late.send(event);
+    await held.reached;
+    expect(await s.pay()).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    held.release();
+
+    expect((await lateAnswer).status).toBe(200);
+    expect(s.asked()).toEqual([
+      [s.key, 500],
+      [s.key, 500],
+      [s.key, 500],
+      [`${s.key}~1`, 200],
+    ]);
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
+    expect((await s.record())?.refunds).toMatchObject([{ keyRenewals: 1, status: 'succeeded' }]);
+  });
+
+  it('kept under the new key too: the delivery fails and the next one asks under a third key; a day later nothing is asked again', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey(2);
+
+    expect((await s.pay()).status).toBe(500);
+    // The old key's error again, then the new key's own error (kept too): nothing more in this delivery.
+    expect((await s.pay()).status).toBe(500);
+    expect((await s.record())?.refunds).toMatchObject([{ keyRenewals: 1, status: 'requested' }]);
+    expect(await s.pay()).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    // Stripe forgets the keys after 24 hours: the spent ones would now execute, but nothing asks under them.
+    fake.advance(25 * 3_600_000);
+    expect(await s.pay()).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+
+    expect(s.asked()).toEqual([
+      [s.key, 500],
+      [s.key, 500],
+      [`${s.key}~1`, 500],
+      [`${s.key}~1`, 500],
+      [`${s.key}~2`, 200],
+    ]);
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
+    expect((await s.record())?.refunds).toMatchObject([{ keyRenewals: 2, status: 'succeeded' }]);
+  });
+
+  it('left to the sweep (Stripe stopped redelivering): its refunds due ask under the new key', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+
+    await resumeRefundsAt(fake, s.store, { clock: minutesLater(60) });
+
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(1);
+    expect(await s.record()).toMatchObject({ status: 'refunded', refunds: [{ keyRenewals: 1, status: 'succeeded' }] });
+    expect(await s.tripStatus()).toBe('refunded');
+  });
+
+  it('refused for good under the new key: failed, in front of a person, nothing refunded', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+    fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
+
+    expect((await s.pay()).body.outcome).toBe('needs_attention');
+
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(0);
+    expect(await s.record()).toMatchObject({ status: 'needs_attention', refunds: [{ keyRenewals: 1, status: 'failed', failureCode: 'charge_disputed' }] });
+  });
+
+  it('the whole charge refunded in the Dashboard before the next delivery: nothing is asked again', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+    await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: s.trip.amount });
+    await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: s.trip.tripId })));
+
+    await s.pay();
+
+    expect(s.asked()).toEqual([[s.key, 500]]);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+    expect((await s.record())?.refunds).toMatchObject([{ status: 'superseded' }]);
+  });
+
+  it("an operator's cancellation with a refund, its first ask answered with an error another ask kept: renewed and refunded in the same command", async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    fake.failNextKeptUnderKey();
+    const key = `refund-${t.pi}-${t.references[0]}`;
+    // Another ask under the share's key got there first (a cancellation retried from a second terminal): kept, its 500.
+    const same = { payment_intent: t.pi, amount: t.shares[0] as number, metadata: { refund_key: key, tripId: t.trip.tripId } };
+    await expect(fake.client().refunds.create(same, { idempotencyKey: key })).rejects.toMatchObject({ statusCode: 500, type: 'StripeAPIError' });
+
+    const cancelled = await cancelBooking(
+      { store: t.store, gateway: t.gateway, clock: systemClock, ids: randomIds },
+      { reference: t.references[0] as string, reason: 'guide ill', actorId: 'ana', refund: true },
+    );
+
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.shares[0], metadata: { refund_key: key } }]);
+    expect((await t.store.getPaymentRecord(t.pi))?.refunds).toMatchObject([{ refundKey: key, keyRenewals: 1, status: 'succeeded' }]);
+  });
+});
