@@ -24,7 +24,7 @@ describe('a claimed payment whose record a person resolved before its completed 
 
     // pi_B's webhook is late (a failed or lost delivery). A's traveller cancels; Stripe refuses the share's refund.
     fake.refuseNext('charge_disputed');
-    expect((await ops(['bookings', 'cancel', reference, '--reason', 'traveller cancelled'], gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', reference, '--reason', 'traveller cancelled'], gateway)).code).toBe(1);
     expect((await store.getPaymentRecord(paymentId))?.attention?.reason).toBe('refund_refused');
     // The person, seeing a refused share of trip A's payment, settles A's traveller another way and resolves.
     expect((await ops(['payments', 'resolve', paymentId, '--note', 'A settled by bank transfer'])).code).toBe(0);

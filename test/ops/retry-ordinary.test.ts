@@ -98,7 +98,7 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     const [share, otherShare] = t.shares as [number, number];
     fake.refuseNext('charge_disputed');
     const cancelled = await ops(['bookings', 'cancel', first, '--reason', 'guide ill', '--actor', 'ana'], t.gateway);
-    expect(cancelled.code).toBe(0);
+    expect(cancelled.code).toBe(1);
     expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'charge_disputed' }] });
 
     const retry = await retried(t);
@@ -120,7 +120,7 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     const [first, second] = t.references as [string, string];
     const [share, otherShare] = t.shares as [number, number];
     fake.refuseNext('charge_disputed');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
     const other = await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway);
     expect(other.code).toBe(0);
     expect(await t.chargeRefundedFor(newest(t.pi))).toBe('partial_refund_recorded');
@@ -256,7 +256,7 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     expect(t.paid).toBe(3 * PRICE - 1_500);
     expect(share + otherShare).toBe(t.paid);
     fake.refuseNext('charge_disputed');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
 
     const retry = await retried(t);
     expect(await t.chargeRefundedFor(newest(t.pi))).toBe('partial_refund_recorded');
@@ -277,7 +277,7 @@ describe('payments retry-refund in ordinary operator life (every refund ours, St
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     expect(await t.chargeRefundedFor(newest(t.pi))).toBe('partial_refund_recorded');
     fake.refuseNext('charge_disputed');
-    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
     expect(await t.record()).toMatchObject({ status: 'needs_attention', amountRefunded: firstShare });
 
     const retry = await retried(t);

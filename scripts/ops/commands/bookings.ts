@@ -1,5 +1,5 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
-import { cancelBooking } from '../../../lambdas/shared/domain/payment-operations';
+import { cancelBooking, type CancelBookingResult } from '../../../lambdas/shared/domain/payment-operations';
 import { shareRefundKey } from '../../../lambdas/shared/domain/payment-ledger';
 import { stripeModeRefusal } from '../stripe-mode';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
@@ -128,8 +128,28 @@ const cancel = defineCommand({
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
       ['reference', 'released', 'alreadyReleased', 'refund', 'trip'],
     );
-    return 0;
+    const leftUndone = undoneBy(result, refund);
+    if (leftUndone === undefined) return 0;
+    context.err(`warning: ${leftUndone}`);
+    return 1;
   },
 });
+
+/**
+ * What a cancellation asked for and did not bring about, in one line for stderr: the seats are back, but money the
+ * operator meant to return is not on its way (a script, or a person reading only the exit status, must not take it as done).
+ */
+function undoneBy(result: CancelBookingResult, refundAsked: boolean): string | undefined {
+  const attention = 'the payment is in front of a person (`npm run ops -- attention list`)';
+  if (result.refund !== undefined && (result.refund.status === 'failed' || result.refund.status === 'canceled')) {
+    return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}`;
+  }
+  if (result.shareUnknown || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
+  if (result.shareUnclear) return `not all of the share was asked of Stripe: ${attention}`;
+  if (refundAsked && result.refund?.status === 'waived') {
+    return 'nothing was refunded: this booking’s share was waived when it was cancelled with --no-refund, for good; refund it in the Stripe Dashboard if it is owed (recorded here when Stripe reports it)';
+  }
+  return undefined;
+}
 
 export const bookingCommands: readonly OpsCommand[] = [list, show, cancel];
