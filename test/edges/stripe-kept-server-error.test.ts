@@ -2,13 +2,14 @@
 // asked again under a new key once Stripe holds no refund under its own, once, whoever asks, at once or a day later.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking, checkPayments } from '../../lambdas/shared/domain/payment-operations';
 import { chargeRefunded, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { bookedTripAt } from '../support/booked-trip';
 import { holdFirstCommit } from '../support/held-store';
 import { paymentScenario } from '../support/payment-scenario';
-import { minutesLater, resumeRefundsAt } from '../support/reconciler';
+import { minutesLater, resumeRefundsAt, testReconciler, timeFromNow } from '../support/reconciler';
 import { overwriteSlot } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
@@ -172,5 +173,79 @@ describe('a refund whose key Stripe keeps a server error under', () => {
     expect(cancelled).toMatchObject({ ok: true });
     expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.shares[0], metadata: { refund_key: key } }]);
     expect((await t.store.getPaymentRecord(t.pi))?.refunds).toMatchObject([{ refundKey: key, keyRenewals: 1, status: 'succeeded' }]);
+  });
+});
+
+describe("payments check, once a refund's key was renewed", () => {
+  it('still reports a refund requested two hours ago and never answered, once the sweep renewed its key', async () => {
+    const t = await bookedTripAt(fake, [1, 2]);
+    const reference = t.references[0] as string;
+    const key = t.shareKey(reference);
+    // Cancelled two hours ago; Stripe kept a 500 under the share's key.
+    fake.failNextKeptUnderKey();
+    await expect(
+      cancelBooking(
+        { store: t.store, gateway: t.gateway, clock: timeFromNow(-2 * 3_600_000), ids: randomIds },
+        { reference, reason: 'guide ill', actorId: 'ana', refund: true },
+      ),
+    ).rejects.toThrow(PaymentGatewayUnavailableError);
+    const unanswered = async () =>
+      (await checkPayments(t.store)).problems.filter((problem) => problem.paymentId === t.pi && problem.problem.includes('still unanswered'));
+    expect(await unanswered()).toHaveLength(1);
+
+    // The sweep now: the old key's 500 again (renewed), and the new key's own 500 (kept too): still requested.
+    fake.failNextKeptUnderKey();
+    await resumeRefundsAt(fake, t.store, { clock: minutesLater(0) });
+    expect((await t.record()).refunds).toMatchObject([{ refundKey: key, status: 'requested', keyRenewals: 1 }]);
+    expect(fake.refundsOf(t.pi)).toHaveLength(0);
+
+    // Two hours unanswered, no money back: the check must still say so.
+    expect(await unanswered()).toHaveLength(1);
+  });
+});
+
+/** Two shares due: the first with a 500 kept under its key, then under its next one; the second refused for good. */
+async function twoSharesDue() {
+  const t = await bookedTripAt(fake, [1, 1, 1]);
+  const cancel = (reference: string) =>
+    cancelBooking({ store: t.store, gateway: t.gateway, clock: systemClock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true });
+  // The first share: Stripe kept a 500 under its key. The second: Stripe down (nothing kept).
+  fake.failNextKeptUnderKey();
+  await expect(cancel(t.references[0] as string)).rejects.toThrow(PaymentGatewayUnavailableError);
+  fake.failNext(1, 500);
+  await expect(cancel(t.references[1] as string)).rejects.toThrow(PaymentGatewayUnavailableError);
+  expect((await t.record()).refunds.map((entry) => entry.status)).toEqual(['requested', 'requested']);
+  // The sweep's round one: the first share's key is spent (renewed), the second is refused for good. Its round two: the
+  // first share's new key meets a 500 of its own.
+  fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
+  fake.failNextKeptUnderKey();
+  return t;
+}
+
+describe('a second round that fails after the first one settled other refunds', () => {
+  it('the sweep run that put the payment in front of a person counts PaymentsNeedingAttention', async () => {
+    const t = await twoSharesDue();
+    const sweep = testReconciler(fake, t.store, { clock: minutesLater(10) });
+
+    await sweep.run();
+
+    // Recorded by this run: the second share refused, the payment in front of a person, the first share renewed.
+    expect(await t.record()).toMatchObject({
+      status: 'needs_attention',
+      refunds: [
+        { status: 'requested', keyRenewals: 1 },
+        { status: 'failed', failureCode: 'charge_disputed' },
+      ],
+    });
+    expect(sweep.metric('PaymentsNeedingAttention')).toBe(1);
+  });
+
+  it('the sweep reports what it recorded, not "Stripe could not answer"', async () => {
+    const t = await twoSharesDue();
+
+    const resumed = await resumeRefundsAt(fake, t.store, { clock: minutesLater(10) });
+
+    expect((await t.record()).status).toBe('needs_attention');
+    expect(resumed.payments).toMatchObject([{ status: 'answered', record: { status: 'needs_attention' } }]);
   });
 });

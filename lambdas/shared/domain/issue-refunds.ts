@@ -72,7 +72,9 @@ export interface StoredRefunds {
  *
  * A server error the provider kept under the key it was asked under (`key_spent`: Stripe replays it to every retry for
  * a day) is recorded as the refund's next key (`keyRenewals`), and the refund is asked again at once under that key, in
- * a second round; one kept again there throws PaymentGatewayUnavailableError, as any failure of the provider.
+ * a second round; one kept again there, or any failure of the provider there, throws PaymentGatewayUnavailableError as a
+ * failure does in the first round, unless the first round settled other refunds: then what it recorded is the answer,
+ * and the renewed refund stays `requested` for the next run.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
@@ -85,8 +87,15 @@ export async function issueRequestedRefunds(
   // Stripe kept a server error under a refund's key: recorded, the refund is asked again at once under its next key
   // (looked up by its own key first). Kept again under that one too, it waits for the next run, as any Stripe failure.
   const { stored: _askedAlready, ...rest } = options;
-  const again = await issueOnce(deps, first.issued.record, actorType, rest);
-  if (again.keySpent) {
+  // The first round settled other refunds (answered, not only renewed): that is this call's to report and count, and the
+  // renewed refund, still `requested`, is the next run's when the second round cannot get it made.
+  const settledFirst = first.issued.countable;
+  const again = await issueOnce(deps, first.issued.record, actorType, rest).catch((error: unknown) => {
+    if (settledFirst && error instanceof PaymentGatewayUnavailableError) return undefined;
+    throw error;
+  });
+  if (again === undefined) return first.issued;
+  if (again.keySpent && !settledFirst) {
     throw new PaymentGatewayUnavailableError(`Stripe answered the refunds of ${record.paymentId} with server errors it kept under two keys in turn`);
   }
   return {

@@ -614,7 +614,8 @@ export async function checkPayments(store: BookingStore & BookingQueries, now: D
     if (record.amountRefunded > record.amountPaid) at(`refunded ${record.amountRefunded} of ${record.amountPaid} paid`);
     for (const entry of record.refunds) {
       const age = now.getTime() - Date.parse(entry.updatedAt);
-      if (entry.status === 'requested' && age > UNANSWERED_REFUND_MS)
+      // Unanswered since it was stored: a key renewed since (Stripe keeping an error under the last) is no answer.
+      if (entry.status === 'requested' && now.getTime() - Date.parse(entry.requestedAt) > UNANSWERED_REFUND_MS)
         at(`refund ${entry.refundKey} requested at ${entry.requestedAt} and still unanswered by Stripe: run payments retry-refund to ask now`);
       if ((entry.status === 'pending' || entry.status === 'requires_action') && age > STUCK_REFUND_MS)
         at(`refund ${entry.refundKey} ${entry.status} since ${entry.updatedAt}: look it up at Stripe`);
