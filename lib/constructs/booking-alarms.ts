@@ -108,7 +108,7 @@ export class BookingAlarms extends Construct {
       'PaymentsSetAside',
       serviceMetric(METRIC.paymentsSetAside, fiveMinutes),
       1,
-      'A payment did not match its trip (or named none) and was refunded: look at the payment.set_aside audit entries.',
+      'A payment did not match its trip (or named none) and was refunded: `npm run ops -- payments list --set-aside --since <today>` lists them, `payments show PI` says why (its payment.set_aside audit entry).',
     );
     this.alarmOn(
       'PaymentsNeedingAttention',
@@ -170,7 +170,7 @@ export class BookingAlarms extends Construct {
       // Counted anew by every run of the sweep: an hour keeps the alarm on between runs while one stays unanswered.
       serviceMetric(METRIC.overdueRefunds, Duration.hours(1)),
       1,
-      'Refunds stored as requested are still unanswered by Stripe over an hour later (the reconciliation sweep asks again every run; its log names each payment): check Stripe API reachability, the API key in the Stripe secret, and `npm run ops -- check`.',
+      'Refunds stored as requested are still unanswered by Stripe over an hour later (the reconciliation sweep asks again every run; its log names each payment): check Stripe API reachability and the API key in the Stripe secret; `npm run ops -- payments list --refund-due` lists them, and `payments retry-refund PI` asks Stripe now.',
     );
   }
 

@@ -146,7 +146,7 @@ describe('alarms of the reconciliation', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
-      AlarmDescription: Match.stringLikeRegexp('unanswered by Stripe.*ops -- check'),
+      AlarmDescription: Match.stringLikeRegexp('unanswered by Stripe.*ops -- payments list --refund-due'),
     });
   });
 

@@ -8,8 +8,8 @@ import { nextVersion } from '../../lambdas/shared/domain/payment-ledger';
 import { cancelBooking, resolvePayment, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import { startStripeFake, type StripeFake, type TransientFailure } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { FAST_RETRIES, storeOnOwnTable, testDocumentClient, testStore, type TestStore } from '../support/store';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { stillNeedsAttention } from '../../scripts/ops/commands/payments';
@@ -1067,5 +1067,47 @@ describe('ops attention, for events we cannot act on', () => {
       ['stripe_event.unusable', null],
       ['stripe_event.resolved', 'ana'],
     ]);
+  });
+});
+
+describe('payments list', () => {
+  it('finds what the PaymentsSetAside and OverdueRefunds alarms are about: a payment set aside, one whose refund Stripe has not answered', async () => {
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const booked = await bookedTrip([1, 2]);
+    // A paid session naming a trip this table never had: set aside and refunded.
+    const strayPi = paymentIntentId();
+    fake.registerPayment(strayPi, booked.paid);
+    const stray = checkoutSession({ ...booked.trip, tripId: `trip-${paymentIntentId().slice(3)}` }, { paymentIntent: strayPi });
+    expect(await booked.webhook.send(signedRequest(stripeEvent('checkout.session.completed', stray)))).toMatchObject({ body: { setAside: true } });
+    // A share whose refund Stripe did not answer (down): stored, still requested.
+    fake.failNext(1);
+    expect((await ops(['bookings', 'cancel', booked.references[0] as string, '--reason', 'guide ill'], booked.gateway)).code).toBe(1);
+
+    const setAside = await ops(['payments', 'list', '--set-aside', '--since', since]);
+    const due = await ops(['payments', 'list', '--refund-due', '--since', since, '--json']);
+    const refunded = await ops(['payments', 'list', '--status', 'refunded', '--since', since]);
+
+    expect(setAside.code).toBe(0);
+    expect(setAside.out.split('\n')[0]).toMatch(/^updatedAt\s+paymentId\s+status\s+tripId\s+setAside\s+reason\s+paid\s+refunded\s+dueSince$/);
+    expect(setAside.out).toContain(strayPi);
+    expect(setAside.out).not.toContain(booked.pi);
+    // Other test files share the table (and may run at once): only these two payments are looked for.
+    const dueIds = (JSON.parse(due.out) as PaymentRecord[]).map((record) => record.paymentId);
+    expect(dueIds).toContain(booked.pi);
+    expect(dueIds).not.toContain(strayPi);
+    expect((await booked.record()).refunds).toMatchObject([{ status: 'requested' }]);
+    expect(refunded.out).toContain(strayPi);
+    expect(refunded.out).not.toContain(booked.pi);
+  });
+
+  it('refuses a status it does not know, naming the ones it does (exit 2), and says when nothing matches', async () => {
+    const bogus = await ops(['payments', 'list', '--status', 'paid']);
+    // A table of its own: the shared one holds payments other tests wrote with clocks ahead.
+    const empty = await storeOnOwnTable();
+    const none = await ops(['payments', 'list', '--since', new Date().toISOString().slice(0, 10)], undefined, {}, empty.tableName);
+
+    expect(bogus.code).toBe(2);
+    expect(bogus.err).toMatch(/--status must be one of booked, .*, got "paid"/);
+    expect(none).toMatchObject({ code: 0, out: 'No payment matches.' });
   });
 });

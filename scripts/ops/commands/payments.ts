@@ -1,5 +1,5 @@
 // Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
-import type { PaymentRecord } from '../../../lambdas/shared/domain/model';
+import { PAYMENT_STATUSES, type PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
 import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
@@ -7,6 +7,7 @@ import type { OpsContext } from '../context';
 import { attentionReasons, money, refundCurrency, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
+import { instantOf } from './reconcile';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = {
@@ -63,6 +64,52 @@ const show = defineShowCommand({
     out('');
     if (audit.length === 0) out('No audit entries.');
     else printAuditTrail({ out, printTable }, audit);
+  },
+});
+
+const list = defineCommand({
+  name: 'payments list',
+  summary: 'payment records, latest change first: those set aside, with a refund Stripe has not answered, or of a status',
+  flags: {
+    'set-aside': { type: 'boolean', description: 'only payments set aside and refunded (no trip of ours, or not matching it: the PaymentsSetAside alarm)' },
+    'refund-due': { type: 'boolean', description: 'only payments with a refund stored and not answered by Stripe yet (the OverdueRefunds alarm)' },
+    status: { type: 'string', value: 'STATUS', description: `only payments of this status: ${PAYMENT_STATUSES.join(', ')}` },
+    since: { type: 'string', value: 'DATE', description: 'only payments changed from then: YYYY-MM-DD (midnight UTC) or a UTC time (2026-11-20T09:30:00Z)' },
+  },
+  async run({ store, json, out, err, print }, { flags }) {
+    const status = flags.status;
+    if (status !== undefined && !(PAYMENT_STATUSES as readonly string[]).includes(status)) {
+      throw new UsageError(`--status must be one of ${PAYMENT_STATUSES.join(', ')}, got "${status}"`);
+    }
+    const since = flags.since === undefined ? undefined : instantOf(flags.since, '--since');
+    const unusable: string[] = [];
+    const records = (await store.listAllPaymentRecords((problem) => unusable.push(`unusable payment ${problem.entityId}: ${problem.message}`)))
+      .filter((record) => !flags['set-aside'] || record.setAside)
+      .filter((record) => !flags['refund-due'] || record.refunds.some((entry) => entry.status === 'requested'))
+      .filter((record) => status === undefined || record.status === status)
+      .filter((record) => since === undefined || Date.parse(record.updatedAt) >= since)
+      .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    for (const line of unusable) err(line);
+    if (!json && records.length === 0) out('No payment matches.');
+    else {
+      const rows = records.map((record) => {
+        const due = record.refunds.filter((entry) => entry.status === 'requested');
+        return {
+          updatedAt: record.updatedAt,
+          paymentId: record.paymentId,
+          status: record.status,
+          tripId: record.tripId,
+          setAside: record.setAside ? 'yes' : '',
+          reason: record.reason,
+          paid: money(record.amountPaid, record.currency),
+          refunded: money(record.amountRefunded, record.currency),
+          // The oldest refund Stripe has not answered: `payments retry-refund` asks now, the sweep every run.
+          dueSince: due.map((entry) => entry.requestedAt).sort()[0],
+        };
+      });
+      print(records, rows, ['updatedAt', 'paymentId', 'status', 'tripId', 'setAside', 'reason', 'paid', 'refunded', 'dueSince']);
+    }
+    return unusable.length > 0 ? 1 : 0;
   },
 });
 
@@ -126,4 +173,4 @@ export function stillNeedsAttention(context: Pick<OpsContext, 'err'>, record: Pa
   return 1;
 }
 
-export const paymentCommands: readonly OpsCommand[] = [show, retry, resolve];
+export const paymentCommands: readonly OpsCommand[] = [list, show, retry, resolve];

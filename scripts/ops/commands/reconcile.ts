@@ -15,7 +15,7 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
 
 /** A date (its midnight, UTC) or a UTC time, as epoch milliseconds; bad usage naming the flag otherwise. */
-function instantOf(value: string, flag: string): number {
+export function instantOf(value: string, flag: string): number {
   const iso = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value;
   const ms = UTC_TIME.test(iso) ? Date.parse(iso) : Number.NaN;
   // A day that does not exist (2026-02-30) either fails to parse or reads back as another day.
