@@ -78,9 +78,14 @@ export class BookingAlarms extends Construct {
         `${name}Errors`,
         fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
         1,
-        `${name} failed (an unhandled error, not a business refusal).`,
+        `${name} failed (an unhandled error, not a business refusal): its log group's ERROR lines say what and where (\`npm run map-stack-trace\` maps a stack to the sources). Nothing is half-written (each change is one transaction): Stripe redelivers a webhook, a scheduled run is the next run's, an API caller got a 5xx to retry.`,
       );
-      this.alarmOn(`${name}Throttles`, fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, `${name} was throttled by Lambda.`);
+      this.alarmOn(
+        `${name}Throttles`,
+        fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }),
+        1,
+        `${name} was throttled by Lambda (the account's or its own concurrency used up): requests were refused before it ran (Stripe redelivers, an API caller got a 5xx). Raise the account's concurrency quota, or look for what floods it.`,
+      );
     }
     const api5xxPercent = new MathExpression({
       expression: 'IF(requests > 0, 100 * errors / requests, 0)',
@@ -102,7 +107,7 @@ export class BookingAlarms extends Construct {
       'Refunds',
       serviceMetric(METRIC.refunds, Duration.hours(1)),
       props.refundsPerHourThreshold ?? 5,
-      'Paid trips are being refunded because they could not be booked.',
+      'Paid trips are being refunded because they could not be booked (their slot blocked, short or gone between checkout and payment): `npm run ops -- payments list --status refunded --since <today>` lists them and `trips show TRIP_ID` the code each got (SLOT_BLOCKED, INSUFFICIENT_AVAILABILITY, SLOT_NOT_FOUND). Check who blocks slots or lowers capacity while checkouts hold seats.',
     );
     this.alarmOn(
       'PaymentsSetAside',
