@@ -15,6 +15,8 @@ export async function handler(): Promise<{ released: number; alreadySettled: num
   // Counted as UnreadableTrips (alarmed) by the stack's metric filter on this line: this function publishes no metrics.
   for (const { tripId, problem } of result.unreadableTrips) logger.error(COUNTED_LOG_LINES.sweptUnreadableTrip.message, { tripId, problem });
   // Counted as UnusableSlots (alarmed), likewise.
-  for (const { tripId, problem } of result.heldByUnusableSlots) logger.error(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot.message, { tripId, problem });
+  for (const { tripId, slotIds, problem } of result.heldByUnusableSlots) {
+    logger.error(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot.message, { tripId, slotIds, problem });
+  }
   return { released: result.released.length, alreadySettled: result.alreadySettled.length };
 }

@@ -155,7 +155,7 @@ export class BookingAlarms extends Construct {
       'UnusableSlots',
       serviceMetric(METRIC.unusableSlots, fiveMinutes),
       1,
-      'The hold sweeper found a slot that no longer reads as one (a count of the wrong type) and left the expired holds on it held; it releases the others. Its log line "A slot no longer reads" names the trip and the problem (`npm run ops -- holds list` shows the hold). Repair the slot in the table: the next run gives the seats back.',
+      'The hold sweeper found a slot that no longer reads as one (a count of the wrong type) and left the expired holds on it held; it releases the others. Its log line "A slot no longer reads" names the trip, the slots of its hold (one of them no longer reads: `npm run ops -- slots list` names it) and the problem. Repair the slot in the table: the next run gives the seats back.',
     );
     this.alarmOn(
       'MissedDeliveries',

@@ -49,6 +49,8 @@ describe.each(['AWS', 'DynamoDB Local'] as const)('a slot that no longer reads, 
     expect(sweeps[0]?.released).toEqual([second.tripId]);
     expect(sweeps.map((sweep) => sweep.heldByUnusableSlots.map(({ tripId }) => tripId))).toEqual([[first.tripId], [first.tripId]]);
     expect(sweeps[0]?.heldByUnusableSlots[0]?.problem).toContain('incorrect data type');
+    // The refusal names no item: the hold's slots say where to look.
+    expect(sweeps[0]?.heldByUnusableSlots[0]?.slotIds).toEqual([bad.slotId]);
     expect({ first: (await own.getHold(first.tripId))?.status, second: (await own.getHold(second.tripId))?.status }).toEqual({
       first: 'held',
       second: 'released',

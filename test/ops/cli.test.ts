@@ -6,7 +6,7 @@ import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shar
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
-import { overwriteSlot, readSlot, seedSlot, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, seedSlot, spoilSlotCounts, storeOnOwnTable, testStore, uniqueId } from '../support/store';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { MAX_AMOUNT_MINOR_UNITS, MAX_GUESTS_PER_ITEM, MAX_SLOT_PRICE, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
@@ -335,5 +335,32 @@ describe('ops holds', () => {
       expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }),
     );
     await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
+  });
+});
+
+describe('a slot that no longer reads', () => {
+  it('is named on stderr by slots list, with or without --experience, the others listed, exit 1; check does not call the table consistent', async () => {
+    // A table of its own: `check` and the unfiltered list read every slot, and the shared table is other tests'.
+    const own = await storeOnOwnTable();
+    const experienceId = uniqueId('exp');
+    const good = await seedSlot(own, { experienceId, capacity: 3 });
+    const broken = await seedSlot(own, { experienceId, capacity: 3 });
+    await spoilSlotCounts(own.tableName, broken.slotId);
+    const onOwn = (...argv: string[]) => ops(argv, undefined, {}, own.tableName);
+
+    const ofExperience = await onOwn('slots', 'list', '--experience', experienceId);
+    const all = await onOwn('slots', 'list');
+    const checked = await onOwn('check');
+
+    for (const listed of [ofExperience, all]) {
+      expect(listed.code).toBe(1);
+      expect(listed.err).toMatch(new RegExp(`^warning: .*${broken.slotId}`));
+      expect(listed.out).toContain(good.slotId);
+      expect(listed.out).not.toContain(broken.slotId);
+    }
+    expect(checked.code).toBe(1);
+    expect(checked.out).not.toContain('slots checked');
+    expect(checked.err).toContain(`unusable slot ${broken.slotId}`);
+    expect(checked.err).toContain('1 items above no longer read');
   });
 });

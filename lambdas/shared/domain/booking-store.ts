@@ -208,7 +208,8 @@ export interface BookingStore {
 export interface BookingQueries {
   /** Every slot, by date and time. */
   listAllSlots(onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]>;
-  listSlotsOfExperience(experienceId: string): Promise<Slot[]>;
+  /** With `onUnusable`, a slot that no longer reads is handed to it and left out; without, it throws StoredDataError. */
+  listSlotsOfExperience(experienceId: string, onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]>;
   listBookingsOfTrip(tripId: string): Promise<Booking[]>;
   listBookingsOfSlot(slotId: string): Promise<Booking[]>;
   listTripsOfUser(userId: string): Promise<Trip[]>;

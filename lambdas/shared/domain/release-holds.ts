@@ -67,7 +67,7 @@ export interface SweepResult {
   /** Trips that no longer read, whose holds were released all the same and which were left as they are: a person's to look at. */
   readonly unreadableTrips: readonly { readonly tripId: string; readonly problem: string }[];
   /** Holds a slot would not take the seats of (it no longer reads as one): left held, the others released. A person's to repair. */
-  readonly heldByUnusableSlots: readonly { readonly tripId: string; readonly problem: string }[];
+  readonly heldByUnusableSlots: readonly { readonly tripId: string; readonly slotIds: readonly string[]; readonly problem: string }[];
 }
 
 /** Why a checkout ends whose hold ran out before any payment page was made. */
@@ -123,7 +123,7 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
   const released: string[] = [];
   const alreadySettled: string[] = [];
   const unreadableTrips: { tripId: string; problem: string }[] = [];
-  const heldByUnusableSlots: { tripId: string; problem: string }[] = [];
+  const heldByUnusableSlots: { tripId: string; slotIds: string[]; problem: string }[] = [];
   const seen = (): number => released.length + alreadySettled.length + heldByUnusableSlots.length;
   const max = options.maxHolds ?? 1_000;
   const pageSize = options.pageSize ?? 100;
@@ -148,7 +148,9 @@ export async function releaseExpiredHolds(deps: Deps, options: { readonly maxHol
       const unreadable = await endPagelessCheckout(deps, hold, at);
       if (unreadable) unreadableTrips.push({ tripId: hold.tripId, problem: unreadable.message });
       const result = await releaseUnlessUnusable(deps.store, { at, ...release, audits: [audit] });
-      if ('unusable' in result) heldByUnusableSlots.push({ tripId: hold.tripId, problem: result.unusable.message });
+      // DynamoDB's refusal names no item: the hold's slots are where one no longer reads.
+      if ('unusable' in result)
+        heldByUnusableSlots.push({ tripId: hold.tripId, slotIds: hold.seats.map((seat) => seat.slotId), problem: result.unusable.message });
       else (result.committed ? released : alreadySettled).push(hold.tripId);
     }
   }

@@ -321,8 +321,9 @@ export class DynamoDbBookingStore implements BookingStore, BookingQueries, Event
     return readEach(items, fromItem.slot, onUnusable).sort((a, b) => `${a.date}T${a.time}${a.slotId}`.localeCompare(`${b.date}T${b.time}${b.slotId}`));
   }
 
-  async listSlotsOfExperience(experienceId: string): Promise<Slot[]> {
-    return (await this.queryIndex(GLOBAL_INDEXES.byParent, keys.experiencePartition(experienceId), 'SLOT#')).map(fromItem.slot);
+  async listSlotsOfExperience(experienceId: string, onUnusable?: (problem: StoredDataError) => void): Promise<Slot[]> {
+    const items = await this.queryIndex(GLOBAL_INDEXES.byParent, keys.experiencePartition(experienceId), 'SLOT#');
+    return readEach(items, fromItem.slot, onUnusable);
   }
 
   async listTripsOfUser(userId: string): Promise<Trip[]> {

@@ -3,6 +3,7 @@ import { unheldSeats, type Slot } from '../../../lambdas/shared/domain/model';
 import { addSlot, capacitySchema, MAX_SLOT_CAPACITY, newSlotSchema, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
 import { parseInput } from '../../../lambdas/shared/domain/trip-input';
 import { defineCommand, UsageError, type OpsCommand } from '../command';
+import type { StoredDataError } from '../../../lambdas/shared/domain/errors';
 import type { OpsContext } from '../context';
 import { money } from '../printing';
 
@@ -77,12 +78,16 @@ const list = defineCommand({
   summary: 'every slot, or an experience’s',
   flags: { experience: { type: 'string', value: 'ID', description: 'only this experience’s slots' } },
   async run({ store, json, out, print, err }, { flags }) {
-    const slots = flags.experience
-      ? await store.listSlotsOfExperience(flags.experience)
-      : await store.listAllSlots((problem) => err(`warning: ${problem.message}`));
+    // A slot that no longer reads is named on stderr and the others are listed: the listing is short of it, so exit 1.
+    let unusable = 0;
+    const onUnusable = (problem: StoredDataError): void => {
+      unusable++;
+      err(`warning: ${problem.message}`);
+    };
+    const slots = flags.experience ? await store.listSlotsOfExperience(flags.experience, onUnusable) : await store.listAllSlots(onUnusable);
     if (!json && slots.length === 0) out(flags.experience ? `No slots of ${flags.experience}.` : 'No slots yet: add one with slots add.');
     else print(slots, slots.map(slotRow), SLOT_COLUMNS);
-    return 0;
+    return unusable > 0 ? 1 : 0;
   },
 });
 
