@@ -258,11 +258,12 @@ export interface StripeFake {
   /** Answers the next refund request of a known payment with this Stripe error, stored under its idempotency key as Stripe does. */
   refuseNext(code: string, options?: RefusalOptions): void;
   /**
-   * Answers the next `count` refund requests of a known payment with Stripe's internal error (500, `api_error`), kept under
-   * each one's idempotency key as Stripe keeps a 500 once the request began executing: every retry under that key gets it
-   * again (marked `Idempotent-Replayed`) for 24 hours. Nothing is made.
+   * Answers the next `count` refund requests of a known payment (or, with `'sessions'`, Checkout Session creations) with
+   * Stripe's internal error (500, `api_error`), kept under each one's idempotency key as Stripe keeps a 500 once the
+   * request began executing: every retry under that key gets it again (marked `Idempotent-Replayed`) for 24 hours.
+   * Nothing is made.
    */
-  failNextKeptUnderKey(count?: number): void;
+  failNextKeptUnderKey(count?: number, what?: 'refunds' | 'sessions'): void;
   /**
    * From now on, answers every API request made with `apiKey` (only those to `path` and below, when given) as Stripe answers
    * a key it does not take: 401 (a key rolled or deleted in the Dashboard, or mistyped), or 403 (a restricted key without
@@ -373,6 +374,8 @@ interface State {
   readonly calls: FakeCall[];
   readonly keys: Map<string, StoredAnswer>;
   readonly refusals: { readonly status: number; readonly error: StripeErrorFields }[];
+  /** Checkout Session creations still to answer with an internal error kept under their key (failNextKeptUnderKey). */
+  keptSessionFailures: number;
   /** API keys answered 401 or 403 (`refuseApiKey`), on every path or one. */
   readonly refusedKeys: { readonly apiKey: string; readonly status: 401 | 403; readonly path?: string }[];
   failures: { remaining: number; failure: TransientFailure };
@@ -406,6 +409,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     calls: [],
     keys: new Map(kept?.keys),
     refusals: [],
+    keptSessionFailures: 0,
     refusedKeys: [],
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
@@ -462,8 +466,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     leaveNextRefundsUnanswered(count) {
       state.unansweredRefunds = count;
     },
-    failNextKeptUnderKey(count = 1) {
-      for (let i = 0; i < count; i++) state.refusals.push({ status: 500, error: { type: 'api_error', message: 'An unknown error occurred' } });
+    failNextKeptUnderKey(count = 1, what = 'refunds') {
+      if (what === 'sessions') state.keptSessionFailures += count;
+      else for (let i = 0; i < count; i++) state.refusals.push({ status: 500, error: STRIPE_INTERNAL_ERROR });
     },
     refuseNext(code, refusal = {}) {
       const error = {
@@ -1044,7 +1049,14 @@ interface PricedLineItem extends FakeLineItem {
   readonly currency: string;
 }
 
+/** Stripe's body for an internal error (no code). */
+const STRIPE_INTERNAL_ERROR: StripeErrorFields = { type: 'api_error', message: 'An unknown error occurred' };
+
 function createSession(state: State, request: FakeRequest): Answer {
+  if (state.keptSessionFailures > 0) {
+    state.keptSessionFailures--;
+    return stripeError(request, 500, STRIPE_INTERNAL_ERROR, true);
+  }
   const { form } = request;
   const mode = form.get('mode');
   if (!mode) return missingParam(request, 'mode');

@@ -373,6 +373,33 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
 });
 
 describe('Stripe failing after the hold is stored', () => {
+  it('continues a request retried after a server error Stripe keeps under the session key: the hold held on, the page asked under a new key, booked once', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const key = uniqueId('key');
+    // A 60-minute hold: its session's key would be the same for the next half hour of retries.
+    const sixtyMinutes = { holdMinutes: 60 };
+    fake.failNextKeptUnderKey(1, 'sessions');
+    const outage = await checkout(body, { key, ...sixtyMinutes });
+    expect(outage).toMatchObject({ status: 503, body: { error: 'STRIPE_UNAVAILABLE' } });
+    const tripId = (await store.listActiveHolds()).find((hold) => hold.seats.some((seat) => seat.slotId === slot.slotId))?.tripId as string;
+    const heldUntil = (await store.getTrip(tripId))?.holdExpiresAt as string;
+    const created = () => fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/checkout/sessions' && call.idempotencyKey?.includes(tripId));
+
+    const retried = await checkout(body, { key, ...sixtyMinutes });
+    const again = await checkout(body, { key, ...sixtyMinutes });
+    const paymentId = await pay(retried.body.checkoutUrl as string);
+
+    expect(retried).toMatchObject({ status: 200, body: { tripId, checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
+    expect(again.body.checkoutUrl).toBe(retried.body.checkoutUrl);
+    // The kept 500, the same again to the retry, then the new key's session.
+    expect(created().map((call) => call.status)).toEqual([500, 500, 200]);
+    expect(new Set(created().map((call) => call.idempotencyKey)).size).toBe(2);
+    expect(Date.parse(retried.body.expiresAt as string)).toBeGreaterThan(Date.parse(heldUntil));
+    expect(await store.getTrip(tripId)).toMatchObject({ status: 'booked', paymentId });
+    expect(await readSlot(store, slot.slotId)).toMatchObject({ availableCount: 0 });
+  });
+
   it('continues a request retried with the same key when its session’s expiry is too near for Stripe: the hold is held on, and its page books it', async () => {
     const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
     const body = request([[slot, 2]]);

@@ -78,6 +78,17 @@ export class PaymentGatewayUnavailableError extends Error {
   }
 }
 
+/**
+ * The provider answered with a server error it had kept under the request's key (Stripe keeps a 5xx under an idempotency
+ * key for a day and replays it to every retry): as unavailable as any 5xx, but asking again under that key cannot help.
+ */
+export class ProviderKeySpentError extends PaymentGatewayUnavailableError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'ProviderKeySpentError';
+  }
+}
+
 /** One event as the provider lists it: the raw JSON the webhook's parser reads, and when the provider created it. */
 export interface ListedEvent {
   readonly id: string;

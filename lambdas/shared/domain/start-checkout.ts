@@ -6,7 +6,7 @@ import type { Deps } from './collaborators';
 import { priceTrip } from './create-trip';
 import { failure, type BookingFailure } from './errors';
 import { SESSION_SLACK_MS, seatsPerSlot, type Hold, type Trip } from './model';
-import { CheckoutRefusedError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
+import { CheckoutRefusedError, ProviderKeySpentError, SessionKeyReusedError, type CheckoutSessions } from './payment-gateway';
 import { HOLD_RAN_OUT, holdRelease, pagelessCheckoutEnd, releaseUnlessUnusable } from './release-holds';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 import { checkGuestsPerSlot, guestCountSchema, idSchema, MAX_TRIP_ITEMS, userIdSchema } from './trip-input';
@@ -116,23 +116,35 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
     if ('ok' in renewed) return renewed;
     trip = renewed;
   }
-  let session: { sessionId: string; url: string };
-  try {
-    session = await deps.checkout.createSession({
-      tripId: trip.tripId,
-      userId: trip.userId,
-      currency: trip.currency,
-      lines: trip.items.map((item, index) => ({
+  const askForPage = (of: Trip) =>
+    deps.checkout.createSession({
+      tripId: of.tripId,
+      userId: of.userId,
+      currency: of.currency,
+      lines: of.items.map((item, index) => ({
         name: `${item.experienceId}, ${item.date} ${item.time}`,
-        unitAmount: Math.round((trip.itemAmounts?.[index] ?? 0) / item.guestCount),
+        unitAmount: Math.round((of.itemAmounts?.[index] ?? 0) / item.guestCount),
         quantity: item.guestCount,
       })),
-      trip: { items: trip.items, itemAmounts: trip.itemAmounts ?? [] },
-      expiresAt: sessionExpiry(trip),
+      trip: { items: of.items, itemAmounts: of.itemAmounts ?? [] },
+      expiresAt: sessionExpiry(of),
       // Filled in from the trip alone, so every attempt sends Stripe the same parameters under the same key.
-      successUrl: withTripId(input.successUrl, trip.tripId),
-      cancelUrl: withTripId(input.cancelUrl, trip.tripId),
+      successUrl: withTripId(input.successUrl, of.tripId),
+      cancelUrl: withTripId(input.cancelUrl, of.tripId),
     });
+  let session: { sessionId: string; url: string };
+  try {
+    try {
+      session = await askForPage(trip);
+    } catch (error) {
+      if (!(error instanceof ProviderKeySpentError)) throw error;
+      // Stripe keeps a server error under the session's key for a day, and every retry would meet it: the hold is held
+      // on, which moves the session's expiry and so its key, and the page asked for again once. Met again, a 503 as any.
+      const renewed = await renewHold(deps, trip, true);
+      if ('ok' in renewed) return renewed;
+      trip = renewed;
+      session = await askForPage(trip);
+    }
   } catch (error) {
     // Another request under this key is making the trip's page with other URLs: this one is refused, the trip left to it.
     if (error instanceof SessionKeyReusedError) return keyReused(input, trip);
@@ -175,13 +187,15 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
  * of its new expiry. A session an earlier attempt made, its answer lost, was never shown and is never recorded. Answers
  * the trip renewed (by this request or another under the key), or what ended it meanwhile.
  */
-async function renewHold(deps: StartCheckoutDeps, trip: Trip): Promise<Trip | CheckoutStarted | BookingFailure> {
+async function renewHold(deps: StartCheckoutDeps, trip: Trip, newKey = false): Promise<Trip | CheckoutStarted | BookingFailure> {
   const now = deps.clock.now();
   const at = now.toISOString();
   const from = trip.holdExpiresAt as string;
+  // For a new session key (`newKey`), a second later at least: the key names the expiry's second.
+  const wanted = Math.max(Date.parse(holdExpiry(now, deps.holdMinutes)), newKey ? Date.parse(from) + 1_000 : 0);
   // Never past a day after the checkout, the longest hold there is: a client retrying while Stripe keeps failing (our
   // key rejected, say) does not keep the seats from sale for longer than that.
-  const to = new Date(Math.min(Date.parse(holdExpiry(now, deps.holdMinutes)), Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000)).toISOString();
+  const to = new Date(Math.min(wanted, Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000)).toISOString();
   if (sessionExpiry({ ...trip, holdExpiresAt: to }).getTime() < now.getTime() + SHORTEST_SESSION_MS) return holdRanOut(deps, trip, 'checkout a day old');
   const renewed = await deps.store.commit({
     at,

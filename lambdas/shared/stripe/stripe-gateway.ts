@@ -4,6 +4,7 @@ import type Stripe from 'stripe';
 import {
   CheckoutRefusedError,
   PaymentGatewayUnavailableError,
+  ProviderKeySpentError,
   SessionKeyReusedError,
   type CheckoutSession,
   type CheckoutSessionLookup,
@@ -246,6 +247,11 @@ export class StripeCheckoutSessions implements CheckoutSessions, CheckoutSession
     } catch (error) {
       const sdk = await stripeSdk();
       if (!sdk.isStripeError(error)) throw error;
+      if (sdk.isReplayedServerError(error)) {
+        throw new ProviderKeySpentError(`Stripe answered the checkout session of ${request.tripId} with a server error it keeps under the key`, {
+          cause: error,
+        });
+      }
       if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not create the checkout session of ${request.tripId}`, error);
       // The key made a session with other parameters already: that refuses this request, not the trip.
       if (error.type === 'StripeIdempotencyError') throw new SessionKeyReusedError(error.message);
