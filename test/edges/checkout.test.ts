@@ -372,6 +372,52 @@ describe('a key’s request is its items and its URLs, and a trip whose checkout
   });
 });
 
+describe('a server error Stripe keeps under the session key, at the hold’s one-day cap', () => {
+  const heldTripOf = async (slot: Slot): Promise<string> =>
+    (await store.listActiveHolds()).find((held) => held.seats.some((seat) => seat.slotId === slot.slotId))?.tripId as string;
+  const sessionKeys = (tripId: string) =>
+    fake.calls
+      .filter((call) => call.method === 'POST' && call.path === '/v1/checkout/sessions' && call.idempotencyKey?.includes(tripId))
+      .map((call) => call.idempotencyKey);
+
+  it('continues a retry with a 1430-minute hold, which already ends at the cap: the session asked for a second earlier, under another key', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    // One instant for the whole checkout: its hold (1430 + 5 + 5 minutes) ends exactly a day after it was made.
+    const at = new Date();
+    const options = { key: uniqueId('key'), holdMinutes: 1_430, clock: { now: () => at } };
+    fake.failNextKeptUnderKey(1, 'sessions');
+    expect(await checkout(body, options)).toMatchObject({ status: 503, body: { error: 'STRIPE_UNAVAILABLE' } });
+    const tripId = await heldTripOf(slot);
+    const heldUntil = (await store.getTrip(tripId))?.holdExpiresAt as string;
+
+    const retried = await checkout(body, options);
+
+    expect(retried).toMatchObject({ status: 200, body: { tripId, checkoutUrl: expect.stringContaining('/c/pay/cs_') } });
+    expect(Date.parse(retried.body.expiresAt as string)).toBe(Date.parse(heldUntil) - 1_000);
+    expect(new Set(sessionKeys(tripId)).size).toBe(2);
+    expect(await store.getTrip(tripId)).toMatchObject({ status: 'pending_payment', checkoutUrl: retried.body.checkoutUrl });
+  });
+
+  it('continues a later retry after kept errors under the first key and the renewed one, with a 1440-minute hold, never past a day', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const options = { key: uniqueId('key'), holdMinutes: 1_440 };
+    fake.failNextKeptUnderKey(2, 'sessions');
+
+    const answers = [await checkout(body, options), await checkout(body, options), await checkout(body, options)];
+    const tripId = await heldTripOf(slot);
+    const trip = await store.getTrip(tripId);
+    const paymentId = await pay(answers[2]?.body.checkoutUrl as string);
+
+    expect(answers.map((answer) => answer.status)).toEqual([503, 503, 200]);
+    expect(new Set(sessionKeys(tripId)).size).toBe(3);
+    expect(Date.parse(trip?.holdExpiresAt as string)).toBeLessThanOrEqual(Date.parse(trip?.createdAt as string) + 24 * 3_600_000);
+    expect(await store.getTrip(tripId)).toMatchObject({ status: 'booked', paymentId });
+    expect(await readSlot(store, slot.slotId)).toMatchObject({ availableCount: 0 });
+  });
+});
+
 describe('Stripe failing after the hold is stored', () => {
   it('continues a request retried after a server error Stripe keeps under the session key: the hold held on, the page asked under a new key, booked once', async () => {
     const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });

@@ -195,7 +195,10 @@ async function renewHold(deps: StartCheckoutDeps, trip: Trip, newKey = false): P
   const wanted = Math.max(Date.parse(holdExpiry(now, deps.holdMinutes)), newKey ? Date.parse(from) + 1_000 : 0);
   // Never past a day after the checkout, the longest hold there is: a client retrying while Stripe keeps failing (our
   // key rejected, say) does not keep the seats from sale for longer than that.
-  const to = new Date(Math.min(wanted, Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000)).toISOString();
+  const capped = Math.min(wanted, Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000);
+  // At that cap, a new key's second is the one before: the session must end on another second, or its key is the same.
+  const keySecond = (holdEnd: number): number => Math.floor(sessionExpiry({ holdExpiresAt: new Date(holdEnd).toISOString() }).getTime() / 1000);
+  const to = new Date(newKey && keySecond(capped) === keySecond(Date.parse(from)) ? Date.parse(from) - 1_000 : capped).toISOString();
   if (sessionExpiry({ ...trip, holdExpiresAt: to }).getTime() < now.getTime() + SHORTEST_SESSION_MS) return holdRanOut(deps, trip, 'checkout a day old');
   const renewed = await deps.store.commit({
     at,
