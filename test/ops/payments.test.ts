@@ -947,6 +947,18 @@ describe('payments show', () => {
     });
   });
 
+  it('says of a resolved payment that what it was in front of a person for is closed', async () => {
+    const t = await refusedShare([1, 2]);
+    const open = await ops(['payments', 'show', t.pi]);
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'refunded by bank transfer'])).code).toBe(0);
+
+    const closed = await ops(['payments', 'show', t.pi]);
+
+    expect(open.out.split('\n')).toContainEqual(expect.stringMatching(/^attention\s+refund_refused \(charge_disputed\) since \S+$/));
+    expect(closed.out.split('\n')).toContainEqual(expect.stringMatching(/^status\s+resolved$/));
+    expect(closed.out.split('\n')).toContainEqual(expect.stringMatching(/^attention\s+refund_refused \(charge_disputed\) since \S+ \(closed: resolved\)$/));
+  });
+
   it('says so of a payment with no refunds and nothing in its audit trail yet', async () => {
     const t = await bookedTrip([1]);
 

@@ -32,7 +32,8 @@ function paymentFields(record: PaymentRecord): [string, unknown][] {
     paid: money(record.amountPaid, record.currency),
     // What is back may be Stripe's total still counting a refund that failed: the person reading it should know.
     refunded: `${money(record.amountRefunded, record.currency)}${chargeTotalInDoubt(record) ? ' (Stripe’s total, which may still count a refund that failed)' : ''}`,
-    attention: attention && `${attentionReasons(attention)} since ${attention.since}`,
+    // A resolved payment keeps what it was in front of a person for: closed, not open.
+    attention: attention && `${attentionReasons(attention)} since ${attention.since}${status === 'resolved' ? ' (closed: resolved)' : ''}`,
     updatedAt,
   };
   return Object.entries(fields).filter(([, value]) => value !== undefined);
