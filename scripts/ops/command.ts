@@ -7,6 +7,20 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
+
+/** A date flag's value, a date (its midnight, UTC) or a UTC time, as epoch milliseconds; bad usage naming the flag otherwise. */
+export function instantOf(value: string, flag: string): number {
+  const iso = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value;
+  const ms = UTC_TIME.test(iso) ? Date.parse(iso) : Number.NaN;
+  // A day that does not exist (2026-02-30) either fails to parse or reads back as another day.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== iso.slice(0, 10)) {
+    throw new UsageError(`${flag} must be a date (YYYY-MM-DD, UTC) or a UTC time (2026-11-20T09:30:00Z), got "${value}"`);
+  }
+  return ms;
+}
+
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
   /** One letter, e.g. `h` for `-h`. */

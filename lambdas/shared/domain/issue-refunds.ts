@@ -125,7 +125,6 @@ async function issueOnce(
   const notAsked = new Set<string>();
   // The keys of the refunds the provider made (and did not fail) when this call asked for them.
   const made = new Set<string>();
-  const keySpent = (): boolean => [...answers.values()].some((answer) => answer.kind === 'key_spent');
   const issued = (written: PaymentRecord, answeredHere: readonly RefundEntry[], namedHere: readonly RefundEntry[]) => {
     const madeRecordedByItsEvent = [...made].some((key) => {
       const answer = answers.get(key);
@@ -141,7 +140,7 @@ async function issueOnce(
         made: made.size > 0,
         countable: settledHere || madeRecordedByItsEvent,
       },
-      keySpent: keySpent(),
+      keySpent: [...answers.values()].some((answer) => answer.kind === 'key_spent'),
     };
   };
   let current = record;

@@ -2,12 +2,11 @@
 import { PAYMENT_STATUSES, type PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
-import { defineCommand, defineShowCommand, UsageError, type FlagSpec, type OpsCommand } from '../command';
+import { defineCommand, defineShowCommand, instantOf, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { attentionReasons, money, refundCurrency, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
-import { instantOf } from './reconcile';
 
 /** What closing something that needs attention asks of the operator. */
 export const NOTE_FLAG = {

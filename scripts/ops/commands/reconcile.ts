@@ -6,25 +6,11 @@ import { EVENT_LIST_RETENTION_SECONDS, reconcileEvents, type ReconciledEvent, ty
 import { SERVICE_NAME } from '../../../lambdas/shared/observability-contract';
 import { answerOfProcessing, eventProcessor, outcomeOf, type EventProcessing } from '../../../lambdas/stripe-webhook/event-processing';
 import { HANDLED_EVENT_TYPES } from '../../../lambdas/stripe-webhook/webhook-contract';
-import { defineCommand, UsageError, type OpsCommand } from '../command';
+import { defineCommand, instantOf, UsageError, type OpsCommand } from '../command';
 import { stripeModeRefusal } from '../stripe-mode';
 import { FIX_THE_STRIPE_KEY } from '../printing';
 
 const DAY_MS = 86_400_000;
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
-
-/** A date (its midnight, UTC) or a UTC time, as epoch milliseconds; bad usage naming the flag otherwise. */
-export function instantOf(value: string, flag: string): number {
-  const iso = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value;
-  const ms = UTC_TIME.test(iso) ? Date.parse(iso) : Number.NaN;
-  // A day that does not exist (2026-02-30) either fails to parse or reads back as another day.
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== iso.slice(0, 10)) {
-    throw new UsageError(`${flag} must be a date (YYYY-MM-DD, UTC) or a UTC time (2026-11-20T09:30:00Z), got "${value}"`);
-  }
-  return ms;
-}
-
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
