@@ -15,6 +15,7 @@ import { LOCAL_INDEXES, deps, readSlot, seedSlot, storeOnOwnTable, tableOf, test
 import { releaseExpiredHolds } from '../../lambdas/shared/domain/release-holds';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { servedStripeFake } from '../support/webhook-server';
+import { holdFirstCommit } from '../support/held-store';
 
 let fake: StripeFake;
 let stop: () => Promise<void>;
@@ -397,6 +398,48 @@ describe('a server error Stripe keeps under the session key, at the hold’s one
     expect(Date.parse(retried.body.expiresAt as string)).toBe(Date.parse(heldUntil) - 1_000);
     expect(new Set(sessionKeys(tripId)).size).toBe(2);
     expect(await store.getTrip(tripId)).toMatchObject({ status: 'pending_payment', checkoutUrl: retried.body.checkoutUrl });
+  });
+
+  it('two retries at once after a kept error, one renewal held until the other recorded its page: one session made, both answer it', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const options = { key: uniqueId('key'), holdMinutes: 60 };
+    fake.failNextKeptUnderKey(1, 'sessions');
+    expect((await checkout(body, options)).status).toBe(503);
+    const tripId = await heldTripOf(slot);
+
+    const held = holdFirstCommit(store);
+    const first = checkout(body, { ...options, store: held.store });
+    await held.reached;
+    const second = await checkout(body, options);
+    held.release();
+    const firstAnswer = await first;
+
+    expect(second.status).toBe(200);
+    expect(firstAnswer).toMatchObject({ status: 200, body: { checkoutUrl: second.body.checkoutUrl } });
+    expect(fake.calls.filter((call) => call.path === '/v1/checkout/sessions' && call.idempotencyKey?.includes(tripId) && call.status === 200)).toHaveLength(1);
+    expect((await store.getTrip(tripId))?.checkoutUrl).toBe(second.body.checkoutUrl);
+  });
+
+  it('the hold sweeper releasing the hold between the renewal’s read and its write: 409, the seats back once, no page', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const options = { key: uniqueId('key'), holdMinutes: 60 };
+    fake.failNextKeptUnderKey(1, 'sessions');
+    expect((await checkout(body, options)).status).toBe(503);
+    const tripId = await heldTripOf(slot);
+
+    const held = holdFirstCommit(store);
+    const retried = checkout(body, { ...options, store: held.store });
+    await held.reached;
+    const swept = await releaseExpiredHolds({ store, clock: { now: () => new Date(Date.now() + 3 * 3_600_000) }, ids: randomIds });
+    held.release();
+
+    expect(swept.released).toContain(tripId);
+    expect(await retried).toMatchObject({ status: 409, body: { error: 'TRIP_NOT_PENDING' } });
+    expect(await readSlot(store, slot.slotId)).toMatchObject({ availableCount: 2, unheldCount: 2 });
+    expect((await store.getTrip(tripId))?.checkoutUrl).toBeUndefined();
+    expect(fake.calls.filter((call) => call.path === '/v1/checkout/sessions' && call.idempotencyKey?.includes(tripId) && call.status === 200)).toEqual([]);
   });
 
   it('continues a later retry after kept errors under the first key and the renewed one, with a 1440-minute hold, never past a day', async () => {

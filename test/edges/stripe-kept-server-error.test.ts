@@ -3,8 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
-import { cancelBooking, checkPayments } from '../../lambdas/shared/domain/payment-operations';
-import { chargeRefunded, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { cancelBooking, checkPayments, retryRefund } from '../../lambdas/shared/domain/payment-operations';
+import { chargeRefunded, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { bookedTripAt } from '../support/booked-trip';
 import { holdFirstCommit } from '../support/held-store';
@@ -141,6 +141,24 @@ describe('a refund whose key Stripe keeps a server error under', () => {
 
     expect(fake.refundsOf(s.paymentIntent)).toHaveLength(0);
     expect(await s.record()).toMatchObject({ status: 'needs_attention', refunds: [{ keyRenewals: 1, status: 'failed', failureCode: 'charge_disputed' }] });
+  });
+
+  it('made under the renewed key, then failed (refund.failed): matched to its refund, in front of a person, retried once under a retry key', async () => {
+    const s = await unbookablePaidTrip();
+    fake.failNextKeptUnderKey();
+    expect((await s.pay()).status).toBe(500);
+    fake.nextRefundStatus('pending');
+    expect((await s.pay()).status).toBe(200);
+    const [made] = fake.refundsOf(s.paymentIntent);
+    const failed = fake.setRefundStatus(made?.id as string, 'failed', 'expired_or_canceled_card');
+
+    expect((await s.send('refund.failed', refundObject(failed))).body.outcome).toBe('needs_attention');
+    expect(await s.record()).toMatchObject({ status: 'needs_attention', refunds: [{ refundKey: s.key, keyRenewals: 1, status: 'failed' }] });
+    expect(await retryRefund(s.ops, s.paymentIntent, 'ana')).toMatchObject({ ok: true });
+
+    expect(fake.refundsOf(s.paymentIntent)).toHaveLength(2);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+    expect((await s.record())?.refunds.map((entry) => entry.status)).toEqual(['failed', 'succeeded']);
   });
 
   it('the whole charge refunded in the Dashboard before the next delivery: nothing is asked again', async () => {
