@@ -11,10 +11,11 @@ import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-boo
 import { COUNTED_LOG_LINES, METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
 import { createStripeClient } from '../../lambdas/shared/stripe/stripe-client';
-import { StripeCheckoutSessions } from '../../lambdas/shared/stripe/stripe-gateway';
+import { StripeCheckoutSessions, StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { WEBHOOK_PATH } from '../../lambdas/stripe-webhook/webhook-handler';
+import { createStripeReconciler, ReconciliationStoppedError, type ReconcilerSummary } from '../../lambdas/stripe-reconciler/reconciler';
 import { startDynamoDbLocalWithTable } from '../dev-kit/booking-table';
 import { claimLocalDeploymentMark } from '../dev-kit/deployment-mark';
 import { assertPortFree } from '../dev-kit/dynamodb-local';
@@ -43,8 +44,13 @@ export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
   readonly holdMinutes?: number;
   /** How often expired holds are given back, as the deployed hold sweeper's schedule does. @default 60000 (every minute) */
   readonly holdSweepEveryMs?: number;
-  /** The sweep's clock (a test's, ahead). @default systemClock */
-  readonly holdSweepClock?: Clock;
+  /**
+   * How often Stripe's events are read back and the refunds Stripe did not take asked for again, as the deployed
+   * reconciliation sweep's schedule does. @default 900000 (every 15 minutes, the deployment's default)
+   */
+  readonly reconcileEveryMs?: number;
+  /** The clock of both schedules (a test's, ahead). @default systemClock */
+  readonly scheduleClock?: Clock;
 }
 
 export interface LocalStack {
@@ -67,6 +73,10 @@ export interface LocalStack {
   readonly store: DynamoDbBookingStore;
   /** One run of the hold sweeper, as the schedule runs it. */
   sweepHolds(): Promise<SweepResult>;
+  /** One run of the reconciliation sweep, as the schedule runs it (the run under way, if one is). */
+  reconcile(): Promise<ReconcilerSummary>;
+  /** The local stand-in of Stripe's API, when there is one (no STRIPE_API_KEY). */
+  readonly standIn?: StripeFake;
   stop(): Promise<void>;
 }
 
@@ -133,13 +143,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const client = stripeClient();
     const signingSecrets = [LOCAL_SIGNING_SECRET, ...options.extraSigningSecrets];
+    // The stand-in is test mode; a real key decides for itself.
+    const mode = stripeModeOf(options.stripeApiKey ?? 'sk_test_local');
     const webhook = createLocalWebhookHandler({
       store,
       table: mark,
       stripeClient: () => client,
       signingSecrets: async () => signingSecrets,
-      // The stand-in is test mode; a real key decides for itself.
-      mode: stripeModeOf(options.stripeApiKey ?? 'sk_test_local'),
+      mode,
       logger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });
@@ -169,7 +180,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The stand-in's payment page sends its signed events to this webhook, as Stripe would.
     standIn?.setWebhook(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, LOCAL_SIGNING_SECRET);
     // The hold sweeper's schedule: seats of a checkout left open come back to sale, as in AWS.
-    const sweepHolds = (): Promise<SweepResult> => releaseExpiredHolds({ store, clock: options.holdSweepClock ?? systemClock, ids: randomIds });
+    const scheduleClock = options.scheduleClock ?? systemClock;
+    const sweepHolds = (): Promise<SweepResult> => releaseExpiredHolds({ store, clock: scheduleClock, ids: randomIds });
     const sweeping = setInterval(() => {
       sweepHolds().then(
         (result) => {
@@ -181,6 +193,42 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     }, options.holdSweepEveryMs ?? 60_000);
     cleanups.push(async () => clearInterval(sweeping));
+    // The reconciliation sweep's schedule, as in AWS: an event whose delivery failed (the webhook down or answering an
+    // error: the stand-in does not retry) is processed, and a refund Stripe did not take is asked for again.
+    const sweepEvents = createStripeReconciler({
+      store,
+      events: new StripeEventSource(async () => client),
+      gateway: new StripePaymentGateway(async () => client),
+      clock: scheduleClock,
+      ids: randomIds,
+      mode: async () => mode,
+      table: mark,
+      logger,
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+    });
+    // One run at a time: a run longer than the schedule's period (a first run over a month of a real account's events)
+    // is not joined by the next; asked for meanwhile, the run under way is the answer.
+    let reconciling: Promise<ReconcilerSummary> | undefined;
+    const reconcile = (): Promise<ReconcilerSummary> => {
+      reconciling ??= sweepEvents().finally(() => {
+        reconciling = undefined;
+      });
+      return reconciling;
+    };
+    const reconcilingOnSchedule = setInterval(
+      () => {
+        // What the run did is in its own log lines, as the deployed function's are, a run stopped at an event included.
+        reconcile().catch((error: unknown) => {
+          if (!(error instanceof ReconciliationStoppedError)) logger.error('The reconciliation sweep failed; the next one tries again', { error });
+        });
+      },
+      options.reconcileEveryMs ?? 15 * 60_000,
+    );
+    // A run under way ends before DynamoDB Local and the stand-in stop under it.
+    cleanups.push(async () => {
+      clearInterval(reconcilingOnSchedule);
+      await reconciling?.catch(() => undefined);
+    });
     return {
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
       checkoutUrl: `http://127.0.0.1:${port}${CHECKOUT_PATH}`,
@@ -195,6 +243,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       seededSlots,
       store,
       sweepHolds,
+      reconcile,
+      ...(standIn && { standIn }),
       stop: stopAll,
     };
   } catch (error) {

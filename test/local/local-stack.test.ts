@@ -17,6 +17,9 @@ import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { LOCAL_INDEXES } from '../support/store';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { type Slot, unheldSeats } from '../../lambdas/shared/domain/model';
 
 /** A stack of the test's own, in memory, on free ports. */
@@ -376,7 +379,7 @@ describe('local stack, holds', () => {
     // page: before, the sweep would find a hold run out with no page yet, and end the checkout being made.
     let ahead = 0;
     const later = { now: () => new Date(Date.now() + ahead) };
-    const own = await startTestStack('local-stack-holds-test', { holdSweepEveryMs: 50, holdSweepClock: later });
+    const own = await startTestStack('local-stack-holds-test', { holdSweepEveryMs: 50, scheduleClock: later });
     try {
       const { riceTerraces } = DEMO_SLOTS;
       const unheld = async () => unheldSeats((await own.store.getSlots([riceTerraces.slotId])).get(riceTerraces.slotId) as Slot);
@@ -404,6 +407,86 @@ describe('local stack, holds', () => {
       expect(await unheld()).toBe(before);
       expect((await checkConsistency(own.store, LOCAL_INDEXES)).drifted).toEqual([]);
       expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [], heldByUnusableSlots: [] });
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('local stack, reconciliation sweep', () => {
+  /** A checkout through the front door, paid on the stand-in's page (its redirect not followed: no return page runs). */
+  async function checkoutPaid(own: LocalStack, userId: string, guestCount: number): Promise<string> {
+    const started = await fetch(own.checkoutUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        userId,
+        items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount }],
+        successUrl: 'http://127.0.0.1/done',
+        cancelUrl: 'http://127.0.0.1/cancelled',
+      }),
+    });
+    expect(started.status).toBe(201);
+    const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
+    const paid = await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
+    expect(paid.status).toBe(303);
+    return tripId;
+  }
+
+  it('books, on its schedule as in AWS, a paid trip whose event never reached the webhook, and only once', async () => {
+    // Ahead of the events by more than the sweep leaves them to settle (and the webhook to take them), less than a hold.
+    const later = { now: () => new Date(Date.now() + 10 * 60_000) };
+    const own = await startTestStack('local-stack-reconcile-test', { reconcileEveryMs: 50, scheduleClock: later });
+    try {
+      own.standIn?.dropNextDeliveries(1);
+      const tripId = await checkoutPaid(own, 'user-lost-delivery', 2);
+      const [event] = (own.standIn?.events ?? []).filter((candidate) => candidate.type === 'checkout.session.completed');
+
+      // Nothing was delivered: the schedule alone books it.
+      while ((await own.store.getTrip(tripId))?.status !== 'booked') await own.store.getTrip(tripId);
+
+      expect(event).toBeDefined();
+      expect(own.standIn?.deliveries.map((delivery) => delivery.eventId)).not.toContain(event?.id);
+      expect(await own.store.getProcessedEvent(event?.id ?? '')).toMatchObject({ outcome: 'booked' });
+      const bookings = await own.store.listBookingsOfTrip(tripId);
+      expect(bookings).toHaveLength(1);
+      expect(bookings[0]).toMatchObject({ status: 'confirmed', guestCount: 2 });
+      // A run after it finds the event processed: nothing more.
+      const again = await own.reconcile();
+      expect(again).toMatchObject({ processed: 0, missedDeliveries: 0 });
+      expect(await own.store.listBookingsOfTrip(tripId)).toHaveLength(1);
+      expect((await checkConsistency(own.store, LOCAL_INDEXES)).drifted).toEqual([]);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('asks Stripe again for a refund it did not take, once, and the money goes back', async () => {
+    let ahead = 0;
+    const later = { now: () => new Date(Date.now() + ahead) };
+    const own = await startTestStack('local-stack-refunds-due-test', { scheduleClock: later });
+    try {
+      const tripId = await checkoutPaid(own, 'user-refund-due', 1);
+      const [booking] = await own.store.listBookingsOfTrip(tripId);
+      const trip = await own.store.getTrip(tripId);
+      const paymentId = booking?.paymentId ?? '';
+      const deps = { store: own.store, gateway: new StripePaymentGateway(async () => own.standIn?.client() as Stripe), clock: systemClock, ids: randomIds };
+      own.standIn?.failNext(1);
+      // Stripe failed it: the booking is cancelled, its refund stored as requested, and the caller told.
+      const cancelling = cancelBooking(deps, { reference: booking?.reference ?? '', reason: 'asked by the traveller', refund: true });
+      await expect(cancelling).rejects.toThrow(PaymentGatewayUnavailableError);
+      expect((await own.store.getPaymentRecord(paymentId))?.refunds).toEqual([expect.objectContaining({ status: 'requested' })]);
+      expect(own.standIn?.totalRefunded(paymentId)).toBe(0);
+
+      // Younger than the sweep leaves to the call that stored it: not asked yet.
+      expect(await own.reconcile()).toMatchObject({ refundsResumed: 0 });
+      ahead = 10 * 60_000;
+      expect(await own.reconcile()).toMatchObject({ refundsResumed: 1, overdueRefunds: 0 });
+      expect(await own.reconcile()).toMatchObject({ refundsResumed: 0 });
+
+      expect(own.standIn?.totalRefunded(paymentId)).toBe(trip?.amount);
+      expect(own.standIn?.refundsOf(paymentId)).toHaveLength(1);
+      expect((await own.store.getPaymentRecord(paymentId))?.refunds).toEqual([expect.objectContaining({ status: 'succeeded', amount: trip?.amount })]);
     } finally {
       await own.stop();
     }
