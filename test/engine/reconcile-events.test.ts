@@ -259,7 +259,9 @@ describe('a window holding more events than one listing takes (the account’s o
     expect(await store.getEventCursor(source)).not.toHaveProperty('retryEventIds');
   });
 
-  it('a window a whole run could not list: narrowed for the next run at the pace of what was listed (kept on the cursor), not stalled; the next run gets through, and one starting narrowed that gets nowhere is stalled', async () => {
+  it('a window a whole run could not list: narrowed for the next run at the pace of what was listed (kept on the cursor), not stalled; the next run gets through, and one starting narrowed that gets nowhere is stalled', {
+    timeout: 120_000,
+  }, async () => {
     const source = uniqueId('cursor');
     await store.moveEventCursor({ source, resumeAt: T - 3_600, mode: 'test', updatedAt: clock.now().toISOString() });
     const all = spread(3 * EVENTS_PER_PIECE, T - 1_800, 1_800);
