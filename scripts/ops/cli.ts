@@ -106,13 +106,30 @@ function unknownFlag(argv: readonly string[], error: unknown): string | undefine
   return `unknown flag ${flag}${command ? ` for ${command.name}` : ''}${near ? ` (did you mean --${near}?)` : ''}; ${pointer}`;
 }
 
+/**
+ * A flag that takes a value given none: followed by another flag (`--reason --no-refund`, which parseArgs calls
+ * ambiguous) or last on the line. Said as the value it lacks, and how to give one that starts with a dash. Undefined
+ * for parseArgs' other refusals.
+ */
+function missingValue(argv: readonly string[], error: unknown): string | undefined {
+  if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return undefined;
+  const quoted = /^Option '([^']+)' argument (?:is ambiguous|missing)/.exec((error as Error).message)?.[1];
+  const flag = quoted && /--[\w-]+/.exec(quoted)?.[0];
+  if (!flag) return undefined;
+  // The occurrence that lacks its value: the one followed by a flag, or by nothing.
+  const at = argv.findIndex((arg, index) => arg === flag && (argv[index + 1] === undefined || argv[index + 1]?.startsWith('-')));
+  const next = at >= 0 ? argv[at + 1] : undefined;
+  if (next === undefined) return `${flag} needs a value (one that starts with a dash is written ${flag}=-…)`;
+  return `${flag} needs a value, and the "${next}" after it is a flag of its own (a value that starts with a dash is written ${flag}=${next})`;
+}
+
 /** Runs one command; resolves to the process exit code (0 done, 1 refused or drift found, 2 bad usage). */
 export async function runOps(argv: string[], io: CliIo): Promise<number> {
   let found: ReturnType<typeof findCommand>;
   try {
     found = findCommand(argv);
   } catch (error) {
-    io.err(`error: USAGE: ${unknownFlag(argv, error) ?? `${(error as Error).message.split('\n')[0]}; ${HELP_POINTER}`}`);
+    io.err(`error: USAGE: ${unknownFlag(argv, error) ?? missingValue(argv, error) ?? `${(error as Error).message.split('\n')[0]}; ${HELP_POINTER}`}`);
     return 2;
   }
   const { line, command } = found;

@@ -1,7 +1,7 @@
 // The operator CLI against DynamoDB Local: what it prints, what it changes, and its exit codes.
 import { describe, expect, it } from 'vitest';
 import { ops } from '../support/ops';
-import { OPS_COMMAND_NAMES } from '../../scripts/ops/cli';
+import { OPS_COMMAND_NAMES, runOps } from '../../scripts/ops/cli';
 import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -101,7 +101,7 @@ describe('ops slots', () => {
     { argv: () => slotsAdd({ currency: 'XYZ' }), code: 2, message: '--currency is no ISO 4217 currency' },
     { argv: () => slotsAdd({ id: '' }), code: 2, message: '--id needs a value' },
     { argv: () => slotsAdd({ experience: undefined }), code: 2, message: 'slots add needs --experience' },
-    { argv: () => [...slotsAdd({}), '--capacity'], code: 2, message: "Option '--capacity" },
+    { argv: () => [...slotsAdd({}), '--capacity'], code: 2, message: 'USAGE: --capacity needs a value' },
     { argv: () => slotsAdd({ date: '2020-01-01' }), code: 1, message: 'VALIDATION_FAILED: --date 2020-01-01 is in the past' },
     { argv: () => ['bookings', 'list'], code: 2, message: 'exactly one of --trip, --slot or --user' },
     { argv: () => ['bookings', 'show', 'PL-NOTHERE'], code: 1, message: 'BOOKING_NOT_FOUND' },
@@ -119,6 +119,12 @@ describe('ops slots', () => {
       message: 'unknown flag --experiance for slots list (did you mean --experience?); npm run ops -- slots list --help lists its flags',
     },
     { argv: () => ['bookings', 'cancel', 'PL-NOTHERE', '--reason', 'x', '--trip', 't'], code: 2, message: 'unknown flag --trip for bookings cancel;' },
+    {
+      argv: () => ['bookings', 'cancel', 'PL-NOTHERE', '--reason', '--no-refund'],
+      code: 2,
+      message:
+        'USAGE: --reason needs a value, and the "--no-refund" after it is a flag of its own (a value that starts with a dash is written --reason=--no-refund)',
+    },
     { argv: () => ['--tabel', 'x', 'check'], code: 2, message: 'unknown flag --tabel for check (did you mean --table?)' },
     { argv: () => ['--frobnicate'], code: 2, message: 'unknown flag --frobnicate; npm run ops -- help lists the commands' },
     { argv: () => ['slots', 'list', '-x'], code: 2, message: 'unknown flag -x for slots list; npm run ops -- slots list --help lists its flags' },
@@ -160,6 +166,16 @@ describe('ops slots', () => {
     expect(await ops(['bookings', 'list', '--trip', uniqueId('trip')])).toMatchObject({ code: 0, out: 'No bookings found.' });
     expect(await ops(['audit', 'list', '--entity', `trip:${uniqueId('trip')}`])).toMatchObject({ code: 0, out: expect.stringMatching(/^No audit entries/) });
     expect(await ops(['bookings', 'list', '--trip', uniqueId('trip'), '--json'])).toMatchObject({ code: 0, out: '[]' });
+  });
+});
+
+describe('ops, a flag given no value', () => {
+  it('last on the line: names the flag and how to give a value that starts with a dash, before anything is read', async () => {
+    const err: string[] = [];
+    const code = await runOps(['bookings', 'cancel', 'PL-NOTHERE', '--reason'], { out: () => undefined, err: (line) => err.push(line), env: {} });
+
+    expect(code).toBe(2);
+    expect(err).toEqual(['error: USAGE: --reason needs a value (one that starts with a dash is written --reason=-…)']);
   });
 });
 
