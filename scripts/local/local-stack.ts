@@ -7,6 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { releaseExpiredHolds, type SweepResult } from '../../lambdas/shared/domain/release-holds';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
+import { InvocationDeadline, within } from '../../lambdas/shared/invocation-deadline';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { COUNTED_LOG_LINES, METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
@@ -27,6 +28,12 @@ import { claimDataFolder, isClaimFile } from './data-folder';
 import { seedDemoData } from './demo-data';
 import { LOCAL_SIGNING_SECRET, LocalSettingError, type LocalSettings, type LogLevel } from './local-settings';
 import { StandInStateError, startStripeFake, type StripeFake } from './stripe-fake';
+
+/** A reconciliation run's time, the deployed function's timeout. */
+const RECONCILE_RUN_MS = 4 * 60_000;
+
+/** How long a stop waits for a reconciliation run under way to end, having asked it to begin nothing more. */
+const STOP_WAITS_FOR_RUN_MS = 3_000;
 
 /** The Stripe stand-in's state, in the data folder beside DynamoDB Local's database. */
 export const STAND_IN_STATE_FILE = 'stripe-stand-in.json';
@@ -49,6 +56,8 @@ export interface LocalStackOptions extends Omit<LocalSettings, 'stripePort'> {
    * reconciliation sweep's schedule does. @default 900000 (every 15 minutes, the deployment's default)
    */
   readonly reconcileEveryMs?: number;
+  /** When the first run comes after the start. @default reconcileEveryMs (as a schedule's first run comes) */
+  readonly reconcileFirstAfterMs?: number;
   /** The clock of both schedules (a test's, ahead). @default systemClock */
   readonly scheduleClock?: Clock;
 }
@@ -194,40 +203,60 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }, options.holdSweepEveryMs ?? 60_000);
     cleanups.push(async () => clearInterval(sweeping));
     // The reconciliation sweep's schedule, as in AWS: an event whose delivery failed (the webhook down or answering an
-    // error: the stand-in does not retry) is processed, and a refund Stripe did not take is asked for again.
+    // error: the stand-in does not retry) is processed, and a refund Stripe did not take is asked for again. Each run has
+    // the deployed function's time, and its calls to Stripe end within it, so a first run over a busy account's month
+    // (or Stripe slow on refunds due) goes on in the next run as in AWS.
+    const deadline = new InvocationDeadline();
+    const sweepLogger = logger.createChild();
     const sweepEvents = createStripeReconciler({
       store,
-      events: new StripeEventSource(async () => client),
-      gateway: new StripePaymentGateway(async () => client),
+      events: new StripeEventSource(async () => client, deadline),
+      gateway: new StripePaymentGateway(async () => client, deadline),
       clock: scheduleClock,
       ids: randomIds,
       mode: async () => mode,
       table: mark,
-      logger,
+      logger: sweepLogger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
     });
-    // One run at a time: a run longer than the schedule's period (a first run over a month of a real account's events)
-    // is not joined by the next; asked for meanwhile, the run under way is the answer.
+    // Once a stop is asked, a run under way begins nothing more: no payment's refunds, no event.
+    let stopAsked = false;
+    // One run at a time: a run longer than the schedule's period is not joined by the next; asked for meanwhile, the run
+    // under way is the answer.
     let reconciling: Promise<ReconcilerSummary> | undefined;
     const reconcile = (): Promise<ReconcilerSummary> => {
-      reconciling ??= sweepEvents().finally(() => {
-        reconciling = undefined;
-      });
+      if (reconciling === undefined) {
+        const endsAt = Date.now() + RECONCILE_RUN_MS;
+        const context = { getRemainingTimeInMillis: () => (stopAsked ? 0 : Math.max(0, endsAt - Date.now())) };
+        reconciling = deadline
+          .during(context, () => sweepEvents(undefined, context))
+          .finally(() => {
+            reconciling = undefined;
+          });
+      }
       return reconciling;
     };
-    const reconcilingOnSchedule = setInterval(
-      () => {
-        // What the run did is in its own log lines, as the deployed function's are, a run stopped at an event included.
-        reconcile().catch((error: unknown) => {
-          if (!(error instanceof ReconciliationStoppedError)) logger.error('The reconciliation sweep failed; the next one tries again', { error });
-        });
-      },
-      options.reconcileEveryMs ?? 15 * 60_000,
-    );
-    // A run under way ends before DynamoDB Local and the stand-in stop under it.
+    const everyMs = options.reconcileEveryMs ?? 15 * 60_000;
+    const runOnSchedule = (): void => {
+      // What the run did is in its own log lines, as the deployed function's are, a run stopped at an event included.
+      reconcile().catch((error: unknown) => {
+        if (!(error instanceof ReconciliationStoppedError)) logger.error('The reconciliation sweep failed; the next one tries again', { error });
+      });
+      schedule = setTimeout(runOnSchedule, everyMs);
+    };
+    let schedule = setTimeout(runOnSchedule, options.reconcileFirstAfterMs ?? everyMs);
     cleanups.push(async () => {
-      clearInterval(reconcilingOnSchedule);
-      await reconciling?.catch(() => undefined);
+      clearTimeout(schedule);
+      stopAsked = true;
+      // A run cut short loses nothing (a refund stays requested and is found by its key, events are listed again from
+      // the cursor): it is waited for a moment, so that what it is writing lands, and its lines about being cut short
+      // (or about DynamoDB Local going away under it) would only be noise on the way out.
+      sweepLogger.setLogLevel('SILENT');
+      if (reconciling !== undefined)
+        await within(
+          reconciling.catch(() => undefined),
+          STOP_WAITS_FOR_RUN_MS,
+        );
     });
     return {
       webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,

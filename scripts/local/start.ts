@@ -119,6 +119,9 @@ async function main(): Promise<number | undefined> {
       inMemory: values['in-memory'],
       reset: values.reset,
       logLevel,
+      // Half a minute in, not a whole period: a stack restarted more often than every 15 minutes still sweeps what was
+      // lost while it was stopped.
+      reconcileFirstAfterMs: 30_000,
       onRequest: (route, status, ms) => console.log(`${new Date().toISOString()}  ${route}  ${status}  ${ms} ms`),
     });
   } catch (error) {

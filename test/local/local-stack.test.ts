@@ -461,6 +461,17 @@ describe('local stack, reconciliation sweep', () => {
     }
   });
 
+  it('runs first when told after the start, not a whole period later (npm start: half a minute)', async () => {
+    const own = await startTestStack('local-stack-reconcile-first-test', { reconcileFirstAfterMs: 0, reconcileEveryMs: 3_600_000 });
+    try {
+      // The first run writes the test mode's cursor; the next would come an hour later.
+      while ((await own.store.getEventCursor('stripe')) === undefined) await own.store.getTrip('none');
+      expect(await own.store.getEventCursor('stripe')).toMatchObject({ source: 'stripe', mode: 'test' });
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('asks Stripe again for a refund it did not take, once however often it runs, and the money goes back', async () => {
     let ahead = 0;
     const later = { now: () => new Date(Date.now() + ahead) };
@@ -497,6 +508,88 @@ describe('local stack, reconciliation sweep', () => {
       await own.stop();
     }
   });
+});
+
+describe('local stack, stopping while the reconciliation sweep runs', () => {
+  /** `stopping`'s outcome within `ms`, or 'still stopping'. */
+  async function within(stopping: Promise<unknown>, ms: number): Promise<'stopped' | 'still stopping'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'still stopping'>((resolve) => {
+      timer = setTimeout(() => resolve('still stopping'), ms);
+    });
+    try {
+      return await Promise.race([stopping.then(() => 'stopped' as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('stops in seconds while Stripe is slow on the refunds due, begins no more of them, and refunds none twice', async () => {
+    let ahead = 0;
+    const later = { now: () => new Date(Date.now() + ahead) };
+    const own = await startTestStack('local-stack-stop-slow-stripe-test', { scheduleClock: later });
+    const standIn = own.standIn as NonNullable<LocalStack['standIn']>;
+    const deps = { store: own.store, gateway: new StripePaymentGateway(async () => standIn.client()), clock: systemClock, ids: randomIds };
+    const payments: string[] = [];
+    try {
+      // Three cancellations while Stripe was down: three refunds stored as requested.
+      for (const user of ['one', 'two', 'three']) {
+        const started = await fetch(own.checkoutUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            userId: `user-stop-${user}`,
+            items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount: 1 }],
+            successUrl: 'http://127.0.0.1/done',
+            cancelUrl: 'http://127.0.0.1/cancelled',
+          }),
+        });
+        const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
+        await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
+        const [booking] = await own.store.listBookingsOfTrip(tripId);
+        payments.push(booking?.paymentId ?? '');
+        standIn.failNext(1);
+        await expect(cancelBooking(deps, { reference: booking?.reference ?? '', reason: 'asked', refund: true })).rejects.toThrow(
+          PaymentGatewayUnavailableError,
+        );
+      }
+      ahead = 10 * 60_000;
+      // Stripe takes them now, but its answers are lost on the way: each call waits for the client's timeout.
+      standIn.leaveNextRefundsUnanswered(3);
+      const run = own.reconcile();
+      const ran = run.then(
+        () => 'ended',
+        () => 'failed',
+      );
+      while (standIn.calls.filter((call) => call.path === '/v1/refunds' && call.method === 'POST').length < 4) await own.store.getTrip('none');
+
+      const stopping = own.stop();
+      expect(await within(stopping, 5_000)).toBe('stopped');
+      expect(await ran).toMatch(/ended|failed/);
+      // The payment asked for when the stop came was the last one begun; none was refunded twice.
+      expect(payments.filter((paymentId) => standIn.refundsOf(paymentId).length > 0)).toHaveLength(1);
+      for (const paymentId of payments) expect(standIn.refundsOf(paymentId).length).toBeLessThanOrEqual(1);
+    } finally {
+      await own.stop();
+    }
+  }, 90_000);
+
+  it('stops even when DynamoDB Local stopped answering under a run', async () => {
+    const own = await startTestStack('local-stack-stop-frozen-test');
+    const java = own.dynamoPid;
+    try {
+      process.kill(java, 'SIGSTOP');
+      own.reconcile().catch(() => undefined);
+      expect(await within(own.stop(), 15_000)).toBe('stopped');
+      expect(() => process.kill(java, 0)).toThrow();
+    } finally {
+      try {
+        process.kill(java, 'SIGCONT');
+      } catch {
+        // Gone, as it should be.
+      }
+    }
+  }, 40_000);
 });
 
 describe('local stack, stopping', () => {
