@@ -63,6 +63,11 @@ export interface StripeReconcilerDeps extends Omit<PaymentDeps, 'store'> {
   readonly metrics: Metrics;
   /** Whose cursors this sweep moves (cursorOf) and whose place in the refunds due it keeps. @default STRIPE_CURSOR */
   readonly cursor?: string;
+  /**
+   * True once the run under way was asked to end before its time (a local stack stopping, its remaining time then 0):
+   * it ends as out of time without taking that for the account's pace. A Lambda's run only ever runs out of time.
+   */
+  readonly interrupted?: () => boolean;
 }
 
 /** What one run did, as the function returns it (and its last log line says). */
@@ -137,6 +142,7 @@ export function createStripeReconciler(deps: StripeReconcilerDeps): StripeReconc
           span: { kind: 'cursor', source: cursorOf(sweep, mode), mode },
           types: HANDLED_EVENT_TYPES,
           ...(budget && { timeLeft: budget.events }),
+          ...(deps.interrupted && { interrupted: deps.interrupted }),
         },
       );
       return report(reportRefunds(refunds), result);

@@ -7,7 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type Clock, randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { releaseExpiredHolds, type SweepResult } from '../../lambdas/shared/domain/release-holds';
 import { createDocumentClient } from '../../lambdas/shared/dynamodb/client';
-import { InvocationDeadline, within } from '../../lambdas/shared/invocation-deadline';
+import { type CallDeadline, within } from '../../lambdas/shared/invocation-deadline';
 import { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { COUNTED_LOG_LINES, METRICS_NAMESPACE, SERVICE_NAME, stripeKeyRejectionReporter } from '../../lambdas/shared/observability';
 import { stripeModeOf } from '../../lambdas/shared/stripe/stripe-contract';
@@ -206,41 +206,45 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // error: the stand-in does not retry) is processed, and a refund Stripe did not take is asked for again. Each run has
     // the deployed function's time, and its calls to Stripe end within it, so a first run over a busy account's month
     // (or Stripe slow on refunds due) goes on in the next run as in AWS.
-    const deadline = new InvocationDeadline();
+    let stopAsked = false;
+    let runEndsAt: number | undefined;
+    // Read at each call (runs here come one at a time): once a stop is asked, no payment, event or page of Stripe's
+    // events is begun.
+    const runTimeLeft = (): number | undefined => (runEndsAt === undefined ? undefined : stopAsked ? 0 : Math.max(0, runEndsAt - Date.now()));
+    const runDeadline: CallDeadline = { timeLeft: runTimeLeft };
     const sweepLogger = logger.createChild();
     const sweepEvents = createStripeReconciler({
       store,
-      events: new StripeEventSource(async () => client, deadline),
-      gateway: new StripePaymentGateway(async () => client, deadline),
+      events: new StripeEventSource(async () => client, runDeadline),
+      gateway: new StripePaymentGateway(async () => client, runDeadline),
       clock: scheduleClock,
       ids: randomIds,
       mode: async () => mode,
       table: mark,
       logger: sweepLogger,
       metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+      // A run a stop cuts short learns nothing of the account's pace from it.
+      interrupted: () => stopAsked,
     });
-    // Once a stop is asked, a run under way begins nothing more: no payment's refunds, no event.
-    let stopAsked = false;
     // One run at a time: a run longer than the schedule's period is not joined by the next; asked for meanwhile, the run
     // under way is the answer.
     let reconciling: Promise<ReconcilerSummary> | undefined;
     const reconcile = (): Promise<ReconcilerSummary> => {
       if (reconciling === undefined) {
-        const endsAt = Date.now() + RECONCILE_RUN_MS;
-        const context = { getRemainingTimeInMillis: () => (stopAsked ? 0 : Math.max(0, endsAt - Date.now())) };
-        reconciling = deadline
-          .during(context, () => sweepEvents(undefined, context))
-          .finally(() => {
-            reconciling = undefined;
-          });
+        runEndsAt = Date.now() + RECONCILE_RUN_MS;
+        reconciling = sweepEvents(undefined, { getRemainingTimeInMillis: () => runTimeLeft() ?? 0 }).finally(() => {
+          reconciling = undefined;
+          runEndsAt = undefined;
+        });
       }
       return reconciling;
     };
     const everyMs = options.reconcileEveryMs ?? 15 * 60_000;
     const runOnSchedule = (): void => {
-      // What the run did is in its own log lines, as the deployed function's are, a run stopped at an event included.
+      // What the run did is in its own log lines, as the deployed function's are, a run stopped at an event included; a
+      // run that fails once a stop is asked fails because the stack is going away under it.
       reconcile().catch((error: unknown) => {
-        if (!(error instanceof ReconciliationStoppedError)) logger.error('The reconciliation sweep failed; the next one tries again', { error });
+        if (!stopAsked && !(error instanceof ReconciliationStoppedError)) logger.error('The reconciliation sweep failed; the next one tries again', { error });
       });
       schedule = setTimeout(runOnSchedule, everyMs);
     };

@@ -413,33 +413,32 @@ describe('local stack, holds', () => {
   });
 });
 
-describe('local stack, reconciliation sweep', () => {
-  /** A checkout through the front door, paid on the stand-in's page (its redirect not followed: no return page runs). */
-  async function checkoutPaid(own: LocalStack, userId: string, guestCount: number): Promise<string> {
-    const started = await fetch(own.checkoutUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        userId,
-        items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount }],
-        successUrl: 'http://127.0.0.1/done',
-        cancelUrl: 'http://127.0.0.1/cancelled',
-      }),
-    });
-    expect(started.status).toBe(201);
-    const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
-    const paid = await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
-    expect(paid.status).toBe(303);
-    return tripId;
-  }
+/** A checkout through the front door, paid on the stand-in's page (its redirect not followed: no return page runs). */
+async function checkoutPaidOn(own: LocalStack, userId: string, guestCount = 1): Promise<string> {
+  const started = await fetch(own.checkoutUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      userId,
+      items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount }],
+      successUrl: 'http://127.0.0.1/done',
+      cancelUrl: 'http://127.0.0.1/cancelled',
+    }),
+  });
+  expect(started.status).toBe(201);
+  const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
+  expect((await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
+  return tripId;
+}
 
+describe('local stack, reconciliation sweep', () => {
   it('books, on its schedule as in AWS, a paid trip whose event never reached the webhook, and only once', async () => {
     // Ahead of the events by more than the sweep leaves them to settle (and the webhook to take them), less than a hold.
     const later = { now: () => new Date(Date.now() + 10 * 60_000) };
     const own = await startTestStack('local-stack-reconcile-test', { reconcileEveryMs: 50, scheduleClock: later });
     try {
       own.standIn?.dropNextDeliveries(1);
-      const tripId = await checkoutPaid(own, 'user-lost-delivery', 2);
+      const tripId = await checkoutPaidOn(own, 'user-lost-delivery', 2);
       const [event] = (own.standIn?.events ?? []).filter((candidate) => candidate.type === 'checkout.session.completed');
 
       // Nothing was delivered: the schedule alone books it.
@@ -477,7 +476,7 @@ describe('local stack, reconciliation sweep', () => {
     const later = { now: () => new Date(Date.now() + ahead) };
     const own = await startTestStack('local-stack-refunds-due-test', { scheduleClock: later });
     try {
-      const tripId = await checkoutPaid(own, 'user-refund-due', 1);
+      const tripId = await checkoutPaidOn(own, 'user-refund-due', 1);
       const [booking] = await own.store.listBookingsOfTrip(tripId);
       const trip = await own.store.getTrip(tripId);
       const paymentId = booking?.paymentId ?? '';
@@ -534,18 +533,7 @@ describe('local stack, stopping while the reconciliation sweep runs', () => {
     try {
       // Three cancellations while Stripe was down: three refunds stored as requested.
       for (const user of ['one', 'two', 'three']) {
-        const started = await fetch(own.checkoutUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            userId: `user-stop-${user}`,
-            items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount: 1 }],
-            successUrl: 'http://127.0.0.1/done',
-            cancelUrl: 'http://127.0.0.1/cancelled',
-          }),
-        });
-        const { tripId, checkoutUrl } = (await started.json()) as { tripId: string; checkoutUrl: string };
-        await fetch(`${checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
+        const tripId = await checkoutPaidOn(own, `user-stop-${user}`);
         const [booking] = await own.store.listBookingsOfTrip(tripId);
         payments.push(booking?.paymentId ?? '');
         standIn.failNext(1);
@@ -573,6 +561,79 @@ describe('local stack, stopping while the reconciliation sweep runs', () => {
       await own.stop();
     }
   }, 90_000);
+
+  it('cut short while it goes over events already processed, keeps the window width it had: a stop says nothing of Stripe’s pace', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'local-stack-stop-window-'));
+    const stripePort = await findFreePort();
+    let ahead = 0;
+    const later = { now: () => new Date(Date.now() + ahead) };
+    const onDisk = () => startTestStack('local-stack-stop-window-test', { inMemory: false, dataDir, stripePort, scheduleClock: later });
+    try {
+      const own = await onDisk();
+      try {
+        for (const user of ['one', 'two', 'three']) await checkoutPaidOn(own, `user-stop-window-${user}`);
+        // A first run 10 minutes later: the three events processed by the webhook fall in the next run's overlap.
+        ahead = 10 * 60_000;
+        await own.reconcile();
+        expect(await own.store.getEventCursor('stripe')).not.toHaveProperty('windowSeconds');
+        // The next run, 15 minutes on: Ctrl-C lands as it looks up the first event of its window.
+        ahead = 25 * 60_000;
+        const store = own.store as unknown as { getProcessedEvent(eventId: string): Promise<unknown> };
+        const lookUp = store.getProcessedEvent.bind(store);
+        let stopping: Promise<void> | undefined;
+        store.getProcessedEvent = (eventId) => {
+          stopping ??= own.stop();
+          return lookUp(eventId);
+        };
+        await own.reconcile().catch(() => undefined);
+        await stopping;
+      } finally {
+        await own.stop();
+      }
+      const restarted = await onDisk();
+      try {
+        expect(await restarted.store.getEventCursor('stripe')).not.toHaveProperty('windowSeconds');
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('asks Stripe for no further page of its events once a stop is asked', async () => {
+    let ahead = 0;
+    const later = { now: () => new Date(Date.now() + ahead) };
+    const own = await startTestStack('local-stack-stop-pages-test', { scheduleClock: later });
+    const standIn = own.standIn as NonNullable<LocalStack['standIn']>;
+    try {
+      await checkoutPaidOn(own, 'user-stop-pages');
+      ahead = 10 * 60_000;
+      await own.reconcile();
+      // 350 more events in the next run's window (another stack's, as far as this one can tell): four pages of 100.
+      const [completed] = standIn.events.filter((event) => event.type === 'checkout.session.completed');
+      for (let i = 0; i < 350; i++) standIn.events.push({ ...structuredClone(completed), id: `evt_other_${String(i).padStart(4, '0')}` } as never);
+      ahead = 20 * 60_000;
+      // Ctrl-C lands as Stripe is asked for the window's first page.
+      const calls = standIn.calls as { method: string; path: string }[];
+      const record = calls.push.bind(calls);
+      let stopping: Promise<void> | undefined;
+      let pagesAfterStop = 0;
+      calls.push = (...made) => {
+        const pages = made.filter((call) => call.method === 'GET' && call.path === '/v1/events').length;
+        if (pages > 0 && stopping === undefined) stopping = own.stop();
+        else pagesAfterStop += pages;
+        return record(...made);
+      };
+      await own.reconcile().catch(() => undefined);
+      await stopping;
+
+      expect(stopping).toBeDefined();
+      expect(pagesAfterStop).toBe(0);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
 
   it('stops even when DynamoDB Local stopped answering under a run', async () => {
     const own = await startTestStack('local-stack-stop-frozen-test');

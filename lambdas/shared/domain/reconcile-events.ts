@@ -92,6 +92,11 @@ export interface ReconcileInput {
   readonly types: readonly string[];
   /** Milliseconds left to work in (the function's remaining time less a margin): no event is begun once it is 0. */
   readonly timeLeft?: () => number;
+  /**
+   * True once the run was asked to end before its time (the process running it stopping): it ends as out of time, but
+   * what it got through says nothing of the account's pace, so no narrower window is kept and it is not stalled.
+   */
+  readonly interrupted?: () => boolean;
 }
 
 export interface ListedEventSummary {
@@ -247,12 +252,13 @@ export async function reconcileEvents<Processed>(deps: ReconcileDeps<Processed>,
     if (event !== undefined) await stopAt(event);
     const moved = cursor !== undefined && (startedAt === undefined || cursor.resumeAt > startedAt);
     const acted = events.some((reconciled) => reconciled.status === 'deferred' || (reconciled.status === 'processed' && reconciled.acted));
-    if (!moved && !acted && current !== undefined) span = Math.min(span, narrowedSpan(current));
+    const interrupted = input.interrupted?.() === true;
+    if (!interrupted && !moved && !acted && current !== undefined) span = Math.min(span, narrowedSpan(current));
     // Narrower than the run began with, at a pace it listed or from the widest: something learned. Halved blind from a
     // narrowed width, or narrowed back after widening within the run: nothing the next run will not meet again.
     const learned = span < startSpan && ((current?.count ?? 0) > 0 || startSpan === WINDOW_SECONDS);
     await saveProgress();
-    const stalled = input.span.kind === 'cursor' && !moved && !acted && !learned;
+    const stalled = input.span.kind === 'cursor' && !interrupted && !moved && !acted && !learned;
     return { from, to, events, stopped: { reason: 'out_of_time' }, ...(stalled && { stalled: true as const }), ...after(cursor, gap) };
   };
   const list = (createdFrom: number, createdTo: number, after: string | undefined) =>
