@@ -1,5 +1,4 @@
 // Test runner settings: pure unit tests on their own, and everything else against one DynamoDB Local started and stopped by the global setup.
-import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // The SDK's notice about Node 20 is noise here: the Lambda runtime is Node 24, only local tooling runs on 20.
@@ -15,10 +14,11 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Most files wait on DynamoDB Local (Java, on a core of its own) far more than they compute: one worker more than
-    // vitest's default (cores - 1) keeps both cores busy. On two cores the suite takes 7.5 minutes instead of 10.5; the
-    // heaviest tests (restarts, thousands of events) carry timeouts of their own.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // One file at a time, on every machine: some tests sweep with their clocks hours ahead (expired holds, refunds due,
+    // Stripe's events), and a sweep acts on the whole shared table, so it would act on another file's holds and refunds
+    // mid-test. (Two workers took the suite from 10.5 to 7.5 minutes on two cores, and a hold of one file was released
+    // by another's sweep.)
+    maxWorkers: 1,
     // `npm run test:coverage`: the whole suite, measured on the code that ships.
     coverage: {
       provider: 'v8',
@@ -37,7 +37,7 @@ export default defineConfig({
           name: 'dynamodb-local',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...UNIT_TESTS],
-          // Files run in parallel against one DynamoDB Local; every test uses ids of its own.
+          // Files run one at a time against one DynamoDB Local (maxWorkers above); every test uses ids of its own.
           globalSetup: ['test/support/global-setup.ts'],
           setupFiles: ['test/support/close-clients.ts'],
         },
