@@ -380,6 +380,15 @@ describe('a server error Stripe keeps under the session key, at the hold’s one
     fake.calls
       .filter((call) => call.method === 'POST' && call.path === '/v1/checkout/sessions' && call.idempotencyKey?.includes(tripId))
       .map((call) => call.idempotencyKey);
+  /** A checkout of two seats with a 60-minute hold whose session Stripe answered with a 500 it keeps under the key: 503, held. */
+  const checkoutMetAKeptError = async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    const options = { key: uniqueId('key'), holdMinutes: 60 };
+    fake.failNextKeptUnderKey(1, 'sessions');
+    expect((await checkout(body, options)).status).toBe(503);
+    return { slot, body, options, tripId: await heldTripOf(slot) };
+  };
 
   it('continues a retry with a 1430-minute hold, which already ends at the cap: the session asked for a second earlier, under another key', async () => {
     const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
@@ -401,12 +410,7 @@ describe('a server error Stripe keeps under the session key, at the hold’s one
   });
 
   it('two retries at once after a kept error, one renewal held until the other recorded its page: one session made, both answer it', async () => {
-    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
-    const body = request([[slot, 2]]);
-    const options = { key: uniqueId('key'), holdMinutes: 60 };
-    fake.failNextKeptUnderKey(1, 'sessions');
-    expect((await checkout(body, options)).status).toBe(503);
-    const tripId = await heldTripOf(slot);
+    const { body, options, tripId } = await checkoutMetAKeptError();
 
     const held = holdFirstCommit(store);
     const first = checkout(body, { ...options, store: held.store });
@@ -422,12 +426,7 @@ describe('a server error Stripe keeps under the session key, at the hold’s one
   });
 
   it('the hold sweeper releasing the hold between the renewal’s read and its write: 409, the seats back once, no page', async () => {
-    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
-    const body = request([[slot, 2]]);
-    const options = { key: uniqueId('key'), holdMinutes: 60 };
-    fake.failNextKeptUnderKey(1, 'sessions');
-    expect((await checkout(body, options)).status).toBe(503);
-    const tripId = await heldTripOf(slot);
+    const { slot, body, options, tripId } = await checkoutMetAKeptError();
 
     const held = holdFirstCommit(store);
     const retried = checkout(body, { ...options, store: held.store });

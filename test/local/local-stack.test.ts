@@ -19,6 +19,7 @@ import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { LATE, within } from '../../lambdas/shared/invocation-deadline';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { type Slot, unheldSeats } from '../../lambdas/shared/domain/model';
 
@@ -510,19 +511,6 @@ describe('local stack, reconciliation sweep', () => {
 });
 
 describe('local stack, stopping while the reconciliation sweep runs', () => {
-  /** `stopping`'s outcome within `ms`, or 'still stopping'. */
-  async function within(stopping: Promise<unknown>, ms: number): Promise<'stopped' | 'still stopping'> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'still stopping'>((resolve) => {
-      timer = setTimeout(() => resolve('still stopping'), ms);
-    });
-    try {
-      return await Promise.race([stopping.then(() => 'stopped' as const), late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   it('stops in seconds while Stripe is slow on the refunds due, begins no more of them, and refunds none twice', async () => {
     let ahead = 0;
     const later = { now: () => new Date(Date.now() + ahead) };
@@ -552,7 +540,7 @@ describe('local stack, stopping while the reconciliation sweep runs', () => {
       while (standIn.calls.filter((call) => call.path === '/v1/refunds' && call.method === 'POST').length < 4) await own.store.getTrip('none');
 
       const stopping = own.stop();
-      expect(await within(stopping, 5_000)).toBe('stopped');
+      expect(await within(stopping, 5_000)).not.toBe(LATE);
       expect(await ran).toMatch(/ended|failed/);
       // The payment asked for when the stop came was the last one begun; none was refunded twice.
       expect(payments.filter((paymentId) => standIn.refundsOf(paymentId).length > 0)).toHaveLength(1);
@@ -641,7 +629,7 @@ describe('local stack, stopping while the reconciliation sweep runs', () => {
     try {
       process.kill(java, 'SIGSTOP');
       own.reconcile().catch(() => undefined);
-      expect(await within(own.stop(), 15_000)).toBe('stopped');
+      expect(await within(own.stop(), 15_000)).not.toBe(LATE);
       expect(() => process.kill(java, 0)).toThrow();
     } finally {
       try {
