@@ -267,3 +267,61 @@ describe('a second round that fails after the first one settled other refunds', 
     expect(resumed.payments).toMatchObject([{ status: 'answered', record: { status: 'needs_attention' } }]);
   });
 });
+
+/**
+ * Two shares whose keys Stripe kept a 500 under, each renewed once by its cancellation; another ask has spent the second
+ * share's next key too. The sweep's round one renews the first share's key; its round two settles that share and meets
+ * the second share's spent key again.
+ */
+async function twoSharesKept(secondRound: 'refused' | 'made') {
+  const t = await bookedTripAt(fake, [1, 1, 1]);
+  const cancel = (reference: string) =>
+    cancelBooking({ store: t.store, gateway: t.gateway, clock: systemClock, ids: randomIds }, { reference, reason: 'guide ill', actorId: 'ana', refund: true });
+  for (const reference of t.references.slice(0, 2) as string[]) {
+    fake.failNextKeptUnderKey();
+    await expect(cancel(reference)).rejects.toThrow(PaymentGatewayUnavailableError);
+  }
+  const secondKey = t.shareKey(t.references[1] as string);
+  fake.failNextKeptUnderKey();
+  await expect(
+    fake
+      .client()
+      .refunds.create(
+        { payment_intent: t.pi, amount: t.shares[1] as number, metadata: { refund_key: secondKey, tripId: t.trip.tripId } },
+        { idempotencyKey: `${secondKey}~1` },
+      ),
+  ).rejects.toMatchObject({ statusCode: 500 });
+  if (secondRound === 'refused') fake.refuseNext('charge_disputed', { message: 'This charge is disputed.' });
+  return t;
+}
+
+describe('a second round that settles a refund and meets a kept error again', () => {
+  it('the sweep run that put the payment in front of a person counts PaymentsNeedingAttention', async () => {
+    const t = await twoSharesKept('refused');
+    const sweep = testReconciler(fake, t.store, { clock: minutesLater(10) });
+
+    await sweep.run();
+
+    expect(await t.record()).toMatchObject({
+      status: 'needs_attention',
+      refunds: [
+        { status: 'failed', keyRenewals: 1 },
+        { status: 'requested', keyRenewals: 2 },
+      ],
+    });
+    expect(sweep.metric('PaymentsNeedingAttention')).toBe(1);
+  });
+
+  it('the sweep reports the refund it made as answered, not "Stripe could not answer"', async () => {
+    const t = await twoSharesKept('made');
+
+    const resumed = await resumeRefundsAt(fake, t.store, { clock: minutesLater(10) });
+
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect((await t.record()).refunds).toMatchObject([
+      { status: 'succeeded', keyRenewals: 1 },
+      { status: 'requested', keyRenewals: 2 },
+    ]);
+    expect(resumed.payments).toMatchObject([{ status: 'answered' }]);
+  });
+});

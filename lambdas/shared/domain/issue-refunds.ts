@@ -73,8 +73,8 @@ export interface StoredRefunds {
  * A server error the provider kept under the key it was asked under (`key_spent`: Stripe replays it to every retry for
  * a day) is recorded as the refund's next key (`keyRenewals`), and the refund is asked again at once under that key, in
  * a second round; one kept again there, or any failure of the provider there, throws PaymentGatewayUnavailableError as a
- * failure does in the first round, unless the first round settled other refunds: then what it recorded is the answer,
- * and the renewed refund stays `requested` for the next run.
+ * failure does in the first round, unless a round settled other refunds: then what it recorded is the answer, and the
+ * renewed refund stays `requested` for the next run.
  */
 export async function issueRequestedRefunds(
   deps: PaymentDeps,
@@ -95,7 +95,9 @@ export async function issueRequestedRefunds(
     throw error;
   });
   if (again === undefined) return first.issued;
-  if (again.keySpent && !settledFirst) {
+  // Kept again with nothing settled in either round: as unavailable as any Stripe failure. What the second round settled
+  // (another refund made or refused) is this call's answer, as what the first round settled would be.
+  if (again.keySpent && !settledFirst && !again.issued.countable) {
     throw new PaymentGatewayUnavailableError(`Stripe answered the refunds of ${record.paymentId} with server errors it kept under two keys in turn`);
   }
   return {
