@@ -409,6 +409,25 @@ describe('a server error Stripe keeps under the session key, at the hold’s one
     expect(await store.getTrip(tripId)).toMatchObject({ status: 'pending_payment', checkoutUrl: retried.body.checkoutUrl });
   });
 
+  it('kept twice in a row with a 1430-minute hold, which ends at the cap: each retry steps back a second to a key not asked yet, and a page comes', async () => {
+    const slot = await seedSlot(store, { capacity: 2, priceAmount: 4_500 });
+    const body = request([[slot, 2]]);
+    // The client retries a minute apart.
+    const start = Date.now();
+    let minute = 0;
+    const options = { key: uniqueId('key'), holdMinutes: 1_430, clock: { now: () => new Date(start + minute * 60_000) } };
+    fake.failNextKeptUnderKey(2, 'sessions');
+    const statuses: number[] = [];
+    for (; minute < 4; minute++) statuses.push((await checkout(body, options)).status);
+    const tripId = await heldTripOf(slot);
+
+    expect(statuses).toEqual([503, 503, 200, 200]);
+    const keys = sessionKeys(tripId);
+    // Never back to a key asked under before another (a spent one, whose replayed 500 would answer every retry).
+    expect(keys.filter((key, index) => index > 0 && key !== keys[index - 1] && keys.slice(0, index).includes(key))).toEqual([]);
+    expect(new Set(keys).size).toBe(3);
+  });
+
   it('two retries at once after a kept error, one renewal held until the other recorded its page: one session made, both answer it', async () => {
     const { body, options, tripId } = await checkoutMetAKeptError();
 

@@ -182,6 +182,12 @@ export async function startCheckout(deps: StartCheckoutDeps, input: StartCheckou
 }
 
 /**
+ * How far under the day's cap a hold's expiry still reads as stepped back from it, a second per server error Stripe kept
+ * under a session key there: a hold ending further away is extended to the cap.
+ */
+const CAP_STEPS_MS = 60_000;
+
+/**
  * A retry too late for the session's expiry, which was fixed when the hold was made so that every attempt sends Stripe the
  * same (Stripe wants 30 minutes): the hold is held on for another `holdMinutes`, and the session asked for under the key
  * of its new expiry. A session an earlier attempt made, its answer lost, was never shown and is never recorded. Answers
@@ -195,10 +201,12 @@ async function renewHold(deps: StartCheckoutDeps, trip: Trip, newKey = false): P
   const wanted = Math.max(Date.parse(holdExpiry(now, deps.holdMinutes)), newKey ? Date.parse(from) + 1_000 : 0);
   // Never past a day after the checkout, the longest hold there is: a client retrying while Stripe keeps failing (our
   // key rejected, say) does not keep the seats from sale for longer than that.
-  const capped = Math.min(wanted, Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000);
-  // At that cap, a new key's second is the one before: the session must end on another second, or its key is the same.
-  const keySecond = (holdEnd: number): number => Math.floor(sessionExpiry({ holdExpiresAt: new Date(holdEnd).toISOString() }).getTime() / 1000);
-  const to = new Date(newKey && keySecond(capped) === keySecond(Date.parse(from)) ? Date.parse(from) - 1_000 : capped).toISOString();
+  const cap = Date.parse(trip.createdAt) + HOLD_MINUTES.max * 60_000;
+  const capped = Math.min(wanted, cap);
+  // A hold at the cap, or stepped back from it by earlier kept errors (each second there a key Stripe keeps an error
+  // under), steps back one more second for a new key, never up to one of those again.
+  const atCap = newKey && capped === cap && Date.parse(from) > cap - CAP_STEPS_MS;
+  const to = new Date(atCap ? Math.min(Date.parse(from), cap) - 1_000 : capped).toISOString();
   if (sessionExpiry({ ...trip, holdExpiresAt: to }).getTime() < now.getTime() + SHORTEST_SESSION_MS) return holdRanOut(deps, trip, 'checkout a day old');
   const renewed = await deps.store.commit({
     at,
