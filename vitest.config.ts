@@ -1,4 +1,5 @@
 // Test runner settings: pure unit tests on their own, and everything else against one DynamoDB Local started and stopped by the global setup.
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // The SDK's notice about Node 20 is noise here: the Lambda runtime is Node 24, only local tooling runs on 20.
@@ -14,11 +15,11 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // One file at a time, on every machine: some tests sweep with their clocks hours ahead (expired holds, refunds due,
-    // Stripe's events), and a sweep acts on the whole shared table, so it would act on another file's holds and refunds
-    // mid-test. (Two workers took the suite from 10.5 to 7.5 minutes on two cores, and a hold of one file was released
-    // by another's sweep.)
-    maxWorkers: 1,
+    // Test files run side by side: each has a table of its own (test/support/file-table.ts), so a sweep run with its
+    // clock hours ahead (expired holds, refunds due, Stripe's events) acts only on its own file's holds and refunds.
+    // They mostly wait on DynamoDB Local, so two run at once even on two cores; no more than four, as one DynamoDB
+    // Local answers them all.
+    maxWorkers: Math.min(4, Math.max(2, availableParallelism() - 1)),
     // `npm run test:coverage`: the whole suite, measured on the code that ships.
     coverage: {
       provider: 'v8',
@@ -37,9 +38,9 @@ export default defineConfig({
           name: 'dynamodb-local',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...UNIT_TESTS],
-          // Files run one at a time against one DynamoDB Local (maxWorkers above); every test uses ids of its own.
+          // One DynamoDB Local for the run, a table per file (maxWorkers above); every test uses ids of its own.
           globalSetup: ['test/support/global-setup.ts'],
-          setupFiles: ['test/support/close-clients.ts'],
+          setupFiles: ['test/support/file-table.ts'],
         },
       },
     ],

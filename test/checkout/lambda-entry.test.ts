@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { CHECKOUT_PATH } from '../../lambdas/checkout/checkout-contract';
 import { apiGatewayEvent, tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { seedSlot, testStore, uniqueId } from '../support/store';
+import { seedSlot, testStore, uniqueId, testTableName } from '../support/store';
 
 let fake: StripeFake;
 let handler: typeof import('../../lambdas/checkout/handler').handler;
@@ -12,7 +12,7 @@ const store = testStore();
 
 beforeAll(async () => {
   fake = await startStripeFake();
-  vi.stubEnv('TABLE_NAME', inject('tableName'));
+  vi.stubEnv('TABLE_NAME', testTableName());
   vi.stubEnv('DYNAMODB_ENDPOINT', inject('dynamoEndpoint'));
   vi.stubEnv('STRIPE_API_KEY', 'sk_test_entry_point');
   vi.stubEnv('STRIPE_WEBHOOK_SECRETS', 'whsec_entry_point');

@@ -9,8 +9,7 @@ import type { Slot } from '../../lambdas/shared/domain/model';
 import { paymentClaimedForAnotherTrip } from '../support/claimed-payment';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
-import { LOCAL_INDEXES, testDocumentClient, testStore, type TestStore } from '../support/store';
-import { inject } from 'vitest';
+import { LOCAL_INDEXES, testDocumentClient, testStore, type TestStore, testTableName } from '../support/store';
 
 describe('review11: claim write moving trip A', () => {
   let fake: StripeFake;
@@ -58,7 +57,7 @@ describe('review11: claim write moving trip A', () => {
                   moved = true;
                   await client.send(
                     new UpdateCommand({
-                      TableName: inject('tableName'),
+                      TableName: testTableName(),
                       Key: keys.trip(write.tripTransition.tripId),
                       UpdateExpression: 'SET #s = :s, statusReason = :r',
                       ExpressionAttributeNames: { '#s': 'status' },

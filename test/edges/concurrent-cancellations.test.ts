@@ -1,6 +1,6 @@
 // One payment's record written by many at once: every booking of it cancelled together, each refund's events reaching the webhook meanwhile; other writers moving it under the answers' write.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { StateKeptMovingError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
@@ -13,7 +13,7 @@ import { BOOKED_TRIP_CAPACITY, bookedTripAt } from '../support/booked-trip';
 import { checkedOutTrip } from '../support/checked-out';
 import { gatewayWithRefund } from '../support/gateways';
 import { ops } from '../support/ops';
-import { overwriteSlot, readSlot, testDocumentClient, testStore } from '../support/store';
+import { overwriteSlot, readSlot, testDocumentClient, testStore, testTableName } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 
@@ -63,7 +63,7 @@ describe('bookings of one payment cancelled at once', () => {
 async function recordMoved(paymentId: string): Promise<void> {
   await testDocumentClient().send(
     new UpdateCommand({
-      TableName: inject('tableName'),
+      TableName: testTableName(),
       Key: keys.paymentRecord(paymentId),
       UpdateExpression: 'SET #v = #v + :one',
       ExpressionAttributeNames: { '#v': 'version' },

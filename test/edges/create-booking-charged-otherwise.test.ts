@@ -8,7 +8,7 @@ import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
 import { minutesLater, resumeRefundsAt, testReconciler } from '../support/reconciler';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
@@ -22,7 +22,7 @@ import { cancelBooking, resolvePayment, retryRefund } from '../../lambdas/shared
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { deps, seedSlot, tableOf, testDocumentClient, testStore, type TestStore } from '../support/store';
+import { deps, seedSlot, tableOf, testDocumentClient, testStore, type TestStore, testTableName } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { ops } from '../support/ops';
 import { webhookHarness } from '../support/webhook';
@@ -738,7 +738,7 @@ describe('an event recorded as processed while the record still held create-book
 });
 
 describe('a payment record of the format before versions (no currency: read as eur), of a trip in dollars', () => {
-  const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: item }));
+  const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: item }));
 
   /** A trip in dollars the old code could not book, moved to `status` with its payment, and that payment's old record. */
   async function legacyUsdTrip(store: TestStore, status: 'refund_pending' | 'refunded') {

@@ -1,7 +1,7 @@
 // The DynamoDB adapter at its edges, each a reproduction: an idempotent put retried after a lost answer, and records
 // read through their schemas and written back whole without losing a field.
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { priceTrip } from '../../lambdas/shared/domain/create-trip';
 import type { PaymentRecord, Trip } from '../../lambdas/shared/domain/model';
@@ -9,9 +9,9 @@ import { resolvePayment } from '../../lambdas/shared/domain/payment-operations';
 import { recordUnusableEvent, resolveUnusableEvent } from '../../lambdas/shared/domain/unusable-events';
 import { keys, paymentRecordItem } from '../../lambdas/shared/dynamodb/items';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, seedSlot, testDocumentClient, testStore, uniqueId, testTableName } from '../support/store';
 
-const table = () => inject('tableName');
+const table = () => testTableName();
 const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: table(), Item: item }));
 const getRaw = async (key: { readonly pk: string; readonly sk: string }) =>
   (await testDocumentClient().send(new GetCommand({ TableName: table(), Key: key, ConsistentRead: true }))).Item;

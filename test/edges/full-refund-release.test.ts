@@ -1,11 +1,11 @@
 // A full refund releases the trip the webhook loaded (the one the payment booked), its seats and bookings once: reproductions.
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { paymentScenario } from '../support/payment-scenario';
-import { readSlot, seedSlot, testDocumentClient } from '../support/store';
+import { readSlot, seedSlot, testDocumentClient, testTableName } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 
 let fake: StripeFake;
@@ -19,7 +19,7 @@ describe('a full refund of a trip booked before payment records existed', () => 
     const s = await paymentScenario(fake);
     expect((await s.pay()).body).toMatchObject({ outcome: 'booked' });
     // Booked by the old code: no payment record, only the trip indexed under its payment.
-    await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.paymentRecord(s.paymentIntent) }));
+    await testDocumentClient().send(new DeleteCommand({ TableName: testTableName(), Key: keys.paymentRecord(s.paymentIntent) }));
     const otherSlot = await seedSlot(s.store, { capacity: 3 });
     const other = await createPendingTrip(s.store, [[otherSlot, 1]], s.trip.userId);
 

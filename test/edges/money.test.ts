@@ -1,11 +1,11 @@
 // The payment record at its edges: refunds Stripe counted and then failed, money without a PaymentIntent, records and trips from before versions, malformed stored data.
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelBooking, checkPayments, retryRefund } from '../../lambdas/shared/domain/payment-operations';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { bookingItem, keys, tripItem } from '../../lambdas/shared/dynamodb/items';
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
-import { overwriteSlot, testDocumentClient } from '../support/store';
+import { overwriteSlot, testDocumentClient, testTableName } from '../support/store';
 import { chargeRefunded, checkoutSession, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
@@ -18,7 +18,7 @@ afterAll(() => fake.close());
 
 const scenario = (options: { register?: boolean } = {}) => paymentScenario(fake, options);
 
-const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: item }));
+const putRaw = (item: Record<string, unknown>) => testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: item }));
 
 describe('a refund Stripe counted on the charge, which then fails', () => {
   it('puts the payment in front of a person when refund.failed arrives after charge.refunded counted the pending refund in full', async () => {
@@ -239,9 +239,9 @@ describe('stored payment records that are malformed', () => {
     const response = await s.webhook.send(signedRequest(chargeRefunded(s.paymentIntent, s.trip.amount, { tripId: s.trip.tripId })));
 
     expect(response).toMatchObject({ status: 200, body: { outcome: 'needs_attention', reason: 'stored_data_unusable' } });
-    const stored = await testDocumentClient().send(new GetCommand({ TableName: inject('tableName'), Key: keys.booking(single.reference) }));
+    const stored = await testDocumentClient().send(new GetCommand({ TableName: testTableName(), Key: keys.booking(single.reference) }));
     expect(stored.Item?.status).toBe('confirmed');
-    await putRaw(bookingItem(single)); // leave the shared table readable for other runs of the check
+    await putRaw(bookingItem(single)); // leave the file's table readable for other runs of the check
   });
 });
 

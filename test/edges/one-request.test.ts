@@ -1,6 +1,6 @@
 // The one-request confirmation pushed at its edges: races forced at the SDK boundary, lost answers, odd sessions and odd stored trips.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { confirmedGuests, unheldSeats, type Slot, type Trip } from '../../lambdas/shared/domain/model';
 import { attachCheckoutSession } from '../../lambdas/shared/domain/create-trip';
@@ -14,7 +14,7 @@ import { checkoutTripOf, TRIP_ITEMS_METADATA_PREFIX, tripItemsMetadata } from '.
 import { injectFaults } from '../../scripts/dev-kit/faults';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { isCheckoutEvent, startStripeFake, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
-import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { readSlot, seedSlot, testDocumentClient, testStore, uniqueId, testTableName } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 import { startTogether } from '../reliability/harness';
@@ -664,7 +664,7 @@ describe('sessions whose items are not as our checkout wrote them', () => {
 async function rewriteTrip(tripId: string, update: string, values?: Record<string, unknown>, names?: Record<string, string>): Promise<void> {
   await testDocumentClient().send(
     new UpdateCommand({
-      TableName: inject('tableName'),
+      TableName: testTableName(),
       Key: keys.trip(tripId),
       UpdateExpression: update,
       ...(values && { ExpressionAttributeValues: values }),

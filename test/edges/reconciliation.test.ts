@@ -22,7 +22,7 @@ import { runOps } from '../../scripts/ops/cli';
 import { checkedOutTrip } from '../support/checked-out';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
-import { overwriteSlot, readSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, storeOnOwnTable, testDocumentClient, testStore, uniqueId, testTableName } from '../support/store';
 import { minutesLater, type ReconcilerOptions, testReconciler } from '../support/reconciler';
 import { gatewayWithRefund } from '../support/gateways';
 import { webhookHarness } from '../support/webhook';
@@ -80,10 +80,10 @@ async function deliver(store: DynamoDbBookingStore, event: { id: string; type: s
  */
 async function asTheVersionBeforeLeftIt(cursor: string, paymentId: string, event: FakeEvent, mode?: StripeMode): Promise<void> {
   const client = testDocumentClient();
-  await client.send(new UpdateCommand({ TableName: inject('tableName'), Key: keys.paymentRecord(paymentId), UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }));
+  await client.send(new UpdateCommand({ TableName: testTableName(), Key: keys.paymentRecord(paymentId), UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }));
   await client.send(
     new PutCommand({
-      TableName: inject('tableName'),
+      TableName: testTableName(),
       Item: {
         ...keys.eventCursor(cursor),
         entity: 'event_cursor',

@@ -4,7 +4,7 @@
 // total delivered after a later failure is believed only when what it counts can be told, and an ordinary discounted
 // payment is retried in full.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BOOKED_TRIP_PRICE, bookedTripAt } from '../support/booked-trip';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
@@ -15,7 +15,7 @@ import { paymentRecordItem, slotItem } from '../../lambdas/shared/dynamodb/items
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, type TestStore } from '../support/store';
+import { FAST_RETRIES, overwriteSlot, readSlot, seedSlot, testDocumentClient, testStore, type TestStore, testTableName } from '../support/store';
 import {
   chargeRefunded,
   checkoutSession,
@@ -92,7 +92,7 @@ describe('a payment already in front of a person', () => {
     expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_refused', code: 'charge_disputed' } });
 
     const slot = (await readSlot(t.store, t.slots[1]?.slotId as string)) as Slot;
-    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...slotItem(slot), availableCount: 'lots' } }));
+    await testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: { ...slotItem(slot), availableCount: 'lots' } }));
     try {
       // Support refunds the whole charge in the Dashboard; the release of the booking still confirmed cannot read its slot.
       await fake.client().refunds.create({ payment_intent: t.pi });
@@ -169,7 +169,7 @@ describe('a reason joining a payment already in front of a person', () => {
     expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(1);
 
     const slot = (await readSlot(store, slots[1]?.slotId as string)) as Slot;
-    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...slotItem(slot), availableCount: 'lots' } }));
+    await testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: { ...slotItem(slot), availableCount: 'lots' } }));
     try {
       await fake.client().refunds.create({ payment_intent: pi });
       const added = vi.spyOn(webhook.metrics, 'addMetric');
@@ -354,7 +354,7 @@ describe('a record stored before the total’s own time was kept (a gesture coun
     const stored = await t.record();
     const { chargeRefundedTakenAt: _taken, ...yesterdays } = stored;
     const refunds = stored.refunds.map(({ providerCreated: _created, ...entry }) => entry);
-    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: paymentRecordItem({ ...yesterdays, refunds }) }));
+    await testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: paymentRecordItem({ ...yesterdays, refunds }) }));
     expect(stored.chargeRefundedTakenAt).toBeDefined();
     const legacy = await t.record();
     expect(legacy.chargeRefundedTakenAt).toBeUndefined();
@@ -417,7 +417,7 @@ describe('a record stored before the total’s own time was kept, whose watermar
     expect(afterFirst.chargeRefunded).toBe(2_000);
     // The record as it was stored before the total's own time was kept (the refunds' creation times already were).
     const { chargeRefundedTakenAt: _taken, ...yesterdays } = afterFirst;
-    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: paymentRecordItem(yesterdays) }));
+    await testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: paymentRecordItem(yesterdays) }));
     expect((await record()).chargeRefundedTakenAt).toBeUndefined();
     // Today's code: the second refund fails at the bank too.
     const failedB = fake.setRefundStatus(b?.id as string, 'failed', 'expired_or_canceled_card');

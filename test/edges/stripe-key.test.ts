@@ -198,7 +198,7 @@ describe('the Lambda entry points, as Lambda loads them', () => {
 
   it('the reconciliation sweep: the run fails (its errors alarm) and the refusal of the list of events is said once', async () => {
     fake.refuseApiKey('sk_test_entry_sweep');
-    // A table of its own: the shared one holds other tests' refunds due, which the sweep would ask Stripe for first.
+    // A table of its own: the file's table holds its other tests' refunds due, which the sweep would ask Stripe for first.
     const table = uniqueId('own-table');
     await createBookingTable(inject('dynamoEndpoint'), table);
     onTestFinished(() => deleteBookingTable(inject('dynamoEndpoint'), table));

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { CHECKOUT_PATH, createCheckoutHandler } from '../../lambdas/checkout/checkout-handler';
 import { TRIP_PATH } from '../../lambdas/checkout/trip-handler';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
@@ -25,7 +25,7 @@ import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler
 import { chargeRefunded, signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { serveRoutes } from '../../scripts/local/api-gateway-adapter';
 import { isCheckoutEvent, startStripeFake, type CheckoutEventType, type FakeCheckoutEvent, type StripeFake } from '../../scripts/local/stripe-fake';
-import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId } from '../support/store';
+import { FAST_RETRIES, readSlot, seedSlot, testDocumentClient, testStore, uniqueId, testTableName } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 
 const TRANSACT = 'TransactWriteItemsCommand';
@@ -207,7 +207,7 @@ async function paidButSoldOut(): Promise<{ slot: Slot; trip: HeldTrip }> {
 /** Changes a stored item past every guard (a field lost, a count that is no longer a number), as no use case does. */
 async function rewrite(key: { pk: string; sk: string }, update: string, values?: Record<string, unknown>): Promise<void> {
   await testDocumentClient().send(
-    new UpdateCommand({ TableName: inject('tableName'), Key: key, UpdateExpression: update, ...(values && { ExpressionAttributeValues: values }) }),
+    new UpdateCommand({ TableName: testTableName(), Key: key, UpdateExpression: update, ...(values && { ExpressionAttributeValues: values }) }),
   );
 }
 

@@ -1,11 +1,11 @@
 // The bench's floor leaves the table as a confirmation does (the same items and index keys), so the ratio to it measures
 // the handler and not a floor that writes less.
-import { afterEach, beforeEach, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { bareTransaction } from '../../bench/floor';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { testDocumentClient, testStore } from '../support/store';
+import { testDocumentClient, testStore, testTableName } from '../support/store';
 
 let fake: StripeFake;
 beforeEach(async () => {
@@ -18,7 +18,7 @@ it('books a trip its checkout held as the handler does: trip, bookings, hold out
   const trip = await checkedOutTrip(store, fake);
   const stored = (await trip.trip()) as Trip;
 
-  const taken = await bareTransaction(testDocumentClient(), inject('tableName'), stored);
+  const taken = await bareTransaction(testDocumentClient(), testTableName(), stored);
 
   expect(taken).toBe(true);
   const booked = await trip.trip();

@@ -13,7 +13,7 @@ import { testDocumentClient, testStore, uniqueId } from '../support/store';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
-// A table of this file's own: its thousand payments due stay out of the shared table every `ops check` reads.
+// A table of this file's own: its thousand payments due stay out of the file's table every `ops check` reads.
 const TABLE = uniqueId('refunds-due-table');
 beforeAll(() => createBookingTable(inject('dynamoEndpoint'), TABLE));
 afterAll(() => deleteBookingTable(inject('dynamoEndpoint'), TABLE));

@@ -319,7 +319,7 @@ describe('ops check', () => {
     expect(result.code).toBe(1);
     const report = JSON.parse(result.out) as { drifted: { slotId: string; drift: number; confirmedGuests: number }[] };
     expect(report.drifted).toContainEqual(expect.objectContaining({ slotId: slot.slotId, drift: 1, confirmedGuests: 1 }));
-    await overwriteSlot({ ...slot, availableCount: 3 }); // leave the shared table consistent for other runs of check
+    await overwriteSlot({ ...slot, availableCount: 3 }); // leave the file's table consistent for other runs of check
   });
 });
 
@@ -350,13 +350,13 @@ describe('ops holds', () => {
     expect((JSON.parse(check.out) as { drifted: { slotId: string; holdDrift: number; heldGuests: number }[] }).drifted).toContainEqual(
       expect.objectContaining({ slotId: slot.slotId, heldGuests: 3, holdDrift: 3 }),
     );
-    await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the shared table consistent for other runs of check
+    await overwriteSlot({ ...slot, availableCount: 4, unheldCount: 1 }); // leave the file's table consistent for other runs of check
   });
 });
 
 describe('a slot that no longer reads', () => {
   it('is named on stderr by slots list, with or without --experience, the others listed, exit 1; check does not call the table consistent', async () => {
-    // A table of its own: `check` and the unfiltered list read every slot, and the shared table is other tests'.
+    // A table of its own: `check` and the unfiltered list read every slot, and the file's table is its other tests' too.
     const own = await storeOnOwnTable();
     const experienceId = uniqueId('exp');
     const good = await seedSlot(own, { experienceId, capacity: 3 });

@@ -1020,7 +1020,7 @@ describe('check', () => {
 
     const text = await ops(['check']);
     const json = await ops(['check', '--json']);
-    // Put the shared table back in order, so other runs of check are not disturbed.
+    // Put the file's table back in order, so other runs of check are not disturbed.
     const fixed = nextVersion(repaired, new Date().toISOString());
     expect(
       await store.commit({ at: fixed.updatedAt, paymentRecord: { record: { ...fixed, version: record.version + 1 }, expectedVersion: record.version } }),
@@ -1114,7 +1114,7 @@ describe('payments list', () => {
 
   it('refuses a status it does not know, naming the ones it does (exit 2), and says when nothing matches', async () => {
     const bogus = await ops(['payments', 'list', '--status', 'paid']);
-    // A table of its own: the shared one holds payments other tests wrote with clocks ahead.
+    // A table of its own: the file's table holds payments its other tests wrote with clocks ahead.
     const empty = await storeOnOwnTable();
     const none = await ops(['payments', 'list', '--since', new Date().toISOString().slice(0, 10)], undefined, {}, empty.tableName);
 

@@ -1,6 +1,6 @@
 // A trip of one booking per entry of `guests` (each on a slot of its own), paid with a PaymentIntent the Stripe fake knows and booked through the real webhook.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { expect, inject } from 'vitest';
+import { expect } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord, Slot } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
@@ -10,7 +10,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import type { StripeFake } from '../../scripts/local/stripe-fake';
 import { gatewayLosingRefundAnswers } from './gateways';
-import { readSlot, seedSlot, testDocumentClient, testStore } from './store';
+import { readSlot, seedSlot, testDocumentClient, testStore, testTableName } from './store';
 import { createPendingTrip } from './trips';
 import { webhookHarness } from './webhook';
 
@@ -35,9 +35,7 @@ export async function bookedTripAt(fake: StripeFake, guests: readonly number[], 
     slots.map((slot, index) => [slot, guests[index] as number] as [Slot, number]),
   );
   if (options.withoutItemPrices) {
-    await testDocumentClient().send(
-      new UpdateCommand({ TableName: inject('tableName'), Key: keys.trip(created.tripId), UpdateExpression: 'REMOVE itemAmounts' }),
-    );
+    await testDocumentClient().send(new UpdateCommand({ TableName: testTableName(), Key: keys.trip(created.tripId), UpdateExpression: 'REMOVE itemAmounts' }));
   }
   const pi = paymentIntentId();
   const paid = created.amount - discount;

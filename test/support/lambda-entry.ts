@@ -2,13 +2,14 @@
 import { inject, vi } from 'vitest';
 import { SIGNING_SECRET } from '../../scripts/dev-kit/stripe-events';
 import type { InvocationContext } from '../../lambdas/shared/invocation-deadline';
+import { testTableName } from './store';
 
 export interface ColdStartSettings {
   /** The Stripe API key the function's secret holds. */
   readonly apiKey: string;
   /** The Stripe fake's URL, in place of Stripe's API. */
   readonly stripeApiBase: string;
-  /** @default the shared test table */
+  /** @default the test file's table */
   readonly tableName?: string;
   /** @default 'ERROR' */
   readonly logLevel?: 'ERROR' | 'SILENT';
@@ -27,7 +28,7 @@ export const STRIPE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:
 /** The caller undoes the environment with `vi.unstubAllEnvs()`. */
 export async function coldStart<T>(load: () => Promise<T>, settings: ColdStartSettings): Promise<T> {
   vi.resetModules();
-  vi.stubEnv('TABLE_NAME', settings.tableName ?? inject('tableName'));
+  vi.stubEnv('TABLE_NAME', settings.tableName ?? testTableName());
   vi.stubEnv('DYNAMODB_ENDPOINT', inject('dynamoEndpoint'));
   vi.stubEnv('STRIPE_API_KEY', settings.apiKey);
   vi.stubEnv('STRIPE_WEBHOOK_SECRETS', SIGNING_SECRET);

@@ -2,13 +2,14 @@
 import { inject } from 'vitest';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { runOps } from '../../scripts/ops/cli';
+import { testTableName } from './store';
 
-/** `env`: the command's environment (STRIPE_API_KEY and STRIPE_API_BASE for the Stripe fake); none by default. `table`: the shared one by default. */
+/** `env`: the command's environment (STRIPE_API_KEY and STRIPE_API_BASE for the Stripe fake); none by default. `table`: the test file's by default. */
 export async function ops(
   argv: string[],
   gateway?: PaymentGateway,
   env: NodeJS.ProcessEnv = {},
-  table: string = inject('tableName'),
+  table: string = testTableName(),
 ): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];

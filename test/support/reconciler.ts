@@ -52,7 +52,7 @@ export interface ReconcilerOptions {
 }
 
 /**
- * `store` as a sweep at `fake` sees it. The shared test table holds the payments of every test, and each test's fake is a
+ * `store` as a sweep at `fake` sees it. The file's table holds the payments of each of its tests, and each test's fake is a
  * Stripe account of its own: its sweep asks again for the refunds due of the payments that account holds, and leaves the
  * others' alone (their account would have said "no such payment", and set them in front of a person mid-test).
  */

@@ -1,4 +1,4 @@
-// Test helpers: a store on the shared DynamoDB Local, unique ids per test, slot seeding and table reads, and the clients closed after each file.
+// Test helpers: a store on the test file's own table of the shared DynamoDB Local, unique ids per test, slot seeding and table reads, and the clients closed after each file.
 import { randomUUID } from 'node:crypto';
 import { expect, inject, onTestFinished } from 'vitest';
 import { DeleteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -16,7 +16,19 @@ import { destroyDocumentClient } from '../../scripts/dev-kit/document-client';
 /** Short backoff so retry paths do not slow the suite; the attempt count stays the production default. */
 export const FAST_RETRIES: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2, maxDelayMs: 20 };
 
-/** The clients this test file opened; close-clients.ts destroys them once the file's tests are done. */
+/**
+ * This test file's own table, created before its tests by file-table.ts and deleted after them. Every file has one, so
+ * a sweep run with its clock hours ahead (expired holds, refunds due, Stripe's events) acts only on the file's own
+ * holds and refunds, and files can run at the same time.
+ */
+const FILE_TABLE = uniqueId('file-table');
+
+/** The table of this test file's shared store (the module is evaluated afresh for each file). */
+export function testTableName(): string {
+  return FILE_TABLE;
+}
+
+/** The clients this test file opened; file-table.ts destroys them once the file's tests are done. */
 const openClients = new Set<DynamoDBDocumentClient>();
 
 export function testDocumentClient(): DynamoDBDocumentClient {
@@ -28,9 +40,9 @@ export function testDocumentClient(): DynamoDBDocumentClient {
 /** What tests ask of a store: the port the use cases see, and the queries the operator tools use. */
 export type TestStore = BookingStore & BookingQueries;
 
-/** The table a test's store is on (the deployment's own, as its Stripe sessions are marked with it): the shared one unless it says. */
+/** The table a test's store is on (the deployment's own, as its Stripe sessions are marked with it): the file's unless it says. */
 export function tableOf(store: TestStore): string {
-  return store instanceof DynamoDbBookingStore ? store.tableName : inject('tableName');
+  return store instanceof DynamoDbBookingStore ? store.tableName : testTableName();
 }
 
 export function destroyTestClients(): void {
@@ -38,12 +50,12 @@ export function destroyTestClients(): void {
   openClients.clear();
 }
 
-export function testStore(client: DynamoDBDocumentClient = testDocumentClient(), tableName: string = inject('tableName')): DynamoDbBookingStore {
+export function testStore(client: DynamoDBDocumentClient = testDocumentClient(), tableName: string = testTableName()): DynamoDbBookingStore {
   return new DynamoDbBookingStore({ client, tableName, retryPolicy: FAST_RETRIES });
 }
 
 /**
- * A store on a table of the test's own, deleted when the test ends: for what must not stay in the shared table,
+ * A store on a table of the test's own, deleted when the test ends: for what must not stay in the file's table,
  * such as deliberate overselling, which would make every `ops check` of it fail whatever the check was testing.
  */
 export async function storeOnOwnTable(): Promise<DynamoDbBookingStore> {
@@ -96,7 +108,7 @@ export async function seedSlot(store: BookingStore, seed: SlotSeed = {}): Promis
 /** Writes the slot as given, past every guard: to stage sold-out seats, drift or a block without a use case. */
 export async function overwriteSlot(
   slot: Slot,
-  table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: inject('tableName') },
+  table: { endpoint: string; tableName: string } = { endpoint: inject('dynamoEndpoint'), tableName: testTableName() },
 ): Promise<void> {
   const client = createDocumentClient({ endpoint: table.endpoint });
   openClients.add(client);
@@ -109,7 +121,7 @@ export async function readSlot(store: BookingStore, slotId: string): Promise<Slo
 
 /** Removes a slot outright, as no use case does: to prove a missing slot is refused. */
 export async function deleteSlot(slotId: string): Promise<void> {
-  await testDocumentClient().send(new DeleteCommand({ TableName: inject('tableName'), Key: keys.slot(slotId) }));
+  await testDocumentClient().send(new DeleteCommand({ TableName: testTableName(), Key: keys.slot(slotId) }));
 }
 
 /** checkConsistency's options on DynamoDB Local, which updates its indexes in the write itself: a re-check need not wait. */

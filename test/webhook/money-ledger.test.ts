@@ -1,6 +1,6 @@
 // Money at the edges, through the real webhook: refunds racing confirmations, Stripe refusing, refunds failing later, discounts, free and foreign sessions, unusable data.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkConsistency } from '../../lambdas/shared/domain/operations';
 import { keys, slotItem } from '../../lambdas/shared/dynamodb/items';
 import { GLOBAL_INDEXES } from '../../lambdas/shared/dynamodb/table-definition';
@@ -8,7 +8,7 @@ import { REFUND_KEY_METADATA } from '../../lambdas/shared/stripe/stripe-gateway'
 import { startStripeFake, type FakeRefund, type StripeFake } from '../../scripts/local/stripe-fake';
 import type { Trip } from '../../lambdas/shared/domain/model';
 import { injectFaults } from '../../scripts/dev-kit/faults';
-import { LOCAL_INDEXES, overwriteSlot, testDocumentClient, testStore } from '../support/store';
+import { LOCAL_INDEXES, overwriteSlot, testDocumentClient, testStore, testTableName } from '../support/store';
 import { chargeRefunded, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { paymentScenario } from '../support/payment-scenario';
 import { webhookHarness } from '../support/webhook';
@@ -309,7 +309,7 @@ describe('discounts', () => {
 describe('stored data that cannot be acted on', () => {
   it('never refunds and never loops when a slot’s count is not a number: the payment needs a person', async () => {
     const s = await scenario();
-    await testDocumentClient().send(new PutCommand({ TableName: inject('tableName'), Item: { ...slotItem(s.slots[0]), availableCount: 'lots' } }));
+    await testDocumentClient().send(new PutCommand({ TableName: testTableName(), Item: { ...slotItem(s.slots[0]), availableCount: 'lots' } }));
     const event = stripeEvent('checkout.session.completed', s.session());
 
     const first = await s.webhook.send(signedRequest(event));
@@ -325,13 +325,13 @@ describe('stored data that cannot be acted on', () => {
     expect(check.unusable).toContainEqual(
       expect.objectContaining({ entity: 'slot', id: s.slots[0].slotId, problem: expect.stringContaining('availableCount') }),
     );
-    await overwriteSlot(s.slots[0]); // leave the shared table readable for other runs of the check
+    await overwriteSlot(s.slots[0]); // leave the file's table readable for other runs of the check
   });
 
   it('never refunds when the stored trip no longer parses', async () => {
     const s = await scenario();
     const raw = await testDocumentClient().send(
-      new PutCommand({ TableName: inject('tableName'), Item: { ...keys.trip(s.trip.tripId), entity: 'trip', tripId: s.trip.tripId, status: 'teleported' } }),
+      new PutCommand({ TableName: testTableName(), Item: { ...keys.trip(s.trip.tripId), entity: 'trip', tripId: s.trip.tripId, status: 'teleported' } }),
     );
     expect(raw.$metadata.httpStatusCode).toBe(200);
 
