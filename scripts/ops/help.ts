@@ -22,7 +22,7 @@ function optionsBlock(globalFlags: FlagSpecs): string[] {
   const described = Object.entries<FlagSpec>(globalFlags).map(([name, spec]) => `${flagWithValue(name, spec)} (${spec.description})`);
   return [
     `Options (every command): ${described.join('\n                         ')}`,
-    'Refunds and Stripe’s events (bookings cancel, payments retry-refund, reconcile) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).',
+    'Refunds and Stripe’s events (bookings cancel, payments retry-refund, payments resume-refunds, reconcile) use STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in).',
   ];
 }
 

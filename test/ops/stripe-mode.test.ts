@@ -1,4 +1,4 @@
-// The ops commands that act at Stripe (reconcile, bookings cancel, payments retry-refund) refuse a key whose mode is not
+// The ops commands that act at Stripe (reconcile, bookings cancel, payments retry-refund and resume-refunds) refuse a key whose mode is not
 // the table's deployment's, before anything is read from Stripe or written; the others are not asked.
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { ProviderMode } from '../../lambdas/shared/domain/model';
@@ -77,6 +77,27 @@ describe('a key of the other mode than the table’s deployment', () => {
     expect(again.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a test key /);
     expect(stripeCalls()).toBe(before);
     expect(await store.getPaymentRecord(paymentId)).toEqual(stored);
+  });
+
+  it('is refused by payments resume-refunds: the refund due stays requested, and the key of the table’s mode asks for it', async () => {
+    const { store, reference, paymentId } = await tableWithBookedTrip('live');
+    fake.failNext(3, 500);
+    expect((await opsOn(store, 'sk_live_its_own', 'bookings', 'cancel', reference, '--reason', 'traveller asked')).code).toBe(1);
+    const stored = await store.getPaymentRecord(paymentId);
+    const before = stripeCalls();
+
+    const refused = await opsOn(store, 'sk_test_from_a_laptop', 'payments', 'resume-refunds');
+
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/^error: MODE_MISMATCH: STRIPE_API_KEY is a test key /);
+    expect(stripeCalls()).toBe(before);
+    expect(await store.getPaymentRecord(paymentId)).toEqual(stored);
+
+    const resumed = await opsOn(store, 'sk_live_its_own', 'payments', 'resume-refunds');
+
+    expect(resumed.code).toBe(0);
+    expect(fake.refundsOf(paymentId)).toHaveLength(1);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refunded' });
   });
 
   it('is refused when a live key is pasted with a space before it', async () => {

@@ -70,8 +70,16 @@ export interface ResumeRefundsDeps extends PaymentDeps {
 }
 
 export interface ResumeRefundsInput {
-  /** Whose place in the list to begin at and keep (the reconciliation sweep's event source). */
-  readonly sweep: string;
+  /**
+   * Whose place in the list to begin at and keep (the reconciliation sweep's event source). Absent (an operator asking
+   * now), the run begins at the oldest and keeps no place: the sweep's turn is left as it was.
+   */
+  readonly sweep?: string;
+  /**
+   * How old a refund must be to be asked for. @default RESUME_AFTER_MS; an operator asking now gives 0, as asking beside
+   * the call that stored it is safe (its key, the record's version), only wasteful.
+   */
+  readonly olderThanMs?: number;
   /** Milliseconds left to work in: no payment is begun once it is 0. */
   readonly timeLeft?: () => number;
   /** @default RESUME_LIMIT */
@@ -106,8 +114,8 @@ export interface ResumedRefunds {
 }
 
 /**
- * Input: the sweep whose place to keep, the time left. Output: what became of every payment with refunds due, and how
- * many stay overdue.
+ * Input: the sweep whose place to keep (none for an operator's run), the time left, the age asked for. Output: what
+ * became of every payment with refunds due, and how many stay overdue.
  * Steps: list the payments whose oldest `requested` refund is older than RESUME_AFTER_MS (or stamped ahead of this clock
  * by more than CLOCK_AHEAD_MS), oldest first → begin after the payment the sweep's last run stopped at, if one did,
  * going round to the oldest → for each, read its record (the list is an index, a moment behind) → ask Stripe for its
@@ -122,12 +130,17 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   // One stamped ahead of this clock has no age to tell: asked for now, and still unanswered once asked, overdue (a clock
   // is wrong somewhere).
   const stampedAhead = (requestedAt: string): boolean => Date.parse(requestedAt) > now + CLOCK_AHEAD_MS;
-  const position = await deps.store.getRefundsDuePosition(input.sweep).then(
-    (found) => ({ found }),
-    (error: unknown) => ({ found: undefined, error }),
-  );
+  const { sweep } = input;
+  const olderThanMs = input.olderThanMs ?? RESUME_AFTER_MS;
+  const position: { found?: RefundsDuePosition | undefined; error?: unknown } =
+    sweep === undefined
+      ? {}
+      : await deps.store.getRefundsDuePosition(sweep).then(
+          (found) => ({ found }),
+          (error: unknown) => ({ found: undefined, error }),
+        );
   const due = (await inTurn(deps.store, position.found?.after)).filter(
-    (entry) => Date.parse(entry.requestedAt) <= now - RESUME_AFTER_MS || stampedAhead(entry.requestedAt),
+    (entry) => Date.parse(entry.requestedAt) <= now - olderThanMs || stampedAhead(entry.requestedAt),
   );
   const isOverdue = (requestedAt: string): boolean => Date.parse(requestedAt) <= now - OVERDUE_AFTER_MS || stampedAhead(requestedAt);
   // Answered in part (the time was up between its shares), a payment still has requested refunds of its own stamps.
@@ -150,8 +163,8 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
   const more = due.length > begun;
   // A place that did not read counts as one kept: the run's own (or none) replaces it.
   const hadPlace = 'error' in position || position.found?.after !== undefined;
-  // A run whose time was up before its first payment keeps the place it found.
-  const notKept = more && begun === 0 ? undefined : await keepPosition(deps, input.sweep, hadPlace, more ? due[begun - 1] : undefined);
+  // A run whose time was up before its first payment keeps the place it found; an operator's run keeps none.
+  const notKept = sweep === undefined || (more && begun === 0) ? undefined : await keepPosition(deps, sweep, hadPlace, more ? due[begun - 1] : undefined);
   const positionError = 'error' in position ? position.error : notKept;
   return { payments, overdue, more, ...(positionError !== undefined && { positionError }) };
 }

@@ -1,10 +1,12 @@
-// Operator commands on payments: show one with its refunds, ask Stripe again for its refunds, and close one that needs attention.
+// Operator commands on payments: show one with its refunds, ask Stripe again for its refunds (or for every refund due), and close one that needs attention.
 import { PAYMENT_STATUSES, type PaymentRecord } from '../../../lambdas/shared/domain/model';
 import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
+import { PaymentGatewayUnavailableError } from '../../../lambdas/shared/domain/payment-gateway';
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
+import { DUE_LIST_LIMIT, resumeRequestedRefunds, type ResumedRefund } from '../../../lambdas/shared/domain/resume-refunds';
 import { defineCommand, defineShowCommand, instantOf, UsageError, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
-import { attentionReasons, money, refundCurrency, refundLine } from '../printing';
+import { attentionReasons, FIX_THE_STRIPE_KEY, money, refundCurrency, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
 
@@ -135,6 +137,85 @@ const retry = defineCommand({
   },
 });
 
+/**
+ * One payment of `payments resume-refunds`: `answered` (every refund asked for has Stripe's answer on the record),
+ * `answered_before` (another call answered them first: nothing asked), `still_due` (Stripe or DynamoDB could not answer
+ * for now, or answered some of them only), `needs_attention` (Stripe said no for good: in front of a person), `failed`.
+ */
+function resumedRow(resumed: ResumedRefund) {
+  switch (resumed.status) {
+    case 'answered': {
+      const { record } = resumed;
+      const stillDue = record.refunds.some((entry) => entry.status === 'requested');
+      const result = record.status === 'needs_attention' ? 'needs_attention' : stillDue ? 'still_due' : 'answered';
+      return { paymentId: record.paymentId, result, status: record.status, refunded: money(record.amountRefunded, record.currency) };
+    }
+    case 'already_answered':
+      return { paymentId: resumed.paymentId, result: 'answered_before' };
+    case 'unavailable':
+    case 'failed':
+      return {
+        paymentId: resumed.paymentId,
+        result: resumed.status === 'unavailable' ? 'still_due' : 'failed',
+        dueSince: resumed.requestedAt,
+        error: resumed.error instanceof Error ? resumed.error.message : String(resumed.error),
+      };
+  }
+}
+
+const resumeDue = defineCommand({
+  name: 'payments resume-refunds',
+  summary: 'ask Stripe now for every refund it has not answered, oldest first, as the sweep does every run (its turn left alone)',
+  flags: {},
+  async run(context) {
+    if (!context.canRefund)
+      throw new UsageError(
+        'payments resume-refunds needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in',
+      );
+    const refusal = await stripeModeRefusal(context);
+    if (refusal) return refusal;
+    // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
+    // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
+    const result = await resumeRequestedRefunds({ ...context.deps, gateway: context.gateway }, { olderThanMs: 0, limit: DUE_LIST_LIMIT });
+    if (result.payments.length === 0) {
+      context.printEmpty([], 'No payment has a refund Stripe has not answered.');
+      return 0;
+    }
+    const rows = result.payments.map(resumedRow);
+    context.print(rows, rows, ['paymentId', 'result', 'status', 'refunded', 'dueSince', 'error']);
+    const count = (result: string): number => rows.filter((row) => row.result === result).length;
+    if (!context.json) {
+      context.out(
+        `${rows.length} payments with refunds due: ${count('answered')} answered, ${count('answered_before')} answered before this run, ` +
+          `${count('needs_attention')} refused for good (in front of a person), ${count('still_due')} still due, ${count('failed')} failed.`,
+      );
+    }
+    let code = 0;
+    const keyRejected = result.payments
+      .flatMap((resumed) => (resumed.status === 'unavailable' ? [resumed.error] : []))
+      .find((error) => error instanceof PaymentGatewayUnavailableError && error.credentialsRejected);
+    const stillDue = rows.filter((row) => row.result === 'still_due' || row.result === 'failed').map((row) => row.paymentId);
+    if (keyRejected instanceof PaymentGatewayUnavailableError) {
+      context.err(`error: STRIPE_KEY_REJECTED: ${keyRejected.message}; ${FIX_THE_STRIPE_KEY}, then run the same command again`);
+      code = 1;
+    } else if (stillDue.length > 0) {
+      context.err(
+        `error: REFUNDS_DUE: the refunds of ${stillDue.join(', ')} are still due: the reconciliation sweep asks again every run; ` +
+          'run the same command again to ask now',
+      );
+      code = 1;
+    }
+    const refused = rows.filter((row) => row.result === 'needs_attention').map((row) => row.paymentId);
+    if (refused.length > 0) {
+      context.err(`warning: Stripe refused a refund of ${refused.join(', ')} for good: each needs a person (attention list)`);
+      code = 1;
+    }
+    // The list is read DUE_LIST_LIMIT at a time: a full one may have more behind it, oldest first next run.
+    if (rows.length >= DUE_LIST_LIMIT) context.err(`warning: ${DUE_LIST_LIMIT} payments were asked for, and more may be due: run it again`);
+    return code;
+  },
+});
+
 const resolve = defineCommand({
   name: 'payments resolve',
   target: { synopsis: 'PAYMENT_ID', needs: 'a payment id' },
@@ -173,4 +254,4 @@ export function stillNeedsAttention(context: Pick<OpsContext, 'err'>, record: Pa
   return 1;
 }
 
-export const paymentCommands: readonly OpsCommand[] = [list, show, retry, resolve];
+export const paymentCommands: readonly OpsCommand[] = [list, show, retry, resumeDue, resolve];

@@ -1,0 +1,212 @@
+// `payments resume-refunds` against DynamoDB Local and the Stripe fake: every refund Stripe has not answered asked for now, each once, the sweep's turn left alone.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { DUE_LIST_LIMIT, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
+import { bookedTripAt } from '../support/booked-trip';
+import { holdFirstCommit } from '../support/held-store';
+import { ops } from '../support/ops';
+
+const HOUR = 3_600_000;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+const eur = (amount: number): string => `${(amount / 100).toFixed(2)} EUR`;
+const posts = (pi: string) => fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && call.idempotencyKey?.includes(pi));
+
+/** A booked trip of one booking whose cancellation met Stripe down: seats back, its refund stored as `requested`. */
+async function cancelledWhileStripeDown() {
+  const t = await bookedTripAt(fake, [2]);
+  const reference = t.references[0] as string;
+  fake.failNext(1, 500);
+  const down = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+  expect(down).toMatchObject({ code: 1, err: expect.stringContaining('STRIPE_UNAVAILABLE') });
+  expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested', amount: t.paid }] });
+  return { ...t, reference };
+}
+
+/** Nothing left due in the file's table: the next test's fake (another Stripe account) is asked only for its own. */
+async function expectNothingDue(gateway: StripePaymentGateway): Promise<void> {
+  expect(await ops(['payments', 'resume-refunds'], gateway)).toEqual({ code: 0, out: 'No payment has a refund Stripe has not answered.', err: '' });
+}
+
+describe('payments resume-refunds', () => {
+  it('asks Stripe now for every refund it has not answered, however young, each once; the sweep’s place in the list is left as it was', async () => {
+    const first = await cancelledWhileStripeDown();
+    const second = await cancelledWhileStripeDown();
+    // The sweep's last run stopped after the first: its next run begins at the second. The command begins at the oldest.
+    const firstDue = (await first.record()).refunds[0]?.requestedAt as string;
+    const place = { sweep: STRIPE_CURSOR, after: { paymentId: first.pi, requestedAt: firstDue }, updatedAt: '2026-01-01T00:00:00.000Z' };
+    await first.store.keepRefundsDuePosition(place);
+
+    const resumed = await ops(['payments', 'resume-refunds'], first.gateway);
+
+    expect(resumed.code).toBe(0);
+    expect(resumed.err).toBe('');
+    const lines = resumed.out.split('\n');
+    expect(lines[0]).toMatch(/^paymentId\s+result\s+status\s+refunded\s+dueSince\s+error$/);
+    // Oldest first: the first cancellation's refund was stored first.
+    expect(lines[2]).toMatch(new RegExp(`^${first.pi}\\s+answered\\s+refunded\\s+${eur(first.paid).replace('.', '\\.')}`));
+    expect(lines[3]).toMatch(new RegExp(`^${second.pi}\\s+answered\\s+refunded`));
+    expect(lines[4]).toBe(
+      '2 payments with refunds due: 2 answered, 0 answered before this run, 0 refused for good (in front of a person), 0 still due, 0 failed.',
+    );
+    for (const t of [first, second]) {
+      expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(t.reference), status: 'succeeded' }]);
+      expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
+      expect(await t.tripStatus()).toBe('refunded');
+    }
+    expect(await first.store.getRefundsDuePosition(STRIPE_CURSOR)).toEqual(place);
+  });
+
+  it('run twice at once, then again 25 hours later when Stripe has forgotten the keys: each refund made once, nothing asked the day after', async () => {
+    const t = await cancelledWhileStripeDown();
+
+    const both = await Promise.all([ops(['payments', 'resume-refunds'], t.gateway), ops(['payments', 'resume-refunds'], t.gateway)]);
+
+    expect(both.map((run) => run.code)).toEqual([0, 0]);
+    // One asked and recorded; the other asked under the same key (Stripe answered the same refund) or found it answered.
+    expect(both.map((run) => run.out).join('\n')).toMatch(new RegExp(`${t.pi}\\s+answered`));
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(t.reference) }]);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
+
+    fake.advance(25 * HOUR);
+    const callsBefore = fake.calls.length;
+    await expectNothingDue(t.gateway);
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+  });
+
+  it('records one refund when an operator’s retry commits between its read and its write', async () => {
+    const t = await cancelledWhileStripeDown();
+    const held = holdFirstCommit(t.store);
+    // The command's use case, run as the command runs it, on a store whose first commit waits.
+    const resuming = resumeRequestedRefunds(
+      { store: held.store, gateway: t.gateway, clock: systemClock, ids: randomIds },
+      { olderThanMs: 0, limit: DUE_LIST_LIMIT },
+    );
+    await held.reached;
+    // It has asked Stripe and is about to record the answer: the operator's retry asks under the same key and records it first.
+    const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
+    held.release();
+    const resumed = await resuming;
+
+    expect(retried.code).toBe(0);
+    // Its own ask was answered with the refund the retry recorded (the same key): its answer, recorded once.
+    expect(resumed.payments).toMatchObject([{ status: 'answered', record: { status: 'refunded' } }]);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(t.reference) }]);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
+    expect((await t.store.listAudit('payment', t.pi)).map((entry) => entry.eventType)).toEqual(['payment.refund_requested', 'payment.refund_succeeded']);
+    await expectNothingDue(t.gateway);
+  });
+
+  it('says which refunds are still due while Stripe is down (REFUNDS_DUE, exit 1) and asks again when run again', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.failNext(1, 500);
+
+    const down = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(down.code).toBe(1);
+    expect(down.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+still_due\\s+\\S+Z\\s+`));
+    expect(down.err.split('\n')).toEqual([
+      `error: REFUNDS_DUE: the refunds of ${t.pi} are still due: the reconciliation sweep asks again every run; run the same command again to ask now`,
+    ]);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
+
+    const again = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(again.code).toBe(0);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid }]);
+    expect(posts(t.pi)).toHaveLength(3);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+  });
+
+  it('puts a refund Stripe refuses for good in front of a person (warning, exit 1), and never asks for it again', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.refuseNext('charge_disputed');
+
+    const refused = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(refused.code).toBe(1);
+    expect(refused.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+needs_attention\\s+needs_attention\\s+0\\.00 EUR`));
+    expect(refused.err.split('\n')).toEqual([`warning: Stripe refused a refund of ${t.pi} for good: each needs a person (attention list)`]);
+    expect(await t.record()).toMatchObject({
+      status: 'needs_attention',
+      attention: { code: 'charge_disputed' },
+      refunds: [{ status: 'failed', failureCode: 'charge_disputed' }],
+    });
+    expect((await ops(['attention', 'list'])).out).toMatch(new RegExp(`${t.pi}.*charge_disputed`));
+
+    const callsBefore = fake.calls.length;
+    await expectNothingDue(t.gateway);
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+  });
+
+  it('leaves a refund Stripe made and then failed (refund.failed) to a person: nothing asked again', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.nextRefundStatus('pending');
+    expect((await ops(['payments', 'resume-refunds'], t.gateway)).code).toBe(0);
+    const made = fake.refundsOf(t.pi)[0];
+    expect(made).toMatchObject({ status: 'pending', amount: t.paid });
+
+    const failed = fake.setRefundStatus(made?.id as string, 'failed', 'expired_or_canceled_card');
+    const delivered = await t.webhook.send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+
+    expect(delivered.status).toBe(200);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'expired_or_canceled_card' }] });
+    const callsBefore = fake.calls.length;
+    await expectNothingDue(t.gateway);
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+  });
+
+  it('stops at a key Stripe refuses (STRIPE_KEY_REJECTED), and with a working key the same command refunds', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.refuseApiKey('sk_test_fake');
+
+    const rejected = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(rejected.code).toBe(1);
+    expect(rejected.err.split('\n')).toEqual([
+      expect.stringMatching(/^error: STRIPE_KEY_REJECTED: .*set STRIPE_API_KEY to a working key of the account.*then run the same command again$/),
+    ]);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
+
+    const working = new StripePaymentGateway(async () => fake.client('sk_test_rolled'));
+    const resumed = await ops(['payments', 'resume-refunds'], working);
+
+    expect(resumed.code).toBe(0);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(t.reference) }]);
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+  });
+
+  it('needs a Stripe key: without one it says so (exit 2) and changes nothing', async () => {
+    const t = await cancelledWhileStripeDown();
+
+    const keyless = await ops(['payments', 'resume-refunds']);
+
+    expect(keyless).toMatchObject({ code: 2, out: '' });
+    expect(keyless.err).toMatch(/^error: USAGE: payments resume-refunds needs STRIPE_API_KEY/);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
+    await ops(['payments', 'resume-refunds'], t.gateway);
+    expect(await t.record()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('prints what it did as JSON with --json', async () => {
+    const t = await cancelledWhileStripeDown();
+
+    const resumed = await ops(['payments', 'resume-refunds', '--json'], t.gateway);
+
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.out)).toEqual([{ paymentId: t.pi, result: 'answered', status: 'refunded', refunded: eur(t.paid) }]);
+  });
+});
