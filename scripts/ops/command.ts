@@ -89,3 +89,11 @@ export function defineShowCommand<Shown>(spec: ShowCommandSpec<Shown>): OpsComma
     },
   });
 }
+
+/** A whole number within JavaScript's exact range, or bad usage naming the flag. */
+export function wholeNumber(value: string, flag: string): number {
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`);
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new UsageError(`${flag} is too large, got ${value}`);
+  return number;
+}

@@ -87,7 +87,9 @@ describe('resumeRequestedRefunds: Stripe refusing for now, other than a 500', ()
     const next = await resume({ clock: at(RESUME_AFTER_MS + 16 * MINUTE_MS) });
 
     expect(refusedForNow.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId: trip.paymentId })]);
-    expect(next.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refunded' }) }]);
+    expect(next.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ status: 'refunded' }), requested: [expect.stringMatching(/^refund-/)] },
+    ]);
     expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
   });
@@ -243,6 +245,7 @@ describe('issueRequestedRefunds with timeLeft, when another call records a share
         let answeredB = 0;
         const countingB: PaymentGateway = {
           refundable: (id) => gateway.refundable(id),
+          holdsPayment: (id) => gateway.holdsPayment(id),
           findRefund: async (id, key) => {
             const found = await gateway.findRefund(id, key);
             if (found) answeredB++;

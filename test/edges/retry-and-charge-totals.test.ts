@@ -265,6 +265,7 @@ describe('a charge total reported late, still counting a refund that failed', ()
     const answersThenTableFails: PaymentGateway = {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
+      holdsPayment: (id) => t.gateway.holdsPayment(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
@@ -307,6 +308,7 @@ describe('a failure learned without a time of Stripe, then a late total still co
     const answersThenTableFails: PaymentGateway = {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
+      holdsPayment: (id) => t.gateway.holdsPayment(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
@@ -542,6 +544,7 @@ describe('an ordinary payment', () => {
     const chargeFirst: PaymentGateway = {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
+      holdsPayment: (id) => t.gateway.holdsPayment(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         const charge = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: 4_000, tripId: t.trip.tripId })));

@@ -74,6 +74,7 @@ function failingStripe(asked: string[]): PaymentGateway {
   return {
     refundable: () => true,
     findRefund: async () => undefined,
+    holdsPayment: async () => true,
     refund: async (request) => {
       asked.push(request.paymentId);
       throw new PaymentGatewayUnavailableError('Stripe answered 500');

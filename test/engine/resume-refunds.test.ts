@@ -54,7 +54,13 @@ describe('a refund stored as requested that Stripe did not take', () => {
     // Younger than the delay it is its delivery's (whose redeliveries are asking): nothing asked.
     expect(early.payments).toEqual([]);
     expect(dueBefore).toEqual([trip.paymentId]);
-    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId: trip.paymentId, status: 'refunded' }) }]);
+    expect(resumed.payments).toEqual([
+      {
+        status: 'answered',
+        record: expect.objectContaining({ paymentId: trip.paymentId, status: 'refunded' }),
+        requested: [expect.stringMatching(/^refund-/)],
+      },
+    ]);
     expect(resumed.overdue).toBe(0);
     expect(again.payments).toEqual([]);
     expect(await due()).toEqual([]);
@@ -97,7 +103,9 @@ describe('a refund stored as requested that Stripe did not take', () => {
     const resumed = await resume({ clock: dayLater });
 
     expect(lost.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId: trip.paymentId })]);
-    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refunded' }) }]);
+    expect(resumed.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ status: 'refunded' }), requested: [expect.stringMatching(/^refund-/)] },
+    ]);
     // Looked up by its key in the refund's metadata rather than asked again under a key Stripe no longer remembers.
     expect(fake.calls.filter((call) => call.method === 'GET' && call.path === '/v1/refunds')).not.toHaveLength(0);
     expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
@@ -121,7 +129,9 @@ describe('a refund stored as requested that Stripe did not take', () => {
     await refundMade;
     const next = await resume({ clock: at(RESUME_AFTER_MS + 16 * MINUTE_MS) });
 
-    expect(next.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refunded' }) }]);
+    expect(next.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ status: 'refunded' }), requested: [expect.stringMatching(/^refund-/)] },
+    ]);
     expect(fake.refundsOf(trip.paymentId)).toHaveLength(1);
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
   });
@@ -183,7 +193,9 @@ describe('a refund stamped by a clock that runs ahead', () => {
 
     expect(cancelled).toBeInstanceOf(PaymentGatewayUnavailableError);
     expect(stillFailing).toMatchObject({ payments: [expect.objectContaining({ status: 'unavailable' })], overdue: 1 });
-    expect(answered.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId: trip.paymentIntent() }) }]);
+    expect(answered.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ paymentId: trip.paymentIntent() }), requested: [expect.stringMatching(/^refund-/)] },
+    ]);
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
   });
 });
@@ -198,7 +210,11 @@ describe('what Stripe says no to', () => {
     const next = await resume({ clock: at(2 * HOUR_MS) });
 
     expect(refused.payments).toEqual([
-      { status: 'answered', record: expect.objectContaining({ status: 'needs_attention', attention: expect.objectContaining({ code: 'charge_disputed' }) }) },
+      {
+        status: 'answered',
+        record: expect.objectContaining({ status: 'needs_attention', attention: expect.objectContaining({ code: 'charge_disputed' }) }),
+        requested: [expect.stringMatching(/^refund-/)],
+      },
     ]);
     expect(next).toEqual({ payments: [], overdue: 0, more: false });
     expect(fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds')).toHaveLength(refundCalls);
@@ -216,7 +232,9 @@ describe('what Stripe says no to', () => {
     const delivered = await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.updated', refundObject(failed))));
     const next = await resume({ clock: at(2 * HOUR_MS) });
 
-    expect(resumed.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ status: 'refund_pending' }) }]);
+    expect(resumed.payments).toEqual([
+      { status: 'answered', record: expect.objectContaining({ status: 'refund_pending' }), requested: [expect.stringMatching(/^refund-/)] },
+    ]);
     expect(delivered.status).toBe(200);
     expect(await trip.record()).toMatchObject({ status: 'needs_attention', refunds: [expect.objectContaining({ status: 'failed' })] });
     expect(next.payments).toEqual([]);
@@ -284,9 +302,12 @@ describe('many refunds due', () => {
     const afterFirst = await store.getPaymentRecord(paymentId);
     const second = await resumeRequestedRefunds(deps, { sweep });
 
-    expect(first.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }) }]);
+    // Each run found every share still requested; the first asked for one of its three before its time was up.
+    expect(first.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }), requested: expect.any(Array) }]);
+    expect(first.payments[0]?.status === 'answered' && first.payments[0].requested).toHaveLength(3);
     expect(afterFirst?.refunds.map((entry) => entry.status).sort()).toEqual(['requested', 'requested', 'succeeded']);
-    expect(second.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }) }]);
+    expect(second.payments).toEqual([{ status: 'answered', record: expect.objectContaining({ paymentId }), requested: expect.any(Array) }]);
+    expect(second.payments[0]?.status === 'answered' && second.payments[0].requested).toHaveLength(2);
     expect(asked).toBe(3);
     expect(fake.refundsOf(paymentId)).toHaveLength(3);
     expect(fake.totalRefunded(paymentId)).toBe(created.amount);

@@ -177,6 +177,7 @@ describe('bookings cancel', () => {
     const answersThenTableFails: PaymentGateway = {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
+      holdsPayment: (id) => t.gateway.holdsPayment(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));

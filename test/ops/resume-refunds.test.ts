@@ -1,14 +1,17 @@
 // `payments resume-refunds` against DynamoDB Local and the Stripe fake: every refund Stripe has not answered asked for now, each once, the sweep's turn left alone.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { DUE_LIST_LIMIT, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { bookedTripAt } from '../support/booked-trip';
+import { bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
+import { timeFromNow } from '../support/reconciler';
 
 const HOUR = 3_600_000;
 
@@ -189,6 +192,149 @@ describe('payments resume-refunds', () => {
     expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
   });
 
+  it('says STRIPE_KEY_REJECTED for a key that may read refunds but not make them: the refund stays requested', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.refuseApiKey('rk_test_read_only', 403);
+    const readOnly = new StripePaymentGateway(async () => fake.client('rk_test_read_only'));
+    // Reads through a key that may read; asks for refunds through the one that may not.
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => t.gateway.refundable(paymentId),
+      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
+      findRefund: (paymentId, refundKey) => t.gateway.findRefund(paymentId, refundKey),
+      refund: (request) => readOnly.refund(request),
+    };
+
+    const rejected = await ops(['payments', 'resume-refunds'], gateway);
+
+    expect(rejected.code).toBe(1);
+    expect(rejected.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+still_due\\s+`));
+    expect(rejected.err.split('\n')).toEqual([expect.stringMatching(/^error: STRIPE_KEY_REJECTED: .*then run the same command again$/)]);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
+    expect((await ops(['payments', 'resume-refunds'], t.gateway)).code).toBe(0);
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+  });
+
+  it('refuses a key of another Stripe account of the same mode (ACCOUNT_MISMATCH, exit 2): nothing asked or written, and the right key refunds', async () => {
+    const first = await cancelledWhileStripeDown();
+    const second = await cancelledWhileStripeDown();
+    const otherAccount = await startStripeFake();
+    const before = await Promise.all([first.record(), second.record()]);
+
+    const wrong = await ops(['payments', 'resume-refunds'], new StripePaymentGateway(async () => otherAccount.client())).finally(() => otherAccount.close());
+
+    expect(wrong.code).toBe(2);
+    expect(wrong.err.split('\n')).toEqual([
+      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${first.pi}, ${second.pi}, the oldest payments with a refund due: ` +
+        "is it a key of this deployment's account? nothing was asked or written (one payment at a time: payments retry-refund)",
+    ]);
+    expect(otherAccount.calls.filter((call) => call.method === 'POST')).toEqual([]);
+    expect(await Promise.all([first.record(), second.record()])).toEqual(before);
+
+    expect((await ops(['payments', 'resume-refunds'], first.gateway)).code).toBe(0);
+    expect(fake.refundsOf(first.pi)).toHaveLength(1);
+    expect(fake.refundsOf(second.pi)).toHaveLength(1);
+  });
+
+  it('goes on past one payment the account does not hold, among payments it does: that one is put in front of a person', async () => {
+    const t = await cancelledWhileStripeDown();
+    const stranger = await bookedTripAt(fake, [1]);
+    fake.failNext(1, 500);
+    expect((await ops(['bookings', 'cancel', stranger.references[0] as string, '--reason', 'guide ill'], stranger.gateway)).code).toBe(1);
+    // Its payment is one this account never held (a record of another deployment's, say): the fake forgets it.
+    const other = await startStripeFake();
+    const strangerGateway = new StripePaymentGateway(async () => other.client());
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => t.gateway.refundable(paymentId),
+      holdsPayment: (paymentId) => (paymentId === stranger.pi ? strangerGateway : t.gateway).holdsPayment(paymentId),
+      findRefund: (paymentId, refundKey) => (paymentId === stranger.pi ? strangerGateway : t.gateway).findRefund(paymentId, refundKey),
+      refund: (request) => (request.paymentId === stranger.pi ? strangerGateway : t.gateway).refund(request),
+    };
+
+    const resumed = await ops(['payments', 'resume-refunds'], gateway).finally(() => other.close());
+
+    expect(resumed.code).toBe(1);
+    expect(resumed.out).toMatch(new RegExp(`${t.pi}\\s+answered\\s+refunded`));
+    expect(resumed.out).toMatch(new RegExp(`${stranger.pi}\\s+needs_attention`));
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect(await stranger.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'resource_missing' }] });
+  });
+
+  it('asks for a refund stamped by a clock up to a minute ahead of its own', async () => {
+    const t = await bookedTripAt(fake, [2]);
+    fake.failNext(1, 500);
+    await expect(
+      cancelBooking(
+        { store: t.store, gateway: t.gateway, clock: timeFromNow(30_000), ids: randomIds },
+        { reference: t.references[0] as string, reason: 'guide ill', actorId: 'ana', refund: true },
+      ),
+    ).rejects.toThrow();
+
+    const resumed = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(resumed.code).toBe(0);
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid }]);
+    expect(await t.record()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('run twice at once while Stripe refuses for good: one refusal recorded, and neither run says the refund was made', async () => {
+    const t = await cancelledWhileStripeDown();
+    fake.refuseNext('charge_disputed');
+
+    const both = await Promise.all([ops(['payments', 'resume-refunds'], t.gateway), ops(['payments', 'resume-refunds'], t.gateway)]);
+
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'charge_disputed' }] });
+    // A run that asked (the second one to ask gets the refusal Stripe kept under the key) says so, exit 1; one that read
+    // the payment once the other had recorded the refusal asked nothing, and says what it found.
+    const rows = both.map((run) => run.out.split('\n')[2] ?? '');
+    expect(rows.filter((row) => new RegExp(`^${t.pi}\\s+needs_attention\\s+needs_attention`).test(row))).not.toHaveLength(0);
+    for (const [index, run] of both.entries()) {
+      if (run.code === 0) expect(rows[index]).toMatch(new RegExp(`^${t.pi}\\s+answered_before\\s+needs_attention`));
+      else expect(run.err).toContain(`warning: Stripe refused a refund of ${t.pi} for good`);
+    }
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+  });
+
+  it('says the payment needs a person when refund.failed is recorded between its lookup and its write (exit 1)', async () => {
+    const t = await bookedTripAt(fake, [2]);
+    await cancelledWithAnswerLost(fake, t, t.references[0] as string);
+    const made = fake.refundsOf(t.pi)[0];
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => t.gateway.refundable(paymentId),
+      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
+      refund: (request) => t.gateway.refund(request),
+      findRefund: async (paymentId, refundKey) => {
+        const found = await t.gateway.findRefund(paymentId, refundKey);
+        const failed = fake.setRefundStatus(made?.id as string, 'failed', 'expired_or_canceled_card');
+        expect((await t.webhook.send(signedRequest(stripeEvent('refund.failed', refundObject(failed))))).status).toBe(200);
+        return found;
+      },
+    };
+
+    const resumed = await ops(['payments', 'resume-refunds'], gateway);
+
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'expired_or_canceled_card' }] });
+    expect(resumed.code).toBe(1);
+    expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+needs_attention`));
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+  });
+
+  it('answers a payment already in front of a person for an earlier refund by the refund it asked for: made, not refused', async () => {
+    const t = await bookedTripAt(fake, [2, 3]);
+    fake.refuseNext('charge_disputed');
+    await ops(['bookings', 'cancel', t.references[0] as string, '--reason', 'guide ill'], t.gateway);
+    fake.failNext(1, 500);
+    await ops(['bookings', 'cancel', t.references[1] as string, '--reason', 'guide ill'], t.gateway);
+    expect((await t.record()).refunds.map((entry) => entry.status)).toEqual(['failed', 'requested']);
+
+    const resumed = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(fake.refundsOf(t.pi)).toMatchObject([{ status: 'succeeded', amount: t.shares[1] }]);
+    expect(resumed).toMatchObject({ code: 0, err: '' });
+    expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+answered\\s+needs_attention`));
+    expect(resumed.out).toContain('1 answered, 0 answered before this run, 0 refused for good');
+  });
+
   it('needs a Stripe key: without one it says so (exit 2) and changes nothing', async () => {
     const t = await cancelledWhileStripeDown();
 
@@ -199,6 +345,34 @@ describe('payments resume-refunds', () => {
     expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
     await ops(['payments', 'resume-refunds'], t.gateway);
     expect(await t.record()).toMatchObject({ status: 'refunded' });
+  });
+
+  it('asks for the oldest --limit payments, says more may be due (exit 1), and the next run asks for the rest', async () => {
+    const trips = [await cancelledWhileStripeDown(), await cancelledWhileStripeDown(), await cancelledWhileStripeDown()];
+
+    const some = await ops(['payments', 'resume-refunds', '--limit', '2'], trips[0]?.gateway);
+
+    expect(some.code).toBe(1);
+    expect(some.err.split('\n')).toEqual(['warning: 2 payments were asked for, and more may be due: run it again']);
+    expect(trips.map((t) => fake.refundsOf(t.pi).length)).toEqual([1, 1, 0]);
+
+    const rest = await ops(['payments', 'resume-refunds', '--limit', '2'], trips[0]?.gateway);
+
+    expect(rest).toMatchObject({ code: 0, err: '' });
+    expect(rest.out.split('\n')[2]).toMatch(new RegExp(`^${trips[2]?.pi}\\s+answered`));
+    expect(trips.map((t) => fake.refundsOf(t.pi).length)).toEqual([1, 1, 1]);
+  });
+
+  it.each(['0', '1001', 'all', '-1'])('refuses --limit %s (exit 2) before asking anything', async (limit) => {
+    const t = await cancelledWhileStripeDown();
+
+    const refused = await ops(['payments', 'resume-refunds', `--limit=${limit}`], t.gateway);
+
+    expect(refused).toMatchObject({ code: 2, out: '' });
+    expect(refused.err).toMatch(/^error: USAGE: --limit must be/);
+    expect(fake.calls.filter((call) => call.path.startsWith('/v1/refunds') && call.method === 'POST')).toHaveLength(1);
+    expect(await t.record()).toMatchObject({ refunds: [{ status: 'requested' }] });
+    await ops(['payments', 'resume-refunds'], t.gateway);
   });
 
   it('prints what it did as JSON with --json', async () => {

@@ -13,6 +13,7 @@ export function gatewayWithRefund(
   return {
     refundable: (paymentId) => real.refundable(paymentId),
     findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
+    holdsPayment: (paymentId) => real.holdsPayment(paymentId),
     refund: (request) => refund(request, real),
   };
 }

@@ -61,6 +61,11 @@ export interface PaymentGateway {
    * was requested but never answered, because the provider forgets idempotency keys after a day.
    */
   findRefund(paymentId: string, refundKey: string): Promise<FoundRefund | undefined>;
+  /**
+   * Whether the account our key belongs to holds this payment: false only when the provider answers that it has no such
+   * payment (a key of another account). Throws PaymentGatewayUnavailableError when it cannot tell for now.
+   */
+  holdsPayment(paymentId: string): Promise<boolean>;
 }
 
 /** The provider could not be reached, or asked us to come back later; the same refund may be asked again. */

@@ -89,11 +89,16 @@ export interface ResumeRefundsInput {
 export type ResumedRefund =
   /**
    * Stripe answered the requested refunds it was asked for (all of them, unless the time ran out first), and the answers
-   * are on the record (`needs_attention` when it said no).
+   * are on the record (`needs_attention` when it said no). `requested`: the keys of its refunds still `requested` when
+   * this call read the record, the ones it asked for (unless its time ran out first).
    */
-  | { readonly status: 'answered'; readonly record: PaymentRecord }
-  /** Another call answered them between the list and this one: nothing was asked. */
-  | { readonly status: 'already_answered'; readonly paymentId: string }
+  | { readonly status: 'answered'; readonly record: PaymentRecord; readonly requested: readonly string[] }
+  /**
+   * Another call answered them first: between the list and this read (nothing asked, `requested` empty), or between this
+   * call's ask and its write (Stripe's answer under the same key, recorded by the other; `requested` not empty). `record`
+   * as last read.
+   */
+  | { readonly status: 'already_answered'; readonly paymentId: string; readonly record?: PaymentRecord; readonly requested: readonly string[] }
   /** Stripe or DynamoDB could not answer for now: still due, asked again by the next run. */
   | { readonly status: 'unavailable'; readonly paymentId: string; readonly requestedAt: string; readonly error: unknown }
   /** Anything else: still due, and a person should look (the error is logged). */
@@ -139,8 +144,9 @@ export async function resumeRequestedRefunds(deps: ResumeRefundsDeps, input: Res
           (found) => ({ found }),
           (error: unknown) => ({ found: undefined, error }),
         );
+  // No age asked for, every one listed is due, one stamped a little ahead of this clock too.
   const due = (await inTurn(deps.store, position.found?.after)).filter(
-    (entry) => Date.parse(entry.requestedAt) <= now - olderThanMs || stampedAhead(entry.requestedAt),
+    (entry) => olderThanMs <= 0 || Date.parse(entry.requestedAt) <= now - olderThanMs || stampedAhead(entry.requestedAt),
   );
   const isOverdue = (requestedAt: string): boolean => Date.parse(requestedAt) <= now - OVERDUE_AFTER_MS || stampedAhead(requestedAt);
   // Answered in part (the time was up between its shares), a payment still has requested refunds of its own stamps.
@@ -202,13 +208,19 @@ async function keepPosition(deps: ResumeRefundsDeps, sweep: string, hadPlace: bo
 async function resumeOne(deps: ResumeRefundsDeps, entry: DueRefund, timeLeft: (() => number) | undefined): Promise<ResumedRefund> {
   try {
     const record = await deps.store.getPaymentRecord(entry.paymentId);
-    if (record === undefined || !hasRequestedRefunds(record)) return { status: 'already_answered', paymentId: entry.paymentId };
+    if (record === undefined || !hasRequestedRefunds(record)) {
+      return { status: 'already_answered', paymentId: entry.paymentId, ...(record && { record }), requested: [] };
+    }
+    // The refunds this call asks for: what became of them is what a person reading its answer needs.
+    const requested = record.refunds.filter((refund) => refund.status === 'requested').map((refund) => refund.refundKey);
     // A payment of many shares (bookings cancelled one by one while Stripe was down) stops asking when the time is up.
     // No refund here was stored by this call: each is looked up by its key before it is asked for.
     const issued = await issueRequestedRefunds(deps, record, 'system', { ...(timeLeft !== undefined && { timeLeft }) });
     // A refund this run made is its answer even when the refund's own events recorded it first (not one made failed: that
     // event put the payment in front of a person, and counted it).
-    return issued.recorded || issued.made ? { status: 'answered', record: issued.record } : { status: 'already_answered', paymentId: entry.paymentId };
+    return issued.recorded || issued.made
+      ? { status: 'answered', record: issued.record, requested }
+      : { status: 'already_answered', paymentId: entry.paymentId, record: issued.record, requested };
   } catch (error) {
     const unavailable = error instanceof PaymentGatewayUnavailableError || error instanceof StoreUnavailableError;
     return { status: unavailable ? 'unavailable' : 'failed', paymentId: entry.paymentId, requestedAt: entry.requestedAt, error };

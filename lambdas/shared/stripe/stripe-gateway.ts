@@ -133,6 +133,25 @@ export class StripePaymentGateway implements PaymentGateway {
     }
   }
 
+  async holdsPayment(paymentId: string): Promise<boolean> {
+    // A Checkout Session's id is never asked at Stripe for a refund: nothing to tell of the account.
+    if (!this.refundable(paymentId)) return true;
+    try {
+      const stripe = await this.client();
+      // Its refunds, with the permission refunds need anyway (a restricted key may not read PaymentIntents).
+      await stripe.refunds.list({ payment_intent: paymentId, limit: 1 }, callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for ${paymentId}`));
+      return true;
+    } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) throw error;
+      const sdk = await stripeSdk();
+      if (!sdk.isStripeError(error)) throw error;
+      if (error.code === 'resource_missing' && error.param === 'payment_intent') return false;
+      if (sdk.isTransientStripeError(error)) throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
+      // Any other refusal says nothing of whose the payment is.
+      return true;
+    }
+  }
+
   async findRefund(paymentId: string, refundKey: string): Promise<FoundRefund | undefined> {
     if (!this.refundable(paymentId)) return undefined;
     try {

@@ -4,7 +4,7 @@ import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledge
 import { PaymentGatewayUnavailableError } from '../../../lambdas/shared/domain/payment-gateway';
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
 import { DUE_LIST_LIMIT, resumeRequestedRefunds, type ResumedRefund } from '../../../lambdas/shared/domain/resume-refunds';
-import { defineCommand, defineShowCommand, instantOf, UsageError, type FlagSpec, type OpsCommand } from '../command';
+import { defineCommand, defineShowCommand, instantOf, UsageError, wholeNumber, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { attentionReasons, FIX_THE_STRIPE_KEY, money, refundCurrency, refundLine } from '../printing';
 import { stripeModeRefusal } from '../stripe-mode';
@@ -138,45 +138,89 @@ const retry = defineCommand({
 });
 
 /**
- * One payment of `payments resume-refunds`: `answered` (every refund asked for has Stripe's answer on the record),
- * `answered_before` (another call answered them first: nothing asked), `still_due` (Stripe or DynamoDB could not answer
- * for now, or answered some of them only), `needs_attention` (Stripe said no for good: in front of a person), `failed`.
+ * One payment of `payments resume-refunds`, told by what became of the refunds it found `requested`: `answered` (each
+ * made or on its way), `needs_attention` (one refused or failed for good: in front of a person), `still_due` (one still
+ * unanswered: Stripe or DynamoDB could not answer for now), `answered_before` (none was requested any more when it read
+ * the payment: nothing asked), `failed` (anything else; still due).
  */
 function resumedRow(resumed: ResumedRefund) {
-  switch (resumed.status) {
-    case 'answered': {
-      const { record } = resumed;
-      const stillDue = record.refunds.some((entry) => entry.status === 'requested');
-      const result = record.status === 'needs_attention' ? 'needs_attention' : stillDue ? 'still_due' : 'answered';
-      return { paymentId: record.paymentId, result, status: record.status, refunded: money(record.amountRefunded, record.currency) };
-    }
-    case 'already_answered':
-      return { paymentId: resumed.paymentId, result: 'answered_before' };
-    case 'unavailable':
-    case 'failed':
-      return {
-        paymentId: resumed.paymentId,
-        result: resumed.status === 'unavailable' ? 'still_due' : 'failed',
-        dueSince: resumed.requestedAt,
-        error: resumed.error instanceof Error ? resumed.error.message : String(resumed.error),
-      };
+  if (resumed.status === 'unavailable' || resumed.status === 'failed') {
+    return {
+      paymentId: resumed.paymentId,
+      result: resumed.status === 'unavailable' ? 'still_due' : 'failed',
+      dueSince: resumed.requestedAt,
+      error: resumed.error instanceof Error ? resumed.error.message : String(resumed.error),
+    };
   }
+  const { record, requested } = resumed;
+  if (record === undefined || requested.length === 0) {
+    const paymentId = resumed.status === 'answered' ? resumed.record.paymentId : resumed.paymentId;
+    return { paymentId, result: 'answered_before', ...(record && { status: record.status, refunded: money(record.amountRefunded, record.currency) }) };
+  }
+  // Only the refunds it asked for: a payment already in front of a person for an earlier refund is not this run's refusal.
+  const states = record.refunds.filter((entry) => requested.includes(entry.refundKey)).map((entry) => entry.status);
+  const result = states.some((state) => state === 'failed' || state === 'canceled')
+    ? 'needs_attention'
+    : states.some((state) => state === 'requested')
+      ? 'still_due'
+      : 'answered';
+  return { paymentId: record.paymentId, result, status: record.status, refunded: money(record.amountRefunded, record.currency) };
+}
+
+/** How many of the oldest payments due are looked up first: an account that holds none of them is not this table's. */
+const ACCOUNT_SAMPLE = 3;
+
+/**
+ * Whether the key's account holds some payment of the oldest due. A key of another account of the same mode passes the
+ * mode check, and every refund asked with it would come back "no such payment": a refusal for good, each payment put
+ * in front of a person. One record the account does not know (a payment of another deployment, say) does not stop it.
+ */
+async function accountHoldsPaymentsDue(context: OpsContext): Promise<{ holds: boolean; looked: string[] }> {
+  const looked = (await context.store.listRefundsDue(DUE_LIST_LIMIT))
+    .map((entry) => entry.paymentId)
+    .filter((paymentId) => context.gateway.refundable(paymentId))
+    .slice(0, ACCOUNT_SAMPLE);
+  for (const paymentId of looked) if (await context.gateway.holdsPayment(paymentId)) return { holds: true, looked };
+  return { holds: looked.length === 0, looked };
 }
 
 const resumeDue = defineCommand({
   name: 'payments resume-refunds',
   summary: 'ask Stripe now for every refund it has not answered, oldest first, as the sweep does every run (its turn left alone)',
-  flags: {},
-  async run(context) {
+  flags: {
+    limit: { type: 'string', value: 'N', description: `payments asked for at most, oldest first, 1 to ${DUE_LIST_LIMIT} (default ${DUE_LIST_LIMIT})` },
+  },
+  async run(context, { flags }) {
+    const limit = flags.limit === undefined ? DUE_LIST_LIMIT : wholeNumber(flags.limit, '--limit');
+    if (limit < 1 || limit > DUE_LIST_LIMIT) throw new UsageError(`--limit must be from 1 to ${DUE_LIST_LIMIT}, got ${flags.limit}`);
     if (!context.canRefund)
       throw new UsageError(
         'payments resume-refunds needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in',
       );
     const refusal = await stripeModeRefusal(context);
     if (refusal) return refusal;
+    const account = await accountHoldsPaymentsDue(context).catch((error: unknown) => {
+      if (error instanceof PaymentGatewayUnavailableError) return error;
+      throw error;
+    });
+    if (account instanceof PaymentGatewayUnavailableError) {
+      context.err(
+        account.credentialsRejected
+          ? `error: STRIPE_KEY_REJECTED: ${account.message}; nothing was asked or written: ${FIX_THE_STRIPE_KEY}, then run the same command again`
+          : `error: STRIPE_UNAVAILABLE: ${account.message}; nothing was asked or written: run the same command again`,
+      );
+      return 1;
+    }
+    if (!account.holds) {
+      context.err(
+        `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${account.looked.join(', ')}, the oldest payments with a refund due: ` +
+          `is it a key of this deployment's account? nothing was asked or written (one payment at a time: payments retry-refund)`,
+      );
+      return 2;
+    }
     // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
     // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
-    const result = await resumeRequestedRefunds({ ...context.deps, gateway: context.gateway }, { olderThanMs: 0, limit: DUE_LIST_LIMIT });
+    const result = await resumeRequestedRefunds({ ...context.deps, gateway: context.gateway }, { olderThanMs: 0, limit });
     if (result.payments.length === 0) {
       context.printEmpty([], 'No payment has a refund Stripe has not answered.');
       return 0;
@@ -210,8 +254,11 @@ const resumeDue = defineCommand({
       context.err(`warning: Stripe refused a refund of ${refused.join(', ')} for good: each needs a person (attention list)`);
       code = 1;
     }
-    // The list is read DUE_LIST_LIMIT at a time: a full one may have more behind it, oldest first next run.
-    if (rows.length >= DUE_LIST_LIMIT) context.err(`warning: ${DUE_LIST_LIMIT} payments were asked for, and more may be due: run it again`);
+    // More than the limit were due, or the list (read DUE_LIST_LIMIT at a time) was full: more may be behind it.
+    if (result.more || rows.length >= DUE_LIST_LIMIT) {
+      context.err(`warning: ${rows.length} payments were asked for, and more may be due: run it again`);
+      code = 1;
+    }
     return code;
   },
 });

@@ -2,7 +2,7 @@
 import { unheldSeats, type Slot } from '../../../lambdas/shared/domain/model';
 import { addSlot, capacitySchema, MAX_SLOT_CAPACITY, newSlotSchema, setSlotBlocked, setSlotCapacity } from '../../../lambdas/shared/domain/operations';
 import { parseInput } from '../../../lambdas/shared/domain/trip-input';
-import { defineCommand, UsageError, type OpsCommand } from '../command';
+import { defineCommand, UsageError, wholeNumber, type OpsCommand } from '../command';
 import type { StoredDataError } from '../../../lambdas/shared/domain/errors';
 import type { OpsContext } from '../context';
 import { money } from '../printing';
@@ -12,14 +12,6 @@ const SLOT_COLUMNS = ['slotId', 'experienceId', 'date', 'time', 'capacity', 'ava
 const slotRow = (slot: Slot) => ({ ...slot, held: slot.availableCount - unheldSeats(slot), price: money(slot.priceAmount, slot.currency) });
 
 const printSlot = (context: OpsContext, slot: Slot): void => context.print(slot, [slotRow(slot)], SLOT_COLUMNS);
-
-/** A whole number within JavaScript's exact range, or bad usage naming the flag. */
-function wholeNumber(value: string, flag: string): number {
-  if (!/^-?\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`);
-  const number = Number(value);
-  if (!Number.isSafeInteger(number)) throw new UsageError(`${flag} is too large, got ${value}`);
-  return number;
-}
 
 /** The same rule on `slots add` and `slots set-capacity`: the use case's, checked before anything is read. */
 function capacityOf(value: string, flag: string): number {
