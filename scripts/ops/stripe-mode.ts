@@ -1,6 +1,8 @@
-// The check every operator command that acts at Stripe makes first: the key's mode is the table's deployment's.
+// The checks every operator command that acts at Stripe makes first: the key's mode is the table's deployment's, and its account holds the table's payments.
 import { cursorOf, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
+import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
 import type { OpsContext } from './context';
+import { FIX_THE_STRIPE_KEY } from './printing';
 
 /**
  * Refuses, with one line and exit code 2, a STRIPE_API_KEY whose mode is not the table's, before anything is read from
@@ -23,5 +25,40 @@ export async function stripeModeRefusal(context: OpsContext): Promise<number | u
       ? `STRIPE_API_KEY is a live key and table ${table} has no live deployment's sweep (its cursor says no mode): check --region and --table, or wait for the deployment's first scheduled sweep`
       : `STRIPE_API_KEY is a ${keyMode} key and table ${table} belongs to a ${tableMode} deployment (its sweep's cursor says so): check STRIPE_API_KEY, --region and --table`;
   context.err(`error: MODE_MISMATCH: ${why}; nothing was read from Stripe or written`);
+  return 2;
+}
+
+/**
+ * Refuses, with one line and exit code 2, a STRIPE_API_KEY whose account holds none of `paymentIds` (those Stripe can
+ * refund; `what` says which they are), before anything is asked or written; undefined when the command may go on. A key
+ * of another account of the same mode passes the mode check, and a refund asked with it comes back "no such payment":
+ * a refusal for good, the payment put in front of a person with nothing refunded. One payment the account does not hold
+ * among several does not refuse. When Stripe cannot tell for now (down, or refusing the key), `whenUnsure` says whether
+ * the command stops there (exit 1, nothing asked or written) or goes on as it would have.
+ */
+export async function accountRefusal(
+  context: OpsContext,
+  paymentIds: readonly string[],
+  what: string,
+  whenUnsure: 'stop' | 'go_on',
+): Promise<number | undefined> {
+  const looked = paymentIds.filter((paymentId) => context.gateway.refundable(paymentId));
+  try {
+    for (const paymentId of looked) if (await context.gateway.holdsPayment(paymentId)) return undefined;
+  } catch (error) {
+    if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
+    if (whenUnsure === 'go_on') return undefined;
+    context.err(
+      error.credentialsRejected
+        ? `error: STRIPE_KEY_REJECTED: ${error.message}; nothing was asked or written: ${FIX_THE_STRIPE_KEY}, then run the same command again`
+        : `error: STRIPE_UNAVAILABLE: ${error.message}; nothing was asked or written: run the same command again`,
+    );
+    return 1;
+  }
+  if (looked.length === 0) return undefined;
+  context.err(
+    `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${looked.join(', ')} (${what}): ` +
+      "is it a key of this deployment's account? nothing was asked or written",
+  );
   return 2;
 }

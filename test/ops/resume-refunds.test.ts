@@ -225,8 +225,8 @@ describe('payments resume-refunds', () => {
 
     expect(wrong.code).toBe(2);
     expect(wrong.err.split('\n')).toEqual([
-      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${first.pi}, ${second.pi}, the oldest payments with a refund due: ` +
-        "is it a key of this deployment's account? nothing was asked or written (one payment at a time: payments retry-refund)",
+      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${first.pi}, ${second.pi} (the oldest payments with a refund due): ` +
+        "is it a key of this deployment's account? nothing was asked or written",
     ]);
     expect(otherAccount.calls.filter((call) => call.method === 'POST')).toEqual([]);
     expect(await Promise.all([first.record(), second.record()])).toEqual(before);

@@ -1,5 +1,6 @@
 // The ops commands that act at Stripe (reconcile, bookings cancel, payments retry-refund and resume-refunds) refuse a key whose mode is not
-// the table's deployment's, before anything is read from Stripe or written; the others are not asked.
+// the table's deployment's, before anything is read from Stripe or written, and payments retry-refund and resume-refunds a key of another
+// account; the others are not asked.
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { ProviderMode } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
@@ -29,12 +30,17 @@ async function tableWithBookedTrip(mode: ProviderMode | undefined) {
 }
 
 async function opsOn(store: DynamoDbBookingStore, apiKey: string, ...argv: string[]) {
+  return opsAt(fake, store, apiKey, ...argv);
+}
+
+/** The CLI with STRIPE_API_KEY of the account `stripe` stands for. */
+async function opsAt(stripe: StripeFake, store: DynamoDbBookingStore, apiKey: string, ...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runOps([...argv, '--endpoint', inject('dynamoEndpoint'), '--table', store.tableName], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
-    env: { STRIPE_API_KEY: apiKey, STRIPE_API_BASE: fake.url },
+    env: { STRIPE_API_KEY: apiKey, STRIPE_API_BASE: stripe.url },
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
@@ -153,5 +159,33 @@ describe('a key of the table’s own mode', () => {
     expect(whileLive).toMatchObject({ code: 2, err: expect.stringContaining('belongs to a live deployment') });
     expect(testAgain).toMatchObject({ code: 0, err: '' });
     expect(fake.totalRefunded(trip.paymentIntent())).toBe(trip.amount);
+  });
+});
+
+describe('a key of another Stripe account of the same mode', () => {
+  let otherAccount: StripeFake;
+  beforeEach(async () => {
+    otherAccount = await startStripeFake();
+  });
+  afterEach(() => otherAccount.close());
+
+  const otherAccountRefunds = () => otherAccount.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds');
+
+  it('is refused by payments retry-refund: the refund stays requested, and the deployment’s key refunds it', async () => {
+    const { store, trip, reference, paymentId } = await tableWithBookedTrip('test');
+    fake.failNext(3, 500);
+    expect((await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked')).code).toBe(1);
+    const stored = await store.getPaymentRecord(paymentId);
+    expect(stored?.refunds).toEqual([expect.objectContaining({ status: 'requested' })]);
+
+    const retried = await opsAt(otherAccount, store, 'sk_test_of_another_account', 'payments', 'retry-refund', paymentId);
+
+    expect(retried.code).toBe(2);
+    expect(retried.err).toMatch(/^error: ACCOUNT_MISMATCH: .* \(the payment\)/);
+    expect(otherAccountRefunds()).toEqual([]);
+    expect(await store.getPaymentRecord(paymentId)).toEqual(stored);
+
+    expect((await opsOn(store, 'sk_test_fake', 'payments', 'retry-refund', paymentId)).code).toBe(0);
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
   });
 });

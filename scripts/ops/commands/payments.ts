@@ -7,7 +7,7 @@ import { DUE_LIST_LIMIT, resumeRequestedRefunds, type ResumedRefund } from '../.
 import { defineCommand, defineShowCommand, instantOf, UsageError, wholeNumber, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { attentionReasons, FIX_THE_STRIPE_KEY, money, refundCurrency, refundLine } from '../printing';
-import { stripeModeRefusal } from '../stripe-mode';
+import { accountRefusal, stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
 
 /** What closing something that needs attention asks of the operator. */
@@ -123,7 +123,7 @@ const retry = defineCommand({
   async run(context, { target: paymentId }) {
     if (!context.canRefund)
       throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in');
-    const refusal = await stripeModeRefusal(context);
+    const refusal = (await stripeModeRefusal(context)) ?? (await accountRefusal(context, [paymentId], 'the payment', 'go_on'));
     if (refusal) return refusal;
     const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
     if (!result.ok) return context.refused(result);
@@ -170,20 +170,6 @@ function resumedRow(resumed: ResumedRefund) {
 /** How many of the oldest payments due are looked up first: an account that holds none of them is not this table's. */
 const ACCOUNT_SAMPLE = 3;
 
-/**
- * Whether the key's account holds some payment of the oldest due. A key of another account of the same mode passes the
- * mode check, and every refund asked with it would come back "no such payment": a refusal for good, each payment put
- * in front of a person. One record the account does not know (a payment of another deployment, say) does not stop it.
- */
-async function accountHoldsPaymentsDue(context: OpsContext): Promise<{ holds: boolean; looked: string[] }> {
-  const looked = (await context.store.listRefundsDue(DUE_LIST_LIMIT))
-    .map((entry) => entry.paymentId)
-    .filter((paymentId) => context.gateway.refundable(paymentId))
-    .slice(0, ACCOUNT_SAMPLE);
-  for (const paymentId of looked) if (await context.gateway.holdsPayment(paymentId)) return { holds: true, looked };
-  return { holds: looked.length === 0, looked };
-}
-
 const resumeDue = defineCommand({
   name: 'payments resume-refunds',
   summary: 'ask Stripe now for every refund it has not answered, oldest first, as the sweep does every run (its turn left alone)',
@@ -199,25 +185,12 @@ const resumeDue = defineCommand({
       );
     const refusal = await stripeModeRefusal(context);
     if (refusal) return refusal;
-    const account = await accountHoldsPaymentsDue(context).catch((error: unknown) => {
-      if (error instanceof PaymentGatewayUnavailableError) return error;
-      throw error;
-    });
-    if (account instanceof PaymentGatewayUnavailableError) {
-      context.err(
-        account.credentialsRejected
-          ? `error: STRIPE_KEY_REJECTED: ${account.message}; nothing was asked or written: ${FIX_THE_STRIPE_KEY}, then run the same command again`
-          : `error: STRIPE_UNAVAILABLE: ${account.message}; nothing was asked or written: run the same command again`,
-      );
-      return 1;
-    }
-    if (!account.holds) {
-      context.err(
-        `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${account.looked.join(', ')}, the oldest payments with a refund due: ` +
-          `is it a key of this deployment's account? nothing was asked or written (one payment at a time: payments retry-refund)`,
-      );
-      return 2;
-    }
+    // Stripe down or refusing the key: the run could ask nothing either, so it stops before it begins.
+    const oldest = (await context.store.listRefundsDue(DUE_LIST_LIMIT))
+      .map((entry) => entry.paymentId)
+      .filter((paymentId) => context.gateway.refundable(paymentId));
+    const account = await accountRefusal(context, oldest.slice(0, ACCOUNT_SAMPLE), 'the oldest payments with a refund due', 'stop');
+    if (account !== undefined) return account;
     // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
     // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
     const result = await resumeRequestedRefunds({ ...context.deps, gateway: context.gateway }, { olderThanMs: 0, limit });
