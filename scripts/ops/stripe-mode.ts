@@ -33,21 +33,16 @@ export async function stripeModeRefusal(context: OpsContext): Promise<number | u
  * refund; `what` says which they are), before anything is asked or written; undefined when the command may go on. A key
  * of another account of the same mode passes the mode check, and a refund asked with it comes back "no such payment":
  * a refusal for good, the payment put in front of a person with nothing refunded. One payment the account does not hold
- * among several does not refuse. When Stripe cannot tell for now (down, or refusing the key), `whenUnsure` says whether
- * the command stops there (exit 1, nothing asked or written) or goes on as it would have.
+ * among several does not refuse. When Stripe cannot tell for now (down, or refusing the key), the command stops there
+ * (exit 1, nothing asked or written): its refunds could not be asked either, and going on would leave a key of another
+ * account unchecked.
  */
-export async function accountRefusal(
-  context: OpsContext,
-  paymentIds: readonly string[],
-  what: string,
-  whenUnsure: 'stop' | 'go_on',
-): Promise<number | undefined> {
+export async function accountRefusal(context: OpsContext, paymentIds: readonly string[], what: string): Promise<number | undefined> {
   const looked = paymentIds.filter((paymentId) => context.gateway.refundable(paymentId));
   try {
     for (const paymentId of looked) if (await context.gateway.holdsPayment(paymentId)) return undefined;
   } catch (error) {
     if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
-    if (whenUnsure === 'go_on') return undefined;
     context.err(
       error.credentialsRejected
         ? `error: STRIPE_KEY_REJECTED: ${error.message}; nothing was asked or written: ${FIX_THE_STRIPE_KEY}, then run the same command again`

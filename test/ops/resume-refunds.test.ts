@@ -1,17 +1,23 @@
 // `payments resume-refunds` against DynamoDB Local and the Stripe fake: every refund Stripe has not answered asked for now, each once, the sweep's turn left alone.
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import type { Trip } from '../../lambdas/shared/domain/model';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { DUE_LIST_LIMIT, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
-import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
-import { bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
+import { BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost } from '../support/booked-trip';
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { timeFromNow } from '../support/reconciler';
+import { deps, seedSlot, testStore, type TestStore } from '../support/store';
+import { createPendingTrip } from '../support/trips';
+import { webhookHarness } from '../support/webhook';
 
 const HOUR = 3_600_000;
 
@@ -33,6 +39,12 @@ async function cancelledWhileStripeDown() {
   expect(down).toMatchObject({ code: 1, err: expect.stringContaining('STRIPE_UNAVAILABLE') });
   expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested', amount: t.paid }] });
   return { ...t, reference };
+}
+
+/** Asks for what is due (with the right key), then checks nothing is left: the next test's fake is another account. */
+async function expectNothingDueOnceResumed(gateway: StripePaymentGateway): Promise<void> {
+  expect((await ops(['payments', 'resume-refunds'], gateway)).code).toBe(0);
+  await expectNothingDue(gateway);
 }
 
 /** Nothing left due in the file's table: the next test's fake (another Stripe account) is asked only for its own. */
@@ -58,9 +70,7 @@ describe('payments resume-refunds', () => {
     // Oldest first: the first cancellation's refund was stored first.
     expect(lines[2]).toMatch(new RegExp(`^${first.pi}\\s+answered\\s+refunded\\s+${eur(first.paid).replace('.', '\\.')}`));
     expect(lines[3]).toMatch(new RegExp(`^${second.pi}\\s+answered\\s+refunded`));
-    expect(lines[4]).toBe(
-      '2 payments with refunds due: 2 answered, 0 answered before this run, 0 refused for good (in front of a person), 0 still due, 0 failed.',
-    );
+    expect(lines[4]).toBe('2 payments with refunds due: 2 answered, 0 answered before this run, 0 not made (in front of a person), 0 still due, 0 failed.');
     for (const t of [first, second]) {
       expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(t.reference), status: 'succeeded' }]);
       expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
@@ -140,7 +150,9 @@ describe('payments resume-refunds', () => {
 
     expect(refused.code).toBe(1);
     expect(refused.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+needs_attention\\s+needs_attention\\s+0\\.00 EUR`));
-    expect(refused.err.split('\n')).toEqual([`warning: Stripe refused a refund of ${t.pi} for good: each needs a person (attention list)`]);
+    expect(refused.err.split('\n')).toEqual([
+      `warning: a refund of ${t.pi} was not made (refused for good, or priced in another currency than the charge): each needs a person (attention list)`,
+    ]);
     expect(await t.record()).toMatchObject({
       status: 'needs_attention',
       attention: { code: 'charge_disputed' },
@@ -290,7 +302,7 @@ describe('payments resume-refunds', () => {
     expect(rows.filter((row) => new RegExp(`^${t.pi}\\s+needs_attention\\s+needs_attention`).test(row))).not.toHaveLength(0);
     for (const [index, run] of both.entries()) {
       if (run.code === 0) expect(rows[index]).toMatch(new RegExp(`^${t.pi}\\s+answered_before\\s+needs_attention`));
-      else expect(run.err).toContain(`warning: Stripe refused a refund of ${t.pi} for good`);
+      else expect(run.err).toContain(`warning: a refund of ${t.pi} was not made`);
     }
     expect(fake.refundsOf(t.pi)).toEqual([]);
   });
@@ -332,7 +344,7 @@ describe('payments resume-refunds', () => {
     expect(fake.refundsOf(t.pi)).toMatchObject([{ status: 'succeeded', amount: t.shares[1] }]);
     expect(resumed).toMatchObject({ code: 0, err: '' });
     expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+answered\\s+needs_attention`));
-    expect(resumed.out).toContain('1 answered, 0 answered before this run, 0 refused for good');
+    expect(resumed.out).toContain('1 answered, 0 answered before this run, 0 not made');
   });
 
   it('needs a Stripe key: without one it says so (exit 2) and changes nothing', async () => {
@@ -382,5 +394,109 @@ describe('payments resume-refunds', () => {
 
     expect(resumed.code).toBe(0);
     expect(JSON.parse(resumed.out)).toEqual([{ paymentId: t.pi, result: 'answered', status: 'refunded', refunded: eur(t.paid) }]);
+  });
+});
+
+/** A trip of two bookings at BOOKED_TRIP_PRICE, booked by create-booking with a payment the fake says was charged in yen. */
+async function bookedChargedInYen(store: TestStore) {
+  const a = await seedSlot(store, { capacity: 5, priceAmount: BOOKED_TRIP_PRICE });
+  const b = await seedSlot(store, { capacity: 5, priceAmount: BOOKED_TRIP_PRICE });
+  const trip = await createPendingTrip(store, [
+    [a, 1],
+    [b, 1],
+  ]);
+  const paymentId = paymentIntentId();
+  fake.registerPayment(paymentId, trip.amount, 'jpy');
+  const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
+  expect((await invoke({ paymentId, tripId: trip.tripId, userId: trip.userId, tripItems: trip.items.map((item) => ({ ...item })) })).success).toBe(true);
+  return { trip: (await store.getTrip(trip.tripId)) as Trip, paymentId };
+}
+
+describe('payments resume-refunds, what it says of each payment', () => {
+  it('says a share priced in another currency than the charge was not made (exit 1): never asked, in front of a person', async () => {
+    const store = testStore();
+    const { trip, paymentId } = await bookedChargedInYen(store);
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    fake.failNext(1, 500);
+    await expect(
+      cancelBooking(
+        { store, gateway, clock: systemClock, ids: randomIds },
+        { reference: trip.bookingReferences[0] as string, reason: 'guide ill', refund: true },
+      ),
+    ).rejects.toThrow();
+    // The session, delivered late, says the charge was in yen: the share stored in euros is no share of it.
+    const session = {
+      ...checkoutSession(trip, { paymentIntent: paymentId, amount: trip.amount }),
+      amount_subtotal: trip.amount,
+      currency: 'jpy',
+      total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    };
+    await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('checkout.session.completed', session)));
+    expect((await store.getPaymentRecord(paymentId))?.refunds).toMatchObject([{ status: 'requested', pricedIn: 'eur' }]);
+
+    const resumed = await ops(['payments', 'resume-refunds'], gateway);
+
+    expect(fake.refundsOf(paymentId)).toEqual([]);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({
+      status: 'needs_attention',
+      amountRefunded: 0,
+      refunds: [{ status: 'superseded', failureCode: 'share_in_another_currency' }],
+    });
+    expect(resumed.code).toBe(1);
+    expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${paymentId}\\s+needs_attention\\s+needs_attention`));
+    expect(resumed.err).toContain(`warning: a refund of ${paymentId} was not made`);
+  });
+
+  it('says answered, exit 0, when a person retried and made the refund its own ask found refused', async () => {
+    const t = await cancelledWhileStripeDown();
+    let first = true;
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => t.gateway.refundable(paymentId),
+      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
+      refund: (request) => t.gateway.refund(request),
+      findRefund: async (paymentId, refundKey) => {
+        if (first) {
+          // Between the run's read and its ask: another operator's retry is refused, and their next retry is made.
+          first = false;
+          fake.refuseNext('charge_disputed');
+          expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(1);
+          expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+        }
+        return t.gateway.findRefund(paymentId, refundKey);
+      },
+    };
+
+    const resumed = await ops(['payments', 'resume-refunds'], gateway);
+
+    expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid });
+    expect(fake.totalRefunded(t.pi)).toBe(t.paid);
+    expect(resumed).toMatchObject({ code: 0, err: '' });
+    expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+answered\\s+refunded`));
+  });
+});
+
+describe('payments retry-refund, Stripe unable to tell whose the payment is', () => {
+  it('stops (STRIPE_UNAVAILABLE, exit 1) with nothing asked or written, so a key of another account cannot go on unchecked', async () => {
+    const t = await cancelledWhileStripeDown();
+    const otherAccount = await startStripeFake();
+    const wrong = new StripePaymentGateway(async () => otherAccount.client());
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => wrong.refundable(paymentId),
+      holdsPayment: async (paymentId) => {
+        throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId} (invalid_request_error: rate_limit)`);
+      },
+      findRefund: (paymentId, refundKey) => wrong.findRefund(paymentId, refundKey),
+      refund: (request) => wrong.refund(request),
+    };
+
+    const retried = await ops(['payments', 'retry-refund', t.pi], gateway).finally(() => otherAccount.close());
+
+    expect(retried.code).toBe(1);
+    expect(retried.err.split('\n')).toEqual([
+      expect.stringMatching(/^error: STRIPE_UNAVAILABLE: .*; nothing was asked or written: run the same command again$/),
+    ]);
+    expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested' }] });
+    expect(otherAccount.calls).toEqual([]);
+    await expectNothingDueOnceResumed(t.gateway);
   });
 });

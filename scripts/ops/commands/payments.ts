@@ -1,6 +1,6 @@
 // Operator commands on payments: show one with its refunds, ask Stripe again for its refunds (or for every refund due), and close one that needs attention.
 import { PAYMENT_STATUSES, type PaymentRecord } from '../../../lambdas/shared/domain/model';
-import { chargeTotalInDoubt } from '../../../lambdas/shared/domain/payment-ledger';
+import { chargeTotalInDoubt, isOpenFailure, SHARE_IN_ANOTHER_CURRENCY } from '../../../lambdas/shared/domain/payment-ledger';
 import { PaymentGatewayUnavailableError } from '../../../lambdas/shared/domain/payment-gateway';
 import { resolvePayment, retryRefund, type SeatsLeftHeld } from '../../../lambdas/shared/domain/payment-operations';
 import { DUE_LIST_LIMIT, resumeRequestedRefunds, type ResumedRefund } from '../../../lambdas/shared/domain/resume-refunds';
@@ -123,7 +123,7 @@ const retry = defineCommand({
   async run(context, { target: paymentId }) {
     if (!context.canRefund)
       throw new UsageError('payments retry-refund needs STRIPE_API_KEY (and STRIPE_API_BASE for a local stand-in), or a running `npm start` for its stand-in');
-    const refusal = (await stripeModeRefusal(context)) ?? (await accountRefusal(context, [paymentId], 'the payment', 'go_on'));
+    const refusal = (await stripeModeRefusal(context)) ?? (await accountRefusal(context, [paymentId], 'the payment'));
     if (refusal) return refusal;
     const result = await retryRefund({ ...context.deps, gateway: context.gateway }, paymentId, context.actor);
     if (!result.ok) return context.refused(result);
@@ -157,13 +157,12 @@ function resumedRow(resumed: ResumedRefund) {
     const paymentId = resumed.status === 'answered' ? resumed.record.paymentId : resumed.paymentId;
     return { paymentId, result: 'answered_before', ...(record && { status: record.status, refunded: money(record.amountRefunded, record.currency) }) };
   }
-  // Only the refunds it asked for: a payment already in front of a person for an earlier refund is not this run's refusal.
-  const states = record.refunds.filter((entry) => requested.includes(entry.refundKey)).map((entry) => entry.status);
-  const result = states.some((state) => state === 'failed' || state === 'canceled')
-    ? 'needs_attention'
-    : states.some((state) => state === 'requested')
-      ? 'still_due'
-      : 'answered';
+  // Only the refunds it found requested: a payment already in front of a person for an earlier refund is not this run's.
+  const found = record.refunds.filter((entry) => requested.includes(entry.refundKey));
+  // Not made: refused or failed for good, and nobody has asked again or closed it since; or given up as priced in
+  // another currency than the charge (never asked, a person refunds what is owed).
+  const notMade = found.some((entry) => isOpenFailure(entry) || (entry.status === 'superseded' && entry.failureCode === SHARE_IN_ANOTHER_CURRENCY));
+  const result = notMade ? 'needs_attention' : found.some((entry) => entry.status === 'requested') ? 'still_due' : 'answered';
   return { paymentId: record.paymentId, result, status: record.status, refunded: money(record.amountRefunded, record.currency) };
 }
 
@@ -185,11 +184,10 @@ const resumeDue = defineCommand({
       );
     const refusal = await stripeModeRefusal(context);
     if (refusal) return refusal;
-    // Stripe down or refusing the key: the run could ask nothing either, so it stops before it begins.
     const oldest = (await context.store.listRefundsDue(DUE_LIST_LIMIT))
       .map((entry) => entry.paymentId)
       .filter((paymentId) => context.gateway.refundable(paymentId));
-    const account = await accountRefusal(context, oldest.slice(0, ACCOUNT_SAMPLE), 'the oldest payments with a refund due', 'stop');
+    const account = await accountRefusal(context, oldest.slice(0, ACCOUNT_SAMPLE), 'the oldest payments with a refund due');
     if (account !== undefined) return account;
     // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
     // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
@@ -204,7 +202,7 @@ const resumeDue = defineCommand({
     if (!context.json) {
       context.out(
         `${rows.length} payments with refunds due: ${count('answered')} answered, ${count('answered_before')} answered before this run, ` +
-          `${count('needs_attention')} refused for good (in front of a person), ${count('still_due')} still due, ${count('failed')} failed.`,
+          `${count('needs_attention')} not made (in front of a person), ${count('still_due')} still due, ${count('failed')} failed.`,
       );
     }
     let code = 0;
@@ -224,7 +222,9 @@ const resumeDue = defineCommand({
     }
     const refused = rows.filter((row) => row.result === 'needs_attention').map((row) => row.paymentId);
     if (refused.length > 0) {
-      context.err(`warning: Stripe refused a refund of ${refused.join(', ')} for good: each needs a person (attention list)`);
+      context.err(
+        `warning: a refund of ${refused.join(', ')} was not made (refused for good, or priced in another currency than the charge): each needs a person (attention list)`,
+      );
       code = 1;
     }
     // More than the limit were due, or the list (read DUE_LIST_LIMIT at a time) was full: more may be behind it.
