@@ -1,5 +1,6 @@
 // `payments resume-refunds` against DynamoDB Local and the Stripe fake: every refund Stripe has not answered asked for now, each once, the sweep's turn left alone.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
@@ -7,6 +8,7 @@ import type { Trip } from '../../lambdas/shared/domain/model';
 import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { DUE_LIST_LIMIT, resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
@@ -15,7 +17,7 @@ import { BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost } from '../sup
 import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { timeFromNow } from '../support/reconciler';
-import { deps, seedSlot, testStore, type TestStore } from '../support/store';
+import { deps, seedSlot, testDocumentClient, testStore, testTableName, type TestStore } from '../support/store';
 import { createPendingTrip } from '../support/trips';
 import { webhookHarness } from '../support/webhook';
 
@@ -472,6 +474,33 @@ describe('payments resume-refunds, what it says of each payment', () => {
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
     expect(resumed).toMatchObject({ code: 0, err: '' });
     expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+answered\\s+refunded`));
+  });
+  it('says a payment answered before it read it, and in front of a person by then, needs a person (exit 1)', async () => {
+    const t = await cancelledWhileStripeDown();
+    const client = testDocumentClient();
+    const key = keys.paymentRecord(t.pi);
+    const listed = (await client.send(new GetCommand({ TableName: testTableName(), Key: key }))).Item as Record<string, unknown>;
+    // Another call asks first and records Stripe's refusal: the payment leaves the list of refunds due...
+    fake.refuseNext('charge_disputed');
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(1);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed' }] });
+    // ...which this run still reads it in, as an index a moment behind would hold it.
+    await client.send(
+      new UpdateCommand({
+        TableName: testTableName(),
+        Key: key,
+        UpdateExpression: 'SET gsi2pk = :pk, gsi2sk = :sk',
+        ExpressionAttributeValues: { ':pk': listed.gsi2pk, ':sk': listed.gsi2sk },
+      }),
+    );
+
+    const resumed = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(resumed.code).toBe(1);
+    expect(resumed.out.split('\n')[2]).toMatch(new RegExp(`^${t.pi}\\s+answered_before\\s+needs_attention`));
+    expect(resumed.err.split('\n')).toEqual([`warning: ${t.pi}, answered before this run, needs a person (attention list)`]);
+    expect(fake.refundsOf(t.pi)).toEqual([]);
+    await client.send(new UpdateCommand({ TableName: testTableName(), Key: key, UpdateExpression: 'REMOVE gsi2pk, gsi2sk' }));
   });
 });
 

@@ -227,6 +227,13 @@ const resumeDue = defineCommand({
       );
       code = 1;
     }
+    // Answered by another call between the list and the read, and in front of a person now (that call's refusal, say):
+    // nothing of this run's, but not a payment to leave as done either.
+    const waiting = rows.filter((row) => row.result === 'answered_before' && 'status' in row && row.status === 'needs_attention').map((row) => row.paymentId);
+    if (waiting.length > 0) {
+      context.err(`warning: ${waiting.join(', ')}, answered before this run, needs a person (attention list)`);
+      code = 1;
+    }
     // More than the limit were due, or the list (read DUE_LIST_LIMIT at a time) was full: more may be behind it.
     if (result.more || rows.length >= DUE_LIST_LIMIT) {
       context.err(`warning: ${rows.length} payments were asked for, and more may be due: run it again`);
