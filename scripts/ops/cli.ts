@@ -17,6 +17,7 @@ import { LocalSettingError } from '../local/local-settings';
 import { createContext, GLOBAL_FLAGS, type CliIo, type OpsContext } from './context';
 import { formatCommandHelp, formatHelp } from './help';
 import { FIX_THE_STRIPE_KEY } from './printing';
+import { AccountMismatchError } from './stripe-mode';
 
 export type { CliIo } from './context';
 
@@ -171,6 +172,13 @@ function reportFailure(error: unknown, io: CliIo): number {
   if (error instanceof UsageError || error instanceof LocalSettingError) {
     io.err(`error: USAGE: ${error.message}`);
     return 2;
+  }
+  if (error instanceof AccountMismatchError) {
+    io.err(
+      `error: ACCOUNT_MISMATCH: ${error.message}: is it a key of this deployment's account? what was decided is stored as requested, ` +
+        'and the reconciliation sweep asks for it with the deployment’s own key (or payments retry-refund with a key of its account)',
+    );
+    return 1;
   }
   if (error instanceof PaymentGatewayUnavailableError && error.credentialsRejected) {
     io.err(`error: STRIPE_KEY_REJECTED: ${error.message}; what was decided is stored as requested: ${FIX_THE_STRIPE_KEY}, then payments retry-refund`);

@@ -1,6 +1,6 @@
 // The checks every operator command that acts at Stripe makes first: the key's mode is the table's deployment's, and its account holds the table's payments.
 import { cursorOf, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
-import { PaymentGatewayUnavailableError } from '../../lambdas/shared/domain/payment-gateway';
+import { PaymentGatewayUnavailableError, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
 import type { OpsContext } from './context';
 import { FIX_THE_STRIPE_KEY } from './printing';
 
@@ -56,4 +56,47 @@ export async function accountRefusal(context: OpsContext, paymentIds: readonly s
       "is it a key of this deployment's account? nothing was asked or written",
   );
   return 2;
+}
+
+/**
+ * The key's Stripe account holds no payment it was about to be asked to refund. Thrown as Stripe being unavailable, so
+ * the refund stays `requested` (never recorded as refused: that would put the payment in front of a person for a key's
+ * mistake), and the reconciliation sweep asks for it with the deployment's own key.
+ */
+export class AccountMismatchError extends PaymentGatewayUnavailableError {
+  constructor(readonly paymentId: string) {
+    super(`the Stripe account of STRIPE_API_KEY holds no payment ${paymentId}`);
+    this.name = 'AccountMismatchError';
+  }
+}
+
+/**
+ * The gateway with its key's account looked up before it first asks Stripe anything of a payment, until one payment is
+ * found held: a command that decides before it asks (`bookings cancel` stores the refund, then asks) or reads the
+ * payments due more than once (`payments resume-refunds`) cannot ask with a key of another account. A command that asks
+ * Stripe nothing looks nothing up.
+ */
+export function accountChecked(gateway: PaymentGateway): PaymentGateway {
+  let confirmed = false;
+  const holdsPayment = async (paymentId: string): Promise<boolean> => {
+    const held = await gateway.holdsPayment(paymentId);
+    if (held) confirmed = true;
+    return held;
+  };
+  const check = async (paymentId: string): Promise<void> => {
+    if (confirmed || !gateway.refundable(paymentId)) return;
+    if (!(await holdsPayment(paymentId))) throw new AccountMismatchError(paymentId);
+  };
+  return {
+    refundable: (paymentId) => gateway.refundable(paymentId),
+    holdsPayment,
+    findRefund: async (paymentId, refundKey) => {
+      await check(paymentId);
+      return gateway.findRefund(paymentId, refundKey);
+    },
+    refund: async (request) => {
+      await check(request.paymentId);
+      return gateway.refund(request);
+    },
+  };
 }

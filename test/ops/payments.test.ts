@@ -134,7 +134,9 @@ describe('bookings cancel', () => {
 
       expect(later).toMatchObject({ ok: true, alreadyReleased: true, refund: { status: 'succeeded', amount: t.paid } });
       expect(fake.refundsOf(t.pi)).toMatchObject([{ amount: t.paid, idempotencyKey: t.shareKey(reference) }]);
-      expect(lookups()).toHaveLength(1); // not stored by this call: looked up by its key first
+      // The command looked the payment's account up before asking; the later call, which did not store it, looked the
+      // refund up by its key first.
+      expect(lookups()).toHaveLength(2);
       expect(posts()).toHaveLength(count + 1);
       expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
       expect(await t.tripStatus()).toBe('refunded');

@@ -4,10 +4,14 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { ProviderMode } from '../../lambdas/shared/domain/model';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import { resumeRequestedRefunds } from '../../lambdas/shared/domain/resume-refunds';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { cursorOf, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type StripeFake } from '../../scripts/local/stripe-fake';
 import { runOps } from '../../scripts/ops/cli';
+import { AccountMismatchError, accountChecked } from '../../scripts/ops/stripe-mode';
 import { checkedOutTrip } from '../support/checked-out';
 import { storeOnOwnTable } from '../support/store';
 import { webhookHarness } from '../support/webhook';
@@ -170,6 +174,42 @@ describe('a key of another Stripe account of the same mode', () => {
   afterEach(() => otherAccount.close());
 
   const otherAccountRefunds = () => otherAccount.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds');
+
+  it('leaves the share of a booking bookings cancel cancels requested, never refused, and the deployment’s key refunds it', async () => {
+    const { store, trip, reference, paymentId } = await tableWithBookedTrip('test');
+
+    const cancelled = await opsAt(otherAccount, store, 'sk_test_of_another_account', 'bookings', 'cancel', reference, '--reason', 'traveller asked');
+
+    expect(cancelled.code).toBe(1);
+    expect(cancelled.err.split('\n')).toEqual([
+      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds no payment ${paymentId}: is it a key of this deployment's account? ` +
+        'what was decided is stored as requested, and the reconciliation sweep asks for it with the deployment’s own key (or payments retry-refund with a key of its account)',
+    ]);
+    expect(otherAccountRefunds()).toEqual([]);
+    expect(await trip.bookings()).toEqual([expect.objectContaining({ reference, status: 'cancelled' })]);
+    const record = await store.getPaymentRecord(paymentId);
+    expect(record).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested', amount: trip.amount }] });
+    expect(record?.attention).toBeUndefined();
+
+    expect((await opsOn(store, 'sk_test_fake', 'payments', 'resume-refunds')).code).toBe(0);
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refunded' });
+  });
+
+  it('asks nothing with it of a payment that comes due after resume-refunds looked the account up: it stays due', async () => {
+    const { store, reference, paymentId } = await tableWithBookedTrip('test');
+    fake.failNext(3, 500);
+    expect((await opsOn(store, 'sk_test_fake', 'bookings', 'cancel', reference, '--reason', 'traveller asked')).code).toBe(1);
+    const stored = await store.getPaymentRecord(paymentId);
+    // The command's gateway, as its run uses it once its look-up found nothing due to look up.
+    const gateway = accountChecked(new StripePaymentGateway(async () => otherAccount.client()));
+
+    const resumed = await resumeRequestedRefunds({ store, gateway, clock: systemClock, ids: randomIds }, { olderThanMs: 0 });
+
+    expect(resumed.payments).toEqual([expect.objectContaining({ status: 'unavailable', paymentId, error: expect.any(AccountMismatchError) })]);
+    expect(otherAccountRefunds()).toEqual([]);
+    expect(await store.getPaymentRecord(paymentId)).toEqual(stored);
+  });
 
   it('is refused by payments retry-refund: the refund stays requested, and the deployment’s key refunds it', async () => {
     const { store, trip, reference, paymentId } = await tableWithBookedTrip('test');

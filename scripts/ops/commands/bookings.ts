@@ -1,7 +1,7 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking, type CancelBookingResult } from '../../../lambdas/shared/domain/payment-operations';
 import { shareRefundKey } from '../../../lambdas/shared/domain/payment-ledger';
-import { stripeModeRefusal } from '../stripe-mode';
+import { accountChecked, stripeModeRefusal } from '../stripe-mode';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
 import type { Booking } from '../../../lambdas/shared/domain/model';
 import { money, refundLine } from '../printing';
@@ -101,7 +101,9 @@ const cancel = defineCommand({
     const mayAskStripe = refund && booking !== undefined && gateway.refundable(booking.paymentId);
     const refusal = mayAskStripe ? await stripeModeRefusal(context) : undefined;
     if (refusal) return refusal;
-    const result = await cancelBooking({ ...deps, gateway }, { reference, reason: flags.reason, actorId: context.actor, refund });
+    // Its account looked up before the share is asked for (after the cancellation is stored): a key of another account
+    // leaves the share requested, for the sweep to ask with the deployment's key, instead of refused for good.
+    const result = await cancelBooking({ ...deps, gateway: accountChecked(gateway) }, { reference, reason: flags.reason, actorId: context.actor, refund });
     if (!result.ok) return context.refused(result);
     // The refund in the currency Stripe returns it in: its payment's, which its session may say is not its trip's.
     const currency = result.currency ?? booking?.currency ?? '';

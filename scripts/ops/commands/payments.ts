@@ -7,7 +7,7 @@ import { DUE_LIST_LIMIT, resumeRequestedRefunds, type ResumedRefund } from '../.
 import { defineCommand, defineShowCommand, instantOf, UsageError, wholeNumber, type FlagSpec, type OpsCommand } from '../command';
 import type { OpsContext } from '../context';
 import { attentionReasons, FIX_THE_STRIPE_KEY, money, refundCurrency, refundLine } from '../printing';
-import { accountRefusal, stripeModeRefusal } from '../stripe-mode';
+import { AccountMismatchError, accountChecked, accountRefusal, stripeModeRefusal } from '../stripe-mode';
 import { printAuditTrail } from './audit';
 
 /** What closing something that needs attention asks of the operator. */
@@ -191,7 +191,9 @@ const resumeDue = defineCommand({
     if (account !== undefined) return account;
     // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
     // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
-    const result = await resumeRequestedRefunds({ ...context.deps, gateway: context.gateway }, { olderThanMs: 0, limit });
+    // The gateway checks the account again before its first ask: a payment that became due after the look-up above,
+    // when none was due then, is not asked with an unchecked key.
+    const result = await resumeRequestedRefunds({ ...context.deps, gateway: accountChecked(context.gateway) }, { olderThanMs: 0, limit });
     if (result.payments.length === 0) {
       context.printEmpty([], 'No payment has a refund Stripe has not answered.');
       return 0;
@@ -206,11 +208,17 @@ const resumeDue = defineCommand({
       );
     }
     let code = 0;
-    const keyRejected = result.payments
-      .flatMap((resumed) => (resumed.status === 'unavailable' ? [resumed.error] : []))
-      .find((error) => error instanceof PaymentGatewayUnavailableError && error.credentialsRejected);
+    const unavailable = result.payments.flatMap((resumed) => (resumed.status === 'unavailable' ? [resumed.error] : []));
+    const keyRejected = unavailable.find((error) => error instanceof PaymentGatewayUnavailableError && error.credentialsRejected);
+    const notHeld = unavailable.filter((error) => error instanceof AccountMismatchError).map((error) => error.paymentId);
     const stillDue = rows.filter((row) => row.result === 'still_due' || row.result === 'failed').map((row) => row.paymentId);
-    if (keyRejected instanceof PaymentGatewayUnavailableError) {
+    if (notHeld.length > 0) {
+      context.err(
+        `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds none of ${notHeld.join(', ')}: is it a key of this deployment's account? ` +
+          'nothing was asked of them, and they stay due for the reconciliation sweep',
+      );
+      code = 1;
+    } else if (keyRejected instanceof PaymentGatewayUnavailableError) {
       context.err(`error: STRIPE_KEY_REJECTED: ${keyRejected.message}; ${FIX_THE_STRIPE_KEY}, then run the same command again`);
       code = 1;
     } else if (stillDue.length > 0) {
