@@ -65,19 +65,20 @@ export async function accountRefusal(context: OpsContext, paymentIds: readonly s
  */
 export class AccountMismatchError extends PaymentGatewayUnavailableError {
   constructor(readonly paymentId: string) {
-    super(`the Stripe account of STRIPE_API_KEY holds no payment ${paymentId}`);
+    super(`the Stripe account of STRIPE_API_KEY holds no payment ${paymentId} (a key of another account, or a payment Stripe no longer has)`);
     this.name = 'AccountMismatchError';
   }
 }
 
 /**
  * The gateway with its key's account looked up before it first asks Stripe anything of a payment, until one payment is
- * found held: a command that decides before it asks (`bookings cancel` stores the refund, then asks) or reads the
- * payments due more than once (`payments resume-refunds`) cannot ask with a key of another account. A command that asks
- * Stripe nothing looks nothing up.
+ * found held (`confirmed`: one was already): a command that decides before it asks (`bookings cancel` stores the refund,
+ * then asks) or reads the payments due more than once (`payments resume-refunds`) cannot ask with a key of another
+ * account. A command that asks Stripe nothing looks nothing up. Once the account is known to be the table's, a payment it
+ * does not hold is asked for as before (Stripe's "no such payment" puts it in front of a person), whatever its turn.
  */
-export function accountChecked(gateway: PaymentGateway): PaymentGateway {
-  let confirmed = false;
+export function accountChecked(gateway: PaymentGateway, options: { confirmed?: boolean } = {}): PaymentGateway {
+  let confirmed = options.confirmed ?? false;
   const holdsPayment = async (paymentId: string): Promise<boolean> => {
     const held = await gateway.holdsPayment(paymentId);
     if (held) confirmed = true;

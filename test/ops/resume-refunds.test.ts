@@ -250,6 +250,29 @@ describe('payments resume-refunds', () => {
     expect(fake.refundsOf(second.pi)).toHaveLength(1);
   });
 
+  it('asks for a payment the account does not hold as before whatever its turn, once the account is found to hold the table’s', async () => {
+    const own = { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: fake.url };
+    const elsewhere = await startStripeFake();
+    try {
+      // Due first: a payment of another account (a record no account of this key holds), its refund stored while down.
+      const stray = await bookedTripAt(elsewhere, [1]);
+      elsewhere.failNext(3, 500);
+      await ops(['bookings', 'cancel', stray.references[0] as string, '--reason', 'guide ill'], undefined, { ...own, STRIPE_API_BASE: elsewhere.url });
+      const ours = await bookedTripAt(fake, [1]);
+      fake.failNext(3, 500);
+      await ops(['bookings', 'cancel', ours.references[0] as string, '--reason', 'guide ill'], undefined, own);
+
+      const resumed = await ops(['payments', 'resume-refunds'], undefined, own);
+
+      expect(resumed.err).not.toMatch(/ACCOUNT_MISMATCH/);
+      expect(resumed.err).toContain(`warning: a refund of ${stray.pi} was not made`);
+      expect(await ours.record()).toMatchObject({ status: 'refunded' });
+      expect(await stray.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'resource_missing' }] });
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it('goes on past one payment the account does not hold, among payments it does: that one is put in front of a person', async () => {
     const t = await cancelledWhileStripeDown();
     const stranger = await bookedTripAt(fake, [1]);

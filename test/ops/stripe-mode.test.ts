@@ -182,7 +182,7 @@ describe('a key of another Stripe account of the same mode', () => {
 
     expect(cancelled.code).toBe(1);
     expect(cancelled.err.split('\n')).toEqual([
-      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds no payment ${paymentId}: is it a key of this deployment's account? ` +
+      `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds no payment ${paymentId} (a key of another account, or a payment Stripe no longer has): is it a key of this deployment's account? ` +
         'what was decided is stored as requested, and the reconciliation sweep asks for it with the deployment’s own key (or payments retry-refund with a key of its account)',
     ]);
     expect(otherAccountRefunds()).toEqual([]);

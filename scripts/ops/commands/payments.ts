@@ -187,13 +187,15 @@ const resumeDue = defineCommand({
     const oldest = (await context.store.listRefundsDue(DUE_LIST_LIMIT))
       .map((entry) => entry.paymentId)
       .filter((paymentId) => context.gateway.refundable(paymentId));
-    const account = await accountRefusal(context, oldest.slice(0, ACCOUNT_SAMPLE), 'the oldest payments with a refund due');
+    const sample = oldest.slice(0, ACCOUNT_SAMPLE);
+    const account = await accountRefusal(context, sample, 'the oldest payments with a refund due');
     if (account !== undefined) return account;
     // Every refund still requested, however young: the operator asks now, and asking beside the call that stored one is
     // safe (its key, the record's version). No sweep named, so the sweep's place in the list is neither read nor moved.
-    // The gateway checks the account again before its first ask: a payment that became due after the look-up above,
-    // when none was due then, is not asked with an unchecked key.
-    const result = await resumeRequestedRefunds({ ...context.deps, gateway: accountChecked(context.gateway) }, { olderThanMs: 0, limit });
+    // The account found holding one of the sample is the table's; none was due to look up, the gateway looks it up before
+    // its first ask (a payment that came due since).
+    const gateway = accountChecked(context.gateway, { confirmed: sample.length > 0 });
+    const result = await resumeRequestedRefunds({ ...context.deps, gateway }, { olderThanMs: 0, limit });
     if (result.payments.length === 0) {
       context.printEmpty([], 'No payment has a refund Stripe has not answered.');
       return 0;
