@@ -32,6 +32,9 @@ afterEach(() => fake.close());
 const eur = (amount: number): string => `${(amount / 100).toFixed(2)} EUR`;
 const posts = (pi: string) => fake.calls.filter((call) => call.method === 'POST' && call.path === '/v1/refunds' && call.idempotencyKey?.includes(pi));
 
+/** `real` with some of its methods replaced, the others its own (the tests' Object.create idiom). */
+const overriding = (real: PaymentGateway, methods: Partial<PaymentGateway>): PaymentGateway => Object.assign(Object.create(real) as PaymentGateway, methods);
+
 /** A booked trip of one booking whose cancellation met Stripe down: seats back, its refund stored as `requested`. */
 async function cancelledWhileStripeDown() {
   const t = await bookedTripAt(fake, [2]);
@@ -41,6 +44,13 @@ async function cancelledWhileStripeDown() {
   expect(down).toMatchObject({ code: 1, err: expect.stringContaining('STRIPE_UNAVAILABLE') });
   expect(await t.record()).toMatchObject({ status: 'cancelled', refunds: [{ status: 'requested', amount: t.paid }] });
   return { ...t, reference };
+}
+
+/** Nothing left due, and finding so asks Stripe nothing. */
+async function expectNothingAskedAgain(gateway: StripePaymentGateway): Promise<void> {
+  const callsBefore = fake.calls.length;
+  await expectNothingDue(gateway);
+  expect(fake.calls.length).toBe(callsBefore);
 }
 
 /** Asks for what is due (with the right key), then checks nothing is left: the next test's fake is another account. */
@@ -93,9 +103,7 @@ describe('payments resume-refunds', () => {
     expect(await t.record()).toMatchObject({ status: 'refunded', amountRefunded: t.paid, refunds: [{ status: 'succeeded' }] });
 
     fake.advance(25 * HOUR);
-    const callsBefore = fake.calls.length;
-    await expectNothingDue(t.gateway);
-    expect(fake.calls.length).toBe(callsBefore);
+    await expectNothingAskedAgain(t.gateway);
     expect(fake.refundsOf(t.pi)).toHaveLength(1);
   });
 
@@ -162,9 +170,7 @@ describe('payments resume-refunds', () => {
     });
     expect((await ops(['attention', 'list'])).out).toMatch(new RegExp(`${t.pi}.*charge_disputed`));
 
-    const callsBefore = fake.calls.length;
-    await expectNothingDue(t.gateway);
-    expect(fake.calls.length).toBe(callsBefore);
+    await expectNothingAskedAgain(t.gateway);
     expect(fake.refundsOf(t.pi)).toEqual([]);
   });
 
@@ -180,9 +186,7 @@ describe('payments resume-refunds', () => {
 
     expect(delivered.status).toBe(200);
     expect(await t.record()).toMatchObject({ status: 'needs_attention', refunds: [{ status: 'failed', failureCode: 'expired_or_canceled_card' }] });
-    const callsBefore = fake.calls.length;
-    await expectNothingDue(t.gateway);
-    expect(fake.calls.length).toBe(callsBefore);
+    await expectNothingAskedAgain(t.gateway);
     expect(fake.refundsOf(t.pi)).toHaveLength(1);
   });
 
@@ -211,12 +215,7 @@ describe('payments resume-refunds', () => {
     fake.refuseApiKey('rk_test_read_only', 403);
     const readOnly = new StripePaymentGateway(async () => fake.client('rk_test_read_only'));
     // Reads through a key that may read; asks for refunds through the one that may not.
-    const gateway: PaymentGateway = {
-      refundable: (paymentId) => t.gateway.refundable(paymentId),
-      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
-      findRefund: (paymentId, refundKey) => t.gateway.findRefund(paymentId, refundKey),
-      refund: (request) => readOnly.refund(request),
-    };
+    const gateway = overriding(t.gateway, { refund: (request) => readOnly.refund(request) });
 
     const rejected = await ops(['payments', 'resume-refunds'], gateway);
 
@@ -336,17 +335,14 @@ describe('payments resume-refunds', () => {
     const t = await bookedTripAt(fake, [2]);
     await cancelledWithAnswerLost(fake, t, t.references[0] as string);
     const made = fake.refundsOf(t.pi)[0];
-    const gateway: PaymentGateway = {
-      refundable: (paymentId) => t.gateway.refundable(paymentId),
-      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
-      refund: (request) => t.gateway.refund(request),
+    const gateway = overriding(t.gateway, {
       findRefund: async (paymentId, refundKey) => {
         const found = await t.gateway.findRefund(paymentId, refundKey);
         const failed = fake.setRefundStatus(made?.id as string, 'failed', 'expired_or_canceled_card');
         expect((await t.webhook.send(signedRequest(stripeEvent('refund.failed', refundObject(failed))))).status).toBe(200);
         return found;
       },
-    };
+    });
 
     const resumed = await ops(['payments', 'resume-refunds'], gateway);
 
@@ -475,10 +471,7 @@ describe('payments resume-refunds, what it says of each payment', () => {
   it('says answered, exit 0, when a person retried and made the refund its own ask found refused', async () => {
     const t = await cancelledWhileStripeDown();
     let first = true;
-    const gateway: PaymentGateway = {
-      refundable: (paymentId) => t.gateway.refundable(paymentId),
-      holdsPayment: (paymentId) => t.gateway.holdsPayment(paymentId),
-      refund: (request) => t.gateway.refund(request),
+    const gateway = overriding(t.gateway, {
       findRefund: async (paymentId, refundKey) => {
         if (first) {
           // Between the run's read and its ask: another operator's retry is refused, and their next retry is made.
@@ -489,7 +482,7 @@ describe('payments resume-refunds, what it says of each payment', () => {
         }
         return t.gateway.findRefund(paymentId, refundKey);
       },
-    };
+    });
 
     const resumed = await ops(['payments', 'resume-refunds'], gateway);
 
@@ -532,14 +525,11 @@ describe('payments retry-refund, Stripe unable to tell whose the payment is', ()
     const t = await cancelledWhileStripeDown();
     const otherAccount = await startStripeFake();
     const wrong = new StripePaymentGateway(async () => otherAccount.client());
-    const gateway: PaymentGateway = {
-      refundable: (paymentId) => wrong.refundable(paymentId),
+    const gateway = overriding(wrong, {
       holdsPayment: async (paymentId) => {
         throw new PaymentGatewayUnavailableError(`Stripe did not list the refunds of ${paymentId} (invalid_request_error: rate_limit)`);
       },
-      findRefund: (paymentId, refundKey) => wrong.findRefund(paymentId, refundKey),
-      refund: (request) => wrong.refund(request),
-    };
+    });
 
     const retried = await ops(['payments', 'retry-refund', t.pi], gateway).finally(() => otherAccount.close());
 
