@@ -191,17 +191,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The hold sweeper's schedule: seats of a checkout left open come back to sale, as in AWS.
     const scheduleClock = options.scheduleClock ?? systemClock;
     const sweepHolds = (): Promise<SweepResult> => releaseExpiredHolds({ store, clock: scheduleClock, ids: randomIds });
+    // One run at a time, as a schedule's runs that overlap would only meet each other's holds; a stop waits for the run
+    // under way, so that the hold it is giving back is given back, and says nothing of one cut short as the stack goes.
+    let holdSweepsStopped = false;
+    let holdSweep: Promise<void> | undefined;
     const sweeping = setInterval(() => {
-      sweepHolds().then(
-        (result) => {
-          if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
-          for (const { tripId, problem } of result.unreadableTrips) logger.error(COUNTED_LOG_LINES.sweptUnreadableTrip.message, { tripId, problem });
-          for (const { tripId, problem } of result.heldByUnusableSlots) logger.error(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot.message, { tripId, problem });
-        },
-        (error: unknown) => logger.error('The hold sweep failed; the next one tries again', { error }),
-      );
+      if (holdSweep !== undefined) return;
+      holdSweep = sweepHolds()
+        .then(
+          (result) => {
+            if (result.released.length > 0) logger.info('Released expired holds', { released: result.released.length, trips: result.released });
+            for (const { tripId, problem } of result.unreadableTrips) logger.error(COUNTED_LOG_LINES.sweptUnreadableTrip.message, { tripId, problem });
+            for (const { tripId, problem } of result.heldByUnusableSlots) logger.error(COUNTED_LOG_LINES.sweptHoldOnUnusableSlot.message, { tripId, problem });
+          },
+          (error: unknown) => {
+            if (!holdSweepsStopped) logger.error('The hold sweep failed; the next one tries again', { error });
+          },
+        )
+        .finally(() => {
+          holdSweep = undefined;
+        });
     }, options.holdSweepEveryMs ?? 60_000);
-    cleanups.push(async () => clearInterval(sweeping));
+    cleanups.push(async () => {
+      clearInterval(sweeping);
+      if (holdSweep !== undefined) await within(holdSweep, STOP_WAITS_FOR_RUN_MS);
+      holdSweepsStopped = true;
+    });
     // The reconciliation sweep's schedule, as in AWS: an event whose delivery failed (the webhook down or answering an
     // error: the stand-in does not retry) is processed, and a refund Stripe did not take is asked for again. Each run has
     // the deployed function's time, and its calls to Stripe end within it, so a first run over a busy account's month

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkoutSession, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { DEMO_SLOTS } from '../../scripts/local/demo-data';
 import { canConnect, findFreePort } from '../../scripts/dev-kit/dynamodb-local';
@@ -410,6 +410,65 @@ describe('local stack, holds', () => {
       expect(await own.sweepHolds()).toEqual({ released: [], alreadySettled: [], unreadableTrips: [], heldByUnusableSlots: [] });
     } finally {
       await own.stop();
+    }
+  });
+
+  it('waits, when it stops, for the hold sweep under way: the hold it was giving back is given back, and no failure of it is said', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pulau-hold-stop-'));
+    const stripePort = await findFreePort();
+    const said = vi.spyOn(process.stdout, 'write');
+    const saidOnStderr = vi.spyOn(process.stderr, 'write');
+    try {
+      // Ctrl-C lands as a run of the sweep, having found the hold run out, looks at the clock to give it back.
+      let ahead = 0;
+      let looksAhead = 0;
+      let stopping: Promise<void> | undefined;
+      let own: LocalStack | undefined;
+      const later = {
+        now: () => {
+          if (ahead > 0 && ++looksAhead === 2) stopping = own?.stop();
+          return new Date(Date.now() + ahead);
+        },
+      };
+      own = await startTestStack('local-stack-hold-stop-test', {
+        inMemory: false,
+        dataDir,
+        stripePort,
+        holdSweepEveryMs: 20,
+        scheduleClock: later,
+        logLevel: 'ERROR',
+      });
+      const started = await fetch(own.checkoutUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          userId: 'user-stopping',
+          items: [{ slotId: DEMO_SLOTS.riceTerraces.slotId, guestCount: 1 }],
+          successUrl: 'http://127.0.0.1/done',
+          cancelUrl: 'http://127.0.0.1/cancelled',
+        }),
+      });
+      expect(started.status).toBe(201);
+      const { tripId } = (await started.json()) as { tripId: string };
+      ahead = 3 * 3_600_000;
+      // (A read in flight as the stop lands may meet DynamoDB Local gone: it is not what is tested.)
+      while (stopping === undefined) await own.store.getTrip(tripId).catch(() => undefined);
+      await stopping;
+
+      // On its data again, with the clock of now: this stack's sweep gives back no hold that has not run out.
+      const restarted = await startTestStack('local-stack-hold-stop-test', { inMemory: false, dataDir, stripePort });
+      try {
+        expect((await restarted.store.listAudit('trip', tripId)).map((entry) => entry.eventType)).toEqual(['trip.held', 'trip.hold_released']);
+        expect((await checkConsistency(restarted.store, LOCAL_INDEXES)).drifted).toEqual([]);
+      } finally {
+        await restarted.stop();
+      }
+      const lines = [...said.mock.calls, ...saidOnStderr.mock.calls].map(([chunk]) => String(chunk));
+      expect(lines.filter((line) => line.includes('hold sweep'))).toEqual([]);
+    } finally {
+      said.mockRestore();
+      saidOnStderr.mockRestore();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
