@@ -6,12 +6,10 @@ import {
   chargeTotalInDoubt,
   moveRefund,
   newPaymentRecord,
-  nextEarlyChargeTotal,
   refundableAmount,
   refundedOutside,
   refundEntry,
   withChargeTotal,
-  withEarlyChargeTotal,
 } from '../../lambdas/shared/domain/payment-ledger';
 
 const AT = '2027-03-01T10:00:00.000Z';
@@ -345,32 +343,5 @@ describe('a total taken before a failure Stripe reported with its time, arriving
 
     expect(next).toMatchObject({ chargeRefunded: 500, chargeRefundedTakenAt: 9 });
     expect(refundableAmount(gFailed)).toBe(49_500);
-  });
-});
-
-describe('a total Stripe gave before the payment had a record, kept on its trip', () => {
-  const early = (amount: number, asOf?: number, paymentId = 'pi_total') => ({ paymentId, amount, ...(asOf !== undefined && { asOf }) });
-
-  it('is replaced by a newer total, kept over an older one, and only added to within its second or without a time', () => {
-    expect(nextEarlyChargeTotal(undefined, early(3_000, 10))).toEqual(early(3_000, 10));
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(2_000, 11))).toEqual(early(2_000, 11));
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000, 9))).toBeUndefined();
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000, 10))).toEqual(early(4_000, 10));
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(3_000, 10))).toBeUndefined();
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000))).toEqual(early(4_000, 10));
-    expect(nextEarlyChargeTotal(early(3_000), early(2_000, 10))).toBeUndefined();
-  });
-
-  it('is kept for one payment: another payment of the trip leaves it as it is', () => {
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(5_000, 11, 'pi_other'))).toBeUndefined();
-  });
-
-  it('starts the record of its own payment as the same total heard just after would, and no other payment’s', () => {
-    const trip = { chargeRefundedEarly: early(3_000, 10) };
-
-    expect(withEarlyChargeTotal(paid(), trip)).toEqual(withChargeTotal(paid(), 3_000, 10));
-    expect(refundableAmount(withEarlyChargeTotal(paid(), trip))).toBe(6_000);
-    expect(withEarlyChargeTotal(paid({ paymentId: 'pi_other' }), trip)).toEqual(paid({ paymentId: 'pi_other' }));
-    expect(withEarlyChargeTotal(paid(), {})).toEqual(paid());
   });
 });

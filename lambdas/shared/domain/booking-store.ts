@@ -1,6 +1,6 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, CheckoutTrip, EarlyChargeTotal, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
+import type { AuditEntry, Booking, CheckoutTrip, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
 /**
  * Take seats from a slot (a confirmation), guarded: the slot exists for that experience, is not blocked, has
@@ -76,11 +76,6 @@ export interface TripTransition {
   readonly recordedSessionNoneOr?: string | null;
   /** When set, the trip's hold must still end then: a retried checkout may have held it on since this was decided. */
   readonly heldUntil?: string;
-  /**
-   * When set, the trip's early charge total must be as read (`null`: none): a payment's first record starts with it, so one
-   * recorded after the read makes the step read again. A confirmation built without reading the trip requires none.
-   */
-  readonly chargeRefundedEarlyAsRead?: EarlyChargeTotal | null;
 }
 
 /**
@@ -159,18 +154,6 @@ export interface AtomicWrite {
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
-  /**
-   * Stripe's total refunded of a payment with no record yet, kept on the trip it paid for, replacing the one read
-   * (`asRead`, `null`: none); `paymentRecordAbsent` names that payment, so a record written meanwhile refuses it.
-   */
-  readonly chargeRefundedEarly?: { readonly tripId: string; readonly total: EarlyChargeTotal; readonly asRead: EarlyChargeTotal | null };
-  /** The payment must have no record yet. */
-  readonly paymentRecordAbsent?: string;
-  /**
-   * A payment's first record written without moving the trip it names (set aside): the trip's early charge total must be
-   * as read (`null`: none), as `TripTransition.chargeRefundedEarlyAsRead`.
-   */
-  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly asRead: EarlyChargeTotal | null };
   readonly at: string;
 }
 

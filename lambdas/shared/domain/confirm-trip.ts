@@ -4,7 +4,7 @@ import { auditEntry, processedEventRecord, type EventMarker } from './audit-trai
 import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
 import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
-import { newPaymentRecord, withEarlyChargeTotal } from './payment-ledger';
+import { newPaymentRecord } from './payment-ledger';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
 export interface BookingSummary {
@@ -69,7 +69,7 @@ export async function confirmTrip(deps: Deps, input: ConfirmTripInput): Promise<
 }
 
 /** The trip a confirmation books: as just read, or as its Checkout Session describes it. */
-export type TripToConfirm = Pick<Trip, 'tripId' | 'userId' | 'items' | 'amount' | 'currency' | 'itemAmounts' | 'chargeRefundedEarly'>;
+export type TripToConfirm = Pick<Trip, 'tripId' | 'userId' | 'items' | 'amount' | 'currency' | 'itemAmounts'>;
 
 export interface ConfirmationRequest {
   readonly trip: TripToConfirm;
@@ -233,29 +233,25 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
-    // Refunded in part before it arrived, it starts with Stripe's total (a confirmation that did not read the trip requires none).
     paymentRecord: {
-      record: withEarlyChargeTotal(
-        newPaymentRecord(
-          {
-            paymentId,
-            status: 'booked',
-            tripId: trip.tripId,
-            ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
-            setAside: false,
-            amountPaid: request.amountPaid,
-            currency: trip.currency,
-          },
-          at,
-        ),
-        trip,
+      record: newPaymentRecord(
+        {
+          paymentId,
+          status: 'booked',
+          tripId: trip.tripId,
+          ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
+          setAside: false,
+          amountPaid: request.amountPaid,
+          currency: trip.currency,
+        },
+        at,
       ),
     },
     // The trip must still be the traveller's and waiting: the caller's read is not trusted past this condition.
     tripTransition: {
       tripId: trip.tripId,
       userId: trip.userId,
-      ...(request.paidFor ? { paidFor: request.paidFor } : { chargeRefundedEarlyAsRead: trip.chargeRefundedEarly ?? null }),
+      ...(request.paidFor && { paidFor: request.paidFor }),
       from: CONFIRMABLE_TRIP_STATUSES,
       to: 'booked',
       paymentId,

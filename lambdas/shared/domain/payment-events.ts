@@ -6,7 +6,7 @@ import { auditEntry, processedEventRecord, type EventMarker } from './audit-trai
 import { commitConfirmation, confirmTrip, paidShares } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { claimedSessionTripRefunded, issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type EarlyChargeTotal, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
   bookedAtItsPrice,
@@ -32,16 +32,12 @@ import {
   fullRefundKey,
   moveRefund,
   newPaymentRecord,
-  nextEarlyChargeTotal,
   nextVersion,
-  openRefundAmount,
-  refundableAmount,
   refundEntry,
   settle,
   withAttention,
   withCharge,
   withChargeTotal,
-  withEarlyChargeTotal,
   withLiveStatus,
 } from './payment-ledger';
 import { releaseBookings } from './release-bookings';
@@ -231,7 +227,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'confirm':
       return confirm(deps, event as CheckoutCompleted, plan.trip, plan.amountPaid);
     case 'set-aside':
-      return setPaymentAside(deps, event as CheckoutCompleted, plan.reason, state.trip);
+      return setPaymentAside(deps, event as CheckoutCompleted, plan.reason);
     case 'attention':
       return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
     case 'attend-claimed-payment':
@@ -252,8 +248,8 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
       return recordChargeTotal(deps, event as ChargeRefunded, state.record as PaymentRecord, plan.outcome, state.trip);
     case 'record-early-refund':
       return recordEarlyRefund(deps, event as ChargeRefunded, state.trip);
-    case 'record-partial-refund-early':
-      return recordPartialRefundEarly(deps, event as ChargeRefunded, state.trip);
+    case 'audit-partial-refund':
+      return auditPartialRefund(deps, event as ChargeRefunded, state.trip?.tripId);
     case 'move-refund':
       return moveRefundFromEvent(deps, event as RefundChanged, state.record as PaymentRecord, state.trip);
     case 'move-trip':
@@ -328,22 +324,14 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
   const at = deps.clock.now().toISOString();
   // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
-  const record = owingAllStillHeld(tripRefundRecord(paymentId, trip, event, reason, amountPaid, [], at), trip, reason, at);
-  const asked = openRefundAmount(record);
+  const record = settle(tripRefundRecord(paymentId, trip, event, reason, amountPaid, fullRefundEntries(paymentId, amountPaid, reason, at), at));
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   // Its seats could not be booked: any it held go back to sale with the refund.
   const result = await commitReleasingHold(
     deps,
     {
       at,
-      tripTransition: {
-        tripId: trip.tripId,
-        from: CONFIRMABLE_TRIP_STATUSES,
-        to: tripTo,
-        paymentId,
-        statusReason: reason,
-        chargeRefundedEarlyAsRead: trip.chargeRefundedEarly ?? null,
-      },
+      tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
       paymentRecord: { record },
       audits: [
         audit(deps, { eventType: `trip.${tripTo}`, entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
@@ -351,7 +339,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
           eventType: 'payment.refund_requested',
           entityType: 'payment',
           entityId: paymentId,
-          metadata: { amount: asked, reason, tripId: trip.tripId },
+          metadata: { amount: amountPaid, reason, tripId: trip.tripId },
         }),
       ],
       processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
@@ -360,16 +348,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     'stripe',
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, asked > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
-}
-
-/**
- * A payment's first record, owing back everything still held: all it paid, less what Stripe said was back before the
- * record existed (kept on `trip`: a refund made in the Dashboard before the confirmation arrived), in one full refund.
- */
-function owingAllStillHeld(bare: PaymentRecord, trip: Trip | undefined, reason: string, at: string): PaymentRecord {
-  const known = withEarlyChargeTotal(bare, trip);
-  return settle({ ...known, refunds: fullRefundEntries(known.paymentId, refundableAmount(known), reason, at) });
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
@@ -430,30 +409,29 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
  * A payment that may not touch the trip it names (unknown, mismatching, or for a trip that is no longer
  * payable) is set aside on its record — the trip stays as it is — and refunded in full.
  */
-async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reason: string, read: Trip | undefined): Promise<StepResult> {
+async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reason: string): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   const at = deps.clock.now().toISOString();
-  // The trip it names, not touched: only what Stripe said was back before this record, kept there, is read from it.
-  const trip = read !== undefined && read.tripId === event.tripId ? read : undefined;
-  const bare = newPaymentRecord(
-    {
-      paymentId,
-      status: 'refund_pending',
-      ...(event.tripId !== undefined && { tripId: event.tripId }),
-      sessionId: event.sessionId,
-      setAside: true,
-      reason,
-      amountPaid,
-      currency: event.currency?.toLowerCase() ?? '',
-    },
-    at,
+  const record = settle(
+    newPaymentRecord(
+      {
+        paymentId,
+        status: 'refund_pending',
+        ...(event.tripId !== undefined && { tripId: event.tripId }),
+        sessionId: event.sessionId,
+        setAside: true,
+        reason,
+        amountPaid,
+        currency: event.currency?.toLowerCase() ?? '',
+        refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
+      },
+      at,
+    ),
   );
-  const record = owingAllStillHeld(bare, trip, reason, at);
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
-    ...(trip && { tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, asRead: trip.chargeRefundedEarly ?? null } }),
     audits: [
       audit(deps, {
         eventType: 'payment.set_aside',
@@ -465,7 +443,7 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, openRefundAmount(record) > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
 }
 
 /** The refunds of a record this step has just created at `at`: every one of them is its own. */
@@ -695,27 +673,10 @@ async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip:
   return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
 }
 
-/**
- * A partial refund of a payment with no record yet (made in the Dashboard before its confirmation arrived): the
- * confirmation may still book it, so nothing moves, but Stripe's total is kept on the trip the charge names, under "the
- * payment has no record", and the payment's first record starts with it: nothing then asks Stripe for money that is
- * back already. Audited either way; a charge naming no trip we hold is audited only. A record written meanwhile (the
- * confirmation) refuses it, and the event is decided again: recorded on that record.
- */
-async function recordPartialRefundEarly(deps: PaymentDeps, event: ChargeRefunded, read: Trip | undefined): Promise<StepResult> {
-  const trip = read !== undefined && read.tripId === event.tripId ? read : undefined;
-  const tripId = read?.tripId;
-  const total: EarlyChargeTotal = {
-    paymentId: event.paymentId,
-    amount: event.amountRefunded,
-    ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
-  };
-  const kept = trip && nextEarlyChargeTotal(trip.chargeRefundedEarly, total);
+async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
+  // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it.
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
-    // Decided on a payment with no record: one written meanwhile has this total recorded on it instead.
-    paymentRecordAbsent: event.paymentId,
-    ...(trip && kept && { chargeRefundedEarly: { tripId: trip.tripId, total: kept, asRead: trip.chargeRefundedEarly ?? null } }),
     audits: [
       audit(deps, {
         eventType: 'payment.partially_refunded',
@@ -727,8 +688,6 @@ async function recordPartialRefundEarly(deps: PaymentDeps, event: ChargeRefunded
     processedEvent: processedEvent(deps, event, 'partial_refund_recorded', tripId),
   });
   if (result.committed) return { outcome: 'partial_refund_recorded', ...(tripId !== undefined && { tripId }) };
-  // A record written meanwhile (its confirmation), or the trip's total moved: decided again, as of now.
-  if (!result.rejection.eventAlreadyProcessed) return 'state-changed';
   return { outcome: 'duplicate', ...(tripId !== undefined && { tripId }), ...UNCHANGED };
 }
 

@@ -1,16 +1,5 @@
 // The payment record's rules: what is still owed, how a refund moves through its states, and what each answer does.
-import type {
-  AttentionReason,
-  AuditActorType,
-  AuditEntry,
-  PaymentAttention,
-  PaymentRecord,
-  PaymentStatus,
-  RefundEntry,
-  RefundStatus,
-  EarlyChargeTotal,
-  Trip,
-} from './model';
+import type { AttentionReason, AuditActorType, AuditEntry, PaymentAttention, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
 import type { RefundAnswer } from './payment-gateway';
 
 /** Refunds Stripe has not finished with: their money is neither back nor free to ask for again. */
@@ -579,29 +568,6 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
   });
-}
-
-/**
- * A payment's first record, starting with what Stripe said of its charge before it had one (a partial refund made in the
- * Dashboard before its confirmation arrived, kept on its trip): as a record would hold it had that event come just after.
- */
-export function withEarlyChargeTotal(record: PaymentRecord, trip: Pick<Trip, 'chargeRefundedEarly'> | undefined): PaymentRecord {
-  const early = trip?.chargeRefundedEarly;
-  if (early === undefined || early.paymentId !== record.paymentId) return record;
-  return withChargeTotal(record, early.amount, early.asOf);
-}
-
-/**
- * The early total a trip keeps once Stripe's `total` of a payment with no record yet is heard, or undefined when it keeps
- * the one it `held`: as `withChargeTotal` has it, a newer snapshot replaces it, an older one is ignored, and one of the
- * same second (or of no known time) can only add. The total of another payment than the one held is not kept (a trip is
- * paid by one payment; that one's record is the one to start right).
- */
-export function nextEarlyChargeTotal(held: EarlyChargeTotal | undefined, total: EarlyChargeTotal): EarlyChargeTotal | undefined {
-  if (held === undefined) return total;
-  if (held.paymentId !== total.paymentId) return undefined;
-  if (held.asOf !== undefined && total.asOf !== undefined && total.asOf !== held.asOf) return total.asOf > held.asOf ? total : undefined;
-  return total.amount > held.amount ? { ...total, ...(held.asOf !== undefined && { asOf: Math.max(held.asOf, total.asOf ?? held.asOf) }) } : undefined;
 }
 
 /** The refunds without the marks of the total each failure was taken off (offTotalTakenAt): for another total. */
