@@ -154,6 +154,8 @@ export interface AtomicWrite {
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
+  /** The payment must have no record yet: a step decided on its absence, which a record written meanwhile refuses. */
+  readonly paymentRecordAbsent?: string;
   readonly at: string;
 }
 

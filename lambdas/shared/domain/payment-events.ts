@@ -674,9 +674,12 @@ async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip:
 }
 
 async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
-  // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it.
+  // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it. Decided on
+  // there being no record: one written meanwhile (the confirmation committing first) has the event decided again, and
+  // the total recorded on it.
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
+    paymentRecordAbsent: event.paymentId,
     audits: [
       audit(deps, {
         eventType: 'payment.partially_refunded',
@@ -688,6 +691,7 @@ async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, trip
     processedEvent: processedEvent(deps, event, 'partial_refund_recorded', tripId),
   });
   if (result.committed) return { outcome: 'partial_refund_recorded', ...(tripId !== undefined && { tripId }) };
+  if (!result.rejection.eventAlreadyProcessed) return 'state-changed';
   return { outcome: 'duplicate', ...(tripId !== undefined && { tripId }), ...UNCHANGED };
 }
 

@@ -155,6 +155,13 @@ export function buildTransaction(table: string, write: AtomicWrite): Transaction
   if (write.holdTransition) tagged.push({ kind: 'hold', item: holdTransitionItem(table, write.holdTransition, at) });
   if (write.holdRenewal) tagged.push({ kind: 'hold', item: holdRenewalItem(table, write.holdRenewal, at) });
   if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
+  if (write.paymentRecordAbsent !== undefined) {
+    const key = keys.paymentRecord(write.paymentRecordAbsent);
+    tagged.push({
+      kind: 'payment-record',
+      item: { ConditionCheck: { TableName: table, Key: key, ConditionExpression: guard.isNew, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+    });
+  }
   return tagged;
 }
 
