@@ -63,11 +63,18 @@ function commandFor(script: string, settings: LocalSettings): string {
   return [...stackSettings(settings), `npm run ${script}`].join(' ');
 }
 
-/** `npm start` again as this one was started (its ports, table and data), with the Stripe CLI's secret and a test key. */
-function restartWithStripeCommand(settings: LocalSettings): string {
-  return [...stackSettings(settings), ...asSet('DATA_DIR'), 'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>', 'STRIPE_API_KEY=sk_test_...', 'npm start'].join(
-    ' ',
-  );
+/**
+ * `npm start` again as this one was started (its ports, table, and data or none), with the Stripe CLI's secret and a
+ * test key: restarted without `--in-memory`, a stack kept in memory would take the data folder of another.
+ */
+function restartWithStripeCommand(settings: LocalSettings, inMemory: boolean): string {
+  return [
+    ...stackSettings(settings),
+    ...(inMemory ? [] : asSet('DATA_DIR')),
+    'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints>',
+    'STRIPE_API_KEY=sk_test_...',
+    inMemory ? 'npm start -- --in-memory' : 'npm start',
+  ].join(' ');
 }
 
 /** A value as one shell word: as it is when it is plain, else in single quotes. */
@@ -180,7 +187,7 @@ ${continued}and you land on GET /trips/<its tripId>: the trip as it is now
 
 With the Stripe CLI and a test key, real test-mode events reach this stack:
   stripe listen --forward-to ${stack.webhookUrl}
-  then restart with ${restartWithStripeCommand(settings)}
+  then restart with ${restartWithStripeCommand(settings, values['in-memory'])}
 
 Ctrl-C stops everything, DynamoDB Local included.
 `);

@@ -24,11 +24,11 @@ describe('settings of npm start reach demo and ops', () => {
       `PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} LOCAL_STACK_FILE=${env.LOCAL_STACK_FILE} npm run demo`,
     );
     expect(printed).toContain(`Stripe API     http://127.0.0.1:${env.STRIPE_PORT} (local stand-in`);
-    // Restarted as printed, the stack is where `stripe listen` forwards to, on its table and its data.
+    // Restarted as printed, the stack is where `stripe listen` forwards to, on its table and kept in memory as it was.
     expect(printed).toContain(`stripe listen --forward-to http://127.0.0.1:${env.PORT}/webhooks/stripe`);
     expect(printed).toContain(
       `then restart with PORT=${env.PORT} DYNAMODB_PORT=${env.DYNAMODB_PORT} TABLE_NAME=${env.TABLE_NAME} LOCAL_STACK_FILE=${env.LOCAL_STACK_FILE} ` +
-        'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints> STRIPE_API_KEY=sk_test_... npm start',
+        'STRIPE_WEBHOOK_SECRETS=<the whsec_... it prints> STRIPE_API_KEY=sk_test_... npm start -- --in-memory',
     );
   });
 
