@@ -1,6 +1,6 @@
 // `npm run synth -- [cdk synth options]`: runs `cdk synth --quiet` with the options given, then prints the size of each Lambda bundle, for the README and reviews.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
@@ -21,6 +21,7 @@ interface TemplateResource {
 }
 
 interface Row {
+  readonly stack: string;
   readonly fn: string;
   /** The entry and the chunks it imports statically: what a cold start parses. */
   readonly initBytes: number;
@@ -29,8 +30,18 @@ interface Row {
   readonly totalBytes: number;
 }
 
+interface CloudAssemblyManifest {
+  readonly artifacts?: Record<string, { readonly type: string; readonly properties?: { readonly templateFile?: string } }>;
+}
+
+// The stacks this synthesis made, as its manifest lists them: cdk.out keeps the templates of earlier ones (another stage).
+const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as CloudAssemblyManifest;
+const stacks = Object.entries(manifest.artifacts ?? {}).flatMap(([stack, artifact]) =>
+  artifact.type === 'aws:cloudformation:stack' && artifact.properties?.templateFile !== undefined ? [{ stack, file: artifact.properties.templateFile }] : [],
+);
+
 const rows: Row[] = [];
-for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template.json'))) {
+for (const { stack, file } of stacks) {
   const template = JSON.parse(readFileSync(join(outDir, file), 'utf8')) as { Resources: Record<string, TemplateResource> };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     const key = resource.Properties?.Code?.S3Key;
@@ -46,6 +57,7 @@ for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template
     const atInit = loadedWithEntry(meta, entryPoint);
     const scripts = Object.entries(meta.outputs).filter(([output]) => !output.endsWith('.map'));
     rows.push({
+      stack,
       fn: logicalId,
       initBytes: atInit.reduce((total, output) => total + (meta.outputs[output]?.bytes ?? 0), 0),
       initGzipped: atInit.reduce((total, output) => total + gzipSync(readFileSync(inAsset(output))).length, 0),
@@ -55,6 +67,7 @@ for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template
 }
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
 console.log('Lambda bundles (minified ES modules; loaded at init = the entry and the chunks it imports; source maps ship beside them):');
-for (const row of rows) {
+for (const [index, row] of rows.entries()) {
+  if (row.stack !== rows[index - 1]?.stack) console.log(`${row.stack}:`);
   console.log(`  ${row.fn.padEnd(40)} ${kib(row.initBytes).padStart(9)} at init (${kib(row.initGzipped)} gzipped), ${kib(row.totalBytes)} in all`);
 }
