@@ -6,13 +6,16 @@ import { nearestFlag } from '../scripts/dev-kit/unknown-flag';
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 // `-c key=value` always passes strings: booleans and numbers are accepted in either form.
-const booleanSetting = z.union([
-  z.boolean(),
-  z.pipe(
-    z.enum(['true', 'false']),
-    z.transform((value) => value === 'true'),
-  ),
-]);
+const booleanSetting = z.union(
+  [
+    z.boolean(),
+    z.pipe(
+      z.enum(['true', 'false']),
+      z.transform((value) => value === 'true'),
+    ),
+  ],
+  { error: 'must be true or false' },
+);
 /**
  * A number, as cdk.json writes it or as `-c key=value` passes it (digits), checked against `rule`; nothing else is read
  * as one (`true` is not 1, `[60]` not 60), and every refusal says the rule.

@@ -17,7 +17,8 @@ describe('parseStackSettings', () => {
 
   it.each([
     [{ stage: 'Prod!' }, 'Context setting "stage" must be 1-20 lower-case letters'],
-    [{ retainData: 'yes' }, 'Context setting "retainData"'],
+    [{ retainData: 'yes' }, 'Context setting "retainData" must be true or false (received "yes")'],
+    [{ retainData: 1 }, 'Context setting "retainData" must be true or false (received 1)'],
     [{ webhookRateLimit: '-1' }, 'Context setting "webhookRateLimit"'],
     [{ logRetentionDays: 31 }, 'Context setting "logRetentionDays" must be one of 1, 3, 5'],
     [{ alarmEmail: 'not-an-email' }, 'Context setting "alarmEmail"'],
