@@ -250,6 +250,8 @@ export interface StripeFake {
    * as `failNext` does refunds: Stripe slow, down or cut off while a traveller returns from the payment page.
    */
   failNextSessionRetrievals(count: number, failure?: TransientFailure): void;
+  /** Answers the next `count` listings of refunds (`GET /v1/refunds`) with a transient failure, as `failNext` does refunds. */
+  failNextRefundLists(count: number, failure?: TransientFailure): void;
   /**
    * Carries out the next `count` refund requests (the refund made, its answer kept under the key, its events sent) and
    * never answers them: the connection stays open until the client gives up, as when Stripe's answer is lost on the way.
@@ -380,6 +382,7 @@ interface State {
   readonly refusedKeys: { readonly apiKey: string; readonly status: 401 | 403; readonly path?: string }[];
   failures: { remaining: number; failure: TransientFailure };
   sessionRetrievalFailures: { remaining: number; failure: TransientFailure };
+  refundListFailures: { remaining: number; failure: TransientFailure };
   unansweredRefunds: number;
   nextRefundStatus: RefundStatus | undefined;
   requestCount: number;
@@ -413,6 +416,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     refusedKeys: [],
     failures: { remaining: 0, failure: 500 },
     sessionRetrievalFailures: { remaining: 0, failure: 500 },
+    refundListFailures: { remaining: 0, failure: 500 },
     unansweredRefunds: 0,
     nextRefundStatus: undefined,
     requestCount: kept?.counts.requests ?? 0,
@@ -462,6 +466,9 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     },
     failNextSessionRetrievals(count, failure = 500) {
       state.sessionRetrievalFailures = { remaining: count, failure };
+    },
+    failNextRefundLists(count, failure = 500) {
+      state.refundListFailures = { remaining: count, failure };
     },
     leaveNextRefundsUnanswered(count) {
       state.unansweredRefunds = count;
@@ -980,7 +987,11 @@ function retrieveRefund(state: State, request: FakeRequest, id: string): Answer 
   return refund ? json(200, refundObject(refund), false) : resourceMissing(request, 'refund', id, 'id');
 }
 
-function listRefunds(state: State, request: FakeRequest): Answer {
+function listRefunds(state: State, request: FakeRequest): Outcome {
+  if (state.refundListFailures.remaining > 0) {
+    state.refundListFailures.remaining--;
+    return transientFailure(state.refundListFailures.failure);
+  }
   const paymentIntent = request.query.get('payment_intent');
   if (paymentIntent && !state.payments.has(paymentIntent) && !state.acceptUnknownPaymentIntents) {
     return resourceMissing(request, 'payment_intent', paymentIntent, 'payment_intent');

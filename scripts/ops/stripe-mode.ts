@@ -99,5 +99,9 @@ export function accountChecked(gateway: PaymentGateway, options: { confirmed?: b
       await check(request.paymentId);
       return gateway.refund(request);
     },
+    refundedSoFar: async (paymentId) => {
+      await check(paymentId);
+      return gateway.refundedSoFar(paymentId);
+    },
   };
 }

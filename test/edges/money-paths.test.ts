@@ -246,6 +246,7 @@ describe('issueRequestedRefunds with timeLeft, when another call records a share
         const countingB: PaymentGateway = {
           refundable: (id) => gateway.refundable(id),
           holdsPayment: (id) => gateway.holdsPayment(id),
+          refundedSoFar: (id) => gateway.refundedSoFar(id),
           findRefund: async (id, key) => {
             const found = await gateway.findRefund(id, key);
             if (found) answeredB++;

@@ -266,6 +266,7 @@ describe('a charge total reported late, still counting a refund that failed', ()
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
       holdsPayment: (id) => t.gateway.holdsPayment(id),
+      refundedSoFar: (id) => t.gateway.refundedSoFar(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
@@ -309,6 +310,7 @@ describe('a failure learned without a time of Stripe, then a late total still co
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
       holdsPayment: (id) => t.gateway.holdsPayment(id),
+      refundedSoFar: (id) => t.gateway.refundedSoFar(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));
@@ -545,6 +547,7 @@ describe('an ordinary payment', () => {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
       holdsPayment: (id) => t.gateway.holdsPayment(id),
+      refundedSoFar: (id) => t.gateway.refundedSoFar(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         const charge = await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: 4_000, tripId: t.trip.tripId })));

@@ -75,6 +75,7 @@ function failingStripe(asked: string[]): PaymentGateway {
     refundable: () => true,
     findRefund: async () => undefined,
     holdsPayment: async () => true,
+    refundedSoFar: async () => undefined,
     refund: async (request) => {
       asked.push(request.paymentId);
       throw new PaymentGatewayUnavailableError('Stripe answered 500');

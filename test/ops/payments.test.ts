@@ -180,6 +180,7 @@ describe('bookings cancel', () => {
       refundable: (id) => t.gateway.refundable(id),
       findRefund: (id, key) => t.gateway.findRefund(id, key),
       holdsPayment: (id) => t.gateway.holdsPayment(id),
+      refundedSoFar: (id) => t.gateway.refundedSoFar(id),
       refund: async (request) => {
         const answer = await t.gateway.refund(request);
         faults.queue('TransactWriteItemsCommand', ...Array.from({ length: FAST_RETRIES.maxAttempts }, () => 'throttle' as const));

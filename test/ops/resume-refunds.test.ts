@@ -283,6 +283,7 @@ describe('payments resume-refunds', () => {
     const gateway: PaymentGateway = {
       refundable: (paymentId) => t.gateway.refundable(paymentId),
       holdsPayment: (paymentId) => (paymentId === stranger.pi ? strangerGateway : t.gateway).holdsPayment(paymentId),
+      refundedSoFar: (paymentId) => t.gateway.refundedSoFar(paymentId),
       findRefund: (paymentId, refundKey) => (paymentId === stranger.pi ? strangerGateway : t.gateway).findRefund(paymentId, refundKey),
       refund: (request) => (request.paymentId === stranger.pi ? strangerGateway : t.gateway).refund(request),
     };

@@ -14,6 +14,7 @@ export function gatewayWithRefund(
     refundable: (paymentId) => real.refundable(paymentId),
     findRefund: (paymentId, refundKey) => real.findRefund(paymentId, refundKey),
     holdsPayment: (paymentId) => real.holdsPayment(paymentId),
+    refundedSoFar: (paymentId) => real.refundedSoFar(paymentId),
     refund: (request) => refund(request, real),
   };
 }

@@ -6,6 +6,7 @@ import {
   chargeTotalInDoubt,
   moveRefund,
   newPaymentRecord,
+  nextEarlyChargeTotal,
   refundableAmount,
   refundedOutside,
   refundEntry,
@@ -343,5 +344,23 @@ describe('a total taken before a failure Stripe reported with its time, arriving
 
     expect(next).toMatchObject({ chargeRefunded: 500, chargeRefundedTakenAt: 9 });
     expect(refundableAmount(gFailed)).toBe(49_500);
+  });
+});
+
+describe('a partial refund seen before the payment had a record, kept on its trip', () => {
+  const early = (amount: number, asOf?: number, paymentId = 'pi_total') => ({ paymentId, amount, ...(asOf !== undefined && { asOf }) });
+
+  it('is replaced by a newer total, kept over an older one, and only added to within its second or without a time', () => {
+    expect(nextEarlyChargeTotal(undefined, early(3_000, 10))).toEqual(early(3_000, 10));
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(2_000, 11))).toEqual(early(2_000, 11));
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000, 9))).toBeUndefined();
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000, 10))).toEqual(early(4_000, 10));
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(3_000, 10))).toBeUndefined();
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(4_000))).toEqual(early(4_000, 10));
+    expect(nextEarlyChargeTotal(early(3_000), early(2_000, 10))).toBeUndefined();
+  });
+
+  it('is replaced by another payment’s: each payment’s first record asks Stripe for its own', () => {
+    expect(nextEarlyChargeTotal(early(3_000, 10), early(1_000, 9, 'pi_other'))).toEqual(early(1_000, 9, 'pi_other'));
   });
 });

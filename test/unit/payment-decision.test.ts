@@ -255,7 +255,7 @@ const rows: Row[] = [
     step: 'record-charge-total',
     outcome: 'partial_refund_recorded',
   },
-  { rule: 'partial-refund-unrecorded-payment', state: {}, event: charge(3_000), step: 'audit-partial-refund' },
+  { rule: 'partial-refund-unrecorded-payment', state: {}, event: charge(3_000), step: 'record-partial-refund-early' },
   { rule: 'refund-event-unknown-payment', state: {}, event: refundEvent('succeeded'), step: 'answer', outcome: 'no_change' },
   { rule: 'refund-event-outside-refund', state: { record: record('booked') }, event: refundEvent('succeeded', 're_dashboard'), step: 'move-refund' },
   {

@@ -136,6 +136,7 @@ describe('transaction items', () => {
         guard.tripSessionIs,
         guard.tripPriceIs,
         guard.tripItemsAre,
+        guard.noChargeRefundedEarly,
         guard.tripFieldsReadable,
       ].join(' AND '),
     );
@@ -156,7 +157,7 @@ describe('transaction items', () => {
     const update = onlyItem({
       tripTransition: { tripId: 'trip-1', from: ['pending_payment'], to: 'booked', userId: 'user-1', paidFor, paymentId: 'pi_1', bookingReferences: ['PL-1'] },
     }).Update;
-    const compared = ['status', 'userId', 'checkoutSessionId', 'amount', 'currency', 'items', 'itemAmounts'];
+    const compared = ['status', 'userId', 'checkoutSessionId', 'amount', 'currency', 'items', 'itemAmounts', 'chargeRefundedEarly'];
     const rewritten = ['status', 'paymentId', 'bookingReferences', 'updatedAt'];
     const typeChecked = [...TRIP_FIELDS_LEFT_AS_STORED.required, ...TRIP_FIELDS_LEFT_AS_STORED.optional];
 

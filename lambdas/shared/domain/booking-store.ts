@@ -1,6 +1,6 @@
 // The storage port of the booking domain: what the use cases ask of a store, in domain terms only.
 import type { StoredDataError } from './errors';
-import type { AuditEntry, Booking, CheckoutTrip, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
+import type { AuditEntry, Booking, CheckoutTrip, EarlyChargeTotal, Hold, PaymentRecord, ProcessedEvent, Slot, Trip, TripStatus, UnusableEvent } from './model';
 
 /**
  * Take seats from a slot (a confirmation), guarded: the slot exists for that experience, is not blocked, has
@@ -76,6 +76,13 @@ export interface TripTransition {
   readonly recordedSessionNoneOr?: string | null;
   /** When set, the trip's hold must still end then: a retried checkout may have held it on since this was decided. */
   readonly heldUntil?: string;
+  /**
+   * When set, the partial refund the trip kept from before its payment's record (`chargeRefundedEarly`) must be as read
+   * (`null`: none): the payment's first record starts with what Stripe said because one was kept, so one kept after the
+   * read makes the step decide again. One kept is removed: the record it was kept for is this write's. A confirmation
+   * built without reading the trip requires none.
+   */
+  readonly chargeRefundedEarlyAsRead?: EarlyChargeTotal | null;
 }
 
 /**
@@ -154,8 +161,18 @@ export interface AtomicWrite {
   /** An unusable event, new (`expectedStatus` absent) or replacing the one read in that status. */
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
-  /** The payment must have no record yet: a step decided on its absence, which a record written meanwhile refuses. */
+  /**
+   * A partial refund of a payment with no record yet, kept on the trip the charge names (`Trip.chargeRefundedEarly`),
+   * replacing the one read (`asRead`, `null`: none).
+   */
+  readonly chargeRefundedEarly?: { readonly tripId: string; readonly total: EarlyChargeTotal; readonly asRead: EarlyChargeTotal | null };
+  /** The payment must have no record yet. */
   readonly paymentRecordAbsent?: string;
+  /**
+   * A payment's first record written without moving the trip it names (set aside): the partial refund the trip kept must
+   * be as read (`null`: none), as `TripTransition.chargeRefundedEarlyAsRead` (and stays: another payment may need it).
+   */
+  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly asRead: EarlyChargeTotal | null };
   readonly at: string;
 }
 

@@ -3,8 +3,18 @@ import type { AtomicWrite, BookingStore, PaidFor, SeatTake, WriteRejection } fro
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
 import type { Deps } from './collaborators';
 import { failure, StoreUnavailableError, type BookingFailure } from './errors';
-import { CONFIRMABLE_TRIP_STATUSES, seatsPerSlot, type Booking, type BookingStatus, type Trip, type TripItem } from './model';
-import { newPaymentRecord } from './payment-ledger';
+import {
+  CONFIRMABLE_TRIP_STATUSES,
+  seatsPerSlot,
+  type Booking,
+  type BookingStatus,
+  type EarlyChargeTotal,
+  type PaymentRecord,
+  type Trip,
+  type TripItem,
+} from './model';
+import { newPaymentRecord, withChargeTotal } from './payment-ledger';
+import type { RefundedSoFar } from './payment-gateway';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
 export interface BookingSummary {
@@ -42,6 +52,24 @@ export interface ConfirmTripInput {
   readonly amountPaid?: number;
   /** The Checkout Session that paid, recorded on the payment record. */
   readonly sessionId?: string;
+  /** Refunds made before this payment had a record, when the caller asked (the webhook: `RefundsBeforeRecord`). */
+  readonly refundsBeforeRecord?: RefundsBeforeRecord;
+}
+
+/**
+ * A partial refund of the payment seen before its record existed, as its trip kept it (`asRead`, `null`: none), and what
+ * the provider counts back of the payment now, asked because one was kept: the record starts with the provider's word,
+ * never with the kept snapshot, which a refund failing since would leave counting money that never went back.
+ */
+export interface RefundsBeforeRecord {
+  readonly asRead: EarlyChargeTotal | null;
+  readonly refundedSoFar?: RefundedSoFar;
+}
+
+/** The payment's first record, starting with what the provider counts back of it, when it was asked. */
+export function withRefundsBeforeRecord(record: PaymentRecord, before: RefundsBeforeRecord | undefined): PaymentRecord {
+  const soFar = before?.refundedSoFar;
+  return soFar === undefined ? record : withChargeTotal(record, soFar.amount, soFar.asOf);
 }
 
 /**
@@ -81,6 +109,7 @@ export interface ConfirmationRequest {
   readonly held: boolean;
   /** Conditions on the stored trip for a confirmation built without reading it (TripTransition.paidFor). */
   readonly paidFor?: PaidFor;
+  readonly refundsBeforeRecord?: RefundsBeforeRecord;
 }
 
 export type ConfirmationAttempt =
@@ -233,18 +262,22 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
+    // Refunded in part before it arrived, it starts with what Stripe counts back (one built unread requires none kept).
     paymentRecord: {
-      record: newPaymentRecord(
-        {
-          paymentId,
-          status: 'booked',
-          tripId: trip.tripId,
-          ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
-          setAside: false,
-          amountPaid: request.amountPaid,
-          currency: trip.currency,
-        },
-        at,
+      record: withRefundsBeforeRecord(
+        newPaymentRecord(
+          {
+            paymentId,
+            status: 'booked',
+            tripId: trip.tripId,
+            ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
+            setAside: false,
+            amountPaid: request.amountPaid,
+            currency: trip.currency,
+          },
+          at,
+        ),
+        request.refundsBeforeRecord,
       ),
     },
     // The trip must still be the traveller's and waiting: the caller's read is not trusted past this condition.
@@ -252,6 +285,7 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
       tripId: trip.tripId,
       userId: trip.userId,
       ...(request.paidFor && { paidFor: request.paidFor }),
+      ...(request.refundsBeforeRecord && { chargeRefundedEarlyAsRead: request.refundsBeforeRecord.asRead }),
       from: CONFIRMABLE_TRIP_STATUSES,
       to: 'booked',
       paymentId,

@@ -100,8 +100,23 @@ export interface Trip {
   readonly statusReason?: string;
   /** The Stripe refund that returned the payment, once it exists. */
   readonly refundId?: string;
+  /** Stripe's total refunded of a payment for this trip, learned before that payment had a record: its record starts with it. */
+  readonly chargeRefundedEarly?: EarlyChargeTotal;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/**
+ * What a partial `charge.refunded` said of a payment that had no record yet (a refund made in the Dashboard before the
+ * payment's confirmation arrived): the record its confirmation writes starts knowing it, so nothing asks Stripe for money
+ * that is back already.
+ */
+export interface EarlyChargeTotal {
+  readonly paymentId: string;
+  /** The charge's `amount_refunded`. */
+  readonly amount: number;
+  /** When Stripe took that total (its event's `created`), when known. */
+  readonly asOf?: number;
 }
 
 /**

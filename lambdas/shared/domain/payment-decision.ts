@@ -117,7 +117,7 @@ export type Plan =
   | { readonly step: 'settle-refunded'; readonly outcome: PaymentOutcome }
   | { readonly step: 'record-charge-total'; readonly outcome: PaymentOutcome }
   | { readonly step: 'record-early-refund' }
-  | { readonly step: 'audit-partial-refund' }
+  | { readonly step: 'record-partial-refund-early' }
   | { readonly step: 'move-refund' }
   | { readonly step: 'move-trip'; readonly trip: Trip; readonly to: TripStatus; readonly outcome: PaymentOutcome };
 
@@ -337,7 +337,7 @@ function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): bo
 function decidePartialRefund({ record }: PaymentState, event: ChargeRefunded): Decision {
   if (!record && !event.marked) return answer('refund-foreign-charge', 'ignored');
   if (record) return { rule: 'partial-refund-recorded-payment', plan: { step: 'record-charge-total', outcome: 'partial_refund_recorded' } };
-  return { rule: 'partial-refund-unrecorded-payment', plan: { step: 'audit-partial-refund' } };
+  return { rule: 'partial-refund-unrecorded-payment', plan: { step: 'record-partial-refund-early' } };
 }
 
 function decideRefundChanged({ record }: PaymentState, event: RefundChanged): Decision {

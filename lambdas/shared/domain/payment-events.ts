@@ -3,10 +3,10 @@ import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './st
 import type { AtomicWrite, BookingShareChange, BookingStore, TripTransition } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import { auditEntry, processedEventRecord, type EventMarker } from './audit-trail';
-import { commitConfirmation, confirmTrip, paidShares } from './confirm-trip';
+import { commitConfirmation, confirmTrip, paidShares, type RefundsBeforeRecord, withRefundsBeforeRecord } from './confirm-trip';
 import { StoreUnavailableError, StoredDataError, type BookingErrorCode } from './errors';
 import { claimedSessionTripRefunded, issueRequestedRefunds, type StoredRefunds, tripRefundedBy } from './issue-refunds';
-import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type PaymentRecord, type RefundEntry, type Trip } from './model';
+import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type EarlyChargeTotal, type PaymentRecord, type RefundEntry, type Trip } from './model';
 import {
   amountPaidOf,
   bookedAtItsPrice,
@@ -32,7 +32,10 @@ import {
   fullRefundKey,
   moveRefund,
   newPaymentRecord,
+  nextEarlyChargeTotal,
   nextVersion,
+  openRefundAmount,
+  refundableAmount,
   refundEntry,
   settle,
   withAttention,
@@ -227,7 +230,7 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
     case 'confirm':
       return confirm(deps, event as CheckoutCompleted, plan.trip, plan.amountPaid);
     case 'set-aside':
-      return setPaymentAside(deps, event as CheckoutCompleted, plan.reason);
+      return setPaymentAside(deps, event as CheckoutCompleted, plan.reason, state.trip);
     case 'attention':
       return state.record ? attendToDecidedRecord(deps, event, state.record, plan.reason) : putInFrontOfAPerson(deps, event, plan.reason);
     case 'attend-claimed-payment':
@@ -248,8 +251,8 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
       return recordChargeTotal(deps, event as ChargeRefunded, state.record as PaymentRecord, plan.outcome, state.trip);
     case 'record-early-refund':
       return recordEarlyRefund(deps, event as ChargeRefunded, state.trip);
-    case 'audit-partial-refund':
-      return auditPartialRefund(deps, event as ChargeRefunded, state.trip?.tripId);
+    case 'record-partial-refund-early':
+      return recordPartialRefundEarly(deps, event as ChargeRefunded, state.trip);
     case 'move-refund':
       return moveRefundFromEvent(deps, event as RefundChanged, state.record as PaymentRecord, state.trip);
     case 'move-trip':
@@ -271,7 +274,15 @@ function answerFromState({ trip, record }: PaymentState, event: PaymentEvent, ou
 
 async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, amountPaid: number): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
-  const result = await confirmTrip(deps, { trip, paymentId, marker: markerOf(deps, event), amountPaid, sessionId: event.sessionId });
+  const before = await refundsBeforeRecord(deps, trip, paymentId);
+  const result = await confirmTrip(deps, {
+    trip,
+    paymentId,
+    marker: markerOf(deps, event),
+    amountPaid,
+    sessionId: event.sessionId,
+    refundsBeforeRecord: before,
+  });
   if (result.ok) {
     // Booked by this payment meanwhile (create-booking, say), at the trip's price: a session that charged otherwise is
     // decided again from the record, which may still have to say what was charged.
@@ -279,11 +290,30 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
     const references = result.bookings.map((booking) => booking.reference);
     return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
   }
-  return afterRefusedConfirmation(deps, event, trip, result.errorCode);
+  return afterRefusedConfirmation(deps, event, trip, result.errorCode, before);
+}
+
+/**
+ * What a payment's first record starts with of refunds made before it, for a trip as read: when the trip kept a partial
+ * refund seen first (`chargeRefundedEarly`, of this payment or another of the trip), what Stripe counts back of this
+ * payment now. Asked, not taken from the snapshot: a refund that failed since would leave it counting money that never
+ * went back. Stripe unable to say for now: the event is answered 500 and comes again.
+ */
+async function refundsBeforeRecord(deps: PaymentDeps, trip: Trip | undefined, paymentId: string): Promise<RefundsBeforeRecord> {
+  const asRead = trip?.chargeRefundedEarly ?? null;
+  if (asRead === null) return { asRead };
+  const refundedSoFar = await deps.gateway.refundedSoFar(paymentId);
+  return { asRead, ...(refundedSoFar !== undefined && { refundedSoFar }) };
 }
 
 /** Every code the confirmation can answer, each with its meaning here: no code is refunded by default. */
-function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, code: BookingErrorCode): Promise<StepResult> | StepResult {
+function afterRefusedConfirmation(
+  deps: PaymentDeps,
+  event: CheckoutCompleted,
+  trip: Trip,
+  code: BookingErrorCode,
+  before: RefundsBeforeRecord,
+): Promise<StepResult> | StepResult {
   switch (code) {
     case 'TRANSACTION_FAILED':
       throw new RetryLaterError('The confirmation could not be committed');
@@ -295,7 +325,7 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
     case 'SLOT_NOT_FOUND':
     case 'SLOT_BLOCKED':
     case 'INSUFFICIENT_AVAILABILITY':
-      return refundUnbookableTrip(deps, event, trip, code);
+      return refundUnbookableTrip(deps, event, trip, code, before);
     case 'VALIDATION_FAILED':
     case 'TRIP_TOO_LARGE':
     case 'TRIP_MISMATCH':
@@ -318,20 +348,28 @@ function afterRefusedConfirmation(deps: PaymentDeps, event: CheckoutCompleted, t
 }
 
 /** Paid but not bookable (sold out, blocked, missing slot): the trip records why and its refund is requested, in one transaction. */
-async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, reason: string): Promise<StepResult> {
+async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, reason: string, before: RefundsBeforeRecord): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
   const at = deps.clock.now().toISOString();
   // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
-  const record = settle(tripRefundRecord(paymentId, trip, event, reason, amountPaid, fullRefundEntries(paymentId, amountPaid, reason, at), at));
+  const record = owingAllStillHeld(tripRefundRecord(paymentId, trip, event, reason, amountPaid, [], at), before, reason, at);
+  const asked = openRefundAmount(record);
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   // Its seats could not be booked: any it held go back to sale with the refund.
   const result = await commitReleasingHold(
     deps,
     {
       at,
-      tripTransition: { tripId: trip.tripId, from: CONFIRMABLE_TRIP_STATUSES, to: tripTo, paymentId, statusReason: reason },
+      tripTransition: {
+        tripId: trip.tripId,
+        from: CONFIRMABLE_TRIP_STATUSES,
+        to: tripTo,
+        paymentId,
+        statusReason: reason,
+        chargeRefundedEarlyAsRead: before.asRead,
+      },
       paymentRecord: { record },
       audits: [
         audit(deps, { eventType: `trip.${tripTo}`, entityType: 'trip', entityId: trip.tripId, metadata: { paymentId, reason, eventId: event.eventId } }),
@@ -339,7 +377,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
           eventType: 'payment.refund_requested',
           entityType: 'payment',
           entityId: paymentId,
-          metadata: { amount: amountPaid, reason, tripId: trip.tripId },
+          metadata: { amount: asked, reason, tripId: trip.tripId },
         }),
       ],
       processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
@@ -348,7 +386,16 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     'stripe',
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+  return issueAndAnswer(deps, record, asked > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+}
+
+/**
+ * A payment's first record, owing back everything still held: all it paid, less what Stripe counts back already when it
+ * was asked (a refund made in the Dashboard before the confirmation arrived: `refundsBeforeRecord`), in one full refund.
+ */
+function owingAllStillHeld(bare: PaymentRecord, before: RefundsBeforeRecord, reason: string, at: string): PaymentRecord {
+  const known = withRefundsBeforeRecord(bare, before);
+  return settle({ ...known, refunds: fullRefundEntries(known.paymentId, refundableAmount(known), reason, at) });
 }
 
 /** The record of a payment its own trip could not keep: the whole amount owed back. */
@@ -409,29 +456,31 @@ async function resumeLegacyTripRefund(deps: PaymentDeps, event: CheckoutComplete
  * A payment that may not touch the trip it names (unknown, mismatching, or for a trip that is no longer
  * payable) is set aside on its record — the trip stays as it is — and refunded in full.
  */
-async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reason: string): Promise<StepResult> {
+async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reason: string, read: Trip | undefined): Promise<StepResult> {
   const paymentId = paymentIdOf(event);
   const amountPaid = amountPaidOf(event);
   const at = deps.clock.now().toISOString();
-  const record = settle(
-    newPaymentRecord(
-      {
-        paymentId,
-        status: 'refund_pending',
-        ...(event.tripId !== undefined && { tripId: event.tripId }),
-        sessionId: event.sessionId,
-        setAside: true,
-        reason,
-        amountPaid,
-        currency: event.currency?.toLowerCase() ?? '',
-        refunds: fullRefundEntries(paymentId, amountPaid, reason, at),
-      },
-      at,
-    ),
+  // The trip it names, not touched: only what Stripe said was back before this record, kept there, is read from it.
+  const trip = read !== undefined && read.tripId === event.tripId ? read : undefined;
+  const bare = newPaymentRecord(
+    {
+      paymentId,
+      status: 'refund_pending',
+      ...(event.tripId !== undefined && { tripId: event.tripId }),
+      sessionId: event.sessionId,
+      setAside: true,
+      reason,
+      amountPaid,
+      currency: event.currency?.toLowerCase() ?? '',
+    },
+    at,
   );
+  const before = await refundsBeforeRecord(deps, trip, paymentId);
+  const record = owingAllStillHeld(bare, before, reason, at);
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
+    ...(trip && { tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, asRead: before.asRead } }),
     audits: [
       audit(deps, {
         eventType: 'payment.set_aside',
@@ -443,7 +492,7 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     processedEvent: processedEvent(deps, event, 'refunded', event.tripId),
   });
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, amountPaid > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+  return issueAndAnswer(deps, record, openRefundAmount(record) > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
 }
 
 /** The refunds of a record this step has just created at `at`: every one of them is its own. */
@@ -673,13 +722,27 @@ async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip:
   return { outcome: 'refund_recorded', ...(tripId !== undefined && { tripId }) };
 }
 
-async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, tripId?: string): Promise<StepResult> {
-  // A partial refund of a payment with no record yet is recorded only: the confirmation may still book it. Decided on
-  // there being no record: one written meanwhile (the confirmation committing first) has the event decided again, and
-  // the total recorded on it.
+/**
+ * A partial refund of a payment with no record yet (made in the Dashboard before its confirmation arrived): the
+ * confirmation may still book it, so nothing moves, but Stripe's total is kept on the trip the charge names, under "the
+ * payment has no record", and the payment's first record starts with it: nothing then asks Stripe for money that is
+ * back already. Audited either way; a charge naming no trip we hold is audited only. A record written meanwhile (the
+ * confirmation) refuses it, and the event is decided again: recorded on that record.
+ */
+async function recordPartialRefundEarly(deps: PaymentDeps, event: ChargeRefunded, read: Trip | undefined): Promise<StepResult> {
+  const trip = read !== undefined && read.tripId === event.tripId ? read : undefined;
+  const tripId = read?.tripId;
+  const total: EarlyChargeTotal = {
+    paymentId: event.paymentId,
+    amount: event.amountRefunded,
+    ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
+  };
+  const kept = trip && nextEarlyChargeTotal(trip.chargeRefundedEarly, total);
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
+    // Decided on a payment with no record: one written meanwhile has this total recorded on it instead.
     paymentRecordAbsent: event.paymentId,
+    ...(trip && kept && { chargeRefundedEarly: { tripId: trip.tripId, total: kept, asRead: trip.chargeRefundedEarly ?? null } }),
     audits: [
       audit(deps, {
         eventType: 'payment.partially_refunded',
@@ -691,6 +754,7 @@ async function auditPartialRefund(deps: PaymentDeps, event: ChargeRefunded, trip
     processedEvent: processedEvent(deps, event, 'partial_refund_recorded', tripId),
   });
   if (result.committed) return { outcome: 'partial_refund_recorded', ...(tripId !== undefined && { tripId }) };
+  // A record written meanwhile (its confirmation), or the trip's total moved: decided again, as of now.
   if (!result.rejection.eventAlreadyProcessed) return 'state-changed';
   return { outcome: 'duplicate', ...(tripId !== undefined && { tripId }), ...UNCHANGED };
 }

@@ -51,6 +51,13 @@ export interface FoundRefund {
   readonly answeredAt?: number;
 }
 
+/** What the provider counts back of a payment's charge: its refunds made or under way, as of its answer. */
+export interface RefundedSoFar {
+  readonly amount: number;
+  /** When the provider answered (epoch seconds, its clock): a refund created after it is not counted. */
+  readonly asOf?: number;
+}
+
 export interface PaymentGateway {
   /** Whether this payment id is one the provider can refund (a PaymentIntent, not a session). */
   refundable(paymentId: string): boolean;
@@ -66,6 +73,12 @@ export interface PaymentGateway {
    * payment (a key of another account). Throws PaymentGatewayUnavailableError when it cannot tell for now.
    */
   holdsPayment(paymentId: string): Promise<boolean>;
+  /**
+   * What the provider counts back of this payment so far (refunds succeeded or under way), read when a payment's first
+   * record must start with it; undefined for a payment it does not refund, or when it refuses to say. Throws
+   * PaymentGatewayUnavailableError when it cannot tell for now.
+   */
+  refundedSoFar(paymentId: string): Promise<RefundedSoFar | undefined>;
 }
 
 /** The provider could not be reached, or asked us to come back later; the same refund may be asked again. */

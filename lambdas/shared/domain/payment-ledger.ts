@@ -1,5 +1,15 @@
 // The payment record's rules: what is still owed, how a refund moves through its states, and what each answer does.
-import type { AttentionReason, AuditActorType, AuditEntry, PaymentAttention, PaymentRecord, PaymentStatus, RefundEntry, RefundStatus } from './model';
+import type {
+  AttentionReason,
+  AuditActorType,
+  AuditEntry,
+  PaymentAttention,
+  PaymentRecord,
+  PaymentStatus,
+  RefundEntry,
+  RefundStatus,
+  EarlyChargeTotal,
+} from './model';
 import type { RefundAnswer } from './payment-gateway';
 
 /** Refunds Stripe has not finished with: their money is neither back nor free to ask for again. */
@@ -568,6 +578,19 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
     ...(asOf !== undefined && { chargeRefundedAsOf: Math.max(asOf, heldAsOf ?? asOf) }),
     ...(takenAt !== undefined && { chargeRefundedTakenAt: takenAt }),
   });
+}
+
+/**
+ * The partial refund a trip keeps once Stripe's `total` of a payment with no record yet is heard, or undefined when it
+ * keeps the one it `held`. It is what makes the payment's first record ask Stripe what is back (never a figure that
+ * record starts with); kept changed, it makes a first record decided on the one before decide again. Of one payment, as
+ * `withChargeTotal` has it: a newer total replaces it, an older one is ignored, one of the same second (or of no known
+ * time) can only add; another payment's replaces it (each payment's first record asks for its own).
+ */
+export function nextEarlyChargeTotal(held: EarlyChargeTotal | undefined, total: EarlyChargeTotal): EarlyChargeTotal | undefined {
+  if (held === undefined || held.paymentId !== total.paymentId) return total;
+  if (held.asOf !== undefined && total.asOf !== undefined && total.asOf !== held.asOf) return total.asOf > held.asOf ? total : undefined;
+  return total.amount > held.amount ? { ...total, ...(held.asOf !== undefined && { asOf: Math.max(held.asOf, total.asOf ?? held.asOf) }) } : undefined;
 }
 
 /** The refunds without the marks of the total each failure was taken off (offTotalTakenAt): for another total. */

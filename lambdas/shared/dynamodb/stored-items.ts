@@ -58,6 +58,7 @@ const tripSchema = z.object({
   holdExpiresAt: optionalText,
   statusReason: optionalText,
   refundId: optionalText,
+  chargeRefundedEarly: z.optional(z.object({ paymentId: text, amount: wholeNumber, asOf: z.optional(z.number()) })),
   createdAt: text,
   updatedAt: text,
 });

@@ -23,6 +23,7 @@ import {
   tripItem,
   unusableEventItem,
 } from './items';
+import type { EarlyChargeTotal } from '../domain/model';
 import { GLOBAL_INDEXES } from './table-definition';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -109,6 +110,10 @@ export const guard = {
   tripHeldUntil: 'holdExpiresAt = :heldUntil',
   /** The trip has no payment page recorded. */
   noSessionRecorded: 'attribute_not_exists(checkoutSessionId)',
+  /** No early charge total is kept on the trip: a confirmation that did not read it starts its record knowing none. */
+  noChargeRefundedEarly: 'attribute_not_exists(chargeRefundedEarly)',
+  /** The trip's early charge total is the one read: a payment's first record starts with what the trip holds. */
+  chargeRefundedEarlyIs: 'chargeRefundedEarly = :chargeRefundedEarly',
   /** No traveller's return asked Stripe about the trip since `:since`: of polls arriving together, one asks. */
   tripNotCheckedSince: `(attribute_not_exists(${RETURN_CHECKED_AT}) OR ${RETURN_CHECKED_AT} <= :since)`,
 } as const;
@@ -155,14 +160,57 @@ export function buildTransaction(table: string, write: AtomicWrite): Transaction
   if (write.holdTransition) tagged.push({ kind: 'hold', item: holdTransitionItem(table, write.holdTransition, at) });
   if (write.holdRenewal) tagged.push({ kind: 'hold', item: holdRenewalItem(table, write.holdRenewal, at) });
   if (write.processedEvent) tagged.push({ kind: 'event', item: putNewItem(table, processedEventItem(write.processedEvent)) });
+  if (write.chargeRefundedEarly) tagged.push({ kind: 'trip', item: chargeRefundedEarlyItem(table, write.chargeRefundedEarly, at) });
+  if (write.tripChargeRefundedEarlyAsRead) tagged.push({ kind: 'trip', item: tripEarlyTotalCheckItem(table, write.tripChargeRefundedEarlyAsRead) });
   if (write.paymentRecordAbsent !== undefined) {
-    const key = keys.paymentRecord(write.paymentRecordAbsent);
     tagged.push({
       kind: 'payment-record',
-      item: { ConditionCheck: { TableName: table, Key: key, ConditionExpression: guard.isNew, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+      item: {
+        ConditionCheck: {
+          TableName: table,
+          Key: keys.paymentRecord(write.paymentRecordAbsent),
+          ConditionExpression: guard.isNew,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
     });
   }
   return tagged;
+}
+
+/** The guard that the trip's early charge total is `asRead` (`null`: none), its value added to `values`. */
+function chargeRefundedEarlyAsRead(asRead: EarlyChargeTotal | null, values: Values): string {
+  if (asRead === null) return guard.noChargeRefundedEarly;
+  values[':chargeRefundedEarly'] = asRead;
+  return guard.chargeRefundedEarlyIs;
+}
+
+function chargeRefundedEarlyItem(table: string, write: NonNullable<AtomicWrite['chargeRefundedEarly']>, at: string): TransactItem {
+  const values: Values = { ':total': write.total, ':at': at };
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.trip(write.tripId),
+      UpdateExpression: 'SET chargeRefundedEarly = :total, updatedAt = :at',
+      ConditionExpression: allOf(guard.exists, chargeRefundedEarlyAsRead(write.asRead, values)),
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+function tripEarlyTotalCheckItem(table: string, check: NonNullable<AtomicWrite['tripChargeRefundedEarlyAsRead']>): TransactItem {
+  const values: Values = {};
+  const condition = chargeRefundedEarlyAsRead(check.asRead, values);
+  return {
+    ConditionCheck: {
+      TableName: table,
+      Key: keys.trip(check.tripId),
+      ConditionExpression: condition,
+      ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
 }
 
 /** Slots stored before holds carry no unheldCount: for them it is availableCount. */
@@ -385,9 +433,10 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     conditions.push(guard.tripHeldUntil);
     values[':heldUntil'] = transition.heldUntil;
   }
+  if (transition.chargeRefundedEarlyAsRead !== undefined) conditions.push(chargeRefundedEarlyAsRead(transition.chargeRefundedEarlyAsRead, values));
   if (transition.paidFor !== undefined) {
     const { paidFor } = transition;
-    conditions.push(guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre, guard.tripFieldsReadable);
+    conditions.push(guard.tripSessionIs, guard.tripPriceIs, guard.tripItemsAre, guard.noChargeRefundedEarly, guard.tripFieldsReadable);
     values[':text'] = 'S';
     values[':checkoutSession'] = paidFor.checkoutSessionId;
     values[':price'] = paidFor.amount;
@@ -426,7 +475,7 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
       TableName: table,
       Key: keys.trip(transition.tripId),
       // A return's check of Stripe was about the trip as it was: moved, it may be asked about again at once.
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${RETURN_CHECKED_AT}`,
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${[RETURN_CHECKED_AT, ...(transition.chargeRefundedEarlyAsRead ? ['chargeRefundedEarly'] : [])].join(', ')}`,
       ConditionExpression: allOf(...conditions),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,

@@ -20,6 +20,7 @@ import {
   type ProviderPaymentStatus,
   type ProviderSessionStatus,
   type RefundAnswer,
+  type RefundedSoFar,
   type RefundRequest,
 } from '../domain/payment-gateway';
 import type { CallDeadline } from '../invocation-deadline';
@@ -186,7 +187,39 @@ export class StripePaymentGateway implements PaymentGateway {
       throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
     }
   }
+
+  async refundedSoFar(paymentId: string): Promise<RefundedSoFar | undefined> {
+    if (!this.refundable(paymentId)) return undefined;
+    try {
+      const stripe = await this.client();
+      let amount = 0;
+      let asOf: number | undefined;
+      let startingAfter: string | undefined;
+      for (;;) {
+        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the refunds of ${paymentId}`);
+        const page = await stripe.refunds.list(
+          { payment_intent: paymentId, limit: 100, ...(startingAfter !== undefined && { starting_after: startingAfter }) },
+          time,
+        );
+        // The first page's time: a refund created after it may be missing from the pages that follow, never counted twice.
+        asOf ??= stripeClockOf(page.lastResponse);
+        // What the charge's amount_refunded counts: refunds made or on their way (one that fails later comes off it).
+        for (const refund of page.data) if (COUNTED_REFUND_STATUSES.includes(refund.status ?? '')) amount += refund.amount;
+        const last = page.data.at(-1);
+        if (!page.has_more || last === undefined) return { amount, ...(asOf !== undefined && { asOf }) };
+        startingAfter = last.id;
+      }
+    } catch (error) {
+      if (error instanceof PaymentGatewayUnavailableError) throw error;
+      const sdk = await stripeSdk();
+      if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
+      throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
+    }
+  }
 }
+
+/** The refunds a charge's total counts: made, or on their way. */
+const COUNTED_REFUND_STATUSES: readonly string[] = ['succeeded', 'pending', 'requires_action'];
 
 /**
  * A header of the answer a resource came with (`lastResponse`). The SDK's types say an object of headers; its fetch

@@ -1,0 +1,264 @@
+// A refund made in the Dashboard before the payment's confirmation arrived (its delivery failed, Stripe retries it later): the trip keeps that it was seen, and the payment's first record starts with what Stripe counts back when it is written, so what is asked back later is what Stripe still holds.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
+import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
+import type { Slot, Trip } from '../../lambdas/shared/domain/model';
+import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
+import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
+import { checkedOutTrip } from '../support/checked-out';
+import { overwriteSlot, readSlot, testStore, type TestStore } from '../support/store';
+import { webhookHarness } from '../support/webhook';
+import { servedStripeFake } from '../support/webhook-server';
+
+let fake: StripeFake;
+let stop: () => Promise<void>;
+const store = testStore();
+beforeEach(async () => {
+  ({ fake, stop } = await servedStripeFake(store));
+});
+afterEach(() => stop());
+
+const DASHBOARD_REFUND = 3_000;
+
+/**
+ * A checked-out trip paid, the delivery of its completion failed (Stripe retries it later); meanwhile a person refunds
+ * part of it in the Dashboard, and that refund's events (refund.created, charge.refunded) are delivered.
+ */
+async function refundedInPartBeforeItsConfirmation(options: { blocked?: boolean } = {}) {
+  const trip = await checkedOutTrip(store, fake);
+  if (options.blocked) await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+  fake.dropNextDeliveries(1);
+  const completion = await trip.pay();
+  const paymentId = trip.paymentIntent();
+  await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+  expect(fake.deliveries.map((delivery) => [delivery.type, delivery.status])).toEqual([
+    ['refund.created', 200],
+    ['charge.refunded', 200],
+  ]);
+  return { ...trip, paymentId, completion, record: () => store.getPaymentRecord(paymentId) };
+}
+
+function cancelDeps() {
+  return { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: systemClock, ids: randomIds };
+}
+
+/** The store, every commit first seen by `before` (which may commit something else first). */
+function storeCommittingFirst(before: (write: AtomicWrite) => Promise<void>): TestStore {
+  const wrapped = Object.create(store) as TestStore;
+  wrapped.commit = async (write) => {
+    await before(write);
+    return store.commit(write);
+  };
+  return wrapped;
+}
+
+describe('a payment refunded in part in the Dashboard before its confirmation arrived', () => {
+  it('is booked with a record that knows the refund, and its cancellation refunds what Stripe still holds, once', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject({ paymentId: trip.paymentId, amount: DASHBOARD_REFUND });
+
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+    const again = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(booked).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    // Kept for the record its confirmation wrote, and gone with it.
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(again).toMatchObject({ ok: true, released: [] });
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect((await trip.record())?.status).not.toBe('needs_attention');
+    expect((await trip.record())?.attention).toBeUndefined();
+  });
+
+  it('refunds what is left of a trip it cannot book, and nothing more when the completion comes again a day later', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation({ blocked: true });
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    fake.advance(25 * 3_600_000);
+    const dayLater = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(answered).toMatchObject({ status: 200, body: { outcome: 'refunded', reason: 'SLOT_BLOCKED' } });
+    expect(dayLater).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount, refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+    expect((await store.listAudit('payment', trip.paymentId)).find((entry) => entry.eventType === 'payment.refund_requested')?.metadata).toMatchObject({
+      amount: trip.amount - DASHBOARD_REFUND,
+    });
+    expect(await trip.available()).toBe(4);
+  });
+
+  it('sets aside a payment for a trip that expired meanwhile, and refunds what is left of it', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    const stored = (await trip.trip()) as Trip;
+    const expired = stripeEvent('checkout.session.expired', { ...checkoutSession(stored), status: 'expired', payment_status: 'unpaid' });
+    expect((await webhookHarness(fake, { store }).send(signedRequest(expired))).body).toMatchObject({ outcome: 'expired' });
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(answered).toMatchObject({ status: 200, body: { outcome: 'refunded', setAside: true } });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ setAside: true, status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
+
+  it('keeps the newest total on the trip: a second refund adds to it, and the first total redelivered late changes nothing', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    const firstTotal = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    fake.advance(2_000);
+    await fake.client().refunds.create({ payment_intent: trip.paymentId, amount: 1_000 });
+
+    const late = await webhookHarness(fake, { store }).send(signedRequest(firstTotal));
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(late.body).toMatchObject({ outcome: 'duplicate' });
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect(await trip.record()).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND + 1_000, amountRefunded: DASHBOARD_REFUND + 1_000 });
+  });
+
+  it('records the total on the record when the confirmation commits between the partial refund’s read and its write', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(3);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    let confirmedFirst = false;
+    const racing = storeCommittingFirst(async (write) => {
+      if (write.paymentRecordAbsent === undefined || confirmedFirst) return;
+      confirmedFirst = true;
+      expect((await webhookHarness(fake, { store }).send(signedRequest(completion))).body).toMatchObject({ outcome: 'booked' });
+    });
+
+    const answered = await webhookHarness(fake, { store: racing }).send(signedRequest(total));
+
+    expect(confirmedFirst).toBe(true);
+    expect(answered.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND, amountRefunded: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+  });
+
+  it('starts the record with a total kept between the confirmation’s read of the trip and its write', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(3);
+    await trip.pay();
+    const paymentId = trip.paymentIntent();
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    // A session that carries no items (opened before they were carried): the confirmation reads the trip first.
+    const completion = stripeEvent('checkout.session.completed', {
+      ...checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, table: store.tableName }),
+    });
+    let keptFirst = false;
+    const racing = storeCommittingFirst(async (write) => {
+      if (write.tripTransition?.to !== 'booked' || keptFirst) return;
+      keptFirst = true;
+      expect((await webhookHarness(fake, { store }).send(signedRequest(total))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    });
+
+    const answered = await webhookHarness(fake, { store: racing }).send(signedRequest(completion));
+    const [booking] = await trip.bookings();
+    await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(keptFirst).toBe(true);
+    expect(answered.body).toMatchObject({ outcome: 'booked' });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect((await store.getPaymentRecord(paymentId))?.attention).toBeUndefined();
+  });
+
+  it('is recorded as before when the charge names no trip we hold: audited only, nothing kept', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(3);
+    await trip.pay();
+    const paymentId = trip.paymentIntent();
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent & { data: { object: { metadata: Record<string, string> } } };
+    const elsewhere = { ...structuredClone(total), id: `${total.id}_elsewhere` };
+    elsewhere.data.object.metadata[TRIP_MARK] = 'trip-not-ours';
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(elsewhere));
+
+    expect(answered.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect((await store.listAudit('payment', paymentId)).map((entry) => entry.eventType)).toEqual(['payment.partially_refunded']);
+  });
+
+  it('asks Stripe, not the total it kept: a Dashboard refund that failed before the completion leaves everything to refund (booked, then cancelled)', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    const [dashboard] = fake.refundsOf(trip.paymentId);
+    const failed = fake.setRefundStatus(dashboard?.id as string, 'failed', 'expired_or_canceled_card');
+    expect((await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.failed', refundObject(failed))))).body).toMatchObject({
+      outcome: 'no_change',
+    });
+
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ amountRefunded: trip.amount });
+    expect((await trip.record())?.attention).toBeUndefined();
+  });
+
+  it('asks Stripe, not the total it kept: a trip it cannot book after a Dashboard refund that failed gets all of it back', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation({ blocked: true });
+    const [dashboard] = fake.refundsOf(trip.paymentId);
+    const failed = fake.setRefundStatus(dashboard?.id as string, 'failed', 'expired_or_canceled_card');
+    await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(answered.body).toMatchObject({ outcome: 'refunded', reason: 'SLOT_BLOCKED' });
+    expect(
+      fake
+        .refundsOf(trip.paymentId)
+        .filter((refund) => refund.status === 'succeeded')
+        .map((refund) => refund.amount),
+    ).toEqual([trip.amount]);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+  });
+
+  it('answers 500 while Stripe cannot say what is back, books nothing, and books with Stripe’s word when the event comes again', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    fake.failNextRefundLists(1, 500);
+
+    const whileDown = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const tripWhileDown = await trip.trip();
+    const again = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(whileDown.status).toBe(500);
+    expect(tripWhileDown?.status).toBe('pending_payment');
+    expect(again).toMatchObject({ status: 200, body: { outcome: 'booked' } });
+    expect(await store.getPaymentRecord(trip.paymentId)).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND });
+  });
+
+  it('asks Stripe for a second payment of the trip, refunded in part before its completion, what is back of it: set aside, the rest refunded', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    expect((await webhookHarness(fake, { store }).send(signedRequest(trip.completion))).body).toMatchObject({ outcome: 'booked' });
+    // The same trip paid a second time (another session), and part of that refunded in the Dashboard before its completion.
+    const second = paymentIntentId();
+    fake.registerPayment(second, trip.amount, 'eur');
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
+    const partial = chargeRefunded(second, trip.amount, { refunded: DASHBOARD_REFUND, tripId: trip.tripId, table: store.tableName });
+    expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    const completion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
+    );
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(completion));
+
+    expect(answered.body).toMatchObject({ outcome: 'refunded', setAside: true });
+    expect(fake.totalRefunded(second)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(DASHBOARD_REFUND);
+  });
+});
