@@ -26,6 +26,15 @@ const day = (offsetDays: number): string => new Date(Date.now() + offsetDays * D
 const reconcile = (...flags: string[]) => ops(['reconcile', ...flags], undefined, stripeEnv);
 
 describe('ops reconcile', () => {
+  it('says the span Stripe could not list in UTC times, as it says every time', async () => {
+    // Nothing listens there: Stripe cannot be reached.
+    const stopped = await ops(['reconcile', '--since', day(-1)], undefined, { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: 'http://127.0.0.1:9' });
+
+    expect(stopped.code).toBe(1);
+    expect(stopped.err).toMatch(/events created from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z to \d{4}-\d\d-\d\dT[\d:.]+Z/);
+    expect(stopped.err).not.toMatch(/from \d{9,}/);
+  });
+
   it('books an event whose delivery was lost, once, says the webhook missed it, and leaves the sweep’s cursor alone', async () => {
     const store = testStore();
     const trip = await checkedOutTrip(store, fake);

@@ -230,6 +230,11 @@ export function headerOfAnswer(response: unknown, name: string): string | undefi
   return headers instanceof Headers ? (headers.get(name) ?? undefined) : undefined;
 }
 
+/** An instant of Stripe's (epoch seconds) as the rest of what operators read says times: ISO 8601, UTC. */
+function isoOf(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
+}
+
 /** Stripe's clock when it answered (its `Date` header, epoch seconds), or undefined without a readable one. */
 function stripeClockOf(response: unknown): number | undefined {
   const date = headerOfAnswer(response, 'date');
@@ -348,7 +353,7 @@ export class StripeEventSource implements PaymentEventSource {
       // when it is asked (the SDK's auto-pagination would ask them all with the first page's time).
       let startingAfter: string | undefined = query.after;
       for (;;) {
-        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${query.createdFrom}`);
+        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for its events created from ${isoOf(query.createdFrom)}`);
         const page = await stripe.events.list(
           {
             types: [...query.types],
@@ -371,7 +376,7 @@ export class StripeEventSource implements PaymentEventSource {
       // Stripe's final word on a list request is a mistake of ours (a parameter it refuses): not something to wait out.
       if (!sdk.isStripeError(error) || !sdk.isTransientStripeError(error)) throw error;
       // Part of the list is no list: the whole range is asked for again next time.
-      throw unavailable(sdk, `Stripe did not list the events created from ${query.createdFrom} to ${query.createdTo}`, error);
+      throw unavailable(sdk, `Stripe did not list the events created from ${isoOf(query.createdFrom)} to ${isoOf(query.createdTo)}`, error);
     }
     return listed.reverse();
   }
