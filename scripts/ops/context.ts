@@ -25,7 +25,11 @@ export interface CliIo {
 
 /** Where the table is, how to print and who is acting: taken by every command. */
 export const GLOBAL_FLAGS = {
-  endpoint: { type: 'string', value: 'URL', description: 'DynamoDB Local; default the running `npm start`’s, else http://127.0.0.1:$DYNAMODB_PORT or :8000' },
+  endpoint: {
+    type: 'string',
+    value: 'URL',
+    description: 'DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT if set, else the running `npm start`’s, else :8000',
+  },
   region: { type: 'string', value: 'REGION', description: 'AWS, with your credentials' },
   table: { type: 'string', value: 'NAME', description: `default $TABLE_NAME, else the running \`npm start\`’s, else ${DEFAULT_LOCAL_TABLE_NAME}` },
   json: { type: 'boolean', description: 'machine-readable output' },
@@ -53,8 +57,10 @@ export interface OpsContext extends Printer {
 }
 
 export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>): OpsContext {
-  // The running local stack counts only when the command is aimed at this machine.
-  const local = flags.region || flags.endpoint || io.env.DYNAMODB_ENDPOINT ? undefined : io.localStack;
+  // The running local stack counts only when the command is aimed at it: no other endpoint or port named, or the one its
+  // DynamoDB Local answers on (its Stripe stand-in then refunds, as without them).
+  const named = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (io.env.DYNAMODB_PORT ? `http://127.0.0.1:${io.env.DYNAMODB_PORT}` : undefined);
+  const local = flags.region || (named !== undefined && !isEndpointOf(named, io.localStack)) ? undefined : io.localStack;
   const settings = localSettings(io.env, local);
   const endpoint = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (flags.region ? undefined : `http://127.0.0.1:${settings.dynamoPort}`);
   const documentClient = createDocumentClient({ ...(endpoint && { endpoint }), ...(flags.region && { region: flags.region }) });
@@ -76,6 +82,13 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     stripeMode: stripeModeOf(stripe.apiKey ?? ''),
     actor: flags.actor ?? io.env.USER ?? 'operator',
   };
+}
+
+/** Whether `endpoint` is where the running local stack's DynamoDB Local answers (on this machine, at its port). */
+function isEndpointOf(endpoint: string, stack: RunningStack | undefined): boolean {
+  if (stack === undefined || !URL.canParse(endpoint)) return false;
+  const url = new URL(endpoint);
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && url.port === String(stack.dynamoPort);
 }
 
 /** STRIPE_API_KEY (and STRIPE_API_BASE), else the running local stack's stand-in of Stripe's API, else none. */

@@ -41,6 +41,20 @@ describe('settings of npm start reach demo and ops', () => {
     }
   });
 
+  it('cancels a booking through ops aimed at the stack’s DynamoDB Local by name: its stand-in refunds, as without the flag', async () => {
+    const demo = await run('npm', ['run', 'demo', '--silent'], plainShell());
+    const reference = /booking (PL-[A-Z0-9]+)/.exec(demo.out)?.[1] as string;
+
+    const cancelled = await run(
+      'npm',
+      ['run', 'ops', '--silent', '--', 'bookings', 'cancel', reference, '--reason', 'guide ill', '--endpoint', `http://localhost:${env.DYNAMODB_PORT}`],
+      plainShell(),
+    );
+
+    expect(cancelled).toMatchObject({ code: 0, err: '' });
+    expect(cancelled.out).toMatch(/succeeded: 70\.00 \S+ as re_fake_\d+_[0-9a-f]+/);
+  });
+
   it('cancels a booking through ops with its refund sent to the stand-in, found by itself', async () => {
     const demo = await run('npm', ['run', 'demo', '--silent'], plainShell());
     const reference = /booking (PL-[A-Z0-9]+)/.exec(demo.out)?.[1] as string;
