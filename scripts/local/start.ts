@@ -166,6 +166,30 @@ async function main(): Promise<number | undefined> {
   const continued = ' '.repeat(width + 3);
   // Where the payment page sends the traveller back: checkout fills in the trip's id.
   const returnUrl = `${stack.tripUrl.replace('{tripId}', '{TRIP_ID}')}?userId=me`;
+  const curl = `  curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
+    -d '{"userId":"me","items":[{"slotId":"${DEMO_SLOTS.riceTerraces.slotId}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'`;
+  const landing = `${continued}and you land on GET /trips/<its tripId>: the trip as it is now
+  ${slotsList.padEnd(width)} the inventory (see README for the operator CLI)`;
+  // The demo pays on the stand-in's page, which Stripe itself has not: with a test key, a browser pays with a test card.
+  const tryIt = stack.stripeApiBase
+    ? `Try it (in another terminal; both find this stack by themselves while it runs):
+  ${demo.padEnd(width)} a trip checked out and paid, then two buyers racing for the last seat
+${curl}
+${continued}then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
+${landing}
+
+With the Stripe CLI and a test key, real test-mode events reach this stack:
+  stripe listen --forward-to ${stack.webhookUrl}
+  then restart with ${restartWithStripeCommand(settings, values['in-memory'])}
+`
+    : `Try it (in another terminal; ops finds this stack by itself while it runs):
+${curl}
+${continued}then open its checkoutUrl in a browser and pay with Stripe's test card 4242 4242 4242 4242,
+${landing}
+
+Stripe's test-mode events reach this stack through the Stripe CLI, its signing secret in STRIPE_WEBHOOK_SECRETS:
+  stripe listen --forward-to ${stack.webhookUrl}
+`;
   console.log(`
 Pulau booking confirmation, running locally
 
@@ -177,18 +201,7 @@ Pulau booking confirmation, running locally
   Stripe API     ${stack.stripeApi}${stack.stripeApiBase ? '' : ` (sessions marked ${stack.mark}: this stack's own on the account)`}
   Demo data      ${stack.seededSlots.length > 0 ? `${stack.seededSlots.length} slots created` : 'kept from an earlier run'}
 
-Try it (in another terminal; both find this stack by themselves while it runs):
-  ${demo.padEnd(width)} a trip checked out and paid, then two buyers racing for the last seat
-  curl -s -X POST ${stack.checkoutUrl} -H 'content-type: application/json' \\
-    -d '{"userId":"me","items":[{"slotId":"${DEMO_SLOTS.riceTerraces.slotId}","guestCount":2}],"successUrl":"${returnUrl}","cancelUrl":"${returnUrl}"}'
-${continued}then open its checkoutUrl in a browser: Pay, Pay later or Let it expire,
-${continued}and you land on GET /trips/<its tripId>: the trip as it is now
-  ${slotsList.padEnd(width)} the inventory (see README for the operator CLI)
-
-With the Stripe CLI and a test key, real test-mode events reach this stack:
-  stripe listen --forward-to ${stack.webhookUrl}
-  then restart with ${restartWithStripeCommand(settings, values['in-memory'])}
-
+${tryIt}
 Ctrl-C stops everything, DynamoDB Local included.
 `);
   return undefined;

@@ -144,6 +144,20 @@ describe('npm start', () => {
     expect(filesAfter.filter(isClaimFile)).toEqual([]);
   });
 
+  it('with a Stripe test key, offers no demo (it pays on the stand-in’s page) but a test card, and stripe listen without a restart', async () => {
+    const stack = await runningStack({ ...(await ownLocalEnv()), STRIPE_API_KEY: 'sk_test_local_banner', STRIPE_WEBHOOK_SECRETS: 'whsec_banner' }, [
+      '--in-memory',
+    ]);
+    await stack.stop();
+
+    expect(stack.printed).toContain('Stripe API     https://api.stripe.com');
+    expect(stack.printed).not.toContain('npm run demo');
+    expect(stack.printed).not.toContain('Pay later');
+    expect(stack.printed).toContain("pay with Stripe's test card 4242 4242 4242 4242");
+    expect(stack.printed).toMatch(/stripe listen --forward-to http:\/\/127\.0\.0\.1:\d+\/webhooks\/stripe\n/);
+    expect(stack.printed).not.toContain('then restart with');
+  });
+
   it.each(['--help', '-h'])('prints its help for %s and exits 0', async (flag) => {
     const result = await run('npm', ['start', '--silent', '--', flag], await ownLocalEnv());
     expect(result).toMatchObject({ code: 0, err: '' });
