@@ -261,4 +261,32 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
     expect(fake.totalRefunded(trip.paymentId)).toBe(DASHBOARD_REFUND);
   });
+
+  it('leaves the partial refund another payment of the trip kept when this one is booked: that payment, set aside later, gets the rest', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    // The trip paid a second time (another session), part of that refunded in the Dashboard, before either completion arrived.
+    const second = paymentIntentId();
+    fake.registerPayment(second, trip.amount, 'eur');
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
+    const partial = chargeRefunded(second, trip.amount, { refunded: DASHBOARD_REFUND, tripId: trip.tripId, table: store.tableName });
+    expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    const secondCompletion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
+    );
+
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const keptAfter = (await trip.trip())?.chargeRefundedEarly;
+    const setAside = await webhookHarness(fake, { store }).send(signedRequest(secondCompletion));
+
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect(keptAfter).toMatchObject({ paymentId: second });
+    expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', amountRefunded: 0 });
+    expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
+    expect(fake.totalRefunded(second)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
 });

@@ -79,8 +79,9 @@ export interface TripTransition {
   /**
    * When set, the partial refund the trip kept from before its payment's record (`chargeRefundedEarly`) must be as read
    * (`null`: none): the payment's first record starts with what Stripe said because one was kept, so one kept after the
-   * read makes the step decide again. One kept is removed: the record it was kept for is this write's. A confirmation
-   * built without reading the trip requires none.
+   * read makes the step decide again. One kept of this transition's payment is removed: the record it was kept for is
+   * this write's (another payment's stays, for that payment's record). A confirmation built without reading the trip
+   * requires none.
    */
   readonly chargeRefundedEarlyAsRead?: EarlyChargeTotal | null;
 }

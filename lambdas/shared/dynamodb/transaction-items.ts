@@ -475,13 +475,19 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
       TableName: table,
       Key: keys.trip(transition.tripId),
       // A return's check of Stripe was about the trip as it was: moved, it may be asked about again at once.
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${[RETURN_CHECKED_AT, ...(transition.chargeRefundedEarlyAsRead ? ['chargeRefundedEarly'] : [])].join(', ')}`,
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${[RETURN_CHECKED_AT, ...(keptForThisPayment(transition) ? ['chargeRefundedEarly'] : [])].join(', ')}`,
       ConditionExpression: allOf(...conditions),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
+}
+
+/** The partial refund the trip kept is the one of the payment this transition writes the first record of: it has served. */
+function keptForThisPayment(transition: TripTransition): boolean {
+  const kept = transition.chargeRefundedEarlyAsRead;
+  return kept !== undefined && kept !== null && kept.paymentId === transition.paymentId;
 }
 
 /**
