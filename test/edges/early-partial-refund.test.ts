@@ -12,6 +12,7 @@ import { checkedOutTrip } from '../support/checked-out';
 import { overwriteSlot, readSlot, testStore, type TestStore } from '../support/store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
+import { minutesLater, testReconciler } from '../support/reconciler';
 
 let fake: StripeFake;
 let stop: () => Promise<void>;
@@ -288,5 +289,29 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
     expect(fake.totalRefunded(second)).toBe(trip.amount);
     expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
+
+  it('leaves to the sweep a Dashboard refund that fails between Stripe’s answer and the record’s write: the payment goes before a person, and nothing is lost', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    const [dashboard] = fake.refundsOf(trip.paymentId);
+    let failedBetween = false;
+    const racing = storeCommittingFirst(async (write) => {
+      if (failedBetween || write.tripTransition?.to !== 'booked' || write.tripTransition.chargeRefundedEarlyAsRead === undefined) return;
+      failedBetween = true;
+      // Its refund.failed finds no record and names no trip: answered, and left for the sweep (nothing recorded as processed).
+      const failed = stripeEvent('refund.failed', refundObject(fake.setRefundStatus(dashboard?.id as string, 'failed', 'expired_or_canceled_card')));
+      fake.events.push(failed as never);
+      expect((await webhookHarness(fake, { store }).send(signedRequest(failed))).body).toMatchObject({ outcome: 'no_change' });
+    });
+    expect((await webhookHarness(fake, { store: racing }).send(signedRequest(trip.completion))).body).toMatchObject({ outcome: 'booked' });
+    expect(await trip.record()).toMatchObject({ amountRefunded: DASHBOARD_REFUND });
+
+    await testReconciler(fake, store, { clock: minutesLater(10) }).run(undefined as never, undefined as never);
+    const [booking] = await trip.bookings();
+    await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(failedBetween).toBe(true);
+    expect(await trip.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
   });
 });
