@@ -314,4 +314,63 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect(await trip.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
   });
+
+  it('refunds what is left of a payment set aside after another payment of the trip replaced, then removed, the partial refund kept for it', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const first = trip.paymentIntent();
+    const second = paymentIntentId();
+    fake.registerPayment(second, trip.amount, 'eur');
+    fake.dropNextDeliveries(4);
+    await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
+    fake.advance(2_000);
+    await fake.client().refunds.create({ payment_intent: first, amount: 1_000 });
+    // The second payment's partial refund is kept first, then replaced by the first payment's, before either completion.
+    for (const [payment, refunded] of [
+      [second, DASHBOARD_REFUND],
+      [first, 1_000],
+    ] as const) {
+      const partial = chargeRefunded(payment, trip.amount, { refunded, tripId: trip.tripId, table: store.tableName });
+      expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    }
+    const secondCompletion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
+    );
+
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const setAside = await webhookHarness(fake, { store }).send(signedRequest(secondCompletion));
+
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect(await store.getPaymentRecord(first)).toMatchObject({ status: 'booked', amountRefunded: 1_000 });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
+    expect(fake.totalRefunded(second)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
+
+  it('refunds what is left of a payment for a trip we do not hold, refunded in part before its completion', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    const paymentId = paymentIntentId();
+    fake.registerPayment(paymentId, trip.amount, 'eur');
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    const elsewhere = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, {
+        withItems: false,
+        tripId: 'trip-we-do-not-hold',
+        paymentIntent: paymentId,
+        sessionId: 'cs_test_elsewhere',
+        table: store.tableName,
+      }),
+    );
+
+    const answered = await webhookHarness(fake, { store }).send(signedRequest(elsewhere));
+
+    expect(answered.body).toMatchObject({ outcome: 'refunded', reason: 'unknown_trip', setAside: true });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
 });
