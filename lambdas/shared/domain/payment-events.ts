@@ -306,30 +306,6 @@ async function refundsBeforeRecord(deps: PaymentDeps, trip: Trip | undefined, pa
   return { asRead, ...(refundedSoFar !== undefined && { refundedSoFar }) };
 }
 
-/**
- * The same for a first record that refunds all still held (an unbookable trip's, a set-aside's): Stripe is asked even when
- * no partial refund was kept, as this path is about to call it anyway and a kept one may have been another payment's,
- * removed with that payment's record, or kept on no trip we hold. Unable to say when nothing was kept, it asks for all
- * that was paid, as before (Stripe refuses more than it holds, and a person decides).
- */
-async function refundsBeforeFullRefund(
-  deps: PaymentDeps,
-  trip: Trip | undefined,
-  paymentId: string,
-  known?: RefundsBeforeRecord,
-): Promise<RefundsBeforeRecord> {
-  const asRead = trip?.chargeRefundedEarly ?? null;
-  if (known !== undefined && (known.asRead !== null || known.refundedSoFar !== undefined)) return known;
-  if (asRead !== null) return refundsBeforeRecord(deps, trip, paymentId);
-  try {
-    const refundedSoFar = await deps.gateway.refundedSoFar(paymentId);
-    return { asRead, ...(refundedSoFar !== undefined && { refundedSoFar }) };
-  } catch (error) {
-    if (error instanceof PaymentGatewayUnavailableError) return { asRead };
-    throw error;
-  }
-}
-
 /** Every code the confirmation can answer, each with its meaning here: no code is refunded by default. */
 function afterRefusedConfirmation(
   deps: PaymentDeps,
@@ -377,10 +353,9 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
   const amountPaid = amountPaidOf(event);
   if (amountPaid > 0 && event.paymentId === undefined) return putInFrontOfAPerson(deps, event, 'no_payment_intent');
   const at = deps.clock.now().toISOString();
-  const asked = await refundsBeforeFullRefund(deps, trip, paymentId, before);
   // Nothing paid (a free trip) settles at once: nothing to ask Stripe for.
-  const record = owingAllStillHeld(tripRefundRecord(paymentId, trip, event, reason, amountPaid, [], at), asked, reason, at);
-  const owed = openRefundAmount(record);
+  const record = owingAllStillHeld(tripRefundRecord(paymentId, trip, event, reason, amountPaid, [], at), before, reason, at);
+  const asked = openRefundAmount(record);
   const tripTo = record.status === 'refunded' ? 'refunded' : 'refund_pending';
   // Its seats could not be booked: any it held go back to sale with the refund.
   const result = await commitReleasingHold(
@@ -393,7 +368,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
         to: tripTo,
         paymentId,
         statusReason: reason,
-        chargeRefundedEarlyAsRead: asked.asRead,
+        chargeRefundedEarlyAsRead: before.asRead,
       },
       paymentRecord: { record },
       audits: [
@@ -402,7 +377,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
           eventType: 'payment.refund_requested',
           entityType: 'payment',
           entityId: paymentId,
-          metadata: { amount: owed, reason, tripId: trip.tripId },
+          metadata: { amount: asked, reason, tripId: trip.tripId },
         }),
       ],
       processedEvent: processedEvent(deps, event, 'refunded', trip.tripId),
@@ -411,7 +386,7 @@ async function refundUnbookableTrip(deps: PaymentDeps, event: CheckoutCompleted,
     'stripe',
   );
   if (!result.committed) return 'state-changed';
-  return issueAndAnswer(deps, record, owed > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
+  return issueAndAnswer(deps, record, asked > 0 ? 'refunded' : 'nothing_to_refund', storedWith(record, at));
 }
 
 /**
@@ -500,7 +475,7 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
     },
     at,
   );
-  const before = await refundsBeforeFullRefund(deps, trip, paymentId);
+  const before = await refundsBeforeRecord(deps, trip, paymentId);
   const record = owingAllStillHeld(bare, before, reason, at);
   const result = await deps.store.commit({
     at,
