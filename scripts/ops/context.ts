@@ -28,7 +28,7 @@ export const GLOBAL_FLAGS = {
   endpoint: {
     type: 'string',
     value: 'URL',
-    description: 'DynamoDB Local; default http://127.0.0.1:$DYNAMODB_PORT if set, else the running `npm start`’s, else :8000',
+    description: 'DynamoDB Local; default $DYNAMODB_ENDPOINT, else http://127.0.0.1:$DYNAMODB_PORT if set, else the running `npm start`’s, else :8000',
   },
   region: { type: 'string', value: 'REGION', description: 'AWS, with your credentials' },
   table: { type: 'string', value: 'NAME', description: `default $TABLE_NAME, else the running \`npm start\`’s, else ${DEFAULT_LOCAL_TABLE_NAME}` },
