@@ -59,7 +59,7 @@ function storeCommittingFirst(before: (write: AtomicWrite) => Promise<void>): Te
 describe('a payment refunded in part in the Dashboard before its confirmation arrived', () => {
   it('is booked with a record that knows the refund, and its cancellation refunds what Stripe still holds, once', async () => {
     const trip = await refundedInPartBeforeItsConfirmation();
-    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject({ paymentId: trip.paymentId, amount: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId: trip.paymentId, amount: DASHBOARD_REFUND }]);
 
     const booked = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
     const [booking] = await trip.bookings();
@@ -284,7 +284,7 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     const setAside = await webhookHarness(fake, { store }).send(signedRequest(secondCompletion));
 
     expect(booked.body).toMatchObject({ outcome: 'booked' });
-    expect(keptAfter).toMatchObject({ paymentId: second });
+    expect(keptAfter).toMatchObject([{ paymentId: second }]);
     expect(await store.getPaymentRecord(trip.paymentIntent())).toMatchObject({ status: 'booked', amountRefunded: 0 });
     expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
     expect(fake.totalRefunded(second)).toBe(trip.amount);
@@ -313,5 +313,46 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect(failedBetween).toBe(true);
     expect(await trip.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'refund_failed' } });
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+  });
+
+  it('keeps each payment’s partial refund until its own record: a payment set aside after another payment of the trip was booked gets the rest', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const first = trip.paymentIntent();
+    const second = paymentIntentId();
+    fake.registerPayment(second, trip.amount, 'eur');
+    fake.dropNextDeliveries(4);
+    await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
+    fake.advance(2_000);
+    await fake.client().refunds.create({ payment_intent: first, amount: 1_000 });
+    // Both payments refunded in part before either completion: the second's seen first, then the first's.
+    for (const [payment, refunded] of [
+      [second, DASHBOARD_REFUND],
+      [first, 1_000],
+    ] as const) {
+      const partial = chargeRefunded(payment, trip.amount, { refunded, tripId: trip.tripId, table: store.tableName });
+      expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    }
+    const keptBoth = (await trip.trip())?.chargeRefundedEarly;
+    const secondCompletion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
+    );
+
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const keptAfter = (await trip.trip())?.chargeRefundedEarly;
+    const setAside = await webhookHarness(fake, { store }).send(signedRequest(secondCompletion));
+
+    expect(keptBoth?.map((entry) => [entry.paymentId, entry.amount])).toEqual([
+      [second, DASHBOARD_REFUND],
+      [first, 1_000],
+    ]);
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect(await store.getPaymentRecord(first)).toMatchObject({ status: 'booked', amountRefunded: 1_000 });
+    expect(keptAfter?.map((entry) => entry.paymentId)).toEqual([second]);
+    expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
+    expect(fake.totalRefunded(second)).toBe(trip.amount);
+    expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
   });
 });

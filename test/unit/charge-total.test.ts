@@ -7,6 +7,7 @@ import {
   moveRefund,
   newPaymentRecord,
   nextEarlyChargeTotal,
+  nextEarlyChargeTotals,
   refundableAmount,
   refundedOutside,
   refundEntry,
@@ -360,7 +361,10 @@ describe('a partial refund seen before the payment had a record, kept on its tri
     expect(nextEarlyChargeTotal(early(3_000), early(2_000, 10))).toBeUndefined();
   });
 
-  it('is replaced by another payment’s: each payment’s first record asks Stripe for its own', () => {
-    expect(nextEarlyChargeTotal(early(3_000, 10), early(1_000, 9, 'pi_other'))).toEqual(early(1_000, 9, 'pi_other'));
+  it('is kept one per payment: another payment’s is added beside it, and each moves on by its own rule', () => {
+    expect(nextEarlyChargeTotals(undefined, early(3_000, 10))).toEqual([early(3_000, 10)]);
+    expect(nextEarlyChargeTotals([early(3_000, 10)], early(1_000, 9, 'pi_other'))).toEqual([early(3_000, 10), early(1_000, 9, 'pi_other')]);
+    expect(nextEarlyChargeTotals([early(3_000, 10), early(1_000, 9, 'pi_other')], early(2_000, 12))).toEqual([early(1_000, 9, 'pi_other'), early(2_000, 12)]);
+    expect(nextEarlyChargeTotals([early(3_000, 10), early(1_000, 9, 'pi_other')], early(500, 8, 'pi_other'))).toBeUndefined();
   });
 });

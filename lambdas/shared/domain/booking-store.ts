@@ -79,11 +79,10 @@ export interface TripTransition {
   /**
    * When set, the partial refund the trip kept from before its payment's record (`chargeRefundedEarly`) must be as read
    * (`null`: none): the payment's first record starts with what Stripe said because one was kept, so one kept after the
-   * read makes the step decide again. One kept of this transition's payment is removed: the record it was kept for is
-   * this write's (another payment's stays, for that payment's record). A confirmation built without reading the trip
-   * requires none.
+   * read makes the step decide again. The one kept for this transition's payment is removed: the record it was kept for
+   * is this write's (other payments' stay, for their records). A confirmation built without reading the trip requires none.
    */
-  readonly chargeRefundedEarlyAsRead?: EarlyChargeTotal | null;
+  readonly chargeRefundedEarlyAsRead?: readonly EarlyChargeTotal[] | null;
 }
 
 /**
@@ -163,17 +162,17 @@ export interface AtomicWrite {
   readonly unusableEvent?: { readonly event: UnusableEvent; readonly expectedStatus?: UnusableEvent['status'] };
   readonly processedEvent?: ProcessedEvent;
   /**
-   * A partial refund of a payment with no record yet, kept on the trip the charge names (`Trip.chargeRefundedEarly`),
-   * replacing the one read (`asRead`, `null`: none).
+   * The partial refunds kept on the trip the charge names (`Trip.chargeRefundedEarly`), with one of a payment with no
+   * record yet added or moved on, replacing those read (`asRead`, `null`: none).
    */
-  readonly chargeRefundedEarly?: { readonly tripId: string; readonly total: EarlyChargeTotal; readonly asRead: EarlyChargeTotal | null };
+  readonly chargeRefundedEarly?: { readonly tripId: string; readonly kept: readonly EarlyChargeTotal[]; readonly asRead: readonly EarlyChargeTotal[] | null };
   /** The payment must have no record yet. */
   readonly paymentRecordAbsent?: string;
   /**
    * A payment's first record written without moving the trip it names (set aside): the partial refund the trip kept must
    * be as read (`null`: none), as `TripTransition.chargeRefundedEarlyAsRead` (and stays: another payment may need it).
    */
-  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly asRead: EarlyChargeTotal | null };
+  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly asRead: readonly EarlyChargeTotal[] | null };
   readonly at: string;
 }
 

@@ -62,7 +62,7 @@ export interface ConfirmTripInput {
  * never with the kept snapshot, which a refund failing since would leave counting money that never went back.
  */
 export interface RefundsBeforeRecord {
-  readonly asRead: EarlyChargeTotal | null;
+  readonly asRead: readonly EarlyChargeTotal[] | null;
   readonly refundedSoFar?: RefundedSoFar;
 }
 

@@ -100,8 +100,11 @@ export interface Trip {
   readonly statusReason?: string;
   /** The Stripe refund that returned the payment, once it exists. */
   readonly refundId?: string;
-  /** Stripe's total refunded of a payment for this trip, learned before that payment had a record: its record starts with it. */
-  readonly chargeRefundedEarly?: EarlyChargeTotal;
+  /**
+   * The partial refunds seen of payments for this trip before each had a record, one per payment (never empty): a
+   * payment's first record asks Stripe what is back while any is kept, and removes its own.
+   */
+  readonly chargeRefundedEarly?: readonly EarlyChargeTotal[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }

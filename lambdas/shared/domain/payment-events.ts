@@ -32,7 +32,7 @@ import {
   fullRefundKey,
   moveRefund,
   newPaymentRecord,
-  nextEarlyChargeTotal,
+  nextEarlyChargeTotals,
   nextVersion,
   openRefundAmount,
   refundableAmount,
@@ -737,12 +737,12 @@ async function recordPartialRefundEarly(deps: PaymentDeps, event: ChargeRefunded
     amount: event.amountRefunded,
     ...(event.occurredAt !== undefined && { asOf: event.occurredAt }),
   };
-  const kept = trip && nextEarlyChargeTotal(trip.chargeRefundedEarly, total);
+  const kept = trip && nextEarlyChargeTotals(trip.chargeRefundedEarly, total);
   const result = await deps.store.commit({
     at: deps.clock.now().toISOString(),
     // Decided on a payment with no record: one written meanwhile has this total recorded on it instead.
     paymentRecordAbsent: event.paymentId,
-    ...(trip && kept && { chargeRefundedEarly: { tripId: trip.tripId, total: kept, asRead: trip.chargeRefundedEarly ?? null } }),
+    ...(trip && kept && { chargeRefundedEarly: { tripId: trip.tripId, kept, asRead: trip.chargeRefundedEarly ?? null } }),
     audits: [
       audit(deps, {
         eventType: 'payment.partially_refunded',

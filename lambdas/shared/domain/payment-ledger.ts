@@ -581,14 +581,22 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 }
 
 /**
- * The partial refund a trip keeps once Stripe's `total` of a payment with no record yet is heard, or undefined when it
- * keeps the one it `held`. It is what makes the payment's first record ask Stripe what is back (never a figure that
- * record starts with); kept changed, it makes a first record decided on the one before decide again. Of one payment, as
- * `withChargeTotal` has it: a newer total replaces it, an older one is ignored, one of the same second (or of no known
- * time) can only add; another payment's replaces it (each payment's first record asks for its own).
+ * The partial refunds a trip keeps (one per payment) once Stripe's `total` of a payment with no record yet is heard, or
+ * undefined when it keeps them as they are. They are what makes a first record ask Stripe what is back (never a figure
+ * that record starts with); changed, they make a first record decided on them before decide again. Of the payment's own,
+ * as `withChargeTotal` has it: a newer total replaces it, an older one is ignored, one of the same second (or of no known
+ * time) can only add. Another payment's stay, each until its own payment's first record.
  */
+export function nextEarlyChargeTotals(held: readonly EarlyChargeTotal[] | undefined, total: EarlyChargeTotal): readonly EarlyChargeTotal[] | undefined {
+  const others = (held ?? []).filter((entry) => entry.paymentId !== total.paymentId);
+  const own = (held ?? []).find((entry) => entry.paymentId === total.paymentId);
+  const next = nextEarlyChargeTotal(own, total);
+  return next === undefined ? undefined : [...others, next];
+}
+
+/** The payment's own entry of `nextEarlyChargeTotals`, or undefined when it stays as it is. */
 export function nextEarlyChargeTotal(held: EarlyChargeTotal | undefined, total: EarlyChargeTotal): EarlyChargeTotal | undefined {
-  if (held === undefined || held.paymentId !== total.paymentId) return total;
+  if (held === undefined) return total;
   if (held.asOf !== undefined && total.asOf !== undefined && total.asOf !== held.asOf) return total.asOf > held.asOf ? total : undefined;
   return total.amount > held.amount ? { ...total, ...(held.asOf !== undefined && { asOf: Math.max(held.asOf, total.asOf ?? held.asOf) }) } : undefined;
 }

@@ -58,7 +58,7 @@ const tripSchema = z.object({
   holdExpiresAt: optionalText,
   statusReason: optionalText,
   refundId: optionalText,
-  chargeRefundedEarly: z.optional(z.object({ paymentId: text, amount: wholeNumber, asOf: z.optional(z.number()) })),
+  chargeRefundedEarly: z.optional(z.array(z.object({ paymentId: text, amount: wholeNumber, asOf: z.optional(z.number()) }))),
   createdAt: text,
   updatedAt: text,
 });

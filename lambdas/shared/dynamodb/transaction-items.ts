@@ -179,19 +179,19 @@ export function buildTransaction(table: string, write: AtomicWrite): Transaction
 }
 
 /** The guard that the trip's early charge total is `asRead` (`null`: none), its value added to `values`. */
-function chargeRefundedEarlyAsRead(asRead: EarlyChargeTotal | null, values: Values): string {
+function chargeRefundedEarlyAsRead(asRead: readonly EarlyChargeTotal[] | null, values: Values): string {
   if (asRead === null) return guard.noChargeRefundedEarly;
   values[':chargeRefundedEarly'] = asRead;
   return guard.chargeRefundedEarlyIs;
 }
 
 function chargeRefundedEarlyItem(table: string, write: NonNullable<AtomicWrite['chargeRefundedEarly']>, at: string): TransactItem {
-  const values: Values = { ':total': write.total, ':at': at };
+  const values: Values = { ':kept': write.kept, ':at': at };
   return {
     Update: {
       TableName: table,
       Key: keys.trip(write.tripId),
-      UpdateExpression: 'SET chargeRefundedEarly = :total, updatedAt = :at',
+      UpdateExpression: 'SET chargeRefundedEarly = :kept, updatedAt = :at',
       ConditionExpression: allOf(guard.exists, chargeRefundedEarlyAsRead(write.asRead, values)),
       ExpressionAttributeValues: values,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -449,6 +449,14 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
     names['#items'] = 'items';
   }
   const sets = ['#status = :to', 'updatedAt = :at'];
+  const removes: string[] = [RETURN_CHECKED_AT];
+  // The partial refund kept for this transition's payment has served: the record it was kept for is this write's.
+  const othersKept = keptForOtherPayments(transition);
+  if (othersKept !== undefined && othersKept.length === 0) removes.push('chargeRefundedEarly');
+  if (othersKept !== undefined && othersKept.length > 0) {
+    sets.push('chargeRefundedEarly = :othersKept');
+    values[':othersKept'] = othersKept;
+  }
   const optional: [keyof TripTransition, unknown][] = [
     ['paymentId', transition.paymentId],
     ['bookingReferences', transition.bookingReferences],
@@ -475,7 +483,7 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
       TableName: table,
       Key: keys.trip(transition.tripId),
       // A return's check of Stripe was about the trip as it was: moved, it may be asked about again at once.
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${[RETURN_CHECKED_AT, ...(keptForThisPayment(transition) ? ['chargeRefundedEarly'] : [])].join(', ')}`,
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
       ConditionExpression: allOf(...conditions),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -484,10 +492,14 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   };
 }
 
-/** The partial refund the trip kept is the one of the payment this transition writes the first record of: it has served. */
-function keptForThisPayment(transition: TripTransition): boolean {
+/**
+ * The partial refunds the trip keeps once the one of this transition's payment (whose first record it writes) is taken
+ * off; undefined when none of them is that payment's (nothing to change).
+ */
+function keptForOtherPayments(transition: TripTransition): readonly EarlyChargeTotal[] | undefined {
   const kept = transition.chargeRefundedEarlyAsRead;
-  return kept !== undefined && kept !== null && kept.paymentId === transition.paymentId;
+  if (kept === undefined || kept === null || !kept.some((entry) => entry.paymentId === transition.paymentId)) return undefined;
+  return kept.filter((entry) => entry.paymentId !== transition.paymentId);
 }
 
 /**
