@@ -105,6 +105,8 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
 
     expect(answered).toMatchObject({ status: 200, body: { outcome: 'refunded', setAside: true } });
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    // Its own partial refund has served: the trip keeps none.
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
     expect(await trip.record()).toMatchObject({ setAside: true, status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
   });
 
@@ -352,6 +354,7 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect(await store.getPaymentRecord(first)).toMatchObject({ status: 'booked', amountRefunded: 1_000 });
     expect(keptAfter?.map((entry) => entry.paymentId)).toEqual([second]);
     expect(setAside.body).toMatchObject({ outcome: 'refunded', setAside: true });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
     expect(fake.totalRefunded(second)).toBe(trip.amount);
     expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
   });

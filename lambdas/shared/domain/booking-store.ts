@@ -169,10 +169,10 @@ export interface AtomicWrite {
   /** The payment must have no record yet. */
   readonly paymentRecordAbsent?: string;
   /**
-   * A payment's first record written without moving the trip it names (set aside): the partial refund the trip kept must
-   * be as read (`null`: none), as `TripTransition.chargeRefundedEarlyAsRead` (and stays: another payment may need it).
+   * A payment's first record written without moving the trip it names (set aside): the partial refunds the trip kept must
+   * be as read (`null`: none), as `TripTransition.chargeRefundedEarlyAsRead`, and `paymentId`'s own is taken off.
    */
-  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly asRead: readonly EarlyChargeTotal[] | null };
+  readonly tripChargeRefundedEarlyAsRead?: { readonly tripId: string; readonly paymentId: string; readonly asRead: readonly EarlyChargeTotal[] | null };
   readonly at: string;
 }
 

@@ -480,7 +480,7 @@ async function setPaymentAside(deps: PaymentDeps, event: CheckoutCompleted, reas
   const result = await deps.store.commit({
     at,
     paymentRecord: { record },
-    ...(trip && { tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, asRead: before.asRead } }),
+    ...(trip && { tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: before.asRead } }),
     audits: [
       audit(deps, {
         eventType: 'payment.set_aside',

@@ -202,6 +202,21 @@ function chargeRefundedEarlyItem(table: string, write: NonNullable<AtomicWrite['
 function tripEarlyTotalCheckItem(table: string, check: NonNullable<AtomicWrite['tripChargeRefundedEarlyAsRead']>): TransactItem {
   const values: Values = {};
   const condition = chargeRefundedEarlyAsRead(check.asRead, values);
+  const othersKept = othersThan(check.asRead, check.paymentId);
+  // Its own partial refund has served, the record it was kept for being this write's: the others are set back.
+  if (othersKept !== undefined) {
+    if (othersKept.length > 0) values[':othersKept'] = othersKept;
+    return {
+      Update: {
+        TableName: table,
+        Key: keys.trip(check.tripId),
+        UpdateExpression: othersKept.length > 0 ? 'SET chargeRefundedEarly = :othersKept' : 'REMOVE chargeRefundedEarly',
+        ConditionExpression: allOf(guard.exists, condition),
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
   return {
     ConditionCheck: {
       TableName: table,
@@ -497,9 +512,13 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
  * off; undefined when none of them is that payment's (nothing to change).
  */
 function keptForOtherPayments(transition: TripTransition): readonly EarlyChargeTotal[] | undefined {
-  const kept = transition.chargeRefundedEarlyAsRead;
-  if (kept === undefined || kept === null || !kept.some((entry) => entry.paymentId === transition.paymentId)) return undefined;
-  return kept.filter((entry) => entry.paymentId !== transition.paymentId);
+  return transition.paymentId === undefined ? undefined : othersThan(transition.chargeRefundedEarlyAsRead, transition.paymentId);
+}
+
+/** `kept` without `paymentId`'s own, or undefined when it holds none of that payment's (nothing to change). */
+function othersThan(kept: readonly EarlyChargeTotal[] | null | undefined, paymentId: string): readonly EarlyChargeTotal[] | undefined {
+  if (kept === undefined || kept === null || !kept.some((entry) => entry.paymentId === paymentId)) return undefined;
+  return kept.filter((entry) => entry.paymentId !== paymentId);
 }
 
 /**
