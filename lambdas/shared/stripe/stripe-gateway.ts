@@ -154,59 +154,65 @@ export class StripePaymentGateway implements PaymentGateway {
   }
 
   async findRefund(paymentId: string, refundKey: string): Promise<FoundRefund | undefined> {
-    if (!this.refundable(paymentId)) return undefined;
-    try {
-      const stripe = await this.client();
-      // Page by page, so that the refund found comes with the time of the answer that showed it.
-      let startingAfter: string | undefined;
-      for (;;) {
-        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the refunds of ${paymentId}`);
-        const page = await stripe.refunds.list(
-          { payment_intent: paymentId, limit: 100, ...(startingAfter !== undefined && { starting_after: startingAfter }) },
-          time,
-        );
+    // Page by page, so that the refund found comes with the time of the answer that showed it.
+    return this.readRefundPages(
+      paymentId,
+      (page) => {
         const refund = page.data.find((candidate) => candidate.metadata?.[REFUND_KEY_METADATA] === refundKey);
-        if (refund) {
-          const answeredAt = stripeClockOf(page.lastResponse);
-          return {
-            refundId: refund.id,
-            status: refundStatusOf(refund.status),
-            amount: refund.amount,
-            created: refund.created,
-            ...(answeredAt !== undefined && { answeredAt }),
-          };
-        }
-        const last = page.data.at(-1);
-        if (!page.has_more || last === undefined) return undefined;
-        startingAfter = last.id;
-      }
-    } catch (error) {
-      if (error instanceof PaymentGatewayUnavailableError) throw error;
-      const sdk = await stripeSdk();
-      if (sdk.isStripeError(error) && !sdk.isTransientStripeError(error)) return undefined;
-      throw unavailable(sdk, `Stripe did not list the refunds of ${paymentId}`, error);
-    }
+        if (!refund) return undefined;
+        const answeredAt = stripeClockOf(page.lastResponse);
+        return {
+          refundId: refund.id,
+          status: refundStatusOf(refund.status),
+          amount: refund.amount,
+          created: refund.created,
+          ...(answeredAt !== undefined && { answeredAt }),
+        };
+      },
+      () => undefined,
+    );
   }
 
   async refundedSoFar(paymentId: string): Promise<RefundedSoFar | undefined> {
-    if (!this.refundable(paymentId)) return undefined;
-    try {
-      const stripe = await this.client();
-      let amount = 0;
-      let asOf: number | undefined;
-      let startingAfter: string | undefined;
-      for (;;) {
-        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the refunds of ${paymentId}`);
-        const page = await stripe.refunds.list(
-          { payment_intent: paymentId, limit: 100, ...(startingAfter !== undefined && { starting_after: startingAfter }) },
-          time,
-        );
+    let amount = 0;
+    let asOf: number | undefined;
+    return this.readRefundPages(
+      paymentId,
+      (page) => {
         // The first page's time: a refund created after it may be missing from the pages that follow, never counted twice.
         asOf ??= stripeClockOf(page.lastResponse);
         // What the charge's amount_refunded counts: refunds made or on their way (one that fails later comes off it).
         for (const refund of page.data) if (COUNTED_REFUND_STATUSES.includes(refund.status ?? '')) amount += refund.amount;
+        return undefined;
+      },
+      () => ({ amount, ...(asOf !== undefined && { asOf }) }),
+    );
+  }
+
+  /**
+   * The payment's refunds, newest first, page by page (each fitted into the time left when it is asked), handed to `read`
+   * until it answers; `atEnd` answers once the last page gave no answer. Undefined for a payment Stripe does not refund or
+   * a refusal for good; a refusal for now throws PaymentGatewayUnavailableError.
+   */
+  private async readRefundPages<T>(
+    paymentId: string,
+    read: (page: Stripe.Response<Stripe.ApiList<Stripe.Refund>>) => T | undefined,
+    atEnd: () => T | undefined,
+  ): Promise<T | undefined> {
+    if (!this.refundable(paymentId)) return undefined;
+    try {
+      const stripe = await this.client();
+      let startingAfter: string | undefined;
+      for (;;) {
+        const time = callTime(this.deadline, STRIPE_CALL, `Stripe was not asked for the refunds of ${paymentId}`);
+        const page = await stripe.refunds.list(
+          { payment_intent: paymentId, limit: 100, ...(startingAfter !== undefined && { starting_after: startingAfter }) },
+          time,
+        );
+        const answer = read(page);
+        if (answer !== undefined) return answer;
         const last = page.data.at(-1);
-        if (!page.has_more || last === undefined) return { amount, ...(asOf !== undefined && { asOf }) };
+        if (!page.has_more || last === undefined) return atEnd();
         startingAfter = last.id;
       }
     } catch (error) {
