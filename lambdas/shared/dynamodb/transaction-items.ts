@@ -202,15 +202,14 @@ function chargeRefundedEarlyItem(table: string, write: NonNullable<AtomicWrite['
 function tripEarlyTotalCheckItem(table: string, check: NonNullable<AtomicWrite['tripChargeRefundedEarlyAsRead']>): TransactItem {
   const values: Values = {};
   const condition = chargeRefundedEarlyAsRead(check.asRead, values);
-  const othersKept = othersThan(check.asRead, check.paymentId);
+  const ownOff = ownEntryOff(check.asRead, check.paymentId, values);
   // Its own partial refund has served, the record it was kept for being this write's: the others are set back.
-  if (othersKept !== undefined) {
-    if (othersKept.length > 0) values[':othersKept'] = othersKept;
+  if (ownOff !== undefined) {
     return {
       Update: {
         TableName: table,
         Key: keys.trip(check.tripId),
-        UpdateExpression: othersKept.length > 0 ? 'SET chargeRefundedEarly = :othersKept' : 'REMOVE chargeRefundedEarly',
+        UpdateExpression: 'set' in ownOff ? `SET ${ownOff.set}` : `REMOVE ${ownOff.remove}`,
         ConditionExpression: allOf(guard.exists, condition),
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -466,12 +465,9 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
   const sets = ['#status = :to', 'updatedAt = :at'];
   const removes: string[] = [RETURN_CHECKED_AT];
   // The partial refund kept for this transition's payment has served: the record it was kept for is this write's.
-  const othersKept = keptForOtherPayments(transition);
-  if (othersKept !== undefined && othersKept.length === 0) removes.push('chargeRefundedEarly');
-  if (othersKept !== undefined && othersKept.length > 0) {
-    sets.push('chargeRefundedEarly = :othersKept');
-    values[':othersKept'] = othersKept;
-  }
+  const ownOff = transition.paymentId === undefined ? undefined : ownEntryOff(transition.chargeRefundedEarlyAsRead, transition.paymentId, values);
+  if (ownOff && 'set' in ownOff) sets.push(ownOff.set);
+  if (ownOff && 'remove' in ownOff) removes.push(ownOff.remove);
   const optional: [keyof TripTransition, unknown][] = [
     ['paymentId', transition.paymentId],
     ['bookingReferences', transition.bookingReferences],
@@ -508,17 +504,20 @@ function tripTransitionItem(table: string, transition: TripTransition, at: strin
 }
 
 /**
- * The partial refunds the trip keeps once the one of this transition's payment (whose first record it writes) is taken
- * off; undefined when none of them is that payment's (nothing to change).
+ * How an update of the trip takes `paymentId`'s own partial refund off those it kept (`kept`, as read), its first record
+ * being this write's: the others set back, or the attribute removed when none is left (never an empty list); undefined
+ * when none of them is that payment's. The others' value is added to `values`.
  */
-function keptForOtherPayments(transition: TripTransition): readonly EarlyChargeTotal[] | undefined {
-  return transition.paymentId === undefined ? undefined : othersThan(transition.chargeRefundedEarlyAsRead, transition.paymentId);
-}
-
-/** `kept` without `paymentId`'s own, or undefined when it holds none of that payment's (nothing to change). */
-function othersThan(kept: readonly EarlyChargeTotal[] | null | undefined, paymentId: string): readonly EarlyChargeTotal[] | undefined {
+function ownEntryOff(
+  kept: readonly EarlyChargeTotal[] | null | undefined,
+  paymentId: string,
+  values: Values,
+): { set: string } | { remove: string } | undefined {
   if (kept === undefined || kept === null || !kept.some((entry) => entry.paymentId === paymentId)) return undefined;
-  return kept.filter((entry) => entry.paymentId !== paymentId);
+  const others = kept.filter((entry) => entry.paymentId !== paymentId);
+  if (others.length === 0) return { remove: 'chargeRefundedEarly' };
+  values[':othersKept'] = others;
+  return { set: 'chargeRefundedEarly = :othersKept' };
 }
 
 /**
