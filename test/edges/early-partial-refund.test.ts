@@ -1,7 +1,6 @@
 // A refund made in the Dashboard before the payment's confirmation arrived (its delivery failed, Stripe retries it later): the trip keeps that it was seen, and the payment's first record starts with what Stripe counts back when it is written, so what is asked back later is what Stripe still holds.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
-import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
@@ -9,7 +8,8 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { overwriteSlot, readSlot, testStore, type TestStore } from '../support/store';
+import { overwriteSlot, readSlot, testStore } from '../support/store';
+import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 import { minutesLater, testReconciler } from '../support/reconciler';
@@ -46,14 +46,24 @@ function cancelDeps() {
   return { store, gateway: new StripePaymentGateway(async () => fake.client()), clock: systemClock, ids: randomIds };
 }
 
-/** The store, every commit first seen by `before` (which may commit something else first). */
-function storeCommittingFirst(before: (write: AtomicWrite) => Promise<void>): TestStore {
-  const wrapped = Object.create(store) as TestStore;
-  wrapped.commit = async (write) => {
-    await before(write);
-    return store.commit(write);
-  };
-  return wrapped;
+/**
+ * The same trip paid a second time (another session), nothing of it delivered yet: its payment, and the completion Stripe
+ * would send for it (a session without items, as a retried checkout's).
+ */
+async function paidAgain(trip: { amount: number; trip(): Promise<Trip | undefined> }) {
+  const paymentId = paymentIntentId();
+  fake.registerPayment(paymentId, trip.amount, 'eur');
+  const completion = stripeEvent(
+    'checkout.session.completed',
+    checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, sessionId: 'cs_test_second_attempt', table: store.tableName }),
+  );
+  return { paymentId, completion };
+}
+
+/** The charge.refunded of `paymentId` with `refunded` of it back, delivered before the payment has a record. */
+async function deliverPartialRefund(trip: { tripId: string; amount: number }, paymentId: string, refunded: number) {
+  const partial = chargeRefunded(paymentId, trip.amount, { refunded, tripId: trip.tripId, table: store.tableName });
+  expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
 }
 
 describe('a payment refunded in part in the Dashboard before its confirmation arrived', () => {
@@ -132,7 +142,7 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
     const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
     let confirmedFirst = false;
-    const racing = storeCommittingFirst(async (write) => {
+    const racing = committingFirst(store, async (write) => {
       if (write.paymentRecordAbsent === undefined || confirmedFirst) return;
       confirmedFirst = true;
       expect((await webhookHarness(fake, { store }).send(signedRequest(completion))).body).toMatchObject({ outcome: 'booked' });
@@ -158,7 +168,7 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
       ...checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, table: store.tableName }),
     });
     let keptFirst = false;
-    const racing = storeCommittingFirst(async (write) => {
+    const racing = committingFirst(store, async (write) => {
       if (write.tripTransition?.to !== 'booked' || keptFirst) return;
       keptFirst = true;
       expect((await webhookHarness(fake, { store }).send(signedRequest(total))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
@@ -245,17 +255,11 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
   it('asks Stripe for a second payment of the trip, refunded in part before its completion, what is back of it: set aside, the rest refunded', async () => {
     const trip = await refundedInPartBeforeItsConfirmation();
     expect((await webhookHarness(fake, { store }).send(signedRequest(trip.completion))).body).toMatchObject({ outcome: 'booked' });
-    // The same trip paid a second time (another session), and part of that refunded in the Dashboard before its completion.
-    const second = paymentIntentId();
-    fake.registerPayment(second, trip.amount, 'eur');
+    // The same trip paid a second time, and part of that refunded in the Dashboard before its completion.
+    const { paymentId: second, completion } = await paidAgain(trip);
     fake.dropNextDeliveries(2);
     await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
-    const partial = chargeRefunded(second, trip.amount, { refunded: DASHBOARD_REFUND, tripId: trip.tripId, table: store.tableName });
-    expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
-    const completion = stripeEvent(
-      'checkout.session.completed',
-      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
-    );
+    await deliverPartialRefund(trip, second, DASHBOARD_REFUND);
 
     const answered = await webhookHarness(fake, { store }).send(signedRequest(completion));
 
@@ -269,17 +273,11 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     const trip = await checkedOutTrip(store, fake);
     fake.dropNextDeliveries(1);
     const completion = await trip.pay();
-    // The trip paid a second time (another session), part of that refunded in the Dashboard, before either completion arrived.
-    const second = paymentIntentId();
-    fake.registerPayment(second, trip.amount, 'eur');
+    // The trip paid a second time, part of that refunded in the Dashboard, before either completion arrived.
+    const { paymentId: second, completion: secondCompletion } = await paidAgain(trip);
     fake.dropNextDeliveries(2);
     await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
-    const partial = chargeRefunded(second, trip.amount, { refunded: DASHBOARD_REFUND, tripId: trip.tripId, table: store.tableName });
-    expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
-    const secondCompletion = stripeEvent(
-      'checkout.session.completed',
-      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
-    );
+    await deliverPartialRefund(trip, second, DASHBOARD_REFUND);
 
     const booked = await webhookHarness(fake, { store }).send(signedRequest(completion));
     const keptAfter = (await trip.trip())?.chargeRefundedEarly;
@@ -297,7 +295,7 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     const trip = await refundedInPartBeforeItsConfirmation();
     const [dashboard] = fake.refundsOf(trip.paymentId);
     let failedBetween = false;
-    const racing = storeCommittingFirst(async (write) => {
+    const racing = committingFirst(store, async (write) => {
       if (failedBetween || write.tripTransition?.to !== 'booked' || write.tripTransition.chargeRefundedEarlyAsRead === undefined) return;
       failedBetween = true;
       // Its refund.failed finds no record and names no trip: answered, and left for the sweep (nothing recorded as processed).
@@ -322,25 +320,15 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     fake.dropNextDeliveries(1);
     const completion = await trip.pay();
     const first = trip.paymentIntent();
-    const second = paymentIntentId();
-    fake.registerPayment(second, trip.amount, 'eur');
+    const { paymentId: second, completion: secondCompletion } = await paidAgain(trip);
     fake.dropNextDeliveries(4);
     await fake.client().refunds.create({ payment_intent: second, amount: DASHBOARD_REFUND });
     fake.advance(2_000);
     await fake.client().refunds.create({ payment_intent: first, amount: 1_000 });
     // Both payments refunded in part before either completion: the second's seen first, then the first's.
-    for (const [payment, refunded] of [
-      [second, DASHBOARD_REFUND],
-      [first, 1_000],
-    ] as const) {
-      const partial = chargeRefunded(payment, trip.amount, { refunded, tripId: trip.tripId, table: store.tableName });
-      expect((await webhookHarness(fake, { store }).send(signedRequest(partial))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
-    }
+    await deliverPartialRefund(trip, second, DASHBOARD_REFUND);
+    await deliverPartialRefund(trip, first, 1_000);
     const keptBoth = (await trip.trip())?.chargeRefundedEarly;
-    const secondCompletion = stripeEvent(
-      'checkout.session.completed',
-      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: second, sessionId: 'cs_test_second_attempt', table: store.tableName }),
-    );
 
     const booked = await webhookHarness(fake, { store }).send(signedRequest(completion));
     const keptAfter = (await trip.trip())?.chargeRefundedEarly;

@@ -1,10 +1,10 @@
 // A partial refund (one made in the Dashboard) of a payment whose confirmation commits between the refund event's read and its write: the total lands on the record the confirmation wrote.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AtomicWrite } from '../../lambdas/shared/domain/booking-store';
 import { signedRequest } from '../../scripts/dev-kit/stripe-events';
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { testStore, type TestStore } from '../support/store';
+import { testStore } from '../support/store';
+import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 
@@ -17,16 +17,6 @@ beforeEach(async () => {
 afterEach(() => stop());
 
 const DASHBOARD_REFUND = 3_000;
-
-/** The store, every commit first seen by `before` (which may commit something else first). */
-function storeCommittingFirst(before: (write: AtomicWrite) => Promise<void>): TestStore {
-  const wrapped = Object.create(store) as TestStore;
-  wrapped.commit = async (write) => {
-    await before(write);
-    return store.commit(write);
-  };
-  return wrapped;
-}
 
 /** A checked-out trip paid, then refunded in part in the Dashboard; none of the three events delivered yet. */
 async function paidThenRefundedInPart() {
@@ -43,7 +33,7 @@ describe('a partial refund of a payment with no record yet', () => {
   it('is recorded on the record when the confirmation commits between the refund event’s read and its write', async () => {
     const trip = await paidThenRefundedInPart();
     let confirmedFirst = false;
-    const racing = storeCommittingFirst(async (write) => {
+    const racing = committingFirst(store, async (write) => {
       if (confirmedFirst || !write.audits?.some((entry) => entry.eventType === 'payment.partially_refunded')) return;
       confirmedFirst = true;
       expect((await webhookHarness(fake, { store }).send(signedRequest(trip.completion))).body).toMatchObject({ outcome: 'booked' });

@@ -1,5 +1,5 @@
-// A store whose first commit waits until the test lets it go: two paths forced into one interleaving, without a sleep.
-import type { BookingStore } from '../../lambdas/shared/domain/booking-store';
+// Stores that force two paths into one interleaving, without a sleep: a first commit held until the test lets it go, or each commit seen first by a hook that may commit something else.
+import type { AtomicWrite, BookingStore } from '../../lambdas/shared/domain/booking-store';
 
 export interface HeldStore<Store extends BookingStore> {
   /** The store, every call passed through; its first commit waits for `release`. */
@@ -31,4 +31,14 @@ export function holdFirstCommit<Store extends BookingStore>(store: Store): HeldS
     },
   });
   return { store: proxy, reached, release };
+}
+
+/** `store`, every commit first seen by `before` (which may commit something else first: the other path, in between). */
+export function committingFirst<Store extends BookingStore>(store: Store, before: (write: AtomicWrite) => Promise<void>): Store {
+  const wrapped = Object.create(store) as Store;
+  wrapped.commit = async (write) => {
+    await before(write);
+    return store.commit(write);
+  };
+  return wrapped;
 }
