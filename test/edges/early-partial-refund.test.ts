@@ -1,5 +1,7 @@
 // A refund made in the Dashboard before the payment's confirmation arrived (its delivery failed, Stripe retries it later): the trip keeps that it was seen, and the payment's first record starts with what Stripe counts back when it is written, so what is asked back later is what Stripe still holds.
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import type { Slot, Trip } from '../../lambdas/shared/domain/model';
 import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
@@ -8,7 +10,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { overwriteSlot, readSlot, testStore } from '../support/store';
+import { deps, overwriteSlot, readSlot, testStore } from '../support/store';
 import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
@@ -345,5 +347,109 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
     expect(fake.totalRefunded(second)).toBe(trip.amount);
     expect(await store.getPaymentRecord(second)).toMatchObject({ status: 'refunded', refunds: [{ amount: trip.amount - DASHBOARD_REFUND }] });
+  });
+});
+
+/** create-booking confirming the trip with its payment, as a platform's server does on the traveller's return. */
+async function bookedByCreateBooking(trip: { tripId: string; paymentId: string; trip(): Promise<Trip | undefined> }) {
+  const stored = (await trip.trip()) as Trip;
+  const invoke = createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) });
+  const direct = await invoke({ paymentId: trip.paymentId, tripId: trip.tripId, userId: stored.userId, tripItems: stored.items.map((item) => ({ ...item })) });
+  expect(direct.success).toBe(true);
+}
+
+describe('create-booking books a payment refunded in part before any record of it, without asking Stripe', () => {
+  it('its completion tells the record what Stripe counts back, so the cancellation refunds what Stripe still holds; a day later nothing is asked again', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    expect(await trip.record()).not.toHaveProperty('chargeRefunded');
+
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+    fake.advance(25 * 3_600_000);
+    fake.failNextRefundLists(1, 500);
+    const dayLater = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(completed).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: [booking?.reference] } });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect((await trip.record())?.attention).toBeUndefined();
+    // Stripe is not asked again: its list failing changes nothing.
+    expect(dayLater).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+    expect((await store.listAudit('payment', trip.paymentId)).filter((entry) => entry.eventType === 'payment.charge_total_recorded')).toHaveLength(1);
+  });
+
+  it('records Stripe’s total once when two deliveries of the completion come at once', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+
+    const answers = await Promise.all([1, 2].map(() => webhookHarness(fake, { store }).send(signedRequest(trip.completion))));
+
+    expect(answers.map((answer) => [answer.status, answer.body.outcome])).toEqual([
+      [200, 'duplicate'],
+      [200, 'duplicate'],
+    ]);
+    expect(await trip.record()).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND, amountRefunded: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect((await store.listAudit('payment', trip.paymentId)).filter((entry) => entry.eventType === 'payment.charge_total_recorded')).toHaveLength(1);
+  });
+
+  it('keeps the newer total when a second Dashboard refund’s event commits between the completion’s read and its write', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    fake.advance(2_000);
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: trip.paymentId, amount: 1_000 });
+    const secondTotal = fake.events.findLast((event) => event.type === 'charge.refunded') as FakeEvent;
+    let between: Awaited<ReturnType<ReturnType<typeof webhookHarness>['send']>> | undefined;
+    const interleaved = committingFirst(store, async (write) => {
+      if (between !== undefined || write.tripChargeRefundedEarlyAsRead === undefined) return;
+      between = await webhookHarness(fake, { store }).send(signedRequest(secondTotal));
+    });
+
+    const completed = await webhookHarness(fake, { store: interleaved }).send(signedRequest(trip.completion));
+
+    expect(between?.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect(completed.body).toMatchObject({ outcome: 'duplicate' });
+    expect(await trip.record()).toMatchObject({ chargeRefunded: DASHBOARD_REFUND + 1_000, amountRefunded: DASHBOARD_REFUND + 1_000 });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    const [booking] = await trip.bookings();
+    await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+  });
+
+  it('answers 500 while Stripe cannot say what is back, and tells the record when the event comes again', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    fake.failNextRefundLists(1, 500);
+
+    const whileDown = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const recordWhileDown = await trip.record();
+    const again = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(whileDown.status).toBe(500);
+    expect(recordWhileDown).not.toHaveProperty('chargeRefunded');
+    expect(again).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
+    expect(await trip.record()).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND });
+  });
+
+  it('gives back everything when the Dashboard refund fails after Stripe’s total was recorded', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const [dashboard] = fake.refundsOf(trip.paymentId);
+    const failed = fake.setRefundStatus(dashboard?.id as string, 'failed', 'expired_or_canceled_card');
+
+    const failure = await webhookHarness(fake, { store }).send(signedRequest(stripeEvent('refund.failed', refundObject(failed))));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(failure.status).toBe(200);
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ amountRefunded: trip.amount });
   });
 });

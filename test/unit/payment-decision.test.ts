@@ -147,6 +147,12 @@ const rows: Row[] = [
     step: 'attend-claimed-payment',
   },
   {
+    rule: 'paid-record-kept-partial-refund',
+    state: { trip: trip('booked', { paymentId: PI, chargeRefundedEarly: [{ paymentId: PI, amount: 3_000 }] }), record: record('booked') },
+    event: paid(),
+    step: 'record-kept-partial-refund',
+  },
+  {
     rule: 'paid-record-refund-pending',
     state: { trip: trip('refund_pending', { paymentId: PI }), record: record('refund_pending', { refunds: [refund('requested')] }) },
     event: paid(),
@@ -278,6 +284,28 @@ const rows: Row[] = [
     outcome: 'duplicate',
   },
 ];
+
+describe('decide, a payment whose trip kept a partial refund seen before its record', () => {
+  const kept = (paymentId: string) => [{ paymentId, amount: 3_000 }];
+
+  it('asks for the record first when the trip booked by this payment is read alone, and whatever the record’s status', () => {
+    expect(decide({ trip: trip('booked', { paymentId: PI, chargeRefundedEarly: kept(PI) }) }, paid()).rule).toBe('paid-record-kept-partial-refund');
+    for (const status of ['cancelled', 'refunded', 'needs_attention'] as const) {
+      const since = trip(status === 'needs_attention' ? 'booked' : status, { paymentId: PI, chargeRefundedEarly: kept(PI) });
+      expect(decide({ trip: since, record: record(status) }, paid()).rule).toBe('paid-record-kept-partial-refund');
+    }
+  });
+
+  it('leaves another payment’s kept partial refund, and a trip waiting with no record, to their own rows', () => {
+    expect(decide({ trip: trip('booked', { paymentId: PI, chargeRefundedEarly: kept('pi_other') }), record: record('booked') }, paid()).rule).toBe(
+      'paid-record-booked',
+    );
+    expect(decide({ trip: trip('pending_payment', { chargeRefundedEarly: kept(PI) }) }, paid()).rule).toBe('paid-matching');
+    expect(
+      decide({ trip: trip('booked', { paymentId: PI, chargeRefundedEarly: kept(PI) }), record: record('booked', { tripId: 'trip-claimed' }) }, paid()).rule,
+    ).toBe('paid-record-other-trip');
+  });
+});
 
 describe('decide, a payment create-booking booked at its trip’s price, then its own session', () => {
   const booked = trip('booked', { paymentId: PI });

@@ -110,6 +110,7 @@ export type Plan =
   | { readonly step: 'attention'; readonly reason: string }
   | { readonly step: 'attend-claimed-payment' }
   | { readonly step: 'record-charge' }
+  | { readonly step: 'record-kept-partial-refund' }
   | { readonly step: 'issue-refunds' }
   | { readonly step: 'resume-trip-refund'; readonly trip: Trip }
   | { readonly step: 'close-trip'; readonly trip: Trip; readonly outcome: PaymentOutcome }
@@ -202,6 +203,7 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
     // for a trip it did not pay. Answered from the record (booked: duplicate; cancelled or refunded by its shares: done),
     // the money would be kept with nothing booked for it.
     if (claimedForAnotherTrip(record, event)) return { rule: 'paid-record-other-trip', plan: { step: 'attend-claimed-payment' } };
+    if (keepsPartialRefundOf(trip, paymentId)) return KEPT_PARTIAL_REFUND;
     if (chargedOtherwise(record, trip, event)) return { rule: 'paid-record-charged-otherwise', plan: { step: 'record-charge' } };
     switch (record.status) {
       case 'booked':
@@ -225,6 +227,8 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
   if (!trip) return setAside('paid-unknown-trip', event, 'unknown_trip');
   // Moved by this payment before payment records existed: a redelivery, answered from the trip.
   if (trip.paymentId === paymentId) {
+    // Its record is read by the step: a trip booked at its price is read alone first.
+    if (trip.status === 'booked' && keepsPartialRefundOf(trip, paymentId)) return KEPT_PARTIAL_REFUND;
     if (trip.status === 'booked') return answer('paid-record-booked', 'duplicate');
     if (trip.status === 'refunded') return answer('paid-record-refunded', 'refunded');
     if (trip.status === 'refund_pending') return { rule: 'paid-legacy-refund-pending', plan: { step: 'resume-trip-refund', trip } };
@@ -243,6 +247,17 @@ function decidePaid({ trip, record }: PaymentState, event: CheckoutCompleted): D
 function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted): boolean {
   if (record.tripId === undefined || event.tripId === undefined || record.tripId === event.tripId) return false;
   return !isClaimedPayment(record);
+}
+
+/**
+ * A payment whose record was written while its trip kept a partial refund of it seen before that record (create-booking
+ * writes its record without asking Stripe, having no Stripe key): the record is told what Stripe counts back first.
+ */
+const KEPT_PARTIAL_REFUND: Decision = { rule: 'paid-record-kept-partial-refund', plan: { step: 'record-kept-partial-refund' } };
+
+/** Whether the trip keeps a partial refund of this payment seen before its record (`chargeRefundedEarly`). */
+function keepsPartialRefundOf(trip: Trip | undefined, paymentId: string): boolean {
+  return trip?.chargeRefundedEarly?.some((entry) => entry.paymentId === paymentId) ?? false;
 }
 
 /**

@@ -237,6 +237,8 @@ function carryOut(deps: PaymentDeps, event: PaymentEvent, state: PaymentState, p
       return attendToClaimedPayment(deps, event as CheckoutCompleted, state.record as PaymentRecord, state.trip);
     case 'record-charge':
       return recordCharge(deps, event as CheckoutCompleted, state.record as PaymentRecord, state.trip);
+    case 'record-kept-partial-refund':
+      return recordKeptPartialRefund(deps, event as CheckoutCompleted, state);
     case 'issue-refunds':
       return issueAndAnswer(deps, state.record as PaymentRecord, 'refunded', undefined);
     case 'resume-trip-refund':
@@ -887,6 +889,41 @@ async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutComplete
     { reason, eventType: event.eventType, sessionId: event.sessionId, sessionTripId: event.tripId ?? null, charged, recordedAsPaid: record.amountPaid },
     uncorrected ? { tripId: claimedTrip.tripId, from: ['refunded'], to: 'cancelled', statusReason: reason } : undefined,
   );
+}
+
+/**
+ * A payment whose record was written without asking Stripe what is back of it (create-booking's, which has no Stripe key)
+ * while its trip kept a partial refund of it seen before that record: the record is told what Stripe counts back of it
+ * now (asked, as a first record is, never the kept total), and the kept one is taken off, in one write guarded by both as
+ * read. Then decided again, the record's own row answering: nothing later asks Stripe for money that is back already.
+ * Stripe unable to say for now: 500, the event comes again; refusing for good: the kept one is taken off all the same,
+ * the record as it was (a refund it sizes too large is refused and put in front of a person, as before).
+ */
+async function recordKeptPartialRefund(deps: PaymentDeps, event: CheckoutCompleted, state: PaymentState): Promise<StepResult> {
+  const { trip } = state;
+  const paymentId = paymentIdOf(event);
+  // A trip booked at its price was read alone.
+  const record = state.record ?? (await deps.store.getPaymentRecord(paymentId));
+  // Booked before payment records existed: nothing to tell.
+  if (trip === undefined || record === undefined) return answerFromState(state, event, 'duplicate');
+  const soFar = await deps.gateway.refundedSoFar(paymentId);
+  const at = deps.clock.now().toISOString();
+  const after = soFar === undefined ? record : withChargeTotal(record, soFar.amount, soFar.asOf);
+  await deps.store.commit({
+    at,
+    paymentRecord: { record: nextVersion(after, at), expectedVersion: record.version },
+    tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: trip.chargeRefundedEarly ?? null },
+    audits: [
+      audit(deps, {
+        eventType: 'payment.charge_total_recorded',
+        entityType: 'payment',
+        entityId: paymentId,
+        metadata: { amountRefunded: soFar?.amount ?? null, asOf: soFar?.asOf ?? null, tripId: trip.tripId, eventId: event.eventId },
+      }),
+    ],
+  });
+  // Committed or refused (another event moved the record or the trip first), decided again from what they are now.
+  return 'state-changed';
 }
 
 /** Why a payment create-booking booked at its trip's price, charged otherwise, is in front of a person. */
