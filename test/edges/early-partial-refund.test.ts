@@ -436,6 +436,41 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(await trip.record()).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND });
   });
 
+  it('tells the record all the same when create-booking commits while the completion’s own confirmation runs', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    let booked = false;
+    // The completion read the trip waiting, with the kept refund, and asked Stripe; create-booking commits just before its write.
+    const interleaved = committingFirst(store, async (write) => {
+      if (booked || write.tripTransition?.to !== 'booked' || write.tripTransition.chargeRefundedEarlyAsRead === undefined) return;
+      booked = true;
+      await bookedByCreateBooking(trip);
+    });
+
+    const completed = await webhookHarness(fake, { store: interleaved }).send(signedRequest(trip.completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(booked).toBe(true);
+    expect(completed).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: [booking?.reference] } });
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect((await trip.record())?.attention).toBeUndefined();
+  });
+
+  it('answers a record that knows Stripe’s total already without asking Stripe: refunded in full before its completion', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await fake.client().refunds.create({ payment_intent: trip.paymentId, amount: trip.amount - DASHBOARD_REFUND });
+    expect(await trip.record()).toMatchObject({ status: 'refunded', reason: 'refunded_before_confirmation', chargeRefunded: trip.amount });
+    expect((await trip.trip())?.chargeRefundedEarly).toHaveLength(1);
+    fake.failNextRefundLists(1, 500);
+
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(completed).toMatchObject({ status: 200, body: { outcome: 'already_refunded' } });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect((await store.listAudit('payment', trip.paymentId)).map((entry) => entry.eventType)).not.toContain('payment.charge_total_recorded');
+  });
+
   it('gives back everything when the Dashboard refund fails after Stripe’s total was recorded', async () => {
     const trip = await refundedInPartBeforeItsConfirmation();
     await bookedByCreateBooking(trip);

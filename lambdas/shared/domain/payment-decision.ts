@@ -256,7 +256,7 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
 const KEPT_PARTIAL_REFUND: Decision = { rule: 'paid-record-kept-partial-refund', plan: { step: 'record-kept-partial-refund' } };
 
 /** Whether the trip keeps a partial refund of this payment seen before its record (`chargeRefundedEarly`). */
-function keepsPartialRefundOf(trip: Trip | undefined, paymentId: string): boolean {
+export function keepsPartialRefundOf(trip: Trip | undefined, paymentId: string): boolean {
   return trip?.chargeRefundedEarly?.some((entry) => entry.paymentId === paymentId) ?? false;
 }
 

@@ -13,6 +13,7 @@ import {
   chargedItsPrice,
   carriesFailureTime,
   decide,
+  keepsPartialRefundOf,
   outsideRefundKey,
   paymentIdOf,
   refundOfEvent,
@@ -286,9 +287,10 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
     refundsBeforeRecord: before,
   });
   if (result.ok) {
-    // Booked by this payment meanwhile (create-booking, say), at the trip's price: a session that charged otherwise is
-    // decided again from the record, which may still have to say what was charged.
-    if (result.replayed && !chargedItsPrice(trip, event)) return 'state-changed';
+    // Booked by this payment meanwhile (create-booking, say): a session that charged other than the trip's price is
+    // decided again from the record, which may still have to say what was charged; so is a payment whose trip kept a
+    // partial refund of it, the record create-booking wrote not knowing it.
+    if (result.replayed && (!chargedItsPrice(trip, event) || keepsPartialRefundOf(trip, paymentId))) return 'state-changed';
     const references = result.bookings.map((booking) => booking.reference);
     return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
   }
@@ -892,11 +894,12 @@ async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutComplete
 }
 
 /**
- * A payment whose record was written without asking Stripe what is back of it (create-booking's, which has no Stripe key)
- * while its trip kept a partial refund of it seen before that record: the record is told what Stripe counts back of it
- * now (asked, as a first record is, never the kept total), and the kept one is taken off, in one write guarded by both as
- * read. Then decided again, the record's own row answering: nothing later asks Stripe for money that is back already.
- * Stripe unable to say for now: 500, the event comes again; refusing for good: the kept one is taken off all the same,
+ * A payment whose trip keeps a partial refund of it seen before its record, the record written without asking Stripe what
+ * is back of it (create-booking's, which has no Stripe key): the record is told what Stripe counts back of it now (asked,
+ * as a first record is, never the kept total), and the kept one is taken off, in one write guarded by both as read. A
+ * record that has Stripe's total already (a `charge.refunded` recorded on it since) only has the kept one taken off, and
+ * Stripe is not asked. Then decided again, the record's own row answering: nothing later asks Stripe for money that is
+ * back already. Stripe unable to say for now: 500, the event comes again; refusing for good: the kept one is taken off,
  * the record as it was (a refund it sizes too large is refused and put in front of a person, as before).
  */
 async function recordKeptPartialRefund(deps: PaymentDeps, event: CheckoutCompleted, state: PaymentState): Promise<StepResult> {
@@ -906,22 +909,25 @@ async function recordKeptPartialRefund(deps: PaymentDeps, event: CheckoutComplet
   const record = state.record ?? (await deps.store.getPaymentRecord(paymentId));
   // Booked before payment records existed: nothing to tell.
   if (trip === undefined || record === undefined) return answerFromState(state, event, 'duplicate');
-  const soFar = await deps.gateway.refundedSoFar(paymentId);
+  const soFar = record.chargeRefunded === undefined ? await deps.gateway.refundedSoFar(paymentId) : undefined;
   const at = deps.clock.now().toISOString();
-  const after = soFar === undefined ? record : withChargeTotal(record, soFar.amount, soFar.asOf);
-  await deps.store.commit({
-    at,
-    paymentRecord: { record: nextVersion(after, at), expectedVersion: record.version },
-    tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: trip.chargeRefundedEarly ?? null },
-    audits: [
-      audit(deps, {
-        eventType: 'payment.charge_total_recorded',
-        entityType: 'payment',
-        entityId: paymentId,
-        metadata: { amountRefunded: soFar?.amount ?? null, asOf: soFar?.asOf ?? null, tripId: trip.tripId, eventId: event.eventId },
-      }),
-    ],
-  });
+  const keptOff: AtomicWrite = { at, tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: trip.chargeRefundedEarly ?? null } };
+  await deps.store.commit(
+    soFar === undefined
+      ? keptOff
+      : {
+          ...keptOff,
+          paymentRecord: { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
+          audits: [
+            audit(deps, {
+              eventType: 'payment.charge_total_recorded',
+              entityType: 'payment',
+              entityId: paymentId,
+              metadata: { amountRefunded: soFar.amount, asOf: soFar.asOf ?? null, tripId: trip.tripId, eventId: event.eventId },
+            }),
+          ],
+        },
+  );
   // Committed or refused (another event moved the record or the trip first), decided again from what they are now.
   return 'state-changed';
 }
