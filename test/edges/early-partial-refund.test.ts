@@ -15,6 +15,7 @@ import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 import { minutesLater, testReconciler } from '../support/reconciler';
+import { ops } from '../support/ops';
 
 let fake: StripeFake;
 let stop: () => Promise<void>;
@@ -486,5 +487,65 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(cancelled).toMatchObject({ ok: true });
     expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
     expect(await trip.record()).toMatchObject({ amountRefunded: trip.amount });
+  });
+
+  it('an operator’s cancellation before the completion tells the record first: what Stripe still holds is refunded, once, and the completion asks nothing', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    const cancel = () => cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true, actorId: 'ops-1' });
+
+    const [first, second] = await Promise.all([cancel(), cancel()]);
+    fake.failNextRefundLists(1, 500);
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect([first, second]).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(await trip.record()).toMatchObject({ status: 'refunded', chargeRefunded: trip.amount, amountRefunded: trip.amount });
+    expect((await trip.record())?.attention).toBeUndefined();
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    const told = (await store.listAudit('payment', trip.paymentId)).filter((entry) => entry.eventType === 'payment.charge_total_recorded');
+    expect(told).toMatchObject([{ actorType: 'operator', actorId: 'ops-1', metadata: { amountRefunded: DASHBOARD_REFUND } }]);
+    expect(completed).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+  });
+
+  it('an operator’s cancellation while Stripe cannot say what is back cancels nothing, and cancels with Stripe’s word when run again', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    fake.failNextRefundLists(1, 500);
+
+    const whileDown = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+    const [untouched] = await trip.bookings();
+    const again = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(whileDown).toMatchObject({ ok: false, errorCode: 'STRIPE_UNAVAILABLE', retryable: true });
+    expect(untouched?.status).toBe('confirmed');
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(again).toMatchObject({ ok: true });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+  });
+
+  it('`bookings cancel` says so when Stripe cannot say what is back: STRIPE_UNAVAILABLE, exit 1, the booking still confirmed; run again, it cancels', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    const gateway = new StripePaymentGateway(async () => fake.client());
+    fake.failNextRefundLists(1, 500);
+
+    const whileDown = await ops(['bookings', 'cancel', booking?.reference as string, '--reason', 'guide ill'], gateway);
+    const [untouched] = await trip.bookings();
+    const again = await ops(['bookings', 'cancel', booking?.reference as string, '--reason', 'guide ill'], gateway);
+
+    expect(whileDown.code).toBe(1);
+    expect(whileDown.err).toMatch(
+      new RegExp(
+        `^error: STRIPE_UNAVAILABLE: Stripe could not say what is back of payment ${trip.paymentId} .*: booking ${booking?.reference} was not cancelled and nothing was asked; run it again\\.$`,
+      ),
+    );
+    expect(untouched?.status).toBe('confirmed');
+    expect(again.code).toBe(0);
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
   });
 });

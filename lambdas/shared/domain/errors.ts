@@ -21,6 +21,7 @@ export const BOOKING_ERROR_CODES = [
   'REFUNDS_IN_FLIGHT',
   'BOOKING_NOT_FOUND',
   'CAPACITY_BELOW_BOOKED',
+  'STRIPE_UNAVAILABLE',
   'TRANSACTION_FAILED',
 ] as const;
 export type BookingErrorCode = (typeof BOOKING_ERROR_CODES)[number];

@@ -44,6 +44,7 @@ import {
   withChargeTotal,
   withLiveStatus,
 } from './payment-ledger';
+import { tellKeptPartialRefund } from './kept-partial-refund';
 import { releaseBookings } from './release-bookings';
 import { commitReleasingHold } from './release-holds';
 import { recordUnusableEvent } from './unusable-events';
@@ -342,6 +343,7 @@ function afterRefusedConfirmation(
     case 'REFUNDS_IN_FLIGHT':
     case 'BOOKING_NOT_FOUND':
     case 'CAPACITY_BELOW_BOOKED':
+    case 'STRIPE_UNAVAILABLE':
     case 'PAYMENT_CHANGED':
     case 'IDEMPOTENCY_KEY_REUSED':
     case 'CHECKOUT_REFUSED':
@@ -895,40 +897,18 @@ async function attendToClaimedPayment(deps: PaymentDeps, event: CheckoutComplete
 
 /**
  * A payment whose trip keeps a partial refund of it seen before its record, the record written without asking Stripe what
- * is back of it (create-booking's, which has no Stripe key): the record is told what Stripe counts back of it now (asked,
- * as a first record is, never the kept total), and the kept one is taken off, in one write guarded by both as read. A
- * record that has Stripe's total already (a `charge.refunded` recorded on it since) only has the kept one taken off, and
- * Stripe is not asked. Then decided again, the record's own row answering: nothing later asks Stripe for money that is
- * back already. Stripe unable to say for now: 500, the event comes again; refusing for good: the kept one is taken off,
- * the record as it was (a refund it sizes too large is refused and put in front of a person, as before).
+ * is back of it (create-booking's, which has no Stripe key): the record is told (`tellKeptPartialRefund`), then the event
+ * is decided again, the record's own row answering: nothing later asks Stripe for money that is back already. Stripe
+ * unable to say for now: 500, the event comes again.
  */
 async function recordKeptPartialRefund(deps: PaymentDeps, event: CheckoutCompleted, state: PaymentState): Promise<StepResult> {
   const { trip } = state;
-  const paymentId = paymentIdOf(event);
   // A trip booked at its price was read alone.
-  const record = state.record ?? (await deps.store.getPaymentRecord(paymentId));
+  const record = state.record ?? (await deps.store.getPaymentRecord(paymentIdOf(event)));
   // Booked before payment records existed: nothing to tell.
   if (trip === undefined || record === undefined) return answerFromState(state, event, 'duplicate');
-  const soFar = record.chargeRefunded === undefined ? await deps.gateway.refundedSoFar(paymentId) : undefined;
-  const at = deps.clock.now().toISOString();
-  const keptOff: AtomicWrite = { at, tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: trip.chargeRefundedEarly ?? null } };
-  await deps.store.commit(
-    soFar === undefined
-      ? keptOff
-      : {
-          ...keptOff,
-          paymentRecord: { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
-          audits: [
-            audit(deps, {
-              eventType: 'payment.charge_total_recorded',
-              entityType: 'payment',
-              entityId: paymentId,
-              metadata: { amountRefunded: soFar.amount, asOf: soFar.asOf ?? null, tripId: trip.tripId, eventId: event.eventId },
-            }),
-          ],
-        },
-  );
   // Committed or refused (another event moved the record or the trip first), decided again from what they are now.
+  await tellKeptPartialRefund(deps, trip, record, { eventId: event.eventId });
   return 'state-changed';
 }
 

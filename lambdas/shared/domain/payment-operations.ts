@@ -41,6 +41,9 @@ import {
   withAttention,
   withLiveStatus,
 } from './payment-ledger';
+import { keepsPartialRefundOf } from './payment-decision';
+import { tellKeptPartialRefund } from './kept-partial-refund';
+import { PaymentGatewayUnavailableError } from './payment-gateway';
 import { releaseBookings, type ReleasedBooking } from './release-bookings';
 import { commitReleasingHold } from './release-holds';
 import { OVERDUE_AFTER_MS } from './resume-refunds';
@@ -79,6 +82,21 @@ export interface CancelBookingResult {
 
 function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId: string | undefined, metadata: AuditEntry['metadata']): AuditEntry {
   return auditEntry(deps, { eventType, entityType: 'payment', entityId: paymentId, actorType: 'operator', actorId, metadata });
+}
+
+/**
+ * A cancellation that could not learn what Stripe counts back of its payment (its trip kept a partial refund of it seen
+ * before the record create-booking wrote): nothing is cancelled or asked, since its share sized without it would ask Stripe for
+ * money that is back already, refused, and put the payment in front of a person. The operator runs it again.
+ */
+function stripeCouldNotSay(paymentId: string, reference: string, error: PaymentGatewayUnavailableError): BookingFailure {
+  const fix = error.credentialsRejected ? 'fix STRIPE_API_KEY, then run it again' : 'run it again';
+  return failure(
+    'STRIPE_UNAVAILABLE',
+    `Stripe could not say what is back of payment ${paymentId} (${error.message}), refunded in part before its record was written: ` +
+      `booking ${reference} was not cancelled and nothing was asked; ${fix}.`,
+    { retryable: !error.credentialsRejected },
+  );
 }
 
 /** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
@@ -149,6 +167,18 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           ...(record && { currency: record.currency }),
           ...(trip && { tripStatus: trip.status }),
         };
+      }
+
+      // Its record, written by create-booking without asking Stripe, knows nothing yet of a partial refund its trip kept
+      // (its completion tells it when it comes): told first, so the share asked is what Stripe still holds.
+      if (input.refund && record && trip && keepsPartialRefundOf(trip, record.paymentId)) {
+        try {
+          await tellKeptPartialRefund(deps, trip, record, { operator: true, actorId: input.actorId });
+        } catch (error) {
+          if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
+          return stripeCouldNotSay(record.paymentId, booking.reference, error);
+        }
+        return STATE_MOVED;
       }
 
       const at = deps.clock.now().toISOString();

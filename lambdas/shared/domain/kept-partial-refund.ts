@@ -1,0 +1,43 @@
+// A partial refund a trip kept for a payment seen before its record, told to a record written without asking Stripe (create-booking's).
+import { auditEntry } from './audit-trail';
+import type { AtomicWrite } from './booking-store';
+import type { PaymentDeps } from './collaborators';
+import type { PaymentRecord, Trip } from './model';
+import { nextVersion, withChargeTotal } from './payment-ledger';
+
+/** Who tells it: a Stripe event (the payment's completion), or an operator's command about to size a refund. */
+export type Teller = { readonly eventId: string } | { readonly operator: true; readonly actorId?: string | undefined };
+
+/**
+ * Input: the trip as read, keeping a partial refund of `record`'s payment (`chargeRefundedEarly`), and the record as read.
+ * Output: whether the write committed; refused, another writer moved the record or the trip first, and the caller reads again.
+ * Steps: a record without Stripe's total asks Stripe what it counts back of the payment now (never the kept total, which a
+ * refund failed since would leave counting money that never went back) → one write: the total on the record, under its
+ * version, and the kept entry off the trip, under its entries as read (the others stay). A record that has Stripe's total
+ * already (a `charge.refunded` recorded on it since), or a payment Stripe refuses to say anything of for good, only has
+ * the entry taken off. Stripe unable to say for now throws PaymentGatewayUnavailableError: nothing is written.
+ */
+export async function tellKeptPartialRefund(deps: PaymentDeps, trip: Trip, record: PaymentRecord, teller: Teller): Promise<boolean> {
+  const { paymentId } = record;
+  const soFar = record.chargeRefunded === undefined ? await deps.gateway.refundedSoFar(paymentId) : undefined;
+  const at = deps.clock.now().toISOString();
+  const keptOff: AtomicWrite = { at, tripChargeRefundedEarlyAsRead: { tripId: trip.tripId, paymentId, asRead: trip.chargeRefundedEarly ?? null } };
+  if (soFar === undefined) return (await deps.store.commit(keptOff)).committed;
+  const byEvent = 'eventId' in teller;
+  const told: AtomicWrite = {
+    ...keptOff,
+    paymentRecord: { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
+    audits: [
+      auditEntry(deps, {
+        eventType: 'payment.charge_total_recorded',
+        entityType: 'payment',
+        entityId: paymentId,
+        actorType: byEvent ? 'stripe' : 'operator',
+        ...(!byEvent && { actorId: teller.actorId }),
+        at,
+        metadata: { amountRefunded: soFar.amount, asOf: soFar.asOf ?? null, tripId: trip.tripId, eventId: byEvent ? teller.eventId : null },
+      }),
+    ],
+  };
+  return (await deps.store.commit(told)).committed;
+}
