@@ -548,4 +548,77 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(again.code).toBe(0);
     expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
   });
+
+  it('asks Stripe when the record’s total is older than the kept one: a first refund’s charge.refunded redelivered late, on the record', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    // A first Dashboard refund whose events are not delivered now (Stripe retries them later)…
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: 1_000 });
+    const firstTotal = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    fake.advance(2_000);
+    // …and a second one, delivered: no record yet, so the trip keeps Stripe's total, 3,000.
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: 2_000 });
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId, amount: 3_000 }]);
+    await bookedByCreateBooking({ tripId: trip.tripId, paymentId, trip: () => trip.trip() });
+    // Stripe's retry of the first charge.refunded (a total of 1,000) lands on create-booking's record.
+    expect((await webhookHarness(fake, { store }).send(signedRequest(firstTotal))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const recordAfter = await store.getPaymentRecord(paymentId);
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(completed.body).toMatchObject({ outcome: 'duplicate' });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(recordAfter).toMatchObject({ chargeRefunded: 3_000, amountRefunded: 3_000 });
+    expect(cancelled).toMatchObject({ ok: true });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect((await store.getPaymentRecord(paymentId))?.attention).toBeUndefined();
+  });
+
+  it.each([
+    { by: 'create-booking', first: true },
+    { by: 'its completion', first: false },
+  ])('booked by $by, the rest refunded in the Dashboard and its charge.refunded delivered after the completion: the trip is released', async ({ first }) => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    if (first) await bookedByCreateBooking(trip);
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: trip.paymentId, amount: trip.amount - DASHBOARD_REFUND });
+    const fullTotal = fake.events.findLast((event) => event.type === 'charge.refunded') as FakeEvent;
+    fake.advance(60_000);
+
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const late = await webhookHarness(fake, { store }).send(signedRequest(fullTotal));
+
+    expect(completed.body).toMatchObject({ outcome: first ? 'duplicate' : 'booked' });
+    expect(fake.totalRefunded(trip.paymentId)).toBe(trip.amount);
+    expect(late.body).toMatchObject({ outcome: 'released' });
+    expect((await trip.trip())?.status).toBe('refunded');
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect((await trip.record())?.attention).toBeUndefined();
+    expect(await trip.available()).toBe(4);
+  });
+
+  it('cancelled without a refund, the rest refunded in the Dashboard, its charge.refunded after the completion: record and trip end refunded', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    expect(await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'no show', refund: false })).toMatchObject({ ok: true });
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: trip.paymentId, amount: trip.amount - DASHBOARD_REFUND });
+    const fullTotal = fake.events.findLast((event) => event.type === 'charge.refunded') as FakeEvent;
+    fake.advance(60_000);
+
+    await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const late = await webhookHarness(fake, { store }).send(signedRequest(fullTotal));
+
+    expect(late.body).toMatchObject({ outcome: 'refund_recorded' });
+    expect(await trip.record()).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect((await trip.record())?.attention).toBeUndefined();
+    expect((await trip.trip())?.status).toBe('refunded');
+  });
 });

@@ -13,7 +13,7 @@ import {
   type Trip,
   type TripItem,
 } from './model';
-import { newPaymentRecord, withChargeTotal } from './payment-ledger';
+import { newPaymentRecord, withAskedTotalWhileHeld, withChargeTotal } from './payment-ledger';
 import type { RefundedSoFar } from './payment-gateway';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
@@ -262,9 +262,10 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
-    // Refunded in part before it arrived, it starts with what Stripe counts back (one built unread requires none kept).
+    // Refunded in part before it arrived, it starts with what Stripe counts back (one built unread requires none kept), unless
+    // that is all of it: its full refund's own charge.refunded then releases what this books.
     paymentRecord: {
-      record: withRefundsBeforeRecord(
+      record: withAskedTotalWhileHeld(
         newPaymentRecord(
           {
             paymentId,
@@ -277,7 +278,7 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
           },
           at,
         ),
-        request.refundsBeforeRecord,
+        request.refundsBeforeRecord?.refundedSoFar,
       ),
     },
     // The trip must still be the traveller's and waiting: the caller's read is not trusted past this condition.
