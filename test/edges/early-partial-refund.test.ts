@@ -621,4 +621,21 @@ describe('create-booking books a payment refunded in part before any record of i
     expect((await trip.record())?.attention).toBeUndefined();
     expect((await trip.trip())?.status).toBe('refunded');
   });
+
+  it('with a key Stripe refuses for good, answers the completion 500 and refuses the cancellation (fix the key): nothing cancelled, asked or taken off', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    fake.refuseApiKey('sk_test_fake', 401);
+
+    const completed = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(completed.status).toBe(500);
+    expect(cancelled).toMatchObject({ ok: false, errorCode: 'STRIPE_UNAVAILABLE', retryable: false });
+    expect((cancelled as { message: string }).message).toMatch(/fix STRIPE_API_KEY, then run it again\.$/);
+    expect((await trip.bookings()).map((each) => each.status)).toEqual(['confirmed']);
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId: trip.paymentId, amount: DASHBOARD_REFUND }]);
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND]);
+  });
 });
