@@ -638,4 +638,76 @@ describe('create-booking books a payment refunded in part before any record of i
     expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId: trip.paymentId, amount: DASHBOARD_REFUND }]);
     expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND]);
   });
+
+  it('asks Stripe when an earlier refund’s total of the same second as the kept one lands late on the record', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    // Stripe's clock at the start of a second: both refunds below are made in it.
+    fake.advance(1_000 - (Date.now() % 1_000) + 20);
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: 1_000 });
+    const firstTotal = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: 2_000 });
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId, amount: 3_000, asOf: firstTotal.created }]);
+    await bookedByCreateBooking({ tripId: trip.tripId, paymentId, trip: () => trip.trip() });
+    expect((await webhookHarness(fake, { store }).send(signedRequest(firstTotal))).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+
+    await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - 3_000, status: 'succeeded' } });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+  });
+
+  it('asks Stripe when the earlier refund failed since: its failure moves the record’s time past the kept total, not its count', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    fake.dropNextDeliveries(2);
+    const first = await fake.client().refunds.create({ payment_intent: paymentId, amount: 1_000 });
+    const firstTotal = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    fake.advance(2_000);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: 2_000 });
+    await bookedByCreateBooking({ tripId: trip.tripId, paymentId, trip: () => trip.trip() });
+    await webhookHarness(fake, { store }).send(signedRequest(firstTotal));
+    fake.advance(3_000);
+    const failed = stripeEvent('refund.failed', refundObject(fake.setRefundStatus(first.id, 'failed', 'expired_or_canceled_card')));
+    failed.created = firstTotal.created + 5;
+    await webhookHarness(fake, { store }).send(signedRequest(failed));
+    // Stripe answers the seconds after that failure.
+    fake.advance(2_000);
+
+    await webhookHarness(fake, { store }).send(signedRequest(completion));
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ chargeRefunded: trip.amount });
+    expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - 2_000, status: 'succeeded' } });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+  });
+
+  it('booked while the rest, refunded in the Dashboard, is pending (Stripe says all of it is back), which then fails: the cancellation refunds what Stripe holds', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    fake.nextRefundStatus('pending');
+    fake.dropNextDeliveries(2);
+    const rest = await fake.client().refunds.create({ payment_intent: paymentId, amount: trip.amount - DASHBOARD_REFUND });
+    expect((await webhookHarness(fake, { store }).send(signedRequest(completion))).body).toMatchObject({ outcome: 'booked' });
+    fake.advance(5_000);
+    const failed = stripeEvent('refund.failed', refundObject(fake.setRefundStatus(rest.id, 'failed', 'expired_or_canceled_card')));
+    await webhookHarness(fake, { store }).send(signedRequest(failed));
+
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - DASHBOARD_REFUND, status: 'succeeded' } });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+  });
 });

@@ -13,7 +13,7 @@ import {
   type Trip,
   type TripItem,
 } from './model';
-import { newPaymentRecord, withAskedTotalWhileHeld, withChargeTotal } from './payment-ledger';
+import { newPaymentRecord, withChargeTotal } from './payment-ledger';
 import type { RefundedSoFar } from './payment-gateway';
 import { classifySlotRefusal, slotRefusalFailure } from './slot-refusals';
 
@@ -262,10 +262,9 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
     newBookings: bookings,
     audits,
     // The confirmation claims the payment: a refund recorded first makes this Put fail, and one arriving later finds it booked.
-    // Refunded in part before it arrived, it starts with what Stripe counts back (one built unread requires none kept), unless
-    // that is all of it: its full refund's own charge.refunded then releases what this books.
+    // Refunded in part before it arrived, it starts with what Stripe counts back (one built unread requires none kept).
     paymentRecord: {
-      record: withAskedTotalWhileHeld(
+      record: withRefundsBeforeRecord(
         newPaymentRecord(
           {
             paymentId,
@@ -278,7 +277,7 @@ function confirmationWrite(deps: Deps, request: ConfirmationRequest, bookings: r
           },
           at,
         ),
-        request.refundsBeforeRecord?.refundedSoFar,
+        request.refundsBeforeRecord,
       ),
     },
     // The trip must still be the traveller's and waiting: the caller's read is not trusted past this condition.

@@ -339,13 +339,15 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
 
 /**
  * The charge's total in `event` may count a refund that has failed since: it was taken before the total the record
- * holds (which Stripe's refund.failed moves past its second), or no later than the event or answer that showed a failure
- * learned without its time (`failedNoLaterThan`).
+ * holds (which Stripe's refund.failed moves past its second) and counts more than that newer total, or no later than the
+ * event or answer that showed a failure learned without its time (`failedNoLaterThan`). A newer total that counts as much
+ * (Stripe asked, all of it back, before this event was delivered) says the same of a later time: nothing failed since.
  */
 function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): boolean {
   const takenAt = event.occurredAt;
   if (takenAt === undefined) return false;
-  if (record.chargeRefundedAsOf !== undefined && takenAt < record.chargeRefundedAsOf) return true;
+  const newerCountsLess = (record.chargeRefunded ?? 0) < event.amountRefunded;
+  if (record.chargeRefundedAsOf !== undefined && takenAt < record.chargeRefundedAsOf && newerCountsLess) return true;
   return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan);
 }
 

@@ -581,17 +581,6 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 }
 
 /**
- * `record` told what Stripe counts back of its payment when asked (not heard in a `charge.refunded`), while some of it is
- * still held. All of it back is left to the full refund's own `charge.refunded`, which releases the bookings and settles
- * the record: told first, the record's newer total would make that event look as if it might count a refund failed
- * since, and a person would be asked.
- */
-export function withAskedTotalWhileHeld(record: PaymentRecord, asked: { readonly amount: number; readonly asOf?: number } | undefined): PaymentRecord {
-  if (asked === undefined || asked.amount >= record.amountPaid) return record;
-  return withChargeTotal(record, asked.amount, asked.asOf);
-}
-
-/**
  * The partial refunds a trip keeps (one per payment) once Stripe's `total` of a payment with no record yet is heard, or
  * undefined when it keeps them as they are. They are what makes a first record ask Stripe what is back (never a figure
  * that record starts with); changed, they make a first record decided on them before decide again. Of the payment's own,
