@@ -1,5 +1,5 @@
 // The payment state machine as a pure decision: from the stored trip and payment record and one event, the plan to carry out.
-import { heldTotalSaysAsMuchSince, isClaimedPayment, refundChangeMoves, withFailureDated, writtenByAConfirmation } from './payment-ledger';
+import { isClaimedPayment, refundChangeMoves, withFailureDated, writtenByAConfirmation } from './payment-ledger';
 import {
   CONFIRMABLE_TRIP_STATUSES,
   SESSION_SLACK_MS,
@@ -339,15 +339,13 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
 
 /**
  * The charge's total in `event` may count a refund that has failed since: it was taken before the total the record
- * holds (which Stripe's refund.failed moves past its second), unless that total was taken after it and counts as much
- * (Stripe asked, all of it back, before this event was delivered: the same said of a later time, a failure since taken off
- * it), or no later than the event or answer that showed a failure learned without its time (`failedNoLaterThan`).
+ * holds (which Stripe's refund.failed moves past its second), or no later than the event or answer that showed a failure
+ * learned without its time (`failedNoLaterThan`).
  */
 function mayCountAFailedRefund(record: PaymentRecord, event: ChargeRefunded): boolean {
   const takenAt = event.occurredAt;
   if (takenAt === undefined) return false;
-  const saidAgainSince = heldTotalSaysAsMuchSince(record, takenAt, event.amountRefunded);
-  if (record.chargeRefundedAsOf !== undefined && takenAt < record.chargeRefundedAsOf && !saidAgainSince) return true;
+  if (record.chargeRefundedAsOf !== undefined && takenAt < record.chargeRefundedAsOf) return true;
   return record.refunds.some((entry) => entry.failedNoLaterThan !== undefined && takenAt <= entry.failedNoLaterThan);
 }
 

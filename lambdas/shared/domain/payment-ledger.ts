@@ -581,17 +581,6 @@ export function withChargeTotal(record: PaymentRecord, chargeRefunded: number, a
 }
 
 /**
- * Whether the record holds a total of the charge taken after `takenAt` (by Stripe's clock, so a failure since would have
- * come off it) that counts at least `amount`: what a total of `takenAt` says is said again of a later time. A total said
- * without a time, or of unknown time, says nothing of when.
- */
-export function heldTotalSaysAsMuchSince(record: PaymentRecord, takenAt: number, amount: number): boolean {
-  const heldTakenAt = record.chargeRefundedTakenAt;
-  if (heldTakenAt === undefined || heldTakenAt === COUNTS_EVERY_REFUND || heldTakenAt <= takenAt) return false;
-  return (record.chargeRefunded ?? 0) >= amount;
-}
-
-/**
  * The partial refunds a trip keeps (one per payment) once Stripe's `total` of a payment with no record yet is heard, or
  * undefined when it keeps them as they are. They are what makes a first record ask Stripe what is back (never a figure
  * that record starts with); changed, they make a first record decided on them before decide again. Of the payment's own,
