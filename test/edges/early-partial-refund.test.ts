@@ -753,4 +753,32 @@ describe('create-booking books a payment refunded in part before any record of i
       expect((await trip.bookings()).map((booking) => booking.status)).toEqual(['confirmed']);
     });
   });
+
+  it('tells the record when the partial refund is kept and create-booking books the trip while the completion runs, its trip read before either', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    fake.dropNextDeliveries(1);
+    await trip.pay();
+    const paymentId = trip.paymentIntent();
+    fake.dropNextDeliveries(2);
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    // A session without items: the full path reads the trip first (no partial refund kept yet).
+    const completion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, table: store.tableName }),
+    );
+    let between = false;
+    const racing = committingFirst(store, async (write) => {
+      if (between || write.tripTransition?.to !== 'booked') return;
+      between = true;
+      await deliverPartialRefund(trip, paymentId, DASHBOARD_REFUND);
+      await bookedByCreateBooking({ tripId: trip.tripId, paymentId, trip: () => trip.trip() });
+    });
+
+    const answered = await webhookHarness(fake, { store: racing }).send(signedRequest(completion));
+
+    expect(between).toBe(true);
+    expect(answered).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: (await trip.trip())?.bookingReferences } });
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ chargeRefunded: DASHBOARD_REFUND, amountRefunded: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+  });
 });

@@ -10,10 +10,8 @@ import { CONFIRMABLE_TRIP_STATUSES, type AuditEntry, type Booking, type EarlyCha
 import {
   amountPaidOf,
   bookedAtItsPrice,
-  chargedItsPrice,
   carriesFailureTime,
   decide,
-  keepsPartialRefundOf,
   outsideRefundKey,
   paymentIdOf,
   refundOfEvent,
@@ -288,10 +286,10 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
     refundsBeforeRecord: before,
   });
   if (result.ok) {
-    // Booked by this payment meanwhile (create-booking, say): a session that charged other than the trip's price is
-    // decided again from the record, which may still have to say what was charged; so is a payment whose trip kept a
-    // partial refund of it, the record create-booking wrote not knowing it.
-    if (result.replayed && (!chargedItsPrice(trip, event) || keepsPartialRefundOf(trip, paymentId))) return 'state-changed';
+    // Booked by this payment meanwhile (create-booking, say): decided again from the record and the trip as they are now.
+    // The record may still have to say what the session charged (other than the trip's price), or what Stripe counts back
+    // of a partial refund the trip kept (one kept since this read, too), which create-booking's record cannot know.
+    if (result.replayed) return 'state-changed';
     const references = result.bookings.map((booking) => booking.reference);
     return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
   }
