@@ -10,7 +10,9 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { deps, overwriteSlot, readSlot, testStore } from '../support/store';
+import { deps, overwriteSlot, readSlot, testDocumentClient, testStore, testTableName } from '../support/store';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
@@ -779,6 +781,25 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(between).toBe(true);
     expect(answered).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: (await trip.trip())?.bookingReferences } });
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ chargeRefunded: DASHBOARD_REFUND, amountRefunded: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+  });
+
+  it('a booking made before payment records existed, refunded in part in the Dashboard: its cancellation asks only what Stripe still holds', async () => {
+    const trip = await checkedOutTrip(store, fake);
+    await trip.pay();
+    expect((await trip.trip())?.status).toBe('booked');
+    const paymentId = trip.paymentIntent();
+    // Booked by a version before payment records: no record of it.
+    await testDocumentClient().send(new DeleteCommand({ TableName: testTableName(), Key: keys.paymentRecord(paymentId) }));
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId, amount: DASHBOARD_REFUND }]);
+    const [booking] = await trip.bookings();
+
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - DASHBOARD_REFUND, status: 'succeeded' } });
+    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    expect((await store.getPaymentRecord(paymentId))?.attention).toBeUndefined();
     expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
   });
 });

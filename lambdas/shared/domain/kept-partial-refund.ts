@@ -9,7 +9,8 @@ import { nextVersion, withChargeTotal } from './payment-ledger';
 export type Teller = { readonly eventId: string } | { readonly operator: true; readonly actorId?: string | undefined };
 
 /**
- * Input: the trip as read, keeping a partial refund of `record`'s payment (`chargeRefundedEarly`), and the record as read.
+ * Input: the trip as read, keeping a partial refund of `record`'s payment (`chargeRefundedEarly`), and the record as read
+ * (`unwritten`: one made for a payment booked before payment records existed, which has none).
  * Output: whether the write committed; refused, another writer moved the record or the trip first, and the caller reads again.
  * Steps: a record whose own total does not say all of the payment is back asks Stripe what it counts back of the payment
  * now (never the kept total, which a refund failed since would leave counting money that never went back) → one write:
@@ -17,7 +18,13 @@ export type Teller = { readonly eventId: string } | { readonly operator: true; r
  * stay). A record whose total says all of it is back, or a payment Stripe refuses to say anything of for good, only has
  * the entry taken off. Stripe unable to say for now throws PaymentGatewayUnavailableError: nothing is written.
  */
-export async function tellKeptPartialRefund(deps: PaymentDeps, trip: Trip, record: PaymentRecord, teller: Teller): Promise<boolean> {
+export async function tellKeptPartialRefund(
+  deps: PaymentDeps,
+  trip: Trip,
+  record: PaymentRecord,
+  teller: Teller,
+  options: { readonly unwritten?: boolean } = {},
+): Promise<boolean> {
   const { paymentId } = record;
   const soFar = knowsKeptRefund(record) ? undefined : await deps.gateway.refundedSoFar(paymentId);
   const at = deps.clock.now().toISOString();
@@ -26,7 +33,10 @@ export async function tellKeptPartialRefund(deps: PaymentDeps, trip: Trip, recor
   const byEvent = 'eventId' in teller;
   const told: AtomicWrite = {
     ...keptOff,
-    paymentRecord: { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
+    // One made for a payment booked before records existed is written under "must not exist".
+    paymentRecord: options.unwritten
+      ? { record: withChargeTotal(record, soFar.amount, soFar.asOf) }
+      : { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
     audits: [
       auditEntry(deps, {
         eventType: 'payment.charge_total_recorded',

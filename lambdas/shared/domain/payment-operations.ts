@@ -171,12 +171,14 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
 
       // Its record, written by create-booking without asking Stripe, knows nothing yet of a partial refund its trip kept
       // (its completion tells it when it comes): told first, so the share asked is what Stripe still holds.
-      if (input.refund && record && trip && keepsPartialRefundOf(trip, record.paymentId)) {
+      // A booking made before payment records existed has its record made here, and written by the telling.
+      if (input.refund && trip && keepsPartialRefundOf(trip, booking.paymentId)) {
+        const known = record ?? recordOfLegacyBooking(trip, booking, deps.clock.now().toISOString());
         try {
-          await tellKeptPartialRefund(deps, trip, record, { operator: true, actorId: input.actorId });
+          await tellKeptPartialRefund(deps, trip, known, { operator: true, actorId: input.actorId }, { unwritten: record === undefined });
         } catch (error) {
           if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
-          return stripeCouldNotSay(record.paymentId, booking.reference, error);
+          return stripeCouldNotSay(booking.paymentId, booking.reference, error);
         }
         return STATE_MOVED;
       }
