@@ -29,16 +29,21 @@ afterEach(() => stop());
 
 const DASHBOARD_REFUND = 3_000;
 
+/** A checked-out trip paid (its slot blocked first when asked), the delivery of its completion failed: Stripe retries it later. */
+async function paidCompletionLate(options: { blocked?: boolean } = {}) {
+  const trip = await checkedOutTrip(store, fake);
+  if (options.blocked) await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
+  fake.dropNextDeliveries(1);
+  const completion = await trip.pay();
+  return { ...trip, completion, paymentId: trip.paymentIntent() };
+}
+
 /**
  * A checked-out trip paid, the delivery of its completion failed (Stripe retries it later); meanwhile a person refunds
  * part of it in the Dashboard, and that refund's events (refund.created, charge.refunded) are delivered.
  */
 async function refundedInPartBeforeItsConfirmation(options: { blocked?: boolean } = {}) {
-  const trip = await checkedOutTrip(store, fake);
-  if (options.blocked) await overwriteSlot({ ...((await readSlot(store, trip.slot.slotId)) as Slot), isBlocked: true });
-  fake.dropNextDeliveries(1);
-  const completion = await trip.pay();
-  const paymentId = trip.paymentIntent();
+  const { completion, paymentId, ...trip } = await paidCompletionLate(options);
   await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
   expect(fake.deliveries.map((delivery) => [delivery.type, delivery.status])).toEqual([
     ['refund.created', 200],
@@ -552,10 +557,8 @@ describe('create-booking books a payment refunded in part before any record of i
   });
 
   it('asks Stripe when the record’s total is older than the kept one: a first refund’s charge.refunded redelivered late, on the record', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(1);
-    const completion = await trip.pay();
-    const paymentId = trip.paymentIntent();
+    const trip = await paidCompletionLate();
+    const { completion, paymentId } = trip;
     // A first Dashboard refund whose events are not delivered now (Stripe retries them later)…
     fake.dropNextDeliveries(2);
     await fake.client().refunds.create({ payment_intent: paymentId, amount: 1_000 });
@@ -626,10 +629,8 @@ describe('create-booking books a payment refunded in part before any record of i
   });
 
   it('asks Stripe when an earlier refund’s total of the same second as the kept one lands late on the record', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(1);
-    const completion = await trip.pay();
-    const paymentId = trip.paymentIntent();
+    const trip = await paidCompletionLate();
+    const { completion, paymentId } = trip;
     // Stripe's clock at the start of a second: both refunds below are made in it.
     fake.advance(1_000 - (Date.now() % 1_000) + 20);
     fake.dropNextDeliveries(2);
@@ -649,10 +650,8 @@ describe('create-booking books a payment refunded in part before any record of i
   });
 
   it('asks Stripe when the earlier refund failed since: its failure moves the record’s time past the kept total, not its count', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(1);
-    const completion = await trip.pay();
-    const paymentId = trip.paymentIntent();
+    const trip = await paidCompletionLate();
+    const { completion, paymentId } = trip;
     fake.dropNextDeliveries(2);
     const first = await fake.client().refunds.create({ payment_intent: paymentId, amount: 1_000 });
     const firstTotal = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
@@ -676,34 +675,11 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
   });
 
-  it('booked while the rest, refunded in the Dashboard, is pending (Stripe says all of it is back), which then fails: the cancellation refunds what Stripe holds', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(1);
-    const completion = await trip.pay();
-    const paymentId = trip.paymentIntent();
-    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
-    fake.nextRefundStatus('pending');
-    fake.dropNextDeliveries(2);
-    const rest = await fake.client().refunds.create({ payment_intent: paymentId, amount: trip.amount - DASHBOARD_REFUND });
-    expect((await webhookHarness(fake, { store }).send(signedRequest(completion))).body).toMatchObject({ outcome: 'booked' });
-    fake.advance(5_000);
-    const failed = stripeEvent('refund.failed', refundObject(fake.setRefundStatus(rest.id, 'failed', 'expired_or_canceled_card')));
-    await webhookHarness(fake, { store }).send(signedRequest(failed));
-
-    const [booking] = await trip.bookings();
-    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
-
-    expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - DASHBOARD_REFUND, status: 'succeeded' } });
-    expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
-  });
-
   describe('the rest refunded in the Dashboard, pending, before the completion (Stripe says all of it is back); it fails', () => {
     /** Paid, its completion not delivered; 3,000 refunded (delivered: the trip keeps it); the rest refunded, pending, its events late. */
     async function restPendingBeforeCompletion() {
-      const trip = await checkedOutTrip(store, fake);
-      fake.dropNextDeliveries(1);
-      const completion = await trip.pay();
-      const paymentId = trip.paymentIntent();
+      const trip = await paidCompletionLate();
+      const { completion, paymentId } = trip;
       await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
       fake.nextRefundStatus('pending');
       fake.dropNextDeliveries(2);
@@ -712,6 +688,21 @@ describe('create-booking books a payment refunded in part before any record of i
       fake.advance(5_000);
       return { trip, completion, paymentId, rest, fullTotal };
     }
+
+    it('booked, then its refund.failed: the cancellation refunds what Stripe holds', async () => {
+      const { trip, completion, paymentId, rest, fullTotal } = await restPendingBeforeCompletion();
+      expect((await webhookHarness(fake, { store }).send(signedRequest(completion))).body).toMatchObject({ outcome: 'booked' });
+      const failed = stripeEvent('refund.failed', refundObject(fake.setRefundStatus(rest.id, 'failed', 'expired_or_canceled_card')));
+      // It fails after the completion asked Stripe.
+      failed.created = fullTotal.created + 6;
+      await webhookHarness(fake, { store }).send(signedRequest(failed));
+
+      const [booking] = await trip.bookings();
+      const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+      expect(cancelled).toMatchObject({ ok: true, refund: { amount: trip.amount - DASHBOARD_REFUND, status: 'succeeded' } });
+      expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
+    });
 
     it('its refund.failed between the completion’s question and its write: the late full total releases nothing', async () => {
       const { trip, completion, paymentId, rest, fullTotal } = await restPendingBeforeCompletion();
