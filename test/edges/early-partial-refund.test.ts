@@ -11,8 +11,9 @@ import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedR
 import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { deps, overwriteSlot, readSlot, testDocumentClient, testStore, testTableName } from '../support/store';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../lambdas/shared/dynamodb/items';
+import { PAYMENT_RECORD_ATTEMPTS } from '../../lambdas/shared/domain/state-moved';
 import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
@@ -792,5 +793,37 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(fake.totalRefunded(paymentId)).toBe(trip.amount);
     expect((await store.getPaymentRecord(paymentId))?.attention).toBeUndefined();
     expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+  });
+
+  it('answers duplicate when create-booking books the trip before the completion’s last attempt, another payment’s partial refunds having moved it before each', async () => {
+    const trip = await paidCompletionLate();
+    const { paymentId } = trip;
+    const completion = stripeEvent(
+      'checkout.session.completed',
+      checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, table: store.tableName }),
+    );
+    let confirmations = 0;
+    const racing = committingFirst(store, async (write) => {
+      if (write.tripTransition?.to !== 'booked') return;
+      confirmations++;
+      if (confirmations < PAYMENT_RECORD_ATTEMPTS) {
+        // What a charge.refunded of another payment of the trip, with no record yet, writes on it.
+        await testDocumentClient().send(
+          new UpdateCommand({
+            TableName: testTableName(),
+            Key: keys.trip(trip.tripId),
+            UpdateExpression: 'SET chargeRefundedEarly = :kept',
+            ExpressionAttributeValues: { ':kept': [{ paymentId: 'pi_other_session', amount: 100 * confirmations }] },
+          }),
+        );
+      } else if (confirmations === PAYMENT_RECORD_ATTEMPTS) {
+        await bookedByCreateBooking(trip);
+      }
+    });
+
+    const answered = await webhookHarness(fake, { store: racing }).send(signedRequest(completion));
+
+    expect(confirmations).toBe(PAYMENT_RECORD_ATTEMPTS);
+    expect(answered).toMatchObject({ status: 200, body: { outcome: 'duplicate', references: (await trip.trip())?.bookingReferences } });
   });
 });

@@ -11,7 +11,9 @@ import {
   amountPaidOf,
   bookedAtItsPrice,
   carriesFailureTime,
+  chargedItsPrice,
   decide,
+  keepsPartialRefundOf,
   outsideRefundKey,
   paymentIdOf,
   refundOfEvent,
@@ -286,14 +288,21 @@ async function confirm(deps: PaymentDeps, event: CheckoutCompleted, trip: Trip, 
     refundsBeforeRecord: before,
   });
   if (result.ok) {
-    // Booked by this payment meanwhile (create-booking, say): decided again from the record and the trip as they are now.
-    // The record may still have to say what the session charged (other than the trip's price), or what Stripe counts back
-    // of a partial refund the trip kept (one kept since this read, too), which create-booking's record cannot know.
-    if (result.replayed) return 'state-changed';
     const references = result.bookings.map((booking) => booking.reference);
-    return result.replayed ? { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED } : { outcome: 'booked', tripId: trip.tripId, references };
+    if (!result.replayed) return { outcome: 'booked', tripId: trip.tripId, references };
+    // Booked by this payment meanwhile (create-booking, say): decided again from the record when it may still have to say
+    // what the session charged (other than the trip's price), or what Stripe counts back of a partial refund the trip
+    // keeps now (one kept since this read, too), neither of which create-booking's record can know.
+    if (!chargedItsPrice(trip, event) || (await keepsPartialRefundNow(deps.store, trip.tripId, paymentId))) return 'state-changed';
+    return { outcome: 'duplicate', tripId: trip.tripId, references, ...UNCHANGED };
   }
   return afterRefusedConfirmation(deps, event, trip, result.errorCode, before);
+}
+
+/** Whether the trip, read again, keeps a partial refund of this payment seen before its record. */
+async function keepsPartialRefundNow(store: BookingStore, tripId: string, paymentId: string): Promise<boolean> {
+  const now = await store.getTrip(tripId);
+  return now !== undefined && keepsPartialRefundOf(now, paymentId);
 }
 
 /**
