@@ -3,7 +3,7 @@ import { auditEntry } from './audit-trail';
 import type { AtomicWrite } from './booking-store';
 import type { PaymentDeps } from './collaborators';
 import type { PaymentRecord, Trip } from './model';
-import { nextVersion, withChargeTotal } from './payment-ledger';
+import { recordWrite, withChargeTotal } from './payment-ledger';
 
 /** Who tells it: a Stripe event (the payment's completion), or an operator's command about to size a refund. */
 export type Teller = { readonly eventId: string } | { readonly operator: true; readonly actorId?: string | undefined };
@@ -34,9 +34,7 @@ export async function tellKeptPartialRefund(
   const told: AtomicWrite = {
     ...keptOff,
     // One made for a payment booked before records existed is written under "must not exist".
-    paymentRecord: options.unwritten
-      ? { record: withChargeTotal(record, soFar.amount, soFar.asOf) }
-      : { record: nextVersion(withChargeTotal(record, soFar.amount, soFar.asOf), at), expectedVersion: record.version },
+    paymentRecord: recordWrite(options.unwritten ? undefined : record, withChargeTotal(record, soFar.amount, soFar.asOf), at),
     audits: [
       auditEntry(deps, {
         eventType: 'payment.charge_total_recorded',

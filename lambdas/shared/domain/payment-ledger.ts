@@ -10,6 +10,7 @@ import type {
   RefundStatus,
   EarlyChargeTotal,
 } from './model';
+import type { PaymentRecordWrite } from './booking-store';
 import type { RefundAnswer } from './payment-gateway';
 
 /** Refunds Stripe has not finished with: their money is neither back nor free to ask for again. */
@@ -206,6 +207,11 @@ export function newPaymentRecord(fields: NewRecordFields, at: string): PaymentRe
 /** The record as the next write stores it: one version on, stamped. */
 export function nextVersion(record: PaymentRecord, at: string): PaymentRecord {
   return { ...record, version: record.version + 1, updatedAt: at };
+}
+
+/** The write that replaces `before` with `after`, or creates `after` when there was no record. */
+export function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at: string): PaymentRecordWrite {
+  return before ? { record: nextVersion(after, at), expectedVersion: before.version } : { record: after };
 }
 
 export interface RefundEntryFields {

@@ -1,6 +1,6 @@
 // Operator use cases on money: cancel a booking with its share refunded once, retry or resolve a payment that needs a person, check the ledger.
 import { PAYMENT_RECORD_ATTEMPTS, retryWhileStateMoves, STATE_MOVED } from './state-moved';
-import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, PaymentRecordWrite, TripTransition } from './booking-store';
+import type { AtomicWrite, AtomicWriteResult, BookingQueries, BookingStore, TripTransition } from './booking-store';
 import { auditEntry } from './audit-trail';
 import type { Deps, PaymentDeps } from './collaborators';
 import { failure, StoredDataError, StoreUnavailableError, type BookingFailure } from './errors';
@@ -31,6 +31,7 @@ import {
   nextVersion,
   pricedInAnotherCurrency,
   reasonsOf,
+  recordWrite,
   refundableAmount,
   refundedOutside,
   refundEntry,
@@ -112,11 +113,6 @@ function recordOfLegacyBooking(trip: Trip | undefined, booking: Booking, at: str
     },
     at,
   );
-}
-
-/** The write that replaces `before` with `after`, or creates `after` when there was no record. */
-function recordWrite(before: PaymentRecord | undefined, after: PaymentRecord, at: string): PaymentRecordWrite {
-  return before ? { record: nextVersion(after, at), expectedVersion: before.version } : { record: after };
 }
 
 /**
