@@ -40,6 +40,20 @@ async function paidCompletionLate(options: { blocked?: boolean } = {}) {
 }
 
 /**
+ * A checked-out trip paid and refunded in part in the Dashboard, none of it delivered yet: its completion and the refund's
+ * charge.refunded, for a test to deliver in the order it means.
+ */
+async function paidThenRefundedInPart() {
+  const trip = await checkedOutTrip(store, fake);
+  fake.dropNextDeliveries(3);
+  const completion = await trip.pay();
+  const paymentId = trip.paymentIntent();
+  await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+  const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+  return { ...trip, completion, paymentId, total };
+}
+
+/**
  * A checked-out trip paid, the delivery of its completion failed (Stripe retries it later); meanwhile a person refunds
  * part of it in the Dashboard, and that refund's events (refund.created, charge.refunded) are delivered.
  */
@@ -146,12 +160,8 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
   });
 
   it('records the total on the record when the confirmation commits between the partial refund’s read and its write', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(3);
-    const completion = await trip.pay();
-    const paymentId = trip.paymentIntent();
-    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
-    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    const trip = await paidThenRefundedInPart();
+    const { completion, paymentId, total } = trip;
     let confirmedFirst = false;
     const racing = committingFirst(store, async (write) => {
       if (write.paymentRecordAbsent === undefined || confirmedFirst) return;
@@ -160,20 +170,37 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
     });
 
     const answered = await webhookHarness(fake, { store: racing }).send(signedRequest(total));
+    const again = await webhookHarness(fake, { store }).send(signedRequest(total));
 
     expect(confirmedFirst).toBe(true);
     expect(answered.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect(again.body).toMatchObject({ outcome: 'duplicate' });
     expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND, amountRefunded: DASHBOARD_REFUND });
     expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect((await store.listAudit('payment', paymentId)).filter((entry) => entry.eventType === 'payment.partially_refunded')).toHaveLength(1);
+  });
+
+  it('is audited once when no record comes in between, and the confirmation’s record starts with what Stripe counts back', async () => {
+    const trip = await paidThenRefundedInPart();
+
+    const first = await webhookHarness(fake, { store }).send(signedRequest(trip.total));
+    const twice = await Promise.all([0, 1].map(() => webhookHarness(fake, { store }).send(signedRequest(trip.total))));
+    const booked = await webhookHarness(fake, { store }).send(signedRequest(trip.completion));
+
+    expect(first.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect(twice.map((answer) => answer.body.outcome)).toEqual(['duplicate', 'duplicate']);
+    expect(booked.body).toMatchObject({ outcome: 'booked' });
+    expect((await store.listAudit('payment', trip.paymentId)).map((entry) => entry.eventType)).toEqual(['payment.partially_refunded']);
+    expect(await store.getPaymentRecord(trip.paymentId)).toMatchObject({
+      status: 'booked',
+      chargeRefunded: DASHBOARD_REFUND,
+      amountRefunded: DASHBOARD_REFUND,
+    });
   });
 
   it('starts the record with a total kept between the confirmation’s read of the trip and its write', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(3);
-    await trip.pay();
-    const paymentId = trip.paymentIntent();
-    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
-    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent;
+    const trip = await paidThenRefundedInPart();
+    const { paymentId, total } = trip;
     // A session that carries no items (opened before they were carried): the confirmation reads the trip first.
     const completion = stripeEvent('checkout.session.completed', {
       ...checkoutSession((await trip.trip()) as Trip, { withItems: false, paymentIntent: paymentId, table: store.tableName }),
@@ -196,12 +223,9 @@ describe('a payment refunded in part in the Dashboard before its confirmation ar
   });
 
   it('is recorded as before when the charge names no trip we hold: audited only, nothing kept', async () => {
-    const trip = await checkedOutTrip(store, fake);
-    fake.dropNextDeliveries(3);
-    await trip.pay();
-    const paymentId = trip.paymentIntent();
-    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
-    const total = fake.events.find((event) => event.type === 'charge.refunded') as FakeEvent & { data: { object: { metadata: Record<string, string> } } };
+    const trip = await paidThenRefundedInPart();
+    const { paymentId } = trip;
+    const total = trip.total as FakeEvent & { data: { object: { metadata: Record<string, string> } } };
     const elsewhere = { ...structuredClone(total), id: `${total.id}_elsewhere` };
     elsewhere.data.object.metadata[TRIP_MARK] = 'trip-not-ours';
 
