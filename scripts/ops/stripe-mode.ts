@@ -70,6 +70,16 @@ export class AccountMismatchError extends PaymentGatewayUnavailableError {
   }
 }
 
+/** A gateway that looks its key's account up before it asks, and says whether that lookup refused it. */
+export interface AccountCheckedGateway extends PaymentGateway {
+  /**
+   * The refusal thrown when the key's account held no payment it was asked about; undefined until then. A use case that
+   * turns Stripe being unavailable into a business answer (`STRIPE_UNAVAILABLE`) loses the error's class: the command
+   * asks here whether running it again with the same key could help.
+   */
+  readonly mismatch: () => AccountMismatchError | undefined;
+}
+
 /**
  * The gateway with its key's account looked up before it first asks Stripe anything of a payment, until one payment is
  * found held (`confirmed`: one was already): a command that decides before it asks (`bookings cancel` stores the refund,
@@ -77,8 +87,9 @@ export class AccountMismatchError extends PaymentGatewayUnavailableError {
  * account. A command that asks Stripe nothing looks nothing up. Once the account is known to be the table's, a payment it
  * does not hold is asked for as before (Stripe's "no such payment" puts it in front of a person), whatever its turn.
  */
-export function accountChecked(gateway: PaymentGateway, options: { confirmed?: boolean } = {}): PaymentGateway {
+export function accountChecked(gateway: PaymentGateway, options: { confirmed?: boolean } = {}): AccountCheckedGateway {
   let confirmed = options.confirmed ?? false;
+  let mismatch: AccountMismatchError | undefined;
   const holdsPayment = async (paymentId: string): Promise<boolean> => {
     const held = await gateway.holdsPayment(paymentId);
     if (held) confirmed = true;
@@ -86,9 +97,12 @@ export function accountChecked(gateway: PaymentGateway, options: { confirmed?: b
   };
   const check = async (paymentId: string): Promise<void> => {
     if (confirmed || !gateway.refundable(paymentId)) return;
-    if (!(await holdsPayment(paymentId))) throw new AccountMismatchError(paymentId);
+    if (await holdsPayment(paymentId)) return;
+    mismatch = new AccountMismatchError(paymentId);
+    throw mismatch;
   };
   return {
+    mismatch: () => mismatch,
     refundable: (paymentId) => gateway.refundable(paymentId),
     holdsPayment,
     findRefund: async (paymentId, refundKey) => {

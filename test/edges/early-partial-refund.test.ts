@@ -8,7 +8,7 @@ import { cancelBooking } from '../../lambdas/shared/domain/payment-operations';
 import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
 import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
-import type { FakeEvent, StripeFake } from '../../scripts/local/stripe-fake';
+import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
 import { deps, overwriteSlot, readSlot, testDocumentClient, testStore, testTableName } from '../support/store';
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -579,6 +579,31 @@ describe('create-booking books a payment refunded in part before any record of i
     expect(untouched?.status).toBe('confirmed');
     expect(again.code).toBe(0);
     expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+  });
+
+  it('`bookings cancel` with a key of another Stripe account cancels nothing: ACCOUNT_MISMATCH, exit 2; the deployment’s key cancels it', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const [booking] = await trip.bookings();
+    const reference = booking?.reference as string;
+    const otherAccount = await startStripeFake();
+    try {
+      const wrongKey = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], new StripePaymentGateway(async () => otherAccount.client()));
+      const [untouched] = await trip.bookings();
+      const rightKey = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], new StripePaymentGateway(async () => fake.client()));
+
+      expect(wrongKey.code).toBe(2);
+      expect(wrongKey.err).toBe(
+        `error: ACCOUNT_MISMATCH: the Stripe account of STRIPE_API_KEY holds no payment ${trip.paymentId} (a key of another account, or a payment ` +
+          `Stripe no longer has): is it a key of this deployment's account? booking ${reference} was not cancelled and nothing was asked`,
+      );
+      expect(untouched?.status).toBe('confirmed');
+      expect(otherAccount.calls.filter((call) => call.method === 'POST')).toEqual([]);
+      expect(rightKey.code).toBe(0);
+      expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    } finally {
+      await otherAccount.close();
+    }
   });
 
   it('asks Stripe when the record’s total is older than the kept one: a first refund’s charge.refunded redelivered late, on the record', async () => {

@@ -103,7 +103,17 @@ const cancel = defineCommand({
     if (refusal) return refusal;
     // Its account looked up before the share is asked for (after the cancellation is stored): a key of another account
     // leaves the share requested, for the sweep to ask with the deployment's key, instead of refused for good.
-    const result = await cancelBooking({ ...deps, gateway: accountChecked(gateway) }, { reference, reason: flags.reason, actorId: context.actor, refund });
+    const checked = accountChecked(gateway);
+    const result = await cancelBooking({ ...deps, gateway: checked }, { reference, reason: flags.reason, actorId: context.actor, refund });
+    const mismatch = checked.mismatch();
+    // Refused before anything was cancelled (Stripe asked what is back of a payment refunded in part before its record):
+    // the same key would be refused again, so it is not "run it again" but the wrong key.
+    if (!result.ok && result.errorCode === 'STRIPE_UNAVAILABLE' && mismatch) {
+      context.err(
+        `error: ACCOUNT_MISMATCH: ${mismatch.message}: is it a key of this deployment's account? booking ${reference} was not cancelled and nothing was asked`,
+      );
+      return 2;
+    }
     if (!result.ok) return context.refused(result);
     // The refund in the currency Stripe returns it in: its payment's, which its session may say is not its trip's.
     const currency = result.currency ?? booking?.currency ?? '';
