@@ -10,7 +10,7 @@ import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway
 import { chargeRefunded, checkoutSession, paymentIntentId, refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { checkedOutTrip } from '../support/checked-out';
-import { deps, overwriteSlot, readSlot, testDocumentClient, testStore, testTableName } from '../support/store';
+import { deps, overwriteSlot, readSlot, testDocumentClient, testStore, testTableName, uniqueId } from '../support/store';
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { PAYMENT_RECORD_ATTEMPTS } from '../../lambdas/shared/domain/state-moved';
@@ -18,6 +18,7 @@ import { committingFirst } from '../support/held-store';
 import { webhookHarness } from '../support/webhook';
 import { servedStripeFake } from '../support/webhook-server';
 import { minutesLater, testReconciler } from '../support/reconciler';
+import { ReconciliationStoppedError } from '../../lambdas/stripe-reconciler/reconciler';
 import { ops } from '../support/ops';
 
 let fake: StripeFake;
@@ -392,6 +393,27 @@ async function bookedByCreateBooking(trip: { tripId: string; paymentId: string; 
 }
 
 describe('create-booking books a payment refunded in part before any record of it, without asking Stripe', () => {
+  it('its completion lost, the sweep stops at it while Stripe cannot say what is back, and the next run tells the record', async () => {
+    const trip = await refundedInPartBeforeItsConfirmation();
+    await bookedByCreateBooking(trip);
+    const cursor = uniqueId('cursor');
+    fake.failNextRefundLists(1, 500);
+
+    const first = await testReconciler(fake, store, { cursor, clock: minutesLater(20) })
+      .run()
+      .catch((error: unknown) => error);
+    const whileDown = await trip.record();
+    await testReconciler(fake, store, { cursor, clock: minutesLater(35) }).run();
+    const [booking] = await trip.bookings();
+    const cancelled = await cancelBooking(cancelDeps(), { reference: booking?.reference as string, reason: 'guide ill', refund: true });
+
+    expect(first).toBeInstanceOf(ReconciliationStoppedError);
+    expect(whileDown).not.toHaveProperty('chargeRefunded');
+    expect((await trip.trip())?.chargeRefundedEarly).toBeUndefined();
+    expect(cancelled).toMatchObject({ ok: true, refund: { status: 'succeeded', amount: trip.amount - DASHBOARD_REFUND } });
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+  });
+
   it('its completion tells the record what Stripe counts back, so the cancellation refunds what Stripe still holds; a day later nothing is asked again', async () => {
     const trip = await refundedInPartBeforeItsConfirmation();
     await bookedByCreateBooking(trip);

@@ -460,6 +460,95 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
   });
 });
 
+describe('a lost completion whose processing Stripe fails before anything is written', () => {
+  const DASHBOARD_REFUND = 1_000;
+
+  /**
+   * Paid, the completion's delivery lost; then refunded in part in the Dashboard, whose events are delivered: with no
+   * record of the payment yet, the trip keeps the refund, and the completion's processing asks Stripe what is back
+   * before its first write.
+   */
+  async function lostCompletionRefundedInPart(store: DynamoDbBookingStore, options: { blocked?: boolean } = {}) {
+    const trip = await checkedOut(store);
+    if (options.blocked) await blockSlotOf(store, trip.slot.slotId);
+    fake.dropNextDeliveries(1);
+    const completion = await trip.pay();
+    const paymentId = trip.paymentIntent();
+    await fake.client().refunds.create({ payment_intent: paymentId, amount: DASHBOARD_REFUND });
+    for (const event of fake.events.filter((listed) => listed.created >= completion.created && listed.id !== completion.id)) await deliver(store, event);
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId, amount: DASHBOARD_REFUND }]);
+    return { ...trip, completion, paymentId };
+  }
+
+  it('stops the run at it while Stripe cannot say what is back, and the next run books it, counted missed once', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await lostCompletionRefundedInPart(store);
+    fake.failNextRefundLists(1, 500);
+
+    const first = await reconciler(store, { cursor, clock: minutesLater(20) })
+      .run()
+      .catch((error: unknown) => error);
+    const whileDown = await store.getPaymentRecord(trip.paymentId);
+    const next = reconciler(store, { cursor, clock: minutesLater(35) });
+    const nextSummary = await next.run();
+    const after = await reconciler(store, { cursor, clock: minutesLater(50) }).run();
+
+    expect(first).toBeInstanceOf(ReconciliationStoppedError);
+    expect(whileDown).toBeUndefined();
+    expect(nextSummary).toMatchObject({ deferred: 0, missedDeliveries: 1 });
+    expect(next.metric('MissedDeliveries')).toBe(1);
+    expect(after).toMatchObject({ listed: 0 });
+    expect((await trip.trip())?.status).toBe('booked');
+    expect(await store.getPaymentRecord(trip.paymentId)).toMatchObject({ status: 'booked', chargeRefunded: DASHBOARD_REFUND });
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND]);
+  });
+
+  it('of a trip that cannot be booked, the next run refunds what Stripe still holds, once', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const trip = await lostCompletionRefundedInPart(store, { blocked: true });
+    fake.failNextRefundLists(1, 500);
+
+    const first = await reconciler(store, { cursor, clock: minutesLater(20) })
+      .run()
+      .catch((error: unknown) => error);
+    await reconciler(store, { cursor, clock: minutesLater(35) }).run();
+    await reconciler(store, { cursor, clock: minutesLater(50) }).run();
+
+    expect(first).toBeInstanceOf(ReconciliationStoppedError);
+    expect(fake.refundsOf(trip.paymentId).map((refund) => refund.amount)).toEqual([DASHBOARD_REFUND, trip.amount - DASHBOARD_REFUND]);
+    expect(await store.getPaymentRecord(trip.paymentId)).toMatchObject({ status: 'refunded', amountRefunded: trip.amount });
+    expect((await trip.trip())?.status).toBe('refunded');
+  });
+
+  it('by hand, `ops reconcile` stops at it (RECONCILE_STOPPED, not a refund due) and run again books it', async () => {
+    const store = await storeOnOwnTable();
+    const trip = await lostCompletionRefundedInPart(store);
+    // The command's Stripe client asks three times (two retries of its own).
+    fake.failNextRefundLists(3, 500);
+
+    const whileDown = await ops(
+      ['reconcile', '--since', new Date(Date.now() - DAY_MS).toISOString().slice(0, 10)],
+      undefined,
+      { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: fake.url },
+      store.tableName,
+    );
+    const again = await ops(
+      ['reconcile', '--since', new Date(Date.now() - DAY_MS).toISOString().slice(0, 10)],
+      undefined,
+      { STRIPE_API_KEY: 'sk_test_fake', STRIPE_API_BASE: fake.url },
+      store.tableName,
+    );
+
+    expect(whileDown.code).toBe(1);
+    expect(whileDown.err).toMatch(new RegExp(`^error: RECONCILE_STOPPED: stopped at ${trip.completion.id} `));
+    expect(whileDown.err).not.toContain('REFUNDS_DUE');
+    expect(again.code).toBe(0);
+    expect((await trip.trip())?.status).toBe('booked');
+  });
+});
+
 describe('a record of the version before the refunds due (no index keys), with a refund Stripe did not take', () => {
   it('keeps the retry, stopped at, when its reprocessing meets DynamoDB failing (not Stripe): the next run refunds', async () => {
     const cursor = uniqueId('cursor');

@@ -80,6 +80,28 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * The provider could not answer what the processing asks it before its first write (what is back of a payment): nothing
+ * of the event stands and no refund of it is stored, so the event itself must come again. A delivery is answered 500
+ * for it, as for any RetryLaterError; the reconciliation sweep stops at it instead of leaving it to the refunds due.
+ */
+export class UnansweredBeforeWritingError extends RetryLaterError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'UnansweredBeforeWritingError';
+  }
+}
+
+/** `ask` of the provider before anything of the event is written: its failure for now is the event's to come again. */
+async function askedBeforeWriting<T>(ask: () => Promise<T>): Promise<T> {
+  try {
+    return await ask();
+  } catch (error) {
+    if (error instanceof PaymentGatewayUnavailableError) throw new UnansweredBeforeWritingError(error.message, { cause: error });
+    throw error;
+  }
+}
+
 /** Events are remembered longer than Stripe retries (3 days), so a very late redelivery is still recognised. */
 export const PROCESSED_EVENT_RETENTION_DAYS = 35;
 
@@ -314,7 +336,7 @@ async function keepsPartialRefundNow(store: BookingStore, tripId: string, paymen
 async function refundsBeforeRecord(deps: PaymentDeps, trip: Trip | undefined, paymentId: string): Promise<RefundsBeforeRecord> {
   const asRead = trip?.chargeRefundedEarly ?? null;
   if (asRead === null) return { asRead };
-  const refundedSoFar = await deps.gateway.refundedSoFar(paymentId);
+  const refundedSoFar = await askedBeforeWriting(() => deps.gateway.refundedSoFar(paymentId));
   return { asRead, ...(refundedSoFar !== undefined && { refundedSoFar }) };
 }
 
@@ -915,7 +937,7 @@ async function recordKeptPartialRefund(deps: PaymentDeps, event: CheckoutComplet
   // Booked before payment records existed: nothing to tell.
   if (trip === undefined || record === undefined) return answerFromState(state, event, 'duplicate');
   // Committed or refused (another event moved the record or the trip first), decided again from what they are now.
-  await tellKeptPartialRefund(deps, trip, record, { eventId: event.eventId });
+  await askedBeforeWriting(() => tellKeptPartialRefund(deps, trip, record, { eventId: event.eventId }));
   return 'state-changed';
 }
 

@@ -5,7 +5,7 @@ import type { Clock } from './collaborators';
 import { StoreUnavailableError } from './errors';
 import type { EventCursor, ProviderMode } from './model';
 import { processedEventRecord } from './audit-trail';
-import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError } from './payment-events';
+import { PROCESSED_EVENT_RETENTION_DAYS, RetryLaterError, UnansweredBeforeWritingError } from './payment-events';
 import { PaymentGatewayUnavailableError, type ListedEvent, type PaymentEventSource } from './payment-gateway';
 
 /** Stripe lists the events of the last 30 days. Processed-event records are kept 35, so every event it lists is recognised. */
@@ -128,7 +128,8 @@ export type ReconciledEvent<Processed> =
   /**
    * What is left of it is a stored refund the provider did not take: its processed-event record stands (this sweep wrote
    * it, a range found it, or another processing wrote it meanwhile) and the processing failed after it, or the provider
-   * failed on a refund stored before (by a traveller's return, whose record is its own). The refund is
+   * failed on a refund stored before (by a traveller's return, whose record is its own); never a question the processing
+   * asked the provider before writing anything, which stops the sweep at the event. The refund is
    * resumeRequestedRefunds' now; the sweep goes on. Processed again only if listed again, as an unrecorded event is.
    */
   | {
@@ -352,8 +353,13 @@ function summaryOf(event: ListedEvent): ListedEventSummary {
   return { id: event.id, type: event.type, created: event.created };
 }
 
-/** The provider did not answer (a refund it was asked for), directly or as the processing's RetryLaterError. */
-function isProviderFailure(error: unknown): boolean {
+/**
+ * The provider did not answer a refund stored before it was asked (by this processing or a traveller's return), directly
+ * or as the processing's RetryLaterError: the refunds due ask again. Not a question asked before anything was written
+ * (UnansweredBeforeWritingError), after which nothing of the event stands but the event itself.
+ */
+function isRefundProviderFailure(error: unknown): boolean {
+  if (error instanceof UnansweredBeforeWritingError) return false;
   return error instanceof PaymentGatewayUnavailableError || (error instanceof RetryLaterError && error.cause instanceof PaymentGatewayUnavailableError);
 }
 
@@ -383,10 +389,10 @@ async function reconcileOne<Processed>(
     processed = await deps.process(event.json, watch);
   } catch (error) {
     // Written by this processing, or by another one meanwhile (a delivery, a second sweep) whose refund this one asked for;
-    // or the provider failed, which the processing asks only for refunds it (or a traveller's return) stored first.
+    // or the provider failed on a refund it (or a traveller's return) stored first.
     const recorded =
       again === 'legacy_retry' ? watch.recordedHere : recordedBefore || watch.recordedHere || (await isRecorded(deps.store, event.id).catch(() => false));
-    if (!recorded && !isProviderFailure(error)) throw error;
+    if (!recorded && !isRefundProviderFailure(error)) throw error;
     return { status: 'deferred', event: summary, error, recordedBefore, missedDelivery: missedDelivery(event, watch, settled) };
   }
   const answer = deps.answerOf(processed);
