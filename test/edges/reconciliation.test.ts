@@ -7,8 +7,8 @@ import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { StoreUnavailableError } from '../../lambdas/shared/domain/errors';
 import type { Slot } from '../../lambdas/shared/domain/model';
-import { PaymentGatewayUnavailableError, type PaymentEventSource } from '../../lambdas/shared/domain/payment-gateway';
-import { StripeEventSource } from '../../lambdas/shared/stripe/stripe-gateway';
+import { PaymentGatewayUnavailableError, type PaymentEventSource, type PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
+import { StripeEventSource, StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 import { OVERDUE_AFTER_MS, RESUME_AFTER_MS } from '../../lambdas/shared/domain/resume-refunds';
 import type { DynamoDbBookingStore } from '../../lambdas/shared/dynamodb/dynamodb-booking-store';
 import { keys } from '../../lambdas/shared/dynamodb/items';
@@ -16,7 +16,7 @@ import type { StripeMode } from '../../lambdas/shared/stripe/stripe-contract';
 import { cursorOf, ReconciliationStoppedError, STRIPE_CURSOR } from '../../lambdas/stripe-reconciler/reconciler';
 import { tripRequest } from '../../scripts/dev-kit/api-gateway-events';
 import { createLocalTripHandler } from '../../scripts/dev-kit/local-trip-handler';
-import { checkoutSession, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { chargeRefunded, checkoutSession, paymentIntentId, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
 import { startStripeFake, type FakeDelivery, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
 import { runOps } from '../../scripts/ops/cli';
 import { checkedOutTrip } from '../support/checked-out';
@@ -375,6 +375,48 @@ describe('a refund stored before the sweep met its event, that Stripe keeps fail
     expect((await lost.trip())?.status).toBe('booked');
     expect(hourLater).toMatchObject({ overdueRefunds: 1 });
     expect(await store.getPaymentRecord(failing.paymentIntent())).toMatchObject({ refunds: [expect.objectContaining({ status: 'requested' })] });
+  });
+
+  it('holds no later lost payment back when the return stored it and its trip keeps another payment’s partial refund (Stripe down for it)', async () => {
+    const store = testStore();
+    const cursor = uniqueId('cursor');
+    const failing = await checkedOut(store);
+    const lost = await checkedOut(store);
+    // Another payment of the trip (a second session), refunded in part before any record of it: the trip keeps it, so the
+    // processing of the trip's own completion asks Stripe what is back of its payment before it reads the payment's record.
+    const partial = chargeRefunded(paymentIntentId(), failing.amount, { refunded: 1_000, tripId: failing.tripId, table: store.tableName });
+    expect((await deliver(store, partial)).body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    // The trip's session charged in another currency than its price: set aside and refunded, the trip still waiting.
+    const sessionId = (await failing.trip())?.checkoutSessionId as string;
+    (fake.session(sessionId) as unknown as { currency: string }).currency = 'usd';
+    fake.dropNextDeliveries(2);
+    await failing.pay();
+    fake.advance(2_000);
+    await lost.pay();
+    // The traveller is back: the return sets the payment aside and stores its refund, which Stripe fails.
+    fake.failNext(1, 500);
+    await travellerReturns(store, failing);
+    expect(await store.getPaymentRecord(failing.paymentIntent())).toMatchObject({
+      setAside: true,
+      refunds: [expect.objectContaining({ status: 'requested' })],
+    });
+    const real = new StripePaymentGateway(async () => fake.client());
+    const down = (paymentId: string) => paymentId === failing.paymentIntent();
+    const fail = () => Promise.reject(new PaymentGatewayUnavailableError('Stripe answered 500'));
+    const gateway: PaymentGateway = {
+      refundable: (paymentId) => real.refundable(paymentId),
+      holdsPayment: (paymentId) => (down(paymentId) ? fail() : real.holdsPayment(paymentId)),
+      findRefund: (paymentId, key) => (down(paymentId) ? fail() : real.findRefund(paymentId, key)),
+      refundedSoFar: (paymentId) => (down(paymentId) ? fail() : real.refundedSoFar(paymentId)),
+      refund: (request) => (down(request.paymentId) ? fail() : real.refund(request)),
+    };
+
+    const first = await reconciler(store, { cursor, gateway }).run();
+
+    expect(first).toMatchObject({ deferred: 1 });
+    expect((await lost.trip())?.status).toBe('booked');
+    expect(await store.getPaymentRecord(failing.paymentIntent())).toMatchObject({ refunds: [expect.objectContaining({ status: 'requested' })] });
+    expect(fake.totalRefunded(failing.paymentIntent())).toBe(0);
   });
 
   it('books a lost payment in every run while Stripe times out on the refunds due (25 s each)', async () => {

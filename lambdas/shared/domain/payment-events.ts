@@ -81,9 +81,9 @@ export class RetryLaterError extends Error {
 }
 
 /**
- * The provider could not answer what the processing asks it before its first write (what is back of a payment): nothing
- * of the event stands and no refund of it is stored, so the event itself must come again. A delivery is answered 500
- * for it, as for any RetryLaterError; the reconciliation sweep stops at it instead of leaving it to the refunds due.
+ * The provider could not answer what the processing asks it before its first write (what is back of a payment), and
+ * nothing stored will finish the event's work: the event itself must come again. A delivery is answered 500 for it, as
+ * for any RetryLaterError; the reconciliation sweep stops at it instead of leaving it to the refunds due.
  */
 export class UnansweredBeforeWritingError extends RetryLaterError {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -92,13 +92,19 @@ export class UnansweredBeforeWritingError extends RetryLaterError {
   }
 }
 
-/** `ask` of the provider before anything of the event is written: its failure for now is the event's to come again. */
-async function askedBeforeWriting<T>(ask: () => Promise<T>): Promise<T> {
+/**
+ * `ask` of the provider before anything of the event is written: its failure for now is the event's to come again
+ * (UnansweredBeforeWritingError), unless `leftToTheLedger` says a record of the payment already holds its work (a
+ * refund stored before, which the refunds due ask for), as a failure after a write is.
+ */
+async function askedBeforeWriting<T>(ask: () => Promise<T>, leftToTheLedger: () => Promise<boolean> = async () => false): Promise<T> {
   try {
     return await ask();
   } catch (error) {
-    if (error instanceof PaymentGatewayUnavailableError) throw new UnansweredBeforeWritingError(error.message, { cause: error });
-    throw error;
+    if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
+    // Not known to be held: the event comes again, which is never wrong, only slower.
+    if (await leftToTheLedger().catch(() => false)) throw error;
+    throw new UnansweredBeforeWritingError(error.message, { cause: error });
   }
 }
 
@@ -336,7 +342,12 @@ async function keepsPartialRefundNow(store: BookingStore, tripId: string, paymen
 async function refundsBeforeRecord(deps: PaymentDeps, trip: Trip | undefined, paymentId: string): Promise<RefundsBeforeRecord> {
   const asRead = trip?.chargeRefundedEarly ?? null;
   if (asRead === null) return { asRead };
-  const refundedSoFar = await askedBeforeWriting(() => deps.gateway.refundedSoFar(paymentId));
+  // A first attempt reads a waiting trip alone: the payment may have a record all the same (set aside on the traveller's
+  // return, its refund stored), whose refunds the refunds due ask for.
+  const refundedSoFar = await askedBeforeWriting(
+    () => deps.gateway.refundedSoFar(paymentId),
+    async () => (await deps.store.getPaymentRecord(paymentId)) !== undefined,
+  );
   return { asRead, ...(refundedSoFar !== undefined && { refundedSoFar }) };
 }
 
