@@ -25,7 +25,8 @@ export function refundCurrency(entry: RefundEntry, chargeCurrency: string): stri
 
 export function refundLine(entry: RefundEntry, currency: string): string {
   const failure = entry.failureCode ? ` (${entry.failureCode})` : '';
-  return `${entry.status}${failure}: ${money(entry.amount, refundCurrency(entry, currency))}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}`;
+  const resolved = entry.resolvedAt ? `, resolved by a person ${entry.resolvedAt}` : '';
+  return `${entry.status}${failure}: ${money(entry.amount, refundCurrency(entry, currency))}${entry.stripeRefundId ? ` as ${entry.stripeRefundId}` : ''}${resolved}`;
 }
 
 /** Columns padded to their widest cell, so a listing reads as a table. */

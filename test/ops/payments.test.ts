@@ -498,6 +498,33 @@ describe('payments retry-refund', () => {
     expectEachShareRefundedAtMostOnce(t.pi, t.paid);
   });
 
+  it('bookings cancel run again after the retry says the share’s refund as it stands: its retry, made (exit 0, no warning)', async () => {
+    const t = await refusedShare([1, 2]);
+    const reference = t.references[0] as string;
+    expect((await ops(['payments', 'retry-refund', t.pi], t.gateway)).code).toBe(0);
+
+    const again = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+
+    expect(again).toMatchObject({ code: 0, err: '' });
+    expect(again.out).toContain(`succeeded: ${eur(t.shares[0] as number)}`);
+    expect(again.out).not.toContain('failed');
+    expect(fake.refundsOf(t.pi)).toHaveLength(1);
+    expect(await t.record()).toMatchObject({ status: 'booked' });
+  });
+
+  it('bookings cancel run again after a person resolved the refused share says it was resolved, not that it is in front of a person', async () => {
+    const t = await refusedShare([1, 2]);
+    const reference = t.references[0] as string;
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'paid back by bank transfer'], t.gateway)).code).toBe(0);
+
+    const again = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'], t.gateway);
+
+    expect(again).toMatchObject({ code: 0, err: '' });
+    expect(again.out).toMatch(new RegExp(`failed \\(charge_disputed\\): ${eur(t.shares[0] as number)}, resolved by a person \\d{4}-`));
+    expect(fake.refundsOf(t.pi)).toHaveLength(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved' });
+  });
+
   it('settles the payment and the trip as refunded when the other booking was cancelled while the refused refund waited for a person', async () => {
     const t = await refusedShare([1, 2]);
     const [first, second] = t.references as [string, string];

@@ -131,7 +131,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const trip = await deps.store.getTrip(booking.tripId);
       const record = await deps.store.getPaymentRecord(booking.paymentId);
       const refundKey = shareRefundKey(booking.paymentId, booking.reference);
-      const existing = record?.refunds.find((entry) => entry.refundKey === refundKey);
+      // Its share's refund as it stands: one refused and asked again since (payments retry-refund) is its retry.
+      const existing = record && shareRefundNow(record, refundKey);
 
       if (booking.status !== 'confirmed') {
         // Its share was asked for when it was cancelled, and Stripe may have taken it already (its answer lost): too late to
@@ -150,7 +151,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
             ok: true,
             released: [],
             alreadyReleased: true,
-            refund: refundOf(issued.record, refundKey) as RefundEntry,
+            refund: shareRefundNow(issued.record, refundKey) as RefundEntry,
             currency: issued.record.currency,
             ...(trip && { tripStatus: trip.status }),
           };
@@ -318,6 +319,19 @@ function shareEntry(
 
 function refundOf(record: PaymentRecord, refundKey: string): RefundEntry | undefined {
   return record.refunds.find((entry) => entry.refundKey === refundKey);
+}
+
+/** A share's refund followed to its latest retry (`retriedAs`, a retry's own retry too): the one that carries its money now. */
+function shareRefundNow(record: PaymentRecord, refundKey: string): RefundEntry | undefined {
+  let entry = refundOf(record, refundKey);
+  const followed = new Set<string>();
+  while (entry?.retriedAs !== undefined && !followed.has(entry.refundKey)) {
+    followed.add(entry.refundKey);
+    const retry = refundOf(record, entry.retriedAs);
+    if (retry === undefined) break;
+    entry = retry;
+  }
+  return entry;
 }
 
 export interface RetryRefundResult {

@@ -1,6 +1,6 @@
 // Operator commands on bookings: list them by trip, slot or user, show one, and cancel one with its share refunded once.
 import { cancelBooking, type CancelBookingResult } from '../../../lambdas/shared/domain/payment-operations';
-import { shareRefundKey } from '../../../lambdas/shared/domain/payment-ledger';
+import { isOpenFailure, shareRefundKey } from '../../../lambdas/shared/domain/payment-ledger';
 import { accountChecked, stripeModeRefusal } from '../stripe-mode';
 import { defineCommand, defineShowCommand, UsageError, type OpsCommand } from '../command';
 import type { Booking } from '../../../lambdas/shared/domain/model';
@@ -153,7 +153,8 @@ const cancel = defineCommand({
  */
 function undoneBy(result: CancelBookingResult, refundAsked: boolean): string | undefined {
   const attention = 'the payment is in front of a person (`npm run ops -- attention list`)';
-  if (result.refund !== undefined && (result.refund.status === 'failed' || result.refund.status === 'canceled')) {
+  // A refusal a person resolved since (settled another way, or not owed) is nobody's to act on any more.
+  if (result.refund !== undefined && isOpenFailure(result.refund)) {
     return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}`;
   }
   if (result.shareUnknown || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
