@@ -119,18 +119,19 @@ describe('a payment already in front of a person', () => {
 });
 
 describe('a gesture made in the Dashboard, then one of our refunds failing', () => {
-  it('says REFUND_UNCLEAR for a share that failed after a gesture, as it does for one refused after a gesture', async () => {
+  it('asks again only what is surely owed for a share that failed after a gesture, as for one refused after a gesture', async () => {
     const t = await bookedTrip([1, 1]);
     const [first, second] = t.references as [string, string];
     // A 20.00 gesture in the Dashboard, reported by charge.refunded.
     await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
     const gesture = await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)));
     expect(gesture.body.outcome).toBe('partial_refund_recorded');
-    // The first booking is cancelled: Stripe takes its refund as pending (its charge.refunded, total 65.00, is on its way).
+    // The first booking is cancelled: what the standing booking does not keep of its share (25.00) is asked, the rest before
+    // a person (was the gesture this share's?); Stripe takes the refund as pending (its charge.refunded, 45.00, on its way).
     fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
-    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
-    const snapshot = { ...chargeRefunded(t.pi, t.paid, { refunded: 2_000 + PRICE, tripId: t.trip.tripId }), created: refund?.created as number };
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
+    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE - 2_000);
+    const snapshot = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: refund?.created as number };
     // The refund fails at the bank 30 s later; its refund.failed arrives before the charge.refunded of its creation.
     const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
     const failure = { ...stripeEvent('refund.failed', refundObject(failed)), created: (refund?.created as number) + 30 };
@@ -140,10 +141,12 @@ describe('a gesture made in the Dashboard, then one of our refunds failing', () 
 
     const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
 
-    // Stripe's total without the failed refund: the gesture, which stays counted.
+    // Stripe's total without the failed refund: the gesture, which stays counted. What is surely owed is asked again; the
+    // standing booking's money stays, and the rest of the share stays before a person.
     expect(before.chargeRefunded).toBe(2_000);
-    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
-    expect(fake.totalRefunded(t.pi)).toBe(2_000);
+    expect(retried.code).toBe(1);
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unclear' } });
     expect(await t.bookingStatus(second)).toBe('confirmed');
   });
 });
@@ -193,7 +196,7 @@ describe('a reason joining a payment already in front of a person', () => {
 });
 
 describe('a gesture in the Dashboard, then two of our refunds failing', () => {
-  it('keeps the gesture counted after the second failure too, and says REFUND_UNCLEAR as for one', async () => {
+  it('keeps the gesture counted after the second failure too, and asks again only what is surely owed, as for one', async () => {
     const t = await bookedTrip([1, 1, 1]);
     const [first, second, third] = t.references as [string, string, string];
     // A 20.00 gesture in the Dashboard, reported by charge.refunded a minute ago.
@@ -201,13 +204,15 @@ describe('a gesture in the Dashboard, then two of our refunds failing', () => {
     expect((await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)))).body.outcome).toBe(
       'partial_refund_recorded',
     );
-    // Two bookings are cancelled: Stripe takes both refunds as pending (their charge.refunded are on their way).
+    // Two bookings are cancelled: Stripe takes both refunds as pending (their charge.refunded are on their way). The first
+    // is asked less the gesture (was it this share's?), the payment before a person; the second in full.
     fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
     // Both fail at the bank; their refund.updated arrive before the charge.refunded of their creation.
-    const [a, b] = fake.refundsOf(t.pi).filter((refund) => refund.amount === PRICE);
+    const [, a, b] = fake.refundsOf(t.pi);
+    expect([a?.amount, b?.amount]).toEqual([PRICE - 2_000, PRICE]);
     const failedA = fake.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card');
     expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedA))))).body.outcome).toBe('needs_attention');
     const afterFirst = await t.record();
@@ -217,9 +222,10 @@ describe('a gesture in the Dashboard, then two of our refunds failing', () => {
 
     const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
 
-    // Nothing is asked without a person (as for one failure after a gesture): the third booking keeps its money.
-    expect({ code: retried.code, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({ code: 1, refundedAtStripe: 2_000 });
-    expect(retried.err).toContain('REFUND_UNCLEAR');
+    // What is surely owed is asked again (as for one failure after a gesture): the third booking keeps its money, and the
+    // first share's rest stays before a person.
+    expect({ code: retried.code, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({ code: 1, refundedAtStripe: t.paid - PRICE });
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unclear' } });
     expect(await t.bookingStatus(third)).toBe('confirmed');
     // The gesture stays counted after each failure: no total was taken after either refund was created.
     expect([afterFirst.chargeRefunded, afterSecond.chargeRefunded]).toEqual([2_000, 2_000]);
@@ -345,15 +351,15 @@ describe('a failure learned without a time of Stripe, then a late total still co
 });
 
 describe('a record stored before the total’s own time was kept (a gesture counted), then our refund failing', () => {
-  it('keeps the gesture counted and says REFUND_UNCLEAR, as for a record written today', async () => {
+  it('keeps the gesture counted and asks again only what is surely owed, as for a record written today', async () => {
     const t = await bookedTrip([1, 1]);
     const [first, second] = t.references as [string, string];
     // A 20.00 gesture in the Dashboard, reported by charge.refunded a minute ago.
     await fake.client().refunds.create({ payment_intent: t.pi, amount: 2_000 });
     await t.webhook.send(signedRequest(createdAt(chargeRefunded(t.pi, t.paid, { refunded: 2_000, tripId: t.trip.tripId }), -60)));
-    // The first booking is cancelled: Stripe takes its refund as pending.
+    // The first booking is cancelled: its share less the gesture is asked (the rest before a person); Stripe takes it as pending.
     fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
     // All of this was stored by yesterday's code: no chargeRefundedTakenAt, no providerCreated on the refund.
     const stored = await t.record();
     const { chargeRefundedTakenAt: _taken, ...yesterdays } = stored;
@@ -364,7 +370,7 @@ describe('a record stored before the total’s own time was kept (a gesture coun
     expect(legacy.chargeRefundedTakenAt).toBeUndefined();
     expect(legacy.chargeRefundedAsOf).toBeDefined();
     // Today's code: the refund fails at the bank (the refund.updated carries its created time).
-    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE);
+    const refund = fake.refundsOf(t.pi).find((candidate) => candidate.amount === PRICE - 2_000);
     const failed = fake.setRefundStatus(refund?.id as string, 'failed', 'expired_or_canceled_card');
     expect((await t.webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failed))))).body.outcome).toBe('needs_attention');
     const after = await t.record();
@@ -372,17 +378,18 @@ describe('a record stored before the total’s own time was kept (a gesture coun
     const retried = await ops(['payments', 'retry-refund', t.pi], t.gateway);
 
     expect(await t.bookingStatus(second)).toBe('confirmed');
-    // The total held was taken a minute before the refund existed: it never counted it, the gesture stays counted.
+    // The total held was taken a minute before the refund existed: it never counted it, the gesture stays counted, and the
+    // standing booking keeps its money.
     expect({ chargeRefunded: after.chargeRefunded, code: retried.code, refundedAtStripe: fake.totalRefunded(t.pi) }).toEqual({
       chargeRefunded: 2_000,
       code: 1,
-      refundedAtStripe: 2_000,
+      refundedAtStripe: PRICE,
     });
   });
 });
 
 describe('a record stored before the total’s own time was kept, whose watermark an earlier failure moved on', () => {
-  it('keeps the gesture counted when a second refund of ours fails, and says REFUND_UNCLEAR (a standing booking)', async () => {
+  it('keeps the gesture counted when a second refund of ours fails, and asks again only what is surely owed (a standing booking)', async () => {
     const store = testStore();
     const slots: Slot[] = [];
     for (let i = 0; i < 3; i++) slots.push(await seedSlot(store, { capacity: 5, priceAmount: PRICE }));
@@ -408,12 +415,14 @@ describe('a record stored before the total’s own time was kept, whose watermar
     // A 20.00 gesture in the Dashboard, reported a minute ago.
     await fake.client().refunds.create({ payment_intent: pi, amount: 2_000 });
     await webhook.send(signedRequest(createdAt(chargeRefunded(pi, trip.amount, { refunded: 2_000, tripId: trip.tripId }), -60)));
-    // Two bookings cancelled, both refunds pending at Stripe.
+    // Two bookings cancelled, both refunds pending at Stripe: the first less the gesture (the rest before a person), the
+    // second in full.
     fake.nextRefundStatus('pending');
-    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(0);
+    expect((await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], gateway)).code).toBe(1);
     fake.nextRefundStatus('pending');
     expect((await ops(['bookings', 'cancel', second, '--reason', 'guide ill'], gateway)).code).toBe(0);
-    const [a, b] = fake.refundsOf(pi).filter((refund) => refund.amount === PRICE);
+    const [, a, b] = fake.refundsOf(pi);
+    expect([a?.amount, b?.amount]).toEqual([PRICE - 2_000, PRICE]);
     // The first fails at the bank (the gesture stays counted, the watermark moves past the failure).
     const failedA = fake.setRefundStatus(a?.id as string, 'failed', 'expired_or_canceled_card');
     expect((await webhook.send(signedRequest(stripeEvent('refund.updated', refundObject(failedA))))).body.outcome).toBe('needs_attention');
@@ -435,7 +444,7 @@ describe('a record stored before the total’s own time was kept, whose watermar
     expect({ chargeRefunded: afterSecond.chargeRefunded, code: retried.code, refundedAtStripe: fake.totalRefunded(pi) }).toEqual({
       chargeRefunded: 2_000,
       code: 1,
-      refundedAtStripe: 2_000,
+      refundedAtStripe: trip.amount - PRICE,
     });
   });
 });

@@ -58,6 +58,9 @@ export interface CancelBookingInput {
   readonly refund: boolean;
 }
 
+/** Why a cancelled booking's share was cut short (CancelBookingResult's `shareUnclear`). */
+export type ShareUnclearCause = 'total_in_doubt' | 'refunded_outside';
+
 export interface CancelBookingResult {
   readonly ok: true;
   readonly released: readonly ReleasedBooking[];
@@ -67,10 +70,12 @@ export interface CancelBookingResult {
   /** A refund was asked for a booking without a share of its own: nothing was refunded, and its payment needs a person. */
   readonly shareUnknown?: true;
   /**
-   * The share was cut short (to `asked`) by a charge total that may count a refund failed since: whether the rest is owed
-   * cannot be told, and the payment needs a person (`share_unclear`).
+   * The share was cut short (to `asked`), and whether the rest is owed cannot be told, so the payment needs a person
+   * (`share_unclear`): `total_in_doubt`, by a charge total that may count a refund failed since; `refunded_outside`, by
+   * money back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a
+   * booking that stands, whose money asking in full could take back.
    */
-  readonly shareUnclear?: { readonly owed: number; readonly asked: number };
+  readonly shareUnclear?: { readonly owed: number; readonly asked: number; readonly why: ShareUnclearCause };
   /**
    * A refund was asked for a booking whose share is priced in another currency than its payment was charged in (its
    * session charged otherwise, `charged_otherwise`): nothing was refunded, and its payment needs a person.
@@ -190,11 +195,26 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
       // What is left of the charge is counted in its currency: a share in another is never cut by it. Nothing is asked;
       // waived, it is waived whole, in its own.
-      const share = !inAnotherCurrency ? Math.min(booking.amount ?? 0, refundableAmount(base)) : input.refund ? 0 : (booking.amount ?? 0);
-      const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
         : [];
+      const refundable = refundableAmount(base);
+      // Money back outside this service (a refund made in the Dashboard) while other bookings of the payment stand, or
+      // shares were waived, may have been this share or a gesture on one of them: asked in full, the share could take back
+      // money that pays for them. What is surely left of it is asked for, and a person settles the rest, as payments
+      // retry-refund answers REFUND_UNCLEAR. Nothing back outside: the shares add up to the payment, and none is cut.
+      const keptByOthers =
+        input.refund && !inAnotherCurrency && refundedOutside(base) > 0
+          ? keptBy(
+              base,
+              others.filter((other) => other.paymentId === booking.paymentId),
+              trip?.currency,
+            )
+          : 0;
+      const surelyLeft = Math.max(0, refundable - keptByOthers);
+      const share = !inAnotherCurrency ? Math.min(booking.amount ?? 0, refundable, surelyLeft) : input.refund ? 0 : (booking.amount ?? 0);
+      const cutForOthers = share < Math.min(booking.amount ?? 0, refundable);
+      const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
@@ -206,7 +226,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // Cut short by a charge total that may count a refund failed since: what is left of the share may be owed or may have
       // gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
       // looks at the charge; what is surely left is asked for.
-      const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && chargeTotalInDoubt(base);
+      const unclearWhy: ShareUnclearCause | undefined = cutForOthers ? 'refunded_outside' : chargeTotalInDoubt(base) ? 'total_in_doubt' : undefined;
+      const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && unclearWhy !== undefined;
       if (shareUnclear) withEntry = withAttention(withEntry, 'share_unclear', at, undefined, true);
       if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
@@ -262,7 +283,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         released: released.released,
         alreadyReleased: false,
         ...(shareUnknown && { shareUnknown: true as const }),
-        ...(shareUnclear && { shareUnclear: { owed: booking.amount ?? 0, asked: share } }),
+        ...(shareUnclear && unclearWhy && { shareUnclear: { owed: booking.amount ?? 0, asked: share, why: unclearWhy } }),
         ...(shareElsewhere && {
           shareInAnotherCurrency: { share: booking.amount ?? 0, shareCurrency: shareCurrency ?? '', chargeCurrency: base.currency },
         }),
@@ -450,13 +471,21 @@ function unclearRetry(
  * cents are no amount of yen).
  */
 async function keptAmount(store: BookingStore, record: PaymentRecord): Promise<number> {
-  const waived = record.refunds.filter((entry) => entry.status === 'waived');
   const trip = record.tripId === undefined ? undefined : await store.getTrip(record.tripId);
   const confirmed = trip
     ? (await store.getBookings(trip.bookingReferences)).filter((booking) => booking.status === 'confirmed' && booking.paymentId === record.paymentId)
     : [];
+  return keptBy(record, confirmed, trip?.currency);
+}
+
+/**
+ * What `confirmed` bookings of the payment (their shares) and its waived shares keep of it; all of it when one of them
+ * cannot be weighed in the charge's currency (a booking without a share of its own, or one priced in another currency).
+ */
+function keptBy(record: PaymentRecord, confirmed: readonly Booking[], tripCurrency: Currency | undefined): number {
+  const waived = record.refunds.filter((entry) => entry.status === 'waived');
   const unweighable =
-    confirmed.some((booking) => booking.amount === undefined || chargedInAnotherCurrency(record, booking.currency ?? trip?.currency ?? record.currency)) ||
+    confirmed.some((booking) => booking.amount === undefined || chargedInAnotherCurrency(record, booking.currency ?? tripCurrency ?? record.currency)) ||
     waived.some((entry) => pricedInAnotherCurrency(entry, record));
   if (unweighable) return record.amountPaid;
   return [...waived, ...confirmed].reduce((sum, kept) => sum + (kept.amount ?? 0), 0);

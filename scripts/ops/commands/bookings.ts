@@ -119,7 +119,11 @@ const cancel = defineCommand({
     const currency = result.currency ?? booking?.currency ?? '';
     const unclear = result.shareUnclear
       ? ` (cut short: ${money(result.shareUnclear.owed - result.shareUnclear.asked, currency)} of its ${money(result.shareUnclear.owed, currency)} may be owed ` +
-        'or may be back already, Stripe’s total may count a refund failed since; the payment is in front of a person)'
+        `or may be back already, ${
+          result.shareUnclear.why === 'refunded_outside'
+            ? 'money came back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a booking that stands'
+            : 'Stripe’s total may count a refund failed since'
+        }; the payment is in front of a person)`
       : '';
     const refundText = result.refund
       ? `${refundLine(result.refund, currency)}${unclear}`
