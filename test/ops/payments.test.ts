@@ -693,9 +693,66 @@ describe('bookings cancel after money came back outside this service', () => {
     expect(await t.bookingStatus(first)).toBe('cancelled');
     expect(await t.bookingStatus(second)).toBe('confirmed');
     expect(await t.available()).toEqual([CAPACITY, CAPACITY - 1]);
-    // Run again: nothing more is asked.
-    expect(again.code).toBe(0);
+    // Run again: nothing more is asked, and it says again what a person settles.
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('cut short');
     expect(fake.totalRefunded(t.pi)).toBe(outside + asked);
+  });
+
+  it('says the share was cut short when run again after Stripe was down the first time, and until a person resolves it', async () => {
+    const t = await refundedInTheDashboard(1_000);
+    const [first] = t.references as [string, string];
+    fake.failNext(1);
+    const whileDown = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway);
+
+    const again = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway);
+    const cutToNothing = await refundedInTheDashboard(PRICE);
+    const [other] = cutToNothing.references as [string, string];
+    expect((await ops(['bookings', 'cancel', other, '--reason', 'guide ill'], cutToNothing.gateway)).code).toBe(1);
+    const otherAgain = await ops(['bookings', 'cancel', other, '--reason', 'guide ill'], cutToNothing.gateway);
+    await ops(['payments', 'resolve', t.pi, '--note', 'the 10.00 was a gesture on the other booking; refunded the rest by hand']);
+    const afterResolve = await ops(['bookings', 'cancel', first, '--reason', 'guide ill'], t.gateway);
+
+    expect(whileDown.err).toContain('STRIPE_UNAVAILABLE');
+    expect(again.code).toBe(1);
+    expect(again.out).toContain(`succeeded: ${eur(PRICE - 1_000)}`);
+    expect(again.out).toContain(`cut short: ${eur(1_000)} of its ${eur(PRICE)} may be owed or may be back already, money came back outside this service`);
+    expect(again.err).toBe('warning: not all of the share was asked of Stripe: the payment is in front of a person (`npm run ops -- attention list`)');
+    expect(fake.totalRefunded(t.pi)).toBe(PRICE);
+    expect(otherAgain.code).toBe(1);
+    expect(otherAgain.out).toContain(`none (cut short: ${eur(PRICE)} of its ${eur(PRICE)} may be owed`);
+    expect(otherAgain.out).not.toContain('without a refund of its own');
+    expect(afterResolve).toMatchObject({ code: 0, err: '' });
+    expect(afterResolve.out).not.toContain('cut short');
+    // The attention list names the booking whose share is unclear.
+    expect((await ops(['attention', 'list'])).out.split('\n').find((line) => line.includes(cutToNothing.pi))).toContain(other);
+  });
+
+  it('reads a share of ours Stripe has given no time for as money beside the Dashboard’s total: a standing booking keeps its money', async () => {
+    const t = await bookedTrip([1, 1, 1]);
+    const [a, b, c] = t.references as [string, string, string];
+    // Support refunds 45.00 in the Dashboard (its charge.refunded on its way, the total taken now).
+    const dashboard = await fake.client().refunds.create({ payment_intent: t.pi, amount: PRICE });
+    const total = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: dashboard.created };
+    // A minute later A is cancelled while Stripe is down for a moment: its share stays requested, with no time of Stripe's.
+    fake.advance(60_000);
+    fake.failNext(1);
+    expect((await ops(['bookings', 'cancel', a, '--reason', 'guide ill'], t.gateway)).code).toBe(1);
+    expect((await t.record()).refunds).toMatchObject([{ status: 'requested', amount: PRICE }]);
+    expect((await t.webhook.send(signedRequest(total))).body.outcome).toBe('partial_refund_recorded');
+
+    // B is cancelled: the 45.00 total may be A's refund (made, its answer lost) or the Dashboard's.
+    const second = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway);
+    const resumed = await ops(['payments', 'resume-refunds'], t.gateway);
+
+    expect(second.code).toBe(1);
+    expect(second.out).toContain(`cut short: ${eur(PRICE)} of its ${eur(PRICE)} may be owed`);
+    // A's refund, asked again by its key, is made: the Dashboard's 45.00 was other money.
+    expect(resumed.code).toBe(0);
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([PRICE, PRICE]);
+    expect(fake.totalRefunded(t.pi)).toBeLessThanOrEqual(t.paid - PRICE);
+    expect(await t.bookingStatus(c)).toBe('confirmed');
+    expect(await t.record()).toMatchObject({ status: 'needs_attention', attention: { reason: 'share_unclear' } });
   });
 
   it('keeps a share waived before as it keeps a standing booking’s: only what is surely left of the last booking’s is asked', async () => {

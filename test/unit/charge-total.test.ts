@@ -10,7 +10,9 @@ import {
   nextEarlyChargeTotals,
   refundableAmount,
   refundedOutside,
+  refundedOutsideAtMost,
   refundEntry,
+  surelyRefundable,
   withChargeTotal,
 } from '../../lambdas/shared/domain/payment-ledger';
 
@@ -186,6 +188,17 @@ describe('what may still be refunded, against the total held', () => {
       expect(refundableAmount(withOurs(fields))).toBe(4_500);
       expect(refundedOutside(withOurs(fields))).toBe(0);
     }
+  });
+
+  it('reads a refund of unknown creation as money beside the total at most, and one the total surely counts as in it', () => {
+    // Unknown creation (still requested: made with its answer lost, or not made yet): the total may be it, or other money.
+    expect({ outside: refundedOutsideAtMost(withOurs({})), left: surelyRefundable(withOurs({})) }).toEqual({ outside: 4_500, left: 0 });
+    // Created before the total was taken: it is in it, nothing else is.
+    const counted = withOurs({ providerCreated: 900 });
+    expect({ outside: refundedOutsideAtMost(counted), left: surelyRefundable(counted) }).toEqual({ outside: 0, left: 4_500 });
+    // Created after: the total is other money, as refundedOutside says too.
+    const after = withOurs({ providerCreated: 1_001 });
+    expect({ outside: refundedOutsideAtMost(after), left: surelyRefundable(after) }).toEqual({ outside: 4_500, left: 0 });
   });
 
   it('compares it with every refund when the total was said without a time, or stored before its time was kept', () => {

@@ -70,6 +70,30 @@ function beyondOurs(record: PaymentRecord): number {
   return Math.max(0, (record.chargeRefunded ?? 0) - sumOf(record.refunds.filter(isLive).filter(countable)));
 }
 
+/**
+ * The most of the payment that may have come back outside this service: refunds made in the Dashboard, and whatever of
+ * Stripe's total no refund of ours is sure to account for. refundedOutside reads a refund of ours Stripe has given no
+ * time for (still `requested`: made, its answer lost, or not made yet) as counted in the total; this reads it as money
+ * beside it, as a share sized beside bookings that stand must.
+ */
+export function refundedOutsideAtMost(record: PaymentRecord): number {
+  const takenAt = record.chargeRefundedTakenAt;
+  const surelyCounted = record.refunds.filter(
+    (entry) =>
+      entry.requestedBy !== 'stripe' &&
+      isLive(entry) &&
+      entry.providerCreated !== undefined &&
+      (takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated <= takenAt),
+  );
+  return Math.max(refundedOutside(record), (record.chargeRefunded ?? 0) - sumOf(surelyCounted));
+}
+
+/** What is left of the payment however Stripe's total is read: paid, less our refunds back or on their way and the most that may be back outside. */
+export function surelyRefundable(record: PaymentRecord): number {
+  const ours = sumOf(record.refunds.filter((entry) => entry.requestedBy !== 'stripe' && isLive(entry)));
+  return Math.max(0, record.amountPaid - ours - refundedOutsideAtMost(record));
+}
+
 /** A refund of ours whose money is back or on its way. */
 function isLive(entry: RefundEntry): boolean {
   return entry.status === 'succeeded' || OPEN_REFUND_STATUSES.includes(entry.status);

@@ -34,11 +34,13 @@ import {
   recordWrite,
   refundableAmount,
   refundedOutside,
+  refundedOutsideAtMost,
   refundEntry,
   resolvedAsSeen,
   settle,
   SHARE_IN_ANOTHER_CURRENCY,
   shareRefundKey,
+  surelyRefundable,
   withAttention,
   withLiveStatus,
 } from './payment-ledger';
@@ -105,6 +107,22 @@ function stripeCouldNotSay(paymentId: string, reference: string, error: PaymentG
   );
 }
 
+/** Why a cancelled booking's share was cut short, named by the booking: a person settles the rest. */
+const SHARE_UNCLEAR = 'share_unclear';
+
+/**
+ * The share a cancellation cut short, while its payment is still in front of a person for it (not resolved since): what
+ * a cancellation run again says, as the first did.
+ */
+function shareLeftUnclear(record: PaymentRecord, booking: Booking, refund: RefundEntry | undefined): CancelBookingResult['shareUnclear'] {
+  const open =
+    record.status === 'needs_attention' && reasonsOf(record.attention).some((known) => known.reason === SHARE_UNCLEAR && known.code === booking.reference);
+  if (!open || booking.amount === undefined) return undefined;
+  const asked = refund?.amount ?? 0;
+  if (asked >= booking.amount) return undefined;
+  return { owed: booking.amount, asked, why: refundedOutsideAtMost(record) > 0 ? 'refunded_outside' : 'total_in_doubt' };
+}
+
 /** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
 function recordOfLegacyBooking(trip: Trip | undefined, booking: Booking, at: string): PaymentRecord {
   return newPaymentRecord(
@@ -150,6 +168,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
               'asks Stripe now; the reconciliation sweep asks every run.',
           );
         }
+        const unclear = record && input.refund ? shareLeftUnclear(record, booking, existing) : undefined;
         if (record && existing?.status === 'requested') {
           const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
           return {
@@ -157,6 +176,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
             released: [],
             alreadyReleased: true,
             refund: shareRefundNow(issued.record, refundKey) as RefundEntry,
+            ...(unclear && { shareUnclear: unclear }),
             currency: issued.record.currency,
             ...(trip && { tripStatus: trip.status }),
           };
@@ -166,6 +186,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           released: [],
           alreadyReleased: true,
           ...(existing && { refund: existing }),
+          ...(unclear && { shareUnclear: unclear }),
           ...(record && { currency: record.currency }),
           ...(trip && { tripStatus: trip.status }),
         };
@@ -201,17 +222,18 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const refundable = refundableAmount(base);
       // Money back outside this service (a refund made in the Dashboard) while other bookings of the payment stand, or
       // shares were waived, may have been this share or a gesture on one of them: asked in full, the share could take back
-      // money that pays for them. What is surely left of it is asked for, and a person settles the rest, as payments
-      // retry-refund answers REFUND_UNCLEAR. Nothing back outside: the shares add up to the payment, and none is cut.
+      // money that pays for them. What is surely left of it, however Stripe's total is read, is asked for, and a person
+      // settles the rest, as payments retry-refund answers REFUND_UNCLEAR. Nothing that may be back outside: the shares add
+      // up to the payment, and none is cut.
       const keptByOthers =
-        input.refund && !inAnotherCurrency && refundedOutside(base) > 0
+        input.refund && !inAnotherCurrency && refundedOutsideAtMost(base) > 0
           ? keptBy(
               base,
               others.filter((other) => other.paymentId === booking.paymentId),
               trip?.currency,
             )
           : 0;
-      const surelyLeft = Math.max(0, refundable - keptByOthers);
+      const surelyLeft = keptByOthers > 0 ? Math.max(0, surelyRefundable(base) - keptByOthers) : refundable;
       const share = !inAnotherCurrency ? Math.min(booking.amount ?? 0, refundable, surelyLeft) : input.refund ? 0 : (booking.amount ?? 0);
       const cutForOthers = share < Math.min(booking.amount ?? 0, refundable);
       const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
@@ -228,7 +250,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // looks at the charge; what is surely left is asked for.
       const unclearWhy: ShareUnclearCause | undefined = cutForOthers ? 'refunded_outside' : chargeTotalInDoubt(base) ? 'total_in_doubt' : undefined;
       const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && unclearWhy !== undefined;
-      if (shareUnclear) withEntry = withAttention(withEntry, 'share_unclear', at, undefined, true);
+      // Named by the booking, so that a cancellation run again says it too (Stripe down the first time, its warning unsaid).
+      if (shareUnclear) withEntry = withAttention(withEntry, SHARE_UNCLEAR, at, booking.reference, true);
       if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
