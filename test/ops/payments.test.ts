@@ -1,6 +1,6 @@
 // Operators and money through the ops CLI and its use cases, against DynamoDB Local and the Stripe fake: every share refunded at most once, never more than was paid.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BOOKED_TRIP_CAPACITY, BOOKED_TRIP_PRICE, bookedTripAt, type BookedTripOptions } from '../support/booked-trip';
+import { BOOKED_TRIP_CAPACITY, BOOKED_TRIP_PRICE, bookedTripAt, cancelledWithAnswerLost, type BookedTripOptions } from '../support/booked-trip';
 import { randomIds, systemClock, type Clock } from '../../lambdas/shared/domain/collaborators';
 import type { PaymentRecord } from '../../lambdas/shared/domain/model';
 import type { PaymentGateway } from '../../lambdas/shared/domain/payment-gateway';
@@ -716,7 +716,8 @@ describe('bookings cancel after money came back outside this service', () => {
     expect(whileDown.err).toContain('STRIPE_UNAVAILABLE');
     expect(again.code).toBe(1);
     expect(again.out).toContain(`succeeded: ${eur(PRICE - 1_000)}`);
-    expect(again.out).toContain(`cut short: ${eur(1_000)} of its ${eur(PRICE)} may be owed or may be back already, money came back outside this service`);
+    // The first run, stopped by Stripe, never said it; the run again says the cut (its cause was the first run's to say).
+    expect(again.out).toContain(`cut short: ${eur(1_000)} of its ${eur(PRICE)} may be owed or may be back already; the payment is in front of a person`);
     expect(again.err).toBe('warning: not all of the share was asked of Stripe: the payment is in front of a person (`npm run ops -- attention list`)');
     expect(fake.totalRefunded(t.pi)).toBe(PRICE);
     expect(otherAgain.code).toBe(1);
@@ -726,6 +727,56 @@ describe('bookings cancel after money came back outside this service', () => {
     expect(afterResolve.out).not.toContain('cut short');
     // The attention list names the booking whose share is unclear.
     expect((await ops(['attention', 'list'])).out.split('\n').find((line) => line.includes(cutToNothing.pi))).toContain(other);
+  });
+
+  it('looks up a share of ours whose answer was lost before sizing the next: Stripe’s total of it is no money back outside', async () => {
+    const t = await bookedTrip([1, 1, 1]);
+    const [a, b, c] = t.references as [string, string, string];
+    await cancelledWithAnswerLost(fake, t, a);
+    const [ours] = fake.refundsOf(t.pi);
+    // Stripe's own total of that refund, and nothing refunded in the Dashboard.
+    const total = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: ours?.created as number };
+    expect((await t.webhook.send(signedRequest(total))).body.outcome).toBe('partial_refund_recorded');
+
+    const second = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway);
+
+    expect(second).toMatchObject({ code: 0, err: '' });
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([PRICE, PRICE]);
+    expect(await t.record()).toMatchObject({ status: 'booked', refunds: [{ providerCreated: ours?.created }, {}] });
+    expect((await t.record()).attention).toBeUndefined();
+    expect(await t.bookingStatus(c)).toBe('confirmed');
+  });
+
+  it('names each booking whose share was cut in attention list, says each again, and one resolve closes both', async () => {
+    const t = await bookedTrip([1, 1, 1, 1]);
+    const [a, b, c, d] = t.references as [string, string, string, string];
+    const dashboard = async (amount: number, total: number) => {
+      await fake.client().refunds.create({ payment_intent: t.pi, amount });
+      expect((await t.webhook.send(signedRequest(chargeRefunded(t.pi, t.paid, { refunded: total, tripId: t.trip.tripId })))).body.outcome).toBe(
+        'partial_refund_recorded',
+      );
+    };
+    await dashboard(PRICE, PRICE);
+    const cutA = await ops(['bookings', 'cancel', a, '--reason', 'guide ill'], t.gateway);
+    await dashboard(1_000, PRICE + 1_000);
+    const cutB = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway);
+    const listed = (await ops(['attention', 'list'])).out.split('\n').find((row) => row.includes(t.pi)) ?? '';
+    const again = [
+      await ops(['bookings', 'cancel', a, '--reason', 'guide ill'], t.gateway),
+      await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway),
+    ];
+    const resolved = await ops(['payments', 'resolve', t.pi, '--note', 'settled both by hand']);
+    const afterResolve = [
+      await ops(['bookings', 'cancel', a, '--reason', 'guide ill'], t.gateway),
+      await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway),
+    ];
+
+    expect([cutA.code, cutB.code, ...again.map((run) => run.code)]).toEqual([1, 1, 1, 1]);
+    expect(listed).toContain(`${a}, ${b}`);
+    expect(fake.totalRefunded(t.pi)).toBeLessThanOrEqual(t.paid - 2 * PRICE);
+    expect([await t.bookingStatus(c), await t.bookingStatus(d)]).toEqual(['confirmed', 'confirmed']);
+    expect(resolved.code).toBe(0);
+    expect(afterResolve.map((run) => run.code)).toEqual([0, 0]);
   });
 
   it('reads a share of ours Stripe has given no time for as money beside the Dashboard’s total: a standing booking keeps its money', async () => {

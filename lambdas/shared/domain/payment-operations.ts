@@ -75,9 +75,10 @@ export interface CancelBookingResult {
    * The share was cut short (to `asked`), and whether the rest is owed cannot be told, so the payment needs a person
    * (`share_unclear`): `total_in_doubt`, by a charge total that may count a refund failed since; `refunded_outside`, by
    * money back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a
-   * booking that stands, whose money asking in full could take back.
+   * booking that stands, whose money asking in full could take back. Without `why` on a cancellation run again: the first
+   * run said it.
    */
-  readonly shareUnclear?: { readonly owed: number; readonly asked: number; readonly why: ShareUnclearCause };
+  readonly shareUnclear?: { readonly owed: number; readonly asked: number; readonly why?: ShareUnclearCause };
   /**
    * A refund was asked for a booking whose share is priced in another currency than its payment was charged in (its
    * session charged otherwise, `charged_otherwise`): nothing was refunded, and its payment needs a person.
@@ -120,7 +121,8 @@ function shareLeftUnclear(record: PaymentRecord, booking: Booking, refund: Refun
   if (!open || booking.amount === undefined) return undefined;
   const asked = refund?.amount ?? 0;
   if (asked >= booking.amount) return undefined;
-  return { owed: booking.amount, asked, why: refundedOutsideAtMost(record) > 0 ? 'refunded_outside' : 'total_in_doubt' };
+  // Why it was cut is the first run's to say: what the record reads now may have been settled since.
+  return { owed: booking.amount, asked };
 }
 
 /** A booking confirmed before payment records existed: its record is made from its trip, and written with the first change. */
@@ -146,6 +148,8 @@ function recordOfLegacyBooking(trip: Trip | undefined, booking: Booking, at: str
  * `requested`; a share is refunded at most once, ever.
  */
 export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput): Promise<CancelBookingResult | BookingFailure> {
+  // Asked once per cancellation: Stripe unable to answer, the share is sized as unclear, never waited on.
+  let lookedUpUnclearRefunds = false;
   return retryWhileStateMoves(
     PAYMENT_RECORD_ATTEMPTS,
     async () => {
@@ -219,6 +223,19 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
         : [];
+      // A refund of ours Stripe has given no time for (still `requested`: made, its answer lost, or not made yet) leaves
+      // unclear whether Stripe's total is it or money back outside, which would cut this share while bookings stand.
+      // Looked up by its key (and asked, if Stripe never made it) before the share is sized, then read again.
+      const othersKeep = others.some((other) => other.paymentId === booking.paymentId) || base.refunds.some((entry) => entry.status === 'waived');
+      if (input.refund && record && othersKeep && !lookedUpUnclearRefunds && refundedOutsideAtMost(base) > refundedOutside(base)) {
+        lookedUpUnclearRefunds = true;
+        try {
+          await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
+          return STATE_MOVED;
+        } catch (error) {
+          if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
+        }
+      }
       const refundable = refundableAmount(base);
       // Money back outside this service (a refund made in the Dashboard) while other bookings of the payment stand, or
       // shares were waived, may have been this share or a gesture on one of them: asked in full, the share could take back
@@ -245,8 +262,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundableAmount(base) > 0;
       if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at, undefined, true);
-      // Cut short by a charge total that may count a refund failed since: what is left of the share may be owed or may have
-      // gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
+      // Cut short for the bookings that stand (above), or by a charge total that may count a refund failed since: what is
+      // left of the share may be owed or may have gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
       // looks at the charge; what is surely left is asked for.
       const unclearWhy: ShareUnclearCause | undefined = cutForOthers ? 'refunded_outside' : chargeTotalInDoubt(base) ? 'total_in_doubt' : undefined;
       const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && unclearWhy !== undefined;

@@ -1,5 +1,6 @@
 // Operator commands on what needs a person: payments and unusable Stripe events, listed together and closed one at a time.
 import { failure } from '../../../lambdas/shared/domain/errors';
+import { reasonsOf } from '../../../lambdas/shared/domain/payment-ledger';
 import { resolvePayment } from '../../../lambdas/shared/domain/payment-operations';
 import { resolveUnusableEvent } from '../../../lambdas/shared/domain/unusable-events';
 import { defineCommand, type OpsCommand } from '../command';
@@ -19,7 +20,10 @@ const list = defineCommand({
         id: record.paymentId,
         tripId: record.tripId,
         reason: record.attention && [record.attention.reason, ...(record.attention.more ?? []).map((more) => more.reason)].join(', '),
-        code: record.attention?.code,
+        // Each reason's code (Stripe's, or the booking a share_unclear names): two bookings' shares cut are two codes.
+        code: reasonsOf(record.attention)
+          .flatMap((reason) => (reason.code === undefined ? [] : [reason.code]))
+          .join(', '),
         paid: money(record.amountPaid, record.currency),
         refunded: money(record.amountRefunded, record.currency),
       })),

@@ -119,11 +119,7 @@ const cancel = defineCommand({
     const currency = result.currency ?? booking?.currency ?? '';
     const unclear = result.shareUnclear
       ? ` (cut short: ${money(result.shareUnclear.owed - result.shareUnclear.asked, currency)} of its ${money(result.shareUnclear.owed, currency)} may be owed ` +
-        `or may be back already, ${
-          result.shareUnclear.why === 'refunded_outside'
-            ? 'money came back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a booking that stands'
-            : 'Stripe’s total may count a refund failed since'
-        }; the payment is in front of a person)`
+        `or may be back already${shareUnclearCause[result.shareUnclear.why ?? 'said_before']}; the payment is in front of a person)`
       : '';
     const refundText = result.refund
       ? `${refundLine(result.refund, currency)}${unclear}`
@@ -150,6 +146,14 @@ const cancel = defineCommand({
     return 1;
   },
 });
+
+/** Why a share was cut short, as the cancellation that cut it says; a cancellation run again says only that it was. */
+const shareUnclearCause = {
+  refunded_outside:
+    ', money came back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a booking that stands',
+  total_in_doubt: ', Stripe’s total may count a refund failed since',
+  said_before: '',
+} as const;
 
 /**
  * What a cancellation asked for and did not bring about, in one line for stderr: the seats are back, but money the
