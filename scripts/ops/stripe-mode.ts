@@ -65,7 +65,9 @@ export async function accountRefusal(context: OpsContext, paymentIds: readonly s
  */
 export class AccountMismatchError extends PaymentGatewayUnavailableError {
   constructor(readonly paymentId: string) {
-    super(`the Stripe account of STRIPE_API_KEY holds no payment ${paymentId} (a key of another account, or a payment Stripe no longer has)`);
+    super(`the Stripe account of STRIPE_API_KEY holds no payment ${paymentId} (a key of another account, or a payment Stripe no longer has)`, {
+      paymentNotHeld: true,
+    });
     this.name = 'AccountMismatchError';
   }
 }

@@ -14,6 +14,7 @@ import { holdFirstCommit } from '../support/held-store';
 import { ops } from '../support/ops';
 import { stillNeedsAttention } from '../../scripts/ops/commands/payments';
 import { webhookHarness } from '../support/webhook';
+import { StripePaymentGateway } from '../../lambdas/shared/stripe/stripe-gateway';
 
 const HOUR = 3_600_000;
 /** Each slot's price a guest, and its capacity, as the shared booked trip seeds them. */
@@ -745,6 +746,43 @@ describe('bookings cancel after money came back outside this service', () => {
     expect(await t.record()).toMatchObject({ status: 'booked', refunds: [{ providerCreated: ours?.created }, {}] });
     expect((await t.record()).attention).toBeUndefined();
     expect(await t.bookingStatus(c)).toBe('confirmed');
+  });
+
+  it.each([
+    { name: 'a key of another Stripe account', code: 2, err: /^error: ACCOUNT_MISMATCH: .*booking PL-\w+ was not cancelled and nothing was asked$/ },
+    {
+      name: 'a key Stripe refuses',
+      code: 1,
+      err: /^error: STRIPE_UNAVAILABLE: Stripe could not say whether .*was not cancelled and nothing was asked; fix STRIPE_API_KEY/,
+    },
+  ])('cancels nothing with $name while a share of ours is unanswered: a key’s mistake is no share before a person', async ({ code, err, name }) => {
+    const t = await bookedTrip([1, 1, 1]);
+    const [a, b] = t.references as [string, string, string];
+    await cancelledWithAnswerLost(fake, t, a);
+    const [ours] = fake.refundsOf(t.pi);
+    const total = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: ours?.created as number };
+    expect((await t.webhook.send(signedRequest(total))).body.outcome).toBe('partial_refund_recorded');
+    const otherAccount = await startStripeFake();
+    fake.refuseApiKey('sk_test_revoked', 401);
+    try {
+      const wrong =
+        name === 'a key Stripe refuses'
+          ? new StripePaymentGateway(async () => fake.client('sk_test_revoked'))
+          : new StripePaymentGateway(async () => otherAccount.client());
+
+      const withWrongKey = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], wrong);
+      const [untouched, record] = [await t.bookingStatus(b), await t.record()];
+      const withRightKey = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], t.gateway);
+
+      expect(withWrongKey.code).toBe(code);
+      expect(withWrongKey.err).toMatch(err);
+      expect(untouched).toBe('confirmed');
+      expect(record.attention).toBeUndefined();
+      expect(withRightKey).toMatchObject({ code: 0, err: '' });
+      expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([PRICE, PRICE]);
+    } finally {
+      await otherAccount.close();
+    }
   });
 
   it('names each booking whose share was cut in attention list, says each again, and one resolve closes both', async () => {

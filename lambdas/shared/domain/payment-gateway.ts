@@ -87,12 +87,18 @@ export class PaymentGatewayUnavailableError extends Error {
   readonly credentialsRejected: boolean;
   /** The provider was not asked at all: too little of the invocation was left to ask it and record its answer. */
   readonly outOfTime: boolean;
+  /**
+   * The credentials' account holds no such payment (a key of another account, found out before asking): nothing was
+   * asked, and asking again with them cannot help.
+   */
+  readonly paymentNotHeld: boolean;
 
-  constructor(message: string, options: { cause?: unknown; credentialsRejected?: boolean; outOfTime?: boolean } = {}) {
+  constructor(message: string, options: { cause?: unknown; credentialsRejected?: boolean; outOfTime?: boolean; paymentNotHeld?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PaymentGatewayUnavailableError';
     this.credentialsRejected = options.credentialsRejected ?? false;
     this.outOfTime = options.outOfTime ?? false;
+    this.paymentNotHeld = options.paymentNotHeld ?? false;
   }
 }
 

@@ -98,13 +98,19 @@ function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId
  * before the record create-booking wrote): nothing is cancelled or asked, since its share sized without it would ask Stripe for
  * money that is back already, refused, and put the payment in front of a person. The operator runs it again.
  */
-function stripeCouldNotSay(paymentId: string, reference: string, error: PaymentGatewayUnavailableError): BookingFailure {
-  const fix = error.credentialsRejected ? 'fix STRIPE_API_KEY, then run it again' : 'run it again';
+function stripeCouldNotSay(
+  paymentId: string,
+  reference: string,
+  error: PaymentGatewayUnavailableError,
+  question = `what is back of payment ${paymentId}`,
+  why = 'refunded in part before its record was written',
+): BookingFailure {
+  const keyMistake = error.credentialsRejected || error.paymentNotHeld;
+  const fix = keyMistake ? 'fix STRIPE_API_KEY, then run it again' : 'run it again';
   return failure(
     'STRIPE_UNAVAILABLE',
-    `Stripe could not say what is back of payment ${paymentId} (${error.message}), refunded in part before its record was written: ` +
-      `booking ${reference} was not cancelled and nothing was asked; ${fix}.`,
-    { retryable: !error.credentialsRejected },
+    `Stripe could not say ${question} (${error.message}), ${why}: booking ${reference} was not cancelled and nothing was asked; ${fix}.`,
+    { retryable: !keyMistake },
   );
 }
 
@@ -234,6 +240,17 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           return STATE_MOVED;
         } catch (error) {
           if (!(error instanceof PaymentGatewayUnavailableError)) throw error;
+          // A key Stripe refuses, or one of another account: a key's mistake puts no payment before a person, and the share
+          // would be asked with the same key. Nothing is cancelled; Stripe down for now, the share is sized as unclear.
+          if (error.credentialsRejected || error.paymentNotHeld) {
+            return stripeCouldNotSay(
+              booking.paymentId,
+              booking.reference,
+              error,
+              `whether its total of payment ${booking.paymentId} counts a refund of ours it has not answered`,
+              'another booking of the payment standing',
+            );
+          }
         }
       }
       const refundable = refundableAmount(base);
