@@ -753,7 +753,7 @@ describe('bookings cancel after money came back outside this service', () => {
     {
       name: 'a key Stripe refuses',
       code: 1,
-      err: /^error: STRIPE_UNAVAILABLE: Stripe could not say whether .*was not cancelled and nothing was asked; fix STRIPE_API_KEY/,
+      err: /^error: STRIPE_UNAVAILABLE: Stripe could not say whether .*was not cancelled and its share was not asked; fix STRIPE_API_KEY/,
     },
   ])('cancels nothing with $name while a share of ours is unanswered: a key’s mistake is no share before a person', async ({ code, err, name }) => {
     const t = await bookedTrip([1, 1, 1]);
@@ -783,6 +783,24 @@ describe('bookings cancel after money came back outside this service', () => {
     } finally {
       await otherAccount.close();
     }
+  });
+
+  it('says a waived share, not a standing booking, made it look the unanswered share up when the last booking is cancelled with a refused key', async () => {
+    const t = await bookedTrip([1, 1, 1]);
+    const [a, b, c] = t.references as [string, string, string];
+    expect((await ops(['bookings', 'cancel', c, '--reason', 'no-show', '--no-refund'], t.gateway)).code).toBe(0);
+    await cancelledWithAnswerLost(fake, t, a);
+    const [ours] = fake.refundsOf(t.pi);
+    const total = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: ours?.created as number };
+    expect((await t.webhook.send(signedRequest(total))).body.outcome).toBe('partial_refund_recorded');
+    fake.refuseApiKey('sk_test_revoked', 401);
+
+    const refused = await ops(['bookings', 'cancel', b, '--reason', 'guide ill'], new StripePaymentGateway(async () => fake.client('sk_test_revoked')));
+
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('a share of the payment waived');
+    expect(refused.err).not.toContain('another booking of the payment standing');
+    expect(await t.bookingStatus(b)).toBe('confirmed');
   });
 
   it('names each booking whose share was cut in attention list, says each again, and one resolve closes both', async () => {

@@ -102,14 +102,17 @@ function stripeCouldNotSay(
   paymentId: string,
   reference: string,
   error: PaymentGatewayUnavailableError,
-  question = `what is back of payment ${paymentId}`,
-  why = 'refunded in part before its record was written',
+  asked: { readonly question: string; readonly why: string; readonly done: string } = {
+    question: `what is back of payment ${paymentId}`,
+    why: 'refunded in part before its record was written',
+    done: 'nothing was asked',
+  },
 ): BookingFailure {
   const keyMistake = error.credentialsRejected || error.paymentNotHeld;
   const fix = keyMistake ? 'fix STRIPE_API_KEY, then run it again' : 'run it again';
   return failure(
     'STRIPE_UNAVAILABLE',
-    `Stripe could not say ${question} (${error.message}), ${why}: booking ${reference} was not cancelled and nothing was asked; ${fix}.`,
+    `Stripe could not say ${asked.question} (${error.message}), ${asked.why}: booking ${reference} was not cancelled and ${asked.done}; ${fix}.`,
     { retryable: !keyMistake },
   );
 }
@@ -243,13 +246,12 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           // A key Stripe refuses, or one of another account: a key's mistake puts no payment before a person, and the share
           // would be asked with the same key. Nothing is cancelled; Stripe down for now, the share is sized as unclear.
           if (error.credentialsRejected || error.paymentNotHeld) {
-            return stripeCouldNotSay(
-              booking.paymentId,
-              booking.reference,
-              error,
-              `whether its total of payment ${booking.paymentId} counts a refund of ours it has not answered`,
-              'another booking of the payment standing',
-            );
+            return stripeCouldNotSay(booking.paymentId, booking.reference, error, {
+              question: `whether its total of payment ${booking.paymentId} counts a refund of ours it has not answered`,
+              why: others.length > 0 ? 'another booking of the payment standing' : 'a share of the payment waived',
+              // The lookup asks Stripe for a refund it never made, and may have recorded answers before the key failed.
+              done: 'its share was not asked',
+            });
           }
         }
       }
