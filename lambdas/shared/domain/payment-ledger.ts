@@ -64,10 +64,21 @@ export function refundableAmount(record: PaymentRecord): number {
 
 /** What Stripe's total holds beyond the refunds of ours back or under way that it can count. */
 function beyondOurs(record: PaymentRecord): number {
+  return Math.max(0, (record.chargeRefunded ?? 0) - sumOf(record.refunds.filter(isLive).filter((entry) => mayCount(record, entry))));
+}
+
+/**
+ * Whether the total held may count `entry`: a total said without a time (or stored before its time was kept) counts every
+ * refund, and one taken at or after Stripe created the refund may; so may any total a refund of unknown creation.
+ */
+function mayCount(record: PaymentRecord, entry: RefundEntry): boolean {
   const takenAt = record.chargeRefundedTakenAt;
-  const countable = (entry: RefundEntry): boolean =>
-    takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated === undefined || entry.providerCreated <= takenAt;
-  return Math.max(0, (record.chargeRefunded ?? 0) - sumOf(record.refunds.filter(isLive).filter(countable)));
+  return takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated === undefined || entry.providerCreated <= takenAt;
+}
+
+/** Our own refunds (not the Dashboard's Stripe told us of) whose money is back or on its way. */
+function ourLiveRefunds(record: PaymentRecord): RefundEntry[] {
+  return record.refunds.filter((entry) => entry.requestedBy !== 'stripe' && isLive(entry));
 }
 
 /**
@@ -77,21 +88,13 @@ function beyondOurs(record: PaymentRecord): number {
  * beside it, as a share sized beside bookings that stand must.
  */
 export function refundedOutsideAtMost(record: PaymentRecord): number {
-  const takenAt = record.chargeRefundedTakenAt;
-  const surelyCounted = record.refunds.filter(
-    (entry) =>
-      entry.requestedBy !== 'stripe' &&
-      isLive(entry) &&
-      entry.providerCreated !== undefined &&
-      (takenAt === undefined || takenAt === COUNTS_EVERY_REFUND || entry.providerCreated <= takenAt),
-  );
+  const surelyCounted = ourLiveRefunds(record).filter((entry) => entry.providerCreated !== undefined && mayCount(record, entry));
   return Math.max(refundedOutside(record), (record.chargeRefunded ?? 0) - sumOf(surelyCounted));
 }
 
 /** What is left of the payment however Stripe's total is read: paid, less our refunds back or on their way and the most that may be back outside. */
 export function surelyRefundable(record: PaymentRecord): number {
-  const ours = sumOf(record.refunds.filter((entry) => entry.requestedBy !== 'stripe' && isLive(entry)));
-  return Math.max(0, record.amountPaid - ours - refundedOutsideAtMost(record));
+  return Math.max(0, record.amountPaid - sumOf(ourLiveRefunds(record)) - refundedOutsideAtMost(record));
 }
 
 /** A refund of ours whose money is back or on its way. */
@@ -127,7 +130,7 @@ function mayStillCountFailed(record: PaymentRecord, entry: RefundEntry): boolean
  * recorded from Stripe's events or only counted in the charge's total. Nothing says which booking it was for.
  */
 export function refundedOutside(record: PaymentRecord): number {
-  const ours = sumOf(record.refunds.filter((entry) => entry.requestedBy !== 'stripe' && isLive(entry)));
+  const ours = sumOf(ourLiveRefunds(record));
   return Math.max(0, record.amountPaid - refundableAmount(record) - ours);
 }
 

@@ -94,9 +94,10 @@ function operatorAudit(deps: Deps, eventType: string, paymentId: string, actorId
 }
 
 /**
- * A cancellation that could not learn what Stripe counts back of its payment (its trip kept a partial refund of it seen
- * before the record create-booking wrote): nothing is cancelled or asked, since its share sized without it would ask Stripe for
- * money that is back already, refused, and put the payment in front of a person. The operator runs it again.
+ * A cancellation that could not learn what its share needs from Stripe before sizing it: by default what Stripe counts
+ * back of its payment (its trip kept a partial refund of it seen before the record create-booking wrote), which sized
+ * without it would ask Stripe for money that is back already, refused, and put the payment in front of a person. Nothing
+ * is cancelled; the operator runs it again (with the key fixed, when it was the key).
  */
 function stripeCouldNotSay(
   paymentId: string,
@@ -226,17 +227,19 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // settles what the booking is owed.
       const shareCurrency = booking.currency ?? trip?.currency;
       const inAnotherCurrency = record !== undefined && shareCurrency !== undefined && chargedInAnotherCurrency(record, shareCurrency);
-      const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundableAmount(base) > 0;
-      // What is left of the charge is counted in its currency: a share in another is never cut by it. Nothing is asked;
-      // waived, it is waived whole, in its own.
+      const refundable = refundableAmount(base);
+      const shareElsewhere = input.refund && inAnotherCurrency && (booking.amount ?? 0) > 0 && refundable > 0;
       const others = trip
         ? (await deps.store.getBookings(trip.bookingReferences)).filter((other) => other.reference !== booking.reference && other.status === 'confirmed')
         : [];
+      // The bookings still standing on this payment, and the shares waived: what they keep of it is never asked for.
+      const standing = others.filter((other) => other.paymentId === booking.paymentId);
+      const othersKeep = standing.length > 0 || base.refunds.some((entry) => entry.status === 'waived');
+      const outsideAtMost = refundedOutsideAtMost(base);
       // A refund of ours Stripe has given no time for (still `requested`: made, its answer lost, or not made yet) leaves
       // unclear whether Stripe's total is it or money back outside, which would cut this share while bookings stand.
       // Looked up by its key (and asked, if Stripe never made it) before the share is sized, then read again.
-      const othersKeep = others.some((other) => other.paymentId === booking.paymentId) || base.refunds.some((entry) => entry.status === 'waived');
-      if (input.refund && record && othersKeep && !lookedUpUnclearRefunds && refundedOutsideAtMost(base) > refundedOutside(base)) {
+      if (input.refund && record && othersKeep && !lookedUpUnclearRefunds && outsideAtMost > refundedOutside(base)) {
         lookedUpUnclearRefunds = true;
         try {
           await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
@@ -248,28 +251,22 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           if (error.credentialsRejected || error.paymentNotHeld) {
             return stripeCouldNotSay(booking.paymentId, booking.reference, error, {
               question: `whether its total of payment ${booking.paymentId} counts a refund of ours it has not answered`,
-              why: others.length > 0 ? 'another booking of the payment standing' : 'a share of the payment waived',
+              why: standing.length > 0 ? 'another booking of the payment standing' : 'a share of the payment waived',
               // The lookup asks Stripe for a refund it never made, and may have recorded answers before the key failed.
               done: 'its share was not asked',
             });
           }
         }
       }
-      const refundable = refundableAmount(base);
       // Money back outside this service (a refund made in the Dashboard) while other bookings of the payment stand, or
       // shares were waived, may have been this share or a gesture on one of them: asked in full, the share could take back
       // money that pays for them. What is surely left of it, however Stripe's total is read, is asked for, and a person
       // settles the rest, as payments retry-refund answers REFUND_UNCLEAR. Nothing that may be back outside: the shares add
       // up to the payment, and none is cut.
-      const keptByOthers =
-        input.refund && !inAnotherCurrency && refundedOutsideAtMost(base) > 0
-          ? keptBy(
-              base,
-              others.filter((other) => other.paymentId === booking.paymentId),
-              trip?.currency,
-            )
-          : 0;
+      const keptByOthers = input.refund && !inAnotherCurrency && outsideAtMost > 0 ? keptBy(base, standing, trip?.currency) : 0;
       const surelyLeft = keptByOthers > 0 ? Math.max(0, surelyRefundable(base) - keptByOthers) : refundable;
+      // What is left of the charge is counted in its currency: a share in another is never cut by it. Nothing is asked;
+      // waived, it is waived whole, in its own.
       const share = !inAnotherCurrency ? Math.min(booking.amount ?? 0, refundable, surelyLeft) : input.refund ? 0 : (booking.amount ?? 0);
       const cutForOthers = share < Math.min(booking.amount ?? 0, refundable);
       const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
@@ -279,7 +276,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at, undefined, true);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
-      const shareUnknown = input.refund && booking.amount === undefined && refundableAmount(base) > 0;
+      const shareUnknown = input.refund && booking.amount === undefined && refundable > 0;
       if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at, undefined, true);
       // Cut short for the bookings that stand (above), or by a charge total that may count a refund failed since: what is
       // left of the share may be owed or may have gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person

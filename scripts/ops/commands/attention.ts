@@ -19,10 +19,12 @@ const list = defineCommand({
         kind: 'payment',
         id: record.paymentId,
         tripId: record.tripId,
-        reason: record.attention && [record.attention.reason, ...(record.attention.more ?? []).map((more) => more.reason)].join(', '),
+        reason: reasonsOf(record.attention)
+          .map((known) => known.reason)
+          .join(', '),
         // Each reason's code (Stripe's, or the booking a share_unclear names): two bookings' shares cut are two codes.
         code: reasonsOf(record.attention)
-          .flatMap((reason) => (reason.code === undefined ? [] : [reason.code]))
+          .flatMap((known) => (known.code === undefined ? [] : [known.code]))
           .join(', '),
         paid: money(record.amountPaid, record.currency),
         refunded: money(record.amountRefunded, record.currency),
