@@ -748,6 +748,32 @@ describe('bookings cancel after money came back outside this service', () => {
     expect(await t.bookingStatus(c)).toBe('confirmed');
   });
 
+  it('looks the unanswered share up by its key a day later (Stripe forgot the key), once, with two cancellations at once', async () => {
+    const t = await bookedTrip([1, 1, 1, 1]);
+    const [a, b, c, d] = t.references as [string, string, string, string];
+    await cancelledWithAnswerLost(fake, t, a);
+    const [ours] = fake.refundsOf(t.pi);
+    const total = { ...chargeRefunded(t.pi, t.paid, { refunded: PRICE, tripId: t.trip.tripId }), created: ours?.created as number };
+    expect((await t.webhook.send(signedRequest(total))).body.outcome).toBe('partial_refund_recorded');
+    fake.advance(25 * HOUR);
+
+    const [second, third] = await Promise.all([t.cancelLater(t.store, hoursLater(25), b), t.cancelLater(t.store, hoursLater(25), c)]);
+
+    expect([second, third]).toMatchObject([
+      { ok: true, refund: { status: 'succeeded', amount: PRICE } },
+      { ok: true, refund: { status: 'succeeded', amount: PRICE } },
+    ]);
+    // A was found by its key, never asked again; B and C once each; D keeps its money.
+    expect(fake.refundsOf(t.pi).map((refund) => refund.amount)).toEqual([PRICE, PRICE, PRICE]);
+    expectEachShareRefundedAtMostOnce(t.pi, t.paid);
+    expect(await t.bookingStatus(d)).toBe('confirmed');
+    // A still pending at Stripe (its answer was lost while pending), found by its key; B and C made, in either order.
+    const refunds = new Map((await t.record()).refunds.map((entry) => [entry.refundKey, entry.status]));
+    expect(Object.fromEntries(refunds)).toEqual({ [t.shareKey(a)]: 'pending', [t.shareKey(b)]: 'succeeded', [t.shareKey(c)]: 'succeeded' });
+    expect(await t.record()).toMatchObject({ status: 'booked' });
+    expect((await t.record()).attention).toBeUndefined();
+  });
+
   it.each([
     { name: 'a key of another Stripe account', code: 2, err: /^error: ACCOUNT_MISMATCH: .*booking PL-\w+ was not cancelled and nothing was asked$/ },
     {
