@@ -271,6 +271,28 @@ describe('bookings cancel', () => {
     expect(fake.totalRefunded(t.pi)).toBe(t.paid);
   });
 
+  it('says --no-refund waives no share Stripe refused for good, run again, and names the command that closes it; nothing is asked', async () => {
+    const t = await refusedShare([2]);
+    const reference = t.references[0] as string;
+    const before = await t.record();
+    const calls = fake.calls.length;
+
+    const waive = await ops(['bookings', 'cancel', reference, '--reason', 'waive it', '--no-refund'], t.gateway);
+
+    expect(waive.code).toBe(1);
+    expect(waive.out).toContain('failed (charge_disputed)');
+    expect(waive.err.split('\n')).toEqual([
+      "warning: Stripe refused the share's refund for good (charge_disputed): nothing was refunded, and the payment is in front of a person " +
+        `(\`npm run ops -- attention list\`); --no-refund waives no share asked for already: \`payments resolve ${t.pi} --note TEXT\` closes it without a refund`,
+    ]);
+    expect(fake.calls.length).toBe(calls);
+    expect(await t.record()).toEqual(before);
+    // The command it names closes it: never asked again, nothing refunded.
+    expect((await ops(['payments', 'resolve', t.pi, '--note', 'waived with the traveller'])).code).toBe(0);
+    expect(await t.record()).toMatchObject({ status: 'resolved', refunds: [{ status: 'failed', resolvedAt: expect.any(String) }] });
+    expect(fake.totalRefunded(t.pi)).toBe(0);
+  });
+
   it('never refunds a share cancelled with --no-refund, even when cancelled again without it', async () => {
     const t = await bookedTrip([2]);
     const reference = t.references[0] as string;

@@ -140,7 +140,7 @@ const cancel = defineCommand({
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
       ['reference', 'released', 'alreadyReleased', 'refund', 'trip'],
     );
-    const leftUndone = undoneBy(result, refund);
+    const leftUndone = undoneBy(result, refund, booking?.paymentId ?? '');
     if (leftUndone === undefined) return 0;
     context.err(`warning: ${leftUndone}`);
     return 1;
@@ -159,11 +159,15 @@ const shareUnclearCause = {
  * What a cancellation asked for and did not bring about, in one line for stderr: the seats are back, but money the
  * operator meant to return is not on its way (a script, or a person reading only the exit status, must not take it as done).
  */
-function undoneBy(result: CancelBookingResult, refundAsked: boolean): string | undefined {
+function undoneBy(result: CancelBookingResult, refundAsked: boolean, paymentId: string): string | undefined {
   const attention = 'the payment is in front of a person (`npm run ops -- attention list`)';
   // A refusal a person resolved since (settled another way, or not owed) is nobody's to act on any more.
   if (result.refund !== undefined && isOpenFailure(result.refund)) {
-    return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}`;
+    // Run again with --no-refund, the share stays as asked: waiving is the person's closing of the payment, not this flag's.
+    const notWaived = refundAsked
+      ? ''
+      : `; --no-refund waives no share asked for already: \`payments resolve ${paymentId} --note TEXT\` closes it without a refund`;
+    return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}${notWaived}`;
   }
   if (result.shareUnknown || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
   if (result.shareUnclear) return `not all of the share was asked of Stripe: ${attention}`;
