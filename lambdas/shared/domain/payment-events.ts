@@ -595,18 +595,22 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
   const at = deps.clock.now().toISOString();
   const refunded: PaymentRecord = record
     ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt, event.amountRefunded).record, 'refunded')
-    : newPaymentRecord(
-        {
-          paymentId: event.paymentId,
-          status: 'refunded',
-          tripId,
-          setAside: false,
-          reason: 'payment_refunded',
-          amountPaid: event.amount,
-          chargeRefunded: event.amountRefunded,
-          currency: event.currency,
-        },
-        at,
+    : // Stripe's total with the time it was taken, as every record keeps it: a refund of it failing later comes off it.
+      withChargeTotal(
+        newPaymentRecord(
+          {
+            paymentId: event.paymentId,
+            status: 'refunded',
+            tripId,
+            setAside: false,
+            reason: 'payment_refunded',
+            amountPaid: event.amount,
+            currency: event.currency,
+          },
+          at,
+        ),
+        event.amountRefunded,
+        event.occurredAt,
       );
   const result = await releaseBookings(
     deps,
@@ -726,18 +730,23 @@ async function commitRecord(
 async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip: Trip | undefined): Promise<StepResult> {
   const at = deps.clock.now().toISOString();
   const tripId = event.tripId ?? trip?.tripId;
-  const record = newPaymentRecord(
-    {
-      paymentId: event.paymentId,
-      status: 'refunded',
-      ...(tripId !== undefined && { tripId }),
-      setAside: false,
-      reason: 'refunded_before_confirmation',
-      amountPaid: event.amount,
-      chargeRefunded: event.amountRefunded,
-      currency: event.currency,
-    },
-    at,
+  // Stripe's total with the time it was taken, as every record keeps it: the Dashboard's refund failing later (a card
+  // closed, a bank returning it) comes off it, and the money Stripe holds again is asked for, not read as back.
+  const record = withChargeTotal(
+    newPaymentRecord(
+      {
+        paymentId: event.paymentId,
+        status: 'refunded',
+        ...(tripId !== undefined && { tripId }),
+        setAside: false,
+        reason: 'refunded_before_confirmation',
+        amountPaid: event.amount,
+        currency: event.currency,
+      },
+      at,
+    ),
+    event.amountRefunded,
+    event.occurredAt,
   );
   const closesTrip = trip !== undefined && trip.tripId === tripId && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
   const write: AtomicWrite = {

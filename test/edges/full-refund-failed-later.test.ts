@@ -1,0 +1,129 @@
+// A whole payment refunded in the Dashboard before our record of it, its refund failing later: the money Stripe holds again is never read as back.
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { keys } from '../../lambdas/shared/dynamodb/items';
+import { TRIP_MARK } from '../../lambdas/shared/stripe/stripe-contract';
+import { refundObject, signedRequest, stripeEvent } from '../../scripts/dev-kit/stripe-events';
+import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/local/stripe-fake';
+import { ops } from '../support/ops';
+import { paymentScenario } from '../support/payment-scenario';
+import { testReconciler } from '../support/reconciler';
+import { testDocumentClient, testTableName } from '../support/store';
+
+const HOUR = 3_600_000;
+
+let fake: StripeFake;
+beforeEach(async () => {
+  fake = await startStripeFake();
+});
+afterEach(() => fake.close());
+
+/**
+ * The whole payment refunded in the Dashboard (pending, as a card refund is), Stripe's own charge.refunded carrying our
+ * checkout's mark as the PaymentIntent's metadata is copied to its charge, and the refund.failed Stripe sends when the
+ * bank returns it a second later.
+ */
+async function dashboardRefundFailingLater(s: Awaited<ReturnType<typeof paymentScenario>>) {
+  fake.nextRefundStatus('pending');
+  const made = await fake.client().refunds.create({ payment_intent: s.paymentIntent });
+  const total = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
+  (total.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
+  const failed = fake.setRefundStatus(made.id, 'failed', 'expired_or_canceled_card');
+  const failure = { ...stripeEvent('refund.failed', refundObject(failed), `evt_failed_${made.id}`), created: made.created + 1 };
+  return { made, total, failure };
+}
+
+const retryRefund = (s: Awaited<ReturnType<typeof paymentScenario>>) => ops(['payments', 'retry-refund', s.paymentIntent, '--actor', 'ana'], s.gateway);
+
+describe('a full refund made in the Dashboard before the confirmation, failed at the bank later', () => {
+  it('no longer counts the failed refund as back: the payment is before a person, and the retry asks Stripe for all of it once, run twice at once and again a day later', async () => {
+    const s = await paymentScenario(fake);
+    const { made, total, failure } = await dashboardRefundFailingLater(s);
+
+    expect((await s.webhook.send(signedRequest(total))).body.outcome).toBe('refund_recorded');
+    expect((await s.pay()).body.outcome).toBe('already_refunded');
+    expect((await s.webhook.send(signedRequest(failure))).body).toMatchObject({ outcome: 'needs_attention', reason: 'expired_or_canceled_card' });
+
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(0);
+    expect(await s.record()).toMatchObject({
+      status: 'needs_attention',
+      reason: 'refunded_before_confirmation',
+      amountRefunded: 0,
+      attention: { reason: 'refund_failed', code: 'expired_or_canceled_card', previousStatus: 'refund_pending' },
+      refunds: [{ status: 'failed', stripeRefundId: made.id, amount: s.trip.amount }],
+    });
+    expect(await s.tripStatus()).toBe('refunded');
+    expect(await s.available()).toEqual([5, 5]);
+
+    const [first, second] = await Promise.all([retryRefund(s), retryRefund(s)]);
+
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+    expect(fake.refundsOf(s.paymentIntent).filter((refund) => refund.status === 'succeeded')).toHaveLength(1);
+    expect(await s.record()).toMatchObject({ status: 'refunded', amountRefunded: s.trip.amount });
+
+    // A day later Stripe has forgotten the key: the payment settled, nothing is asked again.
+    fake.advance(25 * HOUR);
+    const later = await retryRefund(s);
+    expect(later).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
+    expect(fake.refundsOf(s.paymentIntent).filter((refund) => refund.status === 'succeeded')).toHaveLength(1);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+  });
+
+  it('keeps the payment before a person when Stripe refuses the retry for good, nothing counted back', async () => {
+    const s = await paymentScenario(fake);
+    const { total, failure } = await dashboardRefundFailingLater(s);
+    await s.webhook.send(signedRequest(total));
+    await s.pay();
+    await s.webhook.send(signedRequest(failure));
+    fake.refuseNext('charge_disputed');
+
+    const retried = await retryRefund(s);
+
+    expect(retried.code).toBe(1);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(0);
+    expect(await s.record()).toMatchObject({
+      status: 'needs_attention',
+      amountRefunded: 0,
+      attention: { code: 'charge_disputed' },
+      refunds: [{ status: 'failed' }, { status: 'failed', failureCode: 'charge_disputed' }],
+    });
+  });
+
+  it('is found by the sweep when the failure was delivered before the total, and is then counted as not back', async () => {
+    const s = await paymentScenario(fake);
+    const { total, failure } = await dashboardRefundFailingLater(s);
+    // Stripe lists it as it lists every event of the account.
+    fake.events.push(failure as unknown as FakeEvent);
+
+    expect((await s.webhook.send(signedRequest(failure))).body.outcome).toBe('no_change');
+    expect((await s.webhook.send(signedRequest(total))).body.outcome).toBe('refund_recorded');
+    expect((await s.pay()).body.outcome).toBe('already_refunded');
+    await testReconciler(fake, s.store).run();
+
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(0);
+    expect(await s.record()).toMatchObject({ status: 'needs_attention', amountRefunded: 0, attention: { code: 'expired_or_canceled_card' } });
+    expect((await retryRefund(s)).code).toBe(0);
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+  });
+});
+
+describe('a full refund of a trip booked before payment records existed, failed at the bank later', () => {
+  it('no longer counts the failed refund as back, and the retry asks Stripe for all of it once', async () => {
+    const s = await paymentScenario(fake);
+    expect((await s.pay()).body).toMatchObject({ outcome: 'booked' });
+    // Booked by the old code: no payment record, only the trip indexed under its payment.
+    await testDocumentClient().send(new DeleteCommand({ TableName: testTableName(), Key: keys.paymentRecord(s.paymentIntent) }));
+    const { total, failure } = await dashboardRefundFailingLater(s);
+
+    expect((await s.webhook.send(signedRequest(total))).body.outcome).toBe('released');
+    expect((await s.webhook.send(signedRequest(failure))).body.outcome).toBe('needs_attention');
+
+    expect(await s.record()).toMatchObject({ status: 'needs_attention', amountRefunded: 0, attention: { previousStatus: 'refund_pending' } });
+    expect(await s.available()).toEqual([5, 5]);
+    expect((await retryRefund(s)).code).toBe(0);
+    expect(await retryRefund(s)).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
+    expect(fake.refundsOf(s.paymentIntent).filter((refund) => refund.status === 'succeeded')).toHaveLength(1);
+  });
+});
