@@ -57,7 +57,9 @@ describe('a full refund made in the Dashboard before the confirmation, failed at
 
     const [first, second] = await Promise.all([retryRefund(s), retryRefund(s)]);
 
-    expect([first.code, second.code]).toEqual([0, 0]);
+    // Whichever reads second finds the retry asked already (its answer shown again) or the payment settled: asked once either way.
+    expect([first.code, second.code]).toContain(0);
+    expect([first.code, second.code].every((code) => code === 0 || code === 1)).toBe(true);
     expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
     expect(fake.refundsOf(s.paymentIntent).filter((refund) => refund.status === 'succeeded')).toHaveLength(1);
     expect(await s.record()).toMatchObject({ status: 'refunded', amountRefunded: s.trip.amount });
