@@ -254,6 +254,32 @@ describe('ops bookings', () => {
     expect(JSON.stringify(json.find((entry) => entry.eventType === 'booking.cancelled')?.metadata)).toContain(reference);
   });
 
+  it('says so, exit 1, when the share of a payment taken outside Stripe is not refunded: the payment is before a person for it', async () => {
+    const store = testStore();
+    const slot = await seedSlot(store, { capacity: 8, priceAmount: 8_000 });
+    const trip = await createPendingTrip(store, [[slot, 7]]);
+    // Taken outside Stripe, as the local demo's seed and create-booking's direct payments are: no PaymentIntent to refund.
+    const paymentId = `pay-${uniqueId('desk')}`;
+    const booked = await confirmTrip(deps(store), confirmationOf(trip, paymentId));
+    if (!booked.ok) expect.fail(booked.message);
+    const reference = booked.bookings[0]!.reference;
+
+    const cancelled = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill']);
+
+    expect(cancelled.code).toBe(1);
+    expect(cancelled.out).toContain(
+      'none (its payment was not taken through a Stripe PaymentIntent, so Stripe cannot refund it; the payment is in front of a person)',
+    );
+    expect(cancelled.err.split('\n')).toEqual(['warning: nothing was refunded: the payment is in front of a person (`npm run ops -- attention list`)']);
+    expect((await readSlot(store, slot.slotId))?.availableCount).toBe(8);
+    expect(await store.getPaymentRecord(paymentId)).toMatchObject({ status: 'needs_attention', attention: { reason: 'not_refundable' }, refunds: [] });
+    expect(await store.listAudit('payment', paymentId)).toMatchObject([
+      { eventType: 'payment.needs_attention', actorType: 'operator', metadata: { reason: 'not_refundable', reference, cancellation: 'guide ill' } },
+    ]);
+    const attention = await ops(['attention', 'list']);
+    expect(attention.out.split('\n').find((line) => line.includes(paymentId))).toMatch(/not_refundable/);
+  });
+
   it('refuses to cancel a Stripe-paid booking without a way to refund it, unless --no-refund', async () => {
     const { store, slot, reference } = await bookedTrip();
 

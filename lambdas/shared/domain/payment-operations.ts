@@ -72,6 +72,11 @@ export interface CancelBookingResult {
   /** A refund was asked for a booking without a share of its own: nothing was refunded, and its payment needs a person. */
   readonly shareUnknown?: true;
   /**
+   * A refund was asked for a share of a payment Stripe cannot refund (taken without a PaymentIntent, or outside Stripe, as
+   * create-booking's direct payments and the local demo's seed are): nothing was refunded, and its payment needs a person.
+   */
+  readonly notRefundable?: true;
+  /**
    * The share was cut short (to `asked`), and whether the rest is owed cannot be told, so the payment needs a person
    * (`share_unclear`): `total_in_doubt`, by a charge total that may count a refund failed since; `refunded_outside`, by
    * money back outside this service (a refund made in the Dashboard) that may have been this share or a gesture on a
@@ -273,7 +278,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
-      if (input.refund && share > 0 && !entry) withEntry = withAttention(withEntry, 'not_refundable', at, undefined, true);
+      const notRefundable = input.refund && share > 0 && !entry;
+      if (notRefundable) withEntry = withAttention(withEntry, 'not_refundable', at, undefined, true);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundable > 0;
@@ -286,6 +292,13 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       // Named by the booking, so that a cancellation run again says it too (Stripe down the first time, its warning unsaid).
       if (shareUnclear) withEntry = withAttention(withEntry, SHARE_UNCLEAR, at, booking.reference, true);
       if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
+      // The payment's own trail says why it went before a person, as it does when one of Stripe's events puts it there.
+      const raised = [
+        ...(notRefundable ? ['not_refundable'] : []),
+        ...(shareUnknown ? ['share_unknown'] : []),
+        ...(shareUnclear ? [SHARE_UNCLEAR] : []),
+        ...(shareElsewhere ? [SHARE_IN_ANOTHER_CURRENCY] : []),
+      ];
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -313,6 +326,13 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
                   }),
                 ]
               : []),
+            ...raised.map((reason) =>
+              operatorAudit(deps, 'payment.needs_attention', booking.paymentId, input.actorId, {
+                reason,
+                reference: booking.reference,
+                cancellation: input.reason,
+              }),
+            ),
             // The trip's own trail says why it left `booked`, as its bookings' trails do.
             ...(last
               ? [
@@ -339,6 +359,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         released: released.released,
         alreadyReleased: false,
         ...(shareUnknown && { shareUnknown: true as const }),
+        ...(notRefundable && { notRefundable: true as const }),
         ...(shareUnclear && unclearWhy && { shareUnclear: { owed: booking.amount ?? 0, asked: share, why: unclearWhy } }),
         ...(shareElsewhere && {
           shareInAnotherCurrency: { share: booking.amount ?? 0, shareCurrency: shareCurrency ?? '', chargeCurrency: base.currency },

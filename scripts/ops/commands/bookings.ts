@@ -129,12 +129,14 @@ const cancel = defineCommand({
           ? 'none (released before, without a refund of its own)'
           : result.shareUnknown
             ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
-            : result.shareInAnotherCurrency
-              ? `none (its share, ${money(result.shareInAnotherCurrency.share, result.shareInAnotherCurrency.shareCurrency)}, is priced in another currency ` +
-                `than its payment was charged in, ${result.shareInAnotherCurrency.chargeCurrency.toUpperCase()}: nothing was asked of Stripe; the payment is in front of a person)`
-              : refund
-                ? 'none (nothing paid through Stripe)'
-                : 'none (--no-refund)';
+            : result.notRefundable
+              ? 'none (its payment was not taken through a Stripe PaymentIntent, so Stripe cannot refund it; the payment is in front of a person)'
+              : result.shareInAnotherCurrency
+                ? `none (its share, ${money(result.shareInAnotherCurrency.share, result.shareInAnotherCurrency.shareCurrency)}, is priced in another currency ` +
+                  `than its payment was charged in, ${result.shareInAnotherCurrency.chargeCurrency.toUpperCase()}: nothing was asked of Stripe; the payment is in front of a person)`
+                : refund
+                  ? 'none (nothing paid through Stripe)'
+                  : 'none (--no-refund)';
     context.print(
       result,
       [{ reference, released: result.released.length > 0, alreadyReleased: result.alreadyReleased, refund: refundText, trip: result.tripStatus ?? '' }],
@@ -169,7 +171,7 @@ function undoneBy(result: CancelBookingResult, refundAsked: boolean, paymentId: 
       : `; --no-refund waives no share asked for already: \`payments resolve ${paymentId} --note TEXT\` closes it without a refund`;
     return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}${notWaived}`;
   }
-  if (result.shareUnknown || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
+  if (result.shareUnknown || result.notRefundable || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
   if (result.shareUnclear) return `not all of the share was asked of Stripe: ${attention}`;
   if (refundAsked && result.refund?.status === 'waived') {
     return 'nothing was refunded: this booking’s share was waived when it was cancelled with --no-refund, for good; refund it in the Stripe Dashboard if it is owed (recorded here when Stripe reports it)';
