@@ -57,6 +57,8 @@ export interface OpsContext extends Printer {
 }
 
 export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>): OpsContext {
+  checkEndpoint(flags.endpoint, '--endpoint');
+  checkEndpoint(io.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT');
   // The running local stack counts only when the command is aimed at it: no other endpoint or port named, or the one its
   // DynamoDB Local answers on (its Stripe stand-in then refunds, as without them).
   const named = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (io.env.DYNAMODB_PORT ? `http://127.0.0.1:${io.env.DYNAMODB_PORT}` : undefined);
@@ -82,6 +84,13 @@ export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>)
     stripeMode: stripeModeOf(stripe.apiKey ?? ''),
     actor: flags.actor ?? io.env.USER ?? 'operator',
   };
+}
+
+/** A mistyped endpoint is bad usage, said before anything is sent: the SDK's own words (\`Invalid URL\`) name nothing. */
+function checkEndpoint(endpoint: string | undefined, source: string): void {
+  if (endpoint === undefined || endpoint === '') return;
+  const protocol = URL.canParse(endpoint) ? new URL(endpoint).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${source} must be an http(s) URL, such as http://127.0.0.1:8000; got "${endpoint}"`);
 }
 
 /** Whether `endpoint` is where the running local stack's DynamoDB Local answers (on this machine, at its port). */

@@ -179,6 +179,20 @@ describe('ops, a flag given no value', () => {
   });
 });
 
+describe('ops, an endpoint that is no URL', () => {
+  it.each([
+    { argv: ['slots', 'list', '--endpoint', 'notaurl'], env: {}, message: '--endpoint must be an http(s) URL, such as http://127.0.0.1:8000; got "notaurl"' },
+    { argv: ['slots', 'list', '--endpoint', 'ftp://127.0.0.1:8000'], env: {}, message: '--endpoint must be an http(s) URL' },
+    { argv: ['slots', 'list'], env: { DYNAMODB_ENDPOINT: '127.0.0.1:8000' }, message: 'DYNAMODB_ENDPOINT must be an http(s) URL' },
+  ])('is bad usage, exit 2, said in one line before anything is sent: $message', async ({ argv, env, message }) => {
+    const err: string[] = [];
+    const code = await runOps(argv, { out: () => undefined, err: (line) => err.push(line), env });
+
+    expect(code).toBe(2);
+    expect(err).toEqual([expect.stringContaining(`error: USAGE: ${message}`)]);
+  });
+});
+
 describe('ops help', () => {
   it.each([['--help'], ['-h'], ['help']])('prints every command for %s and exits 0', async (...argv) => {
     const result = await ops(argv);
