@@ -198,6 +198,9 @@ function reportFailure(error: unknown, io: CliIo): number {
     io.err(
       `error: NO_AWS_CREDENTIALS: ${message}; with --region, the table is in AWS: set AWS_PROFILE (or run aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
     );
+  } else if (name === 'StoredDataError') {
+    // An item that no longer reads (a count of the wrong type, a field lost): nothing was changed, and no retry will read it.
+    io.err(`error: STORED_DATA_UNUSABLE: ${message}; nothing was changed: repair the item in the table (\`npm run ops -- check\` lists every one)`);
   } else if (name === 'StoreUnavailableError' || name === 'ResourceNotFoundException') {
     // Not reached at all, or reached but too busy to answer (throttled, keys left unprocessed after every round).
     io.err(

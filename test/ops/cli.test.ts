@@ -6,7 +6,9 @@ import { StripeCheckoutSessions, StripePaymentGateway } from '../../lambdas/shar
 import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
-import { overwriteSlot, readSlot, seedSlot, spoilSlotCounts, storeOnOwnTable, testStore, uniqueId } from '../support/store';
+import { overwriteSlot, readSlot, seedSlot, spoilSlotCounts, storeOnOwnTable, testDocumentClient, testStore, testTableName, uniqueId } from '../support/store';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../lambdas/shared/dynamodb/items';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
 import { MAX_AMOUNT_MINOR_UNITS, MAX_GUESTS_PER_ITEM, MAX_SLOT_PRICE, MAX_TRIP_ITEMS } from '../../lambdas/shared/domain/trip-input';
@@ -417,6 +419,26 @@ describe('a slot that no longer reads', () => {
     expect(checked.code).toBe(1);
     expect(checked.out).not.toContain('slots checked');
     expect(checked.err).toContain(`unusable slot ${broken.slotId}`);
-    expect(checked.err).toContain('1 items above no longer read');
+    expect(checked.err).toContain('1 item above no longer reads: the check could not look at it.');
+  });
+
+  it('is not changed by slots block or set-capacity, which say the item no longer reads, exit 1', async () => {
+    const store = testStore();
+    const broken = await seedSlot(store, { capacity: 3 });
+    await spoilSlotCounts(testTableName(), broken.slotId);
+    const before = await testDocumentClient().send(new GetCommand({ TableName: testTableName(), Key: keys.slot(broken.slotId) }));
+
+    for (const argv of [
+      ['slots', 'block', broken.slotId],
+      ['slots', 'set-capacity', broken.slotId, '6'],
+    ]) {
+      const refused = await ops(argv);
+      expect(refused.code).toBe(1);
+      expect(refused.err.split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^error: STORED_DATA_UNUSABLE: Stored slot ${broken.slotId} is unusable: .*; nothing was changed: repair the item`)),
+      ]);
+    }
+    const after = await testDocumentClient().send(new GetCommand({ TableName: testTableName(), Key: keys.slot(broken.slotId) }));
+    expect(after.Item).toEqual(before.Item);
   });
 });

@@ -15,7 +15,8 @@ const check = defineCommand({
       for (const item of slots.unusable) err(`unusable ${item.entity} ${item.id}: ${item.problem}`);
       if (slots.drifted.length === 0 && slots.unsettled.length === 0 && slots.unusable.length === 0)
         out(`${slots.slots} slots checked: capacity = available + confirmed guests, and available − held = unheld ≥ 0, everywhere.`);
-      if (slots.unusable.length > 0) err(`${slots.unusable.length} items above no longer read: the check could not look at them.`);
+      if (slots.unusable.length === 1) err('1 item above no longer reads: the check could not look at it.');
+      else if (slots.unusable.length > 0) err(`${slots.unusable.length} items above no longer read: the check could not look at them.`);
       if (slots.drifted.length > 0) {
         printTable(
           [...slots.drifted],
