@@ -14,7 +14,8 @@ import { localSettings, readRunningStack } from './local-settings';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // The variables given, else what a running `npm start` recorded, else the defaults: the same stack `npm start` printed.
-const settings = localSettings(process.env, readRunningStack());
+const running = readRunningStack();
+const settings = localSettings(process.env, running);
 const checkoutUrl = `http://127.0.0.1:${settings.port}${CHECKOUT_PATH}`;
 const store = new DynamoDbBookingStore({
   client: createDocumentClient({ endpoint: `http://127.0.0.1:${settings.dynamoPort}` }),
@@ -78,6 +79,14 @@ async function main(): Promise<void> {
   // A bare connection: a request would show up in the stack's log as a refused one.
   if (!(await canConnect(settings.port))) {
     throw new Error(`Nothing answers at ${checkoutUrl}: start the local stack first with \`npm start\` (in another terminal).`);
+  }
+  // Its payments are made on the stand-in's page: a stack that talks to Stripe (started with a key) has Stripe's pages,
+  // which only a person in a browser can pay.
+  if (running !== undefined && running.port === settings.port && running.stripeApiBase === undefined) {
+    throw new Error(
+      'The demo pays on the local Stripe stand-in’s page, and this stack talks to Stripe (started with STRIPE_API_KEY): ' +
+        'restart it without STRIPE_API_KEY to run the demo, or open a checkoutUrl that POST /checkout answers in a browser and pay with a test card.',
+    );
   }
   const run = randomUUID().slice(0, 8);
   // Slots of this run's own, shaped like the seeded ones: the demo never runs out of seats however often it runs.

@@ -145,10 +145,17 @@ describe('npm start', () => {
   });
 
   it('with a Stripe test key, offers no demo (it pays on the stand-in’s page) but a test card, and stripe listen without a restart', async () => {
-    const stack = await runningStack({ ...(await ownLocalEnv()), STRIPE_API_KEY: 'sk_test_local_banner', STRIPE_WEBHOOK_SECRETS: 'whsec_banner' }, [
-      '--in-memory',
-    ]);
+    const env = await ownLocalEnv();
+    const stack = await runningStack({ ...env, STRIPE_API_KEY: 'sk_test_local_banner', STRIPE_WEBHOOK_SECRETS: 'whsec_banner' }, ['--in-memory']);
+    // Run all the same, the demo says why it cannot, in one line, before asking anything of the stack.
+    const demo = await run('npm', ['run', 'demo', '--silent'], { ...env, STRIPE_API_KEY: '' });
     await stack.stop();
+
+    expect(demo.code).toBe(1);
+    expect(demo.err.trim().split('\n')).toEqual([
+      expect.stringMatching(/^The demo pays on the local Stripe stand-in’s page, .*restart it without STRIPE_API_KEY/),
+    ]);
+    expect(demo.out).toBe('');
 
     expect(stack.printed).toContain('Stripe API     https://api.stripe.com');
     expect(stack.printed).not.toContain('npm run demo');
