@@ -124,6 +124,13 @@ function missingValue(argv: readonly string[], error: unknown): string | undefin
   return `${flag} needs a value, and the "${next}" after it is a flag of its own (a value that starts with a dash is written ${flag}=${next})`;
 }
 
+/** An unknown command, said with the commands of its group when its first word names one (`slots`: slots add, slots list…). */
+function unknownCommand(words: readonly string[]): string {
+  const group = COMMANDS.filter((command) => command.name.split(' ')[0] === words[0]).map((command) => command.name);
+  const hint = group.length > 0 ? `${words[0]} is a group of commands: ${group.join(', ')}` : HELP_POINTER;
+  return `unknown command "${words.join(' ')}"; ${hint}`;
+}
+
 /** Runs one command; resolves to the process exit code (0 done, 1 refused or drift found, 2 bad usage). */
 export async function runOps(argv: string[], io: CliIo): Promise<number> {
   let found: ReturnType<typeof findCommand>;
@@ -138,15 +145,17 @@ export async function runOps(argv: string[], io: CliIo): Promise<number> {
   if (!noun || noun === 'help' || (line.flags.help && !command)) {
     const about = COMMANDS_BY_NAME.get(asked.join(' '));
     if (noun === 'help' && asked.length > 0 && !about) {
-      io.err(`error: USAGE: unknown command "${asked.join(' ')}"; ${HELP_POINTER}`);
+      io.err(`error: USAGE: ${unknownCommand(asked)}`);
       return 2;
     }
     io.out(about ? formatCommandHelp(about, GLOBAL_FLAGS) : formatHelp(COMMANDS, GLOBAL_FLAGS));
-    // Nothing asked at all is bad usage; asking for help is not.
-    return noun || line.flags.help ? 0 : 2;
+    // Nothing asked at all is bad usage, said in its one line after the commands; asking for help is not.
+    if (noun || line.flags.help) return 0;
+    io.err('error: USAGE: no command given; the commands are listed above');
+    return 2;
   }
   if (!command) {
-    io.err(`error: USAGE: unknown command "${line.words.join(' ')}"; ${HELP_POINTER}`);
+    io.err(`error: USAGE: ${unknownCommand(line.words)}`);
     return 2;
   }
   if (line.flags.help) {

@@ -111,6 +111,16 @@ describe('ops slots', () => {
     { argv: () => ['frobnicate'], code: 2, message: 'unknown command "frobnicate"; npm run ops -- help lists the commands' },
     { argv: () => ['help', 'frobnicate'], code: 2, message: 'unknown command "frobnicate"' },
     {
+      argv: () => ['slots'],
+      code: 2,
+      message: 'unknown command "slots"; slots is a group of commands: slots add, slots list, slots block, slots unblock, slots set-capacity',
+    },
+    {
+      argv: () => ['help', 'payments'],
+      code: 2,
+      message: 'unknown command "payments"; payments is a group of commands: payments list, payments show, payments retry-refund',
+    },
+    {
       argv: () => ['slots', 'list', '--colour', 'red'],
       code: 2,
       message: 'unknown flag --colour for slots list; npm run ops -- slots list --help lists its flags',
@@ -192,6 +202,18 @@ describe('ops, an endpoint that is no URL', () => {
 
     expect(code).toBe(2);
     expect(err).toEqual([expect.stringContaining(`error: USAGE: ${message}`)]);
+  });
+});
+
+describe('ops given no command', () => {
+  it('lists the commands, and says in one error line that none was given, exit 2', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runOps([], { out: (line) => out.push(line), err: (line) => err.push(line), env: {} });
+
+    expect(code).toBe(2);
+    for (const name of OPS_COMMAND_NAMES) expect(out.join('\n')).toContain(name);
+    expect(err).toEqual(['error: USAGE: no command given; the commands are listed above']);
   });
 });
 
