@@ -113,7 +113,10 @@ function stripeSettings(env: NodeJS.ProcessEnv, local: RunningStack | undefined)
 function stripeClient({ apiKey, apiBase }: { apiKey?: string; apiBase?: string }): () => Promise<Stripe> {
   let client: Stripe | undefined;
   return async () => {
-    if (!apiKey) throw new UsageError('set STRIPE_API_KEY to talk to Stripe (or run `npm start`, whose stand-in is found by itself)');
+    if (!apiKey)
+      throw new UsageError(
+        'set STRIPE_API_KEY to talk to Stripe (or aim at a running `npm start`, whose stand-in is found by itself: with its LOCAL_STACK_FILE, if it was given one)',
+      );
     client ??= createStripeClient({ apiKey, ...(apiBase && { apiBase }) });
     return client;
   };

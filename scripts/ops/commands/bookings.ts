@@ -84,7 +84,7 @@ const cancel = defineCommand({
     if (refund && booking !== undefined && gateway.refundable(booking.paymentId) && !context.canRefund) {
       if (booking.status === 'confirmed' && booking.amount) {
         throw new UsageError(
-          'this booking was paid through Stripe: set STRIPE_API_KEY to refund it (or run `npm start`, whose stand-in is found by itself), or pass --no-refund',
+          'this booking was paid through Stripe: set STRIPE_API_KEY to refund it (or aim at a running `npm start`, whose stand-in is found by itself: with its LOCAL_STACK_FILE, if it was given one), or pass --no-refund',
         );
       }
       // Cancelled before, its share still waiting for Stripe's answer: running it again asks Stripe, which needs the key too.
@@ -93,7 +93,7 @@ const cancel = defineCommand({
       );
       if (share?.status === 'requested') {
         throw new UsageError(
-          'this booking’s share is still asked of Stripe (no answer heard yet): set STRIPE_API_KEY to ask again (or run `npm start`, whose stand-in is found by itself)',
+          'this booking’s share is still asked of Stripe (no answer heard yet): set STRIPE_API_KEY to ask again (or aim at a running `npm start`, whose stand-in is found by itself: with its LOCAL_STACK_FILE, if it was given one)',
         );
       }
     }
