@@ -63,6 +63,11 @@ export async function releaseBookings(deps: Deps, target: ReleaseTarget, options
       const tripId = 'trip' in target ? target.trip.tripId : bookings.value[0]?.tripId;
       const confirmed = bookings.value.filter((booking) => booking.status === 'confirmed');
       const alreadyReleased = bookings.value.filter((booking) => booking.status !== 'confirmed').map((booking) => booking.reference);
+      // One booking its caller read confirmed and decided on, with the payment record to match: cancelled meanwhile (by
+      // another cancellation of it), that decision is not this release's to write. Its caller reads everything again.
+      if ('reference' in target && options.paymentRecord && confirmed.length === 0) {
+        return failure('PAYMENT_CHANGED', `Booking ${target.reference} was cancelled meanwhile; read it and its payment again.`);
+      }
       const at = deps.clock.now().toISOString();
       const slots = await deps.store.getSlots(confirmed.map((booking) => booking.slotId));
       const tripTransition: TripTransition | undefined = tripId !== undefined && options.tripTransition ? { tripId, ...options.tripTransition } : undefined;
