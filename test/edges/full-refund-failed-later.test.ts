@@ -110,6 +110,38 @@ describe('a full refund made in the Dashboard before the confirmation, failed at
   });
 });
 
+describe('a full refund made in the Dashboard and failed, then a partial one, their totals delivered newest first', () => {
+  it('takes the older full total for what it is: the trip is booked on the payment Stripe holds, and the failure goes before a person', async () => {
+    const s = await paymentScenario(fake);
+    const whole = await dashboardRefundFailingLater(s);
+    fake.advance(4_000);
+    fake.nextRefundStatus('pending');
+    await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: 3_000 });
+    const partial = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
+    (partial.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(3_000);
+
+    expect((await s.webhook.send(signedRequest(partial))).body.outcome).toBe('partial_refund_recorded');
+    // Taken before the partial total the trip keeps: Stripe has said since that only 30.00 is back.
+    expect((await s.webhook.send(signedRequest(whole.total))).body.outcome).toBe('partial_refund_recorded');
+    expect(await s.record()).toBeUndefined();
+    expect(await s.tripStatus()).toBe('pending_payment');
+    expect((await s.pay()).body.outcome).toBe('booked');
+    expect((await s.webhook.send(signedRequest(whole.failure))).body).toMatchObject({ outcome: 'needs_attention', reason: 'expired_or_canceled_card' });
+
+    expect(await s.record()).toMatchObject({
+      status: 'needs_attention',
+      amountRefunded: 3_000,
+      attention: { reason: 'refund_failed', previousStatus: 'booked' },
+    });
+    expect(await s.tripStatus()).toBe('booked');
+    // Asking the failed full refund again would take back money that pays for the bookings: a person decides.
+    const retried = await retryRefund(s);
+    expect(retried).toMatchObject({ code: 1, err: expect.stringContaining('REFUND_UNCLEAR') });
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(3_000);
+  });
+});
+
 describe('a full refund of a trip booked before payment records existed, failed at the bank later', () => {
   it('no longer counts the failed refund as back, and the retry asks Stripe for all of it once', async () => {
     const s = await paymentScenario(fake);

@@ -255,6 +255,12 @@ const rows: Row[] = [
   { rule: 'full-refund-settled', state: { record: record('refunded', { amountRefunded: 9_000 }) }, event: charge(), step: 'answer', outcome: 'duplicate' },
   { rule: 'full-refund-unconfirmed', state: { trip: trip('pending_payment') }, event: charge(), step: 'record-early-refund' },
   {
+    rule: 'full-refund-unconfirmed-superseded',
+    state: { trip: trip('pending_payment', { chargeRefundedEarly: [{ paymentId: PI, amount: 3_000, asOf: 1_800_000_104 }] }) },
+    event: { ...charge(), occurredAt: 1_800_000_100 },
+    step: 'record-partial-refund-early',
+  },
+  {
     rule: 'partial-refund-recorded-payment',
     state: { record: record('booked') },
     event: charge(3_000),

@@ -255,6 +255,12 @@ function claimedForAnotherTrip(record: PaymentRecord, event: CheckoutCompleted):
  */
 const KEPT_PARTIAL_REFUND: Decision = { rule: 'paid-record-kept-partial-refund', plan: { step: 'record-kept-partial-refund' } };
 
+/** Whether the trip keeps a total of this payment taken after `event`'s (in a later second: one of the same second may be older). */
+function keptTotalNewerThan(trip: Trip | undefined, event: ChargeRefunded): boolean {
+  const kept = trip?.chargeRefundedEarly?.find((entry) => entry.paymentId === event.paymentId);
+  return kept?.asOf !== undefined && event.occurredAt !== undefined && kept.asOf > event.occurredAt;
+}
+
 /** Whether the trip keeps a partial refund of this payment seen before its record (`chargeRefundedEarly`). */
 export function keepsPartialRefundOf(trip: Trip | undefined, paymentId: string): boolean {
   return trip?.chargeRefundedEarly?.some((entry) => entry.paymentId === paymentId) ?? false;
@@ -334,6 +340,9 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   }
   // Booked by this payment before payment records existed.
   if (trip?.paymentId === event.paymentId && trip.status === 'booked') return { rule: 'full-refund-booked-unrecorded', plan: { step: 'release' } };
+  // Older than the partial total the trip keeps of this payment: Stripe has since said less is back (the full refund
+  // failed or was canceled), so it is an old snapshot, ignored as a record ignores one; the newer total stays kept.
+  if (keptTotalNewerThan(trip, event)) return { rule: 'full-refund-unconfirmed-superseded', plan: { step: 'record-partial-refund-early' } };
   return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
 }
 
