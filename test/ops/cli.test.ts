@@ -315,7 +315,22 @@ describe('ops bookings', () => {
       { eventType: 'payment.needs_attention', actorType: 'operator', metadata: { reason: 'not_refundable', reference, cancellation: 'guide ill' } },
     ]);
     const attention = await ops(['attention', 'list']);
-    expect(attention.out.split('\n').find((line) => line.includes(paymentId))).toMatch(/not_refundable/);
+    expect(attention.out.split('\n').find((line) => line.includes(paymentId))).toMatch(new RegExp(`not_refundable +${reference}`));
+
+    // Run again, with or without --no-refund, it says so again until a person resolves the payment; nothing more is written.
+    const again = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill']);
+    const waive = await ops(['bookings', 'cancel', reference, '--reason', 'waive it', '--no-refund']);
+    expect(again).toMatchObject({ code: 1, err: 'warning: nothing was refunded: the payment is in front of a person (`npm run ops -- attention list`)' });
+    expect(again.out).toContain('none (its payment was not taken through a Stripe PaymentIntent');
+    expect(waive.code).toBe(1);
+    expect(waive.err).toBe(
+      'warning: nothing was refunded: the payment is in front of a person (`npm run ops -- attention list`); ' +
+        `--no-refund changes nothing on a booking cancelled before: \`payments resolve ${paymentId} --note TEXT\` closes it`,
+    );
+    expect(await store.listAudit('payment', paymentId)).toHaveLength(1);
+    expect((await ops(['payments', 'resolve', paymentId, '--note', 'paid back at the desk'])).code).toBe(0);
+    const resolved = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill']);
+    expect(resolved).toMatchObject({ code: 0, err: '', out: expect.stringContaining('none (released before, without a refund of its own)') });
   });
 
   it('refuses to cancel a Stripe-paid booking without a way to refund it, unless --no-refund', async () => {

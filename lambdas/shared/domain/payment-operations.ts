@@ -125,15 +125,21 @@ function stripeCouldNotSay(
 
 /** Why a cancelled booking's share was cut short, named by the booking: a person settles the rest. */
 const SHARE_UNCLEAR = 'share_unclear';
+/** Why a cancelled booking's share was not asked of Stripe, named by the booking: a person settles it. */
+const NOT_REFUNDABLE = 'not_refundable';
+const SHARE_UNKNOWN = 'share_unknown';
+
+/** Whether the payment is still in front of a person (not resolved since) for `reason`, raised by this booking's cancellation. */
+function openFor(record: PaymentRecord, booking: Booking, reason: string): boolean {
+  return record.status === 'needs_attention' && reasonsOf(record.attention).some((known) => known.reason === reason && known.code === booking.reference);
+}
 
 /**
  * The share a cancellation cut short, while its payment is still in front of a person for it (not resolved since): what
  * a cancellation run again says, as the first did.
  */
 function shareLeftUnclear(record: PaymentRecord, booking: Booking, refund: RefundEntry | undefined): CancelBookingResult['shareUnclear'] {
-  const open =
-    record.status === 'needs_attention' && reasonsOf(record.attention).some((known) => known.reason === SHARE_UNCLEAR && known.code === booking.reference);
-  if (!open || booking.amount === undefined) return undefined;
+  if (!openFor(record, booking, SHARE_UNCLEAR) || booking.amount === undefined) return undefined;
   const asked = refund?.amount ?? 0;
   if (asked >= booking.amount) return undefined;
   // Why it was cut is the first run's to say: what the record reads now may have been settled since.
@@ -187,7 +193,12 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
               'asks Stripe now; the reconciliation sweep asks every run.',
           );
         }
-        const unclear = record && input.refund ? shareLeftUnclear(record, booking, existing) : undefined;
+        // What the first run left to a person, said again while it is (with --no-refund too: it waives nothing now).
+        const unclear = record ? shareLeftUnclear(record, booking, existing) : undefined;
+        const leftToAPerson = {
+          ...(record && openFor(record, booking, NOT_REFUNDABLE) && { notRefundable: true as const }),
+          ...(record && openFor(record, booking, SHARE_UNKNOWN) && { shareUnknown: true as const }),
+        };
         if (record && existing?.status === 'requested') {
           const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
           return {
@@ -206,6 +217,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
           alreadyReleased: true,
           ...(existing && { refund: existing }),
           ...(unclear && { shareUnclear: unclear }),
+          ...leftToAPerson,
           ...(record && { currency: record.currency }),
           ...(trip && { tripStatus: trip.status }),
         };
@@ -279,11 +291,12 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
       const notRefundable = input.refund && share > 0 && !entry;
-      if (notRefundable) withEntry = withAttention(withEntry, 'not_refundable', at, undefined, true);
+      // Named by the booking, so that a cancellation run again says it too.
+      if (notRefundable) withEntry = withAttention(withEntry, NOT_REFUNDABLE, at, booking.reference, true);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundable > 0;
-      if (shareUnknown) withEntry = withAttention(withEntry, 'share_unknown', at, undefined, true);
+      if (shareUnknown) withEntry = withAttention(withEntry, SHARE_UNKNOWN, at, booking.reference, true);
       // Cut short for the bookings that stand (above), or by a charge total that may count a refund failed since: what is
       // left of the share may be owed or may have gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
       // looks at the charge; what is surely left is asked for.
@@ -294,8 +307,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
       // The payment's own trail says why it went before a person, as it does when one of Stripe's events puts it there.
       const raised = [
-        ...(notRefundable ? ['not_refundable'] : []),
-        ...(shareUnknown ? ['share_unknown'] : []),
+        ...(notRefundable ? [NOT_REFUNDABLE] : []),
+        ...(shareUnknown ? [SHARE_UNKNOWN] : []),
         ...(shareUnclear ? [SHARE_UNCLEAR] : []),
         ...(shareElsewhere ? [SHARE_IN_ANOTHER_CURRENCY] : []),
       ];

@@ -125,12 +125,12 @@ const cancel = defineCommand({
       ? `${refundLine(result.refund, currency)}${unclear}`
       : unclear
         ? `none${unclear}`
-        : result.alreadyReleased
-          ? 'none (released before, without a refund of its own)'
-          : result.shareUnknown
-            ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
-            : result.notRefundable
-              ? 'none (its payment was not taken through a Stripe PaymentIntent, so Stripe cannot refund it; the payment is in front of a person)'
+        : result.shareUnknown
+          ? 'none (no share of its own: its trip was stored before prices were kept per item; the payment is in front of a person)'
+          : result.notRefundable
+            ? 'none (its payment was not taken through a Stripe PaymentIntent, so Stripe cannot refund it; the payment is in front of a person)'
+            : result.alreadyReleased
+              ? 'none (released before, without a refund of its own)'
               : result.shareInAnotherCurrency
                 ? `none (its share, ${money(result.shareInAnotherCurrency.share, result.shareInAnotherCurrency.shareCurrency)}, is priced in another currency ` +
                   `than its payment was charged in, ${result.shareInAnotherCurrency.chargeCurrency.toUpperCase()}: nothing was asked of Stripe; the payment is in front of a person)`
@@ -171,8 +171,10 @@ function undoneBy(result: CancelBookingResult, refundAsked: boolean, paymentId: 
       : `; --no-refund waives no share asked for already: \`payments resolve ${paymentId} --note TEXT\` closes it without a refund`;
     return `Stripe refused the share's refund for good (${result.refund.failureCode ?? result.refund.status}): nothing was refunded, and ${attention}${notWaived}`;
   }
-  if (result.shareUnknown || result.notRefundable || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}`;
-  if (result.shareUnclear) return `not all of the share was asked of Stripe: ${attention}`;
+  // Run again with --no-refund, what the first run left to a person stays so: the person's resolving closes it, not this flag.
+  const notWaived = refundAsked ? '' : `; --no-refund changes nothing on a booking cancelled before: \`payments resolve ${paymentId} --note TEXT\` closes it`;
+  if (result.shareUnknown || result.notRefundable || result.shareInAnotherCurrency) return `nothing was refunded: ${attention}${notWaived}`;
+  if (result.shareUnclear) return `not all of the share was asked of Stripe: ${attention}${notWaived}`;
   if (refundAsked && result.refund?.status === 'waived') {
     return 'nothing was refunded: this booking’s share was waived when it was cancelled with --no-refund, for good; refund it in the Stripe Dashboard if it is owed (recorded here when Stripe reports it)';
   }
