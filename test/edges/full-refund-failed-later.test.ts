@@ -8,7 +8,14 @@ import { startStripeFake, type FakeEvent, type StripeFake } from '../../scripts/
 import { ops } from '../support/ops';
 import { paymentScenario } from '../support/payment-scenario';
 import { testReconciler } from '../support/reconciler';
-import { testDocumentClient, testTableName } from '../support/store';
+import { deps, testDocumentClient, testStore, testTableName } from '../support/store';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createBookingHandler } from '../../lambdas/create-booking/create-booking-handler';
+import type { Trip } from '../../lambdas/shared/domain/model';
+import { reasonsOf } from '../../lambdas/shared/domain/payment-ledger';
+import { checkedOutTrip } from '../support/checked-out';
+import { webhookHarness } from '../support/webhook';
+import { servedStripeFake } from '../support/webhook-server';
 
 const HOUR = 3_600_000;
 
@@ -159,5 +166,79 @@ describe('a full refund of a trip booked before payment records existed, failed 
     expect(await retryRefund(s)).toMatchObject({ code: 1, err: expect.stringContaining('NOTHING_TO_RETRY') });
     expect(fake.totalRefunded(s.paymentIntent)).toBe(s.trip.amount);
     expect(fake.refundsOf(s.paymentIntent).filter((refund) => refund.status === 'succeeded')).toHaveLength(1);
+  });
+});
+
+describe('the older full total, delivered late, of a booked payment whose trip keeps a newer partial total', () => {
+  let served: StripeFake;
+  let stop: () => Promise<void>;
+  const store = testStore();
+  beforeEach(async () => {
+    ({ fake: served, stop } = await servedStripeFake(store));
+  });
+  afterEach(() => stop());
+
+  /**
+   * The whole payment refunded in the Dashboard (pending; its refund.created and charge.refunded held back, Stripe sending
+   * them later), failed at the bank a second later (its refund.failed delivered while no record exists), then 30.00
+   * refunded there and delivered: no record yet, so the trip keeps that newer partial total.
+   */
+  async function fullFailedThenPartial(trip: { trip(): Promise<Trip | undefined> }, paymentId: string) {
+    served.nextRefundStatus('pending');
+    served.dropNextDeliveries(2);
+    const whole = await served.client().refunds.create({ payment_intent: paymentId });
+    const fullTotal = served.events.findLast((event) => event.type === 'charge.refunded') as FakeEvent;
+    const failed = {
+      ...stripeEvent('refund.failed', refundObject(served.setRefundStatus(whole.id, 'failed', 'expired_or_canceled_card'))),
+      created: fullTotal.created + 1,
+    };
+    expect((await webhookHarness(served, { store }).send(signedRequest(failed))).body).toMatchObject({ outcome: 'no_change' });
+    served.advance(4_000);
+    await served.client().refunds.create({ payment_intent: paymentId, amount: 3_000 });
+    expect((await trip.trip())?.chargeRefundedEarly).toMatchObject([{ paymentId, amount: 3_000 }]);
+    return fullTotal;
+  }
+
+  it('booked by create-booking in between: nothing is released, and the payment goes before a person', async () => {
+    const checked = await checkedOutTrip(store, served);
+    served.dropNextDeliveries(1);
+    const completion = await checked.pay();
+    const paymentId = checked.paymentIntent();
+    const fullTotal = await fullFailedThenPartial(checked, paymentId);
+    const stored = (await checked.trip()) as Trip;
+    const direct = await createBookingHandler({ ...deps(store), logger: new Logger({ logLevel: 'SILENT' }) })({
+      paymentId,
+      tripId: checked.tripId,
+      userId: stored.userId,
+      tripItems: stored.items.map((item) => ({ ...item })),
+    });
+    expect(direct.success).toBe(true);
+
+    const late = await webhookHarness(served, { store }).send(signedRequest(fullTotal));
+    const completed = await webhookHarness(served, { store }).send(signedRequest(completion));
+
+    expect(late.body).toMatchObject({ outcome: 'needs_attention' });
+    expect(completed.status).toBe(200);
+    expect((await checked.bookings()).map((booking) => booking.status)).toEqual(['confirmed']);
+    expect(served.totalRefunded(paymentId)).toBe(3_000);
+    const record = await store.getPaymentRecord(paymentId);
+    expect(record).toMatchObject({ status: 'needs_attention', amountRefunded: 3_000 });
+    expect(reasonsOf(record?.attention).map((known) => known.reason)).toContain('full_refund_stale');
+  });
+
+  it('booked before payment records existed: nothing is released, the trip stays booked', async () => {
+    const checked = await checkedOutTrip(store, served);
+    await checked.pay();
+    const paymentId = checked.paymentIntent();
+    await testDocumentClient().send(new DeleteCommand({ TableName: testTableName(), Key: keys.paymentRecord(paymentId) }));
+    const fullTotal = await fullFailedThenPartial(checked, paymentId);
+
+    const late = await webhookHarness(served, { store }).send(signedRequest(fullTotal));
+
+    expect(late.body).toMatchObject({ outcome: 'partial_refund_recorded' });
+    expect((await checked.trip())?.status).toBe('booked');
+    expect((await checked.bookings()).map((booking) => booking.status)).toEqual(['confirmed']);
+    expect(served.totalRefunded(paymentId)).toBe(3_000);
+    expect(await store.getPaymentRecord(paymentId)).toBeUndefined();
   });
 });

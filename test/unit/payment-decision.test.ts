@@ -411,6 +411,25 @@ describe('decide', () => {
     expect(decide(withItsPage, endingAt('2026-11-20T10:20:00.000Z')).rule).toBe('checkout-ended-waiting');
   });
 
+  it('takes a full total older than the partial total its trip keeps of the payment for an old snapshot, whoever booked the trip', () => {
+    const kept = { chargeRefundedEarly: [{ paymentId: PI, amount: 3_000, asOf: 1_800_000_104 }] };
+    const older = { ...charge(), occurredAt: 1_800_000_100 };
+    const sameSecond = { ...charge(), occurredAt: 1_800_000_104 };
+    // No record, the trip waiting or booked before payment records existed: nothing moves.
+    expect(decide({ trip: trip('pending_payment', kept) }, older).rule).toBe('full-refund-unconfirmed-superseded');
+    expect(decide({ trip: trip('booked', { paymentId: PI, ...kept }) }, older).rule).toBe('full-refund-unconfirmed-superseded');
+    // A record create-booking wrote, not told the kept total yet: nothing released, a person looks.
+    for (const status of ['booked', 'needs_attention'] as const) {
+      expect(decide({ trip: trip('booked', { paymentId: PI, ...kept }), record: record(status) }, older).plan).toMatchObject({
+        step: 'attention',
+        reason: 'full_refund_stale',
+      });
+    }
+    // Of the same second, it may be the newer: decided as before.
+    expect(decide({ trip: trip('pending_payment', kept) }, sameSecond).rule).toBe('full-refund-unconfirmed');
+    expect(decide({ trip: trip('booked', { paymentId: PI, ...kept }), record: record('booked') }, sameSecond).rule).toBe('full-refund-booked');
+  });
+
   it('never releases or settles on a full total that may count a refund failed since: before the total held, or until a failure learned by a lookup', () => {
     const failedAtStripe = { chargeRefunded: 0, chargeRefundedAsOf: 1_800_000_101 };
     const lookedUp = { refunds: [{ ...refund('failed'), failedNoLaterThan: 1_800_000_100 }] };

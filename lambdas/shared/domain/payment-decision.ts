@@ -311,7 +311,10 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
   if (!record && !event.marked && !bookedHere) return answer('refund-foreign-charge', 'ignored');
   // Taken no later than a refund's failure, the whole charge this total shows back may be that refund: it moves no
   // booking, trip or record status by itself; a person looks at the charge (one already looking gets the total recorded).
-  const stale = record !== undefined && mayCountAFailedRefund(record, event);
+  // Older than the partial total the trip keeps of this payment (seen before its record, or before the record
+  // create-booking wrote was told it): Stripe has since said less is back, the full refund having failed or been canceled.
+  const superseded = keptTotalNewerThan(trip, event);
+  const stale = record !== undefined && (superseded || mayCountAFailedRefund(record, event));
   // Whatever else the record says (a person may be looking at a refused share refund), the money is back: release;
   // not the trip of a payment claimed for it, which that charge did not pay (its bookings are for a person to judge).
   if (record && !stale && !isClaimedPayment(record) && (record.status === 'booked' || bookedHere)) {
@@ -326,6 +329,8 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
         if (record.status === 'cancelled') return { rule: 'full-refund-cancelled', plan: { step: 'settle-refunded', outcome: 'refund_recorded' } };
         return { rule: 'full-refund-refund-pending', plan: { step: 'settle-refunded', outcome: 'refunded' } };
       case 'needs_attention':
+        // The record holds no total of its own to weigh an old one against: the trip's newer one says it is old.
+        if (superseded) return { rule: 'full-refund-stale', plan: { step: 'attention', reason: 'full_refund_stale' } };
         return { rule: 'full-refund-needs-attention', plan: { step: 'record-charge-total', outcome: 'refund_recorded' } };
       case 'resolved':
         // Closed by a person before all of it was back (a refund still under way): Stripe's word that it is all back now
@@ -338,11 +343,10 @@ function decideFullRefund({ trip, record }: PaymentState, event: ChargeRefunded)
         return answer('full-refund-settled', 'duplicate');
     }
   }
+  // No record: an old snapshot, ignored as a record ignores one; the newer total stays kept, the trip as it is.
+  if (superseded) return { rule: 'full-refund-unconfirmed-superseded', plan: { step: 'record-partial-refund-early' } };
   // Booked by this payment before payment records existed.
   if (trip?.paymentId === event.paymentId && trip.status === 'booked') return { rule: 'full-refund-booked-unrecorded', plan: { step: 'release' } };
-  // Older than the partial total the trip keeps of this payment: Stripe has since said less is back (the full refund
-  // failed or was canceled), so it is an old snapshot, ignored as a record ignores one; the newer total stays kept.
-  if (keptTotalNewerThan(trip, event)) return { rule: 'full-refund-unconfirmed-superseded', plan: { step: 'record-partial-refund-early' } };
   return { rule: 'full-refund-unconfirmed', plan: { step: 'record-early-refund' } };
 }
 
