@@ -7,7 +7,7 @@ import { startCheckout } from '../../lambdas/shared/domain/start-checkout';
 import { randomIds, systemClock } from '../../lambdas/shared/domain/collaborators';
 import { startStripeFake } from '../../scripts/local/stripe-fake';
 import { overwriteSlot, readSlot, seedSlot, spoilSlotCounts, storeOnOwnTable, testDocumentClient, testStore, testTableName, uniqueId } from '../support/store';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../../lambdas/shared/dynamodb/items';
 import { confirmationOf, createPendingTrip } from '../support/trips';
 import { confirmTrip } from '../../lambdas/shared/domain/confirm-trip';
@@ -328,6 +328,11 @@ describe('ops bookings', () => {
         `--no-refund changes nothing on a booking cancelled before: \`payments resolve ${paymentId} --note TEXT\` closes it`,
     );
     expect(await store.listAudit('payment', paymentId)).toHaveLength(1);
+    // Stored before the reason named its booking (no code), it is said again all the same: the share has no entry.
+    await testDocumentClient().send(
+      new UpdateCommand({ TableName: testTableName(), Key: keys.paymentRecord(paymentId), UpdateExpression: 'REMOVE attention.code' }),
+    );
+    expect(await ops(['bookings', 'cancel', reference, '--reason', 'guide ill'])).toMatchObject({ code: 1, err: again.err });
     expect((await ops(['payments', 'resolve', paymentId, '--note', 'paid back at the desk'])).code).toBe(0);
     const resolved = await ops(['bookings', 'cancel', reference, '--reason', 'guide ill']);
     expect(resolved).toMatchObject({ code: 0, err: '', out: expect.stringContaining('none (released before, without a refund of its own)') });

@@ -129,9 +129,16 @@ const SHARE_UNCLEAR = 'share_unclear';
 const NOT_REFUNDABLE = 'not_refundable';
 const SHARE_UNKNOWN = 'share_unknown';
 
-/** Whether the payment is still in front of a person (not resolved since) for `reason`, raised by this booking's cancellation. */
-function openFor(record: PaymentRecord, booking: Booking, reason: string): boolean {
-  return record.status === 'needs_attention' && reasonsOf(record.attention).some((known) => known.reason === reason && known.code === booking.reference);
+/**
+ * Whether the payment is still in front of a person (not resolved since) for `reason`, raised by this booking's
+ * cancellation. `unnamedToo`: a reason stored before it named its booking (no code) is this booking's when its share has
+ * no entry (`not_refundable`, `share_unknown`: every booking of such a payment or trip is in the same case).
+ */
+function openFor(record: PaymentRecord, booking: Booking, reason: string, unnamedToo = false): boolean {
+  return (
+    record.status === 'needs_attention' &&
+    reasonsOf(record.attention).some((known) => known.reason === reason && (known.code === booking.reference || (unnamedToo && known.code === undefined)))
+  );
 }
 
 /**
@@ -196,8 +203,8 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
         // What the first run left to a person, said again while it is (with --no-refund too: it waives nothing now).
         const unclear = record ? shareLeftUnclear(record, booking, existing) : undefined;
         const leftToAPerson = {
-          ...(record && openFor(record, booking, NOT_REFUNDABLE) && { notRefundable: true as const }),
-          ...(record && openFor(record, booking, SHARE_UNKNOWN) && { shareUnknown: true as const }),
+          ...(record && openFor(record, booking, NOT_REFUNDABLE, existing === undefined) && { notRefundable: true as const }),
+          ...(record && openFor(record, booking, SHARE_UNKNOWN, existing === undefined) && { shareUnknown: true as const }),
         };
         if (record && existing?.status === 'requested') {
           const issued = await issueRequestedRefunds(deps, record, 'operator', { actorId: input.actorId });
