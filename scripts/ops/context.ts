@@ -59,6 +59,10 @@ export interface OpsContext extends Printer {
 export function createContext(io: CliIo, flags: FlagValues<typeof GLOBAL_FLAGS>): OpsContext {
   checkEndpoint(flags.endpoint, '--endpoint');
   checkEndpoint(io.env.DYNAMODB_ENDPOINT, 'DYNAMODB_ENDPOINT');
+  // A table in AWS has the name its stack gave it: the local default would be another table, or none.
+  if (flags.region && !flags.table && !io.env.TABLE_NAME) {
+    throw new UsageError('--region needs --table (the stack output TableName, or TABLE_NAME): the local default names no table of a deployed stack');
+  }
   // The running local stack counts only when the command is aimed at it: no other endpoint or port named, or the one its
   // DynamoDB Local answers on (its Stripe stand-in then refunds, as without them).
   const named = flags.endpoint ?? io.env.DYNAMODB_ENDPOINT ?? (io.env.DYNAMODB_PORT ? `http://127.0.0.1:${io.env.DYNAMODB_PORT}` : undefined);

@@ -191,11 +191,12 @@ describe('ops, a flag given no value', () => {
   });
 });
 
-describe('ops, an endpoint that is no URL', () => {
+describe('ops, an endpoint that is no URL, or an AWS region without its table', () => {
   it.each([
     { argv: ['slots', 'list', '--endpoint', 'notaurl'], env: {}, message: '--endpoint must be an http(s) URL, such as http://127.0.0.1:8000; got "notaurl"' },
     { argv: ['slots', 'list', '--endpoint', 'ftp://127.0.0.1:8000'], env: {}, message: '--endpoint must be an http(s) URL' },
     { argv: ['slots', 'list'], env: { DYNAMODB_ENDPOINT: '127.0.0.1:8000' }, message: 'DYNAMODB_ENDPOINT must be an http(s) URL' },
+    { argv: ['slots', 'list', '--region', 'eu-west-1'], env: {}, message: '--region needs --table (the stack output TableName, or TABLE_NAME)' },
   ])('is bad usage, exit 2, said in one line before anything is sent: $message', async ({ argv, env, message }) => {
     const err: string[] = [];
     const code = await runOps(argv, { out: () => undefined, err: (line) => err.push(line), env });
