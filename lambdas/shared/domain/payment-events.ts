@@ -38,6 +38,7 @@ import {
   openRefundAmount,
   refundableAmount,
   refundEntry,
+  refundedFirstRecord,
   settle,
   withAttention,
   withCharge,
@@ -595,23 +596,7 @@ async function releaseRefundedTrip(deps: PaymentDeps, event: ChargeRefunded, { t
   const at = deps.clock.now().toISOString();
   const refunded: PaymentRecord = record
     ? withLiveStatus(chargeFullyRefunded(record, at, 'charge_refunded', event.occurredAt, event.amountRefunded).record, 'refunded')
-    : // Stripe's total with the time it was taken, as every record keeps it: a refund of it failing later comes off it.
-      withChargeTotal(
-        newPaymentRecord(
-          {
-            paymentId: event.paymentId,
-            status: 'refunded',
-            tripId,
-            setAside: false,
-            reason: 'payment_refunded',
-            amountPaid: event.amount,
-            currency: event.currency,
-          },
-          at,
-        ),
-        event.amountRefunded,
-        event.occurredAt,
-      );
+    : refundedFirstRecord(event, { tripId, reason: 'payment_refunded' }, at);
   const result = await releaseBookings(
     deps,
     { trip },
@@ -730,24 +715,9 @@ async function commitRecord(
 async function recordEarlyRefund(deps: PaymentDeps, event: ChargeRefunded, trip: Trip | undefined): Promise<StepResult> {
   const at = deps.clock.now().toISOString();
   const tripId = event.tripId ?? trip?.tripId;
-  // Stripe's total with the time it was taken, as every record keeps it: the Dashboard's refund failing later (a card
-  // closed, a bank returning it) comes off it, and the money Stripe holds again is asked for, not read as back.
-  const record = withChargeTotal(
-    newPaymentRecord(
-      {
-        paymentId: event.paymentId,
-        status: 'refunded',
-        ...(tripId !== undefined && { tripId }),
-        setAside: false,
-        reason: 'refunded_before_confirmation',
-        amountPaid: event.amount,
-        currency: event.currency,
-      },
-      at,
-    ),
-    event.amountRefunded,
-    event.occurredAt,
-  );
+  // The Dashboard's refund failing later (a card closed, a bank returning it) comes off its total: the money Stripe
+  // holds again is asked for, not read as back.
+  const record = refundedFirstRecord(event, { ...(tripId !== undefined && { tripId }), reason: 'refunded_before_confirmation' }, at);
   const closesTrip = trip !== undefined && trip.tripId === tripId && CONFIRMABLE_TRIP_STATUSES.includes(trip.status);
   const write: AtomicWrite = {
     at,

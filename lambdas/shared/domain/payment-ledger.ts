@@ -224,11 +224,34 @@ export function hasRequestedRefunds(record: PaymentRecord): boolean {
 }
 
 /** What a new record is made of; the rest (version, amounts refunded, times) follows. */
+/** No charge total: a record takes one only with the time it was taken (`withChargeTotal`), or a refund's failure could not come off it. */
 export type NewRecordFields = Pick<PaymentRecord, 'paymentId' | 'status' | 'setAside' | 'amountPaid' | 'currency'> &
-  Partial<Pick<PaymentRecord, 'tripId' | 'sessionId' | 'reason' | 'chargeRefunded' | 'refunds' | 'attention'>>;
+  Partial<Pick<PaymentRecord, 'tripId' | 'sessionId' | 'reason' | 'refunds' | 'attention'>>;
 
 export function newPaymentRecord(fields: NewRecordFields, at: string): PaymentRecord {
   return recounted({ amountRefunded: 0, refunds: [], ...fields, version: 1, createdAt: at, updatedAt: at });
+}
+
+/**
+ * A payment's first record from Stripe's word that all of its charge is back: `refunded`, with Stripe's total and the
+ * time it was taken, so that a refund of it failing later comes off it.
+ */
+export function refundedFirstRecord(
+  charge: {
+    readonly paymentId: string;
+    readonly amount: number;
+    readonly amountRefunded: number;
+    readonly currency: PaymentRecord['currency'];
+    readonly occurredAt?: number;
+  },
+  fields: Pick<NewRecordFields, 'tripId' | 'reason'>,
+  at: string,
+): PaymentRecord {
+  const record = newPaymentRecord(
+    { paymentId: charge.paymentId, status: 'refunded', setAside: false, amountPaid: charge.amount, currency: charge.currency, ...fields },
+    at,
+  );
+  return withChargeTotal(record, charge.amountRefunded, charge.occurredAt);
 }
 
 /** The record as the next write stores it: one version on, stamped. */
