@@ -295,30 +295,29 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
       const cutForOthers = share < Math.min(booking.amount ?? 0, refundable);
       const entry = shareEntry(deps, input, booking, share, at, inAnotherCurrency ? shareCurrency : undefined);
       const last = trip !== undefined && others.length === 0 && trip.status === 'booked';
-      let withEntry: PaymentRecord = { ...base, refunds: entry ? [...base.refunds, entry] : base.refunds };
       // Money was taken that the provider cannot give back (no PaymentIntent): a person settles this share.
       const notRefundable = input.refund && share > 0 && !entry;
-      // Named by the booking, so that a cancellation run again says it too.
-      if (notRefundable) withEntry = withAttention(withEntry, NOT_REFUNDABLE, at, booking.reference, true);
       // A booking of a trip stored before prices were kept per item has no share of its own: never guessed (a guess too
       // high refunds another booking's money, too low keeps the traveller's), a person settles what it is owed.
       const shareUnknown = input.refund && booking.amount === undefined && refundable > 0;
-      if (shareUnknown) withEntry = withAttention(withEntry, SHARE_UNKNOWN, at, booking.reference, true);
       // Cut short for the bookings that stand (above), or by a charge total that may count a refund failed since: what is
       // left of the share may be owed or may have gone back in the Dashboard. Asking for it could pay a traveller twice, leaving it could keep their money: a person
       // looks at the charge; what is surely left is asked for.
       const unclearWhy: ShareUnclearCause | undefined = cutForOthers ? 'refunded_outside' : chargeTotalInDoubt(base) ? 'total_in_doubt' : undefined;
       const shareUnclear = input.refund && !shareElsewhere && booking.amount !== undefined && share < booking.amount && unclearWhy !== undefined;
-      // Named by the booking, so that a cancellation run again says it too (Stripe down the first time, its warning unsaid).
-      if (shareUnclear) withEntry = withAttention(withEntry, SHARE_UNCLEAR, at, booking.reference, true);
-      if (shareElsewhere) withEntry = withAttention(withEntry, SHARE_IN_ANOTHER_CURRENCY, at, undefined, true);
-      // The payment's own trail says why it went before a person, as it does when one of Stripe's events puts it there.
+      // Why this cancellation puts the payment before a person, each named by the booking (so that a cancellation run
+      // again says it too: Stripe down the first time, its warning unsaid) but a share in another currency; one list for
+      // the record's reasons and the payment's own trail, as when one of Stripe's events puts it there.
       const raised = [
-        ...(notRefundable ? [NOT_REFUNDABLE] : []),
-        ...(shareUnknown ? [SHARE_UNKNOWN] : []),
-        ...(shareUnclear ? [SHARE_UNCLEAR] : []),
-        ...(shareElsewhere ? [SHARE_IN_ANOTHER_CURRENCY] : []),
+        ...(notRefundable ? [{ reason: NOT_REFUNDABLE, code: booking.reference }] : []),
+        ...(shareUnknown ? [{ reason: SHARE_UNKNOWN, code: booking.reference }] : []),
+        ...(shareUnclear ? [{ reason: SHARE_UNCLEAR, code: booking.reference }] : []),
+        ...(shareElsewhere ? [{ reason: SHARE_IN_ANOTHER_CURRENCY, code: undefined }] : []),
       ];
+      const withEntry = raised.reduce<PaymentRecord>((next, { reason, code }) => withAttention(next, reason, at, code, true), {
+        ...base,
+        refunds: entry ? [...base.refunds, entry] : base.refunds,
+      });
       // The last booking cancelled: the payment is cancelled too (or will be, once a person has dealt with it).
       const after = settle(last && liveStatus(base) === 'booked' ? withLiveStatus(withEntry, 'cancelled') : withEntry);
       const write = recordWrite(record, after, at);
@@ -346,7 +345,7 @@ export async function cancelBooking(deps: PaymentDeps, input: CancelBookingInput
                   }),
                 ]
               : []),
-            ...raised.map((reason) =>
+            ...raised.map(({ reason }) =>
               operatorAudit(deps, 'payment.needs_attention', booking.paymentId, input.actorId, {
                 reason,
                 reference: booking.reference,
