@@ -149,6 +149,56 @@ describe('a full refund made in the Dashboard and failed, then a partial one, th
   });
 });
 
+describe('an old full total beside a newer partial one, delivered twice or overtaken by the confirmation', () => {
+  /** The whole payment refunded and failed, then 30.00 refunded, the partial total delivered: the trip keeps it. */
+  async function keptNewerPartial(s: Awaited<ReturnType<typeof paymentScenario>>) {
+    const whole = await dashboardRefundFailingLater(s);
+    fake.advance(4_000);
+    fake.nextRefundStatus('pending');
+    await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: 3_000 });
+    const partial = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
+    (partial.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
+    expect((await s.webhook.send(signedRequest(partial))).body.outcome).toBe('partial_refund_recorded');
+    return whole;
+  }
+
+  it('delivered twice at once, then once more: one of them is recorded, the others are duplicates, and nothing moves', async () => {
+    const s = await paymentScenario(fake);
+    const { total } = await keptNewerPartial(s);
+
+    const both = await Promise.all([s.webhook.send(signedRequest(total)), s.webhook.send(signedRequest(total))]);
+    const again = await s.webhook.send(signedRequest(total));
+
+    expect(both.map((response) => response.body.outcome).sort()).toEqual(['duplicate', 'partial_refund_recorded']);
+    expect(again.body.outcome).toBe('duplicate');
+    expect(await s.record()).toBeUndefined();
+    expect(await s.tripStatus()).toBe('pending_payment');
+    expect((await s.store.getTrip(s.trip.tripId))?.chargeRefundedEarly).toMatchObject([{ paymentId: s.paymentIntent, amount: 3_000 }]);
+    expect((await s.pay()).body.outcome).toBe('booked');
+  });
+
+  it('overtaken between its read and its write by the confirmation: decided again on the record, nothing released, before a person', async () => {
+    const s = await paymentScenario(fake);
+    const { total } = await keptNewerPartial(s);
+    const held = s.faults.hold('TransactWriteItemsCommand');
+
+    const old = s.webhook.send(signedRequest(total));
+    await held.reached;
+    const confirmed = await webhookHarness(fake, { store: testStore() }).send(signedRequest(stripeEvent('checkout.session.completed', s.session())));
+    held.release();
+    const decided = await old;
+
+    expect(confirmed.body.outcome).toBe('booked');
+    expect(decided.body).toMatchObject({ outcome: 'needs_attention' });
+    expect(await s.tripStatus()).toBe('booked');
+    expect(await s.available()).toEqual([3, 4]);
+    const record = await s.record();
+    expect(record).toMatchObject({ status: 'needs_attention', amountRefunded: 3_000 });
+    expect(reasonsOf(record?.attention).map((known) => known.reason)).toContain('full_refund_stale');
+    expect(fake.totalRefunded(s.paymentIntent)).toBe(3_000);
+  });
+});
+
 describe('a full refund of a trip booked before payment records existed, failed at the bank later', () => {
   it('no longer counts the failed refund as back, and the retry asks Stripe for all of it once', async () => {
     const s = await paymentScenario(fake);
