@@ -40,6 +40,18 @@ async function dashboardRefundFailingLater(s: Awaited<ReturnType<typeof paymentS
   return { made, total, failure };
 }
 
+/** The whole payment refunded in the Dashboard and failed, then 30.00 refunded there, that newer partial total delivered: the trip keeps it. */
+async function keptNewerPartial(s: Awaited<ReturnType<typeof paymentScenario>>) {
+  const whole = await dashboardRefundFailingLater(s);
+  fake.advance(4_000);
+  fake.nextRefundStatus('pending');
+  await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: 3_000 });
+  const partial = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
+  (partial.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
+  expect((await s.webhook.send(signedRequest(partial))).body.outcome).toBe('partial_refund_recorded');
+  return whole;
+}
+
 const retryRefund = (s: Awaited<ReturnType<typeof paymentScenario>>) => ops(['payments', 'retry-refund', s.paymentIntent, '--actor', 'ana'], s.gateway);
 
 describe('a full refund made in the Dashboard before the confirmation, failed at the bank later', () => {
@@ -120,15 +132,9 @@ describe('a full refund made in the Dashboard before the confirmation, failed at
 describe('a full refund made in the Dashboard and failed, then a partial one, their totals delivered newest first', () => {
   it('takes the older full total for what it is: the trip is booked on the payment Stripe holds, and the failure goes before a person', async () => {
     const s = await paymentScenario(fake);
-    const whole = await dashboardRefundFailingLater(s);
-    fake.advance(4_000);
-    fake.nextRefundStatus('pending');
-    await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: 3_000 });
-    const partial = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
-    (partial.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
+    const whole = await keptNewerPartial(s);
     expect(fake.totalRefunded(s.paymentIntent)).toBe(3_000);
 
-    expect((await s.webhook.send(signedRequest(partial))).body.outcome).toBe('partial_refund_recorded');
     // Taken before the partial total the trip keeps: Stripe has said since that only 30.00 is back.
     expect((await s.webhook.send(signedRequest(whole.total))).body.outcome).toBe('partial_refund_recorded');
     expect(await s.record()).toBeUndefined();
@@ -150,18 +156,6 @@ describe('a full refund made in the Dashboard and failed, then a partial one, th
 });
 
 describe('an old full total beside a newer partial one, delivered twice or overtaken by the confirmation', () => {
-  /** The whole payment refunded and failed, then 30.00 refunded, the partial total delivered: the trip keeps it. */
-  async function keptNewerPartial(s: Awaited<ReturnType<typeof paymentScenario>>) {
-    const whole = await dashboardRefundFailingLater(s);
-    fake.advance(4_000);
-    fake.nextRefundStatus('pending');
-    await fake.client().refunds.create({ payment_intent: s.paymentIntent, amount: 3_000 });
-    const partial = fake.events.filter((event) => event.type === 'charge.refunded').at(-1) as FakeEvent;
-    (partial.data.object as unknown as { metadata: Record<string, string> }).metadata = { [TRIP_MARK]: s.trip.tripId };
-    expect((await s.webhook.send(signedRequest(partial))).body.outcome).toBe('partial_refund_recorded');
-    return whole;
-  }
-
   it('delivered twice at once, then once more: one of them is recorded, the others are duplicates, and nothing moves', async () => {
     const s = await paymentScenario(fake);
     const { total } = await keptNewerPartial(s);
